@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Creates the development environment under var/ (git-ignored): a TLS
+# certificate for 127.0.0.1 and localhost, a configuration file, and the
+# SQLite database with every migration applied.  Existing files are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+umask 077
+mkdir -p var/tls var/keys
+
+if [ ! -f var/tls/key.pem ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
+    -subj "/CN=jitgate development" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout var/tls/key.pem -out var/tls/cert.pem 2>/dev/null
+  chmod 600 var/tls/key.pem
+  chmod 644 var/tls/cert.pem
+  echo "dev-setup: created the development TLS certificate var/tls/cert.pem"
+fi
+
+if [ ! -f var/jitgate.yaml ]; then
+  cat > var/jitgate.yaml <<'YAML'
+# Development configuration written by deploy/dev-setup.sh.  Relative paths
+# are relative to this file.  See docs/operations.md for every key.
+listen: "127.0.0.1:8443"
+public_url: "https://127.0.0.1:8443"
+log_level: info
+tls:
+  cert_file: tls/cert.pem
+  key_file: tls/key.pem
+database:
+  url: "sqlite://jitgate.db"
+migrations_dir: ../migrations
+policy_dir: ../policies
+key_dir: keys
+YAML
+  echo "dev-setup: wrote var/jitgate.yaml"
+fi
+
+build/jitgate migrate -c var/jitgate.yaml

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what jitgate needs to build, test and run on Debian 12: the Debian
+# packages below and the npm packages of package.json (from its lock file).
+# Idempotent and quiet when everything is present; run by `make deps`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(
+  build-essential pkg-config curl ca-certificates openssl
+  libssl-dev libjwt-dev libmicrohttpd-dev libsqlite3-dev sqlite3
+  liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev
+  nodejs
+)
+# Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
+
+missing=()
+for p in "${debs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+# npm ships inside some nodejs builds; only ask for Debian's npm when it is absent.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages for the end-to-end tests and the development identity provider.
+stamp=node_modules/.jitgate-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "install-deps: installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  cp package-lock.json "$stamp"
+fi

@@ -1,0 +1,25 @@
+/*
+ * app.h - the running broker: what every handler can reach.
+ *
+ * One struct jg_app lives for the whole `jitgate serve`; handlers get it as
+ * req->app.  Modules add their state here as they land.
+ */
+#ifndef JITGATE_APP_H
+#define JITGATE_APP_H
+
+#include "jitgate/config.h"
+#include "jitgate/http.h"
+#include "jitgate/router.h"
+#include "jitgate/store.h"
+
+struct jg_app {
+	struct jg_config *cfg;
+	struct jg_store *store;
+	struct jg_router *router;
+	struct jg_server *server;
+};
+
+/* Registers /healthz, /readyz and /metrics.  Returns 0 or a JG_E* code. */
+int jg_api_system_register(struct jg_router *router);
+
+#endif

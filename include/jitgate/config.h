@@ -1,0 +1,60 @@
+/*
+ * config.h - jitgate.yaml: parsed with libyaml (yamldoc), validated.
+ *
+ * Validation is table-driven: every key jitgate knows is listed once with
+ * its type, range and default, so an unknown key, a wrong type, a value out
+ * of range or a missing required value is refused with the file, line and
+ * key named.  Relative paths are resolved against the directory of the
+ * configuration file, so a service manager's working directory does not
+ * matter.  Secrets are never in this file: it names files that hold them.
+ */
+#ifndef JITGATE_CONFIG_H
+#define JITGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jitgate/log.h"
+
+#define JG_CONFIG_MAX_BYTES (256 * 1024)
+
+struct jg_limits {
+	int64_t max_body_bytes;     /* request body cap: 413 above it */
+	int64_t max_header_bytes;   /* sum of header names and values: 431 above it */
+	int64_t max_url_bytes;      /* request target length: 414 above it */
+	int64_t max_connections;    /* concurrent connections accepted */
+	int64_t connection_timeout; /* seconds a connection may stay idle or slow */
+	int64_t shutdown_grace;     /* seconds in-flight requests get on SIGTERM */
+};
+
+struct jg_config {
+	char *file;         /* the configuration file as given */
+	char *listen_host;  /* numeric address, e.g. "127.0.0.1" or "::1" */
+	uint16_t listen_port;
+	char *public_url;   /* https://host[:port], no trailing slash */
+	char *tls_cert_file;
+	char *tls_key_file; /* secret: 0600, not a symlink */
+	char *database_url; /* as written */
+	char *database_path; /* resolved SQLite file */
+	char *migrations_dir;
+	char *policy_dir;
+	char *key_dir;
+	enum jg_log_level log_level;
+	struct jg_limits limits;
+};
+
+/*
+ * Loads and validates path.  On failure writes "file:line: reason" to err
+ * and returns JG_ECONFIG (or JG_EIO / JG_ETOOBIG).  *out is the caller's,
+ * freed with jg_config_free().
+ */
+int jg_config_load(const char *path, struct jg_config **out, char *err, size_t errlen);
+
+/* Same, from a buffer; base_dir resolves relative paths. */
+int jg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
+		    struct jg_config **out, char *err, size_t errlen);
+
+void jg_config_free(struct jg_config *cfg);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * http.h - the HTTPS server: requests, replies, handlers.
+ *
+ * libmicrohttpd (with GnuTLS) carries the bytes; this module adds what a
+ * security product needs around it: TLS 1.2+ only, hard caps on URL,
+ * headers, body and connections with JSON refusals, a request id on every
+ * reply and log line, security headers, JSON errors, per-route metrics, and
+ * a graceful stop that lets in-flight requests finish.
+ *
+ * A handler gets a parsed request and fills a reply.  Handlers run on the
+ * connection's own thread (one thread per connection), so they may block on
+ * the store.
+ */
+#ifndef JITGATE_HTTP_H
+#define JITGATE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/config.h"
+#include "jitgate/router.h"
+
+struct jg_server;
+struct MHD_Connection;
+
+/* Route flags. */
+#define JG_ROUTE_JSON_BODY 0x1 /* the body, if any, must be application/json */
+
+struct jg_http_request {
+	const char *method;
+	const char *path;
+	char request_id[33];
+	struct jg_route_match route;
+	const char *body; /* NUL-terminated; NULL when there is none */
+	size_t body_len;
+	struct jg_server *server;
+	struct MHD_Connection *conn;
+	void *app; /* the application context given to jg_server_new() */
+};
+
+struct jg_http_reply {
+	int status;
+	const char *content_type; /* static string */
+	char *body;               /* owned; freed by the server */
+	size_t body_len;
+	json_t *headers;          /* owned: extra headers, name -> string */
+};
+
+typedef void (*jg_http_handler)(struct jg_http_request *req, struct jg_http_reply *reply);
+
+/* A request header, or NULL.  Names are case-insensitive. */
+const char *jg_http_header(const struct jg_http_request *req, const char *name);
+/* A decoded query-string argument, or NULL. */
+const char *jg_http_query(const struct jg_http_request *req, const char *name);
+/* A {placeholder} of the matched route, or NULL. */
+const char *jg_http_param(const struct jg_http_request *req, const char *name);
+
+/*
+ * Parses the body as one JSON object (duplicate keys refused).  On failure
+ * fills reply with a 400 and returns JG_EPARSE; *out is the caller's.
+ */
+int jg_http_body_json(const struct jg_http_request *req, struct jg_http_reply *reply,
+		      json_t **out);
+
+/* Sets a JSON reply; body is stolen (decref'd by this call). */
+void jg_http_reply_json(struct jg_http_reply *reply, int status, json_t *body);
+/* Sets {"error":{"code":code,"message":...}} with status. */
+void jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Sets a text reply (body copied). */
+void jg_http_reply_text(struct jg_http_reply *reply, int status, const char *content_type,
+			const char *text, size_t len);
+/* Adds a header to the reply (both copied). */
+void jg_http_reply_header(struct jg_http_reply *reply, const char *name, const char *value);
+
+/* The JSON error body for status/code/message, as a string the caller frees. */
+char *jg_http_error_body(const char *code, const char *message);
+/* The error code name for an HTTP status ("not_found" for 404). */
+const char *jg_http_status_code(int status);
+
+/*
+ * Creates a server for cfg (borrowed; must outlive it) routing through
+ * router (borrowed).  app is handed to every handler.  Reads the TLS
+ * certificate and key (the key as a secret file).  On failure writes a
+ * reason to err.
+ */
+int jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
+		  struct jg_server **out, char *err, size_t errlen);
+
+/* Starts listening.  Returns 0 or JG_EIO with err filled. */
+int jg_server_start(struct jg_server *srv, char *err, size_t errlen);
+
+/*
+ * Stops accepting connections, waits up to grace_seconds for in-flight
+ * requests to finish, then closes everything.  Returns the number of
+ * requests still running when the grace ran out (0 on a clean stop).
+ */
+int jg_server_stop(struct jg_server *srv, int grace_seconds);
+
+void jg_server_free(struct jg_server *srv);
+
+/* Prometheus text exposition of the server's request metrics (caller frees). */
+char *jg_server_metrics_text(struct jg_server *srv);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * store.h - the storage interface: connections, transactions, statements.
+ *
+ * Everything jitgate keeps goes through this header.  SQLite (store_sqlite.c)
+ * is the embedded engine; a PostgreSQL backend implements the same functions
+ * later, selected by the database URL.  SQL uses '?' placeholders and
+ * statements are always prepared: there is no way to run SQL built from
+ * input.
+ *
+ * Threads: a struct jg_store is shared; each thread borrows a connection
+ * with jg_store_acquire() and gives it back with jg_store_release().  A
+ * connection and its statements belong to one thread at a time.
+ */
+#ifndef JITGATE_STORE_H
+#define JITGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct jg_store;
+struct jg_store_conn;
+struct jg_stmt;
+
+#define JG_STORE_POOL_SIZE 8
+
+/* jg_stmt_step() results besides errors. */
+#define JG_STMT_DONE 0
+#define JG_STMT_ROW 1
+
+/*
+ * Opens the database at path (created when missing), in WAL mode with
+ * synchronous=FULL, foreign keys on and a busy timeout.  On failure writes a
+ * reason to err and returns JG_ESTORE.  Close with jg_store_close().
+ */
+int jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen);
+void jg_store_close(struct jg_store *store);
+
+/* Borrows a connection (waits while all are in use).  Returns 0 or JG_ESTORE. */
+int jg_store_acquire(struct jg_store *store, struct jg_store_conn **out);
+/* Returns a connection; rolls back any transaction left open. */
+void jg_store_release(struct jg_store *store, struct jg_store_conn *conn);
+
+/* A cheap query proving the store answers: 0 or JG_ESTORE. */
+int jg_store_ping(struct jg_store *store);
+
+/* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
+int jg_store_begin(struct jg_store_conn *conn);
+int jg_store_commit(struct jg_store_conn *conn);
+int jg_store_rollback(struct jg_store_conn *conn);
+
+/* Runs a script of trusted SQL (a migration file), statement by statement. */
+int jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen);
+
+/*
+ * Prepares sql.  Statements are cached per connection by the address of
+ * sql, so pass string literals.  Finish with jg_stmt_finish() (which resets,
+ * it does not free, a cached statement).
+ */
+int jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out);
+int jg_stmt_bind_text(struct jg_stmt *st, int idx, const char *value);
+int jg_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len);
+int jg_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value);
+int jg_stmt_bind_null(struct jg_stmt *st, int idx);
+/* Returns JG_STMT_ROW, JG_STMT_DONE or JG_ESTORE / JG_ECONFLICT (constraint). */
+int jg_stmt_step(struct jg_stmt *st);
+/* Column values of the current row; pointers live until the next step. */
+const char *jg_stmt_column_text(struct jg_stmt *st, int col);
+const void *jg_stmt_column_blob(struct jg_stmt *st, int col, size_t *len);
+int64_t jg_stmt_column_int64(struct jg_stmt *st, int col);
+int jg_stmt_column_is_null(struct jg_stmt *st, int col);
+void jg_stmt_finish(struct jg_stmt *st);
+
+/* The last error text of conn (for logs; contains no bound values). */
+const char *jg_store_errmsg(struct jg_store_conn *conn);
+
+#endif

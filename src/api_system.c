@@ -1,0 +1,54 @@
+/*
+ * api_system.c - liveness, readiness and metrics endpoints.
+ *
+ * /healthz answers as long as the process serves requests; /readyz also
+ * proves the store answers, so a load balancer stops sending traffic to an
+ * instance whose database is gone; /metrics is the Prometheus exposition.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitgate/app.h"
+#include "jitgate/error.h"
+
+static void
+handle_healthz(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	(void)req;
+	jg_http_reply_json(reply, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void
+handle_readyz(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+
+	if (jg_store_ping(app->store) != 0) {
+		jg_http_reply_error(reply, 503, "unavailable", "the store does not answer");
+		return;
+	}
+	jg_http_reply_json(reply, 200, json_pack("{s:s,s:s}", "status", "ready", "store", "ok"));
+}
+
+static void
+handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	char *text = jg_server_metrics_text(req->server);
+
+	if (text == NULL) {
+		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
+		return;
+	}
+	jg_http_reply_text(reply, 200, "text/plain; version=0.0.4", text, strlen(text));
+	free(text);
+}
+
+int
+jg_api_system_register(struct jg_router *router)
+{
+	int rc = 0;
+	rc |= jg_router_add(router, "GET", "/healthz", (void *)handle_healthz, 0);
+	rc |= jg_router_add(router, "GET", "/readyz", (void *)handle_readyz, 0);
+	rc |= jg_router_add(router, "GET", "/metrics", (void *)handle_metrics, 0);
+	return rc ? JG_EINVAL : 0;
+}

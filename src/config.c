@@ -1,0 +1,345 @@
+/*
+ * config.c - load and validate jitgate.yaml.
+ *
+ * The table `keys` is the whole configuration reference: each entry has the
+ * dotted path, the JSON type, whether it is required, a range for integers,
+ * a default, and where the value goes in struct jg_config.  Validation walks
+ * the document once to refuse unknown keys (naming their line), then reads
+ * each known key from the table.  Cross-field checks (URL schemes, the
+ * database engine) follow.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitgate/config.h"
+#include "jitgate/error.h"
+#include "jitgate/fileio.h"
+#include "jitgate/yamldoc.h"
+
+enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT };
+
+struct key {
+	const char *path;
+	enum key_type type;
+	bool required;
+	int64_t min, max;
+	const char *def_str;
+	int64_t def_int;
+	size_t offset; /* into struct jg_config; unused for K_OBJECT */
+};
+
+#define OFF(f) offsetof(struct jg_config, f)
+#define LIM(f) (offsetof(struct jg_config, limits) + offsetof(struct jg_limits, f))
+
+static const struct key keys[] = {
+	{"listen", K_STRING, false, 0, 0, "127.0.0.1:8443", 0, 0},
+	{"public_url", K_STRING, true, 0, 0, NULL, 0, OFF(public_url)},
+	{"log_level", K_STRING, false, 0, 0, "info", 0, 0},
+	{"tls", K_OBJECT, true, 0, 0, NULL, 0, 0},
+	{"tls.cert_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_cert_file)},
+	{"tls.key_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_key_file)},
+	{"database", K_OBJECT, true, 0, 0, NULL, 0, 0},
+	{"database.url", K_STRING, true, 0, 0, NULL, 0, OFF(database_url)},
+	{"migrations_dir", K_PATH, false, 0, 0, "migrations", 0, OFF(migrations_dir)},
+	{"policy_dir", K_PATH, false, 0, 0, "policies", 0, OFF(policy_dir)},
+	{"key_dir", K_PATH, false, 0, 0, "keys", 0, OFF(key_dir)},
+	{"limits", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"limits.max_body_bytes", K_INT, false, 1024, 64 << 20, NULL, 1 << 20, LIM(max_body_bytes)},
+	{"limits.max_header_bytes", K_INT, false, 1024, 256 << 10, NULL, 16 << 10,
+	 LIM(max_header_bytes)},
+	{"limits.max_url_bytes", K_INT, false, 256, 64 << 10, NULL, 8 << 10, LIM(max_url_bytes)},
+	{"limits.max_connections", K_INT, false, 1, 10000, NULL, 256, LIM(max_connections)},
+	{"limits.connection_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(connection_timeout)},
+	{"limits.shutdown_grace", K_INT, false, 0, 600, NULL, 20, LIM(shutdown_grace)},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *
+find_key(const char *path)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].path, path) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+struct ctx {
+	struct jg_yamldoc *doc;
+	const char *name;
+	const char *base_dir;
+	char *err;
+	size_t errlen;
+};
+
+static int refuse(struct ctx *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+refuse(struct ctx *c, const char *path, const char *fmt, ...)
+{
+	char reason[512];
+	int line = path ? jg_yamldoc_line(c->doc, path) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(c->err, c->errlen, "%s:%d: %s", c->name, line, reason);
+	else
+		snprintf(c->err, c->errlen, "%s: %s", c->name, reason);
+	return JG_ECONFIG;
+}
+
+/* Refuses any key not in the table, depth first so the first one is named. */
+static int
+check_unknown(struct ctx *c, json_t *obj, const char *prefix)
+{
+	const char *k;
+	json_t *v;
+	char path[512];
+
+	json_object_foreach(obj, k, v)
+	{
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k);
+		const struct key *def = find_key(path);
+		if (def == NULL)
+			return refuse(c, path, "unknown key '%s'", path);
+		if (def->type == K_OBJECT && json_is_object(v)) {
+			int rc = check_unknown(c, v, path);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static json_t *
+lookup(json_t *root, const char *path)
+{
+	char buf[512], *save = NULL;
+	json_t *cur = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
+		cur = json_is_object(cur) ? json_object_get(cur, tok) : NULL;
+	return cur;
+}
+
+static char *
+resolve(const char *base_dir, const char *p)
+{
+	char *out = NULL;
+
+	if (p[0] == '/' || base_dir == NULL)
+		return strdup(p);
+	if (asprintf(&out, "%s/%s", base_dir, p) < 0)
+		return NULL;
+	return out;
+}
+
+static int
+read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str_out)
+{
+	json_t *v = lookup(c->doc->root, def->path);
+	char range[96];
+
+	*str_out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (def->required)
+			return refuse(c, NULL, "missing required key '%s'", def->path);
+		if (def->type == K_INT) {
+			*(int64_t *)((char *)cfg + def->offset) = def->def_int;
+			return 0;
+		}
+		if (def->def_str == NULL)
+			return 0;
+		*str_out = def->type == K_PATH ? resolve(c->base_dir, def->def_str)
+					       : strdup(def->def_str);
+		return *str_out ? 0 : JG_ENOMEM;
+	}
+	switch (def->type) {
+	case K_OBJECT:
+		if (!json_is_object(v))
+			return refuse(c, def->path, "'%s' must be a mapping", def->path);
+		return 0;
+	case K_STRING:
+	case K_PATH:
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return refuse(c, def->path, "'%s' must be a non-empty string", def->path);
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return refuse(c, def->path, "'%s' contains a NUL byte", def->path);
+		*str_out = def->type == K_PATH ? resolve(c->base_dir, json_string_value(v))
+					       : strdup(json_string_value(v));
+		return *str_out ? 0 : JG_ENOMEM;
+	case K_INT:
+		if (!json_is_integer(v) || json_integer_value(v) < def->min ||
+		    json_integer_value(v) > def->max) {
+			char msg[160];
+			snprintf(range, sizeof(range), "%lld and %lld", (long long)def->min,
+				 (long long)def->max);
+			snprintf(msg, sizeof(msg), "'%s' must be an integer between %s", def->path,
+				 range);
+			return refuse(c, def->path, "%s", msg);
+		}
+		*(int64_t *)((char *)cfg + def->offset) = json_integer_value(v);
+		return 0;
+	}
+	return JG_EINVAL;
+}
+
+static int
+parse_listen(struct ctx *c, const char *listen, struct jg_config *cfg)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(listen, ':');
+	unsigned char addr[16];
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+		return refuse(c, "listen", "'listen' must be ADDRESS:PORT, e.g. 127.0.0.1:8443");
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	/* [::1]:8443 */
+	char *h = host;
+	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+		h[strlen(h) - 1] = '\0';
+		h++;
+	}
+	if (inet_pton(AF_INET, h, addr) != 1 && inet_pton(AF_INET6, h, addr) != 1)
+		return refuse(c, "listen", "'listen' needs a numeric IP address, not '%s'", h);
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || colon[1] == '\0' || port < 1 || port > 65535)
+		return refuse(c, "listen", "'listen' port must be 1-65535");
+	cfg->listen_host = strdup(h);
+	cfg->listen_port = (uint16_t)port;
+	return cfg->listen_host ? 0 : JG_ENOMEM;
+}
+
+static int
+parse_database(struct ctx *c, struct jg_config *cfg)
+{
+	const char *url = cfg->database_url;
+
+	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+		return refuse(c, "database.url",
+			      "'database.url': the PostgreSQL backend is not available in this "
+			      "version; use sqlite:///path/to/jitgate.db");
+	if (strncmp(url, "sqlite://", 9) != 0 || url[9] == '\0')
+		return refuse(c, "database.url",
+			      "'database.url' must be sqlite:///absolute/path.db or "
+			      "sqlite://relative/path.db, not '%s'",
+			      url);
+	cfg->database_path = resolve(c->base_dir, url + 9);
+	return cfg->database_path ? 0 : JG_ENOMEM;
+}
+
+int
+jg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
+		struct jg_config **out, char *err, size_t errlen)
+{
+	struct ctx c = {.name = name, .base_dir = base_dir, .err = err, .errlen = errlen};
+	struct jg_config *cfg = NULL;
+	char *listen = NULL, *level = NULL;
+	int rc;
+
+	*out = NULL;
+	if (len > JG_CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %d bytes", name, JG_CONFIG_MAX_BYTES);
+		return JG_ETOOBIG;
+	}
+	rc = jg_yamldoc_parse(buf, len, name, &c.doc, err, errlen);
+	if (rc != 0)
+		return rc == JG_EPARSE ? JG_ECONFIG : rc;
+	if (!json_is_object(c.doc->root)) {
+		rc = refuse(&c, NULL, "the top level must be a mapping");
+		goto out;
+	}
+	if ((rc = check_unknown(&c, c.doc->root, "")) != 0)
+		goto out;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL || (cfg->file = strdup(name)) == NULL) {
+		rc = JG_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		char *s = NULL;
+		if ((rc = read_key(&c, &keys[i], cfg, &s)) != 0)
+			goto out;
+		if (strcmp(keys[i].path, "listen") == 0)
+			listen = s;
+		else if (strcmp(keys[i].path, "log_level") == 0)
+			level = s;
+		else if (keys[i].type == K_STRING || keys[i].type == K_PATH)
+			*(char **)((char *)cfg + keys[i].offset) = s;
+	}
+	if ((rc = parse_listen(&c, listen, cfg)) != 0)
+		goto out;
+	if (jg_log_level_parse(level, &cfg->log_level) != 0) {
+		rc = refuse(&c, "log_level", "'log_level' must be debug, info, warn or error");
+		goto out;
+	}
+	if (strncmp(cfg->public_url, "https://", 8) != 0 || cfg->public_url[8] == '\0' ||
+	    cfg->public_url[strlen(cfg->public_url) - 1] == '/') {
+		rc = refuse(&c, "public_url",
+			    "'public_url' must be https://host[:port] without a trailing slash");
+		goto out;
+	}
+	if ((rc = parse_database(&c, cfg)) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+out:
+	free(listen);
+	free(level);
+	jg_config_free(cfg);
+	jg_yamldoc_free(c.doc);
+	return rc;
+}
+
+int
+jg_config_load(const char *path, struct jg_config **out, char *err, size_t errlen)
+{
+	char *buf = NULL, *copy = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	rc = jg_file_read(path, JG_CONFIG_MAX_BYTES, false, &buf, &len, err, errlen);
+	if (rc != 0)
+		return rc;
+	copy = strdup(path);
+	if (copy == NULL) {
+		free(buf);
+		return JG_ENOMEM;
+	}
+	rc = jg_config_parse(buf, len, path, dirname(copy), out, err, errlen);
+	free(buf);
+	free(copy);
+	return rc;
+}
+
+void
+jg_config_free(struct jg_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->file);
+	free(cfg->listen_host);
+	free(cfg->public_url);
+	free(cfg->tls_cert_file);
+	free(cfg->tls_key_file);
+	free(cfg->database_url);
+	free(cfg->database_path);
+	free(cfg->migrations_dir);
+	free(cfg->policy_dir);
+	free(cfg->key_dir);
+	free(cfg);
+}

@@ -1,0 +1,26 @@
+/*
+ * error.c - text for jitgate's error codes (see include/jitgate/error.h).
+ */
+#include "jitgate/error.h"
+
+const char *
+jg_strerror(int code)
+{
+	switch (code) {
+	case JG_OK: return "success";
+	case JG_EINVAL: return "invalid argument";
+	case JG_ENOMEM: return "out of memory";
+	case JG_EIO: return "input/output error";
+	case JG_ECONFIG: return "invalid configuration";
+	case JG_ESTORE: return "store error";
+	case JG_ENOTFOUND: return "not found";
+	case JG_ECONFLICT: return "conflict";
+	case JG_ETOOBIG: return "input too large";
+	case JG_ECRYPTO: return "cryptographic failure";
+	case JG_EVERIFY: return "verification failed";
+	case JG_EPARSE: return "parse error";
+	case JG_EDENIED: return "denied";
+	case JG_EUNAVAIL: return "unavailable";
+	default: return "unknown error";
+	}
+}

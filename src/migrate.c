@@ -1,0 +1,297 @@
+/*
+ * migrate.c - apply migrations/NNNN_name.sql in order, each once.
+ *
+ * The directory is read and validated first (names, duplicates, sizes),
+ * then compared with schema_migrations.  Each pending file runs inside
+ * BEGIN IMMEDIATE together with its schema_migrations row, so a failed
+ * migration leaves no trace and two processes migrating at once serialise
+ * on the write lock (the second sees the row and skips).
+ */
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "jitgate/error.h"
+#include "jitgate/fileio.h"
+#include "jitgate/migrate.h"
+
+#define MAX_MIGRATIONS 1000
+#define MAX_MIGRATION_BYTES (1 << 20)
+
+struct migration {
+	int version;
+	char name[128];
+	char *sql;
+	char sha256[65];
+};
+
+static const char create_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL,"
+    " applied_at INTEGER NOT NULL)";
+
+/* NNNN_lowercase_name.sql */
+static bool
+valid_name(const char *n, int *version)
+{
+	size_t len = strlen(n);
+	if (len < 10 || len >= 128 || strcmp(n + len - 4, ".sql") != 0)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (n[i] < '0' || n[i] > '9')
+			return false;
+	if (n[4] != '_')
+		return false;
+	for (size_t i = 5; i < len - 4; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
+			return false;
+	*version = (n[0] - '0') * 1000 + (n[1] - '0') * 100 + (n[2] - '0') * 10 + (n[3] - '0');
+	return *version > 0;
+}
+
+static int
+by_version(const void *a, const void *b)
+{
+	return ((const struct migration *)a)->version - ((const struct migration *)b)->version;
+}
+
+static void
+free_list(struct migration *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(list[i].sql);
+	free(list);
+}
+
+static void
+hex_sha256(const char *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int
+read_dir(const char *dir, struct migration **out, int *count, char *err, size_t errlen)
+{
+	struct migration *list = calloc(MAX_MIGRATIONS, sizeof(*list));
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0, rc = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (list == NULL || d == NULL) {
+		snprintf(err, errlen, "%s: cannot read migrations directory", dir);
+		free(list);
+		if (d)
+			closedir(d);
+		return JG_EIO;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0)
+			continue;
+		int version;
+		if (!valid_name(e->d_name, &version)) {
+			snprintf(err, errlen, "%s/%s: migration files must be named NNNN_name.sql",
+				 dir, e->d_name);
+			rc = JG_EINVAL;
+			goto out;
+		}
+		if (n == MAX_MIGRATIONS) {
+			snprintf(err, errlen, "%s: too many migrations", dir);
+			rc = JG_ETOOBIG;
+			goto out;
+		}
+		char path[4096];
+		size_t sqllen;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		rc = jg_file_read(path, MAX_MIGRATION_BYTES, false, &list[n].sql, &sqllen, err,
+				  errlen);
+		if (rc != 0)
+			goto out;
+		list[n].version = version;
+		snprintf(list[n].name, sizeof(list[n].name), "%s", e->d_name);
+		hex_sha256(list[n].sql, sqllen, list[n].sha256);
+		n++;
+	}
+	qsort(list, (size_t)n, sizeof(*list), by_version);
+	for (int i = 1; i < n; i++) {
+		if (list[i].version == list[i - 1].version) {
+			snprintf(err, errlen, "%s: %s and %s share version %04d", dir, list[i - 1].name,
+				 list[i].name, list[i].version);
+			rc = JG_EINVAL;
+			goto out;
+		}
+	}
+out:
+	closedir(d);
+	if (rc != 0) {
+		free_list(list, n);
+		return rc;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+static const char select_applied_sql[] =
+    "SELECT version, name, sha256 FROM schema_migrations ORDER BY version";
+static const char insert_applied_sql[] =
+    "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?, ?, ?, ?)";
+static const char select_one_sql[] = "SELECT sha256 FROM schema_migrations WHERE version = ?";
+
+/*
+ * Compares the files with what the database records; counts pending ones
+ * and marks them in pending_mask (indexes into list).
+ */
+static int
+compare(struct jg_store_conn *conn, struct migration *list, int n, bool *is_pending, int *pending,
+	char *err, size_t errlen)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	for (int i = 0; i < n; i++)
+		is_pending[i] = true;
+	if ((rc = jg_stmt_prepare(conn, select_applied_sql, &st)) != 0) {
+		snprintf(err, errlen, "schema_migrations: %s", jg_store_errmsg(conn));
+		return rc;
+	}
+	while ((rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		int version = (int)jg_stmt_column_int64(st, 0);
+		const char *sha = jg_stmt_column_text(st, 2);
+		int found = -1;
+		for (int i = 0; i < n; i++)
+			if (list[i].version == version)
+				found = i;
+		if (found < 0) {
+			snprintf(err, errlen,
+				 "the database has migration %04d (%s) that this jitgate does not "
+				 "have: refusing to run an older binary against a newer schema",
+				 version, jg_stmt_column_text(st, 1));
+			jg_stmt_finish(st);
+			return JG_ECONFLICT;
+		}
+		if (sha == NULL || strcmp(sha, list[found].sha256) != 0) {
+			snprintf(err, errlen,
+				 "migration %s changed after it was applied (sha256 differs): "
+				 "migrations are forward-only, add a new file instead",
+				 list[found].name);
+			jg_stmt_finish(st);
+			return JG_ECONFLICT;
+		}
+		is_pending[found] = false;
+	}
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE) {
+		snprintf(err, errlen, "schema_migrations: %s", jg_store_errmsg(conn));
+		return JG_ESTORE;
+	}
+	*pending = 0;
+	for (int i = 0; i < n; i++)
+		*pending += is_pending[i];
+	return 0;
+}
+
+static int
+run(struct jg_store *store, const char *dir, bool apply, int *count, char *err, size_t errlen)
+{
+	struct migration *list = NULL;
+	struct jg_store_conn *conn = NULL;
+	bool *is_pending = NULL;
+	int n = 0, pending = 0, done = 0, rc;
+
+	if ((rc = read_dir(dir, &list, &n, err, errlen)) != 0)
+		return rc;
+	is_pending = calloc((size_t)n + 1, sizeof(bool));
+	if (is_pending == NULL) {
+		rc = JG_ENOMEM;
+		goto out;
+	}
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		goto out;
+	if ((rc = jg_store_exec_script(conn, create_table_sql, err, errlen)) != 0)
+		goto out;
+	if ((rc = compare(conn, list, n, is_pending, &pending, err, errlen)) != 0)
+		goto out;
+	if (!apply) {
+		*count = pending;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		struct jg_stmt *st;
+		if (!is_pending[i])
+			continue;
+		if ((rc = jg_store_begin(conn)) != 0) {
+			snprintf(err, errlen, "%s: %s", list[i].name, jg_store_errmsg(conn));
+			goto out;
+		}
+		/* Another process may have applied it while we waited for the lock. */
+		if ((rc = jg_stmt_prepare(conn, select_one_sql, &st)) != 0)
+			goto fail;
+		jg_stmt_bind_int64(st, 1, list[i].version);
+		rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc == JG_STMT_ROW) {
+			jg_store_rollback(conn);
+			continue;
+		}
+		char why[512];
+		if ((rc = jg_store_exec_script(conn, list[i].sql, why, sizeof(why))) != 0) {
+			snprintf(err, errlen, "%s/%s: %s", dir, list[i].name, why);
+			jg_store_rollback(conn);
+			goto out;
+		}
+		if ((rc = jg_stmt_prepare(conn, insert_applied_sql, &st)) != 0)
+			goto fail;
+		jg_stmt_bind_int64(st, 1, list[i].version);
+		jg_stmt_bind_text(st, 2, list[i].name);
+		jg_stmt_bind_text(st, 3, list[i].sha256);
+		jg_stmt_bind_int64(st, 4, (int64_t)time(NULL));
+		rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE || (rc = jg_store_commit(conn)) != 0)
+			goto fail;
+		done++;
+	}
+	*count = done;
+	rc = 0;
+	goto out;
+fail:
+	snprintf(err, errlen, "recording migration: %s", jg_store_errmsg(conn));
+	jg_store_rollback(conn);
+	rc = JG_ESTORE;
+out:
+	jg_store_release(store, conn);
+	free(is_pending);
+	free_list(list, n);
+	return rc;
+}
+
+int
+jg_migrate_apply(struct jg_store *store, const char *dir, int *applied, char *err, size_t errlen)
+{
+	int n = 0;
+	int rc = run(store, dir, true, &n, err, errlen);
+	if (applied)
+		*applied = n;
+	return rc;
+}
+
+int
+jg_migrate_status(struct jg_store *store, const char *dir, int *pending, char *err, size_t errlen)
+{
+	int n = 0;
+	int rc = run(store, dir, false, &n, err, errlen);
+	*pending = n;
+	return rc;
+}

@@ -1,0 +1,198 @@
+/*
+ * router.c - a linear routing table.
+ *
+ * jitgate has a few dozen routes, so a linear scan over pre-split segments
+ * is as fast as a trie and easier to read.  A path is split once per match;
+ * empty segments (//) never match, and a path longer than any route cannot
+ * match, so hostile paths cost at most one pass.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitgate/error.h"
+#include "jitgate/router.h"
+
+struct route {
+	char method[8];
+	char *pattern;
+	char *segs[JG_ROUTE_MAX_SEGMENTS];
+	int nsegs;
+	void *handler;
+	unsigned flags;
+};
+
+struct jg_router {
+	struct route *routes;
+	int n, cap;
+};
+
+struct jg_router *
+jg_router_new(void)
+{
+	return calloc(1, sizeof(struct jg_router));
+}
+
+void
+jg_router_free(struct jg_router *r)
+{
+	if (r == NULL)
+		return;
+	for (int i = 0; i < r->n; i++) {
+		free(r->routes[i].pattern);
+		for (int j = 0; j < r->routes[i].nsegs; j++)
+			free(r->routes[i].segs[j]);
+	}
+	free(r->routes);
+	free(r);
+}
+
+/* Splits "/a/b" into segments; "/" has none.  Returns -1 on an empty segment or overflow. */
+static int
+split(const char *path, char segs[][256], int max)
+{
+	int n = 0;
+	const char *p = path;
+
+	if (*p != '/')
+		return -1;
+	if (p[1] == '\0')
+		return 0;
+	while (*p == '/') {
+		const char *start = p + 1;
+		const char *end = strchr(start, '/');
+		size_t len = end ? (size_t)(end - start) : strlen(start);
+		if (len == 0 || len >= 256 || n == max)
+			return -1;
+		memcpy(segs[n], start, len);
+		segs[n][len] = '\0';
+		n++;
+		if (end == NULL)
+			break;
+		p = end;
+	}
+	return n;
+}
+
+static bool
+is_param(const char *seg)
+{
+	size_t len = strlen(seg);
+	return len > 2 && seg[0] == '{' && seg[len - 1] == '}';
+}
+
+int
+jg_router_add(struct jg_router *r, const char *method, const char *pattern, void *handler,
+	      unsigned flags)
+{
+	char segs[JG_ROUTE_MAX_SEGMENTS][256];
+	int n = split(pattern, segs, JG_ROUTE_MAX_SEGMENTS);
+	int nparams = 0;
+
+	if (n < 0 || strlen(method) >= 8)
+		return JG_EINVAL;
+	for (int i = 0; i < n; i++) {
+		if (is_param(segs[i])) {
+			if (strlen(segs[i]) - 2 >= 32 || ++nparams > JG_ROUTE_MAX_PARAMS)
+				return JG_EINVAL;
+		} else if (strchr(segs[i], '{') || strchr(segs[i], '}')) {
+			return JG_EINVAL;
+		}
+	}
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->routes[i].method, method) == 0 &&
+		    strcmp(r->routes[i].pattern, pattern) == 0)
+			return JG_EINVAL;
+	if (r->n == r->cap) {
+		int cap = r->cap ? r->cap * 2 : 32;
+		struct route *grown = realloc(r->routes, (size_t)cap * sizeof(*grown));
+		if (grown == NULL)
+			return JG_ENOMEM;
+		r->routes = grown;
+		r->cap = cap;
+	}
+	struct route *rt = &r->routes[r->n];
+	memset(rt, 0, sizeof(*rt));
+	snprintf(rt->method, sizeof(rt->method), "%s", method);
+	rt->pattern = strdup(pattern);
+	if (rt->pattern == NULL)
+		return JG_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		rt->segs[i] = strdup(segs[i]);
+		if (rt->segs[i] == NULL) {
+			for (int j = 0; j < i; j++)
+				free(rt->segs[j]);
+			free(rt->pattern);
+			return JG_ENOMEM;
+		}
+	}
+	rt->nsegs = n;
+	rt->handler = handler;
+	rt->flags = flags;
+	r->n++;
+	return 0;
+}
+
+static bool
+match_route(const struct route *rt, char segs[][256], int n, struct jg_route_match *m)
+{
+	if (rt->nsegs != n)
+		return false;
+	m->nparams = 0;
+	for (int i = 0; i < n; i++) {
+		if (is_param(rt->segs[i])) {
+			size_t len = strlen(rt->segs[i]) - 2;
+			memcpy(m->params[m->nparams].name, rt->segs[i] + 1, len);
+			m->params[m->nparams].name[len] = '\0';
+			/* split() bounds every segment to < 256 bytes */
+			memcpy(m->params[m->nparams].value, segs[i], strlen(segs[i]) + 1);
+			m->nparams++;
+		} else if (strcmp(rt->segs[i], segs[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+enum jg_route_result
+jg_router_match(const struct jg_router *r, const char *method, const char *path,
+		struct jg_route_match *m)
+{
+	char segs[JG_ROUTE_MAX_SEGMENTS][256];
+	int n = split(path, segs, JG_ROUTE_MAX_SEGMENTS);
+	bool path_known = false;
+
+	memset(m, 0, sizeof(*m));
+	if (n < 0)
+		return JG_ROUTE_NO_PATH;
+	for (int i = 0; i < r->n; i++) {
+		const struct route *rt = &r->routes[i];
+		if (!match_route(rt, segs, n, m))
+			continue;
+		if (strcmp(rt->method, method) == 0) {
+			m->pattern = rt->pattern;
+			m->handler = rt->handler;
+			m->flags = rt->flags;
+			return JG_ROUTE_FOUND;
+		}
+		/* Same path, other method: remember it for the Allow header. */
+		if (!strstr(m->allow, rt->method)) {
+			size_t used = strlen(m->allow);
+			snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s", used ? ", " : "",
+				 rt->method);
+		}
+		path_known = true;
+	}
+	m->nparams = 0;
+	return path_known ? JG_ROUTE_NO_METHOD : JG_ROUTE_NO_PATH;
+}
+
+const char *
+jg_route_param(const struct jg_route_match *m, const char *name)
+{
+	for (int i = 0; i < m->nparams; i++)
+		if (strcmp(m->params[i].name, name) == 0)
+			return m->params[i].value;
+	return NULL;
+}

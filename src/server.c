@@ -1,0 +1,655 @@
+/*
+ * server.c - libmicrohttpd glue: caps, routing, replies, metrics, shutdown.
+ *
+ * Life of a request:
+ *   uri_logger()      MHD saw the request line: allocate the request state,
+ *                     note the raw target length and the start time.
+ *   on_request() #1   headers are in: refuse an over-long URL (414), too many
+ *                     header bytes (431), an unknown path (404) or method
+ *                     (405), a declared body over the cap (413) or a body of
+ *                     the wrong type (415) - all before reading any body.
+ *   on_request() #2.. body chunks: appended up to the cap.
+ *   on_request() last the handler runs and its reply is queued.
+ *   on_completed()    metrics, one access-log line, state freed.
+ * libmicrohttpd's own memory limit is set well above jitgate's caps so that
+ * jitgate, not the library, answers oversized requests, in JSON.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "jitgate/error.h"
+#include "jitgate/fileio.h"
+#include "jitgate/http.h"
+#include "jitgate/log.h"
+#include "jitgate/metrics.h"
+
+/* TLS 1.2 and 1.3 only, AEAD ciphers only, forward secrecy only. */
+#define TLS_PRIORITIES                                                                            \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"       \
+	"+CHACHA20-POLY1305:-RSA"
+#define MAX_PEM_BYTES (64 * 1024)
+#define MHD_MEMORY_LIMIT (1024 * 1024)
+
+struct jg_server {
+	const struct jg_config *cfg;
+	struct jg_router *router;
+	void *app;
+	struct MHD_Daemon *daemon;
+	char *cert_pem;
+	size_t cert_len;
+	char *key_pem;
+	size_t key_len;
+	struct jg_metrics *metrics;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int inflight;
+	volatile int stopping;
+};
+
+struct req_state {
+	struct jg_http_request req;
+	struct jg_server *srv;
+	struct timespec start;
+	size_t target_len;
+	int started;
+	int answered; /* a reply was queued */
+	int status;
+	const char *route_label;
+	char method[16];
+	char *body;
+	size_t body_len, body_cap;
+	int body_too_big;
+};
+
+static const char unmatched_label[] = "unmatched";
+
+/* ---- replies ------------------------------------------------------------ */
+
+const char *
+jg_http_status_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 401: return "unauthorized";
+	case 403: return "forbidden";
+	case 404: return "not_found";
+	case 405: return "method_not_allowed";
+	case 409: return "conflict";
+	case 413: return "payload_too_large";
+	case 414: return "uri_too_long";
+	case 415: return "unsupported_media_type";
+	case 429: return "too_many_requests";
+	case 431: return "request_header_fields_too_large";
+	case 500: return "internal_error";
+	case 503: return "unavailable";
+	default: return status >= 500 ? "server_error" : "error";
+	}
+}
+
+char *
+jg_http_error_body(const char *code, const char *message)
+{
+	json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+	json_decref(err);
+	return text;
+}
+
+static void
+reply_reset(struct jg_http_reply *reply)
+{
+	free(reply->body);
+	reply->body = NULL;
+	reply->body_len = 0;
+}
+
+void
+jg_http_reply_json(struct jg_http_reply *reply, int status, json_t *body)
+{
+	reply_reset(reply);
+	reply->status = status;
+	reply->content_type = "application/json";
+	reply->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	reply->body_len = reply->body ? strlen(reply->body) : 0;
+	json_decref(body);
+	if (reply->body == NULL && status < 500)
+		jg_http_reply_error(reply, 500, "internal_error", "could not encode the reply");
+}
+
+void
+jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code, const char *fmt,
+		    ...)
+{
+	char message[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	reply_reset(reply);
+	reply->status = status;
+	reply->content_type = "application/json";
+	reply->body = jg_http_error_body(code, message);
+	reply->body_len = reply->body ? strlen(reply->body) : 0;
+}
+
+void
+jg_http_reply_text(struct jg_http_reply *reply, int status, const char *content_type,
+		   const char *text, size_t len)
+{
+	reply_reset(reply);
+	reply->status = status;
+	reply->content_type = content_type;
+	reply->body = malloc(len + 1);
+	if (reply->body == NULL) {
+		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
+		return;
+	}
+	memcpy(reply->body, text, len);
+	reply->body[len] = '\0';
+	reply->body_len = len;
+}
+
+void
+jg_http_reply_header(struct jg_http_reply *reply, const char *name, const char *value)
+{
+	if (reply->headers == NULL)
+		reply->headers = json_object();
+	if (reply->headers != NULL)
+		json_object_set_new(reply->headers, name, json_string(value));
+}
+
+/* ---- request accessors ---------------------------------------------------- */
+
+const char *
+jg_http_header(const struct jg_http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+jg_http_query(const struct jg_http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+jg_http_param(const struct jg_http_request *req, const char *name)
+{
+	return jg_route_param(&req->route, name);
+}
+
+int
+jg_http_body_json(const struct jg_http_request *req, struct jg_http_reply *reply, json_t **out)
+{
+	json_error_t jerr;
+	json_t *doc;
+
+	*out = NULL;
+	if (req->body == NULL || req->body_len == 0) {
+		jg_http_reply_error(reply, 400, "bad_request", "a JSON object body is required");
+		return JG_EPARSE;
+	}
+	doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL) {
+		jg_http_reply_error(reply, 400, "malformed_json",
+				    "malformed JSON at line %d column %d: %s", jerr.line,
+				    jerr.column, jerr.text);
+		return JG_EPARSE;
+	}
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		jg_http_reply_error(reply, 400, "bad_request", "the body must be a JSON object");
+		return JG_EPARSE;
+	}
+	*out = doc;
+	return 0;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static int
+has_header(const struct jg_http_reply *reply, const char *name)
+{
+	const char *k;
+	json_t *v;
+	if (reply->headers == NULL)
+		return 0;
+	json_object_foreach(reply->headers, k, v)
+	{
+		if (strcasecmp(k, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+send_reply(struct req_state *st, struct MHD_Connection *conn, struct jg_http_reply *reply)
+{
+	static const struct {
+		const char *name, *value;
+	} defaults[] = {
+	    {"Strict-Transport-Security", "max-age=63072000; includeSubDomains"},
+	    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+	    {"X-Content-Type-Options", "nosniff"},
+	    {"X-Frame-Options", "DENY"},
+	    {"Referrer-Policy", "no-referrer"},
+	    {"Cache-Control", "no-store"},
+	};
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (reply->status == 0)
+		jg_http_reply_error(reply, 500, "internal_error", "the handler gave no reply");
+	if (reply->body == NULL && reply->status != 204) {
+		/* the error encoder failed: still answer, with a fixed body */
+		static const char oom[] =
+		    "{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}";
+		reply->status = 500;
+		reply->content_type = "application/json";
+		reply->body = strdup(oom);
+		reply->body_len = reply->body ? strlen(oom) : 0;
+	}
+	resp = MHD_create_response_from_buffer(reply->body_len, reply->body ? reply->body : "",
+					       reply->body ? MHD_RESPMEM_MUST_FREE
+							   : MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	reply->body = NULL; /* transferred to MHD */
+	if (reply->content_type)
+		MHD_add_response_header(resp, "Content-Type", reply->content_type);
+	MHD_add_response_header(resp, "X-Request-Id", st->req.request_id);
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (!has_header(reply, defaults[i].name))
+			MHD_add_response_header(resp, defaults[i].name, defaults[i].value);
+	if (reply->headers != NULL) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(reply->headers, k, v)
+		{
+			MHD_add_response_header(resp, k, json_string_value(v));
+		}
+	}
+	if (st->srv->stopping || st->body_too_big)
+		MHD_add_response_header(resp, "Connection", "close");
+	ret = MHD_queue_response(conn, (unsigned)reply->status, resp);
+	MHD_destroy_response(resp);
+	st->status = reply->status;
+	st->answered = 1;
+	json_decref(reply->headers);
+	reply->headers = NULL;
+	return ret;
+}
+
+static enum MHD_Result
+refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char *allow,
+       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result
+refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char *allow,
+       const char *fmt, ...)
+{
+	struct jg_http_reply reply = {0};
+	char message[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	jg_http_reply_error(&reply, status, jg_http_status_code(status), "%s", message);
+	if (allow != NULL)
+		jg_http_reply_header(&reply, "Allow", allow);
+	return send_reply(st, conn, &reply);
+}
+
+/* ---- MHD callbacks ---------------------------------------------------------- */
+
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	json_t *f = json_pack("{s:s}", "source", "libmicrohttpd");
+	jg_log(JG_LOG_WARN, msg, f);
+	json_decref(f);
+}
+
+static void *
+uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct jg_server *srv = cls;
+	struct req_state *st = calloc(1, sizeof(*st));
+	unsigned char rnd[16];
+
+	(void)conn;
+	if (st == NULL)
+		return NULL;
+	st->srv = srv;
+	st->target_len = strlen(uri);
+	st->route_label = unmatched_label;
+	clock_gettime(CLOCK_MONOTONIC, &st->start);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (int i = 0; i < 16; i++)
+		snprintf(st->req.request_id + 2 * i, 3, "%02x", rnd[i]);
+	pthread_mutex_lock(&srv->lock);
+	srv->inflight++;
+	pthread_mutex_unlock(&srv->lock);
+	return st;
+}
+
+struct header_sum {
+	size_t bytes;
+};
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_sum *sum = cls;
+	(void)kind;
+	sum->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+static int
+is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	if (ct == NULL || strncasecmp(ct, want, sizeof(want) - 1) != 0)
+		return 0;
+	ct += sizeof(want) - 1;
+	while (*ct == ' ')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static enum MHD_Result
+first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, const char *method)
+{
+	const struct jg_limits *lim = &st->srv->cfg->limits;
+	struct header_sum sum = {0};
+
+	st->started = 1;
+	snprintf(st->method, sizeof(st->method), "%s", method);
+	st->req.method = st->method;
+	st->req.path = url;
+	st->req.conn = conn;
+	st->req.server = st->srv;
+	st->req.app = st->srv->app;
+
+	if (st->target_len > (size_t)lim->max_url_bytes)
+		return refuse(st, conn, 414, NULL, "the request target is longer than %lld bytes",
+			      (long long)lim->max_url_bytes);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &sum);
+	if (sum.bytes > (size_t)lim->max_header_bytes)
+		return refuse(st, conn, 431, NULL, "request headers exceed %lld bytes",
+			      (long long)lim->max_header_bytes);
+
+	switch (jg_router_match(st->srv->router, method, url, &st->req.route)) {
+	case JG_ROUTE_NO_PATH:
+		return refuse(st, conn, 404, NULL, "no such endpoint");
+	case JG_ROUTE_NO_METHOD: {
+		char allow[sizeof(st->req.route.allow)];
+		memcpy(allow, st->req.route.allow, sizeof(allow));
+		return refuse(st, conn, 405, allow, "method %s is not allowed here; allowed: %s",
+			      strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ||
+				      strcmp(method, "DELETE") == 0 || strcmp(method, "PUT") == 0 ||
+				      strcmp(method, "PATCH") == 0 || strcmp(method, "HEAD") == 0 ||
+				      strcmp(method, "OPTIONS") == 0
+				  ? method
+				  : "(other)",
+			      allow);
+	}
+	case JG_ROUTE_FOUND: break;
+	}
+	st->route_label = st->req.route.pattern;
+
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+	int has_body = te != NULL;
+	if (cl != NULL) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno != 0 || *end != '\0' || cl[0] == '-' || n > (unsigned long long)lim->max_body_bytes) {
+			st->body_too_big = 1;
+			return refuse(st, conn, 413, NULL, "the body is larger than %lld bytes",
+				      (long long)lim->max_body_bytes);
+		}
+		has_body = has_body || n > 0;
+	}
+	if (has_body && (st->req.route.flags & JG_ROUTE_JSON_BODY) &&
+	    !is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type")))
+		return refuse(st, conn, 415, NULL, "the body must be application/json");
+	return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct req_state *st = *req_cls;
+	(void)cls;
+	(void)version;
+
+	if (st == NULL)
+		return MHD_NO; /* out of memory in uri_logger: drop the connection */
+	if (!st->started)
+		return first_call(st, conn, url, method);
+	if (st->answered) { /* refused early: discard whatever body follows */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (st->body_too_big)
+			return MHD_YES;
+		if (st->body_len + n > (size_t)st->srv->cfg->limits.max_body_bytes) {
+			st->body_too_big = 1;
+			free(st->body);
+			st->body = NULL;
+			st->body_len = st->body_cap = 0;
+			return MHD_YES;
+		}
+		if (st->body_len + n + 1 > st->body_cap) {
+			size_t cap = st->body_cap ? st->body_cap : 4096;
+			while (cap < st->body_len + n + 1)
+				cap *= 2;
+			char *grown = realloc(st->body, cap);
+			if (grown == NULL)
+				return MHD_NO;
+			st->body = grown;
+			st->body_cap = cap;
+		}
+		memcpy(st->body + st->body_len, upload_data, n);
+		st->body_len += n;
+		st->body[st->body_len] = '\0';
+		return MHD_YES;
+	}
+	if (st->body_too_big)
+		return refuse(st, conn, 413, NULL, "the body is larger than %lld bytes",
+			      (long long)st->srv->cfg->limits.max_body_bytes);
+
+	struct jg_http_reply reply = {0};
+	st->req.body = st->body;
+	st->req.body_len = st->body_len;
+	((jg_http_handler)st->req.route.handler)(&st->req, &reply);
+	enum MHD_Result ret = send_reply(st, conn, &reply);
+	free(reply.body);
+	json_decref(reply.headers);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct jg_server *srv = cls;
+	struct req_state *st = *req_cls;
+	struct timespec now;
+	(void)conn;
+
+	if (st == NULL)
+		return;
+	*req_cls = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double secs = (double)(now.tv_sec - st->start.tv_sec) +
+		      (double)(now.tv_nsec - st->start.tv_nsec) / 1e9;
+	if (st->started) {
+		int status = st->answered ? st->status : 0;
+		jg_metrics_observe(srv->metrics, st->method, st->route_label, status, secs);
+		json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:b}", "request_id",
+				      st->req.request_id, "method", st->method, "route",
+				      st->route_label, "status", status, "latency_ms", secs * 1000.0,
+				      "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+		jg_log(JG_LOG_INFO, "request", f);
+		json_decref(f);
+	}
+	free(st->body);
+	free(st);
+	pthread_mutex_lock(&srv->lock);
+	srv->inflight--;
+	pthread_cond_broadcast(&srv->idle);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+int
+jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
+	      struct jg_server **out, char *err, size_t errlen)
+{
+	struct jg_server *srv = calloc(1, sizeof(*srv));
+	int rc;
+
+	*out = NULL;
+	if (srv == NULL)
+		return JG_ENOMEM;
+	srv->cfg = cfg;
+	srv->router = router;
+	srv->app = app;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->idle, NULL);
+	srv->metrics = jg_metrics_new();
+	if (srv->metrics == NULL) {
+		rc = JG_ENOMEM;
+		goto fail;
+	}
+	rc = jg_file_read(cfg->tls_cert_file, MAX_PEM_BYTES, false, &srv->cert_pem, &srv->cert_len,
+			  err, errlen);
+	if (rc != 0)
+		goto fail;
+	rc = jg_file_read(cfg->tls_key_file, MAX_PEM_BYTES, true, &srv->key_pem, &srv->key_len,
+			  err, errlen);
+	if (rc != 0)
+		goto fail;
+	*out = srv;
+	return 0;
+fail:
+	jg_server_free(srv);
+	return rc;
+}
+
+int
+jg_server_start(struct jg_server *srv, char *err, size_t errlen)
+{
+	const struct jg_config *cfg = srv->cfg;
+	struct sockaddr_in6 a6 = {0};
+	struct sockaddr_in a4 = {0};
+	struct sockaddr *addr;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			     MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+
+	if (inet_pton(AF_INET, cfg->listen_host, &a4.sin_addr) == 1) {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons(cfg->listen_port);
+		addr = (struct sockaddr *)&a4;
+	} else if (inet_pton(AF_INET6, cfg->listen_host, &a6.sin6_addr) == 1) {
+		a6.sin6_family = AF_INET6;
+		a6.sin6_port = htons(cfg->listen_port);
+		addr = (struct sockaddr *)&a6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
+		return JG_EINVAL;
+	}
+	srv->daemon = MHD_start_daemon(
+	    flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_logger, srv, MHD_OPTION_SOCK_ADDR, addr,
+	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_logger,
+	    srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->limits.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_LIMIT,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%u (in use, or bad certificate or key)",
+			 cfg->listen_host, cfg->listen_port);
+		return JG_EIO;
+	}
+	return 0;
+}
+
+int
+jg_server_stop(struct jg_server *srv, int grace_seconds)
+{
+	struct timespec deadline;
+	int left;
+
+	if (srv->daemon == NULL)
+		return 0;
+	srv->stopping = 1;
+	MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += grace_seconds;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->inflight > 0) {
+		if (pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	left = srv->inflight;
+	pthread_mutex_unlock(&srv->lock);
+	MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	return left;
+}
+
+void
+jg_server_free(struct jg_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->daemon != NULL)
+		MHD_stop_daemon(srv->daemon);
+	free(srv->cert_pem);
+	jg_file_free_secret(srv->key_pem, srv->key_len);
+	jg_metrics_free(srv->metrics);
+	pthread_mutex_destroy(&srv->lock);
+	pthread_cond_destroy(&srv->idle);
+	free(srv);
+}
+
+char *
+jg_server_metrics_text(struct jg_server *srv)
+{
+	return jg_metrics_render(srv->metrics);
+}

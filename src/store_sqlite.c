@@ -1,0 +1,332 @@
+/*
+ * store_sqlite.c - the SQLite engine behind store.h.
+ *
+ * A fixed pool of connections, each opened in WAL mode with
+ * synchronous=FULL (a commit is on disk before it returns), foreign keys on
+ * and a busy timeout so writers from several threads queue instead of
+ * failing.  Each connection caches its prepared statements by the address of
+ * their SQL text: handlers pass literals, so the cache never grows past the
+ * number of distinct queries.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "jitgate/error.h"
+#include "jitgate/store.h"
+
+#define STMT_CACHE 64
+#define BUSY_TIMEOUT_MS 5000
+
+struct jg_stmt {
+	sqlite3_stmt *stmt;
+	const char *sql; /* cache key: the caller's literal */
+	struct jg_store_conn *conn;
+};
+
+struct jg_store_conn {
+	sqlite3 *db;
+	bool in_use;
+	struct jg_stmt cache[STMT_CACHE];
+	int ncache;
+};
+
+struct jg_store {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	struct jg_store_conn conns[JG_STORE_POOL_SIZE];
+};
+
+static int
+open_conn(const char *path, struct jg_store_conn *c, char *err, size_t errlen)
+{
+	static const char *pragmas[] = {
+	    "PRAGMA journal_mode=WAL",
+	    "PRAGMA synchronous=FULL",
+	    "PRAGMA foreign_keys=ON",
+	    "PRAGMA trusted_schema=OFF",
+	};
+	int rc = sqlite3_open_v2(path, &c->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+		return JG_ESTORE;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		rc = sqlite3_prepare_v2(c->db, pragmas[i], -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+				;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s: %s: %s", path, pragmas[i], sqlite3_errmsg(c->db));
+			return JG_ESTORE;
+		}
+	}
+	return 0;
+}
+
+static void
+close_conn(struct jg_store_conn *c)
+{
+	for (int i = 0; i < c->ncache; i++)
+		sqlite3_finalize(c->cache[i].stmt);
+	c->ncache = 0;
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
+int
+jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
+{
+	struct jg_store *s;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return JG_ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->freed, NULL);
+	for (int i = 0; i < JG_STORE_POOL_SIZE; i++) {
+		if (open_conn(path, &s->conns[i], err, errlen) != 0) {
+			jg_store_close(s);
+			return JG_ESTORE;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+void
+jg_store_close(struct jg_store *store)
+{
+	if (store == NULL)
+		return;
+	for (int i = 0; i < JG_STORE_POOL_SIZE; i++)
+		if (store->conns[i].db != NULL)
+			close_conn(&store->conns[i]);
+	pthread_mutex_destroy(&store->lock);
+	pthread_cond_destroy(&store->freed);
+	free(store);
+}
+
+int
+jg_store_acquire(struct jg_store *store, struct jg_store_conn **out)
+{
+	pthread_mutex_lock(&store->lock);
+	for (;;) {
+		for (int i = 0; i < JG_STORE_POOL_SIZE; i++) {
+			if (!store->conns[i].in_use) {
+				store->conns[i].in_use = true;
+				pthread_mutex_unlock(&store->lock);
+				*out = &store->conns[i];
+				return 0;
+			}
+		}
+		pthread_cond_wait(&store->freed, &store->lock);
+	}
+}
+
+void
+jg_store_release(struct jg_store *store, struct jg_store_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	if (!sqlite3_get_autocommit(conn->db))
+		(void)jg_store_rollback(conn);
+	pthread_mutex_lock(&store->lock);
+	conn->in_use = false;
+	pthread_cond_signal(&store->freed);
+	pthread_mutex_unlock(&store->lock);
+}
+
+static int
+simple(struct jg_store_conn *conn, const char *sql)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql, &st);
+	if (rc != 0)
+		return rc;
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : rc;
+}
+
+int
+jg_store_ping(struct jg_store *store)
+{
+	struct jg_store_conn *conn;
+	int rc = jg_store_acquire(store, &conn);
+	if (rc != 0)
+		return rc;
+	/* Reads the schema, so a missing or unreadable file shows. */
+	rc = simple(conn, "SELECT count(*) FROM sqlite_schema");
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_store_begin(struct jg_store_conn *conn)
+{
+	return simple(conn, "BEGIN IMMEDIATE");
+}
+
+int
+jg_store_commit(struct jg_store_conn *conn)
+{
+	return simple(conn, "COMMIT");
+}
+
+int
+jg_store_rollback(struct jg_store_conn *conn)
+{
+	if (sqlite3_get_autocommit(conn->db))
+		return 0;
+	return simple(conn, "ROLLBACK");
+}
+
+int
+jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen)
+{
+	const char *tail = sql;
+
+	while (tail != NULL && *tail != '\0') {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(conn->db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(conn->db));
+			return JG_ESTORE;
+		}
+		if (st == NULL) /* only whitespace or comments left */
+			break;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(conn->db));
+			return JG_ESTORE;
+		}
+	}
+	return 0;
+}
+
+int
+jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out)
+{
+	for (int i = 0; i < conn->ncache; i++) {
+		if (conn->cache[i].sql == sql) {
+			*out = &conn->cache[i];
+			return 0;
+		}
+	}
+	if (conn->ncache == STMT_CACHE) /* evict the oldest: rare, bounded */
+	{
+		sqlite3_finalize(conn->cache[0].stmt);
+		memmove(&conn->cache[0], &conn->cache[1], sizeof(conn->cache[0]) * (STMT_CACHE - 1));
+		conn->ncache--;
+	}
+	struct jg_stmt *st = &conn->cache[conn->ncache];
+	if (sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt, NULL) !=
+	    SQLITE_OK)
+		return JG_ESTORE;
+	st->sql = sql;
+	st->conn = conn;
+	conn->ncache++;
+	*out = st;
+	return 0;
+}
+
+static int
+bind_rc(int rc)
+{
+	return rc == SQLITE_OK ? 0 : (rc == SQLITE_NOMEM ? JG_ENOMEM : JG_ESTORE);
+}
+
+int
+jg_stmt_bind_text(struct jg_stmt *st, int idx, const char *value)
+{
+	if (value == NULL)
+		return bind_rc(sqlite3_bind_null(st->stmt, idx));
+	return bind_rc(sqlite3_bind_text(st->stmt, idx, value, -1, SQLITE_TRANSIENT));
+}
+
+int
+jg_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len)
+{
+	return bind_rc(sqlite3_bind_blob64(st->stmt, idx, value, len, SQLITE_TRANSIENT));
+}
+
+int
+jg_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value)
+{
+	return bind_rc(sqlite3_bind_int64(st->stmt, idx, value));
+}
+
+int
+jg_stmt_bind_null(struct jg_stmt *st, int idx)
+{
+	return bind_rc(sqlite3_bind_null(st->stmt, idx));
+}
+
+int
+jg_stmt_step(struct jg_stmt *st)
+{
+	int rc = sqlite3_step(st->stmt);
+
+	switch (rc & 0xff) {
+	case SQLITE_ROW: return JG_STMT_ROW;
+	case SQLITE_DONE: return JG_STMT_DONE;
+	case SQLITE_CONSTRAINT: return JG_ECONFLICT;
+	default: return JG_ESTORE;
+	}
+}
+
+const char *
+jg_stmt_column_text(struct jg_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st->stmt, col);
+}
+
+const void *
+jg_stmt_column_blob(struct jg_stmt *st, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(st->stmt, col);
+	*len = (size_t)sqlite3_column_bytes(st->stmt, col);
+	return p;
+}
+
+int64_t
+jg_stmt_column_int64(struct jg_stmt *st, int col)
+{
+	return sqlite3_column_int64(st->stmt, col);
+}
+
+int
+jg_stmt_column_is_null(struct jg_stmt *st, int col)
+{
+	return sqlite3_column_type(st->stmt, col) == SQLITE_NULL;
+}
+
+void
+jg_stmt_finish(struct jg_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st->stmt);
+	sqlite3_clear_bindings(st->stmt);
+}
+
+const char *
+jg_store_errmsg(struct jg_store_conn *conn)
+{
+	return sqlite3_errmsg(conn->db);
+}
