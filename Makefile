@@ -12,12 +12,13 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+# CFLAGS/LDFLAGS stay the user's; the flags jitgate needs are always added.
+CFLAGS  ?= -O2 -g -D_FORTIFY_SOURCE=2
+JG_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -fstack-protector-strong \
-           -D_FORTIFY_SOURCE=2 -fPIE -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS += -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
-LDLIBS  += $(PKG_LIBS) -lpthread
+           -fPIE -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+JG_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
+JG_LDLIBS  = $(LDLIBS) $(PKG_LIBS) -lpthread
 
 LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -33,16 +34,16 @@ deps:
 	@deploy/install-deps.sh
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(JG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libjitgate.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/jitgate: $(BUILD)/obj/main.o $(BUILD)/libjitgate.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $^ $(JG_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(LDLIBS) -lcmocka
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
@@ -52,7 +53,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 unit-asan:
-	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g $(SAN)" EXTRA_LDFLAGS="$(SAN)" unit
+	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/

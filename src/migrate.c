@@ -119,7 +119,7 @@ read_dir(const char *dir, struct migration **out, int *count, char *err, size_t 
 		if (rc != 0)
 			goto out;
 		list[n].version = version;
-		snprintf(list[n].name, sizeof(list[n].name), "%s", e->d_name);
+		memcpy(list[n].name, e->d_name, len + 1); /* valid_name() bounds len < 128 */
 		hex_sha256(list[n].sql, sqllen, list[n].sha256);
 		n++;
 	}

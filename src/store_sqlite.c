@@ -8,11 +8,13 @@
  * their SQL text: handlers pass literals, so the cache never grows past the
  * number of distinct queries.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -36,6 +38,9 @@ struct jg_store_conn {
 };
 
 struct jg_store {
+	char *path;
+	dev_t dev; /* the file opened, to notice it being removed or replaced */
+	ino_t ino;
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct jg_store_conn conns[JG_STORE_POOL_SIZE];
@@ -96,12 +101,25 @@ jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 		return JG_ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->freed, NULL);
+	s->path = strdup(path);
+	if (s->path == NULL) {
+		jg_store_close(s);
+		return JG_ENOMEM;
+	}
 	for (int i = 0; i < JG_STORE_POOL_SIZE; i++) {
 		if (open_conn(path, &s->conns[i], err, errlen) != 0) {
 			jg_store_close(s);
 			return JG_ESTORE;
 		}
 	}
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		jg_store_close(s);
+		return JG_ESTORE;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	*out = s;
 	return 0;
 }
@@ -116,6 +134,7 @@ jg_store_close(struct jg_store *store)
 			close_conn(&store->conns[i]);
 	pthread_mutex_destroy(&store->lock);
 	pthread_cond_destroy(&store->freed);
+	free(store->path);
 	free(store);
 }
 
@@ -165,6 +184,11 @@ int
 jg_store_ping(struct jg_store *store)
 {
 	struct jg_store_conn *conn;
+	struct stat st;
+
+	/* Open handles keep working on a deleted file: check the path itself. */
+	if (stat(store->path, &st) != 0 || st.st_dev != store->dev || st.st_ino != store->ino)
+		return JG_ESTORE;
 	int rc = jg_store_acquire(store, &conn);
 	if (rc != 0)
 		return rc;

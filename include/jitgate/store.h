@@ -40,7 +40,11 @@ int jg_store_acquire(struct jg_store *store, struct jg_store_conn **out);
 /* Returns a connection; rolls back any transaction left open. */
 void jg_store_release(struct jg_store *store, struct jg_store_conn *conn);
 
-/* A cheap query proving the store answers: 0 or JG_ESTORE. */
+/*
+ * Proves the store answers: the database file is still the one opened (not
+ * removed or replaced underneath) and a query over the schema succeeds.
+ * Returns 0 or JG_ESTORE.
+ */
 int jg_store_ping(struct jg_store *store);
 
 /* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */

@@ -1,0 +1,152 @@
+// Harness for end-to-end tests: a real jitgate process over real HTTPS.
+//
+// startJitgate() makes a temporary directory with a fresh TLS certificate,
+// a configuration on a free loopback port and a migrated SQLite file, starts
+// `build/jitgate serve`, and waits until /healthz answers.  Everything the
+// server writes to stderr is kept (JSON lines) so tests can check its logs.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import net from 'node:net';
+import https from 'node:https';
+
+export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
+export const BIN = join(ROOT, 'build', 'jitgate');
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+    s.on('error', fail);
+  });
+}
+
+export function makeCert(dir) {
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-days', '2', '-subj', '/CN=jitgate-test', '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  chmodSync(key, 0o600);
+  return { key, cert };
+}
+
+// Writes a configuration; extra is appended YAML text.
+export function writeConfig(dir, port, extra = '') {
+  const path = join(dir, 'jitgate.yaml');
+  writeFileSync(path, [
+    `listen: "127.0.0.1:${port}"`,
+    `public_url: "https://127.0.0.1:${port}"`,
+    'log_level: info',
+    'tls:',
+    '  cert_file: cert.pem',
+    '  key_file: key.pem',
+    'database:',
+    '  url: "sqlite://jitgate.db"',
+    `migrations_dir: ${join(ROOT, 'migrations')}`,
+    `policy_dir: ${join(ROOT, 'policies')}`,
+    'key_dir: keys',
+    extra,
+  ].join('\n') + '\n');
+  return path;
+}
+
+export function runJitgate(args, opts = {}) {
+  try {
+    const stdout = execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    return { code: 0, stdout, stderr: '' };
+  } catch (e) {
+    return { code: e.status, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+export class Jitgate {
+  constructor(dir, port, cert, configPath) {
+    this.dir = dir;
+    this.port = port;
+    this.url = `https://127.0.0.1:${port}`;
+    this.ca = readFileSync(cert);
+    this.configPath = configPath;
+    this.stderr = '';
+    this.exited = null;
+  }
+
+  start() {
+    this.proc = spawn(BIN, ['serve', '-c', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (d) => { this.stderr += d; });
+    this.exitPromise = new Promise((ok) => this.proc.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      ok(this.exited);
+    }));
+    return this.waitReady();
+  }
+
+  async waitReady(timeoutMs = 10000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited) throw new Error(`jitgate exited early: ${JSON.stringify(this.exited)}\n${this.stderr}`);
+      try {
+        const r = await this.request('GET', '/healthz');
+        if (r.status === 200) return this;
+      } catch { /* not listening yet */ }
+      if (Date.now() > until) throw new Error(`jitgate did not start:\n${this.stderr}`);
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+  }
+
+  // One HTTPS request on a fresh connection.  Resolves {status, headers, body, json}.
+  request(method, path, { headers = {}, body = null, agent = false } = {}) {
+    // Node sends a GET body with neither Content-Length nor chunked framing: say which.
+    if (body !== null && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {
+      headers = { ...headers, 'content-length': String(Buffer.byteLength(body)) };
+    }
+    return new Promise((ok, fail) => {
+      const req = https.request({ host: '127.0.0.1', port: this.port, method, path, headers, ca: this.ca, agent }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json = null;
+          try { json = JSON.parse(text); } catch { /* not JSON */ }
+          ok({ status: res.statusCode, headers: res.headers, body: text, json });
+        });
+      });
+      req.on('error', fail);
+      if (body !== null) req.write(body);
+      req.end();
+    });
+  }
+
+  logLines() {
+    return this.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (!this.exited) this.proc.kill(signal);
+    return this.exitPromise;
+  }
+}
+
+// Starts a server in a fresh directory.  opts.extraConfig is appended YAML.
+export async function startJitgate(opts = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
+  const { cert } = makeCert(dir);
+  const port = await freePort();
+  const configPath = writeConfig(dir, port, opts.extraConfig ?? '');
+  const m = runJitgate(['migrate', '-c', configPath]);
+  if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
+  const jg = new Jitgate(dir, port, cert, configPath);
+  await jg.start();
+  return jg;
+}
+
+export async function cleanup(jg) {
+  if (!jg) return;
+  await jg.stop('SIGKILL');
+  rmSync(jg.dir, { recursive: true, force: true });
+}
