@@ -32,8 +32,23 @@ database:
 migrations_dir: ../migrations
 policy_dir: ../policies
 key_dir: keys
+audit:
+  sink_dir: checkpoints          # stands in for another volume in development
+auth:
+  # Until SSO is configured: the bearer token auditors present (var/auditor-token).
+  static_auditor_token_file: auditor-token
 YAML
   echo "dev-setup: wrote var/jitgate.yaml"
 fi
 
+if [ ! -f var/auditor-token ]; then
+  openssl rand -hex 32 > var/auditor-token
+  chmod 600 var/auditor-token
+  echo "dev-setup: wrote the development auditor token var/auditor-token"
+fi
+mkdir -p var/checkpoints
+
 build/jitgate migrate -c var/jitgate.yaml
+if ! ls var/keys/checkpoint-*.pem >/dev/null 2>&1; then
+  build/jitgate keys generate -c var/jitgate.yaml
+fi

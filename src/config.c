@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,19 @@ static const struct key keys[] = {
 	{"limits.max_connections", K_INT, false, 1, 10000, NULL, 256, LIM(max_connections)},
 	{"limits.connection_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(connection_timeout)},
 	{"limits.shutdown_grace", K_INT, false, 0, 600, NULL, 20, LIM(shutdown_grace)},
+	{"audit", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"audit.origin", K_STRING, false, 0, 0, NULL, 0, OFF(audit_origin)},
+	{"audit.checkpoint_every_entries", K_INT, false, 1, 1000000000, NULL, 1000,
+	 OFF(audit_checkpoint_entries)},
+	{"audit.checkpoint_every_seconds", K_INT, false, 1, 86400, NULL, 60,
+	 OFF(audit_checkpoint_seconds)},
+	{"audit.sink_dir", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_dir)},
+	{"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
+	{"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
+	{"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
+	{"auth", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"auth.static_auditor_token_file", K_PATH, false, 0, 0, NULL, 0,
+	 OFF(auth_static_auditor_token_file)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -241,6 +255,37 @@ parse_database(struct ctx *c, struct jg_config *cfg)
 	return cfg->database_path ? 0 : JG_ENOMEM;
 }
 
+/* A checkpoint origin: printable ASCII, no spaces or '+' (C2SP key names). */
+static bool
+valid_origin(const char *o)
+{
+	if (*o == '\0' || strlen(o) > 255)
+		return false;
+	for (; *o; o++)
+		if (*o <= ' ' || *o >= 0x7f || *o == '+')
+			return false;
+	return true;
+}
+
+static int
+parse_audit(struct ctx *c, struct jg_config *cfg)
+{
+	if (cfg->audit_origin == NULL) {
+		const char *host = cfg->public_url + 8;
+		if (asprintf(&cfg->audit_origin, "%s/audit", host) < 0) {
+			cfg->audit_origin = NULL;
+			return JG_ENOMEM;
+		}
+	}
+	if (!valid_origin(cfg->audit_origin))
+		return refuse(c, "audit.origin",
+			      "'audit.origin' must be printable ASCII without spaces or '+', e.g. "
+			      "jitgate.example.com/audit");
+	if (cfg->audit_sink_url != NULL && strncmp(cfg->audit_sink_url, "https://", 8) != 0)
+		return refuse(c, "audit.sink_url", "'audit.sink_url' must be an https:// URL");
+	return 0;
+}
+
 int
 jg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
 		struct jg_config **out, char *err, size_t errlen)
@@ -294,6 +339,8 @@ jg_config_parse(const char *buf, size_t len, const char *name, const char *base_
 	}
 	if ((rc = parse_database(&c, cfg)) != 0)
 		goto out;
+	if ((rc = parse_audit(&c, cfg)) != 0)
+		goto out;
 	*out = cfg;
 	cfg = NULL;
 out:
@@ -341,5 +388,10 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->migrations_dir);
 	free(cfg->policy_dir);
 	free(cfg->key_dir);
+	free(cfg->audit_origin);
+	free(cfg->audit_sink_dir);
+	free(cfg->audit_sink_url);
+	free(cfg->audit_sink_ca_file);
+	free(cfg->auth_static_auditor_token_file);
 	free(cfg);
 }

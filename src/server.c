@@ -185,6 +185,31 @@ jg_http_query(const struct jg_http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+int
+jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+		  uint64_t def, uint64_t max, uint64_t *out)
+{
+	const char *v = jg_http_query(req, name);
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max ||
+	    (v[0] == '0' && v[1] != '\0')) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "query argument '%s' must be a decimal integer from 0 to %llu",
+				    name, (unsigned long long)max);
+		return JG_EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
 const char *
 jg_http_param(const struct jg_http_request *req, const char *name)
 {

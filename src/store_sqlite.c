@@ -205,6 +205,12 @@ jg_store_begin(struct jg_store_conn *conn)
 }
 
 int
+jg_store_begin_read(struct jg_store_conn *conn)
+{
+	return simple(conn, "BEGIN");
+}
+
+int
 jg_store_commit(struct jg_store_conn *conn)
 {
 	return simple(conn, "COMMIT");
@@ -216,6 +222,12 @@ jg_store_rollback(struct jg_store_conn *conn)
 	if (sqlite3_get_autocommit(conn->db))
 		return 0;
 	return simple(conn, "ROLLBACK");
+}
+
+int
+jg_store_in_transaction(struct jg_store_conn *conn)
+{
+	return !sqlite3_get_autocommit(conn->db);
 }
 
 int

@@ -7,6 +7,7 @@
 #ifndef JITGATE_APP_H
 #define JITGATE_APP_H
 
+#include "jitgate/audit.h"
 #include "jitgate/config.h"
 #include "jitgate/http.h"
 #include "jitgate/router.h"
@@ -17,9 +18,16 @@ struct jg_app {
 	struct jg_store *store;
 	struct jg_router *router;
 	struct jg_server *server;
+	struct jg_audit *audit;
+	/* SHA-256 of the static auditor token (until SSO); all zero: none configured */
+	unsigned char auditor_token_sha256[32];
+	int auditor_token_set;
 };
 
 /* Registers /healthz, /readyz and /metrics.  Returns 0 or a JG_E* code. */
 int jg_api_system_register(struct jg_router *router);
+
+/* Registers the auditor endpoints under /v1/audit/. */
+int jg_api_audit_register(struct jg_router *router);
 
 #endif

@@ -42,6 +42,18 @@ struct jg_config {
 	char *key_dir;
 	enum jg_log_level log_level;
 	struct jg_limits limits;
+
+	/* audit log (docs/audit-format.md, docs/operations.md) */
+	char *audit_origin;              /* default: public_url's host + "/audit" */
+	int64_t audit_checkpoint_entries;
+	int64_t audit_checkpoint_seconds;
+	char *audit_sink_dir;            /* NULL: no directory sink */
+	char *audit_sink_url;            /* NULL: no HTTPS sink */
+	char *audit_sink_ca_file;
+	int64_t audit_verify_threads;
+
+	/* Until SSO lands: a file holding the bearer token auditors present. */
+	char *auth_static_auditor_token_file;
 };
 
 /*

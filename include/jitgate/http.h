@@ -55,6 +55,13 @@ typedef void (*jg_http_handler)(struct jg_http_request *req, struct jg_http_repl
 const char *jg_http_header(const struct jg_http_request *req, const char *name);
 /* A decoded query-string argument, or NULL. */
 const char *jg_http_query(const struct jg_http_request *req, const char *name);
+/*
+ * Reads query argument name as a decimal integer in [0, max].  Absent:
+ * *out = def, returns 0.  Malformed or out of range: fills reply with a 400
+ * naming the argument and returns JG_EINVAL.
+ */
+int jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply,
+		      const char *name, uint64_t def, uint64_t max, uint64_t *out);
 /* A {placeholder} of the matched route, or NULL. */
 const char *jg_http_param(const struct jg_http_request *req, const char *name);
 

@@ -49,8 +49,13 @@ int jg_store_ping(struct jg_store *store);
 
 /* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
 int jg_store_begin(struct jg_store_conn *conn);
+/* A read transaction: a consistent snapshot for several queries.  End with rollback. */
+int jg_store_begin_read(struct jg_store_conn *conn);
 int jg_store_commit(struct jg_store_conn *conn);
 int jg_store_rollback(struct jg_store_conn *conn);
+
+/* True while conn is inside a transaction (SQLite may end one on I/O errors). */
+int jg_store_in_transaction(struct jg_store_conn *conn);
 
 /* Runs a script of trusted SQL (a migration file), statement by statement. */
 int jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen);

@@ -1,0 +1,162 @@
+/*
+ * audit.h - the tamper-evident audit log: append, checkpoints, proofs,
+ * export and verification against the store.  Format: docs/audit-format.md.
+ *
+ * Every write that must be audited goes through one writer thread, which
+ * runs the caller's state change and its audit entries in the same
+ * transaction.  Waiting callers are served in batches: one BEGIN, each
+ * caller in its own SAVEPOINT (a refused caller is rolled back alone), one
+ * COMMIT - one fsync for the whole batch (group commit).  The chain head
+ * (size, last hash, Merkle frontier) is read from the database inside that
+ * transaction and written back before COMMIT, so the database, not this
+ * process, is the authority; several processes can append to one log.
+ *
+ * If the batch cannot be made durable, every caller in it gets JG_EUNAVAIL
+ * and none of their changes happened: the HTTP layer answers 503.
+ */
+#ifndef JITGATE_AUDIT_H
+#define JITGATE_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "jitgate/audit_chain.h"
+#include "jitgate/keys.h"
+#include "jitgate/signed_note.h"
+#include "jitgate/store.h"
+
+struct jg_audit;
+struct jg_audit_tx;
+
+struct jg_audit_config {
+	const char *origin;          /* checkpoint origin and signing key name */
+	uint64_t checkpoint_entries; /* a checkpoint at least every this many entries */
+	int checkpoint_seconds;      /* ... and within this many seconds of a new entry */
+	const char *sink_dir;        /* off-host copy: a directory (NULL: none) */
+	const char *sink_url;        /* off-host copy: HTTPS POST (NULL: none) */
+	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
+	int verify_threads;          /* threads for full verification */
+};
+
+struct jg_audit_receipt {
+	uint64_t seq;
+	uint8_t hash[32]; /* the entry's leaf hash */
+};
+
+/* The verifier keys for every checkpoint key in key_dir (public halves). */
+struct jg_audit_verifiers {
+	int n;
+	struct jg_note_verifier v[JG_KEYS_MAX];
+};
+
+/*
+ * Opens the log on store with the checkpoint keys of key_dir (required:
+ * every checkpoint is signed).  Does not start threads.
+ */
+int jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit_config *cfg,
+		  struct jg_audit **out, char *err, size_t errlen);
+
+/* Starts the writer and the checkpoint thread. */
+int jg_audit_start(struct jg_audit *a);
+
+/* Finishes queued work, stops the threads.  Safe to call twice. */
+void jg_audit_stop(struct jg_audit *a);
+
+void jg_audit_free(struct jg_audit *a);
+
+/*
+ * A unit of work run by the writer inside the batch transaction, in its own
+ * savepoint: change state through jg_audit_tx_conn() and record it with
+ * jg_audit_tx_append().  Return 0 to keep the changes, a JG_E* code to roll
+ * them back (that code is what jg_audit_run() returns).
+ */
+typedef int (*jg_audit_work_fn)(struct jg_audit_tx *tx, void *ctx);
+
+/*
+ * Runs fn on the writer and waits until its batch is durable.  Returns fn's
+ * result, or JG_EUNAVAIL when the batch could not be committed (nothing of
+ * fn's happened).
+ */
+int jg_audit_run(struct jg_audit *a, jg_audit_work_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* The connection of the batch transaction (for the caller's state changes). */
+struct jg_store_conn *jg_audit_tx_conn(struct jg_audit_tx *tx);
+
+/*
+ * Appends an entry {v, seq, ts, type, actor, data, prev}.  data (borrowed;
+ * NULL means {}) must hold integers, not reals.  Returns 0, JG_EINVAL (bad
+ * type, actor or data), JG_ETOOBIG, or JG_ESTORE.
+ */
+int jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, json_t *data,
+		       struct jg_audit_receipt *out);
+
+/* Appends one entry on its own (a jg_audit_run() of one append). */
+int jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t *data,
+		    struct jg_audit_receipt *out) __attribute__((warn_unused_result));
+
+/*
+ * Makes a checkpoint of the current tree now (or returns the existing one
+ * when nothing was appended since).  *note (may be NULL) receives the
+ * signed note, the caller frees it; *size its tree size.
+ */
+int jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
+	__attribute__((warn_unused_result));
+
+/* The newest checkpoint in the store.  JG_ENOTFOUND when there is none. */
+int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size);
+
+/* The number of entries (the head's size). */
+int jg_audit_size(struct jg_store *store, uint64_t *size);
+
+/*
+ * Inclusion proof of entry seq in the tree of size entries:
+ * {"seq","tree_size","leaf_hash","root","proof":[hex...]}.
+ */
+int jg_audit_inclusion(struct jg_store *store, uint64_t seq, uint64_t size, json_t **out);
+
+/* Consistency proof {"from","to","root_from","root_to","proof":[hex...]}. */
+int jg_audit_consistency(struct jg_store *store, uint64_t m, uint64_t n, json_t **out);
+
+/*
+ * Writes an export of entries [from, to] (inclusive) ending with the
+ * earliest stored checkpoint whose size covers `to`: a header line, the
+ * exact stored entries one per line, a checkpoint line (docs/audit-format.md).
+ * JG_ENOTFOUND when no checkpoint covers `to`; JG_EINVAL for a bad range.
+ */
+typedef int (*jg_audit_write_fn)(void *ctx, const void *buf, size_t len);
+int jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_write_fn write,
+		    void *ctx);
+
+/* Loads the public checkpoint keys of key_dir as note verifiers named origin. */
+int jg_audit_verifiers_load(const char *key_dir, const char *origin,
+			    struct jg_audit_verifiers *out, char *err, size_t errlen);
+
+/*
+ * Verifies everything the store holds: every entry (form, order, links),
+ * every stored tree node, every stored checkpoint (signature by one of
+ * verifiers, root and size), and the chain head.  On failure returns
+ * JG_EVERIFY with *fault naming the first bad entry (or the checkpoint).
+ * *size (may be NULL) receives the number of verified entries.
+ */
+int jg_audit_verify_store(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
+			  int threads, uint64_t *size, struct jg_chain_fault *fault)
+	__attribute__((warn_unused_result));
+
+/*
+ * Verifies an export (buf, len) offline against trusted verifier keys, and
+ * optionally its consistency with an older checkpoint note (old, old_len;
+ * NULL to skip).  *summary receives e.g. the range and tree size checked.
+ * Returns 0, or JG_EVERIFY with *fault (seq = the first bad entry, or
+ * UINT64_MAX for a fault not tied to an entry).
+ */
+int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifiers *verifiers,
+			   const char *old, size_t old_len, int threads, char *summary,
+			   size_t summary_len, struct jg_chain_fault *fault)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * audit_chain.h - checking a run of audit entries: form, order, links, tree.
+ *
+ * One verifier serves the server's start-up check, its background
+ * re-verification, the guard's incremental check and the offline
+ * `jitgate audit verify`.  Entries are fed in order, in batches; each entry
+ * must be canonical JSON (canon.h) with the fields of docs/audit-format.md,
+ * its seq must be the next one, its prev the leaf hash of the entry before,
+ * and its leaf hash extends the Merkle frontier.  The expensive part (parse,
+ * re-encode, hash) runs on several threads; the links are then checked in
+ * order.
+ */
+#ifndef JITGATE_AUDIT_CHAIN_H
+#define JITGATE_AUDIT_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/merkle.h"
+
+#define JG_AUDIT_VERSION 1
+#define JG_AUDIT_MAX_ENTRY (64 * 1024) /* bytes in one entry */
+
+struct jg_chain {
+	uint64_t next_seq;
+	uint8_t prev[JG_MERKLE_HASH_LEN]; /* leaf hash of entry next_seq - 1 (zeros before 0) */
+	struct jg_merkle_frontier tree;   /* the tree of entries [0, next_seq) */
+	int threads;                      /* worker threads for a batch (1 or more) */
+};
+
+struct jg_chain_fault {
+	uint64_t seq; /* the entry at fault (its position, which is its expected seq) */
+	char why[320];
+};
+
+/* Called for each perfect subtree (level >= 1) that an entry completes. */
+typedef int (*jg_chain_node_fn)(void *ctx, const struct jg_merkle_node *node);
+
+/* Starts an empty chain: next seq 0, prev all zeros, empty tree. */
+void jg_chain_init(struct jg_chain *c, int threads);
+
+/*
+ * Feeds n entries (bufs[i], lens[i] bytes each) that continue the chain.
+ * On_node (may be NULL) sees each completed node of level >= 1, so a caller
+ * can compare stored nodes; a non-zero return stops with that error.  The
+ * leaf hashes are written to leaf_hashes (32 * n bytes) when it is not NULL.
+ * Returns 0, or JG_EVERIFY with *fault naming the first bad entry (the
+ * chain is then left at that entry), or JG_ENOMEM / JG_ECRYPTO.
+ */
+int jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, size_t n,
+		  jg_chain_node_fn on_node, void *ctx, uint8_t *leaf_hashes,
+		  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
+
+/*
+ * Checks one entry's form alone (canonical, fields, types, size) and
+ * returns its seq and prev.  *doc (may be NULL) receives the parsed entry.
+ * Returns 0 or JG_EPARSE with the reason in why.
+ */
+int jg_chain_entry_parse(const char *buf, size_t len, uint64_t *seq,
+			 uint8_t prev[JG_MERKLE_HASH_LEN], json_t **doc, char *why, size_t whylen);
+
+/* Lower-case hex of 32 bytes into out (65 bytes). */
+void jg_hex32(const uint8_t in[32], char out[65]);
+/* Parses exactly 64 lower-case hex digits.  0 or JG_EPARSE. */
+int jg_unhex32(const char *in, uint8_t out[32]);
+
+#endif

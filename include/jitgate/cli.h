@@ -1,0 +1,36 @@
+/*
+ * cli.h - the subcommands of the jitgate binary and what they share.
+ *
+ * Each subcommand takes (argc, argv) with argv[0] its own name and returns
+ * the process exit code (below; documented in docs/operations.md).
+ */
+#ifndef JITGATE_CLI_H
+#define JITGATE_CLI_H
+
+#include <stdio.h>
+
+#include "jitgate/config.h"
+#include "jitgate/store.h"
+
+#define JG_EXIT_OK 0
+#define JG_EXIT_RUNTIME 1 /* also: `audit verify` found the log invalid */
+#define JG_EXIT_USAGE 2
+#define JG_EXIT_CONFIG 3
+#define JG_EXIT_STORE 4
+#define JG_EXIT_AUDIT 5 /* the audit log in the store does not verify */
+
+int jg_cmd_serve(int argc, char **argv);
+int jg_cmd_migrate(int argc, char **argv);
+int jg_cmd_keys(int argc, char **argv);
+int jg_cmd_audit(int argc, char **argv);
+
+/* Prints the usage text to `to` and returns code. */
+int jg_cli_usage(FILE *to, int code);
+
+/* Loads the configuration or prints why not; returns 0 or JG_EXIT_CONFIG. */
+int jg_cli_load_config(const char *path, struct jg_config **cfg);
+
+/* Opens the store with a current schema or prints why not; 0 or JG_EXIT_STORE. */
+int jg_cli_open_store(const struct jg_config *cfg, struct jg_store **store);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * keys.h - jitgate's signing keys on disk.
+ *
+ * Two kinds, kept apart so that one key's compromise does not forge the
+ * other's signatures: token keys (ECDSA P-256, for capability tokens) and
+ * checkpoint keys (Ed25519, for the audit log's signed checkpoints).  Each
+ * key is a PEM private key file in the key directory named
+ * <kind>-<NNNN>.pem (mode 0600, the directory 0700); the highest number is
+ * the active key, and older keys stay so that what they signed still
+ * verifies.  Rotation adds a key; nothing here deletes one.
+ */
+#ifndef JITGATE_KEYS_H
+#define JITGATE_KEYS_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT };
+
+#define JG_KEYS_MAX 64
+
+struct jg_key {
+	int number;
+	EVP_PKEY *pkey; /* owned by the keyring */
+};
+
+struct jg_keyring {
+	enum jg_key_kind kind;
+	int n;                         /* keys, oldest first; keys[n-1] is active */
+	struct jg_key keys[JG_KEYS_MAX];
+};
+
+/* "token" or "checkpoint". */
+const char *jg_key_kind_name(enum jg_key_kind kind);
+
+/*
+ * Creates the first key of each kind in dir (created 0700 when missing).
+ * Refuses with JG_ECONFLICT when keys of a kind already exist, so a
+ * deployment's keys are never replaced by accident.
+ */
+int jg_keys_generate(const char *dir, char *err, size_t errlen);
+
+/* Adds the next key of kind; *number (may be NULL) receives its number. */
+int jg_keys_rotate(const char *dir, enum jg_key_kind kind, int *number, char *err, size_t errlen);
+
+/*
+ * Loads every key of kind from dir.  Each file must be a secret file (0600,
+ * no symlink) holding a key of the right type.  JG_ENOTFOUND when there is
+ * none.  *out is the caller's, freed with jg_keyring_free().
+ */
+int jg_keys_load(const char *dir, enum jg_key_kind kind, struct jg_keyring **out, char *err,
+		 size_t errlen);
+
+/* The active (newest) key, or NULL for an empty ring. */
+const struct jg_key *jg_keyring_active(const struct jg_keyring *ring);
+
+void jg_keyring_free(struct jg_keyring *ring);
+
+/* The public key as PEM (SubjectPublicKeyInfo); the caller frees. */
+char *jg_key_public_pem(EVP_PKEY *pkey);
+
+/*
+ * Reads a public key (SubjectPublicKeyInfo PEM) from a file.  Auditors
+ * never need a private key.  Returns 0, JG_EIO or JG_EPARSE.
+ */
+int jg_key_read_public_pem(const char *path, EVP_PKEY **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * api_audit.c - the auditor endpoints under /v1/audit/.
+ *
+ *   GET  /v1/audit/export?from=&to=     JSON Lines export (itself audited)
+ *   GET  /v1/audit/checkpoint           the newest signed checkpoint
+ *   POST /v1/audit/checkpoint           make one now
+ *   GET  /v1/audit/proof?seq=&size=     inclusion proof
+ *   GET  /v1/audit/consistency?from=&to= consistency proof
+ *
+ * Every call needs the auditor credential.  Until SSO exists that is a
+ * static bearer token configured by file (auth.static_auditor_token_file);
+ * it is compared by SHA-256 in constant time and never logged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "jitgate/app.h"
+#include "jitgate/error.h"
+
+#define EXPORT_MAX_BYTES (64u << 20)
+#define STATIC_AUDITOR_ACTOR "auditor:static-token"
+
+static int
+require_auditor(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	const char *auth = jg_http_header(req, "Authorization");
+	unsigned char digest[32];
+	unsigned int dlen = 0;
+
+	if (!app->auditor_token_set) {
+		jg_http_reply_error(reply, 403, "forbidden", "auditor access is not configured");
+		return JG_EDENIED;
+	}
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
+		jg_http_reply_error(reply, 401, "unauthorized", "an auditor bearer token is required");
+		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
+		return JG_EDENIED;
+	}
+	if (EVP_Digest(auth + 7, strlen(auth + 7), digest, &dlen, EVP_sha256(), NULL) != 1 ||
+	    CRYPTO_memcmp(digest, app->auditor_token_sha256, 32) != 0) {
+		jg_http_reply_error(reply, 401, "unauthorized", "the auditor token is not valid");
+		jg_http_reply_header(reply, "WWW-Authenticate",
+				     "Bearer realm=\"jitgate\", error=\"invalid_token\"");
+		return JG_EDENIED;
+	}
+	return 0;
+}
+
+static void
+reply_unavailable(struct jg_http_reply *reply)
+{
+	jg_http_reply_error(reply, 503, "unavailable",
+			    "the audit log cannot be written right now; nothing was done");
+}
+
+struct buffer {
+	char *data;
+	size_t len, cap;
+};
+
+static int
+buffer_write(void *ctx, const void *buf, size_t len)
+{
+	struct buffer *b = ctx;
+	if (b->len + len > EXPORT_MAX_BYTES)
+		return JG_ETOOBIG;
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		char *grown = realloc(b->data, cap);
+		if (grown == NULL)
+			return JG_ENOMEM;
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+static void
+handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	uint64_t size, from, to, cp_size;
+	struct buffer out = {0};
+	int rc;
+
+	if (require_auditor(req, reply) != 0)
+		return;
+	if (jg_audit_size(app->store, &size) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	/* The export's own audit entry will be entry `size`; an absent `to` means "through it". */
+	if (jg_http_query_u64(req, reply, "from", 0, size, &from) != 0 ||
+	    jg_http_query_u64(req, reply, "to", UINT64_MAX, size ? size - 1 : 0, &to) != 0)
+		return;
+	if (to != UINT64_MAX && (size == 0 || from > to)) {
+		jg_http_reply_error(reply, 400, "bad_request", "'from' must not be after 'to'");
+		return;
+	}
+	json_t *data = json_pack("{s:I}", "from", (json_int_t)from);
+	if (to != UINT64_MAX)
+		json_object_set_new(data, "to", json_integer((json_int_t)to));
+	rc = jg_audit_append(app->audit, "audit.exported", STATIC_AUDITOR_ACTOR, data, NULL);
+	json_decref(data);
+	if (rc != 0 || jg_audit_checkpoint(app->audit, NULL, &cp_size) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	if (to == UINT64_MAX)
+		to = cp_size - 1;
+	rc = jg_audit_export(app->store, from, to, buffer_write, &out);
+	if (rc == JG_ETOOBIG) {
+		free(out.data);
+		jg_http_reply_error(reply, 400, "export_too_large",
+				    "the export would exceed %u MiB; ask for a smaller from..to range",
+				    EXPORT_MAX_BYTES >> 20);
+		return;
+	}
+	if (rc != 0) {
+		free(out.data);
+		reply_unavailable(reply);
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "application/x-ndjson";
+	reply->body = out.data ? out.data : strdup("");
+	reply->body_len = out.len;
+}
+
+static void
+handle_checkpoint_get(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	struct jg_signed_note *note = NULL;
+	struct jg_checkpoint cp;
+	char *text = NULL, root[65];
+	uint64_t size;
+	int rc;
+
+	if (require_auditor(req, reply) != 0)
+		return;
+	rc = jg_audit_latest_checkpoint(app->store, &text, &size);
+	if (rc == JG_ENOTFOUND) {
+		jg_http_reply_error(reply, 404, "not_found", "no checkpoint has been made yet");
+		return;
+	}
+	if (rc != 0 || jg_signed_note_parse(text, strlen(text), &note) != 0 ||
+	    jg_signed_note_checkpoint_parse(note->text, note->text_len, &cp) != 0) {
+		free(text);
+		jg_signed_note_free(note);
+		reply_unavailable(reply);
+		return;
+	}
+	jg_hex32(cp.root, root);
+	jg_http_reply_json(reply, 200,
+			   json_pack("{s:s,s:I,s:s,s:s}", "origin", cp.origin, "size",
+				     (json_int_t)cp.size, "root", root, "note", text));
+	free(text);
+	jg_signed_note_free(note);
+}
+
+static void
+handle_checkpoint_post(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	char *note = NULL;
+	uint64_t size;
+
+	if (require_auditor(req, reply) != 0)
+		return;
+	if (jg_audit_checkpoint(app->audit, &note, &size) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	jg_http_reply_json(reply, 201, json_pack("{s:I,s:s}", "size", (json_int_t)size, "note", note));
+	free(note);
+}
+
+static void
+handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	uint64_t have, seq, size;
+	json_t *out = NULL;
+
+	if (require_auditor(req, reply) != 0)
+		return;
+	if (jg_audit_size(app->store, &have) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	if (jg_http_query(req, "seq") == NULL) {
+		jg_http_reply_error(reply, 400, "bad_request", "query argument 'seq' is required");
+		return;
+	}
+	if (jg_http_query_u64(req, reply, "size", have, have, &size) != 0 ||
+	    jg_http_query_u64(req, reply, "seq", 0, size ? size - 1 : 0, &seq) != 0)
+		return;
+	if (seq >= size) {
+		jg_http_reply_error(reply, 400, "bad_request", "'seq' must be below 'size'");
+		return;
+	}
+	if (jg_audit_inclusion(app->store, seq, size, &out) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	jg_http_reply_json(reply, 200, out);
+}
+
+static void
+handle_consistency(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	uint64_t have, m, n;
+	json_t *out = NULL;
+
+	if (require_auditor(req, reply) != 0)
+		return;
+	if (jg_audit_size(app->store, &have) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	if (jg_http_query(req, "from") == NULL) {
+		jg_http_reply_error(reply, 400, "bad_request", "query argument 'from' is required");
+		return;
+	}
+	if (jg_http_query_u64(req, reply, "to", have, have, &n) != 0 ||
+	    jg_http_query_u64(req, reply, "from", 0, n, &m) != 0)
+		return;
+	if (jg_audit_consistency(app->store, m, n, &out) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	jg_http_reply_json(reply, 200, out);
+}
+
+int
+jg_api_audit_register(struct jg_router *router)
+{
+	int rc = 0;
+	rc |= jg_router_add(router, "GET", "/v1/audit/export", (void *)handle_export, 0);
+	rc |= jg_router_add(router, "GET", "/v1/audit/checkpoint", (void *)handle_checkpoint_get, 0);
+	rc |= jg_router_add(router, "POST", "/v1/audit/checkpoint", (void *)handle_checkpoint_post,
+			    0);
+	rc |= jg_router_add(router, "GET", "/v1/audit/proof", (void *)handle_proof, 0);
+	rc |= jg_router_add(router, "GET", "/v1/audit/consistency", (void *)handle_consistency, 0);
+	return rc ? JG_EINVAL : 0;
+}

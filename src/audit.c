@@ -1,0 +1,724 @@
+/*
+ * audit.c - the audit writer (group commit), appends and checkpoints.
+ *
+ * Writer: callers enqueue a job and sleep.  The writer thread takes every
+ * job waiting (up to MAX_BATCH), opens one transaction, reads the chain
+ * head from the database, runs each job inside its own SAVEPOINT - a job
+ * that fails is rolled back alone and the head restored to before it -
+ * writes the new head and commits once.  With synchronous=FULL that single
+ * COMMIT is the batch's fsync; jobs queued meanwhile form the next batch.
+ * If SQLite ends the transaction on an I/O error (disk full, read-only
+ * file), the whole batch fails with JG_EUNAVAIL and nothing of it stays.
+ *
+ * Checkpoints are made by the writer too (so they see a consistent head):
+ * every cfg.checkpoint_entries entries, within cfg.checkpoint_seconds of
+ * the first entry not yet covered, and on demand.  A separate thread pushes
+ * each stored checkpoint to the off-host sinks until each has it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "jitgate/audit.h"
+#include "jitgate/canon.h"
+#include "jitgate/error.h"
+#include "jitgate/fileio.h"
+#include "jitgate/log.h"
+
+#define MAX_BATCH 512
+
+struct job {
+	jg_audit_work_fn fn;
+	void *ctx;
+	int rc;
+	int done;
+	struct job *next;
+};
+
+struct jg_audit_tx {
+	struct jg_audit *a;
+	struct jg_store_conn *conn;
+	int64_t ts;
+	uint64_t size;
+	uint8_t last[32];
+	struct jg_merkle_frontier tree;
+};
+
+struct jg_audit {
+	struct jg_store *store;
+	char *origin, *sink_dir, *sink_url, *sink_ca_file;
+	uint64_t checkpoint_entries;
+	int checkpoint_seconds;
+	int verify_threads;
+	struct jg_keyring *keys; /* checkpoint keys; the active one signs */
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;   /* writer: jobs queued or stopping */
+	pthread_cond_t done;   /* callers: a batch finished */
+	pthread_cond_t wakeup; /* checkpoint thread */
+	struct job *queue, *queue_tail;
+	int stopping, started;
+	pthread_t writer, pusher;
+	struct jg_store_conn *conn; /* the writer's own connection */
+
+	/* cache of the head after the last commit; the database stays the authority */
+	uint64_t size;
+	uint64_t checkpointed_size;
+	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+static const char sql_head_select[] =
+    "SELECT size, last_hash, frontier FROM audit_head WHERE id = 1";
+static const char sql_head_update[] =
+    "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ? WHERE id = 1";
+static const char sql_entry_insert[] = "INSERT INTO audit_log (seq, entry) VALUES (?, ?)";
+static const char sql_node_insert[] = "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)";
+static const char sql_savepoint[] = "SAVEPOINT job";
+static const char sql_release[] = "RELEASE job";
+static const char sql_rollback_to[] = "ROLLBACK TO job";
+static const char sql_cp_latest[] =
+    "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+static const char sql_cp_insert[] =
+    "INSERT INTO audit_checkpoints (size, note, created_at) VALUES (?, ?, ?)";
+static const char sql_cp_unpushed[] =
+    "SELECT c.size, c.note FROM audit_checkpoints c WHERE NOT EXISTS "
+    "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?) "
+    "ORDER BY c.size LIMIT 64";
+static const char sql_push_insert[] =
+    "INSERT OR IGNORE INTO audit_checkpoint_pushes (size, sink, pushed_at) VALUES (?, ?, ?)";
+
+static int
+exec1(struct jg_store_conn *conn, const char *sql)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql, &st);
+	if (rc != 0)
+		return rc;
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : rc;
+}
+
+static int
+head_load(struct jg_audit_tx *tx)
+{
+	struct jg_stmt *st;
+	const void *blob;
+	size_t len;
+	int rc;
+
+	if ((rc = jg_stmt_prepare(tx->conn, sql_head_select, &st)) != 0)
+		return JG_ESTORE;
+	rc = jg_stmt_step(st);
+	if (rc != JG_STMT_ROW) {
+		jg_stmt_finish(st);
+		return JG_ESTORE;
+	}
+	tx->size = (uint64_t)jg_stmt_column_int64(st, 0);
+	blob = jg_stmt_column_blob(st, 1, &len);
+	if (len != 32) {
+		jg_stmt_finish(st);
+		return JG_EVERIFY;
+	}
+	memcpy(tx->last, blob, 32);
+	blob = jg_stmt_column_blob(st, 2, &len);
+	rc = jg_merkle_frontier_decode(blob, len, &tx->tree);
+	jg_stmt_finish(st);
+	if (rc != 0 || tx->tree.size != tx->size)
+		return JG_EVERIFY;
+	return 0;
+}
+
+static int
+head_store(struct jg_audit_tx *tx)
+{
+	uint8_t buf[JG_MERKLE_FRONTIER_MAX_BYTES];
+	size_t len;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_merkle_frontier_encode(&tx->tree, buf, sizeof(buf), &len) != 0)
+		return JG_EINVAL;
+	if ((rc = jg_stmt_prepare(tx->conn, sql_head_update, &st)) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
+	jg_stmt_bind_blob(st, 2, tx->last, 32);
+	jg_stmt_bind_blob(st, 3, buf, len);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+/* ---- appends -------------------------------------------------------------- */
+
+struct jg_store_conn *
+jg_audit_tx_conn(struct jg_audit_tx *tx)
+{
+	return tx->conn;
+}
+
+int
+jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, json_t *data,
+		   struct jg_audit_receipt *out)
+{
+	char prev[65], *bytes = NULL, why[128];
+	size_t len;
+	uint8_t leaf[32], check_prev[32];
+	uint64_t check_seq;
+	struct jg_merkle_node done[JG_MERKLE_MAX_LEVELS];
+	size_t ndone = 0;
+	struct jg_merkle_frontier tree = tx->tree;
+	struct jg_stmt *st;
+	json_t *entry;
+	int rc;
+
+	if (type == NULL || actor == NULL || *actor == '\0')
+		return JG_EINVAL;
+	jg_hex32(tx->last, prev);
+	entry = json_pack("{s:i,s:I,s:I,s:s,s:s,s:o,s:s}", "v", JG_AUDIT_VERSION, "seq",
+			  (json_int_t)tx->size, "ts", (json_int_t)tx->ts, "type", type, "actor",
+			  actor, "data", data ? json_incref(data) : json_object(), "prev", prev);
+	if (entry == NULL)
+		return JG_EINVAL;
+	rc = jg_canon_encode(entry, &bytes, &len);
+	json_decref(entry);
+	if (rc != 0)
+		return JG_EINVAL;
+	/* What we write must be what a verifier accepts. */
+	if (jg_chain_entry_parse(bytes, len, &check_seq, check_prev, NULL, why, sizeof(why)) != 0) {
+		free(bytes);
+		return len > JG_AUDIT_MAX_ENTRY ? JG_ETOOBIG : JG_EINVAL;
+	}
+	if ((rc = jg_merkle_leaf_hash(bytes, len, leaf)) != 0 ||
+	    (rc = jg_merkle_frontier_append(&tree, leaf, done, &ndone)) != 0) {
+		free(bytes);
+		return rc;
+	}
+	if ((rc = jg_stmt_prepare(tx->conn, sql_entry_insert, &st)) != 0) {
+		free(bytes);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
+	jg_stmt_bind_blob(st, 2, bytes, len);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	free(bytes);
+	if (rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	for (size_t i = 0; i < ndone; i++) {
+		if (done[i].level == 0)
+			continue;
+		if (jg_stmt_prepare(tx->conn, sql_node_insert, &st) != 0)
+			return JG_ESTORE;
+		jg_stmt_bind_int64(st, 1, done[i].level);
+		jg_stmt_bind_int64(st, 2, (int64_t)done[i].index);
+		jg_stmt_bind_blob(st, 3, done[i].hash, 32);
+		rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE)
+			return JG_ESTORE;
+	}
+	if (out) {
+		out->seq = tx->size;
+		memcpy(out->hash, leaf, 32);
+	}
+	tx->tree = tree;
+	tx->size++;
+	memcpy(tx->last, leaf, 32);
+	return 0;
+}
+
+/* ---- the writer ------------------------------------------------------------ */
+
+static void
+finish_batch(struct jg_audit *a, struct job *batch)
+{
+	pthread_mutex_lock(&a->lock);
+	for (struct job *j = batch; j; j = j->next)
+		j->done = 1;
+	pthread_cond_broadcast(&a->done);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void
+fail_batch(struct job *batch, int rc)
+{
+	for (struct job *j = batch; j; j = j->next)
+		j->rc = rc;
+}
+
+static void
+run_batch(struct jg_audit *a, struct job *batch)
+{
+	struct jg_audit_tx tx = {.a = a, .conn = a->conn};
+	uint64_t start_size;
+	int rc;
+
+	if (jg_store_begin(a->conn) != 0) {
+		fail_batch(batch, JG_EUNAVAIL);
+		return;
+	}
+	if ((rc = head_load(&tx)) != 0) {
+		jg_store_rollback(a->conn);
+		if (rc == JG_EVERIFY)
+			jg_log(JG_LOG_ERROR, "audit: the chain head in the store is corrupt", NULL);
+		fail_batch(batch, JG_EUNAVAIL);
+		return;
+	}
+	start_size = tx.size;
+	for (struct job *j = batch; j; j = j->next) {
+		struct jg_audit_tx saved = tx;
+		tx.ts = now_ms();
+		if (exec1(a->conn, sql_savepoint) != 0) {
+			jg_store_rollback(a->conn);
+			fail_batch(batch, JG_EUNAVAIL);
+			return;
+		}
+		j->rc = j->fn(&tx, j->ctx);
+		if (j->rc == JG_ESTORE)
+			j->rc = JG_EUNAVAIL;
+		if (!jg_store_in_transaction(a->conn)) {
+			/* SQLite rolled the whole transaction back (I/O error). */
+			fail_batch(batch, JG_EUNAVAIL);
+			return;
+		}
+		if (j->rc != 0) {
+			tx = saved;
+			if (exec1(a->conn, sql_rollback_to) != 0) {
+				jg_store_rollback(a->conn);
+				fail_batch(batch, JG_EUNAVAIL);
+				return;
+			}
+		}
+		if (exec1(a->conn, sql_release) != 0) {
+			jg_store_rollback(a->conn);
+			fail_batch(batch, JG_EUNAVAIL);
+			return;
+		}
+	}
+	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0) {
+		jg_store_rollback(a->conn);
+		for (struct job *j = batch; j; j = j->next)
+			if (j->rc == 0)
+				j->rc = JG_EUNAVAIL;
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (tx.size > a->size && a->size == a->checkpointed_size)
+		a->first_uncovered_ms = now_ms();
+	a->size = tx.size;
+	if (a->size - a->checkpointed_size >= a->checkpoint_entries)
+		pthread_cond_signal(&a->wakeup);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct jg_audit *a = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&a->lock);
+		while (a->queue == NULL && !a->stopping)
+			pthread_cond_wait(&a->work, &a->lock);
+		if (a->queue == NULL && a->stopping) {
+			pthread_mutex_unlock(&a->lock);
+			break;
+		}
+		struct job *batch = a->queue, *last = a->queue;
+		for (int n = 1; n < MAX_BATCH && last->next; n++)
+			last = last->next;
+		a->queue = last->next;
+		if (a->queue == NULL)
+			a->queue_tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&a->lock);
+
+		run_batch(a, batch);
+		finish_batch(a, batch);
+	}
+	return NULL;
+}
+
+int
+jg_audit_run(struct jg_audit *a, jg_audit_work_fn fn, void *ctx)
+{
+	struct job job = {.fn = fn, .ctx = ctx};
+
+	pthread_mutex_lock(&a->lock);
+	if (!a->started || a->stopping) {
+		pthread_mutex_unlock(&a->lock);
+		return JG_EUNAVAIL;
+	}
+	if (a->queue_tail)
+		a->queue_tail->next = &job;
+	else
+		a->queue = &job;
+	a->queue_tail = &job;
+	pthread_cond_signal(&a->work);
+	while (!job.done)
+		pthread_cond_wait(&a->done, &a->lock);
+	pthread_mutex_unlock(&a->lock);
+	return job.rc;
+}
+
+struct append_job {
+	const char *type, *actor;
+	json_t *data;
+	struct jg_audit_receipt *out;
+};
+
+static int
+append_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct append_job *j = ctx;
+	return jg_audit_tx_append(tx, j->type, j->actor, j->data, j->out);
+}
+
+int
+jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t *data,
+		struct jg_audit_receipt *out)
+{
+	struct append_job j = {type, actor, data, out};
+	return jg_audit_run(a, append_fn, &j);
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+struct cp_job {
+	char *note;
+	uint64_t size;
+};
+
+static int
+checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct cp_job *j = ctx;
+	struct jg_audit *a = tx->a;
+	const struct jg_key *key = jg_keyring_active(a->keys);
+	uint8_t root[32];
+	char *body = NULL;
+	size_t body_len, note_len;
+	struct jg_stmt *st;
+	int rc;
+
+	/* Nothing new since the newest checkpoint: hand that one back. */
+	if ((rc = jg_stmt_prepare(tx->conn, sql_cp_latest, &st)) != 0)
+		return JG_ESTORE;
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW && (uint64_t)jg_stmt_column_int64(st, 0) == tx->size) {
+		j->note = strdup(jg_stmt_column_text(st, 1));
+		j->size = tx->size;
+		jg_stmt_finish(st);
+		return j->note ? 0 : JG_ENOMEM;
+	}
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_ROW && rc != JG_STMT_DONE)
+		return JG_ESTORE;
+
+	if ((rc = jg_merkle_frontier_root(&tx->tree, root)) != 0 ||
+	    (rc = jg_signed_note_checkpoint_body(a->origin, tx->size, root, &body, &body_len)) != 0)
+		return rc;
+	rc = jg_signed_note_sign(body, body_len, a->origin, key->pkey, &j->note, &note_len);
+	free(body);
+	if (rc != 0)
+		return rc;
+	if ((rc = jg_stmt_prepare(tx->conn, sql_cp_insert, &st)) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
+	jg_stmt_bind_text(st, 2, j->note);
+	jg_stmt_bind_int64(st, 3, tx->ts);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	j->size = tx->size;
+	return 0;
+}
+
+int
+jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
+{
+	struct cp_job j = {0};
+	int rc = jg_audit_run(a, checkpoint_fn, &j);
+
+	if (rc != 0) {
+		free(j.note);
+		return rc;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (j.size > a->checkpointed_size)
+		a->checkpointed_size = j.size;
+	pthread_cond_signal(&a->wakeup); /* push it off-host now */
+	pthread_mutex_unlock(&a->lock);
+	if (size)
+		*size = j.size;
+	if (note)
+		*note = j.note;
+	else
+		free(j.note);
+	return 0;
+}
+
+/* ---- off-host sinks -------------------------------------------------------- */
+
+/* Writes checkpoint-<size>.note; an existing different file is a fork: refuse loudly. */
+static int
+push_dir(struct jg_audit *a, uint64_t size, const char *note)
+{
+	char path[4096], *old = NULL, err[256];
+	size_t old_len;
+
+	snprintf(path, sizeof(path), "%s/checkpoint-%020llu.note", a->sink_dir,
+		 (unsigned long long)size);
+	if (jg_file_read(path, JG_NOTE_MAX_BYTES, false, &old, &old_len, err, sizeof(err)) == 0) {
+		int same = old_len == strlen(note) && memcmp(old, note, old_len) == 0;
+		free(old);
+		if (!same) {
+			json_t *f = json_pack("{s:s,s:I}", "sink", path, "size", (json_int_t)size);
+			jg_log(JG_LOG_ERROR,
+			       "audit: the off-host copy of this checkpoint differs from ours: "
+			       "the log may have been rewritten",
+			       f);
+			json_decref(f);
+			return JG_EVERIFY;
+		}
+		return 0;
+	}
+	return jg_file_write_atomic(path, note, strlen(note), 0644);
+}
+
+static int
+push_url(struct jg_audit *a, const char *note)
+{
+	CURL *curl = curl_easy_init();
+	struct curl_slist *headers = NULL;
+	long status = 0;
+	CURLcode cc;
+
+	if (curl == NULL)
+		return JG_ENOMEM;
+	headers = curl_slist_append(headers, "Content-Type: text/plain; charset=utf-8");
+	curl_easy_setopt(curl, CURLOPT_URL, a->sink_url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, note);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	if (a->sink_ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, a->sink_ca_file);
+	cc = curl_easy_perform(curl);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	return cc == CURLE_OK && status >= 200 && status < 300 ? 0 : JG_EIO;
+}
+
+static void
+push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
+{
+	struct jg_stmt *st;
+	struct {
+		uint64_t size;
+		char *note;
+	} todo[64];
+	int n = 0;
+
+	if (jg_stmt_prepare(conn, sql_cp_unpushed, &st) != 0)
+		return;
+	jg_stmt_bind_text(st, 1, sink);
+	while (n < 64 && jg_stmt_step(st) == JG_STMT_ROW) {
+		todo[n].size = (uint64_t)jg_stmt_column_int64(st, 0);
+		todo[n].note = strdup(jg_stmt_column_text(st, 1));
+		if (todo[n].note)
+			n++;
+	}
+	jg_stmt_finish(st);
+	for (int i = 0; i < n; i++) {
+		int rc = strcmp(sink, "dir") == 0 ? push_dir(a, todo[i].size, todo[i].note)
+						  : push_url(a, todo[i].note);
+		if (rc == 0 && jg_stmt_prepare(conn, sql_push_insert, &st) == 0) {
+			jg_stmt_bind_int64(st, 1, (int64_t)todo[i].size);
+			jg_stmt_bind_text(st, 2, sink);
+			jg_stmt_bind_int64(st, 3, now_ms());
+			(void)jg_stmt_step(st);
+			jg_stmt_finish(st);
+		} else if (rc != 0) {
+			json_t *f = json_pack("{s:s,s:I}", "sink", sink, "size",
+					      (json_int_t)todo[i].size);
+			jg_log(JG_LOG_WARN, "audit: could not push a checkpoint off-host; will retry",
+			       f);
+			json_decref(f);
+		}
+		free(todo[i].note);
+		if (rc != 0) {
+			for (int k = i + 1; k < n; k++)
+				free(todo[k].note);
+			break;
+		}
+	}
+}
+
+static void *
+pusher_main(void *arg)
+{
+	struct jg_audit *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&a->wakeup, &a->lock, &until);
+		if (a->stopping)
+			break;
+		int due = a->size > a->checkpointed_size &&
+			  (a->size - a->checkpointed_size >= a->checkpoint_entries ||
+			   now_ms() - a->first_uncovered_ms >= (int64_t)a->checkpoint_seconds * 1000);
+		pthread_mutex_unlock(&a->lock);
+
+		if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
+			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
+		if (a->sink_dir || a->sink_url) {
+			struct jg_store_conn *conn;
+			if (jg_store_acquire(a->store, &conn) == 0) {
+				if (a->sink_dir)
+					push_pending(a, conn, "dir");
+				if (a->sink_url)
+					push_pending(a, conn, "url");
+				jg_store_release(a->store, conn);
+			}
+		}
+		pthread_mutex_lock(&a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int
+jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit_config *cfg,
+	      struct jg_audit **out, char *err, size_t errlen)
+{
+	struct jg_audit *a = calloc(1, sizeof(*a));
+	int rc;
+
+	*out = NULL;
+	if (a == NULL)
+		return JG_ENOMEM;
+	a->store = store;
+	a->origin = strdup(cfg->origin);
+	a->sink_dir = dup_or_null(cfg->sink_dir);
+	a->sink_url = dup_or_null(cfg->sink_url);
+	a->sink_ca_file = dup_or_null(cfg->sink_ca_file);
+	a->checkpoint_entries = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
+	a->checkpoint_seconds = cfg->checkpoint_seconds > 0 ? cfg->checkpoint_seconds : 60;
+	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->work, NULL);
+	pthread_cond_init(&a->done, NULL);
+	pthread_cond_init(&a->wakeup, NULL);
+	if (a->origin == NULL) {
+		jg_audit_free(a);
+		return JG_ENOMEM;
+	}
+	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0) {
+		jg_audit_free(a);
+		return rc;
+	}
+	uint64_t size = 0, cp = 0;
+	char *note = NULL;
+	if ((rc = jg_audit_size(store, &size)) != 0) {
+		snprintf(err, errlen, "cannot read the audit chain head");
+		jg_audit_free(a);
+		return rc;
+	}
+	if (jg_audit_latest_checkpoint(store, &note, &cp) == 0)
+		free(note);
+	a->size = size;
+	a->checkpointed_size = cp;
+	a->first_uncovered_ms = now_ms();
+	*out = a;
+	return 0;
+}
+
+int
+jg_audit_start(struct jg_audit *a)
+{
+	if (jg_store_acquire(a->store, &a->conn) != 0)
+		return JG_ESTORE;
+	if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
+		jg_store_release(a->store, a->conn);
+		a->conn = NULL;
+		return JG_ENOMEM;
+	}
+	a->started = 1;
+	if (pthread_create(&a->pusher, NULL, pusher_main, a) != 0) {
+		jg_audit_stop(a);
+		return JG_ENOMEM;
+	}
+	a->started = 2;
+	return 0;
+}
+
+void
+jg_audit_stop(struct jg_audit *a)
+{
+	if (a == NULL || !a->started)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stopping = 1;
+	pthread_cond_broadcast(&a->work);
+	pthread_cond_broadcast(&a->wakeup);
+	pthread_mutex_unlock(&a->lock);
+	if (a->started == 2)
+		pthread_join(a->pusher, NULL);
+	pthread_join(a->writer, NULL);
+	jg_store_release(a->store, a->conn);
+	a->conn = NULL;
+	a->started = 0;
+}
+
+void
+jg_audit_free(struct jg_audit *a)
+{
+	if (a == NULL)
+		return;
+	jg_audit_stop(a);
+	jg_keyring_free(a->keys);
+	free(a->origin);
+	free(a->sink_dir);
+	free(a->sink_url);
+	free(a->sink_ca_file);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->done);
+	pthread_cond_destroy(&a->wakeup);
+	free(a);
+}

@@ -1,0 +1,124 @@
+/*
+ * cli.c - usage text, shared start-up steps, and `jitgate migrate`.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitgate/cli.h"
+#include "jitgate/log.h"
+#include "jitgate/migrate.h"
+
+static const char usage_text[] =
+    "usage: jitgate <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve   [-c FILE] [--check-config]      run the HTTPS broker\n"
+    "  migrate [-c FILE]                       apply pending database migrations\n"
+    "  keys generate|rotate|list [-c FILE] [--kind token|checkpoint]\n"
+    "                                          manage signing keys\n"
+    "  audit export [-c FILE] [--from N] [--to N] [-o FILE]\n"
+    "                                          export the audit log (JSON Lines)\n"
+    "  audit verify FILE --key KEY [--key KEY] [--checkpoint OLD]\n"
+    "                                          verify an export offline\n"
+    "  audit checkpoint [-c FILE]              sign a checkpoint now\n"
+    "  audit check [-c FILE]                   verify the log in the store\n"
+    "  version                                 print the version\n"
+    "  help                                    show this text\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE   configuration file (default: jitgate.yaml)\n"
+    "  -h, --help          show this text\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure (audit verify: not valid), 2 usage error,\n"
+    "            3 invalid configuration, 4 store or migration problem,\n"
+    "            5 the audit log in the store does not verify\n";
+
+int
+jg_cli_usage(FILE *to, int code)
+{
+	fputs(usage_text, to);
+	return code;
+}
+
+int
+jg_cli_load_config(const char *path, struct jg_config **cfg)
+{
+	char err[1024];
+	if (jg_config_load(path, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: configuration refused: %s\n", err);
+		return JG_EXIT_CONFIG;
+	}
+	jg_log_set_level((*cfg)->log_level);
+	return 0;
+}
+
+int
+jg_cli_open_store(const struct jg_config *cfg, struct jg_store **store)
+{
+	char err[1024];
+	int pending = 0;
+
+	if (jg_store_open(cfg->database_path, store, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: cannot open the store: %s\n", err);
+		return JG_EXIT_STORE;
+	}
+	if (jg_migrate_status(*store, cfg->migrations_dir, &pending, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: schema check failed: %s\n", err);
+		goto fail;
+	}
+	if (pending > 0) {
+		fprintf(stderr, "jitgate: %d migration(s) pending: run 'jitgate migrate -c %s' first\n",
+			pending, cfg->file);
+		goto fail;
+	}
+	return 0;
+fail:
+	jg_store_close(*store);
+	*store = NULL;
+	return JG_EXIT_STORE;
+}
+
+int
+jg_cmd_migrate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config = "jitgate.yaml";
+	struct jg_config *cfg = NULL;
+	struct jg_store *store = NULL;
+	char err[1024];
+	int applied = 0, ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 'h': return jg_cli_usage(stdout, JG_EXIT_OK);
+		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		return jg_cli_usage(stderr, JG_EXIT_USAGE);
+	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
+		return rc;
+	rc = JG_EXIT_STORE;
+	if (jg_store_open(cfg->database_path, &store, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: cannot open the store: %s\n", err);
+		goto out;
+	}
+	if (jg_migrate_apply(store, cfg->migrations_dir, &applied, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: migration failed: %s\n", err);
+		goto out;
+	}
+	printf("applied %d migration(s); schema is current\n", applied);
+	rc = JG_EXIT_OK;
+out:
+	jg_store_close(store);
+	jg_config_free(cfg);
+	return rc;
+}

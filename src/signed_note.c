@@ -1,0 +1,669 @@
+/*
+ * signed_note.c - C2SP signed notes and tlog checkpoints with Ed25519 (see
+ * include/jitgate/signed_note.h).
+ *
+ * Parsing copies the note once into storage after the struct and carves it
+ * in place: the blank line's newline becomes the text's NUL, the space after
+ * each key name becomes the name's NUL, and the decoded signatures go into
+ * a second area of the same allocation, so one free() releases everything.
+ * Before any carving, the whole note is checked to be UTF-8 without control
+ * characters other than newline, as the spec requires.
+ *
+ * Base64 is OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock.  EVP_DecodeBlock is
+ * lenient (it trims whitespace, ignores padding and the unused low bits of
+ * the last character), so decode() first checks the alphabet and padding
+ * itself, subtracts the padding from the length EVP returns, and re-encodes
+ * the last group to refuse non-canonical input: one note, one spelling.
+ *
+ * Ed25519 signs and verifies through the one-shot EVP_DigestSign and
+ * EVP_DigestVerify (OpenSSL has no streaming form for it).
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "jitgate/error.h"
+#include "jitgate/signed_note.h"
+
+#define ED25519_ALG	0x01
+#define ED25519_KEY_LEN 32
+#define ED25519_SIG_LEN 64
+#define EM_DASH_SP	"\xe2\x80\x94 " /* U+2014 then a space: starts a signature line */
+#define EM_DASH_SP_LEN	4
+#define B64_LEN(n)	(4 * (((n) + 2) / 3)) /* padded base64 length of n bytes */
+
+/* ---- text rules ------------------------------------------------------- */
+
+/*
+ * Decodes the UTF-8 sequence at s (len bytes left) into *cp.  Returns its
+ * length, or 0 when it is not well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF).
+ */
+static size_t
+utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	uint32_t v, min;
+	size_t n;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, v = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, v = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, v = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Unicode White_Space, as Go's unicode.IsSpace (which key names exclude). */
+static bool
+is_space(uint32_t c)
+{
+	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+	       c == 0x205f || c == 0x3000;
+}
+
+/* Valid UTF-8 with no control character below U+0020 except (if allowed) newline. */
+static bool
+valid_text(const char *s, size_t len, bool newlines)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+	size_t n;
+
+	for (size_t i = 0; i < len; i += n) {
+		if ((n = utf8_next(p + i, len - i, &c)) == 0)
+			return false;
+		if (c < 0x20 && !(newlines && c == '\n'))
+			return false;
+	}
+	return true;
+}
+
+/* A key name (or origin): non-empty text without Unicode spaces or '+'. */
+static bool
+valid_name(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+	size_t n;
+
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i += n) {
+		if ((n = utf8_next(p + i, len - i, &c)) == 0 || c < 0x20 || is_space(c) || c == '+')
+			return false;
+	}
+	return true;
+}
+
+/* valid_name on a C string of at most JG_NOTE_MAX_NAME bytes. */
+static bool
+valid_short_name(const char *s)
+{
+	size_t len;
+
+	if (s == NULL)
+		return false;
+	len = strnlen(s, JG_NOTE_MAX_NAME + 1);
+	return len <= JG_NOTE_MAX_NAME && valid_name(s, len);
+}
+
+/* ---- base64 and hex --------------------------------------------------- */
+
+/* Writes B64_LEN(n) characters and a NUL to out. */
+static void
+encode(const uint8_t *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+static bool
+b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+/*
+ * Strict standard base64 (RFC 4648 section 4, padded, canonical) of len
+ * characters at in, into out, which must hold len / 4 * 3 bytes (the
+ * decoded length before padding is taken off).  *outlen gets the real
+ * length.  Returns 0 or JG_EPARSE.
+ */
+static int
+decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
+{
+	size_t pad, n, last;
+	char check[5];
+
+	if (len == 0 || len % 4 != 0 || len > JG_NOTE_MAX_BYTES || len / 4 * 3 > cap)
+		return JG_EPARSE;
+	pad = in[len - 1] == '=' ? (in[len - 2] == '=' ? 2 : 1) : 0;
+	for (size_t i = 0; i < len - pad; i++)
+		if (!b64_char(in[i]))
+			return JG_EPARSE;
+	n = len / 4 * 3;
+	if (EVP_DecodeBlock(out, (const unsigned char *)in, (int)len) != (int)n)
+		return JG_EPARSE;
+	n -= pad;
+	/* Canonical: the last group re-encodes to the same four characters. */
+	last = 3 - pad;
+	encode(out + n - last, last, check);
+	if (memcmp(check, in + len - 4, 4) != 0)
+		return JG_EPARSE;
+	*outlen = n;
+	return 0;
+}
+
+/* Exactly 8 hex digits (either case) into *v. */
+static bool
+parse_hex32(const char *s, size_t len, uint32_t *v)
+{
+	uint32_t x = 0;
+
+	if (len != 8)
+		return false;
+	for (size_t i = 0; i < 8; i++) {
+		char c = s[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		x = x << 4 | d;
+	}
+	*v = x;
+	return true;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+int
+jg_signed_note_key_id(const char *name, const uint8_t pub[ED25519_KEY_LEN], uint32_t *id)
+{
+	static const uint8_t sep[2] = {'\n', ED25519_ALG};
+	uint8_t md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx;
+	int rc = JG_ECRYPTO;
+
+	if (name == NULL || !valid_name(name, strlen(name)))
+		return JG_EINVAL;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return JG_ENOMEM;
+	if (EVP_DigestInit_ex2(ctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(ctx, name, strlen(name)) && EVP_DigestUpdate(ctx, sep, sizeof(sep)) &&
+	    EVP_DigestUpdate(ctx, pub, ED25519_KEY_LEN) && EVP_DigestFinal_ex(ctx, md, NULL)) {
+		*id = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
+		rc = 0;
+	}
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+jg_signed_note_verifier_init(struct jg_note_verifier *v, const char *name, const EVP_PKEY *key)
+{
+	struct jg_note_verifier tmp;
+	size_t len = sizeof(tmp.pub);
+	int rc;
+
+	if (!valid_short_name(name) || key == NULL || !EVP_PKEY_is_a(key, "ED25519"))
+		return JG_EINVAL;
+	memset(&tmp, 0, sizeof(tmp));
+	if (!EVP_PKEY_get_raw_public_key(key, tmp.pub, &len) || len != sizeof(tmp.pub))
+		return JG_ECRYPTO;
+	if ((rc = jg_signed_note_key_id(name, tmp.pub, &tmp.key_id)) != 0)
+		return rc;
+	memcpy(tmp.name, name, strlen(name) + 1);
+	*v = tmp;
+	return 0;
+}
+
+int
+jg_signed_note_verifier_format(const struct jg_note_verifier *v, char **out)
+{
+	uint8_t raw[1 + ED25519_KEY_LEN];
+	char b64[B64_LEN(sizeof(raw)) + 1];
+	size_t need;
+
+	*out = NULL;
+	if (!valid_short_name(v->name))
+		return JG_EINVAL;
+	raw[0] = ED25519_ALG;
+	memcpy(raw + 1, v->pub, ED25519_KEY_LEN);
+	encode(raw, sizeof(raw), b64);
+	need = strlen(v->name) + 1 + 8 + 1 + strlen(b64) + 1;
+	if ((*out = malloc(need)) == NULL)
+		return JG_ENOMEM;
+	snprintf(*out, need, "%s+%08" PRIx32 "+%s", v->name, v->key_id, b64);
+	return 0;
+}
+
+/*
+ * Splits "<name>+<8 hex>+<base64 of 0x01 || 32 bytes>" (s is NUL-terminated)
+ * into name, key ID and the 32 key bytes, checking the algorithm byte and
+ * length.  Base64 may itself hold '+', so only the first two are separators.
+ */
+static int
+split_key(const char *s, char name[JG_NOTE_MAX_NAME + 1], uint32_t *id, uint8_t key[32])
+{
+	const char *plus1, *plus2;
+	uint8_t raw[B64_LEN(1 + 32) / 4 * 3];
+	size_t rawlen, b64len;
+	int rc = JG_EPARSE;
+
+	if ((plus1 = strchr(s, '+')) == NULL || (plus2 = strchr(plus1 + 1, '+')) == NULL)
+		return JG_EPARSE;
+	b64len = strlen(plus2 + 1);
+	if ((size_t)(plus1 - s) > JG_NOTE_MAX_NAME || !valid_name(s, (size_t)(plus1 - s)) ||
+	    !parse_hex32(plus1 + 1, (size_t)(plus2 - plus1 - 1), id) ||
+	    decode(plus2 + 1, b64len, raw, sizeof(raw), &rawlen) != 0 || rawlen != 1 + 32 ||
+	    raw[0] != ED25519_ALG)
+		goto out;
+	memcpy(name, s, (size_t)(plus1 - s));
+	name[plus1 - s] = '\0';
+	memcpy(key, raw + 1, 32);
+	rc = 0;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw)); /* may be a private seed */
+	return rc;
+}
+
+int
+jg_signed_note_verifier_parse(const char *s, struct jg_note_verifier *v)
+{
+	struct jg_note_verifier tmp;
+	uint32_t want;
+
+	if (s == NULL || strnlen(s, 1024) >= 1024)
+		return JG_EPARSE;
+	memset(&tmp, 0, sizeof(tmp));
+	if (split_key(s, tmp.name, &tmp.key_id, tmp.pub) != 0 ||
+	    jg_signed_note_key_id(tmp.name, tmp.pub, &want) != 0 || want != tmp.key_id)
+		return JG_EPARSE;
+	*v = tmp;
+	return 0;
+}
+
+int
+jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_PKEY **key)
+{
+	static const char prefix[] = "PRIVATE+KEY+";
+	char kname[JG_NOTE_MAX_NAME + 1];
+	uint8_t seed[32], pub[32];
+	size_t publen = sizeof(pub);
+	uint32_t id, want;
+	EVP_PKEY *pk = NULL;
+	int rc = JG_EPARSE;
+
+	*key = NULL;
+	if (s == NULL || strnlen(s, 1024) >= 1024 || strncmp(s, prefix, sizeof(prefix) - 1) != 0 ||
+	    split_key(s + sizeof(prefix) - 1, kname, &id, seed) != 0)
+		goto out;
+	rc = JG_ECRYPTO;
+	if ((pk = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed, sizeof(seed))) ==
+		NULL ||
+	    !EVP_PKEY_get_raw_public_key(pk, pub, &publen) || publen != sizeof(pub))
+		goto out;
+	rc = JG_EPARSE;
+	if (jg_signed_note_key_id(kname, pub, &want) != 0 || want != id)
+		goto out;
+	memcpy(name, kname, strlen(kname) + 1);
+	*key = pk;
+	pk = NULL; /* transferred */
+	rc = 0;
+out:
+	OPENSSL_cleanse(seed, sizeof(seed));
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+int
+jg_signed_note_checkpoint_body(const char *origin, uint64_t size,
+			       const uint8_t root[JG_NOTE_HASH_LEN], char **body, size_t *body_len)
+{
+	char b64[B64_LEN(JG_NOTE_HASH_LEN) + 1];
+	size_t need;
+	int n;
+
+	*body = NULL;
+	if (!valid_short_name(origin) || root == NULL)
+		return JG_EINVAL;
+	encode(root, JG_NOTE_HASH_LEN, b64);
+	need = strlen(origin) + 1 + 20 + 1 + strlen(b64) + 1 + 1;
+	if ((*body = malloc(need)) == NULL)
+		return JG_ENOMEM;
+	n = snprintf(*body, need, "%s\n%" PRIu64 "\n%s\n", origin, size, b64);
+	*body_len = (size_t)n;
+	return 0;
+}
+
+/* The next line of [*p, end) without its newline; false if there is no newline. */
+static bool
+next_line(const char **p, const char *end, const char **line, size_t *len)
+{
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+
+	if (nl == NULL)
+		return false;
+	*line = *p;
+	*len = (size_t)(nl - *p);
+	*p = nl + 1;
+	return true;
+}
+
+/* Canonical decimal: digits only, no leading zero unless "0", fits 64 bits. */
+static bool
+parse_size(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+int
+jg_signed_note_checkpoint_parse(const char *text, size_t len, struct jg_checkpoint *cp)
+{
+	const char *p = text, *end, *line;
+	struct jg_checkpoint tmp;
+	uint8_t root[B64_LEN(JG_NOTE_HASH_LEN) / 4 * 3];
+	size_t llen, rlen;
+
+	if (text == NULL)
+		return JG_EPARSE;
+	if (len > JG_NOTE_MAX_BYTES)
+		return JG_ETOOBIG;
+	if (!valid_text(text, len, true))
+		return JG_EPARSE;
+	end = text + len;
+	memset(&tmp, 0, sizeof(tmp));
+	/* Origin. */
+	if (!next_line(&p, end, &line, &llen) || llen > JG_NOTE_MAX_NAME || !valid_name(line, llen))
+		return JG_EPARSE;
+	memcpy(tmp.origin, line, llen);
+	/* Size. */
+	if (!next_line(&p, end, &line, &llen) || !parse_size(line, llen, &tmp.size))
+		return JG_EPARSE;
+	/* Root hash. */
+	if (!next_line(&p, end, &line, &llen) ||
+	    decode(line, llen, root, sizeof(root), &rlen) != 0 || rlen != JG_NOTE_HASH_LEN)
+		return JG_EPARSE;
+	memcpy(tmp.root, root, JG_NOTE_HASH_LEN);
+	/* No extension lines. */
+	if (p != end)
+		return JG_EPARSE;
+	*cp = tmp;
+	return 0;
+}
+
+/* ---- notes ------------------------------------------------------------ */
+
+/* Copies n bytes to w and returns the end. */
+static char *
+put(char *w, const void *src, size_t n)
+{
+	memcpy(w, src, n);
+	return w + n;
+}
+
+int
+jg_signed_note_sign(const char *text, size_t text_len, const char *key_name, EVP_PKEY *key,
+		    char **note, size_t *note_len)
+{
+	uint8_t pub[ED25519_KEY_LEN], blob[4 + ED25519_SIG_LEN];
+	char b64[B64_LEN(sizeof(blob)) + 1];
+	size_t publen = sizeof(pub), siglen = ED25519_SIG_LEN, namelen, total;
+	EVP_MD_CTX *ctx = NULL;
+	uint32_t id;
+	char *buf, *w;
+	int rc;
+
+	*note = NULL;
+	if (text == NULL || text_len == 0 || text[text_len - 1] != '\n' ||
+	    !valid_text(text, text_len, true) || !valid_short_name(key_name) || key == NULL ||
+	    !EVP_PKEY_is_a(key, "ED25519"))
+		return JG_EINVAL;
+	namelen = strlen(key_name);
+	total = text_len + 1 + EM_DASH_SP_LEN + namelen + 1 + (sizeof(b64) - 1) + 1;
+	if (total > JG_NOTE_MAX_BYTES)
+		return JG_ETOOBIG;
+	if (!EVP_PKEY_get_raw_public_key(key, pub, &publen) || publen != sizeof(pub))
+		return JG_ECRYPTO;
+	if ((rc = jg_signed_note_key_id(key_name, pub, &id)) != 0)
+		return rc;
+	blob[0] = (uint8_t)(id >> 24);
+	blob[1] = (uint8_t)(id >> 16);
+	blob[2] = (uint8_t)(id >> 8);
+	blob[3] = (uint8_t)id;
+	rc = JG_ECRYPTO;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, blob + 4, &siglen, (const unsigned char *)text, text_len) != 1 ||
+	    siglen != ED25519_SIG_LEN)
+		goto out;
+	encode(blob, sizeof(blob), b64);
+	rc = JG_ENOMEM;
+	if ((buf = malloc(total + 1)) == NULL)
+		goto out;
+	/* text, blank line, "— name base64\n", NUL */
+	w = put(buf, text, text_len);
+	w = put(w, "\n" EM_DASH_SP, 1 + EM_DASH_SP_LEN);
+	w = put(w, key_name, namelen);
+	w = put(w, " ", 1);
+	w = put(w, b64, sizeof(b64) - 1);
+	put(w, "\n", 2);
+	*note = buf;
+	*note_len = total;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	if (rc == JG_ECRYPTO)
+		ERR_clear_error();
+	return rc;
+}
+
+void
+jg_signed_note_free(struct jg_signed_note *note)
+{
+	free(note);
+}
+
+/*
+ * Carves one signature line, [line, line + len) inside the note's copy:
+ * em dash, space, key name, space, base64(key ID || signature).  The
+ * decoded bytes go to *area (advanced past them).
+ */
+static int
+parse_sig_line(char *line, size_t len, uint8_t **area, size_t *area_left, struct jg_note_sig *sig)
+{
+	char *name, *sp;
+	size_t namelen, n;
+
+	if (len < EM_DASH_SP_LEN || memcmp(line, EM_DASH_SP, EM_DASH_SP_LEN) != 0)
+		return JG_EPARSE;
+	name = line + EM_DASH_SP_LEN;
+	if ((sp = memchr(name, ' ', len - EM_DASH_SP_LEN)) == NULL)
+		return JG_EPARSE;
+	namelen = (size_t)(sp - name);
+	if (!valid_name(name, namelen) ||
+	    decode(sp + 1, (size_t)(line + len - sp - 1), *area, *area_left, &n) != 0 || n < 5)
+		return JG_EPARSE;
+	*sp = '\0';
+	sig->name = name;
+	sig->key_id = (uint32_t)(*area)[0] << 24 | (uint32_t)(*area)[1] << 16 |
+		      (uint32_t)(*area)[2] << 8 | (*area)[3];
+	sig->sig = *area + 4;
+	sig->sig_len = n - 4;
+	*area += n;
+	*area_left -= n;
+	return 0;
+}
+
+int
+jg_signed_note_parse(const char *buf, size_t len, struct jg_signed_note **out)
+{
+	struct jg_signed_note *note = NULL;
+	char *copy, *p, *end;
+	uint8_t *area;
+	size_t blank, area_left;
+	int rc = JG_EPARSE;
+
+	*out = NULL;
+	if (buf == NULL)
+		return JG_EPARSE;
+	if (len > JG_NOTE_MAX_BYTES)
+		return JG_ETOOBIG;
+	if (len == 0 || buf[len - 1] != '\n' || !valid_text(buf, len, true))
+		return JG_EPARSE;
+	/*
+	 * The blank line is the last "\n\n": blank indexes its newline, the
+	 * text is buf[0, blank) (final newline included), the signature lines
+	 * follow and must not be empty.
+	 */
+	for (blank = len - 1; blank > 0; blank--)
+		if (buf[blank] == '\n' && buf[blank - 1] == '\n')
+			break;
+	if (blank == 0 || blank == len - 1)
+		return JG_EPARSE;
+	/* One allocation: the struct, a copy of the note, room for the decoded signatures. */
+	if ((note = calloc(1, sizeof(*note) + 2 * len + 1)) == NULL)
+		return JG_ENOMEM;
+	copy = note->storage;
+	memcpy(copy, buf, len);
+	copy[blank] = '\0';
+	note->text = copy;
+	note->text_len = blank;
+	area = (uint8_t *)copy + len + 1;
+	area_left = len;
+	for (p = copy + blank + 1, end = copy + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (note->n_sigs == JG_NOTE_MAX_SIGS) {
+			rc = JG_EPARSE;
+			goto out;
+		}
+		if ((rc = parse_sig_line(p, (size_t)(nl - p), &area, &area_left,
+					 &note->sigs[note->n_sigs])) != 0)
+			goto out;
+		note->n_sigs++;
+		p = nl + 1;
+	}
+	*out = note;
+	note = NULL; /* transferred */
+	rc = 0;
+out:
+	jg_signed_note_free(note);
+	return rc;
+}
+
+/* 1 if sig is a valid Ed25519 signature by pkey over msg, 0 if not, < 0 on failure. */
+static int
+ed25519_verify(EVP_PKEY *pkey, const uint8_t *sig, size_t siglen, const char *msg, size_t len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok;
+
+	if (ctx == NULL)
+		return -1;
+	if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	ok = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)msg, len) == 1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error(); /* a bad signature is an answer, not an error to keep */
+	return ok;
+}
+
+int
+jg_signed_note_verify(const struct jg_signed_note *note, const struct jg_note_verifier *v)
+{
+	EVP_PKEY *pkey = NULL;
+	bool verified = false;
+	int rc = JG_EVERIFY;
+
+	if (note == NULL || v == NULL)
+		return JG_EINVAL;
+	for (size_t i = 0; i < note->n_sigs; i++) {
+		const struct jg_note_sig *s = &note->sigs[i];
+		int ok;
+
+		/* Another key (name or ID differ): not ours to judge. */
+		if (s->key_id != v->key_id || strcmp(s->name, v->name) != 0)
+			continue;
+		if (pkey == NULL && (pkey = EVP_PKEY_new_raw_public_key_ex(
+					 NULL, "ED25519", NULL, v->pub, sizeof(v->pub))) == NULL) {
+			rc = JG_ECRYPTO;
+			goto out;
+		}
+		/* Our key: it must verify, or the whole note is refused. */
+		if (s->sig_len != ED25519_SIG_LEN)
+			goto out;
+		ok = ed25519_verify(pkey, s->sig, s->sig_len, note->text, note->text_len);
+		if (ok < 0) {
+			rc = JG_ECRYPTO;
+			goto out;
+		}
+		if (!ok)
+			goto out;
+		verified = true;
+	}
+	rc = verified ? 0 : JG_EVERIFY;
+out:
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+int
+jg_signed_note_open_checkpoint(const char *buf, size_t len, const struct jg_note_verifier *v,
+			       struct jg_checkpoint *cp)
+{
+	struct jg_signed_note *note = NULL;
+	int rc;
+
+	if ((rc = jg_signed_note_parse(buf, len, &note)) == 0 &&
+	    (rc = jg_signed_note_verify(note, v)) == 0)
+		rc = jg_signed_note_checkpoint_parse(note->text, note->text_len, cp);
+	jg_signed_note_free(note);
+	return rc;
+}
