@@ -97,11 +97,11 @@ handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
 		reply_unavailable(reply);
 		return;
 	}
-	/* The export's own audit entry will be entry `size`; an absent `to` means "through it". */
+	/* The export's own audit entry will be entry `size` (or later): it may be asked for. */
 	if (jg_http_query_u64(req, reply, "from", 0, size, &from) != 0 ||
-	    jg_http_query_u64(req, reply, "to", UINT64_MAX, size ? size - 1 : 0, &to) != 0)
+	    jg_http_query_u64(req, reply, "to", UINT64_MAX, size, &to) != 0)
 		return;
-	if (to != UINT64_MAX && (size == 0 || from > to)) {
+	if (to != UINT64_MAX && from > to) {
 		jg_http_reply_error(reply, 400, "bad_request", "'from' must not be after 'to'");
 		return;
 	}

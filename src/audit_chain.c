@@ -254,9 +254,17 @@ jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, s
 			goto out;
 		}
 		if (CRYPTO_memcmp(it->prev, c->prev, 32) != 0) {
-			rc = fault_at(fault, want,
-				      want == 0 ? "bad hash link: the first entry's prev must be zeros"
-						: "bad hash link: prev is not the hash of the entry before");
+			/* Usually the entry before was altered: name it, say both. */
+			if (want == 0)
+				rc = fault_at(fault, 0,
+					      "bad hash link: the first entry's prev must be zeros");
+			else {
+				snprintf(why, sizeof(why),
+					 "bad hash link: entry %llu does not hash to the prev recorded "
+					 "by entry %llu (one of them was altered)",
+					 (unsigned long long)(want - 1), (unsigned long long)want);
+				rc = fault_at(fault, want - 1, why);
+			}
 			goto out;
 		}
 		struct jg_merkle_node done[JG_MERKLE_MAX_LEVELS];

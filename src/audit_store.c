@@ -23,7 +23,7 @@ static const char sql_head[] = "SELECT size, last_hash, frontier FROM audit_head
 static const char sql_latest_cp[] =
     "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
 static const char sql_cp_covering[] =
-    "SELECT size, note FROM audit_checkpoints WHERE size > ? ORDER BY size LIMIT 1";
+    "SELECT size, note FROM audit_checkpoints WHERE size > ? ORDER BY size DESC LIMIT 1";
 static const char sql_all_cps[] = "SELECT size, note FROM audit_checkpoints ORDER BY size";
 static const char sql_entry[] = "SELECT entry FROM audit_log WHERE seq = ?";
 static const char sql_node[] = "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?";

@@ -213,7 +213,7 @@ describe('start-up refusals', () => {
     const cfg = writeConfig(dir, port, 'limits:\n  max_bodyy_bytes: 10\n');
     const r = runJitgate(['serve', '-c', cfg]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /jitgate\.yaml:13: unknown key 'limits\.max_bodyy_bytes'/);
+    assert.match(r.stderr, /jitgate\.yaml:15: unknown key 'limits\.max_bodyy_bytes'/);
   });
 
   test('--check-config validates without starting', () => {
@@ -247,6 +247,7 @@ describe('start-up refusals', () => {
 
   test('a TLS key readable by others is refused', () => {
     const cfg = writeConfig(dir, port);
+    assert.equal(runJitgate(['keys', 'generate', '-c', cfg]).code, 0);
     chmodSync(join(dir, 'key.pem'), 0o644);
     try {
       const r = runJitgate(['serve', '-c', cfg]);

@@ -36,8 +36,11 @@ export function makeCert(dir) {
 }
 
 // Writes a configuration; extra is appended YAML text.
+export const AUDITOR_TOKEN = 'test-auditor-token-0123456789abcdef';
+
 export function writeConfig(dir, port, extra = '') {
   const path = join(dir, 'jitgate.yaml');
+  writeFileSync(join(dir, 'auditor-token'), AUDITOR_TOKEN + '\n', { mode: 0o600 });
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
@@ -50,6 +53,8 @@ export function writeConfig(dir, port, extra = '') {
     `migrations_dir: ${join(ROOT, 'migrations')}`,
     `policy_dir: ${join(ROOT, 'policies')}`,
     'key_dir: keys',
+    'auth:',
+    '  static_auditor_token_file: auditor-token',
     extra,
   ].join('\n') + '\n');
   return path;
@@ -122,6 +127,10 @@ export class Jitgate {
     });
   }
 
+  auditor(method, path, opts = {}) {
+    return this.request(method, path, { ...opts, headers: { authorization: `Bearer ${AUDITOR_TOKEN}`, ...(opts.headers ?? {}) } });
+  }
+
   logLines() {
     return this.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
   }
@@ -140,6 +149,8 @@ export async function startJitgate(opts = {}) {
   const configPath = writeConfig(dir, port, opts.extraConfig ?? '');
   const m = runJitgate(['migrate', '-c', configPath]);
   if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
+  const k = runJitgate(['keys', 'generate', '-c', configPath]);
+  if (k.code !== 0) throw new Error(`keys generate failed: ${k.stderr}`);
   const jg = new Jitgate(dir, port, cert, configPath);
   await jg.start();
   return jg;

@@ -1,0 +1,298 @@
+// The audit log as operators and auditors rely on it, against the real
+// server and a real SQLite file: exports verify; a store tampered with
+// underneath stops the server at start-up naming the entry; writes fail
+// closed (503, nothing changed) when the store is read-only or full and
+// recover afterwards; a SIGKILL during concurrent appends loses nothing
+// that was acknowledged; checkpoints reach the off-host sinks.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import https from 'node:https';
+import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert } from './lib/harness.mjs';
+
+const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
+const dropTriggers = `
+DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;
+DROP TRIGGER audit_nodes_no_update; DROP TRIGGER audit_nodes_no_delete;`;
+
+async function exportLog(jg, query = '') {
+  const r = await jg.auditor('GET', `/v1/audit/export${query}`);
+  assert.equal(r.status, 200, r.body);
+  return r.body;
+}
+
+function publicKey(jg) {
+  const file = join(jg.dir, 'checkpoint.pub');
+  const r = runJitgate(['keys', 'public', '--kind', 'checkpoint', '-c', jg.configPath]);
+  assert.equal(r.code, 0, r.stderr);
+  writeFileSync(file, r.stdout);
+  return file;
+}
+
+function verifyFile(text, key, dir) {
+  const file = join(dir, `export-${Math.random().toString(16).slice(2)}.jsonl`);
+  writeFileSync(file, text);
+  return runJitgate(['audit', 'verify', file, '--key', key]);
+}
+
+describe('auditor endpoints', () => {
+  let jg;
+  before(async () => { jg = await startJitgate(); });
+  after(() => cleanup(jg));
+
+  test('export needs the auditor credential (401 with WWW-Authenticate)', async () => {
+    const none = await jg.request('GET', '/v1/audit/export');
+    assert.equal(none.status, 401);
+    assert.match(none.headers['www-authenticate'], /^Bearer/);
+    const wrong = await jg.request('GET', '/v1/audit/export', { headers: { authorization: 'Bearer not-the-token-at-all' } });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.headers['www-authenticate'], /invalid_token/);
+  });
+
+  test('an export is itself audited, ends with a checkpoint covering it, and verifies offline', async () => {
+    const first = await exportLog(jg);
+    const second = await exportLog(jg);
+    const lines = second.trim().split('\n');
+    const header = JSON.parse(lines[0]);
+    assert.equal(header.format, 'jitgate-audit-export');
+    const entries = lines.slice(1, -1).map((l) => JSON.parse(l));
+    assert.equal(entries.length, 2);
+    assert.deepEqual(entries.map((e) => e.type), ['audit.exported', 'audit.exported']);
+    assert.deepEqual(entries.map((e) => e.seq), [0, 1]);
+    const cp = JSON.parse(lines.at(-1)).checkpoint;
+    assert.match(cp, /^127\.0\.0\.1:\d+\/audit\n2\n[A-Za-z0-9+/]{43}=\n\n\u2014 /);
+    const key = publicKey(jg);
+    const v = verifyFile(second, key, jg.dir);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /^VALID: .*entries 0\.\.1/);
+    assert.equal(verifyFile(first, key, jg.dir).code, 0);
+  });
+
+  test('a partial export (from > 0, to < size - 1) verifies on its own', async () => {
+    for (let i = 0; i < 6; i++) await exportLog(jg);
+    const part = await exportLog(jg, '?from=3&to=5');
+    const header = JSON.parse(part.split('\n')[0]);
+    assert.ok(header.left.length > 0 && header.right.length > 0, part.split('\n')[0]);
+    const v = verifyFile(part, publicKey(jg), jg.dir);
+    assert.equal(v.code, 0, v.stdout);
+    assert.match(v.stdout, /entries 3\.\.5/);
+  });
+
+  test('bad ranges are 400 and change nothing', async () => {
+    const before = (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
+    for (const q of ['?from=abc', '?from=-1', '?to=999999', '?from=5&to=2', '?from=01']) {
+      const r = await jg.auditor('GET', `/v1/audit/export${q}`);
+      assert.equal(r.status, 400, `${q}: ${r.body}`);
+      assert.equal(r.json.error.code, 'bad_request');
+    }
+    const proof = await jg.auditor('GET', '/v1/audit/proof');
+    assert.equal(proof.status, 400);
+    const after = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    assert.equal(after.size, before.size, 'a refused request appended to the log');
+  });
+
+  test('inclusion and consistency proofs are served for checkpointed sizes', async () => {
+    const cp = (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
+    const p = await jg.auditor('GET', `/v1/audit/proof?seq=1&size=${cp.size}`);
+    assert.equal(p.status, 200);
+    assert.equal(p.json.root, cp.root);
+    assert.equal(p.json.proof.length, Math.ceil(Math.log2(cp.size)));
+    const c = await jg.auditor('GET', `/v1/audit/consistency?from=2&to=${cp.size}`);
+    assert.equal(c.status, 200);
+    assert.equal(c.json.root_to, cp.root);
+  });
+});
+
+describe('start-up verification catches a store tampered with underneath', () => {
+  let base, cfgText;
+  before(async () => {
+    const jg = await startJitgate();
+    for (let i = 0; i < 9; i++) await exportLog(jg); // 9 entries, a checkpoint after each
+    await jg.stop();
+    base = jg;
+    cfgText = readFileSync(jg.configPath, 'utf8');
+  });
+  after(() => rmSync(base.dir, { recursive: true, force: true }));
+
+  // Copies the stopped deployment, applies SQL, starts `serve` and returns its exit and log.
+  function tamperedStart(statements) {
+    const dir = mkdtempSync(join(tmpdir(), 'jg-tamper-'));
+    cpSync(base.dir, dir, { recursive: true });
+    const cfg = join(dir, 'jitgate.yaml');
+    writeFileSync(cfg, cfgText);
+    sql(join(dir, 'jitgate.db'), dropTriggers + statements);
+    const r = spawnSync(join(process.cwd(), 'build', 'jitgate'), ['serve', '-c', cfg], { encoding: 'utf8', timeout: 10000 });
+    const check = runJitgate(['audit', 'check', '-c', cfg]);
+    rmSync(dir, { recursive: true, force: true });
+    const line = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /does not verify/.test(l.msg));
+    return { status: r.status, line, check };
+  }
+
+  const cases = [
+    ['one byte changed in an entry', "UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"from\":0', '\"from\":1') AS BLOB) WHERE seq = 3;", 3, /bad hash link|tree node/],
+    ['an entry deleted', 'DELETE FROM audit_log WHERE seq = 4;', 4, /gap or reordering/],
+    ['two entries swapped', "UPDATE audit_log SET seq = seq + 1000 WHERE seq IN (5, 6); UPDATE audit_log SET seq = 6 WHERE seq = 1005; UPDATE audit_log SET seq = 5 WHERE seq = 1006;", 5, /gap or reordering/],
+    ['an entry re-serialised with other key order', "UPDATE audit_log SET entry = CAST('{\"v\":1,' || substr(replace(CAST(entry AS TEXT), ',\"v\":1}', '}'), 2) AS BLOB) WHERE seq = 2;", 2, /not canonical/],
+    ['the tail truncated below a checkpoint', "DELETE FROM audit_log WHERE seq >= 7; UPDATE audit_head SET size = 7;", null, /truncated|chain head/],
+  ];
+  for (const [name, statements, seq, why] of cases) {
+    test(`${name}: serve exits 5 naming the entry; audit check agrees`, () => {
+      const r = tamperedStart(statements);
+      assert.equal(r.status, 5, JSON.stringify(r));
+      assert.ok(r.line, 'no "does not verify" log line');
+      assert.match(r.line.why, why);
+      if (seq !== null) assert.equal(r.line.first_bad_seq, seq, JSON.stringify(r.line));
+      assert.equal(r.check.code, 5);
+      assert.match(r.check.stdout, /^INVALID: /);
+    });
+  }
+
+  test('a checkpoint whose size or root was edited: serve exits 5', () => {
+    const sizeEdited = tamperedStart("UPDATE audit_checkpoints SET note = replace(note, char(10) || '5' || char(10), char(10) || '6' || char(10)) WHERE size = 5;");
+    assert.equal(sizeEdited.status, 5);
+    assert.match(sizeEdited.line.why, /not validly signed/);
+    const rootEdited = tamperedStart("UPDATE audit_checkpoints SET note = (SELECT note FROM audit_checkpoints WHERE size = 4) WHERE size = 5;");
+    assert.equal(rootEdited.status, 5);
+  });
+
+  test('a checkpoint signed by another key: serve exits 5', () => {
+    // Sign a checkpoint for the same origin with a key of another deployment.
+    const other = mkdtempSync(join(tmpdir(), 'jg-otherkey-'));
+    cpSync(base.dir, other, { recursive: true });
+    rmSync(join(other, 'keys'), { recursive: true, force: true });
+    const cfg = join(other, 'jitgate.yaml');
+    writeFileSync(cfg, cfgText);
+    assert.equal(runJitgate(['keys', 'generate', '-c', cfg]).code, 0);
+    sql(join(other, 'jitgate.db'), dropTriggers + 'DELETE FROM audit_checkpoints WHERE size = 9; DELETE FROM audit_checkpoint_pushes;');
+    const note = runJitgate(['audit', 'checkpoint', '-c', cfg]).stdout; // signed by the other key
+    rmSync(other, { recursive: true, force: true });
+    assert.match(note, /\n9\n/);
+    const r = tamperedStart(`UPDATE audit_checkpoints SET note = '${note.replace(/'/g, "''")}' WHERE size = 9;`);
+    assert.equal(r.status, 5);
+    assert.match(r.line.why, /not validly signed/);
+  });
+
+  test('the untampered copy starts and verifies (control)', () => {
+    const r = tamperedStart('SELECT 1;');
+    assert.equal(r.check.code, 0, r.check.stdout);
+    assert.match(r.check.stdout, /^VALID: 9 entries/);
+  });
+});
+
+describe('fail closed when the store cannot be written', () => {
+  let jg;
+  before(async () => { jg = await startJitgate(); await exportLog(jg); });
+  after(() => cleanup(jg));
+
+  async function sizeNow() {
+    return (await jg.auditor('POST', '/v1/audit/checkpoint')).json.size;
+  }
+
+  test('read-only database file: 503, nothing appended; recovers when cleared', async () => {
+    const before = await sizeNow();
+    const files = ['jitgate.db', 'jitgate.db-wal'].map((f) => join(jg.dir, f)).filter(existsSync);
+    execFileSync('chattr', ['+i', ...files]);
+    let r;
+    try {
+      r = await jg.auditor('GET', '/v1/audit/export');
+    } finally {
+      execFileSync('chattr', ['-i', ...files]);
+    }
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.json.error.code, 'unavailable');
+    assert.equal(await sizeNow(), before, 'the refused export left an entry');
+    await exportLog(jg);
+    assert.equal(await sizeNow(), before + 1);
+  });
+
+  test('disk full (file size limit): 503, nothing appended; recovers when cleared', async () => {
+    const before = await sizeNow();
+    execFileSync('prlimit', ['--pid', String(jg.proc.pid), '--fsize=1:unlimited']);
+    let r;
+    try {
+      r = await jg.auditor('GET', '/v1/audit/export');
+    } finally {
+      execFileSync('prlimit', ['--pid', String(jg.proc.pid), '--fsize=unlimited']);
+    }
+    assert.equal(r.status, 503, r.body);
+    assert.equal(await sizeNow(), before);
+    await exportLog(jg);
+    assert.equal(await sizeNow(), before + 1);
+    await jg.stop();
+    const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
+    assert.equal(check.code, 0, check.stdout);
+  });
+});
+
+describe('crash safety', () => {
+  test('SIGKILL during concurrent appends loses no acknowledged entry; the log verifies after restart', async () => {
+    const jg = await startJitgate();
+    try {
+      let acknowledged = 0;
+      let stop = false;
+      const worker = async () => {
+        while (!stop) {
+          try {
+            const r = await jg.auditor('GET', '/v1/audit/export?from=0&to=0');
+            if (r.status === 200) acknowledged++;
+          } catch { /* the server died mid-request: not acknowledged */ }
+        }
+      };
+      const workers = Array.from({ length: 16 }, worker);
+      await new Promise((ok) => setTimeout(ok, 1500));
+      jg.proc.kill('SIGKILL');
+      await jg.exitPromise;
+      stop = true;
+      await Promise.all(workers);
+      assert.ok(acknowledged > 20, `only ${acknowledged} appends acknowledged`);
+      // Restart on the same files: start-up verification must pass.
+      const again = new Jitgate(jg.dir, jg.port, join(jg.dir, 'cert.pem'), jg.configPath);
+      await again.start();
+      const all = await exportLog(again);
+      const exported = all.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type === 'audit.exported');
+      // every acknowledged export, plus the one we just made, is in the log
+      assert.ok(exported.length >= acknowledged + 1, `${exported.length} entries < ${acknowledged} acknowledged + 1`);
+      await again.stop();
+      jg.exited = again.exited;
+    } finally {
+      await cleanup(jg);
+    }
+  });
+});
+
+describe('off-host checkpoint sinks', () => {
+  test('checkpoints reach a directory and an HTTPS endpoint', async () => {
+    const sinkDir = mkdtempSync(join(tmpdir(), 'jg-sink-'));
+    const certDir = mkdtempSync(join(tmpdir(), 'jg-sinkcert-'));
+    const { key, cert } = makeCert(certDir);
+    const received = [];
+    const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => { received.push({ type: req.headers['content-type'], body }); res.end('ok'); });
+    });
+    await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+    const jg = await startJitgate({ extraConfig: `audit:\n  checkpoint_every_entries: 2\n  sink_dir: ${sinkDir}\n  sink_url: https://127.0.0.1:${server.address().port}/checkpoints\n  sink_ca_file: ${cert}\n` });
+    try {
+      await exportLog(jg);
+      await exportLog(jg);
+      const until = Date.now() + 5000;
+      while ((readdirSync(sinkDir).length < 2 || received.length < 2) && Date.now() < until) await new Promise((ok) => setTimeout(ok, 100));
+      const files = readdirSync(sinkDir).sort();
+      assert.deepEqual(files, ['checkpoint-00000000000000000001.note', 'checkpoint-00000000000000000002.note']);
+      assert.match(readFileSync(join(sinkDir, files[1]), 'utf8'), /\n2\n/);
+      assert.ok(received.length >= 2);
+      assert.match(received[0].type, /^text\/plain/);
+      assert.ok(received.some((r) => /\n2\n/.test(r.body)));
+    } finally {
+      await cleanup(jg);
+      server.close();
+      rmSync(sinkDir, { recursive: true, force: true });
+      rmSync(certDir, { recursive: true, force: true });
+    }
+  });
+});
