@@ -35,5 +35,6 @@ stamp=node_modules/.jitgate-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "install-deps: installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  mkdir -p node_modules
   cp package-lock.json "$stamp"
 fi

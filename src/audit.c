@@ -1,12 +1,13 @@
 /*
  * audit.c - the audit writer (group commit), appends and checkpoints.
  *
- * Writer: callers enqueue a job and sleep.  The writer thread takes every
- * job waiting (up to MAX_BATCH), opens one transaction, reads the chain
- * head from the database, runs each job inside its own SAVEPOINT - a job
- * that fails is rolled back alone and the head restored to before it -
- * writes the new head and commits once.  With synchronous=FULL that single
- * COMMIT is the batch's fsync; jobs queued meanwhile form the next batch.
+ * Writer: callers enqueue a job; one of them at a time is the writer (see
+ * jg_audit_run), which takes every job waiting (up to MAX_BATCH), opens one
+ * transaction, reads the chain head from the database, runs each job inside
+ * its own SAVEPOINT - a job that fails is rolled back alone and the head
+ * restored to before it - writes the new head and commits once.  With
+ * synchronous=FULL that single COMMIT is the batch's fsync; jobs queued
+ * meanwhile form the next batch.
  * If SQLite ends the transaction on an I/O error (disk full, read-only
  * file), the whole batch fails with JG_EUNAVAIL and nothing of it stays.
  *
@@ -39,6 +40,8 @@ struct job {
 	void *ctx;
 	int rc;
 	int done;
+	int no_savepoint; /* a plain append: it cannot be refused once queued */
+	pthread_cond_t wake; /* done, or it is this job's turn to lead */
 	struct job *next;
 };
 
@@ -60,13 +63,13 @@ struct jg_audit {
 	struct jg_keyring *keys; /* checkpoint keys; the active one signs */
 
 	pthread_mutex_t lock;
-	pthread_cond_t work;   /* writer: jobs queued or stopping */
-	pthread_cond_t done;   /* callers: a batch finished */
+	pthread_cond_t done;   /* callers: a batch finished, the writer's seat is free */
 	pthread_cond_t wakeup; /* checkpoint thread */
 	struct job *queue, *queue_tail;
 	int stopping, started;
-	pthread_t writer, pusher;
-	struct jg_store_conn *conn; /* the writer's own connection */
+	int writing; /* a caller is committing a batch (it holds conn) */
+	pthread_t pusher;
+	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
 
 	/* cache of the head after the last commit; the database stays the authority */
 	uint64_t size;
@@ -174,39 +177,89 @@ jg_audit_tx_conn(struct jg_audit_tx *tx)
 	return tx->conn;
 }
 
-int
-jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, json_t *data,
-		   struct jg_audit_receipt *out)
+/*
+ * An entry's canonical encoding is its fields in sorted key order:
+ *   {"actor":A,"data":D,"prev":"P","seq":N,"ts":T,"type":Y,"v":1}
+ * where A, D and Y are the canonical encodings of the values.  Those three
+ * can be made before the writer is involved (they do not depend on the
+ * chain); the writer splices in prev, seq and ts.
+ */
+struct parts {
+	char *actor, *data, *type;
+};
+
+static void
+parts_free(struct parts *p)
 {
-	char prev[65], *bytes = NULL, why[128];
+	free(p->actor);
+	free(p->data);
+	free(p->type);
+}
+
+static int
+valid_type(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > 64 || t[0] < 'a' || t[0] > 'z')
+		return 0;
+	return strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int
+parts_make(const char *type, const char *actor, json_t *data, struct parts *p)
+{
+	json_t *empty = NULL, *s;
 	size_t len;
-	uint8_t leaf[32], check_prev[32];
-	uint64_t check_seq;
+	int rc = JG_EINVAL;
+
+	memset(p, 0, sizeof(*p));
+	if (type == NULL || actor == NULL || *actor == '\0' || !valid_type(type))
+		return JG_EINVAL;
+	if (data == NULL)
+		data = empty = json_object();
+	if (!json_is_object(data) || jg_canon_encode(data, &p->data, &len) != 0)
+		goto out;
+	if ((s = json_string(actor)) == NULL)
+		goto out;
+	p->actor = json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(s);
+	if ((s = json_string(type)) == NULL)
+		goto out;
+	p->type = json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(s);
+	if (p->actor != NULL && p->type != NULL)
+		rc = 0;
+out:
+	json_decref(empty);
+	if (rc != 0)
+		parts_free(p);
+	return rc;
+}
+
+static int
+append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_receipt *out)
+{
+	char prev[65], *bytes;
+	int len;
+	uint8_t leaf[32];
 	struct jg_merkle_node done[JG_MERKLE_MAX_LEVELS];
 	size_t ndone = 0;
 	struct jg_merkle_frontier tree = tx->tree;
 	struct jg_stmt *st;
-	json_t *entry;
 	int rc;
 
-	if (type == NULL || actor == NULL || *actor == '\0')
-		return JG_EINVAL;
 	jg_hex32(tx->last, prev);
-	entry = json_pack("{s:i,s:I,s:I,s:s,s:s,s:o,s:s}", "v", JG_AUDIT_VERSION, "seq",
-			  (json_int_t)tx->size, "ts", (json_int_t)tx->ts, "type", type, "actor",
-			  actor, "data", data ? json_incref(data) : json_object(), "prev", prev);
-	if (entry == NULL)
-		return JG_EINVAL;
-	rc = jg_canon_encode(entry, &bytes, &len);
-	json_decref(entry);
-	if (rc != 0)
-		return JG_EINVAL;
-	/* What we write must be what a verifier accepts. */
-	if (jg_chain_entry_parse(bytes, len, &check_seq, check_prev, NULL, why, sizeof(why)) != 0) {
+	len = asprintf(&bytes, "{\"actor\":%s,\"data\":%s,\"prev\":\"%s\",\"seq\":%llu,\"ts\":%lld,"
+			       "\"type\":%s,\"v\":%d}",
+		       p->actor, p->data, prev, (unsigned long long)tx->size, (long long)tx->ts,
+		       p->type, JG_AUDIT_VERSION);
+	if (len < 0)
+		return JG_ENOMEM;
+	if (len > JG_AUDIT_MAX_ENTRY) {
 		free(bytes);
-		return len > JG_AUDIT_MAX_ENTRY ? JG_ETOOBIG : JG_EINVAL;
+		return JG_ETOOBIG;
 	}
-	if ((rc = jg_merkle_leaf_hash(bytes, len, leaf)) != 0 ||
+	if ((rc = jg_merkle_leaf_hash(bytes, (size_t)len, leaf)) != 0 ||
 	    (rc = jg_merkle_frontier_append(&tree, leaf, done, &ndone)) != 0) {
 		free(bytes);
 		return rc;
@@ -216,7 +269,7 @@ jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, 
 		return JG_ESTORE;
 	}
 	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
-	jg_stmt_bind_blob(st, 2, bytes, len);
+	jg_stmt_bind_blob(st, 2, bytes, (size_t)len);
 	rc = jg_stmt_step(st);
 	jg_stmt_finish(st);
 	free(bytes);
@@ -245,17 +298,20 @@ jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, 
 	return 0;
 }
 
-/* ---- the writer ------------------------------------------------------------ */
-
-static void
-finish_batch(struct jg_audit *a, struct job *batch)
+int
+jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, json_t *data,
+		   struct jg_audit_receipt *out)
 {
-	pthread_mutex_lock(&a->lock);
-	for (struct job *j = batch; j; j = j->next)
-		j->done = 1;
-	pthread_cond_broadcast(&a->done);
-	pthread_mutex_unlock(&a->lock);
+	struct parts p;
+	int rc = parts_make(type, actor, data, &p);
+	if (rc != 0)
+		return rc;
+	rc = append_parts(tx, &p, out);
+	parts_free(&p);
+	return rc;
 }
+
+/* ---- the writer ------------------------------------------------------------ */
 
 static void
 fail_batch(struct job *batch, int rc)
@@ -286,7 +342,7 @@ run_batch(struct jg_audit *a, struct job *batch)
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
 		tx.ts = now_ms();
-		if (exec1(a->conn, sql_savepoint) != 0) {
+		if (!j->no_savepoint && exec1(a->conn, sql_savepoint) != 0) {
 			jg_store_rollback(a->conn);
 			fail_batch(batch, JG_EUNAVAIL);
 			return;
@@ -294,11 +350,14 @@ run_batch(struct jg_audit *a, struct job *batch)
 		j->rc = j->fn(&tx, j->ctx);
 		if (j->rc == JG_ESTORE)
 			j->rc = JG_EUNAVAIL;
-		if (!jg_store_in_transaction(a->conn)) {
-			/* SQLite rolled the whole transaction back (I/O error). */
+		if (!jg_store_in_transaction(a->conn) || (j->no_savepoint && j->rc != 0)) {
+			/* The transaction is gone (I/O error) or cannot be trusted: none of it stays. */
+			jg_store_rollback(a->conn);
 			fail_batch(batch, JG_EUNAVAIL);
 			return;
 		}
+		if (j->no_savepoint)
+			continue;
 		if (j->rc != 0) {
 			tx = saved;
 			if (exec1(a->conn, sql_rollback_to) != 0) {
@@ -329,19 +388,36 @@ run_batch(struct jg_audit *a, struct job *batch)
 	pthread_mutex_unlock(&a->lock);
 }
 
-static void *
-writer_main(void *arg)
+/*
+ * Group commit without a hand-off: the first caller that finds no batch in
+ * progress becomes the writer (the leader), takes every job queued so far
+ * - its own included - and commits them as one batch; the others sleep
+ * until their job is done or the writer's seat is free again, then one of
+ * them leads the next batch.  One batch at a time, on one connection, so
+ * appends are serialised exactly as with a dedicated thread, but a lone
+ * caller pays no thread switch (RocksDB's write groups work the same way).
+ */
+static int
+run_job(struct jg_audit *a, struct job *job)
 {
-	struct jg_audit *a = arg;
-
-	for (;;) {
-		pthread_mutex_lock(&a->lock);
-		while (a->queue == NULL && !a->stopping)
-			pthread_cond_wait(&a->work, &a->lock);
-		if (a->queue == NULL && a->stopping) {
-			pthread_mutex_unlock(&a->lock);
-			break;
+	pthread_cond_init(&job->wake, NULL);
+	pthread_mutex_lock(&a->lock);
+	if (!a->started || a->stopping) {
+		pthread_mutex_unlock(&a->lock);
+		pthread_cond_destroy(&job->wake);
+		return JG_EUNAVAIL;
+	}
+	if (a->queue_tail)
+		a->queue_tail->next = job;
+	else
+		a->queue = job;
+	a->queue_tail = job;
+	while (!job->done) {
+		if (a->writing) {
+			pthread_cond_wait(&job->wake, &a->lock);
+			continue;
 		}
+		a->writing = 1;
 		struct job *batch = a->queue, *last = a->queue;
 		for (int n = 1; n < MAX_BATCH && last->next; n++)
 			last = last->next;
@@ -352,36 +428,33 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 
 		run_batch(a, batch);
-		finish_batch(a, batch);
+
+		pthread_mutex_lock(&a->lock);
+		for (struct job *j = batch, *next; j; j = next) {
+			next = j->next; /* j may return (and vanish) as soon as it is done */
+			j->done = 1;
+			if (j != job)
+				pthread_cond_signal(&j->wake);
+		}
+		a->writing = 0;
+		if (a->queue != NULL) /* the first one waiting leads the next batch */
+			pthread_cond_signal(&a->queue->wake);
+		pthread_cond_broadcast(&a->done);
 	}
-	return NULL;
+	pthread_mutex_unlock(&a->lock);
+	pthread_cond_destroy(&job->wake);
+	return job->rc;
 }
 
 int
 jg_audit_run(struct jg_audit *a, jg_audit_work_fn fn, void *ctx)
 {
 	struct job job = {.fn = fn, .ctx = ctx};
-
-	pthread_mutex_lock(&a->lock);
-	if (!a->started || a->stopping) {
-		pthread_mutex_unlock(&a->lock);
-		return JG_EUNAVAIL;
-	}
-	if (a->queue_tail)
-		a->queue_tail->next = &job;
-	else
-		a->queue = &job;
-	a->queue_tail = &job;
-	pthread_cond_signal(&a->work);
-	while (!job.done)
-		pthread_cond_wait(&a->done, &a->lock);
-	pthread_mutex_unlock(&a->lock);
-	return job.rc;
+	return run_job(a, &job);
 }
 
 struct append_job {
-	const char *type, *actor;
-	json_t *data;
+	struct parts parts;
 	struct jg_audit_receipt *out;
 };
 
@@ -389,15 +462,22 @@ static int
 append_fn(struct jg_audit_tx *tx, void *ctx)
 {
 	struct append_job *j = ctx;
-	return jg_audit_tx_append(tx, j->type, j->actor, j->data, j->out);
+	return append_parts(tx, &j->parts, j->out);
 }
 
 int
 jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t *data,
 		struct jg_audit_receipt *out)
 {
-	struct append_job j = {type, actor, data, out};
-	return jg_audit_run(a, append_fn, &j);
+	struct append_job j = {.out = out};
+	/* encoded here, on the caller's thread, so the writer only splices */
+	int rc = parts_make(type, actor, data, &j.parts);
+	if (rc != 0)
+		return rc;
+	struct job job = {.fn = append_fn, .ctx = &j, .no_savepoint = 1};
+	rc = run_job(a, &job);
+	parts_free(&j.parts);
+	return rc;
 }
 
 /* ---- checkpoints ------------------------------------------------------------ */
@@ -641,7 +721,6 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	a->checkpoint_seconds = cfg->checkpoint_seconds > 0 ? cfg->checkpoint_seconds : 60;
 	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);
 	pthread_cond_init(&a->wakeup, NULL);
 	if (a->origin == NULL) {
@@ -673,11 +752,6 @@ jg_audit_start(struct jg_audit *a)
 {
 	if (jg_store_acquire(a->store, &a->conn) != 0)
 		return JG_ESTORE;
-	if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
-		jg_store_release(a->store, a->conn);
-		a->conn = NULL;
-		return JG_ENOMEM;
-	}
 	a->started = 1;
 	if (pthread_create(&a->pusher, NULL, pusher_main, a) != 0) {
 		jg_audit_stop(a);
@@ -693,13 +767,15 @@ jg_audit_stop(struct jg_audit *a)
 	if (a == NULL || !a->started)
 		return;
 	pthread_mutex_lock(&a->lock);
-	a->stopping = 1;
-	pthread_cond_broadcast(&a->work);
+	a->stopping = 1; /* no new jobs; queued ones still get written */
 	pthread_cond_broadcast(&a->wakeup);
 	pthread_mutex_unlock(&a->lock);
 	if (a->started == 2)
 		pthread_join(a->pusher, NULL);
-	pthread_join(a->writer, NULL);
+	pthread_mutex_lock(&a->lock);
+	while (a->writing || a->queue != NULL)
+		pthread_cond_wait(&a->done, &a->lock);
+	pthread_mutex_unlock(&a->lock);
 	jg_store_release(a->store, a->conn);
 	a->conn = NULL;
 	a->started = 0;
@@ -717,7 +793,6 @@ jg_audit_free(struct jg_audit *a)
 	free(a->sink_url);
 	free(a->sink_ca_file);
 	pthread_mutex_destroy(&a->lock);
-	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->done);
 	pthread_cond_destroy(&a->wakeup);
 	free(a);

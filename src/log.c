@@ -50,6 +50,12 @@ format_time(char *buf, size_t len)
 		 (int)(ts.tv_nsec / 1000000));
 }
 
+int
+jg_log_enabled(enum jg_log_level level)
+{
+	return (int)level >= min_level;
+}
+
 void
 jg_log(enum jg_log_level level, const char *msg, json_t *fields)
 {

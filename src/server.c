@@ -40,7 +40,15 @@
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"       \
 	"+CHACHA20-POLY1305:-RSA"
 #define MAX_PEM_BYTES (64 * 1024)
-#define MHD_MEMORY_LIMIT (1024 * 1024)
+/*
+ * libmicrohttpd keeps each connection's request in a memory pool that it
+ * zeroes after every request, so the pool costs time per request: size it
+ * from jitgate's own caps plus room for requests that exceed them (which
+ * jitgate must still see, to refuse them in JSON).
+ */
+#define MHD_POOL_HEADROOM (128 * 1024)
+/* libmicrohttpd messages (TLS handshake failures, ...) logged per second at most. */
+#define MHD_LOG_PER_SECOND 10
 
 struct jg_server {
 	const struct jg_config *cfg;
@@ -341,16 +349,42 @@ refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char
 
 /* ---- MHD callbacks ---------------------------------------------------------- */
 
+/*
+ * Any client can make libmicrohttpd log (a bare TCP connect logs a TLS
+ * handshake error), so its messages are rate-limited; the number dropped is
+ * reported with the next message that gets through.
+ */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t window;
+	static unsigned in_window, dropped;
+	unsigned report_dropped;
 	char msg[512];
 	(void)cls;
+
+	pthread_mutex_lock(&lock);
+	time_t now = time(NULL);
+	if (now != window) {
+		window = now;
+		in_window = 0;
+	}
+	if (++in_window > MHD_LOG_PER_SECOND) {
+		dropped++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	report_dropped = dropped;
+	dropped = 0;
+	pthread_mutex_unlock(&lock);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
 	json_t *f = json_pack("{s:s}", "source", "libmicrohttpd");
+	if (report_dropped > 0)
+		json_object_set_new(f, "dropped_before", json_integer(report_dropped));
 	jg_log(JG_LOG_WARN, msg, f);
 	json_decref(f);
 }
@@ -537,9 +571,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double secs = (double)(now.tv_sec - st->start.tv_sec) +
 		      (double)(now.tv_nsec - st->start.tv_nsec) / 1e9;
-	if (st->started) {
+	if (st->started)
+		jg_metrics_observe(srv->metrics, st->method, st->route_label,
+				   st->answered ? st->status : 0, secs);
+	if (st->started && jg_log_enabled(JG_LOG_INFO)) {
 		int status = st->answered ? st->status : 0;
-		jg_metrics_observe(srv->metrics, st->method, st->route_label, status, secs);
 		json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:b}", "request_id",
 				      st->req.request_id, "method", st->method, "route",
 				      st->route_label, "status", status, "latency_ms", secs * 1000.0,
@@ -622,7 +658,8 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_logger,
 	    srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->limits.connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_LIMIT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(cfg->limits.max_header_bytes + cfg->limits.max_url_bytes + MHD_POOL_HEADROOM),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%u (in use, or bad certificate or key)",
@@ -640,17 +677,36 @@ jg_server_stop(struct jg_server *srv, int grace_seconds)
 
 	if (srv->daemon == NULL)
 		return 0;
-	srv->stopping = 1;
+	srv->stopping = 1; /* from now on every reply closes its connection */
 	MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += grace_seconds;
 	pthread_mutex_lock(&srv->lock);
-	while (srv->inflight > 0) {
-		if (pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) == ETIMEDOUT)
-			break;
+	/*
+	 * A kept-alive connection may start one more request after `stopping`
+	 * (its reply then closes it), so idle must hold for a moment before
+	 * the daemon is stopped.
+	 */
+	for (int quiet_rounds = 0; quiet_rounds < 3;) {
+		while (srv->inflight > 0) {
+			quiet_rounds = 0;
+			if (pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) == ETIMEDOUT)
+				goto timed_out;
+		}
+		struct timespec settle;
+		clock_gettime(CLOCK_REALTIME, &settle);
+		settle.tv_nsec += 50 * 1000000L;
+		if (settle.tv_nsec >= 1000000000L) {
+			settle.tv_sec++;
+			settle.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->idle, &srv->lock, &settle);
+		if (srv->inflight == 0)
+			quiet_rounds++;
 	}
+timed_out:
 	left = srv->inflight;
 	pthread_mutex_unlock(&srv->lock);
 	MHD_stop_daemon(srv->daemon);

@@ -21,6 +21,9 @@ void jg_log_set_level(enum jg_log_level level);
 /* Parses "debug", "info", "warn", "error".  Returns 0 or JG_EINVAL. */
 int jg_log_level_parse(const char *name, enum jg_log_level *out);
 
+/* True when a line of this level would be written (skip building fields otherwise). */
+int jg_log_enabled(enum jg_log_level level);
+
 /* Writes one line.  fields may be NULL; it is borrowed, not freed. */
 void jg_log(enum jg_log_level level, const char *msg, json_t *fields);
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/audit.sh - the audit log against the limits it is built on, measured
+# in the same run on the same disk and CPU:
+#   durable appends/s (1 and 32 clients)  vs  raw SQLite durable single-row commits/s
+#   offline verification (jitgate audit verify) of BENCH_AUDIT_ENTRIES entries:
+#     integrity part (hash, tree, signature) in bytes/s  vs  openssl speed sha256
+#     full verification (plus parsing and canonical form) in entries/s and seconds
+# Run by bench/run.sh (environment in bench/lib.sh).  BENCH_AUDIT_ENTRIES
+# defaults to 1000000 (the documented goal: under 5 s on both cores).
+set -euo pipefail
+. "$REPO/bench/lib.sh"
+
+AB="$REPO/build/bench/audit_bench"
+[ -x "$AB" ] || bench_die "$AB is missing: run 'make build/bench/audit_bench'"
+n=${BENCH_AUDIT_ENTRIES:-1000000}
+secs=${BENCH_SECONDS}
+dir="$BENCH_TMP/audit"
+mkdir -p "$dir"
+cp -r "$BENCH_TMP/tls" "$dir/tls"
+cat >"$dir/jitgate.yaml" <<YAML
+public_url: "https://127.0.0.1:1"
+log_level: warn
+tls: {cert_file: tls/cert.pem, key_file: tls/key.pem}
+database: {url: "sqlite://jitgate.db"}
+migrations_dir: "$REPO/migrations"
+key_dir: keys
+YAML
+"$JG_BIN" migrate -c "$dir/jitgate.yaml" >/dev/null
+vkey=$("$JG_BIN" keys generate -c "$dir/jitgate.yaml" | awk '/^checkpoint/ {print $NF}')
+
+val() { awk -v k="$1" '$1 == k {print $2}'; }
+
+bench_log "audit: raw SQLite durable commits (${secs}s)"
+raw=$("$AB" raw "$dir" "$secs" | val raw_commits_per_s)
+bench_log "audit: durable appends, 1 client (${secs}s)"
+a1=$("$AB" append "$dir" 1 "$secs" | val appends_per_s_1)
+bench_log "audit: durable appends, 32 clients (${secs}s)"
+a32=$("$AB" append "$dir" 32 "$secs" | val appends_per_s_32)
+
+bench_log "audit: filling a fresh log with $n entries"
+rm -f "$dir"/jitgate.db*
+"$JG_BIN" migrate -c "$dir/jitgate.yaml" >/dev/null
+"$AB" fill "$dir" "$n" >/dev/null
+"$JG_BIN" audit export -c "$dir/jitgate.yaml" -o "$dir/export.jsonl"
+bytes=$(stat -c %s "$dir/export.jsonl")
+entries=$(($(wc -l <"$dir/export.jsonl") - 2))
+
+bench_log "audit: openssl speed sha256 (256-byte blocks, one core)"
+sha=$(openssl speed -seconds 3 -bytes 256 sha256 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); print v * 1000}')
+integ=$("$AB" integrity "$dir/export.jsonl" "$vkey" | val integrity_bytes_per_s)
+start=$(date +%s.%N)
+"$JG_BIN" audit verify "$dir/export.jsonl" --key "$vkey" >/dev/null || bench_die "the export did not verify"
+took=$(echo "$(date +%s.%N) - $start" | bc -l)
+
+mkdir -p "$BENCH_OUT"
+{
+  printf '\naudit log (%s entries, %s MB export)\n' "$entries" "$((bytes / 1000000))"
+  printf '%-44s %14s %14s %8s\n' measure value reference ratio
+  printf '%-44s %14.0f %14.0f %8.2f\n' "durable appends/s, 1 client" "$a1" "$raw" "$(echo "$a1 / $raw" | bc -l)"
+  printf '%-44s %14.0f %14.0f %8.2f\n' "durable appends/s, 32 clients" "$a32" "$raw" "$(echo "$a32 / $raw" | bc -l)"
+  printf '%-44s %14.0f %14.0f %8.2f\n' "verify integrity MB/s (vs sha256 256B)" "$(echo "$integ / 1000000" | bc -l)" "$(echo "$sha / 1000000" | bc -l)" "$(echo "$integ / $sha" | bc -l)"
+  printf '%-44s %14.0f %14s %8s\n' "verify full entries/s" "$(echo "$entries / $took" | bc -l)" "-" "-"
+  printf '%-44s %14.2f %14s %8s\n' "verify full seconds for all entries" "$took" "5.00 goal" "-"
+  echo "(reference: raw SQLite WAL synchronous=FULL single-row commits/s; openssl speed sha256 bytes/s)"
+} | tee "$BENCH_OUT/audit.tsv"

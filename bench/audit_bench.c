@@ -1,0 +1,261 @@
+/*
+ * audit_bench.c - measurements for bench/audit.sh (`make bench`).
+ *
+ *   audit_bench raw DIR SECONDS            raw SQLite durable single-row commits/s
+ *   audit_bench append DIR THREADS SECONDS jitgate durable appends/s (jg_audit_append)
+ *   audit_bench fill DIR COUNT             bulk-append COUNT entries, then a checkpoint
+ *   audit_bench integrity FILE             hash + tree + signature part of verification
+ *
+ * DIR holds a jitgate.yaml whose store is migrated and whose keys exist
+ * (bench/audit.sh prepares it).  Every figure is printed as one line
+ * "name value unit" for the script to read.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "jitgate/audit.h"
+#include "jitgate/config.h"
+#include "jitgate/fileio.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A data object like a request decision's: about 350 bytes of entry. */
+static json_t *
+sample_data(unsigned long i)
+{
+	return json_pack("{s:s,s:s,s:[s,s],s:I,s:s,s:s}", "request", "req_01HZX3Q9V7T5K2M8",
+			 "service", "payment-gateway", "capabilities", "read-logs", "read-traces",
+			 "duration", (json_int_t)(3600 + (i % 7)), "decision", "pending",
+			 "policy_sha256",
+			 "9f2c4e1a7b3d5f60819a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70");
+}
+
+static int
+raw(const char *dir, double seconds)
+{
+	char path[4096];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	unsigned long n = 0;
+
+	snprintf(path, sizeof(path), "%s/raw.db", dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return 1;
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)",
+		     NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &st, NULL);
+	char blob[350];
+	memset(blob, 'x', sizeof(blob));
+	double start = now();
+	while (now() - start < seconds) {
+		sqlite3_bind_blob(st, 1, blob, sizeof(blob), SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return 1;
+		sqlite3_reset(st);
+		n++;
+	}
+	printf("raw_commits_per_s %.0f commits/s\n", (double)n / (now() - start));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return 0;
+}
+
+struct opened {
+	struct jg_config *cfg;
+	struct jg_store *store;
+	struct jg_audit *audit;
+};
+
+static int
+open_all(const char *dir, struct opened *o)
+{
+	char path[4096], err[1024];
+	snprintf(path, sizeof(path), "%s/jitgate.yaml", dir);
+	if (jg_config_load(path, &o->cfg, err, sizeof(err)) != 0 ||
+	    jg_store_open(o->cfg->database_path, &o->store, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	struct jg_audit_config acfg = {.origin = o->cfg->audit_origin,
+				       .checkpoint_entries = 1000000000,
+				       .checkpoint_seconds = 86400};
+	if (jg_audit_open(o->store, o->cfg->key_dir, &acfg, &o->audit, err, sizeof(err)) != 0 ||
+	    jg_audit_start(o->audit) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+close_all(struct opened *o)
+{
+	jg_audit_free(o->audit);
+	jg_store_close(o->store);
+	jg_config_free(o->cfg);
+}
+
+struct worker {
+	struct jg_audit *audit;
+	double until;
+	unsigned long n;
+	int failed;
+};
+
+static void *
+append_loop(void *arg)
+{
+	struct worker *w = arg;
+	while (now() < w->until) {
+		json_t *data = sample_data(w->n);
+		if (jg_audit_append(w->audit, "bench.append", "bench", data, NULL) != 0)
+			w->failed = 1;
+		json_decref(data);
+		w->n++;
+	}
+	return NULL;
+}
+
+static int
+append(const char *dir, int threads, double seconds)
+{
+	struct opened o = {0};
+	struct worker w[256];
+	pthread_t tid[256];
+	unsigned long total = 0;
+	int failed = 0;
+
+	if (threads < 1 || threads > 256 || open_all(dir, &o) != 0)
+		return 1;
+	double start = now();
+	for (int i = 0; i < threads; i++) {
+		w[i] = (struct worker){.audit = o.audit, .until = start + seconds};
+		pthread_create(&tid[i], NULL, append_loop, &w[i]);
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(tid[i], NULL);
+		total += w[i].n;
+		failed |= w[i].failed;
+	}
+	double took = now() - start;
+	close_all(&o);
+	if (failed) {
+		fprintf(stderr, "an append failed\n");
+		return 1;
+	}
+	printf("appends_per_s_%d %.0f appends/s\n", threads, (double)total / took);
+	return 0;
+}
+
+struct fill_job {
+	unsigned long count;
+};
+
+static int
+fill_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct fill_job *j = ctx;
+	for (unsigned long i = 0; i < j->count; i++) {
+		json_t *data = sample_data(i);
+		int rc = jg_audit_tx_append(tx, "bench.fill", "bench", data, NULL);
+		json_decref(data);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+fill(const char *dir, unsigned long count)
+{
+	struct opened o = {0};
+	if (open_all(dir, &o) != 0)
+		return 1;
+	for (unsigned long done = 0; done < count;) {
+		struct fill_job j = {count - done < 20000 ? count - done : 20000};
+		if (jg_audit_run(o.audit, fill_fn, &j) != 0)
+			return 1;
+		done += j.count;
+	}
+	uint64_t size;
+	int rc = jg_audit_checkpoint(o.audit, NULL, &size);
+	close_all(&o);
+	printf("filled %llu entries\n", (unsigned long long)size);
+	return rc != 0;
+}
+
+/* The integrity part alone: leaf hashes, the tree, the checkpoint signature. */
+static int
+integrity(const char *file, const char *vkey)
+{
+	char err[256], *buf;
+	size_t len;
+	struct jg_note_verifier v;
+	struct jg_checkpoint cp;
+
+	if (jg_file_read(file, 8ULL << 30, false, &buf, &len, err, sizeof(err)) != 0 ||
+	    jg_signed_note_verifier_parse(vkey, &v) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	double start = now();
+	struct jg_merkle_frontier f;
+	jg_merkle_frontier_init(&f);
+	const char *p = strchr(buf, '\n') + 1, *end = buf + len, *last = NULL;
+	size_t bytes = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl + 1 >= end) { /* the checkpoint line */
+			last = p;
+			break;
+		}
+		uint8_t leaf[32];
+		jg_merkle_leaf_hash(p, (size_t)(nl - p), leaf);
+		jg_merkle_frontier_append(&f, leaf, NULL, NULL);
+		bytes += (size_t)(nl - p);
+		p = nl + 1;
+	}
+	json_t *cpl = json_loadb(last, (size_t)(end - last), 0, NULL);
+	const char *note = json_string_value(json_object_get(cpl, "checkpoint"));
+	uint8_t root[32];
+	jg_merkle_frontier_root(&f, root);
+	int ok = note && jg_signed_note_open_checkpoint(note, strlen(note), &v, &cp) == 0 &&
+		 memcmp(root, cp.root, 32) == 0;
+	double took = now() - start;
+	json_decref(cpl);
+	free(buf);
+	if (!ok) {
+		fprintf(stderr, "integrity check failed\n");
+		return 1;
+	}
+	printf("integrity_bytes_per_s %.0f bytes/s\n", (double)bytes / took);
+	printf("integrity_entries_per_s %.0f entries/s\n", (double)f.size / took);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "raw") == 0)
+		return raw(argv[2], atof(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "append") == 0)
+		return append(argv[2], atoi(argv[3]), atof(argv[4]));
+	if (argc == 4 && strcmp(argv[1], "fill") == 0)
+		return fill(argv[2], strtoul(argv[3], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "integrity") == 0)
+		return integrity(argv[2], argv[3]);
+	fprintf(stderr, "usage: see the comment at the top of bench/audit_bench.c\n");
+	return 2;
+}
