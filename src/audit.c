@@ -25,12 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
+#include "jitgate/httpc.h"
 #include "jitgate/log.h"
 
 #define MAX_BATCH 512
@@ -208,7 +207,8 @@ valid_type(const char *t)
 static int
 parts_make(const char *type, const char *actor, json_t *data, struct parts *p)
 {
-	json_t *empty = NULL, *s;
+	json_t *empty = NULL, *wrap = NULL, *s;
+	char *enc = NULL;
 	size_t len;
 	int rc = JG_EINVAL;
 
@@ -217,7 +217,14 @@ parts_make(const char *type, const char *actor, json_t *data, struct parts *p)
 		return JG_EINVAL;
 	if (data == NULL)
 		data = empty = json_object();
-	if (!json_is_object(data) || jg_canon_encode(data, &p->data, &len) != 0)
+	/*
+	 * Encoded one level down, as the entry holds it, so that canon's depth
+	 * limit counts as it will when the entry is verified: {"data":D}.
+	 */
+	if (!json_is_object(data) || (wrap = json_pack("{s:O}", "data", data)) == NULL ||
+	    jg_canon_encode(wrap, &enc, &len) != 0)
+		goto out;
+	if ((p->data = strndup(enc + 8, len - 9)) == NULL)
 		goto out;
 	if ((s = json_string(actor)) == NULL)
 		goto out;
@@ -231,9 +238,27 @@ parts_make(const char *type, const char *actor, json_t *data, struct parts *p)
 		rc = 0;
 out:
 	json_decref(empty);
+	json_decref(wrap);
+	free(enc);
 	if (rc != 0)
 		parts_free(p);
 	return rc;
+}
+
+/*
+ * Whether the entry could exceed JG_AUDIT_MAX_ENTRY once the writer splices
+ * in prev (64 characters), seq and ts (at most 20 each) and v.  Such an
+ * append keeps its savepoint, so that refusing it (JG_ETOOBIG) spares the
+ * rest of its batch.
+ */
+static int
+parts_near_cap(const struct parts *p)
+{
+	static const char frame[] =
+	    "{\"actor\":,\"data\":,\"prev\":\"\",\"seq\":,\"ts\":,\"type\":,\"v\":}";
+	size_t most = sizeof(frame) - 1 + strlen(p->actor) + strlen(p->data) + strlen(p->type) +
+		      64 + 20 + 20 + 11;
+	return most > JG_AUDIT_MAX_ENTRY;
 }
 
 static int
@@ -474,7 +499,7 @@ jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t 
 	int rc = parts_make(type, actor, data, &j.parts);
 	if (rc != 0)
 		return rc;
-	struct job job = {.fn = append_fn, .ctx = &j, .no_savepoint = 1};
+	struct job job = {.fn = append_fn, .ctx = &j, .no_savepoint = !parts_near_cap(&j.parts)};
 	rc = run_job(a, &job);
 	parts_free(&j.parts);
 	return rc;
@@ -588,29 +613,17 @@ push_dir(struct jg_audit *a, uint64_t size, const char *note)
 static int
 push_url(struct jg_audit *a, const char *note)
 {
-	CURL *curl = curl_easy_init();
-	struct curl_slist *headers = NULL;
-	long status = 0;
-	CURLcode cc;
-
-	if (curl == NULL)
-		return JG_ENOMEM;
-	headers = curl_slist_append(headers, "Content-Type: text/plain; charset=utf-8");
-	curl_easy_setopt(curl, CURLOPT_URL, a->sink_url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, note);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	if (a->sink_ca_file)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, a->sink_ca_file);
-	cc = curl_easy_perform(curl);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	return cc == CURLE_OK && status >= 200 && status < 300 ? 0 : JG_EIO;
+	struct jg_httpc_opts opts = {.ca_file = a->sink_ca_file,
+				     .timeout_ms = 10000,
+				     .max_bytes = 65536,
+				     .flags = JG_HTTPC_HTTPS_ONLY,
+				     .content_type = "text/plain; charset=utf-8"};
+	struct jg_httpc_reply reply;
+	int rc = jg_httpc_request(a->sink_url, note, &opts, &reply);
+	if (rc == 0 && (reply.status < 200 || reply.status >= 300))
+		rc = JG_EIO;
+	jg_httpc_reply_free(&reply);
+	return rc;
 }
 
 static void

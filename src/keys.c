@@ -95,7 +95,7 @@ write_key(const char *dir, enum jg_key_kind kind, int number, char *err, size_t 
 {
 	EVP_PKEY *pkey = generate(kind);
 	BIO *mem = NULL;
-	char path[4096];
+	char path[4096], tmp[4200];
 	char *data;
 	long len;
 	int rc = JG_ECRYPTO;
@@ -109,14 +109,19 @@ write_key(const char *dir, enum jg_key_kind kind, int number, char *err, size_t 
 		goto out;
 	len = BIO_get_mem_data(mem, &data);
 	snprintf(path, sizeof(path), "%s/%s-%04d.pem", dir, jg_key_kind_name(kind), number);
-	if (access(path, F_OK) == 0) {
-		snprintf(err, errlen, "%s already exists", path);
-		rc = JG_ECONFLICT;
+	snprintf(tmp, sizeof(tmp), "%s/.%s-%04d.pem.%ld", dir, jg_key_kind_name(kind), number,
+		 (long)getpid());
+	if ((rc = jg_file_write_atomic(tmp, data, (size_t)len, 0600)) != 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
 		goto out;
 	}
-	rc = jg_file_write_atomic(path, data, (size_t)len, 0600);
-	if (rc != 0)
-		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+	/* link() never replaces: two rotations racing cannot overwrite a key */
+	if (link(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 errno == EEXIST ? "already exists (another rotation won?)" : strerror(errno));
+		rc = errno == EEXIST ? JG_ECONFLICT : JG_EIO;
+	}
+	unlink(tmp);
 out:
 	BIO_free(mem);
 	EVP_PKEY_free(pkey);
@@ -207,6 +212,14 @@ jg_keys_load(const char *dir, enum jg_key_kind kind, struct jg_keyring **out, ch
 		free(ring);
 		return JG_ENOTFOUND;
 	}
+	struct stat dst;
+	if (fstat(dirfd(d), &dst) != 0 || (dst.st_mode & 022) != 0) {
+		snprintf(err, errlen, "%s: the key directory is writable by group or others; chmod 700 it",
+			 dir);
+		closedir(d);
+		free(ring);
+		return JG_EDENIED;
+	}
 	while ((e = readdir(d)) != NULL) {
 		int number = file_number(kind, e->d_name);
 		char path[4096], *pem = NULL;
@@ -228,8 +241,8 @@ jg_keys_load(const char *dir, enum jg_key_kind kind, struct jg_keyring **out, ch
 		jg_file_free_secret(pem, len);
 		if (pkey == NULL || !right_type(kind, pkey)) {
 			EVP_PKEY_free(pkey);
-			snprintf(err, errlen, "%s: not a %s key", path,
-				 kind == JG_KEY_TOKEN ? "P-256 ECDSA" : "Ed25519");
+			snprintf(err, errlen, "%s: not %s key", path,
+				 kind == JG_KEY_TOKEN ? "a P-256 ECDSA" : "an Ed25519");
 			rc = JG_EPARSE;
 			break;
 		}

@@ -90,7 +90,8 @@ struct jg_store_conn *jg_audit_tx_conn(struct jg_audit_tx *tx);
 /*
  * Appends an entry {v, seq, ts, type, actor, data, prev}.  data (borrowed;
  * NULL means {}) must hold integers, not reals.  Returns 0, JG_EINVAL (bad
- * type, actor or data), JG_ETOOBIG, or JG_ESTORE.
+ * type, actor or data), JG_ETOOBIG, or JG_ESTORE.  A work function must
+ * return this error when it is not 0 (the batch then drops its changes).
  */
 int jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, json_t *data,
 		       struct jg_audit_receipt *out);
@@ -124,7 +125,7 @@ int jg_audit_consistency(struct jg_store *store, uint64_t m, uint64_t n, json_t 
 
 /*
  * Writes an export of entries [from, to] (inclusive) ending with the
- * earliest stored checkpoint whose size covers `to`: a header line, the
+ * newest stored checkpoint (which covers `to`): a header line, the
  * exact stored entries one per line, a checkpoint line (docs/audit-format.md).
  * JG_ENOTFOUND when no checkpoint covers `to`; JG_EINVAL for a bad range.
  */

@@ -1,0 +1,392 @@
+/*
+ * test_keys.c - signing keys on disk: created safely, never replaced,
+ * rotated forward, and loaded only when the file is a private, regular file
+ * holding a key of the right type.
+ *
+ * Each test gets a fresh temporary directory; the key directory inside it
+ * does not exist until jg_keys_generate() creates it.  Token keys must be
+ * ECDSA P-256 and checkpoint keys Ed25519; a public key written by
+ * jg_key_public_pem() must read back as the same key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "jitgate/error.h"
+#include "jitgate/keys.h"
+
+struct fixture {
+	char root[64];
+	char dir[128];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-keys-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->dir, sizeof(f->dir), "%s/keys", f->root);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+key_path(const struct fixture *f, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", f->dir, name);
+}
+
+static void
+generate(struct fixture *f)
+{
+	char err[512] = "";
+	if (jg_keys_generate(f->dir, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_generate: %s", err);
+}
+
+/* The whole content of path into buf (cap bytes); returns its length. */
+static size_t
+slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	size_t n = fread(buf, 1, cap, fp);
+	assert_true(n < cap);
+	fclose(fp);
+	return n;
+}
+
+static void
+write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+assert_mode(const char *path, mode_t want)
+{
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	if ((st.st_mode & 07777) != want)
+		fail_msg("%s: mode %04o, want %04o", path, (unsigned)(st.st_mode & 07777),
+			 (unsigned)want);
+}
+
+static struct jg_keyring *
+load(const struct fixture *f, enum jg_key_kind kind)
+{
+	struct jg_keyring *ring = NULL;
+	char err[512] = "";
+	if (jg_keys_load(f->dir, kind, &ring, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_load(%s): %s", jg_key_kind_name(kind), err);
+	assert_non_null(ring);
+	return ring;
+}
+
+static void
+expect_load_refused(const struct fixture *f, enum jg_key_kind kind, int want_rc, const char *needle)
+{
+	struct jg_keyring *ring = (struct jg_keyring *)1;
+	char err[512] = "";
+	int rc = jg_keys_load(f->dir, kind, &ring, err, sizeof(err));
+	if (rc != want_rc || strstr(err, needle) == NULL)
+		fail_msg("expected %d with \"%s\", got %d \"%s\"", want_rc, needle, rc, err);
+	assert_null(ring);
+}
+
+static int
+is_p256(EVP_PKEY *pkey)
+{
+	char curve[32];
+	size_t len;
+	return EVP_PKEY_is_a(pkey, "EC") &&
+	       EVP_PKEY_get_utf8_string_param(pkey, "group", curve, sizeof(curve), &len) == 1 &&
+	       strcmp(curve, "prime256v1") == 0;
+}
+
+static void
+test_keys_generate_creates_both_kinds(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	struct jg_keyring *ring;
+
+	umask(022); /* the modes below must not depend on the umask being strict */
+	generate(f);
+	assert_mode(f->dir, 0700);
+	key_path(f, "token-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
+	key_path(f, "checkpoint-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
+
+	ring = load(f, JG_KEY_TOKEN);
+	assert_int_equal(ring->kind, JG_KEY_TOKEN);
+	assert_int_equal(ring->n, 1);
+	assert_int_equal(ring->keys[0].number, 1);
+	assert_true(is_p256(ring->keys[0].pkey));
+	assert_ptr_equal(jg_keyring_active(ring), &ring->keys[0]);
+	jg_keyring_free(ring);
+
+	ring = load(f, JG_KEY_CHECKPOINT);
+	assert_int_equal(ring->n, 1);
+	assert_int_equal(ring->keys[0].number, 1);
+	assert_true(EVP_PKEY_is_a(ring->keys[0].pkey, "ED25519"));
+	jg_keyring_free(ring);
+
+	/* Nothing else was written (no temporary files left behind). */
+	char cmd[320];
+	snprintf(cmd, sizeof(cmd),
+		 "test \"$(ls -A '%s' | tr '\\n' ' ')\" = "
+		 "'checkpoint-0001.pem token-0001.pem '",
+		 f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_keys_generate_refuses_second_time(void **state)
+{
+	struct fixture *f = *state;
+	char path[2][256], before[2][16384], after[16384], err[512] = "";
+	size_t len[2];
+	struct stat st_before[2], st_after;
+
+	generate(f);
+	key_path(f, "token-0001.pem", path[0], sizeof(path[0]));
+	key_path(f, "checkpoint-0001.pem", path[1], sizeof(path[1]));
+	for (int i = 0; i < 2; i++) {
+		len[i] = slurp(path[i], before[i], sizeof(before[i]));
+		assert_int_equal(stat(path[i], &st_before[i]), 0);
+	}
+	assert_int_equal(jg_keys_generate(f->dir, err, sizeof(err)), JG_ECONFLICT);
+	assert_non_null(strstr(err, "already holds token keys"));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(stat(path[i], &st_after), 0);
+		assert_int_equal(st_after.st_ino, st_before[i].st_ino); /* not replaced */
+		assert_int_equal(slurp(path[i], after, sizeof(after)), len[i]);
+		assert_memory_equal(after, before[i], len[i]);
+	}
+
+	/* Checkpoint keys alone also block it, and no token key is added. */
+	assert_int_equal(unlink(path[0]), 0);
+	assert_int_equal(jg_keys_generate(f->dir, err, sizeof(err)), JG_ECONFLICT);
+	assert_non_null(strstr(err, "already holds checkpoint keys"));
+	assert_int_equal(access(path[0], F_OK), -1);
+}
+
+static void
+test_keys_rotate_adds_active_key(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "", path[256];
+	int number = 0;
+	struct jg_keyring *ring;
+	EVP_PKEY *first;
+
+	generate(f);
+	ring = load(f, JG_KEY_CHECKPOINT);
+	first = ring->keys[0].pkey;
+	EVP_PKEY_up_ref(first);
+	jg_keyring_free(ring);
+
+	assert_int_equal(jg_keys_rotate(f->dir, JG_KEY_CHECKPOINT, &number, err, sizeof(err)), 0);
+	assert_int_equal(number, 2);
+	key_path(f, "checkpoint-0002.pem", path, sizeof(path));
+	assert_mode(path, 0600);
+	ring = load(f, JG_KEY_CHECKPOINT);
+	assert_int_equal(ring->n, 2);
+	assert_int_equal(ring->keys[0].number, 1);
+	assert_int_equal(ring->keys[1].number, 2);
+	assert_int_equal(jg_keyring_active(ring)->number, 2);
+	assert_true(EVP_PKEY_is_a(jg_keyring_active(ring)->pkey, "ED25519"));
+	/* The old key stays, unchanged; the new one is a different key. */
+	assert_int_equal(EVP_PKEY_eq(ring->keys[0].pkey, first), 1);
+	assert_int_not_equal(EVP_PKEY_eq(ring->keys[1].pkey, first), 1);
+	jg_keyring_free(ring);
+	EVP_PKEY_free(first);
+
+	/* Token keys rotate on their own numbering. */
+	assert_int_equal(jg_keys_rotate(f->dir, JG_KEY_TOKEN, &number, err, sizeof(err)), 0);
+	assert_int_equal(number, 2);
+	assert_int_equal(jg_keys_rotate(f->dir, JG_KEY_TOKEN, NULL, err, sizeof(err)), 0);
+	ring = load(f, JG_KEY_TOKEN);
+	assert_int_equal(ring->n, 3);
+	assert_int_equal(jg_keyring_active(ring)->number, 3);
+	assert_true(is_p256(jg_keyring_active(ring)->pkey));
+	jg_keyring_free(ring);
+	ring = load(f, JG_KEY_CHECKPOINT);
+	assert_int_equal(ring->n, 2);
+	jg_keyring_free(ring);
+}
+
+static void
+test_keys_load_refuses_readable_by_others(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+
+	generate(f);
+	key_path(f, "checkpoint-0001.pem", path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	expect_load_refused(f, JG_KEY_CHECKPOINT, JG_EDENIED, "accessible to group or others");
+	assert_int_equal(chmod(path, 0640), 0);
+	expect_load_refused(f, JG_KEY_CHECKPOINT, JG_EDENIED, "accessible to group or others");
+	/* The other kind is unaffected. */
+	jg_keyring_free(load(f, JG_KEY_TOKEN));
+}
+
+static void
+test_keys_load_refuses_symlink(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], target[256];
+
+	generate(f);
+	key_path(f, "checkpoint-0001.pem", target, sizeof(target));
+	key_path(f, "checkpoint-0003.pem", path, sizeof(path));
+	/* A link to a good 0600 key of the right type is still refused. */
+	assert_int_equal(symlink(target, path), 0);
+	expect_load_refused(f, JG_KEY_CHECKPOINT, JG_EIO, "must not be a symlink");
+}
+
+static void
+test_keys_load_refuses_wrong_type(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], pem[16384];
+	size_t len;
+
+	generate(f);
+	/* The P-256 token key, copied 0600 under a checkpoint key name. */
+	key_path(f, "token-0001.pem", path, sizeof(path));
+	len = slurp(path, pem, sizeof(pem));
+	key_path(f, "checkpoint-0003.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600);
+	expect_load_refused(f, JG_KEY_CHECKPOINT, JG_EPARSE, "Ed25519 key");
+
+	/* And an Ed25519 key under a token key name. */
+	assert_int_equal(unlink(path), 0);
+	key_path(f, "checkpoint-0001.pem", path, sizeof(path));
+	len = slurp(path, pem, sizeof(pem));
+	key_path(f, "token-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600);
+	expect_load_refused(f, JG_KEY_TOKEN, JG_EPARSE, "not a P-256 ECDSA key");
+
+	/* An EC key on another curve is not a token key either. */
+	EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	assert_non_null(p384);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_PrivateKey(fp, p384, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(fp);
+	EVP_PKEY_free(p384);
+	expect_load_refused(f, JG_KEY_TOKEN, JG_EPARSE, "not a P-256 ECDSA key");
+
+	/* Not a key at all. */
+	write_file(path, "hello\n", 6, 0600);
+	expect_load_refused(f, JG_KEY_TOKEN, JG_EPARSE, "not a P-256 ECDSA key");
+}
+
+static void
+test_keys_load_refuses_empty_or_missing(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+
+	expect_load_refused(f, JG_KEY_TOKEN, JG_ENOTFOUND, "run 'jitgate keys generate'");
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	/* Names that are not <kind>-NNNN.pem are ignored. */
+	key_path(f, "token-1.pem", path, sizeof(path));
+	write_file(path, "x", 1, 0600);
+	key_path(f, "token-0000.pem", path, sizeof(path));
+	write_file(path, "x", 1, 0600);
+	expect_load_refused(f, JG_KEY_TOKEN, JG_ENOTFOUND, "no token keys");
+}
+
+static void
+test_key_public_pem_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	enum jg_key_kind kinds[] = {JG_KEY_TOKEN, JG_KEY_CHECKPOINT};
+	char path[256], err[512] = "";
+
+	generate(f);
+	for (int i = 0; i < 2; i++) {
+		struct jg_keyring *ring = load(f, kinds[i]);
+		EVP_PKEY *priv = jg_keyring_active(ring)->pkey, *pub = NULL;
+		char *pem = jg_key_public_pem(priv);
+		assert_non_null(pem);
+		assert_non_null(strstr(pem, "-----BEGIN PUBLIC KEY-----\n"));
+		assert_null(strstr(pem, "PRIVATE"));
+		snprintf(path, sizeof(path), "%s/%s.pub", f->root, jg_key_kind_name(kinds[i]));
+		/* A public key is not a secret: 0644 is fine. */
+		write_file(path, pem, strlen(pem), 0644);
+		if (jg_key_read_public_pem(path, &pub, err, sizeof(err)) != 0)
+			fail_msg("jg_key_read_public_pem: %s", err);
+		assert_non_null(pub);
+		assert_int_equal(EVP_PKEY_eq(pub, priv), 1);
+		/* Writing the read-back key gives the same PEM. */
+		char *again = jg_key_public_pem(pub);
+		assert_non_null(again);
+		assert_string_equal(again, pem);
+		free(again);
+		free(pem);
+		EVP_PKEY_free(pub);
+		jg_keyring_free(ring);
+	}
+
+	/* A private key file is not accepted as a public key. */
+	key_path(f, "checkpoint-0001.pem", path, sizeof(path));
+	EVP_PKEY *pub = (EVP_PKEY *)1;
+	assert_int_equal(jg_key_read_public_pem(path, &pub, err, sizeof(err)), JG_EPARSE);
+	assert_null(pub);
+	assert_non_null(strstr(err, "not a PEM public key"));
+	snprintf(path, sizeof(path), "%s/missing.pub", f->root);
+	assert_int_equal(jg_key_read_public_pem(path, &pub, err, sizeof(err)), JG_EIO);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_keys_generate_creates_both_kinds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_generate_refuses_second_time, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_rotate_adds_active_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_load_refuses_readable_by_others, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_load_refuses_symlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_load_refuses_wrong_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_load_refuses_empty_or_missing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_key_public_pem_round_trip, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
