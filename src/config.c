@@ -22,7 +22,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/yamldoc.h"
 
-enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT };
+enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT, K_STRLIST };
 
 struct key {
 	const char *path;
@@ -67,7 +67,23 @@ static const struct key keys[] = {
 	{"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
 	{"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
 	{"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
+	{"oidc", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"oidc.issuer", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_issuer)},
+	{"oidc.client_id", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_client_id)},
+	{"oidc.client_secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_client_secret_file)},
+	{"oidc.audience", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_audience)},
+	{"oidc.groups_claim", K_STRING, false, 0, 0, "groups", 0, OFF(oidc_groups_claim)},
+	{"oidc.scopes", K_STRING, false, 0, 0, "openid profile email", 0, OFF(oidc_scopes)},
+	{"oidc.ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_ca_file)},
+	{"oidc.jwks_min_refresh_seconds", K_INT, false, 1, 3600, NULL, 30,
+	 OFF(oidc_jwks_min_refresh)},
+	{"oidc.leeway_seconds", K_INT, false, 0, 300, NULL, 30, OFF(oidc_leeway)},
 	{"auth", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"auth.session_lifetime_seconds", K_INT, false, 60, 7 * 86400, NULL, 8 * 3600,
+	 OFF(auth_session_lifetime)},
+	{"auth.session_idle_seconds", K_INT, false, 60, 86400, NULL, 3600, OFF(auth_session_idle)},
+	{"auth.auditor_groups", K_STRLIST, false, 0, 0, "auditors", 0, OFF(auth_auditor_groups)},
+	{"auth.admin_groups", K_STRLIST, false, 0, 0, "jitgate-admins", 0, OFF(auth_admin_groups)},
 	{"auth.static_auditor_token_file", K_PATH, false, 0, 0, NULL, 0,
 	 OFF(auth_static_auditor_token_file)},
 };
@@ -158,6 +174,55 @@ resolve(const char *base_dir, const char *p)
 	return out;
 }
 
+static void
+free_list(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* A list of group names; absent means the one default name. */
+static int
+read_list(struct ctx *c, const struct key *def, json_t *v, char ***out)
+{
+	size_t n = v && json_is_array(v) ? json_array_size(v) : 1;
+	char **list;
+
+	if (v != NULL && !json_is_array(v))
+		return refuse(c, def->path, "'%s' must be a list of group names", def->path);
+	if (n > 64)
+		return refuse(c, def->path, "'%s' lists more than 64 groups", def->path);
+	list = calloc(n + 1, sizeof(*list));
+	if (list == NULL)
+		return JG_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *g = v ? json_array_get(v, i) : NULL;
+		const char *name = g ? json_string_value(g) : def->def_str;
+		if (name == NULL || *name == '\0') {
+			free_list(list);
+			return refuse(c, def->path, "'%s' entries must be non-empty strings",
+				      def->path);
+		}
+		if ((list[i] = strdup(name)) == NULL) {
+			free_list(list);
+			return JG_ENOMEM;
+		}
+	}
+	*out = list;
+	return 0;
+}
+
+int
+jg_config_groups_match(char *const *list, const char *const *groups, size_t n)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(list[i], groups[j]) == 0)
+				return 1;
+	return 0;
+}
+
 static int
 read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str_out)
 {
@@ -165,6 +230,8 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 	char range[96];
 
 	*str_out = NULL;
+	if (def->type == K_STRLIST)
+		return read_list(c, def, v, (char ***)((char *)cfg + def->offset));
 	if (v == NULL || json_is_null(v)) {
 		if (def->required)
 			return refuse(c, NULL, "missing required key '%s'", def->path);
@@ -204,6 +271,7 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 		}
 		*(int64_t *)((char *)cfg + def->offset) = json_integer_value(v);
 		return 0;
+	case K_STRLIST: break; /* read_list() above */
 	}
 	return JG_EINVAL;
 }
@@ -286,6 +354,40 @@ parse_audit(struct ctx *c, struct jg_config *cfg)
 	return 0;
 }
 
+/* http:// is allowed only on loopback (the development provider). */
+static int
+loopback_http(const char *url)
+{
+	return strncmp(url, "http://127.0.0.1:", 17) == 0 || strncmp(url, "http://localhost:", 17) == 0 ||
+	       strncmp(url, "http://[::1]:", 13) == 0;
+}
+
+static int
+parse_oidc(struct ctx *c, struct jg_config *cfg)
+{
+	const char *iss = cfg->oidc_issuer;
+
+	if (iss == NULL) {
+		if (cfg->oidc_client_id != NULL)
+			return refuse(c, "oidc.client_id", "'oidc.client_id' needs 'oidc.issuer'");
+		return 0;
+	}
+	if (strncmp(iss, "https://", 8) != 0 && !loopback_http(iss))
+		return refuse(c, "oidc.issuer",
+			      "'oidc.issuer' must be an https:// URL (http:// only on loopback)");
+	if (iss[strlen(iss) - 1] == '/')
+		return refuse(c, "oidc.issuer", "'oidc.issuer' must not end with '/'");
+	if (cfg->oidc_client_id == NULL)
+		return refuse(c, "oidc", "missing required key 'oidc.client_id'");
+	if (cfg->oidc_audience == NULL && (cfg->oidc_audience = strdup(cfg->public_url)) == NULL)
+		return JG_ENOMEM;
+	if (cfg->auth_static_auditor_token_file != NULL)
+		return refuse(c, "auth.static_auditor_token_file",
+			      "'auth.static_auditor_token_file' is for deployments without SSO; "
+			      "with 'oidc' configured auditors sign in (auth.auditor_groups)");
+	return 0;
+}
+
 int
 jg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
 		struct jg_config **out, char *err, size_t errlen)
@@ -341,6 +443,8 @@ jg_config_parse(const char *buf, size_t len, const char *name, const char *base_
 		goto out;
 	if ((rc = parse_audit(&c, cfg)) != 0)
 		goto out;
+	if ((rc = parse_oidc(&c, cfg)) != 0)
+		goto out;
 	*out = cfg;
 	cfg = NULL;
 out:
@@ -393,5 +497,14 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->audit_sink_url);
 	free(cfg->audit_sink_ca_file);
 	free(cfg->auth_static_auditor_token_file);
+	free(cfg->oidc_issuer);
+	free(cfg->oidc_client_id);
+	free(cfg->oidc_client_secret_file);
+	free(cfg->oidc_audience);
+	free(cfg->oidc_groups_claim);
+	free(cfg->oidc_scopes);
+	free(cfg->oidc_ca_file);
+	free_list(cfg->auth_auditor_groups);
+	free_list(cfg->auth_admin_groups);
 	free(cfg);
 }

@@ -52,9 +52,29 @@ struct jg_config {
 	char *audit_sink_ca_file;
 	int64_t audit_verify_threads;
 
+	/* OpenID Connect (docs/identity.md) */
+	char *oidc_issuer;             /* exact "iss"; discovery at <issuer>/.well-known/... */
+	char *oidc_client_id;          /* the browser-login client */
+	char *oidc_client_secret_file; /* NULL: a public client (PKCE only) */
+	char *oidc_audience;           /* bearer tokens' "aud"; default public_url */
+	char *oidc_groups_claim;       /* default "groups" */
+	char *oidc_scopes;             /* default "openid profile email" */
+	char *oidc_ca_file;            /* CA bundle for an https issuer (NULL: system) */
+	int64_t oidc_jwks_min_refresh; /* seconds between key fetches for unknown kids */
+	int64_t oidc_leeway;           /* seconds of clock skew allowed on exp/nbf/iat */
+
+	/* sessions and roles */
+	int64_t auth_session_lifetime; /* seconds a browser session lives at most */
+	int64_t auth_session_idle;     /* seconds without use before it ends */
+	char **auth_auditor_groups;    /* NULL-terminated */
+	char **auth_admin_groups;      /* NULL-terminated */
+
 	/* Until SSO lands: a file holding the bearer token auditors present. */
 	char *auth_static_auditor_token_file;
 };
+
+/* True when groups (n of them) intersect the NULL-terminated list. */
+int jg_config_groups_match(char *const *list, const char *const *groups, size_t n);
 
 /*
  * Loads and validates path.  On failure writes "file:line: reason" to err
