@@ -1,0 +1,150 @@
+/*
+ * policy.h - capability policies: loading, validation and evaluation.
+ *
+ * A policy set is every *.yaml file of one directory (format and
+ * evaluation rules: docs/policies.md).  Loading validates everything and
+ * refuses the whole set on the first problem of each file, naming file and
+ * line, so a set that loads is one whose every rule can match.  A loaded
+ * set is immutable: any number of threads may evaluate against it at once;
+ * a reload builds a new set.
+ *
+ * Evaluation turns a request {user, groups, service, capabilities,
+ * duration, justification, break_glass} into one decision: deny with a
+ * reason, grant, or pending with the approval requirements that must all
+ * be met.  It is pure: no clock, no I/O.  Who may approve is listed in the
+ * requirements; that a requester never approves their own request and that
+ * one person counts once per requirement are enforced by the access
+ * lifecycle when approvals arrive, not here.
+ */
+#ifndef JITGATE_POLICY_H
+#define JITGATE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define JG_POLICY_MAX_FILE_BYTES    (256 * 1024) /* one policy file */
+#define JG_POLICY_MAX_FILES	    1000	 /* policy files in a directory */
+#define JG_POLICY_MAX_RULES	    256		 /* rules, and deny rules, per policy */
+#define JG_POLICY_MAX_LIST	    256		 /* entries of any list (services, groups...) */
+#define JG_POLICY_MAX_NAME	    256		 /* bytes of a group, user or service glob */
+#define JG_POLICY_MAX_PATTERN	    256		 /* bytes of a regular expression */
+#define JG_POLICY_MAX_COUNT	    100		 /* approvals one requirement may ask for */
+#define JG_POLICY_MAX_DURATION	    (30 * 86400) /* seconds; the longest max_duration */
+#define JG_POLICY_MAX_JUSTIFICATION 4096	 /* bytes of a request's justification */
+#define JG_POLICY_MAX_REQUEST_CAPS  32		 /* entries of a request's capability list */
+#define JG_POLICY_INCIDENT_MAX	    64		 /* bytes of an extracted incident id */
+#define JG_POLICY_DEFAULT_INCIDENT  "[A-Z][A-Z0-9]+-[0-9]+"
+
+struct jg_policy_set;
+
+struct jg_policy_request {
+	const char *user;	   /* the requester's identity, compared exactly */
+	const char *const *groups; /* the requester's groups */
+	size_t ngroups;
+	const char *service;		 /* the service access is asked for */
+	const char *const *capabilities; /* names, e.g. "read-logs"; duplicates are merged */
+	size_t ncaps;
+	int64_t duration_seconds;  /* asked-for duration; never shortened */
+	const char *justification; /* may be NULL (as "") */
+	bool break_glass;
+};
+
+enum jg_policy_outcome { JG_POLICY_DENY, JG_POLICY_GRANT, JG_POLICY_PENDING };
+
+/* One approval requirement: count distinct approvers, each in a group or listed. */
+struct jg_policy_requirement {
+	char **groups; /* approver groups */
+	size_t ngroups;
+	char **users; /* approver users */
+	size_t nusers;
+	int count;  /* approvals needed, >= 1 */
+	char *rule; /* the rule it comes from, e.g. "payments-debug#rules[1]" */
+};
+
+/*
+ * A decision owns all its strings (it outlives a policy reload); release
+ * them with jg_policy_decision_clear().
+ */
+struct jg_policy_decision {
+	enum jg_policy_outcome outcome;
+	char *reason;				    /* why, when denied; NULL otherwise */
+	struct jg_policy_requirement *requirements; /* all must be met (pending) */
+	size_t nrequirements;
+	int64_t max_duration; /* effective maximum in seconds; 0 when not determined */
+	char **matched_rules; /* the rules that decided, e.g. "payments-debug#rules[0]" */
+	size_t nmatched;
+	bool break_glass;			   /* granted through break_glass */
+	char incident[JG_POLICY_INCIDENT_MAX + 1]; /* from the justification; "" when none */
+	char policy_sha256[65];			   /* the set's hash (hex) */
+};
+
+/*
+ * Loads and validates every policy file of dir (see docs/policies.md for
+ * which files).  incident_pattern is the POSIX ERE that finds an incident
+ * or ticket id in a justification; NULL means JG_POLICY_DEFAULT_INCIDENT.
+ * On failure returns JG_ECONFIG (or JG_EIO, JG_ETOOBIG, JG_ENOMEM) and
+ * writes to err one line "file:line: reason" per refused file (at most 20,
+ * newline-separated, no final newline).  On success *out is the caller's,
+ * freed with jg_policy_set_free().
+ */
+int jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_policy_set **out,
+		       char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* NULL is a no-op. */
+void jg_policy_set_free(struct jg_policy_set *set);
+
+/* The set's SHA-256 as 64 lowercase hex digits; owned by set. */
+const char *jg_policy_set_sha256(const struct jg_policy_set *set);
+
+/* The number of policies in the set. */
+size_t jg_policy_set_size(const struct jg_policy_set *set);
+
+/*
+ * Evaluates req against set and fills *out (which the caller clears with
+ * jg_policy_decision_clear(), also after a failure).  A request that is
+ * malformed (unknown capability, duration <= 0, ...) gets a deny decision
+ * and 0.  Returns JG_EINVAL when an argument is NULL, JG_ENOMEM; on any
+ * failure *out is a deny without requirements, so a caller that ignores
+ * the code still fails closed.
+ */
+int jg_policy_evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
+		       struct jg_policy_decision *out) __attribute__((warn_unused_result));
+
+/* Frees what *d owns and zeroes it (outcome DENY).  NULL is a no-op. */
+void jg_policy_decision_clear(struct jg_policy_decision *d);
+
+/*
+ * True when user, or one of groups, is an eligible approver for req.  Does
+ * not know who requested: the caller refuses the requester itself.
+ */
+bool jg_policy_can_approve(const struct jg_policy_requirement *req, const char *user,
+			   const char *const *groups, size_t ngroups)
+    __attribute__((warn_unused_result));
+
+/*
+ * The decision as a JSON object (docs/policies.md, "Decisions"); *out is
+ * the caller's (json_decref).  Returns 0, JG_ENOMEM or JG_EINVAL.
+ */
+int jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out);
+
+/* "deny", "grant" or "pending". */
+const char *jg_policy_outcome_name(enum jg_policy_outcome outcome);
+
+/* True when name is one of the capabilities (read-logs, read-traces, ...). */
+bool jg_policy_capability_known(const char *name);
+
+/*
+ * Parses a duration: one or more <digits><unit> with units d, h, m, s in
+ * that order, each at most once ("30s", "15m", "1h30m", "2d").  The total
+ * must be between 1 second and JG_POLICY_MAX_DURATION.  Returns 0 and
+ * *secs, or JG_EINVAL (*secs untouched).
+ */
+int jg_policy_duration_parse(const char *s, int64_t *secs);
+
+/* Formats secs (> 0) the way jg_policy_duration_parse reads it: "1h30m". */
+void jg_policy_duration_format(int64_t secs, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,1241 @@
+/*
+ * test_policy.c - policy loading, validation, hashing and evaluation.
+ *
+ * The evaluation tests run one table of requests against a fixed set of
+ * five policies written to a temporary directory (the design's example
+ * plus policies that overlap it, so that policy order, deny precedence
+ * across policies, break-glass across policies, globs and user requesters
+ * are all exercised).  The loader tests write one bad file at a time and
+ * assert the exact "file:line: reason" an operator would see.  Each test
+ * gets a fresh temporary directory.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+
+#include "jitgate/error.h"
+#include "jitgate/policy.h"
+
+#define M(n) ((int64_t)(n)*60)
+#define H(n) ((int64_t)(n)*3600)
+
+struct fixture {
+	char root[64];
+	char dir[128];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-policy-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->dir, sizeof(f->dir), "%s/policies", f->root);
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* ---- the evaluation set ---- */
+
+static const char payments_yaml[] =
+    "policy: payments-debug\n"
+    "services: [\"payment-*\"]\n"
+    "rules:\n"
+    "  - capabilities: [read-logs, read-traces, read-metrics]\n"
+    "    requesters: {groups: [payments-eng, sre]}\n"
+    "    max_duration: 4h\n"
+    "    approval: none\n"
+    "  - capabilities: [deploy-probe]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 1h\n"
+    "    justification: {pattern: \"INC-[0-9]+\", min_length: 20}\n"
+    "    approval: {approvers: {groups: [payments-leads, sre-leads]}, count: 1}\n"
+    "  - capabilities: [read-pii]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 30m\n"
+    "    approval: {approvers: {groups: [privacy]}, count: 2}\n"
+    "break_glass:\n"
+    "  requesters: {groups: [sre-oncall]}\n"
+    "  max_duration: 1h\n"
+    "deny:\n"
+    "  - requesters: {groups: [contractors]}\n"
+    "    capabilities: [read-pii]\n";
+
+static const char checkout_yaml[] =
+    "policy: checkout-debug\n"
+    "services: [\"checkout-*\", cart]\n"
+    "rules:\n"
+    "  - capabilities: [read-logs]\n"
+    "    requesters: {users: [frank, heidi]}\n"
+    "    max_duration: 2h\n"
+    "    approval: none\n"
+    "  - capabilities: [read-metrics, read-traces]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 8h\n"
+    "    approval: {approvers: {users: [bob, carol]}, count: 2}\n"
+    "  - capabilities: [read-logs]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 1d\n"
+    "    justification: {min_length: 5}\n"
+    "    approval: {approvers: {groups: [payments-leads], users: [carol]}, count: 1}\n";
+
+static const char ledger_yaml[] = "policy: ledger-extra\n"
+				  "services: [payment-ledger]\n"
+				  "rules:\n"
+				  "  - capabilities: [read-logs, read-pii]\n"
+				  "    requesters: {groups: [payments-eng]}\n"
+				  "    max_duration: 8h\n"
+				  "    approval: none\n"
+				  "break_glass:\n"
+				  "  requesters: {users: [frank]}\n"
+				  "  max_duration: 15m\n"
+				  "  capabilities: [read-logs]\n"
+				  "  justification: {pattern: \"^(INC|SEV)-[0-9]+\"}\n";
+
+static const char reports_yaml[] = "policy: reports\n"
+				   "description: globs with ? and []\n"
+				   "services: [\"reports-?\", \"report-[ab]\"]\n"
+				   "rules:\n"
+				   "  - capabilities: [read-metrics]\n"
+				   "    requesters: {groups: [analysts]}\n"
+				   "    max_duration: 90m\n"
+				   "    approval: none\n"
+				   "break_glass:\n"
+				   "  requesters: {groups: [sre-oncall]}\n"
+				   "  max_duration: 2h\n"
+				   "  capabilities: [read-logs, read-metrics]\n";
+
+static const char global_yaml[] =
+    "policy: global-deny\n"
+    "services: [\"payment-*\", \"checkout-*\", cart]\n"
+    "deny:\n"
+    "  - requesters: {users: [mallory]}\n"
+    "    capabilities: [read-logs, read-traces, read-metrics, deploy-probe, read-pii]\n";
+
+static void
+write_eval_set(const char *dir)
+{
+	/* File names deliberately not in policy-name order. */
+	write_file(dir, "10-payments.yaml", payments_yaml);
+	write_file(dir, "20-checkout.yaml", checkout_yaml);
+	write_file(dir, "30-ledger.yaml", ledger_yaml);
+	write_file(dir, "40-reports.yaml", reports_yaml);
+	write_file(dir, "50-global.yaml", global_yaml);
+	write_file(dir, "payments.test.yaml", "- not: [a policy\n"); /* test files are skipped */
+	write_file(dir, ".hidden.yaml", "not: a policy\n");	     /* as are dotfiles */
+}
+
+static struct jg_policy_set *
+load_ok(const char *dir)
+{
+	struct jg_policy_set *set = NULL;
+	char err[4096] = "";
+	int rc = jg_policy_set_load(dir, NULL, &set, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("load failed: rc=%d %s", rc, err);
+	assert_non_null(set);
+	return set;
+}
+
+/* ---- evaluation table ---- */
+
+struct eval_case {
+	const char *name;
+	const char *user;
+	const char *groups; /* comma-separated */
+	const char *service;
+	const char *caps; /* comma-separated; "" for none */
+	int64_t duration;
+	const char *justification;
+	bool break_glass;
+	enum jg_policy_outcome want;
+	const char *reason;   /* substring of the reason; NULL: no reason expected */
+	int64_t max;	      /* effective maximum; -1: not checked */
+	const char *reqs;     /* "rule:count:groups:users;" per requirement */
+	const char *matched;  /* "a,b"; NULL: not checked */
+	const char *incident; /* NULL: not checked */
+};
+
+#define GRANT	JG_POLICY_GRANT
+#define DENY	JG_POLICY_DENY
+#define PENDING JG_POLICY_PENDING
+#define PEN	"payments-eng"
+#define LEAD1	"payments-debug#rules[1]:1:payments-leads,sre-leads:;"
+#define PII2	"payments-debug#rules[2]:2:privacy:;"
+#define GOOD	"INC-4711 checkout latency spike" /* 31 characters */
+
+static const struct eval_case eval_cases[] = {
+    /* approval none */
+    {"logs at once", "alice", PEN, "payment-api", "read-logs", H(1), NULL, false, GRANT, NULL, H(4),
+     "", "payments-debug#rules[0]", ""},
+    {"three reads, one rule", "alice", PEN, "payment-api", "read-logs,read-traces,read-metrics",
+     H(4), NULL, false, GRANT, NULL, H(4), "", "payments-debug#rules[0]", NULL},
+    {"group sre also reads", "sam", "sre", "payment-api", "read-traces", M(5), NULL, false, GRANT,
+     NULL, H(4), "", NULL, NULL},
+    /* durations */
+    {"above the maximum refused", "alice", PEN, "payment-api", "read-logs", H(5), NULL, false, DENY,
+     "duration 5h exceeds the maximum 4h of payments-debug#rules[0]", H(4), "", NULL, NULL},
+    {"one second above", "alice", PEN, "payment-api", "read-logs", H(4) + 1, NULL, false, DENY,
+     "duration 4h1s exceeds the maximum 4h of payments-debug#rules[0]", H(4), "", NULL, NULL},
+    {"zero duration", "alice", PEN, "payment-api", "read-logs", 0, NULL, false, DENY,
+     "the duration must be positive", 0, "", "", NULL},
+    {"negative duration", "alice", PEN, "payment-api", "read-logs", -60, NULL, false, DENY,
+     "the duration must be positive", 0, "", NULL, NULL},
+    /* justification */
+    {"probe pending one lead", "alice", PEN, "payment-api", "deploy-probe", M(30), GOOD, false,
+     PENDING, NULL, H(1), LEAD1, "payments-debug#rules[1]", "INC-4711"},
+    {"probe justification 19 chars", "alice", PEN, "payment-api", "deploy-probe", M(30),
+     "INC-1 slow checkout", false, DENY,
+     "justification does not satisfy payments-debug#rules[1]: it must be at least 20 "
+     "characters long (it has 19)",
+     H(1), "", NULL, "INC-1"},
+    {"probe justification exactly 20", "alice", PEN, "payment-api", "deploy-probe", M(30),
+     "INC-1 slow checkouts", false, PENDING, NULL, H(1), LEAD1, NULL, NULL},
+    {"probe without justification", "alice", PEN, "payment-api", "deploy-probe", M(30), NULL, false,
+     DENY, "at least 20 characters long (it has 0)", H(1), "", NULL, ""},
+    {"probe without incident", "alice", PEN, "payment-api", "deploy-probe", M(30),
+     "checkout is slow and I need a probe", false, DENY,
+     "justification does not satisfy payments-debug#rules[1]: it must match the pattern "
+     "INC-[0-9]+",
+     H(1), "", NULL, ""},
+    {"min_length counts characters", "alice", PEN, "payment-api", "deploy-probe", M(30),
+     "INC-1 \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+     false, PENDING, NULL, H(1), LEAD1, NULL, NULL},
+    {"min_length not bytes", "alice", PEN, "payment-api", "deploy-probe", M(30),
+     "INC-1 \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9",
+     false, DENY, "(it has 19)", H(1), "", NULL, NULL},
+    /* approvals */
+    {"pii two from privacy", "alice", PEN, "payment-api", "read-pii", M(30), NULL, false, PENDING,
+     NULL, M(30), PII2, "payments-debug#rules[2]", NULL},
+    {"probe and pii: both requirements", "alice", PEN, "payment-api", "deploy-probe,read-pii",
+     M(20), GOOD, false, PENDING, NULL, M(30), LEAD1 PII2,
+     "payments-debug#rules[1],payments-debug#rules[2]", NULL},
+    {"order and duplicates do not matter", "alice", PEN, "payment-api",
+     "read-pii,read-logs,deploy-probe,read-pii", M(20), GOOD, false, PENDING, NULL, M(30),
+     LEAD1 PII2, "payments-debug#rules[0],payments-debug#rules[1],payments-debug#rules[2]", NULL},
+    {"strictest maximum binds", "alice", PEN, "payment-api", "read-logs,deploy-probe", H(2), GOOD,
+     false, DENY, "duration 2h exceeds the maximum 1h of payments-debug#rules[1]", H(1), "", NULL,
+     NULL},
+    {"pii limits logs to 30m", "alice", PEN, "payment-api", "read-logs,read-pii", H(1), NULL, false,
+     DENY, "duration 1h exceeds the maximum 30m of payments-debug#rules[2]", M(30), "", NULL, NULL},
+    /* deny rules */
+    {"contractor pii denied", "dave", "contractors," PEN, "payment-api", "read-pii", M(10), NULL,
+     false, DENY, "denied by payments-debug#deny[0]: capability read-pii", -1, "",
+     "payments-debug#deny[0]", NULL},
+    {"deny wins over allowed caps", "dave", "contractors," PEN, "payment-api", "read-logs,read-pii",
+     M(10), NULL, false, DENY, "denied by payments-debug#deny[0]", -1, "", NULL, NULL},
+    {"contractor logs allowed", "dave", "contractors," PEN, "payment-api", "read-logs", M(10), NULL,
+     false, GRANT, NULL, H(4), "", NULL, NULL},
+    {"deny wins over break-glass", "dave", "contractors,sre-oncall", "payment-api", "read-pii",
+     M(10), NULL, true, DENY, "denied by payments-debug#deny[0]", -1, "", NULL, NULL},
+    {"deny by user from another policy", "mallory", PEN, "payment-api", "read-logs", M(10), NULL,
+     false, DENY, "denied by global-deny#deny[0]: capability read-logs", -1, "",
+     "global-deny#deny[0]", NULL},
+    {"deny from another policy on pii", "dave", "contractors," PEN, "payment-ledger", "read-pii",
+     M(10), NULL, false, DENY, "denied by payments-debug#deny[0]", -1, "", NULL, NULL},
+    /* break-glass */
+    {"break-glass grant", "frank", "sre-oncall", "payment-api", "read-logs,deploy-probe", H(1),
+     NULL, true, GRANT, NULL, H(1), "", "payments-debug#break_glass", NULL},
+    {"break-glass above its maximum", "frank", "sre-oncall", "payment-api", "read-logs", M(61),
+     NULL, true, DENY, "duration 1h1m exceeds the maximum 1h of payments-debug#break_glass", H(1),
+     "", NULL, NULL},
+    {"break-glass refused to others", "alice", PEN, "payment-api", "read-logs", H(1), NULL, true,
+     DENY, "break-glass not allowed for user 'alice' on service 'payment-api'", -1, "", "", NULL},
+    {"on-call without break-glass", "frank", "sre-oncall", "payment-api", "read-logs", H(1), NULL,
+     false, DENY, "no rule allows capability read-logs to user 'frank' on service 'payment-api'",
+     -1, "", "", NULL},
+    {"break-glass across two policies", "frank", "sre-oncall", "payment-ledger", "read-pii", M(10),
+     "SEV-3 ledger is down", true, GRANT, NULL, M(15), "",
+     "ledger-extra#break_glass,payments-debug#break_glass", "SEV-3"},
+    {"break-glass strictest maximum", "frank", "sre-oncall", "payment-ledger", "read-logs", M(30),
+     "SEV-3 ledger is down", true, DENY,
+     "duration 30m exceeds the maximum 15m of ledger-extra#break_glass", M(15), "", NULL, NULL},
+    {"break-glass justification", "frank", "sre-oncall", "payment-ledger", "read-logs", M(10),
+     "ledger is down", true, DENY,
+     "justification does not satisfy ledger-extra#break_glass: it must match", M(15), "", NULL,
+     NULL},
+    {"break-glass capability not covered", "frank", "sre-oncall", "reports-1", "read-pii", M(10),
+     NULL, true, DENY, "break-glass not allowed for capability read-pii on service 'reports-1'", -1,
+     "", NULL, NULL},
+    {"break-glass covered capability", "frank", "sre-oncall", "reports-1", "read-logs", H(2), NULL,
+     true, GRANT, NULL, H(2), "", "reports#break_glass", NULL},
+    /* globs */
+    {"glob ? is one character", "frank", "sre-oncall", "reports-10", "read-logs", H(1), NULL, true,
+     DENY, "no policy applies to service 'reports-10'", -1, "", NULL, NULL},
+    {"glob [ab] matches", "ann", "analysts", "report-b", "read-metrics", M(90), NULL, false, GRANT,
+     NULL, M(90), "", "reports#rules[0]", NULL},
+    {"glob [ab] does not match c", "ann", "analysts", "report-c", "read-metrics", M(90), NULL,
+     false, DENY, "no policy applies to service 'report-c'", -1, "", NULL, NULL},
+    {"globs are case-sensitive", "alice", PEN, "Payment-api", "read-logs", H(1), NULL, false, DENY,
+     "no policy applies to service 'Payment-api'", -1, "", NULL, NULL},
+    {"unknown service", "alice", PEN, "billing", "read-logs", H(1), NULL, false, DENY,
+     "no policy applies to service 'billing'", -1, "", "", NULL},
+    /* first rule in policy-name order */
+    {"first policy by name wins", "alice", PEN, "payment-ledger", "read-logs", H(6), NULL, false,
+     GRANT, NULL, H(8), "", "ledger-extra#rules[0]", NULL},
+    {"rules from two policies", "alice", PEN, "payment-ledger", "read-logs,deploy-probe", M(45),
+     GOOD, false, PENDING, NULL, H(1), LEAD1, "ledger-extra#rules[0],payments-debug#rules[1]",
+     NULL},
+    /* requesters by user and group */
+    {"requester by user", "frank", "sre-oncall", "checkout-web", "read-logs", H(2), NULL, false,
+     GRANT, NULL, H(2), "", "checkout-debug#rules[0]", NULL},
+    {"requester by user without groups", "heidi", "", "cart", "read-logs", H(1), NULL, false, GRANT,
+     NULL, H(2), "", NULL, NULL},
+    {"user listed for another capability only", "heidi", "", "cart", "read-metrics", H(1), NULL,
+     false, DENY, "no rule allows capability read-metrics to user 'heidi'", -1, "", NULL, NULL},
+    {"falls through to a later rule", "alice", PEN, "checkout-web", "read-logs", H(20), "debug",
+     false, PENDING, NULL, H(24), "checkout-debug#rules[2]:1:payments-leads:carol;",
+     "checkout-debug#rules[2]", NULL},
+    {"later rule justification", "alice", PEN, "checkout-web", "read-logs", H(1), "dbg", false,
+     DENY, "it must be at least 5 characters long (it has 3)", H(24), "", NULL, NULL},
+    {"one requirement per rule", "alice", PEN, "checkout-api", "read-metrics,read-traces", H(8),
+     NULL, false, PENDING, NULL, H(8), "checkout-debug#rules[1]:2::bob,carol;", NULL, NULL},
+    {"approvers do not request", "bob", "payments-leads", "payment-api", "deploy-probe", M(30),
+     GOOD, false, DENY, "no rule allows capability deploy-probe to user 'bob'", -1, "", NULL, NULL},
+    {"auditors get nothing", "erin", "auditors", "payment-api", "read-metrics", H(1), NULL, false,
+     DENY, "no rule allows capability read-metrics", -1, "", NULL, NULL},
+    {"groups are case-sensitive", "alice", "Payments-Eng", "payment-api", "read-logs", H(1), NULL,
+     false, DENY, "no rule allows capability read-logs", -1, "", NULL, NULL},
+    /* malformed requests */
+    {"unknown capability", "alice", PEN, "payment-api", "read-log", H(1), NULL, false, DENY,
+     "unknown capability 'read-log'", -1, "", NULL, NULL},
+    {"no capability", "alice", PEN, "payment-api", "", H(1), NULL, false, DENY,
+     "the request asks for no capability", -1, "", NULL, NULL},
+    {"no user", "", PEN, "payment-api", "read-logs", H(1), NULL, false, DENY,
+     "the request names no user", -1, "", NULL, NULL},
+    {"no service", "alice", PEN, "", "read-logs", H(1), NULL, false, DENY,
+     "the request names no service", -1, "", NULL, NULL},
+    {"reasons show only printable ASCII", "ev\x01il\xc3\xa9", "x", "payment-api", "read-logs", H(1),
+     NULL, false, DENY,
+     "to user 'ev?il?"
+     "?' on service",
+     -1, "", NULL, NULL},
+    /* incident ids */
+    {"first incident id", "alice", PEN, "payment-api", "read-logs", H(1), "see JIRA-42 and INC-7",
+     false, GRANT, NULL, H(4), "", NULL, "JIRA-42"},
+    {"no incident id", "alice", PEN, "payment-api", "read-logs", H(1), "inc-7 lower case", false,
+     GRANT, NULL, H(4), "", NULL, ""},
+};
+
+static size_t
+split(const char *list, char *buf, size_t buflen, const char **out, size_t max)
+{
+	size_t n = 0;
+	snprintf(buf, buflen, "%s", list);
+	if (*buf == '\0')
+		return 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && n < max;
+	     tok = strtok_r(NULL, ",", &save))
+		out[n++] = tok;
+	return n;
+}
+
+static void
+join_list(char *out, size_t len, char *const *v, size_t n)
+{
+	size_t used = strlen(out);
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", v[i]);
+}
+
+/* "rule:count:g1,g2:u1,u2;" per requirement. */
+static void
+summarise(const struct jg_policy_decision *d, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < d->nrequirements; i++) {
+		const struct jg_policy_requirement *q = &d->requirements[i];
+		size_t used = strlen(out);
+		snprintf(out + used, len - used, "%s:%d:", q->rule, q->count);
+		join_list(out, len, q->groups, q->ngroups);
+		strncat(out, ":", len - strlen(out) - 1);
+		join_list(out, len, q->users, q->nusers);
+		strncat(out, ";", len - strlen(out) - 1);
+	}
+}
+
+static void
+run_eval_case(const struct jg_policy_set *set, const struct eval_case *c)
+{
+	char gbuf[256], cbuf[256], got[1024], matched[1024] = "";
+	const char *groups[8], *caps[8];
+	struct jg_policy_decision d;
+	struct jg_policy_request req = {
+	    .user = c->user,
+	    .service = c->service,
+	    .duration_seconds = c->duration,
+	    .justification = c->justification,
+	    .break_glass = c->break_glass,
+	};
+
+	req.ngroups = split(c->groups, gbuf, sizeof(gbuf), groups, 8);
+	req.groups = groups;
+	req.ncaps = split(c->caps, cbuf, sizeof(cbuf), caps, 8);
+	req.capabilities = caps;
+	if (jg_policy_evaluate(set, &req, &d) != 0)
+		fail_msg("%s: evaluation failed", c->name);
+	if (d.outcome != c->want)
+		fail_msg("%s: expected %s, got %s (%s)", c->name, jg_policy_outcome_name(c->want),
+			 jg_policy_outcome_name(d.outcome), d.reason ? d.reason : "no reason");
+	if (c->reason == NULL && d.reason != NULL)
+		fail_msg("%s: unexpected reason %s", c->name, d.reason);
+	if (c->reason != NULL && (d.reason == NULL || strstr(d.reason, c->reason) == NULL))
+		fail_msg("%s: reason \"%s\" lacks \"%s\"", c->name, d.reason ? d.reason : "",
+			 c->reason);
+	if (c->max >= 0 && d.max_duration != c->max)
+		fail_msg("%s: max_duration %lld, expected %lld", c->name, (long long)d.max_duration,
+			 (long long)c->max);
+	summarise(&d, got, sizeof(got));
+	if (strcmp(got, c->reqs) != 0)
+		fail_msg("%s: requirements \"%s\", expected \"%s\"", c->name, got, c->reqs);
+	join_list(matched, sizeof(matched), d.matched_rules, d.nmatched);
+	if (c->matched != NULL && strcmp(matched, c->matched) != 0)
+		fail_msg("%s: matched \"%s\", expected \"%s\"", c->name, matched, c->matched);
+	if (c->incident != NULL && strcmp(d.incident, c->incident) != 0)
+		fail_msg("%s: incident \"%s\", expected \"%s\"", c->name, d.incident, c->incident);
+	if (d.break_glass != (c->break_glass && c->want == GRANT))
+		fail_msg("%s: break_glass flag %d", c->name, d.break_glass);
+	assert_string_equal(d.policy_sha256, jg_policy_set_sha256(set));
+	jg_policy_decision_clear(&d);
+}
+
+static void
+test_policy_evaluate_table(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_policy_set *set;
+
+	write_eval_set(f->dir);
+	set = load_ok(f->dir);
+	assert_int_equal(jg_policy_set_size(set), 5);
+	assert_true(sizeof(eval_cases) / sizeof(eval_cases[0]) >= 40);
+	for (size_t i = 0; i < sizeof(eval_cases) / sizeof(eval_cases[0]); i++)
+		run_eval_case(set, &eval_cases[i]);
+	jg_policy_set_free(set);
+}
+
+static void
+test_policy_evaluate_decision_outlives_set(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = {PEN};
+	const char *caps[] = {"deploy-probe", "read-pii"};
+	struct jg_policy_request req = {"alice", groups, 1,    "payment-api", caps,
+					2,	 M(10),	 GOOD, false};
+	struct jg_policy_decision d;
+	json_t *j = NULL;
+
+	write_eval_set(f->dir);
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	jg_policy_set_free(set);
+	assert_int_equal(d.outcome, PENDING);
+	assert_int_equal(jg_policy_decision_to_json(&d, &j), 0);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(text);
+	char want[2048];
+	snprintf(want, sizeof(want),
+		 "{\"break_glass\":false,\"decision\":\"pending\",\"incident\":\"INC-4711\","
+		 "\"matched_rules\":[\"payments-debug#rules[1]\",\"payments-debug#rules[2]\"],"
+		 "\"max_duration\":1800,\"policy_sha256\":\"%s\",\"reason\":null,"
+		 "\"requirements\":[{\"approvers\":{\"groups\":[\"payments-leads\",\"sre-leads\"],"
+		 "\"users\":[]},\"count\":1,\"rule\":\"payments-debug#rules[1]\"},"
+		 "{\"approvers\":{\"groups\":[\"privacy\"],\"users\":[]},\"count\":2,"
+		 "\"rule\":\"payments-debug#rules[2]\"}]}",
+		 d.policy_sha256);
+	assert_string_equal(text, want);
+	free(text);
+	json_decref(j);
+	jg_policy_decision_clear(&d);
+	assert_int_equal(d.outcome, DENY);
+	assert_null(d.requirements);
+	jg_policy_decision_clear(NULL);
+}
+
+static void
+test_policy_decision_to_json_deny(void **state)
+{
+	struct fixture *f = *state;
+	const char *caps[] = {"read-logs"};
+	struct jg_policy_request req = {"alice", NULL, 0, "billing", caps, 1, H(1), NULL, false};
+	struct jg_policy_decision d;
+	json_t *j = NULL;
+
+	write_eval_set(f->dir);
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(jg_policy_decision_to_json(&d, &j), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "decision")), "deny");
+	assert_string_equal(json_string_value(json_object_get(j, "reason")),
+			    "no policy applies to service 'billing'");
+	assert_true(json_is_null(json_object_get(j, "max_duration")));
+	assert_true(json_is_null(json_object_get(j, "incident")));
+	assert_int_equal(json_array_size(json_object_get(j, "requirements")), 0);
+	assert_true(json_is_false(json_object_get(j, "break_glass")));
+	assert_string_equal(json_string_value(json_object_get(j, "policy_sha256")),
+			    jg_policy_set_sha256(set));
+	json_decref(j);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+}
+
+static void
+test_policy_evaluate_null_arguments(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_policy_request req = {0};
+	struct jg_policy_decision d;
+	(void)f;
+
+	assert_int_equal(jg_policy_evaluate(NULL, &req, &d), JG_EINVAL);
+	assert_int_equal(d.outcome, DENY);
+	assert_int_equal(jg_policy_evaluate(NULL, NULL, NULL), JG_EINVAL);
+	jg_policy_decision_clear(&d);
+}
+
+static void
+test_policy_evaluate_empty_set_denies(void **state)
+{
+	struct fixture *f = *state;
+	const char *caps[] = {"read-logs"};
+	struct jg_policy_request req = {"alice", NULL, 0,    "payment-api", caps,
+					1,	 H(1), NULL, false};
+	struct jg_policy_decision d;
+
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_set_size(set), 0);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, DENY);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+}
+
+static void
+test_policy_incident_pattern_configurable(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = {PEN};
+	const char *caps[] = {"read-logs"};
+	struct jg_policy_request req = {
+	    "alice", groups, 1, "payment-api", caps, 1, H(1), "INC-12 and ticket #8812", false};
+	struct jg_policy_set *set = NULL;
+	struct jg_policy_decision d;
+	char err[512];
+
+	write_eval_set(f->dir);
+	assert_int_equal(jg_policy_set_load(f->dir, "#[0-9]+", &set, err, sizeof(err)), 0);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_string_equal(d.incident, "#8812");
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+	/* an id longer than 64 bytes is not recorded */
+	assert_int_equal(jg_policy_set_load(f->dir, "x+", &set, err, sizeof(err)), 0);
+	char longj[100];
+	memset(longj, 'x', 65);
+	longj[65] = '\0';
+	req.justification = longj;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_string_equal(d.incident, "");
+	jg_policy_decision_clear(&d);
+	longj[64] = '\0';
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(strlen(d.incident), 64);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+	assert_int_equal(jg_policy_set_load(f->dir, "(", &set, err, sizeof(err)), JG_ECONFIG);
+	assert_non_null(strstr(err, "incident pattern: not a valid POSIX extended regular"));
+	assert_null(set);
+}
+
+static void
+test_policy_evaluate_long_justification_denied(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = {PEN};
+	const char *caps[] = {"read-logs"};
+	char *big = malloc(JG_POLICY_MAX_JUSTIFICATION + 2);
+	struct jg_policy_request req = {"alice", groups, 1,   "payment-api", caps,
+					1,	 H(1),	 big, false};
+	struct jg_policy_decision d;
+
+	assert_non_null(big);
+	memset(big, 'a', JG_POLICY_MAX_JUSTIFICATION + 1);
+	big[JG_POLICY_MAX_JUSTIFICATION + 1] = '\0';
+	write_eval_set(f->dir);
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, DENY);
+	assert_string_equal(d.reason, "the justification is longer than 4096 bytes");
+	jg_policy_decision_clear(&d);
+	big[JG_POLICY_MAX_JUSTIFICATION] = '\0';
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, GRANT);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+	free(big);
+}
+
+/* ---- can_approve ---- */
+
+static void
+test_policy_can_approve(void **state)
+{
+	char *groups[] = {"payments-leads", "sre-leads"};
+	char *users[] = {"carol"};
+	struct jg_policy_requirement q = {groups, 2, users, 1, 1, "p#rules[1]"};
+	const char *bob[] = {"payments-leads"};
+	const char *grace[] = {"privacy", "sre-leads"};
+	const char *alice[] = {"payments-eng"};
+	(void)state;
+
+	assert_true(jg_policy_can_approve(&q, "bob", bob, 1));
+	assert_true(jg_policy_can_approve(&q, "grace", grace, 2));
+	assert_true(jg_policy_can_approve(&q, "carol", NULL, 0)); /* by user */
+	assert_false(jg_policy_can_approve(&q, "alice", alice, 1));
+	assert_false(jg_policy_can_approve(&q, "Carol", NULL, 0));
+	assert_false(jg_policy_can_approve(&q, "", NULL, 0));
+	assert_false(jg_policy_can_approve(&q, NULL, alice, 1));
+	assert_false(jg_policy_can_approve(NULL, "bob", bob, 1));
+	const char *with_null[] = {NULL, "sre-leads"};
+	assert_true(jg_policy_can_approve(&q, "x", with_null, 2));
+}
+
+/* ---- durations ---- */
+
+static void
+test_policy_duration_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int64_t want; /* -1: refused */
+	} cases[] = {
+	    {"30s", 30},	  {"15m", 900},	       {"4h", 14400}, {"1h30m", 5400},
+	    {"2d", 172800},	  {"1d2h3m4s", 93784}, {"90m", 5400}, {"30d", 2592000},
+	    {"720h", 2592000},	  {"0", -1},	       {"0s", -1},    {"0h0m", -1},
+	    {"-1h", -1},	  {"+1h", -1},	       {"1", -1},     {"h", -1},
+	    {"1x", -1},		  {"1h 30m", -1},      {" 1h", -1},   {"30m1h", -1},
+	    {"1h1h", -1},	  {"30d1s", -1},       {"31d", -1},   {"", -1},
+	    {"99999999999s", -1}, {"1.5h", -1},	       {"1H", -1},    {"1h30", -1},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t got = -7;
+		int rc = jg_policy_duration_parse(cases[i].in, &got);
+		if (cases[i].want < 0 && (rc != JG_EINVAL || got != -7))
+			fail_msg("'%s' accepted as %lld", cases[i].in, (long long)got);
+		if (cases[i].want >= 0 && (rc != 0 || got != cases[i].want))
+			fail_msg("'%s' gave rc=%d %lld", cases[i].in, rc, (long long)got);
+	}
+	assert_int_equal(jg_policy_duration_parse(NULL, NULL), JG_EINVAL);
+}
+
+static void
+test_policy_duration_format(void **state)
+{
+	char buf[32];
+	(void)state;
+	jg_policy_duration_format(5400, buf, sizeof(buf));
+	assert_string_equal(buf, "1h30m");
+	jg_policy_duration_format(93784, buf, sizeof(buf));
+	assert_string_equal(buf, "1d2h3m4s");
+	jg_policy_duration_format(86400, buf, sizeof(buf));
+	assert_string_equal(buf, "1d");
+	jg_policy_duration_format(45, buf, sizeof(buf));
+	assert_string_equal(buf, "45s");
+	jg_policy_duration_format(0, buf, sizeof(buf));
+	assert_string_equal(buf, "0s");
+	jg_policy_duration_format(5400, buf, 3); /* cut, still terminated */
+	assert_string_equal(buf, "1h");
+	assert_true(jg_policy_capability_known("read-pii"));
+	assert_false(jg_policy_capability_known("read-PII"));
+	assert_false(jg_policy_capability_known(NULL));
+}
+
+/* ---- loader errors ---- */
+
+/*
+ * Writes text as <dir>/<name>, loads the directory and expects the error
+ * "<dir>/<name>:<line>: <reason>" (reason as a prefix when it ends in "...").
+ */
+static void
+expect_load_error(const struct fixture *f, const char *name, const char *text, int line,
+		  const char *reason)
+{
+	struct jg_policy_set *set = (struct jg_policy_set *)1;
+	char err[4096] = "", want[1024];
+	size_t rlen = strlen(reason);
+	bool prefix = rlen > 3 && strcmp(reason + rlen - 3, "...") == 0;
+
+	write_file(f->dir, name, text);
+	int rc = jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err));
+	assert_int_not_equal(rc, 0);
+	assert_null(set);
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s/%s:%d: %.*s", f->dir, name, line,
+			 (int)(prefix ? rlen - 3 : rlen), reason);
+	else
+		snprintf(want, sizeof(want), "%s/%s: %.*s", f->dir, name,
+			 (int)(prefix ? rlen - 3 : rlen), reason);
+	if (prefix ? strncmp(err, want, strlen(want)) != 0 : strcmp(err, want) != 0)
+		fail_msg("expected \"%s\"\n     got \"%s\"", want, err);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	unlink(path);
+}
+
+#define HEAD "policy: p\nservices: [\"svc-*\"]\nrules:\n"
+
+static void
+test_policy_load_unknown_key(void **state)
+{
+	struct fixture *f = *state;
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    aproval: none\n",
+			  7, "unknown key 'rules[0].aproval'");
+	expect_load_error(f, "p.yaml", "policy: p\nservice: [a]\n", 2, "unknown key 'service'");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng], user: [bob]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: none\n",
+			  5, "unknown key 'rules[0].requesters.user'");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval:\n"
+			       "      approvers: {groups: [lead]}\n"
+			       "      count: 1\n"
+			       "      quorum: 2\n",
+			  10, "unknown key 'rules[0].approval.quorum'");
+}
+
+static void
+test_policy_load_missing_key(void **state)
+{
+	struct fixture *f = *state;
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n",
+			  4, "missing required key 'rules[0].approval'");
+	expect_load_error(f, "p.yaml", "services: [a]\n", 1, "missing required key 'policy'");
+	expect_load_error(f, "p.yaml", "", 0, "missing required key 'policy'");
+	expect_load_error(f, "p.yaml", "policy: p\nservices: [a]\n", 1,
+			  "the policy has no rules, no deny rules and no break_glass");
+}
+
+static void
+test_policy_load_unknown_capability(void **state)
+{
+	struct fixture *f = *state;
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities:\n"
+			       "      - read-logs\n"
+			       "      - read-log\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: none\n",
+			  6,
+			  "unknown capability 'read-log' in 'rules[0].capabilities' (known: "
+			  "read-logs, read-traces, read-metrics, deploy-probe, read-pii)");
+	expect_load_error(f, "p.yaml",
+			  "policy: p\nservices: [a]\ndeny:\n"
+			  "  - requesters: {users: [x]}\n"
+			  "    capabilities: [read-pii, 7]\n",
+			  5, "unknown capability a non-string value in 'deny[0].capabilities'...");
+}
+
+static void
+test_policy_load_bad_duration(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {"4x", "0s", "-1h", "31d", "1h30", "forever"};
+	char text[512], reason[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+			 HEAD "  - capabilities: [read-logs]\n"
+			      "    requesters: {groups: [eng]}\n"
+			      "    max_duration: %s\n"
+			      "    approval: none\n",
+			 bad[i]);
+		snprintf(reason, sizeof(reason),
+			 "'rules[0].max_duration' must be a duration from 1s to 30d with units "
+			 "such as 30s, 15m, 4h, 1h30m or 2d, not '%s'",
+			 bad[i]);
+		expect_load_error(f, "p.yaml", text, 6, reason);
+	}
+	/* a plain 0 is an integer in YAML; it is still refused (max_duration of zero) */
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 0\n"
+			       "    approval: none\n",
+			  6, "'rules[0].max_duration' must be a duration from 1s to 30d...");
+	expect_load_error(f, "p.yaml",
+			  "policy: p\nservices: [a]\nbreak_glass:\n"
+			  "  requesters: {groups: [oncall]}\n"
+			  "  max_duration: 0m\n",
+			  5, "'break_glass.max_duration' must be a duration from 1s to 30d...");
+}
+
+static void
+test_policy_load_bad_pattern(void **state)
+{
+	struct fixture *f = *state;
+	char text[1024], long_pat[300];
+
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [deploy-probe]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    justification:\n"
+			       "      pattern: \"INC-[0-9\"\n"
+			       "    approval: none\n",
+			  8,
+			  "'rules[0].justification.pattern' is not a valid POSIX extended regular "
+			  "expression: ...");
+	memset(long_pat, 'a', 257);
+	long_pat[257] = '\0';
+	snprintf(text, sizeof(text),
+		 HEAD "  - capabilities: [deploy-probe]\n"
+		      "    requesters: {groups: [eng]}\n"
+		      "    max_duration: 1h\n"
+		      "    justification: {pattern: %s}\n"
+		      "    approval: none\n",
+		 long_pat);
+	expect_load_error(f, "p.yaml", text, 7,
+			  "'rules[0].justification.pattern' is longer than 256 bytes");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [deploy-probe]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    justification: {}\n"
+			       "    approval: none\n",
+			  7, "'rules[0].justification' needs a pattern, a min_length or both");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [deploy-probe]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    justification: {min_length: 5000}\n"
+			       "    approval: none\n",
+			  7,
+			  "'rules[0].justification.min_length' must be an integer from 0 to 4096");
+}
+
+static void
+test_policy_load_rule_never_matches(void **state)
+{
+	struct fixture *f = *state;
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: none\n",
+			  5,
+			  "'rules[0].requesters' lists no groups and no users: the rule can never "
+			  "match");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [], users: []}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: none\n",
+			  5,
+			  "'rules[0].requesters' lists no groups and no users: the rule can never "
+			  "match");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: []\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: none\n",
+			  4, "'rules[0].capabilities' is empty: the rule can never match");
+	expect_load_error(f, "p.yaml", "policy: p\nservices: []\nrules: []\n", 2,
+			  "'services' is empty: the policy can never apply");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: {approvers: {groups: []}, count: 1}\n",
+			  7,
+			  "'rules[0].approval.approvers' lists no groups and no users: the rule "
+			  "could never be approved");
+}
+
+static void
+test_policy_load_count(void **state)
+{
+	struct fixture *f = *state;
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-pii]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval:\n"
+			       "      approvers: {users: [bob, carol]}\n"
+			       "      count: 3\n",
+			  9,
+			  "'rules[0].approval.count' is 3 but only 2 approver(s) are listed, by "
+			  "user: the rule could never be approved");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-pii]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval:\n"
+			       "      approvers: {groups: [privacy]}\n"
+			       "      count: 0\n",
+			  9, "'rules[0].approval.count' must be an integer from 1 to 100");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-pii]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: {approvers: {groups: [privacy]}, count: \"2\"}\n",
+			  7, "'rules[0].approval.count' must be an integer from 1 to 100");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-pii]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: {approvers: {users: [bob, bob]}, count: 2}\n",
+			  7, "'rules[0].approval.approvers.users': 'bob' is listed twice");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-pii]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    approval: all\n",
+			  7,
+			  "'rules[0].approval' must be none or a mapping {approvers: {groups, "
+			  "users}, count}");
+}
+
+static void
+test_policy_load_duplicate_name(void **state)
+{
+	struct fixture *f = *state;
+	char want[1024], err[2048];
+	struct jg_policy_set *set = NULL;
+
+	write_file(f->dir, "a.yaml",
+		   "policy: same\nservices: [a]\ndeny:\n"
+		   "  - requesters: {users: [x]}\n"
+		   "    capabilities: [read-pii]\n");
+	write_file(f->dir, "b.yaml",
+		   "# another file\npolicy: same\nservices: [b]\ndeny:\n"
+		   "  - requesters: {users: [y]}\n"
+		   "    capabilities: [read-pii]\n");
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ECONFIG);
+	snprintf(want, sizeof(want),
+		 "%s/b.yaml:2: duplicate policy name 'same' (also in %s/a.yaml)", f->dir, f->dir);
+	assert_string_equal(err, want);
+	assert_null(set);
+
+	/* Also when the first file is refused for something else. */
+	write_file(f->dir, "a.yaml", "policy: same\nservices: [a]\nrules: 5\n");
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ECONFIG);
+	snprintf(want, sizeof(want),
+		 "%s/a.yaml:3: 'rules' must be a list\n"
+		 "%s/b.yaml:2: duplicate policy name 'same' (also in %s/a.yaml)",
+		 f->dir, f->dir, f->dir);
+	assert_string_equal(err, want);
+}
+
+static void
+test_policy_load_reports_every_file(void **state)
+{
+	struct fixture *f = *state;
+	char want[2048], err[4096];
+	struct jg_policy_set *set = NULL;
+
+	write_file(f->dir, "a.yaml", "policy: a\nservices: [a]\nrules: 5\n");
+	write_file(f->dir, "b.yaml", "policy: [b\n");
+	write_file(f->dir, "c.yaml", "policy: \"bad name\"\nservices: [a]\n");
+	write_file(f->dir, "d.yml", "policy: d\n");
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ECONFIG);
+	snprintf(want, sizeof(want),
+		 "%s/d.yml: policy files must be named *.yaml; this one would be ignored\n"
+		 "%s/a.yaml:3: 'rules' must be a list\n"
+		 "%s/b.yaml:2: ...",
+		 f->dir, f->dir, f->dir);
+	if (strncmp(err, want, strlen(want) - 3) != 0)
+		fail_msg("got \"%s\"", err);
+	assert_non_null(strstr(err, "/c.yaml:1: 'policy' must be a name of 1 to 64 letters"));
+	assert_null(set);
+}
+
+static void
+test_policy_load_files(void **state)
+{
+	struct fixture *f = *state;
+	char path[512], target[512], err[2048];
+	struct jg_policy_set *set = NULL;
+
+	/* A symlink to a regular file is followed (Kubernetes ConfigMaps). */
+	snprintf(target, sizeof(target), "%s/real.txt", f->root);
+	FILE *fp = fopen(target, "w");
+	assert_non_null(fp);
+	fputs(global_yaml, fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/global.yaml", f->dir);
+	assert_int_equal(symlink(target, path), 0);
+	set = load_ok(f->dir);
+	assert_int_equal(jg_policy_set_size(set), 1);
+	jg_policy_set_free(set);
+	set = NULL;
+
+	/* A directory named like a policy is refused. */
+	snprintf(path, sizeof(path), "%s/dir.yaml", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ECONFIG);
+	assert_non_null(strstr(err, "/dir.yaml: not a regular file"));
+	rmdir(path);
+
+	/* A FIFO is refused without blocking on open(). */
+	snprintf(path, sizeof(path), "%s/fifo.yaml", f->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ECONFIG);
+	assert_non_null(strstr(err, "/fifo.yaml: not a regular file"));
+	unlink(path);
+
+	/* A dangling symlink. */
+	snprintf(path, sizeof(path), "%s/gone.yaml", f->dir);
+	assert_int_equal(symlink("/nonexistent/x.yaml", path), 0);
+	assert_int_not_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "/gone.yaml: No such file or directory"));
+	unlink(path);
+
+	/* A missing directory. */
+	snprintf(path, sizeof(path), "%s/none", f->root);
+	assert_int_equal(jg_policy_set_load(path, NULL, &set, err, sizeof(err)), JG_EIO);
+	assert_non_null(strstr(err, "cannot open the policy directory"));
+	assert_null(set);
+}
+
+static void
+test_policy_load_caps(void **state)
+{
+	struct fixture *f = *state;
+	char err[2048], want[512], name[512];
+	struct jg_policy_set *set = NULL;
+	size_t cap = 300000;
+	char *big = malloc(cap);
+	assert_non_null(big);
+
+	/* file size */
+	memset(big, '#', JG_POLICY_MAX_FILE_BYTES + 1);
+	big[JG_POLICY_MAX_FILE_BYTES + 1] = '\0';
+	write_file(f->dir, "big.yaml", big);
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ETOOBIG);
+	snprintf(want, sizeof(want), "%s/big.yaml: larger than 262144 bytes", f->dir);
+	assert_string_equal(err, want);
+	snprintf(name, sizeof(name), "%s/big.yaml", f->dir);
+	unlink(name);
+
+	/* rules per policy */
+	size_t used = (size_t)snprintf(big, cap, "policy: p\nservices: [a]\nrules:\n");
+	for (int i = 0; i <= JG_POLICY_MAX_RULES; i++)
+		used +=
+		    (size_t)snprintf(big + used, cap - used,
+				     "  - {capabilities: [read-logs], requesters: {users: [u]}, "
+				     "max_duration: 1h, approval: none}\n");
+	expect_load_error(f, "p.yaml", big, 3, "'rules' has 257 entries; at most 256 are allowed");
+
+	/* list length */
+	used = (size_t)snprintf(big, cap,
+				"policy: p\nservices: [a]\ndeny:\n"
+				"  - capabilities: [read-pii]\n"
+				"    requesters:\n"
+				"      users:\n");
+	for (int i = 0; i <= JG_POLICY_MAX_LIST; i++)
+		used += (size_t)snprintf(big + used, cap - used, "        - u%d\n", i);
+	expect_load_error(f, "p.yaml", big, 6,
+			  "'deny[0].requesters.users' has 257 entries; at most 256 are allowed");
+	free(big);
+
+	/* number of files */
+	for (int i = 0; i <= JG_POLICY_MAX_FILES; i++) {
+		snprintf(name, sizeof(name), "f%04d.yaml", i);
+		write_file(f->dir, name, "");
+	}
+	assert_int_equal(jg_policy_set_load(f->dir, NULL, &set, err, sizeof(err)), JG_ETOOBIG);
+	snprintf(want, sizeof(want), "%s: more than 1000 policy files", f->dir);
+	assert_string_equal(err, want);
+	assert_null(set);
+}
+
+static void
+test_policy_load_yaml_errors(void **state)
+{
+	struct fixture *f = *state;
+	expect_load_error(f, "p.yaml", "policy: p\npolicy: q\n", 2, "duplicate key 'policy'");
+	expect_load_error(f, "p.yaml", "policy: &a p\nservices: [*a]\n", 1,
+			  "anchors and tags are not allowed");
+	expect_load_error(f, "p.yaml", "- 1\n", 1, "the top level must be a mapping");
+	expect_load_error(f, "p.yaml",
+			  "policy: p\nservices: [a, a]\ndeny:\n"
+			  "  - requesters: {users: [x]}\n"
+			  "    capabilities: [read-pii]\n",
+			  2, "'services': 'a' is listed twice");
+	expect_load_error(f, "p.yaml",
+			  "policy: p\nservices: [a]\ndeny:\n"
+			  "  - requesters: {users: [\"x\\ty\"]}\n"
+			  "    capabilities: [read-pii]\n",
+			  4,
+			  "'deny[0].requesters.users[0]' must be a non-empty string of at most 256 "
+			  "bytes without control characters");
+}
+
+/* ---- the set hash ---- */
+
+static void
+hex_sha256(const void *data, size_t len, char out[65])
+{
+	unsigned char d[32];
+	assert_int_equal(EVP_Digest(data, len, d, NULL, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void
+test_policy_set_sha256(void **state)
+{
+	struct fixture *f = *state;
+	char h1[65], h2[65], want[65], line[1024], lines[4096] = "";
+
+	write_eval_set(f->dir);
+	struct jg_policy_set *set = load_ok(f->dir);
+	snprintf(h1, sizeof(h1), "%s", jg_policy_set_sha256(set));
+	jg_policy_set_free(set);
+
+	/* The definition: SHA-256 over "hex(SHA-256(content))  name\n", names sorted. */
+	static const struct {
+		const char *name, *text;
+	} files[] = {{"10-payments.yaml", payments_yaml},
+		     {"20-checkout.yaml", checkout_yaml},
+		     {"30-ledger.yaml", ledger_yaml},
+		     {"40-reports.yaml", reports_yaml},
+		     {"50-global.yaml", global_yaml}};
+	for (size_t i = 0; i < 5; i++) {
+		char fh[65];
+		hex_sha256(files[i].text, strlen(files[i].text), fh);
+		snprintf(line, sizeof(line), "%s  %s\n", fh, files[i].name);
+		strcat(lines, line);
+	}
+	hex_sha256(lines, strlen(lines), want);
+	assert_string_equal(h1, want);
+
+	/* Test files and dotfiles do not count. */
+	write_file(f->dir, "more.test.yaml", "- x\n");
+	set = load_ok(f->dir);
+	assert_string_equal(jg_policy_set_sha256(set), h1);
+	jg_policy_set_free(set);
+
+	/* One changed byte (a comment) changes it. */
+	char changed[sizeof(global_yaml) + 16];
+	snprintf(changed, sizeof(changed), "%s#\n", global_yaml);
+	write_file(f->dir, "50-global.yaml", changed);
+	set = load_ok(f->dir);
+	snprintf(h2, sizeof(h2), "%s", jg_policy_set_sha256(set));
+	assert_string_not_equal(h1, h2);
+	jg_policy_set_free(set);
+
+	/* So does a rename. */
+	char from[512], to[512];
+	snprintf(from, sizeof(from), "%s/50-global.yaml", f->dir);
+	snprintf(to, sizeof(to), "%s/60-global.yaml", f->dir);
+	assert_int_equal(rename(from, to), 0);
+	set = load_ok(f->dir);
+	assert_string_not_equal(jg_policy_set_sha256(set), h2);
+	jg_policy_set_free(set);
+
+	/* The empty set hashes the empty string. */
+	char empty[128];
+	snprintf(empty, sizeof(empty), "%s/empty", f->root);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	set = load_ok(empty);
+	assert_string_equal(jg_policy_set_sha256(set),
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	jg_policy_set_free(set);
+}
+
+static void
+test_policy_examples_load(void **state)
+{
+	/* The repository's own example policies (run from the repository root). */
+	struct jg_policy_set *set = load_ok("policies");
+	(void)state;
+	assert_true(jg_policy_set_size(set) >= 1);
+	jg_policy_set_free(set);
+	jg_policy_set_free(NULL);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_policy_evaluate_table),
+	    T(test_policy_evaluate_decision_outlives_set),
+	    T(test_policy_decision_to_json_deny),
+	    T(test_policy_evaluate_null_arguments),
+	    T(test_policy_evaluate_empty_set_denies),
+	    T(test_policy_incident_pattern_configurable),
+	    T(test_policy_evaluate_long_justification_denied),
+	    T(test_policy_can_approve),
+	    T(test_policy_duration_parse),
+	    T(test_policy_duration_format),
+	    T(test_policy_load_unknown_key),
+	    T(test_policy_load_missing_key),
+	    T(test_policy_load_unknown_capability),
+	    T(test_policy_load_bad_duration),
+	    T(test_policy_load_bad_pattern),
+	    T(test_policy_load_rule_never_matches),
+	    T(test_policy_load_count),
+	    T(test_policy_load_duplicate_name),
+	    T(test_policy_load_reports_every_file),
+	    T(test_policy_load_files),
+	    T(test_policy_load_caps),
+	    T(test_policy_load_yaml_errors),
+	    T(test_policy_set_sha256),
+	    T(test_policy_examples_load),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
