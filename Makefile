@@ -33,7 +33,7 @@ build: $(BUILD)/jitgate
 deps:
 	@deploy/install-deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h src/*.h) | $(BUILD)/obj
 	$(CC) $(JG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libjitgate.a: $(LIB_OBJS)

@@ -34,18 +34,15 @@ policy_dir: ../policies
 key_dir: keys
 audit:
   sink_dir: checkpoints          # stands in for another volume in development
-auth:
-  # Until SSO is configured: the bearer token auditors present (var/auditor-token).
-  static_auditor_token_file: auditor-token
+oidc:                            # the development provider of deploy/dev-idp (started by make run)
+  issuer: "http://127.0.0.1:9000"
+  client_id: jitgate
+  client_secret_file: dev-idp/client-secret
+  audience: "https://127.0.0.1:8443"
 YAML
   echo "dev-setup: wrote var/jitgate.yaml"
 fi
 
-if [ ! -f var/auditor-token ]; then
-  openssl rand -hex 32 > var/auditor-token
-  chmod 600 var/auditor-token
-  echo "dev-setup: wrote the development auditor token var/auditor-token"
-fi
 mkdir -p var/checkpoints
 
 build/jitgate migrate -c var/jitgate.yaml

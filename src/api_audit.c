@@ -7,47 +7,35 @@
  *   GET  /v1/audit/proof?seq=&size=     inclusion proof
  *   GET  /v1/audit/consistency?from=&to= consistency proof
  *
- * Every call needs the auditor credential.  Until SSO exists that is a
- * static bearer token configured by file (auth.static_auditor_token_file);
- * it is compared by SHA-256 in constant time and never logged.
+ * Every call needs a caller in one of auth.auditor_groups (auth.h); the
+ * export is recorded in the log with that caller as actor.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include "jitgate/app.h"
+#include "jitgate/auth.h"
 #include "jitgate/error.h"
 
 #define EXPORT_MAX_BYTES (64u << 20)
-#define STATIC_AUDITOR_ACTOR "auditor:static-token"
 
+/*
+ * Auditors are the members of auth.auditor_groups, signed in through SSO.
+ * actor (300 bytes) receives "user:<sub>" for the audit log.
+ */
 static int
-require_auditor(struct jg_http_request *req, struct jg_http_reply *reply)
+require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, char *actor)
 {
 	struct jg_app *app = req->app;
-	const char *auth = jg_http_header(req, "Authorization");
-	unsigned char digest[32];
-	unsigned int dlen = 0;
-
-	if (!app->auditor_token_set) {
-		jg_http_reply_error(reply, 403, "forbidden", "auditor access is not configured");
-		return JG_EDENIED;
+	struct jg_caller caller;
+	int rc = jg_auth_require_groups(req, reply, &caller, app->cfg->auth_auditor_groups,
+					"auditor");
+	if (rc == 0) {
+		snprintf(actor, sizeof(caller.actor), "%s", caller.actor);
+		jg_caller_clear(&caller);
 	}
-	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-		jg_http_reply_error(reply, 401, "unauthorized", "an auditor bearer token is required");
-		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
-		return JG_EDENIED;
-	}
-	if (EVP_Digest(auth + 7, strlen(auth + 7), digest, &dlen, EVP_sha256(), NULL) != 1 ||
-	    CRYPTO_memcmp(digest, app->auditor_token_sha256, 32) != 0) {
-		jg_http_reply_error(reply, 401, "unauthorized", "the auditor token is not valid");
-		jg_http_reply_header(reply, "WWW-Authenticate",
-				     "Bearer realm=\"jitgate\", error=\"invalid_token\"");
-		return JG_EDENIED;
-	}
-	return 0;
+	return rc;
 }
 
 static void
@@ -91,7 +79,8 @@ handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct buffer out = {0};
 	int rc;
 
-	if (require_auditor(req, reply) != 0)
+	char actor[300];
+	if (require_auditor(req, reply, actor) != 0)
 		return;
 	if (jg_audit_size(app->store, &size) != 0) {
 		reply_unavailable(reply);
@@ -108,7 +97,7 @@ handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *data = json_pack("{s:I}", "from", (json_int_t)from);
 	if (to != UINT64_MAX)
 		json_object_set_new(data, "to", json_integer((json_int_t)to));
-	rc = jg_audit_append(app->audit, "audit.exported", STATIC_AUDITOR_ACTOR, data, NULL);
+	rc = jg_audit_append(app->audit, "audit.exported", actor, data, NULL);
 	json_decref(data);
 	if (rc != 0 || jg_audit_checkpoint(app->audit, NULL, &cp_size) != 0) {
 		reply_unavailable(reply);
@@ -145,7 +134,8 @@ handle_checkpoint_get(struct jg_http_request *req, struct jg_http_reply *reply)
 	uint64_t size;
 	int rc;
 
-	if (require_auditor(req, reply) != 0)
+	char actor[300];
+	if (require_auditor(req, reply, actor) != 0)
 		return;
 	rc = jg_audit_latest_checkpoint(app->store, &text, &size);
 	if (rc == JG_ENOTFOUND) {
@@ -174,7 +164,8 @@ handle_checkpoint_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	char *note = NULL;
 	uint64_t size;
 
-	if (require_auditor(req, reply) != 0)
+	char actor[300];
+	if (require_auditor(req, reply, actor) != 0)
 		return;
 	if (jg_audit_checkpoint(app->audit, &note, &size) != 0) {
 		reply_unavailable(reply);
@@ -191,7 +182,8 @@ handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 	uint64_t have, seq, size;
 	json_t *out = NULL;
 
-	if (require_auditor(req, reply) != 0)
+	char actor[300];
+	if (require_auditor(req, reply, actor) != 0)
 		return;
 	if (jg_audit_size(app->store, &have) != 0) {
 		reply_unavailable(reply);
@@ -222,7 +214,8 @@ handle_consistency(struct jg_http_request *req, struct jg_http_reply *reply)
 	uint64_t have, m, n;
 	json_t *out = NULL;
 
-	if (require_auditor(req, reply) != 0)
+	char actor[300];
+	if (require_auditor(req, reply, actor) != 0)
 		return;
 	if (jg_audit_size(app->store, &have) != 0) {
 		reply_unavailable(reply);

@@ -29,7 +29,7 @@ static const char sql_entry[] = "SELECT entry FROM audit_log WHERE seq = ?";
 static const char sql_node[] = "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?";
 static const char sql_range[] =
     "SELECT entry FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq";
-static const char sql_all_entries[] = "SELECT entry FROM audit_log ORDER BY seq";
+static const char sql_all_entries[] = "SELECT seq, entry FROM audit_log ORDER BY seq";
 static const char sql_node_count[] = "SELECT count(*) FROM audit_nodes";
 
 int
@@ -510,7 +510,17 @@ jg_audit_verify_store(struct jg_store *store, const struct jg_audit_verifiers *v
 		int step = jg_stmt_step(st);
 		if (step == JG_STMT_ROW) {
 			size_t len;
-			const void *blob = jg_stmt_column_blob(st, 0, &len);
+			/* the row's key is what proofs and exports look up: it must be the position */
+			int64_t row_seq = jg_stmt_column_int64(st, 0);
+			if (row_seq < 0 || (uint64_t)row_seq != chain.next_seq + n) {
+				rc = fault_msg(fault, chain.next_seq + n,
+					       "the log's row %lld sits where entry %llu belongs (rows "
+					       "renumbered, removed or inserted)",
+					       (long long)row_seq,
+					       (unsigned long long)(chain.next_seq + n));
+				break;
+			}
+			const void *blob = jg_stmt_column_blob(st, 1, &len);
 			bufs[n] = malloc(len + 1);
 			if (bufs[n] == NULL) {
 				rc = JG_ENOMEM;

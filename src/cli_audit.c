@@ -124,6 +124,13 @@ cmd_export(int argc, char **argv)
 	}
 	if ((rc = open_audit(config, &cfg, &store, &audit)) != 0)
 		goto out;
+	uint64_t size = 0;
+	if (jg_audit_size(store, &size) != 0 || from > size || (to != UINT64_MAX && (to > size || from > to))) {
+		fprintf(stderr, "jitgate audit export: bad range: need from <= to <= %llu\n",
+			(unsigned long long)size);
+		rc = JG_EXIT_USAGE;
+		goto out;
+	}
 	/* The export is itself an audited action, then a checkpoint covers it. */
 	operator_actor(actor, sizeof(actor));
 	json_t *data = json_pack("{s:I}", "from", (json_int_t)from);

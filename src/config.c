@@ -67,9 +67,9 @@ static const struct key keys[] = {
 	{"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
 	{"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
 	{"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
-	{"oidc", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"oidc.issuer", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_issuer)},
-	{"oidc.client_id", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_client_id)},
+	{"oidc", K_OBJECT, true, 0, 0, NULL, 0, 0},
+	{"oidc.issuer", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_issuer)},
+	{"oidc.client_id", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_client_id)},
 	{"oidc.client_secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_client_secret_file)},
 	{"oidc.audience", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_audience)},
 	{"oidc.groups_claim", K_STRING, false, 0, 0, "groups", 0, OFF(oidc_groups_claim)},
@@ -84,8 +84,6 @@ static const struct key keys[] = {
 	{"auth.session_idle_seconds", K_INT, false, 60, 86400, NULL, 3600, OFF(auth_session_idle)},
 	{"auth.auditor_groups", K_STRLIST, false, 0, 0, "auditors", 0, OFF(auth_auditor_groups)},
 	{"auth.admin_groups", K_STRLIST, false, 0, 0, "jitgate-admins", 0, OFF(auth_admin_groups)},
-	{"auth.static_auditor_token_file", K_PATH, false, 0, 0, NULL, 0,
-	 OFF(auth_static_auditor_token_file)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -367,24 +365,13 @@ parse_oidc(struct ctx *c, struct jg_config *cfg)
 {
 	const char *iss = cfg->oidc_issuer;
 
-	if (iss == NULL) {
-		if (cfg->oidc_client_id != NULL)
-			return refuse(c, "oidc.client_id", "'oidc.client_id' needs 'oidc.issuer'");
-		return 0;
-	}
 	if (strncmp(iss, "https://", 8) != 0 && !loopback_http(iss))
 		return refuse(c, "oidc.issuer",
 			      "'oidc.issuer' must be an https:// URL (http:// only on loopback)");
 	if (iss[strlen(iss) - 1] == '/')
 		return refuse(c, "oidc.issuer", "'oidc.issuer' must not end with '/'");
-	if (cfg->oidc_client_id == NULL)
-		return refuse(c, "oidc", "missing required key 'oidc.client_id'");
 	if (cfg->oidc_audience == NULL && (cfg->oidc_audience = strdup(cfg->public_url)) == NULL)
 		return JG_ENOMEM;
-	if (cfg->auth_static_auditor_token_file != NULL)
-		return refuse(c, "auth.static_auditor_token_file",
-			      "'auth.static_auditor_token_file' is for deployments without SSO; "
-			      "with 'oidc' configured auditors sign in (auth.auditor_groups)");
 	return 0;
 }
 
@@ -496,7 +483,6 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->audit_sink_dir);
 	free(cfg->audit_sink_url);
 	free(cfg->audit_sink_ca_file);
-	free(cfg->auth_static_auditor_token_file);
 	free(cfg->oidc_issuer);
 	free(cfg->oidc_client_id);
 	free(cfg->oidc_client_secret_file);

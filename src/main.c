@@ -21,6 +21,10 @@ main(int argc, char **argv)
 		return jg_cmd_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "audit") == 0)
 		return jg_cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return jg_cmd_policy(argc - 1, argv + 1);
+	if (strcmp(cmd, "login") == 0)
+		return jg_cmd_login(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("jitgate %s\n", JG_VERSION);
 		return JG_EXIT_OK;

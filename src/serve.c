@@ -15,46 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "jitgate/app.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/version.h"
-
-#define MIN_STATIC_TOKEN 16
-
-static int
-load_static_auditor_token(struct jg_app *app)
-{
-	const char *path = app->cfg->auth_static_auditor_token_file;
-	char err[512], *buf = NULL;
-	size_t len;
-	unsigned int dlen;
-
-	if (path == NULL)
-		return 0;
-	if (jg_file_read(path, 4096, true, &buf, &len, err, sizeof(err)) != 0) {
-		jg_logf(JG_LOG_ERROR, "auth.static_auditor_token_file: %s", err);
-		return JG_ECONFIG;
-	}
-	size_t n = len;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	int ok = n >= MIN_STATIC_TOKEN &&
-		 EVP_Digest(buf, n, app->auditor_token_sha256, &dlen, EVP_sha256(), NULL) == 1;
-	jg_file_free_secret(buf, len);
-	if (!ok) {
-		jg_logf(JG_LOG_ERROR, "auth.static_auditor_token_file: the token must be at least %d "
-				      "bytes",
-			MIN_STATIC_TOKEN);
-		return JG_ECONFIG;
-	}
-	app->auditor_token_set = 1;
-	return 0;
-}
 
 static int
 verify_audit_log(struct jg_app *app)
@@ -136,10 +102,13 @@ jg_cmd_serve(int argc, char **argv)
 
 	if ((rc = jg_cli_open_store(app.cfg, &app.store)) != 0)
 		goto out;
-	if ((rc = load_static_auditor_token(&app)) != 0) {
+	if (jg_oidc_new(app.cfg, &app.oidc, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "oidc: %s", err);
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	/* Not fatal: with the provider down, jitgate starts and keeps retrying. */
+	(void)jg_oidc_refresh(app.oidc);
 	if ((rc = verify_audit_log(&app)) != 0)
 		goto out;
 	struct jg_audit_config acfg = {
@@ -163,7 +132,7 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	app.router = jg_router_new();
 	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
-	    jg_api_audit_register(app.router) != 0)
+	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0)
 		goto out;
 	if (jg_server_new(app.cfg, app.router, &app, &app.server, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "cannot set up TLS: %s", err);
@@ -202,6 +171,7 @@ jg_cmd_serve(int argc, char **argv)
 out:
 	jg_server_free(app.server);
 	jg_audit_free(app.audit);
+	jg_oidc_free(app.oidc);
 	jg_router_free(app.router);
 	jg_store_close(app.store);
 	jg_config_free(app.cfg);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <oauth2/util.h>
 #include <openssl/rand.h>
 
 #include "jitgate/error.h"
@@ -174,9 +175,60 @@ void
 jg_http_reply_header(struct jg_http_reply *reply, const char *name, const char *value)
 {
 	if (reply->headers == NULL)
-		reply->headers = json_object();
+		reply->headers = json_array();
 	if (reply->headers != NULL)
-		json_object_set_new(reply->headers, name, json_string(value));
+		json_array_append_new(reply->headers, json_pack("[ss]", name, value));
+}
+
+void
+jg_http_reply_redirect(struct jg_http_reply *reply, int status, const char *location)
+{
+	jg_http_reply_text(reply, status, "text/plain; charset=utf-8", "", 0);
+	jg_http_reply_header(reply, "Location", location);
+}
+
+char *
+jg_html_escape(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text; *p; p++)
+		n += strchr("<>&\"'", *p) ? 6 : 1;
+	char *out = malloc(n + 1), *o = out;
+	if (out == NULL)
+		return NULL;
+	for (const char *p = text; *p; p++) {
+		switch (*p) {
+		case '<': o = stpcpy(o, "&lt;"); break;
+		case '>': o = stpcpy(o, "&gt;"); break;
+		case '&': o = stpcpy(o, "&amp;"); break;
+		case '"': o = stpcpy(o, "&quot;"); break;
+		case '\'': o = stpcpy(o, "&#39;"); break;
+		default: *o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+void
+jg_http_reply_html_message(struct jg_http_reply *reply, int status, const char *title,
+			   const char *message)
+{
+	char *t = jg_html_escape(title), *m = jg_html_escape(message), *page = NULL;
+	int len = t && m ? asprintf(&page,
+				    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+				    "<title>%s - jitgate</title></head><body><h1>%s</h1><p>%s</p>"
+				    "<p><a href=\"/\">jitgate</a></p></body></html>\n",
+				    t, t, m)
+			  : -1;
+	free(t);
+	free(m);
+	if (len < 0) {
+		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
+		return;
+	}
+	jg_http_reply_text(reply, status, "text/html; charset=utf-8", page, (size_t)len);
+	free(page);
 }
 
 /* ---- request accessors ---------------------------------------------------- */
@@ -219,6 +271,34 @@ jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply
 }
 
 const char *
+jg_http_cookie(const struct jg_http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+int
+jg_http_form_field(const struct jg_http_request *req, const char *name, char *out, size_t outlen)
+{
+	oauth2_nv_list_t *params = NULL;
+	const char *v;
+	int rc = JG_ENOTFOUND;
+
+	out[0] = '\0';
+	if (req->body == NULL || req->body_len == 0 || strlen(req->body) != req->body_len)
+		return JG_ENOTFOUND;
+	if (!oauth2_parse_form_encoded_params(NULL, req->body, &params))
+		return JG_ENOTFOUND;
+	if ((v = oauth2_nv_list_get(NULL, params, name)) != NULL) {
+		size_t n = strlen(v);
+		rc = n < outlen ? 0 : JG_ETOOBIG;
+		if (rc == 0)
+			memcpy(out, v, n + 1);
+	}
+	oauth2_nv_list_free(NULL, params);
+	return rc;
+}
+
+const char *
 jg_http_param(const struct jg_http_request *req, const char *name)
 {
 	return jg_route_param(&req->route, name);
@@ -256,13 +336,11 @@ jg_http_body_json(const struct jg_http_request *req, struct jg_http_reply *reply
 static int
 has_header(const struct jg_http_reply *reply, const char *name)
 {
-	const char *k;
-	json_t *v;
-	if (reply->headers == NULL)
-		return 0;
-	json_object_foreach(reply->headers, k, v)
+	size_t i;
+	json_t *pair;
+	json_array_foreach(reply->headers, i, pair)
 	{
-		if (strcasecmp(k, name) == 0)
+		if (strcasecmp(json_string_value(json_array_get(pair, 0)), name) == 0)
 			return 1;
 	}
 	return 0;
@@ -307,13 +385,12 @@ send_reply(struct req_state *st, struct MHD_Connection *conn, struct jg_http_rep
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (!has_header(reply, defaults[i].name))
 			MHD_add_response_header(resp, defaults[i].name, defaults[i].value);
-	if (reply->headers != NULL) {
-		const char *k;
-		json_t *v;
-		json_object_foreach(reply->headers, k, v)
-		{
-			MHD_add_response_header(resp, k, json_string_value(v));
-		}
+	size_t i;
+	json_t *pair;
+	json_array_foreach(reply->headers, i, pair)
+	{
+		MHD_add_response_header(resp, json_string_value(json_array_get(pair, 0)),
+					json_string_value(json_array_get(pair, 1)));
 	}
 	if (st->srv->stopping || st->body_too_big)
 		MHD_add_response_header(resp, "Connection", "close");
@@ -493,9 +570,14 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 		}
 		has_body = has_body || n > 0;
 	}
-	if (has_body && (st->req.route.flags & JG_ROUTE_JSON_BODY) &&
-	    !is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type")))
+	const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	if (has_body && (st->req.route.flags & JG_ROUTE_JSON_BODY) && !is_json_type(ctype))
 		return refuse(st, conn, 415, NULL, "the body must be application/json");
+	if (has_body && (st->req.route.flags & JG_ROUTE_FORM_BODY) &&
+	    (ctype == NULL ||
+	     strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0))
+		return refuse(st, conn, 415, NULL,
+			      "the body must be application/x-www-form-urlencoded");
 	return MHD_YES;
 }
 

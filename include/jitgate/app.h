@@ -9,6 +9,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/config.h"
+#include "jitgate/oidc.h"
 #include "jitgate/http.h"
 #include "jitgate/router.h"
 #include "jitgate/store.h"
@@ -19,13 +20,14 @@ struct jg_app {
 	struct jg_router *router;
 	struct jg_server *server;
 	struct jg_audit *audit;
-	/* SHA-256 of the static auditor token (until SSO); all zero: none configured */
-	unsigned char auditor_token_sha256[32];
-	int auditor_token_set;
+	struct jg_oidc *oidc;
 };
 
 /* Registers /healthz, /readyz and /metrics.  Returns 0 or a JG_E* code. */
 int jg_api_system_register(struct jg_router *router);
+
+/* Registers /auth/login, /auth/callback, /auth/logout and /v1/me. */
+int jg_api_auth_register(struct jg_router *router);
 
 /* Registers the auditor endpoints under /v1/audit/. */
 int jg_api_audit_register(struct jg_router *router);

@@ -68,9 +68,6 @@ struct jg_config {
 	int64_t auth_session_idle;     /* seconds without use before it ends */
 	char **auth_auditor_groups;    /* NULL-terminated */
 	char **auth_admin_groups;      /* NULL-terminated */
-
-	/* Until SSO lands: a file holding the bearer token auditors present. */
-	char *auth_static_auditor_token_file;
 };
 
 /* True when groups (n of them) intersect the NULL-terminated list. */

@@ -28,6 +28,7 @@ struct MHD_Connection;
 
 /* Route flags. */
 #define JG_ROUTE_JSON_BODY 0x1 /* the body, if any, must be application/json */
+#define JG_ROUTE_FORM_BODY 0x2 /* the body, if any, must be a urlencoded form */
 
 struct jg_http_request {
 	const char *method;
@@ -46,7 +47,7 @@ struct jg_http_reply {
 	const char *content_type; /* static string */
 	char *body;               /* owned; freed by the server */
 	size_t body_len;
-	json_t *headers;          /* owned: extra headers, name -> string */
+	json_t *headers;          /* owned: extra headers, [[name, value], ...] */
 };
 
 typedef void (*jg_http_handler)(struct jg_http_request *req, struct jg_http_reply *reply);
@@ -62,6 +63,14 @@ const char *jg_http_query(const struct jg_http_request *req, const char *name);
  */
 int jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply,
 		      const char *name, uint64_t def, uint64_t max, uint64_t *out);
+/* A cookie of the request, or NULL. */
+const char *jg_http_cookie(const struct jg_http_request *req, const char *name);
+/*
+ * A field of a urlencoded form body, copied into out (outlen bytes).
+ * Returns 0, JG_ENOTFOUND or JG_ETOOBIG.
+ */
+int jg_http_form_field(const struct jg_http_request *req, const char *name, char *out,
+		       size_t outlen);
 /* A {placeholder} of the matched route, or NULL. */
 const char *jg_http_param(const struct jg_http_request *req, const char *name);
 
@@ -80,7 +89,14 @@ void jg_http_reply_error(struct jg_http_reply *reply, int status, const char *co
 /* Sets a text reply (body copied). */
 void jg_http_reply_text(struct jg_http_reply *reply, int status, const char *content_type,
 			const char *text, size_t len);
-/* Adds a header to the reply (both copied). */
+/* A redirect (302/303) to location, with an empty body. */
+void jg_http_reply_redirect(struct jg_http_reply *reply, int status, const char *location);
+/* A small HTML page (title and message are escaped) for browser-facing errors. */
+void jg_http_reply_html_message(struct jg_http_reply *reply, int status, const char *title,
+				const char *message);
+/* Escapes text for HTML element content and attribute values (caller frees). */
+char *jg_html_escape(const char *text);
+/* Adds a header to the reply (both copied); a name may repeat (Set-Cookie). */
 void jg_http_reply_header(struct jg_http_reply *reply, const char *name, const char *value);
 
 /* The JSON error body for status/code/message, as a string the caller frees. */

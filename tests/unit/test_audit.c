@@ -946,7 +946,19 @@ test_audit_verify_store_detects_deleted_entry(void **state)
 	populate_checkpointed(f);
 	drop_triggers(f);
 	must_exec(f, "DELETE FROM audit_log WHERE seq = 7");
-	expect_fault(f, 7, "gap or reordering: expected seq 7, found seq 8");
+	expect_fault(f, 7, "the log's row 8 sits where entry 7 belongs");
+}
+
+/* Renumbering the last row keeps every entry intact but breaks lookups by seq. */
+static void
+test_audit_verify_store_detects_renumbered_row(void **state)
+{
+	struct fixture *f = *state;
+
+	populate_checkpointed(f);
+	drop_triggers(f);
+	must_exec(f, "UPDATE audit_log SET seq = 100 WHERE seq = 19");
+	expect_fault(f, 19, "the log's row 100 sits where entry 19 belongs");
 }
 
 static void
@@ -1792,6 +1804,7 @@ main(void)
 	    T(test_audit_checkpoint_empty_log),
 	    T(test_audit_checkpoint_after_key_rotation),
 	    T(test_audit_verify_store_detects_changed_byte),
+	    T(test_audit_verify_store_detects_renumbered_row),
 	    T(test_audit_verify_store_detects_deleted_entry),
 	    T(test_audit_verify_store_detects_swapped_entries),
 	    T(test_audit_verify_store_detects_reserialised_entry),

@@ -26,7 +26,10 @@ static const char valid[] = "listen: \"127.0.0.1:9443\"\n"
 			    "database:\n"
 			    "  url: \"sqlite://data/jitgate.db\"\n"
 			    "limits:\n"
-			    "  max_body_bytes: 2048\n";
+			    "  max_body_bytes: 2048\n"
+			    "oidc:\n"
+			    "  issuer: \"https://sso.example.com\"\n"
+			    "  client_id: jitgate\n";
 
 static int
 parse(const char *text, struct jg_config **cfg, char *err, size_t errlen)

@@ -7,23 +7,14 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import net from 'node:net';
+import { join } from 'node:path';
 import https from 'node:https';
 
-export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
-export const BIN = join(ROOT, 'build', 'jitgate');
+import { ROOT, freePort } from './common.mjs';
+import { startIdp, accessToken } from './idp.mjs';
 
-export async function freePort() {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-    s.on('error', fail);
-  });
-}
+export { ROOT, freePort };
+export const BIN = join(ROOT, 'build', 'jitgate');
 
 export function makeCert(dir) {
   const key = join(dir, 'key.pem');
@@ -36,11 +27,10 @@ export function makeCert(dir) {
 }
 
 // Writes a configuration; extra is appended YAML text.
-export const AUDITOR_TOKEN = 'test-auditor-token-0123456789abcdef';
-
-export function writeConfig(dir, port, extra = '') {
+// Writes a configuration.  oidc: { issuer, clientSecretFile, minRefresh } (default: a
+// provider address where nothing listens: identity-free tests do not need one).
+export function writeConfig(dir, port, extra = '', oidc = {}) {
   const path = join(dir, 'jitgate.yaml');
-  writeFileSync(join(dir, 'auditor-token'), AUDITOR_TOKEN + '\n', { mode: 0o600 });
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
@@ -53,8 +43,11 @@ export function writeConfig(dir, port, extra = '') {
     `migrations_dir: ${join(ROOT, 'migrations')}`,
     `policy_dir: ${join(ROOT, 'policies')}`,
     'key_dir: keys',
-    'auth:',
-    '  static_auditor_token_file: auditor-token',
+    'oidc:',
+    `  issuer: "${oidc.issuer ?? 'http://127.0.0.1:9'}"`,
+    '  client_id: jitgate',
+    ...(oidc.clientSecretFile ? [`  client_secret_file: ${oidc.clientSecretFile}`] : []),
+    ...(oidc.minRefresh ? [`  jwks_min_refresh_seconds: ${oidc.minRefresh}`] : []),
     extra,
   ].join('\n') + '\n');
   return path;
@@ -127,8 +120,21 @@ export class Jitgate {
     });
   }
 
+  // A real access token from the test's identity provider for user (cached per user).
+  async tokenFor(user) {
+    this.tokens ??= {};
+    if (!this.tokens[user]) this.tokens[user] = (await accessToken(this.idp, user, { audience: this.url })).access_token;
+    return this.tokens[user];
+  }
+
+  async as(user, method, path, opts = {}) {
+    const token = await this.tokenFor(user);
+    return this.request(method, path, { ...opts, headers: { authorization: `Bearer ${token}`, ...(opts.headers ?? {}) } });
+  }
+
+  // erin is the development provider's auditor.
   auditor(method, path, opts = {}) {
-    return this.request(method, path, { ...opts, headers: { authorization: `Bearer ${AUDITOR_TOKEN}`, ...(opts.headers ?? {}) } });
+    return this.as('erin', method, path, opts);
   }
 
   logLines() {
@@ -141,23 +147,38 @@ export class Jitgate {
   }
 }
 
-// Starts a server in a fresh directory.  opts.extraConfig is appended YAML.
+// Starts a server in a fresh directory, with its own development identity provider unless
+// opts.idp === false.  opts.extraConfig is appended YAML; opts.minRefresh sets the JWKS interval.
 export async function startJitgate(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
   const { cert } = makeCert(dir);
   const port = await freePort();
-  const configPath = writeConfig(dir, port, opts.extraConfig ?? '');
+  const idp = opts.idp === false ? null : await startIdp({ jitgateUrl: `https://127.0.0.1:${port}` });
+  // a copy the server may read as a secret (0600), wherever the provider keeps its own
+  let clientSecretFile;
+  if (idp) {
+    clientSecretFile = join(dir, 'client-secret');
+    writeFileSync(clientSecretFile, idp.clientSecret + '\n', { mode: 0o600 });
+  }
+  const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : {});
   const m = runJitgate(['migrate', '-c', configPath]);
   if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
   const k = runJitgate(['keys', 'generate', '-c', configPath]);
   if (k.code !== 0) throw new Error(`keys generate failed: ${k.stderr}`);
   const jg = new Jitgate(dir, port, cert, configPath);
-  await jg.start();
+  jg.idp = idp;
+  try {
+    await jg.start();
+  } catch (e) {
+    if (idp) await idp.stop();
+    throw e;
+  }
   return jg;
 }
 
 export async function cleanup(jg) {
   if (!jg) return;
   await jg.stop('SIGKILL');
+  if (jg.idp) await jg.idp.stop();
   rmSync(jg.dir, { recursive: true, force: true });
 }

@@ -1,0 +1,43 @@
+/*
+ * auth.h - who is calling: a bearer token or jitgate's session cookie.
+ *
+ * Every handler that acts for someone calls jg_auth_require() first.  A
+ * request with an Authorization header is judged by that header alone (a
+ * bad token is a 401 even when a session cookie is also present); without
+ * one the session cookie is used.  A request authenticated by the cookie
+ * that changes something (POST, PUT, PATCH, DELETE) must also carry the
+ * session's CSRF token (X-CSRF-Token header, or the `csrf` field of a form),
+ * so a page on another site cannot act through the browser's cookie.
+ */
+#ifndef JITGATE_AUTH_H
+#define JITGATE_AUTH_H
+
+#include "jitgate/http.h"
+#include "jitgate/oidc.h"
+#include "jitgate/session.h"
+
+#define JG_SESSION_COOKIE "__Host-jitgate_session"
+#define JG_LOGIN_COOKIE "__Host-jitgate_login"
+
+struct jg_caller {
+	struct jg_identity id;
+	char actor[300]; /* "user:<sub>": the audit log's actor */
+	char csrf[JG_SESSION_TOKEN_LEN + 1]; /* session callers only */
+};
+
+/*
+ * Identifies the caller into *caller (cleared with jg_caller_clear()), or
+ * fills reply with 401 (WWW-Authenticate set), 403 (CSRF) or 503 (the
+ * provider's keys cannot be had) and returns JG_EDENIED / JG_EUNAVAIL.
+ */
+int jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply,
+		    struct jg_caller *caller) __attribute__((warn_unused_result));
+
+/* As jg_auth_require(), then 403 unless the caller is in one of groups (what: for the message). */
+int jg_auth_require_groups(struct jg_http_request *req, struct jg_http_reply *reply,
+			   struct jg_caller *caller, char *const *groups, const char *what)
+	__attribute__((warn_unused_result));
+
+void jg_caller_clear(struct jg_caller *caller);
+
+#endif

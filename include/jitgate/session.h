@@ -1,0 +1,51 @@
+/*
+ * session.h - browser login state: pending logins and signed-in sessions.
+ *
+ * Both live in the store, keyed by the SHA-256 of a random 256-bit value
+ * that only the browser holds (a cookie), so reading the database gives no
+ * usable session.  Values are compared in constant time.
+ */
+#ifndef JITGATE_SESSION_H
+#define JITGATE_SESSION_H
+
+#include <stdint.h>
+
+#include "jitgate/oidc.h"
+#include "jitgate/store.h"
+
+#define JG_SESSION_TOKEN_LEN 43 /* base64url of 32 random bytes */
+#define JG_FLOW_MAX_AGE 600     /* seconds a login may take */
+
+/* Writes base64url(nbytes random bytes) into out (outlen >= 4*nbytes/3 + 2). */
+int jg_random_token(size_t nbytes, char *out, size_t outlen);
+/* out = base64url(SHA-256(in)) without padding (the PKCE S256 challenge). */
+int jg_s256_challenge(const char *in, char *out, size_t outlen);
+
+struct jg_login_flow {
+	char nonce[64];
+	char code_verifier[64];
+	char return_to[512];
+};
+
+/* Records a login in progress under state (conn: inside the caller's transaction or not). */
+int jg_flow_put(struct jg_store_conn *conn, const char *state, const struct jg_login_flow *flow,
+		int64_t now);
+/* Takes (reads and deletes) the flow for state; JG_ENOTFOUND when absent or too old. */
+int jg_flow_take(struct jg_store_conn *conn, const char *state, int64_t now,
+		 struct jg_login_flow *flow);
+
+/* Creates a session for id: *token is the cookie value, *csrf its CSRF token. */
+int jg_session_put(struct jg_store_conn *conn, const struct jg_identity *id, int64_t now,
+		   int64_t lifetime, char token[JG_SESSION_TOKEN_LEN + 1],
+		   char csrf[JG_SESSION_TOKEN_LEN + 1]);
+/*
+ * Looks a session up by its cookie value: *id (via "session", expires =
+ * the session's end) and its csrf.  Ends it (JG_ENOTFOUND) when past its
+ * lifetime or idle for longer than idle seconds; refreshes last_seen.
+ */
+int jg_session_get(struct jg_store *store, const char *token, int64_t now, int64_t idle,
+		   struct jg_identity *id, char csrf[JG_SESSION_TOKEN_LEN + 1]);
+/* Ends the session with this cookie value (no error when there is none). */
+int jg_session_delete(struct jg_store_conn *conn, const char *token);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * session.c - pending logins and sessions in the store (see session.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oauth2/mem.h>
+#include <oauth2/util.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "jitgate/error.h"
+#include "jitgate/session.h"
+
+#define LAST_SEEN_GRANULARITY 30 /* seconds: do not write on every request */
+
+static int
+b64url(const uint8_t *in, size_t n, char *out, size_t outlen)
+{
+	char *enc = NULL;
+	size_t len = oauth2_base64url_encode(NULL, in, n, &enc);
+	int rc = JG_ENOMEM;
+	if (enc != NULL && len > 0 && len < outlen) {
+		memcpy(out, enc, len);
+		out[len] = '\0';
+		rc = 0;
+	}
+	if (enc) {
+		OPENSSL_cleanse(enc, len);
+		oauth2_mem_free(enc);
+	}
+	return rc;
+}
+
+int
+jg_random_token(size_t nbytes, char *out, size_t outlen)
+{
+	uint8_t raw[64];
+	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
+		return JG_ECRYPTO;
+	int rc = b64url(raw, nbytes, out, outlen);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return rc;
+}
+
+int
+jg_s256_challenge(const char *in, char *out, size_t outlen)
+{
+	uint8_t md[32];
+	unsigned int mdlen;
+	if (EVP_Digest(in, strlen(in), md, &mdlen, EVP_sha256(), NULL) != 1)
+		return JG_ECRYPTO;
+	return b64url(md, 32, out, outlen);
+}
+
+static void
+sha256(const char *s, uint8_t out[32])
+{
+	unsigned int len;
+	EVP_Digest(s, strlen(s), out, &len, EVP_sha256(), NULL);
+}
+
+static const char sql_flow_put[] = "INSERT INTO auth_flows (state_sha256, nonce, code_verifier, "
+				   "return_to, created_at) VALUES (?, ?, ?, ?, ?)";
+static const char sql_flow_get[] =
+    "SELECT nonce, code_verifier, return_to, created_at FROM auth_flows WHERE state_sha256 = ?";
+static const char sql_flow_del[] = "DELETE FROM auth_flows WHERE state_sha256 = ? OR created_at < ?";
+static const char sql_sess_put[] = "INSERT INTO sessions (id_sha256, sub, email, name, groups, csrf, "
+				   "created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char sql_sess_get[] = "SELECT sub, email, name, groups, csrf, last_seen, expires_at "
+				   "FROM sessions WHERE id_sha256 = ?";
+static const char sql_sess_touch[] = "UPDATE sessions SET last_seen = ? WHERE id_sha256 = ?";
+static const char sql_sess_del[] = "DELETE FROM sessions WHERE id_sha256 = ?";
+
+int
+jg_flow_put(struct jg_store_conn *conn, const char *state, const struct jg_login_flow *flow,
+	    int64_t now)
+{
+	struct jg_stmt *st;
+	uint8_t h[32];
+	int rc;
+
+	sha256(state, h);
+	if ((rc = jg_stmt_prepare(conn, sql_flow_put, &st)) != 0)
+		return rc;
+	jg_stmt_bind_blob(st, 1, h, 32);
+	jg_stmt_bind_text(st, 2, flow->nonce);
+	jg_stmt_bind_text(st, 3, flow->code_verifier);
+	jg_stmt_bind_text(st, 4, flow->return_to);
+	jg_stmt_bind_int64(st, 5, now);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+int
+jg_flow_take(struct jg_store_conn *conn, const char *state, int64_t now, struct jg_login_flow *flow)
+{
+	struct jg_stmt *st;
+	uint8_t h[32];
+	int64_t created = 0;
+	int rc, found = 0;
+
+	sha256(state, h);
+	if ((rc = jg_stmt_prepare(conn, sql_flow_get, &st)) != 0)
+		return rc;
+	jg_stmt_bind_blob(st, 1, h, 32);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		snprintf(flow->nonce, sizeof(flow->nonce), "%s", jg_stmt_column_text(st, 0));
+		snprintf(flow->code_verifier, sizeof(flow->code_verifier), "%s",
+			 jg_stmt_column_text(st, 1));
+		snprintf(flow->return_to, sizeof(flow->return_to), "%s", jg_stmt_column_text(st, 2));
+		created = jg_stmt_column_int64(st, 3);
+		found = 1;
+	}
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_ROW && rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	/* Single use: gone whether it is valid or not; stale flows are swept too. */
+	if ((rc = jg_stmt_prepare(conn, sql_flow_del, &st)) != 0)
+		return rc;
+	jg_stmt_bind_blob(st, 1, h, 32);
+	jg_stmt_bind_int64(st, 2, now - JG_FLOW_MAX_AGE);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	if (!found || created < now - JG_FLOW_MAX_AGE || created > now + 60)
+		return JG_ENOTFOUND;
+	return 0;
+}
+
+int
+jg_session_put(struct jg_store_conn *conn, const struct jg_identity *id, int64_t now,
+	       int64_t lifetime, char token[JG_SESSION_TOKEN_LEN + 1],
+	       char csrf[JG_SESSION_TOKEN_LEN + 1])
+{
+	struct jg_stmt *st;
+	uint8_t h[32];
+	json_t *groups = json_array();
+	char *groups_text;
+	int rc;
+
+	for (size_t i = 0; groups && i < id->ngroups; i++)
+		json_array_append_new(groups, json_string(id->groups[i]));
+	groups_text = groups ? json_dumps(groups, JSON_COMPACT) : NULL;
+	json_decref(groups);
+	if (groups_text == NULL)
+		return JG_ENOMEM;
+	if ((rc = jg_random_token(32, token, JG_SESSION_TOKEN_LEN + 1)) != 0 ||
+	    (rc = jg_random_token(32, csrf, JG_SESSION_TOKEN_LEN + 1)) != 0) {
+		free(groups_text);
+		return rc;
+	}
+	sha256(token, h);
+	if ((rc = jg_stmt_prepare(conn, sql_sess_put, &st)) != 0) {
+		free(groups_text);
+		return rc;
+	}
+	jg_stmt_bind_blob(st, 1, h, 32);
+	jg_stmt_bind_text(st, 2, id->sub);
+	jg_stmt_bind_text(st, 3, id->email);
+	jg_stmt_bind_text(st, 4, id->name);
+	jg_stmt_bind_text(st, 5, groups_text);
+	jg_stmt_bind_text(st, 6, csrf);
+	jg_stmt_bind_int64(st, 7, now);
+	jg_stmt_bind_int64(st, 8, now);
+	jg_stmt_bind_int64(st, 9, now + lifetime);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	free(groups_text);
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+int
+jg_session_get(struct jg_store *store, const char *token, int64_t now, int64_t idle,
+	       struct jg_identity *id, char csrf[JG_SESSION_TOKEN_LEN + 1])
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	uint8_t h[32];
+	int64_t last_seen = 0, expires = 0;
+	int rc, found = 0;
+
+	if (strlen(token) != JG_SESSION_TOKEN_LEN)
+		return JG_ENOTFOUND;
+	sha256(token, h);
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	if ((rc = jg_stmt_prepare(conn, sql_sess_get, &st)) != 0)
+		goto out;
+	jg_stmt_bind_blob(st, 1, h, 32);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		jg_identity_clear(id);
+		snprintf(id->sub, sizeof(id->sub), "%s", jg_stmt_column_text(st, 0));
+		snprintf(id->email, sizeof(id->email), "%s", jg_stmt_column_text(st, 1));
+		snprintf(id->name, sizeof(id->name), "%s", jg_stmt_column_text(st, 2));
+		json_t *groups = json_loads(jg_stmt_column_text(st, 3), 0, NULL);
+		size_t i;
+		json_t *g;
+		json_array_foreach(groups, i, g)
+		{
+			if (id->ngroups < JG_IDENTITY_MAX_GROUPS && json_is_string(g))
+				id->groups[id->ngroups++] = strdup(json_string_value(g));
+		}
+		json_decref(groups);
+		snprintf(csrf, JG_SESSION_TOKEN_LEN + 1, "%s", jg_stmt_column_text(st, 4));
+		last_seen = jg_stmt_column_int64(st, 5);
+		expires = jg_stmt_column_int64(st, 6);
+		snprintf(id->via, sizeof(id->via), "session");
+		id->expires = expires;
+		found = 1;
+	}
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_ROW && rc != JG_STMT_DONE) {
+		rc = JG_ESTORE;
+		goto out;
+	}
+	rc = 0;
+	if (!found) {
+		rc = JG_ENOTFOUND;
+	} else if (now >= expires || now - last_seen >= idle) {
+		/* over: delete it, so the cookie is worthless from now on */
+		if (jg_stmt_prepare(conn, sql_sess_del, &st) == 0) {
+			jg_stmt_bind_blob(st, 1, h, 32);
+			(void)jg_stmt_step(st);
+			jg_stmt_finish(st);
+		}
+		jg_identity_clear(id);
+		rc = JG_ENOTFOUND;
+	} else if (now - last_seen >= LAST_SEEN_GRANULARITY &&
+		   jg_stmt_prepare(conn, sql_sess_touch, &st) == 0) {
+		jg_stmt_bind_int64(st, 1, now);
+		jg_stmt_bind_blob(st, 2, h, 32);
+		(void)jg_stmt_step(st); /* a failed touch only shortens the idle window */
+		jg_stmt_finish(st);
+	}
+out:
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_session_delete(struct jg_store_conn *conn, const char *token)
+{
+	struct jg_stmt *st;
+	uint8_t h[32];
+	int rc;
+
+	sha256(token, h);
+	if ((rc = jg_stmt_prepare(conn, sql_sess_del, &st)) != 0)
+		return rc;
+	jg_stmt_bind_blob(st, 1, h, 32);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
