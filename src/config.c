@@ -78,6 +78,10 @@ static const struct key keys[] = {
 	{"oidc.jwks_min_refresh_seconds", K_INT, false, 1, 3600, NULL, 30,
 	 OFF(oidc_jwks_min_refresh)},
 	{"oidc.leeway_seconds", K_INT, false, 0, 300, NULL, 30, OFF(oidc_leeway)},
+	{"requests", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"requests.pending_expiry_seconds", K_INT, false, 60, 30 * 86400, NULL, 86400,
+	 OFF(requests_pending_expiry)},
+	{"requests.incident_pattern", K_STRING, false, 0, 0, NULL, 0, OFF(requests_incident_pattern)},
 	{"auth", K_OBJECT, false, 0, 0, NULL, 0, 0},
 	{"auth.session_lifetime_seconds", K_INT, false, 60, 7 * 86400, NULL, 8 * 3600,
 	 OFF(auth_session_lifetime)},
@@ -483,6 +487,7 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->audit_sink_dir);
 	free(cfg->audit_sink_url);
 	free(cfg->audit_sink_ca_file);
+	free(cfg->requests_incident_pattern);
 	free(cfg->oidc_issuer);
 	free(cfg->oidc_client_id);
 	free(cfg->oidc_client_secret_file);

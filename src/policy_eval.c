@@ -559,3 +559,37 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 	*out = obj;
 	return 0;
 }
+
+static bool
+applies(const struct policy *p, const char *service)
+{
+	for (size_t i = 0; i < p->services.n; i++)
+		if (fnmatch(p->services.v[i], service, 0) == 0)
+			return true;
+	return false;
+}
+
+bool
+jg_policy_service_known(const struct jg_policy_set *set, const char *service)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (applies(&set->policies[i], service))
+			return true;
+	return false;
+}
+
+bool
+jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
+		     const char *const *groups, size_t ngroups)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct policy *p = &set->policies[i];
+		if (!applies(p, service))
+			continue;
+		for (size_t r = 0; r < p->nrules; r++)
+			if (!p->rules[r].approval_none &&
+			    jg_policy_who_matches(&p->rules[r].approvers, user, groups, ngroups))
+				return true;
+	}
+	return false;
+}

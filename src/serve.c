@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "jitgate/access.h"
 #include "jitgate/app.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
@@ -55,6 +57,108 @@ verify_audit_log(struct jg_app *app)
 	return 0;
 }
 
+/* Appends one entry on its own; failures are logged (the caller decides if they matter). */
+static int
+audit_event(struct jg_app *app, const char *type, json_t *data)
+{
+	int rc = jg_audit_append(app->audit, type, "system", data, NULL);
+	json_decref(data);
+	if (rc != 0)
+		jg_logf(JG_LOG_ERROR, "audit: cannot record %s", type);
+	return rc;
+}
+
+static int
+load_policies(struct jg_app *app, struct jg_policy_set **out)
+{
+	char err[4096];
+	int rc = jg_policy_set_load(app->cfg->policy_dir, app->cfg->requests_incident_pattern, out, err,
+				    sizeof(err));
+	if (rc != 0) {
+		json_t *f = json_pack("{s:s,s:s}", "policy_dir", app->cfg->policy_dir, "errors", err);
+		jg_log(JG_LOG_ERROR, "policies refused", f);
+		json_decref(f);
+	}
+	return rc;
+}
+
+/* SIGHUP: a broken set is refused and the one in force stays (logged, audited). */
+static void
+reload_policies(struct jg_app *app)
+{
+	struct jg_policy_set *fresh = NULL, *old;
+	if (load_policies(app, &fresh) != 0) {
+		pthread_rwlock_rdlock(&app->policy_lock);
+		json_t *d = json_pack("{s:s,s:s}", "kept_sha256", jg_policy_set_sha256(app->policies),
+				      "reason", "the policy files do not load; see the server log");
+		pthread_rwlock_unlock(&app->policy_lock);
+		(void)audit_event(app, "policy.reload_refused", d);
+		return;
+	}
+	pthread_rwlock_wrlock(&app->policy_lock);
+	old = app->policies;
+	app->policies = fresh;
+	pthread_rwlock_unlock(&app->policy_lock);
+	json_t *d = json_pack("{s:s,s:s,s:I}", "previous_sha256", jg_policy_set_sha256(old),
+			      "sha256", jg_policy_set_sha256(fresh), "policies",
+			      (json_int_t)jg_policy_set_size(fresh));
+	(void)audit_event(app, "policy.reloaded", d);
+	jg_log(JG_LOG_INFO, "policies reloaded", NULL);
+	jg_policy_set_free(old);
+}
+
+/* Ends grants and pending requests on time, without anyone calling anything. */
+struct sweeper {
+	struct jg_app *app;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t stop_cond;
+	int stop;
+	int started;
+};
+
+static void *
+sweeper_main(void *arg)
+{
+	struct sweeper *sw = arg;
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&sw->stop_cond, &sw->lock, &until);
+		if (sw->stop)
+			break;
+		pthread_mutex_unlock(&sw->lock);
+		struct jg_access_ctx ctx = {.store = sw->app->store, .audit = sw->app->audit,
+					    .policies = jg_app_policies_acquire(sw->app),
+					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
+					    .now = (int64_t)time(NULL)};
+		int ended = 0;
+		if (jg_access_sweep(&ctx, &ended) != 0)
+			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
+		jg_app_policies_release(sw->app);
+		pthread_mutex_lock(&sw->lock);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return NULL;
+}
+
+static void
+stop_sweeper(struct sweeper *sw)
+{
+	if (!sw->started)
+		return; /* never started, or stopped already */
+	sw->started = 0;
+	pthread_mutex_lock(&sw->lock);
+	sw->stop = 1;
+	pthread_cond_signal(&sw->stop_cond);
+	pthread_mutex_unlock(&sw->lock);
+	pthread_join(sw->thread, NULL);
+	pthread_mutex_destroy(&sw->lock);
+	pthread_cond_destroy(&sw->stop_cond);
+}
+
 int
 jg_cmd_serve(int argc, char **argv)
 {
@@ -67,6 +171,7 @@ jg_cmd_serve(int argc, char **argv)
 	const char *config = "jitgate.yaml";
 	int check_only = 0, ch, rc;
 	struct jg_app app = {0};
+	struct sweeper sw = {0};
 	char err[1024];
 	sigset_t sigs;
 
@@ -102,6 +207,11 @@ jg_cmd_serve(int argc, char **argv)
 
 	if ((rc = jg_cli_open_store(app.cfg, &app.store)) != 0)
 		goto out;
+	pthread_rwlock_init(&app.policy_lock, NULL);
+	if (load_policies(&app, &app.policies) != 0) {
+		rc = JG_EXIT_CONFIG;
+		goto out;
+	}
 	if (jg_oidc_new(app.cfg, &app.oidc, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "oidc: %s", err);
 		rc = JG_EXIT_CONFIG;
@@ -132,8 +242,19 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	app.router = jg_router_new();
 	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
-	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0)
+	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
+	    jg_api_requests_register(app.router) != 0)
 		goto out;
+	if (audit_event(&app, "jitgate.started",
+			json_pack("{s:s,s:s}", "version", JG_VERSION, "policy_sha256",
+				  jg_policy_set_sha256(app.policies))) != 0)
+		goto out; /* an unwritable log: refuse to serve rather than act unrecorded */
+	sw.app = &app;
+	pthread_mutex_init(&sw.lock, NULL);
+	pthread_cond_init(&sw.stop_cond, NULL);
+	if (pthread_create(&sw.thread, NULL, sweeper_main, &sw) != 0)
+		goto out;
+	sw.started = 1;
 	if (jg_server_new(app.cfg, app.router, &app, &app.server, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "cannot set up TLS: %s", err);
 		rc = JG_EXIT_CONFIG;
@@ -153,7 +274,8 @@ jg_cmd_serve(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			jg_log(JG_LOG_INFO, "SIGHUP received: nothing to reload yet", NULL);
+			jg_log(JG_LOG_INFO, "SIGHUP received: reloading policies", NULL);
+			reload_policies(&app);
 			continue;
 		}
 		jg_logf(JG_LOG_INFO, "%s received: finishing in-flight requests (up to %llds)",
@@ -162,6 +284,7 @@ jg_cmd_serve(int argc, char **argv)
 		break;
 	}
 	int left = jg_server_stop(app.server, (int)app.cfg->limits.shutdown_grace);
+	stop_sweeper(&sw);
 	if (left > 0)
 		jg_logf(JG_LOG_WARN, "%d request(s) still running at the end of the grace period",
 			left);
@@ -169,9 +292,12 @@ jg_cmd_serve(int argc, char **argv)
 	jg_log(JG_LOG_INFO, "jitgate stopped", NULL);
 	rc = left > 0 ? JG_EXIT_RUNTIME : JG_EXIT_OK;
 out:
+	stop_sweeper(&sw);
 	jg_server_free(app.server);
 	jg_audit_free(app.audit);
 	jg_oidc_free(app.oidc);
+	jg_policy_set_free(app.policies);
+	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);
 	jg_config_free(app.cfg);

@@ -7,7 +7,10 @@
 #ifndef JITGATE_APP_H
 #define JITGATE_APP_H
 
+#include <pthread.h>
+
 #include "jitgate/audit.h"
+#include "jitgate/policy.h"
 #include "jitgate/config.h"
 #include "jitgate/oidc.h"
 #include "jitgate/http.h"
@@ -21,7 +24,17 @@ struct jg_app {
 	struct jg_server *server;
 	struct jg_audit *audit;
 	struct jg_oidc *oidc;
+	/* the policy set in force; replaced on SIGHUP under the write lock */
+	pthread_rwlock_t policy_lock;
+	struct jg_policy_set *policies;
 };
+
+/* Borrows the policy set in force (read lock); give it back with the release. */
+const struct jg_policy_set *jg_app_policies_acquire(struct jg_app *app);
+void jg_app_policies_release(struct jg_app *app);
+
+/* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
+int jg_api_requests_register(struct jg_router *router);
 
 /* Registers /healthz, /readyz and /metrics.  Returns 0 or a JG_E* code. */
 int jg_api_system_register(struct jg_router *router);

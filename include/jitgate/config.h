@@ -63,6 +63,10 @@ struct jg_config {
 	int64_t oidc_jwks_min_refresh; /* seconds between key fetches for unknown kids */
 	int64_t oidc_leeway;           /* seconds of clock skew allowed on exp/nbf/iat */
 
+	/* access requests */
+	int64_t requests_pending_expiry; /* seconds a request may wait for its approvals */
+	char *requests_incident_pattern; /* ERE for incident/ticket ids; NULL: the default */
+
 	/* sessions and roles */
 	int64_t auth_session_lifetime; /* seconds a browser session lives at most */
 	int64_t auth_session_idle;     /* seconds without use before it ends */

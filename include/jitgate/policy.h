@@ -136,6 +136,18 @@ const char *jg_policy_outcome_name(enum jg_policy_outcome outcome);
 /* True when name is one of the capabilities (read-logs, read-traces, ...). */
 bool jg_policy_capability_known(const char *name);
 
+/* True when some policy of the set applies to service (its globs match). */
+bool jg_policy_service_known(const struct jg_policy_set *set, const char *service);
+
+/*
+ * True when (user, groups) may review a break-glass grant on service: an
+ * approver of any rule of a policy that applies to the service (who could
+ * have approved such access the normal way).  The requester is excluded by
+ * the caller.
+ */
+bool jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
+			  const char *const *groups, size_t ngroups);
+
 /*
  * Parses a duration: one or more <digits><unit> with units d, h, m, s in
  * that order, each at most once ("30s", "15m", "1h30m", "2d").  The total

@@ -1,0 +1,90 @@
+/*
+ * access.h - the access-request lifecycle: request, approve, deny, cancel,
+ * expire, revoke, review.
+ *
+ *   pending -> active -> expired | revoked
+ *   pending -> denied | cancelled | expired
+ *
+ * A request becomes active on its last required approval, or at once when
+ * the policy needs none (or through break-glass).  Each transition runs
+ * through the audit writer: the state change and its one audit entry
+ * commit together or not at all, and concurrent approvals of one request
+ * are serialised there, so two approvers racing produce one transition.
+ * Approvals are judged against the requirements stored with the request
+ * (the decision in force when it was made).  The grant's clock starts at
+ * approval: it ends at approved_at + duration.
+ *
+ * Functions return 0; JG_EINVAL (bad input, 400), JG_ENOTFOUND (404: also
+ * when the caller may not see it), JG_EDENIED (403), JG_ECONFLICT (409) or
+ * JG_EUNAVAIL (503) with a reason in why; results as JSON in *out.
+ */
+#ifndef JITGATE_ACCESS_H
+#define JITGATE_ACCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/audit.h"
+#include "jitgate/policy.h"
+#include "jitgate/store.h"
+
+struct jg_access_ctx {
+	struct jg_store *store;
+	struct jg_audit *audit;
+	const struct jg_policy_set *policies; /* held (read-locked) by the caller */
+	int64_t pending_ttl;                  /* seconds a request may wait for approval */
+	int64_t now;                          /* Unix seconds of this operation */
+};
+
+struct jg_access_caller {
+	const char *actor; /* "user:<sub>" */
+	const char *sub;
+	const char *const *groups;
+	size_t ngroups;
+	int is_admin;
+	int is_auditor;
+};
+
+/* Evaluates body ({service, capabilities, duration, justification, break_glass}) without storing. */
+int jg_access_dry_run(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		      json_t *body, json_t **out, char *why, size_t whylen);
+
+/*
+ * Creates a request.  A malformed body or unknown service/capability is
+ * refused (JG_EINVAL) and only the refusal is audited; a policy denial is
+ * JG_EDENIED with the decision in *out (audited, nothing stored).
+ */
+int jg_access_create(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		     json_t *body, json_t **out, char *why, size_t whylen);
+
+int jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		  const char *id, json_t **out, char *why, size_t whylen);
+
+/* filters: state (or NULL), mine, awaiting (my approval), review (unreviewed break-glass). */
+struct jg_access_filter {
+	const char *state;
+	int mine, awaiting, review;
+};
+int jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		   const struct jg_access_filter *f, json_t **out, char *why, size_t whylen);
+
+int jg_access_approve(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		      const char *id, json_t **out, char *why, size_t whylen);
+int jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		   const char *id, const char *reason, json_t **out, char *why, size_t whylen);
+int jg_access_cancel(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		     const char *id, json_t **out, char *why, size_t whylen);
+int jg_access_revoke(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		     const char *id, const char *reason, json_t **out, char *why, size_t whylen);
+/* Off-boarding (admins): every active grant revoked, every pending request cancelled. */
+int jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+			  const char *sub, json_t **out, char *why, size_t whylen);
+int jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		     const char *id, const char *note, json_t **out, char *why, size_t whylen);
+
+/* Ends what is due at ctx->now (grants past their end, pending past their wait); *ended counts. */
+int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
+
+#endif

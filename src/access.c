@@ -1,0 +1,1077 @@
+/*
+ * access.c - the request lifecycle (see access.h).
+ *
+ * Every operation that changes something is a work function run by the
+ * audit writer: it reads the request inside the transaction, checks the
+ * transition is allowed for this caller, writes the new state and appends
+ * exactly one audit entry.  Reads (get, list) use a pool connection.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitgate/access.h"
+#include "jitgate/error.h"
+#include "jitgate/session.h"
+
+#define MAX_LIST 200
+#define MAX_REASON 1000
+
+static int
+fail(char *why, size_t whylen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* ---- a request row ---------------------------------------------------------- */
+
+struct req {
+	char id[64];
+	char requester[256];
+	char service[64];
+	char state[16];
+	json_t *capabilities, *decision, *groups;
+	int64_t duration, created_at, pending_until, approved_at, expires_at, ended_at, reviewed_at;
+	int break_glass;
+	char justification[JG_POLICY_MAX_JUSTIFICATION + 1];
+	char incident[JG_POLICY_INCIDENT_MAX + 1];
+	char end_reason[MAX_REASON + 1], ended_by[300], reviewed_by[300], review_note[MAX_REASON + 1];
+};
+
+static void
+req_clear(struct req *r)
+{
+	json_decref(r->capabilities);
+	json_decref(r->decision);
+	json_decref(r->groups);
+	memset(r, 0, sizeof(*r));
+}
+
+static const char sql_req_get[] =
+    "SELECT id, requester, service, state, capabilities, decision, requester_groups, duration, "
+    "created_at, pending_until, approved_at, expires_at, ended_at, break_glass, justification, "
+    "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note "
+    "FROM access_requests WHERE id = ?";
+
+static void
+text_col(struct jg_stmt *st, int col, char *out, size_t len)
+{
+	const char *v = jg_stmt_column_text(st, col);
+	snprintf(out, len, "%s", v ? v : "");
+}
+
+static void
+row_to_req(struct jg_stmt *st, struct req *r)
+{
+	text_col(st, 0, r->id, sizeof(r->id));
+	text_col(st, 1, r->requester, sizeof(r->requester));
+	text_col(st, 2, r->service, sizeof(r->service));
+	text_col(st, 3, r->state, sizeof(r->state));
+	r->capabilities = json_loads(jg_stmt_column_text(st, 4), 0, NULL);
+	r->decision = json_loads(jg_stmt_column_text(st, 5), 0, NULL);
+	r->groups = json_loads(jg_stmt_column_text(st, 6), 0, NULL);
+	r->duration = jg_stmt_column_int64(st, 7);
+	r->created_at = jg_stmt_column_int64(st, 8);
+	r->pending_until = jg_stmt_column_int64(st, 9);
+	r->approved_at = jg_stmt_column_int64(st, 10);
+	r->expires_at = jg_stmt_column_int64(st, 11);
+	r->ended_at = jg_stmt_column_int64(st, 12);
+	r->break_glass = (int)jg_stmt_column_int64(st, 13);
+	text_col(st, 14, r->justification, sizeof(r->justification));
+	text_col(st, 15, r->incident, sizeof(r->incident));
+	text_col(st, 16, r->end_reason, sizeof(r->end_reason));
+	text_col(st, 17, r->ended_by, sizeof(r->ended_by));
+	text_col(st, 18, r->reviewed_by, sizeof(r->reviewed_by));
+	r->reviewed_at = jg_stmt_column_int64(st, 19);
+	text_col(st, 20, r->review_note, sizeof(r->review_note));
+}
+
+static int
+load(struct jg_store_conn *conn, const char *id, struct req *r)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (strlen(id) >= sizeof(r->id))
+		return JG_ENOTFOUND;
+	if (jg_stmt_prepare(conn, sql_req_get, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, id);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW)
+		row_to_req(st, r);
+	jg_stmt_finish(st);
+	if (rc == JG_STMT_ROW)
+		return r->decision && r->capabilities && r->groups ? 0 : JG_ESTORE;
+	return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+}
+
+static const char sql_approvals[] =
+    "SELECT approver, requirement, created_at FROM approvals WHERE request_id = ? "
+    "ORDER BY created_at, approver, requirement";
+
+/* approvals as [{approver, requirement, at}] and the count per requirement */
+static json_t *
+approvals_of(struct jg_store_conn *conn, const char *id, int *counts, size_t ncounts)
+{
+	struct jg_stmt *st;
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < ncounts; i++)
+		counts[i] = 0;
+	if (arr == NULL || jg_stmt_prepare(conn, sql_approvals, &st) != 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	jg_stmt_bind_text(st, 1, id);
+	while (jg_stmt_step(st) == JG_STMT_ROW) {
+		int64_t k = jg_stmt_column_int64(st, 1);
+		json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "approver",
+						     jg_stmt_column_text(st, 0), "requirement",
+						     (json_int_t)k, "at",
+						     (json_int_t)jg_stmt_column_int64(st, 2)));
+		if (k >= 0 && (size_t)k < ncounts)
+			counts[k]++;
+	}
+	jg_stmt_finish(st);
+	return arr;
+}
+
+static json_t *
+requirements_of(const struct req *r)
+{
+	return json_object_get(r->decision, "requirements");
+}
+
+static json_t *
+to_json(struct jg_store_conn *conn, const struct req *r)
+{
+	json_t *reqs = requirements_of(r);
+	size_t n = json_array_size(reqs);
+	int counts[64] = {0};
+	json_t *approvals = approvals_of(conn, r->id, counts, n < 64 ? n : 64);
+	json_t *progress = json_array();
+	for (size_t i = 0; progress && i < n && i < 64; i++)
+		json_array_append_new(
+		    progress, json_pack("{s:O,s:I,s:i}", "approvers",
+					json_object_get(json_array_get(reqs, i), "approvers"),
+					"count",
+					json_integer_value(json_object_get(json_array_get(reqs, i), "count")),
+					"approved", counts[i]));
+	json_t *o = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:O,s:I,s:s,s:s?,s:b,s:O,s:o,s:o,s:I}", "id", r->id, "state", r->state,
+	    "requester", r->requester, "service", r->service, "capabilities", r->capabilities,
+	    "duration", (json_int_t)r->duration, "justification", r->justification, "incident",
+	    r->incident[0] ? r->incident : NULL, "break_glass", r->break_glass, "decision",
+	    r->decision, "approvals", approvals ? approvals : json_array(), "requirements",
+	    progress ? progress : json_array(), "created_at", (json_int_t)r->created_at);
+	if (o == NULL)
+		return NULL;
+	if (r->pending_until && strcmp(r->state, "pending") == 0)
+		json_object_set_new(o, "pending_until", json_integer(r->pending_until));
+	if (r->approved_at)
+		json_object_set_new(o, "approved_at", json_integer(r->approved_at));
+	if (r->expires_at)
+		json_object_set_new(o, "expires_at", json_integer(r->expires_at));
+	if (r->ended_at) {
+		json_object_set_new(o, "ended_at", json_integer(r->ended_at));
+		json_object_set_new(o, "end_reason", json_string(r->end_reason));
+		json_object_set_new(o, "ended_by", json_string(r->ended_by));
+	}
+	if (r->break_glass)
+		json_object_set_new(o, "review",
+				    r->reviewed_at ? json_pack("{s:s,s:I,s:s}", "by", r->reviewed_by, "at",
+							       (json_int_t)r->reviewed_at, "note",
+							       r->review_note)
+						   : json_null());
+	return o;
+}
+
+/* ---- who may do what ------------------------------------------------------------ */
+
+/* Makes a jg_policy_requirement view of a stored requirement (strings borrowed). */
+static int
+requirement_view(json_t *jr, struct jg_policy_requirement *out, char **gbuf, char **ubuf,
+		 size_t cap)
+{
+	json_t *appr = json_object_get(jr, "approvers");
+	json_t *g = json_object_get(appr, "groups"), *u = json_object_get(appr, "users");
+	size_t i;
+	json_t *v;
+
+	memset(out, 0, sizeof(*out));
+	json_array_foreach(g, i, v)
+	{
+		if (out->ngroups < cap && json_is_string(v))
+			gbuf[out->ngroups++] = (char *)json_string_value(v);
+	}
+	json_array_foreach(u, i, v)
+	{
+		if (out->nusers < cap && json_is_string(v))
+			ubuf[out->nusers++] = (char *)json_string_value(v);
+	}
+	out->groups = gbuf;
+	out->users = ubuf;
+	out->count = (int)json_integer_value(json_object_get(jr, "count"));
+	return 0;
+}
+
+static int
+eligible_for(json_t *jr, const struct jg_access_caller *c)
+{
+	char *gbuf[JG_POLICY_MAX_LIST], *ubuf[JG_POLICY_MAX_LIST];
+	struct jg_policy_requirement view;
+	requirement_view(jr, &view, gbuf, ubuf, JG_POLICY_MAX_LIST);
+	return jg_policy_can_approve(&view, c->sub, c->groups, c->ngroups);
+}
+
+/* An approver of any of the request's requirements (whether met or not). */
+static int
+is_approver(const struct req *r, const struct jg_access_caller *c)
+{
+	size_t i;
+	json_t *jr;
+	json_array_foreach(requirements_of(r), i, jr)
+	{
+		if (eligible_for(jr, c))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+can_review(const struct jg_access_ctx *ctx, const struct req *r, const struct jg_access_caller *c)
+{
+	return c->is_admin || jg_policy_can_review(ctx->policies, r->service, c->sub, c->groups,
+						   c->ngroups);
+}
+
+static int
+may_see(const struct jg_access_ctx *ctx, const struct req *r, const struct jg_access_caller *c)
+{
+	return c->is_admin || c->is_auditor || strcmp(r->requester, c->sub) == 0 ||
+	       is_approver(r, c) || (r->break_glass && can_review(ctx, r, c));
+}
+
+/* ---- input --------------------------------------------------------------------- */
+
+struct new_req {
+	const char *service, *justification;
+	const char *caps[JG_POLICY_MAX_REQUEST_CAPS];
+	size_t ncaps;
+	int64_t duration;
+	int break_glass;
+};
+
+static int
+valid_service(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n;
+}
+
+static int
+parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char *why,
+	  size_t whylen)
+{
+	static const char *const allowed[] = {"service", "capabilities", "duration",
+					      "justification", "break_glass"};
+	const char *key;
+	json_t *v;
+
+	memset(n, 0, sizeof(*n));
+	json_object_foreach(body, key, v)
+	{
+		int ok = 0;
+		for (size_t i = 0; i < 5; i++)
+			ok |= strcmp(key, allowed[i]) == 0;
+		if (!ok)
+			return fail(why, whylen, JG_EINVAL, "unknown field '%.64s'", key);
+	}
+	v = json_object_get(body, "service");
+	if (!json_is_string(v))
+		return fail(why, whylen, JG_EINVAL, "'service' is required (a service name)");
+	n->service = json_string_value(v);
+	if (!valid_service(n->service))
+		return fail(why, whylen, JG_EINVAL,
+			    "'service' must be lower-case letters, digits, '-' or '.', at most 63");
+	v = json_object_get(body, "capabilities");
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > JG_POLICY_MAX_REQUEST_CAPS)
+		return fail(why, whylen, JG_EINVAL,
+			    "'capabilities' must be a non-empty list of capability names");
+	size_t i;
+	json_t *c;
+	json_array_foreach(v, i, c)
+	{
+		if (!json_is_string(c) || !jg_policy_capability_known(json_string_value(c)))
+			return fail(why, whylen, JG_EINVAL,
+				    "unknown capability '%.64s' (read-logs, read-traces, read-metrics, "
+				    "deploy-probe, read-pii)",
+				    json_is_string(c) ? json_string_value(c) : "?");
+		n->caps[n->ncaps++] = json_string_value(c);
+	}
+	v = json_object_get(body, "duration");
+	if (json_is_integer(v))
+		n->duration = json_integer_value(v);
+	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), &n->duration) != 0)
+		return fail(why, whylen, JG_EINVAL,
+			    "'duration' is required: seconds, or a duration such as \"30m\" or \"1h\"");
+	if (n->duration <= 0 || n->duration > JG_POLICY_MAX_DURATION)
+		return fail(why, whylen, JG_EINVAL, "'duration' must be between 1 second and 30 days");
+	v = json_object_get(body, "justification");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return fail(why, whylen, JG_EINVAL, "'justification' is required");
+	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return fail(why, whylen, JG_EINVAL, "'justification' is too long or holds NUL");
+	n->justification = json_string_value(v);
+	v = json_object_get(body, "break_glass");
+	if (v != NULL && !json_is_boolean(v))
+		return fail(why, whylen, JG_EINVAL, "'break_glass' must be true or false");
+	n->break_glass = json_is_true(v);
+	if (!jg_policy_service_known(ctx->policies, n->service))
+		return fail(why, whylen, JG_EINVAL, "unknown service '%s': no policy covers it",
+			    n->service);
+	return 0;
+}
+
+static int
+evaluate(const struct jg_access_ctx *ctx, const struct jg_access_caller *c, const struct new_req *n,
+	 struct jg_policy_decision *d)
+{
+	struct jg_policy_request pr = {.user = c->sub,
+				       .groups = c->groups,
+				       .ngroups = c->ngroups,
+				       .service = n->service,
+				       .capabilities = n->caps,
+				       .ncaps = n->ncaps,
+				       .duration_seconds = n->duration,
+				       .justification = n->justification,
+				       .break_glass = n->break_glass};
+	return jg_policy_evaluate(ctx->policies, &pr, d);
+}
+
+int
+jg_access_dry_run(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		  json_t *body, json_t **out, char *why, size_t whylen)
+{
+	struct new_req n;
+	struct jg_policy_decision d;
+	int rc;
+
+	*out = NULL;
+	if ((rc = parse_new(ctx, body, &n, why, whylen)) != 0)
+		return rc;
+	if (evaluate(ctx, caller, &n, &d) != 0 || jg_policy_decision_to_json(&d, out) != 0)
+		rc = fail(why, whylen, JG_EUNAVAIL, "the policy could not be evaluated");
+	jg_policy_decision_clear(&d);
+	return rc;
+}
+
+/* ---- create ---------------------------------------------------------------------- */
+
+struct create_job {
+	const struct jg_access_ctx *ctx;
+	const struct jg_access_caller *caller;
+	json_t *body;
+	json_t *out;
+	char *why;
+	size_t whylen;
+	int outcome; /* 0 created, JG_EINVAL refused, JG_EDENIED denied */
+};
+
+static json_t *
+groups_json(const struct jg_access_caller *c)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < c->ngroups; i++)
+		json_array_append_new(a, json_string(c->groups[i]));
+	return a;
+}
+
+static const char sql_req_insert[] =
+    "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
+    "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
+    "pending_until, approved_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+static int
+create_fn(struct jg_audit_tx *tx, void *vctx)
+{
+	struct create_job *j = vctx;
+	const struct jg_access_ctx *ctx = j->ctx;
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	struct new_req n;
+	struct jg_policy_decision d;
+	json_t *decision = NULL, *data = NULL;
+	char id[64], *caps = NULL, *dec = NULL, *groups = NULL;
+	int rc;
+
+	rc = parse_new(ctx, j->body, &n, j->why, j->whylen);
+	if (rc != 0) {
+		/* refused: nothing stored but the refusal itself */
+		j->outcome = JG_EINVAL;
+		data = json_pack("{s:s}", "reason", j->why);
+		rc = jg_audit_tx_append(tx, "request.refused", j->caller->actor, data, NULL);
+		json_decref(data);
+		return rc;
+	}
+	if (evaluate(ctx, j->caller, &n, &d) != 0 || jg_policy_decision_to_json(&d, &decision) != 0) {
+		jg_policy_decision_clear(&d);
+		return fail(j->why, j->whylen, JG_EUNAVAIL, "the policy could not be evaluated");
+	}
+	json_t *capsj = json_array();
+	for (size_t i = 0; i < n.ncaps; i++)
+		json_array_append_new(capsj, json_string(n.caps[i]));
+	if (d.outcome == JG_POLICY_DENY) {
+		j->outcome = JG_EDENIED;
+		snprintf(j->why, j->whylen, "%s", d.reason ? d.reason : "denied by policy");
+		data = json_pack("{s:s,s:O,s:I,s:b,s:O}", "service", n.service, "capabilities", capsj,
+				 "duration", (json_int_t)n.duration, "break_glass", n.break_glass,
+				 "decision", decision);
+		rc = jg_audit_tx_append(tx, "request.denied", j->caller->actor, data, NULL);
+		json_decref(data);
+		j->out = json_pack("{s:O}", "decision", decision);
+		goto out;
+	}
+	const char *state = d.outcome == JG_POLICY_GRANT ? "active" : "pending";
+	char rnd[32];
+	if ((rc = jg_random_token(16, rnd, sizeof(rnd))) != 0)
+		goto out;
+	snprintf(id, sizeof(id), "req_%s", rnd);
+	caps = json_dumps(capsj, JSON_COMPACT);
+	dec = json_dumps(decision, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *gj = groups_json(j->caller);
+	groups = json_dumps(gj, JSON_COMPACT);
+	json_decref(gj);
+	struct jg_stmt *st;
+	if (!caps || !dec || !groups || jg_stmt_prepare(conn, sql_req_insert, &st) != 0) {
+		rc = JG_ESTORE;
+		goto out;
+	}
+	jg_stmt_bind_text(st, 1, id);
+	jg_stmt_bind_text(st, 2, j->caller->sub);
+	jg_stmt_bind_text(st, 3, groups);
+	jg_stmt_bind_text(st, 4, n.service);
+	jg_stmt_bind_text(st, 5, caps);
+	jg_stmt_bind_int64(st, 6, n.duration);
+	jg_stmt_bind_text(st, 7, n.justification);
+	jg_stmt_bind_text(st, 8, d.incident);
+	jg_stmt_bind_int64(st, 9, d.break_glass);
+	jg_stmt_bind_text(st, 10, state);
+	jg_stmt_bind_text(st, 11, dec);
+	jg_stmt_bind_text(st, 12, d.policy_sha256);
+	jg_stmt_bind_int64(st, 13, ctx->now);
+	if (d.outcome == JG_POLICY_PENDING) {
+		jg_stmt_bind_int64(st, 14, ctx->now + ctx->pending_ttl);
+		jg_stmt_bind_null(st, 15);
+		jg_stmt_bind_null(st, 16);
+	} else {
+		jg_stmt_bind_null(st, 14);
+		jg_stmt_bind_int64(st, 15, ctx->now);
+		jg_stmt_bind_int64(st, 16, ctx->now + n.duration);
+	}
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		goto out;
+	data = json_pack("{s:s,s:s,s:O,s:I,s:s,s:b,s:O}", "request", id, "service", n.service,
+			 "capabilities", capsj, "duration", (json_int_t)n.duration, "state", state,
+			 "break_glass", d.break_glass, "decision", decision);
+	if (d.incident[0])
+		json_object_set_new(data, "incident", json_string(d.incident));
+	rc = jg_audit_tx_append(tx, "request.created", j->caller->actor, data, NULL);
+	json_decref(data);
+	if (rc != 0)
+		goto out;
+	struct req r;
+	if ((rc = load(conn, id, &r)) == 0) {
+		j->out = to_json(conn, &r);
+		req_clear(&r);
+	}
+	j->outcome = 0;
+out:
+	json_decref(capsj);
+	json_decref(decision);
+	free(caps);
+	free(dec);
+	free(groups);
+	jg_policy_decision_clear(&d);
+	return rc;
+}
+
+static int
+run(const struct jg_access_ctx *ctx, jg_audit_work_fn fn, void *job, char *why, size_t whylen)
+{
+	int rc = jg_audit_run(ctx->audit, fn, job);
+	if (rc == JG_EUNAVAIL)
+		snprintf(why, whylen, "the audit log cannot be written; nothing was done");
+	return rc;
+}
+
+int
+jg_access_create(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		 json_t *body, json_t **out, char *why, size_t whylen)
+{
+	struct create_job j = {.ctx = ctx, .caller = caller, .body = body, .why = why,
+			       .whylen = whylen};
+	int rc = run(ctx, create_fn, &j, why, whylen);
+	*out = j.out;
+	if (rc != 0) {
+		json_decref(j.out);
+		*out = NULL;
+		return rc;
+	}
+	return j.outcome;
+}
+
+/* ---- transitions on one request ---------------------------------------------------- */
+
+enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE, OP_REVIEW };
+
+struct op_job {
+	const struct jg_access_ctx *ctx;
+	const struct jg_access_caller *caller;
+	enum op op;
+	const char *id, *text;
+	json_t *out;
+	char *why;
+	size_t whylen;
+};
+
+static const char sql_set_state[] =
+    "UPDATE access_requests SET state = ?, ended_at = ?, end_reason = ?, ended_by = ? WHERE id = ?";
+static const char sql_activate[] =
+    "UPDATE access_requests SET state = 'active', approved_at = ?, expires_at = ? WHERE id = ?";
+static const char sql_approval_insert[] =
+    "INSERT INTO approvals (request_id, approver, requirement, created_at) VALUES (?, ?, ?, ?)";
+static const char sql_review[] =
+    "UPDATE access_requests SET reviewed_by = ?, reviewed_at = ?, review_note = ? WHERE id = ?";
+
+static int
+end_request(struct jg_store_conn *conn, const char *id, const char *state, int64_t now,
+	    const char *reason, const char *by)
+{
+	struct jg_stmt *st;
+	if (jg_stmt_prepare(conn, sql_set_state, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, state);
+	jg_stmt_bind_int64(st, 2, now);
+	jg_stmt_bind_text(st, 3, reason ? reason : "");
+	jg_stmt_bind_text(st, 4, by);
+	jg_stmt_bind_text(st, 5, id);
+	int rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	return rc;
+}
+
+/* The approve transition: count the caller toward each requirement they meet. */
+static int
+approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *data)
+{
+	json_t *reqs = requirements_of(r), *jr, *counted = json_array();
+	size_t n = json_array_size(reqs), i;
+	int counts[64], eligible = 0, already = 0, all_met = 1;
+	json_t *approvals = approvals_of(conn, r->id, counts, n < 64 ? n : 64);
+
+	json_array_foreach(reqs, i, jr)
+	{
+		if (i >= 64 || !eligible_for(jr, j->caller))
+			continue;
+		eligible = 1;
+		int mine = 0;
+		size_t k;
+		json_t *a;
+		json_array_foreach(approvals, k, a)
+		{
+			if (json_integer_value(json_object_get(a, "requirement")) == (json_int_t)i &&
+			    strcmp(json_string_value(json_object_get(a, "approver")), j->caller->sub) == 0)
+				mine = 1;
+		}
+		if (mine) {
+			already = 1;
+			continue;
+		}
+		if (counts[i] >= json_integer_value(json_object_get(jr, "count")))
+			continue; /* met already: another approval adds nothing */
+		struct jg_stmt *st;
+		if (jg_stmt_prepare(conn, sql_approval_insert, &st) != 0)
+			goto store_fail;
+		jg_stmt_bind_text(st, 1, r->id);
+		jg_stmt_bind_text(st, 2, j->caller->sub);
+		jg_stmt_bind_int64(st, 3, (int64_t)i);
+		jg_stmt_bind_int64(st, 4, j->ctx->now);
+		int rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE)
+			goto store_fail;
+		counts[i]++;
+		json_array_append_new(counted, json_integer((json_int_t)i));
+	}
+	json_decref(approvals);
+	if (!eligible) {
+		json_decref(counted);
+		return fail(j->why, j->whylen, JG_EDENIED,
+			    "you are not an eligible approver of this request");
+	}
+	if (json_array_size(counted) == 0) {
+		json_decref(counted);
+		return fail(j->why, j->whylen, JG_ECONFLICT,
+			    already ? "you have already approved this request; one person counts "
+				      "once"
+				    : "the requirements you could approve are already met");
+	}
+	json_array_foreach(reqs, i, jr)
+	{
+		if (i < 64 && counts[i] < json_integer_value(json_object_get(jr, "count")))
+			all_met = 0;
+	}
+	json_object_set_new(data, "requirements_counted", counted);
+	json_object_set_new(data, "activated", json_boolean(all_met));
+	if (all_met) {
+		struct jg_stmt *st;
+		if (jg_stmt_prepare(conn, sql_activate, &st) != 0)
+			return JG_ESTORE;
+		jg_stmt_bind_int64(st, 1, j->ctx->now);
+		jg_stmt_bind_int64(st, 2, j->ctx->now + r->duration);
+		jg_stmt_bind_text(st, 3, r->id);
+		int rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE)
+			return JG_ESTORE;
+		json_object_set_new(data, "expires_at", json_integer(j->ctx->now + r->duration));
+	}
+	return 0;
+store_fail:
+	json_decref(approvals);
+	json_decref(counted);
+	return JG_ESTORE;
+}
+
+static int
+op_fn(struct jg_audit_tx *tx, void *vctx)
+{
+	struct op_job *j = vctx;
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	const struct jg_access_caller *c = j->caller;
+	const char *type = NULL;
+	struct req r;
+	int rc, own;
+
+	if ((rc = load(conn, j->id, &r)) != 0)
+		return rc == JG_ENOTFOUND ? fail(j->why, j->whylen, rc, "no such request") : rc;
+	if (!may_see(j->ctx, &r, c)) {
+		req_clear(&r);
+		return fail(j->why, j->whylen, JG_ENOTFOUND, "no such request");
+	}
+	own = strcmp(r.requester, c->sub) == 0;
+	json_t *data = json_pack("{s:s,s:s}", "request", r.id, "service", r.service);
+	switch (j->op) {
+	case OP_APPROVE:
+	case OP_DENY:
+		if (own) {
+			rc = fail(j->why, j->whylen, JG_EDENIED,
+				  "you cannot approve or deny your own request");
+			break;
+		}
+		if (strcmp(r.state, "pending") != 0) {
+			rc = fail(j->why, j->whylen, JG_ECONFLICT, "the request is %s, not pending",
+				  r.state);
+			break;
+		}
+		if (j->op == OP_APPROVE) {
+			rc = approve(j, conn, &r, data);
+			type = "request.approved";
+		} else if (!is_approver(&r, c)) {
+			rc = fail(j->why, j->whylen, JG_EDENIED,
+				  "you are not an eligible approver of this request");
+		} else {
+			rc = end_request(conn, r.id, "denied", j->ctx->now, j->text, c->actor);
+			json_object_set_new(data, "reason", json_string(j->text));
+			type = "request.denied";
+		}
+		break;
+	case OP_CANCEL:
+		if (!own) {
+			rc = fail(j->why, j->whylen, JG_EDENIED, "only the requester can cancel");
+			break;
+		}
+		if (strcmp(r.state, "pending") != 0) {
+			rc = fail(j->why, j->whylen, JG_ECONFLICT, "the request is %s, not pending",
+				  r.state);
+			break;
+		}
+		rc = end_request(conn, r.id, "cancelled", j->ctx->now, "cancelled by the requester",
+				 c->actor);
+		type = "request.cancelled";
+		break;
+	case OP_REVOKE:
+		if (!own && !c->is_admin && !is_approver(&r, c) && !can_review(j->ctx, &r, c)) {
+			rc = fail(j->why, j->whylen, JG_EDENIED,
+				  "only the requester, an approver or an admin can revoke");
+			break;
+		}
+		if (strcmp(r.state, "active") != 0) {
+			rc = fail(j->why, j->whylen, JG_ECONFLICT, "the grant is %s, not active",
+				  r.state);
+			break;
+		}
+		rc = end_request(conn, r.id, "revoked", j->ctx->now,
+				 j->text && *j->text ? j->text : "revoked", c->actor);
+		json_object_set_new(data, "reason", json_string(j->text ? j->text : ""));
+		type = "grant.revoked";
+		break;
+	case OP_REVIEW:
+		if (!r.break_glass) {
+			rc = fail(j->why, j->whylen, JG_ECONFLICT, "only break-glass grants are reviewed");
+			break;
+		}
+		if (own || !can_review(j->ctx, &r, c)) {
+			rc = fail(j->why, j->whylen, JG_EDENIED,
+				  own ? "you cannot review your own break-glass access"
+				      : "you are not a reviewer for this service");
+			break;
+		}
+		if (r.reviewed_at) {
+			rc = fail(j->why, j->whylen, JG_ECONFLICT, "already reviewed by %s",
+				  r.reviewed_by);
+			break;
+		}
+		struct jg_stmt *st;
+		if ((rc = jg_stmt_prepare(conn, sql_review, &st)) != 0)
+			break;
+		jg_stmt_bind_text(st, 1, c->actor);
+		jg_stmt_bind_int64(st, 2, j->ctx->now);
+		jg_stmt_bind_text(st, 3, j->text ? j->text : "");
+		jg_stmt_bind_text(st, 4, r.id);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+		json_object_set_new(data, "note", json_string(j->text ? j->text : ""));
+		type = "grant.reviewed";
+		break;
+	}
+	if (rc == 0)
+		rc = jg_audit_tx_append(tx, type, c->actor, data, NULL);
+	json_decref(data);
+	req_clear(&r);
+	if (rc == 0 && (rc = load(conn, j->id, &r)) == 0) {
+		j->out = to_json(conn, &r);
+		req_clear(&r);
+	}
+	return rc;
+}
+
+static int
+do_op(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller, enum op op,
+      const char *id, const char *text, json_t **out, char *why, size_t whylen)
+{
+	struct op_job j = {.ctx = ctx, .caller = caller, .op = op, .id = id, .text = text,
+			   .why = why, .whylen = whylen};
+	int rc = run(ctx, op_fn, &j, why, whylen);
+	*out = rc == 0 ? j.out : NULL;
+	if (rc != 0)
+		json_decref(j.out);
+	return rc;
+}
+
+int
+jg_access_approve(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		  const char *id, json_t **out, char *why, size_t whylen)
+{
+	return do_op(ctx, caller, OP_APPROVE, id, NULL, out, why, whylen);
+}
+
+int
+jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+	       const char *id, const char *reason, json_t **out, char *why, size_t whylen)
+{
+	if (reason == NULL || *reason == '\0' || strlen(reason) > MAX_REASON)
+		return fail(why, whylen, JG_EINVAL, "'reason' is required (at most %d bytes)",
+			    MAX_REASON);
+	return do_op(ctx, caller, OP_DENY, id, reason, out, why, whylen);
+}
+
+int
+jg_access_cancel(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		 const char *id, json_t **out, char *why, size_t whylen)
+{
+	return do_op(ctx, caller, OP_CANCEL, id, NULL, out, why, whylen);
+}
+
+int
+jg_access_revoke(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		 const char *id, const char *reason, json_t **out, char *why, size_t whylen)
+{
+	if (reason && strlen(reason) > MAX_REASON)
+		return fail(why, whylen, JG_EINVAL, "'reason' is longer than %d bytes", MAX_REASON);
+	return do_op(ctx, caller, OP_REVOKE, id, reason, out, why, whylen);
+}
+
+int
+jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		 const char *id, const char *note, json_t **out, char *why, size_t whylen)
+{
+	if (note && strlen(note) > MAX_REASON)
+		return fail(why, whylen, JG_EINVAL, "'note' is longer than %d bytes", MAX_REASON);
+	return do_op(ctx, caller, OP_REVIEW, id, note, out, why, whylen);
+}
+
+/* ---- many requests at once ------------------------------------------------------------ */
+
+static const char sql_of_user[] =
+    "SELECT id, state FROM access_requests WHERE requester = ? AND state IN ('active', 'pending')";
+
+struct user_job {
+	const struct jg_access_ctx *ctx;
+	const struct jg_access_caller *caller;
+	const char *sub;
+	int revoked, cancelled;
+};
+
+static int
+user_fn(struct jg_audit_tx *tx, void *vctx)
+{
+	struct user_job *j = vctx;
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	char ids[256][64], states[256][16];
+	int n = 0, rc = 0;
+	struct jg_stmt *st;
+
+	if (jg_stmt_prepare(conn, sql_of_user, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, j->sub);
+	while (n < 256 && jg_stmt_step(st) == JG_STMT_ROW) {
+		text_col(st, 0, ids[n], sizeof(ids[n]));
+		text_col(st, 1, states[n], sizeof(states[n]));
+		n++;
+	}
+	jg_stmt_finish(st);
+	for (int i = 0; i < n && rc == 0; i++) {
+		int active = strcmp(states[i], "active") == 0;
+		rc = end_request(conn, ids[i], active ? "revoked" : "cancelled", j->ctx->now,
+				 "user off-boarded", j->caller->actor);
+		if (rc != 0)
+			break;
+		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub, "reason",
+					 "user off-boarded");
+		rc = jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
+					j->caller->actor, data, NULL);
+		json_decref(data);
+		if (active)
+			j->revoked++;
+		else
+			j->cancelled++;
+	}
+	return rc;
+}
+
+int
+jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		      const char *sub, json_t **out, char *why, size_t whylen)
+{
+	struct user_job j = {.ctx = ctx, .caller = caller, .sub = sub};
+	*out = NULL;
+	if (!caller->is_admin)
+		return fail(why, whylen, JG_EDENIED, "off-boarding needs admin rights");
+	if (sub == NULL || *sub == '\0' || strlen(sub) > 255)
+		return fail(why, whylen, JG_EINVAL, "a user (sub) is required");
+	int rc = run(ctx, user_fn, &j, why, whylen);
+	if (rc == 0)
+		*out = json_pack("{s:s,s:i,s:i}", "user", sub, "revoked", j.revoked, "cancelled",
+				 j.cancelled);
+	return rc;
+}
+
+static const char sql_due[] =
+    "SELECT id, state FROM access_requests WHERE (state = 'active' AND expires_at <= ?) OR "
+    "(state = 'pending' AND pending_until <= ?) LIMIT 256";
+
+struct sweep_job {
+	const struct jg_access_ctx *ctx;
+	int ended;
+};
+
+static int
+sweep_fn(struct jg_audit_tx *tx, void *vctx)
+{
+	struct sweep_job *j = vctx;
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	char ids[256][64], states[256][16];
+	int n = 0, rc = 0;
+	struct jg_stmt *st;
+
+	if (jg_stmt_prepare(conn, sql_due, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, j->ctx->now);
+	jg_stmt_bind_int64(st, 2, j->ctx->now);
+	while (n < 256 && jg_stmt_step(st) == JG_STMT_ROW) {
+		text_col(st, 0, ids[n], sizeof(ids[n]));
+		text_col(st, 1, states[n], sizeof(states[n]));
+		n++;
+	}
+	jg_stmt_finish(st);
+	for (int i = 0; i < n && rc == 0; i++) {
+		int active = strcmp(states[i], "active") == 0;
+		rc = end_request(conn, ids[i], "expired", j->ctx->now,
+				 active ? "the grant's time ran out" : "no decision in time", "system");
+		if (rc != 0)
+			break;
+		json_t *data = json_pack("{s:s,s:s}", "request", ids[i], "was", states[i]);
+		rc = jg_audit_tx_append(tx, active ? "grant.expired" : "request.expired", "system",
+					data, NULL);
+		json_decref(data);
+		j->ended++;
+	}
+	return rc;
+}
+
+int
+jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
+{
+	struct sweep_job j = {.ctx = ctx};
+	int rc = jg_audit_run(ctx->audit, sweep_fn, &j);
+	*ended = rc == 0 ? j.ended : 0;
+	return rc;
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+int
+jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+	      const char *id, json_t **out, char *why, size_t whylen)
+{
+	struct jg_store_conn *conn;
+	struct req r;
+	int rc;
+
+	*out = NULL;
+	if (jg_store_acquire(ctx->store, &conn) != 0)
+		return fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+	rc = load(conn, id, &r);
+	if (rc == 0 && may_see(ctx, &r, caller))
+		*out = to_json(conn, &r);
+	else if (rc == 0 || rc == JG_ENOTFOUND)
+		rc = fail(why, whylen, JG_ENOTFOUND, "no such request");
+	else
+		rc = fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+	req_clear(&r);
+	jg_store_release(ctx->store, conn);
+	return rc;
+}
+
+static const char sql_list[] =
+    "SELECT id, requester, service, state, capabilities, decision, requester_groups, duration, "
+    "created_at, pending_until, approved_at, expires_at, ended_at, break_glass, justification, "
+    "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note "
+    "FROM access_requests WHERE (? IS NULL OR state = ?) AND (? IS NULL OR requester = ?) "
+    "AND (? = 0 OR (break_glass = 1 AND reviewed_at IS NULL)) "
+    "ORDER BY created_at DESC, id LIMIT 2000";
+
+/* Whether the caller's approval is still wanted by r. */
+static int
+awaits(struct jg_store_conn *conn, const struct req *r, const struct jg_access_caller *c)
+{
+	json_t *reqs = requirements_of(r), *jr;
+	size_t n = json_array_size(reqs), i;
+	int counts[64];
+
+	if (strcmp(r->state, "pending") != 0 || strcmp(r->requester, c->sub) == 0)
+		return 0;
+	json_t *approvals = approvals_of(conn, r->id, counts, n < 64 ? n : 64);
+	int wanted = 0;
+	json_array_foreach(reqs, i, jr)
+	{
+		if (i >= 64 || counts[i] >= json_integer_value(json_object_get(jr, "count")) ||
+		    !eligible_for(jr, c))
+			continue;
+		int mine = 0;
+		size_t k;
+		json_t *a;
+		json_array_foreach(approvals, k, a)
+		{
+			if (json_integer_value(json_object_get(a, "requirement")) == (json_int_t)i &&
+			    strcmp(json_string_value(json_object_get(a, "approver")), c->sub) == 0)
+				mine = 1;
+		}
+		if (!mine)
+			wanted = 1;
+	}
+	json_decref(approvals);
+	return wanted;
+}
+
+int
+jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+	       const struct jg_access_filter *f, json_t **out, char *why, size_t whylen)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	json_t *list = json_array();
+	int rc;
+
+	*out = NULL;
+	if (f->state && strcmp(f->state, "pending") != 0 && strcmp(f->state, "active") != 0 &&
+	    strcmp(f->state, "denied") != 0 && strcmp(f->state, "cancelled") != 0 &&
+	    strcmp(f->state, "expired") != 0 && strcmp(f->state, "revoked") != 0) {
+		json_decref(list);
+		return fail(why, whylen, JG_EINVAL,
+			    "'state' must be pending, active, denied, cancelled, expired or revoked");
+	}
+	if (jg_store_acquire(ctx->store, &conn) != 0) {
+		json_decref(list);
+		return fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+	}
+	/* ids first, then each rendered: rendering reads approvals on the same connection */
+	char (*ids)[64] = calloc(2000, sizeof(*ids));
+	size_t nids = 0;
+	if (ids == NULL) {
+		rc = JG_ENOMEM;
+		goto out;
+	}
+	if ((rc = jg_stmt_prepare(conn, sql_list, &st)) != 0) {
+		free(ids);
+		goto out;
+	}
+	jg_stmt_bind_text(st, 1, f->state);
+	jg_stmt_bind_text(st, 2, f->state);
+	jg_stmt_bind_text(st, 3, f->mine ? caller->sub : NULL);
+	jg_stmt_bind_text(st, 4, f->mine ? caller->sub : NULL);
+	jg_stmt_bind_int64(st, 5, f->review);
+	while (nids < 2000 && jg_stmt_step(st) == JG_STMT_ROW)
+		text_col(st, 0, ids[nids++], 64);
+	jg_stmt_finish(st);
+	for (size_t i = 0; i < nids && json_array_size(list) < MAX_LIST; i++) {
+		struct req r;
+		if (load(conn, ids[i], &r) != 0)
+			continue;
+		int show = may_see(ctx, &r, caller);
+		if (show && f->awaiting)
+			show = awaits(conn, &r, caller);
+		if (show && f->review)
+			show = caller->is_admin || caller->is_auditor || can_review(ctx, &r, caller);
+		if (show)
+			json_array_append_new(list, to_json(conn, &r));
+		req_clear(&r);
+	}
+	free(ids);
+	rc = 0;
+out:
+	jg_store_release(ctx->store, conn);
+	if (rc != 0) {
+		json_decref(list);
+		return fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+	}
+	*out = json_pack("{s:o}", "requests", list);
+	return 0;
+}

@@ -1,0 +1,252 @@
+/*
+ * api_requests.c - the access-request API (docs/api.md).
+ *
+ *   POST /v1/requests[?dry_run=true]       create (or only evaluate)
+ *   GET  /v1/requests?state=&mine=true&awaiting=me&review=pending
+ *   GET  /v1/requests/{id}
+ *   POST /v1/requests/{id}/approve | deny {reason} | cancel | review {note}
+ *   POST /v1/grants/{id}/revoke {reason?}
+ *   POST /v1/users/{sub}/revoke            (admins: off-boarding)
+ *
+ * Thin: authenticate, parse, call access.c, map its result to a status.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "jitgate/access.h"
+#include "jitgate/app.h"
+#include "jitgate/auth.h"
+#include "jitgate/error.h"
+
+struct call {
+	struct jg_caller who;
+	struct jg_access_caller caller;
+	struct jg_access_ctx ctx;
+	struct jg_app *app;
+	int have_policies;
+};
+
+static int
+begin(struct jg_http_request *req, struct jg_http_reply *reply, struct call *c)
+{
+	struct jg_app *app = req->app;
+
+	memset(c, 0, sizeof(*c));
+	c->app = app;
+	if (jg_auth_require(req, reply, &c->who) != 0)
+		return -1;
+	c->caller = (struct jg_access_caller){
+	    .actor = c->who.actor,
+	    .sub = c->who.id.sub,
+	    .groups = (const char *const *)c->who.id.groups,
+	    .ngroups = c->who.id.ngroups,
+	    .is_admin = jg_identity_in_groups(&c->who.id, app->cfg->auth_admin_groups),
+	    .is_auditor = jg_identity_in_groups(&c->who.id, app->cfg->auth_auditor_groups),
+	};
+	c->ctx = (struct jg_access_ctx){
+	    .store = app->store,
+	    .audit = app->audit,
+	    .policies = jg_app_policies_acquire(app),
+	    .pending_ttl = app->cfg->requests_pending_expiry,
+	    .now = (int64_t)time(NULL),
+	};
+	c->have_policies = 1;
+	return 0;
+}
+
+static void
+end(struct call *c)
+{
+	if (c->have_policies)
+		jg_app_policies_release(c->app);
+	jg_caller_clear(&c->who);
+}
+
+static void
+answer(struct jg_http_reply *reply, int rc, int ok_status, json_t *out, const char *why)
+{
+	switch (rc) {
+	case 0: jg_http_reply_json(reply, ok_status, out); return;
+	case JG_EINVAL: jg_http_reply_error(reply, 400, "bad_request", "%s", why); break;
+	case JG_ENOTFOUND: jg_http_reply_error(reply, 404, "not_found", "%s", why); break;
+	case JG_EDENIED: jg_http_reply_error(reply, 403, "forbidden", "%s", why); break;
+	case JG_ECONFLICT: jg_http_reply_error(reply, 409, "conflict", "%s", why); break;
+	case JG_EUNAVAIL: jg_http_reply_error(reply, 503, "unavailable", "%s", why); break;
+	default: jg_http_reply_error(reply, 500, "internal_error", "%s", jg_strerror(rc)); break;
+	}
+	json_decref(out);
+}
+
+/* The JSON body when there is one; {} when empty.  NULL with reply filled when malformed. */
+static json_t *
+optional_body(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	json_t *body = NULL;
+	if (req->body == NULL || req->body_len == 0)
+		return json_object();
+	if (jg_http_body_json(req, reply, &body) != 0)
+		return NULL;
+	return body;
+}
+
+static const char *
+string_field(json_t *body, const char *name)
+{
+	return json_string_value(json_object_get(body, name));
+}
+
+static void
+handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct call c;
+	json_t *body = NULL, *out = NULL;
+	char why[512] = "";
+	const char *dry = jg_http_query(req, "dry_run");
+	int rc;
+
+	if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0) {
+		jg_http_reply_error(reply, 400, "bad_request", "'dry_run' must be true or false");
+		return;
+	}
+	if (begin(req, reply, &c) != 0)
+		return;
+	if (jg_http_body_json(req, reply, &body) != 0)
+		goto out;
+	if (dry && strcmp(dry, "true") == 0) {
+		rc = jg_access_dry_run(&c.ctx, &c.caller, body, &out, why, sizeof(why));
+		answer(reply, rc, 200, rc == 0 ? json_pack("{s:o}", "decision", out) : NULL, why);
+		goto out;
+	}
+	rc = jg_access_create(&c.ctx, &c.caller, body, &out, why, sizeof(why));
+	if (rc == JG_EDENIED) {
+		/* denied by policy: the decision says why, nothing was stored */
+		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message", why,
+					"decision", json_object_get(out, "decision"));
+		json_decref(out);
+		jg_http_reply_json(reply, 403, err);
+		goto out;
+	}
+	answer(reply, rc, 201, out, why);
+out:
+	json_decref(body);
+	end(&c);
+}
+
+static int
+flag(struct jg_http_request *req, struct jg_http_reply *reply, const char *name, const char *yes,
+     int *out)
+{
+	const char *v = jg_http_query(req, name);
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, yes) == 0) {
+		*out = 1;
+		return 0;
+	}
+	jg_http_reply_error(reply, 400, "bad_request", "'%s' can only be '%s'", name, yes);
+	return -1;
+}
+
+static void
+handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct call c;
+	struct jg_access_filter f = {.state = jg_http_query(req, "state")};
+	json_t *out = NULL;
+	char why[256] = "";
+
+	if (flag(req, reply, "mine", "true", &f.mine) != 0 ||
+	    flag(req, reply, "awaiting", "me", &f.awaiting) != 0 ||
+	    flag(req, reply, "review", "pending", &f.review) != 0)
+		return;
+	if (begin(req, reply, &c) != 0)
+		return;
+	int rc = jg_access_list(&c.ctx, &c.caller, &f, &out, why, sizeof(why));
+	answer(reply, rc, 200, out, why);
+	end(&c);
+}
+
+static void
+handle_get(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct call c;
+	json_t *out = NULL;
+	char why[256] = "";
+
+	if (begin(req, reply, &c) != 0)
+		return;
+	int rc = jg_access_get(&c.ctx, &c.caller, jg_http_param(req, "id"), &out, why, sizeof(why));
+	answer(reply, rc, 200, out, why);
+	end(&c);
+}
+
+enum action { APPROVE, DENY, CANCEL, REVIEW, REVOKE, REVOKE_USER };
+
+static void
+act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
+{
+	struct call c;
+	json_t *body, *out = NULL;
+	char why[512] = "";
+	int rc = JG_EINVAL;
+
+	if (begin(req, reply, &c) != 0)
+		return;
+	if ((body = optional_body(req, reply)) == NULL) {
+		end(&c);
+		return;
+	}
+	const char *id = jg_http_param(req, a == REVOKE_USER ? "sub" : "id");
+	switch (a) {
+	case APPROVE: rc = jg_access_approve(&c.ctx, &c.caller, id, &out, why, sizeof(why)); break;
+	case DENY:
+		rc = jg_access_deny(&c.ctx, &c.caller, id, string_field(body, "reason"), &out, why,
+				    sizeof(why));
+		break;
+	case CANCEL: rc = jg_access_cancel(&c.ctx, &c.caller, id, &out, why, sizeof(why)); break;
+	case REVIEW:
+		rc = jg_access_review(&c.ctx, &c.caller, id, string_field(body, "note"), &out, why,
+				      sizeof(why));
+		break;
+	case REVOKE:
+		rc = jg_access_revoke(&c.ctx, &c.caller, id, string_field(body, "reason"), &out, why,
+				      sizeof(why));
+		break;
+	case REVOKE_USER:
+		rc = jg_access_revoke_user(&c.ctx, &c.caller, id, &out, why, sizeof(why));
+		break;
+	}
+	answer(reply, rc, 200, out, why);
+	json_decref(body);
+	end(&c);
+}
+
+static void handle_approve(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, APPROVE); }
+static void handle_deny(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, DENY); }
+static void handle_cancel(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, CANCEL); }
+static void handle_review(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, REVIEW); }
+static void handle_revoke(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, REVOKE); }
+static void
+handle_revoke_user(struct jg_http_request *r, struct jg_http_reply *p)
+{
+	act(r, p, REVOKE_USER);
+}
+
+int
+jg_api_requests_register(struct jg_router *router)
+{
+	int rc = 0;
+	const unsigned J = JG_ROUTE_JSON_BODY;
+	rc |= jg_router_add(router, "POST", "/v1/requests", (void *)handle_create, J);
+	rc |= jg_router_add(router, "GET", "/v1/requests", (void *)handle_list, 0);
+	rc |= jg_router_add(router, "GET", "/v1/requests/{id}", (void *)handle_get, 0);
+	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/approve", (void *)handle_approve, J);
+	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/deny", (void *)handle_deny, J);
+	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/cancel", (void *)handle_cancel, J);
+	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/review", (void *)handle_review, J);
+	rc |= jg_router_add(router, "POST", "/v1/grants/{id}/revoke", (void *)handle_revoke, J);
+	rc |= jg_router_add(router, "POST", "/v1/users/{sub}/revoke", (void *)handle_revoke_user, J);
+	return rc ? JG_EINVAL : 0;
+}

@@ -1,0 +1,21 @@
+/*
+ * app.c - shared state of the running broker: the policy set in force.
+ *
+ * Handlers read the set under a read lock for the length of one request;
+ * a SIGHUP reload swaps it under the write lock, so a request never sees a
+ * set being freed and a reload never waits long.
+ */
+#include "jitgate/app.h"
+
+const struct jg_policy_set *
+jg_app_policies_acquire(struct jg_app *app)
+{
+	pthread_rwlock_rdlock(&app->policy_lock);
+	return app->policies;
+}
+
+void
+jg_app_policies_release(struct jg_app *app)
+{
+	pthread_rwlock_unlock(&app->policy_lock);
+}
