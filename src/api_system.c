@@ -27,6 +27,11 @@ handle_readyz(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 503, "unavailable", "the store does not answer");
 		return;
 	}
+	if (app->audit && jg_audit_healthy(app->audit, NULL, 0) != 0) {
+		/* details go to the operator's log, not to anonymous callers */
+		jg_http_reply_error(reply, 503, "unavailable", "the audit log does not verify");
+		return;
+	}
 	jg_http_reply_json(reply, 200, json_pack("{s:s,s:s}", "status", "ready", "store", "ok"));
 }
 

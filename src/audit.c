@@ -70,6 +70,16 @@ struct jg_audit {
 	pthread_t pusher;
 	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
 
+	/* what has been verified: a chain (size, last hash, frontier) and whether it broke */
+	pthread_mutex_t verify_lock;
+	struct jg_chain verified;
+	int have_verified;
+	int broken;
+	char broken_why[400];
+	struct jg_audit_verifiers verifiers;
+	int reverify_seconds;
+	int64_t last_full_verify_ms;
+
 	/* cache of the head after the last commit; the database stays the authority */
 	uint64_t size;
 	uint64_t checkpointed_size;
@@ -671,6 +681,108 @@ push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
 	}
 }
 
+static void
+mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc)
+{
+	pthread_mutex_lock(&a->verify_lock);
+	if (!a->broken) {
+		a->broken = 1;
+		if (fault && fault->seq != UINT64_MAX)
+			snprintf(a->broken_why, sizeof(a->broken_why), "entry %llu: %s",
+				 (unsigned long long)fault->seq, fault->why);
+		else
+			snprintf(a->broken_why, sizeof(a->broken_why), "%s",
+				 fault && rc == JG_EVERIFY ? fault->why : jg_strerror(rc));
+		json_t *f = json_pack("{s:s}", "why", a->broken_why);
+		jg_log(JG_LOG_ERROR,
+		       "the audit log no longer verifies: guarded endpoints answer 503 and /readyz "
+		       "fails until an operator intervenes",
+		       f);
+		json_decref(f);
+	}
+	pthread_mutex_unlock(&a->verify_lock);
+}
+
+/* Every reverify_seconds: the whole log again, so an edit to an old entry is caught. */
+static void
+background_reverify(struct jg_audit *a)
+{
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	uint64_t size;
+
+	if (now_ms() - a->last_full_verify_ms < (int64_t)a->reverify_seconds * 1000)
+		return;
+	a->last_full_verify_ms = now_ms();
+	int rc = jg_audit_verify_store_chain(a->store, &a->verifiers, a->verify_threads, &size,
+					     &chain, &fault);
+	if (rc == JG_EVERIFY)
+		mark_broken(a, &fault, rc);
+	else if (rc != 0)
+		jg_log(JG_LOG_WARN, "audit: the periodic re-verification could not run; will retry",
+		       NULL);
+}
+
+void
+jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain)
+{
+	pthread_mutex_lock(&a->verify_lock);
+	a->verified = *chain;
+	a->have_verified = 1;
+	a->last_full_verify_ms = now_ms();
+	pthread_mutex_unlock(&a->verify_lock);
+}
+
+int
+jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
+{
+	struct jg_chain_fault fault;
+	uint64_t added;
+	int rc;
+
+	pthread_mutex_lock(&a->verify_lock);
+	if (a->broken || !a->have_verified) {
+		pthread_mutex_unlock(&a->verify_lock);
+		return JG_EVERIFY;
+	}
+	/* one extender at a time, holding the lock: O(entries appended since) */
+	rc = jg_audit_chain_extend(a->store, &a->verified, &added, &fault);
+	if (rc == 0 && snapshot)
+		*snapshot = a->verified;
+	pthread_mutex_unlock(&a->verify_lock);
+	if (rc == JG_EVERIFY)
+		mark_broken(a, &fault, rc);
+	return rc;
+}
+
+int
+jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen)
+{
+	pthread_mutex_lock(&a->verify_lock);
+	int broken = a->broken;
+	if (broken && why)
+		snprintf(why, whylen, "%s", a->broken_why);
+	pthread_mutex_unlock(&a->verify_lock);
+	return broken ? JG_EVERIFY : 0;
+}
+
+int
+jg_audit_anchor(struct jg_audit *a, uint64_t seq, const uint8_t hash[32])
+{
+	struct jg_chain snapshot;
+	int rc = jg_audit_check(a, &snapshot);
+	if (rc != 0)
+		return rc;
+	rc = jg_audit_anchor_check(a->store, &snapshot, seq, hash);
+	if (rc == JG_EVERIFY) {
+		struct jg_chain_fault fault = {.seq = seq};
+		snprintf(fault.why, sizeof(fault.why),
+			 "the entry a token is anchored to does not match the verified log");
+		mark_broken(a, &fault, rc);
+	}
+	return rc;
+}
+
 static void *
 pusher_main(void *arg)
 {
@@ -691,6 +803,8 @@ pusher_main(void *arg)
 
 		if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
 			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
+		if (jg_audit_check(a, NULL) == 0)
+			background_reverify(a); /* only for a log verified at start (serve) */
 		if (a->sink_dir || a->sink_url) {
 			struct jg_store_conn *conn;
 			if (jg_store_acquire(a->store, &conn) == 0) {
@@ -733,6 +847,8 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	a->checkpoint_entries = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
 	a->checkpoint_seconds = cfg->checkpoint_seconds > 0 ? cfg->checkpoint_seconds : 60;
 	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
+	a->reverify_seconds = cfg->reverify_seconds > 0 ? cfg->reverify_seconds : 300;
+	pthread_mutex_init(&a->verify_lock, NULL);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->done, NULL);
 	pthread_cond_init(&a->wakeup, NULL);
@@ -740,7 +856,8 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 		jg_audit_free(a);
 		return JG_ENOMEM;
 	}
-	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0) {
+	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0 ||
+	    (rc = jg_audit_verifiers_load(key_dir, a->origin, &a->verifiers, err, errlen)) != 0) {
 		jg_audit_free(a);
 		return rc;
 	}
@@ -806,6 +923,7 @@ jg_audit_free(struct jg_audit *a)
 	free(a->sink_url);
 	free(a->sink_ca_file);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->verify_lock);
 	pthread_cond_destroy(&a->done);
 	pthread_cond_destroy(&a->wakeup);
 	free(a);

@@ -441,6 +441,14 @@ int
 jg_audit_verify_store(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
 		      int threads, uint64_t *size, struct jg_chain_fault *fault)
 {
+	return jg_audit_verify_store_chain(store, verifiers, threads, size, NULL, fault);
+}
+
+int
+jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
+			    int threads, uint64_t *size, struct jg_chain *chain_out,
+			    struct jg_chain_fault *fault)
+{
 	struct jg_store_conn *conn, *nodes_conn = NULL;
 	struct jg_stmt *st;
 	struct cp_item *cps = NULL;
@@ -599,6 +607,8 @@ jg_audit_verify_store(struct jg_store *store, const struct jg_audit_verifiers *v
 			       (unsigned long long)expected_nodes(chain.next_seq));
 	if (rc == 0 && size)
 		*size = chain.next_seq;
+	if (rc == 0 && chain_out)
+		*chain_out = chain;
 out:
 	free(bufs);
 	free(lens);
@@ -610,4 +620,100 @@ out:
 		jg_store_release(store, nodes_conn);
 	}
 	return rc;
+}
+
+/* ---- incremental verification ------------------------------------------------ */
+
+static const char sql_entries_from[] =
+    "SELECT seq, entry FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT 4096";
+
+int
+jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
+		      struct jg_chain_fault *fault)
+{
+	struct jg_store_conn *conn = NULL, *nodes_conn = NULL;
+	char *bufs[4096];
+	size_t lens[4096], n;
+	int rc;
+
+	*added = 0;
+	memset(fault, 0, sizeof(*fault));
+	fault->seq = UINT64_MAX;
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	if ((rc = jg_store_acquire(store, &nodes_conn)) != 0) {
+		jg_store_release(store, conn);
+		return rc;
+	}
+	for (;;) {
+		struct jg_stmt *st;
+		n = 0;
+		if ((rc = jg_stmt_prepare(conn, sql_entries_from, &st)) != 0)
+			break;
+		jg_stmt_bind_int64(st, 1, (int64_t)chain->next_seq);
+		int step;
+		while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
+			size_t len;
+			int64_t row_seq = jg_stmt_column_int64(st, 0);
+			if (row_seq < 0 || (uint64_t)row_seq != chain->next_seq + n) {
+				rc = fault_msg(fault, chain->next_seq + n,
+					       "the log's row %lld sits where entry %llu belongs",
+					       (long long)row_seq,
+					       (unsigned long long)(chain->next_seq + n));
+				break;
+			}
+			const void *blob = jg_stmt_column_blob(st, 1, &len);
+			if ((bufs[n] = malloc(len + 1)) == NULL) {
+				rc = JG_ENOMEM;
+				break;
+			}
+			memcpy(bufs[n], blob, len);
+			bufs[n][len] = '\0';
+			lens[n++] = len;
+		}
+		jg_stmt_finish(st);
+		if (rc == 0 && step != JG_STMT_DONE && step != JG_STMT_ROW)
+			rc = JG_ESTORE;
+		if (rc == 0 && n > 0) {
+			rc = jg_chain_feed(chain, (const char *const *)bufs, lens, n, compare_node,
+					   nodes_conn, NULL, fault);
+			if (rc == 0)
+				*added += n;
+		}
+		for (size_t i = 0; i < n; i++)
+			free(bufs[i]);
+		if (rc != 0 || n < 4096)
+			break;
+	}
+	jg_store_release(store, nodes_conn);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, uint64_t seq,
+		      const uint8_t hash[32])
+{
+	struct jg_store_conn *conn;
+	uint8_t leaf[32], root[32], proof[JG_MERKLE_MAX_PROOF_BYTES];
+	size_t plen;
+	int rc;
+
+	if (seq >= verified->next_seq)
+		return JG_EVERIFY;
+	if ((rc = jg_merkle_frontier_root(&verified->tree, root)) != 0)
+		return rc;
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	/* the anchor re-read and re-hashed; its proof from stored nodes to the verified root */
+	rc = get_node(conn, 0, seq, leaf);
+	if (rc == 0 && CRYPTO_memcmp(leaf, hash, 32) != 0)
+		rc = JG_EVERIFY;
+	if (rc == 0)
+		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, get_node, conn, proof,
+					       sizeof(proof), &plen);
+	if (rc == 0 && jg_merkle_inclusion_verify(seq, verified->next_seq, leaf, proof, plen, root) != 0)
+		rc = JG_EVERIFY;
+	jg_store_release(store, conn);
+	return rc == JG_ENOTFOUND ? JG_EVERIFY : rc;
 }

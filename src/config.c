@@ -67,6 +67,7 @@ static const struct key keys[] = {
 	{"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
 	{"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
 	{"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
+	{"audit.reverify_seconds", K_INT, false, 1, 86400, NULL, 300, OFF(audit_reverify_seconds)},
 	{"oidc", K_OBJECT, true, 0, 0, NULL, 0, 0},
 	{"oidc.issuer", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_issuer)},
 	{"oidc.client_id", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_client_id)},

@@ -260,9 +260,12 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 	snprintf(k->kty, sizeof(k->kty), "%s", kty);
 	snprintf(k->alg, sizeof(k->alg), "%s", alg ? alg : "");
 	char *text = json_dumps(jwk, JSON_COMPACT);
-	/* iat is checked by jitgate (liboauth2's default rejects tokens older than 10 s) */
+	/*
+	 * exp and iat are checked by jitgate, with oidc.leeway_seconds (liboauth2 checks exp with
+	 * no leeway at all, and its iat default rejects tokens older than 10 s).
+	 */
 	char *msg = text ? oauth2_cfg_token_verify_add_options(o->olog, &k->verify, "jwk", text,
-							       "verify.exp=required&verify.iat=skip")
+							       "verify.exp=skip&verify.iat=skip")
 			 : strdup("out of memory");
 	free(text);
 	if (msg != NULL) {

@@ -25,7 +25,7 @@
 #include "jitgate/version.h"
 
 static int
-verify_audit_log(struct jg_app *app)
+verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 {
 	struct jg_audit_verifiers vs;
 	struct jg_chain_fault fault;
@@ -38,8 +38,8 @@ verify_audit_log(struct jg_app *app)
 		jg_logf(JG_LOG_ERROR, "checkpoint keys: %s", err);
 		return JG_EXIT_CONFIG;
 	}
-	rc = jg_audit_verify_store(app->store, &vs, (int)app->cfg->audit_verify_threads, &size,
-				   &fault);
+	rc = jg_audit_verify_store_chain(app->store, &vs, (int)app->cfg->audit_verify_threads, &size,
+					 chain, &fault);
 	if (rc != 0) {
 		json_t *f = json_pack("{s:s}", "why", rc == JG_EVERIFY ? fault.why : jg_strerror(rc));
 		if (fault.seq != UINT64_MAX)
@@ -219,7 +219,8 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	/* Not fatal: with the provider down, jitgate starts and keeps retrying. */
 	(void)jg_oidc_refresh(app.oidc);
-	if ((rc = verify_audit_log(&app)) != 0)
+	struct jg_chain verified;
+	if ((rc = verify_audit_log(&app, &verified)) != 0)
 		goto out;
 	struct jg_audit_config acfg = {
 	    .origin = app.cfg->audit_origin,
@@ -229,12 +230,14 @@ jg_cmd_serve(int argc, char **argv)
 	    .sink_url = app.cfg->audit_sink_url,
 	    .sink_ca_file = app.cfg->audit_sink_ca_file,
 	    .verify_threads = (int)app.cfg->audit_verify_threads,
+	    .reverify_seconds = (int)app.cfg->audit_reverify_seconds,
 	};
 	if (jg_audit_open(app.store, app.cfg->key_dir, &acfg, &app.audit, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "audit log: %s", err);
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	jg_audit_set_verified(app.audit, &verified);
 	rc = JG_EXIT_RUNTIME;
 	if (jg_audit_start(app.audit) != 0) {
 		jg_log(JG_LOG_ERROR, "cannot start the audit writer", NULL);
@@ -245,10 +248,6 @@ jg_cmd_serve(int argc, char **argv)
 	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
 	    jg_api_requests_register(app.router) != 0)
 		goto out;
-	if (audit_event(&app, "jitgate.started",
-			json_pack("{s:s,s:s}", "version", JG_VERSION, "policy_sha256",
-				  jg_policy_set_sha256(app.policies))) != 0)
-		goto out; /* an unwritable log: refuse to serve rather than act unrecorded */
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);
 	pthread_cond_init(&sw.stop_cond, NULL);

@@ -40,6 +40,7 @@ struct jg_audit_config {
 	const char *sink_url;        /* off-host copy: HTTPS POST (NULL: none) */
 	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
 	int verify_threads;          /* threads for full verification */
+	int reverify_seconds;        /* the whole log is verified again this often */
 };
 
 struct jg_audit_receipt {
@@ -59,6 +60,24 @@ struct jg_audit_verifiers {
  */
 int jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit_config *cfg,
 		  struct jg_audit **out, char *err, size_t errlen);
+
+/*
+ * The verified state.  serve verifies the whole log at start and hands the
+ * chain over with jg_audit_set_verified(); from then on jg_audit_check()
+ * extends it by the entries appended since (O(new entries)), a background
+ * thread does so every second and re-verifies the whole log every
+ * reverify_seconds.  The first failure is sticky: the log is "broken" until
+ * an operator restarts jitgate (whose start-up check then names the entry).
+ */
+void jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain);
+/* Extends the verified chain; *snapshot (may be NULL) is a copy of it.  0 or JG_EVERIFY. */
+int jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
+	__attribute__((warn_unused_result));
+/* 0 while the log verifies; JG_EVERIFY (with why) once it has not. */
+int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
+/* An anchor (entry seq with leaf hash `hash`) checked against the verified log. */
+int jg_audit_anchor(struct jg_audit *a, uint64_t seq, const uint8_t hash[32])
+	__attribute__((warn_unused_result));
 
 /* Starts the writer and the checkpoint thread. */
 int jg_audit_start(struct jg_audit *a);
@@ -147,6 +166,27 @@ int jg_audit_verifiers_load(const char *key_dir, const char *origin,
 int jg_audit_verify_store(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
 			  int threads, uint64_t *size, struct jg_chain_fault *fault)
 	__attribute__((warn_unused_result));
+
+/* As jg_audit_verify_store(); on success *chain_out (may be NULL) is the verified chain. */
+int jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
+				int threads, uint64_t *size, struct jg_chain *chain_out,
+				struct jg_chain_fault *fault) __attribute__((warn_unused_result));
+
+/*
+ * Extends a verified chain by the entries appended since (form, order,
+ * links, stored nodes): O(new entries).  *added counts them.  JG_EVERIFY
+ * with *fault when one does not verify (the chain stays at the last good one).
+ */
+int jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
+			  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
+
+/*
+ * Checks an anchor: entry seq, re-read and re-hashed, has leaf hash `hash`,
+ * and its inclusion proof from stored nodes leads to the root of the
+ * verified chain.  0 or JG_EVERIFY (or a store error).
+ */
+int jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, uint64_t seq,
+			  const uint8_t hash[32]) __attribute__((warn_unused_result));
 
 /*
  * Verifies an export (buf, len) offline against trusted verifier keys, and

@@ -51,6 +51,7 @@ struct jg_config {
 	char *audit_sink_url;            /* NULL: no HTTPS sink */
 	char *audit_sink_ca_file;
 	int64_t audit_verify_threads;
+	int64_t audit_reverify_seconds;  /* the detection window for edits to old entries */
 
 	/* OpenID Connect (docs/identity.md) */
 	char *oidc_issuer;             /* exact "iss"; discovery at <issuer>/.well-known/... */
