@@ -152,6 +152,13 @@ handle_callback(struct jg_http_request *req, struct jg_http_reply *reply)
 					   "The answer from the identity provider is incomplete.");
 		return;
 	}
+	/* RFC 9207: an answer naming another issuer is a mix-up, whatever else it says */
+	const char *iss = jg_http_query(req, "iss");
+	if (iss != NULL && strcmp(iss, jg_oidc_issuer(app->oidc)) != 0) {
+		jg_http_reply_html_message(reply, 401, "Sign-in refused",
+					   "The answer comes from another identity provider.");
+		return;
+	}
 	if (cookie == NULL || strlen(cookie) != strlen(state) ||
 	    CRYPTO_memcmp(cookie, state, strlen(state)) != 0) {
 		jg_http_reply_html_message(reply, 401, "Sign-in refused",
@@ -233,6 +240,12 @@ handle_logout(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_caller caller;
 	const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
 
+	if (jg_http_header(req, "Authorization") != NULL) {
+		/* a bearer caller must not end whoever's session cookie came along */
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "sign-out ends a browser session: send its cookie, not a token");
+		return;
+	}
 	if (cookie == NULL) { /* nothing to end */
 		jg_http_reply_redirect(reply, 303, "/");
 		return;

@@ -669,7 +669,9 @@ jg_oidc_authorization_url(struct jg_oidc *o, const char *redirect_uri, const cha
 	int rc;
 
 	*url = NULL;
-	if ((rc = ensure_discovered(o)) != 0)
+	/* fetched again for every login (they are rare): a provider that is down gets the
+	 * user jitgate's 503 page now, not the browser's connection error later */
+	if ((rc = discover(o)) != 0)
 		return JG_EUNAVAIL;
 	e_client = jg_httpc_escape(o->client_id);
 	e_redirect = jg_httpc_escape(redirect_uri);
@@ -792,4 +794,10 @@ int
 jg_identity_in_groups(const struct jg_identity *id, char *const *groups)
 {
 	return jg_config_groups_match(groups, (const char *const *)id->groups, id->ngroups);
+}
+
+const char *
+jg_oidc_issuer(const struct jg_oidc *o)
+{
+	return o->issuer;
 }

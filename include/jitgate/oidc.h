@@ -76,6 +76,9 @@ int jg_oidc_authorization_url(struct jg_oidc *o, const char *redirect_uri, const
 int jg_oidc_redeem_code(struct jg_oidc *o, const char *code, const char *redirect_uri,
 			const char *code_verifier, char **id_token, char *why, size_t whylen);
 
+/* The configured issuer (exact). */
+const char *jg_oidc_issuer(const struct jg_oidc *o);
+
 /* Number of JWKS fetches attempted so far (for metrics and tests). */
 uint64_t jg_oidc_jwks_fetches(struct jg_oidc *o);
 

@@ -5,7 +5,7 @@
 // `build/jitgate serve`, and waits until /healthz answers.  Everything the
 // server writes to stderr is kept (JSON lines) so tests can check its logs.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
@@ -29,7 +29,8 @@ export function makeCert(dir) {
 // Writes a configuration; extra is appended YAML text.
 // Writes a configuration.  oidc: { issuer, clientSecretFile, minRefresh } (default: a
 // provider address where nothing listens: identity-free tests do not need one).
-export function writeConfig(dir, port, extra = '', oidc = {}) {
+// policyDir defaults to the repository's policies/.
+export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies')) {
   const path = join(dir, 'jitgate.yaml');
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
@@ -41,7 +42,7 @@ export function writeConfig(dir, port, extra = '', oidc = {}) {
     'database:',
     '  url: "sqlite://jitgate.db"',
     `migrations_dir: ${join(ROOT, 'migrations')}`,
-    `policy_dir: ${join(ROOT, 'policies')}`,
+    `policy_dir: ${policyDir}`,
     'key_dir: keys',
     'oidc:',
     `  issuer: "${oidc.issuer ?? 'http://127.0.0.1:9'}"`,
@@ -149,8 +150,13 @@ export class Jitgate {
 
 // Starts a server in a fresh directory, with its own development identity provider unless
 // opts.idp === false.  opts.extraConfig is appended YAML; opts.minRefresh sets the JWKS interval.
+// opts.oidc ({ issuer, clientSecretFile, minRefresh }, with idp: false) names a provider the test
+// runs itself.  opts.copyPolicies copies the repository's policies/ to <dir>/policies and serves
+// that copy (jg.policyDir), for tests that change policy files.
 export async function startJitgate(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
+  const policyDir = opts.copyPolicies ? join(dir, 'policies') : join(ROOT, 'policies');
+  if (opts.copyPolicies) cpSync(join(ROOT, 'policies'), policyDir, { recursive: true });
   const { cert } = makeCert(dir);
   const port = await freePort();
   const idp = opts.idp === false ? null : await startIdp({ jitgateUrl: `https://127.0.0.1:${port}` });
@@ -160,13 +166,14 @@ export async function startJitgate(opts = {}) {
     clientSecretFile = join(dir, 'client-secret');
     writeFileSync(clientSecretFile, idp.clientSecret + '\n', { mode: 0o600 });
   }
-  const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : {});
+  const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : (opts.oidc ?? {}), policyDir);
   const m = runJitgate(['migrate', '-c', configPath]);
   if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
   const k = runJitgate(['keys', 'generate', '-c', configPath]);
   if (k.code !== 0) throw new Error(`keys generate failed: ${k.stderr}`);
   const jg = new Jitgate(dir, port, cert, configPath);
   jg.idp = idp;
+  jg.policyDir = policyDir;
   try {
     await jg.start();
   } catch (e) {
