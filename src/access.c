@@ -281,10 +281,30 @@ valid_service(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n;
 }
 
+/*
+ * A string of the body made safe for a message: printable ASCII (other bytes
+ * become '?'), at most 64 bytes.  A plain "%.64s" could cut a UTF-8 sequence,
+ * and an invalid string makes the reply and the audit entry unencodable.
+ */
+static const char *
+shown(char *dst, size_t len, const char *s)
+{
+	size_t j = 0;
+	for (; s != NULL && *s != '\0' && j < 64 && j + 4 < len; s++)
+		dst[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	if (s != NULL && *s != '\0' && j + 4 <= len) {
+		memcpy(dst + j, "...", 3);
+		j += 3;
+	}
+	dst[j] = '\0';
+	return dst;
+}
+
 static int
 parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char *why,
 	  size_t whylen)
 {
+	char safe[72];
 	static const char *const allowed[] = {"service", "capabilities", "duration",
 					      "justification", "break_glass"};
 	const char *key;
@@ -297,7 +317,8 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		for (size_t i = 0; i < 5; i++)
 			ok |= strcmp(key, allowed[i]) == 0;
 		if (!ok)
-			return fail(why, whylen, JG_EINVAL, "unknown field '%.64s'", key);
+			return fail(why, whylen, JG_EINVAL, "unknown field '%s'",
+				    shown(safe, sizeof(safe), key));
 	}
 	v = json_object_get(body, "service");
 	if (!json_is_string(v))
@@ -317,9 +338,10 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	{
 		if (!json_is_string(c) || !jg_policy_capability_known(json_string_value(c)))
 			return fail(why, whylen, JG_EINVAL,
-				    "unknown capability '%.64s' (read-logs, read-traces, read-metrics, "
+				    "unknown capability '%s' (read-logs, read-traces, read-metrics, "
 				    "deploy-probe, read-pii)",
-				    json_is_string(c) ? json_string_value(c) : "?");
+				    json_is_string(c) ? shown(safe, sizeof(safe), json_string_value(c))
+						      : "?");
 		n->caps[n->ncaps++] = json_string_value(c);
 	}
 	v = json_object_get(body, "duration");
@@ -845,18 +867,25 @@ user_fn(struct jg_audit_tx *tx, void *vctx)
 	struct user_job *j = vctx;
 	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
 	char ids[256][64], states[256][16];
-	int n = 0, rc = 0;
+	int n, rc = 0;
 	struct jg_stmt *st;
 
+	/* in batches of 256 until none is left: off-boarding must not stop half-way */
+	j->revoked = j->cancelled = 0;
+next_batch:
+	n = 0;
 	if (jg_stmt_prepare(conn, sql_of_user, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_text(st, 1, j->sub);
-	while (n < 256 && jg_stmt_step(st) == JG_STMT_ROW) {
+	while (n < 256 && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
 		text_col(st, 0, ids[n], sizeof(ids[n]));
 		text_col(st, 1, states[n], sizeof(states[n]));
 		n++;
 	}
 	jg_stmt_finish(st);
+	if (n < 256 && rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	rc = 0;
 	for (int i = 0; i < n && rc == 0; i++) {
 		int active = strcmp(states[i], "active") == 0;
 		rc = end_request(conn, ids[i], active ? "revoked" : "cancelled", j->ctx->now,
@@ -873,6 +902,8 @@ user_fn(struct jg_audit_tx *tx, void *vctx)
 		else
 			j->cancelled++;
 	}
+	if (rc == 0 && n == 256)
+		goto next_batch; /* each one ended is no longer active or pending */
 	return rc;
 }
 

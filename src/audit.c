@@ -774,7 +774,7 @@ jg_audit_anchor(struct jg_audit *a, uint64_t seq, const uint8_t hash[32])
 	if (rc != 0)
 		return rc;
 	rc = jg_audit_anchor_check(a->store, &snapshot, seq, hash);
-	if (rc == JG_EVERIFY) {
+	if (rc == JG_EVERIFY) { /* the log, not the token: fail closed for everyone */
 		struct jg_chain_fault fault = {.seq = seq};
 		snprintf(fault.why, sizeof(fault.why),
 			 "the entry a token is anchored to does not match the verified log");

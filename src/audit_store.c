@@ -700,20 +700,21 @@ jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, u
 	int rc;
 
 	if (seq >= verified->next_seq)
-		return JG_EVERIFY;
+		return JG_EDENIED; /* not in the verified log (yet): not a valid anchor */
 	if ((rc = jg_merkle_frontier_root(&verified->tree, root)) != 0)
 		return rc;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	/* the anchor re-read and re-hashed; its proof from stored nodes to the verified root */
+	/* the entry re-read and re-hashed, then proven against the verified root */
 	rc = get_node(conn, 0, seq, leaf);
-	if (rc == 0 && CRYPTO_memcmp(leaf, hash, 32) != 0)
-		rc = JG_EVERIFY;
 	if (rc == 0)
 		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, get_node, conn, proof,
 					       sizeof(proof), &plen);
 	if (rc == 0 && jg_merkle_inclusion_verify(seq, verified->next_seq, leaf, proof, plen, root) != 0)
-		rc = JG_EVERIFY;
+		rc = JG_EVERIFY; /* the stored log differs from the verified one */
+	/* the log is sound: then a different hash is the token's fault */
+	if (rc == 0 && CRYPTO_memcmp(leaf, hash, 32) != 0)
+		rc = JG_EDENIED;
 	jg_store_release(store, conn);
 	return rc == JG_ENOTFOUND ? JG_EVERIFY : rc;
 }

@@ -28,6 +28,7 @@ static const char usage_text[] =
     "  policy test DIR                         run the *.test.yaml cases beside them\n"
     "  login --issuer URL --client-id ID [--audience URL] [-o FILE]\n"
     "                                          get an access token (device flow)\n"
+    "  token inspect TOKEN                     explain a capability token\n"
     "  version                                 print the version\n"
     "  help                                    show this text\n"
     "\n"

@@ -79,6 +79,8 @@ static const struct key keys[] = {
 	{"oidc.jwks_min_refresh_seconds", K_INT, false, 1, 3600, NULL, 30,
 	 OFF(oidc_jwks_min_refresh)},
 	{"oidc.leeway_seconds", K_INT, false, 0, 300, NULL, 30, OFF(oidc_leeway)},
+	{"tokens", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"tokens.lifetime_seconds", K_INT, false, 10, 86400, NULL, 300, OFF(tokens_lifetime)},
 	{"requests", K_OBJECT, false, 0, 0, NULL, 0, 0},
 	{"requests.pending_expiry_seconds", K_INT, false, 60, 30 * 86400, NULL, 86400,
 	 OFF(requests_pending_expiry)},

@@ -25,6 +25,8 @@ main(int argc, char **argv)
 		return jg_cmd_policy(argc - 1, argv + 1);
 	if (strcmp(cmd, "login") == 0)
 		return jg_cmd_login(argc - 1, argv + 1);
+	if (strcmp(cmd, "token") == 0)
+		return jg_cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("jitgate %s\n", JG_VERSION);
 		return JG_EXIT_OK;

@@ -212,6 +212,12 @@ jg_cmd_serve(int argc, char **argv)
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	if (jg_token_keys_load(app.cfg->key_dir, &app.token_keys, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "token keys: %s", err);
+		rc = JG_EXIT_CONFIG;
+		goto out;
+	}
+	app.token_lifetime = app.cfg->tokens_lifetime;
 	if (jg_oidc_new(app.cfg, &app.oidc, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "oidc: %s", err);
 		rc = JG_EXIT_CONFIG;
@@ -246,7 +252,8 @@ jg_cmd_serve(int argc, char **argv)
 	app.router = jg_router_new();
 	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
 	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
-	    jg_api_requests_register(app.router) != 0)
+	    jg_api_requests_register(app.router) != 0 || jg_api_tokens_register(app.router) != 0 ||
+	    jg_api_probes_register(app.router) != 0)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);
@@ -296,6 +303,7 @@ out:
 	jg_audit_free(app.audit);
 	jg_oidc_free(app.oidc);
 	jg_policy_set_free(app.policies);
+	jg_token_keys_free(app.token_keys);
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

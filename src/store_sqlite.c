@@ -314,6 +314,24 @@ jg_stmt_bind_null(struct jg_stmt *st, int idx)
 }
 
 int
+jg_stmt_bind_double(struct jg_stmt *st, int idx, double value)
+{
+	return bind_rc(sqlite3_bind_double(st->stmt, idx, value));
+}
+
+double
+jg_stmt_column_double(struct jg_stmt *st, int col)
+{
+	return sqlite3_column_double(st->stmt, col);
+}
+
+int
+jg_store_changes(struct jg_store_conn *conn)
+{
+	return sqlite3_changes(conn->db);
+}
+
+int
 jg_stmt_step(struct jg_stmt *st)
 {
 	int rc = sqlite3_step(st->stmt);

@@ -11,6 +11,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/policy.h"
+#include "jitgate/token.h"
 #include "jitgate/config.h"
 #include "jitgate/oidc.h"
 #include "jitgate/http.h"
@@ -27,11 +28,18 @@ struct jg_app {
 	/* the policy set in force; replaced on SIGHUP under the write lock */
 	pthread_rwlock_t policy_lock;
 	struct jg_policy_set *policies;
+	struct jg_token_keys *token_keys;
+	int64_t token_lifetime; /* seconds */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */
 const struct jg_policy_set *jg_app_policies_acquire(struct jg_app *app);
 void jg_app_policies_release(struct jg_app *app);
+
+/* Registers POST /v1/grants/{id}/token and GET /.well-known/jwks.json. */
+int jg_api_tokens_register(struct jg_router *router);
+/* Registers the probe endpoints under /v1/services/{svc}/probes. */
+int jg_api_probes_register(struct jg_router *router);
 
 /* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
 int jg_api_requests_register(struct jg_router *router);

@@ -75,7 +75,11 @@ int jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
 	__attribute__((warn_unused_result));
 /* 0 while the log verifies; JG_EVERIFY (with why) once it has not. */
 int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
-/* An anchor (entry seq with leaf hash `hash`) checked against the verified log. */
+/*
+ * An anchor (entry seq with leaf hash `hash`) checked against the verified
+ * log: 0; JG_EDENIED when the anchor does not match a sound log; JG_EVERIFY
+ * when the log itself no longer verifies (then marked broken).
+ */
 int jg_audit_anchor(struct jg_audit *a, uint64_t seq, const uint8_t hash[32])
 	__attribute__((warn_unused_result));
 
@@ -181,9 +185,10 @@ int jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64
 			  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 
 /*
- * Checks an anchor: entry seq, re-read and re-hashed, has leaf hash `hash`,
- * and its inclusion proof from stored nodes leads to the root of the
- * verified chain.  0 or JG_EVERIFY (or a store error).
+ * Checks an anchor: entry seq is re-read and re-hashed, its inclusion proof
+ * from stored nodes must lead to the root of the verified chain (else
+ * JG_EVERIFY: the stored log was altered), and its leaf hash must be `hash`
+ * (else JG_EDENIED: the anchor is wrong, the log is fine).
  */
 int jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, uint64_t seq,
 			  const uint8_t hash[32]) __attribute__((warn_unused_result));

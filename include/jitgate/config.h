@@ -64,6 +64,9 @@ struct jg_config {
 	int64_t oidc_jwks_min_refresh; /* seconds between key fetches for unknown kids */
 	int64_t oidc_leeway;           /* seconds of clock skew allowed on exp/nbf/iat */
 
+	/* capability tokens */
+	int64_t tokens_lifetime; /* seconds; never past the grant's end */
+
 	/* access requests */
 	int64_t requests_pending_expiry; /* seconds a request may wait for its approvals */
 	char *requests_incident_pattern; /* ERE for incident/ticket ids; NULL: the default */

@@ -70,6 +70,7 @@ int jg_stmt_bind_text(struct jg_stmt *st, int idx, const char *value);
 int jg_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len);
 int jg_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value);
 int jg_stmt_bind_null(struct jg_stmt *st, int idx);
+int jg_stmt_bind_double(struct jg_stmt *st, int idx, double value);
 /* Returns JG_STMT_ROW, JG_STMT_DONE or JG_ESTORE / JG_ECONFLICT (constraint). */
 int jg_stmt_step(struct jg_stmt *st);
 /* Column values of the current row; pointers live until the next step. */
@@ -77,6 +78,9 @@ const char *jg_stmt_column_text(struct jg_stmt *st, int col);
 const void *jg_stmt_column_blob(struct jg_stmt *st, int col, size_t *len);
 int64_t jg_stmt_column_int64(struct jg_stmt *st, int col);
 int jg_stmt_column_is_null(struct jg_stmt *st, int col);
+double jg_stmt_column_double(struct jg_stmt *st, int col);
+/* Rows changed by the last INSERT, UPDATE or DELETE on conn. */
+int jg_store_changes(struct jg_store_conn *conn);
 void jg_stmt_finish(struct jg_stmt *st);
 
 /* The last error text of conn (for logs; contains no bound values). */

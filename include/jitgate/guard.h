@@ -1,0 +1,38 @@
+/*
+ * guard.h - the one check every guarded endpoint makes before it acts.
+ *
+ *   1. the capability token verifies (token.h) for this service, and holds
+ *      the capability the endpoint needs;
+ *   2. its grant is active in the store, for this service and requester,
+ *      and not past its end (revocation takes effect on the next call);
+ *   3. its audit anchor (the token.issued entry) re-reads, re-hashes and
+ *      proves into the verified log, which is first extended by whatever
+ *      was appended since the last check (O(new entries));
+ *   4. an audit entry records the action about to happen (who, grant,
+ *      token, service, capability, parameters) and is durable;
+ * only then may the endpoint act.  A bad token is 401/403; a log that does
+ * not verify, or cannot be written, is 503 for every guarded call.
+ */
+#ifndef JITGATE_GUARD_H
+#define JITGATE_GUARD_H
+
+#include "jitgate/http.h"
+#include "jitgate/token.h"
+
+struct jg_guarded {
+	struct jg_token_claims claims;
+	char actor[300];     /* "user:<sub>" */
+	int64_t grant_expires; /* the grant's end (Unix seconds) */
+	int has_pii;         /* the token holds read-pii */
+};
+
+/*
+ * Runs the checks for service and capability and records `action` with
+ * params (borrowed; may be NULL).  Returns 0 with *g filled, or fills
+ * reply (401, 403, 503) and returns non-zero.
+ */
+int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+	     const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * api_probes.c - dynamic probes behind the guard (capability deploy-probe).
+ *
+ *   POST   /v1/services/{svc}/probes        deploy {function, capture_args, capture_return,
+ *                                            sampling_rate, duration, conditions}
+ *   GET    /v1/services/{svc}/probes        the live probes of the service
+ *   DELETE /v1/services/{svc}/probes/{id}   remove one
+ *
+ * Every call passes jg_guard() first, which records it in the audit log
+ * before anything happens.  A probe's life is clipped to its grant's end,
+ * and it is only live while its grant is active.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jitgate/app.h"
+#include "jitgate/error.h"
+#include "jitgate/guard.h"
+#include "jitgate/session.h"
+
+#define MAX_CONDITIONS 16
+#define MAX_PROBE_SECONDS 86400
+
+static int
+bad(struct jg_http_reply *reply, const char *field, const char *msg)
+{
+	json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "bad_request", "message", msg,
+				"field", field);
+	jg_http_reply_json(reply, 400, err);
+	return JG_EINVAL;
+}
+
+static int
+valid_function(const char *f)
+{
+	size_t n = strlen(f);
+	return n > 0 && n <= 200 &&
+	       strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:$<>-") == n;
+}
+
+/* Validates a probe body; each bad field gets a 400 naming it. */
+static int
+validate(json_t *b, struct jg_http_reply *reply)
+{
+	static const char *const fields[] = {"function", "capture_args", "capture_return",
+					     "sampling_rate", "duration", "conditions"};
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(b, key, v)
+	{
+		int known = 0;
+		for (size_t i = 0; i < 6; i++)
+			known |= strcmp(key, fields[i]) == 0;
+		if (!known)
+			return bad(reply, key, "unknown field");
+	}
+	v = json_object_get(b, "function");
+	if (!json_is_string(v) || !valid_function(json_string_value(v)))
+		return bad(reply, "function",
+			   "'function' is required: a name such as PaymentProcessor.selectProvider");
+	v = json_object_get(b, "capture_args");
+	if (v && !json_is_boolean(v))
+		return bad(reply, "capture_args", "'capture_args' must be true or false");
+	v = json_object_get(b, "capture_return");
+	if (v && !json_is_boolean(v))
+		return bad(reply, "capture_return", "'capture_return' must be true or false");
+	v = json_object_get(b, "sampling_rate");
+	double rate = v ? json_number_value(v) : 1.0;
+	if ((v && !json_is_number(v)) || !(rate > 0.0 && rate <= 1.0) || isnan(rate))
+		return bad(reply, "sampling_rate", "'sampling_rate' must be a number in (0, 1]");
+	v = json_object_get(b, "duration");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > MAX_PROBE_SECONDS)
+		return bad(reply, "duration", "'duration' is required: seconds, 1 to 86400");
+	v = json_object_get(b, "conditions");
+	if (v && (!json_is_array(v) || json_array_size(v) > MAX_CONDITIONS))
+		return bad(reply, "conditions", "'conditions' must be a list of at most 16 conditions");
+	size_t i;
+	json_t *c;
+	json_array_foreach(v, i, c)
+	{
+		const char *field = json_string_value(json_object_get(c, "field"));
+		const char *op = json_string_value(json_object_get(c, "op"));
+		json_t *val = json_object_get(c, "value");
+		if (!json_is_object(c) || json_object_size(c) != 3 || field == NULL || *field == '\0' ||
+		    strlen(field) > 100 || op == NULL ||
+		    (strcmp(op, "eq") && strcmp(op, "gt") && strcmp(op, "lt") && strcmp(op, "contains")) ||
+		    val == NULL || (!json_is_string(val) && !json_is_number(val) && !json_is_boolean(val)) ||
+		    ((strcmp(op, "gt") == 0 || strcmp(op, "lt") == 0) && !json_is_number(val)) ||
+		    (json_is_string(val) && json_string_length(val) > 200))
+			return bad(reply, "conditions",
+				   "each condition is {field, op: eq|gt|lt|contains, value} (gt/lt need "
+				   "a number)");
+	}
+	return 0;
+}
+
+static const char sql_insert[] =
+    "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
+    "sampling_rate, conditions, created_by, created_at, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char sql_live[] =
+    "SELECT p.id, p.grant_id, p.function, p.capture_args, p.capture_return, p.sampling_rate, "
+    "p.conditions, p.created_by, p.created_at, p.expires_at FROM probes p JOIN access_requests g "
+    "ON g.id = p.grant_id WHERE p.service = ? AND p.deleted_at IS NULL AND p.expires_at > ? AND "
+    "g.state = 'active' AND g.expires_at > ? ORDER BY p.created_at LIMIT 500";
+static const char sql_delete[] =
+    "UPDATE probes SET deleted_at = ? WHERE id = ? AND service = ? AND deleted_at IS NULL";
+
+static json_t *
+probe_row(struct jg_stmt *st)
+{
+	json_t *conds = json_loads(jg_stmt_column_text(st, 6), 0, NULL);
+	return json_pack("{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I}", "id",
+			 jg_stmt_column_text(st, 0), "grant", jg_stmt_column_text(st, 1), "function",
+			 jg_stmt_column_text(st, 2), "capture_args",
+			 (int)jg_stmt_column_int64(st, 3), "capture_return",
+			 (int)jg_stmt_column_int64(st, 4), "sampling_rate",
+			 jg_stmt_column_double(st, 5), "conditions", conds ? conds : json_array(),
+			 "created_by", jg_stmt_column_text(st, 7), "created_at",
+			 (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
+			 (json_int_t)jg_stmt_column_int64(st, 9));
+}
+
+static void
+handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	const char *svc = jg_http_param(req, "svc");
+	struct jg_guarded g;
+	json_t *body = NULL;
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+
+	if (jg_http_body_json(req, reply, &body) != 0)
+		return;
+	if (validate(body, reply) != 0) {
+		json_decref(body);
+		return;
+	}
+	if (jg_guard(req, reply, svc, "deploy-probe", "probe.deploy", body, &g) != 0) {
+		json_decref(body);
+		return;
+	}
+	int64_t now = (int64_t)time(NULL);
+	int64_t until = now + json_integer_value(json_object_get(body, "duration"));
+	if (until > g.grant_expires)
+		until = g.grant_expires; /* never outlives its grant */
+	char rnd[32], id[40];
+	json_t *conds = json_object_get(body, "conditions");
+	char *conds_text = json_dumps(conds ? conds : json_array(), JSON_COMPACT);
+	json_t *rate = json_object_get(body, "sampling_rate");
+	int rc = JG_ESTORE;
+	if (conds_text && jg_random_token(12, rnd, sizeof(rnd)) == 0 &&
+	    jg_store_acquire(app->store, &conn) == 0) {
+		snprintf(id, sizeof(id), "prb_%s", rnd);
+		if (jg_stmt_prepare(conn, sql_insert, &st) == 0) {
+			jg_stmt_bind_text(st, 1, id);
+			jg_stmt_bind_text(st, 2, g.claims.grant);
+			jg_stmt_bind_text(st, 3, svc);
+			jg_stmt_bind_text(st, 4, json_string_value(json_object_get(body, "function")));
+			jg_stmt_bind_int64(st, 5, json_is_true(json_object_get(body, "capture_args")));
+			jg_stmt_bind_int64(st, 6, json_is_true(json_object_get(body, "capture_return")));
+			jg_stmt_bind_double(st, 7, rate ? json_number_value(rate) : 1.0);
+			jg_stmt_bind_text(st, 8, conds_text);
+			jg_stmt_bind_text(st, 9, g.actor);
+			jg_stmt_bind_int64(st, 10, now);
+			jg_stmt_bind_int64(st, 11, until);
+			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+			jg_stmt_finish(st);
+		}
+		jg_store_release(app->store, conn);
+	}
+	free(conds_text);
+	if (rc != 0) {
+		jg_http_reply_error(reply, 503, "unavailable", "the probe could not be stored");
+	} else {
+		json_t *out = json_deep_copy(body);
+		json_object_set_new(out, "id", json_string(id));
+		json_object_set_new(out, "grant", json_string(g.claims.grant));
+		json_object_set_new(out, "expires_at", json_integer(until));
+		json_object_set_new(out, "duration", json_integer(until - now));
+		jg_http_reply_json(reply, 201, out);
+	}
+	json_decref(body);
+}
+
+static void
+handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	const char *svc = jg_http_param(req, "svc");
+	struct jg_guarded g;
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+
+	if (jg_guard(req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
+		return;
+	int64_t now = (int64_t)time(NULL);
+	json_t *list = json_array();
+	if (jg_store_acquire(app->store, &conn) != 0) {
+		json_decref(list);
+		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
+		return;
+	}
+	if (jg_stmt_prepare(conn, sql_live, &st) == 0) {
+		jg_stmt_bind_text(st, 1, svc);
+		jg_stmt_bind_int64(st, 2, now);
+		jg_stmt_bind_int64(st, 3, now);
+		while (jg_stmt_step(st) == JG_STMT_ROW)
+			json_array_append_new(list, probe_row(st));
+		jg_stmt_finish(st);
+	}
+	jg_store_release(app->store, conn);
+	jg_http_reply_json(reply, 200, json_pack("{s:s,s:o}", "service", svc, "probes", list));
+}
+
+static void
+handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	const char *svc = jg_http_param(req, "svc"), *id = jg_http_param(req, "id");
+	struct jg_guarded g;
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int changed = -1;
+
+	json_t *params = json_pack("{s:s}", "probe", id);
+	int rc = jg_guard(req, reply, svc, "deploy-probe", "probe.delete", params, &g);
+	json_decref(params);
+	if (rc != 0)
+		return;
+	if (jg_store_acquire(app->store, &conn) == 0) {
+		if (jg_stmt_prepare(conn, sql_delete, &st) == 0) {
+			jg_stmt_bind_int64(st, 1, (int64_t)time(NULL));
+			jg_stmt_bind_text(st, 2, id);
+			jg_stmt_bind_text(st, 3, svc);
+			changed = jg_stmt_step(st) == JG_STMT_DONE ? jg_store_changes(conn) : -1;
+			jg_stmt_finish(st);
+		}
+		jg_store_release(app->store, conn);
+	}
+	if (changed < 0)
+		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
+	else if (changed == 0)
+		jg_http_reply_error(reply, 404, "not_found", "no such live probe on this service");
+	else
+		jg_http_reply_json(reply, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
+}
+
+int
+jg_api_probes_register(struct jg_router *router)
+{
+	int rc = 0;
+	rc |= jg_router_add(router, "POST", "/v1/services/{svc}/probes", (void *)handle_create,
+			    JG_ROUTE_JSON_BODY);
+	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/probes", (void *)handle_list, 0);
+	rc |= jg_router_add(router, "DELETE", "/v1/services/{svc}/probes/{id}",
+			    (void *)handle_delete, 0);
+	return rc ? JG_EINVAL : 0;
+}

@@ -1,0 +1,174 @@
+/*
+ * api_tokens.c - capability tokens for active grants, and the public keys.
+ *
+ *   POST /v1/grants/{id}/token     the grant's requester; the grant active
+ *   GET  /.well-known/jwks.json    every token public key still in use
+ *
+ * The issuance is an audit entry (token.issued) written in the same
+ * transaction that re-checks the grant; the token's `audit` claim points
+ * at that entry, so every token is anchored in the chain.  exp never
+ * passes the grant's end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jitgate/app.h"
+#include "jitgate/auth.h"
+#include "jitgate/error.h"
+#include "jitgate/session.h"
+
+static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
+				"FROM access_requests WHERE id = ?";
+
+struct issue_job {
+	const char *grant, *sub, *actor;
+	int64_t now, lifetime;
+	struct jg_token_claims *claims;
+	char why[200];
+	int status;
+};
+
+static int
+issue_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct issue_job *j = ctx;
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	struct jg_token_claims *c = j->claims;
+	struct jg_stmt *st;
+	struct jg_audit_receipt receipt;
+	int rc;
+
+	if (jg_stmt_prepare(conn, sql_grant, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, j->grant);
+	rc = jg_stmt_step(st);
+	if (rc != JG_STMT_ROW) {
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE)
+			return JG_ESTORE;
+		j->status = 404;
+		snprintf(j->why, sizeof(j->why), "no such grant");
+		return JG_ENOTFOUND;
+	}
+	const char *state = jg_stmt_column_text(st, 0);
+	int64_t expires = jg_stmt_column_int64(st, 1);
+	int mine = strcmp(jg_stmt_column_text(st, 2), j->sub) == 0;
+	int active = strcmp(state, "active") == 0 && expires > j->now;
+	snprintf(c->aud, sizeof(c->aud), "%s", jg_stmt_column_text(st, 3));
+	json_t *caps = json_loads(jg_stmt_column_text(st, 4), 0, NULL);
+	jg_stmt_finish(st);
+	if (!mine) {
+		json_decref(caps);
+		j->status = 404; /* someone else's grant: as if it did not exist */
+		snprintf(j->why, sizeof(j->why), "no such grant");
+		return JG_ENOTFOUND;
+	}
+	if (!active) {
+		json_decref(caps);
+		j->status = 409;
+		snprintf(j->why, sizeof(j->why), "the grant is not active");
+		return JG_ECONFLICT;
+	}
+	size_t i;
+	json_t *cap;
+	json_array_foreach(caps, i, cap)
+	{
+		if (c->ncaps < 8)
+			snprintf(c->caps[c->ncaps++], sizeof(c->caps[0]), "%s", json_string_value(cap));
+	}
+	json_decref(caps);
+	char jti[32];
+	if (jg_random_token(16, jti, sizeof(jti)) != 0)
+		return JG_ECRYPTO;
+	snprintf(c->jti, sizeof(c->jti), "tok_%s", jti);
+	snprintf(c->grant, sizeof(c->grant), "%s", j->grant);
+	snprintf(c->sub, sizeof(c->sub), "%s", j->sub);
+	c->iat = c->nbf = j->now;
+	c->exp = j->now + j->lifetime < expires ? j->now + j->lifetime : expires;
+	json_t *data = json_pack("{s:s,s:s,s:s,s:I}", "grant", c->grant, "jti", c->jti, "service",
+				 c->aud, "exp", (json_int_t)c->exp);
+	rc = jg_audit_tx_append(tx, "token.issued", j->actor, data, &receipt);
+	json_decref(data);
+	if (rc == 0) {
+		c->audit_seq = receipt.seq;
+		memcpy(c->audit_hash, receipt.hash, 32);
+	}
+	return rc;
+}
+
+static void
+handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	struct jg_caller caller;
+	struct jg_token_claims claims;
+	char *token = NULL;
+
+	if (jg_auth_require(req, reply, &caller) != 0)
+		return;
+	if (app->token_keys == NULL) {
+		jg_caller_clear(&caller);
+		jg_http_reply_error(reply, 503, "unavailable", "no token signing key");
+		return;
+	}
+	memset(&claims, 0, sizeof(claims));
+	snprintf(claims.iss, sizeof(claims.iss), "%s", app->cfg->public_url);
+	struct issue_job j = {.grant = jg_http_param(req, "id"), .sub = caller.id.sub,
+			      .actor = caller.actor, .now = (int64_t)time(NULL),
+			      .lifetime = app->token_lifetime, .claims = &claims};
+	int rc = jg_audit_run(app->audit, issue_fn, &j);
+	jg_caller_clear(&caller);
+	if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT) {
+		jg_http_reply_error(reply, j.status, j.status == 404 ? "not_found" : "conflict", "%s",
+				    j.why);
+		return;
+	}
+	if (rc != 0) {
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the audit log cannot be written; no token was issued");
+		return;
+	}
+	if (jg_token_issue(app->token_keys, &claims, &token) != 0) {
+		jg_http_reply_error(reply, 500, "internal_error", "the token could not be signed");
+		return;
+	}
+	char curl[1024];
+	snprintf(curl, sizeof(curl),
+		 "curl -H \"Authorization: Bearer $TOKEN\" %s/v1/services/%s/probes", app->cfg->public_url,
+		 claims.aud);
+	json_t *caps = json_array();
+	for (size_t i = 0; i < claims.ncaps; i++)
+		json_array_append_new(caps, json_string(claims.caps[i]));
+	jg_http_reply_json(reply, 201,
+			   json_pack("{s:s,s:s,s:s,s:s,s:o,s:I,s:{s:I},s:s}", "token", token,
+				     "token_type", JG_TOKEN_USE, "grant", claims.grant, "service",
+				     claims.aud, "capabilities", caps, "expires_at",
+				     (json_int_t)claims.exp, "audit", "seq",
+				     (json_int_t)claims.audit_seq, "curl", curl));
+	jg_http_reply_header(reply, "Cache-Control", "no-store");
+	free(token);
+}
+
+static void
+handle_jwks(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	if (app->token_keys == NULL) {
+		jg_http_reply_error(reply, 503, "unavailable", "no token keys");
+		return;
+	}
+	jg_http_reply_json(reply, 200, jg_token_jwks(app->token_keys));
+	jg_http_reply_header(reply, "Cache-Control", "public, max-age=300");
+}
+
+int
+jg_api_tokens_register(struct jg_router *router)
+{
+	int rc = 0;
+	rc |= jg_router_add(router, "POST", "/v1/grants/{id}/token", (void *)handle_issue,
+			    JG_ROUTE_JSON_BODY);
+	rc |= jg_router_add(router, "GET", "/.well-known/jwks.json", (void *)handle_jwks, 0);
+	return rc ? JG_EINVAL : 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * guard.c - verify token, grant and audit chain before a guarded action (see guard.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "jitgate/app.h"
+#include "jitgate/error.h"
+#include "jitgate/guard.h"
+
+static const char sql_grant[] =
+    "SELECT state, expires_at, requester, service FROM access_requests WHERE id = ?";
+
+static int
+unauthorized(struct jg_http_reply *reply, const char *why)
+{
+	char header[400];
+	snprintf(header, sizeof(header),
+		 "Bearer realm=\"jitgate\", error=\"invalid_token\", error_description=\"%s\"", why);
+	jg_http_reply_error(reply, 401, "unauthorized", "%s", why);
+	jg_http_reply_header(reply, "WWW-Authenticate", header);
+	return JG_EDENIED;
+}
+
+static int
+unavailable(struct jg_http_reply *reply, const char *why)
+{
+	jg_http_reply_error(reply, 503, "unavailable", "%s; nothing was done", why);
+	return JG_EUNAVAIL;
+}
+
+/*
+ * Audit entries hold integers only (docs/audit-format.md): a copy of the
+ * request's parameters with every real number written as its decimal text.
+ */
+static json_t *
+integers_only(json_t *v)
+{
+	const char *k;
+	size_t i;
+	json_t *c, *out;
+
+	switch (json_typeof(v)) {
+	case JSON_REAL: {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		return json_string(buf);
+	}
+	case JSON_OBJECT:
+		out = json_object();
+		json_object_foreach(v, k, c)
+		{
+			json_object_set_new(out, k, integers_only(c));
+		}
+		return out;
+	case JSON_ARRAY:
+		out = json_array();
+		json_array_foreach(v, i, c)
+		{
+			json_array_append_new(out, integers_only(c));
+		}
+		return out;
+	default: return json_incref(v);
+	}
+}
+
+struct intent {
+	const char *action;
+	json_t *data;
+};
+
+static int
+intent_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct intent *i = ctx;
+	return jg_audit_tx_append(tx, i->action, json_string_value(json_object_get(i->data, "actor")),
+				  json_object_get(i->data, "data"), NULL);
+}
+
+int
+jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+	 const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+{
+	struct jg_app *app = req->app;
+	const char *auth = jg_http_header(req, "Authorization");
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int64_t now = (int64_t)time(NULL);
+	char why[256];
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	if (app->token_keys == NULL)
+		return unavailable(reply, "capability tokens are not configured");
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
+		jg_http_reply_error(reply, 401, "unauthorized", "a capability token is required");
+		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
+		return JG_EDENIED;
+	}
+	if (jg_token_verify(app->token_keys, auth + 7, app->cfg->public_url, service, now, &g->claims,
+			    why, sizeof(why)) != 0)
+		return unauthorized(reply, why);
+	int has = 0;
+	for (size_t i = 0; i < g->claims.ncaps; i++) {
+		has |= strcmp(g->claims.caps[i], capability) == 0;
+		g->has_pii |= strcmp(g->claims.caps[i], "read-pii") == 0;
+	}
+	if (!has) {
+		jg_http_reply_error(reply, 403, "insufficient_capability",
+				    "this needs the %s capability", capability);
+		jg_http_reply_header(reply, "WWW-Authenticate",
+				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
+		return JG_EDENIED;
+	}
+	/* the grant, as it is now: revocation and expiry take effect on the next call */
+	if (jg_store_acquire(app->store, &conn) != 0)
+		return unavailable(reply, "the store is unavailable");
+	rc = jg_stmt_prepare(conn, sql_grant, &st);
+	int active = 0;
+	if (rc == 0) {
+		jg_stmt_bind_text(st, 1, g->claims.grant);
+		rc = jg_stmt_step(st);
+		if (rc == JG_STMT_ROW) {
+			const char *state = jg_stmt_column_text(st, 0);
+			g->grant_expires = jg_stmt_column_int64(st, 1);
+			active = state && strcmp(state, "active") == 0 && g->grant_expires > now &&
+				 strcmp(jg_stmt_column_text(st, 2), g->claims.sub) == 0 &&
+				 strcmp(jg_stmt_column_text(st, 3), service) == 0;
+			rc = 0;
+		} else {
+			rc = rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+		}
+		jg_stmt_finish(st);
+	}
+	jg_store_release(app->store, conn);
+	if (rc != 0)
+		return unavailable(reply, "the store is unavailable");
+	if (!active)
+		return unauthorized(reply, "the token's grant is no longer active (revoked or expired)");
+
+	/* the token's anchor in the verified audit log */
+	rc = jg_audit_anchor(app->audit, g->claims.audit_seq, g->claims.audit_hash);
+	if (rc == JG_EDENIED)
+		return unauthorized(reply, "the token's audit anchor does not match the log");
+	if (rc != 0)
+		return unavailable(reply, "the audit log does not verify");
+
+	/* the action, recorded before it happens */
+	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
+	json_t *caps = json_array();
+	for (size_t i = 0; i < g->claims.ncaps; i++)
+		json_array_append_new(caps, json_string(g->claims.caps[i]));
+	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:o,s:O*}", "grant", g->claims.grant, "jti",
+				 g->claims.jti, "service", service, "capability", capability,
+				 "capabilities", caps, "params", NULL);
+	if (data && params)
+		json_object_set_new(data, "params", integers_only(params));
+	json_t *wrap = json_pack("{s:s,s:o}", "actor", g->actor, "data", data);
+	struct intent in = {.action = action, .data = wrap};
+	rc = wrap ? jg_audit_run(app->audit, intent_fn, &in) : JG_ENOMEM;
+	json_decref(wrap);
+	if (rc != 0)
+		return unavailable(reply, "the audit log cannot be written");
+	return 0;
+}

@@ -1,0 +1,380 @@
+/*
+ * token.c - issue and verify capability tokens (see token.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jwt.h>
+#include <oauth2/mem.h>
+#include <oauth2/util.h>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "jitgate/audit_chain.h"
+#include "jitgate/error.h"
+#include "jitgate/policy.h"
+#include "jitgate/token.h"
+
+struct tkey {
+	char kid[64];
+	EVP_PKEY *pkey; /* parsed once */
+	char *pem;      /* private PEM for libjwt (newest key only signs) */
+	size_t pem_len;
+	json_t *jwk;    /* public JWK */
+};
+
+struct jg_token_keys {
+	int n;
+	struct tkey keys[JG_KEYS_MAX]; /* oldest first; keys[n-1] signs */
+};
+
+static int
+deny(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+deny(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return JG_EDENIED;
+}
+
+static char *
+b64url(const uint8_t *in, size_t n)
+{
+	char *enc = NULL;
+	size_t len = oauth2_base64url_encode(NULL, in, n, &enc);
+	char *out = len ? strndup(enc, len) : NULL;
+	oauth2_mem_free(enc);
+	return out;
+}
+
+/* The public JWK and its RFC 7638 thumbprint (SHA-256 of {"crv","kty","x","y"}). */
+static int
+public_jwk(EVP_PKEY *pkey, json_t **jwk, char kid[64])
+{
+	uint8_t pub[65], md[32];
+	size_t len = 0;
+	unsigned int mdlen;
+
+	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,
+					    sizeof(pub), &len) != 1 ||
+	    len != 65 || pub[0] != 0x04)
+		return JG_ECRYPTO;
+	char *x = b64url(pub + 1, 32), *y = b64url(pub + 33, 32);
+	json_t *thumb = json_pack("{s:s,s:s,s:s,s:s}", "crv", "P-256", "kty", "EC", "x", x, "y", y);
+	char *canon = thumb ? json_dumps(thumb, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = JG_ECRYPTO;
+	if (canon && EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) == 1) {
+		char *t = b64url(md, 32);
+		if (t && strlen(t) < 64) {
+			strcpy(kid, t);
+			*jwk = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256",
+					 "x", x, "y", y, "kid", kid, "alg", "ES256", "use", "sig");
+			rc = *jwk ? 0 : JG_ENOMEM;
+		}
+		free(t);
+	}
+	free(canon);
+	json_decref(thumb);
+	free(x);
+	free(y);
+	return rc;
+}
+
+int
+jg_token_keys_load(const char *key_dir, struct jg_token_keys **out, char *err, size_t errlen)
+{
+	struct jg_keyring *ring = NULL;
+	struct jg_token_keys *k;
+	int rc;
+
+	*out = NULL;
+	if ((rc = jg_keys_load(key_dir, JG_KEY_TOKEN, &ring, err, errlen)) != 0)
+		return rc;
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		jg_keyring_free(ring);
+		return JG_ENOMEM;
+	}
+	for (int i = 0; i < ring->n; i++) {
+		struct tkey *t = &k->keys[i];
+		t->pkey = ring->keys[i].pkey;
+		ring->keys[i].pkey = NULL; /* transferred */
+		k->n++;
+		if ((rc = public_jwk(t->pkey, &t->jwk, t->kid)) != 0)
+			break;
+		if (i == ring->n - 1) {
+			BIO *mem = BIO_new(BIO_s_secmem());
+			char *data;
+			if (mem && PEM_write_bio_PrivateKey(mem, t->pkey, NULL, NULL, 0, NULL, NULL)) {
+				long len = BIO_get_mem_data(mem, &data);
+				t->pem = OPENSSL_secure_malloc((size_t)len + 1);
+				if (t->pem) {
+					memcpy(t->pem, data, (size_t)len);
+					t->pem[len] = '\0';
+					t->pem_len = (size_t)len;
+				}
+			}
+			BIO_free(mem);
+			if (t->pem == NULL)
+				rc = JG_ECRYPTO;
+		}
+	}
+	jg_keyring_free(ring);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot prepare the token keys", key_dir);
+		jg_token_keys_free(k);
+		return rc;
+	}
+	*out = k;
+	return 0;
+}
+
+void
+jg_token_keys_free(struct jg_token_keys *k)
+{
+	if (k == NULL)
+		return;
+	for (int i = 0; i < k->n; i++) {
+		EVP_PKEY_free(k->keys[i].pkey);
+		json_decref(k->keys[i].jwk);
+		if (k->keys[i].pem)
+			OPENSSL_secure_clear_free(k->keys[i].pem, k->keys[i].pem_len + 1);
+	}
+	free(k);
+}
+
+json_t *
+jg_token_jwks(const struct jg_token_keys *k)
+{
+	json_t *keys = json_array();
+	for (int i = k->n - 1; keys && i >= 0; i--)
+		json_array_append(keys, k->keys[i].jwk);
+	return json_pack("{s:o}", "keys", keys);
+}
+
+int
+jg_token_issue(const struct jg_token_keys *k, const struct jg_token_claims *c, char **token)
+{
+	const struct tkey *key = &k->keys[k->n - 1];
+	jwt_t *jwt = NULL;
+	char hash[65];
+	json_t *claims, *caps = json_array();
+	char *text = NULL;
+	int rc = JG_ECRYPTO;
+
+	*token = NULL;
+	for (size_t i = 0; caps && i < c->ncaps; i++)
+		json_array_append_new(caps, json_string(c->caps[i]));
+	jg_hex32(c->audit_hash, hash);
+	claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:o,s:s,s:{s:I,s:s}}", "iss", c->iss,
+			   "sub", c->sub, "aud", c->aud, "iat", (json_int_t)c->iat, "nbf",
+			   (json_int_t)c->nbf, "exp", (json_int_t)c->exp, "jti", c->jti, "grant",
+			   c->grant, "caps", caps, "token_use", JG_TOKEN_USE, "audit", "seq",
+			   (json_int_t)c->audit_seq, "hash", hash);
+	text = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+	json_decref(claims);
+	if (text == NULL)
+		return JG_ENOMEM;
+	if (jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, text) == 0 &&
+	    jwt_add_header(jwt, "kid", key->kid) == 0 &&
+	    jwt_set_alg(jwt, JWT_ALG_ES256, (const unsigned char *)key->pem, (int)key->pem_len) == 0) {
+		char *enc = jwt_encode_str(jwt);
+		if (enc) {
+			*token = strdup(enc);
+			free(enc); /* libjwt 1.10 allocates with malloc */
+			rc = *token ? 0 : JG_ENOMEM;
+		}
+	}
+	jwt_free(jwt);
+	free(text);
+	return rc;
+}
+
+static json_t *
+b64url_json(const char *part, size_t len)
+{
+	char buf[JG_TOKEN_MAX + 1];
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	if (len == 0 || len > JG_TOKEN_MAX)
+		return NULL;
+	memcpy(buf, part, len);
+	buf[len] = '\0';
+	if (!oauth2_base64url_decode(NULL, buf, &raw, &raw_len))
+		return NULL;
+	json_t *doc = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
+	oauth2_mem_free(raw);
+	if (doc && !json_is_object(doc)) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return doc;
+}
+
+int
+jg_token_decode_unverified(const char *token, json_t **header, json_t **payload)
+{
+	const char *d1 = strchr(token, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	*header = *payload = NULL;
+	if (strlen(token) > JG_TOKEN_MAX || d2 == NULL)
+		return JG_EPARSE;
+	*header = b64url_json(token, (size_t)(d1 - token));
+	*payload = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
+	if (*header && *payload)
+		return 0;
+	json_decref(*header);
+	json_decref(*payload);
+	*header = *payload = NULL;
+	return JG_EPARSE;
+}
+
+static int
+copy_str(json_t *p, const char *name, char *out, size_t len)
+{
+	json_t *v = json_object_get(p, name);
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= len ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return -1;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+static int
+get_int(json_t *p, const char *name, int64_t *out)
+{
+	json_t *v = json_object_get(p, name);
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int
+jg_token_verify(const struct jg_token_keys *k, const char *token, const char *issuer,
+		const char *service, int64_t now, struct jg_token_claims *c, char *why, size_t whylen)
+{
+	const struct tkey *key = NULL;
+	json_t *hdr = NULL, *p = NULL;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (strlen(token) > JG_TOKEN_MAX)
+		return deny(why, whylen, "the token is longer than %d bytes", JG_TOKEN_MAX);
+	const char *d1 = strchr(token, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (d2 == NULL || strchr(d2 + 1, '.') != NULL)
+		return deny(why, whylen, "the token is not a signed JWT");
+	if ((hdr = b64url_json(token, (size_t)(d1 - token))) == NULL)
+		return deny(why, whylen, "the token's header is malformed");
+	/* exactly {"alg":"ES256","typ":"JWT","kid":...}: "none", "NoNe", HS256 all fail here */
+	const char *alg = json_string_value(json_object_get(hdr, "alg"));
+	const char *kid = json_string_value(json_object_get(hdr, "kid"));
+	const char *typ = json_string_value(json_object_get(hdr, "typ"));
+	if (alg == NULL || strcmp(alg, "ES256") != 0) {
+		rc = deny(why, whylen, "the token's algorithm must be ES256");
+		goto out;
+	}
+	if (typ == NULL || strcmp(typ, "JWT") != 0 || json_object_size(hdr) != 3 || kid == NULL) {
+		rc = deny(why, whylen, "the token's header must be exactly alg, typ JWT and kid");
+		goto out;
+	}
+	for (int i = 0; i < k->n; i++)
+		if (strcmp(k->keys[i].kid, kid) == 0)
+			key = &k->keys[i];
+	if (key == NULL) {
+		rc = deny(why, whylen, "the token is signed by a key jitgate does not publish");
+		goto out;
+	}
+	/* signature: raw r||s (64 bytes) -> DER, verified over "header.payload" */
+	char sigb64[200];
+	size_t slen = strlen(d2 + 1);
+	if (slen == 0 || slen >= sizeof(sigb64)) {
+		rc = deny(why, whylen, "the token's signature is malformed");
+		goto out;
+	}
+	memcpy(sigb64, d2 + 1, slen + 1);
+	if (!oauth2_base64url_decode(NULL, sigb64, &sig, &sig_len) || sig_len != 64) {
+		rc = deny(why, whylen, "the token's signature is malformed");
+		goto out;
+	}
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+	unsigned char *der = NULL;
+	int der_len = -1;
+	if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+		r = s = NULL; /* owned by es */
+		der_len = i2d_ECDSA_SIG(es, &der);
+	}
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = der_len > 0 && md &&
+		 EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+		 EVP_DigestVerify(md, der, (size_t)der_len, (const unsigned char *)token,
+				  (size_t)(d2 - token)) == 1;
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	if (!ok) {
+		rc = deny(why, whylen, "the token's signature does not verify");
+		goto out;
+	}
+	if ((p = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL) {
+		rc = deny(why, whylen, "the token's payload is malformed");
+		goto out;
+	}
+	json_t *audit = json_object_get(p, "audit"), *caps = json_object_get(p, "caps");
+	const char *use = json_string_value(json_object_get(p, "token_use"));
+	const char *hash = json_string_value(json_object_get(audit, "hash"));
+	json_t *seq = json_object_get(audit, "seq");
+	if (copy_str(p, "iss", c->iss, sizeof(c->iss)) || copy_str(p, "sub", c->sub, sizeof(c->sub)) ||
+	    copy_str(p, "aud", c->aud, sizeof(c->aud)) || copy_str(p, "jti", c->jti, sizeof(c->jti)) ||
+	    copy_str(p, "grant", c->grant, sizeof(c->grant)) || get_int(p, "iat", &c->iat) ||
+	    get_int(p, "nbf", &c->nbf) || get_int(p, "exp", &c->exp) || use == NULL ||
+	    !json_is_array(caps) || json_array_size(caps) == 0 || json_array_size(caps) > 8 ||
+	    !json_is_integer(seq) || json_integer_value(seq) < 0 || hash == NULL ||
+	    jg_unhex32(hash, c->audit_hash) != 0) {
+		rc = deny(why, whylen, "the token's claims are missing or of the wrong type");
+		goto out;
+	}
+	c->audit_seq = (uint64_t)json_integer_value(seq);
+	size_t i;
+	json_t *cap;
+	json_array_foreach(caps, i, cap)
+	{
+		if (!json_is_string(cap) || !jg_policy_capability_known(json_string_value(cap))) {
+			rc = deny(why, whylen, "the token names an unknown capability");
+			goto out;
+		}
+		snprintf(c->caps[c->ncaps++], sizeof(c->caps[0]), "%s", json_string_value(cap));
+	}
+	snprintf(c->kid, sizeof(c->kid), "%s", kid);
+	if (strcmp(use, JG_TOKEN_USE) != 0)
+		rc = deny(why, whylen, "not a jitgate capability token (token_use)");
+	else if (strcmp(c->iss, issuer) != 0)
+		rc = deny(why, whylen, "the token was issued by another jitgate (iss)");
+	else if (strcmp(c->aud, service) != 0)
+		rc = deny(why, whylen, "the token is for another service (aud)");
+	else if (c->nbf - JG_TOKEN_LEEWAY > now)
+		rc = deny(why, whylen, "the token is not valid yet (nbf)");
+	else if (c->exp + JG_TOKEN_LEEWAY <= now)
+		rc = deny(why, whylen, "the token has expired");
+	else
+		rc = 0;
+out:
+	if (sig)
+		oauth2_mem_free(sig);
+	json_decref(hdr);
+	json_decref(p);
+	return rc;
+}
