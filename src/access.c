@@ -342,14 +342,19 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 				    "deploy-probe, read-pii)",
 				    json_is_string(c) ? shown(safe, sizeof(safe), json_string_value(c))
 						      : "?");
-		n->caps[n->ncaps++] = json_string_value(c);
+		int dup = 0; /* ["read-logs","read-logs"] is one capability */
+		for (size_t k = 0; k < n->ncaps; k++)
+			dup |= strcmp(n->caps[k], json_string_value(c)) == 0;
+		if (!dup)
+			n->caps[n->ncaps++] = json_string_value(c);
 	}
 	v = json_object_get(body, "duration");
 	if (json_is_integer(v))
 		n->duration = json_integer_value(v);
 	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), &n->duration) != 0)
 		return fail(why, whylen, JG_EINVAL,
-			    "'duration' is required: seconds, or a duration such as \"30m\" or \"1h\"");
+			    "'duration' is required: whole seconds, or a duration such as \"30m\" or "
+			    "\"1h\"");
 	if (n->duration <= 0 || n->duration > JG_POLICY_MAX_DURATION)
 		return fail(why, whylen, JG_EINVAL, "'duration' must be between 1 second and 30 days");
 	v = json_object_get(body, "justification");
@@ -904,6 +909,13 @@ next_batch:
 	}
 	if (rc == 0 && n == 256)
 		goto next_batch; /* each one ended is no longer active or pending */
+	if (rc == 0) {
+		/* the off-boarding itself, even when nothing was open */
+		json_t *data = json_pack("{s:s,s:i,s:i}", "user", j->sub, "revoked", j->revoked,
+					 "cancelled", j->cancelled);
+		rc = jg_audit_tx_append(tx, "user.offboarded", j->caller->actor, data, NULL);
+		json_decref(data);
+	}
 	return rc;
 }
 
