@@ -8,6 +8,7 @@
  * failure in entry order is reported, whichever thread found it.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,17 @@ check_slice(void *arg)
 			s->crypto_failed = 1;
 	}
 	return NULL;
+}
+
+int
+jg_chain_fault_set(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
+{
+	va_list ap;
+	fault->seq = seq;
+	va_start(ap, fmt);
+	vsnprintf(fault->why, sizeof(fault->why), fmt, ap);
+	va_end(ap);
+	return JG_EVERIFY;
 }
 
 void

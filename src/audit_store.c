@@ -392,20 +392,6 @@ compare_node(void *ctx, const struct jg_merkle_node *node)
 	return CRYPTO_memcmp(stored, node->hash, 32) == 0 ? 0 : JG_EVERIFY;
 }
 
-static int
-fault_msg(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fault_msg(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
-{
-	va_list ap;
-	fault->seq = seq;
-	va_start(ap, fmt);
-	vsnprintf(fault->why, sizeof(fault->why), fmt, ap);
-	va_end(ap);
-	return JG_EVERIFY;
-}
 
 static uint64_t
 expected_nodes(uint64_t n)
@@ -426,7 +412,7 @@ check_checkpoints(const struct jg_chain *chain, const struct cp_item *cps, size_
 		if (jg_merkle_frontier_root(&chain->tree, root) != 0)
 			return JG_ECRYPTO;
 		if (CRYPTO_memcmp(root, cps[*next].root, 32) != 0)
-			return fault_msg(fault, UINT64_MAX,
+			return jg_chain_fault_set(fault, UINT64_MAX,
 					 "the signed checkpoint of size %llu does not match the "
 					 "entries before it (root differs): an entry below %llu was "
 					 "altered",
@@ -477,7 +463,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		uint64_t row_size = (uint64_t)jg_stmt_column_int64(st, 0);
 		if (open_checkpoint(note, strlen(note), verifiers, &cp) != 0 || cp.size != row_size) {
 			jg_stmt_finish(st);
-			rc = fault_msg(fault, UINT64_MAX,
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
 				       "the stored checkpoint of size %llu is not validly signed by "
 				       "a checkpoint key of this deployment (or its size was edited)",
 				       (unsigned long long)row_size);
@@ -521,7 +507,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 			/* the row's key is what proofs and exports look up: it must be the position */
 			int64_t row_seq = jg_stmt_column_int64(st, 0);
 			if (row_seq < 0 || (uint64_t)row_seq != chain.next_seq + n) {
-				rc = fault_msg(fault, chain.next_seq + n,
+				rc = jg_chain_fault_set(fault, chain.next_seq + n,
 					       "the log's row %lld sits where entry %llu belongs (rows "
 					       "renumbered, removed or inserted)",
 					       (long long)row_seq,
@@ -563,7 +549,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 	if (rc != 0)
 		goto out;
 	if (next_cp < ncp) {
-		rc = fault_msg(fault, chain.next_seq,
+		rc = jg_chain_fault_set(fault, chain.next_seq,
 			       "truncated: a signed checkpoint covers %llu entries but the log holds "
 			       "only %llu",
 			       (unsigned long long)cps[ncp - 1].size,
@@ -590,7 +576,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		      enc_len == fr_len && memcmp(enc, fr, fr_len) == 0;
 	jg_stmt_finish(st);
 	if (!head_ok) {
-		rc = fault_msg(fault, chain.next_seq ? chain.next_seq - 1 : 0,
+		rc = jg_chain_fault_set(fault, chain.next_seq ? chain.next_seq - 1 : 0,
 			       "the chain head (size %llu) does not match the %llu entries in the "
 			       "log: entries were removed, added or the last one altered",
 			       (unsigned long long)head_size, (unsigned long long)chain.next_seq);
@@ -602,7 +588,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 	uint64_t stored_nodes = rc == 0 ? (uint64_t)jg_stmt_column_int64(st, 0) : 0;
 	jg_stmt_finish(st);
 	if (rc == 0 && stored_nodes != expected_nodes(chain.next_seq))
-		rc = fault_msg(fault, UINT64_MAX, "the tree holds %llu stored nodes, %llu expected",
+		rc = jg_chain_fault_set(fault, UINT64_MAX, "the tree holds %llu stored nodes, %llu expected",
 			       (unsigned long long)stored_nodes,
 			       (unsigned long long)expected_nodes(chain.next_seq));
 	if (rc == 0 && size)
@@ -656,7 +642,7 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 			size_t len;
 			int64_t row_seq = jg_stmt_column_int64(st, 0);
 			if (row_seq < 0 || (uint64_t)row_seq != chain->next_seq + n) {
-				rc = fault_msg(fault, chain->next_seq + n,
+				rc = jg_chain_fault_set(fault, chain->next_seq + n,
 					       "the log's row %lld sits where entry %llu belongs",
 					       (long long)row_seq,
 					       (unsigned long long)(chain->next_seq + n));

@@ -24,20 +24,6 @@
 #define FEED_CHUNK 65536
 #define MAX_HEADER (64 * 1024)
 
-static int
-fault_msg(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fault_msg(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
-{
-	va_list ap;
-	fault->seq = seq;
-	va_start(ap, fmt);
-	vsnprintf(fault->why, sizeof(fault->why), fmt, ap);
-	va_end(ap);
-	return JG_EVERIFY;
-}
 
 /* Adds the perfect subtree (level, hash) at the right edge of f, which must be aligned. */
 static int
@@ -109,7 +95,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	memset(fault, 0, sizeof(*fault));
 	fault->seq = UINT64_MAX;
 	if (len == 0 || buf[len - 1] != '\n')
-		return fault_msg(fault, UINT64_MAX, "malformed export: it must end with a newline");
+		return jg_chain_fault_set(fault, UINT64_MAX, "malformed export: it must end with a newline");
 
 	/* Split into lines: header, entries..., checkpoint. */
 	header_line = p;
@@ -137,7 +123,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		p = nl + 1;
 	}
 	if (nlines == 0) {
-		rc = fault_msg(fault, UINT64_MAX, "malformed export: no checkpoint line");
+		rc = jg_chain_fault_set(fault, UINT64_MAX, "malformed export: no checkpoint line");
 		goto out;
 	}
 	cp_line = lines[nlines - 1];
@@ -151,7 +137,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	    strcmp(json_string_value(json_object_get(header, "format")) ?: "",
 		   "jitgate-audit-export") != 0 ||
 	    json_integer_value(json_object_get(header, "v")) != 1) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "malformed export: the first line is not a jitgate-audit-export v1 "
 			       "header");
 		goto out;
@@ -163,7 +149,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	    origin == NULL || json_integer_value(jfrom) < 0 ||
 	    json_integer_value(jto) < json_integer_value(jfrom) ||
 	    json_integer_value(jsize) <= json_integer_value(jto)) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "malformed export: header needs from <= to < tree_size and an origin");
 		goto out;
 	}
@@ -174,19 +160,19 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	/* Checkpoint: signed by a trusted key, for this origin and size. */
 	if ((cpdoc = json_loadb(cp_line, cp_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 	    !json_is_string(json_object_get(cpdoc, "checkpoint"))) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "malformed export: the last line is not a checkpoint line");
 		goto out;
 	}
 	const char *note = json_string_value(json_object_get(cpdoc, "checkpoint"));
 	if (open_with_any(note, strlen(note), verifiers, &cp) != 0) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "bad signature: the checkpoint is not validly signed by the given "
 			       "key (or its text was edited)");
 		goto out;
 	}
 	if (strcmp(cp.origin, origin) != 0 || cp.size != tree_size) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "size mismatch: the signed checkpoint is for %s at size %llu, the "
 			       "export claims %s at size %llu",
 			       cp.origin, (unsigned long long)cp.size, origin,
@@ -197,12 +183,12 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	/* An older checkpoint the auditor kept, to check this log extends it. */
 	if (old != NULL) {
 		if (open_with_any(old, old_len, verifiers, &oldcp) != 0) {
-			rc = fault_msg(fault, UINT64_MAX,
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
 				       "the older checkpoint is not validly signed by the given key");
 			goto out;
 		}
 		if (strcmp(oldcp.origin, cp.origin) != 0 || oldcp.size > tree_size) {
-			rc = fault_msg(fault, UINT64_MAX,
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
 				       "not consistent with the older checkpoint: it is for %s at "
 				       "size %llu, this export for %s at size %llu",
 				       oldcp.origin, (unsigned long long)oldcp.size, cp.origin,
@@ -210,7 +196,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 			goto out;
 		}
 		if (oldcp.size < from || (oldcp.size > to + 1 && oldcp.size != tree_size)) {
-			rc = fault_msg(fault, UINT64_MAX,
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
 				       "cannot check consistency with the older checkpoint (size "
 				       "%llu): export a range that contains that size",
 				       (unsigned long long)oldcp.size);
@@ -222,7 +208,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	jg_chain_init(&chain, threads);
 	int nleft = popcount64(from);
 	if (hash_list(json_object_get(header, "left"), lefts, (size_t)nleft) != 0) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "malformed export: 'left' must hold %d hashes for from=%llu", nleft,
 			       (unsigned long long)from);
 		goto out;
@@ -238,7 +224,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		char why[160];
 		if (jg_chain_entry_parse(lines[0], lens[0], &seq, chain.prev, NULL, why,
 					 sizeof(why)) != 0) {
-			rc = fault_msg(fault, from, "%s", why);
+			rc = jg_chain_fault_set(fault, from, "%s", why);
 			goto out;
 		}
 	}
@@ -269,7 +255,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		}
 	}
 	if (chain.next_seq != to + 1) {
-		rc = fault_msg(fault, chain.next_seq,
+		rc = jg_chain_fault_set(fault, chain.next_seq,
 			       "size mismatch: the header promises entries %llu..%llu, the file ends "
 			       "after %llu",
 			       (unsigned long long)from, (unsigned long long)to,
@@ -291,7 +277,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		json_t *jh = used < nright ? json_array_get(rights, used) : NULL;
 		if (!json_is_string(jh) || jg_unhex32(json_string_value(jh), h) != 0 ||
 		    append_subtree(&chain.tree, level, h) != 0) {
-			rc = fault_msg(fault, UINT64_MAX,
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
 				       "malformed export: 'right' does not tile [%llu, %llu)",
 				       (unsigned long long)(to + 1), (unsigned long long)tree_size);
 			goto out;
@@ -300,7 +286,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		pos += 1ULL << level;
 	}
 	if (used != nright) {
-		rc = fault_msg(fault, UINT64_MAX, "malformed export: 'right' has extra hashes");
+		rc = jg_chain_fault_set(fault, UINT64_MAX, "malformed export: 'right' has extra hashes");
 		goto out;
 	}
 	if (jg_merkle_frontier_root(&chain.tree, root) != 0) {
@@ -308,7 +294,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		goto out;
 	}
 	if (CRYPTO_memcmp(root, cp.root, 32) != 0) {
-		rc = fault_msg(fault, UINT64_MAX,
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
 			       "root mismatch: the entries %llu..%llu with the given proof hashes do "
 			       "not produce the signed root of size %llu: an entry was altered, "
 			       "removed or reordered",
@@ -322,7 +308,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 			have_old_root = 1;
 		}
 		if (!have_old_root || CRYPTO_memcmp(old_root, oldcp.root, 32) != 0) {
-			rc = fault_msg(fault, UINT64_MAX,
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
 				       "not consistent with the older checkpoint: the tree of size "
 				       "%llu in this export has another root: the log was rewritten",
 				       (unsigned long long)oldcp.size);

@@ -61,6 +61,10 @@ int jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *len
 int jg_chain_entry_parse(const char *buf, size_t len, uint64_t *seq,
 			 uint8_t prev[JG_MERKLE_HASH_LEN], json_t **doc, char *why, size_t whylen);
 
+/* Fills *fault (seq: UINT64_MAX when no entry is to blame) and returns JG_EVERIFY. */
+int jg_chain_fault_set(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Lower-case hex of 32 bytes into out (65 bytes). */
 void jg_hex32(const uint8_t in[32], char out[65]);
 /* Parses exactly 64 lower-case hex digits.  0 or JG_EPARSE. */
