@@ -108,8 +108,9 @@ static const char sql_live[] =
     "p.conditions, p.created_by, p.created_at, p.expires_at FROM probes p JOIN access_requests g "
     "ON g.id = p.grant_id WHERE p.service = ? AND p.deleted_at IS NULL AND p.expires_at > ? AND "
     "g.state = 'active' AND g.expires_at > ? ORDER BY p.created_at LIMIT 500";
-static const char sql_delete[] =
-    "UPDATE probes SET deleted_at = ? WHERE id = ? AND service = ? AND deleted_at IS NULL";
+/* only the grant's own probes: another holder of deploy-probe cannot remove them */
+static const char sql_delete[] = "UPDATE probes SET deleted_at = ? WHERE id = ? AND service = ? "
+				 "AND grant_id = ? AND deleted_at IS NULL";
 
 static json_t *
 probe_row(struct jg_stmt *st)
@@ -229,7 +230,22 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_stmt *st;
 	int changed = -1;
 
+	/*
+	 * Probe ids are "prb_" and base64url.  Anything else names no probe; and
+	 * an id that is not UTF-8 cannot go into the audit entry, which would
+	 * then record a deletion without saying of what.
+	 */
+	size_t idlen = id ? strlen(id) : 0;
+	if (idlen == 0 || idlen > 64 ||
+	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != idlen) {
+		jg_http_reply_error(reply, 404, "not_found", "no such live probe of this grant on this service");
+		return;
+	}
 	json_t *params = json_pack("{s:s}", "probe", id);
+	if (params == NULL) {
+		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
+		return;
+	}
 	int rc = jg_guard(req, reply, svc, "deploy-probe", "probe.delete", params, &g);
 	json_decref(params);
 	if (rc != 0)
@@ -239,6 +255,7 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 			jg_stmt_bind_int64(st, 1, (int64_t)time(NULL));
 			jg_stmt_bind_text(st, 2, id);
 			jg_stmt_bind_text(st, 3, svc);
+			jg_stmt_bind_text(st, 4, g.claims.grant);
 			changed = jg_stmt_step(st) == JG_STMT_DONE ? jg_store_changes(conn) : -1;
 			jg_stmt_finish(st);
 		}
@@ -247,7 +264,7 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (changed < 0)
 		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
 	else if (changed == 0)
-		jg_http_reply_error(reply, 404, "not_found", "no such live probe on this service");
+		jg_http_reply_error(reply, 404, "not_found", "no such live probe of this grant on this service");
 	else
 		jg_http_reply_json(reply, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
 }

@@ -160,7 +160,7 @@ handle_jwks(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	jg_http_reply_json(reply, 200, jg_token_jwks(app->token_keys));
-	jg_http_reply_header(reply, "Cache-Control", "public, max-age=300");
+	jg_http_reply_header(reply, "Cache-Control", "public, max-age=60");
 }
 
 int

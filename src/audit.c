@@ -432,10 +432,17 @@ run_batch(struct jg_audit *a, struct job *batch)
  * appends are serialised exactly as with a dedicated thread, but a lone
  * caller pays no thread switch (RocksDB's write groups work the same way).
  */
+int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
+
 static int
 run_job(struct jg_audit *a, struct job *job)
 {
 	pthread_cond_init(&job->wake, NULL);
+	/* a log known not to verify takes nothing more: every audited action waits for an operator */
+	if (jg_audit_healthy(a, NULL, 0) != 0) {
+		pthread_cond_destroy(&job->wake);
+		return JG_EUNAVAIL;
+	}
 	pthread_mutex_lock(&a->lock);
 	if (!a->started || a->stopping) {
 		pthread_mutex_unlock(&a->lock);

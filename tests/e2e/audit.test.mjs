@@ -325,6 +325,9 @@ describe('verification while serving', () => {
       const line = jg.logLines().find((l) => /no longer verifies/.test(l.msg));
       assert.ok(line, 'no operator log line');
       assert.match(line.why, /entry 1/);
+      // and nothing more is written to a log known to be broken: audited actions fail closed
+      const more = await jg.auditor('GET', '/v1/audit/export');
+      assert.equal(more.status, 503, more.body);
     } finally {
       await cleanup(jg);
     }

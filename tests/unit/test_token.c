@@ -1,0 +1,318 @@
+/*
+ * test_token.c - capability tokens issued with jg_token_issue() and checked
+ * with jg_token_verify(): what the end-to-end tests cannot forge without
+ * jitgate's key (exp and nbf around the leeway, another service, another
+ * issuer, unknown capabilities) and the kid lookup across a rotation.
+ *
+ * Each test gets a fresh key directory made by jg_keys_generate().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <oauth2/mem.h>
+#include <oauth2/util.h>
+
+#include "jitgate/error.h"
+#include "jitgate/keys.h"
+#include "jitgate/token.h"
+
+#define ISS "https://jitgate.example.com"
+#define SVC "payment-gateway"
+#define NOW ((int64_t)1795600000)
+
+struct fixture {
+	char root[64];
+	char dir[128];
+	struct jg_token_keys *keys;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[512] = "";
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-token-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->dir, sizeof(f->dir), "%s/keys", f->root);
+	if (jg_keys_generate(f->dir, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_generate: %s", err);
+	if (jg_token_keys_load(f->dir, &f->keys, err, sizeof(err)) != 0)
+		fail_msg("jg_token_keys_load: %s", err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+	jg_token_keys_free(f->keys);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct jg_token_claims
+claims(void)
+{
+	struct jg_token_claims c;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.iss, sizeof(c.iss), "%s", ISS);
+	snprintf(c.sub, sizeof(c.sub), "alice");
+	snprintf(c.aud, sizeof(c.aud), "%s", SVC);
+	snprintf(c.jti, sizeof(c.jti), "tok_test");
+	snprintf(c.grant, sizeof(c.grant), "req_test");
+	c.iat = c.nbf = NOW;
+	c.exp = NOW + 300;
+	snprintf(c.caps[0], sizeof(c.caps[0]), "deploy-probe");
+	c.ncaps = 1;
+	c.audit_seq = 41;
+	for (int i = 0; i < 32; i++)
+		c.audit_hash[i] = (uint8_t)i;
+	return c;
+}
+
+static char *
+issue(const struct jg_token_keys *k, const struct jg_token_claims *c)
+{
+	char *token = NULL;
+	assert_int_equal(jg_token_issue(k, c, &token), 0);
+	assert_non_null(token);
+	return token;
+}
+
+/* Verifies; on JG_EDENIED the reason must contain needle. */
+static void
+expect_verify(const struct jg_token_keys *k, const char *token, const char *service, int64_t now,
+	      int want, const char *needle)
+{
+	struct jg_token_claims out;
+	char why[256] = "";
+	int rc = jg_token_verify(k, token, ISS, service, now, &out, why, sizeof(why));
+	if (rc != want || (needle && strstr(why, needle) == NULL))
+		fail_msg("at now%+lld: got %d \"%s\", want %d \"%s\"", (long long)(now - NOW), rc,
+			 why, want, needle ? needle : "");
+}
+
+static void
+test_token_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims(), out;
+	char *token = issue(f->keys, &c);
+	char why[256] = "";
+
+	assert_int_equal(jg_token_verify(f->keys, token, ISS, SVC, NOW, &out, why, sizeof(why)), 0);
+	assert_string_equal(out.iss, ISS);
+	assert_string_equal(out.sub, "alice");
+	assert_string_equal(out.aud, SVC);
+	assert_string_equal(out.jti, "tok_test");
+	assert_string_equal(out.grant, "req_test");
+	assert_int_equal(out.iat, NOW);
+	assert_int_equal(out.nbf, NOW);
+	assert_int_equal(out.exp, NOW + 300);
+	assert_int_equal(out.ncaps, 1);
+	assert_string_equal(out.caps[0], "deploy-probe");
+	assert_int_equal(out.audit_seq, 41);
+	assert_memory_equal(out.audit_hash, c.audit_hash, 32);
+	assert_true(strlen(out.kid) > 0);
+
+	/* the header is exactly alg, typ, kid */
+	json_t *hdr = NULL, *p = NULL;
+	assert_int_equal(jg_token_decode_unverified(token, &hdr, &p), 0);
+	assert_int_equal(json_object_size(hdr), 3);
+	assert_string_equal(json_string_value(json_object_get(hdr, "alg")), "ES256");
+	assert_string_equal(json_string_value(json_object_get(hdr, "typ")), "JWT");
+	assert_string_equal(json_string_value(json_object_get(hdr, "kid")), out.kid);
+	assert_string_equal(json_string_value(json_object_get(p, "token_use")), JG_TOKEN_USE);
+	json_decref(hdr);
+	json_decref(p);
+	free(token);
+}
+
+static void
+test_token_expiry_with_leeway(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims();
+	char *token = issue(f->keys, &c);
+
+	expect_verify(f->keys, token, SVC, c.exp - 1, 0, NULL);
+	expect_verify(f->keys, token, SVC, c.exp, 0, NULL);
+	expect_verify(f->keys, token, SVC, c.exp + JG_TOKEN_LEEWAY - 1, 0, NULL);
+	expect_verify(f->keys, token, SVC, c.exp + JG_TOKEN_LEEWAY, JG_EDENIED, "expired");
+	expect_verify(f->keys, token, SVC, c.exp + JG_TOKEN_LEEWAY + 1, JG_EDENIED, "expired");
+	expect_verify(f->keys, token, SVC, c.exp + 86400, JG_EDENIED, "expired");
+	free(token);
+}
+
+static void
+test_token_not_before_in_the_future(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims();
+	c.nbf = NOW + 120;
+	c.exp = NOW + 600;
+	char *token = issue(f->keys, &c);
+
+	expect_verify(f->keys, token, SVC, NOW, JG_EDENIED, "not valid yet");
+	expect_verify(f->keys, token, SVC, c.nbf - JG_TOKEN_LEEWAY - 1, JG_EDENIED, "not valid yet");
+	expect_verify(f->keys, token, SVC, c.nbf - JG_TOKEN_LEEWAY, 0, NULL);
+	expect_verify(f->keys, token, SVC, c.nbf, 0, NULL);
+	free(token);
+}
+
+static void
+test_token_other_service_or_issuer(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims(), out;
+	char *token = issue(f->keys, &c);
+	char why[256] = "";
+
+	expect_verify(f->keys, token, "payment-other", NOW, JG_EDENIED, "another service");
+	expect_verify(f->keys, token, "payment-gatewa", NOW, JG_EDENIED, "another service");
+	expect_verify(f->keys, token, "payment-gateway2", NOW, JG_EDENIED, "another service");
+	assert_int_equal(jg_token_verify(f->keys, token, "https://other.example.com", SVC, NOW, &out,
+					 why, sizeof(why)),
+			 JG_EDENIED);
+	assert_non_null(strstr(why, "another jitgate"));
+	free(token);
+}
+
+static void
+test_token_unknown_capability_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims();
+	snprintf(c.caps[1], sizeof(c.caps[1]), "read-secrets");
+	c.ncaps = 2;
+	char *token = issue(f->keys, &c);
+	expect_verify(f->keys, token, SVC, NOW, JG_EDENIED, "unknown capability");
+	free(token);
+
+	c.ncaps = 0; /* no capability at all */
+	token = issue(f->keys, &c);
+	expect_verify(f->keys, token, SVC, NOW, JG_EDENIED, "missing or of the wrong type");
+	free(token);
+}
+
+static void
+test_token_kid_lookup_across_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims(), out;
+	char err[512] = "", why[256] = "", old_kid[64];
+	char *old = issue(f->keys, &c);
+
+	assert_int_equal(jg_token_verify(f->keys, old, ISS, SVC, NOW, &out, why, sizeof(why)), 0);
+	snprintf(old_kid, sizeof(old_kid), "%s", out.kid);
+
+	int number = 0;
+	if (jg_keys_rotate(f->dir, JG_KEY_TOKEN, &number, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_rotate: %s", err);
+	assert_int_equal(number, 2);
+	struct jg_token_keys *rotated = NULL;
+	if (jg_token_keys_load(f->dir, &rotated, err, sizeof(err)) != 0)
+		fail_msg("jg_token_keys_load: %s", err);
+
+	/* the JWKS lists both, newest first */
+	json_t *jwks = jg_token_jwks(rotated);
+	json_t *keys = json_object_get(jwks, "keys");
+	assert_int_equal(json_array_size(keys), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(keys, 1), "kid")),
+			    old_kid);
+	assert_null(json_object_get(json_array_get(keys, 0), "d"));
+	json_decref(jwks);
+
+	/* the old token still verifies; a new one carries the new kid and verifies */
+	assert_int_equal(jg_token_verify(rotated, old, ISS, SVC, NOW, &out, why, sizeof(why)), 0);
+	assert_string_equal(out.kid, old_kid);
+	char *fresh = issue(rotated, &c);
+	assert_int_equal(jg_token_verify(rotated, fresh, ISS, SVC, NOW, &out, why, sizeof(why)), 0);
+	assert_string_not_equal(out.kid, old_kid);
+	/* the old key set does not know the new kid */
+	expect_verify(f->keys, fresh, SVC, NOW, JG_EDENIED, "does not publish");
+
+	/* a key set of another deployment knows neither */
+	char other[160];
+	snprintf(other, sizeof(other), "%s/other", f->root);
+	if (jg_keys_generate(other, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_generate: %s", err);
+	struct jg_token_keys *foreign = NULL;
+	if (jg_token_keys_load(other, &foreign, err, sizeof(err)) != 0)
+		fail_msg("jg_token_keys_load: %s", err);
+	expect_verify(foreign, old, SVC, NOW, JG_EDENIED, "does not publish");
+	expect_verify(foreign, fresh, SVC, NOW, JG_EDENIED, "does not publish");
+
+	/* a token of the foreign key relabelled with our kid does not verify */
+	char *forged = issue(foreign, &c);
+	json_t *hdr = NULL, *p = NULL;
+	assert_int_equal(jg_token_decode_unverified(forged, &hdr, &p), 0);
+	assert_string_not_equal(json_string_value(json_object_get(hdr, "kid")), old_kid);
+	size_t dot = strcspn(forged, "."); /* forged + dot: ".payload.signature" */
+	assert_int_equal(forged[dot], '.');
+	json_object_set_new(hdr, "kid", json_string(old_kid));
+	char *hdr_text = json_dumps(hdr, JSON_COMPACT);
+	assert_non_null(hdr_text);
+	char *b64 = NULL;
+	assert_true(oauth2_base64url_encode(NULL, (const uint8_t *)hdr_text, strlen(hdr_text),
+					    &b64) > 0);
+	char relabelled[JG_TOKEN_MAX + 1];
+	snprintf(relabelled, sizeof(relabelled), "%s%s", b64, forged + dot);
+	expect_verify(rotated, relabelled, SVC, NOW, JG_EDENIED, "signature does not verify");
+
+	oauth2_mem_free(b64);
+	free(hdr_text);
+	json_decref(hdr);
+	json_decref(p);
+	free(forged);
+	jg_token_keys_free(foreign);
+	free(fresh);
+	free(old);
+	jg_token_keys_free(rotated);
+}
+
+static void
+test_token_size_cap(void **state)
+{
+	struct fixture *f = *state;
+	char *big = malloc(JG_TOKEN_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', JG_TOKEN_MAX + 1);
+	big[JG_TOKEN_MAX + 1] = '\0';
+	expect_verify(f->keys, big, SVC, NOW, JG_EDENIED, "longer than");
+	json_t *h, *p;
+	assert_int_equal(jg_token_decode_unverified(big, &h, &p), JG_EPARSE);
+	assert_null(h);
+	assert_null(p);
+	free(big);
+	expect_verify(f->keys, "", SVC, NOW, JG_EDENIED, "not a signed JWT");
+	expect_verify(f->keys, "a.b.c.d", SVC, NOW, JG_EDENIED, "not a signed JWT");
+	expect_verify(f->keys, "..", SVC, NOW, JG_EDENIED, "header is malformed");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_token_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_expiry_with_leeway, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_not_before_in_the_future, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_other_service_or_issuer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_unknown_capability_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_kid_lookup_across_rotation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_size_cap, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
