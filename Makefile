@@ -72,7 +72,7 @@ run: deps
 	@deploy/dev-setup.sh
 	@deploy/run-dev.sh
 
-bench: deps build $(BUILD)/bench/audit_bench
+bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench
 	bench/run.sh
 
 format:
@@ -87,5 +87,9 @@ clean:
 	rm -rf build
 
 $(BUILD)/bench/audit_bench: bench/audit_bench.c $(BUILD)/libjitgate.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+$(BUILD)/bench/token_bench: bench/token_bench.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
