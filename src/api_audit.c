@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
 #include "jitgate/error.h"
@@ -31,6 +33,22 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, char *
 	struct jg_caller caller;
 	int rc = jg_auth_require_groups(req, reply, &caller, app->cfg->auth_auditor_groups,
 					"auditor");
+	/*
+	 * An export writes to the log (its own entry, a checkpoint) though it is a GET, and
+	 * SameSite=Lax sends the session cookie with a link from another site: a browser
+	 * session must show its CSRF token for it.
+	 */
+	if (rc == 0 && strcmp(caller.id.via, "session") == 0 &&
+	    strcmp(req->route.pattern, "/v1/audit/export") == 0) {
+		const char *given = jg_http_header(req, "X-CSRF-Token");
+		if (given == NULL || strlen(given) != strlen(caller.csrf) ||
+		    CRYPTO_memcmp(given, caller.csrf, strlen(caller.csrf)) != 0) {
+			jg_caller_clear(&caller);
+			jg_http_reply_error(reply, 403, "csrf",
+					    "an export from a browser session needs the X-CSRF-Token header");
+			return JG_EDENIED;
+		}
+	}
 	if (rc == 0) {
 		snprintf(actor, sizeof(caller.actor), "%s", caller.actor);
 		jg_caller_clear(&caller);

@@ -177,8 +177,11 @@ jg_keys_rotate(const char *dir, enum jg_key_kind kind, int *number, char *err, s
 		snprintf(err, errlen, "%s: cannot read the key directory", dir);
 		return have;
 	}
-	if (have >= 9999 || have + 1 > JG_KEYS_MAX * 1000) {
-		snprintf(err, errlen, "%s: no key numbers left", dir);
+	/* loading refuses more than JG_KEYS_MAX of a kind: never write one it would refuse */
+	if (have >= JG_KEYS_MAX) {
+		snprintf(err, errlen, "%s: already %d %s keys, the most jitgate loads; archive old keys "
+				      "whose tokens or checkpoints no longer matter first",
+			 dir, have, jg_key_kind_name(kind));
 		return JG_ETOOBIG;
 	}
 	if ((rc = write_key(dir, kind, have + 1, err, errlen)) != 0)

@@ -83,6 +83,12 @@ describe('auditor endpoints', () => {
     assert.match(v.stdout, /entries 3\.\.5/);
   });
 
+  test('the landing page offers sign-in to a stranger', async () => {
+    const r = await jg.request('GET', '/');
+    assert.equal(r.status, 200);
+    assert.match(r.body, /href="\/auth\/login"/);
+  });
+
   test('bad ranges are 400 and change nothing', async () => {
     const before = (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
     for (const q of ['?from=abc', '?from=-1', '?to=999999', '?from=5&to=2', '?from=01']) {

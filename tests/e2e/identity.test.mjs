@@ -259,6 +259,13 @@ describe('identity against the development provider', () => {
     assert.ok(me.json.expires_at > now());
     const csrf = me.json.csrf_token;
 
+    // the landing page knows who is signed in and offers a CSRF-bound sign-out form
+    const home = await browse(jg, jar, 'GET', '/');
+    assert.equal(home.status, 200);
+    assert.match(home.headers['content-type'], /^text\/html/);
+    assert.match(home.body, /Signed in as Alice Engineer \(alice\); groups: payments-eng\./);
+    assert.ok(home.body.includes(`name="csrf" value="${csrf}"`));
+
     // no CSRF token: 403, and the session lives on
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const noCsrf = await browse(jg, jar, 'POST', '/auth/logout', { headers: form, body: '' });
