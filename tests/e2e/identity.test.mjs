@@ -295,6 +295,20 @@ describe('identity against the development provider', () => {
     assert.equal(entries.filter((e) => e.type === 'auth.logout').length, 1, 'refused logouts were audited');
   });
 
+  test('an auditor exporting from a browser session must send the CSRF token (the export writes)', async () => {
+    const { jar, callback } = await loginAtProvider(jg, 'erin');
+    const cb = await browse(jg, jar, 'GET', pathOf(callback));
+    assert.equal(cb.status, 303, cb.body);
+    const csrf = (await browse(jg, jar, 'GET', '/v1/me')).json.csrf_token;
+    const refused = await browse(jg, jar, 'GET', '/v1/audit/export');
+    assert.equal(refused.status, 403, refused.body);
+    assert.equal(refused.json.error.code, 'csrf');
+    const ok = await browse(jg, jar, 'GET', '/v1/audit/export', { headers: { 'x-csrf-token': csrf } });
+    assert.equal(ok.status, 200, ok.body);
+    // reading without side effects needs no token
+    assert.equal((await browse(jg, jar, 'GET', '/v1/audit/checkpoint')).status, 200);
+  });
+
   test('device flow: `jitgate login` writes a 0600 token that /v1/me accepts as bob', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jg-login-'));
     const file = join(dir, 'token');
