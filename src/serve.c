@@ -253,7 +253,7 @@ jg_cmd_serve(int argc, char **argv)
 	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
 	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
 	    jg_api_requests_register(app.router) != 0 || jg_api_tokens_register(app.router) != 0 ||
-	    jg_api_probes_register(app.router) != 0)
+	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);

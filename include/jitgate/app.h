@@ -40,6 +40,8 @@ void jg_app_policies_release(struct jg_app *app);
 int jg_api_tokens_register(struct jg_router *router);
 /* Registers the probe endpoints under /v1/services/{svc}/probes. */
 int jg_api_probes_register(struct jg_router *router);
+/* Registers /v1/agents/probes... (ingest key) and GET .../probes/{id}/events (docs/agents.md). */
+int jg_api_agents_register(struct jg_router *router);
 
 /* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
 int jg_api_requests_register(struct jg_router *router);

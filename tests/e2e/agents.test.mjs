@@ -1,0 +1,458 @@
+// The service catalog, ingest keys and the agent protocol (docs/agents.md), end
+// to end: the real binary and its CLI against one SQLite file, its own real
+// OpenID provider (alice payments-eng, bob payments-leads) and
+// policies/payments.yaml (deploy-probe needs bob and an INC-… justification).
+//
+// The test plays the agent: it polls GET /v1/agents/probes with the ingest
+// key the CLI printed, posts events for a probe an engineer deployed, and the
+// engineer reads them back through the guard.  Revoking the grant, and
+// expiry, take the probe away from the agent and refuse its events (409).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startJitgate, cleanup, runJitgate, BIN, ROOT } from './lib/harness.mjs';
+
+const SVC = 'payment-gateway';
+const OTHER = 'checkout-api';
+const INC = 'INC-4711 payment retries failing in eu-west';
+const PROBE = { function: 'PaymentProcessor.selectProvider', capture_args: true, capture_return: true, sampling_rate: 0.5, duration: 600, conditions: [{ field: 'amount', op: 'gt', value: 1000 }] };
+const REDACT_MODULE = existsSync(join(ROOT, 'include', 'jitgate', 'redact.h'));
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
+const KEY_RE = /^jgk_[A-Za-z0-9_-]{43}$/;
+
+describe('service catalog, ingest keys and agents', () => {
+  let jg;
+  let db;
+  let keys = {}; // service -> the ingest key the agents of that service hold now
+
+  // The CLI, with stdout and stderr kept on success too.
+  const cli = (...args) => {
+    const r = spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const sql = (q) => execFileSync('sqlite3', ['-readonly', db, q], { encoding: 'utf8' }).trim();
+  const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
+  const agent = (key, method, path, body) => jg.request(method, path, {
+    ...(body === undefined ? {} : json(body)),
+    headers: { ...(key === null ? {} : { authorization: `Bearer ${key}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+  });
+  const poll = (key, service = SVC) => agent(key, 'GET', `/v1/agents/probes?service=${service}`);
+  const postEvents = (key, probeId, events) => agent(key, 'POST', `/v1/agents/probes/${probeId}/events`, { events });
+  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : json(body));
+  const withToken = (token, method, path, body) => jg.request(method, path, body === undefined
+    ? { headers: { authorization: `Bearer ${token}` } }
+    : { body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+
+  // alice's deploy-probe grant approved by bob, and a capability token for it
+  async function probeGrant(duration = '30m') {
+    const r = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration, justification: INC });
+    assert.equal(r.status, 201, r.body);
+    const ok = await post('bob', `/v1/requests/${r.json.id}/approve`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.json.state, 'active');
+    const t = await post('alice', `/v1/grants/${r.json.id}/token`);
+    assert.equal(t.status, 201, t.body);
+    return { grant: ok.json, token: t.json.token };
+  }
+  async function deploy(token, probe = PROBE) {
+    const r = await withToken(token, 'POST', `/v1/services/${SVC}/probes`, probe);
+    assert.equal(r.status, 201, r.body);
+    return r.json;
+  }
+  const readEvents = (token, probeId, query = '') => withToken(token, 'GET', `/v1/services/${SVC}/probes/${probeId}/events${query}`);
+  async function exportEntries() {
+    const r = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(r.status, 200, r.body);
+    return { text: r.body, entries: r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)) };
+  }
+  const polledIds = async (key) => {
+    const r = await poll(key);
+    assert.equal(r.status, 200, r.body);
+    return r.json.probes.map((p) => p.id);
+  };
+  const storedEvents = (probeId) => Number(sql(`SELECT count(*) FROM probe_events WHERE probe_id = '${probeId}'`));
+
+  before(async () => {
+    jg = await startJitgate();
+    db = join(jg.dir, 'jitgate.db');
+    assert.ok(existsSync(db), 'the test database is not where the test looks');
+  });
+  after(() => cleanup(jg));
+
+  test('service add / list / remove through the CLI, each audited as the operator', async () => {
+    let r = cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /added service payment-gateway/);
+    r = cli('service', 'add', OTHER, '--owners', 'checkout-eng');
+    assert.equal(r.code, 0, r.stderr);
+    r = cli('service', 'add', 'doomed-svc', '--owners', 'payments-eng,payments-eng');
+    assert.equal(r.code, 0, r.stderr);
+
+    // refusals: an existing name, a bad name, no owners, a bad group
+    r = cli('service', 'add', SVC, '--owners', 'payments-eng');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /already exists/);
+    r = cli('service', 'add', 'Bad_Name', '--owners', 'payments-eng');
+    assert.equal(r.code, 2, r.stderr);
+    r = cli('service', 'add', 'svc-no-owners');
+    assert.equal(r.code, 2, r.stderr);
+    r = cli('service', 'add', 'svc-bad-group', '--owners', 'a b');
+    assert.equal(r.code, 2, r.stderr);
+
+    r = cli('service', 'list');
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n');
+    assert.match(rows[0], /^SERVICE\s+ADDED\s+INGEST KEY\s+OWNERS$/);
+    const names = rows.slice(1).map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(names, ['checkout-api', 'doomed-svc', 'payment-gateway']);
+    const pg = rows.find((l) => l.startsWith(SVC)).split(/\s+/);
+    assert.equal(pg[2], 'none');
+    assert.equal(pg[3], 'payments-eng,payments-leads');
+    assert.equal(rows.find((l) => l.startsWith('doomed-svc')).split(/\s+/)[3], 'payments-eng', 'duplicate owners are dropped');
+
+    r = cli('service', 'remove', 'doomed-svc');
+    assert.equal(r.code, 0, r.stderr);
+    r = cli('service', 'remove', 'doomed-svc');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no such service/);
+    assert.ok(!cli('service', 'list').stdout.includes('doomed-svc'));
+    // added again after removal
+    r = cli('service', 'add', 'doomed-svc', '--owners', 'sre-oncall');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(cli('service', 'list').stdout.includes('doomed-svc'));
+    assert.equal(cli('service', 'remove', 'doomed-svc').code, 0);
+
+    const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+    const { entries } = await exportEntries();
+    const added = entries.filter((e) => e.type === 'service.added');
+    assert.deepEqual(added.map((e) => e.data.service), [SVC, OTHER, 'doomed-svc', 'doomed-svc']);
+    assert.deepEqual(added[0].data.owners, ['payments-eng', 'payments-leads']);
+    assert.deepEqual(added[2].data.owners, ['payments-eng']);
+    assert.ok(added.every((e) => e.actor === `operator:${user}`), JSON.stringify(added));
+    const removed = entries.filter((e) => e.type === 'service.removed');
+    assert.equal(removed.length, 2);
+    assert.ok(removed.every((e) => e.data.service === 'doomed-svc' && e.actor === `operator:${user}`));
+  });
+
+  test('ingest-key create prints the key once; the store holds only its SHA-256', async () => {
+    const r = cli('ingest-key', 'create', SVC);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^jgk_[A-Za-z0-9_-]{43}\n$/, 'stdout is the key alone');
+    const key = r.stdout.trim();
+    assert.match(r.stderr, /shown only this once/);
+    assert.ok(!r.stderr.includes(key), 'the key went to stderr too');
+    keys[SVC] = key;
+
+    const rows = sql(`SELECT id, service, lower(hex(sha256)), revoked_at IS NULL FROM ingest_keys`).split('\n');
+    assert.equal(rows.length, 1);
+    const [id, service, hash, active] = rows[0].split('|');
+    assert.match(id, /^igk_[A-Za-z0-9_-]{16}$/);
+    assert.equal(service, SVC);
+    assert.equal(hash, sha256hex(key), 'the stored hash is not SHA-256 of the key string');
+    assert.equal(active, '1');
+    // the key is nowhere in the database: not in a dump, not in the files' bytes
+    const dump = execFileSync('sqlite3', ['-readonly', db, '.dump'], { encoding: 'utf8' });
+    assert.ok(!dump.includes(key.slice(4)), 'the key is in the database dump');
+    for (const f of [db, `${db}-wal`]) {
+      if (existsSync(f)) assert.ok(!readFileSync(f).includes(Buffer.from(key.slice(4))), `${f} holds the key`);
+    }
+
+    // a second create is refused and prints no key; list shows the id only
+    const again = cli('ingest-key', 'create', SVC);
+    assert.equal(again.code, 1);
+    assert.equal(again.stdout, '');
+    assert.match(again.stderr, /already has an active key/);
+    const list = cli('service', 'list').stdout;
+    assert.ok(list.includes(id) && !list.includes(key));
+    assert.equal(cli('ingest-key', 'create', 'no-such-svc').code, 1);
+
+    const o = cli('ingest-key', 'create', OTHER);
+    assert.equal(o.code, 0, o.stderr);
+    keys[OTHER] = o.stdout.trim();
+    assert.match(keys[OTHER], KEY_RE);
+
+    const { entries } = await exportEntries();
+    const created = entries.filter((e) => e.type === 'ingest_key.created');
+    assert.deepEqual(created.map((e) => e.data.service), [SVC, OTHER]);
+    assert.equal(created[0].data.key_id, id);
+    assert.ok(!JSON.stringify(entries).includes(key.slice(4)), 'the key is in the audit log');
+  });
+
+  test('agent poll: no key, a malformed, unknown or foreign key are refused; the right key sees its service', async () => {
+    let r = await poll(null);
+    assert.equal(r.status, 401, r.body);
+    assert.equal(r.json.error.code, 'unauthorized');
+    assert.match(r.headers['www-authenticate'] ?? '', /^Bearer realm="jitgate-ingest"/);
+    for (const wrong of [`jgk_${randomBytes(32).toString('base64url')}`, 'jgk_short', keys[SVC].slice(0, -1) + (keys[SVC].endsWith('A') ? 'B' : 'A'), keys[SVC].slice(4), `${keys[SVC]}x`]) {
+      r = await poll(wrong);
+      assert.equal(r.status, 401, `${wrong}: ${r.body}`);
+      assert.equal(r.json.error.code, 'unauthorized');
+    }
+    r = await poll(keys[OTHER]);
+    assert.equal(r.status, 403, r.body);
+    r = await agent(keys[SVC], 'GET', '/v1/agents/probes');
+    assert.equal(r.status, 400, r.body);
+    r = await poll(keys[SVC]);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.service, SVC);
+    assert.deepEqual(r.json.probes, []);
+    assert.ok(Math.abs(r.json.now - Date.now() / 1000) < 30);
+    assert.ok(r.json.poll_seconds > 0);
+    assert.equal(r.headers['cache-control'], 'no-store');
+  });
+
+  test('rotate: the old key stops at once; revoke: no key works; create again', async () => {
+    const old = keys[SVC];
+    let r = cli('ingest-key', 'rotate', SVC);
+    assert.equal(r.code, 0, r.stderr);
+    const rotated = r.stdout.trim();
+    assert.match(rotated, KEY_RE);
+    assert.notEqual(rotated, old);
+    assert.equal((await poll(old)).status, 401);
+    assert.equal((await poll(rotated)).status, 200);
+    assert.equal(sql(`SELECT count(*) FROM ingest_keys WHERE service = '${SVC}' AND revoked_at IS NULL`), '1');
+
+    r = cli('ingest-key', 'revoke', SVC);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes('jgk_'));
+    assert.equal((await poll(rotated)).status, 401);
+    r = cli('ingest-key', 'revoke', SVC);
+    assert.equal(r.code, 1, 'nothing left to revoke');
+    r = cli('ingest-key', 'rotate', SVC);
+    assert.equal(r.code, 1, 'nothing to rotate');
+    assert.equal(r.stdout, '');
+
+    r = cli('ingest-key', 'create', SVC);
+    assert.equal(r.code, 0, r.stderr);
+    keys[SVC] = r.stdout.trim();
+    assert.equal((await poll(keys[SVC])).status, 200);
+
+    const { entries } = await exportEntries();
+    const rot = entries.filter((e) => e.type === 'ingest_key.rotated');
+    assert.equal(rot.length, 1);
+    assert.equal(rot[0].data.service, SVC);
+    assert.match(rot[0].data.revoked_key, /^igk_/);
+    assert.notEqual(rot[0].data.revoked_key, rot[0].data.key_id);
+    const rev = entries.filter((e) => e.type === 'ingest_key.revoked');
+    assert.deepEqual(rev.map((e) => e.data.key_id), [rot[0].data.key_id]);
+  });
+
+  let main; // alice's grant and token, and the probe she deployed
+
+  test('a deployed probe is served to the agent; events posted are read back by the engineer', async () => {
+    const { grant, token } = await probeGrant('30m');
+    const probe = await deploy(token);
+    main = { grant, token, probe };
+
+    const r = await poll(keys[SVC]);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.probes.length, 1);
+    const p = r.json.probes[0];
+    assert.deepEqual(Object.keys(p).sort(), ['capture_args', 'capture_return', 'conditions', 'expires_at', 'function', 'id', 'sampling_rate']);
+    assert.deepEqual(p, { id: probe.id, function: PROBE.function, capture_args: true, capture_return: true, sampling_rate: 0.5, conditions: PROBE.conditions, expires_at: probe.expires_at });
+    assert.ok(p.expires_at <= grant.expires_at);
+    // the other service's agents see nothing of it
+    assert.equal((await poll(keys[OTHER], SVC)).status, 403);
+    const o = await poll(keys[OTHER], OTHER);
+    assert.deepEqual(o.json.probes, []);
+
+    const events = [
+      { ts: '2026-11-25T18:04:31.123Z', function: PROBE.function, args: { amount: 1500, currency: 'EUR', customer: 'jane.doe@example.com' }, return: 'adyen' },
+      { ts: '2026-11-25T18:04:31.456Z', function: PROBE.function, args: { amount: 2500, currency: 'USD', customer: 'anon', password: 'hunter2' }, return: 'stripe', note: 'ünïcode ✓' },
+      { ts: '2026-11-25T18:04:31.789Z', function: PROBE.function, args: { amount: 9000, nested: { list: [1, 2, { deep: true }] } }, return: null },
+    ];
+    const s = await postEvents(keys[SVC], probe.id, events);
+    assert.equal(s.status, 201, s.body);
+    assert.equal(s.json.stored, 3);
+    assert.equal(s.json.last_id - s.json.first_id, 2);
+    assert.equal(storedEvents(probe.id), 3);
+
+    const read = await readEvents(token, probe.id);
+    assert.equal(read.status, 200, read.body);
+    assert.equal(read.headers['cache-control'], 'no-store');
+    assert.equal(read.json.probe, probe.id);
+    assert.equal(read.json.service, SVC);
+    assert.equal(read.json.events.length, 3);
+    assert.deepEqual(read.json.events.map((e) => e.id), [s.json.first_id, s.json.first_id + 1, s.json.first_id + 2]);
+    assert.ok(read.json.events.every((e) => Math.abs(e.received_at - Date.now() / 1000) < 30));
+    assert.equal(read.json.next_after, null);
+    if (REDACT_MODULE) {
+      // without read-pii the email is redacted, a sensitive key's value withheld, the rest intact
+      assert.equal(read.json.redacted, true);
+      assert.equal(read.json.events[0].event.args.customer, '[REDACTED:email]');
+      assert.ok(!read.body.includes('jane.doe@example.com'));
+      assert.deepEqual(read.json.events[0].event, { ...events[0], args: { ...events[0].args, customer: '[REDACTED:email]' } });
+      assert.equal(read.json.events[1].event.args.password, '[REDACTED:field]');
+      assert.ok(!read.body.includes('hunter2'));
+      assert.equal(read.json.events[1].event.note, events[1].note);
+      assert.deepEqual(read.json.events[2].event, events[2]);
+      // what is stored is what the agent sent
+      assert.match(sql(`SELECT event FROM probe_events WHERE id = ${s.json.first_id}`), /jane\.doe@example\.com/);
+    } else {
+      // the redaction module is not in the tree yet: the reply says so
+      assert.equal(read.json.redacted, false);
+      assert.deepEqual(read.json.events.map((e) => e.event), events);
+    }
+
+    // pages: limit and after
+    const p1 = await readEvents(token, probe.id, '?limit=2');
+    assert.equal(p1.status, 200, p1.body);
+    assert.equal(p1.json.events.length, 2);
+    assert.equal(p1.json.next_after, s.json.first_id + 1);
+    const p2 = await readEvents(token, probe.id, `?limit=2&after=${p1.json.next_after}`);
+    assert.deepEqual(p2.json.events.map((e) => e.id), [s.json.first_id + 2]);
+    assert.equal(p2.json.next_after, null);
+    for (const q of ['?limit=1001', '?limit=0', '?limit=x', '?after=-1']) assert.equal((await readEvents(token, probe.id, q)).status, 400, q);
+
+    // the audit log: one ingest entry (count, ids, SHA-256 of what was stored), and the reads
+    const { entries } = await exportEntries();
+    const ing = entries.filter((e) => e.type === 'probe.events.ingested');
+    assert.equal(ing.length, 1);
+    assert.equal(ing[0].actor, `agent:${SVC}`);
+    assert.deepEqual({ ...ing[0].data, ingest_key: undefined }, { probe: probe.id, service: SVC, count: 3, first_id: s.json.first_id, last_id: s.json.last_id, sha256: sha256hex(events.map((e) => JSON.stringify(e) + '\n').join('')), ingest_key: undefined });
+    assert.match(ing[0].data.ingest_key, /^igk_/);
+    const reads = entries.filter((e) => e.type === 'probe.events.read');
+    assert.ok(reads.length >= 3);
+    assert.ok(reads.every((e) => e.actor === 'user:alice' && e.data.params.probe === probe.id && e.data.grant === grant.id));
+  });
+
+  test('with read-pii the engineer reads the events as stored (redacted: false)', async () => {
+    // deploy-probe + read-pii: bob for the probe, grace and carol for the PII
+    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe', 'read-pii'], duration: '30m', justification: INC });
+    assert.equal(q.status, 201, q.body);
+    for (const who of ['bob', 'grace', 'carol']) assert.equal((await post(who, `/v1/requests/${q.json.id}/approve`)).status, 200);
+    const t = await post('alice', `/v1/grants/${q.json.id}/token`);
+    assert.equal(t.status, 201, t.body);
+    assert.deepEqual(t.json.capabilities.sort(), ['deploy-probe', 'read-pii']);
+    const probe = await deploy(t.json.token, { ...PROBE, conditions: [] });
+    assert.ok((await polledIds(keys[SVC])).includes(probe.id));
+    const ev = { ts: '2026-11-25T18:05:00.000Z', args: { customer: 'jane.doe@example.com', card: '4111 1111 1111 1111' } };
+    assert.equal((await postEvents(keys[SVC], probe.id, [ev])).status, 201);
+    const r = await readEvents(t.json.token, probe.id);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.redacted, false);
+    assert.deepEqual(r.json.events.map((e) => e.event), [ev]);
+    // the token without read-pii cannot read this grant's probe at all
+    assert.equal((await readEvents(main.token, probe.id)).status, 404);
+    const del = await withToken(t.json.token, 'DELETE', `/v1/services/${SVC}/probes/${probe.id}`);
+    assert.equal(del.status, 200, del.body);
+    assert.ok(!(await polledIds(keys[SVC])).includes(probe.id), 'a removed probe is still served');
+    assert.equal((await postEvents(keys[SVC], probe.id, [ev])).status, 409);
+  });
+
+  test('a bad batch is refused whole (400 naming the index); foreign keys and probes are 404', async () => {
+    const id = main.probe.id;
+    const before = storedEvents(id);
+    const ok = { ts: 1, function: PROBE.function };
+    // a value nesting objects and arrays d levels deep (d = 1: a flat object)
+    const nest = (d) => (d === 1 ? { v: 1 } : d % 2 ? { n: nest(d - 1) } : [nest(d - 1)]);
+    const cases = [
+      [{ events: [ok, ok, 'not an object', ok] }, /events\[2\]/, 2],
+      [{ events: [ok, { big: 'x'.repeat(16 * 1024) }] }, /events\[1\].*16384/, 1],
+      [{ events: [[1, 2]] }, /events\[0\]/, 0],
+      [{ events: [ok, { deep: nest(32) }] }, /events\[1\].*32 levels/, 1],
+      [{ events: [] }, /1 to 100/, undefined],
+      [{ events: Array.from({ length: 101 }, () => ok) }, /1 to 100/, undefined],
+      [{ events: [ok], extra: 1 }, /unknown field 'extra'/, undefined],
+      [{ event: [ok] }, /unknown field/, undefined],
+    ];
+    for (const [body, why, index] of cases) {
+      const r = await agent(keys[SVC], 'POST', `/v1/agents/probes/${id}/events`, body);
+      assert.equal(r.status, 400, r.body);
+      assert.equal(r.json.error.code, 'bad_request');
+      assert.match(r.json.error.message, why);
+      assert.equal(r.json.error.index, index);
+    }
+    // exactly 16384 bytes and 100 events are fine
+    const pad = 16384 - JSON.stringify({ big: '' }).length;
+    let r = await postEvents(keys[SVC], id, [{ big: 'y'.repeat(pad) }]);
+    assert.equal(r.status, 201, r.body);
+    r = await postEvents(keys[SVC], id, Array.from({ length: 100 }, (_, i) => ({ i })));
+    assert.equal(r.status, 201, r.body);
+    r = await postEvents(keys[SVC], id, [{ deep: nest(31) }]);
+    assert.equal(r.status, 201, r.body);
+    assert.equal(storedEvents(id), before + 102);
+
+    // malformed JSON, no key, another service's key, an unknown probe
+    r = await jg.request('POST', `/v1/agents/probes/${id}/events`, { body: '{"events":[', headers: { authorization: `Bearer ${keys[SVC]}`, 'content-type': 'application/json' } });
+    assert.equal(r.status, 400, r.body);
+    assert.equal((await postEvents(null, id, [ok])).status, 401);
+    r = await postEvents(keys[OTHER], id, [ok]);
+    assert.equal(r.status, 404, r.body);
+    r = await postEvents(keys[SVC], 'prb_doesnotexist', [ok]);
+    assert.equal(r.status, 404, r.body);
+    assert.equal(storedEvents(id), before + 102);
+
+    // the events of alice's probe are not readable with the token of another grant
+    const other = await probeGrant('10m');
+    const x = await readEvents(other.token, id);
+    assert.equal(x.status, 404, x.body);
+    assert.equal((await readEvents(main.token, 'prb_doesnotexist')).status, 404);
+    assert.equal((await jg.request('GET', `/v1/services/${SVC}/probes/${id}/events`)).status, 401);
+  });
+
+  test('revoking the grant takes the probe from the agent; its events are refused (409), nothing stored', async () => {
+    const id = main.probe.id;
+    assert.ok((await polledIds(keys[SVC])).includes(id));
+    const before = storedEvents(id);
+    const rv = await post('alice', `/v1/grants/${main.grant.id}/revoke`, { reason: 'found it' });
+    assert.equal(rv.status, 200, rv.body);
+    assert.equal(rv.json.state, 'revoked');
+    assert.ok(!(await polledIds(keys[SVC])).includes(id), 'the agent still sees a probe of a revoked grant');
+    const r = await postEvents(keys[SVC], id, [{ ts: 2, late: true }]);
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.json.error.code, 'probe_not_live');
+    assert.equal(storedEvents(id), before);
+  });
+
+  test('an expired probe is never served again, and its events are refused', async () => {
+    const { token } = await probeGrant('30m');
+    const probe = await deploy(token, { ...PROBE, duration: 1 });
+    const start = Date.now();
+    const first = await poll(keys[SVC]);
+    // a slow runner may already be past the second; otherwise it is served now
+    if (Date.now() - start < 900) assert.ok(first.json.probes.some((p) => p.id === probe.id));
+    await sleep(Math.max(0, probe.expires_at * 1000 - Date.now()) + 1100);
+    for (let i = 0; i < 3; i++) {
+      assert.ok(!(await polledIds(keys[SVC])).includes(probe.id), 'an expired probe was served');
+      await sleep(300);
+    }
+    const r = await postEvents(keys[SVC], probe.id, [{ ts: 3 }]);
+    assert.equal(r.status, 409, r.body);
+    assert.equal(storedEvents(probe.id), 0);
+
+    // a probe clipped to a 3-second grant goes when the grant does
+    const short = await probeGrant(3);
+    const clipped = await deploy(short.token);
+    assert.ok(clipped.expires_at <= short.grant.expires_at);
+    await sleep(Math.max(0, short.grant.expires_at * 1000 - Date.now()) + 1100);
+    assert.ok(!(await polledIds(keys[SVC])).includes(clipped.id));
+    assert.equal((await postEvents(keys[SVC], clipped.id, [{ ts: 4 }])).status, 409);
+  });
+
+  test('removing a service revokes its key; the audit export verifies offline', async () => {
+    let r = cli('service', 'remove', OTHER);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await poll(keys[OTHER], OTHER)).status, 401);
+    assert.equal(sql(`SELECT count(*) FROM ingest_keys WHERE service = '${OTHER}' AND revoked_at IS NULL`), '0');
+
+    const { text, entries } = await exportEntries();
+    const rm = entries.find((e) => e.type === 'service.removed' && e.data.service === OTHER);
+    assert.match(rm.data.revoked_key, /^igk_/);
+    const keyFile = join(jg.dir, 'checkpoint.pub');
+    const k = runJitgate(['keys', 'public', '--kind', 'checkpoint', '-c', jg.configPath]);
+    assert.equal(k.code, 0, k.stderr);
+    writeFileSync(keyFile, k.stdout);
+    const exportFile = join(jg.dir, 'agents-export.jsonl');
+    writeFileSync(exportFile, text);
+    const v = runJitgate(['audit', 'verify', exportFile, '--key', keyFile]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /^VALID/);
+    // the server still verifies the log the CLI appended to
+    assert.equal((await jg.request('GET', '/readyz')).status, 200);
+  });
+});
