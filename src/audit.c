@@ -650,39 +650,39 @@ push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
 	struct {
 		uint64_t size;
 		char *note;
-	} todo[64];
+	} pending[64];
 	int n = 0;
 
 	if (jg_stmt_prepare(conn, sql_cp_unpushed, &st) != 0)
 		return;
 	jg_stmt_bind_text(st, 1, sink);
 	while (n < 64 && jg_stmt_step(st) == JG_STMT_ROW) {
-		todo[n].size = (uint64_t)jg_stmt_column_int64(st, 0);
-		todo[n].note = strdup(jg_stmt_column_text(st, 1));
-		if (todo[n].note)
+		pending[n].size = (uint64_t)jg_stmt_column_int64(st, 0);
+		pending[n].note = strdup(jg_stmt_column_text(st, 1));
+		if (pending[n].note)
 			n++;
 	}
 	jg_stmt_finish(st);
 	for (int i = 0; i < n; i++) {
-		int rc = strcmp(sink, "dir") == 0 ? push_dir(a, todo[i].size, todo[i].note)
-						  : push_url(a, todo[i].note);
+		int rc = strcmp(sink, "dir") == 0 ? push_dir(a, pending[i].size, pending[i].note)
+						  : push_url(a, pending[i].note);
 		if (rc == 0 && jg_stmt_prepare(conn, sql_push_insert, &st) == 0) {
-			jg_stmt_bind_int64(st, 1, (int64_t)todo[i].size);
+			jg_stmt_bind_int64(st, 1, (int64_t)pending[i].size);
 			jg_stmt_bind_text(st, 2, sink);
 			jg_stmt_bind_int64(st, 3, now_ms());
 			(void)jg_stmt_step(st);
 			jg_stmt_finish(st);
 		} else if (rc != 0) {
 			json_t *f = json_pack("{s:s,s:I}", "sink", sink, "size",
-					      (json_int_t)todo[i].size);
+					      (json_int_t)pending[i].size);
 			jg_log(JG_LOG_WARN, "audit: could not push a checkpoint off-host; will retry",
 			       f);
 			json_decref(f);
 		}
-		free(todo[i].note);
+		free(pending[i].note);
 		if (rc != 0) {
 			for (int k = i + 1; k < n; k++)
-				free(todo[k].note);
+				free(pending[k].note);
 			break;
 		}
 	}

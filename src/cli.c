@@ -2,6 +2,8 @@
  * cli.c - usage text, shared start-up steps, and `jitgate migrate`.
  */
 #include <getopt.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,53 @@ fail:
 	jg_store_close(*store);
 	*store = NULL;
 	return JG_EXIT_STORE;
+}
+
+struct jg_audit_config
+jg_cli_audit_config(const struct jg_config *cfg)
+{
+	return (struct jg_audit_config){
+	    .origin = cfg->audit_origin,
+	    .checkpoint_entries = (uint64_t)cfg->audit_checkpoint_entries,
+	    .checkpoint_seconds = (int)cfg->audit_checkpoint_seconds,
+	    .sink_dir = cfg->audit_sink_dir,
+	    .sink_url = cfg->audit_sink_url,
+	    .sink_ca_file = cfg->audit_sink_ca_file,
+	    .verify_threads = (int)cfg->audit_verify_threads,
+	    .reverify_seconds = (int)cfg->audit_reverify_seconds,
+	};
+}
+
+int
+jg_cli_open_audit(const char *config, const char *who, struct jg_config **cfg,
+		  struct jg_store **store, struct jg_audit **audit)
+{
+	char err[1024];
+	int rc;
+
+	if ((rc = jg_cli_load_config(config, cfg)) != 0)
+		return rc;
+	if ((rc = jg_cli_open_store(*cfg, store)) != 0)
+		return rc;
+	if (audit == NULL)
+		return 0;
+	struct jg_audit_config acfg = jg_cli_audit_config(*cfg);
+	if (jg_audit_open(*store, (*cfg)->key_dir, &acfg, audit, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate %s: %s\n", who, err);
+		return JG_EXIT_CONFIG;
+	}
+	if (jg_audit_start(*audit) != 0) {
+		fprintf(stderr, "jitgate %s: cannot start the audit writer\n", who);
+		return JG_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+void
+jg_cli_operator_actor(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+	snprintf(out, len, "operator:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
 }
 
 int

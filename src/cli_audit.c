@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,47 +32,6 @@ static int
 file_write(void *ctx, const void *buf, size_t len)
 {
 	return fwrite(buf, 1, len, ctx) == len ? 0 : JG_EIO;
-}
-
-static void
-operator_actor(char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(getuid());
-	snprintf(out, len, "operator:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-}
-
-/* Opens the store and the audit writer as `serve` does (without listening). */
-static int
-open_audit(const char *config, struct jg_config **cfg, struct jg_store **store,
-	   struct jg_audit **audit)
-{
-	char err[1024];
-	int rc;
-
-	if ((rc = jg_cli_load_config(config, cfg)) != 0)
-		return rc;
-	if ((rc = jg_cli_open_store(*cfg, store)) != 0)
-		return rc;
-	if (audit == NULL)
-		return 0;
-	struct jg_audit_config acfg = {
-	    .origin = (*cfg)->audit_origin,
-	    .checkpoint_entries = (uint64_t)(*cfg)->audit_checkpoint_entries,
-	    .checkpoint_seconds = (int)(*cfg)->audit_checkpoint_seconds,
-	    .sink_dir = (*cfg)->audit_sink_dir,
-	    .sink_url = (*cfg)->audit_sink_url,
-	    .sink_ca_file = (*cfg)->audit_sink_ca_file,
-	    .verify_threads = (int)(*cfg)->audit_verify_threads,
-	};
-	if (jg_audit_open(*store, (*cfg)->key_dir, &acfg, audit, err, sizeof(err)) != 0) {
-		fprintf(stderr, "jitgate audit: %s\n", err);
-		return JG_EXIT_CONFIG;
-	}
-	if (jg_audit_start(*audit) != 0) {
-		fprintf(stderr, "jitgate audit: cannot start the audit writer\n");
-		return JG_EXIT_RUNTIME;
-	}
-	return 0;
 }
 
 static int
@@ -122,7 +80,7 @@ cmd_export(int argc, char **argv)
 		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
 		}
 	}
-	if ((rc = open_audit(config, &cfg, &store, &audit)) != 0)
+	if ((rc = jg_cli_open_audit(config, "audit", &cfg, &store, &audit)) != 0)
 		goto out;
 	uint64_t size = 0;
 	if (jg_audit_size(store, &size) != 0 || from > size || (to != UINT64_MAX && (to > size || from > to))) {
@@ -132,7 +90,7 @@ cmd_export(int argc, char **argv)
 		goto out;
 	}
 	/* The export is itself an audited action, then a checkpoint covers it. */
-	operator_actor(actor, sizeof(actor));
+	jg_cli_operator_actor(actor, sizeof(actor));
 	json_t *data = json_pack("{s:I}", "from", (json_int_t)from);
 	if (to != UINT64_MAX)
 		json_object_set_new(data, "to", json_integer((json_int_t)to));
@@ -326,7 +284,7 @@ cmd_checkpoint(int argc, char **argv)
 		config = argv[2];
 	else if (argc != 1)
 		return jg_cli_usage(stderr, JG_EXIT_USAGE);
-	if ((rc = open_audit(config, &cfg, &store, &audit)) == 0) {
+	if ((rc = jg_cli_open_audit(config, "audit", &cfg, &store, &audit)) == 0) {
 		if (jg_audit_checkpoint(audit, &note, &size) != 0) {
 			fprintf(stderr, "jitgate audit checkpoint: the audit log cannot be written\n");
 			rc = JG_EXIT_RUNTIME;
@@ -357,7 +315,7 @@ cmd_check(int argc, char **argv)
 		config = argv[2];
 	else if (argc != 1)
 		return jg_cli_usage(stderr, JG_EXIT_USAGE);
-	if ((rc = open_audit(config, &cfg, &store, NULL)) != 0)
+	if ((rc = jg_cli_open_audit(config, "audit", &cfg, &store, NULL)) != 0)
 		goto out;
 	if (jg_audit_verifiers_load(cfg->key_dir, cfg->audit_origin, &vs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jitgate audit check: %s\n", err);

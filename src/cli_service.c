@@ -10,7 +10,6 @@
  * store keeps only its hash.
  */
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,47 +22,6 @@
 #include "jitgate/catalog.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
-
-static void
-operator_actor(char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(getuid());
-	snprintf(out, len, "operator:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-}
-
-/* Opens the store and the audit writer as `serve` does (without listening); as cli_audit.c. */
-static int
-open_audit(const char *config, const char *who, struct jg_config **cfg, struct jg_store **store,
-	   struct jg_audit **audit)
-{
-	char err[1024];
-	int rc;
-
-	if ((rc = jg_cli_load_config(config, cfg)) != 0)
-		return rc;
-	if ((rc = jg_cli_open_store(*cfg, store)) != 0)
-		return rc;
-	if (audit == NULL)
-		return 0;
-	struct jg_audit_config acfg = {
-	    .origin = (*cfg)->audit_origin,
-	    .checkpoint_entries = (uint64_t)(*cfg)->audit_checkpoint_entries,
-	    .checkpoint_seconds = (int)(*cfg)->audit_checkpoint_seconds,
-	    .sink_dir = (*cfg)->audit_sink_dir,
-	    .sink_url = (*cfg)->audit_sink_url,
-	    .sink_ca_file = (*cfg)->audit_sink_ca_file,
-	    .verify_threads = (int)(*cfg)->audit_verify_threads,
-	};
-	if (jg_audit_open(*store, (*cfg)->key_dir, &acfg, audit, err, sizeof(err)) != 0) {
-		fprintf(stderr, "jitgate %s: %s\n", who, err);
-		return JG_EXIT_CONFIG;
-	}
-	if (jg_audit_start(*audit) != 0) {
-		fprintf(stderr, "jitgate %s: cannot start the audit writer\n", who);
-		return JG_EXIT_RUNTIME;
-	}
-	return 0;
-}
 
 /* Parses -c/--config and the positional arguments after argv[1] (the verb). */
 static int
@@ -197,9 +155,9 @@ jg_cmd_service(int argc, char **argv)
 			return JG_EXIT_USAGE;
 		}
 	}
-	if ((rc = open_audit(config, "service", &cfg, &store, list ? NULL : &audit)) != 0)
+	if ((rc = jg_cli_open_audit(config, "service", &cfg, &store, list ? NULL : &audit)) != 0)
 		goto out;
-	operator_actor(actor, sizeof(actor));
+	jg_cli_operator_actor(actor, sizeof(actor));
 	struct jg_catalog_ctx ctx = {
 	    .store = store, .audit = audit, .actor = actor, .now = (int64_t)time(NULL)};
 	if (list) {
@@ -256,9 +214,9 @@ jg_cmd_ingest_key(int argc, char **argv)
 	}
 	if ((rc = parse_args(argc, argv, &config, NULL, pos, 1)) != 0)
 		return rc < 0 ? JG_EXIT_OK : rc;
-	if ((rc = open_audit(config, "ingest-key", &cfg, &store, &audit)) != 0)
+	if ((rc = jg_cli_open_audit(config, "ingest-key", &cfg, &store, &audit)) != 0)
 		goto out;
-	operator_actor(actor, sizeof(actor));
+	jg_cli_operator_actor(actor, sizeof(actor));
 	struct jg_catalog_ctx ctx = {
 	    .store = store, .audit = audit, .actor = actor, .now = (int64_t)time(NULL)};
 	if (revoke)

@@ -228,16 +228,7 @@ jg_cmd_serve(int argc, char **argv)
 	struct jg_chain verified;
 	if ((rc = verify_audit_log(&app, &verified)) != 0)
 		goto out;
-	struct jg_audit_config acfg = {
-	    .origin = app.cfg->audit_origin,
-	    .checkpoint_entries = (uint64_t)app.cfg->audit_checkpoint_entries,
-	    .checkpoint_seconds = (int)app.cfg->audit_checkpoint_seconds,
-	    .sink_dir = app.cfg->audit_sink_dir,
-	    .sink_url = app.cfg->audit_sink_url,
-	    .sink_ca_file = app.cfg->audit_sink_ca_file,
-	    .verify_threads = (int)app.cfg->audit_verify_threads,
-	    .reverify_seconds = (int)app.cfg->audit_reverify_seconds,
-	};
+	struct jg_audit_config acfg = jg_cli_audit_config(app.cfg);
 	if (jg_audit_open(app.store, app.cfg->key_dir, &acfg, &app.audit, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "audit log: %s", err);
 		rc = JG_EXIT_CONFIG;

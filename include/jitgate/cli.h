@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "jitgate/audit.h"
 #include "jitgate/config.h"
 #include "jitgate/store.h"
 
@@ -37,5 +38,19 @@ int jg_cli_load_config(const char *path, struct jg_config **cfg);
 
 /* Opens the store with a current schema or prints why not; 0 or JG_EXIT_STORE. */
 int jg_cli_open_store(const struct jg_config *cfg, struct jg_store **store);
+
+/* The audit log's settings from the configuration. */
+struct jg_audit_config jg_cli_audit_config(const struct jg_config *cfg);
+
+/*
+ * Loads the configuration, opens the store and (when audit is not NULL)
+ * starts the audit writer, as `serve` does without listening.  who names
+ * the subcommand in messages.  Returns 0 or an exit code.
+ */
+int jg_cli_open_audit(const char *config, const char *who, struct jg_config **cfg,
+		      struct jg_store **store, struct jg_audit **audit);
+
+/* "operator:<unix user>": the audit actor of a command run on the host. */
+void jg_cli_operator_actor(char *out, size_t len);
 
 #endif
