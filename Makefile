@@ -24,11 +24,13 @@ LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+AGENT_SRCS := $(wildcard agent/src/*.c)
+AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
 .PHONY: all deps build unit unit-asan e2e test run bench lint format clean dev-setup
 
 all: build
-build: $(BUILD)/jitgate
+build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo
 
 deps:
 	@deploy/install-deps.sh
@@ -45,7 +47,20 @@ $(BUILD)/jitgate: $(BUILD)/obj/main.o $(BUILD)/libjitgate.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 
-$(BUILD)/obj $(BUILD)/tests:
+# The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
+$(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent
+	$(CC) $(JG_CFLAGS) -Iagent/include -c -o $@ $<
+
+$(BUILD)/libjitgate-agent.a: $(AGENT_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/payments_demo: agent/demo/payments_demo.c $(BUILD)/libjitgate-agent.a
+	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
+
+$(BUILD)/tests/test_probe_match: tests/unit/test_probe_match.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
+	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS) -lcmocka
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/agent:
 	mkdir -p $@
 
 # Unit tests run from the repository root so they find migrations/ and tests/unit/data/.

@@ -1,0 +1,77 @@
+/*
+ * jitgate-agent.h - the reference agent library (libjitgate-agent), the C
+ * side of docs/agents.md.
+ *
+ * A service links it, makes one agent with jga_new() and calls jga_hit() on
+ * entry to every function it is willing to have probed.  A poller thread
+ * asks jitgate which probes are live (GET /v1/agents/probes) and makes the
+ * installed set equal to the reply; a flusher thread posts captured events
+ * in batches of at most 100 every second.  A probe is uninstalled, and its
+ * buffered events dropped, at its local deadline, when a poll stops listing
+ * it, when a post is answered 404/409, or (all probes) on 401/403.
+ *
+ * Thread safety: jga_hit() and jga_stats() may be called from any number
+ * of threads at once; jga_free() must not race with them.
+ */
+#ifndef JITGATE_AGENT_H
+#define JITGATE_AGENT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct jga_agent;
+
+struct jga_stats {
+	uint64_t polls_ok, polls_failed;
+	uint64_t matched;   /* calls on an installed probe whose conditions held */
+	uint64_t captured;  /* of those, sampled and queued */
+	uint64_t posted;    /* events jitgate answered 201 for */
+	uint64_t dropped;   /* queued events dropped (409/404, buffer full, expiry) */
+	uint64_t installed; /* probes installed now */
+};
+
+/*
+ * Starts an agent for service: base_url is jitgate's public_url (https://
+ * only), ingest_key the service's "jgk_..." key (copied; the copy is wiped
+ * by jga_free), ca_file a PEM bundle to verify jitgate with, or NULL for
+ * the system store.  Starts the poller and flusher threads; the first poll
+ * happens at once.  Returns NULL on bad arguments or no memory; the caller
+ * frees with jga_free().
+ */
+struct jga_agent *jga_new(const char *base_url, const char *service, const char *ingest_key,
+			  const char *ca_file);
+
+/*
+ * Stops both threads, posts what is still queued for live probes (one last
+ * flush) and uninstalls every probe, so later jga_hit() calls record
+ * nothing; the counters stay readable.  Calling it again does nothing.
+ */
+void jga_stop(struct jga_agent *agent);
+
+/* jga_stop(), then frees everything.  jga_free(NULL) does nothing. */
+void jga_free(struct jga_agent *agent);
+
+/*
+ * A call of function with args (a JSON object: parameter name -> value;
+ * borrowed, never changed) and ret (the return value or NULL; borrowed).
+ * For every installed probe on function before its deadline: conditions,
+ * then sampling, then an event is queued (copies of args/ret as the probe
+ * asks).  Returns how many events were queued (0 or more), or -1 when
+ * something failed (counted; the call itself is never affected).
+ */
+int jga_hit(struct jga_agent *agent, const char *function, json_t *args, json_t *ret);
+
+/* Copies the counters into *out. */
+void jga_stats(struct jga_agent *agent, struct jga_stats *out);
+
+/*
+ * Whether every condition of conditions (an array of {field, op, value};
+ * NULL or [] match every call) holds for args, as docs/agents.md section 2
+ * defines: field is a dotted path (names, or 0-based indices into arrays);
+ * eq/gt/lt/contains.  Returns 1 (match) or 0.  Malformed conditions never
+ * match.
+ */
+int jg_probe_match(const json_t *conditions, const json_t *args);
+
+#endif

@@ -1,0 +1,742 @@
+/*
+ * agent.c - the reference agent: the poller, the flusher and jga_hit().
+ *
+ * State is one mutex-guarded list of installed probes, each with its
+ * conditions, its local deadline (CLOCK_MONOTONIC: the time the poll was
+ * sent + expires_at - jitgate's now - 1 s, so neither the local clock nor
+ * the whole-second rounding of now extends a probe) and its queue
+ * of events (at most MAX_QUEUE; the oldest is dropped).  The poller makes
+ * the list equal to each successful poll; the flusher takes at most 100
+ * events of a probe, posts them without the lock, and on 404/409 drops
+ * the probe, on 401/403 every probe, on a network error or 5xx puts the
+ * batch back (unless the deadline passed).  HTTP is libcurl directly
+ * (httpc.h has no Authorization header); TLS is always verified.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "jitgate-agent.h"
+
+#define MAX_PROBES	500
+#define MAX_QUEUE	1000 /* events per probe */
+#define MAX_BATCH	100
+#define MAX_BATCH_BYTES (512 * 1024) /* well within limits.max_body_bytes (1 MiB) */
+#define MAX_EVENT_BYTES 16384	     /* one event as compact JSON (docs/agents.md) */
+#define MAX_REPLY	(1024 * 1024)
+#define DEFAULT_POLL_MS 2000
+#define FLUSH_MS	1000
+#define FLUSH_EARLY_MS	250 /* before a probe's deadline */
+#define FLUSH_MIN_MS	50
+#define MAX_BACKOFF_MS	60000
+#define UNAUTH_POLL_MS	300000
+#define HTTP_TIMEOUT_MS 5000L
+
+struct probe {
+	char *id;
+	char *function;
+	bool capture_args, capture_return;
+	double rate;
+	json_t *conditions;
+	struct timespec deadline; /* CLOCK_MONOTONIC */
+	json_t *queue;		  /* array of events */
+};
+
+struct jga_agent {
+	char *base_url, *service, *key, *ca_file;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	bool stop;
+	struct probe *probes[MAX_PROBES];
+	size_t nprobes;
+	struct jga_stats st;
+	pthread_t poller, flusher;
+	bool poller_up, flusher_up;
+};
+
+static void
+mono_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static struct timespec
+mono_after_ms(long ms)
+{
+	struct timespec t;
+
+	mono_now(&t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static bool
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Uniform in [0, 1) from RAND_bytes; -1 when the generator fails. */
+static double
+uniform(void)
+{
+	uint64_t r;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+		return -1.0;
+	return (double)(r >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void
+probe_free(struct probe *p)
+{
+	if (p == NULL)
+		return;
+	free(p->id);
+	free(p->function);
+	json_decref(p->conditions);
+	json_decref(p->queue);
+	free(p);
+}
+
+/* Removes probe i (lock held); its queued events count as dropped. */
+static void
+uninstall(struct jga_agent *a, size_t i)
+{
+	a->st.dropped += json_array_size(a->probes[i]->queue);
+	probe_free(a->probes[i]);
+	a->probes[i] = a->probes[--a->nprobes];
+	a->probes[a->nprobes] = NULL;
+}
+
+static void
+uninstall_all(struct jga_agent *a)
+{
+	while (a->nprobes > 0)
+		uninstall(a, a->nprobes - 1);
+}
+
+/* Uninstalls every probe past its deadline (lock held). */
+static void
+expire(struct jga_agent *a)
+{
+	struct timespec now;
+
+	mono_now(&now);
+	for (size_t i = a->nprobes; i-- > 0;)
+		if (!before(&now, &a->probes[i]->deadline))
+			uninstall(a, i);
+}
+
+static ssize_t
+find(struct jga_agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->nprobes; i++)
+		if (strcmp(a->probes[i]->id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t n;
+	bool over;
+};
+
+static size_t
+on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->n + n > MAX_REPLY) {
+		b->over = true;
+		return 0;
+	}
+	char *q = realloc(b->p, b->n + n + 1);
+	if (q == NULL)
+		return 0;
+	memcpy(q + b->n, data, n);
+	b->n += n;
+	q[b->n] = '\0';
+	b->p = q;
+	return n;
+}
+
+/*
+ * GET (body NULL) or POST a JSON body to base_url + path.  Returns the HTTP
+ * status, or -1 when there was no answer; *reply (caller frees) gets the
+ * body parsed as JSON when it is JSON.
+ */
+static long
+request(struct jga_agent *a, const char *path, const char *body, json_t **reply)
+{
+	struct curl_slist *hdr = NULL, *h;
+	struct buf b = {0};
+	long status = -1;
+	char *url = NULL, *auth = NULL;
+	CURL *c = curl_easy_init();
+
+	*reply = NULL;
+	if (c == NULL)
+		goto out;
+	if (asprintf(&url, "%s%s", a->base_url, path) < 0) {
+		url = NULL;
+		goto out;
+	}
+	if (asprintf(&auth, "Authorization: Bearer %s", a->key) < 0) {
+		auth = NULL;
+		goto out;
+	}
+	if ((h = curl_slist_append(hdr, auth)) == NULL)
+		goto out;
+	hdr = h;
+	if ((h = curl_slist_append(hdr, "Accept: application/json")) == NULL)
+		goto out;
+	hdr = h;
+	if (body != NULL) {
+		if ((h = curl_slist_append(hdr, "Content-Type: application/json")) == NULL)
+			goto out;
+		hdr = h;
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (a->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_file);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, HTTP_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(c) != CURLE_OK || b.over)
+		goto out;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (b.p != NULL)
+		*reply = json_loadb(b.p, b.n, 0, NULL);
+out:
+	if (auth != NULL) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	free(url);
+	free(b.p);
+	curl_slist_free_all(hdr);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	return status;
+}
+
+/* ---- polling ------------------------------------------------------------- */
+
+static struct probe *
+probe_from_json(const json_t *j, const struct timespec *deadline)
+{
+	const char *id = json_string_value(json_object_get(j, "id"));
+	const char *fn = json_string_value(json_object_get(j, "function"));
+	json_t *conds = json_object_get(j, "conditions");
+	json_t *rate = json_object_get(j, "sampling_rate");
+	struct probe *p;
+
+	if (id == NULL || fn == NULL || (conds != NULL && !json_is_array(conds)) ||
+	    !json_is_number(rate) || (p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	p->id = strdup(id);
+	p->function = strdup(fn);
+	p->queue = json_array();
+	p->conditions = conds ? json_deep_copy(conds) : json_array();
+	if (p->id == NULL || p->function == NULL || p->queue == NULL || p->conditions == NULL) {
+		probe_free(p);
+		return NULL;
+	}
+	p->capture_args = json_is_true(json_object_get(j, "capture_args"));
+	p->capture_return = json_is_true(json_object_get(j, "capture_return"));
+	p->rate = json_number_value(rate);
+	p->deadline = *deadline;
+	return p;
+}
+
+/* Makes the installed set equal to a 200 reply (lock held).  Returns 0 or -1. */
+static int
+apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0)
+{
+	const json_t *list = json_object_get(reply, "probes");
+	json_t *jnow = json_object_get(reply, "now");
+	bool keep[MAX_PROBES] = {false};
+
+	if (!json_is_array(list) || !json_is_integer(jnow))
+		return -1;
+	json_int_t now = json_integer_value(jnow);
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *j = json_array_get(list, i);
+		const char *id = json_string_value(json_object_get(j, "id"));
+		json_t *exp = json_object_get(j, "expires_at");
+		if (id == NULL || !json_is_integer(exp))
+			continue;
+		/*
+		 * now is whole seconds, so the server's true clock may be up to 1 s
+		 * past it: take a second off, so the local deadline is never later
+		 * than expires_at (at the cost of up to 1 s at the end).
+		 */
+		json_int_t left = json_integer_value(exp) - now - 1;
+		if (left <= 0)
+			continue;
+		struct timespec dl = *t0; /* the local clock when the poll was sent */
+		dl.tv_sec += (time_t)left;
+		ssize_t at = find(a, id);
+		if (at >= 0) {
+			if (before(&dl, &a->probes[at]->deadline))
+				a->probes[at]->deadline = dl; /* never extended */
+			keep[at] = true;
+			continue;
+		}
+		if (a->nprobes == MAX_PROBES)
+			continue;
+		struct probe *p = probe_from_json(j, &dl);
+		if (p == NULL)
+			continue;
+		keep[a->nprobes] = true;
+		a->probes[a->nprobes++] = p;
+	}
+	for (size_t i = a->nprobes; i-- > 0;) {
+		if (!keep[i]) {
+			uninstall(a, i);
+			keep[i] = keep[a->nprobes]; /* uninstall moved the last one to i */
+		}
+	}
+	expire(a);
+	a->st.installed = a->nprobes;
+	return 0;
+}
+
+/* One poll; returns the delay to the next one in ms. */
+static long
+poll_once(struct jga_agent *a, long *backoff)
+{
+	char *path = NULL;
+	char *svc = curl_easy_escape(NULL, a->service, 0);
+	json_t *reply = NULL;
+	long next = DEFAULT_POLL_MS;
+	struct timespec t0;
+
+	mono_now(&t0);
+	if (svc == NULL || asprintf(&path, "/v1/agents/probes?service=%s", svc) < 0) {
+		path = NULL;
+		goto fail;
+	}
+	long status = request(a, path, NULL, &reply);
+	pthread_mutex_lock(&a->mu);
+	if (status == 200 && apply_poll(a, reply, &t0) == 0) {
+		json_t *ps = json_object_get(reply, "poll_seconds");
+		if (json_is_integer(ps) && json_integer_value(ps) > 0 &&
+		    json_integer_value(ps) <= 3600)
+			next = (long)json_integer_value(ps) * 1000;
+		a->st.polls_ok++;
+		*backoff = 0;
+		pthread_mutex_unlock(&a->mu);
+		goto out;
+	}
+	a->st.polls_failed++;
+	if (status == 401 || status == 403) {
+		uninstall_all(a);
+		a->st.installed = 0;
+		pthread_mutex_unlock(&a->mu);
+		next = UNAUTH_POLL_MS;
+		goto out;
+	}
+	expire(a); /* keep what is installed only until its deadline */
+	a->st.installed = a->nprobes;
+	pthread_mutex_unlock(&a->mu);
+fail:
+	*backoff = *backoff ? *backoff * 2 : 1000;
+	if (*backoff > MAX_BACKOFF_MS)
+		*backoff = MAX_BACKOFF_MS;
+	next = *backoff;
+out:
+	json_decref(reply);
+	free(path);
+	curl_free(svc);
+	/* +-20 % jitter */
+	double u = uniform();
+	if (u >= 0)
+		next = (long)((double)next * (0.8 + 0.4 * u));
+	return next;
+}
+
+/* Sleeps until deadline or stop; returns true when stopping (lock held). */
+static bool
+wait_until(struct jga_agent *a, const struct timespec *until)
+{
+	while (!a->stop) {
+		int rc = pthread_cond_timedwait(&a->wake, &a->mu, until);
+		if (rc == ETIMEDOUT)
+			break;
+	}
+	return a->stop;
+}
+
+static void *
+poller_main(void *arg)
+{
+	struct jga_agent *a = arg;
+	long backoff = 0;
+
+	for (;;) {
+		long next = poll_once(a, &backoff);
+		struct timespec until = mono_after_ms(next);
+		pthread_mutex_lock(&a->mu);
+		bool stop = wait_until(a, &until);
+		pthread_mutex_unlock(&a->mu);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- flushing ------------------------------------------------------------ */
+
+/* Puts batch back at the front of probe id's queue, if it is still installed (lock held). */
+static void
+requeue(struct jga_agent *a, const char *id, json_t *batch)
+{
+	ssize_t at = find(a, id);
+	if (at < 0) {
+		a->st.dropped += json_array_size(batch);
+		return;
+	}
+	json_t *q = a->probes[at]->queue;
+	json_array_extend(batch, q);
+	json_array_clear(q);
+	while (json_array_size(batch) > MAX_QUEUE) {
+		json_array_remove(batch, 0);
+		a->st.dropped++;
+	}
+	json_array_extend(q, batch);
+}
+
+/* Posts everything queued, a batch per probe per round.  Returns -1 when a post failed. */
+static int
+flush_all(struct jga_agent *a)
+{
+	int rc = 0;
+
+	for (;;) {
+		char *id = NULL;
+		json_t *batch = NULL;
+
+		pthread_mutex_lock(&a->mu);
+		expire(a);
+		for (size_t i = 0; i < a->nprobes && id == NULL; i++) {
+			struct probe *p = a->probes[i];
+			size_t n = json_array_size(p->queue);
+			if (n == 0)
+				continue;
+			if (n > MAX_BATCH)
+				n = MAX_BATCH;
+			batch = json_array();
+			id = strdup(p->id);
+			if (batch == NULL || id == NULL) {
+				json_decref(batch);
+				free(id);
+				pthread_mutex_unlock(&a->mu);
+				return -1;
+			}
+			/* at most MAX_BATCH events and about MAX_BATCH_BYTES of body */
+			size_t bytes = 0, k = 0;
+			for (; k < n; k++) {
+				json_t *ev = json_array_get(p->queue, k);
+				bytes += json_dumpb(ev, NULL, 0, JSON_COMPACT) + 1;
+				if (k > 0 && bytes > MAX_BATCH_BYTES)
+					break;
+				json_array_append(batch, ev);
+			}
+			for (size_t r = 0; r < k; r++)
+				json_array_remove(p->queue, 0);
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (id == NULL)
+			return rc;
+
+		char path[160];
+		json_t *reply = NULL;
+		json_t *body = json_pack("{s:O}", "events", batch);
+		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		long status = -1;
+		if (text != NULL &&
+		    (size_t)snprintf(path, sizeof path, "/v1/agents/probes/%s/events", id) <
+			sizeof path)
+			status = request(a, path, text, &reply);
+		free(text);
+		json_decref(body);
+		json_decref(reply);
+
+		pthread_mutex_lock(&a->mu);
+		ssize_t at = find(a, id);
+		if (status == 201) {
+			a->st.posted += json_array_size(batch);
+		} else if (status == 404 || status == 409) {
+			a->st.dropped += json_array_size(batch);
+			if (at >= 0)
+				uninstall(a, (size_t)at);
+		} else if (status == 401 || status == 403) {
+			a->st.dropped += json_array_size(batch);
+			uninstall_all(a);
+		} else if (status == -1 || status >= 500) {
+			requeue(a, id, batch);
+			rc = -1;
+		} else {
+			a->st.dropped += json_array_size(batch); /* 400/413/415: a bug here */
+		}
+		a->st.installed = a->nprobes;
+		pthread_mutex_unlock(&a->mu);
+		json_decref(batch);
+		free(id);
+		if (rc != 0)
+			return rc; /* retry next round */
+	}
+}
+
+static void *
+flusher_main(void *arg)
+{
+	struct jga_agent *a = arg;
+	long backoff = 0;
+
+	for (;;) {
+		long next = FLUSH_MS;
+		if (flush_all(a) != 0) {
+			backoff = backoff ? backoff * 2 : FLUSH_MS;
+			if (backoff > MAX_BACKOFF_MS)
+				backoff = MAX_BACKOFF_MS;
+			next = backoff;
+		} else {
+			backoff = 0;
+		}
+		struct timespec until = mono_after_ms(next);
+		pthread_mutex_lock(&a->mu);
+		/* wake early enough to post what a probe holds before its deadline */
+		for (size_t i = 0; i < a->nprobes; i++) {
+			struct timespec dl = a->probes[i]->deadline;
+			dl.tv_nsec -= FLUSH_EARLY_MS * 1000000L;
+			if (dl.tv_nsec < 0) {
+				dl.tv_sec--;
+				dl.tv_nsec += 1000000000L;
+			}
+			struct timespec soon = mono_after_ms(FLUSH_MIN_MS);
+			if (before(&dl, &soon))
+				dl = soon;
+			if (before(&dl, &until))
+				until = dl;
+		}
+		bool stop = wait_until(a, &until);
+		pthread_mutex_unlock(&a->mu);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- the public API -------------------------------------------------------- */
+
+static void
+curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct jga_agent *
+jga_new(const char *base_url, const char *service, const char *ingest_key, const char *ca_file)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct jga_agent *a;
+	pthread_condattr_t ca;
+
+	if (base_url == NULL || strncmp(base_url, "https://", 8) != 0 || service == NULL ||
+	    *service == '\0' || ingest_key == NULL || strncmp(ingest_key, "jgk_", 4) != 0)
+		return NULL;
+	if ((a = calloc(1, sizeof *a)) == NULL)
+		return NULL;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_once(&once, curl_init);
+	a->base_url = strdup(base_url);
+	a->service = strdup(service);
+	a->key = strdup(ingest_key);
+	a->ca_file = ca_file ? strdup(ca_file) : NULL;
+	if (a->base_url == NULL || a->service == NULL || a->key == NULL ||
+	    (ca_file != NULL && a->ca_file == NULL))
+		goto fail;
+	size_t n = strlen(a->base_url);
+	while (n > 8 && a->base_url[n - 1] == '/')
+		a->base_url[--n] = '\0';
+	if (pthread_create(&a->poller, NULL, poller_main, a) != 0)
+		goto fail;
+	a->poller_up = true;
+	if (pthread_create(&a->flusher, NULL, flusher_main, a) != 0)
+		goto fail;
+	a->flusher_up = true;
+	return a;
+fail:
+	jga_free(a);
+	return NULL;
+}
+
+void
+jga_stop(struct jga_agent *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = true;
+	pthread_cond_broadcast(&a->wake);
+	pthread_mutex_unlock(&a->mu);
+	if (a->poller_up)
+		pthread_join(a->poller, NULL);
+	if (a->flusher_up)
+		pthread_join(a->flusher, NULL);
+	bool flush = a->poller_up || a->flusher_up;
+	a->poller_up = a->flusher_up = false;
+	if (flush)
+		(void)flush_all(a); /* what is still queued for live probes */
+	pthread_mutex_lock(&a->mu);
+	uninstall_all(a); /* nothing more is recorded */
+	a->st.installed = 0;
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+jga_free(struct jga_agent *a)
+{
+	if (a == NULL)
+		return;
+	jga_stop(a);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->wake);
+	if (a->key != NULL) {
+		explicit_bzero(a->key, strlen(a->key));
+		free(a->key);
+	}
+	free(a->base_url);
+	free(a->service);
+	free(a->ca_file);
+	free(a);
+}
+
+/* RFC 3339 UTC with milliseconds. */
+static void
+timestamp(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+static json_t *
+make_event(const struct probe *p, json_t *args, json_t *ret)
+{
+	unsigned char rnd[16];
+	char id[33], ts[32];
+
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return NULL;
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	timestamp(ts);
+	json_t *ev = json_pack("{s:s,s:s,s:s}", "ts", ts, "event_id", id, "function", p->function);
+	if (ev == NULL)
+		return NULL;
+	if (p->capture_args &&
+	    json_object_set_new(ev, "args", args ? json_deep_copy(args) : json_null()) != 0)
+		goto fail;
+	if (p->capture_return &&
+	    json_object_set_new(ev, "return", ret ? json_deep_copy(ret) : json_null()) != 0)
+		goto fail;
+	/* over jitgate's cap for one event: keep the event, without what made it big */
+	if (json_dumpb(ev, NULL, 0, JSON_COMPACT) > MAX_EVENT_BYTES) {
+		json_object_del(ev, "args");
+		json_object_del(ev, "return");
+		if (json_object_set_new(ev, "truncated", json_true()) != 0)
+			goto fail;
+	}
+	return ev;
+fail:
+	json_decref(ev);
+	return NULL;
+}
+
+int
+jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
+{
+	struct timespec now;
+	int queued = 0;
+	bool failed = false;
+
+	if (a == NULL || function == NULL)
+		return -1;
+	mono_now(&now);
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->nprobes; i++) {
+		struct probe *p = a->probes[i];
+		if (strcmp(p->function, function) != 0 || !before(&now, &p->deadline))
+			continue; /* never records for an expired probe */
+		if (!jg_probe_match(p->conditions, args))
+			continue;
+		a->st.matched++;
+		if (p->rate < 1.0) {
+			double u = uniform();
+			if (u < 0) {
+				failed = true;
+				continue;
+			}
+			if (!(u < p->rate))
+				continue;
+		}
+		json_t *ev = make_event(p, args, ret);
+		if (ev == NULL || json_array_append_new(p->queue, ev) != 0) {
+			failed = true;
+			continue;
+		}
+		a->st.captured++;
+		queued++;
+		while (json_array_size(p->queue) > MAX_QUEUE) {
+			json_array_remove(p->queue, 0);
+			a->st.dropped++;
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	return failed ? -1 : queued;
+}
+
+void
+jga_stats(struct jga_agent *a, struct jga_stats *out)
+{
+	pthread_mutex_lock(&a->mu);
+	*out = a->st;
+	pthread_mutex_unlock(&a->mu);
+}

@@ -1,0 +1,187 @@
+// The reference agent (agent/, libjitgate-agent) end to end: the real server,
+// the real demo service build/payments_demo linked with the agent library,
+// and an engineer (alice, approved by bob) who deploys a probe on
+// PaymentProcessor.selectProvider with amount gt 1000, sampling 0.5 and
+// capture_args.  The agent polls, matches, samples and posts; the engineer
+// reads the events back redacted; revoking the grant stops them.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
+
+const SVC = 'payment-gateway';
+const FN = 'PaymentProcessor.selectProvider';
+const INC = 'INC-4711 payment retries failing in eu-west';
+const DEMO = process.env.JG_PAYMENTS_DEMO ?? join(ROOT, 'build', 'payments_demo'); // a sanitizer build may stand in
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+describe('reference agent (payments_demo)', () => {
+  let jg;
+  let db;
+  let keyFile;
+
+  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+  const sql = (q) => execFileSync('sqlite3', ['-readonly', db, q], { encoding: 'utf8' }).trim();
+  const stored = (probeId) => Number(sql(`SELECT count(*) FROM probe_events WHERE probe_id = '${probeId}'`));
+  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const withToken = (token, method, path, body) => jg.request(method, path, body === undefined
+    ? { headers: { authorization: `Bearer ${token}` } }
+    : { body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+
+  // Runs the demo; resolves {code, stats (its last stdout line), stderr}.
+  function runDemo(rate, seconds) {
+    const p = spawn(DEMO, [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    const done = new Promise((ok) => p.on('exit', (code) => {
+      let stats = null;
+      try { stats = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
+      ok({ code, stats, stdout: out, stderr: err });
+    }));
+    return { proc: p, done };
+  }
+
+  async function readAll(token, probeId) {
+    const events = [];
+    let after = 0;
+    for (;;) {
+      const r = await withToken(token, 'GET', `/v1/services/${SVC}/probes/${probeId}/events?limit=1000&after=${after}`);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json.redacted, true);
+      events.push(...r.json.events);
+      if (r.json.next_after === null) return { events, body: r.body };
+      after = r.json.next_after;
+    }
+  }
+
+  before(async () => {
+    assert.ok(existsSync(DEMO), `${DEMO} is not built (make build)`);
+    jg = await startJitgate();
+    db = join(jg.dir, 'jitgate.db');
+    let r = cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads');
+    assert.equal(r.status, 0, r.stderr);
+    r = cli('ingest-key', 'create', SVC);
+    assert.equal(r.status, 0, r.stderr);
+    keyFile = join(jg.dir, 'payment-gateway.key');
+    writeFileSync(keyFile, r.stdout, { mode: 0o600 });
+  });
+  after(() => cleanup(jg));
+
+  let grant;
+  let token;
+  let probe;
+
+  test('the demo agent captures matching calls, sampled at about 0.5; the engineer reads them redacted', async (ctx) => {
+    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(q.status, 201, q.body);
+    const ok = await post('bob', `/v1/requests/${q.json.id}/approve`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.json.state, 'active');
+    grant = ok.json;
+    const tok = await post('alice', `/v1/grants/${grant.id}/token`);
+    assert.equal(tok.status, 201, tok.body);
+    token = tok.json.token;
+
+    const d = await withToken(token, 'POST', `/v1/services/${SVC}/probes`, {
+      function: FN, capture_args: true, capture_return: false, sampling_rate: 0.5, duration: 600,
+      conditions: [{ field: 'amount', op: 'gt', value: 1000 }],
+    });
+    assert.equal(d.status, 201, d.body);
+    probe = d.json;
+    const deployedAt = Date.now();
+
+    const demo = runDemo(200, 4);
+    // events arrive within 5 s of deploying
+    let first = null;
+    while (Date.now() - deployedAt < 5000) {
+      if (stored(probe.id) > 0) { first = Date.now() - deployedAt; break; }
+      await sleep(100);
+    }
+    assert.ok(first !== null, `no event within 5 s of deploying (demo stderr: ${await Promise.race([demo.done.then((r) => r.stderr), sleep(10).then(() => '(running)')])})`);
+
+    const res = await demo.done;
+    assert.equal(res.code, 0, res.stderr);
+    const s = res.stats;
+    assert.ok(s, `no stats line: ${res.stdout}`);
+    assert.equal(s.calls, 800);
+    assert.ok(s.polls_ok >= 1, JSON.stringify(s));
+    assert.ok(s.matched > 200 && s.matched <= s.over_1000, JSON.stringify(s));
+    assert.equal(s.posted, s.captured, `every captured event was posted: ${JSON.stringify(s)}`);
+    assert.equal(s.dropped, 0);
+
+    ctx.diagnostic(`first event ${first} ms after deploying; demo: ${JSON.stringify(s)}`);
+    const { events, body } = await readAll(token, probe.id);
+    assert.equal(events.length, s.posted, 'the server holds what the agent posted');
+    assert.equal(stored(probe.id), s.posted);
+    // binomial(matched, 0.5): within 5 sigma
+    const n = s.matched;
+    const sigma = Math.sqrt(n * 0.25);
+    assert.ok(Math.abs(events.length - n / 2) <= 5 * sigma, `captured ${events.length} of ${n} matching calls`);
+    for (const e of events) {
+      const ev = e.event;
+      assert.ok(ev, JSON.stringify(e));
+      assert.equal(ev.function, FN);
+      assert.match(ev.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(ev.args.amount > 1000, JSON.stringify(ev));
+      assert.ok(['EUR', 'USD', 'GBP'].includes(ev.args.currency));
+      assert.equal(ev.args.customer_email, '[REDACTED:email]');
+      assert.ok(!('return' in ev), 'capture_return was false');
+    }
+    assert.ok(!/@example\.com/.test(body), 'an email was read back without read-pii');
+    // what is stored is what the agent sent
+    assert.match(sql(`SELECT event FROM probe_events WHERE probe_id = '${probe.id}' LIMIT 1`), /customer\d+@example\.com/);
+  });
+
+  test('after the grant is revoked no new events arrive', async (t) => {
+    assert.ok(probe, 'the previous test deployed no probe');
+    const demo = runDemo(200, 7);
+    const start = stored(probe.id);
+    // the agent is capturing again
+    const until = Date.now() + 5000;
+    while (stored(probe.id) === start && Date.now() < until) await sleep(100);
+    assert.ok(stored(probe.id) > start, 'the second demo run posted nothing');
+
+    const rv = await post('alice', `/v1/grants/${grant.id}/revoke`, { reason: 'found it' });
+    assert.equal(rv.status, 200, rv.body);
+    const count = stored(probe.id);
+    await sleep(3000);
+    assert.equal(stored(probe.id), count, 'events arrived after the grant was revoked');
+
+    const res = await demo.done;
+    assert.equal(res.code, 0, res.stderr);
+    t.diagnostic(`demo: ${JSON.stringify(res.stats)}; stored before ${start}, at revocation ${count}`);
+    // everything jitgate accepted came before the revocation; what was queued after it was dropped (409)
+    assert.equal(start + res.stats.posted, count, JSON.stringify(res.stats));
+    assert.ok(res.stats.dropped > 0, JSON.stringify(res.stats));
+    assert.equal(res.stats.captured, res.stats.posted + res.stats.dropped);
+    assert.equal(stored(probe.id), count);
+  });
+
+  test('an expired probe records nothing past its expires_at', async (t) => {
+    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(q.status, 201, q.body);
+    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
+    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
+    assert.equal(tk.status, 201, tk.body);
+    const d = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+      function: FN, capture_args: true, sampling_rate: 1, duration: 3, conditions: [],
+    });
+    assert.equal(d.status, 201, d.body);
+    const res = await runDemo(100, 5).done;
+    assert.equal(res.code, 0, res.stderr);
+    t.diagnostic(`demo: ${JSON.stringify(res.stats)}; expires_at ${d.json.expires_at}`);
+    const n = stored(d.json.id);
+    assert.ok(n > 0, 'nothing was captured before expiry');
+    assert.ok(res.stats.matched <= 3 * 100 + 20, `the agent kept matching after expiry: ${JSON.stringify(res.stats)}`);
+    const { events } = await readAll(tk.json.token, d.json.id);
+    assert.equal(events.length, n);
+    for (const e of events) {
+      assert.ok(Date.parse(e.event.ts) / 1000 < d.json.expires_at + 0.001, `captured after expiry: ${e.event.ts}`);
+      assert.ok(e.received_at <= d.json.expires_at, JSON.stringify(e));
+    }
+  });
+});
