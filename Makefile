@@ -87,7 +87,7 @@ run: deps
 	@deploy/dev-setup.sh
 	@deploy/run-dev.sh
 
-bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench
+bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup
 	bench/run.sh
 
 format:
@@ -106,5 +106,9 @@ $(BUILD)/bench/audit_bench: bench/audit_bench.c $(BUILD)/libjitgate.a
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
 
 $(BUILD)/bench/token_bench: bench/token_bench.c $(BUILD)/libjitgate.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+$(BUILD)/bench/guard_setup: bench/guard_setup.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
