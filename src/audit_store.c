@@ -627,10 +627,6 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 	fault->seq = UINT64_MAX;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_acquire(store, &nodes_conn)) != 0) {
-		jg_store_release(store, conn);
-		return rc;
-	}
 	for (;;) {
 		struct jg_stmt *st;
 		n = 0;
@@ -660,6 +656,9 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 		jg_stmt_finish(st);
 		if (rc == 0 && step != JG_STMT_DONE && step != JG_STMT_ROW)
 			rc = JG_ESTORE;
+		/* the usual case on the guard's path is nothing new: no second connection then */
+		if (rc == 0 && n > 0 && nodes_conn == NULL)
+			rc = jg_store_acquire(store, &nodes_conn);
 		if (rc == 0 && n > 0) {
 			rc = jg_chain_feed(chain, (const char *const *)bufs, lens, n, compare_node,
 					   nodes_conn, NULL, fault);
@@ -671,7 +670,7 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 		if (rc != 0 || n < 4096)
 			break;
 	}
-	jg_store_release(store, nodes_conn);
+	jg_store_release(store, nodes_conn); /* NULL is a no-op */
 	jg_store_release(store, conn);
 	return rc;
 }
