@@ -24,10 +24,11 @@
 
 /*
  * Auditors are the members of auth.auditor_groups, signed in through SSO.
- * actor (300 bytes) receives "user:<sub>" for the audit log.
+ * actor (300 bytes) receives "user:<sub>" for the audit log; writes says the
+ * call changes the log (then a browser session must show its CSRF token).
  */
 static int
-require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, char *actor)
+require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, int writes, char *actor)
 {
 	struct jg_app *app = req->app;
 	struct jg_caller caller;
@@ -38,8 +39,7 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, char *
 	 * SameSite=Lax sends the session cookie with a link from another site: a browser
 	 * session must show its CSRF token for it.
 	 */
-	if (rc == 0 && strcmp(caller.id.via, "session") == 0 &&
-	    strcmp(req->route.pattern, "/v1/audit/export") == 0) {
+	if (rc == 0 && writes && strcmp(caller.id.via, "session") == 0) {
 		const char *given = jg_http_header(req, "X-CSRF-Token");
 		if (given == NULL || strlen(given) != strlen(caller.csrf) ||
 		    CRYPTO_memcmp(given, caller.csrf, strlen(caller.csrf)) != 0) {
@@ -98,7 +98,7 @@ handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
 	int rc;
 
 	char actor[300];
-	if (require_auditor(req, reply, actor) != 0)
+	if (require_auditor(req, reply, 1, actor) != 0)
 		return;
 	if (jg_audit_size(app->store, &size) != 0) {
 		reply_unavailable(reply);
@@ -153,7 +153,7 @@ handle_checkpoint_get(struct jg_http_request *req, struct jg_http_reply *reply)
 	int rc;
 
 	char actor[300];
-	if (require_auditor(req, reply, actor) != 0)
+	if (require_auditor(req, reply, 0, actor) != 0)
 		return;
 	rc = jg_audit_latest_checkpoint(app->store, &text, &size);
 	if (rc == JG_ENOTFOUND) {
@@ -183,7 +183,7 @@ handle_checkpoint_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	uint64_t size;
 
 	char actor[300];
-	if (require_auditor(req, reply, actor) != 0)
+	if (require_auditor(req, reply, 0, actor) != 0)
 		return;
 	if (jg_audit_checkpoint(app->audit, &note, &size) != 0) {
 		reply_unavailable(reply);
@@ -201,7 +201,7 @@ handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *out = NULL;
 
 	char actor[300];
-	if (require_auditor(req, reply, actor) != 0)
+	if (require_auditor(req, reply, 0, actor) != 0)
 		return;
 	if (jg_audit_size(app->store, &have) != 0) {
 		reply_unavailable(reply);
@@ -233,7 +233,7 @@ handle_consistency(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *out = NULL;
 
 	char actor[300];
-	if (require_auditor(req, reply, actor) != 0)
+	if (require_auditor(req, reply, 0, actor) != 0)
 		return;
 	if (jg_audit_size(app->store, &have) != 0) {
 		reply_unavailable(reply);
