@@ -53,6 +53,8 @@ struct jg_audit_tx {
 	struct jg_merkle_frontier tree;
 };
 
+#define ANCHOR_CACHE 256
+
 struct jg_audit {
 	struct jg_store *store;
 	char *origin, *sink_dir, *sink_url, *sink_ca_file;
@@ -79,6 +81,14 @@ struct jg_audit {
 	struct jg_audit_verifiers verifiers;
 	int reverify_seconds;
 	int64_t last_full_verify_ms;
+
+	/* anchors already proven into a verified root: seq -> leaf (guard.c's hot path) */
+	pthread_mutex_t anchor_lock;
+	struct {
+		int used;
+		uint64_t seq;
+		uint8_t leaf[32];
+	} anchors[ANCHOR_CACHE];
 
 	/* cache of the head after the last commit; the database stays the authority */
 	uint64_t size;
@@ -355,6 +365,42 @@ fail_batch(struct job *batch, int rc)
 		j->rc = rc;
 }
 
+static void mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc);
+
+/*
+ * Verify-then-append: before a batch adds anything, the entries appended
+ * since the last verification are re-read inside the batch's transaction
+ * and verified (form, links, stored nodes), so an entry becomes durable only
+ * on a log that verified up to it - what the guard needs before it acts,
+ * at one pass per entry on the writer's connection.  A log not verified at
+ * start (the CLI's writers) skips this; a broken log fails the batch.
+ */
+static int
+verify_since(struct jg_audit *a, uint64_t head_size)
+{
+	struct jg_chain_fault fault;
+	uint64_t added;
+	int rc = 0, found = 0;
+
+	pthread_mutex_lock(&a->verify_lock);
+	if (a->broken)
+		rc = JG_EVERIFY;
+	else if (a->have_verified && a->verified.next_seq < head_size)
+		found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added, &fault)) ==
+			JG_EVERIFY;
+	if (rc == 0 && a->have_verified && a->verified.next_seq != head_size) {
+		rc = jg_chain_fault_set(&fault, head_size,
+					"the log holds %llu entries but its head says %llu",
+					(unsigned long long)a->verified.next_seq,
+					(unsigned long long)head_size);
+		found = 1;
+	}
+	pthread_mutex_unlock(&a->verify_lock);
+	if (found)
+		mark_broken(a, &fault, rc);
+	return rc;
+}
+
 static void
 run_batch(struct jg_audit *a, struct job *batch)
 {
@@ -374,6 +420,11 @@ run_batch(struct jg_audit *a, struct job *batch)
 		return;
 	}
 	start_size = tx.size;
+	if ((rc = verify_since(a, start_size)) != 0) {
+		jg_store_rollback(a->conn);
+		fail_batch(batch, JG_EUNAVAIL);
+		return;
+	}
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
 		tx.ts = now_ms();
@@ -693,7 +744,7 @@ mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc)
 {
 	pthread_mutex_lock(&a->verify_lock);
 	if (!a->broken) {
-		a->broken = 1;
+		__atomic_store_n(&a->broken, 1, __ATOMIC_RELEASE);
 		if (fault && fault->seq != UINT64_MAX)
 			snprintf(a->broken_why, sizeof(a->broken_why), "entry %llu: %s",
 				 (unsigned long long)fault->seq, fault->why);
@@ -740,8 +791,15 @@ jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain)
 	pthread_mutex_unlock(&a->verify_lock);
 }
 
-int
-jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
+/*
+ * jg_audit_check on a connection the caller holds.  Lock order: a store
+ * connection first, then verify_lock (the writer and the guard hold a
+ * connection when they get here; the other way round, a thread holding
+ * verify_lock would wait for a connection that a guard holds while it waits
+ * for verify_lock).
+ */
+static int
+check_on(struct jg_audit *a, struct jg_store_conn *conn, struct jg_chain *snapshot)
 {
 	struct jg_chain_fault fault;
 	uint64_t added;
@@ -753,7 +811,7 @@ jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
 		return JG_EVERIFY;
 	}
 	/* one extender at a time, holding the lock: O(entries appended since) */
-	rc = jg_audit_chain_extend(a->store, &a->verified, &added, &fault);
+	rc = jg_audit_chain_extend_conn(conn, &a->verified, &added, &fault);
 	if (rc == 0 && snapshot)
 		*snapshot = a->verified;
 	pthread_mutex_unlock(&a->verify_lock);
@@ -763,8 +821,26 @@ jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
 }
 
 int
+jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
+{
+	struct jg_store_conn *conn;
+	int rc;
+
+	if (jg_audit_healthy(a, NULL, 0) != 0)
+		return JG_EVERIFY;
+	if ((rc = jg_store_acquire(a->store, &conn)) != 0)
+		return rc;
+	rc = check_on(a, conn, snapshot);
+	jg_store_release(a->store, conn);
+	return rc;
+}
+
+int
 jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen)
 {
+	/* every audited action asks: no lock while the log is sound (set once, never cleared) */
+	if (!__atomic_load_n(&a->broken, __ATOMIC_ACQUIRE))
+		return 0;
 	pthread_mutex_lock(&a->verify_lock);
 	int broken = a->broken;
 	if (broken && why)
@@ -774,13 +850,43 @@ jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen)
 }
 
 int
-jg_audit_anchor(struct jg_audit *a, uint64_t seq, const uint8_t hash[32])
+jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
+		const uint8_t hash[32])
 {
 	struct jg_chain snapshot;
-	int rc = jg_audit_check(a, &snapshot);
+	int rc = 0;
+
+	/*
+	 * The log before the guard's own intent entry is verified by the batch
+	 * that writes it (verify_since); here the verified log need only reach
+	 * the anchor, which it usually does already.
+	 */
+	pthread_mutex_lock(&a->verify_lock);
+	if (a->broken || !a->have_verified)
+		rc = JG_EVERIFY;
+	else
+		snapshot = a->verified;
+	pthread_mutex_unlock(&a->verify_lock);
+	if (rc == 0 && seq >= snapshot.next_seq) /* on conn: holding one, never wait for a second */
+		rc = check_on(a, conn, &snapshot);
 	if (rc != 0)
 		return rc;
-	rc = jg_audit_anchor_check(a->store, &snapshot, seq, hash);
+	uint8_t proven[32];
+	size_t slot = seq % ANCHOR_CACHE;
+	pthread_mutex_lock(&a->anchor_lock);
+	int cached = a->anchors[slot].used && a->anchors[slot].seq == seq;
+	if (cached)
+		memcpy(proven, a->anchors[slot].leaf, 32);
+	pthread_mutex_unlock(&a->anchor_lock);
+
+	rc = jg_audit_anchor_check(a->store, conn, &snapshot, seq, hash, cached ? proven : NULL);
+	if (rc == 0 && !cached) { /* hash is the leaf just proven */
+		pthread_mutex_lock(&a->anchor_lock);
+		a->anchors[slot].used = 1;
+		a->anchors[slot].seq = seq;
+		memcpy(a->anchors[slot].leaf, hash, 32);
+		pthread_mutex_unlock(&a->anchor_lock);
+	}
 	if (rc == JG_EVERIFY) { /* the log, not the token: fail closed for everyone */
 		struct jg_chain_fault fault = {.seq = seq};
 		snprintf(fault.why, sizeof(fault.why),
@@ -856,6 +962,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
 	a->reverify_seconds = cfg->reverify_seconds > 0 ? cfg->reverify_seconds : 300;
 	pthread_mutex_init(&a->verify_lock, NULL);
+	pthread_mutex_init(&a->anchor_lock, NULL);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->done, NULL);
 	pthread_cond_init(&a->wakeup, NULL);
@@ -931,6 +1038,7 @@ jg_audit_free(struct jg_audit *a)
 	free(a->sink_ca_file);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->verify_lock);
+	pthread_mutex_destroy(&a->anchor_lock);
 	pthread_cond_destroy(&a->done);
 	pthread_cond_destroy(&a->wakeup);
 	free(a);

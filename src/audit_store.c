@@ -614,19 +614,16 @@ static const char sql_entries_from[] =
     "SELECT seq, entry FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT 4096";
 
 int
-jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
-		      struct jg_chain_fault *fault)
+jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, uint64_t *added,
+			   struct jg_chain_fault *fault)
 {
-	struct jg_store_conn *conn = NULL, *nodes_conn = NULL;
 	char *bufs[4096];
 	size_t lens[4096], n;
-	int rc;
+	int rc = 0;
 
 	*added = 0;
 	memset(fault, 0, sizeof(*fault));
 	fault->seq = UINT64_MAX;
-	if ((rc = jg_store_acquire(store, &conn)) != 0)
-		return rc;
 	for (;;) {
 		struct jg_stmt *st;
 		n = 0;
@@ -656,12 +653,9 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 		jg_stmt_finish(st);
 		if (rc == 0 && step != JG_STMT_DONE && step != JG_STMT_ROW)
 			rc = JG_ESTORE;
-		/* the usual case on the guard's path is nothing new: no second connection then */
-		if (rc == 0 && n > 0 && nodes_conn == NULL)
-			rc = jg_store_acquire(store, &nodes_conn);
 		if (rc == 0 && n > 0) {
 			rc = jg_chain_feed(chain, (const char *const *)bufs, lens, n, compare_node,
-					   nodes_conn, NULL, fault);
+					   conn, NULL, fault);
 			if (rc == 0)
 				*added += n;
 		}
@@ -670,16 +664,30 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 		if (rc != 0 || n < 4096)
 			break;
 	}
-	jg_store_release(store, nodes_conn); /* NULL is a no-op */
+	return rc;
+}
+
+int
+jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
+		      struct jg_chain_fault *fault)
+{
+	struct jg_store_conn *conn;
+	int rc;
+
+	*added = 0;
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	rc = jg_audit_chain_extend_conn(conn, chain, added, fault);
 	jg_store_release(store, conn);
 	return rc;
 }
 
 int
-jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, uint64_t seq,
-		      const uint8_t hash[32])
+jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
+		      const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
+		      const uint8_t *proven)
 {
-	struct jg_store_conn *conn;
+	struct jg_store_conn *conn = held;
 	uint8_t leaf[32], root[32], proof[JG_MERKLE_MAX_PROOF_BYTES];
 	size_t plen;
 	int rc;
@@ -688,18 +696,24 @@ jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, u
 		return JG_EDENIED; /* not in the verified log (yet): not a valid anchor */
 	if ((rc = jg_merkle_frontier_root(&verified->tree, root)) != 0)
 		return rc;
-	if ((rc = jg_store_acquire(store, &conn)) != 0)
+	if (held == NULL && (rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
 	/* the entry re-read and re-hashed, then proven against the verified root */
 	rc = get_node(conn, 0, seq, leaf);
-	if (rc == 0)
+	if (rc == 0 && proven) {
+		/* proven before into a verified root, which only ever grows: the row must not move */
+		if (CRYPTO_memcmp(leaf, proven, 32) != 0)
+			rc = JG_EVERIFY;
+	} else if (rc == 0)
 		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, get_node, conn, proof,
 					       sizeof(proof), &plen);
-	if (rc == 0 && jg_merkle_inclusion_verify(seq, verified->next_seq, leaf, proof, plen, root) != 0)
+	if (rc == 0 && !proven &&
+	    jg_merkle_inclusion_verify(seq, verified->next_seq, leaf, proof, plen, root) != 0)
 		rc = JG_EVERIFY; /* the stored log differs from the verified one */
 	/* the log is sound: then a different hash is the token's fault */
 	if (rc == 0 && CRYPTO_memcmp(leaf, hash, 32) != 0)
 		rc = JG_EDENIED;
-	jg_store_release(store, conn);
+	if (held == NULL)
+		jg_store_release(store, conn);
 	return rc == JG_ENOTFOUND ? JG_EVERIFY : rc;
 }

@@ -9,6 +9,7 @@
 #include "jitgate/app.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/token_cache.h"
 
 static const char sql_grant[] =
     "SELECT state, expires_at, requester, service FROM access_requests WHERE id = ?";
@@ -99,7 +100,7 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
 		return JG_EDENIED;
 	}
-	if (jg_token_verify(app->token_keys, auth + 7, app->cfg->public_url, service, now, &g->claims,
+	if (jg_token_verify_cached(app->token_cache, app->token_keys, auth + 7, app->cfg->public_url, service, now, &g->claims,
 			    why, sizeof(why)) != 0)
 		return unauthorized(reply, why);
 	int has = 0;
@@ -134,17 +135,18 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		}
 		jg_stmt_finish(st);
 	}
+	/* the token's anchor in the verified audit log, re-read on the same connection */
+	int anchor = rc == 0 && active ? jg_audit_anchor(app->audit, conn, g->claims.audit_seq,
+							 g->claims.audit_hash)
+				       : 0;
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
 	if (!active)
 		return unauthorized(reply, "the token's grant is no longer active (revoked or expired)");
-
-	/* the token's anchor in the verified audit log */
-	rc = jg_audit_anchor(app->audit, g->claims.audit_seq, g->claims.audit_hash);
-	if (rc == JG_EDENIED)
+	if (anchor == JG_EDENIED)
 		return unauthorized(reply, "the token's audit anchor does not match the log");
-	if (rc != 0)
+	if (anchor != 0)
 		return unavailable(reply, "the audit log does not verify");
 
 	/* the action, recorded before it happens */

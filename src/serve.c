@@ -22,6 +22,7 @@
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
+#include "jitgate/token_cache.h"
 #include "jitgate/version.h"
 
 static int
@@ -217,6 +218,10 @@ jg_cmd_serve(int argc, char **argv)
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	if ((app.token_cache = jg_token_cache_new()) == NULL) {
+		rc = JG_EXIT_RUNTIME;
+		goto out;
+	}
 	app.token_lifetime = app.cfg->tokens_lifetime;
 	if (jg_oidc_new(app.cfg, &app.oidc, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "oidc: %s", err);
@@ -295,6 +300,7 @@ out:
 	jg_oidc_free(app.oidc);
 	jg_policy_set_free(app.policies);
 	jg_token_keys_free(app.token_keys);
+	jg_token_cache_free(app.token_cache);
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

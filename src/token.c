@@ -259,8 +259,8 @@ get_int(json_t *p, const char *name, int64_t *out)
 }
 
 int
-jg_token_verify(const struct jg_token_keys *k, const char *token, const char *issuer,
-		const char *service, int64_t now, struct jg_token_claims *c, char *why, size_t whylen)
+jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct jg_token_claims *c,
+		       char *why, size_t whylen)
 {
 	const struct tkey *key = NULL;
 	json_t *hdr = NULL, *p = NULL;
@@ -361,14 +361,6 @@ jg_token_verify(const struct jg_token_keys *k, const char *token, const char *is
 	snprintf(c->kid, sizeof(c->kid), "%s", kid);
 	if (strcmp(use, JG_TOKEN_USE) != 0)
 		rc = deny(why, whylen, "not a jitgate capability token (token_use)");
-	else if (strcmp(c->iss, issuer) != 0)
-		rc = deny(why, whylen, "the token was issued by another jitgate (iss)");
-	else if (strcmp(c->aud, service) != 0)
-		rc = deny(why, whylen, "the token is for another service (aud)");
-	else if (c->nbf - JG_TOKEN_LEEWAY > now)
-		rc = deny(why, whylen, "the token is not valid yet (nbf)");
-	else if (c->exp + JG_TOKEN_LEEWAY <= now)
-		rc = deny(why, whylen, "the token has expired");
 	else
 		rc = 0;
 out:
@@ -376,5 +368,34 @@ out:
 		oauth2_mem_free(sig);
 	json_decref(hdr);
 	json_decref(p);
+	if (rc != 0)
+		memset(c, 0, sizeof(*c));
+	return rc;
+}
+
+int
+jg_token_check_claims(const struct jg_token_claims *c, const char *issuer, const char *service,
+		      int64_t now, char *why, size_t whylen)
+{
+	if (strcmp(c->iss, issuer) != 0)
+		return deny(why, whylen, "the token was issued by another jitgate (iss)");
+	if (strcmp(c->aud, service) != 0)
+		return deny(why, whylen, "the token is for another service (aud)");
+	if (c->nbf - JG_TOKEN_LEEWAY > now)
+		return deny(why, whylen, "the token is not valid yet (nbf)");
+	if (c->exp + JG_TOKEN_LEEWAY <= now)
+		return deny(why, whylen, "the token has expired");
+	return 0;
+}
+
+int
+jg_token_verify(const struct jg_token_keys *k, const char *token, const char *issuer,
+		const char *service, int64_t now, struct jg_token_claims *c, char *why, size_t whylen)
+{
+	int rc = jg_token_verify_signed(k, token, c, why, whylen);
+	if (rc == 0)
+		rc = jg_token_check_claims(c, issuer, service, now, why, whylen);
+	if (rc != 0)
+		memset(c, 0, sizeof(*c));
 	return rc;
 }

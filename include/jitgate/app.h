@@ -29,6 +29,7 @@ struct jg_app {
 	pthread_rwlock_t policy_lock;
 	struct jg_policy_set *policies;
 	struct jg_token_keys *token_keys;
+	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
 	int64_t token_lifetime; /* seconds */
 };
 

@@ -78,10 +78,14 @@ int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
 /*
  * An anchor (entry seq with leaf hash `hash`) checked against the verified
  * log: 0; JG_EDENIED when the anchor does not match a sound log; JG_EVERIFY
- * when the log itself no longer verifies (then marked broken).
+ * when the log itself no longer verifies (then marked broken).  The entry is
+ * re-read on conn when given (the caller's connection), else on one of the
+ * pool's.  The verified log is extended first only if it does not reach seq
+ * yet: the entries before the caller's next append are verified by the
+ * batch that appends it.
  */
-int jg_audit_anchor(struct jg_audit *a, uint64_t seq, const uint8_t hash[32])
-	__attribute__((warn_unused_result));
+int jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
+		    const uint8_t hash[32]) __attribute__((warn_unused_result));
 
 /* Starts the writer and the checkpoint thread. */
 int jg_audit_start(struct jg_audit *a);
@@ -183,15 +187,24 @@ int jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_ve
  */
 int jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
 			  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
+/* The same on a connection the caller holds (inside its transaction, if any). */
+int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain,
+			       uint64_t *added, struct jg_chain_fault *fault)
+    __attribute__((warn_unused_result));
 
 /*
  * Checks an anchor: entry seq is re-read and re-hashed, its inclusion proof
  * from stored nodes must lead to the root of the verified chain (else
  * JG_EVERIFY: the stored log was altered), and its leaf hash must be `hash`
- * (else JG_EDENIED: the anchor is wrong, the log is fine).
+ * (else JG_EDENIED: the anchor is wrong, the log is fine).  With proven
+ * (the leaf hash of seq proven into an earlier verified root; NULL for none)
+ * the proof is skipped: a verified tree only grows, so the re-hashed entry
+ * must still equal proven (else JG_EVERIFY).
  */
-int jg_audit_anchor_check(struct jg_store *store, const struct jg_chain *verified, uint64_t seq,
-			  const uint8_t hash[32]) __attribute__((warn_unused_result));
+int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *conn,
+			  const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
+			  const uint8_t *proven)
+    __attribute__((warn_unused_result));
 
 /*
  * Verifies an export (buf, len) offline against trusted verifier keys, and

@@ -63,6 +63,17 @@ int jg_token_verify(const struct jg_token_keys *k, const char *token, const char
 		    const char *service, int64_t now, struct jg_token_claims *c, char *why,
 		    size_t whylen) __attribute__((warn_unused_result));
 
+/*
+ * The two halves of jg_token_verify: the signature, header and claim types
+ * (the costly part, cached by token_cache.h), then the claims that depend on
+ * the caller and the time (iss, aud, nbf, exp), checked on every call.
+ */
+int jg_token_verify_signed(const struct jg_token_keys *k, const char *token,
+			   struct jg_token_claims *c, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+int jg_token_check_claims(const struct jg_token_claims *c, const char *issuer, const char *service,
+			  int64_t now, char *why, size_t whylen) __attribute__((warn_unused_result));
+
 /* Decodes header and payload without verifying (for `jitgate token inspect`). */
 int jg_token_decode_unverified(const char *token, json_t **header, json_t **payload);
 

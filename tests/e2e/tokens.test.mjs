@@ -595,3 +595,33 @@ describe('a token whose anchor entry is edited underneath a running server', () 
     assert.equal(after, 1, 'only the first deploy is recorded');
   });
 });
+
+describe('the newest entry edited underneath a running server', () => {
+  let jg;
+  const { probeGrant, issue, withToken } = actors(() => jg);
+  before(async () => { jg = await startJitgate(); });
+  after(() => cleanup(jg));
+
+  // Verify-then-append: the batch that writes the next entry first re-verifies
+  // every entry appended since the last verification, inside its transaction.
+  test('the next audited action is refused before it is recorded or done', async () => {
+    const g = await probeGrant('30m');
+    const t = await issue(g.id);
+    const db = join(jg.dir, 'jitgate.db');
+    const first = await withToken(t.token, 'GET', PROBES);
+    assert.equal(first.status, 200, first.body);
+    const last = Number(sql(db, 'SELECT max(seq) FROM audit_log;').trim());
+    assert.match(sql(db, `SELECT CAST(entry AS TEXT) FROM audit_log WHERE seq = ${last};`), /"type":"probe\.list"/);
+
+    sql(db, `DROP TRIGGER audit_log_no_update;
+      UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '"probe.list"', '"probe.lisT"') AS BLOB) WHERE seq = ${last};`);
+
+    const r = await withToken(t.token, 'POST', PROBES, PROBE);
+    assert.equal(r.status, 503, r.body);
+    assert.match(r.json.error.message, /nothing was done/);
+    assert.equal(Number(sql(db, 'SELECT count(*) FROM probes;').trim()), 0, 'a probe was created on a broken log');
+    assert.equal(Number(sql(db, 'SELECT max(seq) FROM audit_log;').trim()), last, 'an entry was appended after the edited one');
+    assert.equal((await jg.request('GET', '/readyz')).status, 503);
+    assert.ok(jg.logLines().some((l) => /no longer verifies/.test(l.msg) && new RegExp(`entry ${last}:`).test(l.why ?? '')), jg.stderr.slice(-2000));
+  });
+});

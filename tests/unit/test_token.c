@@ -22,6 +22,7 @@
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
 #include "jitgate/token.h"
+#include "jitgate/token_cache.h"
 
 #define ISS "https://jitgate.example.com"
 #define SVC "payment-gateway"
@@ -283,6 +284,70 @@ test_token_kid_lookup_across_rotation(void **state)
 	jg_token_keys_free(rotated);
 }
 
+/*
+ * The cache skips only the signature: a token seen before is still refused
+ * once expired, before nbf, for another service or issuer; a token that
+ * differs by one byte is verified afresh (and refused); failures are not
+ * remembered, so a bad token stays bad and a good one is not shadowed.
+ */
+static void
+test_token_cache_rechecks_claims_on_every_hit(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims(), out;
+	char *token = issue(f->keys, &c), why[256];
+	struct jg_token_cache *tc = jg_token_cache_new();
+	assert_non_null(tc);
+
+	for (int round = 0; round < 2; round++) { /* round 1 is served from the cache */
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, ISS, SVC, NOW, &out, why,
+							sizeof(why)),
+				 0);
+		assert_string_equal(out.sub, "alice");
+		assert_int_equal(out.audit_seq, 41);
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, ISS, SVC,
+							c.exp + JG_TOKEN_LEEWAY, &out, why,
+							sizeof(why)),
+				 JG_EDENIED);
+		assert_non_null(strstr(why, "expired"));
+		assert_int_equal(out.ncaps, 0); /* nothing handed out on refusal */
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, ISS, SVC,
+							c.nbf - JG_TOKEN_LEEWAY - 1, &out, why,
+							sizeof(why)),
+				 JG_EDENIED);
+		assert_non_null(strstr(why, "nbf"));
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, ISS, "other-svc", NOW,
+							&out, why, sizeof(why)),
+				 JG_EDENIED);
+		assert_non_null(strstr(why, "aud"));
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, "https://evil.example",
+							SVC, NOW, &out, why, sizeof(why)),
+				 JG_EDENIED);
+		assert_non_null(strstr(why, "iss"));
+	}
+
+	/* one flipped signature byte: a different cache key, verified and refused, twice */
+	char *bad = strdup(token);
+	size_t n = strlen(bad);
+	bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, bad, ISS, SVC, NOW, &out, why,
+							sizeof(why)),
+				 JG_EDENIED);
+		assert_non_null(strstr(why, "signature"));
+	}
+	/* and the good one is still good */
+	assert_int_equal(
+	    jg_token_verify_cached(tc, f->keys, token, ISS, SVC, NOW, &out, why, sizeof(why)), 0);
+	/* no cache at all behaves the same */
+	assert_int_equal(
+	    jg_token_verify_cached(NULL, f->keys, bad, ISS, SVC, NOW, &out, why, sizeof(why)),
+	    JG_EDENIED);
+	free(bad);
+	free(token);
+	jg_token_cache_free(tc);
+}
+
 static void
 test_token_size_cap(void **state)
 {
@@ -313,6 +378,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_token_unknown_capability_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_kid_lookup_across_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_size_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_cache_rechecks_claims_on_every_hit, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
