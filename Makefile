@@ -30,7 +30,7 @@ AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 .PHONY: all deps build unit unit-asan e2e test run bench lint format clean dev-setup
 
 all: build
-build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo
+build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUILD)/tests/agent_resend
 
 deps:
 	@deploy/install-deps.sh
@@ -55,6 +55,10 @@ $(BUILD)/libjitgate-agent.a: $(AGENT_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/payments_demo: agent/demo/payments_demo.c $(BUILD)/libjitgate-agent.a
+	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
+
+# A driver for the agent's resend-after-400 test (tests/e2e/probes-agent.test.mjs).
+$(BUILD)/tests/agent_resend: tests/agent/agent_resend.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
 
 $(BUILD)/tests/test_probe_match: tests/unit/test_probe_match.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests

@@ -27,7 +27,7 @@ struct jga_stats {
 	uint64_t matched;   /* calls on an installed probe whose conditions held */
 	uint64_t captured;  /* of those, sampled and queued */
 	uint64_t posted;    /* events jitgate answered 201 for */
-	uint64_t dropped;   /* queued events dropped (409/404, buffer full, expiry) */
+	uint64_t dropped;   /* dropped (409/404, buffer full, expiry, one named by a 400) */
 	uint64_t installed; /* probes installed now */
 };
 

@@ -487,6 +487,9 @@ flush_all(struct jga_agent *a)
 			status = request(a, path, text, &reply);
 		free(text);
 		json_decref(body);
+		/* a 400 names the one bad event: nothing was stored, the others go again */
+		json_t *index = json_object_get(json_object_get(reply, "error"), "index");
+		json_int_t bad = status == 400 && json_is_integer(index) ? json_integer_value(index) : -1;
 		json_decref(reply);
 
 		pthread_mutex_lock(&a->mu);
@@ -503,8 +506,13 @@ flush_all(struct jga_agent *a)
 		} else if (status == -1 || status >= 500) {
 			requeue(a, id, batch);
 			rc = -1;
+		} else if (bad >= 0 && (size_t)bad < json_array_size(batch)) {
+			json_array_remove(batch, (size_t)bad);
+			a->st.dropped++;
+			if (json_array_size(batch) > 0)
+				requeue(a, id, batch); /* posted again in this same round */
 		} else {
-			a->st.dropped += json_array_size(batch); /* 400/413/415: a bug here */
+			a->st.dropped += json_array_size(batch); /* 413/415: a bug here */
 		}
 		a->st.installed = a->nprobes;
 		pthread_mutex_unlock(&a->mu);

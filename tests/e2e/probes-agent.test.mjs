@@ -184,4 +184,23 @@ describe('reference agent (payments_demo)', () => {
       assert.ok(e.received_at <= d.json.expires_at, JSON.stringify(e));
     }
   });
+  test('a batch refused for one event: the agent drops that event and delivers the rest', async () => {
+    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(q.status, 201, q.body);
+    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
+    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
+    assert.equal(tk.status, 201, tk.body);
+    const d = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+      function: 'Resend.check', capture_args: true, sampling_rate: 1, duration: 600, conditions: [],
+    });
+    assert.equal(d.status, 201, d.body);
+    // n=1, then an event nested 40 levels deep (refused by index), then n=3, in one batch
+    const r = spawnSync(join(ROOT, 'build', 'tests', 'agent_resend'),
+      [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), 'Resend.check'], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr);
+    const st = JSON.parse(r.stdout.trim());
+    assert.deepEqual(st, { installed_seen: true, posted: 2, dropped: 1 });
+    const { events } = await readAll(tk.json.token, d.json.id);
+    assert.deepEqual(events.map((e) => e.event.args.n), [1, 3]);
+  });
 });
