@@ -116,7 +116,28 @@ struct sweeper {
 	pthread_cond_t stop_cond;
 	int stop;
 	int started;
+	int64_t last_events_sweep; /* Unix seconds */
 };
+
+/* Captured probe events past their retention; at most every minute (sooner for short ones). */
+static void
+sweep_probe_events(struct sweeper *sw, int64_t now)
+{
+	int64_t keep = sw->app->cfg->probes_event_retention, every = keep / 2, deleted;
+
+	if (every > 60)
+		every = 60;
+	if (now - sw->last_events_sweep < every)
+		return;
+	sw->last_events_sweep = now;
+	if (jg_probe_events_sweep(sw->app->store, now - keep, &deleted) != 0) {
+		jg_log(JG_LOG_WARN, "sweeper: cannot delete expired probe events now; will retry", NULL);
+	} else if (deleted > 0) {
+		json_t *f = json_pack("{s:I}", "deleted", (json_int_t)deleted);
+		jg_log(JG_LOG_INFO, "sweeper: deleted probe events past their retention", f);
+		json_decref(f);
+	}
+}
 
 static void *
 sweeper_main(void *arg)
@@ -139,6 +160,7 @@ sweeper_main(void *arg)
 		if (jg_access_sweep(&ctx, &ended) != 0)
 			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
 		jg_app_policies_release(sw->app);
+		sweep_probe_events(sw, ctx.now);
 		pthread_mutex_lock(&sw->lock);
 	}
 	pthread_mutex_unlock(&sw->lock);

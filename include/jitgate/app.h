@@ -43,6 +43,11 @@ int jg_api_tokens_register(struct jg_router *router);
 int jg_api_probes_register(struct jg_router *router);
 /* Registers /v1/agents/probes... (ingest key) and GET .../probes/{id}/events (docs/agents.md). */
 int jg_api_agents_register(struct jg_router *router);
+/*
+ * Deletes captured probe events received before `before` (Unix seconds), in
+ * batches so no write holds the database for long; *deleted counts them.
+ */
+int jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted);
 
 /* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
 int jg_api_requests_register(struct jg_router *router);

@@ -69,6 +69,7 @@ struct jg_config {
 
 	/* access requests */
 	int64_t requests_pending_expiry; /* seconds a request may wait for its approvals */
+	int64_t probes_event_retention;  /* seconds a captured probe event is kept */
 	char *requests_incident_pattern; /* ERE for incident/ticket ids; NULL: the default */
 
 	/* sessions and roles */

@@ -456,3 +456,42 @@ describe('service catalog, ingest keys and agents', () => {
     assert.equal((await jg.request('GET', '/readyz')).status, 200);
   });
 });
+
+describe('probe event retention', () => {
+  let jg;
+  before(async () => { jg = await startJitgate({ extraConfig: 'probes:\n  event_retention_seconds: 3\n' }); });
+  after(() => cleanup(jg));
+
+  test('events older than probes.event_retention_seconds are deleted by the sweeper', async () => {
+    const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+    const db = join(jg.dir, 'jitgate.db');
+    const count = () => Number(execFileSync('sqlite3', ['-readonly', db, 'SELECT count(*) FROM probe_events'], { encoding: 'utf8' }).trim());
+    assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads').status, 0);
+    const key = cli('ingest-key', 'create', SVC).stdout.trim();
+    assert.match(key, KEY_RE);
+    const json = (o, auth) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` } });
+    const r = await jg.as('alice', 'POST', '/v1/requests', { body: JSON.stringify({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }), headers: { 'content-type': 'application/json' } });
+    assert.equal(r.status, 201, r.body);
+    assert.equal((await jg.as('bob', 'POST', `/v1/requests/${r.json.id}/approve`, { body: '{}', headers: { 'content-type': 'application/json' } })).status, 200);
+    const t = await jg.as('alice', 'POST', `/v1/grants/${r.json.id}/token`, { body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(t.status, 201, t.body);
+    const d = await jg.request('POST', `/v1/services/${SVC}/probes`, json(PROBE, t.json.token));
+    assert.equal(d.status, 201, d.body);
+
+    const post = () => jg.request('POST', `/v1/agents/probes/${d.json.id}/events`, json({ events: [{ args: { amount: 1500 } }, { args: { amount: 2500 } }] }, key));
+    assert.equal((await post()).status, 201);
+    assert.equal(count(), 2);
+    await sleep(1500);
+    assert.equal((await post()).status, 201); // 1.5 s younger
+    assert.equal(count(), 4);
+    // the first two go once they are more than 3 s old, the last two stay until theirs
+    const deadline = Date.now() + 6000;
+    while (count() > 2 && Date.now() < deadline) await sleep(200);
+    assert.equal(count(), 2, 'the old events were not deleted');
+    const left = await jg.request('GET', `/v1/services/${SVC}/probes/${d.json.id}/events`, { headers: { authorization: `Bearer ${t.json.token}` } });
+    assert.equal(left.status, 200, left.body);
+    assert.equal(left.json.events.length, 2);
+    while (count() > 0 && Date.now() < deadline + 3000) await sleep(200);
+    assert.equal(count(), 0, 'the newer events outlived their retention');
+  });
+});

@@ -78,6 +78,7 @@ test_config_parse_valid(void **state)
 	assert_int_equal(cfg->limits.max_header_bytes, 16384); /* default */
 	assert_int_equal(cfg->limits.max_connections, 256);
 	assert_int_equal(cfg->log_level, JG_LOG_INFO);
+	assert_int_equal(cfg->probes_event_retention, 7 * 86400); /* default */
 	jg_config_free(cfg);
 }
 
