@@ -45,8 +45,6 @@ struct span {
 };
 
 struct inst {
-	size_t svc;
-	const char *name;
 	size_t ord;	     /* position in tree order */
 	size_t first, count; /* its spans: t->inst_spans[first .. first + count) */
 	bool root;	     /* has a span without parent: never shifted */
@@ -423,11 +421,8 @@ number_services(struct trace *t, bool (*covered)(const char *, void *), void *ct
 	}
 	qsort(v, t->n, sizeof(*v), cmp_instance);
 	for (i = 0; i < t->n; i++) {
-		if (i == 0 || cmp_instance(&v[i - 1], &v[i]) != 0) {
-			t->in[t->ninst].svc = v[i]->svc;
-			t->in[t->ninst].name = v[i]->instance;
+		if (i == 0 || cmp_instance(&v[i - 1], &v[i]) != 0)
 			t->ninst++;
-		}
 		v[i]->inst = t->ninst - 1;
 		t->in[v[i]->inst].root |= v[i]->link == LINK_ROOT;
 	}

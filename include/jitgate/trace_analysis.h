@@ -8,7 +8,8 @@
  *
  *   tree       children sorted by start_ns, ties by span_id; roots are the
  *              spans without a parent (by start_ns, span_id), then the
- *              fragment roots (likewise).  Every span gets duration_ms.
+ *              fragment roots (likewise), then detached spans (Depth,
+ *              below).  Every span gets duration_ms.
  *   root_causes  where failures started: a failed span none of whose
  *              children failed is its own cause; any other failed span is
  *              explained by the cause of its earliest-ending failed child.
@@ -50,18 +51,25 @@
 
 #include <jansson.h>
 
-/* spans: JSON array of span objects, each {"trace_id","span_id","parent_span_id" (string or null),
- *   "service","service_version" (string or null),"instance" (service.instance.id, else host.name,
- * else service), "name","kind" (string),"start_ns","end_ns" (integers, Unix ns),"status"
- * ("ok"|"error"|"unset"), "error" (status message or null),"error_code" (string or
- * null),"attributes" (object),"events" (array)}. covered(service, ctx) says whether the grant
- * covers a service: spans of other services keep service, name, kind, status, timing, error_code
- * and ids but their attributes, events and error message are withheld
- *   ("withheld": true).  adjust_skew applies the per-instance clock offsets to the returned tree.
- * *out (new reference): {"trace_id", "spans": [root span objects each with "children": [...]],
- * "analysis": { "root_causes": [...], "version_skew": [...], "clock_skew": [...], "fragments":
- * [...], "affected_services": [...]}}. Returns 0, JG_EINVAL (malformed spans, *why set), JG_ETOOBIG
- * (more than JG_TRACE_MAX_SPANS spans) or JG_ENOMEM. */
+/*
+ * spans: JSON array of span objects, each {"trace_id", "span_id",
+ *   "parent_span_id" (string or null), "service", "service_version" (string
+ *   or null), "instance" (service.instance.id, else host.name, else
+ *   service), "name", "kind" (string), "start_ns", "end_ns" (integers, Unix
+ *   ns), "status" ("ok"|"error"|"unset"), "error" (status message or null),
+ *   "error_code" (string or null), "attributes" (object), "events" (array)}.
+ * covered(service, ctx) says whether the grant covers a service: spans of
+ *   other services keep service, name, kind, status, timing, error_code and
+ *   ids but their attributes, events and error message are withheld
+ *   ("withheld": true).  adjust_skew applies the per-instance clock offsets
+ *   to the returned tree.
+ * *out (new reference): {"trace_id", "spans": [root span objects each with
+ *   "children": [...]], "analysis": {"root_causes": [...], "version_skew":
+ *   [...], "clock_skew": [...], "fragments": [...], "affected_services":
+ *   [...]}}.
+ * Returns 0, JG_EINVAL (malformed spans, *why set), JG_ETOOBIG (more than
+ * JG_TRACE_MAX_SPANS spans) or JG_ENOMEM.
+ */
 #define JG_TRACE_MAX_SPANS 10000
 #define JG_TRACE_MAX_DEPTH 256 /* span levels nested in *out; deeper spans are detached */
 
