@@ -580,6 +580,9 @@ test_jg_trace_analyze_clock_skew_conflict(void **state)
 	add(spans, "e1", "p2", "e", "1", "e-0", "consume", 65, 200, "ok", NULL, NULL);
 	/* a child outside its parent on the same clock: reported, never corrected */
 	add(spans, "s1", "p1", "gw", "1", "gw-0", "late", 45, 55, "ok", NULL, NULL);
+	/* d3 fits as recorded ([80-85, 90-89] = [-5, 1] changes neither L nor H)... */
+	add(spans, "p3", "r", "gw", "1", "gw-0", "step3", 80, 90, "ok", NULL, NULL);
+	add(spans, "d3", "p3", "d", "1", "d-0", "q3", 85, 89, "ok", NULL, NULL);
 	out = analyze(spans, false);
 
 	/* L = 5 > H = -2: the midpoint floor((5 + -2) / 2) ms = 1.5 ms */
@@ -588,11 +591,16 @@ test_jg_trace_analyze_clock_skew_conflict(void **state)
 	assert_true(json_is_true(json_object_get(d, "conflict")));
 	assert_int_equal(int_of(d, "offset_ns"), 1500000);
 	arts = json_object_get(d, "artefacts");
-	assert_ids(arts, "d1,d2");
+	assert_ids(arts, "d1,d2,d3");
 	assert_int_equal(int_of(json_array_get(arts, 0), "before_ns"), MS(5));
 	assert_int_equal(int_of(json_array_get(arts, 0), "adjusted_before_ns"), 3500000);
 	assert_int_equal(int_of(json_array_get(arts, 1), "after_ns"), MS(2));
 	assert_int_equal(int_of(json_array_get(arts, 1), "adjusted_after_ns"), 3500000);
+	/* ...but not once d-0 is shifted: listed with zeros as recorded */
+	assert_int_equal(int_of(json_array_get(arts, 2), "before_ns"), 0);
+	assert_int_equal(int_of(json_array_get(arts, 2), "after_ns"), 0);
+	assert_int_equal(int_of(json_array_get(arts, 2), "adjusted_before_ns"), 0);
+	assert_int_equal(int_of(json_array_get(arts, 2), "adjusted_after_ns"), 500000);
 
 	e = skew_of(out, "e-0");
 	assert_non_null(e);
@@ -624,6 +632,28 @@ test_jg_trace_analyze_clock_skew_conflict(void **state)
 	json_decref(spans);
 }
 
+/* A conflict's midpoint is rounded down, also below zero. */
+static void
+test_jg_trace_analyze_clock_skew_rounding(void **state)
+{
+	json_t *spans = json_array(), *out;
+
+	(void)state;
+	add(spans, "r", NULL, "gw", "1", "gw-0", "GET /", 0, 100, "ok", NULL, NULL);
+	add(spans, "p1", "r", "gw", "1", "gw-0", "step1", 10, 50, "ok", NULL, NULL);
+	add(spans, "p2", "r", "gw", "1", "gw-0", "step2", 60, 70, "ok", NULL, NULL);
+	/* L = 10 - 5 = 5 ms; H = 70 ms - (76 ms + 1 ns) = -6 ms - 1 ns */
+	add(spans, "d1", "p1", "d", "1", "d-0", "q1", 5, 15, "ok", NULL, NULL);
+	add(spans, "d2", "p2", "d", "1", "d-0", "q2", 72, 76, "ok", NULL, NULL);
+	json_object_set_new(json_array_get(spans, 4), "end_ns", json_integer(AT(76) + 1));
+	out = analyze(spans, false);
+	/* floor((5,000,000 - 6,000,001) / 2) = floor(-500,000.5) */
+	assert_int_equal(int_of(skew_of(out, "d-0"), "offset_ns"), -500001);
+	assert_true(json_is_true(json_object_get(skew_of(out, "d-0"), "conflict")));
+	json_decref(out);
+	json_decref(spans);
+}
+
 /*
  * An instance with a root span keeps offset 0 even when its spans also sit
  * under another instance's spans; constraints from instances met later in
@@ -650,6 +680,20 @@ test_jg_trace_analyze_clock_skew_root_instance(void **state)
 	b = skew_of(out, "b-0");
 	assert_null(b);
 	json_decref(out);
+
+	/* a second true root on another instance: that instance is not shifted either */
+	add(spans, "z1", NULL, "z", "1", "z-0", "cron", 5, 6, "ok", NULL, NULL);
+	add(spans, "z2", "b1", "z", "1", "z-0", "call", 60, 70, "ok", NULL, NULL);
+	out = analyze(spans, false);
+	assert_int_equal(int_of(skew_of(out, "z-0"), "offset_ns"), 0);
+	assert_int_equal(
+	    int_of(json_array_get(json_object_get(skew_of(out, "z-0"), "artefacts"), 0),
+		   "after_ns"),
+	    MS(20));
+	assert_ids(json_object_get(out, "spans"), "a1,z1");
+	json_decref(out);
+	json_array_remove(spans, json_array_size(spans) - 1);
+	json_array_remove(spans, json_array_size(spans) - 1);
 
 	/* the same, without the root: b-0 fixes a-0's offset by a2 (tree order b-0, a-0) */
 	json_array_remove(spans, 0);
@@ -739,10 +783,15 @@ test_jg_trace_analyze_cycles(void **state)
 	add_ok(spans, "n4", "n3", "svc", 13, 14);
 	/* a span that is its own parent */
 	add_err(spans, "self", "self", "svc", 30, 40);
+	/* first in the input, so the cycle is first met from outside it */
+	assert_int_equal(
+	    json_array_insert_new(
+		spans, 0, mkspan("t0", "n2", "svc", "1", "svc", "op", 15, 16, "ok", NULL, NULL)),
+	    0);
 	out = analyze(spans, false);
 	assert_ids(json_object_get(out, "spans"), "r,n1,self");
 	assert_children(out, "n1", "n2");
-	assert_children(out, "n2", "n3");
+	assert_children(out, "n2", "n3,t0");
 	assert_children(out, "n3", "n4");
 	frags = analysis(out, "fragments");
 	assert_ids(frags, "n1,self");
@@ -750,7 +799,7 @@ test_jg_trace_analyze_cycles(void **state)
 			    "cycle");
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(frags, 0), "parent_span_id")), "n3");
-	assert_int_equal(int_of(json_array_get(frags, 0), "spans"), 4);
+	assert_int_equal(int_of(json_array_get(frags, 0), "spans"), 5);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(frags, 1), "reason")),
 			    "cycle");
 	assert_int_equal(int_of(json_array_get(frags, 1), "spans"), 1);
@@ -1180,6 +1229,7 @@ main(void)
 	    cmocka_unit_test(test_jg_trace_analyze_withholding),
 	    cmocka_unit_test(test_jg_trace_analyze_clock_skew_propagates),
 	    cmocka_unit_test(test_jg_trace_analyze_clock_skew_conflict),
+	    cmocka_unit_test(test_jg_trace_analyze_clock_skew_rounding),
 	    cmocka_unit_test(test_jg_trace_analyze_clock_skew_root_instance),
 	    cmocka_unit_test(test_jg_trace_analyze_clock_skew_forward),
 	    cmocka_unit_test(test_jg_trace_analyze_fragments),
