@@ -9,8 +9,9 @@
  * (propagation through instances, conflicting constraints, asynchronous
  * children, the root instance, the shifted tree), fragments, cycles, every
  * field missing or mistyped, duplicates, limits, determinism under any
- * input order, the input left untouched, and 10,000-span traces (a chain
- * 10,000 deep and a wide, failing, skewed one).
+ * input order, the input left untouched, every allocation failing in turn,
+ * and 10,000-span traces (a chain 10,000 deep and a wide, failing, skewed
+ * one).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -913,6 +914,55 @@ test_jg_trace_analyze_empty(void **state)
 	json_decref(spans);
 }
 
+/* ---- out of memory ---- */
+
+static long alloc_count;  /* jansson allocations so far */
+static long fail_at = -1; /* the one that fails; -1: none */
+
+static void *
+failing_malloc(size_t n)
+{
+	return alloc_count++ == fail_at ? NULL : malloc(n);
+}
+
+/*
+ * Each jansson allocation of the call fails in turn, alone: every one of
+ * them must end in JG_ENOMEM with *out NULL (a failure swallowed would
+ * give 0 and a partial output); never a crash, and under ASan never a
+ * leak.
+ */
+static void
+test_jg_trace_analyze_out_of_memory(void **state)
+{
+	json_t *spans = story(), *out, *want;
+	long n, total;
+	int rc;
+
+	(void)state;
+	add(spans, "x", "gone", "q", NULL, "q", "op", 5, 1400, "ok", NULL, NULL);
+	add(spans, "f2", "f1", "fraud-service", "1.0.4", "fraud-2", "late", 5, 70, "ok", NULL,
+	    NULL);
+	json_set_alloc_funcs(failing_malloc, free);
+	alloc_count = 0;
+	want = analyze(spans, true);
+	total = alloc_count;
+	for (n = 0; n < total; n++) {
+		alloc_count = 0;
+		fail_at = n;
+		out = NULL;
+		rc = jg_trace_analyze(spans, cover_all, NULL, true, &out, NULL, 0);
+		fail_at = -1;
+		if (rc != JG_ENOMEM)
+			print_error("allocation %ld of %ld failed: rc %d\n", n, total, rc);
+		assert_int_equal(rc, JG_ENOMEM);
+		assert_null(out);
+	}
+	json_set_alloc_funcs(malloc, free);
+	assert_true(total > 100);
+	json_decref(want);
+	json_decref(spans);
+}
+
 /* ---- malformed input ---- */
 
 struct bad_case {
@@ -1238,6 +1288,7 @@ main(void)
 	    cmocka_unit_test(test_jg_trace_analyze_deterministic),
 	    cmocka_unit_test(test_jg_trace_analyze_input_untouched),
 	    cmocka_unit_test(test_jg_trace_analyze_empty),
+	    cmocka_unit_test(test_jg_trace_analyze_out_of_memory),
 	    cmocka_unit_test(test_jg_trace_analyze_malformed_fields),
 	    cmocka_unit_test(test_jg_trace_analyze_malformed_shape),
 	    cmocka_unit_test(test_jg_trace_analyze_too_big),
