@@ -1011,7 +1011,7 @@ free_trace(struct trace *t)
 
 /* The analysis object, from the tree in its unshifted order. */
 static int
-analyse(const struct trace *t, json_t *a)
+build_analysis(const struct trace *t, json_t *a)
 {
 	json_t *causes = json_array(), *vskew = json_array(), *cskew = json_array();
 	json_t *frags = json_array(), *affected = json_array();
@@ -1022,10 +1022,9 @@ analyse(const struct trace *t, json_t *a)
 	    !put(a, "clock_skew", json_incref(cskew)) || !put(a, "fragments", json_incref(frags)) ||
 	    !put(a, "affected_services", json_incref(affected)))
 		goto out;
-	if ((rc = build_root_causes(t, causes)) != 0 || (rc = build_version_skew(t, vskew)) != 0 ||
-	    (rc = build_clock_skew(t, cskew)) != 0 || (rc = build_fragments(t, frags)) != 0 ||
-	    (rc = build_affected(t, affected)) != 0)
-		goto out;
+	if ((rc = build_root_causes(t, causes)) == 0 && (rc = build_version_skew(t, vskew)) == 0 &&
+	    (rc = build_clock_skew(t, cskew)) == 0 && (rc = build_fragments(t, frags)) == 0)
+		rc = build_affected(t, affected);
 out:
 	json_decref(causes);
 	json_decref(vskew);
@@ -1083,7 +1082,7 @@ jg_trace_analyze(json_t *spans, bool (*covered)(const char *service, void *ctx),
 	if (!put(res, "trace_id", t.n > 0 ? copy_of(&t.sp[0], "trace_id") : json_null()) ||
 	    !put(res, "spans", json_incref(roots)) || !put(res, "analysis", json_incref(analysis)))
 		goto out;
-	if ((rc = analyse(&t, analysis)) != 0)
+	if ((rc = build_analysis(&t, analysis)) != 0)
 		goto out;
 	if (adjust_skew && ((rc = sort_children(&t, true)) != 0 || (rc = walk_tree(&t)) != 0))
 		goto out;
