@@ -207,6 +207,23 @@ get_json(struct jg_oidc *o, const char *url, size_t max, json_t **out)
 	return *out && json_is_object(*out) ? 0 : (json_decref(*out), *out = NULL, JG_EPARSE);
 }
 
+/*
+ * Where discovery may send jitgate (and the browser): an https issuer's
+ * endpoints must be https (the keys may live on another host, as with the
+ * large providers); a plain-http issuer - allowed on loopback only, for
+ * development - must keep them on its own origin.  So a provider's document
+ * cannot point jitgate's fetches at plain-http or internal addresses.
+ */
+static bool
+endpoint_allowed(const char *issuer, const char *url)
+{
+	if (strncmp(issuer, "https://", 8) == 0)
+		return strncmp(url, "https://", 8) == 0 && url[8] != '\0' && url[8] != '/';
+	const char *path = strchr(issuer + 7, '/'); /* the origin is "http://host:port" */
+	size_t n = path ? (size_t)(path - issuer) : strlen(issuer);
+	return strncmp(url, issuer, n) == 0 && url[n] == '/';
+}
+
 /* Discovery; the document's issuer must be ours exactly (OpenID Discovery 4.3). */
 static int
 discover(struct jg_oidc *o)
@@ -225,6 +242,15 @@ discover(struct jg_oidc *o)
 	if (iss == NULL || strcmp(iss, o->issuer) != 0 || !authz || !token || !jwks) {
 		json_decref(doc);
 		jg_log(JG_LOG_ERROR, "oidc: the discovery document does not match the issuer", NULL);
+		return JG_EPARSE;
+	}
+	if (!endpoint_allowed(o->issuer, authz) || !endpoint_allowed(o->issuer, token) ||
+	    !endpoint_allowed(o->issuer, jwks)) {
+		json_decref(doc);
+		jg_log(JG_LOG_ERROR,
+		       "oidc: the discovery document names an endpoint that is not https (or, for a "
+		       "loopback http issuer, not on the issuer's own origin); refused",
+		       NULL);
 		return JG_EPARSE;
 	}
 	pthread_mutex_lock(&o->lock);

@@ -153,7 +153,7 @@ async function startHostileProvider() {
       return json(200, {
         issuer: h.url, authorization_endpoint: `${h.url}/authorize`, token_endpoint: `${h.url}/token`,
         jwks_uri: `${h.url}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: ['RS256'],
+        id_token_signing_alg_values_supported: ['RS256'], ...h.discoveryOverride,
       });
     }
     if (u.pathname === '/jwks') return json(200, { keys: [pub] });
@@ -786,5 +786,35 @@ describe('the provider is down', () => {
     assert.equal(r.status, 503, r.body);
     assert.equal(r.json.error.code, 'unavailable');
     assert.match(r.json.error.message, /keys cannot be fetched/);
+  });
+});
+
+// ================================================================ discovery cannot aim jitgate elsewhere
+describe('a discovery document naming endpoints off the provider\'s origin (SSRF)', () => {
+  let hostile;
+  let elsewhere;
+  let hits = 0;
+  let jg;
+  before(async () => {
+    elsewhere = http.createServer((req, res) => { hits++; res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"keys":[]}'); });
+    await new Promise((ok) => elsewhere.listen(0, '127.0.0.1', ok));
+    hostile = await startHostileProvider();
+    const other = `http://127.0.0.1:${elsewhere.address().port}`;
+    hostile.discoveryOverride = { jwks_uri: `${other}/jwks`, token_endpoint: `${other}/token` };
+    jg = await startJitgate({ idp: false, oidc: { issuer: hostile.url } });
+  });
+  after(async () => {
+    await cleanup(jg);
+    await hostile?.stop();
+    await new Promise((ok) => { elsewhere.closeAllConnections(); elsewhere.close(() => ok()); });
+  });
+
+  test('jitgate refuses the document and never fetches the other origin', async () => {
+    const login = await jg.request('GET', '/auth/login');
+    assert.ok(login.status >= 500, `sign-in went ahead with a foreign jwks_uri: ${login.status}`);
+    const bearer = await jg.request('GET', '/v1/me', { headers: { authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln' } });
+    assert.equal(bearer.status, 401);
+    assert.equal(hits, 0, 'jitgate fetched a URL on another origin');
+    assert.ok(jg.logLines().some((l) => /discovery document names an endpoint/.test(l.msg)), jg.stderr.slice(-2000));
   });
 });
