@@ -22,6 +22,7 @@
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
+#include "jitgate/session.h"
 #include "jitgate/token_cache.h"
 #include "jitgate/version.h"
 
@@ -119,7 +120,11 @@ struct sweeper {
 	int64_t last_events_sweep; /* Unix seconds */
 };
 
-/* Captured probe events past their retention; at most every minute (sooner for short ones). */
+/*
+ * Rows past their time: captured probe events past their retention, ended
+ * sessions and stale login flows.  At most every minute (sooner for a short
+ * event retention).
+ */
 static void
 sweep_probe_events(struct sweeper *sw, int64_t now)
 {
@@ -130,6 +135,8 @@ sweep_probe_events(struct sweeper *sw, int64_t now)
 	if (now - sw->last_events_sweep < every)
 		return;
 	sw->last_events_sweep = now;
+	if (jg_session_sweep(sw->app->store, now, sw->app->cfg->auth_session_idle, &deleted) != 0)
+		jg_log(JG_LOG_WARN, "sweeper: cannot delete ended sessions now; will retry", NULL);
 	if (jg_probe_events_sweep(sw->app->store, now - keep, &deleted) != 0) {
 		jg_log(JG_LOG_WARN, "sweeper: cannot delete expired probe events now; will retry", NULL);
 	} else if (deleted > 0) {

@@ -259,3 +259,36 @@ jg_session_delete(struct jg_store_conn *conn, const char *token)
 	jg_stmt_finish(st);
 	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
 }
+
+static const char sql_sess_sweep[] = "DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?";
+static const char sql_flow_sweep[] = "DELETE FROM auth_flows WHERE created_at < ?";
+
+int
+jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *deleted)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	*deleted = 0;
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	rc = jg_stmt_prepare(conn, sql_sess_sweep, &st);
+	if (rc == 0) {
+		jg_stmt_bind_int64(st, 1, now);
+		jg_stmt_bind_int64(st, 2, now - idle);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+		if (rc == 0)
+			*deleted += jg_store_changes(conn);
+	}
+	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_flow_sweep, &st)) == 0) {
+		jg_stmt_bind_int64(st, 1, now - JG_FLOW_MAX_AGE);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+		if (rc == 0)
+			*deleted += jg_store_changes(conn);
+	}
+	jg_store_release(store, conn);
+	return rc;
+}

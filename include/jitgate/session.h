@@ -47,5 +47,11 @@ int jg_session_get(struct jg_store *store, const char *token, int64_t now, int64
 		   struct jg_identity *id, char csrf[JG_SESSION_TOKEN_LEN + 1]);
 /* Ends the session with this cookie value (no error when there is none). */
 int jg_session_delete(struct jg_store_conn *conn, const char *token);
+/*
+ * Deletes sessions past their lifetime or idle for idle seconds, and login
+ * flows older than JG_FLOW_MAX_AGE: rows that could only be refused, but
+ * hold names and email addresses.  *deleted counts both.
+ */
+int jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *deleted);
 
 #endif

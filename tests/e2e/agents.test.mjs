@@ -494,4 +494,21 @@ describe('probe event retention', () => {
     while (count() > 0 && Date.now() < deadline + 3000) await sleep(200);
     assert.equal(count(), 0, 'the newer events outlived their retention');
   });
+  test('the same sweeper deletes ended sessions and stale login flows, and keeps live ones', async () => {
+    const db = join(jg.dir, 'jitgate.db');
+    const now = Math.floor(Date.now() / 1000);
+    const hex = (c) => `X'${c.repeat(64)}'`;
+    const row = (id, last, exp) => `INSERT INTO sessions VALUES (${hex(id)}, 'u-${id}', 'u${id}@example.com', 'U', '[]', 'csrf', ${now - 100}, ${last}, ${exp});`;
+    execFileSync('sqlite3', [db], { input: `.timeout 5000
+      ${row('a', now, now - 5)}
+      ${row('b', now - 7200, now + 3600)}
+      ${row('c', now, now + 3600)}
+      INSERT INTO auth_flows VALUES (${hex('d')}, 'n', 'v', '/', ${now - 700});
+      INSERT INTO auth_flows VALUES (${hex('e')}, 'n', 'v', '/', ${now});`, encoding: 'utf8' });
+    const q = (t) => execFileSync('sqlite3', ['-readonly', db, `SELECT group_concat(${t === 'sessions' ? 'sub' : 'hex(substr(state_sha256,1,1))'}) FROM ${t}`], { encoding: 'utf8' }).trim();
+    const deadline = Date.now() + 5000;
+    while ((q('sessions') !== 'u-c' || q('auth_flows') !== 'EE') && Date.now() < deadline) await sleep(200);
+    assert.equal(q('sessions'), 'u-c', 'past its end (a) and idle for 2 h (b) go; the live one (c) stays');
+    assert.equal(q('auth_flows'), 'EE', 'a login flow older than 10 minutes goes');
+  });
 });
