@@ -225,4 +225,8 @@ struct jg_audit_filter {
  */
 int jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **out);
 
+/* As jg_audit_latest_checkpoint(), with when it was made in *created_at (Unix milliseconds). */
+int jg_audit_latest_checkpoint_at(struct jg_store *store, char **note, uint64_t *size,
+				  int64_t *created_at);
+
 #endif
