@@ -32,6 +32,7 @@ jg_web_ok_notice(struct jg_web *w)
 	    {"approved", "Approved."},
 	    {"denied", "Denied."},
 	    {"reviewed", "The break-glass grant is marked as reviewed."},
+	    {"checkpoint", "A checkpoint of the log as it is now was signed."},
 	};
 	const char *ok = jg_http_query(w->req, "ok");
 	for (size_t i = 0; ok && i < sizeof(done) / sizeof(done[0]); i++)

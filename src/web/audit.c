@@ -7,6 +7,8 @@
  *                              time) and paging (jg_audit_list(), as GET /v1/audit/entries)
  *   GET  /audit/proof?seq=N    entry N's inclusion proof (jg_audit_inclusion(), as
  *                              GET /v1/audit/proof), checked here against the checkpoint
+ *   POST /audit/checkpoint     a checkpoint now (jg_audit_checkpoint(), as POST
+ *                              /v1/audit/checkpoint)
  *   POST /audit/export         the export (jg_api_audit_export(), as GET /v1/audit/export),
  *                              a download that `jitgate audit verify` accepts; a form with
  *                              the CSRF token, because the export writes to the log
@@ -35,6 +37,15 @@ auditor(struct jg_web *w)
 	return 0;
 }
 
+static void
+checkpoint_button(struct jg_web *w)
+{
+	JG_HTML(&w->h, "<form method=\"post\" action=\"/audit/checkpoint\">");
+	jg_web_csrf_field(w);
+	JG_HTML(&w->h, "<button type=\"submit\" class=\"secondary\" id=\"checkpoint-now\">"
+		       "Make a checkpoint now</button></form>");
+}
+
 /* The checkpoint box: what the log's newest signed head says, and whether its signature holds. */
 static void
 checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
@@ -52,7 +63,9 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 	JG_HTML(h, "<section id=\"checkpoint\"><h2>Latest checkpoint</h2>");
 	int rc = jg_audit_latest_checkpoint_at(app->store, &text, &size, &at);
 	if (rc == JG_ENOTFOUND) {
-		JG_HTML(h, "<p>No checkpoint has been made yet.</p></section>");
+		JG_HTML(h, "<p>No checkpoint has been made yet.</p>");
+		checkpoint_button(w);
+		JG_HTML(h, "</section>");
 		return;
 	}
 	if (rc != 0 || jg_signed_note_parse(text, strlen(text), &note) != 0 ||
@@ -80,6 +93,12 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 		JG_HTML(h, "<strong class=\"grant\">valid</strong> (a checkpoint key of this jitgate)");
 	else
 		JG_HTML(h, "<strong class=\"deny\">NOT valid</strong> with this jitgate's keys");
+	uint64_t now_size;
+	if (jg_audit_size(app->store, &now_size) == 0 && now_size >= cp->size) {
+		JG_HTML(h, "</dd><dt>Log now</dt><dd>");
+		jg_html_textf(h, "%llu entries (%llu since this checkpoint)",
+			      (unsigned long long)now_size, (unsigned long long)(now_size - cp->size));
+	}
 	JG_HTML(h, "</dd></dl><details><summary>Signed note</summary><pre>");
 	jg_html_text(h, text);
 	JG_HTML(h, "</pre></details>");
@@ -88,7 +107,9 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 	JG_HTML(h, "<button type=\"submit\" class=\"primary\" id=\"export\">Download export</button> "
 		   "<span class=\"hint\">JSON Lines with its checkpoint, for <code>jitgate audit verify "
 		   "FILE --key KEY</code> with the checkpoint key you obtained independently. "
-		   "The export is itself recorded in the log.</span></form></section>");
+		   "The export is itself recorded in the log.</span></form>");
+	checkpoint_button(w);
+	JG_HTML(h, "</section>");
 out:
 	free(text);
 	jg_signed_note_free(note);
@@ -168,6 +189,9 @@ entry_row(struct jg_html *h, json_t *item)
 	jg_html_text(h, json_string_value(json_object_get(e, "actor")));
 	JG_HTML(h, "</td><td>");
 	jg_html_text(h, json_string_value(json_object_get(data, "service")));
+	JG_HTML(h, "</td><td>");
+	json_t *rq = json_object_get(data, "request");
+	jg_html_text(h, json_string_value(rq ? rq : json_object_get(data, "grant")));
 	JG_HTML(h, "</td><td class=\"data\"><code>");
 	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (d && strlen(d) > 300)
@@ -229,6 +253,7 @@ handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	jg_web_page_start(&w, "Audit", "audit");
+	jg_web_ok_notice(&w);
 	checkpoint_box(&w, &cp, &have_cp);
 	JG_HTML(h, "<section id=\"entries\"><h2>Entries</h2>"
 		   "<form method=\"get\" action=\"/audit\" class=\"filters\">");
@@ -240,7 +265,8 @@ handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 	JG_HTML(h, "<button type=\"submit\" class=\"secondary\">Filter</button> "
 		   "<a href=\"/audit\">Clear</a></form>"
 		   "<div class=\"table-wrap\"><table><thead><tr><th>#</th><th>Time (UTC)</th>"
-		   "<th>Type</th><th>Actor</th><th>Service</th><th>Data</th><th></th></tr></thead>"
+		   "<th>Type</th><th>Actor</th><th>Service</th><th>Request</th><th>Data</th><th></th>"
+		   "</tr></thead>"
 		   "<tbody>");
 	size_t i;
 	json_t *item;
@@ -378,6 +404,25 @@ handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_web_end(&w);
 }
 
+/* POST /audit/checkpoint: jg_audit_checkpoint(), as POST /v1/audit/checkpoint. */
+static void
+handle_checkpoint(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_web w;
+	struct jg_app *app = req->app;
+	uint64_t size;
+
+	if (jg_web_begin(&w, req, reply) == 0 && auditor(&w)) {
+		if (jg_audit_checkpoint(app->audit, NULL, &size) != 0)
+			jg_web_error_page(&w, 503, "Audit",
+					  "The audit log cannot be written right now; no checkpoint.",
+					  "/audit");
+		else
+			jg_web_redirect(reply, "/audit?ok=checkpoint");
+	}
+	jg_web_end(&w);
+}
+
 int
 jg_web_audit_register(struct jg_router *router)
 {
@@ -385,6 +430,8 @@ jg_web_audit_register(struct jg_router *router)
 	rc |= jg_router_add(router, "GET", "/audit", (void *)handle_audit, 0);
 	rc |= jg_router_add(router, "GET", "/audit/proof", (void *)handle_proof, 0);
 	rc |= jg_router_add(router, "POST", "/audit/export", (void *)handle_export,
+			    JG_ROUTE_FORM_BODY);
+	rc |= jg_router_add(router, "POST", "/audit/checkpoint", (void *)handle_checkpoint,
 			    JG_ROUTE_FORM_BODY);
 	return rc;
 }
