@@ -361,6 +361,16 @@ handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 	JG_HTML(h, "</dd><dt>Leaf hash</dt><dd><code class=\"hash\">");
 	jg_html_text(h, json_string_value(json_object_get(proof, "leaf_hash")));
 	jg_hex32(root, root_hex);
+	JG_HTML(h, "</code></dd><dt>The entry</dt><dd><code class=\"hash\">");
+	struct jg_audit_filter one = {.before = seq + 1, .limit = 1};
+	json_t *got = NULL;
+	if (jg_audit_list(app->store, &one, &got) == 0) {
+		json_t *e = json_object_get(json_array_get(json_object_get(got, "entries"), 0), "entry");
+		char *text = e ? json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		jg_html_text(h, text);
+		free(text);
+	}
+	json_decref(got);
 	JG_HTML(h, "</code></dd><dt>Root</dt><dd><code class=\"hash\">");
 	jg_html_text(h, root_hex);
 	JG_HTML(h, "</code></dd><dt>Proof</dt><dd><ol class=\"hashes\">");

@@ -275,6 +275,10 @@ handle_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (strcmp(action, "preview") == 0) {
 		rc = jg_access_dry_run(&w.call.ctx, &w.call.caller, body, &out, why, sizeof(why));
 		if (rc == 0) {
+			/* a denial is also said next to the field it is about */
+			const char *reason = json_string_value(json_object_get(out, "reason"));
+			if (reason && (f.err_field = field_of(reason)) != NULL)
+				snprintf(f.err, sizeof(f.err), "%s", reason);
 			render(&w, &f, out, 200);
 			goto out;
 		}
@@ -286,7 +290,7 @@ handle_post(struct jg_http_request *req, struct jg_http_reply *reply)
 		}
 		if (rc == JG_EDENIED) { /* denied by policy: the decision says why */
 			f.err_field = field_of(why);
-			snprintf(f.err, sizeof(f.err), "denied: %s", why);
+			snprintf(f.err, sizeof(f.err), "%s", why);
 			render(&w, &f, json_object_get(out, "decision"), 403);
 			goto out;
 		}

@@ -108,7 +108,7 @@ describe('the web pages in Chromium', () => {
     const home = await visitor.goto(`${jg.url}/`);
     assert.equal(home.status(), 200);
     assert.equal(home.headers()['content-security-policy'], CSP);
-    await shot(visitor, 'sign-in');
+    await shot(visitor, 'sign-in', { doc: true });
     alice = await signIn('alice', { loginShot: true });
     await assertWho(alice.page, 'Signed in as Alice Engineer (alice); groups: payments-eng.');
     assert.equal(await alice.page.getByRole('link', { name: 'Audit' }).count(), 0, 'no audit link for alice');
@@ -212,7 +212,7 @@ describe('the web pages in Chromium', () => {
     assert.match(token, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     const curl = (await page.locator('#curl').textContent()).trim();
     assert.equal(curl, `curl -H 'Authorization: Bearer ${token}' '${jg.url}/v1/services/payment-api/probes'`);
-    await shot(page, 'token');
+    await shot(page, 'token', { doc: true });
     // run the command exactly as shown (the CA of the test certificate from the environment)
     const { stdout } = await run('sh', ['-c', `${curl} --fail-with-body -sS`], {
       env: { ...process.env, CURL_CA_BUNDLE: join(jg.dir, 'cert.pem') },
@@ -264,12 +264,14 @@ describe('the web pages in Chromium', () => {
     await page.fill('#justification', 'customer complaint about a refund');
     await page.getByRole('button', { name: 'Preview' }).click();
     await page.waitForURL(`${jg.url}/request`);
-    assert.match(await page.locator('#decision').textContent(), /^denied: /);
+    assert.match(await page.locator('#decision').textContent(), /^denied: .*read-pii/);
+    assert.match(await page.locator('#err-capabilities').textContent(), /read-pii/);
     // nothing was stored by the preview; the form kept what dave typed
     assert.equal(await page.locator('#justification').inputValue(), 'customer complaint about a refund');
     assert.ok(await page.isChecked('input[name="cap.read-pii"]'));
     await page.getByRole('button', { name: 'Request access' }).click();
-    assert.match(await page.locator('#err-capabilities').textContent(), /denied: .*read-pii/);
+    assert.equal(await page.title(), 'Request access - jitgate');
+    assert.match(await page.locator('#err-capabilities').textContent(), /denied by payments-debug#deny\[0\]: capability read-pii/);
     await shot(page, 'request-denied-phone', { doc: true });
     const mine = await page.request.get(`${jg.url}/v1/requests?mine=true`);
     assert.deepEqual((await mine.json()).requests, []);
@@ -335,7 +337,7 @@ describe('the web pages in Chromium', () => {
     await rows.first().getByRole('link', { name: 'proof' }).click();
     await page.waitForURL(/\/audit\/proof\?seq=\d+$/);
     assert.match(await page.locator('#proof-result').textContent(), /^the proof verifies/);
-    await shot(page, 'audit-proof');
+    await shot(page, 'audit-proof', { doc: true });
     // the export downloads and verifies offline with the checkpoint key alone
     await page.goto(`${jg.url}/audit`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export').click()]);
@@ -353,6 +355,37 @@ describe('the web pages in Chromium', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('GET /v1/audit/entries: pages newest first, filters, time range, bad input', async () => {
+    const all = await jg.auditor('GET', '/v1/audit/entries?limit=200');
+    assert.equal(all.status, 200, all.body);
+    const seqs = all.json.entries.map((e) => e.seq);
+    assert.ok(seqs.length > 10);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'not newest first');
+    assert.equal(all.json.next_before, null);
+    const first = await jg.auditor('GET', '/v1/audit/entries?limit=3');
+    assert.deepEqual(first.json.entries.map((e) => e.seq), seqs.slice(0, 3));
+    assert.equal(first.json.next_before, seqs[2]);
+    const second = await jg.auditor('GET', `/v1/audit/entries?limit=3&before=${first.json.next_before}`);
+    assert.deepEqual(second.json.entries.map((e) => e.seq), seqs.slice(3, 6));
+    const approved = await jg.auditor('GET', '/v1/audit/entries?type=request.approved&actor=user:bob');
+    assert.deepEqual(approved.json.entries.map((e) => e.entry.data.request), [requestId]);
+    const ts = approved.json.entries[0].entry.ts;
+    const sec = Math.floor(ts / 1000);
+    const within = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&since=${sec}&until=${sec}`);
+    assert.equal(within.json.entries.length, 1);
+    const later = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&since=${sec + 1}`);
+    assert.deepEqual(later.json.entries, []);
+    const before = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&until=${sec - 1}`);
+    assert.deepEqual(before.json.entries, []);
+    for (const q of ['limit=0', 'limit=201', 'since=-1', 'before=x', `service=${'a'.repeat(64)}`]) {
+      const r = await jg.auditor('GET', `/v1/audit/entries?${q}`);
+      assert.equal(r.status, 400, `${q}: ${r.body}`);
+      assert.equal(r.json.error.code, 'bad_request');
+    }
+    const notAuditor = await jg.as('alice', 'GET', '/v1/audit/entries');
+    assert.equal(notAuditor.status, 403);
   });
 
   test('the audit pages are for auditors only; a stale page without a session goes to sign-in', async () => {
