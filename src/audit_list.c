@@ -58,8 +58,8 @@ jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **
 		const void *bytes = jg_stmt_column_blob(st, 1, &len);
 		json_t *entry = bytes ? json_loadb(bytes, len, 0, NULL) : NULL;
 		last = jg_stmt_column_int64(st, 0);
-		json_array_append_new(entries, json_pack("{s:I,s:o}", "seq", (json_int_t)last, "entry",
-							 entry ? entry : json_null()));
+		json_array_append_new(entries, json_pack("{s:I,s:o}", "seq", (json_int_t)last,
+							 "entry", entry ? entry : json_null()));
 		n++;
 	}
 	jg_stmt_finish(st);
@@ -68,8 +68,8 @@ jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **
 		goto out;
 	}
 	/* a full page may have more behind it; an empty or short page has none */
-	*out = json_pack("{s:O,s:o}", "entries", entries,
-			 "next_before", n == f->limit && last > 0 ? json_integer(last) : json_null());
+	*out = json_pack("{s:O,s:o}", "entries", entries, "next_before",
+			 n == f->limit && last > 0 ? json_integer(last) : json_null());
 	rc = *out ? 0 : JG_ENOMEM;
 out:
 	json_decref(entries);

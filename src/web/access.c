@@ -191,10 +191,15 @@ jg_web_access_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_web_ok_notice(&w);
 	json_t *list = json_object_get(out, "requests");
 	if (json_array_size(list) == 0)
-		JG_HTML(&w.h, "<p>You have no requests yet. <a href=\"/request\">Request access</a>.</p>");
+		JG_HTML(
+		    &w.h,
+		    "<p>You have no requests yet. <a href=\"/request\">Request access</a>.</p>");
 	size_t i;
 	json_t *r;
-	json_array_foreach(list, i, r) request_card(&w, r);
+	json_array_foreach(list, i, r)
+	{
+		request_card(&w, r);
+	}
 	jg_web_page_finish(&w, 200);
 out:
 	json_decref(out);
@@ -221,8 +226,8 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
 			jg_web_error_page(&w, 400, "Not revoked", "The reason is too long.", "/");
 			goto out;
 		}
-		rc = jg_access_revoke(&w.call.ctx, &w.call.caller, id, reason[0] ? reason : NULL, &out,
-				      why, sizeof(why));
+		rc = jg_access_revoke(&w.call.ctx, &w.call.caller, id, reason[0] ? reason : NULL,
+				      &out, why, sizeof(why));
 	}
 	if (rc != 0) {
 		const char *code;
@@ -269,7 +274,8 @@ handle_token(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_html *h = &w.h;
 	jg_web_time(json_integer_value(json_object_get(out, "expires_at")), exp, sizeof(exp));
 	jg_web_page_start(&w, "Your capability token", "access");
-	JG_HTML(h, "<p class=\"notice warn\">This token is shown once: copy it now. It works until ");
+	JG_HTML(h,
+		"<p class=\"notice warn\">This token is shown once: copy it now. It works until ");
 	jg_html_text(h, exp);
 	JG_HTML(h, " for ");
 	jg_web_join(h, json_object_get(out, "capabilities"));

@@ -75,9 +75,10 @@ card(struct jg_web *w, json_t *r, int review)
 	JG_HTML(h, "</code></dd></dl><div class=\"actions\">");
 	if (review) {
 		form_open(w, id, "review");
-		JG_HTML(h, "<input type=\"text\" name=\"note\" maxlength=\"1000\" "
-			   "placeholder=\"review note\" aria-label=\"review note\">"
-			   "<button type=\"submit\" class=\"primary\">Mark reviewed</button></form>");
+		JG_HTML(h,
+			"<input type=\"text\" name=\"note\" maxlength=\"1000\" "
+			"placeholder=\"review note\" aria-label=\"review note\">"
+			"<button type=\"submit\" class=\"primary\">Mark reviewed</button></form>");
 	} else {
 		form_open(w, id, "approve");
 		JG_HTML(h, "<button type=\"submit\" class=\"primary\">Approve</button></form>");
@@ -112,8 +113,8 @@ section(struct jg_web *w, const struct jg_access_filter *f, const char *title, c
 	json_array_foreach(json_object_get(out, "requests"), i, r)
 	{
 		/* nobody reviews their own break-glass (access.c refuses it too) */
-		if (f->review &&
-		    strcmp(json_string_value(json_object_get(r, "requester")), w->call.caller.sub) == 0)
+		if (f->review && strcmp(json_string_value(json_object_get(r, "requester")),
+					w->call.caller.sub) == 0)
 			continue;
 		card(w, r, f->review);
 		shown++;
@@ -137,8 +138,7 @@ handle_queue(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	jg_web_page_start(&w, "Approvals", "approvals");
 	jg_web_ok_notice(&w);
-	section(&w, &awaiting, "Waiting for your approval", "Nothing is waiting for you.",
-		"queue");
+	section(&w, &awaiting, "Waiting for your approval", "Nothing is waiting for you.", "queue");
 	section(&w, &review, "Break-glass grants to review", "No break-glass grant needs review.",
 		"review");
 	jg_web_page_finish(&w, 200);
@@ -162,9 +162,8 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
 
 	if (jg_web_begin(&w, req, reply) != 0)
 		goto out;
-	if (a != APPROVE &&
-	    jg_http_form_field(req, a == DENY ? "reason" : "note", text, sizeof(text)) ==
-		JG_ETOOBIG) {
+	if (a != APPROVE && jg_http_form_field(req, a == DENY ? "reason" : "note", text,
+					       sizeof(text)) == JG_ETOOBIG) {
 		jg_web_error_page(&w, 400, title[a], "The text is too long (1000 bytes at most).",
 				  "/approvals");
 		goto out;
@@ -172,8 +171,8 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
 	if (a == APPROVE)
 		rc = jg_access_approve(&w.call.ctx, &w.call.caller, id, &out, why, sizeof(why));
 	else if (a == DENY)
-		rc = jg_access_deny(&w.call.ctx, &w.call.caller, id, text[0] ? text : NULL, &out, why,
-				    sizeof(why));
+		rc = jg_access_deny(&w.call.ctx, &w.call.caller, id, text[0] ? text : NULL, &out,
+				    why, sizeof(why));
 	else
 		rc = jg_access_review(&w.call.ctx, &w.call.caller, id, text[0] ? text : NULL, &out,
 				      why, sizeof(why));

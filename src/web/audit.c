@@ -70,7 +70,8 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 	}
 	if (rc != 0 || jg_signed_note_parse(text, strlen(text), &note) != 0 ||
 	    jg_signed_note_checkpoint_parse(note->text, note->text_len, cp) != 0) {
-		JG_HTML(h, "<p class=\"notice error\">The checkpoint cannot be read.</p></section>");
+		JG_HTML(h,
+			"<p class=\"notice error\">The checkpoint cannot be read.</p></section>");
 		goto out;
 	}
 	*have_cp = 1;
@@ -90,24 +91,28 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 	jg_html_text(h, when);
 	JG_HTML(h, "</dd><dt>Signature</dt><dd id=\"cp-signature\">");
 	if (valid)
-		JG_HTML(h, "<strong class=\"grant\">valid</strong> (a checkpoint key of this jitgate)");
+		JG_HTML(
+		    h, "<strong class=\"grant\">valid</strong> (a checkpoint key of this jitgate)");
 	else
 		JG_HTML(h, "<strong class=\"deny\">NOT valid</strong> with this jitgate's keys");
 	uint64_t now_size;
 	if (jg_audit_size(app->store, &now_size) == 0 && now_size >= cp->size) {
 		JG_HTML(h, "</dd><dt>Log now</dt><dd>");
 		jg_html_textf(h, "%llu entries (%llu since this checkpoint)",
-			      (unsigned long long)now_size, (unsigned long long)(now_size - cp->size));
+			      (unsigned long long)now_size,
+			      (unsigned long long)(now_size - cp->size));
 	}
 	JG_HTML(h, "</dd></dl><details><summary>Signed note</summary><pre>");
 	jg_html_text(h, text);
 	JG_HTML(h, "</pre></details>");
 	JG_HTML(h, "<form method=\"post\" action=\"/audit/export\">");
 	jg_web_csrf_field(w);
-	JG_HTML(h, "<button type=\"submit\" class=\"primary\" id=\"export\">Download export</button> "
-		   "<span class=\"hint\">JSON Lines with its checkpoint, for <code>jitgate audit verify "
-		   "FILE --key KEY</code> with the checkpoint key you obtained independently. "
-		   "The export is itself recorded in the log.</span></form>");
+	JG_HTML(
+	    h,
+	    "<button type=\"submit\" class=\"primary\" id=\"export\">Download export</button> "
+	    "<span class=\"hint\">JSON Lines with its checkpoint, for <code>jitgate audit verify "
+	    "FILE --key KEY</code> with the checkpoint key you obtained independently. "
+	    "The export is itself recorded in the log.</span></form>");
 	checkpoint_button(w);
 	JG_HTML(h, "</section>");
 out:
@@ -177,7 +182,8 @@ entry_row(struct jg_html *h, json_t *item)
 	time_t t = (time_t)(ts / 1000);
 	struct tm tm;
 
-	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(when, sizeof(when), "-");
 	JG_HTML(h, "<tr><td>");
 	jg_html_textf(h, "%lld", (long long)seq);
@@ -262,15 +268,19 @@ handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 	filter_input(h, "service", "Service", "text", service, "payment-api");
 	filter_input(h, "since", "From (UTC)", "datetime-local", since, "");
 	filter_input(h, "until", "To (UTC)", "datetime-local", until, "");
-	JG_HTML(h, "<button type=\"submit\" class=\"secondary\">Filter</button> "
-		   "<a href=\"/audit\">Clear</a></form>"
-		   "<div class=\"table-wrap\"><table><thead><tr><th>#</th><th>Time (UTC)</th>"
-		   "<th>Type</th><th>Actor</th><th>Service</th><th>Request</th><th>Data</th><th></th>"
-		   "</tr></thead>"
-		   "<tbody>");
+	JG_HTML(h,
+		"<button type=\"submit\" class=\"secondary\">Filter</button> "
+		"<a href=\"/audit\">Clear</a></form>"
+		"<div class=\"table-wrap\"><table><thead><tr><th>#</th><th>Time (UTC)</th>"
+		"<th>Type</th><th>Actor</th><th>Service</th><th>Request</th><th>Data</th><th></th>"
+		"</tr></thead>"
+		"<tbody>");
 	size_t i;
 	json_t *item;
-	json_array_foreach(json_object_get(out, "entries"), i, item) entry_row(h, item);
+	json_array_foreach(json_object_get(out, "entries"), i, item)
+	{
+		entry_row(h, item);
+	}
 	JG_HTML(h, "</tbody></table></div>");
 	if (json_array_size(json_object_get(out, "entries")) == 0)
 		JG_HTML(h, "<p class=\"empty\">No entries match.</p>");
@@ -365,7 +375,8 @@ handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_audit_filter one = {.before = seq + 1, .limit = 1};
 	json_t *got = NULL;
 	if (jg_audit_list(app->store, &one, &got) == 0) {
-		json_t *e = json_object_get(json_array_get(json_object_get(got, "entries"), 0), "entry");
+		json_t *e =
+		    json_object_get(json_array_get(json_object_get(got, "entries"), 0), "entry");
 		char *text = e ? json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		jg_html_text(h, text);
 		free(text);
@@ -424,9 +435,9 @@ handle_checkpoint(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_web_begin(&w, req, reply) == 0 && auditor(&w)) {
 		if (jg_audit_checkpoint(app->audit, NULL, &size) != 0)
-			jg_web_error_page(&w, 503, "Audit",
-					  "The audit log cannot be written right now; no checkpoint.",
-					  "/audit");
+			jg_web_error_page(
+			    &w, 503, "Audit",
+			    "The audit log cannot be written right now; no checkpoint.", "/audit");
 		else
 			jg_web_redirect(reply, "/audit?ok=checkpoint");
 	}

@@ -18,8 +18,8 @@
  * Pages load only their own stylesheet and script; fetch() of the live
  * preview goes to the same origin; forms post only here; no framing.
  */
-#define WEB_CSP                                                                                   \
-	"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "               \
+#define WEB_CSP                                                                                    \
+	"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "                \
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 #define PAGE_MAX (8u << 20) /* a page larger than this is a bug, not a page */
@@ -87,8 +87,8 @@ jg_html_url_part(struct jg_html *h, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)value; p && *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-_.~", *p) != NULL) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-_.~", *p) != NULL) {
 			append(h, (const char *)p, 1);
 		} else {
 			char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
@@ -257,11 +257,12 @@ jg_web_signin_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_html h = {0};
 	(void)req;
 	head(&h, "Sign in");
-	JG_HTML(&h, "<header class=\"top\"><a class=\"brand\" href=\"/\">jitgate</a></header>\n"
-		    "<main><h1>Just-in-time debug access</h1>"
-		    "<p>Ask for narrow, time-limited access to a production service, approve your "
-		    "colleagues' requests, or audit who did what.</p>"
-		    "<p><a class=\"button\" href=\"/auth/login\">Sign in with single sign-on</a></p>");
+	JG_HTML(&h,
+		"<header class=\"top\"><a class=\"brand\" href=\"/\">jitgate</a></header>\n"
+		"<main><h1>Just-in-time debug access</h1>"
+		"<p>Ask for narrow, time-limited access to a production service, approve your "
+		"colleagues' requests, or audit who did what.</p>"
+		"<p><a class=\"button\" href=\"/auth/login\">Sign in with single sign-on</a></p>");
 	finish(reply, &h, 200);
 	jg_html_free(&h);
 }
@@ -287,7 +288,8 @@ jg_web_time(int64_t t, char *buf, size_t len)
 {
 	struct tm tm;
 	time_t tt = (time_t)t;
-	if (t <= 0 || gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm) == 0)
 		snprintf(buf, len, "-");
 }
 
@@ -312,8 +314,8 @@ jg_web_state_text(const char *state)
 	static const struct {
 		const char *state, *text;
 	} words[] = {
-	    {"pending", "needs approval"}, {"active", "active"},       {"denied", "denied"},
-	    {"cancelled", "cancelled"},	   {"expired", "expired"},     {"revoked", "revoked"},
+	    {"pending", "needs approval"}, {"active", "active"},   {"denied", "denied"},
+	    {"cancelled", "cancelled"},	   {"expired", "expired"}, {"revoked", "revoked"},
 	};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcmp(state, words[i].state) == 0)
@@ -376,7 +378,8 @@ jg_web_decision_text(struct jg_html *h, json_t *d)
 	if (strcmp(outcome, "grant") == 0) {
 		JG_HTML(h, "<strong class=\"grant\">granted at once</strong>");
 		if (json_is_true(json_object_get(d, "break_glass")))
-			JG_HTML(h, " through break-glass (flagged; approvers review it afterwards)");
+			JG_HTML(h,
+				" through break-glass (flagged; approvers review it afterwards)");
 	} else {
 		size_t i;
 		json_t *r;

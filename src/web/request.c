@@ -101,14 +101,11 @@ field_of(const char *why)
 	static const struct {
 		const char *needle, *field;
 	} map[] = {
-	    {"'service'", "service"},
-	    {"unknown service", "service"},
-	    {"on service", "service"},
-	    {"capabilit", "capabilities"},
-	    {"'duration'", "duration"},
-	    {"duration ", "duration"},
-	    {"justification", "justification"},
-	    {"break-glass", "break_glass"},
+	    /* first: break-glass reasons also name the service */
+	    {"break-glass", "break_glass"}, {"'service'", "service"},
+	    {"unknown service", "service"}, {"on service", "service"},
+	    {"capabilit", "capabilities"},  {"'duration'", "duration"},
+	    {"duration ", "duration"},	    {"justification", "justification"},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strstr(why, map[i].needle) != NULL)
@@ -180,7 +177,8 @@ render(struct jg_web *w, const struct form *f, json_t *decision, int status)
 		jg_html_text(h, f->err);
 		JG_HTML(h, "</p>");
 	}
-	JG_HTML(h, "<form method=\"post\" action=\"/request\" id=\"request-form\" class=\"stack\">");
+	JG_HTML(h,
+		"<form method=\"post\" action=\"/request\" id=\"request-form\" class=\"stack\">");
 	jg_web_csrf_field(w);
 	service_field(w, f);
 	JG_HTML(h, "<fieldset id=\"capabilities\"><legend>Capabilities</legend>");
@@ -201,9 +199,10 @@ render(struct jg_web *w, const struct form *f, json_t *decision, int status)
 	jg_html_text(h, f->duration[0] ? f->duration : "30m");
 	JG_HTML(h, "\"><p class=\"hint\">For example 15m, 1h, 1h30m.</p>");
 	error_for(h, f, "duration");
-	JG_HTML(h, "<label for=\"incident\">Incident id <span class=\"hint\">(optional)</span></label>"
-		   "<input id=\"incident\" name=\"incident\" maxlength=\"64\" placeholder=\"INC-4711\" "
-		   "value=\"");
+	JG_HTML(
+	    h, "<label for=\"incident\">Incident id <span class=\"hint\">(optional)</span></label>"
+	       "<input id=\"incident\" name=\"incident\" maxlength=\"64\" placeholder=\"INC-4711\" "
+	       "value=\"");
 	jg_html_text(h, f->incident);
 	JG_HTML(h, "\">");
 	error_for(h, f, "incident");
@@ -218,8 +217,9 @@ render(struct jg_web *w, const struct form *f, json_t *decision, int status)
 			   "value=\"1\"");
 		if (f->break_glass)
 			JG_HTML(h, " checked");
-		JG_HTML(h, "> Break the glass: granted at once, flagged, and reviewed by the approvers "
-			   "afterwards</label>");
+		JG_HTML(
+		    h, "> Break the glass: granted at once, flagged, and reviewed by the approvers "
+		       "afterwards</label>");
 		error_for(h, f, "break_glass");
 	}
 	JG_HTML(h, "<section id=\"preview\" class=\"preview\" aria-live=\"polite\">"

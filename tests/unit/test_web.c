@@ -24,8 +24,9 @@ test_html_text_escapes_everything_that_is_not_a_literal(void **state)
 	jg_html_text(&h, NULL);
 	JG_HTML(&h, "</p>");
 	assert_false(h.failed);
-	assert_string_equal(h.buf, "<p class=\"just\">&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; "
-				   "&amp; &quot;quoted&quot; &lt;b&gt;=7</p>");
+	assert_string_equal(h.buf,
+			    "<p class=\"just\">&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; "
+			    "&amp; &quot;quoted&quot; &lt;b&gt;=7</p>");
 	jg_html_free(&h);
 	assert_null(h.buf);
 }
@@ -73,12 +74,13 @@ test_decision_text(void **state)
 	decision("{\"decision\":\"grant\",\"max_duration\":3600,\"break_glass\":true}",
 		 "<strong class=\"grant\">granted at once</strong> through break-glass (flagged; "
 		 "approvers review it afterwards) (at most 1h)");
-	decision("{\"decision\":\"pending\",\"max_duration\":1800,\"requirements\":["
-		 "{\"approvers\":{\"groups\":[\"payments-leads\",\"sre-leads\"],\"users\":[]},"
-		 "\"count\":1},{\"approvers\":{\"groups\":[\"privacy\"],\"users\":[\"<eve>\"]},"
-		 "\"count\":2}]}",
-		 "<strong class=\"pending\">needs approval</strong>: 1 approval from payments-leads "
-		 "or sre-leads, and 2 approvals from privacy or user &lt;eve&gt; (at most 30m)");
+	decision(
+	    "{\"decision\":\"pending\",\"max_duration\":1800,\"requirements\":["
+	    "{\"approvers\":{\"groups\":[\"payments-leads\",\"sre-leads\"],\"users\":[]},"
+	    "\"count\":1},{\"approvers\":{\"groups\":[\"privacy\"],\"users\":[\"<eve>\"]},"
+	    "\"count\":2}]}",
+	    "<strong class=\"pending\">needs approval</strong>: 1 approval from payments-leads "
+	    "or sre-leads, and 2 approvals from privacy or user &lt;eve&gt; (at most 30m)");
 	decision("{\"decision\":\"deny\",\"reason\":\"denied by x#deny[0]: <capability>\","
 		 "\"max_duration\":null}",
 		 "<strong class=\"deny\">denied</strong>: denied by x#deny[0]: &lt;capability&gt;");
