@@ -104,6 +104,9 @@ jg_html_free(struct jg_html *h)
 	memset(h, 0, sizeof(*h));
 }
 
+static void message_page(struct jg_http_reply *reply, int status, const char *title,
+			 const char *message);
+
 /* ---- the caller ----------------------------------------------------------- */
 
 static void
@@ -132,11 +135,22 @@ jg_web_begin(struct jg_web *w, struct jg_http_request *req, struct jg_http_reply
 	w->req = req;
 	w->reply = reply;
 	if (jg_api_call_begin(req, reply, &w->call) != 0) {
+		/* the API's refusal, said to a browser; nothing was done */
 		if (reply->status == 401 && strcmp(req->method, "GET") == 0) {
 			/* no (live) session: sign in and come back here */
 			char to[600];
 			snprintf(to, sizeof(to), "/auth/login?return_to=%s", req->path);
 			jg_web_redirect(reply, strlen(req->path) < 400 ? to : "/auth/login");
+		} else if (reply->status == 401) {
+			jg_web_redirect(reply, "/auth/login");
+		} else if (reply->status == 403) {
+			message_page(
+			    reply, 403, "Refused",
+			    "This form did not carry this session's CSRF token, so nothing was "
+			    "done. Go back, reload the page and try again.");
+		} else {
+			message_page(reply, reply->status ? reply->status : 500, "Unavailable",
+				     "Signing in cannot be checked right now; nothing was done.");
 		}
 		return -1;
 	}
@@ -264,6 +278,22 @@ jg_web_signin_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		"colleagues' requests, or audit who did what.</p>"
 		"<p><a class=\"button\" href=\"/auth/login\">Sign in with single sign-on</a></p>");
 	finish(reply, &h, 200);
+	jg_html_free(&h);
+}
+
+/* A page for someone who may not be signed in (no header with a caller). */
+static void
+message_page(struct jg_http_reply *reply, int status, const char *title, const char *message)
+{
+	struct jg_html h = {0};
+	head(&h, title);
+	JG_HTML(&h, "<header class=\"top\"><a class=\"brand\" href=\"/\">jitgate</a></header>\n"
+		    "<main><h1>");
+	jg_html_text(&h, title);
+	JG_HTML(&h, "</h1><p class=\"notice error\" role=\"alert\">");
+	jg_html_text(&h, message);
+	JG_HTML(&h, "</p><p><a href=\"/\">jitgate</a></p>");
+	finish(reply, &h, status);
 	jg_html_free(&h);
 }
 
