@@ -20,8 +20,9 @@ JG_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wfo
 JG_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
 JG_LDLIBS  = $(LDLIBS) $(PKG_LIBS) -lpthread
 
-LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/web/*.c)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+WEB_ASSETS := $(wildcard src/web/*.css src/web/*.js)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 AGENT_SRCS := $(wildcard agent/src/*.c)
@@ -35,8 +36,12 @@ build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUI
 deps:
 	@deploy/install-deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h src/*.h src/web/*.h) | $(BUILD)/obj
+	@mkdir -p $(dir $@)
 	$(CC) $(JG_CFLAGS) -c -o $@ $<
+
+# The stylesheet and script are compiled into the binary (.incbin in src/web/assets.c).
+$(BUILD)/obj/web/assets.o: $(WEB_ASSETS)
 
 $(BUILD)/libjitgate.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -95,10 +100,10 @@ bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)
 	bench/run.sh
 
 format:
-	clang-format -i src/*.c include/jitgate/*.h tests/unit/*.c
+	clang-format -i src/*.c src/web/*.c src/web/*.h include/jitgate/*.h tests/unit/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c include/jitgate/*.h tests/unit/*.c
+	clang-format --dry-run --Werror src/*.c src/web/*.c src/web/*.h include/jitgate/*.h tests/unit/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	  --suppress=missingIncludeSystem -Iinclude src tests/unit
 

@@ -9,7 +9,7 @@ debs=(
   build-essential pkg-config curl ca-certificates openssl
   libssl-dev libjwt-dev libmicrohttpd-dev libsqlite3-dev sqlite3
   liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev
-  nodejs
+  nodejs chromium
 )
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
 

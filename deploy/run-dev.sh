@@ -26,7 +26,7 @@ cat <<MSG
          grace (privacy)  dave (contractors, payments-eng)  erin (auditors)
          frank (sre-oncall)  oscar (jitgate-admins)
 
-  Sign in with a browser:  https://127.0.0.1:8443/auth/login
+  Web pages (sign in):     https://127.0.0.1:8443/
   A token for curl:        build/jitgate login --issuer http://127.0.0.1:9000 --client-id jitgate-cli \\
                                --audience https://127.0.0.1:8443
                            curl --cacert var/tls/cert.pem -H "Authorization: Bearer \$(cat ~/.config/jitgate/token)" \\

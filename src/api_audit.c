@@ -2,6 +2,8 @@
  * api_audit.c - the auditor endpoints under /v1/audit/.
  *
  *   GET  /v1/audit/export?from=&to=     JSON Lines export (itself audited)
+ *   GET  /v1/audit/entries?type=&actor=&service=&since=&until=&before=&limit=
+ *                                       a filtered page of entries, newest first
  *   GET  /v1/audit/checkpoint           the newest signed checkpoint
  *   POST /v1/audit/checkpoint           make one now
  *   GET  /v1/audit/proof?seq=&size=     inclusion proof
@@ -16,6 +18,7 @@
 
 #include <openssl/crypto.h>
 
+#include "jitgate/api_call.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
 #include "jitgate/error.h"
@@ -89,17 +92,14 @@ buffer_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static void
-handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
+void
+jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply, const char *actor)
 {
 	struct jg_app *app = req->app;
 	uint64_t size, from, to, cp_size;
 	struct buffer out = {0};
 	int rc;
 
-	char actor[300];
-	if (require_auditor(req, reply, 1, actor) != 0)
-		return;
 	if (jg_audit_size(app->store, &size) != 0) {
 		reply_unavailable(reply);
 		return;
@@ -140,6 +140,54 @@ handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
 	reply->content_type = "application/x-ndjson";
 	reply->body = out.data ? out.data : strdup("");
 	reply->body_len = out.len;
+}
+
+static void
+handle_export(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	char actor[300];
+	if (require_auditor(req, reply, 1, actor) != 0)
+		return;
+	jg_api_audit_export(req, reply, actor);
+}
+
+/* GET /v1/audit/entries?type=&actor=&service=&since=&until=&before=&limit= (times in seconds) */
+static void
+handle_entries(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	struct jg_audit_filter f = {.type = jg_http_query(req, "type"),
+				    .actor = jg_http_query(req, "actor"),
+				    .service = jg_http_query(req, "service")};
+	uint64_t since, until, limit;
+	json_t *out = NULL;
+	char actor[300];
+
+	if (require_auditor(req, reply, 0, actor) != 0)
+		return;
+	if (jg_http_query_u64(req, reply, "since", 0, INT64_MAX / 1000 - 1, &since) != 0 ||
+	    jg_http_query_u64(req, reply, "until", 0, INT64_MAX / 1000 - 1, &until) != 0 ||
+	    jg_http_query_u64(req, reply, "before", UINT64_MAX, INT64_MAX, &f.before) != 0 ||
+	    jg_http_query_u64(req, reply, "limit", 50, JG_AUDIT_LIST_MAX, &limit) != 0)
+		return;
+	if (limit == 0) {
+		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be from 1 to %d",
+				    JG_AUDIT_LIST_MAX);
+		return;
+	}
+	if ((f.type && strlen(f.type) > 64) || (f.actor && strlen(f.actor) > 300) ||
+	    (f.service && strlen(f.service) > 63)) {
+		jg_http_reply_error(reply, 400, "bad_request", "a filter is too long");
+		return;
+	}
+	f.since_ms = (int64_t)since * 1000;
+	f.until_ms = until ? (int64_t)until * 1000 + 999 : 0;
+	f.limit = (int)limit;
+	if (jg_audit_list(app->store, &f, &out) != 0) {
+		reply_unavailable(reply);
+		return;
+	}
+	jg_http_reply_json(reply, 200, out);
 }
 
 static void
@@ -258,6 +306,7 @@ jg_api_audit_register(struct jg_router *router)
 {
 	int rc = 0;
 	rc |= jg_router_add(router, "GET", "/v1/audit/export", (void *)handle_export, 0);
+	rc |= jg_router_add(router, "GET", "/v1/audit/entries", (void *)handle_entries, 0);
 	rc |= jg_router_add(router, "GET", "/v1/audit/checkpoint", (void *)handle_checkpoint_get, 0);
 	rc |= jg_router_add(router, "POST", "/v1/audit/checkpoint", (void *)handle_checkpoint_post,
 			    0);

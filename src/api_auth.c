@@ -6,6 +6,8 @@
  *   POST /auth/logout                  end the session (CSRF token required)
  *   GET  /v1/me                        the caller as jitgate sees them
  *
+ * The pages (GET / and the rest) are in src/web/.
+ *
  * The code flow runs in jitgate rather than in liboauth2's
  * oauth2_openidc_handle(), which in 1.4.5 leaves the nonce, iss and aud of
  * the ID token unchecked and forces SameSite=None on its cookies.  The
@@ -269,54 +271,6 @@ handle_logout(struct jg_http_request *req, struct jg_http_reply *reply)
 	set_cookie(reply, JG_SESSION_COOKIE, "", 0);
 }
 
-/* The landing page: who you are, or a link to sign in (the request pages come later). */
-static void
-handle_home(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	struct jg_app *app = req->app;
-	const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
-	struct jg_identity id = {0};
-	char csrf[JG_SESSION_TOKEN_LEN + 1];
-	char *page = NULL;
-
-	if (cookie != NULL &&
-	    jg_session_get(app->store, cookie, (int64_t)time(NULL), app->cfg->auth_session_idle, &id,
-			   csrf) == 0) {
-		char groups[1024] = "";
-		for (size_t i = 0; i < id.ngroups; i++)
-			snprintf(groups + strlen(groups), sizeof(groups) - strlen(groups), "%s%s",
-				 i ? ", " : "", id.groups[i]);
-		char *name = jg_html_escape(id.name[0] ? id.name : id.sub),
-		     *sub = jg_html_escape(id.sub), *g = jg_html_escape(groups);
-		if (name && sub && g &&
-		    asprintf(&page,
-			     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-			     "<title>jitgate</title></head><body><h1>jitgate</h1>"
-			     "<p>Signed in as %s (%s); groups: %s.</p>"
-			     "<form method=\"post\" action=\"/auth/logout\">"
-			     "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-			     "<button type=\"submit\">Sign out</button></form></body></html>\n",
-			     name, sub, g, csrf) < 0)
-			page = NULL;
-		free(name);
-		free(sub);
-		free(g);
-		jg_identity_clear(&id);
-		OPENSSL_cleanse(csrf, sizeof(csrf));
-	} else if (asprintf(&page, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-				   "<title>jitgate</title></head><body><h1>jitgate</h1>"
-				   "<p><a href=\"/auth/login\">Sign in</a></p></body></html>\n") < 0) {
-		page = NULL;
-	}
-	if (page == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
-	jg_http_reply_text(reply, 200, "text/html; charset=utf-8", page, strlen(page));
-	OPENSSL_cleanse(page, strlen(page));
-	free(page);
-}
-
 static void
 handle_me(struct jg_http_request *req, struct jg_http_reply *reply)
 {
@@ -339,6 +293,5 @@ jg_api_auth_register(struct jg_router *router)
 	rc |= jg_router_add(router, "GET", "/auth/callback", (void *)handle_callback, 0);
 	rc |= jg_router_add(router, "POST", "/auth/logout", (void *)handle_logout, JG_ROUTE_FORM_BODY);
 	rc |= jg_router_add(router, "GET", "/v1/me", (void *)handle_me, 0);
-	rc |= jg_router_add(router, "GET", "/", (void *)handle_home, 0);
 	return rc ? JG_EINVAL : 0;
 }

@@ -9,73 +9,30 @@
  *   POST /v1/users/{sub}/revoke            (admins: off-boarding)
  *
  * Thin: authenticate, parse, call access.c, map its result to a status.
+ * The web pages (src/web/) call the same functions through api_call.h.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "jitgate/access.h"
-#include "jitgate/app.h"
-#include "jitgate/auth.h"
+#include "jitgate/api_call.h"
 #include "jitgate/error.h"
-
-struct call {
-	struct jg_caller who;
-	struct jg_access_caller caller;
-	struct jg_access_ctx ctx;
-	struct jg_app *app;
-	int have_policies;
-};
-
-static int
-begin(struct jg_http_request *req, struct jg_http_reply *reply, struct call *c)
-{
-	struct jg_app *app = req->app;
-
-	memset(c, 0, sizeof(*c));
-	c->app = app;
-	if (jg_auth_require(req, reply, &c->who) != 0)
-		return -1;
-	c->caller = (struct jg_access_caller){
-	    .actor = c->who.actor,
-	    .sub = c->who.id.sub,
-	    .groups = (const char *const *)c->who.id.groups,
-	    .ngroups = c->who.id.ngroups,
-	    .is_admin = jg_identity_in_groups(&c->who.id, app->cfg->auth_admin_groups),
-	    .is_auditor = jg_identity_in_groups(&c->who.id, app->cfg->auth_auditor_groups),
-	};
-	c->ctx = (struct jg_access_ctx){
-	    .store = app->store,
-	    .audit = app->audit,
-	    .policies = jg_app_policies_acquire(app),
-	    .pending_ttl = app->cfg->requests_pending_expiry,
-	    .now = (int64_t)time(NULL),
-	};
-	c->have_policies = 1;
-	return 0;
-}
-
-static void
-end(struct call *c)
-{
-	if (c->have_policies)
-		jg_app_policies_release(c->app);
-	jg_caller_clear(&c->who);
-}
 
 static void
 answer(struct jg_http_reply *reply, int rc, int ok_status, json_t *out, const char *why)
 {
-	switch (rc) {
-	case 0: jg_http_reply_json(reply, ok_status, out); return;
-	case JG_EINVAL: jg_http_reply_error(reply, 400, "bad_request", "%s", why); break;
-	case JG_ENOTFOUND: jg_http_reply_error(reply, 404, "not_found", "%s", why); break;
-	case JG_EDENIED: jg_http_reply_error(reply, 403, "forbidden", "%s", why); break;
-	case JG_ECONFLICT: jg_http_reply_error(reply, 409, "conflict", "%s", why); break;
-	case JG_EUNAVAIL: jg_http_reply_error(reply, 503, "unavailable", "%s", why); break;
-	default: jg_http_reply_error(reply, 500, "internal_error", "%s", jg_strerror(rc)); break;
-	}
-	json_decref(out);
+	const char *code;
+	int status = jg_api_status(rc, &code);
+
+	if (rc == 0)
+		jg_http_reply_json(reply, ok_status, out);
+	else if (status == 500)
+		jg_http_reply_error(reply, 500, code, "%s", jg_strerror(rc));
+	else
+		jg_http_reply_error(reply, status, code, "%s", why);
+	if (rc != 0)
+		json_decref(out);
 }
 
 /* The JSON body when there is one; {} when empty.  NULL with reply filled when malformed. */
@@ -99,7 +56,7 @@ string_field(json_t *body, const char *name)
 static void
 handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct call c;
+	struct jg_api_call c;
 	json_t *body = NULL, *out = NULL;
 	char why[512] = "";
 	const char *dry = jg_http_query(req, "dry_run");
@@ -109,8 +66,10 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 400, "bad_request", "'dry_run' must be true or false");
 		return;
 	}
-	if (begin(req, reply, &c) != 0)
+	if (jg_api_call_begin(req, reply, &c) != 0) {
+		jg_api_call_end(&c);
 		return;
+	}
 	if (jg_http_body_json(req, reply, &body) != 0)
 		goto out;
 	if (dry && strcmp(dry, "true") == 0) {
@@ -130,7 +89,7 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 	answer(reply, rc, 201, out, why);
 out:
 	json_decref(body);
-	end(&c);
+	jg_api_call_end(&c);
 }
 
 static int
@@ -152,7 +111,7 @@ flag(struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 static void
 handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct call c;
+	struct jg_api_call c;
 	struct jg_access_filter f = {.state = jg_http_query(req, "state")};
 	json_t *out = NULL;
 	char why[256] = "";
@@ -161,25 +120,29 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 	    flag(req, reply, "awaiting", "me", &f.awaiting) != 0 ||
 	    flag(req, reply, "review", "pending", &f.review) != 0)
 		return;
-	if (begin(req, reply, &c) != 0)
+	if (jg_api_call_begin(req, reply, &c) != 0) {
+		jg_api_call_end(&c);
 		return;
+	}
 	int rc = jg_access_list(&c.ctx, &c.caller, &f, &out, why, sizeof(why));
 	answer(reply, rc, 200, out, why);
-	end(&c);
+	jg_api_call_end(&c);
 }
 
 static void
 handle_get(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct call c;
+	struct jg_api_call c;
 	json_t *out = NULL;
 	char why[256] = "";
 
-	if (begin(req, reply, &c) != 0)
+	if (jg_api_call_begin(req, reply, &c) != 0) {
+		jg_api_call_end(&c);
 		return;
+	}
 	int rc = jg_access_get(&c.ctx, &c.caller, jg_http_param(req, "id"), &out, why, sizeof(why));
 	answer(reply, rc, 200, out, why);
-	end(&c);
+	jg_api_call_end(&c);
 }
 
 enum action { APPROVE, DENY, CANCEL, REVIEW, REVOKE, REVOKE_USER };
@@ -187,15 +150,17 @@ enum action { APPROVE, DENY, CANCEL, REVIEW, REVOKE, REVOKE_USER };
 static void
 act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
 {
-	struct call c;
+	struct jg_api_call c;
 	json_t *body, *out = NULL;
 	char why[512] = "";
 	int rc = JG_EINVAL;
 
-	if (begin(req, reply, &c) != 0)
+	if (jg_api_call_begin(req, reply, &c) != 0) {
+		jg_api_call_end(&c);
 		return;
+	}
 	if ((body = optional_body(req, reply)) == NULL) {
-		end(&c);
+		jg_api_call_end(&c);
 		return;
 	}
 	const char *id = jg_http_param(req, a == REVOKE_USER ? "sub" : "id");
@@ -220,7 +185,7 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
 	}
 	answer(reply, rc, 200, out, why);
 	json_decref(body);
-	end(&c);
+	jg_api_call_end(&c);
 }
 
 static void handle_approve(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, APPROVE); }

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
+#include "jitgate/api_call.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
 #include "jitgate/error.h"
@@ -98,41 +101,35 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 	return rc;
 }
 
-static void
-handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
+int
+jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const char *grant,
+		   json_t **out, char *why, size_t whylen)
 {
-	struct jg_app *app = req->app;
-	struct jg_caller caller;
 	struct jg_token_claims claims;
 	char *token = NULL;
 
-	if (jg_auth_require(req, reply, &caller) != 0)
-		return;
+	*out = NULL;
 	if (app->token_keys == NULL) {
-		jg_caller_clear(&caller);
-		jg_http_reply_error(reply, 503, "unavailable", "no token signing key");
-		return;
+		snprintf(why, whylen, "no token signing key");
+		return 503;
 	}
 	memset(&claims, 0, sizeof(claims));
 	snprintf(claims.iss, sizeof(claims.iss), "%s", app->cfg->public_url);
-	struct issue_job j = {.grant = jg_http_param(req, "id"), .sub = caller.id.sub,
-			      .actor = caller.actor, .now = (int64_t)time(NULL),
-			      .lifetime = app->token_lifetime, .claims = &claims};
+	struct issue_job j = {.grant = grant, .sub = caller->id.sub, .actor = caller->actor,
+			      .now = (int64_t)time(NULL), .lifetime = app->token_lifetime,
+			      .claims = &claims};
 	int rc = jg_audit_run(app->audit, issue_fn, &j);
-	jg_caller_clear(&caller);
 	if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT) {
-		jg_http_reply_error(reply, j.status, j.status == 404 ? "not_found" : "conflict", "%s",
-				    j.why);
-		return;
+		snprintf(why, whylen, "%s", j.why);
+		return j.status;
 	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 503, "unavailable",
-				    "the audit log cannot be written; no token was issued");
-		return;
+		snprintf(why, whylen, "the audit log cannot be written; no token was issued");
+		return 503;
 	}
 	if (jg_token_issue(app->token_keys, &claims, &token) != 0) {
-		jg_http_reply_error(reply, 500, "internal_error", "the token could not be signed");
-		return;
+		snprintf(why, whylen, "the token could not be signed");
+		return 500;
 	}
 	char curl[1024];
 	snprintf(curl, sizeof(curl),
@@ -141,14 +138,37 @@ handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *caps = json_array();
 	for (size_t i = 0; i < claims.ncaps; i++)
 		json_array_append_new(caps, json_string(claims.caps[i]));
-	jg_http_reply_json(reply, 201,
-			   json_pack("{s:s,s:s,s:s,s:s,s:o,s:I,s:{s:I},s:s}", "token", token,
-				     "token_type", JG_TOKEN_USE, "grant", claims.grant, "service",
-				     claims.aud, "capabilities", caps, "expires_at",
-				     (json_int_t)claims.exp, "audit", "seq",
-				     (json_int_t)claims.audit_seq, "curl", curl));
-	jg_http_reply_header(reply, "Cache-Control", "no-store");
+	*out = json_pack("{s:s,s:s,s:s,s:s,s:o,s:I,s:{s:I},s:s}", "token", token, "token_type",
+			 JG_TOKEN_USE, "grant", claims.grant, "service", claims.aud, "capabilities",
+			 caps, "expires_at", (json_int_t)claims.exp, "audit", "seq",
+			 (json_int_t)claims.audit_seq, "curl", curl);
+	OPENSSL_cleanse(token, strlen(token));
 	free(token);
+	if (*out == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return 500;
+	}
+	return 0;
+}
+
+static void
+handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_caller caller;
+	json_t *out = NULL;
+	char why[256] = "";
+
+	if (jg_auth_require(req, reply, &caller) != 0)
+		return;
+	int status = jg_api_token_issue(req->app, &caller, jg_http_param(req, "id"), &out, why,
+					sizeof(why));
+	jg_caller_clear(&caller);
+	if (status != 0) {
+		jg_http_reply_error(reply, status, jg_http_status_code(status), "%s", why);
+		return;
+	}
+	jg_http_reply_json(reply, 201, out);
+	jg_http_reply_header(reply, "Cache-Control", "no-store");
 }
 
 static void

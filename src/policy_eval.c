@@ -593,3 +593,15 @@ jg_policy_can_review(const struct jg_policy_set *set, const char *service, const
 	}
 	return false;
 }
+
+bool
+jg_policy_can_break_glass(const struct jg_policy_set *set, const char *user,
+			  const char *const *groups, size_t ngroups)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct break_glass *bg = &set->policies[i].bg;
+		if (bg->present && jg_policy_who_matches(&bg->requesters, user, groups, ngroups))
+			return true;
+	}
+	return false;
+}

@@ -18,6 +18,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/app.h"
+#include "jitgate/web.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
@@ -278,7 +279,8 @@ jg_cmd_serve(int argc, char **argv)
 	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
 	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
 	    jg_api_requests_register(app.router) != 0 || jg_api_tokens_register(app.router) != 0 ||
-	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0)
+	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0 ||
+	    jg_web_register(app.router) != 0)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);

@@ -218,4 +218,28 @@ int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_ve
 			   size_t summary_len, struct jg_chain_fault *fault)
 	__attribute__((warn_unused_result));
 
+
+/* Which entries jg_audit_list() returns (audit_list.c). */
+struct jg_audit_filter {
+	const char *type;    /* exact entry type; NULL: any */
+	const char *actor;   /* exact actor ("user:alice"); NULL: any */
+	const char *service; /* data.service; NULL: any */
+	int64_t since_ms;    /* ts >= since_ms; 0: no bound */
+	int64_t until_ms;    /* ts <= until_ms; 0: no bound */
+	uint64_t before;     /* seq < before (paging, newest first); UINT64_MAX: from the newest */
+	int limit;	     /* 1..JG_AUDIT_LIST_MAX */
+};
+#define JG_AUDIT_LIST_MAX 200
+
+/*
+ * The entries matching f, newest first: *out = {"entries":[{"seq", "entry":
+ * the parsed entry}], "next_before": the seq to pass as `before` for the next
+ * page, or null}.  The caller decrefs.  Returns 0, JG_EINVAL or JG_ESTORE.
+ */
+int jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **out);
+
+/* As jg_audit_latest_checkpoint(), with when it was made in *created_at (Unix milliseconds). */
+int jg_audit_latest_checkpoint_at(struct jg_store *store, char **note, uint64_t *size,
+				  int64_t *created_at);
+
 #endif

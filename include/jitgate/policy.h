@@ -149,6 +149,13 @@ bool jg_policy_can_review(const struct jg_policy_set *set, const char *service, 
 			  const char *const *groups, size_t ngroups);
 
 /*
+ * True when (user, groups) is a break-glass requester of some policy (the web
+ * form offers break-glass only then; the evaluation still decides per service).
+ */
+bool jg_policy_can_break_glass(const struct jg_policy_set *set, const char *user,
+			       const char *const *groups, size_t ngroups);
+
+/*
  * Parses a duration: one or more <digits><unit> with units d, h, m, s in
  * that order, each at most once ("30s", "15m", "1h30m", "2d").  The total
  * must be between 1 second and JG_POLICY_MAX_DURATION.  Returns 0 and

@@ -1787,6 +1787,80 @@ test_audit_append_oversized_spares_batch_mates(void **state)
 	expect_verified(f, 3);
 }
 
+/* jg_audit_list: newest first, exact filters, paging; the newest checkpoint with its time. */
+static void
+test_audit_list_filters_and_pages(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const types[] = {"request.created", "request.approved", "request.created",
+					    "token.issued", "request.created"};
+	static const char *const actors[] = {"user:alice", "user:bob", "user:dave", "user:alice",
+					     "user:alice"};
+	static const char *const services[] = {"payment-api", "payment-api", "checkout-api",
+					       "payment-api", "checkout-api"};
+	struct jg_audit_filter all = {.before = UINT64_MAX, .limit = 200};
+	json_t *out = NULL;
+	char *note = NULL;
+	uint64_t size = 0;
+	int64_t at = 0;
+
+	assert_int_equal(jg_audit_latest_checkpoint_at(f->store, &note, &size, &at), JG_ENOTFOUND);
+	for (int i = 0; i < 5; i++) {
+		json_t *data = json_pack("{s:s,s:i}", "service", services[i], "n", i);
+		assert_int_equal(jg_audit_append(f->audit, types[i], actors[i], data, NULL), 0);
+		json_decref(data);
+	}
+	assert_int_equal(jg_audit_list(f->store, &all, &out), 0);
+	json_t *e = json_object_get(out, "entries");
+	assert_int_equal(json_array_size(e), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(e, i), "seq")),
+				 4 - i);
+	assert_true(json_is_null(json_object_get(out, "next_before")));
+	json_decref(out);
+
+	struct jg_audit_filter f1 = {.type = "request.created", .actor = "user:alice",
+				     .before = UINT64_MAX, .limit = 200};
+	assert_int_equal(jg_audit_list(f->store, &f1, &out), 0);
+	e = json_object_get(out, "entries");
+	assert_int_equal(json_array_size(e), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(e, 0), "seq")), 4);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(e, 1), "seq")), 0);
+	json_decref(out);
+
+	struct jg_audit_filter f2 = {.service = "payment-api", .before = UINT64_MAX, .limit = 2};
+	assert_int_equal(jg_audit_list(f->store, &f2, &out), 0);
+	e = json_object_get(out, "entries");
+	assert_int_equal(json_array_size(e), 2); /* seq 3 and 1 */
+	assert_int_equal(json_integer_value(json_object_get(out, "next_before")), 1);
+	f2.before = 1;
+	json_decref(out);
+	assert_int_equal(jg_audit_list(f->store, &f2, &out), 0);
+	e = json_object_get(out, "entries");
+	assert_int_equal(json_array_size(e), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(e, 0), "entry"), "actor")),
+			    "user:alice");
+	json_decref(out);
+
+	struct jg_audit_filter f3 = {.since_ms = INT64_MAX / 2, .before = UINT64_MAX, .limit = 5};
+	assert_int_equal(jg_audit_list(f->store, &f3, &out), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "entries")), 0);
+	json_decref(out);
+	struct jg_audit_filter bad = {.before = UINT64_MAX, .limit = 0};
+	assert_int_equal(jg_audit_list(f->store, &bad, &out), JG_EINVAL);
+	bad.limit = JG_AUDIT_LIST_MAX + 1;
+	assert_int_equal(jg_audit_list(f->store, &bad, &out), JG_EINVAL);
+	assert_null(out);
+
+	assert_int_equal(jg_audit_checkpoint(f->audit, NULL, &size), 0);
+	assert_int_equal(jg_audit_latest_checkpoint_at(f->store, &note, &size, &at), 0);
+	assert_int_equal(size, 5);
+	assert_non_null(strstr(note, ORIGIN "\n5\n"));
+	assert_true(at > 1700000000000LL); /* milliseconds */
+	free(note);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1825,6 +1899,7 @@ main(void)
 	    T(test_audit_run_fails_closed_when_store_full),
 	    T(test_audit_run_fails_whole_batch_when_transaction_lost),
 	    T(test_audit_run_refused_after_stop),
+	    T(test_audit_list_filters_and_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

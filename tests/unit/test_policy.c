@@ -1206,6 +1206,19 @@ test_policy_examples_load(void **state)
 	jg_policy_set_free(NULL);
 }
 
+static void
+test_policy_can_break_glass(void **state)
+{
+	/* The example set: only sre-oncall may break the glass; contractors and engineers may not. */
+	struct jg_policy_set *set = load_ok("policies");
+	const char *oncall[] = {"sre-oncall"}, *eng[] = {"payments-eng"}, *none[] = {NULL};
+	(void)state;
+	assert_true(jg_policy_can_break_glass(set, "frank", oncall, 1));
+	assert_false(jg_policy_can_break_glass(set, "alice", eng, 1));
+	assert_false(jg_policy_can_break_glass(set, "nobody", none, 0));
+	jg_policy_set_free(set);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1236,6 +1249,7 @@ main(void)
 	    T(test_policy_load_yaml_errors),
 	    T(test_policy_set_sha256),
 	    T(test_policy_examples_load),
+	    T(test_policy_can_break_glass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

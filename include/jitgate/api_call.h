@@ -1,0 +1,64 @@
+/*
+ * api_call.h - what the JSON API handlers and the web pages share, so a
+ * form in the browser takes exactly the code path (and the checks) of the
+ * same call made with curl.
+ *
+ *   jg_api_call_begin()    authenticate (bearer, or session + CSRF for
+ *                          changes), borrow the policy set in force, build
+ *                          the access context for access.c
+ *   jg_api_status()        an access.c result as an HTTP status and code
+ *   jg_api_token_issue()   POST /v1/grants/{id}/token (api_tokens.c)
+ *   jg_api_audit_export()  GET /v1/audit/export after the caller was
+ *                          checked (api_audit.c)
+ */
+#ifndef JITGATE_API_CALL_H
+#define JITGATE_API_CALL_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "jitgate/access.h"
+#include "jitgate/app.h"
+#include "jitgate/auth.h"
+#include "jitgate/http.h"
+
+struct jg_api_call {
+	struct jg_caller who;
+	struct jg_access_caller caller; /* points into who */
+	struct jg_access_ctx ctx;	/* holds the policy read lock until _end */
+	struct jg_app *app;
+	int have_policies;
+};
+
+/*
+ * Authenticates the caller of req (jg_auth_require()) and fills *c.
+ * Returns 0, or a JG_E* code with reply filled (401, 403, 503).  Always
+ * pair with jg_api_call_end(), also after a failure.
+ */
+int jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply,
+		      struct jg_api_call *c) __attribute__((warn_unused_result));
+/* Releases the policy set and wipes the caller. */
+void jg_api_call_end(struct jg_api_call *c);
+
+/* An access.c result: the HTTP status, and the error code name in *code. */
+int jg_api_status(int rc, const char **code);
+
+/*
+ * Issues a capability token for grant to caller (its requester; the grant
+ * active): *out = {"token","token_type","grant","service","capabilities",
+ * "expires_at","audit":{"seq"},"curl"} (caller decrefs; the token is a
+ * secret).  Returns 0 or an HTTP status (404, 409, 500, 503) with why.
+ */
+int jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const char *grant,
+		       json_t **out, char *why, size_t whylen) __attribute__((warn_unused_result));
+
+/*
+ * The export of GET /v1/audit/export?from=&to= (query of req) for actor,
+ * who was checked to be an auditor: audited, then a checkpoint, then the
+ * JSON Lines reply.
+ */
+void jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply,
+			 const char *actor);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * api_call.c - the caller of an API call or a page action (see api_call.h).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "jitgate/api_call.h"
+#include "jitgate/error.h"
+
+int
+jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_api_call *c)
+{
+	struct jg_app *app = req->app;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->app = app;
+	if ((rc = jg_auth_require(req, reply, &c->who)) != 0)
+		return rc;
+	c->caller = (struct jg_access_caller){
+	    .actor = c->who.actor,
+	    .sub = c->who.id.sub,
+	    .groups = (const char *const *)c->who.id.groups,
+	    .ngroups = c->who.id.ngroups,
+	    .is_admin = jg_identity_in_groups(&c->who.id, app->cfg->auth_admin_groups),
+	    .is_auditor = jg_identity_in_groups(&c->who.id, app->cfg->auth_auditor_groups),
+	};
+	c->ctx = (struct jg_access_ctx){
+	    .store = app->store,
+	    .audit = app->audit,
+	    .policies = jg_app_policies_acquire(app),
+	    .pending_ttl = app->cfg->requests_pending_expiry,
+	    .now = (int64_t)time(NULL),
+	};
+	c->have_policies = 1;
+	return 0;
+}
+
+void
+jg_api_call_end(struct jg_api_call *c)
+{
+	if (c->have_policies)
+		jg_app_policies_release(c->app);
+	c->have_policies = 0;
+	jg_caller_clear(&c->who);
+}
+
+int
+jg_api_status(int rc, const char **code)
+{
+	switch (rc) {
+	case 0: *code = "ok"; return 200;
+	case JG_EINVAL: *code = "bad_request"; return 400;
+	case JG_ENOTFOUND: *code = "not_found"; return 404;
+	case JG_EDENIED: *code = "forbidden"; return 403;
+	case JG_ECONFLICT: *code = "conflict"; return 409;
+	case JG_EUNAVAIL: *code = "unavailable"; return 503;
+	default: *code = "internal_error"; return 500;
+	}
+}

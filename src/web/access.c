@@ -1,0 +1,316 @@
+/*
+ * access.c (web) - "My access": the caller's requests and grants, and the
+ * buttons that act on them (cancel, revoke, issue a token).
+ *
+ *   GET  /                         the list (the home page of a signed-in caller)
+ *   POST /requests/{id}/cancel     jg_access_cancel()    (as POST /v1/requests/{id}/cancel)
+ *   POST /grants/{id}/revoke       jg_access_revoke()    (as POST /v1/grants/{id}/revoke)
+ *   POST /grants/{id}/token        jg_api_token_issue()  (as POST /v1/grants/{id}/token);
+ *                                  the token is shown once on the reply page
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "jitgate/app.h"
+#include "jitgate/error.h"
+#include "jitgate/web.h"
+#include "web.h"
+
+#define REASON_MAX 1000
+
+void
+jg_web_ok_notice(struct jg_web *w)
+{
+	static const struct {
+		const char *key, *text;
+	} done[] = {
+	    {"created", "Your request was recorded."},
+	    {"cancelled", "The request was cancelled."},
+	    {"revoked", "The grant was revoked."},
+	    {"approved", "Approved."},
+	    {"denied", "Denied."},
+	    {"reviewed", "The break-glass grant is marked as reviewed."},
+	    {"checkpoint", "A checkpoint of the log as it is now was signed."},
+	};
+	const char *ok = jg_http_query(w->req, "ok");
+	for (size_t i = 0; ok && i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(ok, done[i].key) == 0) {
+			JG_HTML(&w->h, "<p class=\"notice ok\" role=\"status\">");
+			jg_html_text(&w->h, done[i].text);
+			JG_HTML(&w->h, "</p>");
+		}
+}
+
+/* A countdown the script keeps current; without it the server's figure stands. */
+static void
+countdown(struct jg_html *h, int64_t until, int64_t now)
+{
+	char left[32];
+	jg_web_left(until - now, left, sizeof(left));
+	JG_HTML(h, "<span class=\"countdown\" data-until=\"");
+	jg_html_textf(h, "%lld", (long long)until);
+	JG_HTML(h, "\">");
+	jg_html_text(h, left);
+	JG_HTML(h, "</span>");
+}
+
+static void
+action_form(struct jg_web *w, const char *path_a, const char *id, const char *path_b,
+	    const char *label, const char *cls, int with_reason)
+{
+	struct jg_html *h = &w->h;
+	JG_HTML(h, "<form method=\"post\" class=\"inline\" action=\"");
+	jg_html_text(h, path_a);
+	jg_html_url_part(h, id);
+	jg_html_text(h, path_b);
+	JG_HTML(h, "\">");
+	jg_web_csrf_field(w);
+	if (with_reason)
+		JG_HTML(h, "<input type=\"text\" name=\"reason\" maxlength=\"1000\" "
+			   "placeholder=\"reason (optional)\" aria-label=\"reason\">");
+	JG_HTML(h, "<button type=\"submit\" class=\"");
+	jg_html_text(h, cls);
+	JG_HTML(h, "\">");
+	jg_html_text(h, label);
+	JG_HTML(h, "</button></form>");
+}
+
+/* Who approved so far, and what is still missing. */
+static void
+approvals_text(struct jg_html *h, json_t *r)
+{
+	size_t i;
+	json_t *a, *p;
+	int n = 0;
+
+	json_array_foreach(json_object_get(r, "approvals"), i, a)
+	{
+		if (n++)
+			JG_HTML(h, ", ");
+		else
+			JG_HTML(h, "approved by ");
+		jg_html_text(h, json_string_value(json_object_get(a, "approver")));
+	}
+	json_array_foreach(json_object_get(r, "requirements"), i, p)
+	{
+		json_int_t need = json_integer_value(json_object_get(p, "count")),
+			   got = json_integer_value(json_object_get(p, "approved"));
+		if (n++)
+			JG_HTML(h, "; ");
+		jg_html_textf(h, "%lld of %lld from ", (long long)got, (long long)need);
+		jg_web_join(h, json_object_get(json_object_get(p, "approvers"), "groups"));
+	}
+	if (n == 0)
+		JG_HTML(h, "none needed");
+}
+
+static void
+request_card(struct jg_web *w, json_t *r)
+{
+	struct jg_html *h = &w->h;
+	const char *id = json_string_value(json_object_get(r, "id")),
+		   *state = json_string_value(json_object_get(r, "state"));
+	int64_t now = w->call.ctx.now;
+	char when[40], dur[32];
+
+	JG_HTML(h, "<article class=\"card\" data-request=\"");
+	jg_html_text(h, id);
+	JG_HTML(h, "\"><h2>");
+	jg_html_text(h, json_string_value(json_object_get(r, "service")));
+	JG_HTML(h, " <span class=\"state state-");
+	jg_html_text(h, state);
+	JG_HTML(h, "\">");
+	jg_html_text(h, jg_web_state_text(state));
+	if (json_is_true(json_object_get(r, "break_glass")))
+		JG_HTML(h, " · break-glass");
+	JG_HTML(h, "</span></h2><dl><dt>Capabilities</dt><dd>");
+	jg_web_join(h, json_object_get(r, "capabilities"));
+	jg_policy_duration_format(json_integer_value(json_object_get(r, "duration")), dur,
+				  sizeof(dur));
+	JG_HTML(h, "</dd><dt>Duration</dt><dd>");
+	jg_html_text(h, dur);
+	JG_HTML(h, "</dd><dt>Justification</dt><dd class=\"just\">");
+	jg_html_text(h, json_string_value(json_object_get(r, "justification")));
+	JG_HTML(h, "</dd><dt>Approvals</dt><dd>");
+	approvals_text(h, r);
+	JG_HTML(h, "</dd>");
+	if (strcmp(state, "active") == 0) {
+		int64_t exp = json_integer_value(json_object_get(r, "expires_at"));
+		jg_web_time(exp, when, sizeof(when));
+		JG_HTML(h, "<dt>Time left</dt><dd>");
+		countdown(h, exp, now);
+		JG_HTML(h, " (until ");
+		jg_html_text(h, when);
+		JG_HTML(h, ")</dd>");
+	} else if (strcmp(state, "pending") == 0) {
+		JG_HTML(h, "<dt>Waits until</dt><dd>");
+		countdown(h, json_integer_value(json_object_get(r, "pending_until")), now);
+		JG_HTML(h, "</dd>");
+	} else if (json_object_get(r, "ended_at")) {
+		jg_web_time(json_integer_value(json_object_get(r, "ended_at")), when, sizeof(when));
+		JG_HTML(h, "<dt>Ended</dt><dd>");
+		jg_html_text(h, when);
+		const char *why = json_string_value(json_object_get(r, "end_reason"));
+		if (why && why[0]) {
+			JG_HTML(h, ": ");
+			jg_html_text(h, why);
+		}
+		JG_HTML(h, "</dd>");
+	}
+	JG_HTML(h, "<dt>Request</dt><dd><code>");
+	jg_html_text(h, id);
+	JG_HTML(h, "</code></dd></dl><div class=\"actions\">");
+	if (strcmp(state, "pending") == 0)
+		action_form(w, "/requests/", id, "/cancel", "Cancel request", "secondary", 0);
+	if (strcmp(state, "active") == 0) {
+		action_form(w, "/grants/", id, "/token", "Issue a token", "primary", 0);
+		action_form(w, "/grants/", id, "/revoke", "Revoke", "danger", 1);
+	}
+	JG_HTML(h, "</div></article>");
+}
+
+void
+jg_web_access_page(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_web w;
+	struct jg_access_filter f = {.mine = 1};
+	json_t *out = NULL;
+	char why[256] = "";
+
+	if (jg_web_begin(&w, req, reply) != 0)
+		goto out;
+	int rc = jg_access_list(&w.call.ctx, &w.call.caller, &f, &out, why, sizeof(why));
+	if (rc != 0) {
+		const char *code;
+		jg_web_error_page(&w, jg_api_status(rc, &code), "My access", why, "/");
+		goto out;
+	}
+	jg_web_page_start(&w, "My access", "access");
+	jg_web_ok_notice(&w);
+	json_t *list = json_object_get(out, "requests");
+	if (json_array_size(list) == 0)
+		JG_HTML(
+		    &w.h,
+		    "<p>You have no requests yet. <a href=\"/request\">Request access</a>.</p>");
+	size_t i;
+	json_t *r;
+	json_array_foreach(list, i, r)
+	{
+		request_card(&w, r);
+	}
+	jg_web_page_finish(&w, 200);
+out:
+	json_decref(out);
+	jg_web_end(&w);
+}
+
+enum act { CANCEL, REVOKE };
+
+static void
+act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
+{
+	struct jg_web w;
+	json_t *out = NULL;
+	char why[512] = "", reason[REASON_MAX + 2] = "";
+	const char *id = jg_http_param(req, "id");
+	int rc;
+
+	if (jg_web_begin(&w, req, reply) != 0)
+		goto out;
+	if (a == CANCEL) {
+		rc = jg_access_cancel(&w.call.ctx, &w.call.caller, id, &out, why, sizeof(why));
+	} else {
+		if (jg_http_form_field(req, "reason", reason, sizeof(reason)) == JG_ETOOBIG) {
+			jg_web_error_page(&w, 400, "Not revoked", "The reason is too long.", "/");
+			goto out;
+		}
+		rc = jg_access_revoke(&w.call.ctx, &w.call.caller, id, reason[0] ? reason : NULL,
+				      &out, why, sizeof(why));
+	}
+	if (rc != 0) {
+		const char *code;
+		jg_web_error_page(&w, jg_api_status(rc, &code),
+				  a == CANCEL ? "Not cancelled" : "Not revoked", why, "/");
+		goto out;
+	}
+	jg_web_redirect(reply, a == CANCEL ? "/?ok=cancelled" : "/?ok=revoked");
+out:
+	json_decref(out);
+	jg_web_end(&w);
+}
+
+static void
+handle_cancel(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	act(req, reply, CANCEL);
+}
+
+static void
+handle_revoke(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	act(req, reply, REVOKE);
+}
+
+static void
+handle_token(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_web w;
+	json_t *out = NULL;
+	char why[256] = "", exp[40];
+
+	if (jg_web_begin(&w, req, reply) != 0)
+		goto out;
+	int status = jg_api_token_issue(req->app, &w.call.who, jg_http_param(req, "id"), &out, why,
+					sizeof(why));
+	if (status != 0) {
+		jg_web_error_page(&w, status, "No token issued", why, "/");
+		goto out;
+	}
+	const char *token = json_string_value(json_object_get(out, "token")),
+		   *service = json_string_value(json_object_get(out, "service"));
+	struct jg_app *app = req->app;
+	struct jg_html *h = &w.h;
+	jg_web_time(json_integer_value(json_object_get(out, "expires_at")), exp, sizeof(exp));
+	jg_web_page_start(&w, "Your capability token", "access");
+	JG_HTML(h,
+		"<p class=\"notice warn\">This token is shown once: copy it now. It works until ");
+	jg_html_text(h, exp);
+	JG_HTML(h, " for ");
+	jg_web_join(h, json_object_get(out, "capabilities"));
+	JG_HTML(h, " on <strong>");
+	jg_html_text(h, service);
+	JG_HTML(h, "</strong>; issue a new one from <a href=\"/\">My access</a> while the grant is "
+		   "active.</p><h2>Token</h2><pre class=\"secret\" id=\"token\">");
+	jg_html_text(h, token);
+	JG_HTML(h, "</pre><p><button type=\"button\" class=\"copy secondary\" data-copy=\"token\" "
+		   "hidden>Copy token</button></p><h2>Try it</h2><pre id=\"curl\">");
+	jg_html_textf(h, "curl -H 'Authorization: Bearer %s' '%s/v1/services/%s/probes'", token,
+		      app->cfg->public_url, service);
+	JG_HTML(h, "</pre><p><button type=\"button\" class=\"copy secondary\" data-copy=\"curl\" "
+		   "hidden>Copy command</button></p>"
+		   "<p>The token is a signed JWT for the guarded endpoints of this service "
+		   "(<code>jitgate token inspect</code> explains one).</p>");
+	jg_web_page_finish(&w, 201);
+out:
+	if (out) {
+		/* the token is a secret: gone from memory once the page is built */
+		json_t *t = json_object_get(out, "token");
+		if (json_is_string(t))
+			OPENSSL_cleanse((char *)json_string_value(t), json_string_length(t));
+	}
+	json_decref(out);
+	jg_web_end(&w);
+}
+
+int
+jg_web_access_register(struct jg_router *router)
+{
+	const unsigned F = JG_ROUTE_FORM_BODY;
+	int rc = 0;
+	rc |= jg_router_add(router, "POST", "/requests/{id}/cancel", (void *)handle_cancel, F);
+	rc |= jg_router_add(router, "POST", "/grants/{id}/revoke", (void *)handle_revoke, F);
+	rc |= jg_router_add(router, "POST", "/grants/{id}/token", (void *)handle_token, F);
+	return rc;
+}

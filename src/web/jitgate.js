@@ -1,0 +1,108 @@
+// jitgate's progressive script: every page works without it.  It adds a live policy preview
+// to the request form (the JSON dry run, POST /v1/requests?dry_run=true, with the session's
+// CSRF token from the form), countdowns, and copy buttons.  It writes text, never markup.
+'use strict';
+
+function pad(n) { return String(n).padStart(2, '0'); }
+
+function left(secs) {
+  if (secs <= 0) return 'ended';
+  if (secs >= 86400) return `${Math.floor(secs / 86400)}d ${Math.floor((secs % 86400) / 3600)}h`;
+  if (secs >= 3600) return `${Math.floor(secs / 3600)}h ${Math.floor((secs % 3600) / 60)}m`;
+  return `${Math.floor(secs / 60)}m ${pad(secs % 60)}s`;
+}
+
+function countdowns() {
+  const now = Math.floor(Date.now() / 1000);
+  for (const el of document.querySelectorAll('.countdown[data-until]')) {
+    el.textContent = left(Number(el.dataset.until) - now);
+  }
+}
+
+function requirementText(r) {
+  const who = [...(r.approvers.groups || []), ...(r.approvers.users || []).map((u) => `user ${u}`)];
+  return `${r.count} approval${r.count === 1 ? '' : 's'} from ${who.join(' or ')}`;
+}
+
+function durationText(s) {
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), x = s % 60;
+  return `${d ? `${d}d` : ''}${h ? `${h}h` : ''}${m ? `${m}m` : ''}${x ? `${x}s` : ''}`;
+}
+
+function showDecision(el, d) {
+  el.textContent = '';
+  const strong = document.createElement('strong');
+  let rest = '';
+  if (d.decision === 'deny') {
+    strong.className = 'deny'; strong.textContent = 'denied'; rest = `: ${d.reason}`;
+  } else if (d.decision === 'grant') {
+    strong.className = 'grant'; strong.textContent = 'granted at once';
+    if (d.break_glass) rest = ' through break-glass (flagged; approvers review it afterwards)';
+  } else {
+    strong.className = 'pending'; strong.textContent = 'needs approval';
+    rest = `: ${d.requirements.map(requirementText).join(', and ')}`;
+  }
+  if (d.decision !== 'deny' && d.max_duration) rest += ` (at most ${durationText(d.max_duration)})`;
+  el.append(strong, document.createTextNode(rest));
+}
+
+function livePreview(form) {
+  const out = document.getElementById('decision');
+  if (!out) return;
+  let timer = null;
+  let seq = 0;
+  const run = async () => {
+    const f = new FormData(form);
+    const caps = [...form.querySelectorAll('input[type=checkbox][name^="cap."]')].filter((c) => c.checked).map((c) => c.name.slice(4));
+    const service = f.get('service');
+    const justification = f.get('justification') || '';
+    const incident = (f.get('incident') || '').trim();
+    if (!service || caps.length === 0 || !f.get('duration') || !justification.trim()) {
+      out.textContent = 'Fill in the form to see what the policy will decide.';
+      return;
+    }
+    const body = {
+      service, capabilities: caps, duration: f.get('duration'),
+      justification: incident && !justification.includes(incident) ? `${incident}: ${justification}` : justification,
+    };
+    if (f.get('break_glass')) body.break_glass = true;
+    const mine = ++seq;
+    try {
+      const r = await fetch('/v1/requests?dry_run=true', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': f.get('csrf') },
+        body: JSON.stringify(body),
+      });
+      const j = await r.json();
+      if (mine !== seq) return;
+      if (r.ok) showDecision(out, j.decision);
+      else out.textContent = j.error ? j.error.message : `error ${r.status}`;
+    } catch {
+      if (mine === seq) out.textContent = 'The preview is unavailable; press Preview.';
+    }
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(run, 300); };
+  form.addEventListener('input', later);
+  form.addEventListener('change', later);
+  run();
+}
+
+function copyButtons() {
+  for (const b of document.querySelectorAll('button.copy[data-copy]')) {
+    const src = document.getElementById(b.dataset.copy);
+    if (!src || !navigator.clipboard) continue;
+    b.hidden = false;
+    b.addEventListener('click', async () => {
+      await navigator.clipboard.writeText(src.textContent);
+      b.textContent = 'Copied';
+    });
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  countdowns();
+  setInterval(countdowns, 1000);
+  const form = document.getElementById('request-form');
+  if (form) livePreview(form);
+  copyButtons();
+});

@@ -1,0 +1,96 @@
+/*
+ * src/web/web.h - what the page modules of src/web/ share (private).
+ *
+ * Pages are built into a struct jg_html.  Markup can only be added as a
+ * string literal (JG_HTML() refuses anything else at compile time); every
+ * other value goes through jg_html_text() or jg_html_textf(), which escape
+ * it, so a value from a request, the store or the provider is always text
+ * and never markup.
+ */
+#ifndef JITGATE_WEB_INT_H
+#define JITGATE_WEB_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/api_call.h"
+#include "jitgate/http.h"
+
+struct jg_html {
+	char *buf;
+	size_t len, cap;
+	int failed; /* out of memory: the page is dropped */
+};
+
+/* Appends markup: s must be a string literal (the "" concatenation enforces it). */
+#define JG_HTML(h, s) jg_html_markup_((h), "" s "")
+void jg_html_markup_(struct jg_html *h, const char *literal);
+/* Appends text escaped for element content and quoted attribute values (NULL: nothing). */
+void jg_html_text(struct jg_html *h, const char *text);
+/* Formats, then appends the result escaped. */
+void jg_html_textf(struct jg_html *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends value percent-encoded for a URL query or path (then safe in an attribute too). */
+void jg_html_url_part(struct jg_html *h, const char *value);
+void jg_html_free(struct jg_html *h);
+
+/* One page being answered for a signed-in caller. */
+struct jg_web {
+	struct jg_http_request *req;
+	struct jg_http_reply *reply;
+	struct jg_api_call call; /* who is signed in, with the access context */
+	struct jg_html h;
+	int is_auditor;
+};
+
+/*
+ * Authenticates the caller of a page or form (jg_api_call_begin(): session
+ * cookie or bearer token; a form post must carry the session's CSRF token).
+ * Returns 0, or -1 with the reply filled: a GET without a session is sent to
+ * the sign-in; a refused post keeps the JSON API's answer (403 csrf).  Pair
+ * with jg_web_end() in every case.
+ */
+int jg_web_begin(struct jg_web *w, struct jg_http_request *req, struct jg_http_reply *reply);
+void jg_web_end(struct jg_web *w);
+
+/* The page head, the header (who, groups, sign-out) and the navigation. */
+void jg_web_page_start(struct jg_web *w, const char *title, const char *nav);
+/* Closes the page and sets it as the reply with status and the pages' CSP. */
+void jg_web_page_finish(struct jg_web *w, int status);
+/* The sign-in page for a visitor without a session (GET /). */
+void jg_web_signin_page(struct jg_http_request *req, struct jg_http_reply *reply);
+/* A whole page saying what went wrong (status 4xx/5xx), with a link back. */
+void jg_web_error_page(struct jg_web *w, int status, const char *title, const char *message,
+		       const char *back);
+/* 303 to location (a local path). */
+void jg_web_redirect(struct jg_http_reply *reply, const char *location);
+/* The hidden CSRF field of a form. */
+void jg_web_csrf_field(struct jg_web *w);
+/* The reply's content type and CSP for an HTML page (also for error pages). */
+void jg_web_set_html(struct jg_http_reply *reply);
+
+/* A Unix time as "2026-11-25 20:31 UTC". */
+void jg_web_time(int64_t t, char *buf, size_t len);
+/* Seconds as "1h 5m", "4m 10s". */
+void jg_web_left(int64_t secs, char *buf, size_t len);
+/* What a policy decision (JSON of jg_policy_decision_to_json) means, in words. */
+void jg_web_decision_text(struct jg_html *h, json_t *decision);
+/* A request's state in words ("needs approval", "active", ...). */
+const char *jg_web_state_text(const char *state);
+/* A list of JSON strings joined by ", ". */
+void jg_web_join(struct jg_html *h, json_t *array);
+
+/* The pages (each file's routes). */
+void jg_web_home(struct jg_http_request *req, struct jg_http_reply *reply);
+/* GET / for a caller: their requests and grants (access.c). */
+void jg_web_access_page(struct jg_http_request *req, struct jg_http_reply *reply);
+/* The "done" notice named by ?ok= (a fixed table: nothing of the query is echoed). */
+void jg_web_ok_notice(struct jg_web *w);
+int jg_web_request_register(struct jg_router *router);
+int jg_web_access_register(struct jg_router *router);
+int jg_web_approvals_register(struct jg_router *router);
+int jg_web_audit_register(struct jg_router *router);
+int jg_web_assets_register(struct jg_router *router);
+
+#endif
