@@ -17,6 +17,7 @@
 #include "jitgate/access.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 
 struct call {
@@ -49,7 +50,7 @@ begin(struct jg_http_request *req, struct jg_http_reply *reply, struct call *c)
 	    .audit = app->audit,
 	    .policies = jg_app_policies_acquire(app),
 	    .pending_ttl = app->cfg->requests_pending_expiry,
-	    .now = (int64_t)time(NULL),
+	    .now = jg_clock_now(),
 	};
 	c->have_policies = 1;
 	return 0;

@@ -16,6 +16,7 @@
 
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/session.h"
 
@@ -116,7 +117,7 @@ handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
 	memset(&claims, 0, sizeof(claims));
 	snprintf(claims.iss, sizeof(claims.iss), "%s", app->cfg->public_url);
 	struct issue_job j = {.grant = jg_http_param(req, "id"), .sub = caller.id.sub,
-			      .actor = caller.actor, .now = (int64_t)time(NULL),
+			      .actor = caller.actor, .now = jg_clock_now(),
 			      .lifetime = app->token_lifetime, .claims = &claims};
 	int rc = jg_audit_run(app->audit, issue_fn, &j);
 	jg_caller_clear(&caller);

@@ -27,6 +27,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
@@ -96,12 +97,11 @@ struct jg_audit {
 	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
 };
 
+/* jitgate's time (clock.h): entries' ts never go backward, whatever the wall clock does. */
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return jg_clock_now_ms();
 }
 
 /* ---- statements ---------------------------------------------------------- */
@@ -904,8 +904,7 @@ pusher_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		jg_clock_deadline(&until, 1000);
 		pthread_cond_timedwait(&a->wakeup, &a->lock, &until);
 		if (a->stopping)
 			break;
@@ -965,7 +964,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	pthread_mutex_init(&a->anchor_lock, NULL);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->done, NULL);
-	pthread_cond_init(&a->wakeup, NULL);
+	jg_clock_cond_init(&a->wakeup); /* waits on CLOCK_MONOTONIC: a clock step never stalls it */
 	if (a->origin == NULL) {
 		jg_audit_free(a);
 		return JG_ENOMEM;

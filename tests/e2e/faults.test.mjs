@@ -337,10 +337,16 @@ describe('clock jumps (libfaketime drives the real binary; CLOCK_MONOTONIC stays
       await cur.start();
       adopt(owner, cur);
       const b = actors(cur);
-      while (Date.now() - approvedAt < 7500) await sleep(100);
+      let lifetime = null;
+      while (lifetime === null && Date.now() - approvedAt < 20000) {
+        if (stateOf(jg, req.json.id) === 'expired') lifetime = Date.now() - approvedAt;
+        else await sleep(100);
+      }
+      figure('clock -25 s with a restart: a 6 s grant ended after', `${lifetime} ms (without the monotonic floor: about 31 s)`);
+      // 6 s, plus the restart's downtime (not counted while the wall clock is behind), plus the sweeper's tick
+      assert.ok(lifetime !== null && lifetime < 10000, `the grant outlived its approval: ${lifetime} ms`);
       const call = await b.guarded(tok.json.token);
       assert.notEqual(call.status, 200, `the grant outlived its approval: ${call.body}`);
-      assert.equal(stateOf(jg, req.json.id), 'expired', 'the sweeper did not end the grant on time');
       const shown = await cur.as('alice', 'GET', `/v1/requests/${req.json.id}`);
       assert.equal(shown.json.state, 'expired');
       // audit timestamps never go backward
