@@ -167,11 +167,12 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       assert.equal(pend.status, 201);
       const before = { rows: count(db, 'access_requests'), log: count(db, 'audit_log'), approvals: count(db, 'approvals') };
       execFileSync('prlimit', ['--pid', String(jg.proc.pid), '--fsize=1:unlimited']);
-      let created, approved, health;
+      let created, approved, health, ready;
       try {
         created = await a.readLogs();
         approved = await a.approve(pend.json.id);
         health = await jg.request('GET', '/healthz');
+        ready = await jg.request('GET', '/readyz');
       } finally {
         execFileSync('prlimit', ['--pid', String(jg.proc.pid), '--fsize=unlimited']);
       }
@@ -181,6 +182,13 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
         assert.equal(r.json.error.code, 'unavailable');
       }
       assert.equal(health.status, 200, 'liveness does not depend on writing');
+      assert.equal(ready.status, 503, 'readiness ignored a full disk');
+      // space is back: the background thread's probe write brings readiness back with no caller
+      const t0 = Date.now();
+      let back;
+      do { await sleep(100); back = await jg.request('GET', '/readyz'); } while (back.status !== 200 && Date.now() - t0 < 5000);
+      figure('disk full cleared: /readyz 200 again after', `${Date.now() - t0} ms`);
+      assert.equal(back.status, 200);
       assert.deepEqual({ rows: count(db, 'access_requests'), log: count(db, 'audit_log'), approvals: count(db, 'approvals') }, before);
       assert.equal(sql(db, `SELECT state FROM access_requests WHERE id = '${pend.json.id}';`).trim(), 'pending');
       // space is back: the same calls succeed on the same process
@@ -221,7 +229,8 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       assert.equal(created.json.error.code, 'unavailable');
       assert.equal(list.status, 200, 'reads keep working on a read-only store');
       assert.equal(list.json.requests.length, before.rows);
-      figure('read-only database: /readyz while read-only', ready.status);
+      assert.equal(ready.status, 503, 'readiness ignored a store that cannot be written');
+      assert.match(ready.json.error.message, /cannot be written/);
       assert.deepEqual({ rows: count(db, 'access_requests'), log: count(db, 'audit_log') }, before);
       // writable again: same process, same call
       const retry = await a.readLogs();
