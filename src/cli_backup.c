@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,7 @@ newest_note(const char *dir, char *path, size_t len)
 		if (strlen(n) == 36 && strncmp(n, "checkpoint-", 11) == 0 &&
 		    strspn(n + 11, "0123456789") == 20 && strcmp(n + 31, ".note") == 0 &&
 		    strcmp(n, best) > 0)
-			snprintf(best, sizeof(best), "%s", n);
+			memcpy(best, n, 37); /* 36 characters and the NUL, checked above */
 	}
 	closedir(d);
 	if (best[0] == '\0')
@@ -226,15 +227,23 @@ consistent(struct jg_store *store, const struct jg_chain *chain, const struct jg
 static int
 swap_in(const char *db, const char *staged, char *aside, size_t aside_len)
 {
-	char wal[4200], shm[4200], aside_wal[4300];
+	char wal[PATH_MAX], shm[PATH_MAX], aside_wal[PATH_MAX];
 	struct stat st;
 
+	aside[0] = '\0';
+	if (strlen(db) + 64 > sizeof(wal)) {
+		errno = ENAMETOOLONG;
+		return JG_EIO;
+	}
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	snprintf(shm, sizeof(shm), "%s-shm", db);
-	aside[0] = '\0';
 	if (stat(db, &st) == 0 && st.st_size > 0) {
-		snprintf(aside, aside_len, "%s.pre-restore-%lld", db, (long long)time(NULL));
-		snprintf(aside_wal, sizeof(aside_wal), "%s-wal", aside);
+		int n = snprintf(aside, aside_len, "%s.pre-restore-%lld", db, (long long)time(NULL));
+		if (n < 0 || (size_t)n >= aside_len ||
+		    snprintf(aside_wal, sizeof(aside_wal), "%s-wal", aside) >= (int)sizeof(aside_wal)) {
+			errno = ENAMETOOLONG;
+			return JG_EIO;
+		}
 		if (link(db, aside) != 0)
 			return JG_EIO;
 		/* the old WAL must never meet the new file: SQLite would replay it into it */
@@ -266,7 +275,7 @@ jg_cmd_restore(int argc, char **argv)
 	struct jg_audit_verifiers vs;
 	struct jg_checkpoint cp;
 	struct jg_chain chain;
-	char err[1024], stage[4200] = "", note_path[4200], aside[4300];
+	char err[1024], stage[PATH_MAX] = "", note_path[PATH_MAX], aside[PATH_MAX];
 	uint64_t size = 0;
 	int lock_fd = -1, pending = 0, rc;
 
@@ -281,6 +290,11 @@ jg_cmd_restore(int argc, char **argv)
 		goto out;
 	}
 	/* Staged next to the database (same file system: the rename is atomic); what is checked is what is installed. */
+	if (strlen(cfg->database_path) + 64 > sizeof(stage)) {
+		fprintf(stderr, "jitgate restore: %s: path too long\n", cfg->database_path);
+		rc = JG_EXIT_STORE;
+		goto out;
+	}
 	snprintf(stage, sizeof(stage), "%s.restore-%ld", cfg->database_path, (long)getpid());
 	if (jg_store_backup_file(file, stage, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jitgate restore: cannot read the backup: %s\n", err);
@@ -349,7 +363,7 @@ jg_cmd_restore(int argc, char **argv)
 out:
 	jg_store_close(staged);
 	if (stage[0] != '\0') {
-		char extra[4300];
+		char extra[PATH_MAX + 8];
 		unlink(stage);
 		snprintf(extra, sizeof(extra), "%s-wal", stage);
 		unlink(extra);

@@ -246,6 +246,12 @@ jg_cmd_serve(int argc, char **argv)
 
 	if ((rc = jg_cli_open_store(app.cfg, &app.store)) != 0)
 		goto out;
+	/* a database that cannot be written at all is a setup error: say so now, not with 503s */
+	if (jg_store_writable(app.store, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "database: %s", err);
+		rc = JG_EXIT_STORE;
+		goto out;
+	}
 	pthread_rwlock_init(&app.policy_lock, NULL);
 	if (load_policies(&app, &app.policies) != 0) {
 		rc = JG_EXIT_CONFIG;

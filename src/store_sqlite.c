@@ -77,7 +77,11 @@ open_conn(const char *path, struct jg_store_conn *c, char *err, size_t errlen)
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE) {
-			snprintf(err, errlen, "%s: %s: %s", path, pragmas[i], sqlite3_errmsg(c->db));
+			int perm = (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN;
+			snprintf(err, errlen, "%s: %s: %s%s", path, pragmas[i], sqlite3_errmsg(c->db),
+				 perm ? ": are the file, its -wal and -shm and its directory writable "
+					"by this user?"
+				      : "");
 			return JG_ESTORE;
 		}
 	}
@@ -349,6 +353,32 @@ jg_store_ping(struct jg_store *store)
 	rc = simple(conn, "SELECT count(*) FROM sqlite_schema");
 	jg_store_release(store, conn);
 	return rc;
+}
+
+int
+jg_store_writable(struct jg_store *store, char *err, size_t errlen)
+{
+	struct jg_store_conn *conn;
+	int rc;
+
+	/* SQLite falls back to read-only without a word when the file is not writable */
+	if (sqlite3_db_readonly(store->conns[0].db, "main") == 1) {
+		snprintf(err, errlen,
+			 "%s: opened read-only: the file, its -wal or -shm or its directory is "
+			 "not writable by this user",
+			 store->path);
+		return JG_EDENIED;
+	}
+	/* and a directory where no -wal can be created shows only when a transaction starts */
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	rc = jg_store_begin(conn);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: cannot start a write transaction (%s): are the file, its -wal "
+				      "and -shm and its directory writable by this user?",
+			 store->path, sqlite3_errmsg(conn->db));
+	jg_store_release(store, conn);
+	return rc == 0 ? 0 : JG_EDENIED;
 }
 
 int

@@ -75,6 +75,13 @@ void jg_store_release(struct jg_store *store, struct jg_store_conn *conn);
  */
 int jg_store_ping(struct jg_store *store);
 
+/*
+ * 0 when the database can take a write transaction; JG_EDENIED when SQLite
+ * had to open it read-only or cannot start one (the file or its directory is
+ * not writable by this user), with the reason in err.  Writes nothing.
+ */
+int jg_store_writable(struct jg_store *store, char *err, size_t errlen);
+
 /* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
 int jg_store_begin(struct jg_store_conn *conn);
 /* A read transaction: a consistent snapshot for several queries.  End with rollback. */

@@ -12,8 +12,8 @@
 // Figures (durations, counts) are printed as "# figure ..." diagnostics for docs/reliability.md.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -240,6 +240,33 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       await jg.stop();
       const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
       assert.equal(check.code, 0, check.stdout);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+
+  test('read-only at start (chmod, unprivileged user): serve refuses with exit 4 and says why; starts once writable', async () => {
+    const jg = await startJitgate({ idp: false });
+    try {
+      await jg.stop();
+      const db = join(jg.dir, 'jitgate.db');
+      execFileSync('chown', ['-R', '65534:65534', jg.dir]);
+      const asNobody = (timeout) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', BIN, 'serve', '-c', jg.configPath], { encoding: 'utf8', timeout });
+      assert.ok(!existsSync(`${db}-wal`), 'a clean stop leaves no -wal');
+      chmodSync(jg.dir, 0o500); // the directory: no -wal can be created
+      const dir = asNobody(10000);
+      chmodSync(jg.dir, 0o700);
+      assert.equal(dir.status, 4, dir.stderr);
+      assert.match(dir.stderr, /jitgate\.db: .*writable by this user/);
+      chmodSync(db, 0o444); // the file
+      const file = asNobody(10000);
+      assert.equal(file.status, 4, file.stderr);
+      assert.match(file.stderr, /jitgate\.db: .*writable by this user/);
+      // SQLite gives a -wal and -shm it creates the database file's mode: fix all three
+      for (const f of ['jitgate.db', 'jitgate.db-wal', 'jitgate.db-shm'].map((n) => join(jg.dir, n)).filter(existsSync)) chmodSync(f, 0o600);
+      // writable: it starts (and serves until the timeout ends it)
+      const ok = asNobody(3000);
+      assert.match(ok.stderr, /"msg":"jitgate serving"/, ok.stderr);
     } finally {
       await cleanup(jg);
     }
