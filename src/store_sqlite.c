@@ -107,7 +107,7 @@ close_conn(struct jg_store_conn *c)
 static int
 lock_file(const char *path, int op, int *fd, char *err, size_t errlen)
 {
-	*fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	*fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (*fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return JG_ESTORE;

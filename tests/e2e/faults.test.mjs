@@ -301,7 +301,7 @@ describe('identity provider down or slow', () => {
       const t0 = Date.now();
       const slow = jg.request('GET', '/v1/requests?mine=true', { headers: { authorization: `Bearer ${unknownKidToken()}` } })
         .then((r) => ({ r, ms: Date.now() - t0 }));
-      await sleep(300); // the fetch is now hanging
+      while (held.length === 0 && Date.now() - t0 < 3000) await sleep(20); // the fetch is now hanging
       assert.ok(held.length >= 1, 'jitgate did not contact the provider for the unknown kid');
       // meanwhile: 24 other calls, cached keys and anonymous endpoints, all prompt
       const others = await Promise.all(Array.from({ length: 24 }, (_, i) => {
@@ -374,6 +374,8 @@ describe('clock jumps (libfaketime drives the real binary; CLOCK_MONOTONIC stays
       await cur.start();
       adopt(owner, cur);
       const downtime = Date.now() - lastEntry; // not counted while the wall clock is behind
+      const warned = cur.logLines().find((l) => /wall clock is behind the newest audit entry/.test(l.msg));
+      assert.ok(warned && warned.behind_ms > 20000, `no start-up warning about the clock: ${cur.stderr}`);
       const b = actors(cur);
       let lifetime = null;
       while (lifetime === null && Date.now() - approvedAt < 20000) {
