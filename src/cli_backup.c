@@ -82,7 +82,8 @@ verify_log(struct jg_store *store, const struct jg_config *cfg, const char *what
 	if (rc == 0)
 		return 0;
 	if (rc == JG_EVERIFY && fault.seq != UINT64_MAX)
-		fprintf(stderr, "jitgate: %s: the audit log does not verify: first bad seq %llu: %s\n",
+		fprintf(stderr,
+			"jitgate: %s: the audit log does not verify: first bad seq %llu: %s\n",
 			what, (unsigned long long)fault.seq, fault.why);
 	else
 		fprintf(stderr, "jitgate: %s: the audit log does not verify: %s\n", what,
@@ -178,10 +179,11 @@ read_offhost(const char *path, const struct jg_audit_verifiers *vs, const char *
 	if (rc == 0 && strcmp(cp->origin, origin) != 0)
 		rc = JG_EVERIFY;
 	if (rc != 0)
-		fprintf(stderr,
-			"jitgate restore: %s: not a checkpoint of this log signed by a checkpoint key "
-			"of key_dir\n",
-			path);
+		fprintf(
+		    stderr,
+		    "jitgate restore: %s: not a checkpoint of this log signed by a checkpoint key "
+		    "of key_dir\n",
+		    path);
 	return rc;
 }
 
@@ -215,10 +217,11 @@ consistent(struct jg_store *store, const struct jg_chain *chain, const struct jg
 	json_decref(c);
 	if (rc != 0)
 		return rc;
-	/* root_m from the backup's verified nodes must be the off-host root, and provably a prefix */
+	/* root_m from the backup's verified nodes must be the off-host root, and provably a prefix
+	 */
 	if (memcmp(root_m, cp->root, 32) != 0 ||
-	    jg_merkle_consistency_verify(cp->size, chain->next_seq, cp->root, root_n, proof, plen) !=
-		0)
+	    jg_merkle_consistency_verify(cp->size, chain->next_seq, cp->root, root_n, proof,
+					 plen) != 0)
 		return JG_EVERIFY;
 	return 0;
 }
@@ -238,9 +241,11 @@ swap_in(const char *db, const char *staged, char *aside, size_t aside_len)
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	snprintf(shm, sizeof(shm), "%s-shm", db);
 	if (stat(db, &st) == 0 && st.st_size > 0) {
-		int n = snprintf(aside, aside_len, "%s.pre-restore-%lld", db, (long long)time(NULL));
+		int n =
+		    snprintf(aside, aside_len, "%s.pre-restore-%lld", db, (long long)time(NULL));
 		if (n < 0 || (size_t)n >= aside_len ||
-		    snprintf(aside_wal, sizeof(aside_wal), "%s-wal", aside) >= (int)sizeof(aside_wal)) {
+		    snprintf(aside_wal, sizeof(aside_wal), "%s-wal", aside) >=
+			(int)sizeof(aside_wal)) {
 			errno = ENAMETOOLONG;
 			return JG_EIO;
 		}
@@ -283,13 +288,15 @@ jg_cmd_restore(int argc, char **argv)
 		return jg_cli_usage(stderr, JG_EXIT_USAGE);
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
 		return rc;
-	/* First the lock: nothing is checked twice, and no jitgate starts on the old file meanwhile. */
+	/* First the lock: nothing is checked twice, and no jitgate starts on the old file
+	 * meanwhile. */
 	if ((rc = jg_store_lock_exclusive(cfg->database_path, &lock_fd, err, sizeof(err))) != 0) {
 		fprintf(stderr, "jitgate restore: %s\n", err);
 		rc = JG_EXIT_STORE;
 		goto out;
 	}
-	/* Staged next to the database (same file system: the rename is atomic); what is checked is what is installed. */
+	/* Staged next to the database (same file system: the rename is atomic); what is checked is
+	 * what is installed. */
 	if (strlen(cfg->database_path) + 64 > sizeof(stage)) {
 		fprintf(stderr, "jitgate restore: %s: path too long\n", cfg->database_path);
 		rc = JG_EXIT_STORE;
@@ -309,16 +316,18 @@ jg_cmd_restore(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = verify_log(staged, cfg, file, &vs, &chain, &size)) != 0) {
-		fprintf(stderr, "jitgate restore: refused: the backup's audit log does not verify\n");
+		fprintf(stderr,
+			"jitgate restore: refused: the backup's audit log does not verify\n");
 		goto out;
 	}
 	rc = JG_EXIT_AUDIT;
 	if (note == NULL) {
 		if (cfg->audit_sink_dir == NULL ||
 		    newest_note(cfg->audit_sink_dir, note_path, sizeof(note_path)) != 0) {
-			fprintf(stderr, "jitgate restore: refused: no off-host checkpoint to check the "
-					"backup against (audit.sink_dir has none); give one with "
-					"--checkpoint NOTE\n");
+			fprintf(stderr,
+				"jitgate restore: refused: no off-host checkpoint to check the "
+				"backup against (audit.sink_dir has none); give one with "
+				"--checkpoint NOTE\n");
 			goto out;
 		}
 		note = note_path;
@@ -327,7 +336,8 @@ jg_cmd_restore(int argc, char **argv)
 		goto out;
 	if (size < cp.size) {
 		fprintf(stderr,
-			"jitgate restore: refused: the backup holds %llu audit entries but the off-host "
+			"jitgate restore: refused: the backup holds %llu audit entries but the "
+			"off-host "
 			"checkpoint %s covers %llu: restoring it would drop %llu entries already "
 			"published and fork the log; use a newer backup\n",
 			(unsigned long long)size, note, (unsigned long long)cp.size,
@@ -335,11 +345,12 @@ jg_cmd_restore(int argc, char **argv)
 		goto out;
 	}
 	if (consistent(staged, &chain, &cp) != 0) {
-		fprintf(stderr,
-			"jitgate restore: refused: the backup's audit log is not consistent with the "
-			"off-host checkpoint %s (size %llu): its history differs from what was "
-			"published\n",
-			note, (unsigned long long)cp.size);
+		fprintf(
+		    stderr,
+		    "jitgate restore: refused: the backup's audit log is not consistent with the "
+		    "off-host checkpoint %s (size %llu): its history differs from what was "
+		    "published\n",
+		    note, (unsigned long long)cp.size);
 		goto out;
 	}
 	jg_store_close(staged); /* a clean close folds its WAL back into the file */

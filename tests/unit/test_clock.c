@@ -53,7 +53,8 @@ static void
 a_floor_ahead_holds_and_advances(void **state)
 {
 	(void)state;
-	int64_t floor = wall_ms() + 3600 * 1000; /* as if the wall clock had been stepped back an hour */
+	int64_t floor =
+	    wall_ms() + 3600 * 1000; /* as if the wall clock had been stepped back an hour */
 	jg_clock_floor_ms(floor);
 	int64_t a = jg_clock_now_ms();
 	assert_true(a >= floor && a < floor + 50);
