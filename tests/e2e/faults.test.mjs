@@ -2,8 +2,10 @@
 // development identity provider (docs/reliability.md, "Fault injection"):
 //
 //   SIGKILL during concurrent audited writes  every acknowledged action is in the log; it verifies
-//   disk full (RLIMIT_FSIZE), read-only fs   503 JSON, nothing half-written, recovery without restart
-//   identity provider hanging, then down     cached keys keep working, the fetch is bounded, no starvation
+//   disk full (RLIMIT_FSIZE), read-only      503 JSON, nothing half-written, recovery without restart;
+//                                            a database it cannot write at start: exit 4, saying why
+//   identity provider hanging, then down     cached keys keep working, the fetch is bounded, no starvation;
+//                                            hanging at start-up: start bounded, bearer calls a prompt 503
 //   wall clock stepped back and forward      no grant outlives its approval (libfaketime, monotonic real)
 //   a corrupted audit row                    fail closed; the operator is told which entry
 //   SIGHUP with broken policies               the old set stays in force, the error is logged
@@ -331,6 +333,31 @@ describe('identity provider down or slow', () => {
       assert.equal((await jg.as('alice', 'GET', '/v1/requests?mine=true')).status, 200);
     } finally {
       if (hang) { hang.close(); for (const s of held) s.destroy(); }
+      await cleanup(jg);
+    }
+  });
+  test('provider hanging at start-up: serve starts within the discovery timeout; bearer calls get a prompt 503, not a hang', async () => {
+    const held = [];
+    const hang = net.createServer((s) => { held.push(s); s.on('error', () => {}); });
+    await new Promise((ok) => hang.listen(0, '127.0.0.1', ok));
+    let jg;
+    try {
+      const t0 = Date.now();
+      jg = await startJitgate({ idp: false, oidc: { issuer: `http://127.0.0.1:${hang.address().port}` } });
+      const startMs = Date.now() - t0;
+      figure('provider hanging at start-up: serve ready after', `${startMs} ms (certificate, migrate, keys included)`);
+      assert.ok(startMs < 9500, `start-up waited on the provider: ${startMs} ms`);
+      assert.ok(held.length >= 1, 'the provider was never contacted');
+      assert.ok(jg.logLines().some((l) => l.msg === "oidc: cannot fetch the provider's keys; will retry"));
+      const t1 = Date.now();
+      const r = await jg.request('GET', '/v1/requests?mine=true', { headers: { authorization: `Bearer ${unknownKidToken()}` } });
+      assert.equal(r.status, 503, r.body);
+      assert.equal(r.json.error.code, 'unavailable');
+      assert.ok(Date.now() - t1 < 2000, `a bearer call waited on the provider: ${Date.now() - t1} ms`);
+      assert.equal((await jg.request('GET', '/healthz')).status, 200);
+    } finally {
+      hang.close();
+      for (const s of held) s.destroy();
       await cleanup(jg);
     }
   });
