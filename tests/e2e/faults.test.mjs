@@ -549,14 +549,20 @@ describe('backup and restore', () => {
       const backup = join(fresh, 'backup.db');
       const t0 = Date.now();
       const b = runJitgate(['backup', backup, '-c', jg.configPath]);
-      figure('backup under load (copy and verification)', `${Date.now() - t0} ms`);
+      const backupMs = Date.now() - t0;
       await sleep(400);
       stop = true;
       await Promise.all(load);
       assert.equal(b.code, 0, b.stderr);
       const backedUp = Number(b.stdout.match(/: (\d+) audit entries, verified/)[1]);
+      figure('backup under load (copy and verification)', `${backupMs} ms for ${backedUp} entries while ${acked} requests were acknowledged`);
       assert.ok(backedUp > 5 && acked > backedUp - 1, `${backedUp} entries backed up, ${acked} acknowledged`);
       assert.equal(statSync(backup).mode & 0o777, 0o600);
+      // one snapshot across tables: every request in the copy has its entry in the copy's log, and no more
+      const rowsIn = sql(backup, 'SELECT id FROM access_requests ORDER BY id;').trim();
+      const entriesIn = sql(backup, "SELECT json_extract(entry, '$.data.request') AS r FROM audit_log WHERE json_extract(entry, '$.type') = 'request.created' ORDER BY r;").trim();
+      assert.equal(rowsIn, entriesIn);
+      assert.equal(rowsIn.split('\n').length, backedUp);
       assert.equal(runJitgate(['backup', backup, '-c', jg.configPath]).code, 1, 'a backup overwrote a file');
 
       // a restore refuses while jitgate runs on the database
