@@ -10,7 +10,9 @@ debs=(
   libssl-dev libjwt-dev libmicrohttpd-dev libsqlite3-dev sqlite3
   liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev
   nodejs chromium
+  faketime
 )
+# faketime: the clock-step fault tests (tests/e2e/faults.test.mjs) run jitgate under libfaketime.
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
 
 missing=()

@@ -30,6 +30,7 @@
 
 #include "jitgate/app.h"
 #include "jitgate/catalog.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/redact.h"
@@ -97,7 +98,7 @@ handle_poll(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "this ingest key belongs to another service");
 		return;
 	}
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = jg_clock_now();
 	json_t *list = json_array();
 	int rc = list ? jg_store_acquire(app->store, &conn) : JG_ENOMEM;
 	if (rc != 0) {
@@ -355,7 +356,7 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_decref(body);
 	struct ingest_job j = {
-	    .who = &who, .probe = id, .texts = texts, .n = n, .now = (int64_t)time(NULL)};
+	    .who = &who, .probe = id, .texts = texts, .n = n, .now = jg_clock_now()};
 	int rc = jg_audit_run(app->audit, ingest_fn, &j);
 	for (size_t i = 0; i < n; i++)
 		free(texts[i]);

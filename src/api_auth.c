@@ -25,6 +25,7 @@
 
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/session.h"
@@ -95,7 +96,7 @@ handle_login(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_html_message(reply, 503, "Sign-in unavailable", "The store is unavailable.");
 		goto out;
 	}
-	rc = jg_flow_put(conn, state, &flow, (int64_t)time(NULL));
+	rc = jg_flow_put(conn, state, &flow, jg_clock_now());
 	jg_store_release(app->store, conn);
 	if (rc != 0) {
 		jg_http_reply_html_message(reply, 503, "Sign-in unavailable", "The store is unavailable.");
@@ -120,7 +121,7 @@ login_fn(struct jg_audit_tx *tx, void *ctx)
 {
 	struct login_job *j = ctx;
 	char actor[300];
-	int rc = jg_session_put(jg_audit_tx_conn(tx), j->id, (int64_t)time(NULL), j->lifetime,
+	int rc = jg_session_put(jg_audit_tx_conn(tx), j->id, jg_clock_now(), j->lifetime,
 				j->token, j->csrf);
 	if (rc != 0)
 		return rc;
@@ -172,7 +173,7 @@ handle_callback(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_html_message(reply, 503, "Sign-in unavailable", "The store is unavailable.");
 		return;
 	}
-	rc = jg_flow_take(conn, state, (int64_t)time(NULL), &flow);
+	rc = jg_flow_take(conn, state, jg_clock_now(), &flow);
 	jg_store_release(app->store, conn);
 	if (rc != 0) {
 		jg_http_reply_html_message(reply, rc == JG_ENOTFOUND ? 401 : 503, "Sign-in refused",

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "jitgate/api_call.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 
 int
@@ -30,7 +31,7 @@ jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply, stru
 	    .audit = app->audit,
 	    .policies = jg_app_policies_acquire(app),
 	    .pending_ttl = app->cfg->requests_pending_expiry,
-	    .now = (int64_t)time(NULL),
+	    .now = jg_clock_now(),
 	};
 	c->have_policies = 1;
 	return 0;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "jitgate/app.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/session.h"
@@ -147,7 +148,7 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		json_decref(body);
 		return;
 	}
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = jg_clock_now();
 	int64_t until = now + json_integer_value(json_object_get(body, "duration"));
 	if (until > g.grant_expires)
 		until = g.grant_expires; /* never outlives its grant */
@@ -201,7 +202,7 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_guard(req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
 		return;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = jg_clock_now();
 	json_t *list = json_array();
 	if (jg_store_acquire(app->store, &conn) != 0) {
 		json_decref(list);
@@ -252,7 +253,7 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	if (jg_store_acquire(app->store, &conn) == 0) {
 		if (jg_stmt_prepare(conn, sql_delete, &st) == 0) {
-			jg_stmt_bind_int64(st, 1, (int64_t)time(NULL));
+			jg_stmt_bind_int64(st, 1, jg_clock_now());
 			jg_stmt_bind_text(st, 2, id);
 			jg_stmt_bind_text(st, 3, svc);
 			jg_stmt_bind_text(st, 4, g.claims.grant);

@@ -2,8 +2,8 @@
  * api_system.c - liveness, readiness and metrics endpoints.
  *
  * /healthz answers as long as the process serves requests; /readyz also
- * proves the store answers, so a load balancer stops sending traffic to an
- * instance whose database is gone; /metrics is the Prometheus exposition.
+ * proves the store answers and takes writes, so a load balancer stops
+ * sending traffic to an instance whose database is gone, full or read-only; /metrics is the Prometheus exposition.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,10 @@ handle_readyz(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (app->audit && jg_audit_healthy(app->audit, NULL, 0) != 0) {
 		/* details go to the operator's log, not to anonymous callers */
 		jg_http_reply_error(reply, 503, "unavailable", "the audit log does not verify");
+		return;
+	}
+	if (app->audit && jg_audit_writable(app->audit) != 0) {
+		jg_http_reply_error(reply, 503, "unavailable", "the store cannot be written");
 		return;
 	}
 	jg_http_reply_json(reply, 200, json_pack("{s:s,s:s}", "status", "ready", "store", "ok"));

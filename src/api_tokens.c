@@ -19,6 +19,7 @@
 #include "jitgate/api_call.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/session.h"
 
@@ -116,7 +117,7 @@ jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const cha
 	memset(&claims, 0, sizeof(claims));
 	snprintf(claims.iss, sizeof(claims.iss), "%s", app->cfg->public_url);
 	struct issue_job j = {.grant = grant, .sub = caller->id.sub, .actor = caller->actor,
-			      .now = (int64_t)time(NULL), .lifetime = app->token_lifetime,
+			      .now = jg_clock_now(), .lifetime = app->token_lifetime,
 			      .claims = &claims};
 	int rc = jg_audit_run(app->audit, issue_fn, &j);
 	if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT) {

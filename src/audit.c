@@ -27,6 +27,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
@@ -69,6 +70,7 @@ struct jg_audit {
 	struct job *queue, *queue_tail;
 	int stopping, started;
 	int writing; /* a caller is committing a batch (it holds conn) */
+	int write_failing; /* the last batch could not be made durable (disk full, read-only) */
 	pthread_t pusher;
 	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
 
@@ -96,12 +98,11 @@ struct jg_audit {
 	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
 };
 
+/* jitgate's time (clock.h): entries' ts never go backward, whatever the wall clock does. */
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return jg_clock_now_ms();
 }
 
 /* ---- statements ---------------------------------------------------------- */
@@ -366,6 +367,7 @@ fail_batch(struct job *batch, int rc)
 }
 
 static void mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc);
+static int probe_fn(struct jg_audit_tx *tx, void *ctx);
 
 /*
  * Verify-then-append: before a batch adds anything, the entries appended
@@ -410,6 +412,7 @@ run_batch(struct jg_audit *a, struct job *batch)
 
 	if (jg_store_begin(a->conn) != 0) {
 		fail_batch(batch, JG_EUNAVAIL);
+		__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	if ((rc = head_load(&tx)) != 0) {
@@ -440,6 +443,8 @@ run_batch(struct jg_audit *a, struct job *batch)
 			/* The transaction is gone (I/O error) or cannot be trusted: none of it stays. */
 			jg_store_rollback(a->conn);
 			fail_batch(batch, JG_EUNAVAIL);
+			if (!jg_store_in_transaction(a->conn))
+				__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
 			return;
 		}
 		if (j->no_savepoint)
@@ -463,8 +468,15 @@ run_batch(struct jg_audit *a, struct job *batch)
 		for (struct job *j = batch; j; j = j->next)
 			if (j->rc == 0)
 				j->rc = JG_EUNAVAIL;
+		__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
 		return;
 	}
+	/* only a commit that wrote proves the store takes writes (an empty one touches no file) */
+	int wrote = tx.size != start_size;
+	for (struct job *j = batch; j && !wrote; j = j->next)
+		wrote = j->fn == probe_fn;
+	if (wrote)
+		__atomic_store_n(&a->write_failing, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&a->lock);
 	if (tx.size > a->size && a->size == a->checkpointed_size)
 		a->first_uncovered_ms = now_ms();
@@ -571,6 +583,26 @@ jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t 
 	rc = run_job(a, &job);
 	parts_free(&j.parts);
 	return rc;
+}
+
+/*
+ * While writes fail, the background thread tries one tiny durable write a
+ * second (migrations/0010_store_probe.sql), so readiness comes back as soon as
+ * the store can be written again, even with no caller writing.
+ */
+static int
+probe_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	/* a changed value: SQLite does not write a row updated to what it was */
+	static const char sql_touch[] = "UPDATE store_probe SET n = n + 1 WHERE id = 1";
+	(void)ctx;
+	return exec1(tx->conn, sql_touch) == 0 ? 0 : JG_ESTORE;
+}
+
+int
+jg_audit_writable(struct jg_audit *a)
+{
+	return __atomic_load_n(&a->write_failing, __ATOMIC_ACQUIRE) ? JG_EUNAVAIL : 0;
 }
 
 /* ---- checkpoints ------------------------------------------------------------ */
@@ -904,8 +936,7 @@ pusher_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		jg_clock_deadline(&until, 1000);
 		pthread_cond_timedwait(&a->wakeup, &a->lock, &until);
 		if (a->stopping)
 			break;
@@ -914,6 +945,8 @@ pusher_main(void *arg)
 			   now_ms() - a->first_uncovered_ms >= (int64_t)a->checkpoint_seconds * 1000);
 		pthread_mutex_unlock(&a->lock);
 
+		if (jg_audit_writable(a) != 0 && jg_audit_run(a, probe_fn, NULL) == 0)
+			jg_log(JG_LOG_INFO, "audit: the store can be written again", NULL);
 		if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
 			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
 		if (jg_audit_check(a, NULL) == 0)
@@ -965,7 +998,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	pthread_mutex_init(&a->anchor_lock, NULL);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->done, NULL);
-	pthread_cond_init(&a->wakeup, NULL);
+	jg_clock_cond_init(&a->wakeup); /* waits on CLOCK_MONOTONIC: a clock step never stalls it */
 	if (a->origin == NULL) {
 		jg_audit_free(a);
 		return JG_ENOMEM;

@@ -10,6 +10,7 @@
 
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 
 void
@@ -71,7 +72,7 @@ jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct
 		if (cookie == NULL)
 			return unauthorized(reply, NULL, "sign in first: a bearer token or a session "
 							 "is required");
-		rc = jg_session_get(app->store, cookie, (int64_t)time(NULL),
+		rc = jg_session_get(app->store, cookie, jg_clock_now(),
 				    app->cfg->auth_session_idle, &caller->id, caller->csrf);
 		if (rc == JG_ENOTFOUND)
 			return unauthorized(reply, NULL, "the session has ended; sign in again");

@@ -21,6 +21,7 @@
 #include "jitgate/audit.h"
 #include "jitgate/catalog.h"
 #include "jitgate/cli.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 
 /* Parses -c/--config and the positional arguments after argv[1] (the verb). */
@@ -159,7 +160,7 @@ jg_cmd_service(int argc, char **argv)
 		goto out;
 	jg_cli_operator_actor(actor, sizeof(actor));
 	struct jg_catalog_ctx ctx = {
-	    .store = store, .audit = audit, .actor = actor, .now = (int64_t)time(NULL)};
+	    .store = store, .audit = audit, .actor = actor, .now = jg_clock_now()};
 	if (list) {
 		json_t *services = NULL;
 		if ((rc = jg_catalog_service_list(store, &services)) != 0) {
@@ -218,7 +219,7 @@ jg_cmd_ingest_key(int argc, char **argv)
 		goto out;
 	jg_cli_operator_actor(actor, sizeof(actor));
 	struct jg_catalog_ctx ctx = {
-	    .store = store, .audit = audit, .actor = actor, .now = (int64_t)time(NULL)};
+	    .store = store, .audit = audit, .actor = actor, .now = jg_clock_now()};
 	if (revoke)
 		rc = jg_catalog_key_revoke(&ctx, pos[0], id);
 	else if (create)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "jitgate/app.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/token_cache.h"
@@ -88,7 +89,7 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	const char *auth = jg_http_header(req, "Authorization");
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = jg_clock_now();
 	char why[256];
 	int rc;
 

@@ -20,6 +20,7 @@
 #include "jitgate/app.h"
 #include "jitgate/web.h"
 #include "jitgate/cli.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
@@ -58,6 +59,44 @@ verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 	jg_log(JG_LOG_INFO, "audit log verified", f);
 	json_decref(f);
 	return 0;
+}
+
+/*
+ * jitgate's time never goes back past the newest audit entry (clock.h), so
+ * a restart while the wall clock is behind does not give grants their time
+ * again.  The log was verified just before, so its bytes are trusted.
+ */
+static void
+seed_clock(struct jg_app *app)
+{
+	static const char sql_last[] = "SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1";
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	json_int_t ts = 0;
+
+	if (jg_store_acquire(app->store, &conn) != 0)
+		return;
+	if (jg_stmt_prepare(conn, sql_last, &st) == 0) {
+		if (jg_stmt_step(st) == JG_STMT_ROW) {
+			size_t len;
+			const void *blob = jg_stmt_column_blob(st, 0, &len);
+			json_t *e = blob ? json_loadb(blob, len, 0, NULL) : NULL;
+			ts = json_integer_value(json_object_get(e, "ts"));
+			json_decref(e);
+		}
+		jg_stmt_finish(st);
+	}
+	jg_store_release(app->store, conn);
+	int64_t behind = (int64_t)ts - jg_clock_now_ms();
+	if (behind > 0) {
+		json_t *f = json_pack("{s:I}", "behind_ms", (json_int_t)behind);
+		jg_log(JG_LOG_WARN,
+		       "the wall clock is behind the newest audit entry: jitgate's time continues from "
+		       "that entry until the wall clock catches up",
+		       f);
+		json_decref(f);
+		jg_clock_floor_ms((int64_t)ts);
+	}
 }
 
 /* Appends one entry on its own; failures are logged (the caller decides if they matter). */
@@ -154,8 +193,7 @@ sweeper_main(void *arg)
 	pthread_mutex_lock(&sw->lock);
 	while (!sw->stop) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		jg_clock_deadline(&until, 1000);
 		pthread_cond_timedwait(&sw->stop_cond, &sw->lock, &until);
 		if (sw->stop)
 			break;
@@ -163,7 +201,7 @@ sweeper_main(void *arg)
 		struct jg_access_ctx ctx = {.store = sw->app->store, .audit = sw->app->audit,
 					    .policies = jg_app_policies_acquire(sw->app),
 					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
-					    .now = (int64_t)time(NULL)};
+					    .now = jg_clock_now()};
 		int ended = 0;
 		if (jg_access_sweep(&ctx, &ended) != 0)
 			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
@@ -238,6 +276,12 @@ jg_cmd_serve(int argc, char **argv)
 
 	if ((rc = jg_cli_open_store(app.cfg, &app.store)) != 0)
 		goto out;
+	/* a database that cannot be written at all is a setup error: say so now, not with 503s */
+	if (jg_store_writable(app.store, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "database: %s", err);
+		rc = JG_EXIT_STORE;
+		goto out;
+	}
 	pthread_rwlock_init(&app.policy_lock, NULL);
 	if (load_policies(&app, &app.policies) != 0) {
 		rc = JG_EXIT_CONFIG;
@@ -263,6 +307,7 @@ jg_cmd_serve(int argc, char **argv)
 	struct jg_chain verified;
 	if ((rc = verify_audit_log(&app, &verified)) != 0)
 		goto out;
+	seed_clock(&app);
 	struct jg_audit_config acfg = jg_cli_audit_config(app.cfg);
 	if (jg_audit_open(app.store, app.cfg->key_dir, &acfg, &app.audit, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "audit log: %s", err);
@@ -284,7 +329,7 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);
-	pthread_cond_init(&sw.stop_cond, NULL);
+	jg_clock_cond_init(&sw.stop_cond); /* CLOCK_MONOTONIC: a clock step never stalls the sweeper */
 	if (pthread_create(&sw.thread, NULL, sweeper_main, &sw) != 0)
 		goto out;
 	sw.started = 1;

@@ -30,6 +30,7 @@
 #include <oauth2/util.h>
 #include <openssl/rand.h>
 
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/http.h"
@@ -689,7 +690,7 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 	srv->router = router;
 	srv->app = app;
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_cond_init(&srv->idle, NULL);
+	jg_clock_cond_init(&srv->idle);
 	srv->metrics = jg_metrics_new();
 	if (srv->metrics == NULL) {
 		rc = JG_ENOMEM;
@@ -763,8 +764,7 @@ jg_server_stop(struct jg_server *srv, int grace_seconds)
 	MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += grace_seconds;
+	jg_clock_deadline(&deadline, (int64_t)grace_seconds * 1000);
 	pthread_mutex_lock(&srv->lock);
 	/*
 	 * A kept-alive connection may start one more request after `stopping`
@@ -778,12 +778,7 @@ jg_server_stop(struct jg_server *srv, int grace_seconds)
 				goto timed_out;
 		}
 		struct timespec settle;
-		clock_gettime(CLOCK_REALTIME, &settle);
-		settle.tv_nsec += 50 * 1000000L;
-		if (settle.tv_nsec >= 1000000000L) {
-			settle.tv_sec++;
-			settle.tv_nsec -= 1000000000L;
-		}
+		jg_clock_deadline(&settle, 50);
 		pthread_cond_timedwait(&srv->idle, &srv->lock, &settle);
 		if (srv->inflight == 0)
 			quiet_rounds++;

@@ -9,12 +9,15 @@
  * number of distinct queries.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -41,6 +44,7 @@ struct jg_store {
 	char *path;
 	dev_t dev; /* the file opened, to notice it being removed or replaced */
 	ino_t ino;
+	int lock_fd; /* holds a shared flock: no restore replaces the file while open */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct jg_store_conn conns[JG_STORE_POOL_SIZE];
@@ -73,7 +77,11 @@ open_conn(const char *path, struct jg_store_conn *c, char *err, size_t errlen)
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE) {
-			snprintf(err, errlen, "%s: %s: %s", path, pragmas[i], sqlite3_errmsg(c->db));
+			int perm = (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN;
+			snprintf(err, errlen, "%s: %s: %s%s", path, pragmas[i], sqlite3_errmsg(c->db),
+				 perm ? ": are the file, its -wal and -shm and its directory writable "
+					"by this user?"
+				      : "");
 			return JG_ESTORE;
 		}
 	}
@@ -90,6 +98,43 @@ close_conn(struct jg_store_conn *c)
 	c->db = NULL;
 }
 
+/*
+ * The database file opened for its flock(2) only; created 0600 when missing
+ * (it holds sessions and the audit log).  flock is independent of SQLite's
+ * own fcntl locks, and this descriptor is closed only after every
+ * connection (closing a descriptor of the file would drop fcntl locks).
+ */
+static int
+lock_file(const char *path, int op, int *fd, char *err, size_t errlen)
+{
+	*fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return JG_ESTORE;
+	}
+	if (flock(*fd, op | LOCK_NB) != 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK) {
+			snprintf(err, errlen, "%s: %s", path,
+				 op == LOCK_EX ? "in use by a jitgate process (stop it first)"
+					       : "locked by a restore in progress");
+			return JG_EUNAVAIL;
+		}
+		snprintf(err, errlen, "%s: flock: %s", path, strerror(e));
+		return JG_ESTORE;
+	}
+	return 0;
+}
+
+int
+jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen)
+{
+	int rc = lock_file(path, LOCK_EX, fd, err, errlen);
+	return rc == JG_ESTORE ? JG_EIO : rc;
+}
+
 int
 jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 {
@@ -99,6 +144,7 @@ jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return JG_ENOMEM;
+	s->lock_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->freed, NULL);
 	s->path = strdup(path);
@@ -106,15 +152,25 @@ jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 		jg_store_close(s);
 		return JG_ENOMEM;
 	}
+	if (lock_file(path, LOCK_SH, &s->lock_fd, err, errlen) != 0) {
+		jg_store_close(s);
+		return JG_ESTORE;
+	}
 	for (int i = 0; i < JG_STORE_POOL_SIZE; i++) {
 		if (open_conn(path, &s->conns[i], err, errlen) != 0) {
 			jg_store_close(s);
 			return JG_ESTORE;
 		}
 	}
-	struct stat st;
-	if (stat(path, &st) != 0) {
+	struct stat st, locked;
+	if (stat(path, &st) != 0 || fstat(s->lock_fd, &locked) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		jg_store_close(s);
+		return JG_ESTORE;
+	}
+	/* replaced between the lock and the connections (a restore finished): not ours */
+	if (st.st_dev != locked.st_dev || st.st_ino != locked.st_ino) {
+		snprintf(err, errlen, "%s: replaced while opening; try again", path);
 		jg_store_close(s);
 		return JG_ESTORE;
 	}
@@ -132,10 +188,111 @@ jg_store_close(struct jg_store *store)
 	for (int i = 0; i < JG_STORE_POOL_SIZE; i++)
 		if (store->conns[i].db != NULL)
 			close_conn(&store->conns[i]);
+	if (store->lock_fd >= 0)
+		close(store->lock_fd);
 	pthread_mutex_destroy(&store->lock);
 	pthread_cond_destroy(&store->freed);
 	free(store->path);
 	free(store);
+}
+
+/*
+ * sqlite3_backup_step(-1) copies every page in one read transaction of src:
+ * in WAL mode writers go on meanwhile and the copy is the snapshot at its
+ * start.  The copy is synced before it is reported done.
+ */
+static int
+backup_from(sqlite3 *src, const char *dest, char *err, size_t errlen)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int fd, rc = JG_ESTORE;
+
+	fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", dest,
+			 errno == EEXIST ? "exists; refusing to overwrite it" : strerror(errno));
+		return errno == EEXIST ? JG_ECONFLICT : JG_ESTORE;
+	}
+	if (sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", dest, dst ? sqlite3_errmsg(dst) : "cannot open");
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
+		snprintf(err, errlen, "backup: %s", sqlite3_errmsg(dst));
+		goto out;
+	}
+	int step = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || step != SQLITE_DONE) {
+		snprintf(err, errlen, "backup: %s", sqlite3_errstr(step));
+		goto out;
+	}
+	if (fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: fsync: %s", dest, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sqlite3_close(dst) != SQLITE_OK && rc == 0) {
+		snprintf(err, errlen, "%s: cannot close", dest);
+		rc = JG_ESTORE;
+	}
+	close(fd);
+	if (rc != 0)
+		unlink(dest);
+	return rc;
+}
+
+int
+jg_store_self_contained(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc = JG_ESTORE;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+		SQLITE_OK &&
+	    sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK)
+		rc = 0;
+	else
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+	if (sqlite3_close(db) != SQLITE_OK)
+		rc = JG_ESTORE;
+	return rc;
+}
+
+int
+jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errlen)
+{
+	struct jg_store_conn *conn;
+	int rc = jg_store_acquire(store, &conn);
+	if (rc != 0)
+		return rc;
+	rc = backup_from(conn->db, dest, err, errlen);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	struct stat st;
+	int rc;
+
+	if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", src, errno ? strerror(errno) : "not a regular file");
+		return JG_ESTORE;
+	}
+	if (sqlite3_open_v2(src, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", src, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return JG_ESTORE;
+	}
+	rc = backup_from(db, dest, err, errlen);
+	sqlite3_close(db);
+	return rc;
 }
 
 int
@@ -196,6 +353,32 @@ jg_store_ping(struct jg_store *store)
 	rc = simple(conn, "SELECT count(*) FROM sqlite_schema");
 	jg_store_release(store, conn);
 	return rc;
+}
+
+int
+jg_store_writable(struct jg_store *store, char *err, size_t errlen)
+{
+	struct jg_store_conn *conn;
+	int rc;
+
+	/* SQLite falls back to read-only without a word when the file is not writable */
+	if (sqlite3_db_readonly(store->conns[0].db, "main") == 1) {
+		snprintf(err, errlen,
+			 "%s: opened read-only: the file, its -wal or -shm or its directory is "
+			 "not writable by this user",
+			 store->path);
+		return JG_EDENIED;
+	}
+	/* and a directory where no -wal can be created shows only when a transaction starts */
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	rc = jg_store_begin(conn);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: cannot start a write transaction (%s): are the file, its -wal "
+				      "and -shm and its directory writable by this user?",
+			 store->path, sqlite3_errmsg(conn->db));
+	jg_store_release(store, conn);
+	return rc == 0 ? 0 : JG_EDENIED;
 }
 
 int

@@ -76,6 +76,13 @@ int jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
 /* 0 while the log verifies; JG_EVERIFY (with why) once it has not. */
 int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
 /*
+ * 0 while the store takes writes; JG_EUNAVAIL since a batch could not be made
+ * durable (disk full, read-only), until one is (the background thread tries
+ * a small write every second meanwhile).
+ */
+int jg_audit_writable(struct jg_audit *a);
+
+/*
  * An anchor (entry seq with leaf hash `hash`) checked against the verified
  * log: 0; JG_EDENIED when the anchor does not match a sound log; JG_EVERIFY
  * when the log itself no longer verifies (then marked broken).  The entry is

@@ -28,12 +28,40 @@ struct jg_stmt;
 #define JG_STMT_ROW 1
 
 /*
- * Opens the database at path (created when missing), in WAL mode with
- * synchronous=FULL, foreign keys on and a busy timeout.  On failure writes a
- * reason to err and returns JG_ESTORE.  Close with jg_store_close().
+ * Opens the database at path (created when missing, mode 0600), in WAL mode
+ * with synchronous=FULL, foreign keys on and a busy timeout.  While open,
+ * the store holds a shared flock(2) on the database file, so that `jitgate
+ * restore` (which needs it exclusively) cannot replace the file under a
+ * running process; an open while a restore holds it fails.  On failure
+ * writes a reason to err and returns JG_ESTORE.  Close with jg_store_close().
  */
 int jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen);
 void jg_store_close(struct jg_store *store);
+
+/*
+ * Copies the whole database into a new file dest (refused when dest exists;
+ * created mode 0600) with SQLite's online backup, in one read transaction:
+ * a consistent snapshot while other connections keep writing.  On failure
+ * dest is removed.  Returns 0, JG_ECONFLICT (dest exists) or JG_ESTORE.
+ */
+int jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errlen);
+
+/* The same from the database file src, opened read-only (for a restore). */
+int jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen);
+
+/*
+ * Switches the database file at path (no store open on it) to a rollback
+ * journal: one self-contained file, readable without -wal and -shm beside
+ * it.  Returns 0 or JG_ESTORE.
+ */
+int jg_store_self_contained(const char *path, char *err, size_t errlen);
+
+/*
+ * Takes the exclusive flock(2) on the database file at path (created when
+ * missing) without waiting: *fd holds it until closed.  Returns 0, JG_EUNAVAIL
+ * when a process has the store open, or JG_EIO.
+ */
+int jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen);
 
 /* Borrows a connection (waits while all are in use).  Returns 0 or JG_ESTORE. */
 int jg_store_acquire(struct jg_store *store, struct jg_store_conn **out);
@@ -46,6 +74,13 @@ void jg_store_release(struct jg_store *store, struct jg_store_conn *conn);
  * Returns 0 or JG_ESTORE.
  */
 int jg_store_ping(struct jg_store *store);
+
+/*
+ * 0 when the database can take a write transaction; JG_EDENIED when SQLite
+ * had to open it read-only or cannot start one (the file or its directory is
+ * not writable by this user), with the reason in err.  Writes nothing.
+ */
+int jg_store_writable(struct jg_store *store, char *err, size_t errlen);
 
 /* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
 int jg_store_begin(struct jg_store_conn *conn);

@@ -1,0 +1,174 @@
+/*
+ * test_store.c - the store's file-level guarantees: a new database file is
+ * private (0600); a backup is a consistent copy in a new file that never
+ * overwrites one; a restore's exclusive lock and an open store exclude each
+ * other; a database that cannot be written is reported as such.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "jitgate/error.h"
+#include "jitgate/store.h"
+
+struct fixture {
+	char root[64];
+	char db[128];
+	char copy[128];
+	struct jg_store *store;
+};
+
+static void
+exec_sql(struct jg_store *store, const char *sql)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	assert_int_equal(jg_store_acquire(store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, sql, &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+}
+
+static int64_t
+count_rows(struct jg_store *store)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	assert_int_equal(jg_store_acquire(store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, "SELECT count(*) FROM t", &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	int64_t n = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return n;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-store-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->db, sizeof(f->db), "%s/test.db", f->root);
+	snprintf(f->copy, sizeof(f->copy), "%s/copy.db", f->root);
+	assert_int_equal(jg_store_open(f->db, &f->store, err, sizeof(err)), 0);
+	exec_sql(f->store, "CREATE TABLE t (x INTEGER)");
+	exec_sql(f->store, "INSERT INTO t VALUES (1), (2), (3)");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+	jg_store_close(f->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+new_database_is_private(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	assert_int_equal(stat(f->db, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void
+backup_copies_and_never_overwrites(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store *copy = NULL;
+	struct stat st;
+	char err[256];
+
+	assert_int_equal(jg_store_backup(f->store, f->copy, err, sizeof(err)), 0);
+	assert_int_equal(stat(f->copy, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	exec_sql(f->store, "INSERT INTO t VALUES (4)"); /* after the copy: not in it */
+	assert_int_equal(jg_store_backup(f->store, f->copy, err, sizeof(err)), JG_ECONFLICT);
+	assert_non_null(strstr(err, "refusing to overwrite"));
+	assert_int_equal(jg_store_open(f->copy, &copy, err, sizeof(err)), 0);
+	assert_int_equal(count_rows(copy), 3);
+	jg_store_close(copy);
+	assert_int_equal(jg_store_self_contained(f->copy, err, sizeof(err)), 0);
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", f->copy);
+	assert_int_not_equal(access(wal, F_OK), 0);
+}
+
+static void
+backup_file_reads_a_closed_copy(void **state)
+{
+	struct fixture *f = *state;
+	char again[160], err[256];
+	struct jg_store *s = NULL;
+
+	assert_int_equal(jg_store_backup(f->store, f->copy, err, sizeof(err)), 0);
+	snprintf(again, sizeof(again), "%s/again.db", f->root);
+	assert_int_equal(jg_store_backup_file(f->copy, again, err, sizeof(err)), 0);
+	assert_int_equal(jg_store_open(again, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_rows(s), 3);
+	jg_store_close(s);
+	snprintf(again, sizeof(again), "%s/missing.db", f->root);
+	assert_int_equal(jg_store_backup_file(again, f->copy, err, sizeof(err)), JG_ESTORE);
+}
+
+static void
+exclusive_lock_and_open_store_exclude_each_other(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store *other = NULL;
+	char err[256];
+	int fd = -1;
+
+	/* the store of this fixture is open: a restore must not get the file */
+	assert_int_equal(jg_store_lock_exclusive(f->db, &fd, err, sizeof(err)), JG_EUNAVAIL);
+	assert_non_null(strstr(err, "in use by a jitgate process"));
+	jg_store_close(f->store);
+	f->store = NULL;
+	assert_int_equal(jg_store_lock_exclusive(f->db, &fd, err, sizeof(err)), 0);
+	/* and while a restore holds it, nothing opens the store */
+	assert_int_equal(jg_store_open(f->db, &other, err, sizeof(err)), JG_ESTORE);
+	assert_non_null(strstr(err, "locked by a restore in progress"));
+	close(fd);
+	assert_int_equal(jg_store_open(f->db, &f->store, err, sizeof(err)), 0);
+}
+
+static void
+writable_store_is_reported_writable(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	assert_int_equal(jg_store_writable(f->store, err, sizeof(err)), 0);
+	assert_int_equal(count_rows(f->store), 3); /* the check wrote nothing */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(new_database_is_private, setup, teardown),
+	    cmocka_unit_test_setup_teardown(backup_copies_and_never_overwrites, setup, teardown),
+	    cmocka_unit_test_setup_teardown(backup_file_reads_a_closed_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(exclusive_lock_and_open_store_exclude_each_other, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(writable_store_is_reported_writable, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
