@@ -47,6 +47,7 @@ begin(struct jg_http_request *req, struct jg_http_reply *reply, struct call *c)
 	c->ctx = (struct jg_access_ctx){
 	    .store = app->store,
 	    .audit = app->audit,
+	    .notify = app->notify,
 	    .policies = jg_app_policies_acquire(app),
 	    .pending_ttl = app->cfg->requests_pending_expiry,
 	    .now = (int64_t)time(NULL),

@@ -149,6 +149,21 @@ bool jg_policy_can_review(const struct jg_policy_set *set, const char *service, 
 			  const char *const *groups, size_t ngroups);
 
 /*
+ * The reminder and escalation settings of the policy named `policy`
+ * (docs/notifications.md); 0 and NULL when it sets none or is not in set.
+ * *escalate_to is owned by set.
+ */
+void jg_policy_escalation(const struct jg_policy_set *set, const char *policy,
+			  int64_t *remind_after, int64_t *escalate_after, const char **escalate_to);
+
+/*
+ * Who reviews break-glass grants on service (jg_policy_can_review): the
+ * approvers of every rule of the policies that apply, as
+ * {"groups":[...],"users":[...]}.  The caller decrefs; NULL when out of memory.
+ */
+json_t *jg_policy_reviewers(const struct jg_policy_set *set, const char *service);
+
+/*
  * Parses a duration: one or more <digits><unit> with units d, h, m, s in
  * that order, each at most once ("30s", "15m", "1h30m", "2d").  The total
  * must be between 1 second and JG_POLICY_MAX_DURATION.  Returns 0 and
