@@ -1066,11 +1066,36 @@ static const char sql_unreviewed[] =
     "created_at <= ? AND NOT EXISTS (SELECT 1 FROM notify_marks m WHERE m.request_id = "
     "access_requests.id AND m.kind = 'review_overdue') LIMIT 256";
 
+static const char sql_marked[] =
+    "SELECT 1 FROM notify_marks WHERE request_id = ? AND kind = ?";
+
+/*
+ * A pass looks first (dry: read only, counting what is due) and writes only
+ * when something is due, so an idle deployment does not take the write lock
+ * every second.
+ */
+struct due_pass {
+	int dry;
+	int due;
+};
+
 /* Records that r had notification `kind`: 1 the first time, 0 when it had it, <0 on failure. */
 static int
-mark_once(struct jg_store_conn *conn, const char *id, const char *kind, int64_t now)
+mark_once(struct jg_store_conn *conn, struct due_pass *p, const char *id, const char *kind,
+	  int64_t now)
 {
 	struct jg_stmt *st;
+	if (p->dry) {
+		if (jg_stmt_prepare(conn, sql_marked, &st) != 0)
+			return JG_ESTORE;
+		jg_stmt_bind_text(st, 1, id);
+		jg_stmt_bind_text(st, 2, kind);
+		int rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc == JG_STMT_DONE)
+			p->due++;
+		return rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : JG_ESTORE; /* never notify */
+	}
 	if (jg_stmt_prepare(conn, sql_mark, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_text(st, 1, id);
@@ -1104,7 +1129,8 @@ ids_of(struct jg_store_conn *conn, const char *sql, int64_t a, int64_t b, int64_
 }
 
 static int
-pending_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, const char *id)
+pending_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct due_pass *p,
+	    const char *id)
 {
 	char policy[300];
 	const char *to;
@@ -1120,10 +1146,10 @@ pending_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, const c
 		 rule ? rule : "");
 	jg_policy_escalation(ctx->policies, policy, &remind, &escalate, &to);
 	if (remind && ctx->now >= r.created_at + remind &&
-	    (rc = mark_once(conn, id, "remind", ctx->now)) == 1)
+	    (rc = mark_once(conn, p, id, "remind", ctx->now)) == 1)
 		rc = notice(ctx, conn, "request.reminder", &r, JG_NOTIFY_APPROVERS, NULL);
 	if (rc >= 0 && escalate && to && ctx->now >= r.created_at + escalate &&
-	    (rc = mark_once(conn, id, "escalate", ctx->now)) == 1) {
+	    (rc = mark_once(conn, p, id, "escalate", ctx->now)) == 1) {
 		json_t *fallback = json_pack("{s:[s],s:[]}", "groups", to, "users");
 		rc = fallback ? notice(ctx, conn, "request.escalated", &r, JG_NOTIFY_APPROVERS,
 				       fallback)
@@ -1135,8 +1161,8 @@ pending_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, const c
 }
 
 static int
-notify_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, int64_t expiry_warning,
-	   int64_t review_overdue)
+notify_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct due_pass *p,
+	   int64_t expiry_warning, int64_t review_overdue)
 {
 	char (*ids)[64] = calloc(1000, sizeof(*ids));
 	int n = 0, rc = 0;
@@ -1147,12 +1173,12 @@ notify_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, int64_t 
 	if ((rc = ids_of(conn, sql_pending_all, 0, 0, 0, ids, 1000, &n)) != 0)
 		goto out;
 	for (int i = 0; i < n && rc == 0; i++)
-		rc = pending_due(ctx, conn, ids[i]);
+		rc = pending_due(ctx, conn, p, ids[i]);
 	if (rc == 0 && expiry_warning > 0 &&
 	    (rc = ids_of(conn, sql_expiring, ctx->now, ctx->now + expiry_warning, expiry_warning,
 			 ids, 256, &n)) == 0)
 		for (int i = 0; i < n && rc == 0; i++) {
-			if ((rc = mark_once(conn, ids[i], "expiring", ctx->now)) != 1 ||
+			if ((rc = mark_once(conn, p, ids[i], "expiring", ctx->now)) != 1 ||
 			    (rc = load(conn, ids[i], &r)) != 0)
 				continue;
 			rc = notice(ctx, conn, "grant.expiring", &r, JG_NOTIFY_REQUESTER, NULL);
@@ -1161,7 +1187,7 @@ notify_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, int64_t 
 	if (rc == 0 &&
 	    (rc = ids_of(conn, sql_unreviewed, ctx->now - review_overdue, 0, 0, ids, 256, &n)) == 0)
 		for (int i = 0; i < n && rc == 0; i++) {
-			if ((rc = mark_once(conn, ids[i], "review_overdue", ctx->now)) != 1 ||
+			if ((rc = mark_once(conn, p, ids[i], "review_overdue", ctx->now)) != 1 ||
 			    (rc = load(conn, ids[i], &r)) != 0)
 				continue;
 			rc = notice_break_glass(ctx, conn, "grant.review_overdue", &r);
@@ -1183,8 +1209,11 @@ jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning,
 		return 0;
 	if (jg_store_acquire(ctx->store, &conn) != 0)
 		return JG_EUNAVAIL;
-	if ((rc = jg_store_begin(conn)) == 0) {
-		rc = notify_due(ctx, conn, expiry_warning, review_overdue);
+	struct due_pass look = {.dry = 1}, act = {0};
+	rc = notify_due(ctx, conn, &look, expiry_warning, review_overdue);
+	if (rc == 0 && look.due > 0 && (rc = jg_store_begin(conn)) == 0) {
+		/* checked again under the write lock: a request may have moved meanwhile */
+		rc = notify_due(ctx, conn, &act, expiry_warning, review_overdue);
 		rc = rc == 0 ? jg_store_commit(conn) : rc;
 		if (rc != 0)
 			jg_store_rollback(conn);

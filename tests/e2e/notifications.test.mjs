@@ -7,6 +7,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,7 @@ describe('notifications', () => {
     const extraConfig = [
       'audit:',
       '  checkpoint_every_seconds: 1',
+      '  reverify_seconds: 1',
       '  sink_url: "https://127.0.0.1:9/checkpoints"', // nothing listens: the operators hear of it
       'notifications:',
       '  retry_base_ms: 200',
@@ -291,6 +293,18 @@ describe('notifications', () => {
     await sleep(600);
     assert.equal(main.got.filter((d) => d.json?.type === 'request.pending').length,
       main.got.slice(0, before).filter((d) => d.json?.type === 'request.pending').length);
+  });
+
+  // last: it breaks this server's log
+  test('operators hear when the audit log stops verifying', async () => {
+    execFileSync('sqlite3', [join(jg.dir, 'jitgate.db')], { input: "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'user:alice', 'user:alicf') AS BLOB) WHERE seq = (SELECT min(seq) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%user:alice%');" });
+    const d = await until('audit.verification_failed', () => main.events('audit.verification_failed')[0]);
+    assert.deepEqual(d.json.audiences, ['operators']);
+    assert.match(d.json.alert.message, /altered|does not verify|entry [0-9]+/);
+    assert.ok(verifySignature(d.headers, d.body, SECRET));
+    // audited actions now fail closed; the alert still went out
+    const r = await pendingReq();
+    assert.equal(r.status, 503, r.body);
   });
 });
 
