@@ -1032,7 +1032,8 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 					data, NULL);
 		json_decref(data);
 		struct req r;
-		if (rc == 0 && jg_notify_active(j->ctx->notify) && (rc = load(conn, ids[i], &r)) == 0) {
+		if (rc == 0 && jg_notify_active(j->ctx->notify) &&
+		    (rc = load(conn, ids[i], &r)) == 0) {
 			rc = notice(j->ctx, conn, active ? "grant.expired" : "request.expired", &r,
 				    JG_NOTIFY_REQUESTER, NULL);
 			req_clear(&r);
@@ -1066,8 +1067,7 @@ static const char sql_unreviewed[] =
     "created_at <= ? AND NOT EXISTS (SELECT 1 FROM notify_marks m WHERE m.request_id = "
     "access_requests.id AND m.kind = 'review_overdue') LIMIT 256";
 
-static const char sql_marked[] =
-    "SELECT 1 FROM notify_marks WHERE request_id = ? AND kind = ?";
+static const char sql_marked[] = "SELECT 1 FROM notify_marks WHERE request_id = ? AND kind = ?";
 
 /*
  * A pass looks first (dry: read only, counting what is due) and writes only
@@ -1140,7 +1140,8 @@ pending_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct 
 
 	if ((rc = load(conn, id, &r)) != 0)
 		return rc;
-	const char *rule = json_string_value(json_array_get(json_object_get(r.decision, "matched_rules"), 0));
+	const char *rule =
+	    json_string_value(json_array_get(json_object_get(r.decision, "matched_rules"), 0));
 	size_t plen = rule ? strcspn(rule, "#") : 0;
 	snprintf(policy, sizeof(policy), "%.*s", (int)(plen < sizeof(policy) ? plen : 0),
 		 rule ? rule : "");
@@ -1151,9 +1152,9 @@ pending_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct 
 	if (rc >= 0 && escalate && to && ctx->now >= r.created_at + escalate &&
 	    (rc = mark_once(conn, p, id, "escalate", ctx->now)) == 1) {
 		json_t *fallback = json_pack("{s:[s],s:[]}", "groups", to, "users");
-		rc = fallback ? notice(ctx, conn, "request.escalated", &r, JG_NOTIFY_APPROVERS,
-				       fallback)
-			      : JG_ENOMEM;
+		rc = fallback
+			 ? notice(ctx, conn, "request.escalated", &r, JG_NOTIFY_APPROVERS, fallback)
+			 : JG_ENOMEM;
 		json_decref(fallback);
 	}
 	req_clear(&r);
@@ -1164,7 +1165,7 @@ static int
 notify_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct due_pass *p,
 	   int64_t expiry_warning, int64_t review_overdue)
 {
-	char (*ids)[64] = calloc(1000, sizeof(*ids));
+	char(*ids)[64] = calloc(1000, sizeof(*ids));
 	int n = 0, rc = 0;
 	struct req r;
 

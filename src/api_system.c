@@ -42,7 +42,8 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
 	char *text = jg_server_metrics_text(req->server);
-	char *notify = jg_notify_metrics(app->notify), *stream = jg_audit_stream_metrics(app->stream);
+	char *notify = jg_notify_metrics(app->notify),
+	     *stream = jg_audit_stream_metrics(app->stream);
 
 	/* notifications and the audit stream follow the HTTP series */
 	if (text != NULL && notify != NULL && stream != NULL) {

@@ -32,7 +32,7 @@
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
 
-#define IDLE_MS 250
+#define IDLE_MS	   250
 #define MAX_SECRET 4096
 
 struct jg_audit_stream {
@@ -83,9 +83,11 @@ jg_audit_stream_syslog_frame(const char *entry, size_t len, const char *hostname
 	if (gmtime_r(&secs, &tm) == NULL)
 		goto out;
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = asprintf(&msg, "<110>1 %s.%03dZ %s jitgate - audit [jitgate@32473 seq=\"%lld\" type=\"%s\"] %.*s",
-		     stamp, (int)(json_integer_value(ts) % 1000), hostname,
-		     (long long)json_integer_value(seq), type, (int)len, entry);
+	n = asprintf(
+	    &msg,
+	    "<110>1 %s.%03dZ %s jitgate - audit [jitgate@32473 seq=\"%lld\" type=\"%s\"] %.*s",
+	    stamp, (int)(json_integer_value(ts) % 1000), hostname,
+	    (long long)json_integer_value(seq), type, (int)len, entry);
 	if (n < 0) {
 		msg = NULL;
 		rc = JG_ENOMEM;
@@ -236,13 +238,15 @@ send_webhook(struct jg_audit_stream *s, const struct batch *b)
 		*p++ = '\n';
 	}
 	*p = '\0';
-	snprintf(h_first, sizeof(h_first), "X-Jitgate-First-Seq: %llu", (unsigned long long)b->first);
+	snprintf(h_first, sizeof(h_first), "X-Jitgate-First-Seq: %llu",
+		 (unsigned long long)b->first);
 	snprintf(h_last, sizeof(h_last), "X-Jitgate-Last-Seq: %llu",
 		 (unsigned long long)(b->first + b->n - 1));
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
 	if (s->secret) {
 		char sig[JG_NOTIFY_SIG_LEN];
-		if (jg_notify_sign(s->secret, s->secret_len, ts, body, (size_t)(p - body), sig) != 0) {
+		if (jg_notify_sign(s->secret, s->secret_len, ts, body, (size_t)(p - body), sig) !=
+		    0) {
 			free(body);
 			return JG_ECRYPTO;
 		}
@@ -297,7 +301,8 @@ tcp_connect(const char *host, const char *port, int timeout_ms)
 	}
 	freeaddrinfo(res);
 	if (fd >= 0) {
-		struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+		struct timeval tv = {.tv_sec = timeout_ms / 1000,
+				     .tv_usec = (timeout_ms % 1000) * 1000};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
@@ -338,8 +343,9 @@ send_syslog(struct jg_audit_stream *s, const struct batch *b)
 		goto out;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((s->cfg->stream_ca_file ? SSL_CTX_load_verify_locations(ctx, s->cfg->stream_ca_file, NULL)
-				    : SSL_CTX_set_default_verify_paths(ctx)) != 1)
+	if ((s->cfg->stream_ca_file
+		 ? SSL_CTX_load_verify_locations(ctx, s->cfg->stream_ca_file, NULL)
+		 : SSL_CTX_set_default_verify_paths(ctx)) != 1)
 		goto out;
 	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1)
 		goto out;
@@ -416,8 +422,9 @@ stream_main(void *arg)
 			loaded = position_load(s) == 0;
 		if (loaded && batch_read(s, &b) == 0) {
 			if (b.n > 0) {
-				int rc = strcmp(s->cfg->stream_type, "syslog") == 0 ? send_syslog(s, &b)
-										  : send_webhook(s, &b);
+				int rc = strcmp(s->cfg->stream_type, "syslog") == 0
+					     ? send_syslog(s, &b)
+					     : send_webhook(s, &b);
 				if (rc == 0 && position_store(s, b.first + b.n) == 0) {
 					pthread_mutex_lock(&s->lock);
 					s->next_seq = b.first + b.n;
@@ -428,17 +435,19 @@ stream_main(void *arg)
 				} else {
 					uint32_t rnd = 0;
 					(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-					wait = jg_notify_backoff_ms(++failures, s->cfg->stream_retry_base_ms,
-								    s->cfg->stream_retry_max_ms, rnd);
+					wait = jg_notify_backoff_ms(
+					    ++failures, s->cfg->stream_retry_base_ms,
+					    s->cfg->stream_retry_max_ms, rnd);
 					pthread_mutex_lock(&s->lock);
 					s->failures++;
 					pthread_mutex_unlock(&s->lock);
-					json_t *f = json_pack("{s:s,s:I,s:I,s:i}", "stream",
-							      s->cfg->stream_type, "from_seq",
-							      (json_int_t)b.first, "retry_in_ms",
-							      (json_int_t)wait, "failures", failures);
+					json_t *f = json_pack(
+					    "{s:s,s:I,s:I,s:i}", "stream", s->cfg->stream_type,
+					    "from_seq", (json_int_t)b.first, "retry_in_ms",
+					    (json_int_t)wait, "failures", failures);
 					jg_log(failures == 1 ? JG_LOG_WARN : JG_LOG_DEBUG,
-					       "audit stream: the receiver did not acknowledge a batch; "
+					       "audit stream: the receiver did not acknowledge a "
+					       "batch; "
 					       "will resend it",
 					       f);
 					json_decref(f);
@@ -446,7 +455,7 @@ stream_main(void *arg)
 			}
 			batch_clear(&b);
 		}
-		if (wait > 0 ? nap(s, wait) : nap(s, 0))
+		if (nap(s, wait))
 			break;
 	}
 	return NULL;
@@ -538,19 +547,20 @@ jg_audit_stream_metrics(struct jg_audit_stream *s)
 	if (s == NULL)
 		return strdup("");
 	pthread_mutex_lock(&s->lock);
-	int n = asprintf(&out,
-			 "# HELP jitgate_audit_stream_next_seq The first audit entry the SIEM has not "
-			 "acknowledged yet.\n# TYPE jitgate_audit_stream_next_seq gauge\n"
-			 "jitgate_audit_stream_next_seq{type=\"%s\"} %llu\n"
-			 "# HELP jitgate_audit_stream_entries_total Audit entries acknowledged by the "
-			 "SIEM since start.\n# TYPE jitgate_audit_stream_entries_total counter\n"
-			 "jitgate_audit_stream_entries_total{type=\"%s\"} %llu\n"
-			 "# HELP jitgate_audit_stream_failures_total Batches the SIEM did not "
-			 "acknowledge (each is resent).\n"
-			 "# TYPE jitgate_audit_stream_failures_total counter\n"
-			 "jitgate_audit_stream_failures_total{type=\"%s\"} %llu\n",
-			 s->cfg->stream_type, (unsigned long long)s->next_seq, s->cfg->stream_type,
-			 s->sent, s->cfg->stream_type, s->failures);
+	int n =
+	    asprintf(&out,
+		     "# HELP jitgate_audit_stream_next_seq The first audit entry the SIEM has not "
+		     "acknowledged yet.\n# TYPE jitgate_audit_stream_next_seq gauge\n"
+		     "jitgate_audit_stream_next_seq{type=\"%s\"} %llu\n"
+		     "# HELP jitgate_audit_stream_entries_total Audit entries acknowledged by the "
+		     "SIEM since start.\n# TYPE jitgate_audit_stream_entries_total counter\n"
+		     "jitgate_audit_stream_entries_total{type=\"%s\"} %llu\n"
+		     "# HELP jitgate_audit_stream_failures_total Batches the SIEM did not "
+		     "acknowledge (each is resent).\n"
+		     "# TYPE jitgate_audit_stream_failures_total counter\n"
+		     "jitgate_audit_stream_failures_total{type=\"%s\"} %llu\n",
+		     s->cfg->stream_type, (unsigned long long)s->next_seq, s->cfg->stream_type,
+		     s->sent, s->cfg->stream_type, s->failures);
 	pthread_mutex_unlock(&s->lock);
 	return n < 0 ? NULL : out;
 }

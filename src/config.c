@@ -39,85 +39,84 @@ struct key {
 #define LIM(f) (offsetof(struct jg_config, limits) + offsetof(struct jg_limits, f))
 
 static const struct key keys[] = {
-	{"listen", K_STRING, false, 0, 0, "127.0.0.1:8443", 0, 0},
-	{"public_url", K_STRING, true, 0, 0, NULL, 0, OFF(public_url)},
-	{"log_level", K_STRING, false, 0, 0, "info", 0, 0},
-	{"tls", K_OBJECT, true, 0, 0, NULL, 0, 0},
-	{"tls.cert_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_cert_file)},
-	{"tls.key_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_key_file)},
-	{"database", K_OBJECT, true, 0, 0, NULL, 0, 0},
-	{"database.url", K_STRING, true, 0, 0, NULL, 0, OFF(database_url)},
-	{"migrations_dir", K_PATH, false, 0, 0, "migrations", 0, OFF(migrations_dir)},
-	{"policy_dir", K_PATH, false, 0, 0, "policies", 0, OFF(policy_dir)},
-	{"key_dir", K_PATH, false, 0, 0, "keys", 0, OFF(key_dir)},
-	{"limits", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"limits.max_body_bytes", K_INT, false, 1024, 64 << 20, NULL, 1 << 20, LIM(max_body_bytes)},
-	{"limits.max_header_bytes", K_INT, false, 1024, 256 << 10, NULL, 16 << 10,
-	 LIM(max_header_bytes)},
-	{"limits.max_url_bytes", K_INT, false, 256, 64 << 10, NULL, 8 << 10, LIM(max_url_bytes)},
-	{"limits.max_connections", K_INT, false, 1, 10000, NULL, 256, LIM(max_connections)},
-	{"limits.connection_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(connection_timeout)},
-	{"limits.shutdown_grace", K_INT, false, 0, 600, NULL, 20, LIM(shutdown_grace)},
-	{"audit", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"audit.origin", K_STRING, false, 0, 0, NULL, 0, OFF(audit_origin)},
-	{"audit.checkpoint_every_entries", K_INT, false, 1, 1000000000, NULL, 1000,
-	 OFF(audit_checkpoint_entries)},
-	{"audit.checkpoint_every_seconds", K_INT, false, 1, 86400, NULL, 60,
-	 OFF(audit_checkpoint_seconds)},
-	{"audit.sink_dir", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_dir)},
-	{"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
-	{"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
-	{"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
-	{"audit.reverify_seconds", K_INT, false, 1, 86400, NULL, 300, OFF(audit_reverify_seconds)},
-	{"oidc", K_OBJECT, true, 0, 0, NULL, 0, 0},
-	{"oidc.issuer", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_issuer)},
-	{"oidc.client_id", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_client_id)},
-	{"oidc.client_secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_client_secret_file)},
-	{"oidc.audience", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_audience)},
-	{"oidc.groups_claim", K_STRING, false, 0, 0, "groups", 0, OFF(oidc_groups_claim)},
-	{"oidc.scopes", K_STRING, false, 0, 0, "openid profile email", 0, OFF(oidc_scopes)},
-	{"oidc.ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_ca_file)},
-	{"oidc.jwks_min_refresh_seconds", K_INT, false, 1, 3600, NULL, 30,
-	 OFF(oidc_jwks_min_refresh)},
-	{"oidc.leeway_seconds", K_INT, false, 0, 300, NULL, 30, OFF(oidc_leeway)},
-	{"tokens", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"tokens.lifetime_seconds", K_INT, false, 10, 86400, NULL, 300, OFF(tokens_lifetime)},
-	{"requests", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"requests.pending_expiry_seconds", K_INT, false, 60, 30 * 86400, NULL, 86400,
-	 OFF(requests_pending_expiry)},
-	{"requests.incident_pattern", K_STRING, false, 0, 0, NULL, 0, OFF(requests_incident_pattern)},
-	{"auth", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"auth.session_lifetime_seconds", K_INT, false, 60, 7 * 86400, NULL, 8 * 3600,
-	 OFF(auth_session_lifetime)},
-	{"auth.session_idle_seconds", K_INT, false, 60, 86400, NULL, 3600, OFF(auth_session_idle)},
-	{"auth.auditor_groups", K_STRLIST, false, 0, 0, "auditors", 0, OFF(auth_auditor_groups)},
-	{"auth.admin_groups", K_STRLIST, false, 0, 0, "jitgate-admins", 0, OFF(auth_admin_groups)},
-	{"notifications", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"notifications.sinks", K_SINKS, false, 0, 0, NULL, 0, 0},
-	{"notifications.retry_base_ms", K_INT, false, 10, 3600000, NULL, 10000,
-	 OFF(notify_retry_base_ms)},
-	{"notifications.retry_max_ms", K_INT, false, 10, 86400000, NULL, 900000,
-	 OFF(notify_retry_max_ms)},
-	{"notifications.max_attempts", K_INT, false, 1, 1000, NULL, 12, OFF(notify_max_attempts)},
-	{"notifications.expiry_warning_seconds", K_INT, false, 0, 86400, NULL, 600,
-	 OFF(notify_expiry_warning)},
-	{"notifications.review_overdue_seconds", K_INT, false, 1, 30 * 86400, NULL, 86400,
-	 OFF(notify_review_overdue)},
-	{"notifications.alert_after_seconds", K_INT, false, 1, 86400, NULL, 300,
-	 OFF(notify_alert_after)},
-	{"audit_stream", K_OBJECT, false, 0, 0, NULL, 0, 0},
-	{"audit_stream.type", K_STRING, false, 0, 0, NULL, 0, OFF(stream_type)},
-	{"audit_stream.url", K_STRING, false, 0, 0, NULL, 0, OFF(stream_url)},
-	{"audit_stream.address", K_STRING, false, 0, 0, NULL, 0, OFF(stream_address)},
-	{"audit_stream.ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(stream_ca_file)},
-	{"audit_stream.secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(stream_secret_file)},
-	{"audit_stream.hostname", K_STRING, false, 0, 0, NULL, 0, OFF(stream_hostname)},
-	{"audit_stream.batch_size", K_INT, false, 1, 10000, NULL, 500, OFF(stream_batch_size)},
-	{"audit_stream.timeout_ms", K_INT, false, 100, 120000, NULL, 10000, OFF(stream_timeout_ms)},
-	{"audit_stream.retry_base_ms", K_INT, false, 10, 3600000, NULL, 1000,
-	 OFF(stream_retry_base_ms)},
-	{"audit_stream.retry_max_ms", K_INT, false, 10, 86400000, NULL, 60000,
-	 OFF(stream_retry_max_ms)},
+    {"listen", K_STRING, false, 0, 0, "127.0.0.1:8443", 0, 0},
+    {"public_url", K_STRING, true, 0, 0, NULL, 0, OFF(public_url)},
+    {"log_level", K_STRING, false, 0, 0, "info", 0, 0},
+    {"tls", K_OBJECT, true, 0, 0, NULL, 0, 0},
+    {"tls.cert_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_cert_file)},
+    {"tls.key_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_key_file)},
+    {"database", K_OBJECT, true, 0, 0, NULL, 0, 0},
+    {"database.url", K_STRING, true, 0, 0, NULL, 0, OFF(database_url)},
+    {"migrations_dir", K_PATH, false, 0, 0, "migrations", 0, OFF(migrations_dir)},
+    {"policy_dir", K_PATH, false, 0, 0, "policies", 0, OFF(policy_dir)},
+    {"key_dir", K_PATH, false, 0, 0, "keys", 0, OFF(key_dir)},
+    {"limits", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"limits.max_body_bytes", K_INT, false, 1024, 64 << 20, NULL, 1 << 20, LIM(max_body_bytes)},
+    {"limits.max_header_bytes", K_INT, false, 1024, 256 << 10, NULL, 16 << 10,
+     LIM(max_header_bytes)},
+    {"limits.max_url_bytes", K_INT, false, 256, 64 << 10, NULL, 8 << 10, LIM(max_url_bytes)},
+    {"limits.max_connections", K_INT, false, 1, 10000, NULL, 256, LIM(max_connections)},
+    {"limits.connection_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(connection_timeout)},
+    {"limits.shutdown_grace", K_INT, false, 0, 600, NULL, 20, LIM(shutdown_grace)},
+    {"audit", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"audit.origin", K_STRING, false, 0, 0, NULL, 0, OFF(audit_origin)},
+    {"audit.checkpoint_every_entries", K_INT, false, 1, 1000000000, NULL, 1000,
+     OFF(audit_checkpoint_entries)},
+    {"audit.checkpoint_every_seconds", K_INT, false, 1, 86400, NULL, 60,
+     OFF(audit_checkpoint_seconds)},
+    {"audit.sink_dir", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_dir)},
+    {"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
+    {"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
+    {"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
+    {"audit.reverify_seconds", K_INT, false, 1, 86400, NULL, 300, OFF(audit_reverify_seconds)},
+    {"oidc", K_OBJECT, true, 0, 0, NULL, 0, 0},
+    {"oidc.issuer", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_issuer)},
+    {"oidc.client_id", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_client_id)},
+    {"oidc.client_secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_client_secret_file)},
+    {"oidc.audience", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_audience)},
+    {"oidc.groups_claim", K_STRING, false, 0, 0, "groups", 0, OFF(oidc_groups_claim)},
+    {"oidc.scopes", K_STRING, false, 0, 0, "openid profile email", 0, OFF(oidc_scopes)},
+    {"oidc.ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_ca_file)},
+    {"oidc.jwks_min_refresh_seconds", K_INT, false, 1, 3600, NULL, 30, OFF(oidc_jwks_min_refresh)},
+    {"oidc.leeway_seconds", K_INT, false, 0, 300, NULL, 30, OFF(oidc_leeway)},
+    {"tokens", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"tokens.lifetime_seconds", K_INT, false, 10, 86400, NULL, 300, OFF(tokens_lifetime)},
+    {"requests", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"requests.pending_expiry_seconds", K_INT, false, 60, 30 * 86400, NULL, 86400,
+     OFF(requests_pending_expiry)},
+    {"requests.incident_pattern", K_STRING, false, 0, 0, NULL, 0, OFF(requests_incident_pattern)},
+    {"auth", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"auth.session_lifetime_seconds", K_INT, false, 60, 7 * 86400, NULL, 8 * 3600,
+     OFF(auth_session_lifetime)},
+    {"auth.session_idle_seconds", K_INT, false, 60, 86400, NULL, 3600, OFF(auth_session_idle)},
+    {"auth.auditor_groups", K_STRLIST, false, 0, 0, "auditors", 0, OFF(auth_auditor_groups)},
+    {"auth.admin_groups", K_STRLIST, false, 0, 0, "jitgate-admins", 0, OFF(auth_admin_groups)},
+    {"notifications", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"notifications.sinks", K_SINKS, false, 0, 0, NULL, 0, 0},
+    {"notifications.retry_base_ms", K_INT, false, 10, 3600000, NULL, 10000,
+     OFF(notify_retry_base_ms)},
+    {"notifications.retry_max_ms", K_INT, false, 10, 86400000, NULL, 900000,
+     OFF(notify_retry_max_ms)},
+    {"notifications.max_attempts", K_INT, false, 1, 1000, NULL, 12, OFF(notify_max_attempts)},
+    {"notifications.expiry_warning_seconds", K_INT, false, 0, 86400, NULL, 600,
+     OFF(notify_expiry_warning)},
+    {"notifications.review_overdue_seconds", K_INT, false, 1, 30 * 86400, NULL, 86400,
+     OFF(notify_review_overdue)},
+    {"notifications.alert_after_seconds", K_INT, false, 1, 86400, NULL, 300,
+     OFF(notify_alert_after)},
+    {"audit_stream", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"audit_stream.type", K_STRING, false, 0, 0, NULL, 0, OFF(stream_type)},
+    {"audit_stream.url", K_STRING, false, 0, 0, NULL, 0, OFF(stream_url)},
+    {"audit_stream.address", K_STRING, false, 0, 0, NULL, 0, OFF(stream_address)},
+    {"audit_stream.ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(stream_ca_file)},
+    {"audit_stream.secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(stream_secret_file)},
+    {"audit_stream.hostname", K_STRING, false, 0, 0, NULL, 0, OFF(stream_hostname)},
+    {"audit_stream.batch_size", K_INT, false, 1, 10000, NULL, 500, OFF(stream_batch_size)},
+    {"audit_stream.timeout_ms", K_INT, false, 100, 120000, NULL, 10000, OFF(stream_timeout_ms)},
+    {"audit_stream.retry_base_ms", K_INT, false, 10, 3600000, NULL, 1000,
+     OFF(stream_retry_base_ms)},
+    {"audit_stream.retry_max_ms", K_INT, false, 10, 86400000, NULL, 60000,
+     OFF(stream_retry_max_ms)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -257,9 +256,9 @@ jg_config_groups_match(char *const *list, const char *const *groups, size_t n)
 
 /* ---- notification sinks: a list of mappings, each checked against its own table ---- */
 
-static const char *const sink_fields[] = {"name",   "type",	 "url",	   "secret_file", "ca_file",
-					  "timeout_ms", "audiences", "policies", "groups",	"events",
-					  "max_attempts"};
+static const char *const sink_fields[] = {"name",    "type",	   "url",	  "secret_file",
+					  "ca_file", "timeout_ms", "audiences",	  "policies",
+					  "groups",  "events",	   "max_attempts"};
 
 /* A list of names at path (absent: *out stays NULL); each must pass ok() when given. */
 static int
@@ -316,8 +315,8 @@ read_sink(struct ctx *c, json_t *item, const char *path, struct jg_notify_sink_c
 		if (!known)
 			return refuse(c, sub, "unknown key '%s'", sub);
 		if (strcmp(k, "timeout_ms") != 0 && strcmp(k, "max_attempts") != 0 &&
-		    strcmp(k, "audiences") != 0 &&
-		    strcmp(k, "policies") != 0 && strcmp(k, "groups") != 0 && strcmp(k, "events") != 0 &&
+		    strcmp(k, "audiences") != 0 && strcmp(k, "policies") != 0 &&
+		    strcmp(k, "groups") != 0 && strcmp(k, "events") != 0 &&
 		    (!json_is_string(v) || json_string_length(v) == 0 ||
 		     strlen(json_string_value(v)) != json_string_length(v)))
 			return refuse(c, sub, "'%s' must be a non-empty string", sub);
@@ -341,7 +340,8 @@ read_sink(struct ctx *c, json_t *item, const char *path, struct jg_notify_sink_c
 		return refuse(c, sub, "'%s' must be webhook or slack", sub);
 	snprintf(sub, sizeof(sub), "%s.url", path);
 	if (strncmp(s->url, "https://", 8) != 0 && !loopback_http(s->url))
-		return refuse(c, sub, "'%s' must be an https:// URL (http:// only on loopback)", sub);
+		return refuse(c, sub, "'%s' must be an https:// URL (http:// only on loopback)",
+			      sub);
 	if ((v = json_object_get(item, "secret_file")) != NULL &&
 	    (s->secret_file = resolve(c->base_dir, json_string_value(v))) == NULL)
 		return JG_ENOMEM;
@@ -355,18 +355,21 @@ read_sink(struct ctx *c, json_t *item, const char *path, struct jg_notify_sink_c
 	s->timeout_ms = 5000;
 	if ((v = json_object_get(item, "timeout_ms")) != NULL) {
 		snprintf(sub, sizeof(sub), "%s.timeout_ms", path);
-		if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 60000)
+		if (!json_is_integer(v) || json_integer_value(v) < 100 ||
+		    json_integer_value(v) > 60000)
 			return refuse(c, sub, "'%s' must be an integer between 100 and 60000", sub);
 		s->timeout_ms = json_integer_value(v);
 	}
 	if ((v = json_object_get(item, "max_attempts")) != NULL) {
 		snprintf(sub, sizeof(sub), "%s.max_attempts", path);
-		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000)
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 1000)
 			return refuse(c, sub, "'%s' must be an integer between 1 and 1000", sub);
 		s->max_attempts = json_integer_value(v);
 	}
 	snprintf(sub, sizeof(sub), "%s.audiences", path);
-	if ((rc = sink_names(c, item, "audiences", sub, jg_notify_audience_known, &s->audiences)) != 0)
+	if ((rc = sink_names(c, item, "audiences", sub, jg_notify_audience_known, &s->audiences)) !=
+	    0)
 		return rc;
 	snprintf(sub, sizeof(sub), "%s.policies", path);
 	if ((rc = sink_names(c, item, "policies", sub, NULL, &s->policies)) != 0)
@@ -459,7 +462,7 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 		}
 		*(int64_t *)((char *)cfg + def->offset) = json_integer_value(v);
 		return 0;
-	case K_STRLIST: /* read_list() above */
+	case K_STRLIST:	     /* read_list() above */
 	case K_SINKS: break; /* read_sinks() above */
 	}
 	return JG_EINVAL;
@@ -549,25 +552,29 @@ parse_stream(struct ctx *c, struct jg_config *cfg)
 {
 	if (cfg->stream_type == NULL) {
 		if (cfg->stream_url || cfg->stream_address)
-			return refuse(c, "audit_stream", "'audit_stream.type' is required (webhook or syslog)");
+			return refuse(c, "audit_stream",
+				      "'audit_stream.type' is required (webhook or syslog)");
 		return 0;
 	}
 	if (strcmp(cfg->stream_type, "webhook") == 0) {
 		if (cfg->stream_url == NULL || strncmp(cfg->stream_url, "https://", 8) != 0)
-			return refuse(c, "audit_stream.url",
-				      "'audit_stream.url' must be an https:// URL for a webhook stream");
+			return refuse(
+			    c, "audit_stream.url",
+			    "'audit_stream.url' must be an https:// URL for a webhook stream");
 		return 0;
 	}
 	if (strcmp(cfg->stream_type, "syslog") != 0)
-		return refuse(c, "audit_stream.type", "'audit_stream.type' must be webhook or syslog");
+		return refuse(c, "audit_stream.type",
+			      "'audit_stream.type' must be webhook or syslog");
 	const char *a = cfg->stream_address, *colon = a ? strrchr(a, ':') : NULL;
 	char *end;
 	long port = colon ? strtol(colon + 1, &end, 10) : 0;
 	if (a == NULL || colon == NULL || colon == a || colon - a > 253 || colon[1] == '\0' ||
 	    *end != '\0' || port < 1 || port > 65535)
-		return refuse(c, "audit_stream.address",
-			      "'audit_stream.address' must be HOST:PORT of a syslog-over-TLS receiver, "
-			      "e.g. siem.example.com:6514");
+		return refuse(
+		    c, "audit_stream.address",
+		    "'audit_stream.address' must be HOST:PORT of a syslog-over-TLS receiver, "
+		    "e.g. siem.example.com:6514");
 	return 0;
 }
 

@@ -67,7 +67,8 @@ jg_httpc_request(const char *url, const char *body, const struct jg_httpc_opts *
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 opts->timeout_ms > 0 && opts->timeout_ms < 3000 ? opts->timeout_ms : 3000L);
+			 opts->timeout_ms > 0 && opts->timeout_ms < 3000 ? opts->timeout_ms
+									 : 3000L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms ? opts->timeout_ms : 5000L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);

@@ -113,7 +113,7 @@ audience_bits(char **list)
 
 struct route {
 	const char *type;
-	const char *policy;    /* NULL for events not about a request */
+	const char *policy; /* NULL for events not about a request */
 	unsigned audiences;
 	json_t *approver_groups; /* borrowed */
 	json_t *requester_groups;
@@ -142,8 +142,7 @@ static const char sql_outbox_insert[] =
 
 /* One row per sink that wants the event; event gets each row's id (the idempotency key). */
 static int
-enqueue(const struct jg_notify *n, struct jg_store_conn *conn, json_t *event,
-	const struct route *r)
+enqueue(const struct jg_notify *n, struct jg_store_conn *conn, json_t *event, const struct route *r)
 {
 	for (size_t i = 0; i < n->nsinks; i++) {
 		const struct sink *s = &n->sinks[i];
@@ -249,15 +248,17 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 	if (req == NULL)
 		return JG_ENOMEM;
 	static const char *const keys[] = {
-	    "id",	  "state",	"requester",  "service",    "capabilities", "duration",
-	    "justification", "incident", "break_glass", "expires_at", "end_reason",   "ended_by"};
+	    "id",	    "state",	  "requester",	   "service",
+	    "capabilities", "duration",	  "justification", "incident",
+	    "break_glass",  "expires_at", "end_reason",	   "ended_by"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		copy_key(req, request, keys[i]);
 	if (*policy)
 		json_object_set_new(req, "policy", json_string(policy));
 	appr = approvers ? json_incref(approvers) : approvers_of(request);
 	const char *pub = n->app->cfg->public_url;
-	if (asprintf(&link, "%s/v1/requests/%s", pub, json_string_value(json_object_get(request, "id"))) < 0)
+	if (asprintf(&link, "%s/v1/requests/%s", pub,
+		     json_string_value(json_object_get(request, "id"))) < 0)
 		link = NULL;
 	if (asprintf(&approvals, "%s/approvals", pub) < 0)
 		approvals = NULL;
@@ -275,7 +276,8 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 		goto out;
 	if (audiences & JG_NOTIFY_APPROVERS) {
 		json_object_set(ev, "approvers", appr);
-		json_object_set_new(json_object_get(ev, "links"), "approvals", json_string(approvals));
+		json_object_set_new(json_object_get(ev, "links"), "approvals",
+				    json_string(approvals));
 	}
 	struct route r = {.type = type,
 			  .policy = *policy ? policy : NULL,
@@ -376,8 +378,9 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 {
 	json_t *ev = json_loads(row->payload, 0, NULL);
 	char *body = ev ? jg_notify_body(s->cfg->type, ev) : NULL;
-	char h_event[100], h_key[100], h_ts[64], h_sig[JG_NOTIFY_SIG_LEN + 32], h_attempt[48];
-	const char *headers[6] = {h_event, h_key, h_ts, h_attempt, NULL, NULL};
+	char h_event[100], h_key[100], h_idem[100], h_ts[64], h_sig[JG_NOTIFY_SIG_LEN + 32];
+	char h_attempt[48];
+	const char *headers[7] = {h_event, h_key, h_idem, h_ts, h_attempt, NULL, NULL};
 	struct jg_httpc_reply reply;
 	int64_t ts = now_ms() / 1000;
 	int rc;
@@ -389,6 +392,8 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 	}
 	snprintf(h_event, sizeof(h_event), "X-Jitgate-Event: %s", row->event);
 	snprintf(h_key, sizeof(h_key), "X-Jitgate-Idempotency-Key: %s", row->id);
+	/* the same key under the name of the IETF draft, which some receivers de-duplicate on */
+	snprintf(h_idem, sizeof(h_idem), "Idempotency-Key: \"%s\"", row->id);
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
 	snprintf(h_attempt, sizeof(h_attempt), "X-Jitgate-Attempt: %d", row->attempts + 1);
 	if (s->secret) {
@@ -399,7 +404,7 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 			return JG_ECRYPTO;
 		}
 		snprintf(h_sig, sizeof(h_sig), "X-Jitgate-Signature: %s", sig);
-		headers[4] = h_sig;
+		headers[5] = h_sig;
 	}
 	struct jg_httpc_opts opts = {.ca_file = s->cfg->ca_file,
 				     .timeout_ms = (long)s->cfg->timeout_ms,
@@ -441,7 +446,8 @@ record(struct sink *s, const struct row *row, int ok, const char *why)
 		jg_stmt_bind_text(st, 1, dead ? "dead" : "pending");
 		jg_stmt_bind_int64(st, 2, attempts);
 		jg_stmt_bind_int64(st, 3,
-				   now_ms() + jg_notify_backoff_ms(attempts, cfg->notify_retry_base_ms,
+				   now_ms() + jg_notify_backoff_ms(attempts,
+								   cfg->notify_retry_base_ms,
 								   cfg->notify_retry_max_ms, rnd));
 		jg_stmt_bind_text(st, 4, why);
 		jg_stmt_bind_text(st, 5, row->id);
@@ -458,8 +464,9 @@ record(struct sink *s, const struct row *row, int ok, const char *why)
 		s->retried++;
 	pthread_mutex_unlock(&s->n->lock);
 	if (!ok) {
-		json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:s}", "sink", s->cfg->name, "notification",
-				      row->id, "event", row->event, "attempts", attempts, "why", why);
+		json_t *f =
+		    json_pack("{s:s,s:s,s:s,s:i,s:s}", "sink", s->cfg->name, "notification",
+			      row->id, "event", row->event, "attempts", attempts, "why", why);
 		jg_log(dead ? JG_LOG_ERROR : JG_LOG_WARN,
 		       dead ? "notify: giving up on a notification (dead-lettered)"
 			    : "notify: delivery failed; will retry",
@@ -549,10 +556,11 @@ check_sinks(struct jg_notify *n)
 		}
 		if (!n->sink_alerted[i] && now_ms() - oldest > cfg->notify_alert_after * 1000) {
 			char msg[300];
-			snprintf(msg, sizeof(msg),
-				 "a signed checkpoint has not reached the off-host %s sink for more "
-				 "than %lld seconds; jitgate keeps retrying",
-				 i == 0 ? "directory" : "HTTPS", (long long)cfg->notify_alert_after);
+			snprintf(
+			    msg, sizeof(msg),
+			    "a signed checkpoint has not reached the off-host %s sink for more "
+			    "than %lld seconds; jitgate keeps retrying",
+			    i == 0 ? "directory" : "HTTPS", (long long)cfg->notify_alert_after);
 			alert(n, "audit.checkpoint_sink_failed", msg, names[i]);
 			n->sink_alerted[i] = 1;
 		}
@@ -578,7 +586,8 @@ timer_main(void *arg)
 			       NULL);
 		jg_app_policies_release(app);
 		char why[400];
-		if (!n->audit_alerted && app->audit && jg_audit_healthy(app->audit, why, sizeof(why)) != 0) {
+		if (!n->audit_alerted && app->audit &&
+		    jg_audit_healthy(app->audit, why, sizeof(why)) != 0) {
 			alert(n, "audit.verification_failed", why, NULL);
 			n->audit_alerted = 1; /* the failure is sticky until a restart */
 		}
@@ -611,8 +620,9 @@ jg_notify_new(struct jg_app *app, struct jg_notify **out, char *err, size_t errl
 		int rc = jg_file_read(s->cfg->secret_file, MAX_SECRET, true, &s->secret,
 				      &s->secret_len, e, sizeof(e));
 		/* a trailing newline is not part of the key (echo ... > file) */
-		while (rc == 0 && s->secret_len > 0 &&
-		       (s->secret[s->secret_len - 1] == '\n' || s->secret[s->secret_len - 1] == '\r'))
+		while (
+		    rc == 0 && s->secret_len > 0 &&
+		    (s->secret[s->secret_len - 1] == '\n' || s->secret[s->secret_len - 1] == '\r'))
 			s->secret[--s->secret_len] = '\0';
 		if (rc == 0 && s->secret_len < 16) {
 			snprintf(e, sizeof(e), "%s: a signing secret needs at least 16 bytes",
@@ -683,8 +693,7 @@ jg_notify_free(struct jg_notify *n)
 
 /* ---- metrics ---------------------------------------------------------------------- */
 
-static const char sql_queued[] =
-    "SELECT count(*) FROM notify_outbox WHERE sink = ? AND state = ?";
+static const char sql_queued[] = "SELECT count(*) FROM notify_outbox WHERE sink = ? AND state = ?";
 
 static int64_t
 queued(struct jg_store_conn *conn, const char *sink, const char *state)
@@ -704,7 +713,7 @@ queued(struct jg_store_conn *conn, const char *sink, const char *state)
 char *
 jg_notify_metrics(struct jg_notify *n)
 {
-	char *out = NULL, *line = NULL;
+	char *out = NULL;
 	size_t len = 0;
 	FILE *f;
 	struct jg_store_conn *conn = NULL;
@@ -723,7 +732,8 @@ jg_notify_metrics(struct jg_notify *n)
 			"jitgate_notifications_total{sink=\"%s\",result=\"delivered\"} %llu\n"
 			"jitgate_notifications_total{sink=\"%s\",result=\"retried\"} %llu\n"
 			"jitgate_notifications_total{sink=\"%s\",result=\"dead\"} %llu\n",
-			s->cfg->name, s->delivered, s->cfg->name, s->retried, s->cfg->name, s->dead);
+			s->cfg->name, s->delivered, s->cfg->name, s->retried, s->cfg->name,
+			s->dead);
 	}
 	pthread_mutex_unlock(&n->lock);
 	fputs("# HELP jitgate_notifications_queued Notifications in the outbox, by sink and state "
@@ -742,7 +752,6 @@ jg_notify_metrics(struct jg_notify *n)
 	}
 	if (conn)
 		jg_store_release(n->app->store, conn);
-	free(line);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

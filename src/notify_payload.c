@@ -121,7 +121,10 @@ mrkdwn(const char *s, size_t max)
 	if (out == NULL)
 		return NULL;
 	for (; s && *s && n < max; s++, n++) {
-		const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
+		const char *rep = *s == '&'   ? "&amp;"
+				  : *s == '<' ? "&lt;"
+				  : *s == '>' ? "&gt;"
+					      : NULL;
 		if (rep != NULL) {
 			memcpy(p, rep, strlen(rep));
 			p += strlen(rep);
@@ -166,7 +169,8 @@ slack_body(json_t *ev)
 	const char *type = str(ev, "type"), *title = title_of(type);
 	json_t *req = json_object_get(ev, "request"), *alert = json_object_get(ev, "alert");
 	json_t *links = json_object_get(ev, "links");
-	const char *link = str(links, json_object_get(links, "approvals") ? "approvals" : "request");
+	const char *link =
+	    str(links, json_object_get(links, "approvals") ? "approvals" : "request");
 	json_t *blocks = json_array(), *fields = json_array();
 	char *text = NULL, *caps = NULL, *out = NULL;
 
@@ -194,15 +198,17 @@ slack_body(json_t *ev)
 		json_array_append_new(fields, field("Service", str(req, "service")));
 		json_array_append_new(fields, field("Capabilities", caps));
 		json_array_append_new(fields, field("Request", str(req, "id")));
-		json_array_append_new(blocks, json_pack("{s:s,s:O}", "type", "section", "fields", fields));
+		json_array_append_new(blocks,
+				      json_pack("{s:s,s:O}", "type", "section", "fields", fields));
 		char *j = mrkdwn(str(req, "justification"), 2000), *jt = NULL;
 		if (j && asprintf(&jt, "*Justification*\n%s", j) >= 0)
 			json_array_append_new(blocks,
-					      json_pack("{s:s,s:{s:s,s:s}}", "type", "section", "text",
-							"type", "mrkdwn", "text", jt));
+					      json_pack("{s:s,s:{s:s,s:s}}", "type", "section",
+							"text", "type", "mrkdwn", "text", jt));
 		free(j);
 		free(jt);
-		char *who = mrkdwn(str(req, "requester"), 200), *svc = mrkdwn(str(req, "service"), 100);
+		char *who = mrkdwn(str(req, "requester"), 200),
+		     *svc = mrkdwn(str(req, "service"), 100);
 		char *capsm = mrkdwn(caps, 300);
 		if (who && svc && capsm &&
 		    asprintf(&text, "%s: %s on %s (%s) %s", title, who, svc, capsm, link) < 0)
@@ -214,18 +220,18 @@ slack_body(json_t *ev)
 		char *msg = mrkdwn(str(alert, "message"), 2000), *mt = NULL;
 		if (msg && asprintf(&mt, "%s", msg) >= 0)
 			json_array_append_new(blocks,
-					      json_pack("{s:s,s:{s:s,s:s}}", "type", "section", "text",
-							"type", "mrkdwn", "text", mt));
+					      json_pack("{s:s,s:{s:s,s:s}}", "type", "section",
+							"text", "type", "mrkdwn", "text", mt));
 		if (msg && asprintf(&text, "%s: %s", title, msg) < 0)
 			text = NULL;
 		free(msg);
 		free(mt);
 	}
 	if (*link)
-		json_array_append_new(
-		    blocks, json_pack("{s:s,s:[{s:s,s:{s:s,s:s},s:s}]}", "type", "actions", "elements",
-				      "type", "button", "text", "type", "plain_text", "text",
-				      "Open in jitgate", "url", link));
+		json_array_append_new(blocks, json_pack("{s:s,s:[{s:s,s:{s:s,s:s},s:s}]}", "type",
+							"actions", "elements", "type", "button",
+							"text", "type", "plain_text", "text",
+							"Open in jitgate", "url", link));
 	if (text != NULL) {
 		json_t *msg = json_pack("{s:s,s:O}", "text", text, "blocks", blocks);
 		out = msg ? json_dumps(msg, JSON_COMPACT) : NULL;

@@ -220,8 +220,8 @@ struct field {
 };
 
 static const struct field top_fields[] = {
-    {"policy", true}, {"description", false}, {"services", true},
-    {"rules", false}, {"deny", false},	      {"break_glass", false},
+    {"policy", true},	     {"description", false},	{"services", true},
+    {"rules", false},	     {"deny", false},		{"break_glass", false},
     {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {
@@ -676,7 +676,8 @@ check_section(struct ctx *c, json_t *v, const char *key)
 static int
 read_escalation(struct ctx *c, json_t *root, struct policy *p)
 {
-	json_t *ra = json_object_get(root, "remind_after"), *ea = json_object_get(root, "escalate_after");
+	json_t *ra = json_object_get(root, "remind_after"),
+	       *ea = json_object_get(root, "escalate_after");
 	json_t *to = json_object_get(root, "escalate_to");
 	int rc;
 
@@ -689,18 +690,21 @@ read_escalation(struct ctx *c, json_t *root, struct policy *p)
 			      "'escalate_after' and 'escalate_to' go together: when, and to which "
 			      "group");
 	if (to != NULL) {
-		if (!json_is_string(to) || !clean_name(json_string_value(to), json_string_length(to)))
-			return refuse(c, "escalate_to",
-				      "'escalate_to' must be one group name (a non-empty string of at "
-				      "most %d bytes without control characters)",
-				      JG_POLICY_MAX_NAME);
+		if (!json_is_string(to) ||
+		    !clean_name(json_string_value(to), json_string_length(to)))
+			return refuse(
+			    c, "escalate_to",
+			    "'escalate_to' must be one group name (a non-empty string of at "
+			    "most %d bytes without control characters)",
+			    JG_POLICY_MAX_NAME);
 		if ((p->escalate_to = strdup(json_string_value(to))) == NULL)
 			return JG_ENOMEM;
 	}
 	if (p->remind_after && p->escalate_after && p->escalate_after <= p->remind_after)
-		return refuse(c, "escalate_after",
-			      "'escalate_after' must be later than 'remind_after' (escalation follows "
-			      "the reminder)");
+		return refuse(
+		    c, "escalate_after",
+		    "'escalate_after' must be later than 'remind_after' (escalation follows "
+		    "the reminder)");
 	if ((ra || ea) && p->nrules == 0)
 		return refuse(c, ra ? "remind_after" : "escalate_after",
 			      "reminders and escalation need rules with approvals to apply to");

@@ -132,7 +132,8 @@ sweeper_main(void *arg)
 		if (sw->stop)
 			break;
 		pthread_mutex_unlock(&sw->lock);
-		struct jg_access_ctx ctx = {.store = sw->app->store, .audit = sw->app->audit,
+		struct jg_access_ctx ctx = {.store = sw->app->store,
+					    .audit = sw->app->audit,
 					    .notify = sw->app->notify,
 					    .policies = jg_app_policies_acquire(sw->app),
 					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
@@ -250,7 +251,8 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	if (jg_notify_start(app.notify) != 0 || jg_audit_stream_start(app.stream) != 0) {
-		jg_log(JG_LOG_ERROR, "cannot start the notification and audit stream threads", NULL);
+		jg_log(JG_LOG_ERROR, "cannot start the notification and audit stream threads",
+		       NULL);
 		goto out;
 	}
 	app.router = jg_router_new();

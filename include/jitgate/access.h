@@ -35,7 +35,7 @@ struct jg_notify;
 struct jg_access_ctx {
 	struct jg_store *store;
 	struct jg_audit *audit;
-	const struct jg_notify *notify;       /* NULL: no notifications */
+	const struct jg_notify *notify;	      /* NULL: no notifications */
 	const struct jg_policy_set *policies; /* held (read-locked) by the caller */
 	int64_t pending_ttl;                  /* seconds a request may wait for approval */
 	int64_t now;                          /* Unix seconds of this operation */

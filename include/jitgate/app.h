@@ -33,8 +33,8 @@ struct jg_app {
 	struct jg_policy_set *policies;
 	struct jg_token_keys *token_keys;
 	int64_t token_lifetime; /* seconds */
-	struct jg_notify *notify;	   /* notifications (notify.h); never NULL while serving */
-	struct jg_audit_stream *stream;	   /* the audit stream to a SIEM, or NULL */
+	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
+	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */

@@ -39,8 +39,7 @@ int jg_audit_stream_syslog_frame(const char *entry, size_t len, const char *host
 				 size_t *outlen);
 
 /* Sets up the stream of app->cfg (NULL in *out when none is configured). */
-int jg_audit_stream_new(struct jg_app *app, struct jg_audit_stream **out, char *err,
-			size_t errlen);
+int jg_audit_stream_new(struct jg_app *app, struct jg_audit_stream **out, char *err, size_t errlen);
 int jg_audit_stream_start(struct jg_audit_stream *s);
 /* Stops the thread (a batch in flight ends by its timeout).  Safe twice; NULL is a no-op. */
 void jg_audit_stream_stop(struct jg_audit_stream *s);

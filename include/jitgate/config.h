@@ -32,7 +32,7 @@ struct jg_limits {
 #define JG_NOTIFY_MAX_SINKS 16
 struct jg_notify_sink_cfg {
 	char *name;
-	char *type;	   /* "webhook" or "slack" */
+	char *type; /* "webhook" or "slack" */
 	char *url;
 	char *secret_file; /* HMAC key (required for webhook) */
 	char *ca_file;	   /* NULL: the system store */
@@ -101,7 +101,7 @@ struct jg_config {
 	int64_t notify_max_attempts;   /* then the notification is dead-lettered */
 	int64_t notify_expiry_warning; /* seconds before a grant's end; 0: no warning */
 	int64_t notify_review_overdue; /* seconds after a break-glass grant without review */
-	int64_t notify_alert_after;    /* seconds a checkpoint may wait for a sink before an alert */
+	int64_t notify_alert_after; /* seconds a checkpoint may wait for a sink before an alert */
 
 	/* the audit stream to a SIEM (docs/notifications.md) */
 	char *stream_type;    /* NULL (none), "webhook" or "syslog" */

@@ -141,6 +141,7 @@ describe('notifications', () => {
     assert.ok(verifySignature(d.headers, d.body, SECRET), 'the signature verifies with the shared secret');
     assert.match(d.headers['x-jitgate-idempotency-key'], /^ntf_[A-Za-z0-9_-]{16,}$/);
     assert.equal(d.headers['x-jitgate-idempotency-key'], d.json.id);
+    assert.equal(d.headers['idempotency-key'], `"${d.json.id}"`);
     assert.equal(d.headers['x-jitgate-event'], 'request.pending');
     assert.equal(d.headers['content-type'], 'application/json');
     assert.deepEqual(d.json.audiences, ['approvers']);

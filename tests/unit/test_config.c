@@ -290,8 +290,9 @@ test_config_parse_notifications_refused(void **state)
 	expect_refused(sink_variant("name: chat", "name: leads"), "two sinks are named 'leads'");
 	expect_refused(sink_variant("name: chat", "name: Chat Room"),
 		       "'notifications.sinks[1].name' must be 1-64 of a-z");
-	expect_refused(sink_variant("      max_attempts: 3\n", "      max_attempts: 0\n"),
-		       "'notifications.sinks[1].max_attempts' must be an integer between 1 and 1000");
+	expect_refused(
+	    sink_variant("      max_attempts: 3\n", "      max_attempts: 0\n"),
+	    "'notifications.sinks[1].max_attempts' must be an integer between 1 and 1000");
 	expect_refused(sink_variant("      max_attempts: 3\n", "      colour: red\n"),
 		       "unknown key 'notifications.sinks[1].colour'");
 	expect_refused(sink_variant("retry_base_ms: 200", "retry_base_ms: 1"),

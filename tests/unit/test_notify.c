@@ -27,10 +27,12 @@ test_notify_sign_golden(void **state)
 	(void)state;
 
 	assert_int_equal(jg_notify_sign(key, strlen(key), 1700000000, "{\"a\":1}", 7, sig), 0);
-	assert_string_equal(sig, "sha256=34e41bd41c08899dd901e050eca2824e8dfecfe16d4778add8a6f330817db525");
+	assert_string_equal(
+	    sig, "sha256=34e41bd41c08899dd901e050eca2824e8dfecfe16d4778add8a6f330817db525");
 	/* the timestamp is signed: another second, another signature */
 	assert_int_equal(jg_notify_sign(key, strlen(key), 1700000001, "{\"a\":1}", 7, sig), 0);
-	assert_string_equal(sig, "sha256=5f29a8b6385cf4e4f8d9a7bf310832fb44e030d107eff2701b50817de7e3f213");
+	assert_string_equal(
+	    sig, "sha256=5f29a8b6385cf4e4f8d9a7bf310832fb44e030d107eff2701b50817de7e3f213");
 }
 
 static void
@@ -67,7 +69,8 @@ test_notify_backoff_jitter_bounds(void **state)
 	(void)state;
 	/* at most a quarter less, never more, never zero */
 	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX), 3000);
-	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX / 2), 3501); /* 4000 - 499 */
+	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX / 2),
+			 3501); /* 4000 - 499 */
 	for (uint32_t r = 0; r < 4000000000u; r += 123456789u) {
 		int64_t d = jg_notify_backoff_ms(2, 400, 60000, r);
 		assert_true(d >= 600 && d <= 800);
@@ -85,8 +88,8 @@ sample_event(const char *justification)
 			 (json_int_t)1700000000, "audiences", "approvers", "request", "id", "req_1",
 			 "requester", "alice", "service", "payment-api", "capabilities",
 			 "deploy-probe", "read-logs", "justification", justification, "policy",
-			 "payments-debug", "approvers", "groups", "payments-leads", "users", "links",
-			 "approvals", "https://jg.example.com/approvals", "request",
+			 "payments-debug", "approvers", "groups", "payments-leads", "users",
+			 "links", "approvals", "https://jg.example.com/approvals", "request",
 			 "https://jg.example.com/v1/requests/req_1");
 }
 
@@ -165,11 +168,13 @@ static void
 test_notify_body_slack_alert(void **state)
 {
 	(void)state;
-	json_t *ev = json_pack("{s:s,s:s,s:{s:s}}", "id", "ntf_x", "type",
-			       "audit.verification_failed", "alert", "message", "entry 7: bad <link>");
+	json_t *ev =
+	    json_pack("{s:s,s:s,s:{s:s}}", "id", "ntf_x", "type", "audit.verification_failed",
+		      "alert", "message", "entry 7: bad <link>");
 	char *body = jg_notify_body("slack", ev);
 	assert_non_null(body);
-	assert_non_null(strstr(body, "\"text\":\"The audit log does not verify: entry 7: bad &lt;link&gt;\""));
+	assert_non_null(
+	    strstr(body, "\"text\":\"The audit log does not verify: entry 7: bad &lt;link&gt;\""));
 	free(body);
 	json_decref(ev);
 	/* an unknown event type has no message */
@@ -198,9 +203,8 @@ test_audit_stream_syslog_frame(void **state)
 			     "\"ts\":1700000000123,\"type\":\"request.created\",\"v\":1}";
 	char *out;
 	size_t len;
-	assert_int_equal(jg_audit_stream_syslog_frame(entry, strlen(entry), "jg.example.com", &out,
-						      &len),
-			 0);
+	assert_int_equal(
+	    jg_audit_stream_syslog_frame(entry, strlen(entry), "jg.example.com", &out, &len), 0);
 	const char *msg = strchr(out, ' ') + 1;
 	char want[512];
 	snprintf(want, sizeof(want),
@@ -215,8 +219,9 @@ test_audit_stream_syslog_frame(void **state)
 	const char *bad[] = {"{}", "not json", "{\"seq\":\"1\",\"ts\":1,\"type\":\"a\"}",
 			     "{\"seq\":1,\"ts\":1,\"type\":\"a]\"}"};
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(jg_audit_stream_syslog_frame(bad[i], strlen(bad[i]), "h", &out, &len),
-				 JG_EINVAL);
+		assert_int_equal(
+		    jg_audit_stream_syslog_frame(bad[i], strlen(bad[i]), "h", &out, &len),
+		    JG_EINVAL);
 }
 
 int

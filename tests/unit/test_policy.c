@@ -1213,8 +1213,9 @@ static void
 test_policy_load_escalation(void **state)
 {
 	struct fixture *f = *state;
-	const char *rule = "rules:\n  - capabilities: [deploy-probe]\n    requesters: {groups: [eng]}\n"
-			   "    max_duration: 1h\n    approval: {approvers: {groups: [leads]}, count: 1}\n";
+	const char *rule =
+	    "rules:\n  - capabilities: [deploy-probe]\n    requesters: {groups: [eng]}\n"
+	    "    max_duration: 1h\n    approval: {approvers: {groups: [leads]}, count: 1}\n";
 	char text[1024];
 	int64_t remind, escalate;
 	const char *to;
@@ -1222,9 +1223,11 @@ test_policy_load_escalation(void **state)
 	snprintf(text, sizeof(text), "%sremind_after: soon\n%s", TOP, rule);
 	expect_load_error(f, "p.yaml", text, 3, "'remind_after' must be a duration...");
 	snprintf(text, sizeof(text), "%sescalate_after: 2h\n%s", TOP, rule);
-	expect_load_error(f, "p.yaml", text, 3, "'escalate_after' and 'escalate_to' go together...");
+	expect_load_error(f, "p.yaml", text, 3,
+			  "'escalate_after' and 'escalate_to' go together...");
 	snprintf(text, sizeof(text), "%sescalate_to: sre-leads\n%s", TOP, rule);
-	expect_load_error(f, "p.yaml", text, 3, "'escalate_after' and 'escalate_to' go together...");
+	expect_load_error(f, "p.yaml", text, 3,
+			  "'escalate_after' and 'escalate_to' go together...");
 	snprintf(text, sizeof(text), "%sescalate_to: [a, b]\nescalate_after: 1h\n%s", TOP, rule);
 	expect_load_error(f, "p.yaml", text, 3, "'escalate_to' must be one group name...");
 	snprintf(text, sizeof(text), "%sremind_after: 2h\nescalate_after: 1h\nescalate_to: x\n%s",
