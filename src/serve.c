@@ -19,11 +19,11 @@
 #include "jitgate/access.h"
 #include "jitgate/app.h"
 #include "jitgate/audit_stream.h"
+#include "jitgate/notify.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
-#include "jitgate/notify.h"
 #include "jitgate/version.h"
 
 static int
