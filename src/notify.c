@@ -344,9 +344,15 @@ struct row {
 	int attempts;
 };
 
-/* The sink's oldest due row: 1 and *row, 0 when none is due, <0 on a store failure. */
+static const char sql_next[] =
+    "SELECT min(next_attempt_at) FROM notify_outbox WHERE sink = ? AND state = 'pending'";
+
+/*
+ * The sink's oldest due row: 1 and *row; 0 when none is due, with *next_ms
+ * the time of the next retry (0: none waiting); <0 on a store failure.
+ */
 static int
-take_due(struct sink *s, struct row *row)
+take_due(struct sink *s, struct row *row, int64_t *next_ms)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
@@ -366,6 +372,13 @@ take_due(struct sink *s, struct row *row)
 			row->attempts = (int)jg_stmt_column_int64(st, 3);
 			rc = row->payload ? 1 : JG_ENOMEM;
 		}
+		jg_stmt_finish(st);
+	}
+	*next_ms = 0;
+	if (rc == JG_STMT_DONE && jg_stmt_prepare(conn, sql_next, &st) == 0) {
+		jg_stmt_bind_text(st, 1, s->cfg->name);
+		if (jg_stmt_step(st) == JG_STMT_ROW && !jg_stmt_column_is_null(st, 0))
+			*next_ms = jg_stmt_column_int64(st, 0);
 		jg_stmt_finish(st);
 	}
 	jg_store_release(s->n->app->store, conn);
@@ -501,7 +514,8 @@ sink_main(void *arg)
 
 	for (;;) {
 		struct row row;
-		int rc = take_due(s, &row);
+		int64_t next = 0;
+		int rc = take_due(s, &row, &next);
 		if (rc == 1) {
 			why[0] = '\0';
 			int ok = send_row(s, &row, why, sizeof(why)) == 0;
@@ -514,7 +528,9 @@ sink_main(void *arg)
 				break;
 			continue;
 		}
-		if (nap(s->n, IDLE_MS))
+		/* new rows are seen within IDLE_MS; a retry at its time, not up to IDLE_MS late */
+		int64_t wait = next > 0 ? next - now_ms() : IDLE_MS;
+		if (nap(s->n, (int)(wait < 1 ? 1 : wait > IDLE_MS ? IDLE_MS : wait)))
 			break;
 	}
 	return NULL;
