@@ -104,6 +104,8 @@ static const struct key keys[] = {
      OFF(notify_review_overdue)},
     {"notifications.alert_after_seconds", K_INT, false, 1, 86400, NULL, 300,
      OFF(notify_alert_after)},
+    {"notifications.keep_delivered_days", K_INT, false, 1, 3650, NULL, 7,
+     OFF(notify_keep_delivered_days)},
     {"audit_stream", K_OBJECT, false, 0, 0, NULL, 0, 0},
     {"audit_stream.type", K_STRING, false, 0, 0, NULL, 0, OFF(stream_type)},
     {"audit_stream.url", K_STRING, false, 0, 0, NULL, 0, OFF(stream_url)},

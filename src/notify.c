@@ -583,13 +583,38 @@ check_sinks(struct jg_notify *n)
 	}
 }
 
+static const char sql_prune[] =
+    "DELETE FROM notify_outbox WHERE state = 'delivered' AND delivered_at < ?";
+
+/* Delivered rows are kept keep_delivered_days (for operators), then deleted; dead ones stay. */
+static void
+prune(struct jg_notify *n)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	if (jg_store_acquire(n->app->store, &conn) != 0)
+		return;
+	if (jg_stmt_prepare(conn, sql_prune, &st) == 0) {
+		jg_stmt_bind_int64(st, 1,
+				   now_ms() - n->app->cfg->notify_keep_delivered_days * 86400000LL);
+		if (jg_stmt_step(st) != JG_STMT_DONE)
+			jg_log(JG_LOG_WARN, "notify: cannot delete old delivered notifications now",
+			       NULL);
+		jg_stmt_finish(st);
+	}
+	jg_store_release(n->app->store, conn);
+}
+
 static void *
 timer_main(void *arg)
 {
 	struct jg_notify *n = arg;
 	struct jg_app *app = n->app;
+	int ticks = 0;
 
 	while (!nap(n, 1000)) {
+		if (ticks++ % 3600 == 0) /* at start, then hourly */
+			prune(n);
 		struct jg_access_ctx ctx = {.store = app->store,
 					    .audit = app->audit,
 					    .notify = n,

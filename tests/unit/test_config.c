@@ -241,6 +241,7 @@ test_config_parse_notifications(void **state)
 	assert_int_equal(cfg->notify_retry_base_ms, 10000); /* production defaults */
 	assert_int_equal(cfg->notify_retry_max_ms, 900000);
 	assert_int_equal(cfg->notify_max_attempts, 12);
+	assert_int_equal(cfg->notify_keep_delivered_days, 7);
 	assert_null(cfg->stream_type);
 	jg_config_free(cfg);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,8 @@ setup(void **state)
 	    jg_audit_open(f->app.store, keys, &acfg, &f->app.audit, err, sizeof(err)) != 0)
 		fail_msg("audit: %s", err);
 	assert_int_equal(jg_audit_start(f->app.audit), 0);
+	pthread_rwlock_init(&f->app.policy_lock,
+			    NULL); /* no policies: the timer finds nothing due */
 	if (jg_notify_new(&f->app, &f->notify, err, sizeof(err)) != 0)
 		fail_msg("notify: %s", err);
 	*state = f;
@@ -93,6 +96,7 @@ teardown(void **state)
 	jg_audit_free(f->app.audit);
 	jg_store_close(f->app.store);
 	jg_config_free(f->app.cfg);
+	pthread_rwlock_destroy(&f->app.policy_lock);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -231,6 +235,50 @@ test_notify_outbox_metrics_and_inactive(void **state)
 	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
 }
 
+static int64_t
+count(struct fixture *f, const char *id)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	static const char sql[] = "SELECT count(*) FROM notify_outbox WHERE id = ?";
+	int64_t n = -1;
+	assert_int_equal(jg_store_acquire(f->app.store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, sql, &st), 0);
+	jg_stmt_bind_text(st, 1, id);
+	if (jg_stmt_step(st) == JG_STMT_ROW)
+		n = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	jg_store_release(f->app.store, conn);
+	return n;
+}
+
+/* Delivered rows older than keep_delivered_days go; recent ones and dead ones stay. */
+static void
+test_notify_outbox_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_conn *conn;
+	char err[256];
+	static const char rows[] =
+	    "INSERT INTO notify_outbox (id, sink, event, payload, state, attempts, "
+	    "next_attempt_at, "
+	    "created_at, delivered_at) VALUES "
+	    "('ntf_old', 'sec', 'request.pending', '{}', 'delivered', 1, 0, 0, 1000),"
+	    "('ntf_new', 'sec', 'request.pending', '{}', 'delivered', 1, 0, 0, "
+	    "  CAST(strftime('%s','now') AS INTEGER) * 1000),"
+	    "('ntf_dead', 'sec', 'request.pending', '{}', 'dead', 12, 0, 0, NULL)";
+	assert_int_equal(jg_store_acquire(f->app.store, &conn), 0);
+	assert_int_equal(jg_store_exec_script(conn, rows, err, sizeof(err)), 0);
+	jg_store_release(f->app.store, conn);
+	assert_int_equal(jg_notify_start(f->notify), 0);
+	for (int i = 0; i < 40 && count(f, "ntf_old") != 0; i++)
+		usleep(100000);
+	jg_notify_stop(f->notify);
+	assert_int_equal(count(f, "ntf_old"), 0);
+	assert_int_equal(count(f, "ntf_new"), 1);
+	assert_int_equal(count(f, "ntf_dead"), 1);
+}
+
 int
 main(void)
 {
@@ -239,6 +287,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_notify_outbox_routing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify_outbox_metrics_and_inactive, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_notify_outbox_prune, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
