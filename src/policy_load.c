@@ -220,8 +220,8 @@ struct field {
 };
 
 static const struct field top_fields[] = {
-    {"policy", true},	     {"description", false},	{"services", true},
-    {"rules", false},	     {"deny", false},		{"break_glass", false},
+    {"policy", true}, {"description", false}, {"services", true},
+    {"rules", false}, {"deny", false},	      {"break_glass", false},
     {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {

@@ -132,8 +132,7 @@ sweeper_main(void *arg)
 		if (sw->stop)
 			break;
 		pthread_mutex_unlock(&sw->lock);
-		struct jg_access_ctx ctx = {.store = sw->app->store,
-					    .audit = sw->app->audit,
+		struct jg_access_ctx ctx = {.store = sw->app->store, .audit = sw->app->audit,
 					    .notify = sw->app->notify,
 					    .policies = jg_app_policies_acquire(sw->app),
 					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
