@@ -578,22 +578,6 @@ jg_policy_service_known(const struct jg_policy_set *set, const char *service)
 	return false;
 }
 
-bool
-jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
-		     const char *const *groups, size_t ngroups)
-{
-	for (size_t i = 0; i < set->n; i++) {
-		const struct policy *p = &set->policies[i];
-		if (!applies(p, service))
-			continue;
-		for (size_t r = 0; r < p->nrules; r++)
-			if (!p->rules[r].approval_none &&
-			    jg_policy_who_matches(&p->rules[r].approvers, user, groups, ngroups))
-				return true;
-	}
-	return false;
-}
-
 void
 jg_policy_escalation(const struct jg_policy_set *set, const char *policy, int64_t *remind_after,
 		     int64_t *escalate_after, const char **escalate_to)
@@ -639,4 +623,20 @@ jg_policy_reviewers(const struct jg_policy_set *set, const char *service)
 		}
 	}
 	return json_pack("{s:o*,s:o*}", "groups", groups, "users", users);
+}
+
+bool
+jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
+		     const char *const *groups, size_t ngroups)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct policy *p = &set->policies[i];
+		if (!applies(p, service))
+			continue;
+		for (size_t r = 0; r < p->nrules; r++)
+			if (!p->rules[r].approval_none &&
+			    jg_policy_who_matches(&p->rules[r].approvers, user, groups, ngroups))
+				return true;
+	}
+	return false;
 }

@@ -18,10 +18,10 @@
 
 #include "jitgate/access.h"
 #include "jitgate/app.h"
-#include "jitgate/audit_stream.h"
-#include "jitgate/notify.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
+#include "jitgate/audit_stream.h"
+#include "jitgate/notify.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/version.h"

@@ -140,15 +140,6 @@ bool jg_policy_capability_known(const char *name);
 bool jg_policy_service_known(const struct jg_policy_set *set, const char *service);
 
 /*
- * True when (user, groups) may review a break-glass grant on service: an
- * approver of any rule of a policy that applies to the service (who could
- * have approved such access the normal way).  The requester is excluded by
- * the caller.
- */
-bool jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
-			  const char *const *groups, size_t ngroups);
-
-/*
  * The reminder and escalation settings of the policy named `policy`
  * (docs/notifications.md); 0 and NULL when it sets none or is not in set.
  * *escalate_to is owned by set.
@@ -162,6 +153,15 @@ void jg_policy_escalation(const struct jg_policy_set *set, const char *policy,
  * {"groups":[...],"users":[...]}.  The caller decrefs; NULL when out of memory.
  */
 json_t *jg_policy_reviewers(const struct jg_policy_set *set, const char *service);
+
+/*
+ * True when (user, groups) may review a break-glass grant on service: an
+ * approver of any rule of a policy that applies to the service (who could
+ * have approved such access the normal way).  The requester is excluded by
+ * the caller.
+ */
+bool jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
+			  const char *const *groups, size_t ngroups);
 
 /*
  * Parses a duration: one or more <digits><unit> with units d, h, m, s in
