@@ -269,9 +269,10 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 			json_array_append_new(aud, json_string(names[b]));
 	if (appr == NULL || link == NULL || approvals == NULL || aud == NULL)
 		goto out;
-	ev = json_pack("{s:s,s:I,s:o,s:O,s:{s:s}}", "type", type, "created_at",
+	/* links: the API resource, and the page a person opens (the web form's "My access") */
+	ev = json_pack("{s:s,s:I,s:o,s:O,s:{s:s,s:s+}}", "type", type, "created_at",
 		       (json_int_t)(now_ms() / 1000), "audiences", aud, "request", req, "links",
-		       "request", link);
+		       "request", link, "my_access", pub, "/");
 	if (ev == NULL)
 		goto out;
 	if (audiences & JG_NOTIFY_APPROVERS) {

@@ -169,8 +169,9 @@ slack_body(json_t *ev)
 	const char *type = str(ev, "type"), *title = title_of(type);
 	json_t *req = json_object_get(ev, "request"), *alert = json_object_get(ev, "alert");
 	json_t *links = json_object_get(ev, "links");
+	/* approvers go to the approval page, requesters to their own access */
 	const char *link =
-	    str(links, json_object_get(links, "approvals") ? "approvals" : "request");
+	    str(links, json_object_get(links, "approvals") ? "approvals" : "my_access");
 	json_t *blocks = json_array(), *fields = json_array();
 	char *text = NULL, *caps = NULL, *out = NULL;
 

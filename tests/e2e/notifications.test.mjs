@@ -237,6 +237,8 @@ describe('notifications', () => {
       const d = await until(type, () => main.events(type).find((x) => x.json.request.id === id));
       assert.deepEqual(d.json.audiences, ['requester']);
       assert.equal(d.json.request.requester, 'alice');
+      assert.equal(d.json.links.my_access, `${jg.url}/`);
+      assert.equal(d.json.links.approvals, undefined, 'a requester is not sent to the approval page');
     }
     assert.equal(main.events('request.approved')[0].json.request.state, 'active');
     assert.equal(main.events('request.denied')[0].json.request.end_reason, 'not now');

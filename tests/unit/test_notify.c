@@ -140,6 +140,18 @@ test_notify_body_slack_blocks(void **state)
 			    "https://jg.example.com/approvals");
 	json_decref(m);
 	free(body);
+
+	/* a requester's message links to their own access, not the approval page */
+	json_object_del(json_object_get(ev, "links"), "approvals");
+	json_object_set_new(json_object_get(ev, "links"), "my_access",
+			    json_string("https://jg.example.com/"));
+	json_object_set_new(ev, "type", json_string("request.approved"));
+	body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "\"url\":\"https://jg.example.com/\""));
+	assert_null(strstr(body, "/approvals"));
+	assert_non_null(strstr(body, "\"text\":\"Access request approved: alice on payment-api"));
+	free(body);
 	json_decref(ev);
 }
 
