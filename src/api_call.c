@@ -32,6 +32,7 @@ jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply, stru
 	    .policies = jg_app_policies_acquire(app),
 	    .pending_ttl = app->cfg->requests_pending_expiry,
 	    .now = jg_clock_now(),
+	    .notify = app->notify,
 	};
 	c->have_policies = 1;
 	return 0;

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "jitgate/app.h"
+#include "jitgate/audit_stream.h"
 #include "jitgate/error.h"
+#include "jitgate/notify.h"
 
 static void
 handle_healthz(struct jg_http_request *req, struct jg_http_reply *reply)
@@ -42,8 +44,21 @@ handle_readyz(struct jg_http_request *req, struct jg_http_reply *reply)
 static void
 handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 {
+	struct jg_app *app = req->app;
 	char *text = jg_server_metrics_text(req->server);
+	char *notify = jg_notify_metrics(app->notify),
+	     *stream = jg_audit_stream_metrics(app->stream);
 
+	/* notifications and the audit stream follow the HTTP series */
+	if (text != NULL && notify != NULL && stream != NULL) {
+		char *all = NULL;
+		if (asprintf(&all, "%s%s%s", text, notify, stream) < 0)
+			all = NULL;
+		free(text);
+		text = all;
+	}
+	free(notify);
+	free(stream);
 	if (text == NULL) {
 		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
 		return;

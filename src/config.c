@@ -20,9 +20,10 @@
 #include "jitgate/config.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
+#include "jitgate/notify.h"
 #include "jitgate/yamldoc.h"
 
-enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT, K_STRLIST };
+enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT, K_STRLIST, K_SINKS };
 
 struct key {
 	const char *path;
@@ -94,6 +95,34 @@ static const struct key keys[] = {
 	{"auth.session_idle_seconds", K_INT, false, 60, 86400, NULL, 3600, OFF(auth_session_idle)},
 	{"auth.auditor_groups", K_STRLIST, false, 0, 0, "auditors", 0, OFF(auth_auditor_groups)},
 	{"auth.admin_groups", K_STRLIST, false, 0, 0, "jitgate-admins", 0, OFF(auth_admin_groups)},
+	{"notifications", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"notifications.sinks", K_SINKS, false, 0, 0, NULL, 0, 0},
+	{"notifications.retry_base_ms", K_INT, false, 10, 3600000, NULL, 10000,
+	 OFF(notify_retry_base_ms)},
+	{"notifications.retry_max_ms", K_INT, false, 10, 86400000, NULL, 900000,
+	 OFF(notify_retry_max_ms)},
+	{"notifications.max_attempts", K_INT, false, 1, 1000, NULL, 12, OFF(notify_max_attempts)},
+	{"notifications.expiry_warning_seconds", K_INT, false, 0, 86400, NULL, 600,
+	 OFF(notify_expiry_warning)},
+	{"notifications.review_overdue_seconds", K_INT, false, 1, 30 * 86400, NULL, 86400,
+	 OFF(notify_review_overdue)},
+	{"notifications.alert_after_seconds", K_INT, false, 1, 86400, NULL, 300,
+	 OFF(notify_alert_after)},
+	{"notifications.keep_delivered_days", K_INT, false, 1, 3650, NULL, 7,
+	 OFF(notify_keep_delivered_days)},
+	{"audit_stream", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"audit_stream.type", K_STRING, false, 0, 0, NULL, 0, OFF(stream_type)},
+	{"audit_stream.url", K_STRING, false, 0, 0, NULL, 0, OFF(stream_url)},
+	{"audit_stream.address", K_STRING, false, 0, 0, NULL, 0, OFF(stream_address)},
+	{"audit_stream.ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(stream_ca_file)},
+	{"audit_stream.secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(stream_secret_file)},
+	{"audit_stream.hostname", K_STRING, false, 0, 0, NULL, 0, OFF(stream_hostname)},
+	{"audit_stream.batch_size", K_INT, false, 1, 10000, NULL, 500, OFF(stream_batch_size)},
+	{"audit_stream.timeout_ms", K_INT, false, 100, 120000, NULL, 10000, OFF(stream_timeout_ms)},
+	{"audit_stream.retry_base_ms", K_INT, false, 10, 3600000, NULL, 1000,
+	 OFF(stream_retry_base_ms)},
+	{"audit_stream.retry_max_ms", K_INT, false, 10, 86400000, NULL, 60000,
+	 OFF(stream_retry_max_ms)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -231,6 +260,164 @@ jg_config_groups_match(char *const *list, const char *const *groups, size_t n)
 	return 0;
 }
 
+/* ---- notification sinks: a list of mappings, each checked against its own table ---- */
+
+static const char *const sink_fields[] = {"name",    "type",	   "url",	  "secret_file",
+					  "ca_file", "timeout_ms", "audiences",	  "policies",
+					  "groups",  "events",	   "max_attempts"};
+
+/* A list of names at path (absent: *out stays NULL); each must pass ok() when given. */
+static int
+sink_names(struct ctx *c, json_t *item, const char *key, const char *path, bool (*ok)(const char *),
+	   char ***out)
+{
+	json_t *v = json_object_get(item, key), *e;
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 64)
+		return refuse(c, path, "'%s' must be a list of 1 to 64 names", path);
+	if ((*out = calloc(json_array_size(v) + 1, sizeof(char *))) == NULL)
+		return JG_ENOMEM;
+	json_array_foreach(v, i, e)
+	{
+		const char *name = json_string_value(e);
+		if (name == NULL || *name == '\0' || strlen(name) > 255 || (ok && !ok(name)))
+			return refuse(c, path, "'%s' holds an invalid entry '%s'", path,
+				      name ? name : "?");
+		if (((*out)[i] = strdup(name)) == NULL)
+			return JG_ENOMEM;
+	}
+	return 0;
+}
+
+static bool
+valid_sink_name(const char *n)
+{
+	size_t len = strlen(n);
+	return len > 0 && len <= 64 && strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_") == len;
+}
+
+/* http:// only on loopback, as for the provider (a receiver in the same host or pod). */
+static int loopback_http(const char *url);
+
+static int
+read_sink(struct ctx *c, json_t *item, const char *path, struct jg_notify_sink_cfg *s)
+{
+	char sub[600];
+	const char *k;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(item))
+		return refuse(c, path, "'%s' must be a mapping", path);
+	json_object_foreach(item, k, v)
+	{
+		bool known = false;
+		for (size_t i = 0; i < sizeof(sink_fields) / sizeof(sink_fields[0]); i++)
+			known |= strcmp(sink_fields[i], k) == 0;
+		snprintf(sub, sizeof(sub), "%s.%s", path, k);
+		if (!known)
+			return refuse(c, sub, "unknown key '%s'", sub);
+		if (strcmp(k, "timeout_ms") != 0 && strcmp(k, "max_attempts") != 0 &&
+		    strcmp(k, "audiences") != 0 && strcmp(k, "policies") != 0 &&
+		    strcmp(k, "groups") != 0 && strcmp(k, "events") != 0 &&
+		    (!json_is_string(v) || json_string_length(v) == 0 ||
+		     strlen(json_string_value(v)) != json_string_length(v)))
+			return refuse(c, sub, "'%s' must be a non-empty string", sub);
+	}
+	static const char *const required[] = {"name", "type", "url"};
+	for (size_t i = 0; i < 3; i++)
+		if (json_object_get(item, required[i]) == NULL) {
+			snprintf(sub, sizeof(sub), "%s.%s", path, required[i]);
+			return refuse(c, path, "missing required key '%s'", sub);
+		}
+	snprintf(sub, sizeof(sub), "%s.name", path);
+	if (!valid_sink_name(json_string_value(json_object_get(item, "name"))))
+		return refuse(c, sub, "'%s' must be 1-64 of a-z, 0-9, '-', '_'", sub);
+	s->name = strdup(json_string_value(json_object_get(item, "name")));
+	s->type = strdup(json_string_value(json_object_get(item, "type")));
+	s->url = strdup(json_string_value(json_object_get(item, "url")));
+	if (!s->name || !s->type || !s->url)
+		return JG_ENOMEM;
+	snprintf(sub, sizeof(sub), "%s.type", path);
+	if (strcmp(s->type, "webhook") != 0 && strcmp(s->type, "slack") != 0)
+		return refuse(c, sub, "'%s' must be webhook or slack", sub);
+	snprintf(sub, sizeof(sub), "%s.url", path);
+	if (strncmp(s->url, "https://", 8) != 0 && !loopback_http(s->url))
+		return refuse(c, sub, "'%s' must be an https:// URL (http:// only on loopback)",
+			      sub);
+	if ((v = json_object_get(item, "secret_file")) != NULL &&
+	    (s->secret_file = resolve(c->base_dir, json_string_value(v))) == NULL)
+		return JG_ENOMEM;
+	if (s->secret_file == NULL && strcmp(s->type, "webhook") == 0) {
+		snprintf(sub, sizeof(sub), "%s.secret_file", path);
+		return refuse(c, path, "'%s' is required for a webhook (the signing secret)", sub);
+	}
+	if ((v = json_object_get(item, "ca_file")) != NULL &&
+	    (s->ca_file = resolve(c->base_dir, json_string_value(v))) == NULL)
+		return JG_ENOMEM;
+	s->timeout_ms = 5000;
+	if ((v = json_object_get(item, "timeout_ms")) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.timeout_ms", path);
+		if (!json_is_integer(v) || json_integer_value(v) < 100 ||
+		    json_integer_value(v) > 60000)
+			return refuse(c, sub, "'%s' must be an integer between 100 and 60000", sub);
+		s->timeout_ms = json_integer_value(v);
+	}
+	if ((v = json_object_get(item, "max_attempts")) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.max_attempts", path);
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 1000)
+			return refuse(c, sub, "'%s' must be an integer between 1 and 1000", sub);
+		s->max_attempts = json_integer_value(v);
+	}
+	snprintf(sub, sizeof(sub), "%s.audiences", path);
+	if ((rc = sink_names(c, item, "audiences", sub, jg_notify_audience_known, &s->audiences)) !=
+	    0)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.policies", path);
+	if ((rc = sink_names(c, item, "policies", sub, NULL, &s->policies)) != 0)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.groups", path);
+	if ((rc = sink_names(c, item, "groups", sub, NULL, &s->groups)) != 0)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.events", path);
+	return sink_names(c, item, "events", sub, jg_notify_event_known, &s->events);
+}
+
+static int
+read_sinks(struct ctx *c, json_t *v, struct jg_config *cfg)
+{
+	json_t *item;
+	size_t i;
+	char path[64];
+	int rc;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > JG_NOTIFY_MAX_SINKS)
+		return refuse(c, "notifications.sinks",
+			      "'notifications.sinks' must be a list of at most %d sinks",
+			      JG_NOTIFY_MAX_SINKS);
+	cfg->notify_sinks = calloc(json_array_size(v) + 1, sizeof(*cfg->notify_sinks));
+	if (cfg->notify_sinks == NULL)
+		return JG_ENOMEM;
+	json_array_foreach(v, i, item)
+	{
+		snprintf(path, sizeof(path), "notifications.sinks[%zu]", i);
+		cfg->notify_nsinks = i + 1;
+		if ((rc = read_sink(c, item, path, &cfg->notify_sinks[i])) != 0)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(cfg->notify_sinks[k].name, cfg->notify_sinks[i].name) == 0)
+				return refuse(c, path, "two sinks are named '%s'",
+					      cfg->notify_sinks[i].name);
+	}
+	return 0;
+}
+
 static int
 read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str_out)
 {
@@ -240,6 +427,8 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 	*str_out = NULL;
 	if (def->type == K_STRLIST)
 		return read_list(c, def, v, (char ***)((char *)cfg + def->offset));
+	if (def->type == K_SINKS)
+		return read_sinks(c, v, cfg);
 	if (v == NULL || json_is_null(v)) {
 		if (def->required)
 			return refuse(c, NULL, "missing required key '%s'", def->path);
@@ -279,7 +468,8 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 		}
 		*(int64_t *)((char *)cfg + def->offset) = json_integer_value(v);
 		return 0;
-	case K_STRLIST: break; /* read_list() above */
+	case K_STRLIST:	     /* read_list() above */
+	case K_SINKS: break; /* read_sinks() above */
 	}
 	return JG_EINVAL;
 }
@@ -359,6 +549,38 @@ parse_audit(struct ctx *c, struct jg_config *cfg)
 			      "jitgate.example.com/audit");
 	if (cfg->audit_sink_url != NULL && strncmp(cfg->audit_sink_url, "https://", 8) != 0)
 		return refuse(c, "audit.sink_url", "'audit.sink_url' must be an https:// URL");
+	return 0;
+}
+
+/* audit_stream: type decides which of url / address is needed. */
+static int
+parse_stream(struct ctx *c, struct jg_config *cfg)
+{
+	if (cfg->stream_type == NULL) {
+		if (cfg->stream_url || cfg->stream_address)
+			return refuse(c, "audit_stream",
+				      "'audit_stream.type' is required (webhook or syslog)");
+		return 0;
+	}
+	if (strcmp(cfg->stream_type, "webhook") == 0) {
+		if (cfg->stream_url == NULL || strncmp(cfg->stream_url, "https://", 8) != 0)
+			return refuse(
+			    c, "audit_stream.url",
+			    "'audit_stream.url' must be an https:// URL for a webhook stream");
+		return 0;
+	}
+	if (strcmp(cfg->stream_type, "syslog") != 0)
+		return refuse(c, "audit_stream.type",
+			      "'audit_stream.type' must be webhook or syslog");
+	const char *a = cfg->stream_address, *colon = a ? strrchr(a, ':') : NULL;
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (a == NULL || colon == NULL || colon == a || colon - a > 253 || colon[1] == '\0' ||
+	    *end != '\0' || port < 1 || port > 65535)
+		return refuse(
+		    c, "audit_stream.address",
+		    "'audit_stream.address' must be HOST:PORT of a syslog-over-TLS receiver, "
+		    "e.g. siem.example.com:6514");
 	return 0;
 }
 
@@ -442,6 +664,8 @@ jg_config_parse(const char *buf, size_t len, const char *name, const char *base_
 		goto out;
 	if ((rc = parse_oidc(&c, cfg)) != 0)
 		goto out;
+	if ((rc = parse_stream(&c, cfg)) != 0)
+		goto out;
 	*out = cfg;
 	cfg = NULL;
 out:
@@ -503,5 +727,24 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->oidc_ca_file);
 	free_list(cfg->auth_auditor_groups);
 	free_list(cfg->auth_admin_groups);
+	for (size_t i = 0; cfg->notify_sinks && i < cfg->notify_nsinks; i++) {
+		struct jg_notify_sink_cfg *k = &cfg->notify_sinks[i];
+		free(k->name);
+		free(k->type);
+		free(k->url);
+		free(k->secret_file);
+		free(k->ca_file);
+		free_list(k->audiences);
+		free_list(k->policies);
+		free_list(k->groups);
+		free_list(k->events);
+	}
+	free(cfg->notify_sinks);
+	free(cfg->stream_type);
+	free(cfg->stream_url);
+	free(cfg->stream_address);
+	free(cfg->stream_ca_file);
+	free(cfg->stream_secret_file);
+	free(cfg->stream_hostname);
 	free(cfg);
 }

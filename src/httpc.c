@@ -66,7 +66,9 @@ jg_httpc_request(const char *url, const char *body, const struct jg_httpc_opts *
 			 (opts->flags & JG_HTTPC_HTTPS_ONLY) ? "https" : "http,https");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 opts->timeout_ms > 0 && opts->timeout_ms < 3000 ? opts->timeout_ms
+									 : 3000L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms ? opts->timeout_ms : 5000L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
@@ -77,6 +79,8 @@ jg_httpc_request(const char *url, const char *body, const struct jg_httpc_opts *
 		snprintf(line, sizeof(line), "Accept: %s", opts->accept);
 		headers = curl_slist_append(headers, line);
 	}
+	for (size_t i = 0; opts->headers && opts->headers[i]; i++)
+		headers = curl_slist_append(headers, opts->headers[i]);
 	if (body != NULL) {
 		snprintf(line, sizeof(line), "Content-Type: %s",
 			 opts->content_type ? opts->content_type : "application/x-www-form-urlencoded");

@@ -578,6 +578,53 @@ jg_policy_service_known(const struct jg_policy_set *set, const char *service)
 	return false;
 }
 
+void
+jg_policy_escalation(const struct jg_policy_set *set, const char *policy, int64_t *remind_after,
+		     int64_t *escalate_after, const char **escalate_to)
+{
+	*remind_after = *escalate_after = 0;
+	*escalate_to = NULL;
+	for (size_t i = 0; set && policy && i < set->n; i++) {
+		const struct policy *p = &set->policies[i];
+		if (strcmp(p->name, policy) != 0)
+			continue;
+		*remind_after = p->remind_after;
+		*escalate_after = p->escalate_after;
+		*escalate_to = p->escalate_to;
+		return;
+	}
+}
+
+static void
+add_unique(json_t *arr, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		if (strcmp(json_string_value(json_array_get(arr, i)), s) == 0)
+			return;
+	json_array_append_new(arr, json_string(s));
+}
+
+json_t *
+jg_policy_reviewers(const struct jg_policy_set *set, const char *service)
+{
+	json_t *groups = json_array(), *users = json_array();
+	for (size_t i = 0; groups && users && i < set->n; i++) {
+		const struct policy *p = &set->policies[i];
+		if (!applies(p, service))
+			continue;
+		for (size_t r = 0; r < p->nrules; r++) {
+			const struct rule *ru = &p->rules[r];
+			if (ru->approval_none)
+				continue;
+			for (size_t k = 0; k < ru->approvers.groups.n; k++)
+				add_unique(groups, ru->approvers.groups.v[k]);
+			for (size_t k = 0; k < ru->approvers.users.n; k++)
+				add_unique(users, ru->approvers.users.v[k]);
+		}
+	}
+	return json_pack("{s:o*,s:o*}", "groups", groups, "users", users);
+}
+
 bool
 jg_policy_can_review(const struct jg_policy_set *set, const char *service, const char *user,
 		     const char *const *groups, size_t ngroups)

@@ -73,6 +73,9 @@ struct policy {
 	struct deny_rule *denies;
 	size_t ndenies;
 	struct break_glass bg;
+	/* notifications for pending requests (0 / NULL: not set) */
+	int64_t remind_after, escalate_after;
+	char *escalate_to; /* a group */
 };
 
 struct jg_policy_set {

@@ -222,6 +222,7 @@ struct field {
 static const struct field top_fields[] = {
     {"policy", true}, {"description", false}, {"services", true},
     {"rules", false}, {"deny", false},	      {"break_glass", false},
+    {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {
     {"capabilities", true}, {"requesters", true},     {"max_duration", true},
@@ -633,6 +634,7 @@ static void
 policy_clear(struct policy *p)
 {
 	free(p->name);
+	free(p->escalate_to);
 	free(p->file);
 	strlist_free(&p->services);
 	for (size_t i = 0; i < p->nrules; i++) {
@@ -662,6 +664,50 @@ check_section(struct ctx *c, json_t *v, const char *key)
 	if (json_array_size(v) > JG_POLICY_MAX_RULES)
 		return refuse(c, key, "'%s' has %zu entries; at most %d are allowed", key,
 			      json_array_size(v), JG_POLICY_MAX_RULES);
+	return 0;
+}
+
+/*
+ * remind_after, escalate_after and escalate_to (docs/notifications.md): a
+ * reminder to the approvers of a request still pending after remind_after,
+ * and one to the fallback group escalate_to after escalate_after.  The two
+ * escalation keys come together, and an escalation after the reminder.
+ */
+static int
+read_escalation(struct ctx *c, json_t *root, struct policy *p)
+{
+	json_t *ra = json_object_get(root, "remind_after"),
+	       *ea = json_object_get(root, "escalate_after");
+	json_t *to = json_object_get(root, "escalate_to");
+	int rc;
+
+	if (ra && (rc = read_duration(c, ra, "remind_after", &p->remind_after)) != 0)
+		return rc;
+	if (ea && (rc = read_duration(c, ea, "escalate_after", &p->escalate_after)) != 0)
+		return rc;
+	if ((ea == NULL) != (to == NULL))
+		return refuse(c, ea ? "escalate_after" : "escalate_to",
+			      "'escalate_after' and 'escalate_to' go together: when, and to which "
+			      "group");
+	if (to != NULL) {
+		if (!json_is_string(to) ||
+		    !clean_name(json_string_value(to), json_string_length(to)))
+			return refuse(
+			    c, "escalate_to",
+			    "'escalate_to' must be one group name (a non-empty string of at "
+			    "most %d bytes without control characters)",
+			    JG_POLICY_MAX_NAME);
+		if ((p->escalate_to = strdup(json_string_value(to))) == NULL)
+			return JG_ENOMEM;
+	}
+	if (p->remind_after && p->escalate_after && p->escalate_after <= p->remind_after)
+		return refuse(
+		    c, "escalate_after",
+		    "'escalate_after' must be later than 'remind_after' (escalation follows "
+		    "the reminder)");
+	if ((ra || ea) && p->nrules == 0)
+		return refuse(c, ra ? "remind_after" : "escalate_after",
+			      "reminders and escalation need rules with approvals to apply to");
 	return 0;
 }
 
@@ -727,7 +773,7 @@ read_policy(struct ctx *c, struct policy *p)
 		return rc;
 	if (p->nrules == 0 && p->ndenies == 0 && !p->bg.present)
 		return refuse(c, "", "the policy has no rules, no deny rules and no break_glass");
-	return 0;
+	return read_escalation(c, root, p);
 }
 
 /* ---- the directory ---- */

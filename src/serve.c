@@ -22,6 +22,8 @@
 #include "jitgate/cli.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
+#include "jitgate/audit_stream.h"
+#include "jitgate/notify.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/session.h"
@@ -199,6 +201,7 @@ sweeper_main(void *arg)
 			break;
 		pthread_mutex_unlock(&sw->lock);
 		struct jg_access_ctx ctx = {.store = sw->app->store, .audit = sw->app->audit,
+					    .notify = sw->app->notify,
 					    .policies = jg_app_policies_acquire(sw->app),
 					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
 					    .now = jg_clock_now()};
@@ -315,9 +318,20 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	jg_audit_set_verified(app.audit, &verified);
+	if (jg_notify_new(&app, &app.notify, err, sizeof(err)) != 0 ||
+	    jg_audit_stream_new(&app, &app.stream, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "%s", err);
+		rc = JG_EXIT_CONFIG;
+		goto out;
+	}
 	rc = JG_EXIT_RUNTIME;
 	if (jg_audit_start(app.audit) != 0) {
 		jg_log(JG_LOG_ERROR, "cannot start the audit writer", NULL);
+		goto out;
+	}
+	if (jg_notify_start(app.notify) != 0 || jg_audit_stream_start(app.stream) != 0) {
+		jg_log(JG_LOG_ERROR, "cannot start the notification and audit stream threads",
+		       NULL);
 		goto out;
 	}
 	app.router = jg_router_new();
@@ -363,6 +377,8 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	int left = jg_server_stop(app.server, (int)app.cfg->limits.shutdown_grace);
 	stop_sweeper(&sw);
+	jg_notify_stop(app.notify);
+	jg_audit_stream_stop(app.stream);
 	if (left > 0)
 		jg_logf(JG_LOG_WARN, "%d request(s) still running at the end of the grace period",
 			left);
@@ -371,6 +387,8 @@ jg_cmd_serve(int argc, char **argv)
 	rc = left > 0 ? JG_EXIT_RUNTIME : JG_EXIT_OK;
 out:
 	stop_sweeper(&sw);
+	jg_notify_free(app.notify);
+	jg_audit_stream_free(app.stream);
 	jg_server_free(app.server);
 	jg_audit_free(app.audit);
 	jg_oidc_free(app.oidc);

@@ -30,9 +30,12 @@
 #include "jitgate/policy.h"
 #include "jitgate/store.h"
 
+struct jg_notify;
+
 struct jg_access_ctx {
 	struct jg_store *store;
 	struct jg_audit *audit;
+	const struct jg_notify *notify;	      /* NULL: no notifications */
 	const struct jg_policy_set *policies; /* held (read-locked) by the caller */
 	int64_t pending_ttl;                  /* seconds a request may wait for approval */
 	int64_t now;                          /* Unix seconds of this operation */
@@ -86,5 +89,16 @@ int jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_cal
 
 /* Ends what is due at ctx->now (grants past their end, pending past their wait); *ended counts. */
 int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
+
+/*
+ * Queues the time-based notifications due at ctx->now, each once per
+ * request (docs/notifications.md): a reminder after the policy's
+ * remind_after, an escalation to its escalate_to group after
+ * escalate_after, a warning expiry_warning seconds before a grant ends (0:
+ * none), and a break-glass grant unreviewed review_overdue seconds after it
+ * began.  One store transaction; a no-op without notification sinks.
+ */
+int jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning,
+			 int64_t review_overdue);
 
 #endif

@@ -18,6 +18,9 @@
 #include "jitgate/router.h"
 #include "jitgate/store.h"
 
+struct jg_notify;
+struct jg_audit_stream;
+
 struct jg_app {
 	struct jg_config *cfg;
 	struct jg_store *store;
@@ -31,6 +34,8 @@ struct jg_app {
 	struct jg_token_keys *token_keys;
 	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
 	int64_t token_lifetime; /* seconds */
+	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
+	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */

@@ -28,6 +28,22 @@ struct jg_limits {
 	int64_t shutdown_grace;     /* seconds in-flight requests get on SIGTERM */
 };
 
+/* One notification sink (docs/notifications.md); lists are NULL-terminated, NULL = any. */
+#define JG_NOTIFY_MAX_SINKS 16
+struct jg_notify_sink_cfg {
+	char *name;
+	char *type; /* "webhook" or "slack" */
+	char *url;
+	char *secret_file; /* HMAC key (required for webhook) */
+	char *ca_file;	   /* NULL: the system store */
+	int64_t timeout_ms;
+	int64_t max_attempts; /* 0: notifications.max_attempts */
+	char **audiences; /* approvers, requester, security, operators; NULL: approvers+requester */
+	char **policies;
+	char **groups;
+	char **events;
+};
+
 struct jg_config {
 	char *file;         /* the configuration file as given */
 	char *listen_host;  /* numeric address, e.g. "127.0.0.1" or "::1" */
@@ -77,6 +93,29 @@ struct jg_config {
 	int64_t auth_session_idle;     /* seconds without use before it ends */
 	char **auth_auditor_groups;    /* NULL-terminated */
 	char **auth_admin_groups;      /* NULL-terminated */
+
+	/* notifications (docs/notifications.md) */
+	struct jg_notify_sink_cfg *notify_sinks;
+	size_t notify_nsinks;
+	int64_t notify_retry_base_ms;  /* first retry delay; doubles per attempt */
+	int64_t notify_retry_max_ms;   /* cap of the delay */
+	int64_t notify_max_attempts;   /* then the notification is dead-lettered */
+	int64_t notify_expiry_warning; /* seconds before a grant's end; 0: no warning */
+	int64_t notify_review_overdue; /* seconds after a break-glass grant without review */
+	int64_t notify_alert_after; /* seconds a checkpoint may wait for a sink before an alert */
+	int64_t notify_keep_delivered_days; /* delivered rows are deleted after this */
+
+	/* the audit stream to a SIEM (docs/notifications.md) */
+	char *stream_type;    /* NULL (none), "webhook" or "syslog" */
+	char *stream_url;     /* webhook: https:// */
+	char *stream_address; /* syslog: host:port (TLS) */
+	char *stream_ca_file;
+	char *stream_secret_file; /* webhook: optional HMAC key */
+	char *stream_hostname;	  /* syslog HOSTNAME; default: public_url's host */
+	int64_t stream_batch_size;
+	int64_t stream_timeout_ms;
+	int64_t stream_retry_base_ms;
+	int64_t stream_retry_max_ms;
 };
 
 /* True when groups (n of them) intersect the NULL-terminated list. */

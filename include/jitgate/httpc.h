@@ -26,6 +26,7 @@ struct jg_httpc_opts {
 	const char *basic_user;   /* HTTP Basic credentials (client_secret_basic) */
 	const char *basic_password;
 	const char *accept;       /* Accept header, or NULL */
+	const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL */
 };
 
 /*

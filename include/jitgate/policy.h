@@ -140,6 +140,21 @@ bool jg_policy_capability_known(const char *name);
 bool jg_policy_service_known(const struct jg_policy_set *set, const char *service);
 
 /*
+ * The reminder and escalation settings of the policy named `policy`
+ * (docs/notifications.md); 0 and NULL when it sets none or is not in set.
+ * *escalate_to is owned by set.
+ */
+void jg_policy_escalation(const struct jg_policy_set *set, const char *policy,
+			  int64_t *remind_after, int64_t *escalate_after, const char **escalate_to);
+
+/*
+ * Who reviews break-glass grants on service (jg_policy_can_review): the
+ * approvers of every rule of the policies that apply, as
+ * {"groups":[...],"users":[...]}.  The caller decrefs; NULL when out of memory.
+ */
+json_t *jg_policy_reviewers(const struct jg_policy_set *set, const char *service);
+
+/*
  * True when (user, groups) may review a break-glass grant on service: an
  * approver of any rule of a policy that applies to the service (who could
  * have approved such access the normal way).  The requester is excluded by

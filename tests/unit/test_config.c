@@ -204,6 +204,112 @@ test_yamldoc_parse_scalar_types(void **state)
 	jg_yamldoc_free(doc);
 }
 
+static const char sinks[] = "notifications:\n"
+			    "  retry_base_ms: 200\n"
+			    "  sinks:\n"
+			    "    - name: leads\n"
+			    "      type: webhook\n"
+			    "      url: https://hooks.example.com/jg\n"
+			    "      secret_file: secrets/hook.key\n"
+			    "      audiences: [approvers, security]\n"
+			    "      groups: [payments-leads]\n"
+			    "    - name: chat\n"
+			    "      type: slack\n"
+			    "      url: https://chat.example.com/services/T/B/x\n"
+			    "      events: [request.pending]\n"
+			    "      max_attempts: 3\n"
+			    "audit_stream:\n"
+			    "  type: syslog\n"
+			    "  address: siem.example.com:6514\n";
+
+static const char *
+with(const char *extra)
+{
+	static char buf[4096];
+	snprintf(buf, sizeof(buf), "%s%s", valid, extra);
+	return buf;
+}
+
+static void
+test_config_parse_notifications(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(parse(valid, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->notify_nsinks, 0);
+	assert_int_equal(cfg->notify_retry_base_ms, 10000); /* production defaults */
+	assert_int_equal(cfg->notify_retry_max_ms, 900000);
+	assert_int_equal(cfg->notify_max_attempts, 12);
+	assert_int_equal(cfg->notify_keep_delivered_days, 7);
+	assert_null(cfg->stream_type);
+	jg_config_free(cfg);
+
+	assert_int_equal(parse(with(sinks), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->notify_nsinks, 2);
+	assert_int_equal(cfg->notify_retry_base_ms, 200);
+	assert_string_equal(cfg->notify_sinks[0].name, "leads");
+	assert_string_equal(cfg->notify_sinks[0].secret_file, "/srv/jg/secrets/hook.key");
+	assert_string_equal(cfg->notify_sinks[0].audiences[1], "security");
+	assert_null(cfg->notify_sinks[0].audiences[2]);
+	assert_string_equal(cfg->notify_sinks[0].groups[0], "payments-leads");
+	assert_int_equal(cfg->notify_sinks[0].timeout_ms, 5000);
+	assert_string_equal(cfg->notify_sinks[1].type, "slack");
+	assert_null(cfg->notify_sinks[1].secret_file);
+	assert_int_equal(cfg->notify_sinks[1].max_attempts, 3);
+	assert_null(cfg->notify_sinks[1].audiences);
+	assert_string_equal(cfg->stream_type, "syslog");
+	assert_int_equal(cfg->stream_batch_size, 500);
+	jg_config_free(cfg);
+}
+
+/* Replaces `from` in sinks (then appended to valid). */
+static const char *
+sink_variant(const char *from, const char *to)
+{
+	static char buf[2048];
+	const char *at = strstr(sinks, from);
+	assert_non_null(at);
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - sinks), sinks, to, at + strlen(from));
+	return with(buf);
+}
+
+static void
+test_config_parse_notifications_refused(void **state)
+{
+	(void)state;
+	expect_refused(sink_variant("type: webhook", "type: email"),
+		       "test.yaml:17: 'notifications.sinks[0].type' must be webhook or slack");
+	expect_refused(sink_variant("https://hooks.example.com/jg", "http://hooks.example.com/jg"),
+		       "'notifications.sinks[0].url' must be an https:// URL");
+	expect_refused(sink_variant("      secret_file: secrets/hook.key\n", ""),
+		       "'notifications.sinks[0].secret_file' is required for a webhook");
+	expect_refused(sink_variant("approvers, security", "approvers, everyone"),
+		       "'notifications.sinks[0].audiences' holds an invalid entry 'everyone'");
+	expect_refused(sink_variant("[request.pending]", "[request.pendng]"),
+		       "holds an invalid entry 'request.pendng'");
+	expect_refused(sink_variant("name: chat", "name: leads"), "two sinks are named 'leads'");
+	expect_refused(sink_variant("name: chat", "name: Chat Room"),
+		       "'notifications.sinks[1].name' must be 1-64 of a-z");
+	expect_refused(
+	    sink_variant("      max_attempts: 3\n", "      max_attempts: 0\n"),
+	    "'notifications.sinks[1].max_attempts' must be an integer between 1 and 1000");
+	expect_refused(sink_variant("      max_attempts: 3\n", "      colour: red\n"),
+		       "unknown key 'notifications.sinks[1].colour'");
+	expect_refused(sink_variant("retry_base_ms: 200", "retry_base_ms: 1"),
+		       "'notifications.retry_base_ms' must be an integer between 10 and");
+	expect_refused(sink_variant("siem.example.com:6514", "siem.example.com"),
+		       "'audit_stream.address' must be HOST:PORT");
+	expect_refused(sink_variant("type: syslog", "type: kafka"),
+		       "'audit_stream.type' must be webhook or syslog");
+	expect_refused(sink_variant("type: syslog\n  address: siem.example.com:6514",
+				    "type: webhook\n  url: http://siem.example.com/in"),
+		       "'audit_stream.url' must be an https:// URL");
+	expect_refused(with("notifications:\n  sinks: {a: 1}\n"),
+		       "'notifications.sinks' must be a list of at most 16 sinks");
+}
+
 int
 main(void)
 {
@@ -219,6 +325,8 @@ main(void)
 	    cmocka_unit_test(test_config_parse_yaml_errors),
 	    cmocka_unit_test(test_config_parse_too_large),
 	    cmocka_unit_test(test_yamldoc_parse_scalar_types),
+	    cmocka_unit_test(test_config_parse_notifications),
+	    cmocka_unit_test(test_config_parse_notifications_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

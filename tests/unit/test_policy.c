@@ -1133,6 +1133,60 @@ hex_sha256(const void *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+#define TOP "policy: p\nservices: [\"svc-*\"]\n"
+
+/* remind_after / escalate_after / escalate_to: validated, and read back per policy. */
+static void
+test_policy_load_escalation(void **state)
+{
+	struct fixture *f = *state;
+	const char *rule =
+	    "rules:\n  - capabilities: [deploy-probe]\n    requesters: {groups: [eng]}\n"
+	    "    max_duration: 1h\n    approval: {approvers: {groups: [leads]}, count: 1}\n";
+	char text[1024];
+	int64_t remind, escalate;
+	const char *to;
+
+	snprintf(text, sizeof(text), "%sremind_after: soon\n%s", TOP, rule);
+	expect_load_error(f, "p.yaml", text, 3, "'remind_after' must be a duration...");
+	snprintf(text, sizeof(text), "%sescalate_after: 2h\n%s", TOP, rule);
+	expect_load_error(f, "p.yaml", text, 3,
+			  "'escalate_after' and 'escalate_to' go together...");
+	snprintf(text, sizeof(text), "%sescalate_to: sre-leads\n%s", TOP, rule);
+	expect_load_error(f, "p.yaml", text, 3,
+			  "'escalate_after' and 'escalate_to' go together...");
+	snprintf(text, sizeof(text), "%sescalate_to: [a, b]\nescalate_after: 1h\n%s", TOP, rule);
+	expect_load_error(f, "p.yaml", text, 3, "'escalate_to' must be one group name...");
+	snprintf(text, sizeof(text), "%sremind_after: 2h\nescalate_after: 1h\nescalate_to: x\n%s",
+		 TOP, rule);
+	expect_load_error(f, "p.yaml", text, 4, "'escalate_after' must be later than...");
+	expect_load_error(f, "p.yaml",
+			  "policy: p\nservices: [a]\nremind_after: 1h\nbreak_glass:\n"
+			  "  requesters: {groups: [x]}\n  max_duration: 1h\n",
+			  3, "reminders and escalation need rules...");
+
+	snprintf(text, sizeof(text),
+		 "%sremind_after: 30m\nescalate_after: 2h\nescalate_to: sre-leads\n%s", TOP, rule);
+	write_file(f->dir, "p.yaml", text);
+	struct jg_policy_set *set = load_ok(f->dir);
+	jg_policy_escalation(set, "p", &remind, &escalate, &to);
+	assert_int_equal(remind, 1800);
+	assert_int_equal(escalate, 7200);
+	assert_string_equal(to, "sre-leads");
+	jg_policy_escalation(set, "other", &remind, &escalate, &to);
+	assert_int_equal(remind, 0);
+	assert_int_equal(escalate, 0);
+	assert_null(to);
+	json_t *rv = jg_policy_reviewers(set, "svc-api");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(rv, "groups"), 0)),
+			    "leads");
+	json_decref(rv);
+	rv = jg_policy_reviewers(set, "unrelated");
+	assert_int_equal(json_array_size(json_object_get(rv, "groups")), 0);
+	json_decref(rv);
+	jg_policy_set_free(set);
+}
+
 static void
 test_policy_set_sha256(void **state)
 {
@@ -1247,6 +1301,7 @@ main(void)
 	    T(test_policy_load_files),
 	    T(test_policy_load_caps),
 	    T(test_policy_load_yaml_errors),
+	    T(test_policy_load_escalation),
 	    T(test_policy_set_sha256),
 	    T(test_policy_examples_load),
 	    T(test_policy_can_break_glass),

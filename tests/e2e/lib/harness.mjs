@@ -157,6 +157,8 @@ export async function startJitgate(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
   const policyDir = opts.copyPolicies ? join(dir, 'policies') : join(ROOT, 'policies');
   if (opts.copyPolicies) cpSync(join(ROOT, 'policies'), policyDir, { recursive: true });
+  // opts.policyFiles ({ 'name.yaml': text }, with copyPolicies) adds policies to that copy
+  for (const [name, text] of Object.entries(opts.policyFiles ?? {})) writeFileSync(join(policyDir, name), text);
   const { cert } = makeCert(dir);
   const port = await freePort();
   const idp = opts.idp === false ? null : await startIdp({ jitgateUrl: `https://127.0.0.1:${port}` });

@@ -1,0 +1,111 @@
+/*
+ * notify.h - notifications: events, routing, the durable outbox and its
+ * delivery (docs/notifications.md).
+ *
+ * A change that must be told to someone (a request waiting for approval, a
+ * decision, break-glass use, a grant about to end, an operator alert) is
+ * queued with jg_notify_request() on the connection of the transaction
+ * that makes the change: one notify_outbox row per sink the event routes
+ * to, committed or rolled back with the change.  A worker thread per sink
+ * delivers its rows with bounded timeouts, retries with exponential
+ * backoff, and marks a row 'dead' after the configured number of attempts.
+ * Delivery is at-least-once; each row's id is the idempotency key the
+ * receiver sees on every attempt.  Nothing here runs on a request's thread
+ * except the insert, so a slow or dead receiver never slows a request.
+ *
+ * Pure helpers (notify_payload.c): event names, signatures, backoff, and
+ * the webhook and Slack message bodies.  Everything else is notify.c.
+ */
+#ifndef JITGATE_NOTIFY_H
+#define JITGATE_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/store.h"
+
+struct jg_notify;
+struct jg_app;
+
+/* Who an event is for (bits; an event may have several). */
+#define JG_NOTIFY_APPROVERS 0x1 /* the request's eligible approvers (or reviewers) */
+#define JG_NOTIFY_REQUESTER 0x2 /* the person who asked */
+#define JG_NOTIFY_SECURITY  0x4 /* the security channel */
+#define JG_NOTIFY_OPERATORS 0x8 /* whoever runs jitgate */
+
+/* Hex HMAC-SHA256 with its "sha256=" prefix: 7 + 64 + NUL. */
+#define JG_NOTIFY_SIG_LEN 72
+
+/* True for the event types of docs/notifications.md ("request.pending", ...). */
+bool jg_notify_event_known(const char *type);
+
+/* True for approvers, requester, security, operators. */
+bool jg_notify_audience_known(const char *name);
+
+/*
+ * The signature of a delivery: "sha256=" + hex(HMAC-SHA256(key, "<ts>." +
+ * body)), ts the decimal Unix seconds sent in X-Jitgate-Timestamp.  Returns
+ * 0 or JG_ECRYPTO.
+ */
+int jg_notify_sign(const void *key, size_t keylen, int64_t ts, const char *body, size_t len,
+		   char out[JG_NOTIFY_SIG_LEN]);
+
+/*
+ * The delay before retry number `attempt` (1 = the first retry):
+ * base_ms * 2^(attempt-1), capped at max_ms, less up to a quarter of it
+ * chosen by rnd (jitter, so receivers coming back are not hit by every
+ * sender at once).  Never below 1 ms.
+ */
+int64_t jg_notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, uint32_t rnd);
+
+/*
+ * The request body for a sink of type "webhook" (the event itself, compact
+ * JSON) or "slack" (text and blocks for an incoming webhook, with the deep
+ * link).  event is borrowed; the caller frees the string.  NULL when out of
+ * memory or the type is unknown.
+ */
+char *jg_notify_body(const char *sink_type, json_t *event);
+
+/*
+ * Sets up the sinks of app->cfg (reads their secret files).  JG_ECONFIG
+ * with err when a secret cannot be read.  *out is the caller's; no threads
+ * run until jg_notify_start().
+ */
+int jg_notify_new(struct jg_app *app, struct jg_notify **out, char *err, size_t errlen);
+
+/* Starts one delivery thread per sink and the timer thread (reminders, alerts). */
+int jg_notify_start(struct jg_notify *n);
+
+/* Stops the threads (an attempt in flight ends by its timeout).  Safe twice. */
+void jg_notify_stop(struct jg_notify *n);
+
+/* NULL is a no-op. */
+void jg_notify_free(struct jg_notify *n);
+
+/* True when at least one sink is configured (otherwise queuing is a no-op). */
+bool jg_notify_active(const struct jg_notify *n);
+
+/*
+ * Queues event `type` about `request` (the request as the API shows it,
+ * plus "requester_groups"; borrowed) for `audiences` (JG_NOTIFY_* bits) on
+ * conn, inside the caller's transaction.  approvers (borrowed; may be
+ * NULL) is {"groups":[...],"users":[...]} to address; NULL means the
+ * approvers named by the request's requirements.  Returns 0 (also when n
+ * is NULL or nothing routes), JG_ESTORE or JG_ENOMEM: the caller's
+ * transaction must then fail, so a change never commits without its
+ * notifications.
+ */
+int jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const char *type,
+		      json_t *request, unsigned audiences, json_t *approvers);
+
+/*
+ * Counters (delivered, retried, dead-lettered per sink since start) and the
+ * outbox's pending and dead rows, in the Prometheus text format.  The
+ * caller frees it; "" when there are no sinks, NULL when out of memory.
+ */
+char *jg_notify_metrics(struct jg_notify *n);
+
+#endif

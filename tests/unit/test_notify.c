@@ -1,0 +1,255 @@
+/*
+ * test_notify.c - the pure parts of notifications and the audit stream:
+ * the delivery signature (golden vectors), the retry delay, the webhook and
+ * Slack bodies, and the RFC 5424 frame of an audit entry.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jitgate/audit_stream.h"
+#include "jitgate/error.h"
+#include "jitgate/notify.h"
+
+static const char key[] = "0123456789abcdef0123";
+
+/* Golden vectors: python3 -c 'hmac.new(key, b"<ts>." + body, sha256).hexdigest()' */
+static void
+test_notify_sign_golden(void **state)
+{
+	char sig[JG_NOTIFY_SIG_LEN];
+	(void)state;
+
+	assert_int_equal(jg_notify_sign(key, strlen(key), 1700000000, "{\"a\":1}", 7, sig), 0);
+	assert_string_equal(
+	    sig, "sha256=34e41bd41c08899dd901e050eca2824e8dfecfe16d4778add8a6f330817db525");
+	/* the timestamp is signed: another second, another signature */
+	assert_int_equal(jg_notify_sign(key, strlen(key), 1700000001, "{\"a\":1}", 7, sig), 0);
+	assert_string_equal(
+	    sig, "sha256=5f29a8b6385cf4e4f8d9a7bf310832fb44e030d107eff2701b50817de7e3f213");
+}
+
+static void
+test_notify_sign_depends_on_key_and_body(void **state)
+{
+	char a[JG_NOTIFY_SIG_LEN], b[JG_NOTIFY_SIG_LEN], c[JG_NOTIFY_SIG_LEN];
+	(void)state;
+
+	assert_int_equal(jg_notify_sign(key, strlen(key), 1, "body", 4, a), 0);
+	assert_int_equal(jg_notify_sign("another-key-of-twenty", 21, 1, "body", 4, b), 0);
+	assert_int_equal(jg_notify_sign(key, strlen(key), 1, "bodY", 4, c), 0);
+	assert_string_not_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strlen(a), JG_NOTIFY_SIG_LEN - 1);
+}
+
+static void
+test_notify_backoff_doubles_to_the_cap(void **state)
+{
+	(void)state;
+	/* no jitter (rnd 0): base, 2 base, 4 base ... capped */
+	assert_int_equal(jg_notify_backoff_ms(1, 1000, 60000, 0), 1000);
+	assert_int_equal(jg_notify_backoff_ms(2, 1000, 60000, 0), 2000);
+	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, 0), 4000);
+	assert_int_equal(jg_notify_backoff_ms(6, 1000, 60000, 0), 32000);
+	assert_int_equal(jg_notify_backoff_ms(7, 1000, 60000, 0), 60000);
+	assert_int_equal(jg_notify_backoff_ms(1000, 1000, 60000, 0), 60000); /* no overflow */
+	assert_int_equal(jg_notify_backoff_ms(40, 10000, 900000, 0), 900000);
+}
+
+static void
+test_notify_backoff_jitter_bounds(void **state)
+{
+	(void)state;
+	/* at most a quarter less, never more, never zero */
+	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX), 3000);
+	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX / 2),
+			 3501); /* 4000 - 499 */
+	for (uint32_t r = 0; r < 4000000000u; r += 123456789u) {
+		int64_t d = jg_notify_backoff_ms(2, 400, 60000, r);
+		assert_true(d >= 600 && d <= 800);
+	}
+	assert_int_equal(jg_notify_backoff_ms(1, 1, 1, UINT32_MAX), 1);
+	assert_int_equal(jg_notify_backoff_ms(1, 0, 0, 0), 1);
+}
+
+static json_t *
+sample_event(const char *justification)
+{
+	return json_pack("{s:s,s:s,s:I,s:[s],s:{s:s,s:s,s:s,s:[s,s],s:s,s:s},s:{s:[s],s:[]},"
+			 "s:{s:s,s:s}}",
+			 "id", "ntf_abc", "type", "request.pending", "created_at",
+			 (json_int_t)1700000000, "audiences", "approvers", "request", "id", "req_1",
+			 "requester", "alice", "service", "payment-api", "capabilities",
+			 "deploy-probe", "read-logs", "justification", justification, "policy",
+			 "payments-debug", "approvers", "groups", "payments-leads", "users",
+			 "links", "approvals", "https://jg.example.com/approvals", "request",
+			 "https://jg.example.com/v1/requests/req_1");
+}
+
+static void
+test_notify_body_webhook_is_the_event(void **state)
+{
+	(void)state;
+	json_t *ev = sample_event("INC-1 checkout down");
+	char *body = jg_notify_body("webhook", ev);
+	assert_non_null(body);
+	json_t *back = json_loads(body, 0, NULL);
+	assert_true(json_equal(back, ev));
+	assert_null(strchr(body, '\n')); /* compact: what is signed is what is sent */
+	assert_true(strncmp(body, "{\"approvers\":", 13) == 0); /* sorted keys */
+	json_decref(back);
+	free(body);
+	assert_null(jg_notify_body("carrier-pigeon", ev));
+	json_decref(ev);
+}
+
+static void
+test_notify_body_slack_blocks(void **state)
+{
+	(void)state;
+	json_t *ev = sample_event("INC-1 <https://evil.example|click> & <!channel>");
+	char *body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	json_t *m = json_loads(body, 0, NULL);
+	assert_non_null(m);
+	const char *text = json_string_value(json_object_get(m, "text"));
+	assert_string_equal(text, "Access request waiting for approval: alice on payment-api "
+				  "(deploy-probe, read-logs) https://jg.example.com/approvals");
+	json_t *blocks = json_object_get(m, "blocks");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 0), "type")),
+			    "header");
+	char *dump = json_dumps(blocks, 0);
+	assert_non_null(strstr(dump, "*Requester*\\nalice"));
+	assert_non_null(strstr(dump, "*Service*\\npayment-api"));
+	assert_non_null(strstr(dump, "*Capabilities*\\ndeploy-probe, read-logs"));
+	/* the justification cannot forge a link or a mention */
+	assert_non_null(strstr(dump, "&lt;https://evil.example|click&gt; &amp; &lt;!channel&gt;"));
+	assert_null(strstr(dump, "<https://evil"));
+	free(dump);
+	json_t *actions = json_array_get(blocks, json_array_size(blocks) - 1);
+	assert_string_equal(json_string_value(json_object_get(actions, "type")), "actions");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(actions, "elements"), 0), "url")),
+			    "https://jg.example.com/approvals");
+	json_decref(m);
+	free(body);
+
+	/* a requester's message links to their own access, not the approval page */
+	json_object_del(json_object_get(ev, "links"), "approvals");
+	json_object_set_new(json_object_get(ev, "links"), "my_access",
+			    json_string("https://jg.example.com/"));
+	json_object_set_new(ev, "type", json_string("request.approved"));
+	body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "\"url\":\"https://jg.example.com/\""));
+	assert_null(strstr(body, "/approvals"));
+	assert_non_null(strstr(body, "\"text\":\"Access request approved: alice on payment-api"));
+	free(body);
+	json_decref(ev);
+}
+
+static void
+test_notify_body_slack_long_justification_cut(void **state)
+{
+	(void)state;
+	char *big = malloc(10001);
+	memset(big, 'x', 10000);
+	big[10000] = '\0';
+	big[1999] = (char)0xC3; /* a two-byte character across the cut */
+	big[2000] = (char)0xA9;
+	json_t *ev = sample_event(big);
+	char *body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	json_t *m = json_loads(body, 0, NULL); /* still valid UTF-8 JSON */
+	assert_non_null(m);
+	assert_true(strlen(body) < 6000);
+	json_decref(m);
+	free(body);
+	free(big);
+	json_decref(ev);
+}
+
+static void
+test_notify_body_slack_alert(void **state)
+{
+	(void)state;
+	json_t *ev =
+	    json_pack("{s:s,s:s,s:{s:s}}", "id", "ntf_x", "type", "audit.verification_failed",
+		      "alert", "message", "entry 7: bad <link>");
+	char *body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	assert_non_null(
+	    strstr(body, "\"text\":\"The audit log does not verify: entry 7: bad &lt;link&gt;\""));
+	free(body);
+	json_decref(ev);
+	/* an unknown event type has no message */
+	ev = json_pack("{s:s}", "type", "request.teleported");
+	assert_null(jg_notify_body("slack", ev));
+	json_decref(ev);
+}
+
+static void
+test_notify_event_and_audience_names(void **state)
+{
+	(void)state;
+	assert_true(jg_notify_event_known("request.pending"));
+	assert_true(jg_notify_event_known("audit.checkpoint_sink_failed"));
+	assert_false(jg_notify_event_known("request.pendin"));
+	assert_false(jg_notify_event_known(""));
+	assert_true(jg_notify_audience_known("security"));
+	assert_false(jg_notify_audience_known("everyone"));
+}
+
+static void
+test_audit_stream_syslog_frame(void **state)
+{
+	(void)state;
+	const char entry[] = "{\"actor\":\"user:alice\",\"data\":{},\"prev\":\"00\",\"seq\":42,"
+			     "\"ts\":1700000000123,\"type\":\"request.created\",\"v\":1}";
+	char *out;
+	size_t len;
+	assert_int_equal(
+	    jg_audit_stream_syslog_frame(entry, strlen(entry), "jg.example.com", &out, &len), 0);
+	const char *msg = strchr(out, ' ') + 1;
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "<110>1 2023-11-14T22:13:20.123Z jg.example.com jitgate - audit "
+		 "[jitgate@32473 seq=\"42\" type=\"request.created\"] %s",
+		 entry);
+	assert_string_equal(msg, want);
+	assert_int_equal(atoi(out), (int)strlen(want)); /* RFC 5425 octet count */
+	assert_int_equal(len, strlen(out));
+	free(out);
+
+	const char *bad[] = {"{}", "not json", "{\"seq\":\"1\",\"ts\":1,\"type\":\"a\"}",
+			     "{\"seq\":1,\"ts\":1,\"type\":\"a]\"}"};
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(
+		    jg_audit_stream_syslog_frame(bad[i], strlen(bad[i]), "h", &out, &len),
+		    JG_EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_notify_sign_golden),
+	    cmocka_unit_test(test_notify_sign_depends_on_key_and_body),
+	    cmocka_unit_test(test_notify_backoff_doubles_to_the_cap),
+	    cmocka_unit_test(test_notify_backoff_jitter_bounds),
+	    cmocka_unit_test(test_notify_body_webhook_is_the_event),
+	    cmocka_unit_test(test_notify_body_slack_blocks),
+	    cmocka_unit_test(test_notify_body_slack_long_justification_cut),
+	    cmocka_unit_test(test_notify_body_slack_alert),
+	    cmocka_unit_test(test_notify_event_and_audience_names),
+	    cmocka_unit_test(test_audit_stream_syslog_frame),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
