@@ -11,6 +11,7 @@
 #include "jitgate/cli.h"
 #include "jitgate/log.h"
 #include "jitgate/migrate.h"
+#include "jitgate/telemetry.h"
 
 static const char usage_text[] =
     "usage: jitgate <command> [options]\n"
@@ -173,7 +174,14 @@ jg_cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "jitgate: migration failed: %s\n", err);
 		goto out;
 	}
+	int tapplied = 0;
+	if (jg_telemetry_migrate(cfg, &tapplied, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: telemetry migration failed: %s\n", err);
+		goto out;
+	}
 	printf("applied %d migration(s); schema is current\n", applied);
+	printf("telemetry database %s: applied %d migration(s); schema is current\n",
+	       cfg->telemetry_path, tapplied);
 	rc = JG_EXIT_OK;
 out:
 	jg_store_close(store);

@@ -157,6 +157,9 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 				 "capabilities", caps, "params", NULL);
 	if (data && params)
 		json_object_set_new(data, "params", integers_only(params));
+	/* with read-pii whatever this call returns is unredacted: the entry says so */
+	if (data && g->has_pii)
+		json_object_set_new(data, "pii", json_true());
 	json_t *wrap = json_pack("{s:s,s:o}", "actor", g->actor, "data", data);
 	struct intent in = {.action = action, .data = wrap};
 	rc = wrap ? jg_audit_run(app->audit, intent_fn, &in) : JG_ENOMEM;

@@ -22,6 +22,7 @@
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
+#include "jitgate/telemetry.h"
 #include "jitgate/version.h"
 
 static int
@@ -172,6 +173,7 @@ jg_cmd_serve(int argc, char **argv)
 	int check_only = 0, ch, rc;
 	struct jg_app app = {0};
 	struct sweeper sw = {0};
+	struct jg_telemetry_sweeper *tsw = NULL;
 	char err[1024];
 	sigset_t sigs;
 
@@ -207,6 +209,12 @@ jg_cmd_serve(int argc, char **argv)
 
 	if ((rc = jg_cli_open_store(app.cfg, &app.store)) != 0)
 		goto out;
+	if (jg_telemetry_open(app.cfg, &app.telemetry, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: telemetry database: %s: run 'jitgate migrate -c %s'\n", err,
+			app.cfg->file);
+		rc = JG_EXIT_STORE;
+		goto out;
+	}
 	pthread_rwlock_init(&app.policy_lock, NULL);
 	if (load_policies(&app, &app.policies) != 0) {
 		rc = JG_EXIT_CONFIG;
@@ -244,7 +252,11 @@ jg_cmd_serve(int argc, char **argv)
 	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
 	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
 	    jg_api_requests_register(app.router) != 0 || jg_api_tokens_register(app.router) != 0 ||
-	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0)
+	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0 ||
+	    jg_api_ingest_register(app.router) != 0 || jg_api_logs_register(app.router) != 0 ||
+	    jg_api_traces_register(app.router) != 0 || jg_api_metrics_register(app.router) != 0)
+		goto out;
+	if (jg_telemetry_sweeper_start(app.telemetry, app.cfg, &tsw) != 0)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);
@@ -282,6 +294,8 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	int left = jg_server_stop(app.server, (int)app.cfg->limits.shutdown_grace);
 	stop_sweeper(&sw);
+	jg_telemetry_sweeper_stop(tsw);
+	tsw = NULL;
 	if (left > 0)
 		jg_logf(JG_LOG_WARN, "%d request(s) still running at the end of the grace period",
 			left);
@@ -290,6 +304,7 @@ jg_cmd_serve(int argc, char **argv)
 	rc = left > 0 ? JG_EXIT_RUNTIME : JG_EXIT_OK;
 out:
 	stop_sweeper(&sw);
+	jg_telemetry_sweeper_stop(tsw);
 	jg_server_free(app.server);
 	jg_audit_free(app.audit);
 	jg_oidc_free(app.oidc);
@@ -298,6 +313,7 @@ out:
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);
+	jg_store_close(app.telemetry);
 	jg_config_free(app.cfg);
 	return rc;
 }

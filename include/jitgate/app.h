@@ -30,6 +30,7 @@ struct jg_app {
 	struct jg_policy_set *policies;
 	struct jg_token_keys *token_keys;
 	int64_t token_lifetime; /* seconds */
+	struct jg_store *telemetry; /* the data plane's own database (telemetry.h) */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */
@@ -42,6 +43,12 @@ int jg_api_tokens_register(struct jg_router *router);
 int jg_api_probes_register(struct jg_router *router);
 /* Registers /v1/agents/probes... (ingest key) and GET .../probes/{id}/events (docs/agents.md). */
 int jg_api_agents_register(struct jg_router *router);
+/* Registers POST /v1/ingest/logs|traces|metrics (ingest key; docs/dataplane.md). */
+int jg_api_ingest_register(struct jg_router *router);
+/* Registers the guarded readers GET /v1/services/{svc}/logs, .../traces[/{id}], .../metrics. */
+int jg_api_logs_register(struct jg_router *router);
+int jg_api_traces_register(struct jg_router *router);
+int jg_api_metrics_register(struct jg_router *router);
 
 /* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
 int jg_api_requests_register(struct jg_router *router);
