@@ -128,7 +128,7 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (jg_tq_window(req, reply, &since, &until) != 0 ||
 	    jg_tq_duration(req, reply, "step", 0, &step) != 0)
 		return;
-	if (step != 0 && step < MIN_STEP_NS) {
+	if (jg_http_query(req, "step") != NULL && step < MIN_STEP_NS) {
 		jg_http_reply_error(reply, 400, "bad_request", "'step' must be at least 1s");
 		return;
 	}

@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  service list|remove [NAME] [-c FILE]    the service catalog\n"
     "  ingest-key create|rotate|revoke SERVICE [-c FILE]\n"
     "                                          agents' keys (printed once)\n"
+    "  demo seed [-c FILE]                     store demo telemetry for payment-service\n"
     "  version                                 print the version\n"
     "  help                                    show this text\n"
     "\n"

@@ -9,6 +9,7 @@
 #include "jitgate/app.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/log.h"
 
 static const char sql_grant[] =
     "SELECT state, expires_at, requester, service FROM access_requests WHERE id = ?";
@@ -79,6 +80,28 @@ intent_fn(struct jg_audit_tx *tx, void *ctx)
 				  json_object_get(i->data, "data"), NULL);
 }
 
+/*
+ * Records a refusal of an authentic token (its signature verified: a token
+ * for another service, without the capability, or of a grant no longer
+ * active).  Tokens that do not verify are not recorded: anyone could fill
+ * the log with them.  A refusal that cannot be recorded stays a refusal.
+ */
+static void
+audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *service,
+	      const char *capability, const char *action, const char *reason)
+{
+	char actor[300];
+	snprintf(actor, sizeof(actor), "user:%s", c->sub);
+	json_t *wrap = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "actor", actor, "data",
+				 "grant", c->grant, "jti", c->jti, "service", service,
+				 "token_service", c->aud, "capability", capability, "action", action,
+				 "reason", reason);
+	struct intent in = {.action = "guard.refused", .data = wrap};
+	if (wrap == NULL || jg_audit_run(app->audit, intent_fn, &in) != 0)
+		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
+	json_decref(wrap);
+}
+
 int
 jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
 	 const char *capability, const char *action, json_t *params, struct jg_guarded *g)
@@ -100,14 +123,26 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		return JG_EDENIED;
 	}
 	if (jg_token_verify(app->token_keys, auth + 7, app->cfg->public_url, service, now, &g->claims,
-			    why, sizeof(why)) != 0)
+			    why, sizeof(why)) != 0) {
+		/* authentic, but for another service: refused and recorded */
+		struct jg_token_claims other;
+		char why2[256];
+		char aud[sizeof(g->claims.aud)];
+		snprintf(aud, sizeof(aud), "%s", g->claims.aud);
+		if (aud[0] != '\0' && strcmp(aud, service) != 0 &&
+		    jg_token_verify(app->token_keys, auth + 7, app->cfg->public_url, aud, now, &other,
+				    why2, sizeof(why2)) == 0)
+			audit_refusal(app, &other, service, capability, action, why);
 		return unauthorized(reply, why);
+	}
 	int has = 0;
 	for (size_t i = 0; i < g->claims.ncaps; i++) {
 		has |= strcmp(g->claims.caps[i], capability) == 0;
 		g->has_pii |= strcmp(g->claims.caps[i], "read-pii") == 0;
 	}
 	if (!has) {
+		audit_refusal(app, &g->claims, service, capability, action,
+			      "the token does not hold the capability");
 		jg_http_reply_error(reply, 403, "insufficient_capability",
 				    "this needs the %s capability", capability);
 		jg_http_reply_header(reply, "WWW-Authenticate",
@@ -137,8 +172,11 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
-	if (!active)
+	if (!active) {
+		audit_refusal(app, &g->claims, service, capability, action,
+			      "the token's grant is no longer active");
 		return unauthorized(reply, "the token's grant is no longer active (revoked or expired)");
+	}
 
 	/* the token's anchor in the verified audit log */
 	rc = jg_audit_anchor(app->audit, g->claims.audit_seq, g->claims.audit_hash);
