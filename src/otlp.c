@@ -606,17 +606,23 @@ line_time(json_t *v, int64_t *ns)
 	double d = json_number_value(v);
 	if (!(d > 0) || d > 9.2e18)
 		return JG_EINVAL;
-	if (json_is_integer(v) && d >= 1e17) {
-		*ns = json_integer_value(v);
-	} else if (d >= 1e17) {
-		*ns = (int64_t)d;
-	} else if (d >= 1e14) {
-		*ns = (int64_t)(d * 1e3);
-	} else if (d >= 1e11) {
-		*ns = (int64_t)(d * 1e6);
-	} else {
-		*ns = (int64_t)(d * 1e9);
+	/* integers exactly (a double has 53 bits: microseconds would lose some) */
+	if (json_is_integer(v)) {
+		int64_t n = json_integer_value(v);
+		*ns = n >= 100000000000000000LL ? n
+		      : n >= 100000000000000LL	? n * 1000
+		      : n >= 100000000000LL	? n * 1000000
+					     : n * 1000000000LL;
+		return 0;
 	}
+	if (d >= 1e17)
+		*ns = (int64_t)d;
+	else if (d >= 1e14)
+		*ns = (int64_t)(d * 1e3);
+	else if (d >= 1e11)
+		*ns = (int64_t)(d * 1e6);
+	else
+		*ns = (int64_t)(d * 1e9);
 	return 0;
 }
 
@@ -809,8 +815,9 @@ error_code_of(json_t *attrs, json_t *events, int failed)
 	return NULL;
 }
 
+/* A span's events; one without a time is put at the span's start. */
 static int
-span_events(struct walk *w, json_t *list, json_t **out)
+span_events(struct walk *w, json_t *list, int64_t start, json_t **out)
 {
 	size_t i;
 	json_t *e;
@@ -831,9 +838,9 @@ span_events(struct walk *w, json_t *list, json_t **out)
 		json_t *attrs;
 		const char *name = json_string_value(json_object_get(e, "name"));
 		if (!json_is_object(e) || name == NULL ||
-		    uint_of(field(e, "timeUnixNano", "time_unix_nano"), 0, &t) != 0) {
+		    uint_of(field(e, "timeUnixNano", "time_unix_nano"), start, &t) != 0) {
 			json_decref(*out);
-			return fail(w, "events[%zu] needs a name and an unsigned timeUnixNano", i);
+			return fail(w, "events[%zu] needs a name (and an unsigned timeUnixNano)", i);
 		}
 		if (attributes_of(field(e, "attributes", NULL), 0, &attrs, why, sizeof(why)) != 0) {
 			json_decref(*out);
@@ -905,7 +912,7 @@ span_of(struct walk *w, json_t *sp, json_t *resource, json_t **out)
 		rc = fail(w, "%s", why);
 		goto out;
 	}
-	if ((rc = span_events(w, field(sp, "events", NULL), &events)) != 0)
+	if ((rc = span_events(w, field(sp, "events", NULL), start, &events)) != 0)
 		goto out;
 	json_t *inst = json_object_get(resource, "service.instance.id");
 	if (!json_is_string(inst))
