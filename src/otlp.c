@@ -830,6 +830,7 @@ span_events(struct walk *w, json_t *list, int64_t start, json_t **out)
 		return 0;
 	if (!json_is_array(list) || json_array_size(list) > JG_OTLP_MAX_EVENTS) {
 		json_decref(*out);
+		*out = NULL;
 		return fail(w, "events must be a list of at most %d events", JG_OTLP_MAX_EVENTS);
 	}
 	json_array_foreach(list, i, e)
@@ -840,10 +841,12 @@ span_events(struct walk *w, json_t *list, int64_t start, json_t **out)
 		if (!json_is_object(e) || name == NULL ||
 		    uint_of(field(e, "timeUnixNano", "time_unix_nano"), start, &t) != 0) {
 			json_decref(*out);
+			*out = NULL;
 			return fail(w, "events[%zu] needs a name (and an unsigned timeUnixNano)", i);
 		}
 		if (attributes_of(field(e, "attributes", NULL), 0, &attrs, why, sizeof(why)) != 0) {
 			json_decref(*out);
+			*out = NULL;
 			return fail(w, "events[%zu]: %s", i, why);
 		}
 		json_array_append_new(*out, json_pack("{s:s,s:I,s:o}", "name", name, "time_ns",

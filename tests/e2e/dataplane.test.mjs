@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import https from 'node:https';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { startJitgate, cleanup, BIN } from './lib/harness.mjs';
 
@@ -180,7 +182,7 @@ describe('the debug data plane', () => {
     assert.match(r.json.error.message, /application\/json/);
     r = await ingest(keys[SVC], 'traces', JSON.stringify(PAY_OK), 'application/x-ndjson'); // JSON Lines is for logs only
     assert.equal(r.status, 415, r.body);
-    r = await jg.request('POST', '/v1/ingest/logs', { body: JSON.stringify(LOGS_FIXTURE), headers: { authorization: `Bearer ${keys[SVC]}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    r = await jg.request('POST', '/v1/ingest/logs', { body: JSON.stringify(LOGS_FIXTURE), headers: { authorization: `Bearer ${keys[SVC]}`, 'content-type': 'application/json', 'content-encoding': 'br' } });
     assert.equal(r.status, 415, r.body);
     r = await ingest(keys[SVC], 'logs', '{"resourceLogs": [');
     assert.equal(r.status, 400, r.body);
@@ -268,6 +270,34 @@ describe('the debug data plane', () => {
     assert.equal(r.status, 400, r.body);
     assert.match(r.json.error.message, /more than 10000 records/);
     assert.deepEqual({ logs: count('logs'), fts: count('logs_fts'), spans: count('spans'), points: count('metric_points') }, before);
+  });
+
+  test('gzip bodies (the collector exporter\'s default) are inflated, up to a bound', async () => {
+    const send = (buf, enc = 'gzip', type = 'application/json') => new Promise((ok, fail) => {
+      const req = https.request({ host: '127.0.0.1', port: jg.port, method: 'POST', path: '/v1/ingest/traces', ca: jg.ca, agent: false,
+        headers: { authorization: `Bearer ${keys[SVC]}`, 'content-type': type, 'content-encoding': enc, 'content-length': buf.length } }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', fail);
+      req.end(buf);
+    });
+    const trace = spansOf(SVC, [{ traceId: 'feedfacefeedfacefeedfacefeedface', spanId: 'feedfacefeedface', name: 'gzipped', startTimeUnixNano: ns(-86400000), endTimeUnixNano: ns(-86399999) }]);
+    let r = await send(gzipSync(JSON.stringify(trace)));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(sql("SELECT json_extract(span, '$.name') FROM spans WHERE trace_id = 'feedfacefeedfacefeedfacefeedface'"), 'gzipped');
+    const before = count('spans');
+    // 40 MiB of JSON whitespace in 40 kB of gzip: refused, not swallowed
+    r = await send(gzipSync(Buffer.concat([Buffer.from('{"resourceSpans":[]'), Buffer.alloc(40 << 20, 0x20), Buffer.from('}')])));
+    assert.equal(r.status, 413, r.body);
+    r = await send(Buffer.from('not gzip at all'));
+    assert.equal(r.status, 400, r.body);
+    r = await send(gzipSync(JSON.stringify(trace)).subarray(0, 20));
+    assert.equal(r.status, 400, r.body);
+    r = await send(Buffer.concat([gzipSync(JSON.stringify(trace)), Buffer.from('trailing')]));
+    assert.equal(r.status, 400, r.body);
+    assert.equal(count('spans'), before);
   });
 
   test('JSON Lines logs: known fields mapped, the rest kept as attributes; a bad line names its index', async () => {
@@ -570,7 +600,8 @@ describe('the debug data plane', () => {
     // finding traces
     const all = await read(tokens.read, `/v1/services/${SVC}/traces`);
     assert.equal(all.status, 200, all.body);
-    assert.deepEqual(all.json.traces.map((t) => t.trace_id), [T2, t1]);
+    assert.deepEqual(all.json.traces.map((t) => t.trace_id), [T2, t1, 'feedfacefeedfacefeedfacefeedface']);
+    assert.deepEqual((await read(tokens.read, `/v1/services/${SVC}/traces?since=2026-11-25T00:00:00Z`)).json.traces.map((t) => t.trace_id), [T2, t1]);
     const errs = await read(tokens.read, `/v1/services/${SVC}/traces?status=error&since=2026-11-25T09:00:00Z`);
     assert.deepEqual(errs.json.traces.map((t) => t.trace_id), [t1]);
     const e = errs.json.traces[0];
@@ -578,7 +609,7 @@ describe('the debug data plane', () => {
       { spans: 5, errors: 4, duration_ms: 1500, services: [DEP, SVC], root_service: SVC, root_name: 'POST /v1/payments', start: '2026-11-25T10:00:00.000000000Z' });
     assert.deepEqual((await read(tokens.read, `/v1/services/${SVC}/traces?min_duration=1s`)).json.traces.map((t) => t.trace_id), [t1]);
     assert.deepEqual((await read(tokens.read, `/v1/services/${SVC}/traces?min_duration=2s`)).json.traces, []);
-    assert.deepEqual((await read(tokens.read, `/v1/services/${SVC}/traces?until=2026-11-25T10:00:30Z`)).json.traces.map((t) => t.trace_id), [t1]);
+    assert.deepEqual((await read(tokens.read, `/v1/services/${SVC}/traces?since=2026-11-25T00:00:00Z&until=2026-11-25T10:00:30Z`)).json.traces.map((t) => t.trace_id), [t1]);
     for (const bad of ['?status=bad', '?min_duration=fast', '?limit=0', '?since=x']) {
       assert.equal((await read(tokens.read, `/v1/services/${SVC}/traces${bad}`)).status, 400, bad);
     }
