@@ -7,11 +7,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { startJitgate, cleanup, BIN } from './lib/harness.mjs';
+import { startJitgate, cleanup, BIN, runJitgate, writeConfig, makeCert, freePort } from './lib/harness.mjs';
 
 const SVC = 'payment-service';
 const DEP = 'ledger-service';
@@ -797,5 +798,29 @@ describe('retention', () => {
     assert.deepEqual([n('logs'), n('logs_fts'), n('logs_fts_redacted'), n('spans'), n('metric_points')], [0, 0, 0, 0, 8]);
     const deleted = jg.logLines().map((l) => /^telemetry sweeper: deleted (\d+) expired rows$/.exec(l.msg)).filter(Boolean);
     assert.equal(deleted.reduce((sum, m) => sum + Number(m[1]), 0), 3, jg.stderr.slice(-1500));
+  });
+});
+
+describe('the telemetry schema', () => {
+  test('serve refuses to start (exit 4) while a telemetry migration is pending; migrate applies it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
+    try {
+      makeCert(dir);
+      const cfg = writeConfig(dir, await freePort(), 'telemetry:\n  database: data/tel.db\n');
+      execFileSync('mkdir', ['-p', join(dir, 'data')]);
+      let r = runJitgate(['migrate', '-c', cfg]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /telemetry database .*data\/tel\.db: applied 1 migration\(s\); schema is current/);
+      assert.equal(runJitgate(['keys', 'generate', '-c', cfg]).code, 0);
+      unlinkSync(join(dir, 'data', 'tel.db'));
+      r = runJitgate(['serve', '-c', cfg]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /telemetry database: .*1 telemetry migration\(s\) pending: run 'jitgate migrate/);
+      r = runJitgate(['migrate', '-c', cfg]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /applied 0 migration\(s\)[^]*telemetry database .*applied 1 migration/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
