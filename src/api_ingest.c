@@ -122,8 +122,8 @@ static void
 bad_record(struct jg_http_reply *reply, const struct jg_otlp_error *e)
 {
 	char msg[512];
-	snprintf(msg, sizeof(msg), "record %zu (%s): %s; nothing of this batch was stored", e->index,
-		 e->path, e->why);
+	snprintf(msg, sizeof(msg), "record %zu (%s): %s; nothing of this batch was stored",
+		 e->index, e->path, e->why);
 	jg_http_reply_json(reply, 400,
 			   json_pack("{s:{s:s,s:s,s:I,s:s}}", "error", "code", "bad_record",
 				     "message", msg, "index", (json_int_t)e->index, "path",
@@ -156,15 +156,16 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
 				    enc);
 		return;
 	}
-	int ndjson = kind == LOGS && (is_type(ct, "application/x-ndjson") ||
-				      is_type(ct, "application/jsonl") ||
-				      is_type(ct, "application/json-lines"));
+	int ndjson = kind == LOGS &&
+		     (is_type(ct, "application/x-ndjson") || is_type(ct, "application/jsonl") ||
+		      is_type(ct, "application/json-lines"));
 	if (!ndjson && !is_type(ct, "application/json")) {
 		jg_http_reply_error(reply, 415, "unsupported_media_type",
-				    kind == LOGS ? "the body must be application/json (OTLP/HTTP "
-						   "JSON) or application/x-ndjson (JSON Lines)"
-						 : "the body must be application/json (OTLP/HTTP JSON; "
-						   "protobuf is not accepted)");
+				    kind == LOGS
+					? "the body must be application/json (OTLP/HTTP "
+					  "JSON) or application/x-ndjson (JSON Lines)"
+					: "the body must be application/json (OTLP/HTTP JSON; "
+					  "protobuf is not accepted)");
 		return;
 	}
 	if (req->body == NULL || req->body_len == 0) {
@@ -176,9 +177,10 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
 	if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
 		rc = gunzip(req->body, req->body_len, &inflated, &body_len);
 		if (rc == JG_ETOOBIG) {
-			jg_http_reply_error(reply, 413, "payload_too_large",
-					    "the body inflates to more than %d bytes; nothing was stored",
-					    MAX_INFLATED);
+			jg_http_reply_error(
+			    reply, 413, "payload_too_large",
+			    "the body inflates to more than %d bytes; nothing was stored",
+			    MAX_INFLATED);
 			return;
 		}
 		if (rc != 0) {
@@ -193,16 +195,18 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
 	if (ndjson) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		rc = jg_otlp_logs_ndjson(body, body_len, who.service,
-					 (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, &items, &e);
+		rc =
+		    jg_otlp_logs_ndjson(body, body_len, who.service,
+					(int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, &items, &e);
 	} else {
 		json_error_t jerr;
 		doc = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 		if (doc == NULL) {
 			free(inflated);
-			jg_http_reply_error(reply, 400, "bad_request",
-					    "the body is not valid JSON (line %d, column %d): %.120s",
-					    jerr.line, jerr.column, jerr.text);
+			jg_http_reply_error(
+			    reply, 400, "bad_request",
+			    "the body is not valid JSON (line %d, column %d): %.120s", jerr.line,
+			    jerr.column, jerr.text);
 			return;
 		}
 		struct timespec ts;
@@ -221,7 +225,8 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
 		return;
 	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory; nothing was stored");
+		jg_http_reply_error(reply, 500, "internal_error",
+				    "out of memory; nothing was stored");
 		return;
 	}
 	size_t n = json_array_size(items);
@@ -245,7 +250,8 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
 	}
 	json_t *partial = json_object();
 	if (skipped > 0) {
-		json_object_set_new(partial, "rejectedDataPoints", json_integer((json_int_t)skipped));
+		json_object_set_new(partial, "rejectedDataPoints",
+				    json_integer((json_int_t)skipped));
 		json_object_set_new(partial, "errorMessage",
 				    json_string("exponential histograms and summaries are not "
 						"stored by jitgate"));

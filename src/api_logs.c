@@ -36,8 +36,8 @@
 #define MAX_Q_TERMS   16
 
 #define LOG_COLUMNS "l.id, l.time_ns, l.severity_number, l.level, l.trace_id, l.span_id, l.record "
-#define LOG_FILTER                                                                               \
-	"l.service = ?1 AND l.time_ns >= ?2 AND l.time_ns < ?3 AND l.severity_number >= ?4 AND "  \
+#define LOG_FILTER                                                                                 \
+	"l.service = ?1 AND l.time_ns >= ?2 AND l.time_ns < ?3 AND l.severity_number >= ?4 AND "   \
 	"(?5 IS NULL OR l.trace_id = ?5) AND (l.time_ns < ?6 OR (l.time_ns = ?6 AND l.id < ?7)) "
 #define LOG_ORDER "ORDER BY l.time_ns DESC, l.id DESC LIMIT ?8"
 
@@ -164,8 +164,9 @@ log_row(struct jg_stmt *st, const char *svc, bool redact, char *const *fields)
 	if (redact && jg_telemetry_redact_log(rec, fields) != 0) {
 		/* fail closed: a half-redacted record is never shown */
 		json_decref(rec);
-		rec = json_pack("{s:n,s:{},s:{},s:n,s:s}", "body", "attributes", "resource",
-				"severity_text", "withheld", "the record could not be redacted");
+		rec = json_pack("{s:n,s:{},s:{},s:{},s:n,s:s}", "body", "attributes", "resource",
+				"scope", "severity_text", "withheld",
+				"the record could not be redacted");
 		if (rec == NULL)
 			return NULL;
 	}
@@ -180,9 +181,9 @@ log_row(struct jg_stmt *st, const char *svc, bool redact, char *const *fields)
 	    json_object_get(rec, "resource"), "scope", json_object_get(rec, "scope"), "trace_id",
 	    jg_stmt_column_text(st, 4), "span_id", jg_stmt_column_text(st, 5));
 	if (out != NULL && json_object_get(rec, "observed_ns") != NULL)
-		json_object_set_new(out, "observed_time_unix_nano",
-				    jg_tq_ns_string(json_integer_value(
-					json_object_get(rec, "observed_ns"))));
+		json_object_set_new(
+		    out, "observed_time_unix_nano",
+		    jg_tq_ns_string(json_integer_value(json_object_get(rec, "observed_ns"))));
 	if (out != NULL && json_object_get(rec, "withheld") != NULL)
 		json_object_set(out, "withheld", json_object_get(rec, "withheld"));
 	json_decref(rec);
@@ -206,7 +207,8 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	    jg_http_query_u64(req, reply, "limit", DEFAULT_LIMIT, MAX_LIMIT, &limit) != 0)
 		return;
 	if (limit == 0) {
-		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d", MAX_LIMIT);
+		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d",
+				    MAX_LIMIT);
 		return;
 	}
 	if (level != NULL && (floor_sev = level_floor(level)) < 0) {
@@ -261,7 +263,8 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (logs == NULL || app->telemetry == NULL ||
 	    jg_store_acquire(app->telemetry, &conn) != 0) {
 		json_decref(logs);
-		jg_http_reply_error(reply, 503, "unavailable", "the telemetry store is unavailable");
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the telemetry store is unavailable");
 		return;
 	}
 	const char *sql = q == NULL ? sql_plain : (redact ? sql_redacted : sql_raw);
@@ -312,6 +315,7 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 int
 jg_api_logs_register(struct jg_router *router)
 {
-	return jg_router_add(router, "GET", "/v1/services/{svc}/logs", (void *)handle_logs, 0) ? JG_EINVAL
-												   : 0;
+	return jg_router_add(router, "GET", "/v1/services/{svc}/logs", (void *)handle_logs, 0)
+		   ? JG_EINVAL
+		   : 0;
 }

@@ -27,9 +27,9 @@
 #include "jitgate/redact.h"
 #include "jitgate/telemetry.h"
 
-#define MAX_ROWS     100000
-#define MAX_NAME     255
-#define MIN_STEP_NS  1000000000LL
+#define MAX_ROWS    100000
+#define MAX_NAME    255
+#define MIN_STEP_NS 1000000000LL
 
 static const char sql_names[] =
     "SELECT name, kind, unit, description, count(*), max(time_ns) FROM metric_points "
@@ -45,8 +45,9 @@ static void
 hist_add(json_t *a, json_t *b)
 {
 	json_t *ca = json_object_get(a, "counts"), *cb = json_object_get(b, "counts");
-	json_object_set_new(a, "count", json_integer(json_integer_value(json_object_get(a, "count")) +
-						     json_integer_value(json_object_get(b, "count"))));
+	json_object_set_new(a, "count",
+			    json_integer(json_integer_value(json_object_get(a, "count")) +
+					 json_integer_value(json_object_get(b, "count"))));
 	if (json_array_size(ca) == json_array_size(cb) &&
 	    json_equal(json_object_get(a, "bounds"), json_object_get(b, "bounds"))) {
 		for (size_t i = 0; i < json_array_size(ca); i++)
@@ -56,13 +57,16 @@ hist_add(json_t *a, json_t *b)
 	}
 	json_t *sa = json_object_get(a, "sum"), *sb = json_object_get(b, "sum");
 	if (json_is_number(sa) && json_is_number(sb))
-		json_object_set_new(a, "sum", json_real(json_number_value(sa) + json_number_value(sb)));
+		json_object_set_new(a, "sum",
+				    json_real(json_number_value(sa) + json_number_value(sb)));
 	json_t *x = json_object_get(a, "min"), *y = json_object_get(b, "min");
-	if (json_is_number(y) && (!json_is_number(x) || json_number_value(y) < json_number_value(x)))
+	if (json_is_number(y) &&
+	    (!json_is_number(x) || json_number_value(y) < json_number_value(x)))
 		json_object_set(a, "min", y);
 	x = json_object_get(a, "max");
 	y = json_object_get(b, "max");
-	if (json_is_number(y) && (!json_is_number(x) || json_number_value(y) > json_number_value(x)))
+	if (json_is_number(y) &&
+	    (!json_is_number(x) || json_number_value(y) > json_number_value(x)))
 		json_object_set(a, "max", y);
 }
 
@@ -86,11 +90,11 @@ hist_point(json_t *h)
 /* A window's state while rows of one series are read. */
 struct window {
 	int open;
-	int64_t start;	/* window start (or the point's time without step) */
-	int64_t t;	/* the last point's time */
-	double value;	/* gauge/sum */
+	int64_t start; /* window start (or the point's time without step) */
+	int64_t t;     /* the last point's time */
+	double value;  /* gauge/sum */
 	int has_value;
-	json_t *hist;	/* owned */
+	json_t *hist; /* owned */
 };
 
 static void
@@ -154,7 +158,8 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (metrics == NULL || app->telemetry == NULL ||
 	    jg_store_acquire(app->telemetry, &conn) != 0) {
 		json_decref(metrics);
-		jg_http_reply_error(reply, 503, "unavailable", "the telemetry store is unavailable");
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the telemetry store is unavailable");
 		return;
 	}
 	int s = JG_ESTORE;
@@ -167,13 +172,13 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 				char when[JG_TIME_TEXT];
 				jg_tq_time_text(jg_stmt_column_int64(st, 5), when);
 				json_array_append_new(
-				    metrics,
-				    json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "name",
-					      jg_stmt_column_text(st, 0), "kind",
-					      jg_stmt_column_text(st, 1), "unit",
-					      jg_stmt_column_text(st, 2), "description",
-					      jg_stmt_column_text(st, 3), "points",
-					      (json_int_t)jg_stmt_column_int64(st, 4), "last", when));
+				    metrics, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "name",
+						       jg_stmt_column_text(st, 0), "kind",
+						       jg_stmt_column_text(st, 1), "unit",
+						       jg_stmt_column_text(st, 2), "description",
+						       jg_stmt_column_text(st, 3), "points",
+						       (json_int_t)jg_stmt_column_int64(st, 4),
+						       "last", when));
 			}
 			jg_stmt_finish(st);
 		}
@@ -217,15 +222,16 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 				while (fields && fields[nf])
 					nf++;
 				if (attrs == NULL || cur_series == NULL ||
-				    (redact && jg_redact_json(attrs, (const char *const *)fields, nf,
-							      NULL) != 0)) {
+				    (redact && jg_redact_json(attrs, (const char *const *)fields,
+							      nf, NULL) != 0)) {
 					/* fail closed: nothing half redacted is shown */
 					json_decref(attrs);
 					s = JG_ENOMEM;
 					break;
 				}
 				points = json_array();
-				series = json_pack("{s:o,s:o}", "attributes", attrs, "points", points);
+				series =
+				    json_pack("{s:o,s:o}", "attributes", attrs, "points", points);
 				json_array_append_new(json_object_get(metric, "series"), series);
 			}
 			int64_t start = step ? t - t % step : t;
@@ -279,8 +285,8 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 503, "unavailable", "the metrics cannot be read now");
 		return;
 	}
-	json_t *out = json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "metrics",
-				metrics);
+	json_t *out =
+	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "metrics", metrics);
 	if (name != NULL)
 		json_object_set_new(out, "name", json_string(name));
 	json_object_set_new(out, "step_seconds",

@@ -22,8 +22,8 @@ int jg_tq_window(const struct jg_http_request *req, struct jg_http_reply *reply,
 		 int64_t *until);
 
 /* Reads a duration argument (250ms, 2s, 5m, ...) into ns; absent: def. 400 on error. */
-int jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply,
-		   const char *name, int64_t def, int64_t *out);
+int jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+		   int64_t def, int64_t *out);
 
 /* Reads a boolean argument ("true"/"false"/"1"/"0"); absent: false. 400 on error. */
 int jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,

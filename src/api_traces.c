@@ -138,7 +138,8 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (spans == NULL || app->telemetry == NULL ||
 	    jg_store_acquire(app->telemetry, &conn) != 0) {
 		json_decref(spans);
-		jg_http_reply_error(reply, 503, "unavailable", "the telemetry store is unavailable");
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the telemetry store is unavailable");
 		return;
 	}
 	rc = jg_store_begin_read(conn);
@@ -173,7 +174,8 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	if (!mine) {
 		json_decref(spans);
-		jg_http_reply_error(reply, 404, "not_found", "no trace %s with spans of %s", tid, svc);
+		jg_http_reply_error(reply, 404, "not_found", "no trace %s with spans of %s", tid,
+				    svc);
 		return;
 	}
 	bool redact = !g.has_pii;
@@ -205,8 +207,8 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 422, "trace_unreadable", "the trace cannot be analysed: %s",
-				    why);
+		jg_http_reply_error(reply, 422, "trace_unreadable",
+				    "the trace cannot be analysed: %s", why);
 		return;
 	}
 	json_object_set_new(out, "service", json_string(svc));
@@ -231,7 +233,8 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 	    jg_http_query_u64(req, reply, "limit", DEFAULT_LIMIT, MAX_LIMIT, &limit) != 0)
 		return;
 	if (limit == 0) {
-		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d", MAX_LIMIT);
+		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d",
+				    MAX_LIMIT);
 		return;
 	}
 	if (status != NULL && strcmp(status, "error") != 0 && strcmp(status, "any") != 0) {
@@ -253,9 +256,11 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	bool redact = !g.has_pii;
 	json_t *list = json_array();
-	if (list == NULL || app->telemetry == NULL || jg_store_acquire(app->telemetry, &conn) != 0) {
+	if (list == NULL || app->telemetry == NULL ||
+	    jg_store_acquire(app->telemetry, &conn) != 0) {
 		json_decref(list);
-		jg_http_reply_error(reply, 503, "unavailable", "the telemetry store is unavailable");
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the telemetry store is unavailable");
 		return;
 	}
 	rc = jg_stmt_prepare(conn, sql_search, &st);
@@ -269,7 +274,8 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_stmt_bind_int64(st, 6, (int64_t)limit);
 		while ((s = jg_stmt_step(st)) == JG_STMT_ROW) {
 			char when[JG_TIME_TEXT];
-			int64_t start = jg_stmt_column_int64(st, 1), end = jg_stmt_column_int64(st, 2);
+			int64_t start = jg_stmt_column_int64(st, 1),
+				end = jg_stmt_column_int64(st, 2);
 			const char *services = jg_stmt_column_text(st, 5);
 			const char *root_name = jg_stmt_column_text(st, 7);
 			json_t *svcs = json_array(), *name = json_null();
@@ -280,7 +286,8 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 				p += n + (comma ? 1 : 0);
 			}
 			if (root_name != NULL) {
-				name = redact ? redacted_text(root_name, NULL) : json_string(root_name);
+				name = redact ? redacted_text(root_name, NULL)
+					      : json_string(root_name);
 				if (name == NULL) {
 					json_decref(svcs);
 					s = JG_ENOMEM;
@@ -289,14 +296,14 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 			}
 			jg_tq_time_text(start, when);
 			json_array_append_new(
-			    list,
-			    json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:o,s:s?,s:o}", "trace_id",
-				      jg_stmt_column_text(st, 0), "start", when, "start_unix_nano",
-				      jg_tq_ns_string(start), "duration_ms",
-				      (json_int_t)((end - start) / 1000000), "spans",
-				      (json_int_t)jg_stmt_column_int64(st, 3), "errors",
-				      (json_int_t)jg_stmt_column_int64(st, 4), "services", svcs,
-				      "root_service", jg_stmt_column_text(st, 6), "root_name", name));
+			    list, json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:o,s:s?,s:o}", "trace_id",
+					    jg_stmt_column_text(st, 0), "start", when,
+					    "start_unix_nano", jg_tq_ns_string(start),
+					    "duration_ms", (json_int_t)((end - start) / 1000000),
+					    "spans", (json_int_t)jg_stmt_column_int64(st, 3),
+					    "errors", (json_int_t)jg_stmt_column_int64(st, 4),
+					    "services", svcs, "root_service",
+					    jg_stmt_column_text(st, 6), "root_name", name));
 		}
 		rc = s == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
@@ -308,9 +315,9 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	jg_http_reply_header(reply, "Cache-Control", "no-store");
-	jg_http_reply_json(reply, 200,
-			   json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "traces",
-				     list));
+	jg_http_reply_json(
+	    reply, 200,
+	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "traces", list));
 }
 
 int

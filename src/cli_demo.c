@@ -33,9 +33,9 @@
 #include "jitgate/otlp.h"
 #include "jitgate/telemetry.h"
 
-#define MS	  1000000LL
-#define SEC	  (1000 * MS)
-#define MINUTE	  (60 * SEC)
+#define MS	   1000000LL
+#define SEC	   (1000 * MS)
+#define MINUTE	   (60 * SEC)
 #define N_SERVICES 3
 
 static const char *const services[N_SERVICES] = {"payment-service", "payment-ledger",
@@ -50,10 +50,10 @@ struct svc_docs {
 
 struct seed {
 	struct svc_docs docs[N_SERVICES];
-	int64_t now;		  /* ns */
-	int64_t deploy;		  /* ns: payment-accounts 2.4.0 on payment-accounts-7c9f */
-	char failing[33];	  /* one failing trace id, for the summary */
-	unsigned long long rnd;	  /* xorshift state for jitter */
+	int64_t now;		/* ns */
+	int64_t deploy;		/* ns: payment-accounts 2.4.0 on payment-accounts-7c9f */
+	char failing[33];	/* one failing trace id, for the summary */
+	unsigned long long rnd; /* xorshift state for jitter */
 	int traces, failed, logs, points;
 };
 
@@ -135,14 +135,16 @@ records_of(struct seed *s, const char *svc, const char *instance, int kind)
 	{
 		json_t *attrs = json_object_get(json_object_get(r, "resource"), "attributes");
 		json_t *inst = json_array_get(attrs, 2);
-		if (strcmp(json_string_value(json_object_get(json_object_get(inst, "value"),
-							     "stringValue")),
+		if (strcmp(json_string_value(
+			       json_object_get(json_object_get(inst, "value"), "stringValue")),
 			   instance) == 0)
-			return json_object_get(json_array_get(json_object_get(r, scope_keys[kind]), 0),
-					       rec_keys[kind]);
+			return json_object_get(
+			    json_array_get(json_object_get(r, scope_keys[kind]), 0),
+			    rec_keys[kind]);
 	}
 	r = json_pack("{s:{s:[o,o,o,o]},s:[{s:{s:s,s:s},s:[]}]}", "resource", "attributes",
-		      str_attr("service.name", svc), str_attr("service.version", version_of(instance)),
+		      str_attr("service.name", svc),
+		      str_attr("service.version", version_of(instance)),
 		      str_attr("service.instance.id", instance),
 		      str_attr("deployment.environment", "production"), scope_keys[kind], "scope",
 		      "name", "jitgate-demo", "version", "1.0", rec_keys[kind]);
@@ -158,12 +160,12 @@ span(struct seed *s, const char *svc, const char *instance, const char *trace, c
      const char *message, json_t *attrs, json_t *events)
 {
 	hex_id(id_out, 8);
-	json_t *sp = json_pack("{s:s,s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:{s:i,s:s}}", "traceId", trace,
-			       "spanId", id_out, "parentSpanId", parent ? parent : "", "name", name,
-			       "kind", kind, "startTimeUnixNano", ns_text(start), "endTimeUnixNano",
-			       ns_text(end), "attributes", attrs ? attrs : json_array(), "events",
-			       events ? events : json_array(), "status", "code", status, "message",
-			       message ? message : "");
+	json_t *sp = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:{s:i,s:s}}", "traceId", trace, "spanId", id_out,
+	    "parentSpanId", parent ? parent : "", "name", name, "kind", kind, "startTimeUnixNano",
+	    ns_text(start), "endTimeUnixNano", ns_text(end), "attributes",
+	    attrs ? attrs : json_array(), "events", events ? events : json_array(), "status",
+	    "code", status, "message", message ? message : "");
 	json_array_append_new(records_of(s, svc, instance, 0), sp);
 }
 
@@ -175,16 +177,16 @@ log_line(struct seed *s, const char *svc, const char *instance, int64_t t, int s
 	json_t *lr = json_pack("{s:o,s:o,s:i,s:s,s:{s:s},s:o,s:s,s:s}", "timeUnixNano", ns_text(t),
 			       "observedTimeUnixNano", ns_text(t + 2 * MS), "severityNumber", sev,
 			       "severityText", sev_text, "body", "stringValue", body, "attributes",
-			       attrs ? attrs : json_array(), "traceId", trace ? trace : "", "spanId",
-			       span_id ? span_id : "");
+			       attrs ? attrs : json_array(), "traceId", trace ? trace : "",
+			       "spanId", span_id ? span_id : "");
 	json_array_append_new(records_of(s, svc, instance, 1), lr);
 	s->logs++;
 }
 
 static const char *const customers[] = {"alice.nguyen@example.com", "j.doe@example.org",
 					"marta.k@example.net", "sam+shop@example.com"};
-static const char *const cards[] = {"4111 1111 1111 1111", "5555-5555-5555-4444",
-				    "378282246310005", "4012888888881881"};
+static const char *const cards[] = {"4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005",
+				    "4012888888881881"};
 static const char *const phones[] = {"+44 20 7946 0958", "+1 415-555-0132", "+49 30 901820",
 				     "+33 1 70 18 99 00"};
 
@@ -224,8 +226,8 @@ payment(struct seed *s, int64_t t0, int n, int fail)
 	     json_pack("[o,o]", str_attr("payment.provider", n % 2 ? "adyen" : "stripe"),
 		       int_attr("payment.amount_cents", amount_cents)),
 	     NULL);
-	span(s, "payment-service", pay_inst, trace, root, pay_client, "POST payment-ledger/holds", 3,
-	     t + 3 * MS, ledger_end + 1 * MS, fail ? 2 : 0, fail ? "502 Bad Gateway" : NULL,
+	span(s, "payment-service", pay_inst, trace, root, pay_client, "POST payment-ledger/holds",
+	     3, t + 3 * MS, ledger_end + 1 * MS, fail ? 2 : 0, fail ? "502 Bad Gateway" : NULL,
 	     json_pack("[o,o,o]", str_attr("server.address", "payment-ledger"),
 		       str_attr("http.request.method", "POST"),
 		       int_attr("http.response.status_code", fail ? 502 : 201)),
@@ -259,7 +261,8 @@ payment(struct seed *s, int64_t t0, int n, int fail)
 	     hold_start + MS / 2, hold_end, fail ? 2 : 0, fail ? "database timeout" : NULL,
 	     json_pack("[o]", int_attr("http.response.status_code", fail ? 504 : 201)), NULL);
 	json_t *db_attrs = json_pack(
-	    "[o,o,o,o]", str_attr("db.system", "postgresql"), str_attr("db.operation.name", "UPDATE"),
+	    "[o,o,o,o]", str_attr("db.system", "postgresql"),
+	    str_attr("db.operation.name", "UPDATE"),
 	    str_attr("db.query.text", "UPDATE accounts SET held = held + $1 WHERE id = $2"),
 	    str_attr("server.address", "accounts-db.internal"));
 	json_t *db_events = NULL;
@@ -269,8 +272,9 @@ payment(struct seed *s, int64_t t0, int n, int fail)
 		    "[{s:s,s:o,s:[o,o]}]", "name", "exception", "timeUnixNano",
 		    ns_text(hold_end - 1 * MS), "attributes",
 		    str_attr("exception.type", "QueryCanceled"),
-		    str_attr("exception.message",
-			     "canceling statement due to statement timeout (5000 ms); pool 2/2 busy"));
+		    str_attr(
+			"exception.message",
+			"canceling statement due to statement timeout (5000 ms); pool 2/2 busy"));
 	}
 	span(s, "payment-accounts", hold_inst, trace, acc_hold, acc_db, "UPDATE accounts", 3,
 	     hold_start + 1 * MS, hold_start + (1 + db_ms) * MS, fail ? 2 : 0,
@@ -289,7 +293,8 @@ payment(struct seed *s, int64_t t0, int n, int fail)
 		log_line(s, "payment-ledger", ledger_inst, ledger_end + lskew, 17, "ERROR",
 			 "hold failed: payment-accounts answered 504 Gateway Timeout after 5009 ms",
 			 trace, ledger_srv, json_pack("[o]", str_attr("order.id", order)));
-		log_line(s, "payment-accounts", hold_inst, hold_start + (1 + db_ms) * MS, 17, "ERROR",
+		log_line(s, "payment-accounts", hold_inst, hold_start + (1 + db_ms) * MS, 17,
+			 "ERROR",
 			 "query timeout after 5000 ms: UPDATE accounts SET held = held + $1 WHERE "
 			 "id = $2 (pool 2/2 busy, waited 4.2 s for a connection)",
 			 trace, acc_db, json_pack("[o]", str_attr("db.system", "postgresql")));
@@ -297,9 +302,9 @@ payment(struct seed *s, int64_t t0, int n, int fail)
 			memcpy(s->failing, trace, 33);
 		s->failed++;
 	} else {
-		snprintf(msg, sizeof(msg), "payment authorized for %s card %s amount %lld.%02lld EUR",
-			 customer, card, (long long)(amount_cents / 100),
-			 (long long)(amount_cents % 100));
+		snprintf(msg, sizeof(msg),
+			 "payment authorized for %s card %s amount %lld.%02lld EUR", customer, card,
+			 (long long)(amount_cents / 100), (long long)(amount_cents % 100));
 		log_line(s, "payment-service", pay_inst, total_end, 9, "INFO", msg, trace, root,
 			 json_pack("[o,o,o]", str_attr("order.id", order),
 				   str_attr("customer.email", customer),
@@ -362,8 +367,9 @@ metrics(struct seed *s, int64_t start)
 		char tot[24];
 		snprintf(tot, sizeof(tot), "%lld", total);
 		json_array_append_new(
-		    metric(s, "payment-service", "payment-service-a1", "http.server.request.duration",
-			   "ms", "Duration of POST /v1/payments", "histogram"),
+		    metric(s, "payment-service", "payment-service-a1",
+			   "http.server.request.duration", "ms", "Duration of POST /v1/payments",
+			   "histogram"),
 		    json_pack("{s:o,s:o,s:s,s:f,s:o,s:o,s:[o]}", "startTimeUnixNano",
 			      ns_text(start), "timeUnixNano", ns_text(t), "count", tot, "sum", sum,
 			      "bucketCounts", bc, "explicitBounds", eb, "attributes",
@@ -379,7 +385,8 @@ metrics(struct seed *s, int64_t start)
 				      "timeUnixNano", ns_text(t), "asInt", v, "attributes",
 				      str_attr("outcome", outcomes[o])));
 		}
-		static const char *const insts[] = {"payment-accounts-5d2a", "payment-accounts-7c9f"};
+		static const char *const insts[] = {"payment-accounts-5d2a",
+						    "payment-accounts-7c9f"};
 		for (int i = 0; i < 2; i++) {
 			int newer = i == 1 && after;
 			double used = newer ? 2 : 3 + jitter(s, 4);
@@ -387,7 +394,8 @@ metrics(struct seed *s, int64_t start)
 			    metric(s, "payment-accounts", insts[i], "db.client.connection.count",
 				   "{connection}", "Connections in use in the pool", "gauge"),
 			    json_pack("{s:o,s:f,s:[o,o]}", "timeUnixNano", ns_text(t), "asDouble",
-				      used, "attributes", str_attr("db.client.connection.state", "used"),
+				      used, "attributes",
+				      str_attr("db.client.connection.state", "used"),
 				      str_attr("db.client.connection.pool.name", "accounts")));
 			json_array_append_new(
 			    metric(s, "payment-accounts", insts[i], "db.client.connection.max",
@@ -435,8 +443,8 @@ store_service(struct jg_store *db, const struct jg_config *cfg, struct seed *s, 
 		json_decref(out);
 	}
 	if (rc == JG_EINVAL || rc == JG_ETOOBIG)
-		fprintf(stderr, "jitgate demo seed: %s: record %zu (%s): %s\n", services[i], e.index,
-			e.path, e.why);
+		fprintf(stderr, "jitgate demo seed: %s: record %zu (%s): %s\n", services[i],
+			e.index, e.path, e.why);
 	return rc;
 }
 
@@ -476,8 +484,9 @@ seed(struct jg_config *cfg, struct jg_store *store, struct jg_audit *audit)
 	/* the deploy, as payment-accounts logged it */
 	log_line(&s, "payment-accounts", "payment-accounts-7c9f", s.deploy, 9, "INFO",
 		 "starting payment-accounts 2.4.0 (db pool max 2, was 10; statement_timeout 5s)",
-		 NULL, NULL, json_pack("[o,o]", str_attr("deploy.id", "dep-2291"),
-				       str_attr("vcs.revision", "9f3c2e1")));
+		 NULL, NULL,
+		 json_pack("[o,o]", str_attr("deploy.id", "dep-2291"),
+			   str_attr("vcs.revision", "9f3c2e1")));
 	log_line(&s, "payment-accounts", "payment-accounts-7c9f", s.deploy + 3 * MINUTE, 13, "WARN",
 		 "db pool exhausted (2/2 in use), 7 requests waiting", NULL, NULL, NULL);
 	/* payments over the last 40 minutes; after the deploy every third one lands on 7c9f */

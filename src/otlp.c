@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,13 +205,14 @@ attributes_of(json_t *list, int depth, json_t **out, char *why, size_t whylen)
 		if (!json_is_object(kv) || key == NULL || *key == '\0' ||
 		    json_string_length(json_object_get(kv, "key")) > MAX_KEY_BYTES ||
 		    strlen(key) != json_string_length(json_object_get(kv, "key"))) {
-			snprintf(why, whylen, "attributes[%zu]: a key of 1 to %d bytes is required", i,
-				 MAX_KEY_BYTES);
+			snprintf(why, whylen, "attributes[%zu]: a key of 1 to %d bytes is required",
+				 i, MAX_KEY_BYTES);
 			goto bad;
 		}
 		json_t *val = NULL;
 		char inner[200];
-		if (any_value(json_object_get(kv, "value"), depth, &val, inner, sizeof(inner)) != 0) {
+		if (any_value(json_object_get(kv, "value"), depth, &val, inner, sizeof(inner)) !=
+		    0) {
 			snprintf(why, whylen, "attribute '%.64s': %s", key, inner);
 			goto bad;
 		}
@@ -235,7 +237,8 @@ any_value(json_t *v, int depth, json_t **out, char *why, size_t whylen)
 		return 0;
 	}
 	if (!json_is_object(v)) {
-		snprintf(why, whylen, "a value must be an AnyValue object such as {\"stringValue\":…}");
+		snprintf(why, whylen,
+			 "a value must be an AnyValue object such as {\"stringValue\":…}");
 		return JG_EINVAL;
 	}
 	if (depth > JG_OTLP_MAX_DEPTH) {
@@ -400,12 +403,13 @@ resource_of(struct walk *w, json_t *res_entry, json_t **attrs)
 			  sizeof(why)) != 0)
 		return fail(w, "resource: %s", why);
 	json_t *svc = json_object_get(*attrs, "service.name");
-	if (svc != NULL && (!json_is_string(svc) || strcmp(json_string_value(svc), w->service) != 0)) {
+	if (svc != NULL &&
+	    (!json_is_string(svc) || strcmp(json_string_value(svc), w->service) != 0)) {
 		json_decref(*attrs);
 		*attrs = NULL;
-		return fail(w, "resource service.name '%.64s' is not this ingest key's service '%s'",
-			    json_is_string(svc) ? json_string_value(svc) : "(not a string)",
-			    w->service);
+		return fail(
+		    w, "resource service.name '%.64s' is not this ingest key's service '%s'",
+		    json_is_string(svc) ? json_string_value(svc) : "(not a string)", w->service);
 	}
 	if (svc == NULL)
 		json_object_set_new(*attrs, "service.name", json_string(w->service));
@@ -464,7 +468,7 @@ severity_of_text(const char *t)
 	static const struct {
 		const char *name;
 		int sev;
-	} map[] = {{"trace", 1},    {"debug", 5},  {"info", 9},	     {"information", 9},
+	} map[] = {{"trace", 1},   {"debug", 5},  {"info", 9},	    {"information", 9},
 		   {"notice", 10}, {"warn", 13},  {"warning", 13},  {"error", 17},
 		   {"err", 17},	   {"fatal", 21}, {"critical", 21}, {"crit", 21},
 		   {"panic", 21},  {"alert", 22}, {"emergency", 23}};
@@ -571,7 +575,8 @@ jg_otlp_logs(json_t *doc, const char *service, int64_t now_ns, json_t **out,
 			{
 				json_t *rec;
 				snprintf(w.path, sizeof(w.path),
-					 "resourceLogs[%zu].scopeLogs[%zu].logRecords[%zu]", i, j, k);
+					 "resourceLogs[%zu].scopeLogs[%zu].logRecords[%zu]", i, j,
+					 k);
 				if ((rc = next_record(&w, &count)) != 0 ||
 				    (rc = log_record(&w, lr, resource, scope, now_ns, &rec)) != 0) {
 					json_decref(scope);
@@ -612,7 +617,7 @@ line_time(json_t *v, int64_t *ns)
 		*ns = n >= 100000000000000000LL ? n
 		      : n >= 100000000000000LL	? n * 1000
 		      : n >= 100000000000LL	? n * 1000000
-					     : n * 1000000000LL;
+						: n * 1000000000LL;
 		return 0;
 	}
 	if (d >= 1e17)
@@ -624,6 +629,34 @@ line_time(json_t *v, int64_t *ns)
 	else
 		*ns = (int64_t)(d * 1e9);
 	return 0;
+}
+
+/* True when v nests objects/arrays deeper than limit (a flat object is 1). */
+static bool
+too_deep(json_t *v, int limit)
+{
+	const char *k;
+	size_t i;
+	json_t *c;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return false;
+	if (limit == 0)
+		return true;
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, c)
+		{
+			if (too_deep(c, limit - 1))
+				return true;
+		}
+	} else {
+		json_array_foreach(v, i, c)
+		{
+			if (too_deep(c, limit - 1))
+				return true;
+		}
+	}
+	return false;
 }
 
 static int
@@ -639,6 +672,11 @@ line_record(struct walk *w, json_t *obj, json_t *resource, int64_t now_ns, json_
 	*out = NULL;
 	if (attrs == NULL)
 		return JG_ENOMEM;
+	/* the same bound as OTLP values (and well within what redaction walks) */
+	if (too_deep(obj, JG_OTLP_MAX_DEPTH + 1)) {
+		json_decref(attrs);
+		return fail(w, "values nest deeper than %d levels", JG_OTLP_MAX_DEPTH);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		if ((v = json_object_get(obj, time_keys[i])) != NULL) {
 			if (line_time(v, &t) != 0) {
@@ -697,18 +735,18 @@ line_record(struct walk *w, json_t *obj, json_t *resource, int64_t now_ns, json_
 		return fail(w, "more than %d fields", JG_OTLP_MAX_ATTRIBUTES);
 	}
 	int sev = severity_of_text(level);
-	*out = json_pack("{s:I,s:I,s:I,s:s?,s:s,s:o,s:o,s:O,s:{s:s,s:n},s:o,s:o}", "time_ns",
-			 (json_int_t)t, "observed_ns", (json_int_t)now_ns, "severity_number",
-			 (json_int_t)sev, "severity_text", level, "level", jg_otlp_level(sev),
-			 "body", body ? body : json_null(), "attributes", attrs, "resource",
-			 resource, "scope", "name", "jsonl", "version", "trace_id", tid, "span_id",
-			 sid);
+	*out =
+	    json_pack("{s:I,s:I,s:I,s:s?,s:s,s:o,s:o,s:O,s:{s:s,s:n},s:o,s:o}", "time_ns",
+		      (json_int_t)t, "observed_ns", (json_int_t)now_ns, "severity_number",
+		      (json_int_t)sev, "severity_text", level, "level", jg_otlp_level(sev), "body",
+		      body ? body : json_null(), "attributes", attrs, "resource", resource, "scope",
+		      "name", "jsonl", "version", "trace_id", tid, "span_id", sid);
 	return *out ? 0 : JG_ENOMEM;
 }
 
 int
-jg_otlp_logs_ndjson(const char *body, size_t len, const char *service, int64_t now_ns,
-		    json_t **out, struct jg_otlp_error *err)
+jg_otlp_logs_ndjson(const char *body, size_t len, const char *service, int64_t now_ns, json_t **out,
+		    struct jg_otlp_error *err)
 {
 	struct walk w = {.err = err, .service = service};
 	json_t *records = json_array(), *resource = json_pack("{s:s}", "service.name", service);
@@ -842,7 +880,8 @@ span_events(struct walk *w, json_t *list, int64_t start, json_t **out)
 		    uint_of(field(e, "timeUnixNano", "time_unix_nano"), start, &t) != 0) {
 			json_decref(*out);
 			*out = NULL;
-			return fail(w, "events[%zu] needs a name (and an unsigned timeUnixNano)", i);
+			return fail(w, "events[%zu] needs a name (and an unsigned timeUnixNano)",
+				    i);
 		}
 		if (attributes_of(field(e, "attributes", NULL), 0, &attrs, why, sizeof(why)) != 0) {
 			json_decref(*out);
@@ -886,7 +925,8 @@ span_of(struct walk *w, json_t *sp, json_t *resource, json_t **out)
 	}
 	if (uint_of(field(sp, "startTimeUnixNano", "start_time_unix_nano"), -1, &start) != 0 ||
 	    uint_of(field(sp, "endTimeUnixNano", "end_time_unix_nano"), -1, &end) != 0) {
-		rc = fail(w, "startTimeUnixNano and endTimeUnixNano are required unsigned integers");
+		rc =
+		    fail(w, "startTimeUnixNano and endTimeUnixNano are required unsigned integers");
 		goto out;
 	}
 	if (end < start) {
@@ -924,15 +964,15 @@ span_of(struct walk *w, json_t *sp, json_t *resource, json_t **out)
 		inst = json_object_get(resource, "service.name");
 	json_t *version = json_object_get(resource, "service.version");
 	json_t *ecode = error_code_of(attrs, events, code == 2);
-	*out = json_pack(
-	    "{s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:I,s:I,s:s,s:O,s:o,s:O,s:O}", "trace_id", tid,
-	    "span_id", sid, "parent_span_id", pid, "service",
-	    json_object_get(resource, "service.name"), "service_version",
-	    json_is_string(version) ? version : json_null(), "instance", inst, "name", name, "kind",
-	    kind_words[kind], "start_ns", (json_int_t)start, "end_ns", (json_int_t)end, "status",
-	    status_words[code], "error",
-	    code == 2 && msg && json_string_length(msg) > 0 ? msg : json_null(), "error_code",
-	    ecode ? ecode : json_null(), "attributes", attrs, "events", events);
+	*out = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:I,s:I,s:s,s:O,s:o,s:O,s:O}",
+			 "trace_id", tid, "span_id", sid, "parent_span_id", pid, "service",
+			 json_object_get(resource, "service.name"), "service_version",
+			 json_is_string(version) ? version : json_null(), "instance", inst, "name",
+			 name, "kind", kind_words[kind], "start_ns", (json_int_t)start, "end_ns",
+			 (json_int_t)end, "status", status_words[code], "error",
+			 code == 2 && msg && json_string_length(msg) > 0 ? msg : json_null(),
+			 "error_code", ecode ? ecode : json_null(), "attributes", attrs, "events",
+			 events);
 	rc = *out ? 0 : JG_ENOMEM;
 out:
 	json_decref(tid);
@@ -978,7 +1018,8 @@ jg_otlp_spans(json_t *doc, const char *service, json_t **out, struct jg_otlp_err
 		json_array_foreach(ss_list, j, ss)
 		{
 			json_t *sp_list;
-			snprintf(w.path, sizeof(w.path), "resourceSpans[%zu].scopeSpans[%zu]", i, j);
+			snprintf(w.path, sizeof(w.path), "resourceSpans[%zu].scopeSpans[%zu]", i,
+				 j);
 			if (!json_is_object(ss) ||
 			    (rc = list_of(&w, ss, "spans", NULL, &sp_list)) != 0) {
 				if (rc == 0)
@@ -1234,8 +1275,8 @@ jg_otlp_metrics(json_t *doc, const char *service, json_t **out, size_t *skipped,
 		json_array_foreach(sm_list, j, sm)
 		{
 			json_t *m_list;
-			snprintf(w.path, sizeof(w.path), "resourceMetrics[%zu].scopeMetrics[%zu]", i,
-				 j);
+			snprintf(w.path, sizeof(w.path), "resourceMetrics[%zu].scopeMetrics[%zu]",
+				 i, j);
 			if (!json_is_object(sm) ||
 			    (rc = list_of(&w, sm, "metrics", NULL, &m_list)) != 0) {
 				if (rc == 0)
@@ -1247,8 +1288,8 @@ jg_otlp_metrics(json_t *doc, const char *service, json_t **out, size_t *skipped,
 			{
 				char base[128];
 				snprintf(base, sizeof(base),
-					 "resourceMetrics[%zu].scopeMetrics[%zu].metrics[%zu]", i, j,
-					 k);
+					 "resourceMetrics[%zu].scopeMetrics[%zu].metrics[%zu]", i,
+					 j, k);
 				snprintf(w.path, sizeof(w.path), "%s", base);
 				w.index = count;
 				rc = metric_of(&w, metric, resource, points, &count, skipped, base);

@@ -22,8 +22,8 @@
 #include "jitgate/redact.h"
 #include "jitgate/telemetry.h"
 
-#define CHUNK		 5000
-#define MAX_SEARCH_TEXT	 (256 * 1024) /* bytes of one record's search text */
+#define CHUNK		5000
+#define MAX_SEARCH_TEXT (256 * 1024) /* bytes of one record's search text */
 
 char *
 jg_telemetry_migrations_dir(const struct jg_config *cfg)
@@ -215,8 +215,8 @@ jg_telemetry_log_text(json_t *record, char *const *fields)
 		return NULL;
 	t.buf[0] = '\0';
 	if (fields != NULL) {
-		copy = json_pack("{s:O*,s:O*}", "body", json_object_get(record, "body"), "attributes",
-				 json_object_get(record, "attributes"));
+		copy = json_pack("{s:O*,s:O*}", "body", json_object_get(record, "body"),
+				 "attributes", json_object_get(record, "attributes"));
 		if (copy == NULL || redact_member(copy, "body", fields) != 0 ||
 		    redact_member(copy, "attributes", fields) != 0) {
 			json_decref(copy);
@@ -274,11 +274,11 @@ store_log(struct jg_store_conn *conn, const char *service, json_t *r, char *cons
 	int64_t id = 0;
 	int rc;
 
-	json_t *rec = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O}", "body", json_object_get(r, "body"),
-				"attributes", json_object_get(r, "attributes"), "resource",
-				json_object_get(r, "resource"), "scope", json_object_get(r, "scope"),
-				"severity_text", json_object_get(r, "severity_text"), "observed_ns",
-				json_object_get(r, "observed_ns"));
+	json_t *rec = json_pack(
+	    "{s:O,s:O,s:O,s:O,s:O,s:O}", "body", json_object_get(r, "body"), "attributes",
+	    json_object_get(r, "attributes"), "resource", json_object_get(r, "resource"), "scope",
+	    json_object_get(r, "scope"), "severity_text", json_object_get(r, "severity_text"),
+	    "observed_ns", json_object_get(r, "observed_ns"));
 	char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	char *raw = jg_telemetry_log_text(r, NULL);
 	char *red = jg_telemetry_log_text(r, fields);
@@ -435,16 +435,14 @@ jg_telemetry_store_spans(struct jg_store *db, const char *service, json_t *spans
 }
 
 int
-jg_telemetry_store_metrics(struct jg_store *db, const char *service, json_t *points,
-			   int64_t now)
+jg_telemetry_store_metrics(struct jg_store *db, const char *service, json_t *points, int64_t now)
 {
 	return store_batch(db, POINTS, service, points, NULL, now);
 }
 
 /* ---- retention -------------------------------------------------------------- */
 
-#define DUE_LOGS                                                                                 \
-	"(SELECT id FROM logs WHERE received_at < ? ORDER BY received_at, id LIMIT 5000)"
+#define DUE_LOGS "(SELECT id FROM logs WHERE received_at < ? ORDER BY received_at, id LIMIT 5000)"
 static const char sql_del_fts[] = "DELETE FROM logs_fts WHERE rowid IN " DUE_LOGS;
 static const char sql_del_fts_red[] = "DELETE FROM logs_fts_redacted WHERE rowid IN " DUE_LOGS;
 static const char sql_del_logs[] = "DELETE FROM logs WHERE id IN " DUE_LOGS;
@@ -478,8 +476,7 @@ delete_chunk(struct jg_store_conn *conn, const char *const *sqls, size_t nsql, i
 }
 
 int
-jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now,
-		   int64_t *deleted)
+jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now, int64_t *deleted)
 {
 	static const char *const logs[] = {sql_del_fts, sql_del_fts_red, sql_del_logs};
 	static const char *const spans[] = {sql_del_spans};
@@ -521,10 +518,15 @@ struct jg_telemetry_sweeper {
 	int stop;
 };
 
+/* Deletions are logged at most once a minute (their sum), so steady traffic does not flood the log.
+ */
+#define SWEEP_LOG_SECONDS 60
+
 static void *
 sweeper_main(void *arg)
 {
 	struct jg_telemetry_sweeper *sw = arg;
+	int64_t pending = 0, last_log = 0;
 	pthread_mutex_lock(&sw->lock);
 	while (!sw->stop) {
 		struct timespec until;
@@ -534,14 +536,19 @@ sweeper_main(void *arg)
 		if (sw->stop)
 			break;
 		pthread_mutex_unlock(&sw->lock);
-		int64_t n = 0;
-		if (jg_telemetry_sweep(sw->db, sw->cfg, (int64_t)time(NULL), &n) != 0)
-			jg_log(JG_LOG_WARN, "telemetry sweeper: cannot delete expired data now; "
-					    "will retry",
+		int64_t n = 0, now = (int64_t)time(NULL);
+		if (jg_telemetry_sweep(sw->db, sw->cfg, now, &n) != 0)
+			jg_log(JG_LOG_WARN,
+			       "telemetry sweeper: cannot delete expired data now; "
+			       "will retry",
 			       NULL);
-		else if (n > 0)
+		pending += n;
+		if (pending > 0 && now - last_log >= SWEEP_LOG_SECONDS) {
 			jg_logf(JG_LOG_INFO, "telemetry sweeper: deleted %lld expired rows",
-				(long long)n);
+				(long long)pending);
+			pending = 0;
+			last_log = now;
+		}
 		pthread_mutex_lock(&sw->lock);
 	}
 	pthread_mutex_unlock(&sw->lock);
@@ -593,7 +600,7 @@ jg_telemetry_parse_duration(const char *s, int64_t *ns)
 	static const struct {
 		const char *suffix;
 		int64_t ns;
-	} units[] = {{"ms", 1000000LL}, {"s", 1000000000LL}, {"m", 60000000000LL},
+	} units[] = {{"ms", 1000000LL},	     {"s", 1000000000LL},     {"m", 60000000000LL},
 		     {"h", 3600000000000LL}, {"d", 86400000000000LL}, {"", 1000000LL}};
 	char *end;
 

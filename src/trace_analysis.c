@@ -56,7 +56,8 @@ jg_trace_analyze(json_t *spans, bool (*covered)(const char *service, void *ctx),
 		const char *parent = json_string_value(json_object_get(node, "parent_span_id"));
 		json_t *home = roots;
 		for (j = 0; parent && j < n; j++) {
-			const char *id = json_string_value(json_object_get(json_array_get(nodes, j), "span_id"));
+			const char *id =
+			    json_string_value(json_object_get(json_array_get(nodes, j), "span_id"));
 			if (j != i && id && strcmp(id, parent) == 0) {
 				home = json_object_get(json_array_get(nodes, j), "children");
 				break;

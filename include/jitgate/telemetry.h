@@ -37,8 +37,7 @@ char *jg_telemetry_migrations_dir(const struct jg_config *cfg);
  * Returns 0, or JG_ESTORE / JG_ECONFLICT with err filled (pending or
  * changed migrations: run `jitgate migrate`).
  */
-int jg_telemetry_open(const struct jg_config *cfg, struct jg_store **out, char *err,
-		      size_t errlen);
+int jg_telemetry_open(const struct jg_config *cfg, struct jg_store **out, char *err, size_t errlen);
 
 /* Applies the telemetry migrations (creating the file); *applied may be NULL. */
 int jg_telemetry_migrate(const struct jg_config *cfg, int *applied, char *err, size_t errlen);

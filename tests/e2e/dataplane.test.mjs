@@ -796,8 +796,9 @@ describe('retention', () => {
     const until = Date.now() + 8000;
     while (n('logs') > 0 && Date.now() < until) await sleep(250);
     assert.deepEqual([n('logs'), n('logs_fts'), n('logs_fts_redacted'), n('spans'), n('metric_points')], [0, 0, 0, 0, 8]);
+    // the first deletions are logged at once (later ones at most once a minute, summed)
     const deleted = jg.logLines().map((l) => /^telemetry sweeper: deleted (\d+) expired rows$/.exec(l.msg)).filter(Boolean);
-    assert.equal(deleted.reduce((sum, m) => sum + Number(m[1]), 0), 3, jg.stderr.slice(-1500));
+    assert.ok(deleted.length === 1 && Number(deleted[0][1]) >= 1 && Number(deleted[0][1]) <= 3, jg.stderr.slice(-1500));
   });
 });
 

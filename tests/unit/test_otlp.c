@@ -85,10 +85,14 @@ static void
 test_otlp_any_value_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "\"plain\"",			  "{\"intValue\":\"12x\"}",
-	    "{\"intValue\":\"99999999999999999999\"}", "{\"intValue\":1.5}",
-	    "{\"boolValue\":\"true\"}",		  "{\"doubleValue\":\"fast\"}",
-	    "{\"stringValue\":5}",		  "{\"arrayValue\":{\"values\":{}}}",
+	    "\"plain\"",
+	    "{\"intValue\":\"12x\"}",
+	    "{\"intValue\":\"99999999999999999999\"}",
+	    "{\"intValue\":1.5}",
+	    "{\"boolValue\":\"true\"}",
+	    "{\"doubleValue\":\"fast\"}",
+	    "{\"stringValue\":5}",
+	    "{\"arrayValue\":{\"values\":{}}}",
 	    "{\"kvlistValue\":{\"values\":[{\"value\":{}}]}}",
 	};
 	(void)state;
@@ -196,15 +200,17 @@ test_otlp_logs_refused(void **state)
 	expect_bad_log("[]", "object");
 
 	/* the resource belongs to another service */
-	json_t *doc = parse("{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{}]}]},{\"resource\":"
-			    "{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":"
-			    "\"other\"}}]},\"scopeLogs\":[{\"logRecords\":[{}]}]}]}");
+	json_t *doc =
+	    parse("{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{}]}]},{\"resource\":"
+		  "{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":"
+		  "\"other\"}}]},\"scopeLogs\":[{\"logRecords\":[{}]}]}]}");
 	json_t *out = NULL;
 	struct jg_otlp_error e;
 	assert_int_equal(jg_otlp_logs(doc, "pay", NOW, &out, &e), JG_EINVAL);
 	assert_int_equal(e.index, 1);
 	assert_string_equal(e.path, "resourceLogs[1]");
-	assert_non_null(strstr(e.why, "service.name 'other' is not this ingest key's service 'pay'"));
+	assert_non_null(
+	    strstr(e.why, "service.name 'other' is not this ingest key's service 'pay'"));
 	json_decref(doc);
 	/* not a request at all */
 	doc = parse("{\"resourceLogs\":{}}");
@@ -225,7 +231,8 @@ test_otlp_logs_batch_cap(void **state)
 	(void)state;
 	for (int i = 0; i <= JG_OTLP_MAX_RECORDS; i++)
 		json_array_append_new(recs, json_object());
-	json_t *doc = json_pack("{s:[{s:[{s:o}]}]}", "resourceLogs", "scopeLogs", "logRecords", recs);
+	json_t *doc =
+	    json_pack("{s:[{s:[{s:o}]}]}", "resourceLogs", "scopeLogs", "logRecords", recs);
 	json_t *out = NULL;
 	struct jg_otlp_error e;
 	assert_int_equal(jg_otlp_logs(doc, "pay", NOW, &out, &e), JG_ETOOBIG);
@@ -318,14 +325,15 @@ expect_bad_span(const char *fields, const char *needle)
 	json_decref(doc);
 }
 
-#define IDS "\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"00f067aa0ba902b7\","
+#define IDS   "\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"00f067aa0ba902b7\","
 #define TIMES "\"startTimeUnixNano\":\"5\",\"endTimeUnixNano\":\"6\","
 
 static void
 test_otlp_spans_refused(void **state)
 {
 	(void)state;
-	expect_bad_span("\"spanId\":\"00f067aa0ba902b7\",\"name\":\"x\"," TIMES "\"x\":1", "traceId");
+	expect_bad_span("\"spanId\":\"00f067aa0ba902b7\",\"name\":\"x\"," TIMES "\"x\":1",
+			"traceId");
 	expect_bad_span("\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"name\":\"x\"," TIMES
 			"\"x\":1",
 			"spanId");
@@ -340,7 +348,8 @@ test_otlp_spans_refused(void **state)
 	expect_bad_span(IDS "\"name\":\"x\"," TIMES "\"status\":{\"message\":5}", "status.message");
 	expect_bad_span(IDS "\"name\":\"x\"," TIMES "\"events\":[{\"timeUnixNano\":\"5\"}]",
 			"events[0]");
-	expect_bad_span(IDS "\"name\":\"x\"," TIMES "\"events\":[{\"name\":\"e\",\"timeUnixNano\":\"-1\"}]",
+	expect_bad_span(IDS "\"name\":\"x\"," TIMES
+			    "\"events\":[{\"name\":\"e\",\"timeUnixNano\":\"-1\"}]",
 			"events[0]");
 	expect_bad_span(IDS "\"name\":\"x\"," TIMES "\"events\":{}", "events");
 }
@@ -372,10 +381,11 @@ test_otlp_metrics_fields(void **state)
 	assert_int_equal(jg_otlp_metrics(doc, "pay", &out, &skipped, &e), 0);
 	assert_int_equal(skipped, 3);
 	assert_int_equal(json_array_size(out), 4);
-	assert_json(json_array_get(out, 0),
-		    "{\"name\":\"g\",\"kind\":\"gauge\",\"unit\":\"1\",\"description\":\"\","
-		    "\"temporality\":\"unspecified\",\"monotonic\":false,\"series\":{\"q\":\"a\","
-		    "\"service.instance.id\":\"i-1\"},\"start_ns\":0,\"time_ns\":10,\"value\":-3.0}");
+	assert_json(
+	    json_array_get(out, 0),
+	    "{\"name\":\"g\",\"kind\":\"gauge\",\"unit\":\"1\",\"description\":\"\","
+	    "\"temporality\":\"unspecified\",\"monotonic\":false,\"series\":{\"q\":\"a\","
+	    "\"service.instance.id\":\"i-1\"},\"start_ns\":0,\"time_ns\":10,\"value\":-3.0}");
 	assert_true(json_is_null(json_object_get(json_array_get(out, 1), "value")));
 	json_t *s = json_array_get(out, 2);
 	assert_string_equal(json_string_value(json_object_get(s, "temporality")), "delta");
@@ -414,12 +424,14 @@ test_otlp_metrics_refused(void **state)
 			  "timeUnixNano");
 	expect_bad_metric("{\"name\":\"x\",\"gauge\":{\"dataPoints\":[{\"timeUnixNano\":\"1\"}]}}",
 			  "asDouble or asInt");
-	expect_bad_metric("{\"name\":\"x\",\"sum\":{\"aggregationTemporality\":7,\"dataPoints\":[]}}",
-			  "aggregationTemporality");
+	expect_bad_metric(
+	    "{\"name\":\"x\",\"sum\":{\"aggregationTemporality\":7,\"dataPoints\":[]}}",
+	    "aggregationTemporality");
 	/* bucket counts that do not add up, one too few, bounds out of order */
-	expect_bad_metric("{\"name\":\"x\",\"histogram\":{\"dataPoints\":[{\"timeUnixNano\":\"1\","
-			  "\"count\":\"9\",\"bucketCounts\":[\"1\",\"1\"],\"explicitBounds\":[1]}]}}",
-			  "adding up to count");
+	expect_bad_metric(
+	    "{\"name\":\"x\",\"histogram\":{\"dataPoints\":[{\"timeUnixNano\":\"1\","
+	    "\"count\":\"9\",\"bucketCounts\":[\"1\",\"1\"],\"explicitBounds\":[1]}]}}",
+	    "adding up to count");
 	expect_bad_metric("{\"name\":\"x\",\"histogram\":{\"dataPoints\":[{\"timeUnixNano\":\"1\","
 			  "\"count\":\"2\",\"bucketCounts\":[\"2\"],\"explicitBounds\":[1]}]}}",
 			  "one more");
@@ -480,12 +492,13 @@ test_otlp_ndjson(void **state)
 	    {"{\"trace_id\":\"abc\"}", "line 1", "trace_id", 0},
 	    {"{\"service\":\"other\"}", "line 1", "service", 0},
 	    {"\n\n", "line 1", "no records", 0},
+	    {"{\"msg\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}", "line 1", "deeper", 0},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		out = NULL;
-		assert_int_equal(jg_otlp_logs_ndjson(bad[i].body, strlen(bad[i].body), "pay", NOW,
-						     &out, &e),
-				 JG_EINVAL);
+		assert_int_equal(
+		    jg_otlp_logs_ndjson(bad[i].body, strlen(bad[i].body), "pay", NOW, &out, &e),
+		    JG_EINVAL);
 		assert_null(out);
 		assert_int_equal(e.index, bad[i].index);
 		assert_string_equal(e.path, bad[i].path);
@@ -508,9 +521,15 @@ test_otlp_parse_rfc3339(void **state)
 	assert_int_equal(jg_otlp_parse_rfc3339("1970-01-01T00:00:00Z", &ns), 0);
 	assert_int_equal(ns, 0);
 	static const char *const bad[] = {
-	    "2026-11-25",	    "2026-11-25T10:00:00",     "2026-02-30T10:00:00Z",
-	    "2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z",    "2026-11-25T10:00:00.Z",
-	    "2026-11-25T10:00:00+0100", "1969-12-31T23:59:59Z", "2026-11-25T10:00:00Zjunk",
+	    "2026-11-25",
+	    "2026-11-25T10:00:00",
+	    "2026-02-30T10:00:00Z",
+	    "2026-13-01T00:00:00Z",
+	    "2026-11-25T24:00:00Z",
+	    "2026-11-25T10:00:00.Z",
+	    "2026-11-25T10:00:00+0100",
+	    "1969-12-31T23:59:59Z",
+	    "2026-11-25T10:00:00Zjunk",
 	    "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -62,7 +62,8 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char path[128];
 	jg_store_close(f->db);
-	for (const char *const *sfx = (const char *const[]){"", "-wal", "-shm", NULL}; *sfx; sfx++) {
+	for (const char *const *sfx = (const char *const[]){"", "-wal", "-shm", NULL}; *sfx;
+	     sfx++) {
 		snprintf(path, sizeof(path), "%s%s", f->cfg.telemetry_path, *sfx);
 		unlink(path);
 	}
@@ -114,8 +115,8 @@ test_telemetry_logs_indexed_twice(void **state)
 	struct fixture *f = *state;
 	json_t *batch = json_pack(
 	    "[o,o]", log_record("card 4111 1111 1111 1111 declined for alice@example.com", NULL),
-	    log_record("login ok", json_pack("{s:s,s:s,s:i}", "customer_ref", "CR-77",
-					     "password", "hunter2", "n", 4)));
+	    log_record("login ok", json_pack("{s:s,s:s,s:i}", "customer_ref", "CR-77", "password",
+					     "hunter2", "n", 4)));
 	assert_int_equal(jg_telemetry_store_logs(f->db, "pay", batch, fields, 1000), 0);
 	json_decref(batch);
 	assert_int_equal(scalar(f->db, sql_count_logs, NULL), 2);
@@ -165,11 +166,10 @@ test_telemetry_redact_keeps_times(void **state)
 	json_t *span = json_pack(
 	    "{s:s,s:s,s:I,s:I,s:s,s:s,s:{s:s,s:I,s:s},s:[{s:s,s:I,s:{s:s}}]}", "name",
 	    "GET /users/bob@example.com", "span_id", "4111111111111111", "start_ns",
-	    (json_int_t)1795600800000000006LL, "end_ns", (json_int_t)1795600800000000006LL,
-	    "error", "timeout for 10.0.0.7", "status", "error", "attributes", "password", "pw",
-	    "card", (json_int_t)4111111111111111LL, "note", "fine", "events", "name",
-	    "call +14155550132", "time_ns", (json_int_t)1795600800000000006LL, "attributes",
-	    "who", "carol@example.org");
+	    (json_int_t)1795600800000000006LL, "end_ns", (json_int_t)1795600800000000006LL, "error",
+	    "timeout for 10.0.0.7", "status", "error", "attributes", "password", "pw", "card",
+	    (json_int_t)4111111111111111LL, "note", "fine", "events", "name", "call +14155550132",
+	    "time_ns", (json_int_t)1795600800000000006LL, "attributes", "who", "carol@example.org");
 	assert_int_equal(jg_telemetry_redact_span(span, fields), 0);
 	char *text = json_dumps(span, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(
@@ -193,7 +193,8 @@ test_telemetry_redact_keeps_times(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(rec, "resource"), "host.ip")),
 	    "[REDACTED:ip]");
-	assert_int_equal(json_integer_value(json_object_get(rec, "time_ns")), 1795600800000000000LL);
+	assert_int_equal(json_integer_value(json_object_get(rec, "time_ns")),
+			 1795600800000000000LL);
 	json_decref(rec);
 }
 
@@ -201,10 +202,10 @@ static void
 test_telemetry_spans_idempotent_and_sweep(void **state)
 {
 	struct fixture *f = *state;
-	json_t *span = json_pack("{s:s,s:s,s:n,s:I,s:I,s:s}", "trace_id",
-				 "0af7651916cd43dd8448eb211c80319c", "span_id", "b7ad6b7169203331",
-				 "parent_span_id", "start_ns", (json_int_t)1, "end_ns", (json_int_t)2,
-				 "status", "ok");
+	json_t *span =
+	    json_pack("{s:s,s:s,s:n,s:I,s:I,s:s}", "trace_id", "0af7651916cd43dd8448eb211c80319c",
+		      "span_id", "b7ad6b7169203331", "parent_span_id", "start_ns", (json_int_t)1,
+		      "end_ns", (json_int_t)2, "status", "ok");
 	json_t *batch = json_pack("[O]", span);
 	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", batch, 1000), 0);
 	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", batch, 1001), 0); /* a retry */
@@ -214,10 +215,10 @@ test_telemetry_spans_idempotent_and_sweep(void **state)
 	assert_int_equal(scalar(f->db, sql_count_spans, NULL), 2);
 	json_decref(batch);
 	json_decref(span);
-	json_t *points = json_pack("[{s:s,s:s,s:s,s:s,s:s,s:b,s:{},s:I,s:I,s:f}]", "name", "g",
-				   "kind", "gauge", "unit", "", "description", "", "temporality",
-				   "unspecified", "monotonic", 0, "series", "start_ns",
-				   (json_int_t)0, "time_ns", (json_int_t)5, "value", 1.5);
+	json_t *points =
+	    json_pack("[{s:s,s:s,s:s,s:s,s:s,s:b,s:{},s:I,s:I,s:f}]", "name", "g", "kind", "gauge",
+		      "unit", "", "description", "", "temporality", "unspecified", "monotonic", 0,
+		      "series", "start_ns", (json_int_t)0, "time_ns", (json_int_t)5, "value", 1.5);
 	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", points, 1000), 0);
 	json_decref(points);
 	json_t *logs = json_pack("[o]", log_record("old", NULL));
@@ -275,8 +276,8 @@ test_telemetry_parse_time(void **state)
 	assert_int_equal(ns, (now - 7200) * 1000000000LL);
 	assert_int_equal(jg_telemetry_parse_time("7d", now, &ns), 0);
 	assert_int_equal(ns, (now - 7 * 86400) * 1000000000LL);
-	static const char *const bad[] = {"", "yesterday", "-5", "15x", "1.5h", "99999999999999999999",
-					  "2026-11-25", "h"};
+	static const char *const bad[] = {
+	    "", "yesterday", "-5", "15x", "1.5h", "99999999999999999999", "2026-11-25", "h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (jg_telemetry_parse_time(bad[i], now, &ns) != JG_EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
