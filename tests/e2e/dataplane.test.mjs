@@ -616,6 +616,22 @@ describe('the debug data plane', () => {
     }
   });
 
+  test('a trace of more than 10,000 spans is refused (422), never shown truncated', async () => {
+    const big = 'b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1';
+    for (let batch = 0; batch < 5; batch++) {
+      const spans = Array.from({ length: batch < 4 ? 2500 : 1 }, (_, i) => {
+        const n = batch * 2500 + i;
+        return { traceId: big, spanId: (n + 1).toString(16).padStart(16, '0'), parentSpanId: n ? '0000000000000001' : '', name: `op ${n}`, startTimeUnixNano: ns(n), endTimeUnixNano: ns(n + 1) };
+      });
+      const r = await ingest(keys[SVC], 'traces', spansOf(SVC, spans));
+      assert.equal(r.status, 200, r.body);
+    }
+    assert.equal(Number(sql(`SELECT count(*) FROM spans WHERE trace_id = '${big}'`)), 10001);
+    const r = await read(tokens.read, `/v1/services/${SVC}/traces/${big}`);
+    assert.equal(r.status, 422, r.body);
+    assert.equal(r.json.error.code, 'trace_too_large');
+  });
+
   test('metrics: gauges and sums as series, histograms with buckets, windows and steps', async () => {
     const r = await ingest(keys[SVC], 'metrics', METRICS_FIXTURE);
     assert.equal(r.status, 200, r.body);
