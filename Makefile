@@ -6,7 +6,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := openssl libjwt libmicrohttpd sqlite3 jansson yaml-0.1 libcurl liboauth2
+PKGS    := openssl libjwt libmicrohttpd sqlite3 jansson yaml-0.1 libcurl liboauth2 zlib
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

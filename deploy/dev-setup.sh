@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates the development environment under var/ (git-ignored): a TLS
-# certificate for 127.0.0.1 and localhost, a configuration file, and the
-# SQLite database with every migration applied.  Existing files are kept.
+# certificate for 127.0.0.1 and localhost, a configuration file, the SQLite
+# databases (state and telemetry) with every migration applied, and the demo
+# telemetry of payment-service (jitgate demo seed; fresh on every run).
+# Existing files are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
@@ -49,3 +51,8 @@ build/jitgate migrate -c var/jitgate.yaml
 if ! ls var/keys/checkpoint-*.pem >/dev/null 2>&1; then
   build/jitgate keys generate -c var/jitgate.yaml
 fi
+
+# The seed's story (README: "Finding a root cause"): payment-service failing
+# since a deploy of payment-accounts, three hops down.  Timestamps are relative
+# to now, so every run adds a fresh set.
+build/jitgate demo seed -c var/jitgate.yaml

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 debs=(
   build-essential pkg-config curl ca-certificates openssl
   libssl-dev libjwt-dev libmicrohttpd-dev libsqlite3-dev sqlite3
-  liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev
+  liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev zlib1g-dev
   nodejs chromium
   faketime
 )

@@ -32,6 +32,8 @@ cat <<MSG
                            curl --cacert var/tls/cert.pem -H "Authorization: Bearer \$(cat ~/.config/jitgate/token)" \\
                                https://127.0.0.1:8443/v1/me
   Health:                  curl --cacert var/tls/cert.pem https://127.0.0.1:8443/healthz
+  Demo telemetry:          payment-service fails since payment-accounts 2.4.0 was deployed;
+                           README.md "Finding a root cause" walks through it with curl
 
   Configuration: var/jitgate.yaml    Database: var/jitgate.db    Stop: Ctrl-C
 

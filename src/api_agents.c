@@ -391,27 +391,18 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 /* ---- GET /v1/services/{svc}/probes/{id}/events ---------------------------- */
 
 /*
- * Keys whose values are withheld whole from a reader without read-pii
- * (compared ignoring ASCII case); every other string goes through the
- * redaction scanners (redact.h: emails, cards, phones, IPs, tokens).
- */
-static const char *const sensitive_fields[] = {
-    "password",	    "passwd",	     "secret",	 "client_secret", "token",
-    "access_token", "refresh_token", "id_token", "authorization", "cookie",
-    "set-cookie",   "api_key",	     "apikey",	 "private_key",	  "ssn",
-    "card_number",  "cvv",	     "cvc",	 "iban",	  "date_of_birth",
-};
-
-/*
- * Redacts one event in place for a reader without read-pii.  On failure
- * (nesting deeper than redact.h allows) the event may be half redacted and
- * must not be shown: the caller withholds it.
+ * Redacts one event in place for a reader without read-pii: the values of
+ * the configured sensitive keys (redaction.sensitive_fields) withheld whole,
+ * every other string through the scanners (redact.h).  On failure the event
+ * may be half redacted and must not be shown: the caller withholds it.
  */
 static int
-agents_redact_event(json_t *event, unsigned *found)
+agents_redact_event(json_t *event, char *const *fields, unsigned *found)
 {
-	return jg_redact_json(event, sensitive_fields,
-			      sizeof(sensitive_fields) / sizeof(sensitive_fields[0]), found);
+	size_t n = 0;
+	while (fields && fields[n])
+		n++;
+	return jg_redact_json(event, (const char *const *)fields, n, found);
 }
 
 static void
@@ -483,7 +474,8 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 			last = jg_stmt_column_int64(st, 0);
 			json_t *item = json_pack("{s:I,s:I}", "id", (json_int_t)last, "received_at",
 						 (json_int_t)jg_stmt_column_int64(st, 1));
-			if (redact && agents_redact_event(ev, &hits) != 0) {
+			if (redact &&
+			    agents_redact_event(ev, app->cfg->redaction_sensitive_fields, &hits) != 0) {
 				/* fail closed: a half-redacted event is never shown */
 				json_decref(ev);
 				ev = json_null();

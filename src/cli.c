@@ -11,6 +11,7 @@
 #include "jitgate/cli.h"
 #include "jitgate/log.h"
 #include "jitgate/migrate.h"
+#include "jitgate/telemetry.h"
 
 static const char usage_text[] =
     "usage: jitgate <command> [options]\n"
@@ -38,6 +39,7 @@ static const char usage_text[] =
     "  backup FILE [-c FILE]                   online copy of the database (new file, 0600)\n"
     "  restore FILE [-c FILE] [--checkpoint NOTE]\n"
     "                                          verify a backup, then replace the stopped database\n"
+    "  demo seed [-c FILE]                     store demo telemetry for payment-service\n"
     "  version                                 print the version\n"
     "  help                                    show this text\n"
     "\n"
@@ -176,7 +178,14 @@ jg_cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "jitgate: migration failed: %s\n", err);
 		goto out;
 	}
+	int tapplied = 0;
+	if (jg_telemetry_migrate(cfg, &tapplied, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: telemetry migration failed: %s\n", err);
+		goto out;
+	}
 	printf("applied %d migration(s); schema is current\n", applied);
+	printf("telemetry database %s: applied %d migration(s); schema is current\n",
+	       cfg->telemetry_path, tapplied);
 	rc = JG_EXIT_OK;
 out:
 	jg_store_close(store);

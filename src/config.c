@@ -123,6 +123,19 @@ static const struct key keys[] = {
 	 OFF(stream_retry_base_ms)},
 	{"audit_stream.retry_max_ms", K_INT, false, 10, 86400000, NULL, 60000,
 	 OFF(stream_retry_max_ms)},
+	/* the debug data plane (docs/dataplane.md) */
+	{"telemetry", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	{"telemetry.database", K_PATH, false, 0, 0, NULL, 0, OFF(telemetry_path)},
+	{"telemetry.logs_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
+	 OFF(telemetry_logs_retention)},
+	{"telemetry.traces_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
+	 OFF(telemetry_traces_retention)},
+	{"telemetry.metrics_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
+	 OFF(telemetry_metrics_retention)},
+	{"redaction", K_OBJECT, false, 0, 0, NULL, 0, 0},
+	/* no default name: absent means the built-in list below */
+	{"redaction.sensitive_fields", K_STRLIST, false, 0, 0, NULL, 0,
+	 OFF(redaction_sensitive_fields)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -220,14 +233,48 @@ free_list(char **list)
 }
 
 /* A list of group names; absent means the one default name. */
+/*
+ * Keys whose values are withheld whole from a reader without read-pii when
+ * redaction.sensitive_fields is not set (compared ignoring ASCII case).
+ */
+static const char *const default_sensitive_fields[] = {
+    "password",	    "passwd",	     "secret",	 "client_secret", "token",
+    "access_token", "refresh_token", "id_token", "authorization", "cookie",
+    "set-cookie",   "api_key",	     "apikey",	 "private_key",	  "ssn",
+    "card_number",  "cvv",	     "cvc",	 "iban",	  "date_of_birth",
+    NULL,
+};
+
+static int
+copy_defaults(const char *const *names, char ***out)
+{
+	size_t n = 0;
+	while (names[n])
+		n++;
+	char **list = calloc(n + 1, sizeof(*list));
+	if (list == NULL)
+		return JG_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if ((list[i] = strdup(names[i])) == NULL) {
+			free_list(list);
+			return JG_ENOMEM;
+		}
+	}
+	*out = list;
+	return 0;
+}
+
 static int
 read_list(struct ctx *c, const struct key *def, json_t *v, char ***out)
 {
 	size_t n = v && json_is_array(v) ? json_array_size(v) : 1;
 	char **list;
 
+	if (v == NULL && def->def_str == NULL)
+		return copy_defaults(default_sensitive_fields, out);
 	if (v != NULL && !json_is_array(v))
-		return refuse(c, def->path, "'%s' must be a list of group names", def->path);
+		return refuse(c, def->path, "'%s' must be a list of %s", def->path,
+			      def->def_str ? "group names" : "strings");
 	if (n > 64)
 		return refuse(c, def->path, "'%s' lists more than 64 groups", def->path);
 	list = calloc(n + 1, sizeof(*list));
@@ -592,6 +639,24 @@ loopback_http(const char *url)
 	       strncmp(url, "http://[::1]:", 13) == 0;
 }
 
+/* The telemetry database defaults to telemetry.db beside the state database. */
+static int
+parse_telemetry(struct jg_config *cfg)
+{
+	if (cfg->telemetry_path != NULL)
+		return 0;
+	char *copy = strdup(cfg->database_path);
+	if (copy == NULL)
+		return JG_ENOMEM;
+	int n = asprintf(&cfg->telemetry_path, "%s/telemetry.db", dirname(copy));
+	free(copy);
+	if (n < 0) {
+		cfg->telemetry_path = NULL;
+		return JG_ENOMEM;
+	}
+	return 0;
+}
+
 static int
 parse_oidc(struct ctx *c, struct jg_config *cfg)
 {
@@ -661,6 +726,8 @@ jg_config_parse(const char *buf, size_t len, const char *name, const char *base_
 	if ((rc = parse_database(&c, cfg)) != 0)
 		goto out;
 	if ((rc = parse_audit(&c, cfg)) != 0)
+		goto out;
+	if ((rc = parse_telemetry(cfg)) != 0)
 		goto out;
 	if ((rc = parse_oidc(&c, cfg)) != 0)
 		goto out;
@@ -746,5 +813,7 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->stream_ca_file);
 	free(cfg->stream_secret_file);
 	free(cfg->stream_hostname);
+	free(cfg->telemetry_path);
+	free_list(cfg->redaction_sensitive_fields);
 	free(cfg);
 }

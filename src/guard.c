@@ -10,6 +10,7 @@
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/log.h"
 #include "jitgate/token_cache.h"
 
 static const char sql_grant[] =
@@ -81,6 +82,28 @@ intent_fn(struct jg_audit_tx *tx, void *ctx)
 				  json_object_get(i->data, "data"), NULL);
 }
 
+/*
+ * Records a refusal of an authentic token (its signature verified: a token
+ * for another service, without the capability, or of a grant no longer
+ * active).  Tokens that do not verify are not recorded: anyone could fill
+ * the log with them.  A refusal that cannot be recorded stays a refusal.
+ */
+static void
+audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *service,
+	      const char *capability, const char *action, const char *reason)
+{
+	char actor[300];
+	snprintf(actor, sizeof(actor), "user:%s", c->sub);
+	json_t *wrap = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "actor", actor, "data",
+				 "grant", c->grant, "jti", c->jti, "service", service,
+				 "token_service", c->aud, "capability", capability, "action", action,
+				 "reason", reason);
+	struct intent in = {.action = "guard.refused", .data = wrap};
+	if (wrap == NULL || jg_audit_run(app->audit, intent_fn, &in) != 0)
+		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
+	json_decref(wrap);
+}
+
 int
 jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
 	 const char *capability, const char *action, json_t *params, struct jg_guarded *g)
@@ -101,15 +124,30 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
 		return JG_EDENIED;
 	}
-	if (jg_token_verify_cached(app->token_cache, app->token_keys, auth + 7, app->cfg->public_url, service, now, &g->claims,
-			    why, sizeof(why)) != 0)
+	rc = jg_token_cache_signed(app->token_cache, app->token_keys, auth + 7, &g->claims, why,
+				   sizeof(why));
+	if (rc == 0 && jg_token_check_claims(&g->claims, app->cfg->public_url, service, now, why,
+					     sizeof(why)) != 0) {
+		/* authentic and valid, but for another service: refused and recorded */
+		char why2[256];
+		if (strcmp(g->claims.aud, service) != 0 &&
+		    jg_token_check_claims(&g->claims, app->cfg->public_url, g->claims.aud, now, why2,
+					  sizeof(why2)) == 0)
+			audit_refusal(app, &g->claims, service, capability, action, why);
+		rc = JG_EDENIED;
+	}
+	if (rc != 0) {
+		memset(&g->claims, 0, sizeof(g->claims));
 		return unauthorized(reply, why);
+	}
 	int has = 0;
 	for (size_t i = 0; i < g->claims.ncaps; i++) {
 		has |= strcmp(g->claims.caps[i], capability) == 0;
 		g->has_pii |= strcmp(g->claims.caps[i], "read-pii") == 0;
 	}
 	if (!has) {
+		audit_refusal(app, &g->claims, service, capability, action,
+			      "the token does not hold the capability");
 		jg_http_reply_error(reply, 403, "insufficient_capability",
 				    "this needs the %s capability", capability);
 		jg_http_reply_header(reply, "WWW-Authenticate",
@@ -143,8 +181,11 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
-	if (!active)
+	if (!active) {
+		audit_refusal(app, &g->claims, service, capability, action,
+			      "the token's grant is no longer active");
 		return unauthorized(reply, "the token's grant is no longer active (revoked or expired)");
+	}
 	if (anchor == JG_EDENIED)
 		return unauthorized(reply, "the token's audit anchor does not match the log");
 	if (anchor != 0)
@@ -160,6 +201,9 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 				 "capabilities", caps, "params", NULL);
 	if (data && params)
 		json_object_set_new(data, "params", integers_only(params));
+	/* with read-pii whatever this call returns is unredacted: the entry says so */
+	if (data && g->has_pii)
+		json_object_set_new(data, "pii", json_true());
 	json_t *wrap = json_pack("{s:s,s:o}", "actor", g->actor, "data", data);
 	struct intent in = {.action = action, .data = wrap};
 	rc = wrap ? jg_audit_run(app->audit, intent_fn, &in) : JG_ENOMEM;

@@ -599,6 +599,9 @@ scan_phone(const struct scan *sc, size_t i, struct match *m)
 		return phone_paren(sc, i, m);
 	if (!is_digit(c) || !num_start_ok(sc, i))
 		return false;
+	/* not the tail of a longer spaced digit run ("4100 0000 0000 0002", a Luhn-invalid card) */
+	if (before(sc, i, 1) == ' ' && is_digit(before(sc, i, 2)))
+		return false;
 	return phone_nanp(sc, i, m) || phone_trunk(sc, i, m);
 }
 

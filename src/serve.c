@@ -27,6 +27,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/session.h"
+#include "jitgate/telemetry.h"
 #include "jitgate/token_cache.h"
 #include "jitgate/version.h"
 
@@ -244,6 +245,7 @@ jg_cmd_serve(int argc, char **argv)
 	int check_only = 0, ch, rc;
 	struct jg_app app = {0};
 	struct sweeper sw = {0};
+	struct jg_telemetry_sweeper *tsw = NULL;
 	char err[1024];
 	sigset_t sigs;
 
@@ -282,6 +284,12 @@ jg_cmd_serve(int argc, char **argv)
 	/* a database that cannot be written at all is a setup error: say so now, not with 503s */
 	if (jg_store_writable(app.store, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "database: %s", err);
+		rc = JG_EXIT_STORE;
+		goto out;
+	}
+	if (jg_telemetry_open(app.cfg, &app.telemetry, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate: telemetry database: %s: run 'jitgate migrate -c %s'\n", err,
+			app.cfg->file);
 		rc = JG_EXIT_STORE;
 		goto out;
 	}
@@ -339,7 +347,11 @@ jg_cmd_serve(int argc, char **argv)
 	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
 	    jg_api_requests_register(app.router) != 0 || jg_api_tokens_register(app.router) != 0 ||
 	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0 ||
-	    jg_web_register(app.router) != 0)
+	    jg_web_register(app.router) != 0 || jg_api_ingest_register(app.router) != 0 ||
+	    jg_api_logs_register(app.router) != 0 || jg_api_traces_register(app.router) != 0 ||
+	    jg_api_metrics_register(app.router) != 0)
+		goto out;
+	if (jg_telemetry_sweeper_start(app.telemetry, app.cfg, &tsw) != 0)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);
@@ -379,6 +391,8 @@ jg_cmd_serve(int argc, char **argv)
 	stop_sweeper(&sw);
 	jg_notify_stop(app.notify);
 	jg_audit_stream_stop(app.stream);
+	jg_telemetry_sweeper_stop(tsw);
+	tsw = NULL;
 	if (left > 0)
 		jg_logf(JG_LOG_WARN, "%d request(s) still running at the end of the grace period",
 			left);
@@ -389,6 +403,7 @@ out:
 	stop_sweeper(&sw);
 	jg_notify_free(app.notify);
 	jg_audit_stream_free(app.stream);
+	jg_telemetry_sweeper_stop(tsw);
 	jg_server_free(app.server);
 	jg_audit_free(app.audit);
 	jg_oidc_free(app.oidc);
@@ -398,6 +413,7 @@ out:
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);
+	jg_store_close(app.telemetry);
 	jg_config_free(app.cfg);
 	return rc;
 }

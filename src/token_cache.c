@@ -78,23 +78,32 @@ remember(struct jg_token_cache *tc, const uint8_t key[32], const struct jg_token
 }
 
 int
-jg_token_verify_cached(struct jg_token_cache *tc, const struct jg_token_keys *k,
-		       const char *token, const char *issuer, const char *service, int64_t now,
-		       struct jg_token_claims *c, char *why, size_t whylen)
+jg_token_cache_signed(struct jg_token_cache *tc, const struct jg_token_keys *k, const char *token,
+		      struct jg_token_claims *c, char *why, size_t whylen)
 {
 	uint8_t key[32];
 	size_t len = strnlen(token, JG_TOKEN_MAX + 1);
 	int rc;
 
 	if (tc == NULL || len > JG_TOKEN_MAX)
-		return jg_token_verify(k, token, issuer, service, now, c, why, whylen);
+		return jg_token_verify_signed(k, token, c, why, whylen);
 	SHA256((const unsigned char *)token, len, key);
-	if (!lookup(tc, key, c)) {
-		if ((rc = jg_token_verify_signed(k, token, c, why, whylen)) != 0)
-			return rc;
+	if (lookup(tc, key, c))
+		return 0;
+	if ((rc = jg_token_verify_signed(k, token, c, why, whylen)) == 0)
 		remember(tc, key, c);
-	}
-	if ((rc = jg_token_check_claims(c, issuer, service, now, why, whylen)) != 0)
+	return rc;
+}
+
+int
+jg_token_verify_cached(struct jg_token_cache *tc, const struct jg_token_keys *k,
+		       const char *token, const char *issuer, const char *service, int64_t now,
+		       struct jg_token_claims *c, char *why, size_t whylen)
+{
+	int rc = jg_token_cache_signed(tc, k, token, c, why, whylen);
+	if (rc == 0)
+		rc = jg_token_check_claims(c, issuer, service, now, why, whylen);
+	if (rc != 0)
 		memset(c, 0, sizeof(*c));
 	return rc;
 }

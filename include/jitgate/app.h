@@ -36,6 +36,7 @@ struct jg_app {
 	int64_t token_lifetime; /* seconds */
 	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
 	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
+	struct jg_store *telemetry; /* the data plane's own database (telemetry.h) */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */
@@ -53,6 +54,12 @@ int jg_api_agents_register(struct jg_router *router);
  * batches so no write holds the database for long; *deleted counts them.
  */
 int jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted);
+/* Registers POST /v1/ingest/logs|traces|metrics (ingest key; docs/dataplane.md). */
+int jg_api_ingest_register(struct jg_router *router);
+/* Registers the guarded readers GET /v1/services/{svc}/logs, .../traces[/{id}], .../metrics. */
+int jg_api_logs_register(struct jg_router *router);
+int jg_api_traces_register(struct jg_router *router);
+int jg_api_metrics_register(struct jg_router *router);
 
 /* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
 int jg_api_requests_register(struct jg_router *router);

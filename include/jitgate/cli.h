@@ -31,6 +31,7 @@ int jg_cmd_service(int argc, char **argv);
 int jg_cmd_ingest_key(int argc, char **argv);
 int jg_cmd_backup(int argc, char **argv);
 int jg_cmd_restore(int argc, char **argv);
+int jg_cmd_demo(int argc, char **argv);
 
 /* Prints the usage text to `to` and returns code. */
 int jg_cli_usage(FILE *to, int code);

@@ -116,6 +116,14 @@ struct jg_config {
 	int64_t stream_timeout_ms;
 	int64_t stream_retry_base_ms;
 	int64_t stream_retry_max_ms;
+	/* the debug data plane (docs/dataplane.md) */
+	char *telemetry_path;               /* SQLite file; default telemetry.db beside the state db */
+	int64_t telemetry_logs_retention;   /* seconds a stored log record is kept */
+	int64_t telemetry_traces_retention; /* seconds a stored span is kept */
+	int64_t telemetry_metrics_retention; /* seconds a stored data point is kept */
+	/* keys whose values are withheld whole without read-pii (NULL-terminated;
+	   the built-in list when not configured) */
+	char **redaction_sensitive_fields;
 };
 
 /* True when groups (n of them) intersect the NULL-terminated list. */

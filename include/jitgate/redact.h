@@ -77,8 +77,9 @@
  *       2-8 digits separated by the same single space or dash, 9-12 digits
  *       in all: "020 7946 0958", "0412 345 678", "01 23 45 67 89".
  *   (b) must not follow a word byte, (c) and (d) not a word byte,
- *   "<digit>." or "<digit>-"; none may be followed by a word byte or
- *   ".<digit>".
+ *   "<digit>.", "<digit>-" or "<digit> " (the tail of a longer spaced digit
+ *   run, such as a Luhn-invalid card number "4100 0000 0000 0002"); none
+ *   may be followed by a word byte or ".<digit>".
  *   Not matched, on purpose: bare digit runs without '+' ("4155550132",
  *   order ids, timestamps), dates ("2024-01-15", "01-15-2024"), times,
  *   version strings, "555-0132" (7 digits).  Also not matched: national

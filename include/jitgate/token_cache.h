@@ -29,6 +29,15 @@ struct jg_token_cache *jg_token_cache_new(void);
 void jg_token_cache_free(struct jg_token_cache *tc);
 
 /*
+ * jg_token_verify_signed() (signature, header, claim types) with the work
+ * skipped for a token verified before (tc may be NULL: no cache).  The
+ * claims that depend on the caller and the clock are not checked here.
+ */
+int jg_token_cache_signed(struct jg_token_cache *tc, const struct jg_token_keys *k,
+			  const char *token, struct jg_token_claims *c, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+
+/*
  * jg_token_verify() with the signature check skipped for a token verified
  * before (tc may be NULL: no cache).  Same results and messages.
  */

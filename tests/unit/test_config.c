@@ -83,6 +83,72 @@ test_config_parse_valid(void **state)
 }
 
 static void
+test_config_telemetry_defaults(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(parse(valid, &cfg, err, sizeof(err)), 0);
+	/* beside the state database, 7 days for every kind, the built-in field list */
+	assert_string_equal(cfg->telemetry_path, "/srv/jg/data/telemetry.db");
+	assert_int_equal(cfg->telemetry_logs_retention, 7 * 86400);
+	assert_int_equal(cfg->telemetry_traces_retention, 7 * 86400);
+	assert_int_equal(cfg->telemetry_metrics_retention, 7 * 86400);
+	assert_non_null(cfg->redaction_sensitive_fields);
+	int has_password = 0;
+	size_t n = 0;
+	for (; cfg->redaction_sensitive_fields[n]; n++)
+		has_password |= strcmp(cfg->redaction_sensitive_fields[n], "password") == 0;
+	assert_true(has_password);
+	assert_true(n >= 10);
+	jg_config_free(cfg);
+}
+
+static void
+test_config_telemetry_set(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+	const char *text = variant("oidc:\n", "telemetry:\n  database: /var/lib/t.db\n"
+					       "  logs_retention_seconds: 3600\n"
+					       "  traces_retention_seconds: 60\n"
+					       "  metrics_retention_seconds: 1\n"
+					       "redaction:\n  sensitive_fields: [customer_ref, Secret]\n"
+					       "oidc:\n");
+	assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->telemetry_path, "/var/lib/t.db");
+	assert_int_equal(cfg->telemetry_logs_retention, 3600);
+	assert_int_equal(cfg->telemetry_traces_retention, 60);
+	assert_int_equal(cfg->telemetry_metrics_retention, 1);
+	assert_string_equal(cfg->redaction_sensitive_fields[0], "customer_ref");
+	assert_string_equal(cfg->redaction_sensitive_fields[1], "Secret");
+	assert_null(cfg->redaction_sensitive_fields[2]); /* replaces the built-in list */
+	jg_config_free(cfg);
+	/* relative to the configuration file */
+	assert_int_equal(parse(variant("oidc:\n", "telemetry:\n  database: t/tel.db\noidc:\n"), &cfg,
+			       err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->telemetry_path, "/srv/jg/t/tel.db");
+	jg_config_free(cfg);
+}
+
+static void
+test_config_telemetry_refused(void **state)
+{
+	(void)state;
+	expect_refused(variant("oidc:\n", "telemetry:\n  logs_retention_seconds: 0\noidc:\n"),
+		       "'telemetry.logs_retention_seconds' must be an integer between 1 and");
+	expect_refused(variant("oidc:\n", "telemetry:\n  retention: 5\noidc:\n"),
+		       "unknown key 'telemetry.retention'");
+	expect_refused(variant("oidc:\n", "redaction:\n  sensitive_fields: password\noidc:\n"),
+		       "'redaction.sensitive_fields' must be a list of strings");
+	expect_refused(variant("oidc:\n", "redaction:\n  sensitive_fields: [\"\"]\noidc:\n"),
+		       "'redaction.sensitive_fields' entries must be non-empty strings");
+}
+
+static void
 test_config_parse_absolute_sqlite_url(void **state)
 {
 	struct jg_config *cfg = NULL;
@@ -321,6 +387,9 @@ main(void)
 	    cmocka_unit_test(test_config_parse_out_of_range),
 	    cmocka_unit_test(test_config_parse_missing_required),
 	    cmocka_unit_test(test_config_parse_postgres_refused),
+	    cmocka_unit_test(test_config_telemetry_defaults),
+	    cmocka_unit_test(test_config_telemetry_set),
+	    cmocka_unit_test(test_config_telemetry_refused),
 	    cmocka_unit_test(test_config_parse_bad_values),
 	    cmocka_unit_test(test_config_parse_yaml_errors),
 	    cmocka_unit_test(test_config_parse_too_large),

@@ -1,0 +1,114 @@
+/*
+ * api_telemetry_common.c - helpers of the guarded telemetry readers
+ * (api_telemetry_int.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_telemetry_int.h"
+#include "jitgate/error.h"
+#include "jitgate/telemetry.h"
+
+static int
+time_arg(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+	 int64_t def, int64_t *out)
+{
+	const char *v = jg_http_query(req, name);
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (jg_telemetry_parse_time(v, (int64_t)time(NULL), out) != 0) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "'%s' must be Unix seconds, RFC 3339 (2026-11-25T10:00:00Z) or "
+				    "a duration ago (15m, 2h, 7d)",
+				    name);
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+int
+jg_tq_window(const struct jg_http_request *req, struct jg_http_reply *reply, int64_t *since,
+	     int64_t *until)
+{
+	if (time_arg(req, reply, "since", 0, since) != 0 ||
+	    time_arg(req, reply, "until", INT64_MAX, until) != 0)
+		return JG_EINVAL;
+	if (*since >= *until) {
+		jg_http_reply_error(reply, 400, "bad_request", "'since' must be before 'until'");
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+int
+jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+	       int64_t def, int64_t *out)
+{
+	const char *v = jg_http_query(req, name);
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (jg_telemetry_parse_duration(v, out) != 0) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "'%s' must be a duration such as 250ms, 2s, 5m, 1h (a bare "
+				    "number is milliseconds)",
+				    name);
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+int
+jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+	   bool *out)
+{
+	const char *v = jg_http_query(req, name);
+	*out = false;
+	if (v == NULL || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+		*out = true;
+		return 0;
+	}
+	jg_http_reply_error(reply, 400, "bad_request", "'%s' must be true or false", name);
+	return JG_EINVAL;
+}
+
+void
+jg_tq_time_text(int64_t ns, char out[JG_TIME_TEXT])
+{
+	time_t secs = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	char base[32];
+	if (ns < 0 || gmtime_r(&secs, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(out, JG_TIME_TEXT, "1970-01-01T00:00:00.000000000Z");
+		return;
+	}
+	snprintf(out, JG_TIME_TEXT, "%.20s.%09lldZ", base, (long long)(ns % 1000000000LL));
+}
+
+json_t *
+jg_tq_ns_string(int64_t ns)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%lld", (long long)ns);
+	return json_string(buf);
+}
+
+bool
+jg_tq_trace_id(const char *s, char out[33])
+{
+	if (s == NULL || strlen(s) != 32)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+		out[i] = (char)tolower((unsigned char)s[i]);
+	}
+	out[32] = '\0';
+	return true;
+}
