@@ -551,9 +551,9 @@ describe('the debug data plane', () => {
     assert.equal(tr.spans.length, 1, 'one root');
     const root = tr.spans[0];
     assert.deepEqual({ ...root, children: undefined }, {
-      trace_id: t1, span_id: S.root.toLowerCase(), parent_span_id: null, service: SVC, service_version: '3.7.0', instance: 'pay-a1',
-      name: 'POST /v1/payments', kind: 'server', start_ns: ns(0), end_ns: ns(1500), status: 'error',
-      error: 'payment failed for alice@example.com', error_code: '502',
+      span_id: S.root.toLowerCase(), parent_span_id: null, service: SVC, service_version: '3.7.0', instance: 'pay-a1',
+      name: 'POST /v1/payments', kind: 'server', start_ns: ns(0), end_ns: ns(1500), duration_ms: 1500, status: 'error',
+      error: 'payment failed for alice@example.com', error_code: '502', withheld: false,
       attributes: { 'customer.email': 'alice@example.com', 'http.response.status_code': 502 },
       events: [{ name: 'exception', time_ns: ns(1400), attributes: { 'exception.type': 'LedgerError', 'exception.message': 'card 4111 1111 1111 1111 declined' } }],
       children: undefined,
@@ -580,6 +580,14 @@ describe('the debug data plane', () => {
     assert.ok(!r.body.includes('acct-secret-42') && !r.body.includes('bob@example.com'), 'another service\'s details leaked');
     assert.equal(ledger.children[0].name, 'UPDATE holds');
     assert.equal(ledger.children[0].withheld, true);
+    // the analysis runs on the whole trace: both services failed; the cause lies in ledger-service,
+    // whose error message stays withheld from this grant while its error code is shown
+    assert.deepEqual(tr.analysis.affected_services, [DEP, SVC].sort());
+    assert.equal(tr.analysis.root_causes.length, 1, JSON.stringify(tr.analysis.root_causes));
+    assert.equal(tr.analysis.root_causes[0].service, DEP);
+    assert.equal(tr.analysis.root_causes[0].withheld, true);
+    assert.equal(tr.analysis.root_causes[0].error, undefined);
+    assert.equal(tr.analysis.root_causes[0].surfaced.span_id, S.root.toLowerCase());
 
     // without read-pii: the covered span's personal data is redacted
     const p = await read(tokens.read, `/v1/services/${SVC}/traces/${t1}`);
@@ -754,7 +762,15 @@ describe('the debug data plane', () => {
     assert.ok(errs.json.traces.some((x) => x.trace_id === failing));
     assert.ok(errs.json.traces.every((x) => x.root_service === SVC && x.services.includes('payment-accounts')));
     const tr = parseBig((await read(t, `/v1/services/${SVC}/traces/${failing}`)).body);
-    assert.ok(tr.analysis);
+    // the analysis names the cause three hops down and the deploy behind it
+    const cause = tr.analysis.root_causes.find((c) => c.error_code === 'DB_STATEMENT_TIMEOUT');
+    assert.ok(cause, JSON.stringify(tr.analysis.root_causes));
+    assert.deepEqual({ service: cause.service, operation: cause.operation, version: cause.service_version },
+      { service: 'payment-accounts', operation: 'UPDATE accounts', version: '2.4.0' });
+    assert.equal(cause.surfaced.service, SVC);
+    const skew = tr.analysis.version_skew.find((v) => v.service === 'payment-accounts');
+    assert.deepEqual(skew?.versions.map((v) => v.version).sort(), ['2.3.1', '2.4.0']);
+    assert.deepEqual(tr.analysis.affected_services, [SVC, 'payment-accounts', 'payment-ledger'].sort());
     // walk down: payment-service -> ledger-service -> account-service -> the database timeout
     const flat = [];
     const walk = (n, depth) => { flat.push({ ...n, depth }); n.children.forEach((c) => walk(c, depth + 1)); };
@@ -773,7 +789,7 @@ describe('the debug data plane', () => {
     const awalk = (n) => { aflat.push(n); n.children.forEach(awalk); };
     at.spans.forEach(awalk);
     const adb = aflat.find((x) => x.name === 'UPDATE accounts');
-    assert.equal(adb.withheld, undefined);
+    assert.equal(adb.withheld, false);
     assert.equal(adb.service_version, '2.4.0');
     assert.equal(adb.attributes['db.system'], 'postgresql');
     assert.ok(aflat.some((x) => x.service === 'payment-accounts' && x.service_version === '2.3.1'), 'no older payment-accounts in the trace');
