@@ -277,34 +277,13 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 	return k;
 }
 
-/* Fetches the JWKS (discovering first if needed) and merges it into the table. */
+/* Merges the keys of a JWKS document (borrowed) into the table. */
 static int
-fetch_keys(struct jg_oidc *o)
+merge_jwks(struct jg_oidc *o, json_t *jwks)
 {
-	json_t *jwks = NULL;
-	char *uri = NULL;
-	int rc;
-
-	pthread_mutex_lock(&o->lock);
-	o->fetches++;
-	uri = o->jwks_uri ? strdup(o->jwks_uri) : NULL;
-	pthread_mutex_unlock(&o->lock);
-	if (uri == NULL) {
-		if ((rc = discover(o)) != 0)
-			return rc;
-		pthread_mutex_lock(&o->lock);
-		uri = strdup(o->jwks_uri);
-		pthread_mutex_unlock(&o->lock);
-	}
-	rc = get_json(o, uri, MAX_JWKS, &jwks);
-	free(uri);
-	if (rc != 0)
-		return rc;
 	json_t *list = json_object_get(jwks, "keys");
-	if (!json_is_array(list)) {
-		json_decref(jwks);
+	if (!json_is_array(list))
 		return JG_EPARSE;
-	}
 	struct key *fresh[MAX_KEYS];
 	int nfresh = 0;
 	size_t i;
@@ -317,7 +296,6 @@ fetch_keys(struct jg_oidc *o)
 		if (k)
 			fresh[nfresh++] = k;
 	}
-	json_decref(jwks);
 
 	pthread_mutex_lock(&o->lock);
 	/* Keys gone from the JWKS stop verifying; unused ones are dropped. */
@@ -349,6 +327,52 @@ fetch_keys(struct jg_oidc *o)
 		o->ever_had_keys = 1;
 	pthread_mutex_unlock(&o->lock);
 	return 0;
+}
+
+/* Fetches the JWKS (discovering first if needed) and merges it into the table. */
+static int
+fetch_keys(struct jg_oidc *o)
+{
+	json_t *jwks = NULL;
+	char *uri = NULL;
+	int rc;
+
+	pthread_mutex_lock(&o->lock);
+	o->fetches++;
+	uri = o->jwks_uri ? strdup(o->jwks_uri) : NULL;
+	pthread_mutex_unlock(&o->lock);
+	if (uri == NULL) {
+		if ((rc = discover(o)) != 0)
+			return rc;
+		pthread_mutex_lock(&o->lock);
+		uri = strdup(o->jwks_uri);
+		pthread_mutex_unlock(&o->lock);
+	}
+	rc = get_json(o, uri, MAX_JWKS, &jwks);
+	free(uri);
+	if (rc != 0)
+		return rc;
+	rc = merge_jwks(o, jwks);
+	json_decref(jwks);
+	return rc;
+}
+
+int
+jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len)
+{
+	if (len > MAX_JWKS)
+		return JG_EPARSE;
+	json_t *doc = json_loadb(jwks, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return JG_EPARSE;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->last_fetch = mono_now(); /* as if fetched now: no refetch within min_refresh */
+	pthread_mutex_unlock(&o->lock);
+	int rc = merge_jwks(o, doc);
+	json_decref(doc);
+	return rc;
 }
 
 int
