@@ -500,6 +500,14 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 	*payload = NULL;
 	if (strlen(token) > JG_OIDC_MAX_TOKEN)
 		return deny(why, whylen, "the token is longer than %d bytes", JG_OIDC_MAX_TOKEN);
+	/*
+	 * A compact JWS is base64url parts and dots, never padding: refused
+	 * before any decoding, since cjose's decoder (used here and inside
+	 * liboauth2) aborts the process on a misplaced '=' ("a=") instead of failing.
+	 */
+	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+	    strlen(token))
+		return deny(why, whylen, "the token is not a JWT");
 	if ((hdr = jwt_header(o, token)) == NULL)
 		return deny(why, whylen, "the token is not a JWT");
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
