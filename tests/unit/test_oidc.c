@@ -95,7 +95,7 @@ expect_denied(struct jg_oidc *o, const char *token, const char *needle)
 	jg_identity_clear(&id);
 }
 
-/* Found by fuzz/fuzz_idp_token.c: cjose's base64url decoder aborted on "a=". */
+/* Found with fuzz/fuzz_cap_token.c (same decoder): cjose aborted on "a=" in a token. */
 static void
 test_oidc_padding_is_refused_not_fatal(void **state)
 {
