@@ -135,12 +135,18 @@ fuzz-build:
 	  CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" LDFLAGS="$(FUZZ_SAN)" \
 	  EXTRA_CFLAGS="$(FUZZ_CLANG_CFLAGS)" fuzz-bins
 
-fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzzers/%)
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzzers/%) $(BUILD)/fuzzers/make_audit_seeds
 
 $(BUILD)/fuzzers/%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(BUILD)/libjitgate.a $(BUILD)/libjitgate-agent.a
 	@mkdir -p $(BUILD)/fuzzers
 	$(CC) $(JG_CFLAGS) -Iagent/include -fsanitize=fuzzer $(JG_LDFLAGS) -o $@ $< \
 	  $(BUILD)/libjitgate.a $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
+
+# Writes the seeds of fuzz/corpus/audit_export/ (run by hand; see the file).
+$(BUILD)/fuzzers/make_audit_seeds: fuzz/tools/make_audit_seeds.c $(BUILD)/libjitgate.a
+	@mkdir -p $(BUILD)/fuzzers
+	$(CC) $(JG_CFLAGS) -fsanitize=fuzzer-no-link $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a \
+	  $(JG_LDLIBS)
 
 fuzz: deps fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD)/fuzzers $(FUZZ_SECONDS) $(FUZZ_TARGETS)
