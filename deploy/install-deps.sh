@@ -10,7 +10,9 @@ debs=(
   libssl-dev libjwt-dev libmicrohttpd-dev libsqlite3-dev sqlite3
   liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev
   nodejs
+  clang-14 libclang-rt-14-dev
 )
+# clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
 
 missing=()
