@@ -94,10 +94,11 @@ bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)
 	bench/run.sh
 
 format:
-	clang-format -i src/*.c include/jitgate/*.h tests/unit/*.c
+	clang-format -i src/*.c include/jitgate/*.h tests/unit/*.c fuzz/*.c fuzz/*.h fuzz/tools/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c include/jitgate/*.h tests/unit/*.c
+	clang-format --dry-run --Werror src/*.c include/jitgate/*.h tests/unit/*.c fuzz/*.c fuzz/*.h \
+	  fuzz/tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	  --suppress=missingIncludeSystem -Iinclude src tests/unit
 

@@ -20,7 +20,7 @@
 #include "jitgate/error.h"
 #include "jitgate/signed_note.h"
 
-#define ORIGIN "jitgate.fuzz/audit"
+#define ORIGIN	 "jitgate.fuzz/audit"
 #define OLD_MARK "\n--old--\n"
 
 static EVP_PKEY *key;
@@ -63,8 +63,9 @@ resign_export(const char *buf, size_t len, size_t *out_len)
 	json_t *line = json_loadb(start, (size_t)(buf + len - 1 - start), 0, NULL);
 	json_t *cp = json_object_get(line, "checkpoint");
 	size_t nlen = 0;
-	char *note = json_is_string(cp) ? resign(json_string_value(cp), json_string_length(cp), &nlen)
-					: NULL;
+	char *note = json_is_string(cp)
+			 ? resign(json_string_value(cp), json_string_length(cp), &nlen)
+			 : NULL;
 	json_t *obj = note ? json_pack("{s:s%}", "checkpoint", note, nlen) : NULL;
 	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);

@@ -110,8 +110,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *rest = data + 1;
 		size_t n = size - 1;
 		if (mode == 'P') {
-			token = fuzz_jws_es256(signer, (const unsigned char *)header, strlen(header),
-					       rest, n);
+			token = fuzz_jws_es256(signer, (const unsigned char *)header,
+					       strlen(header), rest, n);
 		} else {
 			size_t hlen;
 			char *h = with_kid(rest, n, &hlen);

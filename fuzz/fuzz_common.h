@@ -29,13 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* A property of the code under test does not hold: report and crash (libFuzzer saves the input). */
-#define FUZZ_CHECK(cond)                                                                          \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "fuzz: property failed at %s:%d: %s\n", __FILE__, __LINE__, \
-				#cond);                                                           \
-			abort();                                                                  \
-		}                                                                                 \
+#define FUZZ_CHECK(cond)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz: property failed at %s:%d: %s\n", __FILE__,          \
+				__LINE__, #cond);                                                  \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static char fuzz_tmp[256];
@@ -122,8 +122,8 @@ static inline int
 fuzz_body_json(const uint8_t *data, size_t size, struct jg_http_reply *reply, json_t **out)
 {
 	char *copy = fuzz_cstr(data, size);
-	struct jg_http_request req = {.method = "POST", .path = "/fuzz", .body = size ? copy : NULL,
-				      .body_len = size};
+	struct jg_http_request req = {
+	    .method = "POST", .path = "/fuzz", .body = size ? copy : NULL, .body_len = size};
 	int rc = jg_http_body_json(&req, reply, out);
 	free(copy);
 	if (rc != 0) {

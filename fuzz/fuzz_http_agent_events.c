@@ -39,11 +39,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_check_error_reply(&reply);
 		} else {
 			json_t *events = json_object_get(body, "events");
-			FUZZ_CHECK(n >= 1 && n <= JG_AGENTS_MAX_BATCH && n == json_array_size(events));
+			FUZZ_CHECK(n >= 1 && n <= JG_AGENTS_MAX_BATCH &&
+				   n == json_array_size(events));
 			for (size_t i = 0; i < n; i++) {
 				FUZZ_CHECK(strlen(texts[i]) <= 16384);
 				json_t *back = json_loads(texts[i], 0, NULL);
-				FUZZ_CHECK(back != NULL && json_equal(back, json_array_get(events, i)));
+				FUZZ_CHECK(back != NULL &&
+					   json_equal(back, json_array_get(events, i)));
 				unsigned found = 0;
 				FUZZ_CHECK(jg_redact_json(back, sensitive, 5, &found) == 0);
 				char *shown = json_dumps(back, JSON_COMPACT);

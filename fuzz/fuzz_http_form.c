@@ -24,8 +24,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {"csrf", "return_to", "", "a b"};
 	char *copy = fuzz_cstr(data, size);
-	struct jg_http_request req = {.method = "POST", .path = "/auth/logout",
-				      .body = size ? copy : NULL, .body_len = size};
+	struct jg_http_request req = {
+	    .method = "POST", .path = "/auth/logout", .body = size ? copy : NULL, .body_len = size};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char out[64];

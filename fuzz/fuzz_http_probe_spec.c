@@ -34,7 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(rc == JG_EINVAL && reply.status == 400);
 			fuzz_check_error_reply(&reply);
 		} else {
-			json_t *f = json_object_get(body, "function"), *d = json_object_get(body, "duration");
+			json_t *f = json_object_get(body, "function"),
+			       *d = json_object_get(body, "duration");
 			json_t *rate = json_object_get(body, "sampling_rate");
 			json_t *conds = json_object_get(body, "conditions");
 			FUZZ_CHECK(reply.body == NULL);

@@ -38,7 +38,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fuzz_quiet();
 	if (jg_policy_set_load("policies", NULL, &policies, err, sizeof(err)) != 0) {
-		fprintf(stderr, "fuzz_http_request: policies/: %s (run from the repository root)\n", err);
+		fprintf(stderr, "fuzz_http_request: policies/: %s (run from the repository root)\n",
+			err);
 		abort();
 	}
 	return 0;
@@ -52,8 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[512] = "";
 
 	if (fuzz_body_json(data, size, &reply, &body) == 0) {
-		struct jg_access_ctx ctx = {.policies = policies, .pending_ttl = 86400,
-					    .now = 1700000000};
+		struct jg_access_ctx ctx = {
+		    .policies = policies, .pending_ttl = 86400, .now = 1700000000};
 		const struct jg_access_caller *caller = &callers[size % 3];
 		int rc = jg_access_dry_run(&ctx, caller, body, &out, why, sizeof(why));
 		if (rc != 0) {
@@ -74,8 +75,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (json_is_integer(d))
 					asked = json_integer_value(d);
 				else
-					FUZZ_CHECK(jg_policy_duration_parse(json_string_value(d), &asked) == 0);
-				FUZZ_CHECK(!json_is_integer(max) || asked <= json_integer_value(max));
+					FUZZ_CHECK(jg_policy_duration_parse(json_string_value(d),
+									    &asked) == 0);
+				FUZZ_CHECK(!json_is_integer(max) ||
+					   asked <= json_integer_value(max));
 			}
 		}
 	}

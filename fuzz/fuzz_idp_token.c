@@ -100,7 +100,8 @@ check_accepted(const char *claims, size_t len, const struct jg_identity *id, con
 	int has = json_is_string(a) && strcmp(json_string_value(a), aud) == 0;
 	size_t i;
 	json_t *v;
-	json_array_foreach(a, i, v) has |= json_is_string(v) && strcmp(json_string_value(v), aud) == 0;
+	json_array_foreach(a, i, v) has |=
+	    json_is_string(v) && strcmp(json_string_value(v), aud) == 0;
 	FUZZ_CHECK(has);
 	FUZZ_CHECK(json_integer_value(json_object_get(p, "exp")) + 30 > (json_int_t)time(NULL));
 	FUZZ_CHECK(id->sub[0] != '\0' && id->ngroups <= JG_IDENTITY_MAX_GROUPS);

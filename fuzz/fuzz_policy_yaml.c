@@ -65,9 +65,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(jg_policy_set_size(set) == 1 && strlen(jg_policy_set_sha256(set)) == 64);
 	static const char *const services[] = {"payment-api", "checkout-web", "x"};
 	for (size_t s = 0; s < 3; s++) {
-		struct jg_policy_request a = {.user = "alice", .groups = g_eng, .ngroups = 2,
-					      .service = services[s], .capabilities = caps_logs,
-					      .ncaps = 1, .duration_seconds = 3600,
+		struct jg_policy_request a = {.user = "alice",
+					      .groups = g_eng,
+					      .ngroups = 2,
+					      .service = services[s],
+					      .capabilities = caps_logs,
+					      .ncaps = 1,
+					      .duration_seconds = 3600,
 					      .justification = "INC-1234 checkout latency spike"};
 		evaluate(set, &a);
 		struct jg_policy_request b = a;

@@ -40,8 +40,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* as jitgate would accept and store them */
 	struct jg_http_reply reply = {0};
-	json_t *spec = json_pack("{s:s,s:i,s:O?}", "function", "f", "duration", 60, "conditions",
-				 conds);
+	json_t *spec =
+	    json_pack("{s:s,s:i,s:O?}", "function", "f", "duration", 60, "conditions", conds);
 	if (spec != NULL && jg_api_probes_validate(spec, &reply) == 0) {
 		char *text = json_dumps(json_object_get(spec, "conditions"), JSON_COMPACT);
 		json_t *stored = text ? json_loads(text, 0, NULL) : NULL;

@@ -15,7 +15,7 @@
 #include "jitgate/error.h"
 #include "jitgate/redact.h"
 
-static const char *const sensitive[] = {"password", "secret", "token", "authorization",
+static const char *const sensitive[] = {"password", "secret", "token",	     "authorization",
 					"cookie",   "ssn",    "card_number", "iban"};
 #define NSENSITIVE (sizeof(sensitive) / sizeof(sensitive[0]))
 

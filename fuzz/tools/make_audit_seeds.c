@@ -54,8 +54,10 @@ main(int argc, char **argv)
 	char root[] = "/tmp/jg-seeds-XXXXXX", db[256], keys[256], err[512] = "", *old = NULL;
 	struct jg_store *store;
 	struct jg_audit *audit;
-	struct jg_audit_config cfg = {.origin = "jitgate.fuzz/audit", .checkpoint_entries = 1000000,
-				      .checkpoint_seconds = 3600, .verify_threads = 1};
+	struct jg_audit_config cfg = {.origin = "jitgate.fuzz/audit",
+				      .checkpoint_entries = 1000000,
+				      .checkpoint_seconds = 3600,
+				      .verify_threads = 1};
 
 	if (argc != 2 || mkdtemp(root) == NULL)
 		return 2;
@@ -85,7 +87,8 @@ main(int argc, char **argv)
 		const char *name;
 		uint64_t from, to;
 		int with_old;
-	} seeds[] = {{"all", 0, 12, 0}, {"middle", 5, 6, 1}, {"one", 12, 12, 0}, {"prefix", 0, 4, 1}};
+	} seeds[] = {
+	    {"all", 0, 12, 0}, {"middle", 5, 6, 1}, {"one", 12, 12, 0}, {"prefix", 0, 4, 1}};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		struct buf b = {NULL, 0};
 		if (jg_audit_export(store, seeds[i].from, seeds[i].to, put, &b) != 0)

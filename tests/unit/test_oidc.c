@@ -120,7 +120,8 @@ test_oidc_header_checks(void **state)
 	t = token_with_header("{\"alg\":\"RS256\",\"kid\":\"1\",\"typ\":\"at+jwt\"}");
 	expect_denied(f->o, t, "does not match its key");
 	free(t);
-	t = token_with_header("{\"alg\":\"ES256\",\"kid\":\"1\",\"typ\":\"at+jwt\",\"crit\":[\"x\"]}");
+	t = token_with_header(
+	    "{\"alg\":\"ES256\",\"kid\":\"1\",\"typ\":\"at+jwt\",\"crit\":[\"x\"]}");
 	expect_denied(f->o, t, "critical header");
 	free(t);
 }
@@ -142,7 +143,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_oidc_padding_is_refused_not_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_padding_is_refused_not_fatal, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_oidc_header_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oidc_set_jwks_unknown_kid_no_refetch, setup,
 					    teardown),
