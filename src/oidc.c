@@ -37,6 +37,7 @@
 #define MAX_DISCOVERY (64 * 1024)
 #define MAX_JWKS (256 * 1024)
 #define MAX_CLAIM 255
+#define B64URL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 struct key {
 	char kid[129];
@@ -254,6 +255,18 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 		return NULL; /* never "oct": no shared secrets from a JWKS */
 	if (json_object_get(jwk, "d") != NULL)
 		return NULL; /* a private key published by mistake: do not use */
+	/*
+	 * The key's numbers are base64url strings; cjose (which liboauth2 hands
+	 * the JWK to) aborts the process on a misplaced '=' instead of failing,
+	 * so a key with anything else in them is skipped.
+	 */
+	static const char *const b64_members[] = {"x", "y", "n", "e", "k"};
+	for (size_t i = 0; i < sizeof(b64_members) / sizeof(b64_members[0]); i++) {
+		json_t *m = json_object_get(jwk, b64_members[i]);
+		if (m != NULL && (!json_is_string(m) || strspn(json_string_value(m), B64URL_CHARS) !=
+							      json_string_length(m)))
+			return NULL;
+	}
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return NULL;
 	snprintf(k->kid, sizeof(k->kid), "%s", kid);
@@ -505,8 +518,7 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 	 * before any decoding, since cjose's decoder (used here and inside
 	 * liboauth2) aborts the process on a misplaced '=' ("a=") instead of failing.
 	 */
-	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
-	    strlen(token))
+	if (strspn(token, B64URL_CHARS ".") != strlen(token))
 		return deny(why, whylen, "the token is not a JWT");
 	if ((hdr = jwt_header(o, token)) == NULL)
 		return deny(why, whylen, "the token is not a JWT");

@@ -139,6 +139,22 @@ test_oidc_set_jwks_unknown_kid_no_refetch(void **state)
 	assert_int_equal(jg_oidc_set_jwks(f->o, "{}", 2), JG_EPARSE);
 }
 
+/* Found by fuzz/fuzz_idp_token.c: a '=' in a JWK's numbers made cjose abort at import. */
+static void
+test_oidc_jwks_padding_skips_the_key(void **state)
+{
+	struct fixture *f = *state;
+	static const char bad[] =
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k2\","
+	    "\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KP=qv7D4\","
+	    "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"},"
+	    "{\"kty\":\"RSA\",\"kid\":\"k3\",\"n\":\"0vx7ag=\",\"e\":\"AQAB\"}]}";
+	assert_int_equal(jg_oidc_set_jwks(f->o, bad, strlen(bad)), 0);
+	char *t = token_with_header("{\"alg\":\"ES256\",\"kid\":\"k2\",\"typ\":\"at+jwt\"}");
+	expect_denied(f->o, t, "does not publish");
+	free(t);
+}
+
 int
 main(void)
 {
@@ -148,6 +164,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_oidc_header_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oidc_set_jwks_unknown_kid_no_refetch, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_jwks_padding_skips_the_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
