@@ -3,6 +3,7 @@
 #   make run     install what is missing, build, create dev keys/certs, start jitgate
 #   make test    unit tests, the same under ASan+UBSan, then the end-to-end tests
 #   make bench   benchmarks against limits measured in the same run (not part of test)
+#   make fuzz    every libFuzzer target for FUZZ_SECONDS each (docs/fuzzing.md)
 
 CC      ?= cc
 BUILD   ?= build
@@ -28,7 +29,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
-.PHONY: all deps build unit unit-asan e2e test run bench lint format clean dev-setup
+.PHONY: all deps build unit unit-asan e2e test run bench lint format clean dev-setup \
+	fuzz fuzz-build fuzz-smoke fuzz-bins
 
 all: build
 build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUILD)/tests/agent_resend
@@ -87,6 +89,7 @@ test: deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory fuzz-smoke
 
 dev-setup: build
 	@deploy/dev-setup.sh
@@ -100,10 +103,12 @@ bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)
 	bench/run.sh
 
 format:
-	clang-format -i src/*.c src/web/*.c src/web/*.h include/jitgate/*.h tests/unit/*.c
+	clang-format -i src/*.c src/web/*.c src/web/*.h include/jitgate/*.h tests/unit/*.c fuzz/*.c \
+	  fuzz/*.h fuzz/tools/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c src/web/*.c src/web/*.h include/jitgate/*.h tests/unit/*.c
+	clang-format --dry-run --Werror src/*.c src/web/*.c src/web/*.h include/jitgate/*.h \
+	  tests/unit/*.c fuzz/*.c fuzz/*.h fuzz/tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	  --suppress=missingIncludeSystem -Iinclude src tests/unit
 
@@ -121,3 +126,41 @@ $(BUILD)/bench/token_bench: bench/token_bench.c $(BUILD)/libjitgate.a
 $(BUILD)/bench/guard_setup: bench/guard_setup.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+# ---- fuzzing (fuzz/, docs/fuzzing.md) ---------------------------------------
+# libFuzzer targets built with Debian's clang under ASan+UBSan, apart from the
+# main build (its flags are untouched).  `make fuzz` runs each FUZZ_SECONDS from
+# its checked-in seeds (fuzz/corpus/<target>/) after replaying its regressions
+# (fuzz/regressions/<target>/); `make test` does the same for FUZZ_SMOKE_SECONDS.
+FUZZ_CC		   ?= clang-14
+FUZZ_SECONDS	   ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BUILD	   := build/fuzz
+FUZZ_SAN	   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# libmicrohttpd's log callback hands server.c a format string; gcc accepts it, clang warns.
+FUZZ_CLANG_CFLAGS  := -Wno-format-nonliteral
+FUZZ_TARGETS	   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+
+fuzz-build:
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	  CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" LDFLAGS="$(FUZZ_SAN)" \
+	  EXTRA_CFLAGS="$(FUZZ_CLANG_CFLAGS)" fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzzers/%) $(BUILD)/fuzzers/make_audit_seeds
+
+$(BUILD)/fuzzers/%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(BUILD)/libjitgate.a $(BUILD)/libjitgate-agent.a
+	@mkdir -p $(BUILD)/fuzzers
+	$(CC) $(JG_CFLAGS) -Iagent/include -fsanitize=fuzzer $(JG_LDFLAGS) -o $@ $< \
+	  $(BUILD)/libjitgate.a $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
+
+# Writes the seeds of fuzz/corpus/audit_export/ (run by hand; see the file).
+$(BUILD)/fuzzers/make_audit_seeds: fuzz/tools/make_audit_seeds.c $(BUILD)/libjitgate.a
+	@mkdir -p $(BUILD)/fuzzers
+	$(CC) $(JG_CFLAGS) -fsanitize=fuzzer-no-link $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a \
+	  $(JG_LDLIBS)
+
+fuzz: deps fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD)/fuzzers $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD)/fuzzers $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)

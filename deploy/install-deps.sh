@@ -11,8 +11,10 @@ debs=(
   liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev zlib1g-dev
   nodejs chromium
   faketime
+  clang-14 libclang-rt-14-dev
 )
 # faketime: the clock-step fault tests (tests/e2e/faults.test.mjs) run jitgate under libfaketime.
+# clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
 
 missing=()

@@ -35,7 +35,7 @@
 #include "jitgate/guard.h"
 #include "jitgate/redact.h"
 
-#define MAX_BATCH_EVENTS     100
+#define MAX_BATCH_EVENTS     JG_AGENTS_MAX_BATCH
 #define MAX_EVENT_BYTES	     16384 /* one event, as compact JSON */
 #define MAX_EVENT_DEPTH	     32	   /* nested objects/arrays, within what redact.h can walk */
 #define MAX_EVENTS_PER_PROBE 10000 /* stored per probe; then 409 */
@@ -179,8 +179,8 @@ bad_event(struct jg_http_reply *reply, size_t index, const char *why)
 }
 
 /* Checks the whole body; on success texts[i] is events[i] as compact JSON (caller frees). */
-static int
-validate_batch(json_t *body, struct jg_http_reply *reply, char **texts, size_t *n)
+int
+jg_api_agents_validate_batch(json_t *body, struct jg_http_reply *reply, char **texts, size_t *n)
 {
 	const char *key;
 	json_t *v, *events = json_object_get(body, "events");
@@ -350,7 +350,7 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	if (jg_http_body_json(req, reply, &body) != 0)
 		return;
-	if (validate_batch(body, reply, texts, &n) != 0) {
+	if (jg_api_agents_validate_batch(body, reply, texts, &n) != 0) {
 		json_decref(body);
 		return;
 	}

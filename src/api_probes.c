@@ -42,9 +42,9 @@ valid_function(const char *f)
 	       strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:$<>-") == n;
 }
 
-/* Validates a probe body; each bad field gets a 400 naming it. */
-static int
-validate(json_t *b, struct jg_http_reply *reply)
+/* Validates a probe body; each bad field gets a 400 naming it (app.h). */
+int
+jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 {
 	static const char *const fields[] = {"function", "capture_args", "capture_return",
 					     "sampling_rate", "duration", "conditions"};
@@ -140,7 +140,7 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_http_body_json(req, reply, &body) != 0)
 		return;
-	if (validate(body, reply) != 0) {
+	if (jg_api_probes_validate(body, reply) != 0) {
 		json_decref(body);
 		return;
 	}
@@ -153,8 +153,9 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (until > g.grant_expires)
 		until = g.grant_expires; /* never outlives its grant */
 	char rnd[32], id[40];
-	json_t *conds = json_object_get(body, "conditions");
-	char *conds_text = json_dumps(conds ? conds : json_array(), JSON_COMPACT);
+	json_t *conds = json_object_get(body, "conditions"), *none = json_array();
+	char *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT);
+	json_decref(none); /* json_dumps borrows: the empty list was leaked on every probe */
 	json_t *rate = json_object_get(body, "sampling_rate");
 	int rc = JG_ESTORE;
 	if (conds_text && jg_random_token(12, rnd, sizeof(rnd)) == 0 &&

@@ -37,6 +37,7 @@
 #define MAX_DISCOVERY (64 * 1024)
 #define MAX_JWKS (256 * 1024)
 #define MAX_CLAIM 255
+#define B64URL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 struct key {
 	char kid[129];
@@ -280,6 +281,18 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 		return NULL; /* never "oct": no shared secrets from a JWKS */
 	if (json_object_get(jwk, "d") != NULL)
 		return NULL; /* a private key published by mistake: do not use */
+	/*
+	 * The key's numbers are base64url strings; cjose (which liboauth2 hands
+	 * the JWK to) aborts the process on a misplaced '=' instead of failing,
+	 * so a key with anything else in them is skipped.
+	 */
+	static const char *const b64_members[] = {"x", "y", "n", "e", "k"};
+	for (size_t i = 0; i < sizeof(b64_members) / sizeof(b64_members[0]); i++) {
+		json_t *m = json_object_get(jwk, b64_members[i]);
+		if (m != NULL && (!json_is_string(m) || strspn(json_string_value(m), B64URL_CHARS) !=
+							      json_string_length(m)))
+			return NULL;
+	}
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return NULL;
 	snprintf(k->kid, sizeof(k->kid), "%s", kid);
@@ -303,34 +316,13 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 	return k;
 }
 
-/* Fetches the JWKS (discovering first if needed) and merges it into the table. */
+/* Merges the keys of a JWKS document (borrowed) into the table. */
 static int
-fetch_keys(struct jg_oidc *o)
+merge_jwks(struct jg_oidc *o, json_t *jwks)
 {
-	json_t *jwks = NULL;
-	char *uri = NULL;
-	int rc;
-
-	pthread_mutex_lock(&o->lock);
-	o->fetches++;
-	uri = o->jwks_uri ? strdup(o->jwks_uri) : NULL;
-	pthread_mutex_unlock(&o->lock);
-	if (uri == NULL) {
-		if ((rc = discover(o)) != 0)
-			return rc;
-		pthread_mutex_lock(&o->lock);
-		uri = strdup(o->jwks_uri);
-		pthread_mutex_unlock(&o->lock);
-	}
-	rc = get_json(o, uri, MAX_JWKS, &jwks);
-	free(uri);
-	if (rc != 0)
-		return rc;
 	json_t *list = json_object_get(jwks, "keys");
-	if (!json_is_array(list)) {
-		json_decref(jwks);
+	if (!json_is_array(list))
 		return JG_EPARSE;
-	}
 	struct key *fresh[MAX_KEYS];
 	int nfresh = 0;
 	size_t i;
@@ -343,7 +335,6 @@ fetch_keys(struct jg_oidc *o)
 		if (k)
 			fresh[nfresh++] = k;
 	}
-	json_decref(jwks);
 
 	pthread_mutex_lock(&o->lock);
 	/* Keys gone from the JWKS stop verifying; unused ones are dropped. */
@@ -375,6 +366,52 @@ fetch_keys(struct jg_oidc *o)
 		o->ever_had_keys = 1;
 	pthread_mutex_unlock(&o->lock);
 	return 0;
+}
+
+/* Fetches the JWKS (discovering first if needed) and merges it into the table. */
+static int
+fetch_keys(struct jg_oidc *o)
+{
+	json_t *jwks = NULL;
+	char *uri = NULL;
+	int rc;
+
+	pthread_mutex_lock(&o->lock);
+	o->fetches++;
+	uri = o->jwks_uri ? strdup(o->jwks_uri) : NULL;
+	pthread_mutex_unlock(&o->lock);
+	if (uri == NULL) {
+		if ((rc = discover(o)) != 0)
+			return rc;
+		pthread_mutex_lock(&o->lock);
+		uri = strdup(o->jwks_uri);
+		pthread_mutex_unlock(&o->lock);
+	}
+	rc = get_json(o, uri, MAX_JWKS, &jwks);
+	free(uri);
+	if (rc != 0)
+		return rc;
+	rc = merge_jwks(o, jwks);
+	json_decref(jwks);
+	return rc;
+}
+
+int
+jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len)
+{
+	if (len > MAX_JWKS)
+		return JG_EPARSE;
+	json_t *doc = json_loadb(jwks, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return JG_EPARSE;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->last_fetch = mono_now(); /* as if fetched now: no refetch within min_refresh */
+	pthread_mutex_unlock(&o->lock);
+	int rc = merge_jwks(o, doc);
+	json_decref(doc);
+	return rc;
 }
 
 int
@@ -502,6 +539,13 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 	*payload = NULL;
 	if (strlen(token) > JG_OIDC_MAX_TOKEN)
 		return deny(why, whylen, "the token is longer than %d bytes", JG_OIDC_MAX_TOKEN);
+	/*
+	 * A compact JWS is base64url parts and dots, never padding: refused
+	 * before any decoding, since cjose's decoder (used here and inside
+	 * liboauth2) aborts the process on a misplaced '=' ("a=") instead of failing.
+	 */
+	if (strspn(token, B64URL_CHARS ".") != strlen(token))
+		return deny(why, whylen, "the token is not a JWT");
 	if ((hdr = jwt_header(o, token)) == NULL)
 		return deny(why, whylen, "the token is not a JWT");
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));

@@ -895,34 +895,15 @@ struct seen {
 	struct strlist names, files; /* parallel; room for every file */
 };
 
-/* Reads, parses and validates one file into *p; problems go to e. */
+/* Parses and validates the bytes of one file (path, named name in dir) into *p; problems go to e. */
 static int
-load_file(const char *dir, const char *name, struct policy *p, struct seen *seen, EVP_MD_CTX *md,
-	  struct errs *e)
+load_buffer(const char *path, const char *name, const char *buf, size_t len, struct policy *p,
+	    struct seen *seen, EVP_MD_CTX *md, struct errs *e)
 {
 	struct ctx c = {0};
-	struct stat st;
-	char *path = NULL, *buf = NULL;
-	size_t len = 0;
 	int rc;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		return JG_ENOMEM;
 	c.file = path;
-	/* stat() follows symlinks; refusing non-regular files before open() avoids FIFOs. */
-	if (stat(path, &st) != 0) {
-		rc = JG_EIO;
-		snprintf(c.msg, sizeof(c.msg), "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = JG_ECONFIG;
-		snprintf(c.msg, sizeof(c.msg), "%s: not a regular file", path);
-		goto out;
-	}
-	rc = jg_file_read(path, JG_POLICY_MAX_FILE_BYTES, false, &buf, &len, c.msg, sizeof(c.msg));
-	if (rc != 0)
-		goto out;
 	if ((rc = hash_file(md, name, buf, len)) != 0)
 		goto out;
 	rc = jg_yamldoc_parse(buf, len, path, &c.doc, c.msg, sizeof(c.msg));
@@ -957,6 +938,38 @@ out:
 		errs_add(e, rc, c.msg);
 	}
 	jg_yamldoc_free(c.doc);
+	return rc;
+}
+
+/* Reads, parses and validates one file into *p; problems go to e. */
+static int
+load_file(const char *dir, const char *name, struct policy *p, struct seen *seen, EVP_MD_CTX *md,
+	  struct errs *e)
+{
+	struct stat st;
+	char *path = NULL, *buf = NULL, msg[1024] = "";
+	size_t len = 0;
+	int rc;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return JG_ENOMEM;
+	/* stat() follows symlinks; refusing non-regular files before open() avoids FIFOs. */
+	if (stat(path, &st) != 0) {
+		rc = JG_EIO;
+		snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = JG_ECONFIG;
+		snprintf(msg, sizeof(msg), "%s: not a regular file", path);
+	} else {
+		rc = jg_file_read(path, JG_POLICY_MAX_FILE_BYTES, false, &buf, &len, msg, sizeof(msg));
+	}
+	if (rc != 0 && rc != JG_ENOMEM) {
+		if (msg[0] == '\0')
+			snprintf(msg, sizeof(msg), "%s: %s", path, jg_strerror(rc));
+		errs_add(e, rc, msg);
+	}
+	if (rc == 0)
+		rc = load_buffer(path, name, buf, len, p, seen, md, e);
 	free(buf);
 	free(path);
 	return rc;
@@ -989,9 +1002,10 @@ compile_incident(const char *pattern, struct jg_policy_set *set, struct errs *e)
 	return 0;
 }
 
-int
-jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_policy_set **out,
-		   char *err, size_t errlen)
+/* The policy files of dir, or (dir NULL) the one file name with its bytes buf. */
+static int
+set_load(const char *dir, const char *name, const char *buf, size_t len,
+	 const char *incident_pattern, struct jg_policy_set **out, char *err, size_t errlen)
 {
 	struct errs e = {.buf = err, .len = errlen};
 	struct strlist files = {0};
@@ -1001,7 +1015,7 @@ jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_poli
 	unsigned char dig[32];
 	int rc;
 
-	if (out == NULL || dir == NULL)
+	if (out == NULL || (dir == NULL && (name == NULL || buf == NULL)))
 		return JG_EINVAL;
 	*out = NULL;
 	if (errlen > 0)
@@ -1018,8 +1032,16 @@ jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_poli
 	}
 	if ((rc = compile_incident(incident_pattern, set, &e)) != 0)
 		goto out;
-	if ((rc = list_files(dir, &files, &e)) != 0)
+	if (dir == NULL) {
+		if ((files.v = calloc(1, sizeof(char *))) == NULL ||
+		    (files.v[0] = strdup(name)) == NULL) {
+			rc = JG_ENOMEM;
+			goto out;
+		}
+		files.n = 1;
+	} else if ((rc = list_files(dir, &files, &e)) != 0) {
 		goto out;
+	}
 	set->policies = calloc(files.n + 1, sizeof(*set->policies));
 	seen.names.v = calloc(files.n + 1, sizeof(char *));
 	seen.files.v = calloc(files.n + 1, sizeof(char *));
@@ -1029,7 +1051,8 @@ jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_poli
 	}
 	for (size_t i = 0; i < files.n; i++) {
 		struct policy *p = &set->policies[set->n];
-		rc = load_file(dir, files.v[i], p, &seen, md, &e);
+		rc = dir ? load_file(dir, files.v[i], p, &seen, md, &e)
+			 : load_buffer(name, name, buf, len, p, &seen, md, &e);
 		if (rc == JG_ENOMEM)
 			goto out;
 		if (rc != 0)
@@ -1054,15 +1077,37 @@ jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_poli
 	rc = 0;
 out:
 	if (rc == JG_ENOMEM && errlen > 0)
-		snprintf(err, errlen, "%s: out of memory loading policies", dir);
+		snprintf(err, errlen, "%s: out of memory loading policies", dir ? dir : name);
 	else if (rc == JG_ECRYPTO && errlen > 0)
-		snprintf(err, errlen, "%s: SHA-256 failed", dir);
+		snprintf(err, errlen, "%s: SHA-256 failed", dir ? dir : name);
 	strlist_free(&files);
 	strlist_free(&seen.names);
 	strlist_free(&seen.files);
 	EVP_MD_CTX_free(md);
 	jg_policy_set_free(set);
 	return rc;
+}
+
+int
+jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_policy_set **out,
+		   char *err, size_t errlen)
+{
+	if (dir == NULL)
+		return JG_EINVAL;
+	return set_load(dir, NULL, NULL, 0, incident_pattern, out, err, errlen);
+}
+
+int
+jg_policy_set_parse(const char *name, const char *buf, size_t len, const char *incident_pattern,
+		    struct jg_policy_set **out, char *err, size_t errlen)
+{
+	if (len > JG_POLICY_MAX_FILE_BYTES) {
+		if (errlen > 0)
+			snprintf(err, errlen, "%s: larger than %d bytes", name ? name : "policy",
+				 JG_POLICY_MAX_FILE_BYTES);
+		return JG_ETOOBIG;
+	}
+	return set_load(NULL, name, buf, len, incident_pattern, out, err, errlen);
 }
 
 void

@@ -701,7 +701,8 @@ jg_redact_text(const char *in, size_t len, char **out, size_t *out_len, unsigned
 		kinds |= m.kind;
 		i = copied = sc.floor = m.end;
 	}
-	if ((rc = out_append(&b, in + copied, len - copied)) != 0)
+	/* in may be NULL when len is 0, and NULL + 0 is undefined */
+	if (len > copied && (rc = out_append(&b, in + copied, len - copied)) != 0)
 		goto out;
 	b.p[b.len] = '\0';
 	*out = b.p;

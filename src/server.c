@@ -112,6 +112,25 @@ char *
 jg_http_error_body(const char *code, const char *message)
 {
 	json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	if (err == NULL && message != NULL) {
+		/*
+		 * Not UTF-8 (jansson's parse errors quote the raw byte they stopped
+		 * at, and a message cut at 512 bytes may end inside a sequence): the
+		 * same message with every byte outside printable ASCII as '?', so a
+		 * bad request still gets its 400, not the encoder's 500.
+		 */
+		size_t n = strlen(message);
+		char *safe = malloc(n + 1);
+		for (size_t i = 0; safe && i < n; i++) {
+			unsigned char b = (unsigned char)message[i];
+			safe[i] = b >= 0x20 && b < 0x7f ? (char)b : '?';
+		}
+		if (safe) {
+			safe[n] = '\0';
+			err = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", safe);
+		}
+		free(safe);
+	}
 	char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
 	json_decref(err);
 	return text;

@@ -199,6 +199,17 @@ jg_token_issue(const struct jg_token_keys *k, const struct jg_token_claims *c, c
 	return rc;
 }
 
+/*
+ * JWS parts are base64url without padding.  Anything else is refused before
+ * decoding: liboauth2's decoder (cjose's) aborts the process on a misplaced
+ * '=' ("a=") instead of failing.
+ */
+static int
+b64url_only(const char *s, size_t len)
+{
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") >= len;
+}
+
 static json_t *
 b64url_json(const char *part, size_t len)
 {
@@ -209,7 +220,7 @@ b64url_json(const char *part, size_t len)
 		return NULL;
 	memcpy(buf, part, len);
 	buf[len] = '\0';
-	if (!oauth2_base64url_decode(NULL, buf, &raw, &raw_len))
+	if (!b64url_only(buf, len) || !oauth2_base64url_decode(NULL, buf, &raw, &raw_len))
 		return NULL;
 	json_t *doc = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
 	oauth2_mem_free(raw);
@@ -303,7 +314,8 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 		goto out;
 	}
 	memcpy(sigb64, d2 + 1, slen + 1);
-	if (!oauth2_base64url_decode(NULL, sigb64, &sig, &sig_len) || sig_len != 64) {
+	if (!b64url_only(sigb64, slen) || !oauth2_base64url_decode(NULL, sigb64, &sig, &sig_len) ||
+	    sig_len != 64) {
 		rc = deny(why, whylen, "the token's signature is malformed");
 		goto out;
 	}

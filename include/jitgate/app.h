@@ -47,6 +47,12 @@ void jg_app_policies_release(struct jg_app *app);
 int jg_api_tokens_register(struct jg_router *router);
 /* Registers the probe endpoints under /v1/services/{svc}/probes. */
 int jg_api_probes_register(struct jg_router *router);
+/*
+ * Checks a probe spec, the body of POST /v1/services/{svc}/probes.  Returns
+ * 0, or JG_EINVAL with reply filled (400 naming the first bad field).
+ */
+int jg_api_probes_validate(json_t *body, struct jg_http_reply *reply);
+
 /* Registers /v1/agents/probes... (ingest key) and GET .../probes/{id}/events (docs/agents.md). */
 int jg_api_agents_register(struct jg_router *router);
 /*
@@ -60,6 +66,15 @@ int jg_api_ingest_register(struct jg_router *router);
 int jg_api_logs_register(struct jg_router *router);
 int jg_api_traces_register(struct jg_router *router);
 int jg_api_metrics_register(struct jg_router *router);
+#define JG_AGENTS_MAX_BATCH 100 /* events in one POST .../events */
+/*
+ * Checks an event batch, the body of POST /v1/agents/probes/{id}/events.
+ * Returns 0 with texts[0..*n) the events as compact JSON (texts has room
+ * for JG_AGENTS_MAX_BATCH; the caller frees each), or JG_EINVAL with reply
+ * filled (400) and nothing to free.
+ */
+int jg_api_agents_validate_batch(json_t *body, struct jg_http_reply *reply, char **texts,
+				 size_t *n);
 
 /* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
 int jg_api_requests_register(struct jg_router *router);

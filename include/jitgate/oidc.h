@@ -52,6 +52,13 @@ void jg_oidc_free(struct jg_oidc *o);
 int jg_oidc_refresh(struct jg_oidc *o);
 
 /*
+ * Takes the keys of a JWKS document (buf, len) as if just fetched: no
+ * refetch for unknown kids within oidc.jwks_min_refresh.  For tests and
+ * fuzzing, which verify without a provider.  Returns 0 or JG_EPARSE.
+ */
+int jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len);
+
+/*
  * Verifies a bearer access token (typ at+jwt, aud = oidc.audience) and fills
  * *id.  Returns 0; JG_EDENIED with a reason in why (answer 401);
  * JG_EUNAVAIL when no key could ever be obtained (answer 503).

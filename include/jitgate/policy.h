@@ -93,6 +93,15 @@ struct jg_policy_decision {
 int jg_policy_set_load(const char *dir, const char *incident_pattern, struct jg_policy_set **out,
 		       char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * The same for the bytes of one policy file (buf, len; at most
+ * JG_POLICY_MAX_FILE_BYTES), named name in messages and the set hash: a
+ * set of that one policy.  For tests and fuzzing; serve reads directories.
+ */
+int jg_policy_set_parse(const char *name, const char *buf, size_t len, const char *incident_pattern,
+			struct jg_policy_set **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* NULL is a no-op. */
 void jg_policy_set_free(struct jg_policy_set *set);
 

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "jitgate/error.h"
 #include "jitgate/http.h"
 
 static void
@@ -37,6 +38,35 @@ test_http_error_body_escapes_hostile_message(void **state)
 	assert_null(strchr(body, '\n'));
 	json_decref(doc);
 	free(body);
+}
+
+/*
+ * Found by fuzz/fuzz_http_request.c: jansson's parse error quotes the raw byte
+ * it stopped at, which made the whole 400 unencodable (the client got a 500).
+ */
+static void
+test_http_body_json_malformed_non_utf8_is_400(void **state)
+{
+	static const char body[] = "{\"\xda\x80iz@w\x1f\xfc\x7f\0\0}";
+	struct jg_http_request req = {.body = body, .body_len = sizeof(body) - 1};
+	struct jg_http_reply reply = {0};
+	json_t *out = NULL;
+	(void)state;
+	assert_int_equal(jg_http_body_json(&req, &reply, &out), JG_EPARSE);
+	assert_null(out);
+	assert_int_equal(reply.status, 400);
+	assert_non_null(reply.body);
+	json_t *doc = json_loads(reply.body, 0, NULL);
+	json_t *err = json_object_get(doc, "error");
+	assert_string_equal(json_string_value(json_object_get(err, "code")), "malformed_json");
+	assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "line 1"));
+	json_decref(doc);
+	free(reply.body);
+
+	/* a message cut inside a UTF-8 sequence: still an error body, the rest intact */
+	char *text = jg_http_error_body("bad_request", "caf\xc3");
+	assert_string_equal(text, "{\"error\":{\"code\":\"bad_request\",\"message\":\"caf?\"}}");
+	free(text);
 }
 
 static void
@@ -80,6 +110,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_http_error_body_shape),
 	    cmocka_unit_test(test_http_error_body_escapes_hostile_message),
+	    cmocka_unit_test(test_http_body_json_malformed_non_utf8_is_400),
 	    cmocka_unit_test(test_http_status_code_names),
 	    cmocka_unit_test(test_http_reply_error_formats_and_replaces),
 	};

@@ -1273,6 +1273,37 @@ test_policy_can_break_glass(void **state)
 	jg_policy_set_free(set);
 }
 
+/* jg_policy_set_parse (one file from a buffer, for tests and fuzz/) reads it as a directory would. */
+static void
+test_policy_set_parse_buffer(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_policy_set *set = NULL, *dir_set;
+	char err[1024] = "";
+
+	write_file(f->dir, "payments.yaml", payments_yaml);
+	dir_set = load_ok(f->dir);
+	assert_int_equal(jg_policy_set_parse("payments.yaml", payments_yaml, strlen(payments_yaml),
+					     NULL, &set, err, sizeof(err)),
+			 0);
+	assert_int_equal(jg_policy_set_size(set), 1);
+	/* the set hash covers the file's bytes and its name, not where it was read from */
+	assert_string_equal(jg_policy_set_sha256(set), jg_policy_set_sha256(dir_set));
+	assert_true(jg_policy_service_known(set, "payment-api"));
+	jg_policy_set_free(set);
+	jg_policy_set_free(dir_set);
+
+	const char bad[] = "policy: p\nservices: [a]\nrules: []\nfoo: 1\n";
+	assert_int_equal(jg_policy_set_parse("in-memory.yaml", bad, strlen(bad), NULL, &set, err,
+					     sizeof(err)),
+			 JG_ECONFIG);
+	assert_null(set);
+	assert_non_null(strstr(err, "in-memory.yaml:4: unknown key 'foo'"));
+	assert_int_equal(jg_policy_set_parse("x.yaml", "", JG_POLICY_MAX_FILE_BYTES + 1, NULL, &set,
+					     err, sizeof(err)),
+			 JG_ETOOBIG);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1305,6 +1336,7 @@ main(void)
 	    T(test_policy_set_sha256),
 	    T(test_policy_examples_load),
 	    T(test_policy_can_break_glass),
+	    T(test_policy_set_parse_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

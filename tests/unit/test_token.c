@@ -367,6 +367,31 @@ test_token_size_cap(void **state)
 	expect_verify(f->keys, "..", SVC, NOW, JG_EDENIED, "header is malformed");
 }
 
+/*
+ * Found by fuzz/fuzz_cap_token.c: a '=' where base64url has none made the
+ * decoder under liboauth2 (cjose) abort the whole process.  Each part is
+ * refused instead: header, payload, signature, and `token inspect`.
+ */
+static void
+test_token_padding_refused_not_fatal(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims();
+	char *good = NULL, bad[JG_TOKEN_MAX + 8];
+	json_t *h, *p;
+
+	expect_verify(f->keys, "a=.eyJ9.c", SVC, NOW, JG_EDENIED, "header is malformed");
+	assert_int_equal(jg_token_decode_unverified("eyJ9.a=.c", &h, &p), JG_EPARSE);
+	assert_int_equal(jg_token_decode_unverified("a===.eyJ9.c", &h, &p), JG_EPARSE);
+	assert_int_equal(jg_token_issue(f->keys, &c, &good), 0);
+	snprintf(bad, sizeof(bad), "%sa=", good); /* a valid token, its signature padded */
+	expect_verify(f->keys, bad, SVC, NOW, JG_EDENIED, "signature is malformed");
+	char *d1 = strchr(good, '.');
+	snprintf(bad, sizeof(bad), "%.*s.a=%s", (int)(d1 - good), good, strchr(d1 + 1, '.'));
+	expect_verify(f->keys, bad, SVC, NOW, JG_EDENIED, NULL);
+	free(good);
+}
+
 int
 main(void)
 {
@@ -378,6 +403,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_token_unknown_capability_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_kid_lookup_across_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_size_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_padding_refused_not_fatal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_cache_rechecks_claims_on_every_hit, setup,
 					    teardown),
 	};

@@ -1,0 +1,170 @@
+/*
+ * test_oidc.c - what oidc.c refuses before any signature is checked, with
+ * the provider's keys given by jg_oidc_set_jwks() (no provider, no network).
+ *
+ * A bearer token is the first thing an unauthenticated client controls, so
+ * each malformed one must be a clean refusal (401), never a crash, and an
+ * unknown kid must not make jitgate fetch the JWKS again within the
+ * configured interval.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "jitgate/config.h"
+#include "jitgate/error.h"
+#include "jitgate/oidc.h"
+
+/* Port 9 (discard): nothing answers, so an unexpected fetch fails at once. */
+static const char cfg_text[] = "public_url: \"https://jitgate.example.com\"\n"
+			       "tls: {cert_file: c.pem, key_file: k.pem}\n"
+			       "database: {url: \"sqlite://j.db\"}\n"
+			       "oidc:\n"
+			       "  issuer: \"http://127.0.0.1:9\"\n"
+			       "  client_id: jitgate\n"
+			       "  jwks_min_refresh_seconds: 3600\n";
+
+/* The P-256 public key of RFC 7517 appendix A.1, kid "1". */
+static const char jwks[] = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"sig\","
+			   "\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+			   "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\",\"kid\":\"1\"}]}";
+
+struct fixture {
+	struct jg_config *cfg;
+	struct jg_oidc *o;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[512];
+	assert_non_null(f);
+	assert_int_equal(jg_config_parse(cfg_text, strlen(cfg_text), "t.yaml", "/srv", &f->cfg, err,
+					 sizeof(err)),
+			 0);
+	assert_int_equal(jg_oidc_new(f->cfg, &f->o, err, sizeof(err)), 0);
+	assert_int_equal(jg_oidc_set_jwks(f->o, jwks, strlen(jwks)), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	jg_oidc_free(f->o);
+	jg_config_free(f->cfg);
+	free(f);
+	return 0;
+}
+
+/* header (JSON) + ".e30.c2ln" as a token (caller frees). */
+static char *
+token_with_header(const char *header)
+{
+	unsigned char b64[512];
+	int n = EVP_EncodeBlock(b64, (const unsigned char *)header, (int)strlen(header));
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	for (int i = 0; i < n; i++)
+		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	char *t = malloc((size_t)n + 16);
+	assert_non_null(t);
+	snprintf(t, (size_t)n + 16, "%.*s.e30.c2ln", n, (const char *)b64);
+	return t;
+}
+
+static void
+expect_denied(struct jg_oidc *o, const char *token, const char *needle)
+{
+	struct jg_identity id = {0};
+	char why[256] = "";
+	int rc = jg_oidc_verify_access_token(o, token, &id, why, sizeof(why));
+	if (rc != JG_EDENIED || strstr(why, needle) == NULL)
+		fail_msg("%s: got %d \"%s\", want \"%s\"", token, rc, why, needle);
+	rc = jg_oidc_verify_id_token(o, token, "nonce", &id, why, sizeof(why));
+	assert_int_equal(rc, JG_EDENIED);
+	jg_identity_clear(&id);
+}
+
+/* Found with fuzz/fuzz_cap_token.c (same decoder): cjose aborted on "a=" in a token. */
+static void
+test_oidc_padding_is_refused_not_fatal(void **state)
+{
+	struct fixture *f = *state;
+	expect_denied(f->o, "a=.e30.c2ln", "not a JWT");
+	expect_denied(f->o, "eyJhbGciOiJFUzI1NiJ9.a=.c2ln", "not a JWT");
+	expect_denied(f->o, "a b.c.d", "not a JWT");
+}
+
+static void
+test_oidc_header_checks(void **state)
+{
+	struct fixture *f = *state;
+	char *t;
+
+	t = token_with_header("{\"alg\":\"none\",\"kid\":\"1\",\"typ\":\"at+jwt\"}");
+	expect_denied(f->o, t, "algorithm is not accepted");
+	free(t);
+	t = token_with_header("{\"alg\":\"es256\",\"kid\":\"1\",\"typ\":\"at+jwt\"}");
+	expect_denied(f->o, t, "algorithm is not accepted");
+	free(t);
+	t = token_with_header("{\"alg\":\"RS256\",\"kid\":\"1\",\"typ\":\"at+jwt\"}");
+	expect_denied(f->o, t, "does not match its key");
+	free(t);
+	t = token_with_header(
+	    "{\"alg\":\"ES256\",\"kid\":\"1\",\"typ\":\"at+jwt\",\"crit\":[\"x\"]}");
+	expect_denied(f->o, t, "critical header");
+	free(t);
+}
+
+static void
+test_oidc_set_jwks_unknown_kid_no_refetch(void **state)
+{
+	struct fixture *f = *state;
+	char *t = token_with_header("{\"alg\":\"ES256\",\"kid\":\"2\",\"typ\":\"at+jwt\"}");
+	expect_denied(f->o, t, "does not publish");
+	free(t);
+	assert_int_equal(jg_oidc_jwks_fetches(f->o), 0);
+	assert_int_equal(jg_oidc_set_jwks(f->o, "{\"keys\":", 8), JG_EPARSE);
+	assert_int_equal(jg_oidc_set_jwks(f->o, "[]", 2), JG_EPARSE);
+	assert_int_equal(jg_oidc_set_jwks(f->o, "{}", 2), JG_EPARSE);
+}
+
+/* Found by fuzz/fuzz_idp_token.c: a '=' in a JWK's numbers made cjose abort at import. */
+static void
+test_oidc_jwks_padding_skips_the_key(void **state)
+{
+	struct fixture *f = *state;
+	static const char bad[] =
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k2\","
+	    "\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KP=qv7D4\","
+	    "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"},"
+	    "{\"kty\":\"RSA\",\"kid\":\"k3\",\"n\":\"0vx7ag=\",\"e\":\"AQAB\"}]}";
+	assert_int_equal(jg_oidc_set_jwks(f->o, bad, strlen(bad)), 0);
+	char *t = token_with_header("{\"alg\":\"ES256\",\"kid\":\"k2\",\"typ\":\"at+jwt\"}");
+	expect_denied(f->o, t, "does not publish");
+	free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_oidc_padding_is_refused_not_fatal, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_header_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_set_jwks_unknown_kid_no_refetch, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_jwks_padding_skips_the_key, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
