@@ -381,7 +381,7 @@ jg_otlp_parse_rfc3339(const char *s, int64_t *ns)
 	if (t == (time_t)-1 || tm.tm_mday != d) /* 31 February */
 		return JG_EINVAL;
 	t -= sign * (zh * 3600 + zm * 60);
-	if (t < 0)
+	if (t < 0 || t > (INT64_MAX - 999999999) / 1000000000) /* int64 ns end in 2262 */
 		return JG_EINVAL;
 	*ns = (int64_t)t * 1000000000 + frac;
 	return 0;
