@@ -14,7 +14,10 @@ import { ROOT, freePort } from './common.mjs';
 import { startIdp, accessToken } from './idp.mjs';
 
 export { ROOT, freePort };
-export const BIN = join(ROOT, 'build', 'jitgate');
+// JITGATE_BIN picks another build of the binary (make e2e-lsan: one built with -fsanitize=address).
+export const BIN = process.env.JITGATE_BIN ?? join(ROOT, 'build', 'jitgate');
+// JG_E2E_STOP=SIGTERM makes cleanup() stop servers gracefully, so a leak checker runs at exit.
+const CLEANUP_SIGNAL = process.env.JG_E2E_STOP ?? 'SIGKILL';
 
 export function makeCert(dir) {
   const key = join(dir, 'key.pem');
@@ -185,6 +188,11 @@ export async function startJitgate(opts = {}) {
 
 export async function cleanup(jg) {
   if (!jg) return;
+  if (CLEANUP_SIGNAL !== 'SIGKILL' && !jg.exited) {
+    const killer = setTimeout(() => jg.proc.kill('SIGKILL'), 30000);
+    await jg.stop(CLEANUP_SIGNAL);
+    clearTimeout(killer);
+  }
   await jg.stop('SIGKILL');
   if (jg.idp) await jg.idp.stop();
   rmSync(jg.dir, { recursive: true, force: true });
