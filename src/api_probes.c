@@ -153,7 +153,9 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		until = g.grant_expires; /* never outlives its grant */
 	char rnd[32], id[40];
 	json_t *conds = json_object_get(body, "conditions");
-	char *conds_text = json_dumps(conds ? conds : json_array(), JSON_COMPACT);
+	json_t *none = conds ? NULL : json_array(); /* owned here: json_dumps() steals nothing */
+	char *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT);
+	json_decref(none);
 	json_t *rate = json_object_get(body, "sampling_rate");
 	int rc = JG_ESTORE;
 	if (conds_text && jg_random_token(12, rnd, sizeof(rnd)) == 0 &&
