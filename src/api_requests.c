@@ -118,6 +118,9 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		answer(reply, rc, 200, rc == 0 ? json_pack("{s:o}", "decision", out) : NULL, why);
 		goto out;
 	}
+	/* only what is stored (or audited as denied) counts; a dry run is free */
+	if (jg_throttle_request(c.app->throttle, req, c.who.actor, reply) != 0)
+		goto out;
 	rc = jg_access_create(&c.ctx, &c.caller, body, &out, why, sizeof(why));
 	if (rc == JG_EDENIED) {
 		/* denied by policy: the decision says why, nothing was stored */

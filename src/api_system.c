@@ -38,8 +38,15 @@ handle_readyz(struct jg_http_request *req, struct jg_http_reply *reply)
 static void
 handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	char *text = jg_server_metrics_text(req->server);
+	struct jg_app *app = req->app;
+	char *http = jg_server_metrics_text(req->server);
+	char *limits = jg_throttle_metrics_text(app->throttle);
+	char *text = NULL;
 
+	if (http && limits && asprintf(&text, "%s%s", http, limits) < 0)
+		text = NULL;
+	free(http);
+	free(limits);
 	if (text == NULL) {
 		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
 		return;

@@ -95,14 +95,22 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	memset(g, 0, sizeof(*g));
 	if (app->token_keys == NULL)
 		return unavailable(reply, "capability tokens are not configured");
+	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
+		return JG_EDENIED;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
 		jg_http_reply_error(reply, 401, "unauthorized", "a capability token is required");
 		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
 		return JG_EDENIED;
 	}
 	if (jg_token_verify_cached(app->token_cache, app->token_keys, auth + 7, app->cfg->public_url, service, now, &g->claims,
-			    why, sizeof(why)) != 0)
+			    why, sizeof(why)) != 0) {
+		jg_throttle_auth_failed(app->throttle, req, NULL);
 		return unauthorized(reply, why);
+	}
+	/* from here the token is genuine: its subject is a proven identity */
+	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
+	if (jg_throttle_identity_check(app->throttle, g->actor, reply) != 0)
+		return JG_EDENIED;
 	int has = 0;
 	for (size_t i = 0; i < g->claims.ncaps; i++) {
 		has |= strcmp(g->claims.caps[i], capability) == 0;
@@ -142,6 +150,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
+	if (!active || anchor == JG_EDENIED)
+		jg_throttle_auth_failed(app->throttle, req, g->actor);
 	if (!active)
 		return unauthorized(reply, "the token's grant is no longer active (revoked or expired)");
 	if (anchor == JG_EDENIED)
@@ -150,7 +160,6 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		return unavailable(reply, "the audit log does not verify");
 
 	/* the action, recorded before it happens */
-	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
 	json_t *caps = json_array();
 	for (size_t i = 0; i < g->claims.ncaps; i++)
 		json_array_append_new(caps, json_string(g->claims.caps[i]));

@@ -223,6 +223,10 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	app.token_lifetime = app.cfg->tokens_lifetime;
+	if ((app.throttle = jg_throttle_new(&app.cfg->limits)) == NULL) {
+		rc = JG_EXIT_RUNTIME;
+		goto out;
+	}
 	if (jg_oidc_new(app.cfg, &app.oidc, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "oidc: %s", err);
 		rc = JG_EXIT_CONFIG;
@@ -301,6 +305,7 @@ out:
 	jg_policy_set_free(app.policies);
 	jg_token_keys_free(app.token_keys);
 	jg_token_cache_free(app.token_cache);
+	jg_throttle_free(app.throttle);
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

@@ -270,6 +270,34 @@ jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply
 	return 0;
 }
 
+void
+jg_http_client_key(const struct jg_http_request *req, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    req->conn ? MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+		      : NULL;
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char text[INET6_ADDRSTRLEN];
+
+	snprintf(out, len, "unknown");
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)))
+			snprintf(out, len, "%s", text);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			if (inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text)))
+				snprintf(out, len, "%s", text);
+			return;
+		}
+		/* one host usually holds a whole /64: key by it, or it rotates its way past */
+		memset(&a.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a, text, sizeof(text)))
+			snprintf(out, len, "%s/64", text);
+	}
+}
+
 const char *
 jg_http_cookie(const struct jg_http_request *req, const char *name)
 {
@@ -740,6 +768,7 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_logger,
 	    srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->limits.connection_timeout,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections_per_address,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(cfg->limits.max_header_bytes + cfg->limits.max_url_bytes + MHD_POOL_HEADROOM),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);

@@ -17,6 +17,7 @@
 #include "jitgate/http.h"
 #include "jitgate/router.h"
 #include "jitgate/store.h"
+#include "jitgate/throttle.h"
 
 struct jg_app {
 	struct jg_config *cfg;
@@ -31,6 +32,7 @@ struct jg_app {
 	struct jg_token_keys *token_keys;
 	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
 	int64_t token_lifetime; /* seconds */
+	struct jg_throttle *throttle; /* rate limits (throttle.h); NULL: none */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */

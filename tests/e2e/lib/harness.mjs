@@ -29,12 +29,23 @@ export function makeCert(dir) {
   return { key, cert };
 }
 
-// Writes a configuration; extra is appended YAML text.
-// Writes a configuration.  oidc: { issuer, clientSecretFile, minRefresh } (default: a
-// provider address where nothing listens: identity-free tests do not need one).
-// policyDir defaults to the repository's policies/.
+// The suites send many bad credentials and create many requests from one address within a
+// minute, far past the production defaults (docs/operations.md#limits): unless a test writes its
+// own `limits:` block, servers under test get these.  tests/e2e/abuse.test.mjs tests the limits.
+export const TEST_LIMITS = [
+  'limits:',
+  '  auth_failures_burst: 100000',
+  '  requests_burst: 100000',
+  '  requests_address_burst: 100000',
+  '  max_connections_per_address: 256',
+].join('\n');
+
+// Writes a configuration; extra is appended YAML text.  oidc: { issuer, clientSecretFile,
+// minRefresh } (default: a provider address where nothing listens: identity-free tests do not
+// need one).  policyDir defaults to the repository's policies/.
 export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies')) {
   const path = join(dir, 'jitgate.yaml');
+  if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
