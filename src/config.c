@@ -57,6 +57,7 @@ static const struct key keys[] = {
 	{"limits.max_connections", K_INT, false, 1, 10000, NULL, 256, LIM(max_connections)},
 	{"limits.connection_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(connection_timeout)},
 	{"limits.shutdown_grace", K_INT, false, 0, 600, NULL, 20, LIM(shutdown_grace)},
+	{"limits.request_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(request_timeout)},
 	{"limits.max_connections_per_address", K_INT, false, 1, 10000, NULL, 32,
 	 LIM(max_connections_per_address)},
 	{"limits.auth_failures_per_minute", K_INT, false, 1, 100000, NULL, 10,

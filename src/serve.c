@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "jitgate/access.h"
 #include "jitgate/app.h"
 #include "jitgate/cli.h"
@@ -223,7 +225,8 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	app.token_lifetime = app.cfg->tokens_lifetime;
-	if ((app.throttle = jg_throttle_new(&app.cfg->limits)) == NULL) {
+	if ((app.throttle = jg_throttle_new(&app.cfg->limits)) == NULL ||
+	    jg_cursor_key_new(app.cursor_key) != 0) {
 		rc = JG_EXIT_RUNTIME;
 		goto out;
 	}
@@ -306,6 +309,7 @@ out:
 	jg_token_keys_free(app.token_keys);
 	jg_token_cache_free(app.token_cache);
 	jg_throttle_free(app.throttle);
+	OPENSSL_cleanse(app.cursor_key, sizeof(app.cursor_key));
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

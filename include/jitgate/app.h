@@ -13,6 +13,7 @@
 #include "jitgate/policy.h"
 #include "jitgate/token.h"
 #include "jitgate/config.h"
+#include "jitgate/cursor.h"
 #include "jitgate/oidc.h"
 #include "jitgate/http.h"
 #include "jitgate/router.h"
@@ -33,6 +34,7 @@ struct jg_app {
 	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
 	int64_t token_lifetime; /* seconds */
 	struct jg_throttle *throttle; /* rate limits (throttle.h); NULL: none */
+	uint8_t cursor_key[JG_CURSOR_KEY_BYTES]; /* seals paging cursors (cursor.h) */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */

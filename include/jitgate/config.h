@@ -24,7 +24,8 @@ struct jg_limits {
 	int64_t max_header_bytes;   /* sum of header names and values: 431 above it */
 	int64_t max_url_bytes;      /* request target length: 414 above it */
 	int64_t max_connections;    /* concurrent connections accepted */
-	int64_t connection_timeout; /* seconds a connection may stay idle or slow */
+	int64_t connection_timeout; /* seconds a connection may stay idle */
+	int64_t request_timeout;    /* seconds to deliver a whole request (slow clients) */
 	int64_t shutdown_grace;     /* seconds in-flight requests get on SIGTERM */
 	/* abuse resistance (throttle.h): token buckets, 429 with Retry-After past them */
 	int64_t max_connections_per_address; /* concurrent connections from one address */

@@ -113,13 +113,14 @@ export class Jitgate {
   }
 
   // One HTTPS request on a fresh connection.  Resolves {status, headers, body, json}.
-  request(method, path, { headers = {}, body = null, agent = false } = {}) {
+  // localAddress (e.g. '127.0.0.2') makes the request come from another loopback address.
+  request(method, path, { headers = {}, body = null, agent = false, localAddress } = {}) {
     // Node sends a GET body with neither Content-Length nor chunked framing: say which.
     if (body !== null && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {
       headers = { ...headers, 'content-length': String(Buffer.byteLength(body)) };
     }
     return new Promise((ok, fail) => {
-      const req = https.request({ host: '127.0.0.1', port: this.port, method, path, headers, ca: this.ca, agent }, (res) => {
+      const req = https.request({ host: '127.0.0.1', port: this.port, method, path, headers, ca: this.ca, agent, localAddress }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
