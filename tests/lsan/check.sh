@@ -21,5 +21,5 @@ for f in $files; do
 		cat "$f"
 	fi
 done
-echo "e2e-lsan: $nfiles process reports; $leaky with leaks, $ours of them in jitgate code; $errors other sanitizer errors"
+echo "e2e-lsan: $nfiles sanitizer reports (a process writes one only when it has something to report); $leaky with leaks, $ours of them in jitgate code; $errors other sanitizer errors"
 [ "$ours" -eq 0 ] && [ "$errors" -eq 0 ]
