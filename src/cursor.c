@@ -14,7 +14,7 @@
 #include "jitgate/error.h"
 
 #define NONCE 12
-#define TAG 16
+#define TAG   16
 
 int
 jg_cursor_key_new(uint8_t key[JG_CURSOR_KEY_BYTES])
@@ -23,8 +23,7 @@ jg_cursor_key_new(uint8_t key[JG_CURSOR_KEY_BYTES])
 }
 
 int
-jg_cursor_seal(const uint8_t key[JG_CURSOR_KEY_BYTES], const char *plain, char *out,
-	       size_t outlen)
+jg_cursor_seal(const uint8_t key[JG_CURSOR_KEY_BYTES], const char *plain, char *out, size_t outlen)
 {
 	size_t n = strlen(plain);
 	uint8_t buf[NONCE + JG_CURSOR_MAX_PLAIN + TAG];

@@ -119,7 +119,9 @@ jg_deadline_open(struct jg_deadline *d, int fd, int64_t now_ms)
 	for (size_t i = 0; i < d->nslots; i++) {
 		if (!d->slots[i].used) {
 			s = &d->slots[i];
-			*s = (struct jg_deadline_slot){.fd = fd, .used = true, .armed = true,
+			*s = (struct jg_deadline_slot){.fd = fd,
+						       .used = true,
+						       .armed = true,
 						       .deadline_ms = now_ms + d->timeout_ms};
 			break;
 		}
@@ -168,7 +170,8 @@ jg_deadline_sweep(struct jg_deadline *d, int64_t now_ms)
 	for (size_t i = 0; i < d->nslots; i++) {
 		struct jg_deadline_slot *s = &d->slots[i];
 		if (s->used && s->armed && !s->cut && now_ms >= s->deadline_ms) {
-			/* under the lock: the slot (and so the descriptor) cannot be closed meanwhile */
+			/* under the lock: the slot (and so the descriptor) cannot be closed
+			 * meanwhile */
 			(void)shutdown(s->fd, SHUT_RDWR);
 			s->cut = true;
 			n++;

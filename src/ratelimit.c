@@ -19,7 +19,7 @@
 
 struct entry {
 	uint8_t id[16]; /* the first 16 bytes of SHA-256(seed || key) */
-	int64_t units;  /* tokens, in 1/60000 */
+	int64_t units;	/* tokens, in 1/60000 */
 	int64_t last_ms;
 	bool used;
 };

@@ -16,7 +16,7 @@
 
 struct jg_throttle {
 	struct jg_ratelimit *fail_addr, *fail_id, *req_id, *req_addr;
-	atomic_ullong failures;        /* failed authentications recorded */
+	atomic_ullong failures;	       /* failed authentications recorded */
 	atomic_ullong limited_auth;    /* 429s for failed authentications */
 	atomic_ullong limited_request; /* 429s for new requests */
 };
@@ -41,8 +41,8 @@ jg_throttle_new(const struct jg_limits *lim)
 					(uint32_t)lim->auth_failures_burst);
 	t->fail_id = jg_ratelimit_new(n, (uint32_t)lim->auth_failures_per_minute,
 				      (uint32_t)lim->auth_failures_burst);
-	t->req_id = jg_ratelimit_new(n, (uint32_t)lim->requests_per_minute,
-				     (uint32_t)lim->requests_burst);
+	t->req_id =
+	    jg_ratelimit_new(n, (uint32_t)lim->requests_per_minute, (uint32_t)lim->requests_burst);
 	t->req_addr = jg_ratelimit_new(n, (uint32_t)lim->requests_per_address_per_minute,
 				       (uint32_t)lim->requests_address_burst);
 	if (!t->fail_addr || !t->fail_id || !t->req_id || !t->req_addr) {
@@ -92,8 +92,7 @@ jg_throttle_auth_check(struct jg_throttle *t, const struct jg_http_request *req,
 }
 
 int
-jg_throttle_identity_check(struct jg_throttle *t, const char *identity,
-			   struct jg_http_reply *reply)
+jg_throttle_identity_check(struct jg_throttle *t, const char *identity, struct jg_http_reply *reply)
 {
 	int retry;
 
@@ -122,8 +121,8 @@ jg_throttle_auth_failed(struct jg_throttle *t, const struct jg_http_request *req
 }
 
 int
-jg_throttle_request(struct jg_throttle *t, const struct jg_http_request *req,
-		    const char *identity, struct jg_http_reply *reply)
+jg_throttle_request(struct jg_throttle *t, const struct jg_http_request *req, const char *identity,
+		    struct jg_http_reply *reply)
 {
 	char key[80];
 	int retry = 0, retry_addr = 0;

@@ -18,7 +18,7 @@
 
 #define JG_CURSOR_KEY_BYTES 32
 #define JG_CURSOR_MAX_PLAIN 128 /* bytes of position text */
-#define JG_CURSOR_MAX_LEN 256   /* characters of a cursor, NUL included */
+#define JG_CURSOR_MAX_LEN   256 /* characters of a cursor, NUL included */
 
 /* Fills key with fresh random bytes.  0 or JG_ECRYPTO. */
 int jg_cursor_key_new(uint8_t key[JG_CURSOR_KEY_BYTES]);

@@ -57,7 +57,7 @@ void jg_throttle_auth_failed(struct jg_throttle *t, const struct jg_http_request
  */
 int jg_throttle_request(struct jg_throttle *t, const struct jg_http_request *req,
 			const char *identity, struct jg_http_reply *reply)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Prometheus text for /metrics (caller frees); NULL when out of memory. */
 char *jg_throttle_metrics_text(struct jg_throttle *t);

@@ -24,8 +24,9 @@ test_cursor_round_trip_hides_the_position(void **state)
 	assert_int_equal(jg_cursor_seal(key, "1764100000 req_abcdef", c2, sizeof(c2)), 0);
 	assert_string_not_equal(c1, c2); /* a fresh nonce each time */
 	assert_null(strstr(c1, "req_"));
-	assert_int_equal(strspn(c1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-			 strlen(c1));
+	assert_int_equal(
+	    strspn(c1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+	    strlen(c1));
 	assert_int_equal(jg_cursor_open(key, c1, plain, sizeof(plain)), 0);
 	assert_string_equal(plain, "1764100000 req_abcdef");
 }
