@@ -5,6 +5,8 @@
  * proves the store answers, so a load balancer stops sending traffic to an
  * instance whose database is gone; /metrics is the Prometheus exposition.
  */
+#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +44,18 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	char *http = jg_server_metrics_text(req->server);
 	char *limits = jg_throttle_metrics_text(app->throttle);
 	char *text = NULL;
+	/* memory the process uses, apart: heap in use (all malloc arenas) and the database's share */
+	struct mallinfo2 mi = mallinfo2();
 
-	if (http && limits && asprintf(&text, "%s%s", http, limits) < 0)
+	if (http && limits &&
+	    asprintf(&text,
+		     "%s%s# HELP jitgate_heap_inuse_bytes Heap bytes allocated and not freed (all "
+		     "arenas).\n# TYPE jitgate_heap_inuse_bytes gauge\njitgate_heap_inuse_bytes %zu\n"
+		     "# HELP jitgate_sqlite_memory_bytes Bytes SQLite holds (page caches, "
+		     "statements).\n# TYPE jitgate_sqlite_memory_bytes gauge\n"
+		     "jitgate_sqlite_memory_bytes %lld\n",
+		     http, limits, mi.uordblks + mi.hblkhd,
+		     (long long)jg_store_memory_used()) < 0)
 		text = NULL;
 	free(http);
 	free(limits);

@@ -47,6 +47,9 @@ void jg_store_release(struct jg_store *store, struct jg_store_conn *conn);
  */
 int jg_store_ping(struct jg_store *store);
 
+/* Bytes the database engine holds in memory now (page caches, statements), all connections. */
+int64_t jg_store_memory_used(void);
+
 /* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
 int jg_store_begin(struct jg_store_conn *conn);
 /* A read transaction: a consistent snapshot for several queries.  End with rollback. */

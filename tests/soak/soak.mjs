@@ -152,11 +152,17 @@ function chooseOp() {
 
 const stats = Object.fromEntries(ops.map(([n]) => [n, { n: 0, errors: 0, lat: [], samples: [] }]));
 const rss = []; // [seconds since start, MiB]
+const heap = []; // [seconds, heap in use MiB, SQLite MiB] from /metrics: what the RSS is made of
 function sampleRss(t0) {
+  const t = (Date.now() - t0) / 1000;
   try {
     const kb = Number(readFileSync(`/proc/${jg.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
-    rss.push([(Date.now() - t0) / 1000, kb / 1024]);
+    rss.push([t, kb / 1024]);
   } catch { /* exited */ }
+  call('GET', '/metrics').then((m) => {
+    const g = (name) => Number(m.body.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1]) / 2 ** 20;
+    heap.push([t, g('jitgate_heap_inuse_bytes'), g('jitgate_sqlite_memory_bytes')]);
+  }, () => {});
 }
 
 // ---- run
@@ -241,6 +247,7 @@ const result = {
   arrivals_dropped: dropped, errors: rows.reduce((s, x) => s + x.errors, 0),
   latency_ms: { p50: +median(all).toFixed(1), p99: +q(all, 0.99).toFixed(1) },
   ops: rows,
+  heap_mib: heap.length ? { first: +heap[0][1].toFixed(1), last: +heap.at(-1)[1].toFixed(1), max: +Math.max(...heap.map((h) => h[1])).toFixed(1), sqlite_first: +heap[0][2].toFixed(1), sqlite_last: +heap.at(-1)[2].toFixed(1), samples: heap.map(([t, h, s]) => [+t.toFixed(0), +h.toFixed(1), +s.toFixed(1)]) } : null,
   rss_mib: { first: +rss[0][1].toFixed(1), after_warmup: +base.toFixed(1), last: +rss.at(-1)[1].toFixed(1), end_median: +end.toFixed(1), max: +Math.max(...rss.map(([, m]) => m)).toFixed(1), samples: rss.map(([t, m]) => [+t.toFixed(0), +m.toFixed(1)]) },
   audit: { entries, export_bytes: exp.body.length, export_status: exp.status, verify_exit: verify.code, verify_ms: verifyMs, verify_out: verify.stdout.trim().split('\n')[0] },
   stop: stop,
@@ -253,6 +260,7 @@ console.log('operation              count  errors   /s    p50 ms   p99 ms   max 
 for (const x of rows) console.log(`${x.op.padEnd(22)} ${String(x.count).padStart(6)} ${String(x.errors).padStart(6)} ${String(x.per_s).padStart(5)} ${String(x.p50_ms).padStart(8)} ${String(x.p99_ms).padStart(8)} ${String(x.max_ms).padStart(8)}`);
 console.log(`all                    ${String(all.length).padStart(6)}                ${String(result.latency_ms.p50).padStart(8)} ${String(result.latency_ms.p99).padStart(8)}`);
 console.log(`RSS MiB: first ${result.rss_mib.first}, after warm-up ${result.rss_mib.after_warmup}, end ${result.rss_mib.end_median} (last ${result.rss_mib.last}), max ${result.rss_mib.max}`);
+if (result.heap_mib) console.log(`heap in use MiB: first ${result.heap_mib.first}, last ${result.heap_mib.last}, max ${result.heap_mib.max}; of it SQLite: first ${result.heap_mib.sqlite_first}, last ${result.heap_mib.sqlite_last}`);
 console.log(`audit: ${entries} entries exported (${(exp.body.length / 2 ** 20).toFixed(1)} MiB); verify exit ${verify.code} in ${verifyMs} ms: ${result.audit.verify_out}`);
 console.log(`stopped: ${JSON.stringify(stop)}; figures in ${OUT}`);
 for (const x of rows) for (const s of x.samples) console.log(`  ${x.op}: ${s}`);
