@@ -9,6 +9,7 @@
  * taking connections and drains, then the audit writer drains.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,7 +111,14 @@ reload_policies(struct jg_app *app)
 	jg_policy_set_free(old);
 }
 
-/* Ends grants and pending requests on time, without anyone calling anything. */
+/*
+ * Ends grants and pending requests on time, without anyone calling anything.
+ * It also hands freed heap back to the system every TRIM_SECONDS: every
+ * connection thread allocates in one of glibc's per-thread arenas, which keep
+ * what is freed, so after bursts (a full re-verification, an export, many
+ * connections) the RSS would stay at its high-water mark (docs/reliability.md).
+ */
+#define TRIM_SECONDS 10
 struct sweeper {
 	struct jg_app *app;
 	pthread_t thread;
@@ -124,6 +132,7 @@ static void *
 sweeper_main(void *arg)
 {
 	struct sweeper *sw = arg;
+	unsigned rounds = 0;
 	pthread_mutex_lock(&sw->lock);
 	while (!sw->stop) {
 		struct timespec until;
@@ -141,6 +150,8 @@ sweeper_main(void *arg)
 		if (jg_access_sweep(&ctx, &ended) != 0)
 			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
 		jg_app_policies_release(sw->app);
+		if (++rounds % TRIM_SECONDS == 0)
+			(void)malloc_trim(0);
 		pthread_mutex_lock(&sw->lock);
 	}
 	pthread_mutex_unlock(&sw->lock);

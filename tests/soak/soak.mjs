@@ -156,8 +156,9 @@ const heap = []; // [seconds, heap in use MiB, SQLite MiB] from /metrics: what t
 function sampleRss(t0) {
   const t = (Date.now() - t0) / 1000;
   try {
-    const kb = Number(readFileSync(`/proc/${jg.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
-    rss.push([t, kb / 1024]);
+    const status = readFileSync(`/proc/${jg.proc.pid}/status`, 'utf8');
+    const kb = (f) => Number(status.match(new RegExp(`${f}:\\s+(\\d+)`))?.[1] ?? NaN);
+    rss.push([t, kb('VmRSS') / 1024, kb('RssAnon') / 1024, kb('RssFile') / 1024 + kb('RssShmem') / 1024, kb('Threads')]);
   } catch { /* exited */ }
   call('GET', '/metrics').then((m) => {
     const g = (name) => Number(m.body.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1]) / 2 ** 20;
@@ -248,7 +249,7 @@ const result = {
   latency_ms: { p50: +median(all).toFixed(1), p99: +q(all, 0.99).toFixed(1) },
   ops: rows,
   heap_mib: heap.length ? { first: +heap[0][1].toFixed(1), last: +heap.at(-1)[1].toFixed(1), max: +Math.max(...heap.map((h) => h[1])).toFixed(1), sqlite_first: +heap[0][2].toFixed(1), sqlite_last: +heap.at(-1)[2].toFixed(1), samples: heap.map(([t, h, s]) => [+t.toFixed(0), +h.toFixed(1), +s.toFixed(1)]) } : null,
-  rss_mib: { first: +rss[0][1].toFixed(1), after_warmup: +base.toFixed(1), last: +rss.at(-1)[1].toFixed(1), end_median: +end.toFixed(1), max: +Math.max(...rss.map(([, m]) => m)).toFixed(1), samples: rss.map(([t, m]) => [+t.toFixed(0), +m.toFixed(1)]) },
+  rss_mib: { first: +rss[0][1].toFixed(1), after_warmup: +base.toFixed(1), last: +rss.at(-1)[1].toFixed(1), end_median: +end.toFixed(1), max: +Math.max(...rss.map(([, m]) => m)).toFixed(1), samples: rss.map(([t, m, anon, file, threads]) => [+t.toFixed(0), +m.toFixed(1), +anon.toFixed(1), +file.toFixed(1), threads]) },
   audit: { entries, export_bytes: exp.body.length, export_status: exp.status, verify_exit: verify.code, verify_ms: verifyMs, verify_out: verify.stdout.trim().split('\n')[0] },
   stop: stop,
 };
