@@ -4,6 +4,8 @@
 #   make test    unit tests, the same under ASan+UBSan, then the end-to-end tests
 #   make bench   benchmarks against limits measured in the same run (not part of test)
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each (docs/fuzzing.md)
+#   make soak    a mixed workload at a fixed rate for SOAK_SECONDS (not part of test)
+#   make e2e-lsan  the end-to-end suite against an AddressSanitizer build, leaks counted (not part of test)
 
 CC      ?= cc
 BUILD   ?= build
@@ -29,7 +31,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
-.PHONY: all deps build unit unit-asan e2e test run bench lint format clean dev-setup \
+.PHONY: all deps build unit unit-asan e2e e2e-lsan soak test run bench lint format clean dev-setup \
 	fuzz fuzz-build fuzz-smoke fuzz-bins
 
 all: build
@@ -83,6 +85,23 @@ unit-asan:
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
+
+# The e2e suite against build/lsan/jitgate (-fsanitize=address, LeakSanitizer on): servers are
+# stopped with SIGTERM so the leak check runs at exit; every process writes its report under
+# build/lsan/reports and tests/lsan/check.sh fails on any leak with a frame in jitgate's code.
+LSAN_SAN := -fsanitize=address -fno-omit-frame-pointer
+e2e-lsan:
+	$(MAKE) --no-print-directory BUILD=build/lsan CFLAGS="-O1 -g $(LSAN_SAN)" LDFLAGS="$(LSAN_SAN)" build/lsan/jitgate
+	rm -rf build/lsan/reports && mkdir -p build/lsan/reports
+	JITGATE_BIN=$(CURDIR)/build/lsan/jitgate JG_E2E_STOP=SIGTERM \
+	  ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:log_path=$(CURDIR)/build/lsan/reports/jitgate \
+	  LSAN_OPTIONS=exitcode=0:suppressions=$(CURDIR)/tests/lsan/suppressions.txt:print_suppressions=1 \
+	  node --test --test-concurrency=1 $(or $(E2E),tests/e2e/)
+	tests/lsan/check.sh build/lsan/reports
+
+# A mixed workload against one instance for SOAK_SECONDS at SOAK_RATE operations/s (tests/soak/).
+soak: build
+	node tests/soak/soak.mjs
 
 test: deps
 	$(MAKE) --no-print-directory build

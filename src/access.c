@@ -1254,7 +1254,8 @@ static const char sql_list[] =
     "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note "
     "FROM access_requests WHERE (? IS NULL OR state = ?) AND (? IS NULL OR requester = ?) "
     "AND (? = 0 OR (break_glass = 1 AND reviewed_at IS NULL)) "
-    "ORDER BY created_at DESC, id LIMIT 2000";
+    "AND (? = '' OR created_at < ? OR (created_at = ? AND id > ?)) "
+    "ORDER BY created_at DESC, id LIMIT ?";
 
 /* Whether the caller's approval is still wanted by r. */
 static int
@@ -1311,14 +1312,23 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 		return fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	}
 	/* ids first, then each rendered: rendering reads approvals on the same connection */
-	char (*ids)[64] = calloc(2000, sizeof(*ids));
-	size_t nids = 0;
-	if (ids == NULL) {
+	struct jg_access_page *pg = f->page;
+	size_t limit = pg && pg->limit > 0 && pg->limit < MAX_LIST ? pg->limit : MAX_LIST;
+	const char *after = pg ? pg->after_id : "";
+	char (*ids)[64] = calloc(JG_ACCESS_PAGE_SCAN, sizeof(*ids));
+	int64_t *ats = calloc(JG_ACCESS_PAGE_SCAN, sizeof(*ats));
+	size_t nids = 0, used = 0;
+	if (pg)
+		pg->more = 0;
+	if (ids == NULL || ats == NULL) {
+		free(ids);
+		free(ats);
 		rc = JG_ENOMEM;
 		goto out;
 	}
 	if ((rc = jg_stmt_prepare(conn, sql_list, &st)) != 0) {
 		free(ids);
+		free(ats);
 		goto out;
 	}
 	jg_stmt_bind_text(st, 1, f->state);
@@ -1326,11 +1336,19 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	jg_stmt_bind_text(st, 3, f->mine ? caller->sub : NULL);
 	jg_stmt_bind_text(st, 4, f->mine ? caller->sub : NULL);
 	jg_stmt_bind_int64(st, 5, f->review);
-	while (nids < 2000 && jg_stmt_step(st) == JG_STMT_ROW)
-		text_col(st, 0, ids[nids++], 64);
+	jg_stmt_bind_text(st, 6, after);
+	jg_stmt_bind_int64(st, 7, pg ? pg->after_at : 0);
+	jg_stmt_bind_int64(st, 8, pg ? pg->after_at : 0);
+	jg_stmt_bind_text(st, 9, after);
+	jg_stmt_bind_int64(st, 10, JG_ACCESS_PAGE_SCAN);
+	while (nids < JG_ACCESS_PAGE_SCAN && jg_stmt_step(st) == JG_STMT_ROW) {
+		text_col(st, 0, ids[nids], 64);
+		ats[nids++] = jg_stmt_column_int64(st, 8);
+	}
 	jg_stmt_finish(st);
-	for (size_t i = 0; i < nids && json_array_size(list) < MAX_LIST; i++) {
+	for (; used < nids && json_array_size(list) < limit; used++) {
 		struct req r;
+		size_t i = used;
 		if (load(conn, ids[i], &r) != 0)
 			continue;
 		int show = may_see(ctx, &r, caller);
@@ -1342,7 +1360,14 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 			json_array_append_new(list, to_json(conn, &r));
 		req_clear(&r);
 	}
+	/* more follow when rows were left unexamined, or the scan stopped at its budget */
+	if (pg && used > 0 && (used < nids || nids == JG_ACCESS_PAGE_SCAN)) {
+		pg->more = 1;
+		pg->next_at = ats[used - 1];
+		snprintf(pg->next_id, sizeof(pg->next_id), "%s", ids[used - 1]);
+	}
 	free(ids);
+	free(ats);
 	rc = 0;
 out:
 	jg_store_release(ctx->store, conn);

@@ -133,7 +133,7 @@ login_fn(struct jg_audit_tx *tx, void *ctx)
 }
 
 static void
-handle_callback(struct jg_http_request *req, struct jg_http_reply *reply)
+callback(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
 	struct jg_login_flow flow = {0};
@@ -221,6 +221,19 @@ out:
 	}
 	jg_identity_clear(&id);
 	OPENSSL_cleanse(&flow, sizeof(flow));
+}
+
+/* A sign-in answer that is refused (401) counts as a failed authentication of the address. */
+static void
+handle_callback(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+
+	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
+		return;
+	callback(req, reply);
+	if (reply->status == 401)
+		jg_throttle_auth_failed(app->throttle, req, NULL);
 }
 
 struct logout_job {

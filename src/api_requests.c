@@ -2,7 +2,7 @@
  * api_requests.c - the access-request API (docs/api.md).
  *
  *   POST /v1/requests[?dry_run=true]       create (or only evaluate)
- *   GET  /v1/requests?state=&mine=true&awaiting=me&review=pending
+ *   GET  /v1/requests?state=&mine=true&awaiting=me&review=pending&limit=&cursor=
  *   GET  /v1/requests/{id}
  *   POST /v1/requests/{id}/approve | deny {reason} | cancel | review {note}
  *   POST /v1/grants/{id}/revoke {reason?}
@@ -11,13 +11,19 @@
  * Thin: authenticate, parse, call access.c, map its result to a status.
  * The web pages (src/web/) call the same functions through api_call.h.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "jitgate/access.h"
 #include "jitgate/api_call.h"
+#include "jitgate/cursor.h"
 #include "jitgate/error.h"
+
+#define DEFAULT_PAGE 100
 
 static void
 answer(struct jg_http_reply *reply, int rc, int ok_status, json_t *out, const char *why)
@@ -77,6 +83,9 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		answer(reply, rc, 200, rc == 0 ? json_pack("{s:o}", "decision", out) : NULL, why);
 		goto out;
 	}
+	/* only what is stored (or audited as denied) counts; a dry run is free */
+	if (jg_throttle_request(c.app->throttle, req, c.who.actor, reply) != 0)
+		goto out;
 	rc = jg_access_create(&c.ctx, &c.caller, body, &out, why, sizeof(why));
 	if (rc == JG_EDENIED) {
 		/* denied by policy: the decision says why, nothing was stored */
@@ -108,23 +117,72 @@ flag(struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 	return -1;
 }
 
+/* limit (1..JG_ACCESS_PAGE_MAX) and cursor (sealed "created_at id") into page; 400 when bad. */
+static int
+page_args(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_app *app,
+	  struct jg_access_page *page)
+{
+	const char *cursor = jg_http_query(req, "cursor");
+	char plain[JG_CURSOR_MAX_PLAIN + 1], *end;
+	uint64_t limit;
+
+	if (jg_http_query_u64(req, reply, "limit", DEFAULT_PAGE, JG_ACCESS_PAGE_MAX, &limit) != 0)
+		return -1;
+	if (limit == 0) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "query argument 'limit' must be from 1 to %d", JG_ACCESS_PAGE_MAX);
+		return -1;
+	}
+	page->limit = (size_t)limit;
+	if (cursor == NULL)
+		return 0;
+	if (jg_cursor_open(app->cursor_key, cursor, plain, sizeof(plain)) != 0)
+		goto bad;
+	errno = 0;
+	long long at = strtoll(plain, &end, 10);
+	if (errno != 0 || end == plain || *end != ' ' || strlen(end + 1) == 0 ||
+	    strlen(end + 1) >= sizeof(page->after_id))
+		goto bad;
+	page->after_at = at;
+	snprintf(page->after_id, sizeof(page->after_id), "%s", end + 1);
+	return 0;
+bad:
+	jg_http_reply_error(reply, 400, "bad_request",
+			    "'cursor' is not valid: pass next_cursor of the previous page as it was "
+			    "given (cursors end when jitgate restarts; then start the list again)");
+	return -1;
+}
+
 static void
 handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_api_call c;
-	struct jg_access_filter f = {.state = jg_http_query(req, "state")};
+	struct jg_access_page page = {0};
+	struct jg_access_filter f = {.state = jg_http_query(req, "state"), .page = &page};
 	json_t *out = NULL;
 	char why[256] = "";
 
 	if (flag(req, reply, "mine", "true", &f.mine) != 0 ||
 	    flag(req, reply, "awaiting", "me", &f.awaiting) != 0 ||
-	    flag(req, reply, "review", "pending", &f.review) != 0)
+	    flag(req, reply, "review", "pending", &f.review) != 0 ||
+	    page_args(req, reply, req->app, &page) != 0)
 		return;
 	if (jg_api_call_begin(req, reply, &c) != 0) {
 		jg_api_call_end(&c);
 		return;
 	}
 	int rc = jg_access_list(&c.ctx, &c.caller, &f, &out, why, sizeof(why));
+	if (rc == 0 && page.more) {
+		char plain[JG_CURSOR_MAX_PLAIN + 1], cursor[JG_CURSOR_MAX_LEN];
+		snprintf(plain, sizeof(plain), "%" PRId64 " %s", page.next_at, page.next_id);
+		if (jg_cursor_seal(c.app->cursor_key, plain, cursor, sizeof(cursor)) != 0) {
+			json_decref(out);
+			out = NULL;
+			rc = JG_ENOMEM;
+		} else {
+			json_object_set_new(out, "next_cursor", json_string(cursor));
+		}
+	}
 	answer(reply, rc, 200, out, why);
 	jg_api_call_end(&c);
 }

@@ -43,15 +43,19 @@ unsafe(const char *method)
 	       strcmp(method, "OPTIONS") != 0;
 }
 
-int
-jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller)
+/*
+ * Identifies the caller.  proven gets the actor when a valid session came
+ * without its CSRF token (a failure charged to that identity too).
+ */
+static int
+identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller,
+	 char *proven, size_t provenlen)
 {
 	struct jg_app *app = req->app;
 	const char *auth = jg_http_header(req, "Authorization");
 	char why[256];
 	int rc;
 
-	memset(caller, 0, sizeof(*caller));
 	if (app->oidc == NULL) {
 		jg_http_reply_error(reply, 503, "unavailable", "single sign-on is not configured");
 		return JG_EUNAVAIL;
@@ -88,6 +92,7 @@ jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct
 				given = field;
 			if (given == NULL || strlen(given) != strlen(caller->csrf) ||
 			    CRYPTO_memcmp(given, caller->csrf, strlen(caller->csrf)) != 0) {
+				snprintf(proven, provenlen, "user:%s", caller->id.sub);
 				jg_caller_clear(caller);
 				jg_http_reply_error(reply, 403, "csrf",
 						    "this change needs the session's CSRF token");
@@ -97,6 +102,28 @@ jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct
 	}
 	snprintf(caller->actor, sizeof(caller->actor), "user:%s", caller->id.sub);
 	return 0;
+}
+
+int
+jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller)
+{
+	struct jg_app *app = req->app;
+	char proven[sizeof(caller->actor)] = "";
+
+	memset(caller, 0, sizeof(*caller));
+	/* a client that keeps failing is refused before its credentials cost anything */
+	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
+		return JG_EDENIED;
+	int rc = identify(req, reply, caller, proven, sizeof(proven));
+	if (rc == 0 && jg_throttle_identity_check(app->throttle, caller->actor, reply) != 0) {
+		jg_caller_clear(caller);
+		return JG_EDENIED;
+	}
+	/* a credential that was presented and refused; none at all is no failure */
+	if (rc == JG_EDENIED && (jg_http_header(req, "Authorization") != NULL ||
+				 jg_http_cookie(req, JG_SESSION_COOKIE) != NULL))
+		jg_throttle_auth_failed(app->throttle, req, proven[0] ? proven : NULL);
+	return rc;
 }
 
 int

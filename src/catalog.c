@@ -463,6 +463,8 @@ jg_catalog_require_ingest(struct jg_http_request *req, struct jg_http_reply *rep
 	const char *auth = jg_http_header(req, "Authorization");
 
 	memset(caller, 0, sizeof(*caller));
+	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
+		return JG_EDENIED;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
 		jg_http_reply_error(reply, 401, "unauthorized",
 				    "an ingest key is required: Authorization: Bearer jgk_...");
@@ -471,6 +473,7 @@ jg_catalog_require_ingest(struct jg_http_request *req, struct jg_http_reply *rep
 	}
 	int rc = jg_catalog_ingest_auth(app->store, auth + 7, caller);
 	if (rc == JG_EDENIED) {
+		jg_throttle_auth_failed(app->throttle, req, NULL);
 		jg_http_reply_error(reply, 401, "unauthorized",
 				    "the ingest key is not valid (unknown, revoked, or its service "
 				    "was removed)");

@@ -119,6 +119,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	memset(g, 0, sizeof(*g));
 	if (app->token_keys == NULL)
 		return unavailable(reply, "capability tokens are not configured");
+	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
+		return JG_EDENIED;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
 		jg_http_reply_error(reply, 401, "unauthorized", "a capability token is required");
 		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
@@ -138,8 +140,13 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	}
 	if (rc != 0) {
 		memset(&g->claims, 0, sizeof(g->claims));
+		jg_throttle_auth_failed(app->throttle, req, NULL);
 		return unauthorized(reply, why);
 	}
+	/* from here the token is genuine: its subject is a proven identity */
+	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
+	if (jg_throttle_identity_check(app->throttle, g->actor, reply) != 0)
+		return JG_EDENIED;
 	int has = 0;
 	for (size_t i = 0; i < g->claims.ncaps; i++) {
 		has |= strcmp(g->claims.caps[i], capability) == 0;
@@ -181,6 +188,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
+	if (!active || anchor == JG_EDENIED)
+		jg_throttle_auth_failed(app->throttle, req, g->actor);
 	if (!active) {
 		audit_refusal(app, &g->claims, service, capability, action,
 			      "the token's grant is no longer active");
@@ -192,7 +201,6 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		return unavailable(reply, "the audit log does not verify");
 
 	/* the action, recorded before it happens */
-	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
 	json_t *caps = json_array();
 	for (size_t i = 0; i < g->claims.ncaps; i++)
 		json_array_append_new(caps, json_string(g->claims.caps[i]));

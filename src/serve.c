@@ -9,12 +9,15 @@
  * taking connections and drains, then the audit writer drains.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "jitgate/access.h"
 #include "jitgate/app.h"
@@ -152,7 +155,14 @@ reload_policies(struct jg_app *app)
 	jg_policy_set_free(old);
 }
 
-/* Ends grants and pending requests on time, without anyone calling anything. */
+/*
+ * Ends grants and pending requests on time, without anyone calling anything.
+ * It also hands freed heap back to the system every TRIM_SECONDS: every
+ * connection thread allocates in one of glibc's per-thread arenas, which keep
+ * what is freed, so after bursts (a full re-verification, an export, many
+ * connections) the RSS would stay at its high-water mark (docs/reliability.md).
+ */
+#define TRIM_SECONDS 10
 struct sweeper {
 	struct jg_app *app;
 	pthread_t thread;
@@ -193,6 +203,7 @@ static void *
 sweeper_main(void *arg)
 {
 	struct sweeper *sw = arg;
+	unsigned rounds = 0;
 	pthread_mutex_lock(&sw->lock);
 	while (!sw->stop) {
 		struct timespec until;
@@ -211,6 +222,8 @@ sweeper_main(void *arg)
 			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
 		jg_app_policies_release(sw->app);
 		sweep_probe_events(sw, ctx.now);
+		if (++rounds % TRIM_SECONDS == 0)
+			(void)malloc_trim(0);
 		pthread_mutex_lock(&sw->lock);
 	}
 	pthread_mutex_unlock(&sw->lock);
@@ -308,6 +321,11 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	app.token_lifetime = app.cfg->tokens_lifetime;
+	if ((app.throttle = jg_throttle_new(&app.cfg->limits)) == NULL ||
+	    jg_cursor_key_new(app.cursor_key) != 0) {
+		rc = JG_EXIT_RUNTIME;
+		goto out;
+	}
 	if (jg_oidc_new(app.cfg, &app.oidc, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "oidc: %s", err);
 		rc = JG_EXIT_CONFIG;
@@ -410,6 +428,8 @@ out:
 	jg_policy_set_free(app.policies);
 	jg_token_keys_free(app.token_keys);
 	jg_token_cache_free(app.token_cache);
+	jg_throttle_free(app.throttle);
+	OPENSSL_cleanse(app.cursor_key, sizeof(app.cursor_key));
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

@@ -11,6 +11,8 @@
  *   on_request() #2.. body chunks: appended up to the cap.
  *   on_request() last the handler runs and its reply is queued.
  *   on_completed()    metrics, one access-log line, state freed.
+ * A watchdog (deadline.h) gives each connection limits.request_timeout
+ * seconds to deliver a whole request, so slow senders cannot hold threads.
  * libmicrohttpd's own memory limit is set well above jitgate's caps so that
  * jitgate, not the library, answers oversized requests, in JSON.
  */
@@ -31,6 +33,7 @@
 #include <openssl/rand.h>
 
 #include "jitgate/clock.h"
+#include "jitgate/deadline.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/http.h"
@@ -62,6 +65,7 @@ struct jg_server {
 	char *key_pem;
 	size_t key_len;
 	struct jg_metrics *metrics;
+	struct jg_deadline *deadlines; /* the slow-client watchdog */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int inflight;
@@ -290,6 +294,34 @@ jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply
 	return 0;
 }
 
+void
+jg_http_client_key(const struct jg_http_request *req, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    req->conn ? MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+		      : NULL;
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char text[INET6_ADDRSTRLEN];
+
+	snprintf(out, len, "unknown");
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)))
+			snprintf(out, len, "%s", text);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			if (inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text)))
+				snprintf(out, len, "%s", text);
+			return;
+		}
+		/* one host usually holds a whole /64: key by it, or it rotates its way past */
+		memset(&a.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a, text, sizeof(text)))
+			snprintf(out, len, "%s/64", text);
+	}
+}
+
 const char *
 jg_http_cookie(const struct jg_http_request *req, const char *name)
 {
@@ -426,6 +458,33 @@ send_reply(struct req_state *st, struct MHD_Connection *conn, struct jg_http_rep
 static enum MHD_Result
 refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char *allow,
        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The connection's watchdog slot (NULL when untracked). */
+static struct jg_deadline_slot *
+conn_slot(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode code)
+{
+	struct jg_server *srv = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? jg_deadline_open(srv->deadlines, ci->connect_fd,
+							jg_deadline_now())
+				     : NULL;
+	} else {
+		jg_deadline_close(srv->deadlines, *socket_context);
+		*socket_context = NULL;
+	}
+}
 
 static enum MHD_Result
 refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char *allow,
@@ -651,6 +710,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct jg_http_reply reply = {0};
 	st->req.body = st->body;
 	st->req.body_len = st->body_len;
+	/* the request is in: its handler may take its time (the store), the client may not */
+	jg_deadline_disarm(st->srv->deadlines, conn_slot(conn));
 	((jg_http_handler)st->req.route.handler)(&st->req, &reply);
 	enum MHD_Result ret = send_reply(st, conn, &reply);
 	free(reply.body);
@@ -665,7 +726,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct jg_server *srv = cls;
 	struct req_state *st = *req_cls;
 	struct timespec now;
-	(void)conn;
 
 	if (st == NULL)
 		return;
@@ -676,6 +736,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (st->started)
 		jg_metrics_observe(srv->metrics, st->method, st->route_label,
 				   st->answered ? st->status : 0, secs);
+	/* a kept-alive connection has as long again for its next request */
+	if (conn != NULL)
+		jg_deadline_arm(srv->deadlines, conn_slot(conn), jg_deadline_now());
 	if (st->started && jg_log_enabled(JG_LOG_INFO)) {
 		int status = st->answered ? st->status : 0;
 		json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:b}", "request_id",
@@ -711,7 +774,9 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 	pthread_mutex_init(&srv->lock, NULL);
 	jg_clock_cond_init(&srv->idle);
 	srv->metrics = jg_metrics_new();
-	if (srv->metrics == NULL) {
+	srv->deadlines = jg_deadline_new((size_t)cfg->limits.max_connections + 16,
+					 cfg->limits.request_timeout * 1000);
+	if (srv->metrics == NULL || srv->deadlines == NULL) {
 		rc = JG_ENOMEM;
 		goto fail;
 	}
@@ -760,6 +825,8 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_logger,
 	    srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->limits.connection_timeout,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections_per_address,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(cfg->limits.max_header_bytes + cfg->limits.max_url_bytes + MHD_POOL_HEADROOM),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
@@ -767,6 +834,10 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s:%u (in use, or bad certificate or key)",
 			 cfg->listen_host, cfg->listen_port);
 		return JG_EIO;
+	}
+	if (jg_deadline_start(srv->deadlines) != 0) {
+		snprintf(err, errlen, "cannot start the slow-client watchdog");
+		return JG_ENOMEM;
 	}
 	return 0;
 }
@@ -820,6 +891,7 @@ jg_server_free(struct jg_server *srv)
 	free(srv->cert_pem);
 	jg_file_free_secret(srv->key_pem, srv->key_len);
 	jg_metrics_free(srv->metrics);
+	jg_deadline_free(srv->deadlines);
 	pthread_mutex_destroy(&srv->lock);
 	pthread_cond_destroy(&srv->idle);
 	free(srv);
@@ -828,5 +900,15 @@ jg_server_free(struct jg_server *srv)
 char *
 jg_server_metrics_text(struct jg_server *srv)
 {
-	return jg_metrics_render(srv->metrics);
+	char *text = jg_metrics_render(srv->metrics), *all = NULL;
+	if (text == NULL ||
+	    asprintf(&all,
+		     "%s# HELP jitgate_slow_connections_cut_total Connections shut down for not "
+		     "delivering a request within limits.request_timeout.\n"
+		     "# TYPE jitgate_slow_connections_cut_total counter\n"
+		     "jitgate_slow_connections_cut_total %llu\n",
+		     text, jg_deadline_cut_total(srv->deadlines)) < 0)
+		all = NULL;
+	free(text);
+	return all;
 }

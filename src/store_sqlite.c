@@ -337,6 +337,12 @@ simple(struct jg_store_conn *conn, const char *sql)
 	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : rc;
 }
 
+int64_t
+jg_store_memory_used(void)
+{
+	return (int64_t)sqlite3_memory_used();
+}
+
 int
 jg_store_ping(struct jg_store *store)
 {

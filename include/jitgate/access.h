@@ -65,10 +65,32 @@ int jg_access_create(const struct jg_access_ctx *ctx, const struct jg_access_cal
 int jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		  const char *id, json_t **out, char *why, size_t whylen);
 
-/* filters: state (or NULL), mine, awaiting (my approval), review (unreviewed break-glass). */
+/*
+ * A page of a list, newest first.  A page examines at most
+ * JG_ACCESS_PAGE_SCAN rows, so it may hold fewer than limit requests (even
+ * none) while more follow: `more` says so, and next_* is where the next
+ * page starts - possibly a row the caller may not see, so callers hand it
+ * out only sealed (cursor.h).
+ */
+#define JG_ACCESS_PAGE_MAX 200
+#define JG_ACCESS_PAGE_SCAN 2000
+struct jg_access_page {
+	size_t limit;       /* 1..JG_ACCESS_PAGE_MAX */
+	int64_t after_at;   /* resume after (after_at, after_id); after_id "" = from the start */
+	char after_id[64];
+	int more;           /* out */
+	int64_t next_at;    /* out, when more */
+	char next_id[64];
+};
+
+/*
+ * filters: state (or NULL), mine, awaiting (my approval), review (unreviewed
+ * break-glass); page NULL: the first JG_ACCESS_PAGE_MAX requests.
+ */
 struct jg_access_filter {
 	const char *state;
 	int mine, awaiting, review;
+	struct jg_access_page *page;
 };
 int jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		   const struct jg_access_filter *f, json_t **out, char *why, size_t whylen);

@@ -13,10 +13,12 @@
 #include "jitgate/policy.h"
 #include "jitgate/token.h"
 #include "jitgate/config.h"
+#include "jitgate/cursor.h"
 #include "jitgate/oidc.h"
 #include "jitgate/http.h"
 #include "jitgate/router.h"
 #include "jitgate/store.h"
+#include "jitgate/throttle.h"
 
 struct jg_notify;
 struct jg_audit_stream;
@@ -37,6 +39,8 @@ struct jg_app {
 	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
 	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
 	struct jg_store *telemetry; /* the data plane's own database (telemetry.h) */
+	struct jg_throttle *throttle; /* rate limits (throttle.h); NULL: none */
+	uint8_t cursor_key[JG_CURSOR_KEY_BYTES]; /* seals paging cursors (cursor.h) */
 };
 
 /* Borrows the policy set in force (read lock); give it back with the release. */

@@ -24,8 +24,18 @@ struct jg_limits {
 	int64_t max_header_bytes;   /* sum of header names and values: 431 above it */
 	int64_t max_url_bytes;      /* request target length: 414 above it */
 	int64_t max_connections;    /* concurrent connections accepted */
-	int64_t connection_timeout; /* seconds a connection may stay idle or slow */
+	int64_t connection_timeout; /* seconds a connection may stay idle */
+	int64_t request_timeout;    /* seconds to deliver a whole request (slow clients) */
 	int64_t shutdown_grace;     /* seconds in-flight requests get on SIGTERM */
+	/* abuse resistance (throttle.h): token buckets, 429 with Retry-After past them */
+	int64_t max_connections_per_address; /* concurrent connections from one address */
+	int64_t auth_failures_per_minute;    /* failed authentications refilled a minute ... */
+	int64_t auth_failures_burst;         /* ... up to this many, per address and per identity */
+	int64_t requests_per_minute;         /* POST /v1/requests per identity ... */
+	int64_t requests_burst;
+	int64_t requests_per_address_per_minute; /* ... and per client address */
+	int64_t requests_address_burst;
+	int64_t rate_table_entries;          /* entries per bucket table (fixed memory) */
 };
 
 /* One notification sink (docs/notifications.md); lists are NULL-terminated, NULL = any. */

@@ -63,6 +63,12 @@ const char *jg_http_query(const struct jg_http_request *req, const char *name);
  */
 int jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply,
 		      const char *name, uint64_t def, uint64_t max, uint64_t *out);
+/*
+ * The client's address as the key of its rate limits: dotted IPv4 (also for
+ * an IPv4-mapped IPv6 address), or the /64 of an IPv6 address
+ * ("2001:db8:1:2::/64").  "unknown" when the connection does not say.
+ */
+void jg_http_client_key(const struct jg_http_request *req, char *out, size_t len);
 /* A cookie of the request, or NULL. */
 const char *jg_http_cookie(const struct jg_http_request *req, const char *name);
 /*

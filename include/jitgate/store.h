@@ -81,6 +81,8 @@ int jg_store_ping(struct jg_store *store);
  * not writable by this user), with the reason in err.  Writes nothing.
  */
 int jg_store_writable(struct jg_store *store, char *err, size_t errlen);
+/* Bytes the database engine holds in memory now (page caches, statements), all connections. */
+int64_t jg_store_memory_used(void);
 
 /* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
 int jg_store_begin(struct jg_store_conn *conn);

@@ -11,7 +11,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert, BIN } from './lib/harness.mjs';
 
 const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
 const dropTriggers = `
@@ -135,7 +135,7 @@ describe('start-up verification catches a store tampered with underneath', () =>
     const cfg = join(dir, 'jitgate.yaml');
     writeFileSync(cfg, cfgText);
     sql(join(dir, 'jitgate.db'), dropTriggers + statements);
-    const r = serve ? spawnSync(join(process.cwd(), 'build', 'jitgate'), ['serve', '-c', cfg], { encoding: 'utf8', timeout: 10000 }) : { status: null, stderr: '' };
+    const r = serve ? spawnSync(BIN, ['serve', '-c', cfg], { encoding: 'utf8', timeout: 10000 }) : { status: null, stderr: '' };
     const check = runJitgate(['audit', 'check', '-c', cfg]);
     rmSync(dir, { recursive: true, force: true });
     const line = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /does not verify/.test(l.msg));

@@ -82,6 +82,42 @@ test_config_parse_valid(void **state)
 	jg_config_free(cfg);
 }
 
+/* The abuse limits: production defaults, and each one settable and range-checked. */
+static void
+test_config_parse_rate_limits(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(parse(valid, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->limits.max_connections_per_address, 32);
+	assert_int_equal(cfg->limits.auth_failures_per_minute, 10);
+	assert_int_equal(cfg->limits.auth_failures_burst, 20);
+	assert_int_equal(cfg->limits.requests_per_minute, 10);
+	assert_int_equal(cfg->limits.requests_burst, 20);
+	assert_int_equal(cfg->limits.requests_per_address_per_minute, 60);
+	assert_int_equal(cfg->limits.requests_address_burst, 60);
+	assert_int_equal(cfg->limits.rate_table_entries, 16384);
+	jg_config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(parse(variant("limits:\n", "limits:\n  auth_failures_burst: 3\n"
+						    "  requests_per_minute: 600\n"
+						    "  rate_table_entries: 64\n"),
+			       &cfg, err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg->limits.auth_failures_burst, 3);
+	assert_int_equal(cfg->limits.requests_per_minute, 600);
+	assert_int_equal(cfg->limits.rate_table_entries, 64);
+	jg_config_free(cfg);
+	expect_refused(variant("limits:\n", "limits:\n  auth_failures_per_minute: 0\n"),
+		       "'limits.auth_failures_per_minute' must be an integer between 1 and 100000");
+	expect_refused(variant("limits:\n", "limits:\n  rate_table_entries: 10\n"),
+		       "'limits.rate_table_entries' must be an integer between 64");
+	expect_refused(variant("limits:\n", "limits:\n  max_connections_per_address: -1\n"),
+		       "'limits.max_connections_per_address' must be an integer between 1");
+}
+
 static void
 test_config_telemetry_defaults(void **state)
 {
@@ -393,6 +429,7 @@ main(void)
 	    cmocka_unit_test(test_config_parse_bad_values),
 	    cmocka_unit_test(test_config_parse_yaml_errors),
 	    cmocka_unit_test(test_config_parse_too_large),
+	    cmocka_unit_test(test_config_parse_rate_limits),
 	    cmocka_unit_test(test_yamldoc_parse_scalar_types),
 	    cmocka_unit_test(test_config_parse_notifications),
 	    cmocka_unit_test(test_config_parse_notifications_refused),

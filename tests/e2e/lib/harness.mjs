@@ -14,7 +14,10 @@ import { ROOT, freePort } from './common.mjs';
 import { startIdp, accessToken } from './idp.mjs';
 
 export { ROOT, freePort };
-export const BIN = join(ROOT, 'build', 'jitgate');
+// JITGATE_BIN picks another build of the binary (make e2e-lsan: one built with -fsanitize=address).
+export const BIN = process.env.JITGATE_BIN ?? join(ROOT, 'build', 'jitgate');
+// JG_E2E_STOP=SIGTERM makes cleanup() stop servers gracefully, so a leak checker runs at exit.
+const CLEANUP_SIGNAL = process.env.JG_E2E_STOP ?? 'SIGKILL';
 
 export function makeCert(dir) {
   const key = join(dir, 'key.pem');
@@ -26,12 +29,23 @@ export function makeCert(dir) {
   return { key, cert };
 }
 
-// Writes a configuration; extra is appended YAML text.
-// Writes a configuration.  oidc: { issuer, clientSecretFile, minRefresh } (default: a
-// provider address where nothing listens: identity-free tests do not need one).
-// policyDir defaults to the repository's policies/.
+// The suites send many bad credentials and create many requests from one address within a
+// minute, far past the production defaults (docs/operations.md#limits): unless a test writes its
+// own `limits:` block, servers under test get these.  tests/e2e/abuse.test.mjs tests the limits.
+export const TEST_LIMITS = [
+  'limits:',
+  '  auth_failures_burst: 100000',
+  '  requests_burst: 100000',
+  '  requests_address_burst: 100000',
+  '  max_connections_per_address: 256',
+].join('\n');
+
+// Writes a configuration; extra is appended YAML text.  oidc: { issuer, clientSecretFile,
+// minRefresh } (default: a provider address where nothing listens: identity-free tests do not
+// need one).  policyDir defaults to the repository's policies/.
 export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies')) {
   const path = join(dir, 'jitgate.yaml');
+  if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
@@ -99,13 +113,14 @@ export class Jitgate {
   }
 
   // One HTTPS request on a fresh connection.  Resolves {status, headers, body, json}.
-  request(method, path, { headers = {}, body = null, agent = false } = {}) {
+  // localAddress (e.g. '127.0.0.2') makes the request come from another loopback address.
+  request(method, path, { headers = {}, body = null, agent = false, localAddress } = {}) {
     // Node sends a GET body with neither Content-Length nor chunked framing: say which.
     if (body !== null && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {
       headers = { ...headers, 'content-length': String(Buffer.byteLength(body)) };
     }
     return new Promise((ok, fail) => {
-      const req = https.request({ host: '127.0.0.1', port: this.port, method, path, headers, ca: this.ca, agent }, (res) => {
+      const req = https.request({ host: '127.0.0.1', port: this.port, method, path, headers, ca: this.ca, agent, localAddress }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
@@ -187,6 +202,11 @@ export async function startJitgate(opts = {}) {
 
 export async function cleanup(jg) {
   if (!jg) return;
+  if (CLEANUP_SIGNAL !== 'SIGKILL' && !jg.exited) {
+    const killer = setTimeout(() => jg.proc.kill('SIGKILL'), 30000);
+    await jg.stop(CLEANUP_SIGNAL);
+    clearTimeout(killer);
+  }
   await jg.stop('SIGKILL');
   if (jg.idp) await jg.idp.stop();
   rmSync(jg.dir, { recursive: true, force: true });
