@@ -96,7 +96,8 @@ run: deps
 	@deploy/dev-setup.sh
 	@deploy/run-dev.sh
 
-bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup
+bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup \
+       $(BUILD)/bench/telemetry_bench
 	bench/run.sh
 
 format:
@@ -119,5 +120,9 @@ $(BUILD)/bench/token_bench: bench/token_bench.c $(BUILD)/libjitgate.a
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
 
 $(BUILD)/bench/guard_setup: bench/guard_setup.c $(BUILD)/libjitgate.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+$(BUILD)/bench/telemetry_bench: bench/telemetry_bench.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
