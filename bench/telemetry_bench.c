@@ -42,7 +42,7 @@
 #include "jitgate/otlp.h"
 #include "jitgate/telemetry.h"
 
-#define PLACEHOLDER "@@@@@@@@@@@@@@@@"
+#define PLACEHOLDER	"@@@@@@@@@@@@@@@@"
 #define SPANS_PER_TRACE 10
 #define FILL_BATCH	5000
 #define FILL_COMMON	10    /* one record in 10 says "timeout" */
@@ -131,23 +131,26 @@ log_record(uint64_t i, const char *tid_prefix, int64_t t, int search_words)
 		 (unsigned long long)(r >> 20) % 50000);
 	if (search_words && i % FILL_RARE == 77) {
 		sev = 17, sevtext = "ERROR";
-		snprintf(msg, sizeof(msg), "deadlock detected on accounts row for %s; transaction "
-					   "rolled back",
+		snprintf(msg, sizeof(msg),
+			 "deadlock detected on accounts row for %s; transaction "
+			 "rolled back",
 			 order);
 	} else if (search_words && i % FILL_COMMON == 3) {
 		sev = 17, sevtext = "ERROR";
-		snprintf(msg, sizeof(msg), "payment for %s failed: %s statement timeout after 5000 ms",
-			 order, up);
+		snprintf(msg, sizeof(msg),
+			 "payment for %s failed: %s statement timeout after 5000 ms", order, up);
 	} else if (r % 7 == 0) {
 		sev = 13, sevtext = "WARN";
-		snprintf(msg, sizeof(msg), "retrying hold at %s for %s after %llu ms (attempt %llu)",
-			 up, order, (unsigned long long)(r >> 12) % 900 + 100,
+		snprintf(msg, sizeof(msg),
+			 "retrying hold at %s for %s after %llu ms (attempt %llu)", up, order,
+			 (unsigned long long)(r >> 12) % 900 + 100,
 			 (unsigned long long)(r >> 24) % 3 + 2);
 	} else {
 		snprintf(msg, sizeof(msg),
-			 "payment authorized for %s amount %llu.%02llu EUR via %s in %llu ms", order,
-			 (unsigned long long)(r >> 16) % 900 + 5, (unsigned long long)(r >> 28) % 100,
-			 up, (unsigned long long)(r >> 36) % 400 + 12);
+			 "payment authorized for %s amount %llu.%02llu EUR via %s in %llu ms",
+			 order, (unsigned long long)(r >> 16) % 900 + 5,
+			 (unsigned long long)(r >> 28) % 100, up,
+			 (unsigned long long)(r >> 36) % 400 + 12);
 	}
 	snprintf(tid, sizeof(tid), "%s%016llx", tid_prefix,
 		 (unsigned long long)(i / SPANS_PER_TRACE));
@@ -169,8 +172,8 @@ logs_doc(const char *service, uint64_t first, size_t n, const char *tid_prefix, 
 {
 	json_t *recs = json_array();
 	for (size_t k = 0; k < n; k++)
-		json_array_append_new(recs, log_record(first + k, tid_prefix,
-						       t0 + (int64_t)k * step, search_words));
+		json_array_append_new(
+		    recs, log_record(first + k, tid_prefix, t0 + (int64_t)k * step, search_words));
 	return json_pack("{s:[{s:o,s:[{s:{s:s,s:s},s:o}]}]}", "resourceLogs", "resource",
 			 resource(service), "scopeLogs", "scope", "name", "payments", "version",
 			 "2.4.0", "logRecords", recs);
@@ -194,14 +197,15 @@ span(uint64_t i, const char *tid_prefix, int64_t t0)
 	snprintf(name, sizeof(name), child ? "POST %s/v1/holds" : "POST %s", child ? up : route);
 	ns_text(s, start);
 	ns_text(s + d, end);
-	json_t *sp = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:[o,o,o,o,o],s:{s:i,s:s}}", "traceId", tid, "spanId",
-	    sid, "parentSpanId", parent, "name", name, "kind", child ? 3 : 2, "startTimeUnixNano",
-	    start, "endTimeUnixNano", end, "attributes", str_attr("http.request.method", "POST"),
-	    str_attr("http.route", route), int_attr("http.response.status_code", failed ? 504 : 200),
-	    str_attr("server.address", child ? up : "payment-service"),
-	    str_attr("cloud.region", PICK(regions, r >> 40)), "status", "code", failed ? 2 : 1,
-	    "message", failed ? "upstream request timed out" : "");
+	json_t *sp =
+	    json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:[o,o,o,o,o],s:{s:i,s:s}}", "traceId", tid,
+		      "spanId", sid, "parentSpanId", parent, "name", name, "kind", child ? 3 : 2,
+		      "startTimeUnixNano", start, "endTimeUnixNano", end, "attributes",
+		      str_attr("http.request.method", "POST"), str_attr("http.route", route),
+		      int_attr("http.response.status_code", failed ? 504 : 200),
+		      str_attr("server.address", child ? up : "payment-service"),
+		      str_attr("cloud.region", PICK(regions, r >> 40)), "status", "code",
+		      failed ? 2 : 1, "message", failed ? "upstream request timed out" : "");
 	if (failed)
 		json_object_set_new(
 		    sp, "events",
@@ -266,7 +270,8 @@ apply_schema(sqlite3 *db, const char *dir)
 	qsort(names, n, sizeof(names[0]), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (rc == 0 && jg_file_read(path, 1 << 20, false, &sql, &len, err, sizeof(err)) == 0) {
+		if (rc == 0 &&
+		    jg_file_read(path, 1 << 20, false, &sql, &len, err, sizeof(err)) == 0) {
 			if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 				fprintf(stderr, "%s: %s\n", path, msg);
 				rc = 1;
@@ -374,11 +379,12 @@ raw(const char *kind, const char *config, const char *path, size_t batch, double
 		sqlite3_prepare_v2(db, "INSERT INTO logs_fts_redacted (rowid, text) VALUES (?, ?)",
 				   -1, &fts_red, NULL);
 	} else {
-		sqlite3_prepare_v2(db,
-				   "INSERT INTO spans (service, trace_id, span_id, parent_span_id, "
-				   "start_ns, end_ns, status, span, received_at) VALUES (?, ?, ?, ?, "
-				   "?, ?, ?, ?, ?)",
-				   -1, &ins, NULL);
+		sqlite3_prepare_v2(
+		    db,
+		    "INSERT INTO spans (service, trace_id, span_id, parent_span_id, "
+		    "start_ns, end_ns, status, span, received_at) VALUES (?, ?, ?, ?, "
+		    "?, ?, ?, ?, ?)",
+		    -1, &ins, NULL);
 	}
 	double start = now();
 	while (now() - start < seconds) {
@@ -457,7 +463,8 @@ raw(const char *kind, const char *config, const char *path, size_t batch, double
 
 /* ---- the million records ------------------------------------------------------------ */
 
-/* One batch of the fill, built and converted on a second thread while the previous one is stored. */
+/* One batch of the fill, built and converted on a second thread while the previous one is stored.
+ */
 struct fill_job {
 	const char *service;
 	unsigned long first, count;
