@@ -41,10 +41,10 @@ val() { awk -v k="$1" '$1 == k {print $2}'; }
 row() { awk -F'\t' -v n="$1" -v c="$2" '$1 == n {v = $c} END {print v}' "$BENCH_TMP/results"; }
 
 # ---- ingest ------------------------------------------------------------------------
-"$JG_BIN" service add bench-ingest --owners bench -c "$JG_CONFIG" >/dev/null 2>&1 ||
-  bench_die "jitgate service add bench-ingest failed"
-key=$("$JG_BIN" ingest-key create bench-ingest -c "$JG_CONFIG" 2>/dev/null) ||
-  bench_die "jitgate ingest-key create failed"
+"$JG_BIN" service add bench-ingest --owners bench -c "$JG_CONFIG" >"$dir/setup.log" 2>&1 ||
+  bench_die "jitgate service add bench-ingest failed: $(cat "$dir/setup.log")"
+key=$("$JG_BIN" ingest-key create bench-ingest -c "$JG_CONFIG" 2>"$dir/setup.log") ||
+  bench_die "jitgate ingest-key create failed: $(cat "$dir/setup.log")"
 "$TB" body logs bench-ingest "$batch" "$dir/logs.json"
 "$TB" body spans bench-ingest "$batch" "$dir/spans.json"
 for kind in logs spans; do
