@@ -118,7 +118,8 @@ run: deps
 	@deploy/dev-setup.sh
 	@deploy/run-dev.sh
 
-bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup
+bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup \
+       $(BUILD)/bench/telemetry_bench
 	bench/run.sh
 
 format:
@@ -183,3 +184,7 @@ fuzz: deps fuzz-build
 
 fuzz-smoke: fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD)/fuzzers $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+$(BUILD)/bench/telemetry_bench: bench/telemetry_bench.c $(BUILD)/libjitgate.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)

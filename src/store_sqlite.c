@@ -520,6 +520,12 @@ jg_store_changes(struct jg_store_conn *conn)
 	return sqlite3_changes(conn->db);
 }
 
+int64_t
+jg_store_last_insert_rowid(struct jg_store_conn *conn)
+{
+	return (int64_t)sqlite3_last_insert_rowid(conn->db);
+}
+
 int
 jg_stmt_step(struct jg_stmt *st)
 {

@@ -239,7 +239,7 @@ jg_telemetry_log_text(json_t *record, char *const *fields)
 
 static const char sql_log_insert[] =
     "INSERT INTO logs (service, time_ns, severity_number, level, trace_id, span_id, record, "
-    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id";
+    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"; /* no RETURNING: see store.h */
 static const char sql_fts_insert[] = "INSERT INTO logs_fts (rowid, text) VALUES (?, ?)";
 static const char sql_fts_red_insert[] =
     "INSERT INTO logs_fts_redacted (rowid, text) VALUES (?, ?)";
@@ -298,15 +298,12 @@ store_log(struct jg_store_conn *conn, const char *service, json_t *r, char *cons
 	jg_stmt_bind_text(st, 7, text);
 	jg_stmt_bind_int64(st, 8, now);
 	rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW) {
-		id = jg_stmt_column_int64(st, 0);
-		rc = jg_stmt_step(st);
-	}
 	jg_stmt_finish(st);
 	if (rc != JG_STMT_DONE) {
 		rc = JG_ESTORE;
 		goto out;
 	}
+	id = jg_store_last_insert_rowid(conn);
 	if ((rc = jg_stmt_prepare(conn, sql_fts_insert, &st)) != 0)
 		goto out;
 	jg_stmt_bind_int64(st, 1, id);

@@ -118,6 +118,13 @@ int jg_stmt_column_is_null(struct jg_stmt *st, int col);
 double jg_stmt_column_double(struct jg_stmt *st, int col);
 /* Rows changed by the last INSERT, UPDATE or DELETE on conn. */
 int jg_store_changes(struct jg_store_conn *conn);
+/*
+ * The rowid of the last successful INSERT on conn.  Prefer it to RETURNING
+ * in a transaction that also writes FTS5 tables: a RETURNING statement opens
+ * a statement savepoint, and FTS5 flushes its pending index data to a new
+ * segment at every savepoint (one per row instead of one per transaction).
+ */
+int64_t jg_store_last_insert_rowid(struct jg_store_conn *conn);
 void jg_stmt_finish(struct jg_stmt *st);
 
 /* The last error text of conn (for logs; contains no bound values). */
