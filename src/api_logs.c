@@ -49,6 +49,41 @@ static const char sql_redacted[] =
     "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
     "AND l.id IN (SELECT rowid FROM logs_fts_redacted WHERE logs_fts_redacted MATCH ?9) " LOG_ORDER;
 
+/*
+ * A rare word is found fastest with the index driving the join (every match
+ * then filtered and sorted: ~0.2 ms for 100 matches in a million records);
+ * a common one by walking the records newest first and probing the index
+ * (the FTS-driven shape would sort 100,000 matches: ~270 ms).  A capped
+ * count of the matches picks the shape (docs/performance.md#telemetry).
+ */
+#define RARE_MATCHES 2000
+static const char sql_count_raw[] =
+    "SELECT count(*) FROM (SELECT 1 FROM logs_fts WHERE logs_fts MATCH ?1 LIMIT 2000)";
+static const char sql_count_redacted[] = "SELECT count(*) FROM (SELECT 1 FROM logs_fts_redacted "
+					 "WHERE logs_fts_redacted MATCH ?1 LIMIT 2000)";
+static const char sql_rare_raw[] = "SELECT " LOG_COLUMNS
+				   "FROM logs_fts f CROSS JOIN logs l ON l.id = f.rowid WHERE "
+				   "f.logs_fts MATCH ?9 AND " LOG_FILTER LOG_ORDER;
+static const char sql_rare_redacted[] =
+    "SELECT " LOG_COLUMNS "FROM logs_fts_redacted f CROSS JOIN logs l ON l.id = f.rowid WHERE "
+    "f.logs_fts_redacted MATCH ?9 AND " LOG_FILTER LOG_ORDER;
+
+/* Whether match finds fewer than RARE_MATCHES records (then the index should drive). */
+static bool
+rare_word(struct jg_store_conn *conn, bool redact, const char *match)
+{
+	struct jg_stmt *st;
+	int64_t n = RARE_MATCHES;
+
+	if (jg_stmt_prepare(conn, redact ? sql_count_redacted : sql_count_raw, &st) != 0)
+		return false;
+	jg_stmt_bind_text(st, 1, match);
+	if (jg_stmt_step(st) == JG_STMT_ROW)
+		n = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	return n < RARE_MATCHES;
+}
+
 /* The lowest severity number of a level name; -1 for an unknown name. */
 static int
 level_floor(const char *level)
@@ -267,7 +302,9 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the telemetry store is unavailable");
 		return;
 	}
-	const char *sql = q == NULL ? sql_plain : (redact ? sql_redacted : sql_raw);
+	const char *sql = q == NULL	       ? sql_plain
+			  : rare_word(conn, redact, match) ? (redact ? sql_rare_redacted : sql_rare_raw)
+							   : (redact ? sql_redacted : sql_raw);
 	rc = jg_stmt_prepare(conn, sql, &st);
 	if (rc == 0) {
 		jg_stmt_bind_text(st, 1, svc);
