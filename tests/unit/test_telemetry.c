@@ -34,12 +34,11 @@ setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[512];
+	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/jg-telemetry-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
+	assert_non_null(mkdtemp(f->dir));
 	f->cfg.migrations_dir = strdup("migrations");
-	if (asprintf(&f->cfg.telemetry_path, "%s/telemetry.db", f->dir) < 0)
-		return -1;
+	assert_true(asprintf(&f->cfg.telemetry_path, "%s/telemetry.db", f->dir) >= 0);
 	f->cfg.telemetry_logs_retention = 100;
 	f->cfg.telemetry_traces_retention = 200;
 	f->cfg.telemetry_metrics_retention = 300;
