@@ -82,8 +82,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&e, 0, sizeof(e));
 	unsigned kind = data[0] % 4;
 	if (kind == 3) {
-		rc = jg_otlp_logs_ndjson((const char *)data + 1, size - 1, "payment-service", NOW_NS,
-					 &items, &e);
+		rc = jg_otlp_logs_ndjson((const char *)data + 1, size - 1, "payment-service",
+					 NOW_NS, &items, &e);
 		if (rc == 0)
 			check_items(items);
 		else

@@ -16,11 +16,11 @@
 #include "jitgate/notify.h"
 #include "jitgate/session.h"
 
-#define MAX_LIST 200
+#define MAX_LIST   200
 #define MAX_REASON 1000
 
-static int
-fail(char *why, size_t whylen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
 fail(char *why, size_t whylen, int rc, const char *fmt, ...)
@@ -44,7 +44,8 @@ struct req {
 	int break_glass;
 	char justification[JG_POLICY_MAX_JUSTIFICATION + 1];
 	char incident[JG_POLICY_INCIDENT_MAX + 1];
-	char end_reason[MAX_REASON + 1], ended_by[300], reviewed_by[300], review_note[MAX_REASON + 1];
+	char end_reason[MAX_REASON + 1], ended_by[300], reviewed_by[300],
+	    review_note[MAX_REASON + 1];
 };
 
 static void
@@ -163,18 +164,19 @@ to_json(struct jg_store_conn *conn, const struct req *r)
 	json_t *progress = json_array();
 	for (size_t i = 0; progress && i < n && i < 64; i++)
 		json_array_append_new(
-		    progress, json_pack("{s:O,s:I,s:i}", "approvers",
-					json_object_get(json_array_get(reqs, i), "approvers"),
-					"count",
-					json_integer_value(json_object_get(json_array_get(reqs, i), "count")),
-					"approved", counts[i]));
+		    progress,
+		    json_pack("{s:O,s:I,s:i}", "approvers",
+			      json_object_get(json_array_get(reqs, i), "approvers"), "count",
+			      json_integer_value(json_object_get(json_array_get(reqs, i), "count")),
+			      "approved", counts[i]));
 	json_t *o = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:O,s:I,s:s,s:s?,s:b,s:O,s:o,s:o,s:I}", "id", r->id, "state", r->state,
-	    "requester", r->requester, "service", r->service, "capabilities", r->capabilities,
-	    "duration", (json_int_t)r->duration, "justification", r->justification, "incident",
-	    r->incident[0] ? r->incident : NULL, "break_glass", r->break_glass, "decision",
-	    r->decision, "approvals", approvals ? approvals : json_array(), "requirements",
-	    progress ? progress : json_array(), "created_at", (json_int_t)r->created_at);
+	    "{s:s,s:s,s:s,s:s,s:O,s:I,s:s,s:s?,s:b,s:O,s:o,s:o,s:I}", "id", r->id, "state",
+	    r->state, "requester", r->requester, "service", r->service, "capabilities",
+	    r->capabilities, "duration", (json_int_t)r->duration, "justification", r->justification,
+	    "incident", r->incident[0] ? r->incident : NULL, "break_glass", r->break_glass,
+	    "decision", r->decision, "approvals", approvals ? approvals : json_array(),
+	    "requirements", progress ? progress : json_array(), "created_at",
+	    (json_int_t)r->created_at);
 	if (o == NULL)
 		return NULL;
 	if (r->pending_until && strcmp(r->state, "pending") == 0)
@@ -189,11 +191,11 @@ to_json(struct jg_store_conn *conn, const struct req *r)
 		json_object_set_new(o, "ended_by", json_string(r->ended_by));
 	}
 	if (r->break_glass)
-		json_object_set_new(o, "review",
-				    r->reviewed_at ? json_pack("{s:s,s:I,s:s}", "by", r->reviewed_by, "at",
-							       (json_int_t)r->reviewed_at, "note",
-							       r->review_note)
-						   : json_null());
+		json_object_set_new(
+		    o, "review",
+		    r->reviewed_at ? json_pack("{s:s,s:I,s:s}", "by", r->reviewed_by, "at",
+					       (json_int_t)r->reviewed_at, "note", r->review_note)
+				   : json_null());
 	return o;
 }
 
@@ -252,8 +254,8 @@ is_approver(const struct req *r, const struct jg_access_caller *c)
 static int
 can_review(const struct jg_access_ctx *ctx, const struct req *r, const struct jg_access_caller *c)
 {
-	return c->is_admin || jg_policy_can_review(ctx->policies, r->service, c->sub, c->groups,
-						   c->ngroups);
+	return c->is_admin ||
+	       jg_policy_can_review(ctx->policies, r->service, c->sub, c->groups, c->ngroups);
 }
 
 static int
@@ -371,11 +373,12 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	json_array_foreach(v, i, c)
 	{
 		if (!json_is_string(c) || !jg_policy_capability_known(json_string_value(c)))
-			return fail(why, whylen, JG_EINVAL,
-				    "unknown capability '%s' (read-logs, read-traces, read-metrics, "
-				    "deploy-probe, read-pii)",
-				    json_is_string(c) ? shown(safe, sizeof(safe), json_string_value(c))
-						      : "?");
+			return fail(
+			    why, whylen, JG_EINVAL,
+			    "unknown capability '%s' (read-logs, read-traces, read-metrics, "
+			    "deploy-probe, read-pii)",
+			    json_is_string(c) ? shown(safe, sizeof(safe), json_string_value(c))
+					      : "?");
 		int dup = 0; /* ["read-logs","read-logs"] is one capability */
 		for (size_t k = 0; k < n->ncaps; k++)
 			dup |= strcmp(n->caps[k], json_string_value(c)) == 0;
@@ -385,12 +388,15 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	v = json_object_get(body, "duration");
 	if (json_is_integer(v))
 		n->duration = json_integer_value(v);
-	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), &n->duration) != 0)
-		return fail(why, whylen, JG_EINVAL,
-			    "'duration' is required: whole seconds, or a duration such as \"30m\" or "
-			    "\"1h\"");
+	else if (!json_is_string(v) ||
+		 jg_policy_duration_parse(json_string_value(v), &n->duration) != 0)
+		return fail(
+		    why, whylen, JG_EINVAL,
+		    "'duration' is required: whole seconds, or a duration such as \"30m\" or "
+		    "\"1h\"");
 	if (n->duration <= 0 || n->duration > JG_POLICY_MAX_DURATION)
-		return fail(why, whylen, JG_EINVAL, "'duration' must be between 1 second and 30 days");
+		return fail(why, whylen, JG_EINVAL,
+			    "'duration' must be between 1 second and 30 days");
 	v = json_object_get(body, "justification");
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return fail(why, whylen, JG_EINVAL, "'justification' is required");
@@ -465,7 +471,8 @@ groups_json(const struct jg_access_caller *c)
 static const char sql_req_insert[] =
     "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
     "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
-    "pending_until, approved_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "pending_until, approved_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?)";
 
 static int
 create_fn(struct jg_audit_tx *tx, void *vctx)
@@ -488,7 +495,8 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 		json_decref(data);
 		return rc;
 	}
-	if (evaluate(ctx, j->caller, &n, &d) != 0 || jg_policy_decision_to_json(&d, &decision) != 0) {
+	if (evaluate(ctx, j->caller, &n, &d) != 0 ||
+	    jg_policy_decision_to_json(&d, &decision) != 0) {
 		jg_policy_decision_clear(&d);
 		return fail(j->why, j->whylen, JG_EUNAVAIL, "the policy could not be evaluated");
 	}
@@ -498,9 +506,9 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	if (d.outcome == JG_POLICY_DENY) {
 		j->outcome = JG_EDENIED;
 		snprintf(j->why, j->whylen, "%s", d.reason ? d.reason : "denied by policy");
-		data = json_pack("{s:s,s:O,s:I,s:b,s:O}", "service", n.service, "capabilities", capsj,
-				 "duration", (json_int_t)n.duration, "break_glass", n.break_glass,
-				 "decision", decision);
+		data = json_pack("{s:s,s:O,s:I,s:b,s:O}", "service", n.service, "capabilities",
+				 capsj, "duration", (json_int_t)n.duration, "break_glass",
+				 n.break_glass, "decision", decision);
 		rc = jg_audit_tx_append(tx, "request.denied", j->caller->actor, data, NULL);
 		json_decref(data);
 		j->out = json_pack("{s:O}", "decision", decision);
@@ -589,8 +597,8 @@ int
 jg_access_create(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		 json_t *body, json_t **out, char *why, size_t whylen)
 {
-	struct create_job j = {.ctx = ctx, .caller = caller, .body = body, .why = why,
-			       .whylen = whylen};
+	struct create_job j = {
+	    .ctx = ctx, .caller = caller, .body = body, .why = why, .whylen = whylen};
 	int rc = run(ctx, create_fn, &j, why, whylen);
 	*out = j.out;
 	if (rc != 0) {
@@ -660,8 +668,10 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 		json_t *a;
 		json_array_foreach(approvals, k, a)
 		{
-			if (json_integer_value(json_object_get(a, "requirement")) == (json_int_t)i &&
-			    strcmp(json_string_value(json_object_get(a, "approver")), j->caller->sub) == 0)
+			if (json_integer_value(json_object_get(a, "requirement")) ==
+				(json_int_t)i &&
+			    strcmp(json_string_value(json_object_get(a, "approver")),
+				   j->caller->sub) == 0)
 				mine = 1;
 		}
 		if (mine) {
@@ -799,7 +809,8 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		break;
 	case OP_REVIEW:
 		if (!r.break_glass) {
-			rc = fail(j->why, j->whylen, JG_ECONFLICT, "only break-glass grants are reviewed");
+			rc = fail(j->why, j->whylen, JG_ECONFLICT,
+				  "only break-glass grants are reviewed");
 			break;
 		}
 		if (own || !can_review(j->ctx, &r, c)) {
@@ -850,8 +861,13 @@ static int
 do_op(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller, enum op op,
       const char *id, const char *text, json_t **out, char *why, size_t whylen)
 {
-	struct op_job j = {.ctx = ctx, .caller = caller, .op = op, .id = id, .text = text,
-			   .why = why, .whylen = whylen};
+	struct op_job j = {.ctx = ctx,
+			   .caller = caller,
+			   .op = op,
+			   .id = id,
+			   .text = text,
+			   .why = why,
+			   .whylen = whylen};
 	int rc = run(ctx, op_fn, &j, why, whylen);
 	*out = rc == 0 ? j.out : NULL;
 	if (rc != 0)
@@ -946,8 +962,8 @@ next_batch:
 				 "user off-boarded", j->caller->actor);
 		if (rc != 0)
 			break;
-		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub, "reason",
-					 "user off-boarded");
+		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub,
+					 "reason", "user off-boarded");
 		rc = jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
 					j->caller->actor, data, NULL);
 		json_decref(data);
@@ -1024,7 +1040,8 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 	for (int i = 0; i < n && rc == 0; i++) {
 		int active = strcmp(states[i], "active") == 0;
 		rc = end_request(conn, ids[i], "expired", j->ctx->now,
-				 active ? "the grant's time ran out" : "no decision in time", "system");
+				 active ? "the grant's time ran out" : "no decision in time",
+				 "system");
 		if (rc != 0)
 			break;
 		json_t *data = json_pack("{s:s,s:s}", "request", ids[i], "was", states[i]);
@@ -1279,7 +1296,8 @@ awaits(struct jg_store_conn *conn, const struct req *r, const struct jg_access_c
 		json_t *a;
 		json_array_foreach(approvals, k, a)
 		{
-			if (json_integer_value(json_object_get(a, "requirement")) == (json_int_t)i &&
+			if (json_integer_value(json_object_get(a, "requirement")) ==
+				(json_int_t)i &&
 			    strcmp(json_string_value(json_object_get(a, "approver")), c->sub) == 0)
 				mine = 1;
 		}
@@ -1304,8 +1322,9 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	    strcmp(f->state, "denied") != 0 && strcmp(f->state, "cancelled") != 0 &&
 	    strcmp(f->state, "expired") != 0 && strcmp(f->state, "revoked") != 0) {
 		json_decref(list);
-		return fail(why, whylen, JG_EINVAL,
-			    "'state' must be pending, active, denied, cancelled, expired or revoked");
+		return fail(
+		    why, whylen, JG_EINVAL,
+		    "'state' must be pending, active, denied, cancelled, expired or revoked");
 	}
 	if (jg_store_acquire(ctx->store, &conn) != 0) {
 		json_decref(list);
@@ -1315,7 +1334,7 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	struct jg_access_page *pg = f->page;
 	size_t limit = pg && pg->limit > 0 && pg->limit < MAX_LIST ? pg->limit : MAX_LIST;
 	const char *after = pg ? pg->after_id : "";
-	char (*ids)[64] = calloc(JG_ACCESS_PAGE_SCAN, sizeof(*ids));
+	char(*ids)[64] = calloc(JG_ACCESS_PAGE_SCAN, sizeof(*ids));
 	int64_t *ats = calloc(JG_ACCESS_PAGE_SCAN, sizeof(*ats));
 	size_t nids = 0, used = 0;
 	if (pg)
@@ -1355,7 +1374,8 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 		if (show && f->awaiting)
 			show = awaits(conn, &r, caller);
 		if (show && f->review)
-			show = caller->is_admin || caller->is_auditor || can_review(ctx, &r, caller);
+			show =
+			    caller->is_admin || caller->is_auditor || can_review(ctx, &r, caller);
 		if (show)
 			json_array_append_new(list, to_json(conn, &r));
 		req_clear(&r);

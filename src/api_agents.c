@@ -474,8 +474,8 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 			last = jg_stmt_column_int64(st, 0);
 			json_t *item = json_pack("{s:I,s:I}", "id", (json_int_t)last, "received_at",
 						 (json_int_t)jg_stmt_column_int64(st, 1));
-			if (redact &&
-			    agents_redact_event(ev, app->cfg->redaction_sensitive_fields, &hits) != 0) {
+			if (redact && agents_redact_event(ev, app->cfg->redaction_sensitive_fields,
+							  &hits) != 0) {
 				/* fail closed: a half-redacted event is never shown */
 				json_decref(ev);
 				ev = json_null();

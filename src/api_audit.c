@@ -35,8 +35,8 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, int wr
 {
 	struct jg_app *app = req->app;
 	struct jg_caller caller;
-	int rc = jg_auth_require_groups(req, reply, &caller, app->cfg->auth_auditor_groups,
-					"auditor");
+	int rc =
+	    jg_auth_require_groups(req, reply, &caller, app->cfg->auth_auditor_groups, "auditor");
 	/*
 	 * An export writes to the log (its own entry, a checkpoint) though it is a GET, and
 	 * SameSite=Lax sends the session cookie with a link from another site: a browser
@@ -47,8 +47,9 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, int wr
 		if (given == NULL || strlen(given) != strlen(caller.csrf) ||
 		    CRYPTO_memcmp(given, caller.csrf, strlen(caller.csrf)) != 0) {
 			jg_caller_clear(&caller);
-			jg_http_reply_error(reply, 403, "csrf",
-					    "an export from a browser session needs the X-CSRF-Token header");
+			jg_http_reply_error(
+			    reply, 403, "csrf",
+			    "an export from a browser session needs the X-CSRF-Token header");
 			return JG_EDENIED;
 		}
 	}
@@ -126,9 +127,10 @@ jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply, co
 	rc = jg_audit_export(app->store, from, to, buffer_write, &out);
 	if (rc == JG_ETOOBIG) {
 		free(out.data);
-		jg_http_reply_error(reply, 400, "export_too_large",
-				    "the export would exceed %u MiB; ask for a smaller from..to range",
-				    EXPORT_MAX_BYTES >> 20);
+		jg_http_reply_error(
+		    reply, 400, "export_too_large",
+		    "the export would exceed %u MiB; ask for a smaller from..to range",
+		    EXPORT_MAX_BYTES >> 20);
 		return;
 	}
 	if (rc != 0) {
@@ -237,7 +239,8 @@ handle_checkpoint_post(struct jg_http_request *req, struct jg_http_reply *reply)
 		reply_unavailable(reply);
 		return;
 	}
-	jg_http_reply_json(reply, 201, json_pack("{s:I,s:s}", "size", (json_int_t)size, "note", note));
+	jg_http_reply_json(reply, 201,
+			   json_pack("{s:I,s:s}", "size", (json_int_t)size, "note", note));
 	free(note);
 }
 
@@ -307,7 +310,8 @@ jg_api_audit_register(struct jg_router *router)
 	int rc = 0;
 	rc |= jg_router_add(router, "GET", "/v1/audit/export", (void *)handle_export, 0);
 	rc |= jg_router_add(router, "GET", "/v1/audit/entries", (void *)handle_entries, 0);
-	rc |= jg_router_add(router, "GET", "/v1/audit/checkpoint", (void *)handle_checkpoint_get, 0);
+	rc |=
+	    jg_router_add(router, "GET", "/v1/audit/checkpoint", (void *)handle_checkpoint_get, 0);
 	rc |= jg_router_add(router, "POST", "/v1/audit/checkpoint", (void *)handle_checkpoint_post,
 			    0);
 	rc |= jg_router_add(router, "GET", "/v1/audit/proof", (void *)handle_proof, 0);

@@ -52,8 +52,9 @@ static void
 set_cookie(struct jg_http_reply *reply, const char *name, const char *value, int64_t max_age)
 {
 	char header[256];
-	snprintf(header, sizeof(header), "%s=%s; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=%lld",
-		 name, value, (long long)max_age);
+	snprintf(header, sizeof(header),
+		 "%s=%s; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=%lld", name, value,
+		 (long long)max_age);
 	jg_http_reply_header(reply, "Set-Cookie", header);
 }
 
@@ -93,13 +94,15 @@ handle_login(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	if (jg_store_acquire(app->store, &conn) != 0) {
-		jg_http_reply_html_message(reply, 503, "Sign-in unavailable", "The store is unavailable.");
+		jg_http_reply_html_message(reply, 503, "Sign-in unavailable",
+					   "The store is unavailable.");
 		goto out;
 	}
 	rc = jg_flow_put(conn, state, &flow, jg_clock_now());
 	jg_store_release(app->store, conn);
 	if (rc != 0) {
-		jg_http_reply_html_message(reply, 503, "Sign-in unavailable", "The store is unavailable.");
+		jg_http_reply_html_message(reply, 503, "Sign-in unavailable",
+					   "The store is unavailable.");
 		goto out;
 	}
 	jg_http_reply_redirect(reply, 302, url);
@@ -121,8 +124,8 @@ login_fn(struct jg_audit_tx *tx, void *ctx)
 {
 	struct login_job *j = ctx;
 	char actor[300];
-	int rc = jg_session_put(jg_audit_tx_conn(tx), j->id, jg_clock_now(), j->lifetime,
-				j->token, j->csrf);
+	int rc = jg_session_put(jg_audit_tx_conn(tx), j->id, jg_clock_now(), j->lifetime, j->token,
+				j->csrf);
 	if (rc != 0)
 		return rc;
 	snprintf(actor, sizeof(actor), "user:%s", j->id->sub);
@@ -141,7 +144,8 @@ callback(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_store_conn *conn;
 	char redirect[1024], why[256], *id_token = NULL;
 	const char *state = jg_http_query(req, "state"), *code = jg_http_query(req, "code"),
-		   *error = jg_http_query(req, "error"), *cookie = jg_http_cookie(req, JG_LOGIN_COOKIE);
+		   *error = jg_http_query(req, "error"),
+		   *cookie = jg_http_cookie(req, JG_LOGIN_COOKIE);
 	int rc;
 
 	if (app->oidc == NULL) {
@@ -170,7 +174,8 @@ callback(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	if (jg_store_acquire(app->store, &conn) != 0) {
-		jg_http_reply_html_message(reply, 503, "Sign-in unavailable", "The store is unavailable.");
+		jg_http_reply_html_message(reply, 503, "Sign-in unavailable",
+					   "The store is unavailable.");
 		return;
 	}
 	rc = jg_flow_take(conn, state, jg_clock_now(), &flow);
@@ -191,11 +196,13 @@ callback(struct jg_http_request *req, struct jg_http_reply *reply)
 	rc = jg_oidc_redeem_code(app->oidc, code, redirect, flow.code_verifier, &id_token, why,
 				 sizeof(why));
 	if (rc == 0)
-		rc = jg_oidc_verify_id_token(app->oidc, id_token, flow.nonce, &id, why, sizeof(why));
+		rc =
+		    jg_oidc_verify_id_token(app->oidc, id_token, flow.nonce, &id, why, sizeof(why));
 	if (rc != 0) {
 		if (rc == JG_EUNAVAIL)
-			jg_http_reply_html_message(reply, 503, "Sign-in unavailable",
-						   "The identity provider cannot be reached right now.");
+			jg_http_reply_html_message(
+			    reply, 503, "Sign-in unavailable",
+			    "The identity provider cannot be reached right now.");
 		else
 			jg_http_reply_html_message(reply, 401, "Sign-in refused", why);
 		json_t *f = json_pack("{s:s,s:s}", "request_id", req->request_id, "why",
@@ -258,8 +265,9 @@ handle_logout(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_http_header(req, "Authorization") != NULL) {
 		/* a bearer caller must not end whoever's session cookie came along */
-		jg_http_reply_error(reply, 400, "bad_request",
-				    "sign-out ends a browser session: send its cookie, not a token");
+		jg_http_reply_error(
+		    reply, 400, "bad_request",
+		    "sign-out ends a browser session: send its cookie, not a token");
 		return;
 	}
 	if (cookie == NULL) { /* nothing to end */
@@ -305,7 +313,8 @@ jg_api_auth_register(struct jg_router *router)
 	int rc = 0;
 	rc |= jg_router_add(router, "GET", "/auth/login", (void *)handle_login, 0);
 	rc |= jg_router_add(router, "GET", "/auth/callback", (void *)handle_callback, 0);
-	rc |= jg_router_add(router, "POST", "/auth/logout", (void *)handle_logout, JG_ROUTE_FORM_BODY);
+	rc |= jg_router_add(router, "POST", "/auth/logout", (void *)handle_logout,
+			    JG_ROUTE_FORM_BODY);
 	rc |= jg_router_add(router, "GET", "/v1/me", (void *)handle_me, 0);
 	return rc ? JG_EINVAL : 0;
 }

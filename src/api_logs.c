@@ -61,9 +61,9 @@ static const char sql_count_raw[] =
     "SELECT count(*) FROM (SELECT 1 FROM logs_fts WHERE logs_fts MATCH ?1 LIMIT 2000)";
 static const char sql_count_redacted[] = "SELECT count(*) FROM (SELECT 1 FROM logs_fts_redacted "
 					 "WHERE logs_fts_redacted MATCH ?1 LIMIT 2000)";
-static const char sql_rare_raw[] = "SELECT " LOG_COLUMNS
-				   "FROM logs_fts f CROSS JOIN logs l ON l.id = f.rowid WHERE "
-				   "f.logs_fts MATCH ?9 AND " LOG_FILTER LOG_ORDER;
+static const char sql_rare_raw[] =
+    "SELECT " LOG_COLUMNS "FROM logs_fts f CROSS JOIN logs l ON l.id = f.rowid WHERE "
+    "f.logs_fts MATCH ?9 AND " LOG_FILTER LOG_ORDER;
 static const char sql_rare_redacted[] =
     "SELECT " LOG_COLUMNS "FROM logs_fts_redacted f CROSS JOIN logs l ON l.id = f.rowid WHERE "
     "f.logs_fts_redacted MATCH ?9 AND " LOG_FILTER LOG_ORDER;
@@ -302,9 +302,10 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the telemetry store is unavailable");
 		return;
 	}
-	const char *sql = q == NULL	       ? sql_plain
-			  : rare_word(conn, redact, match) ? (redact ? sql_rare_redacted : sql_rare_raw)
-							   : (redact ? sql_redacted : sql_raw);
+	const char *sql = q == NULL ? sql_plain
+			  : rare_word(conn, redact, match)
+			      ? (redact ? sql_rare_redacted : sql_rare_raw)
+			      : (redact ? sql_redacted : sql_raw);
 	rc = jg_stmt_prepare(conn, sql, &st);
 	if (rc == 0) {
 		jg_stmt_bind_text(st, 1, svc);

@@ -22,7 +22,7 @@
 #include "jitgate/guard.h"
 #include "jitgate/session.h"
 
-#define MAX_CONDITIONS 16
+#define MAX_CONDITIONS	  16
 #define MAX_PROBE_SECONDS 86400
 
 static int
@@ -39,15 +39,16 @@ valid_function(const char *f)
 {
 	size_t n = strlen(f);
 	return n > 0 && n <= 200 &&
-	       strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:$<>-") == n;
+	       strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:$<>-") ==
+		   n;
 }
 
 /* Validates a probe body; each bad field gets a 400 naming it (app.h). */
 int
 jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 {
-	static const char *const fields[] = {"function", "capture_args", "capture_return",
-					     "sampling_rate", "duration", "conditions"};
+	static const char *const fields[] = {"function",      "capture_args", "capture_return",
+					     "sampling_rate", "duration",     "conditions"};
 	const char *key;
 	json_t *v;
 
@@ -61,8 +62,9 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 	}
 	v = json_object_get(b, "function");
 	if (!json_is_string(v) || !valid_function(json_string_value(v)))
-		return bad(reply, "function",
-			   "'function' is required: a name such as PaymentProcessor.selectProvider");
+		return bad(
+		    reply, "function",
+		    "'function' is required: a name such as PaymentProcessor.selectProvider");
 	v = json_object_get(b, "capture_args");
 	if (v && !json_is_boolean(v))
 		return bad(reply, "capture_args", "'capture_args' must be true or false");
@@ -79,7 +81,8 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 		return bad(reply, "duration", "'duration' is required: seconds, 1 to 86400");
 	v = json_object_get(b, "conditions");
 	if (v && (!json_is_array(v) || json_array_size(v) > MAX_CONDITIONS))
-		return bad(reply, "conditions", "'conditions' must be a list of at most 16 conditions");
+		return bad(reply, "conditions",
+			   "'conditions' must be a list of at most 16 conditions");
 	size_t i;
 	json_t *c;
 	json_array_foreach(v, i, c)
@@ -87,15 +90,18 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 		const char *field = json_string_value(json_object_get(c, "field"));
 		const char *op = json_string_value(json_object_get(c, "op"));
 		json_t *val = json_object_get(c, "value");
-		if (!json_is_object(c) || json_object_size(c) != 3 || field == NULL || *field == '\0' ||
-		    strlen(field) > 100 || op == NULL ||
-		    (strcmp(op, "eq") && strcmp(op, "gt") && strcmp(op, "lt") && strcmp(op, "contains")) ||
-		    val == NULL || (!json_is_string(val) && !json_is_number(val) && !json_is_boolean(val)) ||
+		if (!json_is_object(c) || json_object_size(c) != 3 || field == NULL ||
+		    *field == '\0' || strlen(field) > 100 || op == NULL ||
+		    (strcmp(op, "eq") && strcmp(op, "gt") && strcmp(op, "lt") &&
+		     strcmp(op, "contains")) ||
+		    val == NULL ||
+		    (!json_is_string(val) && !json_is_number(val) && !json_is_boolean(val)) ||
 		    ((strcmp(op, "gt") == 0 || strcmp(op, "lt") == 0) && !json_is_number(val)) ||
 		    (json_is_string(val) && json_string_length(val) > 200))
-			return bad(reply, "conditions",
-				   "each condition is {field, op: eq|gt|lt|contains, value} (gt/lt need "
-				   "a number)");
+			return bad(
+			    reply, "conditions",
+			    "each condition is {field, op: eq|gt|lt|contains, value} (gt/lt need "
+			    "a number)");
 	}
 	return 0;
 }
@@ -117,15 +123,14 @@ static json_t *
 probe_row(struct jg_stmt *st)
 {
 	json_t *conds = json_loads(jg_stmt_column_text(st, 6), 0, NULL);
-	return json_pack("{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I}", "id",
-			 jg_stmt_column_text(st, 0), "grant", jg_stmt_column_text(st, 1), "function",
-			 jg_stmt_column_text(st, 2), "capture_args",
-			 (int)jg_stmt_column_int64(st, 3), "capture_return",
-			 (int)jg_stmt_column_int64(st, 4), "sampling_rate",
-			 jg_stmt_column_double(st, 5), "conditions", conds ? conds : json_array(),
-			 "created_by", jg_stmt_column_text(st, 7), "created_at",
-			 (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
-			 (json_int_t)jg_stmt_column_int64(st, 9));
+	return json_pack(
+	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I}", "id", jg_stmt_column_text(st, 0), "grant",
+	    jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2), "capture_args",
+	    (int)jg_stmt_column_int64(st, 3), "capture_return", (int)jg_stmt_column_int64(st, 4),
+	    "sampling_rate", jg_stmt_column_double(st, 5), "conditions",
+	    conds ? conds : json_array(), "created_by", jg_stmt_column_text(st, 7), "created_at",
+	    (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
+	    (json_int_t)jg_stmt_column_int64(st, 9));
 }
 
 static void
@@ -165,9 +170,12 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 			jg_stmt_bind_text(st, 1, id);
 			jg_stmt_bind_text(st, 2, g.claims.grant);
 			jg_stmt_bind_text(st, 3, svc);
-			jg_stmt_bind_text(st, 4, json_string_value(json_object_get(body, "function")));
-			jg_stmt_bind_int64(st, 5, json_is_true(json_object_get(body, "capture_args")));
-			jg_stmt_bind_int64(st, 6, json_is_true(json_object_get(body, "capture_return")));
+			jg_stmt_bind_text(st, 4,
+					  json_string_value(json_object_get(body, "function")));
+			jg_stmt_bind_int64(st, 5,
+					   json_is_true(json_object_get(body, "capture_args")));
+			jg_stmt_bind_int64(st, 6,
+					   json_is_true(json_object_get(body, "capture_return")));
 			jg_stmt_bind_double(st, 7, rate ? json_number_value(rate) : 1.0);
 			jg_stmt_bind_text(st, 8, conds_text);
 			jg_stmt_bind_text(st, 9, g.actor);
@@ -239,8 +247,10 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 	 */
 	size_t idlen = id ? strlen(id) : 0;
 	if (idlen == 0 || idlen > 64 ||
-	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != idlen) {
-		jg_http_reply_error(reply, 404, "not_found", "no such live probe of this grant on this service");
+	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		idlen) {
+		jg_http_reply_error(reply, 404, "not_found",
+				    "no such live probe of this grant on this service");
 		return;
 	}
 	json_t *params = json_pack("{s:s}", "probe", id);
@@ -266,7 +276,8 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (changed < 0)
 		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
 	else if (changed == 0)
-		jg_http_reply_error(reply, 404, "not_found", "no such live probe of this grant on this service");
+		jg_http_reply_error(reply, 404, "not_found",
+				    "no such live probe of this grant on this service");
 	else
 		jg_http_reply_json(reply, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
 }

@@ -89,8 +89,8 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 	rc = jg_access_create(&c.ctx, &c.caller, body, &out, why, sizeof(why));
 	if (rc == JG_EDENIED) {
 		/* denied by policy: the decision says why, nothing was stored */
-		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message", why,
-					"decision", json_object_get(out, "decision"));
+		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message",
+					why, "decision", json_object_get(out, "decision"));
 		json_decref(out);
 		jg_http_reply_json(reply, 403, err);
 		goto out;
@@ -130,7 +130,8 @@ page_args(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_ap
 		return -1;
 	if (limit == 0) {
 		jg_http_reply_error(reply, 400, "bad_request",
-				    "query argument 'limit' must be from 1 to %d", JG_ACCESS_PAGE_MAX);
+				    "query argument 'limit' must be from 1 to %d",
+				    JG_ACCESS_PAGE_MAX);
 		return -1;
 	}
 	page->limit = (size_t)limit;
@@ -147,9 +148,10 @@ page_args(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_ap
 	snprintf(page->after_id, sizeof(page->after_id), "%s", end + 1);
 	return 0;
 bad:
-	jg_http_reply_error(reply, 400, "bad_request",
-			    "'cursor' is not valid: pass next_cursor of the previous page as it was "
-			    "given (cursors end when jitgate restarts; then start the list again)");
+	jg_http_reply_error(
+	    reply, 400, "bad_request",
+	    "'cursor' is not valid: pass next_cursor of the previous page as it was "
+	    "given (cursors end when jitgate restarts; then start the list again)");
 	return -1;
 }
 
@@ -234,8 +236,8 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
 				      sizeof(why));
 		break;
 	case REVOKE:
-		rc = jg_access_revoke(&c.ctx, &c.caller, id, string_field(body, "reason"), &out, why,
-				      sizeof(why));
+		rc = jg_access_revoke(&c.ctx, &c.caller, id, string_field(body, "reason"), &out,
+				      why, sizeof(why));
 		break;
 	case REVOKE_USER:
 		rc = jg_access_revoke_user(&c.ctx, &c.caller, id, &out, why, sizeof(why));
@@ -246,11 +248,31 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
 	jg_api_call_end(&c);
 }
 
-static void handle_approve(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, APPROVE); }
-static void handle_deny(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, DENY); }
-static void handle_cancel(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, CANCEL); }
-static void handle_review(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, REVIEW); }
-static void handle_revoke(struct jg_http_request *r, struct jg_http_reply *p) { act(r, p, REVOKE); }
+static void
+handle_approve(struct jg_http_request *r, struct jg_http_reply *p)
+{
+	act(r, p, APPROVE);
+}
+static void
+handle_deny(struct jg_http_request *r, struct jg_http_reply *p)
+{
+	act(r, p, DENY);
+}
+static void
+handle_cancel(struct jg_http_request *r, struct jg_http_reply *p)
+{
+	act(r, p, CANCEL);
+}
+static void
+handle_review(struct jg_http_request *r, struct jg_http_reply *p)
+{
+	act(r, p, REVIEW);
+}
+static void
+handle_revoke(struct jg_http_request *r, struct jg_http_reply *p)
+{
+	act(r, p, REVOKE);
+}
 static void
 handle_revoke_user(struct jg_http_request *r, struct jg_http_reply *p)
 {
@@ -270,6 +292,7 @@ jg_api_requests_register(struct jg_router *router)
 	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/cancel", (void *)handle_cancel, J);
 	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/review", (void *)handle_review, J);
 	rc |= jg_router_add(router, "POST", "/v1/grants/{id}/revoke", (void *)handle_revoke, J);
-	rc |= jg_router_add(router, "POST", "/v1/users/{sub}/revoke", (void *)handle_revoke_user, J);
+	rc |=
+	    jg_router_add(router, "POST", "/v1/users/{sub}/revoke", (void *)handle_revoke_user, J);
 	return rc ? JG_EINVAL : 0;
 }

@@ -3,7 +3,8 @@
  *
  * /healthz answers as long as the process serves requests; /readyz also
  * proves the store answers and takes writes, so a load balancer stops
- * sending traffic to an instance whose database is gone, full or read-only; /metrics is the Prometheus exposition.
+ * sending traffic to an instance whose database is gone, full or read-only; /metrics is the
+ * Prometheus exposition.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -49,21 +50,24 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_app *app = req->app;
 	char *http = jg_server_metrics_text(req->server);
 	char *limits = jg_throttle_metrics_text(app->throttle);
-	char *notify = jg_notify_metrics(app->notify), *stream = jg_audit_stream_metrics(app->stream);
+	char *notify = jg_notify_metrics(app->notify),
+	     *stream = jg_audit_stream_metrics(app->stream);
 	char *text = NULL;
-	/* memory the process uses, apart: heap in use (all malloc arenas) and the database's share */
+	/* memory the process uses, apart: heap in use (all malloc arenas) and the database's share
+	 */
 	struct mallinfo2 mi = mallinfo2();
 
 	/* rate limits, notifications and the audit stream follow the HTTP series */
 	if (http && limits && notify && stream &&
-	    asprintf(&text,
-		     "%s%s%s%s# HELP jitgate_heap_inuse_bytes Heap bytes allocated and not freed (all "
-		     "arenas).\n# TYPE jitgate_heap_inuse_bytes gauge\njitgate_heap_inuse_bytes %zu\n"
-		     "# HELP jitgate_sqlite_memory_bytes Bytes SQLite holds (page caches, "
-		     "statements).\n# TYPE jitgate_sqlite_memory_bytes gauge\n"
-		     "jitgate_sqlite_memory_bytes %lld\n",
-		     http, limits, notify, stream, mi.uordblks + mi.hblkhd,
-		     (long long)jg_store_memory_used()) < 0)
+	    asprintf(
+		&text,
+		"%s%s%s%s# HELP jitgate_heap_inuse_bytes Heap bytes allocated and not freed (all "
+		"arenas).\n# TYPE jitgate_heap_inuse_bytes gauge\njitgate_heap_inuse_bytes %zu\n"
+		"# HELP jitgate_sqlite_memory_bytes Bytes SQLite holds (page caches, "
+		"statements).\n# TYPE jitgate_sqlite_memory_bytes gauge\n"
+		"jitgate_sqlite_memory_bytes %lld\n",
+		http, limits, notify, stream, mi.uordblks + mi.hblkhd,
+		(long long)jg_store_memory_used()) < 0)
 		text = NULL;
 	free(http);
 	free(limits);

@@ -80,7 +80,8 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 	json_array_foreach(caps, i, cap)
 	{
 		if (c->ncaps < 8)
-			snprintf(c->caps[c->ncaps++], sizeof(c->caps[0]), "%s", json_string_value(cap));
+			snprintf(c->caps[c->ncaps++], sizeof(c->caps[0]), "%s",
+				 json_string_value(cap));
 	}
 	json_decref(caps);
 	char jti[32];
@@ -116,8 +117,11 @@ jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const cha
 	}
 	memset(&claims, 0, sizeof(claims));
 	snprintf(claims.iss, sizeof(claims.iss), "%s", app->cfg->public_url);
-	struct issue_job j = {.grant = grant, .sub = caller->id.sub, .actor = caller->actor,
-			      .now = jg_clock_now(), .lifetime = app->token_lifetime,
+	struct issue_job j = {.grant = grant,
+			      .sub = caller->id.sub,
+			      .actor = caller->actor,
+			      .now = jg_clock_now(),
+			      .lifetime = app->token_lifetime,
 			      .claims = &claims};
 	int rc = jg_audit_run(app->audit, issue_fn, &j);
 	if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT) {
@@ -134,8 +138,8 @@ jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const cha
 	}
 	char curl[1024];
 	snprintf(curl, sizeof(curl),
-		 "curl -H \"Authorization: Bearer $TOKEN\" %s/v1/services/%s/probes", app->cfg->public_url,
-		 claims.aud);
+		 "curl -H \"Authorization: Bearer $TOKEN\" %s/v1/services/%s/probes",
+		 app->cfg->public_url, claims.aud);
 	json_t *caps = json_array();
 	for (size_t i = 0; i < claims.ncaps; i++)
 		json_array_append_new(caps, json_string(claims.caps[i]));
@@ -161,8 +165,8 @@ handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_auth_require(req, reply, &caller) != 0)
 		return;
-	int status = jg_api_token_issue(req->app, &caller, jg_http_param(req, "id"), &out, why,
-					sizeof(why));
+	int status =
+	    jg_api_token_issue(req->app, &caller, jg_http_param(req, "id"), &out, why, sizeof(why));
 	jg_caller_clear(&caller);
 	if (status != 0) {
 		jg_http_reply_error(reply, status, jg_http_status_code(status), "%s", why);

@@ -40,7 +40,7 @@ struct job {
 	void *ctx;
 	int rc;
 	int done;
-	int no_savepoint; /* a plain append: it cannot be refused once queued */
+	int no_savepoint;    /* a plain append: it cannot be refused once queued */
 	pthread_cond_t wake; /* done, or it is this job's turn to lead */
 	struct job *next;
 };
@@ -69,7 +69,7 @@ struct jg_audit {
 	pthread_cond_t wakeup; /* checkpoint thread */
 	struct job *queue, *queue_tail;
 	int stopping, started;
-	int writing; /* a caller is committing a batch (it holds conn) */
+	int writing;	   /* a caller is committing a batch (it holds conn) */
 	int write_failing; /* the last batch could not be made durable (disk full, read-only) */
 	pthread_t pusher;
 	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
@@ -295,8 +295,9 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 	int rc;
 
 	jg_hex32(tx->last, prev);
-	len = asprintf(&bytes, "{\"actor\":%s,\"data\":%s,\"prev\":\"%s\",\"seq\":%llu,\"ts\":%lld,"
-			       "\"type\":%s,\"v\":%d}",
+	len = asprintf(&bytes,
+		       "{\"actor\":%s,\"data\":%s,\"prev\":\"%s\",\"seq\":%llu,\"ts\":%lld,"
+		       "\"type\":%s,\"v\":%d}",
 		       p->actor, p->data, prev, (unsigned long long)tx->size, (long long)tx->ts,
 		       p->type, JG_AUDIT_VERSION);
 	if (len < 0)
@@ -391,10 +392,9 @@ verify_since(struct jg_audit *a, uint64_t head_size)
 		found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added, &fault)) ==
 			JG_EVERIFY;
 	if (rc == 0 && a->have_verified && a->verified.next_seq != head_size) {
-		rc = jg_chain_fault_set(&fault, head_size,
-					"the log holds %llu entries but its head says %llu",
-					(unsigned long long)a->verified.next_seq,
-					(unsigned long long)head_size);
+		rc = jg_chain_fault_set(
+		    &fault, head_size, "the log holds %llu entries but its head says %llu",
+		    (unsigned long long)a->verified.next_seq, (unsigned long long)head_size);
 		found = 1;
 	}
 	pthread_mutex_unlock(&a->verify_lock);
@@ -440,7 +440,8 @@ run_batch(struct jg_audit *a, struct job *batch)
 		if (j->rc == JG_ESTORE)
 			j->rc = JG_EUNAVAIL;
 		if (!jg_store_in_transaction(a->conn) || (j->no_savepoint && j->rc != 0)) {
-			/* The transaction is gone (I/O error) or cannot be trusted: none of it stays. */
+			/* The transaction is gone (I/O error) or cannot be trusted: none of it
+			 * stays. */
 			jg_store_rollback(a->conn);
 			fail_batch(batch, JG_EUNAVAIL);
 			if (!jg_store_in_transaction(a->conn))
@@ -501,7 +502,8 @@ static int
 run_job(struct jg_audit *a, struct job *job)
 {
 	pthread_cond_init(&job->wake, NULL);
-	/* a log known not to verify takes nothing more: every audited action waits for an operator */
+	/* a log known not to verify takes nothing more: every audited action waits for an operator
+	 */
 	if (jg_audit_healthy(a, NULL, 0) != 0) {
 		pthread_cond_destroy(&job->wake);
 		return JG_EUNAVAIL;
@@ -758,8 +760,8 @@ push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
 		} else if (rc != 0) {
 			json_t *f = json_pack("{s:s,s:I}", "sink", sink, "size",
 					      (json_int_t)pending[i].size);
-			jg_log(JG_LOG_WARN, "audit: could not push a checkpoint off-host; will retry",
-			       f);
+			jg_log(JG_LOG_WARN,
+			       "audit: could not push a checkpoint off-host; will retry", f);
 			json_decref(f);
 		}
 		free(pending[i].note);
@@ -940,15 +942,17 @@ pusher_main(void *arg)
 		pthread_cond_timedwait(&a->wakeup, &a->lock, &until);
 		if (a->stopping)
 			break;
-		int due = a->size > a->checkpointed_size &&
-			  (a->size - a->checkpointed_size >= a->checkpoint_entries ||
-			   now_ms() - a->first_uncovered_ms >= (int64_t)a->checkpoint_seconds * 1000);
+		int due =
+		    a->size > a->checkpointed_size &&
+		    (a->size - a->checkpointed_size >= a->checkpoint_entries ||
+		     now_ms() - a->first_uncovered_ms >= (int64_t)a->checkpoint_seconds * 1000);
 		pthread_mutex_unlock(&a->lock);
 
 		if (jg_audit_writable(a) != 0 && jg_audit_run(a, probe_fn, NULL) == 0)
 			jg_log(JG_LOG_INFO, "audit: the store can be written again", NULL);
 		if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
-			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
+			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry",
+			       NULL);
 		if (jg_audit_check(a, NULL) == 0)
 			background_reverify(a); /* only for a log verified at start (serve) */
 		if (a->sink_dir || a->sink_url) {

@@ -21,7 +21,7 @@
 #include "jitgate/error.h"
 
 #define PARALLEL_MIN 256 /* below this a batch is checked on the calling thread */
-#define MAX_THREADS 16
+#define MAX_THREADS  16
 
 static const char *const fields[] = {"actor", "data", "prev", "seq", "ts", "type", "v"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -96,8 +96,9 @@ jg_chain_entry_parse(const char *buf, size_t len, uint64_t *seq, uint8_t prev[32
 		goto out;
 	}
 	if (json_object_size(e) != NFIELDS) {
-		snprintf(why, whylen, "entry must have exactly the fields actor, data, prev, seq, "
-				      "ts, type, v");
+		snprintf(why, whylen,
+			 "entry must have exactly the fields actor, data, prev, seq, "
+			 "ts, type, v");
 		goto out;
 	}
 	for (size_t i = 0; i < NFIELDS; i++) {
@@ -232,7 +233,9 @@ jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, s
 	if (items == NULL)
 		return JG_ENOMEM;
 	for (int t = 0; t < nthreads; t++) {
-		slices[t] = (struct slice){.bufs = bufs, .lens = lens, .items = items,
+		slices[t] = (struct slice){.bufs = bufs,
+					   .lens = lens,
+					   .items = items,
 					   .from = n * (size_t)t / (size_t)nthreads,
 					   .to = n * (size_t)(t + 1) / (size_t)nthreads};
 		if (t > 0 && pthread_create(&tids[t], NULL, check_slice, &slices[t]) != 0) {
@@ -268,13 +271,15 @@ jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, s
 		if (CRYPTO_memcmp(it->prev, c->prev, 32) != 0) {
 			/* Usually the entry before was altered: name it, say both. */
 			if (want == 0)
-				rc = fault_at(fault, 0,
-					      "bad hash link: the first entry's prev must be zeros");
+				rc =
+				    fault_at(fault, 0,
+					     "bad hash link: the first entry's prev must be zeros");
 			else {
-				snprintf(why, sizeof(why),
-					 "bad hash link: entry %llu does not hash to the prev recorded "
-					 "by entry %llu (one of them was altered)",
-					 (unsigned long long)(want - 1), (unsigned long long)want);
+				snprintf(
+				    why, sizeof(why),
+				    "bad hash link: entry %llu does not hash to the prev recorded "
+				    "by entry %llu (one of them was altered)",
+				    (unsigned long long)(want - 1), (unsigned long long)want);
 				rc = fault_at(fault, want - 1, why);
 			}
 			goto out;
@@ -291,8 +296,9 @@ jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, s
 					continue;
 				if ((rc = on_node(ctx, &done[k])) != 0) {
 					if (rc == JG_EVERIFY)
-						fault_at(fault, want,
-							 "stored tree node does not match the entries");
+						fault_at(
+						    fault, want,
+						    "stored tree node does not match the entries");
 					goto out;
 				}
 			}

@@ -165,8 +165,8 @@ jg_audit_inclusion(struct jg_store *store, uint64_t seq, uint64_t size, json_t *
 		goto out;
 	}
 	if ((rc = get_node(conn, 0, seq, leaf)) != 0 ||
-	    (rc = jg_merkle_inclusion_proof(seq, size, get_node, conn, proof, sizeof(proof), &plen)) !=
-		0 ||
+	    (rc = jg_merkle_inclusion_proof(seq, size, get_node, conn, proof, sizeof(proof),
+					    &plen)) != 0 ||
 	    (rc = jg_merkle_root_from_nodes(size, get_node, conn, root)) != 0)
 		goto out;
 	*out = json_pack("{s:I,s:I,s:o,s:o,s:o}", "seq", (json_int_t)seq, "tree_size",
@@ -353,7 +353,8 @@ jg_audit_verifiers_load(const char *key_dir, const char *origin, struct jg_audit
 	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &ring, err, errlen)) != 0)
 		return rc;
 	for (int i = 0; i < ring->n; i++) {
-		if ((rc = jg_signed_note_verifier_init(&out->v[i], origin, ring->keys[i].pkey)) != 0) {
+		if ((rc = jg_signed_note_verifier_init(&out->v[i], origin, ring->keys[i].pkey)) !=
+		    0) {
 			snprintf(err, errlen, "checkpoint key %d: cannot make a verifier for '%s'",
 				 ring->keys[i].number, origin);
 			break;
@@ -392,7 +393,6 @@ compare_node(void *ctx, const struct jg_merkle_node *node)
 	return CRYPTO_memcmp(stored, node->hash, 32) == 0 ? 0 : JG_EVERIFY;
 }
 
-
 static uint64_t
 expected_nodes(uint64_t n)
 {
@@ -412,12 +412,13 @@ check_checkpoints(const struct jg_chain *chain, const struct cp_item *cps, size_
 		if (jg_merkle_frontier_root(&chain->tree, root) != 0)
 			return JG_ECRYPTO;
 		if (CRYPTO_memcmp(root, cps[*next].root, 32) != 0)
-			return jg_chain_fault_set(fault, UINT64_MAX,
-					 "the signed checkpoint of size %llu does not match the "
-					 "entries before it (root differs): an entry below %llu was "
-					 "altered",
-					 (unsigned long long)cps[*next].size,
-					 (unsigned long long)cps[*next].size);
+			return jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "the signed checkpoint of size %llu does not match the "
+			    "entries before it (root differs): an entry below %llu was "
+			    "altered",
+			    (unsigned long long)cps[*next].size,
+			    (unsigned long long)cps[*next].size);
 		(*next)++;
 	}
 	return 0;
@@ -461,12 +462,14 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		struct jg_checkpoint cp;
 		const char *note = jg_stmt_column_text(st, 1);
 		uint64_t row_size = (uint64_t)jg_stmt_column_int64(st, 0);
-		if (open_checkpoint(note, strlen(note), verifiers, &cp) != 0 || cp.size != row_size) {
+		if (open_checkpoint(note, strlen(note), verifiers, &cp) != 0 ||
+		    cp.size != row_size) {
 			jg_stmt_finish(st);
-			rc = jg_chain_fault_set(fault, UINT64_MAX,
-				       "the stored checkpoint of size %llu is not validly signed by "
-				       "a checkpoint key of this deployment (or its size was edited)",
-				       (unsigned long long)row_size);
+			rc = jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "the stored checkpoint of size %llu is not validly signed by "
+			    "a checkpoint key of this deployment (or its size was edited)",
+			    (unsigned long long)row_size);
 			goto out;
 		}
 		if (ncp == cap) {
@@ -504,14 +507,15 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		int step = jg_stmt_step(st);
 		if (step == JG_STMT_ROW) {
 			size_t len;
-			/* the row's key is what proofs and exports look up: it must be the position */
+			/* the row's key is what proofs and exports look up: it must be the position
+			 */
 			int64_t row_seq = jg_stmt_column_int64(st, 0);
 			if (row_seq < 0 || (uint64_t)row_seq != chain.next_seq + n) {
-				rc = jg_chain_fault_set(fault, chain.next_seq + n,
-					       "the log's row %lld sits where entry %llu belongs (rows "
-					       "renumbered, removed or inserted)",
-					       (long long)row_seq,
-					       (unsigned long long)(chain.next_seq + n));
+				rc = jg_chain_fault_set(
+				    fault, chain.next_seq + n,
+				    "the log's row %lld sits where entry %llu belongs (rows "
+				    "renumbered, removed or inserted)",
+				    (long long)row_seq, (unsigned long long)(chain.next_seq + n));
 				break;
 			}
 			const void *blob = jg_stmt_column_blob(st, 1, &len);
@@ -528,8 +532,8 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 			break;
 		}
 		uint64_t boundary = next_cp < ncp ? cps[next_cp].size : UINT64_MAX;
-		if (n > 0 && (n == VERIFY_CHUNK || step == JG_STMT_DONE ||
-			      chain.next_seq + n == boundary)) {
+		if (n > 0 &&
+		    (n == VERIFY_CHUNK || step == JG_STMT_DONE || chain.next_seq + n == boundary)) {
 			rc = jg_chain_feed(&chain, (const char *const *)bufs, lens, n, compare_node,
 					   nodes_conn, NULL, fault);
 			for (size_t i = 0; i < n; i++)
@@ -549,11 +553,11 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 	if (rc != 0)
 		goto out;
 	if (next_cp < ncp) {
-		rc = jg_chain_fault_set(fault, chain.next_seq,
-			       "truncated: a signed checkpoint covers %llu entries but the log holds "
-			       "only %llu",
-			       (unsigned long long)cps[ncp - 1].size,
-			       (unsigned long long)chain.next_seq);
+		rc = jg_chain_fault_set(
+		    fault, chain.next_seq,
+		    "truncated: a signed checkpoint covers %llu entries but the log holds "
+		    "only %llu",
+		    (unsigned long long)cps[ncp - 1].size, (unsigned long long)chain.next_seq);
 		goto out;
 	}
 
@@ -576,10 +580,11 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		      enc_len == fr_len && memcmp(enc, fr, fr_len) == 0;
 	jg_stmt_finish(st);
 	if (!head_ok) {
-		rc = jg_chain_fault_set(fault, chain.next_seq ? chain.next_seq - 1 : 0,
-			       "the chain head (size %llu) does not match the %llu entries in the "
-			       "log: entries were removed, added or the last one altered",
-			       (unsigned long long)head_size, (unsigned long long)chain.next_seq);
+		rc = jg_chain_fault_set(
+		    fault, chain.next_seq ? chain.next_seq - 1 : 0,
+		    "the chain head (size %llu) does not match the %llu entries in the "
+		    "log: entries were removed, added or the last one altered",
+		    (unsigned long long)head_size, (unsigned long long)chain.next_seq);
 		goto out;
 	}
 	if ((rc = jg_stmt_prepare(conn, sql_node_count, &st)) != 0)
@@ -588,9 +593,10 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 	uint64_t stored_nodes = rc == 0 ? (uint64_t)jg_stmt_column_int64(st, 0) : 0;
 	jg_stmt_finish(st);
 	if (rc == 0 && stored_nodes != expected_nodes(chain.next_seq))
-		rc = jg_chain_fault_set(fault, UINT64_MAX, "the tree holds %llu stored nodes, %llu expected",
-			       (unsigned long long)stored_nodes,
-			       (unsigned long long)expected_nodes(chain.next_seq));
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
+					"the tree holds %llu stored nodes, %llu expected",
+					(unsigned long long)stored_nodes,
+					(unsigned long long)expected_nodes(chain.next_seq));
 	if (rc == 0 && size)
 		*size = chain.next_seq;
 	if (rc == 0 && chain_out)
@@ -635,10 +641,10 @@ jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, u
 			size_t len;
 			int64_t row_seq = jg_stmt_column_int64(st, 0);
 			if (row_seq < 0 || (uint64_t)row_seq != chain->next_seq + n) {
-				rc = jg_chain_fault_set(fault, chain->next_seq + n,
-					       "the log's row %lld sits where entry %llu belongs",
-					       (long long)row_seq,
-					       (unsigned long long)(chain->next_seq + n));
+				rc = jg_chain_fault_set(
+				    fault, chain->next_seq + n,
+				    "the log's row %lld sits where entry %llu belongs",
+				    (long long)row_seq, (unsigned long long)(chain->next_seq + n));
 				break;
 			}
 			const void *blob = jg_stmt_column_blob(st, 1, &len);
@@ -701,7 +707,8 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 	/* the entry re-read and re-hashed, then proven against the verified root */
 	rc = get_node(conn, 0, seq, leaf);
 	if (rc == 0 && proven) {
-		/* proven before into a verified root, which only ever grows: the row must not move */
+		/* proven before into a verified root, which only ever grows: the row must not move
+		 */
 		if (CRYPTO_memcmp(leaf, proven, 32) != 0)
 			rc = JG_EVERIFY;
 	} else if (rc == 0)

@@ -24,7 +24,6 @@
 #define FEED_CHUNK 65536
 #define MAX_HEADER (64 * 1024)
 
-
 /* Adds the perfect subtree (level, hash) at the right edge of f, which must be aligned. */
 static int
 append_subtree(struct jg_merkle_frontier *f, unsigned level, const uint8_t hash[32])
@@ -95,7 +94,8 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	memset(fault, 0, sizeof(*fault));
 	fault->seq = UINT64_MAX;
 	if (len == 0 || buf[len - 1] != '\n')
-		return jg_chain_fault_set(fault, UINT64_MAX, "malformed export: it must end with a newline");
+		return jg_chain_fault_set(fault, UINT64_MAX,
+					  "malformed export: it must end with a newline");
 
 	/* Split into lines: header, entries..., checkpoint. */
 	header_line = p;
@@ -137,9 +137,10 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	    strcmp(json_string_value(json_object_get(header, "format")) ?: "",
 		   "jitgate-audit-export") != 0 ||
 	    json_integer_value(json_object_get(header, "v")) != 1) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "malformed export: the first line is not a jitgate-audit-export v1 "
-			       "header");
+		rc = jg_chain_fault_set(
+		    fault, UINT64_MAX,
+		    "malformed export: the first line is not a jitgate-audit-export v1 "
+		    "header");
 		goto out;
 	}
 	json_t *jfrom = json_object_get(header, "from"), *jto = json_object_get(header, "to"),
@@ -149,8 +150,9 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	    origin == NULL || json_integer_value(jfrom) < 0 ||
 	    json_integer_value(jto) < json_integer_value(jfrom) ||
 	    json_integer_value(jsize) <= json_integer_value(jto)) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "malformed export: header needs from <= to < tree_size and an origin");
+		rc = jg_chain_fault_set(
+		    fault, UINT64_MAX,
+		    "malformed export: header needs from <= to < tree_size and an origin");
 		goto out;
 	}
 	uint64_t from = (uint64_t)json_integer_value(jfrom);
@@ -161,45 +163,49 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	if ((cpdoc = json_loadb(cp_line, cp_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 	    !json_is_string(json_object_get(cpdoc, "checkpoint"))) {
 		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "malformed export: the last line is not a checkpoint line");
+					"malformed export: the last line is not a checkpoint line");
 		goto out;
 	}
 	const char *note = json_string_value(json_object_get(cpdoc, "checkpoint"));
 	if (open_with_any(note, strlen(note), verifiers, &cp) != 0) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "bad signature: the checkpoint is not validly signed by the given "
-			       "key (or its text was edited)");
+		rc = jg_chain_fault_set(
+		    fault, UINT64_MAX,
+		    "bad signature: the checkpoint is not validly signed by the given "
+		    "key (or its text was edited)");
 		goto out;
 	}
 	if (strcmp(cp.origin, origin) != 0 || cp.size != tree_size) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "size mismatch: the signed checkpoint is for %s at size %llu, the "
-			       "export claims %s at size %llu",
-			       cp.origin, (unsigned long long)cp.size, origin,
-			       (unsigned long long)tree_size);
+		rc = jg_chain_fault_set(
+		    fault, UINT64_MAX,
+		    "size mismatch: the signed checkpoint is for %s at size %llu, the "
+		    "export claims %s at size %llu",
+		    cp.origin, (unsigned long long)cp.size, origin, (unsigned long long)tree_size);
 		goto out;
 	}
 
 	/* An older checkpoint the auditor kept, to check this log extends it. */
 	if (old != NULL) {
 		if (open_with_any(old, old_len, verifiers, &oldcp) != 0) {
-			rc = jg_chain_fault_set(fault, UINT64_MAX,
-				       "the older checkpoint is not validly signed by the given key");
+			rc = jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "the older checkpoint is not validly signed by the given key");
 			goto out;
 		}
 		if (strcmp(oldcp.origin, cp.origin) != 0 || oldcp.size > tree_size) {
-			rc = jg_chain_fault_set(fault, UINT64_MAX,
-				       "not consistent with the older checkpoint: it is for %s at "
-				       "size %llu, this export for %s at size %llu",
-				       oldcp.origin, (unsigned long long)oldcp.size, cp.origin,
-				       (unsigned long long)tree_size);
+			rc = jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "not consistent with the older checkpoint: it is for %s at "
+			    "size %llu, this export for %s at size %llu",
+			    oldcp.origin, (unsigned long long)oldcp.size, cp.origin,
+			    (unsigned long long)tree_size);
 			goto out;
 		}
 		if (oldcp.size < from || (oldcp.size > to + 1 && oldcp.size != tree_size)) {
-			rc = jg_chain_fault_set(fault, UINT64_MAX,
-				       "cannot check consistency with the older checkpoint (size "
-				       "%llu): export a range that contains that size",
-				       (unsigned long long)oldcp.size);
+			rc = jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "cannot check consistency with the older checkpoint (size "
+			    "%llu): export a range that contains that size",
+			    (unsigned long long)oldcp.size);
 			goto out;
 		}
 	}
@@ -208,9 +214,9 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 	jg_chain_init(&chain, threads);
 	int nleft = popcount64(from);
 	if (hash_list(json_object_get(header, "left"), lefts, (size_t)nleft) != 0) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "malformed export: 'left' must hold %d hashes for from=%llu", nleft,
-			       (unsigned long long)from);
+		rc = jg_chain_fault_set(
+		    fault, UINT64_MAX, "malformed export: 'left' must hold %d hashes for from=%llu",
+		    nleft, (unsigned long long)from);
 		goto out;
 	}
 	chain.tree.size = from;
@@ -255,11 +261,12 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		}
 	}
 	if (chain.next_seq != to + 1) {
-		rc = jg_chain_fault_set(fault, chain.next_seq,
-			       "size mismatch: the header promises entries %llu..%llu, the file ends "
-			       "after %llu",
-			       (unsigned long long)from, (unsigned long long)to,
-			       (unsigned long long)(chain.next_seq ? chain.next_seq - 1 : 0));
+		rc = jg_chain_fault_set(
+		    fault, chain.next_seq,
+		    "size mismatch: the header promises entries %llu..%llu, the file ends "
+		    "after %llu",
+		    (unsigned long long)from, (unsigned long long)to,
+		    (unsigned long long)(chain.next_seq ? chain.next_seq - 1 : 0));
 		goto out;
 	}
 
@@ -277,16 +284,18 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		json_t *jh = used < nright ? json_array_get(rights, used) : NULL;
 		if (!json_is_string(jh) || jg_unhex32(json_string_value(jh), h) != 0 ||
 		    append_subtree(&chain.tree, level, h) != 0) {
-			rc = jg_chain_fault_set(fault, UINT64_MAX,
-				       "malformed export: 'right' does not tile [%llu, %llu)",
-				       (unsigned long long)(to + 1), (unsigned long long)tree_size);
+			rc = jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "malformed export: 'right' does not tile [%llu, %llu)",
+			    (unsigned long long)(to + 1), (unsigned long long)tree_size);
 			goto out;
 		}
 		used++;
 		pos += 1ULL << level;
 	}
 	if (used != nright) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX, "malformed export: 'right' has extra hashes");
+		rc = jg_chain_fault_set(fault, UINT64_MAX,
+					"malformed export: 'right' has extra hashes");
 		goto out;
 	}
 	if (jg_merkle_frontier_root(&chain.tree, root) != 0) {
@@ -294,12 +303,13 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		goto out;
 	}
 	if (CRYPTO_memcmp(root, cp.root, 32) != 0) {
-		rc = jg_chain_fault_set(fault, UINT64_MAX,
-			       "root mismatch: the entries %llu..%llu with the given proof hashes do "
-			       "not produce the signed root of size %llu: an entry was altered, "
-			       "removed or reordered",
-			       (unsigned long long)from, (unsigned long long)to,
-			       (unsigned long long)tree_size);
+		rc = jg_chain_fault_set(
+		    fault, UINT64_MAX,
+		    "root mismatch: the entries %llu..%llu with the given proof hashes do "
+		    "not produce the signed root of size %llu: an entry was altered, "
+		    "removed or reordered",
+		    (unsigned long long)from, (unsigned long long)to,
+		    (unsigned long long)tree_size);
 		goto out;
 	}
 	if (old != NULL) {
@@ -308,10 +318,11 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 			have_old_root = 1;
 		}
 		if (!have_old_root || CRYPTO_memcmp(old_root, oldcp.root, 32) != 0) {
-			rc = jg_chain_fault_set(fault, UINT64_MAX,
-				       "not consistent with the older checkpoint: the tree of size "
-				       "%llu in this export has another root: the log was rewritten",
-				       (unsigned long long)oldcp.size);
+			rc = jg_chain_fault_set(
+			    fault, UINT64_MAX,
+			    "not consistent with the older checkpoint: the tree of size "
+			    "%llu in this export has another root: the log was rewritten",
+			    (unsigned long long)oldcp.size);
 			goto out;
 		}
 	}

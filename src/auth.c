@@ -64,20 +64,23 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 		if (strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0')
 			return unauthorized(reply, "invalid_request",
 					    "the Authorization header must be 'Bearer <token>'");
-		rc = jg_oidc_verify_access_token(app->oidc, auth + 7, &caller->id, why, sizeof(why));
+		rc =
+		    jg_oidc_verify_access_token(app->oidc, auth + 7, &caller->id, why, sizeof(why));
 		if (rc == JG_EUNAVAIL) {
 			jg_http_reply_error(reply, 503, "unavailable", "%s", why);
 			return JG_EUNAVAIL;
 		}
 		if (rc != 0)
-			return unauthorized(reply, "invalid_token", rc == JG_EDENIED ? why : "invalid token");
+			return unauthorized(reply, "invalid_token",
+					    rc == JG_EDENIED ? why : "invalid token");
 	} else {
 		const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
 		if (cookie == NULL)
-			return unauthorized(reply, NULL, "sign in first: a bearer token or a session "
-							 "is required");
-		rc = jg_session_get(app->store, cookie, jg_clock_now(),
-				    app->cfg->auth_session_idle, &caller->id, caller->csrf);
+			return unauthorized(reply, NULL,
+					    "sign in first: a bearer token or a session "
+					    "is required");
+		rc = jg_session_get(app->store, cookie, jg_clock_now(), app->cfg->auth_session_idle,
+				    &caller->id, caller->csrf);
 		if (rc == JG_ENOTFOUND)
 			return unauthorized(reply, NULL, "the session has ended; sign in again");
 		if (rc != 0) {

@@ -15,7 +15,7 @@
 #include "jitgate/error.h"
 
 #define CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
-#define MAX_DEPTH 32
+#define MAX_DEPTH   32
 
 static bool
 ascii(const char *s)
@@ -110,8 +110,9 @@ jg_canon_check(const char *buf, size_t len, json_t **out, char *why, size_t whyl
 	}
 	const char *cmp = again ? again : small;
 	if (again_len == 0 || again_len != len || memcmp(cmp, buf, len) != 0) {
-		snprintf(why, whylen, "not canonical: key order, whitespace, escapes or number form "
-				      "differ from the canonical encoding");
+		snprintf(why, whylen,
+			 "not canonical: key order, whitespace, escapes or number form "
+			 "differ from the canonical encoding");
 		free(again);
 		json_decref(doc);
 		return JG_EPARSE;

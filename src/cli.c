@@ -85,7 +85,8 @@ jg_cli_open_store(const struct jg_config *cfg, struct jg_store **store)
 		goto fail;
 	}
 	if (pending > 0) {
-		fprintf(stderr, "jitgate: %d migration(s) pending: run 'jitgate migrate -c %s' first\n",
+		fprintf(stderr,
+			"jitgate: %d migration(s) pending: run 'jitgate migrate -c %s' first\n",
 			pending, cfg->file);
 		goto fail;
 	}

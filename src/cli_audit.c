@@ -26,7 +26,7 @@
 #include "jitgate/log.h"
 
 #define MAX_EXPORT_FILE (8ULL << 30)
-#define MAX_KEYS_GIVEN 16
+#define MAX_KEYS_GIVEN	16
 
 static int
 file_write(void *ctx, const void *buf, size_t len)
@@ -51,8 +51,10 @@ static int
 cmd_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"from", required_argument, NULL, 'f'},
-	    {"to", required_argument, NULL, 't'},     {"output", required_argument, NULL, 'o'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"output", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = "jitgate.yaml", *output = NULL;
@@ -83,7 +85,8 @@ cmd_export(int argc, char **argv)
 	if ((rc = jg_cli_open_audit(config, "audit", &cfg, &store, &audit)) != 0)
 		goto out;
 	uint64_t size = 0;
-	if (jg_audit_size(store, &size) != 0 || from > size || (to != UINT64_MAX && (to > size || from > to))) {
+	if (jg_audit_size(store, &size) != 0 || from > size ||
+	    (to != UINT64_MAX && (to > size || from > to))) {
 		fprintf(stderr, "jitgate audit export: bad range: need from <= to <= %llu\n",
 			(unsigned long long)size);
 		rc = JG_EXIT_USAGE;
@@ -154,7 +157,8 @@ load_verifier(const char *arg, const char *origin, struct jg_note_verifier *v)
 			rc = jg_signed_note_verifier_init(v, origin, pkey);
 		EVP_PKEY_free(pkey);
 	} else {
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		while (len > 0 &&
+		       (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 			buf[--len] = '\0';
 		rc = jg_signed_note_verifier_parse(buf, v);
 	}
@@ -224,9 +228,10 @@ cmd_verify(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || nkeys == 0) {
-		fprintf(stderr, "jitgate audit verify: usage: audit verify FILE --key KEY "
-				"[--key KEY] [--checkpoint OLD]\n(--key is required: a key found inside "
-				"an export is never trusted)\n");
+		fprintf(stderr,
+			"jitgate audit verify: usage: audit verify FILE --key KEY "
+			"[--key KEY] [--checkpoint OLD]\n(--key is required: a key found inside "
+			"an export is never trusted)\n");
 		return JG_EXIT_USAGE;
 	}
 	if (map_file(argv[optind], &buf, &len) != 0)
@@ -238,8 +243,9 @@ cmd_verify(int argc, char **argv)
 	}
 	for (int i = 0; i < nkeys; i++) {
 		if (load_verifier(keys[i], origin, &vs.v[vs.n]) != 0) {
-			fprintf(stderr, "jitgate audit verify: --key %s: not a PEM Ed25519 public key "
-					"nor a verifier key\n",
+			fprintf(stderr,
+				"jitgate audit verify: --key %s: not a PEM Ed25519 public key "
+				"nor a verifier key\n",
 				keys[i]);
 			munmap(buf, len ? len : 1);
 			return JG_EXIT_USAGE;
@@ -261,7 +267,8 @@ cmd_verify(int argc, char **argv)
 		return JG_EXIT_OK;
 	}
 	if (rc == JG_EVERIFY && fault.seq != UINT64_MAX)
-		printf("INVALID: first bad seq %llu: %s\n", (unsigned long long)fault.seq, fault.why);
+		printf("INVALID: first bad seq %llu: %s\n", (unsigned long long)fault.seq,
+		       fault.why);
 	else if (rc == JG_EVERIFY)
 		printf("INVALID: %s\n", fault.why);
 	else
@@ -286,7 +293,8 @@ cmd_checkpoint(int argc, char **argv)
 		return jg_cli_usage(stderr, JG_EXIT_USAGE);
 	if ((rc = jg_cli_open_audit(config, "audit", &cfg, &store, &audit)) == 0) {
 		if (jg_audit_checkpoint(audit, &note, &size) != 0) {
-			fprintf(stderr, "jitgate audit checkpoint: the audit log cannot be written\n");
+			fprintf(stderr,
+				"jitgate audit checkpoint: the audit log cannot be written\n");
 			rc = JG_EXIT_RUNTIME;
 		} else {
 			fputs(note, stdout);

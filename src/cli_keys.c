@@ -42,10 +42,11 @@ list_kind(const struct jg_config *cfg, enum jg_key_kind kind)
 		if (kind == JG_KEY_CHECKPOINT) {
 			struct jg_note_verifier v;
 			char *vkey = NULL;
-			if (jg_signed_note_verifier_init(&v, cfg->audit_origin, ring->keys[i].pkey) ==
-				0 &&
+			if (jg_signed_note_verifier_init(&v, cfg->audit_origin,
+							 ring->keys[i].pkey) == 0 &&
 			    jg_signed_note_verifier_format(&v, &vkey) == 0)
-				printf("checkpoint %04d%s %s\n", ring->keys[i].number, active, vkey);
+				printf("checkpoint %04d%s %s\n", ring->keys[i].number, active,
+				       vkey);
 			free(vkey);
 		} else {
 			printf("token %04d%s ES256\n", ring->keys[i].number, active);
@@ -99,15 +100,17 @@ jg_cmd_keys(int argc, char **argv)
 	} else if (strcmp(verb, "rotate") == 0) {
 		int number = 0;
 		if (kind_name == NULL) {
-			fprintf(stderr, "jitgate keys rotate: --kind token|checkpoint is required\n");
+			fprintf(stderr,
+				"jitgate keys rotate: --kind token|checkpoint is required\n");
 			rc = JG_EXIT_USAGE;
 		} else if (jg_keys_rotate(cfg->key_dir, kind, &number, err, sizeof(err)) != 0) {
 			fprintf(stderr, "jitgate keys rotate: %s\n", err);
 			rc = JG_EXIT_RUNTIME;
 		} else {
-			printf("added %s key %04d; it signs from the next start (older keys stay for "
-			       "verification)\n",
-			       jg_key_kind_name(kind), number);
+			printf(
+			    "added %s key %04d; it signs from the next start (older keys stay for "
+			    "verification)\n",
+			    jg_key_kind_name(kind), number);
 		}
 	} else if (strcmp(verb, "list") == 0) {
 		list_kind(cfg, JG_KEY_TOKEN);

@@ -30,7 +30,9 @@
 static int
 post_form(const char *url, const char *body, const char *ca_file, long *status, json_t **doc)
 {
-	struct jg_httpc_opts opts = {.ca_file = ca_file, .timeout_ms = 10000, .max_bytes = 65536,
+	struct jg_httpc_opts opts = {.ca_file = ca_file,
+				     .timeout_ms = 10000,
+				     .max_bytes = 65536,
 				     .accept = "application/json"};
 	struct jg_httpc_reply reply;
 	int rc = jg_httpc_request(url, body, &opts, &reply);
@@ -78,9 +80,9 @@ int
 jg_cmd_login(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"issuer", required_argument, NULL, 'i'},  {"client-id", required_argument, NULL, 'c'},
+	    {"issuer", required_argument, NULL, 'i'},	{"client-id", required_argument, NULL, 'c'},
 	    {"audience", required_argument, NULL, 'a'}, {"ca-file", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},  {NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},	{NULL, 0, NULL, 0},
 	};
 	const char *issuer = NULL, *client_id = NULL, *audience = NULL, *ca_file = NULL,
 		   *output = NULL;
@@ -107,7 +109,8 @@ jg_cmd_login(int argc, char **argv)
 		return JG_EXIT_USAGE;
 	}
 	if (!allowed_url(issuer)) {
-		fprintf(stderr, "jitgate login: the issuer must be https:// (http:// only on loopback)\n");
+		fprintf(stderr,
+			"jitgate login: the issuer must be https:// (http:// only on loopback)\n");
 		return JG_EXIT_USAGE;
 	}
 	if (output == NULL) {
@@ -128,12 +131,14 @@ jg_cmd_login(int argc, char **argv)
 		goto out;
 	}
 	const char *iss = json_string_value(json_object_get(disco, "issuer"));
-	const char *dev_ep = json_string_value(json_object_get(disco, "device_authorization_endpoint"));
+	const char *dev_ep =
+	    json_string_value(json_object_get(disco, "device_authorization_endpoint"));
 	const char *tok_ep = json_string_value(json_object_get(disco, "token_endpoint"));
 	if (iss == NULL || strcmp(iss, issuer) != 0 || dev_ep == NULL || tok_ep == NULL ||
 	    !allowed_url(dev_ep) || !allowed_url(tok_ep)) {
-		fprintf(stderr, "jitgate login: the provider does not offer the device flow (or its "
-				"issuer differs)\n");
+		fprintf(stderr,
+			"jitgate login: the provider does not offer the device flow (or its "
+			"issuer differs)\n");
 		goto out;
 	}
 	e_client = jg_httpc_escape(client_id);
@@ -145,13 +150,15 @@ jg_cmd_login(int argc, char **argv)
 		goto out;
 	}
 	if (post_form(dev_ep, body, ca_file, &status, &dev) != 0 || status != 200) {
-		fprintf(stderr, "jitgate login: the provider refused the device authorization request\n");
+		fprintf(stderr,
+			"jitgate login: the provider refused the device authorization request\n");
 		goto out;
 	}
 	const char *device_code = json_string_value(json_object_get(dev, "device_code"));
 	const char *user_code = json_string_value(json_object_get(dev, "user_code"));
 	const char *verify_uri = json_string_value(json_object_get(dev, "verification_uri"));
-	const char *verify_full = json_string_value(json_object_get(dev, "verification_uri_complete"));
+	const char *verify_full =
+	    json_string_value(json_object_get(dev, "verification_uri_complete"));
 	json_int_t interval = json_integer_value(json_object_get(dev, "interval"));
 	json_int_t expires_in = json_integer_value(json_object_get(dev, "expires_in"));
 	if (device_code == NULL || user_code == NULL || verify_uri == NULL) {
@@ -162,15 +169,16 @@ jg_cmd_login(int argc, char **argv)
 		interval = 5;
 	if (expires_in < 1 || expires_in > 3600)
 		expires_in = 600;
-	printf("To sign in, open %s\nand enter the code: %s\n", verify_full ? verify_full : verify_uri,
-	       user_code);
+	printf("To sign in, open %s\nand enter the code: %s\n",
+	       verify_full ? verify_full : verify_uri, user_code);
 	fflush(stdout);
 
 	free(body);
 	char *e_device = jg_httpc_escape(device_code);
 	if (e_device == NULL ||
-	    asprintf(&body, "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Adevice_code"
-			    "&device_code=%s&client_id=%s",
+	    asprintf(&body,
+		     "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Adevice_code"
+		     "&device_code=%s&client_id=%s",
 		     e_device, e_client) < 0)
 		body = NULL;
 	free(e_device);

@@ -57,7 +57,8 @@ jg_cmd_token(int argc, char **argv)
 	       json_string_value(json_object_get(hdr, "kid")) ?: "?",
 	       json_string_value(json_object_get(hdr, "alg")) ?: "?",
 	       (long long)json_integer_value(json_object_get(json_object_get(p, "audit"), "seq")));
-	printf("%s\n", exp <= (json_int_t)time(NULL) ? "It has expired." : "It has not expired yet.");
+	printf("%s\n",
+	       exp <= (json_int_t)time(NULL) ? "It has expired." : "It has not expired yet.");
 	printf("This explains the token; it does not verify it (use the JWKS at "
 	       "<iss>/.well-known/jwks.json, docs/tokens.md).\n");
 	free(caps);

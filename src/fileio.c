@@ -37,8 +37,10 @@ jg_file_read(const char *path, size_t max_bytes, bool secret, char **buf, size_t
 		goto out;
 	}
 	if (secret && (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: secret file is accessible to group or others (mode %03o); "
-			 "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+		snprintf(err, errlen,
+			 "%s: secret file is accessible to group or others (mode %03o); "
+			 "chmod 600 it",
+			 path, (unsigned)(st.st_mode & 0777));
 		rc = JG_EDENIED;
 		goto out;
 	}

@@ -21,7 +21,8 @@ unauthorized(struct jg_http_reply *reply, const char *why)
 {
 	char header[400];
 	snprintf(header, sizeof(header),
-		 "Bearer realm=\"jitgate\", error=\"invalid_token\", error_description=\"%s\"", why);
+		 "Bearer realm=\"jitgate\", error=\"invalid_token\", error_description=\"%s\"",
+		 why);
 	jg_http_reply_error(reply, 401, "unauthorized", "%s", why);
 	jg_http_reply_header(reply, "WWW-Authenticate", header);
 	return JG_EDENIED;
@@ -78,7 +79,8 @@ static int
 intent_fn(struct jg_audit_tx *tx, void *ctx)
 {
 	struct intent *i = ctx;
-	return jg_audit_tx_append(tx, i->action, json_string_value(json_object_get(i->data, "actor")),
+	return jg_audit_tx_append(tx, i->action,
+				  json_string_value(json_object_get(i->data, "actor")),
 				  json_object_get(i->data, "data"), NULL);
 }
 
@@ -94,10 +96,10 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 {
 	char actor[300];
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
-	json_t *wrap = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "actor", actor, "data",
-				 "grant", c->grant, "jti", c->jti, "service", service,
-				 "token_service", c->aud, "capability", capability, "action", action,
-				 "reason", reason);
+	json_t *wrap =
+	    json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "actor", actor, "data", "grant",
+		      c->grant, "jti", c->jti, "service", service, "token_service", c->aud,
+		      "capability", capability, "action", action, "reason", reason);
 	struct intent in = {.action = "guard.refused", .data = wrap};
 	if (wrap == NULL || jg_audit_run(app->audit, intent_fn, &in) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
@@ -133,8 +135,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		/* authentic and valid, but for another service: refused and recorded */
 		char why2[256];
 		if (strcmp(g->claims.aud, service) != 0 &&
-		    jg_token_check_claims(&g->claims, app->cfg->public_url, g->claims.aud, now, why2,
-					  sizeof(why2)) == 0)
+		    jg_token_check_claims(&g->claims, app->cfg->public_url, g->claims.aud, now,
+					  why2, sizeof(why2)) == 0)
 			audit_refusal(app, &g->claims, service, capability, action, why);
 		rc = JG_EDENIED;
 	}
@@ -193,7 +195,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	if (!active) {
 		audit_refusal(app, &g->claims, service, capability, action,
 			      "the token's grant is no longer active");
-		return unauthorized(reply, "the token's grant is no longer active (revoked or expired)");
+		return unauthorized(reply,
+				    "the token's grant is no longer active (revoked or expired)");
 	}
 	if (anchor == JG_EDENIED)
 		return unauthorized(reply, "the token's audit anchor does not match the log");

@@ -83,14 +83,16 @@ jg_httpc_request(const char *url, const char *body, const struct jg_httpc_opts *
 		headers = curl_slist_append(headers, opts->headers[i]);
 	if (body != NULL) {
 		snprintf(line, sizeof(line), "Content-Type: %s",
-			 opts->content_type ? opts->content_type : "application/x-www-form-urlencoded");
+			 opts->content_type ? opts->content_type
+					    : "application/x-www-form-urlencoded");
 		headers = curl_slist_append(headers, line);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 	}
 	if (opts->basic_user) {
 		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(curl, CURLOPT_USERNAME, opts->basic_user);
-		curl_easy_setopt(curl, CURLOPT_PASSWORD, opts->basic_password ? opts->basic_password : "");
+		curl_easy_setopt(curl, CURLOPT_PASSWORD,
+				 opts->basic_password ? opts->basic_password : "");
 	}
 	if (headers)
 		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -118,7 +118,8 @@ write_key(const char *dir, enum jg_key_kind kind, int number, char *err, size_t 
 	/* link() never replaces: two rotations racing cannot overwrite a key */
 	if (link(tmp, path) != 0) {
 		snprintf(err, errlen, "%s: %s", path,
-			 errno == EEXIST ? "already exists (another rotation won?)" : strerror(errno));
+			 errno == EEXIST ? "already exists (another rotation won?)"
+					 : strerror(errno));
 		rc = errno == EEXIST ? JG_ECONFLICT : JG_EIO;
 	}
 	unlink(tmp);
@@ -154,8 +155,8 @@ jg_keys_generate(const char *dir, char *err, size_t errlen)
 		}
 		if (have > 0) {
 			snprintf(err, errlen,
-				 "%s already holds %s keys; use 'jitgate keys rotate' to add one", dir,
-				 jg_key_kind_name(kinds[i]));
+				 "%s already holds %s keys; use 'jitgate keys rotate' to add one",
+				 dir, jg_key_kind_name(kinds[i]));
 			return JG_ECONFLICT;
 		}
 	}
@@ -179,8 +180,9 @@ jg_keys_rotate(const char *dir, enum jg_key_kind kind, int *number, char *err, s
 	}
 	/* loading refuses more than JG_KEYS_MAX of a kind: never write one it would refuse */
 	if (have >= JG_KEYS_MAX) {
-		snprintf(err, errlen, "%s: already %d %s keys, the most jitgate loads; archive old keys "
-				      "whose tokens or checkpoints no longer matter first",
+		snprintf(err, errlen,
+			 "%s: already %d %s keys, the most jitgate loads; archive old keys "
+			 "whose tokens or checkpoints no longer matter first",
 			 dir, have, jg_key_kind_name(kind));
 		return JG_ETOOBIG;
 	}
@@ -217,8 +219,8 @@ jg_keys_load(const char *dir, enum jg_key_kind kind, struct jg_keyring **out, ch
 	}
 	struct stat dst;
 	if (fstat(dirfd(d), &dst) != 0 || (dst.st_mode & 022) != 0) {
-		snprintf(err, errlen, "%s: the key directory is writable by group or others; chmod 700 it",
-			 dir);
+		snprintf(err, errlen,
+			 "%s: the key directory is writable by group or others; chmod 700 it", dir);
 		closedir(d);
 		free(ring);
 		return JG_EDENIED;

@@ -15,7 +15,7 @@
 #include "jitgate/metrics.h"
 
 #define MAX_SERIES 512
-#define NBUCKETS 12
+#define NBUCKETS   12
 
 static const double bounds[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
@@ -87,9 +87,8 @@ jg_metrics_observe(struct jg_metrics *m, const char *method, const char *route, 
 }
 
 /* Appends to a growing buffer; returns -1 when out of memory. */
-static int
-appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
 appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
@@ -129,10 +128,11 @@ jg_metrics_render(struct jg_metrics *m)
 		       "# HELP jitgate_http_requests_total HTTP requests by route and status.\n"
 		       "# TYPE jitgate_http_requests_total counter\n");
 	for (int i = 0; i < m->n && !bad; i++)
-		bad |= appendf(&buf, &len, &cap,
-			       "jitgate_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} "
-			       "%llu\n",
-			       m->s[i].method, m->s[i].route, m->s[i].status, m->s[i].count);
+		bad |=
+		    appendf(&buf, &len, &cap,
+			    "jitgate_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} "
+			    "%llu\n",
+			    m->s[i].method, m->s[i].route, m->s[i].status, m->s[i].count);
 	bad |= appendf(&buf, &len, &cap,
 		       "# HELP jitgate_http_request_duration_seconds Time to answer a request.\n"
 		       "# TYPE jitgate_http_request_duration_seconds histogram\n");

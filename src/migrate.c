@@ -20,7 +20,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/migrate.h"
 
-#define MAX_MIGRATIONS 1000
+#define MAX_MIGRATIONS	    1000
 #define MAX_MIGRATION_BYTES (1 << 20)
 
 struct migration {
@@ -126,8 +126,8 @@ read_dir(const char *dir, struct migration **out, int *count, char *err, size_t 
 	qsort(list, (size_t)n, sizeof(*list), by_version);
 	for (int i = 1; i < n; i++) {
 		if (list[i].version == list[i - 1].version) {
-			snprintf(err, errlen, "%s: %s and %s share version %04d", dir, list[i - 1].name,
-				 list[i].name, list[i].version);
+			snprintf(err, errlen, "%s: %s and %s share version %04d", dir,
+				 list[i - 1].name, list[i].name, list[i].version);
 			rc = JG_EINVAL;
 			goto out;
 		}

@@ -33,11 +33,11 @@
 #include "jitgate/log.h"
 #include "jitgate/oidc.h"
 
-#define MAX_KEYS 64
+#define MAX_KEYS      64
 #define MAX_DISCOVERY (64 * 1024)
-#define MAX_JWKS (256 * 1024)
-#define MAX_CLAIM 255
-#define B64URL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#define MAX_JWKS      (256 * 1024)
+#define MAX_CLAIM     255
+#define B64URL_CHARS  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 struct key {
 	char kid[129];
@@ -77,8 +77,8 @@ wall_now(void)
 	return (int64_t)time(NULL);
 }
 
-static int
-deny(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int deny(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 deny(char *why, size_t whylen, const char *fmt, ...)
@@ -135,7 +135,8 @@ jg_oidc_new(const struct jg_config *cfg, struct jg_oidc **out, char *err, size_t
 			jg_oidc_free(o);
 			return JG_ECONFIG;
 		}
-		while (len > 0 && (o->client_secret[len - 1] == '\n' || o->client_secret[len - 1] == '\r'))
+		while (len > 0 &&
+		       (o->client_secret[len - 1] == '\n' || o->client_secret[len - 1] == '\r'))
 			o->client_secret[--len] = '\0';
 		o->secret_len = len;
 	}
@@ -194,7 +195,9 @@ jg_oidc_jwks_fetches(struct jg_oidc *o)
 static int
 get_json(struct jg_oidc *o, const char *url, size_t max, json_t **out)
 {
-	struct jg_httpc_opts opts = {.ca_file = o->ca_file, .timeout_ms = 5000, .max_bytes = max,
+	struct jg_httpc_opts opts = {.ca_file = o->ca_file,
+				     .timeout_ms = 5000,
+				     .max_bytes = max,
 				     .accept = "application/json"};
 	struct jg_httpc_reply reply;
 	int rc = jg_httpc_request(url, NULL, &opts, &reply);
@@ -242,16 +245,18 @@ discover(struct jg_oidc *o)
 	const char *jwks = json_string_value(json_object_get(doc, "jwks_uri"));
 	if (iss == NULL || strcmp(iss, o->issuer) != 0 || !authz || !token || !jwks) {
 		json_decref(doc);
-		jg_log(JG_LOG_ERROR, "oidc: the discovery document does not match the issuer", NULL);
+		jg_log(JG_LOG_ERROR, "oidc: the discovery document does not match the issuer",
+		       NULL);
 		return JG_EPARSE;
 	}
 	if (!endpoint_allowed(o->issuer, authz) || !endpoint_allowed(o->issuer, token) ||
 	    !endpoint_allowed(o->issuer, jwks)) {
 		json_decref(doc);
-		jg_log(JG_LOG_ERROR,
-		       "oidc: the discovery document names an endpoint that is not https (or, for a "
-		       "loopback http issuer, not on the issuer's own origin); refused",
-		       NULL);
+		jg_log(
+		    JG_LOG_ERROR,
+		    "oidc: the discovery document names an endpoint that is not https (or, for a "
+		    "loopback http issuer, not on the issuer's own origin); refused",
+		    NULL);
 		return JG_EPARSE;
 	}
 	pthread_mutex_lock(&o->lock);
@@ -289,8 +294,9 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 	static const char *const b64_members[] = {"x", "y", "n", "e", "k"};
 	for (size_t i = 0; i < sizeof(b64_members) / sizeof(b64_members[0]); i++) {
 		json_t *m = json_object_get(jwk, b64_members[i]);
-		if (m != NULL && (!json_is_string(m) || strspn(json_string_value(m), B64URL_CHARS) !=
-							      json_string_length(m)))
+		if (m != NULL &&
+		    (!json_is_string(m) ||
+		     strspn(json_string_value(m), B64URL_CHARS) != json_string_length(m)))
 			return NULL;
 	}
 	if ((k = calloc(1, sizeof(*k))) == NULL)
@@ -560,8 +566,8 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 		rc = deny(why, whylen, "the token names no key (kid)");
 		goto out;
 	}
-	if (kind == ACCESS_TOKEN &&
-	    (typ == NULL || (strcasecmp(typ, "at+jwt") != 0 && strcasecmp(typ, "application/at+jwt") != 0))) {
+	if (kind == ACCESS_TOKEN && (typ == NULL || (strcasecmp(typ, "at+jwt") != 0 &&
+						     strcasecmp(typ, "application/at+jwt") != 0))) {
 		rc = deny(why, whylen, "not an access token (typ must be at+jwt)");
 		goto out;
 	}
@@ -571,8 +577,9 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 	}
 	if ((k = key_acquire(o, kid, &unavailable)) == NULL) {
 		rc = unavailable ? JG_EUNAVAIL
-				 : deny(why, whylen, "the token is signed by a key the provider does "
-						     "not publish");
+				 : deny(why, whylen,
+					"the token is signed by a key the provider does "
+					"not publish");
 		if (rc == JG_EUNAVAIL)
 			snprintf(why, whylen, "the identity provider's keys cannot be fetched");
 		goto out;
@@ -625,7 +632,8 @@ copy_claim(json_t *payload, const char *name, char *out, size_t outlen, int requ
 	out[0] = '\0';
 	if (v == NULL || json_is_null(v))
 		return required ? -1 : 0;
-	if (!json_is_string(v) || json_string_length(v) >= outlen || json_string_length(v) > MAX_CLAIM ||
+	if (!json_is_string(v) || json_string_length(v) >= outlen ||
+	    json_string_length(v) > MAX_CLAIM ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return -1;
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
@@ -658,7 +666,8 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 		return deny(why, whylen, "the token was issued in the future (iat)");
 	if (kind == ID_TOKEN) {
 		const char *azp = json_string_value(json_object_get(p, "azp"));
-		if (json_object_get(p, "azp") != NULL && (azp == NULL || strcmp(azp, o->client_id) != 0))
+		if (json_object_get(p, "azp") != NULL &&
+		    (azp == NULL || strcmp(azp, o->client_id) != 0))
 			return deny(why, whylen, "the ID token was issued to another client (azp)");
 		if (naud > 1 && azp == NULL)
 			return deny(why, whylen, "the ID token has several audiences and no azp");
@@ -683,7 +692,8 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 		if (!json_is_string(g) || json_string_length(g) == 0 ||
 		    json_string_length(g) > MAX_CLAIM || id->ngroups == JG_IDENTITY_MAX_GROUPS) {
 			jg_identity_clear(id);
-			return deny(why, whylen, "the token's %s claim is malformed", o->groups_claim);
+			return deny(why, whylen, "the token's %s claim is malformed",
+				    o->groups_claim);
 		}
 		if ((id->groups[id->ngroups] = strdup(json_string_value(g))) == NULL) {
 			jg_identity_clear(id);
@@ -697,8 +707,8 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 }
 
 int
-jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, struct jg_identity *id,
-			    char *why, size_t whylen)
+jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, struct jg_identity *id, char *why,
+			    size_t whylen)
 {
 	json_t *payload = NULL;
 	int rc = verify_signature(o, token, ACCESS_TOKEN, &payload, why, whylen);
@@ -748,11 +758,12 @@ jg_oidc_authorization_url(struct jg_oidc *o, const char *redirect_uri, const cha
 	e_scope = jg_httpc_escape(o->scopes);
 	pthread_mutex_lock(&o->lock);
 	if (e_client && e_redirect && e_scope &&
-	    asprintf(url,
-		     "%s%cresponse_type=code&client_id=%s&redirect_uri=%s&scope=%s&state=%s&nonce=%s"
-		     "&code_challenge=%s&code_challenge_method=S256",
-		     o->authorization_endpoint, strchr(o->authorization_endpoint, '?') ? '&' : '?',
-		     e_client, e_redirect, e_scope, state, nonce, code_challenge) < 0)
+	    asprintf(
+		url,
+		"%s%cresponse_type=code&client_id=%s&redirect_uri=%s&scope=%s&state=%s&nonce=%s"
+		"&code_challenge=%s&code_challenge_method=S256",
+		o->authorization_endpoint, strchr(o->authorization_endpoint, '?') ? '&' : '?',
+		e_client, e_redirect, e_scope, state, nonce, code_challenge) < 0)
 		*url = NULL;
 	pthread_mutex_unlock(&o->lock);
 	free(e_client);
@@ -765,9 +776,10 @@ int
 jg_oidc_redeem_code(struct jg_oidc *o, const char *code, const char *redirect_uri,
 		    const char *code_verifier, char **id_token, char *why, size_t whylen)
 {
-	char *body = NULL, *e_code = jg_httpc_escape(code), *e_redirect = jg_httpc_escape(redirect_uri),
-	     *e_verifier = jg_httpc_escape(code_verifier), *e_client = jg_httpc_escape(o->client_id),
-	     *endpoint = NULL;
+	char *body = NULL, *e_code = jg_httpc_escape(code),
+	     *e_redirect = jg_httpc_escape(redirect_uri),
+	     *e_verifier = jg_httpc_escape(code_verifier),
+	     *e_client = jg_httpc_escape(o->client_id), *endpoint = NULL;
 	struct jg_httpc_reply reply = {0};
 	json_t *doc = NULL;
 	int rc = JG_ENOMEM;
@@ -782,13 +794,16 @@ jg_oidc_redeem_code(struct jg_oidc *o, const char *code, const char *redirect_ur
 	pthread_mutex_unlock(&o->lock);
 	rc = JG_ENOMEM;
 	if (!e_code || !e_redirect || !e_verifier || !e_client || !endpoint ||
-	    asprintf(&body, "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s%s%s",
-		     e_code, e_redirect, e_verifier, o->client_secret ? "" : "&client_id=",
-		     o->client_secret ? "" : e_client) < 0) {
+	    asprintf(&body,
+		     "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s%s%s",
+		     e_code, e_redirect, e_verifier,
+		     o->client_secret ? "" : "&client_id=", o->client_secret ? "" : e_client) < 0) {
 		body = NULL;
 		goto out;
 	}
-	struct jg_httpc_opts opts = {.ca_file = o->ca_file, .timeout_ms = 5000, .max_bytes = 65536,
+	struct jg_httpc_opts opts = {.ca_file = o->ca_file,
+				     .timeout_ms = 5000,
+				     .max_bytes = 65536,
 				     .accept = "application/json",
 				     .basic_user = o->client_secret ? o->client_id : NULL,
 				     .basic_password = o->client_secret};
@@ -801,10 +816,11 @@ jg_oidc_redeem_code(struct jg_oidc *o, const char *code, const char *redirect_ur
 	const char *tok = json_string_value(json_object_get(doc, "id_token"));
 	if (reply.status != 200 || tok == NULL) {
 		const char *e = json_string_value(json_object_get(doc, "error"));
-		rc = reply.status >= 500 ? JG_EUNAVAIL
-					 : deny(why, whylen, "the identity provider refused the code (%s)",
-						e ? (strcmp(e, "invalid_grant") == 0 ? "invalid_grant" : "error")
-						  : "no ID token");
+		rc = reply.status >= 500
+			 ? JG_EUNAVAIL
+			 : deny(why, whylen, "the identity provider refused the code (%s)",
+				e ? (strcmp(e, "invalid_grant") == 0 ? "invalid_grant" : "error")
+				  : "no ID token");
 		goto out;
 	}
 	*id_token = strdup(tok);

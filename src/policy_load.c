@@ -220,8 +220,8 @@ struct field {
 };
 
 static const struct field top_fields[] = {
-    {"policy", true}, {"description", false}, {"services", true},
-    {"rules", false}, {"deny", false},	      {"break_glass", false},
+    {"policy", true},	     {"description", false},	{"services", true},
+    {"rules", false},	     {"deny", false},		{"break_glass", false},
     {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {
@@ -895,7 +895,8 @@ struct seen {
 	struct strlist names, files; /* parallel; room for every file */
 };
 
-/* Parses and validates the bytes of one file (path, named name in dir) into *p; problems go to e. */
+/* Parses and validates the bytes of one file (path, named name in dir) into *p; problems go to e.
+ */
 static int
 load_buffer(const char *path, const char *name, const char *buf, size_t len, struct policy *p,
 	    struct seen *seen, EVP_MD_CTX *md, struct errs *e)
@@ -961,7 +962,8 @@ load_file(const char *dir, const char *name, struct policy *p, struct seen *seen
 		rc = JG_ECONFIG;
 		snprintf(msg, sizeof(msg), "%s: not a regular file", path);
 	} else {
-		rc = jg_file_read(path, JG_POLICY_MAX_FILE_BYTES, false, &buf, &len, msg, sizeof(msg));
+		rc = jg_file_read(path, JG_POLICY_MAX_FILE_BYTES, false, &buf, &len, msg,
+				  sizeof(msg));
 	}
 	if (rc != 0 && rc != JG_ENOMEM) {
 		if (msg[0] == '\0')

@@ -48,12 +48,14 @@ verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 		jg_logf(JG_LOG_ERROR, "checkpoint keys: %s", err);
 		return JG_EXIT_CONFIG;
 	}
-	rc = jg_audit_verify_store_chain(app->store, &vs, (int)app->cfg->audit_verify_threads, &size,
-					 chain, &fault);
+	rc = jg_audit_verify_store_chain(app->store, &vs, (int)app->cfg->audit_verify_threads,
+					 &size, chain, &fault);
 	if (rc != 0) {
-		json_t *f = json_pack("{s:s}", "why", rc == JG_EVERIFY ? fault.why : jg_strerror(rc));
+		json_t *f =
+		    json_pack("{s:s}", "why", rc == JG_EVERIFY ? fault.why : jg_strerror(rc));
 		if (fault.seq != UINT64_MAX)
-			json_object_set_new(f, "first_bad_seq", json_integer((json_int_t)fault.seq));
+			json_object_set_new(f, "first_bad_seq",
+					    json_integer((json_int_t)fault.seq));
 		jg_log(JG_LOG_ERROR,
 		       "the audit log does not verify: refusing to start; investigate, restore "
 		       "from backup or compare with the off-host checkpoints",
@@ -97,7 +99,8 @@ seed_clock(struct jg_app *app)
 	if (behind > 0) {
 		json_t *f = json_pack("{s:I}", "behind_ms", (json_int_t)behind);
 		jg_log(JG_LOG_WARN,
-		       "the wall clock is behind the newest audit entry: jitgate's time continues from "
+		       "the wall clock is behind the newest audit entry: jitgate's time continues "
+		       "from "
 		       "that entry until the wall clock catches up",
 		       f);
 		json_decref(f);
@@ -120,10 +123,11 @@ static int
 load_policies(struct jg_app *app, struct jg_policy_set **out)
 {
 	char err[4096];
-	int rc = jg_policy_set_load(app->cfg->policy_dir, app->cfg->requests_incident_pattern, out, err,
-				    sizeof(err));
+	int rc = jg_policy_set_load(app->cfg->policy_dir, app->cfg->requests_incident_pattern, out,
+				    err, sizeof(err));
 	if (rc != 0) {
-		json_t *f = json_pack("{s:s,s:s}", "policy_dir", app->cfg->policy_dir, "errors", err);
+		json_t *f =
+		    json_pack("{s:s,s:s}", "policy_dir", app->cfg->policy_dir, "errors", err);
 		jg_log(JG_LOG_ERROR, "policies refused", f);
 		json_decref(f);
 	}
@@ -137,8 +141,9 @@ reload_policies(struct jg_app *app)
 	struct jg_policy_set *fresh = NULL, *old;
 	if (load_policies(app, &fresh) != 0) {
 		pthread_rwlock_rdlock(&app->policy_lock);
-		json_t *d = json_pack("{s:s,s:s}", "kept_sha256", jg_policy_set_sha256(app->policies),
-				      "reason", "the policy files do not load; see the server log");
+		json_t *d =
+		    json_pack("{s:s,s:s}", "kept_sha256", jg_policy_set_sha256(app->policies),
+			      "reason", "the policy files do not load; see the server log");
 		pthread_rwlock_unlock(&app->policy_lock);
 		(void)audit_event(app, "policy.reload_refused", d);
 		return;
@@ -191,7 +196,8 @@ sweep_probe_events(struct sweeper *sw, int64_t now)
 	if (jg_session_sweep(sw->app->store, now, sw->app->cfg->auth_session_idle, &deleted) != 0)
 		jg_log(JG_LOG_WARN, "sweeper: cannot delete ended sessions now; will retry", NULL);
 	if (jg_probe_events_sweep(sw->app->store, now - keep, &deleted) != 0) {
-		jg_log(JG_LOG_WARN, "sweeper: cannot delete expired probe events now; will retry", NULL);
+		jg_log(JG_LOG_WARN, "sweeper: cannot delete expired probe events now; will retry",
+		       NULL);
 	} else if (deleted > 0) {
 		json_t *f = json_pack("{s:I}", "deleted", (json_int_t)deleted);
 		jg_log(JG_LOG_INFO, "sweeper: deleted probe events past their retention", f);
@@ -212,7 +218,8 @@ sweeper_main(void *arg)
 		if (sw->stop)
 			break;
 		pthread_mutex_unlock(&sw->lock);
-		struct jg_access_ctx ctx = {.store = sw->app->store, .audit = sw->app->audit,
+		struct jg_access_ctx ctx = {.store = sw->app->store,
+					    .audit = sw->app->audit,
 					    .notify = sw->app->notify,
 					    .policies = jg_app_policies_acquire(sw->app),
 					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
@@ -301,8 +308,8 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	if (jg_telemetry_open(app.cfg, &app.telemetry, err, sizeof(err)) != 0) {
-		fprintf(stderr, "jitgate: telemetry database: %s: run 'jitgate migrate -c %s'\n", err,
-			app.cfg->file);
+		fprintf(stderr, "jitgate: telemetry database: %s: run 'jitgate migrate -c %s'\n",
+			err, app.cfg->file);
 		rc = JG_EXIT_STORE;
 		goto out;
 	}
@@ -373,7 +380,8 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	sw.app = &app;
 	pthread_mutex_init(&sw.lock, NULL);
-	jg_clock_cond_init(&sw.stop_cond); /* CLOCK_MONOTONIC: a clock step never stalls the sweeper */
+	jg_clock_cond_init(
+	    &sw.stop_cond); /* CLOCK_MONOTONIC: a clock step never stalls the sweeper */
 	if (pthread_create(&sw.thread, NULL, sweeper_main, &sw) != 0)
 		goto out;
 	sw.started = 1;

@@ -41,8 +41,8 @@
 #include "jitgate/metrics.h"
 
 /* TLS 1.2 and 1.3 only, AEAD ciphers only, forward secrecy only. */
-#define TLS_PRIORITIES                                                                            \
-	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"       \
+#define TLS_PRIORITIES                                                                             \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"        \
 	"+CHACHA20-POLY1305:-RSA"
 #define MAX_PEM_BYTES (64 * 1024)
 /*
@@ -162,8 +162,7 @@ jg_http_reply_json(struct jg_http_reply *reply, int status, json_t *body)
 }
 
 void
-jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code, const char *fmt,
-		    ...)
+jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code, const char *fmt, ...)
 {
 	char message[512];
 	va_list ap;
@@ -239,12 +238,13 @@ jg_http_reply_html_message(struct jg_http_reply *reply, int status, const char *
 			   const char *message)
 {
 	char *t = jg_html_escape(title), *m = jg_html_escape(message), *page = NULL;
-	int len = t && m ? asprintf(&page,
-				    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-				    "<title>%s - jitgate</title></head><body><h1>%s</h1><p>%s</p>"
-				    "<p><a href=\"/\">jitgate</a></p></body></html>\n",
-				    t, t, m)
-			  : -1;
+	int len = t && m
+		      ? asprintf(&page,
+				 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+				 "<title>%s - jitgate</title></head><body><h1>%s</h1><p>%s</p>"
+				 "<p><a href=\"/\">jitgate</a></p></body></html>\n",
+				 t, t, m)
+		      : -1;
 	free(t);
 	free(m);
 	if (len < 0) {
@@ -455,9 +455,9 @@ send_reply(struct req_state *st, struct MHD_Connection *conn, struct jg_http_rep
 	return ret;
 }
 
-static enum MHD_Result
-refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char *allow,
-       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static enum MHD_Result refuse(struct req_state *st, struct MHD_Connection *conn, int status,
+			      const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* The connection's watchdog slot (NULL when untracked). */
 static struct jg_deadline_slot *
@@ -477,9 +477,8 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		*socket_context = ci ? jg_deadline_open(srv->deadlines, ci->connect_fd,
-							jg_deadline_now())
-				     : NULL;
+		*socket_context =
+		    ci ? jg_deadline_open(srv->deadlines, ci->connect_fd, jg_deadline_now()) : NULL;
 	} else {
 		jg_deadline_close(srv->deadlines, *socket_context);
 		*socket_context = NULL;
@@ -617,8 +616,7 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 			      (long long)lim->max_header_bytes);
 
 	switch (jg_router_match(st->srv->router, method, url, &st->req.route)) {
-	case JG_ROUTE_NO_PATH:
-		return refuse(st, conn, 404, NULL, "no such endpoint");
+	case JG_ROUTE_NO_PATH: return refuse(st, conn, 404, NULL, "no such endpoint");
 	case JG_ROUTE_NO_METHOD: {
 		char allow[sizeof(st->req.route.allow)];
 		memcpy(allow, st->req.route.allow, sizeof(allow));
@@ -642,7 +640,8 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 		char *end;
 		errno = 0;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno != 0 || *end != '\0' || cl[0] == '-' || n > (unsigned long long)lim->max_body_bytes) {
+		if (errno != 0 || *end != '\0' || cl[0] == '-' ||
+		    n > (unsigned long long)lim->max_body_bytes) {
 			st->body_too_big = 1;
 			return refuse(st, conn, 413, NULL, "the body is larger than %lld bytes",
 				      (long long)lim->max_body_bytes);
@@ -653,8 +652,7 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 	if (has_body && (st->req.route.flags & JG_ROUTE_JSON_BODY) && !is_json_type(ctype))
 		return refuse(st, conn, 415, NULL, "the body must be application/json");
 	if (has_body && (st->req.route.flags & JG_ROUTE_FORM_BODY) &&
-	    (ctype == NULL ||
-	     strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0))
+	    (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0))
 		return refuse(st, conn, 415, NULL,
 			      "the body must be application/x-www-form-urlencoded");
 	return MHD_YES;
@@ -741,10 +739,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		jg_deadline_arm(srv->deadlines, conn_slot(conn), jg_deadline_now());
 	if (st->started && jg_log_enabled(JG_LOG_INFO)) {
 		int status = st->answered ? st->status : 0;
-		json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:b}", "request_id",
-				      st->req.request_id, "method", st->method, "route",
-				      st->route_label, "status", status, "latency_ms", secs * 1000.0,
-				      "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+		json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:b}", "request_id", st->req.request_id,
+				      "method", st->method, "route", st->route_label, "status",
+				      status, "latency_ms", secs * 1000.0, "completed",
+				      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 		jg_log(JG_LOG_INFO, "request", f);
 		json_decref(f);
 	}
@@ -784,8 +782,8 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 			  err, errlen);
 	if (rc != 0)
 		goto fail;
-	rc = jg_file_read(cfg->tls_key_file, MAX_PEM_BYTES, true, &srv->key_pem, &srv->key_len,
-			  err, errlen);
+	rc = jg_file_read(cfg->tls_key_file, MAX_PEM_BYTES, true, &srv->key_pem, &srv->key_len, err,
+			  errlen);
 	if (rc != 0)
 		goto fail;
 	*out = srv;
@@ -820,14 +818,14 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	}
 	srv->daemon = MHD_start_daemon(
 	    flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_logger, srv, MHD_OPTION_SOCK_ADDR, addr,
-	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
-	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_logger,
-	    srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections,
+	    mhd_logger, srv, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->limits.connection_timeout,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->limits.max_connections_per_address,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)cfg->limits.max_connections_per_address, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(cfg->limits.max_header_bytes + cfg->limits.max_url_bytes + MHD_POOL_HEADROOM),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (srv->daemon == NULL) {

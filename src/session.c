@@ -66,9 +66,11 @@ static const char sql_flow_put[] = "INSERT INTO auth_flows (state_sha256, nonce,
 				   "return_to, created_at) VALUES (?, ?, ?, ?, ?)";
 static const char sql_flow_get[] =
     "SELECT nonce, code_verifier, return_to, created_at FROM auth_flows WHERE state_sha256 = ?";
-static const char sql_flow_del[] = "DELETE FROM auth_flows WHERE state_sha256 = ? OR created_at < ?";
-static const char sql_sess_put[] = "INSERT INTO sessions (id_sha256, sub, email, name, groups, csrf, "
-				   "created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char sql_flow_del[] =
+    "DELETE FROM auth_flows WHERE state_sha256 = ? OR created_at < ?";
+static const char sql_sess_put[] =
+    "INSERT INTO sessions (id_sha256, sub, email, name, groups, csrf, "
+    "created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char sql_sess_get[] = "SELECT sub, email, name, groups, csrf, last_seen, expires_at "
 				   "FROM sessions WHERE id_sha256 = ?";
 static const char sql_sess_touch[] = "UPDATE sessions SET last_seen = ? WHERE id_sha256 = ?";
@@ -112,7 +114,8 @@ jg_flow_take(struct jg_store_conn *conn, const char *state, int64_t now, struct 
 		snprintf(flow->nonce, sizeof(flow->nonce), "%s", jg_stmt_column_text(st, 0));
 		snprintf(flow->code_verifier, sizeof(flow->code_verifier), "%s",
 			 jg_stmt_column_text(st, 1));
-		snprintf(flow->return_to, sizeof(flow->return_to), "%s", jg_stmt_column_text(st, 2));
+		snprintf(flow->return_to, sizeof(flow->return_to), "%s",
+			 jg_stmt_column_text(st, 2));
 		created = jg_stmt_column_int64(st, 3);
 		found = 1;
 	}

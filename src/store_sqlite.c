@@ -24,7 +24,7 @@
 #include "jitgate/error.h"
 #include "jitgate/store.h"
 
-#define STMT_CACHE 64
+#define STMT_CACHE	64
 #define BUSY_TIMEOUT_MS 5000
 
 struct jg_stmt {
@@ -59,11 +59,11 @@ open_conn(const char *path, struct jg_store_conn *c, char *err, size_t errlen)
 	    "PRAGMA foreign_keys=ON",
 	    "PRAGMA trusted_schema=OFF",
 	};
-	int rc = sqlite3_open_v2(path, &c->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc = sqlite3_open_v2(
+	    path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+		snprintf(err, errlen, "%s: %s", path,
+			 c->db ? sqlite3_errmsg(c->db) : "cannot open");
 		return JG_ESTORE;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
@@ -78,10 +78,11 @@ open_conn(const char *path, struct jg_store_conn *c, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE) {
 			int perm = (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN;
-			snprintf(err, errlen, "%s: %s: %s%s", path, pragmas[i], sqlite3_errmsg(c->db),
-				 perm ? ": are the file, its -wal and -shm and its directory writable "
-					"by this user?"
-				      : "");
+			snprintf(
+			    err, errlen, "%s: %s: %s%s", path, pragmas[i], sqlite3_errmsg(c->db),
+			    perm ? ": are the file, its -wal and -shm and its directory writable "
+				   "by this user?"
+				 : "");
 			return JG_ESTORE;
 		}
 	}
@@ -281,7 +282,8 @@ jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen
 	int rc;
 
 	if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s", src, errno ? strerror(errno) : "not a regular file");
+		snprintf(err, errlen, "%s: %s", src,
+			 errno ? strerror(errno) : "not a regular file");
 		return JG_ESTORE;
 	}
 	if (sqlite3_open_v2(src, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -380,8 +382,9 @@ jg_store_writable(struct jg_store *store, char *err, size_t errlen)
 		return rc;
 	rc = jg_store_begin(conn);
 	if (rc != 0)
-		snprintf(err, errlen, "%s: cannot start a write transaction (%s): are the file, its -wal "
-				      "and -shm and its directory writable by this user?",
+		snprintf(err, errlen,
+			 "%s: cannot start a write transaction (%s): are the file, its -wal "
+			 "and -shm and its directory writable by this user?",
 			 store->path, sqlite3_errmsg(conn->db));
 	jg_store_release(store, conn);
 	return rc == 0 ? 0 : JG_EDENIED;
@@ -456,7 +459,8 @@ jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **ou
 	if (conn->ncache == STMT_CACHE) /* evict the oldest: rare, bounded */
 	{
 		sqlite3_finalize(conn->cache[0].stmt);
-		memmove(&conn->cache[0], &conn->cache[1], sizeof(conn->cache[0]) * (STMT_CACHE - 1));
+		memmove(&conn->cache[0], &conn->cache[1],
+			sizeof(conn->cache[0]) * (STMT_CACHE - 1));
 		conn->ncache--;
 	}
 	struct jg_stmt *st = &conn->cache[conn->ncache];

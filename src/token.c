@@ -24,9 +24,9 @@
 struct tkey {
 	char kid[64];
 	EVP_PKEY *pkey; /* parsed once */
-	char *pem;      /* private PEM for libjwt (newest key only signs) */
+	char *pem;	/* private PEM for libjwt (newest key only signs) */
 	size_t pem_len;
-	json_t *jwk;    /* public JWK */
+	json_t *jwk; /* public JWK */
 };
 
 struct jg_token_keys {
@@ -34,8 +34,8 @@ struct jg_token_keys {
 	struct tkey keys[JG_KEYS_MAX]; /* oldest first; keys[n-1] signs */
 };
 
-static int
-deny(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int deny(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 deny(char *why, size_t whylen, const char *fmt, ...)
@@ -77,8 +77,9 @@ public_jwk(EVP_PKEY *pkey, json_t **jwk, char kid[64])
 		char *t = b64url(md, 32);
 		if (t && strlen(t) < 64) {
 			strcpy(kid, t);
-			*jwk = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256",
-					 "x", x, "y", y, "kid", kid, "alg", "ES256", "use", "sig");
+			*jwk =
+			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256",
+				      "x", x, "y", y, "kid", kid, "alg", "ES256", "use", "sig");
 			rc = *jwk ? 0 : JG_ENOMEM;
 		}
 		free(t);
@@ -114,7 +115,8 @@ jg_token_keys_load(const char *key_dir, struct jg_token_keys **out, char *err, s
 		if (i == ring->n - 1) {
 			BIO *mem = BIO_new(BIO_s_secmem());
 			char *data;
-			if (mem && PEM_write_bio_PrivateKey(mem, t->pkey, NULL, NULL, 0, NULL, NULL)) {
+			if (mem &&
+			    PEM_write_bio_PrivateKey(mem, t->pkey, NULL, NULL, 0, NULL, NULL)) {
 				long len = BIO_get_mem_data(mem, &data);
 				t->pem = OPENSSL_secure_malloc((size_t)len + 1);
 				if (t->pem) {
@@ -186,7 +188,8 @@ jg_token_issue(const struct jg_token_keys *k, const struct jg_token_claims *c, c
 		return JG_ENOMEM;
 	if (jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, text) == 0 &&
 	    jwt_add_header(jwt, "kid", key->kid) == 0 &&
-	    jwt_set_alg(jwt, JWT_ALG_ES256, (const unsigned char *)key->pem, (int)key->pem_len) == 0) {
+	    jwt_set_alg(jwt, JWT_ALG_ES256, (const unsigned char *)key->pem, (int)key->pem_len) ==
+		0) {
 		char *enc = jwt_encode_str(jwt);
 		if (enc) {
 			*token = strdup(enc);
@@ -349,8 +352,10 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 	const char *use = json_string_value(json_object_get(p, "token_use"));
 	const char *hash = json_string_value(json_object_get(audit, "hash"));
 	json_t *seq = json_object_get(audit, "seq");
-	if (copy_str(p, "iss", c->iss, sizeof(c->iss)) || copy_str(p, "sub", c->sub, sizeof(c->sub)) ||
-	    copy_str(p, "aud", c->aud, sizeof(c->aud)) || copy_str(p, "jti", c->jti, sizeof(c->jti)) ||
+	if (copy_str(p, "iss", c->iss, sizeof(c->iss)) ||
+	    copy_str(p, "sub", c->sub, sizeof(c->sub)) ||
+	    copy_str(p, "aud", c->aud, sizeof(c->aud)) ||
+	    copy_str(p, "jti", c->jti, sizeof(c->jti)) ||
 	    copy_str(p, "grant", c->grant, sizeof(c->grant)) || get_int(p, "iat", &c->iat) ||
 	    get_int(p, "nbf", &c->nbf) || get_int(p, "exp", &c->exp) || use == NULL ||
 	    !json_is_array(caps) || json_array_size(caps) == 0 || json_array_size(caps) > 8 ||
@@ -402,7 +407,8 @@ jg_token_check_claims(const struct jg_token_claims *c, const char *issuer, const
 
 int
 jg_token_verify(const struct jg_token_keys *k, const char *token, const char *issuer,
-		const char *service, int64_t now, struct jg_token_claims *c, char *why, size_t whylen)
+		const char *service, int64_t now, struct jg_token_claims *c, char *why,
+		size_t whylen)
 {
 	int rc = jg_token_verify_signed(k, token, c, why, whylen);
 	if (rc == 0)

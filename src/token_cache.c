@@ -96,8 +96,8 @@ jg_token_cache_signed(struct jg_token_cache *tc, const struct jg_token_keys *k, 
 }
 
 int
-jg_token_verify_cached(struct jg_token_cache *tc, const struct jg_token_keys *k,
-		       const char *token, const char *issuer, const char *service, int64_t now,
+jg_token_verify_cached(struct jg_token_cache *tc, const struct jg_token_keys *k, const char *token,
+		       const char *issuer, const char *service, int64_t now,
 		       struct jg_token_claims *c, char *why, size_t whylen)
 {
 	int rc = jg_token_cache_signed(tc, k, token, c, why, whylen);

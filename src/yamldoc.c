@@ -21,7 +21,7 @@
 #include "jitgate/yamldoc.h"
 
 #define MAX_DEPTH 32
-#define MAX_PATH 512
+#define MAX_PATH  512
 
 struct walker {
 	yaml_parser_t parser;
@@ -222,9 +222,7 @@ parse_node(struct walker *w, yaml_event_t *ev, const char *path, int depth, json
 		yaml_event_delete(ev);
 		rc = parse_sequence(w, path, depth, out);
 		break;
-	default:
-		yaml_event_delete(ev);
-		return fail(w, line0, "unexpected YAML event");
+	default: yaml_event_delete(ev); return fail(w, line0, "unexpected YAML event");
 	}
 	if (rc == 0)
 		record_line(w, path, line0);
@@ -232,8 +230,8 @@ parse_node(struct walker *w, yaml_event_t *ev, const char *path, int depth, json
 }
 
 int
-jg_yamldoc_parse(const char *buf, size_t len, const char *name, struct jg_yamldoc **out,
-		 char *err, size_t errlen)
+jg_yamldoc_parse(const char *buf, size_t len, const char *name, struct jg_yamldoc **out, char *err,
+		 size_t errlen)
 {
 	struct walker w = {.name = name, .err = err, .errlen = errlen};
 	yaml_event_t ev;

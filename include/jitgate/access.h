@@ -37,8 +37,8 @@ struct jg_access_ctx {
 	struct jg_audit *audit;
 	const struct jg_notify *notify;	      /* NULL: no notifications */
 	const struct jg_policy_set *policies; /* held (read-locked) by the caller */
-	int64_t pending_ttl;                  /* seconds a request may wait for approval */
-	int64_t now;                          /* Unix seconds of this operation */
+	int64_t pending_ttl;		      /* seconds a request may wait for approval */
+	int64_t now;			      /* Unix seconds of this operation */
 };
 
 struct jg_access_caller {
@@ -50,7 +50,8 @@ struct jg_access_caller {
 	int is_auditor;
 };
 
-/* Evaluates body ({service, capabilities, duration, justification, break_glass}) without storing. */
+/* Evaluates body ({service, capabilities, duration, justification, break_glass}) without storing.
+ */
 int jg_access_dry_run(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		      json_t *body, json_t **out, char *why, size_t whylen);
 
@@ -72,14 +73,14 @@ int jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller
  * page starts - possibly a row the caller may not see, so callers hand it
  * out only sealed (cursor.h).
  */
-#define JG_ACCESS_PAGE_MAX 200
+#define JG_ACCESS_PAGE_MAX  200
 #define JG_ACCESS_PAGE_SCAN 2000
 struct jg_access_page {
-	size_t limit;       /* 1..JG_ACCESS_PAGE_MAX */
-	int64_t after_at;   /* resume after (after_at, after_id); after_id "" = from the start */
+	size_t limit;	  /* 1..JG_ACCESS_PAGE_MAX */
+	int64_t after_at; /* resume after (after_at, after_id); after_id "" = from the start */
 	char after_id[64];
-	int more;           /* out */
-	int64_t next_at;    /* out, when more */
+	int more;	 /* out */
+	int64_t next_at; /* out, when more */
 	char next_id[64];
 };
 

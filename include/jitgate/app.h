@@ -35,11 +35,11 @@ struct jg_app {
 	struct jg_policy_set *policies;
 	struct jg_token_keys *token_keys;
 	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
-	int64_t token_lifetime; /* seconds */
-	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
-	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
-	struct jg_store *telemetry; /* the data plane's own database (telemetry.h) */
-	struct jg_throttle *throttle; /* rate limits (throttle.h); NULL: none */
+	int64_t token_lifetime;		    /* seconds */
+	struct jg_notify *notify;	    /* notifications (notify.h); never NULL while serving */
+	struct jg_audit_stream *stream;	    /* the audit stream to a SIEM, or NULL */
+	struct jg_store *telemetry;	    /* the data plane's own database (telemetry.h) */
+	struct jg_throttle *throttle;	    /* rate limits (throttle.h); NULL: none */
 	uint8_t cursor_key[JG_CURSOR_KEY_BYTES]; /* seals paging cursors (cursor.h) */
 };
 

@@ -33,14 +33,14 @@ struct jg_audit;
 struct jg_audit_tx;
 
 struct jg_audit_config {
-	const char *origin;          /* checkpoint origin and signing key name */
+	const char *origin;	     /* checkpoint origin and signing key name */
 	uint64_t checkpoint_entries; /* a checkpoint at least every this many entries */
-	int checkpoint_seconds;      /* ... and within this many seconds of a new entry */
-	const char *sink_dir;        /* off-host copy: a directory (NULL: none) */
-	const char *sink_url;        /* off-host copy: HTTPS POST (NULL: none) */
+	int checkpoint_seconds;	     /* ... and within this many seconds of a new entry */
+	const char *sink_dir;	     /* off-host copy: a directory (NULL: none) */
+	const char *sink_url;	     /* off-host copy: HTTPS POST (NULL: none) */
 	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
-	int verify_threads;          /* threads for full verification */
-	int reverify_seconds;        /* the whole log is verified again this often */
+	int verify_threads;	     /* threads for full verification */
+	int reverify_seconds;	     /* the whole log is verified again this often */
 };
 
 struct jg_audit_receipt {
@@ -72,7 +72,7 @@ int jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_a
 void jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain);
 /* Extends the verified chain; *snapshot (may be NULL) is a copy of it.  0 or JG_EVERIFY. */
 int jg_audit_check(struct jg_audit *a, struct jg_chain *snapshot)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* 0 while the log verifies; JG_EVERIFY (with why) once it has not. */
 int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
 /*
@@ -116,7 +116,7 @@ typedef int (*jg_audit_work_fn)(struct jg_audit_tx *tx, void *ctx);
  * fn's happened).
  */
 int jg_audit_run(struct jg_audit *a, jg_audit_work_fn fn, void *ctx)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The connection of the batch transaction (for the caller's state changes). */
 struct jg_store_conn *jg_audit_tx_conn(struct jg_audit_tx *tx);
@@ -140,7 +140,7 @@ int jg_audit_append(struct jg_audit *a, const char *type, const char *actor, jso
  * signed note, the caller frees it; *size its tree size.
  */
 int jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The newest checkpoint in the store.  JG_ENOTFOUND when there is none. */
 int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size);
@@ -168,8 +168,8 @@ int jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit
 		    void *ctx);
 
 /* Loads the public checkpoint keys of key_dir as note verifiers named origin. */
-int jg_audit_verifiers_load(const char *key_dir, const char *origin,
-			    struct jg_audit_verifiers *out, char *err, size_t errlen);
+int jg_audit_verifiers_load(const char *key_dir, const char *origin, struct jg_audit_verifiers *out,
+			    char *err, size_t errlen);
 
 /*
  * Verifies everything the store holds: every entry (form, order, links),
@@ -180,7 +180,7 @@ int jg_audit_verifiers_load(const char *key_dir, const char *origin,
  */
 int jg_audit_verify_store(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
 			  int threads, uint64_t *size, struct jg_chain_fault *fault)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* As jg_audit_verify_store(); on success *chain_out (may be NULL) is the verified chain. */
 int jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifiers *verifiers,
@@ -195,9 +195,8 @@ int jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_ve
 int jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
 			  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 /* The same on a connection the caller holds (inside its transaction, if any). */
-int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain,
-			       uint64_t *added, struct jg_chain_fault *fault)
-    __attribute__((warn_unused_result));
+int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, uint64_t *added,
+			       struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 
 /*
  * Checks an anchor: entry seq is re-read and re-hashed, its inclusion proof
@@ -210,8 +209,7 @@ int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chai
  */
 int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *conn,
 			  const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
-			  const uint8_t *proven)
-    __attribute__((warn_unused_result));
+			  const uint8_t *proven) __attribute__((warn_unused_result));
 
 /*
  * Verifies an export (buf, len) offline against trusted verifier keys, and
@@ -223,8 +221,7 @@ int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *conn,
 int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifiers *verifiers,
 			   const char *old, size_t old_len, int threads, char *summary,
 			   size_t summary_len, struct jg_chain_fault *fault)
-	__attribute__((warn_unused_result));
-
+    __attribute__((warn_unused_result));
 
 /* Which entries jg_audit_list() returns (audit_list.c). */
 struct jg_audit_filter {

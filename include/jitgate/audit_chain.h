@@ -20,14 +20,14 @@
 
 #include "jitgate/merkle.h"
 
-#define JG_AUDIT_VERSION 1
+#define JG_AUDIT_VERSION   1
 #define JG_AUDIT_MAX_ENTRY (64 * 1024) /* bytes in one entry */
 
 struct jg_chain {
 	uint64_t next_seq;
 	uint8_t prev[JG_MERKLE_HASH_LEN]; /* leaf hash of entry next_seq - 1 (zeros before 0) */
-	struct jg_merkle_frontier tree;   /* the tree of entries [0, next_seq) */
-	int threads;                      /* worker threads for a batch (1 or more) */
+	struct jg_merkle_frontier tree;	  /* the tree of entries [0, next_seq) */
+	int threads;			  /* worker threads for a batch (1 or more) */
 };
 
 struct jg_chain_fault {
@@ -63,7 +63,7 @@ int jg_chain_entry_parse(const char *buf, size_t len, uint64_t *seq,
 
 /* Fills *fault (seq: UINT64_MAX when no entry is to blame) and returns JG_EVERIFY. */
 int jg_chain_fault_set(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Lower-case hex of 32 bytes into out (65 bytes). */
 void jg_hex32(const uint8_t in[32], char out[65]);

@@ -17,11 +17,11 @@
 #include "jitgate/session.h"
 
 #define JG_SESSION_COOKIE "__Host-jitgate_session"
-#define JG_LOGIN_COOKIE "__Host-jitgate_login"
+#define JG_LOGIN_COOKIE	  "__Host-jitgate_login"
 
 struct jg_caller {
 	struct jg_identity id;
-	char actor[300]; /* "user:<sub>": the audit log's actor */
+	char actor[300];		     /* "user:<sub>": the audit log's actor */
 	char csrf[JG_SESSION_TOKEN_LEN + 1]; /* session callers only */
 };
 
@@ -36,7 +36,7 @@ int jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply,
 /* As jg_auth_require(), then 403 unless the caller is in one of groups (what: for the message). */
 int jg_auth_require_groups(struct jg_http_request *req, struct jg_http_reply *reply,
 			   struct jg_caller *caller, char *const *groups, const char *what)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 void jg_caller_clear(struct jg_caller *caller);
 

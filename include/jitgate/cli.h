@@ -13,12 +13,12 @@
 #include "jitgate/config.h"
 #include "jitgate/store.h"
 
-#define JG_EXIT_OK 0
+#define JG_EXIT_OK	0
 #define JG_EXIT_RUNTIME 1 /* also: `audit verify` found the log invalid */
-#define JG_EXIT_USAGE 2
-#define JG_EXIT_CONFIG 3
-#define JG_EXIT_STORE 4
-#define JG_EXIT_AUDIT 5 /* the audit log in the store does not verify */
+#define JG_EXIT_USAGE	2
+#define JG_EXIT_CONFIG	3
+#define JG_EXIT_STORE	4
+#define JG_EXIT_AUDIT	5 /* the audit log in the store does not verify */
 
 int jg_cmd_serve(int argc, char **argv);
 int jg_cmd_migrate(int argc, char **argv);

@@ -20,22 +20,22 @@
 #define JG_CONFIG_MAX_BYTES (256 * 1024)
 
 struct jg_limits {
-	int64_t max_body_bytes;     /* request body cap: 413 above it */
+	int64_t max_body_bytes;	    /* request body cap: 413 above it */
 	int64_t max_header_bytes;   /* sum of header names and values: 431 above it */
-	int64_t max_url_bytes;      /* request target length: 414 above it */
+	int64_t max_url_bytes;	    /* request target length: 414 above it */
 	int64_t max_connections;    /* concurrent connections accepted */
 	int64_t connection_timeout; /* seconds a connection may stay idle */
 	int64_t request_timeout;    /* seconds to deliver a whole request (slow clients) */
-	int64_t shutdown_grace;     /* seconds in-flight requests get on SIGTERM */
+	int64_t shutdown_grace;	    /* seconds in-flight requests get on SIGTERM */
 	/* abuse resistance (throttle.h): token buckets, 429 with Retry-After past them */
 	int64_t max_connections_per_address; /* concurrent connections from one address */
 	int64_t auth_failures_per_minute;    /* failed authentications refilled a minute ... */
-	int64_t auth_failures_burst;         /* ... up to this many, per address and per identity */
-	int64_t requests_per_minute;         /* POST /v1/requests per identity ... */
+	int64_t auth_failures_burst;	     /* ... up to this many, per address and per identity */
+	int64_t requests_per_minute;	     /* POST /v1/requests per identity ... */
 	int64_t requests_burst;
 	int64_t requests_per_address_per_minute; /* ... and per client address */
 	int64_t requests_address_burst;
-	int64_t rate_table_entries;          /* entries per bucket table (fixed memory) */
+	int64_t rate_table_entries; /* entries per bucket table (fixed memory) */
 };
 
 /* One notification sink (docs/notifications.md); lists are NULL-terminated, NULL = any. */
@@ -55,13 +55,13 @@ struct jg_notify_sink_cfg {
 };
 
 struct jg_config {
-	char *file;         /* the configuration file as given */
-	char *listen_host;  /* numeric address, e.g. "127.0.0.1" or "::1" */
+	char *file;	   /* the configuration file as given */
+	char *listen_host; /* numeric address, e.g. "127.0.0.1" or "::1" */
 	uint16_t listen_port;
-	char *public_url;   /* https://host[:port], no trailing slash */
+	char *public_url; /* https://host[:port], no trailing slash */
 	char *tls_cert_file;
-	char *tls_key_file; /* secret: 0600, not a symlink */
-	char *database_url; /* as written */
+	char *tls_key_file;  /* secret: 0600, not a symlink */
+	char *database_url;  /* as written */
 	char *database_path; /* resolved SQLite file */
 	char *migrations_dir;
 	char *policy_dir;
@@ -70,32 +70,32 @@ struct jg_config {
 	struct jg_limits limits;
 
 	/* audit log (docs/audit-format.md, docs/operations.md) */
-	char *audit_origin;              /* default: public_url's host + "/audit" */
+	char *audit_origin; /* default: public_url's host + "/audit" */
 	int64_t audit_checkpoint_entries;
 	int64_t audit_checkpoint_seconds;
-	char *audit_sink_dir;            /* NULL: no directory sink */
-	char *audit_sink_url;            /* NULL: no HTTPS sink */
+	char *audit_sink_dir; /* NULL: no directory sink */
+	char *audit_sink_url; /* NULL: no HTTPS sink */
 	char *audit_sink_ca_file;
 	int64_t audit_verify_threads;
-	int64_t audit_reverify_seconds;  /* the detection window for edits to old entries */
+	int64_t audit_reverify_seconds; /* the detection window for edits to old entries */
 
 	/* OpenID Connect (docs/identity.md) */
-	char *oidc_issuer;             /* exact "iss"; discovery at <issuer>/.well-known/... */
-	char *oidc_client_id;          /* the browser-login client */
+	char *oidc_issuer;	       /* exact "iss"; discovery at <issuer>/.well-known/... */
+	char *oidc_client_id;	       /* the browser-login client */
 	char *oidc_client_secret_file; /* NULL: a public client (PKCE only) */
-	char *oidc_audience;           /* bearer tokens' "aud"; default public_url */
+	char *oidc_audience;	       /* bearer tokens' "aud"; default public_url */
 	char *oidc_groups_claim;       /* default "groups" */
-	char *oidc_scopes;             /* default "openid profile email" */
-	char *oidc_ca_file;            /* CA bundle for an https issuer (NULL: system) */
+	char *oidc_scopes;	       /* default "openid profile email" */
+	char *oidc_ca_file;	       /* CA bundle for an https issuer (NULL: system) */
 	int64_t oidc_jwks_min_refresh; /* seconds between key fetches for unknown kids */
-	int64_t oidc_leeway;           /* seconds of clock skew allowed on exp/nbf/iat */
+	int64_t oidc_leeway;	       /* seconds of clock skew allowed on exp/nbf/iat */
 
 	/* capability tokens */
 	int64_t tokens_lifetime; /* seconds; never past the grant's end */
 
 	/* access requests */
 	int64_t requests_pending_expiry; /* seconds a request may wait for its approvals */
-	int64_t probes_event_retention;  /* seconds a captured probe event is kept */
+	int64_t probes_event_retention;	 /* seconds a captured probe event is kept */
 	char *requests_incident_pattern; /* ERE for incident/ticket ids; NULL: the default */
 
 	/* sessions and roles */
@@ -127,9 +127,9 @@ struct jg_config {
 	int64_t stream_retry_base_ms;
 	int64_t stream_retry_max_ms;
 	/* the debug data plane (docs/dataplane.md) */
-	char *telemetry_path;               /* SQLite file; default telemetry.db beside the state db */
-	int64_t telemetry_logs_retention;   /* seconds a stored log record is kept */
-	int64_t telemetry_traces_retention; /* seconds a stored span is kept */
+	char *telemetry_path; /* SQLite file; default telemetry.db beside the state db */
+	int64_t telemetry_logs_retention;    /* seconds a stored log record is kept */
+	int64_t telemetry_traces_retention;  /* seconds a stored span is kept */
 	int64_t telemetry_metrics_retention; /* seconds a stored data point is kept */
 	/* keys whose values are withheld whole without read-pii (NULL-terminated;
 	   the built-in list when not configured) */

@@ -8,20 +8,20 @@
 #ifndef JITGATE_ERROR_H
 #define JITGATE_ERROR_H
 
-#define JG_OK 0
-#define JG_EINVAL -1     /* invalid argument or input */
-#define JG_ENOMEM -2     /* allocation failed */
-#define JG_EIO -3        /* file or network I/O failed */
-#define JG_ECONFIG -4    /* configuration invalid */
-#define JG_ESTORE -5     /* the store failed (busy, full, read-only, corrupt) */
-#define JG_ENOTFOUND -6  /* the thing asked for does not exist */
-#define JG_ECONFLICT -7  /* state does not allow the operation */
-#define JG_ETOOBIG -8    /* input exceeds a hard cap */
-#define JG_ECRYPTO -9    /* a cryptographic operation failed */
-#define JG_EVERIFY -10   /* a signature, hash or proof did not verify */
-#define JG_EPARSE -11    /* input could not be parsed */
-#define JG_EDENIED -12   /* not allowed */
-#define JG_EUNAVAIL -13  /* a dependency is unavailable: fail closed */
+#define JG_OK	     0
+#define JG_EINVAL    -1	 /* invalid argument or input */
+#define JG_ENOMEM    -2	 /* allocation failed */
+#define JG_EIO	     -3	 /* file or network I/O failed */
+#define JG_ECONFIG   -4	 /* configuration invalid */
+#define JG_ESTORE    -5	 /* the store failed (busy, full, read-only, corrupt) */
+#define JG_ENOTFOUND -6	 /* the thing asked for does not exist */
+#define JG_ECONFLICT -7	 /* state does not allow the operation */
+#define JG_ETOOBIG   -8	 /* input exceeds a hard cap */
+#define JG_ECRYPTO   -9	 /* a cryptographic operation failed */
+#define JG_EVERIFY   -10 /* a signature, hash or proof did not verify */
+#define JG_EPARSE    -11 /* input could not be parsed */
+#define JG_EDENIED   -12 /* not allowed */
+#define JG_EUNAVAIL  -13 /* a dependency is unavailable: fail closed */
 
 /* Returns a static string describing code; never NULL. */
 const char *jg_strerror(int code);

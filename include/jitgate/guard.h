@@ -21,9 +21,9 @@
 
 struct jg_guarded {
 	struct jg_token_claims claims;
-	char actor[300];     /* "user:<sub>" */
+	char actor[300];       /* "user:<sub>" */
 	int64_t grant_expires; /* the grant's end (Unix seconds) */
-	int has_pii;         /* the token holds read-pii */
+	int has_pii;	       /* the token holds read-pii */
 };
 
 /*
@@ -33,6 +33,6 @@ struct jg_guarded {
  */
 int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
 	     const char *capability, const char *action, json_t *params, struct jg_guarded *g)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

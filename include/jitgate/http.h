@@ -45,9 +45,9 @@ struct jg_http_request {
 struct jg_http_reply {
 	int status;
 	const char *content_type; /* static string */
-	char *body;               /* owned; freed by the server */
+	char *body;		  /* owned; freed by the server */
 	size_t body_len;
-	json_t *headers;          /* owned: extra headers, [[name, value], ...] */
+	json_t *headers; /* owned: extra headers, [[name, value], ...] */
 };
 
 typedef void (*jg_http_handler)(struct jg_http_request *req, struct jg_http_reply *reply);
@@ -84,14 +84,13 @@ const char *jg_http_param(const struct jg_http_request *req, const char *name);
  * Parses the body as one JSON object (duplicate keys refused).  On failure
  * fills reply with a 400 and returns JG_EPARSE; *out is the caller's.
  */
-int jg_http_body_json(const struct jg_http_request *req, struct jg_http_reply *reply,
-		      json_t **out);
+int jg_http_body_json(const struct jg_http_request *req, struct jg_http_reply *reply, json_t **out);
 
 /* Sets a JSON reply; body is stolen (decref'd by this call). */
 void jg_http_reply_json(struct jg_http_reply *reply, int status, json_t *body);
 /* Sets {"error":{"code":code,"message":...}} with status. */
-void jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
 /* Sets a text reply (body copied). */
 void jg_http_reply_text(struct jg_http_reply *reply, int status, const char *content_type,
 			const char *text, size_t len);

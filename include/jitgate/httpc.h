@@ -18,14 +18,14 @@ struct jg_httpc_reply {
 };
 
 struct jg_httpc_opts {
-	const char *ca_file;      /* NULL: the system store */
-	long timeout_ms;          /* total; 0 means 5000 */
-	size_t max_bytes;         /* reply cap; 0 means 1 MiB */
+	const char *ca_file; /* NULL: the system store */
+	long timeout_ms;     /* total; 0 means 5000 */
+	size_t max_bytes;    /* reply cap; 0 means 1 MiB */
 	unsigned flags;
 	const char *content_type; /* for POST bodies */
-	const char *basic_user;   /* HTTP Basic credentials (client_secret_basic) */
+	const char *basic_user;	  /* HTTP Basic credentials (client_secret_basic) */
 	const char *basic_password;
-	const char *accept;       /* Accept header, or NULL */
+	const char *accept;	    /* Accept header, or NULL */
 	const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL */
 };
 

@@ -27,7 +27,7 @@ struct jg_key {
 
 struct jg_keyring {
 	enum jg_key_kind kind;
-	int n;                         /* keys, oldest first; keys[n-1] is active */
+	int n; /* keys, oldest first; keys[n-1] is active */
 	struct jg_key keys[JG_KEYS_MAX];
 };
 

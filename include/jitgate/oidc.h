@@ -26,7 +26,7 @@
 
 #include "jitgate/config.h"
 
-#define JG_OIDC_MAX_TOKEN 8192 /* bytes in a bearer or ID token */
+#define JG_OIDC_MAX_TOKEN      8192 /* bytes in a bearer or ID token */
 #define JG_IDENTITY_MAX_GROUPS 128
 
 struct jg_oidc;
@@ -37,7 +37,7 @@ struct jg_identity {
 	char name[256];
 	char *groups[JG_IDENTITY_MAX_GROUPS]; /* owned strings */
 	size_t ngroups;
-	char via[16];    /* "bearer" or "session" */
+	char via[16];	 /* "bearer" or "session" */
 	int64_t expires; /* Unix seconds: token exp or session end */
 };
 
@@ -69,7 +69,7 @@ int jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, struct jg_
 /* Verifies an ID token for oidc.client_id with the expected nonce. */
 int jg_oidc_verify_id_token(struct jg_oidc *o, const char *token, const char *nonce,
 			    struct jg_identity *id, char *why, size_t whylen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The authorization request URL for the browser login (caller frees). */
 int jg_oidc_authorization_url(struct jg_oidc *o, const char *redirect_uri, const char *state,

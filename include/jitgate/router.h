@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define JG_ROUTE_MAX_PARAMS 4
+#define JG_ROUTE_MAX_PARAMS   4
 #define JG_ROUTE_MAX_SEGMENTS 16
 
 struct jg_router;
@@ -21,7 +21,7 @@ enum jg_route_result { JG_ROUTE_FOUND, JG_ROUTE_NO_PATH, JG_ROUTE_NO_METHOD };
 
 struct jg_route_match {
 	const char *pattern; /* the route's pattern, a bounded metrics label */
-	void *handler;       /* what jg_router_add() was given */
+	void *handler;	     /* what jg_router_add() was given */
 	unsigned flags;
 	int nparams;
 	struct {

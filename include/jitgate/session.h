@@ -13,8 +13,8 @@
 #include "jitgate/oidc.h"
 #include "jitgate/store.h"
 
-#define JG_SESSION_TOKEN_LEN 43 /* base64url of 32 random bytes */
-#define JG_FLOW_MAX_AGE 600     /* seconds a login may take */
+#define JG_SESSION_TOKEN_LEN 43	 /* base64url of 32 random bytes */
+#define JG_FLOW_MAX_AGE	     600 /* seconds a login may take */
 
 /* Writes base64url(nbytes random bytes) into out (outlen >= 4*nbytes/3 + 2). */
 int jg_random_token(size_t nbytes, char *out, size_t outlen);

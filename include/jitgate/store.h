@@ -25,7 +25,7 @@ struct jg_stmt;
 
 /* jg_stmt_step() results besides errors. */
 #define JG_STMT_DONE 0
-#define JG_STMT_ROW 1
+#define JG_STMT_ROW  1
 
 /*
  * Opens the database at path (created when missing, mode 0600), in WAL mode

@@ -20,8 +20,8 @@
 
 #include "jitgate/keys.h"
 
-#define JG_TOKEN_MAX 4096 /* bytes in a capability token */
-#define JG_TOKEN_USE "jitgate-capability"
+#define JG_TOKEN_MAX	4096 /* bytes in a capability token */
+#define JG_TOKEN_USE	"jitgate-capability"
 #define JG_TOKEN_LEEWAY 30 /* seconds of clock skew on nbf/exp */
 
 struct jg_token_keys;
@@ -72,7 +72,8 @@ int jg_token_verify_signed(const struct jg_token_keys *k, const char *token,
 			   struct jg_token_claims *c, char *why, size_t whylen)
     __attribute__((warn_unused_result));
 int jg_token_check_claims(const struct jg_token_claims *c, const char *issuer, const char *service,
-			  int64_t now, char *why, size_t whylen) __attribute__((warn_unused_result));
+			  int64_t now, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
 
 /* Decodes header and payload without verifying (for `jitgate token inspect`). */
 int jg_token_decode_unverified(const char *token, json_t **header, json_t **payload);

@@ -1792,8 +1792,8 @@ static void
 test_audit_list_filters_and_pages(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const types[] = {"request.created", "request.approved", "request.created",
-					    "token.issued", "request.created"};
+	static const char *const types[] = {"request.created", "request.approved",
+					    "request.created", "token.issued", "request.created"};
 	static const char *const actors[] = {"user:alice", "user:bob", "user:dave", "user:alice",
 					     "user:alice"};
 	static const char *const services[] = {"payment-api", "payment-api", "checkout-api",
@@ -1819,8 +1819,8 @@ test_audit_list_filters_and_pages(void **state)
 	assert_true(json_is_null(json_object_get(out, "next_before")));
 	json_decref(out);
 
-	struct jg_audit_filter f1 = {.type = "request.created", .actor = "user:alice",
-				     .before = UINT64_MAX, .limit = 200};
+	struct jg_audit_filter f1 = {
+	    .type = "request.created", .actor = "user:alice", .before = UINT64_MAX, .limit = 200};
 	assert_int_equal(jg_audit_list(f->store, &f1, &out), 0);
 	e = json_object_get(out, "entries");
 	assert_int_equal(json_array_size(e), 2);

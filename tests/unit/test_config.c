@@ -55,7 +55,8 @@ expect_refused(const char *text, const char *needle)
 	char err[1024] = "";
 	int rc = parse(text, &cfg, err, sizeof(err));
 	if (rc == 0 || strstr(err, needle) == NULL)
-		fail_msg("expected refusal containing \"%s\", got rc=%d err=\"%s\"", needle, rc, err);
+		fail_msg("expected refusal containing \"%s\", got rc=%d err=\"%s\"", needle, rc,
+			 err);
 	assert_null(cfg);
 }
 
@@ -71,7 +72,7 @@ test_config_parse_valid(void **state)
 	assert_int_equal(cfg->listen_port, 9443);
 	assert_string_equal(cfg->public_url, "https://jitgate.example.com");
 	assert_string_equal(cfg->tls_cert_file, "/srv/jg/tls/cert.pem"); /* relative to the file */
-	assert_string_equal(cfg->tls_key_file, "/etc/jitgate/key.pem");  /* absolute kept */
+	assert_string_equal(cfg->tls_key_file, "/etc/jitgate/key.pem");	 /* absolute kept */
 	assert_string_equal(cfg->database_path, "/srv/jg/data/jitgate.db");
 	assert_string_equal(cfg->migrations_dir, "/srv/jg/migrations"); /* default */
 	assert_int_equal(cfg->limits.max_body_bytes, 2048);
@@ -147,12 +148,13 @@ test_config_telemetry_set(void **state)
 	struct jg_config *cfg = NULL;
 	char err[512] = "";
 	(void)state;
-	const char *text = variant("oidc:\n", "telemetry:\n  database: /var/lib/t.db\n"
-					       "  logs_retention_seconds: 3600\n"
-					       "  traces_retention_seconds: 60\n"
-					       "  metrics_retention_seconds: 1\n"
-					       "redaction:\n  sensitive_fields: [customer_ref, Secret]\n"
-					       "oidc:\n");
+	const char *text =
+	    variant("oidc:\n", "telemetry:\n  database: /var/lib/t.db\n"
+			       "  logs_retention_seconds: 3600\n"
+			       "  traces_retention_seconds: 60\n"
+			       "  metrics_retention_seconds: 1\n"
+			       "redaction:\n  sensitive_fields: [customer_ref, Secret]\n"
+			       "oidc:\n");
 	assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg->telemetry_path, "/var/lib/t.db");
 	assert_int_equal(cfg->telemetry_logs_retention, 3600);
@@ -163,8 +165,8 @@ test_config_telemetry_set(void **state)
 	assert_null(cfg->redaction_sensitive_fields[2]); /* replaces the built-in list */
 	jg_config_free(cfg);
 	/* relative to the configuration file */
-	assert_int_equal(parse(variant("oidc:\n", "telemetry:\n  database: t/tel.db\noidc:\n"), &cfg,
-			       err, sizeof(err)),
+	assert_int_equal(parse(variant("oidc:\n", "telemetry:\n  database: t/tel.db\noidc:\n"),
+			       &cfg, err, sizeof(err)),
 			 0);
 	assert_string_equal(cfg->telemetry_path, "/srv/jg/t/tel.db");
 	jg_config_free(cfg);
@@ -213,9 +215,10 @@ test_config_parse_wrong_type(void **state)
 	expect_refused(variant("2048", "\"big\""),
 		       "test.yaml:9: 'limits.max_body_bytes' must be an integer between");
 	expect_refused(variant("2048", "[1, 2]"), "'limits.max_body_bytes' must be an integer");
-	expect_refused(variant("tls:\n  cert_file: tls/cert.pem\n  key_file: /etc/jitgate/key.pem\n",
-			       "tls: yes-please\n"),
-		       "test.yaml:3: 'tls' must be a mapping");
+	expect_refused(
+	    variant("tls:\n  cert_file: tls/cert.pem\n  key_file: /etc/jitgate/key.pem\n",
+		    "tls: yes-please\n"),
+	    "test.yaml:3: 'tls' must be a mapping");
 	expect_refused(variant("\"https://jitgate.example.com\"", "42"),
 		       "test.yaml:2: 'public_url' must be a non-empty string");
 }
@@ -224,7 +227,8 @@ static void
 test_config_parse_out_of_range(void **state)
 {
 	(void)state;
-	expect_refused(variant("2048", "10"), "'limits.max_body_bytes' must be an integer between 1024");
+	expect_refused(variant("2048", "10"),
+		       "'limits.max_body_bytes' must be an integer between 1024");
 	expect_refused(variant("127.0.0.1:9443", "127.0.0.1:70000"), "test.yaml:1: 'listen' port");
 }
 

@@ -21,7 +21,8 @@ test_http_error_body_shape(void **state)
 {
 	(void)state;
 	char *body = jg_http_error_body("not_found", "no such endpoint");
-	assert_string_equal(body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint\"}}");
+	assert_string_equal(
+	    body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint\"}}");
 	free(body);
 }
 
@@ -33,8 +34,9 @@ test_http_error_body_escapes_hostile_message(void **state)
 	json_error_t jerr;
 	json_t *doc = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(doc);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "error"), "message")),
-			    "bad \"x\"\n\x01</script>\xc3\xa9");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(doc, "error"), "message")),
+	    "bad \"x\"\n\x01</script>\xc3\xa9");
 	assert_null(strchr(body, '\n'));
 	json_decref(doc);
 	free(body);
@@ -77,12 +79,18 @@ test_http_status_code_names(void **state)
 		int status;
 		const char *code;
 	} table[] = {
-	    {400, "bad_request"},        {401, "unauthorized"},
-	    {403, "forbidden"},          {404, "not_found"},
-	    {405, "method_not_allowed"}, {409, "conflict"},
-	    {413, "payload_too_large"},  {414, "uri_too_long"},
-	    {415, "unsupported_media_type"}, {429, "too_many_requests"},
-	    {431, "request_header_fields_too_large"}, {500, "internal_error"},
+	    {400, "bad_request"},
+	    {401, "unauthorized"},
+	    {403, "forbidden"},
+	    {404, "not_found"},
+	    {405, "method_not_allowed"},
+	    {409, "conflict"},
+	    {413, "payload_too_large"},
+	    {414, "uri_too_long"},
+	    {415, "unsupported_media_type"},
+	    {429, "too_many_requests"},
+	    {431, "request_header_fields_too_large"},
+	    {500, "internal_error"},
 	    {503, "unavailable"},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -95,7 +103,8 @@ test_http_reply_error_formats_and_replaces(void **state)
 	struct jg_http_reply reply = {0};
 	(void)state;
 	jg_http_reply_json(&reply, 200, json_pack("{s:s}", "status", "ok"));
-	jg_http_reply_error(&reply, 413, "payload_too_large", "the body is larger than %d bytes", 1024);
+	jg_http_reply_error(&reply, 413, "payload_too_large", "the body is larger than %d bytes",
+			    1024);
 	assert_int_equal(reply.status, 413);
 	assert_string_equal(reply.content_type, "application/json");
 	assert_string_equal(reply.body, "{\"error\":{\"code\":\"payload_too_large\",\"message\":"

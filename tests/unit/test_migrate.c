@@ -51,9 +51,11 @@ setup(void **state)
 	assert_int_equal(mkdir(f->dir, 0700), 0);
 	assert_int_equal(jg_store_open(f->db, &f->store, err, sizeof(err)), 0);
 	/* 0002 uses the table 0001 creates: applying out of order would fail. */
-	write_file(f, "0001_people.sql", "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT);");
-	write_file(f, "0002_seed.sql", "INSERT INTO people (name) VALUES ('ada');\n"
-				       "-- a comment at the end\n");
+	write_file(f, "0001_people.sql",
+		   "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT);");
+	write_file(f, "0002_seed.sql",
+		   "INSERT INTO people (name) VALUES ('ada');\n"
+		   "-- a comment at the end\n");
 	write_file(f, "README.txt", "not a migration");
 	*state = f;
 	return 0;
@@ -98,8 +100,9 @@ test_migrate_apply_in_order_once(void **state)
 	assert_int_equal(jg_migrate_apply(f->store, f->dir, &applied, err, sizeof(err)), 0);
 	assert_int_equal(applied, 2);
 	assert_int_equal(query_int(f->store, "SELECT count(*) FROM people"), 1);
-	assert_int_equal(query_int(f->store, "SELECT group_concat(version) = '1,2' FROM "
-					     "(SELECT version FROM schema_migrations ORDER BY version)"),
+	assert_int_equal(query_int(f->store,
+				   "SELECT group_concat(version) = '1,2' FROM "
+				   "(SELECT version FROM schema_migrations ORDER BY version)"),
 			 1);
 	/* Again: nothing to do, nothing duplicated. */
 	assert_int_equal(jg_migrate_apply(f->store, f->dir, &applied, err, sizeof(err)), 0);
@@ -121,8 +124,9 @@ test_migrate_apply_failed_migration_leaves_no_trace(void **state)
 	char err[512] = "";
 	int applied = -1;
 
-	write_file(f, "0003_broken.sql", "INSERT INTO people (name) VALUES ('x');\n"
-					 "INSERT INTO nowhere VALUES (1);");
+	write_file(f, "0003_broken.sql",
+		   "INSERT INTO people (name) VALUES ('x');\n"
+		   "INSERT INTO nowhere VALUES (1);");
 	assert_int_equal(jg_migrate_apply(f->store, f->dir, &applied, err, sizeof(err)), JG_ESTORE);
 	assert_non_null(strstr(err, "0003_broken.sql"));
 	assert_non_null(strstr(err, "no such table: nowhere"));
@@ -157,7 +161,8 @@ test_migrate_refuses_unknown_applied_version(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(jg_migrate_status(f->store, f->dir, &pending, err, sizeof(err)),
 			 JG_ECONFLICT);
-	assert_non_null(strstr(err, "migration 0002 (0002_seed.sql) that this jitgate does not have"));
+	assert_non_null(
+	    strstr(err, "migration 0002 (0002_seed.sql) that this jitgate does not have"));
 }
 
 static void
@@ -176,7 +181,8 @@ test_migrate_refuses_bad_names_and_duplicates(void **state)
 	assert_int_equal(jg_migrate_apply(f->store, f->dir, &applied, err, sizeof(err)), JG_EINVAL);
 	assert_non_null(strstr(err, "share version 0002"));
 	/* Nothing was applied while the directory was invalid. */
-	assert_int_equal(query_int(f->store, "SELECT count(*) FROM sqlite_schema WHERE name='people'"), 0);
+	assert_int_equal(
+	    query_int(f->store, "SELECT count(*) FROM sqlite_schema WHERE name='people'"), 0);
 }
 
 int

@@ -520,7 +520,8 @@ test_otlp_parse_rfc3339(void **state)
 	assert_int_equal(ns, 1795600800100000000LL);
 	assert_int_equal(jg_otlp_parse_rfc3339("1970-01-01T00:00:00Z", &ns), 0);
 	assert_int_equal(ns, 0);
-	assert_int_equal(jg_otlp_parse_rfc3339("2262-04-11T23:47:15Z", &ns), 0); /* the last whole second */
+	assert_int_equal(jg_otlp_parse_rfc3339("2262-04-11T23:47:15Z", &ns),
+			 0); /* the last whole second */
 	assert_int_equal(ns, (int64_t)9223372035 * 1000000000);
 	static const char *const bad[] = {
 	    "2026-11-25",
@@ -533,7 +534,8 @@ test_otlp_parse_rfc3339(void **state)
 	    "1969-12-31T23:59:59Z",
 	    "2026-11-25T10:00:00Zjunk",
 	    "",
-	    "2385-11-25T20:00:00Z", /* past int64 nanoseconds (2262): found by fuzz/fuzz_otlp_ingest */
+	    "2385-11-25T20:00:00Z", /* past int64 nanoseconds (2262): found by fuzz/fuzz_otlp_ingest
+				     */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (jg_otlp_parse_rfc3339(bad[i], &ns) != JG_EINVAL)

@@ -1263,7 +1263,8 @@ test_policy_examples_load(void **state)
 static void
 test_policy_can_break_glass(void **state)
 {
-	/* The example set: only sre-oncall may break the glass; contractors and engineers may not. */
+	/* The example set: only sre-oncall may break the glass; contractors and engineers may not.
+	 */
 	struct jg_policy_set *set = load_ok("policies");
 	const char *oncall[] = {"sre-oncall"}, *eng[] = {"payments-eng"}, *none[] = {NULL};
 	(void)state;
@@ -1273,7 +1274,8 @@ test_policy_can_break_glass(void **state)
 	jg_policy_set_free(set);
 }
 
-/* jg_policy_set_parse (one file from a buffer, for tests and fuzz/) reads it as a directory would. */
+/* jg_policy_set_parse (one file from a buffer, for tests and fuzz/) reads it as a directory would.
+ */
 static void
 test_policy_set_parse_buffer(void **state)
 {
@@ -1294,9 +1296,9 @@ test_policy_set_parse_buffer(void **state)
 	jg_policy_set_free(dir_set);
 
 	const char bad[] = "policy: p\nservices: [a]\nrules: []\nfoo: 1\n";
-	assert_int_equal(jg_policy_set_parse("in-memory.yaml", bad, strlen(bad), NULL, &set, err,
-					     sizeof(err)),
-			 JG_ECONFIG);
+	assert_int_equal(
+	    jg_policy_set_parse("in-memory.yaml", bad, strlen(bad), NULL, &set, err, sizeof(err)),
+	    JG_ECONFIG);
 	assert_null(set);
 	assert_non_null(strstr(err, "in-memory.yaml:4: unknown key 'foo'"));
 	assert_int_equal(jg_policy_set_parse("x.yaml", "", JG_POLICY_MAX_FILE_BYTES + 1, NULL, &set,

@@ -167,7 +167,8 @@ test_token_not_before_in_the_future(void **state)
 	char *token = issue(f->keys, &c);
 
 	expect_verify(f->keys, token, SVC, NOW, JG_EDENIED, "not valid yet");
-	expect_verify(f->keys, token, SVC, c.nbf - JG_TOKEN_LEEWAY - 1, JG_EDENIED, "not valid yet");
+	expect_verify(f->keys, token, SVC, c.nbf - JG_TOKEN_LEEWAY - 1, JG_EDENIED,
+		      "not valid yet");
 	expect_verify(f->keys, token, SVC, c.nbf - JG_TOKEN_LEEWAY, 0, NULL);
 	expect_verify(f->keys, token, SVC, c.nbf, 0, NULL);
 	free(token);
@@ -184,8 +185,8 @@ test_token_other_service_or_issuer(void **state)
 	expect_verify(f->keys, token, "payment-other", NOW, JG_EDENIED, "another service");
 	expect_verify(f->keys, token, "payment-gatewa", NOW, JG_EDENIED, "another service");
 	expect_verify(f->keys, token, "payment-gateway2", NOW, JG_EDENIED, "another service");
-	assert_int_equal(jg_token_verify(f->keys, token, "https://other.example.com", SVC, NOW, &out,
-					 why, sizeof(why)),
+	assert_int_equal(jg_token_verify(f->keys, token, "https://other.example.com", SVC, NOW,
+					 &out, why, sizeof(why)),
 			 JG_EDENIED);
 	assert_non_null(strstr(why, "another jitgate"));
 	free(token);
@@ -267,8 +268,8 @@ test_token_kid_lookup_across_rotation(void **state)
 	char *hdr_text = json_dumps(hdr, JSON_COMPACT);
 	assert_non_null(hdr_text);
 	char *b64 = NULL;
-	assert_true(oauth2_base64url_encode(NULL, (const uint8_t *)hdr_text, strlen(hdr_text),
-					    &b64) > 0);
+	assert_true(
+	    oauth2_base64url_encode(NULL, (const uint8_t *)hdr_text, strlen(hdr_text), &b64) > 0);
 	char relabelled[JG_TOKEN_MAX + 1];
 	snprintf(relabelled, sizeof(relabelled), "%s%s", b64, forged + dot);
 	expect_verify(rotated, relabelled, SVC, NOW, JG_EDENIED, "signature does not verify");
@@ -300,8 +301,8 @@ test_token_cache_rechecks_claims_on_every_hit(void **state)
 	assert_non_null(tc);
 
 	for (int round = 0; round < 2; round++) { /* round 1 is served from the cache */
-		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, ISS, SVC, NOW, &out, why,
-							sizeof(why)),
+		assert_int_equal(jg_token_verify_cached(tc, f->keys, token, ISS, SVC, NOW, &out,
+							why, sizeof(why)),
 				 0);
 		assert_string_equal(out.sub, "alice");
 		assert_int_equal(out.audit_seq, 41);
@@ -331,9 +332,9 @@ test_token_cache_rechecks_claims_on_every_hit(void **state)
 	size_t n = strlen(bad);
 	bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(jg_token_verify_cached(tc, f->keys, bad, ISS, SVC, NOW, &out, why,
-							sizeof(why)),
-				 JG_EDENIED);
+		assert_int_equal(
+		    jg_token_verify_cached(tc, f->keys, bad, ISS, SVC, NOW, &out, why, sizeof(why)),
+		    JG_EDENIED);
 		assert_non_null(strstr(why, "signature"));
 	}
 	/* and the good one is still good */
