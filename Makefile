@@ -104,6 +104,7 @@ soak: build
 	node tests/soak/soak.mjs
 
 test: deps
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan

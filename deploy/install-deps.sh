@@ -12,9 +12,11 @@ debs=(
   nodejs chromium
   faketime
   clang-14 libclang-rt-14-dev
+  clang-format cppcheck
 )
 # faketime: the clock-step fault tests (tests/e2e/faults.test.mjs) run jitgate under libfaketime.
 # clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
+# clang-format and cppcheck: make lint, the first step of make test.
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
 
 missing=()
