@@ -116,6 +116,7 @@ key_dir: keys
 limits:
   max_connections: 256
   max_connections_per_address: 256   # every benchmark client is 127.0.0.1
+  event_threads: ${BENCH_EVENT_THREADS:-0}
 oidc:                  # required; nothing listens there: the benchmarks need no sign-in
   issuer: "http://127.0.0.1:9"
   client_id: jitgate

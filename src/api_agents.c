@@ -548,6 +548,6 @@ jg_api_agents_register(struct jg_router *router)
 	rc |= jg_router_add(router, "POST", "/v1/agents/probes/{id}/events",
 			    (void *)handle_events_post, JG_ROUTE_JSON_BODY);
 	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/probes/{id}/events",
-			    (void *)handle_events_get, 0);
+			    (void *)handle_events_get, JG_ROUTE_INLINE);
 	return rc ? JG_EINVAL : 0;
 }

@@ -287,9 +287,10 @@ jg_api_probes_register(struct jg_router *router)
 {
 	int rc = 0;
 	rc |= jg_router_add(router, "POST", "/v1/services/{svc}/probes", (void *)handle_create,
-			    JG_ROUTE_JSON_BODY);
-	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/probes", (void *)handle_list, 0);
+			    JG_ROUTE_JSON_BODY | JG_ROUTE_INLINE);
+	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/probes", (void *)handle_list,
+			    JG_ROUTE_INLINE);
 	rc |= jg_router_add(router, "DELETE", "/v1/services/{svc}/probes/{id}",
-			    (void *)handle_delete, 0);
+			    (void *)handle_delete, JG_ROUTE_INLINE);
 	return rc ? JG_EINVAL : 0;
 }

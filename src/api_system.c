@@ -85,7 +85,7 @@ int
 jg_api_system_register(struct jg_router *router)
 {
 	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/healthz", (void *)handle_healthz, 0);
+	rc |= jg_router_add(router, "GET", "/healthz", (void *)handle_healthz, JG_ROUTE_INLINE);
 	rc |= jg_router_add(router, "GET", "/readyz", (void *)handle_readyz, 0);
 	rc |= jg_router_add(router, "GET", "/metrics", (void *)handle_metrics, 0);
 	return rc ? JG_EINVAL : 0;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api_telemetry_int.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/telemetry.h"
 
@@ -19,7 +20,8 @@ time_arg(const struct jg_http_request *req, struct jg_http_reply *reply, const c
 	*out = def;
 	if (v == NULL)
 		return 0;
-	if (jg_telemetry_parse_time(v, (int64_t)time(NULL), out) != 0) {
+	if (jg_telemetry_parse_time(v, req->received_at ? req->received_at : jg_clock_now(), out) !=
+	    0) {
 		jg_http_reply_error(reply, 400, "bad_request",
 				    "'%s' must be Unix seconds, RFC 3339 (2026-11-25T10:00:00Z) or "
 				    "a duration ago (15m, 2h, 7d)",

@@ -194,6 +194,7 @@ jg_api_tokens_register(struct jg_router *router)
 	int rc = 0;
 	rc |= jg_router_add(router, "POST", "/v1/grants/{id}/token", (void *)handle_issue,
 			    JG_ROUTE_JSON_BODY);
-	rc |= jg_router_add(router, "GET", "/.well-known/jwks.json", (void *)handle_jwks, 0);
+	rc |= jg_router_add(router, "GET", "/.well-known/jwks.json", (void *)handle_jwks,
+			    JG_ROUTE_INLINE);
 	return rc ? JG_EINVAL : 0;
 }

@@ -2,7 +2,9 @@
  * audit.c - the audit writer (group commit), appends and checkpoints.
  *
  * Writer: callers enqueue a job; one of them at a time is the writer (see
- * jg_audit_run), which takes every job waiting (up to MAX_BATCH), opens one
+ * jg_audit_run) - a waiting caller, or the writer thread for jobs nobody
+ * waits on (jg_audit_append_async) - which takes every job waiting (up to
+ * MAX_BATCH), opens one
  * transaction, reads the chain head from the database, runs each job inside
  * its own SAVEPOINT - a job that fails is rolled back alone and the head
  * restored to before it - writes the new head and commits once.  With
@@ -42,6 +44,9 @@ struct job {
 	int done;
 	int no_savepoint;    /* a plain append: it cannot be refused once queued */
 	pthread_cond_t wake; /* done, or it is this job's turn to lead */
+	/* an asynchronous job (heap): told through done_fn after its batch, then freed */
+	jg_audit_done_fn done_fn;
+	void *done_ctx;
 	struct job *next;
 };
 
@@ -65,13 +70,15 @@ struct jg_audit {
 	struct jg_keyring *keys; /* checkpoint keys; the active one signs */
 
 	pthread_mutex_t lock;
-	pthread_cond_t done;   /* callers: a batch finished, the writer's seat is free */
-	pthread_cond_t wakeup; /* checkpoint thread */
+	pthread_cond_t done;	    /* callers: a batch finished, the writer's seat is free */
+	pthread_cond_t wakeup;	    /* checkpoint thread */
+	pthread_cond_t writer_wake; /* writer thread: asynchronous jobs wait */
 	struct job *queue, *queue_tail;
 	int stopping, started;
 	int writing;	   /* a caller is committing a batch (it holds conn) */
 	int write_failing; /* the last batch could not be made durable (disk full, read-only) */
-	pthread_t pusher;
+	pthread_t pusher, writer;
+	int writer_running, writer_exit;
 	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
 
 	/* what has been verified: a chain (size, last hash, frontier) and whether it broke */
@@ -80,6 +87,15 @@ struct jg_audit {
 	int have_verified;
 	int broken;
 	char broken_why[400];
+	/*
+	 * The chain as this writer left it after its last batch, and the
+	 * store's data_version then: while no other connection has committed,
+	 * those entries are exactly what was written and need no re-reading.
+	 */
+	int own_valid;
+	uint64_t own_start; /* the head before that batch (verified through it) */
+	int64_t own_data_version;
+	struct jg_chain own;
 	struct jg_audit_verifiers verifiers;
 	int reverify_seconds;
 	int64_t last_full_verify_ms;
@@ -377,9 +393,13 @@ static int probe_fn(struct jg_audit_tx *tx, void *ctx);
  * on a log that verified up to it - what the guard needs before it acts,
  * at one pass per entry on the writer's connection.  A log not verified at
  * start (the CLI's writers) skips this; a broken log fails the batch.
+ * The entries of this writer's previous batch are taken as written without
+ * re-reading them when the store's data_version shows that no other
+ * connection (no other process, no other thread's connection) committed
+ * since that batch: nothing else can have changed them.
  */
 static int
-verify_since(struct jg_audit *a, uint64_t head_size)
+verify_since(struct jg_audit *a, uint64_t head_size, int64_t data_version)
 {
 	struct jg_chain_fault fault;
 	uint64_t added;
@@ -388,9 +408,17 @@ verify_since(struct jg_audit *a, uint64_t head_size)
 	pthread_mutex_lock(&a->verify_lock);
 	if (a->broken)
 		rc = JG_EVERIFY;
-	else if (a->have_verified && a->verified.next_seq < head_size)
-		found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added, &fault)) ==
-			JG_EVERIFY;
+	else if (a->have_verified && a->verified.next_seq < head_size) {
+		if (a->own_valid && a->own_data_version == data_version &&
+		    a->own.next_seq == head_size && a->verified.next_seq == a->own_start) {
+			int threads = a->verified.threads;
+			a->verified = a->own;
+			a->verified.threads = threads;
+		} else {
+			found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added,
+								 &fault)) == JG_EVERIFY;
+		}
+	}
 	if (rc == 0 && a->have_verified && a->verified.next_seq != head_size) {
 		rc = jg_chain_fault_set(
 		    &fault, head_size, "the log holds %llu entries but its head says %llu",
@@ -423,7 +451,12 @@ run_batch(struct jg_audit *a, struct job *batch)
 		return;
 	}
 	start_size = tx.size;
-	if ((rc = verify_since(a, start_size)) != 0) {
+	int64_t data_version = 0;
+	rc = jg_store_data_version(a->conn, &data_version);
+	if (rc == 0)
+		rc = verify_since(a, start_size, data_version);
+	a->own_valid = 0; /* until this batch commits */
+	if (rc != 0) {
 		jg_store_rollback(a->conn);
 		fail_batch(batch, JG_EUNAVAIL);
 		return;
@@ -472,6 +505,14 @@ run_batch(struct jg_audit *a, struct job *batch)
 		__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
 		return;
 	}
+	if (tx.size != start_size) {
+		a->own_valid = 1;
+		a->own_start = start_size;
+		a->own_data_version = data_version;
+		a->own.next_seq = tx.size;
+		memcpy(a->own.prev, tx.last, sizeof(a->own.prev));
+		a->own.tree = tx.tree;
+	}
 	/* only a commit that wrote proves the store takes writes (an empty one touches no file) */
 	int wrote = tx.size != start_size;
 	for (struct job *j = batch; j && !wrote; j = j->next)
@@ -495,8 +536,81 @@ run_batch(struct jg_audit *a, struct job *batch)
  * them leads the next batch.  One batch at a time, on one connection, so
  * appends are serialised exactly as with a dedicated thread, but a lone
  * caller pays no thread switch (RocksDB's write groups work the same way).
+ * Jobs nobody waits on (asynchronous) are led by the writer thread instead.
  */
 int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
+
+struct append_job {
+	struct parts parts;
+	struct jg_audit_receipt *out;
+};
+
+/* An asynchronous append: the job first, so the writer frees it from its job pointer. */
+struct async_append {
+	struct job job;
+	struct append_job append;
+};
+
+static void
+async_free(struct async_append *aa)
+{
+	parts_free(&aa->append.parts);
+	free(aa);
+}
+
+/* Wakes whoever leads next: the first queued caller, or the writer thread. */
+static void
+wake_next_leader(struct jg_audit *a)
+{
+	if (a->queue == NULL)
+		return;
+	if (a->queue->done_fn == NULL)
+		pthread_cond_signal(&a->queue->wake);
+	else
+		pthread_cond_signal(&a->writer_wake);
+}
+
+/* Takes the writer's seat, commits one batch, wakes its jobs.  Called and returns with a->lock. */
+static void
+lead_batch(struct jg_audit *a)
+{
+	struct job *batch = a->queue, *last = a->queue, *async = NULL, **async_tail = &async;
+
+	a->writing = 1;
+	for (int n = 1; n < MAX_BATCH && last->next; n++)
+		last = last->next;
+	a->queue = last->next;
+	if (a->queue == NULL)
+		a->queue_tail = NULL;
+	last->next = NULL;
+	pthread_mutex_unlock(&a->lock);
+
+	run_batch(a, batch);
+
+	pthread_mutex_lock(&a->lock);
+	for (struct job *j = batch, *next; j; j = next) {
+		next = j->next; /* a waiting caller's job vanishes as soon as it is done */
+		if (j->done_fn != NULL) {
+			j->next = NULL;
+			*async_tail = j;
+			async_tail = &j->next;
+			continue;
+		}
+		j->done = 1;
+		pthread_cond_signal(&j->wake);
+	}
+	a->writing = 0;
+	wake_next_leader(a);
+	pthread_cond_broadcast(&a->done);
+	pthread_mutex_unlock(&a->lock);
+	/* outside the lock: a callback hands the result to another thread and returns */
+	for (struct job *j = async, *next; j; j = next) {
+		next = j->next;
+		j->done_fn(j->done_ctx, j->rc);
+		async_free((struct async_append *)j);
+	}
+	pthread_mutex_lock(&a->lock);
+}
 
 static int
 run_job(struct jg_audit *a, struct job *job)
@@ -524,29 +638,7 @@ run_job(struct jg_audit *a, struct job *job)
 			pthread_cond_wait(&job->wake, &a->lock);
 			continue;
 		}
-		a->writing = 1;
-		struct job *batch = a->queue, *last = a->queue;
-		for (int n = 1; n < MAX_BATCH && last->next; n++)
-			last = last->next;
-		a->queue = last->next;
-		if (a->queue == NULL)
-			a->queue_tail = NULL;
-		last->next = NULL;
-		pthread_mutex_unlock(&a->lock);
-
-		run_batch(a, batch);
-
-		pthread_mutex_lock(&a->lock);
-		for (struct job *j = batch, *next; j; j = next) {
-			next = j->next; /* j may return (and vanish) as soon as it is done */
-			j->done = 1;
-			if (j != job)
-				pthread_cond_signal(&j->wake);
-		}
-		a->writing = 0;
-		if (a->queue != NULL) /* the first one waiting leads the next batch */
-			pthread_cond_signal(&a->queue->wake);
-		pthread_cond_broadcast(&a->done);
+		lead_batch(a);
 	}
 	pthread_mutex_unlock(&a->lock);
 	pthread_cond_destroy(&job->wake);
@@ -559,11 +651,6 @@ jg_audit_run(struct jg_audit *a, jg_audit_work_fn fn, void *ctx)
 	struct job job = {.fn = fn, .ctx = ctx};
 	return run_job(a, &job);
 }
-
-struct append_job {
-	struct parts parts;
-	struct jg_audit_receipt *out;
-};
 
 static int
 append_fn(struct jg_audit_tx *tx, void *ctx)
@@ -585,6 +672,65 @@ jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t 
 	rc = run_job(a, &job);
 	parts_free(&j.parts);
 	return rc;
+}
+
+int
+jg_audit_append_async(struct jg_audit *a, const char *type, const char *actor, json_t *data,
+		      jg_audit_done_fn done_fn, void *done_ctx)
+{
+	struct async_append *aa = calloc(1, sizeof(*aa));
+	int rc;
+
+	if (aa == NULL)
+		return JG_ENOMEM;
+	if ((rc = parts_make(type, actor, data, &aa->append.parts)) != 0) {
+		free(aa);
+		return rc;
+	}
+	aa->job.fn = append_fn;
+	aa->job.ctx = &aa->append;
+	aa->job.no_savepoint = !parts_near_cap(&aa->append.parts);
+	aa->job.done_fn = done_fn;
+	aa->job.done_ctx = done_ctx;
+	if (jg_audit_healthy(a, NULL, 0) != 0) {
+		async_free(aa);
+		return JG_EUNAVAIL;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (!a->started || a->stopping || !a->writer_running) {
+		pthread_mutex_unlock(&a->lock);
+		async_free(aa);
+		return JG_EUNAVAIL;
+	}
+	if (a->queue_tail)
+		a->queue_tail->next = &aa->job;
+	else
+		a->queue = &aa->job;
+	a->queue_tail = &aa->job;
+	if (!a->writing && a->queue == &aa->job)
+		pthread_cond_signal(&a->writer_wake);
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+/* The writer thread: leads every batch that starts with a job nobody waits on. */
+static void *
+writer_main(void *arg)
+{
+	struct jg_audit *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		if (a->queue != NULL && !a->writing && a->queue->done_fn != NULL) {
+			lead_batch(a);
+			continue;
+		}
+		if (a->writer_exit)
+			break;
+		pthread_cond_wait(&a->writer_wake, &a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
 }
 
 /*
@@ -1002,6 +1148,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	pthread_mutex_init(&a->anchor_lock, NULL);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->done, NULL);
+	pthread_cond_init(&a->writer_wake, NULL);
 	jg_clock_cond_init(&a->wakeup); /* waits on CLOCK_MONOTONIC: a clock step never stalls it */
 	if (a->origin == NULL) {
 		jg_audit_free(a);
@@ -1034,6 +1181,11 @@ jg_audit_start(struct jg_audit *a)
 	if (jg_store_acquire(a->store, &a->conn) != 0)
 		return JG_ESTORE;
 	a->started = 1;
+	if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
+		jg_audit_stop(a);
+		return JG_ENOMEM;
+	}
+	a->writer_running = 1;
 	if (pthread_create(&a->pusher, NULL, pusher_main, a) != 0) {
 		jg_audit_stop(a);
 		return JG_ENOMEM;
@@ -1056,7 +1208,13 @@ jg_audit_stop(struct jg_audit *a)
 	pthread_mutex_lock(&a->lock);
 	while (a->writing || a->queue != NULL)
 		pthread_cond_wait(&a->done, &a->lock);
+	a->writer_exit = 1;
+	pthread_cond_signal(&a->writer_wake);
 	pthread_mutex_unlock(&a->lock);
+	if (a->writer_running)
+		pthread_join(a->writer, NULL);
+	a->writer_running = 0;
+	a->writer_exit = 0;
 	jg_store_release(a->store, a->conn);
 	a->conn = NULL;
 	a->started = 0;
@@ -1077,6 +1235,7 @@ jg_audit_free(struct jg_audit *a)
 	pthread_mutex_destroy(&a->verify_lock);
 	pthread_mutex_destroy(&a->anchor_lock);
 	pthread_cond_destroy(&a->done);
+	pthread_cond_destroy(&a->writer_wake);
 	pthread_cond_destroy(&a->wakeup);
 	free(a);
 }

@@ -57,6 +57,8 @@ static const struct key keys[] = {
     {"limits.max_url_bytes", K_INT, false, 256, 64 << 10, NULL, 8 << 10, LIM(max_url_bytes)},
     {"limits.max_connections", K_INT, false, 1, 10000, NULL, 256, LIM(max_connections)},
     {"limits.connection_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(connection_timeout)},
+    {"limits.event_threads", K_INT, false, 0, 64, NULL, 0, LIM(event_threads)},
+    {"limits.worker_threads", K_INT, false, 1, 1024, NULL, 32, LIM(worker_threads)},
     {"limits.shutdown_grace", K_INT, false, 0, 600, NULL, 20, LIM(shutdown_grace)},
     {"limits.request_timeout", K_INT, false, 1, 3600, NULL, 30, LIM(request_timeout)},
     {"limits.max_connections_per_address", K_INT, false, 1, 10000, NULL, 32,

@@ -21,6 +21,7 @@ jg_strerror(int code)
 	case JG_EPARSE: return "parse error";
 	case JG_EDENIED: return "denied";
 	case JG_EUNAVAIL: return "unavailable";
+	case JG_EDEFERRED: return "deferred";
 	default: return "unknown error";
 	}
 }

@@ -13,6 +13,13 @@
 #include "jitgate/log.h"
 #include "jitgate/token_cache.h"
 
+/* A guard that deferred (jg_http_defer): its result, for the handler's second call. */
+struct guard_pending {
+	struct jg_http_request *req;
+	int rc; /* how the audit append ended (set on the writer's thread) */
+	struct jg_guarded g;
+};
+
 static const char sql_grant[] =
     "SELECT state, expires_at, requester, service FROM access_requests WHERE id = ?";
 
@@ -70,20 +77,6 @@ integers_only(json_t *v)
 	}
 }
 
-struct intent {
-	const char *action;
-	json_t *data;
-};
-
-static int
-intent_fn(struct jg_audit_tx *tx, void *ctx)
-{
-	struct intent *i = ctx;
-	return jg_audit_tx_append(tx, i->action,
-				  json_string_value(json_object_get(i->data, "actor")),
-				  json_object_get(i->data, "data"), NULL);
-}
-
 /*
  * Records a refusal of an authentic token (its signature verified: a token
  * for another service, without the capability, or of a grant no longer
@@ -96,14 +89,57 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 {
 	char actor[300];
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
-	json_t *wrap =
-	    json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "actor", actor, "data", "grant",
-		      c->grant, "jti", c->jti, "service", service, "token_service", c->aud,
-		      "capability", capability, "action", action, "reason", reason);
-	struct intent in = {.action = "guard.refused", .data = wrap};
-	if (wrap == NULL || jg_audit_run(app->audit, intent_fn, &in) != 0)
+	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti,
+				 "service", service, "token_service", c->aud, "capability",
+				 capability, "action", action, "reason", reason);
+	if (data == NULL || jg_audit_append(app->audit, "guard.refused", actor, data, NULL) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
-	json_decref(wrap);
+	json_decref(data);
+}
+
+static void
+guard_pending_free(void *p)
+{
+	free(p);
+}
+
+/* The writer's thread: the action's entry is durable (or failed); the handler may finish. */
+static void
+intent_done(void *ctx, int rc)
+{
+	struct guard_pending *p = ctx;
+	p->rc = rc;
+	jg_http_resume(p->req);
+}
+
+/*
+ * Records the action (data is borrowed).  On the event loop the entry is
+ * queued and the request deferred (JG_EDEFERRED); the handler's second call
+ * gets the outcome from the pending state.  Elsewhere it waits in place.
+ */
+static int
+record_intent(struct jg_http_request *req, const char *action, json_t *data,
+	      const struct jg_guarded *g)
+{
+	struct jg_app *app = req->app;
+
+	if (req->may_defer) {
+		struct guard_pending *p = malloc(sizeof(*p));
+		if (p == NULL)
+			return JG_ENOMEM;
+		p->req = req;
+		p->rc = JG_EUNAVAIL;
+		p->g = *g;
+		if (jg_audit_append_async(app->audit, action, g->actor, data, intent_done, p) !=
+		    0) {
+			free(p);
+			return JG_EUNAVAIL;
+		}
+		/* cannot fail: may_defer is set and nothing deferred yet */
+		(void)jg_http_defer(req, p, guard_pending_free);
+		return JG_EDEFERRED;
+	}
+	return jg_audit_append(app->audit, action, g->actor, data, NULL);
 }
 
 int
@@ -118,6 +154,16 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	char why[256];
 	int rc;
 
+	if (req->pending != NULL && req->pending_free == guard_pending_free) {
+		/* the second call after a deferral: everything was checked, the entry is written */
+		const struct guard_pending *p = req->pending;
+		*g = p->g;
+		if (p->rc != 0) {
+			memset(g, 0, sizeof(*g));
+			return unavailable(reply, "the audit log cannot be written");
+		}
+		return 0;
+	}
 	memset(g, 0, sizeof(*g));
 	if (app->token_keys == NULL)
 		return unavailable(reply, "capability tokens are not configured");
@@ -215,10 +261,10 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	/* with read-pii whatever this call returns is unredacted: the entry says so */
 	if (data && g->has_pii)
 		json_object_set_new(data, "pii", json_true());
-	json_t *wrap = json_pack("{s:s,s:o}", "actor", g->actor, "data", data);
-	struct intent in = {.action = action, .data = wrap};
-	rc = wrap ? jg_audit_run(app->audit, intent_fn, &in) : JG_ENOMEM;
-	json_decref(wrap);
+	rc = data ? record_intent(req, action, data, g) : JG_ENOMEM;
+	json_decref(data);
+	if (rc == JG_EDEFERRED)
+		return rc;
 	if (rc != 0)
 		return unavailable(reply, "the audit log cannot be written");
 	return 0;

@@ -9,8 +9,20 @@
  *                     (405), a declared body over the cap (413) or a body of
  *                     the wrong type (415) - all before reading any body.
  *   on_request() #2.. body chunks: appended up to the cap.
- *   on_request() last the handler runs and its reply is queued.
+ *   on_request() last the request is complete.  An inline route's handler
+ *                     runs here, on the event loop; any other handler is
+ *                     handed to a worker thread while the connection is
+ *                     suspended (MHD_suspend_connection), so the event loop
+ *                     never waits on a store lock or the identity provider.
+ *   on_request() again after the connection is resumed: the worker's reply,
+ *                     or the inline handler's second call after a deferral
+ *                     (jg_http_defer), is queued.
  *   on_completed()    metrics, one access-log line, state freed.
+ * Threads: limits.event_threads event loops (libmicrohttpd's thread pool
+ * with epoll) carry every connection; limits.worker_threads run handlers.
+ * A thread per connection cost 3-4 context switches per request and capped
+ * the guarded endpoints far below what TLS and the store allow
+ * (docs/performance.md).
  * A watchdog (deadline.h) gives each connection limits.request_timeout
  * seconds to deliver a whole request, so slow senders cannot hold threads.
  * libmicrohttpd's own memory limit is set well above jitgate's caps so that
@@ -21,6 +33,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +52,7 @@
 #include "jitgate/http.h"
 #include "jitgate/log.h"
 #include "jitgate/metrics.h"
+#include "jitgate/workq.h"
 
 /* TLS 1.2 and 1.3 only, AEAD ciphers only, forward secrecy only. */
 #define TLS_PRIORITIES                                                                             \
@@ -66,14 +80,27 @@ struct jg_server {
 	size_t key_len;
 	struct jg_metrics *metrics;
 	struct jg_deadline *deadlines; /* the slow-client watchdog */
+	struct jg_workq *workers;      /* run the handlers that may block */
+	int suspended;		       /* connections suspended and not yet resumed (atomic) */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int inflight;
 	volatile int stopping;
 };
 
+/* Where a complete request is (on_request's later calls). */
+enum phase {
+	PHASE_NEW,	/* not dispatched yet */
+	PHASE_WORKER,	/* suspended: a worker runs the handler into st->reply */
+	PHASE_DEFERRED, /* suspended: an inline handler deferred */
+};
+
+/* The suspension handshake: whichever of the two comes second resumes. */
+#define HS_SUSPENDED 1 /* the event loop suspended the connection */
+#define HS_DONE	     2 /* the work it waits for is over */
+
 struct req_state {
-	struct jg_http_request req;
+	struct jg_http_request req; /* first: jg_http_resume() finds the state from it */
 	struct jg_server *srv;
 	struct timespec start;
 	size_t target_len;
@@ -85,6 +112,10 @@ struct req_state {
 	char *body;
 	size_t body_len, body_cap;
 	int body_too_big;
+	enum phase phase;
+	int handshake;		    /* HS_* bits (atomic) */
+	struct jg_http_reply reply; /* a worker's reply */
+	struct jg_workq_task task;  /* the worker's task */
 };
 
 static const char unmatched_label[] = "unmatched";
@@ -658,6 +689,95 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 	return MHD_YES;
 }
 
+/* ---- suspension ---------------------------------------------------------------- */
+
+static void
+resume(struct req_state *st)
+{
+	struct jg_server *srv = st->srv; /* st may be freed once resumed */
+	MHD_resume_connection(st->req.conn);
+	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_ACQ_REL);
+}
+
+/* On the event loop, from on_request: no more calls until the work is over. */
+static void
+suspend(struct req_state *st, struct MHD_Connection *conn)
+{
+	__atomic_add_fetch(&st->srv->suspended, 1, __ATOMIC_ACQ_REL);
+	MHD_suspend_connection(conn);
+}
+
+/* After suspend() and after the work was started: resumes if the work is already over. */
+static void
+arm_resume(struct req_state *st)
+{
+	if (__atomic_fetch_or(&st->handshake, HS_SUSPENDED, __ATOMIC_ACQ_REL) & HS_DONE)
+		resume(st);
+}
+
+static void
+work_done(struct req_state *st)
+{
+	if (__atomic_fetch_or(&st->handshake, HS_DONE, __ATOMIC_ACQ_REL) & HS_SUSPENDED)
+		resume(st);
+}
+
+int
+jg_http_defer(struct jg_http_request *req, void *state, void (*free_fn)(void *))
+{
+	if (!req->may_defer || req->deferring)
+		return JG_EINVAL;
+	req->deferring = 1;
+	req->pending = state;
+	req->pending_free = free_fn;
+	return 0;
+}
+
+void
+jg_http_resume(struct jg_http_request *req)
+{
+	work_done((struct req_state *)req);
+}
+
+/* A worker thread: the handler, into st->reply; then the event loop sends it. */
+static void
+run_on_worker(struct jg_workq_task *task)
+{
+	struct req_state *st =
+	    (struct req_state *)((char *)task - offsetof(struct req_state, task));
+	((jg_http_handler)st->req.route.handler)(&st->req, &st->reply);
+	work_done(st);
+}
+
+/*
+ * The handler on the event loop.  If it defers, the connection waits
+ * suspended and the handler is called once more (first == 0) to finish.
+ */
+static enum MHD_Result
+run_inline(struct req_state *st, struct MHD_Connection *conn, int first)
+{
+	struct jg_http_reply reply = {0};
+
+	st->req.may_defer = first;
+	st->req.deferring = 0;
+	/* cleared before the handler: the work it starts may end before it returns */
+	__atomic_store_n(&st->handshake, 0, __ATOMIC_RELEASE);
+	((jg_http_handler)st->req.route.handler)(&st->req, &reply);
+	st->req.may_defer = 0;
+	if (st->req.deferring) {
+		free(reply.body);
+		json_decref(reply.headers);
+		st->phase = PHASE_DEFERRED;
+		suspend(st, conn);
+		arm_resume(st);
+		return MHD_YES;
+	}
+	enum MHD_Result ret = send_reply(st, conn, &reply);
+	free(reply.body);
+	json_decref(reply.headers);
+	return ret;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -705,16 +825,29 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return refuse(st, conn, 413, NULL, "the body is larger than %lld bytes",
 			      (long long)st->srv->cfg->limits.max_body_bytes);
 
-	struct jg_http_reply reply = {0};
+	switch (st->phase) {
+	case PHASE_NEW: break;
+	case PHASE_WORKER:
+		__atomic_load_n(&st->handshake, __ATOMIC_ACQUIRE); /* the worker's writes */
+		return send_reply(st, conn, &st->reply);
+	case PHASE_DEFERRED:
+		__atomic_load_n(&st->handshake, __ATOMIC_ACQUIRE);
+		return run_inline(st, conn, 0);
+	}
 	st->req.body = st->body;
 	st->req.body_len = st->body_len;
+	st->req.received_at = jg_clock_now();
 	/* the request is in: its handler may take its time (the store), the client may not */
 	jg_deadline_disarm(st->srv->deadlines, conn_slot(conn));
-	((jg_http_handler)st->req.route.handler)(&st->req, &reply);
-	enum MHD_Result ret = send_reply(st, conn, &reply);
-	free(reply.body);
-	json_decref(reply.headers);
-	return ret;
+	if (st->req.route.flags & JG_ROUTE_INLINE)
+		return run_inline(st, conn, 1);
+	st->phase = PHASE_WORKER;
+	st->task.run = run_on_worker;
+	__atomic_store_n(&st->handshake, 0, __ATOMIC_RELEASE);
+	suspend(st, conn);
+	arm_resume(st);
+	jg_workq_submit(st->srv->workers, &st->task);
+	return MHD_YES;
 }
 
 static void
@@ -746,6 +879,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		jg_log(JG_LOG_INFO, "request", f);
 		json_decref(f);
 	}
+	if (st->req.pending_free != NULL)
+		st->req.pending_free(st->req.pending);
+	free(st->reply.body);
+	json_decref(st->reply.headers);
 	free(st->body);
 	free(st);
 	pthread_mutex_lock(&srv->lock);
@@ -800,8 +937,12 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	struct sockaddr_in6 a6 = {0};
 	struct sockaddr_in a4 = {0};
 	struct sockaddr *addr;
-	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
+			     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int loops = cfg->limits.event_threads > 0 ? (unsigned int)cfg->limits.event_threads
+			     : cpus > 0 && cpus < 64	   ? (unsigned int)cpus
+							   : 4;
 
 	if (inet_pton(AF_INET, cfg->listen_host, &a4.sin_addr) == 1) {
 		a4.sin_family = AF_INET;
@@ -816,6 +957,11 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
 		return JG_EINVAL;
 	}
+	if (jg_workq_new((int)cfg->limits.worker_threads, &srv->workers) != 0) {
+		snprintf(err, errlen, "cannot start %lld worker threads",
+			 (long long)cfg->limits.worker_threads);
+		return JG_ENOMEM;
+	}
 	srv->daemon = MHD_start_daemon(
 	    flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_logger, srv, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
@@ -827,7 +973,8 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	    (unsigned int)cfg->limits.max_connections_per_address, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(cfg->limits.max_header_bytes + cfg->limits.max_url_bytes + MHD_POOL_HEADROOM),
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_THREAD_POOL_SIZE, loops,
+	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%u (in use, or bad certificate or key)",
 			 cfg->listen_host, cfg->listen_port);
@@ -874,8 +1021,22 @@ jg_server_stop(struct jg_server *srv, int grace_seconds)
 timed_out:
 	left = srv->inflight;
 	pthread_mutex_unlock(&srv->lock);
+	/*
+	 * libmicrohttpd must not be stopped with a connection suspended (it
+	 * aborts): the work each one waits for - a handler bounded by its own
+	 * timeouts, an audit batch - is let finish, even past the grace.
+	 */
+	for (int waited_ms = 0; __atomic_load_n(&srv->suspended, __ATOMIC_ACQUIRE) > 0;
+	     waited_ms += 10) {
+		if (waited_ms > 0 && waited_ms % 5000 == 0)
+			jg_log(JG_LOG_WARN, "shutdown: waiting for handlers still running", NULL);
+		struct timespec ten_ms = {0, 10 * 1000 * 1000};
+		nanosleep(&ten_ms, NULL);
+	}
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+	jg_workq_free(srv->workers);
+	srv->workers = NULL;
 	return left;
 }
 
@@ -886,6 +1047,7 @@ jg_server_free(struct jg_server *srv)
 		return;
 	if (srv->daemon != NULL)
 		MHD_stop_daemon(srv->daemon);
+	jg_workq_free(srv->workers);
 	free(srv->cert_pem);
 	jg_file_free_secret(srv->key_pem, srv->key_len);
 	jg_metrics_free(srv->metrics);

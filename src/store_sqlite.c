@@ -524,6 +524,20 @@ jg_store_changes(struct jg_store_conn *conn)
 	return sqlite3_changes(conn->db);
 }
 
+int
+jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
+{
+	static const char sql[] = "PRAGMA data_version";
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql, &st);
+	if (rc != 0)
+		return JG_ESTORE;
+	rc = jg_stmt_step(st);
+	*out = rc == JG_STMT_ROW ? jg_stmt_column_int64(st, 0) : 0;
+	jg_stmt_finish(st);
+	return rc == JG_STMT_ROW ? 0 : JG_ESTORE;
+}
+
 int64_t
 jg_store_last_insert_rowid(struct jg_store_conn *conn)
 {

@@ -134,6 +134,20 @@ int jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *act
 int jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t *data,
 		    struct jg_audit_receipt *out) __attribute__((warn_unused_result));
 
+/* Told once, on the writer's thread, how an asynchronous append ended; must not block. */
+typedef void (*jg_audit_done_fn)(void *ctx, int rc);
+
+/*
+ * Queues the same append without waiting for it: done_fn(done_ctx, rc) is
+ * called exactly once when its batch is durable (rc 0) or failed
+ * (JG_EUNAVAIL, nothing of it written).  Returns 0 when queued, or an error
+ * (then done_fn is never called).  Lets an event-loop thread record an
+ * action and serve other connections while the group commit runs.
+ */
+int jg_audit_append_async(struct jg_audit *a, const char *type, const char *actor, json_t *data,
+			  jg_audit_done_fn done_fn, void *done_ctx)
+    __attribute__((warn_unused_result));
+
 /*
  * Makes a checkpoint of the current tree now (or returns the existing one
  * when nothing was appended since).  *note (may be NULL) receives the

@@ -27,6 +27,8 @@ struct jg_limits {
 	int64_t connection_timeout; /* seconds a connection may stay idle */
 	int64_t request_timeout;    /* seconds to deliver a whole request (slow clients) */
 	int64_t shutdown_grace;	    /* seconds in-flight requests get on SIGTERM */
+	int64_t event_threads;	    /* event loops carrying the connections (0: one per CPU) */
+	int64_t worker_threads;	    /* threads running the handlers that may block */
 	/* abuse resistance (throttle.h): token buckets, 429 with Retry-After past them */
 	int64_t max_connections_per_address; /* concurrent connections from one address */
 	int64_t auth_failures_per_minute;    /* failed authentications refilled a minute ... */

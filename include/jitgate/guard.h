@@ -9,7 +9,8 @@
  *      proves into the verified log, which is first extended by whatever
  *      was appended since the last check (O(new entries));
  *   4. an audit entry records the action about to happen (who, grant,
- *      token, service, capability, parameters) and is durable;
+ *      token, service, capability, parameters) and is durable (on the
+ *      event loop the connection is suspended meanwhile, not the thread);
  * only then may the endpoint act.  A bad token is 401/403; a log that does
  * not verify, or cannot be written, is 503 for every guarded call.
  */
@@ -29,7 +30,11 @@ struct jg_guarded {
 /*
  * Runs the checks for service and capability and records `action` with
  * params (borrowed; may be NULL).  Returns 0 with *g filled, or fills
- * reply (401, 403, 503) and returns non-zero.
+ * reply (401, 403, 503) and returns non-zero.  On the event loop (an inline
+ * route) it returns JG_EDEFERRED with no reply while the entry is written:
+ * the handler returns, and is called again once the entry is durable; that
+ * call's jg_guard() returns the outcome at once.  So a handler must do
+ * nothing before jg_guard() that it cannot do twice.
  */
 int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
 	     const char *capability, const char *action, json_t *params, struct jg_guarded *g)

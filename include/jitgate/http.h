@@ -7,9 +7,14 @@
  * reply and log line, security headers, JSON errors, per-route metrics, and
  * a graceful stop that lets in-flight requests finish.
  *
- * A handler gets a parsed request and fills a reply.  Handlers run on the
- * connection's own thread (one thread per connection), so they may block on
- * the store.
+ * A handler gets a parsed request and fills a reply.  A few event-loop
+ * threads carry every connection; a handler runs on a worker thread (it may
+ * block: the store, the identity provider), unless its route is
+ * JG_ROUTE_INLINE: then it runs on the event loop itself and must never wait
+ * on the network.  An inline handler that has to wait for another thread
+ * (the guard, for its durable audit entry) defers: the connection is
+ * suspended, its thread serves other connections, and the handler is called
+ * once more when the wait is over (see jg_http_defer).
  */
 #ifndef JITGATE_HTTP_H
 #define JITGATE_HTTP_H
@@ -29,6 +34,7 @@ struct MHD_Connection;
 /* Route flags. */
 #define JG_ROUTE_JSON_BODY 0x1 /* the body, if any, must be application/json */
 #define JG_ROUTE_FORM_BODY 0x2 /* the body, if any, must be a urlencoded form */
+#define JG_ROUTE_INLINE	   0x4 /* runs on the event loop: store and CPU only, may defer */
 
 struct jg_http_request {
 	const char *method;
@@ -39,7 +45,13 @@ struct jg_http_request {
 	size_t body_len;
 	struct jg_server *server;
 	struct MHD_Connection *conn;
-	void *app; /* the application context given to jg_server_new() */
+	void *app;	     /* the application context given to jg_server_new() */
+	int64_t received_at; /* jitgate's clock when the request was in: its "now" for arguments */
+	/* deferral (jg_http_defer): set by the server and the deferring module */
+	int may_defer;		      /* the handler runs on the event loop */
+	int deferring;		      /* the handler deferred: no reply yet */
+	void *pending;		      /* the deferring module's state for the second call */
+	void (*pending_free)(void *); /* frees pending with the request */
 };
 
 struct jg_http_reply {
@@ -85,6 +97,19 @@ const char *jg_http_param(const struct jg_http_request *req, const char *name);
  * fills reply with a 400 and returns JG_EPARSE; *out is the caller's.
  */
 int jg_http_body_json(const struct jg_http_request *req, struct jg_http_reply *reply, json_t **out);
+
+/*
+ * Deferral, for an inline handler that must wait for another thread: it
+ * calls jg_http_defer(req, state, free_fn), starts the work, and returns
+ * without a reply; the work calls jg_http_resume(req) exactly once, from any
+ * thread, when it is over.  The server then calls the same handler again,
+ * with req->pending == state, to finish (so what the handler does before it
+ * defers must depend on the request alone: req->received_at, not the
+ * clock).  Returns JG_EINVAL where the request cannot defer (a worker
+ * thread): the caller then waits where it is.
+ */
+int jg_http_defer(struct jg_http_request *req, void *state, void (*free_fn)(void *));
+void jg_http_resume(struct jg_http_request *req);
 
 /* Sets a JSON reply; body is stolen (decref'd by this call). */
 void jg_http_reply_json(struct jg_http_reply *reply, int status, json_t *body);

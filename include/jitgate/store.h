@@ -118,6 +118,15 @@ int jg_stmt_column_is_null(struct jg_stmt *st, int col);
 double jg_stmt_column_double(struct jg_stmt *st, int col);
 /* Rows changed by the last INSERT, UPDATE or DELETE on conn. */
 int jg_store_changes(struct jg_store_conn *conn);
+
+/*
+ * SQLite's PRAGMA data_version: unchanged between two calls on conn (each
+ * inside a transaction) exactly when no other connection - of this process
+ * or another - committed to the database in between.  conn's own commits do
+ * not change it.  Returns 0 or JG_ESTORE.
+ */
+int jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
+    __attribute__((warn_unused_result));
 /*
  * The rowid of the last successful INSERT on conn.  Prefer it to RETURNING
  * in a transaction that also writes FTS5 tables: a RETURNING statement opens

@@ -54,7 +54,9 @@ int
 jg_web_assets_register(struct jg_router *router)
 {
 	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/static/jitgate.css", (void *)handle_css, 0);
-	rc |= jg_router_add(router, "GET", "/static/jitgate.js", (void *)handle_js, 0);
+	rc |= jg_router_add(router, "GET", "/static/jitgate.css", (void *)handle_css,
+			    JG_ROUTE_INLINE);
+	rc |=
+	    jg_router_add(router, "GET", "/static/jitgate.js", (void *)handle_js, JG_ROUTE_INLINE);
 	return rc;
 }
