@@ -700,7 +700,8 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 
 	if (seq >= verified->next_seq)
 		return JG_EDENIED; /* not in the verified log (yet): not a valid anchor */
-	if ((rc = jg_merkle_frontier_root(&verified->tree, root)) != 0)
+	/* the root is needed only to prove an anchor not proven before */
+	if (proven == NULL && (rc = jg_merkle_frontier_root(&verified->tree, root)) != 0)
 		return rc;
 	if (held == NULL && (rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;

@@ -212,6 +212,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	/* the grant, as it is now: revocation and expiry take effect on the next call */
 	if (jg_store_acquire(app->store, &conn) != 0)
 		return unavailable(reply, "the store is unavailable");
+	/* grant and anchor from one snapshot, at the cost of one read transaction */
+	int in_tx = jg_store_begin_read(conn) == 0;
 	rc = jg_stmt_prepare(conn, sql_grant, &st);
 	int active = 0;
 	if (rc == 0) {
@@ -233,6 +235,8 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	int anchor = rc == 0 && active ? jg_audit_anchor(app->audit, conn, g->claims.audit_seq,
 							 g->claims.audit_hash)
 				       : 0;
+	if (in_tx)
+		jg_store_rollback(conn);
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");

@@ -30,62 +30,12 @@
 
 #include "jitgate/error.h"
 #include "jitgate/merkle.h"
+#include "jitgate/sha256.h"
 
 #define HLEN JG_MERKLE_HASH_LEN
 
 /* The store callback, spelled once. */
 #define GET_NODE_FN int (*get_node)(void *, unsigned, uint64_t, uint8_t *)
-
-static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha256_md; /* fetched once, kept for the life of the process */
-static pthread_key_t ctx_key;
-static bool ctx_key_ok;
-
-static void
-free_thread_ctx(void *ctx)
-{
-	EVP_MD_CTX_free(ctx);
-}
-
-static void
-hash_setup(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	ctx_key_ok = pthread_key_create(&ctx_key, free_thread_ctx) == 0;
-}
-
-/* This thread's digest context, created on first use; NULL on failure. */
-static EVP_MD_CTX *
-thread_ctx(void)
-{
-	EVP_MD_CTX *ctx;
-
-	if (pthread_once(&hash_once, hash_setup) != 0 || sha256_md == NULL || !ctx_key_ok)
-		return NULL;
-	if ((ctx = pthread_getspecific(ctx_key)) != NULL)
-		return ctx;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return NULL;
-	if (pthread_setspecific(ctx_key, ctx) != 0) {
-		EVP_MD_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-/* out = SHA-256(a || b); either part may be empty. */
-static int
-sha256_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[HLEN])
-{
-	EVP_MD_CTX *ctx = thread_ctx();
-	unsigned int olen;
-
-	if (ctx == NULL || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
-	    (alen > 0 && !EVP_DigestUpdate(ctx, a, alen)) ||
-	    (blen > 0 && !EVP_DigestUpdate(ctx, b, blen)) || !EVP_DigestFinal_ex(ctx, out, &olen))
-		return JG_ECRYPTO;
-	return 0;
-}
 
 int
 jg_merkle_leaf_hash(const void *data, size_t len, uint8_t out[HLEN])
@@ -94,7 +44,7 @@ jg_merkle_leaf_hash(const void *data, size_t len, uint8_t out[HLEN])
 
 	if (data == NULL && len > 0)
 		return JG_EINVAL;
-	return sha256_2(&prefix, 1, data, len, out);
+	return jg_sha256_2(&prefix, 1, data, len, out);
 }
 
 int
@@ -106,13 +56,13 @@ jg_merkle_node_hash(const uint8_t left[HLEN], const uint8_t right[HLEN], uint8_t
 	buf[0] = 0x01;
 	memcpy(buf + 1, left, HLEN);
 	memcpy(buf + 1 + HLEN, right, HLEN);
-	return sha256_2(buf, sizeof(buf), NULL, 0, out);
+	return jg_sha256_2(buf, sizeof(buf), NULL, 0, out);
 }
 
 int
 jg_merkle_empty_root(uint8_t out[HLEN])
 {
-	return sha256_2(NULL, 0, NULL, 0, out);
+	return jg_sha256_2(NULL, 0, NULL, 0, out);
 }
 
 /* The largest power of two strictly below s (s >= 2). */

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "jitgate/ratelimit.h"
+#include "jitgate/sha256.h"
 
 #define UNIT 60000 /* one token; a bucket gains per_minute units a millisecond */
 
@@ -85,15 +86,8 @@ jg_ratelimit_entries(struct jg_ratelimit *rl)
 static int
 locate(const struct jg_ratelimit *rl, const char *key, uint8_t id[16], size_t *set)
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-		 EVP_DigestUpdate(ctx, rl->seed, sizeof(rl->seed)) == 1 &&
-		 EVP_DigestUpdate(ctx, key, strlen(key)) == 1 &&
-		 EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 24;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
+	uint8_t md[32];
+	if (jg_sha256_2(rl->seed, sizeof(rl->seed), key, strlen(key), md) != 0)
 		return -1;
 	memcpy(id, md, 16);
 	uint64_t h = 0;

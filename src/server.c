@@ -52,6 +52,7 @@
 #include "jitgate/http.h"
 #include "jitgate/log.h"
 #include "jitgate/metrics.h"
+#include "jitgate/sha256.h"
 #include "jitgate/workq.h"
 
 /* TLS 1.2 and 1.3 only, AEAD ciphers only, forward secrecy only. */
@@ -81,6 +82,8 @@ struct jg_server {
 	struct jg_metrics *metrics;
 	struct jg_deadline *deadlines; /* the slow-client watchdog */
 	struct jg_workq *workers;      /* run the handlers that may block */
+	uint8_t id_key[32];	       /* request ids: SHA-256(id_key || counter) */
+	uint64_t id_counter;	       /* atomic */
 	int suspended;		       /* connections suspended and not yet resumed (atomic) */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -580,7 +583,6 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct jg_server *srv = cls;
 	struct req_state *st = calloc(1, sizeof(*st));
-	unsigned char rnd[16];
 
 	(void)conn;
 	if (st == NULL)
@@ -589,10 +591,17 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 	st->target_len = strlen(uri);
 	st->route_label = unmatched_label;
 	clock_gettime(CLOCK_MONOTONIC, &st->start);
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	/* unique and unpredictable (no request count shows through), at one hash per request */
+	uint64_t n = __atomic_add_fetch(&srv->id_counter, 1, __ATOMIC_RELAXED);
+	uint8_t rnd[32];
+	if (jg_sha256_2(srv->id_key, sizeof(srv->id_key), &n, sizeof(n), rnd) != 0)
 		memset(rnd, 0, sizeof(rnd));
-	for (int i = 0; i < 16; i++)
-		snprintf(st->req.request_id + 2 * i, 3, "%02x", rnd[i]);
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		st->req.request_id[2 * i] = hex[rnd[i] >> 4];
+		st->req.request_id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	st->req.request_id[32] = '\0';
 	pthread_mutex_lock(&srv->lock);
 	srv->inflight++;
 	pthread_mutex_unlock(&srv->lock);
@@ -909,6 +918,10 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 	pthread_mutex_init(&srv->lock, NULL);
 	jg_clock_cond_init(&srv->idle);
 	srv->metrics = jg_metrics_new();
+	if (RAND_bytes(srv->id_key, sizeof(srv->id_key)) != 1) {
+		rc = JG_ECRYPTO;
+		goto fail;
+	}
 	srv->deadlines = jg_deadline_new((size_t)cfg->limits.max_connections + 16,
 					 cfg->limits.request_timeout * 1000);
 	if (srv->metrics == NULL || srv->deadlines == NULL) {
@@ -937,8 +950,8 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	struct sockaddr_in6 a6 = {0};
 	struct sockaddr_in a4 = {0};
 	struct sockaddr *addr;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
-			     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+			     MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int loops = cfg->limits.event_threads > 0 ? (unsigned int)cfg->limits.event_threads
 			     : cpus > 0 && cpus < 64	   ? (unsigned int)cpus
