@@ -11,7 +11,8 @@
 # runs bench/<section>.sh for each section.  Everything it started is stopped
 # and the directory removed on exit.  See docs/performance.md.
 #
-# Environment: BENCH_SECONDS (10), BENCH_WARMUP (1), BENCH_THREADS (1),
+# Environment: BENCH_SECONDS (10), BENCH_RUNS (3: the median is reported), BENCH_WARMUP (1),
+# BENCH_THREADS (1), BENCH_EVENT_THREADS (jitgate's limits.event_threads; 0 = its default),
 # BENCH_CONNECTIONS (32), BENCH_SECTIONS ("http guard audit tokens telemetry"), BENCH_OUT (bench/out),
 # BENCH_NGINX_WORKERS (auto), BENCH_KEEP_TMP=1 keeps the temporary directory (logs, wrk output).
 set -euo pipefail

@@ -56,7 +56,7 @@ for kind in logs spans; do
   [ "$code" = 200 ] || bench_die "POST /v1/ingest/$path answered $code: $(cat "$dir/reply.json")"
   # wrk takes the last -s: wrk-ingest.lua (which includes wrk-report.lua's summary)
   BENCH_BODY="$dir/$kind.json" BENCH_CONNECTIONS=$senders \
-    bench_wrk "ingest $kind" "$JG_URL/v1/ingest/$path" -H "Authorization: Bearer $key" \
+    BENCH_RUNS=1 bench_wrk "ingest $kind" "$JG_URL/v1/ingest/$path" -H "Authorization: Bearer $key" \
     --timeout 30s -s "$REPO/bench/wrk-ingest.lua"
 done
 bench_log "telemetry: raw SQLite, $batch log records per durable transaction (${secs}s)"
@@ -76,7 +76,7 @@ for word in timeout deadlock; do
   url="$JG_URL/v1/services/bench-logs/logs?q=$word&limit=50"
   code=$(curl -ks -o "$dir/reply.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$url")
   [ "$code" = 200 ] || bench_die "GET $url answered $code: $(cat "$dir/reply.json")"
-  BENCH_CONNECTIONS=1 bench_wrk "search $word" "$url" -H "Authorization: Bearer $token"
+  BENCH_RUNS=1 BENCH_CONNECTIONS=1 bench_wrk "search $word" "$url" -H "Authorization: Bearer $token"
   bench_log "telemetry: the same SQL, then FTS5 alone, on $tdb, q=$word ($(echo "$secs / 2" | bc -l | sed 's/0*$//;s/\.$//')s)"
   out=$("$TB" search "$tdb" bench-logs "$word" "$(echo "$secs / 2" | bc -l)")
   matches[$word]=$(val matches <<<"$out")

@@ -1,0 +1,128 @@
+// The server's threads (docs/operations.md#threads): a few event loops carry every connection, the
+// handlers that may block run on limits.worker_threads workers, and a guarded call waits for its
+// durable audit entry with its connection suspended, not a thread held.  What users rely on:
+//   - guarded calls and /healthz answer while the workers are stuck on a hanging identity provider;
+//   - SIGTERM under guarded load ends cleanly (exit 0): no call is cut while it waits for its entry,
+//     and every call that was answered 200 has its entry in the log.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { startJitgate, cleanup, TEST_LIMITS } from './lib/harness.mjs';
+
+const SVC = 'payment-gateway';
+const PROBES = `/v1/services/${SVC}/probes`;
+const INC = 'INC-5120 checkout latency in eu-west';
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
+const named = (name, p) => p.catch((e) => { throw new Error(`${name}: ${e.message}`); });
+const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
+
+// alice's deploy-probe grant (approved by bob) and a capability token for it
+async function probeToken(jg) {
+  const r = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
+  assert.equal(r.status, 201, r.body);
+  const ok = await jg.as('bob', 'POST', `/v1/requests/${r.json.id}/approve`, json({}));
+  assert.equal(ok.status, 200, ok.body);
+  const t = await jg.as('alice', 'POST', `/v1/grants/${r.json.id}/token`, json({}));
+  assert.equal(t.status, 201, t.body);
+  return t.json;
+}
+
+// A bearer token whose key id the provider never published: verifying it makes jitgate fetch the JWKS.
+function unknownKidToken() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid: `unknown-${now}-${Math.random()}` })}.${b64({ iss: 'x', sub: 'mallory', iat: now, exp: now + 300 })}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+}
+
+describe('event loops, workers and suspended connections', () => {
+  test('the only worker stuck on a hanging provider: guarded calls and /healthz still answer at once', async () => {
+    const jg = await startJitgate({ minRefresh: 1, extraConfig: `${TEST_LIMITS}\n  worker_threads: 1\n` });
+    let hang;
+    const held = [];
+    try {
+      const { token } = await probeToken(jg);
+      const guarded = () => jg.request('GET', PROBES, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal((await guarded()).status, 200);
+      await jg.tokenFor('carol'); // carol's bearer token, for a call that needs a worker
+
+      // the provider stops answering: same port, connections accepted, never a byte back
+      const port = new URL(jg.idp.url).port;
+      await jg.idp.kill();
+      hang = net.createServer((s) => { held.push(s); s.on('error', () => {}); });
+      await new Promise((ok) => hang.listen(Number(port), '127.0.0.1', ok));
+      await sleep(1100); // past jwks_min_refresh_seconds
+
+      // a call with an unknown key id holds the only worker in the JWKS fetch
+      const t0 = Date.now();
+      const stuck = named('the call needing the JWKS', jg.request('GET', '/v1/requests?mine=true', { headers: { authorization: `Bearer ${unknownKidToken()}` } }));
+      while (held.length === 0 && Date.now() - t0 < 3000) await sleep(20);
+      assert.ok(held.length >= 1, 'jitgate did not contact the provider');
+      await sleep(200);
+      // another worker-run call queues behind it: proof that no worker is free
+      const s3 = Date.now();
+      const queued = named('the queued worker call', jg.as('carol', 'GET', '/v1/requests?mine=true')).then((r) => ({ r, ms: Date.now() - s3 }));
+
+      const calls = await Promise.all(Array.from({ length: 24 }, (_, i) => {
+        const s = Date.now();
+        return named(i % 4 === 0 ? '/healthz' : 'a guarded call', i % 4 === 0 ? jg.request('GET', '/healthz') : guarded()).then((r) => ({ status: r.status, ms: Date.now() - s }));
+      }));
+      const worst = Math.max(...calls.map((c) => c.ms));
+      for (const c of calls) assert.equal(c.status, 200);
+      assert.ok(worst < 1500, `guarded calls waited for the workers: ${worst} ms`);
+
+      const { r: q, ms: qms } = await queued;
+      assert.equal(q.status, 200, q.body);
+      assert.ok(qms > 1500 && qms > worst, `the queued worker call (${qms} ms) did not wait: the worker was not busy`);
+      assert.equal((await stuck).status, 401);
+    } finally {
+      if (hang) { hang.close(); for (const s of held) s.destroy(); }
+      await cleanup(jg);
+    }
+  });
+
+  test('SIGTERM under guarded load: exit 0, and every call answered 200 has its probe.list entry', async () => {
+    const jg = await startJitgate();
+    try {
+      const { token } = await probeToken(jg);
+      const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 16, ca: jg.ca });
+      let stop = false;
+      let answered = 0;
+      const statuses = [];
+      const worker = async () => {
+        while (!stop) {
+          try {
+            const r = await jg.request('GET', PROBES, { headers: { authorization: `Bearer ${token}` }, agent });
+            statuses.push(r.status);
+            if (r.status === 200) answered++;
+          } catch {
+            return; // the server closed: this client stops
+          }
+        }
+      };
+      const clients = Array.from({ length: 16 }, worker);
+      while (answered < 200) await sleep(10);
+      const exited = jg.stop('SIGTERM');
+      const { code, signal } = await exited;
+      stop = true;
+      await Promise.all(clients);
+      agent.destroy();
+      assert.equal(signal, null, `jitgate died of ${signal}:\n${jg.stderr.slice(-2000)}`);
+      assert.equal(code, 0, jg.stderr.slice(-2000));
+      for (const s of statuses) assert.ok(s === 200 || s === 503, `unexpected status ${s}`);
+      const ok = statuses.filter((s) => s === 200).length;
+      const entries = Number(sql(join(jg.dir, 'jitgate.db'),
+        `SELECT count(*) FROM audit_log WHERE json_extract(entry, '$.type') = 'probe.list' AND json_extract(entry, '$.data.jti') = '${jti}';`).trim());
+      assert.ok(entries >= ok, `${ok} calls answered 200 but only ${entries} probe.list entries`);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+});
