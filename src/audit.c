@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
 #include "jitgate/clock.h"
@@ -399,7 +401,8 @@ static int probe_fn(struct jg_audit_tx *tx, void *ctx);
  * since that batch: nothing else can have changed them.
  */
 static int
-verify_since(struct jg_audit *a, uint64_t head_size, int64_t data_version)
+verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
+	     int64_t data_version)
 {
 	struct jg_chain_fault fault;
 	uint64_t added;
@@ -423,6 +426,15 @@ verify_since(struct jg_audit *a, uint64_t head_size, int64_t data_version)
 		rc = jg_chain_fault_set(
 		    &fault, head_size, "the log holds %llu entries but its head says %llu",
 		    (unsigned long long)a->verified.next_seq, (unsigned long long)head_size);
+		found = 1;
+	}
+	/* no later entry links to the newest one: only the head's last hash vouches for it */
+	if (rc == 0 && a->have_verified && head_size > 0 &&
+	    CRYPTO_memcmp(a->verified.prev, head_last, 32) != 0) {
+		rc = jg_chain_fault_set(&fault, head_size - 1,
+					"the chain head's last hash does not match entry %llu: "
+					"the last entry was altered",
+					(unsigned long long)(head_size - 1));
 		found = 1;
 	}
 	pthread_mutex_unlock(&a->verify_lock);
@@ -454,7 +466,7 @@ run_batch(struct jg_audit *a, struct job *batch)
 	int64_t data_version = 0;
 	rc = jg_store_data_version(a->conn, &data_version);
 	if (rc == 0)
-		rc = verify_since(a, start_size, data_version);
+		rc = verify_since(a, start_size, tx.last, data_version);
 	a->own_valid = 0; /* until this batch commits */
 	if (rc != 0) {
 		jg_store_rollback(a->conn);

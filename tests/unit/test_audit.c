@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
@@ -1861,6 +1862,421 @@ test_audit_list_filters_and_pages(void **state)
 	free(note);
 }
 
+/* ---- asynchronous appends ------------------------------------------------------ */
+
+/* Callbacks run on another thread: they report here, the test waits with a timeout. */
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int calls; /* callbacks so far, all appends of the test */
+} done_box = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+struct async_done {
+	int calls; /* this append's callbacks: exactly one is the contract */
+	int rc;
+};
+
+static void
+async_done_fn(void *ctx, int rc)
+{
+	struct async_done *d = ctx;
+	pthread_mutex_lock(&done_box.m);
+	d->calls++;
+	d->rc = rc;
+	done_box.calls++;
+	pthread_cond_broadcast(&done_box.c);
+	pthread_mutex_unlock(&done_box.m);
+}
+
+static void
+done_box_reset(void)
+{
+	pthread_mutex_lock(&done_box.m);
+	done_box.calls = 0;
+	pthread_mutex_unlock(&done_box.m);
+}
+
+/* Waits until n callbacks have come (generous: ASan builds are slow); fails the test if not. */
+static void
+wait_for_callbacks(int n)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&done_box.m);
+	while (done_box.calls < n && rc == 0)
+		rc = pthread_cond_timedwait(&done_box.c, &done_box.m, &until);
+	int calls = done_box.calls;
+	pthread_mutex_unlock(&done_box.m);
+	if (calls < n)
+		fail_msg("only %d of %d async callbacks within 30 s", calls, n);
+}
+
+static int
+callbacks_so_far(void)
+{
+	pthread_mutex_lock(&done_box.m);
+	int n = done_box.calls;
+	pthread_mutex_unlock(&done_box.m);
+	return n;
+}
+
+static int
+append_async_i(struct fixture *f, int t, int k, struct async_done *d)
+{
+	json_t *data = json_pack("{s:i,s:i,s:s}", "t", t, "k", k, "note", "an entry");
+	int rc = jg_audit_append_async(f->audit, "async.test", "tester", data, async_done_fn, d);
+	json_decref(data); /* borrowed: the append encoded it before returning */
+	return rc;
+}
+
+#define AS_THREADS 4
+#define AS_APPENDS 50
+
+struct as_thread {
+	struct fixture *f;
+	int t;
+	int mix; /* every other append synchronous */
+	pthread_barrier_t *start;
+	struct async_done done[AS_APPENDS];
+	int queue_rc[AS_APPENDS];
+	int sync_rc;
+};
+
+static void *
+as_main(void *arg)
+{
+	struct as_thread *a = arg;
+	pthread_barrier_wait(a->start);
+	for (int k = 0; k < AS_APPENDS; k++) {
+		if (a->mix && k % 2) {
+			json_t *data = json_pack("{s:i,s:i}", "t", a->t, "k", k);
+			int rc = jg_audit_append(a->f->audit, "sync.test", "tester", data, NULL);
+			json_decref(data);
+			if (rc != 0)
+				a->sync_rc = rc;
+			continue;
+		}
+		a->queue_rc[k] = append_async_i(a->f, a->t, k, &a->done[k]);
+	}
+	return NULL;
+}
+
+/* Runs AS_THREADS threads of AS_APPENDS appends each; returns how many were asynchronous. */
+static int
+run_as_threads(struct fixture *f, struct as_thread *th, int mix)
+{
+	pthread_t tids[AS_THREADS];
+	pthread_barrier_t start;
+	int n_async = 0;
+
+	done_box_reset();
+	pthread_barrier_init(&start, NULL, AS_THREADS);
+	for (int t = 0; t < AS_THREADS; t++) {
+		memset(&th[t], 0, sizeof(th[t]));
+		th[t] = (struct as_thread){.f = f, .t = t, .mix = mix, .start = &start};
+		assert_int_equal(pthread_create(&tids[t], NULL, as_main, &th[t]), 0);
+	}
+	for (int t = 0; t < AS_THREADS; t++)
+		pthread_join(tids[t], NULL);
+	pthread_barrier_destroy(&start);
+	for (int t = 0; t < AS_THREADS; t++) {
+		assert_int_equal(th[t].sync_rc, 0);
+		for (int k = 0; k < AS_APPENDS; k++)
+			if (!(mix && k % 2)) {
+				assert_int_equal(th[t].queue_rc[k], 0);
+				n_async++;
+			}
+	}
+	wait_for_callbacks(n_async);
+	return n_async;
+}
+
+/* Each async append's callback came exactly once, with rc 0 (checked after stop drained). */
+static void
+expect_each_called_once_ok(struct as_thread *th, int mix)
+{
+	for (int t = 0; t < AS_THREADS; t++)
+		for (int k = 0; k < AS_APPENDS; k++) {
+			if (mix && k % 2) {
+				assert_int_equal(th[t].done[k].calls, 0);
+				continue;
+			}
+			if (th[t].done[k].calls != 1 || th[t].done[k].rc != 0)
+				fail_msg("append t=%d k=%d: %d callbacks, rc=%d", t, k,
+					 th[t].done[k].calls, th[t].done[k].rc);
+		}
+}
+
+static void
+test_audit_append_async_each_done_once_and_verifies(void **state)
+{
+	struct fixture *f = *state;
+	static struct as_thread th[AS_THREADS];
+	const int64_t n = AS_THREADS * AS_APPENDS;
+
+	assert_int_equal(run_as_threads(f, th, 0), n);
+	/* Every callback has come; stopping drains anything left, so a second call would show. */
+	jg_audit_stop(f->audit);
+	assert_int_equal(callbacks_so_far(), n);
+	expect_each_called_once_ok(th, 0);
+	uint64_t size = 0;
+	assert_int_equal(jg_audit_size(f->store, &size), 0);
+	assert_int_equal(size, (uint64_t)n);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), n);
+	/* Every (thread, append) pair landed exactly once. */
+	assert_int_equal(
+	    query_int(f, "SELECT count(DISTINCT json_extract(CAST(entry AS TEXT), '$.data.t') "
+			 "* 1000 + json_extract(CAST(entry AS TEXT), '$.data.k')) FROM audit_log"),
+	    n);
+	expect_verified(f, (uint64_t)n);
+}
+
+static void
+test_audit_append_async_mixed_with_sync_one_chain(void **state)
+{
+	struct fixture *f = *state;
+	static struct as_thread th[AS_THREADS];
+	const int64_t n = AS_THREADS * AS_APPENDS;
+
+	int n_async = run_as_threads(f, th, 1);
+	assert_int_equal(n_async, n / 2);
+	jg_audit_stop(f->audit);
+	assert_int_equal(callbacks_so_far(), n_async);
+	expect_each_called_once_ok(th, 1);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), n);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log WHERE "
+				      "json_extract(CAST(entry AS TEXT), '$.type') = 'async.test'"),
+			 n_async);
+	assert_int_equal(query_int(f, "SELECT max(seq) FROM audit_log"), n - 1);
+	expect_verified(f, (uint64_t)n);
+}
+
+static void
+test_audit_append_async_refused_after_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct async_done d = {0, 99};
+	struct timespec pause = {0, 100 * 1000 * 1000};
+
+	populate(f, 1);
+	done_box_reset();
+	jg_audit_stop(f->audit);
+	assert_int_equal(append_async_i(f, 0, 0, &d), JG_EUNAVAIL);
+	nanosleep(&pause, NULL); /* a callback, wrongly made, would have had time to come */
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(callbacks_so_far(), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), 1);
+	expect_verified(f, 1);
+}
+
+struct stopper_arg {
+	struct fixture *f;
+};
+
+static void *
+stopper_main(void *arg)
+{
+	struct stopper_arg *s = arg;
+	jg_audit_stop(s->f->audit);
+	return NULL;
+}
+
+static void
+test_audit_append_async_queued_then_stop_is_written(void **state)
+{
+	struct fixture *f = *state;
+	struct async_done lone = {0, 99};
+
+	done_box_reset();
+	assert_int_equal(append_async_i(f, 0, 0, &lone), 0);
+	jg_audit_stop(f->audit); /* returns only once the queue is drained */
+	assert_int_equal(lone.calls, 1);
+	assert_int_equal(lone.rc, 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), 1);
+	expect_verified(f, 1);
+}
+
+#define DRAIN_QUEUED 10
+
+static void
+test_audit_append_async_queued_before_stop_is_written(void **state)
+{
+	struct fixture *f = *state;
+	struct async_done d[DRAIN_QUEUED], probe[64];
+	struct timespec pause = {0, 2 * 1000 * 1000};
+	struct stopper_arg s = {f};
+	struct blocker_arg blk;
+	pthread_t btid, stid;
+	int accepted = 0;
+
+	/* The appends sit in the queue behind a held writer while stop begins. */
+	populate(f, 1);
+	done_box_reset();
+	gate_close(f, &btid, &blk);
+	for (int i = 0; i < DRAIN_QUEUED; i++) {
+		d[i] = (struct async_done){0, 99};
+		assert_int_equal(append_async_i(f, 1, i, &d[i]), 0);
+	}
+	assert_int_equal(pthread_create(&stid, NULL, stopper_main, &s), 0);
+	/* Stop has begun once it refuses new appends; probes it accepted before count too. */
+	for (int i = 0; i < 64; i++) {
+		probe[i] = (struct async_done){0, 99};
+		if (append_async_i(f, 2, i, &probe[i]) != 0)
+			break;
+		accepted++;
+		nanosleep(&pause, NULL);
+	}
+	assert_true(accepted < 64);
+	assert_int_equal(callbacks_so_far(), 0); /* the writer is still held */
+	gate_reset();
+	pthread_mutex_lock(&gate.m);
+	gate.open = 1;
+	pthread_cond_broadcast(&gate.c);
+	pthread_mutex_unlock(&gate.m);
+	pthread_join(stid, NULL);
+	pthread_join(btid, NULL);
+	assert_int_equal(blk.rc, 0);
+	/* stop returned: the queue was drained, each callback called once, with success */
+	assert_int_equal(callbacks_so_far(), DRAIN_QUEUED + accepted);
+	for (int i = 0; i < DRAIN_QUEUED; i++) {
+		assert_int_equal(d[i].calls, 1);
+		assert_int_equal(d[i].rc, 0);
+	}
+	for (int i = 0; i < accepted; i++) {
+		assert_int_equal(probe[i].calls, 1);
+		assert_int_equal(probe[i].rc, 0);
+	}
+	assert_int_equal(probe[accepted].calls, 0); /* the refused one: never called */
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"),
+			 1 + DRAIN_QUEUED + accepted);
+	expect_verified(f, (uint64_t)(1 + DRAIN_QUEUED + accepted));
+}
+
+/* ---- verify-then-append ----------------------------------------------------------- */
+
+/* Edits entry seq as another process would: its own SQLite connection, triggers dropped. */
+static void
+edit_entry_elsewhere(struct fixture *f, uint64_t seq, const char *from, const char *to)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_prepare_v2(db, sql_get_entry, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	char *e = malloc(len + 1);
+	assert_non_null(e);
+	memcpy(e, sqlite3_column_blob(st, 0), len);
+	e[len] = '\0';
+	sqlite3_finalize(st);
+	patch(e, from, to);
+
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_log_no_update", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql_set_entry, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, e, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	free(e);
+}
+
+/*
+ * The writer's fast path takes its own previous batch as written while the
+ * store's data_version is unchanged; an edit from another connection moves
+ * it, so the next batch must re-read, catch the edit, fail, and mark the log
+ * broken.  The newest entry is the one edited: no later entry links to it.
+ */
+static void
+tamper_newest_then_append(struct fixture *f, int async)
+{
+	struct jg_store_conn *held[JG_STORE_POOL_SIZE - 1];
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	uint64_t size = 0;
+	char why[400] = "";
+
+	populate(f, 3);
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &chain, &fault),
+			 0);
+	assert_int_equal(size, 3);
+	jg_audit_set_verified(f->audit, &chain);
+	/*
+	 * Hold every pooled connection but the writer's: the background check
+	 * (which borrows one every second) could otherwise extend the verified
+	 * chain over the new batch before the edit, and then only the periodic
+	 * full re-verification would be left to catch it.
+	 */
+	for (int i = 0; i < JG_STORE_POOL_SIZE - 1; i++)
+		assert_int_equal(jg_store_acquire(f->store, &held[i]), 0);
+
+	/* One batch of 4 (seq 3..6), verified on the way in by nothing: it is this writer's own. */
+	done_box_reset();
+	if (async) {
+		struct async_done d[4];
+		for (int k = 0; k < 4; k++) {
+			d[k] = (struct async_done){0, 99};
+			assert_int_equal(append_async_i(f, 0, k, &d[k]), 0);
+		}
+		wait_for_callbacks(4);
+		for (int k = 0; k < 4; k++)
+			assert_int_equal(d[k].rc, 0);
+	} else {
+		struct append_many m = {4, 3};
+		assert_int_equal(jg_audit_run(f->audit, append_many_fn, &m), 0);
+	}
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), 0);
+
+	edit_entry_elsewhere(f, 6, "\"an entry\"", "\"an entrY\"");
+
+	done_box_reset();
+	if (async) {
+		struct async_done d = {0, 99};
+		int rc = append_async_i(f, 9, 9, &d);
+		if (rc == 0) {
+			wait_for_callbacks(1);
+			assert_int_equal(d.calls, 1);
+			assert_int_equal(d.rc, JG_EUNAVAIL);
+		} else {
+			assert_int_equal(rc, JG_EUNAVAIL); /* refused outright: no callback */
+			assert_int_equal(d.calls, 0);
+		}
+	} else {
+		assert_int_equal(jg_audit_append(f->audit, "after.edit", "tester", NULL, NULL),
+				 JG_EUNAVAIL);
+	}
+	assert_int_equal(jg_audit_healthy(f->audit, why, sizeof(why)), JG_EVERIFY);
+	if (strstr(why, "entry 6") == NULL)
+		fail_msg("broken, but not at entry 6: %s", why);
+	for (int i = 0; i < JG_STORE_POOL_SIZE - 1; i++)
+		jg_store_release(f->store, held[i]);
+	/* Nothing more was written, and everything after is refused. */
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), 7);
+	assert_int_equal(jg_audit_append(f->audit, "after.edit", "tester", NULL, NULL),
+			 JG_EUNAVAIL);
+	expect_fault(f, 6, "");
+}
+
+static void
+test_audit_verified_append_catches_edit_of_newest_entry(void **state)
+{
+	tamper_newest_then_append(*state, 0);
+}
+
+static void
+test_audit_verified_append_async_catches_edit_of_newest_entry(void **state)
+{
+	tamper_newest_then_append(*state, 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1900,6 +2316,13 @@ main(void)
 	    T(test_audit_run_fails_whole_batch_when_transaction_lost),
 	    T(test_audit_run_refused_after_stop),
 	    T(test_audit_list_filters_and_pages),
+	    T(test_audit_append_async_each_done_once_and_verifies),
+	    T(test_audit_append_async_mixed_with_sync_one_chain),
+	    T(test_audit_append_async_refused_after_stop),
+	    T(test_audit_append_async_queued_then_stop_is_written),
+	    T(test_audit_append_async_queued_before_stop_is_written),
+	    T(test_audit_verified_append_catches_edit_of_newest_entry),
+	    T(test_audit_verified_append_async_catches_edit_of_newest_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * test_store.c - the store's file-level guarantees: a new database file is
  * private (0600); a backup is a consistent copy in a new file that never
  * overwrites one; a restore's exclusive lock and an open store exclude each
- * other; a database that cannot be written is reported as such.
+ * other; a database that cannot be written is reported as such; and
+ * jg_store_data_version() moves on a connection exactly when another
+ * connection commits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,6 +161,87 @@ writable_store_is_reported_writable(void **state)
 	assert_int_equal(count_rows(f->store), 3); /* the check wrote nothing */
 }
 
+static int64_t
+data_version(struct jg_store_conn *conn)
+{
+	int64_t v = -1;
+	assert_int_equal(jg_store_data_version(conn, &v), 0);
+	return v;
+}
+
+/* As the audit writer reads it: inside a write transaction, then commit. */
+static int64_t
+data_version_in_tx(struct jg_store_conn *conn)
+{
+	assert_int_equal(jg_store_begin(conn), 0);
+	int64_t v = data_version(conn);
+	assert_int_equal(jg_store_commit(conn), 0);
+	return v;
+}
+
+static void
+insert_on(struct jg_store_conn *conn, int64_t x)
+{
+	struct jg_stmt *st;
+	assert_int_equal(jg_store_begin(conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, "INSERT INTO t VALUES (?)", &st), 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, x), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_commit(conn), 0);
+}
+
+/*
+ * The audit writer's verify-then-append fast path (src/audit.c verify_since)
+ * trusts the entries of its own previous batch without re-reading them while
+ * data_version on its connection is unchanged.  That is sound only if its own
+ * commits leave the value alone and every commit by another connection moves
+ * it: otherwise an edit made through another connection would go unchecked.
+ */
+static void
+data_version_moves_only_for_other_connections(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_conn *a, *b;
+
+	assert_int_equal(jg_store_acquire(f->store, &a), 0);
+	assert_int_equal(jg_store_acquire(f->store, &b), 0);
+	assert_ptr_not_equal(a, b);
+
+	int64_t v0 = data_version_in_tx(a);
+	assert_int_equal(data_version(a), v0);
+	/* A's own committed writes: unchanged, read plainly or in a transaction. */
+	insert_on(a, 10);
+	assert_int_equal(data_version(a), v0);
+	assert_int_equal(data_version_in_tx(a), v0);
+	insert_on(a, 11);
+	assert_int_equal(data_version_in_tx(a), v0);
+	assert_int_equal(data_version(a), v0);
+
+	/* B's commit: A sees a new value, in a transaction ... */
+	insert_on(b, 20);
+	int64_t v1 = data_version_in_tx(a);
+	assert_int_not_equal(v1, v0);
+	assert_int_equal(data_version(a), v1); /* ... and it stays there until the next one */
+
+	/* ... and read plainly. */
+	insert_on(b, 21);
+	int64_t v2 = data_version(a);
+	assert_int_not_equal(v2, v1);
+	assert_int_equal(data_version_in_tx(a), v2);
+
+	/* B's value is its own business: A's commits move it, B's do not. */
+	int64_t bv = data_version(b);
+	insert_on(b, 22);
+	assert_int_equal(data_version(b), bv);
+	insert_on(a, 12);
+	assert_int_not_equal(data_version_in_tx(b), bv);
+
+	jg_store_release(f->store, a);
+	jg_store_release(f->store, b);
+	assert_int_equal(count_rows(f->store), 3 + 6);
+}
+
 int
 main(void)
 {
@@ -169,6 +252,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(exclusive_lock_and_open_store_exclude_each_other, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(writable_store_is_reported_writable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(data_version_moves_only_for_other_connections, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
