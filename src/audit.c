@@ -586,7 +586,7 @@ wake_next_leader(struct jg_audit *a)
 static void
 lead_batch(struct jg_audit *a)
 {
-	struct job *batch = a->queue, *last = a->queue, *async = NULL, **async_tail = &async;
+	struct job *batch = a->queue, *last = a->queue;
 
 	a->writing = 1;
 	for (int n = 1; n < MAX_BATCH && last->next; n++)
@@ -599,29 +599,32 @@ lead_batch(struct jg_audit *a)
 
 	run_batch(a, batch);
 
-	pthread_mutex_lock(&a->lock);
+	/*
+	 * Jobs nobody waits on are told first, outside the lock (a callback
+	 * hands the result to another thread and returns), and freed: once the
+	 * writer's seat is free, jg_audit_stop may return.
+	 */
+	struct job *waiting = NULL, **waiting_tail = &waiting;
 	for (struct job *j = batch, *next; j; j = next) {
-		next = j->next; /* a waiting caller's job vanishes as soon as it is done */
+		next = j->next;
 		if (j->done_fn != NULL) {
-			j->next = NULL;
-			*async_tail = j;
-			async_tail = &j->next;
+			j->done_fn(j->done_ctx, j->rc);
+			async_free((struct async_append *)j);
 			continue;
 		}
+		j->next = NULL;
+		*waiting_tail = j;
+		waiting_tail = &j->next;
+	}
+	pthread_mutex_lock(&a->lock);
+	for (struct job *j = waiting, *next; j; j = next) {
+		next = j->next; /* a waiting caller's job vanishes as soon as it is done */
 		j->done = 1;
 		pthread_cond_signal(&j->wake);
 	}
 	a->writing = 0;
 	wake_next_leader(a);
 	pthread_cond_broadcast(&a->done);
-	pthread_mutex_unlock(&a->lock);
-	/* outside the lock: a callback hands the result to another thread and returns */
-	for (struct job *j = async, *next; j; j = next) {
-		next = j->next;
-		j->done_fn(j->done_ctx, j->rc);
-		async_free((struct async_append *)j);
-	}
-	pthread_mutex_lock(&a->lock);
 }
 
 static int

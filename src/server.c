@@ -952,10 +952,11 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	struct sockaddr *addr;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
 			     MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	/* by default one event loop per CPU but one: the audit writer needs a CPU of its own */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned int loops = cfg->limits.event_threads > 0 ? (unsigned int)cfg->limits.event_threads
-			     : cpus > 0 && cpus < 64	   ? (unsigned int)cpus
-							   : 4;
+	unsigned int loops = (unsigned int)cfg->limits.event_threads;
+	if (loops == 0)
+		loops = cpus <= 2 ? 1 : cpus > 64 ? 63 : (unsigned int)cpus - 1;
 
 	if (inet_pton(AF_INET, cfg->listen_host, &a4.sin_addr) == 1) {
 		a4.sin_family = AF_INET;

@@ -134,7 +134,8 @@ int jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *act
 int jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t *data,
 		    struct jg_audit_receipt *out) __attribute__((warn_unused_result));
 
-/* Told once, on the writer's thread, how an asynchronous append ended; must not block. */
+/* Told once, on the thread that committed its batch, how an asynchronous append ended; must not
+ * block. */
 typedef void (*jg_audit_done_fn)(void *ctx, int rc);
 
 /*
