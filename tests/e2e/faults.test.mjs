@@ -19,8 +19,8 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { createSign, generateKeyPairSync } from 'node:crypto';
 import { startJitgate, cleanup, runJitgate, Jitgate, BIN } from './lib/harness.mjs';
+import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
 const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
@@ -275,29 +275,17 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
   });
 });
 
-// A JWT signed by a key the provider never published: its kid makes jitgate fetch the JWKS.
-function unknownKidToken() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid: `unknown-${now}-${Math.random()}` })}.${b64({ iss: 'x', sub: 'mallory', iat: now, exp: now + 300 })}`;
-  const sig = createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url');
-  return `${input}.${sig}`;
-}
 
 describe('identity provider down or slow', () => {
   test('hanging provider: cached keys keep working, the JWKS fetch gives up within its timeout, other callers are not held up', async () => {
     const jg = await startJitgate({ minRefresh: 1 });
     let hang;
-    const held = [];
     try {
       assert.equal((await jg.as('alice', 'GET', '/v1/requests?mine=true')).status, 200); // keys fetched and cached
       await jg.tokenFor('bob');
       // the provider stops answering: same port, connections accepted, never a byte back
-      const port = new URL(jg.idp.url).port;
-      await jg.idp.kill();
-      hang = net.createServer((s) => { held.push(s); s.on('error', () => {}); });
-      await new Promise((ok) => hang.listen(Number(port), '127.0.0.1', ok));
+      hang = await hangProvider(jg.idp);
+      const { held } = hang;
       await sleep(1100); // past jwks_min_refresh_seconds
 
       const t0 = Date.now();
@@ -323,7 +311,6 @@ describe('identity provider down or slow', () => {
 
       // the provider is down (connection refused): unknown keys fail fast, known ones still work
       hang.close();
-      for (const s of held) s.destroy();
       await sleep(1100);
       const t1 = Date.now();
       const down = await jg.request('GET', '/v1/requests?mine=true', { headers: { authorization: `Bearer ${unknownKidToken()}` } });
@@ -332,7 +319,7 @@ describe('identity provider down or slow', () => {
       assert.ok(Date.now() - t1 < 2000);
       assert.equal((await jg.as('alice', 'GET', '/v1/requests?mine=true')).status, 200);
     } finally {
-      if (hang) { hang.close(); for (const s of held) s.destroy(); }
+      if (hang) hang.close();
       await cleanup(jg);
     }
   });

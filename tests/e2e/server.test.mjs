@@ -6,12 +6,11 @@
 //     and every call that was answered 200 has its entry in the log.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import https from 'node:https';
 import { execFileSync } from 'node:child_process';
-import { createSign, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { startJitgate, cleanup, TEST_LIMITS } from './lib/harness.mjs';
+import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
 const SVC = 'payment-gateway';
 const PROBES = `/v1/services/${SVC}/probes`;
@@ -32,20 +31,11 @@ async function probeToken(jg) {
   return t.json;
 }
 
-// A bearer token whose key id the provider never published: verifying it makes jitgate fetch the JWKS.
-function unknownKidToken() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid: `unknown-${now}-${Math.random()}` })}.${b64({ iss: 'x', sub: 'mallory', iat: now, exp: now + 300 })}`;
-  return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
-}
 
 describe('event loops, workers and suspended connections', () => {
   test('the only worker stuck on a hanging provider: guarded calls and /healthz still answer at once', async () => {
     const jg = await startJitgate({ minRefresh: 1, extraConfig: `${TEST_LIMITS}\n  worker_threads: 1\n` });
     let hang;
-    const held = [];
     try {
       const { token } = await probeToken(jg);
       const guarded = () => jg.request('GET', PROBES, { headers: { authorization: `Bearer ${token}` } });
@@ -53,10 +43,8 @@ describe('event loops, workers and suspended connections', () => {
       await jg.tokenFor('carol'); // carol's bearer token, for a call that needs a worker
 
       // the provider stops answering: same port, connections accepted, never a byte back
-      const port = new URL(jg.idp.url).port;
-      await jg.idp.kill();
-      hang = net.createServer((s) => { held.push(s); s.on('error', () => {}); });
-      await new Promise((ok) => hang.listen(Number(port), '127.0.0.1', ok));
+      hang = await hangProvider(jg.idp);
+      const { held } = hang;
       await sleep(1100); // past jwks_min_refresh_seconds
 
       // a call with an unknown key id holds the only worker in the JWKS fetch
@@ -82,7 +70,7 @@ describe('event loops, workers and suspended connections', () => {
       assert.ok(qms > 1500 && qms > worst, `the queued worker call (${qms} ms) did not wait: the worker was not busy`);
       assert.equal((await stuck).status, 401);
     } finally {
-      if (hang) { hang.close(); for (const s of held) s.destroy(); }
+      if (hang) hang.close();
       await cleanup(jg);
     }
   });
