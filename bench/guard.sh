@@ -9,8 +9,10 @@ set -euo pipefail
 
 GS="$REPO/build/bench/guard_setup"
 [ -x "$GS" ] || bench_die "$GS is missing: run 'make build/bench/guard_setup'"
-grep -q '^nginx' "$BENCH_TMP/results" 2>/dev/null || bench_die "run the http section first (it measures nginx)"
+[ -s "$BENCH_TMP/nginx_url" ] || bench_die "run the http section first (it starts nginx)"
 token=$("$GS" "$JG_CONFIG" bench-svc)
-bench_wrk "jitgate guarded GET" "$JG_URL/v1/services/bench-svc/probes" -H "Authorization: Bearer $token"
-bench_table "Guarded GET, HTTPS keep-alive, $BENCH_CONNECTIONS connections, ${BENCH_SECONDS}s" \
-  nginx guard nginx "jitgate guarded GET"
+# nginx and the guarded GET alternate, and the pair with the median ratio is shown
+bench_wrk_paired "nginx (paired)" "$(cat "$BENCH_TMP/nginx_url")" \
+  "jitgate guarded GET" "$JG_URL/v1/services/bench-svc/probes" -H "Authorization: Bearer $token"
+bench_table "Guarded GET, HTTPS keep-alive, $BENCH_CONNECTIONS connections, ${BENCH_SECONDS}s (median of ${BENCH_RUNS:-3} pairs)" \
+  "nginx (paired)" guard "nginx (paired)" "jitgate guarded GET"

@@ -56,5 +56,5 @@ bench_wrk "jitgate /healthz" "$JG_URL/healthz"
 bench_table "HTTPS, keep-alive, ${BENCH_CONNECTIONS} connections, ${BENCH_SECONDS}s (wrk -t${BENCH_THREADS}; nginx worker_processes ${BENCH_NGINX_WORKERS:-auto})" \
   nginx http nginx "jitgate /healthz"
 
-kill -TERM "$ngx_pid" 2>/dev/null || true
-wait "$ngx_pid" 2>/dev/null || true
+# nginx keeps running for the sections that pair their runs with it (bench/run.sh stops it at the end)
+echo "https://127.0.0.1:$ngx_port/" >"$BENCH_TMP/nginx_url"

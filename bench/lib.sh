@@ -84,8 +84,28 @@ bench_wrk() {
       }' <<<"$line" >>"$rows"
   done
   # the median run by throughput: this VM's neighbours move single runs by +-20 %
-  sort -t$'\t' -k2,2n "$rows" | awk -v m=$(((runs + 1) / 2)) 'NR == m' >>"$BENCH_TMP/results"
+  sort -t$'\t' -k2,2n "$rows" | awk -v m=$(((runs + 1) / 2)) 'NR == m' >>"${BENCH_RESULTS:-$BENCH_TMP/results}"
   rm -f "$rows"
+}
+
+# bench_wrk_paired REF_NAME REF_URL NAME URL [extra wrk options for NAME...]: BENCH_RUNS (3)
+# pairs of runs, the reference then NAME back to back, so that both meet the machine in the same
+# state; appends to $BENCH_TMP/results the two rows of the pair whose ratio is the median.
+bench_wrk_paired() {
+  local ref=$1 ref_url=$2 name=$3 url=$4 runs=${BENCH_RUNS:-3} i pairs
+  shift 4
+  pairs=$(mktemp "$BENCH_TMP/pairs.XXXXXX")
+  for ((i = 1; i <= runs; i++)); do
+    BENCH_RESULTS=$pairs BENCH_RUNS=1 bench_wrk "$ref" "$ref_url"
+    BENCH_RESULTS=$pairs BENCH_RUNS=1 bench_wrk "$name" "$url" "$@"
+  done
+  # one line per pair: ratio, then both rows (tab-separated fields joined by a unit separator)
+  awk -F'\t' 'NR % 2 == 1 { ref = $0; rps = $2; next }
+      { r = rps > 0 ? $2 / rps : 0; gsub(/\t/, "\037", ref); row = $0; gsub(/\t/, "\037", row)
+        printf "%.6f\t%s\t%s\n", r, ref, row }' "$pairs" |
+    sort -t$'\t' -k1,1g | awk -F'\t' -v m=$(((runs + 1) / 2)) 'NR == m {
+      gsub(/\037/, "\t", $2); gsub(/\037/, "\t", $3); print $2; print $3 }' >>"$BENCH_TMP/results"
+  rm -f "$pairs"
 }
 
 # bench_table TITLE REFERENCE_NAME SECTION NAME...: prints the rows measured

@@ -24,7 +24,7 @@
  * the guarded endpoints far below what TLS and the store allow
  * (docs/performance.md).
  * A watchdog (deadline.h) gives each connection limits.request_timeout
- * seconds to deliver a whole request, so slow senders cannot hold threads.
+ * seconds to deliver a whole request, so slow senders cannot hold connections.
  * libmicrohttpd's own memory limit is set well above jitgate's caps so that
  * jitgate, not the library, answers oversized requests, in JSON.
  */
