@@ -77,6 +77,16 @@ handle_login(struct jg_http_request *req, struct jg_http_reply *reply)
 					   "return_to must be a path on this site.");
 		return;
 	}
+	int retry;
+	if (jg_throttle_login(app->throttle, req, &retry) != 0) {
+		char secs[16];
+		snprintf(secs, sizeof(secs), "%d", retry);
+		jg_http_reply_html_message(reply, 429, "Too many sign-ins",
+					   "Too many sign-ins from this address. Try again in a "
+					   "minute.");
+		jg_http_reply_header(reply, "Retry-After", secs);
+		return;
+	}
 	snprintf(flow.return_to, sizeof(flow.return_to), "%s", return_to ? return_to : "/");
 	if (jg_random_token(32, state, sizeof(state)) != 0 ||
 	    jg_random_token(32, flow.nonce, sizeof(flow.nonce)) != 0 ||

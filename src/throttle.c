@@ -1,8 +1,8 @@
 /*
  * throttle.c - rate limits on failed authentications and new requests (see throttle.h).
  *
- * Four bucket tables of fixed size: auth failures by address and by
- * identity, new requests by identity and by address.  Keys are prefixed
+ * Five bucket tables of fixed size: auth failures by address and by
+ * identity, new requests by identity and by address, sign-ins by address.  Keys are prefixed
  * ("ip:", "user:") only for readability of the tests; the tables are apart.
  */
 #include <stdatomic.h>
@@ -15,8 +15,9 @@
 #include "jitgate/throttle.h"
 
 struct jg_throttle {
-	struct jg_ratelimit *fail_addr, *fail_id, *req_id, *req_addr;
+	struct jg_ratelimit *fail_addr, *fail_id, *req_id, *req_addr, *login_addr;
 	atomic_ullong failures;	       /* failed authentications recorded */
+	atomic_ullong limited_login;   /* 429s for sign-ins */
 	atomic_ullong limited_auth;    /* 429s for failed authentications */
 	atomic_ullong limited_request; /* 429s for new requests */
 };
@@ -45,7 +46,10 @@ jg_throttle_new(const struct jg_limits *lim)
 	    jg_ratelimit_new(n, (uint32_t)lim->requests_per_minute, (uint32_t)lim->requests_burst);
 	t->req_addr = jg_ratelimit_new(n, (uint32_t)lim->requests_per_address_per_minute,
 				       (uint32_t)lim->requests_address_burst);
-	if (!t->fail_addr || !t->fail_id || !t->req_id || !t->req_addr) {
+	/* a sign-in costs an outbound call to the provider: as many as new requests per address */
+	t->login_addr = jg_ratelimit_new(n, (uint32_t)lim->requests_per_address_per_minute,
+					 (uint32_t)lim->requests_address_burst);
+	if (!t->fail_addr || !t->fail_id || !t->req_id || !t->req_addr || !t->login_addr) {
 		jg_throttle_free(t);
 		return NULL;
 	}
@@ -61,6 +65,7 @@ jg_throttle_free(struct jg_throttle *t)
 	jg_ratelimit_free(t->fail_id);
 	jg_ratelimit_free(t->req_id);
 	jg_ratelimit_free(t->req_addr);
+	jg_ratelimit_free(t->login_addr);
 	free(t);
 }
 
@@ -143,6 +148,21 @@ jg_throttle_request(struct jg_throttle *t, const struct jg_http_request *req, co
 	return too_many(reply, retry_addr, "too many new access requests from this address");
 }
 
+int
+jg_throttle_login(struct jg_throttle *t, const struct jg_http_request *req, int *retry_after)
+{
+	char key[80];
+
+	*retry_after = 0;
+	if (t == NULL)
+		return 0;
+	jg_http_client_key(req, key, sizeof(key));
+	if (jg_ratelimit_take(t->login_addr, key, now_ms(), retry_after))
+		return 0;
+	atomic_fetch_add(&t->limited_login, 1);
+	return JG_EDENIED;
+}
+
 char *
 jg_throttle_metrics_text(struct jg_throttle *t)
 {
@@ -158,18 +178,22 @@ jg_throttle_metrics_text(struct jg_throttle *t)
 		     "# TYPE jitgate_rate_limited_total counter\n"
 		     "jitgate_rate_limited_total{limit=\"auth_failures\"} %llu\n"
 		     "jitgate_rate_limited_total{limit=\"requests\"} %llu\n"
+		     "jitgate_rate_limited_total{limit=\"sign_ins\"} %llu\n"
 		     "# HELP jitgate_rate_limit_entries Clients tracked per bucket table (fixed "
 		     "capacity).\n"
 		     "# TYPE jitgate_rate_limit_entries gauge\n"
 		     "jitgate_rate_limit_entries{table=\"auth_failures_address\"} %zu\n"
 		     "jitgate_rate_limit_entries{table=\"auth_failures_identity\"} %zu\n"
 		     "jitgate_rate_limit_entries{table=\"requests_identity\"} %zu\n"
-		     "jitgate_rate_limit_entries{table=\"requests_address\"} %zu\n",
+		     "jitgate_rate_limit_entries{table=\"requests_address\"} %zu\n"
+		     "jitgate_rate_limit_entries{table=\"sign_ins_address\"} %zu\n",
 		     (unsigned long long)atomic_load(&t->failures),
 		     (unsigned long long)atomic_load(&t->limited_auth),
 		     (unsigned long long)atomic_load(&t->limited_request),
+		     (unsigned long long)atomic_load(&t->limited_login),
 		     jg_ratelimit_entries(t->fail_addr), jg_ratelimit_entries(t->fail_id),
-		     jg_ratelimit_entries(t->req_id), jg_ratelimit_entries(t->req_addr)) < 0)
+		     jg_ratelimit_entries(t->req_id), jg_ratelimit_entries(t->req_addr),
+		     jg_ratelimit_entries(t->login_addr)) < 0)
 		return NULL;
 	return text;
 }

@@ -59,6 +59,15 @@ int jg_throttle_request(struct jg_throttle *t, const struct jg_http_request *req
 			const char *identity, struct jg_http_reply *reply)
     __attribute__((warn_unused_result));
 
+/*
+ * One sign-in started from the client's address (each costs an outbound
+ * call to the identity provider and holds a worker while it runs): 0, or
+ * JG_EDENIED with *retry_after seconds when the address's bucket
+ * (limits.requests_per_address_per_minute, burst requests_address_burst) is empty.
+ */
+int jg_throttle_login(struct jg_throttle *t, const struct jg_http_request *req, int *retry_after)
+    __attribute__((warn_unused_result));
+
 /* Prometheus text for /metrics (caller frees); NULL when out of memory. */
 char *jg_throttle_metrics_text(struct jg_throttle *t);
 

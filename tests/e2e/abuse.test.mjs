@@ -9,11 +9,14 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { startJitgate, cleanup } from './lib/harness.mjs';
 
 const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
 const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
 
 function assert429(r, pattern) {
@@ -31,7 +34,7 @@ function metric(text, name) {
   return Number(line.split(' ')[1]);
 }
 
-describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identity, 5 per address)', () => {
+describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identity, 5 per address, 5 sign-ins per address)', () => {
   let jg;
   const from = (addr, method, path, opts = {}) => jg.request(method, path, { ...opts, localAddress: addr });
   const asFrom = async (addr, user, method, path, opts = {}) => from(addr, method, path,
@@ -128,12 +131,31 @@ describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identit
     assert429(await create('frank'), /from this address/);
   });
 
+  test('sign-ins: 5 per address (each calls the provider and holds a worker), then a 429 page; no login is stored', async () => {
+    const A = '127.0.0.12';
+    for (let i = 0; i < 5; i++) {
+      const r = await from(A, 'GET', '/auth/login');
+      assert.equal(r.status, 302, r.body);
+    }
+    const flows = () => Number(sql(join(jg.dir, 'jitgate.db'), 'SELECT count(*) FROM auth_flows;').trim());
+    const before = flows();
+    const r = await from(A, 'GET', '/auth/login');
+    assert.equal(r.status, 429, r.body);
+    assert.match(r.headers['content-type'], /^text\/html/);
+    assert.match(r.body, /Too many sign-ins/);
+    assert.ok(Number(r.headers['retry-after']) >= 1, `Retry-After: ${r.headers['retry-after']}`);
+    assert.equal(flows(), before, 'a refused sign-in stored a login flow');
+    // another address is not affected
+    assert.equal((await from('127.0.0.13', 'GET', '/auth/login')).status, 302);
+  });
+
   test('/metrics counts failures and refusals, and the tables stay within their capacity', async () => {
     const m = await jg.request('GET', '/metrics');
     assert.equal(m.status, 200);
     assert.ok(metric(m.body, 'jitgate_auth_failures_total') >= 25);
     assert.ok(metric(m.body, 'jitgate_rate_limited_total{limit="auth_failures"}') >= 6);
     assert.ok(metric(m.body, 'jitgate_rate_limited_total{limit="requests"}') >= 3);
+    assert.ok(metric(m.body, 'jitgate_rate_limited_total{limit="sign_ins"}') >= 1);
     assert.ok(metric(m.body, 'jitgate_rate_limit_entries{table="auth_failures_address"}') >= 5);
   });
 });
