@@ -431,13 +431,7 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_t *params = json_pack("{s:s,s:I,s:I}", "probe", id, "limit", (json_int_t)limit,
 				   "after", (json_int_t)after);
-	if (params == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
-	int rc = jg_guard(req, reply, svc, "deploy-probe", "probe.events.read", params, &g);
-	json_decref(params);
-	if (rc != 0)
+	if (jg_guard_params(req, reply, svc, "deploy-probe", "probe.events.read", params, &g) != 0)
 		return;
 
 	json_t *events = json_array();
@@ -448,7 +442,7 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
 		return;
 	}
-	rc = jg_store_begin_read(conn);
+	int rc = jg_store_begin_read(conn);
 	/* only the probes of the token's own grant, as for DELETE */
 	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_probe_of_grant, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, id);

@@ -269,10 +269,6 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_t *params = json_pack("{s:I,s:I,s:I}", "since", (json_int_t)since, "until",
 				   (json_int_t)until, "limit", (json_int_t)limit);
-	if (params == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
 	if (level)
 		json_object_set_new(params, "level", json_string(level));
 	if (tid_arg)
@@ -284,9 +280,7 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	if (cursor)
 		json_object_set_new(params, "cursor", json_string(cursor));
-	int rc = jg_guard(req, reply, svc, "read-logs", "logs.read", params, &g);
-	json_decref(params);
-	if (rc != 0)
+	if (jg_guard_params(req, reply, svc, "read-logs", "logs.read", params, &g) != 0)
 		return;
 
 	bool redact = !g.has_pii;
@@ -306,7 +300,7 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 			  : rare_word(conn, redact, match)
 			      ? (redact ? sql_rare_redacted : sql_rare_raw)
 			      : (redact ? sql_redacted : sql_raw);
-	rc = jg_stmt_prepare(conn, sql, &st);
+	int rc = jg_stmt_prepare(conn, sql, &st);
 	if (rc == 0) {
 		jg_stmt_bind_text(st, 1, svc);
 		jg_stmt_bind_int64(st, 2, since);

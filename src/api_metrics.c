@@ -143,13 +143,7 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_t *params = json_pack("{s:s?,s:I,s:I,s:I}", "name", name, "since", (json_int_t)since,
 				   "until", (json_int_t)until, "step_ns", (json_int_t)step);
-	if (params == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
-	int rc = jg_guard(req, reply, svc, "read-metrics", "metrics.read", params, &g);
-	json_decref(params);
-	if (rc != 0)
+	if (jg_guard_params(req, reply, svc, "read-metrics", "metrics.read", params, &g) != 0)
 		return;
 
 	bool redact = !g.has_pii;
@@ -162,7 +156,7 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the telemetry store is unavailable");
 		return;
 	}
-	int s = JG_ESTORE;
+	int s = JG_ESTORE, rc;
 	if (name == NULL) {
 		if ((rc = jg_stmt_prepare(conn, sql_names, &st)) == 0) {
 			jg_stmt_bind_text(st, 1, svc);

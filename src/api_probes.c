@@ -254,13 +254,7 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	json_t *params = json_pack("{s:s}", "probe", id);
-	if (params == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
-	int rc = jg_guard(req, reply, svc, "deploy-probe", "probe.delete", params, &g);
-	json_decref(params);
-	if (rc != 0)
+	if (jg_guard_params(req, reply, svc, "deploy-probe", "probe.delete", params, &g) != 0)
 		return;
 	if (jg_store_acquire(app->store, &conn) == 0) {
 		if (jg_stmt_prepare(conn, sql_delete, &st) == 0) {

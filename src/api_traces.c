@@ -124,13 +124,7 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (jg_tq_bool(req, reply, "adjust_skew", &adjust) != 0)
 		return;
 	json_t *params = json_pack("{s:s,s:b}", "trace_id", tid, "adjust_skew", adjust);
-	if (params == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
-	int rc = jg_guard(req, reply, svc, "read-traces", "traces.read", params, &g);
-	json_decref(params);
-	if (rc != 0)
+	if (jg_guard_params(req, reply, svc, "read-traces", "traces.read", params, &g) != 0)
 		return;
 
 	json_t *spans = json_array();
@@ -142,7 +136,7 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the telemetry store is unavailable");
 		return;
 	}
-	rc = jg_store_begin_read(conn);
+	int rc = jg_store_begin_read(conn);
 	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_has_service, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, tid);
 		jg_stmt_bind_text(st, 2, svc);
@@ -245,13 +239,7 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *params = json_pack("{s:I,s:I,s:b,s:I,s:I}", "since", (json_int_t)since, "until",
 				   (json_int_t)until, "errors_only", errors, "min_duration_ns",
 				   (json_int_t)min_dur, "limit", (json_int_t)limit);
-	if (params == NULL) {
-		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
-		return;
-	}
-	int rc = jg_guard(req, reply, svc, "read-traces", "traces.search", params, &g);
-	json_decref(params);
-	if (rc != 0)
+	if (jg_guard_params(req, reply, svc, "read-traces", "traces.search", params, &g) != 0)
 		return;
 
 	bool redact = !g.has_pii;
@@ -263,7 +251,7 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the telemetry store is unavailable");
 		return;
 	}
-	rc = jg_stmt_prepare(conn, sql_search, &st);
+	int rc = jg_stmt_prepare(conn, sql_search, &st);
 	if (rc == 0) {
 		int s;
 		jg_stmt_bind_text(st, 1, svc);

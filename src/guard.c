@@ -273,3 +273,17 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		return unavailable(reply, "the audit log cannot be written");
 	return 0;
 }
+
+int
+jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+		const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+{
+	if (params == NULL) {
+		memset(g, 0, sizeof(*g));
+		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	int rc = jg_guard(req, reply, service, capability, action, params, g);
+	json_decref(params);
+	return rc;
+}

@@ -40,4 +40,13 @@ int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const cha
 	     const char *capability, const char *action, json_t *params, struct jg_guarded *g)
     __attribute__((warn_unused_result));
 
+/*
+ * jg_guard() for a handler that built params for the occasion: params is
+ * stolen (released by the call), and NULL - they could not be built - is a
+ * 500 with nothing recorded.
+ */
+int jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+		    const char *capability, const char *action, json_t *params,
+		    struct jg_guarded *g) __attribute__((warn_unused_result));
+
 #endif
