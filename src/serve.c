@@ -269,6 +269,12 @@ jg_cmd_serve(int argc, char **argv)
 	char err[1024];
 	sigset_t sigs;
 
+	/*
+	 * A few malloc arenas, not glibc's 8 per CPU: with 32 workers, an event
+	 * loop and the background threads, each arena kept what its bursts had
+	 * freed and the soak's RSS grew past its limit (docs/reliability.md).
+	 */
+	(void)mallopt(M_ARENA_MAX, 4);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
