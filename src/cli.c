@@ -27,6 +27,8 @@ static const char usage_text[] =
     "                                          verify an export offline\n"
     "  audit checkpoint [-c FILE]              sign a checkpoint now\n"
     "  audit check [-c FILE]                   verify the log in the store\n"
+    "  audit hash --url URL [--token-file F] [--ca-file F] [--kind K] [--stdin | VALUE]\n"
+    "                                          an auditor's markers for a known value\n"
     "  policy check DIR                        validate the policies of DIR\n"
     "  policy test DIR                         run the *.test.yaml cases beside them\n"
     "  login --issuer URL --client-id ID [--audience URL] [-o FILE]\n"
