@@ -239,25 +239,6 @@ jg_pii_string(const struct jg_pii_keys *keys, const char *text)
 	return s;
 }
 
-/* Whether s[0..n) is exactly one keyed marker: "[REDACTED:" kind ":" kid ":" mac "]". */
-static bool
-is_keyed_marker(const char *s, size_t n)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t k, tail = 1 + JG_PII_KID_LEN + 1 + JG_PII_MAC_LEN + 1;
-
-	if (n < 10 + 1 + tail || memcmp(s, "[REDACTED:", 10) != 0)
-		return false;
-	k = n - tail - 10; /* the kind's length */
-	if (k > JG_PII_KIND_MAX || strspn(s + 10, "abcdefghijklmnopqrstuvwxyz") != k)
-		return false;
-	s += 10 + k;
-	return s[0] == ':' && strspn(s + 1, b64) >= JG_PII_KID_LEN &&
-	       s[1 + JG_PII_KID_LEN] == ':' &&
-	       strspn(s + 2 + JG_PII_KID_LEN, b64) == JG_PII_MAC_LEN && s[tail - 1] == ']';
-}
-
 static int
 walk(const struct jg_pii_keys *keys, json_t *v, int depth)
 {
@@ -270,8 +251,10 @@ walk(const struct jg_pii_keys *keys, json_t *v, int depth)
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		if (keys && is_keyed_marker(json_string_value(v), json_string_length(v)))
-			return 0;
+		/*
+		 * Markers already in v are scanned again, not skipped: a look-alike could
+		 * hide a card number in its "mac", and a real one holds nothing to match.
+		 */
 		rc = jg_pii_text(keys, json_string_value(v), json_string_length(v), &o, &olen,
 				 &found);
 		if (rc != 0)

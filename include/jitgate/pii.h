@@ -117,8 +117,8 @@ int jg_pii_text(const struct jg_pii_keys *keys, const char *in, size_t len, char
 
 /*
  * jg_pii_text() applied to every string of value in place (object keys
- * are left as they are; a string that already is one whole keyed marker
- * is kept).  Returns 0, JG_ETOOBIG (nested deeper than
+ * are left as they are; markers already there hold nothing to match and
+ * come out unchanged).  Returns 0, JG_ETOOBIG (nested deeper than
  * JG_REDACT_MAX_DEPTH), JG_ENOMEM or JG_ECRYPTO; on failure value may be
  * partly rewritten and must not be written anywhere.
  */

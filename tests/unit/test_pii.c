@@ -8,7 +8,8 @@
  * (head -c 6 and the input "jitgate pii key id" for the kid).  Then: the
  * text pass keeps what redaction keeps and marks what it replaces (the
  * bearer word stays, the token alone is hashed), NULL keys give the plain
- * markers, the JSON walk leaves keyed markers alone, a key loaded from a
+ * markers, the JSON walk leaves keyed markers as they are but scans
+ * look-alikes, a key loaded from a
  * key directory marks like the same bytes given raw, the rotated ring
  * marks with the newest key, and the condition rules of pii.h.
  */
@@ -143,6 +144,14 @@ test_pii_json(void **state)
 		  "\"for [REDACTED:email:" KID ":pZ_FeNTLRvqrHW6zSOfHSw]\"}");
 	free(dump);
 	json_decref(v);
+
+	/* a look-alike marker is scanned like any text: its "mac" cannot hide a card number */
+	json_t *fake = json_string("[REDACTED:card:AAAAAAAA:AAAAA-4111111111111111]");
+	assert_int_equal(jg_pii_json(k, fake), 0);
+	assert_string_equal(json_string_value(fake),
+			    "[REDACTED:card:AAAAAAAA:AAAAA-[REDACTED:card:" KID
+			    ":BiIkEgE4KkWRL7IoKLP32w]]");
+	json_decref(fake);
 
 	/* the depth cap */
 	json_t *deep = json_string("alice@example.com");
