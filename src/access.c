@@ -5,6 +5,11 @@
  * audit writer: it reads the request inside the transaction, checks the
  * transition is allowed for this caller, writes the new state and appends
  * exactly one audit entry.  Reads (get, list) use a pool connection.
+ * Free text a person wrote (reasons, review notes, the incident id taken
+ * from a justification, a refusal's message that quotes the body) enters
+ * an entry only through entry_text(): personal data in it becomes keyed
+ * markers (pii.h), since the log can never be edited.  Identities (actor,
+ * requester, approvers) are written as they are.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include "jitgate/access.h"
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
+#include "jitgate/pii.h"
 #include "jitgate/session.h"
 
 #define MAX_LIST   200
@@ -30,6 +36,39 @@ fail(char *why, size_t whylen, int rc, const char *fmt, ...)
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+/*
+ * Sets data[key] to text with its personal data marked (pii.h).  Returns 0
+ * or JG_ENOMEM: then the entry must not be written (never the text in clear).
+ */
+static int
+entry_text(const struct jg_access_ctx *ctx, json_t *data, const char *key, const char *text)
+{
+	json_t *s = jg_pii_string(ctx->pii, text ? text : "");
+
+	/* json_object_set_new releases s also when it fails, and fails for NULL */
+	return data != NULL && json_object_set_new(data, key, s) == 0 ? 0 : JG_ENOMEM;
+}
+
+/*
+ * A policy decision as an entry holds it: a copy whose incident (taken from
+ * the justification) and reason are marked.  NULL when it cannot be built.
+ */
+static json_t *
+entry_decision(const struct jg_access_ctx *ctx, const json_t *decision)
+{
+	json_t *d = json_deep_copy(decision);
+	const char *keys[] = {"incident", "reason"};
+
+	for (size_t i = 0; d != NULL && i < 2; i++) {
+		const char *t = json_string_value(json_object_get(d, keys[i]));
+		if (t != NULL && entry_text(ctx, d, keys[i], t) != 0) {
+			json_decref(d);
+			d = NULL;
+		}
+	}
+	return d;
 }
 
 /* ---- a request row ---------------------------------------------------------- */
@@ -490,8 +529,12 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	if (rc != 0) {
 		/* refused: nothing stored but the refusal itself */
 		j->outcome = JG_EINVAL;
-		data = json_pack("{s:s}", "reason", j->why);
-		rc = jg_audit_tx_append(tx, "request.refused", j->caller->actor, data, NULL);
+		data = json_object();
+		/* the message may quote the body (an unknown field's name) */
+		rc = entry_text(ctx, data, "reason", j->why);
+		if (rc == 0)
+			rc =
+			    jg_audit_tx_append(tx, "request.refused", j->caller->actor, data, NULL);
 		json_decref(data);
 		return rc;
 	}
@@ -506,10 +549,12 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	if (d.outcome == JG_POLICY_DENY) {
 		j->outcome = JG_EDENIED;
 		snprintf(j->why, j->whylen, "%s", d.reason ? d.reason : "denied by policy");
-		data = json_pack("{s:s,s:O,s:I,s:b,s:O}", "service", n.service, "capabilities",
+		data = json_pack("{s:s,s:O,s:I,s:b,s:o*}", "service", n.service, "capabilities",
 				 capsj, "duration", (json_int_t)n.duration, "break_glass",
-				 n.break_glass, "decision", decision);
-		rc = jg_audit_tx_append(tx, "request.denied", j->caller->actor, data, NULL);
+				 n.break_glass, "decision", entry_decision(ctx, decision));
+		rc = data && json_object_get(data, "decision")
+			 ? jg_audit_tx_append(tx, "request.denied", j->caller->actor, data, NULL)
+			 : JG_ENOMEM;
 		json_decref(data);
 		j->out = json_pack("{s:O}", "decision", decision);
 		goto out;
@@ -555,12 +600,14 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	jg_stmt_finish(st);
 	if (rc != 0)
 		goto out;
-	data = json_pack("{s:s,s:s,s:O,s:I,s:s,s:b,s:O}", "request", id, "service", n.service,
+	data = json_pack("{s:s,s:s,s:O,s:I,s:s,s:b,s:o*}", "request", id, "service", n.service,
 			 "capabilities", capsj, "duration", (json_int_t)n.duration, "state", state,
-			 "break_glass", d.break_glass, "decision", decision);
-	if (d.incident[0])
-		json_object_set_new(data, "incident", json_string(d.incident));
-	rc = jg_audit_tx_append(tx, "request.created", j->caller->actor, data, NULL);
+			 "break_glass", d.break_glass, "decision", entry_decision(ctx, decision));
+	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
+	if (rc == 0 && d.incident[0])
+		rc = entry_text(ctx, data, "incident", d.incident);
+	if (rc == 0)
+		rc = jg_audit_tx_append(tx, "request.created", j->caller->actor, data, NULL);
 	json_decref(data);
 	if (rc != 0)
 		goto out;
@@ -773,7 +820,8 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 				  "you are not an eligible approver of this request");
 		} else {
 			rc = end_request(conn, r.id, "denied", j->ctx->now, j->text, c->actor);
-			json_object_set_new(data, "reason", json_string(j->text));
+			if (rc == 0)
+				rc = entry_text(j->ctx, data, "reason", j->text);
 			type = "request.denied";
 		}
 		break;
@@ -804,7 +852,8 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		}
 		rc = end_request(conn, r.id, "revoked", j->ctx->now,
 				 j->text && *j->text ? j->text : "revoked", c->actor);
-		json_object_set_new(data, "reason", json_string(j->text ? j->text : ""));
+		if (rc == 0)
+			rc = entry_text(j->ctx, data, "reason", j->text);
 		type = "grant.revoked";
 		break;
 	case OP_REVIEW:
@@ -833,7 +882,8 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		jg_stmt_bind_text(st, 4, r.id);
 		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
-		json_object_set_new(data, "note", json_string(j->text ? j->text : ""));
+		if (rc == 0)
+			rc = entry_text(j->ctx, data, "note", j->text);
 		type = "grant.reviewed";
 		break;
 	}

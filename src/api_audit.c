@@ -8,9 +8,13 @@
  *   POST /v1/audit/checkpoint           make one now
  *   GET  /v1/audit/proof?seq=&size=     inclusion proof
  *   GET  /v1/audit/consistency?from=&to= consistency proof
+ *   POST /v1/audit/hash                 the markers of a value {value, kind?}
+ *                                       (itself audited, as markers only)
  *
  * Every call needs a caller in one of auth.auditor_groups (auth.h); the
- * export is recorded in the log with that caller as actor.
+ * export and the hash are recorded in the log with that caller as actor.
+ * Auditors hold no pii key (pii.h), so the hash is how they find a value
+ * they already know among the log's markers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +26,10 @@
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
 #include "jitgate/error.h"
+#include "jitgate/pii.h"
 
 #define EXPORT_MAX_BYTES (64u << 20)
+#define HASH_MAX_VALUE	 4096 /* bytes of a value to hash: more than any free text an entry holds */
 
 /*
  * Auditors are the members of auth.auditor_groups, signed in through SSO.
@@ -47,9 +53,9 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, int wr
 		if (given == NULL || strlen(given) != strlen(caller.csrf) ||
 		    CRYPTO_memcmp(given, caller.csrf, strlen(caller.csrf)) != 0) {
 			jg_caller_clear(&caller);
-			jg_http_reply_error(
-			    reply, 403, "csrf",
-			    "an export from a browser session needs the X-CSRF-Token header");
+			jg_http_reply_error(reply, 403, "csrf",
+					    "a call that writes to the audit log from a browser "
+					    "session needs the X-CSRF-Token header");
 			return JG_EDENIED;
 		}
 	}
@@ -304,6 +310,90 @@ handle_consistency(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_http_reply_json(reply, 200, out);
 }
 
+/*
+ * POST /v1/audit/hash {"value": "...", "kind": "..."}: the value's marker
+ * under every pii key, newest first.  kind only names the marker (the mac
+ * does not depend on it); without it, the kind redaction gives the whole
+ * value, else "field".  Recorded first (audit.hashed, the markers alone):
+ * no marker is handed out that the log does not show was asked for.
+ */
+static void
+handle_hash(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	static const char *const kinds[] = {"email", "card", "phone", "ip",
+					    "token", "jwt",  "field", "query"};
+	struct jg_app *app = req->app;
+	json_t *body = NULL, *markers = NULL, *list = NULL, *data = NULL;
+	const char *key, *kind = NULL, *value;
+	char actor[300], mark[JG_PII_MARK_SIZE];
+	size_t len, n = jg_pii_keys_count(app->pii_keys);
+	json_t *v;
+
+	if (require_auditor(req, reply, 1, actor) != 0 || jg_http_body_json(req, reply, &body) != 0)
+		return;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "value") != 0 && strcmp(key, "kind") != 0) {
+			jg_http_reply_error(reply, 400, "bad_request", "unknown field '%.64s'",
+					    key);
+			goto out;
+		}
+	}
+	v = json_object_get(body, "value");
+	value = json_string_value(v);
+	len = json_string_length(v);
+	if (value == NULL || len == 0 || len > HASH_MAX_VALUE) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "'value' is required: the text to hash, 1 to %d bytes",
+				    HASH_MAX_VALUE);
+		goto out;
+	}
+	if ((v = json_object_get(body, "kind")) != NULL) {
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (json_is_string(v) && strcmp(json_string_value(v), kinds[i]) == 0)
+				kind = kinds[i];
+		if (kind == NULL) {
+			jg_http_reply_error(reply, 400, "bad_request",
+					    "'kind' must be email, card, phone, ip, token, jwt, "
+					    "field or query");
+			goto out;
+		}
+	} else {
+		kind = jg_pii_kind_of(value, len);
+	}
+	markers = json_array();
+	list = json_array();
+	for (size_t i = 0; markers != NULL && list != NULL && i < n; i++) {
+		if (jg_pii_mark(app->pii_keys, i, kind, value, len, mark) != 0 ||
+		    json_array_append_new(markers, json_string(mark)) != 0 ||
+		    json_array_append_new(list, json_pack("{s:s,s:b,s:s,s:s}", "kid",
+							  jg_pii_kid(app->pii_keys, i), "active",
+							  i == 0, "marker", mark, "search",
+							  strchr(mark + 10, ':'))) != 0) {
+			n = 0; /* fail below */
+			break;
+		}
+	}
+	if (n == 0 || markers == NULL || list == NULL) {
+		jg_http_reply_error(reply, 503, "unavailable", "no pii key can mark the value");
+		goto out;
+	}
+	/* the entry holds the markers only, never the value */
+	data = json_pack("{s:s,s:O}", "kind", kind, "markers", markers);
+	if (data == NULL || jg_audit_append(app->audit, "audit.hashed", actor, data, NULL) != 0) {
+		reply_unavailable(reply);
+		goto out;
+	}
+	jg_http_reply_header(reply, "Cache-Control", "no-store");
+	jg_http_reply_json(reply, 200, json_pack("{s:s,s:O}", "kind", kind, "markers", list));
+out:
+	OPENSSL_cleanse(mark, sizeof(mark));
+	json_decref(data);
+	json_decref(markers);
+	json_decref(list);
+	json_decref(body);
+}
+
 int
 jg_api_audit_register(struct jg_router *router)
 {
@@ -316,5 +406,7 @@ jg_api_audit_register(struct jg_router *router)
 			    0);
 	rc |= jg_router_add(router, "GET", "/v1/audit/proof", (void *)handle_proof, 0);
 	rc |= jg_router_add(router, "GET", "/v1/audit/consistency", (void *)handle_consistency, 0);
+	rc |= jg_router_add(router, "POST", "/v1/audit/hash", (void *)handle_hash,
+			    JG_ROUTE_JSON_BODY);
 	return rc ? JG_EINVAL : 0;
 }

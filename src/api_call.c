@@ -29,6 +29,7 @@ jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply, stru
 	c->ctx = (struct jg_access_ctx){
 	    .store = app->store,
 	    .audit = app->audit,
+	    .pii = app->pii_keys,
 	    .policies = jg_app_policies_acquire(app),
 	    .pending_ttl = app->cfg->requests_pending_expiry,
 	    .now = jg_clock_now(),

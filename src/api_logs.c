@@ -13,8 +13,9 @@
  * newer ones arrived meanwhile.  A reader without read-pii gets every
  * record redacted (telemetry.h) and searches the redacted index: a query
  * for a value that was redacted finds nothing, so it does not reveal that a
- * record holding it exists.  The guard records the read (with a SHA-256 of
- * the query, never the query itself) before anything is read.
+ * record holding it exists.  The guard records the read (with the query's
+ * keyed marker, pii.h, never the query itself: an unkeyed hash of a few
+ * words is reversed by hashing a dictionary) before anything is read.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,12 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "api_telemetry_int.h"
 #include "jitgate/app.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/pii.h"
 #include "jitgate/telemetry.h"
 
 #define MAX_LIMIT     1000
@@ -177,16 +177,6 @@ cursor_parse(const char *c, int64_t *t, int64_t *id)
 	return 0;
 }
 
-static void
-sha256_hex(const char *s, char out[65])
-{
-	unsigned char md[32];
-	unsigned int len = 0;
-	EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* One row -> the record shown; redacted (or withheld) for a reader without read-pii. */
 static json_t *
 log_row(struct jg_stmt *st, const char *svc, bool redact, char *const *fields)
@@ -234,7 +224,7 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	const char *q = jg_http_query(req, "q"), *cursor = jg_http_query(req, "cursor");
 	int64_t since, until, after_t = INT64_MAX, after_id = INT64_MAX;
 	uint64_t limit;
-	char tid[33], match[2 * MAX_Q_BYTES + 4 * MAX_Q_TERMS + 8], qhash[65];
+	char tid[33], match[2 * MAX_Q_BYTES + 4 * MAX_Q_TERMS + 8], qmark[JG_PII_MARK_SIZE];
 	int floor_sev = 0;
 	struct jg_guarded g;
 
@@ -274,9 +264,14 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (tid_arg)
 		json_object_set_new(params, "trace_id", json_string(tid));
 	if (q) {
-		/* the words searched for may be personal data: the entry keeps their hash */
-		sha256_hex(q, qhash);
-		json_object_set_new(params, "q_sha256", json_string(qhash));
+		/* the words searched for may be personal data: the entry keeps their marker */
+		if (jg_pii_mark(app->pii_keys, 0, "query", q, strlen(q), qmark) != 0) {
+			json_decref(params);
+			jg_http_reply_error(reply, 503, "unavailable",
+					    "the read cannot be recorded; nothing was read");
+			return;
+		}
+		json_object_set_new(params, "q", json_string(qmark));
 	}
 	if (cursor)
 		json_object_set_new(params, "cursor", json_string(cursor));

@@ -9,8 +9,16 @@
  * Every call passes jg_guard() first, which records it in the audit log
  * before anything happens.  A probe's life is clipped to its grant's end,
  * and it is only live while its grant is active.
+ *
+ * A condition is an oracle for the value it compares, so a condition on
+ * personal data (pii.h: a sensitive field, or a value redaction would
+ * replace) needs read-pii in the deploying token as well.  The
+ * probe.deploy entry holds such values only as keyed markers, and the list
+ * shows them redacted to a token without read-pii: what remains visible is
+ * what such a token could have deployed itself.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +28,7 @@
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/pii.h"
 #include "jitgate/session.h"
 
 #define MAX_CONDITIONS	  16
@@ -149,7 +158,28 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		json_decref(body);
 		return;
 	}
-	if (jg_guard(req, reply, svc, "deploy-probe", "probe.deploy", body, &g) != 0) {
+	char *const *fields = app->cfg->redaction_sensitive_fields;
+	json_t *conds_in = json_object_get(body, "conditions");
+	const json_t *touchy = jg_pii_conditions_sensitive(conds_in, fields);
+	char why[400];
+	if (touchy != NULL)
+		snprintf(
+		    why, sizeof(why),
+		    "the condition on '%.100s' compares personal data (a sensitive field, or a "
+		    "value redaction would hide): deploying it needs the read-pii capability",
+		    json_string_value(json_object_get(touchy, "field")));
+	/* the entry's copy: condition values on personal data as keyed markers */
+	json_t *params = json_deep_copy(body);
+	if (params != NULL && json_object_get(params, "conditions") != NULL &&
+	    jg_pii_conditions(app->pii_keys, json_object_get(params, "conditions"), fields) != 0) {
+		json_decref(params);
+		json_decref(body);
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the deployment cannot be recorded; nothing was done");
+		return;
+	}
+	if (jg_guard_pii(req, reply, svc, "deploy-probe", "probe.deploy", params,
+			 touchy ? why : NULL, &g) != 0) {
 		json_decref(body);
 		return;
 	}
@@ -212,6 +242,8 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (jg_guard(req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
 		return;
 	int64_t now = jg_clock_now();
+	bool redact = !g.has_pii;
+	int rc = 0;
 	json_t *list = json_array();
 	if (jg_store_acquire(app->store, &conn) != 0) {
 		json_decref(list);
@@ -222,12 +254,28 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_stmt_bind_text(st, 1, svc);
 		jg_stmt_bind_int64(st, 2, now);
 		jg_stmt_bind_int64(st, 3, now);
-		while (jg_stmt_step(st) == JG_STMT_ROW)
-			json_array_append_new(list, probe_row(st));
+		while (rc == 0 && jg_stmt_step(st) == JG_STMT_ROW) {
+			json_t *row = probe_row(st);
+			/* another grant's values (or this grant's under a read-pii token) */
+			if (row == NULL ||
+			    (redact &&
+			     jg_pii_conditions(NULL, json_object_get(row, "conditions"),
+					       app->cfg->redaction_sensitive_fields) != 0))
+				rc = JG_ENOMEM;
+			json_array_append_new(list, row);
+		}
 		jg_stmt_finish(st);
 	}
 	jg_store_release(app->store, conn);
-	jg_http_reply_json(reply, 200, json_pack("{s:s,s:o}", "service", svc, "probes", list));
+	if (rc != 0) {
+		/* fail closed: a list that could not be redacted is not shown */
+		json_decref(list);
+		jg_http_reply_error(reply, 503, "unavailable", "the probes cannot be listed now");
+		return;
+	}
+	jg_http_reply_json(
+	    reply, 200,
+	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "probes", list));
 }
 
 static void

@@ -1,10 +1,17 @@
 /*
- * cli_audit.c - `jitgate audit export|verify|checkpoint|check`.
+ * cli_audit.c - `jitgate audit export|verify|checkpoint|check|hash`.
  *
  * verify is the auditor's tool: it reads only the export file and the keys
  * given with --key (a PEM public key file, or a C2SP verifier key string or
  * file holding one).  A key inside an export is never trusted.  Exit 0 when
  * valid, 1 when not (printing the first bad seq and why), 2 for usage.
+ *
+ * hash is the auditor's other tool: the markers an export holds in place
+ * of personal data (pii.h) for a value the auditor already knows.  The key
+ * stays on the server, so it asks POST /v1/audit/hash with the auditor's
+ * access token (from `jitgate login`), which records the question.  The
+ * value is read from stdin by default: an argument is visible to every
+ * local user (ps, /proc) and stays in shell history.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,17 +23,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "jitgate/audit.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
+#include "jitgate/httpc.h"
 #include "jitgate/keys.h"
 #include "jitgate/log.h"
 
 #define MAX_EXPORT_FILE (8ULL << 30)
 #define MAX_KEYS_GIVEN	16
+#define MAX_HASH_VALUE	4096  /* the server's cap on a value to hash */
+#define MAX_TOKEN_FILE	16384 /* an access token */
 
 static int
 file_write(void *ctx, const void *buf, size_t len)
@@ -348,6 +359,167 @@ out:
 	return rc;
 }
 
+/* The value to hash from stdin: at most MAX_HASH_VALUE bytes, one trailing newline dropped. */
+static int
+read_value(char *buf, size_t cap, size_t *len)
+{
+	size_t n = fread(buf, 1, cap, stdin);
+
+	if (ferror(stdin) || n == cap)
+		return -1;
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	*len = n;
+	return n > 0 && n <= MAX_HASH_VALUE ? 0 : -1;
+}
+
+/* The access token of path (a secret file: 0600, no symlink), trailing blanks dropped. */
+static int
+read_token(const char *path, char **token, size_t *len)
+{
+	char err[512];
+
+	if (jg_file_read(path, MAX_TOKEN_FILE, true, token, len, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate audit hash: %s\n", err);
+		return -1;
+	}
+	while (*len > 0 && ((*token)[*len - 1] == '\n' || (*token)[*len - 1] == '\r' ||
+			    (*token)[*len - 1] == ' '))
+		(*token)[--(*len)] = '\0';
+	if (*len == 0 || strcspn(*token, "\r\n") != *len) {
+		fprintf(stderr, "jitgate audit hash: %s does not hold one access token\n", path);
+		jg_file_free_secret(*token, *len);
+		*token = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_hash(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"url", required_argument, NULL, 'u'},     {"token-file", required_argument, NULL, 't'},
+	    {"ca-file", required_argument, NULL, 'f'}, {"kind", required_argument, NULL, 'k'},
+	    {"stdin", no_argument, NULL, 's'},	       {NULL, 0, NULL, 0},
+	};
+	const char *url = NULL, *token_file = NULL, *ca_file = NULL, *kind = NULL;
+	char path[4096], endpoint[2048], value[MAX_HASH_VALUE + 2], *token = NULL, *auth = NULL,
+								    *body = NULL;
+	size_t vlen = 0, tlen = 0;
+	int ch, from_stdin = 0, rc = JG_EXIT_RUNTIME;
+	struct jg_httpc_reply reply = {0};
+	json_t *req = NULL, *doc = NULL;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': url = optarg; break;
+		case 't': token_file = optarg; break;
+		case 'f': ca_file = optarg; break;
+		case 'k': kind = optarg; break;
+		case 's': from_stdin = 1; break;
+		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
+		}
+	}
+	if (url == NULL || strncmp(url, "https://", 8) != 0 || strlen(url) > 1024 ||
+	    argc - optind > 1 || (from_stdin && argc - optind == 1)) {
+		fprintf(stderr,
+			"usage: jitgate audit hash --url https://JITGATE [--token-file FILE] "
+			"[--ca-file FILE] [--kind KIND] [--stdin | VALUE]\n");
+		return JG_EXIT_USAGE;
+	}
+	if (argc - optind == 1) {
+		/* allowed, as the issue's `audit hash VALUE`, but said once */
+		fprintf(stderr, "jitgate audit hash: note: a value given as an argument is visible "
+				"to other local users and may stay in your shell history; prefer "
+				"--stdin\n");
+		vlen = strlen(argv[optind]);
+		if (vlen == 0 || vlen > MAX_HASH_VALUE) {
+			fprintf(stderr, "jitgate audit hash: the value must be 1 to %d bytes\n",
+				MAX_HASH_VALUE);
+			return JG_EXIT_USAGE;
+		}
+		memcpy(value, argv[optind], vlen);
+	} else if (read_value(value, sizeof(value), &vlen) != 0) {
+		fprintf(stderr, "jitgate audit hash: stdin must hold the value, 1 to %d bytes\n",
+			MAX_HASH_VALUE);
+		return JG_EXIT_USAGE;
+	}
+	if (token_file == NULL) {
+		const char *home = getenv("HOME");
+		if (home == NULL || *home == '\0') {
+			fprintf(stderr, "jitgate audit hash: HOME is not set; use --token-file\n");
+			rc = JG_EXIT_USAGE;
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/.config/jitgate/token", home);
+		token_file = path;
+	}
+	if (read_token(token_file, &token, &tlen) != 0)
+		goto out;
+	req = json_object();
+	if (req == NULL || json_object_set_new(req, "value", json_stringn(value, vlen)) != 0 ||
+	    (kind && json_object_set_new(req, "kind", json_string(kind)) != 0) ||
+	    (body = json_dumps(req, JSON_COMPACT)) == NULL) {
+		fprintf(stderr, "jitgate audit hash: the value is not UTF-8 text\n");
+		rc = JG_EXIT_USAGE;
+		goto out;
+	}
+	if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+		auth = NULL;
+		goto out;
+	}
+	const char *headers[] = {auth, NULL};
+	struct jg_httpc_opts opts = {.ca_file = ca_file,
+				     .timeout_ms = 10000,
+				     .max_bytes = 65536,
+				     .flags = JG_HTTPC_HTTPS_ONLY,
+				     .content_type = "application/json",
+				     .accept = "application/json",
+				     .headers = headers};
+	snprintf(endpoint, sizeof(endpoint), "%s/v1/audit/hash", url);
+	if (jg_httpc_request(endpoint, body, &opts, &reply) != 0) {
+		fprintf(stderr, "jitgate audit hash: no answer from %s\n", endpoint);
+		goto out;
+	}
+	doc = json_loadb(reply.body ? reply.body : "", reply.len, 0, NULL);
+	if (reply.status != 200) {
+		const char *msg =
+		    json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+		fprintf(stderr, "jitgate audit hash: %ld %s\n", reply.status,
+			msg ? msg : "(no message)");
+		goto out;
+	}
+	/* one marker per line, the active key's first: grep an export for any of them */
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(doc, "markers"), i, m)
+	{
+		const char *text = json_string_value(json_object_get(m, "marker"));
+		if (text != NULL)
+			printf("%s\n", text);
+	}
+	rc = JG_EXIT_OK;
+out:
+	OPENSSL_cleanse(value, sizeof(value));
+	if (body != NULL) {
+		OPENSSL_cleanse(body, strlen(body));
+		free(body);
+	}
+	if (auth != NULL) {
+		OPENSSL_cleanse(auth, strlen(auth));
+		free(auth);
+	}
+	jg_file_free_secret(token, tlen);
+	json_decref(req);
+	json_decref(doc);
+	jg_httpc_reply_free(&reply);
+	return rc;
+}
+
 int
 jg_cmd_audit(int argc, char **argv)
 {
@@ -361,6 +533,8 @@ jg_cmd_audit(int argc, char **argv)
 		return cmd_checkpoint(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "hash") == 0)
+		return cmd_hash(argc - 1, argv + 1);
 	fprintf(stderr, "jitgate audit: unknown action '%s'\n", argv[1]);
 	return jg_cli_usage(stderr, JG_EXIT_USAGE);
 }

@@ -1,9 +1,12 @@
 /*
  * cli_keys.c - `jitgate keys generate|rotate|list|public`.
  *
- * Key files live in the configured key_dir (keys.h).  `list` shows each
- * checkpoint key as the C2SP verifier key string an auditor passes to
- * `jitgate audit verify --key`; `public` prints the active public key PEM.
+ * Key files live in the configured key_dir (keys.h).  `generate` creates
+ * the first key of every kind, or with --kind of that one kind (how a
+ * deployment older than pii keys adds one).  `list` shows each checkpoint
+ * key as the C2SP verifier key string an auditor passes to
+ * `jitgate audit verify --key`, and each pii key with the kid its markers
+ * carry; `public` prints the active public key PEM (a pii key has none).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,18 +16,24 @@
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
+#include "jitgate/pii.h"
 #include "jitgate/signed_note.h"
 
-static int
-parse_kind(const char *s, enum jg_key_kind *kind)
+static void
+list_pii(const struct jg_config *cfg)
 {
-	if (strcmp(s, "token") == 0)
-		*kind = JG_KEY_TOKEN;
-	else if (strcmp(s, "checkpoint") == 0)
-		*kind = JG_KEY_CHECKPOINT;
-	else
-		return -1;
-	return 0;
+	struct jg_pii_keys *keys = NULL;
+	char err[512];
+
+	if (jg_pii_keys_load(cfg->key_dir, &keys, err, sizeof(err)) != 0) {
+		printf("pii keys: none (%s)\n", err);
+		return;
+	}
+	/* newest first in the ring; listed oldest first like the others */
+	for (size_t i = jg_pii_keys_count(keys); i-- > 0;)
+		printf("pii %04d%s kid %s\n", jg_pii_key_number(keys, i), i == 0 ? " (active)" : "",
+		       jg_pii_kid(keys, i));
+	jg_pii_keys_free(keys);
 }
 
 static void
@@ -33,6 +42,10 @@ list_kind(const struct jg_config *cfg, enum jg_key_kind kind)
 	struct jg_keyring *ring = NULL;
 	char err[512];
 
+	if (kind == JG_KEY_PII) {
+		list_pii(cfg);
+		return;
+	}
 	if (jg_keys_load(cfg->key_dir, kind, &ring, err, sizeof(err)) != 0) {
 		printf("%s keys: none (%s)\n", jg_key_kind_name(kind), err);
 		return;
@@ -82,39 +95,52 @@ jg_cmd_keys(int argc, char **argv)
 		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
 		}
 	}
-	if (optind != argc || (kind_name && parse_kind(kind_name, &kind) != 0)) {
-		fprintf(stderr, "jitgate keys: --kind must be token or checkpoint\n");
+	if (optind != argc || (kind_name && jg_key_kind_parse(kind_name, &kind) != 0)) {
+		fprintf(stderr, "jitgate keys: --kind must be token, checkpoint or pii\n");
 		return JG_EXIT_USAGE;
 	}
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
 		return rc;
 	rc = JG_EXIT_OK;
 	if (strcmp(verb, "generate") == 0) {
-		if (jg_keys_generate(cfg->key_dir, err, sizeof(err)) != 0) {
+		if ((kind_name ? jg_keys_generate_kind(cfg->key_dir, kind, err, sizeof(err))
+			       : jg_keys_generate(cfg->key_dir, err, sizeof(err))) != 0) {
 			fprintf(stderr, "jitgate keys generate: %s\n", err);
 			rc = JG_EXIT_RUNTIME;
+		} else if (kind_name) {
+			printf("created the first %s key in %s\n", jg_key_kind_name(kind),
+			       cfg->key_dir);
+			list_kind(cfg, kind);
 		} else {
-			printf("created the first token and checkpoint keys in %s\n", cfg->key_dir);
+			printf("created the first token, checkpoint and pii keys in %s\n",
+			       cfg->key_dir);
 			list_kind(cfg, JG_KEY_CHECKPOINT);
+			list_kind(cfg, JG_KEY_PII);
 		}
 	} else if (strcmp(verb, "rotate") == 0) {
 		int number = 0;
 		if (kind_name == NULL) {
 			fprintf(stderr,
-				"jitgate keys rotate: --kind token|checkpoint is required\n");
+				"jitgate keys rotate: --kind token|checkpoint|pii is required\n");
 			rc = JG_EXIT_USAGE;
 		} else if (jg_keys_rotate(cfg->key_dir, kind, &number, err, sizeof(err)) != 0) {
 			fprintf(stderr, "jitgate keys rotate: %s\n", err);
 			rc = JG_EXIT_RUNTIME;
 		} else {
-			printf(
-			    "added %s key %04d; it signs from the next start (older keys stay for "
-			    "verification)\n",
-			    jg_key_kind_name(kind), number);
+			printf("added %s key %04d; it %s from the next start (older keys stay for "
+			       "verification)\n",
+			       jg_key_kind_name(kind), number,
+			       kind == JG_KEY_PII ? "marks personal data in audit entries"
+						  : "signs");
 		}
 	} else if (strcmp(verb, "list") == 0) {
 		list_kind(cfg, JG_KEY_TOKEN);
 		list_kind(cfg, JG_KEY_CHECKPOINT);
+		list_kind(cfg, JG_KEY_PII);
+	} else if (strcmp(verb, "public") == 0 && kind == JG_KEY_PII) {
+		fprintf(stderr,
+			"jitgate keys public: a pii key is secret and has no public half\n");
+		rc = JG_EXIT_USAGE;
 	} else if (strcmp(verb, "public") == 0) {
 		struct jg_keyring *ring = NULL;
 		if (jg_keys_load(cfg->key_dir, kind, &ring, err, sizeof(err)) != 0) {

@@ -11,6 +11,7 @@
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/log.h"
+#include "jitgate/pii.h"
 #include "jitgate/token_cache.h"
 
 /* A guard that deferred (jg_http_defer): its result, for the handler's second call. */
@@ -142,9 +143,26 @@ record_intent(struct jg_http_request *req, const char *action, json_t *data,
 	return jg_audit_append(app->audit, action, g->actor, data, NULL);
 }
 
-int
-jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-	 const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+/*
+ * The params an entry holds: integers only, and personal data as keyed
+ * markers (pii.h), since the log can never be edited.  NULL on failure.
+ */
+static json_t *
+entry_params(const struct jg_app *app, json_t *params)
+{
+	json_t *p = integers_only(params);
+
+	if (p != NULL && jg_pii_json(app->pii_keys, p) != 0) {
+		json_decref(p);
+		p = NULL;
+	}
+	return p;
+}
+
+static int
+guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+      const char *capability, const char *action, json_t *params, const char *pii_why,
+      struct jg_guarded *g)
 {
 	struct jg_app *app = req->app;
 	const char *auth = jg_http_header(req, "Authorization");
@@ -209,6 +227,15 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
 		return JG_EDENIED;
 	}
+	if (pii_why != NULL && !g->has_pii) {
+		/* the action touches personal data (a probe condition on it): read-pii too */
+		audit_refusal(app, &g->claims, service, "read-pii", action,
+			      "the action needs read-pii");
+		jg_http_reply_error(reply, 403, "insufficient_capability", "%s", pii_why);
+		jg_http_reply_header(reply, "WWW-Authenticate",
+				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
+		return JG_EDENIED;
+	}
 	/* the grant, as it is now: revocation and expiry take effect on the next call */
 	if (jg_store_acquire(app->store, &conn) != 0)
 		return unavailable(reply, "the store is unavailable");
@@ -260,8 +287,10 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:o,s:O*}", "grant", g->claims.grant, "jti",
 				 g->claims.jti, "service", service, "capability", capability,
 				 "capabilities", caps, "params", NULL);
-	if (data && params)
-		json_object_set_new(data, "params", integers_only(params));
+	if (data && params && json_object_set_new(data, "params", entry_params(app, params)) != 0) {
+		json_decref(data);
+		data = NULL; /* never recorded without its params, nor with them in clear */
+	}
 	/* with read-pii whatever this call returns is unredacted: the entry says so */
 	if (data && g->has_pii)
 		json_object_set_new(data, "pii", json_true());
@@ -275,15 +304,30 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 }
 
 int
-jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-		const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+	 const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+{
+	return guard(req, reply, service, capability, action, params, NULL, g);
+}
+
+int
+jg_guard_pii(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+	     const char *capability, const char *action, json_t *params, const char *pii_why,
+	     struct jg_guarded *g)
 {
 	if (params == NULL) {
 		memset(g, 0, sizeof(*g));
 		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
 	}
-	int rc = jg_guard(req, reply, service, capability, action, params, g);
+	int rc = guard(req, reply, service, capability, action, params, pii_why, g);
 	json_decref(params);
 	return rc;
+}
+
+int
+jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+		const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+{
+	return jg_guard_pii(req, reply, service, capability, action, params, NULL, g);
 }

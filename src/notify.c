@@ -618,6 +618,7 @@ timer_main(void *arg)
 			prune(n);
 		struct jg_access_ctx ctx = {.store = app->store,
 					    .audit = app->audit,
+					    .pii = app->pii_keys,
 					    .notify = n,
 					    .policies = jg_app_policies_acquire(app),
 					    .pending_ttl = app->cfg->requests_pending_expiry,

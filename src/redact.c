@@ -667,11 +667,42 @@ jg_redact_luhn(const char *digits, size_t n)
 int
 jg_redact_text(const char *in, size_t len, char **out, size_t *out_len, unsigned *found)
 {
+	return jg_redact_text_cb(in, len, NULL, NULL, out, out_len, found);
+}
+
+/* The replacement for m: its fixed marker, or what mark writes into buf. */
+static int
+replacement(const struct match *m, const char *in, size_t start, jg_redact_mark_fn mark, void *ctx,
+	    char buf[JG_REDACT_REPL_MAX], const char **repl)
+{
+	char kind[16];
+	size_t klen = strlen(m->mark) - 11; /* "[REDACTED:" name "]" */
+	int rc;
+
+	*repl = m->mark;
+	if (mark == NULL)
+		return 0;
+	memcpy(kind, m->mark + 10, klen);
+	kind[klen] = '\0';
+	buf[0] = '\0';
+	if ((rc = mark(ctx, kind, in + start + m->keep, m->end - start - m->keep, buf,
+		       JG_REDACT_REPL_MAX)) != 0)
+		return rc;
+	*repl = buf;
+	return 0;
+}
+
+int
+jg_redact_text_cb(const char *in, size_t len, jg_redact_mark_fn mark, void *ctx, char **out,
+		  size_t *out_len, unsigned *found)
+{
 	struct outbuf b = {NULL, 0, 0};
 	struct scan sc;
 	struct match m;
 	size_t i = 0, copied = 0;
 	unsigned kinds = 0;
+	char buf[JG_REDACT_REPL_MAX];
+	const char *repl;
 	int rc = JG_ENOMEM;
 
 	*out = NULL;
@@ -695,8 +726,9 @@ jg_redact_text(const char *in, size_t len, char **out, size_t *out_len, unsigned
 			i++;
 			continue;
 		}
-		if ((rc = out_append(&b, in + copied, i - copied + m.keep)) != 0 ||
-		    (rc = out_append(&b, m.mark, strlen(m.mark))) != 0)
+		if ((rc = replacement(&m, in, i, mark, ctx, buf, &repl)) != 0 ||
+		    (rc = out_append(&b, in + copied, i - copied + m.keep)) != 0 ||
+		    (rc = out_append(&b, repl, strnlen(repl, JG_REDACT_REPL_MAX - 1))) != 0)
 			goto out;
 		kinds |= m.kind;
 		i = copied = sc.floor = m.end;

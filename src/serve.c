@@ -29,6 +29,7 @@
 #include "jitgate/notify.h"
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
+#include "jitgate/pii.h"
 #include "jitgate/session.h"
 #include "jitgate/telemetry.h"
 #include "jitgate/token_cache.h"
@@ -220,6 +221,7 @@ sweeper_main(void *arg)
 		pthread_mutex_unlock(&sw->lock);
 		struct jg_access_ctx ctx = {.store = sw->app->store,
 					    .audit = sw->app->audit,
+					    .pii = sw->app->pii_keys,
 					    .notify = sw->app->notify,
 					    .policies = jg_app_policies_acquire(sw->app),
 					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
@@ -326,6 +328,12 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	if (jg_token_keys_load(app.cfg->key_dir, &app.token_keys, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "token keys: %s", err);
+		rc = JG_EXIT_CONFIG;
+		goto out;
+	}
+	/* like the signing keys: no key, no start (docs/operations.md, "Keys") */
+	if (jg_pii_keys_load(app.cfg->key_dir, &app.pii_keys, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "pii keys: %s", err);
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
@@ -441,6 +449,7 @@ out:
 	jg_oidc_free(app.oidc);
 	jg_policy_set_free(app.policies);
 	jg_token_keys_free(app.token_keys);
+	jg_pii_keys_free(app.pii_keys);
 	jg_token_cache_free(app.token_cache);
 	jg_throttle_free(app.throttle);
 	OPENSSL_cleanse(app.cursor_key, sizeof(app.cursor_key));

@@ -31,10 +31,13 @@
 #include "jitgate/store.h"
 
 struct jg_notify;
+struct jg_pii_keys;
 
 struct jg_access_ctx {
 	struct jg_store *store;
 	struct jg_audit *audit;
+	/* marks personal data in entries' free text (pii.h); NULL: plain markers */
+	const struct jg_pii_keys *pii;
 	const struct jg_notify *notify;	      /* NULL: no notifications */
 	const struct jg_policy_set *policies; /* held (read-locked) by the caller */
 	int64_t pending_ttl;		      /* seconds a request may wait for approval */

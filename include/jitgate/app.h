@@ -22,6 +22,7 @@
 
 struct jg_notify;
 struct jg_audit_stream;
+struct jg_pii_keys;
 
 struct jg_app {
 	struct jg_config *cfg;
@@ -34,6 +35,7 @@ struct jg_app {
 	pthread_rwlock_t policy_lock;
 	struct jg_policy_set *policies;
 	struct jg_token_keys *token_keys;
+	struct jg_pii_keys *pii_keys;	    /* marks personal data in audit entries (pii.h) */
 	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
 	int64_t token_lifetime;		    /* seconds */
 	struct jg_notify *notify;	    /* notifications (notify.h); never NULL while serving */

@@ -9,8 +9,9 @@
  *      proves into the verified log, which is first extended by whatever
  *      was appended since the last check (O(new entries));
  *   4. an audit entry records the action about to happen (who, grant,
- *      token, service, capability, parameters) and is durable (on the
- *      event loop the connection is suspended meanwhile, not the thread);
+ *      token, service, capability, parameters with their personal data as
+ *      keyed markers, pii.h) and is durable (on the event loop the
+ *      connection is suspended meanwhile, not the thread);
  * only then may the endpoint act.  A bad token is 401/403; a log that does
  * not verify, or cannot be written, is 503 for every guarded call.
  */
@@ -48,5 +49,15 @@ int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const cha
 int jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
 		    const char *capability, const char *action, json_t *params,
 		    struct jg_guarded *g) __attribute__((warn_unused_result));
+
+/*
+ * jg_guard_params() for an action that, when pii_why is not NULL, needs
+ * read-pii besides capability: a token without it is refused before
+ * anything is recorded but the refusal (guard.refused), with 403
+ * insufficient_capability whose message is pii_why.
+ */
+int jg_guard_pii(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
+		 const char *capability, const char *action, json_t *params, const char *pii_why,
+		 struct jg_guarded *g) __attribute__((warn_unused_result));
 
 #endif

@@ -1,13 +1,16 @@
 /*
- * keys.h - jitgate's signing keys on disk.
+ * keys.h - jitgate's keys on disk.
  *
- * Two kinds, kept apart so that one key's compromise does not forge the
- * other's signatures: token keys (ECDSA P-256, for capability tokens) and
- * checkpoint keys (Ed25519, for the audit log's signed checkpoints).  Each
- * key is a PEM private key file in the key directory named
- * <kind>-<NNNN>.pem (mode 0600, the directory 0700); the highest number is
- * the active key, and older keys stay so that what they signed still
- * verifies.  Rotation adds a key; nothing here deletes one.
+ * Three kinds, kept apart so that one key's compromise does not forge the
+ * others' output: token keys (ECDSA P-256, for capability tokens),
+ * checkpoint keys (Ed25519, for the audit log's signed checkpoints) and
+ * pii keys (32 random bytes, the HMAC-SHA-256 key that turns personal data
+ * in audit entries into markers, pii.h).  Each key is a PEM file in the key
+ * directory named <kind>-<NNNN>.pem (mode 0600, the directory 0700): a
+ * PKCS#8 private key, or for a pii key a "JITGATE PII KEY" PEM block of
+ * exactly 32 bytes.  The highest number is the active key, and older keys
+ * stay so that what they signed (or marked) still verifies.  Rotation adds
+ * a key; nothing here deletes one.
  */
 #ifndef JITGATE_KEYS_H
 #define JITGATE_KEYS_H
@@ -16,13 +19,17 @@
 
 #include <openssl/evp.h>
 
-enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT };
+enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT, JG_KEY_PII };
+
+#define JG_KEY_KINDS	     3
+#define JG_KEY_PII_BYTES     32
+#define JG_KEY_PII_PEM_LABEL "JITGATE PII KEY"
 
 #define JG_KEYS_MAX 64
 
 struct jg_key {
 	int number;
-	EVP_PKEY *pkey; /* owned by the keyring */
+	EVP_PKEY *pkey; /* owned by the keyring; a pii key is a raw HMAC key */
 };
 
 struct jg_keyring {
@@ -31,8 +38,11 @@ struct jg_keyring {
 	struct jg_key keys[JG_KEYS_MAX];
 };
 
-/* "token" or "checkpoint". */
+/* "token", "checkpoint" or "pii". */
 const char *jg_key_kind_name(enum jg_key_kind kind);
+
+/* Parses a kind name; returns 0, or JG_EINVAL for any other text. */
+int jg_key_kind_parse(const char *name, enum jg_key_kind *kind);
 
 /*
  * Creates the first key of each kind in dir (created 0700 when missing).
@@ -40,6 +50,12 @@ const char *jg_key_kind_name(enum jg_key_kind kind);
  * deployment's keys are never replaced by accident.
  */
 int jg_keys_generate(const char *dir, char *err, size_t errlen);
+
+/*
+ * Creates the first key of one kind (a deployment made before that kind
+ * existed adds it this way).  JG_ECONFLICT when keys of it already exist.
+ */
+int jg_keys_generate_kind(const char *dir, enum jg_key_kind kind, char *err, size_t errlen);
 
 /* Adds the next key of kind; *number (may be NULL) receives its number. */
 int jg_keys_rotate(const char *dir, enum jg_key_kind kind, int *number, char *err, size_t errlen);

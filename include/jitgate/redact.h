@@ -173,6 +173,28 @@ int jg_redact_text(const char *in, size_t len, char **out, size_t *out_len, unsi
     __attribute__((warn_unused_result));
 
 /*
+ * What replaces one match in jg_redact_text_cb: kind is the marker's name
+ * ("email", "card", "phone", "ip", "token" for a bearer token, "jwt"),
+ * match[0..len) the matched bytes (for a bearer token the token alone: the
+ * word "Bearer" and the blanks before it are kept).  Writes the
+ * replacement, NUL-terminated, into out (outsz bytes) and returns 0, or a
+ * JG_E* code that ends the call with that code.
+ */
+#define JG_REDACT_REPL_MAX 128
+typedef int (*jg_redact_mark_fn)(void *ctx, const char *kind, const char *match, size_t len,
+				 char *out, size_t outsz);
+
+/*
+ * jg_redact_text with each match replaced by what mark writes instead of
+ * the fixed marker (pii.c writes keyed markers for the audit log).  The
+ * same matches, the same bounds and failures, plus mark's own codes; mark
+ * NULL is jg_redact_text.  Each match grows the output by at most
+ * JG_REDACT_REPL_MAX - 1 bytes.
+ */
+int jg_redact_text_cb(const char *in, size_t len, jg_redact_mark_fn mark, void *ctx, char **out,
+		      size_t *out_len, unsigned *found) __attribute__((warn_unused_result));
+
+/*
  * Redacts value in place:
  *   - the value of every object key that equals one of
  *     sensitive_fields[0..nfields) ignoring ASCII case (the whole key:

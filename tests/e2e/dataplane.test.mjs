@@ -699,8 +699,13 @@ describe('the debug data plane', () => {
     const [l1, l2, t, ts, m] = entries;
     assert.equal(l1.data.capability, 'read-logs');
     assert.equal(l1.data.pii, undefined);
-    assert.deepEqual({ ...l1.data.params, since: 0, until: 0 }, { since: 0, until: 0, level: 'warn', limit: 5, q_sha256: sha256hex('declined') });
+    // the search words as their keyed marker (an unkeyed SHA-256 of a word is reversed with a
+    // dictionary): the auditor's POST /v1/audit/hash gives the same marker for them
+    const qmark = await jg.auditor('POST', '/v1/audit/hash', { body: JSON.stringify({ value: 'declined', kind: 'query' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(qmark.status, 200, qmark.body);
+    assert.deepEqual({ ...l1.data.params, since: 0, until: 0 }, { since: 0, until: 0, level: 'warn', limit: 5, q: qmark.json.markers[0].marker });
     assert.ok(!JSON.stringify(l1).includes('declined'), 'the search words are in the audit log');
+    assert.ok(!JSON.stringify(l1).includes(sha256hex('declined')), 'the unkeyed hash of the search words is in the audit log');
     assert.equal(l2.data.pii, true);
     assert.equal(l2.data.params.trace_id, '5b8efff798038103d269b633813fc60c');
     assert.deepEqual(t.data.params, { trace_id: t1, adjust_skew: true });

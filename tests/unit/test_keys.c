@@ -5,8 +5,10 @@
  *
  * Each test gets a fresh temporary directory; the key directory inside it
  * does not exist until jg_keys_generate() creates it.  Token keys must be
- * ECDSA P-256 and checkpoint keys Ed25519; a public key written by
- * jg_key_public_pem() must read back as the same key.
+ * ECDSA P-256, checkpoint keys Ed25519 and pii keys 32 raw bytes (an HMAC
+ * key); a public key written by jg_key_public_pem() must read back as the
+ * same key.  A deployment made before pii keys existed adds one with
+ * jg_keys_generate_kind(), which touches no other kind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,7 +135,7 @@ is_p256(EVP_PKEY *pkey)
 }
 
 static void
-test_keys_generate_creates_both_kinds(void **state)
+test_keys_generate_creates_every_kind(void **state)
 {
 	struct fixture *f = *state;
 	char path[256];
@@ -145,6 +147,8 @@ test_keys_generate_creates_both_kinds(void **state)
 	key_path(f, "token-0001.pem", path, sizeof(path));
 	assert_mode(path, 0600);
 	key_path(f, "checkpoint-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
+	key_path(f, "pii-0001.pem", path, sizeof(path));
 	assert_mode(path, 0600);
 
 	ring = load(f, JG_KEY_TOKEN);
@@ -161,11 +165,20 @@ test_keys_generate_creates_both_kinds(void **state)
 	assert_true(EVP_PKEY_is_a(ring->keys[0].pkey, "ED25519"));
 	jg_keyring_free(ring);
 
+	ring = load(f, JG_KEY_PII);
+	assert_int_equal(ring->n, 1);
+	assert_true(EVP_PKEY_is_a(ring->keys[0].pkey, "HMAC"));
+	unsigned char raw[64];
+	size_t rawlen = sizeof(raw);
+	assert_int_equal(EVP_PKEY_get_raw_private_key(ring->keys[0].pkey, raw, &rawlen), 1);
+	assert_int_equal(rawlen, JG_KEY_PII_BYTES);
+	jg_keyring_free(ring);
+
 	/* Nothing else was written (no temporary files left behind). */
 	char cmd[320];
 	snprintf(cmd, sizeof(cmd),
 		 "test \"$(ls -A '%s' | tr '\\n' ' ')\" = "
-		 "'checkpoint-0001.pem token-0001.pem '",
+		 "'checkpoint-0001.pem pii-0001.pem token-0001.pem '",
 		 f->dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -199,6 +212,46 @@ test_keys_generate_refuses_second_time(void **state)
 	assert_int_equal(jg_keys_generate(f->dir, err, sizeof(err)), JG_ECONFLICT);
 	assert_non_null(strstr(err, "already holds checkpoint keys"));
 	assert_int_equal(access(path[0], F_OK), -1);
+}
+
+/* A deployment from before pii keys: generate --kind pii adds one and nothing else. */
+static void
+test_keys_generate_kind_adds_missing(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], before[16384], after[16384], err[512] = "";
+	size_t len;
+	struct jg_keyring *ring;
+
+	generate(f);
+	key_path(f, "pii-0001.pem", path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	expect_load_refused(f, JG_KEY_PII, JG_ENOTFOUND, "run 'jitgate keys generate --kind pii'");
+	/* generate without a kind still refuses: token and checkpoint keys exist */
+	assert_int_equal(jg_keys_generate(f->dir, err, sizeof(err)), JG_ECONFLICT);
+	assert_int_equal(access(path, F_OK), -1);
+
+	key_path(f, "token-0001.pem", path, sizeof(path));
+	len = slurp(path, before, sizeof(before));
+	assert_int_equal(jg_keys_generate_kind(f->dir, JG_KEY_PII, err, sizeof(err)), 0);
+	assert_int_equal(slurp(path, after, sizeof(after)), len);
+	assert_memory_equal(after, before, len);
+	key_path(f, "pii-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
+	ring = load(f, JG_KEY_PII);
+	assert_int_equal(ring->n, 1);
+	jg_keyring_free(ring);
+	/* and never twice */
+	assert_int_equal(jg_keys_generate_kind(f->dir, JG_KEY_PII, err, sizeof(err)), JG_ECONFLICT);
+	assert_non_null(strstr(err, "already holds pii keys"));
+
+	enum jg_key_kind kind = JG_KEY_TOKEN;
+	assert_int_equal(jg_key_kind_parse("pii", &kind), 0);
+	assert_int_equal(kind, JG_KEY_PII);
+	assert_int_equal(jg_key_kind_parse("checkpoint", &kind), 0);
+	assert_int_equal(kind, JG_KEY_CHECKPOINT);
+	assert_int_equal(jg_key_kind_parse("PII", &kind), JG_EINVAL);
+	assert_int_equal(jg_key_kind_parse(NULL, &kind), JG_EINVAL);
 }
 
 static void
@@ -312,6 +365,20 @@ test_keys_load_refuses_wrong_type(void **state)
 	/* Not a key at all. */
 	write_file(path, "hello\n", 6, 0600);
 	expect_load_refused(f, JG_KEY_TOKEN, JG_EPARSE, "not a P-256 ECDSA key");
+	assert_int_equal(unlink(path), 0);
+
+	/* A signing key under a pii key name, and a pii key under a token key name. */
+	key_path(f, "checkpoint-0001.pem", path, sizeof(path));
+	len = slurp(path, pem, sizeof(pem));
+	key_path(f, "pii-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600);
+	expect_load_refused(f, JG_KEY_PII, JG_EPARSE, "not a 32-byte pii key");
+	assert_int_equal(unlink(path), 0);
+	key_path(f, "pii-0001.pem", path, sizeof(path));
+	len = slurp(path, pem, sizeof(pem));
+	key_path(f, "token-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600);
+	expect_load_refused(f, JG_KEY_TOKEN, JG_EPARSE, "not a P-256 ECDSA key");
 }
 
 static void
@@ -376,7 +443,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_keys_generate_creates_both_kinds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_generate_creates_every_kind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_generate_kind_adds_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys_generate_refuses_second_time, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_keys_rotate_adds_active_key, setup, teardown),

@@ -634,6 +634,59 @@ test_redact_json_string_with_nul(void **state)
 	json_decref(v);
 }
 
+/* jg_redact_text_cb: each match's kind and bytes, the callback's text in its place. */
+struct seen {
+	char log[512];
+	int fail_at; /* the call that fails, 0: none */
+	int calls;
+};
+
+static int
+record_match(void *ctx, const char *kind, const char *match, size_t len, char *out, size_t outsz)
+{
+	struct seen *s = ctx;
+	size_t used = strlen(s->log);
+
+	snprintf(s->log + used, sizeof(s->log) - used, "%s=%.*s;", kind, (int)len, match);
+	if (++s->calls == s->fail_at)
+		return JG_ECRYPTO;
+	snprintf(out, outsz, "<%s>", kind);
+	return 0;
+}
+
+static void
+test_redact_text_cb(void **state)
+{
+	(void)state;
+	const char *in = "to bob@example.com, Bearer abc.def; card 4111 1111 1111 1111; " JWT;
+	struct seen s = {.fail_at = 0};
+	char *out = NULL;
+	size_t len = 0;
+	unsigned found = 0;
+
+	assert_int_equal(jg_redact_text_cb(in, strlen(in), record_match, &s, &out, &len, &found),
+			 0);
+	assert_string_equal(out, "to <email>, Bearer <token>; card <card>; <jwt>");
+	assert_int_equal(len, strlen(out));
+	assert_int_equal(found, EMAIL | TOKEN | CARD);
+	assert_string_equal(s.log, "email=bob@example.com;token=abc.def;card=4111 1111 1111 1111;"
+				   "jwt=" JWT ";");
+	free(out);
+
+	/* the callback's failure is the call's: nothing is returned */
+	s = (struct seen){.fail_at = 2};
+	assert_int_equal(jg_redact_text_cb(in, strlen(in), record_match, &s, &out, &len, &found),
+			 JG_ECRYPTO);
+	assert_null(out);
+	assert_int_equal(len, 0);
+	assert_int_equal(found, 0);
+	/* no callback: the fixed markers */
+	assert_int_equal(jg_redact_text_cb("bob@example.com", 15, NULL, NULL, &out, &len, &found),
+			 0);
+	assert_string_equal(out, M_EMAIL);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -643,6 +696,7 @@ main(void)
 	    cmocka_unit_test(test_redact_text_empty_and_null),
 	    cmocka_unit_test(test_redact_text_nul_bytes),
 	    cmocka_unit_test(test_redact_text_cap),
+	    cmocka_unit_test(test_redact_text_cb),
 	    cmocka_unit_test(test_redact_text_adversarial),
 	    cmocka_unit_test(test_redact_luhn),
 	    cmocka_unit_test(test_redact_json_strings_and_numbers),
