@@ -84,8 +84,13 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	/* only what is stored (or audited as denied) counts; a dry run is free */
-	if (jg_throttle_request(c.app->throttle, req, c.who.actor, reply) != 0)
+	struct jg_throttle_refusal limit = {0};
+	char addr[JG_THROTTLE_ADDR_MAX];
+	jg_http_client_key(req, addr, sizeof(addr));
+	if (jg_throttle_request(c.app->throttle, addr, c.who.actor, &limit) != 0) {
+		jg_throttle_reply(reply, &limit);
 		goto out;
+	}
 	rc = jg_access_create(&c.ctx, &c.caller, body, &out, why, sizeof(why));
 	if (rc == JG_EDENIED) {
 		/* denied by policy: the decision says why, nothing was stored */

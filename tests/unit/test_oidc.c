@@ -87,7 +87,7 @@ expect_denied(struct jg_oidc *o, const char *token, const char *needle)
 {
 	struct jg_identity id = {0};
 	char why[256] = "";
-	int rc = jg_oidc_verify_access_token(o, token, &id, why, sizeof(why));
+	int rc = jg_oidc_verify_access_token(o, token, 0, &id, why, sizeof(why));
 	if (rc != JG_EDENIED || strstr(why, needle) == NULL)
 		fail_msg("%s: got %d \"%s\", want \"%s\"", token, rc, why, needle);
 	rc = jg_oidc_verify_id_token(o, token, "nonce", &id, why, sizeof(why));
