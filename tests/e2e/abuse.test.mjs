@@ -315,6 +315,31 @@ describe('the web forms and their API twins share every limit (5 failures per se
   });
   after(() => cleanup(jg));
 
+  test('the request form draws on the API\'s bucket: past it a 429 page with Retry-After, nothing stored; previews stay free', async () => {
+    const s = await sessionFor(jg, 'alice', '127.0.0.51');
+    for (let i = 0; i < 2; i++) {
+      const r = await jg.request('POST', '/v1/requests', { ...json(body), headers: { ...json(body).headers, cookie: s.cookie, 'x-csrf-token': s.csrf } });
+      assert.equal(r.status, 201, r.body);
+    }
+    const third = await requestForm(s, 'submit');
+    assert.equal(third.status, 303, third.body);
+    assert.equal(third.headers.location, '/?ok=created');
+    for (let i = 0; i < 3; i++) {
+      const r = await requestForm(s, 'submit');
+      assert.equal(r.status, 429, r.body);
+      assert.match(r.headers['content-type'], /^text\/html/);
+      assert.match(r.body, /too many new access requests for this identity; retry in \d+ seconds/);
+      assert.ok(Number(r.headers['retry-after']) >= 1, `Retry-After: ${r.headers['retry-after']}`);
+    }
+    assert429(await jg.as('alice', 'POST', '/v1/requests', json(body)), /too many new access requests for this identity/);
+    const mine = await jg.as('alice', 'GET', '/v1/requests?mine=true');
+    assert.equal(mine.json.requests.length, 3, 'a request past the limit was stored');
+    // what stores nothing costs nothing, on either side
+    const preview = await requestForm(s, 'preview');
+    assert.equal(preview.status, 200, preview.body);
+    assert.equal((await jg.as('alice', 'POST', '/v1/requests?dry_run=true', json(body))).status, 200);
+  });
+
   test('every form, and its API twin, without the session\'s CSRF token: 403 until the session\'s budget is spent, then 429; with the token the session still works', async () => {
     const s = await sessionFor(jg, 'bob', '127.0.0.52');
     const id = 'req_AAAAAAAAAAAAAAAAAAAAAA';
