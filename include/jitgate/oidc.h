@@ -11,9 +11,13 @@
  *
  * liboauth2 1.4.5 checks the signature, iat and (when told) exp, nothing
  * else, so every other claim is checked here: iss exactly, aud, nbf, exp
- * with a leeway, the token type, and for ID tokens azp and nonce.  alg
- * "none" and HMAC algorithms are refused before any key is touched, and a
- * key is only used with an algorithm of its own type.
+ * with a leeway, the token type, for access tokens azp/client_id (one of
+ * oidc.allowed_clients; a token naming neither is refused), and for ID
+ * tokens azp and nonce.  The claims are jitgate's own parse of the signed
+ * bytes, with duplicate keys refused (liboauth2's parse, which keeps one of
+ * the values, is not used), in the header too.  alg "none" and HMAC
+ * algorithms are refused before any key is touched, and a key is only used
+ * with an algorithm of its own type.
  *
  * Thread-safe.
  */
@@ -63,7 +67,8 @@ int jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len);
 #define JG_OIDC_NO_FETCH 0x1 /* a key id not yet known is refused, never fetched */
 
 /*
- * Verifies a bearer access token (typ at+jwt, aud = oidc.audience) and fills
+ * Verifies a bearer access token (typ at+jwt, aud = oidc.audience, azp and
+ * client_id, those present, in oidc.allowed_clients) and fills
  * *id.  flags: 0 or JG_OIDC_NO_FETCH (the caller's address is over its
  * failure budget: it must not make jitgate call the provider).  Returns 0;
  * JG_EDENIED with a reason in why (answer 401); JG_EUNAVAIL when no key
