@@ -214,8 +214,7 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		rc = JG_EDENIED;
 	}
 	if (rc != 0) {
-		/* a failure of this token's own (its jti), or of whoever sent what does not verify
-		 */
+		/* a genuine token's own failure (its jti), else the sender's address */
 		char key[sizeof(g->claims.jti) + 8];
 		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
 		memset(&g->claims, 0, sizeof(g->claims));
