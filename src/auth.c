@@ -1,6 +1,7 @@
 /*
  * auth.c - identify the caller of a request (see auth.h).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -43,13 +44,19 @@ unsafe(const char *method)
 	       strcmp(method, "OPTIONS") != 0;
 }
 
-/* A refused credential that decides between its refusal (kept in reply) and a 429. */
-static int
-charged(int limited, const struct jg_throttle_refusal *why, struct jg_http_reply *reply, int rc)
+/*
+ * A credential that did not verify, charged to the client's address addr:
+ * true with the 429 in reply when the address has no failures left (answer
+ * that), false when the usual refusal is still to be written.
+ */
+static bool
+address_failed(struct jg_app *app, const char *addr, struct jg_http_reply *reply)
 {
-	if (limited)
-		jg_throttle_reply(reply, why);
-	return rc;
+	struct jg_throttle_refusal why = {0};
+	if (jg_throttle_failed_address(app->throttle, addr, &why) == 0)
+		return false;
+	jg_throttle_reply(reply, &why);
+	return true;
 }
 
 int
@@ -61,14 +68,17 @@ jg_auth_refuse_csrf(struct jg_http_request *req, struct jg_http_reply *reply, co
 	char key[sizeof("session:") + JG_SESSION_TOKEN_LEN + 1];
 	int limited = 0;
 
-	jg_http_reply_error(reply, 403, "csrf", "%s", message);
 	/* the session is proven by its cookie: the failure is its own, not its owner's */
 	if (cookie != NULL && strlen(cookie) <= JG_SESSION_TOKEN_LEN) {
 		snprintf(key, sizeof(key), "session:%s", cookie);
 		limited = jg_throttle_failed_credential(app->throttle, key, &why) != 0;
 		OPENSSL_cleanse(key, sizeof(key));
 	}
-	return charged(limited, &why, reply, JG_EDENIED);
+	if (limited)
+		jg_throttle_reply(reply, &why);
+	else
+		jg_http_reply_error(reply, 403, "csrf", "%s", message);
+	return JG_EDENIED;
 }
 
 /*
@@ -83,7 +93,6 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 {
 	struct jg_app *app = req->app;
 	const char *auth = jg_http_header(req, "Authorization");
-	struct jg_throttle_refusal limit = {0};
 	char why[256], addr[JG_THROTTLE_ADDR_MAX];
 	int rc;
 
@@ -94,11 +103,10 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 	jg_http_client_key(req, addr, sizeof(addr));
 	if (auth != NULL) {
 		if (strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-			int limited = jg_throttle_failed_address(app->throttle, addr, &limit) != 0;
-			return charged(
-			    limited, &limit, reply,
-			    unauthorized(reply, "invalid_request",
-					 "the Authorization header must be 'Bearer <token>'"));
+			if (address_failed(app, addr, reply))
+				return JG_EDENIED;
+			return unauthorized(reply, "invalid_request",
+					    "the Authorization header must be 'Bearer <token>'");
 		}
 		/* an address that keeps failing makes jitgate call out no more (no JWKS fetch) */
 		unsigned flags =
@@ -110,10 +118,10 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 			return JG_EUNAVAIL;
 		}
 		if (rc != 0) {
-			int limited = jg_throttle_failed_address(app->throttle, addr, &limit) != 0;
-			return charged(limited, &limit, reply,
-				       unauthorized(reply, "invalid_token",
-						    rc == JG_EDENIED ? why : "invalid token"));
+			if (address_failed(app, addr, reply))
+				return JG_EDENIED;
+			return unauthorized(reply, "invalid_token",
+					    rc == JG_EDENIED ? why : "invalid token");
 		}
 	} else {
 		const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
@@ -124,10 +132,9 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 		rc = jg_session_get(app->store, cookie, jg_clock_now(), app->cfg->auth_session_idle,
 				    &caller->id, caller->csrf);
 		if (rc == JG_ENOTFOUND) {
-			int limited = jg_throttle_failed_address(app->throttle, addr, &limit) != 0;
-			return charged(
-			    limited, &limit, reply,
-			    unauthorized(reply, NULL, "the session has ended; sign in again"));
+			if (address_failed(app, addr, reply))
+				return JG_EDENIED;
+			return unauthorized(reply, NULL, "the session has ended; sign in again");
 		}
 		if (rc != 0) {
 			jg_http_reply_error(reply, 503, "unavailable", "sessions cannot be read");

@@ -32,6 +32,7 @@ function assert429(r, pattern) {
   assert.equal(r.status, 429, r.body);
   assert.equal(r.json?.error?.code, 'too_many_requests', r.body);
   assert.match(r.json.error.message, pattern);
+  assert.equal(r.headers['www-authenticate'], undefined, 'a 429 carries no credential challenge');
   const after = Number(r.headers['retry-after']);
   assert.ok(Number.isInteger(after) && after >= 1, `Retry-After: ${r.headers['retry-after']}`);
   return after;
