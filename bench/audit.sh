@@ -24,7 +24,7 @@ tls: {cert_file: tls/cert.pem, key_file: tls/key.pem}
 database: {url: "sqlite://jitgate.db"}
 migrations_dir: "$REPO/migrations"
 key_dir: keys
-oidc: {issuer: "http://127.0.0.1:9", client_id: jitgate}
+oidc: {issuer: "http://127.0.0.1:9", client_id: jitgate, allowed_clients: [jitgate]}
 YAML
 "$JG_BIN" migrate -c "$dir/jitgate.yaml" >/dev/null
 vkey=$("$JG_BIN" keys generate -c "$dir/jitgate.yaml" | awk '/^checkpoint/ {print $NF}')

@@ -121,6 +121,7 @@ limits:
 oidc:                  # required; nothing listens there: the benchmarks need no sign-in
   issuer: "http://127.0.0.1:9"
   client_id: jitgate
+  allowed_clients: [jitgate]
 YAML
 "$JG_BIN" migrate -c "$JG_CONFIG" >"$BENCH_TMP/migrate.log" 2>&1 ||
   { cat "$BENCH_TMP/migrate.log" >&2; bench_die "jitgate migrate failed"; }

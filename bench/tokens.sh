@@ -14,7 +14,7 @@ public_url: "https://127.0.0.1:1"
 tls: {cert_file: $TLS_CERT, key_file: $TLS_KEY}
 database: {url: "sqlite://jitgate.db"}
 key_dir: keys
-oidc: {issuer: "http://127.0.0.1:9", client_id: jitgate}
+oidc: {issuer: "http://127.0.0.1:9", client_id: jitgate, allowed_clients: [jitgate]}
 YAML
 "$JG_BIN" keys generate -c "$dir/jitgate.yaml" >/dev/null
 bench_log "tokens: openssl speed ecdsap256 (one core)"

@@ -39,10 +39,17 @@ audit:
 oidc:                            # the development provider of deploy/dev-idp (started by make run)
   issuer: "http://127.0.0.1:9000"
   client_id: jitgate
+  allowed_clients: [jitgate, jitgate-cli]   # whose access tokens jitgate accepts (deploy/dev-idp)
   client_secret_file: dev-idp/client-secret
   audience: "https://127.0.0.1:8443"
 YAML
   echo "dev-setup: wrote var/jitgate.yaml"
+fi
+
+# a configuration written before oidc.allowed_clients was required would no longer load
+if ! grep -q '^  allowed_clients:' var/jitgate.yaml && grep -q '^  client_id: jitgate$' var/jitgate.yaml; then
+  sed -i 's/^  client_id: jitgate$/&\n  allowed_clients: [jitgate, jitgate-cli]/' var/jitgate.yaml
+  echo "dev-setup: added oidc.allowed_clients: [jitgate, jitgate-cli] to var/jitgate.yaml"
 fi
 
 mkdir -p var/checkpoints

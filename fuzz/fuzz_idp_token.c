@@ -35,6 +35,7 @@ static const char cfg_text[] = "public_url: \"" AUD "\"\n"
 			       "oidc:\n"
 			       "  issuer: \"" ISSUER "\"\n"
 			       "  client_id: jitgate\n"
+			       "  allowed_clients: [jitgate, jitgate-cli]\n"
 			       "  jwks_min_refresh_seconds: 3600\n";
 
 static struct jg_config *cfg;
@@ -86,15 +87,33 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* azp and client_id, those present, name a client of oidc.allowed_clients; one is present. */
+static int
+client_ok(json_t *p)
+{
+	json_t *azp = json_object_get(p, "azp"), *cid = json_object_get(p, "client_id");
+	int n = 0;
+	json_t *c[2] = {azp, cid};
+	for (int i = 0; i < 2; i++) {
+		if (c[i] == NULL)
+			continue;
+		const char *v = json_string_value(c[i]);
+		if (v == NULL || (strcmp(v, "jitgate") != 0 && strcmp(v, "jitgate-cli") != 0))
+			return 0;
+		n++;
+	}
+	return n > 0;
+}
+
 /* What a successful verification promises about the claims it read. */
 static void
 check_accepted(const char *claims, size_t len, const struct jg_identity *id, const char *aud)
 {
-	/* liboauth2 reads the payload as a C string: signed bytes after a NUL are ignored */
-	char *text = fuzz_cstr((const uint8_t *)claims, len);
-	json_t *p = json_loads(text, 0, NULL);
-	free(text);
+	/* the signed bytes themselves, whole: one JSON object with no key twice */
+	json_t *p = json_loadb(claims, len, JSON_REJECT_DUPLICATES, NULL);
 	FUZZ_CHECK(p != NULL);
+	if (strcmp(aud, AUD) == 0) /* an access token */
+		FUZZ_CHECK(client_ok(p));
 	FUZZ_CHECK(strcmp(json_string_value(json_object_get(p, "iss")), ISSUER) == 0);
 	json_t *a = json_object_get(p, "aud");
 	int has = json_is_string(a) && strcmp(json_string_value(a), aud) == 0;
@@ -115,7 +134,7 @@ verify_both(struct jg_oidc *o, const char *token, int signed_here, const char *c
 	struct jg_identity id = {0};
 	char why[256] = "";
 
-	int rc = jg_oidc_verify_access_token(o, token, &id, why, sizeof(why));
+	int rc = jg_oidc_verify_access_token(o, token, 0, &id, why, sizeof(why));
 	FUZZ_CHECK(rc == 0 || rc == JG_EDENIED || rc == JG_EUNAVAIL);
 	if (rc == 0) {
 		FUZZ_CHECK(signed_here);

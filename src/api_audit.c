@@ -53,10 +53,9 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, int wr
 		if (given == NULL || strlen(given) != strlen(caller.csrf) ||
 		    CRYPTO_memcmp(given, caller.csrf, strlen(caller.csrf)) != 0) {
 			jg_caller_clear(&caller);
-			jg_http_reply_error(reply, 403, "csrf",
-					    "a call that writes to the audit log from a browser "
-					    "session needs the X-CSRF-Token header");
-			return JG_EDENIED;
+			return jg_auth_refuse_csrf(req, reply,
+						   "a call that writes to the audit log from a "
+						   "browser session needs the X-CSRF-Token header");
 		}
 	}
 	if (rc == 0) {

@@ -77,10 +77,12 @@ handle_login(struct jg_http_request *req, struct jg_http_reply *reply)
 					   "return_to must be a path on this site.");
 		return;
 	}
-	int retry;
-	if (jg_throttle_login(app->throttle, req, &retry) != 0) {
+	struct jg_throttle_refusal limit = {0};
+	char addr[JG_THROTTLE_ADDR_MAX];
+	jg_http_client_key(req, addr, sizeof(addr));
+	if (jg_throttle_login(app->throttle, addr, &limit) != 0) {
 		char secs[16];
-		snprintf(secs, sizeof(secs), "%d", retry);
+		snprintf(secs, sizeof(secs), "%d", limit.retry_after);
 		jg_http_reply_html_message(reply, 429, "Too many sign-ins",
 					   "Too many sign-ins from this address. Try again in a "
 					   "minute.");
@@ -240,17 +242,25 @@ out:
 	OPENSSL_cleanse(&flow, sizeof(flow));
 }
 
-/* A sign-in answer that is refused (401) counts as a failed authentication of the address. */
+/*
+ * A sign-in answer that is refused (401) counts as a failed authentication
+ * of the address, and is answered 429 once the address has none left.  It
+ * is judged first: a genuine answer signs in whatever its address did (the
+ * provider is called only for a state that a limited sign-in stored).
+ */
 static void
 handle_callback(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
+	struct jg_throttle_refusal why = {0};
+	char addr[JG_THROTTLE_ADDR_MAX];
 
-	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
-		return;
 	callback(req, reply);
-	if (reply->status == 401)
-		jg_throttle_auth_failed(app->throttle, req, NULL);
+	if (reply->status != 401)
+		return;
+	jg_http_client_key(req, addr, sizeof(addr));
+	if (jg_throttle_failed_address(app->throttle, addr, &why) != 0)
+		jg_throttle_reply(reply, &why);
 }
 
 struct logout_job {

@@ -1,6 +1,7 @@
 /*
  * api_call.c - the caller of an API call or a page action (see api_call.h).
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,9 +50,26 @@ jg_api_call_end(struct jg_api_call *c)
 }
 
 int
+jg_api_request_create(struct jg_api_call *c, struct jg_http_request *req, json_t *body,
+		      json_t **out, struct jg_throttle_refusal *limit, char *why, size_t whylen)
+{
+	char addr[JG_THROTTLE_ADDR_MAX];
+
+	*out = NULL;
+	/* only what is stored (or audited as denied) counts, whichever door it came through */
+	jg_http_client_key(req, addr, sizeof(addr));
+	if (jg_throttle_request(c->app->throttle, addr, c->who.actor, limit) != 0) {
+		snprintf(why, whylen, "%s; retry in %d seconds", limit->what, limit->retry_after);
+		return JG_ELIMITED;
+	}
+	return jg_access_create(&c->ctx, &c->caller, body, out, why, whylen);
+}
+
+int
 jg_api_status(int rc, const char **code)
 {
 	switch (rc) {
+	case JG_ELIMITED: *code = "too_many_requests"; return 429;
 	case 0: *code = "ok"; return 200;
 	case JG_EINVAL: *code = "bad_request"; return 400;
 	case JG_ENOTFOUND: *code = "not_found"; return 404;

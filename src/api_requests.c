@@ -83,10 +83,13 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		answer(reply, rc, 200, rc == 0 ? json_pack("{s:o}", "decision", out) : NULL, why);
 		goto out;
 	}
-	/* only what is stored (or audited as denied) counts; a dry run is free */
-	if (jg_throttle_request(c.app->throttle, req, c.who.actor, reply) != 0)
+	/* a dry run is free; a new request first passes the limits the web form shares */
+	struct jg_throttle_refusal limit = {0};
+	rc = jg_api_request_create(&c, req, body, &out, &limit, why, sizeof(why));
+	if (rc == JG_ELIMITED) {
+		jg_throttle_reply(reply, &limit);
 		goto out;
-	rc = jg_access_create(&c.ctx, &c.caller, body, &out, why, sizeof(why));
+	}
 	if (rc == JG_EDENIED) {
 		/* denied by policy: the decision says why, nothing was stored */
 		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message",

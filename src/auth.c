@@ -1,6 +1,7 @@
 /*
  * auth.c - identify the caller of a request (see auth.h).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -44,45 +45,97 @@ unsafe(const char *method)
 }
 
 /*
- * Identifies the caller.  proven gets the actor when a valid session came
- * without its CSRF token (a failure charged to that identity too).
+ * A credential that did not verify, charged to the client's address addr:
+ * true with the 429 in reply when the address has no failures left (answer
+ * that), false when the usual refusal is still to be written.
+ */
+static bool
+address_failed(struct jg_app *app, const char *addr, struct jg_http_reply *reply)
+{
+	struct jg_throttle_refusal why = {0};
+	if (jg_throttle_failed_address(app->throttle, addr, &why) == 0)
+		return false;
+	jg_throttle_reply(reply, &why);
+	return true;
+}
+
+int
+jg_auth_refuse_csrf(struct jg_http_request *req, struct jg_http_reply *reply, const char *message)
+{
+	struct jg_app *app = req->app;
+	struct jg_throttle_refusal why = {0};
+	const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
+	char key[sizeof("session:") + JG_SESSION_TOKEN_LEN + 1];
+	int limited = 0;
+
+	/* the session is proven by its cookie: the failure is its own, not its owner's */
+	if (cookie != NULL && strlen(cookie) <= JG_SESSION_TOKEN_LEN) {
+		snprintf(key, sizeof(key), "session:%s", cookie);
+		limited = jg_throttle_failed_credential(app->throttle, key, &why) != 0;
+		OPENSSL_cleanse(key, sizeof(key));
+	}
+	if (limited)
+		jg_throttle_reply(reply, &why);
+	else
+		jg_http_reply_error(reply, 403, "csrf", "%s", message);
+	return JG_EDENIED;
+}
+
+/*
+ * Identifies the caller.  A credential that does not verify is charged to
+ * the client's address, a valid session without its CSRF token to that
+ * session; either may turn the refusal into a 429.  Nothing is looked up
+ * before the credential: a good one is never refused for failures that
+ * other requests caused.
  */
 static int
-identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller,
-	 char *proven, size_t provenlen)
+identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller)
 {
 	struct jg_app *app = req->app;
 	const char *auth = jg_http_header(req, "Authorization");
-	char why[256];
+	char why[256], addr[JG_THROTTLE_ADDR_MAX];
 	int rc;
 
 	if (app->oidc == NULL) {
 		jg_http_reply_error(reply, 503, "unavailable", "single sign-on is not configured");
 		return JG_EUNAVAIL;
 	}
+	jg_http_client_key(req, addr, sizeof(addr));
 	if (auth != NULL) {
-		if (strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0')
+		if (strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
+			if (address_failed(app, addr, reply))
+				return JG_EDENIED;
 			return unauthorized(reply, "invalid_request",
 					    "the Authorization header must be 'Bearer <token>'");
-		rc =
-		    jg_oidc_verify_access_token(app->oidc, auth + 7, &caller->id, why, sizeof(why));
+		}
+		/* an address that keeps failing makes jitgate call out no more (no JWKS fetch) */
+		unsigned flags =
+		    jg_throttle_address_spent(app->throttle, addr) ? JG_OIDC_NO_FETCH : 0;
+		rc = jg_oidc_verify_access_token(app->oidc, auth + 7, flags, &caller->id, why,
+						 sizeof(why));
 		if (rc == JG_EUNAVAIL) {
 			jg_http_reply_error(reply, 503, "unavailable", "%s", why);
 			return JG_EUNAVAIL;
 		}
-		if (rc != 0)
+		if (rc != 0) {
+			if (address_failed(app, addr, reply))
+				return JG_EDENIED;
 			return unauthorized(reply, "invalid_token",
 					    rc == JG_EDENIED ? why : "invalid token");
+		}
 	} else {
 		const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
-		if (cookie == NULL)
+		if (cookie == NULL) /* no credential at all is no failure */
 			return unauthorized(reply, NULL,
 					    "sign in first: a bearer token or a session "
 					    "is required");
 		rc = jg_session_get(app->store, cookie, jg_clock_now(), app->cfg->auth_session_idle,
 				    &caller->id, caller->csrf);
-		if (rc == JG_ENOTFOUND)
+		if (rc == JG_ENOTFOUND) {
+			if (address_failed(app, addr, reply))
+				return JG_EDENIED;
 			return unauthorized(reply, NULL, "the session has ended; sign in again");
+		}
 		if (rc != 0) {
 			jg_http_reply_error(reply, 503, "unavailable", "sessions cannot be read");
 			return JG_EUNAVAIL;
@@ -95,11 +148,9 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 				given = field;
 			if (given == NULL || strlen(given) != strlen(caller->csrf) ||
 			    CRYPTO_memcmp(given, caller->csrf, strlen(caller->csrf)) != 0) {
-				snprintf(proven, provenlen, "user:%s", caller->id.sub);
 				jg_caller_clear(caller);
-				jg_http_reply_error(reply, 403, "csrf",
-						    "this change needs the session's CSRF token");
-				return JG_EDENIED;
+				return jg_auth_refuse_csrf(
+				    req, reply, "this change needs the session's CSRF token");
 			}
 		}
 	}
@@ -110,22 +161,10 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 int
 jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller)
 {
-	struct jg_app *app = req->app;
-	char proven[sizeof(caller->actor)] = "";
-
 	memset(caller, 0, sizeof(*caller));
-	/* a client that keeps failing is refused before its credentials cost anything */
-	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
-		return JG_EDENIED;
-	int rc = identify(req, reply, caller, proven, sizeof(proven));
-	if (rc == 0 && jg_throttle_identity_check(app->throttle, caller->actor, reply) != 0) {
+	int rc = identify(req, reply, caller);
+	if (rc != 0)
 		jg_caller_clear(caller);
-		return JG_EDENIED;
-	}
-	/* a credential that was presented and refused; none at all is no failure */
-	if (rc == JG_EDENIED && (jg_http_header(req, "Authorization") != NULL ||
-				 jg_http_cookie(req, JG_SESSION_COOKIE) != NULL))
-		jg_throttle_auth_failed(app->throttle, req, proven[0] ? proven : NULL);
 	return rc;
 }
 

@@ -463,17 +463,22 @@ jg_catalog_require_ingest(struct jg_http_request *req, struct jg_http_reply *rep
 	const char *auth = jg_http_header(req, "Authorization");
 
 	memset(caller, 0, sizeof(*caller));
-	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
-		return JG_EDENIED;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
 		jg_http_reply_error(reply, 401, "unauthorized",
 				    "an ingest key is required: Authorization: Bearer jgk_...");
 		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate-ingest\"");
 		return JG_EDENIED;
 	}
+	/* the key is judged first: a good key is never refused for what its address did */
 	int rc = jg_catalog_ingest_auth(app->store, auth + 7, caller);
 	if (rc == JG_EDENIED) {
-		jg_throttle_auth_failed(app->throttle, req, NULL);
+		struct jg_throttle_refusal why = {0};
+		char addr[JG_THROTTLE_ADDR_MAX];
+		jg_http_client_key(req, addr, sizeof(addr));
+		if (jg_throttle_failed_address(app->throttle, addr, &why) != 0) {
+			jg_throttle_reply(reply, &why);
+			return JG_EDENIED;
+		}
 		jg_http_reply_error(reply, 401, "unauthorized",
 				    "the ingest key is not valid (unknown, revoked, or its service "
 				    "was removed)");

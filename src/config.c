@@ -88,6 +88,7 @@ static const struct key keys[] = {
     {"oidc.issuer", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_issuer)},
     {"oidc.client_id", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_client_id)},
     {"oidc.client_secret_file", K_PATH, false, 0, 0, NULL, 0, OFF(oidc_client_secret_file)},
+    {"oidc.allowed_clients", K_STRLIST, true, 0, 0, NULL, 0, OFF(oidc_allowed_clients)},
     {"oidc.audience", K_STRING, false, 0, 0, NULL, 0, OFF(oidc_audience)},
     {"oidc.groups_claim", K_STRING, false, 0, 0, "groups", 0, OFF(oidc_groups_claim)},
     {"oidc.scopes", K_STRING, false, 0, 0, "openid profile email", 0, OFF(oidc_scopes)},
@@ -278,19 +279,35 @@ copy_defaults(const char *const *names, char ***out)
 	return 0;
 }
 
+/* What a required list is for, said with its refusal. */
+static const char *
+required_hint(const struct key *def)
+{
+	if (strcmp(def->path, "oidc.allowed_clients") == 0)
+		return ": the client ids (azp or client_id) whose access tokens jitgate accepts, "
+		       "e.g. [jitgate, jitgate-cli]";
+	return "";
+}
+
 static int
 read_list(struct ctx *c, const struct key *def, json_t *v, char ***out)
 {
 	size_t n = v && json_is_array(v) ? json_array_size(v) : 1;
 	char **list;
 
+	if (def->required && (v == NULL || json_is_null(v)))
+		return refuse(c, NULL, "missing required key '%s'%s", def->path,
+			      required_hint(def));
+	if (def->required && json_is_array(v) && n == 0)
+		return refuse(c, def->path, "'%s' must name at least one entry%s", def->path,
+			      required_hint(def));
 	if (v == NULL && def->def_str == NULL)
 		return copy_defaults(default_sensitive_fields, out);
 	if (v != NULL && !json_is_array(v))
 		return refuse(c, def->path, "'%s' must be a list of %s", def->path,
 			      def->def_str ? "group names" : "strings");
 	if (n > 64)
-		return refuse(c, def->path, "'%s' lists more than 64 groups", def->path);
+		return refuse(c, def->path, "'%s' lists more than 64 entries", def->path);
 	list = calloc(n + 1, sizeof(*list));
 	if (list == NULL)
 		return JG_ENOMEM;
@@ -802,6 +819,7 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->oidc_issuer);
 	free(cfg->oidc_client_id);
 	free(cfg->oidc_client_secret_file);
+	free_list(cfg->oidc_allowed_clients);
 	free(cfg->oidc_audience);
 	free(cfg->oidc_groups_claim);
 	free(cfg->oidc_scopes);

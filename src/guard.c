@@ -89,6 +89,9 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 	      const char *capability, const char *action, const char *reason)
 {
 	char actor[300];
+	/* a replayed token is evidence once, not a flood: a few entries per jti (throttle.h) */
+	if (!jg_throttle_refusal_recordable(app->throttle, c->jti))
+		return;
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
 	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti,
 				 "service", service, "token_service", c->aud, "capability",
@@ -96,6 +99,30 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 	if (data == NULL || jg_audit_append(app->audit, "guard.refused", actor, data, NULL) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
 	json_decref(data);
+}
+
+/*
+ * A refused capability token, charged to credential ("jti:<jti>", for a
+ * genuine token) or, when NULL, to the client's address.  0: answer the
+ * refusal; JG_EDENIED: that budget is spent and reply holds the 429.
+ */
+static int
+charge_failure(struct jg_http_request *req, const char *credential, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	struct jg_throttle_refusal why = {0};
+	char addr[JG_THROTTLE_ADDR_MAX];
+	int rc;
+
+	if (credential != NULL) {
+		rc = jg_throttle_failed_credential(app->throttle, credential, &why);
+	} else {
+		jg_http_client_key(req, addr, sizeof(addr));
+		rc = jg_throttle_failed_address(app->throttle, addr, &why);
+	}
+	if (rc != 0)
+		jg_throttle_reply(reply, &why);
+	return rc;
 }
 
 static void
@@ -185,8 +212,6 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 	memset(g, 0, sizeof(*g));
 	if (app->token_keys == NULL)
 		return unavailable(reply, "capability tokens are not configured");
-	if (jg_throttle_auth_check(app->throttle, req, reply) != 0)
-		return JG_EDENIED;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
 		jg_http_reply_error(reply, 401, "unauthorized", "a capability token is required");
 		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
@@ -194,25 +219,29 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 	}
 	rc = jg_token_cache_signed(app->token_cache, app->token_keys, auth + 7, &g->claims, why,
 				   sizeof(why));
+	int authentic = 0; /* a genuine, valid token, only not for this service */
 	if (rc == 0 && jg_token_check_claims(&g->claims, app->cfg->public_url, service, now, why,
 					     sizeof(why)) != 0) {
 		/* authentic and valid, but for another service: refused and recorded */
 		char why2[256];
-		if (strcmp(g->claims.aud, service) != 0 &&
-		    jg_token_check_claims(&g->claims, app->cfg->public_url, g->claims.aud, now,
-					  why2, sizeof(why2)) == 0)
+		authentic = strcmp(g->claims.aud, service) != 0 &&
+			    jg_token_check_claims(&g->claims, app->cfg->public_url, g->claims.aud,
+						  now, why2, sizeof(why2)) == 0;
+		if (authentic)
 			audit_refusal(app, &g->claims, service, capability, action, why);
 		rc = JG_EDENIED;
 	}
 	if (rc != 0) {
+		/* a genuine token's own failure (its jti), else the sender's address */
+		char key[sizeof(g->claims.jti) + 8];
+		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
 		memset(&g->claims, 0, sizeof(g->claims));
-		jg_throttle_auth_failed(app->throttle, req, NULL);
+		if (charge_failure(req, authentic ? key : NULL, reply) != 0)
+			return JG_EDENIED;
 		return unauthorized(reply, why);
 	}
 	/* from here the token is genuine: its subject is a proven identity */
 	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
-	if (jg_throttle_identity_check(app->throttle, g->actor, reply) != 0)
-		return JG_EDENIED;
 	int has = 0;
 	for (size_t i = 0; i < g->claims.ncaps; i++) {
 		has |= strcmp(g->claims.caps[i], capability) == 0;
@@ -267,14 +296,19 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 	jg_store_release(app->store, conn);
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
-	if (!active || anchor == JG_EDENIED)
-		jg_throttle_auth_failed(app->throttle, req, g->actor);
-	if (!active) {
-		audit_refusal(app, &g->claims, service, capability, action,
-			      "the token's grant is no longer active");
+	if (!active || anchor == JG_EDENIED) {
+		/* charged to the token, never to its owner: a replayed leak locks no one out */
+		char key[sizeof(g->claims.jti) + 8];
+		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
+		if (!active)
+			audit_refusal(app, &g->claims, service, capability, action,
+				      "the token's grant is no longer active");
+		if (charge_failure(req, key, reply) != 0)
+			return JG_EDENIED;
+	}
+	if (!active)
 		return unauthorized(reply,
 				    "the token's grant is no longer active (revoked or expired)");
-	}
 	if (anchor == JG_EDENIED)
 		return unauthorized(reply, "the token's audit anchor does not match the log");
 	if (anchor != 0)

@@ -4,7 +4,8 @@
  * Keys: a small table of the provider's signing keys by kid, each with its
  * own liboauth2 `jwk` verifier.  A token naming a kid not in the table may
  * trigger one refetch of the JWKS, but only when the last fetch started at
- * least jwks_min_refresh seconds ago; the fetch itself runs outside the
+ * least jwks_min_refresh seconds ago, and never for a caller that says
+ * JG_OIDC_NO_FETCH (its address keeps failing); the fetch itself runs outside the
  * lock, and the timestamp is taken before it, so a flood of bad tokens
  * costs the provider at most one request per interval and costs jitgate's
  * threads no waiting.  A failed fetch keeps the keys already known.  Keys
@@ -50,6 +51,7 @@ struct key {
 
 struct jg_oidc {
 	char *issuer, *client_id, *client_secret, *audience, *groups_claim, *scopes, *ca_file;
+	char **allowed_clients; /* NULL-terminated: azp/client_id of accepted access tokens */
 	size_t secret_len;
 	int64_t min_refresh, leeway;
 	oauth2_log_t *olog;
@@ -128,6 +130,24 @@ jg_oidc_new(const struct jg_config *cfg, struct jg_oidc **out, char *err, size_t
 	o->ca_file = cfg->oidc_ca_file ? strdup(cfg->oidc_ca_file) : NULL;
 	o->min_refresh = cfg->oidc_jwks_min_refresh;
 	o->leeway = cfg->oidc_leeway;
+	size_t nclients = 0;
+	while (cfg->oidc_allowed_clients && cfg->oidc_allowed_clients[nclients])
+		nclients++;
+	if (nclients == 0) {
+		snprintf(err, errlen, "'oidc.allowed_clients' names no client");
+		jg_oidc_free(o);
+		return JG_ECONFIG;
+	}
+	if ((o->allowed_clients = calloc(nclients + 1, sizeof(char *))) == NULL) {
+		jg_oidc_free(o);
+		return JG_ENOMEM;
+	}
+	for (size_t i = 0; i < nclients; i++) {
+		if ((o->allowed_clients[i] = strdup(cfg->oidc_allowed_clients[i])) == NULL) {
+			jg_oidc_free(o);
+			return JG_ENOMEM;
+		}
+	}
 	if (cfg->oidc_client_secret_file) {
 		size_t len;
 		if (jg_file_read(cfg->oidc_client_secret_file, 4096, true, &o->client_secret, &len,
@@ -169,6 +189,9 @@ jg_oidc_free(struct jg_oidc *o)
 		key_free(o->keys[i]);
 	free(o->issuer);
 	free(o->client_id);
+	for (size_t i = 0; o->allowed_clients && o->allowed_clients[i]; i++)
+		free(o->allowed_clients[i]);
+	free(o->allowed_clients);
 	jg_file_free_secret(o->client_secret, o->secret_len);
 	free(o->audience);
 	free(o->groups_claim);
@@ -446,10 +469,11 @@ find_active(struct jg_oidc *o, const char *kid)
 
 /*
  * The key for kid, with a reference taken (release with key_release()).
- * An unknown kid refetches the JWKS when the interval allows.
+ * An unknown kid refetches the JWKS when the interval allows, unless
+ * may_fetch is false (the caller's address is over its failure budget).
  */
 static struct key *
-key_acquire(struct jg_oidc *o, const char *kid, int *unavailable)
+key_acquire(struct jg_oidc *o, const char *kid, bool may_fetch, int *unavailable)
 {
 	struct key *k;
 	int fetch = 0;
@@ -457,6 +481,10 @@ key_acquire(struct jg_oidc *o, const char *kid, int *unavailable)
 	*unavailable = 0;
 	pthread_mutex_lock(&o->lock);
 	k = find_active(o, kid);
+	if (k == NULL && !may_fetch) {
+		pthread_mutex_unlock(&o->lock);
+		return NULL; /* a refusal, not "unavailable": nothing was tried */
+	}
 	if (k == NULL && (o->last_fetch == 0 || mono_now() - o->last_fetch >= o->min_refresh)) {
 		o->last_fetch = mono_now(); /* before fetching: others will not fetch too */
 		fetch = 1;
@@ -511,36 +539,55 @@ kty_for_alg(const char *alg)
 	return NULL;
 }
 
+/*
+ * Part index (0: header, 1: claims) of a compact JWS, decoded and parsed
+ * as one JSON object with duplicate keys refused, in any object at any
+ * depth: the bytes that were signed mean one thing, whichever parser reads
+ * them (liboauth2 parses them too, and its parser keeps one of the values).
+ * NULL with *duplicate set when a key repeats.
+ */
 static json_t *
-jwt_header(struct jg_oidc *o, const char *token)
+jwt_part(struct jg_oidc *o, const char *token, int index, int *duplicate)
 {
-	const char *dot = strchr(token, '.');
+	const char *start = token, *end;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
-	char b64[2048];
+	json_error_t jerr;
 
-	if (dot == NULL || (size_t)(dot - token) >= sizeof(b64) || dot == token)
-		return NULL;
-	memcpy(b64, token, (size_t)(dot - token));
-	b64[dot - token] = '\0';
-	if (!oauth2_base64url_decode(o->olog, b64, &raw, &raw_len))
-		return NULL;
-	json_t *h = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
-	oauth2_mem_free(raw);
-	if (h && !json_is_object(h)) {
-		json_decref(h);
-		h = NULL;
+	*duplicate = 0;
+	for (int i = 0; i < index; i++) {
+		if ((start = strchr(start, '.')) == NULL)
+			return NULL;
+		start++;
 	}
-	return h;
+	if ((end = strchr(start, '.')) == NULL || end == start)
+		return NULL;
+	/* bounded: the whole token is at most JG_OIDC_MAX_TOKEN bytes */
+	char *b64 = strndup(start, (size_t)(end - start));
+	if (b64 == NULL)
+		return NULL;
+	int decoded = oauth2_base64url_decode(o->olog, b64, &raw, &raw_len);
+	free(b64);
+	if (!decoded)
+		return NULL;
+	json_t *v = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	oauth2_mem_free(raw);
+	if (v == NULL && json_error_code(&jerr) == json_error_duplicate_key)
+		*duplicate = 1;
+	if (v && !json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
 }
 
 static int
-verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, json_t **payload,
-		 char *why, size_t whylen)
+verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, unsigned flags,
+		 json_t **payload, char *why, size_t whylen)
 {
-	json_t *hdr;
+	json_t *hdr, *claims = NULL, *lib_payload = NULL;
 	struct key *k;
-	int unavailable = 0, rc;
+	int unavailable = 0, duplicate = 0, rc;
 
 	*payload = NULL;
 	if (strlen(token) > JG_OIDC_MAX_TOKEN)
@@ -552,8 +599,15 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 	 */
 	if (strspn(token, B64URL_CHARS ".") != strlen(token))
 		return deny(why, whylen, "the token is not a JWT");
-	if ((hdr = jwt_header(o, token)) == NULL)
-		return deny(why, whylen, "the token is not a JWT");
+	if ((hdr = jwt_part(o, token, 0, &duplicate)) == NULL)
+		return duplicate ? deny(why, whylen, "the token's header repeats a key (duplicate)")
+				 : deny(why, whylen, "the token is not a JWT");
+	/* the claims as jitgate reads them, checked before any key is looked up or fetched */
+	if ((claims = jwt_part(o, token, 1, &duplicate)) == NULL) {
+		rc = duplicate ? deny(why, whylen, "the token's claims repeat a key (duplicate)")
+			       : deny(why, whylen, "the token is not a JWT");
+		goto out;
+	}
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
 	const char *kid = json_string_value(json_object_get(hdr, "kid"));
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
@@ -575,7 +629,7 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 		rc = deny(why, whylen, "critical header parameters are not supported");
 		goto out;
 	}
-	if ((k = key_acquire(o, kid, &unavailable)) == NULL) {
+	if ((k = key_acquire(o, kid, !(flags & JG_OIDC_NO_FETCH), &unavailable)) == NULL) {
 		rc = unavailable ? JG_EUNAVAIL
 				 : deny(why, whylen,
 					"the token is signed by a key the provider does "
@@ -589,16 +643,19 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, jso
 		rc = deny(why, whylen, "the token's algorithm does not match its key");
 		goto out;
 	}
-	bool ok = oauth2_token_verify(o->olog, NULL, k->verify, token, payload);
+	bool ok = oauth2_token_verify(o->olog, NULL, k->verify, token, &lib_payload);
 	key_release(o, k);
-	if (!ok || *payload == NULL || !json_is_object(*payload)) {
-		json_decref(*payload);
-		*payload = NULL;
+	/* liboauth2's reading of the claims is dropped: jitgate's strict one is what was checked */
+	json_decref(lib_payload);
+	if (!ok) {
 		rc = deny(why, whylen, "the token's signature does not verify or it has expired");
 		goto out;
 	}
+	*payload = claims;
+	claims = NULL; /* transferred */
 	rc = 0;
 out:
+	json_decref(claims);
 	json_decref(hdr);
 	return rc;
 }
@@ -640,6 +697,18 @@ copy_claim(json_t *payload, const char *name, char *out, size_t outlen, int requ
 	return (required && out[0] == '\0') ? -1 : 0;
 }
 
+/* Whether v is a string naming one of oidc.allowed_clients exactly. */
+static int
+client_allowed(const struct jg_oidc *o, json_t *v)
+{
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return 0;
+	for (size_t i = 0; o->allowed_clients[i]; i++)
+		if (strcmp(o->allowed_clients[i], json_string_value(v)) == 0)
+			return 1;
+	return 0;
+}
+
 /* The claims every token must pass; then the identity. */
 static int
 check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind kind,
@@ -664,6 +733,17 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 	v = json_object_get(p, "iat");
 	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) - o->leeway > now))
 		return deny(why, whylen, "the token was issued in the future (iat)");
+	if (kind == ACCESS_TOKEN) {
+		/* a token the provider issued to another application is not for jitgate's API */
+		json_t *azp = json_object_get(p, "azp"), *cid = json_object_get(p, "client_id");
+		if (azp == NULL && cid == NULL)
+			return deny(why, whylen, "the token names no client (azp or client_id)");
+		if ((azp != NULL && !client_allowed(o, azp)) ||
+		    (cid != NULL && !client_allowed(o, cid)))
+			return deny(why, whylen,
+				    "the token was issued to a client jitgate does not accept "
+				    "(azp/client_id)");
+	}
 	if (kind == ID_TOKEN) {
 		const char *azp = json_string_value(json_object_get(p, "azp"));
 		if (json_object_get(p, "azp") != NULL &&
@@ -707,11 +787,11 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 }
 
 int
-jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, struct jg_identity *id, char *why,
-			    size_t whylen)
+jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, unsigned flags,
+			    struct jg_identity *id, char *why, size_t whylen)
 {
 	json_t *payload = NULL;
-	int rc = verify_signature(o, token, ACCESS_TOKEN, &payload, why, whylen);
+	int rc = verify_signature(o, token, ACCESS_TOKEN, flags, &payload, why, whylen);
 	if (rc == 0)
 		rc = check_claims(o, payload, o->audience, ACCESS_TOKEN, NULL, id, why, whylen);
 	json_decref(payload);
@@ -723,7 +803,7 @@ jg_oidc_verify_id_token(struct jg_oidc *o, const char *token, const char *nonce,
 			struct jg_identity *id, char *why, size_t whylen)
 {
 	json_t *payload = NULL;
-	int rc = verify_signature(o, token, ID_TOKEN, &payload, why, whylen);
+	int rc = verify_signature(o, token, ID_TOKEN, 0, &payload, why, whylen);
 	if (rc == 0)
 		rc = check_claims(o, payload, o->client_id, ID_TOKEN, nonce, id, why, whylen);
 	json_decref(payload);

@@ -40,7 +40,7 @@ jg_ratelimit_new(size_t capacity, uint32_t per_minute, uint32_t burst)
 {
 	struct jg_ratelimit *rl;
 
-	if (capacity == 0 || per_minute == 0 || burst == 0)
+	if (capacity == 0 || burst == 0)
 		return NULL;
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
 		return NULL;
@@ -102,6 +102,8 @@ static int64_t
 refilled(const struct jg_ratelimit *rl, const struct entry *e, int64_t now_ms)
 {
 	int64_t elapsed = now_ms > e->last_ms ? now_ms - e->last_ms : 0;
+	if (rl->per_minute == 0) /* a count that never refills */
+		return e->units;
 	/* capped first, so the product cannot overflow after a long idle time */
 	if (elapsed > rl->burst_units / rl->per_minute)
 		return rl->burst_units;
@@ -113,6 +115,8 @@ refilled(const struct jg_ratelimit *rl, const struct entry *e, int64_t now_ms)
 static int
 wait_seconds(const struct jg_ratelimit *rl, int64_t units)
 {
+	if (rl->per_minute == 0)
+		return 86400;
 	int64_t ms = (UNIT - units + rl->per_minute - 1) / rl->per_minute;
 	int64_t s = (ms + 999) / 1000;
 	return s < 1 ? 1 : s > 86400 ? 86400 : (int)s;

@@ -6,6 +6,9 @@
  *   jg_api_call_begin()    authenticate (bearer, or session + CSRF for
  *                          changes), borrow the policy set in force, build
  *                          the access context for access.c
+ *   jg_api_request_create() a new access request, after the caller's
+ *                          new-request limits: POST /v1/requests and the
+ *                          request form's submit draw on the same buckets
  *   jg_api_status()        an access.c result as an HTTP status and code
  *   jg_api_token_issue()   POST /v1/grants/{id}/token (api_tokens.c)
  *   jg_api_audit_export()  GET /v1/audit/export after the caller was
@@ -41,7 +44,19 @@ int jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply,
 /* Releases the policy set and wipes the caller. */
 void jg_api_call_end(struct jg_api_call *c);
 
-/* An access.c result: the HTTP status, and the error code name in *code. */
+/*
+ * A new access request of c's caller from req's address: the new-request
+ * limits (throttle.h, per identity and per address), then
+ * jg_access_create() with body (borrowed).  Returns jg_access_create()'s
+ * result (and *out, why as it sets them), or JG_ELIMITED with *limit filled
+ * when a limit is spent (nothing was evaluated, stored or audited).  A dry
+ * run is not a new request: call jg_access_dry_run() for it.
+ */
+int jg_api_request_create(struct jg_api_call *c, struct jg_http_request *req, json_t *body,
+			  json_t **out, struct jg_throttle_refusal *limit, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+
+/* An access.c result: the HTTP status (JG_ELIMITED: 429), and the error code name in *code. */
 int jg_api_status(int rc, const char **code);
 
 /*

@@ -8,6 +8,11 @@
  * that changes something (POST, PUT, PATCH, DELETE) must also carry the
  * session's CSRF token (X-CSRF-Token header, or the `csrf` field of a form),
  * so a page on another site cannot act through the browser's cookie.
+ *
+ * Failures are charged (throttle.h) only once a credential has failed: a
+ * bearer token or session that does not verify to the client's address, a
+ * missing or wrong CSRF token to the session.  A credential that verifies
+ * is never refused for failures other requests caused.
  */
 #ifndef JITGATE_AUTH_H
 #define JITGATE_AUTH_H
@@ -27,8 +32,9 @@ struct jg_caller {
 
 /*
  * Identifies the caller into *caller (cleared with jg_caller_clear()), or
- * fills reply with 401 (WWW-Authenticate set), 403 (CSRF) or 503 (the
- * provider's keys cannot be had) and returns JG_EDENIED / JG_EUNAVAIL.
+ * fills reply with 401 (WWW-Authenticate set), 403 (CSRF), 429 (the failing
+ * address or session is over its budget) or 503 (the provider's keys cannot
+ * be had) and returns JG_EDENIED / JG_EUNAVAIL.
  */
 int jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply,
 		    struct jg_caller *caller) __attribute__((warn_unused_result));
@@ -37,6 +43,14 @@ int jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply,
 int jg_auth_require_groups(struct jg_http_request *req, struct jg_http_reply *reply,
 			   struct jg_caller *caller, char *const *groups, const char *what)
     __attribute__((warn_unused_result));
+
+/*
+ * Refuses a change made with the request's session but without its CSRF
+ * token: 403 csrf with message, charged to the session (429 once the
+ * session has no failures left).  Returns JG_EDENIED.
+ */
+int jg_auth_refuse_csrf(struct jg_http_request *req, struct jg_http_reply *reply,
+			const char *message);
 
 void jg_caller_clear(struct jg_caller *caller);
 

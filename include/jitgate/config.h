@@ -85,10 +85,11 @@ struct jg_config {
 	char *oidc_issuer;	       /* exact "iss"; discovery at <issuer>/.well-known/... */
 	char *oidc_client_id;	       /* the browser-login client */
 	char *oidc_client_secret_file; /* NULL: a public client (PKCE only) */
-	char *oidc_audience;	       /* bearer tokens' "aud"; default public_url */
-	char *oidc_groups_claim;       /* default "groups" */
-	char *oidc_scopes;	       /* default "openid profile email" */
-	char *oidc_ca_file;	       /* CA bundle for an https issuer (NULL: system) */
+	char **oidc_allowed_clients; /* azp/client_id of accepted access tokens; NULL-terminated */
+	char *oidc_audience;	     /* bearer tokens' "aud"; default public_url */
+	char *oidc_groups_claim;     /* default "groups" */
+	char *oidc_scopes;	     /* default "openid profile email" */
+	char *oidc_ca_file;	     /* CA bundle for an https issuer (NULL: system) */
 	int64_t oidc_jwks_min_refresh; /* seconds between key fetches for unknown kids */
 	int64_t oidc_leeway;	       /* seconds of clock skew allowed on exp/nbf/iat */
 

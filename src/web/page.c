@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "jitgate/app.h"
@@ -126,6 +127,35 @@ jg_web_redirect(struct jg_http_reply *reply, const char *location)
 	jg_http_reply_redirect(reply, 303, location);
 }
 
+static void message_page(struct jg_http_reply *reply, int status, const char *title,
+			 const char *message);
+
+/* The API's 429 (throttle.h) said to a browser: its message and its Retry-After. */
+static void
+too_many_page(struct jg_http_reply *reply)
+{
+	char message[512] = "Too many attempts; try again later.", secs[16] = "";
+	json_t *body = json_loadb(reply->body ? reply->body : "", reply->body_len, 0, NULL);
+	const char *m =
+	    json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+	size_t i;
+	json_t *h;
+
+	if (m != NULL)
+		snprintf(message, sizeof(message), "%s", m);
+	json_array_foreach(reply->headers, i, h)
+	{
+		const char *name = json_string_value(json_array_get(h, 0));
+		const char *value = json_string_value(json_array_get(h, 1));
+		if (name && value && strcasecmp(name, "Retry-After") == 0)
+			snprintf(secs, sizeof(secs), "%s", value);
+	}
+	json_decref(body);
+	message_page(reply, 429, "Too many attempts", message);
+	if (secs[0] != '\0')
+		jg_http_reply_header(reply, "Retry-After", secs);
+}
+
 int
 jg_web_begin(struct jg_web *w, struct jg_http_request *req, struct jg_http_reply *reply)
 {
@@ -143,6 +173,8 @@ jg_web_begin(struct jg_web *w, struct jg_http_request *req, struct jg_http_reply
 			jg_web_redirect(reply, strlen(req->path) < 400 ? to : "/auth/login");
 		} else if (reply->status == 401) {
 			jg_web_redirect(reply, "/auth/login");
+		} else if (reply->status == 429) {
+			too_many_page(reply);
 		} else if (reply->status == 403) {
 			message_page(
 			    reply, 403, "Refused",

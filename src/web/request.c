@@ -5,8 +5,9 @@
  *                     duration, justification, incident id, break-glass
  *   POST /request     action=preview: what the policy would decide
  *                     (jg_access_dry_run(), as POST /v1/requests?dry_run=true);
- *                     action=submit: the request (jg_access_create(), as
- *                     POST /v1/requests), then to My access
+ *                     action=submit: the request (jg_api_request_create(),
+ *                     as POST /v1/requests: the same limits, 429 past
+ *                     them), then to My access
  *
  * The form's fields become the same JSON body the API takes, so the checks,
  * the messages and the audit entries are the API's.  An incident id typed
@@ -283,9 +284,19 @@ handle_post(struct jg_http_request *req, struct jg_http_reply *reply)
 			goto out;
 		}
 	} else {
-		rc = jg_access_create(&w.call.ctx, &w.call.caller, body, &out, why, sizeof(why));
+		/* the API's path, limits included: POST /v1/requests and this form share buckets */
+		struct jg_throttle_refusal limit = {0};
+		rc = jg_api_request_create(&w.call, req, body, &out, &limit, why, sizeof(why));
 		if (rc == 0) {
 			jg_web_redirect(reply, "/?ok=created");
+			goto out;
+		}
+		if (rc == JG_ELIMITED) { /* the form as it was, the limit above it */
+			char secs[16];
+			snprintf(f.err, sizeof(f.err), "%s", why);
+			render(&w, &f, NULL, 429);
+			snprintf(secs, sizeof(secs), "%d", limit.retry_after);
+			jg_http_reply_header(reply, "Retry-After", secs);
 			goto out;
 		}
 		if (rc == JG_EDENIED) { /* denied by policy: the decision says why */

@@ -1,5 +1,8 @@
-// Abuse resistance end to end (issue 9, point 3): rate limits on failed authentications and on
-// new requests (429 + Retry-After, per address and per proven identity), the per-address
+// Abuse resistance end to end (issue 9, point 3; issue 15, points 4 and 5): rate limits on failed
+// authentications (charged to the client address when a credential does not verify, to the
+// credential itself - a capability token's jti, a session - when an authentic one is refused for
+// its own state) and on new requests (429 + Retry-After), no lockout of anyone by failures other
+// requests caused, the web forms held to the same limits as their API twins, the per-address
 // connection cap and the slow-client deadline, paging with opaque cursors, and answers that do
 // not tell another user's request from one that does not exist.
 //
@@ -9,20 +12,27 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startJitgate, cleanup } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate } from './lib/harness.mjs';
+import { driveLogin } from './lib/idp.mjs';
 
 const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
+const SESSION = '__Host-jitgate_session';
+const LOGIN = '__Host-jitgate_login';
+const REFUSALS_PER_TOKEN = 10; // JG_THROTTLE_REFUSALS_PER_TOKEN
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
 const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 function assert429(r, pattern) {
   assert.equal(r.status, 429, r.body);
   assert.equal(r.json?.error?.code, 'too_many_requests', r.body);
   assert.match(r.json.error.message, pattern);
+  assert.equal(r.headers['www-authenticate'], undefined, 'a 429 carries no credential challenge');
   const after = Number(r.headers['retry-after']);
   assert.ok(Number.isInteger(after) && after >= 1, `Retry-After: ${r.headers['retry-after']}`);
   return after;
@@ -34,6 +44,29 @@ function metric(text, name) {
   return Number(line.split(' ')[1]);
 }
 
+// A browser session for user, signed in through the provider from address addr: the Cookie header
+// value and the session's CSRF token.
+async function sessionFor(jg, user, addr) {
+  const login = await jg.request('GET', '/auth/login', { localAddress: addr });
+  assert.equal(login.status, 302, login.body);
+  const state = new URL(login.headers.location).searchParams.get('state');
+  const callback = new URL(await driveLogin(login.headers.location, user));
+  const cb = await jg.request('GET', callback.pathname + callback.search,
+    { localAddress: addr, headers: { cookie: `${LOGIN}=${state}` } });
+  assert.equal(cb.status, 303, cb.body);
+  const cookie = cb.headers['set-cookie'].find((l) => l.startsWith(`${SESSION}=`)).split(';')[0];
+  const me = await jg.request('GET', '/v1/me', { headers: { cookie } });
+  assert.equal(me.status, 200, me.body);
+  return { cookie, csrf: me.json.csrf_token };
+}
+
+// The audit log as an auditor exports it: its entries.
+async function auditEntries(jg) {
+  const r = await jg.auditor('GET', '/v1/audit/export');
+  assert.equal(r.status, 200, r.body);
+  return r.body.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type);
+}
+
 describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identity, 5 per address, 5 sign-ins per address)', () => {
   let jg;
   const from = (addr, method, path, opts = {}) => jg.request(method, path, { ...opts, localAddress: addr });
@@ -42,6 +75,7 @@ describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identit
 
   before(async () => {
     jg = await startJitgate({
+      minRefresh: 1,
       extraConfig: ['limits:', '  auth_failures_per_minute: 6', '  auth_failures_burst: 5',
         '  requests_per_minute: 1', '  requests_burst: 3', '  requests_per_address_per_minute: 1',
         '  requests_address_burst: 5', ''].join('\n'),
@@ -49,18 +83,68 @@ describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identit
   });
   after(() => cleanup(jg));
 
-  test('bad bearer tokens: 401 five times, then 429 for that address only, even with a good token', async () => {
+  // Replaces "bad bearer tokens: 401 five times, then 429 for that address only, even with a good
+  // token": since issue 15 the address bucket only answers the requests that fail.
+  test('garbage tokens from one address: 401 five times, then 429 for garbage only; every valid credential from it still works', async () => {
     const A = '127.0.0.2';
     for (let i = 0; i < 5; i++) {
       const r = await from(A, 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } });
       assert.equal(r.status, 401, r.body);
     }
-    const after = assert429(await from(A, 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } }),
-      /too many failed authentications from this address; retry in \d+ seconds/);
-    assert.ok(after <= 10, `one failure refills in 10 s, Retry-After was ${after}`);
-    assert429(await asFrom(A, 'alice', 'GET', '/v1/me'), /from this address/);
-    const other = await asFrom('127.0.0.1', 'alice', 'GET', '/v1/me');
-    assert.equal(other.status, 200, other.body);
+    for (let i = 0; i < 16; i++) {
+      const after = assert429(await from(A, 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } }),
+        /too many failed authentications from this address; retry in \d+ seconds/);
+      assert.ok(after <= 10, `one failure refills in 10 s, Retry-After was ${after}`);
+    }
+    // a single sign-on token, from the same address
+    const me = await asFrom(A, 'alice', 'GET', '/v1/me');
+    assert.equal(me.status, 200, me.body);
+    assert.equal(me.json.sub, 'alice');
+    // a browser session (signed in elsewhere), with a change that needs its CSRF token
+    const s = await sessionFor(jg, 'bob', '127.0.0.40');
+    const viaSession = await from(A, 'POST', '/v1/requests?dry_run=true', {
+      body: JSON.stringify({ service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'x' }),
+      headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, 'content-type': 'application/json' },
+    });
+    assert.equal(viaSession.status, 200, viaSession.body);
+    // a capability token of a live grant
+    const c = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
+    assert.equal(c.status, 201, c.body);
+    assert.equal((await jg.as('bob', 'POST', `/v1/requests/${c.json.id}/approve`, json({}))).status, 200);
+    const t = await jg.as('alice', 'POST', `/v1/grants/${c.json.id}/token`, json({}));
+    assert.equal(t.status, 201, t.body);
+    const guarded = await from(A, 'GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${t.json.token}` } });
+    assert.equal(guarded.status, 200, guarded.body);
+    // an ingest key
+    const cli = (...args) => runJitgate([...args, '-c', jg.configPath]);
+    assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng').code, 0);
+    const key = cli('ingest-key', 'create', SVC);
+    assert.equal(key.code, 0, key.stderr);
+    const agent = await from(A, 'GET', `/v1/agents/probes?service=${SVC}`, { headers: { authorization: `Bearer ${key.stdout.trim()}` } });
+    assert.equal(agent.status, 200, agent.body);
+    // and garbage is still refused with 429
+    assert429(await from(A, 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } }), /from this address/);
+    assert429(await from(A, 'GET', `/v1/agents/probes?service=${SVC}`, { headers: { authorization: `Bearer jgk_${'A'.repeat(43)}` } }), /from this address/);
+    // another address is not affected
+    const other = await from('127.0.0.1', 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } });
+    assert.equal(other.status, 401, other.body);
+  });
+
+  test('an address over its failure budget makes jitgate fetch nothing: a token naming an unknown key is 429 without a JWKS fetch', async () => {
+    const unknownKid = () => `${b64({ alg: 'RS256', typ: 'at+jwt', kid: `unknown-${randomBytes(6).toString('hex')}` })}.${b64({ sub: 'alice' })}.${randomBytes(256).toString('base64url')}`;
+    // control, from an address with its budget: an unknown kid costs one fetch (interval 1 s)
+    await sleep(1100);
+    let before = jg.idp.jwksRequests();
+    const fresh = await from('127.0.0.41', 'GET', '/v1/me', { headers: { authorization: `Bearer ${unknownKid()}` } });
+    assert.equal(fresh.status, 401, fresh.body);
+    assert.equal(jg.idp.jwksRequests() - before, 1, 'the control made no JWKS fetch');
+    // 127.0.0.2 spent its budget in the test above
+    await sleep(1100);
+    before = jg.idp.jwksRequests();
+    for (let i = 0; i < 5; i++)
+      assert429(await from('127.0.0.2', 'GET', '/v1/me', { headers: { authorization: `Bearer ${unknownKid()}` } }), /from this address/);
+    await sleep(200);
+    assert.equal(jg.idp.jwksRequests() - before, 0, 'an address over budget made jitgate fetch the JWKS');
   });
 
   test('bad capability tokens, ingest keys and sign-in answers count as failures too', async () => {
@@ -85,23 +169,72 @@ describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identit
     }
   });
 
-  test('failures of a proven identity (a revoked grant\'s token) limit that identity from any address', async () => {
+  // Replaces "failures of a proven identity (a revoked grant's token) limit that identity from any
+  // address": a leaked token replayed after revocation locked its owner out of jitgate entirely.
+  test('a revoked token replayed 50 times from another address: its owner is not locked out; the replays are charged to the token and capped in the log', async () => {
     const c = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
     assert.equal(c.status, 201, c.body);
     assert.equal((await jg.as('bob', 'POST', `/v1/requests/${c.json.id}/approve`, json({}))).status, 200);
     const t = await jg.as('alice', 'POST', `/v1/grants/${c.json.id}/token`, json({}));
     assert.equal(t.status, 201, t.body);
+    const jti = JSON.parse(Buffer.from(t.json.token.split('.')[1], 'base64url')).jti;
     const ok = await jg.request('GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${t.json.token}` } });
     assert.equal(ok.status, 200, ok.body);
     assert.equal((await jg.as('alice', 'POST', `/v1/grants/${c.json.id}/revoke`, json({ reason: 'done' }))).status, 200);
-    for (let i = 0; i < 5; i++) {
-      const r = await from('127.0.0.7', 'GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${t.json.token}` } });
-      assert.equal(r.status, 401, r.body);
+    const R = '127.0.0.7';
+    const statuses = [];
+    for (let i = 0; i < 50; i++) {
+      const r = await from(R, 'GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${t.json.token}` } });
+      statuses.push(r.status);
+      if (r.status === 429) assert429(r, /too many failed uses of this credential/);
+      else assert.equal(r.status, 401, r.body);
     }
-    // alice, from an address with no failures at all, with her valid single sign-on token
-    assert429(await asFrom('127.0.0.8', 'alice', 'GET', '/v1/me'), /too many failed authentications for this identity/);
-    const bob = await asFrom('127.0.0.8', 'bob', 'GET', '/v1/me');
-    assert.equal(bob.status, 200, bob.body);
+    assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
+    assert.ok(statuses.filter((s) => s === 429).length >= 40, statuses.join(','));
+    // alice, from another address and from the replaying one, with her single sign-on token
+    for (const addr of ['127.0.0.8', R]) {
+      const me = await asFrom(addr, 'alice', 'GET', '/v1/me');
+      assert.equal(me.status, 200, `${addr}: ${me.body}`);
+    }
+    // and with a new grant's token, from the replaying address
+    const c2 = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
+    assert.equal(c2.status, 201, c2.body);
+    assert.equal((await jg.as('bob', 'POST', `/v1/requests/${c2.json.id}/approve`, json({}))).status, 200);
+    const t2 = await jg.as('alice', 'POST', `/v1/grants/${c2.json.id}/token`, json({}));
+    const again = await from(R, 'GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${t2.json.token}` } });
+    assert.equal(again.status, 200, again.body);
+    // the replays did not charge the address either: garbage from it is a plain 401
+    assert.equal((await from(R, 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } })).status, 401);
+    // the audit log holds the first refusals of that token, no more
+    const refused = (await auditEntries(jg)).filter((e) => e.type === 'guard.refused' && e.data.jti === jti);
+    assert.equal(refused.length, REFUSALS_PER_TOKEN, `guard.refused entries for the replayed token: ${refused.length}`);
+    const m = await jg.request('GET', '/metrics');
+    assert.ok(metric(m.body, 'jitgate_guard_refusals_unrecorded_total') >= 50 - REFUSALS_PER_TOKEN);
+  });
+
+  test('a session without its CSRF token is charged to that session: 403 five times, then 429; its owner and the session with its token still work', async () => {
+    const s = await sessionFor(jg, 'carol', '127.0.0.42');
+    const A = '127.0.0.43';
+    const dry = (headers) => from(A, 'POST', '/v1/requests?dry_run=true', {
+      body: JSON.stringify({ service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'csrf' }),
+      headers: { cookie: s.cookie, 'content-type': 'application/json', ...headers },
+    });
+    for (let i = 0; i < 5; i++) {
+      const r = await dry(i % 2 ? { 'x-csrf-token': 'A'.repeat(43) } : {});
+      assert.equal(r.status, 403, r.body);
+      assert.equal(r.json.error.code, 'csrf');
+    }
+    assert429(await dry({}), /too many failed uses of this credential/);
+    // the session itself, with its token
+    const good = await dry({ 'x-csrf-token': s.csrf });
+    assert.equal(good.status, 200, good.body);
+    // carol's single sign-on token, from the same address and from another
+    for (const addr of [A, '127.0.0.44']) {
+      const me = await asFrom(addr, 'carol', 'GET', '/v1/me');
+      assert.equal(me.status, 200, `${addr}: ${me.body}`);
+    }
+    // the address was not charged
+    assert.equal((await from(A, 'GET', '/v1/me', { headers: { authorization: 'Bearer not-a-token' } })).status, 401);
   });
 
   test('new requests: 3 per identity, then 429; a dry run is not counted', async () => {
@@ -157,6 +290,104 @@ describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identit
     assert.ok(metric(m.body, 'jitgate_rate_limited_total{limit="requests"}') >= 3);
     assert.ok(metric(m.body, 'jitgate_rate_limited_total{limit="sign_ins"}') >= 1);
     assert.ok(metric(m.body, 'jitgate_rate_limit_entries{table="auth_failures_address"}') >= 5);
+    assert.ok(metric(m.body, 'jitgate_rate_limit_entries{table="auth_failures_credential"}') >= 2);
+    assert.ok(metric(m.body, 'jitgate_rate_limit_entries{table="guard_refusals_token"}') >= 1);
+    assert.ok(!m.body.includes('auth_failures_identity'), 'the identity table is gone');
+  });
+});
+
+describe('the web forms and their API twins share every limit (5 failures per session or address, 3 requests per identity)', () => {
+  let jg;
+  const FORM = 'application/x-www-form-urlencoded';
+  const post = (s, path, fields, addr = '127.0.0.50') => jg.request('POST', path, {
+    localAddress: addr, body: new URLSearchParams(fields).toString(), headers: { cookie: s.cookie, 'content-type': FORM },
+  });
+  const requestForm = (s, action, csrf = s.csrf) => post(s, '/request', {
+    csrf, action, service: SVC, 'cap.read-logs': '1', duration: '1h', justification: 'web limits',
+  });
+  const body = { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'api limits' };
+
+  before(async () => {
+    jg = await startJitgate({
+      extraConfig: ['limits:', '  auth_failures_per_minute: 1', '  auth_failures_burst: 5',
+        '  requests_per_minute: 1', '  requests_burst: 3', '  requests_per_address_per_minute: 1',
+        '  requests_address_burst: 100', ''].join('\n'),
+    });
+  });
+  after(() => cleanup(jg));
+
+  test('the request form draws on the API\'s bucket: past it a 429 page with Retry-After, nothing stored; previews stay free', async () => {
+    const s = await sessionFor(jg, 'alice', '127.0.0.51');
+    for (let i = 0; i < 2; i++) {
+      const r = await jg.request('POST', '/v1/requests', { ...json(body), headers: { ...json(body).headers, cookie: s.cookie, 'x-csrf-token': s.csrf } });
+      assert.equal(r.status, 201, r.body);
+    }
+    const third = await requestForm(s, 'submit');
+    assert.equal(third.status, 303, third.body);
+    assert.equal(third.headers.location, '/?ok=created');
+    for (let i = 0; i < 3; i++) {
+      const r = await requestForm(s, 'submit');
+      assert.equal(r.status, 429, r.body);
+      assert.match(r.headers['content-type'], /^text\/html/);
+      assert.match(r.body, /too many new access requests for this identity; retry in \d+ seconds/);
+      assert.ok(Number(r.headers['retry-after']) >= 1, `Retry-After: ${r.headers['retry-after']}`);
+    }
+    assert429(await jg.as('alice', 'POST', '/v1/requests', json(body)), /too many new access requests for this identity/);
+    const mine = await jg.as('alice', 'GET', '/v1/requests?mine=true');
+    assert.equal(mine.json.requests.length, 3, 'a request past the limit was stored');
+    // what stores nothing costs nothing, on either side
+    const preview = await requestForm(s, 'preview');
+    assert.equal(preview.status, 200, preview.body);
+    assert.equal((await jg.as('alice', 'POST', '/v1/requests?dry_run=true', json(body))).status, 200);
+  });
+
+  test('every form, and its API twin, without the session\'s CSRF token: 403 until the session\'s budget is spent, then 429; with the token the session still works', async () => {
+    const s = await sessionFor(jg, 'bob', '127.0.0.52');
+    const id = 'req_AAAAAAAAAAAAAAAAAAAAAA';
+    const forms = [
+      ['/request', { action: 'submit', service: SVC, 'cap.read-logs': '1', duration: '1h', justification: 'x' }],
+      [`/requests/${id}/approve`, {}],
+      [`/requests/${id}/deny`, { reason: 'no' }],
+      [`/requests/${id}/review`, { note: 'seen' }],
+      [`/requests/${id}/cancel`, {}],
+      [`/grants/${id}/revoke`, { reason: 'stop' }],
+      [`/grants/${id}/token`, {}],
+      ['/audit/export', {}],
+      ['/audit/checkpoint', {}],
+      ['/auth/logout', {}],
+    ];
+    const twins = [
+      ['/v1/requests', body], [`/v1/requests/${id}/approve`, {}], [`/v1/requests/${id}/deny`, { reason: 'no' }],
+      [`/v1/requests/${id}/review`, { note: 'seen' }], [`/v1/requests/${id}/cancel`, {}],
+      [`/v1/grants/${id}/revoke`, { reason: 'stop' }], [`/v1/grants/${id}/token`, {}], ['/v1/audit/checkpoint', {}],
+    ];
+    let refused = 0;
+    for (const [path, fields] of forms) {
+      for (;;) {
+        const r = await post(s, path, { ...fields, csrf: 'A'.repeat(43) });
+        if (r.status === 429) {
+          assert.match(r.body, /too many failed uses of this credential/, `${path}: ${r.body}`);
+          assert.ok(Number(r.headers['retry-after']) >= 1, path);
+          break;
+        }
+        assert.equal(r.status, 403, `${path}: ${r.body}`);
+        refused++;
+        assert.ok(refused <= 5, `${path}: a sixth CSRF failure was answered 403`);
+      }
+    }
+    assert.equal(refused, 5);
+    for (const [path, b] of twins) {
+      const r = await jg.request('POST', path, { localAddress: '127.0.0.50', ...json(b), headers: { ...json(b).headers, cookie: s.cookie } });
+      assert429(r, /too many failed uses of this credential/);
+    }
+    // not locked out: the session with its token, and bob's other credentials
+    const page = await jg.request('GET', '/approvals', { headers: { cookie: s.cookie } });
+    assert.equal(page.status, 200, page.body);
+    const preview = await post(s, '/request', { csrf: s.csrf, action: 'preview', service: SVC, 'cap.read-logs': '1', duration: '1h', justification: 'x' });
+    assert.equal(preview.status, 200, preview.body);
+    assert.equal((await jg.as('bob', 'GET', '/v1/me')).status, 200);
+    const out = await post(s, '/auth/logout', { csrf: s.csrf });
+    assert.equal(out.status, 303, out.body);
   });
 });
 

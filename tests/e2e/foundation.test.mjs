@@ -213,7 +213,7 @@ describe('start-up refusals', () => {
     const cfg = writeConfig(dir, port, 'limits:\n  max_bodyy_bytes: 10\n');
     const r = runJitgate(['serve', '-c', cfg]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /jitgate\.yaml:16: unknown key 'limits\.max_bodyy_bytes'/);
+    assert.match(r.stderr, /jitgate\.yaml:17: unknown key 'limits\.max_bodyy_bytes'/);
   });
 
   test('--check-config validates without starting', () => {

@@ -186,7 +186,15 @@ async function startHostileProvider() {
         if (c.mode === 'other-client') p.aud = 'other-client';
         if (c.mode === 'azp-other') { p.aud = [c.client, 'other-client']; p.azp = 'other-client'; }
         if (c.mode === 'several-aud-no-azp') p.aud = [c.client, 'other-client'];
-        const idToken = await new jose.SignJWT(p).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(privateKey);
+        let idToken;
+        if (c.mode === 'duplicate-sub') {
+          // the signed bytes name two subjects: which one a parser keeps must not matter
+          const text = `{"sub":"jitgate-admin-by-accident",${JSON.stringify(p).slice(1)}`;
+          idToken = await new jose.CompactSign(new TextEncoder().encode(text))
+            .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(privateKey);
+        } else {
+          idToken = await new jose.SignJWT(p).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(privateKey);
+        }
         return json(200, { access_token: 'opaque', token_type: 'Bearer', expires_in: 300, id_token: idToken });
       });
       return undefined;
@@ -453,6 +461,55 @@ describe('identity against the development provider', () => {
     assert.equal(ok.status, 200, 'an audience list naming jitgate is accepted');
   });
 
+  test('a token of a client jitgate does not accept (azp / client_id not in oidc.allowed_clients): 401', async () => {
+    const k = await providerKey(jg.idp);
+    // the real provider's clients are accepted, by either claim
+    for (const over of [{ client_id: 'jitgate' }, { client_id: 'jitgate-cli' }, { client_id: undefined, azp: 'jitgate-cli' },
+      { azp: 'jitgate', client_id: 'jitgate' }]) {
+      const r = await bearer(jg, await sign(k, JSON.parse(JSON.stringify(claims(jg, over)))));
+      assert.equal(r.status, 200, `${JSON.stringify(over)}: ${r.body}`);
+    }
+    // a token the same provider issued to another application, for jitgate's audience
+    for (const over of [{ client_id: 'other-app' }, { client_id: undefined, azp: 'other-app' },
+      { client_id: 'jitgate-cli', azp: 'other-app' }, { client_id: 'other-app', azp: 'jitgate-cli' },
+      { client_id: 'JITGATE-CLI' }, { client_id: ['jitgate-cli'] }, { client_id: 7 }]) {
+      const r = await bearer(jg, await sign(k, JSON.parse(JSON.stringify(claims(jg, over)))));
+      assertUnauthorized(r, { why: /client jitgate does not accept \(azp\/client_id\)|azp\/client_id/ });
+    }
+  });
+
+  test('a token that names no client (neither azp nor client_id): 401', async () => {
+    const k = await providerKey(jg.idp);
+    const none = claims(jg);
+    delete none.client_id;
+    assertUnauthorized(await bearer(jg, await sign(k, none)), { why: /names no client \(azp or client_id\)/ });
+  });
+
+  test('duplicate keys in a signed access token: 401, whichever value a parser would keep', async () => {
+    const k = await providerKey(jg.idp);
+    const sub = (first, second) => {
+      const c = claims(jg);
+      delete c.sub;
+      const text = JSON.stringify(c);
+      return `{"sub":${JSON.stringify(first)},${text.slice(1, -1)},"sub":${JSON.stringify(second)}}`;
+    };
+    const signRaw = (text) => new jose.CompactSign(new TextEncoder().encode(text))
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: k.kid }).sign(k.key);
+    // control: the same construction without a duplicate is accepted
+    const c = claims(jg);
+    const ok = await bearer(jg, await signRaw(JSON.stringify(c)));
+    assert.equal(ok.status, 200, ok.body);
+    for (const text of [
+      sub('alice', 'oscar'),
+      sub('oscar', 'alice'),
+      JSON.stringify(c).replace(/^\{/, '{"groups":["jitgate-admins"],'),
+      JSON.stringify(c).replace(/^\{/, '{"aud":"https://other.example",'),
+      JSON.stringify({ ...c, extra: { a: 1 } }).replace('{"a":1}', '{"a":1,"a":2}'),
+    ]) {
+      assertUnauthorized(await bearer(jg, await signRaw(text)), { why: /duplicate/ });
+    }
+  });
+
   test('payload tampered with after signing: 401', async () => {
     const real = await jg.tokenFor('alice');
     assert.equal((await bearer(jg, real)).status, 200);
@@ -659,6 +716,7 @@ describe('ID tokens the real provider cannot produce (a hostile provider of the 
     ['other-client', /not meant for jitgate \(aud\)/],
     ['azp-other', /issued to another client \(azp\)/],
     ['several-aud-no-azp', /several audiences and no azp/],
+    ['duplicate-sub', /duplicate/],
   ]) {
     test(`an ID token with ${mode}: 401 page, no session`, async () => {
       const { r, jar } = await hostileLogin(mode);

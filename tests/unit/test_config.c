@@ -29,7 +29,8 @@ static const char valid[] = "listen: \"127.0.0.1:9443\"\n"
 			    "  max_body_bytes: 2048\n"
 			    "oidc:\n"
 			    "  issuer: \"https://sso.example.com\"\n"
-			    "  client_id: jitgate\n";
+			    "  client_id: jitgate\n"
+			    "  allowed_clients: [jitgate, jitgate-cli]\n";
 
 static int
 parse(const char *text, struct jg_config **cfg, char *err, size_t errlen)
@@ -242,6 +243,34 @@ test_config_parse_missing_required(void **state)
 		       "missing required key 'tls.key_file'");
 }
 
+/* oidc.allowed_clients: required, a non-empty list of non-empty names, kept in order. */
+static void
+test_config_oidc_allowed_clients(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(parse(valid, &cfg, err, sizeof(err)), 0);
+	assert_non_null(cfg->oidc_allowed_clients);
+	assert_string_equal(cfg->oidc_allowed_clients[0], "jitgate");
+	assert_string_equal(cfg->oidc_allowed_clients[1], "jitgate-cli");
+	assert_null(cfg->oidc_allowed_clients[2]);
+	jg_config_free(cfg);
+
+	expect_refused(variant("  allowed_clients: [jitgate, jitgate-cli]\n", ""),
+		       "missing required key 'oidc.allowed_clients': the client ids (azp or "
+		       "client_id) whose access tokens jitgate accepts");
+	expect_refused(variant("[jitgate, jitgate-cli]", "[]"),
+		       "test.yaml:13: 'oidc.allowed_clients' must name at least one entry");
+	expect_refused(variant("[jitgate, jitgate-cli]", "jitgate"),
+		       "'oidc.allowed_clients' must be a list of strings");
+	expect_refused(variant("[jitgate, jitgate-cli]", "[jitgate, \"\"]"),
+		       "'oidc.allowed_clients' entries must be non-empty strings");
+	expect_refused(variant("[jitgate, jitgate-cli]", "~"),
+		       "missing required key 'oidc.allowed_clients'");
+}
+
 static void
 test_config_parse_postgres_refused(void **state)
 {
@@ -386,7 +415,7 @@ test_config_parse_notifications_refused(void **state)
 {
 	(void)state;
 	expect_refused(sink_variant("type: webhook", "type: email"),
-		       "test.yaml:17: 'notifications.sinks[0].type' must be webhook or slack");
+		       "test.yaml:18: 'notifications.sinks[0].type' must be webhook or slack");
 	expect_refused(sink_variant("https://hooks.example.com/jg", "http://hooks.example.com/jg"),
 		       "'notifications.sinks[0].url' must be an https:// URL");
 	expect_refused(sink_variant("      secret_file: secrets/hook.key\n", ""),
@@ -425,6 +454,7 @@ main(void)
 	    cmocka_unit_test(test_config_parse_unknown_key_names_line),
 	    cmocka_unit_test(test_config_parse_wrong_type),
 	    cmocka_unit_test(test_config_parse_out_of_range),
+	    cmocka_unit_test(test_config_oidc_allowed_clients),
 	    cmocka_unit_test(test_config_parse_missing_required),
 	    cmocka_unit_test(test_config_parse_postgres_refused),
 	    cmocka_unit_test(test_config_telemetry_defaults),

@@ -36,7 +36,7 @@ static const char config_fmt[] =
     "public_url: \"https://jg.example.com\"\n"
     "tls: {cert_file: c.pem, key_file: k.pem}\n"
     "database: {url: \"sqlite://test.db\"}\n"
-    "oidc: {issuer: \"https://sso.example.com\", client_id: jg}\n"
+    "oidc: {issuer: \"https://sso.example.com\", client_id: jg, allowed_clients: [jg]}\n"
     "notifications:\n"
     "  sinks:\n"
     "    - {name: all, type: webhook, url: \"https://a.example.com\", secret_file: %s,\n"

@@ -29,6 +29,7 @@ static const char cfg_text[] = "public_url: \"https://jitgate.example.com\"\n"
 			       "oidc:\n"
 			       "  issuer: \"http://127.0.0.1:9\"\n"
 			       "  client_id: jitgate\n"
+			       "  allowed_clients: [jitgate, jitgate-cli]\n"
 			       "  jwks_min_refresh_seconds: 3600\n";
 
 /* The P-256 public key of RFC 7517 appendix A.1, kid "1". */
@@ -66,20 +67,38 @@ teardown(void **state)
 	return 0;
 }
 
+/* text as base64url without padding into out (512 bytes). */
+static void
+b64url(const char *text, char out[512])
+{
+	int n =
+	    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)text, (int)strlen(text));
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+	for (int i = 0; i < n; i++)
+		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+}
+
+/* header and claims (JSON) + ".c2ln" as a token (caller frees). */
+static char *
+token_with(const char *header, const char *claims)
+{
+	char h[512], c[512];
+	b64url(header, h);
+	b64url(claims, c);
+	size_t len = strlen(h) + strlen(c) + 16;
+	char *t = malloc(len);
+	assert_non_null(t);
+	snprintf(t, len, "%s.%s.c2ln", h, c);
+	return t;
+}
+
 /* header (JSON) + ".e30.c2ln" as a token (caller frees). */
 static char *
 token_with_header(const char *header)
 {
-	unsigned char b64[512];
-	int n = EVP_EncodeBlock(b64, (const unsigned char *)header, (int)strlen(header));
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	for (int i = 0; i < n; i++)
-		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	char *t = malloc((size_t)n + 16);
-	assert_non_null(t);
-	snprintf(t, (size_t)n + 16, "%.*s.e30.c2ln", n, (const char *)b64);
-	return t;
+	return token_with(header, "{}");
 }
 
 static void
@@ -87,7 +106,7 @@ expect_denied(struct jg_oidc *o, const char *token, const char *needle)
 {
 	struct jg_identity id = {0};
 	char why[256] = "";
-	int rc = jg_oidc_verify_access_token(o, token, &id, why, sizeof(why));
+	int rc = jg_oidc_verify_access_token(o, token, 0, &id, why, sizeof(why));
 	if (rc != JG_EDENIED || strstr(why, needle) == NULL)
 		fail_msg("%s: got %d \"%s\", want \"%s\"", token, rc, why, needle);
 	rc = jg_oidc_verify_id_token(o, token, "nonce", &id, why, sizeof(why));
@@ -139,6 +158,68 @@ test_oidc_set_jwks_unknown_kid_no_refetch(void **state)
 	assert_int_equal(jg_oidc_set_jwks(f->o, "{}", 2), JG_EPARSE);
 }
 
+/*
+ * Duplicate keys, in the header or in the claims at any depth, are refused
+ * on jitgate's own parse of the signed bytes, before a key is looked up (an
+ * unknown kid: no fetch).
+ */
+static void
+test_oidc_duplicate_keys_refused_first(void **state)
+{
+	struct fixture *f = *state;
+	static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"2\",\"typ\":\"at+jwt\"}";
+	static const char *const claims[] = {
+	    "{\"sub\":\"alice\",\"sub\":\"oscar\"}",
+	    "{\"sub\":\"alice\",\"groups\":[\"a\"],\"groups\":[\"jitgate-admins\"]}",
+	    "{\"sub\":\"alice\",\"x\":{\"a\":1,\"a\":2}}",
+	};
+	for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+		char *t = token_with(hdr, claims[i]);
+		expect_denied(f->o, t, "the token's claims repeat a key (duplicate)");
+		free(t);
+	}
+	char *t =
+	    token_with("{\"alg\":\"ES256\",\"kid\":\"1\",\"kid\":\"2\",\"typ\":\"at+jwt\"}", "{}");
+	expect_denied(f->o, t, "the token's header repeats a key (duplicate)");
+	free(t);
+	t = token_with(hdr, "[1]");
+	expect_denied(f->o, t, "not a JWT");
+	free(t);
+	assert_int_equal(jg_oidc_jwks_fetches(f->o), 0);
+}
+
+/*
+ * JG_OIDC_NO_FETCH (the caller's address is over its failure budget): an
+ * unknown kid is refused without a fetch, even where one would be allowed.
+ */
+static void
+test_oidc_no_fetch_flag(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_oidc *fresh = NULL;
+	struct jg_identity id = {0};
+	char err[256], why[256];
+
+	/* never fetched: the first unknown kid would fetch at once */
+	assert_int_equal(jg_oidc_new(f->cfg, &fresh, err, sizeof(err)), 0);
+	char *t = token_with("{\"alg\":\"ES256\",\"kid\":\"9\",\"typ\":\"at+jwt\"}",
+			     "{\"sub\":\"alice\"}");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		    jg_oidc_verify_access_token(fresh, t, JG_OIDC_NO_FETCH, &id, why, sizeof(why)),
+		    JG_EDENIED);
+		assert_non_null(strstr(why, "does not publish"));
+	}
+	assert_int_equal(jg_oidc_jwks_fetches(fresh), 0);
+	/* without the flag it tries (port 9: nothing answers, so no key can be had) */
+	assert_int_equal(jg_oidc_verify_access_token(fresh, t, 0, &id, why, sizeof(why)),
+			 JG_EUNAVAIL);
+	assert_int_equal(jg_oidc_jwks_fetches(fresh), 1);
+	free(t);
+	jg_identity_clear(&id);
+	jg_oidc_free(fresh);
+}
+
 /* Found by fuzz/fuzz_idp_token.c: a '=' in a JWK's numbers made cjose abort at import. */
 static void
 test_oidc_jwks_padding_skips_the_key(void **state)
@@ -165,6 +246,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_oidc_set_jwks_unknown_kid_no_refetch, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_oidc_jwks_padding_skips_the_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_duplicate_keys_refused_first, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_no_fetch_flag, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

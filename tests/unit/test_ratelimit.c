@@ -16,7 +16,6 @@ test_ratelimit_new_refuses_zero(void **state)
 {
 	(void)state;
 	assert_null(jg_ratelimit_new(0, 60, 5));
-	assert_null(jg_ratelimit_new(16, 0, 5));
 	assert_null(jg_ratelimit_new(16, 60, 0));
 	struct jg_ratelimit *rl = jg_ratelimit_new(3, 60, 5);
 	assert_non_null(rl);
@@ -49,6 +48,26 @@ test_ratelimit_take_burst_then_refill(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_true(jg_ratelimit_take(rl, "ip:192.0.2.1", 3600 * 1000, NULL));
 	assert_false(jg_ratelimit_take(rl, "ip:192.0.2.1", 3600 * 1000, NULL));
+	jg_ratelimit_free(rl);
+}
+
+/* per_minute 0: a cap per key that time never lifts. */
+static void
+test_ratelimit_no_refill_is_a_cap(void **state)
+{
+	struct jg_ratelimit *rl = jg_ratelimit_new(64, 0, 3);
+	int retry = 0;
+	(void)state;
+
+	assert_non_null(rl);
+	for (int i = 0; i < 3; i++)
+		assert_true(jg_ratelimit_take(rl, "jti:a", (int64_t)i * 1000, &retry));
+	assert_false(jg_ratelimit_take(rl, "jti:a", 3000, &retry));
+	assert_int_equal(retry, 86400);
+	/* a year later: still nothing */
+	assert_false(jg_ratelimit_take(rl, "jti:a", INT64_C(365) * 86400 * 1000, NULL));
+	assert_false(jg_ratelimit_check(rl, "jti:a", INT64_C(365) * 86400 * 1000, NULL));
+	assert_true(jg_ratelimit_take(rl, "jti:b", INT64_C(365) * 86400 * 1000, NULL));
 	jg_ratelimit_free(rl);
 }
 
@@ -184,6 +203,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ratelimit_new_refuses_zero),
 	    cmocka_unit_test(test_ratelimit_take_burst_then_refill),
+	    cmocka_unit_test(test_ratelimit_no_refill_is_a_cap),
 	    cmocka_unit_test(test_ratelimit_retry_after_and_exact_refill),
 	    cmocka_unit_test(test_ratelimit_check_takes_nothing_and_adds_nothing),
 	    cmocka_unit_test(test_ratelimit_time_going_back),

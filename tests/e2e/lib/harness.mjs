@@ -61,6 +61,8 @@ export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(R
     'oidc:',
     `  issuer: "${oidc.issuer ?? 'http://127.0.0.1:9'}"`,
     '  client_id: jitgate',
+    // the development provider's clients: the web sign-in and the CLI (deploy/dev-idp)
+    '  allowed_clients: [jitgate, jitgate-cli]',
     ...(oidc.clientSecretFile ? [`  client_secret_file: ${oidc.clientSecretFile}`] : []),
     ...(oidc.minRefresh ? [`  jwks_min_refresh_seconds: ${oidc.minRefresh}`] : []),
     extra,
