@@ -14,10 +14,10 @@
  * be met.  Every applicable policy with a rule for a requested capability
  * contributes to it (docs/policies.md, "Evaluation"), so a policy added for
  * one service can only make access to it stricter.  It is pure: no clock,
- * no I/O.  Who may approve is listed in the requirements; that a requester
- * never approves their own request and that one person counts once per
- * requirement are enforced by the access lifecycle when approvals arrive,
- * not here.
+ * no I/O.  Who may approve is listed in the requirements; the access
+ * lifecycle records approvals and asks jg_policy_match() which
+ * requirements they meet (one person toward one requirement, unless both
+ * share approvers); the requester never approves their own request.
  */
 #ifndef JITGATE_POLICY_H
 #define JITGATE_POLICY_H
@@ -154,6 +154,42 @@ int jg_policy_explain(const struct jg_policy_set *set, const struct jg_policy_re
  */
 int jg_policy_set_lint(const struct jg_policy_set *set, json_t **out)
     __attribute__((warn_unused_result));
+
+/*
+ * Separation of duties: which approvals count toward which requirements.
+ *
+ * The approvers of one request, in the order they approved, each with the
+ * requirements they were eligible for (bit k: requirement k).  A person
+ * counts toward at most one requirement, or toward several when every one
+ * of them is shared (approval.shared_approvers).  jg_policy_match() finds
+ * an assignment that meets as much as possible - the sum over requirements
+ * of min(count, approvals counted) - by maximum bipartite matching,
+ * computed afresh from the whole list, so an earlier approval may move to
+ * another requirement to make room (docs/policies.md, "Separation of
+ * duties").  It is pure and deterministic: the same list gives the same
+ * assignment.
+ */
+#define JG_POLICY_MAX_APPROVERS (JG_POLICY_MAX_REQUIREMENTS * JG_POLICY_MAX_COUNT)
+
+struct jg_policy_match {
+	/* in */
+	size_t nreq;		  /* <= JG_POLICY_MAX_REQUIREMENTS */
+	const int *count;	  /* per requirement, 1..JG_POLICY_MAX_COUNT */
+	const bool *shared;	  /* per requirement */
+	size_t napprovers;	  /* <= JG_POLICY_MAX_APPROVERS */
+	const uint32_t *eligible; /* per approver */
+	/* out */
+	uint32_t *counted; /* the caller's array of napprovers: what each one counts toward */
+	int approved[JG_POLICY_MAX_REQUIREMENTS]; /* per requirement, at most its count */
+	int total;				  /* the sum of approved[] */
+	int needed;				  /* the sum of count[] */
+	bool met;				  /* total == needed */
+	bool exact; /* false: too many approvers to choose between shared and single use
+		       exactly; the assignment is valid but may meet less than possible */
+};
+
+/* Fills the out fields of *m.  JG_EINVAL for a count out of range or too many entries. */
+int jg_policy_match_run(struct jg_policy_match *m) __attribute__((warn_unused_result));
 
 /* Frees what *d owns and zeroes it (outcome DENY).  NULL is a no-op. */
 void jg_policy_decision_clear(struct jg_policy_decision *d);
