@@ -281,7 +281,15 @@ rules:
   });
 
   test('break-glass: active at once, flagged, in the review queue until reviewed once, never by the requester', async () => {
-    const r = await create('frank', { capabilities: ['read-pii'], duration: '30m', justification: 'gateway down, paging says INC-9001', break_glass: true });
+    // the example break-glass covers no personal data and needs the incident's id (issue 15,
+    // item 9; this test broke the glass for read-pii before)
+    const pii = await create('frank', { capabilities: ['read-pii'], duration: '30m', justification: 'gateway down, paging says INC-9001', break_glass: true });
+    assert.equal(pii.status, 403, pii.body);
+    assert.match(pii.json.decision.reason, /break-glass not allowed for capability read-pii/);
+    const noId = await create('frank', { capabilities: ['deploy-probe'], duration: '30m', justification: 'gateway down, nobody answers', break_glass: true });
+    assert.equal(noId.status, 403, noId.body);
+    assert.match(noId.json.decision.reason, /justification does not satisfy payments-debug#break_glass/);
+    const r = await create('frank', { capabilities: ['deploy-probe'], duration: '30m', justification: 'gateway down, paging says INC-9001', break_glass: true });
     assert.equal(r.status, 201, r.body);
     const id = r.json.id;
     assert.equal(r.json.state, 'active');
