@@ -83,6 +83,7 @@ listed(const struct strlist *l, const char *name)
 /* ---- globs over the service-name alphabet ---- */
 
 struct glob {
+	const char *text; /* the glob itself (borrowed) */
 	size_t n;
 	bool *star;    /* per token */
 	uint64_t *set; /* per token that is not '*': the characters it admits */
@@ -146,6 +147,7 @@ glob_parse(const char *pat, struct glob *g)
 	char tok[JG_POLICY_MAX_NAME + 1];
 
 	memset(g, 0, sizeof(*g));
+	g->text = pat;
 	g->star = calloc(len + 1, sizeof(*g->star));
 	g->set = calloc(len + 1, sizeof(*g->set));
 	if (g->star == NULL || g->set == NULL) {
@@ -199,17 +201,15 @@ struct step {
  * skipping a '*' costs nothing, taking a character costs one.
  */
 static int
-common_name(const char *pa, const char *pb, char *name)
+common_name(const struct glob *ga, const struct glob *gb, char *name)
 {
-	struct glob a = {0}, b = {0};
+	const struct glob a = *ga, b = *gb;
 	size_t na, nb, nstates;
 	int *dist = NULL, *prev = NULL, *queue = NULL;
 	char *via = NULL;
 	int rc;
 
 	name[0] = '\0';
-	if ((rc = glob_parse(pa, &a)) != 0 || (rc = glob_parse(pb, &b)) != 0)
-		goto out;
 	na = a.n + 1;
 	nb = b.n + 1;
 	nstates = na * nb * 2;
@@ -276,7 +276,7 @@ common_name(const char *pa, const char *pb, char *name)
 			if (via[s] != 0)
 				name[--len] = via[s];
 		/* the evaluator's own matcher has the last word */
-		if (fnmatch(pa, name, 0) != 0 || fnmatch(pb, name, 0) != 0)
+		if (fnmatch(a.text, name, 0) != 0 || fnmatch(b.text, name, 0) != 0)
 			name[0] = '\0';
 	}
 	rc = 0;
@@ -285,22 +285,56 @@ out:
 	free(prev);
 	free(via);
 	free(queue);
-	glob_free(&a);
-	glob_free(&b);
 	return rc;
 }
 
-/* A valid service name both policies apply to, into name; "" when none. */
+/* The globs of every policy of a set, parsed once: globs[i][g] is policy i's glob g. */
+struct globs {
+	struct glob **v;
+	size_t n;
+};
+
+static void
+globs_free(struct globs *gs, const struct jg_policy_set *set)
+{
+	for (size_t i = 0; gs->v != NULL && i < gs->n; i++) {
+		for (size_t g = 0; gs->v[i] != NULL && g < set->policies[i].services.n; g++)
+			glob_free(&gs->v[i][g]);
+		free(gs->v[i]);
+	}
+	free(gs->v);
+}
+
 static int
-common_service(const struct policy *p, const struct policy *q, char *name)
+globs_parse(const struct jg_policy_set *set, struct globs *gs)
+{
+	gs->n = 0;
+	if ((gs->v = calloc(set->n + 1, sizeof(*gs->v))) == NULL)
+		return JG_ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct strlist *l = &set->policies[i].services;
+		gs->n = i + 1;
+		if ((gs->v[i] = calloc(l->n + 1, sizeof(**gs->v))) == NULL)
+			return JG_ENOMEM;
+		for (size_t g = 0; g < l->n; g++)
+			if (glob_parse(l->v[g], &gs->v[i][g]) != 0)
+				return JG_ENOMEM;
+	}
+	return 0;
+}
+
+/* A valid service name both policies (their parsed globs a, b) apply to, into name; "" when none.
+ */
+static int
+common_service(const struct policy *p, const struct glob *a, const struct policy *q,
+	       const struct glob *b, char *name)
 {
 	int rc;
 
 	name[0] = '\0';
 	for (size_t i = 0; i < p->services.n; i++)
 		for (size_t j = 0; j < q->services.n; j++)
-			if ((rc = common_name(p->services.v[i], q->services.v[j], name)) != 0 ||
-			    name[0] != '\0')
+			if ((rc = common_name(&a[i], &b[j], name)) != 0 || name[0] != '\0')
 				return rc;
 	return 0;
 }
@@ -485,19 +519,23 @@ int
 jg_policy_set_lint(const struct jg_policy_set *set, json_t **out)
 {
 	char name[NAME_MAX_LEN + 1];
+	struct globs gs = {0};
+	struct glob any = {0};
 	json_t *list;
-	int rc = 0;
+	int rc;
 
 	if (set == NULL || out == NULL)
 		return JG_EINVAL;
 	*out = NULL;
 	if ((list = json_array()) == NULL)
 		return JG_ENOMEM;
+	if ((rc = globs_parse(set, &gs)) != 0 || (rc = glob_parse("*", &any)) != 0)
+		goto out;
 	for (size_t i = 0; i < set->n && rc == 0; i++) {
 		const struct policy *p = &set->policies[i];
 		bool somewhere = false;
 		for (size_t g = 0; g < p->services.n && rc == 0 && !somewhere; g++) {
-			rc = common_name(p->services.v[g], "*", name);
+			rc = common_name(&gs.v[i][g], &any, name);
 			somewhere = name[0] != '\0';
 		}
 		if (rc == 0 && !somewhere)
@@ -511,7 +549,8 @@ jg_policy_set_lint(const struct jg_policy_set *set, json_t **out)
 	for (size_t i = 0; i < set->n && rc == 0; i++)
 		for (size_t j = i + 1; j < set->n && rc == 0; j++) {
 			const struct policy *p = &set->policies[i], *q = &set->policies[j];
-			if ((rc = common_service(p, q, name)) != 0 || name[0] == '\0')
+			if ((rc = common_service(p, gs.v[i], q, gs.v[j], name)) != 0 ||
+			    name[0] == '\0')
 				continue;
 			rc = add(list, p, 0, "overlap",
 				 json_pack("{s:s,s:s}", "other", q->name, "service", name),
@@ -519,6 +558,9 @@ jg_policy_set_lint(const struct jg_policy_set *set, json_t **out)
 				 "capability, a rule of each binds",
 				 p->name, q->name, name);
 		}
+out:
+	glob_free(&any);
+	globs_free(&gs, set);
 	if (rc != 0) {
 		json_decref(list);
 		return rc;
