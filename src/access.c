@@ -135,7 +135,8 @@ struct tally {
 	size_t nreq;
 	int count[JG_POLICY_MAX_REQUIREMENTS];
 	bool shared[JG_POLICY_MAX_REQUIREMENTS];
-	size_t n, cap;	/* approvers, in approval order; room for cap */
+	size_t n, room; /* approvers, in approval order; allocated for room */
+	size_t cap;	/* at most this many */
 	char **who;	/* owned */
 	int64_t *at;	/* when each approved */
 	uint32_t *elig; /* what each was eligible for */
@@ -161,10 +162,40 @@ requirements_of(const struct req *r)
 	return json_object_get(r->decision, "requirements");
 }
 
+/* Room for one more approver (the arrays grow by doubling, up to cap). */
+static int
+tally_grow(struct tally *t)
+{
+	size_t room = t->room ? 2 * t->room : 8;
+	char **who;
+	int64_t *at;
+	uint32_t *elig, *counted;
+
+	if (room > t->cap)
+		room = t->cap;
+	/* each array is stored as soon as it moved, so tally_free never sees a stale one */
+	if ((who = realloc(t->who, room * sizeof(*who))) == NULL)
+		return JG_ENOMEM;
+	t->who = who;
+	if ((at = realloc(t->at, room * sizeof(*at))) == NULL)
+		return JG_ENOMEM;
+	t->at = at;
+	if ((elig = realloc(t->elig, room * sizeof(*elig))) == NULL)
+		return JG_ENOMEM;
+	t->elig = elig;
+	if ((counted = realloc(t->counted, room * sizeof(*counted))) == NULL)
+		return JG_ENOMEM;
+	t->counted = counted;
+	t->room = room;
+	return 0;
+}
+
 /* Adds approver who (a copy) eligible for elig, or ORs elig into an earlier row of theirs. */
 static int
 tally_add(struct tally *t, const char *who, int64_t at, uint32_t elig)
 {
+	int rc;
+
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->who[i], who) == 0) {
 			t->elig[i] |= elig;
@@ -172,6 +203,8 @@ tally_add(struct tally *t, const char *who, int64_t at, uint32_t elig)
 		}
 	if (t->n == t->cap)
 		return 0; /* beyond the bound approvals count for nothing: fail closed */
+	if (t->n == t->room && (rc = tally_grow(t)) != 0)
+		return rc;
 	if ((t->who[t->n] = strdup(who)) == NULL)
 		return JG_ENOMEM;
 	t->at[t->n] = at;
@@ -207,16 +240,7 @@ tally_load(struct jg_store_conn *conn, const struct req *r, size_t extra, struct
 		t->shared[i] = json_is_true(json_object_get(jr, "shared_approvers"));
 	}
 	t->nreq = json_array_size(reqs);
-	t->cap = JG_POLICY_MAX_APPROVERS + extra;
-	t->who = calloc(t->cap, sizeof(*t->who));
-	t->at = calloc(t->cap, sizeof(*t->at));
-	t->elig = calloc(t->cap, sizeof(*t->elig));
-	t->counted = calloc(t->cap, sizeof(*t->counted));
-	if (t->who == NULL || t->at == NULL || t->elig == NULL || t->counted == NULL) {
-		tally_free(t);
-		return JG_ENOMEM;
-	}
-	t->cap -= extra; /* stored approvals fill at most the bound; extra stays free */
+	t->cap = JG_POLICY_MAX_APPROVERS; /* stored approvals fill at most the bound */
 	if (jg_stmt_prepare(conn, sql_approvals, &st) != 0) {
 		tally_free(t);
 		return JG_ESTORE;
@@ -234,7 +258,7 @@ tally_load(struct jg_store_conn *conn, const struct req *r, size_t extra, struct
 		tally_free(t);
 		return rc == JG_ENOMEM ? JG_ENOMEM : JG_ESTORE;
 	}
-	t->cap += extra;
+	t->cap += extra; /* and room beyond it for the approvals being weighed */
 	return 0;
 }
 
