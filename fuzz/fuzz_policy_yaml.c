@@ -2,12 +2,17 @@
  * fuzz_policy_yaml.c - a policy file from a buffer (jg_policy_set_parse in
  * policy_load.c: yamldoc, the field tables, the typed readers, the regular
  * expressions), then evaluation of a few requests against what loaded
- * (policy_eval.c) and the decisions as JSON.
+ * (policy_eval.c) and the decisions as JSON; the same requests explained
+ * (jg_policy_explain) and the set linted (policy_lint.c: globs cut into
+ * tokens and intersected).
  *
  * Beyond memory safety: a refusal says why; a set that loads evaluates
  * every request to a decision that encodes, a pending decision lists
  * requirements of at least one approval each, and no decision other than a
- * denial allows less than was asked (durations are never cut).
+ * denial allows less than was asked (durations are never cut); an
+ * explanation ends with the very decision evaluation gives; every overlap
+ * the lint names is a service both policies' globs match (one policy
+ * here, so none).
  */
 #include "fuzz_common.h"
 #include "jitgate/policy.h"
@@ -47,6 +52,19 @@ evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req)
 	json_decref(out);
 	for (size_t i = 0; i < d.nrequirements; i++)
 		(void)jg_policy_can_approve(&d.requirements[i], "bob", g_eng, 2);
+
+	struct jg_policy_decision e;
+	json_t *again = NULL;
+	char *why = NULL;
+	FUZZ_CHECK(jg_policy_explain(set, req, &e, &why) == 0 && why != NULL);
+	FUZZ_CHECK(strstr(why, "decision: ") != NULL);
+	FUZZ_CHECK(jg_policy_decision_to_json(&d, &out) == 0);
+	FUZZ_CHECK(jg_policy_decision_to_json(&e, &again) == 0);
+	FUZZ_CHECK(json_equal(out, again));
+	json_decref(out);
+	json_decref(again);
+	free(why);
+	jg_policy_decision_clear(&e);
 	jg_policy_decision_clear(&d);
 }
 
@@ -83,6 +101,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)jg_policy_service_known(set, services[s]);
 		(void)jg_policy_can_review(set, services[s], "bob", g_eng, 2);
 	}
+	json_t *findings = NULL;
+	FUZZ_CHECK(jg_policy_set_lint(set, &findings) == 0 && json_is_array(findings));
+	size_t i;
+	json_t *f;
+	json_array_foreach(findings, i, f)
+	{
+		FUZZ_CHECK(json_is_string(json_object_get(f, "message")));
+		FUZZ_CHECK(strcmp(json_string_value(json_object_get(f, "kind")), "overlap") != 0);
+	}
+	json_decref(findings);
 	jg_policy_set_free(set);
 	return 0;
 }

@@ -12,6 +12,7 @@
  * requester, approvers) are written as they are.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,35 +157,42 @@ load(struct jg_store_conn *conn, const char *id, struct req *r)
 	return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
 }
 
+/*
+ * Approvals and separation of duties.  One row per (approver, requirement)
+ * the approver was eligible for when they approved; which requirements an
+ * approval counts toward is not stored but computed from all the rows by
+ * jg_policy_match_run() each time it is needed (policy.h), so an earlier
+ * approval can move to make room for a later one.  Rows written before
+ * this rule held the requirements an approval was counted toward: read as
+ * eligibility they can only count for less, never for more.
+ */
 static const char sql_approvals[] =
     "SELECT approver, requirement, created_at FROM approvals WHERE request_id = ? "
     "ORDER BY created_at, approver, requirement";
 
-/* approvals as [{approver, requirement, at}] and the count per requirement */
-static json_t *
-approvals_of(struct jg_store_conn *conn, const char *id, int *counts, size_t ncounts)
-{
-	struct jg_stmt *st;
-	json_t *arr = json_array();
+struct tally {
+	size_t nreq;
+	int count[JG_POLICY_MAX_REQUIREMENTS];
+	bool shared[JG_POLICY_MAX_REQUIREMENTS];
+	size_t n, room; /* approvers, in approval order; allocated for room */
+	size_t cap;	/* at most this many */
+	char **who;	/* owned */
+	int64_t *at;	/* when each approved */
+	uint32_t *elig; /* what each was eligible for */
+	uint32_t *counted;
+	struct jg_policy_match m; /* after tally_run */
+};
 
-	for (size_t i = 0; i < ncounts; i++)
-		counts[i] = 0;
-	if (arr == NULL || jg_stmt_prepare(conn, sql_approvals, &st) != 0) {
-		json_decref(arr);
-		return NULL;
-	}
-	jg_stmt_bind_text(st, 1, id);
-	while (jg_stmt_step(st) == JG_STMT_ROW) {
-		int64_t k = jg_stmt_column_int64(st, 1);
-		json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "approver",
-						     jg_stmt_column_text(st, 0), "requirement",
-						     (json_int_t)k, "at",
-						     (json_int_t)jg_stmt_column_int64(st, 2)));
-		if (k >= 0 && (size_t)k < ncounts)
-			counts[k]++;
-	}
-	jg_stmt_finish(st);
-	return arr;
+static void
+tally_free(struct tally *t)
+{
+	for (size_t i = 0; t->who != NULL && i < t->n; i++)
+		free(t->who[i]);
+	free(t->who);
+	free(t->at);
+	free(t->elig);
+	free(t->counted);
+	memset(t, 0, sizeof(*t));
 }
 
 static json_t *
@@ -193,21 +201,175 @@ requirements_of(const struct req *r)
 	return json_object_get(r->decision, "requirements");
 }
 
+/* Room for one more approver (the arrays grow by doubling, up to cap). */
+static int
+tally_grow(struct tally *t)
+{
+	size_t room = t->room ? 2 * t->room : 8;
+	char **who;
+	int64_t *at;
+	uint32_t *elig, *counted;
+
+	if (room > t->cap)
+		room = t->cap;
+	/* each array is stored as soon as it moved, so tally_free never sees a stale one */
+	if ((who = realloc(t->who, room * sizeof(*who))) == NULL)
+		return JG_ENOMEM;
+	t->who = who;
+	if ((at = realloc(t->at, room * sizeof(*at))) == NULL)
+		return JG_ENOMEM;
+	t->at = at;
+	if ((elig = realloc(t->elig, room * sizeof(*elig))) == NULL)
+		return JG_ENOMEM;
+	t->elig = elig;
+	if ((counted = realloc(t->counted, room * sizeof(*counted))) == NULL)
+		return JG_ENOMEM;
+	t->counted = counted;
+	t->room = room;
+	return 0;
+}
+
+/* Adds approver who (a copy) eligible for elig, or ORs elig into an earlier row of theirs. */
+static int
+tally_add(struct tally *t, const char *who, int64_t at, uint32_t elig)
+{
+	int rc;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->who[i], who) == 0) {
+			t->elig[i] |= elig;
+			return 0;
+		}
+	if (t->n == t->cap)
+		return 0; /* beyond the bound approvals count for nothing: fail closed */
+	if (t->n == t->room && (rc = tally_grow(t)) != 0)
+		return rc;
+	if ((t->who[t->n] = strdup(who)) == NULL)
+		return JG_ENOMEM;
+	t->at[t->n] = at;
+	t->elig[t->n] = elig;
+	t->n++;
+	return 0;
+}
+
+/*
+ * The requirements of r and its approvals so far, with room for `extra`
+ * more approvers.  A stored requirement that is not what evaluation writes
+ * (count 1..100, at most 32 of them) is JG_ESTORE: nothing is approved
+ * against a decision that cannot be read.
+ */
+static int
+tally_load(struct jg_store_conn *conn, const struct req *r, size_t extra, struct tally *t)
+{
+	json_t *reqs = requirements_of(r), *jr;
+	struct jg_stmt *st;
+	size_t i;
+	int rc = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (json_array_size(reqs) > JG_POLICY_MAX_REQUIREMENTS)
+		return JG_ESTORE;
+	json_array_foreach(reqs, i, jr)
+	{
+		json_t *c = json_object_get(jr, "count");
+		if (!json_is_integer(c) || json_integer_value(c) < 1 ||
+		    json_integer_value(c) > JG_POLICY_MAX_COUNT)
+			return JG_ESTORE;
+		t->count[i] = (int)json_integer_value(c);
+		t->shared[i] = json_is_true(json_object_get(jr, "shared_approvers"));
+	}
+	t->nreq = json_array_size(reqs);
+	t->cap = JG_POLICY_MAX_APPROVERS; /* stored approvals fill at most the bound */
+	if (jg_stmt_prepare(conn, sql_approvals, &st) != 0) {
+		tally_free(t);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_text(st, 1, r->id);
+	while (rc == 0 && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		int64_t k = jg_stmt_column_int64(st, 1);
+		const char *who = jg_stmt_column_text(st, 0);
+		rc = 0;
+		if (who != NULL && k >= 0 && (size_t)k < t->nreq)
+			rc = tally_add(t, who, jg_stmt_column_int64(st, 2), 1u << k);
+	}
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE && rc != 0) {
+		tally_free(t);
+		return rc == JG_ENOMEM ? JG_ENOMEM : JG_ESTORE;
+	}
+	t->cap += extra; /* and room beyond it for the approvals being weighed */
+	return 0;
+}
+
+/* Which approvals count toward which requirements (into t->m and t->counted). */
+static int
+tally_run(struct tally *t)
+{
+	memset(&t->m, 0, sizeof(t->m));
+	t->m.nreq = t->nreq;
+	t->m.count = t->count;
+	t->m.shared = t->shared;
+	t->m.napprovers = t->n;
+	t->m.eligible = t->elig;
+	t->m.counted = t->counted;
+	return jg_policy_match_run(&t->m);
+}
+
+static json_t *
+bits(uint32_t v)
+{
+	json_t *a = json_array();
+	for (int k = 0; a != NULL && k < 32; k++)
+		if (v & (1u << k))
+			json_array_append_new(a, json_integer(k));
+	return a;
+}
+
+/*
+ * approvals as [{approver, requirement, at}], one per requirement each
+ * approval counts toward (requirement null when it counts toward none), and
+ * the requirements with how many approvals they have (approved).
+ */
+static void
+tally_json(const struct tally *t, json_t *reqs, json_t **approvals, json_t **progress)
+{
+	*approvals = json_array();
+	*progress = json_array();
+	for (size_t p = 0; *approvals != NULL && p < t->n; p++) {
+		if (t->counted[p] == 0)
+			json_array_append_new(*approvals,
+					      json_pack("{s:s,s:n,s:I}", "approver", t->who[p],
+							"requirement", "at", (json_int_t)t->at[p]));
+		for (size_t k = 0; k < t->nreq; k++)
+			if (t->counted[p] & (1u << k))
+				json_array_append_new(
+				    *approvals,
+				    json_pack("{s:s,s:I,s:I}", "approver", t->who[p], "requirement",
+					      (json_int_t)k, "at", (json_int_t)t->at[p]));
+	}
+	for (size_t k = 0; *progress != NULL && k < json_array_size(reqs); k++) {
+		json_t *jr = json_array_get(reqs, k);
+		json_array_append_new(
+		    *progress,
+		    json_pack("{s:O,s:I,s:i,s:b}", "approvers", json_object_get(jr, "approvers"),
+			      "count", json_integer_value(json_object_get(jr, "count")), "approved",
+			      k < t->nreq ? t->m.approved[k] : 0, "shared_approvers",
+			      json_is_true(json_object_get(jr, "shared_approvers"))));
+	}
+}
+
 static json_t *
 to_json(struct jg_store_conn *conn, const struct req *r)
 {
-	json_t *reqs = requirements_of(r);
-	size_t n = json_array_size(reqs);
-	int counts[64] = {0};
-	json_t *approvals = approvals_of(conn, r->id, counts, n < 64 ? n : 64);
-	json_t *progress = json_array();
-	for (size_t i = 0; progress && i < n && i < 64; i++)
-		json_array_append_new(
-		    progress,
-		    json_pack("{s:O,s:I,s:i}", "approvers",
-			      json_object_get(json_array_get(reqs, i), "approvers"), "count",
-			      json_integer_value(json_object_get(json_array_get(reqs, i), "count")),
-			      "approved", counts[i]));
+	json_t *approvals = NULL, *progress = NULL;
+	struct tally t;
+
+	/* a request whose approvals cannot be read shows none rather than guesses */
+	if (tally_load(conn, r, 0, &t) == 0) {
+		if (tally_run(&t) == 0)
+			tally_json(&t, requirements_of(r), &approvals, &progress);
+		tally_free(&t);
+	}
 	json_t *o = json_pack(
 	    "{s:s,s:s,s:s,s:s,s:O,s:I,s:s,s:s?,s:b,s:O,s:o,s:o,s:I}", "id", r->id, "state",
 	    r->state, "requester", r->requester, "service", r->service, "capabilities",
@@ -274,6 +436,21 @@ eligible_for(json_t *jr, const struct jg_access_caller *c)
 	struct jg_policy_requirement view;
 	requirement_view(jr, &view, gbuf, ubuf, JG_POLICY_MAX_LIST);
 	return jg_policy_can_approve(&view, c->sub, c->groups, c->ngroups);
+}
+
+/* The requirements of r that c may approve, as bits (requirement k: bit k). */
+static uint32_t
+eligibility(const struct req *r, const struct jg_access_caller *c)
+{
+	uint32_t e = 0;
+	size_t i;
+	json_t *jr;
+	json_array_foreach(requirements_of(r), i, jr)
+	{
+		if (i < JG_POLICY_MAX_REQUIREMENTS && eligible_for(jr, c))
+			e |= 1u << i;
+	}
+	return e;
 }
 
 /* An approver of any of the request's requirements (whether met or not). */
@@ -696,89 +873,101 @@ end_request(struct jg_store_conn *conn, const char *id, const char *state, int64
 	return rc;
 }
 
-/* The approve transition: count the caller toward each requirement they meet. */
+/* {approver: [requirements]} for the audit entry: who counts toward what after this approval. */
+static json_t *
+assignment_json(const struct tally *t)
+{
+	json_t *a = json_array();
+	for (size_t p = 0; a != NULL && p < t->n; p++)
+		json_array_append_new(a, json_pack("{s:s,s:o*}", "approver", t->who[p],
+						   "requirements", bits(t->counted[p])));
+	return a;
+}
+
+/*
+ * The approve transition.  The caller's approval is kept when it makes the
+ * requests's approvals meet more than before (jg_policy_match_run over
+ * every approval, the caller's last), possibly by moving an earlier
+ * approval to another requirement.  One that adds nothing is refused: the
+ * requirements it could count toward are met by others and no one can
+ * move, and without shared requirements that stays so whoever approves
+ * next (policy_match.c), so keeping it would only pretend it helped.
+ */
 static int
 approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *data)
 {
-	json_t *reqs = requirements_of(r), *jr, *counted = json_array();
-	size_t n = json_array_size(reqs), i;
-	int counts[64], eligible = 0, already = 0, all_met = 1;
-	json_t *approvals = approvals_of(conn, r->id, counts, n < 64 ? n : 64);
+	uint32_t mine = eligibility(r, j->caller);
+	struct tally t;
+	int rc, before;
 
-	json_array_foreach(reqs, i, jr)
-	{
-		if (i >= 64 || !eligible_for(jr, j->caller))
-			continue;
-		eligible = 1;
-		int mine = 0;
-		size_t k;
-		json_t *a;
-		json_array_foreach(approvals, k, a)
-		{
-			if (json_integer_value(json_object_get(a, "requirement")) ==
-				(json_int_t)i &&
-			    strcmp(json_string_value(json_object_get(a, "approver")),
-				   j->caller->sub) == 0)
-				mine = 1;
-		}
-		if (mine) {
-			already = 1;
-			continue;
-		}
-		if (counts[i] >= json_integer_value(json_object_get(jr, "count")))
-			continue; /* met already: another approval adds nothing */
-		struct jg_stmt *st;
-		if (jg_stmt_prepare(conn, sql_approval_insert, &st) != 0)
-			goto store_fail;
-		jg_stmt_bind_text(st, 1, r->id);
-		jg_stmt_bind_text(st, 2, j->caller->sub);
-		jg_stmt_bind_int64(st, 3, (int64_t)i);
-		jg_stmt_bind_int64(st, 4, j->ctx->now);
-		int rc = jg_stmt_step(st);
-		jg_stmt_finish(st);
-		if (rc != JG_STMT_DONE)
-			goto store_fail;
-		counts[i]++;
-		json_array_append_new(counted, json_integer((json_int_t)i));
-	}
-	json_decref(approvals);
-	if (!eligible) {
-		json_decref(counted);
+	if (mine == 0)
 		return fail(j->why, j->whylen, JG_EDENIED,
 			    "you are not an eligible approver of this request");
+	if ((rc = tally_load(conn, r, 1, &t)) != 0)
+		return rc;
+	for (size_t p = 0; p < t.n; p++)
+		if (strcmp(t.who[p], j->caller->sub) == 0) {
+			tally_free(&t);
+			return fail(j->why, j->whylen, JG_ECONFLICT,
+				    "you have already approved this request; one person counts "
+				    "once");
+		}
+	if ((rc = tally_run(&t)) != 0)
+		goto out;
+	before = t.m.total;
+	if ((rc = tally_add(&t, j->caller->sub, j->ctx->now, mine)) != 0 ||
+	    (rc = tally_run(&t)) != 0)
+		goto out;
+	if (t.m.total <= before) {
+		rc = fail(j->why, j->whylen, JG_ECONFLICT,
+			  "your approval is not needed: the requirements you could approve are "
+			  "already met by other approvers, and none of them can count toward "
+			  "another requirement instead (one person counts toward one requirement)");
+		goto out;
 	}
-	if (json_array_size(counted) == 0) {
-		json_decref(counted);
-		return fail(j->why, j->whylen, JG_ECONFLICT,
-			    already ? "you have already approved this request; one person counts "
-				      "once"
-				    : "the requirements you could approve are already met");
-	}
-	json_array_foreach(reqs, i, jr)
-	{
-		if (i < 64 && counts[i] < json_integer_value(json_object_get(jr, "count")))
-			all_met = 0;
-	}
-	json_object_set_new(data, "requirements_counted", counted);
-	json_object_set_new(data, "activated", json_boolean(all_met));
-	if (all_met) {
+	for (int k = 0; k < (int)t.nreq; k++) {
+		if (!(mine & (1u << k)))
+			continue;
 		struct jg_stmt *st;
-		if (jg_stmt_prepare(conn, sql_activate, &st) != 0)
-			return JG_ESTORE;
+		if (jg_stmt_prepare(conn, sql_approval_insert, &st) != 0) {
+			rc = JG_ESTORE;
+			goto out;
+		}
+		jg_stmt_bind_text(st, 1, r->id);
+		jg_stmt_bind_text(st, 2, j->caller->sub);
+		jg_stmt_bind_int64(st, 3, k);
+		jg_stmt_bind_int64(st, 4, j->ctx->now);
+		int step = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (step != JG_STMT_DONE) {
+			rc = JG_ESTORE;
+			goto out;
+		}
+	}
+	json_object_set_new(data, "requirements_counted", bits(t.counted[t.n - 1]));
+	json_object_set_new(data, "eligible_for", bits(mine));
+	json_object_set_new(data, "assignment", assignment_json(&t));
+	json_object_set_new(data, "activated", json_boolean(t.m.met));
+	if (t.m.met) {
+		struct jg_stmt *st;
+		if (jg_stmt_prepare(conn, sql_activate, &st) != 0) {
+			rc = JG_ESTORE;
+			goto out;
+		}
 		jg_stmt_bind_int64(st, 1, j->ctx->now);
 		jg_stmt_bind_int64(st, 2, j->ctx->now + r->duration);
 		jg_stmt_bind_text(st, 3, r->id);
-		int rc = jg_stmt_step(st);
+		int step = jg_stmt_step(st);
 		jg_stmt_finish(st);
-		if (rc != JG_STMT_DONE)
-			return JG_ESTORE;
+		if (step != JG_STMT_DONE) {
+			rc = JG_ESTORE;
+			goto out;
+		}
 		json_object_set_new(data, "expires_at", json_integer(j->ctx->now + r->duration));
 	}
-	return 0;
-store_fail:
-	json_decref(approvals);
-	json_decref(counted);
-	return JG_ESTORE;
+out:
+	tally_free(&t);
+	return rc;
 }
 
 static int
@@ -1324,37 +1513,29 @@ static const char sql_list[] =
     "AND (? = '' OR created_at < ? OR (created_at = ? AND id > ?)) "
     "ORDER BY created_at DESC, id LIMIT ?";
 
-/* Whether the caller's approval is still wanted by r. */
+/* Whether the caller's approval is still wanted by r: it would count for more (see approve). */
 static int
 awaits(struct jg_store_conn *conn, const struct req *r, const struct jg_access_caller *c)
 {
-	json_t *reqs = requirements_of(r), *jr;
-	size_t n = json_array_size(reqs), i;
-	int counts[64];
+	uint32_t mine;
+	struct tally t;
+	int wanted = 0, before;
 
-	if (strcmp(r->state, "pending") != 0 || strcmp(r->requester, c->sub) == 0)
+	if (strcmp(r->state, "pending") != 0 || strcmp(r->requester, c->sub) == 0 ||
+	    (mine = eligibility(r, c)) == 0)
 		return 0;
-	json_t *approvals = approvals_of(conn, r->id, counts, n < 64 ? n : 64);
-	int wanted = 0;
-	json_array_foreach(reqs, i, jr)
-	{
-		if (i >= 64 || counts[i] >= json_integer_value(json_object_get(jr, "count")) ||
-		    !eligible_for(jr, c))
-			continue;
-		int mine = 0;
-		size_t k;
-		json_t *a;
-		json_array_foreach(approvals, k, a)
-		{
-			if (json_integer_value(json_object_get(a, "requirement")) ==
-				(json_int_t)i &&
-			    strcmp(json_string_value(json_object_get(a, "approver")), c->sub) == 0)
-				mine = 1;
-		}
-		if (!mine)
-			wanted = 1;
-	}
-	json_decref(approvals);
+	if (tally_load(conn, r, 1, &t) != 0)
+		return 0;
+	for (size_t p = 0; p < t.n; p++)
+		if (strcmp(t.who[p], c->sub) == 0)
+			goto out; /* approved already */
+	if (tally_run(&t) != 0)
+		goto out;
+	before = t.m.total;
+	if (tally_add(&t, c->sub, 0, mine) == 0 && tally_run(&t) == 0)
+		wanted = t.m.total > before;
+out:
+	tally_free(&t);
 	return wanted;
 }
 

@@ -1,20 +1,28 @@
 /*
- * cli_policy.c - `jitgate policy check DIR` and `jitgate policy test DIR`.
+ * cli_policy.c - `jitgate policy check|test|explain`.
  *
  * check loads the policy set exactly as `serve` does and prints either
- * "ok: N policies, sha256 HEX" or every refused file with its line.  test
- * loads the set, then runs each case of every *.test.yaml file of DIR
- * (sorted by name): a case is {name, input, expect}; the input becomes a
- * request, the decision is compared with what expect states (only the keys
- * given are compared), and each mismatch is printed with the file and line
- * of the expectation.  Exit 0 when everything passes, 1 when a policy is
- * refused, a test file is malformed or a case fails, 2 for usage errors.
- * The test-case format is in docs/policies.md.
+ * "ok: N policies, sha256 HEX" or every refused file with its line; a set
+ * that loads is then linted (jg_policy_set_lint): rules that can never be
+ * used or approved are warnings on standard error, "file:line: warning:
+ * ...", and every pair of policies that apply to a common service is named
+ * on standard output with one such service, because for those services a
+ * rule of each binds.  test loads the set, then runs each case of every
+ * *.test.yaml file of DIR (sorted by name): a case is {name, input,
+ * expect}; the input becomes a request, the decision is compared with what
+ * expect states (only the keys given are compared), and each mismatch is
+ * printed with the file and line of the expectation.  explain reads one
+ * input (the mapping a case's `input` holds, or a whole case) and prints
+ * jg_policy_explain()'s account of the evaluation, step by step.  Exit 0
+ * when everything passes (check: also with warnings), 1 when a policy is
+ * refused, a test or input file is malformed or a case fails, 2 for usage
+ * errors.  The formats are in docs/policies.md.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +37,17 @@
 #define MAX_CASES	    10000
 #define MAX_INPUT_LIST	    256
 
-static const char policy_usage[] = "usage: jitgate policy check [--incident-pattern RE] DIR\n"
-				   "       jitgate policy test  [--incident-pattern RE] DIR\n";
+static const char policy_usage[] =
+    "usage: jitgate policy check   [--incident-pattern RE] DIR\n"
+    "       jitgate policy test    [--incident-pattern RE] DIR\n"
+    "       jitgate policy explain [--incident-pattern RE] --input FILE DIR\n";
 
 struct run {
 	const char *file;
 	struct jg_yamldoc *doc;
 	const char *name; /* the case's name */
-	size_t index;
-	int problems; /* of the current case */
+	size_t index;	  /* of the case; SIZE_MAX: an explain input, not a case */
+	int problems;	  /* of the current case */
 };
 
 /* Builds a YAML path; paths here are short, a cut one only names a coarser line. */
@@ -68,14 +78,16 @@ report(struct run *r, const char *path, const char *fmt, ...)
 	int line = jg_yamldoc_line(r->doc, path);
 	va_list ap;
 
-	if (line == 0) {
+	if (line == 0 && r->index != SIZE_MAX) {
 		path_fmt(casepath, sizeof(casepath), "[%zu]", r->index);
 		line = jg_yamldoc_line(r->doc, casepath);
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (r->name != NULL)
+	if (r->index == SIZE_MAX)
+		fprintf(stderr, "%s:%d: %s\n", r->file, line, msg);
+	else if (r->name != NULL)
 		fprintf(stderr, "%s:%d: case '%s': %s\n", r->file, line, r->name, msg);
 	else
 		fprintf(stderr, "%s:%d: case #%zu: %s\n", r->file, line, r->index + 1, msg);
@@ -165,7 +177,8 @@ static void
 check_requirements(struct run *r, json_t *want, const char *path,
 		   const struct jg_policy_decision *d)
 {
-	static const char *const req_keys[] = {"groups", "users", "count", "rule", NULL};
+	static const char *const req_keys[] = {"groups",	   "users", "count", "rule",
+					       "shared_approvers", NULL};
 	char sub[256];
 	size_t i;
 	json_t *w;
@@ -208,6 +221,14 @@ check_requirements(struct run *r, json_t *want, const char *path,
 		else if (count != NULL && json_integer_value(count) != q->count)
 			report(r, sub, "requirement %zu: expected count %lld, got %d", i + 1,
 			       (long long)json_integer_value(count), q->count);
+		json_t *shared = json_object_get(w, "shared_approvers");
+		if (shared != NULL && !json_is_boolean(shared))
+			report(r, sub, "requirement %zu: shared_approvers must be true or false",
+			       i + 1);
+		else if (shared != NULL && json_is_true(shared) != q->shared)
+			report(r, sub, "requirement %zu: expected shared_approvers %s, got %s",
+			       i + 1, json_is_true(shared) ? "true" : "false",
+			       q->shared ? "true" : "false");
 		json_t *rule = json_object_get(w, "rule");
 		if (rule != NULL &&
 		    (!json_is_string(rule) || strcmp(json_string_value(rule), q->rule) != 0))
@@ -305,14 +326,51 @@ check_expect(struct run *r, json_t *expect, const char *base, const struct jg_po
 		check_requirements(r, v, path, d);
 }
 
+/* The request of an input mapping at path base; groups and caps are the caller's to free. */
+static void
+read_input(struct run *r, json_t *input, const char *base, struct jg_policy_request *req,
+	   const char ***groups, const char ***caps)
+{
+	static const char *const input_keys[] = {"user",	 "groups",   "service",
+						 "capabilities", "duration", "justification",
+						 "break_glass",	 NULL};
+	char path[128];
+	json_t *v;
+
+	memset(req, 0, sizeof(*req));
+	*groups = *caps = NULL;
+	if (!known_keys(r, input, base, input_keys))
+		return;
+	if (!json_is_string(json_object_get(input, "user")) ||
+	    !json_is_string(json_object_get(input, "service")) ||
+	    !json_is_array(json_object_get(input, "capabilities")))
+		report(r, base, "input needs user, service (strings) and capabilities (a list)");
+
+	req->user = json_string_value(json_object_get(input, "user"));
+	req->service = json_string_value(json_object_get(input, "service"));
+	req->justification = json_string_value(json_object_get(input, "justification"));
+	v = json_object_get(input, "break_glass");
+	if (v != NULL && !json_is_boolean(v))
+		report(r, base, "input.break_glass must be true or false");
+	req->break_glass = json_is_true(v);
+	path_fmt(path, sizeof(path), "%s.duration", base);
+	v = json_object_get(input, "duration");
+	if (v == NULL || !duration_value(v, &req->duration_seconds))
+		report(r, path,
+		       "input.duration must be a duration such as 1h (or integer seconds)");
+	path_fmt(path, sizeof(path), "%s.groups", base);
+	string_list(r, json_object_get(input, "groups"), path, groups, &req->ngroups);
+	path_fmt(path, sizeof(path), "%s.capabilities", base);
+	string_list(r, json_object_get(input, "capabilities"), path, caps, &req->ncaps);
+	req->groups = *groups;
+	req->capabilities = *caps;
+}
+
 /* Runs case i of the file; returns true when it passed. */
 static bool
 run_case(struct run *r, const struct jg_policy_set *set, json_t *c)
 {
 	static const char *const case_keys[] = {"name", "input", "expect", NULL};
-	static const char *const input_keys[] = {"user",	 "groups",   "service",
-						 "capabilities", "duration", "justification",
-						 "break_glass",	 NULL};
 	static const char *const expect_keys[] = {
 	    "decision",	   "reason_contains", "requirements",  "max_duration",
 	    "break_glass", "incident",	      "matched_rules", NULL};
@@ -342,38 +400,13 @@ run_case(struct run *r, const struct jg_policy_set *set, json_t *c)
 		report(r, base, "a case needs the mappings input and expect");
 		return false;
 	}
-	path_fmt(path, sizeof(path), "%s.input", base);
-	if (!known_keys(r, input, path, input_keys))
-		return false;
 	path_fmt(expect_path, sizeof(expect_path), "%s.expect", base);
 	if (!known_keys(r, expect, expect_path, expect_keys))
 		return false;
 	if (json_object_get(expect, "decision") == NULL)
 		report(r, expect_path, "missing expect.decision");
 	path_fmt(path, sizeof(path), "%s.input", base);
-	if (!json_is_string(json_object_get(input, "user")) ||
-	    !json_is_string(json_object_get(input, "service")) ||
-	    !json_is_array(json_object_get(input, "capabilities")))
-		report(r, path, "input needs user, service (strings) and capabilities (a list)");
-
-	req.user = json_string_value(json_object_get(input, "user"));
-	req.service = json_string_value(json_object_get(input, "service"));
-	req.justification = json_string_value(json_object_get(input, "justification"));
-	v = json_object_get(input, "break_glass");
-	if (v != NULL && !json_is_boolean(v))
-		report(r, base, "input.break_glass must be true or false");
-	req.break_glass = json_is_true(v);
-	path_fmt(path, sizeof(path), "%s.input.duration", base);
-	v = json_object_get(input, "duration");
-	if (v == NULL || !duration_value(v, &req.duration_seconds))
-		report(r, path,
-		       "input.duration must be a duration such as 1h (or integer seconds)");
-	path_fmt(path, sizeof(path), "%s.input.groups", base);
-	string_list(r, json_object_get(input, "groups"), path, &groups, &req.ngroups);
-	path_fmt(path, sizeof(path), "%s.input.capabilities", base);
-	string_list(r, json_object_get(input, "capabilities"), path, &caps, &req.ncaps);
-	req.groups = groups;
-	req.capabilities = caps;
+	read_input(r, input, path, &req, &groups, &caps);
 
 	if (r->problems == 0) {
 		int rc = jg_policy_evaluate(set, &req, &d);
@@ -498,15 +531,101 @@ cmd_test(const char *dir, const struct jg_policy_set *set)
 	return failed == 0 ? JG_EXIT_OK : JG_EXIT_RUNTIME;
 }
 
+/* check: the set loaded; its warnings on stderr, its overlaps on stdout. */
+static int
+cmd_check(const struct jg_policy_set *set)
+{
+	json_t *findings = NULL, *f;
+	size_t n = jg_policy_set_size(set), i, warnings = 0;
+	int rc;
+
+	printf("ok: %zu polic%s, sha256 %s\n", n, n == 1 ? "y" : "ies", jg_policy_set_sha256(set));
+	if ((rc = jg_policy_set_lint(set, &findings)) != 0) {
+		fprintf(stderr, "jitgate policy check: %s\n", jg_strerror(rc));
+		return JG_EXIT_RUNTIME;
+	}
+	json_array_foreach(findings, i, f)
+	{
+		const char *kind = json_string_value(json_object_get(f, "kind")),
+			   *msg = json_string_value(json_object_get(f, "message")),
+			   *file = json_string_value(json_object_get(f, "file"));
+		json_int_t line = json_integer_value(json_object_get(f, "line"));
+		if (strcmp(kind, "overlap") == 0) {
+			printf("overlap: %s\n", msg);
+			continue;
+		}
+		warnings++;
+		if (line > 0)
+			fprintf(stderr, "%s:%lld: warning: %s\n", file, (long long)line, msg);
+		else
+			fprintf(stderr, "%s: warning: %s\n", file, msg);
+	}
+	if (warnings > 0)
+		fprintf(stderr, "%zu warning%s\n", warnings, warnings == 1 ? "" : "s");
+	json_decref(findings);
+	return JG_EXIT_OK;
+}
+
+/* explain: one input (a case's input mapping, or a whole case) through jg_policy_explain. */
+static int
+cmd_explain(const char *file, const struct jg_policy_set *set)
+{
+	static const char *const case_keys[] = {"name", "input", "expect", NULL};
+	struct run r = {.file = file, .index = SIZE_MAX};
+	struct jg_policy_request req;
+	struct jg_policy_decision d = {0};
+	const char **groups = NULL, **caps = NULL;
+	char err[1024], *text = NULL;
+	const char *base = "";
+	json_t *input;
+	int rc = JG_EXIT_RUNTIME;
+
+	if (jg_yamldoc_load(file, MAX_TEST_FILE_BYTES, &r.doc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return JG_EXIT_RUNTIME;
+	}
+	input = r.doc->root;
+	if (json_is_object(input) && json_object_get(input, "input") != NULL) {
+		if (!known_keys(&r, input, "", case_keys))
+			goto out;
+		input = json_object_get(input, "input");
+		base = "input";
+	}
+	if (!json_is_object(input)) {
+		report(&r, base,
+		       "the input must be a mapping {user, groups, service, capabilities, "
+		       "duration, justification, break_glass} (or a test case holding one)");
+		goto out;
+	}
+	read_input(&r, input, base, &req, &groups, &caps);
+	if (r.problems > 0)
+		goto out;
+	int erc = jg_policy_explain(set, &req, &d, &text);
+	if (erc != 0) {
+		fprintf(stderr, "jitgate policy explain: %s\n", jg_strerror(erc));
+		goto out;
+	}
+	fputs(text, stdout);
+	rc = JG_EXIT_OK;
+out:
+	free(text);
+	jg_policy_decision_clear(&d);
+	free(groups);
+	free(caps);
+	jg_yamldoc_free(r.doc);
+	return rc;
+}
+
 int
 jg_cmd_policy(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"incident-pattern", required_argument, NULL, 'i'},
+	    {"input", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *incident = NULL, *sub, *dir;
+	const char *incident = NULL, *input = NULL, *sub, *dir;
 	struct jg_policy_set *set = NULL;
 	int ch, rc;
 
@@ -519,34 +638,33 @@ jg_cmd_policy(int argc, char **argv)
 		fputs(policy_usage, stdout);
 		return JG_EXIT_OK;
 	}
-	if (strcmp(sub, "check") != 0 && strcmp(sub, "test") != 0) {
+	if (strcmp(sub, "check") != 0 && strcmp(sub, "test") != 0 && strcmp(sub, "explain") != 0) {
 		fprintf(stderr, "jitgate policy: unknown subcommand '%s'\n", sub);
 		fputs(policy_usage, stderr);
 		return JG_EXIT_USAGE;
 	}
 	optind = 1;
-	while ((ch = getopt_long(argc - 1, argv + 1, "i:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc - 1, argv + 1, "i:f:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i': incident = optarg; break;
+		case 'f': input = optarg; break;
 		case 'h': fputs(policy_usage, stdout); return JG_EXIT_OK;
 		default: fputs(policy_usage, stderr); return JG_EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc - 1) {
+	if (optind + 1 != argc - 1 || (input != NULL) != (strcmp(sub, "explain") == 0)) {
 		fputs(policy_usage, stderr);
 		return JG_EXIT_USAGE;
 	}
 	dir = argv[1 + optind];
 	if ((rc = load(dir, incident, &set)) != 0)
 		return rc;
-	if (strcmp(sub, "check") == 0) {
-		size_t n = jg_policy_set_size(set);
-		printf("ok: %zu polic%s, sha256 %s\n", n, n == 1 ? "y" : "ies",
-		       jg_policy_set_sha256(set));
-		rc = JG_EXIT_OK;
-	} else {
+	if (strcmp(sub, "check") == 0)
+		rc = cmd_check(set);
+	else if (strcmp(sub, "explain") == 0)
+		rc = cmd_explain(input, set);
+	else
 		rc = cmd_test(dir, set);
-	}
 	jg_policy_set_free(set);
 	return rc;
 }

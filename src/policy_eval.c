@@ -9,10 +9,18 @@
  * then either break-glass (every applicable break_glass section admitting
  * the requester is used) or, for each requested capability in the fixed
  * order read-logs, read-traces, read-metrics, deploy-probe, read-pii, the
- * first rule in file order of the first policy that allows it to this
- * requester.  Every rule used then binds: the smallest max_duration, every
- * justification constraint, every approval requirement.  A decision copies
- * what it needs, so it stays valid after the set is freed.
+ * first rule in file order of *every* applicable policy that allows it to
+ * this requester.  Every rule used then binds: the smallest max_duration,
+ * every justification constraint, every approval requirement (those with
+ * the same approvers merged, the larger count kept).  So a policy added
+ * for one service can make access stricter but never looser, whatever its
+ * name.  A decision copies what it needs, so it stays valid after the set
+ * is freed.
+ *
+ * jg_policy_explain() runs the very same code with a trace: each step
+ * writes what it looked at and why it went on or stopped, so an operator
+ * sees which rules decided without a second implementation that could
+ * drift from this one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +73,100 @@ shown(char *dst, size_t len, const char *s)
 	return dst;
 }
 
+/* ---- the trace of jg_policy_explain (NULL: evaluation only) ---- */
+
+struct trace {
+	FILE *fp;
+};
+
+static void note(struct trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line of the explanation; nothing when not explaining. */
+static void
+note(struct trace *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(t->fp, fmt, ap);
+	va_end(ap);
+	fputc('\n', t->fp);
+}
+
+/* "[a, b]" of a policy's list (policy strings hold no control characters). */
+static void
+list_text(char *dst, size_t len, const struct strlist *l)
+{
+	size_t used = 0;
+	int w;
+
+	if (len == 0)
+		return;
+	dst[0] = '\0';
+	w = snprintf(dst, len, "[");
+	for (size_t i = 0; w >= 0 && (size_t)w < len - used && i < l->n; i++) {
+		used += (size_t)w;
+		w = snprintf(dst + used, len - used, "%s%s", i ? ", " : "", l->v[i]);
+	}
+	if (w >= 0 && (size_t)w < len - used) {
+		used += (size_t)w;
+		snprintf(dst + used, len - used, "]");
+	}
+}
+
+/* "groups [a], users [b]" of a who, for the trace. */
+static const char *
+who_text(char *dst, size_t len, const struct who *w)
+{
+	char g[256], u[256]; /* a long list is cut; dst (600 bytes at every caller) holds both */
+
+	list_text(g, sizeof(g), &w->groups);
+	list_text(u, sizeof(u), &w->users);
+	snprintf(dst, len, "groups %s, users %s", g, u);
+	return dst;
+}
+
+/* Which entry of w admits the requester, for the trace ("user 'x'", "group 'y'"). */
+static const char *
+why_match(char *dst, size_t len, const struct who *w, const struct jg_policy_request *req)
+{
+	for (size_t i = 0; req->user != NULL && i < w->users.n; i++)
+		if (strcmp(w->users.v[i], req->user) == 0) {
+			snprintf(dst, len, "user '%s'", w->users.v[i]);
+			return dst;
+		}
+	for (size_t g = 0; req->groups != NULL && g < req->ngroups; g++)
+		for (size_t i = 0; req->groups[g] != NULL && i < w->groups.n; i++)
+			if (strcmp(w->groups.v[i], req->groups[g]) == 0) {
+				snprintf(dst, len, "group '%s'", w->groups.v[i]);
+				return dst;
+			}
+	snprintf(dst, len, "nobody");
+	return dst;
+}
+
+static const char *
+caps_text(char *dst, size_t len, unsigned caps)
+{
+	size_t used = 0;
+
+	dst[0] = '\0';
+	for (unsigned c = 0; c < NCAPS; c++) {
+		if (!(caps & (1u << c)))
+			continue;
+		int w = snprintf(dst + used, len - used, "%s%s", used ? ", " : "",
+				 jg_policy_cap_names[c]);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+	return dst;
+}
+
+/* ---- building the decision ---- */
+
 static int deny(struct jg_policy_decision *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -114,8 +216,9 @@ dup_list(const struct strlist *l, char ***out, size_t *n)
 	return 0;
 }
 
+/* The requirement of rule r (its approvers) with count and shared as merged. */
 static int
-add_requirement(struct jg_policy_decision *out, const struct rule *r)
+add_requirement(struct jg_policy_decision *out, const struct rule *r, int count, bool shared)
 {
 	struct jg_policy_requirement *nv, *q;
 
@@ -125,13 +228,37 @@ add_requirement(struct jg_policy_decision *out, const struct rule *r)
 	out->requirements = nv;
 	q = &nv[out->nrequirements++];
 	memset(q, 0, sizeof(*q));
-	q->count = r->count;
+	q->count = count;
+	q->shared = shared;
 	if ((q->rule = strdup(r->id)) == NULL)
 		return JG_ENOMEM;
 	if (dup_list(&r->approvers.groups, &q->groups, &q->ngroups) != 0 ||
 	    dup_list(&r->approvers.users, &q->users, &q->nusers) != 0)
 		return JG_ENOMEM;
 	return 0;
+}
+
+/* Both lists hold the same names (each list is free of repeats: the loader refuses them). */
+static bool
+same_names(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		size_t j = 0;
+		while (j < b->n && strcmp(a->v[i], b->v[j]) != 0)
+			j++;
+		if (j == b->n)
+			return false;
+	}
+	return true;
+}
+
+static bool
+same_approvers(const struct rule *a, const struct rule *b)
+{
+	return same_names(&a->approvers.groups, &b->approvers.groups) &&
+	       same_names(&a->approvers.users, &b->approvers.users);
 }
 
 /* Characters (UTF-8 code points) of s: bytes that are not continuation bytes. */
@@ -148,25 +275,35 @@ utf8_chars(const char *s)
 
 /* Checks the justification against j; on failure writes why to out's reason. */
 static int
-check_justification(struct jg_policy_decision *out, const struct justification *j, const char *id,
-		    const char *text, bool *ok)
+check_justification(struct jg_policy_decision *out, struct trace *t, const struct justification *j,
+		    const char *id, const char *text, bool *ok)
 {
 	*ok = true;
-	if (!j->present)
+	if (!j->present) {
+		note(t, "  %s: no justification constraint", id);
 		return 0;
+	}
 	size_t have = utf8_chars(text);
 	if ((int64_t)have < j->min_length) {
 		*ok = false;
+		note(t, "  %s: at least %lld characters: it has %zu: DENY", id,
+		     (long long)j->min_length, have);
 		return deny(out,
 			    "justification does not satisfy %s: it must be at least %lld "
 			    "characters long (it has %zu)",
 			    id, (long long)j->min_length, have);
 	}
+	if (j->min_length > 0)
+		note(t, "  %s: at least %lld characters: it has %zu: ok", id,
+		     (long long)j->min_length, have);
 	if (j->has_pattern && regexec(&j->re, text, 0, NULL, 0) != 0) {
 		*ok = false;
+		note(t, "  %s: pattern %s: no match: DENY", id, j->pattern);
 		return deny(out, "justification does not satisfy %s: it must match the pattern %s",
 			    id, j->pattern);
 	}
+	if (j->has_pattern)
+		note(t, "  %s: pattern %s: matches", id, j->pattern);
 	return 0;
 }
 
@@ -206,135 +343,254 @@ limit_by(struct limits *l, int64_t max, const char *id)
 
 /* The duration against the effective maximum; writes the deny when above. */
 static int
-check_duration(struct jg_policy_decision *out, const struct jg_policy_request *req,
+check_duration(struct jg_policy_decision *out, struct trace *t, const struct jg_policy_request *req,
 	       const struct limits *l, bool *ok)
 {
 	char asked[32], max[32];
 
 	out->max_duration = l->max;
 	*ok = req->duration_seconds <= l->max;
-	if (*ok)
-		return 0;
 	jg_policy_duration_format(req->duration_seconds, asked, sizeof(asked));
 	jg_policy_duration_format(l->max, max, sizeof(max));
+	note(t, "  asked %s; the maximum is %s (%s): %s", asked, max, l->limiting,
+	     *ok ? "ok" : "DENY");
+	if (*ok)
+		return 0;
 	return deny(out, "duration %s exceeds the maximum %s of %s", asked, max, l->limiting);
 }
 
 static int
 evaluate_break_glass(const struct jg_policy_set *set, const size_t *app, size_t napp,
 		     const struct jg_policy_request *req, unsigned want, const char *text,
-		     struct jg_policy_decision *out)
+		     struct jg_policy_decision *out, struct trace *t)
 {
-	const struct break_glass *used[JG_POLICY_MAX_FILES];
+	const struct break_glass **used = NULL;
 	struct limits l = {0};
 	unsigned covered = 0;
 	size_t nused = 0;
-	char s1[SHOWN + 8], s2[SHOWN + 8];
+	char s1[SHOWN + 8], s2[SHOWN + 8], why[600], caps[128], max[32];
 	bool ok;
-	int rc;
+	int rc = 0;
 
+	note(t, "step 5 (break-glass): the break_glass sections of the applicable policies");
+	if ((used = calloc(napp + 1, sizeof(*used))) == NULL)
+		return JG_ENOMEM;
 	for (size_t i = 0; i < napp; i++) {
-		const struct break_glass *bg = &set->policies[app[i]].bg;
-		if (bg->present &&
-		    jg_policy_who_matches(&bg->requesters, req->user, req->groups, req->ngroups)) {
-			used[nused++] = bg;
-			covered |= bg->caps;
+		const struct policy *p = &set->policies[app[i]];
+		const struct break_glass *bg = &p->bg;
+		if (!bg->present) {
+			note(t, "  %s: no break_glass section", p->name);
+			continue;
 		}
+		if (!jg_policy_who_matches(&bg->requesters, req->user, req->groups, req->ngroups)) {
+			note(t, "  %s: requesters (%s) do not include the requester", bg->id,
+			     who_text(why, sizeof(why), &bg->requesters));
+			continue;
+		}
+		jg_policy_duration_format(bg->max_duration, max, sizeof(max));
+		note(t, "  %s: used (%s); covers %s; max_duration %s", bg->id,
+		     why_match(why, sizeof(why), &bg->requesters, req),
+		     caps_text(caps, sizeof(caps), bg->caps), max);
+		used[nused++] = bg;
+		covered |= bg->caps;
 	}
-	if (nused == 0)
-		return deny(out, "break-glass not allowed for user '%s' on service '%s'",
-			    shown(s1, sizeof(s1), req->user), shown(s2, sizeof(s2), req->service));
+	if (nused == 0) {
+		rc = deny(out, "break-glass not allowed for user '%s' on service '%s'",
+			  shown(s1, sizeof(s1), req->user), shown(s2, sizeof(s2), req->service));
+		goto out;
+	}
 	for (size_t i = 0; i < nused; i++) {
 		if ((rc = add_matched(out, used[i]->id)) != 0)
-			return rc;
+			goto out;
 		limit_by(&l, used[i]->max_duration, used[i]->id);
 	}
 	for (unsigned c = 0; c < NCAPS; c++)
-		if ((want & (1u << c)) && !(covered & (1u << c)))
-			return deny(out,
-				    "break-glass not allowed for capability %s on service '%s'",
-				    jg_policy_cap_names[c], shown(s2, sizeof(s2), req->service));
-	if ((rc = check_duration(out, req, &l, &ok)) != 0 || !ok)
-		return rc;
+		if ((want & (1u << c)) && !(covered & (1u << c))) {
+			note(t, "  no section used covers %s: DENY", jg_policy_cap_names[c]);
+			rc = deny(out, "break-glass not allowed for capability %s on service '%s'",
+				  jg_policy_cap_names[c], shown(s2, sizeof(s2), req->service));
+			goto out;
+		}
+	note(t, "step 6 (duration): the smallest max_duration of the sections used");
+	if ((rc = check_duration(out, t, req, &l, &ok)) != 0 || !ok)
+		goto out;
+	note(t, "steps 7-8 (justification): every constraint of the sections used");
 	for (size_t i = 0; i < nused; i++)
-		if ((rc = check_justification(out, &used[i]->just, used[i]->id, text, &ok)) != 0 ||
+		if ((rc = check_justification(out, t, &used[i]->just, used[i]->id, text, &ok)) !=
+			0 ||
 		    !ok)
-			return rc;
+			goto out;
 	out->outcome = JG_POLICY_GRANT;
 	out->break_glass = true;
-	return 0;
+out:
+	free(used);
+	return rc;
 }
 
+/*
+ * The first rule of p, in file order, that lists capability bit and admits
+ * the requester; NULL when none does (the policy then contributes nothing).
+ */
 static const struct rule *
-first_rule(const struct jg_policy_set *set, const size_t *app, size_t napp,
-	   const struct jg_policy_request *req, unsigned bit)
+first_rule(const struct policy *p, const struct jg_policy_request *req, unsigned bit,
+	   struct trace *t)
 {
-	for (size_t i = 0; i < napp; i++) {
-		const struct policy *p = &set->policies[app[i]];
-		for (size_t r = 0; r < p->nrules; r++)
-			if ((p->rules[r].caps & bit) &&
-			    jg_policy_who_matches(&p->rules[r].requesters, req->user, req->groups,
-						  req->ngroups))
-				return &p->rules[r];
+	char why[600];
+
+	for (size_t r = 0; r < p->nrules; r++) {
+		const struct rule *ru = &p->rules[r];
+		if (!(ru->caps & bit))
+			continue;
+		if (jg_policy_who_matches(&ru->requesters, req->user, req->groups, req->ngroups)) {
+			note(t,
+			     "    %s: the first rule of %s for it that admits the requester (%s)",
+			     ru->id, p->name, why_match(why, sizeof(why), &ru->requesters, req));
+			return ru;
+		}
+		note(t, "    %s lists it, but its requesters (%s) do not include the requester",
+		     ru->id, who_text(why, sizeof(why), &ru->requesters));
 	}
+	note(t, "    %s: no rule for it admits the requester: contributes nothing", p->name);
 	return NULL;
+}
+
+/* The approval step: one requirement per approver set, the larger count kept. */
+static int
+add_requirements(struct jg_policy_decision *out, struct trace *t, const struct rule *const *used,
+		 size_t nused)
+{
+	const struct rule *by[JG_POLICY_MAX_REQUIREMENTS]; /* the rule whose count binds */
+	int count[JG_POLICY_MAX_REQUIREMENTS];
+	bool shared[JG_POLICY_MAX_REQUIREMENTS];
+	size_t n = 0;
+	char why[600];
+	int rc;
+
+	for (size_t i = 0; i < nused; i++) {
+		const struct rule *r = used[i];
+		if (r->approval_none) {
+			note(t, "  %s: approval none", r->id);
+			continue;
+		}
+		size_t k = 0;
+		while (k < n && !same_approvers(by[k], r))
+			k++;
+		if (k < n) {
+			note(t,
+			     "  %s: %d from %s%s: the same approvers as requirement %zu: merged "
+			     "(count %d, the larger)",
+			     r->id, r->count, who_text(why, sizeof(why), &r->approvers),
+			     r->shared ? ", shared" : "", k + 1,
+			     r->count > count[k] ? r->count : count[k]);
+			if (r->count > count[k]) {
+				count[k] = r->count;
+				by[k] = r;
+			}
+			shared[k] = shared[k] && r->shared;
+			continue;
+		}
+		if (n == JG_POLICY_MAX_REQUIREMENTS) {
+			note(t, "  more than %d requirements: DENY", JG_POLICY_MAX_REQUIREMENTS);
+			return deny(out,
+				    "the request would need more than %d approval requirements; "
+				    "ask for fewer capabilities at once",
+				    JG_POLICY_MAX_REQUIREMENTS);
+		}
+		note(t, "  %s: %d from %s%s: requirement %zu", r->id, r->count,
+		     who_text(why, sizeof(why), &r->approvers),
+		     r->shared ? " (shared_approvers)" : "", n + 1);
+		by[n] = r;
+		count[n] = r->count;
+		shared[n] = r->shared;
+		n++;
+	}
+	for (size_t k = 0; k < n; k++)
+		if ((rc = add_requirement(out, by[k], count[k], shared[k])) != 0)
+			return rc;
+	return 0;
 }
 
 static int
 evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 	       const struct jg_policy_request *req, unsigned want, const char *text,
-	       struct jg_policy_decision *out)
+	       struct jg_policy_decision *out, struct trace *t)
 {
-	const struct rule *used[NCAPS];
+	const struct rule **used = NULL;
 	struct limits l = {0};
 	size_t nused = 0;
-	char s1[SHOWN + 8], s2[SHOWN + 8];
+	char s1[SHOWN + 8], s2[SHOWN + 8], max[32];
 	bool ok;
-	int rc;
+	int rc = 0;
 
+	note(t, "step 5 (rules): for each capability, the first rule of every applicable policy "
+		"that lists it and admits the requester");
+	if ((used = calloc(napp * NCAPS + 1, sizeof(*used))) == NULL)
+		return JG_ENOMEM;
 	for (unsigned c = 0; c < NCAPS; c++) {
 		if (!(want & (1u << c)))
 			continue;
-		const struct rule *r = first_rule(set, app, napp, req, 1u << c);
-		if (r == NULL)
-			return deny(out,
-				    "no rule allows capability %s to user '%s' on service '%s'",
-				    jg_policy_cap_names[c], shown(s1, sizeof(s1), req->user),
-				    shown(s2, sizeof(s2), req->service));
-		size_t k = 0;
-		while (k < nused && used[k] != r)
-			k++;
-		if (k == nused)
-			used[nused++] = r;
+		note(t, "  %s:", jg_policy_cap_names[c]);
+		size_t contributed = 0;
+		for (size_t i = 0; i < napp; i++) {
+			const struct rule *r = first_rule(&set->policies[app[i]], req, 1u << c, t);
+			if (r == NULL)
+				continue;
+			contributed++;
+			size_t k = 0;
+			while (k < nused && used[k] != r)
+				k++;
+			if (k == nused)
+				used[nused++] = r;
+		}
+		if (contributed == 0) {
+			note(t, "    no applicable policy allows it: DENY");
+			rc = deny(out, "no rule allows capability %s to user '%s' on service '%s'",
+				  jg_policy_cap_names[c], shown(s1, sizeof(s1), req->user),
+				  shown(s2, sizeof(s2), req->service));
+			goto out;
+		}
 	}
+	note(t, "step 6 (duration): the smallest max_duration of the rules used");
 	for (size_t i = 0; i < nused; i++) {
 		if ((rc = add_matched(out, used[i]->id)) != 0)
-			return rc;
+			goto out;
+		jg_policy_duration_format(used[i]->max_duration, max, sizeof(max));
+		note(t, "  %s: max_duration %s", used[i]->id, max);
 		limit_by(&l, used[i]->max_duration, used[i]->id);
 	}
-	if ((rc = check_duration(out, req, &l, &ok)) != 0 || !ok)
-		return rc;
+	if ((rc = check_duration(out, t, req, &l, &ok)) != 0 || !ok)
+		goto out;
+	note(t, "steps 7-8 (justification): every constraint of the rules used");
 	for (size_t i = 0; i < nused; i++)
-		if ((rc = check_justification(out, &used[i]->just, used[i]->id, text, &ok)) != 0 ||
+		if ((rc = check_justification(out, t, &used[i]->just, used[i]->id, text, &ok)) !=
+			0 ||
 		    !ok)
-			return rc;
-	for (size_t i = 0; i < nused; i++)
-		if (!used[i]->approval_none && (rc = add_requirement(out, used[i])) != 0)
-			return rc;
+			goto out;
+	note(t, "step 9 (approval): every requirement of the rules used");
+	/* a decision denied here has its reason; until then it has none */
+	if ((rc = add_requirements(out, t, used, nused)) != 0 || out->reason != NULL)
+		goto out;
 	out->outcome = out->nrequirements > 0 ? JG_POLICY_PENDING : JG_POLICY_GRANT;
-	return 0;
+out:
+	free(used);
+	return rc;
 }
 
 static int
 evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
-	 struct jg_policy_decision *out)
+	 struct jg_policy_decision *out, struct trace *t)
 {
 	const char *text = req->justification ? req->justification : "";
-	char s1[SHOWN + 8];
+	char s1[SHOWN + 8], s2[SHOWN + 8], why[600];
 	unsigned want = 0;
 	size_t *app = NULL, napp = 0;
 	int rc;
 
+	note(t, "step 1 (the request): user '%s', service '%s', break_glass %s",
+	     shown(s1, sizeof(s1), req->user), shown(s2, sizeof(s2), req->service),
+	     req->break_glass ? "true" : "false");
+	for (size_t g = 0; t != NULL && req->groups != NULL && g < req->ngroups; g++)
+		note(t, "  group '%s'", shown(s1, sizeof(s1), req->groups[g]));
 	if (strlen(text) > JG_POLICY_MAX_JUSTIFICATION)
 		return deny(out, "the justification is longer than %d bytes",
 			    JG_POLICY_MAX_JUSTIFICATION);
@@ -359,35 +615,55 @@ evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
 	}
 	if (req->duration_seconds <= 0)
 		return deny(out, "the duration must be positive");
+	char asked[32];
+	jg_policy_duration_format(req->duration_seconds, asked, sizeof(asked));
+	note(t, "  capabilities %s; duration %s; justification of %zu characters: well-formed",
+	     caps_text(why, sizeof(why), want), asked, utf8_chars(text));
+	note(t, "step 2 (incident id): %s", out->incident[0] ? out->incident : "none found");
 
 	app = calloc(set->n + 1, sizeof(*app));
 	if (app == NULL)
 		return JG_ENOMEM;
+	note(t, "step 3 (applicable policies): those with a service glob matching '%s'",
+	     shown(s2, sizeof(s2), req->service));
 	for (size_t i = 0; i < set->n; i++) {
-		const struct strlist *g = &set->policies[i].services;
-		for (size_t k = 0; k < g->n; k++) {
-			if (fnmatch(g->v[k], req->service, 0) == 0) {
-				app[napp++] = i;
-				break;
-			}
-		}
+		bool yes = jg_policy_applies(&set->policies[i], req->service);
+		list_text(why, sizeof(why), &set->policies[i].services);
+		note(t, "  %s (services %s): %s", set->policies[i].name, why,
+		     yes ? "applies" : "does not apply");
+		if (yes)
+			app[napp++] = i;
 	}
 	if (napp == 0) {
 		rc = deny(out, "no policy applies to service '%s'",
 			  shown(s1, sizeof(s1), req->service));
 		goto out;
 	}
+	note(t, "step 4 (deny rules): any deny rule of an applicable policy that admits the "
+		"requester and names a requested capability denies");
 	for (size_t i = 0; i < napp; i++) {
 		const struct policy *p = &set->policies[app[i]];
 		for (size_t d = 0; d < p->ndenies; d++) {
 			const struct deny_rule *dr = &p->denies[d];
 			unsigned hit = dr->caps & want;
-			if (hit == 0 || !jg_policy_who_matches(&dr->requesters, req->user,
-							       req->groups, req->ngroups))
+			if (!jg_policy_who_matches(&dr->requesters, req->user, req->groups,
+						   req->ngroups)) {
+				note(t, "  %s: its requesters (%s) do not include the requester",
+				     dr->id, who_text(why, sizeof(why), &dr->requesters));
 				continue;
+			}
+			if (hit == 0) {
+				note(t,
+				     "  %s: admits the requester but names no requested capability",
+				     dr->id);
+				continue;
+			}
 			unsigned c = 0;
 			while (!(hit & (1u << c)))
 				c++;
+			note(t, "  %s: admits the requester (%s) and names %s: DENY", dr->id,
+			     why_match(why, sizeof(why), &dr->requesters, req),
+			     jg_policy_cap_names[c]);
 			if ((rc = add_matched(out, dr->id)) == 0)
 				rc = deny(out, "denied by %s: capability %s", dr->id,
 					  jg_policy_cap_names[c]);
@@ -395,17 +671,17 @@ evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
 		}
 	}
 	if (req->break_glass)
-		rc = evaluate_break_glass(set, app, napp, req, want, text, out);
+		rc = evaluate_break_glass(set, app, napp, req, want, text, out, t);
 	else
-		rc = evaluate_rules(set, app, napp, req, want, text, out);
+		rc = evaluate_rules(set, app, napp, req, want, text, out, t);
 out:
 	free(app);
 	return rc;
 }
 
-int
-jg_policy_evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
-		   struct jg_policy_decision *out)
+static int
+run(const struct jg_policy_set *set, const struct jg_policy_request *req,
+    struct jg_policy_decision *out, struct trace *t)
 {
 	int rc;
 
@@ -416,13 +692,87 @@ jg_policy_evaluate(const struct jg_policy_set *set, const struct jg_policy_reque
 	if (set == NULL || req == NULL)
 		return JG_EINVAL;
 	memcpy(out->policy_sha256, set->sha256, sizeof(out->policy_sha256));
-	rc = evaluate(set, req, out);
+	rc = evaluate(set, req, out, t);
 	if (rc != 0) {
 		/* Fail closed: whatever was built is dropped. */
 		jg_policy_decision_clear(out);
 		memcpy(out->policy_sha256, set->sha256, sizeof(out->policy_sha256));
 	}
 	return rc;
+}
+
+int
+jg_policy_evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
+		   struct jg_policy_decision *out)
+{
+	return run(set, req, out, NULL);
+}
+
+/* The closing line of an explanation: the decision in one sentence. */
+static void
+conclude(struct trace *t, const struct jg_policy_decision *d)
+{
+	char max[32] = "none";
+
+	if (d->max_duration > 0)
+		jg_policy_duration_format(d->max_duration, max, sizeof(max));
+	if (d->outcome == JG_POLICY_DENY) {
+		note(t, "decision: deny: %s", d->reason ? d->reason : "");
+		return;
+	}
+	if (d->outcome == JG_POLICY_GRANT) {
+		note(t, "decision: grant%s, at most %s",
+		     d->break_glass ? " through break-glass (to be reviewed)" : "", max);
+		return;
+	}
+	note(t, "decision: pending, at most %s, until every requirement is met:", max);
+	for (size_t i = 0; i < d->nrequirements; i++) {
+		const struct jg_policy_requirement *q = &d->requirements[i];
+		struct strlist g = {q->groups, q->ngroups}, u = {q->users, q->nusers};
+		char gs[256], us[256];
+		list_text(gs, sizeof(gs), &g);
+		list_text(us, sizeof(us), &u);
+		note(t, "  %zu. %d approval(s) from groups %s, users %s (%s)%s", i + 1, q->count,
+		     gs, us, q->rule,
+		     q->shared ? "; shared_approvers" : "; each approver counts toward one");
+	}
+}
+
+int
+jg_policy_explain(const struct jg_policy_set *set, const struct jg_policy_request *req,
+		  struct jg_policy_decision *out, char **text)
+{
+	struct trace t = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (text == NULL)
+		return JG_EINVAL;
+	*text = NULL;
+	if ((t.fp = open_memstream(&buf, &len)) == NULL) {
+		if (out != NULL)
+			jg_policy_decision_clear(out);
+		return JG_ENOMEM;
+	}
+	rc = run(set, req, out, &t);
+	if (rc == 0)
+		conclude(&t, out);
+	if (ferror(t.fp) && rc == 0)
+		rc = JG_ENOMEM;
+	if (fclose(t.fp) != 0 && rc == 0)
+		rc = JG_ENOMEM;
+	if (rc != 0) {
+		free(buf);
+		if (out != NULL) {
+			jg_policy_decision_clear(out);
+			if (set != NULL)
+				memcpy(out->policy_sha256, set->sha256, sizeof(out->policy_sha256));
+		}
+		return rc;
+	}
+	*text = buf;
+	return 0;
 }
 
 static void
@@ -535,6 +885,7 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 			who = NULL;
 			put(r, "count", json_integer(q->count), &rok);
 			put(r, "rule", json_string(q->rule), &rok);
+			put(r, "shared_approvers", json_boolean(q->shared), &rok);
 		}
 		json_decref(who);
 		if (!rok || json_array_append_new(reqs, r) != 0) {
@@ -560,8 +911,8 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 	return 0;
 }
 
-static bool
-applies(const struct policy *p, const char *service)
+bool
+jg_policy_applies(const struct policy *p, const char *service)
 {
 	for (size_t i = 0; i < p->services.n; i++)
 		if (fnmatch(p->services.v[i], service, 0) == 0)
@@ -573,7 +924,7 @@ bool
 jg_policy_service_known(const struct jg_policy_set *set, const char *service)
 {
 	for (size_t i = 0; i < set->n; i++)
-		if (applies(&set->policies[i], service))
+		if (jg_policy_applies(&set->policies[i], service))
 			return true;
 	return false;
 }
@@ -610,7 +961,7 @@ jg_policy_reviewers(const struct jg_policy_set *set, const char *service)
 	json_t *groups = json_array(), *users = json_array();
 	for (size_t i = 0; groups && users && i < set->n; i++) {
 		const struct policy *p = &set->policies[i];
-		if (!applies(p, service))
+		if (!jg_policy_applies(p, service))
 			continue;
 		for (size_t r = 0; r < p->nrules; r++) {
 			const struct rule *ru = &p->rules[r];
@@ -631,7 +982,7 @@ jg_policy_can_review(const struct jg_policy_set *set, const char *service, const
 {
 	for (size_t i = 0; i < set->n; i++) {
 		const struct policy *p = &set->policies[i];
-		if (!applies(p, service))
+		if (!jg_policy_applies(p, service))
 			continue;
 		for (size_t r = 0; r < p->nrules; r++)
 			if (!p->rules[r].approval_none &&

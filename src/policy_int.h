@@ -40,17 +40,20 @@ struct justification {
 
 struct rule {
 	char *id; /* "policy#rules[i]" */
+	int line; /* in the policy file */
 	unsigned caps;
 	struct who requesters;
 	int64_t max_duration;
 	bool approval_none;
 	struct who approvers; /* when !approval_none */
 	int count;
+	bool shared; /* approval.shared_approvers */
 	struct justification just;
 };
 
 struct deny_rule {
 	char *id; /* "policy#deny[i]" */
+	int line;
 	unsigned caps;
 	struct who requesters;
 };
@@ -58,6 +61,7 @@ struct deny_rule {
 struct break_glass {
 	bool present;
 	char *id;      /* "policy#break_glass" */
+	int line;
 	unsigned caps; /* all capabilities when the key is absent */
 	struct who requesters;
 	int64_t max_duration;
@@ -88,6 +92,9 @@ struct jg_policy_set {
 
 /* The bit of a capability name, or 0 when unknown. */
 unsigned jg_policy_cap_bit(const char *name);
+
+/* True when service matches one of p's globs. */
+bool jg_policy_applies(const struct policy *p, const char *service);
 
 /* True when the requester (user, groups) is one of w. */
 bool jg_policy_who_matches(const struct who *w, const char *user, const char *const *groups,

@@ -238,7 +238,8 @@ static const struct field bg_fields[] = {
     {"justification", false}, {"description", false},
 };
 static const struct field who_fields[] = {{"groups", false}, {"users", false}};
-static const struct field approval_fields[] = {{"approvers", true}, {"count", true}};
+static const struct field approval_fields[] = {
+    {"approvers", true}, {"count", true}, {"shared_approvers", false}};
 static const struct field just_fields[] = {{"pattern", false}, {"min_length", false}};
 
 #define NF(t) (sizeof(t) / sizeof((t)[0]))
@@ -502,6 +503,12 @@ read_approval(struct ctx *c, json_t *v, const char *path, struct rule *r)
 			      "'%s' is %d but only %zu approver(s) are listed, by user: the rule "
 			      "could never be approved",
 			      sub, r->count, r->approvers.users.n);
+	/* Separation of duties is the default; sharing is asked for, with a boolean. */
+	json_t *shared = json_object_get(v, "shared_approvers");
+	join(sub, path, "shared_approvers");
+	if (shared != NULL && !json_is_boolean(shared))
+		return refuse(c, sub, "'%s' must be true or false", sub);
+	r->shared = json_is_true(shared);
 	return 0;
 }
 
@@ -527,6 +534,7 @@ read_rule(struct ctx *c, json_t *v, const char *path, const char *policy, size_t
 		return rc;
 	if ((rc = make_id(&r->id, policy, "rules", i, true)) != 0)
 		return rc;
+	r->line = line_of(c->doc, path);
 	join(sub, path, "description");
 	if ((rc = read_text(c, json_object_get(v, "description"), sub)) != 0)
 		return rc;
@@ -558,6 +566,7 @@ read_deny(struct ctx *c, json_t *v, const char *path, const char *policy, size_t
 		return rc;
 	if ((rc = make_id(&d->id, policy, "deny", i, true)) != 0)
 		return rc;
+	d->line = line_of(c->doc, path);
 	join(sub, path, "description");
 	if ((rc = read_text(c, json_object_get(v, "description"), sub)) != 0)
 		return rc;
@@ -582,6 +591,7 @@ read_break_glass(struct ctx *c, json_t *v, const char *policy, struct break_glas
 	bg->present = true;
 	if ((rc = make_id(&bg->id, policy, "break_glass", 0, false)) != 0)
 		return rc;
+	bg->line = line_of(c->doc, "break_glass");
 	if ((rc = read_text(c, json_object_get(v, "description"), "break_glass.description")) != 0)
 		return rc;
 	if ((rc = read_who(c, json_object_get(v, "requesters"), "break_glass.requesters",

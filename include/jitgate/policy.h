@@ -11,10 +11,13 @@
  * Evaluation turns a request {user, groups, service, capabilities,
  * duration, justification, break_glass} into one decision: deny with a
  * reason, grant, or pending with the approval requirements that must all
- * be met.  It is pure: no clock, no I/O.  Who may approve is listed in the
- * requirements; that a requester never approves their own request and that
- * one person counts once per requirement are enforced by the access
- * lifecycle when approvals arrive, not here.
+ * be met.  Every applicable policy with a rule for a requested capability
+ * contributes to it (docs/policies.md, "Evaluation"), so a policy added for
+ * one service can only make access to it stricter.  It is pure: no clock,
+ * no I/O.  Who may approve is listed in the requirements; the access
+ * lifecycle records approvals and asks jg_policy_match() which
+ * requirements they meet (one person toward one requirement, unless both
+ * share approvers); the requester never approves their own request.
  */
 #ifndef JITGATE_POLICY_H
 #define JITGATE_POLICY_H
@@ -35,6 +38,7 @@
 #define JG_POLICY_MAX_DURATION	    (30 * 86400) /* seconds; the longest max_duration */
 #define JG_POLICY_MAX_JUSTIFICATION 4096	 /* bytes of a request's justification */
 #define JG_POLICY_MAX_REQUEST_CAPS  32		 /* entries of a request's capability list */
+#define JG_POLICY_MAX_REQUIREMENTS  32		 /* approval requirements of one decision */
 #define JG_POLICY_INCIDENT_MAX	    64		 /* bytes of an extracted incident id */
 #define JG_POLICY_DEFAULT_INCIDENT  "[A-Z][A-Z0-9]+-[0-9]+"
 
@@ -60,8 +64,10 @@ struct jg_policy_requirement {
 	size_t ngroups;
 	char **users; /* approver users */
 	size_t nusers;
-	int count;  /* approvals needed, >= 1 */
-	char *rule; /* the rule it comes from, e.g. "payments-debug#rules[1]" */
+	int count;   /* approvals needed, >= 1 */
+	char *rule;  /* the rule it comes from, e.g. "payments-debug#rules[1]" (of merged
+			rules, the one whose count binds) */
+	bool shared; /* approval.shared_approvers of every rule merged into it */
 };
 
 /*
@@ -121,6 +127,69 @@ size_t jg_policy_set_size(const struct jg_policy_set *set);
  */
 int jg_policy_evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
 		       struct jg_policy_decision *out) __attribute__((warn_unused_result));
+
+/*
+ * jg_policy_evaluate() that also tells why: *text (the caller's, free())
+ * is the evaluation step by step (docs/policies.md, "Explaining a
+ * decision"), one line per fact, ending with the decision.  *out is the
+ * very decision jg_policy_evaluate() gives.  Returns as it does; *text is
+ * NULL on failure.
+ */
+int jg_policy_explain(const struct jg_policy_set *set, const struct jg_policy_request *req,
+		      struct jg_policy_decision *out, char **text)
+    __attribute__((warn_unused_result));
+
+/*
+ * What `jitgate policy check` reports beyond validity (docs/policies.md,
+ * "Checking policies"): a new JSON array (the caller's, json_decref) of
+ * findings, each {"kind", "file", "line", "policy", "message"} plus
+ *   "unused":    a rule or break_glass (with "rule" and "capabilities") that
+ *                can never decide those capabilities, for any requester;
+ *   "unapprovable": a rule (with "rule", "requester") that can never be
+ *                approved when that requester asks;
+ *   "never_applies": a policy whose service globs match no valid service name;
+ *   "overlap":   two policies (with "other" and "service", a name both apply to).
+ * Every finding is true; the check does not find every unusable rule (the
+ * document says which it looks for).  Returns 0 or JG_ENOMEM.
+ */
+int jg_policy_set_lint(const struct jg_policy_set *set, json_t **out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Separation of duties: which approvals count toward which requirements.
+ *
+ * The approvers of one request, in the order they approved, each with the
+ * requirements they were eligible for (bit k: requirement k).  A person
+ * counts toward at most one requirement, or toward several when every one
+ * of them is shared (approval.shared_approvers).  jg_policy_match() finds
+ * an assignment that meets as much as possible - the sum over requirements
+ * of min(count, approvals counted) - by maximum bipartite matching,
+ * computed afresh from the whole list, so an earlier approval may move to
+ * another requirement to make room (docs/policies.md, "Separation of
+ * duties").  It is pure and deterministic: the same list gives the same
+ * assignment.
+ */
+#define JG_POLICY_MAX_APPROVERS (JG_POLICY_MAX_REQUIREMENTS * JG_POLICY_MAX_COUNT)
+
+struct jg_policy_match {
+	/* in */
+	size_t nreq;		  /* <= JG_POLICY_MAX_REQUIREMENTS */
+	const int *count;	  /* per requirement, 1..JG_POLICY_MAX_COUNT */
+	const bool *shared;	  /* per requirement */
+	size_t napprovers;	  /* <= JG_POLICY_MAX_APPROVERS */
+	const uint32_t *eligible; /* per approver */
+	/* out */
+	uint32_t *counted; /* the caller's array of napprovers: what each one counts toward */
+	int approved[JG_POLICY_MAX_REQUIREMENTS]; /* per requirement, at most its count */
+	int total;				  /* the sum of approved[] */
+	int needed;				  /* the sum of count[] */
+	bool met;				  /* total == needed */
+	bool exact; /* false: too many approvers to choose between shared and single use
+		       exactly; the assignment is valid but may meet less than possible */
+};
+
+/* Fills the out fields of *m.  JG_EINVAL for a count out of range or too many entries. */
+int jg_policy_match_run(struct jg_policy_match *m) __attribute__((warn_unused_result));
 
 /* Frees what *d owns and zeroes it (outcome DENY).  NULL is a no-op. */
 void jg_policy_decision_clear(struct jg_policy_decision *d);

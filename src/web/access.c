@@ -77,35 +77,6 @@ action_form(struct jg_web *w, const char *path_a, const char *id, const char *pa
 	JG_HTML(h, "</button></form>");
 }
 
-/* Who approved so far, and what is still missing. */
-static void
-approvals_text(struct jg_html *h, json_t *r)
-{
-	size_t i;
-	json_t *a, *p;
-	int n = 0;
-
-	json_array_foreach(json_object_get(r, "approvals"), i, a)
-	{
-		if (n++)
-			JG_HTML(h, ", ");
-		else
-			JG_HTML(h, "approved by ");
-		jg_html_text(h, json_string_value(json_object_get(a, "approver")));
-	}
-	json_array_foreach(json_object_get(r, "requirements"), i, p)
-	{
-		json_int_t need = json_integer_value(json_object_get(p, "count")),
-			   got = json_integer_value(json_object_get(p, "approved"));
-		if (n++)
-			JG_HTML(h, "; ");
-		jg_html_textf(h, "%lld of %lld from ", (long long)got, (long long)need);
-		jg_web_join(h, json_object_get(json_object_get(p, "approvers"), "groups"));
-	}
-	if (n == 0)
-		JG_HTML(h, "none needed");
-}
-
 static void
 request_card(struct jg_web *w, json_t *r)
 {
@@ -134,7 +105,7 @@ request_card(struct jg_web *w, json_t *r)
 	JG_HTML(h, "</dd><dt>Justification</dt><dd class=\"just\">");
 	jg_html_text(h, json_string_value(json_object_get(r, "justification")));
 	JG_HTML(h, "</dd><dt>Approvals</dt><dd>");
-	approvals_text(h, r);
+	jg_web_approvals_text(h, r);
 	JG_HTML(h, "</dd>");
 	if (strcmp(state, "active") == 0) {
 		int64_t exp = json_integer_value(json_object_get(r, "expires_at"));

@@ -66,6 +66,8 @@ card(struct jg_web *w, json_t *r, int review)
 	jg_html_text(h, json_string_value(json_object_get(r, "justification")));
 	JG_HTML(h, "</dd><dt>Incident</dt><dd>");
 	jg_html_text(h, incident ? incident : "-");
+	JG_HTML(h, "</dd><dt>Approvals</dt><dd class=\"progress\">");
+	jg_web_approvals_text(h, r);
 	JG_HTML(h, "</dd><dt>Policy rule</dt><dd>");
 	rules_of(h, r);
 	JG_HTML(h, "</dd><dt>Asked</dt><dd>");

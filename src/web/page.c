@@ -399,6 +399,70 @@ jg_web_join(struct jg_html *h, json_t *array)
 }
 
 /* "1 approval from payments-leads or sre-leads" */
+/* "a, b, user c": who may approve a requirement. */
+static void
+approvers_text(struct jg_html *h, json_t *who)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(json_object_get(who, "groups"), i, v)
+	{
+		if (n++)
+			JG_HTML(h, ", ");
+		jg_html_text(h, json_string_value(v));
+	}
+	json_array_foreach(json_object_get(who, "users"), i, v)
+	{
+		if (n++)
+			JG_HTML(h, ", ");
+		jg_html_textf(h, "user %s", json_string_value(v));
+	}
+}
+
+void
+jg_web_approvals_text(struct jg_html *h, json_t *r)
+{
+	json_t *approvals = json_object_get(r, "approvals"),
+	       *reqs = json_object_get(r, "requirements");
+	size_t i, j;
+	json_t *a, *p;
+	int n = 0, sharing = 1;
+
+	/* an approval counting toward two shared requirements is listed twice: name it once */
+	json_array_foreach(approvals, i, a)
+	{
+		const char *who = json_string_value(json_object_get(a, "approver"));
+		for (j = 0; j < i; j++)
+			if (strcmp(json_string_value(
+				       json_object_get(json_array_get(approvals, j), "approver")),
+				   who) == 0)
+				break;
+		if (j < i)
+			continue;
+		if (n++)
+			JG_HTML(h, ", ");
+		else
+			JG_HTML(h, "approved by ");
+		jg_html_text(h, who);
+	}
+	json_array_foreach(reqs, i, p)
+	{
+		json_int_t need = json_integer_value(json_object_get(p, "count")),
+			   got = json_integer_value(json_object_get(p, "approved"));
+		if (n++)
+			JG_HTML(h, "; ");
+		jg_html_textf(h, "%lld of %lld from ", (long long)got, (long long)need);
+		approvers_text(h, json_object_get(p, "approvers"));
+		if (!json_is_true(json_object_get(p, "shared_approvers")))
+			sharing = 0;
+	}
+	if (json_array_size(reqs) > 1 && !sharing)
+		JG_HTML(h, " (one person counts toward one of these)");
+	if (n == 0)
+		JG_HTML(h, "none needed");
+}
+
 static void
 requirement_text(struct jg_html *h, json_t *r)
 {

@@ -80,6 +80,12 @@ void jg_web_decision_text(struct jg_html *h, json_t *decision);
 const char *jg_web_state_text(const char *state);
 /* A list of JSON strings joined by ", ". */
 void jg_web_join(struct jg_html *h, json_t *array);
+/*
+ * Who approved request r (a jg_access JSON request) and, per requirement,
+ * how many of how many approvals count ("1 of 2 from privacy"), as the
+ * matching of access.c assigns them (docs/api.md, "Approvals").
+ */
+void jg_web_approvals_text(struct jg_html *h, json_t *r);
 
 /* The pages (each file's routes). */
 void jg_web_home(struct jg_http_request *req, struct jg_http_reply *reply);

@@ -45,7 +45,29 @@ describe('access requests, end to end', () => {
   }
   const progress = (q) => q.requirements.map((x) => x.approved);
 
-  before(async () => { jg = await startJitgate({ copyPolicies: true }); });
+  // sod-lab: approvers by user and by group, with and without shared_approvers
+  const SOD_LAB = `policy: sod-lab
+services: [sod-lab]
+rules:
+  - capabilities: [read-logs]
+    requesters: {groups: [payments-eng]}
+    max_duration: 1h
+    approval: {approvers: {users: [bob, erin]}, count: 1}
+  - capabilities: [read-traces]
+    requesters: {groups: [payments-eng]}
+    max_duration: 1h
+    approval: {approvers: {groups: [privacy]}, count: 1}
+  - capabilities: [read-metrics]
+    requesters: {groups: [payments-eng]}
+    max_duration: 1h
+    approval: {approvers: {groups: [payments-leads]}, count: 1, shared_approvers: true}
+  - capabilities: [deploy-probe]
+    requesters: {groups: [payments-eng]}
+    max_duration: 1h
+    approval: {approvers: {groups: [privacy], users: [oscar]}, count: 1, shared_approvers: true}
+`;
+
+  before(async () => { jg = await startJitgate({ copyPolicies: true, policyFiles: { 'sod-lab.yaml': SOD_LAB } }); });
   after(() => cleanup(jg));
 
   test('read-logs needs no approval: 201, active at once, expires_at = approved_at + duration', async () => {
@@ -154,26 +176,90 @@ describe('access requests, end to end', () => {
     assert.deepEqual(s.json.approvals.filter((a) => a.approver === 'carol').map((a) => a.requirement), [1]);
     expectAudit('request.approved', 'carol counted only toward read-pii', forRequest(id, (e) => e.actor === 'user:carol' && e.data.activated === true && JSON.stringify(e.data.requirements_counted) === '[1]'));
 
-    // carol alone: one approval meets the probe requirement and one of the two privacy ones
-    r = await create('alice', { capabilities: ['read-pii', 'deploy-probe'], duration: '30m', justification: INC });
-    id = r.json.id;
+  });
+
+  // Separation of duties (issue 15, item 9).  These replace the end of the test above, which
+  // asserted that one approval by carol (payments-leads and privacy) counted toward the probe's
+  // lead requirement and a privacy one at once.
+  test('carol alone cannot fill a lead and a privacy requirement: with grace the request stays pending', async () => {
+    const r = await create('alice', { capabilities: ['read-pii', 'deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(r.status, 201, r.body);
+    const id = r.json.id;
+    assert.deepEqual(r.json.requirements.map((x) => [x.approvers.groups, x.count, x.shared_approvers]),
+      [[['payments-leads', 'sre-leads'], 1, false], [['privacy'], 2, false]]);
+    let s = await post('carol', `/v1/requests/${id}/approve`);
+    assert.equal(s.status, 200, s.body);
+    assert.equal(s.json.state, 'pending');
+    assert.deepEqual(progress(s.json), [1, 0], 'one approval counted toward two requirements');
+    assert.deepEqual(s.json.approvals.map((a) => [a.approver, a.requirement]), [['carol', 0]]);
     s = await post('carol', `/v1/requests/${id}/approve`);
+    assert.equal(s.status, 409, s.body);
+    assert.match(s.json.error.message, /already approved/);
+    // before: carol (lead + privacy) and grace (privacy) made it active - a lead and two privacy
+    // officers asked for, two people gave
+    s = await post('grace', `/v1/requests/${id}/approve`);
+    assert.equal(s.status, 200, s.body);
+    assert.equal(s.json.state, 'pending', 'two people met three approvals');
+    assert.equal(progress(s.json).reduce((a, b) => a + b, 0), 2);
+    s = await get('alice', `/v1/requests/${id}`);
+    assert.equal(s.json.state, 'pending');
+    expectAudit('request.approved', 'carol counts toward one requirement', forRequest(id, (e) => e.actor === 'user:carol' && JSON.stringify(e.data.requirements_counted) === '[0]' && JSON.stringify(e.data.eligible_for) === '[0,1]' && e.data.activated === false));
+    expectAudit('request.approved', 'grace leaves it pending', forRequest(id, (e) => e.actor === 'user:grace' && e.data.activated === false));
+  });
+
+  test('an earlier approval moves to make room: carol, then bob (a lead), then grace', async () => {
+    const r = await create('alice', { capabilities: ['deploy-probe', 'read-pii'], duration: '30m', justification: INC });
+    const id = r.json.id;
+    let s = await post('carol', `/v1/requests/${id}/approve`);
+    assert.deepEqual(progress(s.json), [1, 0]); // carol took the lead requirement
+    // first come, first served would refuse bob: the lead requirement is met.  carol moves.
+    s = await post('bob', `/v1/requests/${id}/approve`);
     assert.equal(s.status, 200, s.body);
     assert.equal(s.json.state, 'pending');
     assert.deepEqual(progress(s.json), [1, 1]);
-    assert.deepEqual(s.json.approvals.map((a) => a.requirement).sort(), [0, 1]);
-    s = await post('carol', `/v1/requests/${id}/approve`);
-    assert.equal(s.status, 409, 'carol counted twice');
-    s = await post('bob', `/v1/requests/${id}/approve`);
-    assert.equal(s.status, 409, s.body);
-    assert.match(s.json.error.message, /already met/);
-    s = await get('alice', `/v1/requests/${id}`);
-    assert.equal(s.json.state, 'pending');
-    assert.deepEqual(progress(s.json), [1, 1]);
+    assert.deepEqual(s.json.approvals.map((a) => [a.approver, a.requirement]).sort(), [['bob', 0], ['carol', 1]]);
     s = await post('grace', `/v1/requests/${id}/approve`);
+    assert.equal(s.status, 200, s.body);
     assert.equal(s.json.state, 'active');
     assert.deepEqual(progress(s.json), [1, 2]);
-    expectAudit('request.approved', 'carol counted toward both', forRequest(id, (e) => e.actor === 'user:carol' && JSON.stringify(e.data.requirements_counted) === '[0,1]'));
+    expectAudit('request.approved', 'bob moves carol to privacy', forRequest(id, (e) => e.actor === 'user:bob' && JSON.stringify(e.data.requirements_counted) === '[0]' && JSON.stringify(e.data.assignment) === JSON.stringify([{ approver: 'carol', requirements: [1] }, { approver: 'bob', requirements: [0] }])));
+    expectAudit('request.approved', 'grace activates lead + two privacy', forRequest(id, (e) => e.actor === 'user:grace' && e.data.activated === true));
+  });
+
+  test('an approval that would count for nothing is refused, and not awaited', async () => {
+    // sod-lab: read-logs by bob or erin (1), read-traces by privacy (1)
+    const r = await create('alice', { service: 'sod-lab', capabilities: ['read-logs', 'read-traces'], duration: '30m', justification: 'looking at the lab' });
+    assert.equal(r.status, 201, r.body);
+    const id = r.json.id;
+    let s = await post('bob', `/v1/requests/${id}/approve`);
+    assert.deepEqual(progress(s.json), [1, 0]);
+    const awaiting = async (user) => (await get(user, '/v1/requests?awaiting=me')).json.requests.map((q) => q.id);
+    assert.ok(!(await awaiting('erin')).includes(id), 'erin is offered an approval that cannot count');
+    assert.ok((await awaiting('grace')).includes(id));
+    s = await post('erin', `/v1/requests/${id}/approve`);
+    assert.equal(s.status, 409, s.body);
+    assert.match(s.json.error.message, /not needed/);
+    s = await get('alice', `/v1/requests/${id}`);
+    assert.deepEqual(s.json.approvals.map((a) => a.approver), ['bob'], 'the refused approval was kept');
+    s = await post('grace', `/v1/requests/${id}/approve`);
+    assert.equal(s.json.state, 'active');
+  });
+
+  test('shared_approvers: carol fills two requirements only when both rules share', async () => {
+    // read-metrics (payments-leads) and deploy-probe (privacy) share; read-traces (privacy) does not
+    let r = await create('alice', { service: 'sod-lab', capabilities: ['read-metrics', 'deploy-probe'], duration: '30m', justification: 'looking at the lab' });
+    assert.deepEqual(r.json.requirements.map((x) => x.shared_approvers), [true, true]);
+    let s = await post('carol', `/v1/requests/${r.json.id}/approve`);
+    assert.equal(s.status, 200, s.body);
+    assert.equal(s.json.state, 'active');
+    assert.deepEqual(progress(s.json), [1, 1]);
+    assert.deepEqual(s.json.approvals.map((a) => [a.approver, a.requirement]), [['carol', 0], ['carol', 1]]);
+
+    r = await create('alice', { service: 'sod-lab', capabilities: ['read-traces', 'read-metrics'], duration: '30m', justification: 'looking at the lab' });
+    assert.deepEqual(r.json.requirements.map((x) => x.shared_approvers), [false, true]);
+    s = await post('carol', `/v1/requests/${r.json.id}/approve`);
+    assert.equal(s.json.state, 'pending');
+    assert.equal(progress(s.json).reduce((a, b) => a + b, 0), 1);
   });
 
   test('dave (contractor) is denied read-pii by the deny rule; nothing is stored', async () => {
@@ -195,7 +281,15 @@ describe('access requests, end to end', () => {
   });
 
   test('break-glass: active at once, flagged, in the review queue until reviewed once, never by the requester', async () => {
-    const r = await create('frank', { capabilities: ['read-pii'], duration: '30m', justification: 'gateway down, paging says INC-9001', break_glass: true });
+    // the example break-glass covers no personal data and needs the incident's id (issue 15,
+    // item 9; this test broke the glass for read-pii before)
+    const pii = await create('frank', { capabilities: ['read-pii'], duration: '30m', justification: 'gateway down, paging says INC-9001', break_glass: true });
+    assert.equal(pii.status, 403, pii.body);
+    assert.match(pii.json.decision.reason, /break-glass not allowed for capability read-pii/);
+    const noId = await create('frank', { capabilities: ['deploy-probe'], duration: '30m', justification: 'gateway down, nobody answers', break_glass: true });
+    assert.equal(noId.status, 403, noId.body);
+    assert.match(noId.json.decision.reason, /justification does not satisfy payments-debug#break_glass/);
+    const r = await create('frank', { capabilities: ['deploy-probe'], duration: '30m', justification: 'gateway down, paging says INC-9001', break_glass: true });
     assert.equal(r.status, 201, r.body);
     const id = r.json.id;
     assert.equal(r.json.state, 'active');

@@ -10,6 +10,7 @@
  * gets a fresh temporary directory.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -307,12 +308,17 @@ static const struct eval_case eval_cases[] = {
      "no policy applies to service 'Payment-api'", -1, "", NULL, NULL},
     {"unknown service", "alice", PEN, "billing", "read-logs", H(1), NULL, false, DENY,
      "no policy applies to service 'billing'", -1, "", "", NULL},
-    /* first rule in policy-name order */
-    {"first policy by name wins", "alice", PEN, "payment-ledger", "read-logs", H(6), NULL, false,
-     GRANT, NULL, H(8), "", "ledger-extra#rules[0]", NULL},
+    /* every applicable policy binds: ledger-extra sorts first and is looser, and changes nothing */
+    {"a looser policy first in name order does not lengthen", "alice", PEN, "payment-ledger",
+     "read-logs", H(6), NULL, false, DENY,
+     "duration 6h exceeds the maximum 4h of payments-debug#rules[0]", H(4), "",
+     "ledger-extra#rules[0],payments-debug#rules[0]", NULL},
+    {"a looser policy first in name order does not waive approval", "alice", PEN, "payment-ledger",
+     "read-pii", M(30), NULL, false, PENDING, NULL, M(30), PII2,
+     "ledger-extra#rules[0],payments-debug#rules[2]", NULL},
     {"rules from two policies", "alice", PEN, "payment-ledger", "read-logs,deploy-probe", M(45),
-     GOOD, false, PENDING, NULL, H(1), LEAD1, "ledger-extra#rules[0],payments-debug#rules[1]",
-     NULL},
+     GOOD, false, PENDING, NULL, H(1), LEAD1,
+     "ledger-extra#rules[0],payments-debug#rules[0],payments-debug#rules[1]", NULL},
     /* requesters by user and group */
     {"requester by user", "frank", "sre-oncall", "checkout-web", "read-logs", H(2), NULL, false,
      GRANT, NULL, H(2), "", "checkout-debug#rules[0]", NULL},
@@ -476,9 +482,10 @@ test_policy_evaluate_decision_outlives_set(void **state)
 		 "\"matched_rules\":[\"payments-debug#rules[1]\",\"payments-debug#rules[2]\"],"
 		 "\"max_duration\":1800,\"policy_sha256\":\"%s\",\"reason\":null,"
 		 "\"requirements\":[{\"approvers\":{\"groups\":[\"payments-leads\",\"sre-leads\"],"
-		 "\"users\":[]},\"count\":1,\"rule\":\"payments-debug#rules[1]\"},"
+		 "\"users\":[]},\"count\":1,\"rule\":\"payments-debug#rules[1]\","
+		 "\"shared_approvers\":false},"
 		 "{\"approvers\":{\"groups\":[\"privacy\"],\"users\":[]},\"count\":2,"
-		 "\"rule\":\"payments-debug#rules[2]\"}]}",
+		 "\"rule\":\"payments-debug#rules[2]\",\"shared_approvers\":false}]}",
 		 d.policy_sha256);
 	assert_string_equal(text, want);
 	free(text);
@@ -612,6 +619,441 @@ test_policy_evaluate_long_justification_denied(void **state)
 	free(big);
 }
 
+static void expect_load_error(const struct fixture *f, const char *name, const char *text, int line,
+			      const char *reason);
+
+/* ---- composition: every applicable policy binds ---- */
+
+/*
+ * A broad policy that sorts first and a stricter one for the ledger only:
+ * before composition the broad one decided alone (its rule came first in
+ * name order) and the stricter policy changed nothing.
+ */
+static const char broad_yaml[] =
+    "policy: aaa-broad\n"
+    "services: [\"payment-*\"]\n"
+    "rules:\n"
+    "  - capabilities: [read-logs, read-metrics]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 4h\n"
+    "    approval: none\n"
+    "  - capabilities: [deploy-probe]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 2h\n"
+    "    approval: {approvers: {groups: [payments-leads, sre-leads]}, count: 1}\n"
+    "  - capabilities: [read-pii]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 30m\n"
+    "    approval: {approvers: {groups: [privacy]}, count: 1, shared_approvers: true}\n";
+
+static const char strict_yaml[] =
+    "policy: zz-ledger\n"
+    "services: [payment-ledger]\n"
+    "rules:\n"
+    "  - capabilities: [read-logs]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 1h\n"
+    "    justification: {pattern: \"LEDGER-[0-9]+\", min_length: 20}\n"
+    "    approval: {approvers: {users: [lena, lars]}, count: 1}\n"
+    "  - capabilities: [deploy-probe]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 8h\n"
+    "    approval: {approvers: {groups: [sre-leads, payments-leads]}, count: 2}\n"
+    "  - capabilities: [read-pii]\n"
+    "    requesters: {groups: [payments-eng]}\n"
+    "    max_duration: 30m\n"
+    "    approval: {approvers: {groups: [privacy]}, count: 1, shared_approvers: false}\n"
+    "  - capabilities: [read-metrics]\n"
+    "    requesters: {groups: [sre]}\n"
+    "    max_duration: 10m\n"
+    "    approval: {approvers: {groups: [sre-leads]}, count: 1}\n"
+    "deny:\n"
+    "  - requesters: {groups: [contractors]}\n"
+    "    capabilities: [read-logs]\n";
+
+#define LEDGER_JUST "LEDGER-12 balance drift since 9:00" /* 34 characters */
+
+static const struct eval_case compose_cases[] = {
+    /* the broad policy alone, where the stricter one does not apply */
+    {"broad alone elsewhere", "alice", PEN, "payment-api", "read-logs", H(3), NULL, false, GRANT,
+     NULL, H(4), "", "aaa-broad#rules[0]", NULL},
+    /* approval: the stricter policy's requirement binds although the broad rule needs none */
+    {"stricter approval binds", "alice", PEN, "payment-ledger", "read-logs", M(30), LEDGER_JUST,
+     false, PENDING, NULL, H(1), "zz-ledger#rules[0]:1::lena,lars;",
+     "aaa-broad#rules[0],zz-ledger#rules[0]", "LEDGER-12"},
+    /* duration: the smaller maximum, from the later policy */
+    {"stricter duration binds", "alice", PEN, "payment-ledger", "read-logs", H(2), LEDGER_JUST,
+     false, DENY, "duration 2h exceeds the maximum 1h of zz-ledger#rules[0]", H(1), "", NULL, NULL},
+    /* justification: the later policy's constraints */
+    {"stricter justification binds (length)", "alice", PEN, "payment-ledger", "read-logs", M(30),
+     "LEDGER-12 drift", false, DENY,
+     "justification does not satisfy zz-ledger#rules[0]: it must be at least 20 characters", H(1),
+     "", NULL, NULL},
+    {"stricter justification binds (pattern)", "alice", PEN, "payment-ledger", "read-logs", M(30),
+     "the balances drift since this morning", false, DENY,
+     "justification does not satisfy zz-ledger#rules[0]: it must match the pattern "
+     "LEDGER-[0-9]+",
+     H(1), "", NULL, NULL},
+    /* the same approver set (in another order) merges: one requirement, the larger count */
+    {"identical requirements merge", "alice", PEN, "payment-ledger", "deploy-probe", H(1), NULL,
+     false, PENDING, NULL, H(2), "zz-ledger#rules[1]:2:sre-leads,payments-leads:;",
+     "aaa-broad#rules[1],zz-ledger#rules[1]", NULL},
+    {"identical privacy requirements merge", "alice", PEN, "payment-ledger", "read-pii", M(10),
+     NULL, false, PENDING, NULL, M(30), "aaa-broad#rules[2]:1:privacy:;", NULL, NULL},
+    /* different approver sets stay apart */
+    {"different approvers stay two requirements", "alice", PEN, "payment-ledger",
+     "read-logs,deploy-probe", M(30), LEDGER_JUST, false, PENDING, NULL, H(1),
+     "zz-ledger#rules[0]:1::lena,lars;zz-ledger#rules[1]:2:sre-leads,payments-leads:;",
+     "aaa-broad#rules[0],zz-ledger#rules[0],aaa-broad#rules[1],zz-ledger#rules[1]", NULL},
+    /* a policy whose rules do not admit the requester contributes nothing */
+    {"a rule for others contributes nothing", "alice", PEN, "payment-ledger", "read-metrics", H(3),
+     NULL, false, GRANT, NULL, H(4), "", "aaa-broad#rules[0]", NULL},
+    /* to restrict who, a deny rule: it wins wherever it applies */
+    {"the stricter policy's deny wins", "dave", "contractors," PEN, "payment-ledger", "read-logs",
+     M(30), LEDGER_JUST, false, DENY, "denied by zz-ledger#deny[0]: capability read-logs", -1, "",
+     "zz-ledger#deny[0]", NULL},
+    {"its deny does not reach other services", "dave", "contractors," PEN, "payment-api",
+     "read-logs", M(30), NULL, false, GRANT, NULL, H(4), "", NULL, NULL},
+    /* and a capability only the stricter policy would allow still needs every policy's rule */
+    {"a capability one applicable policy allows", "sam", "sre", "payment-ledger", "read-metrics",
+     M(5), NULL, false, PENDING, NULL, M(10), "zz-ledger#rules[3]:1:sre-leads:;",
+     "zz-ledger#rules[3]", NULL},
+};
+
+static void
+test_policy_evaluate_composition(void **state)
+{
+	struct fixture *f = *state;
+
+	write_file(f->dir, "broad.yaml", broad_yaml);
+	write_file(f->dir, "strict.yaml", strict_yaml);
+	struct jg_policy_set *set = load_ok(f->dir);
+	for (size_t i = 0; i < sizeof(compose_cases) / sizeof(compose_cases[0]); i++)
+		run_eval_case(set, &compose_cases[i]);
+	jg_policy_set_free(set);
+}
+
+/* shared_approvers travels into the requirement; a merge shares only when every rule does. */
+static void
+test_policy_evaluate_shared_approvers(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = {PEN}, *caps[] = {"read-pii"};
+	struct jg_policy_request req = {"alice", groups, 1,    "payment-api", caps,
+					1,	 M(10),	 NULL, false};
+	struct jg_policy_decision d;
+
+	write_file(f->dir, "broad.yaml", broad_yaml);
+	write_file(f->dir, "strict.yaml", strict_yaml);
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.nrequirements, 1);
+	assert_true(d.requirements[0].shared); /* aaa-broad alone: shared */
+	json_t *j = NULL;
+	assert_int_equal(jg_policy_decision_to_json(&d, &j), 0);
+	assert_true(json_is_true(json_object_get(
+	    json_array_get(json_object_get(j, "requirements"), 0), "shared_approvers")));
+	json_decref(j);
+	jg_policy_decision_clear(&d);
+	req.service = "payment-ledger"; /* merged with zz-ledger's, which does not share */
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.nrequirements, 1);
+	assert_false(d.requirements[0].shared);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+
+	expect_load_error(f, "p.yaml",
+			  "policy: p\nservices: [a]\nrules:\n"
+			  "  - capabilities: [read-pii]\n"
+			  "    requesters: {groups: [eng]}\n"
+			  "    max_duration: 1h\n"
+			  "    approval: {approvers: {groups: [privacy]}, count: 1, "
+			  "shared_approvers: \"yes\"}\n",
+			  7, "'rules[0].approval.shared_approvers' must be true or false");
+}
+
+/* More distinct approver sets than JG_POLICY_MAX_REQUIREMENTS: denied, never cut. */
+static void
+test_policy_evaluate_too_many_requirements(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = {PEN};
+	const char *caps[] = {"read-logs", "read-traces", "read-metrics", "deploy-probe",
+			      "read-pii"};
+	struct jg_policy_request req = {"alice", groups, 1, "svc", caps, 5, M(10), NULL, false};
+	struct jg_policy_decision d;
+	char name[64], text[2048];
+
+	for (int p = 0; p < 7; p++) { /* 7 policies x 5 capabilities = 35 approver sets */
+		size_t used = (size_t)snprintf(text, sizeof(text),
+					       "policy: p%d\nservices: [svc]\nrules:\n", p);
+		for (int c = 0; c < 5; c++)
+			used += (size_t)snprintf(
+			    text + used, sizeof(text) - used,
+			    "  - capabilities: [%s]\n    requesters: {groups: [" PEN "]}\n"
+			    "    max_duration: 1h\n"
+			    "    approval: {approvers: {groups: [g%d-%d]}, count: 1}\n",
+			    caps[c], p, c);
+		snprintf(name, sizeof(name), "p%d.yaml", p);
+		write_file(f->dir, name, text);
+	}
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, DENY);
+	assert_string_equal(d.reason, "the request would need more than 32 approval requirements; "
+				      "ask for fewer capabilities at once");
+	assert_int_equal(d.nrequirements, 0);
+	jg_policy_decision_clear(&d);
+	req.ncaps = 4; /* 28 requirements: allowed */
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, PENDING);
+	assert_int_equal(d.nrequirements, 28);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+}
+
+/* ---- explain ---- */
+
+static void
+assert_contains(const char *text, const char *want)
+{
+	if (strstr(text, want) == NULL)
+		fail_msg("the explanation lacks \"%s\":\n%s", want, text);
+}
+
+static void
+test_policy_explain(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = {PEN}, *caps[] = {"read-logs", "deploy-probe"};
+	struct jg_policy_request req = {"alice", groups,      1,    "payment-ledger", caps, 2,
+					M(30),	 LEDGER_JUST, false};
+	struct jg_policy_decision d, plain;
+	char *text = NULL;
+	json_t *a = NULL, *b = NULL;
+
+	write_file(f->dir, "broad.yaml", broad_yaml);
+	write_file(f->dir, "strict.yaml", strict_yaml);
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_explain(set, &req, &d, &text), 0);
+	assert_non_null(text);
+	/* the very decision evaluate gives */
+	assert_int_equal(jg_policy_evaluate(set, &req, &plain), 0);
+	assert_int_equal(jg_policy_decision_to_json(&d, &a), 0);
+	assert_int_equal(jg_policy_decision_to_json(&plain, &b), 0);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	/* and why, step by step */
+	assert_contains(text, "step 3 (applicable policies)");
+	assert_contains(text, "  aaa-broad (services [payment-*]): applies\n");
+	assert_contains(text, "  zz-ledger (services [payment-ledger]): applies\n");
+	assert_contains(text, "  zz-ledger#deny[0]: its requesters (groups [contractors], users "
+			      "[]) do not include the requester\n");
+	assert_contains(text, "  read-logs:\n    aaa-broad#rules[0]: the first rule of aaa-broad "
+			      "for it that admits the requester (group 'payments-eng')\n"
+			      "    zz-ledger#rules[0]: the first rule of zz-ledger");
+	assert_contains(text, "  asked 30m; the maximum is 1h (zz-ledger#rules[0]): ok\n");
+	assert_contains(text, "  zz-ledger#rules[0]: pattern LEDGER-[0-9]+: matches\n");
+	assert_contains(text, "  zz-ledger#rules[1]: 2 from groups [sre-leads, payments-leads], "
+			      "users []: the same approvers as requirement 2: merged (count 2, "
+			      "the larger)\n");
+	assert_contains(text,
+			"decision: pending, at most 1h, until every requirement is met:\n"
+			"  1. 1 approval(s) from groups [], users [lena, lars] "
+			"(zz-ledger#rules[0]); each approver counts toward one\n"
+			"  2. 2 approval(s) from groups [sre-leads, payments-leads], users [] "
+			"(zz-ledger#rules[1]); each approver counts toward one\n");
+	free(text);
+	jg_policy_decision_clear(&d);
+	jg_policy_decision_clear(&plain);
+
+	/* a deny says which step stopped it */
+	req.duration_seconds = H(2);
+	assert_int_equal(jg_policy_explain(set, &req, &d, &text), 0);
+	assert_contains(text, "  asked 2h; the maximum is 1h (zz-ledger#rules[0]): DENY\n"
+			      "decision: deny: duration 2h exceeds the maximum 1h of "
+			      "zz-ledger#rules[0]\n");
+	assert_null(strstr(text, "step 9"));
+	free(text);
+	jg_policy_decision_clear(&d);
+
+	/* a policy that contributes nothing says so */
+	const char *sre[] = {"sre"}, *metrics[] = {"read-metrics"};
+	struct jg_policy_request other = {"sam", sre,  1,    "payment-ledger", metrics, 1,
+					  M(5),	 NULL, false};
+	assert_int_equal(jg_policy_explain(set, &other, &d, &text), 0);
+	assert_contains(text, "    aaa-broad#rules[0] lists it, but its requesters (groups "
+			      "[payments-eng], users []) do not include the requester\n"
+			      "    aaa-broad: no rule for it admits the requester: contributes "
+			      "nothing\n");
+	free(text);
+	jg_policy_decision_clear(&d);
+	assert_int_equal(jg_policy_explain(set, &other, &d, NULL), JG_EINVAL);
+	jg_policy_set_free(set);
+}
+
+/* ---- policy check: findings ---- */
+
+static const char lint_yaml[] =
+    "policy: lint\n"
+    "services: [\"shop-*\"]\n"
+    "rules:\n"
+    "  - capabilities: [read-logs, read-traces]\n" /* line 4: rules[0] */
+    "    requesters: {groups: [eng, sre]}\n"
+    "    max_duration: 4h\n"
+    "    approval: none\n"
+    "  - capabilities: [read-logs]\n" /* line 8: rules[1], shadowed by [0] */
+    "    requesters: {groups: [eng]}\n"
+    "    max_duration: 1h\n"
+    "    approval: {approvers: {groups: [leads]}, count: 1}\n"
+    "  - capabilities: [read-traces, read-metrics]\n" /* line 12: rules[2], traces shadowed */
+    "    requesters: {groups: [sre]}\n"
+    "    max_duration: 1h\n"
+    "    approval: none\n"
+    "  - capabilities: [read-logs]\n" /* line 16: rules[3], a user not taken */
+    "    requesters: {groups: [eng], users: [zed]}\n"
+    "    max_duration: 1h\n"
+    "    approval: none\n"
+    "  - capabilities: [read-pii]\n" /* line 20: rules[4], denied */
+    "    requesters: {groups: [contractors]}\n"
+    "    max_duration: 1h\n"
+    "    approval: none\n"
+    "  - capabilities: [deploy-probe]\n" /* line 24: rules[5], used, not approvable */
+    "    requesters: {groups: [eng], users: [bob]}\n"
+    "    max_duration: 1h\n"
+    "    approval: {approvers: {users: [bob, carol]}, count: 2}\n"
+    "break_glass:\n" /* line 28 */
+    "  requesters: {groups: [contractors]}\n"
+    "  max_duration: 1h\n"
+    "  capabilities: [read-pii]\n"
+    "deny:\n"
+    "  - requesters: {groups: [contractors]}\n"
+    "    capabilities: [read-pii]\n";
+
+static const char lint_everywhere_yaml[] = "policy: offboarded\n"
+					   "services: [\"*\"]\n"
+					   "deny:\n"
+					   "  - requesters: {users: [zed]}\n"
+					   "    capabilities: [read-logs]\n";
+
+static const char lint_shop_yaml[] = "policy: shop-api\n"
+				     "services: [\"sh?p-[a-c]pi\"]\n"
+				     "rules:\n"
+				     "  - capabilities: [read-metrics]\n"
+				     "    requesters: {groups: [eng]}\n"
+				     "    max_duration: 1h\n"
+				     "    approval: none\n";
+
+static const char lint_nowhere_yaml[] = "policy: nowhere\n"
+					"services: [\"Shop-*\", \"x_y\", \"[A-Z]*\"]\n"
+					"deny:\n"
+					"  - requesters: {users: [x]}\n"
+					"    capabilities: [read-pii]\n";
+
+/* The one finding of kind for rule (or policy, when rule is NULL), or NULL. */
+static json_t *
+finding(json_t *list, const char *kind, const char *policy, const char *rule)
+{
+	size_t i;
+	json_t *f, *found = NULL;
+	json_array_foreach(list, i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "kind")), kind) != 0 ||
+		    strcmp(json_string_value(json_object_get(f, "policy")), policy) != 0)
+			continue;
+		if (rule != NULL &&
+		    (json_object_get(f, "rule") == NULL ||
+		     strcmp(json_string_value(json_object_get(f, "rule")), rule) != 0))
+			continue;
+		if (found != NULL)
+			fail_msg("two %s findings for %s %s", kind, policy, rule ? rule : "");
+		found = f;
+	}
+	return found;
+}
+
+static void
+expect_finding(json_t *list, const char *kind, const char *policy, const char *rule, int line,
+	       const char *message)
+{
+	json_t *f = finding(list, kind, policy, rule);
+	if (f == NULL)
+		fail_msg("no %s finding for %s %s in %s", kind, policy, rule ? rule : "",
+			 json_dumps(list, JSON_INDENT(1)));
+	assert_int_equal(json_integer_value(json_object_get(f, "line")), line);
+	assert_string_equal(json_string_value(json_object_get(f, "message")), message);
+}
+
+static void
+test_policy_lint(void **state)
+{
+	struct fixture *f = *state;
+	json_t *list = NULL;
+	char file[256];
+
+	write_file(f->dir, "lint.yaml", lint_yaml);
+	write_file(f->dir, "offboarded.yaml", lint_everywhere_yaml);
+	write_file(f->dir, "shop.yaml", lint_shop_yaml);
+	write_file(f->dir, "nowhere.yaml", lint_nowhere_yaml);
+	struct jg_policy_set *set = load_ok(f->dir);
+	assert_int_equal(jg_policy_set_lint(set, &list), 0);
+
+	expect_finding(list, "unused", "lint", "lint#rules[1]", 8,
+		       "lint#rules[1] is never used: every requester it admits is taken by "
+		       "lint#rules[0]");
+	expect_finding(list, "unused", "lint", "lint#rules[2]", 12,
+		       "lint#rules[2] is never used for read-traces: every requester it admits "
+		       "is taken for it by lint#rules[0]");
+	/* eng is taken by rules[0]; zed only by the everywhere-deny of another policy */
+	expect_finding(list, "unused", "lint", "lint#rules[3]", 16,
+		       "lint#rules[3] is never used: every requester it admits is taken by "
+		       "lint#rules[0], offboarded#deny[0]");
+	expect_finding(list, "unused", "lint", "lint#rules[4]", 20,
+		       "lint#rules[4] is never used: every requester it admits is taken by "
+		       "lint#deny[0]");
+	expect_finding(list, "unused", "lint", "lint#break_glass", 28,
+		       "lint#break_glass is never used: every requester it admits is taken by "
+		       "lint#deny[0]");
+	assert_null(finding(list, "unused", "lint", "lint#rules[0]"));
+	assert_null(finding(list, "unused", "lint", "lint#rules[5]"));
+	expect_finding(list, "unapprovable", "lint", "lint#rules[5]", 24,
+		       "lint#rules[5] can never be approved when bob asks: it needs 2 "
+		       "approval(s) and only 1 approver(s) other than bob are listed");
+	expect_finding(list, "never_applies", "nowhere", NULL, 0,
+		       "nowhere applies to no service: no valid service name (lower-case "
+		       "letters, digits, '-' and '.') matches its globs");
+	assert_null(finding(list, "never_applies", "lint", NULL));
+	snprintf(file, sizeof(file), "%s/lint.yaml", f->dir);
+	assert_string_equal(json_string_value(json_object_get(
+				finding(list, "unused", "lint", "lint#rules[1]"), "file")),
+			    file);
+
+	/* overlaps: each pair once, with a name both apply to (checked with fnmatch) */
+	size_t i, overlaps = 0;
+	json_t *o;
+	json_array_foreach(list, i, o)
+	{
+		if (strcmp(json_string_value(json_object_get(o, "kind")), "overlap") != 0)
+			continue;
+		overlaps++;
+		const char *a = json_string_value(json_object_get(o, "policy")),
+			   *b = json_string_value(json_object_get(o, "other")),
+			   *svc = json_string_value(json_object_get(o, "service"));
+		assert_true(strcmp(a, b) < 0);
+		assert_true((strcmp(a, "lint") == 0 && strcmp(b, "offboarded") == 0) ||
+			    (strcmp(a, "lint") == 0 && strcmp(b, "shop-api") == 0) ||
+			    (strcmp(a, "offboarded") == 0 && strcmp(b, "shop-api") == 0));
+		if (strcmp(b, "shop-api") == 0)
+			assert_int_equal(fnmatch("sh?p-[a-c]pi", svc, 0), 0);
+		if (strcmp(a, "lint") == 0)
+			assert_int_equal(fnmatch("shop-*", svc, 0), 0);
+	}
+	assert_int_equal(overlaps, 3); /* never with "nowhere" */
+	json_decref(list);
+	jg_policy_set_free(set);
+}
+
 /* ---- can_approve ---- */
 
 static void
@@ -619,7 +1061,7 @@ test_policy_can_approve(void **state)
 {
 	char *groups[] = {"payments-leads", "sre-leads"};
 	char *users[] = {"carol"};
-	struct jg_policy_requirement q = {groups, 2, users, 1, 1, "p#rules[1]"};
+	struct jg_policy_requirement q = {groups, 2, users, 1, 1, "p#rules[1]", false};
 	const char *bob[] = {"payments-leads"};
 	const char *grace[] = {"privacy", "sre-leads"};
 	const char *alice[] = {"payments-eng"};
@@ -1254,8 +1696,21 @@ test_policy_examples_load(void **state)
 {
 	/* The repository's own example policies (run from the repository root). */
 	struct jg_policy_set *set = load_ok("policies");
+	json_t *findings = NULL;
 	(void)state;
-	assert_true(jg_policy_set_size(set) >= 1);
+	assert_int_equal(jg_policy_set_size(set), 3);
+	assert_true(jg_policy_service_known(set, "payment-ledger"));
+	assert_true(jg_policy_service_known(set, "checkout-web"));
+	assert_false(jg_policy_service_known(set, "billing-api"));
+	/* no warnings: one overlap, the ledger policy beside payments-debug, on purpose */
+	assert_int_equal(jg_policy_set_lint(set, &findings), 0);
+	assert_int_equal(json_array_size(findings), 1);
+	json_t *o = json_array_get(findings, 0);
+	assert_string_equal(json_string_value(json_object_get(o, "kind")), "overlap");
+	assert_string_equal(json_string_value(json_object_get(o, "policy")), "payments-debug");
+	assert_string_equal(json_string_value(json_object_get(o, "other")), "payments-ledger");
+	assert_string_equal(json_string_value(json_object_get(o, "service")), "payment-ledger");
+	json_decref(findings);
 	jg_policy_set_free(set);
 	jg_policy_set_free(NULL);
 }
@@ -1319,6 +1774,11 @@ main(void)
 	    T(test_policy_evaluate_empty_set_denies),
 	    T(test_policy_incident_pattern_configurable),
 	    T(test_policy_evaluate_long_justification_denied),
+	    T(test_policy_evaluate_composition),
+	    T(test_policy_evaluate_shared_approvers),
+	    T(test_policy_evaluate_too_many_requirements),
+	    T(test_policy_explain),
+	    T(test_policy_lint),
 	    T(test_policy_can_approve),
 	    T(test_policy_duration_parse),
 	    T(test_policy_duration_format),
