@@ -11,6 +11,7 @@
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/log.h"
+#include "jitgate/sha256.h"
 #include "jitgate/token_cache.h"
 
 /* A guard that deferred (jg_http_defer): its result, for the handler's second call. */
@@ -20,8 +21,74 @@ struct guard_pending {
 	struct jg_guarded g;
 };
 
-static const char sql_grant[] =
-    "SELECT state, expires_at, requester, service FROM access_requests WHERE id = ?";
+static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
+				"FROM access_requests WHERE id = ?";
+
+/* What a token says of its issuance, judged against its anchor entry (jg_audit_anchor_claim). */
+struct issuance {
+	const struct jg_token_claims *claims;
+	char grant_caps[256]; /* the grant's capabilities as stored: a JSON array */
+	char why[200];
+};
+
+/*
+ * The anchor must be this token's own token.issued entry, and the grant
+ * must hold every capability the token claims.  Run once per token (per
+ * claim key); a grant's capabilities never change after it is created.
+ */
+static int
+issuance_check(void *ctx, const json_t *entry)
+{
+	struct issuance *is = ctx;
+	const struct jg_token_claims *c = is->claims;
+
+	if (jg_token_issuance_check(entry, c, is->why, sizeof(is->why)) != 0)
+		return JG_EDENIED;
+	json_t *granted = json_loads(is->grant_caps, JSON_REJECT_DUPLICATES, NULL);
+	int all = json_is_array(granted);
+	for (size_t i = 0; all && i < c->ncaps; i++) {
+		size_t k;
+		json_t *v;
+		int found = 0;
+		json_array_foreach(granted, k, v)
+		{
+			found |= json_is_string(v) && strcmp(json_string_value(v), c->caps[i]) == 0;
+		}
+		all = found;
+	}
+	json_decref(granted);
+	if (!all) {
+		snprintf(is->why, sizeof(is->why),
+			 "the token's capabilities are not all its grant's");
+		return JG_EDENIED;
+	}
+	return 0;
+}
+
+/*
+ * The key of what a token claims about its issuance: SHA-256 over its jti,
+ * grant, service, subject, expiry and capabilities, each NUL-terminated (so
+ * no two claims run together into the same bytes).
+ */
+static int
+issuance_key(const struct jg_token_claims *c, uint8_t key[32])
+{
+	char buf[64 + 64 + 64 + 256 + 24 + 8 * 16];
+	size_t n = 0;
+	const char *parts[] = {c->jti, c->grant, c->aud, c->sub};
+	for (size_t i = 0; i < 4; i++) {
+		size_t len = strlen(parts[i]) + 1;
+		memcpy(buf + n, parts[i], len);
+		n += len;
+	}
+	n += (size_t)snprintf(buf + n, 24, "%lld", (long long)c->exp) + 1;
+	for (size_t i = 0; i < c->ncaps && i < 8; i++) {
+		size_t len = strlen(c->caps[i]) + 1;
+		memcpy(buf + n, c->caps[i], len);
+		n += len;
+	}
+	return jg_sha256_2(buf, n, NULL, 0, key);
+}
 
 static int
 unauthorized(struct jg_http_reply *reply, const char *why)
@@ -209,6 +276,11 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
 		return JG_EDENIED;
 	}
+	struct issuance is = {.claims = &g->claims,
+			      .why = "the token's audit anchor does not match the log"};
+	struct jg_audit_anchor_claim claim = {.check = issuance_check, .ctx = &is};
+	if (issuance_key(&g->claims, claim.key) != 0)
+		return unavailable(reply, "the token cannot be checked");
 	/* the grant, as it is now: revocation and expiry take effect on the next call */
 	if (jg_store_acquire(app->store, &conn) != 0)
 		return unavailable(reply, "the store is unavailable");
@@ -225,15 +297,23 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 			active = state && strcmp(state, "active") == 0 && g->grant_expires > now &&
 				 strcmp(jg_stmt_column_text(st, 2), g->claims.sub) == 0 &&
 				 strcmp(jg_stmt_column_text(st, 3), service) == 0;
+			/* judged when the issuance is first proven; a longer array is cut, never
+			 * parses */
+			const char *caps = jg_stmt_column_text(st, 4);
+			snprintf(is.grant_caps, sizeof(is.grant_caps), "%s", caps ? caps : "");
 			rc = 0;
 		} else {
 			rc = rc == JG_STMT_DONE ? 0 : JG_ESTORE;
 		}
 		jg_stmt_finish(st);
 	}
-	/* the token's anchor in the verified audit log, re-read on the same connection */
+	/*
+	 * The token's anchor in the verified audit log, re-read on the same
+	 * connection: its own issuance, proven once per token (then only its
+	 * leaf hash is re-checked).
+	 */
 	int anchor = rc == 0 && active ? jg_audit_anchor(app->audit, conn, g->claims.audit_seq,
-							 g->claims.audit_hash)
+							 g->claims.audit_hash, &claim)
 				       : 0;
 	if (in_tx)
 		jg_store_rollback(conn);
@@ -248,10 +328,15 @@ jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *s
 		return unauthorized(reply,
 				    "the token's grant is no longer active (revoked or expired)");
 	}
-	if (anchor == JG_EDENIED)
-		return unauthorized(reply, "the token's audit anchor does not match the log");
-	if (anchor != 0)
+	if (anchor == JG_EDENIED) {
+		/* a signed token that is not what its issuance says: recorded, never served */
+		audit_refusal(app, &g->claims, service, capability, action, is.why);
+		return unauthorized(reply, is.why);
+	}
+	if (anchor == JG_EVERIFY)
 		return unavailable(reply, "the audit log does not verify");
+	if (anchor != 0)
+		return unavailable(reply, "the audit log cannot be read");
 
 	/* the action, recorded before it happens */
 	json_t *caps = json_array();
