@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "jitgate/app.h"
+#include "jitgate/canon.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
@@ -156,9 +157,15 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 {
 	char actor[300];
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
-	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti,
-				 "service", service, "token_service", c->aud, "capability",
-				 capability, "action", action, "reason", reason);
+	/*
+	 * service is the URL's path segment, any bytes: escaped where they are not
+	 * UTF-8 (a JSON string could not hold them, and the refusal was lost).
+	 * The token's claims are JSON strings already.
+	 */
+	json_t *data =
+	    json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti, "service",
+		      jg_canon_string_escaped(service, 256), "token_service", c->aud, "capability",
+		      capability, "action", action, "reason", reason);
 	if (data == NULL || jg_audit_append(app->audit, "guard.refused", actor, data, NULL) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
 	json_decref(data);

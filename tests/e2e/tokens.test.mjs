@@ -284,6 +284,24 @@ describe('capability tokens, the guard and probes', () => {
     assert.equal(r.status, 401, r.body);
   });
 
+  test('refused: a service path that is not UTF-8 is recorded in guard.refused with its bytes escaped', async () => {
+    const { payload } = decode(main.reply.token);
+    const cases = [
+      ['pay%FFment', 'pay\\xFFment'], // a byte that is no UTF-8
+      ['caf%C3%A9%C3', 'café\\xC3'], // a character, then a cut one
+      ['a%5Cb%ED%A0%80', 'a\\\\b\\xED\\xA0\\x80'], // a backslash (doubled), an encoded surrogate
+    ];
+    for (const [path, recorded] of cases) {
+      const before = (await exportEntries()).length;
+      await refused(main.reply.token, { path: `/v1/services/${path}/probes`, why: /another service/ });
+      const added = (await exportEntries()).slice(before).filter((e) => e.type === 'guard.refused');
+      assert.deepEqual(added.map((e) => ({ ...e.data, reason: undefined })), [{
+        grant: payload.grant, jti: payload.jti, service: recorded, token_service: SVC, capability: 'deploy-probe',
+        action: 'probe.list', reason: undefined,
+      }], `${path}: the refusal was not recorded, or not as escaped text`);
+    }
+  });
+
   test('refused: capability not granted (a read-logs grant\'s token) is 403', async () => {
     const g = await post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
     assert.equal(g.json.state, 'active');
