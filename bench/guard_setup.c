@@ -20,8 +20,9 @@
 
 struct setup {
 	const char *service, *capability;
-	char grant[48], jti[48];
+	char grant[48];
 	int64_t now;
+	struct jg_token_claims claims; /* the token's, but its anchor */
 	struct jg_audit_receipt receipt;
 };
 
@@ -48,8 +49,10 @@ setup_fn(struct jg_audit_tx *tx, void *ctx)
 	jg_stmt_finish(st);
 	if (rc != 0)
 		return rc;
-	json_t *data =
-	    json_pack("{s:s,s:s,s:s}", "grant", s->grant, "jti", s->jti, "service", s->service);
+	/* the entry the guard requires of the token (api_tokens.c writes the same) */
+	json_t *data = jg_token_issued_data(&s->claims);
+	if (data == NULL)
+		return -1;
 	rc = jg_audit_tx_append(tx, "token.issued", "user:bench", data, &s->receipt);
 	json_decref(data);
 	return rc;
@@ -72,23 +75,25 @@ main(int argc, char **argv)
 			  .capability = argc == 4 ? argv[3] : "deploy-probe",
 			  .now = (int64_t)time(NULL)};
 	snprintf(s.grant, sizeof(s.grant), "req_bench_%s", s.service);
-	snprintf(s.jti, sizeof(s.jti), "tok_bench_%s", s.service);
+	struct jg_token_claims *c = &s.claims;
+	c->iat = c->nbf = s.now;
+	c->exp = s.now + 3600;
+	c->ncaps = 1;
+	snprintf(c->sub, sizeof(c->sub), "bench");
+	snprintf(c->aud, sizeof(c->aud), "%s", s.service);
+	snprintf(c->jti, sizeof(c->jti), "tok_bench_%s", s.service);
+	snprintf(c->grant, sizeof(c->grant), "%s", s.grant);
+	snprintf(c->caps[0], sizeof(c->caps[0]), "%s", s.capability);
 	if (jg_cli_open_audit(argv[1], "guard_setup", &cfg, &store, &audit) != 0 ||
 	    jg_audit_run(audit, setup_fn, &s) != 0 ||
 	    jg_token_keys_load(cfg->key_dir, &keys, err, sizeof(err)) != 0) {
 		fprintf(stderr, "guard_setup: cannot prepare the grant\n");
 		return 1;
 	}
-	struct jg_token_claims c = {.iat = s.now, .nbf = s.now, .exp = s.now + 3600, .ncaps = 1,
-				    .audit_seq = s.receipt.seq};
-	memcpy(c.audit_hash, s.receipt.hash, 32);
-	snprintf(c.iss, sizeof(c.iss), "%s", cfg->public_url);
-	snprintf(c.sub, sizeof(c.sub), "bench");
-	snprintf(c.aud, sizeof(c.aud), "%s", argv[2]);
-	snprintf(c.jti, sizeof(c.jti), "%s", s.jti);
-	snprintf(c.grant, sizeof(c.grant), "%s", s.grant);
-	snprintf(c.caps[0], sizeof(c.caps[0]), "%s", s.capability);
-	if (jg_token_issue(keys, &c, &token) != 0)
+	c->audit_seq = s.receipt.seq;
+	memcpy(c->audit_hash, s.receipt.hash, 32);
+	snprintf(c->iss, sizeof(c->iss), "%s", cfg->public_url);
+	if (jg_token_issue(keys, c, &token) != 0)
 		return 1;
 	printf("%s\n", token);
 	free(token);

@@ -10,6 +10,11 @@
  * an entry only through entry_text(): personal data in it becomes keyed
  * markers (pii.h), since the log can never be edited.  Identities (actor,
  * requester, approvers) are written as they are.
+ *
+ * A transition refused to a signed-in caller for lack of rights changes
+ * nothing and records a request.action_refused entry instead, within a
+ * per-identity budget kept in the action_refusals table (see "refused
+ * actions" below and migrations/0014_action_refusals.sql).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,7 +23,9 @@
 #include <string.h>
 
 #include "jitgate/access.h"
+#include "jitgate/canon.h"
 #include "jitgate/error.h"
+#include "jitgate/log.h"
 #include "jitgate/notify.h"
 #include "jitgate/pii.h"
 #include "jitgate/session.h"
@@ -833,9 +840,177 @@ jg_access_create(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 	return j.outcome;
 }
 
+/* ---- refused actions ------------------------------------------------------------------ */
+
+static const char sql_refusals_get[] =
+    "SELECT window_start, recorded, suppressed, actions FROM action_refusals WHERE actor = ?";
+static const char sql_refusals_put[] =
+    "INSERT OR REPLACE INTO action_refusals (actor, window_start, recorded, suppressed, actions) "
+    "VALUES (?, ?, ?, ?, ?)";
+static const char sql_refusals_due[] =
+    "SELECT actor, window_start, recorded, suppressed, actions FROM action_refusals "
+    "WHERE window_start <= ? AND suppressed > 0 LIMIT 32";
+static const char sql_refusals_del[] = "DELETE FROM action_refusals WHERE actor = ?";
+static const char sql_refusals_quiet[] =
+    "DELETE FROM action_refusals WHERE window_start <= ? AND suppressed = 0";
+
+/* One identity's budget: the window it is in and what it counted. */
+struct budget {
+	char actor[300];
+	int64_t start, recorded, suppressed;
+	json_t *actions; /* the suppressed ones by action */
+};
+
+static int64_t
+refusal_window(const struct jg_access_ctx *ctx)
+{
+	return ctx->refusals_window > 0 ? ctx->refusals_window : JG_ACCESS_REFUSALS_WINDOW;
+}
+
+static int
+budget_row(struct jg_stmt *st, int col, struct budget *b)
+{
+	b->start = jg_stmt_column_int64(st, col);
+	b->recorded = jg_stmt_column_int64(st, col + 1);
+	b->suppressed = jg_stmt_column_int64(st, col + 2);
+	const char *text = jg_stmt_column_text(st, col + 3);
+	b->actions = text ? json_loads(text, 0, NULL) : NULL;
+	return json_is_object(b->actions) ? 0 : JG_ESTORE;
+}
+
+/* The summary of a window that is over and left refusals out of the log. */
+static int
+budget_summary(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const struct budget *b)
+{
+	json_t *data = json_pack("{s:I,s:I,s:O,s:I,s:I}", "suppressed", (json_int_t)b->suppressed,
+				 "recorded", (json_int_t)b->recorded, "actions", b->actions,
+				 "window_start", (json_int_t)b->start, "window_end",
+				 (json_int_t)(b->start + refusal_window(ctx)));
+	int rc = data ? jg_audit_tx_append(tx, "request.action_refusals_suppressed", b->actor, data,
+					   NULL)
+		      : JG_ENOMEM;
+	json_decref(data);
+	return rc;
+}
+
+/*
+ * Records that caller was refused action (data, borrowed: what it was
+ * attempted on; gets "action" and "reason"), within the caller's budget:
+ * the first refusals_recorded of a window are request.action_refused
+ * entries, the rest only counted.  A window that is over is summed up
+ * first (when it suppressed any) and a new one begins.
+ */
+static int
+record_refusal(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx,
+	       const struct jg_access_caller *caller, const char *action, json_t *data,
+	       const char *reason)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	int64_t allowed =
+	    ctx->refusals_recorded > 0 ? ctx->refusals_recorded : JG_ACCESS_REFUSALS_RECORDED;
+	struct budget b = {.start = ctx->now};
+	struct jg_stmt *st;
+	char *actions = NULL;
+	int rc;
+
+	snprintf(b.actor, sizeof(b.actor), "%s", caller->actor);
+	if (jg_stmt_prepare(conn, sql_refusals_get, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, b.actor);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW)
+		rc = budget_row(st, 0, &b);
+	else
+		rc = rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc == 0 && b.actions != NULL && ctx->now >= b.start + refusal_window(ctx)) {
+		/* the window is over: its summary, then a new window from this refusal */
+		if (b.suppressed > 0)
+			rc = budget_summary(tx, ctx, &b);
+		json_decref(b.actions);
+		b.actions = NULL;
+		b.start = ctx->now;
+		b.recorded = b.suppressed = 0;
+	}
+	if (rc == 0 && b.actions == NULL && (b.actions = json_object()) == NULL)
+		rc = JG_ENOMEM;
+	if (rc != 0)
+		goto out;
+	if (b.recorded < allowed) {
+		b.recorded++;
+		json_object_set_new(data, "action", json_string(action));
+		/* jitgate's own words, but they may quote what the caller sent */
+		rc = entry_text(ctx, data, "reason", reason);
+		if (rc == 0)
+			rc = jg_audit_tx_append(tx, "request.action_refused", b.actor, data, NULL);
+	} else {
+		b.suppressed++;
+		json_t *n = json_object_get(b.actions, action);
+		rc = json_object_set_new(b.actions, action,
+					 json_integer(json_integer_value(n) + 1)) == 0
+			 ? 0
+			 : JG_ENOMEM;
+	}
+	if (rc == 0 && (actions = json_dumps(b.actions, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		rc = JG_ENOMEM;
+	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_refusals_put, &st)) == 0) {
+		jg_stmt_bind_text(st, 1, b.actor);
+		jg_stmt_bind_int64(st, 2, b.start);
+		jg_stmt_bind_int64(st, 3, b.recorded);
+		jg_stmt_bind_int64(st, 4, b.suppressed);
+		jg_stmt_bind_text(st, 5, actions);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+out:
+	free(actions);
+	json_decref(b.actions);
+	return rc;
+}
+
+/* Summaries of the windows that are over and suppressed refusals; quiet ones are dropped. */
+static int
+sweep_refusals(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	int64_t ended = ctx->now - refusal_window(ctx);
+	struct budget due[32];
+	size_t n = 0;
+	struct jg_stmt *st;
+	int rc = 0;
+
+	if (jg_stmt_prepare(conn, sql_refusals_due, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, ended);
+	while (rc == 0 && n < 32 && jg_stmt_step(st) == JG_STMT_ROW) {
+		text_col(st, 0, due[n].actor, sizeof(due[n].actor));
+		rc = budget_row(st, 1, &due[n]);
+		n++;
+	}
+	jg_stmt_finish(st);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if ((rc = budget_summary(tx, ctx, &due[i])) != 0 ||
+		    (rc = jg_stmt_prepare(conn, sql_refusals_del, &st)) != 0)
+			break;
+		jg_stmt_bind_text(st, 1, due[i].actor);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref(due[i].actions);
+	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_refusals_quiet, &st)) == 0) {
+		jg_stmt_bind_int64(st, 1, ended);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	return rc;
+}
+
 /* ---- transitions on one request ---------------------------------------------------- */
 
 enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE, OP_REVIEW };
+
+static const char *const op_names[] = {"approve", "deny", "cancel", "revoke", "review"};
 
 struct op_job {
 	const struct jg_access_ctx *ctx;
@@ -843,6 +1018,7 @@ struct op_job {
 	enum op op;
 	const char *id, *text;
 	json_t *out;
+	int refused; /* the refusal answered (JG_EDENIED, JG_ENOTFOUND) after recording it */
 	char *why;
 	size_t whylen;
 };
@@ -970,6 +1146,28 @@ out:
 	return rc;
 }
 
+/*
+ * The caller was refused the operation on r for lack of rights (code, with
+ * j->why): recorded (record_refusal).  Nothing was changed before a refusal,
+ * so the job commits the record and returns 0 with j->refused; a refusal
+ * that cannot be recorded stays a refusal (code: the job is rolled back).
+ */
+static int
+op_refused(struct jg_audit_tx *tx, struct op_job *j, const struct req *r, int code)
+{
+	json_t *data = json_pack("{s:s,s:s}", "request", r->id, "service", r->service);
+	int rc =
+	    data ? record_refusal(tx, j->ctx, j->caller, op_names[j->op], data, j->why) : JG_ENOMEM;
+	json_decref(data);
+	if (rc != 0) {
+		jg_log(JG_LOG_WARN, "access: cannot record a refused action in the audit log",
+		       NULL);
+		return code;
+	}
+	j->refused = code;
+	return 0;
+}
+
 static int
 op_fn(struct jg_audit_tx *tx, void *vctx)
 {
@@ -983,8 +1181,12 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 	if ((rc = load(conn, j->id, &r)) != 0)
 		return rc == JG_ENOTFOUND ? fail(j->why, j->whylen, rc, "no such request") : rc;
 	if (!may_see(j->ctx, &r, c)) {
+		/* it exists: an attempt on it is recorded, and answered as if it did not */
+		snprintf(j->why, j->whylen, "the request is not visible to this caller");
+		rc = op_refused(tx, j, &r, JG_ENOTFOUND);
 		req_clear(&r);
-		return fail(j->why, j->whylen, JG_ENOTFOUND, "no such request");
+		snprintf(j->why, j->whylen, "no such request");
+		return rc;
 	}
 	own = strcmp(r.requester, c->sub) == 0;
 	json_t *data = json_pack("{s:s,s:s}", "request", r.id, "service", r.service);
@@ -1076,6 +1278,13 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		type = "grant.reviewed";
 		break;
 	}
+	if (rc == JG_EDENIED) {
+		/* every JG_EDENIED above comes before any change (approve() too) */
+		json_decref(data);
+		rc = op_refused(tx, j, &r, rc);
+		req_clear(&r);
+		return rc;
+	}
 	if (rc == 0)
 		rc = jg_audit_tx_append(tx, type, c->actor, data, NULL);
 	json_decref(data);
@@ -1108,6 +1317,8 @@ do_op(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller, en
 			   .why = why,
 			   .whylen = whylen};
 	int rc = run(ctx, op_fn, &j, why, whylen);
+	if (rc == 0 && j.refused)
+		rc = j.refused; /* recorded as refused; j.out is NULL */
 	*out = rc == 0 ? j.out : NULL;
 	if (rc != 0)
 		json_decref(j.out);
@@ -1231,14 +1442,32 @@ next_batch:
 	return rc;
 }
 
+/* A refused off-boarding, recorded as request.action_refused (the user as given, escaped). */
+static int
+offboard_refused_fn(struct jg_audit_tx *tx, void *vctx)
+{
+	struct user_job *j = vctx;
+	json_t *data =
+	    json_pack("{s:o}", "user", jg_canon_string_escaped(j->sub ? j->sub : "", 256));
+	int rc = data ? record_refusal(tx, j->ctx, j->caller, "offboard", data,
+				       "off-boarding needs admin rights")
+		      : JG_ENOMEM;
+	json_decref(data);
+	return rc;
+}
+
 int
 jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		      const char *sub, json_t **out, char *why, size_t whylen)
 {
 	struct user_job j = {.ctx = ctx, .caller = caller, .sub = sub};
 	*out = NULL;
-	if (!caller->is_admin)
+	if (!caller->is_admin) {
+		if (jg_audit_run(ctx->audit, offboard_refused_fn, &j) != 0)
+			jg_log(JG_LOG_WARN,
+			       "access: cannot record a refused action in the audit log", NULL);
 		return fail(why, whylen, JG_EDENIED, "off-boarding needs admin rights");
+	}
 	if (sub == NULL || *sub == '\0' || strlen(sub) > 255)
 		return fail(why, whylen, JG_EINVAL, "a user (sub) is required");
 	int rc = run(ctx, user_fn, &j, why, whylen);
@@ -1296,6 +1525,8 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 		}
 		j->ended++;
 	}
+	if (rc == 0)
+		rc = sweep_refusals(tx, j->ctx);
 	return rc;
 }
 

@@ -33,6 +33,8 @@ jg_api_call_begin(struct jg_http_request *req, struct jg_http_reply *reply, stru
 	    .pii = app->pii_keys,
 	    .policies = jg_app_policies_acquire(app),
 	    .pending_ttl = app->cfg->requests_pending_expiry,
+	    .refusals_recorded = app->cfg->requests_refusals_recorded,
+	    .refusals_window = app->cfg->requests_refusals_window,
 	    .now = jg_clock_now(),
 	    .notify = app->notify,
 	};

@@ -245,10 +245,12 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 400, "bad_request", "'trace_id' must be 32 hex digits");
 		return;
 	}
-	if (q != NULL && (strlen(q) > MAX_Q_BYTES || fts_query(q, match, sizeof(match)) != 0)) {
+	/* stored text is UTF-8: other bytes can match nothing, and are the caller's error */
+	if (q != NULL && (strlen(q) > MAX_Q_BYTES || !jg_tq_utf8(q) ||
+			  fts_query(q, match, sizeof(match)) != 0)) {
 		jg_http_reply_error(reply, 400, "bad_request",
-				    "'q' must be 1 to %d words (at most %d bytes) with letters or "
-				    "digits",
+				    "'q' must be 1 to %d words of UTF-8 (at most %d bytes) with "
+				    "letters or digits",
 				    MAX_Q_TERMS, MAX_Q_BYTES);
 		return;
 	}

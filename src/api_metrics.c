@@ -136,12 +136,19 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 400, "bad_request", "'step' must be at least 1s");
 		return;
 	}
-	if (name != NULL && (*name == '\0' || strlen(name) > MAX_NAME)) {
-		jg_http_reply_error(reply, 400, "bad_request", "'name' must be 1 to %d bytes",
-				    MAX_NAME);
+	/*
+	 * The name goes into the audit entry as a JSON string, which holds only
+	 * UTF-8: other bytes are the caller's error (400), not an encoder's (the
+	 * NULL params were once answered as a 500 "out of memory").
+	 */
+	json_t *namej = name ? json_string(name) : NULL;
+	if (name != NULL && (*name == '\0' || strlen(name) > MAX_NAME || namej == NULL)) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "'name' must be 1 to %d bytes of UTF-8", MAX_NAME);
+		json_decref(namej);
 		return;
 	}
-	json_t *params = json_pack("{s:s?,s:I,s:I,s:I}", "name", name, "since", (json_int_t)since,
+	json_t *params = json_pack("{s:o?,s:I,s:I,s:I}", "name", namej, "since", (json_int_t)since,
 				   "until", (json_int_t)until, "step_ns", (json_int_t)step);
 	if (jg_guard_params(req, reply, svc, "read-metrics", "metrics.read", params, &g) != 0)
 		return;

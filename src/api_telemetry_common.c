@@ -102,6 +102,15 @@ jg_tq_ns_string(int64_t ns)
 }
 
 bool
+jg_tq_utf8(const char *s)
+{
+	json_t *v = json_string(s); /* NULL for bytes that are not UTF-8 (or no memory) */
+	bool ok = v != NULL;
+	json_decref(v);
+	return ok;
+}
+
+bool
 jg_tq_trace_id(const char *s, char out[33])
 {
 	if (s == NULL || strlen(s) != 32)

@@ -35,6 +35,13 @@ void jg_tq_time_text(int64_t ns, char out[JG_TIME_TEXT]);
 /* Unix ns as a decimal string (OTLP JSON style: exact in every JSON reader). */
 json_t *jg_tq_ns_string(int64_t ns);
 
+/*
+ * True when s is UTF-8 that a JSON string (jansson) can hold: what an
+ * argument must be to be matched against stored telemetry or recorded in
+ * an audit entry.
+ */
+bool jg_tq_utf8(const char *s);
+
 /* True when s is 32 hex digits; out gets it lower-cased. */
 bool jg_tq_trace_id(const char *s, char out[33]);
 

@@ -6,7 +6,9 @@
  *
  * The issuance is an audit entry (token.issued) written in the same
  * transaction that re-checks the grant; the token's `audit` claim points
- * at that entry, so every token is anchored in the chain.  exp never
+ * at that entry, so every token is anchored in the chain, and the entry
+ * holds what the token claims (jg_token_issued_data: jti, grant, service,
+ * exp, the sorted capabilities), which the guard compares.  exp never
  * passes the grant's end.
  */
 #include <stdio.h>
@@ -92,8 +94,10 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 	snprintf(c->sub, sizeof(c->sub), "%s", j->sub);
 	c->iat = c->nbf = j->now;
 	c->exp = j->now + j->lifetime < expires ? j->now + j->lifetime : expires;
-	json_t *data = json_pack("{s:s,s:s,s:s,s:I}", "grant", c->grant, "jti", c->jti, "service",
-				 c->aud, "exp", (json_int_t)c->exp);
+	/* what the guard holds the token to: its anchor must say exactly this */
+	json_t *data = jg_token_issued_data(c);
+	if (data == NULL)
+		return JG_ENOMEM;
 	rc = jg_audit_tx_append(tx, "token.issued", j->actor, data, &receipt);
 	json_decref(data);
 	if (rc == 0) {

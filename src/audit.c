@@ -108,6 +108,7 @@ struct jg_audit {
 		int used;
 		uint64_t seq;
 		uint8_t leaf[32];
+		uint8_t key[32]; /* the claim about the entry that passed (jg_audit_anchor_claim) */
 	} anchors[ANCHOR_CACHE];
 
 	/* cache of the head after the last commit; the database stays the authority */
@@ -1046,7 +1047,7 @@ jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen)
 
 int
 jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
-		const uint8_t hash[32])
+		const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
 {
 	struct jg_chain snapshot;
 	int rc = 0;
@@ -1062,26 +1063,37 @@ jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
 	else
 		snapshot = a->verified;
 	pthread_mutex_unlock(&a->verify_lock);
-	if (rc == 0 && seq >= snapshot.next_seq) /* on conn: holding one, never wait for a second */
-		rc = check_on(a, conn, &snapshot);
+	/* on conn: holding one, never wait for a second (without one, borrow one) */
+	if (rc == 0 && seq >= snapshot.next_seq)
+		rc = conn ? check_on(a, conn, &snapshot) : jg_audit_check(a, &snapshot);
 	if (rc != 0)
 		return rc;
 	uint8_t proven[32];
 	size_t slot = seq % ANCHOR_CACHE;
 	pthread_mutex_lock(&a->anchor_lock);
 	int cached = a->anchors[slot].used && a->anchors[slot].seq == seq;
+	/* the same claim passed for this entry: only the leaf is re-checked, nothing parsed */
+	int claimed = cached && CRYPTO_memcmp(a->anchors[slot].key, claim->key, 32) == 0;
 	if (cached)
 		memcpy(proven, a->anchors[slot].leaf, 32);
 	pthread_mutex_unlock(&a->anchor_lock);
 
-	rc = jg_audit_anchor_check(a->store, conn, &snapshot, seq, hash, cached ? proven : NULL);
-	if (rc == 0 && !cached) { /* hash is the leaf just proven */
-		pthread_mutex_lock(&a->anchor_lock);
-		a->anchors[slot].used = 1;
-		a->anchors[slot].seq = seq;
-		memcpy(a->anchors[slot].leaf, hash, 32);
-		pthread_mutex_unlock(&a->anchor_lock);
+	json_t *entry = NULL;
+	rc = jg_audit_anchor_check(a->store, conn, &snapshot, seq, hash, cached ? proven : NULL,
+				   claimed ? NULL : &entry);
+	if (rc == 0 && !claimed) {
+		/* hash is the leaf just proven (or re-checked); entry, its bytes */
+		rc = claim->check(claim->ctx, entry) == 0 ? 0 : JG_EDENIED;
+		if (rc == 0) {
+			pthread_mutex_lock(&a->anchor_lock);
+			a->anchors[slot].used = 1;
+			a->anchors[slot].seq = seq;
+			memcpy(a->anchors[slot].leaf, hash, 32);
+			memcpy(a->anchors[slot].key, claim->key, 32);
+			pthread_mutex_unlock(&a->anchor_lock);
+		}
 	}
+	json_decref(entry);
 	if (rc == JG_EVERIFY) { /* the log, not the token: fail closed for everyone */
 		struct jg_chain_fault fault = {.seq = seq};
 		snprintf(fault.why, sizeof(fault.why),

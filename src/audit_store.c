@@ -688,16 +688,47 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 	return rc;
 }
 
+/* Leaf hash of entry seq as stored; with entry (may be NULL), the same bytes parsed. */
+static int
+read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)
+{
+	struct jg_stmt *st;
+	const void *blob;
+	size_t len;
+	int rc;
+
+	if (entry == NULL)
+		return get_node(conn, 0, seq, leaf);
+	*entry = NULL;
+	if (jg_stmt_prepare(conn, sql_entry, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)seq);
+	rc = jg_stmt_step(st);
+	if (rc != JG_STMT_ROW) {
+		jg_stmt_finish(st);
+		return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	blob = jg_stmt_column_blob(st, 0, &len);
+	rc = jg_merkle_leaf_hash(blob, len, leaf);
+	/* NULL when not an object: the caller judges that once the bytes are proven */
+	if (rc == 0)
+		*entry = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
+	jg_stmt_finish(st);
+	return rc;
+}
+
 int
 jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 		      const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
-		      const uint8_t *proven)
+		      const uint8_t *proven, json_t **entry)
 {
 	struct jg_store_conn *conn = held;
 	uint8_t leaf[32], root[32], proof[JG_MERKLE_MAX_PROOF_BYTES];
 	size_t plen;
 	int rc;
 
+	if (entry)
+		*entry = NULL;
 	if (seq >= verified->next_seq)
 		return JG_EDENIED; /* not in the verified log (yet): not a valid anchor */
 	/* the root is needed only to prove an anchor not proven before */
@@ -706,7 +737,7 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 	if (held == NULL && (rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
 	/* the entry re-read and re-hashed, then proven against the verified root */
-	rc = get_node(conn, 0, seq, leaf);
+	rc = read_leaf(conn, seq, leaf, entry);
 	if (rc == 0 && proven) {
 		/* proven before into a verified root, which only ever grows: the row must not move
 		 */
@@ -721,7 +752,14 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 	/* the log is sound: then a different hash is the token's fault */
 	if (rc == 0 && CRYPTO_memcmp(leaf, hash, 32) != 0)
 		rc = JG_EDENIED;
+	/* entries of a verified log are canonical JSON objects: only memory can fail here */
+	if (rc == 0 && entry && !json_is_object(*entry))
+		rc = JG_ENOMEM;
 	if (held == NULL)
 		jg_store_release(store, conn);
+	if (rc != 0 && entry) {
+		json_decref(*entry);
+		*entry = NULL;
+	}
 	return rc == JG_ENOTFOUND ? JG_EVERIFY : rc;
 }

@@ -124,3 +124,63 @@ jg_canon_check(const char *buf, size_t len, json_t **out, char *why, size_t whyl
 		json_decref(doc);
 	return 0;
 }
+
+/* ---- text that may not be UTF-8 ------------------------------------------------ */
+
+size_t
+jg_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	uint32_t v, min;
+	size_t n;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, v = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, v = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, v = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+json_t *
+jg_canon_string_escaped(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strnlen(s, max), o = 0;
+	char *out = malloc(4 * len + 1); /* \xHH: at most four bytes for one */
+	uint32_t cp;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0, n; i < len; i += n) {
+		if ((n = jg_utf8_next(p + i, len - i, &cp)) == 0) {
+			snprintf(out + o, 5, "\\x%02X", p[i]);
+			o += 4, n = 1;
+		} else if (cp == '\\') {
+			out[o++] = '\\', out[o++] = '\\';
+		} else {
+			memcpy(out + o, p + i, n);
+			o += n;
+		}
+	}
+	out[o] = '\0';
+	json_t *v = json_stringn(out, o);
+	free(out);
+	return v;
+}

@@ -7,11 +7,13 @@
 #include <time.h>
 
 #include "jitgate/app.h"
+#include "jitgate/canon.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
+#include "jitgate/sha256.h"
 #include "jitgate/token_cache.h"
 
 /* A guard that deferred (jg_http_defer): its result, for the handler's second call. */
@@ -21,8 +23,74 @@ struct guard_pending {
 	struct jg_guarded g;
 };
 
-static const char sql_grant[] =
-    "SELECT state, expires_at, requester, service FROM access_requests WHERE id = ?";
+static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
+				"FROM access_requests WHERE id = ?";
+
+/* What a token says of its issuance, judged against its anchor entry (jg_audit_anchor_claim). */
+struct issuance {
+	const struct jg_token_claims *claims;
+	char grant_caps[256]; /* the grant's capabilities as stored: a JSON array */
+	char why[200];
+};
+
+/*
+ * The anchor must be this token's own token.issued entry, and the grant
+ * must hold every capability the token claims.  Run once per token (per
+ * claim key); a grant's capabilities never change after it is created.
+ */
+static int
+issuance_check(void *ctx, const json_t *entry)
+{
+	struct issuance *is = ctx;
+	const struct jg_token_claims *c = is->claims;
+
+	if (jg_token_issuance_check(entry, c, is->why, sizeof(is->why)) != 0)
+		return JG_EDENIED;
+	json_t *granted = json_loads(is->grant_caps, JSON_REJECT_DUPLICATES, NULL);
+	int all = json_is_array(granted);
+	for (size_t i = 0; all && i < c->ncaps; i++) {
+		size_t k;
+		json_t *v;
+		int found = 0;
+		json_array_foreach(granted, k, v)
+		{
+			found |= json_is_string(v) && strcmp(json_string_value(v), c->caps[i]) == 0;
+		}
+		all = found;
+	}
+	json_decref(granted);
+	if (!all) {
+		snprintf(is->why, sizeof(is->why),
+			 "the token's capabilities are not all its grant's");
+		return JG_EDENIED;
+	}
+	return 0;
+}
+
+/*
+ * The key of what a token claims about its issuance: SHA-256 over its jti,
+ * grant, service, subject, expiry and capabilities, each NUL-terminated (so
+ * no two claims run together into the same bytes).
+ */
+static int
+issuance_key(const struct jg_token_claims *c, uint8_t key[32])
+{
+	char buf[64 + 64 + 64 + 256 + 24 + 8 * 16];
+	size_t n = 0;
+	const char *parts[] = {c->jti, c->grant, c->aud, c->sub};
+	for (size_t i = 0; i < 4; i++) {
+		size_t len = strlen(parts[i]) + 1;
+		memcpy(buf + n, parts[i], len);
+		n += len;
+	}
+	n += (size_t)snprintf(buf + n, 24, "%lld", (long long)c->exp) + 1;
+	for (size_t i = 0; i < c->ncaps && i < 8; i++) {
+		size_t len = strlen(c->caps[i]) + 1;
+		memcpy(buf + n, c->caps[i], len);
+		n += len;
+	}
+	return jg_sha256_2(buf, n, NULL, 0, key);
+}
 
 static int
 unauthorized(struct jg_http_reply *reply, const char *why)
@@ -93,9 +161,15 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 	if (!jg_throttle_refusal_recordable(app->throttle, c->jti))
 		return;
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
-	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti,
-				 "service", service, "token_service", c->aud, "capability",
-				 capability, "action", action, "reason", reason);
+	/*
+	 * service is the URL's path segment, any bytes: escaped where they are not
+	 * UTF-8 (a JSON string could not hold them, and the refusal was lost).
+	 * The token's claims are JSON strings already.
+	 */
+	json_t *data =
+	    json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti, "service",
+		      jg_canon_string_escaped(service, 256), "token_service", c->aud, "capability",
+		      capability, "action", action, "reason", reason);
 	if (data == NULL || jg_audit_append(app->audit, "guard.refused", actor, data, NULL) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
 	json_decref(data);
@@ -265,6 +339,11 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
 		return JG_EDENIED;
 	}
+	struct issuance is = {.claims = &g->claims,
+			      .why = "the token's audit anchor does not match the log"};
+	struct jg_audit_anchor_claim claim = {.check = issuance_check, .ctx = &is};
+	if (issuance_key(&g->claims, claim.key) != 0)
+		return unavailable(reply, "the token cannot be checked");
 	/* the grant, as it is now: revocation and expiry take effect on the next call */
 	if (jg_store_acquire(app->store, &conn) != 0)
 		return unavailable(reply, "the store is unavailable");
@@ -281,15 +360,23 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 			active = state && strcmp(state, "active") == 0 && g->grant_expires > now &&
 				 strcmp(jg_stmt_column_text(st, 2), g->claims.sub) == 0 &&
 				 strcmp(jg_stmt_column_text(st, 3), service) == 0;
+			/* judged when the issuance is first proven; a longer array is cut, never
+			 * parses */
+			const char *caps = jg_stmt_column_text(st, 4);
+			snprintf(is.grant_caps, sizeof(is.grant_caps), "%s", caps ? caps : "");
 			rc = 0;
 		} else {
 			rc = rc == JG_STMT_DONE ? 0 : JG_ESTORE;
 		}
 		jg_stmt_finish(st);
 	}
-	/* the token's anchor in the verified audit log, re-read on the same connection */
+	/*
+	 * The token's anchor in the verified audit log, re-read on the same
+	 * connection: its own issuance, proven once per token (then only its
+	 * leaf hash is re-checked).
+	 */
 	int anchor = rc == 0 && active ? jg_audit_anchor(app->audit, conn, g->claims.audit_seq,
-							 g->claims.audit_hash)
+							 g->claims.audit_hash, &claim)
 				       : 0;
 	if (in_tx)
 		jg_store_rollback(conn);
@@ -297,22 +384,26 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 	if (rc != 0)
 		return unavailable(reply, "the store is unavailable");
 	if (!active || anchor == JG_EDENIED) {
-		/* charged to the token, never to its owner: a replayed leak locks no one out */
+		/*
+		 * Recorded first, then charged to the token, never to its owner: a
+		 * replayed leak locks no one out.  A signed token that is not what its
+		 * issuance says is never served.
+		 */
 		char key[sizeof(g->claims.jti) + 8];
+		const char *why = active ? is.why : "the token's grant is no longer active";
 		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
-		if (!active)
-			audit_refusal(app, &g->claims, service, capability, action,
-				      "the token's grant is no longer active");
+		audit_refusal(app, &g->claims, service, capability, action, why);
 		if (charge_failure(req, key, reply) != 0)
 			return JG_EDENIED;
+		if (!active)
+			return unauthorized(
+			    reply, "the token's grant is no longer active (revoked or expired)");
+		return unauthorized(reply, is.why);
 	}
-	if (!active)
-		return unauthorized(reply,
-				    "the token's grant is no longer active (revoked or expired)");
-	if (anchor == JG_EDENIED)
-		return unauthorized(reply, "the token's audit anchor does not match the log");
-	if (anchor != 0)
+	if (anchor == JG_EVERIFY)
 		return unavailable(reply, "the audit log does not verify");
+	if (anchor != 0)
+		return unavailable(reply, "the audit log cannot be read");
 
 	/* the action, recorded before it happens */
 	json_t *caps = json_array();

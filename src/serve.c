@@ -219,13 +219,16 @@ sweeper_main(void *arg)
 		if (sw->stop)
 			break;
 		pthread_mutex_unlock(&sw->lock);
-		struct jg_access_ctx ctx = {.store = sw->app->store,
-					    .audit = sw->app->audit,
-					    .pii = sw->app->pii_keys,
-					    .notify = sw->app->notify,
-					    .policies = jg_app_policies_acquire(sw->app),
-					    .pending_ttl = sw->app->cfg->requests_pending_expiry,
-					    .now = jg_clock_now()};
+		struct jg_access_ctx ctx = {
+		    .store = sw->app->store,
+		    .audit = sw->app->audit,
+		    .pii = sw->app->pii_keys,
+		    .notify = sw->app->notify,
+		    .policies = jg_app_policies_acquire(sw->app),
+		    .pending_ttl = sw->app->cfg->requests_pending_expiry,
+		    .refusals_recorded = sw->app->cfg->requests_refusals_recorded,
+		    .refusals_window = sw->app->cfg->requests_refusals_window,
+		    .now = jg_clock_now()};
 		int ended = 0;
 		if (jg_access_sweep(&ctx, &ended) != 0)
 			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);

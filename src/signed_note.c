@@ -28,6 +28,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "jitgate/canon.h"
 #include "jitgate/error.h"
 #include "jitgate/signed_note.h"
 
@@ -39,42 +40,6 @@
 #define B64_LEN(n)	(4 * (((n) + 2) / 3)) /* padded base64 length of n bytes */
 
 /* ---- text rules ------------------------------------------------------- */
-
-/*
- * Decodes the UTF-8 sequence at s (len bytes left) into *cp.  Returns its
- * length, or 0 when it is not well-formed UTF-8 (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF).
- */
-static size_t
-utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t v, min;
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, v = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, v = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, v = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return n;
-}
 
 /* Unicode White_Space, as Go's unicode.IsSpace (which key names exclude). */
 static bool
@@ -94,7 +59,7 @@ valid_text(const char *s, size_t len, bool newlines)
 	size_t n;
 
 	for (size_t i = 0; i < len; i += n) {
-		if ((n = utf8_next(p + i, len - i, &c)) == 0)
+		if ((n = jg_utf8_next(p + i, len - i, &c)) == 0)
 			return false;
 		if (c < 0x20 && !(newlines && c == '\n'))
 			return false;
@@ -113,7 +78,8 @@ valid_name(const char *s, size_t len)
 	if (len == 0)
 		return false;
 	for (size_t i = 0; i < len; i += n) {
-		if ((n = utf8_next(p + i, len - i, &c)) == 0 || c < 0x20 || is_space(c) || c == '+')
+		if ((n = jg_utf8_next(p + i, len - i, &c)) == 0 || c < 0x20 || is_space(c) ||
+		    c == '+')
 			return false;
 	}
 	return true;

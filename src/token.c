@@ -2,6 +2,7 @@
  * token.c - issue and verify capability tokens (see token.h).
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,4 +417,82 @@ jg_token_verify(const struct jg_token_keys *k, const char *token, const char *is
 	if (rc != 0)
 		memset(c, 0, sizeof(*c));
 	return rc;
+}
+
+/* ---- the issuance entry ---------------------------------------------------- */
+
+static int
+cmp_cap(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* c's capabilities sorted by their bytes into out (repeats kept); their count. */
+static size_t
+sorted_caps(const struct jg_token_claims *c, const char *out[8])
+{
+	size_t n = c->ncaps < 8 ? c->ncaps : 8;
+	for (size_t i = 0; i < n; i++)
+		out[i] = c->caps[i];
+	qsort(out, n, sizeof(out[0]), cmp_cap);
+	return n;
+}
+
+json_t *
+jg_token_issued_data(const struct jg_token_claims *c)
+{
+	const char *caps[8] = {NULL};
+	size_t n = sorted_caps(c, caps);
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++)
+		if (i == 0 || strcmp(caps[i - 1], caps[i]) != 0)
+			json_array_append_new(arr, json_string(caps[i]));
+	return json_pack("{s:o,s:I,s:s,s:s,s:s}", "capabilities", arr, "exp", (json_int_t)c->exp,
+			 "grant", c->grant, "jti", c->jti, "service", c->aud);
+}
+
+static bool
+string_is(const json_t *obj, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+	return v != NULL && strcmp(v, want) == 0;
+}
+
+int
+jg_token_issuance_check(const json_t *entry, const struct jg_token_claims *c, char *why,
+			size_t whylen)
+{
+	const json_t *data = json_object_get(entry, "data");
+	const json_t *exp = json_object_get(data, "exp");
+	const json_t *caps = json_object_get(data, "capabilities");
+	const char *actor = json_string_value(json_object_get(entry, "actor"));
+	const char *mine[8] = {NULL};
+
+	if (!string_is(entry, "type", "token.issued") || !json_is_object(data))
+		return deny(why, whylen, "the token's audit anchor is not a token issuance");
+	/* the issuance of this token: its id, grant and service, by its subject */
+	if (!string_is(data, "jti", c->jti) || !string_is(data, "grant", c->grant) ||
+	    !string_is(data, "service", c->aud) || actor == NULL ||
+	    strncmp(actor, "user:", 5) != 0 || strcmp(actor + 5, c->sub) != 0)
+		return deny(why, whylen,
+			    "the token's audit anchor is the issuance of another token");
+	if (caps == NULL)
+		return deny(why, whylen,
+			    "the token was issued before jitgate recorded a token's capabilities "
+			    "in its issuance; ask for a new token");
+	if (!json_is_integer(exp) || json_integer_value(exp) != c->exp)
+		return deny(why, whylen, "the token's expiry is not the one it was issued with");
+	size_t n = sorted_caps(c, mine);
+	/* element by element: jitgate writes them sorted without repeats (a repeat never matches)
+	 */
+	bool same = n > 0 && json_is_array(caps) && json_array_size(caps) == n;
+	for (size_t i = 0; same && i < n; i++) {
+		const char *have = json_string_value(json_array_get(caps, i));
+		same = have != NULL && strcmp(have, mine[i]) == 0;
+	}
+	if (!same)
+		return deny(why, whylen,
+			    "the token's capabilities are not the ones it was issued with");
+	return 0;
 }

@@ -42,7 +42,13 @@ struct jg_access_ctx {
 	const struct jg_policy_set *policies; /* held (read-locked) by the caller */
 	int64_t pending_ttl;		      /* seconds a request may wait for approval */
 	int64_t now;			      /* Unix seconds of this operation */
+	/* refused actions recorded per identity per window (0: the defaults below) */
+	int64_t refusals_recorded, refusals_window;
 };
+
+/* requests.refused_actions_recorded / _window_seconds when the context leaves them 0 */
+#define JG_ACCESS_REFUSALS_RECORDED 10
+#define JG_ACCESS_REFUSALS_WINDOW   600
 
 struct jg_access_caller {
 	const char *actor; /* "user:<sub>" */
@@ -99,6 +105,18 @@ struct jg_access_filter {
 int jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		   const struct jg_access_filter *f, json_t **out, char *why, size_t whylen);
 
+/*
+ * The transitions.  An action refused to the caller for lack of rights - a
+ * 403 (own request, not an eligible approver or reviewer, not the requester,
+ * not an admin) or the 404 of a request that exists but that the caller may
+ * not see - is evidence: it is recorded as request.action_refused (the
+ * caller as actor; request, service, action, reason), at most
+ * ctx->refusals_recorded per identity in a window of ctx->refusals_window
+ * seconds, the others counted and summed up in one
+ * request.action_refusals_suppressed entry once the window is over (by the
+ * identity's next refusal or jg_access_sweep()).  Conflicts (409), bad input
+ * (400) and ids of no request are not recorded.
+ */
 int jg_access_approve(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		      const char *id, json_t **out, char *why, size_t whylen);
 int jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
@@ -113,7 +131,11 @@ int jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_acces
 int jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		     const char *id, const char *note, json_t **out, char *why, size_t whylen);
 
-/* Ends what is due at ctx->now (grants past their end, pending past their wait); *ended counts. */
+/*
+ * Ends what is due at ctx->now (grants past their end, pending past their
+ * wait; *ended counts them), and writes the summary of every refusal
+ * window that is over and suppressed refusals.
+ */
 int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
 
 /*

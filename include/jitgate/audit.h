@@ -83,16 +83,33 @@ int jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen);
 int jg_audit_writable(struct jg_audit *a);
 
 /*
+ * What the entry an anchor points at must say, beyond its leaf hash:
+ * check(ctx, entry) judges the parsed entry and returns 0 or JG_EDENIED
+ * (nothing else).  key names what is claimed (for a capability token, a
+ * digest of its claims): once a claim has passed for an anchor, a later
+ * call with the same seq and key re-checks only the leaf hash.
+ */
+struct jg_audit_anchor_claim {
+	uint8_t key[32];
+	int (*check)(void *ctx, const json_t *entry);
+	void *ctx;
+};
+
+/*
  * An anchor (entry seq with leaf hash `hash`) checked against the verified
- * log: 0; JG_EDENIED when the anchor does not match a sound log; JG_EVERIFY
- * when the log itself no longer verifies (then marked broken).  The entry is
- * re-read on conn when given (the caller's connection), else on one of the
- * pool's.  The verified log is extended first only if it does not reach seq
- * yet: the entries before the caller's next append are verified by the
- * batch that appends it.
+ * log, and its entry against claim: 0; JG_EDENIED when the anchor does not
+ * match a sound log or claim->check refuses its entry; JG_EVERIFY when the
+ * log itself no longer verifies (then marked broken).  The entry is re-read
+ * on conn when given (the caller's connection), else on one of the pool's.
+ * The verified log is extended first only if it does not reach seq yet: the
+ * entries before the caller's next append are verified by the batch that
+ * appends it.  What passed is remembered per anchor (seq, leaf, claim key;
+ * a fixed table), so the next call with the same claim costs one re-read
+ * and re-hash of the entry, and no parsing.
  */
 int jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
-		    const uint8_t hash[32]) __attribute__((warn_unused_result));
+		    const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
+    __attribute__((warn_unused_result));
 
 /* Starts the writer and the checkpoint thread. */
 int jg_audit_start(struct jg_audit *a);
@@ -220,11 +237,14 @@ int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chai
  * (else JG_EDENIED: the anchor is wrong, the log is fine).  With proven
  * (the leaf hash of seq proven into an earlier verified root; NULL for none)
  * the proof is skipped: a verified tree only grows, so the re-hashed entry
- * must still equal proven (else JG_EVERIFY).
+ * must still equal proven (else JG_EVERIFY).  With entry (may be NULL), on
+ * success *entry is the parsed entry whose bytes were hashed (the caller
+ * decrefs).
  */
 int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *conn,
 			  const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
-			  const uint8_t *proven) __attribute__((warn_unused_result));
+			  const uint8_t *proven, json_t **entry)
+    __attribute__((warn_unused_result));
 
 /*
  * Verifies an export (buf, len) offline against trusted verifier keys, and

@@ -12,6 +12,7 @@
 #define JITGATE_CANON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -28,5 +29,24 @@ int jg_canon_encode(const json_t *v, char **out, size_t *len);
  * whitespace differs").
  */
 int jg_canon_check(const char *buf, size_t len, json_t **out, char *why, size_t whylen);
+
+/*
+ * Decodes the UTF-8 sequence at s (len > 0 bytes left) into *cp.  Returns
+ * its length, or 0 when it is not well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) - exactly what a JSON string
+ * of an entry may hold.
+ */
+size_t jg_utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
+
+/*
+ * A JSON string for bytes that need not be UTF-8 (raw input, such as a URL
+ * path segment), so that an audit entry can still say what was asked: each
+ * byte outside well-formed UTF-8 is written as the four characters \xHH
+ * (upper-case hex) and each backslash as two, so the text reads back
+ * unambiguously; UTF-8 text without a backslash is unchanged.  At most max
+ * bytes of s are taken (a character cut there shows as \xHH bytes).  NULL
+ * when out of memory; the caller decrefs.
+ */
+json_t *jg_canon_string_escaped(const char *s, size_t max);
 
 #endif

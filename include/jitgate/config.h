@@ -97,9 +97,11 @@ struct jg_config {
 	int64_t tokens_lifetime; /* seconds; never past the grant's end */
 
 	/* access requests */
-	int64_t requests_pending_expiry; /* seconds a request may wait for its approvals */
-	int64_t probes_event_retention;	 /* seconds a captured probe event is kept */
-	char *requests_incident_pattern; /* ERE for incident/ticket ids; NULL: the default */
+	int64_t requests_pending_expiry;    /* seconds a request may wait for its approvals */
+	int64_t requests_refusals_recorded; /* refused actions recorded per identity and window */
+	int64_t requests_refusals_window;   /* ... the window, in seconds */
+	int64_t probes_event_retention;	    /* seconds a captured probe event is kept */
+	char *requests_incident_pattern;    /* ERE for incident/ticket ids; NULL: the default */
 
 	/* sessions and roles */
 	int64_t auth_session_lifetime; /* seconds a browser session lives at most */

@@ -5,9 +5,12 @@
  *      the capability the endpoint needs;
  *   2. its grant is active in the store, for this service and requester,
  *      and not past its end (revocation takes effect on the next call);
- *   3. its audit anchor (the token.issued entry) re-reads, re-hashes and
- *      proves into the verified log, which is first extended by whatever
- *      was appended since the last check (O(new entries));
+ *   3. its audit anchor re-reads, re-hashes and proves into the verified
+ *      log, which is first extended by whatever was appended since the
+ *      last check (O(new entries)); and it is the token's own issuance: a
+ *      token.issued entry recording the token's jti, grant, service, exp
+ *      and capabilities (jg_token_issuance_check), all of which the grant
+ *      holds - proven once per token, then only the leaf is re-checked;
  *   4. an audit entry records the action about to happen (who, grant,
  *      token, service, capability, parameters with their personal data as
  *      keyed markers, pii.h) and is durable (on the event loop the

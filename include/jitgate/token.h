@@ -75,6 +75,25 @@ int jg_token_check_claims(const struct jg_token_claims *c, const char *issuer, c
 			  int64_t now, char *why, size_t whylen)
     __attribute__((warn_unused_result));
 
+/*
+ * The data of the token.issued entry that records c's issuance (the entry
+ * the token's `audit` claim anchors it to): {"capabilities": c's, sorted
+ * and without repeats, "exp", "grant", "jti", "service": c->aud}.  NULL when
+ * out of memory; the caller decrefs.
+ */
+json_t *jg_token_issued_data(const struct jg_token_claims *c);
+
+/*
+ * Whether entry (a parsed audit entry) records the issuance of the token
+ * whose claims are c: a token.issued entry by "user:" + sub whose data's
+ * jti, grant, service, exp and capabilities are c's (capabilities as a set;
+ * c may not repeat one).  0, or JG_EDENIED with why.  An issuance recorded
+ * before the capabilities were (no data.capabilities) is refused too: its
+ * token must be replaced by a new one.
+ */
+int jg_token_issuance_check(const json_t *entry, const struct jg_token_claims *c, char *why,
+			    size_t whylen) __attribute__((warn_unused_result));
+
 /* Decodes header and payload without verifying (for `jitgate token inspect`). */
 int jg_token_decode_unverified(const char *token, json_t **header, json_t **payload);
 

@@ -686,6 +686,31 @@ describe('the debug data plane', () => {
     }
   });
 
+  // Found in an attack review: ?name=%FF answered 500 "out of memory" before any authentication
+  // (the raw byte went into a JSON string, which refused it).
+  test('query arguments that are not UTF-8 are a 400 (404 for a trace id), with or without a token, never a 500', async () => {
+    const before = (await exportEntries()).filter((e) => e.type !== 'audit.exported').length;
+    const cases = [
+      ['metrics?name=%FF', 400], ['metrics?name=queue%C3', 400], ['metrics?name=%ED%A0%80', 400], ['metrics?step=%FF', 400],
+      ['metrics?since=%FF', 400], ['logs?level=%FF', 400], ['logs?q=%FF', 400], ['logs?cursor=%FF', 400],
+      ['logs?trace_id=%FF', 400], ['logs?until=%FF', 400], ['traces?status=%FF', 400], ['traces?min_duration=%FF', 400],
+      [`traces/%FF${t1.slice(2)}`, 404],
+    ];
+    for (const [path, status] of cases) {
+      for (const token of [null, tokens.read]) {
+        const r = token ? await read(token, `/v1/services/${SVC}/${path}`) : await jg.request('GET', `/v1/services/${SVC}/${path}`);
+        assert.equal(r.status, status, `${path} ${token ? 'with' : 'without'} a token: ${r.body}`);
+        assert.match(r.headers['content-type'], /^application\/json/);
+      }
+    }
+    // the name itself is any UTF-8 text
+    const ok = await read(tokens.read, `/v1/services/${SVC}/metrics?name=${encodeURIComponent('latency.é')}`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(ok.json.metrics, []);
+    const after = (await exportEntries()).filter((e) => e.type !== 'audit.exported');
+    assert.deepEqual(after.slice(before).map((e) => [e.type, e.data.params?.name]), [['metrics.read', 'latency.é']], 'a refused argument reached the audit log');
+  });
+
   test('every read is audited before its data is returned; with read-pii the entry says so', async () => {
     const before = (await exportEntries()).length;
     assert.equal((await logs(tokens.read, '?q=declined&level=warn&limit=5')).status, 200);

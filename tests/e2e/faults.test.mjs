@@ -15,11 +15,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startJitgate, cleanup, runJitgate, Jitgate, BIN } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, Jitgate, BIN, ROOT } from './lib/harness.mjs';
 import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
 const SVC = 'payment-gateway';
@@ -252,8 +252,21 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
     try {
       await jg.stop();
       const db = join(jg.dir, 'jitgate.db');
+      // The checkout may lie under a directory the unprivileged user cannot enter (a clone in
+      // /root/src, or under `mktemp -d`): it gets its own copy of what serve reads from there.
+      const own = join(jg.dir, 'own');
+      mkdirSync(own);
+      copyFileSync(BIN, join(own, 'jitgate'));
+      chmodSync(join(own, 'jitgate'), 0o755);
+      cpSync(join(ROOT, 'migrations'), join(own, 'migrations'), { recursive: true });
+      cpSync(jg.policyDir, join(own, 'policies'), { recursive: true });
+      const config = readFileSync(jg.configPath, 'utf8');
+      const moved = config.replace(/^migrations_dir: .*$/m, `migrations_dir: ${join(own, 'migrations')}`)
+        .replace(/^policy_dir: .*$/m, `policy_dir: ${join(own, 'policies')}`);
+      assert.ok(!moved.includes(ROOT), `the configuration still names the checkout:\n${moved}`);
+      writeFileSync(jg.configPath, moved);
       execFileSync('chown', ['-R', '65534:65534', jg.dir]);
-      const asNobody = (timeout) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', BIN, 'serve', '-c', jg.configPath], { encoding: 'utf8', timeout });
+      const asNobody = (timeout) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(own, 'jitgate'), 'serve', '-c', jg.configPath], { encoding: 'utf8', timeout });
       assert.ok(!existsSync(`${db}-wal`), 'a clean stop leaves no -wal');
       chmodSync(jg.dir, 0o500); // the directory: no -wal can be created
       const dir = asNobody(10000);

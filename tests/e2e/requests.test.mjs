@@ -25,6 +25,13 @@ const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'appl
 const expected = [];
 const expectAudit = (type, label, pred) => expected.push({ type, label, pred });
 const forRequest = (id, extra = () => true) => (e) => e.data.request === id && extra(e);
+// An action refused to a signed-in user for lack of rights: recorded as request.action_refused.
+let refusals = 0;
+const expectRefused = (user, action, id, reason, label) => {
+  refusals++;
+  expectAudit('request.action_refused', label, (e) => e.actor === `user:${user}` && e.data.action === action &&
+    (typeof id === 'string' ? e.data.request === id && e.data.service === SVC : e.data.user === id.user) && reason.test(e.data.reason));
+};
 
 describe('access requests, end to end', () => {
   let jg;
@@ -103,6 +110,7 @@ rules:
     const self = await post('alice', `/v1/requests/${id}/approve`);
     assert.equal(self.status, 403, self.body);
     assert.match(self.json.error.message, /your own request/);
+    expectRefused('alice', 'approve', id, /your own request/, 'alice approves her own');
 
     const ok = await post('bob', `/v1/requests/${id}/approve`);
     assert.equal(ok.status, 200, ok.body);
@@ -128,10 +136,13 @@ rules:
     // code answers 404, not 403 (access.h: "404: also when the caller may not see it").
     const bob = await post('bob', `/v1/requests/${id}/approve`);
     assert.equal(bob.status, 404, bob.body);
+    assert.match(bob.json.error.message, /^no such request$/);
+    expectRefused('bob', 'approve', id, /not visible/, 'bob approves a request he may not see');
     // erin (auditor) can see it but is no approver either: that is the 403.
     const erin = await post('erin', `/v1/requests/${id}/approve`);
     assert.equal(erin.status, 403, erin.body);
     assert.match(erin.json.error.message, /not an eligible approver/);
+    expectRefused('erin', 'approve', id, /not an eligible approver/, 'erin is no approver');
 
     const c1 = await post('carol', `/v1/requests/${id}/approve`);
     assert.equal(c1.status, 200, c1.body);
@@ -306,8 +317,10 @@ rules:
     const own = await post('frank', `/v1/requests/${id}/review`, { note: 'all fine' });
     assert.equal(own.status, 403, own.body);
     assert.match(own.json.error.message, /your own/);
+    expectRefused('frank', 'review', id, /your own break-glass/, 'frank reviews his own break-glass');
     const stranger = await post('dave', `/v1/requests/${id}/review`, { note: 'x' });
     assert.equal(stranger.status, 404, stranger.body);
+    expectRefused('dave', 'review', id, /not visible/, 'dave reviews what he may not see');
 
     const rv = await post('bob', `/v1/requests/${id}/review`, { note: 'checked the incident, justified' });
     assert.equal(rv.status, 200, rv.body);
@@ -350,6 +363,7 @@ rules:
     // dave cannot see alice's grant: 404 (not 403), the same as an id that does not exist
     const stranger = await post('dave', `/v1/grants/${id}/revoke`, { reason: 'mine now' });
     assert.equal(stranger.status, 404, stranger.body);
+    expectRefused('dave', 'revoke', id, /not visible/, "dave revokes alice's grant");
     const none = await post('alice', '/v1/grants/req_doesnotexist/revoke', {});
     assert.equal(none.status, 404);
     const rv = await post('alice', `/v1/grants/${id}/revoke`, { reason: 'done early' });
@@ -373,6 +387,7 @@ rules:
     assert.equal(s.status, 400, 'deny without a body');
     s = await post('alice', `/v1/requests/${id}/deny`, { reason: 'never mind' });
     assert.equal(s.status, 403, 'the requester denied her own');
+    expectRefused('alice', 'deny', id, /your own request/, 'alice denies her own');
     s = await post('bob', `/v1/requests/${id}/deny`, { reason: 'no probes during the freeze' });
     assert.equal(s.status, 200, s.body);
     assert.equal(s.json.state, 'denied');
@@ -386,10 +401,13 @@ rules:
     s = await post('bob', `/v1/requests/${id}/cancel`);
     assert.equal(s.status, 403, s.body);
     assert.match(s.json.error.message, /only the requester/);
+    expectRefused('bob', 'cancel', id, /only the requester/, "bob cancels alice's request");
     s = await post('dave', `/v1/requests/${id}/cancel`);
     assert.equal(s.status, 404, s.body);
+    expectRefused('dave', 'cancel', id, /not visible/, 'dave cancels what he may not see');
     s = await post('oscar', `/v1/requests/${id}/cancel`);
     assert.equal(s.status, 403, 'an admin cancelled someone else\'s request');
+    expectRefused('oscar', 'cancel', id, /only the requester/, "oscar (admin) cancels alice's request");
     s = await post('alice', `/v1/requests/${id}/cancel`);
     assert.equal(s.status, 200, s.body);
     assert.equal(s.json.state, 'cancelled');
@@ -512,6 +530,7 @@ rules:
     for (const who of ['bob', 'erin', 'alice']) {
       const no = await post(who, '/v1/users/alice/revoke');
       assert.equal(no.status, 403, `${who}: ${no.body}`);
+      expectRefused(who, 'offboard', { user: 'alice' }, /needs admin rights/, `${who} off-boards alice`);
     }
     assert.deepEqual((await get('alice', `/v1/requests/${act.json.id}`)).json.state, 'active');
 
@@ -589,9 +608,15 @@ rules:
     assert.ok(expected.length >= 24, `only ${expected.length} expectations were registered`);
     const missing = expected.filter((x) => !entries.some((e) => e.type === x.type && x.pred(e)));
     assert.deepEqual(missing.map((x) => `${x.type}: ${x.label}`), []);
-    // the HTTP layer's refusals (malformed JSON, 415) and dry runs are not lifecycle steps
+    // request.refused is a malformed create, nothing else: the HTTP layer's refusals (malformed
+    // JSON, 415) and dry runs are not lifecycle steps
     assert.equal(entries.filter((e) => e.type === 'request.refused').length, 7);
     assert.equal(entries.filter((e) => e.type === 'request.refused' && /malformed|media/i.test(e.data.reason)).length, 0);
+    // a refused action is request.action_refused, once per refusal above (within every budget);
+    // conflicts (409), bad input (400) and ids of no request are not recorded
+    assert.equal(entries.filter((e) => e.type === 'request.action_refused').length, refusals);
+    assert.ok(refusals >= 13, `only ${refusals} refusals were registered`);
+    assert.ok(entries.filter((e) => e.type === 'request.action_refused').every((e) => !/doesnotexist/.test(JSON.stringify(e.data))));
 
     const keyFile = join(jg.dir, 'checkpoint.pub');
     const k = runJitgate(['keys', 'public', '--kind', 'checkpoint', '-c', jg.configPath]);
@@ -602,5 +627,67 @@ rules:
     const v = runJitgate(['audit', 'verify', exportFile, '--key', keyFile]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^VALID/);
+  });
+});
+
+// Refused actions are evidence, but one identity cannot flood the log with them: at most
+// requests.refused_actions_recorded per window, the rest counted and summed up once the window
+// is over (here 3 per 2 seconds).
+describe('refused actions: bounded per identity, the rest summed up', () => {
+  let jg;
+  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : json(body));
+  async function entries() {
+    const r = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(r.status, 200, r.body);
+    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l));
+  }
+  const of = (list, type, user) => list.filter((e) => e.type === type && e.actor === `user:${user}`);
+
+  before(async () => {
+    jg = await startJitgate({ extraConfig: 'requests:\n  refused_actions_recorded: 3\n  refused_actions_window_seconds: 2\n' });
+  });
+  after(() => cleanup(jg));
+
+  test('3 recorded per window, the rest counted; the sweeper writes the summary; others are not affected', async () => {
+    const r = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(r.status, 201, r.body);
+    const id = r.json.id;
+    // alice: 5 self-approvals and 2 self-denials, each refused the same as always
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) assert.equal((await post('alice', `/v1/requests/${id}/approve`)).status, 403);
+    for (let i = 0; i < 2; i++) assert.equal((await post('alice', `/v1/requests/${id}/deny`, { reason: 'mine' })).status, 403);
+    // bob, meanwhile, has a budget of his own
+    for (let i = 0; i < 2; i++) assert.equal((await post('bob', `/v1/requests/${id}/cancel`)).status, 403);
+    assert.ok(Date.now() - t0 < 1800, 'too slow for a 2-second window');
+    let list = await entries();
+    assert.deepEqual(of(list, 'request.action_refused', 'alice').map((e) => [e.data.action, e.data.request]),
+      [['approve', id], ['approve', id], ['approve', id]]);
+    assert.deepEqual(of(list, 'request.action_refused', 'bob').map((e) => e.data.action), ['cancel', 'cancel']);
+    assert.deepEqual(of(list, 'request.action_refusals_suppressed', 'alice'), [], 'summed up before its window was over');
+
+    // the window ends; within a sweep (1 s) the summary is written, with nobody acting
+    let summary;
+    for (const until = Date.now() + 5000; Date.now() < until;) {
+      summary = of(await entries(), 'request.action_refusals_suppressed', 'alice');
+      if (summary.length) break;
+      await sleep(200);
+    }
+    assert.equal(summary.length, 1, 'no summary of the suppressed refusals');
+    const d = summary[0].data;
+    assert.deepEqual({ suppressed: d.suppressed, recorded: d.recorded, actions: d.actions }, { suppressed: 4, recorded: 3, actions: { approve: 2, deny: 2 } });
+    assert.equal(d.window_end - d.window_start, 2);
+    assert.ok(Math.abs(d.window_start * 1000 - t0) < 1500, `window_start ${d.window_start}`);
+    list = await entries();
+    assert.deepEqual(of(list, 'request.action_refusals_suppressed', 'bob'), [], 'bob suppressed nothing');
+
+    // a new window: alice's next refusal is recorded again
+    assert.equal((await post('alice', `/v1/requests/${id}/approve`)).status, 403);
+    list = await entries();
+    assert.equal(of(list, 'request.action_refused', 'alice').length, 4);
+    assert.equal(of(list, 'request.action_refusals_suppressed', 'alice').length, 1);
+    // and none of it changed the request
+    const q = await jg.as('alice', 'GET', `/v1/requests/${id}`);
+    assert.equal(q.json.state, 'pending');
+    assert.deepEqual(q.json.approvals, []);
   });
 });

@@ -11,8 +11,9 @@
 // covered by tests/unit/test_token.c.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startJitgate, cleanup, runJitgate } from './lib/harness.mjs';
 
@@ -284,6 +285,24 @@ describe('capability tokens, the guard and probes', () => {
     assert.equal(r.status, 401, r.body);
   });
 
+  test('refused: a service path that is not UTF-8 is recorded in guard.refused with its bytes escaped', async () => {
+    const { payload } = decode(main.reply.token);
+    const cases = [
+      ['pay%FFment', 'pay\\xFFment'], // a byte that is no UTF-8
+      ['caf%C3%A9%C3', 'café\\xC3'], // a character, then a cut one
+      ['a%5Cb%ED%A0%80', 'a\\\\b\\xED\\xA0\\x80'], // a backslash (doubled), an encoded surrogate
+    ];
+    for (const [path, recorded] of cases) {
+      const before = (await exportEntries()).length;
+      await refused(main.reply.token, { path: `/v1/services/${path}/probes`, why: /another service/ });
+      const added = (await exportEntries()).slice(before).filter((e) => e.type === 'guard.refused');
+      assert.deepEqual(added.map((e) => ({ ...e.data, reason: undefined })), [{
+        grant: payload.grant, jti: payload.jti, service: recorded, token_service: SVC, capability: 'deploy-probe',
+        action: 'probe.list', reason: undefined,
+      }], `${path}: the refusal was not recorded, or not as escaped text`);
+    }
+  });
+
   test('refused: capability not granted (a read-logs grant\'s token) is 403', async () => {
     const g = await post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
     assert.equal(g.json.state, 'active');
@@ -327,6 +346,107 @@ describe('capability tokens, the guard and probes', () => {
     const list = await withToken(other.token, 'GET', PROBES);
     assert.equal(list.status, 200, list.body);
     assert.deepEqual(list.json.probes.filter((x) => x.grant === g.id), []);
+  });
+
+  // ---- forged with jitgate's own token key (root on the host): the anchor must be the token's own issuance
+
+  // Signs payload with the newest token key of the running instance, as whoever holds key_dir could.
+  function mint(payload) {
+    const dir = join(jg.dir, 'keys');
+    const file = readdirSync(dir).filter((f) => /^token-\d{4}\.pem$/.test(f)).sort().pop();
+    const key = createPrivateKey(readFileSync(join(dir, file)));
+    const input = `${b64u({ alg: 'ES256', typ: 'JWT', kid: thumbprint(createPublicKey(key).export({ format: 'jwk' })) })}.${b64u(payload)}`;
+    return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  }
+  const leafOf = (e) => createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(e.raw)])).digest('hex');
+  const LOGS = `/v1/services/${SVC}/logs`;
+  // a forged token: 401, no logs.read recorded, one guard.refused entry naming its jti and why
+  async function forgedRefused(token, why) {
+    const before = await exportEntries();
+    const r = await withToken(token, 'GET', LOGS);
+    assert.equal(r.status, 401, r.body);
+    assert.equal(r.json.error.code, 'unauthorized');
+    assert.match(r.headers['www-authenticate'] ?? '', /^Bearer realm="jitgate", error="invalid_token"/);
+    assert.match(r.json.error.message, why);
+    // what the guard wrote meanwhile (not the exports themselves, nor the expiry sweeper's entries)
+    const added = (await exportEntries()).slice(before.length).filter((e) => e.data?.jti !== undefined);
+    assert.deepEqual(added.map((e) => e.type), ['guard.refused'], 'a forged token was not recorded as refused (or was served)');
+    const { payload } = decode(token);
+    assert.equal(added[0].actor, `user:${payload.sub}`);
+    assert.equal(added[0].data.jti, payload.jti);
+    assert.equal(added[0].data.grant, payload.grant);
+    assert.equal(added[0].data.action, 'logs.read');
+    assert.match(added[0].data.reason, why);
+  }
+  // alice's read-logs grant (active at once), its genuine token and that token's token.issued entry
+  async function readLogsGrant() {
+    const g = await post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
+    assert.equal(g.json.state, 'active', g.body);
+    const t = await newToken(g.json.id);
+    const { payload } = decode(t.token);
+    const entry = (await exportEntries()).find((e) => e.seq === t.audit.seq);
+    return { grant: g.json, token: t.token, payload, entry };
+  }
+
+  test('forged with the real key: the claims of a genuine token, re-signed, pass (the key is the real one)', async () => {
+    const { payload, entry } = await readLogsGrant();
+    assert.equal(entry.type, 'token.issued');
+    assert.deepEqual(entry.data, { capabilities: ['read-logs'], exp: payload.exp, grant: payload.grant, jti: payload.jti, service: SVC });
+    const copy = mint({ ...payload, iat: payload.iat - 1, nbf: payload.nbf - 1 });
+    const r = await withToken(copy, 'GET', LOGS);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.redacted, true);
+  });
+
+  test('forged with the real key: read-pii added to a read-logs grant\'s token (anchored at its own issuance) is 401 + guard.refused', async () => {
+    const { token, payload } = await readLogsGrant();
+    for (const caps of [['read-logs', 'read-pii'], ['read-pii', 'read-logs'], ['read-logs', 'read-logs', 'read-pii']]) {
+      const forged = mint({ ...payload, caps });
+      // on the logs endpoint read-pii would serve the logs unredacted
+      await forgedRefused(forged, /capabilities/);
+    }
+    // the same token with a later exp than its issuance says
+    await forgedRefused(mint({ ...payload, exp: payload.exp + 600 }), /expiry/);
+    // and its own anchor with a hash that is not the entry's
+    const wrong = payload.audit.hash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    await forgedRefused(mint({ ...payload, audit: { ...payload.audit, hash: wrong } }), /does not match the log/);
+    // the genuine token is untouched by the refusals of its forgeries
+    const ok = await withToken(token, 'GET', LOGS);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.json.redacted, true);
+  });
+
+  test('forged with the real key: a token anchored at another entry (service.added, another token\'s issuance) is 401 + guard.refused', async () => {
+    const { token, payload } = await readLogsGrant();
+    const other = await readLogsGrant(); // another grant of alice's: another token.issued
+    const twin = await newToken(other.grant.id); // a second token of that grant
+    const add = runJitgate(['service', 'add', 'payment-forged', '--owners', 'payments-eng', '-c', jg.configPath]);
+    assert.equal(add.code, 0, add.stderr);
+    const entries = await exportEntries();
+    const serviceAdded = entries.filter((e) => e.type === 'service.added').pop();
+    assert.ok(serviceAdded, 'no service.added entry');
+    const anchors = [
+      serviceAdded,
+      entries.find((e) => e.type === 'request.created' && e.data.request === payload.grant), // its own grant's request
+      other.entry, // another grant's token.issued
+      entries.find((e) => e.seq === twin.audit.seq), // the same grant's other token
+    ];
+    for (const e of anchors) {
+      const forged = mint({ ...payload, caps: ['read-logs', 'read-pii'], audit: { seq: e.seq, hash: leafOf(e) } });
+      await forgedRefused(forged, /issuance|anchor/);
+      // the token's own capabilities do not help either
+      await forgedRefused(mint({ ...payload, audit: { seq: e.seq, hash: leafOf(e) } }), /issuance|anchor/);
+    }
+    // a token claiming another token's issuance as a whole (its jti and grant) but alice's own grant
+    await forgedRefused(mint({ ...other.payload, grant: payload.grant }), /issuance|anchor/);
+    assert.equal((await withToken(token, 'GET', LOGS)).status, 200);
+    assert.equal((await withToken(twin.token, 'GET', LOGS)).status, 200);
+  });
+
+  test('a token whose capabilities its grant does not hold (the grant row edited in the store) is 401 + guard.refused', async () => {
+    const { grant, token } = await readLogsGrant();
+    sql(join(jg.dir, 'jitgate.db'), `UPDATE access_requests SET capabilities = '["read-traces"]' WHERE id = '${grant.id}';`);
+    await forgedRefused(token, /not all its grant's/);
   });
 
   // ---- sizes

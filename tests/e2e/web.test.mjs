@@ -174,6 +174,11 @@ describe('the web pages in Chromium', () => {
     const r = await page.request.post(`${jg.url}/requests/${requestId}/approve`, { form: { csrf } });
     assert.equal(r.status(), 403, await r.text());
     assert.match(await r.text(), /own request/i);
+    // and recorded as the same evidence as the API's refusal
+    const e = await jg.auditor('GET', '/v1/audit/entries?type=request.action_refused&actor=user:alice');
+    assert.equal(e.status, 200, e.body);
+    assert.deepEqual(e.json.entries.map((x) => [x.entry.data.action, x.entry.data.request, x.entry.data.reason]),
+      [['approve', requestId, 'you cannot approve or deny your own request']]);
   });
 
   test('bob, in a second browser context, sees it in his queue and approves it', async () => {

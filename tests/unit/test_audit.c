@@ -2277,6 +2277,88 @@ test_audit_verified_append_async_catches_edit_of_newest_entry(void **state)
 	tamper_newest_then_append(*state, 1);
 }
 
+/* ---- anchors: an entry proven once per claim, then only its leaf re-checked ------ */
+
+struct claim_box {
+	int calls;
+	int verdict;   /* what check returns */
+	char type[64]; /* the type of the entry it was last shown */
+};
+
+static int
+count_check(void *ctx, const json_t *entry)
+{
+	struct claim_box *b = ctx;
+	const char *type = json_string_value(json_object_get(entry, "type"));
+	b->calls++;
+	snprintf(b->type, sizeof(b->type), "%s", type ? type : "");
+	return b->verdict;
+}
+
+static void
+test_audit_anchor_claim_checked_once_per_key(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_receipt r;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	uint64_t size = 0;
+
+	populate(f, 3);
+	json_t *data = json_pack("{s:s}", "jti", "tok_a");
+	assert_int_equal(jg_audit_append(f->audit, "token.issued", "user:alice", data, &r), 0);
+	json_decref(data);
+	populate(f, 2);
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &chain, &fault),
+			 0);
+	jg_audit_set_verified(f->audit, &chain);
+
+	struct claim_box box = {0, 0, ""};
+	struct jg_audit_anchor_claim a = {.check = count_check, .ctx = &box};
+	memset(a.key, 'a', 32);
+	/* first time: the entry is parsed and judged */
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &a), 0);
+	assert_int_equal(box.calls, 1);
+	assert_string_equal(box.type, "token.issued");
+	/* the same claim again: not judged again */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &a), 0);
+	assert_int_equal(box.calls, 1);
+
+	/* another claim on the same entry is judged, and its refusal is JG_EDENIED */
+	struct claim_box no = {0, JG_EDENIED, ""};
+	struct jg_audit_anchor_claim b = {.check = count_check, .ctx = &no};
+	memset(b.key, 'b', 32);
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &b), JG_EDENIED);
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &b), JG_EDENIED);
+	assert_int_equal(no.calls, 2);
+	/* ...and does not displace the claim that passed */
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &a), 0);
+	assert_int_equal(box.calls, 1);
+
+	/* a wrong leaf hash is refused before any judging, with or without a remembered claim */
+	uint8_t wrong[32];
+	memcpy(wrong, r.hash, 32);
+	wrong[0] ^= 1;
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, wrong, &a), JG_EDENIED);
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, wrong, &b), JG_EDENIED);
+	assert_int_equal(box.calls, 1);
+	assert_int_equal(no.calls, 2);
+	/* another entry with its own leaf: judged (and shown that entry) */
+	struct jg_audit_receipt other;
+	assert_int_equal(jg_audit_append(f->audit, "service.added", "user:alice", NULL, &other), 0);
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, other.seq, other.hash, &a), 0);
+	assert_int_equal(box.calls, 2);
+	assert_string_equal(box.type, "service.added");
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), 0);
+
+	/* the remembered claim still re-reads the entry: an edit underneath breaks the log */
+	edit_entry_elsewhere(f, r.seq, "tok_a", "tok_b");
+	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &a), JG_EVERIFY);
+	assert_int_equal(box.calls, 2);
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), JG_EVERIFY);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2323,6 +2405,7 @@ main(void)
 	    T(test_audit_append_async_queued_before_stop_is_written),
 	    T(test_audit_verified_append_catches_edit_of_newest_entry),
 	    T(test_audit_verified_append_async_catches_edit_of_newest_entry),
+	    T(test_audit_anchor_claim_checked_once_per_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

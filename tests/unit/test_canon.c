@@ -265,6 +265,45 @@ test_canon_check_refuses_non_json(void **state)
 	REFUSED("{\"a\":1}{}", "not JSON");
 }
 
+/* Raw bytes (a URL path segment) into an entry: valid text as is, the rest escaped, reversibly. */
+static void
+expect_escaped(const char *in, size_t max, const char *want)
+{
+	json_t *v = jg_canon_string_escaped(in, max);
+	assert_non_null(v);
+	assert_string_equal(json_string_value(v), want);
+	/* and it is an entry's string: it encodes canonically */
+	json_t *doc = json_pack("{s:O}", "s", v);
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(jg_canon_encode(doc, &out, &len), 0);
+	free(out);
+	json_decref(doc);
+	json_decref(v);
+}
+
+static void
+test_canon_string_escaped(void **state)
+{
+	(void)state;
+	expect_escaped("payment-gateway", 256, "payment-gateway");
+	expect_escaped("caf\xc3\xa9 \xf0\x9f\x98\x80", 256, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	expect_escaped("\xff", 256, "\\xFF");
+	expect_escaped("a\xff"
+		       "b\xc3",
+		       256, "a\\xFFb\\xC3");
+	/* overlong, surrogate, beyond U+10FFFF: each byte escaped */
+	expect_escaped("\xc0\xaf", 256, "\\xC0\\xAF");
+	expect_escaped("\xed\xa0\x80", 256, "\\xED\\xA0\\x80");
+	expect_escaped("\xf4\x90\x80\x80", 256, "\\xF4\\x90\\x80\\x80");
+	/* a backslash is doubled: "\\xFF" typed as text is not the byte 0xFF */
+	expect_escaped("\\xFF", 256, "\\\\xFF");
+	/* cut at max bytes; a character cut there shows as its bytes */
+	expect_escaped("abcdef", 3, "abc");
+	expect_escaped("ab\xc3\xa9", 3, "ab\\xC3");
+	expect_escaped("", 256, "");
+}
+
 int
 main(void)
 {
@@ -283,6 +322,7 @@ main(void)
 	    cmocka_unit_test(test_canon_check_refuses_non_ascii_keys),
 	    cmocka_unit_test(test_canon_check_refuses_nul),
 	    cmocka_unit_test(test_canon_check_refuses_non_json),
+	    cmocka_unit_test(test_canon_string_escaped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

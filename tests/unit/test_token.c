@@ -393,6 +393,139 @@ test_token_padding_refused_not_fatal(void **state)
 	free(good);
 }
 
+/* An entry as the audit log holds it, with the issuance data of c by actor. */
+static json_t *
+issued_entry(const struct jg_token_claims *c, const char *type, const char *actor)
+{
+	json_t *data = jg_token_issued_data(c);
+	assert_non_null(data);
+	json_t *e = json_pack("{s:i,s:i,s:i,s:s,s:s,s:o,s:s}", "v", 1, "seq", 41, "ts", 1, "type",
+			      type, "actor", actor, "data", data, "prev", "00");
+	assert_non_null(e);
+	return e;
+}
+
+static void
+expect_issuance(const json_t *entry, const struct jg_token_claims *c, int want, const char *needle)
+{
+	char why[256] = "";
+	int rc = jg_token_issuance_check(entry, c, why, sizeof(why));
+	if (rc != want || (needle && strstr(why, needle) == NULL)) {
+		char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+		fail_msg("%s: got %d \"%s\", want %d \"%s\"", text, rc, why, want,
+			 needle ? needle : "");
+	}
+}
+
+static void
+test_token_issued_data_sorted_capabilities(void **state)
+{
+	(void)state;
+	struct jg_token_claims c = claims();
+	snprintf(c.caps[0], sizeof(c.caps[0]), "read-traces");
+	snprintf(c.caps[1], sizeof(c.caps[1]), "read-logs");
+	snprintf(c.caps[2], sizeof(c.caps[2]), "read-metrics");
+	c.ncaps = 3;
+	json_t *data = jg_token_issued_data(&c);
+	char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text,
+			    "{\"capabilities\":[\"read-logs\",\"read-metrics\",\"read-traces\"],"
+			    "\"exp\":1795600300,\"grant\":\"req_test\",\"jti\":\"tok_test\","
+			    "\"service\":\"payment-gateway\"}");
+	free(text);
+	json_decref(data);
+}
+
+static void
+test_token_issuance_check_own_issuance_only(void **state)
+{
+	(void)state;
+	const struct jg_token_claims c = claims();
+	json_t *e = issued_entry(&c, "token.issued", "user:alice");
+	expect_issuance(e, &c, 0, NULL);
+	json_decref(e);
+
+	/* another entry type with the very same data */
+	e = issued_entry(&c, "service.added", "user:alice");
+	expect_issuance(e, &c, JG_EDENIED, "not a token issuance");
+	json_decref(e);
+	/* issued to someone else */
+	e = issued_entry(&c, "token.issued", "user:alicia");
+	expect_issuance(e, &c, JG_EDENIED, "another token");
+	json_decref(e);
+	e = issued_entry(&c, "token.issued", "alice");
+	expect_issuance(e, &c, JG_EDENIED, "another token");
+	json_decref(e);
+
+	/* each field of the token against the same entry */
+	struct jg_token_claims other;
+	e = issued_entry(&c, "token.issued", "user:alice");
+	other = c;
+	snprintf(other.jti, sizeof(other.jti), "tok_other");
+	expect_issuance(e, &other, JG_EDENIED, "another token");
+	other = c;
+	snprintf(other.grant, sizeof(other.grant), "req_other");
+	expect_issuance(e, &other, JG_EDENIED, "another token");
+	other = c;
+	snprintf(other.aud, sizeof(other.aud), "payment-other");
+	expect_issuance(e, &other, JG_EDENIED, "another token");
+	other = c;
+	snprintf(other.sub, sizeof(other.sub), "bob");
+	expect_issuance(e, &other, JG_EDENIED, "another token");
+	other = c;
+	other.exp = c.exp + 1;
+	expect_issuance(e, &other, JG_EDENIED, "expiry");
+	/* a capability more, another one, the same one twice */
+	other = c;
+	snprintf(other.caps[1], sizeof(other.caps[1]), "read-pii");
+	other.ncaps = 2;
+	expect_issuance(e, &other, JG_EDENIED, "capabilities");
+	other = c;
+	snprintf(other.caps[0], sizeof(other.caps[0]), "read-pii");
+	expect_issuance(e, &other, JG_EDENIED, "capabilities");
+	other = c;
+	snprintf(other.caps[1], sizeof(other.caps[1]), "deploy-probe");
+	other.ncaps = 2;
+	expect_issuance(e, &other, JG_EDENIED, "capabilities");
+	json_decref(e);
+
+	/* two capabilities: the token's order does not matter, the entry's must be sorted */
+	struct jg_token_claims two = c;
+	snprintf(two.caps[0], sizeof(two.caps[0]), "read-pii");
+	snprintf(two.caps[1], sizeof(two.caps[1]), "read-logs");
+	two.ncaps = 2;
+	e = issued_entry(&two, "token.issued", "user:alice");
+	expect_issuance(e, &two, 0, NULL);
+	json_array_clear(json_object_get(json_object_get(e, "data"), "capabilities"));
+	json_array_append_new(json_object_get(json_object_get(e, "data"), "capabilities"),
+			      json_string("read-pii"));
+	json_array_append_new(json_object_get(json_object_get(e, "data"), "capabilities"),
+			      json_string("read-logs"));
+	expect_issuance(e, &two, JG_EDENIED, "capabilities");
+	json_decref(e);
+
+	/* a data field of the wrong type */
+	e = issued_entry(&c, "token.issued", "user:alice");
+	json_object_set_new(json_object_get(e, "data"), "exp", json_string("1795600300"));
+	expect_issuance(e, &c, JG_EDENIED, "expiry");
+	json_decref(e);
+	e = json_pack("{s:s,s:s,s:[]}", "type", "token.issued", "actor", "user:alice", "data");
+	expect_issuance(e, &c, JG_EDENIED, NULL);
+	json_decref(e);
+}
+
+static void
+test_token_issuance_check_before_capabilities_were_recorded(void **state)
+{
+	(void)state;
+	const struct jg_token_claims c = claims();
+	/* token.issued as written before: grant, jti, service, exp */
+	json_t *e = issued_entry(&c, "token.issued", "user:alice");
+	json_object_del(json_object_get(e, "data"), "capabilities");
+	expect_issuance(e, &c, JG_EDENIED, "ask for a new token");
+	json_decref(e);
+}
+
 int
 main(void)
 {
@@ -407,6 +540,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_token_padding_refused_not_fatal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_cache_rechecks_claims_on_every_hit, setup,
 					    teardown),
+	    cmocka_unit_test(test_token_issued_data_sorted_capabilities),
+	    cmocka_unit_test(test_token_issuance_check_own_issuance_only),
+	    cmocka_unit_test(test_token_issuance_check_before_capabilities_were_recorded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
