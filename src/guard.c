@@ -390,9 +390,9 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 		 * issuance says is never served.
 		 */
 		char key[sizeof(g->claims.jti) + 8];
-		const char *why = active ? is.why : "the token's grant is no longer active";
+		const char *refused_why = active ? is.why : "the token's grant is no longer active";
 		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
-		audit_refusal(app, &g->claims, service, capability, action, why);
+		audit_refusal(app, &g->claims, service, capability, action, refused_why);
 		if (charge_failure(req, key, reply) != 0)
 			return JG_EDENIED;
 		if (!active)
