@@ -23,7 +23,7 @@ JG_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wfo
 JG_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
 JG_LDLIBS  = $(LDLIBS) $(PKG_LIBS) -lpthread
 
-LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/web/*.c)
+LIB_SRCS  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 WEB_ASSETS := $(wildcard src/web/*.css src/web/*.js)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -40,17 +40,17 @@ build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUI
 deps:
 	@deploy/install-deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h src/*.h src/web/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h src/*/*.h) | $(BUILD)/obj
 	@mkdir -p $(dir $@)
 	$(CC) $(JG_CFLAGS) -c -o $@ $<
 
-# The stylesheet and script are compiled into the binary (.incbin in src/web/assets.c).
-$(BUILD)/obj/web/assets.o: $(WEB_ASSETS)
+# The stylesheet and script are compiled into the binary (.incbin in src/web/web_assets.c).
+$(BUILD)/obj/web/web_assets.o: $(WEB_ASSETS)
 
 $(BUILD)/libjitgate.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/jitgate: $(BUILD)/obj/main.o $(BUILD)/libjitgate.a
+$(BUILD)/jitgate: $(BUILD)/obj/cli/main.o $(BUILD)/libjitgate.a
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $^ $(JG_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
@@ -124,11 +124,11 @@ bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)
 	bench/run.sh
 
 format:
-	clang-format -i src/*.c src/web/*.c src/web/*.h include/jitgate/*.h tests/unit/*.c fuzz/*.c \
+	clang-format -i src/*/*.c src/*/*.h include/jitgate/*.h tests/unit/*.c fuzz/*.c \
 	  fuzz/*.h fuzz/tools/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c src/web/*.c src/web/*.h include/jitgate/*.h \
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h include/jitgate/*.h \
 	  tests/unit/*.c fuzz/*.c fuzz/*.h fuzz/tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	  --suppress=missingIncludeSystem -Iinclude src tests/unit
