@@ -40,9 +40,12 @@ build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUI
 deps:
 	@deploy/install-deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/jitgate/*.h src/*/*.h) | $(BUILD)/obj
+# Each object depends on the headers it includes (-MMD -MP writes build/obj/**/*.d).
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 	@mkdir -p $(dir $@)
-	$(CC) $(JG_CFLAGS) -c -o $@ $<
+	$(CC) $(JG_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d
 
 # The stylesheet and script are compiled into the binary (.incbin in src/web/web_assets.c).
 $(BUILD)/obj/web/web_assets.o: $(WEB_ASSETS)

@@ -60,7 +60,7 @@ struct deny_rule {
 
 struct break_glass {
 	bool present;
-	char *id;      /* "policy#break_glass" */
+	char *id; /* "policy#break_glass" */
 	int line;
 	unsigned caps; /* all capabilities when the key is absent */
 	struct who requesters;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "jitgate/http.h"
-#include "web.h"
+#include "web_int.h"
 
 __asm__(".section .rodata\n"
 	".balign 16\n"

@@ -24,7 +24,7 @@
 #include "jitgate/error.h"
 #include "jitgate/merkle.h"
 #include "jitgate/web.h"
-#include "web.h"
+#include "web_int.h"
 
 #define PAGE_SIZE 50
 

@@ -13,7 +13,7 @@
 #include "jitgate/app.h"
 #include "jitgate/error.h"
 #include "jitgate/web.h"
-#include "web.h"
+#include "web_int.h"
 
 /*
  * Pages load only their own stylesheet and script; fetch() of the live

@@ -23,7 +23,7 @@
 #include "jitgate/catalog.h"
 #include "jitgate/error.h"
 #include "jitgate/web.h"
-#include "web.h"
+#include "web_int.h"
 
 static const char *const caps[] = {"read-logs", "read-traces", "read-metrics", "deploy-probe",
 				   "read-pii"};

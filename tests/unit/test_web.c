@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/web/web.h"
+#include "../../src/web/web_int.h"
 
 static void
 test_html_text_escapes_everything_that_is_not_a_literal(void **state)

@@ -1,5 +1,5 @@
 /*
- * src/web/web.h - what the page modules of src/web/ share (private).
+ * src/web/web_int.h - what the page modules of src/web/ share (private).
  *
  * Pages are built into a struct jg_html.  Markup can only be added as a
  * string literal (JG_HTML() refuses anything else at compile time); every
