@@ -22,6 +22,7 @@ jg_strerror(int code)
 	case JG_EDENIED: return "denied";
 	case JG_EUNAVAIL: return "unavailable";
 	case JG_EDEFERRED: return "deferred";
+	case JG_ERETRY: return "transient conflict; try again";
 	default: return "unknown error";
 	}
 }

@@ -23,6 +23,7 @@
 #define JG_EDENIED   -12 /* not allowed */
 #define JG_EUNAVAIL  -13 /* a dependency is unavailable: fail closed */
 #define JG_EDEFERRED -14 /* not done yet: the request was deferred (http.h) */
+#define JG_ERETRY    -15 /* transient conflict (serialization, deadlock): retry it */
 
 /* Returns a static string describing code; never NULL. */
 const char *jg_strerror(int code);

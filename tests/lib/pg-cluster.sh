@@ -133,10 +133,12 @@ cmd_start() {
 	local dir=$BASE/primary
 	as_owner "$BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C -N >"$BASE/initdb.log" 2>&1 ||
 		{ cat "$BASE/initdb.log" >&2; teardown "$BASE"; die "initdb failed"; }
-	# Test servers: no fsync (nothing here must survive an OS crash), small memory, loopback only.
+	# Test servers: no fsync (nothing here must survive an OS crash), small memory, loopback only;
+	# no autovacuum, whose analyze transactions would move jg_store_data_version() at random.
 	as_owner tee -a "$dir/postgresql.conf" >/dev/null <<-EOF
 		listen_addresses = '127.0.0.1'
 		fsync = off
+		autovacuum = off
 		shared_buffers = 32MB
 		max_connections = 80
 		wal_level = replica
