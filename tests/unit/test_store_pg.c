@@ -870,6 +870,13 @@ test_multi_host_url_follows_the_primary_through_failover(void **state)
 	script(c, "INSERT INTO fo VALUES (1)"); /* acknowledged by the synchronous standby */
 	assert_int_equal(jg_store_writable(ha, err, sizeof(err)), 0);
 
+	/* the standby configured as a copy of the primary's would be: waiting for a standby */
+	snprintf(args, sizeof(args),
+		 "sql %s standby \"ALTER SYSTEM SET synchronous_standby_names = '*'\"", base);
+	cluster(args, NULL, 0);
+	snprintf(args, sizeof(args), "sql %s standby 'SELECT pg_reload_conf()'", base);
+	cluster(args, NULL, 0);
+
 	/* the primary dies: the borrowed connection fails, the pool has nowhere to go */
 	snprintf(args, sizeof(args), "kill %s primary", base);
 	cluster(args, NULL, 0);
