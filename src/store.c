@@ -111,6 +111,12 @@ jg_store_engine(const struct jg_store *store)
 	return JG_STORE_OPS(store)->engine;
 }
 
+enum jg_store_engine
+jg_store_conn_engine(const struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->engine;
+}
+
 int
 jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errlen)
 {

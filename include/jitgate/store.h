@@ -108,8 +108,9 @@ void jg_store_close(struct jg_store *store);
  */
 int jg_store_check_url(const char *url, char *err, size_t errlen);
 
-/* Which engine store runs on. */
+/* Which engine store, or conn's store, runs on (for an owner's per-engine SQL). */
 enum jg_store_engine jg_store_engine(const struct jg_store *store);
+enum jg_store_engine jg_store_conn_engine(const struct jg_store_conn *conn);
 
 /*
  * Copies the whole database into a new file dest (refused when dest exists;

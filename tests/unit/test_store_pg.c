@@ -12,12 +12,13 @@
  * literals, identifiers or comments), every bind and column type with
  * NULL, blobs with NUL bytes, the statement cache, transactions and the
  * rollback at release, the error codes (constraint, serialization failure,
- * privilege, lost connection) and error texts without values, the URL rules
+ * deadlock, privilege, lost connection) and error texts without values, the URL rules
  * (no password, no key=value, TLS verification off loopback), password
  * files, recovery from a lost connection at the next acquire, a scan that
  * never holds the whole result, data_version, and a multi-host URL that
  * follows the primary through a failover (last: it ends the primary).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -510,6 +511,62 @@ test_serialization_failure_is_retry(void **state)
 	jg_store_release(store, b);
 }
 
+/* One side of a deadlock: lock one row, wait for the other side, then want its row. */
+struct side {
+	const char *first, *second;
+	pthread_barrier_t *both_locked;
+	int rc;
+};
+
+static void *
+deadlock_side(void *arg)
+{
+	struct side *d = arg;
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+
+	d->rc = JG_ESTORE;
+	if (jg_store_acquire(store, &c) != 0)
+		return NULL;
+	if (jg_store_begin(c) == 0 && jg_stmt_prepare(c, d->first, &st) == 0) {
+		int locked = jg_stmt_step(st) == JG_STMT_DONE;
+		jg_stmt_finish(st);
+		pthread_barrier_wait(d->both_locked);
+		if (locked && jg_stmt_prepare(c, d->second, &st) == 0) {
+			d->rc = jg_stmt_step(st);
+			jg_stmt_finish(st);
+		}
+	}
+	jg_store_release(store, c); /* rolls back: the other side goes on */
+	return NULL;
+}
+
+static void
+test_deadlock_is_retry(void **state)
+{
+	(void)state;
+	static const char one[] = "UPDATE dl SET v = v + 1 WHERE k = 1";
+	static const char two[] = "UPDATE dl SET v = v + 1 WHERE k = 2";
+	pthread_barrier_t b;
+	pthread_t ta, tb;
+	struct side a = {one, two, &b, 0}, z = {two, one, &b, 0};
+	struct jg_store_conn *c = conn_of(store);
+
+	script(c, "DROP TABLE IF EXISTS dl; CREATE TABLE dl (k int PRIMARY KEY, v int); "
+		  "INSERT INTO dl VALUES (1, 0), (2, 0)");
+	jg_store_release(store, c);
+	pthread_barrier_init(&b, NULL, 2);
+	assert_int_equal(pthread_create(&ta, NULL, deadlock_side, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, deadlock_side, &z), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&b);
+	/* the server's deadlock detector ends one (after deadlock_timeout, 1 s); the other goes on
+	 */
+	assert_true((a.rc == JG_ERETRY && z.rc == JG_STMT_DONE) ||
+		    (a.rc == JG_STMT_DONE && z.rc == JG_ERETRY));
+}
+
 static void
 test_exec_script_and_changes(void **state)
 {
@@ -548,6 +605,7 @@ test_sqlite_only_functions_refuse(void **state)
 	int fd = 7;
 
 	assert_int_equal(jg_store_engine(store), JG_STORE_POSTGRES);
+	assert_int_equal(jg_store_conn_engine(c), JG_STORE_POSTGRES);
 	assert_int_equal(jg_store_last_insert_rowid(c), JG_EINVAL);
 	assert_int_equal(jg_store_backup(store, "/tmp/never", err, sizeof(err)), JG_EINVAL);
 	assert_int_equal(access("/tmp/never", F_OK), -1);
@@ -768,6 +826,7 @@ test_sqlite_urls_open_sqlite(void **state)
 	assert_int_equal(jg_store_open(u, &s, err, sizeof(err)), 0);
 	assert_int_equal(jg_store_engine(s), JG_STORE_SQLITE);
 	struct jg_store_conn *c = conn_of(s);
+	assert_int_equal(jg_store_conn_engine(c), JG_STORE_SQLITE);
 	assert_int_equal(one_int(c, "SELECT 40 + 2"), 42);
 	jg_store_release(s, c);
 	jg_store_close(s);
@@ -959,6 +1018,7 @@ main(int argc, char **argv)
 	    TEST(test_constraint_is_conflict_and_errors_carry_no_values),
 	    TEST(test_insufficient_privilege_is_denied),
 	    TEST(test_serialization_failure_is_retry),
+	    TEST(test_deadlock_is_retry),
 	    TEST(test_exec_script_and_changes),
 	    TEST(test_sqlite_only_functions_refuse),
 	    TEST(test_data_version_moves_when_a_writer_commits),
