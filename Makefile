@@ -9,7 +9,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := openssl libjwt libmicrohttpd sqlite3 jansson yaml-0.1 libcurl liboauth2 zlib
+PKGS    := openssl libjwt libmicrohttpd sqlite3 libpq jansson yaml-0.1 libcurl liboauth2 zlib
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -80,8 +80,10 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/agent:
 	mkdir -p $@
 
 # Unit tests run from the repository root so they find migrations/ and tests/unit/data/.
+# A test named *_pg runs against a throwaway PostgreSQL cluster of its own (tests/lib/pg-cluster.sh).
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+	  case $$t in *_pg) tests/lib/pg-cluster.sh run -- $$t ;; *) $$t ;; esac; done
 
 unit-asan:
 	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit

@@ -13,10 +13,14 @@ debs=(
   faketime
   clang-14 libclang-rt-14-dev
   clang-format cppcheck
+  libpq-dev postgresql-15 postgresql-contrib
 )
 # faketime: the clock-step fault tests (tests/e2e/faults.test.mjs) run jitgate under libfaketime.
 # clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
 # clang-format and cppcheck: make lint, the first step of make test.
+# libpq-dev: the PostgreSQL store (src/store_pg.c) links libpq.  postgresql-15 and postgresql-contrib:
+# the server binaries and the postgres system user for the throwaway clusters the tests start
+# (tests/lib/pg-cluster.sh); the tests never use a cluster the package itself may set up.
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.
 
 missing=()

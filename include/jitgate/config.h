@@ -62,9 +62,10 @@ struct jg_config {
 	uint16_t listen_port;
 	char *public_url; /* https://host[:port], no trailing slash */
 	char *tls_cert_file;
-	char *tls_key_file;  /* secret: 0600, not a symlink */
-	char *database_url;  /* as written */
-	char *database_path; /* resolved SQLite file */
+	char *tls_key_file;	      /* secret: 0600, not a symlink */
+	char *database_url;	      /* as written */
+	char *database_path;	      /* resolved SQLite file */
+	char *database_password_file; /* PostgreSQL: the role's password (store.h) */
 	char *migrations_dir;
 	char *policy_dir;
 	char *key_dir;

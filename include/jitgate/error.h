@@ -24,6 +24,7 @@
 #define JG_EUNAVAIL  -13 /* a dependency is unavailable: fail closed */
 #define JG_EDEFERRED -14 /* not done yet: the request was deferred (http.h) */
 #define JG_ELIMITED  -15 /* a rate limit (throttle.h): nothing was done; try again later */
+#define JG_ERETRY    -16 /* transient conflict (serialization, deadlock): retry it */
 
 /* Returns a static string describing code; never NULL. */
 const char *jg_strerror(int code);

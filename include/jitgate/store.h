@@ -1,15 +1,48 @@
 /*
  * store.h - the storage interface: connections, transactions, statements.
  *
- * Everything jitgate keeps goes through this header.  SQLite (store_sqlite.c)
- * is the embedded engine; a PostgreSQL backend implements the same functions
- * later, selected by the database URL.  SQL uses '?' placeholders and
- * statements are always prepared: there is no way to run SQL built from
- * input.
+ * Everything jitgate keeps goes through this header.  Two engines implement
+ * it, chosen by the URL given to jg_store_open(): SQLite (store_sqlite.c),
+ * the embedded default, for a plain path or a sqlite:// URL; PostgreSQL
+ * (store_pg.c, on libpq) for a postgres:// or postgresql:// URI.  store.c
+ * dispatches each call to the engine of its store, connection or statement
+ * (one indirect call).  SQL uses '?' placeholders and statements are always
+ * prepared: there is no way to run SQL built from input.
  *
  * Threads: a struct jg_store is shared; each thread borrows a connection
  * with jg_store_acquire() and gives it back with jg_store_release().  A
  * connection and its statements belong to one thread at a time.
+ *
+ * What differs on PostgreSQL, in short (each function says more):
+ * - SQL: callers write '?' (or SQLite's '?NNN'); the backend rewrites them
+ *   to $1..$n once per cached statement, skipping string literals
+ *   (standard, E'' and dollar-quoted), quoted identifiers and comments.  So
+ *   the PostgreSQL operators spelled with '?' (jsonb ?, ?|, ?&) cannot be
+ *   written: use their function forms.  SQL that is not portable (FTS5,
+ *   INSERT OR IGNORE, PRAGMA) stays in per-backend statements of its owner.
+ * - Statements are sent at their first step, not at prepare, because the
+ *   parameter types come from the binds: int64 -> int8, double -> float8,
+ *   blob -> bytea, text and NULL -> left to the server to infer from the
+ *   SQL (text where it cannot: `? IS NULL` alone).  A statement whose bind
+ *   types change to ones it was not prepared with is prepared again.
+ *   Values travel as text, blobs as binary; results come back as text and
+ *   the getters convert (bytea is decoded, booleans read as 1/0).
+ * - Results: a statement's whole result is fetched at its first step, so
+ *   the connection is free while the caller iterates and may run other
+ *   statements on it (as the SQLite code does).  For results that may be
+ *   large, jg_stmt_prepare_scan() fetches in batches through a cursor.
+ * - Errors: a failed statement inside a transaction aborts it (every later
+ *   statement fails until ROLLBACK or ROLLBACK TO SAVEPOINT), unlike SQLite
+ *   where only that statement fails: put statements that may fail on
+ *   purpose (a unique key) in a savepoint.  Codes: a constraint violation ->
+ *   JG_ECONFLICT; serialization failure or deadlock -> JG_ERETRY (run the
+ *   whole transaction again); lost connection or a read-only server ->
+ *   JG_EUNAVAIL (the connection is replaced at a later acquire);
+ *   insufficient privilege -> JG_EDENIED; anything else -> JG_ESTORE.
+ * - Isolation: jg_store_begin() is READ COMMITTED: it takes no lock, so a
+ *   read-modify-write needs SELECT ... FOR UPDATE or
+ *   jg_store_begin_serializable() with a retry on JG_ERETRY.  On SQLite
+ *   both take the database's write lock at once (BEGIN IMMEDIATE).
  */
 #ifndef JITGATE_STORE_H
 #define JITGATE_STORE_H
@@ -22,56 +55,113 @@ struct jg_store_conn;
 struct jg_stmt;
 
 #define JG_STORE_POOL_SIZE 8
+/* Rows a scan statement (jg_stmt_prepare_scan) holds at a time on PostgreSQL. */
+#define JG_STORE_SCAN_BATCH 256
 
 /* jg_stmt_step() results besides errors. */
 #define JG_STMT_DONE 0
 #define JG_STMT_ROW  1
 
+enum jg_store_engine { JG_STORE_SQLITE, JG_STORE_POSTGRES };
+
+struct jg_store_options {
+	/*
+	 * PostgreSQL: a file (mode 0600, no symlink, at most 1 KiB) whose first
+	 * line is the role's password, read once at open and kept in memory for
+	 * reconnections; NULL to let libpq find one (its passfile, ~/.pgpass).
+	 * Refused for SQLite.
+	 */
+	const char *password_file;
+};
+
 /*
- * Opens the database at path (created when missing, mode 0600), in WAL mode
- * with synchronous=FULL, foreign keys on and a busy timeout.  While open,
- * the store holds a shared flock(2) on the database file, so that `jitgate
- * restore` (which needs it exclusively) cannot replace the file under a
- * running process; an open while a restore holds it fails.  On failure
- * writes a reason to err and returns JG_ESTORE.  Close with jg_store_close().
+ * Opens the store that url names:
+ * - a plain path or sqlite://PATH (sqlite:///abs/path.db): the SQLite file
+ *   (created when missing, mode 0600), in WAL mode with synchronous=FULL,
+ *   foreign keys on and a busy timeout.  While open, the store holds a
+ *   shared flock(2) on the database file, so that `jitgate restore` (which
+ *   needs it exclusively) cannot replace the file under a running process;
+ *   an open while a restore holds it fails.
+ * - postgres://... or postgresql://... (a libpq URI; several hosts as
+ *   postgres://h1:5432,h2:5432/db?target_session_attrs=read-write): a pool
+ *   of JG_STORE_POOL_SIZE libpq connections, the first made now (so a wrong
+ *   address, role or password fails here), the others at first use.
+ *   Refused without connecting (JG_EINVAL): a password in the URL (user:pw@
+ *   or ?password=), a service= key, and any host that is not loopback
+ *   (127.0.0.0/8, ::1, localhost, a unix socket directory) unless the URL
+ *   says sslmode=verify-full.  The rule is checked on the options libpq
+ *   would use, environment (PGHOST, PGSSLMODE, ...) included.
+ * - a libpq key=value string ("host=db dbname=x") or another scheme://:
+ *   refused with JG_EINVAL, nothing created.
+ * opts may be NULL.  On failure writes a reason to err (never a password)
+ * and returns JG_EINVAL (the URL or options), JG_EIO / JG_EDENIED (the
+ * password file) or JG_ESTORE.  Close with jg_store_close().
  */
-int jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen);
+int jg_store_open(const char *url, struct jg_store **out, char *err, size_t errlen);
+int jg_store_open_opts(const char *url, const struct jg_store_options *opts, struct jg_store **out,
+		       char *err, size_t errlen);
 void jg_store_close(struct jg_store *store);
+
+/*
+ * Checks url as jg_store_open() would, without opening anything (for the
+ * configuration).  Returns 0 or JG_EINVAL with the reason in err.
+ */
+int jg_store_check_url(const char *url, char *err, size_t errlen);
+
+/* Which engine store, or conn's store, runs on (for an owner's per-engine SQL). */
+enum jg_store_engine jg_store_engine(const struct jg_store *store);
+enum jg_store_engine jg_store_conn_engine(const struct jg_store_conn *conn);
 
 /*
  * Copies the whole database into a new file dest (refused when dest exists;
  * created mode 0600) with SQLite's online backup, in one read transaction:
  * a consistent snapshot while other connections keep writing.  On failure
  * dest is removed.  Returns 0, JG_ECONFLICT (dest exists) or JG_ESTORE.
+ * PostgreSQL: JG_EINVAL (back up with the server's tools: pg_basebackup or
+ * pg_dump; docs/operations.md).
  */
 int jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errlen);
 
-/* The same from the database file src, opened read-only (for a restore). */
+/*
+ * The same from the database file src, opened read-only (for a restore).
+ * SQLite only: a postgres:// src is refused with JG_EINVAL.
+ */
 int jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen);
 
 /*
  * Switches the database file at path (no store open on it) to a rollback
  * journal: one self-contained file, readable without -wal and -shm beside
- * it.  Returns 0 or JG_ESTORE.
+ * it.  Returns 0 or JG_ESTORE.  SQLite only (JG_EINVAL for a URL).
  */
 int jg_store_self_contained(const char *path, char *err, size_t errlen);
 
 /*
  * Takes the exclusive flock(2) on the database file at path (created when
  * missing) without waiting: *fd holds it until closed.  Returns 0, JG_EUNAVAIL
- * when a process has the store open, or JG_EIO.
+ * when a process has the store open, or JG_EIO.  SQLite only: PostgreSQL has
+ * no file to lock (JG_EINVAL for a URL; the port uses an advisory lock).
  */
 int jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen);
 
-/* Borrows a connection (waits while all are in use).  Returns 0 or JG_ESTORE. */
+/*
+ * Borrows a connection (waits while all are in use).  Returns 0 or
+ * JG_ESTORE.  PostgreSQL: a connection found closed (the server ended it,
+ * a failover) or broken by an earlier error is reconnected here, through
+ * the URL's host list (so target_session_attrs=read-write finds the new
+ * primary); while reconnecting fails, further attempts wait 0.1 s doubling
+ * up to 5 s and acquire returns JG_EUNAVAIL at once meanwhile.  A statement
+ * never reconnects by itself: a transaction is never split across two
+ * server sessions.
+ */
 int jg_store_acquire(struct jg_store *store, struct jg_store_conn **out);
-/* Returns a connection; rolls back any transaction left open. */
+/* Returns a connection; rolls back any transaction left open (conn NULL: no-op). */
 void jg_store_release(struct jg_store *store, struct jg_store_conn *conn);
 
 /*
  * Proves the store answers: the database file is still the one opened (not
  * removed or replaced underneath) and a query over the schema succeeds.
- * Returns 0 or JG_ESTORE.
+ * Returns 0 or JG_ESTORE.  PostgreSQL: a borrowed connection answers a
+ * query (JG_EUNAVAIL when no connection can be made).
  */
 int jg_store_ping(struct jg_store *store);
 
@@ -79,38 +169,95 @@ int jg_store_ping(struct jg_store *store);
  * 0 when the database can take a write transaction; JG_EDENIED when SQLite
  * had to open it read-only or cannot start one (the file or its directory is
  * not writable by this user), with the reason in err.  Writes nothing.
+ * PostgreSQL: JG_EDENIED when the server is a standby (in recovery) or its
+ * transactions are read-only by default; JG_EUNAVAIL when it cannot be
+ * reached.  Privileges on tables are not checked here.
  */
 int jg_store_writable(struct jg_store *store, char *err, size_t errlen);
-/* Bytes the database engine holds in memory now (page caches, statements), all connections. */
+/*
+ * Bytes the database engines hold in memory now, all stores: SQLite's page
+ * caches and statements, plus the PostgreSQL results held by statements.
+ */
 int64_t jg_store_memory_used(void);
 
-/* BEGIN IMMEDIATE (takes the write lock now) / COMMIT / ROLLBACK. */
+/*
+ * A write transaction.  SQLite: BEGIN IMMEDIATE (takes the write lock now:
+ * writers are serial).  PostgreSQL: BEGIN ISOLATION LEVEL READ COMMITTED -
+ * no lock is taken and each statement sees what was committed before it
+ * started, so a read-modify-write must lock what it read (SELECT ... FOR
+ * UPDATE) or use jg_store_begin_serializable().
+ */
 int jg_store_begin(struct jg_store_conn *conn);
-/* A read transaction: a consistent snapshot for several queries.  End with rollback. */
+/*
+ * A write transaction that behaves as if it ran alone.  SQLite: BEGIN
+ * IMMEDIATE, as above.  PostgreSQL: BEGIN ISOLATION LEVEL SERIALIZABLE: a
+ * statement or the commit may fail with JG_ERETRY when a concurrent
+ * transaction conflicts; roll back and run the whole transaction again (a
+ * few times, then give up with JG_EUNAVAIL).
+ */
+int jg_store_begin_serializable(struct jg_store_conn *conn);
+/*
+ * A read transaction: a consistent snapshot for several queries.  End with
+ * rollback.  SQLite: BEGIN (deferred).  PostgreSQL: BEGIN ISOLATION LEVEL
+ * REPEATABLE READ READ ONLY - a write inside it fails with JG_EINVAL.
+ */
 int jg_store_begin_read(struct jg_store_conn *conn);
+/* COMMIT: PostgreSQL may answer JG_ERETRY (serializable conflict) or JG_ECONFLICT
+ * (a deferred constraint); the transaction is over either way. */
 int jg_store_commit(struct jg_store_conn *conn);
+/* ROLLBACK when a transaction is open; 0 when none is (or the connection is lost). */
 int jg_store_rollback(struct jg_store_conn *conn);
 
-/* True while conn is inside a transaction (SQLite may end one on I/O errors). */
+/*
+ * True while conn is inside a transaction.  SQLite may end one on I/O
+ * errors.  PostgreSQL: also true for a transaction an error aborted (until
+ * ROLLBACK or ROLLBACK TO SAVEPOINT); false once the connection is lost.
+ */
 int jg_store_in_transaction(struct jg_store_conn *conn);
 
-/* Runs a script of trusted SQL (a migration file), statement by statement. */
+/*
+ * Runs a script of trusted SQL (a migration file): SQLite statement by
+ * statement; PostgreSQL as one simple-protocol query (so a script without
+ * BEGIN/COMMIT runs as one implicit transaction).  No placeholders.
+ */
 int jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen);
 
 /*
  * Prepares sql.  Statements are cached per connection by the address of
  * sql, so pass string literals.  Finish with jg_stmt_finish() (which resets,
- * it does not free, a cached statement).
+ * it does not free, a cached statement).  PostgreSQL: the SQL reaches the
+ * server at the first step, so a syntax error shows there.
  */
 int jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out);
+/*
+ * Prepares a query whose result may be too large to hold: PostgreSQL runs
+ * it through a cursor (DECLARE ... NO SCROLL CURSOR) and holds at most
+ * JG_STORE_SCAN_BATCH rows at a time, fetching the next batch as steps need
+ * it; the cursor lives in the caller's transaction, which must be open
+ * (jg_store_begin_read(); else the first step returns JG_EINVAL).  Other
+ * statements may run on conn between steps.  SQLite steps lazily anyway:
+ * the same as jg_stmt_prepare().  Cached separately from jg_stmt_prepare()
+ * of the same sql.
+ */
+int jg_stmt_prepare_scan(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out);
+/* Binds copy the value; idx from 1; text NULL binds NULL.  Unbound parameters are NULL. */
 int jg_stmt_bind_text(struct jg_stmt *st, int idx, const char *value);
 int jg_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len);
 int jg_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value);
 int jg_stmt_bind_null(struct jg_stmt *st, int idx);
 int jg_stmt_bind_double(struct jg_stmt *st, int idx, double value);
-/* Returns JG_STMT_ROW, JG_STMT_DONE or JG_ESTORE / JG_ECONFLICT (constraint). */
+/*
+ * Returns JG_STMT_ROW, JG_STMT_DONE or an error: JG_ESTORE, JG_ECONFLICT
+ * (constraint); on PostgreSQL also JG_ERETRY, JG_EUNAVAIL, JG_EDENIED,
+ * JG_EINVAL (see the top of this file).  A step after JG_STMT_DONE runs
+ * the statement again with the same binds.
+ */
 int jg_stmt_step(struct jg_stmt *st);
-/* Column values of the current row; pointers live until the next step. */
+/*
+ * Column values of the current row; pointers live until the next step.  A
+ * NULL reads as NULL text, a NULL blob of length 0, 0 and 0.0.  PostgreSQL:
+ * text of a bytea column is its bytes (NUL-terminated, like SQLite's).
+ */
 const char *jg_stmt_column_text(struct jg_stmt *st, int col);
 const void *jg_stmt_column_blob(struct jg_stmt *st, int col, size_t *len);
 int64_t jg_stmt_column_int64(struct jg_stmt *st, int col);
@@ -124,6 +271,16 @@ int jg_store_changes(struct jg_store_conn *conn);
  * inside a transaction) exactly when no other connection - of this process
  * or another - committed to the database in between.  conn's own commits do
  * not change it.  Returns 0 or JG_ESTORE.
+ *
+ * PostgreSQL: a counter of conn that moves when the server's snapshot
+ * (pg_current_snapshot(): the newest finished transaction id and those still
+ * running) differs from the one conn saw at its previous call.  Unchanged
+ * therefore means that no transaction that wrote finished anywhere on the
+ * server in between - so nothing can have changed.  Unlike SQLite it also
+ * moves for conn's own commits, for aborts, and for writes to other
+ * databases of the same server: a writer that commits between its looks
+ * always sees a change and re-reads (safe; the PostgreSQL audit writer will
+ * compare the chain head instead).  It moves after a reconnection too.
  */
 int jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
     __attribute__((warn_unused_result));
@@ -132,11 +289,18 @@ int jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
  * in a transaction that also writes FTS5 tables: a RETURNING statement opens
  * a statement savepoint, and FTS5 flushes its pending index data to a new
  * segment at every savepoint (one per row instead of one per transaction).
+ * PostgreSQL has no rowid: returns JG_EINVAL; use INSERT ... RETURNING id.
  */
 int64_t jg_store_last_insert_rowid(struct jg_store_conn *conn);
+/* Resets st for reuse: clears the binds and the result (a scan's cursor is closed). NULL: no-op. */
 void jg_stmt_finish(struct jg_stmt *st);
 
-/* The last error text of conn (for logs; contains no bound values). */
+/*
+ * The last error text of conn (for logs; contains no bound values).
+ * PostgreSQL: SQLSTATE and the server's primary message, without its
+ * DETAIL (which may quote values); for data exceptions (class 22, which
+ * quote the value) the SQLSTATE only.
+ */
 const char *jg_store_errmsg(struct jg_store_conn *conn);
 
 #endif

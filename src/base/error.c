@@ -23,6 +23,7 @@ jg_strerror(int code)
 	case JG_EUNAVAIL: return "unavailable";
 	case JG_EDEFERRED: return "deferred";
 	case JG_ELIMITED: return "rate limited";
+	case JG_ERETRY: return "transient conflict; try again";
 	default: return "unknown error";
 	}
 }

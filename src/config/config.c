@@ -21,6 +21,7 @@
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/notify.h"
+#include "jitgate/store.h"
 #include "jitgate/yamldoc.h"
 
 enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT, K_STRLIST, K_SINKS };
@@ -47,6 +48,7 @@ static const struct key keys[] = {
     {"tls.key_file", K_PATH, true, 0, 0, NULL, 0, OFF(tls_key_file)},
     {"database", K_OBJECT, true, 0, 0, NULL, 0, 0},
     {"database.url", K_STRING, true, 0, 0, NULL, 0, OFF(database_url)},
+    {"database.password_file", K_PATH, false, 0, 0, NULL, 0, OFF(database_password_file)},
     {"migrations_dir", K_PATH, false, 0, 0, "migrations", 0, OFF(migrations_dir)},
     {"policy_dir", K_PATH, false, 0, 0, "policies", 0, OFF(policy_dir)},
     {"key_dir", K_PATH, false, 0, 0, "keys", 0, OFF(key_dir)},
@@ -589,11 +591,21 @@ static int
 parse_database(struct ctx *c, struct jg_config *cfg)
 {
 	const char *url = cfg->database_url;
+	char why[384];
 
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+		/* the URL rules of the store (no password, TLS verified off loopback) first */
+		if (jg_store_check_url(url, why, sizeof(why)) != 0)
+			return refuse(c, "database.url", "'database.url': %s", why);
 		return refuse(c, "database.url",
-			      "'database.url': the PostgreSQL backend is not available in this "
-			      "version; use sqlite:///path/to/jitgate.db");
+			      "'database.url': the store layer speaks PostgreSQL, but jitgate's "
+			      "tables are not ported to it in this version; use "
+			      "sqlite:///path/to/jitgate.db");
+	}
+	if (cfg->database_password_file != NULL)
+		return refuse(
+		    c, "database.password_file",
+		    "'database.password_file' applies to a postgres:// database.url only");
 	if (strncmp(url, "sqlite://", 9) != 0 || url[9] == '\0')
 		return refuse(c, "database.url",
 			      "'database.url' must be sqlite:///absolute/path.db or "
@@ -812,6 +824,7 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->tls_key_file);
 	free(cfg->database_url);
 	free(cfg->database_path);
+	free(cfg->database_password_file);
 	free(cfg->migrations_dir);
 	free(cfg->policy_dir);
 	free(cfg->key_dir);

@@ -1,7 +1,8 @@
 /*
  * store_sqlite.c - the SQLite engine behind store.h.
  *
- * A fixed pool of connections, each opened in WAL mode with
+ * One engine of store.h (store.c dispatches to it through the table at the
+ * end; store_int.h).  A fixed pool of connections, each opened in WAL mode with
  * synchronous=FULL (a commit is on disk before it returns), foreign keys on
  * and a busy timeout so writers from several threads queue instead of
  * failing.  Each connection caches its prepared statements by the address of
@@ -23,17 +24,20 @@
 
 #include "jitgate/error.h"
 #include "jitgate/store.h"
+#include "store_int.h"
 
 #define STMT_CACHE	64
 #define BUSY_TIMEOUT_MS 5000
 
 struct jg_stmt {
+	const struct jg_store_ops *ops; /* first: store.c dispatches on it */
 	sqlite3_stmt *stmt;
 	const char *sql; /* cache key: the caller's literal */
 	struct jg_store_conn *conn;
 };
 
 struct jg_store_conn {
+	const struct jg_store_ops *ops; /* first: store.c dispatches on it */
 	sqlite3 *db;
 	bool in_use;
 	struct jg_stmt cache[STMT_CACHE];
@@ -41,6 +45,7 @@ struct jg_store_conn {
 };
 
 struct jg_store {
+	const struct jg_store_ops *ops; /* first: store.c dispatches on it */
 	char *path;
 	dev_t dev; /* the file opened, to notice it being removed or replaced */
 	ino_t ino;
@@ -130,14 +135,14 @@ lock_file(const char *path, int op, int *fd, char *err, size_t errlen)
 }
 
 int
-jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen)
+jg_store_sqlite_lock_exclusive(const char *path, int *fd, char *err, size_t errlen)
 {
 	int rc = lock_file(path, LOCK_EX, fd, err, errlen);
 	return rc == JG_ESTORE ? JG_EIO : rc;
 }
 
 int
-jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
+jg_store_sqlite_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 {
 	struct jg_store *s;
 
@@ -145,6 +150,7 @@ jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return JG_ENOMEM;
+	s->ops = &jg_store_sqlite_ops;
 	s->lock_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->freed, NULL);
@@ -158,6 +164,7 @@ jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 		return JG_ESTORE;
 	}
 	for (int i = 0; i < JG_STORE_POOL_SIZE; i++) {
+		s->conns[i].ops = &jg_store_sqlite_ops;
 		if (open_conn(path, &s->conns[i], err, errlen) != 0) {
 			jg_store_close(s);
 			return JG_ESTORE;
@@ -181,8 +188,8 @@ jg_store_open(const char *path, struct jg_store **out, char *err, size_t errlen)
 	return 0;
 }
 
-void
-jg_store_close(struct jg_store *store)
+static void
+sq_close(struct jg_store *store)
 {
 	if (store == NULL)
 		return;
@@ -246,7 +253,7 @@ out:
 }
 
 int
-jg_store_self_contained(const char *path, char *err, size_t errlen)
+jg_store_sqlite_self_contained(const char *path, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int rc = JG_ESTORE;
@@ -262,8 +269,8 @@ jg_store_self_contained(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-int
-jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errlen)
+static int
+sq_backup(struct jg_store *store, const char *dest, char *err, size_t errlen)
 {
 	struct jg_store_conn *conn;
 	int rc = jg_store_acquire(store, &conn);
@@ -275,7 +282,7 @@ jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errl
 }
 
 int
-jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen)
+jg_store_sqlite_backup_file(const char *src, const char *dest, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	struct stat st;
@@ -297,8 +304,8 @@ jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen
 	return rc;
 }
 
-int
-jg_store_acquire(struct jg_store *store, struct jg_store_conn **out)
+static int
+sq_acquire(struct jg_store *store, struct jg_store_conn **out)
 {
 	pthread_mutex_lock(&store->lock);
 	for (;;) {
@@ -314,8 +321,8 @@ jg_store_acquire(struct jg_store *store, struct jg_store_conn **out)
 	}
 }
 
-void
-jg_store_release(struct jg_store *store, struct jg_store_conn *conn)
+static void
+sq_release(struct jg_store *store, struct jg_store_conn *conn)
 {
 	if (conn == NULL)
 		return;
@@ -340,13 +347,13 @@ simple(struct jg_store_conn *conn, const char *sql)
 }
 
 int64_t
-jg_store_memory_used(void)
+jg_store_sqlite_memory_used(void)
 {
 	return (int64_t)sqlite3_memory_used();
 }
 
-int
-jg_store_ping(struct jg_store *store)
+static int
+sq_ping(struct jg_store *store)
 {
 	struct jg_store_conn *conn;
 	struct stat st;
@@ -363,8 +370,8 @@ jg_store_ping(struct jg_store *store)
 	return rc;
 }
 
-int
-jg_store_writable(struct jg_store *store, char *err, size_t errlen)
+static int
+sq_writable(struct jg_store *store, char *err, size_t errlen)
 {
 	struct jg_store_conn *conn;
 	int rc;
@@ -390,40 +397,40 @@ jg_store_writable(struct jg_store *store, char *err, size_t errlen)
 	return rc == 0 ? 0 : JG_EDENIED;
 }
 
-int
-jg_store_begin(struct jg_store_conn *conn)
+static int
+sq_begin(struct jg_store_conn *conn)
 {
 	return simple(conn, "BEGIN IMMEDIATE");
 }
 
-int
-jg_store_begin_read(struct jg_store_conn *conn)
+static int
+sq_begin_read(struct jg_store_conn *conn)
 {
 	return simple(conn, "BEGIN");
 }
 
-int
-jg_store_commit(struct jg_store_conn *conn)
+static int
+sq_commit(struct jg_store_conn *conn)
 {
 	return simple(conn, "COMMIT");
 }
 
-int
-jg_store_rollback(struct jg_store_conn *conn)
+static int
+sq_rollback(struct jg_store_conn *conn)
 {
 	if (sqlite3_get_autocommit(conn->db))
 		return 0;
 	return simple(conn, "ROLLBACK");
 }
 
-int
-jg_store_in_transaction(struct jg_store_conn *conn)
+static int
+sq_in_transaction(struct jg_store_conn *conn)
 {
 	return !sqlite3_get_autocommit(conn->db);
 }
 
-int
-jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen)
+static int
+sq_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen)
 {
 	const char *tail = sql;
 
@@ -447,8 +454,8 @@ jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, siz
 	return 0;
 }
 
-int
-jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out)
+static int
+sq_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out)
 {
 	for (int i = 0; i < conn->ncache; i++) {
 		if (conn->cache[i].sql == sql) {
@@ -467,6 +474,7 @@ jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **ou
 	if (sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt, NULL) !=
 	    SQLITE_OK)
 		return JG_ESTORE;
+	st->ops = &jg_store_sqlite_ops;
 	st->sql = sql;
 	st->conn = conn;
 	conn->ncache++;
@@ -480,52 +488,52 @@ bind_rc(int rc)
 	return rc == SQLITE_OK ? 0 : (rc == SQLITE_NOMEM ? JG_ENOMEM : JG_ESTORE);
 }
 
-int
-jg_stmt_bind_text(struct jg_stmt *st, int idx, const char *value)
+static int
+sq_stmt_bind_text(struct jg_stmt *st, int idx, const char *value)
 {
 	if (value == NULL)
 		return bind_rc(sqlite3_bind_null(st->stmt, idx));
 	return bind_rc(sqlite3_bind_text(st->stmt, idx, value, -1, SQLITE_TRANSIENT));
 }
 
-int
-jg_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len)
+static int
+sq_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len)
 {
 	return bind_rc(sqlite3_bind_blob64(st->stmt, idx, value, len, SQLITE_TRANSIENT));
 }
 
-int
-jg_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value)
+static int
+sq_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value)
 {
 	return bind_rc(sqlite3_bind_int64(st->stmt, idx, value));
 }
 
-int
-jg_stmt_bind_null(struct jg_stmt *st, int idx)
+static int
+sq_stmt_bind_null(struct jg_stmt *st, int idx)
 {
 	return bind_rc(sqlite3_bind_null(st->stmt, idx));
 }
 
-int
-jg_stmt_bind_double(struct jg_stmt *st, int idx, double value)
+static int
+sq_stmt_bind_double(struct jg_stmt *st, int idx, double value)
 {
 	return bind_rc(sqlite3_bind_double(st->stmt, idx, value));
 }
 
-double
-jg_stmt_column_double(struct jg_stmt *st, int col)
+static double
+sq_stmt_column_double(struct jg_stmt *st, int col)
 {
 	return sqlite3_column_double(st->stmt, col);
 }
 
-int
-jg_store_changes(struct jg_store_conn *conn)
+static int
+sq_changes(struct jg_store_conn *conn)
 {
 	return sqlite3_changes(conn->db);
 }
 
-int
-jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
+static int
+sq_data_version(struct jg_store_conn *conn, int64_t *out)
 {
 	static const char sql[] = "PRAGMA data_version";
 	struct jg_stmt *st;
@@ -538,14 +546,14 @@ jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
 	return rc == JG_STMT_ROW ? 0 : JG_ESTORE;
 }
 
-int64_t
-jg_store_last_insert_rowid(struct jg_store_conn *conn)
+static int64_t
+sq_last_insert_rowid(struct jg_store_conn *conn)
 {
 	return (int64_t)sqlite3_last_insert_rowid(conn->db);
 }
 
-int
-jg_stmt_step(struct jg_stmt *st)
+static int
+sq_stmt_step(struct jg_stmt *st)
 {
 	int rc = sqlite3_step(st->stmt);
 
@@ -557,34 +565,34 @@ jg_stmt_step(struct jg_stmt *st)
 	}
 }
 
-const char *
-jg_stmt_column_text(struct jg_stmt *st, int col)
+static const char *
+sq_stmt_column_text(struct jg_stmt *st, int col)
 {
 	return (const char *)sqlite3_column_text(st->stmt, col);
 }
 
-const void *
-jg_stmt_column_blob(struct jg_stmt *st, int col, size_t *len)
+static const void *
+sq_stmt_column_blob(struct jg_stmt *st, int col, size_t *len)
 {
 	const void *p = sqlite3_column_blob(st->stmt, col);
 	*len = (size_t)sqlite3_column_bytes(st->stmt, col);
 	return p;
 }
 
-int64_t
-jg_stmt_column_int64(struct jg_stmt *st, int col)
+static int64_t
+sq_stmt_column_int64(struct jg_stmt *st, int col)
 {
 	return sqlite3_column_int64(st->stmt, col);
 }
 
-int
-jg_stmt_column_is_null(struct jg_stmt *st, int col)
+static int
+sq_stmt_column_is_null(struct jg_stmt *st, int col)
 {
 	return sqlite3_column_type(st->stmt, col) == SQLITE_NULL;
 }
 
-void
-jg_stmt_finish(struct jg_stmt *st)
+static void
+sq_stmt_finish(struct jg_stmt *st)
 {
 	if (st == NULL)
 		return;
@@ -592,8 +600,43 @@ jg_stmt_finish(struct jg_stmt *st)
 	sqlite3_clear_bindings(st->stmt);
 }
 
-const char *
-jg_store_errmsg(struct jg_store_conn *conn)
+static const char *
+sq_errmsg(struct jg_store_conn *conn)
 {
 	return sqlite3_errmsg(conn->db);
 }
+
+const struct jg_store_ops jg_store_sqlite_ops = {
+    .engine = JG_STORE_SQLITE,
+    .close = sq_close,
+    .backup = sq_backup,
+    .acquire = sq_acquire,
+    .release = sq_release,
+    .ping = sq_ping,
+    .writable = sq_writable,
+    .begin = sq_begin,
+    .begin_serializable = sq_begin, /* IMMEDIATE: writers are serial already */
+    .begin_read = sq_begin_read,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .in_transaction = sq_in_transaction,
+    .exec_script = sq_exec_script,
+    .prepare = sq_stmt_prepare,
+    .prepare_scan = sq_stmt_prepare, /* SQLite steps lazily: nothing is held */
+    .bind_text = sq_stmt_bind_text,
+    .bind_blob = sq_stmt_bind_blob,
+    .bind_int64 = sq_stmt_bind_int64,
+    .bind_null = sq_stmt_bind_null,
+    .bind_double = sq_stmt_bind_double,
+    .step = sq_stmt_step,
+    .column_text = sq_stmt_column_text,
+    .column_blob = sq_stmt_column_blob,
+    .column_int64 = sq_stmt_column_int64,
+    .column_is_null = sq_stmt_column_is_null,
+    .column_double = sq_stmt_column_double,
+    .changes = sq_changes,
+    .data_version = sq_data_version,
+    .last_insert_rowid = sq_last_insert_rowid,
+    .finish = sq_stmt_finish,
+    .errmsg = sq_errmsg,
+};

@@ -227,12 +227,22 @@ describe('start-up refusals', () => {
     assert.match(r.stderr, /'limits\.max_connections' must be an integer/);
   });
 
-  test('a PostgreSQL database URL is refused with a clear message', () => {
+  test('a PostgreSQL database URL is checked, then refused with a clear message', () => {
     const cfg = writeConfig(dir, port).replace(/$/, '');
-    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('sqlite://jitgate.db', 'postgres://db.internal/jitgate'));
-    const r = runJitgate(['serve', '-c', cfg]);
+    const text = readFileSync(cfg, 'utf8');
+    writeFileSync(cfg, text.replace('sqlite://jitgate.db', 'postgres://db.internal/jitgate'));
+    let r = runJitgate(['serve', '-c', cfg]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /PostgreSQL backend is not available/);
+    assert.match(r.stderr, /'database\.url': a database host that is not loopback needs sslmode=verify-full/);
+    writeFileSync(cfg, text.replace('sqlite://jitgate.db', 'postgres://jitgate:hunter2@127.0.0.1/jitgate'));
+    r = runJitgate(['serve', '-c', cfg]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /a password in the database URL is refused/);
+    assert.doesNotMatch(r.stderr, /hunter2/);
+    writeFileSync(cfg, text.replace('sqlite://jitgate.db', 'postgres://db.internal/jitgate?sslmode=verify-full'));
+    r = runJitgate(['serve', '-c', cfg]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /jitgate's tables are not ported to it in this version/);
   });
 
   test('pending migrations stop serve with exit 4 until jitgate migrate runs', () => {

@@ -275,8 +275,21 @@ static void
 test_config_parse_postgres_refused(void **state)
 {
 	(void)state;
-	expect_refused(variant("sqlite://data/jitgate.db", "postgres://db/jitgate"),
-		       "test.yaml:7: 'database.url': the PostgreSQL backend is not available");
+	/* the store's URL rules are applied to a PostgreSQL URL... */
+	expect_refused(variant("sqlite://data/jitgate.db", "postgres://jitgate:pw@db/jitgate"),
+		       "test.yaml:7: 'database.url': a password in the database URL is refused");
+	expect_refused(variant("sqlite://data/jitgate.db", "postgres://db.example.com/jitgate"),
+		       "test.yaml:7: 'database.url': a database host that is not loopback needs "
+		       "sslmode=verify-full");
+	/* ...and a valid one is refused until jitgate's tables are ported */
+	expect_refused(variant("sqlite://data/jitgate.db",
+			       "postgres://db1.example.com,db2.example.com/jitgate?sslmode=verify-"
+			       "full&target_session_attrs=read-write"),
+		       "test.yaml:7: 'database.url': the store layer speaks PostgreSQL, but "
+		       "jitgate's tables are not ported");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\n  password_file: /etc/pw\n"),
+		       "'database.password_file' applies to a postgres:// database.url only");
 	expect_refused(variant("sqlite://data/jitgate.db", "mysql://db"),
 		       "'database.url' must be sqlite:///absolute/path.db");
 }

@@ -1,0 +1,339 @@
+/*
+ * store.c - store.h's functions, dispatched to the engine behind each store.
+ *
+ * jg_store_open() chooses the engine from the URL: postgres:// and
+ * postgresql:// go to store_pg.c; sqlite://PATH and a plain path go to
+ * store_sqlite.c; libpq key=value strings and other schemes are refused, so
+ * a mistyped connection string never becomes a new SQLite file.  After
+ * that, each call reads the operations table at the start of the object it
+ * is given (store_int.h) and calls through it: one load and one indirect
+ * call on the statement path.  The path-based functions (backup of a file,
+ * the file lock, self-contained) exist for SQLite only.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jitgate/error.h"
+#include "jitgate/store.h"
+#include "store_int.h"
+
+static bool
+is_pg_url(const char *url)
+{
+	return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+}
+
+/*
+ * The SQLite file a URL names, or NULL (with the reason in err) for what is
+ * neither a path nor a sqlite:// URL.
+ */
+static const char *
+sqlite_path(const char *url, char *err, size_t errlen)
+{
+	const char *colon = strstr(url, "://");
+
+	if (strncmp(url, "sqlite://", 9) == 0) {
+		if (url[9] == '\0') {
+			snprintf(err, errlen, "sqlite:// needs a path: sqlite:///abs/path.db");
+			return NULL;
+		}
+		return url + 9;
+	}
+	if (colon != NULL && strcspn(url, "/") > (size_t)(colon - url)) {
+		snprintf(err, errlen,
+			 "unknown database URL scheme '%.*s': use sqlite://PATH or postgres://",
+			 (int)(colon - url), url);
+		return NULL;
+	}
+	if (*url == '\0') {
+		snprintf(err, errlen, "empty database path");
+		return NULL;
+	}
+	if (jg_store_pg_is_conninfo(url)) {
+		snprintf(err, errlen,
+			 "libpq key=value connection strings are not accepted: write a "
+			 "postgres:// URI");
+		return NULL;
+	}
+	return url;
+}
+
+int
+jg_store_check_url(const char *url, char *err, size_t errlen)
+{
+	if (url == NULL) {
+		snprintf(err, errlen, "no database URL");
+		return JG_EINVAL;
+	}
+	if (is_pg_url(url))
+		return jg_store_pg_check_url(url, err, errlen);
+	return sqlite_path(url, err, errlen) ? 0 : JG_EINVAL;
+}
+
+int
+jg_store_open_opts(const char *url, const struct jg_store_options *opts, struct jg_store **out,
+		   char *err, size_t errlen)
+{
+	*out = NULL;
+	if (url == NULL) {
+		snprintf(err, errlen, "no database URL");
+		return JG_EINVAL;
+	}
+	if (is_pg_url(url))
+		return jg_store_pg_open(url, opts, out, err, errlen);
+	const char *path = sqlite_path(url, err, errlen);
+	if (path == NULL)
+		return JG_EINVAL;
+	if (opts != NULL && opts->password_file != NULL) {
+		snprintf(err, errlen, "a password file applies to PostgreSQL only");
+		return JG_EINVAL;
+	}
+	return jg_store_sqlite_open(path, out, err, errlen);
+}
+
+int
+jg_store_open(const char *url, struct jg_store **out, char *err, size_t errlen)
+{
+	return jg_store_open_opts(url, NULL, out, err, errlen);
+}
+
+void
+jg_store_close(struct jg_store *store)
+{
+	if (store != NULL)
+		JG_STORE_OPS(store)->close(store);
+}
+
+enum jg_store_engine
+jg_store_engine(const struct jg_store *store)
+{
+	return JG_STORE_OPS(store)->engine;
+}
+
+enum jg_store_engine
+jg_store_conn_engine(const struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->engine;
+}
+
+int
+jg_store_backup(struct jg_store *store, const char *dest, char *err, size_t errlen)
+{
+	return JG_STORE_OPS(store)->backup(store, dest, err, errlen);
+}
+
+/* The path-based functions: a file name or sqlite:// URL, never PostgreSQL. */
+static const char *
+file_only(const char *what, const char *url, char *err, size_t errlen)
+{
+	if (is_pg_url(url)) {
+		snprintf(err, errlen, "%s: SQLite only; a PostgreSQL database is not a file", what);
+		return NULL;
+	}
+	return sqlite_path(url, err, errlen);
+}
+
+int
+jg_store_backup_file(const char *src, const char *dest, char *err, size_t errlen)
+{
+	const char *path = file_only("backup", src, err, errlen);
+	return path ? jg_store_sqlite_backup_file(path, dest, err, errlen) : JG_EINVAL;
+}
+
+int
+jg_store_self_contained(const char *path, char *err, size_t errlen)
+{
+	const char *file = file_only("self-contained copy", path, err, errlen);
+	return file ? jg_store_sqlite_self_contained(file, err, errlen) : JG_EINVAL;
+}
+
+int
+jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen)
+{
+	const char *file = file_only("file lock", path, err, errlen);
+	*fd = -1;
+	return file ? jg_store_sqlite_lock_exclusive(file, fd, err, errlen) : JG_EINVAL;
+}
+
+int64_t
+jg_store_memory_used(void)
+{
+	return jg_store_sqlite_memory_used() + jg_store_pg_memory_used();
+}
+
+int
+jg_store_acquire(struct jg_store *store, struct jg_store_conn **out)
+{
+	return JG_STORE_OPS(store)->acquire(store, out);
+}
+
+void
+jg_store_release(struct jg_store *store, struct jg_store_conn *conn)
+{
+	if (conn != NULL)
+		JG_STORE_OPS(store)->release(store, conn);
+}
+
+int
+jg_store_ping(struct jg_store *store)
+{
+	return JG_STORE_OPS(store)->ping(store);
+}
+
+int
+jg_store_writable(struct jg_store *store, char *err, size_t errlen)
+{
+	return JG_STORE_OPS(store)->writable(store, err, errlen);
+}
+
+int
+jg_store_begin(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->begin(conn);
+}
+
+int
+jg_store_begin_serializable(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->begin_serializable(conn);
+}
+
+int
+jg_store_begin_read(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->begin_read(conn);
+}
+
+int
+jg_store_commit(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->commit(conn);
+}
+
+int
+jg_store_rollback(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->rollback(conn);
+}
+
+int
+jg_store_in_transaction(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->in_transaction(conn);
+}
+
+int
+jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t errlen)
+{
+	return JG_STORE_OPS(conn)->exec_script(conn, sql, err, errlen);
+}
+
+int
+jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out)
+{
+	return JG_STORE_OPS(conn)->prepare(conn, sql, out);
+}
+
+int
+jg_stmt_prepare_scan(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out)
+{
+	return JG_STORE_OPS(conn)->prepare_scan(conn, sql, out);
+}
+
+int
+jg_stmt_bind_text(struct jg_stmt *st, int idx, const char *value)
+{
+	return JG_STORE_OPS(st)->bind_text(st, idx, value);
+}
+
+int
+jg_stmt_bind_blob(struct jg_stmt *st, int idx, const void *value, size_t len)
+{
+	return JG_STORE_OPS(st)->bind_blob(st, idx, value, len);
+}
+
+int
+jg_stmt_bind_int64(struct jg_stmt *st, int idx, int64_t value)
+{
+	return JG_STORE_OPS(st)->bind_int64(st, idx, value);
+}
+
+int
+jg_stmt_bind_null(struct jg_stmt *st, int idx)
+{
+	return JG_STORE_OPS(st)->bind_null(st, idx);
+}
+
+int
+jg_stmt_bind_double(struct jg_stmt *st, int idx, double value)
+{
+	return JG_STORE_OPS(st)->bind_double(st, idx, value);
+}
+
+int
+jg_stmt_step(struct jg_stmt *st)
+{
+	return JG_STORE_OPS(st)->step(st);
+}
+
+const char *
+jg_stmt_column_text(struct jg_stmt *st, int col)
+{
+	return JG_STORE_OPS(st)->column_text(st, col);
+}
+
+const void *
+jg_stmt_column_blob(struct jg_stmt *st, int col, size_t *len)
+{
+	return JG_STORE_OPS(st)->column_blob(st, col, len);
+}
+
+int64_t
+jg_stmt_column_int64(struct jg_stmt *st, int col)
+{
+	return JG_STORE_OPS(st)->column_int64(st, col);
+}
+
+int
+jg_stmt_column_is_null(struct jg_stmt *st, int col)
+{
+	return JG_STORE_OPS(st)->column_is_null(st, col);
+}
+
+double
+jg_stmt_column_double(struct jg_stmt *st, int col)
+{
+	return JG_STORE_OPS(st)->column_double(st, col);
+}
+
+int
+jg_store_changes(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->changes(conn);
+}
+
+int
+jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
+{
+	return JG_STORE_OPS(conn)->data_version(conn, out);
+}
+
+int64_t
+jg_store_last_insert_rowid(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->last_insert_rowid(conn);
+}
+
+void
+jg_stmt_finish(struct jg_stmt *st)
+{
+	if (st != NULL)
+		JG_STORE_OPS(st)->finish(st);
+}
+
+const char *
+jg_store_errmsg(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->errmsg(conn);
+}
