@@ -121,6 +121,12 @@ export class Jitgate {
     if (body !== null && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {
       headers = { ...headers, 'content-length': String(Buffer.byteLength(body)) };
     }
+    // Like curl, a body over 1 MiB waits for 100 Continue: a server that refuses it early (413)
+    // answers before the body is sent.  Written blindly, the body meets a closed connection and
+    // the reset can destroy the 413 in flight (ECONNRESET instead of an answer).
+    const expect = body !== null && Buffer.byteLength(body) > 1024 * 1024 &&
+      !Object.keys(headers).some((h) => /^expect$/i.test(h));
+    if (expect) headers = { ...headers, expect: '100-continue' };
     return new Promise((ok, fail) => {
       const req = https.request({ host: '127.0.0.1', port: this.port, method, path, headers, ca: this.ca, agent, localAddress }, (res) => {
         const chunks = [];
@@ -133,8 +139,12 @@ export class Jitgate {
         });
       });
       req.on('error', fail);
-      if (body !== null) req.write(body);
-      req.end();
+      if (expect) {
+        req.on('continue', () => req.end(body));
+      } else {
+        if (body !== null) req.write(body);
+        req.end();
+      }
     });
   }
 
