@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -12,7 +13,7 @@
 #include "jitgate/error.h"
 #include "jitgate/router.h"
 
-static int h_list, h_show, h_approve, h_create, h_health;
+static int h_list, h_show, h_approve, h_create, h_health, h_deep;
 
 static int
 setup(void **state)
@@ -107,6 +108,34 @@ test_router_match_hostile_paths(void **state)
 	assert_int_equal(jg_router_match(*state, "GET", longseg, &m), JG_ROUTE_NO_PATH);
 }
 
+/* "/s0/s1/.../s{n-1}" */
+static void
+path_of(char *out, size_t len, int n)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, len - used, "/s%d", i);
+}
+
+static void
+test_router_segment_cap(void **state)
+{
+	struct jg_route_match m;
+	char p16[256], p17[256];
+	path_of(p16, sizeof(p16), JG_ROUTE_MAX_SEGMENTS);
+	path_of(p17, sizeof(p17), JG_ROUTE_MAX_SEGMENTS + 1);
+
+	/* a pattern of exactly the cap is a route; one more segment is refused */
+	assert_int_equal(jg_router_add(*state, "GET", p16, &h_deep, 0), 0);
+	assert_int_equal(jg_router_add(*state, "GET", p17, &h_deep, 0), JG_EINVAL);
+	assert_int_equal(jg_router_match(*state, "GET", p16, &m), JG_ROUTE_FOUND);
+	assert_ptr_equal(m.handler, &h_deep);
+	/* a longer path is no match, not a match on its first 16 segments */
+	assert_int_equal(jg_router_match(*state, "GET", p17, &m), JG_ROUTE_NO_PATH);
+	assert_null(m.handler);
+}
+
 static void
 test_router_add_refuses_bad_patterns(void **state)
 {
@@ -131,6 +160,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_router_match_wrong_method_is_405_with_allow, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_router_match_hostile_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_router_segment_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_router_add_refuses_bad_patterns, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
