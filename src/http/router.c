@@ -155,6 +155,25 @@ match_route(const struct route *rt, char segs[][256], int n, struct jg_route_mat
 	return true;
 }
 
+/*
+ * Whether method is one of the names in allow ("GET, POST"), compared whole:
+ * a method whose name is part of another's (a substring) is a different one.
+ */
+static bool
+allow_has(const char *allow, const char *method)
+{
+	size_t len = strlen(method);
+
+	while (*allow != '\0') {
+		size_t n = strcspn(allow, ",");
+		if (n == len && memcmp(allow, method, len) == 0)
+			return true;
+		allow += n;
+		allow += strspn(allow, ", ");
+	}
+	return false;
+}
+
 enum jg_route_result
 jg_router_match(const struct jg_router *r, const char *method, const char *path,
 		struct jg_route_match *m)
@@ -176,8 +195,8 @@ jg_router_match(const struct jg_router *r, const char *method, const char *path,
 			m->flags = rt->flags;
 			return JG_ROUTE_FOUND;
 		}
-		/* Same path, other method: remember it for the Allow header. */
-		if (!strstr(m->allow, rt->method)) {
+		/* Same path, other method: remember it for the Allow header, once. */
+		if (!allow_has(m->allow, rt->method)) {
 			size_t used = strlen(m->allow);
 			snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s", used ? ", " : "",
 				 rt->method);

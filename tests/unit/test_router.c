@@ -137,6 +137,23 @@ test_router_segment_cap(void **state)
 }
 
 static void
+test_router_allow_lists_each_method_once(void **state)
+{
+	struct jg_route_match m;
+	/* two GET routes match /v1/requests/latest: GET is named once */
+	assert_int_equal(jg_router_add(*state, "GET", "/v1/requests/latest", &h_show, 0), 0);
+	assert_int_equal(jg_router_match(*state, "DELETE", "/v1/requests/latest", &m),
+			 JG_ROUTE_NO_METHOD);
+	assert_string_equal(m.allow, "GET");
+	/* a method whose name is part of another's is still its own method */
+	assert_int_equal(jg_router_add(*state, "PURGE", "/cache", &h_deep, 0), 0);
+	assert_int_equal(jg_router_add(*state, "PURG", "/cache", &h_deep, 0), 0);
+	assert_int_equal(jg_router_add(*state, "URGE", "/cache", &h_deep, 0), 0);
+	assert_int_equal(jg_router_match(*state, "GET", "/cache", &m), JG_ROUTE_NO_METHOD);
+	assert_string_equal(m.allow, "PURGE, PURG, URGE");
+}
+
+static void
 test_router_add_refuses_bad_patterns(void **state)
 {
 	assert_int_equal(jg_router_add(*state, "GET", "/healthz", &h_health, 0), JG_EINVAL);
@@ -161,6 +178,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_router_match_hostile_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_router_segment_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_router_allow_lists_each_method_once, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_router_add_refuses_bad_patterns, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
