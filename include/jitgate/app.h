@@ -49,29 +49,23 @@ struct jg_app {
 const struct jg_policy_set *jg_app_policies_acquire(struct jg_app *app);
 void jg_app_policies_release(struct jg_app *app);
 
-/* Registers POST /v1/grants/{id}/token and GET /.well-known/jwks.json. */
-int jg_api_tokens_register(struct jg_router *router);
-/* Registers the probe endpoints under /v1/services/{svc}/probes. */
-int jg_api_probes_register(struct jg_router *router);
+/*
+ * Every route of the JSON API: the tables of the api_*.c files (router.h),
+ * NULL-terminated, in the order they are added (api_routes.c).
+ */
+extern const struct jg_route_table *const jg_api_route_tables[];
+
 /*
  * Checks a probe spec, the body of POST /v1/services/{svc}/probes.  Returns
  * 0, or JG_EINVAL with reply filled (400 naming the first bad field).
  */
 int jg_api_probes_validate(json_t *body, struct jg_http_reply *reply);
 
-/* Registers /v1/agents/probes... (ingest key) and GET .../probes/{id}/events (docs/agents.md). */
-int jg_api_agents_register(struct jg_router *router);
 /*
  * Deletes captured probe events received before `before` (Unix seconds), in
  * batches so no write holds the database for long; *deleted counts them.
  */
 int jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted);
-/* Registers POST /v1/ingest/logs|traces|metrics (ingest key; docs/dataplane.md). */
-int jg_api_ingest_register(struct jg_router *router);
-/* Registers the guarded readers GET /v1/services/{svc}/logs, .../traces[/{id}], .../metrics. */
-int jg_api_logs_register(struct jg_router *router);
-int jg_api_traces_register(struct jg_router *router);
-int jg_api_metrics_register(struct jg_router *router);
 #define JG_AGENTS_MAX_BATCH 100 /* events in one POST .../events */
 /*
  * Checks an event batch, the body of POST /v1/agents/probes/{id}/events.
@@ -81,17 +75,5 @@ int jg_api_metrics_register(struct jg_router *router);
  */
 int jg_api_agents_validate_batch(json_t *body, struct jg_http_reply *reply, char **texts,
 				 size_t *n);
-
-/* Registers /v1/requests..., /v1/grants/{id}/revoke and /v1/users/{sub}/revoke. */
-int jg_api_requests_register(struct jg_router *router);
-
-/* Registers /healthz, /readyz and /metrics.  Returns 0 or a JG_E* code. */
-int jg_api_system_register(struct jg_router *router);
-
-/* Registers /auth/login, /auth/callback, /auth/logout and /v1/me. */
-int jg_api_auth_register(struct jg_router *router);
-
-/* Registers the auditor endpoints under /v1/audit/. */
-int jg_api_audit_register(struct jg_router *router);
 
 #endif

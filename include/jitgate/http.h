@@ -7,11 +7,13 @@
  * reply and log line, security headers, JSON errors, per-route metrics, and
  * a graceful stop that lets in-flight requests finish.
  *
- * A handler gets a parsed request and fills a reply.  A few event-loop
- * threads carry every connection; a handler runs on a worker thread (it may
- * block: the store, the identity provider), unless its route is
- * JG_ROUTE_INLINE: then it runs on the event loop itself and must never wait
- * on the network.  An inline handler that has to wait for another thread
+ * A handler (jg_route_fn, router.h) gets a parsed request and fills a
+ * reply; req->route.route is the route table entry that matched, with the
+ * constant arg that tells apart the routes sharing a handler.  A few
+ * event-loop threads carry every connection; a handler runs on a worker
+ * thread (it may block: the store, the identity provider), unless its route
+ * is JG_ROUTE_INLINE: then it runs on the event loop itself and must never
+ * wait on the network.  An inline handler that has to wait for another thread
  * (the guard, for its durable audit entry) defers: the connection is
  * suspended, its thread serves other connections, and the handler is called
  * once more when the wait is over (see jg_http_defer).
@@ -31,17 +33,12 @@
 struct jg_server;
 struct MHD_Connection;
 
-/* Route flags. */
-#define JG_ROUTE_JSON_BODY 0x1 /* the body, if any, must be application/json */
-#define JG_ROUTE_FORM_BODY 0x2 /* the body, if any, must be a urlencoded form */
-#define JG_ROUTE_INLINE	   0x4 /* runs on the event loop: store and CPU only, may defer */
-
 struct jg_http_request {
 	const char *method;
 	const char *path;
 	char request_id[33];
-	struct jg_route_match route;
-	const char *body; /* NUL-terminated; NULL when there is none */
+	struct jg_route_match route; /* route.route: the table entry (its arg, flags, pattern) */
+	const char *body;	     /* NUL-terminated; NULL when there is none */
 	size_t body_len;
 	struct jg_server *server;
 	struct MHD_Connection *conn;
@@ -61,8 +58,6 @@ struct jg_http_reply {
 	size_t body_len;
 	json_t *headers; /* owned: extra headers, [[name, value], ...] */
 };
-
-typedef void (*jg_http_handler)(struct jg_http_request *req, struct jg_http_reply *reply);
 
 /* A request header, or NULL.  Names are case-insensitive. */
 const char *jg_http_header(const struct jg_http_request *req, const char *name);

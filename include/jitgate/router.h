@@ -1,11 +1,20 @@
 /*
- * router.h - method + path pattern -> handler.
+ * router.h - method + path pattern -> handler, from typed route tables.
  *
  * Patterns are literal segments and {name} placeholders, each placeholder
  * matching exactly one non-empty segment ("/v1/requests/{id}/approve").
  * Matching distinguishes "no such path" (404) from "path exists, method
- * does not" (405, with the methods that would be allowed).  The table is
- * built at start-up and read-only afterwards, so matching needs no lock.
+ * does not" (405, with the methods that would be allowed).
+ *
+ * Each module declares its routes as a static const table of struct
+ * jg_route beside its handlers and exports it as one struct
+ * jg_route_table; `jitgate serve` adds every table at start-up.  A route
+ * holds a real function pointer and, for handlers that serve several
+ * routes, a pointer to constant data that tells them apart (the handler
+ * reads it as req->route.route->arg), so no handler is cast and no
+ * one-line wrapper exists only to pass a constant.  The router keeps
+ * pointers into the tables (they must outlive it: static storage) and is
+ * read-only after start-up, so matching needs no lock.
  */
 #ifndef JITGATE_ROUTER_H
 #define JITGATE_ROUTER_H
@@ -14,15 +23,39 @@
 
 #define JG_ROUTE_MAX_PARAMS   4
 #define JG_ROUTE_MAX_SEGMENTS 16
+#define JG_ROUTE_METHOD_MAX   8 /* bytes of a method name, its NUL included */
+
+/* Route flags. */
+#define JG_ROUTE_JSON_BODY 0x1 /* the body, if any, must be application/json */
+#define JG_ROUTE_FORM_BODY 0x2 /* the body, if any, must be a urlencoded form */
+#define JG_ROUTE_INLINE	   0x4 /* runs on the event loop: store and CPU only, may defer */
 
 struct jg_router;
+struct jg_http_request;
+struct jg_http_reply;
+
+/* A handler: reads the request, fills the reply (http.h). */
+typedef void (*jg_route_fn)(struct jg_http_request *req, struct jg_http_reply *reply);
+
+struct jg_route {
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* "/v1/requests/{id}/approve"; also the route's metrics label */
+	jg_route_fn handler;
+	const void *arg; /* constant data for the handler, or NULL */
+	unsigned flags;	 /* JG_ROUTE_* */
+};
+
+/* A module's routes: {routes, sizeof(routes) / sizeof(routes[0])} of a static const array. */
+struct jg_route_table {
+	const struct jg_route *routes;
+	size_t n;
+};
 
 enum jg_route_result { JG_ROUTE_FOUND, JG_ROUTE_NO_PATH, JG_ROUTE_NO_METHOD };
 
 struct jg_route_match {
-	const char *pattern; /* the route's pattern, a bounded metrics label */
-	void *handler;	     /* what jg_router_add() was given */
-	unsigned flags;
+	const struct jg_route *route; /* JG_ROUTE_FOUND: the table entry; otherwise NULL */
+	unsigned flags;		      /* route->flags (0 when not found) */
 	int nparams;
 	struct {
 		char name[32];
@@ -36,11 +69,14 @@ struct jg_router *jg_router_new(void);
 void jg_router_free(struct jg_router *r);
 
 /*
- * Adds a route.  pattern must start with '/'; it is copied.  Returns 0, or
- * JG_EINVAL for a malformed pattern or a duplicate method + pattern.
+ * Adds one route.  route is borrowed and must outlive the router (a static
+ * const table entry); its pattern must start with '/'.  Returns 0, JG_ENOMEM,
+ * or JG_EINVAL for a missing handler, an empty or over-long method, a malformed
+ * pattern (an empty segment, more than JG_ROUTE_MAX_SEGMENTS segments or
+ * JG_ROUTE_MAX_PARAMS placeholders, a stray brace) or a duplicate method +
+ * pattern.
  */
-int jg_router_add(struct jg_router *r, const char *method, const char *pattern, void *handler,
-		  unsigned flags);
+int jg_router_add(struct jg_router *r, const struct jg_route *route);
 
 /* Matches method and path (no query string) and fills *m. */
 enum jg_route_result jg_router_match(const struct jg_router *r, const char *method,

@@ -8,14 +8,18 @@
  * CSRF token) and calls the same functions as the API handlers
  * (api_call.h, access.h), so a click and a curl call are judged alike.
  * Pages are served with a strict Content-Security-Policy (WEB_CSP in
- * src/web/page.c).  docs/web.md describes the pages.
+ * src/web/web_page.c).  docs/web.md describes the pages.
  */
 #ifndef JITGATE_WEB_H
 #define JITGATE_WEB_H
 
 #include "jitgate/router.h"
 
-/* Registers GET /, /request, /approvals, /audit... and /static/... (page routes). */
-int jg_web_register(struct jg_router *router);
+/*
+ * Every page route: GET /, /request, /approvals, /audit... and /static/...
+ * as the tables of the web_*.c files (router.h), NULL-terminated, in the
+ * order they are added (src/web/web_routes.c).
+ */
+extern const struct jg_route_table *const jg_web_route_tables[];
 
 #endif

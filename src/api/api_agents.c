@@ -34,6 +34,7 @@
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/redact.h"
+#include "api_routes_int.h"
 
 #define MAX_BATCH_EVENTS     JG_AGENTS_MAX_BATCH
 #define MAX_EVENT_BYTES	     16384 /* one event, as compact JSON */
@@ -534,14 +535,9 @@ jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted)
 	return rc;
 }
 
-int
-jg_api_agents_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/v1/agents/probes", (void *)handle_poll, 0);
-	rc |= jg_router_add(router, "POST", "/v1/agents/probes/{id}/events",
-			    (void *)handle_events_post, JG_ROUTE_JSON_BODY);
-	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/probes/{id}/events",
-			    (void *)handle_events_get, JG_ROUTE_INLINE);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/v1/agents/probes", handle_poll, NULL, 0},
+    {"POST", "/v1/agents/probes/{id}/events", handle_events_post, NULL, JG_ROUTE_JSON_BODY},
+    {"GET", "/v1/services/{svc}/probes/{id}/events", handle_events_get, NULL, JG_ROUTE_INLINE},
+};
+const struct jg_route_table jg_api_agents_routes = {routes, sizeof(routes) / sizeof(routes[0])};

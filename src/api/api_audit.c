@@ -27,6 +27,7 @@
 #include "jitgate/auth.h"
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
+#include "api_routes_int.h"
 
 #define EXPORT_MAX_BYTES (64u << 20)
 #define HASH_MAX_VALUE	 4096 /* bytes of a value to hash: more than any free text an entry holds */
@@ -393,19 +394,13 @@ out:
 	json_decref(body);
 }
 
-int
-jg_api_audit_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/v1/audit/export", (void *)handle_export, 0);
-	rc |= jg_router_add(router, "GET", "/v1/audit/entries", (void *)handle_entries, 0);
-	rc |=
-	    jg_router_add(router, "GET", "/v1/audit/checkpoint", (void *)handle_checkpoint_get, 0);
-	rc |= jg_router_add(router, "POST", "/v1/audit/checkpoint", (void *)handle_checkpoint_post,
-			    0);
-	rc |= jg_router_add(router, "GET", "/v1/audit/proof", (void *)handle_proof, 0);
-	rc |= jg_router_add(router, "GET", "/v1/audit/consistency", (void *)handle_consistency, 0);
-	rc |= jg_router_add(router, "POST", "/v1/audit/hash", (void *)handle_hash,
-			    JG_ROUTE_JSON_BODY);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/v1/audit/export", handle_export, NULL, 0},
+    {"GET", "/v1/audit/entries", handle_entries, NULL, 0},
+    {"GET", "/v1/audit/checkpoint", handle_checkpoint_get, NULL, 0},
+    {"POST", "/v1/audit/checkpoint", handle_checkpoint_post, NULL, 0},
+    {"GET", "/v1/audit/proof", handle_proof, NULL, 0},
+    {"GET", "/v1/audit/consistency", handle_consistency, NULL, 0},
+    {"POST", "/v1/audit/hash", handle_hash, NULL, JG_ROUTE_JSON_BODY},
+};
+const struct jg_route_table jg_api_audit_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -29,6 +29,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/session.h"
+#include "api_routes_int.h"
 
 static void
 redirect_uri(const struct jg_app *app, char *out, size_t len)
@@ -327,14 +328,10 @@ handle_me(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_http_reply_json(reply, 200, me);
 }
 
-int
-jg_api_auth_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/auth/login", (void *)handle_login, 0);
-	rc |= jg_router_add(router, "GET", "/auth/callback", (void *)handle_callback, 0);
-	rc |= jg_router_add(router, "POST", "/auth/logout", (void *)handle_logout,
-			    JG_ROUTE_FORM_BODY);
-	rc |= jg_router_add(router, "GET", "/v1/me", (void *)handle_me, 0);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/auth/login", handle_login, NULL, 0},
+    {"GET", "/auth/callback", handle_callback, NULL, 0},
+    {"POST", "/auth/logout", handle_logout, NULL, JG_ROUTE_FORM_BODY},
+    {"GET", "/v1/me", handle_me, NULL, 0},
+};
+const struct jg_route_table jg_api_auth_routes = {routes, sizeof(routes) / sizeof(routes[0])};

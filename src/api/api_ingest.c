@@ -32,6 +32,7 @@
 #include "jitgate/error.h"
 #include "jitgate/otlp.h"
 #include "jitgate/telemetry.h"
+#include "api_routes_int.h"
 
 enum kind { LOGS, TRACES, METRICS };
 
@@ -131,8 +132,9 @@ bad_record(struct jg_http_reply *reply, const struct jg_otlp_error *e)
 }
 
 static void
-ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
+ingest(struct jg_http_request *req, struct jg_http_reply *reply)
 {
+	const enum kind kind = *(const enum kind *)req->route.route->arg; /* which endpoint */
 	struct jg_app *app = req->app;
 	struct jg_ingest_caller who;
 	struct jg_otlp_error e;
@@ -259,30 +261,9 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply, enum kind kind)
 	jg_http_reply_json(reply, 200, json_pack("{s:o}", "partialSuccess", partial));
 }
 
-static void
-handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	ingest(req, reply, LOGS);
-}
-
-static void
-handle_traces(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	ingest(req, reply, TRACES);
-}
-
-static void
-handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	ingest(req, reply, METRICS);
-}
-
-int
-jg_api_ingest_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "POST", "/v1/ingest/logs", (void *)handle_logs, 0);
-	rc |= jg_router_add(router, "POST", "/v1/ingest/traces", (void *)handle_traces, 0);
-	rc |= jg_router_add(router, "POST", "/v1/ingest/metrics", (void *)handle_metrics, 0);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"POST", "/v1/ingest/logs", ingest, &(const enum kind){LOGS}, 0},
+    {"POST", "/v1/ingest/traces", ingest, &(const enum kind){TRACES}, 0},
+    {"POST", "/v1/ingest/metrics", ingest, &(const enum kind){METRICS}, 0},
+};
+const struct jg_route_table jg_api_ingest_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_routes_int.h"
 #include "api_telemetry_int.h"
 #include "jitgate/app.h"
 #include "jitgate/error.h"
@@ -341,10 +342,7 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 				     "logs", logs, "next_cursor", next[0] ? next : NULL));
 }
 
-int
-jg_api_logs_register(struct jg_router *router)
-{
-	return jg_router_add(router, "GET", "/v1/services/{svc}/logs", (void *)handle_logs, 0)
-		   ? JG_EINVAL
-		   : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/v1/services/{svc}/logs", handle_logs, NULL, 0},
+};
+const struct jg_route_table jg_api_logs_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_routes_int.h"
 #include "api_telemetry_int.h"
 #include "jitgate/app.h"
 #include "jitgate/error.h"
@@ -296,10 +297,7 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_http_reply_json(reply, 200, out);
 }
 
-int
-jg_api_metrics_register(struct jg_router *router)
-{
-	return jg_router_add(router, "GET", "/v1/services/{svc}/metrics", (void *)handle_metrics, 0)
-		   ? JG_EINVAL
-		   : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/v1/services/{svc}/metrics", handle_metrics, NULL, 0},
+};
+const struct jg_route_table jg_api_metrics_routes = {routes, sizeof(routes) / sizeof(routes[0])};

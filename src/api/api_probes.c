@@ -30,6 +30,7 @@
 #include "jitgate/guard.h"
 #include "jitgate/pii.h"
 #include "jitgate/session.h"
+#include "api_routes_int.h"
 
 #define MAX_CONDITIONS	  16
 #define MAX_PROBE_SECONDS 86400
@@ -324,15 +325,10 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_json(reply, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
 }
 
-int
-jg_api_probes_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "POST", "/v1/services/{svc}/probes", (void *)handle_create,
-			    JG_ROUTE_JSON_BODY | JG_ROUTE_INLINE);
-	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/probes", (void *)handle_list,
-			    JG_ROUTE_INLINE);
-	rc |= jg_router_add(router, "DELETE", "/v1/services/{svc}/probes/{id}",
-			    (void *)handle_delete, JG_ROUTE_INLINE);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"POST", "/v1/services/{svc}/probes", handle_create, NULL,
+     JG_ROUTE_JSON_BODY | JG_ROUTE_INLINE},
+    {"GET", "/v1/services/{svc}/probes", handle_list, NULL, JG_ROUTE_INLINE},
+    {"DELETE", "/v1/services/{svc}/probes/{id}", handle_delete, NULL, JG_ROUTE_INLINE},
+};
+const struct jg_route_table jg_api_probes_routes = {routes, sizeof(routes) / sizeof(routes[0])};

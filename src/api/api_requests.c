@@ -22,6 +22,7 @@
 #include "jitgate/api_call.h"
 #include "jitgate/cursor.h"
 #include "jitgate/error.h"
+#include "api_routes_int.h"
 
 #define DEFAULT_PAGE 100
 
@@ -210,9 +211,11 @@ handle_get(struct jg_http_request *req, struct jg_http_reply *reply)
 
 enum action { APPROVE, DENY, CANCEL, REVIEW, REVOKE, REVOKE_USER };
 
+/* The state changes: the route's arg is the action (routes[] below). */
 static void
-act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
+act(struct jg_http_request *req, struct jg_http_reply *reply)
 {
+	const enum action a = *(const enum action *)req->route.route->arg;
 	struct jg_api_call c;
 	json_t *body, *out = NULL;
 	char why[512] = "";
@@ -251,51 +254,15 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum action a)
 	jg_api_call_end(&c);
 }
 
-static void
-handle_approve(struct jg_http_request *r, struct jg_http_reply *p)
-{
-	act(r, p, APPROVE);
-}
-static void
-handle_deny(struct jg_http_request *r, struct jg_http_reply *p)
-{
-	act(r, p, DENY);
-}
-static void
-handle_cancel(struct jg_http_request *r, struct jg_http_reply *p)
-{
-	act(r, p, CANCEL);
-}
-static void
-handle_review(struct jg_http_request *r, struct jg_http_reply *p)
-{
-	act(r, p, REVIEW);
-}
-static void
-handle_revoke(struct jg_http_request *r, struct jg_http_reply *p)
-{
-	act(r, p, REVOKE);
-}
-static void
-handle_revoke_user(struct jg_http_request *r, struct jg_http_reply *p)
-{
-	act(r, p, REVOKE_USER);
-}
-
-int
-jg_api_requests_register(struct jg_router *router)
-{
-	int rc = 0;
-	const unsigned J = JG_ROUTE_JSON_BODY;
-	rc |= jg_router_add(router, "POST", "/v1/requests", (void *)handle_create, J);
-	rc |= jg_router_add(router, "GET", "/v1/requests", (void *)handle_list, 0);
-	rc |= jg_router_add(router, "GET", "/v1/requests/{id}", (void *)handle_get, 0);
-	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/approve", (void *)handle_approve, J);
-	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/deny", (void *)handle_deny, J);
-	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/cancel", (void *)handle_cancel, J);
-	rc |= jg_router_add(router, "POST", "/v1/requests/{id}/review", (void *)handle_review, J);
-	rc |= jg_router_add(router, "POST", "/v1/grants/{id}/revoke", (void *)handle_revoke, J);
-	rc |=
-	    jg_router_add(router, "POST", "/v1/users/{sub}/revoke", (void *)handle_revoke_user, J);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"POST", "/v1/requests", handle_create, NULL, JG_ROUTE_JSON_BODY},
+    {"GET", "/v1/requests", handle_list, NULL, 0},
+    {"GET", "/v1/requests/{id}", handle_get, NULL, 0},
+    {"POST", "/v1/requests/{id}/approve", act, &(const enum action){APPROVE}, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/requests/{id}/deny", act, &(const enum action){DENY}, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/requests/{id}/cancel", act, &(const enum action){CANCEL}, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/requests/{id}/review", act, &(const enum action){REVIEW}, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/grants/{id}/revoke", act, &(const enum action){REVOKE}, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/users/{sub}/revoke", act, &(const enum action){REVOKE_USER}, JG_ROUTE_JSON_BODY},
+};
+const struct jg_route_table jg_api_requests_routes = {routes, sizeof(routes) / sizeof(routes[0])};

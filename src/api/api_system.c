@@ -15,6 +15,7 @@
 #include "jitgate/audit_stream.h"
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
+#include "api_routes_int.h"
 
 static void
 handle_healthz(struct jg_http_request *req, struct jg_http_reply *reply)
@@ -81,12 +82,9 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	free(text);
 }
 
-int
-jg_api_system_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/healthz", (void *)handle_healthz, JG_ROUTE_INLINE);
-	rc |= jg_router_add(router, "GET", "/readyz", (void *)handle_readyz, 0);
-	rc |= jg_router_add(router, "GET", "/metrics", (void *)handle_metrics, 0);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/healthz", handle_healthz, NULL, JG_ROUTE_INLINE},
+    {"GET", "/readyz", handle_readyz, NULL, 0},
+    {"GET", "/metrics", handle_metrics, NULL, 0},
+};
+const struct jg_route_table jg_api_system_routes = {routes, sizeof(routes) / sizeof(routes[0])};

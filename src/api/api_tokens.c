@@ -24,6 +24,7 @@
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/session.h"
+#include "api_routes_int.h"
 
 static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
 				"FROM access_requests WHERE id = ?";
@@ -192,13 +193,8 @@ handle_jwks(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_http_reply_header(reply, "Cache-Control", "public, max-age=60");
 }
 
-int
-jg_api_tokens_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "POST", "/v1/grants/{id}/token", (void *)handle_issue,
-			    JG_ROUTE_JSON_BODY);
-	rc |= jg_router_add(router, "GET", "/.well-known/jwks.json", (void *)handle_jwks,
-			    JG_ROUTE_INLINE);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"POST", "/v1/grants/{id}/token", handle_issue, NULL, JG_ROUTE_JSON_BODY},
+    {"GET", "/.well-known/jwks.json", handle_jwks, NULL, JG_ROUTE_INLINE},
+};
+const struct jg_route_table jg_api_tokens_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_routes_int.h"
 #include "api_telemetry_int.h"
 #include "jitgate/app.h"
 #include "jitgate/error.h"
@@ -308,12 +309,8 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "traces", list));
 }
 
-int
-jg_api_traces_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/traces", (void *)handle_search, 0);
-	rc |= jg_router_add(router, "GET", "/v1/services/{svc}/traces/{trace_id}",
-			    (void *)handle_trace, 0);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/v1/services/{svc}/traces", handle_search, NULL, 0},
+    {"GET", "/v1/services/{svc}/traces/{trace_id}", handle_trace, NULL, 0},
+};
+const struct jg_route_table jg_api_traces_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -120,6 +120,31 @@ audit_event(struct jg_app *app, const char *type, json_t *data)
 	return rc;
 }
 
+/*
+ * Adds every route, the API's tables then the pages' (api_routes.c,
+ * web_routes.c), to router.  A refused route (a duplicate, a malformed
+ * pattern) is a programming error: it is logged and start-up stops.
+ */
+static int
+add_routes(struct jg_router *router)
+{
+	static const struct jg_route_table *const *const lists[] = {jg_api_route_tables,
+								    jg_web_route_tables};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (const struct jg_route_table *const *t = lists[i]; *t != NULL; t++)
+			for (size_t j = 0; j < (*t)->n; j++) {
+				const struct jg_route *route = &(*t)->routes[j];
+				int rc = jg_router_add(router, route);
+				if (rc != 0) {
+					jg_logf(JG_LOG_ERROR, "route %s %s: %s", route->method,
+						route->pattern, jg_strerror(rc));
+					return rc;
+				}
+			}
+	return 0;
+}
+
 static int
 load_policies(struct jg_app *app, struct jg_policy_set **out)
 {
@@ -385,13 +410,7 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	app.router = jg_router_new();
-	if (app.router == NULL || jg_api_system_register(app.router) != 0 ||
-	    jg_api_auth_register(app.router) != 0 || jg_api_audit_register(app.router) != 0 ||
-	    jg_api_requests_register(app.router) != 0 || jg_api_tokens_register(app.router) != 0 ||
-	    jg_api_probes_register(app.router) != 0 || jg_api_agents_register(app.router) != 0 ||
-	    jg_web_register(app.router) != 0 || jg_api_ingest_register(app.router) != 0 ||
-	    jg_api_logs_register(app.router) != 0 || jg_api_traces_register(app.router) != 0 ||
-	    jg_api_metrics_register(app.router) != 0)
+	if (app.router == NULL || add_routes(app.router) != 0)
 		goto out;
 	if (jg_telemetry_sweeper_start(app.telemetry, app.cfg, &tsw) != 0)
 		goto out;

@@ -671,7 +671,7 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 	}
 	case JG_ROUTE_FOUND: break;
 	}
-	st->route_label = st->req.route.pattern;
+	st->route_label = st->req.route.route->pattern;
 
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
@@ -754,7 +754,7 @@ run_on_worker(struct jg_workq_task *task)
 {
 	struct req_state *st =
 	    (struct req_state *)((char *)task - offsetof(struct req_state, task));
-	((jg_http_handler)st->req.route.handler)(&st->req, &st->reply);
+	st->req.route.route->handler(&st->req, &st->reply);
 	work_done(st);
 }
 
@@ -771,7 +771,7 @@ run_inline(struct req_state *st, struct MHD_Connection *conn, int first)
 	st->req.deferring = 0;
 	/* cleared before the handler: the work it starts may end before it returns */
 	__atomic_store_n(&st->handshake, 0, __ATOMIC_RELEASE);
-	((jg_http_handler)st->req.route.handler)(&st->req, &reply);
+	st->req.route.route->handler(&st->req, &reply);
 	st->req.may_defer = 0;
 	if (st->req.deferring) {
 		free(reply.body);

@@ -4,7 +4,9 @@
  * jitgate has a few dozen routes, so a linear scan over pre-split segments
  * is as fast as a trie and easier to read.  A path is split once per match;
  * empty segments (//) never match, and a path longer than any route cannot
- * match, so hostile paths cost at most one pass.
+ * match, so hostile paths cost at most one pass.  The router points into
+ * the modules' static route tables (router.h) and owns only the split
+ * pattern segments.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,12 +17,9 @@
 #include "jitgate/router.h"
 
 struct route {
-	char method[8];
-	char *pattern;
+	const struct jg_route *def; /* borrowed: a static table entry */
 	char *segs[JG_ROUTE_MAX_SEGMENTS];
 	int nsegs;
-	void *handler;
-	unsigned flags;
 };
 
 struct jg_router {
@@ -40,7 +39,6 @@ jg_router_free(struct jg_router *r)
 	if (r == NULL)
 		return;
 	for (int i = 0; i < r->n; i++) {
-		free(r->routes[i].pattern);
 		for (int j = 0; j < r->routes[i].nsegs; j++)
 			free(r->routes[i].segs[j]);
 	}
@@ -83,14 +81,16 @@ is_param(const char *seg)
 }
 
 int
-jg_router_add(struct jg_router *r, const char *method, const char *pattern, void *handler,
-	      unsigned flags)
+jg_router_add(struct jg_router *r, const struct jg_route *route)
 {
 	char segs[JG_ROUTE_MAX_SEGMENTS][256];
-	int n = split(pattern, segs, JG_ROUTE_MAX_SEGMENTS);
-	int nparams = 0;
+	int n, nparams = 0;
 
-	if (n < 0 || strlen(method) >= 8)
+	if (route->handler == NULL || route->method == NULL || route->pattern == NULL ||
+	    route->method[0] == '\0' || strlen(route->method) >= JG_ROUTE_METHOD_MAX)
+		return JG_EINVAL;
+	n = split(route->pattern, segs, JG_ROUTE_MAX_SEGMENTS);
+	if (n < 0)
 		return JG_EINVAL;
 	for (int i = 0; i < n; i++) {
 		if (is_param(segs[i])) {
@@ -101,8 +101,8 @@ jg_router_add(struct jg_router *r, const char *method, const char *pattern, void
 		}
 	}
 	for (int i = 0; i < r->n; i++)
-		if (strcmp(r->routes[i].method, method) == 0 &&
-		    strcmp(r->routes[i].pattern, pattern) == 0)
+		if (strcmp(r->routes[i].def->method, route->method) == 0 &&
+		    strcmp(r->routes[i].def->pattern, route->pattern) == 0)
 			return JG_EINVAL;
 	if (r->n == r->cap) {
 		int cap = r->cap ? r->cap * 2 : 32;
@@ -114,22 +114,16 @@ jg_router_add(struct jg_router *r, const char *method, const char *pattern, void
 	}
 	struct route *rt = &r->routes[r->n];
 	memset(rt, 0, sizeof(*rt));
-	snprintf(rt->method, sizeof(rt->method), "%s", method);
-	rt->pattern = strdup(pattern);
-	if (rt->pattern == NULL)
-		return JG_ENOMEM;
 	for (int i = 0; i < n; i++) {
 		rt->segs[i] = strdup(segs[i]);
 		if (rt->segs[i] == NULL) {
 			for (int j = 0; j < i; j++)
 				free(rt->segs[j]);
-			free(rt->pattern);
 			return JG_ENOMEM;
 		}
 	}
 	rt->nsegs = n;
-	rt->handler = handler;
-	rt->flags = flags;
+	rt->def = route;
 	r->n++;
 	return 0;
 }
@@ -155,6 +149,25 @@ match_route(const struct route *rt, char segs[][256], int n, struct jg_route_mat
 	return true;
 }
 
+/*
+ * Whether method is one of the names in allow ("GET, POST"), compared whole:
+ * a method whose name is part of another's (a substring) is a different one.
+ */
+static bool
+allow_has(const char *allow, const char *method)
+{
+	size_t len = strlen(method);
+
+	while (*allow != '\0') {
+		size_t n = strcspn(allow, ",");
+		if (n == len && memcmp(allow, method, len) == 0)
+			return true;
+		allow += n;
+		allow += strspn(allow, ", ");
+	}
+	return false;
+}
+
 enum jg_route_result
 jg_router_match(const struct jg_router *r, const char *method, const char *path,
 		struct jg_route_match *m)
@@ -170,17 +183,16 @@ jg_router_match(const struct jg_router *r, const char *method, const char *path,
 		const struct route *rt = &r->routes[i];
 		if (!match_route(rt, segs, n, m))
 			continue;
-		if (strcmp(rt->method, method) == 0) {
-			m->pattern = rt->pattern;
-			m->handler = rt->handler;
-			m->flags = rt->flags;
+		if (strcmp(rt->def->method, method) == 0) {
+			m->route = rt->def;
+			m->flags = rt->def->flags;
 			return JG_ROUTE_FOUND;
 		}
-		/* Same path, other method: remember it for the Allow header. */
-		if (!strstr(m->allow, rt->method)) {
+		/* Same path, other method: remember it for the Allow header, once. */
+		if (!allow_has(m->allow, rt->def->method)) {
 			size_t used = strlen(m->allow);
 			snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s", used ? ", " : "",
-				 rt->method);
+				 rt->def->method);
 		}
 		path_known = true;
 	}

@@ -179,9 +179,11 @@ out:
 
 enum act { CANCEL, REVOKE };
 
+/* POST /requests/{id}/cancel and /grants/{id}/revoke: the route's arg says which. */
 static void
-act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
+act(struct jg_http_request *req, struct jg_http_reply *reply)
 {
+	const enum act a = *(const enum act *)req->route.route->arg;
 	struct jg_web w;
 	json_t *out = NULL;
 	char why[512] = "", reason[REASON_MAX + 2] = "";
@@ -210,18 +212,6 @@ act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
 out:
 	json_decref(out);
 	jg_web_end(&w);
-}
-
-static void
-handle_cancel(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	act(req, reply, CANCEL);
-}
-
-static void
-handle_revoke(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	act(req, reply, REVOKE);
 }
 
 static void
@@ -275,13 +265,9 @@ out:
 	jg_web_end(&w);
 }
 
-int
-jg_web_access_register(struct jg_router *router)
-{
-	const unsigned F = JG_ROUTE_FORM_BODY;
-	int rc = 0;
-	rc |= jg_router_add(router, "POST", "/requests/{id}/cancel", (void *)handle_cancel, F);
-	rc |= jg_router_add(router, "POST", "/grants/{id}/revoke", (void *)handle_revoke, F);
-	rc |= jg_router_add(router, "POST", "/grants/{id}/token", (void *)handle_token, F);
-	return rc;
-}
+static const struct jg_route routes[] = {
+    {"POST", "/requests/{id}/cancel", act, &(const enum act){CANCEL}, JG_ROUTE_FORM_BODY},
+    {"POST", "/grants/{id}/revoke", act, &(const enum act){REVOKE}, JG_ROUTE_FORM_BODY},
+    {"POST", "/grants/{id}/token", handle_token, NULL, JG_ROUTE_FORM_BODY},
+};
+const struct jg_route_table jg_web_access_routes = {routes, sizeof(routes) / sizeof(routes[0])};

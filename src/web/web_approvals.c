@@ -150,9 +150,11 @@ out:
 
 enum act { APPROVE, DENY, REVIEW };
 
+/* POST /requests/{id}/approve|deny|review: the route's arg says which. */
 static void
-act(struct jg_http_request *req, struct jg_http_reply *reply, enum act a)
+act(struct jg_http_request *req, struct jg_http_reply *reply)
 {
+	const enum act a = *(const enum act *)req->route.route->arg;
 	static const char *const title[] = {"Not approved", "Not denied", "Not reviewed"};
 	static const char *const done[] = {"/approvals?ok=approved", "/approvals?ok=denied",
 					   "/approvals?ok=reviewed"};
@@ -188,32 +190,10 @@ out:
 	jg_web_end(&w);
 }
 
-static void
-handle_approve(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	act(req, reply, APPROVE);
-}
-
-static void
-handle_deny(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	act(req, reply, DENY);
-}
-
-static void
-handle_review(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	act(req, reply, REVIEW);
-}
-
-int
-jg_web_approvals_register(struct jg_router *router)
-{
-	const unsigned F = JG_ROUTE_FORM_BODY;
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/approvals", (void *)handle_queue, 0);
-	rc |= jg_router_add(router, "POST", "/requests/{id}/approve", (void *)handle_approve, F);
-	rc |= jg_router_add(router, "POST", "/requests/{id}/deny", (void *)handle_deny, F);
-	rc |= jg_router_add(router, "POST", "/requests/{id}/review", (void *)handle_review, F);
-	return rc;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/approvals", handle_queue, NULL, 0},
+    {"POST", "/requests/{id}/approve", act, &(const enum act){APPROVE}, JG_ROUTE_FORM_BODY},
+    {"POST", "/requests/{id}/deny", act, &(const enum act){DENY}, JG_ROUTE_FORM_BODY},
+    {"POST", "/requests/{id}/review", act, &(const enum act){REVIEW}, JG_ROUTE_FORM_BODY},
+};
+const struct jg_route_table jg_web_approvals_routes = {routes, sizeof(routes) / sizeof(routes[0])};

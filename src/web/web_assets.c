@@ -29,34 +29,25 @@ extern const char jg_web_css_end[] __asm__("jg_web_css_end");
 extern const char jg_web_js_start[] __asm__("jg_web_js_start");
 extern const char jg_web_js_end[] __asm__("jg_web_js_end");
 
+struct asset {
+	const char *type; /* Content-Type */
+	const char *start, *end;
+};
+
+/* GET /static/...: the route's arg is the asset. */
 static void
-serve(struct jg_http_reply *reply, const char *type, const char *start, const char *end)
+serve(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	jg_http_reply_text(reply, 200, type, start, (size_t)(end - start));
+	const struct asset *a = req->route.route->arg;
+	jg_http_reply_text(reply, 200, a->type, a->start, (size_t)(a->end - a->start));
 	jg_http_reply_header(reply, "Cache-Control", "no-cache");
 }
 
-static void
-handle_css(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	(void)req;
-	serve(reply, "text/css; charset=utf-8", jg_web_css_start, jg_web_css_end);
-}
+static const struct asset css = {"text/css; charset=utf-8", jg_web_css_start, jg_web_css_end};
+static const struct asset js = {"text/javascript; charset=utf-8", jg_web_js_start, jg_web_js_end};
 
-static void
-handle_js(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	(void)req;
-	serve(reply, "text/javascript; charset=utf-8", jg_web_js_start, jg_web_js_end);
-}
-
-int
-jg_web_assets_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/static/jitgate.css", (void *)handle_css,
-			    JG_ROUTE_INLINE);
-	rc |=
-	    jg_router_add(router, "GET", "/static/jitgate.js", (void *)handle_js, JG_ROUTE_INLINE);
-	return rc;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/static/jitgate.css", serve, &css, JG_ROUTE_INLINE},
+    {"GET", "/static/jitgate.js", serve, &js, JG_ROUTE_INLINE},
+};
+const struct jg_route_table jg_web_assets_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -444,15 +444,10 @@ handle_checkpoint(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_web_end(&w);
 }
 
-int
-jg_web_audit_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/audit", (void *)handle_audit, 0);
-	rc |= jg_router_add(router, "GET", "/audit/proof", (void *)handle_proof, 0);
-	rc |= jg_router_add(router, "POST", "/audit/export", (void *)handle_export,
-			    JG_ROUTE_FORM_BODY);
-	rc |= jg_router_add(router, "POST", "/audit/checkpoint", (void *)handle_checkpoint,
-			    JG_ROUTE_FORM_BODY);
-	return rc;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/audit", handle_audit, NULL, 0},
+    {"GET", "/audit/proof", handle_proof, NULL, 0},
+    {"POST", "/audit/export", handle_export, NULL, JG_ROUTE_FORM_BODY},
+    {"POST", "/audit/checkpoint", handle_checkpoint, NULL, JG_ROUTE_FORM_BODY},
+};
+const struct jg_route_table jg_web_audit_routes = {routes, sizeof(routes) / sizeof(routes[0])};

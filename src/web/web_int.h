@@ -93,10 +93,13 @@ void jg_web_home(struct jg_http_request *req, struct jg_http_reply *reply);
 void jg_web_access_page(struct jg_http_request *req, struct jg_http_reply *reply);
 /* The "done" notice named by ?ok= (a fixed table: nothing of the query is echoed). */
 void jg_web_ok_notice(struct jg_web *w);
-int jg_web_request_register(struct jg_router *router);
-int jg_web_access_register(struct jg_router *router);
-int jg_web_approvals_register(struct jg_router *router);
-int jg_web_audit_register(struct jg_router *router);
-int jg_web_assets_register(struct jg_router *router);
+
+/* Each file's route table (router.h), listed in web_routes.c. */
+extern const struct jg_route_table jg_web_page_routes;	    /* GET / */
+extern const struct jg_route_table jg_web_request_routes;   /* /request */
+extern const struct jg_route_table jg_web_access_routes;    /* cancel, revoke, token */
+extern const struct jg_route_table jg_web_approvals_routes; /* /approvals, approve|deny|review */
+extern const struct jg_route_table jg_web_audit_routes;	    /* /audit... */
+extern const struct jg_route_table jg_web_assets_routes;    /* /static/... */
 
 #endif

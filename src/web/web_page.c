@@ -538,14 +538,7 @@ jg_web_home(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_web_access_page(req, reply);
 }
 
-int
-jg_web_register(struct jg_router *router)
-{
-	int rc = jg_router_add(router, "GET", "/", (void *)jg_web_home, 0);
-	rc |= jg_web_request_register(router);
-	rc |= jg_web_access_register(router);
-	rc |= jg_web_approvals_register(router);
-	rc |= jg_web_audit_register(router);
-	rc |= jg_web_assets_register(router);
-	return rc ? JG_EINVAL : 0;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/", jg_web_home, NULL, 0},
+};
+const struct jg_route_table jg_web_page_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -315,11 +315,8 @@ out:
 	jg_web_end(&w);
 }
 
-int
-jg_web_request_register(struct jg_router *router)
-{
-	int rc = 0;
-	rc |= jg_router_add(router, "GET", "/request", (void *)handle_form, 0);
-	rc |= jg_router_add(router, "POST", "/request", (void *)handle_post, JG_ROUTE_FORM_BODY);
-	return rc;
-}
+static const struct jg_route routes[] = {
+    {"GET", "/request", handle_form, NULL, 0},
+    {"POST", "/request", handle_post, NULL, JG_ROUTE_FORM_BODY},
+};
+const struct jg_route_table jg_web_request_routes = {routes, sizeof(routes) / sizeof(routes[0])};
