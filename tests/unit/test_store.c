@@ -242,6 +242,80 @@ data_version_moves_only_for_other_connections(void **state)
 	assert_int_equal(count_rows(f->store), 3 + 6);
 }
 
+/*
+ * A statement stays what it is until jg_stmt_finish(), however many other
+ * statements are prepared meanwhile: the per-connection cache evicts only
+ * statements nobody holds (store.h).  Here one is half-way through its rows
+ * while more distinct statements than the cache holds come and go.
+ */
+static void
+held_statement_survives_cache_eviction(void **state)
+{
+	struct fixture *f = *state;
+	static char texts[100][48];
+	struct jg_store_conn *conn;
+	struct jg_stmt *held, *st;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, "SELECT x FROM t ORDER BY x", &held), 0);
+	assert_int_equal(jg_stmt_step(held), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(held, 0), 1);
+	for (int i = 0; i < 100; i++) {
+		snprintf(texts[i], sizeof(texts[i]), "SELECT %d AS evict_me", i);
+		assert_int_equal(jg_stmt_prepare(conn, texts[i], &st), 0);
+		assert_ptr_not_equal(st, held);
+		assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(st, 0), i);
+		jg_stmt_finish(st);
+	}
+	assert_int_equal(jg_stmt_step(held), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(held, 0), 2);
+	assert_int_equal(jg_stmt_step(held), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(held, 0), 3);
+	assert_int_equal(jg_stmt_step(held), JG_STMT_DONE);
+	jg_stmt_finish(held);
+	jg_store_release(f->store, conn);
+}
+
+/*
+ * When every cached statement is held, preparing another fails (JG_ESTORE,
+ * with a reason) instead of evicting one in use; finishing one makes room,
+ * and release finishes whatever the caller left held.
+ */
+static void
+cache_full_of_held_statements_refuses(void **state)
+{
+	struct fixture *f = *state;
+	static char texts[JG_STORE_STMT_CACHE + 1][48];
+	struct jg_stmt *st[JG_STORE_STMT_CACHE + 1];
+	struct jg_store_conn *conn;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	for (int i = 0; i <= JG_STORE_STMT_CACHE; i++)
+		snprintf(texts[i], sizeof(texts[i]), "SELECT %d AS held", i);
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) {
+		assert_int_equal(jg_stmt_prepare(conn, texts[i], &st[i]), 0);
+		assert_int_equal(jg_stmt_step(st[i]), JG_STMT_ROW);
+	}
+	assert_int_equal(jg_stmt_prepare(conn, texts[JG_STORE_STMT_CACHE], &st[0]), JG_ESTORE);
+	assert_non_null(strstr(jg_store_errmsg(conn), "statements in use at once"));
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) /* untouched: still on their row */
+		assert_int_equal(jg_stmt_column_int64(st[i], 0), i);
+	jg_stmt_finish(st[7]);
+	assert_int_equal(jg_stmt_prepare(conn, texts[JG_STORE_STMT_CACHE], &st[7]), 0);
+	assert_int_equal(jg_stmt_step(st[7]), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(st[7], 0), JG_STORE_STMT_CACHE);
+	jg_store_release(f->store, conn); /* nothing finished: release does it */
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) {
+		assert_int_equal(jg_stmt_prepare(conn, texts[i + 1], &st[0]), 0);
+		assert_int_equal(jg_stmt_step(st[0]), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(st[0], 0), i + 1);
+	}
+	jg_store_release(f->store, conn);
+}
+
 int
 main(void)
 {
@@ -254,6 +328,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(writable_store_is_reported_writable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(data_version_moves_only_for_other_connections, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(held_statement_survives_cache_eviction, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(cache_full_of_held_statements_refuses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
