@@ -75,6 +75,23 @@ describe('event loops, workers and suspended connections', () => {
     }
   });
 
+  // libmicrohttpd is given only the options that apply: one event loop is its internal polling
+  // thread, not a pool of one (which it used to answer at every start with a warning).
+  for (const loops of [1, 2]) {
+    test(`event_threads: ${loops} starts with no libmicrohttpd warning, and serves`, async () => {
+      const jg = await startJitgate({ idp: false, extraConfig: `${TEST_LIMITS}\n  event_threads: ${loops}\n` });
+      try {
+        assert.equal((await jg.request('GET', '/healthz')).status, 200);
+        await jg.stop('SIGTERM');
+        assert.match(jg.stderr, /"msg":"jitgate serving"/);
+        const mhd = jg.logLines().filter((l) => l.source === 'libmicrohttpd' || /thread pool/i.test(l.msg));
+        assert.deepEqual(mhd, [], `libmicrohttpd complained:\n${jg.stderr}`);
+      } finally {
+        await cleanup(jg);
+      }
+    });
+  }
+
   test('SIGTERM under guarded load: exit 0, and every call answered 200 has its probe.list entry', async () => {
     const jg = await startJitgate();
     try {
