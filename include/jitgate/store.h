@@ -169,8 +169,10 @@ int jg_store_ping(struct jg_store *store);
 
 /*
  * 0 when the database can take a write transaction; JG_EDENIED when SQLite
- * had to open it read-only or cannot start one (the file or its directory is
- * not writable by this user), with the reason in err.  Writes nothing.
+ * had to open it read-only (the file is not writable by this user) or cannot
+ * start one (a -wal or -shm it cannot write), with the reason in err.
+ * Writes nothing.  (A directory where no -wal can be created already fails
+ * jg_store_open, with the same hint.)
  * PostgreSQL: JG_EDENIED when the server is a standby (in recovery) or its
  * transactions are read-only by default; JG_EUNAVAIL when it cannot be
  * reached.  Privileges on tables are not checked here.
