@@ -147,6 +147,24 @@ jg_http_status_code(int status)
 	}
 }
 
+int
+jg_http_status_of(int rc, const char **code)
+{
+	switch (rc) {
+	case 0: *code = "ok"; return 200;
+	case JG_EINVAL: *code = "bad_request"; return 400;
+	case JG_EDENIED: *code = "forbidden"; return 403;
+	case JG_ENOTFOUND: *code = "not_found"; return 404;
+	case JG_ECONFLICT: *code = "conflict"; return 409;
+	case JG_ELIMITED: *code = "too_many_requests"; return 429;
+	/* jitgate retries a transaction a few times before a JG_ERETRY gets this far: by then it
+	   is as good as JG_EUNAVAIL (store.h) - nothing was done, and later may work */
+	case JG_EUNAVAIL:
+	case JG_ERETRY: *code = "unavailable"; return 503;
+	default: *code = "internal_error"; return 500;
+	}
+}
+
 char *
 jg_http_error_body(const char *code, const char *message)
 {
