@@ -10,12 +10,13 @@ debs=(
   libssl-dev libjwt-dev libmicrohttpd-dev libsqlite3-dev sqlite3
   liboauth2-dev libcjose-dev libjansson-dev libyaml-dev libcmocka-dev zlib1g-dev
   nodejs chromium
-  faketime
+  faketime valgrind
   clang-14 libclang-rt-14-dev
   clang-format cppcheck
   libpq-dev postgresql-15 postgresql-contrib
 )
 # faketime: the clock-step fault tests (tests/e2e/faults.test.mjs) run jitgate under libfaketime.
+# valgrind: a start-up failure test there runs jitgate under helgrind (locks destroyed uninitialised).
 # clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
 # clang-format and cppcheck: make lint, the first step of make test.
 # libpq-dev: the PostgreSQL store (src/store_pg.c) links libpq.  postgresql-15 and postgresql-contrib:

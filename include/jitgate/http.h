@@ -128,6 +128,14 @@ void jg_http_reply_header(struct jg_http_reply *reply, const char *name, const c
 char *jg_http_error_body(const char *code, const char *message);
 /* The error code name for an HTTP status ("not_found" for 404). */
 const char *jg_http_status_code(int status);
+/*
+ * The HTTP status for a module's result rc (0 or a JG_E* code of error.h),
+ * with its error code name in *code (static): the table "A failure inside
+ * jitgate" of docs/api.md.  JG_ELIMITED is 429 (the caller adds
+ * Retry-After), JG_EUNAVAIL and JG_ERETRY 503, a code with no meaning for
+ * a client (JG_ESTORE, JG_ENOMEM, ...) 500.
+ */
+int jg_http_status_of(int rc, const char **code);
 
 /*
  * Creates a server for cfg (borrowed; must outlive it) routing through

@@ -55,6 +55,8 @@ struct jg_store_conn;
 struct jg_stmt;
 
 #define JG_STORE_POOL_SIZE 8
+/* Statements cached per connection: at most this many held at once (jg_stmt_prepare). */
+#define JG_STORE_STMT_CACHE 64
 /* Rows a scan statement (jg_stmt_prepare_scan) holds at a time on PostgreSQL. */
 #define JG_STORE_SCAN_BATCH 256
 
@@ -167,8 +169,10 @@ int jg_store_ping(struct jg_store *store);
 
 /*
  * 0 when the database can take a write transaction; JG_EDENIED when SQLite
- * had to open it read-only or cannot start one (the file or its directory is
- * not writable by this user), with the reason in err.  Writes nothing.
+ * had to open it read-only (the file is not writable by this user) or cannot
+ * start one (a -wal or -shm it cannot write), with the reason in err.
+ * Writes nothing.  (A directory where no -wal can be created already fails
+ * jg_store_open, with the same hint.)
  * PostgreSQL: JG_EDENIED when the server is a standby (in recovery) or its
  * transactions are read-only by default; JG_EUNAVAIL when it cannot be
  * reached.  Privileges on tables are not checked here.
@@ -227,6 +231,16 @@ int jg_store_exec_script(struct jg_store_conn *conn, const char *sql, char *err,
  * sql, so pass string literals.  Finish with jg_stmt_finish() (which resets,
  * it does not free, a cached statement).  PostgreSQL: the SQL reaches the
  * server at the first step, so a syntax error shows there.
+ *
+ * The rule of the cache: *out is valid from here until jg_stmt_finish() on
+ * it or the release of conn (which finishes every statement left open).
+ * Meanwhile the statement is held: preparing other statements on conn never
+ * moves, evicts or resets it, whatever their number.  A full cache evicts
+ * the least recently prepared statement that is not held; when all
+ * JG_STORE_STMT_CACHE are held, prepare fails with JG_ESTORE (errmsg says
+ * so) and changes nothing.  Preparing the same sql again while it is held
+ * returns the same statement (PostgreSQL resets it first; SQLite leaves it
+ * as it is): finish a statement before preparing its text again.
  */
 int jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out);
 /*

@@ -15,11 +15,23 @@ static int64_t base_wall_ms, base_mono_ms;
 static int have_base;
 
 static int64_t
-read_ms(clockid_t id)
+system_ms(clockid_t id)
 {
 	struct timespec ts;
 	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The source of readings: the system's clocks unless a test set another (under clock_lock). */
+static int64_t (*read_ms)(clockid_t id) = system_ms;
+
+void
+jg_clock_set_source(int64_t (*fn)(clockid_t id))
+{
+	pthread_mutex_lock(&clock_lock);
+	read_ms = fn != NULL ? fn : system_ms;
+	have_base = 0;
+	pthread_mutex_unlock(&clock_lock);
 }
 
 /* Called with clock_lock held. */
@@ -43,9 +55,8 @@ now_locked(int64_t wall, int64_t mono)
 int64_t
 jg_clock_now_ms(void)
 {
-	int64_t wall = read_ms(CLOCK_REALTIME), mono = read_ms(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&clock_lock);
-	int64_t now = now_locked(wall, mono);
+	int64_t now = now_locked(read_ms(CLOCK_REALTIME), read_ms(CLOCK_MONOTONIC));
 	pthread_mutex_unlock(&clock_lock);
 	return now;
 }
@@ -59,9 +70,9 @@ jg_clock_now(void)
 void
 jg_clock_floor_ms(int64_t floor_ms)
 {
-	int64_t wall = read_ms(CLOCK_REALTIME), mono = read_ms(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&clock_lock);
-	if (now_locked(wall, mono) < floor_ms) {
+	int64_t mono = read_ms(CLOCK_MONOTONIC);
+	if (now_locked(read_ms(CLOCK_REALTIME), mono) < floor_ms) {
 		base_wall_ms = floor_ms;
 		base_mono_ms = mono;
 	}

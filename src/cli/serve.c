@@ -334,6 +334,8 @@ jg_cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file-size limit fails the write (503), not the process */
+	/* before the first goto out: the teardown there destroys it */
+	pthread_rwlock_init(&app.policy_lock, NULL);
 
 	if ((rc = jg_cli_open_store(app.cfg, &app.store)) != 0)
 		goto out;
@@ -349,7 +351,6 @@ jg_cmd_serve(int argc, char **argv)
 		rc = JG_EXIT_STORE;
 		goto out;
 	}
-	pthread_rwlock_init(&app.policy_lock, NULL);
 	if (load_policies(&app, &app.policies) != 0) {
 		rc = JG_EXIT_CONFIG;
 		goto out;

@@ -600,7 +600,9 @@ out:
 
 /* ---- JSON Lines logs ------------------------------------------------------- */
 
-/* A JSON Lines time: RFC 3339 text or a number whose magnitude says its unit. */
+/* A JSON Lines time: RFC 3339 text or a number whose magnitude says its unit. A time whose
+   nanoseconds do not fit int64 (after 2262-04-11) is refused: scaled, it would overflow (undefined
+   behaviour) and wrap to a negative time no cursor can page past. */
 static int
 line_time(json_t *v, int64_t *ns)
 {
@@ -614,20 +616,19 @@ line_time(json_t *v, int64_t *ns)
 	/* integers exactly (a double has 53 bits: microseconds would lose some) */
 	if (json_is_integer(v)) {
 		int64_t n = json_integer_value(v);
-		*ns = n >= 100000000000000000LL ? n
-		      : n >= 100000000000000LL	? n * 1000
-		      : n >= 100000000000LL	? n * 1000000
-						: n * 1000000000LL;
+		int64_t unit = n >= 100000000000000000LL ? 1
+			       : n >= 100000000000000LL	 ? 1000
+			       : n >= 100000000000LL	 ? 1000000
+							 : 1000000000;
+		if (n > INT64_MAX / unit)
+			return JG_EINVAL;
+		*ns = n * unit;
 		return 0;
 	}
-	if (d >= 1e17)
-		*ns = (int64_t)d;
-	else if (d >= 1e14)
-		*ns = (int64_t)(d * 1e3);
-	else if (d >= 1e11)
-		*ns = (int64_t)(d * 1e6);
-	else
-		*ns = (int64_t)(d * 1e9);
+	double scaled = d >= 1e17 ? d : d >= 1e14 ? d * 1e3 : d >= 1e11 ? d * 1e6 : d * 1e9;
+	if (!(scaled < 9223372036854775808.0)) /* 2^63: a larger double has no int64 value */
+		return JG_EINVAL;
+	*ns = (int64_t)scaled;
 	return 0;
 }
 
@@ -681,8 +682,9 @@ line_record(struct walk *w, json_t *obj, json_t *resource, int64_t now_ns, json_
 		if ((v = json_object_get(obj, time_keys[i])) != NULL) {
 			if (line_time(v, &t) != 0) {
 				json_decref(attrs);
-				return fail(w, "'%s' must be RFC 3339 text or a Unix time",
-					    time_keys[i]);
+				return fail(
+				    w, "'%s' must be RFC 3339 text or a Unix time (1970 to 2262)",
+				    time_keys[i]);
 			}
 			break;
 		}

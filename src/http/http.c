@@ -1,5 +1,5 @@
 /*
- * server.c - libmicrohttpd glue: caps, routing, replies, metrics, shutdown.
+ * http.c - libmicrohttpd glue: caps, routing, replies, metrics, shutdown.
  *
  * Life of a request:
  *   uri_logger()      MHD saw the request line: allocate the request state,
@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ struct jg_server {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int inflight;
-	volatile int stopping;
+	atomic_int stopping; /* set by jg_server_stop, read by the event loops */
 };
 
 /* Where a complete request is (on_request's later calls). */
@@ -143,6 +144,24 @@ jg_http_status_code(int status)
 	case 500: return "internal_error";
 	case 503: return "unavailable";
 	default: return status >= 500 ? "server_error" : "error";
+	}
+}
+
+int
+jg_http_status_of(int rc, const char **code)
+{
+	switch (rc) {
+	case 0: *code = "ok"; return 200;
+	case JG_EINVAL: *code = "bad_request"; return 400;
+	case JG_EDENIED: *code = "forbidden"; return 403;
+	case JG_ENOTFOUND: *code = "not_found"; return 404;
+	case JG_ECONFLICT: *code = "conflict"; return 409;
+	case JG_ELIMITED: *code = "too_many_requests"; return 429;
+	/* jitgate retries a transaction a few times before a JG_ERETRY gets this far: by then it
+	   is as good as JG_EUNAVAIL (store.h) - nothing was done, and later may work */
+	case JG_EUNAVAIL:
+	case JG_ERETRY: *code = "unavailable"; return 503;
+	default: *code = "internal_error"; return 500;
 	}
 }
 
@@ -478,7 +497,7 @@ send_reply(struct req_state *st, struct MHD_Connection *conn, struct jg_http_rep
 		MHD_add_response_header(resp, json_string_value(json_array_get(pair, 0)),
 					json_string_value(json_array_get(pair, 1)));
 	}
-	if (st->srv->stopping || st->body_too_big)
+	if (atomic_load_explicit(&st->srv->stopping, memory_order_acquire) || st->body_too_big)
 		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(conn, (unsigned)reply->status, resp);
 	MHD_destroy_response(resp);
@@ -915,6 +934,7 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 	srv->cfg = cfg;
 	srv->router = router;
 	srv->app = app;
+	atomic_init(&srv->stopping, 0);
 	pthread_mutex_init(&srv->lock, NULL);
 	jg_clock_cond_init(&srv->idle);
 	srv->metrics = jg_metrics_new();
@@ -971,6 +991,12 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
 		return JG_EINVAL;
 	}
+	/* one loop is the internal polling thread itself: a pool of one is refused with a warning
+	 */
+	struct MHD_OptionItem pool[] = {
+	    {loops > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, loops, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	if (jg_workq_new((int)cfg->limits.worker_threads, &srv->workers) != 0) {
 		snprintf(err, errlen, "cannot start %lld worker threads",
 			 (long long)cfg->limits.worker_threads);
@@ -987,7 +1013,7 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	    (unsigned int)cfg->limits.max_connections_per_address, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(cfg->limits.max_header_bytes + cfg->limits.max_url_bytes + MHD_POOL_HEADROOM),
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_THREAD_POOL_SIZE, loops,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%u (in use, or bad certificate or key)",
@@ -1009,7 +1035,8 @@ jg_server_stop(struct jg_server *srv, int grace_seconds)
 
 	if (srv->daemon == NULL)
 		return 0;
-	srv->stopping = 1; /* from now on every reply closes its connection */
+	/* from now on every reply closes its connection */
+	atomic_store_explicit(&srv->stopping, 1, memory_order_release);
 	MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);

@@ -49,7 +49,7 @@
 #include "jitgate/store.h"
 #include "store_int.h"
 
-#define STMT_CACHE     64
+#define STMT_CACHE     JG_STORE_STMT_CACHE
 #define MAX_PARAM      32766 /* SQLite's highest ?NNN */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000

@@ -5,9 +5,13 @@
  * end; store_int.h).  A fixed pool of connections, each opened in WAL mode with
  * synchronous=FULL (a commit is on disk before it returns), foreign keys on
  * and a busy timeout so writers from several threads queue instead of
- * failing.  Each connection caches its prepared statements by the address of
- * their SQL text: handlers pass literals, so the cache never grows past the
- * number of distinct queries.
+ * failing.  Each connection caches up to JG_STORE_STMT_CACHE prepared
+ * statements by the address of their SQL text (handlers pass literals).  A
+ * statement lives in a fixed slot of its connection and is held from
+ * jg_stmt_prepare() to jg_stmt_finish() (or the connection's release): a
+ * full cache evicts the least recently prepared statement nobody holds, and
+ * never moves or finalizes a held one, so a caller's pointer stays valid
+ * however many other statements it prepares meanwhile.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,22 +30,27 @@
 #include "jitgate/store.h"
 #include "store_int.h"
 
-#define STMT_CACHE	64
+#define STMT_CACHE	JG_STORE_STMT_CACHE
 #define BUSY_TIMEOUT_MS 5000
 
 struct jg_stmt {
 	const struct jg_store_ops *ops; /* first: store.c dispatches on it */
 	sqlite3_stmt *stmt;
-	const char *sql; /* cache key: the caller's literal */
+	const char *sql; /* cache key: the caller's literal (NULL: a free slot) */
 	struct jg_store_conn *conn;
+	bool held;     /* between prepare and finish: never evicted */
+	uint64_t used; /* LRU tick of the last prepare */
 };
 
 struct jg_store_conn {
 	const struct jg_store_ops *ops; /* first: store.c dispatches on it */
 	sqlite3 *db;
 	bool in_use;
-	struct jg_stmt cache[STMT_CACHE];
-	int ncache;
+	struct jg_stmt cache[STMT_CACHE]; /* slots never move: callers hold pointers */
+	int ncache;			  /* slots [0, ncache) have been used */
+	int nheld;			  /* statements between prepare and finish */
+	uint64_t tick;
+	const char *why; /* a reason of the store's own for the last error, or NULL */
 };
 
 struct jg_store {
@@ -99,7 +108,9 @@ close_conn(struct jg_store_conn *c)
 {
 	for (int i = 0; i < c->ncache; i++)
 		sqlite3_finalize(c->cache[i].stmt);
+	memset(c->cache, 0, sizeof(c->cache));
 	c->ncache = 0;
+	c->nheld = 0;
 	sqlite3_close(c->db);
 	c->db = NULL;
 }
@@ -321,11 +332,18 @@ sq_acquire(struct jg_store *store, struct jg_store_conn **out)
 	}
 }
 
+static void sq_stmt_finish(struct jg_stmt *st);
+
 static void
 sq_release(struct jg_store *store, struct jg_store_conn *conn)
 {
 	if (conn == NULL)
 		return;
+	/* statements the caller did not finish: reset now, so the next borrower has every slot */
+	for (int i = 0; i < conn->ncache && conn->nheld > 0; i++)
+		if (conn->cache[i].held)
+			sq_stmt_finish(&conn->cache[i]);
+	conn->why = NULL;
 	if (!sqlite3_get_autocommit(conn->db))
 		(void)jg_store_rollback(conn);
 	pthread_mutex_lock(&store->lock);
@@ -457,27 +475,48 @@ sq_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t er
 static int
 sq_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt **out)
 {
+	struct jg_stmt *st = NULL;
+
+	conn->why = NULL;
 	for (int i = 0; i < conn->ncache; i++) {
 		if (conn->cache[i].sql == sql) {
-			*out = &conn->cache[i];
-			return 0;
+			st = &conn->cache[i];
+			break;
 		}
 	}
-	if (conn->ncache == STMT_CACHE) /* evict the oldest: rare, bounded */
-	{
-		sqlite3_finalize(conn->cache[0].stmt);
-		memmove(&conn->cache[0], &conn->cache[1],
-			sizeof(conn->cache[0]) * (STMT_CACHE - 1));
-		conn->ncache--;
+	if (st == NULL) {
+		/* a slot never used, else the least recently used one nobody holds */
+		if (conn->ncache < STMT_CACHE) {
+			st = &conn->cache[conn->ncache++];
+		} else {
+			for (int i = 0; i < STMT_CACHE; i++)
+				if (!conn->cache[i].held &&
+				    (st == NULL || conn->cache[i].used < st->used))
+					st = &conn->cache[i];
+			if (st == NULL) {
+				conn->why = "more statements in use at once than a connection "
+					    "caches (JG_STORE_STMT_CACHE)";
+				return JG_ESTORE;
+			}
+		}
+		sqlite3_finalize(st->stmt); /* NULL for a new or failed slot: a no-op */
+		st->stmt = NULL;
+		st->sql = NULL;
+		if (sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt,
+				       NULL) != SQLITE_OK) {
+			sqlite3_finalize(st->stmt);
+			st->stmt = NULL;
+			return JG_ESTORE;
+		}
+		st->ops = &jg_store_sqlite_ops;
+		st->sql = sql;
+		st->conn = conn;
 	}
-	struct jg_stmt *st = &conn->cache[conn->ncache];
-	if (sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt, NULL) !=
-	    SQLITE_OK)
-		return JG_ESTORE;
-	st->ops = &jg_store_sqlite_ops;
-	st->sql = sql;
-	st->conn = conn;
-	conn->ncache++;
+	if (!st->held) {
+		st->held = true;
+		conn->nheld++;
+	}
+	st->used = ++conn->tick;
 	*out = st;
 	return 0;
 }
@@ -560,9 +599,10 @@ sq_stmt_step(struct jg_stmt *st)
 	switch (rc & 0xff) {
 	case SQLITE_ROW: return JG_STMT_ROW;
 	case SQLITE_DONE: return JG_STMT_DONE;
-	case SQLITE_CONSTRAINT: return JG_ECONFLICT;
-	default: return JG_ESTORE;
+	default: break;
 	}
+	st->conn->why = NULL; /* jg_store_errmsg: SQLite's reason for this failure */
+	return (rc & 0xff) == SQLITE_CONSTRAINT ? JG_ECONFLICT : JG_ESTORE;
 }
 
 static const char *
@@ -598,12 +638,16 @@ sq_stmt_finish(struct jg_stmt *st)
 		return;
 	sqlite3_reset(st->stmt);
 	sqlite3_clear_bindings(st->stmt);
+	if (st->held) {
+		st->held = false;
+		st->conn->nheld--;
+	}
 }
 
 static const char *
 sq_errmsg(struct jg_store_conn *conn)
 {
-	return sqlite3_errmsg(conn->db);
+	return conn->why != NULL ? conn->why : sqlite3_errmsg(conn->db);
 }
 
 const struct jg_store_ops jg_store_sqlite_ops = {

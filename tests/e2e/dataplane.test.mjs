@@ -332,6 +332,15 @@ describe('the debug data plane', () => {
     assert.equal(r.json.error.path, 'line 3');
     r = await ingest(keys[SVC], 'logs', '{"msg":"a","service":"ledger-service"}\n', 'application/x-ndjson');
     assert.equal(r.status, 400, r.body);
+    // a Unix time past 2262 (int64 nanoseconds) is refused, not wrapped to a negative time
+    for (const time of ['50000000000', '5e10', '99999999999999']) {
+      r = await ingest(keys[SVC], 'logs', `{"msg":"a"}\n{"time":${time},"msg":"far future"}\n`, 'application/x-ndjson');
+      assert.equal(r.status, 400, `${time}: ${r.body}`);
+      assert.equal(r.json.error.code, 'bad_record');
+      assert.equal(r.json.error.index, 1);
+      assert.equal(r.json.error.path, 'line 2');
+      assert.match(r.json.error.message, /'time' must be RFC 3339 text or a Unix time/);
+    }
     assert.equal(count('logs'), before);
   });
 

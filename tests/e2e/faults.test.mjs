@@ -3,7 +3,8 @@
 //
 //   SIGKILL during concurrent audited writes  every acknowledged action is in the log; it verifies
 //   disk full (RLIMIT_FSIZE), read-only      503 JSON, nothing half-written, recovery without restart;
-//                                            a database it cannot write at start: exit 4, saying why
+//                                            a database it cannot write at start: exit 4, saying why;
+//                                            one it cannot open: exit 4, a clean teardown (helgrind)
 //   identity provider hanging, then down     cached keys keep working, the fetch is bounded, no starvation;
 //                                            hanging at start-up: start bounded, bearer calls a prompt 503
 //   wall clock stepped back and forward      no grant outlives its approval (libfaketime, monotonic real)
@@ -19,7 +20,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startJitgate, cleanup, runJitgate, Jitgate, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT } from './lib/harness.mjs';
 import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
 const SVC = 'payment-gateway';
@@ -284,6 +285,25 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       assert.match(ok.stderr, /"msg":"jitgate serving"/, ok.stderr);
     } finally {
       await cleanup(jg);
+    }
+  });
+
+  // The start-up failure paths tear down what they set up, and only that: under helgrind (which
+  // knows which locks were initialised), a store that cannot be opened exits 4 with no error in
+  // jitgate's own code (it destroyed the policy lock before initialising it).
+  test('a store that cannot be opened: exit 4, and the teardown touches nothing it did not set up (helgrind)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
+    try {
+      const config = writeConfig(dir, 1, '');
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/^ {2}url: .*$/m, `  url: "sqlite://${join(dir, 'missing', 'jitgate.db')}"`));
+      const r = spawnSync('valgrind', ['--tool=helgrind', '--error-exitcode=99', `--suppressions=${join(ROOT, 'tests', 'e2e', 'lib', 'helgrind.supp')}`,
+        BIN, 'serve', '-c', config], { encoding: 'utf8', timeout: 60000 });
+      assert.equal(r.error, undefined, 'valgrind is installed (deploy/install-deps.sh)');
+      assert.match(r.stderr, /cannot open the store: .*missing\/jitgate\.db/);
+      assert.match(r.stderr, /ERROR SUMMARY: 0 errors/, r.stderr);
+      assert.equal(r.status, 4, r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

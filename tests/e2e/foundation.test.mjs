@@ -27,6 +27,35 @@ function assertJsonError(r, status, code) {
   for (const [h, re] of Object.entries(SECURITY_HEADERS)) assert.match(r.headers[h] ?? '', re, h);
 }
 
+// Sends request (headers only) on a raw TLS connection and collects what comes back within ms of
+// the send: { answered, head, body, text }, answered once a whole response (head and the body
+// its Content-Length names) is in.
+function rawExchange(jg, request, ms) {
+  return new Promise((ok, fail) => {
+    let text = '';
+    let timer;
+    const s = tls.connect({ host: '127.0.0.1', port: jg.port, ca: jg.ca }, () => {
+      s.write(request);
+      timer = setTimeout(() => { s.destroy(); ok({ answered: false, head: '', body: '', text }); }, ms);
+    });
+    s.setEncoding('utf8');
+    s.on('data', (d) => {
+      text += d;
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = text.slice(0, end);
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+      const body = text.slice(end + 4);
+      if (Buffer.byteLength(body) >= length) {
+        clearTimeout(timer);
+        s.destroy();
+        ok({ answered: true, head, body, text });
+      }
+    });
+    s.on('error', (e) => { clearTimeout(timer); fail(e); });
+  });
+}
+
 describe('jitgate HTTPS server', () => {
   let jg;
   before(async () => {
@@ -62,6 +91,15 @@ describe('jitgate HTTPS server', () => {
   test('a body over the cap is a JSON 413 before it is read', async () => {
     const r = await jg.request('GET', '/healthz', { body: 'x'.repeat(4096), headers: { 'content-type': 'application/json' } });
     assertJsonError(r, 413, 'payload_too_large');
+    // "before it is read": 10 MiB declared (limits.max_body_bytes is 1 MiB), not one byte of it
+    // sent. The 413 must come while the body is still unsent - a server that waited for it would
+    // answer only at limits.request_timeout (30 s), if at all.
+    const raw = await rawExchange(jg, 'POST /v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+      + 'Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n', 2000);
+    assert.ok(raw.answered, `no reply within 2 s of the headers (the body is unsent): ${raw.text}`);
+    assert.match(raw.text, /^HTTP\/1\.1 413 /);
+    assert.match(raw.head, /\r\ncontent-type: application\/json/i);
+    assert.equal(JSON.parse(raw.body).error.code, 'payload_too_large', raw.text);
   });
 
   test('a chunked body over the cap is a JSON 413', async () => {

@@ -493,6 +493,18 @@ test_otlp_ndjson(void **state)
 	    {"{\"service\":\"other\"}", "line 1", "service", 0},
 	    {"\n\n", "line 1", "no records", 0},
 	    {"{\"msg\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}", "line 1", "deeper", 0},
+	    /* a Unix time whose nanoseconds do not fit int64 (after 2262-04-11): refused, not
+	       wrapped to a negative time the logs cursor cannot page past */
+	    {"{\"time\":50000000000}", "line 1", "Unix time", 0},
+	    {"{\"time\":9223372037}", "line 1", "Unix time", 0},
+	    {"{\"ts\":9223372036855}", "line 1", "Unix time", 0},
+	    {"{\"ts\":99999999999999}", "line 1", "Unix time", 0},
+	    {"{\"timestamp\":9223372036854776}", "line 1", "Unix time", 0},
+	    {"{\"time\":5e10}", "line 1", "Unix time", 0},
+	    {"{\"time\":9.3e12}", "line 1", "Unix time", 0},
+	    {"{\"time\":9.3e15}", "line 1", "Unix time", 0},
+	    {"{\"time\":9.3e18}", "line 1", "Unix time", 0},
+	    {"{\"time\":-1}", "line 1", "Unix time", 0},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		out = NULL;
@@ -504,6 +516,38 @@ test_otlp_ndjson(void **state)
 		assert_string_equal(e.path, bad[i].path);
 		if (strstr(e.why, bad[i].needle) == NULL)
 			fail_msg("case %zu: reason \"%s\" lacks \"%s\"", i, e.why, bad[i].needle);
+	}
+}
+
+/* The last Unix time of each unit that int64 nanoseconds hold is kept exactly; one past is refused
+   (the cases in test_otlp_ndjson). */
+static void
+test_otlp_ndjson_time_edges(void **state)
+{
+	static const struct {
+		const char *line;
+		int64_t ns;
+	} ok[] = {
+	    {"{\"time\":9223372036}", 9223372036000000000LL},
+	    {"{\"time\":9223372036854}", 9223372036854000000LL},
+	    {"{\"time\":9223372036854775}", 9223372036854775000LL},
+	    {"{\"time\":1}", 1000000000LL},
+	    {"{\"time\":1.5}", 1500000000LL},
+	    {"{\"time\":9.2e12}", 9200000000000000000LL},
+	    {"{\"time\":9.2e18}", 9200000000000000000LL},
+	};
+	struct jg_otlp_error e;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		json_t *out = NULL;
+		int rc = jg_otlp_logs_ndjson(ok[i].line, strlen(ok[i].line), "pay", NOW, &out, &e);
+		if (rc != 0)
+			fail_msg("case %zu (%s): %d %s", i, ok[i].line, rc, e.why);
+		assert_int_equal(
+		    json_integer_value(json_object_get(json_array_get(out, 0), "time_ns")),
+		    ok[i].ns);
+		json_decref(out);
 	}
 }
 
@@ -570,6 +614,7 @@ main(void)
 	    cmocka_unit_test(test_otlp_metrics_fields),
 	    cmocka_unit_test(test_otlp_metrics_refused),
 	    cmocka_unit_test(test_otlp_ndjson),
+	    cmocka_unit_test(test_otlp_ndjson_time_edges),
 	    cmocka_unit_test(test_otlp_parse_rfc3339),
 	    cmocka_unit_test(test_otlp_level),
 	};

@@ -2,7 +2,8 @@
  * test_store.c - the store's file-level guarantees: a new database file is
  * private (0600); a backup is a consistent copy in a new file that never
  * overwrites one; a restore's exclusive lock and an open store exclude each
- * other; a database that cannot be written is reported as such; and
+ * other; a database that cannot be written is reported as such (checked as
+ * an unprivileged user: root ignores file modes); and
  * jg_store_data_version() moves on a connection exactly when another
  * connection commits.
  */
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -161,6 +164,134 @@ writable_store_is_reported_writable(void **state)
 	assert_int_equal(count_rows(f->store), 3); /* the check wrote nothing */
 }
 
+/* What an open and jg_store_writable() said, from a child process. */
+struct verdict {
+	int open_rc, writable_rc;
+	char err[512];
+};
+
+/*
+ * Opens the fixture's database in a child process as an unprivileged user
+ * (uid and gid 65534 when the test runs as root, which file modes do not
+ * stop; as itself otherwise) and asks whether it can be written.
+ */
+static struct verdict
+writable_as_nobody(const struct fixture *f)
+{
+	struct verdict v = {.open_rc = 1, .writable_rc = 1};
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct jg_store *s = NULL;
+		close(fds[0]);
+		if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+				       setuid(65534) != 0 || geteuid() != 65534))
+			_exit(2);
+		v.open_rc = jg_store_open(f->db, &s, v.err, sizeof(v.err));
+		if (v.open_rc == 0)
+			v.writable_rc = jg_store_writable(s, v.err, sizeof(v.err));
+		jg_store_close(s);
+		_exit(write(fds[1], &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : 3);
+	}
+	close(fds[1]);
+	ssize_t got = read(fds[0], &v, sizeof(v));
+	close(fds[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof(v))
+		fail_msg("the unprivileged child failed (status %d)", status);
+	v.err[sizeof(v.err) - 1] = '\0';
+	return v;
+}
+
+static int
+exists(const char *db, const char *suffix)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s%s", db, suffix);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Back to the start of a case: the directory and the database writable, and
+ * no -wal or -shm (an open and a clean close by root checkpoints and removes
+ * them); then everything is given to uid 65534 with the file mode asked.
+ */
+static void
+settle(const struct fixture *f, mode_t file_mode)
+{
+	struct jg_store *s = NULL;
+	char err[256];
+	assert_int_equal(chmod(f->root, 0700), 0);
+	assert_int_equal(chmod(f->db, 0600), 0);
+	assert_int_equal(jg_store_open(f->db, &s, err, sizeof(err)), 0);
+	jg_store_close(s);
+	assert_false(exists(f->db, "-wal"));
+	assert_false(exists(f->db, "-shm"));
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->root, 65534, 65534), 0);
+		assert_int_equal(chown(f->db, 65534, 65534), 0);
+	}
+	assert_int_equal(chmod(f->db, file_mode), 0);
+}
+
+/*
+ * A database that cannot be written is reported as such (JG_EDENIED, with
+ * the file named and what to check), not found out later as 503s:
+ * - the file read-only: SQLite opens it read-only without a word;
+ * - a -wal left read-only (written by another user): the open works, only a
+ *   write transaction fails;
+ * - and a directory where no -wal can be created fails the open itself.
+ * Writable again, it is writable.
+ */
+static void
+unwritable_store_is_denied(void **state)
+{
+	struct fixture *f = *state;
+	struct verdict v;
+	char wal[160];
+
+	jg_store_close(f->store);
+	f->store = NULL;
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+
+	settle(f, 0444);
+	v = writable_as_nobody(f);
+	if (v.open_rc != 0)
+		fail_msg("open: %d %s", v.open_rc, v.err);
+	assert_int_equal(v.writable_rc, JG_EDENIED);
+	assert_non_null(strstr(v.err, f->db));
+	assert_non_null(strstr(v.err, "opened read-only"));
+
+	settle(f, 0600);
+	FILE *w = fopen(wal, "w");
+	assert_non_null(w);
+	fclose(w);
+	assert_int_equal(chmod(wal, 0444), 0);
+	if (geteuid() == 0)
+		assert_int_equal(chown(wal, 65534, 65534), 0);
+	v = writable_as_nobody(f);
+	if (v.open_rc != 0)
+		fail_msg("open: %d %s", v.open_rc, v.err);
+	assert_int_equal(v.writable_rc, JG_EDENIED);
+	assert_non_null(strstr(v.err, f->db));
+	assert_non_null(strstr(v.err, "cannot start a write transaction"));
+
+	settle(f, 0600);
+	assert_int_equal(chmod(f->root, 0500), 0);
+	v = writable_as_nobody(f);
+	assert_int_equal(v.open_rc, JG_ESTORE);
+	assert_non_null(strstr(v.err, "writable by this user"));
+
+	settle(f, 0600);
+	v = writable_as_nobody(f);
+	if (v.open_rc != 0 || v.writable_rc != 0)
+		fail_msg("writable again, but: %d %d %s", v.open_rc, v.writable_rc, v.err);
+	assert_int_equal(chmod(f->root, 0700), 0);
+}
+
 static int64_t
 data_version(struct jg_store_conn *conn)
 {
@@ -242,6 +373,80 @@ data_version_moves_only_for_other_connections(void **state)
 	assert_int_equal(count_rows(f->store), 3 + 6);
 }
 
+/*
+ * A statement stays what it is until jg_stmt_finish(), however many other
+ * statements are prepared meanwhile: the per-connection cache evicts only
+ * statements nobody holds (store.h).  Here one is half-way through its rows
+ * while more distinct statements than the cache holds come and go.
+ */
+static void
+held_statement_survives_cache_eviction(void **state)
+{
+	struct fixture *f = *state;
+	static char texts[100][48];
+	struct jg_store_conn *conn;
+	struct jg_stmt *held, *st;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, "SELECT x FROM t ORDER BY x", &held), 0);
+	assert_int_equal(jg_stmt_step(held), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(held, 0), 1);
+	for (int i = 0; i < 100; i++) {
+		snprintf(texts[i], sizeof(texts[i]), "SELECT %d AS evict_me", i);
+		assert_int_equal(jg_stmt_prepare(conn, texts[i], &st), 0);
+		assert_ptr_not_equal(st, held);
+		assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(st, 0), i);
+		jg_stmt_finish(st);
+	}
+	assert_int_equal(jg_stmt_step(held), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(held, 0), 2);
+	assert_int_equal(jg_stmt_step(held), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(held, 0), 3);
+	assert_int_equal(jg_stmt_step(held), JG_STMT_DONE);
+	jg_stmt_finish(held);
+	jg_store_release(f->store, conn);
+}
+
+/*
+ * When every cached statement is held, preparing another fails (JG_ESTORE,
+ * with a reason) instead of evicting one in use; finishing one makes room,
+ * and release finishes whatever the caller left held.
+ */
+static void
+cache_full_of_held_statements_refuses(void **state)
+{
+	struct fixture *f = *state;
+	static char texts[JG_STORE_STMT_CACHE + 1][48];
+	struct jg_stmt *st[JG_STORE_STMT_CACHE + 1];
+	struct jg_store_conn *conn;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	for (int i = 0; i <= JG_STORE_STMT_CACHE; i++)
+		snprintf(texts[i], sizeof(texts[i]), "SELECT %d AS held", i);
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) {
+		assert_int_equal(jg_stmt_prepare(conn, texts[i], &st[i]), 0);
+		assert_int_equal(jg_stmt_step(st[i]), JG_STMT_ROW);
+	}
+	assert_int_equal(jg_stmt_prepare(conn, texts[JG_STORE_STMT_CACHE], &st[0]), JG_ESTORE);
+	assert_non_null(strstr(jg_store_errmsg(conn), "statements in use at once"));
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) /* untouched: still on their row */
+		assert_int_equal(jg_stmt_column_int64(st[i], 0), i);
+	jg_stmt_finish(st[7]);
+	assert_int_equal(jg_stmt_prepare(conn, texts[JG_STORE_STMT_CACHE], &st[7]), 0);
+	assert_int_equal(jg_stmt_step(st[7]), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(st[7], 0), JG_STORE_STMT_CACHE);
+	jg_store_release(f->store, conn); /* nothing finished: release does it */
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) {
+		assert_int_equal(jg_stmt_prepare(conn, texts[i + 1], &st[0]), 0);
+		assert_int_equal(jg_stmt_step(st[0]), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(st[0], 0), i + 1);
+	}
+	jg_store_release(f->store, conn);
+}
+
 int
 main(void)
 {
@@ -252,8 +457,12 @@ main(void)
 	    cmocka_unit_test_setup_teardown(exclusive_lock_and_open_store_exclude_each_other, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(writable_store_is_reported_writable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unwritable_store_is_denied, setup, teardown),
 	    cmocka_unit_test_setup_teardown(data_version_moves_only_for_other_connections, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(held_statement_survives_cache_eviction, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(cache_full_of_held_statements_refuses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

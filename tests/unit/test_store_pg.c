@@ -364,6 +364,76 @@ test_statements_are_prepared_once_per_connection(void **state)
 	jg_store_release(store, c);
 }
 
+/*
+ * The cache's rule (store.h): a statement is held from prepare to finish, and
+ * preparing any number of others meanwhile never evicts, moves or resets it:
+ * a plain statement and a scan half-way through their rows go on where they
+ * were.  With every slot held, prepare refuses instead of evicting one.
+ */
+static void
+test_held_statements_survive_eviction(void **state)
+{
+	(void)state;
+	static char texts[100][48];
+	static char full[JG_STORE_STMT_CACHE + 1][48];
+	struct jg_stmt *plain, *scan, *st, *many[JG_STORE_STMT_CACHE + 1];
+	struct jg_store_conn *c = conn_of(store);
+
+	assert_int_equal(jg_store_begin_read(c), 0);
+	assert_int_equal(
+	    jg_stmt_prepare(c, "SELECT g FROM generate_series(1, 3) g ORDER BY g", &plain), 0);
+	assert_int_equal(jg_stmt_step(plain), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(plain, 0), 1);
+	assert_int_equal(
+	    jg_stmt_prepare_scan(c, "SELECT g FROM generate_series(1, 1000) g ORDER BY g", &scan),
+	    0);
+	assert_int_equal(jg_stmt_step(scan), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(scan, 0), 1);
+	for (int i = 0; i < 100; i++) {
+		snprintf(texts[i], sizeof(texts[i]), "SELECT %d AS evict_me", i);
+		assert_int_equal(jg_stmt_prepare(c, texts[i], &st), 0);
+		assert_ptr_not_equal(st, plain);
+		assert_ptr_not_equal(st, scan);
+		assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(st, 0), i);
+		jg_stmt_finish(st);
+	}
+	assert_int_equal(jg_stmt_step(plain), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(plain, 0), 2);
+	assert_int_equal(jg_stmt_step(plain), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(plain, 0), 3);
+	assert_int_equal(jg_stmt_step(plain), JG_STMT_DONE);
+	jg_stmt_finish(plain);
+	for (int64_t want = 2; want <= 1000; want++) { /* across batches: its cursor is intact */
+		assert_int_equal(jg_stmt_step(scan), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(scan, 0), want);
+	}
+	assert_int_equal(jg_stmt_step(scan), JG_STMT_DONE);
+	jg_stmt_finish(scan);
+	assert_int_equal(jg_store_rollback(c), 0);
+
+	for (int i = 0; i <= JG_STORE_STMT_CACHE; i++)
+		snprintf(full[i], sizeof(full[i]), "SELECT %d AS held", i);
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++) {
+		assert_int_equal(jg_stmt_prepare(c, full[i], &many[i]), 0);
+		assert_int_equal(jg_stmt_step(many[i]), JG_STMT_ROW);
+	}
+	assert_int_equal(jg_stmt_prepare(c, full[JG_STORE_STMT_CACHE], &st), JG_ESTORE);
+	assert_non_null(strstr(jg_store_errmsg(c), "statements in use at once"));
+	for (int i = 0; i < JG_STORE_STMT_CACHE; i++)
+		assert_int_equal(jg_stmt_column_int64(many[i], 0), i);
+	jg_stmt_finish(many[7]);
+	assert_int_equal(jg_stmt_prepare(c, full[JG_STORE_STMT_CACHE], &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(st, 0), JG_STORE_STMT_CACHE);
+	jg_store_release(store, c); /* the rest left held: release finishes them */
+	c = conn_of(store);
+	assert_int_equal(jg_stmt_prepare(c, texts[0], &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	jg_stmt_finish(st);
+	jg_store_release(store, c);
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 static int64_t
@@ -1014,6 +1084,7 @@ main(int argc, char **argv)
 	    TEST(test_every_bind_and_column_type_with_null),
 	    TEST(test_blobs_keep_nul_bytes),
 	    TEST(test_statements_are_prepared_once_per_connection),
+	    TEST(test_held_statements_survive_eviction),
 	    TEST(test_transactions_commit_roll_back_and_end_at_release),
 	    TEST(test_constraint_is_conflict_and_errors_carry_no_values),
 	    TEST(test_insufficient_privilege_is_denied),
