@@ -73,7 +73,7 @@ mark_once(struct jg_store_conn *conn, struct due_pass *p, const char *id, const 
 	return jg_store_changes(conn) == 1;
 }
 
-/* The ids a query returns (at most max); *n counts them. */
+/* The ids a query returns (at most max); *n counts them.  0 or JG_ESTORE. */
 static int
 ids_of(struct jg_store_conn *conn, const char *sql, int64_t a, int64_t b, int64_t c,
        char (*ids)[64], int max, int *n)
@@ -86,11 +86,12 @@ ids_of(struct jg_store_conn *conn, const char *sql, int64_t a, int64_t b, int64_
 	int64_t args[3] = {a, b, c};
 	for (int i = 0; i < nbind; i++)
 		jg_stmt_bind_int64(st, i + 1, args[i]);
-	int rc;
+	int rc = JG_STMT_DONE;
 	while (*n < max && (rc = jg_stmt_step(st)) == JG_STMT_ROW)
 		jg_access_text_col(st, 0, ids[(*n)++], 64);
 	jg_stmt_finish(st);
-	return 0;
+	/* a failed step ends the loop as the last row does: it is a failure, not "none due" */
+	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : JG_ESTORE;
 }
 
 static int
