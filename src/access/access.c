@@ -750,8 +750,6 @@ jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 static const char sql_of_user[] =
     "SELECT id, state FROM access_requests WHERE requester = ? AND state IN ('active', 'pending')";
 
-static const char sql_user_sessions_del[] = "DELETE FROM sessions WHERE sub = ?";
-
 struct user_job {
 	const struct jg_access_ctx *ctx;
 	const struct jg_access_caller *caller;
@@ -803,12 +801,8 @@ next_batch:
 	if (rc == 0 && n == 256)
 		goto next_batch; /* each one ended is no longer active or pending */
 	if (rc == 0) {
-		/* signed-in browser sessions end with the access */
-		if (jg_stmt_prepare(conn, sql_user_sessions_del, &st) != 0)
-			return JG_ESTORE;
-		jg_stmt_bind_text(st, 1, j->sub);
-		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
-		jg_stmt_finish(st);
+		/* signed-in browser sessions end with the access (session.c owns them) */
+		rc = jg_session_delete_user(conn, j->sub);
 	}
 	if (rc == 0) {
 		/* the off-boarding itself, even when nothing was open */
