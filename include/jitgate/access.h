@@ -21,6 +21,7 @@
 #ifndef JITGATE_ACCESS_H
 #define JITGATE_ACCESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -148,5 +149,46 @@ int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
  */
 int jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning,
 			 int64_t review_overdue);
+
+/*
+ * Grants, as the token issuer, the guard and the probes read them
+ * (access_grant.c): a grant is a request in state active, usable until its
+ * expires_at.  Each call reads on conn, in the caller's transaction when
+ * one is open (the guard reads the grant and the token's audit anchor from
+ * one snapshot; token issuance re-checks the grant in the transaction of
+ * its token.issued entry).
+ */
+#define JG_ACCESS_GRANT_CAPS 32 /* JG_POLICY_MAX_REQUEST_CAPS */
+struct jg_access_grant {
+	char requester[256];
+	char service[64];
+	int64_t expires_at; /* Unix seconds; 0 for a request never approved */
+	/* the capabilities granted; none when they cannot be read (every check then fails) */
+	size_t ncaps;
+	char caps[JG_ACCESS_GRANT_CAPS][32];
+};
+
+/*
+ * Whether grant is active at now for subject sub on service: 0 with *out
+ * filled; JG_EDENIED when it is not (no such grant, not active, past its
+ * end, someone else's or another service's); JG_ESTORE.
+ */
+int jg_access_grant_check(struct jg_store_conn *conn, const char *grant, const char *sub,
+			  const char *service, int64_t now, struct jg_access_grant *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * The grant sub asks a token for: 0 with *out filled when it is sub's and
+ * active at now; JG_ENOTFOUND when there is none or it is someone else's
+ * (indistinguishable to the caller); JG_ECONFLICT when it is sub's but not
+ * active (pending, ended, past its end); JG_ESTORE.
+ */
+int jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, const char *sub,
+			      int64_t now, struct jg_access_grant *out)
+    __attribute__((warn_unused_result));
+
+/* Whether grant is active at now (*live), whoever holds it.  0 or JG_ESTORE. */
+int jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now, bool *live)
+    __attribute__((warn_unused_result));
 
 #endif
