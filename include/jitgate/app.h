@@ -15,6 +15,7 @@
 #include "jitgate/token_issue.h"
 #include "jitgate/config.h"
 #include "jitgate/cursor.h"
+#include "jitgate/guard.h"
 #include "jitgate/oidc.h"
 #include "jitgate/http.h"
 #include "jitgate/router.h"
@@ -40,6 +41,7 @@ struct jg_app {
 	struct jg_token_cache *token_cache;  /* verified tokens by hash (token_cache.h) */
 	int64_t token_lifetime;		     /* seconds */
 	struct jg_token_issuer token_issuer; /* tokens for grants (jg_app_wire) */
+	struct jg_guard_ctx guard;	     /* the guarded endpoints' check (jg_app_wire) */
 	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
 	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
 	struct jg_store *telemetry;	/* the data plane's own database (telemetry.h) */
@@ -48,7 +50,7 @@ struct jg_app {
 };
 
 /*
- * Fills the contexts the modules are handed (token_issuer) from the fields
+ * Fills the contexts the modules are handed (token_issuer, guard) from the fields
  * above; called once they are all open, before the server starts.
  */
 void jg_app_wire(struct jg_app *app);

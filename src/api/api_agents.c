@@ -431,7 +431,8 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_t *params = json_pack("{s:s,s:I,s:I}", "probe", id, "limit", (json_int_t)limit,
 				   "after", (json_int_t)after);
-	if (jg_guard_params(req, reply, svc, "deploy-probe", "probe.events.read", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "deploy-probe", "probe.events.read",
+			    params, &g) != 0)
 		return;
 
 	json_t *events = json_array();

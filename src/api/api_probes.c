@@ -178,7 +178,7 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the deployment cannot be recorded; nothing was done");
 		return;
 	}
-	if (jg_guard_pii(req, reply, svc, "deploy-probe", "probe.deploy", params,
+	if (jg_guard_pii(&app->guard, req, reply, svc, "deploy-probe", "probe.deploy", params,
 			 touchy ? why : NULL, &g) != 0) {
 		json_decref(body);
 		return;
@@ -239,7 +239,7 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
 
-	if (jg_guard(req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
+	if (jg_guard(&app->guard, req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
 		return;
 	int64_t now = jg_clock_now();
 	bool redact = !g.has_pii;
@@ -302,7 +302,8 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	json_t *params = json_pack("{s:s}", "probe", id);
-	if (jg_guard_params(req, reply, svc, "deploy-probe", "probe.delete", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "deploy-probe", "probe.delete", params,
+			    &g) != 0)
 		return;
 	if (jg_store_acquire(app->store, &conn) == 0) {
 		if (jg_stmt_prepare(conn, sql_delete, &st) == 0) {

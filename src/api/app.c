@@ -7,6 +7,15 @@
  * set being freed and a reload never waits long.
  */
 #include "jitgate/app.h"
+#include "jitgate/clock.h"
+
+/* jitgate's clock (clock.h) as the guard reads it. */
+static int64_t
+app_now(void *arg)
+{
+	(void)arg;
+	return jg_clock_now();
+}
 
 void
 jg_app_wire(struct jg_app *app)
@@ -15,6 +24,14 @@ jg_app_wire(struct jg_app *app)
 						     .keys = app->token_keys,
 						     .issuer = app->cfg->public_url,
 						     .lifetime = app->token_lifetime};
+	app->guard = (struct jg_guard_ctx){.store = app->store,
+					   .audit = app->audit,
+					   .keys = app->token_keys,
+					   .cache = app->token_cache,
+					   .throttle = app->throttle,
+					   .pii = app->pii_keys,
+					   .public_url = app->cfg->public_url,
+					   .now = app_now};
 }
 
 const struct jg_policy_set *
