@@ -71,11 +71,6 @@ int jg_api_probes_validate(json_t *body, struct jg_http_reply *reply);
 
 /* Registers /v1/agents/probes... (ingest key) and GET .../probes/{id}/events (docs/agents.md). */
 int jg_api_agents_register(struct jg_router *router);
-/*
- * Deletes captured probe events received before `before` (Unix seconds), in
- * batches so no write holds the database for long; *deleted counts them.
- */
-int jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted);
 /* Registers POST /v1/ingest/logs|traces|metrics (ingest key; docs/dataplane.md). */
 int jg_api_ingest_register(struct jg_router *router);
 /* Registers the guarded readers GET /v1/services/{svc}/logs, .../traces[/{id}], .../metrics. */

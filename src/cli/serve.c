@@ -30,6 +30,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
+#include "jitgate/probes.h"
 #include "jitgate/session.h"
 #include "jitgate/telemetry.h"
 #include "jitgate/token_cache.h"
