@@ -403,6 +403,48 @@ test_access_refusals_are_recorded_within_a_budget(void **state)
 	assert_int_equal(entries(f, "request.action_refused", "user:bob", NULL), 3);
 }
 
+static void
+test_access_list_pages_with_sealed_cursors(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[JG_CURSOR_KEY_BYTES], other[JG_CURSOR_KEY_BYTES];
+	struct jg_access_page page;
+	struct jg_access_filter filter = {.mine = 1, .page = &page};
+	char ids[3][64], why[256], cursor[JG_CURSOR_MAX_LEN];
+	json_t *out = NULL;
+
+	assert_int_equal(jg_cursor_key_new(key), 0);
+	assert_int_equal(jg_cursor_key_new(other), 0);
+	for (int i = 0; i < 3; i++) {
+		f->ctx.now = T0 + i;
+		json_decref(create(f, &alice, read_logs, ids[i]));
+	}
+	assert_int_equal(jg_access_page_open(key, 2, NULL, &page), 0);
+	assert_int_equal(jg_access_list(&f->ctx, &alice, &filter, &out, why, sizeof(why)), 0);
+	json_t *list = json_object_get(out, "requests");
+	assert_int_equal(json_array_size(list), 2); /* newest first */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
+			    ids[2]);
+	json_decref(out);
+	assert_true(page.more);
+	assert_int_equal(jg_access_page_next(key, &page, cursor), 0);
+	assert_null(strstr(cursor, ids[1])); /* sealed: the position cannot be read */
+
+	assert_int_equal(jg_access_page_open(key, 2, cursor, &page), 0);
+	assert_int_equal(jg_access_list(&f->ctx, &alice, &filter, &out, why, sizeof(why)), 0);
+	list = json_object_get(out, "requests");
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
+			    ids[0]);
+	assert_false(page.more);
+	json_decref(out);
+
+	/* a cursor of another key (another process), or none of ours, is refused */
+	assert_int_equal(jg_access_page_open(other, 2, cursor, &page), JG_EINVAL);
+	assert_int_equal(jg_access_page_open(key, 2, "AAAA", &page), JG_EINVAL);
+	assert_int_equal(jg_access_page_open(key, 0, NULL, &page), JG_EINVAL);
+}
+
 /* A notify with one sink, and the fixture's context using it. */
 static void
 with_notify(struct fixture *f)
@@ -478,6 +520,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_refusals_are_recorded_within_a_budget,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_list_pages_with_sealed_cursors, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_review_overdue_is_notified_once, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_notify_due_reports_a_failing_query, setup,
