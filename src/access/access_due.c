@@ -19,8 +19,8 @@
 
 /* ---- time-based notifications ----------------------------------------------------------- */
 
-static const char sql_mark[] =
-    "INSERT OR IGNORE INTO notify_marks (request_id, kind, at) VALUES (?, ?, ?)";
+static const char sql_mark[] = "INSERT INTO notify_marks (request_id, kind, at) VALUES (?, ?, ?) "
+			       "ON CONFLICT (request_id, kind) DO NOTHING";
 static const char sql_pending_all[] =
     "SELECT id FROM access_requests WHERE state = 'pending' ORDER BY created_at LIMIT 1000";
 static const char sql_expiring[] =

@@ -79,7 +79,8 @@ static const char sql_list[] =
     "SELECT id, requester, service, state, capabilities, decision, requester_groups, duration, "
     "created_at, pending_until, approved_at, expires_at, ended_at, break_glass, justification, "
     "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note "
-    "FROM access_requests WHERE (? IS NULL OR state = ?) AND (? IS NULL OR requester = ?) "
+    "FROM access_requests WHERE (CAST(? AS TEXT) IS NULL OR state = ?) "
+    "AND (CAST(? AS TEXT) IS NULL OR requester = ?) "
     "AND (? = 0 OR (break_glass = 1 AND reviewed_at IS NULL)) "
     "AND (? = '' OR created_at < ? OR (created_at = ? AND id > ?)) "
     "ORDER BY created_at DESC, id LIMIT ?";

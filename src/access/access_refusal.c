@@ -23,8 +23,10 @@
 static const char sql_refusals_get[] =
     "SELECT window_start, recorded, suppressed, actions FROM action_refusals WHERE actor = ?";
 static const char sql_refusals_put[] =
-    "INSERT OR REPLACE INTO action_refusals (actor, window_start, recorded, suppressed, actions) "
-    "VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO action_refusals (actor, window_start, recorded, suppressed, actions) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (actor) DO UPDATE SET "
+    "window_start = excluded.window_start, recorded = excluded.recorded, "
+    "suppressed = excluded.suppressed, actions = excluded.actions";
 static const char sql_refusals_due[] =
     "SELECT actor, window_start, recorded, suppressed, actions FROM action_refusals "
     "WHERE window_start <= ? AND suppressed > 0 LIMIT 32";
