@@ -100,7 +100,22 @@ chmod 644 "$TLS_CERT"
 jg_port=$(bench_free_port)
 export JG_CONFIG="$BENCH_TMP/jitgate.yaml" JG_LOG="$BENCH_TMP/jitgate.log"
 export JG_URL="https://127.0.0.1:$jg_port"
-mkdir -p "$BENCH_TMP/keys"
+mkdir -p "$BENCH_TMP/keys" "$BENCH_TMP/policies"
+# The repository's policies, and one that grants the user "bench" what the guarded
+# benchmarks ask for at once: bench/guard_setup requests its grants through the
+# access lifecycle, as POST /v1/requests would, and needs no approver.
+cp "$REPO"/policies/*.yaml "$BENCH_TMP/policies/"
+cat >"$BENCH_TMP/policies/bench.yaml" <<'YAML'
+# Written by bench/run.sh for bench/guard_setup (grants of the benchmarks).
+policy: bench
+description: Grants for the benchmarks, granted at once to the user bench
+services: ["bench-*"]
+rules:
+  - capabilities: [read-logs, read-traces, read-metrics, deploy-probe]
+    requesters: {users: [bench]}
+    max_duration: 24h
+    approval: none
+YAML
 cat >"$JG_CONFIG" <<YAML
 # Written by bench/run.sh for one benchmark run.
 listen: "127.0.0.1:$jg_port"
@@ -112,8 +127,10 @@ tls:
 database:
   url: "sqlite://jitgate.db"
 migrations_dir: "$REPO/migrations"
-policy_dir: "$REPO/policies"
+policy_dir: policies
 key_dir: keys
+tokens:
+  lifetime_seconds: 86400   # a benchmark's token outlives any BENCH_SECONDS
 limits:
   max_connections: 256
   max_connections_per_address: 256   # every benchmark client is 127.0.0.1

@@ -21,12 +21,14 @@
 #ifndef JITGATE_ACCESS_H
 #define JITGATE_ACCESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "jitgate/audit.h"
+#include "jitgate/cursor.h"
 #include "jitgate/policy.h"
 #include "jitgate/store.h"
 
@@ -94,6 +96,18 @@ struct jg_access_page {
 };
 
 /*
+ * The page of a list asked for with limit (1..JG_ACCESS_PAGE_MAX) and
+ * cursor (the next_cursor of an earlier page, or NULL: the first page),
+ * cursors being sealed under key (cursor.h).  0 with *page set, or
+ * JG_EINVAL (a cursor that is not one of ours, or of another process).
+ */
+int jg_access_page_open(const uint8_t key[JG_CURSOR_KEY_BYTES], size_t limit, const char *cursor,
+			struct jg_access_page *page) __attribute__((warn_unused_result));
+/* The cursor of the page after page (when page->more), sealed into out.  0 or JG_E*. */
+int jg_access_page_next(const uint8_t key[JG_CURSOR_KEY_BYTES], const struct jg_access_page *page,
+			char out[JG_CURSOR_MAX_LEN]);
+
+/*
  * filters: state (or NULL), mine, awaiting (my approval), review (unreviewed
  * break-glass); page NULL: the first JG_ACCESS_PAGE_MAX requests.
  */
@@ -148,5 +162,46 @@ int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
  */
 int jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning,
 			 int64_t review_overdue);
+
+/*
+ * Grants, as the token issuer, the guard and the probes read them
+ * (access_grant.c): a grant is a request in state active, usable until its
+ * expires_at.  Each call reads on conn, in the caller's transaction when
+ * one is open (the guard reads the grant and the token's audit anchor from
+ * one snapshot; token issuance re-checks the grant in the transaction of
+ * its token.issued entry).
+ */
+#define JG_ACCESS_GRANT_CAPS 32 /* JG_POLICY_MAX_REQUEST_CAPS */
+struct jg_access_grant {
+	char requester[256];
+	char service[64];
+	int64_t expires_at; /* Unix seconds; 0 for a request never approved */
+	/* the capabilities granted; none when they cannot be read (every check then fails) */
+	size_t ncaps;
+	char caps[JG_ACCESS_GRANT_CAPS][32];
+};
+
+/*
+ * Whether grant is active at now for subject sub on service: 0 with *out
+ * filled; JG_EDENIED when it is not (no such grant, not active, past its
+ * end, someone else's or another service's); JG_ESTORE.
+ */
+int jg_access_grant_check(struct jg_store_conn *conn, const char *grant, const char *sub,
+			  const char *service, int64_t now, struct jg_access_grant *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * The grant sub asks a token for: 0 with *out filled when it is sub's and
+ * active at now; JG_ENOTFOUND when there is none or it is someone else's
+ * (indistinguishable to the caller); JG_ECONFLICT when it is sub's but not
+ * active (pending, ended, past its end); JG_ESTORE.
+ */
+int jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, const char *sub,
+			      int64_t now, struct jg_access_grant *out)
+    __attribute__((warn_unused_result));
+
+/* Whether grant is active at now (*live), whoever holds it.  0 or JG_ESTORE. */
+int jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now, bool *live)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -10,7 +10,6 @@
  *                          new-request limits: POST /v1/requests and the
  *                          request form's submit draw on the same buckets
  *   jg_api_status()        an access.c result as an HTTP status and code
- *   jg_api_token_issue()   POST /v1/grants/{id}/token (api_tokens.c)
  *   jg_api_audit_export()  GET /v1/audit/export after the caller was
  *                          checked (api_audit.c)
  */
@@ -58,15 +57,6 @@ int jg_api_request_create(struct jg_api_call *c, struct jg_http_request *req, js
 
 /* An access.c result: the HTTP status (JG_ELIMITED: 429), and the error code name in *code. */
 int jg_api_status(int rc, const char **code);
-
-/*
- * Issues a capability token for grant to caller (its requester; the grant
- * active): *out = {"token","token_type","grant","service","capabilities",
- * "expires_at","audit":{"seq"},"curl"} (caller decrefs; the token is a
- * secret).  Returns 0 or an HTTP status (404, 409, 500, 503) with why.
- */
-int jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const char *grant,
-		       json_t **out, char *why, size_t whylen) __attribute__((warn_unused_result));
 
 /*
  * The export of GET /v1/audit/export?from=&to= (query of req) for actor,

@@ -12,8 +12,10 @@
 #include "jitgate/audit.h"
 #include "jitgate/policy.h"
 #include "jitgate/token.h"
+#include "jitgate/token_issue.h"
 #include "jitgate/config.h"
 #include "jitgate/cursor.h"
+#include "jitgate/guard.h"
 #include "jitgate/oidc.h"
 #include "jitgate/http.h"
 #include "jitgate/router.h"
@@ -35,15 +37,23 @@ struct jg_app {
 	pthread_rwlock_t policy_lock;
 	struct jg_policy_set *policies;
 	struct jg_token_keys *token_keys;
-	struct jg_pii_keys *pii_keys;	    /* marks personal data in audit entries (pii.h) */
-	struct jg_token_cache *token_cache; /* verified tokens by hash (token_cache.h) */
-	int64_t token_lifetime;		    /* seconds */
-	struct jg_notify *notify;	    /* notifications (notify.h); never NULL while serving */
-	struct jg_audit_stream *stream;	    /* the audit stream to a SIEM, or NULL */
-	struct jg_store *telemetry;	    /* the data plane's own database (telemetry.h) */
-	struct jg_throttle *throttle;	    /* rate limits (throttle.h); NULL: none */
+	struct jg_pii_keys *pii_keys;	     /* marks personal data in audit entries (pii.h) */
+	struct jg_token_cache *token_cache;  /* verified tokens by hash (token_cache.h) */
+	int64_t token_lifetime;		     /* seconds */
+	struct jg_token_issuer token_issuer; /* tokens for grants (jg_app_wire) */
+	struct jg_guard_ctx guard;	     /* the guarded endpoints' check (jg_app_wire) */
+	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
+	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
+	struct jg_store *telemetry;	/* the data plane's own database (telemetry.h) */
+	struct jg_throttle *throttle;	/* rate limits (throttle.h); NULL: none */
 	uint8_t cursor_key[JG_CURSOR_KEY_BYTES]; /* seals paging cursors (cursor.h) */
 };
+
+/*
+ * Fills the contexts the modules are handed (token_issuer, guard) from the fields
+ * above; called once they are all open, before the server starts.
+ */
+void jg_app_wire(struct jg_app *app);
 
 /* Borrows the policy set in force (read lock); give it back with the release. */
 const struct jg_policy_set *jg_app_policies_acquire(struct jg_app *app);
@@ -61,11 +71,6 @@ extern const struct jg_route_table *const jg_api_route_tables[];
  */
 int jg_api_probes_validate(json_t *body, struct jg_http_reply *reply);
 
-/*
- * Deletes captured probe events received before `before` (Unix seconds), in
- * batches so no write holds the database for long; *deleted counts them.
- */
-int jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted);
 #define JG_AGENTS_MAX_BATCH 100 /* events in one POST .../events */
 /*
  * Checks an event batch, the body of POST /v1/agents/probes/{id}/events.

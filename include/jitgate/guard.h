@@ -21,8 +21,32 @@
 #ifndef JITGATE_GUARD_H
 #define JITGATE_GUARD_H
 
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/audit.h"
 #include "jitgate/http.h"
+#include "jitgate/store.h"
+#include "jitgate/throttle.h"
 #include "jitgate/token.h"
+
+struct jg_token_cache;
+struct jg_pii_keys;
+
+/* What the guard works with: the running broker's (jg_app.guard), or a test's. */
+struct jg_guard_ctx {
+	struct jg_store *store;		  /* the grants (access.h) */
+	struct jg_audit *audit;		  /* the anchors, refusals and intents */
+	const struct jg_token_keys *keys; /* NULL: tokens not configured (every call 503) */
+	struct jg_token_cache *cache;	  /* verified tokens (token_cache.h) */
+	struct jg_throttle *throttle;	  /* failure budgets (throttle.h); NULL: none */
+	const struct jg_pii_keys *pii;	  /* marks personal data in the intents' params */
+	const char *public_url;		  /* the tokens' issuer */
+	/* jitgate's time in Unix seconds (clock.h: jg_clock_now in the broker) */
+	int64_t (*now)(void *arg);
+	void *now_arg;
+};
 
 struct jg_guarded {
 	struct jg_token_claims claims;
@@ -31,17 +55,48 @@ struct jg_guarded {
 	int has_pii;	       /* the token holds read-pii */
 };
 
+/* What a guarded call presents and asks for (all borrowed). */
+struct jg_guard_call {
+	const char *authorization; /* the Authorization header, or NULL */
+	const char *client;	   /* the client's address key (jg_http_client_key) */
+	const char *service, *capability, *action;
+	json_t *params;	     /* recorded with the action; NULL: none */
+	const char *pii_why; /* not NULL: read-pii is needed too, and this is the 403's message */
+};
+
+/* Why a call is refused, as the reply says it. */
+struct jg_guard_refusal {
+	int status;			  /* 401, 403, 429 or 503 */
+	const char *code;		  /* the error code (static); not for 429 */
+	char message[512];		  /* the error message; not for 429 */
+	char www_authenticate[512];	  /* the WWW-Authenticate header, or "" */
+	struct jg_throttle_refusal limit; /* for 429: jg_throttle_reply() */
+};
+
 /*
- * Runs the checks for service and capability and records `action` with
- * params (borrowed; may be NULL).  Returns 0 with *g filled, or fills
- * reply (401, 403, 503) and returns non-zero.  On the event loop (an inline
- * route) it returns JG_EDEFERRED with no reply while the entry is written:
- * the handler returns, and is called again once the entry is durable; that
- * call's jg_guard() returns the outcome at once.  So a handler must do
- * nothing before jg_guard() that it cannot do twice.
+ * Checks 1-3 of the top of this file for call at ctx->now(): returns 0 with
+ * *g filled and *intent the data of the entry that must record the action
+ * (`action`, actor g->actor) before it happens - the caller appends it and
+ * decrefs it.  Otherwise *no says how to answer: JG_EDENIED (401, 403,
+ * 429) or JG_EUNAVAIL (503).  Refusals of an authentic token are recorded
+ * (guard.refused) and failures charged to the throttle before it returns.
  */
-int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-	     const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+int jg_guard_check(const struct jg_guard_ctx *ctx, const struct jg_guard_call *call,
+		   struct jg_guarded *g, json_t **intent, struct jg_guard_refusal *no)
+    __attribute__((warn_unused_result));
+
+/*
+ * Runs the checks for service and capability on req and records `action`
+ * with params (borrowed; may be NULL).  Returns 0 with *g filled, or fills
+ * reply (401, 403, 429, 503) and returns non-zero.  On the event loop (an
+ * inline route) it returns JG_EDEFERRED with no reply while the entry is
+ * written: the handler returns, and is called again once the entry is
+ * durable; that call's jg_guard() returns the outcome at once.  So a
+ * handler must do nothing before jg_guard() that it cannot do twice.
+ */
+int jg_guard(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
+	     struct jg_http_reply *reply, const char *service, const char *capability,
+	     const char *action, json_t *params, struct jg_guarded *g)
     __attribute__((warn_unused_result));
 
 /*
@@ -49,9 +104,10 @@ int jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const cha
  * stolen (released by the call), and NULL - they could not be built - is a
  * 500 with nothing recorded.
  */
-int jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-		    const char *capability, const char *action, json_t *params,
-		    struct jg_guarded *g) __attribute__((warn_unused_result));
+int jg_guard_params(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
+		    struct jg_http_reply *reply, const char *service, const char *capability,
+		    const char *action, json_t *params, struct jg_guarded *g)
+    __attribute__((warn_unused_result));
 
 /*
  * jg_guard_params() for an action that, when pii_why is not NULL, needs
@@ -59,8 +115,9 @@ int jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, co
  * anything is recorded but the refusal (guard.refused), with 403
  * insufficient_capability whose message is pii_why.
  */
-int jg_guard_pii(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-		 const char *capability, const char *action, json_t *params, const char *pii_why,
-		 struct jg_guarded *g) __attribute__((warn_unused_result));
+int jg_guard_pii(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
+		 struct jg_http_reply *reply, const char *service, const char *capability,
+		 const char *action, json_t *params, const char *pii_why, struct jg_guarded *g)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -48,6 +48,11 @@ int jg_session_get(struct jg_store *store, const char *token, int64_t now, int64
 /* Ends the session with this cookie value (no error when there is none). */
 int jg_session_delete(struct jg_store_conn *conn, const char *token);
 /*
+ * Ends every session of user sub (off-boarding; conn: inside the caller's
+ * transaction).  Returns 0 (also when there was none) or JG_ESTORE.
+ */
+int jg_session_delete_user(struct jg_store_conn *conn, const char *sub);
+/*
  * Deletes sessions past their lifetime or idle for idle seconds, and login
  * flows older than JG_FLOW_MAX_AGE: rows that could only be refused, but
  * hold names and email addresses.  *deleted counts both.

@@ -278,7 +278,8 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	if (cursor)
 		json_object_set_new(params, "cursor", json_string(cursor));
-	if (jg_guard_params(req, reply, svc, "read-logs", "logs.read", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "read-logs", "logs.read", params, &g) !=
+	    0)
 		return;
 
 	bool redact = !g.has_pii;

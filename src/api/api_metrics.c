@@ -151,7 +151,8 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_t *params = json_pack("{s:o?,s:I,s:I,s:I}", "name", namej, "since", (json_int_t)since,
 				   "until", (json_int_t)until, "step_ns", (json_int_t)step);
-	if (jg_guard_params(req, reply, svc, "read-metrics", "metrics.read", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "read-metrics", "metrics.read", params,
+			    &g) != 0)
 		return;
 
 	bool redact = !g.has_pii;

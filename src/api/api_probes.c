@@ -7,8 +7,9 @@
  *   DELETE /v1/services/{svc}/probes/{id}   remove one
  *
  * Every call passes jg_guard() first, which records it in the audit log
- * before anything happens.  A probe's life is clipped to its grant's end,
- * and it is only live while its grant is active.
+ * before anything happens; the probes themselves are probes.c's (a probe's
+ * life is clipped to its grant's end, and it is only live while its grant
+ * is active).
  *
  * A condition is an oracle for the value it compares, so a condition on
  * personal data (pii.h: a sensitive field, or a value redaction would
@@ -29,7 +30,7 @@
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/pii.h"
-#include "jitgate/session.h"
+#include "jitgate/probes.h"
 #include "api_routes_int.h"
 
 #define MAX_CONDITIONS	  16
@@ -116,33 +117,6 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 	return 0;
 }
 
-static const char sql_insert[] =
-    "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
-    "sampling_rate, conditions, created_by, created_at, expires_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char sql_live[] =
-    "SELECT p.id, p.grant_id, p.function, p.capture_args, p.capture_return, p.sampling_rate, "
-    "p.conditions, p.created_by, p.created_at, p.expires_at FROM probes p JOIN access_requests g "
-    "ON g.id = p.grant_id WHERE p.service = ? AND p.deleted_at IS NULL AND p.expires_at > ? AND "
-    "g.state = 'active' AND g.expires_at > ? ORDER BY p.created_at LIMIT 500";
-/* only the grant's own probes: another holder of deploy-probe cannot remove them */
-static const char sql_delete[] = "UPDATE probes SET deleted_at = ? WHERE id = ? AND service = ? "
-				 "AND grant_id = ? AND deleted_at IS NULL";
-
-static json_t *
-probe_row(struct jg_stmt *st)
-{
-	json_t *conds = json_loads(jg_stmt_column_text(st, 6), 0, NULL);
-	return json_pack(
-	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I}", "id", jg_stmt_column_text(st, 0), "grant",
-	    jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2), "capture_args",
-	    (int)jg_stmt_column_int64(st, 3), "capture_return", (int)jg_stmt_column_int64(st, 4),
-	    "sampling_rate", jg_stmt_column_double(st, 5), "conditions",
-	    conds ? conds : json_array(), "created_by", jg_stmt_column_text(st, 7), "created_at",
-	    (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
-	    (json_int_t)jg_stmt_column_int64(st, 9));
-}
-
 static void
 handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 {
@@ -150,8 +124,6 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 	const char *svc = jg_http_param(req, "svc");
 	struct jg_guarded g;
 	json_t *body = NULL;
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
 
 	if (jg_http_body_json(req, reply, &body) != 0)
 		return;
@@ -179,46 +151,19 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the deployment cannot be recorded; nothing was done");
 		return;
 	}
-	if (jg_guard_pii(req, reply, svc, "deploy-probe", "probe.deploy", params,
+	if (jg_guard_pii(&app->guard, req, reply, svc, "deploy-probe", "probe.deploy", params,
 			 touchy ? why : NULL, &g) != 0) {
 		json_decref(body);
 		return;
 	}
-	int64_t now = jg_clock_now();
-	int64_t until = now + json_integer_value(json_object_get(body, "duration"));
-	if (until > g.grant_expires)
-		until = g.grant_expires; /* never outlives its grant */
-	char rnd[32], id[40];
-	json_t *conds = json_object_get(body, "conditions"), *none = json_array();
-	char *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT);
-	json_decref(none); /* json_dumps borrows: the empty list was leaked on every probe */
-	json_t *rate = json_object_get(body, "sampling_rate");
-	int rc = JG_ESTORE;
-	if (conds_text && jg_random_token(12, rnd, sizeof(rnd)) == 0 &&
-	    jg_store_acquire(app->store, &conn) == 0) {
-		snprintf(id, sizeof(id), "prb_%s", rnd);
-		if (jg_stmt_prepare(conn, sql_insert, &st) == 0) {
-			jg_stmt_bind_text(st, 1, id);
-			jg_stmt_bind_text(st, 2, g.claims.grant);
-			jg_stmt_bind_text(st, 3, svc);
-			jg_stmt_bind_text(st, 4,
-					  json_string_value(json_object_get(body, "function")));
-			jg_stmt_bind_int64(st, 5,
-					   json_is_true(json_object_get(body, "capture_args")));
-			jg_stmt_bind_int64(st, 6,
-					   json_is_true(json_object_get(body, "capture_return")));
-			jg_stmt_bind_double(st, 7, rate ? json_number_value(rate) : 1.0);
-			jg_stmt_bind_text(st, 8, conds_text);
-			jg_stmt_bind_text(st, 9, g.actor);
-			jg_stmt_bind_int64(st, 10, now);
-			jg_stmt_bind_int64(st, 11, until);
-			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
-			jg_stmt_finish(st);
-		}
-		jg_store_release(app->store, conn);
-	}
-	free(conds_text);
-	if (rc != 0) {
+	int64_t now = jg_clock_now(), until;
+	char id[JG_PROBE_ID_MAX];
+	struct jg_probe_new p = {.service = svc,
+				 .grant = g.claims.grant,
+				 .actor = g.actor,
+				 .spec = body,
+				 .grant_expires = g.grant_expires};
+	if (jg_probe_create(app->store, &p, now, id, &until) != 0) {
 		jg_http_reply_error(reply, 503, "unavailable", "the probe could not be stored");
 	} else {
 		json_t *out = json_deep_copy(body);
@@ -237,41 +182,17 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_app *app = req->app;
 	const char *svc = jg_http_param(req, "svc");
 	struct jg_guarded g;
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
+	json_t *list = NULL;
 
-	if (jg_guard(req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
+	if (jg_guard(&app->guard, req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
 		return;
-	int64_t now = jg_clock_now();
 	bool redact = !g.has_pii;
-	int rc = 0;
-	json_t *list = json_array();
-	if (jg_store_acquire(app->store, &conn) != 0) {
-		json_decref(list);
-		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
-		return;
-	}
-	if (jg_stmt_prepare(conn, sql_live, &st) == 0) {
-		jg_stmt_bind_text(st, 1, svc);
-		jg_stmt_bind_int64(st, 2, now);
-		jg_stmt_bind_int64(st, 3, now);
-		while (rc == 0 && jg_stmt_step(st) == JG_STMT_ROW) {
-			json_t *row = probe_row(st);
-			/* another grant's values (or this grant's under a read-pii token) */
-			if (row == NULL ||
-			    (redact &&
-			     jg_pii_conditions(NULL, json_object_get(row, "conditions"),
-					       app->cfg->redaction_sensitive_fields) != 0))
-				rc = JG_ENOMEM;
-			json_array_append_new(list, row);
-		}
-		jg_stmt_finish(st);
-	}
-	jg_store_release(app->store, conn);
+	int rc = jg_probe_list_live(app->store, svc, jg_clock_now(), redact,
+				    app->cfg->redaction_sensitive_fields, &list);
 	if (rc != 0) {
-		/* fail closed: a list that could not be redacted is not shown */
-		json_decref(list);
-		jg_http_reply_error(reply, 503, "unavailable", "the probes cannot be listed now");
+		jg_http_reply_error(reply, 503, "unavailable", "%s",
+				    rc == JG_EUNAVAIL ? "the store is unavailable"
+						      : "the probes cannot be listed now");
 		return;
 	}
 	jg_http_reply_json(
@@ -285,42 +206,27 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_app *app = req->app;
 	const char *svc = jg_http_param(req, "svc"), *id = jg_http_param(req, "id");
 	struct jg_guarded g;
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
-	int changed = -1;
 
 	/*
-	 * Probe ids are "prb_" and base64url.  Anything else names no probe; and
-	 * an id that is not UTF-8 cannot go into the audit entry, which would
-	 * then record a deletion without saying of what.
+	 * Anything but a probe id names no probe; and an id that is not UTF-8
+	 * cannot go into the audit entry, which would then record a deletion
+	 * without saying of what.
 	 */
-	size_t idlen = id ? strlen(id) : 0;
-	if (idlen == 0 || idlen > 64 ||
-	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
-		idlen) {
+	if (!jg_probe_id_valid(id)) {
 		jg_http_reply_error(reply, 404, "not_found",
 				    "no such live probe of this grant on this service");
 		return;
 	}
 	json_t *params = json_pack("{s:s}", "probe", id);
-	if (jg_guard_params(req, reply, svc, "deploy-probe", "probe.delete", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "deploy-probe", "probe.delete", params,
+			    &g) != 0)
 		return;
-	if (jg_store_acquire(app->store, &conn) == 0) {
-		if (jg_stmt_prepare(conn, sql_delete, &st) == 0) {
-			jg_stmt_bind_int64(st, 1, jg_clock_now());
-			jg_stmt_bind_text(st, 2, id);
-			jg_stmt_bind_text(st, 3, svc);
-			jg_stmt_bind_text(st, 4, g.claims.grant);
-			changed = jg_stmt_step(st) == JG_STMT_DONE ? jg_store_changes(conn) : -1;
-			jg_stmt_finish(st);
-		}
-		jg_store_release(app->store, conn);
-	}
-	if (changed < 0)
-		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
-	else if (changed == 0)
+	int rc = jg_probe_delete(app->store, svc, g.claims.grant, id, jg_clock_now());
+	if (rc == JG_ENOTFOUND)
 		jg_http_reply_error(reply, 404, "not_found",
 				    "no such live probe of this grant on this service");
+	else if (rc != 0)
+		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
 	else
 		jg_http_reply_json(reply, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
 }

@@ -11,16 +11,11 @@
  * Thin: authenticate, parse, call access.c, map its result to a status.
  * The web pages (src/web/) call the same functions through api_call.h.
  */
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "jitgate/access.h"
 #include "jitgate/api_call.h"
-#include "jitgate/cursor.h"
 #include "jitgate/error.h"
 #include "api_routes_int.h"
 
@@ -121,13 +116,11 @@ flag(struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 	return -1;
 }
 
-/* limit (1..JG_ACCESS_PAGE_MAX) and cursor (sealed "created_at id") into page; 400 when bad. */
+/* limit (1..JG_ACCESS_PAGE_MAX) and cursor into page; 400 when bad. */
 static int
 page_args(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_app *app,
 	  struct jg_access_page *page)
 {
-	const char *cursor = jg_http_query(req, "cursor");
-	char plain[JG_CURSOR_MAX_PLAIN + 1], *end;
 	uint64_t limit;
 
 	if (jg_http_query_u64(req, reply, "limit", DEFAULT_PAGE, JG_ACCESS_PAGE_MAX, &limit) != 0)
@@ -138,25 +131,15 @@ page_args(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_ap
 				    JG_ACCESS_PAGE_MAX);
 		return -1;
 	}
-	page->limit = (size_t)limit;
-	if (cursor == NULL)
-		return 0;
-	if (jg_cursor_open(app->cursor_key, cursor, plain, sizeof(plain)) != 0)
-		goto bad;
-	errno = 0;
-	long long at = strtoll(plain, &end, 10);
-	if (errno != 0 || end == plain || *end != ' ' || strlen(end + 1) == 0 ||
-	    strlen(end + 1) >= sizeof(page->after_id))
-		goto bad;
-	page->after_at = at;
-	snprintf(page->after_id, sizeof(page->after_id), "%s", end + 1);
+	if (jg_access_page_open(app->cursor_key, (size_t)limit, jg_http_query(req, "cursor"),
+				page) != 0) {
+		jg_http_reply_error(
+		    reply, 400, "bad_request",
+		    "'cursor' is not valid: pass next_cursor of the previous page as it was "
+		    "given (cursors end when jitgate restarts; then start the list again)");
+		return -1;
+	}
 	return 0;
-bad:
-	jg_http_reply_error(
-	    reply, 400, "bad_request",
-	    "'cursor' is not valid: pass next_cursor of the previous page as it was "
-	    "given (cursors end when jitgate restarts; then start the list again)");
-	return -1;
 }
 
 static void
@@ -179,9 +162,8 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	int rc = jg_access_list(&c.ctx, &c.caller, &f, &out, why, sizeof(why));
 	if (rc == 0 && page.more) {
-		char plain[JG_CURSOR_MAX_PLAIN + 1], cursor[JG_CURSOR_MAX_LEN];
-		snprintf(plain, sizeof(plain), "%" PRId64 " %s", page.next_at, page.next_id);
-		if (jg_cursor_seal(c.app->cursor_key, plain, cursor, sizeof(cursor)) != 0) {
+		char cursor[JG_CURSOR_MAX_LEN];
+		if (jg_access_page_next(c.app->cursor_key, &page, cursor) != 0) {
 			json_decref(out);
 			out = NULL;
 			rc = JG_ENOMEM;

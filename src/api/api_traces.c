@@ -125,7 +125,8 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (jg_tq_bool(req, reply, "adjust_skew", &adjust) != 0)
 		return;
 	json_t *params = json_pack("{s:s,s:b}", "trace_id", tid, "adjust_skew", adjust);
-	if (jg_guard_params(req, reply, svc, "read-traces", "traces.read", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "read-traces", "traces.read", params,
+			    &g) != 0)
 		return;
 
 	json_t *spans = json_array();
@@ -240,7 +241,8 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *params = json_pack("{s:I,s:I,s:b,s:I,s:I}", "since", (json_int_t)since, "until",
 				   (json_int_t)until, "errors_only", errors, "min_duration_ns",
 				   (json_int_t)min_dur, "limit", (json_int_t)limit);
-	if (jg_guard_params(req, reply, svc, "read-traces", "traces.search", params, &g) != 0)
+	if (jg_guard_params(&app->guard, req, reply, svc, "read-traces", "traces.search", params,
+			    &g) != 0)
 		return;
 
 	bool redact = !g.has_pii;

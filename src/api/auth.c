@@ -1,5 +1,10 @@
 /*
  * auth.c - identify the caller of a request (see auth.h).
+ *
+ * jg_auth_identify() judges what a request presents (its Authorization
+ * header, session cookie, CSRF token, address) and either identifies the
+ * caller or says how to refuse; jg_auth_require() reads those from the
+ * request and renders the refusal.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,19 +27,30 @@ jg_caller_clear(struct jg_caller *caller)
 	caller->actor[0] = '\0';
 }
 
+/* 401 with the WWW-Authenticate of RFC 6750 (error NULL: none named). */
 static int
-unauthorized(struct jg_http_reply *reply, const char *error, const char *why)
+unauthorized(struct jg_auth_refusal *no, const char *error, const char *why)
 {
-	char header[512];
+	no->status = 401;
+	no->code = "unauthorized";
+	snprintf(no->message, sizeof(no->message), "%s", why);
 	if (error)
-		snprintf(header, sizeof(header),
+		snprintf(no->www_authenticate, sizeof(no->www_authenticate),
 			 "Bearer realm=\"jitgate\", error=\"%s\", error_description=\"%s\"", error,
 			 why);
 	else
-		snprintf(header, sizeof(header), "Bearer realm=\"jitgate\"");
-	jg_http_reply_error(reply, 401, "unauthorized", "%s", why);
-	jg_http_reply_header(reply, "WWW-Authenticate", header);
+		snprintf(no->www_authenticate, sizeof(no->www_authenticate),
+			 "Bearer realm=\"jitgate\"");
 	return JG_EDENIED;
+}
+
+static int
+unavailable(struct jg_auth_refusal *no, const char *why)
+{
+	no->status = 503;
+	no->code = "unavailable";
+	snprintf(no->message, sizeof(no->message), "%s", why);
+	return JG_EUNAVAIL;
 }
 
 static int
@@ -45,112 +61,129 @@ unsafe(const char *method)
 }
 
 /*
- * A credential that did not verify, charged to the client's address addr:
- * true with the 429 in reply when the address has no failures left (answer
+ * A credential that did not verify, charged to the client's address:
+ * true with the 429 in *no when the address has no failures left (answer
  * that), false when the usual refusal is still to be written.
  */
 static bool
-address_failed(struct jg_app *app, const char *addr, struct jg_http_reply *reply)
+address_failed(const struct jg_auth_ctx *ctx, const char *client, struct jg_auth_refusal *no)
 {
-	struct jg_throttle_refusal why = {0};
-	if (jg_throttle_failed_address(app->throttle, addr, &why) == 0)
+	if (jg_throttle_failed_address(ctx->throttle, client, &no->limit) == 0)
 		return false;
-	jg_throttle_reply(reply, &why);
+	no->status = 429;
 	return true;
 }
 
-int
-jg_auth_refuse_csrf(struct jg_http_request *req, struct jg_http_reply *reply, const char *message)
+/*
+ * A change made with session cookie but without its CSRF token: 403 csrf
+ * with message, charged to the session (429 once it has no failures left).
+ */
+static int
+csrf_refused(struct jg_throttle *throttle, const char *cookie, const char *message,
+	     struct jg_auth_refusal *no)
 {
-	struct jg_app *app = req->app;
-	struct jg_throttle_refusal why = {0};
-	const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
 	char key[sizeof("session:") + JG_SESSION_TOKEN_LEN + 1];
 	int limited = 0;
 
 	/* the session is proven by its cookie: the failure is its own, not its owner's */
 	if (cookie != NULL && strlen(cookie) <= JG_SESSION_TOKEN_LEN) {
 		snprintf(key, sizeof(key), "session:%s", cookie);
-		limited = jg_throttle_failed_credential(app->throttle, key, &why) != 0;
+		limited = jg_throttle_failed_credential(throttle, key, &no->limit) != 0;
 		OPENSSL_cleanse(key, sizeof(key));
 	}
-	if (limited)
-		jg_throttle_reply(reply, &why);
-	else
-		jg_http_reply_error(reply, 403, "csrf", "%s", message);
+	if (limited) {
+		no->status = 429;
+	} else {
+		no->status = 403;
+		no->code = "csrf";
+		snprintf(no->message, sizeof(no->message), "%s", message);
+	}
 	return JG_EDENIED;
 }
 
-/*
- * Identifies the caller.  A credential that does not verify is charged to
- * the client's address, a valid session without its CSRF token to that
- * session; either may turn the refusal into a 429.  Nothing is looked up
- * before the credential: a good one is never refused for failures that
- * other requests caused.
- */
-static int
-identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller)
+/* A refusal as the reply. */
+static void
+render(struct jg_http_reply *reply, const struct jg_auth_refusal *no)
+{
+	if (no->status == 429) {
+		jg_throttle_reply(reply, &no->limit);
+		return;
+	}
+	jg_http_reply_error(reply, no->status, no->code, "%s", no->message);
+	if (no->www_authenticate[0] != '\0')
+		jg_http_reply_header(reply, "WWW-Authenticate", no->www_authenticate);
+}
+
+int
+jg_auth_refuse_csrf(struct jg_http_request *req, struct jg_http_reply *reply, const char *message)
 {
 	struct jg_app *app = req->app;
-	const char *auth = jg_http_header(req, "Authorization");
-	char why[256], addr[JG_THROTTLE_ADDR_MAX];
+	struct jg_auth_refusal no = {0};
+	int rc = csrf_refused(app->throttle, jg_http_cookie(req, JG_SESSION_COOKIE), message, &no);
+	render(reply, &no);
+	return rc;
+}
+
+int
+jg_auth_identify(const struct jg_auth_ctx *ctx, const struct jg_auth_input *in,
+		 struct jg_caller *caller, struct jg_auth_refusal *no)
+{
+	char why[256];
 	int rc;
 
-	if (app->oidc == NULL) {
-		jg_http_reply_error(reply, 503, "unavailable", "single sign-on is not configured");
-		return JG_EUNAVAIL;
-	}
-	jg_http_client_key(req, addr, sizeof(addr));
-	if (auth != NULL) {
+	memset(caller, 0, sizeof(*caller));
+	memset(no, 0, sizeof(*no));
+	if (ctx->oidc == NULL)
+		return unavailable(no, "single sign-on is not configured");
+	if (in->authorization != NULL) {
+		const char *auth = in->authorization;
 		if (strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-			if (address_failed(app, addr, reply))
+			if (address_failed(ctx, in->client, no))
 				return JG_EDENIED;
-			return unauthorized(reply, "invalid_request",
+			return unauthorized(no, "invalid_request",
 					    "the Authorization header must be 'Bearer <token>'");
 		}
 		/* an address that keeps failing makes jitgate call out no more (no JWKS fetch) */
 		unsigned flags =
-		    jg_throttle_address_spent(app->throttle, addr) ? JG_OIDC_NO_FETCH : 0;
-		rc = jg_oidc_verify_access_token(app->oidc, auth + 7, flags, &caller->id, why,
+		    jg_throttle_address_spent(ctx->throttle, in->client) ? JG_OIDC_NO_FETCH : 0;
+		rc = jg_oidc_verify_access_token(ctx->oidc, auth + 7, flags, &caller->id, why,
 						 sizeof(why));
 		if (rc == JG_EUNAVAIL) {
-			jg_http_reply_error(reply, 503, "unavailable", "%s", why);
-			return JG_EUNAVAIL;
+			jg_caller_clear(caller);
+			return unavailable(no, why);
 		}
 		if (rc != 0) {
-			if (address_failed(app, addr, reply))
+			jg_caller_clear(caller);
+			if (address_failed(ctx, in->client, no))
 				return JG_EDENIED;
-			return unauthorized(reply, "invalid_token",
+			return unauthorized(no, "invalid_token",
 					    rc == JG_EDENIED ? why : "invalid token");
 		}
 	} else {
-		const char *cookie = jg_http_cookie(req, JG_SESSION_COOKIE);
-		if (cookie == NULL) /* no credential at all is no failure */
-			return unauthorized(reply, NULL,
+		if (in->cookie == NULL) /* no credential at all is no failure */
+			return unauthorized(no, NULL,
 					    "sign in first: a bearer token or a session "
 					    "is required");
-		rc = jg_session_get(app->store, cookie, jg_clock_now(), app->cfg->auth_session_idle,
+		rc = jg_session_get(ctx->store, in->cookie, ctx->now, ctx->session_idle,
 				    &caller->id, caller->csrf);
 		if (rc == JG_ENOTFOUND) {
-			if (address_failed(app, addr, reply))
+			jg_caller_clear(caller);
+			if (address_failed(ctx, in->client, no))
 				return JG_EDENIED;
-			return unauthorized(reply, NULL, "the session has ended; sign in again");
+			return unauthorized(no, NULL, "the session has ended; sign in again");
 		}
 		if (rc != 0) {
-			jg_http_reply_error(reply, 503, "unavailable", "sessions cannot be read");
-			return JG_EUNAVAIL;
+			jg_caller_clear(caller);
+			return unavailable(no, "sessions cannot be read");
 		}
-		if (unsafe(req->method)) {
-			const char *given = jg_http_header(req, "X-CSRF-Token");
-			char field[JG_SESSION_TOKEN_LEN + 2];
-			if (given == NULL && (req->route.flags & JG_ROUTE_FORM_BODY) &&
-			    jg_http_form_field(req, "csrf", field, sizeof(field)) == 0)
-				given = field;
+		if (unsafe(in->method)) {
+			const char *given = in->csrf;
 			if (given == NULL || strlen(given) != strlen(caller->csrf) ||
 			    CRYPTO_memcmp(given, caller->csrf, strlen(caller->csrf)) != 0) {
 				jg_caller_clear(caller);
-				return jg_auth_refuse_csrf(
-				    req, reply, "this change needs the session's CSRF token");
+				return csrf_refused(ctx->throttle, in->cookie,
+						    "this change needs the session's CSRF token",
+						    no);
 			}
 		}
 	}
@@ -161,10 +194,30 @@ identify(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_cal
 int
 jg_auth_require(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_caller *caller)
 {
-	memset(caller, 0, sizeof(*caller));
-	int rc = identify(req, reply, caller);
+	struct jg_app *app = req->app;
+	struct jg_auth_refusal no;
+	char client[JG_THROTTLE_ADDR_MAX], field[JG_SESSION_TOKEN_LEN + 2];
+	struct jg_auth_ctx ctx = {.oidc = app->oidc,
+				  .store = app->store,
+				  .throttle = app->throttle,
+				  .session_idle = app->cfg->auth_session_idle,
+				  .now = jg_clock_now()};
+	struct jg_auth_input in = {.method = req->method,
+				   .authorization = jg_http_header(req, "Authorization"),
+				   .cookie = jg_http_cookie(req, JG_SESSION_COOKIE),
+				   .csrf = jg_http_header(req, "X-CSRF-Token"),
+				   .client = client};
+
+	jg_http_client_key(req, client, sizeof(client));
+	/* a form carries the token as a field: read (parsed) only when it is needed */
+	if (in.csrf == NULL && in.authorization == NULL && in.cookie != NULL &&
+	    (req->route.flags & JG_ROUTE_FORM_BODY) && unsafe(req->method) &&
+	    jg_http_form_field(req, "csrf", field, sizeof(field)) == 0)
+		in.csrf = field;
+	int rc = jg_auth_identify(&ctx, &in, caller, &no);
+	OPENSSL_cleanse(field, sizeof(field));
 	if (rc != 0)
-		jg_caller_clear(caller);
+		render(reply, &no);
 	return rc;
 }
 

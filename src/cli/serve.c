@@ -30,6 +30,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
+#include "jitgate/probes.h"
 #include "jitgate/session.h"
 #include "jitgate/telemetry.h"
 #include "jitgate/token_cache.h"
@@ -394,6 +395,7 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	jg_audit_set_verified(app.audit, &verified);
+	jg_app_wire(&app);
 	if (jg_notify_new(&app, &app.notify, err, sizeof(err)) != 0 ||
 	    jg_audit_stream_new(&app, &app.stream, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "%s", err);

@@ -263,6 +263,22 @@ jg_session_delete(struct jg_store_conn *conn, const char *token)
 	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
 }
 
+static const char sql_sess_del_user[] = "DELETE FROM sessions WHERE sub = ?";
+
+int
+jg_session_delete_user(struct jg_store_conn *conn, const char *sub)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	if ((rc = jg_stmt_prepare(conn, sql_sess_del_user, &st)) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, sub);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
 static const char sql_sess_sweep[] = "DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?";
 static const char sql_flow_sweep[] = "DELETE FROM auth_flows WHERE created_at < ?";
 

@@ -1,19 +1,26 @@
 /*
  * guard.c - verify token, grant and audit chain before a guarded action (see guard.h).
+ *
+ * jg_guard_check() judges what a call presents against its context
+ * (struct jg_guard_ctx: keys, store, audit, throttle, clock) and either
+ * refuses it - a struct jg_guard_refusal the HTTP side renders - or hands
+ * back the entry that records the action.  jg_guard() and its variants are
+ * the HTTP side: they read the request, render a refusal, and write the
+ * entry (deferring an event-loop connection while it becomes durable).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "jitgate/app.h"
+#include "jitgate/access.h"
 #include "jitgate/canon.h"
-#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
 #include "jitgate/sha256.h"
+#include "jitgate/throttle.h"
 #include "jitgate/token_cache.h"
 
 /* A guard that deferred (jg_http_defer): its result, for the handler's second call. */
@@ -23,13 +30,10 @@ struct guard_pending {
 	struct jg_guarded g;
 };
 
-static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
-				"FROM access_requests WHERE id = ?";
-
 /* What a token says of its issuance, judged against its anchor entry (jg_audit_anchor_claim). */
 struct issuance {
 	const struct jg_token_claims *claims;
-	char grant_caps[256]; /* the grant's capabilities as stored: a JSON array */
+	const struct jg_access_grant *grant; /* its capabilities as stored */
 	char why[200];
 };
 
@@ -46,19 +50,13 @@ issuance_check(void *ctx, const json_t *entry)
 
 	if (jg_token_issuance_check(entry, c, is->why, sizeof(is->why)) != 0)
 		return JG_EDENIED;
-	json_t *granted = json_loads(is->grant_caps, JSON_REJECT_DUPLICATES, NULL);
-	int all = json_is_array(granted);
+	int all = 1;
 	for (size_t i = 0; all && i < c->ncaps; i++) {
-		size_t k;
-		json_t *v;
 		int found = 0;
-		json_array_foreach(granted, k, v)
-		{
-			found |= json_is_string(v) && strcmp(json_string_value(v), c->caps[i]) == 0;
-		}
+		for (size_t k = 0; k < is->grant->ncaps; k++)
+			found |= strcmp(is->grant->caps[k], c->caps[i]) == 0;
 		all = found;
 	}
-	json_decref(granted);
 	if (!all) {
 		snprintf(is->why, sizeof(is->why),
 			 "the token's capabilities are not all its grant's");
@@ -92,23 +90,38 @@ issuance_key(const struct jg_token_claims *c, uint8_t key[32])
 	return jg_sha256_2(buf, n, NULL, 0, key);
 }
 
+/* 401 invalid_token with why (also as the WWW-Authenticate error_description). */
 static int
-unauthorized(struct jg_http_reply *reply, const char *why)
+unauthorized(struct jg_guard_refusal *no, const char *why)
 {
-	char header[400];
-	snprintf(header, sizeof(header),
+	no->status = 401;
+	no->code = "unauthorized";
+	snprintf(no->message, sizeof(no->message), "%s", why);
+	snprintf(no->www_authenticate, sizeof(no->www_authenticate),
 		 "Bearer realm=\"jitgate\", error=\"invalid_token\", error_description=\"%s\"",
 		 why);
-	jg_http_reply_error(reply, 401, "unauthorized", "%s", why);
-	jg_http_reply_header(reply, "WWW-Authenticate", header);
 	return JG_EDENIED;
 }
 
 static int
-unavailable(struct jg_http_reply *reply, const char *why)
+unavailable(struct jg_guard_refusal *no, const char *why)
 {
-	jg_http_reply_error(reply, 503, "unavailable", "%s; nothing was done", why);
+	no->status = 503;
+	no->code = "unavailable";
+	snprintf(no->message, sizeof(no->message), "%s; nothing was done", why);
 	return JG_EUNAVAIL;
+}
+
+/* 403 insufficient_capability with message. */
+static int
+insufficient(struct jg_guard_refusal *no, const char *message)
+{
+	no->status = 403;
+	no->code = "insufficient_capability";
+	snprintf(no->message, sizeof(no->message), "%s", message);
+	snprintf(no->www_authenticate, sizeof(no->www_authenticate),
+		 "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
+	return JG_EDENIED;
 }
 
 /*
@@ -153,12 +166,12 @@ integers_only(json_t *v)
  * the log with them.  A refusal that cannot be recorded stays a refusal.
  */
 static void
-audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *service,
+audit_refusal(const struct jg_guard_ctx *gc, const struct jg_token_claims *c, const char *service,
 	      const char *capability, const char *action, const char *reason)
 {
 	char actor[300];
 	/* a replayed token is evidence once, not a flood: a few entries per jti (throttle.h) */
-	if (!jg_throttle_refusal_recordable(app->throttle, c->jti))
+	if (!jg_throttle_refusal_recordable(gc->throttle, c->jti))
 		return;
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
 	/*
@@ -170,7 +183,7 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 	    json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti, "service",
 		      jg_canon_string_escaped(service, 256), "token_service", c->aud, "capability",
 		      capability, "action", action, "reason", reason);
-	if (data == NULL || jg_audit_append(app->audit, "guard.refused", actor, data, NULL) != 0)
+	if (data == NULL || jg_audit_append(gc->audit, "guard.refused", actor, data, NULL) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
 	json_decref(data);
 }
@@ -178,24 +191,20 @@ audit_refusal(struct jg_app *app, const struct jg_token_claims *c, const char *s
 /*
  * A refused capability token, charged to credential ("jti:<jti>", for a
  * genuine token) or, when NULL, to the client's address.  0: answer the
- * refusal; JG_EDENIED: that budget is spent and reply holds the 429.
+ * refusal; JG_EDENIED: that budget is spent and *no holds the 429.
  */
 static int
-charge_failure(struct jg_http_request *req, const char *credential, struct jg_http_reply *reply)
+charge_failure(const struct jg_guard_ctx *gc, const struct jg_guard_call *call,
+	       const char *credential, struct jg_guard_refusal *no)
 {
-	struct jg_app *app = req->app;
-	struct jg_throttle_refusal why = {0};
-	char addr[JG_THROTTLE_ADDR_MAX];
 	int rc;
 
-	if (credential != NULL) {
-		rc = jg_throttle_failed_credential(app->throttle, credential, &why);
-	} else {
-		jg_http_client_key(req, addr, sizeof(addr));
-		rc = jg_throttle_failed_address(app->throttle, addr, &why);
-	}
+	if (credential != NULL)
+		rc = jg_throttle_failed_credential(gc->throttle, credential, &no->limit);
+	else
+		rc = jg_throttle_failed_address(gc->throttle, call->client, &no->limit);
 	if (rc != 0)
-		jg_throttle_reply(reply, &why);
+		no->status = 429;
 	return rc;
 }
 
@@ -220,11 +229,9 @@ intent_done(void *ctx, int rc)
  * gets the outcome from the pending state.  Elsewhere it waits in place.
  */
 static int
-record_intent(struct jg_http_request *req, const char *action, json_t *data,
-	      const struct jg_guarded *g)
+record_intent(const struct jg_guard_ctx *gc, struct jg_http_request *req, const char *action,
+	      json_t *data, const struct jg_guarded *g)
 {
-	struct jg_app *app = req->app;
-
 	if (req->may_defer) {
 		struct guard_pending *p = malloc(sizeof(*p));
 		if (p == NULL)
@@ -232,8 +239,7 @@ record_intent(struct jg_http_request *req, const char *action, json_t *data,
 		p->req = req;
 		p->rc = JG_EUNAVAIL;
 		p->g = *g;
-		if (jg_audit_append_async(app->audit, action, g->actor, data, intent_done, p) !=
-		    0) {
+		if (jg_audit_append_async(gc->audit, action, g->actor, data, intent_done, p) != 0) {
 			free(p);
 			return JG_EUNAVAIL;
 		}
@@ -241,7 +247,7 @@ record_intent(struct jg_http_request *req, const char *action, json_t *data,
 		(void)jg_http_defer(req, p, guard_pending_free);
 		return JG_EDEFERRED;
 	}
-	return jg_audit_append(app->audit, action, g->actor, data, NULL);
+	return jg_audit_append(gc->audit, action, g->actor, data, NULL);
 }
 
 /*
@@ -249,60 +255,52 @@ record_intent(struct jg_http_request *req, const char *action, json_t *data,
  * markers (pii.h), since the log can never be edited.  NULL on failure.
  */
 static json_t *
-entry_params(const struct jg_app *app, json_t *params)
+entry_params(const struct jg_guard_ctx *gc, json_t *params)
 {
 	json_t *p = integers_only(params);
 
-	if (p != NULL && jg_pii_json(app->pii_keys, p) != 0) {
+	if (p != NULL && jg_pii_json(gc->pii, p) != 0) {
 		json_decref(p);
 		p = NULL;
 	}
 	return p;
 }
 
-static int
-guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-      const char *capability, const char *action, json_t *params, const char *pii_why,
-      struct jg_guarded *g)
+int
+jg_guard_check(const struct jg_guard_ctx *gc, const struct jg_guard_call *call,
+	       struct jg_guarded *g, json_t **intent, struct jg_guard_refusal *no)
 {
-	struct jg_app *app = req->app;
-	const char *auth = jg_http_header(req, "Authorization");
+	const char *auth = call->authorization, *service = call->service,
+		   *capability = call->capability, *action = call->action;
 	struct jg_store_conn *conn;
-	struct jg_stmt *st;
-	int64_t now = jg_clock_now();
+	int64_t now = gc->now(gc->now_arg);
 	char why[256];
 	int rc;
 
-	if (req->pending != NULL && req->pending_free == guard_pending_free) {
-		/* the second call after a deferral: everything was checked, the entry is written */
-		const struct guard_pending *p = req->pending;
-		*g = p->g;
-		if (p->rc != 0) {
-			memset(g, 0, sizeof(*g));
-			return unavailable(reply, "the audit log cannot be written");
-		}
-		return 0;
-	}
 	memset(g, 0, sizeof(*g));
-	if (app->token_keys == NULL)
-		return unavailable(reply, "capability tokens are not configured");
+	memset(no, 0, sizeof(*no));
+	*intent = NULL;
+	if (gc->keys == NULL)
+		return unavailable(no, "capability tokens are not configured");
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-		jg_http_reply_error(reply, 401, "unauthorized", "a capability token is required");
-		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate\"");
+		no->status = 401;
+		no->code = "unauthorized";
+		snprintf(no->message, sizeof(no->message), "a capability token is required");
+		snprintf(no->www_authenticate, sizeof(no->www_authenticate),
+			 "Bearer realm=\"jitgate\"");
 		return JG_EDENIED;
 	}
-	rc = jg_token_cache_signed(app->token_cache, app->token_keys, auth + 7, &g->claims, why,
-				   sizeof(why));
+	rc = jg_token_cache_signed(gc->cache, gc->keys, auth + 7, &g->claims, why, sizeof(why));
 	int authentic = 0; /* a genuine, valid token, only not for this service */
-	if (rc == 0 && jg_token_check_claims(&g->claims, app->cfg->public_url, service, now, why,
+	if (rc == 0 && jg_token_check_claims(&g->claims, gc->public_url, service, now, why,
 					     sizeof(why)) != 0) {
 		/* authentic and valid, but for another service: refused and recorded */
 		char why2[256];
 		authentic = strcmp(g->claims.aud, service) != 0 &&
-			    jg_token_check_claims(&g->claims, app->cfg->public_url, g->claims.aud,
-						  now, why2, sizeof(why2)) == 0;
+			    jg_token_check_claims(&g->claims, gc->public_url, g->claims.aud, now,
+						  why2, sizeof(why2)) == 0;
 		if (authentic)
-			audit_refusal(app, &g->claims, service, capability, action, why);
+			audit_refusal(gc, &g->claims, service, capability, action, why);
 		rc = JG_EDENIED;
 	}
 	if (rc != 0) {
@@ -310,9 +308,9 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 		char key[sizeof(g->claims.jti) + 8];
 		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
 		memset(&g->claims, 0, sizeof(g->claims));
-		if (charge_failure(req, authentic ? key : NULL, reply) != 0)
+		if (charge_failure(gc, call, authentic ? key : NULL, no) != 0)
 			return JG_EDENIED;
-		return unauthorized(reply, why);
+		return unauthorized(no, why);
 	}
 	/* from here the token is genuine: its subject is a proven identity */
 	snprintf(g->actor, sizeof(g->actor), "user:%s", g->claims.sub);
@@ -322,67 +320,47 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 		g->has_pii |= strcmp(g->claims.caps[i], "read-pii") == 0;
 	}
 	if (!has) {
-		audit_refusal(app, &g->claims, service, capability, action,
+		audit_refusal(gc, &g->claims, service, capability, action,
 			      "the token does not hold the capability");
-		jg_http_reply_error(reply, 403, "insufficient_capability",
-				    "this needs the %s capability", capability);
-		jg_http_reply_header(reply, "WWW-Authenticate",
-				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
-		return JG_EDENIED;
+		snprintf(why, sizeof(why), "this needs the %s capability", capability);
+		return insufficient(no, why);
 	}
-	if (pii_why != NULL && !g->has_pii) {
+	if (call->pii_why != NULL && !g->has_pii) {
 		/* the action touches personal data (a probe condition on it): read-pii too */
-		audit_refusal(app, &g->claims, service, "read-pii", action,
+		audit_refusal(gc, &g->claims, service, "read-pii", action,
 			      "the action needs read-pii");
-		jg_http_reply_error(reply, 403, "insufficient_capability", "%s", pii_why);
-		jg_http_reply_header(reply, "WWW-Authenticate",
-				     "Bearer realm=\"jitgate\", error=\"insufficient_scope\"");
-		return JG_EDENIED;
+		return insufficient(no, call->pii_why);
 	}
+	struct jg_access_grant grant;
 	struct issuance is = {.claims = &g->claims,
+			      .grant = &grant,
 			      .why = "the token's audit anchor does not match the log"};
 	struct jg_audit_anchor_claim claim = {.check = issuance_check, .ctx = &is};
 	if (issuance_key(&g->claims, claim.key) != 0)
-		return unavailable(reply, "the token cannot be checked");
+		return unavailable(no, "the token cannot be checked");
 	/* the grant, as it is now: revocation and expiry take effect on the next call */
-	if (jg_store_acquire(app->store, &conn) != 0)
-		return unavailable(reply, "the store is unavailable");
+	if (jg_store_acquire(gc->store, &conn) != 0)
+		return unavailable(no, "the store is unavailable");
 	/* grant and anchor from one snapshot, at the cost of one read transaction */
 	int in_tx = jg_store_begin_read(conn) == 0;
-	rc = jg_stmt_prepare(conn, sql_grant, &st);
-	int active = 0;
-	if (rc == 0) {
-		jg_stmt_bind_text(st, 1, g->claims.grant);
-		rc = jg_stmt_step(st);
-		if (rc == JG_STMT_ROW) {
-			const char *state = jg_stmt_column_text(st, 0);
-			g->grant_expires = jg_stmt_column_int64(st, 1);
-			active = state && strcmp(state, "active") == 0 && g->grant_expires > now &&
-				 strcmp(jg_stmt_column_text(st, 2), g->claims.sub) == 0 &&
-				 strcmp(jg_stmt_column_text(st, 3), service) == 0;
-			/* judged when the issuance is first proven; a longer array is cut, never
-			 * parses */
-			const char *caps = jg_stmt_column_text(st, 4);
-			snprintf(is.grant_caps, sizeof(is.grant_caps), "%s", caps ? caps : "");
-			rc = 0;
-		} else {
-			rc = rc == JG_STMT_DONE ? 0 : JG_ESTORE;
-		}
-		jg_stmt_finish(st);
-	}
+	rc = jg_access_grant_check(conn, g->claims.grant, g->claims.sub, service, now, &grant);
+	int active = rc == 0;
+	if (rc == JG_EDENIED)
+		rc = 0;
+	g->grant_expires = grant.expires_at;
 	/*
 	 * The token's anchor in the verified audit log, re-read on the same
 	 * connection: its own issuance, proven once per token (then only its
 	 * leaf hash is re-checked).
 	 */
-	int anchor = rc == 0 && active ? jg_audit_anchor(app->audit, conn, g->claims.audit_seq,
+	int anchor = rc == 0 && active ? jg_audit_anchor(gc->audit, conn, g->claims.audit_seq,
 							 g->claims.audit_hash, &claim)
 				       : 0;
 	if (in_tx)
 		jg_store_rollback(conn);
-	jg_store_release(app->store, conn);
+	jg_store_release(gc->store, conn);
 	if (rc != 0)
-		return unavailable(reply, "the store is unavailable");
+		return unavailable(no, "the store is unavailable");
 	if (!active || anchor == JG_EDENIED) {
 		/*
 		 * Recorded first, then charged to the token, never to its owner: a
@@ -392,18 +370,18 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 		char key[sizeof(g->claims.jti) + 8];
 		const char *refused_why = active ? is.why : "the token's grant is no longer active";
 		snprintf(key, sizeof(key), "jti:%s", g->claims.jti);
-		audit_refusal(app, &g->claims, service, capability, action, refused_why);
-		if (charge_failure(req, key, reply) != 0)
+		audit_refusal(gc, &g->claims, service, capability, action, refused_why);
+		if (charge_failure(gc, call, key, no) != 0)
 			return JG_EDENIED;
 		if (!active)
 			return unauthorized(
-			    reply, "the token's grant is no longer active (revoked or expired)");
-		return unauthorized(reply, is.why);
+			    no, "the token's grant is no longer active (revoked or expired)");
+		return unauthorized(no, is.why);
 	}
 	if (anchor == JG_EVERIFY)
-		return unavailable(reply, "the audit log does not verify");
+		return unavailable(no, "the audit log does not verify");
 	if (anchor != 0)
-		return unavailable(reply, "the audit log cannot be read");
+		return unavailable(no, "the audit log cannot be read");
 
 	/* the action, recorded before it happens */
 	json_t *caps = json_array();
@@ -412,47 +390,102 @@ guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *serv
 	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:o,s:O*}", "grant", g->claims.grant, "jti",
 				 g->claims.jti, "service", service, "capability", capability,
 				 "capabilities", caps, "params", NULL);
-	if (data && params && json_object_set_new(data, "params", entry_params(app, params)) != 0) {
+	if (data && call->params &&
+	    json_object_set_new(data, "params", entry_params(gc, call->params)) != 0) {
 		json_decref(data);
 		data = NULL; /* never recorded without its params, nor with them in clear */
 	}
 	/* with read-pii whatever this call returns is unredacted: the entry says so */
 	if (data && g->has_pii)
 		json_object_set_new(data, "pii", json_true());
-	rc = data ? record_intent(req, action, data, g) : JG_ENOMEM;
-	json_decref(data);
+	if (data == NULL)
+		return unavailable(no, "the audit log cannot be written");
+	*intent = data;
+	return 0;
+}
+
+/* A refusal as the reply: its status, JSON error and WWW-Authenticate (or the 429). */
+static int
+refuse(struct jg_http_reply *reply, const struct jg_guard_refusal *no, int rc)
+{
+	if (no->status == 429) {
+		jg_throttle_reply(reply, &no->limit);
+		return JG_EDENIED;
+	}
+	jg_http_reply_error(reply, no->status, no->code, "%s", no->message);
+	if (no->www_authenticate[0] != '\0')
+		jg_http_reply_header(reply, "WWW-Authenticate", no->www_authenticate);
+	return rc;
+}
+
+static int
+guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http_reply *reply,
+      const char *service, const char *capability, const char *action, json_t *params,
+      const char *pii_why, struct jg_guarded *g)
+{
+	struct jg_guard_refusal no;
+	char client[JG_THROTTLE_ADDR_MAX];
+	json_t *intent = NULL;
+	int rc;
+
+	if (req->pending != NULL && req->pending_free == guard_pending_free) {
+		/* the second call after a deferral: everything was checked, the entry is written */
+		const struct guard_pending *p = req->pending;
+		*g = p->g;
+		if (p->rc != 0) {
+			memset(g, 0, sizeof(*g));
+			memset(&no, 0, sizeof(no));
+			return refuse(reply, &no,
+				      unavailable(&no, "the audit log cannot be written"));
+		}
+		return 0;
+	}
+	jg_http_client_key(req, client, sizeof(client));
+	struct jg_guard_call call = {.authorization = jg_http_header(req, "Authorization"),
+				     .client = client,
+				     .service = service,
+				     .capability = capability,
+				     .action = action,
+				     .params = params,
+				     .pii_why = pii_why};
+	if ((rc = jg_guard_check(gc, &call, g, &intent, &no)) != 0)
+		return refuse(reply, &no, rc);
+	rc = record_intent(gc, req, action, intent, g);
+	json_decref(intent);
 	if (rc == JG_EDEFERRED)
 		return rc;
 	if (rc != 0)
-		return unavailable(reply, "the audit log cannot be written");
+		return refuse(reply, &no, unavailable(&no, "the audit log cannot be written"));
 	return 0;
 }
 
 int
-jg_guard(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-	 const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+jg_guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http_reply *reply,
+	 const char *service, const char *capability, const char *action, json_t *params,
+	 struct jg_guarded *g)
 {
-	return guard(req, reply, service, capability, action, params, NULL, g);
+	return guard(gc, req, reply, service, capability, action, params, NULL, g);
 }
 
 int
-jg_guard_pii(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-	     const char *capability, const char *action, json_t *params, const char *pii_why,
-	     struct jg_guarded *g)
+jg_guard_pii(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+	     struct jg_http_reply *reply, const char *service, const char *capability,
+	     const char *action, json_t *params, const char *pii_why, struct jg_guarded *g)
 {
 	if (params == NULL) {
 		memset(g, 0, sizeof(*g));
 		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
 	}
-	int rc = guard(req, reply, service, capability, action, params, pii_why, g);
+	int rc = guard(gc, req, reply, service, capability, action, params, pii_why, g);
 	json_decref(params);
 	return rc;
 }
 
 int
-jg_guard_params(struct jg_http_request *req, struct jg_http_reply *reply, const char *service,
-		const char *capability, const char *action, json_t *params, struct jg_guarded *g)
+jg_guard_params(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+		struct jg_http_reply *reply, const char *service, const char *capability,
+		const char *action, json_t *params, struct jg_guarded *g)
 {
-	return jg_guard_pii(req, reply, service, capability, action, params, NULL, g);
+	return jg_guard_pii(gc, req, reply, service, capability, action, params, NULL, g);
 }

@@ -5,16 +5,18 @@
  *   GET  /                         the list (the home page of a signed-in caller)
  *   POST /requests/{id}/cancel     jg_access_cancel()    (as POST /v1/requests/{id}/cancel)
  *   POST /grants/{id}/revoke       jg_access_revoke()    (as POST /v1/grants/{id}/revoke)
- *   POST /grants/{id}/token        jg_api_token_issue()  (as POST /v1/grants/{id}/token);
+ *   POST /grants/{id}/token        jg_token_issue_for_grant()  (as POST /v1/grants/{id}/token);
  *                                  the token is shown once on the reply page
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "jitgate/app.h"
 #include "jitgate/error.h"
+#include "jitgate/token_issue.h"
 #include "jitgate/web.h"
 #include "web_int.h"
 
@@ -217,51 +219,53 @@ out:
 static void
 handle_token(struct jg_http_request *req, struct jg_http_reply *reply)
 {
+	struct jg_app *app = req->app;
 	struct jg_web w;
-	json_t *out = NULL;
-	char why[256] = "", exp[40];
+	struct jg_token_claims claims;
+	char why[256] = "", exp[40], *token = NULL;
+	const char *code;
 
 	if (jg_web_begin(&w, req, reply) != 0)
 		goto out;
-	int status = jg_api_token_issue(req->app, &w.call.who, jg_http_param(req, "id"), &out, why,
-					sizeof(why));
-	if (status != 0) {
-		jg_web_error_page(&w, status, "No token issued", why, "/");
+	int rc = jg_token_issue_for_grant(&app->token_issuer, w.call.who.id.sub, w.call.who.actor,
+					  jg_http_param(req, "id"), w.call.ctx.now, &claims, &token,
+					  why, sizeof(why));
+	if (rc != 0) {
+		jg_web_error_page(&w, jg_api_status(rc, &code), "No token issued", why, "/");
 		goto out;
 	}
-	const char *token = json_string_value(json_object_get(out, "token")),
-		   *service = json_string_value(json_object_get(out, "service"));
-	struct jg_app *app = req->app;
 	struct jg_html *h = &w.h;
-	jg_web_time(json_integer_value(json_object_get(out, "expires_at")), exp, sizeof(exp));
+	json_t *caps = json_array();
+	for (size_t i = 0; caps != NULL && i < claims.ncaps; i++)
+		json_array_append_new(caps, json_string(claims.caps[i]));
+	jg_web_time(claims.exp, exp, sizeof(exp));
 	jg_web_page_start(&w, "Your capability token", "access");
 	JG_HTML(h,
 		"<p class=\"notice warn\">This token is shown once: copy it now. It works until ");
 	jg_html_text(h, exp);
 	JG_HTML(h, " for ");
-	jg_web_join(h, json_object_get(out, "capabilities"));
+	jg_web_join(h, caps);
+	json_decref(caps);
 	JG_HTML(h, " on <strong>");
-	jg_html_text(h, service);
+	jg_html_text(h, claims.aud);
 	JG_HTML(h, "</strong>; issue a new one from <a href=\"/\">My access</a> while the grant is "
 		   "active.</p><h2>Token</h2><pre class=\"secret\" id=\"token\">");
 	jg_html_text(h, token);
 	JG_HTML(h, "</pre><p><button type=\"button\" class=\"copy secondary\" data-copy=\"token\" "
 		   "hidden>Copy token</button></p><h2>Try it</h2><pre id=\"curl\">");
 	jg_html_textf(h, "curl -H 'Authorization: Bearer %s' '%s/v1/services/%s/probes'", token,
-		      app->cfg->public_url, service);
+		      app->cfg->public_url, claims.aud);
 	JG_HTML(h, "</pre><p><button type=\"button\" class=\"copy secondary\" data-copy=\"curl\" "
 		   "hidden>Copy command</button></p>"
 		   "<p>The token is a signed JWT for the guarded endpoints of this service "
 		   "(<code>jitgate token inspect</code> explains one).</p>");
 	jg_web_page_finish(&w, 201);
 out:
-	if (out) {
+	if (token) {
 		/* the token is a secret: gone from memory once the page is built */
-		json_t *t = json_object_get(out, "token");
-		if (json_is_string(t))
-			OPENSSL_cleanse((char *)json_string_value(t), json_string_length(t));
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
 	}
-	json_decref(out);
 	jg_web_end(&w);
 }
 

@@ -1,0 +1,112 @@
+/*
+ * access_grant.c - grants as the rest of jitgate reads them (see access.h,
+ * "Grants").
+ *
+ * A grant is an access_requests row in state 'active' whose expires_at is
+ * still ahead.  The token issuer, the guard and the probes ask through
+ * these functions instead of reading the table, so the rule of what makes a
+ * grant usable is written once, here, next to the lifecycle that writes
+ * the rows.  Each is one primary-key lookup on the caller's connection (in
+ * the caller's transaction when one is open).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "jitgate/access.h"
+#include "jitgate/error.h"
+
+static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
+				"FROM access_requests WHERE id = ?";
+
+/* The capabilities of a row (a JSON array of names); none when they cannot be read. */
+static void
+caps_of(const char *text, struct jg_access_grant *g)
+{
+	json_t *a = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	size_t i;
+	json_t *v;
+
+	g->ncaps = 0;
+	json_array_foreach(a, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s == NULL || strlen(s) >= sizeof(g->caps[0]) || i >= JG_ACCESS_GRANT_CAPS) {
+			g->ncaps = 0; /* all or none: a part could grant what was not meant */
+			break;
+		}
+		snprintf(g->caps[g->ncaps++], sizeof(g->caps[0]), "%s", s);
+	}
+	json_decref(a);
+}
+
+/* Reads grant into *g; *active: state active and expires_at > now.  0, JG_ENOTFOUND, JG_ESTORE. */
+static int
+grant_read(struct jg_store_conn *conn, const char *grant, int64_t now, struct jg_access_grant *g,
+	   bool *active)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	*active = false;
+	if (jg_stmt_prepare(conn, sql_grant, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, grant);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		const char *state = jg_stmt_column_text(st, 0);
+		const char *requester = jg_stmt_column_text(st, 2);
+		const char *service = jg_stmt_column_text(st, 3);
+		g->expires_at = jg_stmt_column_int64(st, 1);
+		snprintf(g->requester, sizeof(g->requester), "%s", requester ? requester : "");
+		snprintf(g->service, sizeof(g->service), "%s", service ? service : "");
+		caps_of(jg_stmt_column_text(st, 4), g);
+		*active = state != NULL && strcmp(state, "active") == 0 && g->expires_at > now;
+		rc = 0;
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	return rc;
+}
+
+int
+jg_access_grant_check(struct jg_store_conn *conn, const char *grant, const char *sub,
+		      const char *service, int64_t now, struct jg_access_grant *out)
+{
+	bool active;
+	int rc = grant_read(conn, grant, now, out, &active);
+
+	if (rc == JG_ENOTFOUND)
+		return JG_EDENIED;
+	if (rc != 0)
+		return rc;
+	return active && strcmp(out->requester, sub) == 0 && strcmp(out->service, service) == 0
+		   ? 0
+		   : JG_EDENIED;
+}
+
+int
+jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, const char *sub,
+			  int64_t now, struct jg_access_grant *out)
+{
+	bool active;
+	int rc = grant_read(conn, grant, now, out, &active);
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(out->requester, sub) != 0)
+		return JG_ENOTFOUND; /* someone else's grant: as if it did not exist */
+	return active ? 0 : JG_ECONFLICT;
+}
+
+int
+jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now, bool *live)
+{
+	struct jg_access_grant g;
+	int rc = grant_read(conn, grant, now, &g, live);
+
+	return rc == JG_ENOTFOUND ? 0 : rc;
+}

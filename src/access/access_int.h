@@ -1,0 +1,117 @@
+/*
+ * access_int.h - what the files of src/access/ share (private).
+ *
+ * One request is read into a struct req (jg_access_req_load) and shown as
+ * JSON (jg_access_req_json); who may see or act on it is decided here
+ * (jg_access_may_see and the rest), and a request's approvals are weighed
+ * as a struct tally (jg_policy_match_run over every approval).  Free text a
+ * person wrote enters an audit entry only through jg_access_entry_text().
+ *
+ *   access_request.c  the row, the approvals, the permission rules, notices
+ *   access.c          the lifecycle: create, transitions, off-boarding, sweep
+ *   access_refusal.c  refused actions recorded within a budget (action_refusals)
+ *   access_read.c     get and list
+ *   access_due.c      the time-based notifications (notify_marks)
+ */
+#ifndef JITGATE_ACCESS_INT_H
+#define JITGATE_ACCESS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "jitgate/access.h"
+#include "jitgate/audit.h"
+#include "jitgate/policy.h"
+#include "jitgate/store.h"
+
+#define ACCESS_MAX_REASON 1000 /* bytes of a reason or review note */
+
+struct req {
+	char id[64];
+	char requester[256];
+	char service[64];
+	char state[16];
+	json_t *capabilities, *decision, *groups;
+	int64_t duration, created_at, pending_until, approved_at, expires_at, ended_at, reviewed_at;
+	int break_glass;
+	char justification[JG_POLICY_MAX_JUSTIFICATION + 1];
+	char incident[JG_POLICY_INCIDENT_MAX + 1];
+	char end_reason[ACCESS_MAX_REASON + 1], ended_by[300], reviewed_by[300],
+	    review_note[ACCESS_MAX_REASON + 1];
+};
+
+struct tally {
+	size_t nreq;
+	int count[JG_POLICY_MAX_REQUIREMENTS];
+	bool shared[JG_POLICY_MAX_REQUIREMENTS];
+	size_t n, room; /* approvers, in approval order; allocated for room */
+	size_t cap;	/* at most this many */
+	char **who;	/* owned */
+	int64_t *at;	/* when each approved */
+	uint32_t *elig; /* what each was eligible for */
+	uint32_t *counted;
+	struct jg_policy_match m; /* after tally_run */
+};
+
+/* Formats the reason into why and returns rc. */
+int jg_access_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Sets data[key] to text with its personal data marked (pii.h).  Returns 0
+ * or JG_ENOMEM: then the entry must not be written (never the text in clear).
+ */
+int jg_access_entry_text(const struct jg_access_ctx *ctx, json_t *data, const char *key,
+			 const char *text);
+
+/* Releases what r holds and zeroes it. */
+void jg_access_req_clear(struct req *r);
+/* Copies text column col into out (len bytes; NULL reads as ""). */
+void jg_access_text_col(struct jg_stmt *st, int col, char *out, size_t len);
+/* Reads request id into *r (clear it with jg_access_req_clear): 0, JG_ENOTFOUND, JG_ESTORE. */
+int jg_access_req_load(struct jg_store_conn *conn, const char *id, struct req *r);
+/* r as the API shows it, with its approvals and requirements; NULL when out of memory. */
+json_t *jg_access_req_json(struct jg_store_conn *conn, const struct req *r);
+
+/* The approvals of r so far, with room for `extra` more approvers (see access_request.c). */
+int jg_access_tally_load(struct jg_store_conn *conn, const struct req *r, size_t extra,
+			 struct tally *t);
+/* Adds approver who (a copy) eligible for elig, or ORs elig into an earlier row of theirs. */
+int jg_access_tally_add(struct tally *t, const char *who, int64_t at, uint32_t elig);
+/* Which approvals count toward which requirements (into t->m and t->counted). */
+int jg_access_tally_run(struct tally *t);
+void jg_access_tally_free(struct tally *t);
+/* The bits of v as a JSON array of their indexes; NULL when out of memory. */
+json_t *jg_access_bits(uint32_t v);
+
+/* The requirements of r that c may approve, as bits (requirement k: bit k). */
+uint32_t jg_access_eligibility(const struct req *r, const struct jg_access_caller *c);
+/* An approver of any of the request's requirements (whether met or not). */
+int jg_access_is_approver(const struct req *r, const struct jg_access_caller *c);
+int jg_access_can_review(const struct jg_access_ctx *ctx, const struct req *r,
+			 const struct jg_access_caller *c);
+int jg_access_may_see(const struct jg_access_ctx *ctx, const struct req *r,
+		      const struct jg_access_caller *c);
+
+/* Queues event `type` about r (in the transaction of the change); approvers NULL: r's. */
+int jg_access_notice(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, const char *type,
+		     const struct req *r, unsigned audiences, json_t *approvers);
+/* Break-glass is told to those who review it (the service's approvers) and to security. */
+int jg_access_notice_break_glass(const struct jg_access_ctx *ctx, struct jg_store_conn *conn,
+				 const char *type, const struct req *r);
+
+/*
+ * Records that caller was refused action (data, borrowed: what it was
+ * attempted on; gets "action" and "reason") within the caller's budget
+ * (access_refusal.c).
+ */
+int jg_access_refusal_record(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx,
+			     const struct jg_access_caller *caller, const char *action,
+			     json_t *data, const char *reason);
+/* Summaries of the refusal windows that are over and suppressed refusals. */
+int jg_access_refusals_sweep(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx);
+
+#endif

@@ -1,0 +1,540 @@
+/*
+ * test_access.c - the request lifecycle (access.h) against a real SQLite
+ * store, the repository's migrations and a started audit writer, with the
+ * policy set of this file.  Time is the context's `now`, moved by the
+ * tests: nothing sleeps.
+ *
+ * What a user relies on: a grant ends when its time is up and a request
+ * that waits too long expires (the sweep); a request needs as many
+ * distinct approvals as its requirement says; nobody approves their own
+ * request, nor approves twice; a refused action is evidence in the audit
+ * log, within a per-identity budget whose overflow is summed up once the
+ * window is over; the time-based notifications are queued once, and a
+ * store failure while looking for them is reported, not taken for "none".
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "jitgate/access.h"
+#include "jitgate/app.h"
+#include "jitgate/audit.h"
+#include "jitgate/config.h"
+#include "jitgate/error.h"
+#include "jitgate/keys.h"
+#include "jitgate/migrate.h"
+#include "jitgate/notify.h"
+#include "jitgate/policy.h"
+#include "jitgate/store.h"
+
+#define T0 1764000000 /* the tests' clock starts here (Unix seconds) */
+
+static const char policy_yaml[] = "policy: test-debug\n"
+				  "description: the policy of test_access.c\n"
+				  "services: [\"svc-*\"]\n"
+				  "rules:\n"
+				  "  - capabilities: [read-logs]\n"
+				  "    requesters: {groups: [eng]}\n"
+				  "    max_duration: 4h\n"
+				  "    approval: none\n"
+				  "  - capabilities: [deploy-probe]\n"
+				  "    requesters: {groups: [eng]}\n"
+				  "    max_duration: 1h\n"
+				  "    approval: {approvers: {groups: [leads]}, count: 1}\n"
+				  "  - capabilities: [read-pii]\n"
+				  "    requesters: {groups: [eng]}\n"
+				  "    max_duration: 30m\n"
+				  "    approval: {approvers: {groups: [privacy]}, count: 2}\n"
+				  "break_glass:\n"
+				  "  requesters: {groups: [oncall]}\n"
+				  "  max_duration: 1h\n"
+				  "  capabilities: [read-logs]\n"
+				  "  justification: {pattern: \"[A-Z][A-Z0-9]+-[0-9]+\"}\n";
+
+/* One webhook sink that hears everything; its thread is never started. */
+static const char config_fmt[] =
+    "public_url: \"https://jg.example.com\"\n"
+    "tls: {cert_file: c.pem, key_file: k.pem}\n"
+    "database: {url: \"sqlite://test.db\"}\n"
+    "oidc: {issuer: \"https://sso.example.com\", client_id: jg, allowed_clients: [jg]}\n"
+    "notifications:\n"
+    "  sinks:\n"
+    "    - {name: all, type: webhook, url: \"https://a.example.com\", secret_file: %s,\n"
+    "       audiences: [approvers, requester, security, operators]}\n";
+
+struct fixture {
+	char root[64];
+	struct jg_app app; /* cfg, store, audit: what jg_notify_new() reads */
+	struct jg_policy_set *policies;
+	struct jg_notify *notify; /* only for the tests that need it */
+	struct jg_access_ctx ctx;
+};
+
+static const char *const eng[] = {"eng"}, *const leads[] = {"leads"},
+			 *const privacy[] = {"privacy"}, *const oncall[] = {"oncall", "eng"};
+static const struct jg_access_caller
+    alice = {.actor = "user:alice", .sub = "alice", .groups = eng, .ngroups = 1},
+    lead = {.actor = "user:lee", .sub = "lee", .groups = leads, .ngroups = 1},
+    priv1 = {.actor = "user:pia", .sub = "pia", .groups = privacy, .ngroups = 1},
+    priv2 = {.actor = "user:pat", .sub = "pat", .groups = privacy, .ngroups = 1},
+    bob = {.actor = "user:bob", .sub = "bob", .groups = eng, .ngroups = 1},
+    carol = {.actor = "user:carol", .sub = "carol", .groups = oncall, .ngroups = 2};
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[1024] = "", path[128], keys[128], cfgtext[2048];
+
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-access-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(path, sizeof(path), "%s/secret", f->root);
+	write_file(path, "a-secret-of-at-least-16-bytes\n", 0600);
+	snprintf(cfgtext, sizeof(cfgtext), config_fmt, path);
+	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->app.cfg, err,
+			    sizeof(err)) != 0)
+		fail_msg("config: %s", err);
+	if (jg_store_open(f->app.cfg->database_path, &f->app.store, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->app.store, "migrations", NULL, err, sizeof(err)) != 0)
+		fail_msg("store: %s", err);
+	snprintf(keys, sizeof(keys), "%s/keys", f->root);
+	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
+				       .checkpoint_entries = 1000000,
+				       .checkpoint_seconds = 3600,
+				       .verify_threads = 1};
+	if (jg_keys_generate(keys, err, sizeof(err)) != 0 ||
+	    jg_audit_open(f->app.store, keys, &acfg, &f->app.audit, err, sizeof(err)) != 0)
+		fail_msg("audit: %s", err);
+	assert_int_equal(jg_audit_start(f->app.audit), 0);
+	if (jg_policy_set_parse("test.yaml", policy_yaml, strlen(policy_yaml), NULL, &f->policies,
+				err, sizeof(err)) != 0)
+		fail_msg("policy: %s", err);
+	pthread_rwlock_init(&f->app.policy_lock, NULL);
+	f->ctx = (struct jg_access_ctx){.store = f->app.store,
+					.audit = f->app.audit,
+					.policies = f->policies,
+					.pending_ttl = 3600,
+					.now = T0};
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	jg_notify_free(f->notify);
+	jg_audit_free(f->app.audit);
+	jg_store_close(f->app.store);
+	jg_policy_set_free(f->policies);
+	jg_config_free(f->app.cfg);
+	pthread_rwlock_destroy(&f->app.policy_lock);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* A request of caller (body as JSON text) that must be stored; its id into id. */
+static json_t *
+create(struct fixture *f, const struct jg_access_caller *c, const char *body_json, char id[64])
+{
+	json_t *body = json_loads(body_json, 0, NULL), *out = NULL;
+	char why[256] = "";
+	assert_non_null(body);
+	int rc = jg_access_create(&f->ctx, c, body, &out, why, sizeof(why));
+	json_decref(body);
+	if (rc != 0)
+		fail_msg("create: %d %s", rc, why);
+	snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
+	return out;
+}
+
+static const char *
+state_of(struct fixture *f, const char *id, char buf[16])
+{
+	json_t *out = NULL;
+	char why[128];
+	static const struct jg_access_caller admin = {
+	    .actor = "user:root", .sub = "root", .is_admin = 1};
+	assert_int_equal(jg_access_get(&f->ctx, &admin, id, &out, why, sizeof(why)), 0);
+	snprintf(buf, 16, "%s", json_string_value(json_object_get(out, "state")));
+	json_decref(out);
+	return buf;
+}
+
+/* How many audit entries of this type (and actor, when not NULL) the log holds. */
+static size_t
+entries(struct fixture *f, const char *type, const char *actor, json_t **last)
+{
+	struct jg_audit_filter filter = {
+	    .type = type, .actor = actor, .before = UINT64_MAX, .limit = JG_AUDIT_LIST_MAX};
+	json_t *out = NULL;
+	assert_int_equal(jg_audit_list(f->app.store, &filter, &out), 0);
+	json_t *list = json_object_get(out, "entries");
+	size_t n = json_array_size(list);
+	if (last != NULL)
+		*last = n ? json_incref(json_object_get(json_array_get(list, 0), "entry")) : NULL;
+	json_decref(out);
+	return n;
+}
+
+/* Runs one statement that changes the schema or the rows on purpose (tampering). */
+static void
+tamper(struct fixture *f, const char *sql)
+{
+	struct jg_store_conn *c;
+	char err[256];
+	assert_int_equal(jg_store_acquire(f->app.store, &c), 0);
+	if (jg_store_exec_script(c, sql, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", sql, err);
+	jg_store_release(f->app.store, c);
+}
+
+static const char read_logs[] =
+    "{\"service\":\"svc-a\",\"capabilities\":[\"read-logs\"],\"duration\":600,"
+    "\"justification\":\"looking at the logs\"}";
+static const char probe[] =
+    "{\"service\":\"svc-a\",\"capabilities\":[\"deploy-probe\"],\"duration\":1800,"
+    "\"justification\":\"a probe on the checkout\"}";
+static const char pii[] = "{\"service\":\"svc-a\",\"capabilities\":[\"read-pii\"],\"duration\":900,"
+			  "\"justification\":\"a customer's complaint\"}";
+
+static void
+test_access_grant_expires_when_its_time_is_up(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16];
+	int ended = -1;
+
+	json_t *out = create(f, &alice, read_logs, id);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "active");
+	assert_int_equal(json_integer_value(json_object_get(out, "expires_at")), T0 + 600);
+	json_decref(out);
+
+	f->ctx.now = T0 + 599; /* a second before its end: nothing is due */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 0);
+	assert_string_equal(state_of(f, id, st), "active");
+
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 1);
+	assert_string_equal(state_of(f, id, st), "expired");
+	assert_int_equal(entries(f, "grant.expired", "system", NULL), 1);
+
+	f->ctx.now = T0 + 700; /* once ended, never ended again */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 0);
+	assert_int_equal(entries(f, "grant.expired", NULL, NULL), 1);
+}
+
+static void
+test_access_pending_request_expires_without_a_decision(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16], why[256];
+	int ended = -1;
+	json_t *out;
+
+	json_decref(create(f, &alice, probe, id));
+	assert_string_equal(state_of(f, id, st), "pending");
+	f->ctx.now = T0 + 3599; /* pending_ttl is 3600 */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 0);
+	f->ctx.now = T0 + 3600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 1);
+	assert_string_equal(state_of(f, id, st), "expired");
+	assert_int_equal(entries(f, "request.expired", "system", NULL), 1);
+	/* an expired request can no longer be approved */
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)),
+			 JG_ECONFLICT);
+	assert_null(out);
+}
+
+static void
+test_access_approvals_are_counted_per_person(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16], why[256];
+	json_t *out = NULL;
+
+	json_decref(create(f, &alice, pii, id));
+	assert_string_equal(state_of(f, id, st), "pending");
+
+	f->ctx.now = T0 + 10;
+	assert_int_equal(jg_access_approve(&f->ctx, &priv1, id, &out, why, sizeof(why)), 0);
+	/* one of two: still pending, and the progress says so */
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "pending");
+	json_t *req = json_array_get(json_object_get(out, "requirements"), 0);
+	assert_int_equal(json_integer_value(json_object_get(req, "approved")), 1);
+	assert_int_equal(json_integer_value(json_object_get(req, "count")), 2);
+	json_decref(out);
+
+	/* the same person again counts for nothing and is refused */
+	assert_int_equal(jg_access_approve(&f->ctx, &priv1, id, &out, why, sizeof(why)),
+			 JG_ECONFLICT);
+	assert_non_null(strstr(why, "already approved"));
+	assert_string_equal(state_of(f, id, st), "pending");
+
+	/* an approver of another requirement may not even see this one */
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)),
+			 JG_ENOTFOUND);
+	assert_string_equal(state_of(f, id, st), "pending");
+
+	f->ctx.now = T0 + 20;
+	assert_int_equal(jg_access_approve(&f->ctx, &priv2, id, &out, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "active");
+	/* the grant's clock starts at the last approval */
+	assert_int_equal(json_integer_value(json_object_get(out, "approved_at")), T0 + 20);
+	assert_int_equal(json_integer_value(json_object_get(out, "expires_at")), T0 + 20 + 900);
+	assert_int_equal(json_array_size(json_object_get(out, "approvals")), 2);
+	json_decref(out);
+	assert_int_equal(entries(f, "request.approved", NULL, NULL), 2);
+	json_t *last = NULL;
+	assert_int_equal(entries(f, "request.approved", "user:pat", &last), 1);
+	assert_true(json_is_true(json_object_get(json_object_get(last, "data"), "activated")));
+	json_decref(last);
+
+	/* approving an active grant is a conflict, not a second activation */
+	assert_int_equal(jg_access_approve(&f->ctx, &priv1, id, &out, why, sizeof(why)),
+			 JG_ECONFLICT);
+}
+
+static void
+test_access_no_one_approves_their_own_request(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16], why[256];
+	json_t *out = NULL, *last = NULL;
+	/* alice in the approvers' group too: still not for her own request */
+	static const char *const both[] = {"eng", "leads"};
+	const struct jg_access_caller self = {
+	    .actor = "user:alice", .sub = "alice", .groups = both, .ngroups = 2};
+
+	json_decref(create(f, &self, probe, id));
+	assert_int_equal(jg_access_approve(&f->ctx, &self, id, &out, why, sizeof(why)), JG_EDENIED);
+	assert_null(out);
+	assert_non_null(strstr(why, "your own request"));
+	assert_string_equal(state_of(f, id, st), "pending");
+	assert_int_equal(entries(f, "request.approved", NULL, NULL), 0);
+	/* the attempt is evidence */
+	assert_int_equal(entries(f, "request.action_refused", "user:alice", &last), 1);
+	json_t *data = json_object_get(last, "data");
+	assert_string_equal(json_string_value(json_object_get(data, "action")), "approve");
+	assert_string_equal(json_string_value(json_object_get(data, "request")), id);
+	json_decref(last);
+	/* nor deny it */
+	assert_int_equal(jg_access_deny(&f->ctx, &self, id, "no", &out, why, sizeof(why)),
+			 JG_EDENIED);
+	assert_string_equal(state_of(f, id, st), "pending");
+	/* a lead who is not the requester can */
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "active");
+	json_decref(out);
+}
+
+static void
+test_access_refusals_are_recorded_within_a_budget(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], why[256];
+	json_t *out = NULL, *last = NULL;
+	int ended;
+
+	f->ctx.refusals_recorded = 2;
+	f->ctx.refusals_window = 600;
+	json_decref(create(f, &alice, probe, id));
+	/* bob may see nothing of it: four attempts, answered as if it did not exist */
+	for (int i = 0; i < 4; i++) {
+		f->ctx.now = T0 + i;
+		assert_int_equal(jg_access_approve(&f->ctx, &bob, id, &out, why, sizeof(why)),
+				 JG_ENOTFOUND);
+		assert_string_equal(why, "no such request");
+	}
+	assert_int_equal(entries(f, "request.action_refused", "user:bob", NULL), 2);
+	assert_int_equal(entries(f, "request.action_refusals_suppressed", NULL, NULL), 0);
+	/* an id of no request is not evidence of anything */
+	assert_int_equal(jg_access_approve(&f->ctx, &bob, "req_none", &out, why, sizeof(why)),
+			 JG_ENOTFOUND);
+	assert_int_equal(entries(f, "request.action_refused", NULL, NULL), 2);
+
+	f->ctx.now = T0 + 599; /* the window is not over */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "request.action_refusals_suppressed", NULL, NULL), 0);
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "request.action_refusals_suppressed", "user:bob", &last), 1);
+	json_t *data = json_object_get(last, "data");
+	assert_int_equal(json_integer_value(json_object_get(data, "suppressed")), 2);
+	assert_int_equal(json_integer_value(json_object_get(data, "recorded")), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(data, "actions"), "approve")), 2);
+	json_decref(last);
+	/* summed up once */
+	f->ctx.now = T0 + 1300;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "request.action_refusals_suppressed", NULL, NULL), 1);
+	/* a new window records again */
+	assert_int_equal(jg_access_approve(&f->ctx, &bob, id, &out, why, sizeof(why)),
+			 JG_ENOTFOUND);
+	assert_int_equal(entries(f, "request.action_refused", "user:bob", NULL), 3);
+}
+
+static void
+test_access_list_pages_with_sealed_cursors(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[JG_CURSOR_KEY_BYTES], other[JG_CURSOR_KEY_BYTES];
+	struct jg_access_page page;
+	struct jg_access_filter filter = {.mine = 1, .page = &page};
+	char ids[3][64], why[256], cursor[JG_CURSOR_MAX_LEN];
+	json_t *out = NULL;
+
+	assert_int_equal(jg_cursor_key_new(key), 0);
+	assert_int_equal(jg_cursor_key_new(other), 0);
+	for (int i = 0; i < 3; i++) {
+		f->ctx.now = T0 + i;
+		json_decref(create(f, &alice, read_logs, ids[i]));
+	}
+	assert_int_equal(jg_access_page_open(key, 2, NULL, &page), 0);
+	assert_int_equal(jg_access_list(&f->ctx, &alice, &filter, &out, why, sizeof(why)), 0);
+	json_t *list = json_object_get(out, "requests");
+	assert_int_equal(json_array_size(list), 2); /* newest first */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
+			    ids[2]);
+	json_decref(out);
+	assert_true(page.more);
+	assert_int_equal(jg_access_page_next(key, &page, cursor), 0);
+	assert_null(strstr(cursor, ids[1])); /* sealed: the position cannot be read */
+
+	assert_int_equal(jg_access_page_open(key, 2, cursor, &page), 0);
+	assert_int_equal(jg_access_list(&f->ctx, &alice, &filter, &out, why, sizeof(why)), 0);
+	list = json_object_get(out, "requests");
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
+			    ids[0]);
+	assert_false(page.more);
+	json_decref(out);
+
+	/* a cursor of another key (another process), or none of ours, is refused */
+	assert_int_equal(jg_access_page_open(other, 2, cursor, &page), JG_EINVAL);
+	assert_int_equal(jg_access_page_open(key, 2, "AAAA", &page), JG_EINVAL);
+	assert_int_equal(jg_access_page_open(key, 0, NULL, &page), JG_EINVAL);
+}
+
+/* A notify with one sink, and the fixture's context using it. */
+static void
+with_notify(struct fixture *f)
+{
+	char err[512] = "";
+	if (jg_notify_new(&f->app, &f->notify, err, sizeof(err)) != 0)
+		fail_msg("notify: %s", err);
+	f->ctx.notify = f->notify;
+}
+
+static const char break_glass[] =
+    "{\"service\":\"svc-a\",\"capabilities\":[\"read-logs\"],\"duration\":1800,"
+    "\"justification\":\"INC-42 checkout is down\",\"break_glass\":true}";
+
+/* Notifications waiting in the outbox of the sink "all" (notify.h's metrics). */
+static long
+pending(struct fixture *f)
+{
+	char *m = jg_notify_metrics(f->notify);
+	const char *key = "jitgate_notifications_queued{sink=\"all\",state=\"pending\"} ";
+	const char *at = m ? strstr(m, key) : NULL;
+	assert_non_null(at);
+	long n = strtol(at + strlen(key), NULL, 10);
+	free(m);
+	return n;
+}
+
+static void
+test_access_review_overdue_is_notified_once(void **state)
+{
+	struct fixture *f = *state;
+	char id[64];
+
+	with_notify(f);
+	json_decref(create(f, &carol, break_glass, id));
+	assert_int_equal(pending(f), 1); /* break_glass.used */
+	f->ctx.now = T0 + 99;		 /* review_overdue 100: not yet */
+	assert_int_equal(jg_access_notify_due(&f->ctx, 0, 100), 0);
+	assert_int_equal(pending(f), 1);
+	f->ctx.now = T0 + 100;
+	assert_int_equal(jg_access_notify_due(&f->ctx, 0, 100), 0);
+	assert_int_equal(pending(f), 2); /* grant.review_overdue */
+	f->ctx.now = T0 + 200;
+	assert_int_equal(jg_access_notify_due(&f->ctx, 0, 100), 0);
+	assert_int_equal(pending(f), 2); /* once per request */
+	/* the audit log holds the change, not the notices */
+	assert_int_equal(entries(f, NULL, NULL, NULL), 1);
+}
+
+/*
+ * A query for what is due that fails while it runs is a failure of the
+ * pass, not "nothing is due": notify_marks is replaced by a view whose rows
+ * fail to compute (integer overflow), so the statements prepare but their
+ * steps fail on the first candidate request.
+ */
+static void
+test_access_notify_due_reports_a_failing_query(void **state)
+{
+	struct fixture *f = *state;
+	char id[64];
+
+	with_notify(f);
+	json_decref(create(f, &carol, break_glass, id));
+	tamper(f, "DROP TABLE notify_marks; "
+		  "CREATE VIEW notify_marks (request_id, kind, at) AS SELECT "
+		  "CASE WHEN abs(-9223372036854775807 - 1) > 0 THEN 'x' END, 'review_overdue', 0");
+	f->ctx.now = T0 + 100;
+	assert_int_equal(jg_access_notify_due(&f->ctx, 0, 100), JG_ESTORE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_access_grant_expires_when_its_time_is_up, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_pending_request_expires_without_a_decision,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_approvals_are_counted_per_person, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_no_one_approves_their_own_request, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_refusals_are_recorded_within_a_budget,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_list_pages_with_sealed_cursors, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_review_overdue_is_notified_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_notify_due_reports_a_failing_query, setup,
+					    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

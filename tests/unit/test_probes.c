@@ -1,0 +1,305 @@
+/*
+ * test_probes.c - probes and their events (probes.h) against a real SQLite
+ * store with the repository's migrations and a started audit writer;
+ * grants are made and ended through access.c.  Time is passed in: nothing
+ * sleeps.
+ *
+ * What a user relies on: a probe is served (to the engineer's list and to
+ * the agent) only while it is not deleted, not past its end and its grant
+ * is active - revoking or expiring the grant stops it at once; a probe
+ * never outlives its grant; only the grant that deployed a probe removes
+ * it or reads its events; an agent cannot store events for a probe that is
+ * not live, nor past the per-probe cap, and what it stores is recorded in
+ * the audit log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jitgate/access.h"
+#include "jitgate/audit.h"
+#include "jitgate/error.h"
+#include "jitgate/keys.h"
+#include "jitgate/migrate.h"
+#include "jitgate/policy.h"
+#include "jitgate/probes.h"
+#include "jitgate/store.h"
+
+#define T0 1764000000
+
+static const char policy_yaml[] = "policy: test-probes\n"
+				  "description: the policy of test_probes.c\n"
+				  "services: [\"svc-*\"]\n"
+				  "rules:\n"
+				  "  - capabilities: [deploy-probe]\n"
+				  "    requesters: {groups: [eng]}\n"
+				  "    max_duration: 4h\n"
+				  "    approval: none\n";
+
+static const char *const eng[] = {"eng"};
+static const struct jg_access_caller alice = {
+    .actor = "user:alice", .sub = "alice", .groups = eng, .ngroups = 1};
+
+struct fixture {
+	char root[64];
+	struct jg_store *store;
+	struct jg_audit *audit;
+	struct jg_policy_set *policies;
+	struct jg_access_ctx ctx;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[1024] = "", db[128], keys[128];
+
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-probes-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(db, sizeof(db), "%s/test.db", f->root);
+	snprintf(keys, sizeof(keys), "%s/keys", f->root);
+	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
+				       .checkpoint_entries = 1000000,
+				       .checkpoint_seconds = 3600,
+				       .verify_threads = 1};
+	if (jg_store_open(db, &f->store, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0 ||
+	    jg_keys_generate(keys, err, sizeof(err)) != 0 ||
+	    jg_audit_open(f->store, keys, &acfg, &f->audit, err, sizeof(err)) != 0)
+		fail_msg("setup: %s", err);
+	assert_int_equal(jg_audit_start(f->audit), 0);
+	if (jg_policy_set_parse("test.yaml", policy_yaml, strlen(policy_yaml), NULL, &f->policies,
+				err, sizeof(err)) != 0)
+		fail_msg("policy: %s", err);
+	f->ctx = (struct jg_access_ctx){.store = f->store,
+					.audit = f->audit,
+					.policies = f->policies,
+					.pending_ttl = 3600,
+					.now = T0};
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	jg_audit_free(f->audit);
+	jg_store_close(f->store);
+	jg_policy_set_free(f->policies);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* An active deploy-probe grant of alice on svc-a for duration seconds from now. */
+static void
+grant(struct fixture *f, int64_t now, int duration, char id[64])
+{
+	char text[256], why[256] = "";
+	json_t *out = NULL;
+	snprintf(text, sizeof(text),
+		 "{\"service\":\"svc-a\",\"capabilities\":[\"deploy-probe\"],\"duration\":%d,"
+		 "\"justification\":\"a probe\"}",
+		 duration);
+	json_t *body = json_loads(text, 0, NULL);
+	f->ctx.now = now;
+	if (jg_access_create(&f->ctx, &alice, body, &out, why, sizeof(why)) != 0)
+		fail_msg("create: %s", why);
+	snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	json_decref(body);
+}
+
+/* A probe of grant on svc-a for duration seconds at now; its end into *until. */
+static void
+probe(struct fixture *f, const char *grant_id, int64_t grant_expires, int64_t now, int duration,
+      char id[JG_PROBE_ID_MAX], int64_t *until)
+{
+	json_t *spec =
+	    json_pack("{s:s,s:i,s:[{s:s,s:s,s:s}]}", "function", "Pay.charge", "duration", duration,
+		      "conditions", "field", "email", "op", "eq", "value", "ann@example.com");
+	struct jg_probe_new p = {.service = "svc-a",
+				 .grant = grant_id,
+				 .actor = "user:alice",
+				 .spec = spec,
+				 .grant_expires = grant_expires};
+	assert_int_equal(jg_probe_create(f->store, &p, now, id, until), 0);
+	assert_true(jg_probe_id_valid(id));
+	json_decref(spec);
+}
+
+static size_t
+listed(struct fixture *f, int64_t now, json_t **first)
+{
+	json_t *list = NULL, *agent = NULL;
+	char *const fields[] = {"email", NULL};
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, true, fields, &list), 0);
+	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", now, &agent), 0);
+	/* the engineer and the agent see the same probes */
+	assert_int_equal(json_array_size(list), json_array_size(agent));
+	size_t n = json_array_size(list);
+	if (first)
+		*first = n ? json_incref(json_array_get(list, 0)) : NULL;
+	json_decref(list);
+	json_decref(agent);
+	return n;
+}
+
+static void
+test_probe_lives_with_its_grant(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX], why[128];
+	int64_t until;
+	json_t *first = NULL, *out = NULL;
+
+	grant(f, T0, 600, g);
+	/* asked for a day: clipped to the grant's end */
+	probe(f, g, T0 + 600, T0 + 10, 86400, p, &until);
+	assert_int_equal(until, T0 + 600);
+	assert_int_equal(listed(f, T0 + 20, &first), 1);
+	assert_string_equal(json_string_value(json_object_get(first, "id")), p);
+	assert_string_equal(json_string_value(json_object_get(first, "grant")), g);
+	/* the value of a condition on personal data is not shown redacted away */
+	json_t *cond = json_array_get(json_object_get(first, "conditions"), 0);
+	assert_string_not_equal(json_string_value(json_object_get(cond, "value")),
+				"ann@example.com");
+	json_decref(first);
+	assert_int_equal(listed(f, T0 + 600, NULL), 0); /* its end */
+
+	/* a live probe of a revoked grant stops at once */
+	char g2[64], p2[JG_PROBE_ID_MAX];
+	grant(f, T0 + 1000, 3600, g2);
+	probe(f, g2, T0 + 4600, T0 + 1000, 1800, p2, &until);
+	assert_int_equal(listed(f, T0 + 1001, NULL), 1);
+	f->ctx.now = T0 + 1002;
+	assert_int_equal(jg_access_revoke(&f->ctx, &alice, g2, NULL, &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_int_equal(listed(f, T0 + 1003, NULL), 0);
+}
+
+static void
+test_probe_belongs_to_the_grant_that_deployed_it(void **state)
+{
+	struct fixture *f = *state;
+	char a[64], b[64], p[JG_PROBE_ID_MAX];
+	int64_t until, last;
+	json_t *events = NULL;
+
+	grant(f, T0, 600, a);
+	grant(f, T0, 600, b);
+	probe(f, a, T0 + 600, T0, 300, p, &until);
+	struct jg_probe_events_query q = {
+	    .service = "svc-a", .grant = b, .probe = p, .limit = 10, .redact = true};
+	assert_int_equal(jg_probe_events_read(f->store, &q, &events, &last), JG_ENOTFOUND);
+	assert_int_equal(jg_probe_delete(f->store, "svc-a", b, p, T0 + 1), JG_ENOTFOUND);
+	assert_int_equal(jg_probe_delete(f->store, "svc-b", a, p, T0 + 1), JG_ENOTFOUND);
+	assert_int_equal(listed(f, T0 + 1, NULL), 1);
+	assert_int_equal(jg_probe_delete(f->store, "svc-a", a, p, T0 + 1), 0);
+	assert_int_equal(listed(f, T0 + 2, NULL), 0);
+	assert_int_equal(jg_probe_delete(f->store, "svc-a", a, p, T0 + 2), JG_ENOTFOUND);
+}
+
+static void
+test_probe_events_only_while_live(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX], why[128];
+	int64_t until, first, last;
+	char *texts[2] = {"{\"email\":\"ann@example.com\",\"n\":1}", "{\"n\":2}"};
+	json_t *events = NULL, *out = NULL;
+
+	grant(f, T0, 600, g);
+	probe(f, g, T0 + 600, T0, 300, p, &until);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-b", "key_b", p, texts, 2, T0 + 1, &first, &last),
+	    JG_ENOTFOUND); /* another service's agent */
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "key_a", p, texts, 2, T0 + 1, &first, &last),
+	    0);
+	assert_int_equal(last, first + 1);
+
+	struct jg_probe_events_query q = {
+	    .service = "svc-a", .grant = g, .probe = p, .limit = 10, .redact = true};
+	char *const fields[] = {"email", NULL};
+	q.sensitive_fields = fields;
+	assert_int_equal(jg_probe_events_read(f->store, &q, &events, &last), 0);
+	assert_int_equal(json_array_size(events), 2);
+	json_t *ev = json_object_get(json_array_get(events, 0), "event");
+	assert_string_not_equal(json_string_value(json_object_get(ev, "email")), "ann@example.com");
+	json_decref(events);
+	q.redact = false; /* read-pii: as sent */
+	assert_int_equal(jg_probe_events_read(f->store, &q, &events, &last), 0);
+	ev = json_object_get(json_array_get(events, 0), "event");
+	assert_string_equal(json_string_value(json_object_get(ev, "email")), "ann@example.com");
+	json_decref(events);
+
+	/* the grant ends: its probe takes nothing more */
+	f->ctx.now = T0 + 2;
+	assert_int_equal(jg_access_revoke(&f->ctx, &alice, g, NULL, &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "key_a", p, texts, 1, T0 + 3, &first, &last),
+	    JG_ECONFLICT);
+
+	/* what was stored is in the log, once */
+	struct jg_audit_filter filter = {
+	    .type = "probe.events.ingested", .before = UINT64_MAX, .limit = JG_AUDIT_LIST_MAX};
+	assert_int_equal(jg_audit_list(f->store, &filter, &out), 0);
+	json_t *list = json_object_get(out, "entries");
+	assert_int_equal(json_array_size(list), 1);
+	json_t *data = json_object_get(json_object_get(json_array_get(list, 0), "entry"), "data");
+	assert_int_equal(json_integer_value(json_object_get(data, "count")), 2);
+	assert_string_equal(json_string_value(json_object_get(data, "ingest_key")), "key_a");
+	json_decref(out);
+}
+
+static void
+test_probe_events_are_capped_per_probe(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX];
+	int64_t until, first, last;
+	static char *texts[100];
+	char one[] = "{\"n\":1}";
+
+	for (size_t i = 0; i < 100; i++)
+		texts[i] = one;
+	grant(f, T0, 3600, g);
+	probe(f, g, T0 + 3600, T0, 3600, p, &until);
+	for (int i = 0; i < JG_PROBE_MAX_EVENTS / 100; i++)
+		assert_int_equal(jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 100,
+							T0 + 1, &first, &last),
+				 0);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 1, T0 + 2, &first, &last),
+	    JG_ETOOBIG);
+	int64_t deleted = 0;
+	assert_int_equal(jg_probe_events_sweep(f->store, T0 + 2, &deleted), 0);
+	assert_int_equal(deleted, JG_PROBE_MAX_EVENTS);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_probe_lives_with_its_grant, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_belongs_to_the_grant_that_deployed_it, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_events_only_while_live, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_events_are_capped_per_probe, setup,
+					    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
