@@ -66,18 +66,3 @@ jg_api_request_create(struct jg_api_call *c, struct jg_http_request *req, json_t
 	}
 	return jg_access_create(&c->ctx, &c->caller, body, out, why, whylen);
 }
-
-int
-jg_api_status(int rc, const char **code)
-{
-	switch (rc) {
-	case JG_ELIMITED: *code = "too_many_requests"; return 429;
-	case 0: *code = "ok"; return 200;
-	case JG_EINVAL: *code = "bad_request"; return 400;
-	case JG_ENOTFOUND: *code = "not_found"; return 404;
-	case JG_EDENIED: *code = "forbidden"; return 403;
-	case JG_ECONFLICT: *code = "conflict"; return 409;
-	case JG_EUNAVAIL: *code = "unavailable"; return 503;
-	default: *code = "internal_error"; return 500;
-	}
-}

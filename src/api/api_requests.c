@@ -25,7 +25,7 @@ static void
 answer(struct jg_http_reply *reply, int rc, int ok_status, json_t *out, const char *why)
 {
 	const char *code;
-	int status = jg_api_status(rc, &code);
+	int status = jg_http_status_of(rc, &code);
 
 	if (rc == 0)
 		jg_http_reply_json(reply, ok_status, out);

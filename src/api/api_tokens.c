@@ -39,7 +39,7 @@ handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
 					  why, sizeof(why));
 	jg_caller_clear(&caller);
 	if (rc != 0) {
-		int status = jg_api_status(rc, &code);
+		int status = jg_http_status_of(rc, &code);
 		jg_http_reply_error(reply, status, jg_http_status_code(status), "%s", why);
 		return;
 	}

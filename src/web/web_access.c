@@ -157,7 +157,7 @@ jg_web_access_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	int rc = jg_access_list(&w.call.ctx, &w.call.caller, &f, &out, why, sizeof(why));
 	if (rc != 0) {
 		const char *code;
-		jg_web_error_page(&w, jg_api_status(rc, &code), "My access", why, "/");
+		jg_web_error_page(&w, jg_http_status_of(rc, &code), "My access", why, "/");
 		goto out;
 	}
 	jg_web_page_start(&w, "My access", "access");
@@ -206,7 +206,7 @@ act(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	if (rc != 0) {
 		const char *code;
-		jg_web_error_page(&w, jg_api_status(rc, &code),
+		jg_web_error_page(&w, jg_http_status_of(rc, &code),
 				  a == CANCEL ? "Not cancelled" : "Not revoked", why, "/");
 		goto out;
 	}
@@ -231,7 +231,7 @@ handle_token(struct jg_http_request *req, struct jg_http_reply *reply)
 					  jg_http_param(req, "id"), w.call.ctx.now, &claims, &token,
 					  why, sizeof(why));
 	if (rc != 0) {
-		jg_web_error_page(&w, jg_api_status(rc, &code), "No token issued", why, "/");
+		jg_web_error_page(&w, jg_http_status_of(rc, &code), "No token issued", why, "/");
 		goto out;
 	}
 	struct jg_html *h = &w.h;

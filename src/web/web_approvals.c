@@ -181,7 +181,7 @@ act(struct jg_http_request *req, struct jg_http_reply *reply)
 		rc = jg_access_review(&w.call.ctx, &w.call.caller, id, text[0] ? text : NULL, &out,
 				      why, sizeof(why));
 	if (rc != 0) {
-		jg_web_error_page(&w, jg_api_status(rc, &code), title[a], why, "/approvals");
+		jg_web_error_page(&w, jg_http_status_of(rc, &code), title[a], why, "/approvals");
 		goto out;
 	}
 	jg_web_redirect(reply, done[a]);

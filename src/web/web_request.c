@@ -308,7 +308,7 @@ handle_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	f.err_field = rc == JG_EINVAL ? field_of(why) : NULL;
 	snprintf(f.err, sizeof(f.err), "%s", why);
-	render(&w, &f, NULL, jg_api_status(rc, &code));
+	render(&w, &f, NULL, jg_http_status_of(rc, &code));
 out:
 	json_decref(body);
 	json_decref(out);
