@@ -28,6 +28,7 @@ struct job {
 	int rc;
 	int done;
 	int no_savepoint;    /* a plain append: it cannot be refused once queued */
+	int refused;	     /* refused in its own savepoint: rc stands even if the batch fails */
 	pthread_cond_t wake; /* done, or it is this job's turn to lead */
 	/* an asynchronous job (heap): told through done_fn after its batch, then freed */
 	jg_audit_done_fn done_fn;

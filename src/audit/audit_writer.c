@@ -269,13 +269,6 @@ jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, 
 
 /* ---- the writer ------------------------------------------------------------ */
 
-static void
-fail_batch(struct job *batch, int rc)
-{
-	for (struct job *j = batch; j; j = j->next)
-		j->rc = rc;
-}
-
 /*
  * Verify-then-append: before a batch adds anything, the entries appended
  * since the last verification are re-read inside the batch's transaction
@@ -331,80 +324,62 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 	return rc;
 }
 
+/*
+ * One batch: BEGIN, the head, verify-then-append, each job in its savepoint,
+ * the new head, COMMIT.  Every failure takes the one path at `fail`: the
+ * transaction is rolled back, every job not refused on its own gets
+ * JG_EUNAVAIL (a refused one keeps its refusal: nothing of it stays either
+ * way), and the store is marked failing until a batch that writes commits,
+ * so /readyz tells the truth while no write can succeed.
+ */
 static void
 run_batch(struct jg_audit *a, struct job *batch)
 {
 	struct jg_audit_tx tx = {.a = a, .conn = a->conn};
-	uint64_t start_size;
+	uint64_t start_size = 0;
+	int64_t data_version = 0;
 	int rc;
 
-	if (jg_store_begin(a->conn) != 0) {
-		fail_batch(batch, JG_EUNAVAIL);
-		__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
-		return;
-	}
+	if (jg_store_begin(a->conn) != 0)
+		goto fail;
 	if ((rc = head_load(&tx)) != 0) {
-		jg_store_rollback(a->conn);
 		if (rc == JG_EVERIFY)
 			jg_log(JG_LOG_ERROR, "audit: the chain head in the store is corrupt", NULL);
-		fail_batch(batch, JG_EUNAVAIL);
-		return;
+		goto fail;
 	}
 	start_size = tx.size;
-	int64_t data_version = 0;
 	rc = jg_store_data_version(a->conn, &data_version);
 	if (rc == 0)
 		rc = verify_since(a, start_size, tx.last, data_version);
 	a->own_valid = 0; /* until this batch commits */
-	if (rc != 0) {
-		jg_store_rollback(a->conn);
-		fail_batch(batch, JG_EUNAVAIL);
-		return;
-	}
+	if (rc != 0)
+		goto fail;
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
 		tx.ts = jg_audit_now_ms();
-		if (!j->no_savepoint && exec1(a->conn, sql_savepoint) != 0) {
-			jg_store_rollback(a->conn);
-			fail_batch(batch, JG_EUNAVAIL);
-			return;
-		}
+		if (!j->no_savepoint && exec1(a->conn, sql_savepoint) != 0)
+			goto fail;
 		j->rc = j->fn(&tx, j->ctx);
 		if (j->rc == JG_ESTORE)
 			j->rc = JG_EUNAVAIL;
+		/* The transaction is gone (I/O error) or cannot be trusted: none of it stays. */
 		if (!jg_store_in_transaction(a->conn) || (j->no_savepoint && j->rc != 0)) {
-			/* The transaction is gone (I/O error) or cannot be trusted: none of it
-			 * stays. */
-			jg_store_rollback(a->conn);
-			fail_batch(batch, JG_EUNAVAIL);
-			if (!jg_store_in_transaction(a->conn))
-				__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
-			return;
+			j->rc = 0; /* not a refusal of its own: the batch failed */
+			goto fail;
 		}
 		if (j->no_savepoint)
 			continue;
 		if (j->rc != 0) {
 			tx = saved;
-			if (exec1(a->conn, sql_rollback_to) != 0) {
-				jg_store_rollback(a->conn);
-				fail_batch(batch, JG_EUNAVAIL);
-				return;
-			}
+			j->refused = 1;
+			if (exec1(a->conn, sql_rollback_to) != 0)
+				goto fail;
 		}
-		if (exec1(a->conn, sql_release) != 0) {
-			jg_store_rollback(a->conn);
-			fail_batch(batch, JG_EUNAVAIL);
-			return;
-		}
+		if (exec1(a->conn, sql_release) != 0)
+			goto fail;
 	}
-	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0) {
-		jg_store_rollback(a->conn);
-		for (struct job *j = batch; j; j = j->next)
-			if (j->rc == 0)
-				j->rc = JG_EUNAVAIL;
-		__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
-		return;
-	}
+	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0)
+		goto fail;
 	if (tx.size != start_size) {
 		a->own_valid = 1;
 		a->own_start = start_size;
@@ -426,6 +401,13 @@ run_batch(struct jg_audit *a, struct job *batch)
 	if (a->size - a->checkpointed_size >= a->checkpoint_entries)
 		pthread_cond_signal(&a->wakeup);
 	pthread_mutex_unlock(&a->lock);
+	return;
+fail:
+	jg_store_rollback(a->conn);
+	for (struct job *j = batch; j; j = j->next)
+		if (!j->refused)
+			j->rc = JG_EUNAVAIL;
+	__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
 }
 
 /*

@@ -1727,6 +1727,33 @@ test_audit_run_fails_whole_batch_when_transaction_lost(void **state)
 	expect_verified(f, 4);
 }
 
+/*
+ * Every way a batch fails is one path: a head the writer cannot read (here
+ * a frontier cut to one byte) fails every append, so the store must be
+ * reported failing (readiness) until a batch writes again.
+ */
+static void
+test_audit_run_failure_marks_store_failing(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_receipt r;
+
+	populate(f, 3);
+	assert_int_equal(jg_audit_writable(f->audit), 0);
+	must_exec(f, "UPDATE audit_head SET frontier = X'00'");
+	assert_int_equal(jg_audit_append(f->audit, "after.corrupt", "tester", NULL, &r),
+			 JG_EUNAVAIL);
+	assert_int_equal(jg_audit_writable(f->audit), JG_EUNAVAIL);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), 3);
+
+	/* the head put right: the next append commits and the store is writable again */
+	rewrite_head(f, 3);
+	assert_int_equal(jg_audit_append(f->audit, "after.repair", "tester", NULL, &r), 0);
+	assert_int_equal(r.seq, 3);
+	assert_int_equal(jg_audit_writable(f->audit), 0);
+	expect_verified(f, 4);
+}
+
 static void
 test_audit_run_refused_after_stop(void **state)
 {
@@ -2397,6 +2424,7 @@ main(void)
 	    T(test_audit_run_fails_closed_when_store_full),
 	    T(test_audit_run_fails_whole_batch_when_transaction_lost),
 	    T(test_audit_run_refused_after_stop),
+	    T(test_audit_run_failure_marks_store_failing),
 	    T(test_audit_list_filters_and_pages),
 	    T(test_audit_append_async_each_done_once_and_verifies),
 	    T(test_audit_append_async_mixed_with_sync_one_chain),
