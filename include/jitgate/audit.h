@@ -174,11 +174,48 @@ int jg_audit_append_async(struct jg_audit *a, const char *type, const char *acto
 int jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
     __attribute__((warn_unused_result));
 
-/* The newest checkpoint in the store.  JG_ENOTFOUND when there is none. */
-int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size);
+/*
+ * The newest checkpoint in the store: *note (the signed note; the caller
+ * frees it), *size, and *created_at (when it was made, Unix milliseconds;
+ * may be NULL).  JG_ENOTFOUND when there is none.
+ */
+int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size,
+			       int64_t *created_at);
+
+/* The off-host sinks a checkpoint is pushed to (audit_checkpoint_pushes.sink). */
+#define JG_AUDIT_SINK_DIR "dir"
+#define JG_AUDIT_SINK_URL "url"
+
+/*
+ * When the oldest checkpoint not yet pushed to sink was made (Unix
+ * milliseconds).  JG_ENOTFOUND when sink has every checkpoint; JG_ESTORE.
+ */
+int jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *created_at);
 
 /* The number of entries (the head's size). */
 int jg_audit_size(struct jg_store *store, uint64_t *size);
+
+/*
+ * Called by jg_audit_read_from() for each entry, in order: its seq and its
+ * exact stored bytes (borrowed for the call).  0 goes on; anything else
+ * stops the read, and jg_audit_read_from() returns it.
+ */
+typedef int (*jg_audit_entry_fn)(void *ctx, uint64_t seq, const void *entry, size_t len);
+
+/*
+ * Hands fn the entries from seq `from` on, at most max of them, in order
+ * and without gaps: a missing or renumbered row ends the run early (the
+ * reader gets what precedes it).  Nothing is verified here.  Returns 0,
+ * fn's code, JG_EINVAL or JG_ESTORE.
+ */
+int jg_audit_read_from(struct jg_store *store, uint64_t from, size_t max, jg_audit_entry_fn fn,
+		       void *ctx);
+
+/*
+ * The ts of the newest entry (Unix milliseconds).  JG_ENOTFOUND for an
+ * empty log, JG_EVERIFY when that entry has no integer ts, JG_ESTORE.
+ */
+int jg_audit_last_ts_ms(struct jg_store *store, int64_t *ts_ms);
 
 /*
  * Inclusion proof of entry seq in the tree of size entries:
@@ -276,9 +313,5 @@ struct jg_audit_filter {
  * page, or null}.  The caller decrefs.  Returns 0, JG_EINVAL or JG_ESTORE.
  */
 int jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **out);
-
-/* As jg_audit_latest_checkpoint(), with when it was made in *created_at (Unix milliseconds). */
-int jg_audit_latest_checkpoint_at(struct jg_store *store, char **note, uint64_t *size,
-				  int64_t *created_at);
 
 #endif

@@ -210,7 +210,7 @@ handle_checkpoint_get(struct jg_http_request *req, struct jg_http_reply *reply)
 	char actor[300];
 	if (require_auditor(req, reply, 0, actor) != 0)
 		return;
-	rc = jg_audit_latest_checkpoint(app->store, &text, &size);
+	rc = jg_audit_latest_checkpoint(app->store, &text, &size, NULL);
 	if (rc == JG_ENOTFOUND) {
 		jg_http_reply_error(reply, 404, "not_found", "no checkpoint has been made yet");
 		return;

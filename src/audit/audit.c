@@ -63,7 +63,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 		jg_audit_free(a);
 		return rc;
 	}
-	if (jg_audit_latest_checkpoint(store, &note, &cp) == 0)
+	if (jg_audit_latest_checkpoint(store, &note, &cp, NULL) == 0)
 		free(note);
 	a->size = size;
 	a->checkpointed_size = cp;

@@ -20,14 +20,15 @@
 
 /* ---- statements ---------------------------------------------------------- */
 
-static const char sql_cp_latest[] =
-    "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
 static const char sql_cp_insert[] =
     "INSERT INTO audit_checkpoints (size, note, created_at) VALUES (?, ?, ?)";
 static const char sql_cp_unpushed[] =
     "SELECT c.size, c.note FROM audit_checkpoints c WHERE NOT EXISTS "
     "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?) "
     "ORDER BY c.size LIMIT 64";
+static const char sql_oldest_unpushed[] =
+    "SELECT min(c.created_at) FROM audit_checkpoints c WHERE NOT EXISTS "
+    "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?)";
 static const char sql_push_insert[] =
     "INSERT OR IGNORE INTO audit_checkpoint_pushes (size, sink, pushed_at) VALUES (?, ?, ?)";
 
@@ -51,18 +52,16 @@ checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
 	int rc;
 
 	/* Nothing new since the newest checkpoint: hand that one back. */
-	if ((rc = jg_stmt_prepare(tx->conn, sql_cp_latest, &st)) != 0)
-		return JG_ESTORE;
-	rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW && (uint64_t)jg_stmt_column_int64(st, 0) == tx->size) {
-		j->note = strdup(jg_stmt_column_text(st, 1));
+	uint64_t latest = 0;
+	rc = jg_audit_latest_checkpoint_on(tx->conn, &j->note, &latest, NULL);
+	if (rc == 0 && latest == tx->size) {
 		j->size = tx->size;
-		jg_stmt_finish(st);
-		return j->note ? 0 : JG_ENOMEM;
+		return 0;
 	}
-	jg_stmt_finish(st);
-	if (rc != JG_STMT_ROW && rc != JG_STMT_DONE)
-		return JG_ESTORE;
+	free(j->note);
+	j->note = NULL;
+	if (rc != 0 && rc != JG_ENOTFOUND)
+		return rc;
 
 	if ((rc = jg_merkle_frontier_root(&tx->tree, root)) != 0 ||
 	    (rc = jg_signed_note_checkpoint_body(a->origin, tx->size, root, &body, &body_len)) != 0)
@@ -173,8 +172,9 @@ push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
 	}
 	jg_stmt_finish(st);
 	for (int i = 0; i < n; i++) {
-		int rc = strcmp(sink, "dir") == 0 ? push_dir(a, pending[i].size, pending[i].note)
-						  : push_url(a, pending[i].note);
+		int rc = strcmp(sink, JG_AUDIT_SINK_DIR) == 0
+			     ? push_dir(a, pending[i].size, pending[i].note)
+			     : push_url(a, pending[i].note);
 		if (rc == 0 && jg_stmt_prepare(conn, sql_push_insert, &st) == 0) {
 			jg_stmt_bind_int64(st, 1, (int64_t)pending[i].size);
 			jg_stmt_bind_text(st, 2, sink);
@@ -195,6 +195,33 @@ push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
 			break;
 		}
 	}
+}
+
+int
+jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *created_at)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_oldest_unpushed, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_text(st, 1, sink);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW && !jg_stmt_column_is_null(st, 0)) {
+		*created_at = jg_stmt_column_int64(st, 0);
+		rc = 0;
+	} else {
+		/* min() of no rows is one NULL row: every checkpoint reached the sink */
+		rc = rc == JG_STMT_ROW ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return rc;
 }
 
 void *
@@ -226,9 +253,9 @@ jg_audit_pusher_main(void *arg)
 			struct jg_store_conn *conn;
 			if (jg_store_acquire(a->store, &conn) == 0) {
 				if (a->sink_dir)
-					push_pending(a, conn, "dir");
+					push_pending(a, conn, JG_AUDIT_SINK_DIR);
 				if (a->sink_url)
-					push_pending(a, conn, "url");
+					push_pending(a, conn, JG_AUDIT_SINK_URL);
 				jg_store_release(a->store, conn);
 			}
 		}

@@ -108,6 +108,10 @@ jg_audit_now_ms(void)
 	return jg_clock_now_ms();
 }
 
+/* audit_read.c: jg_audit_latest_checkpoint() on a connection the caller holds (its transaction). */
+int jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,
+				  int64_t *created_at);
+
 /* audit_writer.c: the writer thread (leads batches of asynchronous jobs). */
 void *jg_audit_writer_main(void *arg);
 /* audit_writer.c: a tiny durable write, to learn that the store takes writes again. */

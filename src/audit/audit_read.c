@@ -1,6 +1,7 @@
 /*
- * audit_store.c - reading the audit log back: head, checkpoints, proofs,
- * exports, and the full verification of everything the store holds.
+ * audit_read.c - reading the audit log back: head, checkpoints, entries in
+ * order, proofs, exports, and the full verification of everything the store
+ * holds.
  *
  * Proofs and exports are built from stored perfect subtrees (audit_nodes)
  * and, for level 0, from re-hashing the entries themselves, inside one read
@@ -13,7 +14,7 @@
 
 #include <openssl/crypto.h>
 
-#include "jitgate/audit.h"
+#include "audit_int.h"
 #include "jitgate/error.h"
 
 #define VERIFY_CHUNK 8192
@@ -21,7 +22,7 @@
 static const char sql_size[] = "SELECT size FROM audit_head WHERE id = 1";
 static const char sql_head[] = "SELECT size, last_hash, frontier FROM audit_head WHERE id = 1";
 static const char sql_latest_cp[] =
-    "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+    "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
 static const char sql_cp_covering[] =
     "SELECT size, note FROM audit_checkpoints WHERE size > ? ORDER BY size DESC LIMIT 1";
 static const char sql_all_cps[] = "SELECT size, note FROM audit_checkpoints ORDER BY size";
@@ -31,6 +32,9 @@ static const char sql_range[] =
     "SELECT entry FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_all_entries[] = "SELECT seq, entry FROM audit_log ORDER BY seq";
 static const char sql_node_count[] = "SELECT count(*) FROM audit_nodes";
+static const char sql_from[] =
+    "SELECT seq, entry FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?";
+static const char sql_last_entry[] = "SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1";
 
 int
 jg_audit_size(struct jg_store *store, uint64_t *size)
@@ -53,26 +57,108 @@ jg_audit_size(struct jg_store *store, uint64_t *size)
 }
 
 int
-jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size)
+jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,
+			      int64_t *created_at)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	*note = NULL;
+	if (jg_stmt_prepare(conn, sql_latest_cp, &st) != 0)
+		return JG_ESTORE;
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		*size = (uint64_t)jg_stmt_column_int64(st, 0);
+		*note = strdup(jg_stmt_column_text(st, 1));
+		if (created_at)
+			*created_at = jg_stmt_column_int64(st, 2);
+		rc = *note ? 0 : JG_ENOMEM;
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	return rc;
+}
+
+int
+jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size, int64_t *created_at)
 {
 	struct jg_store_conn *conn;
-	struct jg_stmt *st;
 	int rc;
 
 	*note = NULL;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_stmt_prepare(conn, sql_latest_cp, &st)) == 0) {
-		rc = jg_stmt_step(st);
-		if (rc == JG_STMT_ROW) {
-			*size = (uint64_t)jg_stmt_column_int64(st, 0);
-			*note = strdup(jg_stmt_column_text(st, 1));
-			rc = *note ? 0 : JG_ENOMEM;
-		} else {
-			rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
-		}
-		jg_stmt_finish(st);
+	rc = jg_audit_latest_checkpoint_on(conn, note, size, created_at);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_audit_read_from(struct jg_store *store, uint64_t from, size_t max, jg_audit_entry_fn fn,
+		   void *ctx)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	size_t n = 0;
+	int rc, step;
+
+	if (max == 0 || max > INT64_MAX || from > INT64_MAX)
+		return JG_EINVAL;
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_from, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
 	}
+	jg_stmt_bind_int64(st, 1, (int64_t)from);
+	jg_stmt_bind_int64(st, 2, (int64_t)max);
+	rc = 0;
+	while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
+		size_t len;
+		const void *entry = jg_stmt_column_blob(st, 1, &len);
+		/* a gap (a row missing or renumbered) ends the run: nothing after it is handed out
+		 */
+		if ((uint64_t)jg_stmt_column_int64(st, 0) != from + n)
+			break;
+		if ((rc = fn(ctx, from + n, entry, len)) != 0)
+			break;
+		n++;
+	}
+	if (rc == 0 && step != JG_STMT_ROW && step != JG_STMT_DONE)
+		rc = JG_ESTORE;
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_audit_last_ts_ms(struct jg_store *store, int64_t *ts_ms)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_last_entry, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
+	}
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		size_t len;
+		const void *blob = jg_stmt_column_blob(st, 0, &len);
+		json_t *e = blob ? json_loadb(blob, len, 0, NULL) : NULL;
+		json_t *ts = json_object_get(e, "ts");
+		rc = json_is_integer(ts) ? 0 : JG_EVERIFY;
+		if (rc == 0)
+			*ts_ms = (int64_t)json_integer_value(ts);
+		json_decref(e);
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
 	jg_store_release(store, conn);
 	return rc;
 }

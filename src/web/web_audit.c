@@ -61,7 +61,7 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 
 	*have_cp = 0;
 	JG_HTML(h, "<section id=\"checkpoint\"><h2>Latest checkpoint</h2>");
-	int rc = jg_audit_latest_checkpoint_at(app->store, &text, &size, &at);
+	int rc = jg_audit_latest_checkpoint(app->store, &text, &size, &at);
 	if (rc == JG_ENOTFOUND) {
 		JG_HTML(h, "<p>No checkpoint has been made yet.</p>");
 		checkpoint_button(w);
@@ -342,7 +342,7 @@ handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	/* against the newest signed checkpoint when it covers the entry, else the current tree */
 	memset(&cp, 0, sizeof(cp));
-	if (jg_audit_latest_checkpoint_at(app->store, &note, &cp_size, &at) == 0 &&
+	if (jg_audit_latest_checkpoint(app->store, &note, &cp_size, &at) == 0 &&
 	    jg_signed_note_parse(note, strlen(note), &sn) == 0 &&
 	    jg_signed_note_checkpoint_parse(sn->text, sn->text_len, &cp) == 0 && seq < cp.size)
 		size = cp.size;

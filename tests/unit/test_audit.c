@@ -814,7 +814,8 @@ test_audit_checkpoint_signed_and_stable(void **state)
 	uint8_t root[32];
 
 	/* No checkpoint yet. */
-	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size), JG_ENOTFOUND);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size, NULL),
+			 JG_ENOTFOUND);
 	assert_null(latest);
 
 	populate(f, 10);
@@ -832,7 +833,7 @@ test_audit_checkpoint_signed_and_stable(void **state)
 	assert_int_equal(size, 10);
 	assert_string_equal(again, note);
 	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_checkpoints"), 1);
-	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size), 0);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size, NULL), 0);
 	assert_int_equal(latest_size, 10);
 	assert_string_equal(latest, note);
 	free(again);
@@ -1754,6 +1755,77 @@ test_audit_run_failure_marks_store_failing(void **state)
 	expect_verified(f, 4);
 }
 
+struct collected {
+	uint64_t seqs[16];
+	size_t n;
+	size_t stop_after; /* 0: never stop */
+};
+
+static int
+collect_fn(void *ctx, uint64_t seq, const void *entry, size_t len)
+{
+	struct collected *c = ctx;
+	json_t *e = json_loadb(entry, len, 0, NULL);
+	/* the exact stored entry: its own seq inside */
+	assert_int_equal(json_integer_value(json_object_get(e, "seq")), seq);
+	json_decref(e);
+	c->seqs[c->n++] = seq;
+	return c->stop_after && c->n == c->stop_after ? JG_ECONFLICT : 0;
+}
+
+/* Readers outside the writer (the audit stream) get entries in order, bounded, without gaps. */
+static void
+test_audit_read_from_in_order_bounded_stops_at_gap(void **state)
+{
+	struct fixture *f = *state;
+	struct collected c = {0};
+
+	populate(f, 6);
+	assert_int_equal(jg_audit_read_from(f->store, 2, 3, collect_fn, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seqs[0], 2);
+	assert_int_equal(c.seqs[2], 4);
+
+	/* fn's code stops the read and is returned */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	assert_int_equal(jg_audit_read_from(f->store, 0, 10, collect_fn, &c), JG_ECONFLICT);
+	assert_int_equal(c.n, 2);
+
+	/* past the end: nothing */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(jg_audit_read_from(f->store, 6, 10, collect_fn, &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(jg_audit_read_from(f->store, 0, 0, collect_fn, &c), JG_EINVAL);
+
+	/* a row removed underneath: the run ends before the gap */
+	drop_triggers(f);
+	must_exec(f, "DELETE FROM audit_log WHERE seq = 3");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(jg_audit_read_from(f->store, 1, 10, collect_fn, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.seqs[1], 2);
+}
+
+/* serve continues jitgate's clock from the newest entry's ts. */
+static void
+test_audit_last_ts_ms(void **state)
+{
+	struct fixture *f = *state;
+	int64_t ts = -1;
+	size_t len;
+
+	assert_int_equal(jg_audit_last_ts_ms(f->store, &ts), JG_ENOTFOUND);
+	populate(f, 3);
+	assert_int_equal(jg_audit_last_ts_ms(f->store, &ts), 0);
+	char *e = get_entry(f, 2, &len);
+	json_t *j = json_loadb(e, len, 0, NULL);
+	assert_int_equal(ts, json_integer_value(json_object_get(j, "ts")));
+	assert_true(ts > 0);
+	json_decref(j);
+	free(e);
+}
+
 static void
 test_audit_run_refused_after_stop(void **state)
 {
@@ -1832,7 +1904,7 @@ test_audit_list_filters_and_pages(void **state)
 	uint64_t size = 0;
 	int64_t at = 0;
 
-	assert_int_equal(jg_audit_latest_checkpoint_at(f->store, &note, &size, &at), JG_ENOTFOUND);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &note, &size, &at), JG_ENOTFOUND);
 	for (int i = 0; i < 5; i++) {
 		json_t *data = json_pack("{s:s,s:i}", "service", services[i], "n", i);
 		assert_int_equal(jg_audit_append(f->audit, types[i], actors[i], data, NULL), 0);
@@ -1882,7 +1954,7 @@ test_audit_list_filters_and_pages(void **state)
 	assert_null(out);
 
 	assert_int_equal(jg_audit_checkpoint(f->audit, NULL, &size), 0);
-	assert_int_equal(jg_audit_latest_checkpoint_at(f->store, &note, &size, &at), 0);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &note, &size, &at), 0);
 	assert_int_equal(size, 5);
 	assert_non_null(strstr(note, ORIGIN "\n5\n"));
 	assert_true(at > 1700000000000LL); /* milliseconds */
@@ -2425,6 +2497,8 @@ main(void)
 	    T(test_audit_run_fails_whole_batch_when_transaction_lost),
 	    T(test_audit_run_refused_after_stop),
 	    T(test_audit_run_failure_marks_store_failing),
+	    T(test_audit_read_from_in_order_bounded_stops_at_gap),
+	    T(test_audit_last_ts_ms),
 	    T(test_audit_list_filters_and_pages),
 	    T(test_audit_append_async_each_done_once_and_verifies),
 	    T(test_audit_append_async_mixed_with_sync_one_chain),
