@@ -47,7 +47,10 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	pthread_cond_init(&a->done, NULL);
 	pthread_cond_init(&a->writer_wake, NULL);
 	jg_clock_cond_init(&a->wakeup); /* waits on CLOCK_MONOTONIC: a clock step never stalls it */
-	if (a->origin == NULL) {
+	/* a sink that could not be copied would be skipped silently: no log without its sinks */
+	if (a->origin == NULL || (cfg->sink_dir && a->sink_dir == NULL) ||
+	    (cfg->sink_url && a->sink_url == NULL) ||
+	    (cfg->sink_ca_file && a->sink_ca_file == NULL)) {
 		jg_audit_free(a);
 		return JG_ENOMEM;
 	}

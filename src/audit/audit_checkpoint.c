@@ -25,12 +25,13 @@ static const char sql_cp_insert[] =
 static const char sql_cp_unpushed[] =
     "SELECT c.size, c.note FROM audit_checkpoints c WHERE NOT EXISTS "
     "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?) "
-    "ORDER BY c.size LIMIT 64";
+    "ORDER BY c.size LIMIT 64"; /* PUSH_BATCH */
 static const char sql_oldest_unpushed[] =
     "SELECT min(c.created_at) FROM audit_checkpoints c WHERE NOT EXISTS "
     "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?)";
 static const char sql_push_insert[] =
-    "INSERT OR IGNORE INTO audit_checkpoint_pushes (size, sink, pushed_at) VALUES (?, ?, ?)";
+    "INSERT INTO audit_checkpoint_pushes (size, sink, pushed_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (size, sink) DO NOTHING";
 
 /* ---- checkpoints ------------------------------------------------------------ */
 
@@ -151,37 +152,80 @@ push_url(struct jg_audit *a, const char *note)
 	return rc;
 }
 
-static void
-push_pending(struct jg_audit *a, struct jg_store_conn *conn, const char *sink)
-{
-	struct jg_stmt *st;
-	struct {
-		uint64_t size;
-		char *note;
-	} pending[64];
-	int n = 0;
+#define PUSH_BATCH 64
 
-	if (jg_stmt_prepare(conn, sql_cp_unpushed, &st) != 0)
-		return;
+struct pending {
+	uint64_t size;
+	char *note;
+};
+
+/* The checkpoints sink does not have yet, oldest first (at most PUSH_BATCH): *n of them. */
+static int
+unpushed(struct jg_audit *a, const char *sink, struct pending *p, int *n)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (jg_store_acquire(a->store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_cp_unpushed, &st) != 0) {
+		jg_store_release(a->store, conn);
+		return JG_ESTORE;
+	}
 	jg_stmt_bind_text(st, 1, sink);
-	while (n < 64 && jg_stmt_step(st) == JG_STMT_ROW) {
-		pending[n].size = (uint64_t)jg_stmt_column_int64(st, 0);
-		pending[n].note = strdup(jg_stmt_column_text(st, 1));
-		if (pending[n].note)
-			n++;
+	while (*n < PUSH_BATCH && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		p[*n].size = (uint64_t)jg_stmt_column_int64(st, 0);
+		p[*n].note = strdup(jg_stmt_column_text(st, 1));
+		if (p[*n].note)
+			(*n)++;
 	}
 	jg_stmt_finish(st);
+	jg_store_release(a->store, conn);
+	return 0;
+}
+
+/* Records that sink has the checkpoint of size (it is pushed again if this fails). */
+static void
+record_push(struct jg_audit *a, const char *sink, uint64_t size)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+
+	if (jg_store_acquire(a->store, &conn) != 0)
+		return;
+	if (jg_stmt_prepare(conn, sql_push_insert, &st) == 0) {
+		jg_stmt_bind_int64(st, 1, (int64_t)size);
+		jg_stmt_bind_text(st, 2, sink);
+		jg_stmt_bind_int64(st, 3, jg_audit_now_ms());
+		(void)jg_stmt_step(st);
+		jg_stmt_finish(st);
+	}
+	jg_store_release(a->store, conn);
+}
+
+/*
+ * Pushes what sink lacks, oldest first, stopping at the first failure.  No
+ * store connection is held while a push runs: an HTTPS push may wait up to
+ * its timeout, and a pool connection held meanwhile would be one fewer for
+ * requests (the checkpoints are read first, each push recorded after).
+ */
+static void
+push_pending(struct jg_audit *a, const char *sink)
+{
+	struct pending pending[PUSH_BATCH];
+	int n = 0;
+
+	if (unpushed(a, sink, pending, &n) != 0)
+		return;
 	for (int i = 0; i < n; i++) {
 		int rc = strcmp(sink, JG_AUDIT_SINK_DIR) == 0
 			     ? push_dir(a, pending[i].size, pending[i].note)
 			     : push_url(a, pending[i].note);
-		if (rc == 0 && jg_stmt_prepare(conn, sql_push_insert, &st) == 0) {
-			jg_stmt_bind_int64(st, 1, (int64_t)pending[i].size);
-			jg_stmt_bind_text(st, 2, sink);
-			jg_stmt_bind_int64(st, 3, jg_audit_now_ms());
-			(void)jg_stmt_step(st);
-			jg_stmt_finish(st);
-		} else if (rc != 0) {
+		if (rc == 0) {
+			record_push(a, sink, pending[i].size);
+		} else {
 			json_t *f = json_pack("{s:s,s:I}", "sink", sink, "size",
 					      (json_int_t)pending[i].size);
 			jg_log(JG_LOG_WARN,
@@ -249,16 +293,10 @@ jg_audit_pusher_main(void *arg)
 			       NULL);
 		if (jg_audit_check(a, NULL) == 0)
 			jg_audit_reverify_due(a); /* only for a log verified at start (serve) */
-		if (a->sink_dir || a->sink_url) {
-			struct jg_store_conn *conn;
-			if (jg_store_acquire(a->store, &conn) == 0) {
-				if (a->sink_dir)
-					push_pending(a, conn, JG_AUDIT_SINK_DIR);
-				if (a->sink_url)
-					push_pending(a, conn, JG_AUDIT_SINK_URL);
-				jg_store_release(a->store, conn);
-			}
-		}
+		if (a->sink_dir)
+			push_pending(a, JG_AUDIT_SINK_DIR);
+		if (a->sink_url)
+			push_pending(a, JG_AUDIT_SINK_URL);
 		pthread_mutex_lock(&a->lock);
 	}
 	pthread_mutex_unlock(&a->lock);
