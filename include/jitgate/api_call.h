@@ -70,8 +70,9 @@ int jg_api_token_issue(struct jg_app *app, const struct jg_caller *caller, const
 
 /*
  * The export of GET /v1/audit/export?from=&to= (query of req) for actor,
- * who was checked to be an auditor: audited, then a checkpoint, then the
- * JSON Lines reply.
+ * who was checked to be an auditor: the query parsed, then
+ * jg_audit_export_audited() (the export records itself), then the JSON
+ * Lines reply.
  */
 void jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply,
 			 const char *actor);

@@ -112,6 +112,21 @@ jg_audit_now_ms(void)
 int jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,
 				  int64_t *created_at);
 
+/*
+ * audit_read.c: a node of the tree for merkle.h (ctx: a struct
+ * jg_store_conn): level 0 re-hashes entry index, higher levels are read from
+ * audit_nodes.  0, JG_ENOTFOUND, JG_EVERIFY or JG_ESTORE.
+ */
+int jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32]);
+/*
+ * audit_read.c: the leaf hash of entry seq as stored; with entry (may be
+ * NULL), the same bytes parsed (NULL when they are not JSON).  JG_ENOTFOUND
+ * when there is no such entry.
+ */
+int jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry);
+/* audit_read.c: the head's size, on a connection the caller holds. */
+int jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size);
+
 /* audit_writer.c: the writer thread (leads batches of asynchronous jobs). */
 void *jg_audit_writer_main(void *arg);
 /* audit_writer.c: a tiny durable write, to learn that the store takes writes again. */

@@ -163,9 +163,9 @@ jg_audit_last_ts_ms(struct jg_store *store, int64_t *ts_ms)
 	return rc;
 }
 
-/* get_node for merkle.h: level 0 re-hashes the entry, higher levels are stored. */
-static int
-get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
+/* jg_audit_get_node for merkle.h: level 0 re-hashes the entry, higher levels are stored. */
+int
+jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
 {
 	struct jg_store_conn *conn = ctx;
 	struct jg_stmt *st;
@@ -219,8 +219,8 @@ hex_string(const uint8_t h[32])
 	return json_string(hex);
 }
 
-static int
-read_size(struct jg_store_conn *conn, uint64_t *size)
+int
+jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size)
 {
 	struct jg_stmt *st;
 	if (jg_stmt_prepare(conn, sql_size, &st) != 0)
@@ -244,16 +244,16 @@ jg_audit_inclusion(struct jg_store *store, uint64_t seq, uint64_t size, json_t *
 	*out = NULL;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = read_size(conn, &have)) != 0)
+	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = jg_audit_read_size(conn, &have)) != 0)
 		goto out;
 	if (size > have || seq >= size) {
 		rc = JG_EINVAL;
 		goto out;
 	}
-	if ((rc = get_node(conn, 0, seq, leaf)) != 0 ||
-	    (rc = jg_merkle_inclusion_proof(seq, size, get_node, conn, proof, sizeof(proof),
-					    &plen)) != 0 ||
-	    (rc = jg_merkle_root_from_nodes(size, get_node, conn, root)) != 0)
+	if ((rc = jg_audit_get_node(conn, 0, seq, leaf)) != 0 ||
+	    (rc = jg_merkle_inclusion_proof(seq, size, jg_audit_get_node, conn, proof,
+					    sizeof(proof), &plen)) != 0 ||
+	    (rc = jg_merkle_root_from_nodes(size, jg_audit_get_node, conn, root)) != 0)
 		goto out;
 	*out = json_pack("{s:I,s:I,s:o,s:o,s:o}", "seq", (json_int_t)seq, "tree_size",
 			 (json_int_t)size, "leaf_hash", hex_string(leaf), "root", hex_string(root),
@@ -277,16 +277,16 @@ jg_audit_consistency(struct jg_store *store, uint64_t m, uint64_t n, json_t **ou
 	*out = NULL;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = read_size(conn, &have)) != 0)
+	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = jg_audit_read_size(conn, &have)) != 0)
 		goto out;
 	if (n > have || m > n) {
 		rc = JG_EINVAL;
 		goto out;
 	}
-	if ((rc = jg_merkle_consistency_proof(m, n, get_node, conn, proof, sizeof(proof), &plen)) !=
-		0 ||
-	    (rc = jg_merkle_root_from_nodes(m, get_node, conn, root_m)) != 0 ||
-	    (rc = jg_merkle_root_from_nodes(n, get_node, conn, root_n)) != 0)
+	if ((rc = jg_merkle_consistency_proof(m, n, jg_audit_get_node, conn, proof, sizeof(proof),
+					      &plen)) != 0 ||
+	    (rc = jg_merkle_root_from_nodes(m, jg_audit_get_node, conn, root_m)) != 0 ||
+	    (rc = jg_merkle_root_from_nodes(n, jg_audit_get_node, conn, root_n)) != 0)
 		goto out;
 	*out = json_pack("{s:I,s:I,s:o,s:o,s:o}", "from", (json_int_t)m, "to", (json_int_t)n,
 			 "root_from", hex_string(root_m), "root_to", hex_string(root_n), "proof",
@@ -342,7 +342,7 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = read_size(conn, &have)) != 0)
+	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = jg_audit_read_size(conn, &have)) != 0)
 		goto out;
 	if (from > to || to >= have) {
 		rc = JG_EINVAL;
@@ -370,7 +370,7 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 		goto out;
 
 	/* left: the frontier of [0, from); right: the tiles of [to + 1, tree_size). */
-	if ((rc = jg_merkle_frontier_from_nodes(from, get_node, conn, &left)) != 0)
+	if ((rc = jg_merkle_frontier_from_nodes(from, jg_audit_get_node, conn, &left)) != 0)
 		goto out;
 	json_t *lefts = json_array(), *rights = json_array();
 	for (int k = 63; k >= 0; k--)
@@ -381,7 +381,7 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 	size_t nright = tile(to + 1, tree_size, levels, idx, 128);
 	for (size_t i = 0; i < nright; i++) {
 		uint8_t h[32];
-		if ((rc = get_node(conn, levels[i], idx[i], h)) != 0) {
+		if ((rc = jg_audit_get_node(conn, levels[i], idx[i], h)) != 0) {
 			json_decref(lefts);
 			json_decref(rights);
 			goto out;
@@ -471,7 +471,7 @@ static int
 compare_node(void *ctx, const struct jg_merkle_node *node)
 {
 	uint8_t stored[32];
-	int rc = get_node(ctx, node->level, node->index, stored);
+	int rc = jg_audit_get_node(ctx, node->level, node->index, stored);
 	if (rc == JG_ENOTFOUND)
 		return JG_EVERIFY;
 	if (rc != 0)
@@ -775,8 +775,8 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 }
 
 /* Leaf hash of entry seq as stored; with entry (may be NULL), the same bytes parsed. */
-static int
-read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)
+int
+jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)
 {
 	struct jg_stmt *st;
 	const void *blob;
@@ -784,7 +784,7 @@ read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **e
 	int rc;
 
 	if (entry == NULL)
-		return get_node(conn, 0, seq, leaf);
+		return jg_audit_get_node(conn, 0, seq, leaf);
 	*entry = NULL;
 	if (jg_stmt_prepare(conn, sql_entry, &st) != 0)
 		return JG_ESTORE;
@@ -823,15 +823,15 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 	if (held == NULL && (rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
 	/* the entry re-read and re-hashed, then proven against the verified root */
-	rc = read_leaf(conn, seq, leaf, entry);
+	rc = jg_audit_read_leaf(conn, seq, leaf, entry);
 	if (rc == 0 && proven) {
 		/* proven before into a verified root, which only ever grows: the row must not move
 		 */
 		if (CRYPTO_memcmp(leaf, proven, 32) != 0)
 			rc = JG_EVERIFY;
 	} else if (rc == 0)
-		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, get_node, conn, proof,
-					       sizeof(proof), &plen);
+		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, jg_audit_get_node, conn,
+					       proof, sizeof(proof), &plen);
 	if (rc == 0 && !proven &&
 	    jg_merkle_inclusion_verify(seq, verified->next_seq, leaf, proof, plen, root) != 0)
 		rc = JG_EVERIFY; /* the stored log differs from the verified one */

@@ -1826,6 +1826,160 @@ test_audit_last_ts_ms(void **state)
 	free(e);
 }
 
+/* The auditor's checkpoint box: the newest checkpoint, its signature checked with the log's keys.
+ */
+static void
+test_audit_checkpoint_view_checks_signature(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_checkpoint_view v;
+	struct jg_signed_note *parsed = NULL;
+
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), JG_ENOTFOUND);
+	assert_null(v.note);
+	populate_checkpointed(f);
+	populate(f, 2);
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), 0);
+	assert_int_equal(v.cp.size, 20);
+	assert_string_equal(v.cp.origin, ORIGIN);
+	assert_true(v.signature_valid);
+	assert_true(v.have_log_size);
+	assert_int_equal(v.log_size, 22);
+	assert_true(v.created_at > 0);
+	char *note = get_note(f, 20);
+	assert_string_equal(v.note, note);
+	uint8_t root[32];
+	root_of(f, 20, root);
+	assert_memory_equal(v.cp.root, root, 32);
+	jg_audit_checkpoint_view_clear(&v);
+
+	/* the same body signed by a key this log does not trust: shown, but NOT valid */
+	drop_triggers(f);
+	assert_int_equal(jg_signed_note_parse(note, strlen(note), &parsed), 0);
+	char *body = strndup(parsed->text, parsed->text_len);
+	assert_non_null(body);
+	jg_signed_note_free(parsed);
+	EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(other);
+	store_signed(f, 20, body, other);
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), 0);
+	assert_int_equal(v.cp.size, 20);
+	assert_false(v.signature_valid);
+	jg_audit_checkpoint_view_clear(&v);
+
+	/* a note that is no checkpoint: an error, nothing shown */
+	set_note(f, 20, "not a note");
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), JG_EVERIFY);
+	assert_null(v.note);
+	EVP_PKEY_free(other);
+	free(body);
+	free(note);
+}
+
+/* The auditor's proof page: checked against the signed checkpoint when it covers the entry. */
+static void
+test_audit_proof_view_checked_against_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_proof_view v;
+	struct jg_audit_receipt r;
+
+	populate(f, 7);
+	assert_int_equal(jg_audit_append(f->audit, "proof.me", "user:alice", NULL, &r), 0);
+	assert_int_equal(r.seq, 7);
+	/* no checkpoint yet: against the current tree */
+	assert_int_equal(jg_audit_proof_view(f->audit, 7, &v), 0);
+	assert_false(v.checkpointed);
+	assert_int_equal(v.tree_size, 8);
+	assert_true(v.verifies);
+	assert_false(v.signed_root);
+	assert_memory_equal(v.leaf, r.hash, 32);
+	assert_string_equal(json_string_value(json_object_get(v.entry, "type")), "proof.me");
+	jg_audit_proof_view_clear(&v);
+
+	assert_int_equal(checkpoint(f), 8);
+	populate(f, 4);
+	assert_int_equal(jg_audit_proof_view(f->audit, 7, &v), 0);
+	assert_true(v.checkpointed);
+	assert_int_equal(v.tree_size, 8);
+	assert_int_equal(v.path_len, 3 * 32);
+	assert_true(v.verifies);
+	assert_true(v.signed_root);
+	uint8_t root[32];
+	root_of(f, 8, root);
+	assert_memory_equal(v.root, root, 32);
+	jg_audit_proof_view_clear(&v);
+
+	/* past the checkpoint: the current tree again */
+	assert_int_equal(jg_audit_proof_view(f->audit, 10, &v), 0);
+	assert_false(v.checkpointed);
+	assert_int_equal(v.tree_size, 12);
+	assert_true(v.verifies);
+	jg_audit_proof_view_clear(&v);
+	assert_int_equal(jg_audit_proof_view(f->audit, 12, &v), JG_ENOTFOUND);
+
+	/* a stored node on the path edited: the proof no longer verifies */
+	drop_triggers(f);
+	must_exec(f, "UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0");
+	assert_int_equal(jg_audit_proof_view(f->audit, 7, &v), 0);
+	assert_false(v.verifies);
+	assert_true(v.signed_root); /* the root is still the signed one: the path is what broke */
+	jg_audit_proof_view_clear(&v);
+}
+
+/* The export that records itself: its entry, a checkpoint covering it, a verifiable export. */
+static void
+test_audit_export_audited_records_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct buf b = {0};
+	char *out = NULL;
+	size_t len = 0;
+
+	populate(f, 5);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 0, UINT64_MAX, 1 << 20, &out, &len),
+	    0);
+	b.p = out;
+	b.len = len;
+	/* header, entries 0..5 (the export's own entry is 5), checkpoint */
+	assert_int_equal(count_lines(&b), 1 + 6 + 1);
+	expect_export_ok(f, &b, NULL,
+			 "entries 0..5 verified against the signed checkpoint of size 6");
+	size_t elen;
+	char *e = get_entry(f, 5, &elen);
+	json_t *entry = json_loadb(e, elen, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(entry, "type")), "audit.exported");
+	assert_string_equal(json_string_value(json_object_get(entry, "actor")), "user:auditor");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(entry, "data"), "from")), 0);
+	assert_null(json_object_get(json_object_get(entry, "data"), "to"));
+	json_decref(entry);
+	free(e);
+	free(out);
+
+	/* a range: recorded with its end; too large for the cap: JG_ETOOBIG */
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 1, 2, 1 << 20, &out, &len), 0);
+	b.p = out;
+	b.len = len;
+	assert_int_equal(count_lines(&b), 1 + 2 + 1);
+	free(out);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 0, UINT64_MAX, 100, &out, &len),
+	    JG_ETOOBIG);
+	assert_null(out);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 3, 2, 1 << 20, &out, &len),
+	    JG_EINVAL);
+	/* the export is refused on a stopped log, and nothing is read */
+	jg_audit_stop(f->audit);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 0, UINT64_MAX, 1 << 20, &out, &len),
+	    JG_EUNAVAIL);
+	assert_null(out);
+}
+
 static void
 test_audit_run_refused_after_stop(void **state)
 {
@@ -2499,6 +2653,9 @@ main(void)
 	    T(test_audit_run_failure_marks_store_failing),
 	    T(test_audit_read_from_in_order_bounded_stops_at_gap),
 	    T(test_audit_last_ts_ms),
+	    T(test_audit_checkpoint_view_checks_signature),
+	    T(test_audit_proof_view_checked_against_checkpoint),
+	    T(test_audit_export_audited_records_itself),
 	    T(test_audit_list_filters_and_pages),
 	    T(test_audit_append_async_each_done_once_and_verifies),
 	    T(test_audit_append_async_mixed_with_sync_one_chain),
