@@ -20,8 +20,8 @@ nfields(char *const *fields)
 	return n;
 }
 
-static int
-redact_value(json_t *holder, char *const *fields, unsigned *found)
+int
+jg_telemetry_redact_json(json_t *holder, char *const *fields, unsigned *found)
 {
 	return jg_redact_json(holder, (const char *const *)fields, nfields(fields), found);
 }
@@ -57,7 +57,7 @@ redact_member(json_t *obj, const char *key, char *const *fields)
 		json_decref(holder);
 		return JG_ENOMEM;
 	}
-	int rc = redact_value(holder, fields, NULL);
+	int rc = jg_telemetry_redact_json(holder, fields, NULL);
 	if (rc == 0)
 		rc = json_object_set(obj, key, json_array_get(holder, 0)) == 0 ? 0 : JG_ENOMEM;
 	json_decref(holder);

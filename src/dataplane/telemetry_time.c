@@ -1,10 +1,13 @@
 /*
- * telemetry_time.c - the times and durations of telemetry queries.
+ * telemetry_time.c - the times and durations of telemetry queries, and
+ * times as the readers show them.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jitgate/otlp.h"
 #include "telemetry_int.h"
@@ -61,4 +64,27 @@ jg_telemetry_parse_time(const char *s, int64_t now, int64_t *ns)
 		return *ns >= 0 ? 0 : JG_EINVAL;
 	}
 	return jg_otlp_parse_rfc3339(s, ns);
+}
+
+void
+jg_telemetry_time_text(int64_t ns, char out[JG_TELEMETRY_TIME_TEXT])
+{
+	time_t secs = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	char base[32];
+	if (ns < 0 || gmtime_r(&secs, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(out, JG_TELEMETRY_TIME_TEXT, "1970-01-01T00:00:00.000000000Z");
+		return;
+	}
+	snprintf(out, JG_TELEMETRY_TIME_TEXT, "%.20s.%09lldZ", base,
+		 (long long)(ns % 1000000000LL));
+}
+
+json_t *
+jg_telemetry_ns_string(int64_t ns)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%lld", (long long)ns);
+	return json_string(buf);
 }
