@@ -16,10 +16,20 @@
 
 #include "telemetry_int.h"
 
+/*
+ * A metric is its name and kind; its unit and description are those of its
+ * newest point (ties: the last stored).  Every column is grouped or
+ * aggregated, as PostgreSQL requires: a bare unit beside GROUP BY name,
+ * kind is refused there and picks an arbitrary row elsewhere.
+ */
 static const char sql_names[] =
-    "SELECT name, kind, unit, description, count(*), max(time_ns) FROM metric_points "
-    "WHERE service = ? AND time_ns >= ? AND time_ns < ? GROUP BY name, kind ORDER BY name, kind "
-    "LIMIT 1000";
+    "SELECT name, kind, unit, description, points, last FROM "
+    "(SELECT name, kind, unit, description, count(*) OVER w AS points, "
+    "max(time_ns) OVER w AS last, "
+    "row_number() OVER (PARTITION BY name, kind ORDER BY time_ns DESC, id DESC) AS newest "
+    "FROM metric_points WHERE service = ? AND time_ns >= ? AND time_ns < ? "
+    "WINDOW w AS (PARTITION BY name, kind)) AS m "
+    "WHERE newest = 1 ORDER BY name, kind LIMIT 1000";
 static const char sql_points[] =
     "SELECT kind, unit, description, temporality, monotonic, series, time_ns, value, histogram "
     "FROM metric_points WHERE service = ? AND name = ? AND time_ns >= ? AND time_ns < ? "
