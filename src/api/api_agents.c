@@ -28,6 +28,7 @@
 
 #include <openssl/evp.h>
 
+#include "api_ingest_int.h"
 #include "jitgate/app.h"
 #include "jitgate/catalog.h"
 #include "jitgate/clock.h"
@@ -85,7 +86,7 @@ handle_poll(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_store_conn *conn;
 	struct jg_stmt *st = NULL;
 
-	if (jg_catalog_require_ingest(req, reply, &who) != 0)
+	if (jg_api_require_ingest(req, reply, &who) != 0)
 		return;
 	const char *svc = jg_http_query(req, "service");
 	if (svc == NULL || *svc == '\0') {
@@ -342,7 +343,7 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	size_t n = 0;
 	json_t *body = NULL;
 
-	if (jg_catalog_require_ingest(req, reply, &who) != 0)
+	if (jg_api_require_ingest(req, reply, &who) != 0)
 		return;
 	if (!valid_probe_id(id)) {
 		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
