@@ -69,19 +69,23 @@ static struct {
 	char body[4096];
 } sink = {.m = PTHREAD_MUTEX_INITIALIZER};
 
-/* Borrows every connection the writer does not hold, then gives them back. */
+/*
+ * Borrows every connection the writer does not hold, then gives them back.
+ * (No cmocka asserts off the test's thread: the outcome is read by the test.)
+ */
 static void *
 borrow_pool(void *arg)
 {
 	struct jg_store_conn *c[JG_STORE_POOL_SIZE - 1];
+	int n = 0;
 	(void)arg;
-	for (int i = 0; i < JG_STORE_POOL_SIZE - 1; i++)
-		assert_int_equal(jg_store_acquire(sink.store, &c[i]), 0);
+	while (n < JG_STORE_POOL_SIZE - 1 && jg_store_acquire(sink.store, &c[n]) == 0)
+		n++;
 	pthread_mutex_lock(&sink.m);
-	sink.borrowed = 1;
+	sink.borrowed = n == JG_STORE_POOL_SIZE - 1;
 	pthread_cond_broadcast(&sink.c);
 	pthread_mutex_unlock(&sink.m);
-	for (int i = 0; i < JG_STORE_POOL_SIZE - 1; i++)
+	for (int i = 0; i < n; i++)
 		jg_store_release(sink.store, c[i]);
 	return NULL;
 }
@@ -107,8 +111,9 @@ __wrap_jg_httpc_request(const char *url, const char *body, const struct jg_httpc
 	 */
 	if (!sink.borrower_started) {
 		sink.borrowed = 0;
-		assert_int_equal(pthread_create(&sink.borrower, NULL, borrow_pool, NULL), 0);
-		sink.borrower_started = 1;
+		/* not started: pool_free stays 0 and the test fails on it */
+		sink.borrower_started =
+		    pthread_create(&sink.borrower, NULL, borrow_pool, NULL) == 0;
 		jg_clock_deadline(&until, 2000);
 		while (!sink.borrowed && pthread_cond_timedwait(&sink.c, &sink.m, &until) == 0)
 			;
