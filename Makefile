@@ -59,6 +59,9 @@ $(BUILD)/jitgate: $(BUILD)/obj/cli/main.o $(BUILD)/libjitgate.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 
+# test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
+$(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup
+
 # The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
 $(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent
 	$(CC) $(JG_CFLAGS) -Iagent/include -c -o $@ $<

@@ -60,8 +60,9 @@ int jg_api_status(int rc, const char **code);
 
 /*
  * The export of GET /v1/audit/export?from=&to= (query of req) for actor,
- * who was checked to be an auditor: audited, then a checkpoint, then the
- * JSON Lines reply.
+ * who was checked to be an auditor: the query parsed, then
+ * jg_audit_export_audited() (the export records itself), then the JSON
+ * Lines reply.
  */
 void jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply,
 			 const char *actor);

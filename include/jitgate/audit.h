@@ -26,6 +26,7 @@
 
 #include "jitgate/audit_chain.h"
 #include "jitgate/keys.h"
+#include "jitgate/merkle.h"
 #include "jitgate/signed_note.h"
 #include "jitgate/store.h"
 
@@ -174,11 +175,48 @@ int jg_audit_append_async(struct jg_audit *a, const char *type, const char *acto
 int jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
     __attribute__((warn_unused_result));
 
-/* The newest checkpoint in the store.  JG_ENOTFOUND when there is none. */
-int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size);
+/*
+ * The newest checkpoint in the store: *note (the signed note; the caller
+ * frees it), *size, and *created_at (when it was made, Unix milliseconds;
+ * may be NULL).  JG_ENOTFOUND when there is none.
+ */
+int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size,
+			       int64_t *created_at);
+
+/* The off-host sinks a checkpoint is pushed to (audit_checkpoint_pushes.sink). */
+#define JG_AUDIT_SINK_DIR "dir"
+#define JG_AUDIT_SINK_URL "url"
+
+/*
+ * When the oldest checkpoint not yet pushed to sink was made (Unix
+ * milliseconds).  JG_ENOTFOUND when sink has every checkpoint; JG_ESTORE.
+ */
+int jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *created_at);
 
 /* The number of entries (the head's size). */
 int jg_audit_size(struct jg_store *store, uint64_t *size);
+
+/*
+ * Called by jg_audit_read_from() for each entry, in order: its seq and its
+ * exact stored bytes (borrowed for the call).  0 goes on; anything else
+ * stops the read, and jg_audit_read_from() returns it.
+ */
+typedef int (*jg_audit_entry_fn)(void *ctx, uint64_t seq, const void *entry, size_t len);
+
+/*
+ * Hands fn the entries from seq `from` on, at most max of them, in order
+ * and without gaps: a missing or renumbered row ends the run early (the
+ * reader gets what precedes it).  Nothing is verified here.  Returns 0,
+ * fn's code, JG_EINVAL or JG_ESTORE.
+ */
+int jg_audit_read_from(struct jg_store *store, uint64_t from, size_t max, jg_audit_entry_fn fn,
+		       void *ctx);
+
+/*
+ * The ts of the newest entry (Unix milliseconds).  JG_ENOTFOUND for an
+ * empty log, JG_EVERIFY when that entry has no integer ts, JG_ESTORE.
+ */
+int jg_audit_last_ts_ms(struct jg_store *store, int64_t *ts_ms);
 
 /*
  * Inclusion proof of entry seq in the tree of size entries:
@@ -198,6 +236,65 @@ int jg_audit_consistency(struct jg_store *store, uint64_t m, uint64_t n, json_t 
 typedef int (*jg_audit_write_fn)(void *ctx, const void *buf, size_t len);
 int jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_write_fn write,
 		    void *ctx);
+
+/*
+ * An export for an auditor that records itself (audit_view.c): first the
+ * entry audit.exported {from, to} by actor, then a checkpoint covering it,
+ * then jg_audit_export() of entries [from, to] into a new buffer *out of
+ * *len bytes (NUL-terminated; the caller frees).  to = UINT64_MAX exports up
+ * to the checkpoint just made, the export's own entry included.  Returns 0,
+ * JG_EINVAL (from > to, or past the log), JG_ETOOBIG (over max_bytes),
+ * JG_EUNAVAIL (the entry or checkpoint cannot be written: nothing
+ * exported), JG_ESTORE or JG_ENOMEM.
+ */
+int jg_audit_export_audited(struct jg_audit *a, const char *actor, uint64_t from, uint64_t to,
+			    size_t max_bytes, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+
+/* What an auditor is shown of the newest checkpoint (jg_audit_checkpoint_view()). */
+struct jg_audit_checkpoint_view {
+	char *note;		 /* the signed note as stored */
+	struct jg_checkpoint cp; /* its origin, size and root (from the note) */
+	int64_t created_at;	 /* when it was made, Unix milliseconds */
+	bool signature_valid;	 /* signed by one of the log's checkpoint keys */
+	bool have_log_size;	 /* log_size could be read */
+	uint64_t log_size;	 /* the log's size now */
+};
+
+/*
+ * The newest checkpoint, its signature checked against the checkpoint keys
+ * loaded by jg_audit_open().  Returns 0 (then the caller calls
+ * jg_audit_checkpoint_view_clear()), JG_ENOTFOUND (none made yet),
+ * JG_EVERIFY (the stored note is not a checkpoint), JG_ESTORE or JG_ENOMEM.
+ */
+int jg_audit_checkpoint_view(struct jg_audit *a, struct jg_audit_checkpoint_view *out);
+/* Frees what a view holds (NULL or a cleared view: no-op). */
+void jg_audit_checkpoint_view_clear(struct jg_audit_checkpoint_view *v);
+
+/* One entry's inclusion proof as an auditor is shown it (jg_audit_proof_view()). */
+struct jg_audit_proof_view {
+	uint64_t seq;
+	uint64_t tree_size; /* the newest checkpoint's size when it covers seq, else the log's */
+	bool checkpointed;  /* tree_size is that checkpoint's */
+	uint8_t leaf[32];   /* the entry's leaf hash, from its stored bytes */
+	uint8_t root[32];   /* the root of tree_size entries, from the stored nodes */
+	uint8_t path[JG_MERKLE_MAX_PROOF_BYTES];
+	size_t path_len;  /* bytes of path, 32 per hash, leaf side first */
+	bool verifies;	  /* the path leads from leaf to root */
+	bool signed_root; /* checkpointed, its signature is the log's, and it signed root */
+	json_t *entry;	  /* the entry as stored, parsed (NULL if it does not parse) */
+};
+
+/*
+ * Entry seq's inclusion proof, read in one transaction and checked here:
+ * against the newest checkpoint when it covers seq, else against the
+ * current tree.  Returns 0 (then the caller calls
+ * jg_audit_proof_view_clear()), JG_ENOTFOUND (no entry seq), JG_ESTORE or
+ * another code when the proof cannot be made.
+ */
+int jg_audit_proof_view(struct jg_audit *a, uint64_t seq, struct jg_audit_proof_view *out);
+/* Frees what a view holds (NULL or a cleared view: no-op). */
+void jg_audit_proof_view_clear(struct jg_audit_proof_view *v);
 
 /* Loads the public checkpoint keys of key_dir as note verifiers named origin. */
 int jg_audit_verifiers_load(const char *key_dir, const char *origin, struct jg_audit_verifiers *out,
@@ -276,9 +373,5 @@ struct jg_audit_filter {
  * page, or null}.  The caller decrefs.  Returns 0, JG_EINVAL or JG_ESTORE.
  */
 int jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **out);
-
-/* As jg_audit_latest_checkpoint(), with when it was made in *created_at (Unix milliseconds). */
-int jg_audit_latest_checkpoint_at(struct jg_store *store, char **note, uint64_t *size,
-				  int64_t *created_at);
 
 #endif

@@ -31,7 +31,6 @@
 #include <jansson.h>
 
 #include "jitgate/audit.h"
-#include "jitgate/http.h"
 #include "jitgate/store.h"
 
 #define JG_SERVICE_NAME_MAX   63
@@ -108,14 +107,5 @@ int jg_catalog_key_revoke(const struct jg_catalog_ctx *ctx, const char *service,
  */
 int jg_catalog_ingest_auth(struct jg_store *store, const char *key, struct jg_ingest_caller *caller)
     __attribute__((warn_unused_result));
-
-/*
- * For HTTP handlers: reads "Authorization: Bearer jgk_..." of req (whose
- * req->app is a struct jg_app) and authenticates it.  Returns 0 with
- * *caller filled, or fills reply (401 with WWW-Authenticate, or 503) and
- * returns JG_EDENIED / JG_EUNAVAIL.
- */
-int jg_catalog_require_ingest(struct jg_http_request *req, struct jg_http_reply *reply,
-			      struct jg_ingest_caller *caller) __attribute__((warn_unused_result));
 
 #endif

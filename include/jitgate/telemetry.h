@@ -19,6 +19,7 @@
 #ifndef JITGATE_TELEMETRY_H
 #define JITGATE_TELEMETRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,5 +94,115 @@ int jg_telemetry_parse_time(const char *text, int64_t now, int64_t *ns);
 
 /* Parses a duration "250ms", "2s", "5m", "1h", "1d" or plain milliseconds into nanoseconds. */
 int jg_telemetry_parse_duration(const char *text, int64_t *ns);
+
+/* ---- readers (the guarded endpoints; docs/dataplane.md) -------------------------------- */
+
+/*
+ * Every reader takes the telemetry database (NULL when there is none: then
+ * JG_EUNAVAIL) and returns a new JSON array (the caller decrefs) of what the
+ * reader is shown, redacted when asked (a reader without read-pii): 0,
+ * JG_EUNAVAIL (no database, no connection), JG_ESTORE (it could not be
+ * read), or a code named below.
+ */
+
+#define JG_TELEMETRY_LOGS_MAX	 1000 /* records per page */
+#define JG_TELEMETRY_Q_MAX_BYTES 256  /* bytes of a search */
+#define JG_TELEMETRY_Q_MAX_TERMS 16   /* words of a search */
+#define JG_TELEMETRY_CURSOR_MAX	 96   /* a logs cursor with its NUL */
+
+/* A position in the logs, newest first: (time, id) descending. */
+struct jg_telemetry_logs_pos {
+	int64_t time_ns;
+	int64_t id;
+};
+
+struct jg_telemetry_logs_query {
+	const char *service;
+	int64_t since, until; /* Unix ns: since <= time < until */
+	int floor_severity;   /* the lowest severity number shown (0: all) */
+	const char *trace_id; /* 32 lower-case hex digits, or NULL */
+	const char *q;	      /* words that must all occur (jg_telemetry_search_valid) */
+	struct jg_telemetry_logs_pos after; /* records before it; {INT64_MAX, INT64_MAX}: newest */
+	size_t limit;			    /* 1..JG_TELEMETRY_LOGS_MAX */
+	bool redact;			    /* for a reader without read-pii */
+	char *const *fields;		    /* sensitive field names (redaction.sensitive_fields) */
+};
+
+/*
+ * True when q is a search the logs reader takes: 1 to Q_MAX_TERMS words of
+ * UTF-8 with a letter or digit each, at most Q_MAX_BYTES.  No search
+ * syntax is exposed: every word is matched as a phrase.
+ */
+bool jg_telemetry_search_valid(const char *q);
+
+/* Reads a cursor a page returned (next_cursor).  0 or JG_EINVAL. */
+int jg_telemetry_logs_cursor_parse(const char *cursor, struct jg_telemetry_logs_pos *pos);
+
+/*
+ * A page of log records of q->service, newest first: *logs, and in
+ * next_cursor the cursor of the next page when this one is full (else "").
+ * A reader that redacts searches the redacted index and sees every record
+ * redacted (a record that cannot be redacted is shown withheld).
+ * JG_EINVAL for a limit or search out of range.
+ */
+int jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_query *q,
+			    json_t **logs, char next_cursor[JG_TELEMETRY_CURSOR_MAX]);
+
+/*
+ * Every span of trace trace_id (lower-case hex) when one of them is of
+ * service, in start order (at most JG_TRACE_MAX_SPANS + 1: the analysis
+ * refuses more), redacted when asked, instance names included.
+ * JG_ENOTFOUND: no span of service.  Any code but those listed above:
+ * the spans could not be redacted (nothing is returned).
+ */
+int jg_telemetry_trace(struct jg_store *db, const char *service, const char *trace_id, bool redact,
+		       char *const *fields, json_t **spans);
+
+struct jg_telemetry_traces_query {
+	const char *service;
+	int64_t since, until;	 /* a span of service started in [since, until) (Unix ns) */
+	bool errors_only;	 /* traces with an error span */
+	int64_t min_duration_ns; /* traces at least this long */
+	size_t limit;		 /* traces, newest first */
+	bool redact;		 /* root span names redacted */
+};
+
+/*
+ * The traces with spans of q->service that started in the window, newest
+ * first: {trace_id, start, start_unix_nano, duration_ms, spans, errors,
+ * services, root_service, root_name}.
+ */
+int jg_telemetry_traces_search(struct jg_store *db, const struct jg_telemetry_traces_query *q,
+			       json_t **traces);
+
+/*
+ * The metrics service has points of in [since, until): {name, kind, unit,
+ * description, points, last}, by name and kind (at most 1000); unit and
+ * description are those of the newest point.
+ */
+int jg_telemetry_metric_names(struct jg_store *db, const char *service, int64_t since,
+			      int64_t until, json_t **metrics);
+
+#define JG_TELEMETRY_METRIC_POINTS_MAX 100000 /* points read per call */
+
+struct jg_telemetry_metrics_query {
+	const char *service;
+	const char *name;     /* the metric */
+	int64_t since, until; /* Unix ns */
+	int64_t step_ns;      /* 0: every point; else step-aligned windows */
+	bool redact;	      /* series attributes redacted */
+	char *const *fields;  /* sensitive field names */
+};
+
+/*
+ * One metric's series per kind: [{name, kind, unit, description,
+ * temporality, monotonic, series: [{attributes, points: [...]}]}]; gauges and
+ * sums as {time, time_unix_nano, value}, histograms as {time,
+ * time_unix_nano, count, sum, min, max, buckets}.  With step_ns, one point
+ * per window: the last, or the total for delta temporality.  JG_ETOOBIG
+ * past JG_TELEMETRY_METRIC_POINTS_MAX points.
+ */
+int jg_telemetry_metric_series(struct jg_store *db, const struct jg_telemetry_metrics_query *q,
+			       json_t **metrics);
 
 #endif

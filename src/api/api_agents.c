@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_ingest_int.h"
 #include "jitgate/app.h"
 #include "jitgate/catalog.h"
 #include "jitgate/clock.h"
@@ -54,7 +55,7 @@ handle_poll(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_ingest_caller who;
 	json_t *list = NULL;
 
-	if (jg_catalog_require_ingest(req, reply, &who) != 0)
+	if (jg_api_require_ingest(req, reply, &who) != 0)
 		return;
 	const char *svc = jg_http_query(req, "service");
 	if (svc == NULL || *svc == '\0') {
@@ -184,7 +185,7 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	json_t *body = NULL;
 	int64_t first = 0, last = 0;
 
-	if (jg_catalog_require_ingest(req, reply, &who) != 0)
+	if (jg_api_require_ingest(req, reply, &who) != 0)
 		return;
 	if (!jg_probe_id_valid(id)) {
 		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");

@@ -73,39 +73,13 @@ reply_unavailable(struct jg_http_reply *reply)
 			    "the audit log cannot be written right now; nothing was done");
 }
 
-struct buffer {
-	char *data;
-	size_t len, cap;
-};
-
-static int
-buffer_write(void *ctx, const void *buf, size_t len)
-{
-	struct buffer *b = ctx;
-	if (b->len + len > EXPORT_MAX_BYTES)
-		return JG_ETOOBIG;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		char *grown = realloc(b->data, cap);
-		if (grown == NULL)
-			return JG_ENOMEM;
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, buf, len);
-	b->len += len;
-	return 0;
-}
-
 void
 jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply, const char *actor)
 {
 	struct jg_app *app = req->app;
-	uint64_t size, from, to, cp_size;
-	struct buffer out = {0};
-	int rc;
+	uint64_t size, from, to;
+	char *out = NULL;
+	size_t len = 0;
 
 	if (jg_audit_size(app->store, &size) != 0) {
 		reply_unavailable(reply);
@@ -119,20 +93,8 @@ jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply, co
 		jg_http_reply_error(reply, 400, "bad_request", "'from' must not be after 'to'");
 		return;
 	}
-	json_t *data = json_pack("{s:I}", "from", (json_int_t)from);
-	if (to != UINT64_MAX)
-		json_object_set_new(data, "to", json_integer((json_int_t)to));
-	rc = jg_audit_append(app->audit, "audit.exported", actor, data, NULL);
-	json_decref(data);
-	if (rc != 0 || jg_audit_checkpoint(app->audit, NULL, &cp_size) != 0) {
-		reply_unavailable(reply);
-		return;
-	}
-	if (to == UINT64_MAX)
-		to = cp_size - 1;
-	rc = jg_audit_export(app->store, from, to, buffer_write, &out);
+	int rc = jg_audit_export_audited(app->audit, actor, from, to, EXPORT_MAX_BYTES, &out, &len);
 	if (rc == JG_ETOOBIG) {
-		free(out.data);
 		jg_http_reply_error(
 		    reply, 400, "export_too_large",
 		    "the export would exceed %u MiB; ask for a smaller from..to range",
@@ -140,14 +102,13 @@ jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply, co
 		return;
 	}
 	if (rc != 0) {
-		free(out.data);
 		reply_unavailable(reply);
 		return;
 	}
 	reply->status = 200;
 	reply->content_type = "application/x-ndjson";
-	reply->body = out.data ? out.data : strdup("");
-	reply->body_len = out.len;
+	reply->body = out;
+	reply->body_len = len;
 }
 
 static void
@@ -202,33 +163,25 @@ static void
 handle_checkpoint_get(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
-	struct jg_signed_note *note = NULL;
-	struct jg_checkpoint cp;
-	char *text = NULL, root[65];
-	uint64_t size;
-	int rc;
+	struct jg_audit_checkpoint_view v;
+	char root[65], actor[300];
 
-	char actor[300];
 	if (require_auditor(req, reply, 0, actor) != 0)
 		return;
-	rc = jg_audit_latest_checkpoint(app->store, &text, &size);
+	int rc = jg_audit_checkpoint_view(app->audit, &v);
 	if (rc == JG_ENOTFOUND) {
 		jg_http_reply_error(reply, 404, "not_found", "no checkpoint has been made yet");
 		return;
 	}
-	if (rc != 0 || jg_signed_note_parse(text, strlen(text), &note) != 0 ||
-	    jg_signed_note_checkpoint_parse(note->text, note->text_len, &cp) != 0) {
-		free(text);
-		jg_signed_note_free(note);
+	if (rc != 0) {
 		reply_unavailable(reply);
 		return;
 	}
-	jg_hex32(cp.root, root);
+	jg_hex32(v.cp.root, root);
 	jg_http_reply_json(reply, 200,
-			   json_pack("{s:s,s:I,s:s,s:s}", "origin", cp.origin, "size",
-				     (json_int_t)cp.size, "root", root, "note", text));
-	free(text);
-	jg_signed_note_free(note);
+			   json_pack("{s:s,s:I,s:s,s:s}", "origin", v.cp.origin, "size",
+				     (json_int_t)v.cp.size, "root", root, "note", v.note));
+	jg_audit_checkpoint_view_clear(&v);
 }
 
 static void

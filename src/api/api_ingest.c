@@ -27,6 +27,7 @@
 
 #include <zlib.h>
 
+#include "api_ingest_int.h"
 #include "jitgate/app.h"
 #include "jitgate/catalog.h"
 #include "jitgate/error.h"
@@ -143,7 +144,7 @@ ingest(struct jg_http_request *req, struct jg_http_reply *reply)
 	char *inflated = NULL;
 	int rc;
 
-	if (jg_catalog_require_ingest(req, reply, &who) != 0)
+	if (jg_api_require_ingest(req, reply, &who) != 0)
 		return;
 	if (app->telemetry == NULL) {
 		jg_http_reply_error(reply, 503, "unavailable", "the telemetry store is not open");

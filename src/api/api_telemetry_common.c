@@ -3,9 +3,7 @@
  * (api_telemetry_int.h).
  */
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api_telemetry_int.h"
 #include "jitgate/clock.h"
@@ -77,37 +75,6 @@ jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const
 	}
 	jg_http_reply_error(reply, 400, "bad_request", "'%s' must be true or false", name);
 	return JG_EINVAL;
-}
-
-void
-jg_tq_time_text(int64_t ns, char out[JG_TIME_TEXT])
-{
-	time_t secs = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	char base[32];
-	if (ns < 0 || gmtime_r(&secs, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(out, JG_TIME_TEXT, "1970-01-01T00:00:00.000000000Z");
-		return;
-	}
-	snprintf(out, JG_TIME_TEXT, "%.20s.%09lldZ", base, (long long)(ns % 1000000000LL));
-}
-
-json_t *
-jg_tq_ns_string(int64_t ns)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "%lld", (long long)ns);
-	return json_string(buf);
-}
-
-bool
-jg_tq_utf8(const char *s)
-{
-	json_t *v = json_string(s); /* NULL for bytes that are not UTF-8 (or no memory) */
-	bool ok = v != NULL;
-	json_decref(v);
-	return ok;
 }
 
 bool

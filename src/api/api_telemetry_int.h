@@ -1,7 +1,7 @@
 /*
  * api_telemetry_int.h - what the guarded telemetry readers share
- * (api_logs.c, api_traces.c, api_metrics.c): query-window parsing, time
- * formatting and the redaction switch.  Internal to those files.
+ * (api_logs.c, api_traces.c, api_metrics.c): parsing their arguments.
+ * Internal to those files; the reading is the telemetry module's.
  */
 #ifndef JITGATE_API_TELEMETRY_INT_H
 #define JITGATE_API_TELEMETRY_INT_H
@@ -10,8 +10,6 @@
 #include <stdint.h>
 
 #include "jitgate/http.h"
-
-#define JG_TIME_TEXT 40
 
 /*
  * Reads ?since= and ?until= (telemetry.h: Unix seconds, RFC 3339, or a
@@ -28,19 +26,6 @@ int jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *repl
 /* Reads a boolean argument ("true"/"false"/"1"/"0"); absent: false. 400 on error. */
 int jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 	       bool *out);
-
-/* Unix ns as RFC 3339 UTC with nanoseconds ("2026-11-25T10:00:00.123456789Z"). */
-void jg_tq_time_text(int64_t ns, char out[JG_TIME_TEXT]);
-
-/* Unix ns as a decimal string (OTLP JSON style: exact in every JSON reader). */
-json_t *jg_tq_ns_string(int64_t ns);
-
-/*
- * True when s is UTF-8 that a JSON string (jansson) can hold: what an
- * argument must be to be matched against stored telemetry or recorded in
- * an audit entry.
- */
-bool jg_tq_utf8(const char *s);
 
 /* True when s is 32 hex digits; out gets it lower-cased. */
 bool jg_tq_trace_id(const char *s, char out[33]);

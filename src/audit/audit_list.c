@@ -76,35 +76,3 @@ out:
 	jg_store_release(store, conn);
 	return rc;
 }
-
-static const char sql_latest[] =
-    "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
-
-int
-jg_audit_latest_checkpoint_at(struct jg_store *store, char **note, uint64_t *size,
-			      int64_t *created_at)
-{
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
-	int rc;
-
-	*note = NULL;
-	if (jg_store_acquire(store, &conn) != 0)
-		return JG_ESTORE;
-	if (jg_stmt_prepare(conn, sql_latest, &st) != 0) {
-		jg_store_release(store, conn);
-		return JG_ESTORE;
-	}
-	rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW) {
-		*size = (uint64_t)jg_stmt_column_int64(st, 0);
-		*note = strdup(jg_stmt_column_text(st, 1));
-		*created_at = jg_stmt_column_int64(st, 2);
-		rc = *note ? 0 : JG_ENOMEM;
-	} else {
-		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
-	}
-	jg_stmt_finish(st);
-	jg_store_release(store, conn);
-	return rc;
-}

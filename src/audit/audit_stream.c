@@ -114,8 +114,6 @@ static const char sql_pos_set[] =
     "INSERT INTO audit_stream (destination, next_seq, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (destination) DO UPDATE SET next_seq = excluded.next_seq, "
     "updated_at = excluded.updated_at";
-static const char sql_batch[] =
-    "SELECT seq, entry FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?";
 
 static int
 position_load(struct jg_audit_stream *s)
@@ -174,14 +172,25 @@ batch_clear(struct batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Copies one entry into the batch (jg_audit_read_from hands them over in order). */
+static int
+batch_add(void *ctx, uint64_t seq, const void *entry, size_t len)
+{
+	struct batch *b = ctx;
+	(void)seq;
+	if ((b->entries[b->n] = malloc(len + 1)) == NULL)
+		return JG_ENOMEM;
+	memcpy(b->entries[b->n], entry, len);
+	b->entries[b->n][len] = '\0';
+	b->lens[b->n++] = len;
+	return 0;
+}
+
 /* The entries from s->next_seq on, in order, without gaps (a gap ends the batch early). */
 static int
 batch_read(struct jg_audit_stream *s, struct batch *b)
 {
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
 	size_t max = (size_t)s->cfg->stream_batch_size;
-	int rc;
 
 	memset(b, 0, sizeof(*b));
 	b->first = s->next_seq;
@@ -190,29 +199,9 @@ batch_read(struct jg_audit_stream *s, struct batch *b)
 		batch_clear(b);
 		return JG_ENOMEM;
 	}
-	if (jg_store_acquire(s->app->store, &conn) != 0) {
-		batch_clear(b);
-		return JG_ESTORE;
-	}
-	if ((rc = jg_stmt_prepare(conn, sql_batch, &st)) == 0) {
-		jg_stmt_bind_int64(st, 1, (int64_t)s->next_seq);
-		jg_stmt_bind_int64(st, 2, (int64_t)max);
-		while (b->n < max && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
-			size_t len;
-			const void *blob = jg_stmt_column_blob(st, 1, &len);
-			if ((uint64_t)jg_stmt_column_int64(st, 0) != b->first + b->n)
-				break;
-			if ((b->entries[b->n] = malloc(len + 1)) == NULL)
-				break;
-			memcpy(b->entries[b->n], blob, len);
-			b->entries[b->n][len] = '\0';
-			b->lens[b->n++] = len;
-		}
-		rc = rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : JG_ESTORE;
-		jg_stmt_finish(st);
-	}
-	jg_store_release(s->app->store, conn);
-	return rc;
+	int rc = jg_audit_read_from(s->app->store, s->next_seq, max, batch_add, b);
+	/* out of memory part way: send what was read, the rest follows in the next batch */
+	return rc == JG_ENOMEM ? 0 : rc;
 }
 
 /* ---- webhook ---------------------------------------------------------------------- */

@@ -1,33 +1,19 @@
 /*
- * catalog.c - services, their owners and their agents' ingest keys (catalog.h).
+ * catalog.c - services and their owners (catalog.h); their agents' ingest
+ * keys are in catalog_keys.c.
  *
  * Each change is a work function run by the audit writer: it changes the
  * rows through the batch connection and appends its audit entry there, so
  * the change and the entry commit together (or, when the entry cannot be
  * written, neither happens and the caller gets JG_EUNAVAIL).  Refusals
  * (exists, not found) roll the savepoint back and write nothing.
- *
- * Keys are made from 32 bytes of RAND_bytes, shown once, and stored as
- * SHA-256 of the whole key string.  Authentication hashes the presented
- * key and compares it in constant time with every active key: the query
- * does not select by the hash, so nothing about the stored hashes shows in
- * the timing beyond how many keys there are.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
-#include "jitgate/app.h"
-#include "jitgate/catalog.h"
+#include "catalog_int.h"
 #include "jitgate/error.h"
-#include "jitgate/session.h"
-
-#define B64URL_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-#define MAX_ACTIVE_KEYS 100000 /* a bound on the scan; far above one key per service */
 
 static const char sql_service_add[] =
     "INSERT INTO services (name, owners, created_at) VALUES (?, ?, ?) "
@@ -41,15 +27,6 @@ static const char sql_service_list[] =
     "SELECT s.name, s.owners, s.created_at, k.id, k.created_at FROM services s "
     "LEFT JOIN ingest_keys k ON k.service = s.name AND k.revoked_at IS NULL "
     "WHERE s.removed_at IS NULL ORDER BY s.name";
-static const char sql_key_active[] =
-    "SELECT id FROM ingest_keys WHERE service = ? AND revoked_at IS NULL";
-static const char sql_key_insert[] =
-    "INSERT INTO ingest_keys (id, service, sha256, created_at) VALUES (?, ?, ?, ?)";
-static const char sql_key_revoke[] =
-    "UPDATE ingest_keys SET revoked_at = ? WHERE service = ? AND revoked_at IS NULL";
-static const char sql_key_all_active[] =
-    "SELECT k.id, k.service, k.sha256 FROM ingest_keys k JOIN services s ON s.name = k.service "
-    "WHERE k.revoked_at IS NULL AND s.removed_at IS NULL LIMIT 100000";
 
 bool
 jg_catalog_service_name_valid(const char *s)
@@ -70,15 +47,6 @@ jg_catalog_group_valid(const char *g)
 		   n;
 }
 
-static int
-sha256(const char *s, uint8_t out[32])
-{
-	unsigned int len = 0;
-	return EVP_Digest(s, strlen(s), out, &len, EVP_sha256(), NULL) == 1 && len == 32
-		   ? 0
-		   : JG_ECRYPTO;
-}
-
 /* ---- services ------------------------------------------------------------- */
 
 struct service_job {
@@ -87,8 +55,8 @@ struct service_job {
 	json_t *owners; /* add */
 };
 
-static int
-service_live(struct jg_store_conn *conn, const char *name)
+int
+jg_catalog_service_live(struct jg_store_conn *conn, const char *name)
 {
 	struct jg_stmt *st;
 	if (jg_stmt_prepare(conn, sql_service_live, &st) != 0)
@@ -99,35 +67,7 @@ service_live(struct jg_store_conn *conn, const char *name)
 	return rc == JG_STMT_ROW ? 0 : rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
 }
 
-/* The id of the active key of service into id; JG_ENOTFOUND when there is none. */
-static int
-active_key(struct jg_store_conn *conn, const char *service, char id[JG_INGEST_KEY_ID_MAX + 1])
-{
-	struct jg_stmt *st;
-	if (jg_stmt_prepare(conn, sql_key_active, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_text(st, 1, service);
-	int rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW)
-		snprintf(id, JG_INGEST_KEY_ID_MAX + 1, "%s", jg_stmt_column_text(st, 0));
-	jg_stmt_finish(st);
-	return rc == JG_STMT_ROW ? 0 : rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
-}
-
-static int
-revoke_active(struct jg_store_conn *conn, const char *service, int64_t now)
-{
-	struct jg_stmt *st;
-	if (jg_stmt_prepare(conn, sql_key_revoke, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_int64(st, 1, now);
-	jg_stmt_bind_text(st, 2, service);
-	int rc = jg_stmt_step(st);
-	jg_stmt_finish(st);
-	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
-}
-
-static int
+/* The id of the active key of service into id; JG_ENOTFOUND when there is none. */ static int
 service_add_fn(struct jg_audit_tx *tx, void *arg)
 {
 	struct service_job *j = arg;
@@ -208,11 +148,11 @@ service_remove_fn(struct jg_audit_tx *tx, void *arg)
 		return JG_ESTORE;
 	if (jg_store_changes(conn) == 0)
 		return JG_ENOTFOUND;
-	rc = active_key(conn, j->name, key_id);
+	rc = jg_catalog_key_active(conn, j->name, key_id);
 	if (rc != 0 && rc != JG_ENOTFOUND)
 		return rc;
 	int had_key = rc == 0;
-	if (had_key && (rc = revoke_active(conn, j->name, j->ctx->now)) != 0)
+	if (had_key && (rc = jg_catalog_key_revoke_active(conn, j->name, j->ctx->now)) != 0)
 		return rc;
 	json_t *data =
 	    json_pack("{s:s,s:s?}", "service", j->name, "revoked_key", had_key ? key_id : NULL);
@@ -272,223 +212,5 @@ jg_catalog_service_list(struct jg_store *store, json_t **out)
 		return rc;
 	}
 	*out = list;
-	return 0;
-}
-
-/* ---- ingest keys ---------------------------------------------------------- */
-
-enum key_op { KEY_CREATE, KEY_ROTATE, KEY_REVOKE };
-
-struct key_job {
-	const struct jg_catalog_ctx *ctx;
-	const char *service;
-	enum key_op op;
-	uint8_t hash[32];		       /* of the new key */
-	char id[JG_INGEST_KEY_ID_MAX + 1];     /* the new key's (revoke: the revoked one's) */
-	char old_id[JG_INGEST_KEY_ID_MAX + 1]; /* rotate: the replaced key */
-};
-
-static int
-key_fn(struct jg_audit_tx *tx, void *arg)
-{
-	struct key_job *j = arg;
-	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
-	struct jg_stmt *st;
-	json_t *data = NULL;
-	const char *type;
-	int rc;
-
-	if ((rc = service_live(conn, j->service)) != 0)
-		return rc;
-	rc = active_key(conn, j->service, j->old_id);
-	if (rc != 0 && rc != JG_ENOTFOUND)
-		return rc;
-	if (j->op == KEY_CREATE && rc == 0)
-		return JG_ECONFLICT;
-	if (j->op != KEY_CREATE && rc == JG_ENOTFOUND)
-		return JG_ENOTFOUND;
-	if (j->op != KEY_CREATE && (rc = revoke_active(conn, j->service, j->ctx->now)) != 0)
-		return rc;
-	if (j->op != KEY_REVOKE) {
-		if (jg_stmt_prepare(conn, sql_key_insert, &st) != 0)
-			return JG_ESTORE;
-		jg_stmt_bind_text(st, 1, j->id);
-		jg_stmt_bind_text(st, 2, j->service);
-		jg_stmt_bind_blob(st, 3, j->hash, sizeof(j->hash));
-		jg_stmt_bind_int64(st, 4, j->ctx->now);
-		rc = jg_stmt_step(st);
-		jg_stmt_finish(st);
-		if (rc != JG_STMT_DONE)
-			return JG_ESTORE;
-	}
-	switch (j->op) {
-	case KEY_CREATE:
-		type = "ingest_key.created";
-		data = json_pack("{s:s,s:s}", "service", j->service, "key_id", j->id);
-		break;
-	case KEY_ROTATE:
-		type = "ingest_key.rotated";
-		data = json_pack("{s:s,s:s,s:s}", "service", j->service, "key_id", j->id,
-				 "revoked_key", j->old_id);
-		break;
-	default:
-		type = "ingest_key.revoked";
-		memcpy(j->id, j->old_id, sizeof(j->id));
-		data = json_pack("{s:s,s:s}", "service", j->service, "key_id", j->id);
-		break;
-	}
-	rc = data ? jg_audit_tx_append(tx, type, j->ctx->actor, data, NULL) : JG_ENOMEM;
-	json_decref(data);
-	return rc;
-}
-
-static int
-key_change(const struct jg_catalog_ctx *ctx, const char *service, enum key_op op,
-	   char key[JG_INGEST_KEY_LEN + 1], char id[JG_INGEST_KEY_ID_MAX + 1])
-{
-	struct key_job j = {.ctx = ctx, .service = service, .op = op};
-	char rnd[48];
-	int rc;
-
-	if (key != NULL)
-		key[0] = '\0';
-	id[0] = '\0';
-	if (!jg_catalog_service_name_valid(service))
-		return JG_ENOTFOUND;
-	if (op != KEY_REVOKE) {
-		char idrnd[24];
-		if ((rc = jg_random_token(32, rnd, sizeof(rnd))) != 0 ||
-		    (rc = jg_random_token(12, idrnd, sizeof(idrnd))) != 0)
-			goto out;
-		size_t p = sizeof(JG_INGEST_KEY_PREFIX) - 1;
-		if (strlen(rnd) != JG_INGEST_KEY_LEN - p) {
-			rc = JG_ECRYPTO;
-			goto out;
-		}
-		memcpy(key, JG_INGEST_KEY_PREFIX, p);
-		memcpy(key + p, rnd, JG_INGEST_KEY_LEN - p + 1);
-		snprintf(j.id, sizeof(j.id), "igk_%s", idrnd);
-		if ((rc = sha256(key, j.hash)) != 0)
-			goto out;
-	}
-	rc = jg_audit_run(ctx->audit, key_fn, &j);
-	if (rc == 0)
-		memcpy(id, j.id, sizeof(j.id));
-out:
-	if (rc != 0 && key != NULL)
-		OPENSSL_cleanse(key, JG_INGEST_KEY_LEN + 1);
-	OPENSSL_cleanse(rnd, sizeof(rnd));
-	OPENSSL_cleanse(&j, sizeof(j));
-	return rc;
-}
-
-int
-jg_catalog_key_create(const struct jg_catalog_ctx *ctx, const char *service,
-		      char key[JG_INGEST_KEY_LEN + 1], char id[JG_INGEST_KEY_ID_MAX + 1])
-{
-	return key_change(ctx, service, KEY_CREATE, key, id);
-}
-
-int
-jg_catalog_key_rotate(const struct jg_catalog_ctx *ctx, const char *service,
-		      char key[JG_INGEST_KEY_LEN + 1], char id[JG_INGEST_KEY_ID_MAX + 1])
-{
-	return key_change(ctx, service, KEY_ROTATE, key, id);
-}
-
-int
-jg_catalog_key_revoke(const struct jg_catalog_ctx *ctx, const char *service,
-		      char id[JG_INGEST_KEY_ID_MAX + 1])
-{
-	return key_change(ctx, service, KEY_REVOKE, NULL, id);
-}
-
-/* ---- authentication ------------------------------------------------------- */
-
-static bool
-key_well_formed(const char *key)
-{
-	size_t n = strnlen(key, JG_INGEST_KEY_LEN + 1);
-	size_t p = sizeof(JG_INGEST_KEY_PREFIX) - 1;
-	return n == JG_INGEST_KEY_LEN && strncmp(key, JG_INGEST_KEY_PREFIX, p) == 0 &&
-	       strspn(key + p, B64URL_CHARS) == n - p;
-}
-
-int
-jg_catalog_ingest_auth(struct jg_store *store, const char *key, struct jg_ingest_caller *caller)
-{
-	struct jg_store_conn *conn;
-	struct jg_stmt *st = NULL;
-	uint8_t given[32];
-	int found = 0, rc;
-
-	memset(caller, 0, sizeof(*caller));
-	if (key == NULL || !key_well_formed(key) || sha256(key, given) != 0)
-		return JG_EDENIED;
-	if (jg_store_acquire(store, &conn) != 0)
-		return JG_ESTORE;
-	rc = jg_stmt_prepare(conn, sql_key_all_active, &st);
-	/* every row is compared: no early exit on a match */
-	while (rc == 0 && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
-		size_t len = 0;
-		const void *stored = jg_stmt_column_blob(st, 2, &len);
-		int match = stored != NULL && len == sizeof(given) &&
-			    CRYPTO_memcmp(stored, given, sizeof(given)) == 0;
-		if (match && !found) {
-			snprintf(caller->key_id, sizeof(caller->key_id), "%s",
-				 jg_stmt_column_text(st, 0));
-			snprintf(caller->service, sizeof(caller->service), "%s",
-				 jg_stmt_column_text(st, 1));
-			found = 1;
-		}
-		rc = 0;
-	}
-	rc = rc == JG_STMT_DONE || rc == 0 ? 0 : JG_ESTORE;
-	if (st != NULL)
-		jg_stmt_finish(st);
-	jg_store_release(store, conn);
-	OPENSSL_cleanse(given, sizeof(given));
-	if (rc != 0) {
-		memset(caller, 0, sizeof(*caller));
-		return rc;
-	}
-	return found ? 0 : JG_EDENIED;
-}
-
-int
-jg_catalog_require_ingest(struct jg_http_request *req, struct jg_http_reply *reply,
-			  struct jg_ingest_caller *caller)
-{
-	struct jg_app *app = req->app;
-	const char *auth = jg_http_header(req, "Authorization");
-
-	memset(caller, 0, sizeof(*caller));
-	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-		jg_http_reply_error(reply, 401, "unauthorized",
-				    "an ingest key is required: Authorization: Bearer jgk_...");
-		jg_http_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"jitgate-ingest\"");
-		return JG_EDENIED;
-	}
-	/* the key is judged first: a good key is never refused for what its address did */
-	int rc = jg_catalog_ingest_auth(app->store, auth + 7, caller);
-	if (rc == JG_EDENIED) {
-		struct jg_throttle_refusal why = {0};
-		char addr[JG_THROTTLE_ADDR_MAX];
-		jg_http_client_key(req, addr, sizeof(addr));
-		if (jg_throttle_failed_address(app->throttle, addr, &why) != 0) {
-			jg_throttle_reply(reply, &why);
-			return JG_EDENIED;
-		}
-		jg_http_reply_error(reply, 401, "unauthorized",
-				    "the ingest key is not valid (unknown, revoked, or its service "
-				    "was removed)");
-		jg_http_reply_header(reply, "WWW-Authenticate",
-				     "Bearer realm=\"jitgate-ingest\", error=\"invalid_token\"");
-		return JG_EDENIED;
-	}
-	if (rc != 0) {
-		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
-		return JG_EUNAVAIL;
-	}
 	return 0;
 }

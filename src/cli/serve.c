@@ -79,25 +79,11 @@ verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 static void
 seed_clock(struct jg_app *app)
 {
-	static const char sql_last[] = "SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1";
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
-	json_int_t ts = 0;
+	int64_t ts;
 
-	if (jg_store_acquire(app->store, &conn) != 0)
-		return;
-	if (jg_stmt_prepare(conn, sql_last, &st) == 0) {
-		if (jg_stmt_step(st) == JG_STMT_ROW) {
-			size_t len;
-			const void *blob = jg_stmt_column_blob(st, 0, &len);
-			json_t *e = blob ? json_loadb(blob, len, 0, NULL) : NULL;
-			ts = json_integer_value(json_object_get(e, "ts"));
-			json_decref(e);
-		}
-		jg_stmt_finish(st);
-	}
-	jg_store_release(app->store, conn);
-	int64_t behind = (int64_t)ts - jg_clock_now_ms();
+	if (jg_audit_last_ts_ms(app->store, &ts) != 0)
+		return; /* an empty log (or none readable): nothing to continue from */
+	int64_t behind = ts - jg_clock_now_ms();
 	if (behind > 0) {
 		json_t *f = json_pack("{s:I}", "behind_ms", (json_int_t)behind);
 		jg_log(JG_LOG_WARN,
@@ -106,7 +92,7 @@ seed_clock(struct jg_app *app)
 		       "that entry until the wall clock catches up",
 		       f);
 		json_decref(f);
-		jg_clock_floor_ms((int64_t)ts);
+		jg_clock_floor_ms(ts);
 	}
 }
 

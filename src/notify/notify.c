@@ -539,38 +539,25 @@ sink_main(void *arg)
 
 /* ---- the timer: time-based events and operator alerts ---------------------------- */
 
-static const char sql_unpushed[] =
-    "SELECT min(c.created_at) FROM audit_checkpoints c WHERE NOT EXISTS "
-    "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?)";
-
 /* Alerts once per episode when a checkpoint waits longer than alert_after for a sink. */
 static void
 check_sinks(struct jg_notify *n)
 {
 	const struct jg_config *cfg = n->app->cfg;
-	static const char *const names[2] = {"dir", "url"};
+	static const char *const names[2] = {JG_AUDIT_SINK_DIR, JG_AUDIT_SINK_URL};
 	const char *where[2] = {cfg->audit_sink_dir, cfg->audit_sink_url};
-	struct jg_store_conn *conn;
 
 	for (int i = 0; i < 2; i++) {
-		struct jg_stmt *st;
 		int64_t oldest = 0;
-		int have = 0;
-		if (where[i] == NULL || jg_store_acquire(n->app->store, &conn) != 0)
+		if (where[i] == NULL)
 			continue;
-		if (jg_stmt_prepare(conn, sql_unpushed, &st) == 0) {
-			jg_stmt_bind_text(st, 1, names[i]);
-			if (jg_stmt_step(st) == JG_STMT_ROW && !jg_stmt_column_is_null(st, 0)) {
-				oldest = jg_stmt_column_int64(st, 0);
-				have = 1;
-			}
-			jg_stmt_finish(st);
-		}
-		jg_store_release(n->app->store, conn);
-		if (!have) {
+		int rc = jg_audit_oldest_unpushed(n->app->store, names[i], &oldest);
+		if (rc == JG_ENOTFOUND) {
 			n->sink_alerted[i] = 0; /* caught up: the next failure alerts again */
 			continue;
 		}
+		if (rc != 0)
+			continue; /* the store cannot tell now: judged at the next tick */
 		if (!n->sink_alerted[i] && now_ms() - oldest > cfg->notify_alert_after * 1000) {
 			char msg[300];
 			snprintf(

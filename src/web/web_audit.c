@@ -2,11 +2,13 @@
  * audit.c (web) - the auditor's page.
  *
  *   GET  /audit                the latest checkpoint (size, root, time, whether its
- *                              signature verifies with this jitgate's checkpoint keys),
+ *                              signature verifies with this jitgate's checkpoint keys:
+ *                              jg_audit_checkpoint_view()),
  *                              entries newest first with filters (type, actor, service,
  *                              time) and paging (jg_audit_list(), as GET /v1/audit/entries)
- *   GET  /audit/proof?seq=N    entry N's inclusion proof (jg_audit_inclusion(), as
- *                              GET /v1/audit/proof), checked here against the checkpoint
+ *   GET  /audit/proof?seq=N    entry N's inclusion proof, checked against the signed
+ *                              checkpoint (jg_audit_proof_view(); the same proof as
+ *                              GET /v1/audit/proof)
  *   POST /audit/checkpoint     a checkpoint now (jg_audit_checkpoint(), as POST
  *                              /v1/audit/checkpoint)
  *   POST /audit/export         the export (jg_api_audit_export(), as GET /v1/audit/export),
@@ -22,7 +24,6 @@
 
 #include "jitgate/app.h"
 #include "jitgate/error.h"
-#include "jitgate/merkle.h"
 #include "jitgate/web.h"
 #include "web_int.h"
 
@@ -48,62 +49,50 @@ checkpoint_button(struct jg_web *w)
 
 /* The checkpoint box: what the log's newest signed head says, and whether its signature holds. */
 static void
-checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
+checkpoint_box(struct jg_web *w)
 {
-	struct jg_app *app = w->req->app;
 	struct jg_html *h = &w->h;
-	struct jg_signed_note *note = NULL;
-	struct jg_audit_verifiers v;
-	char *text = NULL, root[65], when[40], err[256];
-	uint64_t size;
-	int64_t at;
-	int valid = 0;
+	struct jg_audit_checkpoint_view v;
+	char root[65], when[40];
 
-	*have_cp = 0;
 	JG_HTML(h, "<section id=\"checkpoint\"><h2>Latest checkpoint</h2>");
-	int rc = jg_audit_latest_checkpoint_at(app->store, &text, &size, &at);
+	struct jg_app *app = w->req->app;
+	int rc = jg_audit_checkpoint_view(app->audit, &v);
 	if (rc == JG_ENOTFOUND) {
 		JG_HTML(h, "<p>No checkpoint has been made yet.</p>");
 		checkpoint_button(w);
 		JG_HTML(h, "</section>");
 		return;
 	}
-	if (rc != 0 || jg_signed_note_parse(text, strlen(text), &note) != 0 ||
-	    jg_signed_note_checkpoint_parse(note->text, note->text_len, cp) != 0) {
+	if (rc != 0) {
 		JG_HTML(h,
 			"<p class=\"notice error\">The checkpoint cannot be read.</p></section>");
-		goto out;
+		return;
 	}
-	*have_cp = 1;
-	if (jg_audit_verifiers_load(app->cfg->key_dir, app->cfg->audit_origin, &v, err,
-				    sizeof(err)) == 0)
-		for (int i = 0; i < v.n && !valid; i++)
-			valid = jg_signed_note_verify(note, &v.v[i]) == 0;
-	jg_hex32(cp->root, root);
-	jg_web_time(at / 1000, when, sizeof(when));
+	jg_hex32(v.cp.root, root);
+	jg_web_time(v.created_at / 1000, when, sizeof(when));
 	JG_HTML(h, "<dl><dt>Origin</dt><dd>");
-	jg_html_text(h, cp->origin);
+	jg_html_text(h, v.cp.origin);
 	JG_HTML(h, "</dd><dt>Size</dt><dd id=\"cp-size\">");
-	jg_html_textf(h, "%llu", (unsigned long long)cp->size);
+	jg_html_textf(h, "%llu", (unsigned long long)v.cp.size);
 	JG_HTML(h, " entries</dd><dt>Root</dt><dd><code class=\"hash\">");
 	jg_html_text(h, root);
 	JG_HTML(h, "</code></dd><dt>Made</dt><dd>");
 	jg_html_text(h, when);
 	JG_HTML(h, "</dd><dt>Signature</dt><dd id=\"cp-signature\">");
-	if (valid)
+	if (v.signature_valid)
 		JG_HTML(
 		    h, "<strong class=\"grant\">valid</strong> (a checkpoint key of this jitgate)");
 	else
 		JG_HTML(h, "<strong class=\"deny\">NOT valid</strong> with this jitgate's keys");
-	uint64_t now_size;
-	if (jg_audit_size(app->store, &now_size) == 0 && now_size >= cp->size) {
+	if (v.have_log_size && v.log_size >= v.cp.size) {
 		JG_HTML(h, "</dd><dt>Log now</dt><dd>");
 		jg_html_textf(h, "%llu entries (%llu since this checkpoint)",
-			      (unsigned long long)now_size,
-			      (unsigned long long)(now_size - cp->size));
+			      (unsigned long long)v.log_size,
+			      (unsigned long long)(v.log_size - v.cp.size));
 	}
 	JG_HTML(h, "</dd></dl><details><summary>Signed note</summary><pre>");
-	jg_html_text(h, text);
+	jg_html_text(h, v.note);
 	JG_HTML(h, "</pre></details>");
 	JG_HTML(h, "<form method=\"post\" action=\"/audit/export\">");
 	jg_web_csrf_field(w);
@@ -115,9 +104,7 @@ checkpoint_box(struct jg_web *w, struct jg_checkpoint *cp, int *have_cp)
 	    "The export is itself recorded in the log.</span></form>");
 	checkpoint_button(w);
 	JG_HTML(h, "</section>");
-out:
-	free(text);
-	jg_signed_note_free(note);
+	jg_audit_checkpoint_view_clear(&v);
 }
 
 /* A form value of the filters (GET query), NULL when empty. */
@@ -213,10 +200,8 @@ static void
 handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_web w;
-	struct jg_checkpoint cp;
 	struct jg_audit_filter f = {.limit = PAGE_SIZE, .before = UINT64_MAX};
 	json_t *out = NULL;
-	int have_cp;
 	char actor[320];
 	uint64_t before;
 
@@ -260,7 +245,7 @@ handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	jg_web_page_start(&w, "Audit", "audit");
 	jg_web_ok_notice(&w);
-	checkpoint_box(&w, &cp, &have_cp);
+	checkpoint_box(&w);
 	JG_HTML(h, "<section id=\"entries\"><h2>Entries</h2>"
 		   "<form method=\"get\" action=\"/audit\" class=\"filters\">");
 	filter_input(h, "type", "Type", "text", type, "request.created");
@@ -302,112 +287,73 @@ out:
 	jg_web_end(&w);
 }
 
-/* Hex strings of a proof back to bytes; 0 or -1. */
-static int
-proof_bytes(json_t *arr, uint8_t *out, size_t cap, size_t *len)
-{
-	size_t i;
-	json_t *v;
-	*len = 0;
-	json_array_foreach(arr, i, v)
-	{
-		if (*len + 32 > cap || jg_unhex32(json_string_value(v), out + *len) != 0)
-			return -1;
-		*len += 32;
-	}
-	return 0;
-}
-
 static void
 handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_web w;
-	struct jg_app *app = req->app;
-	json_t *proof = NULL;
-	char *note = NULL, *end, root_hex[65];
-	uint64_t have, cp_size = 0, seq, size;
-	int64_t at;
-	struct jg_signed_note *sn = NULL;
-	struct jg_checkpoint cp;
-	uint8_t leaf[32], root[32], path[JG_MERKLE_MAX_PROOF_BYTES];
-	size_t plen;
+	struct jg_audit_proof_view v = {0};
+	char *end, hex[65];
+	uint64_t seq;
 
 	if (jg_web_begin(&w, req, reply) != 0 || !auditor(&w))
 		goto out;
 	const char *s = jg_http_query(req, "seq");
-	if (s == NULL || s[0] < '0' || s[0] > '9' || (seq = strtoull(s, &end, 10), *end != '\0') ||
-	    jg_audit_size(app->store, &have) != 0 || seq >= have) {
+	if (s == NULL || s[0] < '0' || s[0] > '9' || (seq = strtoull(s, &end, 10), *end != '\0')) {
 		jg_web_error_page(&w, 400, "Inclusion proof", "No such entry.", "/audit");
 		goto out;
 	}
-	/* against the newest signed checkpoint when it covers the entry, else the current tree */
-	memset(&cp, 0, sizeof(cp));
-	if (jg_audit_latest_checkpoint_at(app->store, &note, &cp_size, &at) == 0 &&
-	    jg_signed_note_parse(note, strlen(note), &sn) == 0 &&
-	    jg_signed_note_checkpoint_parse(sn->text, sn->text_len, &cp) == 0 && seq < cp.size)
-		size = cp.size;
-	else
-		size = have, cp.size = 0;
-	if (jg_audit_inclusion(app->store, seq, size, &proof) != 0) {
+	struct jg_app *app = req->app;
+	int rc = jg_audit_proof_view(app->audit, seq, &v);
+	if (rc == JG_ENOTFOUND) {
+		jg_web_error_page(&w, 400, "Inclusion proof", "No such entry.", "/audit");
+		goto out;
+	}
+	if (rc != 0) {
 		jg_web_error_page(&w, 503, "Inclusion proof", "The proof cannot be made right now.",
 				  "/audit");
 		goto out;
 	}
-	int ok = jg_unhex32(json_string_value(json_object_get(proof, "leaf_hash")), leaf) == 0 &&
-		 jg_unhex32(json_string_value(json_object_get(proof, "root")), root) == 0 &&
-		 proof_bytes(json_object_get(proof, "proof"), path, sizeof(path), &plen) == 0 &&
-		 jg_merkle_inclusion_verify(seq, size, leaf, path, plen, root) == 0;
-	int signed_root = cp.size == size && memcmp(cp.root, root, 32) == 0;
 	struct jg_html *h = &w.h;
 	jg_web_page_start(&w, "Inclusion proof", "audit");
 	JG_HTML(h, "<dl><dt>Entry</dt><dd id=\"proof-seq\">");
 	jg_html_textf(h, "%llu", (unsigned long long)seq);
 	JG_HTML(h, "</dd><dt>Tree size</dt><dd>");
-	jg_html_textf(h, "%llu", (unsigned long long)size);
-	if (cp.size)
+	jg_html_textf(h, "%llu", (unsigned long long)v.tree_size);
+	if (v.checkpointed)
 		JG_HTML(h, " (the latest signed checkpoint)");
 	else
 		JG_HTML(h, " (the current tree: no signed checkpoint covers this entry yet)");
 	JG_HTML(h, "</dd><dt>Leaf hash</dt><dd><code class=\"hash\">");
-	jg_html_text(h, json_string_value(json_object_get(proof, "leaf_hash")));
-	jg_hex32(root, root_hex);
+	jg_hex32(v.leaf, hex);
+	jg_html_text(h, hex);
 	JG_HTML(h, "</code></dd><dt>The entry</dt><dd><code class=\"hash\">");
-	struct jg_audit_filter one = {.before = seq + 1, .limit = 1};
-	json_t *got = NULL;
-	if (jg_audit_list(app->store, &one, &got) == 0) {
-		json_t *e =
-		    json_object_get(json_array_get(json_object_get(got, "entries"), 0), "entry");
-		char *text = e ? json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		jg_html_text(h, text);
-		free(text);
-	}
-	json_decref(got);
+	char *text = v.entry ? json_dumps(v.entry, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	jg_html_text(h, text);
+	free(text);
 	JG_HTML(h, "</code></dd><dt>Root</dt><dd><code class=\"hash\">");
-	jg_html_text(h, root_hex);
+	jg_hex32(v.root, hex);
+	jg_html_text(h, hex);
 	JG_HTML(h, "</code></dd><dt>Proof</dt><dd><ol class=\"hashes\">");
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(proof, "proof"), i, v)
-	{
+	for (size_t i = 0; i + 32 <= v.path_len; i += 32) {
 		JG_HTML(h, "<li><code class=\"hash\">");
-		jg_html_text(h, json_string_value(v));
+		jg_hex32(v.path + i, hex);
+		jg_html_text(h, hex);
 		JG_HTML(h, "</code></li>");
 	}
 	JG_HTML(h, "</ol></dd><dt>Result</dt><dd id=\"proof-result\">");
-	if (ok && (signed_root || cp.size == 0))
+	if (v.verifies && (v.signed_root || !v.checkpointed))
 		JG_HTML(h, "<strong class=\"grant\">the proof verifies</strong>");
 	else
 		JG_HTML(h, "<strong class=\"deny\">the proof does NOT verify</strong>");
-	if (ok && signed_root)
+	if (v.verifies && v.signed_root)
 		JG_HTML(h, " and leads to the root of the signed checkpoint");
 	JG_HTML(h, "</dd></dl><p><a href=\"/v1/audit/proof?seq=");
-	jg_html_textf(h, "%llu&size=%llu", (unsigned long long)seq, (unsigned long long)size);
+	jg_html_textf(h, "%llu&size=%llu", (unsigned long long)seq,
+		      (unsigned long long)v.tree_size);
 	JG_HTML(h, "\">The same proof as JSON</a> · <a href=\"/audit\">Back to the log</a></p>");
 	jg_web_page_finish(&w, 200);
 out:
-	json_decref(proof);
-	free(note);
-	jg_signed_note_free(sn);
+	jg_audit_proof_view_clear(&v);
 	jg_web_end(&w);
 }
 

@@ -814,7 +814,8 @@ test_audit_checkpoint_signed_and_stable(void **state)
 	uint8_t root[32];
 
 	/* No checkpoint yet. */
-	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size), JG_ENOTFOUND);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size, NULL),
+			 JG_ENOTFOUND);
 	assert_null(latest);
 
 	populate(f, 10);
@@ -832,7 +833,7 @@ test_audit_checkpoint_signed_and_stable(void **state)
 	assert_int_equal(size, 10);
 	assert_string_equal(again, note);
 	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_checkpoints"), 1);
-	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size), 0);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &latest, &latest_size, NULL), 0);
 	assert_int_equal(latest_size, 10);
 	assert_string_equal(latest, note);
 	free(again);
@@ -1727,6 +1728,258 @@ test_audit_run_fails_whole_batch_when_transaction_lost(void **state)
 	expect_verified(f, 4);
 }
 
+/*
+ * Every way a batch fails is one path: a head the writer cannot read (here
+ * a frontier cut to one byte) fails every append, so the store must be
+ * reported failing (readiness) until a batch writes again.
+ */
+static void
+test_audit_run_failure_marks_store_failing(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_receipt r;
+
+	populate(f, 3);
+	assert_int_equal(jg_audit_writable(f->audit), 0);
+	must_exec(f, "UPDATE audit_head SET frontier = X'00'");
+	assert_int_equal(jg_audit_append(f->audit, "after.corrupt", "tester", NULL, &r),
+			 JG_EUNAVAIL);
+	assert_int_equal(jg_audit_writable(f->audit), JG_EUNAVAIL);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"), 3);
+
+	/* the head put right: the next append commits and the store is writable again */
+	rewrite_head(f, 3);
+	assert_int_equal(jg_audit_append(f->audit, "after.repair", "tester", NULL, &r), 0);
+	assert_int_equal(r.seq, 3);
+	assert_int_equal(jg_audit_writable(f->audit), 0);
+	expect_verified(f, 4);
+}
+
+struct collected {
+	uint64_t seqs[16];
+	size_t n;
+	size_t stop_after; /* 0: never stop */
+};
+
+static int
+collect_fn(void *ctx, uint64_t seq, const void *entry, size_t len)
+{
+	struct collected *c = ctx;
+	json_t *e = json_loadb(entry, len, 0, NULL);
+	/* the exact stored entry: its own seq inside */
+	assert_int_equal(json_integer_value(json_object_get(e, "seq")), seq);
+	json_decref(e);
+	c->seqs[c->n++] = seq;
+	return c->stop_after && c->n == c->stop_after ? JG_ECONFLICT : 0;
+}
+
+/* Readers outside the writer (the audit stream) get entries in order, bounded, without gaps. */
+static void
+test_audit_read_from_in_order_bounded_stops_at_gap(void **state)
+{
+	struct fixture *f = *state;
+	struct collected c = {0};
+
+	populate(f, 6);
+	assert_int_equal(jg_audit_read_from(f->store, 2, 3, collect_fn, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seqs[0], 2);
+	assert_int_equal(c.seqs[2], 4);
+
+	/* fn's code stops the read and is returned */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	assert_int_equal(jg_audit_read_from(f->store, 0, 10, collect_fn, &c), JG_ECONFLICT);
+	assert_int_equal(c.n, 2);
+
+	/* past the end: nothing */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(jg_audit_read_from(f->store, 6, 10, collect_fn, &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(jg_audit_read_from(f->store, 0, 0, collect_fn, &c), JG_EINVAL);
+
+	/* a row removed underneath: the run ends before the gap */
+	drop_triggers(f);
+	must_exec(f, "DELETE FROM audit_log WHERE seq = 3");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(jg_audit_read_from(f->store, 1, 10, collect_fn, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.seqs[1], 2);
+}
+
+/* serve continues jitgate's clock from the newest entry's ts. */
+static void
+test_audit_last_ts_ms(void **state)
+{
+	struct fixture *f = *state;
+	int64_t ts = -1;
+	size_t len;
+
+	assert_int_equal(jg_audit_last_ts_ms(f->store, &ts), JG_ENOTFOUND);
+	populate(f, 3);
+	assert_int_equal(jg_audit_last_ts_ms(f->store, &ts), 0);
+	char *e = get_entry(f, 2, &len);
+	json_t *j = json_loadb(e, len, 0, NULL);
+	assert_int_equal(ts, json_integer_value(json_object_get(j, "ts")));
+	assert_true(ts > 0);
+	json_decref(j);
+	free(e);
+}
+
+/* The auditor's checkpoint box: the newest checkpoint, its signature checked with the log's keys.
+ */
+static void
+test_audit_checkpoint_view_checks_signature(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_checkpoint_view v;
+	struct jg_signed_note *parsed = NULL;
+
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), JG_ENOTFOUND);
+	assert_null(v.note);
+	populate_checkpointed(f);
+	populate(f, 2);
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), 0);
+	assert_int_equal(v.cp.size, 20);
+	assert_string_equal(v.cp.origin, ORIGIN);
+	assert_true(v.signature_valid);
+	assert_true(v.have_log_size);
+	assert_int_equal(v.log_size, 22);
+	assert_true(v.created_at > 0);
+	char *note = get_note(f, 20);
+	assert_string_equal(v.note, note);
+	uint8_t root[32];
+	root_of(f, 20, root);
+	assert_memory_equal(v.cp.root, root, 32);
+	jg_audit_checkpoint_view_clear(&v);
+
+	/* the same body signed by a key this log does not trust: shown, but NOT valid */
+	drop_triggers(f);
+	assert_int_equal(jg_signed_note_parse(note, strlen(note), &parsed), 0);
+	char *body = strndup(parsed->text, parsed->text_len);
+	assert_non_null(body);
+	jg_signed_note_free(parsed);
+	EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(other);
+	store_signed(f, 20, body, other);
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), 0);
+	assert_int_equal(v.cp.size, 20);
+	assert_false(v.signature_valid);
+	jg_audit_checkpoint_view_clear(&v);
+
+	/* a note that is no checkpoint: an error, nothing shown */
+	set_note(f, 20, "not a note");
+	assert_int_equal(jg_audit_checkpoint_view(f->audit, &v), JG_EVERIFY);
+	assert_null(v.note);
+	EVP_PKEY_free(other);
+	free(body);
+	free(note);
+}
+
+/* The auditor's proof page: checked against the signed checkpoint when it covers the entry. */
+static void
+test_audit_proof_view_checked_against_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_proof_view v;
+	struct jg_audit_receipt r;
+
+	populate(f, 7);
+	assert_int_equal(jg_audit_append(f->audit, "proof.me", "user:alice", NULL, &r), 0);
+	assert_int_equal(r.seq, 7);
+	/* no checkpoint yet: against the current tree */
+	assert_int_equal(jg_audit_proof_view(f->audit, 7, &v), 0);
+	assert_false(v.checkpointed);
+	assert_int_equal(v.tree_size, 8);
+	assert_true(v.verifies);
+	assert_false(v.signed_root);
+	assert_memory_equal(v.leaf, r.hash, 32);
+	assert_string_equal(json_string_value(json_object_get(v.entry, "type")), "proof.me");
+	jg_audit_proof_view_clear(&v);
+
+	assert_int_equal(checkpoint(f), 8);
+	populate(f, 4);
+	assert_int_equal(jg_audit_proof_view(f->audit, 7, &v), 0);
+	assert_true(v.checkpointed);
+	assert_int_equal(v.tree_size, 8);
+	assert_int_equal(v.path_len, 3 * 32);
+	assert_true(v.verifies);
+	assert_true(v.signed_root);
+	uint8_t root[32];
+	root_of(f, 8, root);
+	assert_memory_equal(v.root, root, 32);
+	jg_audit_proof_view_clear(&v);
+
+	/* past the checkpoint: the current tree again */
+	assert_int_equal(jg_audit_proof_view(f->audit, 10, &v), 0);
+	assert_false(v.checkpointed);
+	assert_int_equal(v.tree_size, 12);
+	assert_true(v.verifies);
+	jg_audit_proof_view_clear(&v);
+	assert_int_equal(jg_audit_proof_view(f->audit, 12, &v), JG_ENOTFOUND);
+
+	/* a stored node on the path edited: the proof no longer verifies */
+	drop_triggers(f);
+	must_exec(f, "UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0");
+	assert_int_equal(jg_audit_proof_view(f->audit, 7, &v), 0);
+	assert_false(v.verifies);
+	assert_true(v.signed_root); /* the root is still the signed one: the path is what broke */
+	jg_audit_proof_view_clear(&v);
+}
+
+/* The export that records itself: its entry, a checkpoint covering it, a verifiable export. */
+static void
+test_audit_export_audited_records_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct buf b = {0};
+	char *out = NULL;
+	size_t len = 0;
+
+	populate(f, 5);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 0, UINT64_MAX, 1 << 20, &out, &len),
+	    0);
+	b.p = out;
+	b.len = len;
+	/* header, entries 0..5 (the export's own entry is 5), checkpoint */
+	assert_int_equal(count_lines(&b), 1 + 6 + 1);
+	expect_export_ok(f, &b, NULL,
+			 "entries 0..5 verified against the signed checkpoint of size 6");
+	size_t elen;
+	char *e = get_entry(f, 5, &elen);
+	json_t *entry = json_loadb(e, elen, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(entry, "type")), "audit.exported");
+	assert_string_equal(json_string_value(json_object_get(entry, "actor")), "user:auditor");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(entry, "data"), "from")), 0);
+	assert_null(json_object_get(json_object_get(entry, "data"), "to"));
+	json_decref(entry);
+	free(e);
+	free(out);
+
+	/* a range: recorded with its end; too large for the cap: JG_ETOOBIG */
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 1, 2, 1 << 20, &out, &len), 0);
+	b.p = out;
+	b.len = len;
+	assert_int_equal(count_lines(&b), 1 + 2 + 1);
+	free(out);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 0, UINT64_MAX, 100, &out, &len),
+	    JG_ETOOBIG);
+	assert_null(out);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 3, 2, 1 << 20, &out, &len),
+	    JG_EINVAL);
+	/* the export is refused on a stopped log, and nothing is read */
+	jg_audit_stop(f->audit);
+	assert_int_equal(
+	    jg_audit_export_audited(f->audit, "user:auditor", 0, UINT64_MAX, 1 << 20, &out, &len),
+	    JG_EUNAVAIL);
+	assert_null(out);
+}
+
 static void
 test_audit_run_refused_after_stop(void **state)
 {
@@ -1805,7 +2058,7 @@ test_audit_list_filters_and_pages(void **state)
 	uint64_t size = 0;
 	int64_t at = 0;
 
-	assert_int_equal(jg_audit_latest_checkpoint_at(f->store, &note, &size, &at), JG_ENOTFOUND);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &note, &size, &at), JG_ENOTFOUND);
 	for (int i = 0; i < 5; i++) {
 		json_t *data = json_pack("{s:s,s:i}", "service", services[i], "n", i);
 		assert_int_equal(jg_audit_append(f->audit, types[i], actors[i], data, NULL), 0);
@@ -1855,7 +2108,7 @@ test_audit_list_filters_and_pages(void **state)
 	assert_null(out);
 
 	assert_int_equal(jg_audit_checkpoint(f->audit, NULL, &size), 0);
-	assert_int_equal(jg_audit_latest_checkpoint_at(f->store, &note, &size, &at), 0);
+	assert_int_equal(jg_audit_latest_checkpoint(f->store, &note, &size, &at), 0);
 	assert_int_equal(size, 5);
 	assert_non_null(strstr(note, ORIGIN "\n5\n"));
 	assert_true(at > 1700000000000LL); /* milliseconds */
@@ -2397,6 +2650,12 @@ main(void)
 	    T(test_audit_run_fails_closed_when_store_full),
 	    T(test_audit_run_fails_whole_batch_when_transaction_lost),
 	    T(test_audit_run_refused_after_stop),
+	    T(test_audit_run_failure_marks_store_failing),
+	    T(test_audit_read_from_in_order_bounded_stops_at_gap),
+	    T(test_audit_last_ts_ms),
+	    T(test_audit_checkpoint_view_checks_signature),
+	    T(test_audit_proof_view_checked_against_checkpoint),
+	    T(test_audit_export_audited_records_itself),
 	    T(test_audit_list_filters_and_pages),
 	    T(test_audit_append_async_each_done_once_and_verifies),
 	    T(test_audit_append_async_mixed_with_sync_one_chain),

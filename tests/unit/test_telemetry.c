@@ -295,6 +295,268 @@ test_telemetry_parse_time(void **state)
 	assert_int_equal(jg_telemetry_parse_duration("9999999999999999d", &ns), JG_EINVAL);
 }
 
+/* A log record of the fill below: body, time (ns), level and attributes. */
+static json_t *
+log_at(const char *body, int64_t t, int sev, const char *level, json_t *attrs)
+{
+	json_t *r = log_record(body, attrs);
+	json_object_set_new(r, "time_ns", json_integer((json_int_t)t));
+	json_object_set_new(r, "severity_number", json_integer(sev));
+	json_object_set_new(r, "level", json_string(level));
+	return r;
+}
+
+static const int64_t T0 = 1795600800000000000LL;
+
+static void
+store_five_logs(struct fixture *f)
+{
+	json_t *batch =
+	    json_pack("[o,o,o,o,o]", log_at("boot ok", T0, 9, "info", NULL),
+		      log_at("card declined for alice@example.com", T0 + 1, 17, "error", NULL),
+		      log_at("retry scheduled", T0 + 2, 13, "warn", NULL),
+		      log_at("login", T0 + 3, 9, "info", json_pack("{s:s}", "password", "hunter2")),
+		      log_at("declined again", T0 + 4, 17, "error", NULL));
+	assert_int_equal(jg_telemetry_store_logs(f->db, "pay", batch, fields, 1000), 0);
+	json_decref(batch);
+	batch = json_pack("[o]", log_at("not pay's", T0 + 5, 17, "error", NULL));
+	assert_int_equal(jg_telemetry_store_logs(f->db, "ledger", batch, fields, 1000), 0);
+	json_decref(batch);
+}
+
+/* The logs reader: newest first, pages that continue by cursor, search, levels, redaction. */
+static void
+test_telemetry_logs_query(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_telemetry_logs_query q = {.service = "pay",
+					    .since = 0,
+					    .until = INT64_MAX,
+					    .after = {INT64_MAX, INT64_MAX},
+					    .limit = 2,
+					    .fields = fields};
+	char next[JG_TELEMETRY_CURSOR_MAX];
+	json_t *logs = NULL;
+
+	store_five_logs(f);
+	/* three pages of 2, 2 and 1, newest first; the last has no cursor */
+	const char *want[] = {"declined again", "login", "retry scheduled",
+			      "card declined for "
+			      "alice@example.com",
+			      "boot ok"};
+	size_t seen = 0;
+	for (int page = 0; page < 3; page++) {
+		assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+		for (size_t i = 0; i < json_array_size(logs); i++, seen++)
+			assert_string_equal(
+			    json_string_value(json_object_get(json_array_get(logs, i), "body")),
+			    want[seen]);
+		json_decref(logs);
+		if (page < 2) {
+			assert_true(next[0] != '\0');
+			assert_int_equal(jg_telemetry_logs_cursor_parse(next, &q.after), 0);
+		} else {
+			assert_string_equal(next, "");
+		}
+	}
+	assert_int_equal(seen, 5);
+
+	/* a level floor and a search, as sent */
+	q.after = (struct jg_telemetry_logs_pos){INT64_MAX, INT64_MAX};
+	q.limit = 10;
+	q.floor_severity = 17;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+	assert_int_equal(json_array_size(logs), 2);
+	json_decref(logs);
+	q.floor_severity = 0;
+	q.q = "alice@example.com";
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+	assert_int_equal(json_array_size(logs), 1);
+	json_t *rec = json_array_get(logs, 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "service")), "pay");
+	assert_string_equal(json_string_value(json_object_get(rec, "level")), "error");
+	assert_string_equal(json_string_value(json_object_get(rec, "time")),
+			    "2026-11-25T10:00:00.000000001Z");
+	assert_string_equal(json_string_value(json_object_get(rec, "time_unix_nano")),
+			    "1795600800000000001");
+	json_decref(logs);
+
+	/* redacted: the personal data is not found, and what is found is shown redacted */
+	q.redact = true;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+	assert_int_equal(json_array_size(logs), 0);
+	json_decref(logs);
+	q.q = "declined";
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+	assert_int_equal(json_array_size(logs), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 1), "body")),
+			    "card declined for [REDACTED:email]");
+	json_decref(logs);
+	q.q = NULL;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+	json_t *attrs = json_object_get(json_array_get(logs, 1), "attributes");
+	assert_string_equal(json_string_value(json_object_get(attrs, "password")),
+			    "[REDACTED:field]");
+	json_decref(logs);
+
+	/* what the reader refuses */
+	assert_false(jg_telemetry_search_valid(""));
+	assert_false(jg_telemetry_search_valid("!!! ..."));
+	assert_false(jg_telemetry_search_valid("a b c d e f g h i j k l m n o p q"));
+	assert_false(jg_telemetry_search_valid("caf\xe9"));
+	assert_true(jg_telemetry_search_valid("NEAR(a b) \"x\" *"));
+	struct jg_telemetry_logs_pos pos;
+	assert_int_equal(jg_telemetry_logs_cursor_parse("zz", &pos), JG_EINVAL);
+	assert_int_equal(jg_telemetry_logs_cursor_parse("3a", &pos), JG_EINVAL);
+	q.limit = 0;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), JG_EINVAL);
+	q.limit = 1;
+	assert_int_equal(jg_telemetry_logs_query(NULL, &q, &logs, next), JG_EUNAVAIL);
+	assert_null(logs);
+}
+
+static json_t *
+span_of(const char *tid, const char *sid, const char *parent, int64_t start, const char *status,
+	const char *name, const char *instance)
+{
+	return json_pack("{s:s,s:s,s:s?,s:I,s:I,s:s,s:s,s:s,s:s,s:{}}", "trace_id", tid, "span_id",
+			 sid, "parent_span_id", parent, "start_ns", (json_int_t)start, "end_ns",
+			 (json_int_t)(start + 5000000), "status", status, "name", name, "instance",
+			 instance, "kind", "server", "attributes");
+}
+
+#define TRACE_A "0af7651916cd43dd8448eb211c80319c"
+#define TRACE_B "1af7651916cd43dd8448eb211c80319c"
+
+/* The trace readers: visible only through a service with a span in it, redacted on request. */
+static void
+test_telemetry_trace_and_search(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spans = NULL;
+
+	json_t *pay = json_pack("[o]", span_of(TRACE_A, "b7ad6b7169203331", NULL, T0, "ok",
+					       "GET /users/bob@example.com", "10.0.0.7"));
+	json_t *ledger = json_pack(
+	    "[o,o]",
+	    span_of(TRACE_A, "c7ad6b7169203331", "b7ad6b7169203331", T0 + 1000, "error",
+		    "post entry", "ledger-1"),
+	    span_of(TRACE_B, "d7ad6b7169203331", NULL, T0 + 2000, "ok", "alone", "ledger-1"));
+	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", pay, 1000), 0);
+	assert_int_equal(jg_telemetry_store_spans(f->db, "ledger", ledger, 1000), 0);
+	json_decref(pay);
+	json_decref(ledger);
+
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, false, fields, &spans), 0);
+	assert_int_equal(json_array_size(spans), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(spans, 0), "name")),
+			    "GET /users/bob@example.com");
+	json_decref(spans);
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, true, fields, &spans), 0);
+	json_t *root = json_array_get(spans, 0);
+	assert_string_equal(json_string_value(json_object_get(root, "name")),
+			    "GET /users/[REDACTED:email]");
+	assert_string_equal(json_string_value(json_object_get(root, "instance")),
+			    "[REDACTED:ip]#1");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(spans, 1), "instance")), "ledger-1");
+	json_decref(spans);
+	/* B has no span of pay: not visible through pay */
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_B, false, fields, &spans),
+			 JG_ENOTFOUND);
+	assert_null(spans);
+	assert_int_equal(jg_telemetry_trace(NULL, "pay", TRACE_A, false, fields, &spans),
+			 JG_EUNAVAIL);
+
+	struct jg_telemetry_traces_query q = {
+	    .service = "ledger", .since = 0, .until = INT64_MAX, .limit = 10, .redact = true};
+	json_t *list = NULL;
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_t *b = json_array_get(list, 0), *a = json_array_get(list, 1); /* newest first */
+	assert_string_equal(json_string_value(json_object_get(b, "trace_id")), TRACE_B);
+	assert_string_equal(json_string_value(json_object_get(a, "root_name")),
+			    "GET /users/[REDACTED:email]");
+	assert_string_equal(json_string_value(json_object_get(a, "root_service")), "pay");
+	assert_int_equal(json_integer_value(json_object_get(a, "spans")), 2);
+	assert_int_equal(json_integer_value(json_object_get(a, "errors")), 1);
+	assert_int_equal(json_array_size(json_object_get(a, "services")), 2);
+	json_decref(list);
+	q.errors_only = true;
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+}
+
+static json_t *
+point_of(const char *name, const char *kind, const char *unit, const char *temporality, int64_t t,
+	 double v, const char *who)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s},s:I,s:I,s:f}", "name", name, "kind",
+			 kind, "unit", unit, "description", unit, "temporality", temporality,
+			 "monotonic", 0, "series", "user", who, "start_ns", (json_int_t)0,
+			 "time_ns", (json_int_t)t, "value", v);
+}
+
+/* The metric readers: the list (unit of the newest point), series, step windows, redaction. */
+static void
+test_telemetry_metrics(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t s = 1000000000LL;
+	json_t *list = NULL;
+
+	json_t *points = json_pack(
+	    "[o,o,o,o,o]", point_of("latency", "gauge", "ms", "unspecified", T0 + 2 * s, 5, "a"),
+	    point_of("latency", "gauge", "s", "unspecified", T0 + 3 * s, 0.007, "a"),
+	    point_of("latency", "gauge", "ms", "unspecified", T0 + 1 * s, 4, "bob@example.com"),
+	    point_of("errors", "sum", "1", "delta", T0 + 1 * s, 2, "a"),
+	    point_of("errors", "sum", "1", "delta", T0 + 1 * s + s / 2, 3, "a"));
+	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", points, 1000), 0);
+	json_decref(points);
+
+	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, &list), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_t *errors = json_array_get(list, 0), *latency = json_array_get(list, 1);
+	assert_string_equal(json_string_value(json_object_get(errors, "name")), "errors");
+	assert_int_equal(json_integer_value(json_object_get(errors, "points")), 2);
+	assert_string_equal(json_string_value(json_object_get(latency, "unit")), "s");
+	assert_string_equal(json_string_value(json_object_get(latency, "description")), "s");
+	assert_int_equal(json_integer_value(json_object_get(latency, "points")), 3);
+	assert_string_equal(json_string_value(json_object_get(latency, "last")),
+			    "2026-11-25T10:00:03.000000000Z");
+	json_decref(list);
+
+	/* a delta sum in 1 s windows: the total per window */
+	struct jg_telemetry_metrics_query q = {.service = "pay",
+					       .name = "errors",
+					       .since = 0,
+					       .until = INT64_MAX,
+					       .step_ns = s,
+					       .fields = fields};
+	assert_int_equal(jg_telemetry_metric_series(f->db, &q, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_t *series = json_object_get(json_array_get(list, 0), "series");
+	json_t *pts = json_object_get(json_array_get(series, 0), "points");
+	assert_int_equal(json_array_size(pts), 1);
+	assert_true(json_real_value(json_object_get(json_array_get(pts, 0), "value")) == 5.0);
+	json_decref(list);
+
+	/* a gauge: one series per attribute set, redacted on request */
+	q.name = "latency";
+	q.step_ns = 0;
+	q.redact = true;
+	assert_int_equal(jg_telemetry_metric_series(f->db, &q, &list), 0);
+	series = json_object_get(json_array_get(list, 0), "series");
+	assert_int_equal(json_array_size(series), 2);
+	char *text = json_dumps(series, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_null(strstr(text, "bob@example.com"));
+	assert_non_null(strstr(text, "[REDACTED:email]"));
+	free(text);
+	json_decref(list);
+	assert_int_equal(jg_telemetry_metric_names(NULL, "pay", 0, INT64_MAX, &list), JG_EUNAVAIL);
+}
+
 int
 main(void)
 {
@@ -306,6 +568,9 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_sweeps_in_chunks, setup, teardown),
 	    cmocka_unit_test(test_telemetry_parse_time),
+	    cmocka_unit_test_setup_teardown(test_telemetry_logs_query, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_telemetry_trace_and_search, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_telemetry_metrics, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*
- * audit_store.c - reading the audit log back: head, checkpoints, proofs,
- * exports, and the full verification of everything the store holds.
+ * audit_read.c - reading the audit log back: head, checkpoints, entries in
+ * order, proofs, exports, and the full verification of everything the store
+ * holds.
  *
  * Proofs and exports are built from stored perfect subtrees (audit_nodes)
  * and, for level 0, from re-hashing the entries themselves, inside one read
@@ -13,7 +14,7 @@
 
 #include <openssl/crypto.h>
 
-#include "jitgate/audit.h"
+#include "audit_int.h"
 #include "jitgate/error.h"
 
 #define VERIFY_CHUNK 8192
@@ -21,7 +22,7 @@
 static const char sql_size[] = "SELECT size FROM audit_head WHERE id = 1";
 static const char sql_head[] = "SELECT size, last_hash, frontier FROM audit_head WHERE id = 1";
 static const char sql_latest_cp[] =
-    "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+    "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
 static const char sql_cp_covering[] =
     "SELECT size, note FROM audit_checkpoints WHERE size > ? ORDER BY size DESC LIMIT 1";
 static const char sql_all_cps[] = "SELECT size, note FROM audit_checkpoints ORDER BY size";
@@ -31,6 +32,9 @@ static const char sql_range[] =
     "SELECT entry FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_all_entries[] = "SELECT seq, entry FROM audit_log ORDER BY seq";
 static const char sql_node_count[] = "SELECT count(*) FROM audit_nodes";
+static const char sql_from[] =
+    "SELECT seq, entry FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?";
+static const char sql_last_entry[] = "SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1";
 
 int
 jg_audit_size(struct jg_store *store, uint64_t *size)
@@ -53,33 +57,115 @@ jg_audit_size(struct jg_store *store, uint64_t *size)
 }
 
 int
-jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size)
+jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,
+			      int64_t *created_at)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	*note = NULL;
+	if (jg_stmt_prepare(conn, sql_latest_cp, &st) != 0)
+		return JG_ESTORE;
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		*size = (uint64_t)jg_stmt_column_int64(st, 0);
+		*note = strdup(jg_stmt_column_text(st, 1));
+		if (created_at)
+			*created_at = jg_stmt_column_int64(st, 2);
+		rc = *note ? 0 : JG_ENOMEM;
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	return rc;
+}
+
+int
+jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *size, int64_t *created_at)
 {
 	struct jg_store_conn *conn;
-	struct jg_stmt *st;
 	int rc;
 
 	*note = NULL;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_stmt_prepare(conn, sql_latest_cp, &st)) == 0) {
-		rc = jg_stmt_step(st);
-		if (rc == JG_STMT_ROW) {
-			*size = (uint64_t)jg_stmt_column_int64(st, 0);
-			*note = strdup(jg_stmt_column_text(st, 1));
-			rc = *note ? 0 : JG_ENOMEM;
-		} else {
-			rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
-		}
-		jg_stmt_finish(st);
-	}
+	rc = jg_audit_latest_checkpoint_on(conn, note, size, created_at);
 	jg_store_release(store, conn);
 	return rc;
 }
 
-/* get_node for merkle.h: level 0 re-hashes the entry, higher levels are stored. */
-static int
-get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
+int
+jg_audit_read_from(struct jg_store *store, uint64_t from, size_t max, jg_audit_entry_fn fn,
+		   void *ctx)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	size_t n = 0;
+	int rc, step;
+
+	if (max == 0 || max > INT64_MAX || from > INT64_MAX)
+		return JG_EINVAL;
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_from, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_int64(st, 1, (int64_t)from);
+	jg_stmt_bind_int64(st, 2, (int64_t)max);
+	rc = 0;
+	while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
+		size_t len;
+		const void *entry = jg_stmt_column_blob(st, 1, &len);
+		/* a gap (a row missing or renumbered) ends the run: nothing after it is handed out
+		 */
+		if ((uint64_t)jg_stmt_column_int64(st, 0) != from + n)
+			break;
+		if ((rc = fn(ctx, from + n, entry, len)) != 0)
+			break;
+		n++;
+	}
+	if (rc == 0 && step != JG_STMT_ROW && step != JG_STMT_DONE)
+		rc = JG_ESTORE;
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_audit_last_ts_ms(struct jg_store *store, int64_t *ts_ms)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_last_entry, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
+	}
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		size_t len;
+		const void *blob = jg_stmt_column_blob(st, 0, &len);
+		json_t *e = blob ? json_loadb(blob, len, 0, NULL) : NULL;
+		json_t *ts = json_object_get(e, "ts");
+		rc = json_is_integer(ts) ? 0 : JG_EVERIFY;
+		if (rc == 0)
+			*ts_ms = (int64_t)json_integer_value(ts);
+		json_decref(e);
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+/* jg_audit_get_node for merkle.h: level 0 re-hashes the entry, higher levels are stored. */
+int
+jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
 {
 	struct jg_store_conn *conn = ctx;
 	struct jg_stmt *st;
@@ -133,8 +219,8 @@ hex_string(const uint8_t h[32])
 	return json_string(hex);
 }
 
-static int
-read_size(struct jg_store_conn *conn, uint64_t *size)
+int
+jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size)
 {
 	struct jg_stmt *st;
 	if (jg_stmt_prepare(conn, sql_size, &st) != 0)
@@ -158,16 +244,16 @@ jg_audit_inclusion(struct jg_store *store, uint64_t seq, uint64_t size, json_t *
 	*out = NULL;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = read_size(conn, &have)) != 0)
+	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = jg_audit_read_size(conn, &have)) != 0)
 		goto out;
 	if (size > have || seq >= size) {
 		rc = JG_EINVAL;
 		goto out;
 	}
-	if ((rc = get_node(conn, 0, seq, leaf)) != 0 ||
-	    (rc = jg_merkle_inclusion_proof(seq, size, get_node, conn, proof, sizeof(proof),
-					    &plen)) != 0 ||
-	    (rc = jg_merkle_root_from_nodes(size, get_node, conn, root)) != 0)
+	if ((rc = jg_audit_get_node(conn, 0, seq, leaf)) != 0 ||
+	    (rc = jg_merkle_inclusion_proof(seq, size, jg_audit_get_node, conn, proof,
+					    sizeof(proof), &plen)) != 0 ||
+	    (rc = jg_merkle_root_from_nodes(size, jg_audit_get_node, conn, root)) != 0)
 		goto out;
 	*out = json_pack("{s:I,s:I,s:o,s:o,s:o}", "seq", (json_int_t)seq, "tree_size",
 			 (json_int_t)size, "leaf_hash", hex_string(leaf), "root", hex_string(root),
@@ -191,16 +277,16 @@ jg_audit_consistency(struct jg_store *store, uint64_t m, uint64_t n, json_t **ou
 	*out = NULL;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = read_size(conn, &have)) != 0)
+	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = jg_audit_read_size(conn, &have)) != 0)
 		goto out;
 	if (n > have || m > n) {
 		rc = JG_EINVAL;
 		goto out;
 	}
-	if ((rc = jg_merkle_consistency_proof(m, n, get_node, conn, proof, sizeof(proof), &plen)) !=
-		0 ||
-	    (rc = jg_merkle_root_from_nodes(m, get_node, conn, root_m)) != 0 ||
-	    (rc = jg_merkle_root_from_nodes(n, get_node, conn, root_n)) != 0)
+	if ((rc = jg_merkle_consistency_proof(m, n, jg_audit_get_node, conn, proof, sizeof(proof),
+					      &plen)) != 0 ||
+	    (rc = jg_merkle_root_from_nodes(m, jg_audit_get_node, conn, root_m)) != 0 ||
+	    (rc = jg_merkle_root_from_nodes(n, jg_audit_get_node, conn, root_n)) != 0)
 		goto out;
 	*out = json_pack("{s:I,s:I,s:o,s:o,s:o}", "from", (json_int_t)m, "to", (json_int_t)n,
 			 "root_from", hex_string(root_m), "root_to", hex_string(root_n), "proof",
@@ -256,7 +342,7 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = read_size(conn, &have)) != 0)
+	if ((rc = jg_store_begin_read(conn)) != 0 || (rc = jg_audit_read_size(conn, &have)) != 0)
 		goto out;
 	if (from > to || to >= have) {
 		rc = JG_EINVAL;
@@ -284,7 +370,7 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 		goto out;
 
 	/* left: the frontier of [0, from); right: the tiles of [to + 1, tree_size). */
-	if ((rc = jg_merkle_frontier_from_nodes(from, get_node, conn, &left)) != 0)
+	if ((rc = jg_merkle_frontier_from_nodes(from, jg_audit_get_node, conn, &left)) != 0)
 		goto out;
 	json_t *lefts = json_array(), *rights = json_array();
 	for (int k = 63; k >= 0; k--)
@@ -295,7 +381,7 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 	size_t nright = tile(to + 1, tree_size, levels, idx, 128);
 	for (size_t i = 0; i < nright; i++) {
 		uint8_t h[32];
-		if ((rc = get_node(conn, levels[i], idx[i], h)) != 0) {
+		if ((rc = jg_audit_get_node(conn, levels[i], idx[i], h)) != 0) {
 			json_decref(lefts);
 			json_decref(rights);
 			goto out;
@@ -385,7 +471,7 @@ static int
 compare_node(void *ctx, const struct jg_merkle_node *node)
 {
 	uint8_t stored[32];
-	int rc = get_node(ctx, node->level, node->index, stored);
+	int rc = jg_audit_get_node(ctx, node->level, node->index, stored);
 	if (rc == JG_ENOTFOUND)
 		return JG_EVERIFY;
 	if (rc != 0)
@@ -689,8 +775,8 @@ jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *
 }
 
 /* Leaf hash of entry seq as stored; with entry (may be NULL), the same bytes parsed. */
-static int
-read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)
+int
+jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)
 {
 	struct jg_stmt *st;
 	const void *blob;
@@ -698,7 +784,7 @@ read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **e
 	int rc;
 
 	if (entry == NULL)
-		return get_node(conn, 0, seq, leaf);
+		return jg_audit_get_node(conn, 0, seq, leaf);
 	*entry = NULL;
 	if (jg_stmt_prepare(conn, sql_entry, &st) != 0)
 		return JG_ESTORE;
@@ -737,15 +823,15 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 	if (held == NULL && (rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
 	/* the entry re-read and re-hashed, then proven against the verified root */
-	rc = read_leaf(conn, seq, leaf, entry);
+	rc = jg_audit_read_leaf(conn, seq, leaf, entry);
 	if (rc == 0 && proven) {
 		/* proven before into a verified root, which only ever grows: the row must not move
 		 */
 		if (CRYPTO_memcmp(leaf, proven, 32) != 0)
 			rc = JG_EVERIFY;
 	} else if (rc == 0)
-		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, get_node, conn, proof,
-					       sizeof(proof), &plen);
+		rc = jg_merkle_inclusion_proof(seq, verified->next_seq, jg_audit_get_node, conn,
+					       proof, sizeof(proof), &plen);
 	if (rc == 0 && !proven &&
 	    jg_merkle_inclusion_verify(seq, verified->next_seq, leaf, proof, plen, root) != 0)
 		rc = JG_EVERIFY; /* the stored log differs from the verified one */

@@ -1,0 +1,304 @@
+/*
+ * audit_checkpoint.c - checkpoints, their cadence and the off-host sinks.
+ *
+ * Checkpoints are made by the writer (so they see a consistent head): every
+ * cfg.checkpoint_entries entries, within cfg.checkpoint_seconds of the first
+ * entry not yet covered, and on demand.  The background thread here makes
+ * them when due, tries the store again while writes fail, extends and
+ * re-verifies the verified chain, and pushes each stored checkpoint to the
+ * off-host sinks until each has it.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit_int.h"
+#include "jitgate/error.h"
+#include "jitgate/fileio.h"
+#include "jitgate/httpc.h"
+#include "jitgate/log.h"
+
+/* ---- statements ---------------------------------------------------------- */
+
+static const char sql_cp_insert[] =
+    "INSERT INTO audit_checkpoints (size, note, created_at) VALUES (?, ?, ?)";
+static const char sql_cp_unpushed[] =
+    "SELECT c.size, c.note FROM audit_checkpoints c WHERE NOT EXISTS "
+    "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?) "
+    "ORDER BY c.size LIMIT 64"; /* PUSH_BATCH */
+static const char sql_oldest_unpushed[] =
+    "SELECT min(c.created_at) FROM audit_checkpoints c WHERE NOT EXISTS "
+    "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?)";
+static const char sql_push_insert[] =
+    "INSERT INTO audit_checkpoint_pushes (size, sink, pushed_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (size, sink) DO NOTHING";
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+struct cp_job {
+	char *note;
+	uint64_t size;
+};
+
+static int
+checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct cp_job *j = ctx;
+	struct jg_audit *a = tx->a;
+	const struct jg_key *key = jg_keyring_active(a->keys);
+	uint8_t root[32];
+	char *body = NULL;
+	size_t body_len, note_len;
+	struct jg_stmt *st;
+	int rc;
+
+	/* Nothing new since the newest checkpoint: hand that one back. */
+	uint64_t latest = 0;
+	rc = jg_audit_latest_checkpoint_on(tx->conn, &j->note, &latest, NULL);
+	if (rc == 0 && latest == tx->size) {
+		j->size = tx->size;
+		return 0;
+	}
+	free(j->note);
+	j->note = NULL;
+	if (rc != 0 && rc != JG_ENOTFOUND)
+		return rc;
+
+	if ((rc = jg_merkle_frontier_root(&tx->tree, root)) != 0 ||
+	    (rc = jg_signed_note_checkpoint_body(a->origin, tx->size, root, &body, &body_len)) != 0)
+		return rc;
+	rc = jg_signed_note_sign(body, body_len, a->origin, key->pkey, &j->note, &note_len);
+	free(body);
+	if (rc != 0)
+		return rc;
+	if ((rc = jg_stmt_prepare(tx->conn, sql_cp_insert, &st)) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
+	jg_stmt_bind_text(st, 2, j->note);
+	jg_stmt_bind_int64(st, 3, tx->ts);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	j->size = tx->size;
+	return 0;
+}
+
+int
+jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
+{
+	struct cp_job j = {0};
+	int rc = jg_audit_run(a, checkpoint_fn, &j);
+
+	if (rc != 0) {
+		free(j.note);
+		return rc;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (j.size > a->checkpointed_size)
+		a->checkpointed_size = j.size;
+	pthread_cond_signal(&a->wakeup); /* push it off-host now */
+	pthread_mutex_unlock(&a->lock);
+	if (size)
+		*size = j.size;
+	if (note)
+		*note = j.note;
+	else
+		free(j.note);
+	return 0;
+}
+
+/* ---- off-host sinks -------------------------------------------------------- */
+
+/* Writes checkpoint-<size>.note; an existing different file is a fork: refuse loudly. */
+static int
+push_dir(struct jg_audit *a, uint64_t size, const char *note)
+{
+	char path[4096], *old = NULL, err[256];
+	size_t old_len;
+
+	snprintf(path, sizeof(path), "%s/checkpoint-%020llu.note", a->sink_dir,
+		 (unsigned long long)size);
+	if (jg_file_read(path, JG_NOTE_MAX_BYTES, false, &old, &old_len, err, sizeof(err)) == 0) {
+		int same = old_len == strlen(note) && memcmp(old, note, old_len) == 0;
+		free(old);
+		if (!same) {
+			json_t *f = json_pack("{s:s,s:I}", "sink", path, "size", (json_int_t)size);
+			jg_log(JG_LOG_ERROR,
+			       "audit: the off-host copy of this checkpoint differs from ours: "
+			       "the log may have been rewritten",
+			       f);
+			json_decref(f);
+			return JG_EVERIFY;
+		}
+		return 0;
+	}
+	return jg_file_write_atomic(path, note, strlen(note), 0644);
+}
+
+static int
+push_url(struct jg_audit *a, const char *note)
+{
+	struct jg_httpc_opts opts = {.ca_file = a->sink_ca_file,
+				     .timeout_ms = 10000,
+				     .max_bytes = 65536,
+				     .flags = JG_HTTPC_HTTPS_ONLY,
+				     .content_type = "text/plain; charset=utf-8"};
+	struct jg_httpc_reply reply;
+	int rc = jg_httpc_request(a->sink_url, note, &opts, &reply);
+	if (rc == 0 && (reply.status < 200 || reply.status >= 300))
+		rc = JG_EIO;
+	jg_httpc_reply_free(&reply);
+	return rc;
+}
+
+#define PUSH_BATCH 64
+
+struct pending {
+	uint64_t size;
+	char *note;
+};
+
+/* The checkpoints sink does not have yet, oldest first (at most PUSH_BATCH): *n of them. */
+static int
+unpushed(struct jg_audit *a, const char *sink, struct pending *p, int *n)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (jg_store_acquire(a->store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_cp_unpushed, &st) != 0) {
+		jg_store_release(a->store, conn);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_text(st, 1, sink);
+	while (*n < PUSH_BATCH && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		p[*n].size = (uint64_t)jg_stmt_column_int64(st, 0);
+		p[*n].note = strdup(jg_stmt_column_text(st, 1));
+		if (p[*n].note)
+			(*n)++;
+	}
+	jg_stmt_finish(st);
+	jg_store_release(a->store, conn);
+	return 0;
+}
+
+/* Records that sink has the checkpoint of size (it is pushed again if this fails). */
+static void
+record_push(struct jg_audit *a, const char *sink, uint64_t size)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+
+	if (jg_store_acquire(a->store, &conn) != 0)
+		return;
+	if (jg_stmt_prepare(conn, sql_push_insert, &st) == 0) {
+		jg_stmt_bind_int64(st, 1, (int64_t)size);
+		jg_stmt_bind_text(st, 2, sink);
+		jg_stmt_bind_int64(st, 3, jg_audit_now_ms());
+		(void)jg_stmt_step(st);
+		jg_stmt_finish(st);
+	}
+	jg_store_release(a->store, conn);
+}
+
+/*
+ * Pushes what sink lacks, oldest first, stopping at the first failure.  No
+ * store connection is held while a push runs: an HTTPS push may wait up to
+ * its timeout, and a pool connection held meanwhile would be one fewer for
+ * requests (the checkpoints are read first, each push recorded after).
+ */
+static void
+push_pending(struct jg_audit *a, const char *sink)
+{
+	struct pending pending[PUSH_BATCH];
+	int n = 0;
+
+	if (unpushed(a, sink, pending, &n) != 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		int rc = strcmp(sink, JG_AUDIT_SINK_DIR) == 0
+			     ? push_dir(a, pending[i].size, pending[i].note)
+			     : push_url(a, pending[i].note);
+		if (rc == 0) {
+			record_push(a, sink, pending[i].size);
+		} else {
+			json_t *f = json_pack("{s:s,s:I}", "sink", sink, "size",
+					      (json_int_t)pending[i].size);
+			jg_log(JG_LOG_WARN,
+			       "audit: could not push a checkpoint off-host; will retry", f);
+			json_decref(f);
+		}
+		free(pending[i].note);
+		if (rc != 0) {
+			for (int k = i + 1; k < n; k++)
+				free(pending[k].note);
+			break;
+		}
+	}
+}
+
+int
+jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *created_at)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_oldest_unpushed, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_text(st, 1, sink);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW && !jg_stmt_column_is_null(st, 0)) {
+		*created_at = jg_stmt_column_int64(st, 0);
+		rc = 0;
+	} else {
+		/* min() of no rows is one NULL row: every checkpoint reached the sink */
+		rc = rc == JG_STMT_ROW ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+void *
+jg_audit_pusher_main(void *arg)
+{
+	struct jg_audit *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping) {
+		struct timespec until;
+		jg_clock_deadline(&until, 1000);
+		pthread_cond_timedwait(&a->wakeup, &a->lock, &until);
+		if (a->stopping)
+			break;
+		int due = a->size > a->checkpointed_size &&
+			  (a->size - a->checkpointed_size >= a->checkpoint_entries ||
+			   jg_audit_now_ms() - a->first_uncovered_ms >=
+			       (int64_t)a->checkpoint_seconds * 1000);
+		pthread_mutex_unlock(&a->lock);
+
+		if (jg_audit_writable(a) != 0 && jg_audit_run(a, jg_audit_probe_fn, NULL) == 0)
+			jg_log(JG_LOG_INFO, "audit: the store can be written again", NULL);
+		if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
+			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry",
+			       NULL);
+		if (jg_audit_check(a, NULL) == 0)
+			jg_audit_reverify_due(a); /* only for a log verified at start (serve) */
+		if (a->sink_dir)
+			push_pending(a, JG_AUDIT_SINK_DIR);
+		if (a->sink_url)
+			push_pending(a, JG_AUDIT_SINK_URL);
+		pthread_mutex_lock(&a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}

@@ -1,0 +1,143 @@
+/*
+ * audit_int.h - the state of an open audit log, shared by the files of
+ * src/audit/ that make it up (not a public interface: other modules use
+ * include/jitgate/audit.h):
+ *
+ *   audit.c             life cycle: open, start, stop, free
+ *   audit_writer.c      the writer: group commit, appends, the store probe
+ *   audit_checkpoint.c  checkpoints, their cadence and the off-host sinks
+ *                       (the background thread)
+ *   audit_verified.c    the verified chain: extend, check, anchors, broken
+ *   audit_read.c        reading the tables back (head, checkpoints, proofs,
+ *                       exports, verification)
+ */
+#ifndef JITGATE_AUDIT_INT_H
+#define JITGATE_AUDIT_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "jitgate/audit.h"
+#include "jitgate/clock.h"
+
+#define MAX_BATCH 512
+
+struct job {
+	jg_audit_work_fn fn;
+	void *ctx;
+	int rc;
+	int done;
+	int no_savepoint;    /* a plain append: it cannot be refused once queued */
+	int refused;	     /* refused in its own savepoint: rc stands even if the batch fails */
+	pthread_cond_t wake; /* done, or it is this job's turn to lead */
+	/* an asynchronous job (heap): told through done_fn after its batch, then freed */
+	jg_audit_done_fn done_fn;
+	void *done_ctx;
+	struct job *next;
+};
+
+struct jg_audit_tx {
+	struct jg_audit *a;
+	struct jg_store_conn *conn;
+	int64_t ts;
+	uint64_t size;
+	uint8_t last[32];
+	struct jg_merkle_frontier tree;
+};
+
+#define ANCHOR_CACHE 256
+
+struct jg_audit {
+	struct jg_store *store;
+	char *origin, *sink_dir, *sink_url, *sink_ca_file;
+	uint64_t checkpoint_entries;
+	int checkpoint_seconds;
+	int verify_threads;
+	struct jg_keyring *keys; /* checkpoint keys; the active one signs */
+
+	pthread_mutex_t lock;
+	pthread_cond_t done;	    /* callers: a batch finished, the writer's seat is free */
+	pthread_cond_t wakeup;	    /* checkpoint thread */
+	pthread_cond_t writer_wake; /* writer thread: asynchronous jobs wait */
+	struct job *queue, *queue_tail;
+	int stopping, started;
+	int writing;	   /* a caller is committing a batch (it holds conn) */
+	int write_failing; /* the last batch could not be made durable (disk full, read-only) */
+	pthread_t pusher, writer;
+	int writer_running, writer_exit;
+	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
+
+	/* what has been verified: a chain (size, last hash, frontier) and whether it broke */
+	pthread_mutex_t verify_lock;
+	struct jg_chain verified;
+	int have_verified;
+	int broken;
+	char broken_why[400];
+	/*
+	 * The chain as this writer left it after its last batch, and the
+	 * store's data_version then: while no other connection has committed,
+	 * those entries are exactly what was written and need no re-reading.
+	 */
+	int own_valid;
+	uint64_t own_start; /* the head before that batch (verified through it) */
+	int64_t own_data_version;
+	struct jg_chain own;
+	struct jg_audit_verifiers verifiers;
+	int reverify_seconds;
+	int64_t last_full_verify_ms;
+
+	/* anchors already proven into a verified root: seq -> leaf (guard.c's hot path) */
+	pthread_mutex_t anchor_lock;
+	struct {
+		int used;
+		uint64_t seq;
+		uint8_t leaf[32];
+		uint8_t key[32]; /* the claim about the entry that passed (jg_audit_anchor_claim) */
+	} anchors[ANCHOR_CACHE];
+
+	/* cache of the head after the last commit; the database stays the authority */
+	uint64_t size;
+	uint64_t checkpointed_size;
+	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
+};
+
+/* jitgate's time (clock.h): entries' ts never go backward, whatever the wall clock does. */
+static inline int64_t
+jg_audit_now_ms(void)
+{
+	return jg_clock_now_ms();
+}
+
+/* audit_read.c: jg_audit_latest_checkpoint() on a connection the caller holds (its transaction). */
+int jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,
+				  int64_t *created_at);
+
+/*
+ * audit_read.c: a node of the tree for merkle.h (ctx: a struct
+ * jg_store_conn): level 0 re-hashes entry index, higher levels are read from
+ * audit_nodes.  0, JG_ENOTFOUND, JG_EVERIFY or JG_ESTORE.
+ */
+int jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32]);
+/*
+ * audit_read.c: the leaf hash of entry seq as stored; with entry (may be
+ * NULL), the same bytes parsed (NULL when they are not JSON).  JG_ENOTFOUND
+ * when there is no such entry.
+ */
+int jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry);
+/* audit_read.c: the head's size, on a connection the caller holds. */
+int jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size);
+
+/* audit_writer.c: the writer thread (leads batches of asynchronous jobs). */
+void *jg_audit_writer_main(void *arg);
+/* audit_writer.c: a tiny durable write, to learn that the store takes writes again. */
+int jg_audit_probe_fn(struct jg_audit_tx *tx, void *ctx);
+
+/* audit_checkpoint.c: the background thread (cadence, store probe, re-verification, sinks). */
+void *jg_audit_pusher_main(void *arg);
+
+/* audit_verified.c: marks the log broken (sticky) and says why, once. */
+void jg_audit_mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc);
+/* audit_verified.c: the whole log verified again when reverify_seconds have passed. */
+void jg_audit_reverify_due(struct jg_audit *a);
+
+#endif

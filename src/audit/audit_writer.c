@@ -1,0 +1,638 @@
+/*
+ * audit_writer.c - the audit writer (group commit) and appends.
+ *
+ * Callers enqueue a job; one of them at a time is the writer (see
+ * jg_audit_run) - a waiting caller, or the writer thread for jobs nobody
+ * waits on (jg_audit_append_async) - which takes every job waiting (up to
+ * MAX_BATCH), opens one
+ * transaction, reads the chain head from the database, runs each job inside
+ * its own SAVEPOINT - a job that fails is rolled back alone and the head
+ * restored to before it - writes the new head and commits once.  With
+ * synchronous=FULL that single COMMIT is the batch's fsync; jobs queued
+ * meanwhile form the next batch.
+ * If SQLite ends the transaction on an I/O error (disk full, read-only
+ * file), the whole batch fails with JG_EUNAVAIL and nothing of it stays.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "audit_int.h"
+#include "jitgate/canon.h"
+#include "jitgate/error.h"
+#include "jitgate/log.h"
+
+/* ---- statements ---------------------------------------------------------- */
+
+static const char sql_head_select[] =
+    "SELECT size, last_hash, frontier FROM audit_head WHERE id = 1";
+static const char sql_head_update[] =
+    "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ? WHERE id = 1";
+static const char sql_entry_insert[] = "INSERT INTO audit_log (seq, entry) VALUES (?, ?)";
+static const char sql_node_insert[] = "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)";
+static const char sql_savepoint[] = "SAVEPOINT job";
+static const char sql_release[] = "RELEASE job";
+static const char sql_rollback_to[] = "ROLLBACK TO job";
+
+static int
+exec1(struct jg_store_conn *conn, const char *sql)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql, &st);
+	if (rc != 0)
+		return rc;
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : rc;
+}
+
+static int
+head_load(struct jg_audit_tx *tx)
+{
+	struct jg_stmt *st;
+	const void *blob;
+	size_t len;
+	int rc;
+
+	if ((rc = jg_stmt_prepare(tx->conn, sql_head_select, &st)) != 0)
+		return JG_ESTORE;
+	rc = jg_stmt_step(st);
+	if (rc != JG_STMT_ROW) {
+		jg_stmt_finish(st);
+		return JG_ESTORE;
+	}
+	tx->size = (uint64_t)jg_stmt_column_int64(st, 0);
+	blob = jg_stmt_column_blob(st, 1, &len);
+	if (len != 32) {
+		jg_stmt_finish(st);
+		return JG_EVERIFY;
+	}
+	memcpy(tx->last, blob, 32);
+	blob = jg_stmt_column_blob(st, 2, &len);
+	rc = jg_merkle_frontier_decode(blob, len, &tx->tree);
+	jg_stmt_finish(st);
+	if (rc != 0 || tx->tree.size != tx->size)
+		return JG_EVERIFY;
+	return 0;
+}
+
+static int
+head_store(struct jg_audit_tx *tx)
+{
+	uint8_t buf[JG_MERKLE_FRONTIER_MAX_BYTES];
+	size_t len;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_merkle_frontier_encode(&tx->tree, buf, sizeof(buf), &len) != 0)
+		return JG_EINVAL;
+	if ((rc = jg_stmt_prepare(tx->conn, sql_head_update, &st)) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
+	jg_stmt_bind_blob(st, 2, tx->last, 32);
+	jg_stmt_bind_blob(st, 3, buf, len);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+/* ---- appends -------------------------------------------------------------- */
+
+struct jg_store_conn *
+jg_audit_tx_conn(struct jg_audit_tx *tx)
+{
+	return tx->conn;
+}
+
+/*
+ * An entry's canonical encoding is its fields in sorted key order:
+ *   {"actor":A,"data":D,"prev":"P","seq":N,"ts":T,"type":Y,"v":1}
+ * where A, D and Y are the canonical encodings of the values.  Those three
+ * can be made before the writer is involved (they do not depend on the
+ * chain); the writer splices in prev, seq and ts.
+ */
+struct parts {
+	char *actor, *data, *type;
+};
+
+static void
+parts_free(struct parts *p)
+{
+	free(p->actor);
+	free(p->data);
+	free(p->type);
+}
+
+static int
+valid_type(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > 64 || t[0] < 'a' || t[0] > 'z')
+		return 0;
+	return strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int
+parts_make(const char *type, const char *actor, json_t *data, struct parts *p)
+{
+	json_t *empty = NULL, *wrap = NULL, *s;
+	char *enc = NULL;
+	size_t len;
+	int rc = JG_EINVAL;
+
+	memset(p, 0, sizeof(*p));
+	if (type == NULL || actor == NULL || *actor == '\0' || !valid_type(type))
+		return JG_EINVAL;
+	if (data == NULL)
+		data = empty = json_object();
+	/*
+	 * Encoded one level down, as the entry holds it, so that canon's depth
+	 * limit counts as it will when the entry is verified: {"data":D}.
+	 */
+	if (!json_is_object(data) || (wrap = json_pack("{s:O}", "data", data)) == NULL ||
+	    jg_canon_encode(wrap, &enc, &len) != 0)
+		goto out;
+	if ((p->data = strndup(enc + 8, len - 9)) == NULL)
+		goto out;
+	if ((s = json_string(actor)) == NULL)
+		goto out;
+	p->actor = json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(s);
+	if ((s = json_string(type)) == NULL)
+		goto out;
+	p->type = json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(s);
+	if (p->actor != NULL && p->type != NULL)
+		rc = 0;
+out:
+	json_decref(empty);
+	json_decref(wrap);
+	free(enc);
+	if (rc != 0)
+		parts_free(p);
+	return rc;
+}
+
+/*
+ * Whether the entry could exceed JG_AUDIT_MAX_ENTRY once the writer splices
+ * in prev (64 characters), seq and ts (at most 20 each) and v.  Such an
+ * append keeps its savepoint, so that refusing it (JG_ETOOBIG) spares the
+ * rest of its batch.
+ */
+static int
+parts_near_cap(const struct parts *p)
+{
+	static const char frame[] =
+	    "{\"actor\":,\"data\":,\"prev\":\"\",\"seq\":,\"ts\":,\"type\":,\"v\":}";
+	size_t most = sizeof(frame) - 1 + strlen(p->actor) + strlen(p->data) + strlen(p->type) +
+		      64 + 20 + 20 + 11;
+	return most > JG_AUDIT_MAX_ENTRY;
+}
+
+static int
+append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_receipt *out)
+{
+	char prev[65], *bytes;
+	int len;
+	uint8_t leaf[32];
+	struct jg_merkle_node done[JG_MERKLE_MAX_LEVELS];
+	size_t ndone = 0;
+	struct jg_merkle_frontier tree = tx->tree;
+	struct jg_stmt *st;
+	int rc;
+
+	jg_hex32(tx->last, prev);
+	len = asprintf(&bytes,
+		       "{\"actor\":%s,\"data\":%s,\"prev\":\"%s\",\"seq\":%llu,\"ts\":%lld,"
+		       "\"type\":%s,\"v\":%d}",
+		       p->actor, p->data, prev, (unsigned long long)tx->size, (long long)tx->ts,
+		       p->type, JG_AUDIT_VERSION);
+	if (len < 0)
+		return JG_ENOMEM;
+	if (len > JG_AUDIT_MAX_ENTRY) {
+		free(bytes);
+		return JG_ETOOBIG;
+	}
+	if ((rc = jg_merkle_leaf_hash(bytes, (size_t)len, leaf)) != 0 ||
+	    (rc = jg_merkle_frontier_append(&tree, leaf, done, &ndone)) != 0) {
+		free(bytes);
+		return rc;
+	}
+	if ((rc = jg_stmt_prepare(tx->conn, sql_entry_insert, &st)) != 0) {
+		free(bytes);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
+	jg_stmt_bind_blob(st, 2, bytes, (size_t)len);
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	free(bytes);
+	if (rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	for (size_t i = 0; i < ndone; i++) {
+		if (done[i].level == 0)
+			continue;
+		if (jg_stmt_prepare(tx->conn, sql_node_insert, &st) != 0)
+			return JG_ESTORE;
+		jg_stmt_bind_int64(st, 1, done[i].level);
+		jg_stmt_bind_int64(st, 2, (int64_t)done[i].index);
+		jg_stmt_bind_blob(st, 3, done[i].hash, 32);
+		rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE)
+			return JG_ESTORE;
+	}
+	if (out) {
+		out->seq = tx->size;
+		memcpy(out->hash, leaf, 32);
+	}
+	tx->tree = tree;
+	tx->size++;
+	memcpy(tx->last, leaf, 32);
+	return 0;
+}
+
+int
+jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, json_t *data,
+		   struct jg_audit_receipt *out)
+{
+	struct parts p;
+	int rc = parts_make(type, actor, data, &p);
+	if (rc != 0)
+		return rc;
+	rc = append_parts(tx, &p, out);
+	parts_free(&p);
+	return rc;
+}
+
+/* ---- the writer ------------------------------------------------------------ */
+
+/*
+ * Verify-then-append: before a batch adds anything, the entries appended
+ * since the last verification are re-read inside the batch's transaction
+ * and verified (form, links, stored nodes), so an entry becomes durable only
+ * on a log that verified up to it - what the guard needs before it acts,
+ * at one pass per entry on the writer's connection.  A log not verified at
+ * start (the CLI's writers) skips this; a broken log fails the batch.
+ * The entries of this writer's previous batch are taken as written without
+ * re-reading them when the store's data_version shows that no other
+ * connection (no other process, no other thread's connection) committed
+ * since that batch: nothing else can have changed them.
+ */
+static int
+verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
+	     int64_t data_version)
+{
+	struct jg_chain_fault fault;
+	uint64_t added;
+	int rc = 0, found = 0;
+
+	pthread_mutex_lock(&a->verify_lock);
+	if (a->broken)
+		rc = JG_EVERIFY;
+	else if (a->have_verified && a->verified.next_seq < head_size) {
+		if (a->own_valid && a->own_data_version == data_version &&
+		    a->own.next_seq == head_size && a->verified.next_seq == a->own_start) {
+			int threads = a->verified.threads;
+			a->verified = a->own;
+			a->verified.threads = threads;
+		} else {
+			found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added,
+								 &fault)) == JG_EVERIFY;
+		}
+	}
+	if (rc == 0 && a->have_verified && a->verified.next_seq != head_size) {
+		rc = jg_chain_fault_set(
+		    &fault, head_size, "the log holds %llu entries but its head says %llu",
+		    (unsigned long long)a->verified.next_seq, (unsigned long long)head_size);
+		found = 1;
+	}
+	/* no later entry links to the newest one: only the head's last hash vouches for it */
+	if (rc == 0 && a->have_verified && head_size > 0 &&
+	    CRYPTO_memcmp(a->verified.prev, head_last, 32) != 0) {
+		rc = jg_chain_fault_set(&fault, head_size - 1,
+					"the chain head's last hash does not match entry %llu: "
+					"the last entry was altered",
+					(unsigned long long)(head_size - 1));
+		found = 1;
+	}
+	pthread_mutex_unlock(&a->verify_lock);
+	if (found)
+		jg_audit_mark_broken(a, &fault, rc);
+	return rc;
+}
+
+/*
+ * One batch: BEGIN, the head, verify-then-append, each job in its savepoint,
+ * the new head, COMMIT.  Every failure takes the one path at `fail`: the
+ * transaction is rolled back, every job not refused on its own gets
+ * JG_EUNAVAIL (a refused one keeps its refusal: nothing of it stays either
+ * way), and the store is marked failing until a batch that writes commits,
+ * so /readyz tells the truth while no write can succeed.
+ */
+static void
+run_batch(struct jg_audit *a, struct job *batch)
+{
+	struct jg_audit_tx tx = {.a = a, .conn = a->conn};
+	uint64_t start_size = 0;
+	int64_t data_version = 0;
+	int rc;
+
+	if (jg_store_begin(a->conn) != 0)
+		goto fail;
+	if ((rc = head_load(&tx)) != 0) {
+		if (rc == JG_EVERIFY)
+			jg_log(JG_LOG_ERROR, "audit: the chain head in the store is corrupt", NULL);
+		goto fail;
+	}
+	start_size = tx.size;
+	rc = jg_store_data_version(a->conn, &data_version);
+	if (rc == 0)
+		rc = verify_since(a, start_size, tx.last, data_version);
+	a->own_valid = 0; /* until this batch commits */
+	if (rc != 0)
+		goto fail;
+	for (struct job *j = batch; j; j = j->next) {
+		struct jg_audit_tx saved = tx;
+		tx.ts = jg_audit_now_ms();
+		if (!j->no_savepoint && exec1(a->conn, sql_savepoint) != 0)
+			goto fail;
+		j->rc = j->fn(&tx, j->ctx);
+		if (j->rc == JG_ESTORE)
+			j->rc = JG_EUNAVAIL;
+		/* The transaction is gone (I/O error) or cannot be trusted: none of it stays. */
+		if (!jg_store_in_transaction(a->conn) || (j->no_savepoint && j->rc != 0)) {
+			j->rc = 0; /* not a refusal of its own: the batch failed */
+			goto fail;
+		}
+		if (j->no_savepoint)
+			continue;
+		if (j->rc != 0) {
+			tx = saved;
+			j->refused = 1;
+			if (exec1(a->conn, sql_rollback_to) != 0)
+				goto fail;
+		}
+		if (exec1(a->conn, sql_release) != 0)
+			goto fail;
+	}
+	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0)
+		goto fail;
+	if (tx.size != start_size) {
+		a->own_valid = 1;
+		a->own_start = start_size;
+		a->own_data_version = data_version;
+		a->own.next_seq = tx.size;
+		memcpy(a->own.prev, tx.last, sizeof(a->own.prev));
+		a->own.tree = tx.tree;
+	}
+	/* only a commit that wrote proves the store takes writes (an empty one touches no file) */
+	int wrote = tx.size != start_size;
+	for (struct job *j = batch; j && !wrote; j = j->next)
+		wrote = j->fn == jg_audit_probe_fn;
+	if (wrote)
+		__atomic_store_n(&a->write_failing, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&a->lock);
+	if (tx.size > a->size && a->size == a->checkpointed_size)
+		a->first_uncovered_ms = jg_audit_now_ms();
+	a->size = tx.size;
+	if (a->size - a->checkpointed_size >= a->checkpoint_entries)
+		pthread_cond_signal(&a->wakeup);
+	pthread_mutex_unlock(&a->lock);
+	return;
+fail:
+	jg_store_rollback(a->conn);
+	for (struct job *j = batch; j; j = j->next)
+		if (!j->refused)
+			j->rc = JG_EUNAVAIL;
+	__atomic_store_n(&a->write_failing, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Group commit without a hand-off: the first caller that finds no batch in
+ * progress becomes the writer (the leader), takes every job queued so far
+ * - its own included - and commits them as one batch; the others sleep
+ * until their job is done or the writer's seat is free again, then one of
+ * them leads the next batch.  One batch at a time, on one connection, so
+ * appends are serialised exactly as with a dedicated thread, but a lone
+ * caller pays no thread switch (RocksDB's write groups work the same way).
+ * Jobs nobody waits on (asynchronous) are led by the writer thread instead.
+ */
+
+struct append_job {
+	struct parts parts;
+	struct jg_audit_receipt *out;
+};
+
+/* An asynchronous append: the job first, so the writer frees it from its job pointer. */
+struct async_append {
+	struct job job;
+	struct append_job append;
+};
+
+static void
+async_free(struct async_append *aa)
+{
+	parts_free(&aa->append.parts);
+	free(aa);
+}
+
+/* Wakes whoever leads next: the first queued caller, or the writer thread. */
+static void
+wake_next_leader(struct jg_audit *a)
+{
+	if (a->queue == NULL)
+		return;
+	if (a->queue->done_fn == NULL)
+		pthread_cond_signal(&a->queue->wake);
+	else
+		pthread_cond_signal(&a->writer_wake);
+}
+
+/* Takes the writer's seat, commits one batch, wakes its jobs.  Called and returns with a->lock. */
+static void
+lead_batch(struct jg_audit *a)
+{
+	struct job *batch = a->queue, *last = a->queue;
+
+	a->writing = 1;
+	for (int n = 1; n < MAX_BATCH && last->next; n++)
+		last = last->next;
+	a->queue = last->next;
+	if (a->queue == NULL)
+		a->queue_tail = NULL;
+	last->next = NULL;
+	pthread_mutex_unlock(&a->lock);
+
+	run_batch(a, batch);
+
+	/*
+	 * Jobs nobody waits on are told first, outside the lock (a callback
+	 * hands the result to another thread and returns), and freed: once the
+	 * writer's seat is free, jg_audit_stop may return.
+	 */
+	struct job *waiting = NULL, **waiting_tail = &waiting;
+	for (struct job *j = batch, *next; j; j = next) {
+		next = j->next;
+		if (j->done_fn != NULL) {
+			j->done_fn(j->done_ctx, j->rc);
+			async_free((struct async_append *)j);
+			continue;
+		}
+		j->next = NULL;
+		*waiting_tail = j;
+		waiting_tail = &j->next;
+	}
+	pthread_mutex_lock(&a->lock);
+	for (struct job *j = waiting, *next; j; j = next) {
+		next = j->next; /* a waiting caller's job vanishes as soon as it is done */
+		j->done = 1;
+		pthread_cond_signal(&j->wake);
+	}
+	a->writing = 0;
+	wake_next_leader(a);
+	pthread_cond_broadcast(&a->done);
+}
+
+static int
+run_job(struct jg_audit *a, struct job *job)
+{
+	pthread_cond_init(&job->wake, NULL);
+	/* a log known not to verify takes nothing more: every audited action waits for an operator
+	 */
+	if (jg_audit_healthy(a, NULL, 0) != 0) {
+		pthread_cond_destroy(&job->wake);
+		return JG_EUNAVAIL;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (!a->started || a->stopping) {
+		pthread_mutex_unlock(&a->lock);
+		pthread_cond_destroy(&job->wake);
+		return JG_EUNAVAIL;
+	}
+	if (a->queue_tail)
+		a->queue_tail->next = job;
+	else
+		a->queue = job;
+	a->queue_tail = job;
+	while (!job->done) {
+		if (a->writing) {
+			pthread_cond_wait(&job->wake, &a->lock);
+			continue;
+		}
+		lead_batch(a);
+	}
+	pthread_mutex_unlock(&a->lock);
+	pthread_cond_destroy(&job->wake);
+	return job->rc;
+}
+
+int
+jg_audit_run(struct jg_audit *a, jg_audit_work_fn fn, void *ctx)
+{
+	struct job job = {.fn = fn, .ctx = ctx};
+	return run_job(a, &job);
+}
+
+static int
+append_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct append_job *j = ctx;
+	return append_parts(tx, &j->parts, j->out);
+}
+
+int
+jg_audit_append(struct jg_audit *a, const char *type, const char *actor, json_t *data,
+		struct jg_audit_receipt *out)
+{
+	struct append_job j = {.out = out};
+	/* encoded here, on the caller's thread, so the writer only splices */
+	int rc = parts_make(type, actor, data, &j.parts);
+	if (rc != 0)
+		return rc;
+	struct job job = {.fn = append_fn, .ctx = &j, .no_savepoint = !parts_near_cap(&j.parts)};
+	rc = run_job(a, &job);
+	parts_free(&j.parts);
+	return rc;
+}
+
+int
+jg_audit_append_async(struct jg_audit *a, const char *type, const char *actor, json_t *data,
+		      jg_audit_done_fn done_fn, void *done_ctx)
+{
+	struct async_append *aa = calloc(1, sizeof(*aa));
+	int rc;
+
+	if (aa == NULL)
+		return JG_ENOMEM;
+	if ((rc = parts_make(type, actor, data, &aa->append.parts)) != 0) {
+		free(aa);
+		return rc;
+	}
+	aa->job.fn = append_fn;
+	aa->job.ctx = &aa->append;
+	aa->job.no_savepoint = !parts_near_cap(&aa->append.parts);
+	aa->job.done_fn = done_fn;
+	aa->job.done_ctx = done_ctx;
+	if (jg_audit_healthy(a, NULL, 0) != 0) {
+		async_free(aa);
+		return JG_EUNAVAIL;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (!a->started || a->stopping || !a->writer_running) {
+		pthread_mutex_unlock(&a->lock);
+		async_free(aa);
+		return JG_EUNAVAIL;
+	}
+	if (a->queue_tail)
+		a->queue_tail->next = &aa->job;
+	else
+		a->queue = &aa->job;
+	a->queue_tail = &aa->job;
+	if (!a->writing && a->queue == &aa->job)
+		pthread_cond_signal(&a->writer_wake);
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+/* The writer thread: leads every batch that starts with a job nobody waits on. */
+void *
+jg_audit_writer_main(void *arg)
+{
+	struct jg_audit *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		if (a->queue != NULL && !a->writing && a->queue->done_fn != NULL) {
+			lead_batch(a);
+			continue;
+		}
+		if (a->writer_exit)
+			break;
+		pthread_cond_wait(&a->writer_wake, &a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/*
+ * While writes fail, the background thread tries one tiny durable write a
+ * second (migrations/0010_store_probe.sql), so readiness comes back as soon as
+ * the store can be written again, even with no caller writing.
+ */
+int
+jg_audit_probe_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	/* a changed value: SQLite does not write a row updated to what it was */
+	static const char sql_touch[] = "UPDATE store_probe SET n = n + 1 WHERE id = 1";
+	(void)ctx;
+	return exec1(tx->conn, sql_touch) == 0 ? 0 : JG_ESTORE;
+}
+
+int
+jg_audit_writable(struct jg_audit *a)
+{
+	return __atomic_load_n(&a->write_failing, __ATOMIC_ACQUIRE) ? JG_EUNAVAIL : 0;
+}

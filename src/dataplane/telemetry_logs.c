@@ -1,0 +1,275 @@
+/*
+ * telemetry_logs.c - the logs reader behind GET /v1/services/{svc}/logs
+ * (telemetry.h): a window, a lowest level, a trace, full-text search, and
+ * pages newest first with a cursor.
+ *
+ * Newest first means (time, id) descending; the cursor is that position
+ * (opaque to clients: hex of "<time_ns>:<id>"), so a page never repeats or
+ * skips a record because newer ones arrived meanwhile.  Search words become
+ * an FTS5 query of quoted phrases, so no FTS5 syntax reaches SQLite.  A
+ * reader without read-pii searches the redacted index and gets every
+ * record redacted (telemetry_text.c): a query for a value that was
+ * redacted finds nothing, so it does not reveal that a record holding it
+ * exists.  FTS5 is SQLite's: on PostgreSQL this file's search becomes the
+ * engine's own (issue 17).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "telemetry_int.h"
+
+#define MATCH_MAX (2 * JG_TELEMETRY_Q_MAX_BYTES + 4 * JG_TELEMETRY_Q_MAX_TERMS + 8)
+
+#define LOG_COLUMNS "l.id, l.time_ns, l.severity_number, l.level, l.trace_id, l.span_id, l.record "
+#define LOG_FILTER                                                                                 \
+	"l.service = ?1 AND l.time_ns >= ?2 AND l.time_ns < ?3 AND l.severity_number >= ?4 AND "   \
+	"(?5 IS NULL OR l.trace_id = ?5) AND (l.time_ns < ?6 OR (l.time_ns = ?6 AND l.id < ?7)) "
+#define LOG_ORDER "ORDER BY l.time_ns DESC, l.id DESC LIMIT ?8"
+
+static const char sql_plain[] = "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER LOG_ORDER;
+static const char sql_raw[] =
+    "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
+    "AND l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?9) " LOG_ORDER;
+static const char sql_redacted[] =
+    "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
+    "AND l.id IN (SELECT rowid FROM logs_fts_redacted WHERE logs_fts_redacted MATCH ?9) " LOG_ORDER;
+
+/*
+ * A rare word is found fastest with the index driving the join (every match
+ * then filtered and sorted: ~0.2 ms for 100 matches in a million records);
+ * a common one by walking the records newest first and probing the index
+ * (the FTS-driven shape would sort 100,000 matches: ~270 ms).  A capped
+ * count of the matches picks the shape (docs/performance.md#telemetry).
+ */
+#define RARE_MATCHES 2000
+static const char sql_count_raw[] =
+    "SELECT count(*) FROM (SELECT 1 FROM logs_fts WHERE logs_fts MATCH ?1 LIMIT 2000)";
+static const char sql_count_redacted[] = "SELECT count(*) FROM (SELECT 1 FROM logs_fts_redacted "
+					 "WHERE logs_fts_redacted MATCH ?1 LIMIT 2000)";
+static const char sql_rare_raw[] =
+    "SELECT " LOG_COLUMNS "FROM logs_fts f CROSS JOIN logs l ON l.id = f.rowid WHERE "
+    "f.logs_fts MATCH ?9 AND " LOG_FILTER LOG_ORDER;
+static const char sql_rare_redacted[] =
+    "SELECT " LOG_COLUMNS "FROM logs_fts_redacted f CROSS JOIN logs l ON l.id = f.rowid WHERE "
+    "f.logs_fts_redacted MATCH ?9 AND " LOG_FILTER LOG_ORDER;
+
+/* Whether match finds fewer than RARE_MATCHES records (then the index should drive). */
+static bool
+rare_word(struct jg_store_conn *conn, bool redact, const char *match)
+{
+	struct jg_stmt *st;
+	int64_t n = RARE_MATCHES;
+
+	if (jg_stmt_prepare(conn, redact ? sql_count_redacted : sql_count_raw, &st) != 0)
+		return false;
+	jg_stmt_bind_text(st, 1, match);
+	if (jg_stmt_step(st) == JG_STMT_ROW)
+		n = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	return n < RARE_MATCHES;
+}
+
+/*
+ * q -> an FTS5 query of quoted phrases, one per whitespace-separated word
+ * (quotes doubled), so no FTS5 syntax (NEAR, column filters, '*') reaches
+ * SQLite.  Words without a letter or digit are dropped.  0 or JG_EINVAL.
+ */
+static int
+fts_query(const char *q, char *out, size_t outlen)
+{
+	size_t o = 0, terms = 0;
+	const char *p = q;
+
+	while (*p) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		const char *w = p;
+		int useful = 0;
+		while (*p && !isspace((unsigned char)*p)) {
+			useful |= isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+			p++;
+		}
+		if (p == w || !useful)
+			continue;
+		if (++terms > JG_TELEMETRY_Q_MAX_TERMS)
+			return JG_EINVAL;
+		if (o + 4 + 2 * (size_t)(p - w) >= outlen)
+			return JG_EINVAL;
+		if (o > 0)
+			out[o++] = ' ';
+		out[o++] = '"';
+		for (const char *c = w; c < p; c++) {
+			if (*c == '"')
+				out[o++] = '"';
+			out[o++] = *c;
+		}
+		out[o++] = '"';
+	}
+	out[o] = '\0';
+	return terms > 0 ? 0 : JG_EINVAL;
+}
+
+bool
+jg_telemetry_search_valid(const char *q)
+{
+	char match[MATCH_MAX];
+	/* stored text is UTF-8: other bytes can match nothing, and are the caller's error */
+	if (q == NULL || strlen(q) > JG_TELEMETRY_Q_MAX_BYTES)
+		return false;
+	json_t *utf8 = json_string(q); /* NULL for bytes that are not UTF-8 (or no memory) */
+	bool ok = utf8 != NULL && fts_query(q, match, sizeof(match)) == 0;
+	json_decref(utf8);
+	return ok;
+}
+
+/* The cursor: hex of "<time_ns>:<id>", opaque to clients. */
+static void
+cursor_make(const struct jg_telemetry_logs_pos *pos, char out[JG_TELEMETRY_CURSOR_MAX])
+{
+	char plain[48];
+	int n = snprintf(plain, sizeof(plain), "%lld:%lld", (long long)pos->time_ns,
+			 (long long)pos->id);
+	for (int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", (unsigned char)plain[i]);
+}
+
+int
+jg_telemetry_logs_cursor_parse(const char *c, struct jg_telemetry_logs_pos *pos)
+{
+	char plain[48], *end;
+	size_t n = strlen(c);
+	if (n == 0 || n % 2 != 0 || n / 2 >= sizeof(plain))
+		return JG_EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)c[2 * i]) || !isxdigit((unsigned char)c[2 * i + 1]) ||
+		    sscanf(c + 2 * i, "%2x", &v) != 1)
+			return JG_EINVAL;
+		plain[i] = (char)v;
+	}
+	plain[n / 2] = '\0';
+	char *colon = strchr(plain, ':');
+	if (colon == NULL || colon == plain || !isdigit((unsigned char)colon[1]) ||
+	    !isdigit((unsigned char)plain[0]))
+		return JG_EINVAL;
+	*colon = '\0';
+	errno = 0;
+	long long a = strtoll(plain, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return JG_EINVAL;
+	long long b = strtoll(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return JG_EINVAL;
+	pos->time_ns = a;
+	pos->id = b;
+	return 0;
+}
+
+/* One row -> the record shown; redacted (or withheld) for a reader without read-pii. */
+static json_t *
+log_row(struct jg_stmt *st, const char *svc, bool redact, char *const *fields)
+{
+	char when[JG_TELEMETRY_TIME_TEXT];
+	int64_t t = jg_stmt_column_int64(st, 1);
+	json_t *rec = json_loads(jg_stmt_column_text(st, 6), 0, NULL);
+	if (rec == NULL)
+		return NULL;
+	if (redact && jg_telemetry_redact_log(rec, fields) != 0) {
+		/* fail closed: a half-redacted record is never shown */
+		json_decref(rec);
+		rec = json_pack("{s:n,s:{},s:{},s:{},s:n,s:s}", "body", "attributes", "resource",
+				"scope", "severity_text", "withheld",
+				"the record could not be redacted");
+		if (rec == NULL)
+			return NULL;
+	}
+	jg_telemetry_time_text(t, when);
+	json_t *out = json_pack(
+	    "{s:I,s:s,s:s,s:o,s:s,s:I,s:O,s:O,s:O,s:O,s:O,s:s?,s:s?}", "id",
+	    (json_int_t)jg_stmt_column_int64(st, 0), "service", svc, "time", when, "time_unix_nano",
+	    jg_telemetry_ns_string(t), "level", jg_stmt_column_text(st, 3), "severity_number",
+	    (json_int_t)jg_stmt_column_int64(st, 2), "severity_text",
+	    json_object_get(rec, "severity_text"), "body", json_object_get(rec, "body"),
+	    "attributes", json_object_get(rec, "attributes"), "resource",
+	    json_object_get(rec, "resource"), "scope", json_object_get(rec, "scope"), "trace_id",
+	    jg_stmt_column_text(st, 4), "span_id", jg_stmt_column_text(st, 5));
+	if (out != NULL && json_object_get(rec, "observed_ns") != NULL)
+		json_object_set_new(out, "observed_time_unix_nano",
+				    jg_telemetry_ns_string(
+					json_integer_value(json_object_get(rec, "observed_ns"))));
+	if (out != NULL && json_object_get(rec, "withheld") != NULL)
+		json_object_set(out, "withheld", json_object_get(rec, "withheld"));
+	json_decref(rec);
+	return out;
+}
+
+int
+jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_query *q, json_t **logs,
+			char next_cursor[JG_TELEMETRY_CURSOR_MAX])
+{
+	char match[MATCH_MAX];
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	struct jg_telemetry_logs_pos last = {0, 0};
+	int rc;
+
+	*logs = NULL;
+	next_cursor[0] = '\0';
+	if (q->limit < 1 || q->limit > JG_TELEMETRY_LOGS_MAX ||
+	    (q->q != NULL &&
+	     (!jg_telemetry_search_valid(q->q) || fts_query(q->q, match, sizeof(match)) != 0)))
+		return JG_EINVAL;
+	if (db == NULL || jg_store_acquire(db, &conn) != 0)
+		return JG_EUNAVAIL;
+	json_t *rows = json_array();
+	if (rows == NULL) {
+		jg_store_release(db, conn);
+		return JG_ENOMEM;
+	}
+	const char *sql = q->q == NULL ? sql_plain
+			  : rare_word(conn, q->redact, match)
+			      ? (q->redact ? sql_rare_redacted : sql_rare_raw)
+			      : (q->redact ? sql_redacted : sql_raw);
+	rc = jg_stmt_prepare(conn, sql, &st) == 0 ? 0 : JG_ESTORE;
+	if (rc == 0) {
+		jg_stmt_bind_text(st, 1, q->service);
+		jg_stmt_bind_int64(st, 2, q->since);
+		jg_stmt_bind_int64(st, 3, q->until);
+		jg_stmt_bind_int64(st, 4, q->floor_severity);
+		if (q->trace_id)
+			jg_stmt_bind_text(st, 5, q->trace_id);
+		else
+			jg_stmt_bind_null(st, 5);
+		jg_stmt_bind_int64(st, 6, q->after.time_ns);
+		jg_stmt_bind_int64(st, 7, q->after.id);
+		jg_stmt_bind_int64(st, 8, (int64_t)q->limit);
+		if (q->q)
+			jg_stmt_bind_text(st, 9, match);
+		int s;
+		while ((s = jg_stmt_step(st)) == JG_STMT_ROW) {
+			json_t *row = log_row(st, q->service, q->redact, q->fields);
+			if (row == NULL) {
+				s = JG_ENOMEM;
+				break;
+			}
+			last.time_ns = jg_stmt_column_int64(st, 1);
+			last.id = jg_stmt_column_int64(st, 0);
+			json_array_append_new(rows, row);
+		}
+		rc = s == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	jg_store_release(db, conn);
+	if (rc != 0) {
+		json_decref(rows);
+		return rc;
+	}
+	/* a full page may have more behind it */
+	if (json_array_size(rows) == q->limit)
+		cursor_make(&last, next_cursor);
+	*logs = rows;
+	return 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * telemetry_retention.c - deleting telemetry past its kind's retention, and
+ * the sweeper thread that does it every second.  The sweeper deletes at
+ * most CHUNK rows of a kind per transaction and loops until nothing is due,
+ * so a large backlog never holds the write lock for long.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "jitgate/log.h"
+#include "telemetry_int.h"
+
+#define CHUNK 5000
+
+#define DUE_LOGS "(SELECT id FROM logs WHERE received_at < ? ORDER BY received_at, id LIMIT 5000)"
+static const char sql_del_fts[] = "DELETE FROM logs_fts WHERE rowid IN " DUE_LOGS;
+static const char sql_del_fts_red[] = "DELETE FROM logs_fts_redacted WHERE rowid IN " DUE_LOGS;
+static const char sql_del_logs[] = "DELETE FROM logs WHERE id IN " DUE_LOGS;
+static const char sql_del_spans[] =
+    "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE received_at < ? "
+    "LIMIT 5000)";
+static const char sql_del_points[] =
+    "DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE received_at < ? "
+    "LIMIT 5000)";
+
+/* Runs the statements (each bound to cutoff) in one transaction; *n = rows of the last. */
+static int
+delete_chunk(struct jg_store_conn *conn, const char *const *sqls, size_t nsql, int64_t cutoff,
+	     int *n)
+{
+	struct jg_stmt *st;
+	int rc = jg_store_begin(conn);
+
+	for (size_t i = 0; i < nsql && rc == 0; i++) {
+		if ((rc = jg_stmt_prepare(conn, sqls[i], &st)) != 0)
+			break;
+		jg_stmt_bind_int64(st, 1, cutoff);
+		rc = jg_telemetry_step_done(st);
+		*n = jg_store_changes(conn);
+	}
+	if (rc == 0)
+		rc = jg_store_commit(conn);
+	if (rc != 0)
+		jg_store_rollback(conn);
+	return rc;
+}
+
+int
+jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now, int64_t *deleted)
+{
+	static const char *const logs[] = {sql_del_fts, sql_del_fts_red, sql_del_logs};
+	static const char *const spans[] = {sql_del_spans};
+	static const char *const points[] = {sql_del_points};
+	const struct {
+		const char *const *sqls;
+		size_t n;
+		int64_t retention;
+	} kinds[] = {{logs, 3, cfg->telemetry_logs_retention},
+		     {spans, 1, cfg->telemetry_traces_retention},
+		     {points, 1, cfg->telemetry_metrics_retention}};
+	struct jg_store_conn *conn;
+	int64_t total = 0;
+	int rc = 0;
+
+	if (jg_store_acquire(db, &conn) != 0)
+		return JG_ESTORE;
+	for (size_t k = 0; k < 3 && rc == 0; k++) {
+		int n;
+		do {
+			n = 0;
+			rc = delete_chunk(conn, kinds[k].sqls, kinds[k].n, now - kinds[k].retention,
+					  &n);
+			total += n;
+		} while (rc == 0 && n == CHUNK);
+	}
+	jg_store_release(db, conn);
+	if (deleted)
+		*deleted = total;
+	return rc;
+}
+
+struct jg_telemetry_sweeper {
+	struct jg_store *db;
+	const struct jg_config *cfg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop;
+};
+
+/* Deletions are logged at most once a minute (their sum), so steady traffic does not flood the log.
+ */
+#define SWEEP_LOG_SECONDS 60
+
+static void *
+sweeper_main(void *arg)
+{
+	struct jg_telemetry_sweeper *sw = arg;
+	int64_t pending = 0, last_log = 0;
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&sw->cond, &sw->lock, &until);
+		if (sw->stop)
+			break;
+		pthread_mutex_unlock(&sw->lock);
+		int64_t n = 0, now = (int64_t)time(NULL);
+		if (jg_telemetry_sweep(sw->db, sw->cfg, now, &n) != 0)
+			jg_log(JG_LOG_WARN,
+			       "telemetry sweeper: cannot delete expired data now; "
+			       "will retry",
+			       NULL);
+		pending += n;
+		if (pending > 0 && now - last_log >= SWEEP_LOG_SECONDS) {
+			jg_logf(JG_LOG_INFO, "telemetry sweeper: deleted %lld expired rows",
+				(long long)pending);
+			pending = 0;
+			last_log = now;
+		}
+		pthread_mutex_lock(&sw->lock);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return NULL;
+}
+
+int
+jg_telemetry_sweeper_start(struct jg_store *db, const struct jg_config *cfg,
+			   struct jg_telemetry_sweeper **out)
+{
+	struct jg_telemetry_sweeper *sw = calloc(1, sizeof(*sw));
+	*out = NULL;
+	if (sw == NULL)
+		return JG_ENOMEM;
+	sw->db = db;
+	sw->cfg = cfg;
+	pthread_mutex_init(&sw->lock, NULL);
+	pthread_cond_init(&sw->cond, NULL);
+	if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {
+		pthread_mutex_destroy(&sw->lock);
+		pthread_cond_destroy(&sw->cond);
+		free(sw);
+		return JG_EIO;
+	}
+	*out = sw;
+	return 0;
+}
+
+void
+jg_telemetry_sweeper_stop(struct jg_telemetry_sweeper *sw)
+{
+	if (sw == NULL)
+		return;
+	pthread_mutex_lock(&sw->lock);
+	sw->stop = 1;
+	pthread_cond_signal(&sw->cond);
+	pthread_mutex_unlock(&sw->lock);
+	pthread_join(sw->thread, NULL);
+	pthread_mutex_destroy(&sw->lock);
+	pthread_cond_destroy(&sw->cond);
+	free(sw);
+}
