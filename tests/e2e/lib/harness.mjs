@@ -38,7 +38,7 @@ export const ON_SQLITE = DB_BACKEND === 'sqlite';
 // another test.  tests/e2e/README.md lists each one with that counterpart.
 export function sqliteOnly(register) {
   if (ON_SQLITE) return register;
-  return (name) => console.log(`# SQLite by nature, not part of the ${DB_BACKEND} run: ${name} (tests/e2e/README.md)`);
+  return (name) => console.log(`SQLite by nature, not part of the ${DB_BACKEND} run: ${name} (tests/e2e/README.md)`);
 }
 // JITGATE_BIN picks another build of the binary (make e2e-lsan: one built with -fsanitize=address).
 export const BIN = process.env.JITGATE_BIN ?? join(ROOT, 'build', 'jitgate');
