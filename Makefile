@@ -6,6 +6,7 @@
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each (docs/fuzzing.md)
 #   make soak    a mixed workload at a fixed rate for SOAK_SECONDS (not part of test)
 #   make e2e-lsan  the end-to-end suite against an AddressSanitizer build, leaks counted (not part of test)
+#   make e2e-pg  the end-to-end suite on PostgreSQL (not part of test until the tables are ported)
 
 CC      ?= cc
 BUILD   ?= build
@@ -31,7 +32,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
-.PHONY: all deps build unit unit-asan e2e e2e-lsan soak test run bench lint format clean dev-setup \
+.PHONY: all deps build unit unit-asan e2e e2e-lsan e2e-pg soak test run bench lint format clean dev-setup \
 	fuzz fuzz-build fuzz-smoke fuzz-bins
 
 all: build
@@ -93,6 +94,14 @@ unit-asan:
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
+
+# The same suite with JG_E2E_DB=postgres: one throwaway cluster for the run, fresh databases per
+# jitgate instance, SQLite-by-nature tests left to `make e2e` (tests/e2e/README.md).  Not in `make
+# test` yet: until jitgate's tables are ported (issue 17) every instance stops at jitgate's refusal
+# of postgres:// URLs.  E2E=tests/e2e/x.test.mjs runs one file.
+e2e-pg: build
+	JG_E2E_DB=postgres tests/lib/pg-cluster.sh run -- \
+	  node --test --test-concurrency=1 $(or $(E2E),tests/e2e/)
 
 # The e2e suite against build/lsan/jitgate (-fsanitize=address, LeakSanitizer on): servers are
 # stopped with SIGTERM so the leak check runs at exit; every process writes its report under

@@ -13,8 +13,6 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { startJitgate, cleanup, runJitgate } from './lib/harness.mjs';
 import { driveLogin } from './lib/idp.mjs';
 
@@ -24,7 +22,6 @@ const SESSION = '__Host-jitgate_session';
 const LOGIN = '__Host-jitgate_login';
 const REFUSALS_PER_TOKEN = 10; // JG_THROTTLE_REFUSALS_PER_TOKEN
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
 const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
@@ -270,7 +267,7 @@ describe('rate limits (small limits: 5 failures at 6/min, 3 requests per identit
       const r = await from(A, 'GET', '/auth/login');
       assert.equal(r.status, 302, r.body);
     }
-    const flows = () => Number(sql(join(jg.dir, 'jitgate.db'), 'SELECT count(*) FROM auth_flows;').trim());
+    const flows = () => jg.db.count('auth_flows');
     const before = flows();
     const r = await from(A, 'GET', '/auth/login');
     assert.equal(r.status, 429, r.body);

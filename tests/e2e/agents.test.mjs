@@ -26,7 +26,6 @@ const KEY_RE = /^jgk_[A-Za-z0-9_-]{43}$/;
 
 describe('service catalog, ingest keys and agents', () => {
   let jg;
-  let db;
   let keys = {}; // service -> the ingest key the agents of that service hold now
 
   // The CLI, with stdout and stderr kept on success too.
@@ -34,7 +33,6 @@ describe('service catalog, ingest keys and agents', () => {
     const r = spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
-  const sql = (q) => execFileSync('sqlite3', ['-readonly', db, q], { encoding: 'utf8' }).trim();
   const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
   const agent = (key, method, path, body) => jg.request(method, path, {
     ...(body === undefined ? {} : json(body)),
@@ -74,12 +72,11 @@ describe('service catalog, ingest keys and agents', () => {
     assert.equal(r.status, 200, r.body);
     return r.json.probes.map((p) => p.id);
   };
-  const storedEvents = (probeId) => Number(sql(`SELECT count(*) FROM probe_events WHERE probe_id = '${probeId}'`));
+  const storedEvents = (probeId) => jg.db.count('probe_events', 'probe_id = ?', [probeId]);
 
   before(async () => {
     jg = await startJitgate();
-    db = join(jg.dir, 'jitgate.db');
-    assert.ok(existsSync(db), 'the test database is not where the test looks');
+    assert.ok(jg.db.exists(), 'the test database is not where the test looks');
   });
   after(() => cleanup(jg));
 
@@ -147,18 +144,22 @@ describe('service catalog, ingest keys and agents', () => {
     assert.ok(!r.stderr.includes(key), 'the key went to stderr too');
     keys[SVC] = key;
 
-    const rows = sql(`SELECT id, service, lower(hex(sha256)), revoked_at IS NULL FROM ingest_keys`).split('\n');
+    const rows = jg.db.rows('SELECT id, service, sha256, revoked_at FROM ingest_keys');
     assert.equal(rows.length, 1);
-    const [id, service, hash, active] = rows[0].split('|');
+    const [{ id, service, sha256, revoked_at: revokedAt }] = rows;
+    const hash = Buffer.from(sha256).toString('hex');
     assert.match(id, /^igk_[A-Za-z0-9_-]{16}$/);
     assert.equal(service, SVC);
     assert.equal(hash, sha256hex(key), 'the stored hash is not SHA-256 of the key string');
-    assert.equal(active, '1');
+    assert.equal(revokedAt, null);
     // the key is nowhere in the database: not in a dump, not in the files' bytes
-    const dump = execFileSync('sqlite3', ['-readonly', db, '.dump'], { encoding: 'utf8' });
+    const dump = jg.db.dump();
     assert.ok(!dump.includes(key.slice(4)), 'the key is in the database dump');
-    for (const f of [db, `${db}-wal`]) {
-      if (existsSync(f)) assert.ok(!readFileSync(f).includes(Buffer.from(key.slice(4))), `${f} holds the key`);
+    // SQLite by nature: the bytes of its files (tests/e2e/README.md; on PostgreSQL the dump is it)
+    if (jg.db.backend === 'sqlite') {
+      for (const f of [jg.db.path, `${jg.db.path}-wal`]) {
+        if (existsSync(f)) assert.ok(!readFileSync(f).includes(Buffer.from(key.slice(4))), `${f} holds the key`);
+      }
     }
 
     // a second create is refused and prints no key; list shows the id only
@@ -214,7 +215,7 @@ describe('service catalog, ingest keys and agents', () => {
     assert.notEqual(rotated, old);
     assert.equal((await poll(old)).status, 401);
     assert.equal((await poll(rotated)).status, 200);
-    assert.equal(sql(`SELECT count(*) FROM ingest_keys WHERE service = '${SVC}' AND revoked_at IS NULL`), '1');
+    assert.equal(jg.db.count('ingest_keys', 'service = ? AND revoked_at IS NULL', [SVC]), 1);
 
     r = cli('ingest-key', 'revoke', SVC);
     assert.equal(r.code, 0, r.stderr);
@@ -291,7 +292,7 @@ describe('service catalog, ingest keys and agents', () => {
       assert.equal(read.json.events[1].event.note, events[1].note);
       assert.deepEqual(read.json.events[2].event, events[2]);
       // what is stored is what the agent sent
-      assert.match(sql(`SELECT event FROM probe_events WHERE id = ${s.json.first_id}`), /jane\.doe@example\.com/);
+      assert.match(jg.db.rows('SELECT event FROM probe_events WHERE id = ?', [s.json.first_id])[0]?.event ?? '', /jane\.doe@example\.com/);
     } else {
       // the redaction module is not in the tree yet: the reply says so
       assert.equal(read.json.redacted, false);
@@ -438,7 +439,7 @@ describe('service catalog, ingest keys and agents', () => {
     let r = cli('service', 'remove', OTHER);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await poll(keys[OTHER], OTHER)).status, 401);
-    assert.equal(sql(`SELECT count(*) FROM ingest_keys WHERE service = '${OTHER}' AND revoked_at IS NULL`), '0');
+    assert.equal(jg.db.count('ingest_keys', 'service = ? AND revoked_at IS NULL', [OTHER]), 0);
 
     const { text, entries } = await exportEntries();
     const rm = entries.find((e) => e.type === 'service.removed' && e.data.service === OTHER);
@@ -464,8 +465,7 @@ describe('probe event retention', () => {
 
   test('events older than probes.event_retention_seconds are deleted by the sweeper', async () => {
     const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-    const db = join(jg.dir, 'jitgate.db');
-    const count = () => Number(execFileSync('sqlite3', ['-readonly', db, 'SELECT count(*) FROM probe_events'], { encoding: 'utf8' }).trim());
+    const count = () => jg.db.count('probe_events');
     assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads').status, 0);
     const key = cli('ingest-key', 'create', SVC).stdout.trim();
     assert.match(key, KEY_RE);
@@ -495,17 +495,17 @@ describe('probe event retention', () => {
     assert.equal(count(), 0, 'the newer events outlived their retention');
   });
   test('the same sweeper deletes ended sessions and stale login flows, and keeps live ones', async () => {
-    const db = join(jg.dir, 'jitgate.db');
     const now = Math.floor(Date.now() / 1000);
-    const hex = (c) => `X'${c.repeat(64)}'`;
-    const row = (id, last, exp) => `INSERT INTO sessions VALUES (${hex(id)}, 'u-${id}', 'u${id}@example.com', 'U', '[]', 'csrf', ${now - 100}, ${last}, ${exp});`;
-    execFileSync('sqlite3', [db], { input: `.timeout 5000
-      ${row('a', now, now - 5)}
-      ${row('b', now - 7200, now + 3600)}
-      ${row('c', now, now + 3600)}
-      INSERT INTO auth_flows VALUES (${hex('d')}, 'n', 'v', '/', ${now - 700});
-      INSERT INTO auth_flows VALUES (${hex('e')}, 'n', 'v', '/', ${now});`, encoding: 'utf8' });
-    const q = (t) => execFileSync('sqlite3', ['-readonly', db, `SELECT group_concat(${t === 'sessions' ? 'sub' : 'hex(substr(state_sha256,1,1))'}) FROM ${t}`], { encoding: 'utf8' }).trim();
+    const hex = (c) => Buffer.from(c.repeat(64), 'hex'); // 'a': 32 bytes 0xaa
+    const row = (id, last, exp) => ({ id_sha256: hex(id), sub: `u-${id}`, email: `u${id}@example.com`, name: 'U', groups: '[]', csrf: 'csrf', created_at: now - 100, last_seen: last, expires_at: exp });
+    jg.db.insertFixture('sessions', [row('a', now, now - 5), row('b', now - 7200, now + 3600), row('c', now, now + 3600)]);
+    jg.db.insertFixture('auth_flows', [
+      { state_sha256: hex('d'), nonce: 'n', code_verifier: 'v', return_to: '/', created_at: now - 700 },
+      { state_sha256: hex('e'), nonce: 'n', code_verifier: 'v', return_to: '/', created_at: now },
+    ]);
+    // the subjects of the sessions, the first byte (hex) of each flow's state hash, in a list
+    const q = (t) => jg.db.rows(`SELECT ${t === 'sessions' ? 'sub AS v' : 'state_sha256 AS v'} FROM ${t}`)
+      .map((r) => (t === 'sessions' ? r.v : r.v.subarray(0, 1).toString('hex').toUpperCase())).join(',');
     const deadline = Date.now() + 5000;
     while ((q('sessions') !== 'u-c' || q('auth_flows') !== 'EE') && Date.now() < deadline) await sleep(200);
     assert.equal(q('sessions'), 'u-c', 'past its end (a) and idle for 2 h (b) go; the live one (c) stays');

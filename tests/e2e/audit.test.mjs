@@ -11,13 +11,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert, BIN } from './lib/harness.mjs';
-
-const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
-const dropTriggers = `
-DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
-DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;
-DROP TRIGGER audit_nodes_no_update; DROP TRIGGER audit_nodes_no_delete;`;
+import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert, BIN, copyStore, sqliteOnly } from './lib/harness.mjs';
 
 async function exportLog(jg, query = '') {
   const r = await jg.auditor('GET', `/v1/audit/export${query}`);
@@ -128,30 +122,36 @@ describe('start-up verification catches a store tampered with underneath', () =>
     rmSync(base.dir, { recursive: true, force: true });
   });
 
-  // Copies the stopped deployment, applies SQL, starts `serve` and returns its exit and log.
-  function tamperedStart(statements, { serve = true } = {}) {
+  // Copies the stopped deployment and its store, changes the copy's store with tamper(db) (the
+  // db.mjs helper on it), starts `serve` and returns its exit and log.
+  function tamperedStart(tamper, { serve = true } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'jg-tamper-'));
     cpSync(base.dir, dir, { recursive: true });
     const cfg = join(dir, 'jitgate.yaml');
     writeFileSync(cfg, cfgText);
-    sql(join(dir, 'jitgate.db'), dropTriggers + statements);
+    const db = copyStore(base, cfg);
+    tamper(db);
     const r = serve ? spawnSync(BIN, ['serve', '-c', cfg], { encoding: 'utf8', timeout: 10000 }) : { status: null, stderr: '' };
     const check = runJitgate(['audit', 'check', '-c', cfg]);
+    db.drop();
     rmSync(dir, { recursive: true, force: true });
     const line = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /does not verify/.test(l.msg));
     return { status: r.status, line, check };
   }
 
   const cases = [
-    ['one byte changed in an entry', "UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"from\":0', '\"from\":1') AS BLOB) WHERE seq = 3;", 3, /bad hash link|tree node/],
-    ['an entry deleted', 'DELETE FROM audit_log WHERE seq = 4;', 4, /row 5 sits where entry 4 belongs/],
-    ['two entries swapped', "UPDATE audit_log SET seq = seq + 1000 WHERE seq IN (5, 6); UPDATE audit_log SET seq = 6 WHERE seq = 1005; UPDATE audit_log SET seq = 5 WHERE seq = 1006;", 5, /gap or reordering/],
-    ['an entry re-serialised with other key order', "UPDATE audit_log SET entry = CAST('{\"v\":1,' || substr(replace(CAST(entry AS TEXT), ',\"v\":1}', '}'), 2) AS BLOB) WHERE seq = 2;", 2, /not canonical/],
-    ['the tail truncated below a checkpoint', "DELETE FROM audit_log WHERE seq >= 7; UPDATE audit_head SET size = 7;", null, /truncated|chain head/],
+    ['one byte changed in an entry', (db) => db.tamperEntry(3, (text) => text.replaceAll('"from":0', '"from":1')), 3, /bad hash link|tree node/],
+    ['an entry deleted', (db) => db.deleteEntries(4), 4, /row 5 sits where entry 4 belongs/],
+    ['two entries swapped', (db) => {
+      const [five, six] = [db.entry(5), db.entry(6)];
+      db.tamperEntries({ 5: () => six.raw, 6: () => five.raw });
+    }, 5, /gap or reordering/],
+    ['an entry re-serialised with other key order', (db) => db.tamperEntry(2, (text) => `{"v":1,${text.replaceAll(',"v":1}', '}').slice(1)}`), 2, /not canonical/],
+    ['the tail truncated below a checkpoint', (db) => db.truncateLog(7), null, /truncated|chain head/],
   ];
-  for (const [name, statements, seq, why] of cases) {
+  for (const [name, tamper, seq, why] of cases) {
     test(`${name}: serve exits 5 naming the entry; audit check agrees`, () => {
-      const r = tamperedStart(statements);
+      const r = tamperedStart(tamper);
       assert.equal(r.status, 5, JSON.stringify(r));
       assert.ok(r.line, 'no "does not verify" log line');
       assert.match(r.line.why, why);
@@ -162,10 +162,10 @@ describe('start-up verification catches a store tampered with underneath', () =>
   }
 
   test('a checkpoint whose size or root was edited: serve exits 5', () => {
-    const sizeEdited = tamperedStart("UPDATE audit_checkpoints SET note = replace(note, char(10) || '5' || char(10), char(10) || '6' || char(10)) WHERE size = 5;");
+    const sizeEdited = tamperedStart((db) => db.tamperCheckpoint(5, (note) => note.replaceAll('\n5\n', '\n6\n')));
     assert.equal(sizeEdited.status, 5);
     assert.match(sizeEdited.line.why, /not validly signed/);
-    const rootEdited = tamperedStart("UPDATE audit_checkpoints SET note = (SELECT note FROM audit_checkpoints WHERE size = 4) WHERE size = 5;");
+    const rootEdited = tamperedStart((db) => db.tamperCheckpoint(5, () => db.checkpoint(4).note));
     assert.equal(rootEdited.status, 5);
   });
 
@@ -176,24 +176,27 @@ describe('start-up verification catches a store tampered with underneath', () =>
     rmSync(join(other, 'keys'), { recursive: true, force: true });
     const cfg = join(other, 'jitgate.yaml');
     writeFileSync(cfg, cfgText);
+    const otherDb = copyStore(base, cfg);
     assert.equal(runJitgate(['keys', 'generate', '-c', cfg]).code, 0);
-    sql(join(other, 'jitgate.db'), dropTriggers + 'DELETE FROM audit_checkpoint_pushes; DELETE FROM audit_checkpoints WHERE size = 9;');
+    otherDb.deleteCheckpoint(9); // the deployment pushes to no sink: no other pushes to forget
     const note = runJitgate(['audit', 'checkpoint', '-c', cfg]).stdout; // signed by the other key
+    otherDb.drop();
     rmSync(other, { recursive: true, force: true });
     assert.match(note, /\n9\n/);
-    const r = tamperedStart(`UPDATE audit_checkpoints SET note = '${note.replace(/'/g, "''")}' WHERE size = 9;`);
+    const r = tamperedStart((db) => db.tamperCheckpoint(9, () => note));
     assert.equal(r.status, 5);
     assert.match(r.line.why, /not validly signed/);
   });
 
   test('the untampered copy starts and verifies (control)', () => {
-    const r = tamperedStart('SELECT 1;', { serve: false });
+    const r = tamperedStart(() => {}, { serve: false });
     assert.equal(r.check.code, 0, r.check.stdout);
     assert.match(r.check.stdout, /^VALID: 9 entries/);
   });
 });
 
-describe('fail closed when the store cannot be written', () => {
+// SQLite by nature: immutable database files and the file size limit (tests/e2e/README.md)
+sqliteOnly(describe)('fail closed when the store cannot be written', () => {
   let jg;
   before(async () => { jg = await startJitgate(); await exportLog(jg); });
   after(() => cleanup(jg));
@@ -319,7 +322,7 @@ describe('verification while serving', () => {
     try {
       for (let i = 0; i < 5; i++) await exportLog(jg);
       assert.equal((await jg.request('GET', '/readyz')).status, 200);
-      sql(join(jg.dir, 'jitgate.db'), "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"from\":0', '\"from\":7') AS BLOB) WHERE seq = 1;");
+      jg.db.tamperEntry(1, (text) => text.replaceAll('"from":0', '"from":7'));
       const until = Date.now() + 5000;
       let r;
       do {

@@ -2,7 +2,7 @@
 // Lines with their ingest keys; engineers read logs, traces and metrics through the guard with
 // capability tokens from real grants (policies/payments.yaml: alice reads payment-* at once;
 // read-pii needs grace and carol).  The real binary, its own OpenID provider, real SQLite files
-// (the state database and the separate telemetry.db), checked with the sqlite3 CLI.
+// (the state database and the separate telemetry.db), checked through tests/e2e/lib/db.mjs.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { startJitgate, cleanup, BIN, runJitgate, writeConfig, makeCert, freePort } from './lib/harness.mjs';
+import { startJitgate, cleanup, BIN, runJitgate, writeConfig, makeCert, freePort, sqliteOnly } from './lib/harness.mjs';
 
 const SVC = 'payment-service';
 const DEP = 'ledger-service';
@@ -119,13 +119,11 @@ const METRICS_FIXTURE = {
 
 describe('the debug data plane', () => {
   let jg;
-  let tdb; // the telemetry database
   const keys = {};
   const tokens = {};
 
   const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-  const sql = (q) => execFileSync('sqlite3', ['-readonly', tdb, q], { encoding: 'utf8' }).trim();
-  const count = (table) => Number(sql(`SELECT count(*) FROM ${table}`));
+  const count = (table) => jg.telemetryDb.count(table);
   const ingest = (key, kind, body, type = 'application/json') => jg.request('POST', `/v1/ingest/${kind}`, {
     body: typeof body === 'string' ? body : JSON.stringify(body),
     headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': type },
@@ -149,8 +147,7 @@ describe('the debug data plane', () => {
 
   before(async () => {
     jg = await startJitgate({ extraConfig: 'redaction:\n  sensitive_fields: [password, card_number, customer_ref]\n' });
-    tdb = join(jg.dir, 'telemetry.db');
-    assert.ok(existsSync(tdb), 'migrate did not create the telemetry database beside the state database');
+    assert.ok(jg.telemetryDb.exists(), 'migrate did not create the telemetry database beside the state database');
     for (const s of [SVC, DEP, OTHER]) {
       assert.equal(cli('service', 'add', s, '--owners', 'payments-eng').status, 0);
       const k = cli('ingest-key', 'create', s);
@@ -163,11 +160,12 @@ describe('the debug data plane', () => {
   after(() => cleanup(jg));
 
   test('the telemetry is a separate SQLite file with its own migrations', () => {
-    const tables = sql("SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('logs', 'spans', 'metric_points', 'logs_fts', 'logs_fts_redacted') ORDER BY name").split('\n');
+    const telemetry = ['logs', 'spans', 'metric_points', 'logs_fts', 'logs_fts_redacted'];
+    const tables = jg.telemetryDb.tables().filter((t) => telemetry.includes(t));
     assert.deepEqual(tables, ['logs', 'logs_fts', 'logs_fts_redacted', 'metric_points', 'spans']);
-    assert.equal(sql('SELECT group_concat(name) FROM schema_migrations'), '0001_telemetry.sql');
-    const state = execFileSync('sqlite3', ['-readonly', join(jg.dir, 'jitgate.db'), "SELECT count(*) FROM sqlite_schema WHERE name IN ('logs', 'spans')"], { encoding: 'utf8' }).trim();
-    assert.equal(state, '0', 'telemetry tables in the state database');
+    assert.deepEqual(jg.telemetryDb.rows('SELECT name FROM schema_migrations').map((r) => r.name), ['0001_telemetry.sql']);
+    const state = jg.db.tables().filter((t) => ['logs', 'spans'].includes(t));
+    assert.deepEqual(state, [], 'telemetry tables in the state database');
   });
 
   test('ingest takes only the service\'s own ingest key and the documented media types', async () => {
@@ -226,7 +224,8 @@ describe('the debug data plane', () => {
     assert.equal(third.severity_number, 9);
     assert.equal(third.span_id, null);
     // what is stored is what was sent
-    assert.equal(sql(`SELECT time_ns || '|' || level || '|' || trace_id FROM logs WHERE severity_number = 17`), `${ns(1000)}|error|5b8efff798038103d269b633813fc60c`);
+    const stored = jg.telemetryDb.rows('SELECT time_ns, level, trace_id FROM logs WHERE severity_number = ?', [17]);
+    assert.equal(stored.map((l) => `${l.time_ns}|${l.level}|${l.trace_id}`).join('\n'), `${ns(1000)}|error|5b8efff798038103d269b633813fc60c`);
   });
 
   test('a malformed record refuses its whole batch, naming its index; nothing is stored', async () => {
@@ -287,7 +286,7 @@ describe('the debug data plane', () => {
     const trace = spansOf(SVC, [{ traceId: 'feedfacefeedfacefeedfacefeedface', spanId: 'feedfacefeedface', name: 'gzipped', startTimeUnixNano: ns(-86400000), endTimeUnixNano: ns(-86399999) }]);
     let r = await send(gzipSync(JSON.stringify(trace)));
     assert.equal(r.status, 200, r.body);
-    assert.equal(sql("SELECT json_extract(span, '$.name') FROM spans WHERE trace_id = 'feedfacefeedfacefeedfacefeedface'"), 'gzipped');
+    assert.equal(jg.telemetryDb.rows('SELECT span FROM spans WHERE trace_id = ?', ['feedfacefeedfacefeedfacefeedface']).map((x) => JSON.parse(x.span).name).join('\n'), 'gzipped');
     const before = count('spans');
     // 40 MiB of JSON whitespace in 40 kB of gzip: refused, not swallowed
     r = await send(gzipSync(Buffer.concat([Buffer.from('{"resourceSpans":[]'), Buffer.alloc(40 << 20, 0x20), Buffer.from('}')])));
@@ -548,7 +547,7 @@ describe('the debug data plane', () => {
     }
     // a resent batch (an exporter's retry) changes nothing
     assert.equal((await ingest(keys[SVC], 'traces', PAY_SPANS)).status, 200);
-    assert.equal(Number(sql(`SELECT count(*) FROM spans WHERE trace_id = '${t1}'`)), 5);
+    assert.equal(jg.telemetryDb.count('spans', 'trace_id = ?', [t1]), 5);
 
     const r = await read(tokens.pii, `/v1/services/${SVC}/traces/${T1}`);
     assert.equal(r.status, 200, r.body);
@@ -643,7 +642,7 @@ describe('the debug data plane', () => {
       const r = await ingest(keys[SVC], 'traces', spansOf(SVC, spans));
       assert.equal(r.status, 200, r.body);
     }
-    assert.equal(Number(sql(`SELECT count(*) FROM spans WHERE trace_id = '${big}'`)), 10001);
+    assert.equal(jg.telemetryDb.count('spans', 'trace_id = ?', [big]), 10001);
     const r = await read(tokens.read, `/v1/services/${SVC}/traces/${big}`);
     assert.equal(r.status, 422, r.body);
     assert.equal(r.json.error.code, 'trace_too_large');
@@ -747,18 +746,21 @@ describe('the debug data plane', () => {
     assert.equal(m.data.pii, true);
     assert.deepEqual({ name: m.data.params.name, step: m.data.params.step_ns }, { name: 'requests', step: 60000000000 });
 
-    // when the audit log cannot be written, no data is returned at all
-    const files = ['jitgate.db', 'jitgate.db-wal'].map((f) => join(jg.dir, f)).filter(existsSync);
-    execFileSync('chattr', ['+i', ...files]);
-    let r;
-    try {
-      r = await logs(tokens.pii, '');
-    } finally {
-      execFileSync('chattr', ['-i', ...files]);
+    // when the audit log cannot be written, no data is returned at all (SQLite by nature: its
+    // files made immutable; tests/e2e/README.md names the PostgreSQL counterpart)
+    if (jg.db.backend === 'sqlite') {
+      const files = ['jitgate.db', 'jitgate.db-wal'].map((f) => join(jg.dir, f)).filter(existsSync);
+      execFileSync('chattr', ['+i', ...files]);
+      let r;
+      try {
+        r = await logs(tokens.pii, '');
+      } finally {
+        execFileSync('chattr', ['-i', ...files]);
+      }
+      assert.equal(r.status, 503, r.body);
+      assert.equal(r.json.logs, undefined);
+      assert.ok(!r.body.includes('declined'));
     }
-    assert.equal(r.status, 503, r.body);
-    assert.equal(r.json.logs, undefined);
-    assert.ok(!r.body.includes('declined'));
   });
 
   test('a token for another service, or without the capability, is refused and audited', async () => {
@@ -883,8 +885,7 @@ describe('retention', () => {
     const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
     assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng').status, 0);
     const key = cli('ingest-key', 'create', SVC).stdout.trim();
-    const tdb = join(jg.dir, 'telemetry.db');
-    const n = (t) => Number(execFileSync('sqlite3', ['-readonly', tdb, `SELECT count(*) FROM ${t}`], { encoding: 'utf8' }).trim());
+    const n = (t) => jg.telemetryDb.count(t);
     const post = (kind, body, type = 'application/json') => jg.request('POST', `/v1/ingest/${kind}`, { body, headers: { authorization: `Bearer ${key}`, 'content-type': type } });
     assert.equal((await post('logs', '{"msg":"old news"}\n{"msg":"older news"}', 'application/x-ndjson')).status, 200);
     assert.equal((await post('traces', JSON.stringify(PAY_OK))).status, 200);
@@ -899,7 +900,8 @@ describe('retention', () => {
   });
 });
 
-describe('the telemetry schema', () => {
+// SQLite by nature: the telemetry file removed (tests/e2e/README.md)
+sqliteOnly(describe)('the telemetry schema', () => {
   test('serve refuses to start (exit 4) while a telemetry migration is pending; migrate applies it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
     try {

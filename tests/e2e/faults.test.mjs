@@ -20,14 +20,14 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT, sqliteOnly } from './lib/harness.mjs';
+import { openDb } from './lib/db.mjs';
 import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
 const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
-const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
 const figure = (name, value) => console.log(`# figure ${name}: ${value}`);
 const FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
 
@@ -57,6 +57,8 @@ function again(jg, env) {
   const next = new Jitgate(jg.dir, jg.port, join(jg.dir, 'cert.pem'), jg.configPath);
   next.idp = jg.idp;
   next.tokens = jg.tokens;
+  next.db = jg.db;
+  next.telemetryDb = jg.telemetryDb;
   if (env) {
     next.start = function start() { // Jitgate.start with an environment of our own
       this.proc = spawn(BIN, ['serve', '-c', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
@@ -87,8 +89,6 @@ function actors(jg) {
     guarded: (token) => jg.request('GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${token}` } }),
   };
 }
-
-const count = (db, table) => Number(sql(db, `SELECT count(*) FROM ${table};`).trim());
 
 describe('crash: SIGKILL during concurrent writes', () => {
   test('every acknowledged action has its audit entry after restart; the log verifies offline', async () => {
@@ -148,7 +148,7 @@ describe('crash: SIGKILL during concurrent writes', () => {
       assert.deepEqual([...acked.approved].filter((id) => !approved.has(id)), [], 'acknowledged approvals lost');
       for (const seq of acked.tokens) assert.equal(entries[seq]?.type, 'token.issued', `token anchored at ${seq}`);
       // nothing half-written: every stored request has its entry, and no entry names a request not stored
-      const rows = sql(join(jg.dir, 'jitgate.db'), 'SELECT id FROM access_requests;').trim().split('\n').filter(Boolean);
+      const rows = jg.db.rows('SELECT id FROM access_requests').map((r) => r.id);
       assert.deepEqual(rows.sort(), [...created].sort());
       const v = verifyOffline(jg, text);
       assert.equal(v.code, 0, v.stdout + v.stderr);
@@ -160,15 +160,16 @@ describe('crash: SIGKILL during concurrent writes', () => {
 });
 
 describe('storage faults: 503, nothing half-written, recovery without restart', () => {
-  test('disk full (RLIMIT_FSIZE on the process): 503 JSON, no row, no entry; the same request succeeds afterwards', async () => {
+  // SQLite by nature: the file size limit of the process writing the file (tests/e2e/README.md)
+  sqliteOnly(test)('disk full (RLIMIT_FSIZE on the process): 503 JSON, no row, no entry; the same request succeeds afterwards', async () => {
     const jg = await startJitgate();
     try {
       const a = actors(jg);
-      const db = join(jg.dir, 'jitgate.db');
+      const count = (table) => jg.db.count(table);
       assert.equal((await a.readLogs()).status, 201);
       const pend = await a.probeRequest();
       assert.equal(pend.status, 201);
-      const before = { rows: count(db, 'access_requests'), log: count(db, 'audit_log'), approvals: count(db, 'approvals') };
+      const before = { rows: count('access_requests'), log: count('audit_log'), approvals: count('approvals') };
       execFileSync('prlimit', ['--pid', String(jg.proc.pid), '--fsize=1:unlimited']);
       let created, approved, health, ready;
       try {
@@ -192,14 +193,14 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       do { await sleep(100); back = await jg.request('GET', '/readyz'); } while (back.status !== 200 && Date.now() - t0 < 5000);
       figure('disk full cleared: /readyz 200 again after', `${Date.now() - t0} ms`);
       assert.equal(back.status, 200);
-      assert.deepEqual({ rows: count(db, 'access_requests'), log: count(db, 'audit_log'), approvals: count(db, 'approvals') }, before);
-      assert.equal(sql(db, `SELECT state FROM access_requests WHERE id = '${pend.json.id}';`).trim(), 'pending');
+      assert.deepEqual({ rows: count('access_requests'), log: count('audit_log'), approvals: count('approvals') }, before);
+      assert.deepEqual(jg.db.rows('SELECT state FROM access_requests WHERE id = ?', [pend.json.id]), [{ state: 'pending' }]);
       // space is back: the same calls succeed on the same process
       const retry = await a.approve(pend.json.id);
       assert.equal(retry.status, 200, retry.body);
       assert.equal(retry.json.state, 'active');
       assert.equal((await a.readLogs()).status, 201);
-      assert.equal(count(db, 'access_requests'), before.rows + 1);
+      assert.equal(count('access_requests'), before.rows + 1);
       await jg.stop();
       const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
       assert.equal(check.code, 0, check.stdout);
@@ -208,13 +209,14 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
     }
   });
 
-  test('read-only database (immutable files, which bind root too): 503 JSON, nothing written; recovers when writable again', async () => {
+  // SQLite by nature: immutable database files (tests/e2e/README.md)
+  sqliteOnly(test)('read-only database (immutable files, which bind root too): 503 JSON, nothing written; recovers when writable again', async () => {
     const jg = await startJitgate();
     try {
       const a = actors(jg);
-      const db = join(jg.dir, 'jitgate.db');
+      const count = (table) => jg.db.count(table);
       assert.equal((await a.readLogs()).status, 201);
-      const before = { rows: count(db, 'access_requests'), log: count(db, 'audit_log') };
+      const before = { rows: count('access_requests'), log: count('audit_log') };
       // chmod would not stop root nor a descriptor already open; the immutable flag stops both
       const files = ['jitgate.db', 'jitgate.db-wal'].map((f) => join(jg.dir, f)).filter(existsSync);
       execFileSync('chattr', ['+i', ...files]);
@@ -234,11 +236,11 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       assert.equal(list.json.requests.length, before.rows);
       assert.equal(ready.status, 503, 'readiness ignored a store that cannot be written');
       assert.match(ready.json.error.message, /cannot be written/);
-      assert.deepEqual({ rows: count(db, 'access_requests'), log: count(db, 'audit_log') }, before);
+      assert.deepEqual({ rows: count('access_requests'), log: count('audit_log') }, before);
       // writable again: same process, same call
       const retry = await a.readLogs();
       assert.equal(retry.status, 201, retry.body);
-      assert.equal(count(db, 'access_requests'), before.rows + 1);
+      assert.equal(count('access_requests'), before.rows + 1);
       assert.equal((await jg.request('GET', '/readyz')).status, 200);
       await jg.stop();
       const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
@@ -248,7 +250,8 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
     }
   });
 
-  test('read-only at start (chmod, unprivileged user): serve refuses with exit 4 and says why; starts once writable', async () => {
+  // SQLite by nature: the modes of the database file and its directory (tests/e2e/README.md)
+  sqliteOnly(test)('read-only at start (chmod, unprivileged user): serve refuses with exit 4 and says why; starts once writable', async () => {
     const jg = await startJitgate({ idp: false });
     try {
       await jg.stop();
@@ -397,7 +400,7 @@ describe('clock jumps (libfaketime drives the real binary; CLOCK_MONOTONIC stays
     adopt(jg, next);
     return { jg: next, owner: jg, setOffset: (s) => writeFileSync(offset, `${s >= 0 ? '+' : ''}${s}\n`), env };
   }
-  const stateOf = (jg, id) => sql(join(jg.dir, 'jitgate.db'), `SELECT state FROM access_requests WHERE id = '${id}';`).trim();
+  const stateOf = (jg, id) => jg.db.rows('SELECT state FROM access_requests WHERE id = ?', [id])[0]?.state ?? '';
 
   test('stepped back 25 s (and restarted meanwhile): a 6 s grant still ends 6 s after approval', async () => {
     const { jg, owner, setOffset, env } = await fakedServer();
@@ -437,7 +440,7 @@ describe('clock jumps (libfaketime drives the real binary; CLOCK_MONOTONIC stays
       const shown = await cur.as('alice', 'GET', `/v1/requests/${req.json.id}`);
       assert.equal(shown.json.state, 'expired');
       // audit timestamps never go backward
-      const ts = sql(join(jg.dir, 'jitgate.db'), 'SELECT json_extract(entry, \'$.ts\') FROM audit_log ORDER BY seq;').trim().split('\n').map(Number);
+      const ts = jg.db.entries().map((e) => Number(e.json.ts));
       for (let i = 1; i < ts.length; i++) assert.ok(ts[i] >= ts[i - 1], `entry ${i} is older than entry ${i - 1}`);
     } finally {
       await cleanup(owner);
@@ -481,9 +484,8 @@ describe('a corrupted audit row', () => {
     try {
       const a = actors(jg);
       for (let i = 0; i < 4; i++) assert.equal((await a.readLogs()).status, 201);
-      const db = join(jg.dir, 'jitgate.db');
       // garbage in the middle of entry 2: not even JSON any more
-      sql(db, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET entry = CAST(substr(CAST(entry AS TEXT), 1, 40) || 'garbage' AS BLOB) WHERE seq = 2;");
+      jg.db.tamperEntry(2, (text) => `${text.slice(0, 40)}garbage`);
       const t0 = Date.now();
       let ready;
       do { await sleep(100); ready = await jg.request('GET', '/readyz'); } while (ready.status === 200 && Date.now() - t0 < 5000);
@@ -495,7 +497,7 @@ describe('a corrupted audit row', () => {
       const refused = await a.readLogs();
       assert.equal(refused.status, 503, refused.body);
       assert.equal(refused.json.error.code, 'unavailable');
-      assert.equal(count(db, 'access_requests'), 4, 'a write went through on a broken log');
+      assert.equal(jg.db.count('access_requests'), 4, 'a write went through on a broken log');
       await jg.stop();
       const restart = again(jg);
       await assert.rejects(restart.start(), /exited early/);
@@ -554,7 +556,8 @@ describe('SIGHUP with broken policies', () => {
   });
 });
 
-describe('backup and restore', () => {
+// SQLite by nature: jitgate backup/restore copy SQLite files (tests/e2e/README.md)
+sqliteOnly(describe)('backup and restore', () => {
   test('a backup taken under load restores into a fresh directory, serves, and verifies; tampered and stale backups are refused', async () => {
     const sink = mkdtempSync(join(tmpdir(), 'jg-sink-'));
     const jg = await startJitgate({ extraConfig: `audit:\n  origin: jitgate.test/audit\n  checkpoint_every_entries: 5\n  sink_dir: ${sink}\n` });
@@ -579,8 +582,9 @@ describe('backup and restore', () => {
       assert.ok(backedUp > 5 && acked > backedUp - 1, `${backedUp} entries backed up, ${acked} acknowledged`);
       assert.equal(statSync(backup).mode & 0o777, 0o600);
       // one snapshot across tables: every request in the copy has its entry in the copy's log, and no more
-      const rowsIn = sql(backup, 'SELECT id FROM access_requests ORDER BY id;').trim();
-      const entriesIn = sql(backup, "SELECT json_extract(entry, '$.data.request') AS r FROM audit_log WHERE json_extract(entry, '$.type') = 'request.created' ORDER BY r;").trim();
+      const copy = openDb(`sqlite://${backup}`);
+      const rowsIn = copy.rows('SELECT id FROM access_requests ORDER BY id').map((r) => r.id).join('\n');
+      const entriesIn = copy.entries({ type: 'request.created' }).map((e) => e.json.data.request).sort().join('\n');
       assert.equal(rowsIn, entriesIn);
       assert.equal(rowsIn.split('\n').length, backedUp);
       assert.equal(runJitgate(['backup', backup, '-c', jg.configPath]).code, 1, 'a backup overwrote a file');
@@ -609,7 +613,7 @@ describe('backup and restore', () => {
       assert.equal(runJitgate(['backup', current, '-c', jg.configPath]).code, 0);
       const tampered = join(fresh, 'tampered.db');
       cpSync(current, tampered);
-      sql(tampered, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"duration\":3600', '\"duration\":36000') AS BLOB) WHERE seq = 3;");
+      openDb(`sqlite://${tampered}`).tamperEntry(3, (text) => text.replaceAll('"duration":3600', '"duration":36000'));
       const bad = runJitgate(['restore', tampered, '-c', freshCfg]);
       assert.equal(bad.code, 5);
       assert.match(bad.stderr, /first bad seq 3/);

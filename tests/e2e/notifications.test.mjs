@@ -7,7 +7,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -300,7 +299,9 @@ describe('notifications', () => {
 
   // last: it breaks this server's log
   test('operators hear when the audit log stops verifying', async () => {
-    execFileSync('sqlite3', [join(jg.dir, 'jitgate.db')], { input: "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'user:alice', 'user:alicf') AS BLOB) WHERE seq = (SELECT min(seq) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%user:alice%');" });
+    // the first entry naming alice (matched as SQL LIKE would: ASCII case-insensitively), edited
+    const first = jg.db.entries((e) => e.text.toLowerCase().includes('user:alice'))[0];
+    jg.db.tamperEntry(first.seq, (text) => text.replaceAll('user:alice', 'user:alicf'));
     const d = await until('audit.verification_failed', () => main.events('audit.verification_failed')[0]);
     assert.deepEqual(d.json.audiences, ['operators']);
     assert.match(d.json.alert.message, /altered|does not verify|entry [0-9]+/);

@@ -6,7 +6,7 @@
 // reads the events back redacted; revoking the grant stops them.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
@@ -19,12 +19,10 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 describe('reference agent (payments_demo)', () => {
   let jg;
-  let db;
   let keyFile;
 
   const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-  const sql = (q) => execFileSync('sqlite3', ['-readonly', db, q], { encoding: 'utf8' }).trim();
-  const stored = (probeId) => Number(sql(`SELECT count(*) FROM probe_events WHERE probe_id = '${probeId}'`));
+  const stored = (probeId) => jg.db.count('probe_events', 'probe_id = ?', [probeId]);
   const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const withToken = (token, method, path, body) => jg.request(method, path, body === undefined
     ? { headers: { authorization: `Bearer ${token}` } }
@@ -61,7 +59,6 @@ describe('reference agent (payments_demo)', () => {
   before(async () => {
     assert.ok(existsSync(DEMO), `${DEMO} is not built (make build)`);
     jg = await startJitgate();
-    db = join(jg.dir, 'jitgate.db');
     let r = cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads');
     assert.equal(r.status, 0, r.stderr);
     r = cli('ingest-key', 'create', SVC);
@@ -133,7 +130,7 @@ describe('reference agent (payments_demo)', () => {
     }
     assert.ok(!/@example\.com/.test(body), 'an email was read back without read-pii');
     // what is stored is what the agent sent
-    assert.match(sql(`SELECT event FROM probe_events WHERE probe_id = '${probe.id}' LIMIT 1`), /customer\d+@example\.com/);
+    assert.match(jg.db.rows('SELECT event FROM probe_events WHERE probe_id = ? LIMIT 1', [probe.id])[0]?.event ?? '', /customer\d+@example\.com/);
   });
 
   test('after the grant is revoked no new events arrive', async (t) => {

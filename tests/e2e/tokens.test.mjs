@@ -12,7 +12,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startJitgate, cleanup, runJitgate } from './lib/harness.mjs';
@@ -22,7 +21,6 @@ const PROBES = `/v1/services/${SVC}/probes`;
 const INC = 'INC-4711 payment retries failing in eu-west';
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
-const sql = (db, statements) => execFileSync('sqlite3', [db], { input: statements, encoding: 'utf8' });
 const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -445,7 +443,7 @@ describe('capability tokens, the guard and probes', () => {
 
   test('a token whose capabilities its grant does not hold (the grant row edited in the store) is 401 + guard.refused', async () => {
     const { grant, token } = await readLogsGrant();
-    sql(join(jg.dir, 'jitgate.db'), `UPDATE access_requests SET capabilities = '["read-traces"]' WHERE id = '${grant.id}';`);
+    jg.db.exec('UPDATE access_requests SET capabilities = ? WHERE id = ?', ['["read-traces"]', grant.id]);
     await forgedRefused(token, /not all its grant's/);
   });
 
@@ -649,12 +647,10 @@ describe('capability tokens, the guard and probes', () => {
     const t = await newToken(main.grant.id);
     assert.equal((await withToken(t.token, 'GET', PROBES)).status, 200);
     assert.equal((await jg.request('GET', '/readyz')).status, 200);
-    const db = join(jg.dir, 'jitgate.db');
-    const n = Number(sql(db, 'SELECT count(*) FROM probes;').trim());
+    const n = jg.db.count('probes');
     // entry 0: alice's first request, nothing to do with this token
-    sql(db, `DROP TRIGGER audit_log_no_update;
-      UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'INC-4711', 'INC-4712') AS BLOB) WHERE seq = 0;`);
-    assert.match(sql(db, 'SELECT CAST(entry AS TEXT) FROM audit_log WHERE seq = 0;'), /INC-4712/);
+    jg.db.tamperEntry(0, (text) => text.replaceAll('INC-4711', 'INC-4712'));
+    assert.match(jg.db.entry(0).text, /INC-4712/);
     const t0 = Date.now();
     let r;
     for (;;) {
@@ -669,7 +665,7 @@ describe('capability tokens, the guard and probes', () => {
       const x = await withToken(t.token, m, p, b);
       assert.equal(x.status, 503, `${m}: ${x.body}`);
     }
-    assert.equal(Number(sql(db, 'SELECT count(*) FROM probes;').trim()), n, 'a probe was stored after the log broke');
+    assert.equal(jg.db.count('probes'), n, 'a probe was stored after the log broke');
     const ready = await jg.request('GET', '/readyz');
     assert.equal(ready.status, 503, ready.body);
     assert.match(ready.json.error.message, /audit log does not verify/);
@@ -687,24 +683,22 @@ describe('a token whose anchor entry is edited underneath a running server', () 
     const g = await probeGrant('30m');
     const t = await issue(g.id);
     const other = await issue(g.id);
-    const db = join(jg.dir, 'jitgate.db');
     const p = await withToken(t.token, 'POST', PROBES, PROBE);
     assert.equal(p.status, 201, p.body); // the anchor is in the verified log now
-    const count = () => Number(sql(db, 'SELECT count(*) FROM probes;').trim());
+    const count = () => jg.db.count('probes');
     assert.equal(count(), 1);
     assert.equal((await jg.request('GET', '/readyz')).status, 200);
 
     // one character of the token.issued entry at audit.seq
-    sql(db, `DROP TRIGGER audit_log_no_update;
-      UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '"service":"payment-gateway"', '"service":"payment-gatewaz"') AS BLOB) WHERE seq = ${t.audit.seq};`);
-    assert.match(sql(db, `SELECT CAST(entry AS TEXT) FROM audit_log WHERE seq = ${t.audit.seq};`), /token\.issued.*gatewaz|gatewaz.*token\.issued/);
+    jg.db.tamperEntry(t.audit.seq, (text) => text.replaceAll('"service":"payment-gateway"', '"service":"payment-gatewaz"'));
+    assert.match(jg.db.entry(t.audit.seq).text, /token\.issued.*gatewaz|gatewaz.*token\.issued/);
 
     const r = await withToken(t.token, 'POST', PROBES, { ...PROBE, function: 'Never.deployed' });
     assert.equal(r.status, 503, r.body);
     assert.match(r.headers['content-type'], /^application\/json/);
     assert.match(r.json.error.message, /audit log does not verify; nothing was done/);
     assert.equal(count(), 1, 'a probe was created on a broken log');
-    assert.equal(Number(sql(db, "SELECT count(*) FROM probes WHERE function = 'Never.deployed';").trim()), 0);
+    assert.equal(jg.db.count('probes', 'function = ?', ['Never.deployed']), 0);
     // fail closed for everyone, not only this token
     const x = await withToken(other.token, 'GET', PROBES);
     assert.equal(x.status, 503, x.body);
@@ -712,7 +706,8 @@ describe('a token whose anchor entry is edited underneath a running server', () 
     assert.equal(ready.status, 503, ready.body);
     assert.ok(jg.logLines().some((l) => /no longer verifies/.test(l.msg) && new RegExp(`entry ${t.audit.seq}: .*anchored`).test(l.why ?? '')), jg.stderr.slice(-2000));
     // and no guarded action was recorded after the break
-    const after = Number(sql(db, "SELECT count(*) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%\"type\":\"probe.%';").trim());
+    // the entries whose text holds "type":"probe. (matched as SQL LIKE would: ASCII case-insensitively)
+    const after = jg.db.entries((e) => e.text.toLowerCase().includes('"type":"probe.')).length;
     assert.equal(after, 1, 'only the first deploy is recorded');
   });
 });
@@ -728,20 +723,19 @@ describe('the newest entry edited underneath a running server', () => {
   test('the next audited action is refused before it is recorded or done', async () => {
     const g = await probeGrant('30m');
     const t = await issue(g.id);
-    const db = join(jg.dir, 'jitgate.db');
     const first = await withToken(t.token, 'GET', PROBES);
     assert.equal(first.status, 200, first.body);
-    const last = Number(sql(db, 'SELECT max(seq) FROM audit_log;').trim());
-    assert.match(sql(db, `SELECT CAST(entry AS TEXT) FROM audit_log WHERE seq = ${last};`), /"type":"probe\.list"/);
+    const maxSeq = () => jg.db.rows('SELECT max(seq) AS m FROM audit_log')[0].m;
+    const last = maxSeq();
+    assert.match(jg.db.entry(last).text, /"type":"probe\.list"/);
 
-    sql(db, `DROP TRIGGER audit_log_no_update;
-      UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '"probe.list"', '"probe.lisT"') AS BLOB) WHERE seq = ${last};`);
+    jg.db.tamperEntry(last, (text) => text.replaceAll('"probe.list"', '"probe.lisT"'));
 
     const r = await withToken(t.token, 'POST', PROBES, PROBE);
     assert.equal(r.status, 503, r.body);
     assert.match(r.json.error.message, /nothing was done/);
-    assert.equal(Number(sql(db, 'SELECT count(*) FROM probes;').trim()), 0, 'a probe was created on a broken log');
-    assert.equal(Number(sql(db, 'SELECT max(seq) FROM audit_log;').trim()), last, 'an entry was appended after the edited one');
+    assert.equal(jg.db.count('probes'), 0, 'a probe was created on a broken log');
+    assert.equal(maxSeq(), last, 'an entry was appended after the edited one');
     assert.equal((await jg.request('GET', '/readyz')).status, 503);
     assert.ok(jg.logLines().some((l) => /no longer verifies/.test(l.msg) && new RegExp(`entry ${last}:`).test(l.why ?? '')), jg.stderr.slice(-2000));
   });

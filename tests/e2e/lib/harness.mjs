@@ -1,19 +1,45 @@
 // Harness for end-to-end tests: a real jitgate process over real HTTPS.
 //
 // startJitgate() makes a temporary directory with a fresh TLS certificate,
-// a configuration on a free loopback port and a migrated SQLite file, starts
+// a configuration on a free loopback port and a migrated store, starts
 // `build/jitgate serve`, and waits until /healthz answers.  Everything the
 // server writes to stderr is kept (JSON lines) so tests can check its logs.
+//
+// The store is chosen by JG_E2E_DB (tests/e2e/README.md): `sqlite` (the default) is a
+// jitgate.db file in the directory, as always; `postgres` gives every instance two fresh
+// databases (state and telemetry) on a throwaway PostgreSQL cluster - the one of
+// `tests/lib/pg-cluster.sh run` when its JG_PG_* variables are set, else one started for this
+// process (tests/e2e/lib/pg.mjs) - and writes their postgres:// URLs into the configuration.
+// Either way jg.db and jg.telemetryDb are the backend-neutral helpers (tests/e2e/lib/db.mjs) on
+// the instance's databases.  Until jitgate's tables are ported to PostgreSQL (issue 17),
+// `jitgate migrate` refuses a postgres:// URL, so on postgres startJitgate() ends there.
 import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import https from 'node:https';
 
 import { ROOT, freePort } from './common.mjs';
 import { startIdp, accessToken } from './idp.mjs';
+import { openDb, pgCreateDatabase, pgDropDatabase, pgUrl } from './db.mjs';
+import { startPg } from './pg.mjs';
 
 export { ROOT, freePort };
+
+// The store backend of this run: JG_E2E_DB=sqlite|postgres.
+export const DB_BACKEND = process.env.JG_E2E_DB ?? 'sqlite';
+if (!['sqlite', 'postgres'].includes(DB_BACKEND)) throw new Error(`JG_E2E_DB must be sqlite or postgres, not '${DB_BACKEND}'`);
+export const ON_SQLITE = DB_BACKEND === 'sqlite';
+
+// sqliteOnly(test)(name, fn), sqliteOnly(describe)(name, fn): a test of what SQLite is by nature
+// (its files: permissions, immutable flags, the file size limit, file backups) registers in the
+// SQLite configuration only; on PostgreSQL it does not exist and its PostgreSQL counterpart is
+// another test.  tests/e2e/README.md lists each one with that counterpart.
+export function sqliteOnly(register) {
+  if (ON_SQLITE) return register;
+  return (name) => console.log(`SQLite by nature, not part of the ${DB_BACKEND} run: ${name} (tests/e2e/README.md)`);
+}
 // JITGATE_BIN picks another build of the binary (make e2e-lsan: one built with -fsanitize=address).
 export const BIN = process.env.JITGATE_BIN ?? join(ROOT, 'build', 'jitgate');
 // JG_E2E_STOP=SIGTERM makes cleanup() stop servers gracefully, so a leak checker runs at exit.
@@ -43,9 +69,11 @@ export const TEST_LIMITS = [
 // Writes a configuration; extra is appended YAML text.  oidc: { issuer, clientSecretFile,
 // minRefresh } (default: a provider address where nothing listens: identity-free tests do not
 // need one).  policyDir defaults to the repository's policies/.
-export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies')) {
+// store ({ url, telemetryUrl }) names other databases than jitgate.db and its telemetry.db.
+export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies'), store = {}) {
   const path = join(dir, 'jitgate.yaml');
   if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
+  if (store.telemetryUrl) extra = withTelemetryDatabase(extra, store.telemetryUrl);
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
@@ -54,7 +82,7 @@ export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(R
     '  cert_file: cert.pem',
     '  key_file: key.pem',
     'database:',
-    '  url: "sqlite://jitgate.db"',
+    `  url: "${store.url ?? 'sqlite://jitgate.db'}"`,
     `migrations_dir: ${join(ROOT, 'migrations')}`,
     `policy_dir: ${policyDir}`,
     'key_dir: keys',
@@ -68,6 +96,71 @@ export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(R
     extra,
   ].join('\n') + '\n');
   return path;
+}
+
+// extra with `database: "url"` in its telemetry: block (a block of its own when it has none).
+function withTelemetryDatabase(extra, url) {
+  const lines = extra.split('\n');
+  const at = lines.findIndex((l) => /^telemetry:\s*$/.test(l));
+  if (at < 0) return `${extra}\ntelemetry:\n  database: "${url}"\n`;
+  let end = at + 1;
+  while (end < lines.length && /^\s/.test(lines[end])) end++;
+  if (lines.slice(at + 1, end).some((l) => /^\s+database:/.test(l))) return extra; // the test names its own
+  lines.splice(at + 1, 0, `  database: "${url}"`);
+  return lines.join('\n');
+}
+
+// The PostgreSQL cluster of this process: the one of `tests/lib/pg-cluster.sh run` (its JG_PG_*
+// variables), else one started here once (it goes when the process ends).  { url, adminUrl }:
+// the role jitgate serves with and the superuser.
+let ownCluster = null;
+async function pgCluster() {
+  if (process.env.JG_PG_URL && process.env.JG_PG_ADMIN_URL) return { url: process.env.JG_PG_URL, adminUrl: process.env.JG_PG_ADMIN_URL };
+  ownCluster ??= startPg();
+  const pg = await ownCluster;
+  return { url: pg.url, adminUrl: pg.adminUrl };
+}
+
+// Fresh state and telemetry databases for one instance, owned by the serving role: their URLs
+// for the configuration, db.mjs helpers on them as the superuser, and drop().
+export async function pgStore() {
+  const cluster = await pgCluster();
+  const role = decodeURIComponent(new URL(cluster.url).username);
+  const name = `jg_${randomBytes(6).toString('hex')}`;
+  const names = [name, `${name}_tel`];
+  for (const d of names) pgCreateDatabase(cluster.adminUrl, d, { owner: role });
+  return {
+    ...cluster,
+    role,
+    url: pgUrl(cluster.url, { database: name }),
+    telemetryUrl: pgUrl(cluster.url, { database: names[1] }),
+    db: openDb(pgUrl(cluster.adminUrl, { database: name })),
+    telemetryDb: openDb(pgUrl(cluster.adminUrl, { database: names[1] })),
+    clusterUrl: cluster.url,
+    drop: () => { for (const d of names) pgDropDatabase(cluster.adminUrl, d); },
+  };
+}
+
+// The store of a copy of jg's stopped deployment, for tests that change the copy and never the
+// original: the files were copied to the directory of configPath (the copy's configuration).  On
+// SQLite that is the copied jitgate.db; on PostgreSQL a new database made from jg's (CREATE
+// DATABASE ... TEMPLATE; the telemetry database stays shared), written into configPath.  Returns
+// its db.mjs helper with drop(), which removes what the copy made.
+export function copyStore(jg, configPath) {
+  if (jg.db.backend === 'sqlite') {
+    const db = openDb(`sqlite://${join(dirname(configPath), relative(jg.dir, jg.db.path))}`);
+    db.drop = () => {};
+    return db;
+  }
+  const name = `jg_${randomBytes(6).toString('hex')}`;
+  pgCreateDatabase(jg.store.adminUrl, name, { owner: jg.store.role, template: jg.db.database });
+  const url = pgUrl(jg.store.clusterUrl, { database: name });
+  const text = readFileSync(configPath, 'utf8');
+  if (!text.includes(`url: "${jg.store.url}"`)) throw new Error(`${configPath} does not name ${jg.store.url}`);
+  writeFileSync(configPath, text.replace(`url: "${jg.store.url}"`, `url: "${url}"`));
+  const db = openDb(pgUrl(jg.store.adminUrl, { database: name }));
+  db.drop = () => pgDropDatabase(jg.store.adminUrl, name);
+  return db;
 }
 
 export function runJitgate(args, opts = {}) {
@@ -179,8 +272,9 @@ export class Jitgate {
 // opts.idp === false.  opts.extraConfig is appended YAML; opts.minRefresh sets the JWKS interval.
 // opts.oidc ({ issuer, clientSecretFile, minRefresh }, with idp: false) names a provider the test
 // runs itself.  opts.copyPolicies copies the repository's policies/ to <dir>/policies and serves
-// that copy (jg.policyDir), for tests that change policy files.
+// that copy (jg.policyDir), for tests that change policy files.  opts.backend overrides JG_E2E_DB.
 export async function startJitgate(opts = {}) {
+  const backend = opts.backend ?? DB_BACKEND;
   const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
   const policyDir = opts.copyPolicies ? join(dir, 'policies') : join(ROOT, 'policies');
   if (opts.copyPolicies) cpSync(join(ROOT, 'policies'), policyDir, { recursive: true });
@@ -195,18 +289,29 @@ export async function startJitgate(opts = {}) {
     clientSecretFile = join(dir, 'client-secret');
     writeFileSync(clientSecretFile, idp.clientSecret + '\n', { mode: 0o600 });
   }
-  const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : (opts.oidc ?? {}), policyDir);
+  const store = backend === 'postgres' ? await pgStore() : null;
+  const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : (opts.oidc ?? {}), policyDir,
+    store ? { url: store.url, telemetryUrl: store.telemetryUrl } : {});
   const m = runJitgate(['migrate', '-c', configPath]);
+  if (m.code !== 0 && store) {
+    store.drop();
+    if (idp) await idp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
   const k = runJitgate(['keys', 'generate', '-c', configPath]);
   if (k.code !== 0) throw new Error(`keys generate failed: ${k.stderr}`);
   const jg = new Jitgate(dir, port, cert, configPath);
   jg.idp = idp;
   jg.policyDir = policyDir;
+  jg.store = store;
+  jg.db = store ? store.db : openDb(`sqlite://${join(dir, 'jitgate.db')}`);
+  jg.telemetryDb = store ? store.telemetryDb : openDb(`sqlite://${join(dir, 'telemetry.db')}`);
   try {
     await jg.start();
   } catch (e) {
     if (idp) await idp.stop();
+    if (store) store.drop();
     throw e;
   }
   return jg;
@@ -221,5 +326,6 @@ export async function cleanup(jg) {
   }
   await jg.stop('SIGKILL');
   if (jg.idp) await jg.idp.stop();
+  if (jg.store) jg.store.drop();
   rmSync(jg.dir, { recursive: true, force: true });
 }
