@@ -13,8 +13,9 @@
  * receiver sees on every attempt.  Nothing here runs on a request's thread
  * except the insert, so a slow or dead receiver never slows a request.
  *
- * Pure helpers (notify_payload.c): event names, signatures, backoff, and
- * the webhook and Slack message bodies.  Everything else is notify.c.
+ * Pure helpers (notify_payload.c): event names and the webhook and Slack
+ * message bodies.  Deliveries are signed with webhook.h and retried after
+ * backoff.h's delay.  Everything else is notify.c.
  */
 #ifndef JITGATE_NOTIFY_H
 #define JITGATE_NOTIFY_H
@@ -36,30 +37,11 @@ struct jg_app;
 #define JG_NOTIFY_SECURITY  0x4 /* the security channel */
 #define JG_NOTIFY_OPERATORS 0x8 /* whoever runs jitgate */
 
-/* Hex HMAC-SHA256 with its "sha256=" prefix: 7 + 64 + NUL. */
-#define JG_NOTIFY_SIG_LEN 72
-
 /* True for the event types of docs/notifications.md ("request.pending", ...). */
 bool jg_notify_event_known(const char *type);
 
 /* True for approvers, requester, security, operators. */
 bool jg_notify_audience_known(const char *name);
-
-/*
- * The signature of a delivery: "sha256=" + hex(HMAC-SHA256(key, "<ts>." +
- * body)), ts the decimal Unix seconds sent in X-Jitgate-Timestamp.  Returns
- * 0 or JG_ECRYPTO.
- */
-int jg_notify_sign(const void *key, size_t keylen, int64_t ts, const char *body, size_t len,
-		   char out[JG_NOTIFY_SIG_LEN]);
-
-/*
- * The delay before retry number `attempt` (1 = the first retry):
- * base_ms * 2^(attempt-1), capped at max_ms, less up to a quarter of it
- * chosen by rnd (jitter, so receivers coming back are not hit by every
- * sender at once).  Never below 1 ms.
- */
-int64_t jg_notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, uint32_t rnd);
 
 /*
  * The request body for a sink of type "webhook" (the event itself, compact

@@ -6,7 +6,7 @@
  * gaps.  The thread holds no store connection while it waits for the
  * receiver, and every wait (connect, TLS, write, acknowledgement) is bounded
  * by audit_stream.timeout_ms.  Failed batches are retried after an
- * exponential backoff (jg_notify_backoff_ms), forever: the log must arrive.
+ * exponential backoff (jg_backoff_ms), forever: the log must arrive.
  */
 #include <fcntl.h>
 #include <netdb.h>
@@ -26,11 +26,12 @@
 
 #include "jitgate/app.h"
 #include "jitgate/audit_stream.h"
+#include "jitgate/backoff.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
-#include "jitgate/notify.h"
+#include "jitgate/webhook.h"
 
 #define IDLE_MS	   250
 #define MAX_SECRET 4096
@@ -213,7 +214,7 @@ send_webhook(struct jg_audit_stream *s, const struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		total += b->lens[i] + 1;
 	char *body = malloc(total), *p = body;
-	char h_first[64], h_last[64], h_ts[64], h_sig[JG_NOTIFY_SIG_LEN + 32];
+	char h_first[64], h_last[64], h_ts[64], h_sig[JG_WEBHOOK_SIG_LEN + 32];
 	const char *headers[5] = {h_first, h_last, h_ts, NULL, NULL};
 	struct jg_httpc_reply reply;
 	int64_t ts = now_ms() / 1000;
@@ -233,8 +234,8 @@ send_webhook(struct jg_audit_stream *s, const struct batch *b)
 		 (unsigned long long)(b->first + b->n - 1));
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
 	if (s->secret) {
-		char sig[JG_NOTIFY_SIG_LEN];
-		if (jg_notify_sign(s->secret, s->secret_len, ts, body, (size_t)(p - body), sig) !=
+		char sig[JG_WEBHOOK_SIG_LEN];
+		if (jg_webhook_sign(s->secret, s->secret_len, ts, body, (size_t)(p - body), sig) !=
 		    0) {
 			free(body);
 			return JG_ECRYPTO;
@@ -424,9 +425,9 @@ stream_main(void *arg)
 				} else {
 					uint32_t rnd = 0;
 					(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-					wait = jg_notify_backoff_ms(
-					    ++failures, s->cfg->stream_retry_base_ms,
-					    s->cfg->stream_retry_max_ms, rnd);
+					wait =
+					    jg_backoff_ms(++failures, s->cfg->stream_retry_base_ms,
+							  s->cfg->stream_retry_max_ms, rnd);
 					pthread_mutex_lock(&s->lock);
 					s->failures++;
 					pthread_mutex_unlock(&s->lock);

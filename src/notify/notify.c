@@ -9,7 +9,7 @@
  * Delivery: one thread per sink takes that sink's oldest due row, sends it
  * (libcurl, the sink's timeout, no redirects) and records the outcome: a
  * 2xx marks it delivered; anything else schedules the next attempt after
- * jg_notify_backoff_ms(), or dead-letters it after max_attempts.  No store
+ * jg_backoff_ms(), or dead-letters it after max_attempts.  No store
  * connection is held while a receiver is being waited for.  Because the
  * outcome is written after the receiver answered, a crash in between sends
  * the row again with the same idempotency key: at-least-once.
@@ -29,12 +29,14 @@
 
 #include "jitgate/access.h"
 #include "jitgate/app.h"
+#include "jitgate/backoff.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
 #include "jitgate/session.h"
+#include "jitgate/webhook.h"
 
 #define MAX_SECRET 4096
 #define MAX_REPLY  65536
@@ -392,7 +394,7 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 {
 	json_t *ev = json_loads(row->payload, 0, NULL);
 	char *body = ev ? jg_notify_body(s->cfg->type, ev) : NULL;
-	char h_event[100], h_key[100], h_idem[100], h_ts[64], h_sig[JG_NOTIFY_SIG_LEN + 32];
+	char h_event[100], h_key[100], h_idem[100], h_ts[64], h_sig[JG_WEBHOOK_SIG_LEN + 32];
 	char h_attempt[48];
 	const char *headers[7] = {h_event, h_key, h_idem, h_ts, h_attempt, NULL, NULL};
 	struct jg_httpc_reply reply;
@@ -411,8 +413,8 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
 	snprintf(h_attempt, sizeof(h_attempt), "X-Jitgate-Attempt: %d", row->attempts + 1);
 	if (s->secret) {
-		char sig[JG_NOTIFY_SIG_LEN];
-		if (jg_notify_sign(s->secret, s->secret_len, ts, body, strlen(body), sig) != 0) {
+		char sig[JG_WEBHOOK_SIG_LEN];
+		if (jg_webhook_sign(s->secret, s->secret_len, ts, body, strlen(body), sig) != 0) {
 			free(body);
 			snprintf(why, whylen, "signing failed");
 			return JG_ECRYPTO;
@@ -460,9 +462,8 @@ record(struct sink *s, const struct row *row, int ok, const char *why)
 		jg_stmt_bind_text(st, 1, dead ? "dead" : "pending");
 		jg_stmt_bind_int64(st, 2, attempts);
 		jg_stmt_bind_int64(st, 3,
-				   now_ms() + jg_notify_backoff_ms(attempts,
-								   cfg->notify_retry_base_ms,
-								   cfg->notify_retry_max_ms, rnd));
+				   now_ms() + jg_backoff_ms(attempts, cfg->notify_retry_base_ms,
+							    cfg->notify_retry_max_ms, rnd));
 		jg_stmt_bind_text(st, 4, why);
 		jg_stmt_bind_text(st, 5, row->id);
 		(void)jg_stmt_step(st);
