@@ -13,9 +13,10 @@
  * receiver sees on every attempt.  Nothing here runs on a request's thread
  * except the insert, so a slow or dead receiver never slows a request.
  *
- * Pure helpers (notify_payload.c): event names and the webhook and Slack
- * message bodies.  Deliveries are signed with webhook.h and retried after
- * backoff.h's delay.  Everything else is notify.c.
+ * Pure helpers (notify_payload.c): the webhook and Slack message bodies.
+ * The event types and audiences are notify_events.h's; deliveries are
+ * signed with webhook.h and retried after backoff.h's delay.  Everything
+ * else is notify.c.
  */
 #ifndef JITGATE_NOTIFY_H
 #define JITGATE_NOTIFY_H
@@ -26,22 +27,11 @@
 
 #include <jansson.h>
 
+#include "jitgate/notify_events.h"
 #include "jitgate/store.h"
 
 struct jg_notify;
 struct jg_app;
-
-/* Who an event is for (bits; an event may have several). */
-#define JG_NOTIFY_APPROVERS 0x1 /* the request's eligible approvers (or reviewers) */
-#define JG_NOTIFY_REQUESTER 0x2 /* the person who asked */
-#define JG_NOTIFY_SECURITY  0x4 /* the security channel */
-#define JG_NOTIFY_OPERATORS 0x8 /* whoever runs jitgate */
-
-/* True for the event types of docs/notifications.md ("request.pending", ...). */
-bool jg_notify_event_known(const char *type);
-
-/* True for approvers, requester, security, operators. */
-bool jg_notify_audience_known(const char *name);
 
 /*
  * The request body for a sink of type "webhook" (the event itself, compact

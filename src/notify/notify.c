@@ -106,10 +106,7 @@ audience_bits(char **list)
 	if (list == NULL)
 		return JG_NOTIFY_APPROVERS | JG_NOTIFY_REQUESTER;
 	for (size_t i = 0; list[i]; i++)
-		bits |= strcmp(list[i], "approvers") == 0   ? JG_NOTIFY_APPROVERS
-			: strcmp(list[i], "requester") == 0 ? JG_NOTIFY_REQUESTER
-			: strcmp(list[i], "security") == 0  ? JG_NOTIFY_SECURITY
-							    : JG_NOTIFY_OPERATORS;
+		bits |= jg_notify_audience_bit(list[i]); /* config checked each name */
 	return bits;
 }
 
@@ -265,10 +262,9 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 	if (asprintf(&approvals, "%s/approvals", pub) < 0)
 		approvals = NULL;
 	json_t *aud = json_array();
-	static const char *const names[] = {"approvers", "requester", "security", "operators"};
-	for (int b = 0; aud && b < 4; b++)
+	for (unsigned b = 0; aud && b < 4; b++)
 		if (audiences & (1u << b))
-			json_array_append_new(aud, json_string(names[b]));
+			json_array_append_new(aud, json_string(jg_notify_audience_name(1u << b)));
 	if (appr == NULL || link == NULL || approvals == NULL || aud == NULL)
 		goto out;
 	/* links: the API resource, and the page a person opens (the web form's "My access") */

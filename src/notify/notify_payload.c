@@ -1,8 +1,8 @@
 /*
- * notify_payload.c - the pure parts of notifications (see notify.h): which
- * events exist, and the bodies a generic webhook and a Slack-compatible
- * incoming webhook receive.  (The delivery signature is webhook.h's, the
- * retry delay backoff.h's.)
+ * notify_payload.c - the pure parts of notifications (see notify.h): the
+ * bodies a generic webhook and a Slack-compatible incoming webhook receive.
+ * (The events and their headlines are notify_events.h's, the delivery
+ * signature webhook.h's, the retry delay backoff.h's.)
  *
  * The Slack message carries only what an approver needs to decide whether
  * to open jitgate (requester, service, capabilities, justification) and a
@@ -17,53 +17,6 @@
 
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
-
-/* Every event type, with the headline a person reads first. */
-static const struct {
-	const char *type, *title;
-} events[] = {
-    {"request.pending", "Access request waiting for approval"},
-    {"request.reminder", "Reminder: access request still waiting for approval"},
-    {"request.escalated", "Escalated: access request still waiting for approval"},
-    {"request.approved", "Access request approved"},
-    {"request.denied", "Access request denied"},
-    {"request.cancelled", "Access request cancelled"},
-    {"request.expired", "Access request expired without a decision"},
-    {"grant.expiring", "Grant ends soon"},
-    {"grant.expired", "Grant expired"},
-    {"grant.revoked", "Grant revoked"},
-    {"break_glass.used", "Break-glass access used"},
-    {"grant.review_overdue", "Break-glass grant not reviewed in time"},
-    {"audit.verification_failed", "The audit log does not verify"},
-    {"audit.checkpoint_sink_failed", "Audit checkpoints are not reaching their off-host sink"},
-};
-
-#define NEVENTS (sizeof(events) / sizeof(events[0]))
-
-bool
-jg_notify_event_known(const char *type)
-{
-	for (size_t i = 0; i < NEVENTS; i++)
-		if (strcmp(events[i].type, type) == 0)
-			return true;
-	return false;
-}
-
-static const char *
-title_of(const char *type)
-{
-	for (size_t i = 0; type && i < NEVENTS; i++)
-		if (strcmp(events[i].type, type) == 0)
-			return events[i].title;
-	return NULL;
-}
-
-bool
-jg_notify_audience_known(const char *name)
-{
-	return strcmp(name, "approvers") == 0 || strcmp(name, "requester") == 0 ||
-	       strcmp(name, "security") == 0 || strcmp(name, "operators") == 0;
-}
 
 /* ---- Slack ------------------------------------------------------------------ */
 
@@ -122,7 +75,7 @@ str(json_t *o, const char *key)
 static char *
 slack_body(json_t *ev)
 {
-	const char *type = str(ev, "type"), *title = title_of(type);
+	const char *type = str(ev, "type"), *title = jg_notify_event_title(type);
 	json_t *req = json_object_get(ev, "request"), *alert = json_object_get(ev, "alert");
 	json_t *links = json_object_get(ev, "links");
 	/* approvers go to the approval page, requesters to their own access */

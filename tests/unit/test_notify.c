@@ -135,18 +135,6 @@ test_notify_body_slack_alert(void **state)
 }
 
 static void
-test_notify_event_and_audience_names(void **state)
-{
-	(void)state;
-	assert_true(jg_notify_event_known("request.pending"));
-	assert_true(jg_notify_event_known("audit.checkpoint_sink_failed"));
-	assert_false(jg_notify_event_known("request.pendin"));
-	assert_false(jg_notify_event_known(""));
-	assert_true(jg_notify_audience_known("security"));
-	assert_false(jg_notify_audience_known("everyone"));
-}
-
-static void
 test_audit_stream_syslog_frame(void **state)
 {
 	(void)state;
@@ -183,7 +171,6 @@ main(void)
 	    cmocka_unit_test(test_notify_body_slack_blocks),
 	    cmocka_unit_test(test_notify_body_slack_long_justification_cut),
 	    cmocka_unit_test(test_notify_body_slack_alert),
-	    cmocka_unit_test(test_notify_event_and_audience_names),
 	    cmocka_unit_test(test_audit_stream_syslog_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
