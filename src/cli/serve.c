@@ -174,7 +174,8 @@ reload_policies(struct jg_app *app)
 }
 
 /*
- * Ends grants and pending requests on time, without anyone calling anything.
+ * Ends grants and pending requests on time, without anyone calling anything,
+ * and queues the notifications that time alone makes due (access_due.c).
  * It also hands freed heap back to the system every TRIM_SECONDS: every
  * connection thread allocates in one of glibc's per-thread arenas, which keep
  * what is freed, so after bursts (a full re-verification, an export, many
@@ -244,6 +245,12 @@ sweeper_main(void *arg)
 		int ended = 0;
 		if (jg_access_sweep(&ctx, &ended) != 0)
 			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
+		/* reminders, escalations, expiry warnings, overdue reviews (a no-op without sinks)
+		 */
+		if (jg_access_notify_due(&ctx, sw->app->cfg->notify_expiry_warning,
+					 sw->app->cfg->notify_review_overdue) != 0)
+			jg_log(JG_LOG_WARN, "notify: reminders could not be queued now; will retry",
+			       NULL);
 		jg_app_policies_release(sw->app);
 		sweep_probe_events(sw, ctx.now);
 		if (++rounds % TRIM_SECONDS == 0)

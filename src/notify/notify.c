@@ -14,10 +14,12 @@
  * outcome is written after the receiver answered, a crash in between sends
  * the row again with the same idempotency key: at-least-once.
  *
- * The timer thread, every second: reminders, escalations, grants ending
- * soon and overdue break-glass reviews (through access, which owns the
- * requests), and operator alerts (the audit log stopped verifying;
- * checkpoints not reaching an off-host sink).
+ * The timer thread, every second: operator alerts (the audit log stopped
+ * verifying; checkpoints not reaching an off-host sink) and, hourly, the
+ * pruning of delivered rows.  Reminders, escalations, grants ending soon
+ * and overdue break-glass reviews are queued by access, which owns the
+ * requests (jg_access_notify_due, driven by serve's sweeper): notify never
+ * calls up into access.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -27,7 +29,6 @@
 
 #include <openssl/rand.h>
 
-#include "jitgate/access.h"
 #include "jitgate/app.h"
 #include "jitgate/backoff.h"
 #include "jitgate/error.h"
@@ -600,18 +601,6 @@ timer_main(void *arg)
 	while (!nap(n, 1000)) {
 		if (ticks++ % 3600 == 0) /* at start, then hourly */
 			prune(n);
-		struct jg_access_ctx ctx = {.store = app->store,
-					    .audit = app->audit,
-					    .pii = app->pii_keys,
-					    .notify = n,
-					    .policies = jg_app_policies_acquire(app),
-					    .pending_ttl = app->cfg->requests_pending_expiry,
-					    .now = (int64_t)time(NULL)};
-		if (jg_access_notify_due(&ctx, app->cfg->notify_expiry_warning,
-					 app->cfg->notify_review_overdue) != 0)
-			jg_log(JG_LOG_WARN, "notify: reminders could not be queued now; will retry",
-			       NULL);
-		jg_app_policies_release(app);
 		char why[400];
 		if (!n->audit_alerted && app->audit &&
 		    jg_audit_healthy(app->audit, why, sizeof(why)) != 0) {
