@@ -48,6 +48,13 @@ int jg_thread_start(struct jg_thread **out, const char *name, int64_t first_ms,
 void jg_thread_wake(struct jg_thread *t);
 
 /*
+ * Asks the thread to stop and returns at once: no tick starts after this.
+ * jg_thread_stop() then waits for it.  For stopping several threads
+ * together, so their ticks in progress finish in parallel.  NULL is a no-op.
+ */
+void jg_thread_signal_stop(struct jg_thread *t);
+
+/*
  * Stops the thread: no tick starts after this; a tick in progress
  * finishes (a tick that may take long should bound its own waits).  Joins
  * the thread and frees t.  NULL is a no-op.

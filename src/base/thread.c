@@ -113,7 +113,7 @@ jg_thread_wake(struct jg_thread *t)
 }
 
 void
-jg_thread_stop(struct jg_thread *t)
+jg_thread_signal_stop(struct jg_thread *t)
 {
 	if (t == NULL)
 		return;
@@ -121,6 +121,14 @@ jg_thread_stop(struct jg_thread *t)
 	t->stopping = true;
 	pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&t->lock);
+}
+
+void
+jg_thread_stop(struct jg_thread *t)
+{
+	if (t == NULL)
+		return;
+	jg_thread_signal_stop(t);
 	pthread_join(t->thread, NULL);
 	pthread_cond_destroy(&t->wake);
 	pthread_mutex_destroy(&t->lock);

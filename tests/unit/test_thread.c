@@ -223,6 +223,45 @@ test_thread_stop_busy(void **state)
 	counter_destroy(&c);
 }
 
+/*
+ * Two threads in ticks that do not end by themselves: asking both to stop
+ * returns at once (it does not wait for a tick), and no tick starts after.
+ */
+static void
+test_thread_signal_stop_together(void **state)
+{
+	struct counter a, b;
+	struct jg_thread *ta = NULL, *tb = NULL;
+	(void)state;
+
+	counter_init(&a, 3600000);
+	counter_init(&b, 3600000);
+	a.hold = b.hold = 1;
+	assert_int_equal(jg_thread_start(&ta, "test-a", 0, tick, &a), 0);
+	assert_int_equal(jg_thread_start(&tb, "test-b", 0, tick, &b), 0);
+	assert_int_equal(wait_ticks(&a, 1, 2000), 1);
+	assert_int_equal(wait_ticks(&b, 1, 2000), 1);
+	jg_thread_signal_stop(ta);
+	jg_thread_signal_stop(tb);
+	/* returned with both ticks still held; released, both threads end with no further tick */
+	pthread_mutex_lock(&a.m);
+	a.hold = 0;
+	a.stopped = 1;
+	pthread_cond_broadcast(&a.c);
+	pthread_mutex_unlock(&a.m);
+	pthread_mutex_lock(&b.m);
+	b.hold = 0;
+	b.stopped = 1;
+	pthread_cond_broadcast(&b.c);
+	pthread_mutex_unlock(&b.m);
+	jg_thread_stop(ta);
+	jg_thread_stop(tb);
+	assert_int_equal(a.after_stop + b.after_stop, 0);
+	jg_thread_signal_stop(NULL);
+	counter_destroy(&a);
+	counter_destroy(&b);
+}
+
 int
 main(void)
 {
@@ -233,6 +272,7 @@ main(void)
 	    cmocka_unit_test(test_thread_until_woken),
 	    cmocka_unit_test(test_thread_stop_ends_sleep),
 	    cmocka_unit_test(test_thread_stop_busy),
+	    cmocka_unit_test(test_thread_signal_stop_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
