@@ -27,11 +27,12 @@
 
 #include <jansson.h>
 
+#include "jitgate/config.h"
 #include "jitgate/notify_events.h"
 #include "jitgate/store.h"
 
 struct jg_notify;
-struct jg_app;
+struct jg_audit;
 
 /*
  * The request body for a sink of type "webhook" (the event itself, compact
@@ -42,13 +43,19 @@ struct jg_app;
 char *jg_notify_body(const char *sink_type, json_t *event);
 
 /*
- * Sets up the sinks of app->cfg (reads their secret files).  JG_ECONFIG
- * with err when a secret cannot be read.  *out is the caller's; no threads
- * run until jg_notify_start().
+ * Sets up the sinks of cfg (reads their secret files).  store holds the
+ * outbox; audit (may be NULL) is watched for the operator alert when the
+ * log stops verifying.  All three are borrowed and must outlive n.
+ * JG_ECONFIG with err when a secret cannot be read, JG_ENOMEM.  *out is
+ * the caller's; no threads run until jg_notify_start().
  */
-int jg_notify_new(struct jg_app *app, struct jg_notify **out, char *err, size_t errlen);
+int jg_notify_new(struct jg_store *store, struct jg_audit *audit, const struct jg_config *cfg,
+		  struct jg_notify **out, char *err, size_t errlen);
 
-/* Starts one delivery thread per sink and the timer thread (reminders, alerts). */
+/*
+ * Starts one delivery thread per sink and the timer thread (operator
+ * alerts, pruning), both on thread.h.  With no sinks, none.  0 or JG_ENOMEM.
+ */
 int jg_notify_start(struct jg_notify *n);
 
 /* Stops the threads (an attempt in flight ends by its timeout).  Safe twice. */

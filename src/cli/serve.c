@@ -389,7 +389,7 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	jg_audit_set_verified(app.audit, &verified);
 	jg_app_wire(&app);
-	if (jg_notify_new(&app, &app.notify, err, sizeof(err)) != 0 ||
+	if (jg_notify_new(app.store, app.audit, app.cfg, &app.notify, err, sizeof(err)) != 0 ||
 	    jg_audit_stream_new(app.store, app.cfg, &app.stream, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "%s", err);
 		rc = JG_EXIT_CONFIG;
