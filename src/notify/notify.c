@@ -31,6 +31,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/backoff.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
@@ -67,12 +68,16 @@ struct jg_notify {
 	int sink_alerted[2]; /* checkpoint sinks "dir", "url" */
 };
 
+/*
+ * The outbox's times (created_at, next_attempt_at, delivered_at) and the
+ * events' created_at: jitgate's clock (clock.h), which never runs backward,
+ * so a wall clock stepped back does not hold a scheduled retry for the
+ * size of the step.
+ */
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return jg_clock_now_ms();
 }
 
 /* ---- routing ------------------------------------------------------------------ */

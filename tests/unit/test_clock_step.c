@@ -4,22 +4,30 @@
  *
  * Stepping the real clock needs CAP_SYS_TIME and would disturb a shared
  * host, and libfaketime replaces pthread_cond_timedwait itself, so it
- * cannot show a stall.  Instead the condition-variable calls of jitgate's
- * code are replaced at link time (-Wl,--wrap=pthread_cond_init,
- * --wrap=pthread_cond_timedwait, see the Makefile) and the step is
- * emulated where it bites: pthread_cond_init records the clock of each
- * condition, and a timed wait on a condition that runs on the wall clock
- * (CLOCK_REALTIME, the default) has its absolute deadline moved one step
- * further off - once per thread and step, for the wait in progress or, if
- * the thread is between waits, the next one (whose deadline may have been
- * read before the step).  That is what the kernel does to such a wait when
- * the wall clock goes back.  A wait on CLOCK_MONOTONIC is left alone, as
- * the kernel leaves it alone; its deadline must then lie on the monotonic
- * clock (now .. now + an hour).
+ * cannot show a stall.  Instead jitgate's code is linked with wrappers
+ * (-Wl,--wrap=clock_gettime,--wrap=pthread_cond_init,
+ * --wrap=pthread_cond_timedwait, see the Makefile) that emulate the step:
+ *
+ *   clock_gettime(CLOCK_REALTIME) reads the real clock less the steps
+ *   taken so far (CLOCK_MONOTONIC is left alone, as a step leaves it);
+ *
+ *   pthread_cond_init records the clock of each condition;
+ *
+ *   a timed wait on a condition of the wall clock (CLOCK_REALTIME, the
+ *   default) ends when the emulated wall clock reaches its deadline, i.e.
+ *   the real clock reaches deadline + the steps, re-read every 50 ms so a
+ *   step during the wait moves it as the kernel would.  A step taken while
+ *   the thread was between two waits is charged to the next wait as if
+ *   its deadline had been read just before the step (the worst of the
+ *   possible interleavings, taken so the test does not depend on timing);
+ *
+ *   a timed wait on a CLOCK_MONOTONIC condition is left alone, but its
+ *   deadline must lie on the monotonic clock (now .. now + an hour).
  *
  * Each test starts one kind of thread, steps the wall clock back an hour,
- * gives the thread work that its next tick would do, and requires the work
- * done within seconds.  The HTTPS client is replaced too
+ * gives the thread work that its next tick would do (or waits for work it
+ * scheduled before the step, such as a notification's retry), and requires
+ * the work done within seconds.  The HTTPS client is replaced too
  * (--wrap=jg_httpc_request): notifications and the audit stream are
  * "delivered" to a counter that answers 200.
  */
@@ -53,10 +61,13 @@
 #include "jitgate/telemetry.h"
 
 #define STEP_SECONDS 3600 /* how far the wall clock goes back */
+#define STEP_MS	     ((int64_t)STEP_SECONDS * 1000)
 #define WITHIN_MS    5000 /* how soon the work must be done after the step */
 
 /* ---- the wrapped functions ------------------------------------------------- */
 
+int __real_clock_gettime(clockid_t clock, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t clock, struct timespec *ts);
 int __real_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
 int __wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
 int __real_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -76,10 +87,10 @@ static struct {
 	size_t n;
 } conds = {.m = PTHREAD_MUTEX_INITIALIZER};
 
-static atomic_uint steps;		  /* wall-clock steps so far */
+static atomic_uint steps;		  /* wall-clock steps back so far */
 static atomic_int wall_waits;		  /* timed waits on a condition of the wall clock */
 static atomic_int off_clock_waits;	  /* monotonic condition, deadline not on that clock */
-static _Thread_local unsigned seen_steps; /* the steps this thread's waits have taken */
+static _Thread_local unsigned seen_steps; /* the steps this thread's last wait knew of */
 
 int
 __wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
@@ -119,12 +130,22 @@ ms_of(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
 }
 
+/* The real clocks (the test's own measure, and the wrappers'). */
 static int64_t
 now_ms(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(clock, &ts);
+	__real_clock_gettime(clock, &ts);
 	return ms_of(&ts);
+}
+
+int
+__wrap_clock_gettime(clockid_t clock, struct timespec *ts)
+{
+	int rc = __real_clock_gettime(clock, ts);
+	if (rc == 0 && (clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE))
+		ts->tv_sec -= (time_t)atomic_load(&steps) * STEP_SECONDS;
+	return rc;
 }
 
 int
@@ -134,23 +155,18 @@ __wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struc
 
 	if (clock == CLOCK_MONOTONIC) {
 		int64_t now = now_ms(CLOCK_MONOTONIC), at = ms_of(until);
-		if (at < now - 1000 || at > now + (int64_t)STEP_SECONDS * 1000)
+		if (at < now - 1000 || at > now + STEP_MS)
 			atomic_fetch_add(&off_clock_waits, 1);
 		return __real_pthread_cond_timedwait(c, m, until);
 	}
 	atomic_fetch_add(&wall_waits, 1);
-	/*
-	 * The wall clock: wait in slices of at most 50 ms of the real clock so
-	 * that a step taken meanwhile moves this wait's deadline too.
-	 */
-	int64_t deadline = ms_of(until);
+	/* steps since this thread's last wait: as if taken just after it read the deadline */
+	unsigned s = atomic_load(&steps);
+	int64_t at = ms_of(until) + (int64_t)(s - seen_steps) * STEP_MS;
 	for (;;) {
-		unsigned s = atomic_load(&steps);
-		if (s != seen_steps) {
-			deadline += (int64_t)(s - seen_steps) * STEP_SECONDS * 1000;
-			seen_steps = s;
-		}
-		int64_t now = now_ms(CLOCK_REALTIME),
+		s = atomic_load(&steps);
+		seen_steps = s;
+		int64_t deadline = at + (int64_t)s * STEP_MS, now = now_ms(CLOCK_REALTIME),
 			slice = deadline < now + 50 ? deadline : now + 50;
 		struct timespec ts = {.tv_sec = slice / 1000, .tv_nsec = (slice % 1000) * 1000000L};
 		int rc = __real_pthread_cond_timedwait(c, m, &ts);
@@ -163,6 +179,7 @@ __wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struc
 static struct {
 	pthread_mutex_t m;
 	int notifications, stream_batches;
+	int fail_notifications; /* answer this many more notifications with 500 */
 } seen = {.m = PTHREAD_MUTEX_INITIALIZER};
 
 #define HOOK_URL "https://hooks.test/jitgate"
@@ -175,13 +192,18 @@ __wrap_jg_httpc_request(const char *url, const char *body, const struct jg_httpc
 	(void)body;
 	(void)opts;
 	memset(reply, 0, sizeof(*reply));
-	pthread_mutex_lock(&seen.m);
-	if (strcmp(url, HOOK_URL) == 0)
-		seen.notifications++;
-	else if (strcmp(url, SIEM_URL) == 0)
-		seen.stream_batches++;
-	pthread_mutex_unlock(&seen.m);
 	reply->status = 200;
+	pthread_mutex_lock(&seen.m);
+	if (strcmp(url, HOOK_URL) == 0) {
+		seen.notifications++;
+		if (seen.fail_notifications > 0) {
+			seen.fail_notifications--;
+			reply->status = 500;
+		}
+	} else if (strcmp(url, SIEM_URL) == 0) {
+		seen.stream_batches++;
+	}
+	pthread_mutex_unlock(&seen.m);
 	return 0;
 }
 
@@ -203,6 +225,8 @@ static const char config_fmt[] =
     "oidc: {issuer: \"https://sso.example.com\", client_id: jg, allowed_clients: [jg]}\n"
     "telemetry: {database: tel.db, logs_retention_seconds: 1}\n"
     "notifications:\n"
+    "  retry_base_ms: 500\n"
+    "  retry_max_ms: 1000\n"
     "  sinks:\n"
     "    - {name: ops, type: slack, url: \"" HOOK_URL "\", audiences: [operators, approvers]}\n"
     "audit_stream: {type: webhook, url: \"" SIEM_URL "\"}\n";
@@ -246,7 +270,7 @@ setup(void **state)
 	atomic_store(&wall_waits, 0);
 	atomic_store(&off_clock_waits, 0);
 	pthread_mutex_lock(&seen.m);
-	seen.notifications = seen.stream_batches = 0;
+	seen.notifications = seen.stream_batches = seen.fail_notifications = 0;
 	pthread_mutex_unlock(&seen.m);
 	*state = f;
 	return 0;
@@ -396,6 +420,49 @@ test_step_notify_sink(void **state)
 }
 
 static bool
+retried(void *arg)
+{
+	(void)arg;
+	return seen_count(&seen.notifications) >= 2;
+}
+
+static bool
+attempted_once(void *arg)
+{
+	return count_rows(arg, "SELECT count(*) FROM notify_outbox WHERE attempts = 1") == 1;
+}
+
+/* Notifications: a retry scheduled before the step (half a second on) is made on time. */
+static void
+test_step_notify_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_notify *n = NULL;
+	char err[256];
+
+	assert_int_equal(jg_audit_start(f->audit), 0);
+	if (jg_notify_new(f->store, f->audit, f->cfg, &n, err, sizeof(err)) != 0)
+		fail_msg("notify: %s", err);
+	pthread_mutex_lock(&seen.m);
+	seen.fail_notifications = 1;
+	pthread_mutex_unlock(&seen.m);
+	assert_int_equal(jg_notify_start(n), 0);
+	struct queue_job j = {n};
+	assert_int_equal(jg_audit_run(f->audit, queue_fn, &j), 0);
+	int64_t took = within(attempted_once, f->store); /* failed once, retry scheduled */
+	if (took >= 0) {
+		step_back();
+		took = within(retried, NULL);
+	}
+	jg_notify_free(n);
+	if (took < 0)
+		fail_msg("a failed notification was not retried within %d ms of a step back "
+			 "(%d attempt(s))",
+			 WITHIN_MS, seen_count(&seen.notifications));
+	assert_monotonic_waits("notify");
+}
+
+static bool
 streamed(void *arg)
 {
 	(void)arg;
@@ -485,6 +552,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_step_telemetry_sweeper, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_notify_sink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_step_notify_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_audit_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_audit_checkpointer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_deadline_watchdog, setup, teardown),
