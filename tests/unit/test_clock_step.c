@@ -91,6 +91,7 @@ static atomic_uint steps;		  /* wall-clock steps back so far */
 static atomic_int wall_waits;		  /* timed waits on a condition of the wall clock */
 static atomic_int off_clock_waits;	  /* monotonic condition, deadline not on that clock */
 static _Thread_local unsigned seen_steps; /* the steps this thread's last wait knew of */
+static atomic_uint steps_before_test;	  /* taken before this test's threads started */
 
 int
 __wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
@@ -160,8 +161,11 @@ __wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struc
 		return __real_pthread_cond_timedwait(c, m, until);
 	}
 	atomic_fetch_add(&wall_waits, 1);
-	/* steps since this thread's last wait: as if taken just after it read the deadline */
-	unsigned s = atomic_load(&steps);
+	/* steps since this thread's last wait (in this test): as if taken just after it read the
+	 * deadline */
+	unsigned s = atomic_load(&steps), before = atomic_load(&steps_before_test);
+	if (seen_steps < before)
+		seen_steps = before;
 	int64_t at = ms_of(until) + (int64_t)(s - seen_steps) * STEP_MS;
 	for (;;) {
 		s = atomic_load(&steps);
@@ -225,8 +229,8 @@ static const char config_fmt[] =
     "oidc: {issuer: \"https://sso.example.com\", client_id: jg, allowed_clients: [jg]}\n"
     "telemetry: {database: tel.db, logs_retention_seconds: 1}\n"
     "notifications:\n"
-    "  retry_base_ms: 500\n"
-    "  retry_max_ms: 1000\n"
+    "  retry_base_ms: 2000\n"
+    "  retry_max_ms: 2000\n"
     "  sinks:\n"
     "    - {name: ops, type: slack, url: \"" HOOK_URL "\", audiences: [operators, approvers]}\n"
     "audit_stream: {type: webhook, url: \"" SIEM_URL "\"}\n";
@@ -267,6 +271,7 @@ setup(void **state)
 	if (jg_keys_generate(keys, err, sizeof(err)) != 0 ||
 	    jg_audit_open(f->store, keys, &acfg, &f->audit, err, sizeof(err)) != 0)
 		fail_msg("audit: %s", err);
+	atomic_store(&steps_before_test, atomic_load(&steps));
 	atomic_store(&wall_waits, 0);
 	atomic_store(&off_clock_waits, 0);
 	pthread_mutex_lock(&seen.m);
@@ -291,11 +296,18 @@ teardown(void **state)
 	return 0;
 }
 
-/* The wall clock goes back STEP_SECONDS (for every thread's wait in progress or next). */
+/*
+ * The wall clock goes back STEP_SECONDS while the threads started sleep.
+ * 400 ms before the step lets each finish its first round (so work given
+ * afterwards is left for a round after the step), and 400 ms after it lets
+ * a round that was running at the step end and go to sleep again.
+ */
 static void
 step_back(void)
 {
+	usleep(400000);
 	atomic_fetch_add(&steps, 1);
+	usleep(400000);
 }
 
 /* Polls done(arg) every 20 ms for WITHIN_MS; returns how long it took, or -1. */
@@ -432,7 +444,7 @@ attempted_once(void *arg)
 	return count_rows(arg, "SELECT count(*) FROM notify_outbox WHERE attempts = 1") == 1;
 }
 
-/* Notifications: a retry scheduled before the step (half a second on) is made on time. */
+/* Notifications: a retry scheduled before the step (1.5 to 2 s on) is made on time. */
 static void
 test_step_notify_retry(void **state)
 {
