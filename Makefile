@@ -63,6 +63,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
 $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup
 
+# test_clock_step emulates a step back of the wall clock in the clock and condition-variable calls
+# of jitgate's code, and takes the HTTPS client's requests itself.
+$(BUILD)/tests/test_clock_step: EXTRA_LDFLAGS += -Wl,--wrap=clock_gettime \
+	-Wl,--wrap=pthread_cond_init -Wl,--wrap=pthread_cond_timedwait -Wl,--wrap=jg_httpc_request
+
 # The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
 $(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent
 	$(CC) $(JG_CFLAGS) -Iagent/include -c -o $@ $<

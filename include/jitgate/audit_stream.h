@@ -24,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct jg_app;
+#include "jitgate/config.h"
+#include "jitgate/store.h"
+
 struct jg_audit_stream;
 
 /*
@@ -38,8 +40,15 @@ struct jg_audit_stream;
 int jg_audit_stream_syslog_frame(const char *entry, size_t len, const char *hostname, char **out,
 				 size_t *outlen);
 
-/* Sets up the stream of app->cfg (NULL in *out when none is configured). */
-int jg_audit_stream_new(struct jg_app *app, struct jg_audit_stream **out, char *err, size_t errlen);
+/*
+ * Sets up the stream of cfg (NULL in *out when none is configured), its
+ * position kept in store's audit_stream table.  cfg and store are borrowed
+ * and must outlive the stream.  JG_ECONFIG with err when the secret file
+ * cannot be read, JG_ENOMEM.
+ */
+int jg_audit_stream_new(struct jg_store *store, const struct jg_config *cfg,
+			struct jg_audit_stream **out, char *err, size_t errlen);
+/* Starts the thread (thread.h; NULL is a no-op).  0 or JG_ENOMEM. */
 int jg_audit_stream_start(struct jg_audit_stream *s);
 /* Stops the thread (a batch in flight ends by its timeout).  Safe twice; NULL is a no-op. */
 void jg_audit_stream_stop(struct jg_audit_stream *s);

@@ -13,8 +13,10 @@
  * receiver sees on every attempt.  Nothing here runs on a request's thread
  * except the insert, so a slow or dead receiver never slows a request.
  *
- * Pure helpers (notify_payload.c): event names, signatures, backoff, and
- * the webhook and Slack message bodies.  Everything else is notify.c.
+ * Pure helpers (notify_payload.c): the webhook and Slack message bodies.
+ * The event types and audiences are notify_events.h's; deliveries are
+ * signed with webhook.h and retried after backoff.h's delay.  Everything
+ * else is notify.c.
  */
 #ifndef JITGATE_NOTIFY_H
 #define JITGATE_NOTIFY_H
@@ -25,41 +27,12 @@
 
 #include <jansson.h>
 
+#include "jitgate/config.h"
+#include "jitgate/notify_events.h"
 #include "jitgate/store.h"
 
 struct jg_notify;
-struct jg_app;
-
-/* Who an event is for (bits; an event may have several). */
-#define JG_NOTIFY_APPROVERS 0x1 /* the request's eligible approvers (or reviewers) */
-#define JG_NOTIFY_REQUESTER 0x2 /* the person who asked */
-#define JG_NOTIFY_SECURITY  0x4 /* the security channel */
-#define JG_NOTIFY_OPERATORS 0x8 /* whoever runs jitgate */
-
-/* Hex HMAC-SHA256 with its "sha256=" prefix: 7 + 64 + NUL. */
-#define JG_NOTIFY_SIG_LEN 72
-
-/* True for the event types of docs/notifications.md ("request.pending", ...). */
-bool jg_notify_event_known(const char *type);
-
-/* True for approvers, requester, security, operators. */
-bool jg_notify_audience_known(const char *name);
-
-/*
- * The signature of a delivery: "sha256=" + hex(HMAC-SHA256(key, "<ts>." +
- * body)), ts the decimal Unix seconds sent in X-Jitgate-Timestamp.  Returns
- * 0 or JG_ECRYPTO.
- */
-int jg_notify_sign(const void *key, size_t keylen, int64_t ts, const char *body, size_t len,
-		   char out[JG_NOTIFY_SIG_LEN]);
-
-/*
- * The delay before retry number `attempt` (1 = the first retry):
- * base_ms * 2^(attempt-1), capped at max_ms, less up to a quarter of it
- * chosen by rnd (jitter, so receivers coming back are not hit by every
- * sender at once).  Never below 1 ms.
- */
-int64_t jg_notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, uint32_t rnd);
+struct jg_audit;
 
 /*
  * The request body for a sink of type "webhook" (the event itself, compact
@@ -70,13 +43,19 @@ int64_t jg_notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, uint3
 char *jg_notify_body(const char *sink_type, json_t *event);
 
 /*
- * Sets up the sinks of app->cfg (reads their secret files).  JG_ECONFIG
- * with err when a secret cannot be read.  *out is the caller's; no threads
- * run until jg_notify_start().
+ * Sets up the sinks of cfg (reads their secret files).  store holds the
+ * outbox; audit (may be NULL) is watched for the operator alert when the
+ * log stops verifying.  All three are borrowed and must outlive n.
+ * JG_ECONFIG with err when a secret cannot be read, JG_ENOMEM.  *out is
+ * the caller's; no threads run until jg_notify_start().
  */
-int jg_notify_new(struct jg_app *app, struct jg_notify **out, char *err, size_t errlen);
+int jg_notify_new(struct jg_store *store, struct jg_audit *audit, const struct jg_config *cfg,
+		  struct jg_notify **out, char *err, size_t errlen);
 
-/* Starts one delivery thread per sink and the timer thread (reminders, alerts). */
+/*
+ * Starts one delivery thread per sink and the timer thread (operator
+ * alerts, pruning), both on thread.h.  With no sinks, none.  0 or JG_ENOMEM.
+ */
 int jg_notify_start(struct jg_notify *n);
 
 /* Stops the threads (an attempt in flight ends by its timeout).  Safe twice. */

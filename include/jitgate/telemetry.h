@@ -62,7 +62,11 @@ int jg_telemetry_store_metrics(struct jg_store *db, const char *service, json_t 
 int jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now,
 		       int64_t *deleted);
 
-/* Starts a thread running jg_telemetry_sweep every second.  Stop (and free) with _stop. */
+/*
+ * Starts a thread (thread.h) running jg_telemetry_sweep every second with
+ * now = the wall clock's seconds: the clock ingest stamps received_at with,
+ * so retention counts from receipt on one clock.  Stop (and free) with _stop.
+ */
 int jg_telemetry_sweeper_start(struct jg_store *db, const struct jg_config *cfg,
 			       struct jg_telemetry_sweeper **out);
 void jg_telemetry_sweeper_stop(struct jg_telemetry_sweeper *sw);

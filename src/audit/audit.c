@@ -4,7 +4,9 @@
  * The log's work is spread over src/audit/ (audit_int.h lists the files):
  * the writer (group commit), the checkpointer with its background thread,
  * the verified chain, and the readers.  This file opens a log on a store
- * with its checkpoint keys and starts and stops its two threads.
+ * with its checkpoint keys and starts and stops its two threads (thread.h):
+ * the writer, which sleeps until a job nobody waits on is queued, and the
+ * background thread, every second on CLOCK_MONOTONIC.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +24,22 @@ dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/* The mutexes and the condition; on failure none is left initialised.  0 or JG_ENOMEM. */
+static int
+sync_init(struct jg_audit *a)
+{
+	pthread_mutex_t *m[] = {&a->lock, &a->verify_lock, &a->anchor_lock};
+	size_t n = 0;
+
+	while (n < 3 && pthread_mutex_init(m[n], NULL) == 0)
+		n++;
+	if (n == 3 && pthread_cond_init(&a->done, NULL) == 0)
+		return 0;
+	while (n > 0)
+		pthread_mutex_destroy(m[--n]);
+	return JG_ENOMEM;
+}
+
 int
 jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit_config *cfg,
 	      struct jg_audit **out, char *err, size_t errlen)
@@ -32,6 +50,10 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	*out = NULL;
 	if (a == NULL)
 		return JG_ENOMEM;
+	if (sync_init(a) != 0) { /* before anything jg_audit_free undoes: it destroys them */
+		free(a);
+		return JG_ENOMEM;
+	}
 	a->store = store;
 	a->origin = strdup(cfg->origin);
 	a->sink_dir = dup_or_null(cfg->sink_dir);
@@ -41,12 +63,6 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	a->checkpoint_seconds = cfg->checkpoint_seconds > 0 ? cfg->checkpoint_seconds : 60;
 	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
 	a->reverify_seconds = cfg->reverify_seconds > 0 ? cfg->reverify_seconds : 300;
-	pthread_mutex_init(&a->verify_lock, NULL);
-	pthread_mutex_init(&a->anchor_lock, NULL);
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->done, NULL);
-	pthread_cond_init(&a->writer_wake, NULL);
-	jg_clock_cond_init(&a->wakeup); /* waits on CLOCK_MONOTONIC: a clock step never stalls it */
 	/* a sink that could not be copied would be skipped silently: no log without its sinks */
 	if (a->origin == NULL || (cfg->sink_dir && a->sink_dir == NULL) ||
 	    (cfg->sink_url && a->sink_url == NULL) ||
@@ -78,43 +94,50 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 int
 jg_audit_start(struct jg_audit *a)
 {
+	struct jg_thread *t = NULL;
+
 	if (jg_store_acquire(a->store, &a->conn) != 0)
 		return JG_ESTORE;
 	a->started = 1;
-	if (pthread_create(&a->writer, NULL, jg_audit_writer_main, a) != 0) {
+	/* each published under the lock: the writer and the callers wake them there */
+	if (jg_thread_start(&t, "jg-audit-writer", JG_THREAD_UNTIL_WOKEN, jg_audit_writer_tick,
+			    a) != 0) {
 		jg_audit_stop(a);
 		return JG_ENOMEM;
 	}
-	a->writer_running = 1;
-	if (pthread_create(&a->pusher, NULL, jg_audit_pusher_main, a) != 0) {
+	pthread_mutex_lock(&a->lock);
+	a->writer = t;
+	pthread_mutex_unlock(&a->lock);
+	if (jg_thread_start(&t, "jg-audit-bg", 1000, jg_audit_pusher_tick, a) != 0) {
 		jg_audit_stop(a);
 		return JG_ENOMEM;
 	}
-	a->started = 2;
+	pthread_mutex_lock(&a->lock);
+	a->pusher = t;
+	pthread_mutex_unlock(&a->lock);
 	return 0;
 }
 
 void
 jg_audit_stop(struct jg_audit *a)
 {
+	struct jg_thread *t;
+
 	if (a == NULL || !a->started)
 		return;
 	pthread_mutex_lock(&a->lock);
 	a->stopping = 1; /* no new jobs; queued ones still get written */
-	pthread_cond_broadcast(&a->wakeup);
+	t = a->pusher;
+	a->pusher = NULL;
 	pthread_mutex_unlock(&a->lock);
-	if (a->started == 2)
-		pthread_join(a->pusher, NULL);
+	jg_thread_stop(t); /* without the lock: its round takes it */
 	pthread_mutex_lock(&a->lock);
 	while (a->writing || a->queue != NULL)
 		pthread_cond_wait(&a->done, &a->lock);
-	a->writer_exit = 1;
-	pthread_cond_signal(&a->writer_wake);
+	t = a->writer;
+	a->writer = NULL;
 	pthread_mutex_unlock(&a->lock);
-	if (a->writer_running)
-		pthread_join(a->writer, NULL);
-	a->writer_running = 0;
-	a->writer_exit = 0;
+	jg_thread_stop(t);
 	jg_store_release(a->store, a->conn);
 	a->conn = NULL;
 	a->started = 0;
@@ -135,7 +158,5 @@ jg_audit_free(struct jg_audit *a)
 	pthread_mutex_destroy(&a->verify_lock);
 	pthread_mutex_destroy(&a->anchor_lock);
 	pthread_cond_destroy(&a->done);
-	pthread_cond_destroy(&a->writer_wake);
-	pthread_cond_destroy(&a->wakeup);
 	free(a);
 }

@@ -97,7 +97,7 @@ jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
 	pthread_mutex_lock(&a->lock);
 	if (j.size > a->checkpointed_size)
 		a->checkpointed_size = j.size;
-	pthread_cond_signal(&a->wakeup); /* push it off-host now */
+	jg_thread_wake(a->pusher); /* push it off-host now */
 	pthread_mutex_unlock(&a->lock);
 	if (size)
 		*size = j.size;
@@ -268,37 +268,31 @@ jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *crea
 	return rc;
 }
 
-void *
-jg_audit_pusher_main(void *arg)
+int64_t
+jg_audit_pusher_tick(void *arg)
 {
 	struct jg_audit *a = arg;
 
 	pthread_mutex_lock(&a->lock);
-	while (!a->stopping) {
-		struct timespec until;
-		jg_clock_deadline(&until, 1000);
-		pthread_cond_timedwait(&a->wakeup, &a->lock, &until);
-		if (a->stopping)
-			break;
-		int due = a->size > a->checkpointed_size &&
-			  (a->size - a->checkpointed_size >= a->checkpoint_entries ||
-			   jg_audit_now_ms() - a->first_uncovered_ms >=
-			       (int64_t)a->checkpoint_seconds * 1000);
+	if (a->stopping) { /* jg_audit_stop is stopping this thread: the writer takes no job */
 		pthread_mutex_unlock(&a->lock);
-
-		if (jg_audit_writable(a) != 0 && jg_audit_run(a, jg_audit_probe_fn, NULL) == 0)
-			jg_log(JG_LOG_INFO, "audit: the store can be written again", NULL);
-		if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
-			jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry",
-			       NULL);
-		if (jg_audit_check(a, NULL) == 0)
-			jg_audit_reverify_due(a); /* only for a log verified at start (serve) */
-		if (a->sink_dir)
-			push_pending(a, JG_AUDIT_SINK_DIR);
-		if (a->sink_url)
-			push_pending(a, JG_AUDIT_SINK_URL);
-		pthread_mutex_lock(&a->lock);
+		return JG_THREAD_UNTIL_WOKEN;
 	}
+	int due =
+	    a->size > a->checkpointed_size &&
+	    (a->size - a->checkpointed_size >= a->checkpoint_entries ||
+	     jg_audit_now_ms() - a->first_uncovered_ms >= (int64_t)a->checkpoint_seconds * 1000);
 	pthread_mutex_unlock(&a->lock);
-	return NULL;
+
+	if (jg_audit_writable(a) != 0 && jg_audit_run(a, jg_audit_probe_fn, NULL) == 0)
+		jg_log(JG_LOG_INFO, "audit: the store can be written again", NULL);
+	if (due && jg_audit_checkpoint(a, NULL, NULL) != 0)
+		jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
+	if (jg_audit_check(a, NULL) == 0)
+		jg_audit_reverify_due(a); /* only for a log verified at start (serve) */
+	if (a->sink_dir)
+		push_pending(a, JG_AUDIT_SINK_DIR);
+	if (a->sink_url)
+		push_pending(a, JG_AUDIT_SINK_URL);
+	return 1000;
 }

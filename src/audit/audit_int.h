@@ -3,7 +3,8 @@
  * src/audit/ that make it up (not a public interface: other modules use
  * include/jitgate/audit.h):
  *
- *   audit.c             life cycle: open, start, stop, free
+ *   audit.c             life cycle: open, start, stop, free (the two
+ *                       threads are thread.h's)
  *   audit_writer.c      the writer: group commit, appends, the store probe
  *   audit_checkpoint.c  checkpoints, their cadence and the off-host sinks
  *                       (the background thread)
@@ -19,6 +20,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/clock.h"
+#include "jitgate/thread.h"
 
 #define MAX_BATCH 512
 
@@ -56,15 +58,14 @@ struct jg_audit {
 	struct jg_keyring *keys; /* checkpoint keys; the active one signs */
 
 	pthread_mutex_t lock;
-	pthread_cond_t done;	    /* callers: a batch finished, the writer's seat is free */
-	pthread_cond_t wakeup;	    /* checkpoint thread */
-	pthread_cond_t writer_wake; /* writer thread: asynchronous jobs wait */
+	pthread_cond_t done; /* callers: a batch finished, the writer's seat is free */
 	struct job *queue, *queue_tail;
 	int stopping, started;
 	int writing;	   /* a caller is committing a batch (it holds conn) */
 	int write_failing; /* the last batch could not be made durable (disk full, read-only) */
-	pthread_t pusher, writer;
-	int writer_running, writer_exit;
+	/* the two threads (thread.h), under lock; NULL when not running */
+	struct jg_thread *writer;   /* leads batches of asynchronous jobs; woken when one waits */
+	struct jg_thread *pusher;   /* the background thread: cadence, probe, verification, sinks */
 	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
 
 	/* what has been verified: a chain (size, last hash, frontier) and whether it broke */
@@ -127,13 +128,16 @@ int jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32
 /* audit_read.c: the head's size, on a connection the caller holds. */
 int jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size);
 
-/* audit_writer.c: the writer thread (leads batches of asynchronous jobs). */
-void *jg_audit_writer_main(void *arg);
+/* audit_writer.c: the writer thread's round (leads batches of asynchronous jobs). */
+int64_t jg_audit_writer_tick(void *arg);
 /* audit_writer.c: a tiny durable write, to learn that the store takes writes again. */
 int jg_audit_probe_fn(struct jg_audit_tx *tx, void *ctx);
 
-/* audit_checkpoint.c: the background thread (cadence, store probe, re-verification, sinks). */
-void *jg_audit_pusher_main(void *arg);
+/*
+ * audit_checkpoint.c: the background thread's round, every second (cadence,
+ * store probe, re-verification, sinks).
+ */
+int64_t jg_audit_pusher_tick(void *arg);
 
 /* audit_verified.c: marks the log broken (sticky) and says why, once. */
 void jg_audit_mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc);

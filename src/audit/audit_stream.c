@@ -6,7 +6,7 @@
  * gaps.  The thread holds no store connection while it waits for the
  * receiver, and every wait (connect, TLS, write, acknowledgement) is bounded
  * by audit_stream.timeout_ms.  Failed batches are retried after an
- * exponential backoff (jg_notify_backoff_ms), forever: the log must arrive.
+ * exponential backoff (jg_backoff_ms), forever: the log must arrive.
  */
 #include <fcntl.h>
 #include <netdb.h>
@@ -24,31 +24,33 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "jitgate/app.h"
+#include "jitgate/audit.h"
 #include "jitgate/audit_stream.h"
+#include "jitgate/backoff.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
-#include "jitgate/notify.h"
+#include "jitgate/thread.h"
+#include "jitgate/webhook.h"
 
 #define IDLE_MS	   250
 #define MAX_SECRET 4096
 
 struct jg_audit_stream {
-	struct jg_app *app;
+	struct jg_store *store;
 	const struct jg_config *cfg;
 	char destination[600]; /* "webhook <url>" or "syslog <address>": the key of the position */
 	char hostname[256];
 	char *secret;
 	size_t secret_len;
-	pthread_t thread;
-	int started;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int stopping;
-	uint64_t next_seq; /* acknowledged up to here */
+	struct jg_thread *thread; /* NULL until started, and once stopped */
+	pthread_mutex_t lock;	  /* the counters below, read by the metrics */
+	uint64_t next_seq;	  /* acknowledged up to here */
 	unsigned long long sent, failures;
+	/* the thread's own state */
+	int loaded;   /* next_seq was read from the database */
+	int attempts; /* batches failed in a row */
 };
 
 static int64_t
@@ -122,7 +124,7 @@ position_load(struct jg_audit_stream *s)
 	struct jg_stmt *st;
 	int rc;
 
-	if (jg_store_acquire(s->app->store, &conn) != 0)
+	if (jg_store_acquire(s->store, &conn) != 0)
 		return JG_ESTORE;
 	if ((rc = jg_stmt_prepare(conn, sql_pos_get, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, s->destination);
@@ -131,7 +133,7 @@ position_load(struct jg_audit_stream *s)
 		rc = rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
 	}
-	jg_store_release(s->app->store, conn);
+	jg_store_release(s->store, conn);
 	return rc;
 }
 
@@ -142,7 +144,7 @@ position_store(struct jg_audit_stream *s, uint64_t next)
 	struct jg_stmt *st;
 	int rc;
 
-	if (jg_store_acquire(s->app->store, &conn) != 0)
+	if (jg_store_acquire(s->store, &conn) != 0)
 		return JG_ESTORE;
 	if ((rc = jg_stmt_prepare(conn, sql_pos_set, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, s->destination);
@@ -151,7 +153,7 @@ position_store(struct jg_audit_stream *s, uint64_t next)
 		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
 	}
-	jg_store_release(s->app->store, conn);
+	jg_store_release(s->store, conn);
 	return rc;
 }
 
@@ -199,7 +201,7 @@ batch_read(struct jg_audit_stream *s, struct batch *b)
 		batch_clear(b);
 		return JG_ENOMEM;
 	}
-	int rc = jg_audit_read_from(s->app->store, s->next_seq, max, batch_add, b);
+	int rc = jg_audit_read_from(s->store, s->next_seq, max, batch_add, b);
 	/* out of memory part way: send what was read, the rest follows in the next batch */
 	return rc == JG_ENOMEM ? 0 : rc;
 }
@@ -213,7 +215,7 @@ send_webhook(struct jg_audit_stream *s, const struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		total += b->lens[i] + 1;
 	char *body = malloc(total), *p = body;
-	char h_first[64], h_last[64], h_ts[64], h_sig[JG_NOTIFY_SIG_LEN + 32];
+	char h_first[64], h_last[64], h_ts[64], h_sig[JG_WEBHOOK_SIG_LEN + 32];
 	const char *headers[5] = {h_first, h_last, h_ts, NULL, NULL};
 	struct jg_httpc_reply reply;
 	int64_t ts = now_ms() / 1000;
@@ -233,8 +235,8 @@ send_webhook(struct jg_audit_stream *s, const struct batch *b)
 		 (unsigned long long)(b->first + b->n - 1));
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
 	if (s->secret) {
-		char sig[JG_NOTIFY_SIG_LEN];
-		if (jg_notify_sign(s->secret, s->secret_len, ts, body, (size_t)(p - body), sig) !=
+		char sig[JG_WEBHOOK_SIG_LEN];
+		if (jg_webhook_sign(s->secret, s->secret_len, ts, body, (size_t)(p - body), sig) !=
 		    0) {
 			free(body);
 			return JG_ECRYPTO;
@@ -380,80 +382,59 @@ out:
 
 /* ---- the thread ------------------------------------------------------------------- */
 
-static int
-nap(struct jg_audit_stream *s, int64_t ms)
-{
-	struct timespec until;
-	pthread_mutex_lock(&s->lock);
-	if (!s->stopping) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)(ms / 1000);
-		until.tv_nsec += (long)(ms % 1000) * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&s->wake, &s->lock, &until);
-	}
-	int stop = s->stopping;
-	pthread_mutex_unlock(&s->lock);
-	return stop;
-}
-
-static void *
-stream_main(void *arg)
+/*
+ * One round: send the next batch (if any).  The next round comes at once
+ * after an acknowledged batch, after IDLE_MS when there was nothing to
+ * send, and after the backoff when the receiver did not acknowledge.
+ */
+static int64_t
+stream_tick(void *arg)
 {
 	struct jg_audit_stream *s = arg;
-	int failures = 0, loaded = 0;
+	struct batch b;
+	int64_t wait = IDLE_MS;
 
-	for (;;) {
-		struct batch b;
-		int64_t wait = IDLE_MS;
-		if (!loaded)
-			loaded = position_load(s) == 0;
-		if (loaded && batch_read(s, &b) == 0) {
-			if (b.n > 0) {
-				int rc = strcmp(s->cfg->stream_type, "syslog") == 0
-					     ? send_syslog(s, &b)
-					     : send_webhook(s, &b);
-				if (rc == 0 && position_store(s, b.first + b.n) == 0) {
-					pthread_mutex_lock(&s->lock);
-					s->next_seq = b.first + b.n;
-					s->sent += b.n;
-					pthread_mutex_unlock(&s->lock);
-					failures = 0;
-					wait = 0;
-				} else {
-					uint32_t rnd = 0;
-					(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-					wait = jg_notify_backoff_ms(
-					    ++failures, s->cfg->stream_retry_base_ms,
-					    s->cfg->stream_retry_max_ms, rnd);
-					pthread_mutex_lock(&s->lock);
-					s->failures++;
-					pthread_mutex_unlock(&s->lock);
-					json_t *f = json_pack(
-					    "{s:s,s:I,s:I,s:i}", "stream", s->cfg->stream_type,
-					    "from_seq", (json_int_t)b.first, "retry_in_ms",
-					    (json_int_t)wait, "failures", failures);
-					jg_log(failures == 1 ? JG_LOG_WARN : JG_LOG_DEBUG,
-					       "audit stream: the receiver did not acknowledge a "
-					       "batch; "
-					       "will resend it",
-					       f);
-					json_decref(f);
-				}
-			}
-			batch_clear(&b);
+	if (!s->loaded)
+		s->loaded = position_load(s) == 0;
+	if (!s->loaded || batch_read(s, &b) != 0)
+		return wait;
+	if (b.n > 0) {
+		int rc = strcmp(s->cfg->stream_type, "syslog") == 0 ? send_syslog(s, &b)
+								    : send_webhook(s, &b);
+		if (rc == 0 && position_store(s, b.first + b.n) == 0) {
+			pthread_mutex_lock(&s->lock);
+			s->next_seq = b.first + b.n;
+			s->sent += b.n;
+			pthread_mutex_unlock(&s->lock);
+			s->attempts = 0;
+			wait = 0;
+		} else {
+			uint32_t rnd = 0;
+			(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+			wait = jg_backoff_ms(++s->attempts, s->cfg->stream_retry_base_ms,
+					     s->cfg->stream_retry_max_ms, rnd);
+			pthread_mutex_lock(&s->lock);
+			s->failures++;
+			pthread_mutex_unlock(&s->lock);
+			json_t *f = json_pack("{s:s,s:I,s:I,s:i}", "stream", s->cfg->stream_type,
+					      "from_seq", (json_int_t)b.first, "retry_in_ms",
+					      (json_int_t)wait, "failures", s->attempts);
+			jg_log(
+			    s->attempts == 1 ? JG_LOG_WARN : JG_LOG_DEBUG,
+			    "audit stream: the receiver did not acknowledge a batch; will resend "
+			    "it",
+			    f);
+			json_decref(f);
 		}
-		if (nap(s, wait))
-			break;
 	}
-	return NULL;
+	batch_clear(&b);
+	return wait;
 }
 
 int
-jg_audit_stream_new(struct jg_app *app, struct jg_audit_stream **out, char *err, size_t errlen)
+jg_audit_stream_new(struct jg_store *store, const struct jg_config *cfg,
+		    struct jg_audit_stream **out, char *err, size_t errlen)
 {
-	const struct jg_config *cfg = app->cfg;
 	struct jg_audit_stream *s;
 
 	*out = NULL;
@@ -461,10 +442,12 @@ jg_audit_stream_new(struct jg_app *app, struct jg_audit_stream **out, char *err,
 		return 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return JG_ENOMEM;
-	s->app = app;
+	s->store = store;
 	s->cfg = cfg;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return JG_ENOMEM;
+	}
 	int syslog = strcmp(cfg->stream_type, "syslog") == 0;
 	snprintf(s->destination, sizeof(s->destination), "%s %s", cfg->stream_type,
 		 syslog ? cfg->stream_address : cfg->stream_url);
@@ -495,12 +478,9 @@ jg_audit_stream_new(struct jg_app *app, struct jg_audit_stream **out, char *err,
 int
 jg_audit_stream_start(struct jg_audit_stream *s)
 {
-	if (s == NULL)
+	if (s == NULL || s->thread != NULL)
 		return 0;
-	if (pthread_create(&s->thread, NULL, stream_main, s) != 0)
-		return JG_ENOMEM;
-	s->started = 1;
-	return 0;
+	return jg_thread_start(&s->thread, "jg-audit-stream", 0, stream_tick, s);
 }
 
 void
@@ -508,13 +488,8 @@ jg_audit_stream_stop(struct jg_audit_stream *s)
 {
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stopping = 1;
-	pthread_cond_broadcast(&s->wake);
-	pthread_mutex_unlock(&s->lock);
-	if (s->started)
-		pthread_join(s->thread, NULL);
-	s->started = 0;
+	jg_thread_stop(s->thread);
+	s->thread = NULL;
 }
 
 void
@@ -525,7 +500,6 @@ jg_audit_stream_free(struct jg_audit_stream *s)
 	jg_audit_stream_stop(s);
 	jg_file_free_secret(s->secret, s->secret_len);
 	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->wake);
 	free(s);
 }
 

@@ -399,7 +399,7 @@ run_batch(struct jg_audit *a, struct job *batch)
 		a->first_uncovered_ms = jg_audit_now_ms();
 	a->size = tx.size;
 	if (a->size - a->checkpointed_size >= a->checkpoint_entries)
-		pthread_cond_signal(&a->wakeup);
+		jg_thread_wake(a->pusher);
 	pthread_mutex_unlock(&a->lock);
 	return;
 fail:
@@ -448,7 +448,7 @@ wake_next_leader(struct jg_audit *a)
 	if (a->queue->done_fn == NULL)
 		pthread_cond_signal(&a->queue->wake);
 	else
-		pthread_cond_signal(&a->writer_wake);
+		jg_thread_wake(a->writer);
 }
 
 /* Takes the writer's seat, commits one batch, wakes its jobs.  Called and returns with a->lock. */
@@ -499,7 +499,8 @@ lead_batch(struct jg_audit *a)
 static int
 run_job(struct jg_audit *a, struct job *job)
 {
-	pthread_cond_init(&job->wake, NULL);
+	if (pthread_cond_init(&job->wake, NULL) != 0)
+		return JG_ENOMEM;
 	/* a log known not to verify takes nothing more: every audited action waits for an operator
 	 */
 	if (jg_audit_healthy(a, NULL, 0) != 0) {
@@ -581,7 +582,7 @@ jg_audit_append_async(struct jg_audit *a, const char *type, const char *actor, j
 		return JG_EUNAVAIL;
 	}
 	pthread_mutex_lock(&a->lock);
-	if (!a->started || a->stopping || !a->writer_running) {
+	if (!a->started || a->stopping || a->writer == NULL) {
 		pthread_mutex_unlock(&a->lock);
 		async_free(aa);
 		return JG_EUNAVAIL;
@@ -592,29 +593,26 @@ jg_audit_append_async(struct jg_audit *a, const char *type, const char *actor, j
 		a->queue = &aa->job;
 	a->queue_tail = &aa->job;
 	if (!a->writing && a->queue == &aa->job)
-		pthread_cond_signal(&a->writer_wake);
+		jg_thread_wake(a->writer);
 	pthread_mutex_unlock(&a->lock);
 	return 0;
 }
 
-/* The writer thread: leads every batch that starts with a job nobody waits on. */
-void *
-jg_audit_writer_main(void *arg)
+/*
+ * The writer thread's round: leads every batch that starts with a job
+ * nobody waits on, then sleeps until the next such job is queued (a wake
+ * that comes meanwhile is kept by thread.h, so none is lost).
+ */
+int64_t
+jg_audit_writer_tick(void *arg)
 {
 	struct jg_audit *a = arg;
 
 	pthread_mutex_lock(&a->lock);
-	for (;;) {
-		if (a->queue != NULL && !a->writing && a->queue->done_fn != NULL) {
-			lead_batch(a);
-			continue;
-		}
-		if (a->writer_exit)
-			break;
-		pthread_cond_wait(&a->writer_wake, &a->lock);
-	}
+	while (a->queue != NULL && !a->writing && a->queue->done_fn != NULL)
+		lead_batch(a);
 	pthread_mutex_unlock(&a->lock);
-	return NULL;
+	return JG_THREAD_UNTIL_WOKEN;
 }
 
 /*

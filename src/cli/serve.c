@@ -33,6 +33,7 @@
 #include "jitgate/probes.h"
 #include "jitgate/session.h"
 #include "jitgate/telemetry.h"
+#include "jitgate/thread.h"
 #include "jitgate/token_cache.h"
 #include "jitgate/version.h"
 
@@ -174,7 +175,8 @@ reload_policies(struct jg_app *app)
 }
 
 /*
- * Ends grants and pending requests on time, without anyone calling anything.
+ * Ends grants and pending requests on time, without anyone calling anything,
+ * and queues the notifications that time alone makes due (access_due.c).
  * It also hands freed heap back to the system every TRIM_SECONDS: every
  * connection thread allocates in one of glibc's per-thread arenas, which keep
  * what is freed, so after bursts (a full re-verification, an export, many
@@ -183,11 +185,8 @@ reload_policies(struct jg_app *app)
 #define TRIM_SECONDS 10
 struct sweeper {
 	struct jg_app *app;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t stop_cond;
-	int stop;
-	int started;
+	struct jg_thread *thread; /* NULL when not running */
+	unsigned rounds;
 	int64_t last_events_sweep; /* Unix seconds */
 };
 
@@ -218,55 +217,32 @@ sweep_probe_events(struct sweeper *sw, int64_t now)
 	}
 }
 
-static void *
-sweeper_main(void *arg)
+/* One round, every second (thread.h: a step of the wall clock never stalls it). */
+static int64_t
+sweeper_tick(void *arg)
 {
 	struct sweeper *sw = arg;
-	unsigned rounds = 0;
-	pthread_mutex_lock(&sw->lock);
-	while (!sw->stop) {
-		struct timespec until;
-		jg_clock_deadline(&until, 1000);
-		pthread_cond_timedwait(&sw->stop_cond, &sw->lock, &until);
-		if (sw->stop)
-			break;
-		pthread_mutex_unlock(&sw->lock);
-		struct jg_access_ctx ctx = {
-		    .store = sw->app->store,
-		    .audit = sw->app->audit,
-		    .pii = sw->app->pii_keys,
-		    .notify = sw->app->notify,
-		    .policies = jg_app_policies_acquire(sw->app),
-		    .pending_ttl = sw->app->cfg->requests_pending_expiry,
-		    .refusals_recorded = sw->app->cfg->requests_refusals_recorded,
-		    .refusals_window = sw->app->cfg->requests_refusals_window,
-		    .now = jg_clock_now()};
-		int ended = 0;
-		if (jg_access_sweep(&ctx, &ended) != 0)
-			jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
-		jg_app_policies_release(sw->app);
-		sweep_probe_events(sw, ctx.now);
-		if (++rounds % TRIM_SECONDS == 0)
-			(void)malloc_trim(0);
-		pthread_mutex_lock(&sw->lock);
-	}
-	pthread_mutex_unlock(&sw->lock);
-	return NULL;
-}
-
-static void
-stop_sweeper(struct sweeper *sw)
-{
-	if (!sw->started)
-		return; /* never started, or stopped already */
-	sw->started = 0;
-	pthread_mutex_lock(&sw->lock);
-	sw->stop = 1;
-	pthread_cond_signal(&sw->stop_cond);
-	pthread_mutex_unlock(&sw->lock);
-	pthread_join(sw->thread, NULL);
-	pthread_mutex_destroy(&sw->lock);
-	pthread_cond_destroy(&sw->stop_cond);
+	struct jg_access_ctx ctx = {.store = sw->app->store,
+				    .audit = sw->app->audit,
+				    .pii = sw->app->pii_keys,
+				    .notify = sw->app->notify,
+				    .policies = jg_app_policies_acquire(sw->app),
+				    .pending_ttl = sw->app->cfg->requests_pending_expiry,
+				    .refusals_recorded = sw->app->cfg->requests_refusals_recorded,
+				    .refusals_window = sw->app->cfg->requests_refusals_window,
+				    .now = jg_clock_now()};
+	int ended = 0;
+	if (jg_access_sweep(&ctx, &ended) != 0)
+		jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
+	/* reminders, escalations, expiry warnings, overdue reviews (a no-op without sinks) */
+	if (jg_access_notify_due(&ctx, sw->app->cfg->notify_expiry_warning,
+				 sw->app->cfg->notify_review_overdue) != 0)
+		jg_log(JG_LOG_WARN, "notify: reminders could not be queued now; will retry", NULL);
+	jg_app_policies_release(sw->app);
+	sweep_probe_events(sw, ctx.now);
+	if (++sw->rounds % TRIM_SECONDS == 0)
+		(void)malloc_trim(0);
+	return 1000;
 }
 
 int
@@ -382,8 +358,8 @@ jg_cmd_serve(int argc, char **argv)
 	}
 	jg_audit_set_verified(app.audit, &verified);
 	jg_app_wire(&app);
-	if (jg_notify_new(&app, &app.notify, err, sizeof(err)) != 0 ||
-	    jg_audit_stream_new(&app, &app.stream, err, sizeof(err)) != 0) {
+	if (jg_notify_new(app.store, app.audit, app.cfg, &app.notify, err, sizeof(err)) != 0 ||
+	    jg_audit_stream_new(app.store, app.cfg, &app.stream, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "%s", err);
 		rc = JG_EXIT_CONFIG;
 		goto out;
@@ -404,12 +380,8 @@ jg_cmd_serve(int argc, char **argv)
 	if (jg_telemetry_sweeper_start(app.telemetry, app.cfg, &tsw) != 0)
 		goto out;
 	sw.app = &app;
-	pthread_mutex_init(&sw.lock, NULL);
-	jg_clock_cond_init(
-	    &sw.stop_cond); /* CLOCK_MONOTONIC: a clock step never stalls the sweeper */
-	if (pthread_create(&sw.thread, NULL, sweeper_main, &sw) != 0)
+	if (jg_thread_start(&sw.thread, "jg-sweeper", 1000, sweeper_tick, &sw) != 0)
 		goto out;
-	sw.started = 1;
 	if (jg_server_new(app.cfg, app.router, &app, &app.server, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "cannot set up TLS: %s", err);
 		rc = JG_EXIT_CONFIG;
@@ -439,7 +411,8 @@ jg_cmd_serve(int argc, char **argv)
 		break;
 	}
 	int left = jg_server_stop(app.server, (int)app.cfg->limits.shutdown_grace);
-	stop_sweeper(&sw);
+	jg_thread_stop(sw.thread);
+	sw.thread = NULL;
 	jg_notify_stop(app.notify);
 	jg_audit_stream_stop(app.stream);
 	jg_telemetry_sweeper_stop(tsw);
@@ -451,7 +424,7 @@ jg_cmd_serve(int argc, char **argv)
 	jg_log(JG_LOG_INFO, "jitgate stopped", NULL);
 	rc = left > 0 ? JG_EXIT_RUNTIME : JG_EXIT_OK;
 out:
-	stop_sweeper(&sw);
+	jg_thread_stop(sw.thread);
 	jg_notify_free(app.notify);
 	jg_audit_stream_free(app.stream);
 	jg_telemetry_sweeper_stop(tsw);

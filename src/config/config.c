@@ -20,7 +20,7 @@
 #include "jitgate/config.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
-#include "jitgate/notify.h"
+#include "jitgate/notify_events.h"
 #include "jitgate/store.h"
 #include "jitgate/yamldoc.h"
 

@@ -1,14 +1,15 @@
 /*
  * telemetry_retention.c - deleting telemetry past its kind's retention, and
- * the sweeper thread that does it every second.  The sweeper deletes at
- * most CHUNK rows of a kind per transaction and loops until nothing is due,
- * so a large backlog never holds the write lock for long.
+ * the sweeper thread (thread.h) that does it every second.  The sweeper
+ * deletes at most CHUNK rows of a kind per transaction and loops until
+ * nothing is due, so a large backlog never holds the write lock for long.
  */
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "jitgate/log.h"
+#include "jitgate/thread.h"
 #include "telemetry_int.h"
 
 #define CHUNK 5000
@@ -83,47 +84,51 @@ jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now
 struct jg_telemetry_sweeper {
 	struct jg_store *db;
 	const struct jg_config *cfg;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int stop;
+	struct jg_thread *thread;
+	int64_t pending; /* rows deleted since the last log line */
+	bool logged;	 /* a line was written, at last_log_ms (CLOCK_MONOTONIC) */
+	int64_t last_log_ms;
 };
 
+#define SWEEP_MS 1000
 /* Deletions are logged at most once a minute (their sum), so steady traffic does not flood the log.
  */
-#define SWEEP_LOG_SECONDS 60
+#define SWEEP_LOG_MS 60000
 
-static void *
-sweeper_main(void *arg)
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * One sweep.  The cutoff is read from the wall clock on purpose: a row's
+ * received_at is the wall-clock second ingest stamped on it (api_ingest.c),
+ * and retention counts from there, so both sides of the comparison come
+ * from one clock.  A step back of the wall clock keeps rows that much
+ * longer (never deletes early); a step forward deletes that much sooner.
+ */
+static int64_t
+sweep_tick(void *arg)
 {
 	struct jg_telemetry_sweeper *sw = arg;
-	int64_t pending = 0, last_log = 0;
-	pthread_mutex_lock(&sw->lock);
-	while (!sw->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&sw->cond, &sw->lock, &until);
-		if (sw->stop)
-			break;
-		pthread_mutex_unlock(&sw->lock);
-		int64_t n = 0, now = (int64_t)time(NULL);
-		if (jg_telemetry_sweep(sw->db, sw->cfg, now, &n) != 0)
-			jg_log(JG_LOG_WARN,
-			       "telemetry sweeper: cannot delete expired data now; "
-			       "will retry",
-			       NULL);
-		pending += n;
-		if (pending > 0 && now - last_log >= SWEEP_LOG_SECONDS) {
-			jg_logf(JG_LOG_INFO, "telemetry sweeper: deleted %lld expired rows",
-				(long long)pending);
-			pending = 0;
-			last_log = now;
-		}
-		pthread_mutex_lock(&sw->lock);
+	int64_t n = 0, now = (int64_t)time(NULL);
+
+	if (jg_telemetry_sweep(sw->db, sw->cfg, now, &n) != 0)
+		jg_log(JG_LOG_WARN, "telemetry sweeper: cannot delete expired data now; will retry",
+		       NULL);
+	sw->pending += n;
+	int64_t mono = monotonic_ms();
+	if (sw->pending > 0 && (!sw->logged || mono - sw->last_log_ms >= SWEEP_LOG_MS)) {
+		jg_logf(JG_LOG_INFO, "telemetry sweeper: deleted %lld expired rows",
+			(long long)sw->pending);
+		sw->pending = 0;
+		sw->logged = true;
+		sw->last_log_ms = mono;
 	}
-	pthread_mutex_unlock(&sw->lock);
-	return NULL;
+	return SWEEP_MS;
 }
 
 int
@@ -136,13 +141,10 @@ jg_telemetry_sweeper_start(struct jg_store *db, const struct jg_config *cfg,
 		return JG_ENOMEM;
 	sw->db = db;
 	sw->cfg = cfg;
-	pthread_mutex_init(&sw->lock, NULL);
-	pthread_cond_init(&sw->cond, NULL);
-	if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {
-		pthread_mutex_destroy(&sw->lock);
-		pthread_cond_destroy(&sw->cond);
+	int rc = jg_thread_start(&sw->thread, "jg-retention", SWEEP_MS, sweep_tick, sw);
+	if (rc != 0) {
 		free(sw);
-		return JG_EIO;
+		return rc;
 	}
 	*out = sw;
 	return 0;
@@ -153,12 +155,6 @@ jg_telemetry_sweeper_stop(struct jg_telemetry_sweeper *sw)
 {
 	if (sw == NULL)
 		return;
-	pthread_mutex_lock(&sw->lock);
-	sw->stop = 1;
-	pthread_cond_signal(&sw->cond);
-	pthread_mutex_unlock(&sw->lock);
-	pthread_join(sw->thread, NULL);
-	pthread_mutex_destroy(&sw->lock);
-	pthread_cond_destroy(&sw->cond);
+	jg_thread_stop(sw->thread);
 	free(sw);
 }

@@ -1,5 +1,6 @@
 /*
- * deadline.c - the slow-client watchdog (see deadline.h).
+ * deadline.c - the slow-client watchdog (see deadline.h): a table of slots
+ * under one mutex, swept by a thread of thread.h every 200 ms.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 
 #include "jitgate/deadline.h"
 #include "jitgate/error.h"
+#include "jitgate/thread.h"
 
 #define SWEEP_MS 200
 
@@ -19,10 +21,8 @@ struct jg_deadline_slot {
 };
 
 struct jg_deadline {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	pthread_t thread;
-	bool running, stop;
+	pthread_mutex_t lock;	  /* the slots and the count */
+	struct jg_thread *thread; /* the watchdog; NULL until started */
 	int64_t timeout_ms;
 	size_t nslots;
 	unsigned long long cut_total;
@@ -49,47 +49,29 @@ jg_deadline_new(size_t nslots, int64_t timeout_ms)
 	}
 	d->nslots = nslots;
 	d->timeout_ms = timeout_ms;
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	if (pthread_mutex_init(&d->lock, NULL) != 0) {
+		free(d->slots);
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 
-static void *
-watchdog(void *arg)
+/* The watchdog's round, every SWEEP_MS (thread.h: on CLOCK_MONOTONIC, like the deadlines). */
+static int64_t
+watchdog_tick(void *arg)
 {
 	struct jg_deadline *d = arg;
-
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += SWEEP_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&d->wake, &d->lock, &until);
-		if (d->stop)
-			break;
-		pthread_mutex_unlock(&d->lock);
-		(void)jg_deadline_sweep(d, jg_deadline_now());
-		pthread_mutex_lock(&d->lock);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return NULL;
+	(void)jg_deadline_sweep(d, jg_deadline_now());
+	return SWEEP_MS;
 }
 
 int
 jg_deadline_start(struct jg_deadline *d)
 {
-	if (pthread_create(&d->thread, NULL, watchdog, d) != 0)
-		return JG_ENOMEM;
-	d->running = true;
-	return 0;
+	if (d->thread != NULL)
+		return 0;
+	return jg_thread_start(&d->thread, "jg-deadline", SWEEP_MS, watchdog_tick, d);
 }
 
 void
@@ -97,15 +79,8 @@ jg_deadline_free(struct jg_deadline *d)
 {
 	if (d == NULL)
 		return;
-	if (d->running) {
-		pthread_mutex_lock(&d->lock);
-		d->stop = true;
-		pthread_cond_signal(&d->wake);
-		pthread_mutex_unlock(&d->lock);
-		pthread_join(d->thread, NULL);
-	}
+	jg_thread_stop(d->thread);
 	pthread_mutex_destroy(&d->lock);
-	pthread_cond_destroy(&d->wake);
 	free(d->slots);
 	free(d);
 }

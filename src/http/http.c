@@ -935,8 +935,16 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 	srv->router = router;
 	srv->app = app;
 	atomic_init(&srv->stopping, 0);
-	pthread_mutex_init(&srv->lock, NULL);
-	jg_clock_cond_init(&srv->idle);
+	/* before anything jg_server_free would undo: it destroys these two */
+	if (pthread_mutex_init(&srv->lock, NULL) != 0) {
+		free(srv);
+		return JG_ENOMEM;
+	}
+	if (jg_clock_cond_init(&srv->idle) != 0) { /* CLOCK_MONOTONIC: the shutdown's waits */
+		pthread_mutex_destroy(&srv->lock);
+		free(srv);
+		return JG_ENOMEM;
+	}
 	srv->metrics = jg_metrics_new();
 	if (RAND_bytes(srv->id_key, sizeof(srv->id_key)) != 1) {
 		rc = JG_ECRYPTO;

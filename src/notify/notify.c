@@ -9,15 +9,17 @@
  * Delivery: one thread per sink takes that sink's oldest due row, sends it
  * (libcurl, the sink's timeout, no redirects) and records the outcome: a
  * 2xx marks it delivered; anything else schedules the next attempt after
- * jg_notify_backoff_ms(), or dead-letters it after max_attempts.  No store
+ * jg_backoff_ms(), or dead-letters it after max_attempts.  No store
  * connection is held while a receiver is being waited for.  Because the
  * outcome is written after the receiver answered, a crash in between sends
  * the row again with the same idempotency key: at-least-once.
  *
- * The timer thread, every second: reminders, escalations, grants ending
- * soon and overdue break-glass reviews (through access, which owns the
- * requests), and operator alerts (the audit log stopped verifying;
- * checkpoints not reaching an off-host sink).
+ * The timer thread, every second: operator alerts (the audit log stopped
+ * verifying; checkpoints not reaching an off-host sink) and, hourly, the
+ * pruning of delivered rows.  Reminders, escalations, grants ending soon
+ * and overdue break-glass reviews are queued by access, which owns the
+ * requests (jg_access_notify_due, driven by serve's sweeper): notify never
+ * calls up into access.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -27,14 +29,17 @@
 
 #include <openssl/rand.h>
 
-#include "jitgate/access.h"
-#include "jitgate/app.h"
+#include "jitgate/audit.h"
+#include "jitgate/backoff.h"
+#include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
 #include "jitgate/session.h"
+#include "jitgate/thread.h"
+#include "jitgate/webhook.h"
 
 #define MAX_SECRET 4096
 #define MAX_REPLY  65536
@@ -46,30 +51,33 @@ struct sink {
 	char *secret; /* NULL for a sink without one */
 	size_t secret_len;
 	unsigned audiences;
-	pthread_t thread;
-	int started;
+	struct jg_thread *thread; /* delivery; NULL when not running */
 	unsigned long long delivered, retried, dead;
 };
 
 struct jg_notify {
-	struct jg_app *app;
+	struct jg_store *store;
+	struct jg_audit *audit; /* NULL: no alert when the log stops verifying */
+	const struct jg_config *cfg;
 	struct sink sinks[JG_NOTIFY_MAX_SINKS];
 	size_t nsinks;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int stopping;
-	pthread_t timer;
-	int timer_started;
+	pthread_mutex_t lock; /* the sinks' counters */
+	struct jg_thread *timer;
+	int ticks; /* the timer's */
 	int audit_alerted;
 	int sink_alerted[2]; /* checkpoint sinks "dir", "url" */
 };
 
+/*
+ * The outbox's times (created_at, next_attempt_at, delivered_at) and the
+ * events' created_at: jitgate's clock (clock.h), which never runs backward,
+ * so a wall clock stepped back does not hold a scheduled retry for the
+ * size of the step.
+ */
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return jg_clock_now_ms();
 }
 
 /* ---- routing ------------------------------------------------------------------ */
@@ -104,10 +112,7 @@ audience_bits(char **list)
 	if (list == NULL)
 		return JG_NOTIFY_APPROVERS | JG_NOTIFY_REQUESTER;
 	for (size_t i = 0; list[i]; i++)
-		bits |= strcmp(list[i], "approvers") == 0   ? JG_NOTIFY_APPROVERS
-			: strcmp(list[i], "requester") == 0 ? JG_NOTIFY_REQUESTER
-			: strcmp(list[i], "security") == 0  ? JG_NOTIFY_SECURITY
-							    : JG_NOTIFY_OPERATORS;
+		bits |= jg_notify_audience_bit(list[i]); /* config checked each name */
 	return bits;
 }
 
@@ -256,17 +261,16 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 	if (*policy)
 		json_object_set_new(req, "policy", json_string(policy));
 	appr = approvers ? json_incref(approvers) : approvers_of(request);
-	const char *pub = n->app->cfg->public_url;
+	const char *pub = n->cfg->public_url;
 	if (asprintf(&link, "%s/v1/requests/%s", pub,
 		     json_string_value(json_object_get(request, "id"))) < 0)
 		link = NULL;
 	if (asprintf(&approvals, "%s/approvals", pub) < 0)
 		approvals = NULL;
 	json_t *aud = json_array();
-	static const char *const names[] = {"approvers", "requester", "security", "operators"};
-	for (int b = 0; aud && b < 4; b++)
+	for (unsigned b = 0; aud && b < 4; b++)
 		if (audiences & (1u << b))
-			json_array_append_new(aud, json_string(names[b]));
+			json_array_append_new(aud, json_string(jg_notify_audience_name(1u << b)));
 	if (appr == NULL || link == NULL || approvals == NULL || aud == NULL)
 		goto out;
 	/* links: the API resource, and the page a person opens (the web form's "My access") */
@@ -310,14 +314,14 @@ alert(struct jg_notify *n, const char *type, const char *message, const char *si
 		return;
 	if (sink)
 		json_object_set_new(json_object_get(ev, "alert"), "sink", json_string(sink));
-	if (jg_store_acquire(n->app->store, &conn) == 0) {
+	if (jg_store_acquire(n->store, &conn) == 0) {
 		if (jg_store_begin(conn) == 0) {
 			rc = enqueue(n, conn, ev, &r);
 			rc = rc == 0 ? jg_store_commit(conn) : rc;
 			if (rc != 0)
 				jg_store_rollback(conn);
 		}
-		jg_store_release(n->app->store, conn);
+		jg_store_release(n->store, conn);
 	}
 	json_decref(ev);
 	json_t *f = json_pack("{s:s}", "event", type);
@@ -360,7 +364,7 @@ take_due(struct sink *s, struct row *row, int64_t *next_ms)
 	int rc;
 
 	memset(row, 0, sizeof(*row));
-	if (jg_store_acquire(s->n->app->store, &conn) != 0)
+	if (jg_store_acquire(s->n->store, &conn) != 0)
 		return JG_ESTORE;
 	if ((rc = jg_stmt_prepare(conn, sql_due, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, s->cfg->name);
@@ -382,7 +386,7 @@ take_due(struct sink *s, struct row *row, int64_t *next_ms)
 			*next_ms = jg_stmt_column_int64(st, 0);
 		jg_stmt_finish(st);
 	}
-	jg_store_release(s->n->app->store, conn);
+	jg_store_release(s->n->store, conn);
 	return rc;
 }
 
@@ -392,7 +396,7 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 {
 	json_t *ev = json_loads(row->payload, 0, NULL);
 	char *body = ev ? jg_notify_body(s->cfg->type, ev) : NULL;
-	char h_event[100], h_key[100], h_idem[100], h_ts[64], h_sig[JG_NOTIFY_SIG_LEN + 32];
+	char h_event[100], h_key[100], h_idem[100], h_ts[64], h_sig[JG_WEBHOOK_SIG_LEN + 32];
 	char h_attempt[48];
 	const char *headers[7] = {h_event, h_key, h_idem, h_ts, h_attempt, NULL, NULL};
 	struct jg_httpc_reply reply;
@@ -411,8 +415,8 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
 	snprintf(h_attempt, sizeof(h_attempt), "X-Jitgate-Attempt: %d", row->attempts + 1);
 	if (s->secret) {
-		char sig[JG_NOTIFY_SIG_LEN];
-		if (jg_notify_sign(s->secret, s->secret_len, ts, body, strlen(body), sig) != 0) {
+		char sig[JG_WEBHOOK_SIG_LEN];
+		if (jg_webhook_sign(s->secret, s->secret_len, ts, body, strlen(body), sig) != 0) {
 			free(body);
 			snprintf(why, whylen, "signing failed");
 			return JG_ECRYPTO;
@@ -441,14 +445,14 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 static void
 record(struct sink *s, const struct row *row, int ok, const char *why)
 {
-	const struct jg_config *cfg = s->n->app->cfg;
+	const struct jg_config *cfg = s->n->cfg;
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
 	int64_t max = s->cfg->max_attempts ? s->cfg->max_attempts : cfg->notify_max_attempts;
 	int attempts = row->attempts + 1, dead = !ok && attempts >= max;
 	uint32_t rnd = 0;
 
-	if (jg_store_acquire(s->n->app->store, &conn) != 0)
+	if (jg_store_acquire(s->n->store, &conn) != 0)
 		return; /* the row stays due: sent again, same key */
 	if (ok && jg_stmt_prepare(conn, sql_delivered, &st) == 0) {
 		jg_stmt_bind_int64(st, 1, now_ms());
@@ -460,15 +464,14 @@ record(struct sink *s, const struct row *row, int ok, const char *why)
 		jg_stmt_bind_text(st, 1, dead ? "dead" : "pending");
 		jg_stmt_bind_int64(st, 2, attempts);
 		jg_stmt_bind_int64(st, 3,
-				   now_ms() + jg_notify_backoff_ms(attempts,
-								   cfg->notify_retry_base_ms,
-								   cfg->notify_retry_max_ms, rnd));
+				   now_ms() + jg_backoff_ms(attempts, cfg->notify_retry_base_ms,
+							    cfg->notify_retry_max_ms, rnd));
 		jg_stmt_bind_text(st, 4, why);
 		jg_stmt_bind_text(st, 5, row->id);
 		(void)jg_stmt_step(st);
 		jg_stmt_finish(st);
 	}
-	jg_store_release(s->n->app->store, conn);
+	jg_store_release(s->n->store, conn);
 	pthread_mutex_lock(&s->n->lock);
 	if (ok)
 		s->delivered++;
@@ -489,52 +492,28 @@ record(struct sink *s, const struct row *row, int ok, const char *why)
 	}
 }
 
-/* Sleeps up to ms or until stop; returns whether to stop. */
-static int
-nap(struct jg_notify *n, int ms)
-{
-	struct timespec until;
-	pthread_mutex_lock(&n->lock);
-	if (!n->stopping) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)ms * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&n->wake, &n->lock, &until);
-	}
-	int stop = n->stopping;
-	pthread_mutex_unlock(&n->lock);
-	return stop;
-}
-
-static void *
-sink_main(void *arg)
+/*
+ * One round of a sink's thread: deliver its oldest due row and come back at
+ * once, or, with none due, come back when the next retry is due - within
+ * IDLE_MS, so new rows are seen soon; a retry at its time, not up to
+ * IDLE_MS late.
+ */
+static int64_t
+sink_tick(void *arg)
 {
 	struct sink *s = arg;
-	char why[200];
+	struct row row;
+	int64_t next = 0;
 
-	for (;;) {
-		struct row row;
-		int64_t next = 0;
-		int rc = take_due(s, &row, &next);
-		if (rc == 1) {
-			why[0] = '\0';
-			int ok = send_row(s, &row, why, sizeof(why)) == 0;
-			record(s, &row, ok, why);
-			free(row.payload);
-			pthread_mutex_lock(&s->n->lock);
-			int stop = s->n->stopping;
-			pthread_mutex_unlock(&s->n->lock);
-			if (stop)
-				break;
-			continue;
-		}
-		/* new rows are seen within IDLE_MS; a retry at its time, not up to IDLE_MS late */
-		int64_t wait = next > 0 ? next - now_ms() : IDLE_MS;
-		if (nap(s->n, (int)(wait < 1 ? 1 : wait > IDLE_MS ? IDLE_MS : wait)))
-			break;
+	if (take_due(s, &row, &next) == 1) {
+		char why[200] = "";
+		int ok = send_row(s, &row, why, sizeof(why)) == 0;
+		record(s, &row, ok, why);
+		free(row.payload);
+		return 0;
 	}
-	return NULL;
+	int64_t wait = next > 0 ? next - now_ms() : IDLE_MS;
+	return wait < 1 ? 1 : wait > IDLE_MS ? IDLE_MS : wait;
 }
 
 /* ---- the timer: time-based events and operator alerts ---------------------------- */
@@ -543,7 +522,7 @@ sink_main(void *arg)
 static void
 check_sinks(struct jg_notify *n)
 {
-	const struct jg_config *cfg = n->app->cfg;
+	const struct jg_config *cfg = n->cfg;
 	static const char *const names[2] = {JG_AUDIT_SINK_DIR, JG_AUDIT_SINK_URL};
 	const char *where[2] = {cfg->audit_sink_dir, cfg->audit_sink_url};
 
@@ -551,7 +530,7 @@ check_sinks(struct jg_notify *n)
 		int64_t oldest = 0;
 		if (where[i] == NULL)
 			continue;
-		int rc = jg_audit_oldest_unpushed(n->app->store, names[i], &oldest);
+		int rc = jg_audit_oldest_unpushed(n->store, names[i], &oldest);
 		if (rc == JG_ENOTFOUND) {
 			n->sink_alerted[i] = 0; /* caught up: the next failure alerts again */
 			continue;
@@ -580,69 +559,58 @@ prune(struct jg_notify *n)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
-	if (jg_store_acquire(n->app->store, &conn) != 0)
+	if (jg_store_acquire(n->store, &conn) != 0)
 		return;
 	if (jg_stmt_prepare(conn, sql_prune, &st) == 0) {
 		jg_stmt_bind_int64(st, 1,
-				   now_ms() - n->app->cfg->notify_keep_delivered_days * 86400000LL);
+				   now_ms() - n->cfg->notify_keep_delivered_days * 86400000LL);
 		if (jg_stmt_step(st) != JG_STMT_DONE)
 			jg_log(JG_LOG_WARN, "notify: cannot delete old delivered notifications now",
 			       NULL);
 		jg_stmt_finish(st);
 	}
-	jg_store_release(n->app->store, conn);
+	jg_store_release(n->store, conn);
 }
 
-static void *
-timer_main(void *arg)
+/* The timer's round, every second: operator alerts; at start and then hourly, pruning. */
+static int64_t
+timer_tick(void *arg)
 {
 	struct jg_notify *n = arg;
-	struct jg_app *app = n->app;
-	int ticks = 0;
+	char why[400];
 
-	while (!nap(n, 1000)) {
-		if (ticks++ % 3600 == 0) /* at start, then hourly */
-			prune(n);
-		struct jg_access_ctx ctx = {.store = app->store,
-					    .audit = app->audit,
-					    .pii = app->pii_keys,
-					    .notify = n,
-					    .policies = jg_app_policies_acquire(app),
-					    .pending_ttl = app->cfg->requests_pending_expiry,
-					    .now = (int64_t)time(NULL)};
-		if (jg_access_notify_due(&ctx, app->cfg->notify_expiry_warning,
-					 app->cfg->notify_review_overdue) != 0)
-			jg_log(JG_LOG_WARN, "notify: reminders could not be queued now; will retry",
-			       NULL);
-		jg_app_policies_release(app);
-		char why[400];
-		if (!n->audit_alerted && app->audit &&
-		    jg_audit_healthy(app->audit, why, sizeof(why)) != 0) {
-			alert(n, "audit.verification_failed", why, NULL);
-			n->audit_alerted = 1; /* the failure is sticky until a restart */
-		}
-		check_sinks(n);
+	if (n->ticks++ % 3600 == 0)
+		prune(n);
+	if (!n->audit_alerted && n->audit && jg_audit_healthy(n->audit, why, sizeof(why)) != 0) {
+		alert(n, "audit.verification_failed", why, NULL);
+		n->audit_alerted = 1; /* the failure is sticky until a restart */
 	}
-	return NULL;
+	check_sinks(n);
+	return 1000;
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
 int
-jg_notify_new(struct jg_app *app, struct jg_notify **out, char *err, size_t errlen)
+jg_notify_new(struct jg_store *store, struct jg_audit *audit, const struct jg_config *cfg,
+	      struct jg_notify **out, char *err, size_t errlen)
 {
 	struct jg_notify *n = calloc(1, sizeof(*n));
 
 	*out = NULL;
 	if (n == NULL)
 		return JG_ENOMEM;
-	n->app = app;
-	pthread_mutex_init(&n->lock, NULL);
-	pthread_cond_init(&n->wake, NULL);
-	for (size_t i = 0; i < app->cfg->notify_nsinks && i < JG_NOTIFY_MAX_SINKS; i++) {
+	n->store = store;
+	n->audit = audit;
+	n->cfg = cfg;
+	if (pthread_mutex_init(&n->lock, NULL) != 0) {
+		free(n);
+		return JG_ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->notify_nsinks && i < JG_NOTIFY_MAX_SINKS; i++) {
 		struct sink *s = &n->sinks[n->nsinks++];
 		s->n = n;
-		s->cfg = &app->cfg->notify_sinks[i];
+		s->cfg = &cfg->notify_sinks[i];
 		s->audiences = audience_bits(s->cfg->audiences);
 		if (s->cfg->secret_file == NULL)
 			continue;
@@ -673,19 +641,18 @@ int
 jg_notify_start(struct jg_notify *n)
 {
 	if (n == NULL || n->nsinks == 0)
-		return 0; /* nothing to deliver, nothing to remind */
+		return 0; /* nothing to deliver, nothing to alert on */
 	for (size_t i = 0; i < n->nsinks; i++) {
-		if (pthread_create(&n->sinks[i].thread, NULL, sink_main, &n->sinks[i]) != 0) {
+		if (jg_thread_start(&n->sinks[i].thread, "jg-notify-sink", 0, sink_tick,
+				    &n->sinks[i]) != 0) {
 			jg_notify_stop(n);
 			return JG_ENOMEM;
 		}
-		n->sinks[i].started = 1;
 	}
-	if (pthread_create(&n->timer, NULL, timer_main, n) != 0) {
+	if (jg_thread_start(&n->timer, "jg-notify-timer", 1000, timer_tick, n) != 0) {
 		jg_notify_stop(n);
 		return JG_ENOMEM;
 	}
-	n->timer_started = 1;
 	return 0;
 }
 
@@ -694,17 +661,15 @@ jg_notify_stop(struct jg_notify *n)
 {
 	if (n == NULL)
 		return;
-	pthread_mutex_lock(&n->lock);
-	n->stopping = 1;
-	pthread_cond_broadcast(&n->wake);
-	pthread_mutex_unlock(&n->lock);
-	if (n->timer_started)
-		pthread_join(n->timer, NULL);
-	n->timer_started = 0;
+	/* all asked first, so deliveries in flight end by their timeouts together */
+	jg_thread_signal_stop(n->timer);
+	for (size_t i = 0; i < n->nsinks; i++)
+		jg_thread_signal_stop(n->sinks[i].thread);
+	jg_thread_stop(n->timer);
+	n->timer = NULL;
 	for (size_t i = 0; i < n->nsinks; i++) {
-		if (n->sinks[i].started)
-			pthread_join(n->sinks[i].thread, NULL);
-		n->sinks[i].started = 0;
+		jg_thread_stop(n->sinks[i].thread);
+		n->sinks[i].thread = NULL;
 	}
 }
 
@@ -717,7 +682,6 @@ jg_notify_free(struct jg_notify *n)
 	for (size_t i = 0; i < n->nsinks; i++)
 		jg_file_free_secret(n->sinks[i].secret, n->sinks[i].secret_len);
 	pthread_mutex_destroy(&n->lock);
-	pthread_cond_destroy(&n->wake);
 	free(n);
 }
 
@@ -770,7 +734,7 @@ jg_notify_metrics(struct jg_notify *n)
 	      "(pending: not delivered yet; dead: gave up).\n"
 	      "# TYPE jitgate_notifications_queued gauge\n",
 	      f);
-	(void)jg_store_acquire(n->app->store, &conn);
+	(void)jg_store_acquire(n->store, &conn);
 	for (size_t i = 0; i < n->nsinks; i++) {
 		const char *name = n->sinks[i].cfg->name;
 		int64_t p = queued(conn, name, "pending"), d = queued(conn, name, "dead");
@@ -781,7 +745,7 @@ jg_notify_metrics(struct jg_notify *n)
 				name, (long long)p, name, (long long)d);
 	}
 	if (conn)
-		jg_store_release(n->app->store, conn);
+		jg_store_release(n->store, conn);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

@@ -1,7 +1,8 @@
 /*
- * notify_payload.c - the pure parts of notifications (see notify.h): which
- * events exist, the delivery signature, the retry delay, and the bodies a
- * generic webhook and a Slack-compatible incoming webhook receive.
+ * notify_payload.c - the pure parts of notifications (see notify.h): the
+ * bodies a generic webhook and a Slack-compatible incoming webhook receive.
+ * (The events and their headlines are notify_events.h's, the delivery
+ * signature webhook.h's, the retry delay backoff.h's.)
  *
  * The Slack message carries only what an approver needs to decide whether
  * to open jitgate (requester, service, capabilities, justification) and a
@@ -14,100 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
-
-/* Every event type, with the headline a person reads first. */
-static const struct {
-	const char *type, *title;
-} events[] = {
-    {"request.pending", "Access request waiting for approval"},
-    {"request.reminder", "Reminder: access request still waiting for approval"},
-    {"request.escalated", "Escalated: access request still waiting for approval"},
-    {"request.approved", "Access request approved"},
-    {"request.denied", "Access request denied"},
-    {"request.cancelled", "Access request cancelled"},
-    {"request.expired", "Access request expired without a decision"},
-    {"grant.expiring", "Grant ends soon"},
-    {"grant.expired", "Grant expired"},
-    {"grant.revoked", "Grant revoked"},
-    {"break_glass.used", "Break-glass access used"},
-    {"grant.review_overdue", "Break-glass grant not reviewed in time"},
-    {"audit.verification_failed", "The audit log does not verify"},
-    {"audit.checkpoint_sink_failed", "Audit checkpoints are not reaching their off-host sink"},
-};
-
-#define NEVENTS (sizeof(events) / sizeof(events[0]))
-
-bool
-jg_notify_event_known(const char *type)
-{
-	for (size_t i = 0; i < NEVENTS; i++)
-		if (strcmp(events[i].type, type) == 0)
-			return true;
-	return false;
-}
-
-static const char *
-title_of(const char *type)
-{
-	for (size_t i = 0; type && i < NEVENTS; i++)
-		if (strcmp(events[i].type, type) == 0)
-			return events[i].title;
-	return NULL;
-}
-
-bool
-jg_notify_audience_known(const char *name)
-{
-	return strcmp(name, "approvers") == 0 || strcmp(name, "requester") == 0 ||
-	       strcmp(name, "security") == 0 || strcmp(name, "operators") == 0;
-}
-
-int
-jg_notify_sign(const void *key, size_t keylen, int64_t ts, const char *body, size_t len,
-	       char out[JG_NOTIFY_SIG_LEN])
-{
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-			       OSSL_PARAM_construct_end()};
-	unsigned char md[32];
-	char prefix[32];
-	size_t mdlen = 0;
-	int rc = JG_ECRYPTO;
-
-	int n = snprintf(prefix, sizeof(prefix), "%lld.", (long long)ts);
-	if (ctx == NULL || !EVP_MAC_init(ctx, key, keylen, params) ||
-	    !EVP_MAC_update(ctx, (const unsigned char *)prefix, (size_t)n) ||
-	    !EVP_MAC_update(ctx, (const unsigned char *)body, len) ||
-	    !EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) || mdlen != sizeof(md))
-		goto out;
-	memcpy(out, "sha256=", 7);
-	for (size_t i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-	rc = 0;
-out:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
-	return rc;
-}
-
-int64_t
-jg_notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, uint32_t rnd)
-{
-	int64_t d = base_ms > 0 ? base_ms : 1;
-	for (int i = 1; i < attempt && d < max_ms; i++)
-		d *= 2; /* stops once past the cap, so it cannot overflow */
-	if (d > max_ms)
-		d = max_ms;
-	int64_t jitter = (int64_t)(((uint64_t)(d / 4) * rnd) / UINT32_MAX);
-	d -= jitter;
-	return d < 1 ? 1 : d;
-}
 
 /* ---- Slack ------------------------------------------------------------------ */
 
@@ -166,7 +75,7 @@ str(json_t *o, const char *key)
 static char *
 slack_body(json_t *ev)
 {
-	const char *type = str(ev, "type"), *title = title_of(type);
+	const char *type = str(ev, "type"), *title = jg_notify_event_title(type);
 	json_t *req = json_object_get(ev, "request"), *alert = json_object_get(ev, "alert");
 	json_t *links = json_object_get(ev, "links");
 	/* approvers go to the approval page, requesters to their own access */

@@ -25,7 +25,6 @@
 #include <cmocka.h>
 
 #include "jitgate/access.h"
-#include "jitgate/app.h"
 #include "jitgate/audit.h"
 #include "jitgate/config.h"
 #include "jitgate/error.h"
@@ -72,7 +71,9 @@ static const char config_fmt[] =
 
 struct fixture {
 	char root[64];
-	struct jg_app app; /* cfg, store, audit: what jg_notify_new() reads */
+	struct jg_config *cfg;
+	struct jg_store *store;
+	struct jg_audit *audit;
 	struct jg_policy_set *policies;
 	struct jg_notify *notify; /* only for the tests that need it */
 	struct jg_access_ctx ctx;
@@ -110,11 +111,11 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/secret", f->root);
 	write_file(path, "a-secret-of-at-least-16-bytes\n", 0600);
 	snprintf(cfgtext, sizeof(cfgtext), config_fmt, path);
-	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->app.cfg, err,
+	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->cfg, err,
 			    sizeof(err)) != 0)
 		fail_msg("config: %s", err);
-	if (jg_store_open(f->app.cfg->database_path, &f->app.store, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->app.store, "migrations", NULL, err, sizeof(err)) != 0)
+	if (jg_store_open(f->cfg->database_path, &f->store, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0)
 		fail_msg("store: %s", err);
 	snprintf(keys, sizeof(keys), "%s/keys", f->root);
 	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
@@ -122,15 +123,14 @@ setup(void **state)
 				       .checkpoint_seconds = 3600,
 				       .verify_threads = 1};
 	if (jg_keys_generate(keys, err, sizeof(err)) != 0 ||
-	    jg_audit_open(f->app.store, keys, &acfg, &f->app.audit, err, sizeof(err)) != 0)
+	    jg_audit_open(f->store, keys, &acfg, &f->audit, err, sizeof(err)) != 0)
 		fail_msg("audit: %s", err);
-	assert_int_equal(jg_audit_start(f->app.audit), 0);
+	assert_int_equal(jg_audit_start(f->audit), 0);
 	if (jg_policy_set_parse("test.yaml", policy_yaml, strlen(policy_yaml), NULL, &f->policies,
 				err, sizeof(err)) != 0)
 		fail_msg("policy: %s", err);
-	pthread_rwlock_init(&f->app.policy_lock, NULL);
-	f->ctx = (struct jg_access_ctx){.store = f->app.store,
-					.audit = f->app.audit,
+	f->ctx = (struct jg_access_ctx){.store = f->store,
+					.audit = f->audit,
 					.policies = f->policies,
 					.pending_ttl = 3600,
 					.now = T0};
@@ -145,11 +145,10 @@ teardown(void **state)
 	char cmd[128];
 
 	jg_notify_free(f->notify);
-	jg_audit_free(f->app.audit);
-	jg_store_close(f->app.store);
+	jg_audit_free(f->audit);
+	jg_store_close(f->store);
 	jg_policy_set_free(f->policies);
-	jg_config_free(f->app.cfg);
-	pthread_rwlock_destroy(&f->app.policy_lock);
+	jg_config_free(f->cfg);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -191,7 +190,7 @@ entries(struct fixture *f, const char *type, const char *actor, json_t **last)
 	struct jg_audit_filter filter = {
 	    .type = type, .actor = actor, .before = UINT64_MAX, .limit = JG_AUDIT_LIST_MAX};
 	json_t *out = NULL;
-	assert_int_equal(jg_audit_list(f->app.store, &filter, &out), 0);
+	assert_int_equal(jg_audit_list(f->store, &filter, &out), 0);
 	json_t *list = json_object_get(out, "entries");
 	size_t n = json_array_size(list);
 	if (last != NULL)
@@ -206,10 +205,10 @@ tamper(struct fixture *f, const char *sql)
 {
 	struct jg_store_conn *c;
 	char err[256];
-	assert_int_equal(jg_store_acquire(f->app.store, &c), 0);
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
 	if (jg_store_exec_script(c, sql, err, sizeof(err)) != 0)
 		fail_msg("%s: %s", sql, err);
-	jg_store_release(f->app.store, c);
+	jg_store_release(f->store, c);
 }
 
 static const char read_logs[] =
@@ -450,7 +449,7 @@ static void
 with_notify(struct fixture *f)
 {
 	char err[512] = "";
-	if (jg_notify_new(&f->app, &f->notify, err, sizeof(err)) != 0)
+	if (jg_notify_new(f->store, f->audit, f->cfg, &f->notify, err, sizeof(err)) != 0)
 		fail_msg("notify: %s", err);
 	f->ctx.notify = f->notify;
 }

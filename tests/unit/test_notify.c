@@ -1,7 +1,8 @@
 /*
  * test_notify.c - the pure parts of notifications and the audit stream:
- * the delivery signature (golden vectors), the retry delay, the webhook and
- * Slack bodies, and the RFC 5424 frame of an audit entry.
+ * the webhook and Slack bodies, and the RFC 5424 frame of an audit entry.
+ * (The delivery signature is tested by test_webhook.c, the retry delay by
+ * test_backoff.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,68 +17,6 @@
 #include "jitgate/audit_stream.h"
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
-
-static const char key[] = "0123456789abcdef0123";
-
-/* Golden vectors: python3 -c 'hmac.new(key, b"<ts>." + body, sha256).hexdigest()' */
-static void
-test_notify_sign_golden(void **state)
-{
-	char sig[JG_NOTIFY_SIG_LEN];
-	(void)state;
-
-	assert_int_equal(jg_notify_sign(key, strlen(key), 1700000000, "{\"a\":1}", 7, sig), 0);
-	assert_string_equal(
-	    sig, "sha256=34e41bd41c08899dd901e050eca2824e8dfecfe16d4778add8a6f330817db525");
-	/* the timestamp is signed: another second, another signature */
-	assert_int_equal(jg_notify_sign(key, strlen(key), 1700000001, "{\"a\":1}", 7, sig), 0);
-	assert_string_equal(
-	    sig, "sha256=5f29a8b6385cf4e4f8d9a7bf310832fb44e030d107eff2701b50817de7e3f213");
-}
-
-static void
-test_notify_sign_depends_on_key_and_body(void **state)
-{
-	char a[JG_NOTIFY_SIG_LEN], b[JG_NOTIFY_SIG_LEN], c[JG_NOTIFY_SIG_LEN];
-	(void)state;
-
-	assert_int_equal(jg_notify_sign(key, strlen(key), 1, "body", 4, a), 0);
-	assert_int_equal(jg_notify_sign("another-key-of-twenty", 21, 1, "body", 4, b), 0);
-	assert_int_equal(jg_notify_sign(key, strlen(key), 1, "bodY", 4, c), 0);
-	assert_string_not_equal(a, b);
-	assert_string_not_equal(a, c);
-	assert_int_equal(strlen(a), JG_NOTIFY_SIG_LEN - 1);
-}
-
-static void
-test_notify_backoff_doubles_to_the_cap(void **state)
-{
-	(void)state;
-	/* no jitter (rnd 0): base, 2 base, 4 base ... capped */
-	assert_int_equal(jg_notify_backoff_ms(1, 1000, 60000, 0), 1000);
-	assert_int_equal(jg_notify_backoff_ms(2, 1000, 60000, 0), 2000);
-	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, 0), 4000);
-	assert_int_equal(jg_notify_backoff_ms(6, 1000, 60000, 0), 32000);
-	assert_int_equal(jg_notify_backoff_ms(7, 1000, 60000, 0), 60000);
-	assert_int_equal(jg_notify_backoff_ms(1000, 1000, 60000, 0), 60000); /* no overflow */
-	assert_int_equal(jg_notify_backoff_ms(40, 10000, 900000, 0), 900000);
-}
-
-static void
-test_notify_backoff_jitter_bounds(void **state)
-{
-	(void)state;
-	/* at most a quarter less, never more, never zero */
-	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX), 3000);
-	assert_int_equal(jg_notify_backoff_ms(3, 1000, 60000, UINT32_MAX / 2),
-			 3501); /* 4000 - 499 */
-	for (uint32_t r = 0; r < 4000000000u; r += 123456789u) {
-		int64_t d = jg_notify_backoff_ms(2, 400, 60000, r);
-		assert_true(d >= 600 && d <= 800);
-	}
-	assert_int_equal(jg_notify_backoff_ms(1, 1, 1, UINT32_MAX), 1);
-	assert_int_equal(jg_notify_backoff_ms(1, 0, 0, 0), 1);
-}
 
 static json_t *
 sample_event(const char *justification)
@@ -196,18 +135,6 @@ test_notify_body_slack_alert(void **state)
 }
 
 static void
-test_notify_event_and_audience_names(void **state)
-{
-	(void)state;
-	assert_true(jg_notify_event_known("request.pending"));
-	assert_true(jg_notify_event_known("audit.checkpoint_sink_failed"));
-	assert_false(jg_notify_event_known("request.pendin"));
-	assert_false(jg_notify_event_known(""));
-	assert_true(jg_notify_audience_known("security"));
-	assert_false(jg_notify_audience_known("everyone"));
-}
-
-static void
 test_audit_stream_syslog_frame(void **state)
 {
 	(void)state;
@@ -240,15 +167,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_notify_sign_golden),
-	    cmocka_unit_test(test_notify_sign_depends_on_key_and_body),
-	    cmocka_unit_test(test_notify_backoff_doubles_to_the_cap),
-	    cmocka_unit_test(test_notify_backoff_jitter_bounds),
 	    cmocka_unit_test(test_notify_body_webhook_is_the_event),
 	    cmocka_unit_test(test_notify_body_slack_blocks),
 	    cmocka_unit_test(test_notify_body_slack_long_justification_cut),
 	    cmocka_unit_test(test_notify_body_slack_alert),
-	    cmocka_unit_test(test_notify_event_and_audience_names),
 	    cmocka_unit_test(test_audit_stream_syslog_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

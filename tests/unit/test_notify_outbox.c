@@ -18,7 +18,6 @@
 
 #include <cmocka.h>
 
-#include "jitgate/app.h"
 #include "jitgate/audit.h"
 #include "jitgate/config.h"
 #include "jitgate/error.h"
@@ -28,7 +27,9 @@
 
 struct fixture {
 	char root[64];
-	struct jg_app app;
+	struct jg_config *cfg;
+	struct jg_store *store;
+	struct jg_audit *audit;
 	struct jg_notify *notify;
 };
 
@@ -64,11 +65,11 @@ setup(void **state)
 	fclose(s);
 	assert_int_equal(chmod(path, 0600), 0);
 	snprintf(cfgtext, sizeof(cfgtext), config_fmt, path, path);
-	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->app.cfg, err,
+	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->cfg, err,
 			    sizeof(err)) != 0)
 		fail_msg("config: %s", err);
-	if (jg_store_open(f->app.cfg->database_path, &f->app.store, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->app.store, "migrations", NULL, err, sizeof(err)) != 0)
+	if (jg_store_open(f->cfg->database_path, &f->store, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0)
 		fail_msg("store: %s", err);
 	snprintf(keys, sizeof(keys), "%s/keys", f->root);
 	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
@@ -76,12 +77,10 @@ setup(void **state)
 				       .checkpoint_seconds = 3600,
 				       .verify_threads = 1};
 	if (jg_keys_generate(keys, err, sizeof(err)) != 0 ||
-	    jg_audit_open(f->app.store, keys, &acfg, &f->app.audit, err, sizeof(err)) != 0)
+	    jg_audit_open(f->store, keys, &acfg, &f->audit, err, sizeof(err)) != 0)
 		fail_msg("audit: %s", err);
-	assert_int_equal(jg_audit_start(f->app.audit), 0);
-	pthread_rwlock_init(&f->app.policy_lock,
-			    NULL); /* no policies: the timer finds nothing due */
-	if (jg_notify_new(&f->app, &f->notify, err, sizeof(err)) != 0)
+	assert_int_equal(jg_audit_start(f->audit), 0);
+	if (jg_notify_new(f->store, f->audit, f->cfg, &f->notify, err, sizeof(err)) != 0)
 		fail_msg("notify: %s", err);
 	*state = f;
 	return 0;
@@ -93,10 +92,9 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[128];
 	jg_notify_free(f->notify);
-	jg_audit_free(f->app.audit);
-	jg_store_close(f->app.store);
-	jg_config_free(f->app.cfg);
-	pthread_rwlock_destroy(&f->app.policy_lock);
+	jg_audit_free(f->audit);
+	jg_store_close(f->store);
+	jg_config_free(f->cfg);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -143,7 +141,7 @@ sinks_of(struct fixture *f, const char *type, char *out, size_t len)
 	static const char sql[] =
 	    "SELECT sink, payload FROM notify_outbox WHERE event = ? ORDER BY rowid";
 	out[0] = '\0';
-	assert_int_equal(jg_store_acquire(f->app.store, &conn), 0);
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
 	assert_int_equal(jg_stmt_prepare(conn, sql, &st), 0);
 	jg_stmt_bind_text(st, 1, type);
 	while (jg_stmt_step(st) == JG_STMT_ROW) {
@@ -156,7 +154,7 @@ sinks_of(struct fixture *f, const char *type, char *out, size_t len)
 		json_decref(p);
 	}
 	jg_stmt_finish(st);
-	jg_store_release(f->app.store, conn);
+	jg_store_release(f->store, conn);
 }
 
 static void
@@ -169,14 +167,14 @@ test_notify_outbox_same_transaction(void **state)
 	struct job refused = {f->notify, "request.denied", JG_NOTIFY_REQUESTER,
 			      "payments-debug#rules[1]", JG_ECONFLICT};
 
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &ok), 0);
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &refused), JG_ECONFLICT);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &ok), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &refused), JG_ECONFLICT);
 	sinks_of(f, "request.pending", got, sizeof(got));
 	assert_string_equal(got, "all,leads");
 	sinks_of(f, "request.denied", got, sizeof(got));
 	assert_string_equal(got, ""); /* rolled back with the change that failed */
 	uint64_t size;
-	assert_int_equal(jg_audit_size(f->app.store, &size), 0);
+	assert_int_equal(jg_audit_size(f->store, &size), 0);
 	assert_int_equal(size, 1); /* and its audit entry with it */
 }
 
@@ -189,26 +187,26 @@ test_notify_outbox_routing(void **state)
 			"payments-debug#rules[1]", 0};
 
 	/* requester: "all" and "decisions" (events filter); "leads" wants payments-leads only */
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &j), 0);
 	sinks_of(f, "request.approved", got, sizeof(got));
 	assert_string_equal(got, "all,decisions");
 	/* break-glass: approvers and security */
 	j.type = "break_glass.used";
 	j.audiences = JG_NOTIFY_APPROVERS | JG_NOTIFY_SECURITY;
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &j), 0);
 	sinks_of(f, "break_glass.used", got, sizeof(got));
 	assert_string_equal(got, "all,leads,sec");
 	/* a request of another policy: the policy-bound sink, not the others' policy filter */
 	j.type = "request.reminder";
 	j.audiences = JG_NOTIFY_APPROVERS;
 	j.rule = "ledger#rules[0]";
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &j), 0);
 	sinks_of(f, "request.reminder", got, sizeof(got));
 	assert_string_equal(got, "all,leads,other-policy");
 	/* an event no sink wants: nothing, and no error */
 	j.type = "request.cancelled";
 	j.audiences = 0;
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &j), 0);
 	sinks_of(f, "request.cancelled", got, sizeof(got));
 	assert_string_equal(got, "");
 }
@@ -219,7 +217,7 @@ test_notify_outbox_metrics_and_inactive(void **state)
 	struct fixture *f = *state;
 	struct job j = {f->notify, "request.pending", JG_NOTIFY_APPROVERS,
 			"payments-debug#rules[1]", 0};
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &j), 0);
 	char *m = jg_notify_metrics(f->notify);
 	assert_non_null(m);
 	assert_non_null(
@@ -232,7 +230,7 @@ test_notify_outbox_metrics_and_inactive(void **state)
 	/* no notifier (no sinks): queuing is a no-op */
 	j.n = NULL;
 	assert_false(jg_notify_active(NULL));
-	assert_int_equal(jg_audit_run(f->app.audit, job_fn, &j), 0);
+	assert_int_equal(jg_audit_run(f->audit, job_fn, &j), 0);
 }
 
 static int64_t
@@ -242,13 +240,13 @@ count(struct fixture *f, const char *id)
 	struct jg_stmt *st;
 	static const char sql[] = "SELECT count(*) FROM notify_outbox WHERE id = ?";
 	int64_t n = -1;
-	assert_int_equal(jg_store_acquire(f->app.store, &conn), 0);
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
 	assert_int_equal(jg_stmt_prepare(conn, sql, &st), 0);
 	jg_stmt_bind_text(st, 1, id);
 	if (jg_stmt_step(st) == JG_STMT_ROW)
 		n = jg_stmt_column_int64(st, 0);
 	jg_stmt_finish(st);
-	jg_store_release(f->app.store, conn);
+	jg_store_release(f->store, conn);
 	return n;
 }
 
@@ -267,9 +265,9 @@ test_notify_outbox_prune(void **state)
 	    "('ntf_new', 'sec', 'request.pending', '{}', 'delivered', 1, 0, 0, "
 	    "  CAST(strftime('%s','now') AS INTEGER) * 1000),"
 	    "('ntf_dead', 'sec', 'request.pending', '{}', 'dead', 12, 0, 0, NULL)";
-	assert_int_equal(jg_store_acquire(f->app.store, &conn), 0);
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
 	assert_int_equal(jg_store_exec_script(conn, rows, err, sizeof(err)), 0);
-	jg_store_release(f->app.store, conn);
+	jg_store_release(f->store, conn);
 	assert_int_equal(jg_notify_start(f->notify), 0);
 	for (int i = 0; i < 40 && count(f, "ntf_old") != 0; i++)
 		usleep(100000);
