@@ -25,6 +25,7 @@
 #include "jitgate/api_call.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
 #include "api_routes_int.h"

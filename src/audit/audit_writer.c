@@ -21,6 +21,7 @@
 
 #include "audit_int.h"
 #include "jitgate/canon.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include "jitgate/audit_chain.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/policy.h"
 #include "jitgate/token.h"

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "jitgate/app.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/web.h"
 #include "web_int.h"
