@@ -4,12 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <oauth2/mem.h>
-#include <oauth2/util.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "jitgate/codec.h"
 #include "jitgate/cursor.h"
 #include "jitgate/error.h"
 
@@ -27,7 +26,6 @@ jg_cursor_seal(const uint8_t key[JG_CURSOR_KEY_BYTES], const char *plain, char *
 {
 	size_t n = strlen(plain);
 	uint8_t buf[NONCE + JG_CURSOR_MAX_PLAIN + TAG];
-	char *text = NULL;
 	int len = 0, fin = 0, rc = JG_ECRYPTO;
 
 	if (n == 0 || n > JG_CURSOR_MAX_PLAIN)
@@ -39,14 +37,10 @@ jg_cursor_seal(const uint8_t key[JG_CURSOR_KEY_BYTES], const char *plain, char *
 	    EVP_EncryptFinal_ex(ctx, buf + NONCE + len, &fin) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, buf + NONCE + n) != 1)
 		goto out;
-	if (oauth2_base64url_encode(NULL, buf, NONCE + n + TAG, &text) == 0 || text == NULL)
-		goto out;
-	rc = strlen(text) < outlen && strlen(text) < JG_CURSOR_MAX_LEN ? 0 : JG_ETOOBIG;
-	if (rc == 0)
-		memcpy(out, text, strlen(text) + 1);
+	rc = jg_b64url_encode(buf, NONCE + n + TAG, out,
+			      outlen < JG_CURSOR_MAX_LEN ? outlen : JG_CURSOR_MAX_LEN);
 out:
 	EVP_CIPHER_CTX_free(ctx);
-	oauth2_mem_free(text);
 	return rc;
 }
 
@@ -54,13 +48,14 @@ int
 jg_cursor_open(const uint8_t key[JG_CURSOR_KEY_BYTES], const char *cursor, char *plain,
 	       size_t plainlen)
 {
-	uint8_t *raw = NULL;
+	uint8_t raw[NONCE + JG_CURSOR_MAX_PLAIN + TAG];
 	size_t rawlen = 0;
 	int len = 0, fin = 0, rc = JG_EINVAL;
 
 	plain[0] = '\0';
+	/* strict base64url first: liboauth2's decoder aborts the process on "a=" */
 	if (cursor == NULL || strlen(cursor) >= JG_CURSOR_MAX_LEN ||
-	    !oauth2_base64url_decode(NULL, cursor, &raw, &rawlen))
+	    jg_b64url_decode(cursor, strlen(cursor), raw, sizeof(raw), &rawlen) != 0)
 		return JG_EINVAL;
 	size_t n = rawlen > NONCE + TAG ? rawlen - NONCE - TAG : 0;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -79,6 +74,5 @@ jg_cursor_open(const uint8_t key[JG_CURSOR_KEY_BYTES], const char *cursor, char 
 	rc = strlen(plain) == n ? 0 : JG_EINVAL;
 out:
 	EVP_CIPHER_CTX_free(ctx);
-	oauth2_mem_free(raw);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -52,6 +53,14 @@ test_cursor_open_refuses_tampered_foreign_and_garbage(void **state)
 	assert_int_equal(jg_cursor_open(key, "", plain, sizeof(plain)), JG_EINVAL);
 	assert_int_equal(jg_cursor_open(key, "!!!!", plain, sizeof(plain)), JG_EINVAL);
 	assert_int_equal(jg_cursor_open(key, "AAAA", plain, sizeof(plain)), JG_EINVAL);
+	/* liboauth2's decoder aborted the process on these (issue 16, finding A) */
+	static const char *const padded[] = {"a=", "a==", "=", "ab=c", "AAAA=AAAA"};
+	for (size_t i = 0; i < sizeof(padded) / sizeof(padded[0]); i++)
+		assert_int_equal(jg_cursor_open(key, padded[i], plain, sizeof(plain)), JG_EINVAL);
+	/* the padded form of a real cursor is not a second spelling of it */
+	char pad[JG_CURSOR_MAX_LEN + 2];
+	snprintf(pad, sizeof(pad), "%s=", c);
+	assert_int_equal(jg_cursor_open(key, pad, plain, sizeof(plain)), JG_EINVAL);
 	memset(long_one, 'A', sizeof(long_one) - 1);
 	long_one[sizeof(long_one) - 1] = '\0';
 	assert_int_equal(jg_cursor_open(key, long_one, plain, sizeof(plain)), JG_EINVAL);
