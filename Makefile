@@ -63,6 +63,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
 $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup
 
+# test_digest_fail makes every SHA-256 of jitgate's code fail through link-time wrappers.
+$(BUILD)/tests/test_digest_fail: EXTRA_LDFLAGS += -Wl,--wrap=EVP_Digest -Wl,--wrap=EVP_DigestFinal_ex
+
 # The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
 $(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent
 	$(CC) $(JG_CFLAGS) -Iagent/include -c -o $@ $<

@@ -26,6 +26,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
+#include "jitgate/random.h"
 #include "jitgate/session.h"
 #include "access_int.h"
 

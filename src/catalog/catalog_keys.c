@@ -17,7 +17,7 @@
 
 #include "catalog_int.h"
 #include "jitgate/error.h"
-#include "jitgate/session.h"
+#include "jitgate/random.h"
 
 #define B64URL_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #define MAX_ACTIVE_KEYS 100000 /* a bound on the scan; far above one key per service */

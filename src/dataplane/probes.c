@@ -26,8 +26,8 @@
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
 #include "jitgate/probes.h"
+#include "jitgate/random.h"
 #include "jitgate/redact.h"
-#include "jitgate/session.h"
 #include "jitgate/store.h"
 
 bool

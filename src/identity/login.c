@@ -18,6 +18,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/login.h"
+#include "jitgate/random.h"
 
 bool
 jg_login_return_to_valid(const char *p)

@@ -34,7 +34,7 @@
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
-#include "jitgate/session.h"
+#include "jitgate/random.h"
 
 #define MAX_SECRET 4096
 #define MAX_REPLY  65536
