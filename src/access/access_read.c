@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +27,14 @@ jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller *ca
 
 	*out = NULL;
 	if (jg_store_acquire(ctx->store, &conn) != 0)
-		return jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	rc = jg_access_req_load(conn, id, &r);
 	if (rc == 0 && jg_access_may_see(ctx, &r, caller))
 		*out = jg_access_req_json(conn, &r);
 	else if (rc == 0 || rc == JG_ENOTFOUND)
-		rc = jg_access_fail(why, whylen, JG_ENOTFOUND, "no such request");
+		rc = jg_errf(why, whylen, JG_ENOTFOUND, "no such request");
 	else
-		rc = jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		rc = jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	jg_access_req_clear(&r);
 	jg_store_release(ctx->store, conn);
 	return rc;
@@ -125,13 +124,13 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	    strcmp(f->state, "denied") != 0 && strcmp(f->state, "cancelled") != 0 &&
 	    strcmp(f->state, "expired") != 0 && strcmp(f->state, "revoked") != 0) {
 		json_decref(list);
-		return jg_access_fail(
+		return jg_errf(
 		    why, whylen, JG_EINVAL,
 		    "'state' must be pending, active, denied, cancelled, expired or revoked");
 	}
 	if (jg_store_acquire(ctx->store, &conn) != 0) {
 		json_decref(list);
-		return jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	}
 	/* ids first, then each rendered: rendering reads approvals on the same connection */
 	struct jg_access_page *pg = f->page;
@@ -196,7 +195,7 @@ out:
 	jg_store_release(ctx->store, conn);
 	if (rc != 0) {
 		json_decref(list);
-		return jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	}
 	*out = json_pack("{s:o}", "requests", list);
 	return 0;
