@@ -44,15 +44,16 @@
 
 #include <microhttpd.h>
 #include <oauth2/util.h>
-#include <openssl/rand.h>
 
 #include "jitgate/clock.h"
+#include "jitgate/codec.h"
 #include "jitgate/deadline.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/http.h"
 #include "jitgate/log.h"
 #include "jitgate/metrics.h"
+#include "jitgate/random.h"
 #include "jitgate/sha256.h"
 #include "jitgate/workq.h"
 
@@ -615,12 +616,7 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 	uint8_t rnd[32];
 	if (jg_sha256_2(srv->id_key, sizeof(srv->id_key), &n, sizeof(n), rnd) != 0)
 		memset(rnd, 0, sizeof(rnd));
-	static const char hex[] = "0123456789abcdef";
-	for (int i = 0; i < 16; i++) {
-		st->req.request_id[2 * i] = hex[rnd[i] >> 4];
-		st->req.request_id[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	st->req.request_id[32] = '\0';
+	(void)jg_hex_encode(rnd, 16, st->req.request_id, 33);
 	pthread_mutex_lock(&srv->lock);
 	srv->inflight++;
 	pthread_mutex_unlock(&srv->lock);
@@ -938,7 +934,7 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 	pthread_mutex_init(&srv->lock, NULL);
 	jg_clock_cond_init(&srv->idle);
 	srv->metrics = jg_metrics_new();
-	if (RAND_bytes(srv->id_key, sizeof(srv->id_key)) != 1) {
+	if (jg_random_bytes(srv->id_key, sizeof(srv->id_key)) != 0) {
 		rc = JG_ECRYPTO;
 		goto fail;
 	}

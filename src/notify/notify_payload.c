@@ -17,6 +17,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
 
@@ -87,8 +88,7 @@ jg_notify_sign(const void *key, size_t keylen, int64_t ts, const char *body, siz
 	    !EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) || mdlen != sizeof(md))
 		goto out;
 	memcpy(out, "sha256=", 7);
-	for (size_t i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	jg_hex32(md, out + 7);
 	rc = 0;
 out:
 	EVP_MAC_CTX_free(ctx);
