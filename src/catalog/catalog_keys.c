@@ -15,11 +15,11 @@
 #include <openssl/crypto.h>
 
 #include "catalog_int.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/random.h"
 #include "jitgate/sha256.h"
 
-#define B64URL_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #define MAX_ACTIVE_KEYS 100000 /* a bound on the scan; far above one key per service */
 
 static const char sql_key_active[] =
@@ -197,7 +197,7 @@ key_well_formed(const char *key)
 	size_t n = strnlen(key, JG_INGEST_KEY_LEN + 1);
 	size_t p = sizeof(JG_INGEST_KEY_PREFIX) - 1;
 	return n == JG_INGEST_KEY_LEN && strncmp(key, JG_INGEST_KEY_PREFIX, p) == 0 &&
-	       strspn(key + p, B64URL_CHARS) == n - p;
+	       jg_b64url_valid(key + p, n - p);
 }
 
 int
