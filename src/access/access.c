@@ -22,6 +22,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/canon.h"
+#include "jitgate/catalog.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
@@ -58,15 +59,6 @@ struct new_req {
 	int64_t duration;
 	int break_glass;
 };
-
-static int
-valid_service(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n;
-}
 
 /*
  * A string of the body made safe for a message: printable ASCII (other bytes
@@ -111,7 +103,7 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	if (!json_is_string(v))
 		return jg_errf(why, whylen, JG_EINVAL, "'service' is required (a service name)");
 	n->service = json_string_value(v);
-	if (!valid_service(n->service))
+	if (!jg_catalog_service_name_valid(n->service))
 		return jg_errf(
 		    why, whylen, JG_EINVAL,
 		    "'service' must be lower-case letters, digits, '-' or '.', at most 63");
