@@ -67,6 +67,8 @@ $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl
 # of jitgate's code, and takes the HTTPS client's requests itself.
 $(BUILD)/tests/test_clock_step: EXTRA_LDFLAGS += -Wl,--wrap=clock_gettime \
 	-Wl,--wrap=pthread_cond_init -Wl,--wrap=pthread_cond_timedwait -Wl,--wrap=jg_httpc_request
+# test_digest_fail makes every SHA-256 of jitgate's code fail through link-time wrappers.
+$(BUILD)/tests/test_digest_fail: EXTRA_LDFLAGS += -Wl,--wrap=EVP_Digest -Wl,--wrap=EVP_DigestFinal_ex
 
 # The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
 $(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent

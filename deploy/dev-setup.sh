@@ -58,10 +58,13 @@ build/jitgate migrate -c var/jitgate.yaml
 if ! ls var/keys/checkpoint-*.pem >/dev/null 2>&1; then
   build/jitgate keys generate -c var/jitgate.yaml
 fi
-# a var/ from before pii keys (the audit log's markers, docs/operations.md) gets one
-if ! ls var/keys/pii-*.pem >/dev/null 2>&1; then
-  build/jitgate keys generate --kind pii -c var/jitgate.yaml
-fi
+# a var/ from before pii keys (the audit log's markers) or cursor keys (paging cursors) gets
+# the missing kind (docs/operations.md, "Keys")
+for kind in pii cursor; do
+  if ! ls "var/keys/$kind-"*.pem >/dev/null 2>&1; then
+    build/jitgate keys generate --kind "$kind" -c var/jitgate.yaml
+  fi
+done
 
 # The seed's story (README: "Finding a root cause"): payment-service failing
 # since a deploy of payment-accounts, three hops down.  Timestamps are relative

@@ -98,14 +98,14 @@ struct jg_access_page {
 /*
  * The page of a list asked for with limit (1..JG_ACCESS_PAGE_MAX) and
  * cursor (the next_cursor of an earlier page, or NULL: the first page),
- * cursors being sealed under key (cursor.h).  0 with *page set, or
- * JG_EINVAL (a cursor that is not one of ours, or of another process).
+ * cursors being sealed under keys as kind "requests" (cursor.h).  0 with
+ * *page set, or JG_EINVAL (not a requests cursor sealed by one of keys).
  */
-int jg_access_page_open(const uint8_t key[JG_CURSOR_KEY_BYTES], size_t limit, const char *cursor,
+int jg_access_page_open(const struct jg_cursor_keys *keys, size_t limit, const char *cursor,
 			struct jg_access_page *page) __attribute__((warn_unused_result));
 /* The cursor of the page after page (when page->more), sealed into out.  0 or JG_E*. */
-int jg_access_page_next(const uint8_t key[JG_CURSOR_KEY_BYTES], const struct jg_access_page *page,
-			char out[JG_CURSOR_MAX_LEN]);
+int jg_access_page_next(const struct jg_cursor_keys *keys, const struct jg_access_page *page,
+			char out[JG_CURSOR_MAX_LEN]) __attribute__((warn_unused_result));
 
 /*
  * filters: state (or NULL), mine, awaiting (my approval), review (unreviewed

@@ -42,11 +42,11 @@ struct jg_app {
 	int64_t token_lifetime;		     /* seconds */
 	struct jg_token_issuer token_issuer; /* tokens for grants (jg_app_wire) */
 	struct jg_guard_ctx guard;	     /* the guarded endpoints' check (jg_app_wire) */
-	struct jg_notify *notify;	/* notifications (notify.h); never NULL while serving */
-	struct jg_audit_stream *stream; /* the audit stream to a SIEM, or NULL */
-	struct jg_store *telemetry;	/* the data plane's own database (telemetry.h) */
-	struct jg_throttle *throttle;	/* rate limits (throttle.h); NULL: none */
-	uint8_t cursor_key[JG_CURSOR_KEY_BYTES]; /* seals paging cursors (cursor.h) */
+	struct jg_notify *notify;	    /* notifications (notify.h); never NULL while serving */
+	struct jg_audit_stream *stream;	    /* the audit stream to a SIEM, or NULL */
+	struct jg_store *telemetry;	    /* the data plane's own database (telemetry.h) */
+	struct jg_throttle *throttle;	    /* rate limits (throttle.h); NULL: none */
+	struct jg_cursor_keys *cursor_keys; /* seal paging cursors (cursor.h, key_dir) */
 };
 
 /*

@@ -65,9 +65,4 @@ int jg_chain_entry_parse(const char *buf, size_t len, uint64_t *seq,
 int jg_chain_fault_set(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Lower-case hex of 32 bytes into out (65 bytes). */
-void jg_hex32(const uint8_t in[32], char out[65]);
-/* Parses exactly 64 lower-case hex digits.  0 or JG_EPARSE. */
-int jg_unhex32(const char *in, uint8_t out[32]);
-
 #endif

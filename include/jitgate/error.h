@@ -8,6 +8,8 @@
 #ifndef JITGATE_ERROR_H
 #define JITGATE_ERROR_H
 
+#include <stddef.h>
+
 #define JG_OK	     0
 #define JG_EINVAL    -1	 /* invalid argument or input */
 #define JG_ENOMEM    -2	 /* allocation failed */
@@ -28,5 +30,14 @@
 
 /* Returns a static string describing code; never NULL. */
 const char *jg_strerror(int code);
+
+/*
+ * Writes the reason for a failure (printf-style) into why and returns rc,
+ * so a refusal is one statement: `return jg_errf(why, whylen, JG_EDENIED,
+ * "...", ...);`.  why may be NULL or whylen 0 (the reason is then dropped);
+ * a reason too long for why is cut short, still NUL-terminated.
+ */
+int jg_errf(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -1,16 +1,18 @@
 /*
  * keys.h - jitgate's keys on disk.
  *
- * Three kinds, kept apart so that one key's compromise does not forge the
+ * Four kinds, kept apart so that one key's compromise does not forge the
  * others' output: token keys (ECDSA P-256, for capability tokens),
- * checkpoint keys (Ed25519, for the audit log's signed checkpoints) and
- * pii keys (32 random bytes, the HMAC-SHA-256 key that turns personal data
- * in audit entries into markers, pii.h).  Each key is a PEM file in the key
- * directory named <kind>-<NNNN>.pem (mode 0600, the directory 0700): a
- * PKCS#8 private key, or for a pii key a "JITGATE PII KEY" PEM block of
- * exactly 32 bytes.  The highest number is the active key, and older keys
- * stay so that what they signed (or marked) still verifies.  Rotation adds
- * a key; nothing here deletes one.
+ * checkpoint keys (Ed25519, for the audit log's signed checkpoints), pii
+ * keys (32 random bytes, the HMAC-SHA-256 key that turns personal data in
+ * audit entries into markers, pii.h) and cursor keys (32 random bytes, the
+ * AES-256-GCM key that seals paging cursors, cursor.h).  Each key is a PEM
+ * file in the key directory named <kind>-<NNNN>.pem (mode 0600, the
+ * directory 0700): a PKCS#8 private key, or for a pii or cursor key a
+ * "JITGATE PII KEY" or "JITGATE CURSOR KEY" PEM block of exactly 32 bytes.
+ * The highest number is the active key, and older keys stay so that what
+ * they signed (or marked, or sealed) still verifies.  Rotation adds a key;
+ * nothing here deletes one.
  */
 #ifndef JITGATE_KEYS_H
 #define JITGATE_KEYS_H
@@ -19,17 +21,19 @@
 
 #include <openssl/evp.h>
 
-enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT, JG_KEY_PII };
+enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT, JG_KEY_PII, JG_KEY_CURSOR };
 
-#define JG_KEY_KINDS	     3
-#define JG_KEY_PII_BYTES     32
-#define JG_KEY_PII_PEM_LABEL "JITGATE PII KEY"
+#define JG_KEY_KINDS		4
+#define JG_KEY_PII_BYTES	32
+#define JG_KEY_PII_PEM_LABEL	"JITGATE PII KEY"
+#define JG_KEY_CURSOR_BYTES	32
+#define JG_KEY_CURSOR_PEM_LABEL "JITGATE CURSOR KEY"
 
 #define JG_KEYS_MAX 64
 
 struct jg_key {
 	int number;
-	EVP_PKEY *pkey; /* owned by the keyring; a pii key is a raw HMAC key */
+	EVP_PKEY *pkey; /* owned by the keyring; a pii or cursor key is held as a raw HMAC key */
 };
 
 struct jg_keyring {
@@ -38,7 +42,7 @@ struct jg_keyring {
 	struct jg_key keys[JG_KEYS_MAX];
 };
 
-/* "token", "checkpoint" or "pii". */
+/* "token", "checkpoint", "pii" or "cursor". */
 const char *jg_key_kind_name(enum jg_key_kind kind);
 
 /* Parses a kind name; returns 0, or JG_EINVAL for any other text. */
@@ -53,7 +57,8 @@ int jg_keys_generate(const char *dir, char *err, size_t errlen);
 
 /*
  * Creates the first key of one kind (a deployment made before that kind
- * existed adds it this way).  JG_ECONFLICT when keys of it already exist.
+ * existed - pii, cursor - adds it this way).  JG_ECONFLICT when keys of it
+ * already exist.
  */
 int jg_keys_generate_kind(const char *dir, enum jg_key_kind kind, char *err, size_t errlen);
 

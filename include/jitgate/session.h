@@ -3,7 +3,9 @@
  *
  * Both live in the store, keyed by the SHA-256 of a random 256-bit value
  * that only the browser holds (a cookie), so reading the database gives no
- * usable session.  Values are compared in constant time.
+ * usable session.  Values are compared in constant time.  A failed
+ * SHA-256 fails the call (JG_ECRYPTO): nothing is read or written under a
+ * key that is not the value's hash.
  */
 #ifndef JITGATE_SESSION_H
 #define JITGATE_SESSION_H
@@ -16,8 +18,6 @@
 #define JG_SESSION_TOKEN_LEN 43	 /* base64url of 32 random bytes */
 #define JG_FLOW_MAX_AGE	     600 /* seconds a login may take */
 
-/* Writes base64url(nbytes random bytes) into out (outlen >= 4*nbytes/3 + 2). */
-int jg_random_token(size_t nbytes, char *out, size_t outlen);
 /* out = base64url(SHA-256(in)) without padding (the PKCE S256 challenge). */
 int jg_s256_challenge(const char *in, char *out, size_t outlen);
 

@@ -310,6 +310,18 @@ int64_t jg_store_last_insert_rowid(struct jg_store_conn *conn);
 void jg_stmt_finish(struct jg_stmt *st);
 
 /*
+ * The two shapes every module wrote for itself, on top of the calls above
+ * (engine-neutral).  jg_store_exec runs sql - no parameters: SAVEPOINT,
+ * RELEASE, a fixed UPDATE - once: prepare, one step, finish; 0 when it ran
+ * (a row it returns is ignored), else the prepare's or step's error.
+ * jg_stmt_run steps st (prepared and bound by the caller) once, expecting
+ * no row, and finishes it, whatever happens: 0 for JG_STMT_DONE, the
+ * step's error (JG_ESTORE, JG_ECONFLICT, ...) as it is, JG_ESTORE for a row.
+ */
+int jg_store_exec(struct jg_store_conn *conn, const char *sql);
+int jg_stmt_run(struct jg_stmt *st);
+
+/*
  * The last error text of conn (for logs; contains no bound values).
  * PostgreSQL: SQLSTATE and the server's primary message, without its
  * DETAIL (which may quote values); for data exceptions (class 22, which

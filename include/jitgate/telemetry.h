@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "jitgate/config.h"
+#include "jitgate/cursor.h"
 #include "jitgate/store.h"
 
 struct jg_telemetry_sweeper;
@@ -109,10 +110,10 @@ int jg_telemetry_parse_duration(const char *text, int64_t *ns);
  * read), or a code named below.
  */
 
-#define JG_TELEMETRY_LOGS_MAX	 1000 /* records per page */
-#define JG_TELEMETRY_Q_MAX_BYTES 256  /* bytes of a search */
-#define JG_TELEMETRY_Q_MAX_TERMS 16   /* words of a search */
-#define JG_TELEMETRY_CURSOR_MAX	 96   /* a logs cursor with its NUL */
+#define JG_TELEMETRY_LOGS_MAX	 1000		   /* records per page */
+#define JG_TELEMETRY_Q_MAX_BYTES 256		   /* bytes of a search */
+#define JG_TELEMETRY_Q_MAX_TERMS 16		   /* words of a search */
+#define JG_TELEMETRY_CURSOR_MAX	 JG_CURSOR_MAX_LEN /* a logs cursor with its NUL */
 
 /* A position in the logs, newest first: (time, id) descending. */
 struct jg_telemetry_logs_pos {
@@ -130,6 +131,8 @@ struct jg_telemetry_logs_query {
 	size_t limit;			    /* 1..JG_TELEMETRY_LOGS_MAX */
 	bool redact;			    /* for a reader without read-pii */
 	char *const *fields;		    /* sensitive field names (redaction.sensitive_fields) */
+	/* seal next_cursor as a "logs" cursor (cursor.h); NULL: no next_cursor is made */
+	const struct jg_cursor_keys *cursor_keys;
 };
 
 /*
@@ -139,8 +142,13 @@ struct jg_telemetry_logs_query {
  */
 bool jg_telemetry_search_valid(const char *q);
 
-/* Reads a cursor a page returned (next_cursor).  0 or JG_EINVAL. */
-int jg_telemetry_logs_cursor_parse(const char *cursor, struct jg_telemetry_logs_pos *pos);
+/*
+ * Reads a cursor a page returned (next_cursor): a "logs" cursor sealed by
+ * one of keys (cursor.h).  0 or JG_EINVAL.
+ */
+int jg_telemetry_logs_cursor_parse(const struct jg_cursor_keys *keys, const char *cursor,
+				   struct jg_telemetry_logs_pos *pos)
+    __attribute__((warn_unused_result));
 
 /*
  * A page of log records of q->service, newest first: *logs, and in

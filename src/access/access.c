@@ -15,7 +15,6 @@
  * per-identity budget (access_refusal.c).  Reads are in access_read.c, the
  * time-based notifications in access_due.c.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +22,11 @@
 
 #include "jitgate/access.h"
 #include "jitgate/canon.h"
+#include "jitgate/catalog.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
+#include "jitgate/random.h"
 #include "jitgate/session.h"
 #include "access_int.h"
 
@@ -58,15 +59,6 @@ struct new_req {
 	int64_t duration;
 	int break_glass;
 };
-
-static int
-valid_service(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n;
-}
 
 /*
  * A string of the body made safe for a message: printable ASCII (other bytes
@@ -104,30 +96,28 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		for (size_t i = 0; i < 5; i++)
 			ok |= strcmp(key, allowed[i]) == 0;
 		if (!ok)
-			return jg_access_fail(why, whylen, JG_EINVAL, "unknown field '%s'",
-					      shown(safe, sizeof(safe), key));
+			return jg_errf(why, whylen, JG_EINVAL, "unknown field '%s'",
+				       shown(safe, sizeof(safe), key));
 	}
 	v = json_object_get(body, "service");
 	if (!json_is_string(v))
-		return jg_access_fail(why, whylen, JG_EINVAL,
-				      "'service' is required (a service name)");
+		return jg_errf(why, whylen, JG_EINVAL, "'service' is required (a service name)");
 	n->service = json_string_value(v);
-	if (!valid_service(n->service))
-		return jg_access_fail(
+	if (!jg_catalog_service_name_valid(n->service))
+		return jg_errf(
 		    why, whylen, JG_EINVAL,
 		    "'service' must be lower-case letters, digits, '-' or '.', at most 63");
 	v = json_object_get(body, "capabilities");
 	if (!json_is_array(v) || json_array_size(v) == 0 ||
 	    json_array_size(v) > JG_POLICY_MAX_REQUEST_CAPS)
-		return jg_access_fail(
-		    why, whylen, JG_EINVAL,
-		    "'capabilities' must be a non-empty list of capability names");
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'capabilities' must be a non-empty list of capability names");
 	size_t i;
 	json_t *c;
 	json_array_foreach(v, i, c)
 	{
 		if (!json_is_string(c) || !jg_policy_capability_known(json_string_value(c)))
-			return jg_access_fail(
+			return jg_errf(
 			    why, whylen, JG_EINVAL,
 			    "unknown capability '%s' (read-logs, read-traces, read-metrics, "
 			    "deploy-probe, read-pii)",
@@ -144,29 +134,27 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		n->duration = json_integer_value(v);
 	else if (!json_is_string(v) ||
 		 jg_policy_duration_parse(json_string_value(v), &n->duration) != 0)
-		return jg_access_fail(
+		return jg_errf(
 		    why, whylen, JG_EINVAL,
 		    "'duration' is required: whole seconds, or a duration such as \"30m\" or "
 		    "\"1h\"");
 	if (n->duration <= 0 || n->duration > JG_POLICY_MAX_DURATION)
-		return jg_access_fail(why, whylen, JG_EINVAL,
-				      "'duration' must be between 1 second and 30 days");
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' must be between 1 second and 30 days");
 	v = json_object_get(body, "justification");
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return jg_access_fail(why, whylen, JG_EINVAL, "'justification' is required");
+		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
 	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return jg_access_fail(why, whylen, JG_EINVAL,
-				      "'justification' is too long or holds NUL");
+		return jg_errf(why, whylen, JG_EINVAL, "'justification' is too long or holds NUL");
 	n->justification = json_string_value(v);
 	v = json_object_get(body, "break_glass");
 	if (v != NULL && !json_is_boolean(v))
-		return jg_access_fail(why, whylen, JG_EINVAL,
-				      "'break_glass' must be true or false");
+		return jg_errf(why, whylen, JG_EINVAL, "'break_glass' must be true or false");
 	n->break_glass = json_is_true(v);
 	if (!jg_policy_service_known(ctx->policies, n->service))
-		return jg_access_fail(why, whylen, JG_EINVAL,
-				      "unknown service '%s': no policy covers it", n->service);
+		return jg_errf(why, whylen, JG_EINVAL, "unknown service '%s': no policy covers it",
+			       n->service);
 	return 0;
 }
 
@@ -198,7 +186,7 @@ jg_access_dry_run(const struct jg_access_ctx *ctx, const struct jg_access_caller
 	if ((rc = parse_new(ctx, body, &n, why, whylen)) != 0)
 		return rc;
 	if (evaluate(ctx, caller, &n, &d) != 0 || jg_policy_decision_to_json(&d, out) != 0)
-		rc = jg_access_fail(why, whylen, JG_EUNAVAIL, "the policy could not be evaluated");
+		rc = jg_errf(why, whylen, JG_EUNAVAIL, "the policy could not be evaluated");
 	jg_policy_decision_clear(&d);
 	return rc;
 }
@@ -258,8 +246,7 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	if (evaluate(ctx, j->caller, &n, &d) != 0 ||
 	    jg_policy_decision_to_json(&d, &decision) != 0) {
 		jg_policy_decision_clear(&d);
-		return jg_access_fail(j->why, j->whylen, JG_EUNAVAIL,
-				      "the policy could not be evaluated");
+		return jg_errf(j->why, j->whylen, JG_EUNAVAIL, "the policy could not be evaluated");
 	}
 	json_t *capsj = json_array();
 	for (size_t i = 0; i < n.ncaps; i++)
@@ -446,17 +433,16 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	int rc, before;
 
 	if (mine == 0)
-		return jg_access_fail(j->why, j->whylen, JG_EDENIED,
-				      "you are not an eligible approver of this request");
+		return jg_errf(j->why, j->whylen, JG_EDENIED,
+			       "you are not an eligible approver of this request");
 	if ((rc = jg_access_tally_load(conn, r, 1, &t)) != 0)
 		return rc;
 	for (size_t p = 0; p < t.n; p++)
 		if (strcmp(t.who[p], j->caller->sub) == 0) {
 			jg_access_tally_free(&t);
-			return jg_access_fail(
-			    j->why, j->whylen, JG_ECONFLICT,
-			    "you have already approved this request; one person counts "
-			    "once");
+			return jg_errf(j->why, j->whylen, JG_ECONFLICT,
+				       "you have already approved this request; one person counts "
+				       "once");
 		}
 	if ((rc = jg_access_tally_run(&t)) != 0)
 		goto out;
@@ -465,7 +451,7 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	    (rc = jg_access_tally_run(&t)) != 0)
 		goto out;
 	if (t.m.total <= before) {
-		rc = jg_access_fail(
+		rc = jg_errf(
 		    j->why, j->whylen, JG_ECONFLICT,
 		    "your approval is not needed: the requirements you could approve are "
 		    "already met by other approvers, and none of them can count toward "
@@ -551,8 +537,7 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 	int rc, own;
 
 	if ((rc = jg_access_req_load(conn, j->id, &r)) != 0)
-		return rc == JG_ENOTFOUND ? jg_access_fail(j->why, j->whylen, rc, "no such request")
-					  : rc;
+		return rc == JG_ENOTFOUND ? jg_errf(j->why, j->whylen, rc, "no such request") : rc;
 	if (!jg_access_may_see(j->ctx, &r, c)) {
 		/* it exists: an attempt on it is recorded, and answered as if it did not */
 		snprintf(j->why, j->whylen, "the request is not visible to this caller");
@@ -567,21 +552,21 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 	case OP_APPROVE:
 	case OP_DENY:
 		if (own) {
-			rc = jg_access_fail(j->why, j->whylen, JG_EDENIED,
-					    "you cannot approve or deny your own request");
+			rc = jg_errf(j->why, j->whylen, JG_EDENIED,
+				     "you cannot approve or deny your own request");
 			break;
 		}
 		if (strcmp(r.state, "pending") != 0) {
-			rc = jg_access_fail(j->why, j->whylen, JG_ECONFLICT,
-					    "the request is %s, not pending", r.state);
+			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT,
+				     "the request is %s, not pending", r.state);
 			break;
 		}
 		if (j->op == OP_APPROVE) {
 			rc = approve(j, conn, &r, data);
 			type = "request.approved";
 		} else if (!jg_access_is_approver(&r, c)) {
-			rc = jg_access_fail(j->why, j->whylen, JG_EDENIED,
-					    "you are not an eligible approver of this request");
+			rc = jg_errf(j->why, j->whylen, JG_EDENIED,
+				     "you are not an eligible approver of this request");
 		} else {
 			rc = end_request(conn, r.id, "denied", j->ctx->now, j->text, c->actor);
 			if (rc == 0)
@@ -591,13 +576,13 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		break;
 	case OP_CANCEL:
 		if (!own) {
-			rc = jg_access_fail(j->why, j->whylen, JG_EDENIED,
-					    "only the requester can cancel");
+			rc =
+			    jg_errf(j->why, j->whylen, JG_EDENIED, "only the requester can cancel");
 			break;
 		}
 		if (strcmp(r.state, "pending") != 0) {
-			rc = jg_access_fail(j->why, j->whylen, JG_ECONFLICT,
-					    "the request is %s, not pending", r.state);
+			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT,
+				     "the request is %s, not pending", r.state);
 			break;
 		}
 		rc = end_request(conn, r.id, "cancelled", j->ctx->now, "cancelled by the requester",
@@ -607,14 +592,13 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 	case OP_REVOKE:
 		if (!own && !c->is_admin && !jg_access_is_approver(&r, c) &&
 		    !jg_access_can_review(j->ctx, &r, c)) {
-			rc = jg_access_fail(
-			    j->why, j->whylen, JG_EDENIED,
-			    "only the requester, an approver or an admin can revoke");
+			rc = jg_errf(j->why, j->whylen, JG_EDENIED,
+				     "only the requester, an approver or an admin can revoke");
 			break;
 		}
 		if (strcmp(r.state, "active") != 0) {
-			rc = jg_access_fail(j->why, j->whylen, JG_ECONFLICT,
-					    "the grant is %s, not active", r.state);
+			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT, "the grant is %s, not active",
+				     r.state);
 			break;
 		}
 		rc = end_request(conn, r.id, "revoked", j->ctx->now,
@@ -625,19 +609,19 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		break;
 	case OP_REVIEW:
 		if (!r.break_glass) {
-			rc = jg_access_fail(j->why, j->whylen, JG_ECONFLICT,
-					    "only break-glass grants are reviewed");
+			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT,
+				     "only break-glass grants are reviewed");
 			break;
 		}
 		if (own || !jg_access_can_review(j->ctx, &r, c)) {
-			rc = jg_access_fail(j->why, j->whylen, JG_EDENIED,
-					    own ? "you cannot review your own break-glass access"
-						: "you are not a reviewer for this service");
+			rc = jg_errf(j->why, j->whylen, JG_EDENIED,
+				     own ? "you cannot review your own break-glass access"
+					 : "you are not a reviewer for this service");
 			break;
 		}
 		if (r.reviewed_at) {
-			rc = jg_access_fail(j->why, j->whylen, JG_ECONFLICT,
-					    "already reviewed by %s", r.reviewed_by);
+			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT, "already reviewed by %s",
+				     r.reviewed_by);
 			break;
 		}
 		struct jg_stmt *st;
@@ -713,8 +697,8 @@ jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	       const char *id, const char *reason, json_t **out, char *why, size_t whylen)
 {
 	if (reason == NULL || *reason == '\0' || strlen(reason) > ACCESS_MAX_REASON)
-		return jg_access_fail(why, whylen, JG_EINVAL,
-				      "'reason' is required (at most %d bytes)", ACCESS_MAX_REASON);
+		return jg_errf(why, whylen, JG_EINVAL, "'reason' is required (at most %d bytes)",
+			       ACCESS_MAX_REASON);
 	return do_op(ctx, caller, OP_DENY, id, reason, out, why, whylen);
 }
 
@@ -730,8 +714,8 @@ jg_access_revoke(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 		 const char *id, const char *reason, json_t **out, char *why, size_t whylen)
 {
 	if (reason && strlen(reason) > ACCESS_MAX_REASON)
-		return jg_access_fail(why, whylen, JG_EINVAL, "'reason' is longer than %d bytes",
-				      ACCESS_MAX_REASON);
+		return jg_errf(why, whylen, JG_EINVAL, "'reason' is longer than %d bytes",
+			       ACCESS_MAX_REASON);
 	return do_op(ctx, caller, OP_REVOKE, id, reason, out, why, whylen);
 }
 
@@ -740,8 +724,8 @@ jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 		 const char *id, const char *note, json_t **out, char *why, size_t whylen)
 {
 	if (note && strlen(note) > ACCESS_MAX_REASON)
-		return jg_access_fail(why, whylen, JG_EINVAL, "'note' is longer than %d bytes",
-				      ACCESS_MAX_REASON);
+		return jg_errf(why, whylen, JG_EINVAL, "'note' is longer than %d bytes",
+			       ACCESS_MAX_REASON);
 	return do_op(ctx, caller, OP_REVIEW, id, note, out, why, whylen);
 }
 
@@ -838,10 +822,10 @@ jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_ca
 		if (jg_audit_run(ctx->audit, offboard_refused_fn, &j) != 0)
 			jg_log(JG_LOG_WARN,
 			       "access: cannot record a refused action in the audit log", NULL);
-		return jg_access_fail(why, whylen, JG_EDENIED, "off-boarding needs admin rights");
+		return jg_errf(why, whylen, JG_EDENIED, "off-boarding needs admin rights");
 	}
 	if (sub == NULL || *sub == '\0' || strlen(sub) > 255)
-		return jg_access_fail(why, whylen, JG_EINVAL, "a user (sub) is required");
+		return jg_errf(why, whylen, JG_EINVAL, "a user (sub) is required");
 	int rc = run(ctx, user_fn, &j, why, whylen);
 	if (rc == 0)
 		*out = json_pack("{s:s,s:i,s:i}", "user", sub, "revoked", j.revoked, "cancelled",

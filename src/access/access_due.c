@@ -7,7 +7,6 @@
  * were.  A pass first looks (read only) and writes only when something is
  * due, so an idle deployment takes no write lock.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

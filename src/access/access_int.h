@@ -56,10 +56,6 @@ struct tally {
 	struct jg_policy_match m; /* after tally_run */
 };
 
-/* Formats the reason into why and returns rc. */
-int jg_access_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /*
  * Sets data[key] to text with its personal data marked (pii.h).  Returns 0
  * or JG_ENOMEM: then the entry must not be written (never the text in clear).

@@ -3,15 +3,14 @@
  * (see access.h).  Each request is shown only to those who may see it
  * (jg_access_may_see); a page examines a bounded number of rows.
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jitgate/error.h"
+#include "jitgate/parse.h"
 #include "access_int.h"
 
 #define MAX_LIST 200
@@ -28,25 +27,29 @@ jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller *ca
 
 	*out = NULL;
 	if (jg_store_acquire(ctx->store, &conn) != 0)
-		return jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	rc = jg_access_req_load(conn, id, &r);
 	if (rc == 0 && jg_access_may_see(ctx, &r, caller))
 		*out = jg_access_req_json(conn, &r);
 	else if (rc == 0 || rc == JG_ENOTFOUND)
-		rc = jg_access_fail(why, whylen, JG_ENOTFOUND, "no such request");
+		rc = jg_errf(why, whylen, JG_ENOTFOUND, "no such request");
 	else
-		rc = jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		rc = jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	jg_access_req_clear(&r);
 	jg_store_release(ctx->store, conn);
 	return rc;
 }
 
-/* A page's position, sealed: "<created_at> <id>" of the last row it examined. */
+/* A page's position, sealed as a "requests" cursor: "<created_at> <id>" of the last row examined.
+ */
+#define CURSOR_KIND "requests"
+
 int
-jg_access_page_open(const uint8_t key[JG_CURSOR_KEY_BYTES], size_t limit, const char *cursor,
+jg_access_page_open(const struct jg_cursor_keys *keys, size_t limit, const char *cursor,
 		    struct jg_access_page *page)
 {
-	char plain[JG_CURSOR_MAX_PLAIN + 1], *end;
+	char plain[JG_CURSOR_MAX_PLAIN + 1];
+	int64_t at;
 
 	memset(page, 0, sizeof(*page));
 	if (limit == 0 || limit > JG_ACCESS_PAGE_MAX)
@@ -54,25 +57,25 @@ jg_access_page_open(const uint8_t key[JG_CURSOR_KEY_BYTES], size_t limit, const 
 	page->limit = limit;
 	if (cursor == NULL)
 		return 0;
-	if (jg_cursor_open(key, cursor, plain, sizeof(plain)) != 0)
+	if (jg_cursor_open(keys, CURSOR_KIND, cursor, plain, sizeof(plain)) != 0)
 		return JG_EINVAL;
-	errno = 0;
-	long long at = strtoll(plain, &end, 10);
-	if (errno != 0 || end == plain || *end != ' ' || strlen(end + 1) == 0 ||
-	    strlen(end + 1) >= sizeof(page->after_id))
+	const char *space = strchr(plain, ' ');
+	if (space == NULL ||
+	    jg_parse_i64n(plain, (size_t)(space - plain), INT64_MIN, INT64_MAX, &at) != 0 ||
+	    strlen(space + 1) == 0 || strlen(space + 1) >= sizeof(page->after_id))
 		return JG_EINVAL;
 	page->after_at = at;
-	snprintf(page->after_id, sizeof(page->after_id), "%s", end + 1);
+	snprintf(page->after_id, sizeof(page->after_id), "%s", space + 1);
 	return 0;
 }
 
 int
-jg_access_page_next(const uint8_t key[JG_CURSOR_KEY_BYTES], const struct jg_access_page *page,
+jg_access_page_next(const struct jg_cursor_keys *keys, const struct jg_access_page *page,
 		    char out[JG_CURSOR_MAX_LEN])
 {
 	char plain[JG_CURSOR_MAX_PLAIN + 1];
 	snprintf(plain, sizeof(plain), "%" PRId64 " %s", page->next_at, page->next_id);
-	return jg_cursor_seal(key, plain, out, JG_CURSOR_MAX_LEN);
+	return jg_cursor_seal(keys, CURSOR_KIND, plain, out, JG_CURSOR_MAX_LEN);
 }
 
 static const char sql_list[] =
@@ -125,13 +128,13 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	    strcmp(f->state, "denied") != 0 && strcmp(f->state, "cancelled") != 0 &&
 	    strcmp(f->state, "expired") != 0 && strcmp(f->state, "revoked") != 0) {
 		json_decref(list);
-		return jg_access_fail(
+		return jg_errf(
 		    why, whylen, JG_EINVAL,
 		    "'state' must be pending, active, denied, cancelled, expired or revoked");
 	}
 	if (jg_store_acquire(ctx->store, &conn) != 0) {
 		json_decref(list);
-		return jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	}
 	/* ids first, then each rendered: rendering reads approvals on the same connection */
 	struct jg_access_page *pg = f->page;
@@ -196,7 +199,7 @@ out:
 	jg_store_release(ctx->store, conn);
 	if (rc != 0) {
 		json_decref(list);
-		return jg_access_fail(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
 	}
 	*out = json_pack("{s:o}", "requests", list);
 	return 0;

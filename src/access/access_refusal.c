@@ -9,7 +9,6 @@
  * here) and summed up in one request.action_refusals_suppressed entry once
  * the window is over.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,6 @@
  * enters an entry only through jg_access_entry_text(): personal data in it
  * becomes keyed markers (pii.h), since the log can never be edited.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +18,6 @@
 #include "jitgate/notify.h"
 #include "jitgate/pii.h"
 #include "access_int.h"
-
-int
-jg_access_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /*
  * Sets data[key] to text with its personal data marked (pii.h).  Returns 0

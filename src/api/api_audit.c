@@ -25,8 +25,10 @@
 #include "jitgate/api_call.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
+#include "jitgate/secret.h"
 #include "api_routes_int.h"
 
 #define EXPORT_MAX_BYTES (64u << 20)
@@ -51,8 +53,7 @@ require_auditor(struct jg_http_request *req, struct jg_http_reply *reply, int wr
 	 */
 	if (rc == 0 && writes && strcmp(caller.id.via, "session") == 0) {
 		const char *given = jg_http_header(req, "X-CSRF-Token");
-		if (given == NULL || strlen(given) != strlen(caller.csrf) ||
-		    CRYPTO_memcmp(given, caller.csrf, strlen(caller.csrf)) != 0) {
+		if (!jg_secret_equal(given, caller.csrf)) {
 			jg_caller_clear(&caller);
 			return jg_auth_refuse_csrf(req, reply,
 						   "a call that writes to the audit log from a "

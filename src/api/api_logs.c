@@ -48,7 +48,8 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_telemetry_logs_query q = {.service = svc,
 					    .q = jg_http_query(req, "q"),
 					    .after = {INT64_MAX, INT64_MAX},
-					    .fields = app->cfg->redaction_sensitive_fields};
+					    .fields = app->cfg->redaction_sensitive_fields,
+					    .cursor_keys = app->cursor_keys};
 	uint64_t limit;
 	char tid[33], qmark[JG_PII_MARK_SIZE], next[JG_TELEMETRY_CURSOR_MAX];
 	struct jg_guarded g;
@@ -80,7 +81,8 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 				    JG_TELEMETRY_Q_MAX_TERMS, JG_TELEMETRY_Q_MAX_BYTES);
 		return;
 	}
-	if (cursor != NULL && jg_telemetry_logs_cursor_parse(cursor, &q.after) != 0) {
+	if (cursor != NULL &&
+	    jg_telemetry_logs_cursor_parse(app->cursor_keys, cursor, &q.after) != 0) {
 		jg_http_reply_error(reply, 400, "bad_request",
 				    "'cursor' is not a cursor this endpoint returned");
 		return;

@@ -131,12 +131,11 @@ page_args(struct jg_http_request *req, struct jg_http_reply *reply, struct jg_ap
 				    JG_ACCESS_PAGE_MAX);
 		return -1;
 	}
-	if (jg_access_page_open(app->cursor_key, (size_t)limit, jg_http_query(req, "cursor"),
+	if (jg_access_page_open(app->cursor_keys, (size_t)limit, jg_http_query(req, "cursor"),
 				page) != 0) {
-		jg_http_reply_error(
-		    reply, 400, "bad_request",
-		    "'cursor' is not valid: pass next_cursor of the previous page as it was "
-		    "given (cursors end when jitgate restarts; then start the list again)");
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "'cursor' is not valid: pass next_cursor of the previous page "
+				    "of this list as it was given");
 		return -1;
 	}
 	return 0;
@@ -163,7 +162,7 @@ handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 	int rc = jg_access_list(&c.ctx, &c.caller, &f, &out, why, sizeof(why));
 	if (rc == 0 && page.more) {
 		char cursor[JG_CURSOR_MAX_LEN];
-		if (jg_access_page_next(c.app->cursor_key, &page, cursor) != 0) {
+		if (jg_access_page_next(c.app->cursor_keys, &page, cursor) != 0) {
 			json_decref(out);
 			out = NULL;
 			rc = JG_ENOMEM;

@@ -2,11 +2,11 @@
  * api_telemetry_common.c - helpers of the guarded telemetry readers
  * (api_telemetry_int.h).
  */
-#include <ctype.h>
 #include <string.h>
 
 #include "api_telemetry_int.h"
 #include "jitgate/clock.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/telemetry.h"
 
@@ -80,13 +80,5 @@ jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const
 bool
 jg_tq_trace_id(const char *s, char out[33])
 {
-	if (s == NULL || strlen(s) != 32)
-		return false;
-	for (size_t i = 0; i < 32; i++) {
-		if (!isxdigit((unsigned char)s[i]))
-			return false;
-		out[i] = (char)tolower((unsigned char)s[i]);
-	}
-	out[32] = '\0';
-	return true;
+	return s != NULL && strlen(s) == 32 && jg_hex_lower(s, 32, out);
 }

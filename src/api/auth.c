@@ -18,6 +18,7 @@
 #include "jitgate/auth.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
+#include "jitgate/secret.h"
 
 void
 jg_caller_clear(struct jg_caller *caller)
@@ -178,8 +179,7 @@ jg_auth_identify(const struct jg_auth_ctx *ctx, const struct jg_auth_input *in,
 		}
 		if (unsafe(in->method)) {
 			const char *given = in->csrf;
-			if (given == NULL || strlen(given) != strlen(caller->csrf) ||
-			    CRYPTO_memcmp(given, caller->csrf, strlen(caller->csrf)) != 0) {
+			if (!jg_secret_equal(given, caller->csrf)) {
 				jg_caller_clear(caller);
 				return csrf_refused(ctx->throttle, in->cookie,
 						    "this change needs the session's CSRF token",

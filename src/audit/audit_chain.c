@@ -18,6 +18,7 @@
 
 #include "jitgate/audit_chain.h"
 #include "jitgate/canon.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 
 #define PARALLEL_MIN 256 /* below this a batch is checked on the calling thread */
@@ -25,41 +26,6 @@
 
 static const char *const fields[] = {"actor", "data", "prev", "seq", "ts", "type", "v"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
-
-void
-jg_hex32(const uint8_t in[32], char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[64] = '\0';
-}
-
-static int
-nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-int
-jg_unhex32(const char *in, uint8_t out[32])
-{
-	if (strlen(in) != 64)
-		return JG_EPARSE;
-	for (int i = 0; i < 32; i++) {
-		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return JG_EPARSE;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
 
 static bool
 valid_type(const char *t)

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "audit_int.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 
 #define VERIFY_CHUNK 8192

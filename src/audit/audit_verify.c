@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "jitgate/audit.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 
 #define FEED_CHUNK 65536

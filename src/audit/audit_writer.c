@@ -21,6 +21,7 @@
 
 #include "audit_int.h"
 #include "jitgate/canon.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 
@@ -35,18 +36,6 @@ static const char sql_node_insert[] = "INSERT INTO audit_nodes (level, idx, hash
 static const char sql_savepoint[] = "SAVEPOINT job";
 static const char sql_release[] = "RELEASE job";
 static const char sql_rollback_to[] = "ROLLBACK TO job";
-
-static int
-exec1(struct jg_store_conn *conn, const char *sql)
-{
-	struct jg_stmt *st;
-	int rc = jg_stmt_prepare(conn, sql, &st);
-	if (rc != 0)
-		return rc;
-	rc = jg_stmt_step(st);
-	jg_stmt_finish(st);
-	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : rc;
-}
 
 static int
 head_load(struct jg_audit_tx *tx)
@@ -357,7 +346,7 @@ run_batch(struct jg_audit *a, struct job *batch)
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
 		tx.ts = jg_audit_now_ms();
-		if (!j->no_savepoint && exec1(a->conn, sql_savepoint) != 0)
+		if (!j->no_savepoint && jg_store_exec(a->conn, sql_savepoint) != 0)
 			goto fail;
 		j->rc = j->fn(&tx, j->ctx);
 		if (j->rc == JG_ESTORE)
@@ -372,10 +361,10 @@ run_batch(struct jg_audit *a, struct job *batch)
 		if (j->rc != 0) {
 			tx = saved;
 			j->refused = 1;
-			if (exec1(a->conn, sql_rollback_to) != 0)
+			if (jg_store_exec(a->conn, sql_rollback_to) != 0)
 				goto fail;
 		}
-		if (exec1(a->conn, sql_release) != 0)
+		if (jg_store_exec(a->conn, sql_release) != 0)
 			goto fail;
 	}
 	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0)
@@ -626,7 +615,7 @@ jg_audit_probe_fn(struct jg_audit_tx *tx, void *ctx)
 	/* a changed value: SQLite does not write a row updated to what it was */
 	static const char sql_touch[] = "UPDATE store_probe SET n = n + 1 WHERE id = 1";
 	(void)ctx;
-	return exec1(tx->conn, sql_touch) == 0 ? 0 : JG_ESTORE;
+	return jg_store_exec(tx->conn, sql_touch) == 0 ? 0 : JG_ESTORE;
 }
 
 int

@@ -29,7 +29,9 @@
 #include <openssl/evp.h>
 
 #include "jitgate/canon.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
+#include "jitgate/sha256.h"
 #include "jitgate/signed_note.h"
 
 #define ED25519_ALG	0x01
@@ -148,25 +150,12 @@ decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
 static bool
 parse_hex32(const char *s, size_t len, uint32_t *v)
 {
-	uint32_t x = 0;
+	char lower[9];
+	uint8_t b[4];
 
-	if (len != 8)
+	if (len != 8 || !jg_hex_lower(s, len, lower) || jg_hex_decode(lower, 8, b, 4) != 0)
 		return false;
-	for (size_t i = 0; i < 8; i++) {
-		char c = s[i];
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return false;
-		x = x << 4 | d;
-	}
-	*v = x;
+	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 	return true;
 }
 
@@ -176,22 +165,20 @@ int
 jg_signed_note_key_id(const char *name, const uint8_t pub[ED25519_KEY_LEN], uint32_t *id)
 {
 	static const uint8_t sep[2] = {'\n', ED25519_ALG};
-	uint8_t md[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx;
-	int rc = JG_ECRYPTO;
+	uint8_t md[JG_SHA256_LEN];
+	struct jg_sha256_ctx ctx;
 
 	if (name == NULL || !valid_name(name, strlen(name)))
 		return JG_EINVAL;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return JG_ENOMEM;
-	if (EVP_DigestInit_ex2(ctx, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(ctx, name, strlen(name)) && EVP_DigestUpdate(ctx, sep, sizeof(sep)) &&
-	    EVP_DigestUpdate(ctx, pub, ED25519_KEY_LEN) && EVP_DigestFinal_ex(ctx, md, NULL)) {
-		*id = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
-		rc = 0;
-	}
-	EVP_MD_CTX_free(ctx);
-	return rc;
+	if (jg_sha256_init(&ctx) != 0)
+		return JG_ECRYPTO;
+	(void)jg_sha256_update(&ctx, name, strlen(name));
+	(void)jg_sha256_update(&ctx, sep, sizeof(sep));
+	(void)jg_sha256_update(&ctx, pub, ED25519_KEY_LEN);
+	if (jg_sha256_final(&ctx, md) != 0) /* reports a failed update too */
+		return JG_ECRYPTO;
+	*id = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
+	return 0;
 }
 
 int

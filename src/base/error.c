@@ -1,6 +1,10 @@
 /*
- * error.c - text for jitgate's error codes (see include/jitgate/error.h).
+ * error.c - text for jitgate's error codes, and the reason of a failure
+ * (see include/jitgate/error.h).
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "jitgate/error.h"
 
 const char *
@@ -26,4 +30,17 @@ jg_strerror(int code)
 	case JG_ERETRY: return "transient conflict; try again";
 	default: return "unknown error";
 	}
+}
+
+int
+jg_errf(char *why, size_t whylen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whylen == 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
+#include "jitgate/parse.h"
 #include "jitgate/yamldoc.h"
 
 #define MAX_DEPTH 32
@@ -64,17 +65,12 @@ scalar_value(const yaml_event_t *ev)
 		return json_true();
 	if (strcmp(s, "false") == 0)
 		return json_false();
-	const char *p = s;
-	if (*p == '-' || *p == '+')
-		p++;
-	if (*p >= '0' && *p <= '9' && strspn(p, "0123456789") == strlen(p) &&
-	    (p[0] != '0' || p[1] == '\0')) {
-		errno = 0;
-		char *end;
-		long long v = strtoll(s, &end, 10);
-		if (errno == 0 && *end == '\0')
-			return json_integer(v);
-	}
+	/* an integer: an optional sign, digits without a leading zero, in range */
+	const char *p = s + (*s == '-' || *s == '+');
+	int64_t v;
+	if (*p >= '0' && *p <= '9' && (p[0] != '0' || p[1] == '\0') &&
+	    jg_parse_i64(*s == '+' ? p : s, INT64_MIN, INT64_MAX, &v) == 0)
+		return json_integer(v);
 	return json_stringn(s, len);
 }
 

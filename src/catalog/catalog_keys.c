@@ -13,13 +13,13 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "catalog_int.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
-#include "jitgate/session.h"
+#include "jitgate/random.h"
+#include "jitgate/sha256.h"
 
-#define B64URL_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #define MAX_ACTIVE_KEYS 100000 /* a bound on the scan; far above one key per service */
 
 static const char sql_key_active[] =
@@ -31,15 +31,6 @@ static const char sql_key_revoke[] =
 static const char sql_key_all_active[] =
     "SELECT k.id, k.service, k.sha256 FROM ingest_keys k JOIN services s ON s.name = k.service "
     "WHERE k.revoked_at IS NULL AND s.removed_at IS NULL LIMIT 100000";
-
-static int
-sha256(const char *s, uint8_t out[32])
-{
-	unsigned int len = 0;
-	return EVP_Digest(s, strlen(s), out, &len, EVP_sha256(), NULL) == 1 && len == 32
-		   ? 0
-		   : JG_ECRYPTO;
-}
 
 int
 jg_catalog_key_active(struct jg_store_conn *conn, const char *service,
@@ -163,7 +154,7 @@ key_change(const struct jg_catalog_ctx *ctx, const char *service, enum key_op op
 		memcpy(key, JG_INGEST_KEY_PREFIX, p);
 		memcpy(key + p, rnd, JG_INGEST_KEY_LEN - p + 1);
 		snprintf(j.id, sizeof(j.id), "igk_%s", idrnd);
-		if ((rc = sha256(key, j.hash)) != 0)
+		if ((rc = jg_sha256(key, strlen(key), j.hash)) != 0)
 			goto out;
 	}
 	rc = jg_audit_run(ctx->audit, key_fn, &j);
@@ -206,7 +197,7 @@ key_well_formed(const char *key)
 	size_t n = strnlen(key, JG_INGEST_KEY_LEN + 1);
 	size_t p = sizeof(JG_INGEST_KEY_PREFIX) - 1;
 	return n == JG_INGEST_KEY_LEN && strncmp(key, JG_INGEST_KEY_PREFIX, p) == 0 &&
-	       strspn(key + p, B64URL_CHARS) == n - p;
+	       jg_b64url_valid(key + p, n - p);
 }
 
 int
@@ -218,7 +209,7 @@ jg_catalog_ingest_auth(struct jg_store *store, const char *key, struct jg_ingest
 	int found = 0, rc;
 
 	memset(caller, 0, sizeof(*caller));
-	if (key == NULL || !key_well_formed(key) || sha256(key, given) != 0)
+	if (key == NULL || !key_well_formed(key) || jg_sha256(key, strlen(key), given) != 0)
 		return JG_EDENIED;
 	if (jg_store_acquire(store, &conn) != 0)
 		return JG_ESTORE;

@@ -33,6 +33,7 @@
 #include "jitgate/httpc.h"
 #include "jitgate/keys.h"
 #include "jitgate/log.h"
+#include "jitgate/parse.h"
 
 #define MAX_EXPORT_FILE (8ULL << 30)
 #define MAX_KEYS_GIVEN	16
@@ -43,19 +44,6 @@ static int
 file_write(void *ctx, const void *buf, size_t len)
 {
 	return fwrite(buf, 1, len, ctx) == len ? 0 : JG_EIO;
-}
-
-static int
-strict_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end != '\0')
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static int
@@ -83,11 +71,11 @@ cmd_export(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'o': output = optarg; break;
 		case 'f':
-			if (strict_u64(optarg, &from) != 0)
+			if (jg_parse_u64(optarg, 0, UINT64_MAX, &from) != 0)
 				return jg_cli_usage(stderr, JG_EXIT_USAGE);
 			break;
 		case 't':
-			if (strict_u64(optarg, &to) != 0)
+			if (jg_parse_u64(optarg, 0, UINT64_MAX, &to) != 0)
 				return jg_cli_usage(stderr, JG_EXIT_USAGE);
 			break;
 		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
@@ -231,7 +219,7 @@ cmd_verify(int argc, char **argv)
 			break;
 		case 'p': old_path = optarg; break;
 		case 't':
-			if (strict_u64(optarg, &t) != 0 || t < 1 || t > 16)
+			if (jg_parse_u64(optarg, 1, 16, &t) != 0)
 				return jg_cli_usage(stderr, JG_EXIT_USAGE);
 			threads = (int)t;
 			break;

@@ -31,6 +31,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/cli.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/merkle.h"

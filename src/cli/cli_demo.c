@@ -25,12 +25,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "jitgate/catalog.h"
 #include "jitgate/cli.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/otlp.h"
+#include "jitgate/random.h"
 #include "jitgate/telemetry.h"
 
 #define MS	   1000000LL
@@ -70,11 +70,10 @@ static void
 hex_id(char *out, size_t nbytes)
 {
 	unsigned char b[16];
-	if (RAND_bytes(b, (int)nbytes) != 1)
+	if (nbytes > sizeof(b) || jg_random_bytes(b, nbytes) != 0)
 		abort(); /* the CSPRNG failing is not something to seed around */
 	b[0] |= 1;	 /* never all zero */
-	for (size_t i = 0; i < nbytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	(void)jg_hex_encode(b, nbytes, out, 2 * nbytes + 1);
 }
 
 static json_t *

@@ -3,10 +3,11 @@
  *
  * Key files live in the configured key_dir (keys.h).  `generate` creates
  * the first key of every kind, or with --kind of that one kind (how a
- * deployment older than pii keys adds one).  `list` shows each checkpoint
- * key as the C2SP verifier key string an auditor passes to
- * `jitgate audit verify --key`, and each pii key with the kid its markers
- * carry; `public` prints the active public key PEM (a pii key has none).
+ * deployment older than pii or cursor keys adds one).  `list` shows each
+ * checkpoint key as the C2SP verifier key string an auditor passes to
+ * `jitgate audit verify --key`, each pii key with the kid its markers
+ * carry, and each cursor key by its number; `public` prints the active
+ * public key PEM (pii and cursor keys are secret and have none).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -52,7 +53,9 @@ list_kind(const struct jg_config *cfg, enum jg_key_kind kind)
 	}
 	for (int i = 0; i < ring->n; i++) {
 		const char *active = i == ring->n - 1 ? " (active)" : "";
-		if (kind == JG_KEY_CHECKPOINT) {
+		if (kind == JG_KEY_CURSOR) {
+			printf("cursor %04d%s AES-256-GCM\n", ring->keys[i].number, active);
+		} else if (kind == JG_KEY_CHECKPOINT) {
 			struct jg_note_verifier v;
 			char *vkey = NULL;
 			if (jg_signed_note_verifier_init(&v, cfg->audit_origin,
@@ -96,7 +99,7 @@ jg_cmd_keys(int argc, char **argv)
 		}
 	}
 	if (optind != argc || (kind_name && jg_key_kind_parse(kind_name, &kind) != 0)) {
-		fprintf(stderr, "jitgate keys: --kind must be token, checkpoint or pii\n");
+		fprintf(stderr, "jitgate keys: --kind must be token, checkpoint, pii or cursor\n");
 		return JG_EXIT_USAGE;
 	}
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
@@ -112,16 +115,18 @@ jg_cmd_keys(int argc, char **argv)
 			       cfg->key_dir);
 			list_kind(cfg, kind);
 		} else {
-			printf("created the first token, checkpoint and pii keys in %s\n",
+			printf("created the first token, checkpoint, pii and cursor keys in %s\n",
 			       cfg->key_dir);
 			list_kind(cfg, JG_KEY_CHECKPOINT);
 			list_kind(cfg, JG_KEY_PII);
+			list_kind(cfg, JG_KEY_CURSOR);
 		}
 	} else if (strcmp(verb, "rotate") == 0) {
 		int number = 0;
 		if (kind_name == NULL) {
 			fprintf(stderr,
-				"jitgate keys rotate: --kind token|checkpoint|pii is required\n");
+				"jitgate keys rotate: --kind token|checkpoint|pii|cursor is "
+				"required\n");
 			rc = JG_EXIT_USAGE;
 		} else if (jg_keys_rotate(cfg->key_dir, kind, &number, err, sizeof(err)) != 0) {
 			fprintf(stderr, "jitgate keys rotate: %s\n", err);
@@ -130,16 +135,18 @@ jg_cmd_keys(int argc, char **argv)
 			printf("added %s key %04d; it %s from the next start (older keys stay for "
 			       "verification)\n",
 			       jg_key_kind_name(kind), number,
-			       kind == JG_KEY_PII ? "marks personal data in audit entries"
-						  : "signs");
+			       kind == JG_KEY_PII      ? "marks personal data in audit entries"
+			       : kind == JG_KEY_CURSOR ? "seals paging cursors"
+						       : "signs");
 		}
 	} else if (strcmp(verb, "list") == 0) {
 		list_kind(cfg, JG_KEY_TOKEN);
 		list_kind(cfg, JG_KEY_CHECKPOINT);
 		list_kind(cfg, JG_KEY_PII);
-	} else if (strcmp(verb, "public") == 0 && kind == JG_KEY_PII) {
-		fprintf(stderr,
-			"jitgate keys public: a pii key is secret and has no public half\n");
+		list_kind(cfg, JG_KEY_CURSOR);
+	} else if (strcmp(verb, "public") == 0 && (kind == JG_KEY_PII || kind == JG_KEY_CURSOR)) {
+		fprintf(stderr, "jitgate keys public: a %s key is secret and has no public half\n",
+			jg_key_kind_name(kind));
 		rc = JG_EXIT_USAGE;
 	} else if (strcmp(verb, "public") == 0) {
 		struct jg_keyring *ring = NULL;

@@ -329,13 +329,18 @@ jg_cmd_serve(int argc, char **argv)
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	/* the same for the key that seals paging cursors: one key for every replica */
+	if (jg_cursor_keys_load(app.cfg->key_dir, &app.cursor_keys, err, sizeof(err)) != 0) {
+		jg_logf(JG_LOG_ERROR, "cursor keys: %s", err);
+		rc = JG_EXIT_CONFIG;
+		goto out;
+	}
 	if ((app.token_cache = jg_token_cache_new()) == NULL) {
 		rc = JG_EXIT_RUNTIME;
 		goto out;
 	}
 	app.token_lifetime = app.cfg->tokens_lifetime;
-	if ((app.throttle = jg_throttle_new(&app.cfg->limits)) == NULL ||
-	    jg_cursor_key_new(app.cursor_key) != 0) {
+	if ((app.throttle = jg_throttle_new(&app.cfg->limits)) == NULL) {
 		rc = JG_EXIT_RUNTIME;
 		goto out;
 	}
@@ -436,7 +441,7 @@ out:
 	jg_pii_keys_free(app.pii_keys);
 	jg_token_cache_free(app.token_cache);
 	jg_throttle_free(app.throttle);
-	OPENSSL_cleanse(app.cursor_key, sizeof(app.cursor_key));
+	jg_cursor_keys_free(app.cursor_keys);
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

@@ -21,6 +21,7 @@
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/notify_events.h"
+#include "jitgate/parse.h"
 #include "jitgate/store.h"
 #include "jitgate/yamldoc.h"
 
@@ -577,10 +578,8 @@ parse_listen(struct ctx *c, const char *listen, struct jg_config *cfg)
 	}
 	if (inet_pton(AF_INET, h, addr) != 1 && inet_pton(AF_INET6, h, addr) != 1)
 		return refuse(c, "listen", "'listen' needs a numeric IP address, not '%s'", h);
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || colon[1] == '\0' || port < 1 || port > 65535)
+	uint64_t port;
+	if (jg_parse_u64(colon + 1, 1, 65535, &port) != 0)
 		return refuse(c, "listen", "'listen' port must be 1-65535");
 	cfg->listen_host = strdup(h);
 	cfg->listen_port = (uint16_t)port;
@@ -667,10 +666,9 @@ parse_stream(struct ctx *c, struct jg_config *cfg)
 		return refuse(c, "audit_stream.type",
 			      "'audit_stream.type' must be webhook or syslog");
 	const char *a = cfg->stream_address, *colon = a ? strrchr(a, ':') : NULL;
-	char *end;
-	long port = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (a == NULL || colon == NULL || colon == a || colon - a > 253 || colon[1] == '\0' ||
-	    *end != '\0' || port < 1 || port > 65535)
+	uint64_t port;
+	if (a == NULL || colon == NULL || colon == a || colon - a > 253 ||
+	    jg_parse_u64(colon + 1, 1, 65535, &port) != 0)
 		return refuse(
 		    c, "audit_stream.address",
 		    "'audit_stream.address' must be HOST:PORT of a syslog-over-TLS receiver, "

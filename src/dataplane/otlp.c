@@ -17,8 +17,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/otlp.h"
+#include "jitgate/parse.h"
 
 #define MAX_KEY_BYTES 256
 
@@ -74,15 +76,7 @@ int64_of(json_t *v, int64_t def, int64_t *out)
 		return 0;
 	}
 	const char *s = json_string_value(v);
-	if (s == NULL || *s == '\0' || strlen(s) > 20)
-		return JG_EINVAL;
-	char *end;
-	errno = 0;
-	long long n = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || !(isdigit((unsigned char)s[0]) || s[0] == '-'))
-		return JG_EINVAL;
-	*out = n;
-	return 0;
+	return s != NULL && jg_parse_i64(s, INT64_MIN, INT64_MAX, out) == 0 ? 0 : JG_EINVAL;
 }
 
 /* A non-negative time or count. */
@@ -160,18 +154,8 @@ hex_id(json_t *v, size_t ndigits, json_t **out)
 		*out = json_null();
 		return 0;
 	}
-	if (n != ndigits)
-		return JG_EINVAL;
 	char buf[33];
-	int nonzero = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!isxdigit((unsigned char)s[i]))
-			return JG_EINVAL;
-		buf[i] = (char)tolower((unsigned char)s[i]);
-		nonzero |= buf[i] != '0';
-	}
-	buf[n] = '\0';
-	if (!nonzero)
+	if (n != ndigits || n >= sizeof(buf) || !jg_hex_lower(s, n, buf) || strspn(buf, "0") == n)
 		return JG_EINVAL;
 	*out = json_string(buf);
 	return *out ? 0 : JG_ENOMEM;

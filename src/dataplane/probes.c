@@ -20,14 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "jitgate/access.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
 #include "jitgate/probes.h"
+#include "jitgate/random.h"
 #include "jitgate/redact.h"
-#include "jitgate/session.h"
+#include "jitgate/sha256.h"
 #include "jitgate/store.h"
 
 bool
@@ -329,11 +329,9 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 	if (stored + (int64_t)j->n > JG_PROBE_MAX_EVENTS)
 		return JG_ETOOBIG;
 
-	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
-	if (md_ctx == NULL || EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(md_ctx);
+	struct jg_sha256_ctx md_ctx;
+	if (jg_sha256_init(&md_ctx) != 0)
 		return JG_ECRYPTO;
-	}
 	rc = 0;
 	for (size_t i = 0; i < j->n && rc == 0; i++) {
 		if (jg_stmt_prepare(conn, sql_event_insert, &st) != 0) {
@@ -353,18 +351,16 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 		}
 		jg_stmt_finish(st);
 		if (s != JG_STMT_DONE ||
-		    EVP_DigestUpdate(md_ctx, j->texts[i], strlen(j->texts[i])) != 1 ||
-		    EVP_DigestUpdate(md_ctx, "\n", 1) != 1)
+		    jg_sha256_update(&md_ctx, j->texts[i], strlen(j->texts[i])) != 0 ||
+		    jg_sha256_update(&md_ctx, "\n", 1) != 0)
 			rc = JG_ESTORE;
 	}
-	unsigned int mdlen = 0;
-	if (rc == 0 && (EVP_DigestFinal_ex(md_ctx, md, &mdlen) != 1 || mdlen != 32))
+	if (rc == 0 && jg_sha256_final(&md_ctx, md) != 0)
 		rc = JG_ECRYPTO;
-	EVP_MD_CTX_free(md_ctx);
+	jg_sha256_abort(&md_ctx);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	jg_hex32(md, hex);
 
 	char actor[128];
 	snprintf(actor, sizeof(actor), "agent:%s", j->service);

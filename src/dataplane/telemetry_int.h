@@ -22,15 +22,6 @@
 #include "jitgate/store.h"
 #include "jitgate/telemetry.h"
 
-/* Steps a statement that returns no row and finishes it: 0 or JG_ESTORE. */
-static inline int
-jg_telemetry_step_done(struct jg_stmt *st)
-{
-	int rc = jg_stmt_step(st);
-	jg_stmt_finish(st);
-	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
-}
-
 #define JG_TELEMETRY_TIME_TEXT 40
 
 /* telemetry_time.c: Unix ns as RFC 3339 UTC with nanoseconds ("2026-11-25T10:00:00.123456789Z"). */

@@ -4,8 +4,8 @@
  * pages newest first with a cursor.
  *
  * Newest first means (time, id) descending; the cursor is that position
- * (opaque to clients: hex of "<time_ns>:<id>"), so a page never repeats or
- * skips a record because newer ones arrived meanwhile.  Search words become
+ * ("<time_ns>:<id>", sealed as a "logs" cursor: cursor.h), so a page never
+ * repeats or skips a record because newer ones arrived meanwhile.  Search words become
  * an FTS5 query of quoted phrases, so no FTS5 syntax reaches SQLite.  A
  * reader without read-pii searches the redacted index and gets every
  * record redacted (telemetry_text.c): a query for a value that was
@@ -14,11 +14,11 @@
  * engine's own (issue 17).
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jitgate/parse.h"
 #include "telemetry_int.h"
 
 #define MATCH_MAX (2 * JG_TELEMETRY_Q_MAX_BYTES + 4 * JG_TELEMETRY_Q_MAX_TERMS + 8)
@@ -125,46 +125,33 @@ jg_telemetry_search_valid(const char *q)
 	return ok;
 }
 
-/* The cursor: hex of "<time_ns>:<id>", opaque to clients. */
-static void
-cursor_make(const struct jg_telemetry_logs_pos *pos, char out[JG_TELEMETRY_CURSOR_MAX])
+/* The cursor: "<time_ns>:<id>" of the page's last record, sealed as kind "logs" (cursor.h). */
+#define CURSOR_KIND "logs"
+
+static int
+cursor_make(const struct jg_cursor_keys *keys, const struct jg_telemetry_logs_pos *pos,
+	    char out[JG_TELEMETRY_CURSOR_MAX])
 {
 	char plain[48];
-	int n = snprintf(plain, sizeof(plain), "%lld:%lld", (long long)pos->time_ns,
-			 (long long)pos->id);
-	for (int i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", (unsigned char)plain[i]);
+	snprintf(plain, sizeof(plain), "%lld:%lld", (long long)pos->time_ns, (long long)pos->id);
+	return jg_cursor_seal(keys, CURSOR_KIND, plain, out, JG_TELEMETRY_CURSOR_MAX);
 }
 
 int
-jg_telemetry_logs_cursor_parse(const char *c, struct jg_telemetry_logs_pos *pos)
+jg_telemetry_logs_cursor_parse(const struct jg_cursor_keys *keys, const char *c,
+			       struct jg_telemetry_logs_pos *pos)
 {
-	char plain[48], *end;
-	size_t n = strlen(c);
-	if (n == 0 || n % 2 != 0 || n / 2 >= sizeof(plain))
+	char plain[JG_CURSOR_MAX_PLAIN + 1];
+	int64_t t, id;
+
+	if (jg_cursor_open(keys, CURSOR_KIND, c, plain, sizeof(plain)) != 0)
 		return JG_EINVAL;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-		if (!isxdigit((unsigned char)c[2 * i]) || !isxdigit((unsigned char)c[2 * i + 1]) ||
-		    sscanf(c + 2 * i, "%2x", &v) != 1)
-			return JG_EINVAL;
-		plain[i] = (char)v;
-	}
-	plain[n / 2] = '\0';
-	char *colon = strchr(plain, ':');
-	if (colon == NULL || colon == plain || !isdigit((unsigned char)colon[1]) ||
-	    !isdigit((unsigned char)plain[0]))
+	const char *colon = strchr(plain, ':');
+	if (colon == NULL || jg_parse_i64n(plain, (size_t)(colon - plain), 0, INT64_MAX, &t) != 0 ||
+	    jg_parse_i64(colon + 1, 0, INT64_MAX, &id) != 0)
 		return JG_EINVAL;
-	*colon = '\0';
-	errno = 0;
-	long long a = strtoll(plain, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return JG_EINVAL;
-	long long b = strtoll(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return JG_EINVAL;
-	pos->time_ns = a;
-	pos->id = b;
+	pos->time_ns = t;
+	pos->id = id;
 	return 0;
 }
 
@@ -267,9 +254,13 @@ jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_quer
 		json_decref(rows);
 		return rc;
 	}
-	/* a full page may have more behind it */
-	if (json_array_size(rows) == q->limit)
-		cursor_make(&last, next_cursor);
+	/* a full page may have more behind it; no keys, no cursor (a caller reading one page) */
+	if (json_array_size(rows) == q->limit && q->cursor_keys != NULL &&
+	    (rc = cursor_make(q->cursor_keys, &last, next_cursor)) != 0) {
+		json_decref(rows);
+		next_cursor[0] = '\0';
+		return rc;
+	}
 	*logs = rows;
 	return 0;
 }

@@ -37,7 +37,7 @@ delete_chunk(struct jg_store_conn *conn, const char *const *sqls, size_t nsql, i
 		if ((rc = jg_stmt_prepare(conn, sqls[i], &st)) != 0)
 			break;
 		jg_stmt_bind_int64(st, 1, cutoff);
-		rc = jg_telemetry_step_done(st);
+		rc = jg_stmt_run(st);
 		*n = jg_store_changes(conn);
 	}
 	if (rc == 0)

@@ -70,13 +70,13 @@ store_log(struct jg_store_conn *conn, const char *service, json_t *r, char *cons
 		goto out;
 	jg_stmt_bind_int64(st, 1, id);
 	jg_stmt_bind_text(st, 2, raw);
-	if ((rc = jg_telemetry_step_done(st)) != 0)
+	if ((rc = jg_stmt_run(st)) != 0)
 		goto out;
 	if ((rc = jg_stmt_prepare(conn, sql_fts_red_insert, &st)) != 0)
 		goto out;
 	jg_stmt_bind_int64(st, 1, id);
 	jg_stmt_bind_text(st, 2, red);
-	rc = jg_telemetry_step_done(st);
+	rc = jg_stmt_run(st);
 out:
 	free(text);
 	free(raw);
@@ -103,7 +103,7 @@ store_span(struct jg_store_conn *conn, const char *service, json_t *s, int64_t n
 		jg_stmt_bind_text(st, 7, json_string_value(json_object_get(s, "status")));
 		jg_stmt_bind_text(st, 8, text);
 		jg_stmt_bind_int64(st, 9, now);
-		rc = jg_telemetry_step_done(st);
+		rc = jg_stmt_run(st);
 	}
 	free(text);
 	return rc;
@@ -141,7 +141,7 @@ store_point(struct jg_store_conn *conn, const char *service, json_t *p, int64_t 
 		jg_stmt_bind_null(st, 11);
 	jg_stmt_bind_text(st, 12, hist);
 	jg_stmt_bind_int64(st, 13, now);
-	rc = jg_telemetry_step_done(st);
+	rc = jg_stmt_run(st);
 out:
 	free(series);
 	free(hist);

@@ -3,13 +3,13 @@
  * times as the readers show them.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "jitgate/otlp.h"
+#include "jitgate/parse.h"
 #include "telemetry_int.h"
 
 int
@@ -20,13 +20,14 @@ jg_telemetry_parse_duration(const char *s, int64_t *ns)
 		int64_t ns;
 	} units[] = {{"ms", 1000000LL},	     {"s", 1000000000LL},     {"m", 60000000000LL},
 		     {"h", 3600000000000LL}, {"d", 86400000000000LL}, {"", 1000000LL}};
-	char *end;
+	int64_t n;
 
-	if (s == NULL || !isdigit((unsigned char)s[0]) || strlen(s) > 20)
+	if (s == NULL || strlen(s) > 20)
 		return JG_EINVAL;
-	errno = 0;
-	long long n = strtoll(s, &end, 10);
-	if (errno != 0)
+	/* the digits, then nothing or a unit */
+	size_t digits = strspn(s, "0123456789");
+	const char *end = s + digits;
+	if (jg_parse_i64n(s, digits, 0, INT64_MAX, &n) != 0)
 		return JG_EINVAL;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
@@ -42,16 +43,13 @@ jg_telemetry_parse_duration(const char *s, int64_t *ns)
 int
 jg_telemetry_parse_time(const char *s, int64_t now, int64_t *ns)
 {
-	int64_t d;
-	char *end;
+	int64_t d, secs;
 
 	if (s == NULL || *s == '\0' || strlen(s) > 64)
 		return JG_EINVAL;
 	/* a bare number: Unix seconds */
 	if (strspn(s, "0123456789") == strlen(s)) {
-		errno = 0;
-		long long secs = strtoll(s, &end, 10);
-		if (errno != 0 || secs > INT64_MAX / 1000000000LL)
+		if (jg_parse_i64(s, 0, INT64_MAX / 1000000000LL, &secs) != 0)
 			return JG_EINVAL;
 		*ns = secs * 1000000000LL;
 		return 0;

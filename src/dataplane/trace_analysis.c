@@ -13,7 +13,6 @@
  * memory, and nothing recurses.  JSON is built only at the end, from
  * copies of the input's values: the input is never modified or shared.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,22 +66,6 @@ struct trace {
 	size_t *inst_by_ord;
 };
 
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* Zeroed memory for n items, never NULL for n == 0 (an empty trace is fine). */
 static void *
 alloc(size_t n, size_t size)
@@ -103,16 +86,16 @@ get_str(json_t *o, size_t i, const char *key, unsigned flags, const char **out, 
 
 	*out = NULL;
 	if (v == NULL)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: missing", i, key);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: missing", i, key);
 	if (json_is_null(v) && (flags & F_NULL))
 		return 0;
 	if (!json_is_string(v))
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: must be a string%s", i, key,
-			    (flags & F_NULL) ? " or null" : "");
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: must be a string%s", i, key,
+			       (flags & F_NULL) ? " or null" : "");
 	if ((flags & F_KEY) &&
 	    (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v)))
-		return fail(why, whylen, JG_EINVAL,
-			    "spans[%zu].%s: must be non-empty, without NUL bytes", i, key);
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "spans[%zu].%s: must be non-empty, without NUL bytes", i, key);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -124,13 +107,13 @@ get_ns(json_t *o, size_t i, const char *key, int64_t *out, char *why, size_t why
 	json_int_t x;
 
 	if (v == NULL)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: missing", i, key);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: missing", i, key);
 	if (!json_is_integer(v))
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: must be an integer", i, key);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: must be an integer", i, key);
 	x = json_integer_value(v);
 	if (x < 0 || x >= MAX_NS)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: out of range [0, 2^62)", i,
-			    key);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: out of range [0, 2^62)", i,
+			       key);
 	*out = (int64_t)x;
 	return 0;
 }
@@ -142,9 +125,9 @@ check_type(json_t *o, size_t i, const char *key, json_type type, const char *wha
 	json_t *v = json_object_get(o, key);
 
 	if (v == NULL)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: missing", i, key);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: missing", i, key);
 	if (json_typeof(v) != type)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].%s: must be %s", i, key, what);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].%s: must be %s", i, key, what);
 	return 0;
 }
 
@@ -155,7 +138,7 @@ read_span(json_t *o, size_t i, struct span *s, const char *trace_id, char *why, 
 	int rc;
 
 	if (!json_is_object(o))
-		return fail(why, whylen, JG_EINVAL, "spans[%zu]: must be an object", i);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu]: must be an object", i);
 	s->obj = o;
 	if ((rc = get_str(o, i, "trace_id", F_KEY, &tid, why, whylen)) != 0 ||
 	    (rc = get_str(o, i, "span_id", F_KEY, &s->id, why, whylen)) != 0 ||
@@ -176,14 +159,14 @@ read_span(json_t *o, size_t i, struct span *s, const char *trace_id, char *why, 
 	    (rc = check_type(o, i, "events", JSON_ARRAY, "an array", why, whylen)) != 0)
 		return rc;
 	if (trace_id != NULL && strcmp(tid, trace_id) != 0)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu].trace_id: differs from spans[0]",
-			    i);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu].trace_id: differs from spans[0]",
+			       i);
 	if (s->end < s->start)
-		return fail(why, whylen, JG_EINVAL, "spans[%zu]: end_ns is before start_ns", i);
+		return jg_errf(why, whylen, JG_EINVAL, "spans[%zu]: end_ns is before start_ns", i);
 	if (strcmp(status, "error") != 0 && strcmp(status, "ok") != 0 &&
 	    strcmp(status, "unset") != 0)
-		return fail(why, whylen, JG_EINVAL,
-			    "spans[%zu].status: must be \"ok\", \"error\" or \"unset\"", i);
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "spans[%zu].status: must be \"ok\", \"error\" or \"unset\"", i);
 	s->failed = strcmp(status, "error") == 0;
 	s->parent = NONE;
 	return 0;
@@ -221,9 +204,9 @@ link_parents(struct trace *t, char *why, size_t whylen)
 			size_t a = (size_t)(byid[i - 1] - t->sp), b = (size_t)(byid[i] - t->sp);
 
 			free(byid);
-			return fail(why, whylen, JG_EINVAL,
-				    "spans[%zu] and spans[%zu]: same span_id", a < b ? a : b,
-				    a < b ? b : a);
+			return jg_errf(why, whylen, JG_EINVAL,
+				       "spans[%zu] and spans[%zu]: same span_id", a < b ? a : b,
+				       a < b ? b : a);
 		}
 	}
 	for (i = 0; i < t->n; i++) {
@@ -1049,13 +1032,13 @@ jg_trace_analyze(json_t *spans, bool (*covered)(const char *service, void *ctx),
 	if (out != NULL)
 		*out = NULL;
 	if (out == NULL || covered == NULL)
-		return fail(why, whylen, JG_EINVAL, "no output or no coverage callback");
+		return jg_errf(why, whylen, JG_EINVAL, "no output or no coverage callback");
 	if (!json_is_array(spans))
-		return fail(why, whylen, JG_EINVAL, "spans: must be an array");
+		return jg_errf(why, whylen, JG_EINVAL, "spans: must be an array");
 	t.n = json_array_size(spans);
 	if (t.n > JG_TRACE_MAX_SPANS)
-		return fail(why, whylen, JG_ETOOBIG, "spans: %zu spans, more than %d", t.n,
-			    JG_TRACE_MAX_SPANS);
+		return jg_errf(why, whylen, JG_ETOOBIG, "spans: %zu spans, more than %d", t.n,
+			       JG_TRACE_MAX_SPANS);
 	if ((t.sp = alloc(t.n, sizeof(*t.sp))) == NULL)
 		return JG_ENOMEM;
 	for (i = 0; i < t.n; i++) {

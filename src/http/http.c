@@ -44,15 +44,17 @@
 
 #include <microhttpd.h>
 #include <oauth2/util.h>
-#include <openssl/rand.h>
 
 #include "jitgate/clock.h"
+#include "jitgate/codec.h"
 #include "jitgate/deadline.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/http.h"
 #include "jitgate/log.h"
 #include "jitgate/metrics.h"
+#include "jitgate/parse.h"
+#include "jitgate/random.h"
 #include "jitgate/sha256.h"
 #include "jitgate/workq.h"
 
@@ -327,17 +329,14 @@ jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply
 		  uint64_t def, uint64_t max, uint64_t *out)
 {
 	const char *v = jg_http_query(req, name);
-	char *end;
-	unsigned long long n;
+	uint64_t n;
 
 	if (v == NULL) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max ||
-	    (v[0] == '0' && v[1] != '\0')) {
+	/* one spelling per value: no leading zeros */
+	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0')) {
 		jg_http_reply_error(reply, 400, "bad_request",
 				    "query argument '%s' must be a decimal integer from 0 to %llu",
 				    name, (unsigned long long)max);
@@ -615,12 +614,7 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 	uint8_t rnd[32];
 	if (jg_sha256_2(srv->id_key, sizeof(srv->id_key), &n, sizeof(n), rnd) != 0)
 		memset(rnd, 0, sizeof(rnd));
-	static const char hex[] = "0123456789abcdef";
-	for (int i = 0; i < 16; i++) {
-		st->req.request_id[2 * i] = hex[rnd[i] >> 4];
-		st->req.request_id[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	st->req.request_id[32] = '\0';
+	(void)jg_hex_encode(rnd, 16, st->req.request_id, 33);
 	pthread_mutex_lock(&srv->lock);
 	srv->inflight++;
 	pthread_mutex_unlock(&srv->lock);
@@ -696,11 +690,8 @@ first_call(struct req_state *st, struct MHD_Connection *conn, const char *url, c
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
 	int has_body = te != NULL;
 	if (cl != NULL) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno != 0 || *end != '\0' || cl[0] == '-' ||
-		    n > (unsigned long long)lim->max_body_bytes) {
+		uint64_t n;
+		if (jg_parse_u64(cl, 0, (uint64_t)lim->max_body_bytes, &n) != 0) {
 			st->body_too_big = 1;
 			return refuse(st, conn, 413, NULL, "the body is larger than %lld bytes",
 				      (long long)lim->max_body_bytes);
@@ -946,7 +937,7 @@ jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 		return JG_ENOMEM;
 	}
 	srv->metrics = jg_metrics_new();
-	if (RAND_bytes(srv->id_key, sizeof(srv->id_key)) != 1) {
+	if (jg_random_bytes(srv->id_key, sizeof(srv->id_key)) != 0) {
 		rc = JG_ECRYPTO;
 		goto fail;
 	}

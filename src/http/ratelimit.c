@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
+#include "jitgate/random.h"
 #include "jitgate/ratelimit.h"
 #include "jitgate/sha256.h"
 
@@ -48,7 +46,7 @@ jg_ratelimit_new(size_t capacity, uint32_t per_minute, uint32_t burst)
 	rl->per_minute = per_minute;
 	rl->burst_units = (int64_t)burst * UNIT;
 	rl->e = calloc(rl->nsets * JG_RATELIMIT_WAYS, sizeof(*rl->e));
-	if (rl->e == NULL || RAND_bytes(rl->seed, sizeof(rl->seed)) != 1) {
+	if (rl->e == NULL || jg_random_bytes(rl->seed, sizeof(rl->seed)) != 0) {
 		free(rl->e);
 		free(rl);
 		return NULL;

@@ -9,6 +9,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/webhook.h"
 
@@ -32,9 +33,7 @@ jg_webhook_sign(const void *key, size_t keylen, int64_t ts, const char *body, si
 	    !EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) || mdlen != sizeof(md))
 		goto out;
 	memcpy(out, "sha256=", 7);
-	for (size_t i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-	rc = 0;
+	rc = jg_hex_encode(md, sizeof(md), out + 7, JG_WEBHOOK_SIG_LEN - 7);
 out:
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);

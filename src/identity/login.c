@@ -18,6 +18,8 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/login.h"
+#include "jitgate/random.h"
+#include "jitgate/secret.h"
 
 bool
 jg_login_return_to_valid(const char *p)
@@ -143,8 +145,7 @@ jg_login_finish(const struct jg_login_ctx *ctx, const struct jg_login_answer *a,
 		snprintf(why, whylen, "The answer comes from another identity provider.");
 		return JG_EDENIED;
 	}
-	if (a->cookie == NULL || strlen(a->cookie) != strlen(a->state) ||
-	    CRYPTO_memcmp(a->cookie, a->state, strlen(a->state)) != 0) {
+	if (!jg_secret_equal(a->cookie, a->state)) {
 		snprintf(why, whylen,
 			 "This sign-in was not started in this browser (state mismatch). Start "
 			 "again from the sign-in page.");

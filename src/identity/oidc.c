@@ -13,7 +13,6 @@
  * counted so a verification in progress is never cut short.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +27,18 @@
 #include <oauth2/util.h>
 #include <openssl/crypto.h>
 
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
 #include "jitgate/oidc.h"
+#include "jitgate/secret.h"
 
 #define MAX_KEYS      64
 #define MAX_DISCOVERY (64 * 1024)
 #define MAX_JWKS      (256 * 1024)
 #define MAX_CLAIM     255
-#define B64URL_CHARS  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 struct key {
 	char kid[129];
@@ -77,19 +77,6 @@ static int64_t
 wall_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static int deny(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-deny(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return JG_EDENIED;
 }
 
 /* liboauth2 logs every bad signature as a warning: keep it to debug. */
@@ -312,14 +299,13 @@ key_from_jwk(struct jg_oidc *o, json_t *jwk)
 	/*
 	 * The key's numbers are base64url strings; cjose (which liboauth2 hands
 	 * the JWK to) aborts the process on a misplaced '=' instead of failing,
-	 * so a key with anything else in them is skipped.
+	 * so a key whose numbers are not strict base64url (codec.h) is skipped.
 	 */
 	static const char *const b64_members[] = {"x", "y", "n", "e", "k"};
 	for (size_t i = 0; i < sizeof(b64_members) / sizeof(b64_members[0]); i++) {
 		json_t *m = json_object_get(jwk, b64_members[i]);
-		if (m != NULL &&
-		    (!json_is_string(m) ||
-		     strspn(json_string_value(m), B64URL_CHARS) != json_string_length(m)))
+		if (m != NULL && (!json_is_string(m) ||
+				  !jg_b64url_valid(json_string_value(m), json_string_length(m))))
 			return NULL;
 	}
 	if ((k = calloc(1, sizeof(*k))) == NULL)
@@ -539,6 +525,21 @@ kty_for_alg(const char *alg)
 	return NULL;
 }
 
+/* Whether every '.'-separated part of token is strict base64url (codec.h). */
+static bool
+jws_text(const char *token)
+{
+	for (const char *p = token;; p++) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		if (!jg_b64url_valid(p, len))
+			return false;
+		if (dot == NULL)
+			return true;
+		p = dot;
+	}
+}
+
 /*
  * Part index (0: header, 1: claims) of a compact JWS, decoded and parsed
  * as one JSON object with duplicate keys refused, in any object at any
@@ -547,7 +548,7 @@ kty_for_alg(const char *alg)
  * NULL with *duplicate set when a key repeats.
  */
 static json_t *
-jwt_part(struct jg_oidc *o, const char *token, int index, int *duplicate)
+jwt_part(const char *token, int index, int *duplicate)
 {
 	const char *start = token, *end;
 	uint8_t *raw = NULL;
@@ -563,15 +564,14 @@ jwt_part(struct jg_oidc *o, const char *token, int index, int *duplicate)
 	if ((end = strchr(start, '.')) == NULL || end == start)
 		return NULL;
 	/* bounded: the whole token is at most JG_OIDC_MAX_TOKEN bytes */
-	char *b64 = strndup(start, (size_t)(end - start));
-	if (b64 == NULL)
+	size_t cap = JG_B64URL_DECODED_LEN((size_t)(end - start));
+	if ((raw = malloc(cap + 1)) == NULL ||
+	    jg_b64url_decode(start, (size_t)(end - start), raw, cap + 1, &raw_len) != 0) {
+		free(raw);
 		return NULL;
-	int decoded = oauth2_base64url_decode(o->olog, b64, &raw, &raw_len);
-	free(b64);
-	if (!decoded)
-		return NULL;
+	}
 	json_t *v = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
-	oauth2_mem_free(raw);
+	free(raw);
 	if (v == NULL && json_error_code(&jerr) == json_error_duplicate_key)
 		*duplicate = 1;
 	if (v && !json_is_object(v)) {
@@ -591,21 +591,24 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, uns
 
 	*payload = NULL;
 	if (strlen(token) > JG_OIDC_MAX_TOKEN)
-		return deny(why, whylen, "the token is longer than %d bytes", JG_OIDC_MAX_TOKEN);
+		return jg_errf(why, whylen, JG_EDENIED, "the token is longer than %d bytes",
+			       JG_OIDC_MAX_TOKEN);
 	/*
-	 * A compact JWS is base64url parts and dots, never padding: refused
-	 * before any decoding, since cjose's decoder (used here and inside
-	 * liboauth2) aborts the process on a misplaced '=' ("a=") instead of failing.
+	 * A compact JWS is strict base64url parts and dots, never padding:
+	 * refused before any decoding, since cjose's decoder (inside liboauth2)
+	 * aborts the process on a misplaced '=' ("a=") instead of failing.
 	 */
-	if (strspn(token, B64URL_CHARS ".") != strlen(token))
-		return deny(why, whylen, "the token is not a JWT");
-	if ((hdr = jwt_part(o, token, 0, &duplicate)) == NULL)
-		return duplicate ? deny(why, whylen, "the token's header repeats a key (duplicate)")
-				 : deny(why, whylen, "the token is not a JWT");
+	if (!jws_text(token))
+		return jg_errf(why, whylen, JG_EDENIED, "the token is not a JWT");
+	if ((hdr = jwt_part(token, 0, &duplicate)) == NULL)
+		return duplicate ? jg_errf(why, whylen, JG_EDENIED,
+					   "the token's header repeats a key (duplicate)")
+				 : jg_errf(why, whylen, JG_EDENIED, "the token is not a JWT");
 	/* the claims as jitgate reads them, checked before any key is looked up or fetched */
-	if ((claims = jwt_part(o, token, 1, &duplicate)) == NULL) {
-		rc = duplicate ? deny(why, whylen, "the token's claims repeat a key (duplicate)")
-			       : deny(why, whylen, "the token is not a JWT");
+	if ((claims = jwt_part(token, 1, &duplicate)) == NULL) {
+		rc = duplicate ? jg_errf(why, whylen, JG_EDENIED,
+					 "the token's claims repeat a key (duplicate)")
+			       : jg_errf(why, whylen, JG_EDENIED, "the token is not a JWT");
 		goto out;
 	}
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
@@ -613,34 +616,36 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, uns
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
 	const char *need_kty = alg ? kty_for_alg(alg) : NULL;
 	if (need_kty == NULL) {
-		rc = deny(why, whylen, "the token's algorithm is not accepted");
+		rc = jg_errf(why, whylen, JG_EDENIED, "the token's algorithm is not accepted");
 		goto out;
 	}
 	if (kid == NULL || *kid == '\0' || strlen(kid) > 128) {
-		rc = deny(why, whylen, "the token names no key (kid)");
+		rc = jg_errf(why, whylen, JG_EDENIED, "the token names no key (kid)");
 		goto out;
 	}
 	if (kind == ACCESS_TOKEN && (typ == NULL || (strcasecmp(typ, "at+jwt") != 0 &&
 						     strcasecmp(typ, "application/at+jwt") != 0))) {
-		rc = deny(why, whylen, "not an access token (typ must be at+jwt)");
+		rc = jg_errf(why, whylen, JG_EDENIED, "not an access token (typ must be at+jwt)");
 		goto out;
 	}
 	if (json_object_get(hdr, "crit") != NULL) {
-		rc = deny(why, whylen, "critical header parameters are not supported");
+		rc = jg_errf(why, whylen, JG_EDENIED,
+			     "critical header parameters are not supported");
 		goto out;
 	}
 	if ((k = key_acquire(o, kid, !(flags & JG_OIDC_NO_FETCH), &unavailable)) == NULL) {
 		rc = unavailable ? JG_EUNAVAIL
-				 : deny(why, whylen,
-					"the token is signed by a key the provider does "
-					"not publish");
+				 : jg_errf(why, whylen, JG_EDENIED,
+					   "the token is signed by a key the provider does "
+					   "not publish");
 		if (rc == JG_EUNAVAIL)
 			snprintf(why, whylen, "the identity provider's keys cannot be fetched");
 		goto out;
 	}
 	if (strcmp(k->kty, need_kty) != 0 || (k->alg[0] != '\0' && strcmp(k->alg, alg) != 0)) {
 		key_release(o, k);
-		rc = deny(why, whylen, "the token's algorithm does not match its key");
+		rc = jg_errf(why, whylen, JG_EDENIED,
+			     "the token's algorithm does not match its key");
 		goto out;
 	}
 	bool ok = oauth2_token_verify(o->olog, NULL, k->verify, token, &lib_payload);
@@ -648,7 +653,8 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, uns
 	/* liboauth2's reading of the claims is dropped: jitgate's strict one is what was checked */
 	json_decref(lib_payload);
 	if (!ok) {
-		rc = deny(why, whylen, "the token's signature does not verify or it has expired");
+		rc = jg_errf(why, whylen, JG_EDENIED,
+			     "the token's signature does not verify or it has expired");
 		goto out;
 	}
 	*payload = claims;
@@ -720,51 +726,57 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 
 	if (!json_is_string(json_object_get(p, "iss")) ||
 	    strcmp(json_string_value(json_object_get(p, "iss")), o->issuer) != 0)
-		return deny(why, whylen, "the token was not issued by the configured provider");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token was not issued by the configured provider");
 	if (!audience_has(json_object_get(p, "aud"), want_aud, &naud))
-		return deny(why, whylen, "the token is not meant for jitgate (aud)");
+		return jg_errf(why, whylen, JG_EDENIED, "the token is not meant for jitgate (aud)");
 	v = json_object_get(p, "exp");
 	if (!json_is_integer(v) || json_integer_value(v) + o->leeway <= now)
-		return deny(why, whylen, "the token has expired");
+		return jg_errf(why, whylen, JG_EDENIED, "the token has expired");
 	int64_t exp = json_integer_value(v);
 	v = json_object_get(p, "nbf");
 	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) - o->leeway > now))
-		return deny(why, whylen, "the token is not valid yet (nbf)");
+		return jg_errf(why, whylen, JG_EDENIED, "the token is not valid yet (nbf)");
 	v = json_object_get(p, "iat");
 	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) - o->leeway > now))
-		return deny(why, whylen, "the token was issued in the future (iat)");
+		return jg_errf(why, whylen, JG_EDENIED, "the token was issued in the future (iat)");
 	if (kind == ACCESS_TOKEN) {
 		/* a token the provider issued to another application is not for jitgate's API */
 		json_t *azp = json_object_get(p, "azp"), *cid = json_object_get(p, "client_id");
 		if (azp == NULL && cid == NULL)
-			return deny(why, whylen, "the token names no client (azp or client_id)");
+			return jg_errf(why, whylen, JG_EDENIED,
+				       "the token names no client (azp or client_id)");
 		if ((azp != NULL && !client_allowed(o, azp)) ||
 		    (cid != NULL && !client_allowed(o, cid)))
-			return deny(why, whylen,
-				    "the token was issued to a client jitgate does not accept "
-				    "(azp/client_id)");
+			return jg_errf(why, whylen, JG_EDENIED,
+				       "the token was issued to a client jitgate does not accept "
+				       "(azp/client_id)");
 	}
 	if (kind == ID_TOKEN) {
 		const char *azp = json_string_value(json_object_get(p, "azp"));
 		if (json_object_get(p, "azp") != NULL &&
 		    (azp == NULL || strcmp(azp, o->client_id) != 0))
-			return deny(why, whylen, "the ID token was issued to another client (azp)");
+			return jg_errf(why, whylen, JG_EDENIED,
+				       "the ID token was issued to another client (azp)");
 		if (naud > 1 && azp == NULL)
-			return deny(why, whylen, "the ID token has several audiences and no azp");
+			return jg_errf(why, whylen, JG_EDENIED,
+				       "the ID token has several audiences and no azp");
 		const char *got = json_string_value(json_object_get(p, "nonce"));
-		if (nonce == NULL || got == NULL || strlen(got) != strlen(nonce) ||
-		    CRYPTO_memcmp(got, nonce, strlen(nonce)) != 0)
-			return deny(why, whylen, "the ID token's nonce does not match this login");
+		if (!jg_secret_equal(got, nonce))
+			return jg_errf(why, whylen, JG_EDENIED,
+				       "the ID token's nonce does not match this login");
 	}
 	jg_identity_clear(id);
 	if (copy_claim(p, "sub", id->sub, sizeof(id->sub), 1) != 0)
-		return deny(why, whylen, "the token has no usable subject (sub)");
+		return jg_errf(why, whylen, JG_EDENIED, "the token has no usable subject (sub)");
 	if (copy_claim(p, "email", id->email, sizeof(id->email), 0) != 0 ||
 	    copy_claim(p, "name", id->name, sizeof(id->name), 0) != 0)
-		return deny(why, whylen, "the token's email or name claim is malformed");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token's email or name claim is malformed");
 	v = json_object_get(p, o->groups_claim);
 	if (v != NULL && !json_is_array(v))
-		return deny(why, whylen, "the token's %s claim is not a list", o->groups_claim);
+		return jg_errf(why, whylen, JG_EDENIED, "the token's %s claim is not a list",
+			       o->groups_claim);
 	size_t i;
 	json_t *g;
 	json_array_foreach(v, i, g)
@@ -772,8 +784,8 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 		if (!json_is_string(g) || json_string_length(g) == 0 ||
 		    json_string_length(g) > MAX_CLAIM || id->ngroups == JG_IDENTITY_MAX_GROUPS) {
 			jg_identity_clear(id);
-			return deny(why, whylen, "the token's %s claim is malformed",
-				    o->groups_claim);
+			return jg_errf(why, whylen, JG_EDENIED, "the token's %s claim is malformed",
+				       o->groups_claim);
 		}
 		if ((id->groups[id->ngroups] = strdup(json_string_value(g))) == NULL) {
 			jg_identity_clear(id);
@@ -898,9 +910,10 @@ jg_oidc_redeem_code(struct jg_oidc *o, const char *code, const char *redirect_ur
 		const char *e = json_string_value(json_object_get(doc, "error"));
 		rc = reply.status >= 500
 			 ? JG_EUNAVAIL
-			 : deny(why, whylen, "the identity provider refused the code (%s)",
-				e ? (strcmp(e, "invalid_grant") == 0 ? "invalid_grant" : "error")
-				  : "no ID token");
+			 : jg_errf(why, whylen, JG_EDENIED,
+				   "the identity provider refused the code (%s)",
+				   e ? (strcmp(e, "invalid_grant") == 0 ? "invalid_grant" : "error")
+				     : "no ID token");
 		goto out;
 	}
 	*id_token = strdup(tok);

@@ -5,61 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <oauth2/mem.h>
-#include <oauth2/util.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
+#include "jitgate/random.h"
 #include "jitgate/session.h"
+#include "jitgate/sha256.h"
 
 #define LAST_SEEN_GRANULARITY 30 /* seconds: do not write on every request */
-
-static int
-b64url(const uint8_t *in, size_t n, char *out, size_t outlen)
-{
-	char *enc = NULL;
-	size_t len = oauth2_base64url_encode(NULL, in, n, &enc);
-	int rc = JG_ENOMEM;
-	if (enc != NULL && len > 0 && len < outlen) {
-		memcpy(out, enc, len);
-		out[len] = '\0';
-		rc = 0;
-	}
-	if (enc) {
-		OPENSSL_cleanse(enc, len);
-		oauth2_mem_free(enc);
-	}
-	return rc;
-}
-
-int
-jg_random_token(size_t nbytes, char *out, size_t outlen)
-{
-	uint8_t raw[64];
-	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
-		return JG_ECRYPTO;
-	int rc = b64url(raw, nbytes, out, outlen);
-	OPENSSL_cleanse(raw, sizeof(raw));
-	return rc;
-}
 
 int
 jg_s256_challenge(const char *in, char *out, size_t outlen)
 {
-	uint8_t md[32];
-	unsigned int mdlen;
-	if (EVP_Digest(in, strlen(in), md, &mdlen, EVP_sha256(), NULL) != 1)
-		return JG_ECRYPTO;
-	return b64url(md, 32, out, outlen);
-}
-
-static void
-sha256(const char *s, uint8_t out[32])
-{
-	unsigned int len;
-	EVP_Digest(s, strlen(s), out, &len, EVP_sha256(), NULL);
+	uint8_t md[JG_SHA256_LEN];
+	int rc = jg_sha256(in, strlen(in), md);
+	return rc != 0 ? rc : jg_b64url_encode(md, sizeof(md), out, outlen);
 }
 
 static const char sql_flow_put[] = "INSERT INTO auth_flows (state_sha256, nonce, code_verifier, "
@@ -84,8 +43,8 @@ jg_flow_put(struct jg_store_conn *conn, const char *state, const struct jg_login
 	uint8_t h[32];
 	int rc;
 
-	sha256(state, h);
-	if ((rc = jg_stmt_prepare(conn, sql_flow_put, &st)) != 0)
+	if ((rc = jg_sha256(state, strlen(state), h)) != 0 ||
+	    (rc = jg_stmt_prepare(conn, sql_flow_put, &st)) != 0)
 		return rc;
 	jg_stmt_bind_blob(st, 1, h, 32);
 	jg_stmt_bind_text(st, 2, flow->nonce);
@@ -105,8 +64,8 @@ jg_flow_take(struct jg_store_conn *conn, const char *state, int64_t now, struct 
 	int64_t created = 0;
 	int rc, found = 0;
 
-	sha256(state, h);
-	if ((rc = jg_stmt_prepare(conn, sql_flow_get, &st)) != 0)
+	if ((rc = jg_sha256(state, strlen(state), h)) != 0 ||
+	    (rc = jg_stmt_prepare(conn, sql_flow_get, &st)) != 0)
 		return rc;
 	jg_stmt_bind_blob(st, 1, h, 32);
 	rc = jg_stmt_step(st);
@@ -154,12 +113,9 @@ jg_session_put(struct jg_store_conn *conn, const struct jg_identity *id, int64_t
 	if (groups_text == NULL)
 		return JG_ENOMEM;
 	if ((rc = jg_random_token(32, token, JG_SESSION_TOKEN_LEN + 1)) != 0 ||
-	    (rc = jg_random_token(32, csrf, JG_SESSION_TOKEN_LEN + 1)) != 0) {
-		free(groups_text);
-		return rc;
-	}
-	sha256(token, h);
-	if ((rc = jg_stmt_prepare(conn, sql_sess_put, &st)) != 0) {
+	    (rc = jg_random_token(32, csrf, JG_SESSION_TOKEN_LEN + 1)) != 0 ||
+	    (rc = jg_sha256(token, strlen(token), h)) != 0 ||
+	    (rc = jg_stmt_prepare(conn, sql_sess_put, &st)) != 0) {
 		free(groups_text);
 		return rc;
 	}
@@ -190,7 +146,8 @@ jg_session_get(struct jg_store *store, const char *token, int64_t now, int64_t i
 
 	if (strlen(token) != JG_SESSION_TOKEN_LEN)
 		return JG_ENOTFOUND;
-	sha256(token, h);
+	if ((rc = jg_sha256(token, strlen(token), h)) != 0)
+		return rc;
 	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
 	if ((rc = jg_stmt_prepare(conn, sql_sess_get, &st)) != 0)
@@ -254,8 +211,8 @@ jg_session_delete(struct jg_store_conn *conn, const char *token)
 	uint8_t h[32];
 	int rc;
 
-	sha256(token, h);
-	if ((rc = jg_stmt_prepare(conn, sql_sess_del, &st)) != 0)
+	if ((rc = jg_sha256(token, strlen(token), h)) != 0 ||
+	    (rc = jg_stmt_prepare(conn, sql_sess_del, &st)) != 0)
 		return rc;
 	jg_stmt_bind_blob(st, 1, h, 32);
 	rc = jg_stmt_step(st);

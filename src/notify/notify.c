@@ -37,7 +37,7 @@
 #include "jitgate/httpc.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
-#include "jitgate/session.h"
+#include "jitgate/random.h"
 #include "jitgate/thread.h"
 #include "jitgate/webhook.h"
 

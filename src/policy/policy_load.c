@@ -21,11 +21,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
-
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/policy.h"
+#include "jitgate/sha256.h"
 #include "jitgate/yamldoc.h"
 #include "policy_int.h"
 
@@ -882,17 +882,13 @@ list_files(const char *dir, struct strlist *out, struct errs *e)
 
 /* Adds "hex(SHA-256(content))  name\n" to the set hash. */
 static int
-hash_file(EVP_MD_CTX *md, const char *name, const char *buf, size_t len)
+hash_file(struct jg_sha256_ctx *md, const char *name, const char *buf, size_t len)
 {
-	unsigned char dig[32];
-	char hex[65];
+	char hex[2 * JG_SHA256_LEN + 1];
 
-	if (EVP_Digest(buf, len, dig, NULL, EVP_sha256(), NULL) != 1)
-		return JG_ECRYPTO;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-	if (EVP_DigestUpdate(md, hex, 64) != 1 || EVP_DigestUpdate(md, "  ", 2) != 1 ||
-	    EVP_DigestUpdate(md, name, strlen(name)) != 1 || EVP_DigestUpdate(md, "\n", 1) != 1)
+	if (jg_sha256_hex(buf, len, hex) != 0 || jg_sha256_update(md, hex, 64) != 0 ||
+	    jg_sha256_update(md, "  ", 2) != 0 || jg_sha256_update(md, name, strlen(name)) != 0 ||
+	    jg_sha256_update(md, "\n", 1) != 0)
 		return JG_ECRYPTO;
 	return 0;
 }
@@ -909,7 +905,7 @@ struct seen {
  */
 static int
 load_buffer(const char *path, const char *name, const char *buf, size_t len, struct policy *p,
-	    struct seen *seen, EVP_MD_CTX *md, struct errs *e)
+	    struct seen *seen, struct jg_sha256_ctx *md, struct errs *e)
 {
 	struct ctx c = {0};
 	int rc;
@@ -954,8 +950,8 @@ out:
 
 /* Reads, parses and validates one file into *p; problems go to e. */
 static int
-load_file(const char *dir, const char *name, struct policy *p, struct seen *seen, EVP_MD_CTX *md,
-	  struct errs *e)
+load_file(const char *dir, const char *name, struct policy *p, struct seen *seen,
+	  struct jg_sha256_ctx *md, struct errs *e)
 {
 	struct stat st;
 	char *path = NULL, *buf = NULL, msg[1024] = "";
@@ -1023,8 +1019,8 @@ set_load(const char *dir, const char *name, const char *buf, size_t len,
 	struct strlist files = {0};
 	struct seen seen = {{0}, {0}};
 	struct jg_policy_set *set = NULL;
-	EVP_MD_CTX *md = NULL;
-	unsigned char dig[32];
+	struct jg_sha256_ctx md = {0};
+	uint8_t dig[JG_SHA256_LEN];
 	int rc;
 
 	if (out == NULL || (dir == NULL && (name == NULL || buf == NULL)))
@@ -1032,13 +1028,11 @@ set_load(const char *dir, const char *name, const char *buf, size_t len,
 	*out = NULL;
 	if (errlen > 0)
 		err[0] = '\0';
-	set = calloc(1, sizeof(*set));
-	md = EVP_MD_CTX_new();
-	if (set == NULL || md == NULL) {
+	if ((set = calloc(1, sizeof(*set))) == NULL) {
 		rc = JG_ENOMEM;
 		goto out;
 	}
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	if (jg_sha256_init(&md) != 0) {
 		rc = JG_ECRYPTO;
 		goto out;
 	}
@@ -1063,8 +1057,8 @@ set_load(const char *dir, const char *name, const char *buf, size_t len,
 	}
 	for (size_t i = 0; i < files.n; i++) {
 		struct policy *p = &set->policies[set->n];
-		rc = dir ? load_file(dir, files.v[i], p, &seen, md, &e)
-			 : load_buffer(name, name, buf, len, p, &seen, md, &e);
+		rc = dir ? load_file(dir, files.v[i], p, &seen, &md, &e)
+			 : load_buffer(name, name, buf, len, p, &seen, &md, &e);
 		if (rc == JG_ENOMEM)
 			goto out;
 		if (rc != 0)
@@ -1076,12 +1070,11 @@ set_load(const char *dir, const char *name, const char *buf, size_t len,
 		rc = e.first_rc;
 		goto out;
 	}
-	if (EVP_DigestFinal_ex(md, dig, NULL) != 1) {
+	if (jg_sha256_final(&md, dig) != 0) {
 		rc = JG_ECRYPTO;
 		goto out;
 	}
-	for (int i = 0; i < 32; i++)
-		snprintf(set->sha256 + 2 * i, 3, "%02x", dig[i]);
+	(void)jg_hex_encode(dig, sizeof(dig), set->sha256, sizeof(set->sha256));
 	if (set->n > 1)
 		qsort(set->policies, set->n, sizeof(*set->policies), cmp_policy);
 	*out = set;
@@ -1095,7 +1088,7 @@ out:
 	strlist_free(&files);
 	strlist_free(&seen.names);
 	strlist_free(&seen.files);
-	EVP_MD_CTX_free(md);
+	jg_sha256_abort(&md);
 	jg_policy_set_free(set);
 	return rc;
 }

@@ -8,8 +8,8 @@
  * redact.c a callback (jg_redact_text_cb), so what counts as personal data
  * is decided in one place, and only the replacement differs between the
  * log (keyed markers) and a reader without read-pii (plain markers).
- * base64url is written here with EVP_EncodeBlock and the two character
- * swaps: no allocation on the marker path.
+ * base64url comes from codec.h, which does not allocate: nor does the
+ * marker path.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
 #include "jitgate/pii.h"
@@ -61,19 +62,6 @@ static const char *const builtin_names[] = {
     "password", "passwd", "pwd", "secret", "token", "cookie", "authorization", "apikey",
     "credential", "credentials", "otp", "pin"};
 
-/* base64url without padding of in[0..n) into out (room for 4*ceil(n/3)+1). */
-static void
-b64url(const unsigned char *in, size_t n, char *out)
-{
-	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = '\0';
-	for (int i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-}
-
 static int
 key_init(struct pii_key *key, const unsigned char *raw, int number)
 {
@@ -85,8 +73,7 @@ key_init(struct pii_key *key, const unsigned char *raw, int number)
 	if (HMAC(EVP_sha256(), key->k, JG_KEY_PII_BYTES, (const unsigned char *)KID_INPUT,
 		 strlen(KID_INPUT), md, &mdlen) == NULL)
 		return JG_ECRYPTO;
-	b64url(md, KID_BYTES, key->kid);
-	return 0;
+	return jg_b64url_encode(md, KID_BYTES, key->kid, sizeof(key->kid)) == 0 ? 0 : JG_ECRYPTO;
 }
 
 void
@@ -197,9 +184,8 @@ jg_pii_mark(const struct jg_pii_keys *keys, size_t i, const char *kind, const vo
 	/* HMAC() reads nothing for an empty message, but wants a pointer */
 	if (HMAC(EVP_sha256(), keys->keys[i].k, JG_KEY_PII_BYTES,
 		 len > 0 ? match : (const void *)"", len, md, &mdlen) == NULL ||
-	    mdlen < MAC_BYTES)
+	    mdlen < MAC_BYTES || jg_b64url_encode(md, MAC_BYTES, mac, sizeof(mac)) != 0)
 		goto out;
-	b64url(md, MAC_BYTES, mac);
 	snprintf(out, JG_PII_MARK_SIZE, "[REDACTED:%s:%s:%s]", kind, keys->keys[i].kid, mac);
 	rc = 0;
 out:

@@ -14,11 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/migrate.h"
+#include "jitgate/sha256.h"
 
 #define MAX_MIGRATIONS	    1000
 #define MAX_MIGRATION_BYTES (1 << 20)
@@ -68,16 +67,6 @@ free_list(struct migration *list, int n)
 	free(list);
 }
 
-static void
-hex_sha256(const char *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static int
 read_dir(const char *dir, struct migration **out, int *count, char *err, size_t errlen)
 {
@@ -120,8 +109,12 @@ read_dir(const char *dir, struct migration **out, int *count, char *err, size_t 
 			goto out;
 		list[n].version = version;
 		memcpy(list[n].name, e->d_name, len + 1); /* valid_name() bounds len < 128 */
-		hex_sha256(list[n].sql, sqllen, list[n].sha256);
 		n++;
+		/* the checksum recorded and compared: never a buffer the digest did not fill */
+		if ((rc = jg_sha256_hex(list[n - 1].sql, sqllen, list[n - 1].sha256)) != 0) {
+			snprintf(err, errlen, "%s: cannot compute its SHA-256", path);
+			goto out;
+		}
 	}
 	qsort(list, (size_t)n, sizeof(*list), by_version);
 	for (int i = 1; i < n; i++) {

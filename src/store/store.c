@@ -332,6 +332,26 @@ jg_stmt_finish(struct jg_stmt *st)
 		JG_STORE_OPS(st)->finish(st);
 }
 
+int
+jg_store_exec(struct jg_store_conn *conn, const char *sql)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql, &st);
+	if (rc != 0)
+		return rc;
+	rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE || rc == JG_STMT_ROW ? 0 : rc;
+}
+
+int
+jg_stmt_run(struct jg_stmt *st)
+{
+	int rc = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_DONE ? 0 : rc == JG_STMT_ROW ? JG_ESTORE : rc;
+}
+
 const char *
 jg_store_errmsg(struct jg_store_conn *conn)
 {

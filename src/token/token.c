@@ -1,15 +1,12 @@
 /*
  * token.c - issue and verify capability tokens (see token.h).
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jwt.h>
-#include <oauth2/mem.h>
-#include <oauth2/util.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -17,9 +14,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "jitgate/audit_chain.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/policy.h"
+#include "jitgate/sha256.h"
 #include "jitgate/token.h"
 
 struct tkey {
@@ -35,60 +33,32 @@ struct jg_token_keys {
 	struct tkey keys[JG_KEYS_MAX]; /* oldest first; keys[n-1] signs */
 };
 
-static int deny(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-deny(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return JG_EDENIED;
-}
-
-static char *
-b64url(const uint8_t *in, size_t n)
-{
-	char *enc = NULL;
-	size_t len = oauth2_base64url_encode(NULL, in, n, &enc);
-	char *out = len ? strndup(enc, len) : NULL;
-	oauth2_mem_free(enc);
-	return out;
-}
-
 /* The public JWK and its RFC 7638 thumbprint (SHA-256 of {"crv","kty","x","y"}). */
 static int
 public_jwk(EVP_PKEY *pkey, json_t **jwk, char kid[64])
 {
-	uint8_t pub[65], md[32];
+	uint8_t pub[65], md[JG_SHA256_LEN];
+	char x[JG_B64URL_LEN(32) + 1], y[JG_B64URL_LEN(32) + 1];
 	size_t len = 0;
-	unsigned int mdlen;
 
 	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,
 					    sizeof(pub), &len) != 1 ||
 	    len != 65 || pub[0] != 0x04)
 		return JG_ECRYPTO;
-	char *x = b64url(pub + 1, 32), *y = b64url(pub + 33, 32);
+	if (jg_b64url_encode(pub + 1, 32, x, sizeof(x)) != 0 ||
+	    jg_b64url_encode(pub + 33, 32, y, sizeof(y)) != 0)
+		return JG_ECRYPTO;
 	json_t *thumb = json_pack("{s:s,s:s,s:s,s:s}", "crv", "P-256", "kty", "EC", "x", x, "y", y);
 	char *canon = thumb ? json_dumps(thumb, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	int rc = JG_ECRYPTO;
-	if (canon && EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) == 1) {
-		char *t = b64url(md, 32);
-		if (t && strlen(t) < 64) {
-			strcpy(kid, t);
-			*jwk =
-			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256",
-				      "x", x, "y", y, "kid", kid, "alg", "ES256", "use", "sig");
-			rc = *jwk ? 0 : JG_ENOMEM;
-		}
-		free(t);
+	if (canon && jg_sha256(canon, strlen(canon), md) == 0 &&
+	    jg_b64url_encode(md, sizeof(md), kid, 64) == 0) {
+		*jwk = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256", "x",
+				 x, "y", y, "kid", kid, "alg", "ES256", "use", "sig");
+		rc = *jwk ? 0 : JG_ENOMEM;
 	}
 	free(canon);
 	json_decref(thumb);
-	free(x);
-	free(y);
 	return rc;
 }
 
@@ -204,30 +174,18 @@ jg_token_issue(const struct jg_token_keys *k, const struct jg_token_claims *c, c
 }
 
 /*
- * JWS parts are base64url without padding.  Anything else is refused before
- * decoding: liboauth2's decoder (cjose's) aborts the process on a misplaced
- * '=' ("a=") instead of failing.
+ * One JWS part: strict base64url (codec.h: no padding, no stray bits), then
+ * one JSON object with no key repeated.  NULL for anything else.
  */
-static int
-b64url_only(const char *s, size_t len)
-{
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") >= len;
-}
-
 static json_t *
 b64url_json(const char *part, size_t len)
 {
-	char buf[JG_TOKEN_MAX + 1];
-	uint8_t *raw = NULL;
+	uint8_t raw[JG_B64URL_DECODED_LEN(JG_TOKEN_MAX)];
 	size_t raw_len = 0;
-	if (len == 0 || len > JG_TOKEN_MAX)
-		return NULL;
-	memcpy(buf, part, len);
-	buf[len] = '\0';
-	if (!b64url_only(buf, len) || !oauth2_base64url_decode(NULL, buf, &raw, &raw_len))
+	if (len == 0 || len > JG_TOKEN_MAX ||
+	    jg_b64url_decode(part, len, raw, sizeof(raw), &raw_len) != 0)
 		return NULL;
 	json_t *doc = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
-	oauth2_mem_free(raw);
 	if (doc && !json_is_object(doc)) {
 		json_decref(doc);
 		doc = NULL;
@@ -279,48 +237,44 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 {
 	const struct tkey *key = NULL;
 	json_t *hdr = NULL, *p = NULL;
-	uint8_t *sig = NULL;
+	uint8_t sig[64];
 	size_t sig_len = 0;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	if (strlen(token) > JG_TOKEN_MAX)
-		return deny(why, whylen, "the token is longer than %d bytes", JG_TOKEN_MAX);
+		return jg_errf(why, whylen, JG_EDENIED, "the token is longer than %d bytes",
+			       JG_TOKEN_MAX);
 	const char *d1 = strchr(token, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
 	if (d2 == NULL || strchr(d2 + 1, '.') != NULL)
-		return deny(why, whylen, "the token is not a signed JWT");
+		return jg_errf(why, whylen, JG_EDENIED, "the token is not a signed JWT");
 	if ((hdr = b64url_json(token, (size_t)(d1 - token))) == NULL)
-		return deny(why, whylen, "the token's header is malformed");
+		return jg_errf(why, whylen, JG_EDENIED, "the token's header is malformed");
 	/* exactly {"alg":"ES256","typ":"JWT","kid":...}: "none", "NoNe", HS256 all fail here */
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
 	const char *kid = json_string_value(json_object_get(hdr, "kid"));
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
 	if (alg == NULL || strcmp(alg, "ES256") != 0) {
-		rc = deny(why, whylen, "the token's algorithm must be ES256");
+		rc = jg_errf(why, whylen, JG_EDENIED, "the token's algorithm must be ES256");
 		goto out;
 	}
 	if (typ == NULL || strcmp(typ, "JWT") != 0 || json_object_size(hdr) != 3 || kid == NULL) {
-		rc = deny(why, whylen, "the token's header must be exactly alg, typ JWT and kid");
+		rc = jg_errf(why, whylen, JG_EDENIED,
+			     "the token's header must be exactly alg, typ JWT and kid");
 		goto out;
 	}
 	for (int i = 0; i < k->n; i++)
 		if (strcmp(k->keys[i].kid, kid) == 0)
 			key = &k->keys[i];
 	if (key == NULL) {
-		rc = deny(why, whylen, "the token is signed by a key jitgate does not publish");
+		rc = jg_errf(why, whylen, JG_EDENIED,
+			     "the token is signed by a key jitgate does not publish");
 		goto out;
 	}
 	/* signature: raw r||s (64 bytes) -> DER, verified over "header.payload" */
-	char sigb64[200];
-	size_t slen = strlen(d2 + 1);
-	if (slen == 0 || slen >= sizeof(sigb64)) {
-		rc = deny(why, whylen, "the token's signature is malformed");
-		goto out;
-	}
-	memcpy(sigb64, d2 + 1, slen + 1);
-	if (!b64url_only(sigb64, slen) || !oauth2_base64url_decode(NULL, sigb64, &sig, &sig_len) ||
+	if (jg_b64url_decode(d2 + 1, strlen(d2 + 1), sig, sizeof(sig), &sig_len) != 0 ||
 	    sig_len != 64) {
-		rc = deny(why, whylen, "the token's signature is malformed");
+		rc = jg_errf(why, whylen, JG_EDENIED, "the token's signature is malformed");
 		goto out;
 	}
 	ECDSA_SIG *es = ECDSA_SIG_new();
@@ -342,11 +296,11 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 	EVP_MD_CTX_free(md);
 	OPENSSL_free(der);
 	if (!ok) {
-		rc = deny(why, whylen, "the token's signature does not verify");
+		rc = jg_errf(why, whylen, JG_EDENIED, "the token's signature does not verify");
 		goto out;
 	}
 	if ((p = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL) {
-		rc = deny(why, whylen, "the token's payload is malformed");
+		rc = jg_errf(why, whylen, JG_EDENIED, "the token's payload is malformed");
 		goto out;
 	}
 	json_t *audit = json_object_get(p, "audit"), *caps = json_object_get(p, "caps");
@@ -362,7 +316,8 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 	    !json_is_array(caps) || json_array_size(caps) == 0 || json_array_size(caps) > 8 ||
 	    !json_is_integer(seq) || json_integer_value(seq) < 0 || hash == NULL ||
 	    jg_unhex32(hash, c->audit_hash) != 0) {
-		rc = deny(why, whylen, "the token's claims are missing or of the wrong type");
+		rc = jg_errf(why, whylen, JG_EDENIED,
+			     "the token's claims are missing or of the wrong type");
 		goto out;
 	}
 	c->audit_seq = (uint64_t)json_integer_value(seq);
@@ -371,19 +326,18 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 	json_array_foreach(caps, i, cap)
 	{
 		if (!json_is_string(cap) || !jg_policy_capability_known(json_string_value(cap))) {
-			rc = deny(why, whylen, "the token names an unknown capability");
+			rc = jg_errf(why, whylen, JG_EDENIED,
+				     "the token names an unknown capability");
 			goto out;
 		}
 		snprintf(c->caps[c->ncaps++], sizeof(c->caps[0]), "%s", json_string_value(cap));
 	}
 	snprintf(c->kid, sizeof(c->kid), "%s", kid);
 	if (strcmp(use, JG_TOKEN_USE) != 0)
-		rc = deny(why, whylen, "not a jitgate capability token (token_use)");
+		rc = jg_errf(why, whylen, JG_EDENIED, "not a jitgate capability token (token_use)");
 	else
 		rc = 0;
 out:
-	if (sig)
-		oauth2_mem_free(sig);
 	json_decref(hdr);
 	json_decref(p);
 	if (rc != 0)
@@ -396,13 +350,14 @@ jg_token_check_claims(const struct jg_token_claims *c, const char *issuer, const
 		      int64_t now, char *why, size_t whylen)
 {
 	if (strcmp(c->iss, issuer) != 0)
-		return deny(why, whylen, "the token was issued by another jitgate (iss)");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token was issued by another jitgate (iss)");
 	if (strcmp(c->aud, service) != 0)
-		return deny(why, whylen, "the token is for another service (aud)");
+		return jg_errf(why, whylen, JG_EDENIED, "the token is for another service (aud)");
 	if (c->nbf - JG_TOKEN_LEEWAY > now)
-		return deny(why, whylen, "the token is not valid yet (nbf)");
+		return jg_errf(why, whylen, JG_EDENIED, "the token is not valid yet (nbf)");
 	if (c->exp + JG_TOKEN_LEEWAY <= now)
-		return deny(why, whylen, "the token has expired");
+		return jg_errf(why, whylen, JG_EDENIED, "the token has expired");
 	return 0;
 }
 
@@ -470,19 +425,22 @@ jg_token_issuance_check(const json_t *entry, const struct jg_token_claims *c, ch
 	const char *mine[8] = {NULL};
 
 	if (!string_is(entry, "type", "token.issued") || !json_is_object(data))
-		return deny(why, whylen, "the token's audit anchor is not a token issuance");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token's audit anchor is not a token issuance");
 	/* the issuance of this token: its id, grant and service, by its subject */
 	if (!string_is(data, "jti", c->jti) || !string_is(data, "grant", c->grant) ||
 	    !string_is(data, "service", c->aud) || actor == NULL ||
 	    strncmp(actor, "user:", 5) != 0 || strcmp(actor + 5, c->sub) != 0)
-		return deny(why, whylen,
-			    "the token's audit anchor is the issuance of another token");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token's audit anchor is the issuance of another token");
 	if (caps == NULL)
-		return deny(why, whylen,
-			    "the token was issued before jitgate recorded a token's capabilities "
-			    "in its issuance; ask for a new token");
+		return jg_errf(
+		    why, whylen, JG_EDENIED,
+		    "the token was issued before jitgate recorded a token's capabilities "
+		    "in its issuance; ask for a new token");
 	if (!json_is_integer(exp) || json_integer_value(exp) != c->exp)
-		return deny(why, whylen, "the token's expiry is not the one it was issued with");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token's expiry is not the one it was issued with");
 	size_t n = sorted_caps(c, mine);
 	/* element by element: jitgate writes them sorted without repeats (a repeat never matches)
 	 */
@@ -492,7 +450,7 @@ jg_token_issuance_check(const json_t *entry, const struct jg_token_claims *c, ch
 		same = have != NULL && strcmp(have, mine[i]) == 0;
 	}
 	if (!same)
-		return deny(why, whylen,
-			    "the token's capabilities are not the ones it was issued with");
+		return jg_errf(why, whylen, JG_EDENIED,
+			       "the token's capabilities are not the ones it was issued with");
 	return 0;
 }

@@ -12,7 +12,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/error.h"
-#include "jitgate/session.h"
+#include "jitgate/random.h"
 #include "jitgate/token_issue.h"
 
 struct issue_job {

@@ -23,7 +23,9 @@
 #include <time.h>
 
 #include "jitgate/app.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
+#include "jitgate/parse.h"
 #include "jitgate/web.h"
 #include "web_int.h"
 
@@ -222,9 +224,7 @@ handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (until)
 		f.until_ms += 59999; /* the whole minute */
 	if (page) {
-		char *end;
-		before = strtoull(page, &end, 10);
-		if (*end != '\0' || page[0] < '0' || page[0] > '9' || before > INT64_MAX) {
+		if (jg_parse_u64(page, 0, INT64_MAX, &before) != 0) {
 			jg_web_error_page(&w, 400, "Audit", "'before' must be an entry number.",
 					  "/audit");
 			goto out;
@@ -292,13 +292,13 @@ handle_proof(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_web w;
 	struct jg_audit_proof_view v = {0};
-	char *end, hex[65];
+	char hex[65];
 	uint64_t seq;
 
 	if (jg_web_begin(&w, req, reply) != 0 || !auditor(&w))
 		goto out;
 	const char *s = jg_http_query(req, "seq");
-	if (s == NULL || s[0] < '0' || s[0] > '9' || (seq = strtoull(s, &end, 10), *end != '\0')) {
+	if (jg_parse_u64(s, 0, UINT64_MAX, &seq) != 0) {
 		jg_web_error_page(&w, 400, "Inclusion proof", "No such entry.", "/audit");
 		goto out;
 	}

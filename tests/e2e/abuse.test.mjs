@@ -484,6 +484,24 @@ describe('slow clients, paging and enumeration', () => {
     assert.match(r.json.error.message, /'cursor' is not valid/);
   });
 
+  // Finding A of issue 16: the cursor was handed to liboauth2's base64url decoder unchecked, before
+  // authentication, and that decoder assert()s (SIGABRT) on a misplaced '=': one anonymous request
+  // stopped the server.  Each of these must be a 400 JSON answer, and the server must go on.
+  test('malformed base64url cursors, without credentials, are 400 and the server keeps answering', async () => {
+    for (const c of ['a=', 'a==', '=', 'ab=c', 'abc=', 'a', 'ab%3D', '%3D%3D', 'AAAA=AAAA', 'A+/A', 'A.B']) {
+      const r = await jg.request('GET', `/v1/requests?cursor=${c}`, { localAddress: '127.0.0.31' })
+        .catch(async (e) => {
+          await new Promise((ok) => setTimeout(ok, 200));
+          assert.fail(`cursor=${c}: ${e.message}; server ${JSON.stringify(jg.exited)}: ${jg.stderr.slice(-300)}`);
+        });
+      assert.equal(r.status, 400, `cursor=${c}: ${r.body}`);
+      assert.equal(r.json?.error?.code, 'bad_request', `cursor=${c}: ${r.body}`);
+      assert.equal(jg.exited, null, `cursor=${c} stopped the server: ${JSON.stringify(jg.exited)}`);
+    }
+    const h = await jg.request('GET', '/healthz');
+    assert.equal(h.status, 200);
+  });
+
   test('another user\'s request answers exactly like one that does not exist', async () => {
     const c = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
     assert.equal(c.status, 201, c.body);

@@ -155,6 +155,18 @@ describe('audit export format: jitgate audit verify and an independent verifier 
     assert.equal(sig.readUInt32BE(0), parseInt(key.slice(key.indexOf('+') + 1, key.indexOf('+') + 9), 16));
   });
 
+  // strtoull clamps 2^64 to ULLONG_MAX, which `audit export` read as "to the end": a bad --to
+  // exported the whole log (and recorded an export of everything) instead of being refused.
+  test('audit export refuses range arguments that are not 64-bit decimals, appending nothing', async () => {
+    const before = await jg.db.count('audit_log');
+    for (const args of [['--to', '18446744073709551616'], ['--from', '18446744073709551616'],
+      ['--to', '99999999999999999999999'], ['--from', '-1'], ['--to', '+5'], ['--from', ' 5'], ['--to', '0x10']]) {
+      const r = runJitgate(['audit', 'export', '-c', cfg, '-o', join(work, 'refused.jsonl'), ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+    assert.equal(await jg.db.count('audit_log'), before, 'a refused export appended to the log');
+  });
+
   test('left and right are the documented perfect subtrees (CLI from=5 to=12)', () => {
     const h = header(part);
     assert.deepEqual([h.from, h.to, h.tree_size], [5, 12, 22]);

@@ -872,6 +872,55 @@ describe('the debug data plane', () => {
     assert.deepEqual(await pages('quasar', 2), [2007, 1007, 7], 'rare word: pages repeated, skipped or out of order');
     assert.deepEqual(await pages('quasar%20heartbeat', 50), [2007, 1007, 7]);
   });
+  // After the others: it restarts the server.
+  test('cursors are sealed, of one list each, and page on after a restart (logs and requests)', async () => {
+    // records of its own, in a window no other test writes to
+    const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({
+      time: new Date(Date.UTC(2026, 10, 26, 9, 0, i)).toISOString(), msg: `cursor record ${i}`,
+    }));
+    assert.equal((await ingest(keys[SVC], 'logs', lines.join('\n'), 'application/x-ndjson')).status, 200);
+    const window = '&since=2026-11-26T09:00:00Z&until=2026-11-26T09:01:00Z';
+    const first = await logs(tokens.read, `?limit=10${window}`);
+    assert.equal(first.status, 200, first.body);
+    const c = first.json.next_cursor;
+    assert.match(c, /^[A-Za-z0-9_-]+$/);
+    // the position (time:id) cannot be read out of it, nor written into one
+    assert.doesNotMatch(Buffer.from(c, 'base64url').toString('latin1'), /\d{10,}:\d+/);
+    const last = first.json.logs.at(-1);
+    const forged = Buffer.from(`${last.time_unix_nano}:${last.id}`).toString('hex'); // the old form
+    for (const bad of [forged, c.slice(0, -2), `${c.slice(0, 10)}${c[10] === 'A' ? 'B' : 'A'}${c.slice(11)}`, `${c}=`, 'a=']) {
+      const r = await logs(tokens.read, `?limit=10${window}&cursor=${bad}`);
+      assert.equal(r.status, 400, `${bad}: ${r.body}`);
+      assert.match(r.json.error.message, /'cursor' is not a cursor this endpoint returned/);
+    }
+    // one list's cursor is refused by the other
+    const reqs = await jg.as('alice', 'GET', '/v1/requests?mine=true&limit=1');
+    assert.equal(reqs.status, 200, reqs.body);
+    const rc = reqs.json.next_cursor;
+    assert.ok(rc, 'alice has more than one request: the first page has a cursor');
+    let r = await logs(tokens.read, `?limit=10${window}&cursor=${rc}`);
+    assert.equal(r.status, 400, r.body);
+    r = await jg.as('alice', 'GET', `/v1/requests?mine=true&limit=1&cursor=${c}`);
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.json.error.message, /'cursor' is not valid/);
+
+    // the pages each cursor leads to, before and after a restart: the same
+    const logsNext = (await logs(tokens.read, `?limit=10${window}&cursor=${c}`)).json;
+    const reqsNext = (await jg.as('alice', 'GET', `/v1/requests?mine=true&limit=1&cursor=${rc}`)).json;
+    assert.equal(logsNext.logs.length, 10);
+    assert.equal(reqsNext.requests.length, 1);
+    await jg.stop();
+    jg.exited = null;
+    await jg.start();
+    r = await logs(tokens.read, `?limit=10${window}&cursor=${c}`);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json.logs.map((l) => l.id), logsNext.logs.map((l) => l.id));
+    r = await jg.as('alice', 'GET', `/v1/requests?mine=true&limit=1&cursor=${rc}`);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json.requests.map((q) => q.id), reqsNext.requests.map((q) => q.id));
+    // and what is issued now continues too
+    assert.ok(r.json.next_cursor === undefined || /^[A-Za-z0-9_-]+$/.test(r.json.next_cursor));
+  });
 });
 
 describe('retention', () => {

@@ -406,14 +406,18 @@ static void
 test_access_list_pages_with_sealed_cursors(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t key[JG_CURSOR_KEY_BYTES], other[JG_CURSOR_KEY_BYTES];
+	struct jg_cursor_keys *key = NULL, *other = NULL;
 	struct jg_access_page page;
 	struct jg_access_filter filter = {.mine = 1, .page = &page};
-	char ids[3][64], why[256], cursor[JG_CURSOR_MAX_LEN];
+	char ids[3][64], why[256], cursor[JG_CURSOR_MAX_LEN], dir[128], err[512] = "";
 	json_t *out = NULL;
 
-	assert_int_equal(jg_cursor_key_new(key), 0);
-	assert_int_equal(jg_cursor_key_new(other), 0);
+	/* the deployment's cursor key (made by the fixture's jg_keys_generate), and another's */
+	snprintf(dir, sizeof(dir), "%s/keys", f->root);
+	assert_int_equal(jg_cursor_keys_load(dir, &key, err, sizeof(err)), 0);
+	snprintf(dir, sizeof(dir), "%s/other-keys", f->root);
+	assert_int_equal(jg_keys_generate_kind(dir, JG_KEY_CURSOR, err, sizeof(err)), 0);
+	assert_int_equal(jg_cursor_keys_load(dir, &other, err, sizeof(err)), 0);
 	for (int i = 0; i < 3; i++) {
 		f->ctx.now = T0 + i;
 		json_decref(create(f, &alice, read_logs, ids[i]));
@@ -438,10 +442,16 @@ test_access_list_pages_with_sealed_cursors(void **state)
 	assert_false(page.more);
 	json_decref(out);
 
-	/* a cursor of another key (another process), or none of ours, is refused */
+	/* a cursor of another deployment's key, of another list, or none of ours, is refused */
 	assert_int_equal(jg_access_page_open(other, 2, cursor, &page), JG_EINVAL);
+	char logs[JG_CURSOR_MAX_LEN];
+	assert_int_equal(jg_cursor_seal(key, "logs", "100 req_x", logs, sizeof(logs)), 0);
+	assert_int_equal(jg_access_page_open(key, 2, logs, &page), JG_EINVAL);
 	assert_int_equal(jg_access_page_open(key, 2, "AAAA", &page), JG_EINVAL);
+	assert_int_equal(jg_access_page_open(key, 2, "a=", &page), JG_EINVAL);
 	assert_int_equal(jg_access_page_open(key, 0, NULL, &page), JG_EINVAL);
+	jg_cursor_keys_free(key);
+	jg_cursor_keys_free(other);
 }
 
 /* A notify with one sink, and the fixture's context using it. */

@@ -37,6 +37,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
 #include "jitgate/merkle.h"

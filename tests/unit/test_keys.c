@@ -5,9 +5,10 @@
  *
  * Each test gets a fresh temporary directory; the key directory inside it
  * does not exist until jg_keys_generate() creates it.  Token keys must be
- * ECDSA P-256, checkpoint keys Ed25519 and pii keys 32 raw bytes (an HMAC
- * key); a public key written by jg_key_public_pem() must read back as the
- * same key.  A deployment made before pii keys existed adds one with
+ * ECDSA P-256, checkpoint keys Ed25519, pii and cursor keys 32 raw bytes
+ * (held as an HMAC key), and neither of those two loads as the other; a
+ * public key written by jg_key_public_pem() must read back as the same key.
+ * A deployment made before pii or cursor keys existed adds one with
  * jg_keys_generate_kind(), which touches no other kind.
  */
 #include <setjmp.h>
@@ -150,6 +151,8 @@ test_keys_generate_creates_every_kind(void **state)
 	assert_mode(path, 0600);
 	key_path(f, "pii-0001.pem", path, sizeof(path));
 	assert_mode(path, 0600);
+	key_path(f, "cursor-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
 
 	ring = load(f, JG_KEY_TOKEN);
 	assert_int_equal(ring->kind, JG_KEY_TOKEN);
@@ -174,11 +177,21 @@ test_keys_generate_creates_every_kind(void **state)
 	assert_int_equal(rawlen, JG_KEY_PII_BYTES);
 	jg_keyring_free(ring);
 
+	ring = load(f, JG_KEY_CURSOR);
+	assert_int_equal(ring->n, 1);
+	unsigned char craw[64];
+	size_t crawlen = sizeof(craw);
+	assert_int_equal(EVP_PKEY_get_raw_private_key(ring->keys[0].pkey, craw, &crawlen), 1);
+	assert_int_equal(crawlen, JG_KEY_CURSOR_BYTES);
+	/* two secrets, not one written twice */
+	assert_memory_not_equal(craw, raw, JG_KEY_CURSOR_BYTES);
+	jg_keyring_free(ring);
+
 	/* Nothing else was written (no temporary files left behind). */
 	char cmd[320];
 	snprintf(cmd, sizeof(cmd),
 		 "test \"$(ls -A '%s' | tr '\\n' ' ')\" = "
-		 "'checkpoint-0001.pem pii-0001.pem token-0001.pem '",
+		 "'checkpoint-0001.pem cursor-0001.pem pii-0001.pem token-0001.pem '",
 		 f->dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -250,8 +263,37 @@ test_keys_generate_kind_adds_missing(void **state)
 	assert_int_equal(kind, JG_KEY_PII);
 	assert_int_equal(jg_key_kind_parse("checkpoint", &kind), 0);
 	assert_int_equal(kind, JG_KEY_CHECKPOINT);
+	assert_int_equal(jg_key_kind_parse("cursor", &kind), 0);
+	assert_int_equal(kind, JG_KEY_CURSOR);
 	assert_int_equal(jg_key_kind_parse("PII", &kind), JG_EINVAL);
 	assert_int_equal(jg_key_kind_parse(NULL, &kind), JG_EINVAL);
+}
+
+/* A key directory from before cursor keys: generate --kind cursor adds one, and it rotates. */
+static void
+test_keys_generate_kind_cursor(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], err[512] = "";
+	struct jg_keyring *ring;
+	int number = 0;
+
+	generate(f);
+	key_path(f, "cursor-0001.pem", path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	expect_load_refused(f, JG_KEY_CURSOR, JG_ENOTFOUND,
+			    "run 'jitgate keys generate --kind cursor'");
+	assert_int_equal(jg_keys_generate_kind(f->dir, JG_KEY_CURSOR, err, sizeof(err)), 0);
+	assert_mode(path, 0600);
+	assert_int_equal(jg_keys_rotate(f->dir, JG_KEY_CURSOR, &number, err, sizeof(err)), 0);
+	assert_int_equal(number, 2);
+	ring = load(f, JG_KEY_CURSOR);
+	assert_int_equal(ring->n, 2);
+	assert_int_equal(jg_keyring_active(ring)->number, 2);
+	jg_keyring_free(ring);
+	assert_int_equal(jg_keys_generate_kind(f->dir, JG_KEY_CURSOR, err, sizeof(err)),
+			 JG_ECONFLICT);
+	assert_non_null(strstr(err, "already holds cursor keys"));
 }
 
 static void
@@ -379,6 +421,18 @@ test_keys_load_refuses_wrong_type(void **state)
 	key_path(f, "token-0002.pem", path, sizeof(path));
 	write_file(path, pem, len, 0600);
 	expect_load_refused(f, JG_KEY_TOKEN, JG_EPARSE, "not a P-256 ECDSA key");
+	assert_int_equal(unlink(path), 0);
+
+	/* The two secret kinds never stand in for each other: their PEM labels differ. */
+	key_path(f, "cursor-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600); /* the pii key's bytes */
+	expect_load_refused(f, JG_KEY_CURSOR, JG_EPARSE, "not a 32-byte cursor key");
+	assert_int_equal(unlink(path), 0);
+	key_path(f, "cursor-0001.pem", path, sizeof(path));
+	len = slurp(path, pem, sizeof(pem));
+	key_path(f, "pii-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600);
+	expect_load_refused(f, JG_KEY_PII, JG_EPARSE, "not a 32-byte pii key");
 }
 
 static void
@@ -445,6 +499,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_keys_generate_creates_every_kind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys_generate_kind_adds_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_generate_kind_cursor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys_generate_refuses_second_time, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_keys_rotate_adds_active_key, setup, teardown),

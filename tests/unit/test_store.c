@@ -5,7 +5,7 @@
  * other; a database that cannot be written is reported as such (checked as
  * an unprivileged user: root ignores file modes); and
  * jg_store_data_version() moves on a connection exactly when another
- * connection commits.
+ * connection commits; jg_store_exec and jg_stmt_run report what happened.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -447,6 +447,37 @@ cache_full_of_held_statements_refuses(void **state)
 	jg_store_release(f->store, conn);
 }
 
+/* jg_store_exec and jg_stmt_run: the results each caller used to work out for itself. */
+static void
+exec_and_run_report_what_happened(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_store_exec(conn, "CREATE TABLE u (k INTEGER PRIMARY KEY)"), 0);
+	/* a row returned is ignored by exec: a SAVEPOINT and a SELECT are alike to it */
+	assert_int_equal(jg_store_exec(conn, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(jg_store_exec(conn, "SELECT nothing FROM nowhere"), JG_ESTORE);
+
+	assert_int_equal(jg_stmt_prepare(conn, "INSERT INTO u (k) VALUES (?)", &st), 0);
+	jg_stmt_bind_int64(st, 1, 7);
+	assert_int_equal(jg_stmt_run(st), 0);
+	/* finished: the same text prepares again, and a duplicate key is a conflict */
+	assert_int_equal(jg_stmt_prepare(conn, "INSERT INTO u (k) VALUES (?)", &st), 0);
+	jg_stmt_bind_int64(st, 1, 7);
+	assert_int_equal(jg_stmt_run(st), JG_ECONFLICT);
+	/* run expects no row: a query is a caller's mistake, reported as a store error */
+	assert_int_equal(jg_stmt_prepare(conn, "SELECT k FROM u", &st), 0);
+	assert_int_equal(jg_stmt_run(st), JG_ESTORE);
+	assert_int_equal(jg_stmt_prepare(conn, "SELECT count(*) FROM u", &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	assert_int_equal(jg_stmt_column_int64(st, 0), 1);
+	jg_stmt_finish(st);
+	jg_store_release(f->store, conn);
+}
+
 int
 main(void)
 {
@@ -463,6 +494,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(held_statement_survives_cache_eviction, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(cache_full_of_held_statements_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(exec_and_run_report_what_happened, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,9 @@
 #include <jansson.h>
 
 #include "jitgate/config.h"
+#include "jitgate/cursor.h"
 #include "jitgate/error.h"
+#include "jitgate/keys.h"
 #include "jitgate/store.h"
 #include "jitgate/telemetry.h"
 
@@ -329,14 +331,20 @@ static void
 test_telemetry_logs_query(void **state)
 {
 	struct fixture *f = *state;
+	struct jg_cursor_keys *keys = NULL;
+	char next[JG_TELEMETRY_CURSOR_MAX], kdir[128], err[512] = "", cmd[160];
+	json_t *logs = NULL;
+
+	snprintf(kdir, sizeof(kdir), "%s/keys", f->dir);
+	assert_int_equal(jg_keys_generate_kind(kdir, JG_KEY_CURSOR, err, sizeof(err)), 0);
+	assert_int_equal(jg_cursor_keys_load(kdir, &keys, err, sizeof(err)), 0);
 	struct jg_telemetry_logs_query q = {.service = "pay",
 					    .since = 0,
 					    .until = INT64_MAX,
 					    .after = {INT64_MAX, INT64_MAX},
 					    .limit = 2,
-					    .fields = fields};
-	char next[JG_TELEMETRY_CURSOR_MAX];
-	json_t *logs = NULL;
+					    .fields = fields,
+					    .cursor_keys = keys};
 
 	store_five_logs(f);
 	/* three pages of 2, 2 and 1, newest first; the last has no cursor */
@@ -354,7 +362,7 @@ test_telemetry_logs_query(void **state)
 		json_decref(logs);
 		if (page < 2) {
 			assert_true(next[0] != '\0');
-			assert_int_equal(jg_telemetry_logs_cursor_parse(next, &q.after), 0);
+			assert_int_equal(jg_telemetry_logs_cursor_parse(keys, next, &q.after), 0);
 		} else {
 			assert_string_equal(next, "");
 		}
@@ -405,9 +413,30 @@ test_telemetry_logs_query(void **state)
 	assert_false(jg_telemetry_search_valid("a b c d e f g h i j k l m n o p q"));
 	assert_false(jg_telemetry_search_valid("caf\xe9"));
 	assert_true(jg_telemetry_search_valid("NEAR(a b) \"x\" *"));
+	/* the old, unsealed form (hex of "time:id"), garbage, and a requests cursor are refused */
 	struct jg_telemetry_logs_pos pos;
-	assert_int_equal(jg_telemetry_logs_cursor_parse("zz", &pos), JG_EINVAL);
-	assert_int_equal(jg_telemetry_logs_cursor_parse("3a", &pos), JG_EINVAL);
+	assert_int_equal(jg_telemetry_logs_cursor_parse(keys, "3130303a37", &pos), JG_EINVAL);
+	assert_int_equal(jg_telemetry_logs_cursor_parse(keys, "zz", &pos), JG_EINVAL);
+	assert_int_equal(jg_telemetry_logs_cursor_parse(keys, "a=", &pos), JG_EINVAL);
+	char other[JG_CURSOR_MAX_LEN];
+	assert_int_equal(jg_cursor_seal(keys, "requests", "100:7", other, sizeof(other)), 0);
+	assert_int_equal(jg_telemetry_logs_cursor_parse(keys, other, &pos), JG_EINVAL);
+	assert_int_equal(jg_cursor_seal(keys, "logs", "100:7", other, sizeof(other)), 0);
+	assert_int_equal(jg_telemetry_logs_cursor_parse(keys, other, &pos), 0);
+	assert_true(pos.time_ns == 100 && pos.id == 7);
+	assert_int_equal(jg_cursor_seal(keys, "logs", "-1:7", other, sizeof(other)), 0);
+	assert_int_equal(jg_telemetry_logs_cursor_parse(keys, other, &pos), JG_EINVAL);
+	/* without keys a full page ends the list: no cursor is made */
+	q.cursor_keys = NULL;
+	q.after = (struct jg_telemetry_logs_pos){INT64_MAX, INT64_MAX};
+	q.limit = 1;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
+	assert_int_equal(json_array_size(logs), 1);
+	assert_string_equal(next, "");
+	json_decref(logs);
+	jg_cursor_keys_free(keys);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", kdir);
+	assert_int_equal(system(cmd), 0);
 	q.limit = 0;
 	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), JG_EINVAL);
 	q.limit = 1;
