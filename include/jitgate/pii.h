@@ -11,8 +11,9 @@
  *   [REDACTED:<kind>:<kid>:<mac>]
  *
  *   kind  what was matched: email, card, phone, ip, token (a bearer token),
- *         jwt; field (the whole value of a condition on a sensitive field);
- *         query (a logs.read search)
+ *         jwt; field (the whole value of a condition on a sensitive field,
+ *         or of raw input recorded whole, jg_pii_mark_whole()); query (a
+ *         logs.read search)
  *   kid   the key's id: base64url (RFC 4648 section 5, no padding) of the
  *         first 6 bytes of HMAC-SHA-256(K, "jitgate pii key id"), 8
  *         characters
@@ -135,6 +136,16 @@ json_t *jg_pii_string(const struct jg_pii_keys *keys, const char *text);
  * match ("email", "card", ...), else "field".  For POST /v1/audit/hash.
  */
 const char *jg_pii_kind_of(const char *value, size_t len);
+
+/*
+ * A new JSON string holding one marker of the whole of text[0..len), of
+ * kind jg_pii_kind_of() ("email" for an address alone, else "field"):
+ * for raw input that is not known to be harmless, such as a URL segment
+ * that names no service.  Keyed under the active key, plain with keys
+ * NULL; the same marker POST /v1/audit/hash gives for that value.  NULL on
+ * failure (the caller must then write nothing).
+ */
+json_t *jg_pii_mark_whole(const struct jg_pii_keys *keys, const char *text, size_t len);
 
 /*
  * Whether the dotted path names personal data: a segment equal (ignoring

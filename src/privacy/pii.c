@@ -334,6 +334,27 @@ jg_pii_kind_of(const char *value, size_t len)
 	return "field";
 }
 
+/* The marker of kind over text[0..len): keyed under the active key, or plain. */
+static json_t *
+marker(const struct jg_pii_keys *keys, const char *kind, const char *text, size_t len)
+{
+	char m[JG_PII_MARK_SIZE];
+
+	if (keys == NULL) {
+		snprintf(m, sizeof(m), "[REDACTED:%s]", kind);
+		return json_string(m);
+	}
+	return jg_pii_mark(keys, 0, kind, text, len, m) == 0 ? json_string(m) : NULL;
+}
+
+json_t *
+jg_pii_mark_whole(const struct jg_pii_keys *keys, const char *text, size_t len)
+{
+	if (text == NULL)
+		return NULL;
+	return marker(keys, jg_pii_kind_of(text, len), text, len);
+}
+
 /* ---- sensitive fields and values ---- */
 
 static bool
@@ -475,19 +496,6 @@ jg_pii_conditions_sensitive(const json_t *conds, char *const *configured)
 			return c;
 	}
 	return NULL;
-}
-
-/* The marker of kind over text[0..len): keyed under the active key, or plain. */
-static json_t *
-marker(const struct jg_pii_keys *keys, const char *kind, const char *text, size_t len)
-{
-	char m[JG_PII_MARK_SIZE];
-
-	if (keys == NULL) {
-		snprintf(m, sizeof(m), "[REDACTED:%s]", kind);
-		return json_string(m);
-	}
-	return jg_pii_mark(keys, 0, kind, text, len, m) == 0 ? json_string(m) : NULL;
 }
 
 int

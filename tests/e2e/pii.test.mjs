@@ -43,6 +43,7 @@ describe('personal data: probes and the audit log', () => {
     assert.equal(r.status, 200, r.body);
     return r.body;
   };
+  const decodeJti = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti;
   const entries = (text) => text.trim().split('\n').slice(1).filter((l) => l.startsWith('{"actor"')).map((l) => JSON.parse(l));
 
   async function grant(user, approvers, capabilities, justification = INC) {
@@ -167,6 +168,15 @@ describe('personal data: probes and the audit log', () => {
     assert.ok(refused.body.includes(EMAIL), 'the caller is told which field, in clear');
     const logs = await withToken(alice.token, 'GET', `/v1/services/${SVC}/logs?q=${encodeURIComponent(EMAIL)}`);
     assert.equal(logs.status, 200, logs.body);
+    // a genuine token sent to a URL built from personal data: refused, and the refusal
+    // (guard.refused) names the path's service only when it is a live service
+    const OTHER = 'payment-other';
+    assert.equal(spawnSync(BIN, ['service', 'add', OTHER, '--owners', 'payments-eng', '-c', jg.configPath]).status, 0);
+    const segments = [EMAIL, `card ${CARD}`, NAME, 'zoe.customer', OTHER];
+    for (const seg of segments) {
+      const r = await withToken(alice.token, 'GET', `/v1/services/${encodeURIComponent(seg)}/logs`);
+      assert.equal(r.status, 401, `${seg}: ${r.body}`);
+    }
 
     const text = await exportText();
     for (const v of CLEAR) assert.ok(!text.includes(v), `the export holds ${v} in clear`);
@@ -197,6 +207,13 @@ describe('personal data: probes and the audit log', () => {
     assert.match(deploy.data.params.conditions[0].value, marker('field'));
     assert.match(deploy.data.params.conditions[2].value, marker('phone'));
     assert.match(deploy.data.params.conditions[3].value, marker('card'));
+    const wrongService = log.filter((e) => e.type === 'guard.refused' && e.data.jti === decodeJti(alice.token)).map((e) => e.data.service);
+    assert.equal(wrongService.length, segments.length, JSON.stringify(wrongService));
+    assert.match(wrongService[0], new RegExp(`^${marker('email').source}$`));
+    assert.match(wrongService[1], new RegExp(`^${marker('field').source}$`));
+    assert.match(wrongService[2], new RegExp(`^${marker('field').source}$`));
+    assert.match(wrongService[3], new RegExp(`^${marker('field').source}$`), 'a name that only looks like a service');
+    assert.equal(wrongService[4], OTHER, 'a live service is named in clear');
     const read = one((e) => e.type === 'logs.read' && e.actor === 'user:alice', 'logs.read');
     assert.match(read.data.params.q, new RegExp(`^${marker('query').source}$`));
     assert.equal(read.data.params.q_sha256, undefined, 'the unkeyed hash is gone');
@@ -223,6 +240,7 @@ describe('personal data: probes and the audit log', () => {
     const field = await jg.auditor('POST', '/v1/audit/hash', json({ value: NAME }));
     assert.equal(field.json.kind, 'field');
     assert.equal(deploy.data.params.conditions[1].value, field.json.markers[0].marker);
+    assert.equal(wrongService[2], field.json.markers[0].marker, 'the refused path\'s marker is the value\'s');
     const query = await jg.auditor('POST', '/v1/audit/hash', json({ value: EMAIL, kind: 'query' }));
     assert.equal(read.data.params.q, query.json.markers[0].marker);
     assert.ok(deploy.data.params.conditions[0].value.endsWith(query.json.markers[0].search), 'the field marker of the email has its mac');

@@ -178,6 +178,27 @@ test_pii_kind_of(void **state)
 	assert_string_equal(jg_pii_kind_of("", 0), "field");
 }
 
+/* Raw input recorded whole: one marker of its kind, the one /v1/audit/hash gives for it. */
+static void
+test_pii_mark_whole(void **state)
+{
+	(void)state;
+	struct jg_pii_keys *k = ring();
+	json_t *m = jg_pii_mark_whole(k, "alice@example.com", 17);
+	assert_string_equal(json_string_value(m),
+			    "[REDACTED:email:" KID ":pZ_FeNTLRvqrHW6zSOfHSw]");
+	json_decref(m);
+	m = jg_pii_mark_whole(k, "Alice Jones", 11);
+	assert_string_equal(json_string_value(m),
+			    "[REDACTED:field:" KID ":LtZXeivMLiISjLVmrmPkDg]");
+	json_decref(m);
+	m = jg_pii_mark_whole(NULL, "Alice Jones", 11);
+	assert_string_equal(json_string_value(m), "[REDACTED:field]");
+	json_decref(m);
+	assert_null(jg_pii_mark_whole(k, NULL, 0));
+	jg_pii_keys_free(k);
+}
+
 /* A key written by keys.c and loaded back marks like the same bytes given raw. */
 static void
 test_pii_keys_load_and_rotate(void **state)
@@ -325,6 +346,7 @@ main(void)
 	    cmocka_unit_test(test_pii_text),
 	    cmocka_unit_test(test_pii_json),
 	    cmocka_unit_test(test_pii_kind_of),
+	    cmocka_unit_test(test_pii_mark_whole),
 	    cmocka_unit_test(test_pii_keys_load_and_rotate),
 	    cmocka_unit_test(test_pii_field_sensitive),
 	    cmocka_unit_test(test_pii_conditions),
