@@ -26,6 +26,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
+#include "jitgate/pii.h"
 #include "jitgate/session.h"
 #include "access_int.h"
 
@@ -814,13 +815,45 @@ next_batch:
 	return rc;
 }
 
-/* A refused off-boarding, recorded as request.action_refused (the user as given, escaped). */
+static const char sql_is_requester[] = "SELECT 1 FROM access_requests WHERE requester = ? LIMIT 1";
+
+/*
+ * The user a refused off-boarding named, as its entry holds it.  The sub
+ * comes from the URL, typed by someone without the right to off-board: it
+ * is an identity (kept in clear, like every actor) only when someone by that
+ * name has asked for access; anything else may be anyone's personal data,
+ * and is one keyed marker of the whole text (pii.h), taken over it escaped
+ * where it is not UTF-8 (canon.h).  NULL on failure.
+ */
+static json_t *
+refused_user(struct jg_store_conn *conn, const struct jg_access_ctx *ctx, const char *sub)
+{
+	struct jg_stmt *st;
+
+	if (jg_stmt_prepare(conn, sql_is_requester, &st) != 0)
+		return NULL;
+	jg_stmt_bind_text(st, 1, sub);
+	int step = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	if (step == JG_STMT_ROW)
+		return json_string(sub);
+	if (step != JG_STMT_DONE)
+		return NULL;
+	json_t *escaped = jg_canon_string_escaped(sub, 256);
+	json_t *m = escaped ? jg_pii_mark_whole(ctx->pii, json_string_value(escaped),
+						json_string_length(escaped))
+			    : NULL;
+	json_decref(escaped);
+	return m;
+}
+
+/* A refused off-boarding, recorded as request.action_refused (the user: refused_user()). */
 static int
 offboard_refused_fn(struct jg_audit_tx *tx, void *vctx)
 {
 	struct user_job *j = vctx;
-	json_t *data =
-	    json_pack("{s:o}", "user", jg_canon_string_escaped(j->sub ? j->sub : "", 256));
+	json_t *user = refused_user(jg_audit_tx_conn(tx), j->ctx, j->sub ? j->sub : "");
+	json_t *data = user ? json_pack("{s:o}", "user", user) : NULL;
 	int rc = data ? jg_access_refusal_record(tx, j->ctx, j->caller, "offboard", data,
 						 "off-boarding needs admin rights")
 		      : JG_ENOMEM;

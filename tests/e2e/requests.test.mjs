@@ -533,6 +533,17 @@ rules:
       expectRefused(who, 'offboard', { user: 'alice' }, /needs admin rights/, `${who} off-boards alice`);
     }
     assert.deepEqual((await get('alice', `/v1/requests/${act.json.id}`)).json.state, 'active');
+    // a "user" typed into the URL that names no requester is no identity: it is recorded as the
+    // keyed marker of the whole text, never in clear (it may be anyone's personal data)
+    for (const [typed, kind] of [['bob.smith@example.com +14155550132', 'field'], ['zoe.q@example.com', 'email'], ['Zoë Quinn', 'field']]) {
+      const no = await post('grace', `/v1/users/${encodeURIComponent(typed)}/revoke`);
+      assert.equal(no.status, 403, no.body);
+      refusals++;
+      expectAudit('request.action_refused', `grace off-boards ${typed}`, (e) => e.actor === 'user:grace' && e.data.action === 'offboard' &&
+        new RegExp(`^\\[REDACTED:${kind}:[A-Za-z0-9_-]{8}:[A-Za-z0-9_-]{22}\\]$`).test(e.data.user));
+    }
+    const { text: afterTyped } = await exportEntries();
+    for (const clear of ['bob.smith', '4155550132', 'zoe.q@', 'Zoë', 'Zo\\u00eb']) assert.ok(!afterTyped.includes(clear), `the export holds ${clear} in clear`);
 
     const r = await post('oscar', '/v1/users/alice/revoke');
     assert.equal(r.status, 200, r.body);
