@@ -43,9 +43,14 @@
  * a segment split at every byte that is not an ASCII letter or digit and
  * where a lower-case letter or digit is followed by an upper-case one or
  * an upper-case run by a capitalised word ("customerEmail", "IPAddress",
- * "billing_address"); a word also matches with its trailing digits removed
- * ("address2").  "customeremail" is one word and matches nothing: list such
- * names in redaction.sensitive_fields.  The names (ASCII case ignored):
+ * "billing_address"; an upper-case run keeps a plural "s" that is not
+ * followed by a lower-case letter: "IPs", "DOBs", "SSNsList").  A word
+ * matches a name when it is the name, or its plural: the name followed by
+ * "s" ("emails", "dobs"), or by "es" when the name ends in s, x, z, ch or
+ * sh ("addresses", "faxes"); and so with its trailing digits removed
+ * ("address2", "addresses2").  No other stems: "status" is no plural, and
+ * "customeremail" is one word and matches nothing: list such names in
+ * redaction.sensitive_fields.  The names (ASCII case ignored):
  *
  *   contact    email mail phone mobile telephone tel msisdn fax
  *   payment    card pan cc cvv cvc iban

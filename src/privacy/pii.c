@@ -381,6 +381,38 @@ is_alnum(char c)
 	return is_lower(c) || is_upper(c) || is_digit(c);
 }
 
+/* Whether lw[0..n) (lower case) is a built-in name. */
+static bool
+builtin_exact(const char *lw, size_t n)
+{
+	for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
+		if (strlen(builtin_names[i]) == n && memcmp(lw, builtin_names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether lw[0..n) is a built-in name or its plural: the name with "s"
+ * ("emails", "dobs") or, after s, x, z, ch or sh, with "es" ("addresses",
+ * "faxes").  Only the names' plurals: "status" is no "statu".
+ */
+static bool
+builtin_or_plural(const char *lw, size_t n)
+{
+	if (builtin_exact(lw, n))
+		return true;
+	if (n < 2 || lw[n - 1] != 's')
+		return false;
+	if (builtin_exact(lw, n - 1))
+		return true;
+	if (n < 4 || lw[n - 2] != 'e')
+		return false;
+	char c = lw[n - 3];
+	bool sibilant = c == 's' || c == 'x' || c == 'z' ||
+			(c == 'h' && (lw[n - 4] == 'c' || lw[n - 4] == 's'));
+	return sibilant && builtin_exact(lw, n - 2);
+}
+
 static bool
 builtin_word(const char *w, size_t n)
 {
@@ -390,18 +422,13 @@ builtin_word(const char *w, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		lw[i] = is_upper(w[i]) ? (char)(w[i] | 0x20) : w[i];
-	lw[n] = '\0';
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
-			if (strcmp(lw, builtin_names[i]) == 0)
-				return true;
-		/* "address2": the word without its trailing digits */
-		while (n > 0 && is_digit(lw[n - 1]))
-			lw[--n] = '\0';
-		if (n == 0)
-			return false;
-	}
-	return false;
+	if (builtin_or_plural(lw, n))
+		return true;
+	/* "address2", "addresses2": the word without its trailing digits */
+	size_t m = n;
+	while (m > 0 && is_digit(lw[m - 1]))
+		m--;
+	return m > 0 && m < n && builtin_or_plural(lw, m);
 }
 
 /* Whether a word of seg[0..n) is a built-in name (pii.h: where words split). */
@@ -412,10 +439,16 @@ segment_has_name(const char *seg, size_t n)
 
 	for (size_t i = 0; i <= n; i++) {
 		bool cut = i == n || !is_alnum(seg[i]);
-		/* a new word begins at i: "customerEmail", "IPAddress" */
-		bool begins = i < n && i > start && is_upper(seg[i]) &&
-			      (is_lower(seg[i - 1]) || is_digit(seg[i - 1]) ||
-			       (i + 1 < n && is_lower(seg[i + 1]) && is_upper(seg[i - 1])));
+		/*
+		 * A new word begins at i: "customerEmail", "IPAddress" - but an
+		 * upper-case run's plural "s" stays with it: "IPs", "DOBs", "SSNsList".
+		 */
+		bool plural_s =
+		    i + 1 < n && seg[i + 1] == 's' && (i + 2 == n || !is_lower(seg[i + 2]));
+		bool begins =
+		    i < n && i > start && is_upper(seg[i]) &&
+		    (is_lower(seg[i - 1]) || is_digit(seg[i - 1]) ||
+		     (i + 1 < n && is_lower(seg[i + 1]) && is_upper(seg[i - 1]) && !plural_s));
 		if (cut || begins) {
 			if (i > start && builtin_word(seg + start, i - start))
 				return true;

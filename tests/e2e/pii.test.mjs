@@ -134,6 +134,20 @@ describe('personal data: probes and the audit log', () => {
     // configured sensitive fields count too (redaction.sensitive_fields: iban is among the defaults)
     const iban = await withToken(dave.token, 'POST', PROBES, probe({ field: 'payer.IBAN', op: 'eq', value: 'x' }));
     assert.equal(iban.status, 403, iban.body);
+    // plurals of the names count too (with a second token: each token's refusals are capped in the log)
+    const t2 = await post('dave', `/v1/grants/${dave.id}/token`);
+    assert.equal(t2.status, 201, t2.body);
+    const plurals = [
+      { field: 'customer.emails', op: 'contains', value: 'zoe.q' },
+      { field: 'billing.Addresses', op: 'contains', value: 'High St' },
+      { field: 'customer.DOBs', op: 'contains', value: '1990' },
+      { field: 'order.cards', op: 'eq', value: 'x' },
+    ];
+    for (const c of plurals) {
+      const r = await withToken(t2.json.token, 'POST', PROBES, probe(c));
+      assert.equal(r.status, 403, `${JSON.stringify(c)}: ${r.body}`);
+      assert.ok(r.json.error.message.includes(c.field), r.body);
+    }
     assert.deepEqual((await withToken(dave.token, 'GET', PROBES)).json.probes.map((x) => x.id), before, 'a refused probe was stored');
 
     // conditions on other fields are still his to use
@@ -145,7 +159,7 @@ describe('personal data: probes and the audit log', () => {
     const davesDeploys = log.filter((e) => e.type === 'probe.deploy' && e.actor === 'user:dave');
     assert.equal(davesDeploys.length, 1, JSON.stringify(davesDeploys));
     const refused = log.filter((e) => e.type === 'guard.refused' && e.actor === 'user:dave' && e.data.capability === 'read-pii');
-    assert.equal(refused.length, cases.length + 1);
+    assert.equal(refused.length, cases.length + 1 + plurals.length);
     assert.ok(refused.every((e) => e.data.action === 'probe.deploy'));
   });
 

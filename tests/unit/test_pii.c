@@ -265,15 +265,21 @@ test_pii_field_sensitive(void **state)
 	(void)state;
 	char *configured[] = {"loyalty_no", "Secret-Thing", NULL};
 	static const char *const yes[] = {
-	    "customer.email", "email",	    "customerEmail",   "CustomerEmail", "billing_address",
-	    "IPAddress",      "client_ip",  "user.first_name", "card",		"cardNumber",
-	    "items.0.pan",    "e-mail",	    "address2",	       "customer.Name", "ssn",
-	    "auth.token",     "loyalty_no", "a.LOYALTY_NO.b",  "secret-thing",	"dob",
-	    "remote_addr",    "ipv6"};
+	    "customer.email", "email", "customerEmail", "CustomerEmail", "billing_address",
+	    "IPAddress", "client_ip", "user.first_name", "card", "cardNumber", "items.0.pan",
+	    "e-mail", "address2", "customer.Name", "ssn", "auth.token", "loyalty_no",
+	    "a.LOYALTY_NO.b", "secret-thing", "dob", "remote_addr", "ipv6",
+	    /* plurals: a trailing "s", or "es" after s, x, z, ch or sh */
+	    "customer.emails", "customer.phones", "customer.addresses", "user.names", "order.cards",
+	    "billing.Addresses", "cust.ssns", "user.passwords", "customer.surnames",
+	    "customer.DOBs", "customerIPs", "SSNsList", "fax.faxes", "home_addresses2", "cookies",
+	    "tokens_used2x"};
 	static const char *const no[] = {
-	    "amount",	       "currency", "items.0.sku",    "customeremail", "cardinality",
-	    "span_id",	       "shipping", "loyalty_number", "company",	      "description",
-	    "request.country", "f0",	   "tokens_used2x"};
+	    "amount", "currency", "items.0.sku", "customeremail", "cardinality", "span_id",
+	    "shipping", "loyalty_number", "company", "description", "request.country", "f0",
+	    "items_used2x",
+	    /* an "s" that is no plural of a name, and "es" after other letters */
+	    "class", "status", "bus", "process", "success", "IPsec", "pines", "panes", "lates"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		if (!jg_pii_field_sensitive(yes[i], configured))
