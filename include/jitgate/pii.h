@@ -39,7 +39,10 @@
  * redaction.sensitive_fields (the whole segment, ignoring ASCII case) or
  * one of the segment's words is a personal data name below, or when its
  * value is something redaction would replace (a string holding an email,
- * card, phone, IP, bearer token or JWT; an integer card number).  Words:
+ * card, phone, IP, bearer token or JWT; a number that is a card number,
+ * written as an integer or a real, or - since the agent compares numbers
+ * as doubles - that shares its double with one: redact.h,
+ * jg_redact_number_is_card() with as_double).  Words:
  * a segment split at every byte that is not an ASCII letter or digit and
  * where a lower-case letter or digit is followed by an upper-case one or
  * an upper-case run by a capitalised word ("customerEmail", "IPAddress",
@@ -159,7 +162,11 @@ json_t *jg_pii_mark_whole(const struct jg_pii_keys *keys, const char *text, size
  */
 bool jg_pii_field_sensitive(const char *path, char *const *configured);
 
-/* Whether redaction would replace value (a string with a match, an integer card number). */
+/*
+ * Whether redaction would replace value, as a condition compares it: a
+ * string with a match, or a number that is, or shares its double with, a
+ * card number (integer or real alike).
+ */
 bool jg_pii_value_sensitive(const json_t *value);
 
 /*
@@ -172,7 +179,8 @@ const json_t *jg_pii_conditions_sensitive(const json_t *conds, char *const *conf
  * Rewrites the values of the sensitive conditions of conds in place: on a
  * sensitive field the whole value becomes one marker of kind field (over
  * the string's bytes, or the compact JSON text of a number or boolean);
- * otherwise a string goes through jg_pii_text() and an integer card number
+ * otherwise a string goes through jg_pii_text() and a number that
+ * jg_pii_value_sensitive() takes for a card number (an integer or a real)
  * becomes a card marker over its decimal digits.  Keyed markers with keys,
  * plain ones with keys NULL.  Returns 0, JG_ENOMEM or JG_ECRYPTO (then
  * conds must not be shown).

@@ -486,16 +486,6 @@ jg_pii_field_sensitive(const char *path, char *const *configured)
 	}
 }
 
-static bool
-integer_is_card(json_int_t v)
-{
-	char buf[32];
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	int n = snprintf(buf, sizeof(buf), "%llu", u);
-
-	return n >= 13 && n <= 19 && jg_redact_luhn(buf, (size_t)n);
-}
-
 bool
 jg_pii_value_sensitive(const json_t *value)
 {
@@ -503,8 +493,9 @@ jg_pii_value_sensitive(const json_t *value)
 	size_t olen;
 	unsigned found = 0;
 
-	if (json_is_integer(value))
-		return integer_is_card(json_integer_value(value));
+	/* the agent compares numbers as doubles: whatever integer shares one counts */
+	if (json_is_number(value))
+		return jg_redact_number_is_card(value, true, NULL);
 	if (!json_is_string(value))
 		return false;
 	/* fail closed: a value redaction cannot scan counts as sensitive */
@@ -536,7 +527,7 @@ jg_pii_conditions(const struct jg_pii_keys *keys, json_t *conds, char *const *co
 {
 	size_t i;
 	json_t *c, *v, *repl = NULL;
-	char *text;
+	char *text, digits[JG_REDACT_DIGITS_SIZE];
 
 	json_array_foreach(conds, i, c)
 	{
@@ -555,13 +546,8 @@ jg_pii_conditions(const struct jg_pii_keys *keys, json_t *conds, char *const *co
 			if (walk(keys, v, 0) != 0)
 				return JG_ENOMEM;
 			continue;
-		} else if (json_is_integer(v) && integer_is_card(json_integer_value(v))) {
+		} else if (json_is_number(v) && jg_redact_number_is_card(v, true, digits)) {
 			/* the digits, as the scanner would match them in text ("-" stays out) */
-			char digits[32];
-			json_int_t n = json_integer_value(v);
-			unsigned long long u =
-			    n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
-			snprintf(digits, sizeof(digits), "%llu", u);
 			repl = marker(keys, "card", digits, strlen(digits));
 		} else {
 			continue;

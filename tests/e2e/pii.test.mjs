@@ -278,4 +278,34 @@ describe('personal data: probes and the audit log', () => {
     assert.ok(hashed.every((e) => e.actor === 'user:erin'));
     assert.deepEqual(hashed[0].data, { kind: 'email', markers: [emailMarker] });
   });
+
+  test('a card number written as a real (or as an integer the agent cannot tell from one) is a card number too', async () => {
+    // the agent compares numbers as doubles: 4111111111111111.0 and 4.111111111111111e15 match the
+    // integer card, and so does 4532015112830365953 (no Luhn number itself) the card 4532015112830366120
+    const raw = (token, value) => jg.request('POST', PROBES, {
+      body: `{"function":"Refunds.issue","capture_args":true,"duration":600,"conditions":[{"field":"payment.number","op":"eq","value":${value}}]}`,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    });
+    const before = (await withToken(dave.token, 'GET', PROBES)).json.probes.map((x) => x.id);
+    const t = await post('dave', `/v1/grants/${dave.id}/token`);
+    assert.equal(t.status, 201, t.body);
+    for (const value of [`${CARD_DIGITS}.0`, '4.111111111111111e15', '-4111111111111111.0', '4532015112830365953']) {
+      const r = await raw(t.json.token, value);
+      assert.equal(r.status, 403, `${value}: ${r.body}`);
+      assert.match(r.json.error.message, /'payment\.number'.*read-pii/);
+    }
+    assert.deepEqual((await withToken(dave.token, 'GET', PROBES)).json.probes.map((x) => x.id), before, 'a refused probe was stored');
+    // deployed with read-pii, the real is shown to dave as a card, and logged as the integer's marker
+    const d = await raw(alice.token, `${CARD_DIGITS}.0`);
+    assert.equal(d.status, 201, d.body);
+    const seen = await withToken(dave.token, 'GET', PROBES);
+    assert.ok(!seen.body.includes(CARD_DIGITS), seen.body);
+    assert.deepEqual(seen.json.probes.find((x) => x.id === d.json.id).conditions,
+      [{ field: 'payment.number', op: 'eq', value: '[REDACTED:card]' }]);
+    const text = await exportText();
+    assert.ok(!text.includes(CARD_DIGITS) && !text.includes('4.111111111111111') && !text.includes('45320151128303'), 'a card in clear');
+    const deploys = entries(text).filter((e) => e.type === 'probe.deploy' && e.actor === 'user:alice');
+    // the integer of the first test and the real here: one card, one marker
+    assert.equal(deploys.at(-1).data.params.conditions[0].value, deploys[0].data.params.conditions[3].value);
+  });
 });
