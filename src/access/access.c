@@ -58,6 +58,8 @@ struct new_req {
 	size_t ncaps;
 	int64_t duration;
 	int break_glass;
+	/* a refusal that quotes the body: what it quoted, and the words around it */
+	const char *quoted, *quote_pre, *quote_post;
 };
 
 static int
@@ -69,6 +71,18 @@ valid_service(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n;
 }
 
+#define SHOWN_MAX	 64 /* bytes of a quoted string in a message */
+#define SHOWN_MARKERS	 4  /* markers kept whole in an entry's quote */
+#define ENTRY_QUOTE_SIZE (SHOWN_MAX + SHOWN_MARKERS * JG_PII_MARK_SIZE + 4)
+
+/* Copies s[0..n) into dst[*j..) as printable ASCII (other bytes become '?'). */
+static void
+printable(char *dst, size_t *j, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[(*j)++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+}
+
 /*
  * A string of the body made safe for a message: printable ASCII (other bytes
  * become '?'), at most 64 bytes.  A plain "%.64s" could cut a UTF-8 sequence,
@@ -77,10 +91,12 @@ valid_service(const char *s)
 static const char *
 shown(char *dst, size_t len, const char *s)
 {
-	size_t j = 0;
-	for (; s != NULL && *s != '\0' && j < 64 && j + 4 < len; s++)
-		dst[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-	if (s != NULL && *s != '\0' && j + 4 <= len) {
+	size_t j = 0, n = s ? strlen(s) : 0, take = n < SHOWN_MAX ? n : SHOWN_MAX;
+
+	if (take + 4 > len)
+		take = len > 4 ? len - 4 : 0;
+	printable(dst, &j, s, take);
+	if (take < n && j + 4 <= len) {
 		memcpy(dst + j, "...", 3);
 		j += 3;
 	}
@@ -88,11 +104,77 @@ shown(char *dst, size_t len, const char *s)
 	return dst;
 }
 
+/* The length of the marker at m (pii.h), or 0 when none begins there. */
+static size_t
+marker_at(const char *m, size_t left)
+{
+	static const char head[] = "[REDACTED:";
+	if (left < sizeof(head) - 1 || memcmp(m, head, sizeof(head) - 1) != 0)
+		return 0;
+	const char *end = memchr(m, ']', left < JG_PII_MARK_SIZE ? left : JG_PII_MARK_SIZE);
+	return end ? (size_t)(end - m) + 1 : 0;
+}
+
+/*
+ * s quoted for an audit entry: its personal data marked first, over the
+ * whole string (a match cut in two is no match, and its fragment would stay
+ * in clear), then shown as the reply shows it - printable ASCII - and cut
+ * after 64 bytes of the rest, keeping up to 4 markers whole.  dst holds
+ * ENTRY_QUOTE_SIZE bytes.  Returns 0, or the codes of jg_pii_text() (then
+ * nothing may be quoted).
+ */
+static int
+entry_quote(const struct jg_access_ctx *ctx, const char *s, char dst[ENTRY_QUOTE_SIZE])
+{
+	char *o = NULL;
+	size_t olen, j = 0, clear = 0, markers = 0, i = 0;
+	int rc = jg_pii_text(ctx->pii, s, strlen(s), &o, &olen, NULL);
+
+	if (rc != 0)
+		return rc;
+	while (i < olen && clear < SHOWN_MAX) {
+		size_t m = marker_at(o + i, olen - i);
+		if (m > 0 && markers == SHOWN_MARKERS)
+			break;
+		if (m > 0)
+			markers++;
+		else
+			clear++;
+		printable(dst, &j, o + i, m > 0 ? m : 1);
+		i += m > 0 ? m : 1;
+	}
+	if (i < olen) {
+		memcpy(dst + j, "...", 3);
+		j += 3;
+	}
+	dst[j] = '\0';
+	free(o);
+	return 0;
+}
+
+/* Refuses the create with a message quoting s (see parse_new): the reply shows it cut. */
+static int
+refuse_quoting(struct new_req *n, char *why, size_t whylen, const char *pre, const char *s,
+	       const char *post)
+{
+	char safe[SHOWN_MAX + 8];
+
+	n->quoted = s;
+	n->quote_pre = pre;
+	n->quote_post = post;
+	return jg_access_fail(why, whylen, JG_EINVAL, "%s%s%s", pre, shown(safe, sizeof(safe), s),
+			      post);
+}
+
+/*
+ * The request asked for in body, into n.  A refusal fills why (the reply);
+ * one that quotes the body also says what in n->quoted, so that the entry
+ * can quote it marked (entry_quote).
+ */
 static int
 parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char *why,
 	  size_t whylen)
 {
-	char safe[72];
 	static const char *const allowed[] = {"service", "capabilities", "duration",
 					      "justification", "break_glass"};
 	const char *key;
@@ -105,8 +187,7 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		for (size_t i = 0; i < 5; i++)
 			ok |= strcmp(key, allowed[i]) == 0;
 		if (!ok)
-			return jg_access_fail(why, whylen, JG_EINVAL, "unknown field '%s'",
-					      shown(safe, sizeof(safe), key));
+			return refuse_quoting(n, why, whylen, "unknown field '", key, "'");
 	}
 	v = json_object_get(body, "service");
 	if (!json_is_string(v))
@@ -128,12 +209,10 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	json_array_foreach(v, i, c)
 	{
 		if (!json_is_string(c) || !jg_policy_capability_known(json_string_value(c)))
-			return jg_access_fail(
-			    why, whylen, JG_EINVAL,
-			    "unknown capability '%s' (read-logs, read-traces, read-metrics, "
-			    "deploy-probe, read-pii)",
-			    json_is_string(c) ? shown(safe, sizeof(safe), json_string_value(c))
-					      : "?");
+			return refuse_quoting(n, why, whylen, "unknown capability '",
+					      json_is_string(c) ? json_string_value(c) : "?",
+					      "' (read-logs, read-traces, read-metrics, "
+					      "deploy-probe, read-pii)");
 		int dup = 0; /* ["read-logs","read-logs"] is one capability */
 		for (size_t k = 0; k < n->ncaps; k++)
 			dup |= strcmp(n->caps[k], json_string_value(c)) == 0;
@@ -248,8 +327,16 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 		/* refused: nothing stored but the refusal itself */
 		j->outcome = JG_EINVAL;
 		data = json_object();
-		/* the message may quote the body (an unknown field's name) */
-		rc = jg_access_entry_text(ctx, data, "reason", j->why);
+		/* the message may quote the body (an unknown field's name): marked, then cut */
+		char q[ENTRY_QUOTE_SIZE], quoting[ENTRY_QUOTE_SIZE + 128];
+		const char *reason = j->why;
+		rc = 0;
+		if (n.quoted != NULL && (rc = entry_quote(ctx, n.quoted, q)) == 0) {
+			snprintf(quoting, sizeof(quoting), "%s%s%s", n.quote_pre, q, n.quote_post);
+			reason = quoting;
+		}
+		if (rc == 0)
+			rc = jg_access_entry_text(ctx, data, "reason", reason);
 		if (rc == 0)
 			rc =
 			    jg_audit_tx_append(tx, "request.refused", j->caller->actor, data, NULL);
