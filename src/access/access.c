@@ -803,6 +803,8 @@ jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	if (reason == NULL || *reason == '\0' || strlen(reason) > ACCESS_MAX_REASON)
 		return jg_access_fail(why, whylen, JG_EINVAL,
 				      "'reason' is required (at most %d bytes)", ACCESS_MAX_REASON);
+	if (!jg_utf8_valid(reason, strlen(reason)))
+		return jg_access_fail(why, whylen, JG_EINVAL, "'reason' must be UTF-8 text");
 	return do_op(ctx, caller, OP_DENY, id, reason, out, why, whylen);
 }
 
@@ -820,6 +822,8 @@ jg_access_revoke(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 	if (reason && strlen(reason) > ACCESS_MAX_REASON)
 		return jg_access_fail(why, whylen, JG_EINVAL, "'reason' is longer than %d bytes",
 				      ACCESS_MAX_REASON);
+	if (reason && !jg_utf8_valid(reason, strlen(reason)))
+		return jg_access_fail(why, whylen, JG_EINVAL, "'reason' must be UTF-8 text");
 	return do_op(ctx, caller, OP_REVOKE, id, reason, out, why, whylen);
 }
 
@@ -830,6 +834,8 @@ jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 	if (note && strlen(note) > ACCESS_MAX_REASON)
 		return jg_access_fail(why, whylen, JG_EINVAL, "'note' is longer than %d bytes",
 				      ACCESS_MAX_REASON);
+	if (note && !jg_utf8_valid(note, strlen(note)))
+		return jg_access_fail(why, whylen, JG_EINVAL, "'note' must be UTF-8 text");
 	return do_op(ctx, caller, OP_REVIEW, id, note, out, why, whylen);
 }
 
@@ -878,8 +884,10 @@ next_batch:
 			break;
 		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub,
 					 "reason", "user off-boarded");
-		rc = jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
-					j->caller->actor, data, NULL);
+		/* never an entry without its data: an entry that cannot be built rolls back */
+		rc = data ? jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
+					       j->caller->actor, data, NULL)
+			  : JG_ENOMEM;
 		json_decref(data);
 		if (active)
 			j->revoked++;
@@ -896,7 +904,8 @@ next_batch:
 		/* the off-boarding itself, even when nothing was open */
 		json_t *data = json_pack("{s:s,s:i,s:i}", "user", j->sub, "revoked", j->revoked,
 					 "cancelled", j->cancelled);
-		rc = jg_audit_tx_append(tx, "user.offboarded", j->caller->actor, data, NULL);
+		rc = data ? jg_audit_tx_append(tx, "user.offboarded", j->caller->actor, data, NULL)
+			  : JG_ENOMEM;
 		json_decref(data);
 	}
 	return rc;
@@ -962,6 +971,9 @@ jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_ca
 	}
 	if (sub == NULL || *sub == '\0' || strlen(sub) > 255)
 		return jg_access_fail(why, whylen, JG_EINVAL, "a user (sub) is required");
+	/* a sub that is no UTF-8 text names no one (and no entry could say whom) */
+	if (!jg_utf8_valid(sub, strlen(sub)))
+		return jg_access_fail(why, whylen, JG_EINVAL, "a user (sub) must be UTF-8 text");
 	int rc = run(ctx, user_fn, &j, why, whylen);
 	if (rc == 0)
 		*out = json_pack("{s:s,s:i,s:i}", "user", sub, "revoked", j.revoked, "cancelled",

@@ -61,8 +61,9 @@ int jg_access_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /*
- * Sets data[key] to text with its personal data marked (pii.h).  Returns 0
- * or JG_ENOMEM: then the entry must not be written (never the text in clear).
+ * Sets data[key] to text with its personal data marked (pii.h).  Returns 0,
+ * JG_EINVAL (text is not UTF-8) or JG_ENOMEM: then the entry must not be
+ * written (never the text in clear).
  */
 int jg_access_entry_text(const struct jg_access_ctx *ctx, json_t *data, const char *key,
 			 const char *text);

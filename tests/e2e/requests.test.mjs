@@ -545,6 +545,17 @@ rules:
     const { text: afterTyped } = await exportEntries();
     for (const clear of ['bob.smith', '4155550132', 'zoe.q@', 'Zoë', 'Zo\\u00eb']) assert.ok(!afterTyped.includes(clear), `the export holds ${clear} in clear`);
 
+    // a user that is no UTF-8 text names no one: 400, and no off-boarding is recorded
+    const entriesBefore = (await exportEntries()).entries.length;
+    for (const bad of ['%FF', 'alice%C0%80', '%ED%A0%80']) {
+      const no = await post('oscar', `/v1/users/${bad}/revoke`);
+      assert.equal(no.status, 400, `${bad}: ${no.body}`);
+      assert.equal(no.json.error.code, 'bad_request');
+      assert.match(no.json.error.message, /UTF-8/);
+    }
+    const written = (await exportEntries()).entries.slice(entriesBefore);
+    assert.deepEqual(written.filter((e) => e.type !== 'audit.exported').map((e) => e.type), [], 'a refused off-boarding wrote entries');
+
     const r = await post('oscar', '/v1/users/alice/revoke');
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(r.json, { user: 'alice', revoked: nActive, cancelled: nPending });
