@@ -615,9 +615,11 @@ static int
 op_refused(struct jg_audit_tx *tx, struct op_job *j, const struct req *r, int code)
 {
 	json_t *data = json_pack("{s:s,s:s}", "request", r->id, "service", r->service);
-	int rc =
-	    data ? jg_access_refusal_record(tx, j->ctx, j->caller, op_names[j->op], data, j->why)
-		 : JG_ENOMEM;
+	/* someone else's request is worth naming when the refusal is only counted */
+	const char *target = strcmp(r->requester, j->caller->sub) != 0 ? r->id : NULL;
+	int rc = data ? jg_access_refusal_record(tx, j->ctx, j->caller, op_names[j->op], data,
+						 j->why, target)
+		      : JG_ENOMEM;
 	json_decref(data);
 	if (rc != 0) {
 		jg_log(JG_LOG_WARN, "access: cannot record a refused action in the audit log",
@@ -950,8 +952,12 @@ offboard_refused_fn(struct jg_audit_tx *tx, void *vctx)
 	struct user_job *j = vctx;
 	json_t *user = refused_user(jg_audit_tx_conn(tx), j->ctx, j->sub ? j->sub : "");
 	json_t *data = user ? json_pack("{s:o}", "user", user) : NULL;
+	char target[JG_PII_MARK_SIZE + 300];
+	if (data != NULL)
+		snprintf(target, sizeof(target), "user:%s",
+			 json_string_value(json_object_get(data, "user")));
 	int rc = data ? jg_access_refusal_record(tx, j->ctx, j->caller, "offboard", data,
-						 "off-boarding needs admin rights")
+						 "off-boarding needs admin rights", target)
 		      : JG_ENOMEM;
 	json_decref(data);
 	return rc;
