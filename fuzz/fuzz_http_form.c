@@ -4,10 +4,12 @@
  * liboauth2's form parser.
  *
  * Beyond memory safety: a field is either found and fits (NUL-terminated,
- * shorter than the buffer), too big (JG_ETOOBIG, buffer emptied) or absent
- * (JG_ENOTFOUND, buffer emptied); never a partial copy.
+ * shorter than the buffer, well-formed UTF-8), too big (JG_ETOOBIG, buffer
+ * emptied), not UTF-8 (JG_EINVAL, buffer emptied) or absent (JG_ENOTFOUND,
+ * buffer emptied); never a partial copy.
  */
 #include "fuzz_common.h"
+#include "jitgate/canon.h"
 #include "jitgate/error.h"
 
 int
@@ -32,9 +34,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(out, 'x', sizeof(out));
 		int rc = jg_http_form_field(&req, names[i], out, sizeof(out));
 		if (rc == 0)
-			FUZZ_CHECK(memchr(out, '\0', sizeof(out)) != NULL);
+			FUZZ_CHECK(memchr(out, '\0', sizeof(out)) != NULL &&
+				   jg_utf8_valid(out, strlen(out)));
 		else
-			FUZZ_CHECK((rc == JG_ENOTFOUND || rc == JG_ETOOBIG) && out[0] == '\0');
+			FUZZ_CHECK((rc == JG_ENOTFOUND || rc == JG_ETOOBIG || rc == JG_EINVAL) &&
+				   out[0] == '\0');
 	}
 	free(copy);
 	return 0;

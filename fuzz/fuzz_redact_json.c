@@ -2,11 +2,13 @@
  * fuzz_redact_json.c - jg_redact_json (redact.c) on any JSON document, with
  * the sensitive keys api_agents.c uses, checking redact.h's contract:
  *   - it fails only for nesting deeper than JG_REDACT_MAX_DEPTH, a string
- *     longer than JG_REDACT_MAX_TEXT, or a top-level integer card number;
+ *     longer than JG_REDACT_MAX_TEXT, or a top-level card number (an
+ *     integer, or a real: one whose value is exact, below 2^53, is judged
+ *     here; one beyond may stand for a card, redact.h);
  *   - after success the document still encodes (every string valid UTF-8),
- *     every sensitive key's value is the field marker, no integer left is a
- *     13-19 digit Luhn number, and JG_REDACT_FIELD is reported exactly when
- *     a sensitive key was there.
+ *     every sensitive key's value is the field marker, no integer and no
+ *     integral real below 2^53 left is a 13-19 digit Luhn number, and
+ *     JG_REDACT_FIELD is reported exactly when a sensitive key was there.
  */
 #include <inttypes.h>
 #include <strings.h>
@@ -49,6 +51,30 @@ card_int(json_t *v)
 	return n >= 13 && n <= 19 && jg_redact_luhn(digits, (size_t)n);
 }
 
+/* A real whose value is an integer below 2^53 (exact) with 13-19 digits passing Luhn. */
+static int
+card_real(json_t *v)
+{
+	char digits[32];
+	if (!json_is_real(v))
+		return 0;
+	double a = json_real_value(v);
+	a = a < 0 ? -a : a;
+	if (!(a < 9007199254740992.0) || a != (double)(uint64_t)a)
+		return 0;
+	int n = snprintf(digits, sizeof(digits), "%" PRIu64, (uint64_t)a);
+	return n >= 13 && n <= 19 && jg_redact_luhn(digits, (size_t)n);
+}
+
+/* A real beyond 2^53, integral and below 1e19: it may stand for a card (redact.h). */
+static int
+big_real(json_t *v)
+{
+	double a = json_is_real(v) ? json_real_value(v) : 0;
+	a = a < 0 ? -a : a;
+	return a >= 9007199254740992.0 && a < 1e19;
+}
+
 struct facts {
 	size_t depth;
 	int long_string, has_sensitive;
@@ -89,7 +115,7 @@ check(json_t *v)
 	json_t *c;
 	size_t i;
 
-	FUZZ_CHECK(!card_int(v));
+	FUZZ_CHECK(!card_int(v) && !card_real(v));
 	if (json_is_object(v)) {
 		json_object_foreach(v, k, c)
 		{
@@ -118,7 +144,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0) {
 		FUZZ_CHECK(found == 0);
 		FUZZ_CHECK((rc == JG_ETOOBIG && (f.depth > JG_REDACT_MAX_DEPTH || f.long_string)) ||
-			   (rc == JG_EINVAL && card_int(doc)));
+			   (rc == JG_EINVAL && (card_int(doc) || card_real(doc) || big_real(doc))));
 	} else {
 		char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
 		FUZZ_CHECK(text != NULL);

@@ -11,6 +11,7 @@
 #ifndef JITGATE_CANON_H
 #define JITGATE_CANON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,9 @@ int jg_canon_check(const char *buf, size_t len, json_t **out, char *why, size_t 
  * of an entry may hold.
  */
 size_t jg_utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
+
+/* True when s[0..len) is well-formed UTF-8 throughout (jg_utf8_next()); NUL bytes count as text. */
+bool jg_utf8_valid(const char *s, size_t len);
 
 /*
  * A JSON string for bytes that need not be UTF-8 (raw input, such as a URL

@@ -60,6 +60,13 @@ bool jg_catalog_service_name_valid(const char *name);
 bool jg_catalog_group_valid(const char *group);
 
 /*
+ * 0 when name is a live service of the catalog (on a connection of its
+ * own); JG_ENOTFOUND when it is not (or is no valid name), JG_ESTORE.
+ */
+int jg_catalog_service_exists(struct jg_store *store, const char *name)
+    __attribute__((warn_unused_result));
+
+/*
  * Adds service name owned by owners[0..nowners) (1 to 16 groups; duplicates
  * dropped).  A removed service can be added again.  JG_ECONFLICT when it
  * exists.

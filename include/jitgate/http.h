@@ -80,7 +80,9 @@ void jg_http_client_key(const struct jg_http_request *req, char *out, size_t len
 const char *jg_http_cookie(const struct jg_http_request *req, const char *name);
 /*
  * A field of a urlencoded form body, copied into out (outlen bytes).
- * Returns 0, JG_ENOTFOUND or JG_ETOOBIG.
+ * Returns 0, JG_ENOTFOUND, JG_ETOOBIG or JG_EINVAL (its bytes, once
+ * decoded, are not UTF-8: "%FF" - no text jitgate can record or show);
+ * on failure out is "".
  */
 int jg_http_form_field(const struct jg_http_request *req, const char *name, char *out,
 		       size_t outlen);

@@ -4,8 +4,9 @@
  * jitgate owns the provider's signing keys: it fetches the JWKS named by
  * discovery, keeps it, and refetches only when a token names a key id it
  * does not know - at most once per oidc.jwks_min_refresh_seconds, whoever
- * sends what, and never for an address over its failure budget
- * (JG_OIDC_NO_FETCH) - and keeps the keys it has while the provider is down.  Each
+ * sends what, from whichever address (a caller may forbid it with
+ * JG_OIDC_NO_FETCH; the API does not) - and keeps the keys it has while the
+ * provider is down.  Each
  * key is handed to liboauth2's `jwk` verifier, so liboauth2 checks
  * signatures but never fetches anything itself.
  *
@@ -69,8 +70,8 @@ int jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len);
 /*
  * Verifies a bearer access token (typ at+jwt, aud = oidc.audience, azp and
  * client_id, those present, in oidc.allowed_clients) and fills
- * *id.  flags: 0 or JG_OIDC_NO_FETCH (the caller's address is over its
- * failure budget: it must not make jitgate call the provider).  Returns 0;
+ * *id.  flags: 0 or JG_OIDC_NO_FETCH (a key id not known yet is refused
+ * without calling the provider).  Returns 0;
  * JG_EDENIED with a reason in why (answer 401); JG_EUNAVAIL when no key
  * could ever be obtained (answer 503).
  */

@@ -11,8 +11,9 @@
  *   [REDACTED:<kind>:<kid>:<mac>]
  *
  *   kind  what was matched: email, card, phone, ip, token (a bearer token),
- *         jwt; field (the whole value of a condition on a sensitive field);
- *         query (a logs.read search)
+ *         jwt; field (the whole value of a condition on a sensitive field,
+ *         or of raw input recorded whole, jg_pii_mark_whole()); query (a
+ *         logs.read search)
  *   kid   the key's id: base64url (RFC 4648 section 5, no padding) of the
  *         first 6 bytes of HMAC-SHA-256(K, "jitgate pii key id"), 8
  *         characters
@@ -38,13 +39,21 @@
  * redaction.sensitive_fields (the whole segment, ignoring ASCII case) or
  * one of the segment's words is a personal data name below, or when its
  * value is something redaction would replace (a string holding an email,
- * card, phone, IP, bearer token or JWT; an integer card number).  Words:
+ * card, phone, IP, bearer token or JWT; a number that is a card number,
+ * written as an integer or a real, or - since the agent compares numbers
+ * as doubles - that shares its double with one: redact.h,
+ * jg_redact_number_is_card() with as_double).  Words:
  * a segment split at every byte that is not an ASCII letter or digit and
  * where a lower-case letter or digit is followed by an upper-case one or
  * an upper-case run by a capitalised word ("customerEmail", "IPAddress",
- * "billing_address"); a word also matches with its trailing digits removed
- * ("address2").  "customeremail" is one word and matches nothing: list such
- * names in redaction.sensitive_fields.  The names (ASCII case ignored):
+ * "billing_address"; an upper-case run keeps a plural "s" that is not
+ * followed by a lower-case letter: "IPs", "DOBs", "SSNsList").  A word
+ * matches a name when it is the name, or its plural: the name followed by
+ * "s" ("emails", "dobs"), or by "es" when the name ends in s, x, z, ch or
+ * sh ("addresses", "faxes"); and so with its trailing digits removed
+ * ("address2", "addresses2").  No other stems: "status" is no plural, and
+ * "customeremail" is one word and matches nothing: list such names in
+ * redaction.sensitive_fields.  The names (ASCII case ignored):
  *
  *   contact    email mail phone mobile telephone tel msisdn fax
  *   payment    card pan cc cvv cvc iban
@@ -137,13 +146,27 @@ json_t *jg_pii_string(const struct jg_pii_keys *keys, const char *text);
 const char *jg_pii_kind_of(const char *value, size_t len);
 
 /*
+ * A new JSON string holding one marker of the whole of text[0..len), of
+ * kind jg_pii_kind_of() ("email" for an address alone, else "field"):
+ * for raw input that is not known to be harmless, such as a URL segment
+ * that names no service.  Keyed under the active key, plain with keys
+ * NULL; the same marker POST /v1/audit/hash gives for that value.  NULL on
+ * failure (the caller must then write nothing).
+ */
+json_t *jg_pii_mark_whole(const struct jg_pii_keys *keys, const char *text, size_t len);
+
+/*
  * Whether the dotted path names personal data: a segment equal (ignoring
  * ASCII case) to one of configured (NULL-terminated, may be NULL) or with
  * a word in the built-in list above.
  */
 bool jg_pii_field_sensitive(const char *path, char *const *configured);
 
-/* Whether redaction would replace value (a string with a match, an integer card number). */
+/*
+ * Whether redaction would replace value, as a condition compares it: a
+ * string with a match, or a number that is, or shares its double with, a
+ * card number (integer or real alike).
+ */
 bool jg_pii_value_sensitive(const json_t *value);
 
 /*
@@ -156,7 +179,8 @@ const json_t *jg_pii_conditions_sensitive(const json_t *conds, char *const *conf
  * Rewrites the values of the sensitive conditions of conds in place: on a
  * sensitive field the whole value becomes one marker of kind field (over
  * the string's bytes, or the compact JSON text of a number or boolean);
- * otherwise a string goes through jg_pii_text() and an integer card number
+ * otherwise a string goes through jg_pii_text() and a number that
+ * jg_pii_value_sensitive() takes for a card number (an integer or a real)
  * becomes a card marker over its decimal digits.  Keyed markers with keys,
  * plain ones with keys NULL.  Returns 0, JG_ENOMEM or JG_ECRYPTO (then
  * conds must not be shown).

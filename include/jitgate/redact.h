@@ -202,20 +202,38 @@ int jg_redact_text_cb(const char *in, size_t len, jg_redact_mark_fn mark, void *
  *     "card-number" does not match "card_number") becomes the string
  *     "[REDACTED:field]", whatever its type, and is not walked further;
  *   - every other string is rewritten by jg_redact_text;
- *   - every integer whose absolute value has 13-19 digits and passes Luhn
- *     becomes the string "[REDACTED:card]" (reals are left alone).
+ *   - every number that is a card number (jg_redact_number_is_card(),
+ *     as_double false: an integer or a real whose absolute value is
+ *     integral with 13-19 digits passing Luhn, or a real beyond 2^53 that
+ *     stands for such an integer) becomes the string "[REDACTED:card]".
  * Object keys themselves are not redacted (renaming could collide).
  * sensitive_fields may be NULL when nfields is 0; NULL entries are skipped.
  * *found, unless found is NULL, gets the JG_REDACT_* bits of what was
  * replaced.  Returns 0; JG_ETOOBIG when arrays/objects nest deeper than
  * JG_REDACT_MAX_DEPTH or a string exceeds JG_REDACT_MAX_TEXT; JG_EINVAL
- * when value is NULL or is itself an integer card number (it cannot be
+ * when value is NULL or is itself a card number (it cannot be
  * turned into a string in place); JG_ENOMEM.  On failure value may be
  * partly redacted and must not be shown (fail closed); *found is 0.
  * value is borrowed; nothing is handed to the caller.
  */
 int jg_redact_json(json_t *value, const char *const *sensitive_fields, size_t nfields,
 		   unsigned *found) __attribute__((warn_unused_result));
+
+#define JG_REDACT_DIGITS_SIZE 24 /* the digits of a number below 2^64, and a NUL */
+
+/*
+ * Whether the JSON number v is a card number as redaction sees numbers:
+ * its absolute value is integral and its decimal digits, 13 to 19 of them,
+ * pass Luhn (4111111111111111, -4111111111111111, 4111111111111111.0,
+ * 4.111111111111111e15 alike; 4111111111111111.5 is none).  A double beyond
+ * 2^53 cannot tell neighbouring integers apart, so a real there - or, with
+ * as_double, an integer that will be compared as a double, as a probe's
+ * agent compares condition values - stands for every integer with the
+ * same nearest double, and counts when any of them is a card (above about
+ * 5.8e17, always).  digits (may be NULL) gets the decimal digits of the
+ * absolute value (for a real, of its exact value), "" when v is no number.
+ */
+bool jg_redact_number_is_card(const json_t *v, bool as_double, char digits[JG_REDACT_DIGITS_SIZE]);
 
 /*
  * True when digits[0..n) is one or more ASCII digits passing the Luhn

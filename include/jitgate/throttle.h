@@ -17,11 +17,13 @@
  *
  * A bucket with nothing left turns the refusal of a request that fails
  * anyway into a 429; it never refuses a request whose credential verifies.
- * So no one can lock another user out: not by sharing their address, not
- * by replaying their leaked, revoked token, not by writing their name into
- * a forged one.  The one thing an address over budget loses beyond that is
- * the right to make jitgate call out: its bearer tokens cause no JWKS fetch
- * (jg_throttle_address_spent()).
+ * So failures cannot lock another user out: not those of someone sharing
+ * their address, not the replays of their leaked, revoked token, not a
+ * forged token bearing their name.  (An address over budget still gets the
+ * provider-wide JWKS fetch for a key id not seen yet: a rotated key must
+ * reach everyone, auth.c.)  The limits that are per address by design -
+ * sign-ins, new requests, connections - are shared by everyone behind one
+ * address (docs/operations.md).
  *
  * Further limits: new access requests per identity and per address, and
  * sign-ins per address.  At most JG_THROTTLE_REFUSALS_PER_TOKEN
@@ -62,10 +64,10 @@ struct jg_throttle *jg_throttle_new_clock(const struct jg_limits *lim, int64_t (
 void jg_throttle_free(struct jg_throttle *t);
 
 /*
- * Whether the address addr has no failures left, taking nothing.  A caller
- * asks before work that a credential which will not verify could cost
- * (a JWKS fetch for an unknown key id) and skips that work when true.
- * A NULL throttle (tools, tests) never limits.
+ * Whether the address addr has no failures left, taking nothing: for a
+ * caller that would skip work a credential which will not verify could
+ * cost.  (The API no longer skips the JWKS fetch on it: auth.c.)  A NULL
+ * throttle (tools, tests) never limits.
  */
 bool jg_throttle_address_spent(struct jg_throttle *t, const char *addr);
 

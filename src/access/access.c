@@ -26,6 +26,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
+#include "jitgate/pii.h"
 #include "jitgate/random.h"
 #include "jitgate/session.h"
 #include "access_int.h"
@@ -58,7 +59,21 @@ struct new_req {
 	size_t ncaps;
 	int64_t duration;
 	int break_glass;
+	/* a refusal that quotes the body: what it quoted, and the words around it */
+	const char *quoted, *quote_pre, *quote_post;
 };
+
+#define SHOWN_MAX	 64 /* bytes of a quoted string in a message */
+#define SHOWN_MARKERS	 4  /* markers kept whole in an entry's quote */
+#define ENTRY_QUOTE_SIZE (SHOWN_MAX + SHOWN_MARKERS * JG_PII_MARK_SIZE + 4)
+
+/* Copies s[0..n) into dst[*j..) as printable ASCII (other bytes become '?'). */
+static void
+printable(char *dst, size_t *j, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[(*j)++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+}
 
 /*
  * A string of the body made safe for a message: printable ASCII (other bytes
@@ -68,10 +83,12 @@ struct new_req {
 static const char *
 shown(char *dst, size_t len, const char *s)
 {
-	size_t j = 0;
-	for (; s != NULL && *s != '\0' && j < 64 && j + 4 < len; s++)
-		dst[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-	if (s != NULL && *s != '\0' && j + 4 <= len) {
+	size_t j = 0, n = s ? strlen(s) : 0, take = n < SHOWN_MAX ? n : SHOWN_MAX;
+
+	if (take + 4 > len)
+		take = len > 4 ? len - 4 : 0;
+	printable(dst, &j, s, take);
+	if (take < n && j + 4 <= len) {
 		memcpy(dst + j, "...", 3);
 		j += 3;
 	}
@@ -79,11 +96,76 @@ shown(char *dst, size_t len, const char *s)
 	return dst;
 }
 
+/* The length of the marker at m (pii.h), or 0 when none begins there. */
+static size_t
+marker_at(const char *m, size_t left)
+{
+	static const char head[] = "[REDACTED:";
+	if (left < sizeof(head) - 1 || memcmp(m, head, sizeof(head) - 1) != 0)
+		return 0;
+	const char *end = memchr(m, ']', left < JG_PII_MARK_SIZE ? left : JG_PII_MARK_SIZE);
+	return end ? (size_t)(end - m) + 1 : 0;
+}
+
+/*
+ * s quoted for an audit entry: its personal data marked first, over the
+ * whole string (a match cut in two is no match, and its fragment would stay
+ * in clear), then shown as the reply shows it - printable ASCII - and cut
+ * after 64 bytes of the rest, keeping up to 4 markers whole.  dst holds
+ * ENTRY_QUOTE_SIZE bytes.  Returns 0, or the codes of jg_pii_text() (then
+ * nothing may be quoted).
+ */
+static int
+entry_quote(const struct jg_access_ctx *ctx, const char *s, char dst[ENTRY_QUOTE_SIZE])
+{
+	char *o = NULL;
+	size_t olen, j = 0, clear = 0, markers = 0, i = 0;
+	int rc = jg_pii_text(ctx->pii, s, strlen(s), &o, &olen, NULL);
+
+	if (rc != 0)
+		return rc;
+	while (i < olen && clear < SHOWN_MAX) {
+		size_t m = marker_at(o + i, olen - i);
+		if (m > 0 && markers == SHOWN_MARKERS)
+			break;
+		if (m > 0)
+			markers++;
+		else
+			clear++;
+		printable(dst, &j, o + i, m > 0 ? m : 1);
+		i += m > 0 ? m : 1;
+	}
+	if (i < olen) {
+		memcpy(dst + j, "...", 3);
+		j += 3;
+	}
+	dst[j] = '\0';
+	free(o);
+	return 0;
+}
+
+/* Refuses the create with a message quoting s (see parse_new): the reply shows it cut. */
+static int
+refuse_quoting(struct new_req *n, char *why, size_t whylen, const char *pre, const char *s,
+	       const char *post)
+{
+	char safe[SHOWN_MAX + 8];
+
+	n->quoted = s;
+	n->quote_pre = pre;
+	n->quote_post = post;
+	return jg_errf(why, whylen, JG_EINVAL, "%s%s%s", pre, shown(safe, sizeof(safe), s), post);
+}
+
+/*
+ * The request asked for in body, into n.  A refusal fills why (the reply);
+ * one that quotes the body also says what in n->quoted, so that the entry
+ * can quote it marked (entry_quote).
+ */
 static int
 parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char *why,
 	  size_t whylen)
 {
-	char safe[72];
 	static const char *const allowed[] = {"service", "capabilities", "duration",
 					      "justification", "break_glass"};
 	const char *key;
@@ -96,8 +178,7 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		for (size_t i = 0; i < 5; i++)
 			ok |= strcmp(key, allowed[i]) == 0;
 		if (!ok)
-			return jg_errf(why, whylen, JG_EINVAL, "unknown field '%s'",
-				       shown(safe, sizeof(safe), key));
+			return refuse_quoting(n, why, whylen, "unknown field '", key, "'");
 	}
 	v = json_object_get(body, "service");
 	if (!json_is_string(v))
@@ -117,12 +198,10 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	json_array_foreach(v, i, c)
 	{
 		if (!json_is_string(c) || !jg_policy_capability_known(json_string_value(c)))
-			return jg_errf(
-			    why, whylen, JG_EINVAL,
-			    "unknown capability '%s' (read-logs, read-traces, read-metrics, "
-			    "deploy-probe, read-pii)",
-			    json_is_string(c) ? shown(safe, sizeof(safe), json_string_value(c))
-					      : "?");
+			return refuse_quoting(n, why, whylen, "unknown capability '",
+					      json_is_string(c) ? json_string_value(c) : "?",
+					      "' (read-logs, read-traces, read-metrics, "
+					      "deploy-probe, read-pii)");
 		int dup = 0; /* ["read-logs","read-logs"] is one capability */
 		for (size_t k = 0; k < n->ncaps; k++)
 			dup |= strcmp(n->caps[k], json_string_value(c)) == 0;
@@ -235,8 +314,16 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 		/* refused: nothing stored but the refusal itself */
 		j->outcome = JG_EINVAL;
 		data = json_object();
-		/* the message may quote the body (an unknown field's name) */
-		rc = jg_access_entry_text(ctx, data, "reason", j->why);
+		/* the message may quote the body (an unknown field's name): marked, then cut */
+		char q[ENTRY_QUOTE_SIZE], quoting[ENTRY_QUOTE_SIZE + 128];
+		const char *reason = j->why;
+		rc = 0;
+		if (n.quoted != NULL && (rc = entry_quote(ctx, n.quoted, q)) == 0) {
+			snprintf(quoting, sizeof(quoting), "%s%s%s", n.quote_pre, q, n.quote_post);
+			reason = quoting;
+		}
+		if (rc == 0)
+			rc = jg_access_entry_text(ctx, data, "reason", reason);
 		if (rc == 0)
 			rc =
 			    jg_audit_tx_append(tx, "request.refused", j->caller->actor, data, NULL);
@@ -513,9 +600,11 @@ static int
 op_refused(struct jg_audit_tx *tx, struct op_job *j, const struct req *r, int code)
 {
 	json_t *data = json_pack("{s:s,s:s}", "request", r->id, "service", r->service);
-	int rc =
-	    data ? jg_access_refusal_record(tx, j->ctx, j->caller, op_names[j->op], data, j->why)
-		 : JG_ENOMEM;
+	/* someone else's request is worth naming when the refusal is only counted */
+	const char *target = strcmp(r->requester, j->caller->sub) != 0 ? r->id : NULL;
+	int rc = data ? jg_access_refusal_record(tx, j->ctx, j->caller, op_names[j->op], data,
+						 j->why, target)
+		      : JG_ENOMEM;
 	json_decref(data);
 	if (rc != 0) {
 		jg_log(JG_LOG_WARN, "access: cannot record a refused action in the audit log",
@@ -699,6 +788,8 @@ jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 	if (reason == NULL || *reason == '\0' || strlen(reason) > ACCESS_MAX_REASON)
 		return jg_errf(why, whylen, JG_EINVAL, "'reason' is required (at most %d bytes)",
 			       ACCESS_MAX_REASON);
+	if (!jg_utf8_valid(reason, strlen(reason)))
+		return jg_errf(why, whylen, JG_EINVAL, "'reason' must be UTF-8 text");
 	return do_op(ctx, caller, OP_DENY, id, reason, out, why, whylen);
 }
 
@@ -716,6 +807,8 @@ jg_access_revoke(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 	if (reason && strlen(reason) > ACCESS_MAX_REASON)
 		return jg_errf(why, whylen, JG_EINVAL, "'reason' is longer than %d bytes",
 			       ACCESS_MAX_REASON);
+	if (reason && !jg_utf8_valid(reason, strlen(reason)))
+		return jg_errf(why, whylen, JG_EINVAL, "'reason' must be UTF-8 text");
 	return do_op(ctx, caller, OP_REVOKE, id, reason, out, why, whylen);
 }
 
@@ -726,6 +819,8 @@ jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 	if (note && strlen(note) > ACCESS_MAX_REASON)
 		return jg_errf(why, whylen, JG_EINVAL, "'note' is longer than %d bytes",
 			       ACCESS_MAX_REASON);
+	if (note && !jg_utf8_valid(note, strlen(note)))
+		return jg_errf(why, whylen, JG_EINVAL, "'note' must be UTF-8 text");
 	return do_op(ctx, caller, OP_REVIEW, id, note, out, why, whylen);
 }
 
@@ -774,8 +869,10 @@ next_batch:
 			break;
 		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub,
 					 "reason", "user off-boarded");
-		rc = jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
-					j->caller->actor, data, NULL);
+		/* never an entry without its data: an entry that cannot be built rolls back */
+		rc = data ? jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
+					       j->caller->actor, data, NULL)
+			  : JG_ENOMEM;
 		json_decref(data);
 		if (active)
 			j->revoked++;
@@ -792,21 +889,58 @@ next_batch:
 		/* the off-boarding itself, even when nothing was open */
 		json_t *data = json_pack("{s:s,s:i,s:i}", "user", j->sub, "revoked", j->revoked,
 					 "cancelled", j->cancelled);
-		rc = jg_audit_tx_append(tx, "user.offboarded", j->caller->actor, data, NULL);
+		rc = data ? jg_audit_tx_append(tx, "user.offboarded", j->caller->actor, data, NULL)
+			  : JG_ENOMEM;
 		json_decref(data);
 	}
 	return rc;
 }
 
-/* A refused off-boarding, recorded as request.action_refused (the user as given, escaped). */
+static const char sql_is_requester[] = "SELECT 1 FROM access_requests WHERE requester = ? LIMIT 1";
+
+/*
+ * The user a refused off-boarding named, as its entry holds it.  The sub
+ * comes from the URL, typed by someone without the right to off-board: it
+ * is an identity (kept in clear, like every actor) only when someone by that
+ * name has asked for access; anything else may be anyone's personal data,
+ * and is one keyed marker of the whole text (pii.h), taken over it escaped
+ * where it is not UTF-8 (canon.h).  NULL on failure.
+ */
+static json_t *
+refused_user(struct jg_store_conn *conn, const struct jg_access_ctx *ctx, const char *sub)
+{
+	struct jg_stmt *st;
+
+	if (jg_stmt_prepare(conn, sql_is_requester, &st) != 0)
+		return NULL;
+	jg_stmt_bind_text(st, 1, sub);
+	int step = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	if (step == JG_STMT_ROW)
+		return json_string(sub);
+	if (step != JG_STMT_DONE)
+		return NULL;
+	json_t *escaped = jg_canon_string_escaped(sub, 256);
+	json_t *m = escaped ? jg_pii_mark_whole(ctx->pii, json_string_value(escaped),
+						json_string_length(escaped))
+			    : NULL;
+	json_decref(escaped);
+	return m;
+}
+
+/* A refused off-boarding, recorded as request.action_refused (the user: refused_user()). */
 static int
 offboard_refused_fn(struct jg_audit_tx *tx, void *vctx)
 {
 	struct user_job *j = vctx;
-	json_t *data =
-	    json_pack("{s:o}", "user", jg_canon_string_escaped(j->sub ? j->sub : "", 256));
+	json_t *user = refused_user(jg_audit_tx_conn(tx), j->ctx, j->sub ? j->sub : "");
+	json_t *data = user ? json_pack("{s:o}", "user", user) : NULL;
+	char target[JG_PII_MARK_SIZE + 300];
+	if (data != NULL)
+		snprintf(target, sizeof(target), "user:%s",
+			 json_string_value(json_object_get(data, "user")));
 	int rc = data ? jg_access_refusal_record(tx, j->ctx, j->caller, "offboard", data,
-						 "off-boarding needs admin rights")
+						 "off-boarding needs admin rights", target)
 		      : JG_ENOMEM;
 	json_decref(data);
 	return rc;
@@ -826,6 +960,9 @@ jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_ca
 	}
 	if (sub == NULL || *sub == '\0' || strlen(sub) > 255)
 		return jg_errf(why, whylen, JG_EINVAL, "a user (sub) is required");
+	/* a sub that is no UTF-8 text names no one (and no entry could say whom) */
+	if (!jg_utf8_valid(sub, strlen(sub)))
+		return jg_errf(why, whylen, JG_EINVAL, "a user (sub) must be UTF-8 text");
 	int rc = run(ctx, user_fn, &j, why, whylen);
 	if (rc == 0)
 		*out = json_pack("{s:s,s:i,s:i}", "user", sub, "revoked", j.revoked, "cancelled",

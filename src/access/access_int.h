@@ -57,8 +57,9 @@ struct tally {
 };
 
 /*
- * Sets data[key] to text with its personal data marked (pii.h).  Returns 0
- * or JG_ENOMEM: then the entry must not be written (never the text in clear).
+ * Sets data[key] to text with its personal data marked (pii.h).  Returns 0,
+ * JG_EINVAL (text is not UTF-8) or JG_ENOMEM: then the entry must not be
+ * written (never the text in clear).
  */
 int jg_access_entry_text(const struct jg_access_ctx *ctx, json_t *data, const char *key,
 			 const char *text);
@@ -102,11 +103,13 @@ int jg_access_notice_break_glass(const struct jg_access_ctx *ctx, struct jg_stor
 /*
  * Records that caller was refused action (data, borrowed: what it was
  * attempted on; gets "action" and "reason") within the caller's budget
- * (access_refusal.c).
+ * (access_refusal.c).  target (may be NULL: nothing worth naming, such as
+ * the caller's own request) is what a suppressed refusal is remembered by:
+ * a request id, or "user:" and the off-boarding's user as recorded.
  */
 int jg_access_refusal_record(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx,
 			     const struct jg_access_caller *caller, const char *action,
-			     json_t *data, const char *reason);
+			     json_t *data, const char *reason, const char *target);
 /* Summaries of the refusal windows that are over and suppressed refusals. */
 int jg_access_refusals_sweep(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx);
 

@@ -14,19 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jitgate/canon.h"
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
 #include "jitgate/pii.h"
 #include "access_int.h"
 
 /*
- * Sets data[key] to text with its personal data marked (pii.h).  Returns 0
- * or JG_ENOMEM: then the entry must not be written (never the text in clear).
+ * Sets data[key] to text with its personal data marked (pii.h).  Returns 0,
+ * JG_EINVAL (text is not UTF-8: no JSON string holds it) or JG_ENOMEM: then
+ * the entry must not be written (never the text in clear).
  */
 int
 jg_access_entry_text(const struct jg_access_ctx *ctx, json_t *data, const char *key,
 		     const char *text)
 {
+	if (text != NULL && !jg_utf8_valid(text, strlen(text)))
+		return JG_EINVAL;
 	json_t *s = jg_pii_string(ctx->pii, text ? text : "");
 
 	/* json_object_set_new releases s also when it fails, and fails for NULL */

@@ -144,10 +144,15 @@ jg_auth_identify(const struct jg_auth_ctx *ctx, const struct jg_auth_input *in,
 			return unauthorized(no, "invalid_request",
 					    "the Authorization header must be 'Bearer <token>'");
 		}
-		/* an address that keeps failing makes jitgate call out no more (no JWKS fetch) */
-		unsigned flags =
-		    jg_throttle_address_spent(ctx->throttle, in->client) ? JG_OIDC_NO_FETCH : 0;
-		rc = jg_oidc_verify_access_token(ctx->oidc, auth + 7, flags, &caller->id, why,
+		/*
+		 * Whatever its address: a token naming a key not seen yet may be the
+		 * provider's new key, and the fetch it triggers is already limited
+		 * provider-wide (one per jwks_min_refresh_seconds, oidc.c).  Holding
+		 * it back from an address that others spent locked out everyone
+		 * behind that address after a rotation, and protected nothing: any
+		 * fresh address can spend the interval.
+		 */
+		rc = jg_oidc_verify_access_token(ctx->oidc, auth + 7, 0, &caller->id, why,
 						 sizeof(why));
 		if (rc == JG_EUNAVAIL) {
 			jg_caller_clear(caller);

@@ -158,6 +158,18 @@ jg_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
+bool
+jg_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = jg_utf8_next(p + i, len - i, &cp)) == 0)
+			return false;
+	return true;
+}
+
 json_t *
 jg_canon_string_escaped(const char *s, size_t max)
 {

@@ -67,7 +67,21 @@ jg_catalog_service_live(struct jg_store_conn *conn, const char *name)
 	return rc == JG_STMT_ROW ? 0 : rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
 }
 
-/* The id of the active key of service into id; JG_ENOTFOUND when there is none. */ static int
+int
+jg_catalog_service_exists(struct jg_store *store, const char *name)
+{
+	struct jg_store_conn *conn;
+
+	if (!jg_catalog_service_name_valid(name))
+		return JG_ENOTFOUND;
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	int rc = jg_catalog_service_live(conn, name);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+static int
 service_add_fn(struct jg_audit_tx *tx, void *arg)
 {
 	struct service_job *j = arg;

@@ -45,6 +45,7 @@
 #include <microhttpd.h>
 #include <oauth2/util.h>
 
+#include "jitgate/canon.h"
 #include "jitgate/clock.h"
 #include "jitgate/codec.h"
 #include "jitgate/deadline.h"
@@ -394,7 +395,7 @@ jg_http_form_field(const struct jg_http_request *req, const char *name, char *ou
 		return JG_ENOTFOUND;
 	if ((v = oauth2_nv_list_get(NULL, params, name)) != NULL) {
 		size_t n = strlen(v);
-		rc = n < outlen ? 0 : JG_ETOOBIG;
+		rc = n >= outlen ? JG_ETOOBIG : !jg_utf8_valid(v, n) ? JG_EINVAL : 0;
 		if (rc == 0)
 			memcpy(out, v, n + 1);
 	}

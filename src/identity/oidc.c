@@ -5,7 +5,7 @@
  * own liboauth2 `jwk` verifier.  A token naming a kid not in the table may
  * trigger one refetch of the JWKS, but only when the last fetch started at
  * least jwks_min_refresh seconds ago, and never for a caller that says
- * JG_OIDC_NO_FETCH (its address keeps failing); the fetch itself runs outside the
+ * JG_OIDC_NO_FETCH; the fetch itself runs outside the
  * lock, and the timestamp is taken before it, so a flood of bad tokens
  * costs the provider at most one request per interval and costs jitgate's
  * threads no waiting.  A failed fetch keeps the keys already known.  Keys

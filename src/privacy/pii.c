@@ -320,6 +320,27 @@ jg_pii_kind_of(const char *value, size_t len)
 	return "field";
 }
 
+/* The marker of kind over text[0..len): keyed under the active key, or plain. */
+static json_t *
+marker(const struct jg_pii_keys *keys, const char *kind, const char *text, size_t len)
+{
+	char m[JG_PII_MARK_SIZE];
+
+	if (keys == NULL) {
+		snprintf(m, sizeof(m), "[REDACTED:%s]", kind);
+		return json_string(m);
+	}
+	return jg_pii_mark(keys, 0, kind, text, len, m) == 0 ? json_string(m) : NULL;
+}
+
+json_t *
+jg_pii_mark_whole(const struct jg_pii_keys *keys, const char *text, size_t len)
+{
+	if (text == NULL)
+		return NULL;
+	return marker(keys, jg_pii_kind_of(text, len), text, len);
+}
+
 /* ---- sensitive fields and values ---- */
 
 static bool
@@ -346,6 +367,38 @@ is_alnum(char c)
 	return is_lower(c) || is_upper(c) || is_digit(c);
 }
 
+/* Whether lw[0..n) (lower case) is a built-in name. */
+static bool
+builtin_exact(const char *lw, size_t n)
+{
+	for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
+		if (strlen(builtin_names[i]) == n && memcmp(lw, builtin_names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether lw[0..n) is a built-in name or its plural: the name with "s"
+ * ("emails", "dobs") or, after s, x, z, ch or sh, with "es" ("addresses",
+ * "faxes").  Only the names' plurals: "status" is no "statu".
+ */
+static bool
+builtin_or_plural(const char *lw, size_t n)
+{
+	if (builtin_exact(lw, n))
+		return true;
+	if (n < 2 || lw[n - 1] != 's')
+		return false;
+	if (builtin_exact(lw, n - 1))
+		return true;
+	if (n < 4 || lw[n - 2] != 'e')
+		return false;
+	char c = lw[n - 3];
+	bool sibilant = c == 's' || c == 'x' || c == 'z' ||
+			(c == 'h' && (lw[n - 4] == 'c' || lw[n - 4] == 's'));
+	return sibilant && builtin_exact(lw, n - 2);
+}
+
 static bool
 builtin_word(const char *w, size_t n)
 {
@@ -355,18 +408,13 @@ builtin_word(const char *w, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		lw[i] = is_upper(w[i]) ? (char)(w[i] | 0x20) : w[i];
-	lw[n] = '\0';
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
-			if (strcmp(lw, builtin_names[i]) == 0)
-				return true;
-		/* "address2": the word without its trailing digits */
-		while (n > 0 && is_digit(lw[n - 1]))
-			lw[--n] = '\0';
-		if (n == 0)
-			return false;
-	}
-	return false;
+	if (builtin_or_plural(lw, n))
+		return true;
+	/* "address2", "addresses2": the word without its trailing digits */
+	size_t m = n;
+	while (m > 0 && is_digit(lw[m - 1]))
+		m--;
+	return m > 0 && m < n && builtin_or_plural(lw, m);
 }
 
 /* Whether a word of seg[0..n) is a built-in name (pii.h: where words split). */
@@ -377,10 +425,16 @@ segment_has_name(const char *seg, size_t n)
 
 	for (size_t i = 0; i <= n; i++) {
 		bool cut = i == n || !is_alnum(seg[i]);
-		/* a new word begins at i: "customerEmail", "IPAddress" */
-		bool begins = i < n && i > start && is_upper(seg[i]) &&
-			      (is_lower(seg[i - 1]) || is_digit(seg[i - 1]) ||
-			       (i + 1 < n && is_lower(seg[i + 1]) && is_upper(seg[i - 1])));
+		/*
+		 * A new word begins at i: "customerEmail", "IPAddress" - but an
+		 * upper-case run's plural "s" stays with it: "IPs", "DOBs", "SSNsList".
+		 */
+		bool plural_s =
+		    i + 1 < n && seg[i + 1] == 's' && (i + 2 == n || !is_lower(seg[i + 2]));
+		bool begins =
+		    i < n && i > start && is_upper(seg[i]) &&
+		    (is_lower(seg[i - 1]) || is_digit(seg[i - 1]) ||
+		     (i + 1 < n && is_lower(seg[i + 1]) && is_upper(seg[i - 1]) && !plural_s));
 		if (cut || begins) {
 			if (i > start && builtin_word(seg + start, i - start))
 				return true;
@@ -418,16 +472,6 @@ jg_pii_field_sensitive(const char *path, char *const *configured)
 	}
 }
 
-static bool
-integer_is_card(json_int_t v)
-{
-	char buf[32];
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	int n = snprintf(buf, sizeof(buf), "%llu", u);
-
-	return n >= 13 && n <= 19 && jg_redact_luhn(buf, (size_t)n);
-}
-
 bool
 jg_pii_value_sensitive(const json_t *value)
 {
@@ -435,8 +479,9 @@ jg_pii_value_sensitive(const json_t *value)
 	size_t olen;
 	unsigned found = 0;
 
-	if (json_is_integer(value))
-		return integer_is_card(json_integer_value(value));
+	/* the agent compares numbers as doubles: whatever integer shares one counts */
+	if (json_is_number(value))
+		return jg_redact_number_is_card(value, true, NULL);
 	if (!json_is_string(value))
 		return false;
 	/* fail closed: a value redaction cannot scan counts as sensitive */
@@ -463,25 +508,12 @@ jg_pii_conditions_sensitive(const json_t *conds, char *const *configured)
 	return NULL;
 }
 
-/* The marker of kind over text[0..len): keyed under the active key, or plain. */
-static json_t *
-marker(const struct jg_pii_keys *keys, const char *kind, const char *text, size_t len)
-{
-	char m[JG_PII_MARK_SIZE];
-
-	if (keys == NULL) {
-		snprintf(m, sizeof(m), "[REDACTED:%s]", kind);
-		return json_string(m);
-	}
-	return jg_pii_mark(keys, 0, kind, text, len, m) == 0 ? json_string(m) : NULL;
-}
-
 int
 jg_pii_conditions(const struct jg_pii_keys *keys, json_t *conds, char *const *configured)
 {
 	size_t i;
 	json_t *c, *v, *repl = NULL;
-	char *text;
+	char *text, digits[JG_REDACT_DIGITS_SIZE];
 
 	json_array_foreach(conds, i, c)
 	{
@@ -500,13 +532,8 @@ jg_pii_conditions(const struct jg_pii_keys *keys, json_t *conds, char *const *co
 			if (walk(keys, v, 0) != 0)
 				return JG_ENOMEM;
 			continue;
-		} else if (json_is_integer(v) && integer_is_card(json_integer_value(v))) {
+		} else if (json_is_number(v) && jg_redact_number_is_card(v, true, digits)) {
 			/* the digits, as the scanner would match them in text ("-" stays out) */
-			char digits[32];
-			json_int_t n = json_integer_value(v);
-			unsigned long long u =
-			    n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
-			snprintf(digits, sizeof(digits), "%llu", u);
 			repl = marker(keys, "card", digits, strlen(digits));
 		} else {
 			continue;

@@ -773,14 +773,67 @@ sensitive(const char *key, size_t klen, const char *const *fields, size_t nfield
 	return false;
 }
 
+/* Whether u's decimal digits (13-19 of them) pass Luhn. */
 static bool
-integer_is_card(json_int_t v)
+digits_are_card(unsigned long long u)
 {
-	char buf[32];
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char buf[24];
 	int n = snprintf(buf, sizeof(buf), "%llu", u);
 
 	return n >= CARD_MIN && n <= CARD_MAX && jg_redact_luhn(buf, (size_t)n);
+}
+
+#define EXACT_LIMIT 9007199254740992.0 /* 2^53: every integer below is a double of its own */
+
+/*
+ * Whether some integer whose nearest double is a (integral, 2^53 <= a <
+ * 1e19) is a card.  There the doubles are ulp = 2^(e-52) apart and each
+ * stands for about ulp integers; from ulp 128 on those include 32 in a
+ * row below a, so a whole run x0..x9, of which one passes Luhn.
+ */
+static bool
+double_is_card(double a)
+{
+	unsigned long long ulp = 2;
+
+	for (double p = 2 * EXACT_LIMIT; a >= p; p *= 2)
+		ulp *= 2;
+	if (ulp >= 128)
+		return true;
+	unsigned long long u = (unsigned long long)a;
+	for (unsigned long long n = u - ulp; n <= u + ulp; n++)
+		if ((double)n == a && digits_are_card(n))
+			return true;
+	return false;
+}
+
+bool
+jg_redact_number_is_card(const json_t *v, bool as_double, char digits[JG_REDACT_DIGITS_SIZE])
+{
+	unsigned long long u;
+	double a;
+
+	if (digits)
+		digits[0] = '\0';
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+		a = (double)u;
+		as_double = as_double && u >= (unsigned long long)EXACT_LIMIT;
+	} else if (json_is_real(v)) {
+		a = json_real_value(v);
+		a = a < 0 ? -a : a;
+		/* NaN, infinities, 20 digits and more, and fractions are no card */
+		if (!(a < 1e19) || a != (double)(unsigned long long)a)
+			return false;
+		u = (unsigned long long)a;
+		as_double = a >= EXACT_LIMIT;
+	} else {
+		return false;
+	}
+	if (digits)
+		snprintf(digits, JG_REDACT_DIGITS_SIZE, "%llu", u);
+	return as_double && a < 1e19 ? double_is_card(a) : digits_are_card(u);
 }
 
 struct walk {
@@ -812,7 +865,8 @@ walk(struct walk *w, json_t *v, int depth, json_t **repl)
 		w->kinds |= k;
 		return rc;
 	case JSON_INTEGER:
-		if (!integer_is_card(json_integer_value(v)))
+	case JSON_REAL:
+		if (!jg_redact_number_is_card(v, false, NULL))
 			return 0;
 		if ((*repl = json_string(JG_REDACT_MARK_CARD)) == NULL)
 			return JG_ENOMEM;

@@ -15,6 +15,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/canon.h"
+#include "jitgate/catalog.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/log.h"
@@ -160,6 +161,28 @@ integers_only(json_t *v)
 }
 
 /*
+ * What a refusal says of the service asked for.  service is the URL's path
+ * segment, any bytes chosen by the caller (an honest script may build it
+ * from customer data): named in clear only when it is the token's own
+ * service or a live service of the catalog; anything else is one keyed
+ * marker of the whole segment (pii.h), taken over its bytes escaped where
+ * they are not UTF-8 (canon.h), so an auditor can still find a value they
+ * know.  NULL on failure.
+ */
+static json_t *
+refused_service(const struct jg_guard_ctx *gc, const struct jg_token_claims *c, const char *service)
+{
+	if (strcmp(service, c->aud) == 0 || jg_catalog_service_exists(gc->store, service) == 0)
+		return json_string(service);
+	json_t *escaped = jg_canon_string_escaped(service, 256);
+	json_t *m = escaped ? jg_pii_mark_whole(gc->pii, json_string_value(escaped),
+						json_string_length(escaped))
+			    : NULL;
+	json_decref(escaped);
+	return m;
+}
+
+/*
  * Records a refusal of an authentic token (its signature verified: a token
  * for another service, without the capability, or of a grant no longer
  * active).  Tokens that do not verify are not recorded: anyone could fill
@@ -174,16 +197,14 @@ audit_refusal(const struct jg_guard_ctx *gc, const struct jg_token_claims *c, co
 	if (!jg_throttle_refusal_recordable(gc->throttle, c->jti))
 		return;
 	snprintf(actor, sizeof(actor), "user:%s", c->sub);
-	/*
-	 * service is the URL's path segment, any bytes: escaped where they are not
-	 * UTF-8 (a JSON string could not hold them, and the refusal was lost).
-	 * The token's claims are JSON strings already.
-	 */
+	/* The token's claims are JSON strings already, and the rest is jitgate's own words. */
 	json_t *data =
-	    json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti, "service",
-		      jg_canon_string_escaped(service, 256), "token_service", c->aud, "capability",
+	    json_pack("{s:s,s:s,s:o*,s:s,s:s,s:s,s:s}", "grant", c->grant, "jti", c->jti, "service",
+		      refused_service(gc, c, service), "token_service", c->aud, "capability",
 		      capability, "action", action, "reason", reason);
-	if (data == NULL || jg_audit_append(gc->audit, "guard.refused", actor, data, NULL) != 0)
+	/* without its service (it could not be marked) the entry is not written */
+	if (data == NULL || json_object_get(data, "service") == NULL ||
+	    jg_audit_append(gc->audit, "guard.refused", actor, data, NULL) != 0)
 		jg_log(JG_LOG_WARN, "guard: cannot record a refusal in the audit log", NULL);
 	json_decref(data);
 }

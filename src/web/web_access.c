@@ -197,8 +197,12 @@ act(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (a == CANCEL) {
 		rc = jg_access_cancel(&w.call.ctx, &w.call.caller, id, &out, why, sizeof(why));
 	} else {
-		if (jg_http_form_field(req, "reason", reason, sizeof(reason)) == JG_ETOOBIG) {
-			jg_web_error_page(&w, 400, "Not revoked", "The reason is too long.", "/");
+		rc = jg_http_form_field(req, "reason", reason, sizeof(reason));
+		if (rc == JG_ETOOBIG || rc == JG_EINVAL) {
+			jg_web_error_page(&w, 400, "Not revoked",
+					  rc == JG_ETOOBIG ? "The reason is too long."
+							   : "The reason must be UTF-8 text.",
+					  "/");
 			goto out;
 		}
 		rc = jg_access_revoke(&w.call.ctx, &w.call.caller, id, reason[0] ? reason : NULL,

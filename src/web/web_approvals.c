@@ -166,9 +166,13 @@ act(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_web_begin(&w, req, reply) != 0)
 		goto out;
-	if (a != APPROVE && jg_http_form_field(req, a == DENY ? "reason" : "note", text,
-					       sizeof(text)) == JG_ETOOBIG) {
-		jg_web_error_page(&w, 400, title[a], "The text is too long (1000 bytes at most).",
+	rc = a == APPROVE
+		 ? 0
+		 : jg_http_form_field(req, a == DENY ? "reason" : "note", text, sizeof(text));
+	if (rc == JG_ETOOBIG || rc == JG_EINVAL) {
+		jg_web_error_page(&w, 400, title[a],
+				  rc == JG_ETOOBIG ? "The text is too long (1000 bytes at most)."
+						   : "The text must be UTF-8 text.",
 				  "/approvals");
 		goto out;
 	}

@@ -41,16 +41,20 @@ struct form {
 	char err[600];
 };
 
-static void
-field(struct jg_http_request *req, const char *name, char *out, size_t len, struct form *f)
+/* A field of the form into out; one that is too long or not UTF-8 is said next to field shown. */
+static int
+field(struct jg_http_request *req, const char *name, const char *shown, char *out, size_t len,
+      struct form *f)
 {
 	int rc = jg_http_form_field(req, name, out, len);
-	if (rc == JG_ETOOBIG && f->err_field == NULL) {
-		f->err_field = name;
-		snprintf(f->err, sizeof(f->err), "this is too long");
+	if ((rc == JG_ETOOBIG || rc == JG_EINVAL) && f->err_field == NULL) {
+		f->err_field = shown;
+		snprintf(f->err, sizeof(f->err), "%s",
+			 rc == JG_ETOOBIG ? "this is too long" : "this must be UTF-8 text");
 	}
 	if (rc != 0)
 		out[0] = '\0';
+	return rc;
 }
 
 static void
@@ -58,15 +62,15 @@ read_form(struct jg_http_request *req, struct form *f)
 {
 	char v[8], name[32];
 	memset(f, 0, sizeof(*f));
-	field(req, "service", f->service, sizeof(f->service), f);
+	field(req, "service", "service", f->service, sizeof(f->service), f);
 	for (size_t i = 0; i < NCAPS; i++) {
 		snprintf(name, sizeof(name), "cap.%s", caps[i]);
-		f->cap[i] = jg_http_form_field(req, name, v, sizeof(v)) == 0;
+		f->cap[i] = field(req, name, "capabilities", v, sizeof(v), f) == 0;
 	}
-	field(req, "duration", f->duration, sizeof(f->duration), f);
-	field(req, "justification", f->justification, sizeof(f->justification), f);
-	field(req, "incident", f->incident, sizeof(f->incident), f);
-	f->break_glass = jg_http_form_field(req, "break_glass", v, sizeof(v)) == 0;
+	field(req, "duration", "duration", f->duration, sizeof(f->duration), f);
+	field(req, "justification", "justification", f->justification, sizeof(f->justification), f);
+	field(req, "incident", "incident", f->incident, sizeof(f->incident), f);
+	f->break_glass = field(req, "break_glass", "break_glass", v, sizeof(v), f) == 0;
 }
 
 /* The API's JSON body for the form. */

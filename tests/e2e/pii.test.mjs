@@ -43,6 +43,7 @@ describe('personal data: probes and the audit log', () => {
     assert.equal(r.status, 200, r.body);
     return r.body;
   };
+  const decodeJti = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti;
   const entries = (text) => text.trim().split('\n').slice(1).filter((l) => l.startsWith('{"actor"')).map((l) => JSON.parse(l));
 
   async function grant(user, approvers, capabilities, justification = INC) {
@@ -133,6 +134,20 @@ describe('personal data: probes and the audit log', () => {
     // configured sensitive fields count too (redaction.sensitive_fields: iban is among the defaults)
     const iban = await withToken(dave.token, 'POST', PROBES, probe({ field: 'payer.IBAN', op: 'eq', value: 'x' }));
     assert.equal(iban.status, 403, iban.body);
+    // plurals of the names count too (with a second token: each token's refusals are capped in the log)
+    const t2 = await post('dave', `/v1/grants/${dave.id}/token`);
+    assert.equal(t2.status, 201, t2.body);
+    const plurals = [
+      { field: 'customer.emails', op: 'contains', value: 'zoe.q' },
+      { field: 'billing.Addresses', op: 'contains', value: 'High St' },
+      { field: 'customer.DOBs', op: 'contains', value: '1990' },
+      { field: 'order.cards', op: 'eq', value: 'x' },
+    ];
+    for (const c of plurals) {
+      const r = await withToken(t2.json.token, 'POST', PROBES, probe(c));
+      assert.equal(r.status, 403, `${JSON.stringify(c)}: ${r.body}`);
+      assert.ok(r.json.error.message.includes(c.field), r.body);
+    }
     assert.deepEqual((await withToken(dave.token, 'GET', PROBES)).json.probes.map((x) => x.id), before, 'a refused probe was stored');
 
     // conditions on other fields are still his to use
@@ -144,7 +159,7 @@ describe('personal data: probes and the audit log', () => {
     const davesDeploys = log.filter((e) => e.type === 'probe.deploy' && e.actor === 'user:dave');
     assert.equal(davesDeploys.length, 1, JSON.stringify(davesDeploys));
     const refused = log.filter((e) => e.type === 'guard.refused' && e.actor === 'user:dave' && e.data.capability === 'read-pii');
-    assert.equal(refused.length, cases.length + 1);
+    assert.equal(refused.length, cases.length + 1 + plurals.length);
     assert.ok(refused.every((e) => e.data.action === 'probe.deploy'));
   });
 
@@ -165,8 +180,24 @@ describe('personal data: probes and the audit log', () => {
     const refused = await post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '20m', justification: INC, [EMAIL]: 1 });
     assert.equal(refused.status, 400, refused.body);
     assert.ok(refused.body.includes(EMAIL), 'the caller is told which field, in clear');
+    // a quote the reply cuts (64 bytes) is marked whole before it is cut for the log: no fragment
+    // of the address is left that no scanner would match any more
+    const LONG_KEY = `${'x'.repeat(45)} ${EMAIL}`;
+    const cut = await post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '20m', justification: INC, [LONG_KEY]: 1 });
+    assert.equal(cut.status, 400, cut.body);
+    const badCap = await post('alice', '/v1/requests', { service: SVC, capabilities: [`${'y'.repeat(50)} ${CARD}`], duration: '20m', justification: INC });
+    assert.equal(badCap.status, 400, badCap.body);
     const logs = await withToken(alice.token, 'GET', `/v1/services/${SVC}/logs?q=${encodeURIComponent(EMAIL)}`);
     assert.equal(logs.status, 200, logs.body);
+    // a genuine token sent to a URL built from personal data: refused, and the refusal
+    // (guard.refused) names the path's service only when it is a live service
+    const OTHER = 'payment-other';
+    assert.equal(spawnSync(BIN, ['service', 'add', OTHER, '--owners', 'payments-eng', '-c', jg.configPath]).status, 0);
+    const segments = [EMAIL, `card ${CARD}`, NAME, 'zoe.customer', OTHER];
+    for (const seg of segments) {
+      const r = await withToken(alice.token, 'GET', `/v1/services/${encodeURIComponent(seg)}/logs`);
+      assert.equal(r.status, 401, `${seg}: ${r.body}`);
+    }
 
     const text = await exportText();
     for (const v of CLEAR) assert.ok(!text.includes(v), `the export holds ${v} in clear`);
@@ -189,14 +220,24 @@ describe('personal data: probes and the audit log', () => {
     assert.match(revoked.data.reason, new RegExp(`^done with card ${marker('card').source}$`));
     const reviewed = one((e) => e.type === 'grant.reviewed' && e.data.request === bg.json.id, 'grant.reviewed');
     assert.match(reviewed.data.note, marker('email'));
-    const refusal = log.filter((e) => e.type === 'request.refused' && e.actor === 'user:alice').pop();
-    assert.match(refusal.data.reason, new RegExp(`unknown field '${marker('email').source}'`));
+    const refusals = log.filter((e) => e.type === 'request.refused' && e.actor === 'user:alice');
+    assert.equal(refusals.length, 3, JSON.stringify(refusals));
+    assert.match(refusals[0].data.reason, new RegExp(`^unknown field '${marker('email').source}'$`));
+    assert.match(refusals[1].data.reason, new RegExp(`^unknown field 'x{45} ${marker('email').source}'$`));
+    assert.match(refusals[2].data.reason, new RegExp(`^unknown capability 'y{50} ${marker('card').source}' \\(`));
     const deploy = one((e) => e.type === 'probe.deploy' && e.actor === 'user:alice', 'probe.deploy');
     assert.deepEqual(deploy.data.params.conditions.map((c) => [c.field, typeof c.value === 'string' ? c.value.replace(marker('[a-z]+'), 'M') : c.value]),
       [['customer.email', 'M'], ['customer.fullName', 'M'], ['note', 'M'], ['ref', 'M'], ['amount', 1000], ['currency', 'EUR']]);
     assert.match(deploy.data.params.conditions[0].value, marker('field'));
     assert.match(deploy.data.params.conditions[2].value, marker('phone'));
     assert.match(deploy.data.params.conditions[3].value, marker('card'));
+    const wrongService = log.filter((e) => e.type === 'guard.refused' && e.data.jti === decodeJti(alice.token)).map((e) => e.data.service);
+    assert.equal(wrongService.length, segments.length, JSON.stringify(wrongService));
+    assert.match(wrongService[0], new RegExp(`^${marker('email').source}$`));
+    assert.match(wrongService[1], new RegExp(`^${marker('field').source}$`));
+    assert.match(wrongService[2], new RegExp(`^${marker('field').source}$`));
+    assert.match(wrongService[3], new RegExp(`^${marker('field').source}$`), 'a name that only looks like a service');
+    assert.equal(wrongService[4], OTHER, 'a live service is named in clear');
     const read = one((e) => e.type === 'logs.read' && e.actor === 'user:alice', 'logs.read');
     assert.match(read.data.params.q, new RegExp(`^${marker('query').source}$`));
     assert.equal(read.data.params.q_sha256, undefined, 'the unkeyed hash is gone');
@@ -223,6 +264,7 @@ describe('personal data: probes and the audit log', () => {
     const field = await jg.auditor('POST', '/v1/audit/hash', json({ value: NAME }));
     assert.equal(field.json.kind, 'field');
     assert.equal(deploy.data.params.conditions[1].value, field.json.markers[0].marker);
+    assert.equal(wrongService[2], field.json.markers[0].marker, 'the refused path\'s marker is the value\'s');
     const query = await jg.auditor('POST', '/v1/audit/hash', json({ value: EMAIL, kind: 'query' }));
     assert.equal(read.data.params.q, query.json.markers[0].marker);
     assert.ok(deploy.data.params.conditions[0].value.endsWith(query.json.markers[0].search), 'the field marker of the email has its mac');
@@ -245,5 +287,35 @@ describe('personal data: probes and the audit log', () => {
     assert.equal(hashed.length, 5, JSON.stringify(hashed));
     assert.ok(hashed.every((e) => e.actor === 'user:erin'));
     assert.deepEqual(hashed[0].data, { kind: 'email', markers: [emailMarker] });
+  });
+
+  test('a card number written as a real (or as an integer the agent cannot tell from one) is a card number too', async () => {
+    // the agent compares numbers as doubles: 4111111111111111.0 and 4.111111111111111e15 match the
+    // integer card, and so does 4532015112830365953 (no Luhn number itself) the card 4532015112830366120
+    const raw = (token, value) => jg.request('POST', PROBES, {
+      body: `{"function":"Refunds.issue","capture_args":true,"duration":600,"conditions":[{"field":"payment.number","op":"eq","value":${value}}]}`,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    });
+    const before = (await withToken(dave.token, 'GET', PROBES)).json.probes.map((x) => x.id);
+    const t = await post('dave', `/v1/grants/${dave.id}/token`);
+    assert.equal(t.status, 201, t.body);
+    for (const value of [`${CARD_DIGITS}.0`, '4.111111111111111e15', '-4111111111111111.0', '4532015112830365953']) {
+      const r = await raw(t.json.token, value);
+      assert.equal(r.status, 403, `${value}: ${r.body}`);
+      assert.match(r.json.error.message, /'payment\.number'.*read-pii/);
+    }
+    assert.deepEqual((await withToken(dave.token, 'GET', PROBES)).json.probes.map((x) => x.id), before, 'a refused probe was stored');
+    // deployed with read-pii, the real is shown to dave as a card, and logged as the integer's marker
+    const d = await raw(alice.token, `${CARD_DIGITS}.0`);
+    assert.equal(d.status, 201, d.body);
+    const seen = await withToken(dave.token, 'GET', PROBES);
+    assert.ok(!seen.body.includes(CARD_DIGITS), seen.body);
+    assert.deepEqual(seen.json.probes.find((x) => x.id === d.json.id).conditions,
+      [{ field: 'payment.number', op: 'eq', value: '[REDACTED:card]' }]);
+    const text = await exportText();
+    assert.ok(!text.includes(CARD_DIGITS) && !text.includes('4.111111111111111') && !text.includes('45320151128303'), 'a card in clear');
+    const deploys = entries(text).filter((e) => e.type === 'probe.deploy' && e.actor === 'user:alice');
+    // the integer of the first test and the real here: one card, one marker
+    assert.equal(deploys.at(-1).data.params.conditions[0].value, deploys[0].data.params.conditions[3].value);
   });
 });

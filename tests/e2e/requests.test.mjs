@@ -533,6 +533,28 @@ rules:
       expectRefused(who, 'offboard', { user: 'alice' }, /needs admin rights/, `${who} off-boards alice`);
     }
     assert.deepEqual((await get('alice', `/v1/requests/${act.json.id}`)).json.state, 'active');
+    // a "user" typed into the URL that names no requester is no identity: it is recorded as the
+    // keyed marker of the whole text, never in clear (it may be anyone's personal data)
+    for (const [typed, kind] of [['bob.smith@example.com +14155550132', 'field'], ['zoe.q@example.com', 'email'], ['Zoë Quinn', 'field']]) {
+      const no = await post('grace', `/v1/users/${encodeURIComponent(typed)}/revoke`);
+      assert.equal(no.status, 403, no.body);
+      refusals++;
+      expectAudit('request.action_refused', `grace off-boards ${typed}`, (e) => e.actor === 'user:grace' && e.data.action === 'offboard' &&
+        new RegExp(`^\\[REDACTED:${kind}:[A-Za-z0-9_-]{8}:[A-Za-z0-9_-]{22}\\]$`).test(e.data.user));
+    }
+    const { text: afterTyped } = await exportEntries();
+    for (const clear of ['bob.smith', '4155550132', 'zoe.q@', 'Zoë', 'Zo\\u00eb']) assert.ok(!afterTyped.includes(clear), `the export holds ${clear} in clear`);
+
+    // a user that is no UTF-8 text names no one: 400, and no off-boarding is recorded
+    const entriesBefore = (await exportEntries()).entries.length;
+    for (const bad of ['%FF', 'alice%C0%80', '%ED%A0%80']) {
+      const no = await post('oscar', `/v1/users/${bad}/revoke`);
+      assert.equal(no.status, 400, `${bad}: ${no.body}`);
+      assert.equal(no.json.error.code, 'bad_request');
+      assert.match(no.json.error.message, /UTF-8/);
+    }
+    const written = (await exportEntries()).entries.slice(entriesBefore);
+    assert.deepEqual(written.filter((e) => e.type !== 'audit.exported').map((e) => e.type), [], 'a refused off-boarding wrote entries');
 
     const r = await post('oscar', '/v1/users/alice/revoke');
     assert.equal(r.status, 200, r.body);
@@ -675,6 +697,8 @@ describe('refused actions: bounded per identity, the rest summed up', () => {
     assert.equal(summary.length, 1, 'no summary of the suppressed refusals');
     const d = summary[0].data;
     assert.deepEqual({ suppressed: d.suppressed, recorded: d.recorded, actions: d.actions }, { suppressed: 4, recorded: 3, actions: { approve: 2, deny: 2 } });
+    // her own request is no target worth naming: the counts say it all
+    assert.deepEqual({ targets: d.targets, targets_left_out: d.targets_left_out }, { targets: [], targets_left_out: 0 });
     assert.equal(d.window_end - d.window_start, 2);
     assert.ok(Math.abs(d.window_start * 1000 - t0) < 1500, `window_start ${d.window_start}`);
     list = await entries();
@@ -689,5 +713,30 @@ describe('refused actions: bounded per identity, the rest summed up', () => {
     const q = await jg.as('alice', 'GET', `/v1/requests/${id}`);
     assert.equal(q.json.state, 'pending');
     assert.deepEqual(q.json.approvals, []);
+  });
+
+  // The attack of the issue 15 review (F7): spend the budget on harmless refusals first, then try
+  // someone else's request - which the summary must still name.
+  test('the budget spent first on one\'s own request does not hide which other request was tried', async () => {
+    const own = await post('dave', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(own.status, 201, own.body);
+    const other = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(other.status, 201, other.body);
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) assert.equal((await post('dave', `/v1/requests/${own.json.id}/approve`)).status, 403);
+    assert.equal((await post('dave', `/v1/requests/${other.json.id}/approve`)).status, 404);
+    assert.equal((await post('dave', `/v1/requests/${other.json.id}/deny`, { reason: 'no' })).status, 404);
+    assert.ok(Date.now() - t0 < 1800, 'too slow for a 2-second window');
+    let list = await entries();
+    assert.deepEqual(of(list, 'request.action_refused', 'dave').map((e) => e.data.request), [own.json.id, own.json.id, own.json.id]);
+    let summary = [];
+    for (const until = Date.now() + 5000; Date.now() < until && !summary.length;) {
+      await sleep(200);
+      summary = of(await entries(), 'request.action_refusals_suppressed', 'dave');
+    }
+    assert.equal(summary.length, 1, 'no summary of the suppressed refusals');
+    const d = summary[0].data;
+    assert.deepEqual({ suppressed: d.suppressed, actions: d.actions, targets: d.targets, targets_left_out: d.targets_left_out },
+      { suppressed: 2, actions: { approve: 1, deny: 1 }, targets: [other.json.id], targets_left_out: 0 });
   });
 });

@@ -283,21 +283,25 @@ describe('capability tokens, the guard and probes', () => {
     assert.equal(r.status, 401, r.body);
   });
 
-  test('refused: a service path that is not UTF-8 is recorded in guard.refused with its bytes escaped', async () => {
+  // Since the attack review of issue 15 (F1) a path segment that names no live service is recorded
+  // as a keyed marker, not in clear: the escaping now decides what the marker is taken over.
+  test('refused: a service path that is not UTF-8 is recorded in guard.refused as the marker of its escaped bytes', async () => {
     const { payload } = decode(main.reply.token);
     const cases = [
       ['pay%FFment', 'pay\\xFFment'], // a byte that is no UTF-8
       ['caf%C3%A9%C3', 'café\\xC3'], // a character, then a cut one
       ['a%5Cb%ED%A0%80', 'a\\\\b\\xED\\xA0\\x80'], // a backslash (doubled), an encoded surrogate
     ];
-    for (const [path, recorded] of cases) {
+    for (const [path, escaped] of cases) {
       const before = (await exportEntries()).length;
       await refused(main.reply.token, { path: `/v1/services/${path}/probes`, why: /another service/ });
       const added = (await exportEntries()).slice(before).filter((e) => e.type === 'guard.refused');
+      const hash = await jg.auditor('POST', '/v1/audit/hash', json({ value: escaped }));
+      assert.equal(hash.status, 200, hash.body);
       assert.deepEqual(added.map((e) => ({ ...e.data, reason: undefined })), [{
-        grant: payload.grant, jti: payload.jti, service: recorded, token_service: SVC, capability: 'deploy-probe',
-        action: 'probe.list', reason: undefined,
-      }], `${path}: the refusal was not recorded, or not as escaped text`);
+        grant: payload.grant, jti: payload.jti, service: hash.json.markers[0].marker, token_service: SVC,
+        capability: 'deploy-probe', action: 'probe.list', reason: undefined,
+      }], `${path}: the refusal was not recorded, or not as the marker of its escaped text`);
     }
   });
 

@@ -272,6 +272,41 @@ describe('the web pages in Chromium', () => {
     assert.equal((await (await alice.page.request.get(`${jg.url}/v1/requests/${requestId}`)).json()).state, 'active');
   });
 
+  // A form field is urlencoded bytes: %FF decodes to a byte that is no UTF-8, which no audit entry
+  // (JSON) can hold.  Each is a 400 page that says so, and nothing changes.
+  test('a form field that is not UTF-8 is a 400 page, for every text field of every form; nothing changes', async () => {
+    const raw = (page, path, fields) => page.request.post(`${jg.url}${path}`, {
+      data: fields, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const expect400 = async (r, what) => {
+      const text = await r.text();
+      assert.equal(r.status(), 400, `${what}: ${text}`);
+      assert.match(r.headers()['content-type'], /^text\/html/, what);
+      assert.match(text, /UTF-8/, what);
+    };
+    const { page } = alice;
+    await page.goto(`${jg.url}/`);
+    const csrf = await page.locator('input[name=csrf]').first().inputValue();
+    await expect400(await raw(page, `/grants/${requestId}/revoke`, `csrf=${csrf}&reason=bad%FFbytes`), 'revoke reason');
+    assert.equal((await (await page.request.get(`${jg.url}/v1/requests/${requestId}`)).json()).state, 'active');
+
+    const mine = async () => (await (await page.request.get(`${jg.url}/v1/requests?mine=true`)).json()).requests.length;
+    const before = await mine();
+    const good = { service: 'payment-api', 'cap.read-logs': '1', duration: '10m', justification: 'looking at logs', incident: 'INC-1' };
+    for (const field of ['service', 'duration', 'justification', 'incident', 'cap.read-logs']) {
+      const body = Object.entries({ ...good, [field]: 'x' }).map(([k, v]) => `${encodeURIComponent(k)}=${k === field ? 'bad%FF' : encodeURIComponent(v)}`);
+      await expect400(await raw(page, '/request', `csrf=${csrf}&action=submit&${body.join('&')}`), `request form ${field}`);
+    }
+    assert.equal(await mine(), before, 'a form with bytes that are no UTF-8 stored a request');
+
+    const bob = await signIn('bob');
+    await bob.page.goto(`${jg.url}/approvals`);
+    const bobCsrf = await bob.page.locator('input[name=csrf]').first().inputValue();
+    await expect400(await raw(bob.page, `/requests/${requestId}/deny`, `csrf=${bobCsrf}&reason=no%FF`), 'deny reason');
+    await expect400(await raw(bob.page, `/requests/${requestId}/review`, `csrf=${bobCsrf}&note=%C3%28`), 'review note');
+    assert.equal((await (await page.request.get(`${jg.url}/v1/requests/${requestId}`)).json()).state, 'active');
+  });
+
   test('dave without JavaScript: the Preview button decides on the server, a denial sits next to its field', async () => {
     const dave = await signIn('dave', { javaScriptEnabled: false, viewport: PHONE });
     const { page } = dave;

@@ -391,6 +391,11 @@ test_access_refusals_are_recorded_within_a_budget(void **state)
 	assert_int_equal(json_integer_value(json_object_get(data, "recorded")), 2);
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_object_get(data, "actions"), "approve")), 2);
+	/* which request they were aimed at: once, however often */
+	json_t *want = json_pack("[s]", id);
+	assert_true(json_equal(json_object_get(data, "targets"), want));
+	assert_int_equal(json_integer_value(json_object_get(data, "targets_left_out")), 0);
+	json_decref(want);
 	json_decref(last);
 	/* summed up once */
 	f->ctx.now = T0 + 1300;
@@ -400,6 +405,55 @@ test_access_refusals_are_recorded_within_a_budget(void **state)
 	assert_int_equal(jg_access_approve(&f->ctx, &bob, id, &out, why, sizeof(why)),
 			 JG_ENOTFOUND);
 	assert_int_equal(entries(f, "request.action_refused", "user:bob", NULL), 3);
+}
+
+/*
+ * The budget spent first on harmless refusals (bob on his own request) does
+ * not hide what came next: the summary names every other request aimed at,
+ * at most 32, and counts the refusals on those left out.
+ */
+static void
+test_access_suppressed_refusals_name_their_targets(void **state)
+{
+	struct fixture *f = *state;
+	char own[64], ids[35][64], why[256];
+	json_t *out = NULL, *last = NULL;
+	int ended;
+
+	f->ctx.refusals_recorded = 2;
+	f->ctx.refusals_window = 600;
+	json_decref(create(f, &bob, probe, own));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(jg_access_approve(&f->ctx, &bob, own, &out, why, sizeof(why)),
+				 JG_EDENIED);
+	for (int i = 0; i < 35; i++)
+		json_decref(create(f, &alice, probe, ids[i]));
+	for (int i = 0; i < 35; i++) {
+		assert_int_equal(jg_access_approve(&f->ctx, &bob, ids[i], &out, why, sizeof(why)),
+				 JG_ENOTFOUND);
+		/* a second try at the same one is counted, not listed twice */
+		assert_int_equal(
+		    jg_access_deny(&f->ctx, &bob, ids[i], "no", &out, why, sizeof(why)),
+		    JG_ENOTFOUND);
+	}
+	assert_int_equal(entries(f, "request.action_refused", "user:bob", NULL), 2);
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "request.action_refusals_suppressed", "user:bob", &last), 1);
+	json_t *data = json_object_get(last, "data");
+	assert_int_equal(json_integer_value(json_object_get(data, "suppressed")), 1 + 70);
+	json_t *targets = json_object_get(data, "targets");
+	assert_int_equal(json_array_size(targets), 32);
+	for (size_t i = 0; i < 32; i++)
+		assert_string_equal(json_string_value(json_array_get(targets, i)), ids[i]);
+	/* ids[32..34]: approve and deny each */
+	assert_int_equal(json_integer_value(json_object_get(data, "targets_left_out")), 6);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(data, "actions"), "approve")), 36);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(data, "actions"), "deny")), 35);
+	assert_null(json_object_get(json_object_get(data, "actions"), "targets"));
+	json_decref(last);
 }
 
 static void
@@ -536,6 +590,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_no_one_approves_their_own_request, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_suppressed_refusals_name_their_targets,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_refusals_are_recorded_within_a_budget,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_list_pages_with_sealed_cursors, setup,

@@ -283,6 +283,21 @@ expect_escaped(const char *in, size_t max, const char *want)
 }
 
 static void
+test_utf8_valid(void **state)
+{
+	(void)state;
+	assert_true(jg_utf8_valid("", 0));
+	assert_true(jg_utf8_valid("plain ascii", 11));
+	assert_true(jg_utf8_valid("Zo\xc3\xab \xf0\x9f\x98\x80", 9));
+	assert_true(jg_utf8_valid("a\0b", 3)); /* NUL is text here; callers cap lengths */
+	assert_false(jg_utf8_valid("bad\xff", 4));
+	assert_false(jg_utf8_valid("\xc0\x80", 2));	    /* overlong NUL */
+	assert_false(jg_utf8_valid("\xed\xa0\x80", 3));	    /* a surrogate */
+	assert_false(jg_utf8_valid("caf\xc3", 4));	    /* cut */
+	assert_false(jg_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+}
+
+static void
 test_canon_string_escaped(void **state)
 {
 	(void)state;
@@ -323,6 +338,7 @@ main(void)
 	    cmocka_unit_test(test_canon_check_refuses_nul),
 	    cmocka_unit_test(test_canon_check_refuses_non_json),
 	    cmocka_unit_test(test_canon_string_escaped),
+	    cmocka_unit_test(test_utf8_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

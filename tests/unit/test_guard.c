@@ -25,6 +25,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/audit.h"
+#include "jitgate/catalog.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/keys.h"
@@ -339,7 +340,15 @@ test_guard_token_is_for_its_service_and_capabilities(void **state)
 	assert_string_equal(json_string_value(json_object_get(data, "capability")), "deploy-probe");
 	json_decref(last);
 
-	/* a genuine token at another service: refused and recorded with that service */
+	/*
+	 * A genuine token at another service: refused and recorded.  The path's
+	 * service is named in clear only when it is a live service of the
+	 * catalog; otherwise (any text the caller typed) as its keyed marker.
+	 */
+	const char *owners[] = {"eng"};
+	struct jg_catalog_ctx cc = {
+	    .store = f->store, .audit = f->audit, .actor = "operator:test", .now = now_s};
+	assert_int_equal(jg_catalog_service_add(&cc, "svc-b", owners, 1), 0);
 	assert_int_equal(check(f, auth, "svc-b", "read-logs", NULL, &g, &intent, &no), JG_EDENIED);
 	assert_int_equal(no.status, 401);
 	assert_int_equal(entries(f, "guard.refused", &last), 2);
@@ -347,6 +356,22 @@ test_guard_token_is_for_its_service_and_capabilities(void **state)
 	assert_string_equal(json_string_value(json_object_get(data, "service")), "svc-b");
 	assert_string_equal(json_string_value(json_object_get(data, "token_service")), "svc-a");
 	json_decref(last);
+	static const char *const unknown[] = {"svc-c", "zoe@example.com", "Zo\xc3\xab Q"};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		assert_int_equal(check(f, auth, unknown[i], "read-logs", NULL, &g, &intent, &no),
+				 JG_EDENIED);
+		assert_int_equal(entries(f, "guard.refused", &last), 3 + (int)i);
+		json_t *want = jg_pii_mark_whole(f->pii, unknown[i], strlen(unknown[i]));
+		assert_non_null(want);
+		assert_string_equal(
+		    json_string_value(json_object_get(json_object_get(last, "data"), "service")),
+		    json_string_value(want));
+		assert_int_equal(strncmp(json_string_value(want),
+					 i == 1 ? "[REDACTED:email:" : "[REDACTED:field:", 16),
+				 0);
+		json_decref(want);
+		json_decref(last);
+	}
 	free(auth);
 }
 

@@ -189,7 +189,7 @@ test_oidc_duplicate_keys_refused_first(void **state)
 }
 
 /*
- * JG_OIDC_NO_FETCH (the caller's address is over its failure budget): an
+ * JG_OIDC_NO_FETCH: an
  * unknown kid is refused without a fetch, even where one would be allowed.
  */
 static void

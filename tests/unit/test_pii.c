@@ -178,6 +178,27 @@ test_pii_kind_of(void **state)
 	assert_string_equal(jg_pii_kind_of("", 0), "field");
 }
 
+/* Raw input recorded whole: one marker of its kind, the one /v1/audit/hash gives for it. */
+static void
+test_pii_mark_whole(void **state)
+{
+	(void)state;
+	struct jg_pii_keys *k = ring();
+	json_t *m = jg_pii_mark_whole(k, "alice@example.com", 17);
+	assert_string_equal(json_string_value(m),
+			    "[REDACTED:email:" KID ":pZ_FeNTLRvqrHW6zSOfHSw]");
+	json_decref(m);
+	m = jg_pii_mark_whole(k, "Alice Jones", 11);
+	assert_string_equal(json_string_value(m),
+			    "[REDACTED:field:" KID ":LtZXeivMLiISjLVmrmPkDg]");
+	json_decref(m);
+	m = jg_pii_mark_whole(NULL, "Alice Jones", 11);
+	assert_string_equal(json_string_value(m), "[REDACTED:field]");
+	json_decref(m);
+	assert_null(jg_pii_mark_whole(k, NULL, 0));
+	jg_pii_keys_free(k);
+}
+
 /* A key written by keys.c and loaded back marks like the same bytes given raw. */
 static void
 test_pii_keys_load_and_rotate(void **state)
@@ -244,15 +265,21 @@ test_pii_field_sensitive(void **state)
 	(void)state;
 	char *configured[] = {"loyalty_no", "Secret-Thing", NULL};
 	static const char *const yes[] = {
-	    "customer.email", "email",	    "customerEmail",   "CustomerEmail", "billing_address",
-	    "IPAddress",      "client_ip",  "user.first_name", "card",		"cardNumber",
-	    "items.0.pan",    "e-mail",	    "address2",	       "customer.Name", "ssn",
-	    "auth.token",     "loyalty_no", "a.LOYALTY_NO.b",  "secret-thing",	"dob",
-	    "remote_addr",    "ipv6"};
+	    "customer.email", "email", "customerEmail", "CustomerEmail", "billing_address",
+	    "IPAddress", "client_ip", "user.first_name", "card", "cardNumber", "items.0.pan",
+	    "e-mail", "address2", "customer.Name", "ssn", "auth.token", "loyalty_no",
+	    "a.LOYALTY_NO.b", "secret-thing", "dob", "remote_addr", "ipv6",
+	    /* plurals: a trailing "s", or "es" after s, x, z, ch or sh */
+	    "customer.emails", "customer.phones", "customer.addresses", "user.names", "order.cards",
+	    "billing.Addresses", "cust.ssns", "user.passwords", "customer.surnames",
+	    "customer.DOBs", "customerIPs", "SSNsList", "fax.faxes", "home_addresses2", "cookies",
+	    "tokens_used2x"};
 	static const char *const no[] = {
-	    "amount",	       "currency", "items.0.sku",    "customeremail", "cardinality",
-	    "span_id",	       "shipping", "loyalty_number", "company",	      "description",
-	    "request.country", "f0",	   "tokens_used2x"};
+	    "amount", "currency", "items.0.sku", "customeremail", "cardinality", "span_id",
+	    "shipping", "loyalty_number", "company", "description", "request.country", "f0",
+	    "items_used2x",
+	    /* an "s" that is no plural of a name, and "es" after other letters */
+	    "class", "status", "bus", "process", "success", "IPsec", "pines", "panes", "lates"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		if (!jg_pii_field_sensitive(yes[i], configured))
@@ -262,6 +289,60 @@ test_pii_field_sensitive(void **state)
 			fail_msg("%s should not be sensitive", no[i]);
 	assert_false(jg_pii_field_sensitive("loyalty_no", NULL));
 	assert_false(jg_pii_field_sensitive(NULL, configured));
+}
+
+/*
+ * Numbers as a probe's agent compares them: as doubles.  A number is a
+ * card when some integer of its double is one - whether written as an
+ * integer, a real or with an exponent.
+ */
+static void
+test_pii_numbers_that_could_be_cards(void **state)
+{
+	(void)state;
+	struct {
+		json_t *v;
+		bool card;
+	} cases[] = {
+	    {json_real(4111111111111111.0), true}, /* a card written as a real */
+	    {json_real(4.111111111111111e15), true},
+	    {json_real(-4111111111111111.0), true},
+	    {json_real(4111111111111111.5), false}, /* no integer has this double */
+	    {json_real(1700000000123.0), false},
+	    {json_real(3.14), false},
+	    {json_real(1e19), false}, /* 20 digits */
+	    /* not Luhn, but the same double as the card 4532015112830366120 */
+	    {json_integer(4532015112830365953LL), true},
+	    /* the same double as 9007199254741055, a card; 9007199254740994's has none */
+	    {json_integer(9007199254741056LL), true},
+	    {json_real(9007199254741056.0), true},
+	    {json_integer(9007199254740994LL), false},
+	    {json_integer(1234567812345678LL), false},
+	    {json_integer(4111111111111111LL), true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_non_null(cases[i].v);
+		if (jg_pii_value_sensitive(cases[i].v) != cases[i].card)
+			fail_msg("case %zu (%.17g): want %s", i, json_number_value(cases[i].v),
+				 cases[i].card ? "a card" : "no card");
+		json_decref(cases[i].v);
+	}
+
+	/* marked over the digits redaction would match: the integer's marker */
+	struct jg_pii_keys *k = ring();
+	json_t *conds =
+	    json_pack("[{s:s,s:s,s:f},{s:s,s:s,s:f}]", "field", "ref", "op", "eq", "value",
+		      4111111111111111.0, "field", "amount", "op", "gt", "value", 12.5);
+	assert_ptr_equal(jg_pii_conditions_sensitive(conds, NULL), json_array_get(conds, 0));
+	assert_int_equal(jg_pii_conditions(k, conds, NULL), 0);
+	char *keyed = json_dumps(conds, JSON_COMPACT);
+	assert_string_equal(keyed,
+			    "[{\"field\":\"ref\",\"op\":\"eq\",\"value\":\"[REDACTED:card:" KID
+			    ":BiIkEgE4KkWRL7IoKLP32w]\"},{\"field\":\"amount\",\"op\":\"gt\","
+			    "\"value\":12.5}]");
+	free(keyed);
+	json_decref(conds);
+	jg_pii_keys_free(k);
 }
 
 static void
@@ -325,9 +406,11 @@ main(void)
 	    cmocka_unit_test(test_pii_text),
 	    cmocka_unit_test(test_pii_json),
 	    cmocka_unit_test(test_pii_kind_of),
+	    cmocka_unit_test(test_pii_mark_whole),
 	    cmocka_unit_test(test_pii_keys_load_and_rotate),
 	    cmocka_unit_test(test_pii_field_sensitive),
 	    cmocka_unit_test(test_pii_conditions),
+	    cmocka_unit_test(test_pii_numbers_that_could_be_cards),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1715,6 +1715,51 @@ test_policy_examples_load(void **state)
 	jg_policy_set_free(NULL);
 }
 
+/*
+ * The example break-glass section and the ledger's rule want a real
+ * incident id: a generic "[A-Z][A-Z0-9]+-[0-9]+" took SHA-256, UTF-8 or
+ * ISO-8601 in the text for one (attack review of issue 15, F9).
+ */
+static void
+test_policy_examples_want_a_real_incident_id(void **state)
+{
+	struct jg_policy_set *set = load_ok("policies");
+	const char *oncall[] = {"sre-oncall"}, *eng[] = {"payments-eng"}, *logs[] = {"read-logs"};
+	static const struct {
+		const char *service, *justification;
+		bool break_glass;
+		enum jg_policy_outcome want;
+	} cases[] = {
+	    {"payment-api", "broken, see SHA-256 docs", true, JG_POLICY_DENY},
+	    {"payment-api", "UTF-8 errors in ISO-8601 dates", true, JG_POLICY_DENY},
+	    {"payment-api", "see XINC-12 and SEV-3x", true, JG_POLICY_DENY},
+	    {"payment-api", "SEV-12 payments down", true, JG_POLICY_GRANT},
+	    {"payment-api", "payments down (INC-4711, SHA-256 mismatch)", true, JG_POLICY_GRANT},
+	    {"payment-ledger", "SHA-256 of UTF-8 balances drifts", false, JG_POLICY_DENY},
+	    {"payment-ledger", "LEDGER-88 balances drift since 9:00", false, JG_POLICY_PENDING},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool bg = cases[i].break_glass;
+		struct jg_policy_request req = {bg ? "frank" : "alice",
+						bg ? oncall : eng,
+						1,
+						cases[i].service,
+						logs,
+						1,
+						M(30),
+						cases[i].justification,
+						bg};
+		struct jg_policy_decision d;
+		assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+		if (d.outcome != cases[i].want)
+			fail_msg("'%s' on %s: %s (%s)", cases[i].justification, cases[i].service,
+				 jg_policy_outcome_name(d.outcome), d.reason ? d.reason : "");
+		jg_policy_decision_clear(&d);
+	}
+	jg_policy_set_free(set);
+}
+
 static void
 test_policy_can_break_glass(void **state)
 {
@@ -1797,6 +1842,7 @@ main(void)
 	    T(test_policy_load_escalation),
 	    T(test_policy_set_sha256),
 	    T(test_policy_examples_load),
+	    T(test_policy_examples_want_a_real_incident_id),
 	    T(test_policy_can_break_glass),
 	    T(test_policy_set_parse_buffer),
 	};

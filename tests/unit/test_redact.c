@@ -466,6 +466,13 @@ test_redact_json_strings_and_numbers(void **state)
 	    "{\"big\":\"" M_CARD "\",\"neg\":\"" M_CARD "\",\"order\":1234567812345678,"
 	    "\"pan\":\"" M_CARD "\",\"pi\":3.1400000000000001,\"ts\":1700000000123}",
 	    CARD);
+	/* a card number written as a real is a card number: its integral value's digits */
+	expect_json(
+	    "{\"r\":4111111111111111.0,\"e\":4.111111111111111e15,\"half\":4111111111111111.5,"
+	    "\"t\":1700000000123.0}",
+	    "{\"e\":\"" M_CARD "\",\"half\":4111111111111111.5,\"r\":\"" M_CARD
+	    "\",\"t\":1700000000123.0}",
+	    CARD);
 	expect_json("{\"ok\":true,\"none\":null,\"s\":\"nothing here\"}",
 		    "{\"none\":null,\"ok\":true,\"s\":\"nothing here\"}", 0);
 	expect_json("{}", "{}", 0);
