@@ -52,8 +52,9 @@ raw(const char *dir, double seconds)
 	snprintf(path, sizeof(path), "%s/raw.db", dir);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			 "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)",
+	sqlite3_exec(db,
+		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		     "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)",
 		     NULL, NULL, NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &st, NULL);
 	char blob[350];

@@ -60,8 +60,9 @@ main(int argc, char **argv)
 	}
 	jga_stop(a);
 	jga_stats(a, &st);
-	printf("{\"installed_seen\":%s,\"posted\":%llu,\"dropped\":%llu}\n", installed ? "true" : "false",
-	       (unsigned long long)st.posted, (unsigned long long)st.dropped);
+	printf("{\"installed_seen\":%s,\"posted\":%llu,\"dropped\":%llu}\n",
+	       installed ? "true" : "false", (unsigned long long)st.posted,
+	       (unsigned long long)st.dropped);
 	jga_free(a);
 	return 0;
 }
