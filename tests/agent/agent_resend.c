@@ -22,7 +22,8 @@ read_key(const char *path, char *out, size_t cap)
 	if (f == NULL)
 		return -1;
 	size_t n = fread(out, 1, cap - 1, f);
-	fclose(f);
+	if (fclose(f) != 0)
+		return -1;
 	out[n] = '\0';
 	out[strcspn(out, "\r\n")] = '\0';
 	return n > 0 ? 0 : -1;

@@ -28,6 +28,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/migrate.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -72,12 +73,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

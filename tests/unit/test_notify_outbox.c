@@ -25,6 +25,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/migrate.h"
 #include "jitgate/notify.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -60,8 +61,8 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/secret", f->root);
 	FILE *s = fopen(path, "w");
 	assert_non_null(s);
-	fputs("a-secret-of-at-least-16-bytes\n", s);
-	fclose(s);
+	assert_true(fputs("a-secret-of-at-least-16-bytes\n", s) >= 0);
+	assert_int_equal(fclose(s), 0);
 	assert_int_equal(chmod(path, 0600), 0);
 	snprintf(cfgtext, sizeof(cfgtext), config_fmt, path, path);
 	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->app.cfg, err,
@@ -91,14 +92,12 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_notify_free(f->notify);
 	jg_audit_free(f->app.audit);
 	jg_store_close(f->app.store);
 	jg_config_free(f->app.cfg);
 	pthread_rwlock_destroy(&f->app.policy_lock);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }
