@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "jitgate/token.h"
+#include "bench_args.h"
 
 #define NTOKENS 10000
 
@@ -55,7 +56,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	double start = now(), until = start + atof(argv[2]);
+	double start = now(), until = start + bench_seconds(argv[2], 3600);
 	unsigned long n = 0;
 	while (now() < until) {
 		for (int i = 0; i < 100; i++, n++) {
