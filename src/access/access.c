@@ -77,8 +77,12 @@ static const char *
 shown(char *dst, size_t len, const char *s)
 {
 	size_t j = 0;
-	for (; s != NULL && *s != '\0' && j < 64 && j + 4 < len; s++)
-		dst[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	for (; s != NULL && *s != '\0' && j < 64 && j + 4 < len; s++) {
+		if (*s >= 0x20 && *s < 0x7f)
+			dst[j++] = *s;
+		else
+			dst[j++] = '?';
+	}
 	if (s != NULL && *s != '\0' && j + 4 <= len) {
 		memcpy(dst + j, "...", 3);
 		j += 3;

@@ -367,8 +367,11 @@ builtin_word(const char *w, size_t n)
 
 	if (n == 0 || n > MAX_WORD)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		lw[i] = is_upper(w[i]) ? (char)(w[i] | 0x20) : w[i];
+	for (size_t i = 0; i < n; i++) {
+		lw[i] = w[i];
+		if (is_upper(w[i]))
+			lw[i] |= 0x20; /* ASCII: the same letter in lower case */
+	}
 	lw[n] = '\0';
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
