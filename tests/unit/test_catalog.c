@@ -174,6 +174,9 @@ test_key_create_stores_only_the_hash(void **state)
 			 JG_ECONFLICT);
 	assert_string_equal(key2, "");
 	assert_int_equal(jg_catalog_key_create(&f->ctx, "nope", key2, id2), JG_ENOTFOUND);
+	/* a new key needs a buffer to go to: refused, nothing changes */
+	assert_int_equal(jg_catalog_key_create(&f->ctx, "payment-gateway", NULL, id2), JG_EINVAL);
+	assert_int_equal(jg_catalog_key_rotate(&f->ctx, "payment-gateway", NULL, id2), JG_EINVAL);
 	assert_int_equal(query_int(f->store, "SELECT count(*) FROM ingest_keys", NULL), 1);
 }
 
