@@ -83,8 +83,8 @@ one_int(struct jg_store_conn *c, const char *sql)
 }
 
 /*
- * Runs tests/lib/pg-cluster.sh with the arguments up to NULL, no shell in
- * between; its standard output into out (may be NULL).  Fails the test
+ * Runs tests/lib/pg-cluster.sh with the arguments up to (const char *)NULL
+ * (a bare NULL may be an int in a variadic call), no shell in between; its standard output into out (may be NULL).  Fails the test
  * unless the script exits 0.
  */
 static void
@@ -876,7 +876,7 @@ test_password_file(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(file, sizeof(file), "%s/password", dir);
-	cluster(NULL, 0, "role", base, "jg_pw", file, NULL);
+	cluster(NULL, 0, "role", base, "jg_pw", file, (const char *)NULL);
 	snprintf(u, sizeof(u), "postgres://jg_pw@127.0.0.1:%s/jitgate", port);
 	setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* no other source of a password */
 
@@ -992,7 +992,7 @@ test_multi_host_url_follows_the_primary_through_failover(void **state)
 	struct jg_store_conn *c;
 	struct jg_stmt *st;
 
-	cluster(out, sizeof(out), "standby", base, NULL);
+	cluster(out, sizeof(out), "standby", base, (const char *)NULL);
 	const char *sp = strstr(out, "JG_PG_STANDBY_PORT=");
 	assert_non_null(sp);
 	long standby = strtol(sp + 19, NULL, 10);
@@ -1024,11 +1024,11 @@ test_multi_host_url_follows_the_primary_through_failover(void **state)
 
 	/* the standby configured as a copy of the primary's would be: waiting for a standby */
 	cluster(NULL, 0, "sql", base, "standby", "ALTER SYSTEM SET synchronous_standby_names = '*'",
-		NULL);
-	cluster(NULL, 0, "sql", base, "standby", "SELECT pg_reload_conf()", NULL);
+		(const char *)NULL);
+	cluster(NULL, 0, "sql", base, "standby", "SELECT pg_reload_conf()", (const char *)NULL);
 
 	/* the primary dies: the borrowed connection fails, the pool has nowhere to go */
-	cluster(NULL, 0, "kill", base, "primary", NULL);
+	cluster(NULL, 0, "kill", base, "primary", (const char *)NULL);
 	assert_int_equal(jg_stmt_prepare(c, "SELECT 1", &st), 0);
 	assert_int_equal(jg_stmt_step(st), JG_EUNAVAIL);
 	jg_stmt_finish(st);
@@ -1037,8 +1037,9 @@ test_multi_host_url_follows_the_primary_through_failover(void **state)
 	assert_int_equal(jg_store_acquire(ha, &c), JG_EUNAVAIL); /* backing off: at once */
 
 	/* the standby is promoted (and stops waiting for a standby of its own) */
-	cluster(NULL, 0, "promote", base, NULL);
-	cluster(out, sizeof(out), "sql", base, "standby", "SHOW synchronous_standby_names", NULL);
+	cluster(NULL, 0, "promote", base, (const char *)NULL);
+	cluster(out, sizeof(out), "sql", base, "standby", "SHOW synchronous_standby_names",
+		(const char *)NULL);
 	assert_string_equal(out, "\n");
 	int rc = JG_EUNAVAIL;
 	for (int i = 0; i < 100 && rc != 0; i++) { /* the backoff is at most 5 s */
