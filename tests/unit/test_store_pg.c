@@ -84,8 +84,9 @@ one_int(struct jg_store_conn *c, const char *sql)
 
 /*
  * Runs tests/lib/pg-cluster.sh with the arguments up to (const char *)NULL
- * (a bare NULL may be an int in a variadic call), no shell in between; its standard output into out (may be NULL).  Fails the test
- * unless the script exits 0.
+ * (a bare NULL may be an int in a variadic call), no shell in between; its
+ * standard output into out (may be NULL).  Fails the test unless the script
+ * exits 0.
  */
 static void
 cluster(char *out, size_t outlen, ...)
