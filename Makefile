@@ -33,7 +33,7 @@ AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
 .PHONY: all deps build unit unit-asan e2e e2e-lsan e2e-pg soak test run bench lint format clean dev-setup \
-	fuzz fuzz-build fuzz-smoke fuzz-bins
+	fuzz fuzz-build fuzz-smoke fuzz-bins lint-format lint-cppcheck lint-tidy lint-layers tidy-files FORCE
 
 all: build
 build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUILD)/tests/agent_resend
@@ -147,15 +147,61 @@ bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)
        $(BUILD)/bench/telemetry_bench
 	bench/run.sh
 
-format:
-	clang-format -i src/*/*.c src/*/*.h include/jitgate/*.h tests/unit/*.c fuzz/*.c \
-	  fuzz/*.h fuzz/tools/*.c
+# ---- lint (make lint: format, cppcheck, clang-tidy, the layer rule) ---------
+# Every C file and header of the tree: the broker, the agent, tests, fuzz targets, benchmarks.
+LINT_C   := $(wildcard src/*/*.c) $(AGENT_SRCS) agent/demo/payments_demo.c $(UNIT_SRCS) \
+	    $(wildcard tests/agent/*.c) $(wildcard bench/*.c) $(wildcard fuzz/*.c) \
+	    $(wildcard fuzz/tools/*.c)
+LINT_H   := $(wildcard src/*/*.h) $(wildcard include/jitgate/*.h) $(wildcard agent/include/*.h) \
+	    $(wildcard fuzz/*.h)
+TIDY     ?= clang-tidy
+# cppcheck and clang-tidy run LINT_JOBS files at a time (one per core by default).
+LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TIDY_OK  := $(LINT_C:%.c=$(BUILD)/tidy/%.ok)
 
-lint:
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h include/jitgate/*.h \
-	  tests/unit/*.c fuzz/*.c fuzz/*.h fuzz/tools/*.c
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
-	  --suppress=missingIncludeSystem -Iinclude src tests/unit
+format:
+	clang-format -i $(LINT_C) $(LINT_H)
+
+lint: lint-format lint-cppcheck lint-tidy lint-layers
+
+lint-format:
+	@echo "clang-format --dry-run --Werror (every C file and header)"
+	@clang-format --dry-run --Werror $(LINT_C) $(LINT_H)
+
+lint-cppcheck:
+	cppcheck -j$(LINT_JOBS) --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+	  --suppress=missingIncludeSystem --library=tools/cppcheck/jansson.cfg -Iinclude -Iagent/include \
+	  src agent bench fuzz tests/unit tests/agent
+
+# clang-tidy with the checks of .clang-tidy (each disabled one says why there); any finding fails.
+lint-tidy: $(BUILD)/compile_commands.json
+	@$(MAKE) --no-print-directory -j$(LINT_JOBS) tidy-files
+
+lint-layers:
+	tools/check-layers.sh
+
+# A file is checked again when it, a header, .clang-tidy or its compile command changed.
+tidy-files: $(TIDY_OK)
+
+$(BUILD)/tidy/%.ok: %.c .clang-tidy $(LINT_H) $(BUILD)/compile_commands.json
+	@mkdir -p $(dir $@)
+	@echo "tidy $<"
+	@$(TIDY) -p $(BUILD) --quiet $< 2>/dev/null && touch $@
+
+# The compile command of every C file lint looks at, for clang-tidy (and editors): the flags of
+# its build rule.  Rewritten only when it changes, so unchanged files are not checked again.
+lint_flags = $(JG_CFLAGS) $(if $(filter src/%,$(1)),,-Iagent/include)
+define compdb_entry
+{"directory": "$(CURDIR)", "file": "$(1)", "command": "$(CC) $(lint_flags) -c $(1)"}
+endef
+$(BUILD)/compile_commands.json: FORCE | $(BUILD)/obj
+	$(file >$@.tmp,[)
+	$(file >>$@.tmp,$(call compdb_entry,$(firstword $(LINT_C))))
+	$(foreach f,$(wordlist 2,$(words $(LINT_C)),$(LINT_C)),$(file >>$@.tmp,,$(call compdb_entry,$(f))))
+	$(file >>$@.tmp,])
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+FORCE:
 
 clean:
 	rm -rf build

@@ -21,6 +21,7 @@
 #include "jitgate/audit.h"
 #include "jitgate/config.h"
 #include "jitgate/fileio.h"
+#include "bench_args.h"
 
 static double
 now(void)
@@ -52,8 +53,9 @@ raw(const char *dir, double seconds)
 	snprintf(path, sizeof(path), "%s/raw.db", dir);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			 "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)",
+	sqlite3_exec(db,
+		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		     "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)",
 		     NULL, NULL, NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &st, NULL);
 	char blob[350];
@@ -249,11 +251,12 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "raw") == 0)
-		return raw(argv[2], atof(argv[3]));
+		return raw(argv[2], bench_seconds(argv[3], 3600));
 	if (argc == 5 && strcmp(argv[1], "append") == 0)
-		return append(argv[2], atoi(argv[3]), atof(argv[4]));
+		return append(argv[2], (int)bench_count(argv[3], 1, 1024),
+			      bench_seconds(argv[4], 3600));
 	if (argc == 4 && strcmp(argv[1], "fill") == 0)
-		return fill(argv[2], strtoul(argv[3], NULL, 10));
+		return fill(argv[2], bench_count(argv[3], 1, 100000000));
 	if (argc == 4 && strcmp(argv[1], "integrity") == 0)
 		return integrity(argv[2], argv[3]);
 	fprintf(stderr, "usage: see the comment at the top of bench/audit_bench.c\n");

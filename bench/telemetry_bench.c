@@ -30,6 +30,7 @@
  * Every figure is printed as one line "name value unit" for the script.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/otlp.h"
 #include "jitgate/telemetry.h"
+#include "bench_args.h"
 
 #define PLACEHOLDER	"@@@@@@@@@@@@@@@@"
 #define SPANS_PER_TRACE 10
@@ -308,39 +310,44 @@ raw(const char *kind, const char *config, const char *path, size_t batch, double
 {
 	int logs = strcmp(kind, "logs") == 0;
 	const char *service = "bench-raw";
-	sqlite3 *db;
-	sqlite3_stmt *ins, *fts = NULL, *fts_red = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *ins = NULL, *fts = NULL, *fts_red = NULL;
 	struct jg_otlp_error oe;
 	json_t *items = NULL, *it;
 	unsigned long n = 0, txs = 0;
 	struct jg_config *cfg = NULL;
-	char err[1024], *migrations;
+	char err[1024], *migrations = NULL;
+	struct row *rows = NULL;
 	size_t i;
+	int rc = 1;
 
 	if (batch == 0 || jg_config_load(config, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", batch == 0 ? "BATCH must be positive" : err);
 		return 1;
 	}
 	migrations = jg_telemetry_migrations_dir(cfg);
-	remove(path);
+	if (remove(path) != 0 && errno != ENOENT) {
+		perror(path);
+		goto out;
+	}
 	if (migrations == NULL || sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL,
 			 NULL) != SQLITE_OK ||
 	    apply_schema(db, migrations) != 0)
-		return 1;
-	free(migrations);
+		goto out;
 	/* the same batch jitgate is sent, converted as ingest converts it (outside the timing) */
 	int64_t t0 = now_ns() - 60 * 1000000000LL;
 	json_t *doc = logs ? logs_doc(service, 0, batch, "0123456789abcdef", t0, 1000000, 0)
 			   : spans_doc(service, batch, "0123456789abcdef", t0);
-	int rc = logs ? jg_otlp_logs(doc, service, now_ns(), &items, &oe)
-		      : jg_otlp_spans(doc, service, &items, &oe);
+	int conv = logs ? jg_otlp_logs(doc, service, now_ns(), &items, &oe)
+			: jg_otlp_spans(doc, service, &items, &oe);
 	json_decref(doc);
-	if (rc != 0) {
+	if (conv != 0) {
 		fprintf(stderr, "conversion failed: %s\n", oe.why);
-		return 1;
+		goto out;
 	}
-	struct row *rows = calloc(batch, sizeof(*rows));
+	if ((rows = calloc(batch, sizeof(*rows))) == NULL)
+		goto out;
 	char *const *fields = cfg->redaction_sensitive_fields;
 	json_array_foreach(items, i, it)
 	{
@@ -394,7 +401,7 @@ raw(const char *kind, const char *config, const char *path, size_t batch, double
 		char prefix[17];
 		snprintf(prefix, sizeof(prefix), "%016lx", txs + 1);
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-			return 1;
+			goto out;
 		for (i = 0; i < batch; i++) {
 			struct row *w = &rows[i];
 			int64_t recv = (int64_t)time(NULL);
@@ -424,7 +431,7 @@ raw(const char *kind, const char *config, const char *path, size_t batch, double
 				sqlite3_bind_int64(ins, 9, recv);
 			}
 			if (sqlite3_step(ins) != SQLITE_DONE)
-				return 1;
+				goto out;
 			sqlite3_reset(ins);
 			if (logs) {
 				sqlite3_int64 id = sqlite3_last_insert_rowid(db);
@@ -434,33 +441,36 @@ raw(const char *kind, const char *config, const char *path, size_t batch, double
 				sqlite3_bind_text(fts_red, 2, w->red, -1, SQLITE_STATIC);
 				if (sqlite3_step(fts) != SQLITE_DONE ||
 				    sqlite3_step(fts_red) != SQLITE_DONE)
-					return 1;
+					goto out;
 				sqlite3_reset(fts);
 				sqlite3_reset(fts_red);
 			}
 		}
 		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-			return 1;
+			goto out;
 		n += batch;
 		txs++;
 	}
 	double took = now() - start;
 	printf("raw_%s_per_s %.0f records/s\n", kind, (double)n / took);
 	printf("raw_%s_tx_per_s %.1f transactions/s\n", kind, (double)txs / took);
+	rc = 0;
+out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(fts);
 	sqlite3_finalize(fts_red);
 	sqlite3_close(db);
-	for (i = 0; i < batch; i++) {
+	for (i = 0; rows != NULL && i < batch; i++) {
 		free(rows[i].record);
 		free(rows[i].raw);
 		free(rows[i].red);
 		free(rows[i].trace_id);
 	}
 	free(rows);
+	free(migrations);
 	json_decref(items);
 	jg_config_free(cfg);
-	return 0;
+	return rc;
 }
 
 /* ---- the million records ------------------------------------------------------------ */
@@ -718,13 +728,14 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "body") == 0)
-		return body(argv[2], argv[3], strtoul(argv[4], NULL, 10), argv[5]);
+		return body(argv[2], argv[3], bench_count(argv[4], 1, 1000000), argv[5]);
 	if (argc == 7 && strcmp(argv[1], "raw") == 0)
-		return raw(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 10), atof(argv[6]));
+		return raw(argv[2], argv[3], argv[4], bench_count(argv[5], 1, 1000000),
+			   bench_seconds(argv[6], 3600));
 	if (argc == 5 && strcmp(argv[1], "fill") == 0)
-		return fill(argv[2], argv[3], strtoul(argv[4], NULL, 10));
+		return fill(argv[2], argv[3], bench_count(argv[4], 1, 100000000));
 	if (argc == 6 && strcmp(argv[1], "search") == 0)
-		return search(argv[2], argv[3], argv[4], atof(argv[5]));
+		return search(argv[2], argv[3], argv[4], bench_seconds(argv[5], 3600));
 	fprintf(stderr, "usage: see the comment at the top of bench/telemetry_bench.c\n");
 	return 2;
 }

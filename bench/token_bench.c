@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "jitgate/token.h"
+#include "bench_args.h"
 
 #define NTOKENS 10000
 
@@ -42,8 +43,8 @@ main(int argc, char **argv)
 	}
 	int64_t t0 = (int64_t)time(NULL);
 	for (int i = 0; i < NTOKENS; i++) {
-		struct jg_token_claims c = {.iat = t0, .nbf = t0, .exp = t0 + 3600, .ncaps = 1,
-					    .audit_seq = (uint64_t)i};
+		struct jg_token_claims c = {
+		    .iat = t0, .nbf = t0, .exp = t0 + 3600, .ncaps = 1, .audit_seq = (uint64_t)i};
 		snprintf(c.iss, sizeof(c.iss), "https://jitgate.example.com");
 		snprintf(c.sub, sizeof(c.sub), "alice");
 		snprintf(c.aud, sizeof(c.aud), "payment-gateway");
@@ -55,13 +56,14 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	double start = now(), until = start + atof(argv[2]);
+	double start = now(), until = start + bench_seconds(argv[2], 3600);
 	unsigned long n = 0;
 	while (now() < until) {
 		for (int i = 0; i < 100; i++, n++) {
 			struct jg_token_claims c;
-			if (jg_token_verify(keys, tokens[n % NTOKENS], "https://jitgate.example.com",
-					    "payment-gateway", t0, &c, why, sizeof(why)) != 0) {
+			if (jg_token_verify(keys, tokens[n % NTOKENS],
+					    "https://jitgate.example.com", "payment-gateway", t0,
+					    &c, why, sizeof(why)) != 0) {
 				fprintf(stderr, "verify failed: %s\n", why);
 				return 1;
 			}

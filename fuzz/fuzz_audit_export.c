@@ -76,8 +76,9 @@ resign_export(const char *buf, size_t len, size_t *out_len)
 		if (out == NULL)
 			abort();
 		memcpy(out, buf, head);
-		memcpy(out + head, text, tl);
-		out[head + tl] = '\n';
+		memcpy(out + head, text, tl + 1);
+		out[head + tl] = '\n'; /* in place of text's NUL */
+		out[head + tl + 1] = '\0';
 		*out_len = head + tl + 1;
 	}
 	free(text);

@@ -104,7 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jg_token_claims c;
 	char why[256];
 	char *token;
-	char mode = size > 0 ? (char)data[0] : '\0';
+	const uint8_t mode = size > 0 ? data[0] : 0; /* the first byte picks the shape */
 
 	if (mode == 'P' || mode == 'H') {
 		const uint8_t *rest = data + 1;

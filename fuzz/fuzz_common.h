@@ -67,7 +67,10 @@ fuzz_tmpdir(void)
 			perror("fuzz: mkdtemp");
 			abort();
 		}
-		atexit(fuzz_tmp_cleanup);
+		if (atexit(fuzz_tmp_cleanup) != 0) {
+			perror("fuzz: atexit");
+			abort();
+		}
 	}
 	return fuzz_tmp;
 }
@@ -144,8 +147,12 @@ fuzz_b64url(const unsigned char *in, size_t n)
 	while (len > 0 && out[len - 1] == '=')
 		len--;
 	out[len] = '\0';
-	for (char *p = out; *p; p++)
-		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+	for (char *p = out; *p; p++) {
+		if (*p == '+')
+			*p = '-';
+		else if (*p == '/')
+			*p = '_';
+	}
 	return out;
 }
 

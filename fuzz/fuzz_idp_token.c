@@ -157,7 +157,7 @@ verify_both(struct jg_oidc *o, const char *token, int signed_here, const char *c
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char mode = size > 0 ? (char)data[0] : '\0';
+	const uint8_t mode = size > 0 ? data[0] : 0; /* the first byte picks the shape */
 	const uint8_t *rest = data + (size > 0 ? 1 : 0);
 	size_t n = size > 0 ? size - 1 : 0;
 	char *token;

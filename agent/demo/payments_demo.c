@@ -58,8 +58,11 @@ static uint32_t
 rnd32(void)
 {
 	uint32_t r = 0;
-	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-		r = (uint32_t)rand();
+	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) {
+		/* not on a working system: stop rather than fall back to rand() */
+		fprintf(stderr, "payments_demo: RAND_bytes failed\n");
+		exit(1);
+	}
 	return r;
 }
 

@@ -489,7 +489,8 @@ flush_all(struct jga_agent *a)
 		json_decref(body);
 		/* a 400 names the one bad event: nothing was stored, the others go again */
 		json_t *index = json_object_get(json_object_get(reply, "error"), "index");
-		json_int_t bad = status == 400 && json_is_integer(index) ? json_integer_value(index) : -1;
+		json_int_t bad =
+		    status == 400 && json_is_integer(index) ? json_integer_value(index) : -1;
 		json_decref(reply);
 
 		pthread_mutex_lock(&a->mu);

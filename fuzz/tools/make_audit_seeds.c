@@ -5,10 +5,12 @@
  * hand from the repository root:
  *     make fuzz-build && build/fuzz/fuzzers/make_audit_seeds fuzz/corpus/audit_export
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "jitgate/audit.h"
 #include "jitgate/error.h"
@@ -33,6 +35,16 @@ put(void *ctx, const void *data, size_t len)
 	b->len += len;
 	p[b->len] = '\0';
 	return 0;
+}
+
+/* nftw(3) callback removing the throwaway log's files, then its directories. */
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
 }
 
 static void
@@ -99,7 +111,5 @@ main(int argc, char **argv)
 	free(old);
 	jg_audit_free(audit);
 	jg_store_close(store);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : 1;
+	return nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : 1;
 }

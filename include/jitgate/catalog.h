@@ -89,7 +89,8 @@ int jg_catalog_service_list(struct jg_store *store, json_t **out);
  * Makes the first ingest key of service.  key receives the key string (NUL
  * terminated), id its id.  The caller shows key once and wipes it with
  * OPENSSL_cleanse/explicit_bzero.  JG_ENOTFOUND: no such live service;
- * JG_ECONFLICT: it has an active key (rotate it instead).
+ * JG_ECONFLICT: it has an active key (rotate it instead); JG_EINVAL: key is
+ * NULL.
  */
 int jg_catalog_key_create(const struct jg_catalog_ctx *ctx, const char *service,
 			  char key[JG_INGEST_KEY_LEN + 1], char id[JG_INGEST_KEY_ID_MAX + 1])

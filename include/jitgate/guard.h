@@ -74,14 +74,14 @@ struct jg_guard_refusal {
 };
 
 /*
- * Checks 1-3 of the top of this file for call at ctx->now(): returns 0 with
+ * Checks 1-3 of the top of this file for call at gc->now(): returns 0 with
  * *g filled and *intent the data of the entry that must record the action
  * (`action`, actor g->actor) before it happens - the caller appends it and
  * decrefs it.  Otherwise *no says how to answer: JG_EDENIED (401, 403,
  * 429) or JG_EUNAVAIL (503).  Refusals of an authentic token are recorded
  * (guard.refused) and failures charged to the throttle before it returns.
  */
-int jg_guard_check(const struct jg_guard_ctx *ctx, const struct jg_guard_call *call,
+int jg_guard_check(const struct jg_guard_ctx *gc, const struct jg_guard_call *call,
 		   struct jg_guarded *g, json_t **intent, struct jg_guard_refusal *no)
     __attribute__((warn_unused_result));
 
@@ -94,7 +94,7 @@ int jg_guard_check(const struct jg_guard_ctx *ctx, const struct jg_guard_call *c
  * durable; that call's jg_guard() returns the outcome at once.  So a
  * handler must do nothing before jg_guard() that it cannot do twice.
  */
-int jg_guard(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
+int jg_guard(const struct jg_guard_ctx *gc, struct jg_http_request *req,
 	     struct jg_http_reply *reply, const char *service, const char *capability,
 	     const char *action, json_t *params, struct jg_guarded *g)
     __attribute__((warn_unused_result));
@@ -104,7 +104,7 @@ int jg_guard(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
  * stolen (released by the call), and NULL - they could not be built - is a
  * 500 with nothing recorded.
  */
-int jg_guard_params(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
+int jg_guard_params(const struct jg_guard_ctx *gc, struct jg_http_request *req,
 		    struct jg_http_reply *reply, const char *service, const char *capability,
 		    const char *action, json_t *params, struct jg_guarded *g)
     __attribute__((warn_unused_result));
@@ -115,7 +115,7 @@ int jg_guard_params(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
  * anything is recorded but the refusal (guard.refused), with 403
  * insufficient_capability whose message is pii_why.
  */
-int jg_guard_pii(const struct jg_guard_ctx *ctx, struct jg_http_request *req,
+int jg_guard_pii(const struct jg_guard_ctx *gc, struct jg_http_request *req,
 		 struct jg_http_reply *reply, const char *service, const char *capability,
 		 const char *action, json_t *params, const char *pii_why, struct jg_guarded *g)
     __attribute__((warn_unused_result));

@@ -104,7 +104,7 @@ int jg_otlp_any_value(json_t *v, json_t **out, char *why, size_t whylen);
  * Parses RFC 3339 text ("2026-11-25T10:00:00Z", "…T10:00:00.123456789+01:00")
  * into Unix nanoseconds.  Returns 0 or JG_EINVAL.
  */
-int jg_otlp_parse_rfc3339(const char *text, int64_t *ns);
+int jg_otlp_parse_rfc3339(const char *s, int64_t *ns);
 
 /* The level name of an OTLP severity number (0 -> "unset"). */
 const char *jg_otlp_level(int64_t severity_number);

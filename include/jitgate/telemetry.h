@@ -95,10 +95,10 @@ int jg_telemetry_redact_span(json_t *span, char *const *fields);
  * duration before now ("15m", "2h", "7d", "30s").  *ns gets Unix
  * nanoseconds.  Returns 0 or JG_EINVAL.
  */
-int jg_telemetry_parse_time(const char *text, int64_t now, int64_t *ns);
+int jg_telemetry_parse_time(const char *s, int64_t now, int64_t *ns);
 
 /* Parses a duration "250ms", "2s", "5m", "1h", "1d" or plain milliseconds into nanoseconds. */
-int jg_telemetry_parse_duration(const char *text, int64_t *ns);
+int jg_telemetry_parse_duration(const char *s, int64_t *ns);
 
 /* ---- readers (the guarded endpoints; docs/dataplane.md) -------------------------------- */
 

@@ -56,10 +56,10 @@ struct jg_throttle_refusal {
 /* Tables sized and refilled from lim (borrowed during the call).  NULL when out of memory. */
 struct jg_throttle *jg_throttle_new(const struct jg_limits *lim);
 /*
- * The same with time read from now_ms(arg), milliseconds of a clock that
+ * The same with time read from clock_ms(arg), milliseconds of a clock that
  * does not step back (for tests: no sleeping).
  */
-struct jg_throttle *jg_throttle_new_clock(const struct jg_limits *lim, int64_t (*now_ms)(void *),
+struct jg_throttle *jg_throttle_new_clock(const struct jg_limits *lim, int64_t (*clock_ms)(void *),
 					  void *arg);
 void jg_throttle_free(struct jg_throttle *t);
 

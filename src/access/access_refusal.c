@@ -118,7 +118,7 @@ budget_summary(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const st
 	    "{s:I,s:I,s:O,s:O,s:I,s:I,s:I}", "suppressed", (json_int_t)b->suppressed, "recorded",
 	    (json_int_t)b->recorded, "actions", b->actions, "targets", b->targets,
 	    "targets_left_out", (json_int_t)b->targets_left_out, "window_start",
-	    (json_int_t)b->start, "window_end", (json_int_t)(b->start + refusal_window(ctx)));
+	    (json_int_t)b->start, "window_end", (json_int_t)b->start + refusal_window(ctx));
 	int rc = data ? jg_audit_tx_append(tx, "request.action_refusals_suppressed", b->actor, data,
 					   NULL)
 		      : JG_ENOMEM;

@@ -139,6 +139,8 @@ key_change(const struct jg_catalog_ctx *ctx, const char *service, enum key_op op
 	if (key != NULL)
 		key[0] = '\0';
 	id[0] = '\0';
+	if (key == NULL && op != KEY_REVOKE)
+		return JG_EINVAL; /* a new key needs somewhere to go */
 	if (!jg_catalog_service_name_valid(service))
 		return JG_ENOTFOUND;
 	if (op != KEY_REVOKE) {

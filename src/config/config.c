@@ -179,24 +179,31 @@ struct ctx {
 	size_t errlen;
 };
 
-static int refuse(struct ctx *c, const char *path, const char *fmt, ...)
+static void refuse_why(struct ctx *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-refuse(struct ctx *c, const char *path, const char *fmt, ...)
+/*
+ * `return refuse(c, path, fmt, ...);` says why the file is refused (with the
+ * line of path when known) and returns JG_ECONFIG.  A macro, so that the
+ * result is a constant at every call: the static analyser does not follow
+ * the return value of a variadic function, and took "refused" for "read".
+ */
+#define refuse(c, path, ...) (refuse_why((c), (path), __VA_ARGS__), JG_ECONFIG)
+
+static void
+refuse_why(struct ctx *c, const char *path, const char *fmt, ...)
 {
 	char reason[512];
 	int line = path ? jg_yamldoc_line(c->doc, path) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap); /* a longer reason is cut */
 	va_end(ap);
 	if (line > 0)
 		snprintf(c->err, c->errlen, "%s:%d: %s", c->name, line, reason);
 	else
 		snprintf(c->err, c->errlen, "%s: %s", c->name, reason);
-	return JG_ECONFIG;
 }
 
 /* Refuses any key not in the table, depth first so the first one is named. */
@@ -299,7 +306,7 @@ required_hint(const struct key *def)
 static int
 read_list(struct ctx *c, const struct key *def, json_t *v, char ***out)
 {
-	size_t n = v && json_is_array(v) ? json_array_size(v) : 1;
+	size_t n = json_is_array(v) ? json_array_size(v) : 1; /* json_is_array(NULL) is false */
 	char **list;
 
 	if (def->required && (v == NULL || json_is_null(v)))
@@ -521,8 +528,8 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 			*(int64_t *)((char *)cfg + def->offset) = def->def_int;
 			return 0;
 		}
-		if (def->def_str == NULL)
-			return 0;
+		if (def->def_str == NULL || (def->type != K_STRING && def->type != K_PATH))
+			return 0; /* a default text is only for a string key */
 		*str_out =
 		    def->type == K_PATH ? resolve(c->base_dir, def->def_str) : strdup(def->def_str);
 		return *str_out ? 0 : JG_ENOMEM;

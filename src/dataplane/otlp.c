@@ -41,7 +41,7 @@ fail(struct walk *w, const char *fmt, ...)
 	w->err->index = w->index;
 	snprintf(w->err->path, sizeof(w->err->path), "%s", w->path);
 	va_start(ap, fmt);
-	vsnprintf(w->err->why, sizeof(w->err->why), fmt, ap);
+	(void)vsnprintf(w->err->why, sizeof(w->err->why), fmt, ap); /* a longer reason is cut */
 	va_end(ap);
 	return JG_EINVAL;
 }
@@ -210,6 +210,22 @@ bad:
 	return JG_EINVAL;
 }
 
+/* The fields of an AnyValue, in the order they are looked for: the first one present wins. */
+enum any_kind {
+	ANY_STRING,
+	ANY_BOOL,
+	ANY_INT,
+	ANY_DOUBLE,
+	ANY_BYTES,
+	ANY_ARRAY,
+	ANY_KVLIST,
+	ANY_EMPTY
+};
+static const char *const any_fields[ANY_EMPTY][2] = {
+    {"stringValue", "string_value"}, {"boolValue", "bool_value"},   {"intValue", "int_value"},
+    {"doubleValue", "double_value"}, {"bytesValue", "bytes_value"}, {"arrayValue", "array_value"},
+    {"kvlistValue", "kvlist_value"}};
+
 static int
 any_value(json_t *v, int depth, json_t **out, char *why, size_t whylen)
 {
@@ -229,30 +245,38 @@ any_value(json_t *v, int depth, json_t **out, char *why, size_t whylen)
 		snprintf(why, whylen, "values nest deeper than %d levels", JG_OTLP_MAX_DEPTH);
 		return JG_EINVAL;
 	}
-	if ((x = field(v, "stringValue", "string_value")) != NULL) {
+	enum any_kind kind = ANY_EMPTY;
+	for (int k = 0; k < ANY_EMPTY && kind == ANY_EMPTY; k++)
+		if ((x = field(v, any_fields[k][0], any_fields[k][1])) != NULL)
+			kind = (enum any_kind)k;
+	switch (kind) {
+	case ANY_STRING:
+	case ANY_BYTES: /* bytes are kept as their base64 text */
 		if (!json_is_string(x))
 			goto bad;
 		*out = json_incref(x);
-	} else if ((x = field(v, "boolValue", "bool_value")) != NULL) {
+		break;
+	case ANY_BOOL:
 		if (!json_is_boolean(x))
 			goto bad;
 		*out = json_incref(x);
-	} else if ((x = field(v, "intValue", "int_value")) != NULL) {
+		break;
+	case ANY_INT: {
 		int64_t n;
 		if (int64_of(x, 0, &n) != 0)
 			goto bad;
 		*out = json_integer(n);
-	} else if ((x = field(v, "doubleValue", "double_value")) != NULL) {
+		break;
+	}
+	case ANY_DOUBLE: {
 		double d;
 		int isnum;
 		if (double_of(x, &d, &isnum) != 0)
 			goto bad;
 		*out = isnum ? json_real(d) : json_string(json_string_value(x));
-	} else if ((x = field(v, "bytesValue", "bytes_value")) != NULL) {
-		if (!json_is_string(x))
-			goto bad;
-		*out = json_incref(x);
-	} else if ((x = field(v, "arrayValue", "array_value")) != NULL) {
+		break;
+	}
+	case ANY_ARRAY: {
 		json_t *vals = json_object_get(x, "values"), *e;
 		size_t i;
 		if (!json_is_object(x) || (vals && !json_is_array(vals)))
@@ -268,12 +292,15 @@ any_value(json_t *v, int depth, json_t **out, char *why, size_t whylen)
 			}
 			json_array_append_new(*out, c);
 		}
-	} else if ((x = field(v, "kvlistValue", "kvlist_value")) != NULL) {
+		break;
+	}
+	case ANY_KVLIST:
 		if (!json_is_object(x))
 			goto bad;
 		return attributes_of(json_object_get(x, "values"), depth + 1, out, why, whylen);
-	} else {
+	case ANY_EMPTY:
 		*out = json_null(); /* an empty AnyValue */
+		break;
 	}
 	return *out ? 0 : JG_ENOMEM;
 bad:

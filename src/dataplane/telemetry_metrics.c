@@ -41,13 +41,13 @@ jg_telemetry_metric_names(struct jg_store *db, const char *service, int64_t sinc
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
-	int rc, s = JG_ESTORE;
+	int s = JG_ESTORE;
 
 	*metrics = NULL;
 	if (db == NULL || jg_store_acquire(db, &conn) != 0)
 		return JG_EUNAVAIL;
 	json_t *list = json_array();
-	if (list != NULL && (rc = jg_stmt_prepare(conn, sql_names, &st)) == 0) {
+	if (list != NULL && jg_stmt_prepare(conn, sql_names, &st) == 0) {
 		jg_stmt_bind_text(st, 1, service);
 		jg_stmt_bind_int64(st, 2, since);
 		jg_stmt_bind_int64(st, 3, until);

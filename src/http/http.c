@@ -183,7 +183,10 @@ jg_http_error_body(const char *code, const char *message)
 		char *safe = malloc(n + 1);
 		for (size_t i = 0; safe && i < n; i++) {
 			unsigned char b = (unsigned char)message[i];
-			safe[i] = b >= 0x20 && b < 0x7f ? (char)b : '?';
+			if (b >= 0x20 && b < 0x7f)
+				safe[i] = message[i];
+			else
+				safe[i] = '?';
 		}
 		if (safe) {
 			safe[n] = '\0';
@@ -224,7 +227,7 @@ jg_http_reply_error(struct jg_http_reply *reply, int status, const char *code, c
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	(void)vsnprintf(message, sizeof(message), fmt, ap); /* a longer message is cut */
 	va_end(ap);
 	reply_reset(reply);
 	reply->status = status;
@@ -547,7 +550,7 @@ refuse(struct req_state *st, struct MHD_Connection *conn, int status, const char
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	(void)vsnprintf(message, sizeof(message), fmt, ap); /* a longer message is cut */
 	va_end(ap);
 	jg_http_reply_error(&reply, status, jg_http_status_code(status), "%s", message);
 	if (allow != NULL)
@@ -586,7 +589,7 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	report_dropped = dropped;
 	dropped = 0;
 	pthread_mutex_unlock(&lock);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a longer line is cut */
 	size_t n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';

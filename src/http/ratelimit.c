@@ -135,12 +135,13 @@ static struct entry *
 victim(struct jg_ratelimit *rl, size_t set, int64_t now_ms)
 {
 	struct entry *ways = &rl->e[set * JG_RATELIMIT_WAYS], *best = NULL;
-	int64_t best_units = -1;
+	int64_t best_units = 0;
 	for (int i = 0; i < JG_RATELIMIT_WAYS; i++) {
 		if (!ways[i].used)
 			return &ways[i];
 		int64_t m = refilled(rl, &ways[i], now_ms);
-		if (m > best_units || (m == best_units && ways[i].last_ms < best->last_ms)) {
+		if (best == NULL || m > best_units ||
+		    (m == best_units && ways[i].last_ms < best->last_ms)) {
 			best = &ways[i];
 			best_units = m;
 		}

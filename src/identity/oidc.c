@@ -218,7 +218,11 @@ get_json(struct jg_oidc *o, const char *url, size_t max, json_t **out)
 	if (reply.status == 200)
 		*out = json_loadb(reply.body, reply.len, JSON_REJECT_DUPLICATES, NULL);
 	jg_httpc_reply_free(&reply);
-	return *out && json_is_object(*out) ? 0 : (json_decref(*out), *out = NULL, JG_EPARSE);
+	if (json_is_object(*out)) /* false for NULL too */
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	return JG_EPARSE;
 }
 
 /*
@@ -838,12 +842,11 @@ jg_oidc_authorization_url(struct jg_oidc *o, const char *redirect_uri, const cha
 			  const char *nonce, const char *code_challenge, char **url)
 {
 	char *e_client = NULL, *e_redirect = NULL, *e_scope = NULL;
-	int rc;
 
 	*url = NULL;
 	/* fetched again for every login (they are rare): a provider that is down gets the
 	 * user jitgate's 503 page now, not the browser's connection error later */
-	if ((rc = discover(o)) != 0)
+	if (discover(o) != 0)
 		return JG_EUNAVAIL;
 	e_client = jg_httpc_escape(o->client_id);
 	e_redirect = jg_httpc_escape(redirect_uri);
@@ -877,7 +880,7 @@ jg_oidc_redeem_code(struct jg_oidc *o, const char *code, const char *redirect_ur
 	int rc = JG_ENOMEM;
 
 	*id_token = NULL;
-	if ((rc = ensure_discovered(o)) != 0) {
+	if (ensure_discovered(o) != 0) {
 		rc = JG_EUNAVAIL;
 		goto out;
 	}

@@ -228,7 +228,7 @@ jg_session_delete_user(struct jg_store_conn *conn, const char *sub)
 	struct jg_stmt *st;
 	int rc;
 
-	if ((rc = jg_stmt_prepare(conn, sql_sess_del_user, &st)) != 0)
+	if (jg_stmt_prepare(conn, sql_sess_del_user, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_text(st, 1, sub);
 	rc = jg_stmt_step(st);

@@ -63,8 +63,12 @@ shown(char *dst, size_t len, const char *s)
 
 	if (s == NULL)
 		s = "";
-	for (; s[i] != '\0' && j + 4 < len && i < SHOWN; i++)
-		dst[j++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	for (; s[i] != '\0' && j + 4 < len && i < SHOWN; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f)
+			dst[j++] = s[i];
+		else
+			dst[j++] = '?';
+	}
 	if (s[i] != '\0' && j + 4 <= len) {
 		memcpy(dst + j, "...", 3);
 		j += 3;
@@ -89,10 +93,11 @@ note(struct trace *t, const char *fmt, ...)
 
 	if (t == NULL)
 		return;
+	/* a failed write sets the stream's error flag, which jg_policy_explain() checks */
 	va_start(ap, fmt);
-	vfprintf(t->fp, fmt, ap);
+	(void)vfprintf(t->fp, fmt, ap);
 	va_end(ap);
-	fputc('\n', t->fp);
+	(void)fputc('\n', t->fp);
 }
 
 /* "[a, b]" of a policy's list (policy strings hold no control characters). */

@@ -58,7 +58,7 @@ add(json_t *out, const struct policy *p, int line, const char *kind, json_t *ext
 	json_t *f;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a longer message is cut */
 	va_end(ap);
 	f = json_pack("{s:s,s:s,s:i,s:s,s:s}", "kind", kind, "file", p->file ? p->file : "", "line",
 		      line, "policy", p->name, "message", msg);
@@ -210,6 +210,9 @@ common_name(const struct glob *ga, const struct glob *gb, char *name)
 	int rc;
 
 	name[0] = '\0';
+	/* tokens of a name pattern (glob_parse): few, so the state count cannot overflow */
+	if (a.n > JG_POLICY_MAX_NAME || b.n > JG_POLICY_MAX_NAME)
+		return JG_EINVAL;
 	na = a.n + 1;
 	nb = b.n + 1;
 	nstates = na * nb * 2;
@@ -222,8 +225,7 @@ common_name(const struct glob *ga, const struct glob *gb, char *name)
 		rc = JG_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nstates; i++)
-		dist[i] = -1;
+	memset(dist, 0xff, nstates * sizeof(*dist)); /* every int -1: not reached yet */
 #define ID(i, j, st) ((int)((((i)*nb) + (j)) * 2 + (st)))
 	size_t head = qcap / 2, tail = qcap / 2; /* the deque: [head, tail) in a ring */
 	dist[ID(0, 0, 0)] = 0;

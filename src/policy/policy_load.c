@@ -177,24 +177,31 @@ line_of(const struct jg_yamldoc *doc, const char *path)
 	}
 }
 
-static int refuse(struct ctx *c, const char *path, const char *fmt, ...)
+static void refuse_why(struct ctx *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-refuse(struct ctx *c, const char *path, const char *fmt, ...)
+/*
+ * `return refuse(c, path, fmt, ...);` says why the policy is refused (with
+ * the line of path when known) and returns JG_ECONFIG.  A macro, so that the
+ * result is a constant at every call: the static analyser does not follow
+ * the return value of a variadic function.
+ */
+#define refuse(c, path, ...) (refuse_why((c), (path), __VA_ARGS__), JG_ECONFIG)
+
+static void
+refuse_why(struct ctx *c, const char *path, const char *fmt, ...)
 {
 	char reason[768];
 	int line = c->doc ? line_of(c->doc, path) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap); /* a longer reason is cut */
 	va_end(ap);
 	if (line > 0)
 		snprintf(c->msg, sizeof(c->msg), "%s:%d: %s", c->file, line, reason);
 	else
 		snprintf(c->msg, sizeof(c->msg), "%s: %s", c->file, reason);
-	return JG_ECONFIG;
 }
 
 /* Paths are short (yamldoc refuses longer ones); a cut one only shows less. */
@@ -324,6 +331,7 @@ read_names(struct ctx *c, json_t *v, const char *path, struct strlist *out)
 	out->v = calloc(json_array_size(v) + 1, sizeof(char *));
 	if (out->v == NULL)
 		return JG_ENOMEM;
+	out->n = 0; /* none of the fresh array is used yet */
 	json_array_foreach(v, i, item)
 	{
 		join_index(sub, path, i);

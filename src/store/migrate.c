@@ -229,8 +229,8 @@ run(struct jg_store *store, const char *dir, bool apply, int *count, char *err, 
 			goto out;
 		}
 		/* Another process may have applied it while we waited for the lock. */
-		if ((rc = jg_stmt_prepare(conn, select_one_sql, &st)) != 0)
-			goto fail;
+		if (jg_stmt_prepare(conn, select_one_sql, &st) != 0)
+			goto fail; /* fail: says JG_ESTORE, whatever went wrong */
 		jg_stmt_bind_int64(st, 1, list[i].version);
 		rc = jg_stmt_step(st);
 		jg_stmt_finish(st);
@@ -244,7 +244,7 @@ run(struct jg_store *store, const char *dir, bool apply, int *count, char *err, 
 			jg_store_rollback(conn);
 			goto out;
 		}
-		if ((rc = jg_stmt_prepare(conn, insert_applied_sql, &st)) != 0)
+		if (jg_stmt_prepare(conn, insert_applied_sql, &st) != 0)
 			goto fail;
 		jg_stmt_bind_int64(st, 1, list[i].version);
 		jg_stmt_bind_text(st, 2, list[i].name);
@@ -252,7 +252,7 @@ run(struct jg_store *store, const char *dir, bool apply, int *count, char *err, 
 		jg_stmt_bind_int64(st, 4, (int64_t)time(NULL));
 		rc = jg_stmt_step(st);
 		jg_stmt_finish(st);
-		if (rc != JG_STMT_DONE || (rc = jg_store_commit(conn)) != 0)
+		if (rc != JG_STMT_DONE || jg_store_commit(conn) != 0)
 			goto fail;
 		done++;
 	}

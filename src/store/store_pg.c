@@ -32,6 +32,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -314,10 +315,8 @@ static const char *
 skip_quoted(const char *p, char q, bool backslash)
 {
 	for (p++; *p; p++) {
-		if (backslash && *p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == q && p[1] == q)
-			p++;
+		if ((backslash && *p == '\\' && p[1] != '\0') || (*p == q && p[1] == q))
+			p++; /* an escaped character or a doubled quote: both stay inside */
 		else if (*p == q)
 			return p + 1;
 	}
@@ -387,7 +386,7 @@ rewrite(const char *prefix, const char *sql, int *nparams)
 	*nparams = 0;
 	if (out == NULL)
 		return NULL;
-	memcpy(out, prefix, plen);
+	memcpy(out, prefix, plen + 1);
 	o = out + plen;
 	for (const char *p = sql; *p;) {
 		const char *end = skip_opaque(sql, p);
@@ -731,8 +730,8 @@ jg_store_pg_open(const char *url, const struct jg_store_options *opts, struct jg
 	if (opts != NULL && opts->password_file != NULL &&
 	    (rc = read_password(opts->password_file, &s->password, err, errlen)) != 0)
 		goto fail;
-	if ((rc = reconnect(s, &s->conns[0], err, errlen)) != 0) {
-		rc = JG_ESTORE;
+	if (reconnect(s, &s->conns[0], err, errlen) != 0) {
+		rc = JG_ESTORE; /* whatever reconnect() said: the store cannot be reached */
 		goto fail;
 	}
 	*out = (struct jg_store *)(void *)s;
@@ -1278,7 +1277,14 @@ changed_rows(const PGresult *r)
 	if (strncmp(cmd, "INSERT", 6) != 0 && strncmp(cmd, "UPDATE", 6) != 0 &&
 	    strncmp(cmd, "DELETE", 6) != 0 && strncmp(cmd, "MERGE", 5) != 0)
 		return -1;
-	return atoi(PQcmdTuples((PGresult *)r));
+	/* libpq gives the count in decimal for these commands; anything else counts none */
+	const char *n = PQcmdTuples((PGresult *)r);
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(n, &end, 10);
+	if (end == n || *end != '\0' || errno != 0 || v < 0 || v > INT_MAX)
+		return 0;
+	return (int)v;
 }
 
 /* The scan's next batch into s->res; 0 or a mapped error. */

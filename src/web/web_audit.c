@@ -190,7 +190,7 @@ entry_row(struct jg_html *h, json_t *item)
 	JG_HTML(h, "</td><td class=\"data\"><code>");
 	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (d && strlen(d) > 300)
-		strcpy(d + 296, "...}");
+		memcpy(d + 296, "...}", sizeof("...}")); /* cut short, NUL included */
 	jg_html_text(h, d ? d : "{}");
 	free(d);
 	JG_HTML(h, "</code></td><td><a href=\"/audit/proof?seq=");

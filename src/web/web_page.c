@@ -127,9 +127,6 @@ jg_web_redirect(struct jg_http_reply *reply, const char *location)
 	jg_http_reply_redirect(reply, 303, location);
 }
 
-static void message_page(struct jg_http_reply *reply, int status, const char *title,
-			 const char *message);
-
 /* The API's 429 (throttle.h) said to a browser: its message and its Retry-After. */
 static void
 too_many_page(struct jg_http_reply *reply)

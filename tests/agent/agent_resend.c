@@ -22,7 +22,8 @@ read_key(const char *path, char *out, size_t cap)
 	if (f == NULL)
 		return -1;
 	size_t n = fread(out, 1, cap - 1, f);
-	fclose(f);
+	if (fclose(f) != 0)
+		return -1;
 	out[n] = '\0';
 	out[strcspn(out, "\r\n")] = '\0';
 	return n > 0 ? 0 : -1;
@@ -60,8 +61,9 @@ main(int argc, char **argv)
 	}
 	jga_stop(a);
 	jga_stats(a, &st);
-	printf("{\"installed_seen\":%s,\"posted\":%llu,\"dropped\":%llu}\n", installed ? "true" : "false",
-	       (unsigned long long)st.posted, (unsigned long long)st.dropped);
+	printf("{\"installed_seen\":%s,\"posted\":%llu,\"dropped\":%llu}\n",
+	       installed ? "true" : "false", (unsigned long long)st.posted,
+	       (unsigned long long)st.dropped);
 	jga_free(a);
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include "jitgate/notify.h"
 #include "jitgate/policy.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define T0 1764000000 /* the tests' clock starts here (Unix seconds) */
 
@@ -94,8 +95,8 @@ write_file(const char *path, const char *text, mode_t mode)
 {
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
 	assert_int_equal(chmod(path, mode), 0);
 }
 
@@ -142,15 +143,13 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	jg_notify_free(f->notify);
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
 	jg_policy_set_free(f->policies);
 	jg_config_free(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

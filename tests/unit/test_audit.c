@@ -44,6 +44,7 @@
 #include "jitgate/migrate.h"
 #include "jitgate/signed_note.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define ORIGIN "jitgate.test/audit"
 
@@ -107,12 +108,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }
@@ -180,6 +179,7 @@ get_entry(struct fixture *f, uint64_t seq, size_t *len)
 	struct jg_store_conn *c;
 	struct jg_stmt *st;
 	char *out = NULL;
+	*len = 0;
 	assert_int_equal(jg_store_acquire(f->store, &c), 0);
 	assert_int_equal(jg_stmt_prepare(c, sql_get_entry, &st), 0);
 	jg_stmt_bind_int64(st, 1, (int64_t)seq);
@@ -336,9 +336,10 @@ static void
 patch(char *s, const char *from, const char *to)
 {
 	char *at = strstr(s, from);
+	size_t n = strlen(from);
 	assert_non_null(at);
-	assert_int_equal(strlen(from), strlen(to));
-	memcpy(at, to, strlen(to));
+	assert_int_equal(strlen(to), n);
+	memcpy(at, to, n); /* over from's bytes only: s stays terminated where it was */
 }
 
 /* ---- appends ------------------------------------------------------------------ */
@@ -2406,7 +2407,7 @@ test_audit_append_async_queued_before_stop_is_written(void **state)
 	assert_int_equal(probe[accepted].calls, 0); /* the refused one: never called */
 	assert_int_equal(query_int(f, "SELECT count(*) FROM audit_log"),
 			 1 + DRAIN_QUEUED + accepted);
-	expect_verified(f, (uint64_t)(1 + DRAIN_QUEUED + accepted));
+	expect_verified(f, 1 + DRAIN_QUEUED + (uint64_t)accepted);
 }
 
 /* ---- verify-then-append ----------------------------------------------------------- */

@@ -32,6 +32,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/migrate.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define ORIGIN	 "jitgate.test/sink"
 #define SINK_URL "https://sink.test/checkpoints"
@@ -168,14 +169,12 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 
 	jg_audit_free(f->audit);
 	if (sink.borrower_started)
 		pthread_join(sink.borrower, NULL);
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

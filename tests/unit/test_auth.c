@@ -34,6 +34,7 @@
 #include "jitgate/session.h"
 #include "jitgate/store.h"
 #include "jitgate/throttle.h"
+#include "unit_fs.h"
 
 #define ISSUER "http://127.0.0.1:9"
 #define URL    "https://jg.example.com"
@@ -78,8 +79,12 @@ b64url(const unsigned char *in, size_t n)
 	while (len > 0 && out[len - 1] == '=')
 		len--;
 	out[len] = '\0';
-	for (int i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	for (int i = 0; i < len; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
 	return out;
 }
 
@@ -201,14 +206,12 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_throttle_free(f->throttle);
 	jg_store_close(f->store);
 	jg_oidc_free(f->oidc);
 	jg_config_free(f->cfg);
 	EVP_PKEY_free(f->key);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

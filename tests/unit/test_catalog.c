@@ -28,6 +28,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/migrate.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -72,12 +73,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }
@@ -175,6 +174,9 @@ test_key_create_stores_only_the_hash(void **state)
 			 JG_ECONFLICT);
 	assert_string_equal(key2, "");
 	assert_int_equal(jg_catalog_key_create(&f->ctx, "nope", key2, id2), JG_ENOTFOUND);
+	/* a new key needs a buffer to go to: refused, nothing changes */
+	assert_int_equal(jg_catalog_key_create(&f->ctx, "payment-gateway", NULL, id2), JG_EINVAL);
+	assert_int_equal(jg_catalog_key_rotate(&f->ctx, "payment-gateway", NULL, id2), JG_EINVAL);
 	assert_int_equal(query_int(f->store, "SELECT count(*) FROM ingest_keys", NULL), 1);
 }
 

@@ -37,6 +37,7 @@
 #include "jitgate/token.h"
 #include "jitgate/token_cache.h"
 #include "jitgate/token_issue.h"
+#include "unit_fs.h"
 
 #define T0  1764000000 /* the tests' clock starts here (Unix seconds) */
 #define URL "https://jg.example.com"
@@ -147,7 +148,6 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
@@ -156,8 +156,7 @@ teardown(void **state)
 	jg_pii_keys_free(f->pii);
 	jg_token_cache_free(f->cache);
 	jg_throttle_free(f->throttle);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <ctype.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -39,9 +40,10 @@ unhex(const char *hex, uint8_t *out, size_t *len)
 	size_t n = strlen(hex) / 2;
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
+		char pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'}, *end = NULL;
+		unsigned long v = strtoul(pair, &end, 16);
 
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		assert_true(end == pair + 2 && isxdigit((unsigned char)pair[0]));
 		out[i] = (uint8_t)v;
 	}
 	if (len != NULL)

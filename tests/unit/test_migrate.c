@@ -20,6 +20,7 @@
 #include "jitgate/error.h"
 #include "jitgate/migrate.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -35,8 +36,8 @@ write_file(struct fixture *f, const char *name, const char *text)
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
 }
 
 static int
@@ -65,10 +66,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -151,7 +151,9 @@ test_audit_stream_syslog_frame(void **state)
 		 "[jitgate@32473 seq=\"42\" type=\"request.created\"] %s",
 		 entry);
 	assert_string_equal(msg, want);
-	assert_int_equal(atoi(out), (int)strlen(want)); /* RFC 5425 octet count */
+	char *end = NULL; /* RFC 5425: the octet count, a space, the message */
+	assert_int_equal(strtoul(out, &end, 10), strlen(want));
+	assert_ptr_equal(end, msg - 1);
 	assert_int_equal(len, strlen(out));
 	free(out);
 

@@ -24,6 +24,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/migrate.h"
 #include "jitgate/notify.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -61,8 +62,8 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/secret", f->root);
 	FILE *s = fopen(path, "w");
 	assert_non_null(s);
-	fputs("a-secret-of-at-least-16-bytes\n", s);
-	fclose(s);
+	assert_true(fputs("a-secret-of-at-least-16-bytes\n", s) >= 0);
+	assert_int_equal(fclose(s), 0);
 	assert_int_equal(chmod(path, 0600), 0);
 	snprintf(cfgtext, sizeof(cfgtext), config_fmt, path, path);
 	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->cfg, err,
@@ -90,13 +91,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_notify_free(f->notify);
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
 	jg_config_free(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -76,8 +76,12 @@ b64url(const char *text, char out[512])
 	while (n > 0 && out[n - 1] == '=')
 		n--;
 	out[n] = '\0';
-	for (int i = 0; i < n; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	for (int i = 0; i < n; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
 }
 
 /* header and claims (JSON) + ".c2ln" as a token (caller frees). */

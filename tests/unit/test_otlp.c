@@ -24,6 +24,15 @@
 
 #define NOW 1795600800000000000LL
 
+/* Appends s to the string in buf (cap bytes); fails the test if it does not fit. */
+static void
+append(char *buf, size_t cap, const char *s)
+{
+	size_t n = strlen(buf), k = strlen(s);
+	assert_true(n + k < cap);
+	memcpy(buf + n, s, k + 1);
+}
+
 static json_t *
 parse(const char *text)
 {
@@ -108,10 +117,10 @@ test_otlp_any_value_refused(void **state)
 	/* nesting past the cap */
 	char deep[2048] = "";
 	for (int i = 0; i < JG_OTLP_MAX_DEPTH + 2; i++)
-		strcat(deep, "{\"arrayValue\":{\"values\":[");
-	strcat(deep, "{}");
+		append(deep, sizeof(deep), "{\"arrayValue\":{\"values\":[");
+	append(deep, sizeof(deep), "{}");
 	for (int i = 0; i < JG_OTLP_MAX_DEPTH + 2; i++)
-		strcat(deep, "]}}");
+		append(deep, sizeof(deep), "]}}");
 	json_t *in = parse(deep), *out = NULL;
 	char why[200];
 	assert_int_equal(jg_otlp_any_value(in, &out, why, sizeof(why)), JG_EINVAL);

@@ -31,6 +31,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/pii.h"
 #include "jitgate/redact.h"
+#include "unit_fs.h"
 
 #define KID "W6phxtSz"
 
@@ -204,7 +205,7 @@ static void
 test_pii_keys_load_and_rotate(void **state)
 {
 	(void)state;
-	char root[] = "/tmp/jg-pii-XXXXXX", dir[64], path[96], err[512] = "", cmd[128];
+	char root[] = "/tmp/jg-pii-XXXXXX", dir[64], path[96], err[512] = "";
 	struct jg_pii_keys *k = NULL;
 	char m1[JG_PII_MARK_SIZE], m2[JG_PII_MARK_SIZE];
 
@@ -216,9 +217,10 @@ test_pii_keys_load_and_rotate(void **state)
 	snprintf(path, sizeof(path), "%s/pii-0001.pem", dir);
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
-	fputs("-----BEGIN JITGATE PII KEY-----\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
-	      "-----END JITGATE PII KEY-----\n",
-	      fp);
+	assert_true(
+	    fputs("-----BEGIN JITGATE PII KEY-----\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+		  "-----END JITGATE PII KEY-----\n",
+		  fp) >= 0);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(jg_pii_keys_load(dir, &k, err, sizeof(err)), 0);
 	assert_int_equal(jg_pii_keys_count(k), 1);
@@ -249,14 +251,14 @@ test_pii_keys_load_and_rotate(void **state)
 	/* a block of the wrong size, or under another label, is no pii key */
 	fp = fopen(path, "w");
 	assert_non_null(fp);
-	fputs("-----BEGIN JITGATE PII KEY-----\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n"
-	      "-----END JITGATE PII KEY-----\n",
-	      fp);
+	assert_true(
+	    fputs("-----BEGIN JITGATE PII KEY-----\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n"
+		  "-----END JITGATE PII KEY-----\n",
+		  fp) >= 0);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(jg_pii_keys_load(dir, &k, err, sizeof(err)), JG_EPARSE);
 	assert_non_null(strstr(err, "not a 32-byte pii key"));
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(root);
 }
 
 static void

@@ -30,6 +30,7 @@
 #include "jitgate/policy.h"
 #include "jitgate/probes.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define T0 1764000000
 
@@ -91,13 +92,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
 	jg_policy_set_free(f->policies);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "jitgate/migrate.h"
 #include "jitgate/session.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define T0	 1764000000
 #define LIFETIME 3600
@@ -55,10 +56,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -66,27 +66,32 @@ struct keys {
 };
 
 static int
-keys_setup(void **state)
-{
-	struct keys *k = calloc(1, sizeof(*k));
-
-	if (k == NULL || (k->a = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
-	    (k->b = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
-	    jg_signed_note_verifier_init(&k->va, "a.example/log", k->a) != 0 ||
-	    jg_signed_note_verifier_init(&k->vb, "b.example/log", k->b) != 0)
-		return -1;
-	*state = k;
-	return 0;
-}
-
-static int
 keys_teardown(void **state)
 {
 	struct keys *k = *state;
 
-	EVP_PKEY_free(k->a);
-	EVP_PKEY_free(k->b);
-	free(k);
+	if (k != NULL) {
+		EVP_PKEY_free(k->a);
+		EVP_PKEY_free(k->b);
+		free(k);
+	}
+	*state = NULL;
+	return 0;
+}
+
+static int
+keys_setup(void **state)
+{
+	struct keys *k = calloc(1, sizeof(*k));
+
+	*state = k;
+	if (k == NULL || (k->a = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
+	    (k->b = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
+	    jg_signed_note_verifier_init(&k->va, "a.example/log", k->a) != 0 ||
+	    jg_signed_note_verifier_init(&k->vb, "b.example/log", k->b) != 0) {
+		keys_teardown(state);
+		return -1;
+	}
 	return 0;
 }
 
@@ -199,9 +204,8 @@ test_signed_note_verify_golden_go(void **state)
 	assert_int_equal(jg_signed_note_verify(note, &enoch), 0);
 	jg_signed_note_free(note);
 
-	memcpy(spliced, GO_TEXT "\n" GO_PSIG, cut);
-	memcpy(spliced + cut, "ABCD", 4);
-	strcpy(spliced + cut + 4, (GO_TEXT "\n" GO_PSIG) + cut);
+	snprintf(spliced, sizeof(spliced), "%.*sABCD%s", (int)cut, GO_TEXT "\n" GO_PSIG,
+		 (GO_TEXT "\n" GO_PSIG) + cut);
 	assert_int_equal(parse_verify_str(spliced, &peter), JG_EVERIFY);
 	/* Repeated lines are fine. */
 	assert_int_equal(parse_verify_str(GO_TEXT "\n" GO_PSIG GO_PSIG GO_ESIG GO_ESIG, &peter), 0);
@@ -291,11 +295,8 @@ test_signed_note_verify_tampered(void **state)
 		char *at = strstr(note, edits[e][0]);
 
 		assert_non_null(at);
-		bad = malloc(strlen(note) + 2);
-		assert_non_null(bad);
-		memcpy(bad, note, (size_t)(at - note));
-		strcpy(bad + (at - note), edits[e][1]);
-		strcat(bad, at + strlen(edits[e][0]));
+		assert_true(asprintf(&bad, "%.*s%s%s", (int)(at - note), note, edits[e][1],
+				     at + strlen(edits[e][0])) > 0);
 		assert_int_equal(parse_verify_str(bad, &k->va), JG_EVERIFY);
 		assert_int_not_equal(jg_signed_note_open_checkpoint(bad, strlen(bad), &k->va, &cp),
 				     0);
@@ -333,10 +334,7 @@ test_signed_note_verify_other_key(void **state)
 	assert_int_equal(parse_verify_str(nc, &k->vb), JG_EVERIFY);
 
 	/* a's note with b's line added: each verifier finds its own. */
-	both = malloc(strlen(na) + strlen(nb) + 1);
-	assert_non_null(both);
-	strcpy(both, na);
-	strcat(both, sig_line(nb));
+	assert_true(asprintf(&both, "%s%s", na, sig_line(nb)) > 0);
 	assert_int_equal(parse_verify_str(both, &k->va), 0);
 	assert_int_equal(parse_verify_str(both, &k->vb), 0);
 	/* A third key verifies nothing. */
@@ -351,12 +349,11 @@ test_signed_note_verify_other_key(void **state)
 	assert_int_equal(parse_verify_str(na, &forged), JG_EVERIFY);
 
 	/* A good line for a, plus a bad line claiming a's name and ID: refused (spec SHOULD). */
-	bad = malloc(strlen(both) + 1);
+	bad = strdup(na);
 	assert_non_null(bad);
-	strcpy(bad, na);
 	bad[strlen(bad) - 10] = bad[strlen(bad) - 10] == 'A' ? 'B' : 'A';
-	strcpy(both, na);
-	strcat(both, sig_line(bad));
+	free(both);
+	assert_true(asprintf(&both, "%s%s", na, sig_line(bad)) > 0);
 	assert_int_equal(parse_verify_str(both, &k->va), JG_EVERIFY);
 
 	EVP_PKEY_free(c);
@@ -432,7 +429,7 @@ test_signed_note_parse_limits(void **state)
 {
 	struct jg_note_verifier peter;
 	struct jg_signed_note *note;
-	size_t text = strlen(GO_TEXT "\n"), sig = strlen(GO_PSIG);
+	const size_t text = sizeof(GO_TEXT "\n") - 1, sig = sizeof(GO_PSIG) - 1;
 	char *buf = malloc(JG_NOTE_MAX_BYTES + 2);
 
 	(void)state;
@@ -450,7 +447,7 @@ test_signed_note_parse_limits(void **state)
 
 	/* Exactly JG_NOTE_MAX_BYTES: fine.  One more: too big. */
 	memset(buf, 'a', JG_NOTE_MAX_BYTES + 1);
-	memcpy(buf + JG_NOTE_MAX_BYTES - sig - 2, "\n\n", 2);
+	memset(buf + JG_NOTE_MAX_BYTES - sig - 2, '\n', 2);
 	memcpy(buf + JG_NOTE_MAX_BYTES - sig, GO_PSIG, sig);
 	assert_int_equal(jg_signed_note_parse(buf, JG_NOTE_MAX_BYTES, &note), 0);
 	assert_int_equal(note->text_len, JG_NOTE_MAX_BYTES - sig - 1);

@@ -23,6 +23,7 @@
 
 #include "jitgate/error.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -77,10 +78,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }
@@ -268,7 +267,7 @@ unwritable_store_is_denied(void **state)
 	settle(f, 0600);
 	FILE *w = fopen(wal, "w");
 	assert_non_null(w);
-	fclose(w);
+	assert_int_equal(fclose(w), 0);
 	assert_int_equal(chmod(wal, 0444), 0);
 	if (geteuid() == 0)
 		assert_int_equal(chown(wal, 65534, 65534), 0);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,6 +35,7 @@
 
 #include "jitgate/error.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 static const char *url, *admin_url, *base, *port;
 static struct jg_store *store; /* on JG_PG_URL, for most tests */
@@ -80,25 +82,51 @@ one_int(struct jg_store_conn *c, const char *sql)
 	return v;
 }
 
-/* Runs tests/lib/pg-cluster.sh with args; its standard output into out (may be NULL). */
+/*
+ * Runs tests/lib/pg-cluster.sh with the arguments up to (const char *)NULL
+ * (a bare NULL may be an int in a variadic call), no shell in between; its
+ * standard output into out (may be NULL).  Fails the test unless the script
+ * exits 0.
+ */
 static void
-cluster(const char *args, char *out, size_t outlen)
+cluster(char *out, size_t outlen, ...)
 {
-	char cmd[1024], buf[512];
-	size_t n = 0, got;
-	snprintf(cmd, sizeof(cmd), "tests/lib/pg-cluster.sh %s", args);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	while ((got = fread(buf, 1, sizeof(buf), p)) > 0) {
-		if (out != NULL && n + got < outlen) {
-			memcpy(out + n, buf, got);
-			n += got;
+	const char *argv[8] = {"tests/lib/pg-cluster.sh"};
+	size_t k = 1, n = 0;
+	ssize_t got;
+	char buf[512];
+	int fd[2], status;
+	va_list ap;
+
+	va_start(ap, outlen);
+	while (k < 7 && (argv[k] = va_arg(ap, const char *)) != NULL)
+		k++;
+	va_end(ap);
+	assert_null(argv[k]); /* at most six arguments */
+	assert_int_equal(pipe(fd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (dup2(fd[1], STDOUT_FILENO) >= 0) {
+			close(fd[0]);
+			close(fd[1]);
+			execv(argv[0], (char *const *)argv);
+		}
+		_exit(127);
+	}
+	close(fd[1]);
+	while ((got = read(fd[0], buf, sizeof(buf))) > 0) {
+		if (out != NULL && n + (size_t)got < outlen) {
+			memcpy(out + n, buf, (size_t)got);
+			n += (size_t)got;
 		}
 	}
+	close(fd[0]);
 	if (out != NULL)
 		out[n] = '\0';
-	if (pclose(p) != 0)
-		fail_msg("pg-cluster.sh %s failed", args);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("pg-cluster.sh %s failed", argv[1]);
 }
 
 /* ---- placeholders -------------------------------------------------------- */
@@ -296,7 +324,7 @@ test_blobs_keep_nul_bytes(void **state)
 	assert_memory_equal(text, all, 256);
 	assert_int_equal(text[256], '\0');
 	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
-	got = jg_stmt_column_blob(st, 0, &len);
+	jg_stmt_column_blob(st, 0, &len); /* an empty blob: only its length matters */
 	assert_int_equal(len, 0);
 	assert_int_equal(jg_stmt_column_is_null(st, 0), 0);
 	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
@@ -843,14 +871,13 @@ static void
 test_password_file(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/jg-pgpw-XXXXXX", file[128], args[512], u[256], err[512];
+	char dir[] = "/tmp/jg-pgpw-XXXXXX", file[128], u[256], err[512];
 	struct jg_store *s = NULL;
 	struct jg_store_options opts = {.password_file = file};
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(file, sizeof(file), "%s/password", dir);
-	snprintf(args, sizeof(args), "role %s jg_pw %s", base, file);
-	cluster(args, NULL, 0);
+	cluster(NULL, 0, "role", base, "jg_pw", file, (const char *)NULL);
 	snprintf(u, sizeof(u), "postgres://jg_pw@127.0.0.1:%s/jitgate", port);
 	setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* no other source of a password */
 
@@ -869,8 +896,8 @@ test_password_file(void **state)
 	assert_int_equal(chmod(file, 0600), 0);
 	FILE *f = fopen(file, "w");
 	assert_non_null(f);
-	fputs("s3cret-but-wrong\n", f);
-	fclose(f);
+	assert_true(fputs("s3cret-but-wrong\n", f) >= 0);
+	assert_int_equal(fclose(f), 0);
 	assert_int_equal(jg_store_open_opts(u, &opts, &s, err, sizeof(err)), JG_ESTORE);
 	assert_null(strstr(err, "s3cret"));
 	/* and SQLite has no use for one */
@@ -879,8 +906,7 @@ test_password_file(void **state)
 	    JG_EINVAL);
 	assert_int_equal(access("/tmp/jg-never.db", F_OK), -1);
 	unsetenv("PGPASSFILE");
-	snprintf(args, sizeof(args), "rm -rf %s", dir);
-	assert_int_equal(system(args), 0);
+	unit_rm_tree(dir);
 }
 
 /* The URL dispatch also reaches SQLite: sqlite://PATH and a plain path. */
@@ -888,7 +914,7 @@ static void
 test_sqlite_urls_open_sqlite(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/jg-pgsq-XXXXXX", u[128], cmd[160], err[256];
+	char dir[] = "/tmp/jg-pgsq-XXXXXX", u[128], err[256];
 	struct jg_store *s = NULL;
 
 	assert_non_null(mkdtemp(dir));
@@ -903,8 +929,7 @@ test_sqlite_urls_open_sqlite(void **state)
 	snprintf(u, sizeof(u), "%s/a.db", dir); /* the same file by its path */
 	assert_int_equal(jg_store_open(u, &s, err, sizeof(err)), 0);
 	jg_store_close(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(dir);
 }
 
 /* ---- lost connections ---------------------------------------------------- */
@@ -964,12 +989,11 @@ static void
 test_multi_host_url_follows_the_primary_through_failover(void **state)
 {
 	(void)state;
-	char out[256], args[512], u[256], err[512];
+	char out[256], u[256], err[512];
 	struct jg_store_conn *c;
 	struct jg_stmt *st;
 
-	snprintf(args, sizeof(args), "standby %s", base);
-	cluster(args, out, sizeof(out));
+	cluster(out, sizeof(out), "standby", base, (const char *)NULL);
 	const char *sp = strstr(out, "JG_PG_STANDBY_PORT=");
 	assert_non_null(sp);
 	long standby = strtol(sp + 19, NULL, 10);
@@ -1000,15 +1024,12 @@ test_multi_host_url_follows_the_primary_through_failover(void **state)
 	assert_int_equal(jg_store_writable(ha, err, sizeof(err)), 0);
 
 	/* the standby configured as a copy of the primary's would be: waiting for a standby */
-	snprintf(args, sizeof(args),
-		 "sql %s standby \"ALTER SYSTEM SET synchronous_standby_names = '*'\"", base);
-	cluster(args, NULL, 0);
-	snprintf(args, sizeof(args), "sql %s standby 'SELECT pg_reload_conf()'", base);
-	cluster(args, NULL, 0);
+	cluster(NULL, 0, "sql", base, "standby", "ALTER SYSTEM SET synchronous_standby_names = '*'",
+		(const char *)NULL);
+	cluster(NULL, 0, "sql", base, "standby", "SELECT pg_reload_conf()", (const char *)NULL);
 
 	/* the primary dies: the borrowed connection fails, the pool has nowhere to go */
-	snprintf(args, sizeof(args), "kill %s primary", base);
-	cluster(args, NULL, 0);
+	cluster(NULL, 0, "kill", base, "primary", (const char *)NULL);
 	assert_int_equal(jg_stmt_prepare(c, "SELECT 1", &st), 0);
 	assert_int_equal(jg_stmt_step(st), JG_EUNAVAIL);
 	jg_stmt_finish(st);
@@ -1017,10 +1038,9 @@ test_multi_host_url_follows_the_primary_through_failover(void **state)
 	assert_int_equal(jg_store_acquire(ha, &c), JG_EUNAVAIL); /* backing off: at once */
 
 	/* the standby is promoted (and stops waiting for a standby of its own) */
-	snprintf(args, sizeof(args), "promote %s", base);
-	cluster(args, NULL, 0);
-	snprintf(args, sizeof(args), "sql %s standby 'SHOW synchronous_standby_names'", base);
-	cluster(args, out, sizeof(out));
+	cluster(NULL, 0, "promote", base, (const char *)NULL);
+	cluster(out, sizeof(out), "sql", base, "standby", "SHOW synchronous_standby_names",
+		(const char *)NULL);
 	assert_string_equal(out, "\n");
 	int rc = JG_EUNAVAIL;
 	for (int i = 0; i < 100 && rc != 0; i++) { /* the backoff is at most 5 s */

@@ -349,9 +349,7 @@ test_telemetry_logs_query(void **state)
 	store_five_logs(f);
 	/* three pages of 2, 2 and 1, newest first; the last has no cursor */
 	const char *want[] = {"declined again", "login", "retry scheduled",
-			      "card declined for "
-			      "alice@example.com",
-			      "boot ok"};
+			      "card declined for alice@example.com", "boot ok"};
 	size_t seen = 0;
 	for (int page = 0; page < 3; page++) {
 		assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), 0);
@@ -450,7 +448,7 @@ span_of(const char *tid, const char *sid, const char *parent, int64_t start, con
 {
 	return json_pack("{s:s,s:s,s:s?,s:I,s:I,s:s,s:s,s:s,s:s,s:{}}", "trace_id", tid, "span_id",
 			 sid, "parent_span_id", parent, "start_ns", (json_int_t)start, "end_ns",
-			 (json_int_t)(start + 5000000), "status", status, "name", name, "instance",
+			 (json_int_t)start + 5000000, "status", status, "name", name, "instance",
 			 instance, "kind", "server", "attributes");
 }
 

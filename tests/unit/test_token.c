@@ -23,6 +23,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/token.h"
 #include "jitgate/token_cache.h"
+#include "unit_fs.h"
 
 #define ISS "https://jitgate.example.com"
 #define SVC "payment-gateway"
@@ -55,10 +56,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 	jg_token_keys_free(f->keys);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -1182,8 +1182,8 @@ test_jg_trace_analyze_10000_deep(void **state)
 		snprintf(parent, sizeof(parent), "s%05zu", i - 1);
 		/* every other hop on another instance whose clock is 2 ms ahead */
 		add(spans, id, i ? parent : NULL, i % 2 ? "odd" : "even", "1", i % 2 ? "o" : "e",
-		    "op", (long long)(i + 2 * (i % 2)), 30000 - (long long)i + 2 * (i % 2), "error",
-		    "e", "E");
+		    "op", (long long)i + 2 * (long long)(i % 2),
+		    30000 - (long long)i + 2 * (long long)(i % 2), "error", "e", "E");
 	}
 	out = analyze(spans, true);
 	rc = analysis(out, "root_causes");
