@@ -35,7 +35,7 @@ app api
 auth api
 api_call api
 cli cli
-version cli
+
 http http
 store store
 policy policy

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "jitgate/cli.h"
-#include "jitgate/version.h"
+#include "version.h"
 
 int
 main(int argc, char **argv)

@@ -35,7 +35,7 @@
 #include "jitgate/telemetry.h"
 #include "jitgate/thread.h"
 #include "jitgate/token_cache.h"
-#include "jitgate/version.h"
+#include "version.h"
 
 static int
 verify_audit_log(struct jg_app *app, struct jg_chain *chain)

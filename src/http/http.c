@@ -53,7 +53,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/http.h"
 #include "jitgate/log.h"
-#include "jitgate/metrics.h"
+#include "metrics.h"
 #include "jitgate/parse.h"
 #include "jitgate/random.h"
 #include "jitgate/sha256.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jitgate/metrics.h"
+#include "metrics.h"
 
 #define MAX_SERIES 512
 #define NBUCKETS   12
