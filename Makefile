@@ -60,6 +60,9 @@ $(BUILD)/jitgate: $(BUILD)/obj/cli/main.o $(BUILD)/libjitgate.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 
+# A *_pg variant that includes its SQLite twin (tests/unit/pgdb.h: the cluster's databases).
+$(BUILD)/tests/test_migrate_pg: tests/unit/test_migrate.c tests/unit/pgdb.h
+
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
 $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup
 

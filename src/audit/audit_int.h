@@ -39,7 +39,8 @@ struct job {
 struct jg_audit_tx {
 	struct jg_audit *a;
 	struct jg_store_conn *conn;
-	int64_t ts;
+	int64_t ts;	 /* of the entries the running job appends: max(clock, last_ts) */
+	int64_t last_ts; /* of the newest entry (the head's ts) */
 	uint64_t size;
 	uint8_t last[32];
 	struct jg_merkle_frontier tree;
@@ -49,6 +50,7 @@ struct jg_audit_tx {
 
 struct jg_audit {
 	struct jg_store *store;
+	int pg; /* the store is PostgreSQL: the writer locks the head row (audit_writer.c) */
 	char *origin, *sink_dir, *sink_url, *sink_ca_file;
 	uint64_t checkpoint_entries;
 	int checkpoint_seconds;
