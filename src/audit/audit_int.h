@@ -84,6 +84,9 @@ struct jg_audit {
 	uint64_t own_start; /* the head before that batch (verified through it) */
 	int64_t own_data_version;
 	struct jg_chain own;
+	/* SQLite: data_version at the writer's previous batch (whatever it wrote) */
+	int seen_valid;
+	int64_t seen_data_version;
 	struct jg_audit_verifiers verifiers;
 	int reverify_seconds;
 	int64_t last_full_verify_ms;

@@ -297,37 +297,36 @@ jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, 
  * at one pass per entry on the writer's connection.  A log not verified at
  * start (the CLI's writers) skips this; a broken log fails the batch.
  *
- * The entries of this writer's own previous batch need no re-reading while
- * nothing else can have changed them:
- * - SQLite: the store's data_version shows that no other connection (no
- *   other process, no other thread's connection) committed since that
- *   batch.
- * - PostgreSQL: data_version moves for any transaction anywhere on the
- *   server, so instead the locked head is compared with what the batch
- *   left: the entries from own_start to own.next_seq are this writer's, and
- *   entries past them (another replica's, appended on top of them) are read
- *   and verified from there, their first linking to this writer's last
- *   hash.  An UPDATE of an entry in between needs the owner's or a
- *   superuser's privileges (the serving role has none); the periodic full
- *   re-verification catches it (docs/architecture.md, Storage).
+ * On SQLite the entries of this writer's own previous batch are taken as
+ * written without re-reading them when the store's data_version shows that
+ * no other connection (no other process, no other thread's connection)
+ * committed since that batch: nothing else can have changed them.
+ * PostgreSQL has no such counter for one table (its data_version moves for
+ * any transaction on the server), so there every batch re-reads and
+ * verifies everything past the verified chain - its own previous batch and
+ * whatever other replicas appended on top, up to the locked head - at one
+ * range read per batch.  An edit of the newest entries made past the
+ * serving role's privileges (by the owner or a superuser) is thus caught
+ * by the next append, as on SQLite.
  */
 static int
 verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
 	     int64_t data_version)
 {
 	struct jg_chain_fault fault;
-	uint64_t added;
+	uint64_t added = 0;
 	int rc = 0, found = 0;
+	/* SQLite: whether another connection committed since this writer's previous batch */
+	int others = a->pg || !a->seen_valid || a->seen_data_version != data_version;
 
+	a->seen_valid = !a->pg;
+	a->seen_data_version = data_version;
 	pthread_mutex_lock(&a->verify_lock);
 	if (a->broken)
 		rc = JG_EVERIFY;
 	else if (a->have_verified && a->verified.next_seq < head_size) {
-		int own =
-		    a->own_valid && a->verified.next_seq == a->own_start &&
-		    (a->pg ? a->own.next_seq <= head_size
-			   : a->own_data_version == data_version && a->own.next_seq == head_size);
-		if (own) {
+		if (!a->pg && a->own_valid && a->own_data_version == data_version &&
+		    a->own.next_seq == head_size && a->verified.next_seq == a->own_start) {
 			int threads = a->verified.threads;
 			a->verified = a->own;
 			a->verified.threads = threads;
@@ -342,9 +341,32 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 		    (unsigned long long)a->verified.next_seq, (unsigned long long)head_size);
 		found = 1;
 	}
-	/* no later entry links to the newest one: only the head's last hash vouches for it */
+	/*
+	 * No later entry links to the newest one: only the head's last hash
+	 * vouches for it.  Its bytes were just hashed when the extension read
+	 * them; otherwise (verified earlier, by the background check or the
+	 * guard) they are hashed again here, whenever anything else may have
+	 * written since - one read by key - so an edit of the newest entry is
+	 * caught by the next append, not only by the next full re-verification.
+	 */
+	uint8_t newest[32];
+	if (rc == 0 && a->have_verified && head_size > 0 && added == 0 && others) {
+		rc = jg_audit_read_leaf(a->conn, head_size - 1, newest, NULL);
+		if (rc == JG_EVERIFY || rc == JG_ENOTFOUND) {
+			rc = jg_chain_fault_set(&fault, head_size - 1,
+						"entry %llu, the newest, is %s",
+						(unsigned long long)(head_size - 1),
+						rc == JG_ENOTFOUND ? "missing" : "unreadable");
+			found = 1;
+		} else if (rc != 0) {
+			rc = JG_EUNAVAIL; /* the store, not the log: the batch fails */
+		}
+	} else {
+		memcpy(newest, a->verified.prev, sizeof(newest));
+	}
 	if (rc == 0 && a->have_verified && head_size > 0 &&
-	    CRYPTO_memcmp(a->verified.prev, head_last, 32) != 0) {
+	    (CRYPTO_memcmp(a->verified.prev, head_last, 32) != 0 ||
+	     CRYPTO_memcmp(newest, head_last, 32) != 0)) {
 		rc = jg_chain_fault_set(&fault, head_size - 1,
 					"the chain head's last hash does not match entry %llu: "
 					"the last entry was altered",
