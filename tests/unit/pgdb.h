@@ -50,13 +50,19 @@ pgdb_url(char *out, size_t len, const char *role, const char *db)
 	snprintf(out, len, "postgres://%s@127.0.0.1:%s/%s", role, pgdb_port, db);
 }
 
-/* Runs trusted SQL as the superuser on database jitgate (one statement per call for DDL). */
+/*
+ * Runs trusted SQL as the superuser on database db (NULL: the cluster's own,
+ * jitgate); CREATE/DROP DATABASE one statement per call.
+ */
 static int
-pgdb_admin(const char *sql, char *err, size_t errlen)
+pgdb_admin_in(const char *db, const char *sql, char *err, size_t errlen)
 {
 	struct jg_store *s = NULL;
 	struct jg_store_conn *c = NULL;
-	int rc = jg_store_open(pgdb_admin_url, &s, err, errlen);
+	char url[256];
+	if (db != NULL)
+		pgdb_url(url, sizeof(url), "postgres", db);
+	int rc = jg_store_open(db != NULL ? url : pgdb_admin_url, &s, err, errlen);
 	if (rc == 0 && (rc = jg_store_acquire(s, &c)) == 0)
 		rc = jg_store_exec_script(c, sql, err, errlen);
 	jg_store_release(s, c);
@@ -65,13 +71,19 @@ pgdb_admin(const char *sql, char *err, size_t errlen)
 }
 
 static void
-pgdb_must(const char *sql)
+pgdb_must_in(const char *db, const char *sql)
 {
 	char err[512] = "";
-	if (pgdb_admin(sql, err, sizeof(err)) != 0) {
+	if (pgdb_admin_in(db, sql, err, sizeof(err)) != 0) {
 		fprintf(stderr, "pgdb: %s: %s\n", sql, err);
 		abort();
 	}
+}
+
+static void
+pgdb_must(const char *sql)
+{
+	pgdb_must_in(NULL, sql);
 }
 
 /* A new database owned by owner; its name into name (jg_u_PID_N). */
