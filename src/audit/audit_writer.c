@@ -698,7 +698,7 @@ jg_audit_writer_main(void *arg)
 
 /*
  * While writes fail, the background thread tries one tiny durable write a
- * second (migrations/0010_store_probe.sql), so readiness comes back as soon as
+ * second (migrations/<engine>/0010_store_probe.sql), so readiness comes back as soon as
  * the store can be written again, even with no caller writing.
  */
 int
