@@ -340,6 +340,8 @@ describe('crash safety', () => {
     try {
       let acknowledged = 0;
       let stop = false;
+      // the auditor's token first: 16 sign-ins at the provider at once would eat the appending window
+      await jg.tokenFor('erin');
       const worker = async () => {
         while (!stop) {
           try {
