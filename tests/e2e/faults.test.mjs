@@ -677,6 +677,27 @@ describe('SIGHUP with broken policies', () => {
 });
 
 // SQLite by nature: jitgate backup/restore copy SQLite files (tests/e2e/README.md)
+// On PostgreSQL `jitgate backup` and `restore` have nothing to copy: they refuse, pointing to the
+// server's own tools (docs/operations.md, "Backups and restores"), and change nothing.
+postgresOnly(describe)('backup and restore (PostgreSQL)', () => {
+  test('jitgate backup and restore refuse a PostgreSQL database with exit 2, naming the tools to use', async () => {
+    const jg = await startJitgate({ idp: false });
+    try {
+      const file = join(jg.dir, 'copy.db');
+      const b = runJitgate(['backup', file, '-c', jg.configPath]);
+      assert.equal(b.code, 2, b.stderr);
+      assert.match(b.stderr, /the database is PostgreSQL: backup copies SQLite files only; back up PostgreSQL with its own tools \(pg_basebackup or pg_dump\)/);
+      assert.ok(!existsSync(file), 'backup wrote a file');
+      const r = runJitgate(['restore', file, '-c', jg.configPath]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /restore copies SQLite files only.*docs\/operations\.md/);
+      assert.equal((await jg.request('GET', '/readyz')).status, 200);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+});
+
 sqliteOnly(describe)('backup and restore', () => {
   test('a backup taken under load restores into a fresh directory, serves, and verifies; tampered and stale backups are refused', async () => {
     const sink = mkdtempSync(join(tmpdir(), 'jg-sink-'));
