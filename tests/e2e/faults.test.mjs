@@ -644,7 +644,10 @@ describe('SIGHUP with broken policies', () => {
       const sha = (await a.post('alice', '/v1/requests?dry_run=true', { service: SVC, capabilities: ['read-logs'], duration: '3h', justification: 'x' })).json.decision.policy_sha256;
       let stop = false;
       const statuses = [];
-      const load = (async () => { while (!stop) statuses.push((await a.readLogs()).status); })();
+      // three clients, so that requests are in flight through every reload even on a loaded machine
+      // (one client completed as few as 5 over the three reloads there, on either backend)
+      const client = async () => { while (!stop) statuses.push((await a.readLogs()).status); };
+      const load = Promise.all([client(), client(), client()]);
       const refusals = () => jg.logLines().filter((l) => l.msg === 'policies refused').length;
       const breakages = [
         () => writeFileSync(file, 'policy: payments-debug\nrules: [\n  - {capabilities: [read-logs\n'),
