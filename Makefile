@@ -1,12 +1,13 @@
 # jitgate — build, test, run.  See README.md.
 #
 #   make run     install what is missing, build, create dev keys/certs, start jitgate
-#   make test    unit tests, the same under ASan+UBSan, then the end-to-end tests
+#   make test    unit tests, the same under ASan+UBSan, then the end-to-end tests on SQLite and
+#                on PostgreSQL
 #   make bench   benchmarks against limits measured in the same run (not part of test)
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each (docs/fuzzing.md)
 #   make soak    a mixed workload at a fixed rate for SOAK_SECONDS (not part of test)
 #   make e2e-lsan  the end-to-end suite against an AddressSanitizer build, leaks counted (not part of test)
-#   make e2e-pg  the end-to-end suite on PostgreSQL (not part of test until the tables are ported)
+#   make e2e-pg  the end-to-end suite on PostgreSQL (a throwaway cluster; part of test)
 
 CC      ?= cc
 BUILD   ?= build
@@ -60,6 +61,11 @@ $(BUILD)/jitgate: $(BUILD)/obj/cli/main.o $(BUILD)/libjitgate.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 
+# A *_pg variant that includes its SQLite twin (tests/unit/pgdb.h: the cluster's databases).
+$(BUILD)/tests/test_migrate_pg: tests/unit/test_migrate.c tests/unit/pgdb.h
+$(BUILD)/tests/test_audit_pg: tests/unit/pgdb.h
+$(BUILD)/tests/test_access_pg: tests/unit/test_access.c tests/unit/pgdb.h
+
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
 $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup
 
@@ -102,10 +108,10 @@ unit-asan:
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
-# The same suite with JG_E2E_DB=postgres: one throwaway cluster for the run, fresh databases per
-# jitgate instance, SQLite-by-nature tests left to `make e2e` (tests/e2e/README.md).  Not in `make
-# test` yet: until jitgate's tables are ported (issue 17) every instance stops at jitgate's refusal
-# of postgres:// URLs.  E2E=tests/e2e/x.test.mjs runs one file.
+# The same suite with JG_E2E_DB=postgres: one throwaway cluster for the run, a fresh database per
+# jitgate instance (owned by the role that migrates it; jitgate serves as a role holding only
+# jitgate_serving), SQLite-by-nature tests left to `make e2e` and their PostgreSQL counterparts
+# run instead (tests/e2e/README.md).  E2E=tests/e2e/x.test.mjs runs one file.
 e2e-pg: build
 	JG_E2E_DB=postgres tests/lib/pg-cluster.sh run -- \
 	  node --test --test-concurrency=1 $(or $(E2E),tests/e2e/)
@@ -133,6 +139,7 @@ test: deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory e2e-pg
 	$(MAKE) --no-print-directory fuzz-smoke
 
 dev-setup: build

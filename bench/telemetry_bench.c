@@ -10,7 +10,7 @@
  *       the raw limit: the rows jitgate stores for the same batch (converted,
  *       encoded and redacted once, outside the timing, with CONFIG's
  *       sensitive fields), inserted into a fresh SQLite file DB with the
- *       telemetry schema (every *.sql of CONFIG's migrations/telemetry, FTS5
+ *       telemetry schema (every *.sql of CONFIG's migrations/sqlite/telemetry, FTS5
  *       tables included) through prepared statements, BATCH rows per
  *       durable transaction (WAL, synchronous=FULL), one writer
  *   telemetry_bench fill CONFIG SERVICE N

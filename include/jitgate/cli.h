@@ -39,7 +39,17 @@ int jg_cli_usage(FILE *to, int code);
 /* Loads the configuration or prints why not; returns 0 or JG_EXIT_CONFIG. */
 int jg_cli_load_config(const char *path, struct jg_config **cfg);
 
-/* Opens the store with a current schema or prints why not; 0 or JG_EXIT_STORE. */
+/*
+ * 0 when the state database is a SQLite file; otherwise prints that command
+ * (backup, restore) copies SQLite files only and where the docs say how to
+ * back up PostgreSQL, and returns JG_EXIT_USAGE.
+ */
+int jg_cli_sqlite_only(const struct jg_config *cfg, const char *command);
+
+/*
+ * Opens the store (database.url, with database.password_file) with a
+ * current schema or prints why not; 0 or JG_EXIT_STORE.
+ */
 int jg_cli_open_store(const struct jg_config *cfg, struct jg_store **store);
 
 /* The audit log's settings from the configuration. */

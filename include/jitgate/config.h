@@ -64,8 +64,13 @@ struct jg_config {
 	char *tls_cert_file;
 	char *tls_key_file;	      /* secret: 0600, not a symlink */
 	char *database_url;	      /* as written */
-	char *database_path;	      /* resolved SQLite file */
+	char *database_path;	      /* resolved SQLite file; NULL for PostgreSQL */
 	char *database_password_file; /* PostgreSQL: the role's password (store.h) */
+	/* PostgreSQL: the schema owner's connection, for `jitgate migrate` (as written) */
+	char *database_owner_url;
+	char *database_owner_password_file; /* default: database.password_file without owner_url */
+	char *database_store;		    /* what jg_store_open() takes: the file or the URL */
+	char *database_owner_store;	    /* the same for the owner (SQLite: the file again) */
 	char *migrations_dir;
 	char *policy_dir;
 	char *key_dir;
@@ -133,7 +138,7 @@ struct jg_config {
 	int64_t stream_retry_base_ms;
 	int64_t stream_retry_max_ms;
 	/* the debug data plane (docs/dataplane.md) */
-	char *telemetry_path; /* SQLite file; default telemetry.db beside the state db */
+	char *telemetry_path; /* SQLite file; default telemetry.db beside a SQLite state db */
 	int64_t telemetry_logs_retention;    /* seconds a stored log record is kept */
 	int64_t telemetry_traces_retention;  /* seconds a stored span is kept */
 	int64_t telemetry_metrics_retention; /* seconds a stored data point is kept */

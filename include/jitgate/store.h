@@ -293,8 +293,9 @@ int jg_store_changes(struct jg_store_conn *conn);
  * server in between - so nothing can have changed.  Unlike SQLite it also
  * moves for conn's own commits, for aborts, and for writes to other
  * databases of the same server: a writer that commits between its looks
- * always sees a change and re-reads (safe; the PostgreSQL audit writer will
- * compare the chain head instead).  It moves after a reconnection too.
+ * always sees a change and re-reads (safe; the PostgreSQL audit writer does
+ * not use it: it re-reads what lies past its verified chain under the head
+ * row's lock).  It moves after a reconnection too.
  */
 int jg_store_data_version(struct jg_store_conn *conn, int64_t *out)
     __attribute__((warn_unused_result));

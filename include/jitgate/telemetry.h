@@ -31,7 +31,7 @@
 
 struct jg_telemetry_sweeper;
 
-/* The telemetry migrations directory for cfg (caller frees), or NULL. */
+/* The SQLite telemetry migrations directory of cfg (bench: raw SQLite; caller frees), or NULL. */
 char *jg_telemetry_migrations_dir(const struct jg_config *cfg);
 
 /*

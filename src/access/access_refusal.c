@@ -5,7 +5,7 @@
  * A transition refused to a signed-in caller for lack of rights changes
  * nothing and records a request.action_refused entry instead, at most
  * ctx->refusals_recorded per identity per window; the rest are counted in
- * the action_refusals table (migrations/0014_action_refusals.sql, owned
+ * the action_refusals table (migrations/<engine>/0014_action_refusals.sql, owned
  * here) and summed up in one request.action_refusals_suppressed entry once
  * the window is over.
  *

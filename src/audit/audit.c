@@ -55,6 +55,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 		return JG_ENOMEM;
 	}
 	a->store = store;
+	a->pg = jg_store_engine(store) == JG_STORE_POSTGRES;
 	a->origin = strdup(cfg->origin);
 	a->sink_dir = dup_or_null(cfg->sink_dir);
 	a->sink_url = dup_or_null(cfg->sink_url);

@@ -41,7 +41,8 @@ struct job {
 struct jg_audit_tx {
 	struct jg_audit *a;
 	struct jg_store_conn *conn;
-	int64_t ts;
+	int64_t ts;	 /* of the entries the running job appends: max(clock, last_ts) */
+	int64_t last_ts; /* of the newest entry (the head's ts) */
 	uint64_t size;
 	uint8_t last[32];
 	struct jg_merkle_frontier tree;
@@ -51,6 +52,7 @@ struct jg_audit_tx {
 
 struct jg_audit {
 	struct jg_store *store;
+	int pg; /* the store is PostgreSQL: the writer locks the head row (audit_writer.c) */
 	char *origin, *sink_dir, *sink_url, *sink_ca_file;
 	uint64_t checkpoint_entries;
 	int checkpoint_seconds;
@@ -83,6 +85,9 @@ struct jg_audit {
 	uint64_t own_start; /* the head before that batch (verified through it) */
 	int64_t own_data_version;
 	struct jg_chain own;
+	/* SQLite: data_version at the writer's previous batch (whatever it wrote) */
+	int seen_valid;
+	int64_t seen_data_version;
 	struct jg_audit_verifiers verifiers;
 	int reverify_seconds;
 	int64_t last_full_verify_ms;

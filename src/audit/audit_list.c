@@ -2,9 +2,13 @@
  * audit_list.c - a filtered, paged listing of the audit log for auditors
  * (GET /v1/audit/entries and the audit page).
  *
- * It reads entries newest first with the filters applied by SQLite's JSON
- * functions on the stored bytes; nothing here is verified (the proofs and
- * the export are what an auditor checks), and a filter that matches few
+ * It reads entries newest first with the filters applied to the stored
+ * bytes themselves, by each engine's JSON functions (SQLite's json_extract,
+ * PostgreSQL's jsonb operators: the only per-engine statement of the audit
+ * log's reads).  Filtering the hashed bytes, not columns copied beside
+ * them, means an entry cannot be hidden from a filtered listing by editing
+ * something the chain does not cover.  Nothing here is verified (the proofs
+ * and the export are what an auditor checks), and a filter that matches few
  * entries of a long log scans it: the page size bounds the reply, not the
  * scan.
  */
@@ -16,12 +20,22 @@
 #include "jitgate/error.h"
 
 static const char sql_list[] =
-    "SELECT seq, entry FROM audit_log WHERE seq < ? "
+    "SELECT seq, entry FROM audit_log WHERE seq < ?1 "
     "AND (?2 IS NULL OR json_extract(CAST(entry AS TEXT), '$.type') = ?2) "
     "AND (?3 IS NULL OR json_extract(CAST(entry AS TEXT), '$.actor') = ?3) "
     "AND (?4 IS NULL OR json_extract(CAST(entry AS TEXT), '$.data.service') = ?4) "
     "AND (?5 = 0 OR json_extract(CAST(entry AS TEXT), '$.ts') >= ?5) "
     "AND (?6 = 0 OR json_extract(CAST(entry AS TEXT), '$.ts') <= ?6) "
+    "ORDER BY seq DESC LIMIT ?7";
+/* The same on PostgreSQL: the entry's bytes (UTF-8 JSON) as jsonb. */
+static const char sql_list_pg[] =
+    "SELECT seq, entry FROM audit_log WHERE seq < ?1 "
+    "AND (CAST(?2 AS TEXT) IS NULL OR convert_from(entry, 'UTF8')::jsonb ->> 'type' = ?2) "
+    "AND (CAST(?3 AS TEXT) IS NULL OR convert_from(entry, 'UTF8')::jsonb ->> 'actor' = ?3) "
+    "AND (CAST(?4 AS TEXT) IS NULL OR "
+    "convert_from(entry, 'UTF8')::jsonb #>> '{data,service}' = ?4) "
+    "AND (?5 = 0 OR (convert_from(entry, 'UTF8')::jsonb ->> 'ts')::bigint >= ?5) "
+    "AND (?6 = 0 OR (convert_from(entry, 'UTF8')::jsonb ->> 'ts')::bigint <= ?6) "
     "ORDER BY seq DESC LIMIT ?7";
 
 int
@@ -42,7 +56,9 @@ jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **
 		json_decref(entries);
 		return JG_ESTORE;
 	}
-	if ((rc = jg_stmt_prepare(conn, sql_list, &st)) != 0) {
+	if ((rc = jg_stmt_prepare(
+		 conn, jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_list_pg : sql_list,
+		 &st)) != 0) {
 		rc = JG_ESTORE;
 		goto out;
 	}

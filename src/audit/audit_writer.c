@@ -12,6 +12,19 @@
  * meanwhile form the next batch.
  * If SQLite ends the transaction on an I/O error (disk full, read-only
  * file), the whole batch fails with JG_EUNAVAIL and nothing of it stays.
+ *
+ * The two engines differ in how a batch gets the chain to itself.  SQLite:
+ * BEGIN IMMEDIATE takes the database's write lock, so one writer of any
+ * process appends at a time.  PostgreSQL: BEGIN (READ COMMITTED), then the
+ * head row is locked (SELECT ... FOR UPDATE) before anything else is read,
+ * so batches of every replica (and the command line) are serialised on that
+ * row, and each statement after the lock sees every batch committed before
+ * it.  Either way an entry's ts is max(this process's clock, the head's
+ * ts): times never go backward whoever appended last.  When the head is
+ * ahead of the chain this process verified (another process or replica
+ * appended), those entries are read and verified before anything is added
+ * (verify_since).  A connection lost between batches is replaced before
+ * the next one begins.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,10 +40,13 @@
 
 /* ---- statements ---------------------------------------------------------- */
 
+/* PostgreSQL: the batch's first statement takes the head row's lock (see the top). */
 static const char sql_head_select[] =
-    "SELECT size, last_hash, frontier FROM audit_head WHERE id = 1";
+    "SELECT size, last_hash, frontier, ts FROM audit_head WHERE id = 1";
+static const char sql_head_lock_pg[] =
+    "SELECT size, last_hash, frontier, ts FROM audit_head WHERE id = 1 FOR UPDATE";
 static const char sql_head_update[] =
-    "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ? WHERE id = 1";
+    "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ?, ts = ? WHERE id = 1";
 static const char sql_entry_insert[] = "INSERT INTO audit_log (seq, entry) VALUES (?, ?)";
 static const char sql_node_insert[] = "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)";
 static const char sql_savepoint[] = "SAVEPOINT job";
@@ -45,14 +61,16 @@ head_load(struct jg_audit_tx *tx)
 	size_t len;
 	int rc;
 
-	if ((rc = jg_stmt_prepare(tx->conn, sql_head_select, &st)) != 0)
+	if ((rc = jg_stmt_prepare(tx->conn, tx->a->pg ? sql_head_lock_pg : sql_head_select, &st)) !=
+	    0)
 		return JG_ESTORE;
 	rc = jg_stmt_step(st);
 	if (rc != JG_STMT_ROW) {
 		jg_stmt_finish(st);
-		return JG_ESTORE;
+		return rc == JG_EUNAVAIL ? JG_EUNAVAIL : JG_ESTORE;
 	}
 	tx->size = (uint64_t)jg_stmt_column_int64(st, 0);
+	tx->last_ts = jg_stmt_column_int64(st, 3);
 	blob = jg_stmt_column_blob(st, 1, &len);
 	if (len != 32) {
 		jg_stmt_finish(st);
@@ -82,6 +100,7 @@ head_store(struct jg_audit_tx *tx)
 	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
 	jg_stmt_bind_blob(st, 2, tx->last, 32);
 	jg_stmt_bind_blob(st, 3, buf, len);
+	jg_stmt_bind_int64(st, 4, tx->last_ts);
 	rc = jg_stmt_step(st);
 	jg_stmt_finish(st);
 	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
@@ -239,6 +258,7 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 	}
 	tx->tree = tree;
 	tx->size++;
+	tx->last_ts = tx->ts;
 	memcpy(tx->last, leaf, 32);
 	return 0;
 }
@@ -265,32 +285,44 @@ jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, 
  * on a log that verified up to it - what the guard needs before it acts,
  * at one pass per entry on the writer's connection.  A log not verified at
  * start (the CLI's writers) skips this; a broken log fails the batch.
- * The entries of this writer's previous batch are taken as written without
- * re-reading them when the store's data_version shows that no other
- * connection (no other process, no other thread's connection) committed
- * since that batch: nothing else can have changed them.
+ *
+ * On SQLite the entries of this writer's own previous batch are taken as
+ * written without re-reading them when the store's data_version shows that
+ * no other connection (no other process, no other thread's connection)
+ * committed since that batch: nothing else can have changed them.
+ * PostgreSQL has no such counter for one table (its data_version moves for
+ * any transaction on the server), so there every batch re-reads and
+ * verifies everything past the verified chain - its own previous batch and
+ * whatever other replicas appended on top, up to the locked head - at one
+ * range read per batch.  An edit of the newest entries made past the
+ * serving role's privileges (by the owner or a superuser) is thus caught
+ * by the next append, as on SQLite.
  */
 static int
 verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
 	     int64_t data_version)
 {
 	struct jg_chain_fault fault;
-	uint64_t added;
+	uint64_t added = 0;
 	int rc = 0, found = 0;
+	/* SQLite: whether another connection committed since this writer's previous batch */
+	int others = a->pg || !a->seen_valid || a->seen_data_version != data_version;
 
+	a->seen_valid = !a->pg;
+	a->seen_data_version = data_version;
 	pthread_mutex_lock(&a->verify_lock);
 	if (a->broken)
 		rc = JG_EVERIFY;
 	else if (a->have_verified && a->verified.next_seq < head_size) {
-		if (a->own_valid && a->own_data_version == data_version &&
+		if (!a->pg && a->own_valid && a->own_data_version == data_version &&
 		    a->own.next_seq == head_size && a->verified.next_seq == a->own_start) {
 			int threads = a->verified.threads;
 			a->verified = a->own;
 			a->verified.threads = threads;
-		} else {
+		}
+		if (a->verified.next_seq < head_size)
 			found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added,
 								 &fault)) == JG_EVERIFY;
-		}
 	}
 	if (rc == 0 && a->have_verified && a->verified.next_seq != head_size) {
 		rc = jg_chain_fault_set(
@@ -298,9 +330,32 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 		    (unsigned long long)a->verified.next_seq, (unsigned long long)head_size);
 		found = 1;
 	}
-	/* no later entry links to the newest one: only the head's last hash vouches for it */
+	/*
+	 * No later entry links to the newest one: only the head's last hash
+	 * vouches for it.  Its bytes were just hashed when the extension read
+	 * them; otherwise (verified earlier, by the background check or the
+	 * guard) they are hashed again here, whenever anything else may have
+	 * written since - one read by key - so an edit of the newest entry is
+	 * caught by the next append, not only by the next full re-verification.
+	 */
+	uint8_t newest[32];
+	if (rc == 0 && a->have_verified && head_size > 0 && added == 0 && others) {
+		rc = jg_audit_read_leaf(a->conn, head_size - 1, newest, NULL);
+		if (rc == JG_EVERIFY || rc == JG_ENOTFOUND) {
+			rc = jg_chain_fault_set(&fault, head_size - 1,
+						"entry %llu, the newest, is %s",
+						(unsigned long long)(head_size - 1),
+						rc == JG_ENOTFOUND ? "missing" : "unreadable");
+			found = 1;
+		} else if (rc != 0) {
+			rc = JG_EUNAVAIL; /* the store, not the log: the batch fails */
+		}
+	} else {
+		memcpy(newest, a->verified.prev, sizeof(newest));
+	}
 	if (rc == 0 && a->have_verified && head_size > 0 &&
-	    CRYPTO_memcmp(a->verified.prev, head_last, 32) != 0) {
+	    (CRYPTO_memcmp(a->verified.prev, head_last, 32) != 0 ||
+	     CRYPTO_memcmp(newest, head_last, 32) != 0)) {
 		rc = jg_chain_fault_set(&fault, head_size - 1,
 					"the chain head's last hash does not match entry %llu: "
 					"the last entry was altered",
@@ -310,6 +365,27 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 	pthread_mutex_unlock(&a->verify_lock);
 	if (found)
 		jg_audit_mark_broken(a, &fault, rc);
+	return rc;
+}
+
+/*
+ * BEGIN on the writer's connection.  A PostgreSQL connection lost since the
+ * last batch (a restart, a failover) fails here before anything was done:
+ * it is given back and another one acquired (the pool reconnects), once.
+ */
+static int
+writer_begin(struct jg_audit *a)
+{
+	int rc = a->conn != NULL ? jg_store_begin(a->conn) : JG_EUNAVAIL;
+	if (rc == JG_EUNAVAIL) {
+		jg_store_release(a->store, a->conn);
+		a->conn = NULL;
+		if ((rc = jg_store_acquire(a->store, &a->conn)) != 0) {
+			a->conn = NULL;
+			return rc;
+		}
+		rc = jg_store_begin(a->conn);
+	}
 	return rc;
 }
 
@@ -324,20 +400,21 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 static void
 run_batch(struct jg_audit *a, struct job *batch)
 {
-	struct jg_audit_tx tx = {.a = a, .conn = a->conn};
+	struct jg_audit_tx tx = {.a = a};
 	uint64_t start_size = 0;
 	int64_t data_version = 0;
 	int rc;
 
-	if (jg_store_begin(a->conn) != 0)
+	if (writer_begin(a) != 0)
 		goto fail;
+	tx.conn = a->conn;
 	if ((rc = head_load(&tx)) != 0) {
 		if (rc == JG_EVERIFY)
 			jg_log(JG_LOG_ERROR, "audit: the chain head in the store is corrupt", NULL);
 		goto fail;
 	}
 	start_size = tx.size;
-	rc = jg_store_data_version(a->conn, &data_version);
+	rc = a->pg ? 0 : jg_store_data_version(a->conn, &data_version);
 	if (rc == 0)
 		rc = verify_since(a, start_size, tx.last, data_version);
 	a->own_valid = 0; /* until this batch commits */
@@ -345,7 +422,8 @@ run_batch(struct jg_audit *a, struct job *batch)
 		goto fail;
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
-		tx.ts = jg_audit_now_ms();
+		int64_t now = jg_audit_now_ms();
+		tx.ts = now > tx.last_ts ? now : tx.last_ts; /* never before the newest entry */
 		if (!j->no_savepoint && jg_store_exec(a->conn, sql_savepoint) != 0)
 			goto fail;
 		j->rc = j->fn(&tx, j->ctx);
@@ -392,7 +470,8 @@ run_batch(struct jg_audit *a, struct job *batch)
 	pthread_mutex_unlock(&a->lock);
 	return;
 fail:
-	jg_store_rollback(a->conn);
+	if (a->conn != NULL)
+		jg_store_rollback(a->conn);
 	for (struct job *j = batch; j; j = j->next)
 		if (!j->refused)
 			j->rc = JG_EUNAVAIL;
@@ -606,7 +685,7 @@ jg_audit_writer_tick(void *arg)
 
 /*
  * While writes fail, the background thread tries one tiny durable write a
- * second (migrations/0010_store_probe.sql), so readiness comes back as soon as
+ * second (migrations/<engine>/0010_store_probe.sql), so readiness comes back as soon as
  * the store can be written again, even with no caller writing.
  */
 int

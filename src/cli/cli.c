@@ -2,6 +2,7 @@
  * cli.c - usage text, shared start-up steps, and `jitgate migrate`.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -72,13 +73,40 @@ jg_cli_load_config(const char *path, struct jg_config **cfg)
 	return 0;
 }
 
+/* The serving store (or the owner's, for migrate), with its password file. */
+static int
+open_store(const struct jg_config *cfg, bool owner, struct jg_store **store, char *err,
+	   size_t errlen)
+{
+	struct jg_store_options opts = {
+	    .password_file =
+		owner ? cfg->database_owner_password_file : cfg->database_password_file,
+	};
+	return jg_store_open_opts(owner ? cfg->database_owner_store : cfg->database_store, &opts,
+				  store, err, errlen);
+}
+
+int
+jg_cli_sqlite_only(const struct jg_config *cfg, const char *command)
+{
+	if (cfg->database_path != NULL)
+		return 0;
+	fprintf(stderr,
+		"jitgate %s: the database is PostgreSQL: %s copies SQLite files only; back up "
+		"PostgreSQL with its own tools (pg_basebackup or pg_dump), then check the "
+		"restored copy with 'jitgate audit check' (docs/operations.md, Backup and "
+		"restore)\n",
+		command, command);
+	return JG_EXIT_USAGE;
+}
+
 int
 jg_cli_open_store(const struct jg_config *cfg, struct jg_store **store)
 {
 	char err[1024];
 	int pending = 0;
 
-	if (jg_store_open(cfg->database_path, store, err, sizeof(err)) != 0) {
+	if (open_store(cfg, false, store, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jitgate: cannot open the store: %s\n", err);
 		return JG_EXIT_STORE;
 	}
@@ -173,7 +201,8 @@ jg_cmd_migrate(int argc, char **argv)
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
 		return rc;
 	rc = JG_EXIT_STORE;
-	if (jg_store_open(cfg->database_path, &store, err, sizeof(err)) != 0) {
+	/* as the schema's owner (database.owner_url): the serving role may create nothing */
+	if (open_store(cfg, true, &store, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jitgate: cannot open the store: %s\n", err);
 		goto out;
 	}

@@ -106,7 +106,8 @@ jg_cmd_backup(int argc, char **argv)
 
 	if (parse_args(argc, argv, &config, &file, NULL) != 0)
 		return jg_cli_usage(stderr, JG_EXIT_USAGE);
-	if ((rc = jg_cli_open_audit(config, "backup", &cfg, &store, NULL)) != 0)
+	if ((rc = jg_cli_open_audit(config, "backup", &cfg, &store, NULL)) != 0 ||
+	    (rc = jg_cli_sqlite_only(cfg, "backup")) != 0)
 		goto out;
 	if ((rc = jg_store_backup(store, file, err, sizeof(err))) != 0) {
 		fprintf(stderr, "jitgate backup: %s\n", err);
@@ -289,6 +290,8 @@ jg_cmd_restore(int argc, char **argv)
 		return jg_cli_usage(stderr, JG_EXIT_USAGE);
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
 		return rc;
+	if ((rc = jg_cli_sqlite_only(cfg, "restore")) != 0)
+		goto out;
 	/* First the lock: nothing is checked twice, and no jitgate starts on the old file
 	 * meanwhile. */
 	if ((rc = jg_store_lock_exclusive(cfg->database_path, &lock_fd, err, sizeof(err))) != 0) {

@@ -397,7 +397,7 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	json_t *f = json_pack("{s:s,s:s,s:s}", "listen_url", app.cfg->public_url, "version",
-			      JG_VERSION, "database", app.cfg->database_path);
+			      JG_VERSION, "database", app.cfg->database_store);
 	jg_log(JG_LOG_INFO, "jitgate serving", f);
 	json_decref(f);
 

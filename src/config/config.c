@@ -50,6 +50,9 @@ static const struct key keys[] = {
     {"database", K_OBJECT, true, 0, 0, NULL, 0, 0},
     {"database.url", K_STRING, true, 0, 0, NULL, 0, OFF(database_url)},
     {"database.password_file", K_PATH, false, 0, 0, NULL, 0, OFF(database_password_file)},
+    {"database.owner_url", K_STRING, false, 0, 0, NULL, 0, OFF(database_owner_url)},
+    {"database.owner_password_file", K_PATH, false, 0, 0, NULL, 0,
+     OFF(database_owner_password_file)},
     {"migrations_dir", K_PATH, false, 0, 0, "migrations", 0, OFF(migrations_dir)},
     {"policy_dir", K_PATH, false, 0, 0, "policies", 0, OFF(policy_dir)},
     {"key_dir", K_PATH, false, 0, 0, "keys", 0, OFF(key_dir)},
@@ -147,7 +150,7 @@ static const struct key keys[] = {
      OFF(stream_retry_max_ms)},
     /* the debug data plane (docs/dataplane.md) */
     {"telemetry", K_OBJECT, false, 0, 0, NULL, 0, 0},
-    {"telemetry.database", K_PATH, false, 0, 0, NULL, 0, OFF(telemetry_path)},
+    {"telemetry.database", K_STRING, false, 0, 0, NULL, 0, OFF(telemetry_path)},
     {"telemetry.logs_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
      OFF(telemetry_logs_retention)},
     {"telemetry.traces_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
@@ -593,32 +596,68 @@ parse_listen(struct ctx *c, const char *listen, struct jg_config *cfg)
 	return cfg->listen_host ? 0 : JG_ENOMEM;
 }
 
+static bool
+is_postgres(const char *url)
+{
+	return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+}
+
+/*
+ * database.url: sqlite://PATH (relative to the configuration file) or a
+ * postgres:// URI (store.h's rules: no password in it, TLS verified off
+ * loopback).  database.owner_url: the schema owner's connection for `jitgate
+ * migrate` (PostgreSQL only; default database.url).  database_store and
+ * database_owner_store are what jg_store_open() takes.
+ */
 static int
 parse_database(struct ctx *c, struct jg_config *cfg)
 {
 	const char *url = cfg->database_url;
 	char why[384];
 
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+	if (is_postgres(url)) {
 		/* the URL rules of the store (no password, TLS verified off loopback) first */
 		if (jg_store_check_url(url, why, sizeof(why)) != 0)
 			return refuse(c, "database.url", "'database.url': %s", why);
-		return refuse(c, "database.url",
-			      "'database.url': the store layer speaks PostgreSQL, but jitgate's "
-			      "tables are not ported to it in this version; use "
-			      "sqlite:///path/to/jitgate.db");
+		const char *owner = cfg->database_owner_url ? cfg->database_owner_url : url;
+		if (!is_postgres(owner))
+			return refuse(c, "database.owner_url",
+				      "'database.owner_url' must be a postgres:// URL like "
+				      "'database.url'");
+		if (jg_store_check_url(owner, why, sizeof(why)) != 0)
+			return refuse(c, "database.owner_url", "'database.owner_url': %s", why);
+		if (cfg->database_owner_password_file != NULL && cfg->database_owner_url == NULL)
+			return refuse(c, "database.owner_password_file",
+				      "'database.owner_password_file' needs 'database.owner_url'");
+		cfg->database_store = strdup(url);
+		cfg->database_owner_store = strdup(owner);
+		if (cfg->database_owner_url == NULL && cfg->database_password_file != NULL &&
+		    (cfg->database_owner_password_file = strdup(cfg->database_password_file)) ==
+			NULL)
+			return JG_ENOMEM;
+		return cfg->database_store && cfg->database_owner_store ? 0 : JG_ENOMEM;
 	}
 	if (cfg->database_password_file != NULL)
 		return refuse(
 		    c, "database.password_file",
 		    "'database.password_file' applies to a postgres:// database.url only");
+	if (cfg->database_owner_url != NULL || cfg->database_owner_password_file != NULL)
+		return refuse(c,
+			      cfg->database_owner_url ? "database.owner_url"
+						      : "database.owner_password_file",
+			      "'database.owner_url' and 'database.owner_password_file' apply to a "
+			      "postgres:// database.url only (a SQLite file has no roles)");
 	if (strncmp(url, "sqlite://", 9) != 0 || url[9] == '\0')
 		return refuse(c, "database.url",
-			      "'database.url' must be sqlite:///absolute/path.db or "
-			      "sqlite://relative/path.db, not '%s'",
+			      "'database.url' must be sqlite:///absolute/path.db, "
+			      "sqlite://relative/path.db or a postgres:// URL, not '%s'",
 			      url);
 	cfg->database_path = resolve(c->base_dir, url + 9);
-	return cfg->database_path ? 0 : JG_ENOMEM;
+	if (cfg->database_path == NULL)
+		return JG_ENOMEM;
+	cfg->database_store = strdup(cfg->database_path);
+	cfg->database_owner_store = strdup(cfg->database_path);
+	return cfg->database_store && cfg->database_owner_store ? 0 : JG_ENOMEM;
 }
 
 /* A checkpoint origin: printable ASCII, no spaces or '+' (C2SP key names). */
@@ -691,12 +730,41 @@ loopback_http(const char *url)
 	       strncmp(url, "http://localhost:", 17) == 0 || strncmp(url, "http://[::1]:", 13) == 0;
 }
 
-/* The telemetry database defaults to telemetry.db beside the state database. */
+/*
+ * telemetry.database: a SQLite file (a path relative to the configuration
+ * file, or sqlite://PATH); by default telemetry.db beside a SQLite state
+ * database.  The telemetry tables are not ported to PostgreSQL in this
+ * version: a postgres:// URL is refused, and with a PostgreSQL state
+ * database the file must be named.
+ */
 static int
-parse_telemetry(struct jg_config *cfg)
+parse_telemetry(struct ctx *c, struct jg_config *cfg)
 {
-	if (cfg->telemetry_path != NULL)
-		return 0;
+	char *given = cfg->telemetry_path;
+
+	cfg->telemetry_path = NULL;
+	if (given != NULL) {
+		int rc = 0;
+		if (is_postgres(given))
+			rc = refuse(c, "telemetry.database",
+				    "'telemetry.database': telemetry is stored in a SQLite file in "
+				    "this version (its PostgreSQL tables, with their own full-text "
+				    "search, come later): name a file, e.g. /var/lib/jitgate/"
+				    "telemetry.db");
+		else if (strncmp(given, "sqlite://", 9) == 0 && given[9] == '\0')
+			rc = refuse(c, "telemetry.database", "'telemetry.database' names no file");
+		else if ((cfg->telemetry_path = resolve(
+			      c->base_dir,
+			      strncmp(given, "sqlite://", 9) == 0 ? given + 9 : given)) == NULL)
+			rc = JG_ENOMEM;
+		free(given);
+		return rc;
+	}
+	if (cfg->database_path == NULL)
+		return refuse(c, "telemetry.database",
+			      "'telemetry.database' is required with a postgres:// database.url: "
+			      "telemetry is stored in a SQLite file in this version (every "
+			      "replica that serves telemetry needs the same file)");
 	char *copy = strdup(cfg->database_path);
 	if (copy == NULL)
 		return JG_ENOMEM;
@@ -779,7 +847,7 @@ jg_config_parse(const char *buf, size_t len, const char *name, const char *base_
 		goto out;
 	if ((rc = parse_audit(&c, cfg)) != 0)
 		goto out;
-	if ((rc = parse_telemetry(cfg)) != 0)
+	if ((rc = parse_telemetry(&c, cfg)) != 0)
 		goto out;
 	if ((rc = parse_oidc(&c, cfg)) != 0)
 		goto out;
@@ -830,6 +898,10 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->database_url);
 	free(cfg->database_path);
 	free(cfg->database_password_file);
+	free(cfg->database_owner_url);
+	free(cfg->database_owner_password_file);
+	free(cfg->database_store);
+	free(cfg->database_owner_store);
 	free(cfg->migrations_dir);
 	free(cfg->policy_dir);
 	free(cfg->key_dir);

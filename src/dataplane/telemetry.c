@@ -10,11 +10,14 @@
 #include "jitgate/migrate.h"
 #include "telemetry_int.h"
 
+/* The telemetry database's migrations: migrations_dir/<engine>/telemetry/ (migrate.h). */
+#define TELEMETRY_SET "telemetry"
+
 char *
 jg_telemetry_migrations_dir(const struct jg_config *cfg)
 {
 	char *dir = NULL;
-	if (asprintf(&dir, "%s/telemetry", cfg->migrations_dir) < 0)
+	if (asprintf(&dir, "%s/sqlite/" TELEMETRY_SET, cfg->migrations_dir) < 0)
 		return NULL;
 	return dir;
 }
@@ -22,21 +25,18 @@ jg_telemetry_migrations_dir(const struct jg_config *cfg)
 int
 jg_telemetry_open(const struct jg_config *cfg, struct jg_store **out, char *err, size_t errlen)
 {
-	char *dir = jg_telemetry_migrations_dir(cfg);
 	int pending = 0, rc;
 
 	*out = NULL;
-	if (dir == NULL)
-		return JG_ENOMEM;
 	rc = jg_store_open(cfg->telemetry_path, out, err, errlen);
 	if (rc == 0)
-		rc = jg_migrate_status(*out, dir, &pending, err, errlen);
+		rc = jg_migrate_status_set(*out, cfg->migrations_dir, TELEMETRY_SET, &pending, err,
+					   errlen);
 	if (rc == 0 && pending > 0) {
 		snprintf(err, errlen, "%s: %d telemetry migration(s) pending", cfg->telemetry_path,
 			 pending);
 		rc = JG_ECONFLICT;
 	}
-	free(dir);
 	if (rc != 0) {
 		jg_store_close(*out);
 		*out = NULL;
@@ -47,16 +47,11 @@ jg_telemetry_open(const struct jg_config *cfg, struct jg_store **out, char *err,
 int
 jg_telemetry_migrate(const struct jg_config *cfg, int *applied, char *err, size_t errlen)
 {
-	char *dir = jg_telemetry_migrations_dir(cfg);
 	struct jg_store *db = NULL;
-	int rc;
-
-	if (dir == NULL)
-		return JG_ENOMEM;
-	rc = jg_store_open(cfg->telemetry_path, &db, err, errlen);
+	int rc = jg_store_open(cfg->telemetry_path, &db, err, errlen);
 	if (rc == 0)
-		rc = jg_migrate_apply(db, dir, applied, err, errlen);
+		rc = jg_migrate_apply_set(db, cfg->migrations_dir, TELEMETRY_SET, applied, err,
+					  errlen);
 	jg_store_close(db);
-	free(dir);
 	return rc;
 }

@@ -23,10 +23,10 @@ jg_s256_challenge(const char *in, char *out, size_t outlen)
 
 static const char sql_flow_put[] = "INSERT INTO auth_flows (state_sha256, nonce, code_verifier, "
 				   "return_to, created_at) VALUES (?, ?, ?, ?, ?)";
-static const char sql_flow_get[] =
-    "SELECT nonce, code_verifier, return_to, created_at FROM auth_flows WHERE state_sha256 = ?";
-static const char sql_flow_del[] =
-    "DELETE FROM auth_flows WHERE state_sha256 = ? OR created_at < ?";
+/* Taken in one statement: of two callbacks with one state (two replicas), one gets the row. */
+static const char sql_flow_take[] = "DELETE FROM auth_flows WHERE state_sha256 = ? "
+				    "RETURNING nonce, code_verifier, return_to, created_at";
+static const char sql_flow_stale[] = "DELETE FROM auth_flows WHERE created_at < ?";
 static const char sql_sess_put[] =
     "INSERT INTO sessions (id_sha256, sub, email, name, groups, csrf, "
     "created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -64,8 +64,9 @@ jg_flow_take(struct jg_store_conn *conn, const char *state, int64_t now, struct 
 	int64_t created = 0;
 	int rc, found = 0;
 
+	/* Single use: gone whether it is valid or not. */
 	if ((rc = jg_sha256(state, strlen(state), h)) != 0 ||
-	    (rc = jg_stmt_prepare(conn, sql_flow_get, &st)) != 0)
+	    (rc = jg_stmt_prepare(conn, sql_flow_take, &st)) != 0)
 		return rc;
 	jg_stmt_bind_blob(st, 1, h, 32);
 	rc = jg_stmt_step(st);
@@ -77,15 +78,15 @@ jg_flow_take(struct jg_store_conn *conn, const char *state, int64_t now, struct 
 			 jg_stmt_column_text(st, 2));
 		created = jg_stmt_column_int64(st, 3);
 		found = 1;
+		rc = jg_stmt_step(st); /* one row at most: the next step ends it */
 	}
 	jg_stmt_finish(st);
-	if (rc != JG_STMT_ROW && rc != JG_STMT_DONE)
+	if (rc != JG_STMT_DONE)
 		return JG_ESTORE;
-	/* Single use: gone whether it is valid or not; stale flows are swept too. */
-	if ((rc = jg_stmt_prepare(conn, sql_flow_del, &st)) != 0)
+	/* stale flows are swept too */
+	if ((rc = jg_stmt_prepare(conn, sql_flow_stale, &st)) != 0)
 		return rc;
-	jg_stmt_bind_blob(st, 1, h, 32);
-	jg_stmt_bind_int64(st, 2, now - JG_FLOW_MAX_AGE);
+	jg_stmt_bind_int64(st, 1, now - JG_FLOW_MAX_AGE);
 	rc = jg_stmt_step(st);
 	jg_stmt_finish(st);
 	if (rc != JG_STMT_DONE)

@@ -1,11 +1,23 @@
 /*
- * migrate.c - apply migrations/NNNN_name.sql in order, each once.
+ * migrate.c - apply ROOT/<engine>/[SET/]NNNN_name.sql in order, each once.
  *
- * The directory is read and validated first (names, duplicates, sizes),
- * then compared with schema_migrations.  Each pending file runs inside
- * BEGIN IMMEDIATE together with its schema_migrations row, so a failed
- * migration leaves no trace and two processes migrating at once serialise
- * on the write lock (the second sees the row and skips).
+ * Each engine has its own folder of migrations under the configured root
+ * (migrations/sqlite/, migrations/postgres/; the telemetry database's in a
+ * "telemetry" set below it): the store says which engine it runs on, and
+ * only that engine's files are read.  The directory is read and validated
+ * first (names, duplicates, sizes), then compared with schema_migrations,
+ * which records each applied file's SHA-256.  Each pending file runs in one
+ * transaction together with its schema_migrations row, so a failed
+ * migration leaves no trace.  Two processes migrating at once serialise:
+ * on SQLite on the write lock of each migration's transaction (BEGIN
+ * IMMEDIATE; the second sees the row and skips), on PostgreSQL on a
+ * session advisory lock (pg_advisory_lock(JG_MIGRATE_LOCK_KEY)) held for
+ * the whole run, so one run sees the schema another left.
+ *
+ * A status check (jg_migrate_status, what serve and the commands run at
+ * start-up with the serving role) writes nothing: on PostgreSQL the serving
+ * role may create no table, so a missing schema_migrations means that every
+ * migration is pending.
  */
 #include <dirent.h>
 #include <stdbool.h>
@@ -29,10 +41,23 @@ struct migration {
 	char sha256[65];
 };
 
-static const char create_table_sql[] =
+/* The bookkeeping table in each engine's words (PostgreSQL: a 64-bit applied_at). */
+static const char create_table_sqlite[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL,"
     " applied_at INTEGER NOT NULL)";
+static const char create_table_pg[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL,"
+    " applied_at BIGINT NOT NULL)";
+/* Whether schema_migrations exists, without creating it (a status check writes nothing). */
+static const char table_exists_sqlite[] =
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'";
+static const char table_exists_pg[] =
+    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+    "AND tablename = 'schema_migrations'";
+static const char advisory_lock_sql[] = "SELECT pg_advisory_lock(?)";
+static const char advisory_unlock_sql[] = "SELECT pg_advisory_unlock(?)";
 
 /* NNNN_lowercase_name.sql */
 static bool
@@ -195,14 +220,60 @@ compare(struct jg_store_conn *conn, struct migration *list, int n, bool *is_pend
 	return 0;
 }
 
+/* Runs a one-row statement with an optional int64 parameter; 0 or its error. */
 static int
-run(struct jg_store *store, const char *dir, bool apply, int *count, char *err, size_t errlen)
+exec_one(struct jg_store_conn *conn, const char *sql, int64_t value, int64_t *out)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql, &st);
+	if (rc != 0)
+		return rc;
+	if (strchr(sql, '?') != NULL)
+		jg_stmt_bind_int64(st, 1, value);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW && out != NULL)
+		*out = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : rc;
+}
+
+/* Whether schema_migrations exists: 1, 0 or an error. */
+static int
+have_table(struct jg_store_conn *conn, bool pg)
+{
+	int64_t n = 0;
+	int rc = exec_one(conn, pg ? table_exists_pg : table_exists_sqlite, 0, &n);
+	return rc != 0 ? rc : n > 0;
+}
+
+/* dir = root/<engine>[/set]; err says why not. */
+static int
+set_dir(const struct jg_store *store, const char *root, const char *set, char *dir, size_t len,
+	char *err, size_t errlen)
+{
+	const char *engine = jg_store_engine(store) == JG_STORE_POSTGRES ? "postgres" : "sqlite";
+	int n = set ? snprintf(dir, len, "%s/%s/%s", root, engine, set)
+		    : snprintf(dir, len, "%s/%s", root, engine);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "%s: migrations directory name too long", root);
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+static int
+run(struct jg_store *store, const char *root, const char *set, bool apply, int *count, char *err,
+    size_t errlen)
 {
 	struct migration *list = NULL;
 	struct jg_store_conn *conn = NULL;
-	bool *is_pending = NULL;
+	bool *is_pending = NULL, locked = false;
+	bool pg = jg_store_engine(store) == JG_STORE_POSTGRES;
+	char dir[3072]; /* + '/' + a name of < 128 fits read_dir's paths */
 	int n = 0, pending = 0, done = 0, rc;
 
+	if ((rc = set_dir(store, root, set, dir, sizeof(dir), err, errlen)) != 0)
+		return rc;
 	if ((rc = read_dir(dir, &list, &n, err, errlen)) != 0)
 		return rc;
 	is_pending = calloc((size_t)n + 1, sizeof(bool));
@@ -210,10 +281,32 @@ run(struct jg_store *store, const char *dir, bool apply, int *count, char *err, 
 		rc = JG_ENOMEM;
 		goto out;
 	}
-	if ((rc = jg_store_acquire(store, &conn)) != 0)
+	if ((rc = jg_store_acquire(store, &conn)) != 0) {
+		snprintf(err, errlen, "the database cannot be reached");
 		goto out;
-	if ((rc = jg_store_exec_script(conn, create_table_sql, err, errlen)) != 0)
+	}
+	if (apply && pg) {
+		/* one run at a time, whole: held until the unlock below or the session's end */
+		if ((rc = exec_one(conn, advisory_lock_sql, JG_MIGRATE_LOCK_KEY, NULL)) != 0) {
+			snprintf(err, errlen, "taking the migration lock: %s",
+				 jg_store_errmsg(conn));
+			goto out;
+		}
+		locked = true;
+	}
+	if (apply) {
+		if ((rc = jg_store_exec_script(conn, pg ? create_table_pg : create_table_sqlite,
+					       err, errlen)) != 0)
+			goto out;
+	} else if ((rc = have_table(conn, pg)) <= 0) {
+		if (rc < 0) {
+			snprintf(err, errlen, "schema_migrations: %s", jg_store_errmsg(conn));
+			goto out;
+		}
+		*count = n; /* a database never migrated: everything is pending */
+		rc = 0;
 		goto out;
+	}
 	if ((rc = compare(conn, list, n, is_pending, &pending, err, errlen)) != 0)
 		goto out;
 	if (!apply) {
@@ -264,6 +357,8 @@ fail:
 	jg_store_rollback(conn);
 	rc = JG_ESTORE;
 out:
+	if (locked)
+		(void)exec_one(conn, advisory_unlock_sql, JG_MIGRATE_LOCK_KEY, NULL);
 	jg_store_release(store, conn);
 	free(is_pending);
 	free_list(list, n);
@@ -271,20 +366,34 @@ out:
 }
 
 int
-jg_migrate_apply(struct jg_store *store, const char *dir, int *applied, char *err, size_t errlen)
+jg_migrate_apply_set(struct jg_store *store, const char *root, const char *set, int *applied,
+		     char *err, size_t errlen)
 {
 	int n = 0;
-	int rc = run(store, dir, true, &n, err, errlen);
+	int rc = run(store, root, set, true, &n, err, errlen);
 	if (applied)
 		*applied = n;
 	return rc;
 }
 
 int
-jg_migrate_status(struct jg_store *store, const char *dir, int *pending, char *err, size_t errlen)
+jg_migrate_status_set(struct jg_store *store, const char *root, const char *set, int *pending,
+		      char *err, size_t errlen)
 {
 	int n = 0;
-	int rc = run(store, dir, false, &n, err, errlen);
+	int rc = run(store, root, set, false, &n, err, errlen);
 	*pending = n;
 	return rc;
+}
+
+int
+jg_migrate_apply(struct jg_store *store, const char *root, int *applied, char *err, size_t errlen)
+{
+	return jg_migrate_apply_set(store, root, NULL, applied, err, errlen);
+}
+
+int
+jg_migrate_status(struct jg_store *store, const char *root, int *pending, char *err, size_t errlen)
+{
+	return jg_migrate_status_set(store, root, NULL, pending, err, errlen);
 }

@@ -11,7 +11,8 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert, BIN, copyStore, sqliteOnly } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, Jitgate, freePort, makeCert, BIN, copyStore, sqliteOnly, postgresOnly, PG_SERVING } from './lib/harness.mjs';
+import { openDb } from './lib/db.mjs';
 
 async function exportLog(jg, query = '') {
   const r = await jg.auditor('GET', `/v1/audit/export${query}`);
@@ -241,12 +242,106 @@ sqliteOnly(describe)('fail closed when the store cannot be written', () => {
   });
 });
 
+// The PostgreSQL counterparts (tests/e2e/README.md): a database whose sessions are read-only, and
+// one that cannot be reached - then writable and reachable again, with no restart.
+postgresOnly(describe)('fail closed when the store cannot be written (PostgreSQL)', () => {
+  let jg;
+  before(async () => { jg = await startJitgate(); await exportLog(jg); });
+  after(() => cleanup(jg));
+
+  async function sizeNow() {
+    return (await jg.auditor('POST', '/v1/audit/checkpoint')).json.size;
+  }
+
+  test('read-only database (default_transaction_read_only): 503, nothing appended; recovers when cleared', async () => {
+    const before = await sizeNow();
+    jg.store.readOnly(true);
+    let r;
+    try {
+      r = await jg.auditor('GET', '/v1/audit/export');
+    } finally {
+      jg.store.readOnly(false);
+    }
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.json.error.code, 'unavailable');
+    assert.equal(await sizeNow(), before, 'the refused export left an entry');
+    await exportLog(jg);
+    assert.equal(await sizeNow(), before + 1);
+  });
+
+  test('connection loss (the database takes no connections): 503, nothing appended; serves again after reconnecting', async () => {
+    const before = await sizeNow();
+    jg.store.reachable(false);
+    let r;
+    try {
+      r = await jg.auditor('GET', '/v1/audit/export');
+    } finally {
+      jg.store.reachable(true);
+    }
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.json.error.code, 'unavailable');
+    // reconnections back off up to 5 s (store.h): the first calls after may still get 503
+    const until = Date.now() + 15000;
+    let again;
+    do {
+      await new Promise((ok) => setTimeout(ok, 200));
+      again = await jg.auditor('GET', '/v1/audit/export');
+    } while (again.status !== 200 && Date.now() < until);
+    assert.equal(again.status, 200, again.body);
+    assert.equal(await sizeNow(), before + 1, 'a refused export left an entry');
+    await jg.stop();
+    const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
+    assert.equal(check.code, 0, check.stdout);
+  });
+});
+
+// Append-only by privilege (issue 17): jitgate serves as a role that PostgreSQL itself does not
+// let change or remove what the log holds; the triggers come second.
+postgresOnly(describe)('the audit log is append-only by privilege (PostgreSQL)', () => {
+  let jg;
+  before(async () => {
+    jg = await startJitgate();
+    for (let i = 0; i < 3; i++) await exportLog(jg);
+  });
+  after(() => cleanup(jg));
+
+  test('through the serving role\'s connection, PostgreSQL refuses to update, delete or truncate entries and to shrink the head', async () => {
+    // the role jitgate serves with is the one refused (its sessions, by name)
+    const sessions = jg.db.rows("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jitgate'");
+    assert.deepEqual(sessions.map((s) => s.usename), [PG_SERVING]);
+    const serving = openDb(jg.store.url);
+    assert.equal(serving.rows('SELECT current_user AS u')[0].u, PG_SERVING);
+    const entry = serving.entry(1);
+    assert.ok(entry, 'the serving role reads the log');
+    const edited = Buffer.from(entry.text.replace('"v":1', '"v":2'));
+    for (const [sql, params] of [
+      ['UPDATE audit_log SET entry = ? WHERE seq = 1', [edited]],
+      ['DELETE FROM audit_log WHERE seq = 1', []],
+      ['TRUNCATE audit_log', []],
+    ]) assert.throws(() => serving.exec(sql, params), /permission denied for table audit_log/, sql);
+    assert.throws(() => serving.exec('DELETE FROM audit_nodes'), /permission denied for table audit_nodes/);
+    assert.throws(() => serving.exec("UPDATE audit_checkpoints SET note = 'x'"), /permission denied for table audit_checkpoints/);
+    assert.throws(() => serving.exec('UPDATE audit_head SET size = 1 WHERE id = 1'), /audit_head only moves forward/);
+    assert.throws(() => serving.exec('UPDATE audit_head SET id = 2'), /permission denied for table audit_head/);
+    assert.throws(() => serving.exec('DELETE FROM audit_head'), /permission denied for table audit_head/);
+    assert.deepEqual(jg.db.entry(1).raw, entry.raw);
+    // and the server, on that same role, still appends and verifies
+    await exportLog(jg);
+    assert.equal((await jg.request('GET', '/readyz')).status, 200);
+    await jg.stop();
+    const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
+    assert.equal(check.code, 0, check.stdout);
+  });
+});
+
 describe('crash safety', () => {
   test('SIGKILL during concurrent appends loses no acknowledged entry; the log verifies after restart', async () => {
     const jg = await startJitgate();
     try {
       let acknowledged = 0;
       let stop = false;
+      // the auditor's token first: 16 sign-ins at the provider at once would eat the appending window
+      await jg.tokenFor('erin');
       const worker = async () => {
         while (!stop) {
           try {

@@ -2,8 +2,8 @@
 // engines with the same checks: a SQLite file and a throwaway PostgreSQL cluster of this file's
 // own (tests/e2e/lib/pg.mjs), each with a small schema made here in the shape of jitgate's audit
 // tables - append-only by trigger, and on PostgreSQL also by privilege for the serving role.
-// Then the harness's PostgreSQL path (JG_E2E_DB=postgres), as far as it goes before jitgate's
-// tables are ported: fresh databases per instance, URLs jitgate accepts, copies for tampering.
+// Then the harness's PostgreSQL path (JG_E2E_DB=postgres): a fresh database per instance owned by
+// the owner role that migrates it, jitgate serving as a role that owns nothing, copies for tampering.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { openDb, bind, literal, pgUrl } from './lib/db.mjs';
 import { startPg } from './lib/pg.mjs';
-import { startJitgate, writeConfig, copyStore, pgStore, runJitgate } from './lib/harness.mjs';
+import { startJitgate, cleanup, writeConfig, copyStore, pgStore, runJitgate, PG_OWNER, PG_SERVING } from './lib/harness.mjs';
 
 const SCHEMA = {
   sqlite: [
@@ -234,42 +234,47 @@ for (const backend of ['sqlite', 'postgres']) {
   });
 }
 
-describe('the harness on postgres (JG_E2E_DB=postgres), before jitgate\'s tables are ported', () => {
-  test('each instance gets fresh databases, jitgate accepts their URL, then refuses PostgreSQL until the port', async () => {
+describe('the harness on postgres (JG_E2E_DB=postgres)', () => {
+  test('an instance serves from a fresh database as the serving role, migrated by the owner; cleanup drops it', async () => {
     const before = await pg.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'jg\\_%'");
-    await assert.rejects(startJitgate({ backend: 'postgres', idp: false }),
-      (e) => {
-        // past the URL rules of the store (no password, TLS unless loopback, a URI): the refusal
-        // is the one that says the tables are not ported yet
-        assert.match(e.message, /migrate failed: .*'database\.url': the store layer speaks PostgreSQL, but jitgate's tables are not ported/);
-        return true;
-      });
-    assert.equal(await pg.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'jg\\_%'"), before, 'the refused instance left its databases');
+    const jg = await startJitgate({ backend: 'postgres', idp: false });
+    try {
+      assert.equal((await jg.request('GET', '/readyz')).status, 200);
+      const owner = await pg.sql(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${jg.db.database}'`);
+      assert.equal(owner, PG_OWNER);
+      // every table is the owner's; jitgate's sessions are the serving role's, which owns nothing
+      assert.equal(Number(jg.db.rows("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tableowner <> ?", [PG_OWNER])[0].n), 0);
+      assert.ok(jg.db.tables().includes('audit_log'));
+      const who = jg.db.rows("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jitgate'");
+      assert.deepEqual(who.map((r) => r.usename), [PG_SERVING]);
+      assert.equal(await pg.sql(`SELECT rolsuper::text || rolcreaterole::text || rolcreatedb::text FROM pg_roles WHERE rolname = '${PG_SERVING}'`), 'falsefalsefalse');
+      assert.equal(jg.telemetryDb.backend, 'sqlite', 'telemetry stays a SQLite file');
+      assert.ok(jg.telemetryDb.exists());
+    } finally {
+      await cleanup(jg);
+    }
+    assert.equal(await pg.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'jg\\_%'"), before, 'cleanup left the database');
   });
 
-  test('the configuration names the databases; a telemetry block of the test keeps its keys', async () => {
+  test('the configuration names both roles and the telemetry file; a telemetry block of the test keeps its keys', async () => {
     const store = await pgStore();
     const dir = mkdtempSync(join(tmpdir(), 'jg-dbtest-'));
     try {
-      assert.match(store.url, /^postgres:\/\/jitgate@127\.0\.0\.1:\d+\/jg_[0-9a-f]{12}$/);
-      assert.equal(store.telemetryUrl, `${store.url}_tel`);
-      // the serving role owns them and may create tables in them (the migrations)
-      const asServing = openDb(store.url);
-      assert.equal(asServing.rows('SELECT current_user AS u, current_database() AS d')[0].u, 'jitgate');
-      asServing.exec('CREATE TABLE probe_t (v integer)');
+      assert.match(store.url, new RegExp(`^postgres://${PG_SERVING}@127\\.0\\.0\\.1:\\d+/jg_[0-9a-f]{12}$`));
+      assert.equal(store.ownerUrl, store.url.replace(PG_SERVING, PG_OWNER));
+      // the owner may create tables in it (the migrations); the serving role may not
+      openDb(store.ownerUrl).exec('CREATE TABLE probe_t (v integer)');
+      assert.throws(() => openDb(store.url).exec('CREATE TABLE mine (v integer)'), /permission denied for schema public/);
       assert.deepEqual(store.db.tables(), ['probe_t']);
-      assert.deepEqual(store.telemetryDb.tables(), []);
       const cfg = writeConfig(dir, 1, 'telemetry:\n  logs_retention_seconds: 2\naudit:\n  reverify_seconds: 1\n', {}, undefined, store);
       const text = readFileSync(cfg, 'utf8');
-      assert.ok(text.includes(`database:\n  url: "${store.url}"\n`), text);
-      assert.ok(text.includes(`telemetry:\n  database: "${store.telemetryUrl}"\n  logs_retention_seconds: 2\n`), text);
+      assert.ok(text.includes(`database:\n  url: "${store.url}"\n  owner_url: "${store.ownerUrl}"\n`), text);
+      assert.ok(text.includes('telemetry:\n  database: "telemetry.db"\n  logs_retention_seconds: 2\n'), text);
       assert.equal(text.match(/^telemetry:/gm).length, 1);
       const plain = readFileSync(writeConfig(dir, 1, '', {}, undefined, store), 'utf8');
-      assert.ok(plain.includes(`\ntelemetry:\n  database: "${store.telemetryUrl}"\n`), plain);
-      assert.equal(plain.match(/^telemetry:/gm).length, 1);
+      assert.ok(plain.includes('\ntelemetry:\n  database: "telemetry.db"\n'), plain);
       const r = runJitgate(['serve', '--check-config', '-c', cfg]);
-      assert.equal(r.code, 3);
-      assert.match(r.stderr, /tables are not ported/);
+      assert.equal(r.code, 0, r.stderr);
 
       // a copy for tampering: a new database made from this one, named in the copy's config
       const copyDir = mkdtempSync(join(tmpdir(), 'jg-dbtest-copy-'));
@@ -279,7 +284,9 @@ describe('the harness on postgres (JG_E2E_DB=postgres), before jitgate\'s tables
         const copy = copyStore({ dir, db: store.db, store }, copyCfg);
         assert.notEqual(copy.database, store.db.database);
         assert.deepEqual(copy.tables(), ['probe_t']);
-        assert.ok(readFileSync(copyCfg, 'utf8').includes(`url: "${pgUrl(store.url, { database: copy.database })}"`));
+        const copied = readFileSync(copyCfg, 'utf8');
+        assert.ok(copied.includes(`  url: "${pgUrl(store.url, { database: copy.database })}"`), copied);
+        assert.ok(copied.includes(`  owner_url: "${pgUrl(store.ownerUrl, { database: copy.database })}"`), copied);
         copy.exec('DROP TABLE probe_t');
         assert.deepEqual(store.db.tables(), ['probe_t'], 'the copy is not a copy');
         copy.drop();
@@ -292,6 +299,5 @@ describe('the harness on postgres (JG_E2E_DB=postgres), before jitgate\'s tables
       rmSync(dir, { recursive: true, force: true });
     }
     assert.equal(store.db.exists(), false);
-    assert.equal(store.telemetryDb.exists(), false);
   });
 });

@@ -20,7 +20,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT, sqliteOnly } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT, sqliteOnly, postgresOnly } from './lib/harness.mjs';
 import { openDb } from './lib/db.mjs';
 import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
@@ -291,6 +291,126 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
     }
   });
 
+  // The PostgreSQL counterpart of the full disk (tests/e2e/README.md): the database lost under
+  // the writes - every session ended and no new one possible - then back.
+  postgresOnly(test)('connection loss (the database unreachable): 503 JSON, no row, no entry; the same request succeeds once it is back', async () => {
+    const jg = await startJitgate();
+    try {
+      const a = actors(jg);
+      const count = (table) => jg.db.count(table);
+      assert.equal((await a.readLogs()).status, 201);
+      const pend = await a.probeRequest();
+      assert.equal(pend.status, 201);
+      const before = { rows: count('access_requests'), log: count('audit_log'), approvals: count('approvals') };
+      jg.store.reachable(false);
+      let created, approved, health, ready;
+      try {
+        created = await a.readLogs();
+        approved = await a.approve(pend.json.id);
+        health = await jg.request('GET', '/healthz');
+        ready = await jg.request('GET', '/readyz');
+      } finally {
+        jg.store.reachable(true);
+      }
+      for (const r of [created, approved]) {
+        assert.equal(r.status, 503, r.body);
+        assert.match(r.headers['content-type'], /^application\/json/);
+        assert.equal(r.json.error.code, 'unavailable');
+      }
+      assert.equal(health.status, 200, 'liveness does not depend on the database');
+      assert.equal(ready.status, 503, 'readiness ignored a lost database');
+      // reconnections back off up to 5 s (store.h): readiness comes back with no caller
+      const t0 = Date.now();
+      let back;
+      do { await sleep(100); back = await jg.request('GET', '/readyz'); } while (back.status !== 200 && Date.now() - t0 < 15000);
+      figure('connection loss cleared: /readyz 200 again after', `${Date.now() - t0} ms`);
+      assert.equal(back.status, 200, back.body);
+      assert.deepEqual({ rows: count('access_requests'), log: count('audit_log'), approvals: count('approvals') }, before);
+      assert.deepEqual(jg.db.rows('SELECT state FROM access_requests WHERE id = ?', [pend.json.id]), [{ state: 'pending' }]);
+      const retry = await a.approve(pend.json.id);
+      assert.equal(retry.status, 200, retry.body);
+      assert.equal(retry.json.state, 'active');
+      assert.equal((await a.readLogs()).status, 201);
+      assert.equal(count('access_requests'), before.rows + 1);
+      await jg.stop();
+      const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
+      assert.equal(check.code, 0, check.stdout);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+
+  // The PostgreSQL counterpart of the immutable files: sessions read-only by default.
+  postgresOnly(test)('read-only database (default_transaction_read_only): 503 JSON, nothing written, reads work; recovers when writable again', async () => {
+    const jg = await startJitgate();
+    try {
+      const a = actors(jg);
+      const count = (table) => jg.db.count(table);
+      assert.equal((await a.readLogs()).status, 201);
+      const before = { rows: count('access_requests'), log: count('audit_log') };
+      jg.store.readOnly(true);
+      let created, list, ready;
+      try {
+        created = await a.readLogs();
+        list = await jg.as('alice', 'GET', '/v1/requests?mine=true');
+        await sleep(1200); // the background writer tries a checkpoint meanwhile
+        ready = await jg.request('GET', '/readyz');
+      } finally {
+        jg.store.readOnly(false);
+      }
+      assert.equal(created.status, 503, created.body);
+      assert.match(created.headers['content-type'], /^application\/json/);
+      assert.equal(created.json.error.code, 'unavailable');
+      assert.equal(list.status, 200, 'reads keep working on a read-only store');
+      assert.equal(list.json.requests.length, before.rows);
+      assert.equal(ready.status, 503, 'readiness ignored a store that cannot be written');
+      assert.match(ready.json.error.message, /cannot be written/);
+      assert.deepEqual({ rows: count('access_requests'), log: count('audit_log') }, before);
+      // writable again: same process, same call
+      const retry = await a.readLogs();
+      assert.equal(retry.status, 201, retry.body);
+      assert.equal(count('access_requests'), before.rows + 1);
+      const t0 = Date.now();
+      let back;
+      do { await sleep(100); back = await jg.request('GET', '/readyz'); } while (back.status !== 200 && Date.now() - t0 < 5000);
+      assert.equal(back.status, 200, back.body);
+      await jg.stop();
+      const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
+      assert.equal(check.code, 0, check.stdout);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+
+  // The PostgreSQL counterpart of the file modes at start: a database whose sessions are
+  // read-only, and a serving role that cannot sign in.
+  postgresOnly(test)('read-only or refused at start: serve exits 4 and says why; starts once writable', async () => {
+    const jg = await startJitgate({ idp: false });
+    try {
+      await jg.stop();
+      jg.store.readOnly(true);
+      let r;
+      try {
+        r = spawnSync(BIN, ['serve', '-c', jg.configPath], { encoding: 'utf8', timeout: 10000 });
+      } finally {
+        jg.store.readOnly(false);
+      }
+      assert.equal(r.status, 4, r.stderr);
+      assert.match(r.stderr, /transactions are read-only by default \(default_transaction_read_only\)/);
+      // a role the server does not know (with trust on loopback, a wrong password cannot be shown)
+      const config = readFileSync(jg.configPath, 'utf8');
+      writeFileSync(jg.configPath, config.replace(/^ {2}url: "postgres:\/\/[a-z_0-9]+@/m, '  url: "postgres://jg_e2e_nobody@'));
+      r = spawnSync(BIN, ['serve', '-c', jg.configPath], { encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 4, r.stderr);
+      assert.match(r.stderr, /cannot open the store: .*jg_e2e_nobody/);
+      writeFileSync(jg.configPath, config);
+      const ok = spawnSync(BIN, ['serve', '-c', jg.configPath], { encoding: 'utf8', timeout: 3000 });
+      assert.match(ok.stderr, /"msg":"jitgate serving"/, ok.stderr);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+
   // The start-up failure paths tear down what they set up, and only that: under helgrind (which
   // knows which locks were initialised), a store that cannot be opened exits 4 with no error in
   // jitgate's own code (it destroyed the policy lock before initialising it).
@@ -524,7 +644,10 @@ describe('SIGHUP with broken policies', () => {
       const sha = (await a.post('alice', '/v1/requests?dry_run=true', { service: SVC, capabilities: ['read-logs'], duration: '3h', justification: 'x' })).json.decision.policy_sha256;
       let stop = false;
       const statuses = [];
-      const load = (async () => { while (!stop) statuses.push((await a.readLogs()).status); })();
+      // three clients, so that requests are in flight through every reload even on a loaded machine
+      // (one client completed as few as 5 over the three reloads there, on either backend)
+      const client = async () => { while (!stop) statuses.push((await a.readLogs()).status); };
+      const load = Promise.all([client(), client(), client()]);
       const refusals = () => jg.logLines().filter((l) => l.msg === 'policies refused').length;
       const breakages = [
         () => writeFileSync(file, 'policy: payments-debug\nrules: [\n  - {capabilities: [read-logs\n'),
@@ -557,6 +680,27 @@ describe('SIGHUP with broken policies', () => {
 });
 
 // SQLite by nature: jitgate backup/restore copy SQLite files (tests/e2e/README.md)
+// On PostgreSQL `jitgate backup` and `restore` have nothing to copy: they refuse, pointing to the
+// server's own tools (docs/operations.md, "Backups and restores"), and change nothing.
+postgresOnly(describe)('backup and restore (PostgreSQL)', () => {
+  test('jitgate backup and restore refuse a PostgreSQL database with exit 2, naming the tools to use', async () => {
+    const jg = await startJitgate({ idp: false });
+    try {
+      const file = join(jg.dir, 'copy.db');
+      const b = runJitgate(['backup', file, '-c', jg.configPath]);
+      assert.equal(b.code, 2, b.stderr);
+      assert.match(b.stderr, /the database is PostgreSQL: backup copies SQLite files only; back up PostgreSQL with its own tools \(pg_basebackup or pg_dump\)/);
+      assert.ok(!existsSync(file), 'backup wrote a file');
+      const r = runJitgate(['restore', file, '-c', jg.configPath]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /restore copies SQLite files only.*docs\/operations\.md/);
+      assert.equal((await jg.request('GET', '/readyz')).status, 200);
+    } finally {
+      await cleanup(jg);
+    }
+  });
+});
+
 sqliteOnly(describe)('backup and restore', () => {
   test('a backup taken under load restores into a fresh directory, serves, and verifies; tampered and stale backups are refused', async () => {
     const sink = mkdtempSync(join(tmpdir(), 'jg-sink-'));

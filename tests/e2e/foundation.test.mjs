@@ -8,7 +8,7 @@ import http from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startJitgate, cleanup, makeCert, writeConfig, freePort, runJitgate, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, makeCert, writeConfig, freePort, runJitgate, sqliteOnly, postgresOnly, ROOT } from './lib/harness.mjs';
 
 const SECURITY_HEADERS = {
   'strict-transport-security': /max-age=\d+/,
@@ -198,17 +198,44 @@ describe('jitgate HTTPS server', () => {
   });
 });
 
+// Polls GET path until it answers status (within ms); the last reply.
+async function untilStatus(jg, path, status, ms) {
+  const until = Date.now() + ms;
+  let r;
+  for (;;) {
+    r = await jg.request('GET', path);
+    if (r.status === status || Date.now() > until) return r;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
 describe('readiness follows the store', () => {
   let jg;
   before(async () => { jg = await startJitgate(); });
   after(() => cleanup(jg));
 
-  test('/readyz fails with a JSON 503 when the database file is removed; /healthz still answers', async () => {
+  sqliteOnly(test)('/readyz fails with a JSON 503 when the database file is removed; /healthz still answers', async () => {
     assert.equal((await jg.request('GET', '/readyz')).status, 200);
     rmSync(join(jg.dir, 'jitgate.db'));
     const r = await jg.request('GET', '/readyz');
     assertJsonError(r, 503, 'unavailable');
     assert.equal((await jg.request('GET', '/healthz')).status, 200);
+  });
+
+  // The PostgreSQL counterpart: the connections lost and none possible (the database closed to
+  // new sessions, jitgate's ended), then open again - readiness follows, in both directions.
+  postgresOnly(test)('/readyz fails with a JSON 503 while the database cannot be reached, and recovers; /healthz still answers', async () => {
+    assert.equal((await jg.request('GET', '/readyz')).status, 200);
+    jg.store.reachable(false);
+    try {
+      const r = await untilStatus(jg, '/readyz', 503, 5000);
+      assertJsonError(r, 503, 'unavailable');
+      assert.equal((await jg.request('GET', '/healthz')).status, 200);
+    } finally {
+      jg.store.reachable(true);
+    }
+    // reconnections back off up to 5 s (store.h)
+    assert.equal((await untilStatus(jg, '/readyz', 200, 15000)).status, 200);
   });
 });
 
@@ -265,7 +292,7 @@ describe('start-up refusals', () => {
     assert.match(r.stderr, /'limits\.max_connections' must be an integer/);
   });
 
-  test('a PostgreSQL database URL is checked, then refused with a clear message', () => {
+  test('a PostgreSQL database URL is checked before anything connects', () => {
     const cfg = writeConfig(dir, port).replace(/$/, '');
     const text = readFileSync(cfg, 'utf8');
     writeFileSync(cfg, text.replace('sqlite://jitgate.db', 'postgres://db.internal/jitgate'));
@@ -277,10 +304,23 @@ describe('start-up refusals', () => {
     assert.equal(r.code, 3);
     assert.match(r.stderr, /a password in the database URL is refused/);
     assert.doesNotMatch(r.stderr, /hunter2/);
+    // telemetry stays a SQLite file in this version: with a PostgreSQL state database it is named
     writeFileSync(cfg, text.replace('sqlite://jitgate.db', 'postgres://db.internal/jitgate?sslmode=verify-full'));
     r = runJitgate(['serve', '-c', cfg]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /jitgate's tables are not ported to it in this version/);
+    assert.match(r.stderr, /'telemetry\.database' is required with a postgres:\/\/ database\.url/);
+    const named = `${text.replace('sqlite://jitgate.db', 'postgres://db.internal/jitgate?sslmode=verify-full')}telemetry:\n  database: telemetry.db\n`;
+    writeFileSync(cfg, named);
+    r = runJitgate(['serve', '--check-config', '-c', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    // a server nobody answers for: exit 4, saying so
+    writeFileSync(cfg, named.replace('postgres://db.internal/jitgate?sslmode=verify-full', 'postgres://127.0.0.1:1/jitgate'));
+    r = runJitgate(['serve', '-c', cfg]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /cannot open the store: .*127\.0\.0\.1.*1/);
+    r = runJitgate(['migrate', '-c', cfg]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /cannot open the store/);
   });
 
   test('pending migrations stop serve with exit 4 until jitgate migrate runs', () => {

@@ -733,6 +733,10 @@ describe('the newest entry edited underneath a running server', () => {
     const last = maxSeq();
     assert.match(jg.db.entry(last).text, /"type":"probe\.list"/);
 
+    // edited after the background check (every second) has verified it too: the next append
+    // still re-reads the newest entry, the one no later entry links to, when anything else may
+    // have written since (once only the race with that check made this pass)
+    await new Promise((ok) => setTimeout(ok, 1500));
     jg.db.tamperEntry(last, (text) => text.replaceAll('"probe.list"', '"probe.lisT"'));
 
     const r = await withToken(t.token, 'POST', PROBES, PROBE);

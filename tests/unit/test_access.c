@@ -2,7 +2,9 @@
  * test_access.c - the request lifecycle (access.h) against a real SQLite
  * store, the repository's migrations and a started audit writer, with the
  * policy set of this file.  Time is the context's `now`, moved by the
- * tests: nothing sleeps.
+ * tests: nothing sleeps.  Built as test_access_pg (JG_TEST_PG), the same
+ * cases run on a fresh PostgreSQL database migrated by an owner role and
+ * served as a role holding only jitgate_serving (tests/unit/pgdb.h).
  *
  * What a user relies on: a grant ends when its time is up and a request
  * that waits too long expires (the sweep); a request needs as many
@@ -35,6 +37,10 @@
 #include "jitgate/store.h"
 #include "unit_fs.h"
 
+#ifdef JG_TEST_PG
+#include "pgdb.h"
+#endif
+
 #define T0 1764000000 /* the tests' clock starts here (Unix seconds) */
 
 static const char policy_yaml[] = "policy: test-debug\n"
@@ -63,7 +69,8 @@ static const char policy_yaml[] = "policy: test-debug\n"
 static const char config_fmt[] =
     "public_url: \"https://jg.example.com\"\n"
     "tls: {cert_file: c.pem, key_file: k.pem}\n"
-    "database: {url: \"sqlite://test.db\"}\n"
+    "database: {url: \"%s\"}\n"
+    "telemetry: {database: t.db}\n"
     "oidc: {issuer: \"https://sso.example.com\", client_id: jg, allowed_clients: [jg]}\n"
     "notifications:\n"
     "  sinks:\n"
@@ -72,6 +79,8 @@ static const char config_fmt[] =
 
 struct fixture {
 	char root[64];
+	char db[64];		/* PostgreSQL: the database's name */
+	struct jg_store *owner; /* PostgreSQL: the schema's owner, for tampering */
 	struct jg_config *cfg;
 	struct jg_store *store;
 	struct jg_audit *audit;
@@ -111,12 +120,26 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->root));
 	snprintf(path, sizeof(path), "%s/secret", f->root);
 	write_file(path, "a-secret-of-at-least-16-bytes\n", 0600);
-	snprintf(cfgtext, sizeof(cfgtext), config_fmt, path);
+	char url[256] = "sqlite://test.db";
+#ifdef JG_TEST_PG
+	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
+		  "END $$");
+	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
+	pgdb_url(url, sizeof(url), "jg_unit_owner", f->db);
+	if (jg_store_open(url, &f->owner, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->owner, "migrations", NULL, err, sizeof(err)) != 0)
+		fail_msg("owner store: %s", err);
+	pgdb_must("GRANT jitgate_serving TO jitgate");
+	pgdb_url(url, sizeof(url), "jitgate", f->db);
+#endif
+	snprintf(cfgtext, sizeof(cfgtext), config_fmt, url, path);
 	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->cfg, err,
 			    sizeof(err)) != 0)
 		fail_msg("config: %s", err);
-	if (jg_store_open(f->cfg->database_path, &f->store, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0)
+	if (jg_store_open(f->cfg->database_store, &f->store, err, sizeof(err)) != 0 ||
+	    (f->owner == NULL &&
+	     jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0))
 		fail_msg("store: %s", err);
 	snprintf(keys, sizeof(keys), "%s/keys", f->root);
 	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
@@ -147,6 +170,10 @@ teardown(void **state)
 	jg_notify_free(f->notify);
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
+	jg_store_close(f->owner);
+#ifdef JG_TEST_PG
+	pgdb_drop(f->db);
+#endif
 	jg_policy_set_free(f->policies);
 	jg_config_free(f->cfg);
 	unit_rm_tree(f->root);
@@ -198,16 +225,20 @@ entries(struct fixture *f, const char *type, const char *actor, json_t **last)
 	return n;
 }
 
-/* Runs one statement that changes the schema or the rows on purpose (tampering). */
+/*
+ * Runs one statement that changes the schema or the rows on purpose
+ * (tampering): on PostgreSQL as the schema's owner (the serving role may not).
+ */
 static void
 tamper(struct fixture *f, const char *sql)
 {
+	struct jg_store *s = f->owner ? f->owner : f->store;
 	struct jg_store_conn *c;
 	char err[256];
-	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_store_acquire(s, &c), 0);
 	if (jg_store_exec_script(c, sql, err, sizeof(err)) != 0)
 		fail_msg("%s: %s", sql, err);
-	jg_store_release(f->store, c);
+	jg_store_release(s, c);
 }
 
 static const char read_logs[] =
@@ -572,14 +603,23 @@ test_access_notify_due_reports_a_failing_query(void **state)
 	json_decref(create(f, &carol, break_glass, id));
 	tamper(f, "DROP TABLE notify_marks; "
 		  "CREATE VIEW notify_marks (request_id, kind, at) AS SELECT "
-		  "CASE WHEN abs(-9223372036854775807 - 1) > 0 THEN 'x' END, 'review_overdue', 0");
+		  "CASE WHEN abs(-9223372036854775807 - 1) > 0 THEN 'x' END, 'review_overdue', 0"
+#ifdef JG_TEST_PG
+		  "; GRANT SELECT ON notify_marks TO jitgate_serving"
+#endif
+	);
 	f->ctx.now = T0 + 100;
 	assert_int_equal(jg_access_notify_due(&f->ctx, 0, 100), JG_ESTORE);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	(void)argc;
+	(void)argv;
+#ifdef JG_TEST_PG
+	pgdb_init("test_access_pg", argv);
+#endif
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_access_grant_expires_when_its_time_is_up, setup,
 					    teardown),

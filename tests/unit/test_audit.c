@@ -141,11 +141,11 @@ must_exec(struct fixture *f, const char *sql)
 static void
 drop_triggers(struct fixture *f)
 {
-	must_exec(f,
-		  "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
-		  "DROP TRIGGER audit_nodes_no_update; DROP TRIGGER audit_nodes_no_delete;"
-		  "DROP TRIGGER audit_checkpoints_no_update;"
-		  "DROP TRIGGER audit_checkpoints_no_delete; DROP TRIGGER audit_head_no_delete;");
+	must_exec(f, "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+		     "DROP TRIGGER audit_nodes_no_update; DROP TRIGGER audit_nodes_no_delete;"
+		     "DROP TRIGGER audit_checkpoints_no_update;"
+		     "DROP TRIGGER audit_checkpoints_no_delete; DROP TRIGGER audit_head_no_delete;"
+		     "DROP TRIGGER audit_head_only_grows;");
 }
 
 /* One integer from a literal query (NULL and no row give -1). */
@@ -1231,6 +1231,7 @@ test_audit_verify_store_detects_edited_head(void **state)
 	struct fixture *f = *state;
 
 	populate_checkpointed(f);
+	drop_triggers(f);
 	must_exec(f, "UPDATE audit_head SET last_hash = randomblob(32)");
 	expect_fault(f, 19, "the chain head (size 20) does not match the 20 entries");
 }
@@ -1261,6 +1262,10 @@ test_audit_triggers_refuse_update_and_delete(void **state)
 	    {"UPDATE audit_checkpoints SET size = 1", "audit_checkpoints is append-only"},
 	    {"DELETE FROM audit_checkpoints", "audit_checkpoints is append-only"},
 	    {"DELETE FROM audit_head", "audit_head cannot be deleted"},
+	    {"UPDATE audit_head SET size = size - 1", "audit_head only moves forward"},
+	    {"UPDATE audit_head SET last_hash = zeroblob(32)", "audit_head only moves forward"},
+	    {"UPDATE audit_head SET ts = ts - 1", "audit_head only moves forward"},
+	    {"UPDATE audit_head SET id = 2", "audit_head only moves forward"},
 	};
 	char err[512];
 

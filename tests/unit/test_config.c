@@ -75,7 +75,10 @@ test_config_parse_valid(void **state)
 	assert_string_equal(cfg->tls_cert_file, "/srv/jg/tls/cert.pem"); /* relative to the file */
 	assert_string_equal(cfg->tls_key_file, "/etc/jitgate/key.pem");	 /* absolute kept */
 	assert_string_equal(cfg->database_path, "/srv/jg/data/jitgate.db");
-	assert_string_equal(cfg->migrations_dir, "/srv/jg/migrations"); /* default */
+	assert_string_equal(cfg->database_store, "/srv/jg/data/jitgate.db");
+	assert_string_equal(cfg->database_owner_store, "/srv/jg/data/jitgate.db");
+	assert_string_equal(cfg->telemetry_path, "/srv/jg/data/telemetry.db"); /* beside it */
+	assert_string_equal(cfg->migrations_dir, "/srv/jg/migrations");	       /* default */
 	assert_int_equal(cfg->limits.max_body_bytes, 2048);
 	assert_int_equal(cfg->limits.max_header_bytes, 16384); /* default */
 	assert_int_equal(cfg->limits.max_connections, 256);
@@ -281,17 +284,78 @@ test_config_parse_postgres_refused(void **state)
 	expect_refused(variant("sqlite://data/jitgate.db", "postgres://db.example.com/jitgate"),
 		       "test.yaml:7: 'database.url': a database host that is not loopback needs "
 		       "sslmode=verify-full");
-	/* ...and a valid one is refused until jitgate's tables are ported */
-	expect_refused(variant("sqlite://data/jitgate.db",
-			       "postgres://db1.example.com,db2.example.com/jitgate?sslmode=verify-"
-			       "full&target_session_attrs=read-write"),
-		       "test.yaml:7: 'database.url': the store layer speaks PostgreSQL, but "
-		       "jitgate's tables are not ported");
+	/* ...and to the owner's */
+	expect_refused(
+	    variant("sqlite://data/jitgate.db\"\n",
+		    "postgres://127.0.0.1/jg\"\n  owner_url: "
+		    "\"postgres://owner:pw@127.0.0.1/jg\"\ntelemetry:\n  database: t.db\n"),
+	    "'database.owner_url': a password in the database URL is refused");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "postgres://127.0.0.1/jg\"\n  owner_url: \"sqlite://x.db\"\n"
+			       "telemetry:\n  database: t.db\n"),
+		       "'database.owner_url' must be a postgres:// URL");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "postgres://127.0.0.1/jg\"\n  owner_password_file: /etc/pw\n"
+			       "telemetry:\n  database: t.db\n"),
+		       "'database.owner_password_file' needs 'database.owner_url'");
+	/* SQLite has no roles and no password */
 	expect_refused(variant("sqlite://data/jitgate.db\"\n",
 			       "sqlite://data/jitgate.db\"\n  password_file: /etc/pw\n"),
 		       "'database.password_file' applies to a postgres:// database.url only");
+	expect_refused(
+	    variant("sqlite://data/jitgate.db\"\n",
+		    "sqlite://data/jitgate.db\"\n  owner_url: \"postgres://127.0.0.1/x\"\n"),
+	    "'database.owner_url' and 'database.owner_password_file' apply to a "
+	    "postgres:// database.url only");
 	expect_refused(variant("sqlite://data/jitgate.db", "mysql://db"),
 		       "'database.url' must be sqlite:///absolute/path.db");
+	/* telemetry stays a SQLite file in this version: named, never a postgres:// URL */
+	expect_refused(variant("sqlite://data/jitgate.db", "postgres://127.0.0.1/jg"),
+		       "'telemetry.database' is required with a postgres:// database.url");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+			       "\"postgres://127.0.0.1/tel\"\n"),
+		       "'telemetry.database': telemetry is stored in a SQLite file");
+}
+
+/* A PostgreSQL deployment: the serving URL, the owner's for migrate, telemetry in a file. */
+static void
+test_config_parse_postgres(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	const char *text = variant(
+	    "sqlite://data/jitgate.db\"\n",
+	    "postgres://db1.example.com,db2.example.com/jitgate?sslmode=verify-full&"
+	    "target_session_attrs=read-write\"\n"
+	    "  password_file: secrets/serving\n"
+	    "  owner_url: \"postgres://jitgate_owner@db1.example.com,db2.example.com/jitgate?"
+	    "sslmode=verify-full&target_session_attrs=read-write\"\n"
+	    "  owner_password_file: /run/secrets/owner\n"
+	    "telemetry:\n  database: sqlite://data/telemetry.db\n");
+	if (parse(text, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_null(cfg->database_path);
+	assert_string_equal(cfg->database_store, cfg->database_url);
+	assert_non_null(strstr(cfg->database_owner_store, "postgres://jitgate_owner@db1"));
+	assert_string_equal(cfg->database_password_file, "/srv/jg/secrets/serving");
+	assert_string_equal(cfg->database_owner_password_file, "/run/secrets/owner");
+	assert_string_equal(cfg->telemetry_path, "/srv/jg/data/telemetry.db");
+	jg_config_free(cfg);
+	cfg = NULL;
+
+	/* without owner_url the owner is the serving connection, with its password file */
+	text = variant("sqlite://data/jitgate.db\"\n",
+		       "postgres://127.0.0.1/jitgate\"\n  password_file: /etc/jg/pw\n"
+		       "telemetry:\n  database: /var/lib/jg/telemetry.db\n");
+	if (parse(text, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->database_owner_store, "postgres://127.0.0.1/jitgate");
+	assert_string_equal(cfg->database_owner_password_file, "/etc/jg/pw");
+	assert_string_equal(cfg->telemetry_path, "/var/lib/jg/telemetry.db");
+	jg_config_free(cfg);
 }
 
 static void
@@ -470,6 +534,7 @@ main(void)
 	    cmocka_unit_test(test_config_oidc_allowed_clients),
 	    cmocka_unit_test(test_config_parse_missing_required),
 	    cmocka_unit_test(test_config_parse_postgres_refused),
+	    cmocka_unit_test(test_config_parse_postgres),
 	    cmocka_unit_test(test_config_telemetry_defaults),
 	    cmocka_unit_test(test_config_telemetry_set),
 	    cmocka_unit_test(test_config_telemetry_refused),

@@ -21,7 +21,7 @@
 // strings, blobs/bytea as Buffers, NULL as null, PostgreSQL booleans as booleans.
 //
 // The append-only guard: audit_log, audit_nodes and audit_checkpoints refuse UPDATE and DELETE by
-// trigger (migrations/0002_audit.sql; on PostgreSQL also by privilege, issue 17).  The tamper
+// trigger (migrations/sqlite/0002_audit.sql; on PostgreSQL also by privilege, migrations/postgres/).  The tamper
 // operations lift it for their own transaction only and put it back before committing: on
 // SQLite by dropping the tables' triggers and re-creating them from their stored SQL; on
 // PostgreSQL by ALTER TABLE ... DISABLE/ENABLE TRIGGER USER as the superuser (who also holds

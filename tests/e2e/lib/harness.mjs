@@ -6,13 +6,15 @@
 // server writes to stderr is kept (JSON lines) so tests can check its logs.
 //
 // The store is chosen by JG_E2E_DB (tests/e2e/README.md): `sqlite` (the default) is a
-// jitgate.db file in the directory, as always; `postgres` gives every instance two fresh
-// databases (state and telemetry) on a throwaway PostgreSQL cluster - the one of
-// `tests/lib/pg-cluster.sh run` when its JG_PG_* variables are set, else one started for this
-// process (tests/e2e/lib/pg.mjs) - and writes their postgres:// URLs into the configuration.
+// jitgate.db file in the directory, as always; `postgres` gives every instance a fresh state
+// database on a throwaway PostgreSQL cluster - the one of `tests/lib/pg-cluster.sh run` when its
+// JG_PG_* variables are set, else one started for this process (tests/e2e/lib/pg.mjs) - with
+// the roles of a real deployment (docs/operations.md, "PostgreSQL roles"): the database belongs
+// to an owner role that runs `jitgate migrate` (database.owner_url), and jitgate serves as a
+// login role that is only a member of jitgate_serving.  Telemetry stays in a SQLite file
+// (telemetry.db in the directory) on both: its PostgreSQL tables come with their own search.
 // Either way jg.db and jg.telemetryDb are the backend-neutral helpers (tests/e2e/lib/db.mjs) on
-// the instance's databases.  Until jitgate's tables are ported to PostgreSQL (issue 17),
-// `jitgate migrate` refuses a postgres:// URL, so on postgres startJitgate() ends there.
+// the instance's databases.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync, cpSync } from 'node:fs';
@@ -22,7 +24,7 @@ import https from 'node:https';
 
 import { ROOT, freePort } from './common.mjs';
 import { startIdp, accessToken } from './idp.mjs';
-import { openDb, pgCreateDatabase, pgDropDatabase, pgUrl } from './db.mjs';
+import { openDb, PgDb, pgCreateDatabase, pgDropDatabase, pgUrl } from './db.mjs';
 import { startPg } from './pg.mjs';
 
 export { ROOT, freePort };
@@ -39,6 +41,13 @@ export const ON_SQLITE = DB_BACKEND === 'sqlite';
 export function sqliteOnly(register) {
   if (ON_SQLITE) return register;
   return (name) => console.log(`SQLite by nature, not part of the ${DB_BACKEND} run: ${name} (tests/e2e/README.md)`);
+}
+// postgresOnly(test)(name, fn): the PostgreSQL counterpart of a test of SQLite by nature (a lost
+// connection for a removed file, a role's privileges for a file's modes): it runs in the
+// PostgreSQL configuration only.
+export function postgresOnly(register) {
+  if (!ON_SQLITE) return register;
+  return (name) => console.log(`PostgreSQL by nature, not part of the ${DB_BACKEND} run: ${name} (tests/e2e/README.md)`);
 }
 // JITGATE_BIN picks another build of the binary (make e2e-lsan: one built with -fsanitize=address).
 export const BIN = process.env.JITGATE_BIN ?? join(ROOT, 'build', 'jitgate');
@@ -69,11 +78,12 @@ export const TEST_LIMITS = [
 // Writes a configuration; extra is appended YAML text.  oidc: { issuer, clientSecretFile,
 // minRefresh } (default: a provider address where nothing listens: identity-free tests do not
 // need one).  policyDir defaults to the repository's policies/.
-// store ({ url, telemetryUrl }) names other databases than jitgate.db and its telemetry.db.
+// store ({ url, ownerUrl }) names a PostgreSQL database instead of jitgate.db; the telemetry
+// stays telemetry.db in dir (named, as a PostgreSQL state database requires).
 export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies'), store = {}) {
   const path = join(dir, 'jitgate.yaml');
   if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
-  if (store.telemetryUrl) extra = withTelemetryDatabase(extra, store.telemetryUrl);
+  if (store.url) extra = withTelemetryDatabase(extra, 'telemetry.db');
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
@@ -83,6 +93,7 @@ export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(R
     '  key_file: key.pem',
     'database:',
     `  url: "${store.url ?? 'sqlite://jitgate.db'}"`,
+    ...(store.ownerUrl ? [`  owner_url: "${store.ownerUrl}"`] : []),
     `migrations_dir: ${join(ROOT, 'migrations')}`,
     `policy_dir: ${policyDir}`,
     'key_dir: keys',
@@ -112,7 +123,7 @@ function withTelemetryDatabase(extra, url) {
 
 // The PostgreSQL cluster of this process: the one of `tests/lib/pg-cluster.sh run` (its JG_PG_*
 // variables), else one started here once (it goes when the process ends).  { url, adminUrl }:
-// the role jitgate serves with and the superuser.
+// the cluster's role jitgate (unused here) and the superuser.
 let ownCluster = null;
 async function pgCluster() {
   if (process.env.JG_PG_URL && process.env.JG_PG_ADMIN_URL) return { url: process.env.JG_PG_URL, adminUrl: process.env.JG_PG_ADMIN_URL };
@@ -121,31 +132,75 @@ async function pgCluster() {
   return { url: pg.url, adminUrl: pg.adminUrl };
 }
 
-// Fresh state and telemetry databases for one instance, owned by the serving role: their URLs
-// for the configuration, db.mjs helpers on them as the superuser, and drop().
+// The login roles of the instances, made once per cluster (trust authentication on loopback, as
+// every role of tests/lib/pg-cluster.sh): the owner of the databases, which may create the group
+// role jitgate_serving at the first migration (CREATEROLE), and the role jitgate serves with,
+// which owns nothing and gets jitgate_serving after the first migration (grantServing).
+export const PG_OWNER = 'jg_e2e_owner';
+export const PG_SERVING = 'jg_e2e_serving';
+const rolesMade = new Set();
+function pgRoles(adminUrl) {
+  if (rolesMade.has(adminUrl)) return;
+  new PgDb(adminUrl).psql(`DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${PG_OWNER}') THEN CREATE ROLE ${PG_OWNER} LOGIN CREATEROLE; END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${PG_SERVING}') THEN CREATE ROLE ${PG_SERVING} LOGIN; END IF;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n`, 'the e2e roles');
+  rolesMade.add(adminUrl);
+}
+
+// As the DBA would once jitgate_serving exists: the serving login role becomes a member (once).
+const granted = new Set();
+function grantServing(adminUrl) {
+  if (granted.has(adminUrl)) return;
+  new PgDb(adminUrl).psql(`GRANT jitgate_serving TO ${PG_SERVING};\n`, 'GRANT jitgate_serving');
+  granted.add(adminUrl);
+}
+
+// A fresh state database for one instance, owned by the owner role: the serving and owner URLs
+// for the configuration, a db.mjs helper on it as the superuser, and drop().
 export async function pgStore() {
   const cluster = await pgCluster();
-  const role = decodeURIComponent(new URL(cluster.url).username);
+  pgRoles(cluster.adminUrl);
   const name = `jg_${randomBytes(6).toString('hex')}`;
-  const names = [name, `${name}_tel`];
-  for (const d of names) pgCreateDatabase(cluster.adminUrl, d, { owner: role });
+  pgCreateDatabase(cluster.adminUrl, name, { owner: PG_OWNER });
   return {
     ...cluster,
-    role,
-    url: pgUrl(cluster.url, { database: name }),
-    telemetryUrl: pgUrl(cluster.url, { database: names[1] }),
+    role: PG_SERVING,
+    owner: PG_OWNER,
+    url: pgUrl(cluster.url, { database: name, role: PG_SERVING }),
+    ownerUrl: pgUrl(cluster.url, { database: name, role: PG_OWNER }),
+    name,
     db: openDb(pgUrl(cluster.adminUrl, { database: name })),
-    telemetryDb: openDb(pgUrl(cluster.adminUrl, { database: names[1] })),
-    clusterUrl: cluster.url,
-    drop: () => { for (const d of names) pgDropDatabase(cluster.adminUrl, d); },
+    // SQL as the superuser on the cluster's own database (for what a database cannot do to
+    // itself: ALTER DATABASE, ending its sessions)
+    admin: (sql) => new PgDb(cluster.adminUrl).psql(`${sql};\n`, 'admin SQL'),
+    // The PostgreSQL counterparts of SQLite's file faults (tests/e2e/README.md):
+    // endSessions(): every session on the database ends (as in a server restart or a failover);
+    // jitgate's connections are found closed and replaced at their next use.
+    endSessions: () => new PgDb(cluster.adminUrl).psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid();\n`, 'ending sessions'),
+    // reachable(false): no connection can be made to the database (and the open ones end);
+    // reachable(true) opens it again.
+    reachable(on) {
+      this.admin(`ALTER DATABASE ${name} ALLOW_CONNECTIONS ${on ? 'true' : 'false'}`);
+      if (!on) this.endSessions();
+    },
+    // readOnly(true): every session made from now on is read-only by default (as on a server
+    // whose default_transaction_read_only is set); the open ones end, so jitgate's next ones are.
+    readOnly(on) {
+      this.admin(`ALTER DATABASE ${name} ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`);
+      this.endSessions();
+    },
+    grantServing: () => grantServing(cluster.adminUrl),
+    drop: () => pgDropDatabase(cluster.adminUrl, name),
   };
 }
 
 // The store of a copy of jg's stopped deployment, for tests that change the copy and never the
 // original: the files were copied to the directory of configPath (the copy's configuration).  On
 // SQLite that is the copied jitgate.db; on PostgreSQL a new database made from jg's (CREATE
-// DATABASE ... TEMPLATE; the telemetry database stays shared), written into configPath.  Returns
-// its db.mjs helper with drop(), which removes what the copy made.
+// DATABASE ... TEMPLATE; privileges come with it), written into configPath for both roles (the
+// telemetry file is the copied one).  Returns its db.mjs helper with drop(), which removes what
+// the copy made.
 export function copyStore(jg, configPath) {
   if (jg.db.backend === 'sqlite') {
     const db = openDb(`sqlite://${join(dirname(configPath), relative(jg.dir, jg.db.path))}`);
@@ -153,11 +208,13 @@ export function copyStore(jg, configPath) {
     return db;
   }
   const name = `jg_${randomBytes(6).toString('hex')}`;
-  pgCreateDatabase(jg.store.adminUrl, name, { owner: jg.store.role, template: jg.db.database });
-  const url = pgUrl(jg.store.clusterUrl, { database: name });
-  const text = readFileSync(configPath, 'utf8');
-  if (!text.includes(`url: "${jg.store.url}"`)) throw new Error(`${configPath} does not name ${jg.store.url}`);
-  writeFileSync(configPath, text.replace(`url: "${jg.store.url}"`, `url: "${url}"`));
+  pgCreateDatabase(jg.store.adminUrl, name, { owner: jg.store.owner, template: jg.db.database });
+  let text = readFileSync(configPath, 'utf8');
+  for (const [from, role] of [[jg.store.url, jg.store.role], [jg.store.ownerUrl, jg.store.owner]]) {
+    if (!text.includes(`url: "${from}"`)) throw new Error(`${configPath} does not name ${from}`);
+    text = text.replace(`url: "${from}"`, `url: "${pgUrl(from, { database: name, role })}"`);
+  }
+  writeFileSync(configPath, text);
   const db = openDb(pgUrl(jg.store.adminUrl, { database: name }));
   db.drop = () => pgDropDatabase(jg.store.adminUrl, name);
   return db;
@@ -291,7 +348,7 @@ export async function startJitgate(opts = {}) {
   }
   const store = backend === 'postgres' ? await pgStore() : null;
   const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : (opts.oidc ?? {}), policyDir,
-    store ? { url: store.url, telemetryUrl: store.telemetryUrl } : {});
+    store ? { url: store.url, ownerUrl: store.ownerUrl } : {});
   const m = runJitgate(['migrate', '-c', configPath]);
   if (m.code !== 0 && store) {
     store.drop();
@@ -299,6 +356,7 @@ export async function startJitgate(opts = {}) {
     rmSync(dir, { recursive: true, force: true });
   }
   if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
+  if (store) store.grantServing();
   const k = runJitgate(['keys', 'generate', '-c', configPath]);
   if (k.code !== 0) throw new Error(`keys generate failed: ${k.stderr}`);
   const jg = new Jitgate(dir, port, cert, configPath);
@@ -306,7 +364,7 @@ export async function startJitgate(opts = {}) {
   jg.policyDir = policyDir;
   jg.store = store;
   jg.db = store ? store.db : openDb(`sqlite://${join(dir, 'jitgate.db')}`);
-  jg.telemetryDb = store ? store.telemetryDb : openDb(`sqlite://${join(dir, 'telemetry.db')}`);
+  jg.telemetryDb = openDb(`sqlite://${join(dir, 'telemetry.db')}`);
   try {
     await jg.start();
   } catch (e) {

@@ -1,0 +1,32 @@
+-- 0003_identity.sql (PostgreSQL) - browser logins and sessions
+-- (docs/identity.md); the same tables as SQLite's 0003_identity.sql.
+--
+-- auth_flows: one row per login in progress (authorization code flow with
+-- PKCE), keyed by the SHA-256 of its state; taken (DELETE ... RETURNING) by
+-- the callback, so a state or code works once, on whichever replica.
+-- sessions: jitgate's own server-side sessions, keyed by the SHA-256 of the
+-- cookie value (the database never holds a usable session id).
+
+CREATE TABLE auth_flows (
+    state_sha256  BYTEA PRIMARY KEY CHECK (length(state_sha256) = 32),
+    nonce         TEXT NOT NULL,
+    code_verifier TEXT NOT NULL,
+    return_to     TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+
+CREATE TABLE sessions (
+    id_sha256  BYTEA PRIMARY KEY CHECK (length(id_sha256) = 32),
+    sub        TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    groups     TEXT NOT NULL, -- JSON array of strings
+    csrf       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX sessions_sub ON sessions (sub);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON auth_flows, sessions TO jitgate_serving;

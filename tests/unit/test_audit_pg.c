@@ -1,0 +1,413 @@
+/*
+ * test_audit_pg.c - the audit writer on a real PostgreSQL server, as a
+ * deployment runs it: the schema migrated by an owner role from the
+ * repository's migrations/postgres/, the writers connected as a role that
+ * only holds jitgate_serving (tests/unit/pgdb.h: a throwaway cluster of
+ * tests/lib/pg-cluster.sh; `make unit` runs this under `pg-cluster.sh run`).
+ *
+ * Two writers on two stores stand for two replicas (or a replica and the
+ * command line).  The tests prove that their appends form one chain that
+ * verifies, each writer extending its verified chain past the other's
+ * entries; that an entry's ts never goes back behind the chain head's,
+ * whatever a writer's clock says; that a batch waits for the head row's
+ * lock; that an entry another writer appended, or the newest one, edited
+ * underneath (past privileges and triggers, as a superuser could) makes the
+ * next append refuse; that a writer whose connection the server ended
+ * carries on with a new one; and that a checkpoint signs what the head says.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "jitgate/audit.h"
+#include "jitgate/clock.h"
+#include "jitgate/error.h"
+#include "jitgate/keys.h"
+#include "jitgate/migrate.h"
+#include "jitgate/store.h"
+#include "pgdb.h"
+
+#define ORIGIN "jitgate.test/audit"
+
+struct writer {
+	struct jg_store *store;
+	struct jg_audit *audit;
+};
+
+struct fixture {
+	char root[64];
+	char keys[128];
+	char db[64];
+	struct jg_store *owner; /* the schema's owner (and a reader for the checks) */
+	struct writer w[2];
+	struct jg_audit_verifiers vs;
+};
+
+/* A writer as serve starts one: the whole log verified first, then handed over. */
+static void
+writer_start(struct fixture *f, struct writer *w)
+{
+	struct jg_audit_config cfg = {
+	    .origin = ORIGIN,
+	    .checkpoint_entries = 1000000, /* no automatic checkpoints: tests make their own */
+	    .checkpoint_seconds = 3600,
+	    .verify_threads = 2,
+	};
+	struct jg_chain chain;
+	struct jg_chain_fault fault;
+	char url[256], err[512] = "";
+	uint64_t size;
+
+	pgdb_url(url, sizeof(url), "jitgate", f->db);
+	if (jg_store_open(url, &w->store, err, sizeof(err)) != 0)
+		fail_msg("open %s: %s", url, err);
+	if (jg_audit_open(w->store, f->keys, &cfg, &w->audit, err, sizeof(err)) != 0)
+		fail_msg("jg_audit_open: %s", err);
+	if (jg_audit_verify_store_chain(w->store, &f->vs, 2, &size, &chain, &fault) != 0)
+		fail_msg("verify: %s", fault.why);
+	jg_audit_set_verified(w->audit, &chain);
+	assert_int_equal(jg_audit_start(w->audit), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char url[256], err[512] = "";
+
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-auditpg-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->keys, sizeof(f->keys), "%s/keys", f->root);
+	if (jg_keys_generate(f->keys, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_generate: %s", err);
+	if (jg_audit_verifiers_load(f->keys, ORIGIN, &f->vs, err, sizeof(err)) != 0)
+		fail_msg("verifiers: %s", err);
+	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
+		  "END $$");
+	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
+	pgdb_url(url, sizeof(url), "jg_unit_owner", f->db);
+	if (jg_store_open(url, &f->owner, err, sizeof(err)) != 0)
+		fail_msg("open %s: %s", url, err);
+	if (jg_migrate_apply(f->owner, "migrations", NULL, err, sizeof(err)) != 0)
+		fail_msg("migrate: %s", err);
+	pgdb_must("GRANT jitgate_serving TO jitgate");
+	writer_start(f, &f->w[0]);
+	writer_start(f, &f->w[1]);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+
+	jg_clock_set_source(NULL);
+	for (int i = 0; i < 2; i++) {
+		jg_audit_free(f->w[i].audit);
+		jg_store_close(f->w[i].store);
+	}
+	jg_store_close(f->owner);
+	pgdb_drop(f->db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int
+append(struct writer *w, int i)
+{
+	json_t *data = json_pack("{s:i}", "i", i);
+	int rc = jg_audit_append(w->audit, "test.entry", "tester", data, NULL);
+	json_decref(data);
+	return rc;
+}
+
+static void
+expect_verified(struct fixture *f, uint64_t want)
+{
+	struct jg_chain_fault fault;
+	uint64_t size = UINT64_MAX;
+	if (jg_audit_verify_store(f->owner, &f->vs, 2, &size, &fault) != 0)
+		fail_msg("verify_store: seq %llu: %s", (unsigned long long)fault.seq, fault.why);
+	assert_int_equal(size, want);
+}
+
+/* The ts of entry seq, read back from its bytes. */
+static int64_t
+entry_ts(struct fixture *f, uint64_t seq)
+{
+	static const char sql[] = "SELECT entry FROM audit_log WHERE seq = ?";
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	int64_t ts = -1;
+	assert_int_equal(jg_store_acquire(f->owner, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql, &st), 0);
+	jg_stmt_bind_int64(st, 1, (int64_t)seq);
+	if (jg_stmt_step(st) == JG_STMT_ROW) {
+		size_t len;
+		const void *b = jg_stmt_column_blob(st, 0, &len);
+		json_t *e = json_loadb(b, len, 0, NULL);
+		ts = json_integer_value(json_object_get(e, "ts"));
+		json_decref(e);
+	}
+	jg_stmt_finish(st);
+	jg_store_release(f->owner, c);
+	return ts;
+}
+
+static int64_t
+head_ts(struct fixture *f)
+{
+	static const char sql[] = "SELECT ts FROM audit_head WHERE id = 1";
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	int64_t ts = -1;
+	assert_int_equal(jg_store_acquire(f->owner, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql, &st), 0);
+	if (jg_stmt_step(st) == JG_STMT_ROW)
+		ts = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	jg_store_release(f->owner, c);
+	return ts;
+}
+
+/* Rewrites entry seq past privileges and triggers, as a superuser could. */
+static void
+tamper(struct fixture *f, uint64_t seq)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; ALTER TABLE audit_log DISABLE TRIGGER USER;"
+		 "UPDATE audit_log SET entry = convert_to(replace(convert_from(entry, 'UTF8'), "
+		 "'\"tester\"', '\"tester2\"'), 'UTF8') WHERE seq = %llu;"
+		 "ALTER TABLE audit_log ENABLE TRIGGER USER; COMMIT;",
+		 (unsigned long long)seq);
+	pgdb_must_in(f->db, sql);
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+/* Two writers take turns and at once: one chain, numbered without gaps, that verifies. */
+struct burst {
+	struct writer *w;
+	int n, first, failed;
+};
+
+static void *
+burst_main(void *arg)
+{
+	struct burst *b = arg;
+	for (int k = 0; k < b->n; k++)
+		b->failed += append(b->w, b->first + k) != 0;
+	return NULL;
+}
+
+static void
+test_audit_pg_two_writers_one_chain(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(append(&f->w[i % 2], i), 0);
+	/* concurrently: three threads on each writer */
+	struct burst b[6];
+	pthread_t t[6];
+	for (int i = 0; i < 6; i++) {
+		b[i] = (struct burst){.w = &f->w[i % 2], .n = 20, .first = 100 * (i + 1)};
+		assert_int_equal(pthread_create(&t[i], NULL, burst_main, &b[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(b[i].failed, 0);
+	}
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 6 + 120);
+	expect_verified(f, 126);
+	/* each writer's verified chain reaches the head, past the other's entries */
+	for (int i = 0; i < 2; i++) {
+		struct jg_chain snap;
+		assert_int_equal(jg_audit_check(f->w[i].audit, &snap), 0);
+		assert_int_equal(snap.next_seq, 126);
+		assert_int_equal(jg_audit_healthy(f->w[i].audit, NULL, 0), 0);
+	}
+	/* a checkpoint by either covers everything */
+	uint64_t cp = 0;
+	assert_int_equal(jg_audit_checkpoint(f->w[1].audit, NULL, &cp), 0);
+	assert_int_equal(cp, 126);
+	expect_verified(f, 126);
+}
+
+/* A clock (fake) for the ts test: what CLOCK_REALTIME and CLOCK_MONOTONIC read. */
+static int64_t fake_wall_ms;
+static int64_t
+fake_clock(clockid_t id)
+{
+	return id == CLOCK_REALTIME ? fake_wall_ms : 1000;
+}
+
+/* A writer whose clock is behind the head's ts stamps its entries with the head's ts. */
+static void
+test_audit_pg_ts_never_behind_the_head(void **state)
+{
+	struct fixture *f = *state;
+
+	jg_clock_set_source(fake_clock);
+	fake_wall_ms = 1800000000000; /* writer 0 appends "later" */
+	assert_int_equal(append(&f->w[0], 0), 0);
+	assert_int_equal(entry_ts(f, 0), 1800000000000);
+	assert_int_equal(head_ts(f), 1800000000000);
+	fake_wall_ms = 1799999990000;	 /* ten seconds earlier for the next writer */
+	jg_clock_set_source(fake_clock); /* afresh: the process's floor forgets writer 0 */
+	assert_int_equal(append(&f->w[1], 1), 0);
+	assert_int_equal(entry_ts(f, 1), 1800000000000); /* not 1799999990000 */
+	fake_wall_ms = 1800000005000;
+	jg_clock_set_source(fake_clock);
+	assert_int_equal(append(&f->w[1], 2), 0);
+	assert_int_equal(entry_ts(f, 2), 1800000005000); /* its own clock once it is ahead */
+	assert_int_equal(head_ts(f), 1800000005000);
+	jg_clock_set_source(NULL);
+	expect_verified(f, 3);
+}
+
+/* A batch waits for the head row: whoever holds it (another replica's batch) goes first. */
+struct one {
+	struct writer *w;
+	int rc, done;
+};
+
+static void *
+one_main(void *arg)
+{
+	struct one *o = arg;
+	o->rc = append(o->w, 7);
+	__atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void
+test_audit_pg_batches_wait_for_the_head_lock(void **state)
+{
+	struct fixture *f = *state;
+	static const char lock[] = "SELECT size FROM audit_head WHERE id = 1 FOR UPDATE";
+	struct jg_store_conn *holder;
+	struct jg_stmt *st;
+	uint64_t size = 0;
+
+	assert_int_equal(append(&f->w[0], 1), 0);
+	assert_int_equal(jg_store_acquire(f->owner, &holder), 0);
+	assert_int_equal(jg_store_begin(holder), 0);
+	assert_int_equal(jg_stmt_prepare(holder, lock, &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	jg_stmt_finish(st);
+
+	struct one o = {.w = &f->w[1]};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, one_main, &o), 0);
+	usleep(400 * 1000);
+	assert_int_equal(__atomic_load_n(&o.done, __ATOMIC_ACQUIRE), 0); /* waiting */
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 1);
+	assert_int_equal(jg_store_commit(holder), 0);
+	jg_store_release(f->owner, holder);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 2);
+	expect_verified(f, 2);
+}
+
+/* An entry the other writer appended, edited before this one saw it: the append is refused. */
+static void
+test_audit_pg_edited_entry_of_another_writer_refuses_the_append(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+
+	assert_int_equal(append(&f->w[0], 0), 0);
+	assert_int_equal(append(&f->w[1], 1), 0);
+	assert_int_equal(append(&f->w[1], 2), 0); /* writer 0 has not read 1 and 2 yet */
+	tamper(f, 1);
+	assert_int_equal(append(&f->w[0], 3), JG_EUNAVAIL);
+	char why[400] = "";
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, why, sizeof(why)), JG_EVERIFY);
+	assert_non_null(strstr(why, "entry 1: stored tree node does not match the entries"));
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 3); /* nothing appended on top */
+}
+
+/* The newest entry, edited after every writer verified it: the next append is refused. */
+static void
+test_audit_pg_edited_newest_entry_refuses_the_append(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+
+	assert_int_equal(append(&f->w[0], 0), 0);
+	assert_int_equal(append(&f->w[0], 1), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(jg_audit_check(f->w[i].audit, NULL), 0); /* both verified it */
+	tamper(f, 1);
+	assert_int_equal(append(&f->w[1], 2), JG_EUNAVAIL);
+	char why[400] = "";
+	assert_int_equal(jg_audit_healthy(f->w[1].audit, why, sizeof(why)), JG_EVERIFY);
+	assert_non_null(strstr(why, "the last entry was altered"));
+	assert_int_equal(append(&f->w[0], 3), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 2);
+}
+
+/* The server ends the writer's session between batches: the next batch has a new one. */
+static void
+test_audit_pg_writer_survives_a_lost_connection(void **state)
+{
+	struct fixture *f = *state;
+	char sql[256];
+
+	assert_int_equal(append(&f->w[0], 0), 0);
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND "
+		 "usename = 'jitgate'",
+		 f->db);
+	pgdb_must(sql);
+	usleep(100 * 1000);
+	assert_int_equal(append(&f->w[0], 1), 0);
+	assert_int_equal(append(&f->w[1], 2), 0);
+	assert_int_equal(jg_audit_writable(f->w[0].audit), 0);
+	expect_verified(f, 3);
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	pgdb_init("test_audit_pg", argv);
+#define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    TEST(test_audit_pg_two_writers_one_chain),
+	    TEST(test_audit_pg_ts_never_behind_the_head),
+	    TEST(test_audit_pg_batches_wait_for_the_head_lock),
+	    TEST(test_audit_pg_edited_entry_of_another_writer_refuses_the_append),
+	    TEST(test_audit_pg_edited_newest_entry_refuses_the_append),
+	    TEST(test_audit_pg_writer_survives_a_lost_connection),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
