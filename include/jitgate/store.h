@@ -47,6 +47,7 @@
 #ifndef JITGATE_STORE_H
 #define JITGATE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -144,6 +145,37 @@ int jg_store_self_contained(const char *path, char *err, size_t errlen);
  * no file to lock (JG_EINVAL for a URL; the port uses an advisory lock).
  */
 int jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen);
+
+/*
+ * Leadership: at most one process among those sharing the database holds a
+ * name at a time, for the jobs that must run once however many replicas
+ * serve (checkpoints and their pushes, the audit stream, retention).
+ * - PostgreSQL: a session-level advisory lock (pg_try_advisory_lock) on a
+ *   64-bit key derived from the name, held on a connection of its own (never
+ *   one of the pool's, so no job's transaction can release it).  Each poll
+ *   proves that connection alive; when it is lost - the process died, the
+ *   network broke, the primary failed over - the server releases the lock
+ *   and another process takes it at its next poll.  A process that lost its
+ *   connection reconnects with backoff and competes again.  Two processes
+ *   believe they lead only between the loss of a connection and their next
+ *   poll: jobs that run under a leader must stay correct if that happens
+ *   (every write they make is checked or idempotent).
+ * - SQLite: one serving process per file; the name is always held.
+ * jg_store_leader_new() connects nothing; poll does.  Returns 0, JG_EINVAL
+ * or JG_ENOMEM.
+ */
+struct jg_store_leader;
+int jg_store_leader_new(struct jg_store *store, const char *name, struct jg_store_leader **out)
+    __attribute__((warn_unused_result));
+/*
+ * Tries to become, or stay, the leader: *held says whether this process
+ * holds the name now.  At most one round trip (or one connection attempt,
+ * bounded by connect_timeout) per call; a failure only means "not held".
+ * Returns 0, or JG_EINVAL for a NULL leader.
+ */
+int jg_store_leader_poll(struct jg_store_leader *leader, bool *held);
+/* Gives the name up (the lock's connection is closed) and frees; NULL is a no-op. */
+void jg_store_leader_free(struct jg_store_leader *leader);
 
 /*
  * Borrows a connection (waits while all are in use).  Returns 0 or

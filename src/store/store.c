@@ -12,9 +12,11 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jitgate/error.h"
+#include "jitgate/sha256.h"
 #include "jitgate/store.h"
 #include "store_int.h"
 
@@ -356,4 +358,71 @@ const char *
 jg_store_errmsg(struct jg_store_conn *conn)
 {
 	return JG_STORE_OPS(conn)->errmsg(conn);
+}
+
+/*
+ * Leadership (store.h).  The advisory lock's key is the first 8 bytes of
+ * SHA-256("jitgate leader " || name): every replica derives the same key,
+ * and jitgate's names do not meet another application's small integers.
+ */
+struct jg_store_leader {
+	bool always; /* SQLite: one serving process per file */
+	struct jg_store_pg_leader *pg;
+};
+
+int
+jg_store_leader_new(struct jg_store *store, const char *name, struct jg_store_leader **out)
+{
+	struct jg_store_leader *l;
+	char text[128];
+	uint8_t md[32];
+	uint64_t key = 0;
+
+	*out = NULL;
+	if (store == NULL || name == NULL)
+		return JG_EINVAL;
+	int n = snprintf(text, sizeof(text), "jitgate leader %s", name);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return JG_EINVAL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return JG_ENOMEM;
+	if (jg_store_engine(store) == JG_STORE_SQLITE) {
+		l->always = true;
+		*out = l;
+		return 0;
+	}
+	if (jg_sha256(text, (size_t)n, md) != 0) {
+		free(l);
+		return JG_ECRYPTO;
+	}
+	for (int i = 0; i < 8; i++)
+		key = (key << 8) | md[i];
+	if (jg_store_pg_leader_new(store, (int64_t)key, &l->pg) != 0) {
+		free(l);
+		return JG_ENOMEM;
+	}
+	*out = l;
+	return 0;
+}
+
+int
+jg_store_leader_poll(struct jg_store_leader *leader, bool *held)
+{
+	*held = false;
+	if (leader == NULL)
+		return JG_EINVAL;
+	if (leader->always)
+		*held = true;
+	else
+		jg_store_pg_leader_poll(leader->pg, held);
+	return 0;
+}
+
+void
+jg_store_leader_free(struct jg_store_leader *leader)
+{
+	if (leader == NULL)
+		return;
+	jg_store_pg_leader_free(leader->pg);
+	free(leader);
 }

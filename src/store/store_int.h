@@ -13,6 +13,7 @@
 #ifndef JITGATE_STORE_INT_H
 #define JITGATE_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,5 +74,10 @@ int jg_store_pg_check_url(const char *url, char *err, size_t errlen);
 int jg_store_pg_is_conninfo(const char *s);
 /* Bytes of results held by PostgreSQL statements now. */
 int64_t jg_store_pg_memory_used(void);
+/* store.h's leadership on PostgreSQL; store.c derives the key from the name. */
+struct jg_store_pg_leader;
+int jg_store_pg_leader_new(struct jg_store *store, int64_t key, struct jg_store_pg_leader **out);
+void jg_store_pg_leader_poll(struct jg_store_pg_leader *l, bool *held);
+void jg_store_pg_leader_free(struct jg_store_pg_leader *l);
 
 #endif

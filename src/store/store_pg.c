@@ -1590,3 +1590,100 @@ static const struct jg_store_ops pg_ops = {
     .finish = pg_finish,
     .errmsg = pg_errmsg,
 };
+
+/*
+ * Leadership (store.h): a session advisory lock on a connection of its own,
+ * made from the store's URL and password like the pool's, so with
+ * target_session_attrs=read-write it lands on the primary, after a failover
+ * too.  Only the thread that polls touches it.
+ */
+struct jg_store_pg_leader {
+	struct pg_store *store;
+	int64_t key;
+	PGconn *pg;
+	bool held;
+	int backoff_ms;
+	struct timespec next_attempt; /* CLOCK_MONOTONIC; no connection attempt before it */
+};
+
+int
+jg_store_pg_leader_new(struct jg_store *store, int64_t key, struct jg_store_pg_leader **out)
+{
+	struct jg_store_pg_leader *l = calloc(1, sizeof(*l));
+
+	*out = NULL;
+	if (l == NULL)
+		return JG_ENOMEM;
+	l->store = (struct pg_store *)(void *)store;
+	l->key = key;
+	*out = l;
+	return 0;
+}
+
+/* One boolean query on the leader's connection: 1 true, 0 false, -1 it failed. */
+static int
+leader_query(PGconn *pg, const char *sql, const char *arg)
+{
+	const char *values[1] = {arg};
+	PGresult *r = PQexecParams(pg, sql, arg ? 1 : 0, NULL, arg ? values : NULL, NULL, NULL, 0);
+	int answer = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1)
+		answer = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return answer;
+}
+
+static void
+leader_drop(struct jg_store_pg_leader *l)
+{
+	PQfinish(l->pg); /* the server releases the lock with the session */
+	l->pg = NULL;
+	l->held = false;
+}
+
+void
+jg_store_pg_leader_poll(struct jg_store_pg_leader *l, bool *held)
+{
+	char err[256], key[24];
+
+	*held = false;
+	if (l->pg != NULL && l->held) {
+		/* ours exactly while the session lives: prove that it does */
+		if (leader_query(l->pg, "SELECT true", NULL) == 1) {
+			*held = true;
+			return;
+		}
+		leader_drop(l);
+	}
+	if (l->pg == NULL) {
+		if (l->backoff_ms > 0 && !due(&l->next_attempt))
+			return;
+		if ((l->pg = connect_pg(l->store, err, sizeof(err))) == NULL) {
+			int next = l->backoff_ms * 2;
+			l->backoff_ms = l->backoff_ms == 0	? BACKOFF_MIN_MS
+					: next > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+								: next;
+			now_plus(&l->next_attempt, l->backoff_ms);
+			return;
+		}
+		l->backoff_ms = 0;
+	}
+	snprintf(key, sizeof(key), "%lld", (long long)l->key);
+	int got = leader_query(l->pg, "SELECT pg_try_advisory_lock($1::bigint)", key);
+	if (got < 0) {
+		leader_drop(l);
+		return;
+	}
+	l->held = got == 1;
+	*held = l->held;
+}
+
+void
+jg_store_pg_leader_free(struct jg_store_pg_leader *l)
+{
+	if (l == NULL)
+		return;
+	PQfinish(l->pg);
+	free(l);
+}

@@ -477,6 +477,28 @@ exec_and_run_report_what_happened(void **state)
 	jg_store_release(f->store, conn);
 }
 
+/* SQLite: one serving process per file, so every name is held, and stays held. */
+static void
+leader_on_sqlite_is_always_held(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_leader *a, *b;
+	bool held = false;
+
+	assert_int_equal(jg_store_leader_new(f->store, "checkpoints", &a), 0);
+	assert_int_equal(jg_store_leader_new(f->store, "checkpoints", &b), 0);
+	assert_int_equal(jg_store_leader_poll(a, &held), 0);
+	assert_true(held);
+	held = false;
+	assert_int_equal(jg_store_leader_poll(b, &held), 0);
+	assert_true(held);
+	assert_int_equal(jg_store_leader_poll(NULL, &held), JG_EINVAL);
+	assert_false(held);
+	jg_store_leader_free(a);
+	jg_store_leader_free(b);
+	jg_store_leader_free(NULL);
+}
+
 int
 main(void)
 {
@@ -494,6 +516,7 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(cache_full_of_held_statements_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(exec_and_run_report_what_happened, setup, teardown),
+	    cmocka_unit_test_setup_teardown(leader_on_sqlite_is_always_held, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -977,6 +977,61 @@ test_lost_connection_fails_then_recovers_at_acquire(void **state)
 	jg_store_close(admin);
 }
 
+/* ---- leadership ---------------------------------------------------------- */
+
+static bool
+polled(struct jg_store_leader *l)
+{
+	bool held = true;
+	assert_int_equal(jg_store_leader_poll(l, &held), 0);
+	return held;
+}
+
+/*
+ * One holder per name among stores (as among replicas); given up when freed;
+ * lost with its connection (a dead replica, a failover), and then taken by
+ * another at its next poll; the process that lost it does not lead again while
+ * the other holds it.
+ */
+static void
+test_leader_one_holder_per_name_handed_over(void **state)
+{
+	(void)state;
+	struct jg_store *other = open_url(url), *third = open_url(url);
+	struct jg_store *admin = open_url(admin_url);
+	struct jg_store_leader *a, *b, *c, *b_y;
+	struct jg_store_conn *k;
+
+	assert_int_equal(jg_store_leader_new(store, "checkpoints", &a), 0);
+	assert_int_equal(jg_store_leader_new(other, "checkpoints", &b), 0);
+	assert_int_equal(jg_store_leader_new(other, "stream", &b_y), 0);
+	assert_true(polled(a));
+	assert_false(polled(b));
+	assert_true(polled(a));	  /* held across polls */
+	assert_true(polled(b_y)); /* another name is another lock */
+	/* given up: the other takes it at its next poll */
+	jg_store_leader_free(a);
+	assert_true(polled(b));
+	/* its connection lost: the server frees the lock; a third process takes it */
+	assert_int_equal(jg_store_leader_new(third, "checkpoints", &c), 0);
+	assert_false(polled(c));
+	k = conn_of(admin);
+	script(k, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+		  "WHERE usename = 'jitgate' AND backend_type = 'client backend' "
+		  "AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')");
+	jg_store_release(admin, k);
+	assert_true(polled(c));
+	assert_false(polled(b)); /* it notices the loss: no second leader */
+	assert_false(polled(b));
+	assert_true(polled(c));
+	jg_store_leader_free(b);
+	jg_store_leader_free(b_y);
+	jg_store_leader_free(c);
+	jg_store_close(admin);
+	jg_store_close(third);
+	jg_store_close(other);
+}
+
 /* ---- failover (last: it ends the primary) -------------------------------- */
 
 static int64_t
@@ -1118,6 +1173,7 @@ main(int argc, char **argv)
 	    TEST(test_password_file),
 	    TEST(test_sqlite_urls_open_sqlite),
 	    TEST(test_lost_connection_fails_then_recovers_at_acquire),
+	    TEST(test_leader_one_holder_per_name_handed_over),
 	    TEST(test_multi_host_url_follows_the_primary_through_failover),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
