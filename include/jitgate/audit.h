@@ -336,9 +336,10 @@ int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chai
  * the proof is skipped: a verified tree only grows, so the re-hashed entry
  * must still equal proven (else JG_EVERIFY).  With entry (may be NULL), on
  * success *entry is the parsed entry whose bytes were hashed (the caller
- * decrefs).
+ * decrefs).  held is a connection the caller holds, or NULL: one is then
+ * acquired from store and released.
  */
-int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *conn,
+int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 			  const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
 			  const uint8_t *proven, json_t **entry)
     __attribute__((warn_unused_result));
