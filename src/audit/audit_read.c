@@ -602,7 +602,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 				    fault, chain.next_seq + n,
 				    "the log's row %lld sits where entry %llu belongs (rows "
 				    "renumbered, removed or inserted)",
-				    (long long)row_seq, (unsigned long long)(chain.next_seq + n));
+				    (long long)row_seq, (unsigned long long)chain.next_seq + n);
 				break;
 			}
 			const void *blob = jg_stmt_column_blob(st, 1, &len);
@@ -731,7 +731,7 @@ jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, u
 				rc = jg_chain_fault_set(
 				    fault, chain->next_seq + n,
 				    "the log's row %lld sits where entry %llu belongs",
-				    (long long)row_seq, (unsigned long long)(chain->next_seq + n));
+				    (long long)row_seq, (unsigned long long)chain->next_seq + n);
 				break;
 			}
 			const void *blob = jg_stmt_column_blob(st, 1, &len);
