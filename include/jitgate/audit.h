@@ -318,12 +318,10 @@ int jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_ve
 
 /*
  * Extends a verified chain by the entries appended since (form, order,
- * links, stored nodes): O(new entries).  *added counts them.  JG_EVERIFY
- * with *fault when one does not verify (the chain stays at the last good one).
+ * links, stored nodes): O(new entries), on a connection the caller holds
+ * (inside its transaction, if any).  *added counts them.  JG_EVERIFY with
+ * *fault when one does not verify (the chain stays at the last good one).
  */
-int jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
-			  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
-/* The same on a connection the caller holds (inside its transaction, if any). */
 int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, uint64_t *added,
 			       struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 

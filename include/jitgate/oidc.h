@@ -97,8 +97,6 @@ uint64_t jg_oidc_jwks_fetches(struct jg_oidc *o);
 
 /* Releases the group strings of id and zeroes it. */
 void jg_identity_clear(struct jg_identity *id);
-/* Copies src into dst (dst is cleared first). */
-int jg_identity_copy(struct jg_identity *dst, const struct jg_identity *src);
 /* {sub,email,name,groups,authenticated_via,expires_at} */
 json_t *jg_identity_to_json(const struct jg_identity *id);
 /* True when id is in one of the NULL-terminated groups. */

@@ -760,21 +760,6 @@ jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, u
 	return rc;
 }
 
-int
-jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
-		      struct jg_chain_fault *fault)
-{
-	struct jg_store_conn *conn;
-	int rc;
-
-	*added = 0;
-	if ((rc = jg_store_acquire(store, &conn)) != 0)
-		return rc;
-	rc = jg_audit_chain_extend_conn(conn, chain, added, fault);
-	jg_store_release(store, conn);
-	return rc;
-}
-
 /* Leaf hash of entry seq as stored; with entry (may be NULL), the same bytes parsed. */
 int
 jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)

@@ -939,21 +939,6 @@ jg_identity_clear(struct jg_identity *id)
 	memset(id, 0, sizeof(*id));
 }
 
-int
-jg_identity_copy(struct jg_identity *dst, const struct jg_identity *src)
-{
-	jg_identity_clear(dst);
-	memcpy(dst, src, sizeof(*dst));
-	for (size_t i = 0; i < src->ngroups; i++) {
-		if ((dst->groups[i] = strdup(src->groups[i])) == NULL) {
-			dst->ngroups = i;
-			jg_identity_clear(dst);
-			return JG_ENOMEM;
-		}
-	}
-	return 0;
-}
-
 json_t *
 jg_identity_to_json(const struct jg_identity *id)
 {
