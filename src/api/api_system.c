@@ -75,13 +75,14 @@ replica_metrics(struct jg_app *app)
 		"jitgate_policy_set_info{sha256=\"%s\"} 1\n",
 		jg_policy_set_sha256(set));
 	jg_app_policies_release(app);
-	fputs("# HELP jitgate_leader 1 while this replica runs the job that runs once across "
-	      "replicas, else 0.\n# TYPE jitgate_leader gauge\n",
-	      f);
+	(void)fputs("# HELP jitgate_leader 1 while this replica runs the job that runs once across "
+		    "replicas, else 0.\n# TYPE jitgate_leader gauge\n",
+		    f);
 	for (size_t i = 0; i < n && i < 16; i++)
 		fprintf(f, "jitgate_leader{job=\"%s\"} %d\n", leaders[i].name,
 			leaders[i].held ? 1 : 0);
-	if (fclose(f) != 0) {
+	int failed = ferror(f);
+	if (fclose(f) != 0 || failed) {
 		free(out);
 		return NULL;
 	}
