@@ -343,6 +343,9 @@ postgresOnly(describe)('three replicas on one database', () => {
   });
 
   test('the outbox delivers each notification once while every replica delivers', async () => {
+    const delivered = 'sink="hook",result="delivered"';
+    const sent = () => Promise.all(set.replicas.map(async (jg) => (await metric(jg, 'jitgate_notifications_total', delivered)) ?? 0));
+    const before_ = await sent();
     const ids = [];
     await Promise.all(Array.from({ length: 24 }, async (_, i) => {
       const c = await r(i % 3).as('alice', 'POST', '/v1/requests', json({ service: 'payment-gateway', capabilities: ['deploy-probe'], duration: '30m', justification: `${INC} outbox ${i}` }));
@@ -359,6 +362,10 @@ postgresOnly(describe)('three replicas on one database', () => {
     assert.deepEqual(dup, [], 'no notification of the whole run was delivered twice');
     assert.equal(set.db.count('notify_outbox', "state = 'delivered'"), keys.length);
     assert.equal(set.db.count('notify_outbox', 'attempts <> 1'), 0, 'one attempt per notification');
+    // not one replica doing all the work: the rows were shared out
+    const byReplica = (await sent()).map((n, i) => n - before_[i]);
+    assert.ok(byReplica.reduce((a, b) => a + b, 0) >= ids.length, `deliveries per replica: ${byReplica}`);
+    assert.ok(byReplica.filter((n) => n > 0).length >= 2, `deliveries per replica: ${byReplica}`);
   });
 
   test('three replicas sweeping at once end each grant once (one grant.expired per grant)', async () => {
