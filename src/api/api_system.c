@@ -4,7 +4,9 @@
  * /healthz answers as long as the process serves requests; /readyz also
  * proves the store answers and takes writes, so a load balancer stops
  * sending traffic to an instance whose database is gone, full or read-only; /metrics is the
- * Prometheus exposition.
+ * Prometheus exposition.  Both name the policy set the replica enforces, so an operator can
+ * see that every replica runs the same one after a rollout or a SIGHUP; /metrics also says
+ * which of the jobs that run once across replicas this one leads (docs/operations.md).
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -42,7 +44,49 @@ handle_readyz(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 503, "unavailable", "the store cannot be written");
 		return;
 	}
-	jg_http_reply_json(reply, 200, json_pack("{s:s,s:s}", "status", "ready", "store", "ok"));
+	/* which policies this replica enforces: after a rollout or a SIGHUP, all must agree */
+	const struct jg_policy_set *set = jg_app_policies_acquire(app);
+	json_t *body = json_pack("{s:s,s:s,s:s}", "status", "ready", "store", "ok",
+				 "policies_sha256", jg_policy_set_sha256(set));
+	jg_app_policies_release(app);
+	jg_http_reply_json(reply, 200, body);
+}
+
+/*
+ * The series of this replica alone: the policy set it enforces, and which
+ * of the jobs that run once across replicas it leads now (store.h,
+ * jg_store_leaders).  NULL when out of memory.
+ */
+static char *
+replica_metrics(struct jg_app *app)
+{
+	struct jg_store_leader_state leaders[16];
+	size_t n = jg_store_leaders(leaders, 16);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (f == NULL)
+		return NULL;
+	const struct jg_policy_set *set = jg_app_policies_acquire(app);
+	fprintf(f,
+		"# HELP jitgate_policy_set_info The policy set this replica enforces (its "
+		"sha256).\n# TYPE jitgate_policy_set_info gauge\n"
+		"jitgate_policy_set_info{sha256=\"%s\"} 1\n",
+		jg_policy_set_sha256(set));
+	jg_app_policies_release(app);
+	(void)fputs("# HELP jitgate_leader 1 while this replica runs the job that runs once across "
+		    "replicas, else 0.\n# TYPE jitgate_leader gauge\n",
+		    f);
+	for (size_t i = 0; i < n && i < 16; i++)
+		fprintf(f, "jitgate_leader{job=\"%s\"} %d\n", leaders[i].name,
+			leaders[i].held ? 1 : 0);
+	int failed = ferror(f);
+	if (fclose(f) != 0 || failed) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 static void
@@ -53,27 +97,29 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	char *limits = jg_throttle_metrics_text(app->throttle);
 	char *notify = jg_notify_metrics(app->notify),
 	     *stream = jg_audit_stream_metrics(app->stream);
+	char *replica = replica_metrics(app);
 	char *text = NULL;
 	/* memory the process uses, apart: heap in use (all malloc arenas) and the database's share
 	 */
 	struct mallinfo2 mi = mallinfo2();
 
-	/* rate limits, notifications and the audit stream follow the HTTP series */
-	if (http && limits && notify && stream &&
+	/* rate limits, notifications, the audit stream and this replica follow the HTTP series */
+	if (http && limits && notify && stream && replica &&
 	    asprintf(
 		&text,
-		"%s%s%s%s# HELP jitgate_heap_inuse_bytes Heap bytes allocated and not freed (all "
+		"%s%s%s%s%s# HELP jitgate_heap_inuse_bytes Heap bytes allocated and not freed (all "
 		"arenas).\n# TYPE jitgate_heap_inuse_bytes gauge\njitgate_heap_inuse_bytes %zu\n"
 		"# HELP jitgate_sqlite_memory_bytes Bytes SQLite holds (page caches, "
 		"statements).\n# TYPE jitgate_sqlite_memory_bytes gauge\n"
 		"jitgate_sqlite_memory_bytes %lld\n",
-		http, limits, notify, stream, mi.uordblks + mi.hblkhd,
+		http, limits, notify, stream, replica, mi.uordblks + mi.hblkhd,
 		(long long)jg_store_memory_used()) < 0)
 		text = NULL;
 	free(http);
 	free(limits);
 	free(notify);
 	free(stream);
+	free(replica);
 	if (text == NULL) {
 		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
 		return;

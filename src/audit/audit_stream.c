@@ -7,6 +7,17 @@
  * receiver, and every wait (connect, TLS, write, acknowledgement) is bounded
  * by audit_stream.timeout_ms.  Failed batches are retried after an
  * exponential backoff (jg_backoff_ms), forever: the log must arrive.
+ *
+ * Replicas: one stream for all of them.  The thread sends only while this
+ * process leads "audit-stream" (jg_store_leader); whenever it does not, it
+ * forgets its position, so a replica that takes over - or takes back -
+ * the lead reads it from the database first and resumes at the first entry
+ * no replica has had acknowledged.  A hand-over therefore skips nothing;
+ * what it can repeat is the batch the old leader had sent and not yet
+ * recorded (at-least-once, as after a crash).  Two replicas may both
+ * believe they lead for the moment between a lost lock connection and its
+ * next poll: the position only ever moves forward (a slower one cannot
+ * take it back), so that too can only repeat entries, never lose them.
  */
 #include <fcntl.h>
 #include <netdb.h>
@@ -34,8 +45,9 @@
 #include "jitgate/thread.h"
 #include "jitgate/webhook.h"
 
-#define IDLE_MS	   250
-#define MAX_SECRET 4096
+#define IDLE_MS	     250
+#define LEAD_POLL_MS 1000 /* how often a replica that does not lead asks again */
+#define MAX_SECRET   4096
 
 struct jg_audit_stream {
 	struct jg_store *store;
@@ -44,9 +56,10 @@ struct jg_audit_stream {
 	char hostname[256];
 	char *secret;
 	size_t secret_len;
-	struct jg_thread *thread; /* NULL until started, and once stopped */
-	pthread_mutex_t lock;	  /* the counters below, read by the metrics */
-	uint64_t next_seq;	  /* acknowledged up to here */
+	struct jg_thread *thread;	/* NULL until started, and once stopped */
+	struct jg_store_leader *leader; /* one stream across replicas; made by start */
+	pthread_mutex_t lock;		/* the counters below, read by the metrics */
+	uint64_t next_seq;		/* acknowledged up to here */
 	unsigned long long sent, failures;
 	/* the thread's own state */
 	int loaded;   /* next_seq was read from the database */
@@ -113,10 +126,11 @@ out:
 /* ---- the position --------------------------------------------------------------- */
 
 static const char sql_pos_get[] = "SELECT next_seq FROM audit_stream WHERE destination = ?";
+/* forward only: a replica that led a moment ago never takes the position back */
 static const char sql_pos_set[] =
     "INSERT INTO audit_stream (destination, next_seq, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (destination) DO UPDATE SET next_seq = excluded.next_seq, "
-    "updated_at = excluded.updated_at";
+    "updated_at = excluded.updated_at WHERE audit_stream.next_seq < excluded.next_seq";
 
 static int
 position_load(struct jg_audit_stream *s)
@@ -130,8 +144,13 @@ position_load(struct jg_audit_stream *s)
 	if ((rc = jg_stmt_prepare(conn, sql_pos_get, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, s->destination);
 		rc = jg_stmt_step(st);
-		s->next_seq = rc == JG_STMT_ROW ? (uint64_t)jg_stmt_column_int64(st, 0) : 0;
+		uint64_t next = rc == JG_STMT_ROW ? (uint64_t)jg_stmt_column_int64(st, 0) : 0;
 		rc = rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+		if (rc == 0) {
+			pthread_mutex_lock(&s->lock); /* the metrics read it */
+			s->next_seq = next;
+			pthread_mutex_unlock(&s->lock);
+		}
 		jg_stmt_finish(st);
 	}
 	jg_store_release(s->store, conn);
@@ -394,7 +413,14 @@ stream_tick(void *arg)
 	struct jg_audit_stream *s = arg;
 	struct batch b;
 	int64_t wait = IDLE_MS;
+	bool lead = false;
 
+	(void)jg_store_leader_poll(s->leader, &lead);
+	if (!lead) {
+		s->loaded = 0; /* another replica moves the position meanwhile */
+		s->attempts = 0;
+		return LEAD_POLL_MS;
+	}
 	if (!s->loaded)
 		s->loaded = position_load(s) == 0;
 	if (!s->loaded || batch_read(s, &b) != 0)
@@ -481,6 +507,8 @@ jg_audit_stream_start(struct jg_audit_stream *s)
 {
 	if (s == NULL || s->thread != NULL)
 		return 0;
+	if (s->leader == NULL && jg_store_leader_new(s->store, "audit-stream", &s->leader) != 0)
+		return JG_ENOMEM;
 	return jg_thread_start(&s->thread, "jg-audit-stream", 0, stream_tick, s);
 }
 
@@ -499,6 +527,7 @@ jg_audit_stream_free(struct jg_audit_stream *s)
 	if (s == NULL)
 		return;
 	jg_audit_stream_stop(s);
+	jg_store_leader_free(s->leader);
 	jg_file_free_secret(s->secret, s->secret_len);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -182,11 +182,22 @@ reload_policies(struct jg_app *app)
  * connection thread allocates in one of glibc's per-thread arenas, which keep
  * what is freed, so after bursts (a full re-verification, an export, many
  * connections) the RSS would stay at its high-water mark (docs/reliability.md).
+ *
+ * Several replicas: ending what is due runs on every one of them - it is an
+ * audited batch under the chain head's lock that reads the due rows after
+ * taking it, so the first replica ends a grant and the others find nothing
+ * left (one grant.expired per grant), and grants end on time even while the
+ * lead changes hands.  The rest runs on the replica that leads "sweeper"
+ * (jg_store_leader): the due notifications (each is marked once in
+ * notify_marks, so two replicas that both believe they lead for a moment
+ * still queue it once), and the deletion of ended sessions and old probe
+ * events (idempotent, but pointless three times over).
  */
 #define TRIM_SECONDS 10
 struct sweeper {
 	struct jg_app *app;
 	struct jg_thread *thread; /* NULL when not running */
+	struct jg_store_leader *leader;
 	unsigned rounds;
 	int64_t last_events_sweep; /* Unix seconds */
 };
@@ -233,14 +244,17 @@ sweeper_tick(void *arg)
 				    .refusals_window = sw->app->cfg->requests_refusals_window,
 				    .now = jg_clock_now()};
 	int ended = 0;
+	bool lead = false;
 	if (jg_access_sweep(&ctx, &ended) != 0)
 		jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
+	(void)jg_store_leader_poll(sw->leader, &lead);
 	/* reminders, escalations, expiry warnings, overdue reviews (a no-op without sinks) */
-	if (jg_access_notify_due(&ctx, sw->app->cfg->notify_expiry_warning,
-				 sw->app->cfg->notify_review_overdue) != 0)
+	if (lead && jg_access_notify_due(&ctx, sw->app->cfg->notify_expiry_warning,
+					 sw->app->cfg->notify_review_overdue) != 0)
 		jg_log(JG_LOG_WARN, "notify: reminders could not be queued now; will retry", NULL);
 	jg_app_policies_release(sw->app);
-	sweep_probe_events(sw, ctx.now);
+	if (lead)
+		sweep_probe_events(sw, ctx.now);
 	if (++sw->rounds % TRIM_SECONDS == 0)
 		(void)malloc_trim(0);
 	return 1000;
@@ -391,7 +405,8 @@ jg_cmd_serve(int argc, char **argv)
 	if (jg_telemetry_sweeper_start(app.telemetry, app.cfg, &tsw) != 0)
 		goto out;
 	sw.app = &app;
-	if (jg_thread_start(&sw.thread, "jg-sweeper", 1000, sweeper_tick, &sw) != 0)
+	if (jg_store_leader_new(app.store, "sweeper", &sw.leader) != 0 ||
+	    jg_thread_start(&sw.thread, "jg-sweeper", 1000, sweeper_tick, &sw) != 0)
 		goto out;
 	if (jg_server_new(app.cfg, app.router, &app, &app.server, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "cannot set up TLS: %s", err);
@@ -436,6 +451,7 @@ jg_cmd_serve(int argc, char **argv)
 	rc = left > 0 ? JG_EXIT_RUNTIME : JG_EXIT_OK;
 out:
 	jg_thread_stop(sw.thread);
+	jg_store_leader_free(sw.leader);
 	jg_notify_free(app.notify);
 	jg_audit_stream_free(app.stream);
 	jg_telemetry_sweeper_stop(tsw);

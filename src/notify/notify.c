@@ -6,20 +6,40 @@
  * to some policies, groups or event types; the event gets one outbox row
  * per sink that wants it, in the caller's transaction.
  *
- * Delivery: one thread per sink takes that sink's oldest due row, sends it
- * (libcurl, the sink's timeout, no redirects) and records the outcome: a
+ * Delivery: one thread per sink claims that sink's oldest due row, sends
+ * it (libcurl, the sink's timeout, no redirects) and records the outcome: a
  * 2xx marks it delivered; anything else schedules the next attempt after
  * jg_backoff_ms(), or dead-letters it after max_attempts.  No store
  * connection is held while a receiver is being waited for.  Because the
  * outcome is written after the receiver answered, a crash in between sends
  * the row again with the same idempotency key: at-least-once.
  *
+ * Every replica delivers, so a row is claimed before it is sent: one
+ * statement counts the attempt (attempts + 1) and moves next_attempt_at a
+ * lease ahead - the sink's timeout plus LEASE_MARGIN_MS - so no other
+ * replica (nor this one) takes it while the attempt can still be running.
+ * On PostgreSQL the row is picked with FOR UPDATE SKIP LOCKED, so replicas
+ * claiming at the same moment take different rows instead of queueing on
+ * one; on SQLite (one process) the oldest due row is read, then claimed
+ * only if it still has the attempts it was read with.  The outcome is
+ * recorded only while the row still carries this claim's attempt number
+ * (a fencing token): an attempt that outlived its lease, whose row another
+ * replica has taken meanwhile, changes nothing.  A replica that dies during
+ * an attempt leaves its claim to expire: the row is sent again at the end
+ * of the lease.  So there is one attempt at a time per row, and a
+ * notification is sent twice only when an attempt's outcome was not
+ * recorded (a crash, or a lease that ran out).
+ *
  * The timer thread, every second: operator alerts (the audit log stopped
  * verifying; checkpoints not reaching an off-host sink) and, hourly, the
- * pruning of delivered rows.  Reminders, escalations, grants ending soon
- * and overdue break-glass reviews are queued by access, which owns the
- * requests (jg_access_notify_due, driven by serve's sweeper): notify never
- * calls up into access.
+ * pruning of delivered rows.  The sink alerts and the pruning run on the
+ * replica that leads "notify-timer" (jg_store_leader), so that several
+ * replicas send one alert per episode; the alert that this replica's view
+ * of the log stopped verifying is its own and stays on every replica.
+ * Reminders, escalations, grants ending soon and overdue break-glass
+ * reviews are queued by access, which owns the requests
+ * (jg_access_notify_due, driven by serve's sweeper): notify never calls up
+ * into access.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +64,11 @@
 #define MAX_SECRET 4096
 #define MAX_REPLY  65536
 #define IDLE_MS	   200
+/*
+ * A claim lasts the sink's timeout plus this: room for connecting to the
+ * store and writing the outcome, and for clocks of replicas a little apart.
+ */
+#define LEASE_MARGIN_MS 15000
 
 struct sink {
 	struct jg_notify *n;
@@ -63,7 +88,9 @@ struct jg_notify {
 	size_t nsinks;
 	pthread_mutex_t lock; /* the sinks' counters */
 	struct jg_thread *timer;
-	int ticks; /* the timer's */
+	struct jg_store_leader
+	    *leader; /* the timer's sink alerts and pruning, once across replicas */
+	int ticks;   /* the timer's */
 	int audit_alerted;
 	int sink_alerted[2]; /* checkpoint sinks "dir", "url" */
 };
@@ -333,54 +360,130 @@ alert(struct jg_notify *n, const char *type, const char *message, const char *si
 
 /* ---- delivery ----------------------------------------------------------------- */
 
+/* PostgreSQL: the oldest due row no other transaction holds, claimed in one statement. */
+static const char sql_claim_pg[] =
+    "UPDATE notify_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = (SELECT id "
+    "FROM notify_outbox WHERE sink = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY "
+    "created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, event, payload, attempts";
+/* SQLite: read the oldest due row (no write lock when none is due), then claim it. */
 static const char sql_due[] =
     "SELECT id, event, payload, attempts FROM notify_outbox WHERE sink = ? AND state = 'pending' "
     "AND next_attempt_at <= ? ORDER BY created_at, id LIMIT 1";
+static const char sql_claim_sqlite[] =
+    "UPDATE notify_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND "
+    "state = 'pending' AND attempts = ? AND next_attempt_at <= ?";
+/* outcomes: only while the row still carries this claim (its attempt number) */
 static const char sql_delivered[] =
-    "UPDATE notify_outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, "
-    "last_error = NULL WHERE id = ?";
+    "UPDATE notify_outbox SET state = 'delivered', delivered_at = ?, last_error = NULL WHERE id = "
+    "? AND attempts = ? AND state = 'pending'";
 static const char sql_retry[] =
-    "UPDATE notify_outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
-    "WHERE id = ?";
+    "UPDATE notify_outbox SET state = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND "
+    "attempts = ? AND state = 'pending'";
 
 struct row {
 	char id[48], event[64];
 	char *payload;
-	int attempts;
+	int attempts; /* with this attempt: the claim's fencing token */
 };
 
 static const char sql_next[] =
     "SELECT min(next_attempt_at) FROM notify_outbox WHERE sink = ? AND state = 'pending'";
 
+/* Copies the claimed row's columns (id, event, payload, attempts): 1, or JG_ENOMEM. */
+static int
+row_read(struct jg_stmt *st, struct row *row)
+{
+	snprintf(row->id, sizeof(row->id), "%s", jg_stmt_column_text(st, 0));
+	snprintf(row->event, sizeof(row->event), "%s", jg_stmt_column_text(st, 1));
+	row->payload = strdup(jg_stmt_column_text(st, 2));
+	row->attempts = (int)jg_stmt_column_int64(st, 3);
+	return row->payload ? 1 : JG_ENOMEM;
+}
+
+/* PostgreSQL's claim: 1 and *row, JG_STMT_DONE when none is due, <0 on failure. */
+static int
+claim_pg(struct sink *s, struct jg_store_conn *conn, int64_t now, int64_t lease, struct row *row)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql_claim_pg, &st);
+
+	if (rc != 0)
+		return rc;
+	jg_stmt_bind_int64(st, 1, now + lease);
+	jg_stmt_bind_text(st, 2, s->cfg->name);
+	jg_stmt_bind_int64(st, 3, now);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW)
+		rc = row_read(st, row);
+	jg_stmt_finish(st);
+	return rc;
+}
+
 /*
- * The sink's oldest due row: 1 and *row; 0 when none is due, with *next_ms
- * the time of the next retry (0: none waiting); <0 on a store failure.
+ * SQLite's: the oldest due row, claimed if it still has the attempts it was
+ * read with.  1 and *row, JG_STMT_DONE when none is due, JG_ECONFLICT when
+ * another claim came first, another <0 on failure.
+ */
+static int
+claim_sqlite(struct sink *s, struct jg_store_conn *conn, int64_t now, int64_t lease,
+	     struct row *row)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, sql_due, &st);
+
+	if (rc != 0)
+		return rc;
+	jg_stmt_bind_text(st, 1, s->cfg->name);
+	jg_stmt_bind_int64(st, 2, now);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW)
+		rc = row_read(st, row);
+	jg_stmt_finish(st);
+	if (rc != 1)
+		return rc;
+	if ((rc = jg_stmt_prepare(conn, sql_claim_sqlite, &st)) == 0) {
+		jg_stmt_bind_int64(st, 1, now + lease);
+		jg_stmt_bind_text(st, 2, row->id);
+		jg_stmt_bind_int64(st, 3, row->attempts);
+		jg_stmt_bind_int64(st, 4, now);
+		rc = jg_stmt_run(st);
+	}
+	if (rc == 0 && jg_store_changes(conn) != 1)
+		rc = JG_ECONFLICT;
+	if (rc != 0) {
+		free(row->payload);
+		row->payload = NULL;
+		return rc;
+	}
+	row->attempts++;
+	return 1;
+}
+
+/*
+ * Claims the sink's oldest due row: 1 and *row (free row->payload); 0 when
+ * none is due, with *next_ms the time of the next retry (0: none waiting)
+ * - or when another replica's claim came first (*next_ms now: look again at
+ * once); <0 on a store failure.
  */
 static int
 take_due(struct sink *s, struct row *row, int64_t *next_ms)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
+	int64_t now = now_ms(), lease = s->cfg->timeout_ms + LEASE_MARGIN_MS;
 	int rc;
 
 	memset(row, 0, sizeof(*row));
+	*next_ms = 0;
 	if (jg_store_acquire(s->n->store, &conn) != 0)
 		return JG_ESTORE;
-	if ((rc = jg_stmt_prepare(conn, sql_due, &st)) == 0) {
-		jg_stmt_bind_text(st, 1, s->cfg->name);
-		jg_stmt_bind_int64(st, 2, now_ms());
-		rc = jg_stmt_step(st);
-		if (rc == JG_STMT_ROW) {
-			snprintf(row->id, sizeof(row->id), "%s", jg_stmt_column_text(st, 0));
-			snprintf(row->event, sizeof(row->event), "%s", jg_stmt_column_text(st, 1));
-			row->payload = strdup(jg_stmt_column_text(st, 2));
-			row->attempts = (int)jg_stmt_column_int64(st, 3);
-			rc = row->payload ? 1 : JG_ENOMEM;
-		}
-		jg_stmt_finish(st);
-	}
-	*next_ms = 0;
-	if (rc == JG_STMT_DONE && jg_stmt_prepare(conn, sql_next, &st) == 0) {
+	rc = jg_store_conn_engine(conn) == JG_STORE_POSTGRES
+		 ? claim_pg(s, conn, now, lease, row)
+		 : claim_sqlite(s, conn, now, lease, row);
+	if (rc == JG_ECONFLICT) {
+		*next_ms = now;
+		rc = 0;
+	} else if (rc == JG_STMT_DONE && jg_stmt_prepare(conn, sql_next, &st) == 0) {
 		jg_stmt_bind_text(st, 1, s->cfg->name);
 		if (jg_stmt_step(st) == JG_STMT_ROW && !jg_stmt_column_is_null(st, 0))
 			*next_ms = jg_stmt_column_int64(st, 0);
@@ -413,7 +516,7 @@ send_row(struct sink *s, const struct row *row, char *why, size_t whylen)
 	/* the same key under the name of the IETF draft, which some receivers de-duplicate on */
 	snprintf(h_idem, sizeof(h_idem), "Idempotency-Key: \"%s\"", row->id);
 	snprintf(h_ts, sizeof(h_ts), "X-Jitgate-Timestamp: %lld", (long long)ts);
-	snprintf(h_attempt, sizeof(h_attempt), "X-Jitgate-Attempt: %d", row->attempts + 1);
+	snprintf(h_attempt, sizeof(h_attempt), "X-Jitgate-Attempt: %d", row->attempts);
 	if (s->secret) {
 		char sig[JG_WEBHOOK_SIG_LEN];
 		if (jg_webhook_sign(s->secret, s->secret_len, ts, body, strlen(body), sig) != 0) {
@@ -449,27 +552,35 @@ record(struct sink *s, const struct row *row, int ok, const char *why)
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
 	int64_t max = s->cfg->max_attempts ? s->cfg->max_attempts : cfg->notify_max_attempts;
-	int attempts = row->attempts + 1, dead = !ok && attempts >= max;
+	int attempts = row->attempts, dead = !ok && attempts >= max, rc = JG_ESTORE;
 	uint32_t rnd = 0;
 
 	if (jg_store_acquire(s->n->store, &conn) != 0)
-		return; /* the row stays due: sent again, same key */
+		return; /* the row is sent again when its lease ends, same key */
 	if (ok && jg_stmt_prepare(conn, sql_delivered, &st) == 0) {
 		jg_stmt_bind_int64(st, 1, now_ms());
 		jg_stmt_bind_text(st, 2, row->id);
-		(void)jg_stmt_step(st);
-		jg_stmt_finish(st);
+		jg_stmt_bind_int64(st, 3, attempts);
+		rc = jg_stmt_run(st);
 	} else if (!ok && jg_stmt_prepare(conn, sql_retry, &st) == 0) {
 		(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
 		jg_stmt_bind_text(st, 1, dead ? "dead" : "pending");
-		jg_stmt_bind_int64(st, 2, attempts);
-		jg_stmt_bind_int64(st, 3,
+		jg_stmt_bind_int64(st, 2,
 				   now_ms() + jg_backoff_ms(attempts, cfg->notify_retry_base_ms,
 							    cfg->notify_retry_max_ms, rnd));
-		jg_stmt_bind_text(st, 4, why);
-		jg_stmt_bind_text(st, 5, row->id);
-		(void)jg_stmt_step(st);
-		jg_stmt_finish(st);
+		jg_stmt_bind_text(st, 3, why);
+		jg_stmt_bind_text(st, 4, row->id);
+		jg_stmt_bind_int64(st, 5, attempts);
+		rc = jg_stmt_run(st);
+	}
+	if (rc == 0 && jg_store_changes(conn) != 1) {
+		/* the lease ran out and the row was taken again (or re-driven): not ours to record
+		 */
+		json_t *f = json_pack("{s:s,s:s,s:i}", "sink", s->cfg->name, "notification",
+				      row->id, "attempts", attempts);
+		jg_log(JG_LOG_WARN,
+		       "notify: an attempt outlived its claim; its outcome is not recorded", f);
+		json_decref(f);
 	}
 	jg_store_release(s->n->store, conn);
 	pthread_mutex_lock(&s->n->lock);
@@ -578,14 +689,20 @@ timer_tick(void *arg)
 {
 	struct jg_notify *n = arg;
 	char why[400];
+	bool lead = false;
 
-	if (n->ticks++ % 3600 == 0)
+	(void)jg_store_leader_poll(n->leader, &lead);
+	/* hourly from the moment this replica leads (the first round it leads prunes) */
+	if (!lead)
+		n->ticks = 0;
+	else if (n->ticks++ % 3600 == 0)
 		prune(n);
 	if (!n->audit_alerted && n->audit && jg_audit_healthy(n->audit, why, sizeof(why)) != 0) {
 		alert(n, "audit.verification_failed", why, NULL);
 		n->audit_alerted = 1; /* the failure is sticky until a restart */
 	}
-	check_sinks(n);
+	if (lead)
+		check_sinks(n);
 	return 1000;
 }
 
@@ -649,7 +766,8 @@ jg_notify_start(struct jg_notify *n)
 			return JG_ENOMEM;
 		}
 	}
-	if (jg_thread_start(&n->timer, "jg-notify-timer", 1000, timer_tick, n) != 0) {
+	if ((n->leader == NULL && jg_store_leader_new(n->store, "notify-timer", &n->leader) != 0) ||
+	    jg_thread_start(&n->timer, "jg-notify-timer", 1000, timer_tick, n) != 0) {
 		jg_notify_stop(n);
 		return JG_ENOMEM;
 	}
@@ -679,6 +797,7 @@ jg_notify_free(struct jg_notify *n)
 	if (n == NULL)
 		return;
 	jg_notify_stop(n);
+	jg_store_leader_free(n->leader);
 	for (size_t i = 0; i < n->nsinks; i++)
 		jg_file_free_secret(n->sinks[i].secret, n->sinks[i].secret_len);
 	pthread_mutex_destroy(&n->lock);

@@ -16,6 +16,7 @@
 // Either way jg.db and jg.telemetryDb are the backend-neutral helpers (tests/e2e/lib/db.mjs) on
 // the instance's databases.
 import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,14 +80,17 @@ export const TEST_LIMITS = [
 // minRefresh } (default: a provider address where nothing listens: identity-free tests do not
 // need one).  policyDir defaults to the repository's policies/.
 // store ({ url, ownerUrl }) names a PostgreSQL database instead of jitgate.db; the telemetry
-// stays telemetry.db in dir (named, as a PostgreSQL state database requires).
-export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies'), store = {}) {
-  const path = join(dir, 'jitgate.yaml');
+// stays telemetry.db in dir (named, as a PostgreSQL state database requires).  replica
+// ({ name, publicUrl, telemetry }) is for one of several replicas sharing dir (startReplicas):
+// the file name of its configuration, the public URL they share (the load balancer's) and its
+// own telemetry file.
+export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies'), store = {}, replica = {}) {
+  const path = join(dir, replica.name ?? 'jitgate.yaml');
   if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
-  if (store.url) extra = withTelemetryDatabase(extra, 'telemetry.db');
+  if (store.url) extra = withTelemetryDatabase(extra, replica.telemetry ?? 'telemetry.db');
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
-    `public_url: "https://127.0.0.1:${port}"`,
+    `public_url: "${replica.publicUrl ?? `https://127.0.0.1:${port}`}"`,
     'log_level: info',
     'tls:',
     '  cert_file: cert.pem',
@@ -386,4 +390,123 @@ export async function cleanup(jg) {
   if (jg.idp) await jg.idp.stop();
   if (jg.store) jg.store.drop();
   rmSync(jg.dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------- several replicas
+
+// A round-robin TCP balancer on a free loopback port in front of ports (TLS passes through: the
+// replicas share one certificate).  A connection goes to the next port that accepts it; a port
+// that refuses (a killed replica) is skipped, as a load balancer's health check would.
+async function startBalancer(ports) {
+  let next = 0;
+  const open = new Set();
+  const server = net.createServer((client) => {
+    client.pause();
+    open.add(client);
+    client.on('close', () => open.delete(client));
+    client.on('error', () => {});
+    const tryPort = (left) => {
+      if (left === 0 || client.destroyed) { client.destroy(); return; }
+      const port = ports[next++ % ports.length];
+      const upstream = net.connect(port, '127.0.0.1');
+      upstream.once('error', () => tryPort(left - 1));
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+        open.add(upstream);
+        upstream.on('close', () => { open.delete(upstream); client.destroy(); });
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+    };
+    tryPort(ports.length);
+  });
+  const port = await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok(server.address().port));
+  });
+  return {
+    port,
+    close: () => new Promise((ok) => { for (const s of open) s.destroy(); server.close(() => ok()); }),
+  };
+}
+
+// startReplicas(n, opts): n jitgate processes serving one PostgreSQL database, as replicas behind
+// a load balancer are deployed (docs/operations.md, "Running several replicas"): one directory
+// with one key_dir and one TLS certificate, one identity provider, one public_url - that of a
+// round-robin balancer started here (startBalancer) - and each replica listening on a port of
+// its own with a configuration of its own (jitgate-<i>.yaml, its own telemetry file).  The
+// database is migrated and the keys generated once, before any replica starts.
+// opts: extraConfig (YAML every replica gets), copyPolicies and policyFiles as for
+// startJitgate.  Resolves { replicas, front, dir, store, db, idp, restart(i), close() }:
+// replicas[i] is a Jitgate on its own port (its url is the public one, so tokens are for the
+// audience every replica checks); front is a Jitgate object (never started) whose requests go
+// through the balancer.  PostgreSQL only: SQLite serves one process per file.
+export async function startReplicas(n, opts = {}) {
+  if ((opts.backend ?? DB_BACKEND) !== 'postgres') throw new Error('startReplicas needs JG_E2E_DB=postgres');
+  const dir = mkdtempSync(join(tmpdir(), 'jg-replicas-'));
+  const policyDir = opts.copyPolicies ? join(dir, 'policies') : join(ROOT, 'policies');
+  if (opts.copyPolicies) cpSync(join(ROOT, 'policies'), policyDir, { recursive: true });
+  for (const [name, text] of Object.entries(opts.policyFiles ?? {})) writeFileSync(join(policyDir, name), text);
+  const { cert } = makeCert(dir);
+  const ports = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  const lb = await startBalancer(ports);
+  const publicUrl = `https://127.0.0.1:${lb.port}`;
+  const set = { dir, replicas: [], lb, idp: null, store: null };
+  set.close = async () => {
+    for (const jg of set.replicas) if (jg.proc) await jg.stop('SIGKILL');
+    await lb.close();
+    if (set.idp) await set.idp.stop();
+    if (set.store) set.store.drop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    set.idp = await startIdp({ jitgateUrl: publicUrl });
+    const clientSecretFile = join(dir, 'client-secret');
+    writeFileSync(clientSecretFile, set.idp.clientSecret + '\n', { mode: 0o600 });
+    set.store = await pgStore();
+    set.db = set.store.db;
+    const configs = ports.map((port, i) => writeConfig(dir, port, opts.extraConfig ?? '',
+      { issuer: set.idp.url, clientSecretFile }, policyDir, { url: set.store.url, ownerUrl: set.store.ownerUrl },
+      { name: `jitgate-${i}.yaml`, publicUrl, telemetry: `telemetry-${i}.db` }));
+    for (const c of configs) { // the state database once, each replica's telemetry file
+      const m = runJitgate(['migrate', '-c', c]);
+      if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
+    }
+    set.store.grantServing();
+    const k = runJitgate(['keys', 'generate', '-c', configs[0]]);
+    if (k.code !== 0) throw new Error(`keys generate failed: ${k.stderr}`);
+    set.replicas = ports.map((port, i) => {
+      const jg = new Jitgate(dir, port, cert, configs[i]);
+      jg.ownUrl = jg.url;
+      jg.url = publicUrl;
+      jg.idp = set.idp;
+      jg.policyDir = policyDir;
+      jg.store = set.store;
+      jg.db = set.store.db;
+      jg.telemetryDb = openDb(`sqlite://${join(dir, `telemetry-${i}.db`)}`);
+      return jg;
+    });
+    await Promise.all(set.replicas.map((jg) => jg.start()));
+  } catch (e) {
+    await set.close();
+    throw e;
+  }
+  set.front = new Jitgate(dir, lb.port, cert, set.replicas[0].configPath);
+  set.front.idp = set.idp;
+  set.front.tokens = set.replicas[0].tokens ??= {};
+  for (const jg of set.replicas) jg.tokens = set.front.tokens; // one token per user for all
+  // Starts replica i again (after a kill): it verifies the whole log before it listens.
+  set.restart = async (i) => {
+    const jg = set.replicas[i];
+    if (!jg.exited) await jg.stop('SIGKILL');
+    jg.exited = null;
+    jg.stderr = '';
+    return jg.start();
+  };
+  return set;
 }
