@@ -64,6 +64,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 # A *_pg variant that includes its SQLite twin (tests/unit/pgdb.h: the cluster's databases).
 $(BUILD)/tests/test_migrate_pg: tests/unit/test_migrate.c tests/unit/pgdb.h
 $(BUILD)/tests/test_audit_pg: tests/unit/pgdb.h
+$(BUILD)/tests/test_store_copy_pg: tests/unit/pgdb.h
 $(BUILD)/tests/test_access_pg: tests/unit/test_access.c tests/unit/pgdb.h
 
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.

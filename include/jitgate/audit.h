@@ -195,6 +195,8 @@ int jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *
 
 /* The number of entries (the head's size). */
 int jg_audit_size(struct jg_store *store, uint64_t *size);
+/* The same on a connection the caller holds (inside its transaction, if any).  0 or JG_ESTORE. */
+int jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size);
 
 /*
  * Called by jg_audit_read_from() for each entry, in order: its seq and its
@@ -373,5 +375,12 @@ struct jg_audit_filter {
  * page, or null}.  The caller decrefs.  Returns 0, JG_EINVAL or JG_ESTORE.
  */
 int jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **out);
+
+/*
+ * The audit log's tables (entries, nodes, the chain head, checkpoints and
+ * their pushes, the stream's positions, the writer's probe row), declared for `jitgate store copy`
+ * (store.h, struct jg_store_table): *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_audit_tables(size_t *n);
 
 #endif

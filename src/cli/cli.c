@@ -42,6 +42,8 @@ static const char usage_text[] =
     "  backup FILE [-c FILE]                   online copy of the database (new file, 0600)\n"
     "  restore FILE [-c FILE] [--checkpoint NOTE]\n"
     "                                          verify a backup, then replace the stopped database\n"
+    "  store copy [-c FILE] --from URL --to URL [--from-password-file F] [--to-password-file F]\n"
+    "                                          copy every table into an empty, migrated database\n"
     "  demo seed [-c FILE]                     store demo telemetry for payment-service\n"
     "  version                                 print the version\n"
     "  help                                    show this text\n"
