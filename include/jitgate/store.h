@@ -215,7 +215,7 @@ struct jg_store_table {
 /* A table whose rows all come from use: an empty target has none. */
 #define JG_STORE_TABLE(tname, cols, types_, order, qs)                                             \
 	{                                                                                          \
-		.name = tname, .columns = cols, .types = types_,                                   \
+		.name = (tname), .columns = (cols), .types = (types_),                             \
 		.select = "SELECT " cols " FROM " tname " ORDER BY " order,                        \
 		.insert = "INSERT INTO " tname " (" cols ") VALUES (" qs ")",                      \
 		.count = "SELECT count(*) FROM " tname, .seeded = false                            \
@@ -227,7 +227,7 @@ struct jg_store_table {
  */
 #define JG_STORE_TABLE_SEEDED(tname, cols, types_, key, qs, set)                                   \
 	{                                                                                          \
-		.name = tname, .columns = cols, .types = types_,                                   \
+		.name = (tname), .columns = (cols), .types = (types_),                             \
 		.select = "SELECT " cols " FROM " tname " ORDER BY " key,                          \
 		.insert = "INSERT INTO " tname " (" cols ") VALUES (" qs ") ON CONFLICT (" key     \
 			  ") DO UPDATE SET " set,                                                  \

@@ -54,21 +54,27 @@
 
 #define MAX_TABLES 64
 
+/* A module's declaration of the tables it owns (JG_STORE_TABLE, store.h). */
+typedef const struct jg_store_table *(*table_owner_fn)(size_t *n);
+
+/* In the order rows can be inserted: a table after those its rows refer to. */
+static const table_owner_fn owners[] = {
+    jg_migrate_tables,			  /* deployment */
+    jg_audit_tables,			  /* audit_checkpoints before audit_checkpoint_pushes */
+    jg_session_tables, jg_catalog_tables, /* services before ingest_keys */
+    jg_access_tables,			  /* access_requests before approvals */
+    jg_probe_tables, /* after access_requests (grant_id); probes before events */
+    jg_notify_tables,
+};
+
 int
 jg_cli_store_tables(const struct jg_store_table **out, size_t max, size_t *n)
 {
-	const struct jg_store_table *(*const owners[])(size_t *) = {
-	    jg_migrate_tables, /* deployment */
-	    jg_audit_tables,   /* audit_checkpoints before audit_checkpoint_pushes */
-	    jg_session_tables, jg_catalog_tables, /* services before ingest_keys */
-	    jg_access_tables,			  /* access_requests before approvals */
-	    jg_probe_tables, /* after access_requests (grant_id); probes before events */
-	    jg_notify_tables,
-	};
 	*n = 0;
 	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
-		size_t k;
-		const struct jg_store_table *t = owners[i](&k);
+		size_t k = 0;
+		table_owner_fn owner = owners[i];
+		const struct jg_store_table *t = owner(&k);
 		for (size_t j = 0; j < k; j++) {
 			if (*n == max)
 				return JG_ETOOBIG;
@@ -366,7 +372,7 @@ cmd_copy(int argc, char **argv)
 	}
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
 		return rc;
-	if ((rc = jg_cli_store_tables(tables, MAX_TABLES, &cs.n)) != 0) {
+	if (jg_cli_store_tables(tables, MAX_TABLES, &cs.n) != 0) {
 		rc = JG_EXIT_RUNTIME;
 		goto out;
 	}
