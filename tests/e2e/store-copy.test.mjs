@@ -12,12 +12,13 @@
 // The source is the run's engine (JG_E2E_DB), the targets are both: `make e2e` copies SQLite to
 // PostgreSQL and to SQLite, `make e2e-pg` PostgreSQL to SQLite and to PostgreSQL.
 import { test, describe, before, after } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DB_BACKEND, Jitgate, cleanup, copyStore, pgStore, runJitgate, startJitgate } from './lib/harness.mjs';
+import { DB_BACKEND, Jitgate, cleanup, copyStore, pgStore, postgresOnly, runJitgate, startJitgate } from './lib/harness.mjs';
 import { openDb } from './lib/db.mjs';
 import { CookieJar, driveLogin } from './lib/idp.mjs';
 
@@ -88,6 +89,34 @@ describe(`store copy from ${DB_BACKEND}`, () => {
   const withToken = (server, token, method, path, body) => server.request(method, path, body === undefined
     ? { headers: { authorization: `Bearer ${token}` } }
     : { body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+
+  // Servers a test started on copies (stopped in its finally).
+  const servers = [];
+  // jitgate on to's database: n new requests and a checkpoint of them, pushed to to's sink; its
+  // size and the note's path
+  const serve = async (to, n, why) => {
+    const s = new Jitgate(jg.dir, jg.port, join(jg.dir, 'cert.pem'), to.config);
+    s.idp = jg.idp;
+    s.tokens = jg.tokens;
+    servers.push(s);
+    await s.start();
+    for (let i = 0; i < n; i++) {
+      const q = await s.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '1h', justification: `${why} (${i})` }));
+      assert.equal(q.status, 201, q.body);
+    }
+    const cp = await s.auditor('POST', '/v1/audit/checkpoint');
+    assert.equal(cp.status, 201, cp.body);
+    const note = join(to.sink, `checkpoint-${String(cp.json.size).padStart(20, '0')}.note`);
+    for (let i = 0; i < 100 && !existsSync(note); i++) await sleep(100);
+    assert.ok(existsSync(note), `${note} never reached the sink`);
+    await s.stop();
+    assert.equal(s.exited.code, 0, s.stderr);
+    return { size: cp.json.size, note };
+  };
+  const stopServers = async () => {
+    for (const s of servers.splice(0)) if (!s.exited) await s.stop('SIGKILL');
+  };
+  const check = (to, ...how) => runJitgate(['audit', 'check', '-c', to.config, ...how]);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'jg-copy-'));
@@ -305,28 +334,6 @@ describe(`store copy from ${DB_BACKEND}`, () => {
   test('audit check --against-sink: a restore older than the published checkpoint, or forked from it, exits 5', async () => {
     const live = await target(jg, 'postgres', 'fork-live', sink);
     const old = await target(jg, 'postgres', 'fork-old', sink);
-    const servers = [];
-    // jitgate on to's database: n new requests and a checkpoint of them, pushed to to's sink; its size
-    const serve = async (to, n, why) => {
-      const s = new Jitgate(jg.dir, jg.port, join(jg.dir, 'cert.pem'), to.config);
-      s.idp = jg.idp;
-      s.tokens = jg.tokens;
-      servers.push(s);
-      await s.start();
-      for (let i = 0; i < n; i++) {
-        const q = await s.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '1h', justification: `${why} (${i})` }));
-        assert.equal(q.status, 201, q.body);
-      }
-      const cp = await s.auditor('POST', '/v1/audit/checkpoint');
-      assert.equal(cp.status, 201, cp.body);
-      const note = join(to.sink, `checkpoint-${String(cp.json.size).padStart(20, '0')}.note`);
-      for (let i = 0; i < 100 && !existsSync(note); i++) await sleep(100);
-      assert.ok(existsSync(note), `${note} never reached the sink`);
-      await s.stop();
-      assert.equal(s.exited.code, 0, s.stderr);
-      return { size: cp.json.size, note };
-    };
-    const check = (to, ...how) => runJitgate(['audit', 'check', '-c', to.config, ...how]);
     try {
       for (const to of [live, old]) {
         const c = runJitgate(['store', 'copy', '-c', jg.configPath, '--from', sourceUrl(jg), '--to', to.copyUrl]);
@@ -364,9 +371,66 @@ describe(`store copy from ${DB_BACKEND}`, () => {
       assert.equal(r.code, 5, r.stdout + r.stderr);
       assert.match(r.stdout, /not a checkpoint of this log signed by a checkpoint key of key_dir/);
     } finally {
-      for (const s of servers) if (!s.exited) await s.stop('SIGKILL');
+      await stopServers();
       live.drop();
       old.drop();
+    }
+  });
+  // The documented logical backup (docs/operations.md, "Backup and restore on PostgreSQL"): pg_dump
+  // -Fc as the owner, pg_restore into an empty database owned by the owner.  A dump taken before
+  // the deployment published its newest checkpoint is refused by the check; one taken after passes
+  // it, and jitgate serves from the restored database (its triggers and grants came with it).
+  postgresOnly(test)('pg_dump and pg_restore: the restored database is held to the sink; an older dump is refused, a current one serves', async () => {
+    const live = await target(jg, 'postgres', 'dump-live', sink);
+    const restores = [];
+    const dump = (name) => {
+      const file = join(dir, `${name}.dump`);
+      execFileSync('pg_dump', ['-Fc', '-f', file, '-d', live.copyUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return file;
+    };
+    const restore = async (file, tag) => {
+      const s = await pgStore(); // empty, owned by the owner role
+      restores.push(s);
+      execFileSync('pg_restore', ['--exit-on-error', '--no-password', '-d', s.ownerUrl, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return { config: retarget(jg, `${tag}.yaml`, { url: s.url, ownerUrl: s.ownerUrl }, live.sink), sink: live.sink, db: s.db };
+    };
+    try {
+      const c = runJitgate(['store', 'copy', '-c', jg.configPath, '--from', sourceUrl(jg), '--to', live.copyUrl]);
+      assert.equal(c.code, 0, c.stdout + c.stderr);
+      const before = dump('before');
+      const published = await serve(live, 2, INC);
+      const current = dump('current');
+
+      const stale = await restore(before, 'restored-before');
+      let r = check(stale);
+      assert.equal(r.code, 0, `the older dump verifies on its own: ${r.stdout}${r.stderr}`);
+      r = check(stale, '--against-sink', live.sink);
+      assert.equal(r.code, 5, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`^INVALID: the log holds ${state.counts.audit_log} entries but the off-host checkpoint \\S+ covers ${published.size}`));
+
+      const now = await restore(current, 'restored-current');
+      assert.deepEqual(now.db.entries().map((e) => e.raw.toString('hex')), live.db.entries().map((e) => e.raw.toString('hex')));
+      r = check(now, '--against-sink', live.sink);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`they contain the off-host checkpoint .* \\(size ${published.size}\\)`));
+      // served from the restore: the old token works, the log goes on and still holds the checkpoint
+      const s = new Jitgate(jg.dir, jg.port, join(jg.dir, 'cert.pem'), now.config);
+      s.idp = jg.idp;
+      s.tokens = jg.tokens;
+      servers.push(s);
+      await s.start();
+      const events = await withToken(s, state.token, 'GET', `/v1/services/${SVC}/probes/${state.probe}/events?limit=100&after=0`);
+      assert.equal(events.status, 200, events.body);
+      const q = await s.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '1h', justification: INC }));
+      assert.equal(q.status, 201, q.body);
+      await s.stop();
+      assert.equal(s.exited.code, 0, s.stderr);
+      r = check(now, '--against-sink', live.sink);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    } finally {
+      await stopServers();
+      for (const s of restores) s.drop();
+      live.drop();
     }
   });
 });
