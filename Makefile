@@ -1,6 +1,7 @@
 # jitgate — build, test, run.  See README.md.
 #
 #   make run     install what is missing, build, create dev keys/certs, start jitgate
+#   make run-ha  two replicas on a throwaway PostgreSQL primary + synchronous standby (Ctrl-C stops)
 #   make test    unit tests, the same under ASan+UBSan, then the end-to-end tests on SQLite and
 #                on PostgreSQL
 #   make bench   benchmarks against limits measured in the same run (not part of test)
@@ -35,7 +36,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(UNIT_PG_TWINS:%=$(BU
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
-.PHONY: all deps build unit unit-asan e2e e2e-lsan e2e-pg soak test run bench lint format clean dev-setup \
+.PHONY: all deps build unit unit-asan e2e e2e-lsan e2e-pg soak test run run-ha bench lint format clean dev-setup \
 	fuzz fuzz-build fuzz-smoke fuzz-bins lint-format lint-cppcheck lint-tidy lint-layers tidy-files FORCE
 
 all: build
@@ -69,6 +70,7 @@ $(UNIT_PG_TWINS:%=$(BUILD)/tests/%_pg): $(BUILD)/tests/%_pg: tests/unit/%.c test
   $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -DJG_TEST_PG=1 $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 $(BUILD)/tests/test_audit_pg: tests/unit/pgdb.h
+$(BUILD)/tests/test_store_copy_pg: tests/unit/pgdb.h
 
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
 $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup
@@ -153,6 +155,12 @@ run: deps
 	$(MAKE) --no-print-directory build
 	@deploy/dev-setup.sh
 	@deploy/run-dev.sh
+
+# Two replicas on a throwaway PostgreSQL primary + synchronous standby (deploy/run-ha.sh); Ctrl-C
+# stops and removes everything.
+run-ha: deps
+	$(MAKE) --no-print-directory build
+	@deploy/run-ha.sh
 
 bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup \
        $(BUILD)/bench/telemetry_bench

@@ -204,4 +204,11 @@ int jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, con
 int jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now, bool *live)
     __attribute__((warn_unused_result));
 
+/*
+ * The request lifecycle's tables (requests, approvals, refusal budgets,
+ * notification marks), declared for `jitgate store copy` (store.h, struct jg_store_table):
+ * *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_access_tables(size_t *n);
+
 #endif

@@ -195,6 +195,8 @@ int jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *
 
 /* The number of entries (the head's size). */
 int jg_audit_size(struct jg_store *store, uint64_t *size);
+/* The same on a connection the caller holds (inside its transaction, if any).  0 or JG_ESTORE. */
+int jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size);
 
 /*
  * Called by jg_audit_read_from() for each entry, in order: its seq and its
@@ -296,6 +298,39 @@ int jg_audit_proof_view(struct jg_audit *a, uint64_t seq, struct jg_audit_proof_
 /* Frees what a view holds (NULL or a cleared view: no-op). */
 void jg_audit_proof_view_clear(struct jg_audit_proof_view *v);
 
+/*
+ * The check against the world's copy (audit_offhost.c): a log restored from
+ * a backup, or moved, must contain the newest checkpoint an off-host sink
+ * holds - else it silently drops entries the world has seen, and its next
+ * checkpoints fork from the published ones.
+ *
+ * jg_audit_offhost_newest: the path of the newest checkpoint-<20 digits>.note
+ * in dir (the names sort by size), written into path.  Returns 0,
+ * JG_ENOTFOUND (none there) or JG_EIO (dir unreadable, or path too short).
+ */
+int jg_audit_offhost_newest(const char *dir, char *path, size_t pathlen);
+/*
+ * Reads the note at path (at most JG_NOTE_MAX_BYTES) and opens it with one of
+ * verifiers: *cp is a checkpoint of origin signed by one of those keys.
+ * Returns 0, JG_EIO (unreadable) or JG_EVERIFY (not such a checkpoint), with
+ * the reason in err.
+ */
+int jg_audit_offhost_read(const char *path, const struct jg_audit_verifiers *verifiers,
+			  const char *origin, struct jg_checkpoint *cp, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/*
+ * Whether the log of store, whose whole chain was verified (chain, from
+ * jg_audit_verify_store_chain), contains cp: its first cp->size entries have
+ * cp's root, shown by an RFC 9162 consistency proof from the stored tree to
+ * the chain's full size.  Returns 0; JG_ECONFLICT when the log holds fewer
+ * entries than cp covers (older than what was published); JG_EVERIFY when
+ * its history differs (a fork or a rewrite, even one that verifies on its
+ * own); or the store's error.
+ */
+int jg_audit_contains_checkpoint(struct jg_store *store, const struct jg_chain *chain,
+				 const struct jg_checkpoint *cp)
+    __attribute__((warn_unused_result));
+
 /* Loads the public checkpoint keys of key_dir as note verifiers named origin. */
 int jg_audit_verifiers_load(const char *key_dir, const char *origin, struct jg_audit_verifiers *out,
 			    char *err, size_t errlen);
@@ -372,5 +407,12 @@ struct jg_audit_filter {
  * page, or null}.  The caller decrefs.  Returns 0, JG_EINVAL or JG_ESTORE.
  */
 int jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **out);
+
+/*
+ * The audit log's tables (entries, nodes, the chain head, checkpoints and
+ * their pushes, the stream's positions, the writer's probe row), declared for `jitgate store copy`
+ * (store.h, struct jg_store_table): *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_audit_tables(size_t *n);
 
 #endif

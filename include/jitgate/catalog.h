@@ -116,4 +116,10 @@ int jg_catalog_key_revoke(const struct jg_catalog_ctx *ctx, const char *service,
 int jg_catalog_ingest_auth(struct jg_store *store, const char *key, struct jg_ingest_caller *caller)
     __attribute__((warn_unused_result));
 
+/*
+ * The service catalog and its ingest keys, declared for `jitgate store copy` (store.h, struct
+ * jg_store_table): *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_catalog_tables(size_t *n);
+
 #endif

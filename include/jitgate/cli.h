@@ -32,6 +32,7 @@ int jg_cmd_ingest_key(int argc, char **argv);
 int jg_cmd_backup(int argc, char **argv);
 int jg_cmd_restore(int argc, char **argv);
 int jg_cmd_demo(int argc, char **argv);
+int jg_cmd_store(int argc, char **argv);
 
 /*
  * Writes text to `to` and returns code, or JG_EXIT_RUNTIME instead of
@@ -71,6 +72,13 @@ struct jg_audit_config jg_cli_audit_config(const struct jg_config *cfg);
  */
 int jg_cli_open_audit(const char *config, const char *who, struct jg_config **cfg,
 		      struct jg_store **store, struct jg_audit **audit);
+
+/*
+ * Every table `jitgate store copy` copies, as each owner declares it
+ * (store.h), in an order where a table comes after those its rows refer
+ * to: pointers into out (at most max), *n of them.  0 or JG_ETOOBIG.
+ */
+int jg_cli_store_tables(const struct jg_store_table **out, size_t max, size_t *n);
 
 /* "operator:<unix user>": the audit actor of a command run on the host. */
 void jg_cli_operator_actor(char *out, size_t len);

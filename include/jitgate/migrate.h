@@ -50,4 +50,11 @@ int jg_migrate_apply_set(struct jg_store *store, const char *root, const char *s
 int jg_migrate_status_set(struct jg_store *store, const char *root, const char *set, int *pending,
 			  char *err, size_t errlen);
 
+/*
+ * The tables the migrations themselves own besides schema_migrations (which
+ * is never copied): deployment, the facts of the deployment, declared for `jitgate store copy`
+ * (store.h, struct jg_store_table): *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_migrate_tables(size_t *n);
+
 #endif

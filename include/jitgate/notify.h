@@ -87,4 +87,10 @@ int jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, con
  */
 char *jg_notify_metrics(struct jg_notify *n);
 
+/*
+ * The notification outbox, declared for `jitgate store copy` (store.h, struct jg_store_table):
+ * *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_notify_tables(size_t *n);
+
 #endif

@@ -109,4 +109,10 @@ int jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query 
  */
 int jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted);
 
+/*
+ * Probes and their captured events, declared for `jitgate store copy` (store.h, struct
+ * jg_store_table): *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_probe_tables(size_t *n);
+
 #endif

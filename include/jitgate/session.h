@@ -59,4 +59,10 @@ int jg_session_delete_user(struct jg_store_conn *conn, const char *sub);
  */
 int jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *deleted);
 
+/*
+ * Sessions and sign-ins in progress, declared for `jitgate store copy` (store.h, struct
+ * jg_store_table): *n receives how many; the array is static.
+ */
+const struct jg_store_table *jg_session_tables(size_t *n);
+
 #endif

@@ -75,6 +75,12 @@ struct jg_store_options {
 	 * Refused for SQLite.
 	 */
 	const char *password_file;
+	/*
+	 * SQLite: refuse (JG_ENOTFOUND) a file that does not exist instead of
+	 * creating it, for commands that name an existing database (`jitgate
+	 * store copy`): a mistyped path must not become a new empty file.
+	 */
+	bool must_exist;
 };
 
 /*
@@ -190,6 +196,97 @@ struct jg_store_leader_state {
 	bool held;
 };
 size_t jg_store_leaders(struct jg_store_leader_state *out, size_t max);
+
+/*
+ * Copying a database table by table (`jitgate store copy`: SQLite to
+ * PostgreSQL, back, or between two databases of one engine).
+ *
+ * The rows of a table are read and written by its owner's SQL, not by SQL
+ * built here: each module that owns tables declares them (a `*_tables()`
+ * function beside its other statements) as string literals made by the
+ * macros below, so the rule of this header holds - SQL is never built from
+ * names at run time, and the statement cache is keyed by literal addresses.
+ * The store checks every declaration against the schema's own catalog before
+ * anything is copied (jg_store_table_check: the table exists with exactly the
+ * declared columns and types; jg_store_tables_cover: no table of the schema
+ * lacks a declaration), so a migration that adds a table or a column without
+ * its owner declaring it makes a copy refuse instead of silently dropping
+ * data.
+ *
+ * types holds one letter per column: 'i' integer (int64), 'r' real (double),
+ * 't' text, 'b' blob (bytea); NULL travels as NULL whatever the letter.
+ */
+struct jg_store_table {
+	const char *name;    /* the table */
+	const char *columns; /* every column, ", "-separated, in select/insert order */
+	const char *types;   /* one letter per column (above) */
+	const char *select;  /* SELECT columns FROM name ORDER BY its key */
+	const char *insert;  /* INSERT INTO name (columns) VALUES (?, ...); an upsert if seeded */
+	const char *count;   /* SELECT count(*) FROM name */
+	bool seeded;	     /* the migrations insert rows into it (a chain head, a marker row) */
+};
+
+/* A table whose rows all come from use: an empty target has none. */
+#define JG_STORE_TABLE(tname, cols, types_, order, qs)                                             \
+	{                                                                                          \
+		.name = (tname), .columns = (cols), .types = (types_),                             \
+		.select = "SELECT " cols " FROM " tname " ORDER BY " order,                        \
+		.insert = "INSERT INTO " tname " (" cols ") VALUES (" qs ")",                      \
+		.count = "SELECT count(*) FROM " tname, .seeded = false                            \
+	}
+/*
+ * A table the migrations seed (rows keyed by key): the copy replaces the
+ * seeded rows with the source's (set: "c = excluded.c, ..." for every
+ * column but the key), which every trigger on it must allow.
+ */
+#define JG_STORE_TABLE_SEEDED(tname, cols, types_, key, qs, set)                                   \
+	{                                                                                          \
+		.name = (tname), .columns = (cols), .types = (types_),                             \
+		.select = "SELECT " cols " FROM " tname " ORDER BY " key,                          \
+		.insert = "INSERT INTO " tname " (" cols ") VALUES (" qs ") ON CONFLICT (" key     \
+			  ") DO UPDATE SET " set,                                                  \
+		.count = "SELECT count(*) FROM " tname, .seeded = true                             \
+	}
+
+/* The migrations' own bookkeeping table: never copied (each database records its own runs). */
+#define JG_STORE_MIGRATIONS_TABLE "schema_migrations"
+
+/*
+ * Checks t against conn's schema (its catalog: sqlite_schema and
+ * pragma_table_info; pg_catalog in the current schema): the table exists
+ * and its columns are exactly t->columns (in any order), each of the type
+ * its letter says (INTEGER/bigint, REAL/double precision, TEXT/text,
+ * BLOB/bytea); t itself is well formed (as many letters and '?' as
+ * columns).  Returns 0, or JG_EINVAL with what differs in err.
+ */
+int jg_store_table_check(struct jg_store_conn *conn, const struct jg_store_table *t, char *err,
+			 size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Checks that every table of conn's schema is one of tables[0..n) or
+ * JG_STORE_MIGRATIONS_TABLE (SQLite's own sqlite_* tables aside).  Returns
+ * 0, or JG_EINVAL naming the first undeclared table in err.
+ */
+int jg_store_tables_cover(struct jg_store_conn *conn, const struct jg_store_table *const *tables,
+			  size_t n, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* *rows = the number of rows of t on conn (t->count).  0 or the store's error. */
+int jg_store_table_count(struct jg_store_conn *conn, const struct jg_store_table *t, int64_t *rows);
+
+/*
+ * Copies every row of t from src to dst, value by value with the types t
+ * declares (blobs byte for byte), in t->select's order; *rows counts them.
+ * src must be inside a read transaction (jg_store_begin_read: the copy is
+ * one snapshot; a PostgreSQL source is read through a cursor, so a table
+ * of any size is never held whole) and dst inside a write transaction.
+ * PostgreSQL dst: every column of t that owns a sequence (an identity or
+ * serial column) has the sequence set past the highest value copied, so
+ * the next row the server numbers follows the copied ones.  Returns 0, or
+ * the store's error with the table and the reason in err (never a value).
+ */
+int jg_store_table_copy(struct jg_store_conn *src, struct jg_store_conn *dst,
+			const struct jg_store_table *t, int64_t *rows, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * Borrows a connection (waits while all are in use).  Returns 0 or

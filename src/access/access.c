@@ -1036,3 +1036,29 @@ jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 	*ended = rc == 0 ? j.ended : 0;
 	return rc;
 }
+
+/*
+ * The lifecycle's tables as `jitgate store copy` moves them (store.h);
+ * requests before the approvals that refer to them.
+ */
+#define REQUEST_COLUMNS                                                                            \
+	"id, requester, requester_groups, service, capabilities, duration, justification, "        \
+	"incident, break_glass, state, decision, policy_sha256, created_at, pending_until, "       \
+	"approved_at, expires_at, ended_at, end_reason, ended_by, reviewed_by, reviewed_at, "      \
+	"review_note"
+static const struct jg_store_table access_tables[] = {
+    JG_STORE_TABLE("access_requests", REQUEST_COLUMNS, "tttttittitttiiiiitttit", "id",
+		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("approvals", "request_id, approver, requirement, created_at", "ttii",
+		   "request_id, approver, requirement", "?, ?, ?, ?"),
+    JG_STORE_TABLE("action_refusals", "actor, window_start, recorded, suppressed, actions", "tiiit",
+		   "actor", "?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("notify_marks", "request_id, kind, at", "tti", "request_id, kind", "?, ?, ?"),
+};
+
+const struct jg_store_table *
+jg_access_tables(size_t *n)
+{
+	*n = sizeof(access_tables) / sizeof(access_tables[0]);
+	return access_tables;
+}

@@ -161,3 +161,32 @@ jg_audit_free(struct jg_audit *a)
 	pthread_cond_destroy(&a->done);
 	free(a);
 }
+
+/*
+ * The audit log's tables as `jitgate store copy` moves them (store.h).
+ * audit_head and store_probe are seeded by their migrations: the copy
+ * replaces the seeded row, which the head's trigger allows because it only
+ * grows (an empty log's head has size 0).  Entries are blobs: copied byte
+ * for byte, and verified after the copy.
+ */
+static const struct jg_store_table audit_tables[] = {
+    JG_STORE_TABLE("audit_log", "seq, entry", "ib", "seq", "?, ?"),
+    JG_STORE_TABLE("audit_nodes", "level, idx, hash", "iib", "level, idx", "?, ?, ?"),
+    JG_STORE_TABLE_SEEDED("audit_head", "id, size, last_hash, frontier, ts", "iibbi", "id",
+			  "?, ?, ?, ?, ?",
+			  "size = excluded.size, last_hash = excluded.last_hash, "
+			  "frontier = excluded.frontier, ts = excluded.ts"),
+    JG_STORE_TABLE("audit_checkpoints", "size, note, created_at", "iti", "size", "?, ?, ?"),
+    JG_STORE_TABLE("audit_checkpoint_pushes", "size, sink, pushed_at", "iti", "size, sink",
+		   "?, ?, ?"),
+    JG_STORE_TABLE("audit_stream", "destination, next_seq, updated_at", "tii", "destination",
+		   "?, ?, ?"),
+    JG_STORE_TABLE_SEEDED("store_probe", "id, n", "ii", "id", "?, ?", "n = excluded.n"),
+};
+
+const struct jg_store_table *
+jg_audit_tables(size_t *n)
+{
+	*n = sizeof(audit_tables) / sizeof(audit_tables[0]);
+	return audit_tables;
+}

@@ -130,8 +130,6 @@ int jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32]
  * when there is no such entry.
  */
 int jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry);
-/* audit_read.c: the head's size, on a connection the caller holds. */
-int jg_audit_read_size(struct jg_store_conn *conn, uint64_t *size);
 
 /* audit_writer.c: the writer thread's round (leads batches of asynchronous jobs). */
 int64_t jg_audit_writer_tick(void *arg);

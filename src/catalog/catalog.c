@@ -228,3 +228,18 @@ jg_catalog_service_list(struct jg_store *store, json_t **out)
 	*out = list;
 	return 0;
 }
+
+/* services before the ingest keys that refer to them, as `jitgate store copy` moves them. */
+static const struct jg_store_table catalog_tables[] = {
+    JG_STORE_TABLE("services", "name, owners, created_at, removed_at", "ttii", "name",
+		   "?, ?, ?, ?"),
+    JG_STORE_TABLE("ingest_keys", "id, service, sha256, created_at, revoked_at", "ttbii", "id",
+		   "?, ?, ?, ?, ?"),
+};
+
+const struct jg_store_table *
+jg_catalog_tables(size_t *n)
+{
+	*n = sizeof(catalog_tables) / sizeof(catalog_tables[0]);
+	return catalog_tables;
+}

@@ -306,22 +306,88 @@ cmd_checkpoint(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * The verified log of store against the newest off-host checkpoint: the
+ * note given (--checkpoint) or the newest in the sink directory
+ * (--against-sink).  Prints what it found; 0 or JG_EXIT_AUDIT.
+ */
+static int
+check_offhost(struct jg_store *store, const struct jg_config *cfg,
+	      const struct jg_audit_verifiers *vs, const struct jg_chain *chain, const char *sink,
+	      const char *note)
+{
+	char path[4096], err[1024];
+	struct jg_checkpoint cp;
+
+	if (note == NULL) {
+		int rc = jg_audit_offhost_newest(sink, path, sizeof(path));
+		if (rc != 0) {
+			printf("INVALID: %s: %s: nothing to check the log against\n", sink,
+			       rc == JG_ENOTFOUND ? "no checkpoint-<size>.note in it"
+						  : "cannot be read");
+			return JG_EXIT_AUDIT;
+		}
+		note = path;
+	}
+	if (jg_audit_offhost_read(note, vs, cfg->audit_origin, &cp, err, sizeof(err)) != 0) {
+		printf("INVALID: %s\n", err);
+		return JG_EXIT_AUDIT;
+	}
+	int rc = jg_audit_contains_checkpoint(store, chain, &cp);
+	if (rc == JG_ECONFLICT) {
+		printf("INVALID: the log holds %llu entries but the off-host checkpoint %s covers "
+		       "%llu: %llu entries already published are missing (a restore older than "
+		       "what was published, or a copy that lost its tail)\n",
+		       (unsigned long long)chain->next_seq, note, (unsigned long long)cp.size,
+		       (unsigned long long)(cp.size - chain->next_seq));
+		return JG_EXIT_AUDIT;
+	}
+	if (rc != 0) {
+		printf("INVALID: the log is not consistent with the off-host checkpoint %s (size "
+		       "%llu): its history differs from what was published (a fork or a "
+		       "rewrite)\n",
+		       note, (unsigned long long)cp.size);
+		return JG_EXIT_AUDIT;
+	}
+	printf("VALID: %llu entries, every checkpoint and tree node verified; they contain the "
+	       "off-host checkpoint %s (size %llu)\n",
+	       (unsigned long long)chain->next_seq, note, (unsigned long long)cp.size);
+	return JG_EXIT_OK;
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
-	const char *config = "jitgate.yaml";
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"against-sink", required_argument, NULL, 's'},
+	    {"checkpoint", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config = "jitgate.yaml", *sink = NULL, *note = NULL;
 	struct jg_config *cfg = NULL;
 	struct jg_store *store = NULL;
 	struct jg_audit_verifiers vs;
 	struct jg_chain_fault fault;
+	struct jg_chain chain;
 	char err[512];
 	uint64_t size = 0;
-	int rc;
+	int ch, rc;
 
-	if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0))
-		config = argv[2];
-	else if (argc != 1)
-		return jg_cli_usage(stderr, JG_EXIT_USAGE);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 's': sink = optarg; break;
+		case 'p': note = optarg; break;
+		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
+		}
+	}
+	if (optind != argc || (sink != NULL && note != NULL)) {
+		fprintf(stderr, "usage: jitgate audit check [-c FILE] [--against-sink DIR | "
+				"--checkpoint NOTE]\n");
+		return JG_EXIT_USAGE;
+	}
 	if ((rc = jg_cli_open_audit(config, "audit", &cfg, &store, NULL)) != 0)
 		goto out;
 	if (jg_audit_verifiers_load(cfg->key_dir, cfg->audit_origin, &vs, err, sizeof(err)) != 0) {
@@ -329,17 +395,20 @@ cmd_check(int argc, char **argv)
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
-	rc = jg_audit_verify_store(store, &vs, (int)cfg->audit_verify_threads, &size, &fault);
-	if (rc == 0) {
-		printf("VALID: %llu entries, every checkpoint and tree node verified\n",
-		       (unsigned long long)size);
-	} else {
+	rc = jg_audit_verify_store_chain(store, &vs, (int)cfg->audit_verify_threads, &size, &chain,
+					 &fault);
+	if (rc != 0) {
 		if (fault.seq != UINT64_MAX)
 			printf("INVALID: first bad seq %llu: %s\n", (unsigned long long)fault.seq,
 			       fault.why);
 		else
 			printf("INVALID: %s\n", rc == JG_EVERIFY ? fault.why : jg_strerror(rc));
 		rc = JG_EXIT_AUDIT;
+	} else if (sink != NULL || note != NULL) {
+		rc = check_offhost(store, cfg, &vs, &chain, sink, note);
+	} else {
+		printf("VALID: %llu entries, every checkpoint and tree node verified\n",
+		       (unsigned long long)size);
 	}
 out:
 	jg_store_close(store);

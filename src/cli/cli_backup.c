@@ -16,7 +16,6 @@
  * the old database is kept beside it and the verified copy renamed into
  * place.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,10 +30,8 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/cli.h"
-#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
-#include "jitgate/merkle.h"
 #include "jitgate/migrate.h"
 
 /* Parses -c FILE and exactly one FILE operand. */
@@ -138,96 +135,6 @@ out:
 	return rc;
 }
 
-/* The newest checkpoint-<20 digits>.note of dir (names sort by size), or none. */
-static int
-newest_note(const char *dir, char *path, size_t len)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char best[64] = "";
-
-	if (d == NULL)
-		return JG_EIO;
-	while ((e = readdir(d)) != NULL) {
-		const char *n = e->d_name;
-		if (strlen(n) == 36 && strncmp(n, "checkpoint-", 11) == 0 &&
-		    strspn(n + 11, "0123456789") == 20 && strcmp(n + 31, ".note") == 0 &&
-		    strcmp(n, best) > 0)
-			memcpy(best, n, 37); /* 36 characters and the NUL, checked above */
-	}
-	closedir(d);
-	if (best[0] == '\0')
-		return JG_ENOTFOUND;
-	snprintf(path, len, "%s/%s", dir, best);
-	return 0;
-}
-
-/* Reads and opens the off-host checkpoint note with one of the trusted keys. */
-static int
-read_offhost(const char *path, const struct jg_audit_verifiers *vs, const char *origin,
-	     struct jg_checkpoint *cp)
-{
-	char *buf = NULL, err[512];
-	size_t len;
-	int rc = JG_EVERIFY;
-
-	if (jg_file_read(path, JG_NOTE_MAX_BYTES, false, &buf, &len, err, sizeof(err)) != 0) {
-		fprintf(stderr, "jitgate restore: %s\n", err);
-		return JG_EIO;
-	}
-	for (int i = 0; i < vs->n && rc != 0; i++)
-		rc = jg_signed_note_open_checkpoint(buf, len, &vs->v[i], cp);
-	free(buf);
-	if (rc == 0 && strcmp(cp->origin, origin) != 0)
-		rc = JG_EVERIFY;
-	if (rc != 0)
-		fprintf(
-		    stderr,
-		    "jitgate restore: %s: not a checkpoint of this log signed by a checkpoint key "
-		    "of key_dir\n",
-		    path);
-	return rc;
-}
-
-/*
- * The backup (verified chain of size n) against the off-host checkpoint cp:
- * 0 when the first cp->size entries of the backup have cp's root.
- */
-static int
-consistent(struct jg_store *store, const struct jg_chain *chain, const struct jg_checkpoint *cp)
-{
-	uint8_t root_n[32], root_m[32], proof[JG_MERKLE_MAX_PROOF_BYTES];
-	json_t *c = NULL;
-	size_t plen = 0;
-	int rc;
-
-	if ((rc = jg_merkle_frontier_root(&chain->tree, root_n)) != 0 ||
-	    (rc = jg_audit_consistency(store, cp->size, chain->next_seq, &c)) != 0)
-		return rc;
-	json_t *p = json_object_get(c, "proof"), *h;
-	size_t i;
-	rc = jg_unhex32(json_string_value(json_object_get(c, "root_from")), root_m) != 0 ||
-		     json_array_size(p) > sizeof(proof) / 32
-		 ? JG_EVERIFY
-		 : 0;
-	json_array_foreach(p, i, h)
-	{
-		if (rc == 0 && jg_unhex32(json_string_value(h), proof + 32 * i) != 0)
-			rc = JG_EVERIFY;
-		plen += 32;
-	}
-	json_decref(c);
-	if (rc != 0)
-		return rc;
-	/* root_m from the backup's verified nodes must be the off-host root, and provably a prefix
-	 */
-	if (memcmp(root_m, cp->root, 32) != 0 ||
-	    jg_merkle_consistency_verify(cp->size, chain->next_seq, cp->root, root_n, proof,
-					 plen) != 0)
-		return JG_EVERIFY;
-	return 0;
-}
-
 /* Moves the old database (and its WAL) aside, then renames the staged copy into place. */
 static int
 swap_in(const char *db, const char *staged, char *aside, size_t aside_len)
@@ -327,7 +234,8 @@ jg_cmd_restore(int argc, char **argv)
 	rc = JG_EXIT_AUDIT;
 	if (note == NULL) {
 		if (cfg->audit_sink_dir == NULL ||
-		    newest_note(cfg->audit_sink_dir, note_path, sizeof(note_path)) != 0) {
+		    jg_audit_offhost_newest(cfg->audit_sink_dir, note_path, sizeof(note_path)) !=
+			0) {
 			fprintf(stderr,
 				"jitgate restore: refused: no off-host checkpoint to check the "
 				"backup against (audit.sink_dir has none); give one with "
@@ -336,9 +244,12 @@ jg_cmd_restore(int argc, char **argv)
 		}
 		note = note_path;
 	}
-	if (read_offhost(note, &vs, cfg->audit_origin, &cp) != 0)
+	if (jg_audit_offhost_read(note, &vs, cfg->audit_origin, &cp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "jitgate restore: %s\n", err);
 		goto out;
-	if (size < cp.size) {
+	}
+	int found = jg_audit_contains_checkpoint(staged, &chain, &cp);
+	if (found == JG_ECONFLICT) {
 		fprintf(stderr,
 			"jitgate restore: refused: the backup holds %llu audit entries but the "
 			"off-host "
@@ -348,7 +259,7 @@ jg_cmd_restore(int argc, char **argv)
 			(unsigned long long)(cp.size - size));
 		goto out;
 	}
-	if (consistent(staged, &chain, &cp) != 0) {
+	if (found != 0) {
 		fprintf(
 		    stderr,
 		    "jitgate restore: refused: the backup's audit log is not consistent with the "

@@ -505,3 +505,25 @@ jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted)
 	jg_store_release(store, conn);
 	return rc;
 }
+
+/*
+ * probes before their events, as `jitgate store copy` moves them (store.h).
+ * probe_events.id is numbered by the database (SQLite's rowid, PostgreSQL's
+ * identity column): the copy keeps the ids and the store sets the
+ * PostgreSQL sequence past them.
+ */
+static const struct jg_store_table probe_tables[] = {
+    JG_STORE_TABLE("probes",
+		   "id, grant_id, service, function, capture_args, capture_return, "
+		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at",
+		   "ttttiirttiii", "id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
+		   "?, ?, ?, ?, ?"),
+};
+
+const struct jg_store_table *
+jg_probe_tables(size_t *n)
+{
+	*n = sizeof(probe_tables) / sizeof(probe_tables[0]);
+	return probe_tables;
+}

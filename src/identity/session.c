@@ -269,3 +269,19 @@ jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *del
 	jg_store_release(store, conn);
 	return rc;
 }
+
+/* sessions and auth_flows as `jitgate store copy` moves them (store.h): signed-in users stay so. */
+static const struct jg_store_table session_tables[] = {
+    JG_STORE_TABLE("auth_flows", "state_sha256, nonce, code_verifier, return_to, created_at",
+		   "bttti", "state_sha256", "?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("sessions",
+		   "id_sha256, sub, email, name, groups, csrf, created_at, last_seen, expires_at",
+		   "btttttiii", "id_sha256", "?, ?, ?, ?, ?, ?, ?, ?, ?"),
+};
+
+const struct jg_store_table *
+jg_session_tables(size_t *n)
+{
+	*n = sizeof(session_tables) / sizeof(session_tables[0]);
+	return session_tables;
+}

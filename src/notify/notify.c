@@ -875,3 +875,18 @@ jg_notify_metrics(struct jg_notify *n)
 	}
 	return out;
 }
+
+/* The outbox as `jitgate store copy` moves it (store.h): pending notifications stay pending. */
+static const struct jg_store_table notify_tables[] = {
+    JG_STORE_TABLE("notify_outbox",
+		   "id, sink, event, payload, state, attempts, next_attempt_at, created_at, "
+		   "delivered_at, last_error",
+		   "tttttiiiit", "id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+};
+
+const struct jg_store_table *
+jg_notify_tables(size_t *n)
+{
+	*n = sizeof(notify_tables) / sizeof(notify_tables[0]);
+	return notify_tables;
+}

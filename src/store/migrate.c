@@ -397,3 +397,19 @@ jg_migrate_status(struct jg_store *store, const char *root, int *pending, char *
 {
 	return jg_migrate_status_set(store, root, NULL, pending, err, errlen);
 }
+
+/*
+ * deployment is created and seeded by the first migration (created_at):
+ * the copy carries the source's facts over the target's.
+ */
+static const struct jg_store_table migrate_tables[] = {
+    JG_STORE_TABLE_SEEDED("deployment", "key, value", "tt", "key", "?, ?",
+			  "value = excluded.value"),
+};
+
+const struct jg_store_table *
+jg_migrate_tables(size_t *n)
+{
+	*n = sizeof(migrate_tables) / sizeof(migrate_tables[0]);
+	return migrate_tables;
+}

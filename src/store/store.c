@@ -10,11 +10,13 @@
  * call on the statement path.  The path-based functions (backup of a file,
  * the file lock, self-contained) exist for SQLite only.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "jitgate/error.h"
 #include "jitgate/sha256.h"
@@ -91,6 +93,11 @@ jg_store_open_opts(const char *url, const struct jg_store_options *opts, struct 
 	if (opts != NULL && opts->password_file != NULL) {
 		snprintf(err, errlen, "a password file applies to PostgreSQL only");
 		return JG_EINVAL;
+	}
+	struct stat st;
+	if (opts != NULL && opts->must_exist && stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return JG_ENOTFOUND;
 	}
 	return jg_store_sqlite_open(path, out, err, errlen);
 }

@@ -333,7 +333,8 @@ export class Jitgate {
 // opts.idp === false.  opts.extraConfig is appended YAML; opts.minRefresh sets the JWKS interval.
 // opts.oidc ({ issuer, clientSecretFile, minRefresh }, with idp: false) names a provider the test
 // runs itself.  opts.copyPolicies copies the repository's policies/ to <dir>/policies and serves
-// that copy (jg.policyDir), for tests that change policy files.  opts.backend overrides JG_E2E_DB.
+// that copy (jg.policyDir), for tests that change policy files.  opts.backend overrides JG_E2E_DB;
+// opts.store names the PostgreSQL database to serve from (below).
 export async function startJitgate(opts = {}) {
   const backend = opts.backend ?? DB_BACKEND;
   const dir = mkdtempSync(join(tmpdir(), 'jg-e2e-'));
@@ -350,7 +351,9 @@ export async function startJitgate(opts = {}) {
     clientSecretFile = join(dir, 'client-secret');
     writeFileSync(clientSecretFile, idp.clientSecret + '\n', { mode: 0o600 });
   }
-  const store = backend === 'postgres' ? await pgStore() : null;
+  // opts.store: a database the test made itself ({ url, ownerUrl, db, grantServing(), drop() }, the
+  // shape of pgStore()), e.g. on a cluster with a standby and a multi-host URL
+  const store = opts.store ?? (backend === 'postgres' ? await pgStore() : null);
   const configPath = writeConfig(dir, port, opts.extraConfig ?? '', idp ? { issuer: idp.url, clientSecretFile, minRefresh: opts.minRefresh } : (opts.oidc ?? {}), policyDir,
     store ? { url: store.url, ownerUrl: store.ownerUrl } : {});
   const m = runJitgate(['migrate', '-c', configPath]);

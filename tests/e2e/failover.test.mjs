@@ -1,0 +1,138 @@
+// The database's own failover under load (issue 17 item 6; docs/operations.md, "Failover"): jitgate
+// serves from a PostgreSQL primary with a synchronous standby, through a multi-host URL with
+// target_session_attrs=read-write.  Clients keep creating requests (each an audited action); the
+// primary is killed like a crash and the standby promoted, its synchronous_standby_names cleared
+// (the trap: a promoted standby that keeps it waits forever for a standby of its own).  jitgate
+// serves again by itself (libpq reconnects to the host that is read-write); every call in between
+// got 503 JSON `unavailable` (or could not connect: never another answer); every acknowledged
+// request is on the new primary with its `request.created` entry; the chain continued and
+// verifies (`jitgate audit check` on the store and `jitgate audit verify` on an export).
+//
+// PostgreSQL by nature: it runs in the PostgreSQL pass (`make e2e-pg`) on a cluster of its own
+// (lib/pg.mjs), since it needs a standby and kills a server.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { cleanup, postgresOnly, runJitgate, startJitgate } from './lib/harness.mjs';
+import { PgDb, openDb, pgCreateDatabase } from './lib/db.mjs';
+import { startPg } from './lib/pg.mjs';
+
+const SVC = 'payment-gateway';
+const CLIENTS = 4;
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+postgresOnly(describe)('failover: the primary killed, the synchronous standby promoted', () => {
+  let pg;
+  let jg;
+  let standbyDb;
+
+  before(async () => {
+    pg = await startPg({ standby: true });
+    // a deployment's roles (docs/operations.md, "PostgreSQL roles"); roles and the database reach
+    // the standby through the WAL like everything else
+    new PgDb(pg.adminUrl).psql('CREATE ROLE jg_fo_owner LOGIN CREATEROLE; CREATE ROLE jg_fo_serving LOGIN;\n', 'roles');
+    pgCreateDatabase(pg.adminUrl, 'jg_fo', { owner: 'jg_fo_owner' });
+    const hosts = `127.0.0.1:${pg.port},127.0.0.1:${pg.standbyPort}`;
+    const url = (role) => `postgres://${role}@${hosts}/jg_fo?target_session_attrs=read-write`;
+    const primaryDb = openDb(`postgres://postgres@127.0.0.1:${pg.port}/jg_fo`);
+    standbyDb = openDb(`postgres://postgres@127.0.0.1:${pg.standbyPort}/jg_fo`);
+    jg = await startJitgate({
+      store: {
+        url: url('jg_fo_serving'),
+        ownerUrl: url('jg_fo_owner'),
+        db: primaryDb,
+        grantServing: () => primaryDb.psql('GRANT jitgate_serving TO jg_fo_serving;\n', 'grant'),
+        drop: () => {}, // the cluster goes as a whole in after()
+      },
+      extraConfig: 'audit:\n  origin: jitgate.test/audit\n  checkpoint_every_seconds: 1\n',
+    });
+    const r = runJitgate(['service', 'add', SVC, '--owners', 'payments-eng', '-c', jg.configPath]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await cleanup(jg);
+    await pg?.stop();
+  });
+
+  test('jitgate serves again by itself; calls in between get 503 JSON; every acknowledged action is there; the chain verifies', async (t) => {
+    const acked = new Map(); // request id -> justification
+    const refused = [];
+    const other = [];
+    let stop = false;
+    let n = 0;
+    const client = async (c) => {
+      while (!stop) {
+        const justification = `INC-${c}-${n++} failover drill`;
+        let r;
+        try {
+          r = await jg.as(c % 2 ? 'alice' : 'dave', 'POST', '/v1/requests', {
+            body: JSON.stringify({ service: SVC, capabilities: ['read-logs'], duration: '30m', justification }),
+            headers: { 'content-type': 'application/json' },
+          });
+        } catch (e) {
+          other.push(`no answer: ${e.code ?? e.message}`);
+          await sleep(50);
+          continue;
+        }
+        if (r.status === 201) acked.set(r.json.id, justification);
+        else if (r.status === 503 && /^application\/json/.test(r.headers['content-type']) && r.json?.error?.code === 'unavailable') {
+          refused.push(Date.now());
+          await sleep(50);
+        } else other.push(`${r.status} ${r.body.slice(0, 200)}`);
+      }
+    };
+    for (const user of ['alice', 'dave']) await jg.tokenFor(user);
+    const load = Array.from({ length: CLIENTS }, (_, c) => client(c));
+    for (const end = Date.now() + 10000; Date.now() < end && acked.size < 20 && other.length === 0;) await sleep(100);
+    const before = acked.size;
+    assert.deepEqual(other, [], 'before the failover');
+    assert.ok(before > 0, 'nothing was acknowledged before the failover');
+
+    const t0 = Date.now();
+    await pg.kill('primary');
+    await sleep(500); // the load meets the dead primary
+    await pg.promote(); // and clears synchronous_standby_names on the new primary
+    t.diagnostic(`primary killed; standby promoted after ${Date.now() - t0} ms`);
+    // jitgate serves again with no restart and no help
+    const after = acked.size;
+    let back = null;
+    for (const end = Date.now() + 30000; Date.now() < end && back === null; await sleep(100)) {
+      if (acked.size > after) back = Date.now() - t0;
+    }
+    assert.ok(back !== null, `no action acknowledged within 30 s of the promotion\n${jg.stderr.slice(-3000)}`);
+    t.diagnostic(`first acknowledged action ${back} ms after the kill; ${refused.length} calls got 503 in between`);
+    const ready = await jg.request('GET', '/readyz');
+    assert.equal(ready.status, 200, ready.body);
+    await sleep(1000);
+    stop = true;
+    await Promise.all(load);
+    assert.deepEqual(other, [], 'every call was acknowledged or got 503 JSON unavailable');
+    t.diagnostic(`${acked.size} actions acknowledged (${before} before the kill), ${refused.length} refused with 503`);
+
+    // every acknowledged action is on the new primary, with its entry in the log
+    const rows = new Map(standbyDb.rows('SELECT id, justification FROM access_requests').map((r) => [r.id, r.justification]));
+    const logged = new Set(standbyDb.entries({ type: 'request.created' }).map((e) => e.json.data.request));
+    for (const [id, why] of acked) {
+      assert.equal(rows.get(id), why, `acknowledged request ${id} is missing or different after the failover`);
+      assert.ok(logged.has(id), `acknowledged request ${id} has no request.created entry after the failover`);
+    }
+    // nothing half-written: every request row has its entry and every entry its row
+    assert.deepEqual([...logged].sort(), [...rows.keys()].sort());
+
+    // the chain continued across the failover and verifies, in the store and exported
+    const chk = runJitgate(['audit', 'check', '-c', jg.configPath]);
+    assert.equal(chk.code, 0, chk.stdout + chk.stderr);
+    assert.match(chk.stdout, /^VALID: \d+ entries/);
+    const exp = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(exp.status, 200, exp.body);
+    const pub = runJitgate(['keys', 'public', '--kind', 'checkpoint', '-c', jg.configPath]);
+    assert.equal(pub.code, 0, pub.stderr);
+    writeFileSync(join(jg.dir, 'checkpoint.pub'), pub.stdout);
+    writeFileSync(join(jg.dir, 'export.jsonl'), exp.body);
+    const v = runJitgate(['audit', 'verify', join(jg.dir, 'export.jsonl'), '--key', join(jg.dir, 'checkpoint.pub')]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /^VALID/);
+  });
+});
