@@ -41,6 +41,9 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->cfg.migrations_dir = strdup("migrations");
 	assert_true(asprintf(&f->cfg.telemetry_path, "%s/telemetry.db", f->dir) >= 0);
+	/* what jg_config_parse() derives for a SQLite file: the file, for serving and migrate */
+	f->cfg.telemetry_store = f->cfg.telemetry_path;
+	f->cfg.telemetry_owner_store = f->cfg.telemetry_path;
 	f->cfg.telemetry_logs_retention = 100;
 	f->cfg.telemetry_traces_retention = 200;
 	f->cfg.telemetry_metrics_retention = 300;
