@@ -477,12 +477,12 @@ test_telemetry_trace_and_search(void **state)
 	json_decref(pay);
 	json_decref(ledger);
 
-	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, false, fields, &spans), 0);
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, 0, false, fields, &spans), 0);
 	assert_int_equal(json_array_size(spans), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(spans, 0), "name")),
 			    "GET /users/bob@example.com");
 	json_decref(spans);
-	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, true, fields, &spans), 0);
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, 0, true, fields, &spans), 0);
 	json_t *root = json_array_get(spans, 0);
 	assert_string_equal(json_string_value(json_object_get(root, "name")),
 			    "GET /users/[REDACTED:email]");
@@ -492,10 +492,10 @@ test_telemetry_trace_and_search(void **state)
 	    json_string_value(json_object_get(json_array_get(spans, 1), "instance")), "ledger-1");
 	json_decref(spans);
 	/* B has no span of pay: not visible through pay */
-	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_B, false, fields, &spans),
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_B, 0, false, fields, &spans),
 			 JG_ENOTFOUND);
 	assert_null(spans);
-	assert_int_equal(jg_telemetry_trace(NULL, "pay", TRACE_A, false, fields, &spans),
+	assert_int_equal(jg_telemetry_trace(NULL, "pay", TRACE_A, 0, false, fields, &spans),
 			 JG_EUNAVAIL);
 
 	struct jg_telemetry_traces_query q = {
@@ -545,7 +545,7 @@ test_telemetry_metrics(void **state)
 	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", points, 1000), 0);
 	json_decref(points);
 
-	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, &list), 0);
+	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, 0, &list), 0);
 	assert_int_equal(json_array_size(list), 2);
 	json_t *errors = json_array_get(list, 0), *latency = json_array_get(list, 1);
 	assert_string_equal(json_string_value(json_object_get(errors, "name")), "errors");
@@ -584,7 +584,8 @@ test_telemetry_metrics(void **state)
 	assert_non_null(strstr(text, "[REDACTED:email]"));
 	free(text);
 	json_decref(list);
-	assert_int_equal(jg_telemetry_metric_names(NULL, "pay", 0, INT64_MAX, &list), JG_EUNAVAIL);
+	assert_int_equal(jg_telemetry_metric_names(NULL, "pay", 0, INT64_MAX, 0, &list),
+			 JG_EUNAVAIL);
 }
 
 int
