@@ -157,8 +157,9 @@ struct jg_telemetry_sweeper {
 	struct jg_store *db;
 	const struct jg_config *cfg;
 	struct jg_thread *thread;
-	int64_t pending; /* rows deleted since the last log line */
-	bool logged;	 /* a line was written, at last_log_ms (CLOCK_MONOTONIC) */
+	struct jg_store_leader *leader; /* "telemetry-retention": one replica sweeps at a time */
+	int64_t pending;		/* rows deleted since the last log line */
+	bool logged;			/* a line was written, at last_log_ms (CLOCK_MONOTONIC) */
 	int64_t last_log_ms;
 };
 
@@ -187,7 +188,11 @@ sweep_tick(void *arg)
 {
 	struct jg_telemetry_sweeper *sw = arg;
 	int64_t n = 0, now = (int64_t)time(NULL);
+	bool held = false;
 
+	/* another replica sweeps (PostgreSQL); SQLite always holds it */
+	if (jg_store_leader_poll(sw->leader, &held) != 0 || !held)
+		return SWEEP_MS;
 	if (jg_telemetry_sweep(sw->db, sw->cfg, now, &n) != 0)
 		jg_log(JG_LOG_WARN, "telemetry sweeper: cannot delete expired data now; will retry",
 		       NULL);
@@ -213,8 +218,11 @@ jg_telemetry_sweeper_start(struct jg_store *db, const struct jg_config *cfg,
 		return JG_ENOMEM;
 	sw->db = db;
 	sw->cfg = cfg;
-	int rc = jg_thread_start(&sw->thread, "jg-retention", SWEEP_MS, sweep_tick, sw);
+	int rc = jg_store_leader_new(db, "telemetry-retention", &sw->leader);
+	if (rc == 0)
+		rc = jg_thread_start(&sw->thread, "jg-retention", SWEEP_MS, sweep_tick, sw);
 	if (rc != 0) {
+		jg_store_leader_free(sw->leader);
 		free(sw);
 		return rc;
 	}
@@ -228,5 +236,6 @@ jg_telemetry_sweeper_stop(struct jg_telemetry_sweeper *sw)
 	if (sw == NULL)
 		return;
 	jg_thread_stop(sw->thread);
+	jg_store_leader_free(sw->leader); /* after the thread: it polls the leader */
 	free(sw);
 }
