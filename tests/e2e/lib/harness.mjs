@@ -11,8 +11,9 @@
 // JG_PG_* variables are set, else one started for this process (tests/e2e/lib/pg.mjs) - with
 // the roles of a real deployment (docs/operations.md, "PostgreSQL roles"): the database belongs
 // to an owner role that runs `jitgate migrate` (database.owner_url), and jitgate serves as a
-// login role that is only a member of jitgate_serving.  Telemetry stays in a SQLite file
-// (telemetry.db in the directory) on both: its PostgreSQL tables come with their own search.
+// login role that is only a member of jitgate_serving.  Telemetry follows the store: a SQLite
+// file (telemetry.db in the directory) with SQLite, the state database itself with PostgreSQL
+// (telemetry.database = database.url: its partitioned tables and pre-tokenized search).
 // Either way jg.db and jg.telemetryDb are the backend-neutral helpers (tests/e2e/lib/db.mjs) on
 // the instance's databases.
 import { spawn, execFileSync } from 'node:child_process';
@@ -79,11 +80,12 @@ export const TEST_LIMITS = [
 // minRefresh } (default: a provider address where nothing listens: identity-free tests do not
 // need one).  policyDir defaults to the repository's policies/.
 // store ({ url, ownerUrl }) names a PostgreSQL database instead of jitgate.db; the telemetry
-// stays telemetry.db in dir (named, as a PostgreSQL state database requires).
+// goes into it too (telemetry.database named, as a PostgreSQL state database requires; a test
+// that names its own keeps it).
 export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies'), store = {}) {
   const path = join(dir, 'jitgate.yaml');
   if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
-  if (store.url) extra = withTelemetryDatabase(extra, 'telemetry.db');
+  if (store.url) extra = withTelemetryDatabase(extra, store.url);
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "https://127.0.0.1:${port}"`,
@@ -198,8 +200,8 @@ export async function pgStore() {
 // The store of a copy of jg's stopped deployment, for tests that change the copy and never the
 // original: the files were copied to the directory of configPath (the copy's configuration).  On
 // SQLite that is the copied jitgate.db; on PostgreSQL a new database made from jg's (CREATE
-// DATABASE ... TEMPLATE; privileges come with it), written into configPath for both roles (the
-// telemetry file is the copied one).  Returns its db.mjs helper with drop(), which removes what
+// DATABASE ... TEMPLATE; privileges come with it), written into configPath for both roles and for
+// the telemetry when it is in that database.  Returns its db.mjs helper with drop(), which removes what
 // the copy made.
 export function copyStore(jg, configPath) {
   if (jg.db.backend === 'sqlite') {
@@ -214,6 +216,7 @@ export function copyStore(jg, configPath) {
     if (!text.includes(`url: "${from}"`)) throw new Error(`${configPath} does not name ${from}`);
     text = text.replace(`url: "${from}"`, `url: "${pgUrl(from, { database: name, role })}"`);
   }
+  text = text.replace(`  database: "${jg.store.url}"`, `  database: "${pgUrl(jg.store.url, { database: name, role: jg.store.role })}"`);
   writeFileSync(configPath, text);
   const db = openDb(pgUrl(jg.store.adminUrl, { database: name }));
   db.drop = () => pgDropDatabase(jg.store.adminUrl, name);
@@ -364,7 +367,7 @@ export async function startJitgate(opts = {}) {
   jg.policyDir = policyDir;
   jg.store = store;
   jg.db = store ? store.db : openDb(`sqlite://${join(dir, 'jitgate.db')}`);
-  jg.telemetryDb = openDb(`sqlite://${join(dir, 'telemetry.db')}`);
+  jg.telemetryDb = store ? store.db : openDb(`sqlite://${join(dir, 'telemetry.db')}`);
   try {
     await jg.start();
   } catch (e) {
