@@ -1684,6 +1684,16 @@ jg_store_pg_leader_free(struct jg_store_pg_leader *l)
 {
 	if (l == NULL)
 		return;
+	if (l->pg != NULL && l->held) {
+		/*
+		 * Given up before the session ends: the server ends a closed
+		 * session a moment after PQfinish returns, and another process
+		 * polling meanwhile would still find the lock taken.
+		 */
+		char key[24];
+		snprintf(key, sizeof(key), "%lld", (long long)l->key);
+		(void)leader_query(l->pg, "SELECT pg_advisory_unlock($1::bigint)", key);
+	}
 	PQfinish(l->pg);
 	free(l);
 }
