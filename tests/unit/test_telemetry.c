@@ -588,6 +588,98 @@ test_telemetry_metrics(void **state)
 			 JG_EUNAVAIL);
 }
 
+/*
+ * Every reader hides what was received before received_since (past its
+ * retention, whether or not a sweep removed it yet): logs, one trace, the
+ * trace search, the metric list and series.  fixture retention: logs 100 s,
+ * traces 200 s, metrics 300 s.
+ */
+static void
+test_telemetry_readers_hide_past_retention(void **state)
+{
+	struct fixture *f = *state;
+	char next[JG_TELEMETRY_CURSOR_MAX];
+	json_t *out = NULL;
+	const int64_t now = 10000;
+
+	/* one of each received long ago (at 1000), one of each just now */
+	json_t *b = json_pack("[o]", log_at("old news", T0, 9, "info", NULL));
+	assert_int_equal(jg_telemetry_store_logs(f->db, "pay", b, fields, 1000), 0);
+	json_decref(b);
+	b = json_pack("[o]", log_at("fresh news", T0 + 1, 9, "info", NULL));
+	assert_int_equal(jg_telemetry_store_logs(f->db, "pay", b, fields, now), 0);
+	json_decref(b);
+	b = json_pack("[o]", span_of(TRACE_A, "b7ad6b7169203331", NULL, T0, "ok", "old", "i-1"));
+	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", b, 1000), 0);
+	json_decref(b);
+	b = json_pack("[o]", span_of(TRACE_B, "d7ad6b7169203331", NULL, T0, "ok", "new", "i-1"));
+	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", b, now), 0);
+	json_decref(b);
+	b = json_pack("[o]", point_of("old_metric", "gauge", "ms", "unspecified", T0, 1, "a"));
+	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", b, 1000), 0);
+	json_decref(b);
+	b = json_pack("[o]", point_of("new_metric", "gauge", "ms", "unspecified", T0, 2, "a"));
+	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", b, now), 0);
+	json_decref(b);
+
+	int64_t logs_since = jg_telemetry_received_since(&f->cfg, JG_TELEMETRY_LOGS, now);
+	int64_t traces_since = jg_telemetry_received_since(&f->cfg, JG_TELEMETRY_TRACES, now);
+	int64_t metrics_since = jg_telemetry_received_since(&f->cfg, JG_TELEMETRY_METRICS, now);
+	assert_int_equal(logs_since, now - 100);
+	assert_int_equal(traces_since, now - 200);
+	assert_int_equal(metrics_since, now - 300);
+
+	struct jg_telemetry_logs_query lq = {.service = "pay",
+					     .since = 0,
+					     .until = INT64_MAX,
+					     .q = "news",
+					     .after = {INT64_MAX, INT64_MAX},
+					     .limit = 10,
+					     .fields = fields};
+	assert_int_equal(jg_telemetry_logs_query(f->db, &lq, &out, next), 0);
+	assert_int_equal(json_array_size(out), 2); /* received_since 0: everything stored */
+	json_decref(out);
+	lq.received_since = logs_since;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &lq, &out, next), 0);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "body")),
+			    "fresh news");
+	json_decref(out);
+
+	assert_int_equal(
+	    jg_telemetry_trace(f->db, "pay", TRACE_A, traces_since, false, fields, &out),
+	    JG_ENOTFOUND);
+	assert_int_equal(
+	    jg_telemetry_trace(f->db, "pay", TRACE_B, traces_since, false, fields, &out), 0);
+	json_decref(out);
+	struct jg_telemetry_traces_query tq = {.service = "pay",
+					       .since = 0,
+					       .until = INT64_MAX,
+					       .received_since = traces_since,
+					       .limit = 10};
+	assert_int_equal(jg_telemetry_traces_search(f->db, &tq, &out), 0);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "trace_id")),
+			    TRACE_B);
+	json_decref(out);
+
+	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, metrics_since, &out),
+			 0);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "name")),
+			    "new_metric");
+	json_decref(out);
+	struct jg_telemetry_metrics_query mq = {.service = "pay",
+						.name = "old_metric",
+						.since = 0,
+						.until = INT64_MAX,
+						.received_since = metrics_since,
+						.fields = fields};
+	assert_int_equal(jg_telemetry_metric_series(f->db, &mq, &out), 0);
+	assert_int_equal(json_array_size(out), 0);
+	json_decref(out);
+}
+
 int
 main(void)
 {
@@ -602,6 +694,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_telemetry_logs_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_trace_and_search, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_metrics, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_telemetry_readers_hide_past_retention, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
