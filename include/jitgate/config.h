@@ -138,7 +138,14 @@ struct jg_config {
 	int64_t stream_retry_base_ms;
 	int64_t stream_retry_max_ms;
 	/* the debug data plane (docs/dataplane.md) */
-	char *telemetry_path; /* SQLite file; default telemetry.db beside a SQLite state db */
+	char *telemetry_url;  /* telemetry.database as written; NULL: the default file */
+	char *telemetry_path; /* the SQLite file (default telemetry.db beside a SQLite state
+				 database); NULL when telemetry is on PostgreSQL */
+	char *telemetry_password_file; /* PostgreSQL: the serving role's password (store.h) */
+	char *telemetry_owner_url;     /* PostgreSQL: the schema owner's, for migrate */
+	char *telemetry_owner_password_file;
+	char *telemetry_store;		     /* what jg_store_open() takes: the file or the URL */
+	char *telemetry_owner_store;	     /* the same for the owner (SQLite: the file again) */
 	int64_t telemetry_logs_retention;    /* seconds a stored log record is kept */
 	int64_t telemetry_traces_retention;  /* seconds a stored span is kept */
 	int64_t telemetry_metrics_retention; /* seconds a stored data point is kept */

@@ -44,7 +44,12 @@ int jg_migrate_apply(struct jg_store *store, const char *root, int *applied, cha
 int jg_migrate_status(struct jg_store *store, const char *root, int *pending, char *err,
 		      size_t errlen);
 
-/* The same for another set of migrations: root/<engine>/<set>/ ("telemetry"). */
+/*
+ * The same for another set of migrations: root/<engine>/<set>/ ("telemetry",
+ * the only one; JG_EINVAL for another name).  On PostgreSQL the set records
+ * its files in a table of its own (telemetry_schema_migrations), so it may
+ * share a database with the state migrations, which number from 0001 too.
+ */
 int jg_migrate_apply_set(struct jg_store *store, const char *root, const char *set, int *applied,
 			 char *err, size_t errlen);
 int jg_migrate_status_set(struct jg_store *store, const char *root, const char *set, int *pending,

@@ -1,18 +1,25 @@
 /*
  * telemetry.h - the debug data plane's database: logs, spans, metric points.
  *
- * A SQLite file of its own (telemetry.database, default telemetry.db beside
- * the state database) opened with the store layer (store.h), with its own
- * forward-only migrations in <migrations_dir>/telemetry/.  Ingest stores a
- * converted batch (otlp.h) in one transaction: all of it or nothing.  A
- * sweeper thread deletes what is older than each kind's retention, measured
- * from when jitgate received it, in bounded chunks so ingest never waits
- * long for the write lock.
+ * A database of its own (telemetry.database): a SQLite file (default
+ * telemetry.db beside a SQLite state database) or a PostgreSQL database -
+ * another one or the state database itself - opened with the store layer
+ * (store.h), with its own forward-only migrations in
+ * <migrations_dir>/<engine>/telemetry/.  Ingest stores a converted batch
+ * (otlp.h) in one transaction: all of it or nothing.
+ *
+ * Retention is per kind, measured from when jitgate received a row: readers
+ * never show a row past it (each query takes received_since), and a
+ * retention job removes such rows - on SQLite by deleting them in bounded
+ * chunks so ingest never waits long for the write lock, on PostgreSQL by
+ * dropping whole daily partitions once every row in them is past it
+ * (docs/dataplane.md, Retention).
  *
  * Redaction for readers without read-pii also lives here, so logs and spans
  * are redacted by the same rules (redact.h plus the configured sensitive
  * field names): the full-text index of logs is kept twice, as sent and as
  * redacted, and a reader without read-pii searches only the redacted one.
+ * Search means the same on both engines (docs/dataplane.md, Search).
  *
  * Thread-safe: state lives in the database; the sweeper is one thread.
  */
@@ -56,9 +63,26 @@ int jg_telemetry_store_spans(struct jg_store *db, const char *service, json_t *s
 int jg_telemetry_store_metrics(struct jg_store *db, const char *service, json_t *points,
 			       int64_t now);
 
+/* The kinds of telemetry, each with its retention (telemetry.*_retention_seconds). */
+enum jg_telemetry_kind { JG_TELEMETRY_LOGS, JG_TELEMETRY_TRACES, JG_TELEMETRY_METRICS };
+
 /*
- * Deletes logs, spans and metric points received before now minus their
- * kind's retention.  *deleted (may be NULL) gets the number of rows.
+ * The receipt time (Unix seconds, the clock ingest stamps received_at with)
+ * from which kind's rows are within their retention at now: what the
+ * readers' received_since takes.
+ */
+int64_t jg_telemetry_received_since(const struct jg_config *cfg, enum jg_telemetry_kind kind,
+				    int64_t now);
+
+/*
+ * Removes what is past its kind's retention at now (received before now
+ * minus the retention).  SQLite: deletes those rows, in chunks.
+ * PostgreSQL: first makes the partitions of today and the next two days
+ * where missing, then drops each day's partition received wholly before the
+ * cutoff (never one of a day not yet over); rows of a partly expired day
+ * stay until their day's partition goes, hidden from readers meanwhile.
+ * *deleted (may be NULL) gets the rows removed (PostgreSQL: as the server's
+ * statistics counted the partitions dropped).
  */
 int jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now,
 		       int64_t *deleted);
@@ -128,6 +152,7 @@ struct jg_telemetry_logs_query {
 	const char *trace_id; /* 32 lower-case hex digits, or NULL */
 	const char *q;	      /* words that must all occur (jg_telemetry_search_valid) */
 	struct jg_telemetry_logs_pos after; /* records before it; {INT64_MAX, INT64_MAX}: newest */
+	int64_t received_since;		    /* Unix s: records received earlier are not shown */
 	size_t limit;			    /* 1..JG_TELEMETRY_LOGS_MAX */
 	bool redact;			    /* for a reader without read-pii */
 	char *const *fields;		    /* sensitive field names (redaction.sensitive_fields) */
@@ -161,20 +186,22 @@ int jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_
 			    json_t **logs, char next_cursor[JG_TELEMETRY_CURSOR_MAX]);
 
 /*
- * Every span of trace trace_id (lower-case hex) when one of them is of
- * service, in start order (at most JG_TRACE_MAX_SPANS + 1: the analysis
- * refuses more), redacted when asked, instance names included.
+ * Every span of trace trace_id (lower-case hex) received since
+ * received_since when one of them is of service, in start order (at most
+ * JG_TRACE_MAX_SPANS + 1: the analysis refuses more), redacted when asked,
+ * instance names included.
  * JG_ENOTFOUND: no span of service.  Any code but those listed above:
  * the spans could not be redacted (nothing is returned).
  */
-int jg_telemetry_trace(struct jg_store *db, const char *service, const char *trace_id, bool redact,
-		       char *const *fields, json_t **spans);
+int jg_telemetry_trace(struct jg_store *db, const char *service, const char *trace_id,
+		       int64_t received_since, bool redact, char *const *fields, json_t **spans);
 
 struct jg_telemetry_traces_query {
 	const char *service;
 	int64_t since, until;	 /* a span of service started in [since, until) (Unix ns) */
 	bool errors_only;	 /* traces with an error span */
 	int64_t min_duration_ns; /* traces at least this long */
+	int64_t received_since;	 /* Unix s: spans received earlier are not counted */
 	size_t limit;		 /* traces, newest first */
 	bool redact;		 /* root span names redacted */
 };
@@ -188,22 +215,23 @@ int jg_telemetry_traces_search(struct jg_store *db, const struct jg_telemetry_tr
 			       json_t **traces);
 
 /*
- * The metrics service has points of in [since, until): {name, kind, unit,
- * description, points, last}, by name and kind (at most 1000); unit and
- * description are those of the newest point.
+ * The metrics service has points of in [since, until), received since
+ * received_since: {name, kind, unit, description, points, last}, by name and
+ * kind (at most 1000); unit and description are those of the newest point.
  */
 int jg_telemetry_metric_names(struct jg_store *db, const char *service, int64_t since,
-			      int64_t until, json_t **metrics);
+			      int64_t until, int64_t received_since, json_t **metrics);
 
 #define JG_TELEMETRY_METRIC_POINTS_MAX 100000 /* points read per call */
 
 struct jg_telemetry_metrics_query {
 	const char *service;
-	const char *name;     /* the metric */
-	int64_t since, until; /* Unix ns */
-	int64_t step_ns;      /* 0: every point; else step-aligned windows */
-	bool redact;	      /* series attributes redacted */
-	char *const *fields;  /* sensitive field names */
+	const char *name;	/* the metric */
+	int64_t since, until;	/* Unix ns */
+	int64_t step_ns;	/* 0: every point; else step-aligned windows */
+	int64_t received_since; /* Unix s: points received earlier are not shown */
+	bool redact;		/* series attributes redacted */
+	char *const *fields;	/* sensitive field names */
 };
 
 /*

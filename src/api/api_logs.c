@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
@@ -111,6 +112,8 @@ handle_logs(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	json_t *logs = NULL;
 	q.redact = !g.has_pii;
+	q.received_since =
+	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_LOGS, (int64_t)time(NULL));
 	int rc = jg_telemetry_logs_query(app->telemetry, &q, &logs, next);
 	if (rc == JG_EUNAVAIL) {
 		jg_http_reply_error(reply, 503, "unavailable",

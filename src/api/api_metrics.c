@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
@@ -67,9 +68,11 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	json_t *metrics = NULL;
 	q.redact = !g.has_pii;
-	int rc = name == NULL
-		     ? jg_telemetry_metric_names(app->telemetry, svc, q.since, q.until, &metrics)
-		     : jg_telemetry_metric_series(app->telemetry, &q, &metrics);
+	q.received_since =
+	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_METRICS, (int64_t)time(NULL));
+	int rc = name == NULL ? jg_telemetry_metric_names(app->telemetry, svc, q.since, q.until,
+							  q.received_since, &metrics)
+			      : jg_telemetry_metric_series(app->telemetry, &q, &metrics);
 	if (rc == JG_EUNAVAIL) {
 		jg_http_reply_error(reply, 503, "unavailable",
 				    "the telemetry store is unavailable");

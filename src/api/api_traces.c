@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
@@ -59,7 +60,9 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	bool redact = !g.has_pii;
 	json_t *spans = NULL;
-	int rc = jg_telemetry_trace(app->telemetry, svc, tid, redact,
+	int64_t since =
+	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_TRACES, (int64_t)time(NULL));
+	int rc = jg_telemetry_trace(app->telemetry, svc, tid, since, redact,
 				    app->cfg->redaction_sensitive_fields, &spans);
 	if (rc == JG_EUNAVAIL) {
 		jg_http_reply_error(reply, 503, "unavailable",
@@ -134,6 +137,8 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	json_t *list = NULL;
 	q.redact = !g.has_pii;
+	q.received_since =
+	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_TRACES, (int64_t)time(NULL));
 	int rc = jg_telemetry_traces_search(app->telemetry, &q, &list);
 	if (rc == JG_EUNAVAIL) {
 		jg_http_reply_error(reply, 503, "unavailable",

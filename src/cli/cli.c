@@ -228,7 +228,7 @@ jg_cmd_migrate(int argc, char **argv)
 	}
 	printf("applied %d migration(s); schema is current\n", applied);
 	printf("telemetry database %s: applied %d migration(s); schema is current\n",
-	       cfg->telemetry_path, tapplied);
+	       cfg->telemetry_store, tapplied);
 	rc = JG_EXIT_OK;
 out:
 	jg_store_close(store);

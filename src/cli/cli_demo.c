@@ -513,7 +513,7 @@ seed(struct jg_config *cfg, struct jg_store *store, struct jg_audit *audit)
 	}
 	printf("seeded %d traces (%d failed), %d log records and %d metric points for "
 	       "payment-service, payment-ledger and payment-accounts in %s\n",
-	       s.traces, s.failed, s.logs, s.points, cfg->telemetry_path);
+	       s.traces, s.failed, s.logs, s.points, cfg->telemetry_store);
 	printf("a failing payment: trace %s\n", s.failing);
 out:
 	jg_store_close(db);

@@ -150,7 +150,11 @@ static const struct key keys[] = {
      OFF(stream_retry_max_ms)},
     /* the debug data plane (docs/dataplane.md) */
     {"telemetry", K_OBJECT, false, 0, 0, NULL, 0, 0},
-    {"telemetry.database", K_STRING, false, 0, 0, NULL, 0, OFF(telemetry_path)},
+    {"telemetry.database", K_STRING, false, 0, 0, NULL, 0, OFF(telemetry_url)},
+    {"telemetry.password_file", K_PATH, false, 0, 0, NULL, 0, OFF(telemetry_password_file)},
+    {"telemetry.owner_url", K_STRING, false, 0, 0, NULL, 0, OFF(telemetry_owner_url)},
+    {"telemetry.owner_password_file", K_PATH, false, 0, 0, NULL, 0,
+     OFF(telemetry_owner_password_file)},
     {"telemetry.logs_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
      OFF(telemetry_logs_retention)},
     {"telemetry.traces_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
@@ -730,51 +734,107 @@ loopback_http(const char *url)
 	       strncmp(url, "http://localhost:", 17) == 0 || strncmp(url, "http://[::1]:", 13) == 0;
 }
 
+/* *dst = a copy of src when *dst is NULL and src is not (a default); 0 or JG_ENOMEM. */
+static int
+default_to(char **dst, const char *src)
+{
+	if (*dst != NULL || src == NULL)
+		return 0;
+	return (*dst = strdup(src)) != NULL ? 0 : JG_ENOMEM;
+}
+
+/*
+ * telemetry.database on PostgreSQL: the URL rules of database.url, an
+ * owner for `jitgate migrate` (telemetry.owner_url, default the URL
+ * itself), password files.  When it names the state database itself (the
+ * same URL as database.url), the role settings default to database.*.
+ */
+static int
+parse_telemetry_pg(struct ctx *c, struct jg_config *cfg)
+{
+	const char *url = cfg->telemetry_url;
+	char why[384];
+	int rc;
+
+	if (jg_store_check_url(url, why, sizeof(why)) != 0)
+		return refuse(c, "telemetry.database", "'telemetry.database': %s", why);
+	if (strcmp(url, cfg->database_url) == 0 &&
+	    ((rc = default_to(&cfg->telemetry_password_file, cfg->database_password_file)) != 0 ||
+	     (rc = default_to(&cfg->telemetry_owner_url, cfg->database_owner_url)) != 0 ||
+	     (rc = default_to(&cfg->telemetry_owner_password_file,
+			      cfg->database_owner_password_file)) != 0))
+		return rc;
+	const char *owner = cfg->telemetry_owner_url ? cfg->telemetry_owner_url : url;
+	if (!is_postgres(owner))
+		return refuse(c, "telemetry.owner_url",
+			      "'telemetry.owner_url' must be a postgres:// URL like "
+			      "'telemetry.database'");
+	if (jg_store_check_url(owner, why, sizeof(why)) != 0)
+		return refuse(c, "telemetry.owner_url", "'telemetry.owner_url': %s", why);
+	if (cfg->telemetry_owner_password_file != NULL && cfg->telemetry_owner_url == NULL)
+		return refuse(c, "telemetry.owner_password_file",
+			      "'telemetry.owner_password_file' needs 'telemetry.owner_url'");
+	if (cfg->telemetry_owner_url == NULL &&
+	    (rc = default_to(&cfg->telemetry_owner_password_file, cfg->telemetry_password_file)) !=
+		0)
+		return rc;
+	cfg->telemetry_store = strdup(url);
+	cfg->telemetry_owner_store = strdup(owner);
+	return cfg->telemetry_store && cfg->telemetry_owner_store ? 0 : JG_ENOMEM;
+}
+
 /*
  * telemetry.database: a SQLite file (a path relative to the configuration
- * file, or sqlite://PATH); by default telemetry.db beside a SQLite state
- * database.  The telemetry tables are not ported to PostgreSQL in this
- * version: a postgres:// URL is refused, and with a PostgreSQL state
- * database the file must be named.
+ * file, or sqlite://PATH) or a postgres:// URL (parse_telemetry_pg: a
+ * database of its own or the state database itself).  By default
+ * telemetry.db beside a SQLite state database; with a PostgreSQL state
+ * database it must be named.
  */
 static int
 parse_telemetry(struct ctx *c, struct jg_config *cfg)
 {
-	char *given = cfg->telemetry_path;
+	const char *given = cfg->telemetry_url;
 
-	cfg->telemetry_path = NULL;
+	if (given != NULL && is_postgres(given))
+		return parse_telemetry_pg(c, cfg);
+	if (cfg->telemetry_password_file != NULL)
+		return refuse(c, "telemetry.password_file",
+			      "'telemetry.password_file' applies to a postgres:// "
+			      "telemetry.database only");
+	if (cfg->telemetry_owner_url != NULL || cfg->telemetry_owner_password_file != NULL)
+		return refuse(c,
+			      cfg->telemetry_owner_url ? "telemetry.owner_url"
+						       : "telemetry.owner_password_file",
+			      "'telemetry.owner_url' and 'telemetry.owner_password_file' apply to "
+			      "a postgres:// telemetry.database only (a SQLite file has no roles)");
 	if (given != NULL) {
-		int rc = 0;
-		if (is_postgres(given))
-			rc = refuse(c, "telemetry.database",
-				    "'telemetry.database': telemetry is stored in a SQLite file in "
-				    "this version (its PostgreSQL tables, with their own full-text "
-				    "search, come later): name a file, e.g. /var/lib/jitgate/"
-				    "telemetry.db");
-		else if (strncmp(given, "sqlite://", 9) == 0 && given[9] == '\0')
-			rc = refuse(c, "telemetry.database", "'telemetry.database' names no file");
-		else if ((cfg->telemetry_path = resolve(
-			      c->base_dir,
-			      strncmp(given, "sqlite://", 9) == 0 ? given + 9 : given)) == NULL)
-			rc = JG_ENOMEM;
-		free(given);
-		return rc;
+		if (strncmp(given, "sqlite://", 9) == 0 && given[9] == '\0')
+			return refuse(c, "telemetry.database",
+				      "'telemetry.database' names no file");
+		if (strstr(given, "://") != NULL && strncmp(given, "sqlite://", 9) != 0)
+			return refuse(c, "telemetry.database",
+				      "'telemetry.database' must be a file, sqlite://PATH or a "
+				      "postgres:// URL");
+		cfg->telemetry_path =
+		    resolve(c->base_dir, strncmp(given, "sqlite://", 9) == 0 ? given + 9 : given);
+	} else {
+		if (cfg->database_path == NULL)
+			return refuse(c, "telemetry.database",
+				      "'telemetry.database' is required with a postgres:// "
+				      "database.url: a postgres:// URL (database.url itself, or "
+				      "another database) or a SQLite file every replica can reach");
+		char *copy = strdup(cfg->database_path);
+		if (copy == NULL)
+			return JG_ENOMEM;
+		if (asprintf(&cfg->telemetry_path, "%s/telemetry.db", dirname(copy)) < 0)
+			cfg->telemetry_path = NULL;
+		free(copy);
 	}
-	if (cfg->database_path == NULL)
-		return refuse(c, "telemetry.database",
-			      "'telemetry.database' is required with a postgres:// database.url: "
-			      "telemetry is stored in a SQLite file in this version (every "
-			      "replica that serves telemetry needs the same file)");
-	char *copy = strdup(cfg->database_path);
-	if (copy == NULL)
+	if (cfg->telemetry_path == NULL)
 		return JG_ENOMEM;
-	int n = asprintf(&cfg->telemetry_path, "%s/telemetry.db", dirname(copy));
-	free(copy);
-	if (n < 0) {
-		cfg->telemetry_path = NULL;
-		return JG_ENOMEM;
-	}
-	return 0;
+	cfg->telemetry_store = strdup(cfg->telemetry_path);
+	cfg->telemetry_owner_store = strdup(cfg->telemetry_path);
+	return cfg->telemetry_store && cfg->telemetry_owner_store ? 0 : JG_ENOMEM;
 }
 
 static int
@@ -939,7 +999,13 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->stream_ca_file);
 	free(cfg->stream_secret_file);
 	free(cfg->stream_hostname);
+	free(cfg->telemetry_url);
 	free(cfg->telemetry_path);
+	free(cfg->telemetry_password_file);
+	free(cfg->telemetry_owner_url);
+	free(cfg->telemetry_owner_password_file);
+	free(cfg->telemetry_store);
+	free(cfg->telemetry_owner_store);
 	free_list(cfg->redaction_sensitive_fields);
 	free(cfg);
 }

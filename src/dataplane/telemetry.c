@@ -3,6 +3,7 @@
  * current schema, and applying its migrations (telemetry.h).  The rest of
  * the module is described in telemetry_int.h.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,18 +23,30 @@ jg_telemetry_migrations_dir(const struct jg_config *cfg)
 	return dir;
 }
 
+/* The serving connection, or the schema owner's (migrate), with its password file. */
+static int
+open_store(const struct jg_config *cfg, bool owner, struct jg_store **out, char *err, size_t errlen)
+{
+	struct jg_store_options opts = {
+	    .password_file =
+		owner ? cfg->telemetry_owner_password_file : cfg->telemetry_password_file,
+	};
+	return jg_store_open_opts(owner ? cfg->telemetry_owner_store : cfg->telemetry_store, &opts,
+				  out, err, errlen);
+}
+
 int
 jg_telemetry_open(const struct jg_config *cfg, struct jg_store **out, char *err, size_t errlen)
 {
 	int pending = 0, rc;
 
 	*out = NULL;
-	rc = jg_store_open(cfg->telemetry_path, out, err, errlen);
+	rc = open_store(cfg, false, out, err, errlen);
 	if (rc == 0)
 		rc = jg_migrate_status_set(*out, cfg->migrations_dir, TELEMETRY_SET, &pending, err,
 					   errlen);
 	if (rc == 0 && pending > 0) {
-		snprintf(err, errlen, "%s: %d telemetry migration(s) pending", cfg->telemetry_path,
+		snprintf(err, errlen, "%s: %d telemetry migration(s) pending", cfg->telemetry_store,
 			 pending);
 		rc = JG_ECONFLICT;
 	}
@@ -48,7 +61,8 @@ int
 jg_telemetry_migrate(const struct jg_config *cfg, int *applied, char *err, size_t errlen)
 {
 	struct jg_store *db = NULL;
-	int rc = jg_store_open(cfg->telemetry_path, &db, err, errlen);
+	/* as the schema's owner (telemetry.owner_url): the serving role may create nothing */
+	int rc = open_store(cfg, true, &db, err, errlen);
 	if (rc == 0)
 		rc = jg_migrate_apply_set(db, cfg->migrations_dir, TELEMETRY_SET, applied, err,
 					  errlen);

@@ -5,15 +5,20 @@
  *
  * Newest first means (time, id) descending; the cursor is that position
  * ("<time_ns>:<id>", sealed as a "logs" cursor: cursor.h), so a page never
- * repeats or skips a record because newer ones arrived meanwhile.  Search words become
- * an FTS5 query of quoted phrases, so no FTS5 syntax reaches SQLite.  A
- * reader without read-pii searches the redacted index and gets every
- * record redacted (telemetry_text.c): a query for a value that was
- * redacted finds nothing, so it does not reveal that a record holding it
- * exists.  FTS5 is SQLite's: on PostgreSQL this file's search becomes the
- * engine's own (issue 17).
+ * repeats or skips a record because newer ones arrived meanwhile.  Records
+ * received before the query's received_since are past their retention and
+ * never shown, whether or not the retention job has removed them yet.
+ *
+ * Search, one meaning on both engines: every word is a phrase of the
+ * tokens of SQLite FTS5's unicode61 tokenizer, and a record matches when
+ * its search text holds every phrase.  On SQLite the words become an FTS5
+ * query of quoted phrases, so no FTS5 syntax reaches SQLite; on PostgreSQL
+ * a tsquery of the same tokens against the row's pre-tokenized tsvector
+ * (telemetry_search.c), bound as a value and cast by the server.  A reader
+ * without read-pii searches the redacted index and gets every record
+ * redacted (telemetry_text.c): a query for a value that was redacted finds
+ * nothing, so it does not reveal that a record holding it exists.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +31,12 @@
 #define LOG_COLUMNS "l.id, l.time_ns, l.severity_number, l.level, l.trace_id, l.span_id, l.record "
 #define LOG_FILTER                                                                                 \
 	"l.service = ?1 AND l.time_ns >= ?2 AND l.time_ns < ?3 AND l.severity_number >= ?4 AND "   \
-	"(?5 IS NULL OR l.trace_id = ?5) AND (l.time_ns < ?6 OR (l.time_ns = ?6 AND l.id < ?7)) "
+	"(CAST(?5 AS TEXT) IS NULL OR l.trace_id = ?5) AND (l.time_ns < ?6 OR (l.time_ns = ?6 "    \
+	"AND l.id < ?7)) "                                                                         \
+	"AND l.received_at >= ?10 "
 #define LOG_ORDER "ORDER BY l.time_ns DESC, l.id DESC LIMIT ?8"
 
+/* Every statement is bound ?1..?10; ?9 is the search (NULL without one). */
 static const char sql_plain[] = "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER LOG_ORDER;
 static const char sql_raw[] =
     "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
@@ -36,6 +44,18 @@ static const char sql_raw[] =
 static const char sql_redacted[] =
     "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
     "AND l.id IN (SELECT rowid FROM logs_fts_redacted WHERE logs_fts_redacted MATCH ?9) " LOG_ORDER;
+
+/*
+ * PostgreSQL: the tsquery against the row's own tsvector; the planner picks
+ * between the GIN index and the time index by its statistics.  Without a
+ * search ?9 is still named (the server must know every parameter's type).
+ */
+static const char sql_plain_pg[] =
+    "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER "AND CAST(?9 AS TEXT) IS NULL " LOG_ORDER;
+static const char sql_raw_pg[] = "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
+				 "AND l.search @@ CAST(?9 AS tsquery) " LOG_ORDER;
+static const char sql_redacted_pg[] = "SELECT " LOG_COLUMNS "FROM logs l WHERE " LOG_FILTER
+				      "AND l.search_redacted @@ CAST(?9 AS tsquery) " LOG_ORDER;
 
 /*
  * A rare word is found fastest with the index driving the join (every match
@@ -73,35 +93,25 @@ rare_word(struct jg_store_conn *conn, bool redact, const char *match)
 }
 
 /*
- * q -> an FTS5 query of quoted phrases, one per whitespace-separated word
- * (quotes doubled), so no FTS5 syntax (NEAR, column filters, '*') reaches
- * SQLite.  Words without a letter or digit are dropped.  0 or JG_EINVAL.
+ * q -> an FTS5 query of quoted phrases, one per word (jg_telemetry_next_word;
+ * quotes doubled), so no FTS5 syntax (NEAR, column filters, '*') reaches
+ * SQLite.  0 or JG_EINVAL.
  */
 static int
 fts_query(const char *q, char *out, size_t outlen)
 {
-	size_t o = 0, terms = 0;
-	const char *p = q;
+	size_t o = 0, terms = 0, n;
+	const char *p = q, *w;
 
-	while (*p) {
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		const char *w = p;
-		int useful = 0;
-		while (*p && !isspace((unsigned char)*p)) {
-			useful |= isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
-			p++;
-		}
-		if (p == w || !useful)
-			continue;
+	while (jg_telemetry_next_word(&p, &w, &n)) {
 		if (++terms > JG_TELEMETRY_Q_MAX_TERMS)
 			return JG_EINVAL;
-		if (o + 4 + 2 * (size_t)(p - w) >= outlen)
+		if (o + 4 + 2 * n >= outlen)
 			return JG_EINVAL;
 		if (o > 0)
 			out[o++] = ' ';
 		out[o++] = '"';
-		for (const char *c = w; c < p; c++) {
+		for (const char *c = w; c < w + n; c++) {
 			if (*c == '"')
 				out[o++] = '"';
 			out[o++] = *c;
@@ -193,35 +203,66 @@ log_row(struct jg_stmt *st, const char *svc, bool redact, char *const *fields)
 	return out;
 }
 
+/*
+ * The statement for q on conn's engine, with what ?9 binds in *search (a new
+ * string; NULL binds NULL).  *nothing: a search that can match nothing
+ * (PostgreSQL: no word has a token; FTS5 finds nothing for it either).
+ */
+static int
+pick_query(struct jg_store_conn *conn, const struct jg_telemetry_logs_query *q, const char **sql,
+	   char **search, bool *nothing)
+{
+	char match[MATCH_MAX];
+	struct jg_tokenizer *t = NULL;
+	int rc;
+
+	*search = NULL;
+	*nothing = false;
+	if (jg_store_conn_engine(conn) == JG_STORE_POSTGRES) {
+		*sql = q->q == NULL ? sql_plain_pg : q->redact ? sql_redacted_pg : sql_raw_pg;
+		if (q->q == NULL)
+			return 0;
+		if ((rc = jg_tokenizer_new(&t)) == 0)
+			rc = jg_telemetry_tsquery(t, q->q, search);
+		jg_tokenizer_free(t);
+		*nothing = rc == 0 && *search == NULL;
+		return rc;
+	}
+	if (q->q == NULL) {
+		*sql = sql_plain;
+		return 0;
+	}
+	if (fts_query(q->q, match, sizeof(match)) != 0)
+		return JG_EINVAL;
+	*sql = rare_word(conn, q->redact, match) ? (q->redact ? sql_rare_redacted : sql_rare_raw)
+						 : (q->redact ? sql_redacted : sql_raw);
+	return (*search = strdup(match)) != NULL ? 0 : JG_ENOMEM;
+}
+
 int
 jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_query *q, json_t **logs,
 			char next_cursor[JG_TELEMETRY_CURSOR_MAX])
 {
-	char match[MATCH_MAX];
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
 	struct jg_telemetry_logs_pos last = {0, 0};
+	const char *sql = NULL;
+	char *search = NULL;
+	bool nothing = false;
 	int rc;
 
 	*logs = NULL;
 	next_cursor[0] = '\0';
 	if (q->limit < 1 || q->limit > JG_TELEMETRY_LOGS_MAX ||
-	    (q->q != NULL &&
-	     (!jg_telemetry_search_valid(q->q) || fts_query(q->q, match, sizeof(match)) != 0)))
+	    (q->q != NULL && !jg_telemetry_search_valid(q->q)))
 		return JG_EINVAL;
 	if (db == NULL || jg_store_acquire(db, &conn) != 0)
 		return JG_EUNAVAIL;
 	json_t *rows = json_array();
-	if (rows == NULL) {
-		jg_store_release(db, conn);
-		return JG_ENOMEM;
-	}
-	const char *sql = q->q == NULL ? sql_plain
-			  : rare_word(conn, q->redact, match)
-			      ? (q->redact ? sql_rare_redacted : sql_rare_raw)
-			      : (q->redact ? sql_redacted : sql_raw);
-	rc = jg_stmt_prepare(conn, sql, &st) == 0 ? 0 : JG_ESTORE;
-	if (rc == 0) {
+	rc = rows == NULL ? JG_ENOMEM : pick_query(conn, q, &sql, &search, &nothing);
+	if (rc == 0 && !nothing)
+		rc = jg_stmt_prepare(conn, sql, &st) == 0 ? 0 : JG_ESTORE;
+	if (rc == 0 && !nothing) {
 		jg_stmt_bind_text(st, 1, q->service);
 		jg_stmt_bind_int64(st, 2, q->since);
 		jg_stmt_bind_int64(st, 3, q->until);
@@ -233,8 +274,8 @@ jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_quer
 		jg_stmt_bind_int64(st, 6, q->after.time_ns);
 		jg_stmt_bind_int64(st, 7, q->after.id);
 		jg_stmt_bind_int64(st, 8, (int64_t)q->limit);
-		if (q->q)
-			jg_stmt_bind_text(st, 9, match);
+		jg_stmt_bind_text(st, 9, search);
+		jg_stmt_bind_int64(st, 10, q->received_since);
 		int s;
 		while ((s = jg_stmt_step(st)) == JG_STMT_ROW) {
 			json_t *row = log_row(st, q->service, q->redact, q->fields);
@@ -250,9 +291,10 @@ jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_quer
 		jg_stmt_finish(st);
 	}
 	jg_store_release(db, conn);
+	free(search);
 	if (rc != 0) {
 		json_decref(rows);
-		return rc;
+		return rc == JG_EINVAL || rc == JG_ENOMEM ? rc : JG_ESTORE;
 	}
 	/* a full page may have more behind it; no keys, no cursor (a caller reading one page) */
 	if (json_array_size(rows) == q->limit && q->cursor_keys != NULL &&

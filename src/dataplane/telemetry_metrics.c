@@ -27,17 +27,17 @@ static const char sql_names[] =
     "(SELECT name, kind, unit, description, count(*) OVER w AS points, "
     "max(time_ns) OVER w AS last, "
     "row_number() OVER (PARTITION BY name, kind ORDER BY time_ns DESC, id DESC) AS newest "
-    "FROM metric_points WHERE service = ? AND time_ns >= ? AND time_ns < ? "
+    "FROM metric_points WHERE service = ? AND time_ns >= ? AND time_ns < ? AND received_at >= ? "
     "WINDOW w AS (PARTITION BY name, kind)) AS m "
     "WHERE newest = 1 ORDER BY name, kind LIMIT 1000";
 static const char sql_points[] =
     "SELECT kind, unit, description, temporality, monotonic, series, time_ns, value, histogram "
     "FROM metric_points WHERE service = ? AND name = ? AND time_ns >= ? AND time_ns < ? "
-    "ORDER BY kind, series, time_ns, id LIMIT 100001";
+    "AND received_at >= ? ORDER BY kind, series, time_ns, id LIMIT 100001";
 
 int
 jg_telemetry_metric_names(struct jg_store *db, const char *service, int64_t since, int64_t until,
-			  json_t **metrics)
+			  int64_t received_since, json_t **metrics)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
@@ -51,6 +51,7 @@ jg_telemetry_metric_names(struct jg_store *db, const char *service, int64_t sinc
 		jg_stmt_bind_text(st, 1, service);
 		jg_stmt_bind_int64(st, 2, since);
 		jg_stmt_bind_int64(st, 3, until);
+		jg_stmt_bind_int64(st, 4, received_since);
 		while ((s = jg_stmt_step(st)) == JG_STMT_ROW) {
 			char when[JG_TELEMETRY_TIME_TEXT];
 			jg_telemetry_time_text(jg_stmt_column_int64(st, 5), when);
@@ -257,6 +258,7 @@ jg_telemetry_metric_series(struct jg_store *db, const struct jg_telemetry_metric
 		jg_stmt_bind_text(st, 2, q->name);
 		jg_stmt_bind_int64(st, 3, q->since);
 		jg_stmt_bind_int64(st, 4, q->until);
+		jg_stmt_bind_int64(st, 5, q->received_since);
 		rc = fold_series(st, q, list);
 		jg_stmt_finish(st);
 	}

@@ -1,11 +1,17 @@
 /*
- * telemetry_retention.c - deleting telemetry past its kind's retention, and
- * the sweeper thread (thread.h) that does it every second.  The sweeper
- * deletes at most CHUNK rows of a kind per transaction and loops until
- * nothing is due, so a large backlog never holds the write lock for long.
- * With several replicas on one telemetry database only the one that leads
- * "telemetry-retention" (jg_store_leader) deletes; the deletions are
- * idempotent, so a moment with two leaders costs work, not data.
+ * telemetry_retention.c - removing telemetry past its kind's retention, and
+ * the sweeper thread (thread.h) that does it every second.
+ *
+ * SQLite: the sweeper deletes at most CHUNK rows of a kind per transaction
+ * and loops until nothing is due, so a large backlog never holds the write
+ * lock for long.  PostgreSQL: the tables are partitioned by receipt day
+ * (migrations/postgres/telemetry/0001_telemetry.sql); the sweeper makes the
+ * partitions of today and the next two days where missing, then drops each
+ * partition whose whole day is past the kind's retention.  Rows of a day
+ * only partly past it stay until the day's partition goes; readers never
+ * show them meanwhile (jg_telemetry_received_since).  On PostgreSQL the
+ * sweep runs on one replica at a time (a leader, store.h); what it does is
+ * idempotent, so two replicas sweeping at once for a moment do no harm.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -50,6 +56,62 @@ delete_chunk(struct jg_store_conn *conn, const char *const *sqls, size_t nsql, i
 	return rc;
 }
 
+static int64_t
+retention_of(const struct jg_config *cfg, enum jg_telemetry_kind kind)
+{
+	switch (kind) {
+	case JG_TELEMETRY_LOGS: return cfg->telemetry_logs_retention;
+	case JG_TELEMETRY_TRACES: return cfg->telemetry_traces_retention;
+	default: return cfg->telemetry_metrics_retention;
+	}
+}
+
+int64_t
+jg_telemetry_received_since(const struct jg_config *cfg, enum jg_telemetry_kind kind, int64_t now)
+{
+	/* the sweep removes received_at < now - retention: readers show the rest */
+	return now - retention_of(cfg, kind);
+}
+
+#define AHEAD_DAYS 3 /* partitions made: today's and the next two days' */
+
+static const char sql_partitions_pg[] =
+    "SELECT jitgate_telemetry_partitions(?, CAST(? AS INTEGER))";
+static const char sql_drop_pg[] =
+    "SELECT partition_name, approx_rows FROM jitgate_telemetry_drop(?, ?)";
+
+/* PostgreSQL: partitions made ahead, then the expired days' dropped, kind by kind. */
+static int
+sweep_pg(struct jg_store_conn *conn, const struct jg_config *cfg, int64_t now, int64_t *total)
+{
+	static const char *const parents[] = {"logs", "spans", "metric_points"};
+	static const enum jg_telemetry_kind kinds[] = {JG_TELEMETRY_LOGS, JG_TELEMETRY_TRACES,
+						       JG_TELEMETRY_METRICS};
+	struct jg_stmt *st;
+	int rc, s;
+
+	if ((rc = jg_stmt_prepare(conn, sql_partitions_pg, &st)) != 0)
+		return rc;
+	jg_stmt_bind_int64(st, 1, now);
+	jg_stmt_bind_int64(st, 2, AHEAD_DAYS);
+	s = jg_stmt_step(st);
+	jg_stmt_finish(st);
+	if (s != JG_STMT_ROW)
+		return s < 0 ? s : JG_ESTORE;
+	for (size_t k = 0; k < 3; k++) {
+		if ((rc = jg_stmt_prepare(conn, sql_drop_pg, &st)) != 0)
+			return rc;
+		jg_stmt_bind_text(st, 1, parents[k]);
+		jg_stmt_bind_int64(st, 2, jg_telemetry_received_since(cfg, kinds[k], now));
+		while ((s = jg_stmt_step(st)) == JG_STMT_ROW)
+			*total += jg_stmt_column_int64(st, 1);
+		jg_stmt_finish(st);
+		if (s != JG_STMT_DONE)
+			return s < 0 ? s : JG_ESTORE;
+	}
+	return 0;
+}
+
 int
 jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now, int64_t *deleted)
 {
@@ -69,6 +131,13 @@ jg_telemetry_sweep(struct jg_store *db, const struct jg_config *cfg, int64_t now
 
 	if (jg_store_acquire(db, &conn) != 0)
 		return JG_ESTORE;
+	if (jg_store_conn_engine(conn) == JG_STORE_POSTGRES) {
+		rc = sweep_pg(conn, cfg, now, &total);
+		jg_store_release(db, conn);
+		if (deleted)
+			*deleted = total;
+		return rc;
+	}
 	for (size_t k = 0; k < 3 && rc == 0; k++) {
 		int n;
 		do {
@@ -88,7 +157,7 @@ struct jg_telemetry_sweeper {
 	struct jg_store *db;
 	const struct jg_config *cfg;
 	struct jg_thread *thread;
-	struct jg_store_leader *leader; /* once across replicas */
+	struct jg_store_leader *leader; /* "telemetry-retention": one replica sweeps at a time */
 	int64_t pending;		/* rows deleted since the last log line */
 	bool logged;			/* a line was written, at last_log_ms (CLOCK_MONOTONIC) */
 	int64_t last_log_ms;
@@ -119,10 +188,10 @@ sweep_tick(void *arg)
 {
 	struct jg_telemetry_sweeper *sw = arg;
 	int64_t n = 0, now = (int64_t)time(NULL);
-	bool lead = false;
+	bool held = false;
 
-	(void)jg_store_leader_poll(sw->leader, &lead);
-	if (!lead)
+	/* another replica sweeps (PostgreSQL); SQLite always holds it */
+	if (jg_store_leader_poll(sw->leader, &held) != 0 || !held)
 		return SWEEP_MS;
 	if (jg_telemetry_sweep(sw->db, sw->cfg, now, &n) != 0)
 		jg_log(JG_LOG_WARN, "telemetry sweeper: cannot delete expired data now; will retry",
@@ -167,6 +236,6 @@ jg_telemetry_sweeper_stop(struct jg_telemetry_sweeper *sw)
 	if (sw == NULL)
 		return;
 	jg_thread_stop(sw->thread);
-	jg_store_leader_free(sw->leader);
+	jg_store_leader_free(sw->leader); /* after the thread: it polls the leader */
 	free(sw);
 }

@@ -18,6 +18,11 @@
  * start-up with the serving role) writes nothing: on PostgreSQL the serving
  * role may create no table, so a missing schema_migrations means that every
  * migration is pending.
+ *
+ * On PostgreSQL each set keeps its own bookkeeping table (the telemetry set:
+ * telemetry_schema_migrations), so the telemetry tables may live in the
+ * state database itself: both sets number their files from 0001.  A SQLite
+ * database holds one set, in schema_migrations, as it always did.
  */
 #include <dirent.h>
 #include <stdbool.h>
@@ -41,21 +46,64 @@ struct migration {
 	char sha256[65];
 };
 
-/* The bookkeeping table in each engine's words (PostgreSQL: a 64-bit applied_at). */
-static const char create_table_sqlite[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL,"
-    " applied_at INTEGER NOT NULL)";
-static const char create_table_pg[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL,"
-    " applied_at BIGINT NOT NULL)";
-/* Whether schema_migrations exists, without creating it (a status check writes nothing). */
-static const char table_exists_sqlite[] =
-    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'";
-static const char table_exists_pg[] =
-    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
-    "AND tablename = 'schema_migrations'";
+/*
+ * The bookkeeping table of a set in each engine's words (PostgreSQL: a
+ * 64-bit applied_at), and the statements on it: literals, as the statement
+ * cache wants.
+ */
+struct book {
+	const char *set;   /* NULL: the state database's migrations */
+	const char *table; /* for messages */
+	const char *create, *exists, *select_applied, *insert_applied, *select_one;
+};
+
+/* SQLite: one set per database, in schema_migrations, whichever set it is. */
+#define SQLITE_BOOK(set)                                                                           \
+	{                                                                                          \
+		(set), "schema_migrations",                                                        \
+		    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "  \
+		    "name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at INTEGER NOT NULL)",      \
+		    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "          \
+		    "'schema_migrations'",                                                         \
+		    "SELECT version, name, sha256 FROM schema_migrations ORDER BY version",        \
+		    "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES "    \
+		    "(?, ?, ?, ?)",                                                                \
+		    "SELECT sha256 FROM schema_migrations WHERE version = ?"                       \
+	}
+
+/* PostgreSQL: a table per set; "exists" looks without creating (a status check writes nothing). */
+#define PG_BOOK(set, table)                                                                        \
+	{                                                                                          \
+		(set), table,                                                                      \
+		    "CREATE TABLE IF NOT EXISTS " table " (version INTEGER PRIMARY KEY, "          \
+		    "name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at BIGINT NOT NULL)",       \
+		    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = "                \
+		    "current_schema() "                                                            \
+		    "AND tablename = '" table "'",                                                 \
+		    "SELECT version, name, sha256 FROM " table " ORDER BY version",                \
+		    "INSERT INTO " table                                                           \
+		    " (version, name, sha256, applied_at) VALUES (?, ?, ?, ?)",                    \
+		    "SELECT sha256 FROM " table " WHERE version = ?"                               \
+	}
+
+/* clang-format off */
+static const struct book books_sqlite[] = {SQLITE_BOOK(NULL), SQLITE_BOOK("telemetry")};
+static const struct book books_pg[] = {PG_BOOK(NULL, "schema_migrations"),
+				       PG_BOOK("telemetry", "telemetry_schema_migrations")};
+/* clang-format on */
+
+/* The bookkeeping of set on the engine, or NULL for a set jitgate does not have. */
+static const struct book *
+book_of(bool pg, const char *set)
+{
+	const struct book *b = pg ? books_pg : books_sqlite;
+	for (size_t i = 0; i < 2; i++)
+		if ((set == NULL && b[i].set == NULL) ||
+		    (set != NULL && b[i].set != NULL && strcmp(set, b[i].set) == 0))
+			return &b[i];
+	return NULL;
+}
+
 static const char advisory_lock_sql[] = "SELECT pg_advisory_lock(?)";
 static const char advisory_unlock_sql[] = "SELECT pg_advisory_unlock(?)";
 
@@ -161,27 +209,21 @@ out:
 	return 0;
 }
 
-static const char select_applied_sql[] =
-    "SELECT version, name, sha256 FROM schema_migrations ORDER BY version";
-static const char insert_applied_sql[] =
-    "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?, ?, ?, ?)";
-static const char select_one_sql[] = "SELECT sha256 FROM schema_migrations WHERE version = ?";
-
 /*
  * Compares the files with what the database records; counts pending ones
  * and marks them in pending_mask (indexes into list).
  */
 static int
-compare(struct jg_store_conn *conn, struct migration *list, int n, bool *is_pending, int *pending,
-	char *err, size_t errlen)
+compare(struct jg_store_conn *conn, const struct book *book, struct migration *list, int n,
+	bool *is_pending, int *pending, char *err, size_t errlen)
 {
 	struct jg_stmt *st;
 	int rc;
 
 	for (int i = 0; i < n; i++)
 		is_pending[i] = true;
-	if ((rc = jg_stmt_prepare(conn, select_applied_sql, &st)) != 0) {
-		snprintf(err, errlen, "schema_migrations: %s", jg_store_errmsg(conn));
+	if ((rc = jg_stmt_prepare(conn, book->select_applied, &st)) != 0) {
+		snprintf(err, errlen, "%s: %s", book->table, jg_store_errmsg(conn));
 		return rc;
 	}
 	while ((rc = jg_stmt_step(st)) == JG_STMT_ROW) {
@@ -211,7 +253,7 @@ compare(struct jg_store_conn *conn, struct migration *list, int n, bool *is_pend
 	}
 	jg_stmt_finish(st);
 	if (rc != JG_STMT_DONE) {
-		snprintf(err, errlen, "schema_migrations: %s", jg_store_errmsg(conn));
+		snprintf(err, errlen, "%s: %s", book->table, jg_store_errmsg(conn));
 		return JG_ESTORE;
 	}
 	*pending = 0;
@@ -237,12 +279,12 @@ exec_one(struct jg_store_conn *conn, const char *sql, int64_t value, int64_t *ou
 	return rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : rc;
 }
 
-/* Whether schema_migrations exists: 1, 0 or an error. */
+/* Whether the bookkeeping table exists: 1, 0 or an error. */
 static int
-have_table(struct jg_store_conn *conn, bool pg)
+have_table(struct jg_store_conn *conn, const struct book *book)
 {
 	int64_t n = 0;
-	int rc = exec_one(conn, pg ? table_exists_pg : table_exists_sqlite, 0, &n);
+	int rc = exec_one(conn, book->exists, 0, &n);
 	return rc != 0 ? rc : n > 0;
 }
 
@@ -271,7 +313,12 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 	bool pg = jg_store_engine(store) == JG_STORE_POSTGRES;
 	char dir[3072]; /* + '/' + a name of < 128 fits read_dir's paths */
 	int n = 0, pending = 0, done = 0, rc;
+	const struct book *book = book_of(pg, set);
 
+	if (book == NULL) {
+		snprintf(err, errlen, "no migration set '%s'", set);
+		return JG_EINVAL;
+	}
 	if ((rc = set_dir(store, root, set, dir, sizeof(dir), err, errlen)) != 0)
 		return rc;
 	if ((rc = read_dir(dir, &list, &n, err, errlen)) != 0)
@@ -295,19 +342,18 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 		locked = true;
 	}
 	if (apply) {
-		if ((rc = jg_store_exec_script(conn, pg ? create_table_pg : create_table_sqlite,
-					       err, errlen)) != 0)
+		if ((rc = jg_store_exec_script(conn, book->create, err, errlen)) != 0)
 			goto out;
-	} else if ((rc = have_table(conn, pg)) <= 0) {
+	} else if ((rc = have_table(conn, book)) <= 0) {
 		if (rc < 0) {
-			snprintf(err, errlen, "schema_migrations: %s", jg_store_errmsg(conn));
+			snprintf(err, errlen, "%s: %s", book->table, jg_store_errmsg(conn));
 			goto out;
 		}
 		*count = n; /* a database never migrated: everything is pending */
 		rc = 0;
 		goto out;
 	}
-	if ((rc = compare(conn, list, n, is_pending, &pending, err, errlen)) != 0)
+	if ((rc = compare(conn, book, list, n, is_pending, &pending, err, errlen)) != 0)
 		goto out;
 	if (!apply) {
 		*count = pending;
@@ -322,7 +368,7 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 			goto out;
 		}
 		/* Another process may have applied it while we waited for the lock. */
-		if (jg_stmt_prepare(conn, select_one_sql, &st) != 0)
+		if (jg_stmt_prepare(conn, book->select_one, &st) != 0)
 			goto fail; /* fail: says JG_ESTORE, whatever went wrong */
 		jg_stmt_bind_int64(st, 1, list[i].version);
 		rc = jg_stmt_step(st);
@@ -337,7 +383,7 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 			jg_store_rollback(conn);
 			goto out;
 		}
-		if (jg_stmt_prepare(conn, insert_applied_sql, &st) != 0)
+		if (jg_stmt_prepare(conn, book->insert_applied, &st) != 0)
 			goto fail;
 		jg_stmt_bind_int64(st, 1, list[i].version);
 		jg_stmt_bind_text(st, 2, list[i].name);

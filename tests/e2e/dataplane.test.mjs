@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { startJitgate, cleanup, BIN, runJitgate, writeConfig, makeCert, freePort, sqliteOnly } from './lib/harness.mjs';
+import { startJitgate, cleanup, BIN, runJitgate, writeConfig, makeCert, freePort, sqliteOnly, postgresOnly, ON_SQLITE } from './lib/harness.mjs';
 
 const SVC = 'payment-service';
 const DEP = 'ledger-service';
@@ -159,13 +159,21 @@ describe('the debug data plane', () => {
   });
   after(() => cleanup(jg));
 
-  test('the telemetry is a separate SQLite file with its own migrations', () => {
+  test('the telemetry is a separate database (SQLite: a file; PostgreSQL: its tables) with its own migrations', () => {
     const telemetry = ['logs', 'spans', 'metric_points', 'logs_fts', 'logs_fts_redacted'];
     const tables = jg.telemetryDb.tables().filter((t) => telemetry.includes(t));
-    assert.deepEqual(tables, ['logs', 'logs_fts', 'logs_fts_redacted', 'metric_points', 'spans']);
-    assert.deepEqual(jg.telemetryDb.rows('SELECT name FROM schema_migrations').map((r) => r.name), ['0001_telemetry.sql']);
-    const state = jg.db.tables().filter((t) => ['logs', 'spans'].includes(t));
-    assert.deepEqual(state, [], 'telemetry tables in the state database');
+    if (ON_SQLITE) {
+      assert.deepEqual(tables, ['logs', 'logs_fts', 'logs_fts_redacted', 'metric_points', 'spans']);
+      assert.deepEqual(jg.telemetryDb.rows('SELECT name FROM schema_migrations').map((r) => r.name), ['0001_telemetry.sql']);
+      const state = jg.db.tables().filter((t) => ['logs', 'spans'].includes(t));
+      assert.deepEqual(state, [], 'telemetry tables in the state database');
+      return;
+    }
+    // PostgreSQL: beside the state tables, no FTS5, a migration set of its own, a partition per day
+    assert.deepEqual(tables, ['logs', 'metric_points', 'spans']);
+    assert.deepEqual(jg.telemetryDb.rows('SELECT name FROM telemetry_schema_migrations').map((r) => r.name), ['0001_telemetry.sql']);
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    for (const t of ['logs', 'spans', 'metric_points']) assert.ok(jg.telemetryDb.tables().includes(`${t}_${day}`), `no partition ${t}_${day}`);
   });
 
   test('ingest takes only the service\'s own ingest key and the documented media types', async () => {
@@ -229,7 +237,7 @@ describe('the debug data plane', () => {
   });
 
   test('a malformed record refuses its whole batch, naming its index; nothing is stored', async () => {
-    const before = { logs: count('logs'), fts: count('logs_fts'), spans: count('spans'), points: count('metric_points') };
+    const before = { logs: count('logs'), fts: count(ON_SQLITE ? 'logs_fts' : 'logs'), spans: count('spans'), points: count('metric_points') };
     const good = (i) => ({ timeUnixNano: ns(5000 + i), body: str(`good ${i}`) });
     const batch = (records) => ({ resourceLogs: [{ resource: resource(SVC), scopeLogs: [{ logRecords: records.slice(0, 2) }, { logRecords: records.slice(2) }] }] });
     const cases = [
@@ -269,7 +277,7 @@ describe('the debug data plane', () => {
     r = await ingest(keys[SVC], 'logs', { resourceLogs: [{ resource: resource(SVC), scopeLogs: [{ logRecords: Array.from({ length: 10001 }, (_, i) => good(i)) }] }] });
     assert.equal(r.status, 400, r.body);
     assert.match(r.json.error.message, /more than 10000 records/);
-    assert.deepEqual({ logs: count('logs'), fts: count('logs_fts'), spans: count('spans'), points: count('metric_points') }, before);
+    assert.deepEqual({ logs: count('logs'), fts: count(ON_SQLITE ? 'logs_fts' : 'logs'), spans: count('spans'), points: count('metric_points') }, before);
   });
 
   test('gzip bodies (the collector exporter\'s default) are inflated, up to a bound', async () => {
@@ -930,7 +938,8 @@ describe('retention', () => {
   });
   after(() => cleanup(jg));
 
-  test('the sweeper deletes each kind after its retention, from the file and its search indexes', async () => {
+  // SQLite deletes rows; PostgreSQL drops whole day partitions (its counterpart below)
+  sqliteOnly(test)('the sweeper deletes each kind after its retention, from the file and its search indexes', async () => {
     const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
     assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng').status, 0);
     const key = cli('ingest-key', 'create', SVC).stdout.trim();
@@ -948,6 +957,24 @@ describe('retention', () => {
     // the first deletions are logged at once (later ones at most once a minute, summed)
     const deleted = deletedLines();
     assert.ok(deleted.length === 1 && Number(deleted[0][1]) >= 1 && Number(deleted[0][1]) <= 3, jg.stderr.slice(-1500));
+  });
+
+  postgresOnly(test)('the sweeper makes day partitions ahead and drops an expired day whole, as the serving role', async () => {
+    const db = jg.telemetryDb; // the superuser's helper: it plants a day long past
+    const dayOf = (s) => new Date(s * 1000).toISOString().slice(0, 10).replaceAll('-', '');
+    const now = Math.floor(Date.now() / 1000);
+    const old = now - 10 * 86400;
+    db.exec(`SELECT jitgate_telemetry_partitions(${old}, 1)`);
+    // the row is stored (no partition, no row: the insert would fail) - and may go at once
+    db.exec(`INSERT INTO logs (service, time_ns, severity_number, level, record, received_at, search, search_redacted) VALUES ('pay', 1, 9, 'info', '{}', ${old}, '', '')`);
+    // the running server's sweeper (every second): the old day goes, the next two days come
+    const until = Date.now() + 8000;
+    while (db.tables().includes(`logs_${dayOf(old)}`) && Date.now() < until) await sleep(250);
+    assert.ok(!db.tables().includes(`logs_${dayOf(old)}`), 'the expired day was not dropped');
+    assert.equal(db.count('logs', 'received_at = ?', [old]), 0);
+    for (const t of ['logs', 'spans', 'metric_points']) assert.ok(db.tables().includes(`${t}_${dayOf(now + 2 * 86400)}`), `${t}: no partition two days ahead`);
+    // metric points are kept an hour: a fresh day of them stays
+    assert.ok(db.tables().includes(`metric_points_${dayOf(now)}`));
   });
 });
 

@@ -248,15 +248,16 @@ describe('the harness on postgres (JG_E2E_DB=postgres)', () => {
       const who = jg.db.rows("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jitgate'");
       assert.deepEqual(who.map((r) => r.usename), [PG_SERVING]);
       assert.equal(await pg.sql(`SELECT rolsuper::text || rolcreaterole::text || rolcreatedb::text FROM pg_roles WHERE rolname = '${PG_SERVING}'`), 'falsefalsefalse');
-      assert.equal(jg.telemetryDb.backend, 'sqlite', 'telemetry stays a SQLite file');
-      assert.ok(jg.telemetryDb.exists());
+      // the telemetry is in the state database, its tables the owner's too
+      assert.equal(jg.telemetryDb, jg.db);
+      assert.ok(['logs', 'spans', 'metric_points', 'telemetry_schema_migrations'].every((t) => jg.db.tables().includes(t)));
     } finally {
       await cleanup(jg);
     }
     assert.equal(await pg.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'jg\\_%'"), before, 'cleanup left the database');
   });
 
-  test('the configuration names both roles and the telemetry file; a telemetry block of the test keeps its keys', async () => {
+  test('the configuration names both roles and the telemetry database (the state database); a telemetry block of the test keeps its keys', async () => {
     const store = await pgStore();
     const dir = mkdtempSync(join(tmpdir(), 'jg-dbtest-'));
     try {
@@ -269,10 +270,10 @@ describe('the harness on postgres (JG_E2E_DB=postgres)', () => {
       const cfg = writeConfig(dir, 1, 'telemetry:\n  logs_retention_seconds: 2\naudit:\n  reverify_seconds: 1\n', {}, undefined, store);
       const text = readFileSync(cfg, 'utf8');
       assert.ok(text.includes(`database:\n  url: "${store.url}"\n  owner_url: "${store.ownerUrl}"\n`), text);
-      assert.ok(text.includes('telemetry:\n  database: "telemetry.db"\n  logs_retention_seconds: 2\n'), text);
+      assert.ok(text.includes(`telemetry:\n  database: "${store.url}"\n  logs_retention_seconds: 2\n`), text);
       assert.equal(text.match(/^telemetry:/gm).length, 1);
       const plain = readFileSync(writeConfig(dir, 1, '', {}, undefined, store), 'utf8');
-      assert.ok(plain.includes('\ntelemetry:\n  database: "telemetry.db"\n'), plain);
+      assert.ok(plain.includes(`\ntelemetry:\n  database: "${store.url}"\n`), plain);
       const r = runJitgate(['serve', '--check-config', '-c', cfg]);
       assert.equal(r.code, 0, r.stderr);
 
@@ -287,6 +288,7 @@ describe('the harness on postgres (JG_E2E_DB=postgres)', () => {
         const copied = readFileSync(copyCfg, 'utf8');
         assert.ok(copied.includes(`  url: "${pgUrl(store.url, { database: copy.database })}"`), copied);
         assert.ok(copied.includes(`  owner_url: "${pgUrl(store.ownerUrl, { database: copy.database })}"`), copied);
+        assert.ok(copied.includes(`telemetry:\n  database: "${pgUrl(store.url, { database: copy.database })}"`), copied);
         copy.exec('DROP TABLE probe_t');
         assert.deepEqual(store.db.tables(), ['probe_t'], 'the copy is not a copy');
         copy.drop();

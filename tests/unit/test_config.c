@@ -161,6 +161,8 @@ test_config_telemetry_set(void **state)
 			       "oidc:\n");
 	assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg->telemetry_path, "/var/lib/t.db");
+	assert_string_equal(cfg->telemetry_store, "/var/lib/t.db");
+	assert_string_equal(cfg->telemetry_owner_store, "/var/lib/t.db");
 	assert_int_equal(cfg->telemetry_logs_retention, 3600);
 	assert_int_equal(cfg->telemetry_traces_retention, 60);
 	assert_int_equal(cfg->telemetry_metrics_retention, 1);
@@ -309,13 +311,97 @@ test_config_parse_postgres_refused(void **state)
 	    "postgres:// database.url only");
 	expect_refused(variant("sqlite://data/jitgate.db", "mysql://db"),
 		       "'database.url' must be sqlite:///absolute/path.db");
-	/* telemetry stays a SQLite file in this version: named, never a postgres:// URL */
+	/* with a PostgreSQL state database the telemetry's place is named */
 	expect_refused(variant("sqlite://data/jitgate.db", "postgres://127.0.0.1/jg"),
 		       "'telemetry.database' is required with a postgres:// database.url");
+	/* a telemetry URL under the same rules as the state database's */
 	expect_refused(variant("sqlite://data/jitgate.db\"\n",
 			       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+			       "\"postgres://tel:pw@127.0.0.1/tel\"\n"),
+		       "'telemetry.database': a password in the database URL is refused");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+			       "\"postgres://db.example.com/tel\"\n"),
+		       "'telemetry.database': a database host that is not loopback needs "
+		       "sslmode=verify-full");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+			       "\"postgres://127.0.0.1/tel\"\n  owner_url: \"sqlite://t.db\"\n"),
+		       "'telemetry.owner_url' must be a postgres:// URL");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+			       "\"postgres://127.0.0.1/tel\"\n  owner_password_file: /etc/pw\n"),
+		       "'telemetry.owner_password_file' needs 'telemetry.owner_url'");
+	expect_refused(
+	    variant("sqlite://data/jitgate.db\"\n",
+		    "sqlite://data/jitgate.db\"\ntelemetry:\n  database: t.db\n"
+		    "  password_file: /etc/pw\n"),
+	    "'telemetry.password_file' applies to a postgres:// telemetry.database only");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\ntelemetry:\n  owner_url: "
 			       "\"postgres://127.0.0.1/tel\"\n"),
-		       "'telemetry.database': telemetry is stored in a SQLite file");
+		       "apply to a postgres:// telemetry.database only");
+	expect_refused(variant("sqlite://data/jitgate.db\"\n",
+			       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+			       "\"mysql://db/tel\"\n"),
+		       "'telemetry.database' must be a file, sqlite://PATH or a postgres:// URL");
+}
+
+/*
+ * Telemetry on PostgreSQL: another database with roles of its own, or the
+ * state database itself, whose role settings it then takes.
+ */
+static void
+test_config_parse_postgres_telemetry(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	const char *text =
+	    variant("sqlite://data/jitgate.db\"\n",
+		    "postgres://127.0.0.1/jitgate\"\n  password_file: /etc/jg/pw\n"
+		    "  owner_url: \"postgres://owner@127.0.0.1/jitgate\"\n"
+		    "  owner_password_file: /etc/jg/owner\n"
+		    "telemetry:\n  database: \"postgres://tel@127.0.0.1/telemetry\"\n"
+		    "  password_file: secrets/tel\n");
+	if (parse(text, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_null(cfg->telemetry_path);
+	assert_string_equal(cfg->telemetry_store, "postgres://tel@127.0.0.1/telemetry");
+	assert_string_equal(cfg->telemetry_owner_store, "postgres://tel@127.0.0.1/telemetry");
+	assert_string_equal(cfg->telemetry_password_file, "/srv/jg/secrets/tel");
+	/* no owner_url: the serving connection migrates, with its password */
+	assert_string_equal(cfg->telemetry_owner_password_file, "/srv/jg/secrets/tel");
+	jg_config_free(cfg);
+	cfg = NULL;
+
+	/* the state database itself: its password files and owner */
+	text = variant("sqlite://data/jitgate.db\"\n",
+		       "postgres://127.0.0.1/jitgate\"\n  password_file: /etc/jg/pw\n"
+		       "  owner_url: \"postgres://owner@127.0.0.1/jitgate\"\n"
+		       "  owner_password_file: /etc/jg/owner\n"
+		       "telemetry:\n  database: \"postgres://127.0.0.1/jitgate\"\n");
+	if (parse(text, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->telemetry_store, "postgres://127.0.0.1/jitgate");
+	assert_string_equal(cfg->telemetry_owner_store, "postgres://owner@127.0.0.1/jitgate");
+	assert_string_equal(cfg->telemetry_password_file, "/etc/jg/pw");
+	assert_string_equal(cfg->telemetry_owner_password_file, "/etc/jg/owner");
+	jg_config_free(cfg);
+	cfg = NULL;
+
+	/* a SQLite state database with telemetry on PostgreSQL, an owner of its own */
+	text = variant("sqlite://data/jitgate.db\"\n",
+		       "sqlite://data/jitgate.db\"\ntelemetry:\n  database: "
+		       "\"postgres://127.0.0.1/tel\"\n  owner_url: \"postgres://o@127.0.0.1/tel\"\n"
+		       "  owner_password_file: /etc/o\n");
+	if (parse(text, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->telemetry_owner_store, "postgres://o@127.0.0.1/tel");
+	assert_null(cfg->telemetry_password_file);
+	assert_string_equal(cfg->telemetry_owner_password_file, "/etc/o");
+	jg_config_free(cfg);
 }
 
 /* A PostgreSQL deployment: the serving URL, the owner's for migrate, telemetry in a file. */
@@ -538,6 +624,7 @@ main(void)
 	    cmocka_unit_test(test_config_telemetry_defaults),
 	    cmocka_unit_test(test_config_telemetry_set),
 	    cmocka_unit_test(test_config_telemetry_refused),
+	    cmocka_unit_test(test_config_parse_postgres_telemetry),
 	    cmocka_unit_test(test_config_parse_bad_values),
 	    cmocka_unit_test(test_config_parse_yaml_errors),
 	    cmocka_unit_test(test_config_parse_too_large),

@@ -253,6 +253,53 @@ test_migrate_reads_only_its_engines_folder(void **state)
 	assert_non_null(strstr(err, "/nothing/" ENGINE ": cannot read migrations directory"));
 }
 
+/*
+ * A set of migrations keeps its own books: on PostgreSQL the telemetry set
+ * and the state migrations share a database (both number from 0001; the
+ * set's files are recorded in telemetry_schema_migrations), on SQLite a
+ * database holds one set, in schema_migrations.  A set jitgate does not
+ * have is refused.
+ */
+static void
+test_migrate_sets_keep_their_own_books(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "", path[256];
+	int applied = -1, pending = -1;
+
+	snprintf(path, sizeof(path), "%s/telemetry", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	write_file(f, "telemetry/0001_events.sql", "CREATE TABLE events (id INTEGER PRIMARY KEY);");
+	assert_int_equal(
+	    jg_migrate_apply_set(f->store, f->mroot, "other", &applied, err, sizeof(err)),
+	    JG_EINVAL);
+	assert_non_null(strstr(err, "no migration set 'other'"));
+#ifdef JG_TEST_PG
+	assert_int_equal(jg_migrate_apply(f->store, f->mroot, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 2);
+	if (jg_migrate_apply_set(f->store, f->mroot, "telemetry", &applied, err, sizeof(err)) != 0)
+		fail_msg("telemetry set: %s", err);
+	assert_int_equal(applied, 1);
+	assert_int_equal(jg_migrate_status(f->store, f->mroot, &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 0);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM schema_migrations"), 2);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM telemetry_schema_migrations "
+					     "WHERE version = 1 AND name = '0001_events.sql'"),
+			 1);
+#else
+	if (jg_migrate_apply_set(f->store, f->mroot, "telemetry", &applied, err, sizeof(err)) != 0)
+		fail_msg("telemetry set: %s", err);
+	assert_int_equal(applied, 1);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM schema_migrations "
+					     "WHERE version = 1 AND name = '0001_events.sql'"),
+			 1);
+#endif
+	assert_int_equal(
+	    jg_migrate_status_set(f->store, f->mroot, "telemetry", &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 0);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM events"), 0);
+}
+
 #ifdef JG_TEST_PG
 /* ---- PostgreSQL only -------------------------------------------------------- */
 
@@ -539,6 +586,8 @@ main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_status_writes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_reads_only_its_engines_folder, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_sets_keep_their_own_books, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,9 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->cfg.migrations_dir = strdup("migrations");
 	assert_true(asprintf(&f->cfg.telemetry_path, "%s/telemetry.db", f->dir) >= 0);
+	/* what jg_config_parse() derives for a SQLite file: the file, for serving and migrate */
+	f->cfg.telemetry_store = f->cfg.telemetry_path;
+	f->cfg.telemetry_owner_store = f->cfg.telemetry_path;
 	f->cfg.telemetry_logs_retention = 100;
 	f->cfg.telemetry_traces_retention = 200;
 	f->cfg.telemetry_metrics_retention = 300;
@@ -474,12 +477,12 @@ test_telemetry_trace_and_search(void **state)
 	json_decref(pay);
 	json_decref(ledger);
 
-	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, false, fields, &spans), 0);
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, 0, false, fields, &spans), 0);
 	assert_int_equal(json_array_size(spans), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(spans, 0), "name")),
 			    "GET /users/bob@example.com");
 	json_decref(spans);
-	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, true, fields, &spans), 0);
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_A, 0, true, fields, &spans), 0);
 	json_t *root = json_array_get(spans, 0);
 	assert_string_equal(json_string_value(json_object_get(root, "name")),
 			    "GET /users/[REDACTED:email]");
@@ -489,10 +492,10 @@ test_telemetry_trace_and_search(void **state)
 	    json_string_value(json_object_get(json_array_get(spans, 1), "instance")), "ledger-1");
 	json_decref(spans);
 	/* B has no span of pay: not visible through pay */
-	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_B, false, fields, &spans),
+	assert_int_equal(jg_telemetry_trace(f->db, "pay", TRACE_B, 0, false, fields, &spans),
 			 JG_ENOTFOUND);
 	assert_null(spans);
-	assert_int_equal(jg_telemetry_trace(NULL, "pay", TRACE_A, false, fields, &spans),
+	assert_int_equal(jg_telemetry_trace(NULL, "pay", TRACE_A, 0, false, fields, &spans),
 			 JG_EUNAVAIL);
 
 	struct jg_telemetry_traces_query q = {
@@ -542,7 +545,7 @@ test_telemetry_metrics(void **state)
 	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", points, 1000), 0);
 	json_decref(points);
 
-	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, &list), 0);
+	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, 0, &list), 0);
 	assert_int_equal(json_array_size(list), 2);
 	json_t *errors = json_array_get(list, 0), *latency = json_array_get(list, 1);
 	assert_string_equal(json_string_value(json_object_get(errors, "name")), "errors");
@@ -581,7 +584,100 @@ test_telemetry_metrics(void **state)
 	assert_non_null(strstr(text, "[REDACTED:email]"));
 	free(text);
 	json_decref(list);
-	assert_int_equal(jg_telemetry_metric_names(NULL, "pay", 0, INT64_MAX, &list), JG_EUNAVAIL);
+	assert_int_equal(jg_telemetry_metric_names(NULL, "pay", 0, INT64_MAX, 0, &list),
+			 JG_EUNAVAIL);
+}
+
+/*
+ * Every reader hides what was received before received_since (past its
+ * retention, whether or not a sweep removed it yet): logs, one trace, the
+ * trace search, the metric list and series.  fixture retention: logs 100 s,
+ * traces 200 s, metrics 300 s.
+ */
+static void
+test_telemetry_readers_hide_past_retention(void **state)
+{
+	struct fixture *f = *state;
+	char next[JG_TELEMETRY_CURSOR_MAX];
+	json_t *out = NULL;
+	const int64_t now = 10000;
+
+	/* one of each received long ago (at 1000), one of each just now */
+	json_t *b = json_pack("[o]", log_at("old news", T0, 9, "info", NULL));
+	assert_int_equal(jg_telemetry_store_logs(f->db, "pay", b, fields, 1000), 0);
+	json_decref(b);
+	b = json_pack("[o]", log_at("fresh news", T0 + 1, 9, "info", NULL));
+	assert_int_equal(jg_telemetry_store_logs(f->db, "pay", b, fields, now), 0);
+	json_decref(b);
+	b = json_pack("[o]", span_of(TRACE_A, "b7ad6b7169203331", NULL, T0, "ok", "old", "i-1"));
+	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", b, 1000), 0);
+	json_decref(b);
+	b = json_pack("[o]", span_of(TRACE_B, "d7ad6b7169203331", NULL, T0, "ok", "new", "i-1"));
+	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", b, now), 0);
+	json_decref(b);
+	b = json_pack("[o]", point_of("old_metric", "gauge", "ms", "unspecified", T0, 1, "a"));
+	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", b, 1000), 0);
+	json_decref(b);
+	b = json_pack("[o]", point_of("new_metric", "gauge", "ms", "unspecified", T0, 2, "a"));
+	assert_int_equal(jg_telemetry_store_metrics(f->db, "pay", b, now), 0);
+	json_decref(b);
+
+	int64_t logs_since = jg_telemetry_received_since(&f->cfg, JG_TELEMETRY_LOGS, now);
+	int64_t traces_since = jg_telemetry_received_since(&f->cfg, JG_TELEMETRY_TRACES, now);
+	int64_t metrics_since = jg_telemetry_received_since(&f->cfg, JG_TELEMETRY_METRICS, now);
+	assert_int_equal(logs_since, now - 100);
+	assert_int_equal(traces_since, now - 200);
+	assert_int_equal(metrics_since, now - 300);
+
+	struct jg_telemetry_logs_query lq = {.service = "pay",
+					     .since = 0,
+					     .until = INT64_MAX,
+					     .q = "news",
+					     .after = {INT64_MAX, INT64_MAX},
+					     .limit = 10,
+					     .fields = fields};
+	assert_int_equal(jg_telemetry_logs_query(f->db, &lq, &out, next), 0);
+	assert_int_equal(json_array_size(out), 2); /* received_since 0: everything stored */
+	json_decref(out);
+	lq.received_since = logs_since;
+	assert_int_equal(jg_telemetry_logs_query(f->db, &lq, &out, next), 0);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "body")),
+			    "fresh news");
+	json_decref(out);
+
+	assert_int_equal(
+	    jg_telemetry_trace(f->db, "pay", TRACE_A, traces_since, false, fields, &out),
+	    JG_ENOTFOUND);
+	assert_int_equal(
+	    jg_telemetry_trace(f->db, "pay", TRACE_B, traces_since, false, fields, &out), 0);
+	json_decref(out);
+	struct jg_telemetry_traces_query tq = {.service = "pay",
+					       .since = 0,
+					       .until = INT64_MAX,
+					       .received_since = traces_since,
+					       .limit = 10};
+	assert_int_equal(jg_telemetry_traces_search(f->db, &tq, &out), 0);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "trace_id")),
+			    TRACE_B);
+	json_decref(out);
+
+	assert_int_equal(jg_telemetry_metric_names(f->db, "pay", 0, INT64_MAX, metrics_since, &out),
+			 0);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "name")),
+			    "new_metric");
+	json_decref(out);
+	struct jg_telemetry_metrics_query mq = {.service = "pay",
+						.name = "old_metric",
+						.since = 0,
+						.until = INT64_MAX,
+						.received_since = metrics_since,
+						.fields = fields};
+	assert_int_equal(jg_telemetry_metric_series(f->db, &mq, &out), 0);
+	assert_int_equal(json_array_size(out), 0);
+	json_decref(out);
 }
 
 int
@@ -598,6 +694,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_telemetry_logs_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_trace_and_search, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_metrics, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_telemetry_readers_hide_past_retention, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

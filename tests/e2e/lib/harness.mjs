@@ -11,8 +11,9 @@
 // JG_PG_* variables are set, else one started for this process (tests/e2e/lib/pg.mjs) - with
 // the roles of a real deployment (docs/operations.md, "PostgreSQL roles"): the database belongs
 // to an owner role that runs `jitgate migrate` (database.owner_url), and jitgate serves as a
-// login role that is only a member of jitgate_serving.  Telemetry stays in a SQLite file
-// (telemetry.db in the directory) on both: its PostgreSQL tables come with their own search.
+// login role that is only a member of jitgate_serving.  Telemetry follows the store: a SQLite
+// file (telemetry.db in the directory) with SQLite, the state database itself with PostgreSQL
+// (telemetry.database = database.url: its partitioned tables and pre-tokenized search).
 // Either way jg.db and jg.telemetryDb are the backend-neutral helpers (tests/e2e/lib/db.mjs) on
 // the instance's databases.
 import { spawn, execFileSync } from 'node:child_process';
@@ -80,14 +81,14 @@ export const TEST_LIMITS = [
 // minRefresh } (default: a provider address where nothing listens: identity-free tests do not
 // need one).  policyDir defaults to the repository's policies/.
 // store ({ url, ownerUrl }) names a PostgreSQL database instead of jitgate.db; the telemetry
-// stays telemetry.db in dir (named, as a PostgreSQL state database requires).  replica
-// ({ name, publicUrl, telemetry }) is for one of several replicas sharing dir (startReplicas):
-// the file name of its configuration, the public URL they share (the load balancer's) and its
-// own telemetry file.
+// goes into it too (telemetry.database named, as a PostgreSQL state database requires; a test
+// that names its own keeps it).  replica ({ name, publicUrl }) is for one of several replicas
+// sharing dir (startReplicas): the file name of its configuration and the public URL they share
+// (the load balancer's).
 export function writeConfig(dir, port, extra = '', oidc = {}, policyDir = join(ROOT, 'policies'), store = {}, replica = {}) {
   const path = join(dir, replica.name ?? 'jitgate.yaml');
   if (!/^limits:/m.test(extra)) extra = `${TEST_LIMITS}\n${extra}`;
-  if (store.url) extra = withTelemetryDatabase(extra, replica.telemetry ?? 'telemetry.db');
+  if (store.url) extra = withTelemetryDatabase(extra, store.url);
   writeFileSync(path, [
     `listen: "127.0.0.1:${port}"`,
     `public_url: "${replica.publicUrl ?? `https://127.0.0.1:${port}`}"`,
@@ -202,8 +203,8 @@ export async function pgStore() {
 // The store of a copy of jg's stopped deployment, for tests that change the copy and never the
 // original: the files were copied to the directory of configPath (the copy's configuration).  On
 // SQLite that is the copied jitgate.db; on PostgreSQL a new database made from jg's (CREATE
-// DATABASE ... TEMPLATE; privileges come with it), written into configPath for both roles (the
-// telemetry file is the copied one).  Returns its db.mjs helper with drop(), which removes what
+// DATABASE ... TEMPLATE; privileges come with it), written into configPath for both roles and for
+// the telemetry when it is in that database.  Returns its db.mjs helper with drop(), which removes what
 // the copy made.
 export function copyStore(jg, configPath) {
   if (jg.db.backend === 'sqlite') {
@@ -218,6 +219,7 @@ export function copyStore(jg, configPath) {
     if (!text.includes(`url: "${from}"`)) throw new Error(`${configPath} does not name ${from}`);
     text = text.replace(`url: "${from}"`, `url: "${pgUrl(from, { database: name, role })}"`);
   }
+  text = text.replace(`  database: "${jg.store.url}"`, `  database: "${pgUrl(jg.store.url, { database: name, role: jg.store.role })}"`);
   writeFileSync(configPath, text);
   const db = openDb(pgUrl(jg.store.adminUrl, { database: name }));
   db.drop = () => pgDropDatabase(jg.store.adminUrl, name);
@@ -371,7 +373,7 @@ export async function startJitgate(opts = {}) {
   jg.policyDir = policyDir;
   jg.store = store;
   jg.db = store ? store.db : openDb(`sqlite://${join(dir, 'jitgate.db')}`);
-  jg.telemetryDb = openDb(`sqlite://${join(dir, 'telemetry.db')}`);
+  jg.telemetryDb = store ? store.db : openDb(`sqlite://${join(dir, 'telemetry.db')}`);
   try {
     await jg.start();
   } catch (e) {
@@ -441,8 +443,8 @@ async function startBalancer(ports) {
 // a load balancer are deployed (docs/operations.md, "Running several replicas"): one directory
 // with one key_dir and one TLS certificate, one identity provider, one public_url - that of a
 // round-robin balancer started here (startBalancer) - and each replica listening on a port of
-// its own with a configuration of its own (jitgate-<i>.yaml, its own telemetry file).  The
-// database is migrated and the keys generated once, before any replica starts.
+// its own with a configuration of its own (jitgate-<i>.yaml); the telemetry lives in the state
+// database, shared as in production.  The database is migrated and the keys generated once, before any replica starts.
 // opts: extraConfig (YAML every replica gets), copyPolicies and policyFiles as for
 // startJitgate.  Resolves { replicas, front, dir, store, db, idp, restart(i), close() }:
 // replicas[i] is a Jitgate on its own port (its url is the public one, so tokens are for the
@@ -475,8 +477,8 @@ export async function startReplicas(n, opts = {}) {
     set.db = set.store.db;
     const configs = ports.map((port, i) => writeConfig(dir, port, opts.extraConfig ?? '',
       { issuer: set.idp.url, clientSecretFile }, policyDir, { url: set.store.url, ownerUrl: set.store.ownerUrl },
-      { name: `jitgate-${i}.yaml`, publicUrl, telemetry: `telemetry-${i}.db` }));
-    for (const c of configs) { // the state database once, each replica's telemetry file
+      { name: `jitgate-${i}.yaml`, publicUrl }));
+    for (const c of configs) { // one database: the first migrates, the others find nothing pending
       const m = runJitgate(['migrate', '-c', c]);
       if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
     }
@@ -491,7 +493,7 @@ export async function startReplicas(n, opts = {}) {
       jg.policyDir = policyDir;
       jg.store = set.store;
       jg.db = set.store.db;
-      jg.telemetryDb = openDb(`sqlite://${join(dir, `telemetry-${i}.db`)}`);
+      jg.telemetryDb = set.store.db;
       return jg;
     });
     await Promise.all(set.replicas.map((jg) => jg.start()));
