@@ -71,8 +71,12 @@ struct new_req {
 static void
 printable(char *dst, size_t *j, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dst[(*j)++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	for (size_t i = 0; i < n; i++) {
+		dst[*j] = '?';
+		if (s[i] >= 0x20 && s[i] < 0x7f)
+			dst[*j] = s[i];
+		(*j)++;
+	}
 }
 
 /*

@@ -113,8 +113,12 @@ jg_b64url_encode(const void *in, size_t n, char *out, size_t outlen)
 		memcpy(out + whole / 3 * 4, last, n - whole + 1);
 	}
 	out[len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	for (size_t i = 0; i < len; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
 	return 0;
 }
 
@@ -170,8 +174,16 @@ jg_b64url_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *ou
 	if ((text = malloc(padded + padded / 4 * 3)) == NULL)
 		return JG_ENOMEM;
 	raw = (uint8_t *)text + padded;
-	for (size_t i = 0; i < padded; i++)
-		text[i] = i >= len ? '=' : s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+	for (size_t i = 0; i < padded; i++) {
+		if (i >= len)
+			text[i] = '=';
+		else if (s[i] == '-')
+			text[i] = '+';
+		else if (s[i] == '_')
+			text[i] = '/';
+		else
+			text[i] = s[i];
+	}
 	if (EVP_DecodeBlock(raw, (const unsigned char *)text, (int)padded) != (int)(padded / 4 * 3))
 		rc = JG_EPARSE;
 	else

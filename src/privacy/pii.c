@@ -406,8 +406,11 @@ builtin_word(const char *w, size_t n)
 
 	if (n == 0 || n > MAX_WORD)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		lw[i] = is_upper(w[i]) ? (char)(w[i] | 0x20) : w[i];
+	for (size_t i = 0; i < n; i++) {
+		lw[i] = w[i];
+		if (is_upper(w[i]))
+			lw[i] = (char)(w[i] | 0x20);
+	}
 	if (builtin_or_plural(lw, n))
 		return true;
 	/* "address2", "addresses2": the word without its trailing digits */
