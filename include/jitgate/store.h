@@ -368,7 +368,8 @@ void jg_stmt_finish(struct jg_stmt *st);
  * SQLite runs each statement at jg_stmt_queue() (inside BEGIN IMMEDIATE) and
  * keeps its first error for the commit: the same outcome.
  *
- * begin: 0, JG_EINVAL (a transaction is open), JG_EUNAVAIL, JG_ESTORE.
+ * begin: 0, JG_EINVAL (a transaction is open), JG_EUNAVAIL (the connection
+ * is found lost: nothing was sent), JG_ESTORE.
  * queue: 0 once queued (PostgreSQL) or run (SQLite); after a failure the
  * first error again and nothing more is queued.  JG_EINVAL for a scan or
  * outside a pipeline.

@@ -1490,6 +1490,12 @@ pg_pipeline_begin(struct jg_store_conn *conn)
 		snprintf(c->errmsg, sizeof(c->errmsg), "a pipeline starts outside a transaction");
 		return JG_EINVAL;
 	}
+	/* closed by the server since its last use: say so before anything is sent */
+	if (!alive(c)) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
+		c->broken = true;
+		return JG_EUNAVAIL;
+	}
 	if (PQenterPipelineMode(c->pg) != 1)
 		return fail(c, NULL);
 	c->in_pipeline = true;
