@@ -29,7 +29,9 @@ LIB_SRCS  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 WEB_ASSETS := $(wildcard src/web/*.css src/web/*.js)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Unit tests that also run on PostgreSQL: the same source built with JG_TEST_PG as test_<name>_pg.
+UNIT_PG_TWINS := test_migrate test_access
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(UNIT_PG_TWINS:%=$(BUILD)/tests/%_pg)
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 
@@ -61,10 +63,12 @@ $(BUILD)/jitgate: $(BUILD)/obj/cli/main.o $(BUILD)/libjitgate.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 
-# A *_pg variant that includes its SQLite twin (tests/unit/pgdb.h: the cluster's databases).
-$(BUILD)/tests/test_migrate_pg: tests/unit/test_migrate.c tests/unit/pgdb.h
+# The PostgreSQL twin of a unit test: its source built with JG_TEST_PG (tests/unit/pgdb.h: the
+# cluster's databases, one fresh database per test migrated by an owner role).
+$(UNIT_PG_TWINS:%=$(BUILD)/tests/%_pg): $(BUILD)/tests/%_pg: tests/unit/%.c tests/unit/pgdb.h \
+  $(BUILD)/libjitgate.a | $(BUILD)/tests
+	$(CC) $(JG_CFLAGS) -DJG_TEST_PG=1 $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
 $(BUILD)/tests/test_audit_pg: tests/unit/pgdb.h
-$(BUILD)/tests/test_access_pg: tests/unit/test_access.c tests/unit/pgdb.h
 
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.
 $(BUILD)/tests/test_audit_sink: EXTRA_LDFLAGS += -Wl,--wrap=jg_httpc_request -Wl,--wrap=strdup

@@ -19,7 +19,7 @@ debs=(
 # valgrind: a start-up failure test there runs jitgate under helgrind (locks destroyed uninitialised).
 # clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
 # clang-format, cppcheck and clang-tidy (14, with clang-14): make lint, the first step of make test.
-# libpq-dev: the PostgreSQL store (src/store_pg.c) links libpq.  postgresql-15 and postgresql-contrib:
+# libpq-dev: the PostgreSQL store (src/store/store_pg.c) links libpq.  postgresql-15 and postgresql-contrib:
 # the server binaries and the postgres system user for the throwaway clusters the tests start
 # (tests/lib/pg-cluster.sh); the tests never use a cluster the package itself may set up.
 # Benchmarks only (make bench): wrk and nginx-light, installed by bench/run.sh.

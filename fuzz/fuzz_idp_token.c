@@ -134,7 +134,7 @@ verify_both(struct jg_oidc *o, const char *token, int signed_here, const char *c
 	struct jg_identity id = {0};
 	char why[256] = "";
 
-	int rc = jg_oidc_verify_access_token(o, token, 0, &id, why, sizeof(why));
+	int rc = jg_oidc_verify_access_token(o, token, &id, why, sizeof(why));
 	FUZZ_CHECK(rc == 0 || rc == JG_EDENIED || rc == JG_EUNAVAIL);
 	if (rc == 0) {
 		FUZZ_CHECK(signed_here);

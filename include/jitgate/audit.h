@@ -332,12 +332,10 @@ int jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_ve
 
 /*
  * Extends a verified chain by the entries appended since (form, order,
- * links, stored nodes): O(new entries).  *added counts them.  JG_EVERIFY
- * with *fault when one does not verify (the chain stays at the last good one).
+ * links, stored nodes): O(new entries), on a connection the caller holds
+ * (inside its transaction, if any).  *added counts them.  JG_EVERIFY with
+ * *fault when one does not verify (the chain stays at the last good one).
  */
-int jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
-			  struct jg_chain_fault *fault) __attribute__((warn_unused_result));
-/* The same on a connection the caller holds (inside its transaction, if any). */
 int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, uint64_t *added,
 			       struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 
@@ -350,9 +348,10 @@ int jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chai
  * the proof is skipped: a verified tree only grows, so the re-hashed entry
  * must still equal proven (else JG_EVERIFY).  With entry (may be NULL), on
  * success *entry is the parsed entry whose bytes were hashed (the caller
- * decrefs).
+ * decrefs).  held is a connection the caller holds, or NULL: one is then
+ * acquired from store and released.
  */
-int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *conn,
+int jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 			  const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
 			  const uint8_t *proven, json_t **entry)
     __attribute__((warn_unused_result));

@@ -33,7 +33,16 @@ int jg_cmd_backup(int argc, char **argv);
 int jg_cmd_restore(int argc, char **argv);
 int jg_cmd_demo(int argc, char **argv);
 
-/* Prints the usage text to `to` and returns code. */
+/*
+ * Writes text to `to` and returns code, or JG_EXIT_RUNTIME instead of
+ * JG_EXIT_OK when the text could not be written: a command whose output did
+ * not arrive has failed.  (A message on stderr that fails has nowhere to be
+ * reported; its code stands.)  Output is buffered, so main() also checks
+ * stdout once more when the command returns.
+ */
+int jg_cli_puts(FILE *to, const char *text, int code);
+
+/* Prints the usage text to `to` and returns code (as jg_cli_puts). */
 int jg_cli_usage(FILE *to, int code);
 
 /* Loads the configuration or prints why not; returns 0 or JG_EXIT_CONFIG. */

@@ -36,13 +36,13 @@ int64_t jg_clock_now(void);
 void jg_clock_floor_ms(int64_t floor_ms);
 
 /*
- * Where the clock reads its time: read_ms(CLOCK_REALTIME) and
- * read_ms(CLOCK_MONOTONIC) in milliseconds.  For tests, which step a fake
+ * Where the clock reads its time: fn(CLOCK_REALTIME) and
+ * fn(CLOCK_MONOTONIC) in milliseconds.  For tests, which step a fake
  * wall clock by hand and assert exact readings; NULL restores the system's
  * clocks.  Either way the clock starts afresh: no earlier reading or floor
  * is kept.  Timed waits (below) always use the system's CLOCK_MONOTONIC.
  */
-void jg_clock_set_source(int64_t (*read_ms)(clockid_t id));
+void jg_clock_set_source(int64_t (*fn)(clockid_t id));
 
 /* Initialises c for waits against CLOCK_MONOTONIC.  Returns 0 or an errno value. */
 int jg_clock_cond_init(pthread_cond_t *c);

@@ -4,11 +4,9 @@
  * jitgate owns the provider's signing keys: it fetches the JWKS named by
  * discovery, keeps it, and refetches only when a token names a key id it
  * does not know - at most once per oidc.jwks_min_refresh_seconds, whoever
- * sends what, from whichever address (a caller may forbid it with
- * JG_OIDC_NO_FETCH; the API does not) - and keeps the keys it has while the
- * provider is down.  Each
- * key is handed to liboauth2's `jwk` verifier, so liboauth2 checks
- * signatures but never fetches anything itself.
+ * sends what, from whichever address - and keeps the keys it has while the
+ * provider is down.  Each key is handed to liboauth2's `jwk` verifier, so
+ * liboauth2 checks signatures but never fetches anything itself.
  *
  * liboauth2 1.4.5 checks the signature, iat and (when told) exp, nothing
  * else, so every other claim is checked here: iss exactly, aud, nbf, exp
@@ -64,20 +62,15 @@ int jg_oidc_refresh(struct jg_oidc *o);
  */
 int jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len);
 
-/* jg_oidc_verify_access_token() flags */
-#define JG_OIDC_NO_FETCH 0x1 /* a key id not yet known is refused, never fetched */
-
 /*
  * Verifies a bearer access token (typ at+jwt, aud = oidc.audience, azp and
- * client_id, those present, in oidc.allowed_clients) and fills
- * *id.  flags: 0 or JG_OIDC_NO_FETCH (a key id not known yet is refused
- * without calling the provider).  Returns 0;
+ * client_id, those present, in oidc.allowed_clients) and fills *id.  A key
+ * id not known yet may refetch the JWKS (see above).  Returns 0;
  * JG_EDENIED with a reason in why (answer 401); JG_EUNAVAIL when no key
  * could ever be obtained (answer 503).
  */
-int jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, unsigned flags,
-				struct jg_identity *id, char *why, size_t whylen)
-    __attribute__((warn_unused_result));
+int jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, struct jg_identity *id,
+				char *why, size_t whylen) __attribute__((warn_unused_result));
 
 /* Verifies an ID token for oidc.client_id with the expected nonce. */
 int jg_oidc_verify_id_token(struct jg_oidc *o, const char *token, const char *nonce,
@@ -104,8 +97,6 @@ uint64_t jg_oidc_jwks_fetches(struct jg_oidc *o);
 
 /* Releases the group strings of id and zeroes it. */
 void jg_identity_clear(struct jg_identity *id);
-/* Copies src into dst (dst is cleared first). */
-int jg_identity_copy(struct jg_identity *dst, const struct jg_identity *src);
 /* {sub,email,name,groups,authenticated_via,expires_at} */
 json_t *jg_identity_to_json(const struct jg_identity *id);
 /* True when id is in one of the NULL-terminated groups. */

@@ -48,12 +48,6 @@ void jg_ratelimit_free(struct jg_ratelimit *rl);
  */
 bool jg_ratelimit_take(struct jg_ratelimit *rl, const char *key, int64_t now_ms, int *retry_after);
 
-/*
- * Whether key's bucket has a token at now_ms, taking none.  An unknown key
- * has (and is not added).  *retry_after as for jg_ratelimit_take().
- */
-bool jg_ratelimit_check(struct jg_ratelimit *rl, const char *key, int64_t now_ms, int *retry_after);
-
 /* Entries in use (for tests and metrics); never above the capacity. */
 size_t jg_ratelimit_entries(struct jg_ratelimit *rl);
 /* The capacity after rounding. */

@@ -64,14 +64,6 @@ struct jg_throttle *jg_throttle_new_clock(const struct jg_limits *lim, int64_t (
 void jg_throttle_free(struct jg_throttle *t);
 
 /*
- * Whether the address addr has no failures left, taking nothing: for a
- * caller that would skip work a credential which will not verify could
- * cost.  (The API no longer skips the JWKS fetch on it: auth.c.)  A NULL
- * throttle (tools, tests) never limits.
- */
-bool jg_throttle_address_spent(struct jg_throttle *t, const char *addr);
-
-/*
  * A presented credential that did not verify, from address addr: charged
  * to the address.  Returns 0 when the address had a failure left (answer
  * the refusal as usual: 401), or JG_EDENIED with *why filled when it had

@@ -54,6 +54,14 @@ valid_function(const char *f)
 		   n;
 }
 
+/* A condition's operator is one of the four agents evaluate (docs/agents.md). */
+static bool
+known_op(const char *op)
+{
+	return strcmp(op, "eq") == 0 || strcmp(op, "gt") == 0 || strcmp(op, "lt") == 0 ||
+	       strcmp(op, "contains") == 0;
+}
+
 /* Validates a probe body; each bad field gets a 400 naming it (app.h). */
 int
 jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
@@ -102,9 +110,7 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 		const char *op = json_string_value(json_object_get(c, "op"));
 		json_t *val = json_object_get(c, "value");
 		if (!json_is_object(c) || json_object_size(c) != 3 || field == NULL ||
-		    *field == '\0' || strlen(field) > 100 || op == NULL ||
-		    (strcmp(op, "eq") && strcmp(op, "gt") && strcmp(op, "lt") &&
-		     strcmp(op, "contains")) ||
+		    *field == '\0' || strlen(field) > 100 || op == NULL || !known_op(op) ||
 		    val == NULL ||
 		    (!json_is_string(val) && !json_is_number(val) && !json_is_boolean(val)) ||
 		    ((strcmp(op, "gt") == 0 || strcmp(op, "lt") == 0) && !json_is_number(val)) ||

@@ -152,8 +152,8 @@ jg_auth_identify(const struct jg_auth_ctx *ctx, const struct jg_auth_input *in,
 		 * behind that address after a rotation, and protected nothing: any
 		 * fresh address can spend the interval.
 		 */
-		rc = jg_oidc_verify_access_token(ctx->oidc, auth + 7, 0, &caller->id, why,
-						 sizeof(why));
+		rc =
+		    jg_oidc_verify_access_token(ctx->oidc, auth + 7, &caller->id, why, sizeof(why));
 		if (rc == JG_EUNAVAIL) {
 			jg_caller_clear(caller);
 			return unavailable(no, why);

@@ -157,7 +157,8 @@ jg_chain_fault_set(struct jg_chain_fault *fault, uint64_t seq, const char *fmt, 
 	va_list ap;
 	fault->seq = seq;
 	va_start(ap, fmt);
-	vsnprintf(fault->why, sizeof(fault->why), fmt, ap);
+	/* a reason cut short is still a reason: vsnprintf NUL-terminates it */
+	(void)vsnprintf(fault->why, sizeof(fault->why), fmt, ap);
 	va_end(ap);
 	return JG_EVERIFY;
 }
@@ -190,9 +191,12 @@ jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, s
 	struct item *items;
 	struct slice slices[MAX_THREADS];
 	pthread_t tids[MAX_THREADS];
-	int nthreads = n >= PARALLEL_MIN ? c->threads : 1;
+	int nthreads = 1;
 	int rc = 0;
 
+	/* slices[] holds MAX_THREADS: the count is bounded here, not only by jg_chain_init */
+	if (n >= PARALLEL_MIN && c->threads > 1)
+		nthreads = c->threads < MAX_THREADS ? c->threads : MAX_THREADS;
 	if (n == 0)
 		return 0;
 	items = calloc(n, sizeof(*items));

@@ -71,7 +71,7 @@ checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
 	free(body);
 	if (rc != 0)
 		return rc;
-	if ((rc = jg_stmt_prepare(tx->conn, sql_cp_insert, &st)) != 0)
+	if (jg_stmt_prepare(tx->conn, sql_cp_insert, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
 	jg_stmt_bind_text(st, 2, j->note);
@@ -159,13 +159,18 @@ struct pending {
 	char *note;
 };
 
-/* The checkpoints sink does not have yet, oldest first (at most PUSH_BATCH): *n of them. */
+/*
+ * The checkpoints sink does not have yet, oldest first (at most PUSH_BATCH):
+ * *n of them, each note the caller's to free.  A read that fails yields none
+ * (JG_ESTORE); a note that cannot be copied ends the list there, so what is
+ * pushed is still a prefix in order and the rest waits for the next round.
+ */
 static int
 unpushed(struct jg_audit *a, const char *sink, struct pending *p, int *n)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
-	int rc;
+	int rc = JG_STMT_DONE;
 
 	*n = 0;
 	if (jg_store_acquire(a->store, &conn) != 0)
@@ -177,12 +182,17 @@ unpushed(struct jg_audit *a, const char *sink, struct pending *p, int *n)
 	jg_stmt_bind_text(st, 1, sink);
 	while (*n < PUSH_BATCH && (rc = jg_stmt_step(st)) == JG_STMT_ROW) {
 		p[*n].size = (uint64_t)jg_stmt_column_int64(st, 0);
-		p[*n].note = strdup(jg_stmt_column_text(st, 1));
-		if (p[*n].note)
-			(*n)++;
+		if ((p[*n].note = strdup(jg_stmt_column_text(st, 1))) == NULL)
+			break;
+		(*n)++;
 	}
 	jg_stmt_finish(st);
 	jg_store_release(a->store, conn);
+	if (rc != JG_STMT_ROW && rc != JG_STMT_DONE) {
+		while (*n > 0)
+			free(p[--*n].note);
+		return JG_ESTORE;
+	}
 	return 0;
 }
 

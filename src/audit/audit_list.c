@@ -52,13 +52,13 @@ jg_audit_list(struct jg_store *store, const struct jg_audit_filter *f, json_t **
 		return JG_EINVAL;
 	if ((entries = json_array()) == NULL)
 		return JG_ENOMEM;
-	if ((rc = jg_store_acquire(store, &conn)) != 0) {
+	if (jg_store_acquire(store, &conn) != 0) {
 		json_decref(entries);
 		return JG_ESTORE;
 	}
-	if ((rc = jg_stmt_prepare(
-		 conn, jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_list_pg : sql_list,
-		 &st)) != 0) {
+	if (jg_stmt_prepare(
+		conn, jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_list_pg : sql_list,
+		&st) != 0) {
 		rc = JG_ESTORE;
 		goto out;
 	}

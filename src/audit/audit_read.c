@@ -602,7 +602,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 				    fault, chain.next_seq + n,
 				    "the log's row %lld sits where entry %llu belongs (rows "
 				    "renumbered, removed or inserted)",
-				    (long long)row_seq, (unsigned long long)(chain.next_seq + n));
+				    (long long)row_seq, (unsigned long long)chain.next_seq + n);
 				break;
 			}
 			const void *blob = jg_stmt_column_blob(st, 1, &len);
@@ -731,7 +731,7 @@ jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, u
 				rc = jg_chain_fault_set(
 				    fault, chain->next_seq + n,
 				    "the log's row %lld sits where entry %llu belongs",
-				    (long long)row_seq, (unsigned long long)(chain->next_seq + n));
+				    (long long)row_seq, (unsigned long long)chain->next_seq + n);
 				break;
 			}
 			const void *blob = jg_stmt_column_blob(st, 1, &len);
@@ -757,21 +757,6 @@ jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, u
 		if (rc != 0 || n < 4096)
 			break;
 	}
-	return rc;
-}
-
-int
-jg_audit_chain_extend(struct jg_store *store, struct jg_chain *chain, uint64_t *added,
-		      struct jg_chain_fault *fault)
-{
-	struct jg_store_conn *conn;
-	int rc;
-
-	*added = 0;
-	if ((rc = jg_store_acquire(store, &conn)) != 0)
-		return rc;
-	rc = jg_audit_chain_extend_conn(conn, chain, added, fault);
-	jg_store_release(store, conn);
 	return rc;
 }
 

@@ -82,9 +82,10 @@ jg_audit_stream_syslog_frame(const char *entry, size_t len, const char *hostname
 	if (strpbrk(type, "\"\\]") != NULL)
 		goto out;
 	time_t secs = (time_t)(json_integer_value(ts) / 1000);
-	if (gmtime_r(&secs, &tm) == NULL)
+	/* strftime returns 0 when the stamp does not fit, leaving stamp undefined */
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		goto out;
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = asprintf(
 	    &msg,
 	    "<110>1 %s.%03dZ %s jitgate - audit [jitgate@32473 seq=\"%lld\" type=\"%s\"] %.*s",

@@ -288,7 +288,7 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 			rc = jg_chain_fault_set(
 			    fault, UINT64_MAX,
 			    "malformed export: 'right' does not tile [%llu, %llu)",
-			    (unsigned long long)(to + 1), (unsigned long long)tree_size);
+			    (unsigned long long)to + 1, (unsigned long long)tree_size);
 			goto out;
 		}
 		used++;

@@ -61,8 +61,7 @@ head_load(struct jg_audit_tx *tx)
 	size_t len;
 	int rc;
 
-	if ((rc = jg_stmt_prepare(tx->conn, tx->a->pg ? sql_head_lock_pg : sql_head_select, &st)) !=
-	    0)
+	if (jg_stmt_prepare(tx->conn, tx->a->pg ? sql_head_lock_pg : sql_head_select, &st) != 0)
 		return JG_ESTORE;
 	rc = jg_stmt_step(st);
 	if (rc != JG_STMT_ROW) {
@@ -95,7 +94,7 @@ head_store(struct jg_audit_tx *tx)
 
 	if (jg_merkle_frontier_encode(&tx->tree, buf, sizeof(buf), &len) != 0)
 		return JG_EINVAL;
-	if ((rc = jg_stmt_prepare(tx->conn, sql_head_update, &st)) != 0)
+	if (jg_stmt_prepare(tx->conn, sql_head_update, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
 	jg_stmt_bind_blob(st, 2, tx->last, 32);
@@ -238,7 +237,7 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 		free(bytes);
 		return rc;
 	}
-	if ((rc = jg_stmt_prepare(tx->conn, sql_entry_insert, &st)) != 0) {
+	if (jg_stmt_prepare(tx->conn, sql_entry_insert, &st) != 0) {
 		free(bytes);
 		return JG_ESTORE;
 	}

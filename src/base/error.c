@@ -32,15 +32,15 @@ jg_strerror(int code)
 	}
 }
 
-int
-jg_errf(char *why, size_t whylen, int rc, const char *fmt, ...)
+void
+jg_errf_msg(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (why == NULL || whylen == 0)
-		return rc;
+		return;
 	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
+	/* a reason cut short is still a reason: vsnprintf NUL-terminates it */
+	(void)vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
-	return rc;
 }

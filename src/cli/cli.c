@@ -55,10 +55,17 @@ static const char usage_text[] =
     "            5 the audit log in the store does not verify\n";
 
 int
+jg_cli_puts(FILE *to, const char *text, int code)
+{
+	if (fputs(text, to) == EOF && code == JG_EXIT_OK)
+		return JG_EXIT_RUNTIME;
+	return code;
+}
+
+int
 jg_cli_usage(FILE *to, int code)
 {
-	fputs(usage_text, to);
-	return code;
+	return jg_cli_puts(to, usage_text, code);
 }
 
 int

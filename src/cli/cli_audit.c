@@ -296,7 +296,7 @@ cmd_checkpoint(int argc, char **argv)
 				"jitgate audit checkpoint: the audit log cannot be written\n");
 			rc = JG_EXIT_RUNTIME;
 		} else {
-			fputs(note, stdout);
+			rc = jg_cli_puts(stdout, note, JG_EXIT_OK);
 		}
 	}
 	free(note);

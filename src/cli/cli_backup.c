@@ -109,7 +109,7 @@ jg_cmd_backup(int argc, char **argv)
 	if ((rc = jg_cli_open_audit(config, "backup", &cfg, &store, NULL)) != 0 ||
 	    (rc = jg_cli_sqlite_only(cfg, "backup")) != 0)
 		goto out;
-	if ((rc = jg_store_backup(store, file, err, sizeof(err))) != 0) {
+	if (jg_store_backup(store, file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jitgate backup: %s\n", err);
 		rc = JG_EXIT_RUNTIME;
 		goto out;
@@ -294,7 +294,7 @@ jg_cmd_restore(int argc, char **argv)
 		goto out;
 	/* First the lock: nothing is checked twice, and no jitgate starts on the old file
 	 * meanwhile. */
-	if ((rc = jg_store_lock_exclusive(cfg->database_path, &lock_fd, err, sizeof(err))) != 0) {
+	if (jg_store_lock_exclusive(cfg->database_path, &lock_fd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jitgate restore: %s\n", err);
 		rc = JG_EXIT_STORE;
 		goto out;

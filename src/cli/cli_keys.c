@@ -155,7 +155,14 @@ jg_cmd_keys(int argc, char **argv)
 			rc = JG_EXIT_RUNTIME;
 		} else {
 			char *pem = jg_key_public_pem(jg_keyring_active(ring)->pkey);
-			fputs(pem ? pem : "", stdout);
+			if (pem == NULL) {
+				fprintf(
+				    stderr,
+				    "jitgate keys public: the public key could not be encoded\n");
+				rc = JG_EXIT_RUNTIME;
+			} else {
+				rc = jg_cli_puts(stdout, pem, JG_EXIT_OK);
+			}
 			free(pem);
 			jg_keyring_free(ring);
 		}

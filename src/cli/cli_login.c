@@ -169,9 +169,13 @@ jg_cmd_login(int argc, char **argv)
 		interval = 5;
 	if (expires_in < 1 || expires_in > 3600)
 		expires_in = 600;
-	printf("To sign in, open %s\nand enter the code: %s\n",
-	       verify_full ? verify_full : verify_uri, user_code);
-	fflush(stdout);
+	/* shown now, before the polling starts; a code nobody can see cannot be entered */
+	if (printf("To sign in, open %s\nand enter the code: %s\n",
+		   verify_full ? verify_full : verify_uri, user_code) < 0 ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "jitgate login: cannot show the sign-in code on stdout\n");
+		goto out;
+	}
 
 	free(body);
 	char *e_device = jg_httpc_escape(device_code);

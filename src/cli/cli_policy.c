@@ -83,7 +83,8 @@ report(struct run *r, const char *path, const char *fmt, ...)
 		line = jg_yamldoc_line(r->doc, casepath);
 	}
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* a message cut at 1023 bytes still names the file, line and case */
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (r->index == SIZE_MAX)
 		fprintf(stderr, "%s:%d: %s\n", r->file, line, msg);
@@ -605,8 +606,7 @@ cmd_explain(const char *file, const struct jg_policy_set *set)
 		fprintf(stderr, "jitgate policy explain: %s\n", jg_strerror(erc));
 		goto out;
 	}
-	fputs(text, stdout);
-	rc = JG_EXIT_OK;
+	rc = jg_cli_puts(stdout, text, JG_EXIT_OK);
 out:
 	free(text);
 	jg_policy_decision_clear(&d);
@@ -629,33 +629,26 @@ jg_cmd_policy(int argc, char **argv)
 	struct jg_policy_set *set = NULL;
 	int ch, rc;
 
-	if (argc < 2) {
-		fputs(policy_usage, stderr);
-		return JG_EXIT_USAGE;
-	}
+	if (argc < 2)
+		return jg_cli_puts(stderr, policy_usage, JG_EXIT_USAGE);
 	sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-		fputs(policy_usage, stdout);
-		return JG_EXIT_OK;
-	}
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
+		return jg_cli_puts(stdout, policy_usage, JG_EXIT_OK);
 	if (strcmp(sub, "check") != 0 && strcmp(sub, "test") != 0 && strcmp(sub, "explain") != 0) {
 		fprintf(stderr, "jitgate policy: unknown subcommand '%s'\n", sub);
-		fputs(policy_usage, stderr);
-		return JG_EXIT_USAGE;
+		return jg_cli_puts(stderr, policy_usage, JG_EXIT_USAGE);
 	}
 	optind = 1;
 	while ((ch = getopt_long(argc - 1, argv + 1, "i:f:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i': incident = optarg; break;
 		case 'f': input = optarg; break;
-		case 'h': fputs(policy_usage, stdout); return JG_EXIT_OK;
-		default: fputs(policy_usage, stderr); return JG_EXIT_USAGE;
+		case 'h': return jg_cli_puts(stdout, policy_usage, JG_EXIT_OK);
+		default: return jg_cli_puts(stderr, policy_usage, JG_EXIT_USAGE);
 		}
 	}
-	if (optind + 1 != argc - 1 || (input != NULL) != (strcmp(sub, "explain") == 0)) {
-		fputs(policy_usage, stderr);
-		return JG_EXIT_USAGE;
-	}
+	if (optind + 1 != argc - 1 || (input != NULL) != (strcmp(sub, "explain") == 0))
+		return jg_cli_puts(stderr, policy_usage, JG_EXIT_USAGE);
 	dir = argv[1 + optind];
 	if ((rc = load(dir, incident, &set)) != 0)
 		return rc;

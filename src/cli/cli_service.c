@@ -95,11 +95,15 @@ print_list(json_t *list)
 	printf("%-32s %-10s %-22s %s\n", "SERVICE", "ADDED", "INGEST KEY", "OWNERS");
 	json_array_foreach(list, i, s)
 	{
-		char added[32] = "-";
+		char added[32];
 		time_t t = (time_t)json_integer_value(json_object_get(s, "created_at"));
 		struct tm tm;
-		if (gmtime_r(&t, &tm) != NULL)
-			strftime(added, sizeof(added), "%Y-%m-%d", &tm);
+		/* strftime returns 0 when the day does not fit, leaving added undefined */
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(added, sizeof(added), "%Y-%m-%d", &tm) == 0) {
+			added[0] = '-';
+			added[1] = '\0';
+		}
 		json_t *key = json_object_get(s, "ingest_key");
 		const char *key_id =
 		    json_is_object(key) ? json_string_value(json_object_get(key, "id")) : "none";
@@ -242,13 +246,21 @@ jg_cmd_ingest_key(int argc, char **argv)
 			printf("revoked ingest key %s of %s\n", id, pos[0]);
 		} else {
 			/* the key alone on stdout, the rest on stderr */
-			printf("%s\n", key);
-			fflush(stdout);
-			fprintf(stderr,
-				"%s ingest key %s for %s; it is shown only this once: store it in "
-				"the agents' secret store now%s\n",
-				create ? "created" : "rotated to", id, pos[0],
-				rotate ? " (the previous key no longer works)" : "");
+			if (printf("%s\n", key) < 0 || fflush(stdout) != 0) {
+				fprintf(stderr,
+					"jitgate ingest-key %s: the new key %s for %s could not be "
+					"written to stdout and is lost: rotate it again%s\n",
+					verb, id, pos[0],
+					rotate ? " (the previous key no longer works)" : "");
+				rc = JG_EXIT_RUNTIME;
+			} else {
+				fprintf(
+				    stderr,
+				    "%s ingest key %s for %s; it is shown only this once: store "
+				    "it in the agents' secret store now%s\n",
+				    create ? "created" : "rotated to", id, pos[0],
+				    rotate ? " (the previous key no longer works)" : "");
+			}
 		}
 	}
 out:

@@ -14,13 +14,20 @@
 #include "jitgate/error.h"
 #include "jitgate/token.h"
 
+/*
+ * t (seconds since the epoch) in UTC into out (len >= 2), or "?" when no
+ * calendar date stands for it: the token is not verified, its times can be
+ * any number.
+ */
 static void
 when(json_int_t t, char *out, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		out[0] = '?';
+		out[1] = '\0';
+	}
 }
 
 int

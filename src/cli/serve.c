@@ -8,6 +8,7 @@
  * and the main thread waits for signals.  On SIGTERM the server stops
  * taking connections and drains, then the audit writer drains.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -295,8 +296,13 @@ jg_cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN); /* a file-size limit fails the write (503), not the process */
+	/* a file-size limit fails the write (503), not the process; so does a closed peer */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR) {
+		jg_logf(JG_LOG_ERROR, "start-up: cannot ignore SIGPIPE and SIGXFSZ: %s",
+			strerror(errno));
+		jg_config_free(app.cfg);
+		return JG_EXIT_RUNTIME;
+	}
 	/* before the first goto out: the teardown there destroys it */
 	pthread_rwlock_init(&app.policy_lock, NULL);
 

@@ -149,8 +149,8 @@ victim(struct jg_ratelimit *rl, size_t set, int64_t now_ms)
 	return best;
 }
 
-static bool
-run(struct jg_ratelimit *rl, const char *key, int64_t now_ms, bool take, int *retry_after)
+bool
+jg_ratelimit_take(struct jg_ratelimit *rl, const char *key, int64_t now_ms, int *retry_after)
 {
 	uint8_t id[16];
 	size_t set;
@@ -162,10 +162,6 @@ run(struct jg_ratelimit *rl, const char *key, int64_t now_ms, bool take, int *re
 		return false; /* fail closed: no digest, no pass */
 	pthread_mutex_lock(&rl->lock);
 	struct entry *e = find(rl, id, set);
-	if (e == NULL && !take) {
-		pthread_mutex_unlock(&rl->lock);
-		return true;
-	}
 	if (e == NULL) {
 		e = victim(rl, set, now_ms);
 		if (!e->used)
@@ -175,25 +171,11 @@ run(struct jg_ratelimit *rl, const char *key, int64_t now_ms, bool take, int *re
 	}
 	int64_t m = refilled(rl, e, now_ms);
 	ok = m >= UNIT;
-	if (take) {
-		e->units = ok ? m - UNIT : m;
-		if (now_ms > e->last_ms)
-			e->last_ms = now_ms;
-	}
+	e->units = ok ? m - UNIT : m;
+	if (now_ms > e->last_ms)
+		e->last_ms = now_ms;
 	if (!ok && retry_after)
 		*retry_after = wait_seconds(rl, m);
 	pthread_mutex_unlock(&rl->lock);
 	return ok;
-}
-
-bool
-jg_ratelimit_take(struct jg_ratelimit *rl, const char *key, int64_t now_ms, int *retry_after)
-{
-	return run(rl, key, now_ms, true, retry_after);
-}
-
-bool
-jg_ratelimit_check(struct jg_ratelimit *rl, const char *key, int64_t now_ms, int *retry_after)
-{
-	return run(rl, key, now_ms, false, retry_after);
 }

@@ -116,12 +116,6 @@ jg_throttle_reply(struct jg_http_reply *reply, const struct jg_throttle_refusal 
 	jg_http_reply_header(reply, "Retry-After", secs);
 }
 
-bool
-jg_throttle_address_spent(struct jg_throttle *t, const char *addr)
-{
-	return t != NULL && !jg_ratelimit_check(t->fail_addr, addr, now_ms(t), NULL);
-}
-
 /* One failure charged to key in table: 0, or JG_EDENIED with why (what) when none was left. */
 static int
 charge(struct jg_throttle *t, struct jg_ratelimit *table, const char *key,

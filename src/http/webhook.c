@@ -13,6 +13,9 @@
 #include "jitgate/error.h"
 #include "jitgate/webhook.h"
 
+#define SIG_PREFIX "sha256="
+#define PREFIX_LEN (sizeof(SIG_PREFIX) - 1)
+
 int
 jg_webhook_sign(const void *key, size_t keylen, int64_t ts, const char *body, size_t len,
 		char out[JG_WEBHOOK_SIG_LEN])
@@ -32,8 +35,9 @@ jg_webhook_sign(const void *key, size_t keylen, int64_t ts, const char *body, si
 	    !EVP_MAC_update(ctx, (const unsigned char *)body, len) ||
 	    !EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) || mdlen != sizeof(md))
 		goto out;
-	memcpy(out, "sha256=", 7);
-	rc = jg_hex_encode(md, sizeof(md), out + 7, JG_WEBHOOK_SIG_LEN - 7);
+	/* the prefix with its NUL (out is a string at every step), the hex after it */
+	memcpy(out, SIG_PREFIX, sizeof(SIG_PREFIX));
+	rc = jg_hex_encode(md, sizeof(md), out + PREFIX_LEN, JG_WEBHOOK_SIG_LEN - PREFIX_LEN);
 out:
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);

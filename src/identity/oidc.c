@@ -4,8 +4,7 @@
  * Keys: a small table of the provider's signing keys by kid, each with its
  * own liboauth2 `jwk` verifier.  A token naming a kid not in the table may
  * trigger one refetch of the JWKS, but only when the last fetch started at
- * least jwks_min_refresh seconds ago, and never for a caller that says
- * JG_OIDC_NO_FETCH; the fetch itself runs outside the
+ * least jwks_min_refresh seconds ago; the fetch itself runs outside the
  * lock, and the timestamp is taken before it, so a flood of bad tokens
  * costs the provider at most one request per interval and costs jitgate's
  * threads no waiting.  A failed fetch keeps the keys already known.  Keys
@@ -459,11 +458,10 @@ find_active(struct jg_oidc *o, const char *kid)
 
 /*
  * The key for kid, with a reference taken (release with key_release()).
- * An unknown kid refetches the JWKS when the interval allows, unless
- * may_fetch is false (the caller's address is over its failure budget).
+ * An unknown kid refetches the JWKS when the interval allows.
  */
 static struct key *
-key_acquire(struct jg_oidc *o, const char *kid, bool may_fetch, int *unavailable)
+key_acquire(struct jg_oidc *o, const char *kid, int *unavailable)
 {
 	struct key *k;
 	int fetch = 0;
@@ -471,10 +469,6 @@ key_acquire(struct jg_oidc *o, const char *kid, bool may_fetch, int *unavailable
 	*unavailable = 0;
 	pthread_mutex_lock(&o->lock);
 	k = find_active(o, kid);
-	if (k == NULL && !may_fetch) {
-		pthread_mutex_unlock(&o->lock);
-		return NULL; /* a refusal, not "unavailable": nothing was tried */
-	}
 	if (k == NULL && (o->last_fetch == 0 || mono_now() - o->last_fetch >= o->min_refresh)) {
 		o->last_fetch = mono_now(); /* before fetching: others will not fetch too */
 		fetch = 1;
@@ -586,8 +580,8 @@ jwt_part(const char *token, int index, int *duplicate)
 }
 
 static int
-verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, unsigned flags,
-		 json_t **payload, char *why, size_t whylen)
+verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, json_t **payload,
+		 char *why, size_t whylen)
 {
 	json_t *hdr, *claims = NULL, *lib_payload = NULL;
 	struct key *k;
@@ -637,7 +631,7 @@ verify_signature(struct jg_oidc *o, const char *token, enum token_kind kind, uns
 			     "critical header parameters are not supported");
 		goto out;
 	}
-	if ((k = key_acquire(o, kid, !(flags & JG_OIDC_NO_FETCH), &unavailable)) == NULL) {
+	if ((k = key_acquire(o, kid, &unavailable)) == NULL) {
 		rc = unavailable ? JG_EUNAVAIL
 				 : jg_errf(why, whylen, JG_EDENIED,
 					   "the token is signed by a key the provider does "
@@ -803,11 +797,11 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 }
 
 int
-jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, unsigned flags,
-			    struct jg_identity *id, char *why, size_t whylen)
+jg_oidc_verify_access_token(struct jg_oidc *o, const char *token, struct jg_identity *id, char *why,
+			    size_t whylen)
 {
 	json_t *payload = NULL;
-	int rc = verify_signature(o, token, ACCESS_TOKEN, flags, &payload, why, whylen);
+	int rc = verify_signature(o, token, ACCESS_TOKEN, &payload, why, whylen);
 	if (rc == 0)
 		rc = check_claims(o, payload, o->audience, ACCESS_TOKEN, NULL, id, why, whylen);
 	json_decref(payload);
@@ -819,7 +813,7 @@ jg_oidc_verify_id_token(struct jg_oidc *o, const char *token, const char *nonce,
 			struct jg_identity *id, char *why, size_t whylen)
 {
 	json_t *payload = NULL;
-	int rc = verify_signature(o, token, ID_TOKEN, 0, &payload, why, whylen);
+	int rc = verify_signature(o, token, ID_TOKEN, &payload, why, whylen);
 	if (rc == 0)
 		rc = check_claims(o, payload, o->client_id, ID_TOKEN, nonce, id, why, whylen);
 	json_decref(payload);
@@ -943,21 +937,6 @@ jg_identity_clear(struct jg_identity *id)
 	for (size_t i = 0; i < id->ngroups; i++)
 		free(id->groups[i]);
 	memset(id, 0, sizeof(*id));
-}
-
-int
-jg_identity_copy(struct jg_identity *dst, const struct jg_identity *src)
-{
-	jg_identity_clear(dst);
-	memcpy(dst, src, sizeof(*dst));
-	for (size_t i = 0; i < src->ngroups; i++) {
-		if ((dst->groups[i] = strdup(src->groups[i])) == NULL) {
-			dst->ngroups = i;
-			jg_identity_clear(dst);
-			return JG_ENOMEM;
-		}
-	}
-	return 0;
 }
 
 json_t *

@@ -716,9 +716,12 @@ jg_notify_metrics(struct jg_notify *n)
 		return strdup("");
 	if ((f = open_memstream(&out, &len)) == NULL)
 		return NULL;
-	fputs("# HELP jitgate_notifications_total Notification delivery attempts since start, by "
-	      "sink and result.\n# TYPE jitgate_notifications_total counter\n",
-	      f);
+	/* a failed write to the memory stream (out of memory) sets its error flag: read at the end
+	 */
+	(void)fputs(
+	    "# HELP jitgate_notifications_total Notification delivery attempts since start, "
+	    "by sink and result.\n# TYPE jitgate_notifications_total counter\n",
+	    f);
 	pthread_mutex_lock(&n->lock);
 	for (size_t i = 0; i < n->nsinks; i++) {
 		const struct sink *s = &n->sinks[i];
@@ -730,10 +733,10 @@ jg_notify_metrics(struct jg_notify *n)
 			s->dead);
 	}
 	pthread_mutex_unlock(&n->lock);
-	fputs("# HELP jitgate_notifications_queued Notifications in the outbox, by sink and state "
-	      "(pending: not delivered yet; dead: gave up).\n"
-	      "# TYPE jitgate_notifications_queued gauge\n",
-	      f);
+	(void)fputs("# HELP jitgate_notifications_queued Notifications in the outbox, by sink and "
+		    "state (pending: not delivered yet; dead: gave up).\n"
+		    "# TYPE jitgate_notifications_queued gauge\n",
+		    f);
 	(void)jg_store_acquire(n->store, &conn);
 	for (size_t i = 0; i < n->nsinks; i++) {
 		const char *name = n->sinks[i].cfg->name;
@@ -746,7 +749,8 @@ jg_notify_metrics(struct jg_notify *n)
 	}
 	if (conn)
 		jg_store_release(n->store, conn);
-	if (fclose(f) != 0) {
+	int failed = ferror(f);
+	if (fclose(f) != 0 || failed) {
 		free(out);
 		return NULL;
 	}

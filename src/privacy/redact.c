@@ -794,13 +794,13 @@ digits_are_card(unsigned long long u)
 static bool
 double_is_card(double a)
 {
-	unsigned long long ulp = 2;
+	unsigned long long u = (unsigned long long)a, ulp = 2;
 
-	for (double p = 2 * EXACT_LIMIT; a >= p; p *= 2)
+	/* 2 below 2^54, doubled for each power of two from 2^54 that a reaches */
+	for (unsigned long long above = u >> 54; above != 0; above >>= 1)
 		ulp *= 2;
 	if (ulp >= 128)
 		return true;
-	unsigned long long u = (unsigned long long)a;
 	for (unsigned long long n = u - ulp; n <= u + ulp; n++)
 		if ((double)n == a && digits_are_card(n))
 			return true;

@@ -5,7 +5,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startJitgate, cleanup, makeCert, writeConfig, freePort, runJitgate, sqliteOnly, postgresOnly, ROOT } from './lib/harness.mjs';
@@ -353,5 +353,30 @@ describe('start-up refusals', () => {
     assert.equal(h.code, 0);
     assert.match(h.stdout, /usage: jitgate <command>/);
     assert.match(runJitgate(['version']).stdout, /^jitgate \d+\.\d+\.\d+/);
+  });
+});
+
+describe('the command line', () => {
+  test('output that cannot be written fails the command: exit 1, and it says so', () => {
+    // /dev/full takes the open and refuses every write (ENOSPC), as a full disk does
+    const full = openSync('/dev/full', 'w');
+    try {
+      for (const args of [['version'], ['--help'], ['policy', '--help']]) {
+        const r = runJitgate(args, { stdio: ['ignore', full, 'pipe'] });
+        assert.equal(r.code, 1, `jitgate ${args.join(' ')} > /dev/full`);
+        assert.match(r.stderr, /the output could not be written: No space left on device/);
+      }
+    } finally {
+      closeSync(full);
+    }
+  });
+
+  test('token inspect shows "?" for a time no calendar date stands for', () => {
+    // the token is not verified: its claims can hold any number
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const token = `${b64({ alg: 'EdDSA', kid: 'k1' })}.${b64({ sub: 'alice', nbf: 1700000000, exp: 1e17 })}.c2ln`;
+    const r = runJitgate(['token', 'inspect', token]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /alice may use \? on service \? from 2023-11-14T22:13:20Z until \? \(/);
   });
 });

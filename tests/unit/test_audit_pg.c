@@ -37,6 +37,7 @@
 #include "jitgate/migrate.h"
 #include "jitgate/store.h"
 #include "pgdb.h"
+#include "unit_fs.h"
 
 #define ORIGIN "jitgate.test/audit"
 
@@ -114,7 +115,6 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 
 	jg_clock_set_source(NULL);
 	for (int i = 0; i < 2; i++) {
@@ -123,8 +123,7 @@ teardown(void **state)
 	}
 	jg_store_close(f->owner);
 	pgdb_drop(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

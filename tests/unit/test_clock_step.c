@@ -59,6 +59,7 @@
 #include "jitgate/notify.h"
 #include "jitgate/store.h"
 #include "jitgate/telemetry.h"
+#include "unit_fs.h"
 
 #define STEP_SECONDS 3600 /* how far the wall clock goes back */
 #define STEP_MS	     ((int64_t)STEP_SECONDS * 1000)
@@ -285,13 +286,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_audit_free(f->audit);
 	jg_store_close(f->telemetry);
 	jg_store_close(f->store);
 	jg_config_free(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

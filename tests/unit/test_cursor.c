@@ -25,6 +25,7 @@
 #include "jitgate/cursor.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char root[64];
@@ -63,10 +64,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	jg_cursor_keys_free(f->keys);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include "jitgate/session.h"
 #include "jitgate/sha256.h"
 #include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define T0 1764000000
 
@@ -88,11 +89,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	digests_fail = false;
 	jg_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(f->root);
 	free(f);
 	return 0;
 }

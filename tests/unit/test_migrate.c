@@ -242,8 +242,8 @@ test_migrate_reads_only_its_engines_folder(void **state)
 	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/0001_other.sql");
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
-	fputs("THIS IS NOT SQL;", fp);
-	fclose(fp);
+	assert_true(fputs("THIS IS NOT SQL;", fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(jg_migrate_apply(f->store, f->mroot, &applied, err, sizeof(err)), 0);
 	assert_int_equal(applied, 2);
 	/* and a root without this engine's folder says where it looked */

@@ -66,7 +66,6 @@ test_ratelimit_no_refill_is_a_cap(void **state)
 	assert_int_equal(retry, 86400);
 	/* a year later: still nothing */
 	assert_false(jg_ratelimit_take(rl, "jti:a", INT64_C(365) * 86400 * 1000, NULL));
-	assert_false(jg_ratelimit_check(rl, "jti:a", INT64_C(365) * 86400 * 1000, NULL));
 	assert_true(jg_ratelimit_take(rl, "jti:b", INT64_C(365) * 86400 * 1000, NULL));
 	jg_ratelimit_free(rl);
 }
@@ -87,27 +86,8 @@ test_ratelimit_retry_after_and_exact_refill(void **state)
 	while (!jg_ratelimit_take(rl, "user:alice", t, &retry))
 		t++;
 	assert_int_equal(t, 8572);
-	assert_false(jg_ratelimit_check(rl, "user:alice", t, &retry));
+	assert_false(jg_ratelimit_take(rl, "user:alice", t, &retry));
 	assert_int_equal(retry, 9);
-	jg_ratelimit_free(rl);
-}
-
-static void
-test_ratelimit_check_takes_nothing_and_adds_nothing(void **state)
-{
-	struct jg_ratelimit *rl = jg_ratelimit_new(64, 60, 2);
-	int retry = -1;
-	(void)state;
-
-	assert_true(jg_ratelimit_check(rl, "ip:198.51.100.7", 0, &retry));
-	assert_int_equal(jg_ratelimit_entries(rl), 0);
-	assert_true(jg_ratelimit_take(rl, "ip:198.51.100.7", 0, NULL));
-	for (int i = 0; i < 10; i++)
-		assert_true(jg_ratelimit_check(rl, "ip:198.51.100.7", 0, NULL));
-	assert_true(jg_ratelimit_take(rl, "ip:198.51.100.7", 0, NULL));
-	assert_false(jg_ratelimit_check(rl, "ip:198.51.100.7", 0, &retry));
-	assert_int_equal(retry, 1);
-	assert_int_equal(jg_ratelimit_entries(rl), 1);
 	jg_ratelimit_free(rl);
 }
 
@@ -145,7 +125,6 @@ test_ratelimit_eviction_keeps_the_limited(void **state)
 	}
 	assert_int_equal(jg_ratelimit_entries(rl), JG_RATELIMIT_WAYS);
 	/* half a second later the limited client has half a token: still limited */
-	assert_false(jg_ratelimit_check(rl, "ip:203.0.113.66", 500, NULL));
 	assert_false(jg_ratelimit_take(rl, "ip:203.0.113.66", 500, NULL));
 	jg_ratelimit_free(rl);
 }
@@ -205,7 +184,6 @@ main(void)
 	    cmocka_unit_test(test_ratelimit_take_burst_then_refill),
 	    cmocka_unit_test(test_ratelimit_no_refill_is_a_cap),
 	    cmocka_unit_test(test_ratelimit_retry_after_and_exact_refill),
-	    cmocka_unit_test(test_ratelimit_check_takes_nothing_and_adds_nothing),
 	    cmocka_unit_test(test_ratelimit_time_going_back),
 	    cmocka_unit_test(test_ratelimit_eviction_keeps_the_limited),
 	    cmocka_unit_test(test_ratelimit_eviction_order),

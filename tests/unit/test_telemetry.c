@@ -22,6 +22,7 @@
 #include "jitgate/keys.h"
 #include "jitgate/store.h"
 #include "jitgate/telemetry.h"
+#include "unit_fs.h"
 
 struct fixture {
 	char dir[64];
@@ -332,7 +333,7 @@ test_telemetry_logs_query(void **state)
 {
 	struct fixture *f = *state;
 	struct jg_cursor_keys *keys = NULL;
-	char next[JG_TELEMETRY_CURSOR_MAX], kdir[128], err[512] = "", cmd[160];
+	char next[JG_TELEMETRY_CURSOR_MAX], kdir[128], err[512] = "";
 	json_t *logs = NULL;
 
 	snprintf(kdir, sizeof(kdir), "%s/keys", f->dir);
@@ -433,8 +434,7 @@ test_telemetry_logs_query(void **state)
 	assert_string_equal(next, "");
 	json_decref(logs);
 	jg_cursor_keys_free(keys);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", kdir);
-	assert_int_equal(system(cmd), 0);
+	unit_rm_tree(kdir);
 	q.limit = 0;
 	assert_int_equal(jg_telemetry_logs_query(f->db, &q, &logs, next), JG_EINVAL);
 	q.limit = 1;
