@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -428,7 +429,7 @@ count_rows(struct fixture *f, const char *sql)
 static void
 expect_cli_check(struct fixture *f, uint64_t want)
 {
-	char path[256], cmd[1024], out[512] = "", expect[64], cwd[512];
+	char path[256], out[512] = "", expect[64], cwd[512];
 	FILE *fp;
 
 	assert_non_null(getcwd(cwd, sizeof(cwd))); /* the repository root: make unit runs here */
@@ -446,13 +447,28 @@ expect_cli_check(struct fixture *f, uint64_t want)
 		"allowed_clients: [jitgate]}\n",
 		pgdb_port, f->db, f->root, cwd, f->keys);
 	assert_int_equal(fclose(fp), 0);
-	snprintf(cmd, sizeof(cmd), "build/jitgate audit check -c '%s' 2>&1", path);
-	fp = popen(cmd, "r");
-	assert_non_null(fp);
-	size_t n = fread(out, 1, sizeof(out) - 1, fp);
+	/* the command's output (stdout and stderr) through a pipe; no shell */
+	int fds[2], status = -1;
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		close(fds[1]);
+		execl("build/jitgate", "jitgate", "audit", "check", "-c", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t got;
+	while (n < sizeof(out) - 1 && (got = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)got;
 	out[n] = '\0';
-	int status = pclose(fp);
-	if (status != 0)
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("jitgate audit check exited %d: %s", status, out);
 	snprintf(expect, sizeof(expect), "VALID: %llu entries", (unsigned long long)want);
 	if (strstr(out, expect) == NULL)
