@@ -426,6 +426,9 @@ count_rows(struct fixture *f, const char *sql)
  * runs it (the serving role, the keys of key_dir): 0 when it prints
  * "VALID: <want> entries".
  */
+/* The jitgate binary of this test's build: BUILD/jitgate for BUILD/tests/test_audit_pg (main). */
+static char jitgate_bin[512];
+
 static void
 expect_cli_check(struct fixture *f, uint64_t want)
 {
@@ -457,7 +460,7 @@ expect_cli_check(struct fixture *f, uint64_t want)
 		dup2(fds[1], 2);
 		close(fds[0]);
 		close(fds[1]);
-		execl("build/jitgate", "jitgate", "audit", "check", "-c", path, (char *)NULL);
+		execl(jitgate_bin, "jitgate", "audit", "check", "-c", path, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -625,6 +628,12 @@ main(int argc, char **argv)
 {
 	(void)argc;
 	pgdb_init("test_audit_pg", argv);
+	const char *slash = strrchr(argv[0], '/');
+	if (slash != NULL)
+		snprintf(jitgate_bin, sizeof(jitgate_bin), "%.*s/../jitgate",
+			 (int)(slash - argv[0]), argv[0]);
+	else
+		snprintf(jitgate_bin, sizeof(jitgate_bin), "../jitgate");
 #define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_audit_pg_two_writers_one_chain),
