@@ -161,10 +161,11 @@ int jg_store_lock_exclusive(const char *path, int *fd, char *err, size_t errlen)
  *   poll: jobs that run under a leader must stay correct if that happens
  *   (every write they make is checked or idempotent).
  * - SQLite: one serving process per file; the name is always held.
- * jg_store_leader_new() connects nothing; poll does.  Returns 0, JG_EINVAL
- * or JG_ENOMEM.
+ * jg_store_leader_new() connects nothing; poll does.  name: 1 to
+ * JG_STORE_LEADER_NAME_MAX bytes.  Returns 0, JG_EINVAL or JG_ENOMEM.
  */
 struct jg_store_leader;
+#define JG_STORE_LEADER_NAME_MAX 63 /* bytes of a leader's name */
 int jg_store_leader_new(struct jg_store *store, const char *name, struct jg_store_leader **out)
     __attribute__((warn_unused_result));
 /*
@@ -176,6 +177,19 @@ int jg_store_leader_new(struct jg_store *store, const char *name, struct jg_stor
 int jg_store_leader_poll(struct jg_store_leader *leader, bool *held);
 /* Gives the name up (the lock's connection is closed) and frees; NULL is a no-op. */
 void jg_store_leader_free(struct jg_store_leader *leader);
+
+/*
+ * Who leads what in this process (for /metrics): the leaders made by
+ * jg_store_leader_new() and not freed yet, newest first, each with its
+ * name and the answer of its last poll (false before the first).  Fills
+ * out[0..min(n, max)) and returns n, the number there are.  Thread-safe:
+ * any thread may ask while the pollers poll.
+ */
+struct jg_store_leader_state {
+	char name[JG_STORE_LEADER_NAME_MAX + 1];
+	bool held;
+};
+size_t jg_store_leaders(struct jg_store_leader_state *out, size_t max);
 
 /*
  * Borrows a connection (waits while all are in use).  Returns 0 or

@@ -10,6 +10,7 @@
  * call on the statement path.  The path-based functions (backup of a file,
  * the file lock, self-contained) exist for SQLite only.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,11 +389,56 @@ jg_store_errmsg(struct jg_store_conn *conn)
  * Leadership (store.h).  The advisory lock's key is the first 8 bytes of
  * SHA-256("jitgate leader " || name): every replica derives the same key,
  * and jitgate's names do not meet another application's small integers.
+ * Every leader of the process is also on a list (under leaders_lock) with
+ * its name and the answer of its last poll, for jg_store_leaders() - what
+ * /metrics shows - which reads it from another thread than the poller's.
  */
 struct jg_store_leader {
 	bool always; /* SQLite: one serving process per file */
 	struct jg_store_pg_leader *pg;
+	char name[JG_STORE_LEADER_NAME_MAX + 1];
+	bool held; /* the last poll's answer; under leaders_lock */
+	struct jg_store_leader *next;
 };
+
+static pthread_mutex_t leaders_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct jg_store_leader *leaders;
+
+static void
+leader_list_add(struct jg_store_leader *l)
+{
+	pthread_mutex_lock(&leaders_lock);
+	l->next = leaders;
+	leaders = l;
+	pthread_mutex_unlock(&leaders_lock);
+}
+
+static void
+leader_list_remove(const struct jg_store_leader *l)
+{
+	pthread_mutex_lock(&leaders_lock);
+	for (struct jg_store_leader **p = &leaders; *p != NULL; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	pthread_mutex_unlock(&leaders_lock);
+}
+
+size_t
+jg_store_leaders(struct jg_store_leader_state *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&leaders_lock);
+	for (const struct jg_store_leader *l = leaders; l != NULL; l = l->next, n++)
+		if (n < max) {
+			memcpy(out[n].name, l->name, sizeof(out[n].name));
+			out[n].held = l->held;
+		}
+	pthread_mutex_unlock(&leaders_lock);
+	return n;
+}
 
 int
 jg_store_leader_new(struct jg_store *store, const char *name, struct jg_store_leader **out)
@@ -403,28 +449,30 @@ jg_store_leader_new(struct jg_store *store, const char *name, struct jg_store_le
 	uint64_t key = 0;
 
 	*out = NULL;
-	if (store == NULL || name == NULL)
+	if (store == NULL || name == NULL || *name == '\0' ||
+	    strlen(name) > JG_STORE_LEADER_NAME_MAX)
 		return JG_EINVAL;
 	int n = snprintf(text, sizeof(text), "jitgate leader %s", name);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return JG_EINVAL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return JG_ENOMEM;
+	memcpy(l->name, name, strlen(name) + 1);
 	if (jg_store_engine(store) == JG_STORE_SQLITE) {
 		l->always = true;
-		*out = l;
-		return 0;
+	} else {
+		if (jg_sha256(text, (size_t)n, md) != 0) {
+			free(l);
+			return JG_ECRYPTO;
+		}
+		for (int i = 0; i < 8; i++)
+			key = (key << 8) | md[i];
+		if (jg_store_pg_leader_new(store, (int64_t)key, &l->pg) != 0) {
+			free(l);
+			return JG_ENOMEM;
+		}
 	}
-	if (jg_sha256(text, (size_t)n, md) != 0) {
-		free(l);
-		return JG_ECRYPTO;
-	}
-	for (int i = 0; i < 8; i++)
-		key = (key << 8) | md[i];
-	if (jg_store_pg_leader_new(store, (int64_t)key, &l->pg) != 0) {
-		free(l);
-		return JG_ENOMEM;
-	}
+	leader_list_add(l);
 	*out = l;
 	return 0;
 }
@@ -439,6 +487,9 @@ jg_store_leader_poll(struct jg_store_leader *leader, bool *held)
 		*held = true;
 	else
 		jg_store_pg_leader_poll(leader->pg, held);
+	pthread_mutex_lock(&leaders_lock);
+	leader->held = *held;
+	pthread_mutex_unlock(&leaders_lock);
 	return 0;
 }
 
@@ -447,6 +498,7 @@ jg_store_leader_free(struct jg_store_leader *leader)
 {
 	if (leader == NULL)
 		return;
+	leader_list_remove(leader);
 	jg_store_pg_leader_free(leader->pg);
 	free(leader);
 }

@@ -1947,8 +1947,19 @@ jg_store_pg_leader_poll(struct jg_store_pg_leader *l, bool *held)
 void
 jg_store_pg_leader_free(struct jg_store_pg_leader *l)
 {
+	char key[24];
+
 	if (l == NULL)
 		return;
+	/*
+	 * Unlocked before the connection closes: the server ends a closed
+	 * session a little later, and the lock would be held until then, so
+	 * another replica's next poll could still find it taken.
+	 */
+	if (l->pg != NULL && l->held) {
+		snprintf(key, sizeof(key), "%lld", (long long)l->key);
+		(void)leader_query(l->pg, "SELECT pg_advisory_unlock($1::bigint)", key);
+	}
 	PQfinish(l->pg);
 	free(l);
 }

@@ -548,6 +548,60 @@ leader_on_sqlite_is_always_held(void **state)
 	jg_store_leader_free(NULL);
 }
 
+/* What jg_store_leaders() finds by name: a leader's state after each poll. */
+static int
+leader_state(const char *name, bool *held)
+{
+	struct jg_store_leader_state all[8];
+	size_t n = jg_store_leaders(all, 8);
+	int found = 0;
+
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (strcmp(all[i].name, name) == 0) {
+			*held = all[i].held;
+			found++;
+		}
+	return found;
+}
+
+/*
+ * /metrics' view of who leads: each leader by name, not held before its first
+ * poll, held after it; gone once freed.  Names are bounded.
+ */
+static void
+leaders_lists_each_with_its_last_poll(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_leader *a, *b, *bad = NULL;
+	char longname[JG_STORE_LEADER_NAME_MAX + 2];
+	bool held = true;
+
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(jg_store_leader_new(f->store, longname, &bad), JG_EINVAL);
+	assert_null(bad);
+	assert_int_equal(jg_store_leader_new(f->store, "", &bad), JG_EINVAL);
+	assert_int_equal(jg_store_leader_new(f->store, "sweeper", &a), 0);
+	assert_int_equal(jg_store_leader_new(f->store, "audit-stream", &b), 0);
+	assert_int_equal(leader_state("sweeper", &held), 1);
+	assert_false(held);
+	assert_int_equal(jg_store_leader_poll(a, &held), 0);
+	held = false;
+	assert_int_equal(leader_state("sweeper", &held), 1);
+	assert_true(held);
+	assert_int_equal(leader_state("audit-stream", &held), 1);
+	assert_false(held);
+	/* a caller's array smaller than the list: counted, not overrun */
+	struct jg_store_leader_state one[1];
+	assert_true(jg_store_leaders(one, 1) >= 2);
+	assert_true(jg_store_leaders(NULL, 0) >= 2);
+	jg_store_leader_free(a);
+	assert_int_equal(leader_state("sweeper", &held), 0);
+	assert_int_equal(leader_state("audit-stream", &held), 1);
+	jg_store_leader_free(b);
+	assert_int_equal(leader_state("audit-stream", &held), 0);
+}
+
 int
 main(void)
 {
@@ -567,6 +621,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(exec_and_run_report_what_happened, setup, teardown),
 	    cmocka_unit_test_setup_teardown(leader_on_sqlite_is_always_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(pipeline_commits_all_or_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(leaders_lists_each_with_its_last_poll, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
