@@ -69,7 +69,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libjitgate.a | $(BUILD)/tests
 $(UNIT_PG_TWINS:%=$(BUILD)/tests/%_pg): $(BUILD)/tests/%_pg: tests/unit/%.c tests/unit/pgdb.h \
   $(BUILD)/libjitgate.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -DJG_TEST_PG=1 $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS) -lcmocka
-$(BUILD)/tests/test_audit_pg: tests/unit/pgdb.h
+# test_audit_pg runs `jitgate audit check` with the binary of its own build.
+$(BUILD)/tests/test_audit_pg: tests/unit/pgdb.h $(BUILD)/jitgate
 $(BUILD)/tests/test_store_copy_pg: tests/unit/pgdb.h
 
 # test_audit_sink watches the checkpoint pusher and fails one allocation through link-time wrappers.

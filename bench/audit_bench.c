@@ -2,7 +2,11 @@
  * audit_bench.c - measurements for bench/audit.sh (`make bench`).
  *
  *   audit_bench raw DIR SECONDS            raw SQLite durable single-row commits/s
- *   audit_bench append DIR THREADS SECONDS jitgate durable appends/s (jg_audit_append)
+ *   audit_bench rawpg URL SECONDS          raw PostgreSQL durable single-row commits/s (libpq:
+ *                                          one prepared INSERT per transaction, as pgbench's
+ *                                          insert-only script)
+ *   audit_bench append DIR THREADS SECONDS jitgate durable appends/s (jg_audit_append; the
+ *                                          log verified first and handed to the writer, as serve)
  *   audit_bench fill DIR COUNT             bulk-append COUNT entries, then a checkpoint
  *   audit_bench integrity FILE             hash + tree + signature part of verification
  *
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "jitgate/audit.h"
@@ -74,6 +79,60 @@ raw(const char *dir, double seconds)
 	return 0;
 }
 
+/*
+ * The same on PostgreSQL: one row of 350 bytes per autocommit transaction,
+ * a prepared INSERT, one round trip each - the cost of a durable commit on
+ * that server (synchronous_commit as configured, fsync as configured: the
+ * script checks both).
+ */
+static int
+rawpg(const char *url, double seconds)
+{
+	PGconn *pg = PQconnectdb(url);
+	PGresult *r;
+	unsigned long n = 0;
+	char blob[350];
+	const char *vals[1] = {blob};
+	const int lens[1] = {sizeof(blob)}, fmts[1] = {1};
+	int rc = 1;
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "rawpg: %s", PQerrorMessage(pg));
+		goto out;
+	}
+	r = PQexec(pg, "CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, v bytea)");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "rawpg: %s", PQerrorMessage(pg));
+		PQclear(r);
+		goto out;
+	}
+	PQclear(r);
+	r = PQprepare(pg, "ins", "INSERT INTO bench_raw (v) VALUES ($1)", 1, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "rawpg: %s", PQerrorMessage(pg));
+		PQclear(r);
+		goto out;
+	}
+	PQclear(r);
+	memset(blob, 'x', sizeof(blob));
+	double start = now();
+	while (now() - start < seconds) {
+		r = PQexecPrepared(pg, "ins", 1, vals, lens, fmts, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "rawpg: %s", PQerrorMessage(pg));
+			PQclear(r);
+			goto out;
+		}
+		PQclear(r);
+		n++;
+	}
+	printf("raw_commits_per_s %.0f commits/s\n", (double)n / (now() - start));
+	rc = 0;
+out:
+	PQfinish(pg);
+	return rc;
+}
+
 struct opened {
 	struct jg_config *cfg;
 	struct jg_store *store;
@@ -85,17 +144,34 @@ open_all(const char *dir, struct opened *o)
 {
 	char path[4096], err[1024];
 	snprintf(path, sizeof(path), "%s/jitgate.yaml", dir);
+	struct jg_audit_verifiers vs;
+	struct jg_chain chain;
+	struct jg_chain_fault fault;
+	uint64_t size;
+
 	if (jg_config_load(path, &o->cfg, err, sizeof(err)) != 0 ||
-	    jg_store_open(o->cfg->database_path, &o->store, err, sizeof(err)) != 0) {
+	    jg_store_open(o->cfg->database_store, &o->store, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	struct jg_audit_config acfg = {.origin = o->cfg->audit_origin,
 				       .checkpoint_entries = 1000000000,
 				       .checkpoint_seconds = 86400};
-	if (jg_audit_open(o->store, o->cfg->key_dir, &acfg, &o->audit, err, sizeof(err)) != 0 ||
-	    jg_audit_start(o->audit) != 0) {
+	if (jg_audit_verifiers_load(o->cfg->key_dir, o->cfg->audit_origin, &vs, err, sizeof(err)) !=
+		0 ||
+	    jg_audit_open(o->store, o->cfg->key_dir, &acfg, &o->audit, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	/* as serve: the log verified, and the writer starts from that chain (its fast paths need
+	 * it) */
+	if (jg_audit_verify_store_chain(o->store, &vs, 2, &size, &chain, &fault) != 0) {
+		fprintf(stderr, "the audit log does not verify: %s\n", fault.why);
+		return 1;
+	}
+	jg_audit_set_verified(o->audit, &chain);
+	if (jg_audit_start(o->audit) != 0) {
+		fprintf(stderr, "the audit writer did not start\n");
 		return 1;
 	}
 	return 0;
@@ -152,7 +228,11 @@ append(const char *dir, int threads, double seconds)
 		failed |= w[i].failed;
 	}
 	double took = now() - start;
+	struct jg_audit_stats st;
+	jg_audit_stats(o.audit, &st);
 	close_all(&o);
+	printf("batches_%d %llu batches\n", threads, (unsigned long long)st.batches);
+	printf("fast_batches_%d %llu batches\n", threads, (unsigned long long)st.fast_batches);
 	if (failed) {
 		fprintf(stderr, "an append failed\n");
 		return 1;
@@ -252,6 +332,8 @@ main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "raw") == 0)
 		return raw(argv[2], bench_seconds(argv[3], 3600));
+	if (argc == 4 && strcmp(argv[1], "rawpg") == 0)
+		return rawpg(argv[2], bench_seconds(argv[3], 3600));
 	if (argc == 5 && strcmp(argv[1], "append") == 0)
 		return append(argv[2], (int)bench_count(argv[3], 1, 1024),
 			      bench_seconds(argv[4], 3600));

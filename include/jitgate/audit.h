@@ -112,6 +112,20 @@ int jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq
 		    const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
     __attribute__((warn_unused_result));
 
+/*
+ * What the writer has done since the log was opened: batches committed, and
+ * of those the ones PostgreSQL's fast path committed in one round trip
+ * (audit_writer.c, fast_batch); fast_declined counts the fast attempts the
+ * server refused because the head or the previous batch's entries were not
+ * as this writer left them (then the batch ran the careful way).
+ */
+struct jg_audit_stats {
+	uint64_t batches;
+	uint64_t fast_batches;
+	uint64_t fast_declined;
+};
+void jg_audit_stats(struct jg_audit *a, struct jg_audit_stats *out);
+
 /* Starts the writer and the checkpoint thread. */
 int jg_audit_start(struct jg_audit *a);
 

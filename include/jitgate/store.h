@@ -454,6 +454,50 @@ int64_t jg_store_last_insert_rowid(struct jg_store_conn *conn);
 void jg_stmt_finish(struct jg_stmt *st);
 
 /*
+ * A pipelined write transaction: statements sent together and their results
+ * read together, at the commit.  On PostgreSQL (libpq pipeline mode) the
+ * BEGIN, every queued statement and the COMMIT travel in one round trip
+ * instead of one each - what a batch of small statements costs otherwise
+ * (the audit writer's plain appends: one insert per entry and per node).
+ *
+ *   jg_store_pipeline_begin(conn);          BEGIN (READ COMMITTED)
+ *   jg_stmt_prepare(...); bind; jg_stmt_queue(st); jg_stmt_finish(st);  (as often as needed)
+ *   rc = jg_store_pipeline_commit(conn);    COMMIT, then every result
+ *
+ * Nothing queued can depend on what an earlier queued statement returned:
+ * rows a queued statement returns are discarded, and a statement runs when
+ * the pipeline reaches the server, not at jg_stmt_queue().  A condition the
+ * transaction depends on must therefore be checked by the server, as an
+ * error: the first statement that fails aborts the rest, the COMMIT too,
+ * and the whole transaction is rolled back.  A statement may be queued again
+ * with other values (not other parameter types) once it is queued: the
+ * values are copied at jg_stmt_queue().  Each ? of a queued statement must
+ * be in a position whose type the server can infer (or bound as int64,
+ * double or blob).  Between begin and commit (or abort) no other call may
+ * use conn, jg_stmt_step included.
+ *
+ * SQLite runs each statement at jg_stmt_queue() (inside BEGIN IMMEDIATE) and
+ * keeps its first error for the commit: the same outcome.
+ *
+ * begin: 0, JG_EINVAL (a transaction is open), JG_EUNAVAIL (the connection
+ * is found lost: nothing was sent), JG_ESTORE.
+ * queue: 0 once queued (PostgreSQL) or run (SQLite); after a failure the
+ * first error again and nothing more is queued.  JG_EINVAL for a scan or
+ * outside a pipeline.
+ * commit: 0 when every statement and the COMMIT succeeded; otherwise the
+ * first statement's error as jg_stmt_step() would give it (JG_ECONFLICT,
+ * JG_EUNAVAIL, JG_EDENIED, ...) and nothing of the transaction stays (for
+ * JG_EUNAVAIL: unless the connection was lost after the COMMIT was sent,
+ * the usual doubt of a lost acknowledgement).  conn is out of the
+ * transaction either way.
+ * abort: sends nothing more; rolls back; always leaves the pipeline.
+ */
+int jg_store_pipeline_begin(struct jg_store_conn *conn) __attribute__((warn_unused_result));
+int jg_stmt_queue(struct jg_stmt *st) __attribute__((warn_unused_result));
+int jg_store_pipeline_commit(struct jg_store_conn *conn) __attribute__((warn_unused_result));
+void jg_store_pipeline_abort(struct jg_store_conn *conn);
+
+/*
  * The two shapes every module wrote for itself, on top of the calls above
  * (engine-neutral).  jg_store_exec runs sql - no parameters: SAVEPOINT,
  * RELEASE, a fixed UPDATE - once: prepare, one step, finish; 0 when it ran

@@ -41,6 +41,7 @@ struct job {
 struct jg_audit_tx {
 	struct jg_audit *a;
 	struct jg_store_conn *conn;
+	int pipelined;	 /* statements are queued in a pipeline (the PostgreSQL fast path) */
 	int64_t ts;	 /* of the entries the running job appends: max(clock, last_ts) */
 	int64_t last_ts; /* of the newest entry (the head's ts) */
 	uint64_t size;
@@ -85,6 +86,17 @@ struct jg_audit {
 	uint64_t own_start; /* the head before that batch (verified through it) */
 	int64_t own_data_version;
 	struct jg_chain own;
+	int64_t own_ts; /* the head's ts after that batch */
+	/*
+	 * PostgreSQL's fast path (audit_writer.c, fast_batch): own_fast says
+	 * that every entry of that batch was inserted by its top-level
+	 * transaction (none inside a savepoint), so their rows' xmin is the
+	 * head row's; fast_skip counts batches left before the fast path is
+	 * tried again after one found the head moved by another writer.
+	 */
+	int own_fast;
+	int fast_skip;
+	struct jg_audit_stats stats; /* atomics: read by jg_audit_stats() from any thread */
 	/* SQLite: data_version at the writer's previous batch (whatever it wrote) */
 	int seen_valid;
 	int64_t seen_data_version;

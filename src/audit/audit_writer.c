@@ -198,6 +198,16 @@ parts_near_cap(const struct parts *p)
 	return most > JG_AUDIT_MAX_ENTRY;
 }
 
+/* Runs st (no row expected), or queues it in the fast path's pipeline; finishes it. */
+static int
+run_or_queue(struct jg_audit_tx *tx, struct jg_stmt *st)
+{
+	int rc = tx->pipelined ? jg_stmt_queue(st) : jg_stmt_run(st);
+	if (tx->pipelined)
+		jg_stmt_finish(st);
+	return rc;
+}
+
 static int
 append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_receipt *out)
 {
@@ -233,10 +243,9 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 	}
 	jg_stmt_bind_int64(st, 1, (int64_t)tx->size);
 	jg_stmt_bind_blob(st, 2, bytes, (size_t)len);
-	rc = jg_stmt_step(st);
-	jg_stmt_finish(st);
+	rc = run_or_queue(tx, st);
 	free(bytes);
-	if (rc != JG_STMT_DONE)
+	if (rc != 0)
 		return JG_ESTORE;
 	for (size_t i = 0; i < ndone; i++) {
 		if (done[i].level == 0)
@@ -246,9 +255,7 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 		jg_stmt_bind_int64(st, 1, done[i].level);
 		jg_stmt_bind_int64(st, 2, (int64_t)done[i].index);
 		jg_stmt_bind_blob(st, 3, done[i].hash, 32);
-		rc = jg_stmt_step(st);
-		jg_stmt_finish(st);
-		if (rc != JG_STMT_DONE)
+		if (run_or_queue(tx, st) != 0)
 			return JG_ESTORE;
 	}
 	if (out) {
@@ -389,12 +396,190 @@ writer_begin(struct jg_audit *a)
 }
 
 /*
+ * What a committed batch leaves behind: the chain as this writer left it
+ * (own: the fast path and SQLite's shortcut start from it), readiness, and
+ * the cached size the checkpoint cadence reads.  start_size is the head
+ * before the batch, keep_own whether the state of the batch before is still
+ * exactly the head (nothing appended since by anyone).
+ */
+static void
+batch_done(struct jg_audit *a, struct job *batch, const struct jg_audit_tx *tx, uint64_t start_size,
+	   int64_t data_version, int keep_own, int top_level)
+{
+	if (tx->size != start_size) {
+		a->own_valid = 1;
+		a->own_start = start_size;
+		a->own_data_version = data_version;
+		a->own.next_seq = tx->size;
+		memcpy(a->own.prev, tx->last, sizeof(a->own.prev));
+		a->own.tree = tx->tree;
+		a->own_ts = tx->last_ts;
+		a->own_fast = top_level;
+	} else {
+		a->own_valid = keep_own;
+	}
+	__atomic_add_fetch(&a->stats.batches, 1, __ATOMIC_RELAXED);
+	/* only a commit that wrote proves the store takes writes (an empty one touches no file) */
+	int wrote = tx->size != start_size;
+	for (struct job *j = batch; j && !wrote; j = j->next)
+		wrote = j->fn == jg_audit_probe_fn;
+	if (wrote)
+		__atomic_store_n(&a->write_failing, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&a->lock);
+	if (tx->size > a->size && a->size == a->checkpointed_size)
+		a->first_uncovered_ms = jg_audit_now_ms();
+	a->size = tx->size;
+	if (a->size - a->checkpointed_size >= a->checkpoint_entries)
+		jg_thread_wake(a->pusher);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* The jobs of a plain append (jg_audit_append, jg_audit_append_async). */
+struct append_job {
+	struct parts parts;
+	struct jg_audit_receipt *out;
+};
+
+static int append_fn(struct jg_audit_tx *tx, void *ctx);
+
+/*
+ * PostgreSQL's fast path: a batch of plain appends in one round trip.
+ *
+ * The careful batch (run_batch) takes a round trip per step: BEGIN, the
+ * head's lock and row, the re-read of what lies past the verified chain,
+ * an insert per entry and per tree node, the head, COMMIT.  When this
+ * writer committed the previous batch and nobody can have written since,
+ * the head is known without reading it - it is what that batch left (own)
+ * - and so is every entry of the next batch.  The whole batch is then one
+ * pipeline (store.h): BEGIN; lock the head row; the inserts; the head's
+ * update; COMMIT.  Nothing is known to the server but what it checks
+ * itself, in the head's update, with the row locked: that the head is
+ * still exactly own (size, last hash, ts) and that every entry of own's
+ * batch is still the row that batch inserted - its xmin is the id of the
+ * transaction that last moved the head, which was that batch's, since
+ * their rows and the head's were written by its top-level transaction
+ * (own_fast).  An UPDATE of an entry, or a delete and re-insert, gives the
+ * row another xmin: the edit of the newest entry underneath a running
+ * server, which the careful batch catches by re-hashing it, is caught
+ * here by the server.  When the check fails the update sets the head's
+ * size to NULL, the NOT NULL column refuses it, the pipeline's COMMIT is
+ * never run and nothing of the batch stays; the batch is then run the
+ * careful way, which sees what happened (another writer's entries, an
+ * edit, a failover) and acts on it.  Entries before own's batch were
+ * verified when they were read (the verified chain must reach own's
+ * start): as on SQLite's shortcut, older rows are the periodic
+ * re-verification's and the anchors' to check.
+ *
+ * Returns 0 (committed: every job done), FAST_DECLINED (not applicable, or
+ * the server refused: nothing of it happened, run it the careful way) or
+ * JG_EUNAVAIL (the connection was lost after the pipeline was sent: the
+ * outcome is unknown, so the batch fails rather than be written twice).
+ */
+#define FAST_DECLINED 1
+
+static const char sql_head_lock_only_pg[] = "SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE";
+static const char sql_head_update_if_pg[] =
+    "UPDATE audit_head SET size = CASE WHEN size = ?5 AND last_hash = ?6 AND ts = ?7 AND "
+    "(SELECT count(*) FROM audit_log l WHERE l.seq >= ?8 AND l.seq < ?5 "
+    "AND l.xmin = audit_head.xmin) = ?5 - ?8 THEN ?1 END, "
+    "last_hash = ?2, frontier = ?3, ts = ?4 WHERE id = 1";
+
+static int
+fast_batch(struct jg_audit *a, struct job *batch)
+{
+	struct jg_audit_tx tx = {.a = a, .conn = a->conn, .pipelined = 1};
+	uint8_t buf[JG_MERKLE_FRONTIER_MAX_BYTES];
+	size_t len;
+	struct jg_stmt *st;
+	int rc, ok;
+
+	if (!a->pg || a->conn == NULL || !a->own_valid || !a->own_fast || a->fast_skip > 0) {
+		if (a->fast_skip > 0)
+			a->fast_skip--;
+		return FAST_DECLINED;
+	}
+	for (struct job *j = batch; j; j = j->next)
+		if (j->fn != append_fn || !j->no_savepoint)
+			return FAST_DECLINED;
+	pthread_mutex_lock(&a->verify_lock);
+	ok = !a->broken && a->have_verified && a->verified.next_seq >= a->own_start &&
+	     a->verified.next_seq <= a->own.next_seq;
+	pthread_mutex_unlock(&a->verify_lock);
+	if (!ok)
+		return FAST_DECLINED;
+	tx.size = a->own.next_seq;
+	tx.tree = a->own.tree;
+	tx.last_ts = a->own_ts;
+	memcpy(tx.last, a->own.prev, sizeof(tx.last));
+	/* nothing is sent when this fails (a connection found closed: the careful batch reconnects)
+	 */
+	if (jg_store_pipeline_begin(a->conn) != 0)
+		return FAST_DECLINED;
+	rc = jg_stmt_prepare(a->conn, sql_head_lock_only_pg, &st);
+	if (rc == 0) {
+		rc = jg_stmt_queue(st);
+		jg_stmt_finish(st);
+	}
+	for (struct job *j = batch; j && rc == 0; j = j->next) {
+		struct append_job *aj = j->ctx;
+		int64_t now = jg_audit_now_ms();
+		tx.ts = now > tx.last_ts ? now : tx.last_ts; /* never before the newest entry */
+		rc = append_parts(&tx, &aj->parts, aj->out);
+	}
+	if (rc == 0 && (rc = jg_merkle_frontier_encode(&tx.tree, buf, sizeof(buf), &len)) == 0 &&
+	    (rc = jg_stmt_prepare(a->conn, sql_head_update_if_pg, &st)) == 0) {
+		jg_stmt_bind_int64(st, 1, (int64_t)tx.size);
+		jg_stmt_bind_blob(st, 2, tx.last, 32);
+		jg_stmt_bind_blob(st, 3, buf, len);
+		jg_stmt_bind_int64(st, 4, tx.last_ts);
+		jg_stmt_bind_int64(st, 5, (int64_t)a->own.next_seq);
+		jg_stmt_bind_blob(st, 6, a->own.prev, 32);
+		jg_stmt_bind_int64(st, 7, a->own_ts);
+		jg_stmt_bind_int64(st, 8, (int64_t)a->own_start);
+		rc = jg_stmt_queue(st);
+		jg_stmt_finish(st);
+	}
+	if (rc != 0) {
+		jg_store_pipeline_abort(a->conn);
+		return FAST_DECLINED;
+	}
+	rc = jg_store_pipeline_commit(a->conn);
+	if (rc == JG_EUNAVAIL)
+		return JG_EUNAVAIL;
+	if (rc != 0) {
+		a->fast_skip = 8; /* most likely another writer: careful batches for a while */
+		__atomic_add_fetch(&a->stats.fast_declined, 1, __ATOMIC_RELAXED);
+		return FAST_DECLINED;
+	}
+	__atomic_add_fetch(&a->stats.fast_batches, 1, __ATOMIC_RELAXED);
+	/*
+	 * The server found own's entries untouched and the head still there: the
+	 * verified chain may take them, as the careful batch would have after
+	 * re-reading them (it may have reached further meanwhile only along the
+	 * same chain: own's end is the head it checked).
+	 */
+	pthread_mutex_lock(&a->verify_lock);
+	if (!a->broken && a->verified.next_seq >= a->own_start &&
+	    a->verified.next_seq <= a->own.next_seq) {
+		int threads = a->verified.threads;
+		a->verified = a->own;
+		a->verified.threads = threads;
+	}
+	pthread_mutex_unlock(&a->verify_lock);
+	for (struct job *j = batch; j; j = j->next)
+		j->rc = 0;
+	batch_done(a, batch, &tx, a->own.next_seq, 0, 0, 1);
+	return 0;
+}
+
+/*
  * One batch: BEGIN, the head, verify-then-append, each job in its savepoint,
  * the new head, COMMIT.  Every failure takes the one path at `fail`: the
  * transaction is rolled back, every job not refused on its own gets
  * JG_EUNAVAIL (a refused one keeps its refusal: nothing of it stays either
  * way), and the store is marked failing until a batch that writes commits,
- * so /readyz tells the truth while no write can succeed.
+ * so /readyz tells the truth while no write can succeed.  On PostgreSQL a
+ * batch of plain appends tries the fast path first (fast_batch).
  */
 static void
 run_batch(struct jg_audit *a, struct job *batch)
@@ -402,8 +587,14 @@ run_batch(struct jg_audit *a, struct job *batch)
 	struct jg_audit_tx tx = {.a = a};
 	uint64_t start_size = 0;
 	int64_t data_version = 0;
-	int rc;
+	int rc, keep_own, top_level = 1;
 
+	if ((rc = fast_batch(a, batch)) == 0)
+		return;
+	if (rc == JG_EUNAVAIL) {
+		a->own_valid = 0;
+		goto fail;
+	}
 	if (writer_begin(a) != 0)
 		goto fail;
 	tx.conn = a->conn;
@@ -413,6 +604,9 @@ run_batch(struct jg_audit *a, struct job *batch)
 		goto fail;
 	}
 	start_size = tx.size;
+	/* the batch before is still the head: nobody appended since (own may stay valid) */
+	keep_own = a->own_valid && start_size == a->own.next_seq && tx.last_ts == a->own_ts &&
+		   CRYPTO_memcmp(tx.last, a->own.prev, 32) == 0;
 	rc = a->pg ? 0 : jg_store_data_version(a->conn, &data_version);
 	if (rc == 0)
 		rc = verify_since(a, start_size, tx.last, data_version);
@@ -443,30 +637,12 @@ run_batch(struct jg_audit *a, struct job *batch)
 		}
 		if (jg_store_exec(a->conn, sql_release) != 0)
 			goto fail;
+		if (tx.size != saved.size)
+			top_level = 0; /* rows of a savepoint carry its own transaction id */
 	}
 	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0)
 		goto fail;
-	if (tx.size != start_size) {
-		a->own_valid = 1;
-		a->own_start = start_size;
-		a->own_data_version = data_version;
-		a->own.next_seq = tx.size;
-		memcpy(a->own.prev, tx.last, sizeof(a->own.prev));
-		a->own.tree = tx.tree;
-	}
-	/* only a commit that wrote proves the store takes writes (an empty one touches no file) */
-	int wrote = tx.size != start_size;
-	for (struct job *j = batch; j && !wrote; j = j->next)
-		wrote = j->fn == jg_audit_probe_fn;
-	if (wrote)
-		__atomic_store_n(&a->write_failing, 0, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&a->lock);
-	if (tx.size > a->size && a->size == a->checkpointed_size)
-		a->first_uncovered_ms = jg_audit_now_ms();
-	a->size = tx.size;
-	if (a->size - a->checkpointed_size >= a->checkpoint_entries)
-		jg_thread_wake(a->pusher);
-	pthread_mutex_unlock(&a->lock);
+	batch_done(a, batch, &tx, start_size, data_version, keep_own, top_level);
 	return;
 fail:
 	if (a->conn != NULL)
@@ -487,11 +663,6 @@ fail:
  * caller pays no thread switch (RocksDB's write groups work the same way).
  * Jobs nobody waits on (asynchronous) are led by the writer thread instead.
  */
-
-struct append_job {
-	struct parts parts;
-	struct jg_audit_receipt *out;
-};
 
 /* An asynchronous append: the job first, so the writer frees it from its job pointer. */
 struct async_append {
@@ -694,6 +865,14 @@ jg_audit_probe_fn(struct jg_audit_tx *tx, void *ctx)
 	static const char sql_touch[] = "UPDATE store_probe SET n = n + 1 WHERE id = 1";
 	(void)ctx;
 	return jg_store_exec(tx->conn, sql_touch) == 0 ? 0 : JG_ESTORE;
+}
+
+void
+jg_audit_stats(struct jg_audit *a, struct jg_audit_stats *out)
+{
+	out->batches = __atomic_load_n(&a->stats.batches, __ATOMIC_RELAXED);
+	out->fast_batches = __atomic_load_n(&a->stats.fast_batches, __ATOMIC_RELAXED);
+	out->fast_declined = __atomic_load_n(&a->stats.fast_declined, __ATOMIC_RELAXED);
 }
 
 int

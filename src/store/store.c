@@ -343,6 +343,30 @@ jg_stmt_finish(struct jg_stmt *st)
 }
 
 int
+jg_store_pipeline_begin(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->pipeline_begin(conn);
+}
+
+int
+jg_stmt_queue(struct jg_stmt *st)
+{
+	return JG_STORE_OPS(st)->queue(st);
+}
+
+int
+jg_store_pipeline_commit(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->pipeline_end(conn, true);
+}
+
+void
+jg_store_pipeline_abort(struct jg_store_conn *conn)
+{
+	(void)JG_STORE_OPS(conn)->pipeline_end(conn, false);
+}
+
+int
 jg_store_exec(struct jg_store_conn *conn, const char *sql)
 {
 	struct jg_stmt *st;

@@ -52,6 +52,9 @@ struct jg_store_ops {
 	int64_t (*last_insert_rowid)(struct jg_store_conn *conn);
 	void (*finish)(struct jg_stmt *st);
 	const char *(*errmsg)(struct jg_store_conn *conn);
+	int (*pipeline_begin)(struct jg_store_conn *conn);
+	int (*queue)(struct jg_stmt *st);
+	int (*pipeline_end)(struct jg_store_conn *conn, bool commit);
 };
 
 /* The operations table of whatever p points to: every engine object begins with it. */

@@ -103,8 +103,18 @@ struct pg_stmt {
 	int ncells;
 	bool cursor_open, eof;
 	uint64_t cursor_epoch;
-	bool held;     /* between prepare and finish */
-	uint64_t used; /* LRU tick */
+	bool held;	/* between prepare and finish */
+	uint64_t used;	/* LRU tick */
+	int pipe_refs;	/* queued in the running pipeline: never evicted until it ends */
+	bool pipe_prep; /* its Parse is queued in the running pipeline (types: types) */
+};
+
+/* What a pipeline sent, in order: the result each one waits for. */
+enum pipe_kind { PIPE_BEGIN, PIPE_PARSE, PIPE_EXEC, PIPE_COMMIT };
+
+struct pipe_item {
+	enum pipe_kind kind;
+	struct pg_stmt *s; /* PIPE_PARSE, PIPE_EXEC */
 };
 
 struct pg_conn {
@@ -123,6 +133,11 @@ struct pg_conn {
 	int64_t version; /* data_version */
 	char *snapshot;	 /* pg_current_snapshot() at the last data_version */
 	char errmsg[256];
+	/* a pipeline (jg_store_pipeline_begin): what was sent, and the first failure to send */
+	bool in_pipeline;
+	int pipe_rc;
+	struct pipe_item *pipe;
+	int npipe, pipecap;
 };
 
 struct pg_store {
@@ -525,6 +540,10 @@ command(struct pg_conn *c, const char *sql)
 {
 	if (c->pg == NULL || c->broken)
 		return JG_EUNAVAIL;
+	if (c->in_pipeline) { /* libpq refuses PQexec there: a caller's bug */
+		snprintf(c->errmsg, sizeof(c->errmsg), "a command inside a pipeline");
+		return JG_EINVAL;
+	}
 	PGresult *r = PQexec(c->pg, sql);
 	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(c, r);
 	note_tx(c);
@@ -591,8 +610,13 @@ stmt_free(struct pg_stmt *s)
 static void
 disconnect(struct pg_conn *c)
 {
-	for (int i = 0; i < c->ncache; i++)
+	for (int i = 0; i < c->ncache; i++) {
 		drop_result(c->cache[i]);
+		c->cache[i]->pipe_refs = 0;
+		c->cache[i]->pipe_prep = false;
+	}
+	c->in_pipeline = false;
+	c->npipe = 0;
 	PQfinish(c->pg);
 	c->pg = NULL;
 	free(c->snapshot);
@@ -674,6 +698,7 @@ pg_close(struct jg_store *store_)
 		disconnect(c);
 		for (int j = 0; j < c->ncache; j++)
 			stmt_free(c->cache[j]);
+		free(c->pipe);
 	}
 	if (s->password != NULL) {
 		explicit_bzero(s->password, strlen(s->password));
@@ -781,6 +806,7 @@ pg_acquire(struct jg_store *store_, struct jg_store_conn **out)
 
 static int pg_rollback(struct jg_store_conn *conn);
 static void pg_finish(struct jg_stmt *st);
+static int pg_pipeline_end(struct jg_store_conn *conn, bool commit);
 
 static void
 pg_release(struct jg_store *store_, struct jg_store_conn *conn)
@@ -788,6 +814,8 @@ pg_release(struct jg_store *store_, struct jg_store_conn *conn)
 	struct pg_store *s = STORE(store_);
 	struct pg_conn *c = CONN(conn);
 
+	if (c->in_pipeline) /* left open by the caller: nothing of it stays */
+		(void)pg_pipeline_end(conn, false);
 	/* statements the caller did not finish: their results go now, their cursors with the
 	 * rollback below */
 	for (int i = 0; i < c->ncache && c->nheld > 0; i++) {
@@ -1028,7 +1056,8 @@ reset(struct pg_stmt *s)
 static void
 deallocate(struct pg_conn *c, struct pg_stmt *s)
 {
-	if (s->prep_gen == c->gen && c->pg != NULL && !c->broken &&
+	/* inside a pipeline the name stays on the server until the session ends (harmless) */
+	if (s->prep_gen == c->gen && c->pg != NULL && !c->broken && !c->in_pipeline &&
 	    PQtransactionStatus(c->pg) != PQTRANS_INERROR) {
 		char sql[64];
 		snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
@@ -1056,7 +1085,7 @@ prepare(struct jg_store_conn *conn, const char *sql, bool scan, struct jg_stmt *
 			/* evict the least recently used one nobody holds */
 			int victim = -1;
 			for (int i = 0; i < c->ncache; i++)
-				if (!c->cache[i]->held &&
+				if (!c->cache[i]->held && c->cache[i]->pipe_refs == 0 &&
 				    (victim < 0 || c->cache[i]->used < c->cache[victim]->used))
 					victim = i;
 			if (victim < 0) {
@@ -1315,6 +1344,20 @@ done(struct pg_stmt *s)
 	return JG_STMT_DONE;
 }
 
+/* The binds as PQexecPrepared wants them. */
+static void
+fill_values(struct pg_stmt *s)
+{
+	for (int i = 0; i < s->nparams; i++) {
+		struct param *p = &s->params[i];
+		s->formats[i] = p->kind == BIND_BLOB; /* binary: the bytes as they are */
+		s->lengths[i] = p->kind == BIND_BLOB ? (int)p->len : 0;
+		s->values[i] = p->kind == BIND_NULL			      ? NULL
+			       : p->kind == BIND_TEXT || p->kind == BIND_BLOB ? p->buf
+									      : p->num;
+	}
+}
+
 static int
 execute(struct pg_conn *c, struct pg_stmt *s)
 {
@@ -1324,20 +1367,17 @@ execute(struct pg_conn *c, struct pg_stmt *s)
 		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
 		return JG_EUNAVAIL;
 	}
+	if (c->in_pipeline) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "a step inside a pipeline (queue it)");
+		return JG_EINVAL;
+	}
 	if (s->scan && PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
 		snprintf(c->errmsg, sizeof(c->errmsg), "a scan runs inside a transaction");
 		return JG_EINVAL;
 	}
 	if ((rc = ensure_prepared(c, s)) != 0)
 		return rc;
-	for (int i = 0; i < s->nparams; i++) {
-		struct param *p = &s->params[i];
-		s->formats[i] = p->kind == BIND_BLOB; /* binary: the bytes as they are */
-		s->lengths[i] = p->kind == BIND_BLOB ? (int)p->len : 0;
-		s->values[i] = p->kind == BIND_NULL			      ? NULL
-			       : p->kind == BIND_TEXT || p->kind == BIND_BLOB ? p->buf
-									      : p->num;
-	}
+	fill_values(s);
 	PGresult *r =
 	    PQexecPrepared(c->pg, s->name, s->nparams, s->values, s->lengths, s->formats, 0);
 	ExecStatusType st = PQresultStatus(r);
@@ -1396,6 +1436,228 @@ pg_finish(struct jg_stmt *st)
 		s->held = false;
 		s->conn->nheld--;
 	}
+}
+
+/* ---- pipelines ----------------------------------------------------------- */
+
+/*
+ * A pipelined write transaction (store.h): libpq's pipeline mode.  Each
+ * call sends its message at once into libpq's output buffer (the values are
+ * copied there); jg_store_pipeline_commit() adds the COMMIT and a Sync,
+ * flushes, and reads the results in the order sent (c->pipe says what each
+ * one answers).  A statement not yet prepared on this connection is parsed
+ * inside the pipeline, before its first execution; it counts as prepared
+ * once that Parse's result came back OK (a prepared statement outlives the
+ * transaction either way).  libpq reads while it waits to write, so a long
+ * pipeline cannot deadlock on full socket buffers.
+ */
+static int
+pipe_push(struct pg_conn *c, enum pipe_kind kind, struct pg_stmt *s)
+{
+	if (c->npipe == c->pipecap) {
+		int cap = c->pipecap ? c->pipecap * 2 : 64;
+		struct pipe_item *p = realloc(c->pipe, sizeof(*p) * (size_t)cap);
+		if (p == NULL)
+			return JG_ENOMEM;
+		c->pipe = p;
+		c->pipecap = cap;
+	}
+	c->pipe[c->npipe++] = (struct pipe_item){.kind = kind, .s = s};
+	if (s != NULL)
+		s->pipe_refs++;
+	return 0;
+}
+
+/* A send that libpq refused: the connection is in trouble; nothing more is sent. */
+static int
+pipe_failed(struct pg_conn *c)
+{
+	if (c->pipe_rc == 0)
+		c->pipe_rc = fail(c, NULL);
+	return c->pipe_rc;
+}
+
+static int
+pg_pipeline_begin(struct jg_store_conn *conn)
+{
+	struct pg_conn *c = CONN(conn);
+
+	if (c->pg == NULL || c->broken) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
+		return JG_EUNAVAIL;
+	}
+	if (c->in_pipeline || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "a pipeline starts outside a transaction");
+		return JG_EINVAL;
+	}
+	/* closed by the server since its last use: say so before anything is sent */
+	if (!alive(c)) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
+		c->broken = true;
+		return JG_EUNAVAIL;
+	}
+	if (PQenterPipelineMode(c->pg) != 1)
+		return fail(c, NULL);
+	c->in_pipeline = true;
+	c->pipe_rc = 0;
+	c->npipe = 0;
+	if (PQsendQueryParams(c->pg, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL, NULL, NULL,
+			      NULL, 0) != 1)
+		(void)pipe_failed(c);
+	else if (pipe_push(c, PIPE_BEGIN, NULL) != 0)
+		c->pipe_rc = JG_ENOMEM;
+	return 0; /* a failure to send shows at the commit, as every other */
+}
+
+static int
+pg_queue(struct jg_stmt *st)
+{
+	struct pg_stmt *s = STMT(st);
+	struct pg_conn *c = s->conn;
+	bool fits = true;
+
+	if (!c->in_pipeline || s->scan) {
+		snprintf(c->errmsg, sizeof(c->errmsg),
+			 s->scan ? "a scan cannot be queued" : "jg_stmt_queue outside a pipeline");
+		return JG_EINVAL;
+	}
+	if (c->pipe_rc != 0)
+		return c->pipe_rc;
+	for (int i = 0; i < s->nparams; i++) {
+		s->want[i] = type_of(s->params[i].kind);
+		if (s->want[i] != OID_UNKNOWN && s->want[i] != s->types[i])
+			fits = false;
+	}
+	if (s->prep_gen != c->gen && !s->pipe_prep) {
+		/* parsed here, before its first execution, with the types of these binds */
+		memcpy(s->types, s->want, sizeof(*s->want) * (size_t)s->nparams);
+		if (PQsendPrepare(c->pg, s->name, s->sql, s->nparams, s->want) != 1)
+			return pipe_failed(c);
+		if (pipe_push(c, PIPE_PARSE, s) != 0)
+			return c->pipe_rc = JG_ENOMEM;
+		s->pipe_prep = true;
+	} else if (!fits) {
+		/* prepared with other types: no new Parse can be sent safely mid-pipeline */
+		snprintf(c->errmsg, sizeof(c->errmsg),
+			 "a statement queued with other parameter types than it was prepared with");
+		return c->pipe_rc = JG_ESTORE;
+	}
+	fill_values(s);
+	if (PQsendQueryPrepared(c->pg, s->name, s->nparams, s->values, s->lengths, s->formats, 0) !=
+	    1)
+		return pipe_failed(c);
+	if (pipe_push(c, PIPE_EXEC, s) != 0)
+		return c->pipe_rc = JG_ENOMEM;
+	return 0;
+}
+
+/* The result of one item: 0, or its error (PIPELINE_ABORTED: the rc that aborted it). */
+static int
+pipe_result(struct pg_conn *c, const struct pipe_item *it, PGresult *r, int rc)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_PIPELINE_ABORTED)
+		return rc != 0 ? rc : JG_ESTORE;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return rc != 0 ? rc : fail(c, r);
+	if (it->kind == PIPE_PARSE) {
+		it->s->prep_gen = c->gen;
+	} else if (it->kind == PIPE_EXEC) {
+		int n = changed_rows(r);
+		if (n >= 0)
+			c->changes = n;
+	} else if (it->kind == PIPE_COMMIT && strcmp(PQcmdStatus(r), "COMMIT") != 0 && rc == 0) {
+		snprintf(c->errmsg, sizeof(c->errmsg),
+			 "the transaction was aborted by an earlier error and rolled back");
+		return JG_ESTORE;
+	}
+	return rc;
+}
+
+/*
+ * Reads every result of the pipeline, then its Sync.  A result missing
+ * where one is due means the connection went: JG_EUNAVAIL, and it is marked
+ * broken (replaced at a later acquire).
+ */
+static int
+pipe_drain(struct pg_conn *c, int rc)
+{
+	for (int i = 0; i < c->npipe && !c->broken; i++) {
+		PGresult *r = PQgetResult(c->pg);
+		if (r == NULL) { /* the server went before answering */
+			(void)fail(c, NULL);
+			c->broken = true;
+			rc = JG_EUNAVAIL;
+			break;
+		}
+		rc = pipe_result(c, &c->pipe[i], r, rc);
+		PQclear(r);
+		while ((r = PQgetResult(c->pg)) != NULL) /* the end of this item's results */
+			PQclear(r);
+	}
+	if (!c->broken) {
+		PGresult *r = PQgetResult(c->pg);
+		if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+			snprintf(c->errmsg, sizeof(c->errmsg), "the pipeline's end was not seen");
+			c->broken = true;
+			rc = JG_EUNAVAIL;
+		}
+		PQclear(r);
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		c->broken = true;
+		rc = JG_EUNAVAIL;
+	}
+	return rc;
+}
+
+static int
+pg_pipeline_end(struct jg_store_conn *conn, bool commit)
+{
+	struct pg_conn *c = CONN(conn);
+	int rc;
+
+	if (!c->in_pipeline) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "no pipeline to end");
+		return JG_EINVAL;
+	}
+	rc = c->pipe_rc;
+	if (!commit && rc == 0)
+		rc = JG_ESTORE; /* aborted by the caller: the COMMIT is not sent */
+	if (rc == 0) {
+		if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1)
+			rc = pipe_failed(c);
+		else if (pipe_push(c, PIPE_COMMIT, NULL) != 0)
+			rc = JG_ENOMEM;
+	}
+	if (!c->broken && PQpipelineSync(c->pg) != 1) {
+		(void)fail(c, NULL);
+		c->broken = true;
+	}
+	if (c->broken)
+		rc = JG_EUNAVAIL;
+	else
+		rc = pipe_drain(c, rc);
+	for (int i = 0; i < c->npipe; i++) {
+		if (c->pipe[i].s != NULL) {
+			c->pipe[i].s->pipe_refs = 0;
+			c->pipe[i].s->pipe_prep = false;
+		}
+	}
+	c->npipe = 0;
+	c->in_pipeline = false;
+	if (!c->broken && PQexitPipelineMode(c->pg) != 1) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "cannot leave pipeline mode");
+		c->broken = true;
+		rc = JG_EUNAVAIL;
+	}
+	if (!c->broken) {
+		note_tx(c);
+		if (rc != 0 && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+			(void)command(c, "ROLLBACK");
+	}
+	return rc;
 }
 
 /* ---- columns ------------------------------------------------------------- */
@@ -1589,6 +1851,9 @@ static const struct jg_store_ops pg_ops = {
     .last_insert_rowid = pg_last_insert_rowid,
     .finish = pg_finish,
     .errmsg = pg_errmsg,
+    .pipeline_begin = pg_pipeline_begin,
+    .queue = pg_queue,
+    .pipeline_end = pg_pipeline_end,
 };
 
 /*

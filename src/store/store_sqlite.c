@@ -50,7 +50,9 @@ struct jg_store_conn {
 	int ncache;			  /* slots [0, ncache) have been used */
 	int nheld;			  /* statements between prepare and finish */
 	uint64_t tick;
-	const char *why; /* a reason of the store's own for the last error, or NULL */
+	const char *why;  /* a reason of the store's own for the last error, or NULL */
+	bool in_pipeline; /* between jg_store_pipeline_begin and its end */
+	int pipe_rc;	  /* the first error of the pipeline's statements */
 };
 
 struct jg_store {
@@ -344,6 +346,7 @@ sq_release(struct jg_store *store, struct jg_store_conn *conn)
 		if (conn->cache[i].held)
 			sq_stmt_finish(&conn->cache[i]);
 	conn->why = NULL;
+	conn->in_pipeline = false;
 	if (!sqlite3_get_autocommit(conn->db))
 		(void)jg_store_rollback(conn);
 	pthread_mutex_lock(&store->lock);
@@ -644,6 +647,63 @@ sq_stmt_finish(struct jg_stmt *st)
 	}
 }
 
+/*
+ * A pipeline on SQLite: nothing to save - every statement is a function
+ * call - so each runs at once inside BEGIN IMMEDIATE, and its first error
+ * decides the commit, as the server decides a PostgreSQL pipeline's.
+ */
+static int
+sq_pipeline_begin(struct jg_store_conn *conn)
+{
+	if (conn->in_pipeline || !sqlite3_get_autocommit(conn->db)) {
+		conn->why = "a pipeline starts outside a transaction";
+		return JG_EINVAL;
+	}
+	int rc = sq_begin(conn);
+	if (rc == 0) {
+		conn->in_pipeline = true;
+		conn->pipe_rc = 0;
+	}
+	return rc;
+}
+
+static int
+sq_queue(struct jg_stmt *st)
+{
+	struct jg_store_conn *conn = st->conn;
+	int rc;
+
+	if (!conn->in_pipeline) {
+		conn->why = "jg_stmt_queue outside a pipeline";
+		return JG_EINVAL;
+	}
+	if (conn->pipe_rc != 0)
+		return conn->pipe_rc;
+	while ((rc = sq_stmt_step(st)) == JG_STMT_ROW)
+		; /* a queued statement's rows are discarded */
+	sqlite3_reset(st->stmt);
+	if (rc != JG_STMT_DONE)
+		conn->pipe_rc = rc;
+	return conn->pipe_rc;
+}
+
+static int
+sq_pipeline_end(struct jg_store_conn *conn, bool commit)
+{
+	int rc;
+
+	if (!conn->in_pipeline) {
+		conn->why = "no pipeline to end";
+		return JG_EINVAL;
+	}
+	conn->in_pipeline = false;
+	rc = commit ? conn->pipe_rc : JG_ESTORE;
+	if (rc == 0 && (rc = sq_commit(conn)) == 0)
+		return 0;
+	(void)sq_rollback(conn);
+	return rc;
+}
+
 static const char *
 sq_errmsg(struct jg_store_conn *conn)
 {
@@ -683,4 +743,7 @@ const struct jg_store_ops jg_store_sqlite_ops = {
     .last_insert_rowid = sq_last_insert_rowid,
     .finish = sq_stmt_finish,
     .errmsg = sq_errmsg,
+    .pipeline_begin = sq_pipeline_begin,
+    .queue = sq_queue,
+    .pipeline_end = sq_pipeline_end,
 };

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -394,11 +395,245 @@ test_audit_pg_writer_survives_a_lost_connection(void **state)
 	expect_verified(f, 3);
 }
 
+/* ---- the fast path (one round trip per batch of plain appends) ---------------- */
+
+static struct jg_audit_stats
+stats_of(struct writer *w)
+{
+	struct jg_audit_stats st;
+	jg_audit_stats(w->audit, &st);
+	return st;
+}
+
+/* How many rows table holds (read by the owner). */
+static int64_t
+count_rows(struct fixture *f, const char *sql)
+{
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	int64_t n = -1;
+	assert_int_equal(jg_store_acquire(f->owner, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql, &st), 0);
+	if (jg_stmt_step(st) == JG_STMT_ROW)
+		n = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	jg_store_release(f->owner, c);
+	return n;
+}
+
+/*
+ * `jitgate audit check -c FILE` on the fixture's database, as an operator
+ * runs it (the serving role, the keys of key_dir): 0 when it prints
+ * "VALID: <want> entries".
+ */
+/* The jitgate binary of this test's build: BUILD/jitgate for BUILD/tests/test_audit_pg (main). */
+static char jitgate_bin[512];
+
+static void
+expect_cli_check(struct fixture *f, uint64_t want)
+{
+	char path[256], out[512] = "", expect[64], cwd[512];
+	FILE *fp;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd))); /* the repository root: make unit runs here */
+
+	snprintf(path, sizeof(path), "%s/jitgate.yaml", f->root);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp,
+		"public_url: \"https://127.0.0.1:1\"\nlog_level: warn\n"
+		"tls: {cert_file: cert.pem, key_file: key.pem}\n"
+		"database: {url: \"postgres://jitgate@127.0.0.1:%s/%s\"}\n"
+		"telemetry: {database: \"%s/telemetry.db\"}\n"
+		"migrations_dir: \"%s/migrations\"\nkey_dir: %s\n"
+		"oidc: {issuer: \"http://127.0.0.1:9\", client_id: jitgate, "
+		"allowed_clients: [jitgate]}\n",
+		pgdb_port, f->db, f->root, cwd, f->keys);
+	assert_int_equal(fclose(fp), 0);
+	/* the command's output (stdout and stderr) through a pipe; no shell */
+	int fds[2], status = -1;
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		close(fds[1]);
+		execl(jitgate_bin, "jitgate", "audit", "check", "-c", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t got;
+	while (n < sizeof(out) - 1 && (got = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)got;
+	out[n] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("jitgate audit check exited %d: %s", status, out);
+	snprintf(expect, sizeof(expect), "VALID: %llu entries", (unsigned long long)want);
+	if (strstr(out, expect) == NULL)
+		fail_msg("jitgate audit check: %s (expected %s)", out, expect);
+}
+
+/* Every entry's ts is at least its predecessor's. */
+static void
+expect_ts_never_back(struct fixture *f, uint64_t size)
+{
+	int64_t prev = 0;
+	for (uint64_t seq = 0; seq < size; seq++) {
+		int64_t ts = entry_ts(f, seq);
+		if (ts < prev)
+			fail_msg("entry %llu: ts %lld is before its predecessor's %lld",
+				 (unsigned long long)seq, (long long)ts, (long long)prev);
+		prev = ts;
+	}
+}
+
+/*
+ * A writer appending alone commits each batch in one pipeline; when the
+ * other replica appended in between, the pipeline is refused by the server
+ * (the seq is taken) and the batch runs the careful way, reading and
+ * verifying the other's entries first.  Interleaved and concurrent appends
+ * of both give one chain that `jitgate audit check` accepts, times never
+ * going back.
+ */
+static void
+test_audit_pg_interleaved_writers_fast_and_careful(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	struct jg_audit_stats s0 = stats_of(&f->w[0]);
+	assert_int_equal(s0.batches, 10);
+	assert_int_equal(s0.fast_batches,
+			 9); /* the first batch reads the head: nothing known yet */
+	assert_int_equal(s0.fast_declined, 0);
+
+	assert_int_equal(append(&f->w[1], 10), 0); /* the other replica appends seq 10 */
+	assert_int_equal(append(&f->w[0], 11), 0); /* its pipeline's seq 10 is taken */
+	s0 = stats_of(&f->w[0]);
+	assert_int_equal(s0.fast_declined, 1);
+	assert_int_equal(s0.fast_batches, 9);
+	assert_int_equal(s0.batches, 11);
+	struct jg_chain snap;
+	assert_int_equal(jg_audit_check(f->w[0].audit, &snap), 0);
+	assert_int_equal(snap.next_seq, 12); /* it verified the other's entry 10 */
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, NULL, 0), 0);
+
+	/* strictly alternating, then both at once (three threads each) */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(append(&f->w[i % 2], 100 + i), 0);
+	struct burst b[6];
+	pthread_t t[6];
+	for (int i = 0; i < 6; i++) {
+		b[i] = (struct burst){.w = &f->w[i % 2], .n = 30, .first = 1000 * (i + 1)};
+		assert_int_equal(pthread_create(&t[i], NULL, burst_main, &b[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(b[i].failed, 0);
+	}
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 12 + 20 + 180);
+	expect_verified(f, size);
+	expect_ts_never_back(f, size);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(jg_audit_check(f->w[i].audit, &snap), 0);
+		assert_int_equal(snap.next_seq, size);
+		assert_int_equal(jg_audit_healthy(f->w[i].audit, NULL, 0), 0);
+	}
+	/* and after that, alone again: the fast path resumes (after its pause) */
+	s0 = stats_of(&f->w[0]);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(append(&f->w[0], 5000 + i), 0);
+	struct jg_audit_stats s1 = stats_of(&f->w[0]);
+	assert_true(s1.fast_batches > s0.fast_batches);
+	expect_verified(f, size + 12);
+	expect_cli_check(f, size + 12);
+}
+
+/*
+ * A statement that fails inside the pipeline - here the last node insert,
+ * after the entry and another node were sent - rolls back the whole batch:
+ * no entry, no node, the head unmoved.  The planted node stands for any
+ * server-side refusal mid-batch.
+ */
+static void
+test_audit_pg_failing_statement_rolls_back_the_whole_pipeline(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(stats_of(&f->w[0]).fast_batches, 2);
+	/* entry 3 completes the nodes (level 1, idx 1) and (level 2, idx 0): the latter is taken */
+	pgdb_must_in(f->db, "INSERT INTO audit_nodes (level, idx, hash) VALUES "
+			    "(2, 0, decode(repeat('ab', 32), 'hex'))");
+	assert_int_equal(append(&f->w[0], 3), JG_EUNAVAIL); /* the careful retry fails alike */
+	struct jg_audit_stats s = stats_of(&f->w[0]);
+	assert_int_equal(s.fast_declined, 1);
+	assert_int_equal(s.fast_batches, 2);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 3);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM audit_log"), 3);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM audit_log WHERE seq = 3"), 0);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM audit_nodes WHERE level = 1 AND idx = 1"), 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM audit_nodes"),
+			 2); /* (1,0) + planted */
+	/* the planted row removed (past the triggers): the writer carries on, the chain verifies */
+	pgdb_must_in(f->db, "BEGIN; ALTER TABLE audit_nodes DISABLE TRIGGER USER;"
+			    "DELETE FROM audit_nodes WHERE level = 2;"
+			    "ALTER TABLE audit_nodes ENABLE TRIGGER USER; COMMIT;");
+	assert_int_equal(append(&f->w[0], 3), 0);
+	assert_int_equal(append(&f->w[0], 4), 0);
+	assert_int_equal(jg_audit_writable(f->w[0].audit), 0);
+	expect_verified(f, 5);
+}
+
+/*
+ * The fast path trusts its own previous batch without re-reading it only
+ * because the server checks, under the head's lock, that those rows are
+ * still the ones that batch inserted: an edit of one (past privileges and
+ * triggers) makes the server refuse the pipeline, and the careful batch
+ * then finds the edit.
+ */
+static void
+test_audit_pg_fast_path_catches_an_edit_of_its_previous_batch(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(stats_of(&f->w[0]).fast_batches, 2);
+	tamper(f, 2); /* the newest entry, written by the previous (fast) batch */
+	assert_int_equal(append(&f->w[0], 3), JG_EUNAVAIL);
+	assert_int_equal(stats_of(&f->w[0]).fast_declined, 1);
+	char why[400] = "";
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, why, sizeof(why)), JG_EVERIFY);
+	assert_non_null(strstr(why, "the last entry was altered"));
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 3);
+}
+
 int
 main(int argc, char **argv)
 {
 	(void)argc;
 	pgdb_init("test_audit_pg", argv);
+	const char *slash = strrchr(argv[0], '/');
+	if (slash != NULL)
+		snprintf(jitgate_bin, sizeof(jitgate_bin), "%.*s/../jitgate",
+			 (int)(slash - argv[0]), argv[0]);
+	else
+		snprintf(jitgate_bin, sizeof(jitgate_bin), "../jitgate");
 #define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_audit_pg_two_writers_one_chain),
@@ -407,6 +642,9 @@ main(int argc, char **argv)
 	    TEST(test_audit_pg_edited_entry_of_another_writer_refuses_the_append),
 	    TEST(test_audit_pg_edited_newest_entry_refuses_the_append),
 	    TEST(test_audit_pg_writer_survives_a_lost_connection),
+	    TEST(test_audit_pg_interleaved_writers_fast_and_careful),
+	    TEST(test_audit_pg_failing_statement_rolls_back_the_whole_pipeline),
+	    TEST(test_audit_pg_fast_path_catches_an_edit_of_its_previous_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * other; a database that cannot be written is reported as such (checked as
  * an unprivileged user: root ignores file modes); and
  * jg_store_data_version() moves on a connection exactly when another
- * connection commits; jg_store_exec and jg_stmt_run report what happened.
+ * connection commits; jg_store_exec and jg_stmt_run report what happened;
+ * a pipeline commits all of its statements or none, as on PostgreSQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -477,6 +478,54 @@ exec_and_run_report_what_happened(void **state)
 	jg_store_release(f->store, conn);
 }
 
+/* A pipeline on SQLite means what it means on PostgreSQL: all of it, or none of it. */
+static void
+pipeline_commits_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const char ins[] = "INSERT INTO t (x) VALUES (?)";
+	static const char guard[] = "UPDATE p SET v = CASE WHEN v = ? THEN v END";
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+
+	exec_sql(f->store, "CREATE TABLE p (v INTEGER NOT NULL)");
+	exec_sql(f->store, "INSERT INTO p VALUES (1)");
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, ins, &st), 0);
+	assert_int_equal(jg_stmt_queue(st), JG_EINVAL); /* outside a pipeline */
+	jg_stmt_finish(st);
+	for (int want = 1; want <= 2; want++) {
+		assert_int_equal(jg_store_pipeline_begin(conn), 0);
+		assert_int_equal(jg_store_pipeline_begin(conn), JG_EINVAL); /* one at a time */
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(jg_stmt_prepare(conn, ins, &st), 0);
+			jg_stmt_bind_int64(st, 1, 10 * want + i);
+			assert_int_equal(jg_stmt_queue(st), 0);
+			jg_stmt_finish(st);
+		}
+		assert_int_equal(jg_stmt_prepare(conn, guard, &st), 0);
+		jg_stmt_bind_int64(st, 1, want);
+		/* SQLite runs it at once: the failure shows here already, and again at the commit
+		 */
+		assert_int_equal(jg_stmt_queue(st), want == 1 ? 0 : JG_ECONFLICT);
+		jg_stmt_finish(st);
+		assert_int_equal(jg_store_pipeline_commit(conn), want == 1 ? 0 : JG_ECONFLICT);
+		assert_int_equal(jg_store_in_transaction(conn), 0);
+	}
+	jg_store_release(f->store, conn);
+	assert_int_equal(count_rows(f->store), 3 + 2); /* 10 and 11, not 20 and 21 */
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_store_pipeline_begin(conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn, ins, &st), 0);
+	jg_stmt_bind_int64(st, 1, 99);
+	assert_int_equal(jg_stmt_queue(st), 0);
+	jg_stmt_finish(st);
+	jg_store_pipeline_abort(conn);
+	assert_int_equal(jg_store_in_transaction(conn), 0);
+	jg_store_release(f->store, conn);
+	assert_int_equal(count_rows(f->store), 5);
+}
+
 /* SQLite: one serving process per file, so every name is held, and stays held. */
 static void
 leader_on_sqlite_is_always_held(void **state)
@@ -571,6 +620,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(cache_full_of_held_statements_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(exec_and_run_report_what_happened, setup, teardown),
 	    cmocka_unit_test_setup_teardown(leader_on_sqlite_is_always_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(pipeline_commits_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(leaders_lists_each_with_its_last_poll, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

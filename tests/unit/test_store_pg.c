@@ -15,7 +15,8 @@
  * deadlock, privilege, lost connection) and error texts without values, the URL rules
  * (no password, no key=value, TLS verification off loopback), password
  * files, recovery from a lost connection at the next acquire, a scan that
- * never holds the whole result, data_version, and a multi-host URL that
+ * never holds the whole result, data_version, pipelined transactions (one
+ * transaction, the first error aborting the rest), and a multi-host URL that
  * follows the primary through a failover (last: it ends the primary).
  */
 #include <pthread.h>
@@ -977,6 +978,126 @@ test_lost_connection_fails_then_recovers_at_acquire(void **state)
 	jg_store_close(admin);
 }
 
+/* ---- pipelines ----------------------------------------------------------- */
+
+static const char sql_pl_insert[] = "INSERT INTO pl (k, v) VALUES (?, ?)";
+
+static int
+queue_pl(struct jg_store_conn *c, int64_t k, const void *v, size_t len)
+{
+	struct jg_stmt *st;
+	assert_int_equal(jg_stmt_prepare(c, sql_pl_insert, &st), 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, k), 0);
+	assert_int_equal(jg_stmt_bind_blob(st, 2, v, len), 0);
+	int rc = jg_stmt_queue(st);
+	jg_stmt_finish(st);
+	return rc;
+}
+
+/*
+ * A pipeline is one transaction sent at once: statements parsed inside it
+ * on first use, run in order, committed together (one transaction id for
+ * every row); the first failure aborts the rest and nothing stays; an
+ * abort keeps nothing; a step inside is refused; a connection lost before
+ * the commit is JG_EUNAVAIL and replaced at the next acquire; thousands of
+ * statements do not deadlock on full socket buffers.
+ */
+static void
+test_pipeline_is_one_transaction(void **state)
+{
+	(void)state;
+	struct jg_store *admin = open_url(admin_url);
+	struct jg_store_conn *c = conn_of(store), *k = conn_of(admin), *other = conn_of(store);
+	static const char nul[] = {'a', 0, 'b'};
+	struct jg_stmt *st;
+
+	script(c,
+	       "DROP TABLE IF EXISTS pl; CREATE TABLE pl (k bigint PRIMARY KEY, v bytea NOT NULL)");
+	assert_int_equal(jg_stmt_prepare(c, sql_pl_insert, &st), 0);
+	assert_int_equal(jg_stmt_queue(st), JG_EINVAL); /* outside a pipeline */
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	assert_int_equal(queue_pl(c, 1, "one", 3), 0);
+	assert_int_equal(queue_pl(c, 2, nul, sizeof(nul)), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl"), 0);
+	assert_int_equal(jg_stmt_prepare(c, "SELECT 1", &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_EINVAL); /* not inside a pipeline */
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_pipeline_commit(c), 0);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl"), 2);
+	assert_int_equal(one_int(other, "SELECT count(DISTINCT xmin::text) FROM pl"), 1);
+	assert_int_equal(one_int(other, "SELECT length(v) FROM pl WHERE k = 2"), 3);
+
+	/* the second statement fails: the third never runs, the first is rolled back */
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	assert_int_equal(queue_pl(c, 3, "x", 1), 0);
+	assert_int_equal(queue_pl(c, 1, "dup", 3), 0); /* the server decides, later */
+	assert_int_equal(queue_pl(c, 4, "y", 1), 0);
+	assert_int_equal(jg_store_pipeline_commit(c), JG_ECONFLICT);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl"), 2);
+	assert_int_equal(one_int(c, "SELECT count(*) FROM pl"), 2); /* the connection works on */
+
+	/* a condition checked by the server: a NOT NULL column set to NULL when it does not hold */
+	static const char sql_guard[] =
+	    "UPDATE pl SET v = CASE WHEN length(v) = ? THEN v END WHERE k = 1";
+	for (int want = 3; want <= 4; want++) {
+		assert_int_equal(jg_store_pipeline_begin(c), 0);
+		assert_int_equal(queue_pl(c, 10 + want, "g", 1), 0);
+		assert_int_equal(jg_stmt_prepare(c, sql_guard, &st), 0);
+		assert_int_equal(jg_stmt_bind_int64(st, 1, want), 0);
+		assert_int_equal(jg_stmt_queue(st), 0);
+		jg_stmt_finish(st);
+		assert_int_equal(jg_store_pipeline_commit(c), want == 3 ? 0 : JG_ECONFLICT);
+	}
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl"), 3); /* 13, not 14 */
+
+	/* an abort sends no COMMIT */
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	assert_int_equal(queue_pl(c, 5, "z", 1), 0);
+	jg_store_pipeline_abort(c);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k = 5"), 0);
+
+	/* a pipeline left open at release keeps nothing either */
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	assert_int_equal(queue_pl(c, 6, "w", 1), 0);
+	jg_store_release(store, c);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k = 6"), 0);
+
+	/* 3000 statements of 1 KiB: no deadlock while the results pile up */
+	static char kib[1024];
+	memset(kib, 'k', sizeof(kib));
+	c = conn_of(store);
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(queue_pl(c, 1000 + i, kib, sizeof(kib)), 0);
+	assert_int_equal(jg_store_pipeline_commit(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k >= 1000"), 3000);
+
+	/* the connection ends before the commit: unavailable, nothing stays, replaced later */
+	int64_t pid = one_int(c, "SELECT pg_backend_pid()");
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	assert_int_equal(queue_pl(c, 7, "v", 1), 0);
+	assert_int_equal(jg_stmt_prepare(k, "SELECT pg_terminate_backend(?::int, 5000)", &st), 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, pid), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_pipeline_commit(c), JG_EUNAVAIL);
+	jg_store_release(store, c);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k = 7"), 0);
+	c = conn_of(store);
+	assert_int_equal(jg_store_pipeline_begin(c), 0);
+	assert_int_equal(queue_pl(c, 8, "u", 1), 0); /* parsed again on the new session */
+	assert_int_equal(jg_store_pipeline_commit(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k = 8"), 1);
+	jg_store_release(store, c);
+	jg_store_release(store, other);
+	jg_store_release(admin, k);
+	jg_store_close(admin);
+}
+
 /* ---- leadership ---------------------------------------------------------- */
 
 static bool
@@ -1173,6 +1294,7 @@ main(int argc, char **argv)
 	    TEST(test_password_file),
 	    TEST(test_sqlite_urls_open_sqlite),
 	    TEST(test_lost_connection_fails_then_recovers_at_acquire),
+	    TEST(test_pipeline_is_one_transaction),
 	    TEST(test_leader_one_holder_per_name_handed_over),
 	    TEST(test_multi_host_url_follows_the_primary_through_failover),
 	};
