@@ -6,7 +6,9 @@
  * the verified chain, and the readers.  This file opens a log on a store
  * with its checkpoint keys and starts and stops its two threads (thread.h):
  * the writer, which sleeps until a job nobody waits on is queued, and the
- * background thread, every second on CLOCK_MONOTONIC.
+ * background thread, every second on CLOCK_MONOTONIC.  Its checkpoints and
+ * pushes run on one replica at a time: the holder of the leader
+ * "audit-checkpoints" (store.h), made here at start and given up at stop.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -100,6 +102,12 @@ jg_audit_start(struct jg_audit *a)
 	if (jg_store_acquire(a->store, &a->conn) != 0)
 		return JG_ESTORE;
 	a->started = 1;
+	/* before the background thread, whose rounds poll it */
+	if (a->cp_leader == NULL &&
+	    jg_store_leader_new(a->store, "audit-checkpoints", &a->cp_leader) != 0) {
+		jg_audit_stop(a);
+		return JG_ENOMEM;
+	}
 	/* each published under the lock: the writer and the callers wake them there */
 	if (jg_thread_start(&t, "jg-audit-writer", JG_THREAD_UNTIL_WOKEN, jg_audit_writer_tick,
 			    a) != 0) {
@@ -139,6 +147,10 @@ jg_audit_stop(struct jg_audit *a)
 	a->writer = NULL;
 	pthread_mutex_unlock(&a->lock);
 	jg_thread_stop(t);
+	/* the background thread has stopped: the name goes to another replica */
+	jg_store_leader_free(a->cp_leader);
+	a->cp_leader = NULL;
+	a->cp_leading = 0;
 	jg_store_release(a->store, a->conn);
 	a->conn = NULL;
 	a->started = 0;

@@ -7,6 +7,15 @@
  * them when due, tries the store again while writes fail, extends and
  * re-verifies the verified chain, and pushes each stored checkpoint to the
  * off-host sinks until each has it.
+ *
+ * Several replicas on one database: only the one that leads
+ * "audit-checkpoints" (store.h's leader; on SQLite always this process)
+ * makes the due checkpoints and pushes, so a sink gets each checkpoint from
+ * one replica - twice only when a leader dies between a push and its record,
+ * or for the moment two processes both believe they lead (the next one
+ * pushes what is not recorded).  Every replica still probes the store and
+ * verifies the chain.  A checkpoint asked for on another replica
+ * (jg_audit_checkpoint) is pushed by the leader at its next round.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,6 +38,9 @@ static const char sql_cp_unpushed[] =
 static const char sql_oldest_unpushed[] =
     "SELECT min(c.created_at) FROM audit_checkpoints c WHERE NOT EXISTS "
     "(SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = c.size AND p.sink = ?)";
+static const char sql_head_and_cp[] =
+    "SELECT h.size, (SELECT max(c.size) FROM audit_checkpoints c) FROM audit_head h "
+    "WHERE h.id = 1";
 static const char sql_push_insert[] =
     "INSERT INTO audit_checkpoint_pushes (size, sink, pushed_at) VALUES (?, ?, ?) "
     "ON CONFLICT (size, sink) DO NOTHING";
@@ -278,18 +290,68 @@ jg_audit_oldest_unpushed(struct jg_store *store, const char *sink, int64_t *crea
 	return rc;
 }
 
+/*
+ * PostgreSQL: the cadence's cache (a->size, a->checkpointed_size) is kept by
+ * this process's writer and checkpoints, but other replicas append and
+ * checkpoint too - the leader must see their entries to cover them, and a
+ * follower must not take checkpoints it never made for missing ones.  So
+ * each round it follows the store: entries new since the last round are
+ * uncovered since about now.  took_over: this replica has just become the
+ * leader; what no checkpoint covers may have waited through the old
+ * leader's death, so it is due at once.
+ */
+static void
+follow_store(struct jg_audit *a, bool took_over)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	uint64_t head = 0, cp = 0;
+	int ok = 0;
+
+	if (jg_store_acquire(a->store, &conn) == 0) {
+		if (jg_stmt_prepare(conn, sql_head_and_cp, &st) == 0) {
+			if (jg_stmt_step(st) == JG_STMT_ROW) {
+				head = (uint64_t)jg_stmt_column_int64(st, 0);
+				if (!jg_stmt_column_is_null(st, 1))
+					cp = (uint64_t)jg_stmt_column_int64(st, 1);
+				ok = 1;
+			}
+			jg_stmt_finish(st);
+		}
+		jg_store_release(a->store, conn);
+	}
+	pthread_mutex_lock(&a->lock);
+	if (ok && cp > a->checkpointed_size)
+		a->checkpointed_size = cp;
+	if (ok && head > a->size) {
+		if (a->size <= a->checkpointed_size)
+			a->first_uncovered_ms = jg_audit_now_ms();
+		a->size = head;
+	}
+	if (took_over)
+		a->first_uncovered_ms = 0;
+	pthread_mutex_unlock(&a->lock);
+}
+
 int64_t
 jg_audit_pusher_tick(void *arg)
 {
 	struct jg_audit *a = arg;
+	bool lead = false;
 
 	pthread_mutex_lock(&a->lock);
-	if (a->stopping) { /* jg_audit_stop is stopping this thread: the writer takes no job */
-		pthread_mutex_unlock(&a->lock);
+	int stopping = a->stopping;
+	pthread_mutex_unlock(&a->lock);
+	if (stopping) /* jg_audit_stop is stopping this thread: the writer takes no job */
 		return JG_THREAD_UNTIL_WOKEN;
-	}
+	(void)jg_store_leader_poll(a->cp_leader, &lead);
+	if (a->pg)
+		follow_store(a, lead && !a->cp_leading);
+	a->cp_leading = lead;
+
+	pthread_mutex_lock(&a->lock);
 	int due =
-	    a->size > a->checkpointed_size &&
+	    lead && a->size > a->checkpointed_size &&
 	    (a->size - a->checkpointed_size >= a->checkpoint_entries ||
 	     jg_audit_now_ms() - a->first_uncovered_ms >= (int64_t)a->checkpoint_seconds * 1000);
 	pthread_mutex_unlock(&a->lock);
@@ -300,9 +362,9 @@ jg_audit_pusher_tick(void *arg)
 		jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
 	if (jg_audit_check(a, NULL) == 0)
 		jg_audit_reverify_due(a); /* only for a log verified at start (serve) */
-	if (a->sink_dir)
+	if (lead && a->sink_dir)
 		push_pending(a, JG_AUDIT_SINK_DIR);
-	if (a->sink_url)
+	if (lead && a->sink_url)
 		push_pending(a, JG_AUDIT_SINK_URL);
 	return 1000;
 }

@@ -117,6 +117,11 @@ struct jg_audit {
 	uint64_t size;
 	uint64_t checkpointed_size;
 	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
+
+	/* "audit-checkpoints" (store.h), made by start and freed by stop: only its holder
+	 * makes due checkpoints and pushes them; cp_leading is the background thread's last poll */
+	struct jg_store_leader *cp_leader;
+	int cp_leading;
 };
 
 /* jitgate's time (clock.h): entries' ts never go backward, whatever the wall clock does. */

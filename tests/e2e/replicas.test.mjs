@@ -5,7 +5,8 @@
 // lands; two replicas deciding at once count one decision; one chain however many replicas append,
 // with nothing acknowledged missing, also when a replica is killed under load; sign-in, revocation
 // and paging across replicas; each notification delivered once; expiry once per grant; the audit
-// stream continuing without gaps when its leader dies.  PostgreSQL only: a SQLite file serves one
+// stream continuing without gaps when its leader dies; each checkpoint pushed off-host once, by
+// one replica at a time, also when that replica dies.  PostgreSQL only: a SQLite file serves one
 // process.
 //
 //   alice payments-eng   bob payments-leads   carol payments-leads+privacy   grace privacy
@@ -25,8 +26,8 @@ const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'appl
 const INC = 'INC-4711 payment retries failing in eu-west';
 const SECRET = 'receiver-shared-secret-0123456789';
 const SESSION = '__Host-jitgate_session';
-// the jobs this file expects to run once across replicas (others may exist: checkpoints)
-const ONCE = ['sweeper', 'notify-timer', 'audit-stream'];
+// the jobs this file expects to run once across replicas
+const ONCE = ['sweeper', 'notify-timer', 'audit-stream', 'audit-checkpoints'];
 
 async function until(what, fn, ms = 20000) {
   const end = Date.now() + ms;
@@ -132,7 +133,7 @@ async function auditedLoad(set, { clients, perClient, onProgress = () => {} }) {
 }
 
 postgresOnly(describe)('three replicas on one database', () => {
-  let set, dir, files, hook, siem, slowSiem = false;
+  let set, dir, files, hook, siem, cpSink, slowSiem = false;
   const r = (i) => set.replicas[i];
   const siemEntries = () => siem.got.flatMap((d) => d.body.trim().split('\n'));
   let streamLeaderKills = 0; // kills of the audit stream's leader: each may repeat one batch
@@ -143,9 +144,12 @@ postgresOnly(describe)('three replicas on one database', () => {
     writeFileSync(join(dir, 'secret'), SECRET + '\n', { mode: 0o600 });
     hook = await receiver(files, () => 30); // a little latency, so replicas would overlap
     siem = await receiver(files, () => (slowSiem ? 300 : 0));
+    cpSink = await receiver(files, () => 250); // slow, so pushes of several replicas would overlap
     const extraConfig = [
       'audit:',
       '  checkpoint_every_seconds: 1',
+      `  sink_url: https://127.0.0.1:${cpSink.port}/checkpoints`,
+      `  sink_ca_file: ${files.cert}`,
       'notifications:',
       '  retry_base_ms: 200',
       '  retry_max_ms: 1000',
@@ -170,6 +174,7 @@ postgresOnly(describe)('three replicas on one database', () => {
     await set?.close();
     await hook?.close();
     await siem?.close();
+    await cpSink?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -385,6 +390,65 @@ postgresOnly(describe)('three replicas on one database', () => {
       const told = hook.got.filter((d) => d.json?.type === 'grant.expired' && d.json.request.id === id);
       assert.equal(told.length, 1, `one grant.expired notification for ${id}`);
     }
+  });
+
+  test('checkpoints are pushed off-host by one replica at a time, and by the next when it is killed: each once, no gap', async () => {
+    // a signed note's second line is the tree size it covers
+    const pushedSizes = (from) => cpSink.got.slice(from).map((d) => Number(d.body.split('\n')[1]));
+    const head = () => Number(set.db.rows('SELECT size FROM audit_head WHERE id = 1')[0].size);
+    const unrecorded = () => set.db.count('audit_checkpoints', "NOT EXISTS (SELECT 1 FROM audit_checkpoint_pushes p WHERE p.size = audit_checkpoints.size AND p.sink = 'url')");
+    const quiet = async (what) => {
+      // nothing written meanwhile, the head checkpointed and that checkpoint pushed and recorded
+      await until(what, () => {
+        const h = head();
+        const covered = h === 0 || set.db.count('audit_checkpoints', 'size = ?', [h]) === 1; // an empty log has none
+        return covered && unrecorded() === 0 && head() === h;
+      }, 30000);
+    };
+    await quiet('earlier checkpoints pushed'); // earlier kills may have repeated one: not counted here
+    const from = cpSink.got.length;
+    const act = async (i, label) => {
+      const c = await r(i).as('alice', 'POST', '/v1/requests', json({ service: 'payment-gateway', capabilities: ['read-logs'], duration: '1h', justification: label }));
+      assert.equal(c.status, 201, c.body);
+    };
+    for (let i = 0; i < 12; i++) {
+      await act(i % 3, `checkpoints ${i}`); // on every replica
+      await sleep(250); // several checkpoints, a second apart
+    }
+    const onceEach = (sizes) => {
+      const twice = sizes.filter((n, i) => sizes.indexOf(n) !== i);
+      assert.deepEqual(twice, [], `no checkpoint pushed twice: ${sizes}`);
+    };
+    await quiet('the checkpoints of the first actions pushed');
+    await sleep(2500); // a second push of any of them would come at another replica's next round
+    const firstRound = pushedSizes(from).length;
+    assert.ok(firstRound >= 2, `checkpoints pushed: ${pushedSizes(from)}`);
+    onceEach(pushedSizes(from));
+
+    const leader = await oneLeader(set, 'audit-checkpoints');
+    if ((await leadersOf(set, 'audit-stream')).includes(leader)) streamLeaderKills++;
+    r(leader).proc.kill('SIGKILL');
+    await r(leader).exitPromise;
+    const next = await oneLeader(set, 'audit-checkpoints');
+    assert.notEqual(next, leader);
+    const others = [0, 1, 2].filter((i) => i !== leader);
+    for (let i = 0; i < 8; i++) {
+      await act(others[i % 2], `after ${i}`); // the new leader's and the other replica's entries
+      await sleep(250);
+    }
+    await quiet('the checkpoints after the kill pushed');
+    await sleep(2500); // a second push of any of them would come at another replica's next round
+
+    const sizes = pushedSizes(from);
+    assert.ok(sizes.length > firstRound, `the new leader pushed: ${sizes}`);
+    onceEach(sizes);
+    sizes.forEach((n, i) => i === 0 || assert.ok(n > sizes[i - 1], `sizes strictly increase: ${sizes}`));
+    const final = head();
+    assert.equal(sizes.at(-1), final, 'the last push covers the final head');
+    const stored = set.db.rows('SELECT size, note FROM audit_checkpoints WHERE size >= ? ORDER BY size', [sizes[0]]);
+    assert.deepEqual(stored.map((c) => Number(c.size)), sizes, 'every checkpoint made was pushed, in order');
+    cpSink.got.slice(from).forEach((d, i) => assert.equal(d.body, stored[i].note, 'pushed as stored'));
+    await set.restart(leader);
   });
 
   test('the audit stream continues after its leader replica is killed: no gap, duplicates only at the hand-over', async () => {
