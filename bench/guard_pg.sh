@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bench/guard_pg.sh - the guarded GET of bench/guard.sh served from PostgreSQL: a second jitgate,
+# its state database on a throwaway PostgreSQL 15 primary of tests/lib/pg-cluster.sh (loopback,
+# data under $TMPDIR, fsync and synchronous_commit on, no standby), next to nginx's static 200 over
+# TLS measured in the same run (paired runs, as bench/guard.sh), and next to the SQLite jitgate of
+# bench/run.sh (the guard section's row, if it ran before this one).  Every guarded call verifies
+# the token, re-reads the grant, proves the token's audit anchor and appends a durable probe.list
+# entry before answering.  Goal: >= 0.25x nginx.  Run by bench/run.sh after the http section.
+set -euo pipefail
+. "$REPO/bench/lib.sh"
+
+# A cluster of its own, removed when this script ends.
+if [ -z "${JG_PG_BASE:-}" ]; then
+  exec "$REPO/tests/lib/pg-cluster.sh" run -- "$0" "$@"
+fi
+
+GS="$REPO/build/bench/guard_setup"
+[ -x "$GS" ] || bench_die "$GS is missing: run 'make build/bench/guard_setup'"
+[ -s "$BENCH_TMP/nginx_url" ] || bench_die "run the http section first (it starts nginx)"
+PGC="$REPO/tests/lib/pg-cluster.sh"
+sql() { "$PGC" sql "$JG_PG_BASE" primary "$1"; }
+
+sql "ALTER SYSTEM SET fsync = on" >/dev/null
+sql "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 50); do [ "$(sql 'SHOW fsync')" = on ] && break; sleep 0.1; done
+[ "$(sql 'SHOW fsync')" = on ] || bench_die "PostgreSQL's fsync did not come on"
+[ "$(sql 'SHOW synchronous_commit')" = on ] || bench_die "PostgreSQL's synchronous_commit is not on"
+# jitgate migrate creates the role jitgate_serving (CREATEROLE); the bench serves as the owner role
+sql "ALTER ROLE jitgate CREATEROLE" >/dev/null
+
+dir="$BENCH_TMP/guard_pg"
+mkdir -p "$dir/keys"
+cp -r "$BENCH_TMP/tls" "$dir/tls"
+cp -r "$BENCH_TMP/policies" "$dir/policies"
+port=$(bench_free_port)
+url="https://127.0.0.1:$port"
+# The configuration of bench/run.sh's jitgate, but for the database (telemetry in it too).
+sed -e "s|^listen: .*|listen: \"127.0.0.1:$port\"|" -e "s|^public_url: .*|public_url: \"$url\"|" \
+  -e "s|url: \"sqlite://jitgate.db\"|url: \"$JG_PG_URL\"|" "$JG_CONFIG" >"$dir/jitgate.yaml"
+grep -q "$JG_PG_URL" "$dir/jitgate.yaml" || bench_die "could not point the configuration at PostgreSQL"
+printf 'telemetry:\n  database: "%s"\n' "$JG_PG_URL" >>"$dir/jitgate.yaml"
+"$JG_BIN" migrate -c "$dir/jitgate.yaml" >"$dir/migrate.log" 2>&1 ||
+  { cat "$dir/migrate.log" >&2; bench_die "jitgate migrate (PostgreSQL) failed"; }
+"$JG_BIN" keys generate -c "$dir/jitgate.yaml" >"$dir/keys.log" 2>&1 ||
+  { cat "$dir/keys.log" >&2; bench_die "jitgate keys generate (PostgreSQL) failed"; }
+"$JG_BIN" serve -c "$dir/jitgate.yaml" 2>"$dir/jitgate.log" &
+pid=$!
+bench_track "$pid"
+bench_wait_https "$url/healthz" "$pid" "jitgate (PostgreSQL)" || { cat "$dir/jitgate.log" >&2; exit 1; }
+
+token=$("$GS" "$dir/jitgate.yaml" bench-svc)
+bench_wrk_paired "nginx (paired, pg)" "$(cat "$BENCH_TMP/nginx_url")" \
+  "jitgate guarded GET, pg" "$url/v1/services/bench-svc/probes" -H "Authorization: Bearer $token"
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+bench_table "Guarded GET on PostgreSQL, HTTPS keep-alive, $BENCH_CONNECTIONS connections, ${BENCH_SECONDS}s (median of ${BENCH_RUNS:-3} pairs; the SQLite row is the guard section's)" \
+  "nginx (paired, pg)" guard_pg "nginx (paired, pg)" "jitgate guarded GET, pg" "jitgate guarded GET"
