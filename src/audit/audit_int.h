@@ -183,6 +183,8 @@ void jg_audit_mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault
  * everything after it.
  */
 void jg_audit_recent_put(struct jg_audit *a, uint64_t seq, const uint8_t leaf[32]);
+/* audit_verified.c: jg_audit_recent_put as an extension's leaf callback (ctx: the log). */
+void jg_audit_remember_leaf(void *ctx, uint64_t seq, const uint8_t leaf[32]);
 /*
  * audit_verified.c: after a failover, the verified chain (or this replica's
  * own newest batch) is ahead of the database's head (head_size, head_last).

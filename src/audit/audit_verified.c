@@ -68,6 +68,12 @@ jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain)
 	pthread_mutex_unlock(&a->verify_lock);
 }
 
+void
+jg_audit_remember_leaf(void *ctx, uint64_t seq, const uint8_t leaf[32])
+{
+	jg_audit_recent_put(ctx, seq, leaf);
+}
+
 /*
  * jg_audit_check on a connection the caller holds.  Lock order: a store
  * connection first, then verify_lock (the writer and the guard hold a
@@ -87,8 +93,9 @@ check_on(struct jg_audit *a, struct jg_store_conn *conn, struct jg_chain *snapsh
 		pthread_mutex_unlock(&a->verify_lock);
 		return JG_EVERIFY;
 	}
-	/* one extender at a time, holding the lock: O(entries appended since) */
-	rc = jg_audit_chain_extend_conn(conn, &a->verified, &added, &fault);
+	/* one extender at a time, holding the lock: O(entries appended since), leaves remembered */
+	rc = jg_audit_chain_extend_leaves(conn, &a->verified, &added, &fault,
+					  jg_audit_remember_leaf, a);
 	if (rc == 0 && snapshot)
 		*snapshot = a->verified;
 	pthread_mutex_unlock(&a->verify_lock);

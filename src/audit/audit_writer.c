@@ -305,13 +305,6 @@ jg_audit_tx_append(struct jg_audit_tx *tx, const char *type, const char *actor, 
  * serving role's privileges (by the owner or a superuser) is thus caught
  * by the next append, as on SQLite.
  */
-/* Extension's leaf callback (verify_lock held): what was read and verified is remembered. */
-static void
-remember_leaf(void *ctx, uint64_t seq, const uint8_t leaf[32])
-{
-	jg_audit_recent_put(ctx, seq, leaf);
-}
-
 static int
 verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
 	     int64_t data_version)
@@ -336,8 +329,8 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 		}
 		if (a->verified.next_seq < head_size)
 			found = (rc = jg_audit_chain_extend_leaves(a->conn, &a->verified, &added,
-								   &fault, remember_leaf, a)) ==
-				JG_EVERIFY;
+								   &fault, jg_audit_remember_leaf,
+								   a)) == JG_EVERIFY;
 	}
 	/*
 	 * PostgreSQL after a failover: the promoted standby may lack entries
