@@ -263,12 +263,15 @@ int jg_store_table_check(struct jg_store_conn *conn, const struct jg_store_table
 			 size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * Checks that every table of conn's schema is one of tables[0..n) or
- * JG_STORE_MIGRATIONS_TABLE (SQLite's own sqlite_* tables aside).  Returns
- * 0, or JG_EINVAL naming the first undeclared table in err.
+ * Checks that every table of conn's schema is one of tables[0..n),
+ * JG_STORE_MIGRATIONS_TABLE or a name of left_behind (NULL-terminated; may be
+ * NULL: tables known to be there on purpose and not copied, such as
+ * telemetry sharing the state database), SQLite's own sqlite_* tables aside.
+ * Returns 0, or JG_EINVAL naming the first undeclared table in err.
  */
 int jg_store_tables_cover(struct jg_store_conn *conn, const struct jg_store_table *const *tables,
-			  size_t n, char *err, size_t errlen) __attribute__((warn_unused_result));
+			  size_t n, const char *const *left_behind, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* *rows = the number of rows of t on conn (t->count).  0 or the store's error. */
 int jg_store_table_count(struct jg_store_conn *conn, const struct jg_store_table *t, int64_t *rows);

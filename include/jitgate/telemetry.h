@@ -42,6 +42,14 @@ struct jg_telemetry_sweeper;
 char *jg_telemetry_migrations_dir(const struct jg_config *cfg);
 
 /*
+ * The tables this module keeps in its database, its bookkeeping included
+ * (NULL-terminated).  When telemetry shares the state database, `jitgate
+ * store copy` finds them there and leaves them behind: telemetry is not
+ * copied (docs/operations.md, "Moving from SQLite to PostgreSQL").
+ */
+extern const char *const jg_telemetry_tables[];
+
+/*
  * Opens the telemetry database of cfg and checks its schema is current.
  * Returns 0, or JG_ESTORE / JG_ECONFLICT with err filled (pending or
  * changed migrations: run `jitgate migrate`).

@@ -51,6 +51,7 @@
 #include "jitgate/notify.h"
 #include "jitgate/probes.h"
 #include "jitgate/session.h"
+#include "jitgate/telemetry.h"
 
 #define MAX_TABLES 64
 
@@ -131,7 +132,7 @@ check_schema(struct jg_store *s, const char *what, const struct jg_store_table *
 		fprintf(stderr, "jitgate store copy: %s: no connection\n", what);
 		return JG_EXIT_STORE;
 	}
-	rc = jg_store_tables_cover(conn, tables, n, err, sizeof(err));
+	rc = jg_store_tables_cover(conn, tables, n, jg_telemetry_tables, err, sizeof(err));
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = jg_store_table_check(conn, tables[i], err, sizeof(err));
 	jg_store_release(s, conn);

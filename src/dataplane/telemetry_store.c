@@ -24,6 +24,10 @@
 #include "jitgate/sha256.h"
 #include "telemetry_int.h"
 
+const char *const jg_telemetry_tables[] = {"logs",  "logs_fts",	     "logs_fts_redacted",
+					   "spans", "metric_points", "telemetry_schema_migrations",
+					   NULL};
+
 static const char sql_log_insert[] =
     "INSERT INTO logs (service, time_ns, severity_number, level, trace_id, span_id, record, "
     "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"; /* no RETURNING: see store.h */

@@ -217,7 +217,7 @@ jg_store_table_check(struct jg_store_conn *conn, const struct jg_store_table *t,
 
 int
 jg_store_tables_cover(struct jg_store_conn *conn, const struct jg_store_table *const *tables,
-		      size_t n, char *err, size_t errlen)
+		      size_t n, const char *const *left_behind, char *err, size_t errlen)
 {
 	struct jg_stmt *st;
 	int rc = 0, step;
@@ -233,6 +233,10 @@ jg_store_tables_cover(struct jg_store_conn *conn, const struct jg_store_table *c
 		bool declared = name != NULL && strcmp(name, JG_STORE_MIGRATIONS_TABLE) == 0;
 		for (size_t i = 0; name != NULL && i < n && !declared; i++)
 			declared = strcmp(tables[i]->name, name) == 0;
+		for (size_t i = 0;
+		     name != NULL && left_behind != NULL && left_behind[i] != NULL && !declared;
+		     i++)
+			declared = strcmp(left_behind[i], name) == 0;
 		if (!declared) {
 			rc = jg_errf(err, errlen, JG_EINVAL,
 				     "the schema has a table %s that no module declares: it would "

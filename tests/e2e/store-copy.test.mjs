@@ -42,13 +42,16 @@ async function browse(jg, jar, method, path) {
   return r;
 }
 
-// The configuration of jg with its database replaced by { url, ownerUrl } (the telemetry file kept)
-// and its checkpoint sink by sink: each copy is a deployment of its own, publishing to its own sink.
+// The configuration of jg with its database replaced by { url, ownerUrl }, its telemetry by a file
+// of its own (store copy leaves telemetry behind; in the PostgreSQL pass the source's telemetry lives
+// in the source's database, which a copy must not migrate or share) and its checkpoint sink by sink:
+// each copy is a deployment of its own, publishing to its own sink.
 function retarget(jg, name, { url, ownerUrl }, sink) {
   let text = readFileSync(jg.configPath, 'utf8');
   text = text.replace(/^database:\n(  .*\n)+/m, `database:\n  url: "${url}"\n${ownerUrl ? `  owner_url: "${ownerUrl}"\n` : ''}`);
   text = text.replace(/^  sink_dir: .*$/m, `  sink_dir: ${sink}`);
-  if (!/^telemetry:/m.test(text)) text += 'telemetry:\n  database: "telemetry.db"\n';
+  text = text.replace(/^telemetry:\n(  .*\n)*/m, '');
+  text += `telemetry:\n  database: "${name.replace(/\.yaml$/, '')}-telemetry.db"\n`;
   const path = join(jg.dir, name);
   writeFileSync(path, text);
   return path;
@@ -392,7 +395,11 @@ describe(`store copy from ${DB_BACKEND}`, () => {
       const s = await pgStore(); // empty, owned by the owner role
       restores.push(s);
       execFileSync('pg_restore', ['--exit-on-error', '--no-password', '-d', s.ownerUrl, file], { stdio: ['ignore', 'ignore', 'pipe'] });
-      return { config: retarget(jg, `${tag}.yaml`, { url: s.url, ownerUrl: s.ownerUrl }, live.sink), sink: live.sink, db: s.db };
+      const config = retarget(jg, `${tag}.yaml`, { url: s.url, ownerUrl: s.ownerUrl }, live.sink);
+      // nothing pending in the restored database; its telemetry file is new
+      const m = runJitgate(['migrate', '-c', config]);
+      assert.equal(m.code, 0, m.stderr);
+      return { config, sink: live.sink, db: s.db };
     };
     try {
       const c = runJitgate(['store', 'copy', '-c', jg.configPath, '--from', sourceUrl(jg), '--to', live.copyUrl]);

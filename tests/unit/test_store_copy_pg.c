@@ -32,6 +32,7 @@
 #include "jitgate/error.h"
 #include "jitgate/migrate.h"
 #include "jitgate/store.h"
+#include "jitgate/telemetry.h"
 #include "pgdb.h"
 #include "unit_fs.h"
 
@@ -127,7 +128,7 @@ test_declarations_match_both_schemas(void **state)
 	assert_int_equal(jg_cli_store_tables(tables, 64, &n), 0);
 	assert_true(n >= 19);
 	for (size_t c = 0; c < 2; c++) {
-		if (jg_store_tables_cover(conns[c], tables, n, err, sizeof(err)) != 0)
+		if (jg_store_tables_cover(conns[c], tables, n, NULL, err, sizeof(err)) != 0)
 			fail_msg("%s: %s", c ? "postgres" : "sqlite", err);
 		for (size_t i = 0; i < n; i++)
 			if (jg_store_table_check(conns[c], tables[i], err, sizeof(err)) != 0)
@@ -160,9 +161,18 @@ test_undeclared_column_or_table_refused(void **state)
 				 JG_EINVAL);
 		assert_non_null(strstr(err, "services has a column region"));
 		script(conns[c], "CREATE TABLE stray (id INTEGER PRIMARY KEY)");
-		assert_int_equal(jg_store_tables_cover(conns[c], tables, n, err, sizeof(err)),
+		assert_int_equal(jg_store_tables_cover(conns[c], tables, n, NULL, err, sizeof(err)),
 				 JG_EINVAL);
 		assert_non_null(strstr(err, "a table stray that no module declares"));
+		script(conns[c], "DROP TABLE stray");
+		/* telemetry sharing the state database is left behind, named by its owner */
+		script(conns[c], "CREATE TABLE logs (id INTEGER PRIMARY KEY)");
+		assert_int_equal(jg_store_tables_cover(conns[c], tables, n, NULL, err, sizeof(err)),
+				 JG_EINVAL);
+		assert_non_null(strstr(err, "a table logs that no module declares"));
+		assert_int_equal(jg_store_tables_cover(conns[c], tables, n, jg_telemetry_tables,
+						       err, sizeof(err)),
+				 0);
 	}
 }
 
