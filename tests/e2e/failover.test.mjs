@@ -104,7 +104,7 @@ postgresOnly(describe)('failover: the primary killed, the synchronous standby pr
     assert.ok(back !== null, `no action acknowledged within 30 s of the promotion\n${jg.stderr.slice(-3000)}`);
     t.diagnostic(`first acknowledged action ${back} ms after the kill; ${refused.length} calls got 503 in between`);
     const ready = await jg.request('GET', '/readyz');
-    assert.equal(ready.status, 200, ready.body);
+    assert.equal(ready.status, 200, `${ready.body}\n${jg.stderr.slice(-3000)}`);
     await sleep(1000);
     stop = true;
     await Promise.all(load);
