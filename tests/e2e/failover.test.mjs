@@ -61,6 +61,7 @@ postgresOnly(describe)('failover: the primary killed, the synchronous standby pr
     const refused = [];
     const other = [];
     let stop = false;
+    t.after(() => { stop = true; }); // a failed assertion must not leave the clients looping (the run would hang)
     let n = 0;
     const client = async (c) => {
       while (!stop) {
