@@ -21,17 +21,8 @@ fi
 
 AB="$REPO/build/bench/audit_bench"
 [ -x "$AB" ] || bench_die "$AB is missing: run 'make build/bench/audit_bench'"
-PGC="$REPO/tests/lib/pg-cluster.sh"
 secs=${BENCH_SECONDS}
-sql() { "$PGC" sql "$JG_PG_BASE" primary "$1"; }
-
-sql "ALTER SYSTEM SET fsync = on" >/dev/null
-sql "SELECT pg_reload_conf()" >/dev/null
-for _ in $(seq 1 50); do [ "$(sql 'SHOW fsync')" = on ] && break; sleep 0.1; done
-[ "$(sql 'SHOW fsync')" = on ] || bench_die "PostgreSQL's fsync did not come on"
-[ "$(sql 'SHOW synchronous_commit')" = on ] || bench_die "PostgreSQL's synchronous_commit is not on"
-# jitgate migrate creates the role jitgate_serving (CREATEROLE); the bench serves as the owner role
-sql "ALTER ROLE jitgate CREATEROLE" >/dev/null
+bench_pg_durable
 
 dir="$BENCH_TMP/audit_pg"
 mkdir -p "$dir"

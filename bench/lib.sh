@@ -135,3 +135,21 @@ bench_table() {
       printf "(ratios are relative to %s; req/s higher is better, p99 lower is better)\n", ref
     }' "$BENCH_TMP/results"
 }
+
+# bench_pg_durable: in a script run under tests/lib/pg-cluster.sh (JG_PG_BASE set), makes its
+# primary durable for measuring - fsync back on (the test clusters run without it), checked with
+# synchronous_commit - and lets the role jitgate create jitgate_serving at migrate (CREATEROLE): the
+# PostgreSQL sections serve as the owner role.
+bench_pg_durable() {
+  local pgc="$REPO/tests/lib/pg-cluster.sh" i
+  "$pgc" sql "$JG_PG_BASE" primary "ALTER SYSTEM SET fsync = on" >/dev/null
+  "$pgc" sql "$JG_PG_BASE" primary "SELECT pg_reload_conf()" >/dev/null
+  for ((i = 0; i < 50; i++)); do
+    [ "$("$pgc" sql "$JG_PG_BASE" primary 'SHOW fsync')" = on ] && break
+    sleep 0.1
+  done
+  [ "$("$pgc" sql "$JG_PG_BASE" primary 'SHOW fsync')" = on ] || bench_die "PostgreSQL's fsync did not come on"
+  [ "$("$pgc" sql "$JG_PG_BASE" primary 'SHOW synchronous_commit')" = on ] ||
+    bench_die "PostgreSQL's synchronous_commit is not on"
+  "$pgc" sql "$JG_PG_BASE" primary "ALTER ROLE jitgate CREATEROLE" >/dev/null
+}
