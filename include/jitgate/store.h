@@ -349,7 +349,9 @@ int jg_store_begin_serializable(struct jg_store_conn *conn);
 /*
  * A read transaction: a consistent snapshot for several queries.  End with
  * rollback.  SQLite: BEGIN (deferred).  PostgreSQL: BEGIN ISOLATION LEVEL
- * REPEATABLE READ READ ONLY - a write inside it fails with JG_EINVAL.
+ * REPEATABLE READ READ ONLY - a write inside it fails with JG_EINVAL - sent
+ * with the transaction's first statement, in its round trip (the snapshot
+ * is that statement's either way); one that runs nothing costs nothing.
  */
 int jg_store_begin_read(struct jg_store_conn *conn);
 /* COMMIT: PostgreSQL may answer JG_ERETRY (serializable conflict) or JG_ECONFLICT
