@@ -623,6 +623,37 @@ test_read_transactions_send_their_begin_with_the_first_statement(void **state)
 	jg_store_release(store, other);
 }
 
+/*
+ * A scan finished after an error inside a savepoint: ROLLBACK TO SAVEPOINT
+ * must still recover the transaction (its CLOSE cannot go in front of it:
+ * in an aborted transaction every command but a rollback fails).
+ */
+static void
+test_scan_finished_in_an_aborted_savepoint_still_rolls_back_to_it(void **state)
+{
+	(void)state;
+	struct jg_store_conn *c = conn_of(store), *other = conn_of(store);
+	struct jg_stmt *st;
+
+	script(c, "DROP TABLE IF EXISTS tx; CREATE TABLE tx (v bigint UNIQUE)");
+	insert_tx(c, 1, JG_STMT_DONE);
+	insert_tx(c, 2, JG_STMT_DONE);
+	assert_int_equal(jg_store_begin(c), 0);
+	assert_int_equal(jg_stmt_prepare_scan(c, "SELECT v FROM tx WHERE v > ? ORDER BY v", &st),
+			 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, 0), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	assert_int_equal(jg_store_exec(c, "SAVEPOINT sp"), 0);
+	insert_tx(c, 1, JG_ECONFLICT); /* the transaction is aborted now */
+	jg_stmt_finish(st);	       /* the scan is left after the error */
+	assert_int_equal(jg_store_exec(c, "ROLLBACK TO SAVEPOINT sp"), 0);
+	insert_tx(c, 3, JG_STMT_DONE);
+	assert_int_equal(jg_store_commit(c), 0);
+	assert_int_equal(count_tx(other), 3);
+	jg_store_release(store, c);
+	jg_store_release(store, other);
+}
+
 static void
 test_constraint_is_conflict_and_errors_carry_no_values(void **state)
 {
@@ -1379,6 +1410,7 @@ main(int argc, char **argv)
 	    TEST(test_held_statements_survive_eviction),
 	    TEST(test_transactions_commit_roll_back_and_end_at_release),
 	    TEST(test_read_transactions_send_their_begin_with_the_first_statement),
+	    TEST(test_scan_finished_in_an_aborted_savepoint_still_rolls_back_to_it),
 	    TEST(test_constraint_is_conflict_and_errors_carry_no_values),
 	    TEST(test_insufficient_privilege_is_denied),
 	    TEST(test_serialization_failure_is_retry),
