@@ -95,8 +95,8 @@ replica_metrics(struct jg_app *app)
 		    "# HELP jitgate_audit_fast_batches_total Of those, batches committed in one "
 		    "round trip (PostgreSQL).\n# TYPE jitgate_audit_fast_batches_total counter\n"
 		    "jitgate_audit_fast_batches_total %" PRIu64 "\n"
-		    "# HELP jitgate_audit_fast_declined_total One-round-trip attempts the database "
-		    "declined because another writer had moved the chain head.\n"
+		    "# HELP jitgate_audit_fast_declined_total One-round-trip attempts that did not "
+		    "commit (mostly: another writer had moved the chain head).\n"
 		    "# TYPE jitgate_audit_fast_declined_total counter\n"
 		    "jitgate_audit_fast_declined_total %" PRIu64 "\n",
 		    st.batches, st.fast_batches, st.fast_declined);

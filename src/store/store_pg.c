@@ -593,8 +593,12 @@ send_closes(struct pg_conn *c)
 	c->nclosing = 0;
 	if (n == 0 || c->closing_epoch != c->epoch || PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
 		return 0;
-	for (int i = 0; i < n; i++)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "CLOSE %s;", c->closing[i]);
+	for (int i = 0; i < n && len < sizeof(sql); i++) {
+		int w = snprintf(sql + len, sizeof(sql) - len, "CLOSE %s;", c->closing[i]);
+		if (w < 0 || (size_t)w >= sizeof(sql) - len)
+			return JG_ESTORE; /* cannot happen: names are short (jg_cN) */
+		len += (size_t)w;
+	}
 	return command(c, sql);
 }
 
@@ -1124,8 +1128,10 @@ static void
 close_cursor(struct pg_stmt *s)
 {
 	struct pg_conn *c = s->conn;
-	/* only in the transaction that opened it */
-	if (s->cursor_open && c->pg != NULL && !c->broken && c->epoch == s->cursor_epoch) {
+	/* only in the transaction that opened it, and only while that one is usable: in an
+	 * aborted one a CLOSE would fail, and make the ROLLBACK TO after it fail too */
+	if (s->cursor_open && c->pg != NULL && !c->broken && c->epoch == s->cursor_epoch &&
+	    PQtransactionStatus(c->pg) == PQTRANS_INTRANS) {
 		if (c->closing_epoch != c->epoch)
 			c->nclosing = 0; /* their transaction ended, and took them */
 		if (c->nclosing == STMT_CACHE)
@@ -1480,7 +1486,9 @@ static int
 execute_pipelined(struct pg_conn *c, struct pg_stmt *s, PGresult **r, PGresult **first)
 {
 	const char *begin = c->begin_sql;
-	int closes = c->closing_epoch == c->epoch ? c->nclosing : 0;
+	int closes = c->closing_epoch == c->epoch && PQtransactionStatus(c->pg) == PQTRANS_INTRANS
+			 ? c->nclosing
+			 : 0;
 	char fetch_sql[64];
 	int rc = 0;
 
@@ -1961,8 +1969,10 @@ pg_data_version(struct jg_store_conn *conn, int64_t *out)
 {
 	struct pg_conn *c = CONN(conn);
 	*out = 0;
-	if (c->pg == NULL || c->broken || send_begin(c) != 0)
+	if (c->pg == NULL || c->broken)
 		return JG_ESTORE;
+	if (send_begin(c) != 0)
+		return c->broken ? JG_EUNAVAIL : JG_ESTORE;
 	PGresult *r = PQexec(c->pg, "SELECT pg_current_snapshot()::text");
 	note_tx(c);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
