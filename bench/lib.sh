@@ -108,6 +108,42 @@ bench_wrk_paired() {
   rm -f "$pairs"
 }
 
+# bench_wrk_together NAME URL... -- [extra wrk options]: one wrk per URL, all at once (each with
+# BENCH_CONNECTIONS connections, for BENCH_SECONDS), BENCH_RUNS (3) times after a warm-up; one row
+# per run, the median by summed req/s kept, appended to $BENCH_TMP/results: the requests of all,
+# over the longest duration; p50 and p99 the worst of the wrks; errors summed.  For several
+# replicas serving at once.
+bench_wrk_together() {
+  local name=$1 runs=${BENCH_RUNS:-3} i j rows urls=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do urls+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  rows=$(mktemp "$BENCH_TMP/together.XXXXXX")
+  bench_log "measuring $name: $runs x ${#urls[@]} wrk at once, each -t$BENCH_THREADS -c$BENCH_CONNECTIONS -d${BENCH_SECONDS}s"
+  for ((i = 0; i <= runs; i++)); do
+    local pids=() outs=()
+    for ((j = 0; j < ${#urls[@]}; j++)); do
+      outs[j]="$BENCH_TMP/wrk-${name//[^A-Za-z0-9_.-]/_}-$i-$j.txt"
+      # run 0 is the warm-up
+      wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$([ $i = 0 ] && echo "${BENCH_WARMUP:-1}" || echo "$BENCH_SECONDS")s" \
+        --latency -s "$REPO/bench/wrk-report.lua" "$@" "${urls[j]}" >"${outs[j]}" 2>&1 &
+      pids[j]=$!
+    done
+    for ((j = 0; j < ${#urls[@]}; j++)); do
+      wait "${pids[j]}" || bench_die "wrk failed on ${urls[j]}: $(cat "${outs[j]}")"
+    done
+    [ $i = 0 ] && continue
+    grep -h '^JG_WRK ' "${outs[@]}" | awk -v name="$name" -v n=${#urls[@]} '
+      { req += $2; if ($3 > dur) dur = $3; if ($4 > p50) p50 = $4; if ($5 > p99) p99 = $5; err += $6; got++ }
+      END {
+        if (got != n) exit 1
+        printf "%s\t%.0f\t%.3f\t%.3f\t%d\t%d\n", name, req / (dur / 1e6), p50 / 1000, p99 / 1000, req, err
+      }' >>"$rows" || bench_die "a wrk of $name printed no summary"
+  done
+  sort -t$'\t' -k2,2n "$rows" | awk -v m=$(((runs + 1) / 2)) 'NR == m' >>"$BENCH_TMP/results"
+  rm -f "$rows"
+}
+
 # bench_table TITLE REFERENCE_NAME SECTION NAME...: prints the rows measured
 # under the given names, each with its throughput and p99 relative to
 # REFERENCE_NAME, and writes them to $BENCH_OUT/SECTION.tsv.

@@ -13,10 +13,12 @@
  * event-loop threads carry every connection; a handler runs on a worker
  * thread (it may block: the store, the identity provider), unless its route
  * is JG_ROUTE_INLINE: then it runs on the event loop itself and must never
- * wait on the network.  An inline handler that has to wait for another thread
- * (the guard, for its durable audit entry) defers: the connection is
- * suspended, its thread serves other connections, and the handler is called
- * once more when the wait is over (see jg_http_defer).
+ * wait on the network.  A JG_ROUTE_INLINE | JG_ROUTE_STORE route reads the
+ * store: inline only where the store is in-process, else on a pool of
+ * workers of its own (jg_server_set_store_in_process).  An inline handler that has to wait for
+ * another thread (the guard, for its durable audit entry) defers: the connection is suspended, its
+ * thread serves other connections, and the handler is called once more when the wait is over (see
+ * jg_http_defer).
  */
 #ifndef JITGATE_HTTP_H
 #define JITGATE_HTTP_H
@@ -147,6 +149,16 @@ int jg_http_status_of(int rc, const char **code);
  */
 int jg_server_new(const struct jg_config *cfg, struct jg_router *router, void *app,
 		  struct jg_server **out, char *err, size_t errlen);
+
+/*
+ * Whether the store answers in-process (SQLite: a read costs microseconds of
+ * CPU) or across the network (PostgreSQL: a read waits a round trip).  Only
+ * with an in-process store do JG_ROUTE_INLINE | JG_ROUTE_STORE handlers run
+ * on the event loops; otherwise they run on limits.worker_threads workers
+ * of their own, apart from the others (which may wait on the identity
+ * provider).  The default is false.  Set before jg_server_start.
+ */
+void jg_server_set_store_in_process(struct jg_server *srv, bool in_process);
 
 /* Starts listening.  Returns 0 or JG_EIO with err filled. */
 int jg_server_start(struct jg_server *srv, char *err, size_t errlen);

@@ -28,7 +28,14 @@
 /* Route flags. */
 #define JG_ROUTE_JSON_BODY 0x1 /* the body, if any, must be application/json */
 #define JG_ROUTE_FORM_BODY 0x2 /* the body, if any, must be a urlencoded form */
-#define JG_ROUTE_INLINE	   0x4 /* runs on the event loop: store and CPU only, may defer */
+#define JG_ROUTE_INLINE	   0x4 /* runs on the event loop: CPU only, may defer */
+/*
+ * With JG_ROUTE_INLINE: the handler reads the store, so it runs on the event
+ * loop only where the store is in-process (SQLite); where the store is
+ * across the network (PostgreSQL) it runs on a worker, since a round trip
+ * would stall every connection of its loop (jg_server_set_store_in_process).
+ */
+#define JG_ROUTE_STORE 0x8
 
 struct jg_router;
 struct jg_http_request;

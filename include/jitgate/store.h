@@ -349,7 +349,9 @@ int jg_store_begin_serializable(struct jg_store_conn *conn);
 /*
  * A read transaction: a consistent snapshot for several queries.  End with
  * rollback.  SQLite: BEGIN (deferred).  PostgreSQL: BEGIN ISOLATION LEVEL
- * REPEATABLE READ READ ONLY - a write inside it fails with JG_EINVAL.
+ * REPEATABLE READ READ ONLY - a write inside it fails with JG_EINVAL - sent
+ * with the transaction's first statement, in its round trip (the snapshot
+ * is that statement's either way); one that runs nothing costs nothing.
  */
 int jg_store_begin_read(struct jg_store_conn *conn);
 /* COMMIT: PostgreSQL may answer JG_ERETRY (serializable conflict) or JG_ECONFLICT
@@ -395,7 +397,9 @@ int jg_stmt_prepare(struct jg_store_conn *conn, const char *sql, struct jg_stmt 
  * JG_STORE_SCAN_BATCH rows at a time, fetching the next batch as steps need
  * it; the cursor lives in the caller's transaction, which must be open
  * (jg_store_begin_read(); else the first step returns JG_EINVAL).  Other
- * statements may run on conn between steps.  SQLite steps lazily anyway:
+ * statements may run on conn between steps.  A scan must not span a
+ * ROLLBACK TO SAVEPOINT (PostgreSQL then keeps or drops its cursor by rules
+ * the store does not track): finish it before, or start it after.  SQLite steps lazily anyway:
  * the same as jg_stmt_prepare().  Cached separately from jg_stmt_prepare()
  * of the same sql.
  */

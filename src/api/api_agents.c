@@ -291,6 +291,7 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 static const struct jg_route routes[] = {
     {"GET", "/v1/agents/probes", handle_poll, NULL, 0},
     {"POST", "/v1/agents/probes/{id}/events", handle_events_post, NULL, JG_ROUTE_JSON_BODY},
-    {"GET", "/v1/services/{svc}/probes/{id}/events", handle_events_get, NULL, JG_ROUTE_INLINE},
+    {"GET", "/v1/services/{svc}/probes/{id}/events", handle_events_get, NULL,
+     JG_ROUTE_INLINE | JG_ROUTE_STORE},
 };
 const struct jg_route_table jg_api_agents_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -239,8 +239,9 @@ handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 
 static const struct jg_route routes[] = {
     {"POST", "/v1/services/{svc}/probes", handle_create, NULL,
-     JG_ROUTE_JSON_BODY | JG_ROUTE_INLINE},
-    {"GET", "/v1/services/{svc}/probes", handle_list, NULL, JG_ROUTE_INLINE},
-    {"DELETE", "/v1/services/{svc}/probes/{id}", handle_delete, NULL, JG_ROUTE_INLINE},
+     JG_ROUTE_JSON_BODY | JG_ROUTE_INLINE | JG_ROUTE_STORE},
+    {"GET", "/v1/services/{svc}/probes", handle_list, NULL, JG_ROUTE_INLINE | JG_ROUTE_STORE},
+    {"DELETE", "/v1/services/{svc}/probes/{id}", handle_delete, NULL,
+     JG_ROUTE_INLINE | JG_ROUTE_STORE},
 };
 const struct jg_route_table jg_api_probes_routes = {routes, sizeof(routes) / sizeof(routes[0])};

@@ -8,6 +8,7 @@
  * see that every replica runs the same one after a rollout or a SIGHUP; /metrics also says
  * which of the jobs that run once across replicas this one leads (docs/operations.md).
  */
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,25 @@ replica_metrics(struct jg_app *app)
 	for (size_t i = 0; i < n && i < 16; i++)
 		fprintf(f, "jitgate_leader{job=\"%s\"} %d\n", leaders[i].name,
 			leaders[i].held ? 1 : 0);
+	if (app->audit != NULL) {
+		/* how this replica's audit batches went: the fast path declined means another
+		 * writer moved the head in between (several replicas, or the command line) */
+		struct jg_audit_stats st;
+		jg_audit_stats(app->audit, &st);
+		fprintf(
+		    f,
+		    "# HELP jitgate_audit_batches_total Audit batches this replica committed.\n"
+		    "# TYPE jitgate_audit_batches_total counter\n"
+		    "jitgate_audit_batches_total %" PRIu64 "\n"
+		    "# HELP jitgate_audit_fast_batches_total Of those, batches committed in one "
+		    "round trip (PostgreSQL).\n# TYPE jitgate_audit_fast_batches_total counter\n"
+		    "jitgate_audit_fast_batches_total %" PRIu64 "\n"
+		    "# HELP jitgate_audit_fast_declined_total One-round-trip attempts that did not "
+		    "commit (mostly: another writer had moved the chain head).\n"
+		    "# TYPE jitgate_audit_fast_declined_total counter\n"
+		    "jitgate_audit_fast_declined_total %" PRIu64 "\n",
+		    st.batches, st.fast_batches, st.fast_declined);
+	}
 	int failed = ferror(f);
 	if (fclose(f) != 0 || failed) {
 		free(out);

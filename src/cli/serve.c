@@ -413,6 +413,8 @@ jg_cmd_serve(int argc, char **argv)
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	/* a guarded read waits a round trip on PostgreSQL: there, never on an event loop */
+	jg_server_set_store_in_process(app.server, jg_store_engine(app.store) == JG_STORE_SQLITE);
 	if (jg_server_start(app.server, err, sizeof(err)) != 0) {
 		jg_logf(JG_LOG_ERROR, "%s", err);
 		goto out;

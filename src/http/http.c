@@ -86,13 +86,17 @@ struct jg_server {
 	struct jg_metrics *metrics;
 	struct jg_deadline *deadlines; /* the slow-client watchdog */
 	struct jg_workq *workers;      /* run the handlers that may block */
-	uint8_t id_key[32];	       /* request ids: SHA-256(id_key || counter) */
-	uint64_t id_counter;	       /* atomic */
-	int suspended;		       /* connections suspended and not yet resumed (atomic) */
+	/* JG_ROUTE_STORE handlers when the store is across the network: apart from the
+	 * workers, so a stuck identity provider holding those never holds these */
+	struct jg_workq *store_workers;
+	uint8_t id_key[32];  /* request ids: SHA-256(id_key || counter) */
+	uint64_t id_counter; /* atomic */
+	int suspended;	     /* connections suspended and not yet resumed (atomic) */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int inflight;
-	atomic_int stopping; /* set by jg_server_stop, read by the event loops */
+	atomic_int stopping;   /* set by jg_server_stop, read by the event loops */
+	bool store_in_process; /* JG_ROUTE_STORE handlers may run on the event loops */
 };
 
 /* Where a complete request is (on_request's later calls). */
@@ -801,6 +805,15 @@ run_inline(struct req_state *st, struct MHD_Connection *conn, int first)
 	return ret;
 }
 
+/* On the event loop: CPU only, or the store too when it answers in-process. */
+static bool
+runs_inline(const struct jg_server *srv, unsigned flags)
+{
+	if ((flags & JG_ROUTE_INLINE) == 0)
+		return false;
+	return (flags & JG_ROUTE_STORE) == 0 || srv->store_in_process;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -862,14 +875,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	st->req.received_at = jg_clock_now();
 	/* the request is in: its handler may take its time (the store), the client may not */
 	jg_deadline_disarm(st->srv->deadlines, conn_slot(conn));
-	if (st->req.route.flags & JG_ROUTE_INLINE)
+	if (runs_inline(st->srv, st->req.route.flags))
 		return run_inline(st, conn, 1);
 	st->phase = PHASE_WORKER;
 	st->task.run = run_on_worker;
 	__atomic_store_n(&st->handshake, 0, __ATOMIC_RELEASE);
 	suspend(st, conn);
 	arm_resume(st);
-	jg_workq_submit(st->srv->workers, &st->task);
+	jg_workq_submit((st->req.route.flags & JG_ROUTE_STORE) && st->srv->store_workers
+			    ? st->srv->store_workers
+			    : st->srv->workers,
+			&st->task);
 	return MHD_YES;
 }
 
@@ -966,6 +982,12 @@ fail:
 	return rc;
 }
 
+void
+jg_server_set_store_in_process(struct jg_server *srv, bool in_process)
+{
+	srv->store_in_process = in_process;
+}
+
 int
 jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 {
@@ -1000,7 +1022,9 @@ jg_server_start(struct jg_server *srv, char *err, size_t errlen)
 	    {loops > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, loops, NULL},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	if (jg_workq_new((int)cfg->limits.worker_threads, &srv->workers) != 0) {
+	if (jg_workq_new((int)cfg->limits.worker_threads, &srv->workers) != 0 ||
+	    (!srv->store_in_process &&
+	     jg_workq_new((int)cfg->limits.worker_threads, &srv->store_workers) != 0)) {
 		snprintf(err, errlen, "cannot start %lld worker threads",
 			 (long long)cfg->limits.worker_threads);
 		return JG_ENOMEM;
@@ -1081,6 +1105,8 @@ timed_out:
 	srv->daemon = NULL;
 	jg_workq_free(srv->workers);
 	srv->workers = NULL;
+	jg_workq_free(srv->store_workers);
+	srv->store_workers = NULL;
 	return left;
 }
 
@@ -1092,6 +1118,7 @@ jg_server_free(struct jg_server *srv)
 	if (srv->daemon != NULL)
 		MHD_stop_daemon(srv->daemon);
 	jg_workq_free(srv->workers);
+	jg_workq_free(srv->store_workers);
 	free(srv->cert_pem);
 	jg_file_free_secret(srv->key_pem, srv->key_len);
 	jg_metrics_free(srv->metrics);

@@ -303,6 +303,16 @@ set_dir(const struct jg_store *store, const char *root, const char *set, char *d
 	return 0;
 }
 
+/* A migration refused for want of privilege: which role migrates. */
+static void
+deny_hint(char *err, size_t errlen)
+{
+	size_t len = strlen(err);
+	snprintf(err + len, errlen - len,
+		 " (run `jitgate migrate` as the owner role: docs/operations.md, "
+		 "\"PostgreSQL roles\")");
+}
+
 static int
 run(struct jg_store *store, const char *root, const char *set, bool apply, int *count, char *err,
     size_t errlen)
@@ -341,16 +351,23 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 		}
 		locked = true;
 	}
-	if (apply) {
-		if ((rc = jg_store_exec_script(conn, book->create, err, errlen)) != 0)
-			goto out;
-	} else if ((rc = have_table(conn, book)) <= 0) {
-		if (rc < 0) {
-			snprintf(err, errlen, "%s: %s", book->table, jg_store_errmsg(conn));
-			goto out;
-		}
+	if ((rc = have_table(conn, book)) < 0) {
+		snprintf(err, errlen, "%s: %s", book->table, jg_store_errmsg(conn));
+		goto out;
+	}
+	if (rc == 0 && !apply) {
 		*count = n; /* a database never migrated: everything is pending */
 		rc = 0;
+		goto out;
+	}
+	/*
+	 * Created only when missing: even CREATE TABLE IF NOT EXISTS needs the
+	 * schema's CREATE privilege, which the serving role lacks, and a run
+	 * with nothing pending must work as that role too.
+	 */
+	if (rc == 0 && (rc = jg_store_exec_script(conn, book->create, err, errlen)) != 0) {
+		if (rc == JG_EDENIED)
+			deny_hint(err, errlen);
 		goto out;
 	}
 	if ((rc = compare(conn, book, list, n, is_pending, &pending, err, errlen)) != 0)
@@ -380,6 +397,8 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 		char why[512];
 		if ((rc = jg_store_exec_script(conn, list[i].sql, why, sizeof(why))) != 0) {
 			snprintf(err, errlen, "%s/%s: %s", dir, list[i].name, why);
+			if (rc == JG_EDENIED)
+				deny_hint(err, errlen);
 			jg_store_rollback(conn);
 			goto out;
 		}

@@ -18,8 +18,11 @@
  * evicting one never moves another.  A step fetches the whole result (the
  * connection is then free for other statements while the caller iterates);
  * a scan statement fetches JG_STORE_SCAN_BATCH rows at a time through a
- * cursor.  Values go out as text (blobs as binary) and come back as text;
- * the getters convert.
+ * cursor.  Round trips are what a guarded call pays most for, so a read
+ * transaction's BEGIN, a scan's DECLARE and first FETCH, and the CLOSE of
+ * cursors done with travel together with the next statement, in one
+ * pipeline (execute_pipelined); a transaction's end closes its cursors.  Values go out as text
+ * (blobs as binary) and come back as text; the getters convert.
  *
  * Errors map by SQLSTATE (fail): constraint -> JG_ECONFLICT, serialization
  * failure and deadlock -> JG_ERETRY, privilege -> JG_EDENIED, a lost
@@ -122,6 +125,12 @@ struct pg_conn {
 	struct pg_store *store;
 	PGconn *pg;
 	bool in_use, broken, read_only_tx;
+	/* a read transaction begun and not yet sent: it goes with its first statement */
+	const char *begin_sql;
+	/* cursors done with in transaction closing_epoch: closed by the next message sent */
+	char closing[STMT_CACHE][32];
+	int nclosing;
+	uint64_t closing_epoch;
 	uint64_t gen;	/* +1 per connection made: statements prepared before are gone */
 	uint64_t epoch; /* +1 per transaction end seen: its cursors are gone */
 	unsigned names; /* counter for statement and cursor names */
@@ -534,6 +543,9 @@ fail(struct pg_conn *c, const PGresult *r)
 	return JG_ESTORE;
 }
 
+static int send_begin(struct pg_conn *c);
+static int send_closes(struct pg_conn *c);
+
 /* Runs a command without results; 0 or a mapped error. */
 static int
 command(struct pg_conn *c, const char *sql)
@@ -544,11 +556,50 @@ command(struct pg_conn *c, const char *sql)
 		snprintf(c->errmsg, sizeof(c->errmsg), "a command inside a pipeline");
 		return JG_EINVAL;
 	}
+	int rc = send_begin(c);
+	if (rc != 0)
+		return rc;
 	PGresult *r = PQexec(c->pg, sql);
-	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(c, r);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(c, r);
 	note_tx(c);
 	PQclear(r);
 	return rc;
+}
+
+/*
+ * Sends what waits to go with the next message - the read transaction
+ * jg_store_begin_read() began, the cursors close_cursor() left - on its own,
+ * for whatever cannot take it along in its own round trip (execute can).
+ */
+static int
+send_begin(struct pg_conn *c)
+{
+	const char *sql = c->begin_sql;
+	if (sql != NULL) {
+		c->begin_sql = NULL;
+		return command(c, sql);
+	}
+	return send_closes(c);
+}
+
+/* The cursors left to close, in one round trip; none once their transaction is over. */
+static int
+send_closes(struct pg_conn *c)
+{
+	char sql[STMT_CACHE * 40];
+	size_t len = 0;
+	int n = c->nclosing;
+
+	c->nclosing = 0;
+	if (n == 0 || c->closing_epoch != c->epoch || PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
+		return 0;
+	for (int i = 0; i < n && len < sizeof(sql); i++) {
+		int w = snprintf(sql + len, sizeof(sql) - len, "CLOSE %s;", c->closing[i]);
+		if (w < 0 || (size_t)w >= sizeof(sql) - len)
+			return JG_ESTORE; /* cannot happen: names are short (jg_cN) */
+		len += (size_t)w;
+	}
+	return command(c, sql);
 }
 
 /* ---- connections --------------------------------------------------------- */
@@ -617,6 +668,8 @@ disconnect(struct pg_conn *c)
 	}
 	c->in_pipeline = false;
 	c->npipe = 0;
+	c->begin_sql = NULL;
+	c->nclosing = 0;
 	PQfinish(c->pg);
 	c->pg = NULL;
 	free(c->snapshot);
@@ -824,6 +877,7 @@ pg_release(struct jg_store *store_, struct jg_store_conn *conn)
 			pg_finish((struct jg_stmt *)(void *)c->cache[i]);
 		}
 	}
+	c->begin_sql = NULL; /* begun, never sent: nothing to end */
 	if (c->pg != NULL && !c->broken) {
 		PGTransactionStatusType t = PQtransactionStatus(c->pg);
 		if (t == PQTRANS_ACTIVE || t == PQTRANS_UNKNOWN)
@@ -918,10 +972,35 @@ pg_begin_serializable(struct jg_store_conn *conn)
 	return begin_as(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", false);
 }
 
+/*
+ * Lazily: the BEGIN goes with the transaction's first statement, in one
+ * round trip (execute).  The snapshot is taken at that statement either way,
+ * and a read transaction that runs no statement costs nothing.
+ */
 static int
 pg_begin_read(struct jg_store_conn *conn)
 {
-	return begin_as(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", true);
+	struct pg_conn *c = CONN(conn);
+	static const char sql[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+	if (c->pg == NULL || c->broken || c->in_pipeline || c->begin_sql != NULL ||
+	    PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+		return begin_as(conn, sql, true); /* as before: its error, or the server's */
+	c->begin_sql = sql;
+	c->read_only_tx = true;
+	return 0;
+}
+
+/* A transaction begun and never sent ends without a round trip. */
+static bool
+end_unsent(struct pg_conn *c)
+{
+	if (c->begin_sql == NULL)
+		return false;
+	c->begin_sql = NULL;
+	c->read_only_tx = false;
+	c->epoch++;
+	return true;
 }
 
 static int
@@ -930,6 +1009,9 @@ pg_commit(struct jg_store_conn *conn)
 	struct pg_conn *c = CONN(conn);
 	if (c->pg == NULL || c->broken)
 		return JG_EUNAVAIL;
+	if (end_unsent(c))
+		return 0;
+	c->nclosing = 0;				  /* the commit closes them */
 	if (PQtransactionStatus(c->pg) == PQTRANS_IDLE) { /* as SQLite: an error */
 		snprintf(c->errmsg, sizeof(c->errmsg), "COMMIT without a transaction");
 		return JG_ESTORE;
@@ -952,8 +1034,10 @@ static int
 pg_rollback(struct jg_store_conn *conn)
 {
 	struct pg_conn *c = CONN(conn);
-	if (c->pg == NULL || c->broken || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+	if (end_unsent(c) || c->pg == NULL || c->broken ||
+	    PQtransactionStatus(c->pg) == PQTRANS_IDLE)
 		return 0;
+	c->nclosing = 0; /* the rollback closes them */
 	int rc = command(c, "ROLLBACK");
 	c->read_only_tx = false;
 	return rc;
@@ -965,6 +1049,8 @@ pg_in_transaction(struct jg_store_conn *conn)
 	struct pg_conn *c = CONN(conn);
 	if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
 		return 0;
+	if (c->begin_sql != NULL)
+		return 1;
 	PGTransactionStatusType t = PQtransactionStatus(c->pg);
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
 }
@@ -976,6 +1062,10 @@ pg_exec_script(struct jg_store_conn *conn, const char *sql, char *err, size_t er
 	if (c->pg == NULL || c->broken) {
 		snprintf(err, errlen, "the database connection is lost");
 		return JG_EUNAVAIL;
+	}
+	if (send_begin(c) != 0) {
+		snprintf(err, errlen, "%s", c->errmsg);
+		return c->broken ? JG_EUNAVAIL : JG_ESTORE;
 	}
 	PGresult *r = PQexec(c->pg, sql);
 	ExecStatusType st = PQresultStatus(r);
@@ -1028,16 +1118,26 @@ fail:
 	return NULL;
 }
 
+/*
+ * A cursor is closed with the next message its connection sends, never in
+ * a round trip of its own: its transaction's end closes it for free (the
+ * common case: a read transaction's scans), and anything sent before that
+ * goes after the CLOSE, in order, as if it had been closed at once.
+ */
 static void
 close_cursor(struct pg_stmt *s)
 {
 	struct pg_conn *c = s->conn;
-	/* only in the transaction that opened it, and only while that one is usable */
+	/* only in the transaction that opened it, and only while that one is usable: in an
+	 * aborted one a CLOSE would fail, and make the ROLLBACK TO after it fail too */
 	if (s->cursor_open && c->pg != NULL && !c->broken && c->epoch == s->cursor_epoch &&
 	    PQtransactionStatus(c->pg) == PQTRANS_INTRANS) {
-		char sql[64];
-		snprintf(sql, sizeof(sql), "CLOSE %s", s->cursor);
-		(void)command(c, sql);
+		if (c->closing_epoch != c->epoch)
+			c->nclosing = 0; /* their transaction ended, and took them */
+		if (c->nclosing == STMT_CACHE)
+			(void)send_closes(c);
+		snprintf(c->closing[c->nclosing++], sizeof(c->closing[0]), "%s", s->cursor);
+		c->closing_epoch = c->epoch;
 	}
 	s->cursor_open = false;
 }
@@ -1358,6 +1458,92 @@ fill_values(struct pg_stmt *s)
 	}
 }
 
+/* The next result of a pipeline and the NULL that ends it; NULL if the connection failed. */
+static PGresult *
+pipe_next(struct pg_conn *c)
+{
+	PGresult *r = PQgetResult(c->pg);
+	if (r != NULL) {
+		PGresult *end = PQgetResult(c->pg);
+		if (end != NULL) { /* not the protocol libpq documents: trust nothing more */
+			PQclear(end);
+			PQclear(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+/*
+ * s in one round trip with what waits to go before it - the read
+ * transaction's BEGIN, cursors to close - and, for a scan, the first FETCH
+ * after its DECLARE: libpq's pipeline mode, one Sync.  *r is s's result,
+ * *first the scan's first batch (both the caller's).  Returns 0 when every
+ * message came back (s's own failure is in *r), else a mapped error with
+ * the connection marked broken or the failure of what went before s.
+ */
+static int
+execute_pipelined(struct pg_conn *c, struct pg_stmt *s, PGresult **r, PGresult **first)
+{
+	const char *begin = c->begin_sql;
+	int closes = c->closing_epoch == c->epoch && PQtransactionStatus(c->pg) == PQTRANS_INTRANS
+			 ? c->nclosing
+			 : 0;
+	char fetch_sql[64];
+	int rc = 0;
+
+	*r = *first = NULL;
+	c->begin_sql = NULL;
+	c->nclosing = 0;
+	snprintf(fetch_sql, sizeof(fetch_sql), "FETCH FORWARD %d FROM %s", JG_STORE_SCAN_BATCH,
+		 s->cursor);
+	if (PQenterPipelineMode(c->pg) != 1)
+		return fail(c, NULL);
+	bool sent =
+	    begin == NULL || PQsendQueryParams(c->pg, begin, 0, NULL, NULL, NULL, NULL, 0) == 1;
+	for (int i = 0; sent && i < closes; i++) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "CLOSE %s", c->closing[i]);
+		sent = PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+	}
+	sent = sent && PQsendQueryPrepared(c->pg, s->name, s->nparams, s->values, s->lengths,
+					   s->formats, 0) == 1;
+	sent = sent &&
+	       (!s->scan || PQsendQueryParams(c->pg, fetch_sql, 0, NULL, NULL, NULL, NULL, 0) == 1);
+	if (!sent || PQpipelineSync(c->pg) != 1) {
+		rc = fail(c, NULL);
+		c->broken = true; /* half a pipeline on the wire: this connection is done */
+		return rc == 0 ? JG_EUNAVAIL : rc;
+	}
+	/* what went before s: a failure there is the answer (s then comes back aborted) */
+	for (int i = 0; i < (begin != NULL) + closes; i++) {
+		PGresult *before = pipe_next(c);
+		if (before == NULL || PQresultStatus(before) != PGRES_COMMAND_OK)
+			rc = rc != 0 ? rc : fail(c, before);
+		PQclear(before);
+	}
+	*r = pipe_next(c);
+	if (*r == NULL && rc == 0)
+		rc = fail(c, NULL);
+	if (s->scan) {
+		*first = pipe_next(c);
+		if (rc == 0 && PQresultStatus(*r) != PGRES_PIPELINE_ABORTED &&
+		    PQresultStatus(*first) != PGRES_TUPLES_OK &&
+		    PQresultStatus(*r) == PGRES_COMMAND_OK)
+			rc = fail(c, *first); /* the DECLARE worked, the FETCH did not */
+	}
+	PGresult *sync = PQgetResult(c->pg);
+	bool synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	PQclear(sync);
+	if (!synced || PQexitPipelineMode(c->pg) != 1) {
+		if (rc == 0)
+			rc = fail(c, NULL);
+		c->broken = true;
+		return rc == 0 ? JG_EUNAVAIL : rc;
+	}
+	return rc;
+}
+
 static int
 execute(struct pg_conn *c, struct pg_stmt *s)
 {
@@ -1371,20 +1557,25 @@ execute(struct pg_conn *c, struct pg_stmt *s)
 		snprintf(c->errmsg, sizeof(c->errmsg), "a step inside a pipeline (queue it)");
 		return JG_EINVAL;
 	}
-	if (s->scan && PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
+	if (s->scan && c->begin_sql == NULL && PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
 		snprintf(c->errmsg, sizeof(c->errmsg), "a scan runs inside a transaction");
 		return JG_EINVAL;
 	}
 	if ((rc = ensure_prepared(c, s)) != 0)
 		return rc;
 	fill_values(s);
-	PGresult *r =
-	    PQexecPrepared(c->pg, s->name, s->nparams, s->values, s->lengths, s->formats, 0);
+	PGresult *r = NULL, *first = NULL;
+	if (c->begin_sql != NULL || c->nclosing > 0 || s->scan)
+		rc = execute_pipelined(c, s, &r, &first);
+	else
+		r = PQexecPrepared(c->pg, s->name, s->nparams, s->values, s->lengths, s->formats,
+				   0);
 	ExecStatusType st = PQresultStatus(r);
 	note_tx(c);
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		rc = fail(c, r);
+	if (rc != 0 || (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)) {
+		rc = rc != 0 ? rc : fail(c, r);
 		PQclear(r);
+		PQclear(first);
 		return rc;
 	}
 	int n = changed_rows(r);
@@ -1394,7 +1585,8 @@ execute(struct pg_conn *c, struct pg_stmt *s)
 		PQclear(r);
 		s->cursor_open = true;
 		s->cursor_epoch = c->epoch;
-		if ((rc = fetch(c, s)) != 0)
+		s->eof = PQntuples(first) < JG_STORE_SCAN_BATCH;
+		if ((rc = hold_result(s, first)) != 0)
 			return rc;
 	} else if (st == PGRES_TUPLES_OK) {
 		if ((rc = hold_result(s, r)) != 0)
@@ -1486,7 +1678,7 @@ pg_pipeline_begin(struct jg_store_conn *conn)
 		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
 		return JG_EUNAVAIL;
 	}
-	if (c->in_pipeline || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+	if (c->in_pipeline || c->begin_sql != NULL || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
 		snprintf(c->errmsg, sizeof(c->errmsg), "a pipeline starts outside a transaction");
 		return JG_EINVAL;
 	}
@@ -1779,6 +1971,8 @@ pg_data_version(struct jg_store_conn *conn, int64_t *out)
 	*out = 0;
 	if (c->pg == NULL || c->broken)
 		return JG_ESTORE;
+	if (send_begin(c) != 0)
+		return c->broken ? JG_EUNAVAIL : JG_ESTORE;
 	PGresult *r = PQexec(c->pg, "SELECT pg_current_snapshot()::text");
 	note_tx(c);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {

@@ -20,7 +20,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT, sqliteOnly, postgresOnly } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, writeConfig, Jitgate, BIN, ROOT, sqliteOnly, postgresOnly, TEST_LIMITS } from './lib/harness.mjs';
 import { openDb } from './lib/db.mjs';
 import { hangProvider, unknownKidToken } from './lib/common.mjs';
 
@@ -336,6 +336,57 @@ describe('storage faults: 503, nothing half-written, recovery without restart', 
       const check = runJitgate(['audit', 'check', '-c', jg.configPath]);
       assert.equal(check.code, 0, check.stdout);
     } finally {
+      await cleanup(jg);
+    }
+  });
+
+  // On PostgreSQL a guarded read waits a round trip, so guarded routes run on workers, never on an
+  // event loop (docs/architecture.md, threads): a database that is slow to answer them stalls them
+  // alone.  One event loop, and guarded calls stuck behind a lock on access_requests: liveness and
+  // the JWKS answer at once on that loop, and the stuck calls complete once the lock goes.
+  postgresOnly(test)('a slow database stalls only the calls that wait for it: /healthz and the JWKS answer on the same event loop', async () => {
+    const jg = await startJitgate({ extraConfig: `${TEST_LIMITS}\n  event_threads: 1\n` });
+    let holder;
+    try {
+      const a = actors(jg);
+      const pend = await a.probeRequest();
+      assert.equal(pend.status, 201, pend.body);
+      assert.equal((await a.approve(pend.json.id)).status, 200);
+      const tok = await a.issue(pend.json.id);
+      assert.equal(tok.status, 201, tok.body);
+      assert.equal((await a.guarded(tok.json.token)).status, 200);
+      // a session that holds access_requests for 3 s: every guarded read of a grant waits for it
+      holder = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', jg.db.url], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let holderErr = '';
+      holder.stderr.on('data', (d) => { holderErr += d; });
+      const holderDone = new Promise((ok) => holder.on('exit', ok));
+      holder.stdin.end("BEGIN;\nLOCK TABLE access_requests IN ACCESS EXCLUSIVE MODE;\n\\echo locked\nSELECT pg_sleep(3);\nCOMMIT;\n");
+      // the lock is held once a new session's lock request on the table waits behind it
+      let waiting = false;
+      for (let i = 0; i < 50 && !waiting; i++) {
+        await sleep(50);
+        waiting = jg.db.rows("SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'access_requests' AND l.mode = 'AccessExclusiveLock' AND l.granted").at(0).n === 1;
+      }
+      assert.ok(waiting, `the lock was not taken: ${holderErr}`);
+      const t0 = Date.now();
+      const stuck = Array.from({ length: 4 }, () => a.guarded(tok.json.token).then((r) => ({ r, at: Date.now() - t0 })));
+      await sleep(300); // the guarded calls are in and waiting on the lock
+      const health = await jg.request('GET', '/healthz');
+      const healthAt = Date.now() - t0;
+      const jwks = await jg.request('GET', '/.well-known/jwks.json');
+      const jwksAt = Date.now() - t0;
+      figure('guarded calls stuck on a lock: /healthz answered after', `${healthAt} ms`);
+      assert.equal(health.status, 200);
+      assert.equal(jwks.status, 200);
+      assert.ok(healthAt < 1500 && jwksAt < 1500, `the event loop waited with the stuck calls: /healthz at ${healthAt} ms, JWKS at ${jwksAt} ms`);
+      const done = await Promise.all(stuck);
+      assert.equal(await holderDone, 0, holderErr);
+      for (const { r, at } of done) {
+        assert.equal(r.status, 200, r.body);
+        assert.ok(at >= 2000, `a guarded call answered at ${at} ms while the grant's table was locked`);
+      }
+    } finally {
+      holder?.kill();
       await cleanup(jg);
     }
   });

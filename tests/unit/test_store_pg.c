@@ -11,12 +11,12 @@
  * It covers what the callers rely on: '?' placeholders (not inside
  * literals, identifiers or comments), every bind and column type with
  * NULL, blobs with NUL bytes, the statement cache, transactions and the
- * rollback at release, the error codes (constraint, serialization failure,
- * deadlock, privilege, lost connection) and error texts without values, the URL rules
- * (no password, no key=value, TLS verification off loopback), password
- * files, recovery from a lost connection at the next acquire, a scan that
- * never holds the whole result, data_version, pipelined transactions (one
- * transaction, the first error aborting the rest), and a multi-host URL that
+ * rollback at release, read transactions whose BEGIN goes with their first
+ * statement and scans whose cursors close lazily, the error codes (constraint, serialization
+ * failure, deadlock, privilege, lost connection) and error texts without values, the URL rules (no
+ * password, no key=value, TLS verification off loopback), password files, recovery from a lost
+ * connection at the next acquire, a scan that never holds the whole result, data_version, pipelined
+ * transactions (one transaction, the first error aborting the rest), and a multi-host URL that
  * follows the primary through a failover (last: it ends the primary).
  */
 #include <pthread.h>
@@ -523,6 +523,133 @@ test_transactions_commit_roll_back_and_end_at_release(void **state)
 	assert_int_equal(jg_store_begin_read(c), 0);
 	insert_tx(c, 6, JG_EINVAL);
 	assert_int_equal(jg_store_rollback(c), 0);
+	jg_store_release(store, c);
+	jg_store_release(store, other);
+}
+
+/* The rows of a scan of tx's values > after, in one read of the whole scan or of `first` rows. */
+static int
+scan_tx(struct jg_store_conn *c, int64_t after, int first)
+{
+	struct jg_stmt *st;
+	int n = 0, rc = JG_STMT_ROW;
+	assert_int_equal(jg_stmt_prepare_scan(c, "SELECT v FROM tx WHERE v > ? ORDER BY v", &st),
+			 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, after), 0);
+	while ((first == 0 || n < first) && (rc = jg_stmt_step(st)) == JG_STMT_ROW)
+		n++;
+	if (first == 0)
+		assert_int_equal(rc, JG_STMT_DONE);
+	jg_stmt_finish(st);
+	return n;
+}
+
+/*
+ * A read transaction's BEGIN travels with its first statement, and a scan's
+ * cursor is closed by the next message sent (or by the transaction's end):
+ * round trips saved, meaning kept.  The snapshot is the first statement's,
+ * a failure of that statement aborts the transaction as before, and a scan
+ * runs again and again in one transaction, across savepoints too.
+ */
+static void
+test_read_transactions_send_their_begin_with_the_first_statement(void **state)
+{
+	(void)state;
+	struct jg_store_conn *c = conn_of(store), *other = conn_of(store);
+
+	script(c, "DROP TABLE IF EXISTS tx; CREATE TABLE tx (v bigint UNIQUE)");
+	insert_tx(other, 1, JG_STMT_DONE);
+	/* begun, nothing run: a transaction for the caller, none on the server, ends for free */
+	assert_int_equal(jg_store_begin_read(c), 0);
+	assert_int_equal(jg_store_in_transaction(c), 1);
+	assert_int_equal(jg_store_rollback(c), 0);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(jg_store_begin_read(c), 0);
+	assert_int_equal(jg_store_commit(c), 0);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+
+	/* one snapshot from the first statement on: a commit in between is not seen */
+	assert_int_equal(jg_store_begin_read(c), 0);
+	assert_int_equal(count_tx(c), 1);
+	insert_tx(other, 2, JG_STMT_DONE);
+	assert_int_equal(count_tx(c), 1);
+	assert_int_equal(scan_tx(c, 0, 0), 1);
+	assert_int_equal(jg_store_rollback(c), 0);
+	assert_int_equal(count_tx(c), 2);
+
+	/* a scan first: BEGIN, DECLARE and FETCH together; the same scan again and again */
+	assert_int_equal(jg_store_begin_read(c), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(scan_tx(c, 0, 0), 2);
+		assert_int_equal(scan_tx(c, 0, 1), 1); /* left before its end */
+	}
+	assert_int_equal(one_int(c, "SELECT count(*) FROM pg_cursors WHERE name <> ''"), 0);
+	/* a write in a read transaction that began lazily: still refused */
+	insert_tx(c, 9, JG_EINVAL);
+	assert_int_equal(jg_store_rollback(c), 0);
+
+	/* the first statement fails: the transaction is aborted as it would be otherwise */
+	assert_int_equal(jg_store_begin_read(c), 0);
+	struct jg_stmt *st;
+	assert_int_equal(jg_stmt_prepare(c, "SELECT 1 / (count(*) - count(*)) FROM tx", &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_ESTORE); /* division by zero */
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_in_transaction(c), 1);
+	assert_int_equal(jg_stmt_prepare(c, "SELECT count(*) FROM tx", &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_ESTORE); /* "current transaction is aborted" */
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_rollback(c), 0);
+	assert_int_equal(count_tx(c), 2);
+
+	/* cursors closed lazily and savepoints: each CLOSE still comes before what follows */
+	assert_int_equal(jg_store_begin(c), 0);
+	assert_int_equal(scan_tx(c, 0, 1), 1);
+	assert_int_equal(jg_store_exec(c, "SAVEPOINT sp"), 0);
+	assert_int_equal(scan_tx(c, 0, 1), 1);
+	assert_int_equal(jg_store_exec(c, "ROLLBACK TO SAVEPOINT sp"), 0);
+	assert_int_equal(scan_tx(c, 1, 0), 1);
+	insert_tx(c, 3, JG_STMT_DONE);
+	assert_int_equal(scan_tx(c, 0, 0), 3);
+	assert_int_equal(jg_store_commit(c), 0);
+	assert_int_equal(count_tx(other), 3);
+	/* a scan left open at release goes with the rollback; the connection is clean after */
+	assert_int_equal(jg_store_begin_read(c), 0);
+	assert_int_equal(scan_tx(c, 0, 1), 1);
+	jg_store_release(store, c);
+	c = conn_of(store);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(count_tx(c), 3);
+	jg_store_release(store, c);
+	jg_store_release(store, other);
+}
+
+/*
+ * A scan finished after an error inside a savepoint: ROLLBACK TO SAVEPOINT
+ * must still recover the transaction (its CLOSE cannot go in front of it:
+ * in an aborted transaction every command but a rollback fails).
+ */
+static void
+test_scan_finished_in_an_aborted_savepoint_still_rolls_back_to_it(void **state)
+{
+	(void)state;
+	struct jg_store_conn *c = conn_of(store), *other = conn_of(store);
+	struct jg_stmt *st;
+
+	script(c, "DROP TABLE IF EXISTS tx; CREATE TABLE tx (v bigint UNIQUE)");
+	insert_tx(c, 1, JG_STMT_DONE);
+	insert_tx(c, 2, JG_STMT_DONE);
+	assert_int_equal(jg_store_begin(c), 0);
+	assert_int_equal(jg_stmt_prepare_scan(c, "SELECT v FROM tx WHERE v > ? ORDER BY v", &st),
+			 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, 0), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	assert_int_equal(jg_store_exec(c, "SAVEPOINT sp"), 0);
+	insert_tx(c, 1, JG_ECONFLICT); /* the transaction is aborted now */
+	jg_stmt_finish(st);	       /* the scan is left after the error */
+	assert_int_equal(jg_store_exec(c, "ROLLBACK TO SAVEPOINT sp"), 0);
+	insert_tx(c, 3, JG_STMT_DONE);
+	assert_int_equal(jg_store_commit(c), 0);
+	assert_int_equal(count_tx(other), 3);
 	jg_store_release(store, c);
 	jg_store_release(store, other);
 }
@@ -1282,6 +1409,8 @@ main(int argc, char **argv)
 	    TEST(test_statements_are_prepared_once_per_connection),
 	    TEST(test_held_statements_survive_eviction),
 	    TEST(test_transactions_commit_roll_back_and_end_at_release),
+	    TEST(test_read_transactions_send_their_begin_with_the_first_statement),
+	    TEST(test_scan_finished_in_an_aborted_savepoint_still_rolls_back_to_it),
 	    TEST(test_constraint_is_conflict_and_errors_carry_no_values),
 	    TEST(test_insufficient_privilege_is_denied),
 	    TEST(test_serialization_failure_is_retry),
