@@ -12,6 +12,7 @@
 // (lib/pg.mjs), since it needs a standby and kills a server.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -135,5 +136,24 @@ postgresOnly(describe)('failover: the primary killed, the synchronous standby pr
     const v = runJitgate(['audit', 'verify', join(jg.dir, 'export.jsonl'), '--key', join(jg.dir, 'checkpoint.pub')]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^VALID/);
+
+    // Entries jitgate saw committed that the promoted standby never had (never acknowledged) are
+    // recorded, not hidden: audit.unconfirmed_dropped at the first lost position, with the range and
+    // the lost entries' leaf hashes, none of which is in the log now (docs/operations.md, "Failover").
+    // Whether the kill leaves such entries is chance; tests/unit/test_audit_pg.c has the cases.
+    const all = standbyDb.entries();
+    const leafOf = (raw) => createHash('sha256').update(Buffer.from([0])).update(raw).digest('hex');
+    for (let i = 1; i < all.length; i++) assert.equal(all[i].json.prev, leafOf(all[i - 1].raw)); // leafOf is §3.1's
+    const leaves = new Set(all.map((e) => leafOf(e.raw)));
+    const dropped = all.filter((e) => e.json.type === 'audit.unconfirmed_dropped');
+    for (const d of dropped) {
+      const { from, to, hashes } = d.json.data;
+      assert.equal(d.json.actor, 'system');
+      assert.deepEqual(Object.keys(d.json.data).sort(), ['from', 'hashes', 'to']);
+      assert.equal(from, d.seq, 'the record takes the first lost position');
+      assert.equal(hashes.length, to - from + 1);
+      for (const h of hashes) assert.ok(/^[0-9a-f]{64}$/.test(h) && !leaves.has(h), `lost entry ${h} is in the log`);
+    }
+    t.diagnostic(`${dropped.length} audit.unconfirmed_dropped entries (entries lost unacknowledged)`);
   });
 });

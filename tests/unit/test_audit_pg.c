@@ -848,7 +848,8 @@ test_audit_pg_failover_loss_under_its_own_checkpoint_fails_closed(void **state)
 
 /*
  * The database's chain is shorter but not a prefix: its entry 2 is another
- * one (appended by the other replica after the loss).  A fork.
+ * one (appended by another replica, started after the loss, before this
+ * one came back).  A fork.
  */
 static void
 test_audit_pg_failover_other_entry_at_the_prefix_fails_closed(void **state)
@@ -862,9 +863,62 @@ test_audit_pg_failover_other_entry_at_the_prefix_fails_closed(void **state)
 	for (int i = 2; i < 5; i++)
 		assert_int_equal(append(&f->w[0], i), 0);
 	drop_to(f, 2, head2);
+	/* a replica started after the loss (one that had read entries 2-4 fails closed itself) */
+	jg_audit_free(f->w[1].audit);
+	jg_store_close(f->w[1].store);
+	writer_start(f, &f->w[1]);
 	assert_int_equal(append(&f->w[1], 20), 0); /* entry 2, not the one writer 0 saw */
 	expect_verified(f, 3);
 	expect_fork(f, 3, "the database's entry 2 is not the one this replica saw committed");
+}
+
+/*
+ * Two replicas: the second read and verified entries 3 and 4 (its
+ * background check), the failover lost them, and the first replica
+ * recorded the loss and appended after it.  The second's verified chain is
+ * no longer the log's, and it cannot tell that from a rewrite: its next
+ * append fails closed (nothing written) while the log verifies and the
+ * first replica carries on.  A restart - which verifies the database's log
+ * afresh - brings it back (docs/operations.md, "Failover").
+ */
+static void
+test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024], why[400] = "";
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(jg_audit_check(f->w[1].audit, NULL), 0); /* it has seen 0-4 */
+	drop_to(f, 3, head3);
+	assert_int_equal(append(&f->w[0], 5), 0); /* the loss recorded as entry 3, then 4 */
+	json_t *e = entry_get(f, 3);
+	assert_string_equal(json_string_value(json_object_get(e, "type")),
+			    "audit.unconfirmed_dropped");
+	json_decref(e);
+
+	assert_int_equal(append(&f->w[1], 6), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_healthy(f->w[1].audit, why, sizeof(why)), JG_EVERIFY);
+	if (strstr(why, "entry 4") == NULL)
+		fail_msg("broken because \"%s\", expected it to name entry 4", why);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 5);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, NULL, 0), 0);
+	assert_int_equal(append(&f->w[0], 7), 0);
+	expect_verified(f, 6);
+
+	/* restarted, it verifies the database's log and appends again */
+	jg_audit_free(f->w[1].audit);
+	jg_store_close(f->w[1].store);
+	writer_start(f, &f->w[1]);
+	assert_int_equal(append(&f->w[1], 8), 0);
+	assert_int_equal(jg_audit_healthy(f->w[1].audit, NULL, 0), 0);
+	expect_verified(f, 7);
+	expect_cli_check(f, 7);
 }
 
 int
@@ -894,6 +948,7 @@ main(int argc, char **argv)
 	    TEST(test_audit_pg_failover_loss_under_a_stored_checkpoint_fails_closed),
 	    TEST(test_audit_pg_failover_loss_under_its_own_checkpoint_fails_closed),
 	    TEST(test_audit_pg_failover_other_entry_at_the_prefix_fails_closed),
+	    TEST(test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
