@@ -202,6 +202,19 @@ void jg_audit_remember_leaf(void *ctx, uint64_t seq, const uint8_t leaf[32]);
 int jg_audit_rewind_unconfirmed(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
 				struct jg_chain_fault *fault);
 /*
+ * audit_verified.c: a loss found by an earlier batch (a->dropped) whose
+ * record is not known to be written - that batch failed, perhaps after its
+ * COMMIT reached the server.  On the writer's connection inside its batch,
+ * after verify_since: *write = 1 when the head is still where the loss
+ * begins (this batch records it); when entry `from` is that very record it
+ * was written and is forgotten; anything else took the lost position
+ * first, and the loss can no longer be recorded where it happened:
+ * JG_EVERIFY with *fault (fail closed, as a fork).  JG_EUNAVAIL when the
+ * store cannot be read.
+ */
+int jg_audit_dropped_pending(struct jg_audit *a, uint64_t head_size, int *write,
+			     struct jg_chain_fault *fault);
+/*
  * audit_read.c: jg_audit_chain_extend_conn(), telling leaf_fn (may be NULL)
  * each added entry's seq and leaf hash.
  */

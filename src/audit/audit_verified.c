@@ -286,3 +286,35 @@ jg_audit_rewind_unconfirmed(struct jg_audit *a, uint64_t head_size, const uint8_
 	json_decref(f);
 	return 0;
 }
+
+int
+jg_audit_dropped_pending(struct jg_audit *a, uint64_t head_size, int *write,
+			 struct jg_chain_fault *fault)
+{
+	uint64_t from = (uint64_t)json_integer_value(json_object_get(a->dropped, "from"));
+	json_t *e = NULL;
+	uint8_t leaf[32];
+	int rc;
+
+	*write = head_size == from;
+	if (*write)
+		return 0;
+	rc = head_size < from ? JG_ENOTFOUND : jg_audit_read_leaf(a->conn, from, leaf, &e);
+	if (rc != 0 && rc != JG_ENOTFOUND)
+		return JG_EUNAVAIL;
+	const char *type = json_string_value(json_object_get(e, "type"));
+	const char *actor = json_string_value(json_object_get(e, "actor"));
+	int same = rc == 0 && type != NULL && strcmp(type, "audit.unconfirmed_dropped") == 0 &&
+		   actor != NULL && strcmp(actor, "system") == 0 &&
+		   json_equal(json_object_get(e, "data"), a->dropped);
+	json_decref(e);
+	if (!same)
+		return jg_chain_fault_set(
+		    fault, from,
+		    "entry %llu is not the record of the entries lost in the failover that this "
+		    "replica found: another entry took their position first",
+		    (unsigned long long)from);
+	json_decref(a->dropped); /* the batch that failed had written it after all */
+	a->dropped = NULL;
+	return 0;
+}

@@ -636,7 +636,16 @@ run_batch(struct jg_audit *a, struct job *batch)
 	if (rc != 0)
 		goto fail;
 	/* entries lost in a failover (verify_since): recorded first, by this batch's commit */
+	int record = 0;
 	if (a->dropped != NULL) {
+		struct jg_chain_fault fault;
+		if ((rc = jg_audit_dropped_pending(a, start_size, &record, &fault)) != 0) {
+			if (rc == JG_EVERIFY)
+				jg_audit_mark_broken(a, &fault, rc);
+			goto fail;
+		}
+	}
+	if (record) {
 		int64_t now = jg_audit_now_ms();
 		tx.ts = now > tx.last_ts ? now : tx.last_ts;
 		if (jg_audit_tx_append(&tx, "audit.unconfirmed_dropped", "system", a->dropped,

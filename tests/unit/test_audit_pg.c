@@ -921,6 +921,54 @@ test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed(void **sta
 	expect_cli_check(f, 7);
 }
 
+/* A job whose connection the server ends mid-batch: the batch fails, nothing of it stays. */
+static int
+end_own_backend_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	(void)ctx;
+	(void)jg_store_exec(jg_audit_tx_conn(tx), "SELECT pg_terminate_backend(pg_backend_pid())");
+	return 0;
+}
+
+/*
+ * The batch that was to record the loss fails (its connection ended), and
+ * before this replica tries again another replica - started after the loss,
+ * so it never saw the lost entries - appends at the lost position.  The
+ * loss can no longer be recorded where it happened: the next append fails
+ * closed, naming that entry, and writes nothing (a record further on would
+ * not be at its `from`, docs/audit-format.md).
+ */
+static void
+test_audit_pg_failover_loss_record_overtaken_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024], why[400] = "";
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	drop_to(f, 3, head3);
+	assert_int_equal(jg_audit_run(f->w[0].audit, end_own_backend_fn, NULL), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 3); /* the record went with the batch */
+
+	jg_audit_free(f->w[1].audit);
+	jg_store_close(f->w[1].store);
+	writer_start(f, &f->w[1]);
+	assert_int_equal(append(&f->w[1], 20), 0); /* entry 3 */
+
+	assert_int_equal(append(&f->w[0], 21), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, why, sizeof(why)), JG_EVERIFY);
+	if (strstr(why, "another entry took their position first") == NULL)
+		fail_msg("broken because \"%s\"", why);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 4);
+	expect_verified(f, 4);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -949,6 +997,7 @@ main(int argc, char **argv)
 	    TEST(test_audit_pg_failover_loss_under_its_own_checkpoint_fails_closed),
 	    TEST(test_audit_pg_failover_other_entry_at_the_prefix_fails_closed),
 	    TEST(test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed),
+	    TEST(test_audit_pg_failover_loss_record_overtaken_fails_closed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
