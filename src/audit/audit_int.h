@@ -137,6 +137,13 @@ struct jg_audit {
 	/* cache of the head after the last commit; the database stays the authority */
 	uint64_t size;
 	uint64_t checkpointed_size;
+	/*
+	 * The newest checkpoint this process made whose COMMIT returned: on
+	 * PostgreSQL confirmed by the synchronous standby.  checkpointed_size
+	 * follows the database (follow_store), where a checkpoint whose wait for
+	 * the standby was cut short is visible too.
+	 */
+	uint64_t cp_confirmed;
 	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
 
 	/* "audit-checkpoints" (store.h), made by start and freed by stop: only its holder

@@ -235,15 +235,20 @@ jg_audit_rewind_unconfirmed(struct jg_audit *a, uint64_t head_size, const uint8_
 		    "the database's entry %llu is not the one this replica saw "
 		    "committed (its chain holds %llu entries): a fork",
 		    (unsigned long long)(head_size - 1), (unsigned long long)seen);
-	/* checkpoints are made only of confirmed entries: one covering a lost entry is a fork */
+	/*
+	 * A confirmed checkpoint - the new primary's, or one of this replica's
+	 * whose COMMIT returned - covers confirmed entries only, which the new
+	 * primary has: one covering a lost entry is a fork.
+	 */
 	rc = jg_audit_latest_checkpoint_on(a->conn, &note, &cp_size, NULL);
 	free(note);
 	if (rc == JG_ENOTFOUND)
 		cp_size = 0;
 	else if (rc != 0)
 		return JG_EUNAVAIL;
+	/* this replica's own, confirmed (checkpointed_size also follows unconfirmed rows it saw) */
 	pthread_mutex_lock(&a->lock);
-	mine = a->checkpointed_size;
+	mine = a->cp_confirmed;
 	pthread_mutex_unlock(&a->lock);
 	if (cp_size > head_size || mine > head_size)
 		return jg_chain_fault_set(
