@@ -46,8 +46,10 @@ void jg_chain_init(struct jg_chain *c, int threads);
  * On_node (may be NULL) sees each completed node of level >= 1, so a caller
  * can compare stored nodes; a non-zero return stops with that error.  The
  * leaf hashes are written to leaf_hashes (32 * n bytes) when it is not NULL.
- * Returns 0, or JG_EVERIFY with *fault naming the first bad entry (the
- * chain is then left at that entry), or JG_ENOMEM / JG_ECRYPTO.
+ * Returns 0, or JG_EVERIFY with *fault naming the first bad entry, or
+ * on_node's error (a store's), or JG_ENOMEM / JG_ECRYPTO.  Whatever the
+ * error, the chain is left holding exactly the entries before the one that
+ * failed (size, prev and tree agree), so it can be fed again from there.
  */
 int jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, size_t n,
 		  jg_chain_node_fn on_node, void *ctx, uint8_t *leaf_hashes,

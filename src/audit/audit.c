@@ -167,6 +167,7 @@ jg_audit_free(struct jg_audit *a)
 	free(a->sink_dir);
 	free(a->sink_url);
 	free(a->sink_ca_file);
+	json_decref(a->dropped); /* a loss not yet recorded (the log is closing) */
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->verify_lock);
 	pthread_mutex_destroy(&a->anchor_lock);

@@ -254,23 +254,35 @@ jg_chain_feed(struct jg_chain *c, const char *const *bufs, const size_t *lens, s
 			}
 			goto out;
 		}
+		/*
+		 * The append rewrites the frontier's levels 0 to L (L: the
+		 * trailing one bits of its size): those are kept, so that an
+		 * on_node that fails - a store error as much as a mismatch -
+		 * leaves the chain exactly at this entry.  A chain left with
+		 * its tree one entry ahead would take this entry twice when
+		 * fed again, and then find every later node "not matching".
+		 */
 		struct jg_merkle_node done[JG_MERKLE_MAX_LEVELS];
-		size_t ndone = 0;
+		uint8_t kept[JG_MERKLE_MAX_LEVELS][32];
+		uint64_t size = c->tree.size;
+		size_t ndone = 0, nkept = 1;
+		while (nkept < JG_MERKLE_MAX_LEVELS && (size >> (nkept - 1) & 1) != 0)
+			nkept++;
+		memcpy(kept, c->tree.hash, nkept * 32);
 		if (jg_merkle_frontier_append(&c->tree, it->leaf, done, &ndone) != 0) {
 			rc = JG_ECRYPTO;
 			goto out;
 		}
-		if (on_node != NULL) {
-			for (size_t k = 0; k < ndone; k++) {
-				if (done[k].level == 0)
-					continue;
-				if ((rc = on_node(ctx, &done[k])) != 0) {
-					if (rc == JG_EVERIFY)
-						fault_at(
-						    fault, want,
-						    "stored tree node does not match the entries");
-					goto out;
-				}
+		for (size_t k = 0; on_node != NULL && k < ndone; k++) {
+			if (done[k].level == 0)
+				continue;
+			if ((rc = on_node(ctx, &done[k])) != 0) {
+				memcpy(c->tree.hash, kept, nkept * 32);
+				c->tree.size = size;
+				if (rc == JG_EVERIFY)
+					fault_at(fault, want,
+						 "stored tree node does not match the entries");
+				goto out;
 			}
 		}
 		memcpy(c->prev, it->leaf, 32);

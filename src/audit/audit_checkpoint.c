@@ -109,6 +109,8 @@ jg_audit_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
 	pthread_mutex_lock(&a->lock);
 	if (j.size > a->checkpointed_size)
 		a->checkpointed_size = j.size;
+	if (j.size > a->cp_confirmed)
+		a->cp_confirmed = j.size;
 	jg_thread_wake(a->pusher); /* push it off-host now */
 	pthread_mutex_unlock(&a->lock);
 	if (size)
@@ -241,6 +243,20 @@ push_pending(struct jg_audit *a, const char *sink)
 
 	if (unpushed(a, sink, pending, &n) != 0)
 		return;
+	/*
+	 * PostgreSQL: a checkpoint row can be visible without the synchronous
+	 * standby having it (a commit whose wait for the standby was cut short:
+	 * docs/operations.md, "Failover"), and one published off-host that the
+	 * promoted standby lacks would make the log a fork of it.  A commit of
+	 * this process's own that returns, made after the rows were read, is
+	 * confirmed and so is everything before it in the WAL: only then are
+	 * they pushed.
+	 */
+	if (n > 0 && a->pg && jg_audit_run(a, jg_audit_probe_fn, NULL) != 0) {
+		while (n > 0)
+			free(pending[--n].note);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		int rc = strcmp(sink, JG_AUDIT_SINK_DIR) == 0
 			     ? push_dir(a, pending[i].size, pending[i].note)

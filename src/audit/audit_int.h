@@ -51,6 +51,14 @@ struct jg_audit_tx {
 
 #define ANCHOR_CACHE 256
 
+/*
+ * Leaf hashes of the newest entries this replica saw committed (its own
+ * batches' and those it read and verified): what a failover that lost
+ * unconfirmed entries is checked against (audit_verified.c,
+ * jg_audit_rewind_unconfirmed).  Bounded: 512 hashes fit one entry.
+ */
+#define RECENT_LEAVES 512
+
 struct jg_audit {
 	struct jg_store *store;
 	int pg; /* the store is PostgreSQL: the writer locks the head row (audit_writer.c) */
@@ -96,6 +104,19 @@ struct jg_audit {
 	 */
 	int own_fast;
 	int fast_skip;
+	/*
+	 * Under verify_lock: recent[seq % RECENT_LEAVES] is the leaf of entry
+	 * seq for seq in [recent_lo, recent_hi), which ends where this replica
+	 * last saw the chain committed (it may be ahead of verified: its own
+	 * newest batch).  batch_leaves: the leaves of the running batch (the
+	 * writer's only), by seq % RECENT_LEAVES.  dropped: the data of an
+	 * audit.unconfirmed_dropped entry that the next batch writes first
+	 * (the writer's only).
+	 */
+	uint8_t recent[RECENT_LEAVES][32];
+	uint64_t recent_lo, recent_hi;
+	uint8_t batch_leaves[RECENT_LEAVES][32];
+	json_t *dropped;
 	struct jg_audit_stats stats; /* atomics: read by jg_audit_stats() from any thread */
 	/* SQLite: data_version at the writer's previous batch (whatever it wrote) */
 	int seen_valid;
@@ -116,6 +137,13 @@ struct jg_audit {
 	/* cache of the head after the last commit; the database stays the authority */
 	uint64_t size;
 	uint64_t checkpointed_size;
+	/*
+	 * The newest checkpoint this process made whose COMMIT returned: on
+	 * PostgreSQL confirmed by the synchronous standby.  checkpointed_size
+	 * follows the database (follow_store), where a checkpoint whose wait for
+	 * the standby was cut short is visible too.
+	 */
+	uint64_t cp_confirmed;
 	int64_t first_uncovered_ms; /* when the oldest entry not in a checkpoint was made */
 
 	/* "audit-checkpoints" (store.h), made by start and freed by stop: only its holder
@@ -161,6 +189,47 @@ int64_t jg_audit_pusher_tick(void *arg);
 
 /* audit_verified.c: marks the log broken (sticky) and says why, once. */
 void jg_audit_mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int rc);
+/*
+ * audit_verified.c: remembers entry seq's leaf as committed (verify_lock
+ * held); a leaf that differs from the one remembered for seq forgets
+ * everything after it.
+ */
+void jg_audit_recent_put(struct jg_audit *a, uint64_t seq, const uint8_t leaf[32]);
+/* audit_verified.c: jg_audit_recent_put as an extension's leaf callback (ctx: the log). */
+void jg_audit_remember_leaf(void *ctx, uint64_t seq, const uint8_t leaf[32]);
+/*
+ * audit_verified.c: after a failover, the verified chain (or this replica's
+ * own newest batch) is ahead of the database's head (head_size, head_last).
+ * With verify_lock held, on the writer's connection inside its batch:
+ * rewinds the verified chain to the head and leaves a->dropped for the
+ * batch to record, when the database's chain is a prefix of what this
+ * replica saw and no checkpoint covers a lost entry; JG_EVERIFY with *fault
+ * otherwise (a fork), or the store's error.
+ */
+int jg_audit_rewind_unconfirmed(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
+				struct jg_chain_fault *fault);
+/*
+ * audit_verified.c: a loss found by an earlier batch (a->dropped) whose
+ * record is not known to be written - that batch failed, perhaps after its
+ * COMMIT reached the server.  On the writer's connection inside its batch,
+ * after verify_since: *write = 1 when the head is still where the loss
+ * begins (this batch records it); when entry `from` is that very record it
+ * was written and is forgotten; anything else took the lost position
+ * first, and the loss can no longer be recorded where it happened:
+ * JG_EVERIFY with *fault (fail closed, as a fork).  JG_EUNAVAIL when the
+ * store cannot be read.
+ */
+int jg_audit_dropped_pending(struct jg_audit *a, uint64_t head_size, int *write,
+			     struct jg_chain_fault *fault);
+/*
+ * audit_read.c: jg_audit_chain_extend_conn(), telling leaf_fn (may be NULL)
+ * each added entry's seq and leaf hash.
+ */
+int jg_audit_chain_extend_leaves(struct jg_store_conn *conn, struct jg_chain *chain,
+				 uint64_t *added, struct jg_chain_fault *fault,
+				 void (*leaf_fn)(void *ctx, uint64_t seq, const uint8_t leaf[32]),
+				 void *ctx);
+
 /* audit_verified.c: the whole log verified again when reverify_seconds have passed. */
 void jg_audit_reverify_due(struct jg_audit *a);
 

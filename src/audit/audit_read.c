@@ -710,9 +710,22 @@ int
 jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, uint64_t *added,
 			   struct jg_chain_fault *fault)
 {
+	return jg_audit_chain_extend_leaves(conn, chain, added, fault, NULL, NULL);
+}
+
+int
+jg_audit_chain_extend_leaves(struct jg_store_conn *conn, struct jg_chain *chain, uint64_t *added,
+			     struct jg_chain_fault *fault,
+			     void (*leaf_fn)(void *ctx, uint64_t seq, const uint8_t leaf[32]),
+			     void *ctx)
+{
 	char *bufs[4096];
 	size_t lens[4096], n;
+	uint8_t *leaves = NULL;
 	int rc = 0;
+
+	if (leaf_fn != NULL && (leaves = malloc(4096 * 32)) == NULL)
+		return JG_ENOMEM;
 
 	*added = 0;
 	memset(fault, 0, sizeof(*fault));
@@ -747,16 +760,20 @@ jg_audit_chain_extend_conn(struct jg_store_conn *conn, struct jg_chain *chain, u
 		if (rc == 0 && step != JG_STMT_DONE && step != JG_STMT_ROW)
 			rc = JG_ESTORE;
 		if (rc == 0 && n > 0) {
+			uint64_t first = chain->next_seq;
 			rc = jg_chain_feed(chain, (const char *const *)bufs, lens, n, compare_node,
-					   conn, NULL, fault);
+					   conn, leaves, fault);
 			if (rc == 0)
 				*added += n;
+			for (size_t i = 0; rc == 0 && leaf_fn != NULL && i < n; i++)
+				leaf_fn(ctx, first + i, leaves + 32 * i);
 		}
 		for (size_t i = 0; i < n; i++)
 			free(bufs[i]);
 		if (rc != 0 || n < 4096)
 			break;
 	}
+	free(leaves);
 	return rc;
 }
 

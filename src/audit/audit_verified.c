@@ -6,11 +6,13 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "audit_int.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 
@@ -66,6 +68,12 @@ jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain)
 	pthread_mutex_unlock(&a->verify_lock);
 }
 
+void
+jg_audit_remember_leaf(void *ctx, uint64_t seq, const uint8_t leaf[32])
+{
+	jg_audit_recent_put(ctx, seq, leaf);
+}
+
 /*
  * jg_audit_check on a connection the caller holds.  Lock order: a store
  * connection first, then verify_lock (the writer and the guard hold a
@@ -85,8 +93,9 @@ check_on(struct jg_audit *a, struct jg_store_conn *conn, struct jg_chain *snapsh
 		pthread_mutex_unlock(&a->verify_lock);
 		return JG_EVERIFY;
 	}
-	/* one extender at a time, holding the lock: O(entries appended since) */
-	rc = jg_audit_chain_extend_conn(conn, &a->verified, &added, &fault);
+	/* one extender at a time, holding the lock: O(entries appended since), leaves remembered */
+	rc = jg_audit_chain_extend_leaves(conn, &a->verified, &added, &fault,
+					  jg_audit_remember_leaf, a);
 	if (rc == 0 && snapshot)
 		*snapshot = a->verified;
 	pthread_mutex_unlock(&a->verify_lock);
@@ -180,4 +189,137 @@ jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
 		jg_audit_mark_broken(a, &fault, rc);
 	}
 	return rc;
+}
+
+/* ---- entries lost in a failover ----------------------------------------------- */
+
+void
+jg_audit_recent_put(struct jg_audit *a, uint64_t seq, const uint8_t leaf[32])
+{
+	uint8_t *slot = a->recent[seq % RECENT_LEAVES];
+
+	if (a->recent_hi == a->recent_lo || seq > a->recent_hi) {
+		a->recent_lo = a->recent_hi = seq; /* a gap: what was before is not this chain's */
+	} else if (seq < a->recent_lo) {
+		return; /* older than what is kept */
+	} else if (seq < a->recent_hi) {
+		if (CRYPTO_memcmp(slot, leaf, 32) == 0)
+			return;
+		a->recent_hi = seq; /* another entry at seq: what followed the old one is gone */
+	}
+	memcpy(slot, leaf, 32);
+	a->recent_hi = seq + 1;
+	if (a->recent_hi - a->recent_lo > RECENT_LEAVES)
+		a->recent_lo = a->recent_hi - RECENT_LEAVES;
+}
+
+int
+jg_audit_rewind_unconfirmed(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32],
+			    struct jg_chain_fault *fault)
+{
+	uint64_t seen = a->verified.next_seq > a->recent_hi ? a->verified.next_seq : a->recent_hi;
+	uint64_t cp_size = 0, mine, added;
+	struct jg_chain chain;
+	char *note = NULL, hex[65];
+	int rc;
+
+	/* every lost entry and the head's own must be among the leaves kept */
+	if (a->dropped != NULL || head_size == 0 || head_size - 1 < a->recent_lo ||
+	    seen != a->recent_hi)
+		return jg_chain_fault_set(fault, head_size,
+					  "the log holds %llu entries but its head says %llu",
+					  (unsigned long long)seen, (unsigned long long)head_size);
+	if (CRYPTO_memcmp(a->recent[(head_size - 1) % RECENT_LEAVES], head_last, 32) != 0)
+		return jg_chain_fault_set(
+		    fault, head_size - 1,
+		    "the database's entry %llu is not the one this replica saw "
+		    "committed (its chain holds %llu entries): a fork",
+		    (unsigned long long)(head_size - 1), (unsigned long long)seen);
+	/*
+	 * A confirmed checkpoint - the new primary's, or one of this replica's
+	 * whose COMMIT returned - covers confirmed entries only, which the new
+	 * primary has: one covering a lost entry is a fork.
+	 */
+	rc = jg_audit_latest_checkpoint_on(a->conn, &note, &cp_size, NULL);
+	free(note);
+	if (rc == JG_ENOTFOUND)
+		cp_size = 0;
+	else if (rc != 0)
+		return JG_EUNAVAIL;
+	/* this replica's own, confirmed (checkpointed_size also follows unconfirmed rows it saw) */
+	pthread_mutex_lock(&a->lock);
+	mine = a->cp_confirmed;
+	pthread_mutex_unlock(&a->lock);
+	if (cp_size > head_size || mine > head_size)
+		return jg_chain_fault_set(
+		    fault, head_size,
+		    "a checkpoint covers %llu entries but the log holds %llu: "
+		    "entries a checkpoint covers were lost",
+		    (unsigned long long)(cp_size > mine ? cp_size : mine),
+		    (unsigned long long)head_size);
+	/* the database's chain, verified afresh: it must end at the leaf this replica saw there */
+	jg_chain_init(&chain, a->verified.threads);
+	if ((rc = jg_audit_chain_extend_conn(a->conn, &chain, &added, fault)) != 0)
+		return rc == JG_EVERIFY ? rc : JG_EUNAVAIL;
+	if (chain.next_seq != head_size || CRYPTO_memcmp(chain.prev, head_last, 32) != 0)
+		return jg_chain_fault_set(
+		    fault, head_size, "the log holds %llu entries but its head says %llu",
+		    (unsigned long long)chain.next_seq, (unsigned long long)head_size);
+
+	json_t *hashes = json_array(), *data = NULL;
+	for (uint64_t seq = head_size; hashes != NULL && seq < seen; seq++) {
+		jg_hex32(a->recent[seq % RECENT_LEAVES], hex);
+		if (json_array_append_new(hashes, json_string(hex)) != 0) {
+			json_decref(hashes);
+			hashes = NULL;
+		}
+	}
+	if (hashes != NULL)
+		data = json_pack("{s:I,s:I,s:o}", "from", (json_int_t)head_size, "to",
+				 (json_int_t)(seen - 1), "hashes", hashes);
+	if (data == NULL)
+		return JG_ENOMEM;
+	a->verified = chain;
+	a->recent_hi = head_size;
+	a->dropped = data;
+	json_t *f =
+	    json_pack("{s:I,s:I}", "from", (json_int_t)head_size, "to", (json_int_t)(seen - 1));
+	jg_log(JG_LOG_WARN,
+	       "audit: the database lost entries it never confirmed (a failover); the verified "
+	       "chain is rewound to its head and the loss recorded as audit.unconfirmed_dropped",
+	       f);
+	json_decref(f);
+	return 0;
+}
+
+int
+jg_audit_dropped_pending(struct jg_audit *a, uint64_t head_size, int *write,
+			 struct jg_chain_fault *fault)
+{
+	uint64_t from = (uint64_t)json_integer_value(json_object_get(a->dropped, "from"));
+	json_t *e = NULL;
+	uint8_t leaf[32];
+	int rc;
+
+	*write = head_size == from;
+	if (*write)
+		return 0;
+	rc = head_size < from ? JG_ENOTFOUND : jg_audit_read_leaf(a->conn, from, leaf, &e);
+	if (rc != 0 && rc != JG_ENOTFOUND)
+		return JG_EUNAVAIL;
+	const char *type = json_string_value(json_object_get(e, "type"));
+	const char *actor = json_string_value(json_object_get(e, "actor"));
+	int same = rc == 0 && type != NULL && strcmp(type, "audit.unconfirmed_dropped") == 0 &&
+		   actor != NULL && strcmp(actor, "system") == 0 &&
+		   json_equal(json_object_get(e, "data"), a->dropped);
+	json_decref(e);
+	if (!same)
+		return jg_chain_fault_set(
+		    fault, from,
+		    "entry %llu is not the record of the entries lost in the failover that this "
+		    "replica found: another entry took their position first",
+		    (unsigned long long)from);
+	json_decref(a->dropped); /* the batch that failed had written it after all */
+	a->dropped = NULL;
+	return 0;
 }

@@ -262,6 +262,7 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 		out->seq = tx->size;
 		memcpy(out->hash, leaf, 32);
 	}
+	memcpy(tx->a->batch_leaves[tx->size % RECENT_LEAVES], leaf, 32);
 	tx->tree = tree;
 	tx->size++;
 	tx->last_ts = tx->ts;
@@ -327,8 +328,22 @@ verify_since(struct jg_audit *a, uint64_t head_size, const uint8_t head_last[32]
 			a->verified.threads = threads;
 		}
 		if (a->verified.next_seq < head_size)
-			found = (rc = jg_audit_chain_extend_conn(a->conn, &a->verified, &added,
-								 &fault)) == JG_EVERIFY;
+			found = (rc = jg_audit_chain_extend_leaves(a->conn, &a->verified, &added,
+								   &fault, jg_audit_remember_leaf,
+								   a)) == JG_EVERIFY;
+	}
+	/*
+	 * PostgreSQL after a failover: the promoted standby may lack entries
+	 * this replica saw committed on the old primary that the standby never
+	 * confirmed (never acknowledged: acknowledgements wait for the
+	 * synchronous commit).  Rewound and recorded when the database's chain
+	 * is a prefix of what was seen and no checkpoint covers a lost entry;
+	 * anything else is a fork and fails closed below or here.
+	 */
+	if (rc == 0 && a->pg && a->have_verified && !a->broken &&
+	    (a->verified.next_seq > head_size || a->recent_hi > head_size)) {
+		rc = jg_audit_rewind_unconfirmed(a, head_size, head_last, &fault);
+		found = rc == JG_EVERIFY;
 	}
 	if (rc == 0 && a->have_verified && a->verified.next_seq != head_size) {
 		rc = jg_chain_fault_set(
@@ -418,6 +433,13 @@ batch_done(struct jg_audit *a, struct job *batch, const struct jg_audit_tx *tx, 
 	} else {
 		a->own_valid = keep_own;
 	}
+	/* the batch's entries were committed: remembered, at most the newest RECENT_LEAVES */
+	pthread_mutex_lock(&a->verify_lock);
+	uint64_t first =
+	    tx->size - start_size > RECENT_LEAVES ? tx->size - RECENT_LEAVES : start_size;
+	for (uint64_t seq = first; seq < tx->size; seq++)
+		jg_audit_recent_put(a, seq, a->batch_leaves[seq % RECENT_LEAVES]);
+	pthread_mutex_unlock(&a->verify_lock);
 	__atomic_add_fetch(&a->stats.batches, 1, __ATOMIC_RELAXED);
 	/* only a commit that wrote proves the store takes writes (an empty one touches no file) */
 	int wrote = tx->size != start_size;
@@ -613,6 +635,23 @@ run_batch(struct jg_audit *a, struct job *batch)
 	a->own_valid = 0; /* until this batch commits */
 	if (rc != 0)
 		goto fail;
+	/* entries lost in a failover (verify_since): recorded first, by this batch's commit */
+	int record = 0;
+	if (a->dropped != NULL) {
+		struct jg_chain_fault fault;
+		if ((rc = jg_audit_dropped_pending(a, start_size, &record, &fault)) != 0) {
+			if (rc == JG_EVERIFY)
+				jg_audit_mark_broken(a, &fault, rc);
+			goto fail;
+		}
+	}
+	if (record) {
+		int64_t now = jg_audit_now_ms();
+		tx.ts = now > tx.last_ts ? now : tx.last_ts;
+		if (jg_audit_tx_append(&tx, "audit.unconfirmed_dropped", "system", a->dropped,
+				       NULL) != 0)
+			goto fail;
+	}
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
 		int64_t now = jg_audit_now_ms();
@@ -642,6 +681,8 @@ run_batch(struct jg_audit *a, struct job *batch)
 	}
 	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0)
 		goto fail;
+	json_decref(a->dropped);
+	a->dropped = NULL;
 	batch_done(a, batch, &tx, start_size, data_version, keep_own, top_level);
 	return;
 fail:

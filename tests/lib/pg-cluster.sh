@@ -20,6 +20,7 @@
 #   pg-cluster.sh standby BASE              add a synchronous streaming standby (pg_basebackup -R)
 #   pg-cluster.sh promote BASE              promote the standby; clear its synchronous_standby_names
 #   pg-cluster.sh kill BASE primary|standby stop one server at once (immediate: like a crash)
+#   pg-cluster.sh revive BASE primary|standby   start a killed server again, on its port
 #   pg-cluster.sh role BASE NAME FILE       a LOGIN role with a random password, written to FILE (0600)
 #   pg-cluster.sh sql BASE primary|standby SQL   run SQL as the superuser (psql -At) on database jitgate
 #   pg-cluster.sh stop BASE                 stop every server of BASE and remove BASE
@@ -225,6 +226,15 @@ cmd_kill() {
 	as_owner "$BIN/pg_ctl" -D "$BASE/$2" -m immediate -w -t 30 stop >/dev/null
 }
 
+cmd_revive() {
+	load "$1"
+	local node=${2:?node missing} port
+	port=$(node_port "$node")
+	as_owner "$BIN/pg_ctl" -D "$BASE/$node" -l "$BASE/$node.log" -w -t 60 \
+		-o "-p $port -k $JG_PG_SOCKET" start >/dev/null ||
+		{ tail -n 20 "$BASE/$node.log" >&2; die "$node did not start again"; }
+}
+
 cmd_role() {
 	load "$1"
 	local name=${2:?role name missing} file=${3:?password file missing} pw
@@ -283,6 +293,7 @@ start) cmd_start "$@" ;;
 standby) cmd_standby "$@" ;;
 promote) cmd_promote "$@" ;;
 kill) cmd_kill "$@" ;;
+revive) cmd_revive "$@" ;;
 role) cmd_role "$@" ;;
 sql) cmd_sql "$@" ;;
 stop) cmd_stop "$@" ;;

@@ -2619,6 +2619,96 @@ test_audit_anchor_claim_checked_once_per_key(void **state)
 	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), JG_EVERIFY);
 }
 
+/* ---- jg_chain_feed: a failure leaves the chain where it was ------------------- */
+
+/* n linked entries, canonical as the writer makes them (the caller frees each). */
+static void
+chain_entries(char **bufs, size_t *lens, size_t n)
+{
+	uint8_t prev[32] = {0};
+	char hex[65];
+	for (size_t i = 0; i < n; i++) {
+		jg_hex32(prev, hex);
+		int len = asprintf(
+		    &bufs[i],
+		    "{\"actor\":\"system\",\"data\":{\"i\":%zu},\"prev\":\"%s\",\"seq\":%zu,"
+		    "\"ts\":%zu,\"type\":\"test.entry\",\"v\":1}",
+		    i, hex, i, 1000 + i);
+		assert_true(len > 0);
+		lens[i] = (size_t)len;
+		assert_int_equal(jg_merkle_leaf_hash(bufs[i], lens[i], prev), 0);
+	}
+}
+
+/* on_node: the store fails at the node (level, index), once; every other node is taken. */
+struct node_fault {
+	unsigned level;
+	uint64_t index;
+	int fired;
+};
+
+static int
+node_fails_once(void *ctx, const struct jg_merkle_node *node)
+{
+	struct node_fault *nf = ctx;
+	if (!nf->fired && node->level == nf->level && node->index == nf->index) {
+		nf->fired = 1;
+		return JG_ESTORE;
+	}
+	return 0;
+}
+
+/*
+ * The connection is lost while the nodes that entry 3 completes are read
+ * (a failover in the middle of an extension): the feed fails with the
+ * store's error and the chain holds exactly entries 0-2, so feeding again
+ * from entry 3 gives the same chain as one feed without the failure.  (A
+ * chain left with its tree one entry ahead took entry 3 twice, and every
+ * later node then "did not match the entries": the log was marked broken
+ * after each such failover.)
+ */
+static void
+test_chain_feed_store_error_leaves_the_chain_at_the_entry(void **state)
+{
+	(void)state;
+	enum { N = 8 };
+	char *bufs[N];
+	size_t lens[N];
+	struct jg_chain whole, c;
+	struct jg_chain_fault fault;
+	struct node_fault nf = {.level = 2, .index = 0}; /* completed by entry 3 */
+	uint8_t want[32], got[32];
+
+	chain_entries(bufs, lens, N);
+	jg_chain_init(&whole, 1);
+	assert_int_equal(
+	    jg_chain_feed(&whole, (const char *const *)bufs, lens, N, NULL, NULL, NULL, &fault), 0);
+	assert_int_equal(jg_merkle_frontier_root(&whole.tree, want), 0);
+
+	jg_chain_init(&c, 1);
+	assert_int_equal(jg_chain_feed(&c, (const char *const *)bufs, lens, N, node_fails_once, &nf,
+				       NULL, &fault),
+			 JG_ESTORE);
+	assert_true(nf.fired);
+	assert_int_equal(c.next_seq, 3);
+	assert_int_equal(c.tree.size, 3);
+	uint8_t leaf2[32];
+	assert_int_equal(jg_merkle_leaf_hash(bufs[2], lens[2], leaf2), 0);
+	assert_memory_equal(c.prev, leaf2, 32);
+
+	/* fed again from where it stopped: the same chain, every node taken */
+	assert_int_equal(jg_chain_feed(&c, (const char *const *)bufs + 3, lens + 3, N - 3,
+				       node_fails_once, &nf, NULL, &fault),
+			 0);
+	assert_int_equal(c.next_seq, N);
+	assert_int_equal(c.tree.size, N);
+	assert_memory_equal(c.prev, whole.prev, 32);
+	assert_int_equal(jg_merkle_frontier_root(&c.tree, got), 0);
+	assert_memory_equal(got, want, 32);
+	for (size_t i = 0; i < N; i++)
+		free(bufs[i]);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2672,6 +2762,7 @@ main(void)
 	    T(test_audit_verified_append_catches_edit_of_newest_entry),
 	    T(test_audit_verified_append_async_catches_edit_of_newest_entry),
 	    T(test_audit_anchor_claim_checked_once_per_key),
+	    cmocka_unit_test(test_chain_feed_store_error_leaves_the_chain_at_the_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,11 @@
  * lock; that an entry another writer appended, or the newest one, edited
  * underneath (past privileges and triggers, as a superuser could) makes the
  * next append refuse; that a writer whose connection the server ended
- * carries on with a new one; and that a checkpoint signs what the head says.
+ * carries on with a new one; that a checkpoint signs what the head says;
+ * and that after a failover that lost entries the standby never confirmed
+ * the loss is recorded (audit.unconfirmed_dropped) when the database's
+ * chain is a prefix of what the writer saw and no checkpoint covers a lost
+ * entry, and fails closed otherwise.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -33,6 +37,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/clock.h"
+#include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
 #include "jitgate/migrate.h"
@@ -623,6 +628,347 @@ test_audit_pg_fast_path_catches_an_edit_of_its_previous_batch(void **state)
 	assert_int_equal(size, 3);
 }
 
+/* ---- a failover that lost unconfirmed entries --------------------------------- */
+
+/* The chain head as it is now, as SQL that sets it back (run by drop_to). */
+static void
+head_save(struct fixture *f, char *set, size_t len)
+{
+	static const char sql[] =
+	    "SELECT size, encode(last_hash, 'hex'), encode(frontier, 'hex'), ts "
+	    "FROM audit_head WHERE id = 1";
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	assert_int_equal(jg_store_acquire(f->owner, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql, &st), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	snprintf(set, len,
+		 "UPDATE audit_head SET size = %lld, last_hash = decode('%s', 'hex'), "
+		 "frontier = decode('%s', 'hex'), ts = %lld WHERE id = 1;",
+		 (long long)jg_stmt_column_int64(st, 0), jg_stmt_column_text(st, 1),
+		 jg_stmt_column_text(st, 2), (long long)jg_stmt_column_int64(st, 3));
+	jg_stmt_finish(st);
+	jg_store_release(f->owner, c);
+}
+
+/*
+ * The promoted standby never received the entries from keep on: they and
+ * the tree nodes over them are removed and the head set back (head_set, from
+ * head_save at keep entries), past the append-only triggers as replication
+ * applies changes (session_replication_role = replica).
+ */
+static void
+drop_to(struct fixture *f, uint64_t keep, const char *head_set)
+{
+	char sql[2048];
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; SET LOCAL session_replication_role = replica;"
+		 "DELETE FROM audit_log WHERE seq >= %llu;"
+		 "DELETE FROM audit_nodes WHERE (idx + 1) * (1::bigint << level::int) > %llu;"
+		 "%s COMMIT;",
+		 (unsigned long long)keep, (unsigned long long)keep, head_set);
+	pgdb_must_in(f->db, sql);
+}
+
+/* Entry seq as stored, parsed (the caller decrefs). */
+static json_t *
+entry_get(struct fixture *f, uint64_t seq)
+{
+	static const char sql[] = "SELECT entry FROM audit_log WHERE seq = ?";
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	json_t *e = NULL;
+	assert_int_equal(jg_store_acquire(f->owner, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql, &st), 0);
+	jg_stmt_bind_int64(st, 1, (int64_t)seq);
+	if (jg_stmt_step(st) == JG_STMT_ROW) {
+		size_t len;
+		const void *b = jg_stmt_column_blob(st, 0, &len);
+		e = json_loadb(b, len, 0, NULL);
+	}
+	jg_stmt_finish(st);
+	jg_store_release(f->owner, c);
+	assert_non_null(e);
+	return e;
+}
+
+static void
+append_receipt(struct writer *w, int i, uint8_t hash[32])
+{
+	struct jg_audit_receipt r;
+	json_t *data = json_pack("{s:i}", "i", i);
+	assert_int_equal(jg_audit_append(w->audit, "test.entry", "tester", data, &r), 0);
+	json_decref(data);
+	memcpy(hash, r.hash, 32);
+}
+
+/*
+ * A writer appended entries 3 and 4 (two batches) on the old primary; the
+ * promoted standby holds entries 0-2.  Its next append succeeds: the loss
+ * is recorded as entry 3, audit.unconfirmed_dropped by system with the
+ * range and the lost entries' leaf hashes, the new entry follows, and the
+ * log verifies (the library and `jitgate audit check`).
+ */
+static void
+test_audit_pg_failover_lost_unconfirmed_entries_are_recorded(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024];
+	uint8_t lost[2][32];
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	append_receipt(&f->w[0], 3, lost[0]);
+	append_receipt(&f->w[0], 4, lost[1]);
+	drop_to(f, 3, head3);
+
+	assert_int_equal(append(&f->w[0], 5), 0);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, NULL, 0), 0);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 5);
+	json_t *e = entry_get(f, 3);
+	assert_string_equal(json_string_value(json_object_get(e, "type")),
+			    "audit.unconfirmed_dropped");
+	assert_string_equal(json_string_value(json_object_get(e, "actor")), "system");
+	json_t *d = json_object_get(e, "data");
+	assert_int_equal(json_object_size(d), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "from")), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "to")), 4);
+	json_t *hashes = json_object_get(d, "hashes");
+	assert_int_equal(json_array_size(hashes), 2);
+	for (size_t i = 0; i < 2; i++) {
+		char hex[65];
+		jg_hex32(lost[i], hex);
+		assert_string_equal(json_string_value(json_array_get(hashes, i)), hex);
+	}
+	json_decref(e);
+	e = entry_get(f, 4);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "data"), "i")), 5);
+	json_decref(e);
+	expect_verified(f, 5);
+	/* it carries on (the fast path again) and so does the other replica */
+	assert_int_equal(append(&f->w[0], 6), 0);
+	assert_int_equal(append(&f->w[1], 7), 0);
+	assert_int_equal(append(&f->w[0], 8), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(jg_audit_healthy(f->w[i].audit, NULL, 0), 0);
+	expect_verified(f, 8);
+	expect_cli_check(f, 8);
+}
+
+/*
+ * Only the writer's newest batch is lost (the usual case: one commit in
+ * flight when the primary died): its verified chain had not re-read it, but
+ * the writer saw it committed, so the loss is recorded all the same.
+ */
+static void
+test_audit_pg_failover_lost_newest_batch_is_recorded(void **state)
+{
+	struct fixture *f = *state;
+	char head2[1024], hex[65];
+	uint8_t lost[32];
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head2, sizeof(head2));
+	append_receipt(&f->w[0], 2, lost);
+	drop_to(f, 2, head2);
+	assert_int_equal(append(&f->w[0], 3), 0);
+	json_t *e = entry_get(f, 2);
+	json_t *d = json_object_get(e, "data");
+	assert_string_equal(json_string_value(json_object_get(e, "type")),
+			    "audit.unconfirmed_dropped");
+	assert_int_equal(json_integer_value(json_object_get(d, "from")), 2);
+	assert_int_equal(json_integer_value(json_object_get(d, "to")), 2);
+	jg_hex32(lost, hex);
+	assert_int_equal(json_array_size(json_object_get(d, "hashes")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(d, "hashes"), 0)),
+			    hex);
+	json_decref(e);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, NULL, 0), 0);
+	expect_verified(f, 4);
+	expect_cli_check(f, 4);
+}
+
+/* After the loss, the writer's verified chain is (still) ahead: the append is refused. */
+static void
+expect_fork(struct fixture *f, uint64_t size_after, const char *why_part)
+{
+	uint64_t size = 0;
+	char why[400] = "";
+	assert_int_equal(append(&f->w[0], 99), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, why, sizeof(why)), JG_EVERIFY);
+	if (strstr(why, why_part) == NULL)
+		fail_msg("broken because \"%s\", expected \"%s\"", why, why_part);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, size_after); /* nothing appended */
+}
+
+/* A checkpoint in the database covers a lost entry (made by the other replica): a fork. */
+static void
+test_audit_pg_failover_loss_under_a_stored_checkpoint_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024];
+	uint64_t cp = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(jg_audit_checkpoint(f->w[1].audit, NULL, &cp), 0);
+	assert_int_equal(cp, 5);
+	drop_to(f, 3, head3);
+	expect_fork(f, 3, "a checkpoint covers 5 entries but the log holds 3");
+}
+
+/* A checkpoint this replica made covers a lost entry, though the database lost it too. */
+static void
+test_audit_pg_failover_loss_under_its_own_checkpoint_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024];
+	uint64_t cp = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(jg_audit_checkpoint(f->w[0].audit, NULL, &cp), 0);
+	assert_int_equal(cp, 5);
+	pgdb_must_in(f->db, "BEGIN; SET LOCAL session_replication_role = replica;"
+			    "DELETE FROM audit_checkpoints; COMMIT;");
+	drop_to(f, 3, head3);
+	expect_fork(f, 3, "a checkpoint covers 5 entries but the log holds 3");
+}
+
+/*
+ * The database's chain is shorter but not a prefix: its entry 2 is another
+ * one (appended by another replica, started after the loss, before this
+ * one came back).  A fork.
+ */
+static void
+test_audit_pg_failover_other_entry_at_the_prefix_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head2[1024];
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head2, sizeof(head2));
+	for (int i = 2; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	drop_to(f, 2, head2);
+	/* a replica started after the loss (one that had read entries 2-4 fails closed itself) */
+	jg_audit_free(f->w[1].audit);
+	jg_store_close(f->w[1].store);
+	writer_start(f, &f->w[1]);
+	assert_int_equal(append(&f->w[1], 20), 0); /* entry 2, not the one writer 0 saw */
+	expect_verified(f, 3);
+	expect_fork(f, 3, "the database's entry 2 is not the one this replica saw committed");
+}
+
+/*
+ * Two replicas: the second read and verified entries 3 and 4 (its
+ * background check), the failover lost them, and the first replica
+ * recorded the loss and appended after it.  The second's verified chain is
+ * no longer the log's, and it cannot tell that from a rewrite: its next
+ * append fails closed (nothing written) while the log verifies and the
+ * first replica carries on.  A restart - which verifies the database's log
+ * afresh - brings it back (docs/operations.md, "Failover").
+ */
+static void
+test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024], why[400] = "";
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(jg_audit_check(f->w[1].audit, NULL), 0); /* it has seen 0-4 */
+	drop_to(f, 3, head3);
+	assert_int_equal(append(&f->w[0], 5), 0); /* the loss recorded as entry 3, then 4 */
+	json_t *e = entry_get(f, 3);
+	assert_string_equal(json_string_value(json_object_get(e, "type")),
+			    "audit.unconfirmed_dropped");
+	json_decref(e);
+
+	assert_int_equal(append(&f->w[1], 6), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_healthy(f->w[1].audit, why, sizeof(why)), JG_EVERIFY);
+	if (strstr(why, "entry 4") == NULL)
+		fail_msg("broken because \"%s\", expected it to name entry 4", why);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 5);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, NULL, 0), 0);
+	assert_int_equal(append(&f->w[0], 7), 0);
+	expect_verified(f, 6);
+
+	/* restarted, it verifies the database's log and appends again */
+	jg_audit_free(f->w[1].audit);
+	jg_store_close(f->w[1].store);
+	writer_start(f, &f->w[1]);
+	assert_int_equal(append(&f->w[1], 8), 0);
+	assert_int_equal(jg_audit_healthy(f->w[1].audit, NULL, 0), 0);
+	expect_verified(f, 7);
+	expect_cli_check(f, 7);
+}
+
+/* A job whose connection the server ends mid-batch: the batch fails, nothing of it stays. */
+static int
+end_own_backend_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	(void)ctx;
+	(void)jg_store_exec(jg_audit_tx_conn(tx), "SELECT pg_terminate_backend(pg_backend_pid())");
+	return 0;
+}
+
+/*
+ * The batch that was to record the loss fails (its connection ended), and
+ * before this replica tries again another replica - started after the loss,
+ * so it never saw the lost entries - appends at the lost position.  The
+ * loss can no longer be recorded where it happened: the next append fails
+ * closed, naming that entry, and writes nothing (a record further on would
+ * not be at its `from`, docs/audit-format.md).
+ */
+static void
+test_audit_pg_failover_loss_record_overtaken_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char head3[1024], why[400] = "";
+	uint64_t size = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, sizeof(head3));
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	drop_to(f, 3, head3);
+	assert_int_equal(jg_audit_run(f->w[0].audit, end_own_backend_fn, NULL), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 3); /* the record went with the batch */
+
+	jg_audit_free(f->w[1].audit);
+	jg_store_close(f->w[1].store);
+	writer_start(f, &f->w[1]);
+	assert_int_equal(append(&f->w[1], 20), 0); /* entry 3 */
+
+	assert_int_equal(append(&f->w[0], 21), JG_EUNAVAIL);
+	assert_int_equal(jg_audit_healthy(f->w[0].audit, why, sizeof(why)), JG_EVERIFY);
+	if (strstr(why, "another entry took their position first") == NULL)
+		fail_msg("broken because \"%s\"", why);
+	assert_int_equal(jg_audit_size(f->owner, &size), 0);
+	assert_int_equal(size, 4);
+	expect_verified(f, 4);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -645,6 +991,13 @@ main(int argc, char **argv)
 	    TEST(test_audit_pg_interleaved_writers_fast_and_careful),
 	    TEST(test_audit_pg_failing_statement_rolls_back_the_whole_pipeline),
 	    TEST(test_audit_pg_fast_path_catches_an_edit_of_its_previous_batch),
+	    TEST(test_audit_pg_failover_lost_unconfirmed_entries_are_recorded),
+	    TEST(test_audit_pg_failover_lost_newest_batch_is_recorded),
+	    TEST(test_audit_pg_failover_loss_under_a_stored_checkpoint_fails_closed),
+	    TEST(test_audit_pg_failover_loss_under_its_own_checkpoint_fails_closed),
+	    TEST(test_audit_pg_failover_other_entry_at_the_prefix_fails_closed),
+	    TEST(test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed),
+	    TEST(test_audit_pg_failover_loss_record_overtaken_fails_closed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 //   pg.url, pg.adminUrl, pg.port, pg.base       // postgres://jitgate@127.0.0.1:PORT/jitgate, ...
 //   await pg.addStandby();                      // a synchronous streaming standby; pg.standbyPort
 //   await pg.kill('primary');                   // stop one server at once (like a crash)
+//   await pg.revive('standby');                 // start a killed server again, on its port
 //   await pg.promote();                         // the standby takes over (and stops waiting for one)
 //   await pg.sql('SELECT 1', 'standby');        // psql -At as the superuser; the output
 //   await pg.role('reader', file);              // a role with a random password, written to file
@@ -64,6 +65,8 @@ class PgCluster {
   async promote() { await this.script('promote', this.base); }
 
   async kill(node) { await this.script('kill', this.base, node); }
+
+  async revive(node) { await this.script('revive', this.base, node); }
 
   async sql(query, node = 'primary') { return (await this.script('sql', this.base, node, query)).trim(); }
 
