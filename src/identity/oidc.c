@@ -59,17 +59,19 @@ struct jg_oidc {
 	char *authorization_endpoint, *token_endpoint, *jwks_uri;
 	struct key *keys[MAX_KEYS];
 	int nkeys;
-	int64_t last_fetch; /* monotonic seconds when the last fetch started; 0 = never */
+	int64_t last_fetch; /* monotonic milliseconds when the last fetch started; 0 = never */
 	int ever_had_keys;
 	uint64_t fetches;
 };
 
 static int64_t
-mono_now(void)
+mono_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
+	/* milliseconds, not seconds: with whole seconds two fetches a millisecond apart, on either
+	 * side of a second's turn, were "a second apart" */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0: 0 is "never" */
 }
 
 static int64_t
@@ -425,7 +427,7 @@ jg_oidc_set_jwks(struct jg_oidc *o, const char *jwks, size_t len)
 		return JG_EPARSE;
 	}
 	pthread_mutex_lock(&o->lock);
-	o->last_fetch = mono_now(); /* as if fetched now: no refetch within min_refresh */
+	o->last_fetch = mono_now_ms(); /* as if fetched now: no refetch within min_refresh */
 	pthread_mutex_unlock(&o->lock);
 	int rc = merge_jwks(o, doc);
 	json_decref(doc);
@@ -436,7 +438,7 @@ int
 jg_oidc_refresh(struct jg_oidc *o)
 {
 	pthread_mutex_lock(&o->lock);
-	o->last_fetch = mono_now();
+	o->last_fetch = mono_now_ms();
 	pthread_mutex_unlock(&o->lock);
 	int rc = fetch_keys(o);
 	if (rc != 0) {
@@ -469,8 +471,9 @@ key_acquire(struct jg_oidc *o, const char *kid, int *unavailable)
 	*unavailable = 0;
 	pthread_mutex_lock(&o->lock);
 	k = find_active(o, kid);
-	if (k == NULL && (o->last_fetch == 0 || mono_now() - o->last_fetch >= o->min_refresh)) {
-		o->last_fetch = mono_now(); /* before fetching: others will not fetch too */
+	if (k == NULL &&
+	    (o->last_fetch == 0 || mono_now_ms() - o->last_fetch >= o->min_refresh * 1000)) {
+		o->last_fetch = mono_now_ms(); /* before fetching: others will not fetch too */
 		fetch = 1;
 	}
 	if (k)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -218,6 +219,58 @@ test_oidc_unknown_kid_fetches_once(void **state)
 	jg_oidc_free(fresh);
 }
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Unknown kids in a loop for 2.5 s with jwks_min_refresh_seconds 1: the
+ * fetches are at least that far apart.  With the interval kept in whole
+ * seconds, a fetch late in one second and one early in the next were
+ * milliseconds apart (e2e abuse.test caught 2 fetches within one interval).
+ */
+static void
+test_oidc_unknown_kid_fetches_at_most_once_per_interval(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_oidc *o = NULL;
+	struct jg_identity id = {0};
+	char err[256], why[256];
+	int64_t at[8];
+	int n = 0;
+
+	int64_t saved = f->cfg->oidc_jwks_min_refresh;
+	f->cfg->oidc_jwks_min_refresh = 1;
+	assert_int_equal(jg_oidc_new(f->cfg, &o, err, sizeof(err)), 0);
+	f->cfg->oidc_jwks_min_refresh = saved;
+	char *t = token_with("{\"alg\":\"ES256\",\"kid\":\"9\",\"typ\":\"at+jwt\"}",
+			     "{\"sub\":\"alice\"}");
+	int64_t t0 = monotonic_ms();
+	while (monotonic_ms() - t0 < 2500 && n < 8) {
+		uint64_t before = jg_oidc_jwks_fetches(o);
+		int64_t start = monotonic_ms();
+		/* no key can be had (nothing answers): 503 each time, fetched or not */
+		assert_int_equal(jg_oidc_verify_access_token(o, t, &id, why, sizeof(why)),
+				 JG_EUNAVAIL);
+		if (jg_oidc_jwks_fetches(o) > before)
+			at[n++] = start; /* the fetch began after this */
+		jg_identity_clear(&id);
+		struct timespec ms = {0, 1000 * 1000};
+		nanosleep(&ms, NULL);
+	}
+	free(t);
+	jg_oidc_free(o);
+	assert_true(n >= 2); /* 2.5 s: at least a second fetch */
+	for (int i = 1; i < n; i++)
+		if (at[i] - at[i - 1] < 990) /* a call's own start is at most its fetch's start */
+			fail_msg("fetches %d and %d were %lld ms apart", i - 1, i,
+				 (long long)(at[i] - at[i - 1]));
+}
+
 /* Found by fuzz/fuzz_idp_token.c: a '=' in a JWK's numbers made cjose abort at import. */
 static void
 test_oidc_jwks_padding_skips_the_key(void **state)
@@ -247,6 +300,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_oidc_duplicate_keys_refused_first, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_oidc_unknown_kid_fetches_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oidc_unknown_kid_fetches_at_most_once_per_interval,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
