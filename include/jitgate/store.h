@@ -498,8 +498,17 @@ void jg_stmt_finish(struct jg_stmt *st);
  * the usual doubt of a lost acknowledgement).  conn is out of the
  * transaction either way.
  * abort: sends nothing more; rolls back; always leaves the pipeline.
+ *
+ * jg_store_pipeline_continue: a pipeline in the write transaction already
+ * open on conn (its earlier statements ran the usual way, their results
+ * read): no BEGIN is sent; the commit commits the whole transaction, and a
+ * failure or an abort rolls all of it back.  JG_EINVAL when no usable
+ * transaction is open.  For a transaction that must read before it writes
+ * (the audit writer's head lock and the entries past its verified chain)
+ * and then writes many small rows in one round trip.
  */
 int jg_store_pipeline_begin(struct jg_store_conn *conn) __attribute__((warn_unused_result));
+int jg_store_pipeline_continue(struct jg_store_conn *conn) __attribute__((warn_unused_result));
 int jg_stmt_queue(struct jg_stmt *st) __attribute__((warn_unused_result));
 int jg_store_pipeline_commit(struct jg_store_conn *conn) __attribute__((warn_unused_result));
 void jg_store_pipeline_abort(struct jg_store_conn *conn);

@@ -84,6 +84,8 @@ head_load(struct jg_audit_tx *tx)
 	return 0;
 }
 
+static int run_or_queue(struct jg_audit_tx *tx, struct jg_stmt *st);
+
 static int
 head_store(struct jg_audit_tx *tx)
 {
@@ -100,9 +102,8 @@ head_store(struct jg_audit_tx *tx)
 	jg_stmt_bind_blob(st, 2, tx->last, 32);
 	jg_stmt_bind_blob(st, 3, buf, len);
 	jg_stmt_bind_int64(st, 4, tx->last_ts);
-	rc = jg_stmt_step(st);
-	jg_stmt_finish(st);
-	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+	rc = run_or_queue(tx, st);
+	return rc == 0 ? 0 : JG_ESTORE;
 }
 
 /* ---- appends -------------------------------------------------------------- */
@@ -467,9 +468,10 @@ static int append_fn(struct jg_audit_tx *tx, void *ctx);
 /*
  * PostgreSQL's fast path: a batch of plain appends in one round trip.
  *
- * The careful batch (run_batch) takes a round trip per step: BEGIN, the
- * head's lock and row, the re-read of what lies past the verified chain,
- * an insert per entry and per tree node, the head, COMMIT.  When this
+ * The careful batch (run_batch) takes a round trip per step - BEGIN, the
+ * head's lock and row, the re-read of what lies past the verified chain -
+ * and then, for plain appends, one pipeline with the inserts, the head and
+ * COMMIT (jg_store_pipeline_continue).  When this
  * writer committed the previous batch and nobody can have written since,
  * the head is known without reading it - it is what that batch left (own)
  * - and so is every entry of the next batch.  The whole batch is then one
@@ -506,6 +508,16 @@ static const char sql_head_update_if_pg[] =
     "AND l.xmin = audit_head.xmin) = ?5 - ?8 THEN ?1 END, "
     "last_hash = ?2, frontier = ?3, ts = ?4 WHERE id = 1";
 
+/* Whether every job of batch is a plain append (no savepoint, nothing read). */
+static bool
+plain_appends(const struct job *batch)
+{
+	for (const struct job *j = batch; j; j = j->next)
+		if (j->fn != append_fn || !j->no_savepoint)
+			return false;
+	return true;
+}
+
 static int
 fast_batch(struct jg_audit *a, struct job *batch)
 {
@@ -520,9 +532,8 @@ fast_batch(struct jg_audit *a, struct job *batch)
 			a->fast_skip--;
 		return FAST_DECLINED;
 	}
-	for (struct job *j = batch; j; j = j->next)
-		if (j->fn != append_fn || !j->no_savepoint)
-			return FAST_DECLINED;
+	if (!plain_appends(batch))
+		return FAST_DECLINED;
 	pthread_mutex_lock(&a->verify_lock);
 	ok = !a->broken && a->have_verified && a->verified.next_seq >= a->own_start &&
 	     a->verified.next_seq <= a->own.next_seq;
@@ -652,6 +663,18 @@ run_batch(struct jg_audit *a, struct job *batch)
 				       NULL) != 0)
 			goto fail;
 	}
+	/*
+	 * PostgreSQL, plain appends the fast path declined (most often: another
+	 * replica moved the head): the head is locked and everything up to it
+	 * verified; the inserts, the head and the COMMIT now go in one pipeline,
+	 * so the lock every replica's batches wait for is held for one more
+	 * round trip, not for one per row.
+	 */
+	if (a->pg && !record && plain_appends(batch)) {
+		if (jg_store_pipeline_continue(a->conn) != 0)
+			goto fail;
+		tx.pipelined = 1;
+	}
 	for (struct job *j = batch; j; j = j->next) {
 		struct jg_audit_tx saved = tx;
 		int64_t now = jg_audit_now_ms();
@@ -661,6 +684,12 @@ run_batch(struct jg_audit *a, struct job *batch)
 		j->rc = j->fn(&tx, j->ctx);
 		if (j->rc == JG_ESTORE)
 			j->rc = JG_EUNAVAIL;
+		if (tx.pipelined && j->rc != 0) {
+			j->rc = 0; /* not a refusal of its own: the batch failed */
+			goto fail;
+		}
+		if (tx.pipelined)
+			continue; /* queued: the outcome is the commit's */
 		/* The transaction is gone (I/O error) or cannot be trusted: none of it stays. */
 		if (!jg_store_in_transaction(a->conn) || (j->no_savepoint && j->rc != 0)) {
 			j->rc = 0; /* not a refusal of its own: the batch failed */
@@ -679,13 +708,22 @@ run_batch(struct jg_audit *a, struct job *batch)
 		if (tx.size != saved.size)
 			top_level = 0; /* rows of a savepoint carry its own transaction id */
 	}
-	if ((tx.size != start_size && head_store(&tx) != 0) || jg_store_commit(a->conn) != 0)
+	if (tx.size != start_size && head_store(&tx) != 0)
 		goto fail;
+	if (tx.pipelined) {
+		tx.pipelined = 0; /* ended by its commit, whatever the outcome */
+		if (jg_store_pipeline_commit(a->conn) != 0)
+			goto fail;
+	} else if (jg_store_commit(a->conn) != 0) {
+		goto fail;
+	}
 	json_decref(a->dropped);
 	a->dropped = NULL;
 	batch_done(a, batch, &tx, start_size, data_version, keep_own, top_level);
 	return;
 fail:
+	if (a->conn != NULL && tx.pipelined)
+		jg_store_pipeline_abort(a->conn); /* leaves the pipeline, rolls back */
 	if (a->conn != NULL)
 		jg_store_rollback(a->conn);
 	for (struct job *j = batch; j; j = j->next)

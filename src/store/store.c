@@ -345,7 +345,13 @@ jg_stmt_finish(struct jg_stmt *st)
 int
 jg_store_pipeline_begin(struct jg_store_conn *conn)
 {
-	return JG_STORE_OPS(conn)->pipeline_begin(conn);
+	return JG_STORE_OPS(conn)->pipeline_begin(conn, false);
+}
+
+int
+jg_store_pipeline_continue(struct jg_store_conn *conn)
+{
+	return JG_STORE_OPS(conn)->pipeline_begin(conn, true);
 }
 
 int

@@ -52,7 +52,7 @@ struct jg_store_ops {
 	int64_t (*last_insert_rowid)(struct jg_store_conn *conn);
 	void (*finish)(struct jg_stmt *st);
 	const char *(*errmsg)(struct jg_store_conn *conn);
-	int (*pipeline_begin)(struct jg_store_conn *conn);
+	int (*pipeline_begin)(struct jg_store_conn *conn, bool in_tx);
 	int (*queue)(struct jg_stmt *st);
 	int (*pipeline_end)(struct jg_store_conn *conn, bool commit);
 };

@@ -1670,13 +1670,33 @@ pipe_failed(struct pg_conn *c)
 }
 
 static int
-pg_pipeline_begin(struct jg_store_conn *conn)
+pg_pipeline_begin(struct jg_store_conn *conn, bool in_tx)
 {
 	struct pg_conn *c = CONN(conn);
 
 	if (c->pg == NULL || c->broken) {
 		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
 		return JG_EUNAVAIL;
+	}
+	if (in_tx) {
+		/* a lazy BEGIN goes first, on its own; cursors left to close need no CLOSE: the
+		 * pipeline ends the transaction (no scan can be queued to reuse one meanwhile) */
+		int rc = c->in_pipeline || c->begin_sql == NULL ? 0 : send_begin(c);
+		if (rc != 0)
+			return rc;
+		if (c->in_pipeline || c->read_only_tx ||
+		    PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "a pipeline continues an open write transaction");
+			return JG_EINVAL;
+		}
+		c->nclosing = 0;
+		if (PQenterPipelineMode(c->pg) != 1)
+			return fail(c, NULL);
+		c->in_pipeline = true;
+		c->pipe_rc = 0;
+		c->npipe = 0;
+		return 0;
 	}
 	if (c->in_pipeline || c->begin_sql != NULL || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
 		snprintf(c->errmsg, sizeof(c->errmsg), "a pipeline starts outside a transaction");

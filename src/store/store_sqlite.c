@@ -653,8 +653,17 @@ sq_stmt_finish(struct jg_stmt *st)
  * decides the commit, as the server decides a PostgreSQL pipeline's.
  */
 static int
-sq_pipeline_begin(struct jg_store_conn *conn)
+sq_pipeline_begin(struct jg_store_conn *conn, bool in_tx)
 {
+	if (in_tx) { /* continues the open transaction */
+		if (conn->in_pipeline || sqlite3_get_autocommit(conn->db)) {
+			conn->why = "a pipeline continues an open transaction";
+			return JG_EINVAL;
+		}
+		conn->in_pipeline = true;
+		conn->pipe_rc = 0;
+		return 0;
+	}
 	if (conn->in_pipeline || !sqlite3_get_autocommit(conn->db)) {
 		conn->why = "a pipeline starts outside a transaction";
 		return JG_EINVAL;

@@ -522,8 +522,24 @@ pipeline_commits_all_or_nothing(void **state)
 	jg_stmt_finish(st);
 	jg_store_pipeline_abort(conn);
 	assert_int_equal(jg_store_in_transaction(conn), 0);
+	/* continued: in an open write transaction, whose earlier writes share its fate */
+	assert_int_equal(jg_store_pipeline_continue(conn), JG_EINVAL); /* none open */
+	for (int want = 1; want <= 2; want++) {
+		assert_int_equal(jg_store_begin(conn), 0);
+		assert_int_equal(jg_stmt_prepare(conn, ins, &st), 0);
+		jg_stmt_bind_int64(st, 1, 30 + want);
+		assert_int_equal(jg_stmt_run(st), 0); /* before the pipeline */
+		assert_int_equal(jg_store_pipeline_continue(conn), 0);
+		assert_int_equal(jg_store_pipeline_continue(conn), JG_EINVAL); /* one at a time */
+		assert_int_equal(jg_stmt_prepare(conn, guard, &st), 0);
+		jg_stmt_bind_int64(st, 1, want);
+		assert_int_equal(jg_stmt_queue(st), want == 1 ? 0 : JG_ECONFLICT);
+		jg_stmt_finish(st);
+		assert_int_equal(jg_store_pipeline_commit(conn), want == 1 ? 0 : JG_ECONFLICT);
+		assert_int_equal(jg_store_in_transaction(conn), 0);
+	}
 	jg_store_release(f->store, conn);
-	assert_int_equal(count_rows(f->store), 5);
+	assert_int_equal(count_rows(f->store), 6); /* 31 stays, 32 went with the failed pipeline */
 }
 
 /* SQLite: one serving process per file, so every name is held, and stays held. */

@@ -1180,6 +1180,44 @@ test_pipeline_is_one_transaction(void **state)
 	}
 	assert_int_equal(one_int(other, "SELECT count(*) FROM pl"), 3); /* 13, not 14 */
 
+	/* continued: a write transaction that read first (a row lock held), then one pipeline
+	 * for its writes and the COMMIT; a failure there takes the earlier writes with it */
+	assert_int_equal(jg_store_pipeline_continue(c), JG_EINVAL); /* no transaction open */
+	assert_int_equal(jg_store_begin_read(c), 0);
+	assert_int_equal(jg_store_pipeline_continue(c), JG_EINVAL); /* a read transaction */
+	assert_int_equal(jg_store_rollback(c), 0);
+	assert_int_equal(jg_store_begin(c), 0);
+	assert_int_equal(
+	    one_int(c, "SELECT count(*) FROM (SELECT k FROM pl WHERE k = 1 FOR UPDATE) l"), 1);
+	assert_int_equal(jg_stmt_prepare(c, sql_pl_insert, &st), 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, 20), 0);
+	assert_int_equal(jg_stmt_bind_blob(st, 2, "r", 1), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE); /* before the pipeline, the usual way */
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_pipeline_continue(c), 0);
+	assert_int_equal(queue_pl(c, 21, "p", 1), 0);
+	assert_int_equal(jg_store_pipeline_continue(c), JG_EINVAL); /* one at a time */
+	assert_int_equal(jg_store_pipeline_commit(c), 0);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k IN (20, 21)"), 2);
+	assert_int_equal(jg_store_begin(c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql_pl_insert, &st), 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, 22), 0);
+	assert_int_equal(jg_stmt_bind_blob(st, 2, "r", 1), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
+	jg_stmt_finish(st);
+	assert_int_equal(jg_store_pipeline_continue(c), 0);
+	assert_int_equal(queue_pl(c, 1, "dup", 3), 0);
+	assert_int_equal(jg_store_pipeline_commit(c), JG_ECONFLICT);
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k = 22"), 0);
+	assert_int_equal(jg_store_begin(c), 0);
+	assert_int_equal(jg_store_pipeline_continue(c), 0);
+	assert_int_equal(queue_pl(c, 23, "a", 1), 0);
+	jg_store_pipeline_abort(c); /* rolls the whole transaction back */
+	assert_int_equal(jg_store_in_transaction(c), 0);
+	assert_int_equal(one_int(other, "SELECT count(*) FROM pl WHERE k = 23"), 0);
+
 	/* an abort sends no COMMIT */
 	assert_int_equal(jg_store_pipeline_begin(c), 0);
 	assert_int_equal(queue_pl(c, 5, "z", 1), 0);
