@@ -806,21 +806,32 @@ expect_fork(struct fixture *f, uint64_t size_after, const char *why_part)
 	assert_int_equal(size, size_after); /* nothing appended */
 }
 
+/*
+ * Writer 0 appends 5 entries (the head at 3 saved in head3), then writer
+ * `by` makes a checkpoint of all 5: the start of a loss under a checkpoint.
+ */
+static void
+five_entries_checkpointed_by(struct fixture *f, int by, char *head3, size_t len)
+{
+	uint64_t cp = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	head_save(f, head3, len);
+	for (int i = 3; i < 5; i++)
+		assert_int_equal(append(&f->w[0], i), 0);
+	assert_int_equal(jg_audit_checkpoint(f->w[by].audit, NULL, &cp), 0);
+	assert_int_equal(cp, 5);
+}
+
 /* A checkpoint in the database covers a lost entry (made by the other replica): a fork. */
 static void
 test_audit_pg_failover_loss_under_a_stored_checkpoint_fails_closed(void **state)
 {
 	struct fixture *f = *state;
 	char head3[1024];
-	uint64_t cp = 0;
 
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
-	head_save(f, head3, sizeof(head3));
-	for (int i = 3; i < 5; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
-	assert_int_equal(jg_audit_checkpoint(f->w[1].audit, NULL, &cp), 0);
-	assert_int_equal(cp, 5);
+	five_entries_checkpointed_by(f, 1, head3, sizeof(head3));
 	drop_to(f, 3, head3);
 	expect_fork(f, 3, "a checkpoint covers 5 entries but the log holds 3");
 }
@@ -831,15 +842,8 @@ test_audit_pg_failover_loss_under_its_own_checkpoint_fails_closed(void **state)
 {
 	struct fixture *f = *state;
 	char head3[1024];
-	uint64_t cp = 0;
 
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
-	head_save(f, head3, sizeof(head3));
-	for (int i = 3; i < 5; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
-	assert_int_equal(jg_audit_checkpoint(f->w[0].audit, NULL, &cp), 0);
-	assert_int_equal(cp, 5);
+	five_entries_checkpointed_by(f, 0, head3, sizeof(head3));
 	pgdb_must_in(f->db, "BEGIN; SET LOCAL session_replication_role = replica;"
 			    "DELETE FROM audit_checkpoints; COMMIT;");
 	drop_to(f, 3, head3);
