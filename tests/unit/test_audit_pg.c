@@ -807,19 +807,26 @@ expect_fork(struct fixture *f, uint64_t size_after, const char *why_part)
 }
 
 /*
- * Writer 0 appends 5 entries (the head at 3 saved in head3), then writer
- * `by` makes a checkpoint of all 5: the start of a loss under a checkpoint.
+ * Writer 0 appends 5 entries, the head at 3 saved in head3: what a failover
+ * that loses entries 3 and 4 (drop_to(f, 3, head3)) starts from.
  */
 static void
-five_entries_checkpointed_by(struct fixture *f, int by, char *head3, size_t len)
+five_entries_head3_saved(struct fixture *f, char *head3, size_t len)
 {
-	uint64_t cp = 0;
-
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(append(&f->w[0], i), 0);
 	head_save(f, head3, len);
 	for (int i = 3; i < 5; i++)
 		assert_int_equal(append(&f->w[0], i), 0);
+}
+
+/* The same, then writer `by` makes a checkpoint of all 5: a loss under a checkpoint. */
+static void
+five_entries_checkpointed_by(struct fixture *f, int by, char *head3, size_t len)
+{
+	uint64_t cp = 0;
+
+	five_entries_head3_saved(f, head3, len);
 	assert_int_equal(jg_audit_checkpoint(f->w[by].audit, NULL, &cp), 0);
 	assert_int_equal(cp, 5);
 }
@@ -892,11 +899,7 @@ test_audit_pg_failover_second_replica_that_read_the_loss_fails_closed(void **sta
 	char head3[1024], why[400] = "";
 	uint64_t size = 0;
 
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
-	head_save(f, head3, sizeof(head3));
-	for (int i = 3; i < 5; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
+	five_entries_head3_saved(f, head3, sizeof(head3));
 	assert_int_equal(jg_audit_check(f->w[1].audit, NULL), 0); /* it has seen 0-4 */
 	drop_to(f, 3, head3);
 	assert_int_equal(append(&f->w[0], 5), 0); /* the loss recorded as entry 3, then 4 */
@@ -949,11 +952,7 @@ test_audit_pg_failover_loss_record_overtaken_fails_closed(void **state)
 	char head3[1024], why[400] = "";
 	uint64_t size = 0;
 
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
-	head_save(f, head3, sizeof(head3));
-	for (int i = 3; i < 5; i++)
-		assert_int_equal(append(&f->w[0], i), 0);
+	five_entries_head3_saved(f, head3, sizeof(head3));
 	drop_to(f, 3, head3);
 	assert_int_equal(jg_audit_run(f->w[0].audit, end_own_backend_fn, NULL), JG_EUNAVAIL);
 	assert_int_equal(jg_audit_size(f->owner, &size), 0);
