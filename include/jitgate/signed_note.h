@@ -21,6 +21,13 @@
  * canonical decimal (no sign, no leading zero) within 64 bits, a root that
  * is not 32 bytes, and extension lines (jitgate never writes them).
  *
+ * Cosignatures (c2sp.org/tlog-cosignature v1.0.1) are signature lines of a
+ * second key type, 0x04: the key ID hashes 0x04 instead of 0x01, and the
+ * signature is 72 bytes, a big-endian 64-bit POSIX time (at most 2^63 - 1)
+ * and an Ed25519 signature over "cosignature/v1\ntime <t>\n" followed by
+ * the note text.  A verifier key remembers its type (alg), so a log key
+ * never accepts a cosignature nor a witness key a log signature.
+ *
  * Verification follows the spec: signatures from other keys (name or key ID
  * differ) are ignored; a signature that claims the verifier's name and key
  * ID but does not verify rejects the whole note; at least one must verify.
@@ -64,11 +71,15 @@ struct jg_checkpoint {
 	uint8_t root[JG_NOTE_HASH_LEN];
 };
 
-/* A trusted Ed25519 verifier key. */
+#define JG_NOTE_ALG_ED25519	   0x01 /* a log's note signature */
+#define JG_NOTE_ALG_COSIGNATURE_V1 0x04 /* a witness's timestamped cosignature */
+
+/* A trusted Ed25519 verifier key of one type. */
 struct jg_note_verifier {
 	char name[JG_NOTE_MAX_NAME + 1];
 	uint32_t key_id;
 	uint8_t pub[32];
+	uint8_t alg; /* JG_NOTE_ALG_ED25519 or JG_NOTE_ALG_COSIGNATURE_V1 */
 };
 
 /*
@@ -95,6 +106,12 @@ int jg_signed_note_checkpoint_body(const char *origin, uint64_t size,
  * jg_signed_note_verify, that the tree matches is for the caller.
  */
 int jg_signed_note_checkpoint_parse(const char *text, size_t len, struct jg_checkpoint *cp);
+
+/*
+ * Decodes len bytes at s, the canonical padded standard base64 of a 32-byte
+ * hash (a checkpoint root, a proof line), into out.  Returns 0 or JG_EPARSE.
+ */
+int jg_signed_note_hash_decode(const char *s, size_t len, uint8_t out[JG_NOTE_HASH_LEN]);
 
 /*
  * Signs text (text_len bytes: valid UTF-8, no control characters but
@@ -127,6 +144,23 @@ int jg_signed_note_verify(const struct jg_signed_note *note, const struct jg_not
     __attribute__((warn_unused_result));
 
 /*
+ * jg_signed_note_verify, also giving the time of a verified cosignature
+ * (*timestamp; 0 for a log signature, which has none).
+ */
+int jg_signed_note_verify_time(const struct jg_signed_note *note, const struct jg_note_verifier *v,
+			       uint64_t *timestamp) __attribute__((warn_unused_result));
+
+/*
+ * Cosigns text (a whole note text, as for jg_signed_note_sign) at timestamp
+ * (POSIX seconds, at most 2^63 - 1) with the Ed25519 key under name: *line
+ * is the one signature line "— name base64(key ID || time || sig)\n" (key
+ * type 0x04), NUL-terminated, freed by the caller; *line_len its bytes.
+ * Returns 0, JG_EINVAL, JG_ECRYPTO or JG_ENOMEM.
+ */
+int jg_signed_note_cosign(const char *text, size_t text_len, const char *name, EVP_PKEY *key,
+			  uint64_t timestamp, char **line, size_t *line_len);
+
+/*
  * Parse, verify against v, and parse the checkpoint body, in one call:
  * *cp is filled only when everything passes.  Returns 0 or the first error
  * of the three functions above.
@@ -141,6 +175,9 @@ int jg_signed_note_open_checkpoint(const char *buf, size_t len, const struct jg_
  */
 int jg_signed_note_verifier_init(struct jg_note_verifier *v, const char *name, const EVP_PKEY *key);
 
+/* The same for a cosigner (witness) key: type 0x04. */
+int jg_signed_note_cosigner_init(struct jg_note_verifier *v, const char *name, const EVP_PKEY *key);
+
 /*
  * Writes the verifier key string of v to a new NUL-terminated string *out,
  * freed by the caller with free().  Returns 0, JG_EINVAL or JG_ENOMEM.
@@ -154,6 +191,9 @@ int jg_signed_note_verifier_format(const struct jg_note_verifier *v, char **out)
  */
 int jg_signed_note_verifier_parse(const char *s, struct jg_note_verifier *v);
 
+/* The same for a cosigner (witness) verifier key: type 0x04 only. */
+int jg_signed_note_cosigner_parse(const char *s, struct jg_note_verifier *v);
+
 /*
  * Parses a signer key string (a secret: the caller wipes it) into a new
  * Ed25519 private key *key (freed with EVP_PKEY_free()) and its name into
@@ -161,5 +201,16 @@ int jg_signed_note_verifier_parse(const char *s, struct jg_note_verifier *v);
  * JG_EPARSE or JG_ECRYPTO.
  */
 int jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_PKEY **key);
+
+/* The same for a cosigner's signer key "PRIVATE+KEY+<name>+<id>+<base64(0x04 || seed)>". */
+int jg_signed_note_cosigner_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1],
+					 EVP_PKEY **key);
+
+/*
+ * Writes the signer key string of the Ed25519 private key under name for
+ * key type alg to a new string *out (a secret: the caller wipes and frees
+ * it).  Returns 0, JG_EINVAL, JG_ECRYPTO or JG_ENOMEM.
+ */
+int jg_signed_note_signer_format(const char *name, uint8_t alg, EVP_PKEY *key, char **out);
 
 #endif

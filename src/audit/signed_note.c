@@ -34,12 +34,13 @@
 #include "jitgate/sha256.h"
 #include "jitgate/signed_note.h"
 
-#define ED25519_ALG	0x01
-#define ED25519_KEY_LEN 32
-#define ED25519_SIG_LEN 64
-#define EM_DASH_SP	"\xe2\x80\x94 " /* U+2014 then a space: starts a signature line */
-#define EM_DASH_SP_LEN	4
-#define B64_LEN(n)	(4 * (((n) + 2) / 3)) /* padded base64 length of n bytes */
+#define ED25519_KEY_LEN	     32
+#define ED25519_SIG_LEN	     64
+#define EM_DASH_SP	     "\xe2\x80\x94 " /* U+2014 then a space: starts a signature line */
+#define EM_DASH_SP_LEN	     4
+#define COSIGNATURE_HEADER   "cosignature/v1\n"	   /* the signed message's first line */
+#define COSIGNATURE_MAX_TIME ((uint64_t)INT64_MAX) /* 2^63 - 1: the spec's bound */
+#define B64_LEN(n)	     (4 * (((n) + 2) / 3)) /* padded base64 length of n bytes */
 
 /* ---- text rules ------------------------------------------------------- */
 
@@ -146,6 +147,19 @@ decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
 	return 0;
 }
 
+int
+jg_signed_note_hash_decode(const char *s, size_t len, uint8_t out[JG_NOTE_HASH_LEN])
+{
+	uint8_t raw[B64_LEN(JG_NOTE_HASH_LEN) / 4 * 3];
+	size_t n;
+
+	if (s == NULL || len != B64_LEN(JG_NOTE_HASH_LEN) ||
+	    decode(s, len, raw, sizeof(raw), &n) != 0 || n != JG_NOTE_HASH_LEN)
+		return JG_EPARSE;
+	memcpy(out, raw, JG_NOTE_HASH_LEN);
+	return 0;
+}
+
 /* Exactly 8 hex digits (either case) into *v. */
 static bool
 parse_hex32(const char *s, size_t len, uint32_t *v)
@@ -161,10 +175,11 @@ parse_hex32(const char *s, size_t len, uint32_t *v)
 
 /* ---- keys ------------------------------------------------------------- */
 
-int
-jg_signed_note_key_id(const char *name, const uint8_t pub[ED25519_KEY_LEN], uint32_t *id)
+/* The key ID of (name, alg, pub): SHA-256(name || 0x0A || alg || pub)[:4]. */
+static int
+key_id_alg(const char *name, uint8_t alg, const uint8_t pub[ED25519_KEY_LEN], uint32_t *id)
 {
-	static const uint8_t sep[2] = {'\n', ED25519_ALG};
+	const uint8_t sep[2] = {'\n', alg};
 	uint8_t md[JG_SHA256_LEN];
 	struct jg_sha256_ctx ctx;
 
@@ -182,7 +197,13 @@ jg_signed_note_key_id(const char *name, const uint8_t pub[ED25519_KEY_LEN], uint
 }
 
 int
-jg_signed_note_verifier_init(struct jg_note_verifier *v, const char *name, const EVP_PKEY *key)
+jg_signed_note_key_id(const char *name, const uint8_t pub[ED25519_KEY_LEN], uint32_t *id)
+{
+	return key_id_alg(name, JG_NOTE_ALG_ED25519, pub, id);
+}
+
+static int
+verifier_init_alg(struct jg_note_verifier *v, const char *name, uint8_t alg, const EVP_PKEY *key)
 {
 	struct jg_note_verifier tmp;
 	size_t len = sizeof(tmp.pub);
@@ -193,11 +214,24 @@ jg_signed_note_verifier_init(struct jg_note_verifier *v, const char *name, const
 	memset(&tmp, 0, sizeof(tmp));
 	if (!EVP_PKEY_get_raw_public_key(key, tmp.pub, &len) || len != sizeof(tmp.pub))
 		return JG_ECRYPTO;
-	if ((rc = jg_signed_note_key_id(name, tmp.pub, &tmp.key_id)) != 0)
+	if ((rc = key_id_alg(name, alg, tmp.pub, &tmp.key_id)) != 0)
 		return rc;
 	memcpy(tmp.name, name, strlen(name) + 1);
+	tmp.alg = alg;
 	*v = tmp;
 	return 0;
+}
+
+int
+jg_signed_note_verifier_init(struct jg_note_verifier *v, const char *name, const EVP_PKEY *key)
+{
+	return verifier_init_alg(v, name, JG_NOTE_ALG_ED25519, key);
+}
+
+int
+jg_signed_note_cosigner_init(struct jg_note_verifier *v, const char *name, const EVP_PKEY *key)
+{
+	return verifier_init_alg(v, name, JG_NOTE_ALG_COSIGNATURE_V1, key);
 }
 
 int
@@ -208,9 +242,10 @@ jg_signed_note_verifier_format(const struct jg_note_verifier *v, char **out)
 	size_t need;
 
 	*out = NULL;
-	if (!valid_short_name(v->name))
+	if (!valid_short_name(v->name) ||
+	    (v->alg != JG_NOTE_ALG_ED25519 && v->alg != JG_NOTE_ALG_COSIGNATURE_V1))
 		return JG_EINVAL;
-	raw[0] = ED25519_ALG;
+	raw[0] = v->alg;
 	memcpy(raw + 1, v->pub, ED25519_KEY_LEN);
 	encode(raw, sizeof(raw), b64);
 	need = strlen(v->name) + 1 + 8 + 1 + strlen(b64) + 1;
@@ -221,12 +256,14 @@ jg_signed_note_verifier_format(const struct jg_note_verifier *v, char **out)
 }
 
 /*
- * Splits "<name>+<8 hex>+<base64 of 0x01 || 32 bytes>" (s is NUL-terminated)
- * into name, key ID and the 32 key bytes, checking the algorithm byte and
- * length.  Base64 may itself hold '+', so only the first two are separators.
+ * Splits "<name>+<8 hex>+<base64 of alg || 32 bytes>" (s is NUL-terminated)
+ * into name, key ID and the 32 key bytes, checking that the algorithm byte
+ * is alg and the length.  Base64 may itself hold '+', so only the first two
+ * are separators.
  */
 static int
-split_key(const char *s, char name[JG_NOTE_MAX_NAME + 1], uint32_t *id, uint8_t key[32])
+split_key(const char *s, uint8_t alg, char name[JG_NOTE_MAX_NAME + 1], uint32_t *id,
+	  uint8_t key[32])
 {
 	const char *plus1, *plus2;
 	uint8_t raw[B64_LEN(1 + 32) / 4 * 3];
@@ -239,7 +276,7 @@ split_key(const char *s, char name[JG_NOTE_MAX_NAME + 1], uint32_t *id, uint8_t 
 	if ((size_t)(plus1 - s) > JG_NOTE_MAX_NAME || !valid_name(s, (size_t)(plus1 - s)) ||
 	    !parse_hex32(plus1 + 1, (size_t)(plus2 - plus1 - 1), id) ||
 	    decode(plus2 + 1, b64len, raw, sizeof(raw), &rawlen) != 0 || rawlen != 1 + 32 ||
-	    raw[0] != ED25519_ALG)
+	    raw[0] != alg)
 		goto out;
 	memcpy(name, s, (size_t)(plus1 - s));
 	name[plus1 - s] = '\0';
@@ -250,8 +287,8 @@ out:
 	return rc;
 }
 
-int
-jg_signed_note_verifier_parse(const char *s, struct jg_note_verifier *v)
+static int
+verifier_parse_alg(const char *s, uint8_t alg, struct jg_note_verifier *v)
 {
 	struct jg_note_verifier tmp;
 	uint32_t want;
@@ -259,15 +296,28 @@ jg_signed_note_verifier_parse(const char *s, struct jg_note_verifier *v)
 	if (s == NULL || strnlen(s, 1024) >= 1024)
 		return JG_EPARSE;
 	memset(&tmp, 0, sizeof(tmp));
-	if (split_key(s, tmp.name, &tmp.key_id, tmp.pub) != 0 ||
-	    jg_signed_note_key_id(tmp.name, tmp.pub, &want) != 0 || want != tmp.key_id)
+	if (split_key(s, alg, tmp.name, &tmp.key_id, tmp.pub) != 0 ||
+	    key_id_alg(tmp.name, alg, tmp.pub, &want) != 0 || want != tmp.key_id)
 		return JG_EPARSE;
+	tmp.alg = alg;
 	*v = tmp;
 	return 0;
 }
 
 int
-jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_PKEY **key)
+jg_signed_note_verifier_parse(const char *s, struct jg_note_verifier *v)
+{
+	return verifier_parse_alg(s, JG_NOTE_ALG_ED25519, v);
+}
+
+int
+jg_signed_note_cosigner_parse(const char *s, struct jg_note_verifier *v)
+{
+	return verifier_parse_alg(s, JG_NOTE_ALG_COSIGNATURE_V1, v);
+}
+
+static int
+signer_parse_alg(const char *s, uint8_t alg, char name[JG_NOTE_MAX_NAME + 1], EVP_PKEY **key)
 {
 	static const char prefix[] = "PRIVATE+KEY+";
 	char kname[JG_NOTE_MAX_NAME + 1];
@@ -279,7 +329,7 @@ jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_
 
 	*key = NULL;
 	if (s == NULL || strnlen(s, 1024) >= 1024 || strncmp(s, prefix, sizeof(prefix) - 1) != 0 ||
-	    split_key(s + sizeof(prefix) - 1, kname, &id, seed) != 0)
+	    split_key(s + sizeof(prefix) - 1, alg, kname, &id, seed) != 0)
 		goto out;
 	rc = JG_ECRYPTO;
 	if ((pk = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed, sizeof(seed))) ==
@@ -287,7 +337,7 @@ jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_
 	    !EVP_PKEY_get_raw_public_key(pk, pub, &publen) || publen != sizeof(pub))
 		goto out;
 	rc = JG_EPARSE;
-	if (jg_signed_note_key_id(kname, pub, &want) != 0 || want != id)
+	if (key_id_alg(kname, alg, pub, &want) != 0 || want != id)
 		goto out;
 	memcpy(name, kname, strlen(kname) + 1);
 	*key = pk;
@@ -296,6 +346,52 @@ jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_
 out:
 	OPENSSL_cleanse(seed, sizeof(seed));
 	EVP_PKEY_free(pk);
+	return rc;
+}
+
+int
+jg_signed_note_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_PKEY **key)
+{
+	return signer_parse_alg(s, JG_NOTE_ALG_ED25519, name, key);
+}
+
+int
+jg_signed_note_cosigner_signer_parse(const char *s, char name[JG_NOTE_MAX_NAME + 1], EVP_PKEY **key)
+{
+	return signer_parse_alg(s, JG_NOTE_ALG_COSIGNATURE_V1, name, key);
+}
+
+int
+jg_signed_note_signer_format(const char *name, uint8_t alg, EVP_PKEY *key, char **out)
+{
+	uint8_t raw[1 + ED25519_KEY_LEN], pub[ED25519_KEY_LEN];
+	char b64[B64_LEN(sizeof(raw)) + 1];
+	size_t seedlen = ED25519_KEY_LEN, publen = sizeof(pub), need;
+	uint32_t id;
+	int rc;
+
+	*out = NULL;
+	if (!valid_short_name(name) || key == NULL || !EVP_PKEY_is_a(key, "ED25519") ||
+	    (alg != JG_NOTE_ALG_ED25519 && alg != JG_NOTE_ALG_COSIGNATURE_V1))
+		return JG_EINVAL;
+	raw[0] = alg;
+	rc = JG_ECRYPTO;
+	if (!EVP_PKEY_get_raw_private_key(key, raw + 1, &seedlen) || seedlen != ED25519_KEY_LEN ||
+	    !EVP_PKEY_get_raw_public_key(key, pub, &publen) || publen != sizeof(pub))
+		goto out;
+	if ((rc = key_id_alg(name, alg, pub, &id)) != 0)
+		goto out;
+	encode(raw, sizeof(raw), b64);
+	need = sizeof("PRIVATE+KEY+") - 1 + strlen(name) + 1 + 8 + 1 + strlen(b64) + 1;
+	rc = JG_ENOMEM;
+	if ((*out = malloc(need)) == NULL)
+		goto out;
+	snprintf(*out, need, "PRIVATE+KEY+%s+%08" PRIx32 "+%s", name, id, b64);
+	rc = 0;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	ERR_clear_error();
 	return rc;
 }
 
@@ -568,15 +664,128 @@ ed25519_verify(EVP_PKEY *pkey, const uint8_t *sig, size_t siglen, const char *ms
 	return ok;
 }
 
+/*
+ * The message a cosignature/v1 signs: "cosignature/v1\ntime <t>\n" and the
+ * note text, in a new buffer (*msg, *len) the caller frees.
+ */
+static int
+cosignature_message(uint64_t timestamp, const char *text, size_t text_len, char **msg, size_t *len)
+{
+	char head[64];
+	int n = snprintf(head, sizeof(head), COSIGNATURE_HEADER "time %" PRIu64 "\n", timestamp);
+
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return JG_EINVAL;
+	if ((*msg = malloc((size_t)n + text_len)) == NULL)
+		return JG_ENOMEM;
+	memcpy(*msg, head, (size_t)n);
+	memcpy(*msg + n, text, text_len);
+	*len = (size_t)n + text_len;
+	return 0;
+}
+
+int
+jg_signed_note_cosign(const char *text, size_t text_len, const char *name, EVP_PKEY *key,
+		      uint64_t timestamp, char **line, size_t *line_len)
+{
+	uint8_t pub[ED25519_KEY_LEN], blob[4 + 8 + ED25519_SIG_LEN];
+	char b64[B64_LEN(sizeof(blob)) + 1];
+	size_t publen = sizeof(pub), siglen = ED25519_SIG_LEN, msglen = 0, namelen;
+	EVP_MD_CTX *ctx = NULL;
+	char *msg = NULL, *w;
+	uint32_t id;
+	int rc;
+
+	*line = NULL;
+	if (text == NULL || text_len == 0 || text[text_len - 1] != '\n' ||
+	    !valid_text(text, text_len, true) || !valid_short_name(name) || key == NULL ||
+	    !EVP_PKEY_is_a(key, "ED25519") || timestamp > COSIGNATURE_MAX_TIME)
+		return JG_EINVAL;
+	if (!EVP_PKEY_get_raw_public_key(key, pub, &publen) || publen != sizeof(pub))
+		return JG_ECRYPTO;
+	if ((rc = key_id_alg(name, JG_NOTE_ALG_COSIGNATURE_V1, pub, &id)) != 0 ||
+	    (rc = cosignature_message(timestamp, text, text_len, &msg, &msglen)) != 0)
+		return rc;
+	for (int i = 0; i < 4; i++)
+		blob[i] = (uint8_t)(id >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++)
+		blob[4 + i] = (uint8_t)(timestamp >> (56 - 8 * i));
+	rc = JG_ECRYPTO;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, blob + 12, &siglen, (const unsigned char *)msg, msglen) != 1 ||
+	    siglen != ED25519_SIG_LEN)
+		goto out;
+	encode(blob, sizeof(blob), b64);
+	namelen = strlen(name);
+	*line_len = EM_DASH_SP_LEN + namelen + 1 + (sizeof(b64) - 1) + 1;
+	rc = JG_ENOMEM;
+	if ((*line = malloc(*line_len + 1)) == NULL)
+		goto out;
+	/* "— name base64\n", NUL */
+	w = put(*line, EM_DASH_SP, EM_DASH_SP_LEN);
+	w = put(w, name, namelen);
+	w = put(w, " ", 1);
+	w = put(w, b64, sizeof(b64) - 1);
+	put(w, "\n", 2);
+	rc = 0;
+out:
+	free(msg);
+	EVP_MD_CTX_free(ctx);
+	if (rc == JG_ECRYPTO)
+		ERR_clear_error();
+	return rc;
+}
+
+/*
+ * 1 if s, a signature line naming a cosigner key, is a valid cosignature/v1
+ * by pkey of text (its time in *timestamp), 0 if not, < 0 on failure.
+ */
+static int
+cosignature_verify(EVP_PKEY *pkey, const struct jg_note_sig *s, const char *text, size_t text_len,
+		   uint64_t *timestamp)
+{
+	uint64_t t = 0;
+	size_t msglen;
+	char *msg;
+	int ok;
+
+	if (s->sig_len != 8 + ED25519_SIG_LEN)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		t = t << 8 | s->sig[i];
+	if (t > COSIGNATURE_MAX_TIME)
+		return 0;
+	if (cosignature_message(t, text, text_len, &msg, &msglen) != 0)
+		return -1;
+	ok = ed25519_verify(pkey, s->sig + 8, ED25519_SIG_LEN, msg, msglen);
+	free(msg);
+	if (ok == 1)
+		*timestamp = t;
+	return ok;
+}
+
 int
 jg_signed_note_verify(const struct jg_signed_note *note, const struct jg_note_verifier *v)
+{
+	uint64_t timestamp;
+
+	return jg_signed_note_verify_time(note, v, &timestamp);
+}
+
+int
+jg_signed_note_verify_time(const struct jg_signed_note *note, const struct jg_note_verifier *v,
+			   uint64_t *timestamp)
 {
 	EVP_PKEY *pkey = NULL;
 	bool verified = false;
 	int rc = JG_EVERIFY;
 
-	if (note == NULL || v == NULL)
+	if (note == NULL || v == NULL || timestamp == NULL)
 		return JG_EINVAL;
+	if (v->alg != JG_NOTE_ALG_ED25519 && v->alg != JG_NOTE_ALG_COSIGNATURE_V1)
+		return JG_EINVAL;
+	*timestamp = 0;
 	for (size_t i = 0; i < note->n_sigs; i++) {
 		const struct jg_note_sig *s = &note->sigs[i];
 		int ok;
@@ -590,9 +799,12 @@ jg_signed_note_verify(const struct jg_signed_note *note, const struct jg_note_ve
 			goto out;
 		}
 		/* Our key: it must verify, or the whole note is refused. */
-		if (s->sig_len != ED25519_SIG_LEN)
+		if (v->alg == JG_NOTE_ALG_COSIGNATURE_V1)
+			ok = cosignature_verify(pkey, s, note->text, note->text_len, timestamp);
+		else if (s->sig_len != ED25519_SIG_LEN)
 			goto out;
-		ok = ed25519_verify(pkey, s->sig, s->sig_len, note->text, note->text_len);
+		else
+			ok = ed25519_verify(pkey, s->sig, s->sig_len, note->text, note->text_len);
 		if (ok < 0) {
 			rc = JG_ECRYPTO;
 			goto out;

@@ -7,7 +7,9 @@
  * fixed seed 00 01 .. 1f by Python's cryptography package (Ed25519 is
  * deterministic, so the note text is exact).  Around them: round trips
  * with fresh keys, tampering, foreign and forged signatures, and a long
- * list of malformed notes, checkpoints and key strings.
+ * list of malformed notes, checkpoints and key strings.  The cosignature
+ * (type 0x04) vector was made with node:crypto from the seed 07 07 .. 07,
+ * over the checkpoint of the tlog-cosignature spec's example at its time.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +55,19 @@
 	CP_BODY "\n" DASH "jitgate.example/audit "                                                 \
 		"J+IQpk2fMGiphmFtJwrFPIW3RJnQWme+lDZ7MLu0V/"                                       \
 		"zjej7dDm96vtbt5ZQDbsQrvFTP3QdZwznCvBXDqCLn2tQPXgY=\n"
+
+/* tlog-cosignature v1.0.1's example, cosigned by node:crypto with the seed 07 x 32. */
+#define CO_NAME "witness.example/w"
+#define CO_SKEY                                                                                    \
+	"PRIVATE+KEY+witness.example/w+83755ab3+BAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH"
+#define CO_VKEY "witness.example/w+83755ab3+BOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs"
+#define CO_BODY                                                                                    \
+	"example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+#define CO_TIME 1679315147
+#define CO_LINE                                                                                    \
+	DASH "witness.example/w "                                                                  \
+	     "g3VaswAAAABkGFDLWr4Jea05CAgwNVtwky0Jgz6WfX0QJgM//FkB/W9BoT9TX0DkTxG+2cT4p/"          \
+	     "ViKNhUM/SnUwFcYQzugGFQ15LwDw==\n"
 
 static const uint8_t root8[32] = {
     0x5d, 0xc9, 0xda, 0x79, 0xa7, 0x06, 0x59, 0xa9, 0xad, 0x55, 0x9c, 0xb7, 0x01, 0xde, 0xd9, 0xa2,
@@ -669,6 +684,96 @@ test_signed_note_signer_parse_mangled(void **state)
 	assert_int_equal(jg_signed_note_signer_parse(GO_VKEY, name, &key), JG_EPARSE);
 }
 
+/* The cosigner key signs the spec's example into node:crypto's exact line, and it verifies. */
+static void
+test_signed_note_cosign_golden(void **state)
+{
+	char name[JG_NOTE_MAX_NAME + 1], *line = NULL, *s = NULL;
+	struct jg_note_verifier v, w, log_view;
+	struct jg_signed_note *note = NULL;
+	uint64_t t = 0;
+	size_t len;
+	EVP_PKEY *key = NULL;
+
+	(void)state;
+	assert_int_equal(jg_signed_note_cosigner_signer_parse(CO_SKEY, name, &key), 0);
+	assert_string_equal(name, CO_NAME);
+	/* a 0x04 signer key is not a log key, nor a 0x01 key a cosigner's */
+	assert_int_equal(jg_signed_note_signer_parse(CO_SKEY, name, &(EVP_PKEY *){NULL}),
+			 JG_EPARSE);
+	assert_int_equal(jg_signed_note_cosigner_parse(GO_VKEY, &w), JG_EPARSE);
+	assert_int_equal(jg_signed_note_verifier_parse(CO_VKEY, &w), JG_EPARSE);
+
+	assert_int_equal(
+	    jg_signed_note_cosign(CO_BODY, strlen(CO_BODY), CO_NAME, key, CO_TIME, &line, &len), 0);
+	assert_string_equal(line, CO_LINE);
+	assert_int_equal(len, strlen(CO_LINE));
+
+	assert_int_equal(jg_signed_note_cosigner_init(&v, CO_NAME, key), 0);
+	assert_int_equal(v.alg, JG_NOTE_ALG_COSIGNATURE_V1);
+	assert_int_equal(jg_signed_note_verifier_format(&v, &s), 0);
+	assert_string_equal(s, CO_VKEY);
+	assert_int_equal(jg_signed_note_cosigner_parse(CO_VKEY, &w), 0);
+	assert_memory_equal(&v, &w, sizeof(v));
+
+	assert_int_equal(
+	    jg_signed_note_parse(CO_BODY "\n" CO_LINE, strlen(CO_BODY "\n" CO_LINE), &note), 0);
+	assert_int_equal(jg_signed_note_verify_time(note, &w, &t), 0);
+	assert_int_equal(t, CO_TIME);
+	/* the same key as a log key (type 0x01): another key ID, so the line is not its to judge */
+	assert_int_equal(jg_signed_note_verifier_init(&log_view, CO_NAME, key), 0);
+	assert_int_not_equal(log_view.key_id, w.key_id);
+	assert_int_equal(jg_signed_note_verify(note, &log_view), JG_EVERIFY);
+	jg_signed_note_free(note);
+	free(s);
+	free(line);
+	EVP_PKEY_free(key);
+}
+
+/* A cosignature with its time or text changed, or cut, does not verify; the time is bounded. */
+static void
+test_signed_note_cosign_tampered(void **state)
+{
+	struct keys *k = *state;
+	struct jg_note_verifier v;
+	struct jg_signed_note *note = NULL;
+	char *line = NULL, buf[1024];
+	uint64_t t;
+	size_t len;
+
+	assert_int_equal(jg_signed_note_cosigner_init(&v, "w.example/x", k->a), 0);
+	assert_int_equal(jg_signed_note_cosign(CO_BODY, strlen(CO_BODY), "w.example/x", k->a,
+					       (uint64_t)INT64_MAX + 1, &line, &len),
+			 JG_EINVAL);
+	assert_int_equal(
+	    jg_signed_note_cosign(CO_BODY, strlen(CO_BODY), "w.example/x", k->a, 42, &line, &len),
+	    0);
+	snprintf(buf, sizeof(buf), "%s\n%s", CO_BODY, line);
+	assert_int_equal(jg_signed_note_parse(buf, strlen(buf), &note), 0);
+	assert_int_equal(jg_signed_note_verify_time(note, &v, &t), 0);
+	assert_int_equal(t, 42);
+	jg_signed_note_free(note);
+
+	/* every byte of the base64 blob bumped (time, key ID or signature): never accepted */
+	char *b64 = strchr(buf + strlen(CO_BODY) + 1 + 4, ' ') + 1;
+	for (char *p = b64; *p != '\n'; p++) {
+		char was = *p;
+		*p = was == 'A' ? 'B' : 'A';
+		if (jg_signed_note_parse(buf, strlen(buf), &note) == 0) {
+			if (jg_signed_note_verify_time(note, &v, &t) == 0)
+				fail_msg("byte %td changed, still verified", p - b64);
+			jg_signed_note_free(note);
+		}
+		*p = was;
+	}
+	/* the text changed */
+	buf[0] = 'f';
+	assert_int_equal(jg_signed_note_parse(buf, strlen(buf), &note), 0);
+	assert_int_equal(jg_signed_note_verify_time(note, &v, &t), JG_EVERIFY);
+	jg_signed_note_free(note);
+	free(line);
+}
+
 int
 main(void)
 {
@@ -693,6 +798,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_signed_note_verifier_format_roundtrip, keys_setup,
 					    keys_teardown),
 	    cmocka_unit_test(test_signed_note_signer_parse_mangled),
+	    cmocka_unit_test(test_signed_note_cosign_golden),
+	    cmocka_unit_test_setup_teardown(test_signed_note_cosign_tampered, keys_setup,
+					    keys_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
