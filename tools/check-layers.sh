@@ -22,6 +22,7 @@ audit 4
 identity 5
 catalog 5
 notify 5
+witness 5
 access 6
 token 7
 dataplane 7

@@ -33,6 +33,7 @@ int jg_cmd_backup(int argc, char **argv);
 int jg_cmd_restore(int argc, char **argv);
 int jg_cmd_demo(int argc, char **argv);
 int jg_cmd_store(int argc, char **argv);
+int jg_cmd_witness(int argc, char **argv);
 
 /*
  * Writes text to `to` and returns code, or JG_EXIT_RUNTIME instead of

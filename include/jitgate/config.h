@@ -164,6 +164,15 @@ int jg_config_groups_match(char *const *list, const char *const *groups, size_t 
  */
 int jg_config_load(const char *path, struct jg_config **out, char *err, size_t errlen);
 
+/*
+ * A configuration holding only what the HTTPS server needs (listen
+ * "ADDRESS:PORT", the TLS certificate and key files, the default limits),
+ * for commands that serve HTTPS without being the broker (`jitgate witness
+ * serve`).  Returns 0, JG_ECONFIG (err says why) or JG_ENOMEM.
+ */
+int jg_config_for_server(const char *listen, const char *cert_file, const char *key_file,
+			 struct jg_config **out, char *err, size_t errlen);
+
 /* Same, from a buffer; base_dir resolves relative paths. */
 int jg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
 		    struct jg_config **out, char *err, size_t errlen);

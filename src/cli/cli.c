@@ -46,6 +46,8 @@ static const char usage_text[] =
     "                                          verify a backup, then replace the stopped database\n"
     "  store copy [-c FILE] --from URL --to URL [--from-password-file F] [--to-password-file F]\n"
     "                                          copy every table into an empty, migrated database\n"
+    "  witness keygen --name NAME -o FILE      make a witness's cosigner key\n"
+    "  witness serve [-c FILE]                 run a tlog witness (default: witness.yaml)\n"
     "  demo seed [-c FILE]                     store demo telemetry for payment-service\n"
     "  version                                 print the version\n"
     "  help                                    show this text\n"

@@ -43,6 +43,8 @@ dispatch(int argc, char **argv)
 		return jg_cmd_restore(argc - 1, argv + 1);
 	if (strcmp(cmd, "store") == 0)
 		return jg_cmd_store(argc - 1, argv + 1);
+	if (strcmp(cmd, "witness") == 0)
+		return jg_cmd_witness(argc - 1, argv + 1);
 	if (strcmp(cmd, "demo") == 0)
 		return jg_cmd_demo(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

@@ -201,7 +201,7 @@ static void
 refuse_why(struct ctx *c, const char *path, const char *fmt, ...)
 {
 	char reason[512];
-	int line = path ? jg_yamldoc_line(c->doc, path) : 0;
+	int line = path && c->doc ? jg_yamldoc_line(c->doc, path) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -920,6 +920,33 @@ out:
 	free(level);
 	jg_config_free(cfg);
 	jg_yamldoc_free(c.doc);
+	return rc;
+}
+
+int
+jg_config_for_server(const char *listen, const char *cert_file, const char *key_file,
+		     struct jg_config **out, char *err, size_t errlen)
+{
+	struct ctx c = {.name = "listen", .err = err, .errlen = errlen};
+	struct jg_config *cfg;
+	int rc = JG_ENOMEM;
+
+	*out = NULL;
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return JG_ENOMEM;
+	/* the limits' defaults, as a jitgate.yaml without a limits section gets them */
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == K_INT && strncmp(keys[i].path, "limits.", 7) == 0)
+			*(int64_t *)((char *)cfg + keys[i].offset) = keys[i].def_int;
+	if ((cfg->tls_cert_file = strdup(cert_file)) == NULL ||
+	    (cfg->tls_key_file = strdup(key_file)) == NULL)
+		goto out;
+	if ((rc = parse_listen(&c, listen, cfg)) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+out:
+	jg_config_free(cfg);
 	return rc;
 }
 

@@ -1,0 +1,326 @@
+// `jitgate witness serve` (docs/witness.md) against c2sp.org/tlog-witness v1.0.0 and
+// tlog-cosignature v1.0.1, checked from the specs alone: the logs here are built in the test (RFC
+// 6962 trees, Ed25519 notes signed with node:crypto) or are a real jitgate's audit log, and each
+// cosignature is verified with node:crypto over the message the spec defines - no jitgate code
+// checks jitgate's witness.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify as cryptoVerify } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, freePort, makeCert, runJitgate, startJitgate, cleanup } from './lib/harness.mjs';
+import { leafHash, nodeHash, EMPTY_ROOT, verifyConsistency } from './lib/independent-verifier.mjs';
+
+const sha256 = (...parts) => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest(); };
+const EM_DASH = '\u2014';
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+
+// ---- a log made in the test: RFC 6962 tree hashes and RFC 9162 consistency proofs -------------
+
+const split = (n) => { let k = 1; while (k * 2 < n) k *= 2; return k; }; // largest power of 2 < n
+function mth(leaves) {
+  if (leaves.length === 0) return EMPTY_ROOT;
+  if (leaves.length === 1) return leaves[0];
+  const k = split(leaves.length);
+  return nodeHash(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
+}
+function subproof(m, leaves, complete) {
+  const n = leaves.length;
+  if (m === n) return complete ? [] : [mth(leaves)];
+  const k = split(n);
+  if (m <= k) return [...subproof(m, leaves.slice(0, k), complete), mth(leaves.slice(k))];
+  return [...subproof(m - k, leaves.slice(k), false), mth(leaves.slice(0, k))];
+}
+const consistency = (m, leaves) => (m === 0 || m === leaves.length ? [] : subproof(m, leaves, true));
+
+class TestLog {
+  constructor(origin, seed = 'a') {
+    this.origin = origin;
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    this.priv = privateKey;
+    this.pub = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+    this.id = sha256(Buffer.from(origin), Buffer.from([0x0a, 0x01]), this.pub).subarray(0, 4);
+    this.vkey = `${origin}+${this.id.toString('hex')}+${Buffer.concat([Buffer.from([1]), this.pub]).toString('base64')}`;
+    this.leaves = [];
+    this.seed = seed;
+  }
+  grow(n) { for (let i = 0; i < n; i++) this.leaves.push(leafHash(Buffer.from(`${this.seed}-${this.leaves.length}`))); }
+  body(size = this.leaves.length, root = mth(this.leaves.slice(0, size))) {
+    return `${this.origin}\n${size}\n${root.toString('base64')}\n`;
+  }
+  note(size, root, key = this.priv, id = this.id) {
+    const text = this.body(size, root);
+    const sig = sign(null, Buffer.from(text), key);
+    return `${text}\n${EM_DASH} ${this.origin} ${Buffer.concat([id, sig]).toString('base64')}\n`;
+  }
+  proof(m, n = this.leaves.length) { return consistency(m, this.leaves.slice(0, n)); }
+}
+
+const request = (old, proof, note) =>
+  `old ${old}\n${proof.map((h) => Buffer.from(h).toString('base64') + '\n').join('')}\n${note}`;
+
+// ---- the witness process ------------------------------------------------------------------------
+
+function keygen(dir, name) {
+  const r = runJitgate(['witness', 'keygen', '--name', name, '-o', join(dir, `${name.replace(/\W/g, '_')}.key`)]);
+  assert.equal(r.code, 0, r.stderr);
+  return { name, vkey: r.stdout.trim(), file: join(dir, `${name.replace(/\W/g, '_')}.key`) };
+}
+
+// vkey "<name>+<id>+<base64(0x04 || key)>" -> {name, id, key}, checked as tlog-cosignature says.
+function cosignerKey(vkey) {
+  const [name, hex, b64] = [vkey.slice(0, vkey.indexOf('+')), vkey.split('+')[1], vkey.split('+').slice(2).join('+')];
+  const raw = Buffer.from(b64, 'base64');
+  assert.equal(raw.length, 33);
+  assert.equal(raw[0], 0x04, 'a cosigner key is of type 0x04');
+  const pub = raw.subarray(1);
+  const id = sha256(Buffer.from(name), Buffer.from([0x0a, 0x04]), pub).subarray(0, 4);
+  assert.equal(id.toString('hex'), hex, 'key ID = SHA-256(name || 0x0A || 0x04 || key)[:4]');
+  return { name, id, key: createPublicKey({ key: Buffer.concat([SPKI_ED25519, pub]), format: 'der', type: 'spki' }) };
+}
+
+// Checks one cosignature line over the note text (body); returns its timestamp.
+function checkCosignature(line, body, w) {
+  const m = new RegExp(`^${EM_DASH} (\\S+) (\\S+)\\n$`).exec(line);
+  assert.ok(m, `one signature line: ${JSON.stringify(line)}`);
+  assert.equal(m[1], w.name);
+  const blob = Buffer.from(m[2], 'base64');
+  assert.equal(blob.length, 4 + 8 + 64, 'key ID, timestamp, Ed25519 signature');
+  assert.deepEqual(blob.subarray(0, 4), w.id);
+  const t = blob.readBigUInt64BE(4);
+  const msg = Buffer.from(`cosignature/v1\ntime ${t}\n${body}`);
+  assert.ok(cryptoVerify(null, msg, w.key, blob.subarray(12)), 'the cosignature verifies');
+  assert.ok(!cryptoVerify(null, Buffer.from(body), w.key, blob.subarray(12)), 'and not as a plain note signature');
+  return Number(t);
+}
+
+class Witness {
+  constructor(dir, name, logs) {
+    this.dir = dir;
+    this.key = keygen(dir, name);
+    this.cosigner = cosignerKey(this.key.vkey);
+    this.logs = logs;
+    this.state = join(dir, `${this.key.name.replace(/\W/g, '_')}.db`);
+  }
+  async start() {
+    this.port = await freePort();
+    const { cert, key } = makeCert(this.dir);
+    this.ca = readFileSync(cert);
+    this.config = join(this.dir, `${this.key.name.replace(/\W/g, '_')}.yaml`);
+    writeFileSync(this.config, [
+      `name: ${this.key.name}`, `key_file: ${this.key.file}`, `state: ${this.state}`,
+      `listen: 127.0.0.1:${this.port}`, `tls: {cert_file: ${cert}, key_file: ${key}}`, 'logs:',
+      ...this.logs.map((l) => `  - origin: ${l.origin}\n    keys: ["${l.vkey}"]`), ''].join('\n'));
+    this.stderr = '';
+    this.proc = spawn(BIN, ['witness', 'serve', '-c', this.config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr.on('data', (d) => { this.stderr += d; });
+    this.exit = new Promise((ok) => this.proc.on('exit', (code, signal) => ok({ code, signal })));
+    for (let i = 0; i < 100; i++) {
+      try { await this.get('/checkpoint?origin=x'); return; } catch { await new Promise((r) => setTimeout(r, 50)); }
+    }
+    throw new Error(`the witness did not start: ${this.stderr}`);
+  }
+  async stop(signal = 'SIGTERM') { this.proc.kill(signal); return this.exit; }
+  call(method, path, body) {
+    return new Promise((ok, fail) => {
+      const req = https.request({ host: '127.0.0.1', port: this.port, path, method, ca: this.ca, agent: false,
+        headers: body === undefined ? {} : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { data += d; });
+        res.on('end', () => ok({ status: res.statusCode, type: res.headers['content-type'], body: data }));
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+  get(path) { return this.call('GET', path); }
+  add(body) { return this.call('POST', '/add-checkpoint', body); }
+  async held(origin) {
+    const r = await this.get(`/checkpoint?origin=${encodeURIComponent(origin)}`);
+    return r.status === 200 ? Number(r.body.split('\n')[1]) : 0;
+  }
+}
+
+describe('witness: add-checkpoint on a log built in the test', () => {
+  let dir, log, other, w;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'jg-witness-'));
+    log = new TestLog('log.e2e.example/one');
+    other = new TestLog('log.e2e.example/two', 'b');
+    w = new Witness(dir, 'witness.e2e.example/w1', [log, other]);
+    await w.start();
+  });
+  after(async () => {
+    if (w?.proc) await w.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('keygen writes the signer key 0600 and never over an existing file', () => {
+    assert.equal(statSync(w.key.file).mode & 0o777, 0o600);
+    assert.match(readFileSync(w.key.file, 'utf8'), /^PRIVATE\+KEY\+witness\.e2e\.example\/w1\+[0-9a-f]{8}\+/);
+    const again = runJitgate(['witness', 'keygen', '--name', 'x.example/w', '-o', w.key.file]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /exists/);
+  });
+
+  test('cosigns a first checkpoint, then each consistent extension; the cosignature verifies', async () => {
+    log.grow(5);
+    const t0 = Math.floor(Date.now() / 1000);
+    let r = await w.add(request(0, [], log.note(5)));
+    assert.equal(r.status, 200, r.body);
+    const t = checkCosignature(r.body, log.body(5), w.cosigner);
+    assert.ok(t >= t0 - 1 && t <= Math.floor(Date.now() / 1000) + 1, 'timestamped now');
+    for (const [from, grow] of [[5, 3], [8, 9], [17, 1], [18, 46]]) {
+      log.grow(grow);
+      const n = log.leaves.length;
+      const proof = log.proof(from);
+      assert.ok(verifyConsistency(from, n, mth(log.leaves.slice(0, from)), mth(log.leaves), proof.map((h) => h.toString('hex'))));
+      r = await w.add(request(from, proof, log.note(n)));
+      assert.equal(r.status, 200, `${from} -> ${n}: ${r.body}`);
+      checkCosignature(r.body, log.body(n), w.cosigner);
+    }
+    assert.equal(await w.held(log.origin), 64);
+    // the same checkpoint again: sizes and roots equal, cosigned again
+    r = await w.add(request(64, [], log.note(64)));
+    assert.equal(r.status, 200, r.body);
+    // the monitoring read: the log's note as sent, and the cosignature
+    const m = await w.get(`/checkpoint?origin=${encodeURIComponent(log.origin)}`);
+    assert.equal(m.status, 200);
+    assert.ok(m.body.startsWith(log.note(64)));
+    checkCosignature(m.body.slice(log.note(64).length), log.body(64), w.cosigner);
+  });
+
+  test('refuses with the statuses the spec lists, and keeps what it holds', async () => {
+    const held = log.leaves.length; // 64, from the test above
+    log.grow(6);
+    const n = log.leaves.length;
+    const good = request(held, log.proof(held), log.note(n));
+    const intruder = generateKeyPairSync('ed25519').privateKey;
+    const cases = [
+      // 404: an origin it does not follow (signed by a key of its own)
+      [new TestLog('unknown.e2e.example/log').note(0, EMPTY_ROOT), 0, 404],
+      // 403: the right origin, signed by another key under the log's name and key ID
+      [request(held, log.proof(held), log.note(n, undefined, intruder)), null, 403],
+      // 403: signed only by a key the witness does not know for this origin (the other log's)
+      [request(held, log.proof(held), log.note(n).replace(log.origin + ' ', other.origin + ' ')), null, 403],
+      // 400: old size above the checkpoint's
+      [request(n + 1, [], log.note(n)), null, 400],
+      // 400: malformed - no old line, a leading zero, a bad proof line, no blank line, 64 proof lines
+      [log.note(n), null, 400],
+      [good.replace(`old ${held}`, `old 0${held}`), null, 400],
+      [good.replace(/\n[A-Za-z0-9+/]{43}=\n/, '\nnot-base64\n'), null, 400],
+      [`old ${held}\n${log.note(n)}`, null, 400],
+      [request(held, Array(64).fill(Buffer.alloc(32)), log.note(n)), null, 400],
+      // 400: a proof from size 0 must be empty
+      [request(0, [Buffer.alloc(32)], log.note(n)), null, 400],
+      // 409: not the size held (a log that lost track), with the size held in the body
+      [request(held - 1, log.proof(held - 1), log.note(n)), held, 409],
+      [request(0, [], log.note(n)), held, 409],
+      // 409: the size held, another root (a fork at the same size)
+      [request(held, [], log.note(held, sha256(Buffer.from('fork')))), held, 409],
+      // 422: the right old size, a proof that does not verify
+      [request(held, log.proof(held).map((h, i) => (i === 0 ? sha256(h) : h)), log.note(n)), null, 422],
+    ];
+    for (const [body, size409, status] of cases) {
+      const r = await w.add(body.startsWith('old ') ? body : size409 === 0 ? request(0, [], body) : body);
+      assert.equal(r.status, status, `${JSON.stringify(body.slice(0, 60))}: ${r.body}`);
+      if (status === 409) {
+        assert.equal(r.type, 'text/x.tlog.size');
+        assert.equal(r.body, `${size409}\n`);
+      }
+      assert.equal(await w.held(log.origin), held, 'nothing moved');
+    }
+    // a rewritten history: another tree of the new size whose first 64 leaves differ, with a
+    // proof made from that tree (consistent with itself, not with what the witness holds)
+    const forked = new TestLog(log.origin, 'forked');
+    Object.assign(forked, { priv: log.priv, pub: log.pub, id: log.id });
+    forked.grow(n);
+    let r = await w.add(request(held, forked.proof(held), forked.note(n)));
+    assert.equal(r.status, 422, r.body);
+    assert.match(w.stderr, /"msg":"witness: checkpoint refused".*"status":422/);
+    r = await w.add(good);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(await w.held(log.origin), n);
+  });
+
+  test('compare-and-store is atomic: of 16 racing extensions from one size, one wins', async () => {
+    const from = other.leaves.length;
+    const first = await w.add(request(0, [], (other.grow(2), other.note(2))));
+    assert.equal(first.status, 200, first.body);
+    other.grow(16);
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) =>
+      w.add(request(2, other.proof(2, 3 + i), other.note(3 + i)))));
+    const won = answers.filter((a) => a.status === 200);
+    assert.equal(from, 0);
+    assert.equal(won.length, 1, answers.map((a) => a.status).join(','));
+    const lost = answers.filter((a) => a.status === 409);
+    assert.equal(lost.length, 15, answers.map((a) => a.status).join(','));
+    const held = await w.held(other.origin);
+    for (const a of lost) assert.equal(a.body, `${held}\n`);
+  });
+
+  test('a witness killed and restarted keeps its state', async () => {
+    const held = await w.held(log.origin);
+    assert.ok(held > 0);
+    await w.stop('SIGKILL');
+    await w.start();
+    assert.equal(await w.held(log.origin), held);
+    const r = await w.add(request(0, [], log.note(held)));
+    assert.equal(r.status, 409);
+    assert.equal(r.body, `${held}\n`);
+  });
+});
+
+describe('witness: a real jitgate audit log', () => {
+  const ORIGIN = 'witness.e2e.example/audit';
+  let jg, w, dir;
+  before(async () => {
+    jg = await startJitgate({ extraConfig: `audit:\n  origin: ${ORIGIN}\n` });
+    const keys = runJitgate(['keys', 'list', '-c', jg.configPath]);
+    const vkey = /^checkpoint \d{4} \(active\) (\S+)$/m.exec(keys.stdout)[1];
+    dir = mkdtempSync(join(tmpdir(), 'jg-witness-'));
+    w = new Witness(dir, 'witness.e2e.example/w2', [{ origin: ORIGIN, vkey }]);
+    await w.start();
+  });
+  after(async () => {
+    if (w?.proc) await w.stop('SIGKILL');
+    await cleanup(jg);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("jitgate's checkpoints and consistency proofs are cosigned; a forked history is refused", async () => {
+    const checkpoint = async () => (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    const c1 = await checkpoint();
+    let r = await w.add(request(0, [], c1.note));
+    assert.equal(r.status, 200, r.body);
+    checkCosignature(r.body, c1.note.slice(0, c1.note.indexOf('\n\n') + 1), w.cosigner);
+    for (let i = 0; i < 3; i++) await jg.auditor('GET', '/v1/audit/entries?limit=1');
+    await jg.auditor('GET', '/v1/audit/export');
+    const c2 = await checkpoint();
+    assert.ok(c2.size > c1.size);
+    const proof = (await jg.auditor('GET', `/v1/audit/consistency?from=${c1.size}&to=${c2.size}`)).json.proof;
+    r = await w.add(request(c1.size, proof.map((h) => Buffer.from(h, 'hex')), c2.note));
+    assert.equal(r.status, 200, r.body);
+    checkCosignature(r.body, c2.note.slice(0, c2.note.indexOf('\n\n') + 1), w.cosigner);
+    // the same size over another root, signed with jitgate's own checkpoint key - what a host
+    // rewriting its own log would send - is a conflict; an edited note without that signature
+    // is not the log's at all
+    const text = c2.note.slice(0, c2.note.indexOf('\n\n') + 1);
+    const forkText = text.replace(/\n([A-Za-z0-9+/]{43}=)\n$/, `\n${sha256(Buffer.from('rewritten')).toString('base64')}\n`);
+    assert.notEqual(forkText, text);
+    const priv = createPrivateKey(readFileSync(join(jg.dir, 'keys', 'checkpoint-0001.pem')));
+    const sigLine = c2.note.slice(c2.note.indexOf('\n\n') + 2);
+    const id = Buffer.from(sigLine.split(' ')[2], 'base64').subarray(0, 4);
+    const forkNote = `${forkText}\n${EM_DASH} ${ORIGIN} ${Buffer.concat([id, sign(null, Buffer.from(forkText), priv)]).toString('base64')}\n`;
+    r = await w.add(request(c2.size, [], forkNote));
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.body, `${c2.size}\n`);
+    r = await w.add(request(c2.size, [], c2.note.replace(text, forkText)));
+    assert.equal(r.status, 403, r.body);
+    assert.equal(await w.held(ORIGIN), c2.size);
+  });
+});
