@@ -33,6 +33,8 @@
 struct jg_audit;
 struct jg_audit_tx;
 
+struct jg_witness_cfg; /* config.h */
+
 struct jg_audit_config {
 	const char *origin;	     /* checkpoint origin and signing key name */
 	uint64_t checkpoint_entries; /* a checkpoint at least every this many entries */
@@ -42,6 +44,10 @@ struct jg_audit_config {
 	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
 	int verify_threads;	     /* threads for full verification */
 	int reverify_seconds;	     /* the whole log is verified again this often */
+	/* witnesses the checkpoint leader pushes to (docs/witness.md); keys parsed at open */
+	const struct jg_witness_cfg *witnesses;
+	size_t n_witnesses;
+	int witnesses_min; /* cosignatures that make a checkpoint published */
 };
 
 struct jg_audit_receipt {
@@ -275,11 +281,17 @@ struct jg_audit_checkpoint_view {
 	bool signature_valid;	 /* signed by one of the log's checkpoint keys */
 	bool have_log_size;	 /* log_size could be read */
 	uint64_t log_size;	 /* the log's size now */
+	int cosignatures;	 /* witnesses' cosignatures stored for it (appended to note) */
+	int witnesses_min;	 /* audit.witnesses.min */
+	bool published;		 /* cosignatures >= witnesses_min */
+	bool have_published;	 /* some checkpoint is published: published_size */
+	uint64_t published_size; /* the newest published checkpoint's size */
 };
 
 /*
  * The newest checkpoint, its signature checked against the checkpoint keys
- * loaded by jg_audit_open().  Returns 0 (then the caller calls
+ * loaded by jg_audit_open(), with the witnesses' cosignatures stored for it
+ * appended to its note, and the newest published one's size.  Returns 0 (then the caller calls
  * jg_audit_checkpoint_view_clear()), JG_ENOTFOUND (none made yet),
  * JG_EVERIFY (the stored note is not a checkpoint), JG_ESTORE or JG_ENOMEM.
  */
@@ -402,6 +414,16 @@ int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_ve
 			   const char *old, size_t old_len, int threads, char *summary,
 			   size_t summary_len, struct jg_chain_fault *fault)
     __attribute__((warn_unused_result));
+
+/*
+ * How many of the n witness keys (cosigner keys, type 0x04; a key given
+ * twice counts once) validly cosigned the checkpoint an export ends with
+ * (docs/witness.md): *count.  Run after jg_audit_verify_export() accepted
+ * the export.  Returns 0, JG_EVERIFY (no checkpoint line to read) or
+ * JG_EINVAL (a key that is not a cosigner key).
+ */
+int jg_audit_export_cosigned(const char *buf, size_t len, const struct jg_note_verifier *witnesses,
+			     size_t n, size_t *count) __attribute__((warn_unused_result));
 
 /* Which entries jg_audit_list() returns (audit_list.c). */
 struct jg_audit_filter {

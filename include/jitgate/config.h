@@ -56,6 +56,15 @@ struct jg_notify_sink_cfg {
 	char **events;
 };
 
+/* One witness jitgate pushes its checkpoints to (docs/witness.md); the key is checked by the audit
+ * module. */
+#define JG_AUDIT_MAX_WITNESSES 8
+struct jg_witness_cfg {
+	char *url;     /* https://...: the submission prefix; POSTs go to <url>/add-checkpoint */
+	char *key;     /* the witness's cosigner verifier key "name+id+base64(0x04 || key)" */
+	char *ca_file; /* NULL: the system store */
+};
+
 struct jg_config {
 	char *file;	   /* the configuration file as given */
 	char *listen_host; /* numeric address, e.g. "127.0.0.1" or "::1" */
@@ -86,6 +95,9 @@ struct jg_config {
 	char *audit_sink_ca_file;
 	int64_t audit_verify_threads;
 	int64_t audit_reverify_seconds; /* the detection window for edits to old entries */
+	struct jg_witness_cfg audit_witnesses[JG_AUDIT_MAX_WITNESSES];
+	size_t audit_nwitnesses;
+	int64_t audit_witnesses_min; /* cosignatures that make a checkpoint published */
 
 	/* OpenID Connect (docs/identity.md) */
 	char *oidc_issuer;	       /* exact "iss"; discovery at <issuer>/.well-known/... */

@@ -179,9 +179,12 @@ handle_checkpoint_get(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	}
 	jg_hex32(v.cp.root, root);
-	jg_http_reply_json(reply, 200,
-			   json_pack("{s:s,s:I,s:s,s:s}", "origin", v.cp.origin, "size",
-				     (json_int_t)v.cp.size, "root", root, "note", v.note));
+	jg_http_reply_json(
+	    reply, 200,
+	    json_pack("{s:s,s:I,s:s,s:s,s:i,s:b,s:o}", "origin", v.cp.origin, "size",
+		      (json_int_t)v.cp.size, "root", root, "note", v.note, "cosignatures",
+		      v.cosignatures, "published", v.published, "published_size",
+		      v.have_published ? json_integer((json_int_t)v.published_size) : json_null()));
 	jg_audit_checkpoint_view_clear(&v);
 }
 

@@ -73,7 +73,8 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 		jg_audit_free(a);
 		return JG_ENOMEM;
 	}
-	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0 ||
+	if ((rc = jg_audit_witnesses_init(a, cfg, err, errlen)) != 0 ||
+	    (rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0 ||
 	    (rc = jg_audit_verifiers_load(key_dir, a->origin, &a->verifiers, err, errlen)) != 0) {
 		jg_audit_free(a);
 		return rc;
@@ -167,6 +168,7 @@ jg_audit_free(struct jg_audit *a)
 	free(a->sink_dir);
 	free(a->sink_url);
 	free(a->sink_ca_file);
+	jg_audit_witnesses_free(a);
 	json_decref(a->dropped); /* a loss not yet recorded (the log is closing) */
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->verify_lock);
@@ -192,6 +194,8 @@ static const struct jg_store_table audit_tables[] = {
     JG_STORE_TABLE("audit_checkpoints", "size, note, created_at", "iti", "size", "?, ?, ?"),
     JG_STORE_TABLE("audit_checkpoint_pushes", "size, sink, pushed_at", "iti", "size, sink",
 		   "?, ?, ?"),
+    JG_STORE_TABLE("audit_cosignatures", "size, witness, key_id, line, cosigned_at, stored_at",
+		   "ititii", "size, witness, key_id", "?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("audit_stream", "destination, next_seq, updated_at", "tii", "destination",
 		   "?, ?, ?"),
     JG_STORE_TABLE_SEEDED("store_probe", "id, n", "ii", "id", "?, ?", "n = excluded.n"),

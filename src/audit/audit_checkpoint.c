@@ -382,5 +382,7 @@ jg_audit_pusher_tick(void *arg)
 		push_pending(a, JG_AUDIT_SINK_DIR);
 	if (lead && a->sink_url)
 		push_pending(a, JG_AUDIT_SINK_URL);
+	if (lead && a->n_witnesses > 0)
+		jg_audit_push_witnesses(a);
 	return 1000;
 }

@@ -20,6 +20,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/clock.h"
+#include "jitgate/config.h"
 #include "jitgate/thread.h"
 
 #define MAX_BATCH 512
@@ -58,6 +59,18 @@ struct jg_audit_tx {
  * jg_audit_rewind_unconfirmed).  Bounded: 512 hashes fit one entry.
  */
 #define RECENT_LEAVES 512
+
+/* A witness the checkpoint leader pushes to (audit_witness.c); its fields are the pusher's. */
+struct audit_witness {
+	char *url; /* <prefix>/add-checkpoint */
+	char *ca_file;
+	struct jg_note_verifier key; /* the cosigner key (type 0x04) */
+	int64_t held;		     /* the size it is believed to hold; -1: not known yet */
+	int64_t cosigned;	     /* the newest size it cosigned here; -1: none yet */
+	int64_t retry_at_ms;	     /* after a failure: not before then */
+	int64_t backoff_ms;
+	int last_outcome; /* what was last logged (a status, or -1 no answer): logs on change */
+};
 
 struct jg_audit {
 	struct jg_store *store;
@@ -150,6 +163,10 @@ struct jg_audit {
 	 * makes due checkpoints and pushes them; cp_leading is the background thread's last poll */
 	struct jg_store_leader *cp_leader;
 	int cp_leading;
+
+	struct audit_witness witnesses[JG_AUDIT_MAX_WITNESSES];
+	size_t n_witnesses;
+	int witnesses_min;
 };
 
 /* jitgate's time (clock.h): entries' ts never go backward, whatever the wall clock does. */
@@ -158,6 +175,37 @@ jg_audit_now_ms(void)
 {
 	return jg_clock_now_ms();
 }
+
+/*
+ * audit_witness.c: pushes the newest (confirmed) checkpoint to each witness
+ * that has not cosigned it, storing what they answer; the checkpoint
+ * leader's background thread calls it every round.
+ */
+void jg_audit_push_witnesses(struct jg_audit *a);
+/* audit_witness.c: parses cfg's witnesses into a (at open); 0 or JG_ECONFIG with err. */
+int jg_audit_witnesses_init(struct jg_audit *a, const struct jg_audit_config *cfg, char *err,
+			    size_t errlen);
+void jg_audit_witnesses_free(struct jg_audit *a);
+/*
+ * audit_witness.c: the stored cosignature lines of the checkpoint of size,
+ * concatenated in *lines (NUL-terminated, *len bytes, the caller frees;
+ * NULL when none) and how many in *count.  0, JG_ESTORE or JG_ENOMEM.
+ */
+int jg_audit_cosignature_lines_on(struct jg_store_conn *conn, uint64_t size, char **lines,
+				  size_t *len, int *count);
+/*
+ * audit_witness.c: *note (a stored checkpoint note of size, malloc'd) with
+ * its stored cosignature lines appended (a witness's line is a signature
+ * line of another key: verifiers that do not know it ignore it); *count of
+ * them.  0, JG_ESTORE or JG_ENOMEM (*note unchanged).
+ */
+int jg_audit_note_with_cosignatures_on(struct jg_store_conn *conn, uint64_t size, char **note,
+				       int *count);
+/*
+ * audit_witness.c: the newest checkpoint cosigned at least min times
+ * (published); JG_ENOTFOUND when none is.
+ */
+int jg_audit_published_size_on(struct jg_store_conn *conn, int min, uint64_t *size);
 
 /* audit_read.c: jg_audit_latest_checkpoint() on a connection the caller holds (its transaction). */
 int jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,

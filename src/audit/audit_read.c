@@ -366,6 +366,9 @@ jg_audit_export(struct jg_store *store, uint64_t from, uint64_t to, jg_audit_wri
 		rc = JG_ENOMEM;
 		goto out;
 	}
+	int cosigned = 0; /* the witnesses' cosignatures travel in the note (docs/witness.md) */
+	if ((rc = jg_audit_note_with_cosignatures_on(conn, tree_size, &note_text, &cosigned)) != 0)
+		goto out;
 	if ((rc = jg_signed_note_parse(note_text, strlen(note_text), &note)) != 0 ||
 	    (rc = jg_signed_note_checkpoint_parse(note->text, note->text_len, &cp)) != 0)
 		goto out;

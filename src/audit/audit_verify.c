@@ -340,3 +340,49 @@ out:
 	free(lens);
 	return rc;
 }
+
+int
+jg_audit_export_cosigned(const char *buf, size_t len, const struct jg_note_verifier *witnesses,
+			 size_t n, size_t *count)
+{
+	struct jg_signed_note *note = NULL;
+	const char *line = buf;
+	json_t *doc = NULL;
+	json_error_t jerr;
+	int rc = JG_EVERIFY;
+
+	*count = 0;
+	if (len == 0 || buf[len - 1] != '\n')
+		return JG_EVERIFY;
+	/* the last line: {"checkpoint": note} */
+	for (size_t i = len - 1; i > 0; i--)
+		if (buf[i - 1] == '\n') {
+			line = buf + i;
+			break;
+		}
+	if ((doc = json_loadb(line, (size_t)(buf + len - line), JSON_REJECT_DUPLICATES, &jerr)) ==
+		NULL ||
+	    !json_is_string(json_object_get(doc, "checkpoint")))
+		goto out;
+	const char *text = json_string_value(json_object_get(doc, "checkpoint"));
+	if ((rc = jg_signed_note_parse(text, strlen(text), &note)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t;
+		bool dup = false;
+		for (size_t k = 0; k < i; k++)
+			dup |= witnesses[k].key_id == witnesses[i].key_id &&
+			       strcmp(witnesses[k].name, witnesses[i].name) == 0;
+		if (witnesses[i].alg != JG_NOTE_ALG_COSIGNATURE_V1) {
+			rc = JG_EINVAL;
+			goto out;
+		}
+		if (!dup && jg_signed_note_verify_time(note, &witnesses[i], &t) == 0)
+			(*count)++;
+	}
+	rc = 0;
+out:
+	jg_signed_note_free(note);
+	json_decref(doc);
+	return rc;
+}

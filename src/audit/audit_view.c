@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -18,6 +19,8 @@
 #include "jitgate/merkle.h"
 
 #define EXPORT_FIRST_BYTES 65536
+#define EXPORT_WITNESS_WAIT_MS                                                                     \
+	10000 /* how long an export waits for its checkpoint's cosignatures */
 
 /* Whether one of the log's checkpoint keys signed note. */
 static bool
@@ -58,6 +61,16 @@ jg_audit_checkpoint_view(struct jg_audit *a, struct jg_audit_checkpoint_view *ou
 		rc = jg_audit_latest_checkpoint_on(conn, &out->note, &size, &out->created_at);
 	if (rc == 0 && jg_audit_read_size(conn, &out->log_size) == 0)
 		out->have_log_size = true;
+	if (rc == 0)
+		rc = jg_audit_note_with_cosignatures_on(conn, size, &out->note, &out->cosignatures);
+	if (rc == 0) {
+		int prc = jg_audit_published_size_on(conn, a->witnesses_min, &out->published_size);
+		out->have_published = prc == 0;
+		if (prc != 0 && prc != JG_ENOTFOUND)
+			rc = prc;
+	}
+	out->witnesses_min = a->witnesses_min;
+	out->published = out->cosignatures >= a->witnesses_min;
 	jg_store_rollback(conn);
 	jg_store_release(a->store, conn);
 	if (rc == 0)
@@ -77,6 +90,38 @@ jg_audit_checkpoint_view_clear(struct jg_audit_checkpoint_view *v)
 		return;
 	free(v->note);
 	memset(v, 0, sizeof(*v));
+}
+
+/*
+ * With witnesses required (audit.witnesses.min), an export should end with
+ * a published checkpoint: the pusher is woken at once and the export waits
+ * up to EXPORT_WITNESS_WAIT_MS for enough cosignatures of the checkpoint
+ * just made.  Witnesses that do not answer in time do not stop the export:
+ * it ends with that checkpoint and the cosignatures it has, which `jitgate
+ * audit verify --min-witnesses` then refuses (docs/witness.md).
+ */
+static void
+wait_published(struct jg_audit *a, uint64_t size)
+{
+	const struct timespec tick = {0, 100 * 1000 * 1000};
+	int64_t deadline = jg_audit_now_ms() + EXPORT_WITNESS_WAIT_MS;
+	struct jg_store_conn *conn;
+	uint64_t published;
+
+	if (a->witnesses_min == 0)
+		return;
+	while (jg_audit_now_ms() < deadline) {
+		pthread_mutex_lock(&a->lock);
+		jg_thread_wake(a->pusher);
+		pthread_mutex_unlock(&a->lock);
+		nanosleep(&tick, NULL);
+		if (jg_store_acquire(a->store, &conn) != 0)
+			continue;
+		int rc = jg_audit_published_size_on(conn, a->witnesses_min, &published);
+		jg_store_release(a->store, conn);
+		if (rc == 0 && published >= size)
+			return;
+	}
 }
 
 int
@@ -194,6 +239,7 @@ jg_audit_export_audited(struct jg_audit *a, const char *actor, uint64_t from, ui
 	json_decref(data);
 	if (rc != 0 || jg_audit_checkpoint(a, NULL, &cp_size) != 0)
 		return JG_EUNAVAIL;
+	wait_published(a, cp_size);
 	if (to == UINT64_MAX)
 		to = cp_size - 1;
 	rc = jg_audit_export(a->store, from, to, buffer_write, &b);

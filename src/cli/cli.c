@@ -25,6 +25,7 @@ static const char usage_text[] =
     "  audit export [-c FILE] [--from N] [--to N] [-o FILE]\n"
     "                                          export the audit log (JSON Lines)\n"
     "  audit verify FILE --key KEY [--key KEY] [--checkpoint OLD]\n"
+    "               [--witness KEY ...] [--min-witnesses K]\n"
     "                                          verify an export offline\n"
     "  audit checkpoint [-c FILE]              sign a checkpoint now\n"
     "  audit check [-c FILE] [--against-sink DIR | --checkpoint NOTE]\n"
@@ -152,6 +153,9 @@ jg_cli_audit_config(const struct jg_config *cfg)
 	    .sink_ca_file = cfg->audit_sink_ca_file,
 	    .verify_threads = (int)cfg->audit_verify_threads,
 	    .reverify_seconds = (int)cfg->audit_reverify_seconds,
+	    .witnesses = cfg->audit_witnesses,
+	    .n_witnesses = cfg->audit_nwitnesses,
+	    .witnesses_min = (int)cfg->audit_witnesses_min,
 	};
 }
 

@@ -198,9 +198,14 @@ cmd_verify(int argc, char **argv)
 	    {"key", required_argument, NULL, 'k'},
 	    {"checkpoint", required_argument, NULL, 'p'},
 	    {"threads", required_argument, NULL, 't'},
+	    {"witness", required_argument, NULL, 'w'},
+	    {"min-witnesses", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *keys[MAX_KEYS_GIVEN], *old_path = NULL;
+	struct jg_note_verifier witnesses[MAX_KEYS_GIVEN];
+	size_t nwitnesses = 0, cosigned = 0;
+	int64_t min_witnesses = -1;
 	int nkeys = 0, ch, threads = 2;
 	char err[512], origin[256], summary[512];
 	char *buf = NULL, *old = NULL;
@@ -218,6 +223,24 @@ cmd_verify(int argc, char **argv)
 			keys[nkeys++] = optarg;
 			break;
 		case 'p': old_path = optarg; break;
+		case 'w':
+			if (nwitnesses == MAX_KEYS_GIVEN)
+				return jg_cli_usage(stderr, JG_EXIT_USAGE);
+			if (jg_signed_note_cosigner_parse(optarg, &witnesses[nwitnesses]) != 0) {
+				fprintf(
+				    stderr,
+				    "jitgate audit verify: --witness %s: not a witness's verifier "
+				    "key \"<name>+<id>+<base64(0x04 || key)>\"\n",
+				    optarg);
+				return JG_EXIT_USAGE;
+			}
+			nwitnesses++;
+			break;
+		case 'm':
+			if (jg_parse_u64(optarg, 1, MAX_KEYS_GIVEN, &t) != 0)
+				return jg_cli_usage(stderr, JG_EXIT_USAGE);
+			min_witnesses = (int64_t)t;
+			break;
 		case 't':
 			if (jg_parse_u64(optarg, 1, 16, &t) != 0)
 				return jg_cli_usage(stderr, JG_EXIT_USAGE);
@@ -225,6 +248,15 @@ cmd_verify(int argc, char **argv)
 			break;
 		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
 		}
+	}
+	if (min_witnesses < 0)
+		min_witnesses = (int64_t)nwitnesses; /* every witness given, by default */
+	if ((size_t)min_witnesses > nwitnesses) {
+		fprintf(stderr,
+			"jitgate audit verify: --min-witnesses %lld needs as many --witness "
+			"keys\n",
+			(long long)min_witnesses);
+		return JG_EXIT_USAGE;
 	}
 	if (optind != argc - 1 || nkeys == 0) {
 		fprintf(stderr,
@@ -259,8 +291,23 @@ cmd_verify(int argc, char **argv)
 	}
 	int rc = jg_audit_verify_export(buf, len, &vs, old, old_len, threads, summary,
 					sizeof(summary), &fault);
+	if (rc == 0 && nwitnesses > 0 &&
+	    jg_audit_export_cosigned(buf, len, witnesses, nwitnesses, &cosigned) != 0)
+		cosigned = 0;
 	munmap(buf, len ? len : 1);
 	free(old);
+	if (rc == 0 && cosigned < (size_t)min_witnesses) {
+		printf(
+		    "INVALID: the checkpoint is cosigned by %zu of the %zu witnesses given, fewer "
+		    "than --min-witnesses %lld\n",
+		    cosigned, nwitnesses, (long long)min_witnesses);
+		return JG_EXIT_RUNTIME;
+	}
+	if (rc == 0 && nwitnesses > 0) {
+		printf("VALID: %s; cosigned by %zu of the %zu witnesses given\n", summary, cosigned,
+		       nwitnesses);
+		return JG_EXIT_OK;
+	}
 	if (rc == 0) {
 		printf("VALID: %s\n", summary);
 		return JG_EXIT_OK;

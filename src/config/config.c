@@ -25,7 +25,7 @@
 #include "jitgate/store.h"
 #include "jitgate/yamldoc.h"
 
-enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT, K_STRLIST, K_SINKS };
+enum key_type { K_OBJECT, K_STRING, K_PATH, K_INT, K_STRLIST, K_SINKS, K_WITNESSES };
 
 struct key {
 	const char *path;
@@ -90,6 +90,10 @@ static const struct key keys[] = {
     {"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
     {"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
     {"audit.reverify_seconds", K_INT, false, 1, 86400, NULL, 300, OFF(audit_reverify_seconds)},
+    {"audit.witnesses", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    {"audit.witnesses.min", K_INT, false, 0, JG_AUDIT_MAX_WITNESSES, NULL, 0,
+     OFF(audit_witnesses_min)},
+    {"audit.witnesses.servers", K_WITNESSES, false, 0, 0, NULL, 0, 0},
     {"oidc", K_OBJECT, true, 0, 0, NULL, 0, 0},
     {"oidc.issuer", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_issuer)},
     {"oidc.client_id", K_STRING, true, 0, 0, NULL, 0, OFF(oidc_client_id)},
@@ -517,6 +521,62 @@ read_sinks(struct ctx *c, json_t *v, struct jg_config *cfg)
 	return 0;
 }
 
+/* audit.witnesses.servers: [{url, key, ca_file}], at most JG_AUDIT_MAX_WITNESSES. */
+static int
+read_witnesses(struct ctx *c, json_t *v, struct jg_config *cfg)
+{
+	static const char *const fields[] = {"url", "key", "ca_file"};
+	char path[64], sub[96];
+	json_t *item, *f;
+	const char *k;
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > JG_AUDIT_MAX_WITNESSES)
+		return refuse(c, "audit.witnesses.servers",
+			      "'audit.witnesses.servers' must be a list of at most %d witnesses",
+			      JG_AUDIT_MAX_WITNESSES);
+	json_array_foreach(v, i, item)
+	{
+		struct jg_witness_cfg *w = &cfg->audit_witnesses[i];
+		snprintf(path, sizeof(path), "audit.witnesses.servers[%zu]", i);
+		if (!json_is_object(item))
+			return refuse(c, path, "'%s' must be a mapping {url, key, ca_file}", path);
+		json_object_foreach(item, k, f)
+		{
+			bool known = false;
+			for (size_t n = 0; n < 3; n++)
+				known |= strcmp(fields[n], k) == 0;
+			snprintf(sub, sizeof(sub), "%s.%.16s", path, k);
+			if (!known)
+				return refuse(c, sub, "unknown key '%s'", sub);
+			if (!json_is_string(f) || json_string_length(f) == 0 ||
+			    strlen(json_string_value(f)) != json_string_length(f))
+				return refuse(c, sub, "'%s' must be a non-empty string", sub);
+		}
+		cfg->audit_nwitnesses = i + 1;
+		const char *url = json_string_value(json_object_get(item, "url"));
+		const char *key = json_string_value(json_object_get(item, "key"));
+		if (url == NULL || key == NULL)
+			return refuse(c, path,
+				      "'%s' needs 'url' and 'key' (the witness's verifier key)",
+				      path);
+		snprintf(sub, sizeof(sub), "%s.url", path);
+		if (strncmp(url, "https://", 8) != 0 || url[8] == '\0' ||
+		    url[strlen(url) - 1] == '/')
+			return refuse(c, sub,
+				      "'%s' must be https://host[:port][/prefix], no trailing '/'",
+				      sub);
+		if ((w->url = strdup(url)) == NULL || (w->key = strdup(key)) == NULL)
+			return JG_ENOMEM;
+		if ((f = json_object_get(item, "ca_file")) != NULL &&
+		    (w->ca_file = resolve(c->base_dir, json_string_value(f))) == NULL)
+			return JG_ENOMEM;
+	}
+	return 0;
+}
+
 static int
 read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str_out)
 {
@@ -528,6 +588,8 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 		return read_list(c, def, v, (char ***)((char *)cfg + def->offset));
 	if (def->type == K_SINKS)
 		return read_sinks(c, v, cfg);
+	if (def->type == K_WITNESSES)
+		return read_witnesses(c, v, cfg);
 	if (v == NULL || json_is_null(v)) {
 		if (def->required)
 			return refuse(c, NULL, "missing required key '%s'", def->path);
@@ -567,8 +629,9 @@ read_key(struct ctx *c, const struct key *def, struct jg_config *cfg, char **str
 		}
 		*(int64_t *)((char *)cfg + def->offset) = json_integer_value(v);
 		return 0;
-	case K_STRLIST:	     /* read_list() above */
-	case K_SINKS: break; /* read_sinks() above */
+	case K_STRLIST:		 /* read_list() above */
+	case K_SINKS:		 /* read_sinks() above */
+	case K_WITNESSES: break; /* read_witnesses() above */
 	}
 	return JG_EINVAL;
 }
@@ -692,6 +755,10 @@ parse_audit(struct ctx *c, struct jg_config *cfg)
 			      "jitgate.example.com/audit");
 	if (cfg->audit_sink_url != NULL && strncmp(cfg->audit_sink_url, "https://", 8) != 0)
 		return refuse(c, "audit.sink_url", "'audit.sink_url' must be an https:// URL");
+	if ((size_t)cfg->audit_witnesses_min > cfg->audit_nwitnesses)
+		return refuse(c, "audit.witnesses.min",
+			      "'audit.witnesses.min' (%lld) is more than the %zu witnesses listed",
+			      (long long)cfg->audit_witnesses_min, cfg->audit_nwitnesses);
 	return 0;
 }
 
@@ -1007,6 +1074,11 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->oidc_ca_file);
 	free_list(cfg->auth_auditor_groups);
 	free_list(cfg->auth_admin_groups);
+	for (size_t i = 0; i < cfg->audit_nwitnesses; i++) {
+		free(cfg->audit_witnesses[i].url);
+		free(cfg->audit_witnesses[i].key);
+		free(cfg->audit_witnesses[i].ca_file);
+	}
 	for (size_t i = 0; cfg->notify_sinks && i < cfg->notify_nsinks; i++) {
 		struct jg_notify_sink_cfg *k = &cfg->notify_sinks[i];
 		free(k->name);

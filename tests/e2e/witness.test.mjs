@@ -104,15 +104,23 @@ class Witness {
     this.cosigner = cosignerKey(this.key.vkey);
     this.logs = logs;
     this.state = join(dir, `${this.key.name.replace(/\W/g, '_')}.db`);
+    const { cert, key } = makeCert(join(dir));
+    // each witness its own certificate files (makeCert writes cert.pem/key.pem in dir)
+    this.certFile = join(dir, `${this.key.name.replace(/\W/g, '_')}.cert.pem`);
+    this.keyFile = join(dir, `${this.key.name.replace(/\W/g, '_')}.key.pem`);
+    writeFileSync(this.certFile, readFileSync(cert));
+    writeFileSync(this.keyFile, readFileSync(key), { mode: 0o600 });
+    this.ca = readFileSync(this.certFile);
   }
+  // the port, before the first start (a jitgate configured with the witness needs it)
+  async reserve() { this.port ??= await freePort(); return this; }
+  get url() { return `https://127.0.0.1:${this.port}`; }
   async start() {
-    this.port = await freePort();
-    const { cert, key } = makeCert(this.dir);
-    this.ca = readFileSync(cert);
+    await this.reserve();
     this.config = join(this.dir, `${this.key.name.replace(/\W/g, '_')}.yaml`);
     writeFileSync(this.config, [
       `name: ${this.key.name}`, `key_file: ${this.key.file}`, `state: ${this.state}`,
-      `listen: 127.0.0.1:${this.port}`, `tls: {cert_file: ${cert}, key_file: ${key}}`, 'logs:',
+      `listen: 127.0.0.1:${this.port}`, `tls: {cert_file: ${this.certFile}, key_file: ${this.keyFile}}`, 'logs:',
       ...this.logs.map((l) => `  - origin: ${l.origin}\n    keys: ["${l.vkey}"]`), ''].join('\n'));
     this.stderr = '';
     this.proc = spawn(BIN, ['witness', 'serve', '-c', this.config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -267,7 +275,7 @@ describe('witness: add-checkpoint on a log built in the test', () => {
     const held = await w.held(log.origin);
     assert.ok(held > 0);
     await w.stop('SIGKILL');
-    await w.start();
+    await w.start(); // the same port, key and state file
     assert.equal(await w.held(log.origin), held);
     const r = await w.add(request(0, [], log.note(held)));
     assert.equal(r.status, 409);
@@ -322,5 +330,149 @@ describe('witness: a real jitgate audit log', () => {
     r = await w.add(request(c2.size, [], c2.note.replace(text, forkText)));
     assert.equal(r.status, 403, r.body);
     assert.equal(await w.held(ORIGIN), c2.size);
+  });
+});
+
+describe('witness: jitgate pushes its checkpoints to two witnesses (audit.witnesses)', () => {
+  const ORIGIN = 'pushed.e2e.example/audit';
+  let jg, w1, w2, dir, vkey;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'jg-witness-'));
+    w1 = await new Witness(dir, 'witness.e2e.example/p1', []).reserve();
+    w2 = await new Witness(dir, 'witness.e2e.example/p2', []).reserve();
+    const server = (w) => `    - {url: "${w.url}", key: "${w.key.vkey}", ca_file: ${w.certFile}}`;
+    jg = await startJitgate({ extraConfig: `audit:\n  origin: ${ORIGIN}\n  witnesses:\n    min: 2\n    servers:\n${server(w1)}\n${server(w2)}\n` });
+    const keys = runJitgate(['keys', 'list', '-c', jg.configPath]);
+    vkey = /^checkpoint \d{4} \(active\) (\S+)$/m.exec(keys.stdout)[1];
+    for (const w of [w1, w2]) {
+      w.logs = [{ origin: ORIGIN, vkey }];
+      await w.start();
+    }
+  });
+  after(async () => {
+    for (const w of [w1, w2]) if (w?.proc && !w.proc.exitCode && !w.proc.signalCode) await w.stop('SIGKILL');
+    await cleanup(jg);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const checkpoint = async () => (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
+  // an audited call (audit.hashed): the log grows by one entry
+  const append = async () => {
+    const r = await jg.auditor('POST', '/v1/audit/hash', { headers: { 'content-type': 'application/json' }, body: '{"value":"x"}' });
+    assert.equal(r.status, 200, r.body);
+  };
+  async function until(what, ok, ms = 30000) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await what();
+      if (ok(v)) return v;
+      if (Date.now() > end) assert.fail(`timed out: ${JSON.stringify(v)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  // the cosignature lines of a note, each checked against its witness
+  function cosignatures(note, size) {
+    const body = note.slice(0, note.indexOf('\n\n') + 1);
+    assert.match(body, new RegExp(`^${ORIGIN}\n${size}\n`));
+    const lines = note.slice(note.indexOf('\n\n') + 2).split(/(?<=\n)/).filter((l) => !l.includes(` ${ORIGIN} `));
+    return lines.map((l) => {
+      const w = [w1, w2].find((x) => l.startsWith(`${EM_DASH} ${x.key.name} `));
+      assert.ok(w, `a line of a configured witness: ${l}`);
+      checkCosignature(l, body, w.cosigner);
+      return w.key.name;
+    }).sort();
+  }
+
+  test('each checkpoint is cosigned by both witnesses and published; the note carries both cosignatures', async () => {
+    await append();
+    const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    const cp = await until(checkpoint, (c) => c.size === made.size && c.cosignatures === 2);
+    assert.equal(cp.published, true);
+    assert.equal(cp.published_size, made.size);
+    assert.deepEqual(cosignatures(cp.note, made.size), [w1.key.name, w2.key.name]);
+    for (const w of [w1, w2]) assert.equal(await w.held(ORIGIN), made.size);
+    // the witness's own record is the same checkpoint
+    const m = await w1.get(`/checkpoint?origin=${encodeURIComponent(ORIGIN)}`);
+    assert.ok(m.body.startsWith(made.note));
+  });
+
+  test('an export ends with a published checkpoint; audit verify --witness checks the cosignatures offline', async () => {
+    const exp = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(exp.status, 200);
+    const file = join(dir, 'export.jsonl');
+    writeFileSync(file, exp.body);
+    const verify = (f, ...args) => runJitgate(['audit', 'verify', f, '--key', vkey, ...args]);
+    let r = verify(file, '--witness', w1.key.vkey, '--witness', w2.key.vkey, '--min-witnesses', '2');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^VALID: .*; cosigned by 2 of the 2 witnesses given$/m);
+    // without a cosignature: 2 required fails, 1 passes
+    const lines = exp.body.split('\n');
+    const last = JSON.parse(lines.at(-2));
+    const w2line = last.checkpoint.split(/(?<=\n)/).find((l) => l.startsWith(`${EM_DASH} ${w2.key.name} `));
+    assert.ok(w2line);
+    const write = (name, note) => {
+      const f = join(dir, name);
+      writeFileSync(f, [...lines.slice(0, -2), JSON.stringify({ checkpoint: note }), ''].join('\n'));
+      return f;
+    };
+    const removed = write('removed.jsonl', last.checkpoint.replace(w2line, ''));
+    r = verify(removed, '--witness', w1.key.vkey, '--witness', w2.key.vkey);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /^INVALID: the checkpoint is cosigned by 1 of the 2 witnesses given/m);
+    r = verify(removed, '--witness', w1.key.vkey, '--witness', w2.key.vkey, '--min-witnesses', '1');
+    assert.equal(r.code, 0, r.stdout);
+    // a forged cosignature (one byte of the signature changed) does not count
+    const blob = Buffer.from(w2line.split(' ')[2].trim(), 'base64');
+    blob[20] ^= 1;
+    const forged = write('forged.jsonl', last.checkpoint.replace(w2line, `${EM_DASH} ${w2.key.name} ${blob.toString('base64')}\n`));
+    r = verify(forged, '--witness', w1.key.vkey, '--witness', w2.key.vkey);
+    assert.equal(r.code, 1, r.stdout);
+    // a log key is not a witness key
+    r = verify(file, '--witness', vkey);
+    assert.equal(r.code, 2, r.stdout);
+  });
+
+  test('with a witness down, new checkpoints are not published; it catches up when it is back', async () => {
+    const before = await checkpoint();
+    await w2.stop('SIGTERM');
+    await append();
+    const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    assert.ok(made.size > before.size);
+    const cp = await until(checkpoint, (c) => c.size === made.size && c.cosignatures === 1);
+    assert.equal(cp.published, false);
+    assert.equal(cp.published_size, before.published_size, 'the last published one is still the newest published');
+    assert.deepEqual(cosignatures(cp.note, made.size), [w1.key.name]);
+    await w2.start();
+    const back = await until(checkpoint, (c) => c.size >= made.size && c.cosignatures === 2, 45000);
+    assert.equal(back.published, true);
+    assert.equal(await w2.held(ORIGIN), back.size, 'proved from the size it held before');
+  });
+
+  test('a witness that holds another history is reported, never counted', async () => {
+    // w1 is fed a fork of the next size by hand, signed with the log's own key: jitgate's next
+    // checkpoint of another root cannot extend it
+    const cp = await checkpoint();
+    await append();
+    const priv = createPrivateKey(readFileSync(join(jg.dir, 'keys', 'checkpoint-0001.pem')));
+    const id = Buffer.from(cp.note.slice(cp.note.indexOf('\n\n') + 2).split(' ')[2], 'base64').subarray(0, 4);
+    const size = cp.size + 1;
+    const fakeRoot = sha256(Buffer.from('another history'));
+    const text = `${ORIGIN}\n${size}\n${fakeRoot.toString('base64')}\n`;
+    // no valid proof exists from cp to a made-up root: use a witness restarted on empty state
+    await w1.stop('SIGKILL');
+    rmSync(w1.state, { force: true });
+    rmSync(`${w1.state}-wal`, { force: true });
+    rmSync(`${w1.state}-shm`, { force: true });
+    await w1.start();
+    const fork = `${text}\n${EM_DASH} ${ORIGIN} ${Buffer.concat([id, sign(null, Buffer.from(text), priv)]).toString('base64')}\n`;
+    const r = await w1.add(request(0, [], fork));
+    assert.equal(r.status, 200, r.body);
+    const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    assert.equal(made.size, size);
+    await until(() => Promise.resolve(jg.stderr), (e) => /a witness holds another root at this size/.test(e), 20000);
+    const now = await checkpoint();
+    assert.equal(now.size, size);
+    assert.equal(now.cosignatures, 1, 'only w2 cosigned it');
+    assert.equal(now.published, false);
   });
 });

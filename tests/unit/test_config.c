@@ -608,6 +608,55 @@ test_config_parse_notifications_refused(void **state)
 		       "'notifications.sinks' must be a list of at most 16 sinks");
 }
 
+/* audit.witnesses: servers read with their paths resolved; bad ones refused naming the key. */
+static void
+test_config_parse_witnesses(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(parse(valid, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->audit_nwitnesses, 0);
+	assert_int_equal(cfg->audit_witnesses_min, 0);
+	jg_config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(
+	    parse(variant("oidc:\n",
+			  "audit:\n  witnesses:\n    min: 1\n    servers:\n"
+			  "      - {url: \"https://w1.example:9443\", key: k1, ca_file: ca.pem}\n"
+			  "      - {url: \"https://w2.example/witness\", key: k2}\noidc:\n"),
+		  &cfg, err, sizeof(err)),
+	    0);
+	assert_int_equal(cfg->audit_nwitnesses, 2);
+	assert_int_equal(cfg->audit_witnesses_min, 1);
+	assert_string_equal(cfg->audit_witnesses[0].url, "https://w1.example:9443");
+	assert_string_equal(cfg->audit_witnesses[0].key, "k1");
+	assert_string_equal(cfg->audit_witnesses[0].ca_file, "/srv/jg/ca.pem");
+	assert_null(cfg->audit_witnesses[1].ca_file);
+	jg_config_free(cfg);
+
+	expect_refused(variant("oidc:\n", "audit:\n  witnesses:\n    min: 1\noidc:\n"),
+		       "'audit.witnesses.min' (1) is more than the 0 witnesses listed");
+	expect_refused(variant("oidc:\n", "audit:\n  witnesses:\n    servers:\n"
+					  "      - {url: \"http://w1.example\", key: k1}\noidc:\n"),
+		       "'audit.witnesses.servers[0].url' must be https://");
+	expect_refused(variant("oidc:\n",
+			       "audit:\n  witnesses:\n    servers:\n"
+			       "      - {url: \"https://w1.example/\", key: k1}\noidc:\n"),
+		       "no trailing '/'");
+	expect_refused(variant("oidc:\n", "audit:\n  witnesses:\n    servers:\n"
+					  "      - {url: \"https://w1.example\"}\noidc:\n"),
+		       "needs 'url' and 'key'");
+	expect_refused(variant("oidc:\n", "audit:\n  witnesses:\n    servers:\n"
+					  "      - {url: \"https://w\", key: k, kee: x}\noidc:\n"),
+		       "unknown key 'audit.witnesses.servers[0].kee'");
+	expect_refused(variant("oidc:\n", "audit:\n  witnesses:\n    quorum: 2\noidc:\n"),
+		       "unknown key 'audit.witnesses.quorum'");
+	expect_refused(variant("oidc:\n", "audit:\n  witnesses:\n    min: 9\noidc:\n"),
+		       "'audit.witnesses.min' must be an integer between 0 and 8");
+}
+
 int
 main(void)
 {
@@ -631,6 +680,7 @@ main(void)
 	    cmocka_unit_test(test_config_parse_rate_limits),
 	    cmocka_unit_test(test_yamldoc_parse_scalar_types),
 	    cmocka_unit_test(test_config_parse_notifications),
+	    cmocka_unit_test(test_config_parse_witnesses),
 	    cmocka_unit_test(test_config_parse_notifications_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
