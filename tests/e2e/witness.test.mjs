@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync, statSync } from 'node
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, freePort, makeCert, runJitgate, startJitgate, cleanup } from './lib/harness.mjs';
+import { BIN, freePort, makeCert, postgresOnly, runJitgate, startJitgate, startReplicas, cleanup } from './lib/harness.mjs';
 import { leafHash, nodeHash, EMPTY_ROOT, verifyConsistency } from './lib/independent-verifier.mjs';
 
 const sha256 = (...parts) => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest(); };
@@ -474,5 +474,64 @@ describe('witness: jitgate pushes its checkpoints to two witnesses (audit.witnes
     assert.equal(now.size, size);
     assert.equal(now.cosignatures, 1, 'only w2 cosigned it');
     assert.equal(now.published, false);
+  });
+});
+
+// Several replicas on one database (PostgreSQL by nature, as replicas.test.mjs): only the leader of
+// "audit-checkpoints" pushes, and a new leader does not push again what the old one had cosigned.
+postgresOnly(describe)('witness: two replicas push through their checkpoint leader', () => {
+  const ORIGIN = 'replicas.e2e.example/audit';
+  let set, w, dir;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'jg-witness-'));
+    w = await new Witness(dir, 'witness.e2e.example/r1', []).reserve();
+    set = await startReplicas(2, { extraConfig: `audit:\n  origin: ${ORIGIN}\n  witnesses:\n    min: 1\n    servers:\n      - {url: "${w.url}", key: "${w.key.vkey}", ca_file: ${w.certFile}}\n` });
+    const keys = runJitgate(['keys', 'list', '-c', set.replicas[0].configPath]);
+    w.logs = [{ origin: ORIGIN, vkey: /^checkpoint \d{4} \(active\) (\S+)$/m.exec(keys.stdout)[1] }];
+    await w.start();
+  });
+  after(async () => {
+    if (w?.proc && !w.proc.exitCode && !w.proc.signalCode) await w.stop('SIGKILL');
+    await set?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cosignedSizes = () => w.stderr.split('\n').filter((l) => l.includes('"msg":"witness: checkpoint cosigned"'))
+    .map((l) => JSON.parse(l).size);
+  async function published(jg, size) {
+    for (let i = 0; i < 150; i++) {
+      const c = (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
+      if (c.size === size && c.published) return c;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.fail(`checkpoint ${size} never published`);
+  }
+
+  test('a checkpoint asked of either replica is cosigned once, and seen published on both', async () => {
+    for (const jg of set.replicas) {
+      const r = await jg.auditor('POST', '/v1/audit/hash', { headers: { 'content-type': 'application/json' }, body: '{"value":"x"}' });
+      assert.equal(r.status, 200, r.body);
+      const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+      for (const other of set.replicas) assert.equal((await published(other, made.size)).cosignatures, 1);
+    }
+    const sizes = cosignedSizes();
+    assert.deepEqual(sizes, [...new Set(sizes)], `each size cosigned once: ${sizes}`);
+  });
+
+  test('killed leaders hand over: the survivor pushes what is new and nothing twice', async () => {
+    // whichever replica leads, kill one, then the other is (or becomes) the leader
+    for (const [killed, alive] of [[0, 1], [1, 0]]) {
+      const before = cosignedSizes().length;
+      await set.replicas[killed].stop('SIGKILL');
+      const jg = set.replicas[alive];
+      const r = await jg.auditor('POST', '/v1/audit/hash', { headers: { 'content-type': 'application/json' }, body: '{"value":"y"}' });
+      assert.equal(r.status, 200, r.body);
+      const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+      assert.equal((await published(jg, made.size)).cosignatures, 1);
+      const sizes = cosignedSizes();
+      assert.deepEqual(sizes, [...new Set(sizes)], `each size cosigned once: ${sizes}`);
+      assert.ok(sizes.length > before);
+      await set.restart(killed);
+    }
   });
 });
