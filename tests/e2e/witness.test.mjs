@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync, statSync } from 'node
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, freePort, makeCert, postgresOnly, runJitgate, startJitgate, startReplicas, cleanup } from './lib/harness.mjs';
+import { BIN, freePort, makeCert, postgresOnly, sqliteOnly, runJitgate, startJitgate, startReplicas, cleanup } from './lib/harness.mjs';
 import { leafHash, nodeHash, EMPTY_ROOT, verifyConsistency } from './lib/independent-verifier.mjs';
 
 const sha256 = (...parts) => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest(); };
@@ -533,5 +533,87 @@ postgresOnly(describe)('witness: two replicas push through their checkpoint lead
       assert.ok(sizes.length > before);
       await set.restart(killed);
     }
+  });
+});
+
+// A host rolled back to an old backup (SQLite by nature: `jitgate restore` copies SQLite files; the
+// PostgreSQL counterpart is "a witness that holds another history is reported, never counted"
+// above, in both passes): nothing on the host notices - no sink is configured - but both witnesses
+// hold the newer history and refuse the rewritten one.
+sqliteOnly(describe)('witness: a log restored from an old backup and rewritten is refused by both witnesses', () => {
+  const ORIGIN = 'rollback.e2e.example/audit';
+  let jg, w1, w2, dir;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'jg-witness-'));
+    w1 = await new Witness(dir, 'witness.e2e.example/b1', []).reserve();
+    w2 = await new Witness(dir, 'witness.e2e.example/b2', []).reserve();
+    const server = (w) => `    - {url: "${w.url}", key: "${w.key.vkey}", ca_file: ${w.certFile}}`;
+    jg = await startJitgate({ extraConfig: `audit:\n  origin: ${ORIGIN}\n  witnesses:\n    min: 2\n    servers:\n${server(w1)}\n${server(w2)}\n` });
+    const keys = runJitgate(['keys', 'list', '-c', jg.configPath]);
+    for (const w of [w1, w2]) {
+      w.logs = [{ origin: ORIGIN, vkey: /^checkpoint \d{4} \(active\) (\S+)$/m.exec(keys.stdout)[1] }];
+      await w.start();
+    }
+  });
+  after(async () => {
+    for (const w of [w1, w2]) if (w?.proc && !w.proc.exitCode && !w.proc.signalCode) await w.stop('SIGKILL');
+    await cleanup(jg);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('both refuse (409 or 422) and jitgate reports each; the rewritten checkpoint is never published', async () => {
+    const append = async (v) => {
+      const r = await jg.auditor('POST', '/v1/audit/hash', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: v }) });
+      assert.equal(r.status, 200, r.body);
+    };
+    const publish = async () => {
+      const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+      for (let i = 0; i < 150; i++) {
+        const c = (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
+        if (c.size === made.size && c.published) return c;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.fail(`checkpoint ${made.size} never published`);
+    };
+    await append('a');
+    const older = await publish();
+    const olderNote = join(dir, 'older.note');
+    writeFileSync(olderNote, older.note);
+    const backup = join(dir, 'old.db');
+    const b = runJitgate(['backup', backup, '-c', jg.configPath]);
+    assert.equal(b.code, 0, b.stderr);
+    for (const v of ['b', 'c', 'd']) await append(v);
+    const newer = await publish();
+    for (const w of [w1, w2]) assert.equal(await w.held(ORIGIN), newer.size);
+
+    await jg.stop();
+    // restored against the older checkpoint it matches (no sink holds the newer one)
+    const r = runJitgate(['restore', backup, '-c', jg.configPath, '--checkpoint', olderNote]);
+    assert.equal(r.code, 0, r.stderr);
+    jg.exited = null;
+    jg.stderr = '';
+    await jg.start();
+    // another history up to (at least) the size the witnesses hold
+    for (let v = 0; jg.db.count('audit_log') < newer.size; v++) await append(`rewritten-${v}`);
+    const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    assert.ok(made.size >= newer.size);
+    assert.notEqual(made.note, newer.note.slice(0, made.note.length));
+    const refused = made.size === newer.size ? /a witness holds another root at this size/ : /a witness refused the consistency proof/;
+    for (let i = 0; i < 100; i++) {
+      const reported = jg.stderr.split('\n').filter((l) => refused.test(l));
+      if (new Set(reported.map((l) => JSON.parse(l).witness)).size === 2) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const reported = jg.stderr.split('\n').filter((l) => refused.test(l)).map((l) => JSON.parse(l));
+    assert.deepEqual([...new Set(reported.map((l) => l.witness))].sort(), [w1.key.name, w2.key.name]);
+    for (const l of reported) assert.equal(l.level, 'error');
+    for (const w of [w1, w2]) {
+      assert.equal(await w.held(ORIGIN), newer.size, 'the witness kept the history it saw');
+      assert.match(w.stderr, made.size === newer.size ? /"status":409/ : /"status":422/);
+    }
+    const c = (await jg.auditor('GET', '/v1/audit/checkpoint')).json;
+    assert.equal(c.size, made.size);
+    assert.equal(c.cosignatures, 0);
+    assert.equal(c.published, false);
   });
 });
