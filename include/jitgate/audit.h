@@ -417,10 +417,10 @@ int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_ve
 
 /*
  * How many of the n witness keys (cosigner keys, type 0x04; a key given
- * twice counts once) validly cosigned the checkpoint an export ends with
- * (docs/witness.md): *count.  Run after jg_audit_verify_export() accepted
- * the export.  Returns 0, JG_EVERIFY (no checkpoint line to read) or
- * JG_EINVAL (a key that is not a cosigner key).
+ * twice, or one public key under two names, counts once) validly cosigned the checkpoint an export
+ * ends with (docs/witness.md): *count.  Run after jg_audit_verify_export() accepted the export.
+ * Returns 0, JG_EVERIFY (no checkpoint line to read) or JG_EINVAL (a key that is not a cosigner
+ * key).
  */
 int jg_audit_export_cosigned(const char *buf, size_t len, const struct jg_note_verifier *witnesses,
 			     size_t n, size_t *count) __attribute__((warn_unused_result));

@@ -83,8 +83,9 @@ int jg_witness_add_checkpoint(struct jg_witness *w, const char *body, size_t len
 			      struct jg_witness_answer *ans);
 
 /*
- * The newest checkpoint cosigned for origin, as a note: the log's note as
- * it was submitted followed by the witness's cosignature line, in *note
+ * The newest checkpoint cosigned for origin, as a note: its text, the
+ * log's signature lines that verified (other lines of the submitted note
+ * are not kept) and the witness's cosignature line, in *note
  * (the caller frees).  Returns 0, JG_ENOTFOUND (unknown origin, or nothing
  * cosigned yet), JG_ESTORE or JG_ENOMEM.
  */

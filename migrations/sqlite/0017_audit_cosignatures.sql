@@ -14,7 +14,7 @@ CREATE TABLE audit_cosignatures (
     cosigned_at INTEGER NOT NULL,
     stored_at   INTEGER NOT NULL,
     PRIMARY KEY (size, witness, key_id)
-);
+) STRICT;
 
 CREATE TRIGGER audit_cosignatures_no_update BEFORE UPDATE ON audit_cosignatures
 BEGIN SELECT RAISE(ABORT, 'audit_cosignatures is append-only'); END;

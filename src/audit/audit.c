@@ -73,9 +73,10 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 		jg_audit_free(a);
 		return JG_ENOMEM;
 	}
-	if ((rc = jg_audit_witnesses_init(a, cfg, err, errlen)) != 0 ||
-	    (rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0 ||
-	    (rc = jg_audit_verifiers_load(key_dir, a->origin, &a->verifiers, err, errlen)) != 0) {
+	/* witnesses after the checkpoint keys: a witness key may not pose as one */
+	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0 ||
+	    (rc = jg_audit_verifiers_load(key_dir, a->origin, &a->verifiers, err, errlen)) != 0 ||
+	    (rc = jg_audit_witnesses_init(a, cfg, err, errlen)) != 0) {
 		jg_audit_free(a);
 		return rc;
 	}
@@ -125,6 +126,16 @@ jg_audit_start(struct jg_audit *a)
 	pthread_mutex_lock(&a->lock);
 	a->pusher = t;
 	pthread_mutex_unlock(&a->lock);
+	/* witnesses on a thread of their own: a slow one must not hold up checkpoints and sinks */
+	if (a->n_witnesses > 0 &&
+	    jg_thread_start(&t, "jg-audit-witness", 1000, jg_audit_witness_tick, a) != 0) {
+		jg_audit_stop(a);
+		return JG_ENOMEM;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (a->n_witnesses > 0)
+		a->witness_thread = t;
+	pthread_mutex_unlock(&a->lock);
 	return 0;
 }
 
@@ -141,6 +152,11 @@ jg_audit_stop(struct jg_audit *a)
 	a->pusher = NULL;
 	pthread_mutex_unlock(&a->lock);
 	jg_thread_stop(t); /* without the lock: its round takes it */
+	pthread_mutex_lock(&a->lock);
+	t = a->witness_thread;
+	a->witness_thread = NULL;
+	pthread_mutex_unlock(&a->lock);
+	jg_thread_stop(t);
 	pthread_mutex_lock(&a->lock);
 	while (a->writing || a->queue != NULL)
 		pthread_cond_wait(&a->done, &a->lock);

@@ -363,7 +363,7 @@ jg_audit_pusher_tick(void *arg)
 	(void)jg_store_leader_poll(a->cp_leader, &lead);
 	if (a->pg)
 		follow_store(a, lead && !a->cp_leading);
-	a->cp_leading = lead;
+	__atomic_store_n(&a->cp_leading, lead, __ATOMIC_RELEASE); /* the witness thread reads it */
 
 	pthread_mutex_lock(&a->lock);
 	int due =
@@ -382,7 +382,5 @@ jg_audit_pusher_tick(void *arg)
 		push_pending(a, JG_AUDIT_SINK_DIR);
 	if (lead && a->sink_url)
 		push_pending(a, JG_AUDIT_SINK_URL);
-	if (lead && a->n_witnesses > 0)
-		jg_audit_push_witnesses(a);
 	return 1000;
 }

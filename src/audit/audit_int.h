@@ -88,8 +88,10 @@ struct jg_audit {
 	int writing;	   /* a caller is committing a batch (it holds conn) */
 	int write_failing; /* the last batch could not be made durable (disk full, read-only) */
 	/* the two threads (thread.h), under lock; NULL when not running */
-	struct jg_thread *writer;   /* leads batches of asynchronous jobs; woken when one waits */
-	struct jg_thread *pusher;   /* the background thread: cadence, probe, verification, sinks */
+	struct jg_thread *writer; /* leads batches of asynchronous jobs; woken when one waits */
+	struct jg_thread *pusher; /* the background thread: cadence, probe, verification, sinks */
+	struct jg_thread
+	    *witness_thread;	    /* pushes to witnesses while cp_leading (audit_witness.c) */
 	struct jg_store_conn *conn; /* the writing connection, used by one batch at a time */
 
 	/* what has been verified: a chain (size, last hash, frontier) and whether it broke */
@@ -182,6 +184,9 @@ jg_audit_now_ms(void)
  * leader's background thread calls it every round.
  */
 void jg_audit_push_witnesses(struct jg_audit *a);
+/* audit_witness.c: the witness thread's round: jg_audit_push_witnesses() while this replica leads.
+ */
+int64_t jg_audit_witness_tick(void *arg);
 /* audit_witness.c: parses cfg's witnesses into a (at open); 0 or JG_ECONFIG with err. */
 int jg_audit_witnesses_init(struct jg_audit *a, const struct jg_audit_config *cfg, char *err,
 			    size_t errlen);
@@ -202,10 +207,15 @@ int jg_audit_cosignature_lines_on(struct jg_store_conn *conn, uint64_t size, cha
 int jg_audit_note_with_cosignatures_on(struct jg_store_conn *conn, uint64_t size, char **note,
 				       int *count);
 /*
- * audit_witness.c: the newest checkpoint cosigned at least min times
- * (published); JG_ENOTFOUND when none is.
+ * audit_witness.c: the newest checkpoint cosigned by at least
+ * audit.witnesses.min of the configured witnesses (published; with min 0
+ * the newest checkpoint); JG_ENOTFOUND when none is.
  */
-int jg_audit_published_size_on(struct jg_store_conn *conn, int min, uint64_t *size);
+int jg_audit_published_size_on(const struct jg_audit *a, struct jg_store_conn *conn,
+			       uint64_t *size);
+/* audit_witness.c: how many configured witnesses' cosignatures of size are stored. */
+int jg_audit_cosigned_count_on(const struct jg_audit *a, struct jg_store_conn *conn, uint64_t size,
+			       int *count);
 
 /* audit_read.c: jg_audit_latest_checkpoint() on a connection the caller holds (its transaction). */
 int jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,

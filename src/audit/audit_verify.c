@@ -371,8 +371,10 @@ jg_audit_export_cosigned(const char *buf, size_t len, const struct jg_note_verif
 		uint64_t t;
 		bool dup = false;
 		for (size_t k = 0; k < i; k++)
-			dup |= witnesses[k].key_id == witnesses[i].key_id &&
-			       strcmp(witnesses[k].name, witnesses[i].name) == 0;
+			dup |= (witnesses[k].key_id == witnesses[i].key_id &&
+				strcmp(witnesses[k].name, witnesses[i].name) == 0) ||
+			       memcmp(witnesses[k].pub, witnesses[i].pub,
+				      sizeof(witnesses[i].pub)) == 0;
 		if (witnesses[i].alg != JG_NOTE_ALG_COSIGNATURE_V1) {
 			rc = JG_EINVAL;
 			goto out;

@@ -61,10 +61,13 @@ jg_audit_checkpoint_view(struct jg_audit *a, struct jg_audit_checkpoint_view *ou
 		rc = jg_audit_latest_checkpoint_on(conn, &out->note, &size, &out->created_at);
 	if (rc == 0 && jg_audit_read_size(conn, &out->log_size) == 0)
 		out->have_log_size = true;
+	int lines = 0; /* every stored line rides in the note; only configured witnesses count */
 	if (rc == 0)
-		rc = jg_audit_note_with_cosignatures_on(conn, size, &out->note, &out->cosignatures);
+		rc = jg_audit_note_with_cosignatures_on(conn, size, &out->note, &lines);
+	if (rc == 0)
+		rc = jg_audit_cosigned_count_on(a, conn, size, &out->cosignatures);
 	if (rc == 0) {
-		int prc = jg_audit_published_size_on(conn, a->witnesses_min, &out->published_size);
+		int prc = jg_audit_published_size_on(a, conn, &out->published_size);
 		out->have_published = prc == 0;
 		if (prc != 0 && prc != JG_ENOTFOUND)
 			rc = prc;
@@ -94,7 +97,8 @@ jg_audit_checkpoint_view_clear(struct jg_audit_checkpoint_view *v)
 
 /*
  * With witnesses required (audit.witnesses.min), an export should end with
- * a published checkpoint: the pusher is woken at once and the export waits
+ * a published checkpoint: the witness thread is woken at once (on the
+ * leader; another replica's leader pushes within its next second) and the export waits
  * up to EXPORT_WITNESS_WAIT_MS for enough cosignatures of the checkpoint
  * just made.  Witnesses that do not answer in time do not stop the export:
  * it ends with that checkpoint and the cosignatures it has, which `jitgate
@@ -112,12 +116,12 @@ wait_published(struct jg_audit *a, uint64_t size)
 		return;
 	while (jg_audit_now_ms() < deadline) {
 		pthread_mutex_lock(&a->lock);
-		jg_thread_wake(a->pusher);
+		jg_thread_wake(a->witness_thread); /* pushes at once if this replica leads */
 		pthread_mutex_unlock(&a->lock);
 		nanosleep(&tick, NULL);
 		if (jg_store_acquire(a->store, &conn) != 0)
 			continue;
-		int rc = jg_audit_published_size_on(conn, a->witnesses_min, &published);
+		int rc = jg_audit_published_size_on(a, conn, &published);
 		jg_store_release(a->store, conn);
 		if (rc == 0 && published >= size)
 			return;

@@ -49,9 +49,11 @@ static const char sql_has[] =
     "SELECT 1 FROM audit_cosignatures WHERE size = ? AND witness = ? AND key_id = ?";
 static const char sql_lines[] =
     "SELECT line FROM audit_cosignatures WHERE size = ? ORDER BY witness, key_id";
-static const char sql_published[] =
-    "SELECT max(c.size) FROM audit_checkpoints c WHERE "
-    "(SELECT count(*) FROM audit_cosignatures s WHERE s.size = c.size) >= ?";
+static const char sql_keys_of[] = "SELECT witness, key_id FROM audit_cosignatures WHERE size = ?";
+static const char sql_recent[] =
+    "SELECT size, witness, key_id FROM audit_cosignatures ORDER BY size DESC LIMIT ?";
+
+#define PUBLISHED_SCAN 4096 /* cosignature rows read to find the newest published checkpoint */
 
 int
 jg_audit_witnesses_init(struct jg_audit *a, const struct jg_audit_config *cfg, char *err,
@@ -75,11 +77,29 @@ jg_audit_witnesses_init(struct jg_audit *a, const struct jg_audit_config *cfg, c
 			return JG_ECONFIG;
 		}
 		for (size_t k = 0; k < i; k++)
-			if (a->witnesses[k].key.key_id == w->key.key_id &&
-			    strcmp(a->witnesses[k].key.name, w->key.name) == 0) {
-				snprintf(err, errlen,
-					 "audit.witnesses.servers[%zu]: the same witness key twice",
-					 i);
+			if ((a->witnesses[k].key.key_id == w->key.key_id &&
+			     strcmp(a->witnesses[k].key.name, w->key.name) == 0) ||
+			    memcmp(a->witnesses[k].key.pub, w->key.pub, sizeof(w->key.pub)) == 0) {
+				snprintf(
+				    err, errlen,
+				    "audit.witnesses.servers[%zu]: the same witness key twice (one "
+				    "key under two names would count twice)",
+				    i);
+				return JG_ECONFIG;
+			}
+		/*
+		 * A line under a checkpoint key's name and key ID would make every
+		 * note that carries it fail the log's own verification (a key that
+		 * claims to be the log's must verify): such a key is refused.
+		 */
+		for (int k = 0; k < a->verifiers.n; k++)
+			if (a->verifiers.v[k].key_id == w->key.key_id &&
+			    strcmp(a->verifiers.v[k].name, w->key.name) == 0) {
+				snprintf(
+				    err, errlen,
+				    "audit.witnesses.servers[%zu].key: same name and key ID as a "
+				    "checkpoint key",
+				    i);
 				return JG_ECONFIG;
 			}
 		if (asprintf(&w->url, "%s/add-checkpoint", c->url) < 0) {
@@ -237,25 +257,76 @@ jg_audit_note_with_cosignatures_on(struct jg_store_conn *conn, uint64_t size, ch
 	return 0;
 }
 
+/* Whether (name, key_id) is one of the configured witnesses. */
+static bool
+configured(const struct jg_audit *a, const char *name, int64_t key_id)
+{
+	for (size_t i = 0; i < a->n_witnesses; i++)
+		if (a->witnesses[i].key.key_id == key_id &&
+		    strcmp(a->witnesses[i].key.name, name) == 0)
+			return true;
+	return false;
+}
+
 int
-jg_audit_published_size_on(struct jg_store_conn *conn, int min, uint64_t *size)
+jg_audit_cosigned_count_on(const struct jg_audit *a, struct jg_store_conn *conn, uint64_t size,
+			   int *count)
 {
 	struct jg_stmt *st;
 	int rc;
 
-	*size = 0;
-	if (jg_stmt_prepare(conn, sql_published, &st) != 0)
+	*count = 0;
+	if (jg_stmt_prepare(conn, sql_keys_of, &st) != 0)
 		return JG_ESTORE;
-	jg_stmt_bind_int64(st, 1, min);
-	rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW && jg_stmt_column_is_null(st, 0))
-		rc = JG_ENOTFOUND;
-	else if (rc == JG_STMT_ROW)
-		*size = (uint64_t)jg_stmt_column_int64(st, 0), rc = 0;
-	else
-		rc = JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)size);
+	while ((rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		const char *name = jg_stmt_column_text(st, 0);
+		if (name != NULL && configured(a, name, jg_stmt_column_int64(st, 1)))
+			(*count)++;
+	}
 	jg_stmt_finish(st);
-	return rc;
+	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+int
+jg_audit_published_size_on(const struct jg_audit *a, struct jg_store_conn *conn, uint64_t *size)
+{
+	uint64_t cur = UINT64_MAX;
+	struct jg_stmt *st;
+	int n = 0, rc;
+
+	*size = 0;
+	if (a->witnesses_min == 0) { /* every checkpoint is published */
+		char *note = NULL;
+		rc = jg_audit_latest_checkpoint_on(conn, &note, size, NULL);
+		free(note);
+		return rc;
+	}
+	/*
+	 * The newest size with witnesses_min configured witnesses' rows, read
+	 * from the newest rows down (bounded: PUBLISHED_SCAN rows, so a
+	 * published checkpoint older than that many cosignatures is not found).
+	 */
+	if (jg_stmt_prepare(conn, sql_recent, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, PUBLISHED_SCAN);
+	while ((rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		uint64_t sz = (uint64_t)jg_stmt_column_int64(st, 0);
+		const char *name = jg_stmt_column_text(st, 1);
+		if (sz != cur) {
+			cur = sz;
+			n = 0;
+		}
+		if (name != NULL && configured(a, name, jg_stmt_column_int64(st, 2)) &&
+		    ++n == a->witnesses_min) {
+			*size = sz;
+			break;
+		}
+	}
+	jg_stmt_finish(st);
+	if (rc == JG_STMT_ROW)
+		return 0;
+	return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
 }
 
 /* ---- pushing --------------------------------------------------------------- */
@@ -322,28 +393,45 @@ build_request(struct jg_audit *a, uint64_t old, uint64_t size, const char *note,
 	return 0;
 }
 
-/* Checks the witness's answer line against its key over the note; *t its time. */
+/*
+ * The witness's 200 body is one or more signature lines (tlog-witness):
+ * lines of other keys are ignored, and the one under w's name and key ID
+ * must verify with w's key over the note's text.  *line gets that line
+ * (the caller frees), *t its time.  JG_EVERIFY when no such line verifies.
+ */
 static int
-check_line(const struct audit_witness *w, const char *note, const char *line, uint64_t *t)
+pick_line(const struct audit_witness *w, const char *note, const char *body, size_t len,
+	  char **line, uint64_t *t)
 {
-	struct jg_signed_note *parsed = NULL;
-	size_t nl = strlen(note), ll = strlen(line);
-	char *both;
-	int rc;
+	size_t nl = strlen(note);
+	int rc = JG_EVERIFY;
 
-	/* one signature line, LF-terminated, nothing more */
-	if (ll < 5 || ll > 1024 || line[ll - 1] != '\n' || memchr(line, '\n', ll - 1) != NULL)
+	*line = NULL;
+	if (len == 0 || body[len - 1] != '\n' || memchr(body, '\0', len) != NULL)
 		return JG_EVERIFY;
-	if ((both = malloc(nl + ll + 1)) == NULL)
-		return JG_ENOMEM;
-	memcpy(both, note, nl);
-	memcpy(both + nl, line, ll + 1);
-	rc = jg_signed_note_parse(both, nl + ll, &parsed);
-	if (rc == 0)
-		rc = jg_signed_note_verify_time(parsed, &w->key, t);
-	jg_signed_note_free(parsed);
-	free(both);
-	return rc == JG_ENOMEM ? rc : rc != 0 ? JG_EVERIFY : 0;
+	for (const char *p = body; p < body + len && rc != 0;) {
+		const char *end = (const char *)memchr(p, '\n', (size_t)(body + len - p)) + 1;
+		size_t ll = (size_t)(end - p);
+		struct jg_signed_note *parsed = NULL;
+		char *both = malloc(nl + ll + 1);
+		if (both == NULL)
+			return JG_ENOMEM;
+		memcpy(both, note, nl);
+		memcpy(both + nl, p, ll);
+		both[nl + ll] = '\0';
+		/* the note and this line, which must be w's and verify with w's key */
+		if (jg_signed_note_parse(both, nl + ll, &parsed) == 0 && parsed->n_sigs > 0 &&
+		    parsed->sigs[parsed->n_sigs - 1].key_id == w->key.key_id &&
+		    strcmp(parsed->sigs[parsed->n_sigs - 1].name, w->key.name) == 0 &&
+		    jg_signed_note_verify_time(parsed, &w->key, t) == 0) {
+			*line = strndup(p, ll);
+			rc = *line ? 0 : JG_ENOMEM;
+		}
+		jg_signed_note_free(parsed);
+		free(both);
+		p = end;
+	}
+	return rc;
 }
 
 /* A 409's body: the size the witness holds, in decimal, and a newline (text/x.tlog.size). */
@@ -372,7 +460,7 @@ push_once(struct jg_audit *a, struct audit_witness *w, uint64_t size, const char
 	struct jg_httpc_reply reply = {0};
 	enum push_result res = REFUSED;
 	char *body = NULL;
-	uint64_t t = 0, theirs;
+	uint64_t t = 0, theirs = 0;
 
 	if (build_request(a, old, size, note, &body) != 0) {
 		log_outcome(w, OUTCOME_NO_ANSWER, JG_LOG_WARN,
@@ -387,25 +475,37 @@ push_once(struct jg_audit *a, struct audit_witness *w, uint64_t size, const char
 		goto out;
 	}
 	if (reply.status == 200) {
-		rc = check_line(w, note, reply.body ? reply.body : "", &t);
-		if (rc == 0 && store_cosignature(a, w, size, reply.body, t) == 0) {
+		char *line = NULL;
+		rc = pick_line(w, note, reply.body ? reply.body : "", reply.len, &line, &t);
+		if (rc == 0 && (rc = store_cosignature(a, w, size, line, t)) == 0) {
 			w->held = (int64_t)size;
 			w->cosigned = (int64_t)size;
 			w->backoff_ms = 0;
 			log_outcome(w, 200, JG_LOG_INFO, "audit: a witness cosigned the checkpoint",
 				    size, -1);
 			res = PUSHED;
-		} else if (rc != 0) {
+		} else if (rc == JG_EVERIFY) {
 			log_outcome(w, 1, JG_LOG_ERROR,
-				    "audit: a witness answered with a cosignature that does not "
-				    "verify with its key: not stored",
+				    "audit: a witness answered without a cosignature that verifies "
+				    "with its key: not stored",
 				    size, -1);
+		} else {
+			log_outcome(
+			    w, 2, JG_LOG_WARN,
+			    "audit: a witness's cosignature could not be stored; will retry", size,
+			    -1);
 		}
+		free(line);
 		goto out;
 	}
 	if (reply.status == 409 && size_body(&reply, &theirs)) {
-		if (theirs < size && theirs != old) {
-			*from = theirs; /* it holds another size of this log: prove from there */
+		/*
+		 * It holds another size of this log - or this very one (our 200 was
+		 * lost, or someone else submitted it): prove from there, once.  A
+		 * fork answers 409 again with the size just tried.
+		 */
+		if (theirs <= size && theirs != old) {
+			*from = theirs;
 			res = RETRY_FROM;
 			goto out;
 		}
@@ -468,6 +568,16 @@ newest_unwitnessed(struct jg_audit *a, char **note, uint64_t *size, bool *any)
 		*note = NULL;
 	}
 	return rc;
+}
+
+int64_t
+jg_audit_witness_tick(void *arg)
+{
+	struct jg_audit *a = arg;
+
+	if (__atomic_load_n(&a->cp_leading, __ATOMIC_ACQUIRE))
+		jg_audit_push_witnesses(a);
+	return 1000;
 }
 
 void

@@ -568,6 +568,10 @@ read_witnesses(struct ctx *c, json_t *v, struct jg_config *cfg)
 			return refuse(c, sub,
 				      "'%s' must be https://host[:port][/prefix], no trailing '/'",
 				      sub);
+		/* credentials in a URL end up in logs; a witness needs none (tlog-witness) */
+		const char *host_end = url + 8 + strcspn(url + 8, "/?#");
+		if (memchr(url + 8, '@', (size_t)(host_end - url - 8)) != NULL)
+			return refuse(c, sub, "'%s' must not hold credentials (user@)", sub);
 		if ((w->url = strdup(url)) == NULL || (w->key = strdup(key)) == NULL)
 			return JG_ENOMEM;
 		if ((f = json_object_get(item, "ca_file")) != NULL &&

@@ -163,18 +163,57 @@ split_request(const char *body, size_t len, struct request *r)
 	return r->note_len > 0;
 }
 
-/* Whether one of log's keys verifies note. */
+/*
+ * What the witness keeps of a submitted note: its text and the signature
+ * lines of the log's keys that verified - never the other lines, which
+ * anyone could add (a line claiming the witness's own key that does not
+ * verify would make every note the witness serves fail for monitors).
+ * *kept is NULL when no key of log verifies.
+ */
 static int
-log_signed(const struct jg_witness_log *log, const struct jg_signed_note *note, bool *ok)
+kept_note(const struct jg_witness_log *log, const struct jg_signed_note *note, char **kept)
 {
-	*ok = false;
-	for (size_t i = 0; i < log->n_keys && !*ok; i++) {
+	bool verified[JG_WITNESS_MAX_LOG_KEYS] = {false}, any = false;
+	size_t need = note->text_len + 1 + 1, at;
+
+	*kept = NULL;
+	for (size_t i = 0; i < log->n_keys; i++) {
 		int rc = jg_signed_note_verify(note, &log->keys[i]);
-		if (rc == 0)
-			*ok = true;
-		else if (rc != JG_EVERIFY)
+		if (rc != 0 && rc != JG_EVERIFY)
 			return rc;
+		verified[i] = rc == 0;
+		any = any || verified[i];
 	}
+	if (!any)
+		return 0;
+	for (size_t k = 0; k < note->n_sigs; k++)
+		need += 4 + strlen(note->sigs[k].name) + 1 +
+			4 * ((4 + note->sigs[k].sig_len + 2) / 3) + 1;
+	if ((*kept = malloc(need)) == NULL)
+		return JG_ENOMEM;
+	memcpy(*kept, note->text, note->text_len);
+	at = note->text_len;
+	(*kept)[at++] = '\n';
+	for (size_t k = 0; k < note->n_sigs; k++) {
+		const struct jg_note_sig *sig = &note->sigs[k];
+		bool ours = false;
+		uint8_t blob[4 + 128];
+		for (size_t i = 0; i < log->n_keys; i++)
+			ours |= verified[i] && sig->key_id == log->keys[i].key_id &&
+				strcmp(sig->name, log->keys[i].name) == 0;
+		if (!ours || sig->sig_len > sizeof(blob) - 4)
+			continue;
+		blob[0] = (uint8_t)(sig->key_id >> 24);
+		blob[1] = (uint8_t)(sig->key_id >> 16);
+		blob[2] = (uint8_t)(sig->key_id >> 8);
+		blob[3] = (uint8_t)sig->key_id;
+		memcpy(blob + 4, sig->sig, sig->sig_len);
+		at += (size_t)snprintf(*kept + at, need - at, "\xe2\x80\x94 %s ", sig->name);
+		at += (size_t)EVP_EncodeBlock((unsigned char *)*kept + at, blob,
+					      (int)(4 + sig->sig_len));
+		(*kept)[at++] = '\n';
+	}
+	(*kept)[at] = '\0';
 	return 0;
 }
 
@@ -185,8 +224,8 @@ log_signed(const struct jg_witness_log *log, const struct jg_signed_note *note, 
  */
 static int
 decide_and_store(struct jg_witness *w, struct jg_store_conn *conn, const struct request *r,
-		 const struct jg_checkpoint *cp, const struct jg_signed_note *note, uint64_t now,
-		 struct jg_witness_answer *ans, bool *store)
+		 const struct jg_checkpoint *cp, const struct jg_signed_note *note,
+		 const char *kept, uint64_t now, struct jg_witness_answer *ans, bool *store)
 {
 	uint8_t held_root[32];
 	uint64_t held = 0;
@@ -225,14 +264,7 @@ decide_and_store(struct jg_witness *w, struct jg_store_conn *conn, const struct 
 	if ((rc = jg_signed_note_cosign(note->text, note->text_len, w->name, w->key, now, &line,
 					&line_len)) != 0)
 		return rc;
-	/* the note as the log sent it: NUL-terminated by the request body */
-	char *sent = strndup(r->note, r->note_len);
-	if (sent == NULL) {
-		free(line);
-		return JG_ENOMEM;
-	}
-	rc = jg_witness_state_put(conn, cp->origin, cp->size, cp->root, sent, line, (int64_t)now);
-	free(sent);
+	rc = jg_witness_state_put(conn, cp->origin, cp->size, cp->root, kept, line, (int64_t)now);
 	if (rc != 0) {
 		free(line);
 		return rc;
@@ -252,7 +284,8 @@ jg_witness_add_checkpoint(struct jg_witness *w, const char *body, size_t len, ui
 	struct jg_store_conn *conn = NULL;
 	struct jg_checkpoint cp;
 	struct request *r = NULL;
-	bool signed_ok, store = false;
+	char *kept = NULL;
+	bool store = false;
 	int rc;
 
 	memset(ans, 0, sizeof(*ans));
@@ -281,9 +314,9 @@ jg_witness_add_checkpoint(struct jg_witness *w, const char *body, size_t len, ui
 		rc = refuse(ans, 404, "this witness does not follow that origin");
 		goto out;
 	}
-	if ((rc = log_signed(log, note, &signed_ok)) != 0)
+	if ((rc = kept_note(log, note, &kept)) != 0)
 		goto out;
-	if (!signed_ok) {
+	if (kept == NULL) {
 		rc = refuse(ans, 403, "no signature of the log's keys verifies");
 		goto out;
 	}
@@ -299,7 +332,7 @@ jg_witness_add_checkpoint(struct jg_witness *w, const char *body, size_t len, ui
 		rc = JG_ESTORE;
 		goto out;
 	}
-	rc = decide_and_store(w, conn, r, &cp, note, now, ans, &store);
+	rc = decide_and_store(w, conn, r, &cp, note, kept, now, ans, &store);
 	if (rc == 0 && store && (rc = jg_store_commit(conn)) != 0) {
 		free(ans->body); /* never answer a cosignature that is not stored */
 		ans->body = NULL;
@@ -311,6 +344,7 @@ out:
 	if (conn != NULL)
 		jg_store_release(w->state, conn);
 	jg_signed_note_free(note);
+	free(kept);
 	free(r);
 	return rc;
 }

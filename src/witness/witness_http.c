@@ -4,8 +4,9 @@
  * per log.  Thin: the decisions are witness.c's.
  *
  *   POST /add-checkpoint            c2sp.org/tlog-witness v1.0.0
- *   GET  /checkpoint?origin=ORIGIN  the log's note as submitted, with the
- *                                   witness's cosignature line
+ *   GET  /checkpoint?origin=ORIGIN  the checkpoint with the log's verified
+ *                                   signature lines and the witness's
+ *                                   cosignature line
  *
  * Every refused submission is logged with its origin, sizes and reason: a
  * 409 or 422 from a log whose signature verified may be evidence of a fork,

@@ -38,6 +38,7 @@
 #include "jitgate/audit.h"
 #include "jitgate/canon.h"
 #include "jitgate/codec.h"
+#include "jitgate/config.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
 #include "jitgate/merkle.h"
@@ -56,6 +57,9 @@ struct fixture {
 	struct jg_audit *audit;
 	struct jg_audit_verifiers vs;
 };
+
+/* A log (type 0x01) verifier key: golang.org/x/mod/sumdb/note's PeterNeumann. */
+#define GO_LOG_KEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 
 static const char things_sql[] =
     "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, payload BLOB)";
@@ -2709,6 +2713,58 @@ test_chain_feed_store_error_leaves_the_chain_at_the_entry(void **state)
 		free(bufs[i]);
 }
 
+/*
+ * audit.witnesses is checked at open: a key that is not a cosigner key and
+ * one public key listed twice (even under two names: it would count twice)
+ * are refused.  (A cosigner key posing as a checkpoint key - its name and
+ * key ID - is refused too; making one takes about 2^32 tries, so no test.)
+ */
+static void
+test_audit_open_refuses_bad_witness_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_note_verifier a, b;
+	struct jg_audit *audit = NULL;
+	char *va = NULL, *vb = NULL, err[512];
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+	assert_non_null(key);
+	assert_int_equal(jg_signed_note_cosigner_init(&a, "w.example/a", key), 0);
+	assert_int_equal(jg_signed_note_cosigner_init(&b, "w.example/b", key), 0);
+	assert_int_equal(jg_signed_note_verifier_format(&a, &va), 0);
+	assert_int_equal(jg_signed_note_verifier_format(&b, &vb), 0);
+	struct jg_witness_cfg ok[1] = {{.url = "https://w.example", .key = va}};
+	struct jg_witness_cfg twice[2] = {{.url = "https://w.example", .key = va},
+					  {.url = "https://w2.example", .key = vb}};
+	struct jg_witness_cfg logkey[1] = {{.url = "https://w.example", .key = (char *)GO_LOG_KEY}};
+	struct {
+		struct jg_witness_cfg *w;
+		size_t n;
+		int rc;
+		const char *why;
+	} cases[] = {
+	    {ok, 1, 0, ""},
+	    {twice, 2, JG_ECONFIG, "the same witness key twice"},
+	    {logkey, 1, JG_ECONFIG, "not a witness's verifier key"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct jg_audit_config cfg = {.origin = ORIGIN,
+					      .witnesses = cases[i].w,
+					      .n_witnesses = cases[i].n,
+					      .witnesses_min = 1};
+		err[0] = '\0';
+		assert_int_equal(jg_audit_open(f->store, f->keys, &cfg, &audit, err, sizeof(err)),
+				 cases[i].rc);
+		if (strstr(err, cases[i].why) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].why);
+		jg_audit_free(audit);
+		audit = NULL;
+	}
+	free(va);
+	free(vb);
+	EVP_PKEY_free(key);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2716,6 +2772,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_audit_append_seqs_canonical_linked),
+	    T(test_audit_open_refuses_bad_witness_keys),
 	    T(test_audit_append_refuses_bad_input),
 	    T(test_audit_append_oversized_spares_batch_mates),
 	    T(test_audit_append_deep_data_stays_verifiable),

@@ -242,6 +242,48 @@ test_witness_race_one_winner(void **state)
 	}
 }
 
+/*
+ * A resubmission of the held checkpoint with junk lines added (one
+ * claiming the witness's own key) is cosigned again, but what the witness
+ * keeps and serves is the text, the log's line and its own: it verifies.
+ */
+static void
+test_witness_keeps_only_verified_lines(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_witness_answer ans;
+	struct jg_signed_note *note = NULL;
+	char *first = submission(f, 0, 7, 1), *again = NULL, *latest = NULL;
+	uint8_t blob[4 + 8 + 64] = {0};
+	char b64[4 * ((sizeof(blob) + 2) / 3) + 1];
+	uint64_t t;
+	size_t len;
+
+	assert_int_equal(submit(f, first, &ans), 200);
+	free(ans.body);
+	/* a line under the witness's own name and key ID whose signature is zeros */
+	blob[0] = (uint8_t)(f->cosigner.key_id >> 24);
+	blob[1] = (uint8_t)(f->cosigner.key_id >> 16);
+	blob[2] = (uint8_t)(f->cosigner.key_id >> 8);
+	blob[3] = (uint8_t)f->cosigner.key_id;
+	EVP_EncodeBlock((unsigned char *)b64, blob, (int)sizeof(blob));
+	const char *text = strstr(first, "\n\n");
+	assert_non_null(text);
+	/* the held checkpoint again (old 7, size 7), the junk after the log's line */
+	assert_true(asprintf(&again, "old 7\n%s\xe2\x80\x94 " WITNESS " %s\n", text + 1, b64) > 0);
+	assert_int_equal(submit(f, again, &ans), 200);
+	free(ans.body);
+	assert_int_equal(jg_witness_latest(f->w, ORIGIN, &latest, &len), 0);
+	assert_null(strstr(latest, b64));
+	assert_int_equal(jg_signed_note_parse(latest, len, &note), 0);
+	assert_int_equal(note->n_sigs, 2); /* the log's line and the witness's */
+	assert_int_equal(jg_signed_note_verify_time(note, &f->cosigner, &t), 0);
+	jg_signed_note_free(note);
+	free(latest);
+	free(again);
+	free(first);
+}
+
 /* Malformed requests and foreign signatures are refused before anything is read or stored. */
 static void
 test_witness_refusals(void **state)
@@ -290,6 +332,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_witness_conflicts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_witness_race_one_winner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_witness_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_witness_keeps_only_verified_lines, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
