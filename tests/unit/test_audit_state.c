@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -519,6 +520,102 @@ test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running(void **state
 	assert_non_null(strstr(s.fault_why, "audit_state"));
 }
 
+/* ---- start time and history ------------------------------------------------------- */
+
+struct bulk {
+	int count;
+};
+
+/* The writer's bulk path (as bench/audit_bench.c's fill): many appends in one batch. */
+static int
+bulk_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct bulk *b = ctx;
+	for (int i = 0; i < b->count; i++) {
+		json_t *data = json_pack("{s:i,s:s}", "n", i, "service", "payment-gateway");
+		int rc = jg_audit_tx_append(tx, "grant.create", "tester", data, NULL);
+		json_decref(data);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+fill(struct fixture *f, int count)
+{
+	for (int done = 0; done < count;) {
+		struct bulk b = {count - done < 20000 ? count - done : 20000};
+		assert_int_equal(jg_audit_run(f->audit, bulk_fn, &b), 0);
+		done += b.count;
+	}
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The fastest of five starts (the check serve runs), in seconds; every one from the state. */
+static double
+start_seconds(struct fixture *f, uint64_t size)
+{
+	double best = 1e9;
+	for (int i = 0; i < 5; i++) {
+		struct jg_audit_start_report rep;
+		struct jg_chain_fault fault;
+		struct jg_chain chain;
+		double t0 = seconds_now();
+		assert_int_equal(start(f, &chain, &rep, &fault), 0);
+		double took = seconds_now() - t0;
+		assert_int_equal(rep.how, JG_AUDIT_START_TAIL);
+		assert_int_equal(rep.size, size);
+		best = took < best ? took : best;
+	}
+	return best;
+}
+
+/*
+ * A log ten times longer starts within 1.5 times the time (the same run):
+ * 10,000 entries and then 100,000, each with 100 entries after the state.
+ * The whole-log verification the start used to run is timed as well, to
+ * show what the comparison would be without the state (it grows with the
+ * log).
+ */
+static void
+test_start_time_does_not_grow_with_history(void **state)
+{
+	struct fixture *f = *state;
+	double small, big, whole_small, whole_big, t0;
+	struct jg_chain_fault fault;
+	uint64_t size;
+
+	fill(f, 9900);
+	assert_int_equal(checkpoint(f), 9900);
+	fill(f, 100);
+	small = start_seconds(f, 10000);
+	t0 = seconds_now();
+	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
+	whole_small = seconds_now() - t0;
+
+	fill(f, 90000);
+	assert_int_equal(checkpoint(f), 100000);
+	fill(f, 100);
+	big = start_seconds(f, 100100);
+	t0 = seconds_now();
+	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
+	whole_big = seconds_now() - t0;
+
+	print_message("start from the state: %.4f s at 10,000 entries, %.4f s at 100,100 "
+		      "(ratio %.2f); whole log: %.3f s, %.3f s (ratio %.2f)\n",
+		      small, big, big / small, whole_small, whole_big, whole_big / whole_small);
+	assert_true(big <= 1.5 * small);
+	assert_true(whole_big > 3 * whole_small); /* the yardstick: what grows with history */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -547,6 +644,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 		test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(test_start_time_does_not_grow_with_history, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
