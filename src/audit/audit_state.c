@@ -586,15 +586,18 @@ jg_audit_state_verify_start(struct jg_store *store, const struct jg_audit_verifi
 	rc = jg_keys_load(key_dir, JG_KEY_AUDIT_STATE, &keys, err, errlen);
 	if (rc != 0 && rc != JG_ENOTFOUND)
 		return rc;
+	if (errlen > 0)
+		err[0] = '\0'; /* no key is not an error: the whole log is verified instead */
 	if (keys != NULL) {
 		rep->how = JG_AUDIT_START_TAIL;
 		rc = jg_audit_state_start(store, verifiers, keys, origin, threads, chain,
 					  &rep->tail, fault);
-		if (rc != JG_ENOTFOUND) {
+		if (rc == 0) {
 			rep->size = chain->next_seq;
-			rep->from = rc == 0 ? chain->next_seq - rep->tail : 0;
-			goto out;
+			rep->from = chain->next_seq - rep->tail;
 		}
+		if (rc != JG_ENOTFOUND)
+			goto out;
 	}
 	rep->how = keys != NULL ? JG_AUDIT_START_FULL : JG_AUDIT_START_FULL_NO_KEY;
 	rc = jg_audit_verify_store_chain(store, verifiers, threads, &rep->size, chain, fault);
