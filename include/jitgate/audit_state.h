@@ -13,9 +13,10 @@
  * the row (the next start then verifies everything: slower, never weaker) or
  * put back an older valid row (docs/threat-model.md says what that can do).
  *
- * Writers (audit_checkpoint.c at every checkpoint, in the checkpoint's own
- * transaction; audit_verified.c when a fault is found; serve after a full
- * verification) never move the size backward and never drop a stored
+ * Writers (audit_checkpoint.c at every checkpoint of a log that was
+ * verified and handed over - serve's, not the command line's - in the
+ * checkpoint's own transaction; audit_verified.c when a fault is found;
+ * serve after a full verification) never move the size backward and never drop a stored
  * fault: each write compares the MAC it read (compare-and-set), so two
  * replicas writing at once cannot lose a fault.
  */

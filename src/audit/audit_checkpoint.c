@@ -56,7 +56,10 @@ struct cp_job {
 /*
  * The verified state follows each checkpoint, in its transaction: it
  * describes the checkpointed size (tx: the chain the writer verified and
- * extended).  A state row that does not verify is a store edited under a
+ * extended).  Only a log that was verified and handed over (serve, or
+ * anyone calling jg_audit_set_verified) vouches for it: the command line's
+ * checkpoints and exports do not verify the log first, so they leave the
+ * state alone.  A state row that does not verify is a store edited under a
  * running jitgate: the log is marked broken and the checkpoint refused.
  */
 static int
@@ -65,7 +68,11 @@ state_follow(struct jg_audit_tx *tx)
 	struct jg_audit *a = tx->a;
 	struct jg_chain chain = {.next_seq = tx->size, .tree = tx->tree, .threads = 1};
 
-	if (a->state_keys == NULL)
+	/* the writer's batch verified everything up to its head (verify_since) when this is set */
+	pthread_mutex_lock(&a->verify_lock);
+	int verified = a->have_verified && !a->broken;
+	pthread_mutex_unlock(&a->verify_lock);
+	if (a->state_keys == NULL || !verified)
 		return 0;
 	memcpy(chain.prev, tx->last, 32);
 	int rc = jg_audit_state_put(tx->conn, a->state_keys, a->origin, &chain, UINT64_MAX, NULL);

@@ -68,8 +68,18 @@ audit_open(struct fixture *f, struct jg_audit **out)
 	};
 	char err[512] = "";
 
-	if (jg_audit_open(f->store, f->keys, &cfg, out, err, sizeof(err)) != 0)
+	struct jg_audit_verifiers vs;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	uint64_t size = 0;
+
+	if (jg_audit_open(f->store, f->keys, &cfg, out, err, sizeof(err)) != 0 ||
+	    jg_audit_verifiers_load(f->keys, ORIGIN, &vs, err, sizeof(err)) != 0)
 		fail_msg("jg_audit_open: %s", err);
+	/* as serve does: the log verified, then handed over (only such a log vouches for a state)
+	 */
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &vs, 2, &size, &chain, &fault), 0);
+	jg_audit_set_verified(*out, &chain);
 	assert_int_equal(jg_audit_start(*out), 0);
 }
 
@@ -425,13 +435,6 @@ break_running_log(struct fixture *f, uint64_t *bad)
 {
 	append_n(f, 13);
 	assert_int_equal(checkpoint(f), 13);
-	/* as serve does: the log verified, then handed over */
-	struct jg_chain_fault fault;
-	struct jg_chain chain;
-	uint64_t size = 0;
-	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &chain, &fault),
-			 0);
-	jg_audit_set_verified(f->audit, &chain);
 	*bad = 12;
 	tamper_entry(f, *bad);
 	json_t *data = json_pack("{s:i}", "n", 99);
@@ -472,17 +475,20 @@ test_a_checkpoint_write_keeps_a_stored_fault(void **state)
 	struct jg_chain_fault fault;
 	struct jg_chain chain;
 	struct jg_audit_state s;
-	uint64_t bad;
 
-	break_running_log(f, &bad);
-	/* another process (a replica that has not seen the fault) checkpoints afterwards */
-	audit_open(f, &f->audit);
-	append_n(f, 2);
+	append_n(f, 10);
+	assert_int_equal(checkpoint(f), 10);
+	/* another replica found entry 3 edited and stored the fault; this one has not seen it */
+	assert_int_equal(jg_audit_state_store(f->store, f->state_keys, ORIGIN, NULL, 3,
+					      "entry 3: found by another replica"),
+			 0);
+	append_n(f, 5);
 	assert_int_equal(checkpoint(f), 15);
 	assert_int_equal(state_read(f, &s), 0);
 	assert_int_equal(s.size, 15); /* the state moved on ... */
 	assert_true(s.faulted);	      /* ... with the fault */
-	assert_int_equal(s.fault_seq, bad);
+	assert_int_equal(s.fault_seq, 3);
+	assert_string_equal(s.fault_why, "entry 3: found by another replica");
 	/* and a write describing less never moves it back */
 	chain.next_seq = 0;
 	jg_merkle_frontier_init(&chain.tree);
@@ -491,11 +497,47 @@ test_a_checkpoint_write_keeps_a_stored_fault(void **state)
 	    jg_audit_state_store(f->store, f->state_keys, ORIGIN, &chain, UINT64_MAX, NULL), 0);
 	assert_int_equal(state_read(f, &s), 0);
 	assert_int_equal(s.size, 15);
-	assert_int_equal(s.fault_seq, bad);
+	assert_int_equal(s.fault_seq, 3);
 	jg_audit_free(f->audit);
 	f->audit = NULL;
 	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
-	assert_int_equal(fault.seq, bad);
+	assert_int_equal(fault.seq, 3);
+}
+
+/* The command line's checkpoints do not verify the log first: they never move the state. */
+static void
+test_an_unverified_checkpoint_leaves_the_state_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_config cfg = {.origin = ORIGIN,
+				      .checkpoint_entries = 1000000,
+				      .checkpoint_seconds = 3600,
+				      .verify_threads = 2};
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	struct jg_audit_state s;
+	struct jg_audit *cli = NULL;
+	char err[512] = "";
+	uint64_t size = 0;
+
+	append_n(f, 6);
+	assert_int_equal(checkpoint(f), 6);
+	append_n(f, 2);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	tamper_entry(f, 6); /* after the state: a start from it must still read it */
+	/* as `jitgate audit checkpoint`: opened and started, never handed a verified chain */
+	if (jg_audit_open(f->store, f->keys, &cfg, &cli, err, sizeof(err)) != 0)
+		fail_msg("jg_audit_open: %s", err);
+	assert_int_equal(jg_audit_start(cli), 0);
+	assert_int_equal(jg_audit_checkpoint(cli, NULL, &size), 0);
+	assert_int_equal(size, 8);
+	jg_audit_free(cli);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 6);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 6);
 }
 
 static void
@@ -559,12 +601,12 @@ seconds_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The fastest of five starts (the check serve runs), in seconds; every one from the state. */
+/* The fastest of 15 starts (the check serve runs), in seconds: other suites share the machine. */
 static double
 start_seconds(struct fixture *f, uint64_t size)
 {
 	double best = 1e9;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 15; i++) {
 		struct jg_audit_start_report rep;
 		struct jg_chain_fault fault;
 		struct jg_chain chain;
@@ -573,6 +615,7 @@ start_seconds(struct fixture *f, uint64_t size)
 		double took = seconds_now() - t0;
 		assert_int_equal(rep.how, JG_AUDIT_START_TAIL);
 		assert_int_equal(rep.size, size);
+		assert_int_equal(rep.tail, 100); /* the entries read: the same at any size */
 		best = took < best ? took : best;
 	}
 	return best;
@@ -581,9 +624,9 @@ start_seconds(struct fixture *f, uint64_t size)
 /*
  * A log ten times longer starts within 1.5 times the time (the same run):
  * 5,000 entries and then 50,000, each with 100 entries after the state.
- * The whole-log verification the start used to run is timed as well, to
- * show what the comparison would be without the state (it grows with the
- * log).
+ * The whole-log verification the start used to run is timed as well and
+ * printed, to show what it would be without the state (it grows with the
+ * log; not asserted: other suites share the machine).
  */
 static void
 test_start_time_does_not_grow_with_history(void **state)
@@ -613,7 +656,6 @@ test_start_time_does_not_grow_with_history(void **state)
 		      "(ratio %.2f); whole log: %.3f s, %.3f s (ratio %.2f)\n",
 		      small, big, big / small, whole_small, whole_big, whole_big / whole_small);
 	assert_true(big <= 1.5 * small);
-	assert_true(whole_big > 3 * whole_small); /* the yardstick: what grows with history */
 }
 
 int
@@ -641,6 +683,8 @@ main(int argc, char **argv)
 		test_a_fault_found_while_running_stops_every_later_start, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_checkpoint_write_keeps_a_stored_fault, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_an_unverified_checkpoint_leaves_the_state_alone,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running, setup,
 		teardown),
