@@ -69,12 +69,14 @@ int jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_a
 		  struct jg_audit **out, char *err, size_t errlen);
 
 /*
- * The verified state.  serve verifies the whole log at start and hands the
+ * The verified chain.  serve verifies the log at start (the whole log, or
+ * the entries after the stored verified state: audit_state.h) and hands the
  * chain over with jg_audit_set_verified(); from then on jg_audit_check()
  * extends it by the entries appended since (O(new entries)), a background
  * thread does so every second and re-verifies the whole log every
- * reverify_seconds.  The first failure is sticky: the log is "broken" until
- * an operator restarts jitgate (whose start-up check then names the entry).
+ * reverify_seconds.  The first failure is sticky: the log is "broken", and
+ * the fault is stored in the verified state, so every later start refuses
+ * naming the entry until an operator removes it.
  */
 void jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain);
 /* Extends the verified chain; *snapshot (may be NULL) is a copy of it.  0 or JG_EVERIFY. */

@@ -1,15 +1,17 @@
 /*
  * keys.h - jitgate's keys on disk.
  *
- * Four kinds, kept apart so that one key's compromise does not forge the
+ * Five kinds, kept apart so that one key's compromise does not forge the
  * others' output: token keys (ECDSA P-256, for capability tokens),
  * checkpoint keys (Ed25519, for the audit log's signed checkpoints), pii
  * keys (32 random bytes, the HMAC-SHA-256 key that turns personal data in
- * audit entries into markers, pii.h) and cursor keys (32 random bytes, the
- * AES-256-GCM key that seals paging cursors, cursor.h).  Each key is a PEM
- * file in the key directory named <kind>-<NNNN>.pem (mode 0600, the
- * directory 0700): a PKCS#8 private key, or for a pii or cursor key a
- * "JITGATE PII KEY" or "JITGATE CURSOR KEY" PEM block of exactly 32 bytes.
+ * audit entries into markers, pii.h), cursor keys (32 random bytes, the
+ * AES-256-GCM key that seals paging cursors, cursor.h) and audit-state keys
+ * (32 random bytes, the HMAC-SHA-256 key of the audit log's verified state,
+ * audit_state.h).  Each key is a PEM file in the key directory named
+ * <kind>-<NNNN>.pem (mode 0600, the directory 0700): a PKCS#8 private key,
+ * or for a secret kind a "JITGATE PII KEY", "JITGATE CURSOR KEY" or
+ * "JITGATE AUDIT STATE KEY" PEM block of exactly 32 bytes.
  * The highest number is the active key, and older keys stay so that what
  * they signed (or marked, or sealed) still verifies.  Rotation adds a key;
  * nothing here deletes one.
@@ -21,13 +23,15 @@
 
 #include <openssl/evp.h>
 
-enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT, JG_KEY_PII, JG_KEY_CURSOR };
+enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT, JG_KEY_PII, JG_KEY_CURSOR, JG_KEY_AUDIT_STATE };
 
-#define JG_KEY_KINDS		4
-#define JG_KEY_PII_BYTES	32
-#define JG_KEY_PII_PEM_LABEL	"JITGATE PII KEY"
-#define JG_KEY_CURSOR_BYTES	32
-#define JG_KEY_CURSOR_PEM_LABEL "JITGATE CURSOR KEY"
+#define JG_KEY_KINDS		     5
+#define JG_KEY_PII_BYTES	     32
+#define JG_KEY_PII_PEM_LABEL	     "JITGATE PII KEY"
+#define JG_KEY_CURSOR_BYTES	     32
+#define JG_KEY_CURSOR_PEM_LABEL	     "JITGATE CURSOR KEY"
+#define JG_KEY_AUDIT_STATE_BYTES     32
+#define JG_KEY_AUDIT_STATE_PEM_LABEL "JITGATE AUDIT STATE KEY"
 
 #define JG_KEYS_MAX 64
 
@@ -42,7 +46,7 @@ struct jg_keyring {
 	struct jg_key keys[JG_KEYS_MAX];
 };
 
-/* "token", "checkpoint", "pii" or "cursor". */
+/* "token", "checkpoint", "pii", "cursor" or "audit-state". */
 const char *jg_key_kind_name(enum jg_key_kind kind);
 
 /* Parses a kind name; returns 0, or JG_EINVAL for any other text. */

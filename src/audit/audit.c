@@ -80,6 +80,13 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 		jg_audit_free(a);
 		return rc;
 	}
+	/* optional: without an audit-state key no state is kept (every start verifies everything)
+	 */
+	rc = jg_keys_load(key_dir, JG_KEY_AUDIT_STATE, &a->state_keys, err, errlen);
+	if (rc != 0 && rc != JG_ENOTFOUND) {
+		jg_audit_free(a);
+		return rc;
+	}
 	uint64_t size = 0, cp = 0;
 	char *note = NULL;
 	if ((rc = jg_audit_size(store, &size)) != 0) {
@@ -164,6 +171,7 @@ jg_audit_stop(struct jg_audit *a)
 	a->writer = NULL;
 	pthread_mutex_unlock(&a->lock);
 	jg_thread_stop(t);
+	jg_audit_fault_flush(a); /* a fault found since its last round: stored before closing */
 	/* the background thread has stopped: the name goes to another replica */
 	jg_store_leader_free(a->cp_leader);
 	a->cp_leader = NULL;
@@ -180,6 +188,7 @@ jg_audit_free(struct jg_audit *a)
 		return;
 	jg_audit_stop(a);
 	jg_keyring_free(a->keys);
+	jg_keyring_free(a->state_keys);
 	free(a->origin);
 	free(a->sink_dir);
 	free(a->sink_url);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "audit_int.h"
+#include "jitgate/audit_state.h"
 #include "jitgate/error.h"
 #include "jitgate/fileio.h"
 #include "jitgate/httpc.h"
@@ -52,6 +53,39 @@ struct cp_job {
 	uint64_t size;
 };
 
+/*
+ * The verified state follows each checkpoint, in its transaction: it
+ * describes the checkpointed size (tx: the chain the writer verified and
+ * extended).  Only a log that was verified and handed over (serve, or
+ * anyone calling jg_audit_set_verified) vouches for it: the command line's
+ * checkpoints and exports do not verify the log first, so they leave the
+ * state alone.  A state row that does not verify is a store edited under a
+ * running jitgate: the log is marked broken and the checkpoint refused.
+ */
+static int
+state_follow(struct jg_audit_tx *tx)
+{
+	struct jg_audit *a = tx->a;
+	struct jg_chain chain = {.next_seq = tx->size, .tree = tx->tree, .threads = 1};
+
+	/* the writer's batch verified everything up to its head (verify_since) when this is set */
+	pthread_mutex_lock(&a->verify_lock);
+	int verified = a->have_verified && !a->broken;
+	pthread_mutex_unlock(&a->verify_lock);
+	if (a->state_keys == NULL || !verified)
+		return 0;
+	memcpy(chain.prev, tx->last, 32);
+	int rc = jg_audit_state_put(tx->conn, a->state_keys, a->origin, &chain, UINT64_MAX, NULL);
+	if (rc == JG_EVERIFY) {
+		struct jg_chain_fault fault;
+		jg_chain_fault_set(&fault, UINT64_MAX,
+				   "the verified state (audit_state) no longer verifies under "
+				   "the audit-state key: it was edited in the store");
+		jg_audit_mark_broken(a, &fault, rc);
+	}
+	return rc;
+}
+
 static int
 checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
 {
@@ -69,7 +103,7 @@ checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
 	rc = jg_audit_latest_checkpoint_on(tx->conn, &j->note, &latest, NULL);
 	if (rc == 0 && latest == tx->size) {
 		j->size = tx->size;
-		return 0;
+		return state_follow(tx);
 	}
 	free(j->note);
 	j->note = NULL;
@@ -93,7 +127,7 @@ checkpoint_fn(struct jg_audit_tx *tx, void *ctx)
 	if (rc != JG_STMT_DONE)
 		return JG_ESTORE;
 	j->size = tx->size;
-	return 0;
+	return state_follow(tx);
 }
 
 int
@@ -378,6 +412,7 @@ jg_audit_pusher_tick(void *arg)
 		jg_log(JG_LOG_ERROR, "audit: could not make a checkpoint; will retry", NULL);
 	if (jg_audit_check(a, NULL) == 0)
 		jg_audit_reverify_due(a); /* only for a log verified at start (serve) */
+	jg_audit_fault_flush(a);	  /* a fault found by anyone: stored for the next start */
 	if (lead && a->sink_dir)
 		push_pending(a, JG_AUDIT_SINK_DIR);
 	if (lead && a->sink_url)

@@ -9,6 +9,8 @@
  *   audit_checkpoint.c  checkpoints, their cadence and the off-host sinks
  *                       (the background thread)
  *   audit_verified.c    the verified chain: extend, check, anchors, broken
+ *   audit_state.c       the verified state row (audit_state.h): its MAC,
+ *                       writes, and the start-up check from it
  *   audit_read.c        reading the tables back (head, checkpoints, proofs,
  *                       exports, verification)
  */
@@ -80,6 +82,8 @@ struct jg_audit {
 	int checkpoint_seconds;
 	int verify_threads;
 	struct jg_keyring *keys; /* checkpoint keys; the active one signs */
+	/* audit-state keys (audit_state.h); NULL when key_dir has none: no state is written */
+	struct jg_keyring *state_keys;
 
 	pthread_mutex_t lock;
 	pthread_cond_t done; /* callers: a batch finished, the writer's seat is free */
@@ -100,6 +104,9 @@ struct jg_audit {
 	int have_verified;
 	int broken;
 	char broken_why[400];
+	/* the fault that broke the log, until the background thread stored it (audit_state.c) */
+	int fault_pending;
+	uint64_t fault_seq; /* UINT64_MAX: no entry named */
 	/*
 	 * The chain as this writer left it after its last batch, and the
 	 * store's data_version then: while no other connection has committed,
@@ -287,6 +294,14 @@ int jg_audit_chain_extend_leaves(struct jg_store_conn *conn, struct jg_chain *ch
 				 uint64_t *added, struct jg_chain_fault *fault,
 				 void (*leaf_fn)(void *ctx, uint64_t seq, const uint8_t leaf[32]),
 				 void *ctx);
+
+/*
+ * audit_verified.c: stores the fault that broke the log in the verified
+ * state (audit_state.c), on a connection of its own, so the next start
+ * refuses; retried at every call until it is stored.  Called by the
+ * background thread, and by jg_audit_stop after it.
+ */
+void jg_audit_fault_flush(struct jg_audit *a);
 
 /* audit_verified.c: the whole log verified again when reverify_seconds have passed. */
 void jg_audit_reverify_due(struct jg_audit *a);

@@ -2,7 +2,8 @@
  * audit_verified.c - the verified chain of an open log: what has been
  * verified (size, last hash, frontier), extending it by new entries,
  * anchors proven into it, and the sticky "broken" state once anything does
- * not verify.
+ * not verify - which is also stored in the verified state (audit_state.h)
+ * by the background thread, so that a restart does not clear it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "audit_int.h"
+#include "jitgate/audit_state.h"
 #include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/log.h"
@@ -28,6 +30,10 @@ jg_audit_mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int
 		else
 			snprintf(a->broken_why, sizeof(a->broken_why), "%s",
 				 fault && rc == JG_EVERIFY ? fault->why : jg_strerror(rc));
+		/* mark_broken runs on many threads, some holding a connection: the
+		 * background thread stores it on one of its own (jg_audit_fault_flush) */
+		a->fault_pending = 1;
+		a->fault_seq = fault ? fault->seq : UINT64_MAX;
 		json_t *f = json_pack("{s:s}", "why", a->broken_why);
 		jg_log(JG_LOG_ERROR,
 		       "the audit log no longer verifies: guarded endpoints answer 503 and /readyz "
@@ -36,6 +42,37 @@ jg_audit_mark_broken(struct jg_audit *a, const struct jg_chain_fault *fault, int
 		json_decref(f);
 	}
 	pthread_mutex_unlock(&a->verify_lock);
+}
+
+void
+jg_audit_fault_flush(struct jg_audit *a)
+{
+	char why[sizeof(a->broken_why)];
+	uint64_t seq;
+
+	pthread_mutex_lock(&a->verify_lock);
+	int pending = a->fault_pending && a->state_keys != NULL;
+	seq = a->fault_seq;
+	memcpy(why, a->broken_why, sizeof(why));
+	pthread_mutex_unlock(&a->verify_lock);
+	if (!pending)
+		return;
+	int rc = jg_audit_state_store(a->store, a->state_keys, a->origin, NULL, seq, why);
+	json_t *f = json_pack("{s:s}", "why", why);
+	if (seq != UINT64_MAX)
+		json_object_set_new(f, "first_bad_seq", json_integer((json_int_t)seq));
+	if (rc == 0) {
+		pthread_mutex_lock(&a->verify_lock);
+		a->fault_pending = 0;
+		pthread_mutex_unlock(&a->verify_lock);
+		jg_log(JG_LOG_ERROR,
+		       "audit: the fault is stored in the verified state: jitgate refuses to start "
+		       "(exit 5) until an operator has investigated (docs/operations.md)",
+		       f);
+	} else {
+		jg_log(JG_LOG_WARN, "audit: the fault could not be stored yet; will retry", f);
+	}
+	json_decref(f);
 }
 
 /* Every reverify_seconds: the whole log again, so an edit to an old entry is caught. */

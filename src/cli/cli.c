@@ -21,7 +21,7 @@ static const char usage_text[] =
     "  serve   [-c FILE] [--check-config]      run the HTTPS broker\n"
     "  migrate [-c FILE]                       apply pending database migrations\n"
     "  keys generate|rotate|list|public [-c FILE] [--kind token|checkpoint|pii|cursor]\n"
-    "                                          manage signing, pii and cursor keys\n"
+    "                                          manage signing, pii, cursor and audit-state keys\n"
     "  audit export [-c FILE] [--from N] [--to N] [-o FILE]\n"
     "                                          export the audit log (JSON Lines)\n"
     "  audit verify FILE --key KEY [--key KEY] [--checkpoint OLD]\n"

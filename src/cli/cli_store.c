@@ -44,6 +44,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/audit.h"
+#include "jitgate/audit_state.h"
 #include "jitgate/catalog.h"
 #include "jitgate/cli.h"
 #include "jitgate/error.h"
@@ -60,11 +61,11 @@ typedef const struct jg_store_table *(*table_owner_fn)(size_t *n);
 
 /* In the order rows can be inserted: a table after those its rows refer to. */
 static const table_owner_fn owners[] = {
-    jg_migrate_tables,			  /* deployment */
-    jg_audit_tables,			  /* audit_checkpoints before audit_checkpoint_pushes */
-    jg_session_tables, jg_catalog_tables, /* services before ingest_keys */
-    jg_access_tables,			  /* access_requests before approvals */
-    jg_probe_tables, /* after access_requests (grant_id); probes before events */
+    jg_migrate_tables, /* deployment */
+    jg_audit_tables,   /* audit_checkpoints before audit_checkpoint_pushes */
+    jg_audit_state_tables, jg_session_tables, jg_catalog_tables, /* services before ingest_keys */
+    jg_access_tables, /* access_requests before approvals */
+    jg_probe_tables,  /* after access_requests (grant_id); probes before events */
     jg_notify_tables,
 };
 

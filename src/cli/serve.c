@@ -2,11 +2,13 @@
  * serve.c - `jitgate serve`: start-up checks, the server, shutdown.
  *
  * Order matters and each step fails closed: configuration (exit 3), store
- * and schema (exit 4), signing keys (exit 3), the whole audit log verified
+ * and schema (exit 4), signing keys (exit 3), the audit log verified
  * against its signed checkpoints (exit 5, naming the first bad entry) - all
- * before the port opens.  Then the audit writer starts, the server listens,
- * and the main thread waits for signals.  On SIGTERM the server stops
- * taking connections and drains, then the audit writer drains.
+ * before the port opens.  The log is verified from its stored verified
+ * state when there is one (audit_state.h: only the entries after it, so
+ * start does not grow with history), otherwise entirely.  Then the audit writer starts, the server
+ * listens, and the main thread waits for signals.  On SIGTERM the server stops taking connections
+ * and drains, then the audit writer drains.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include "jitgate/cli.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
+#include "jitgate/audit_state.h"
 #include "jitgate/audit_stream.h"
 #include "jitgate/notify.h"
 #include "jitgate/fileio.h"
@@ -44,7 +47,6 @@ verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 	struct jg_audit_verifiers vs;
 	struct jg_chain_fault fault;
 	char err[512];
-	uint64_t size = 0;
 	int rc;
 
 	if (jg_audit_verifiers_load(app->cfg->key_dir, app->cfg->audit_origin, &vs, err,
@@ -52,12 +54,19 @@ verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 		jg_logf(JG_LOG_ERROR, "checkpoint keys: %s", err);
 		return JG_EXIT_CONFIG;
 	}
-	rc = jg_audit_verify_store_chain(app->store, &vs, (int)app->cfg->audit_verify_threads,
-					 &size, chain, &fault);
+	struct jg_audit_start_report rep;
+	err[0] = '\0';
+	rc = jg_audit_state_verify_start(app->store, &vs, app->cfg->key_dir, app->cfg->audit_origin,
+					 (int)app->cfg->audit_verify_threads, chain, &rep, &fault,
+					 err, sizeof(err));
+	if (rc != 0 && rc != JG_EVERIFY && err[0] != '\0') {
+		jg_logf(JG_LOG_ERROR, "audit-state key: %s", err);
+		return JG_EXIT_CONFIG;
+	}
 	if (rc != 0) {
 		json_t *f =
 		    json_pack("{s:s}", "why", rc == JG_EVERIFY ? fault.why : jg_strerror(rc));
-		if (fault.seq != UINT64_MAX)
+		if (rc == JG_EVERIFY && fault.seq != UINT64_MAX)
 			json_object_set_new(f, "first_bad_seq",
 					    json_integer((json_int_t)fault.seq));
 		jg_log(JG_LOG_ERROR,
@@ -67,7 +76,20 @@ verify_audit_log(struct jg_app *app, struct jg_chain *chain)
 		json_decref(f);
 		return JG_EXIT_AUDIT;
 	}
-	json_t *f = json_pack("{s:I}", "entries", (json_int_t)size);
+	if (rep.how == JG_AUDIT_START_FULL_NO_KEY)
+		jg_log(JG_LOG_WARN,
+		       "no audit-state key in key_dir: the whole audit log is verified at every "
+		       "start and a fault found while running is not kept across a restart; add "
+		       "one with 'jitgate keys generate --kind audit-state'",
+		       NULL);
+	json_t *f = json_pack("{s:I,s:s}", "entries", (json_int_t)rep.size, "from",
+			      rep.how == JG_AUDIT_START_TAIL ? "verified state" : "whole log");
+	if (rep.how == JG_AUDIT_START_TAIL) {
+		json_object_set_new(f, "state_size", json_integer((json_int_t)rep.from));
+		json_object_set_new(f, "tail_verified", json_integer((json_int_t)rep.tail));
+	} else if (rep.how == JG_AUDIT_START_FULL) {
+		json_object_set_new(f, "state_written", json_boolean(rep.state_kept));
+	}
 	jg_log(JG_LOG_INFO, "audit log verified", f);
 	json_decref(f);
 	return 0;

@@ -1,6 +1,8 @@
 // The audit log as operators and auditors rely on it, against the real
 // server and a real SQLite file: exports verify; a store tampered with
-// underneath stops the server at start-up naming the entry; writes fail
+// underneath stops the server at start-up naming the entry (the whole log
+// when there is no verified state, the entries after it when there is one);
+// a fault found while serving is stored and stops every later start; writes fail
 // closed (503, nothing changed) when the store is read-only or full and
 // recover afterwards; a SIGKILL during concurrent appends loses nothing
 // that was acknowledged; checkpoints reach the off-host sinks.
@@ -109,7 +111,7 @@ describe('auditor endpoints', () => {
   });
 });
 
-describe('start-up verification catches a store tampered with underneath', () => {
+describe('start-up verification (the whole log: no verified state) catches a store tampered with underneath', () => {
   let base, cfgText;
   before(async () => {
     const jg = await startJitgate();
@@ -124,14 +126,19 @@ describe('start-up verification catches a store tampered with underneath', () =>
   });
 
   // Copies the stopped deployment and its store, changes the copy's store with tamper(db) (the
-  // db.mjs helper on it), starts `serve` and returns its exit and log.
-  function tamperedStart(tamper, { serve = true } = {}) {
+  // db.mjs helper on it), starts `serve` and returns its exit and log.  The verified state row is
+  // removed unless keepState: these cases edit entries and checkpoints the state already covers,
+  // which a start from the state does not read again (docs/operations.md); without it `serve`
+  // verifies the whole log, as on a deployment's first start with this version.
+  function tamperedStart(tamper, { serve = true, keepState = false } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'jg-tamper-'));
     cpSync(base.dir, dir, { recursive: true });
     const cfg = join(dir, 'jitgate.yaml');
     writeFileSync(cfg, cfgText);
     const db = copyStore(base, cfg);
+    assert.equal(db.count('audit_state'), 1, 'the base deployment keeps a verified state');
     tamper(db);
+    if (!keepState) db.exec('DELETE FROM audit_state');
     const r = serve ? spawnSync(BIN, ['serve', '-c', cfg], { encoding: 'utf8', timeout: 10000 }) : { status: null, stderr: '' };
     const check = runJitgate(['audit', 'check', '-c', cfg]);
     db.drop();
@@ -187,6 +194,12 @@ describe('start-up verification catches a store tampered with underneath', () =>
     const r = tamperedStart((db) => db.tamperCheckpoint(9, () => note));
     assert.equal(r.status, 5);
     assert.match(r.line.why, /not validly signed/);
+  });
+
+  test('the tail truncated below the verified state: serve exits 5 from the state alone', () => {
+    const r = tamperedStart((db) => db.truncateLog(7), { keepState: true });
+    assert.equal(r.status, 5, JSON.stringify(r));
+    assert.match(r.line.why, /verified state covers \d+ entries but the log holds only 7/);
   });
 
   test('the untampered copy starts and verifies (control)', () => {
@@ -433,6 +446,111 @@ describe('verification while serving', () => {
       const more = await jg.auditor('GET', '/v1/audit/export');
       assert.equal(more.status, 503, more.body);
     } finally {
+      await cleanup(jg);
+    }
+  });
+});
+
+describe('the verified state: start from it, and a fault found while serving is kept (issue 18)', () => {
+  const QUIET = 'audit:\n  checkpoint_every_entries: 1000000\n  checkpoint_every_seconds: 3600\n';
+  const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
+
+  // `serve` on jg's files, expected to refuse: its exit status and its "does not verify" line.
+  function refusedStart(jg) {
+    const r = spawnSync(BIN, ['serve', '-c', jg.configPath], { encoding: 'utf8', timeout: 20000 });
+    const lines = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return { status: r.status, line: lines.find((l) => /does not verify/.test(l.msg)), stderr: r.stderr };
+  }
+
+  async function restart(jg) {
+    const again = new Jitgate(jg.dir, jg.port, join(jg.dir, 'cert.pem'), jg.configPath);
+    again.idp = jg.idp;
+    await again.start();
+    return again;
+  }
+
+  const stateSize = (jg) => Number(jg.db.rows('SELECT size FROM audit_state')[0].size);
+
+  test('serve verifies only the entries after the state: an edit after it exits 5 naming the entry, a state edited exits 5', async () => {
+    const jg = await startJitgate({ extraConfig: QUIET });
+    let again;
+    try {
+      for (let i = 0; i < 3; i++) await exportLog(jg); // each ends with a checkpoint: the state follows
+      for (let i = 0; i < 2; i++) { // entries no checkpoint covers yet
+        const r = await jg.as('alice', 'POST', '/v1/requests', json({ service: 'payment-gateway', capabilities: ['read-logs'], duration: '1h', justification: `state test ${i}` }));
+        assert.equal(r.status, 201, r.body);
+      }
+      await jg.stop();
+      const size = Number(jg.db.rows('SELECT size FROM audit_head')[0].size);
+      const from = stateSize(jg);
+      assert.ok(from > 0 && from < size, `the state (${from}) must lie inside the log (${size})`);
+
+      // a clean restart reads only the entries after the state
+      again = await restart(jg);
+      const ok = again.logLines().find((l) => l.msg === 'audit log verified');
+      assert.equal(ok.from, 'verified state', JSON.stringify(ok));
+      assert.equal(ok.state_size, from);
+      assert.equal(ok.tail_verified, size - from);
+      await again.stop();
+
+      // an entry after the state edited while stopped: refused, naming it
+      const victim = size - 1 > from ? size - 2 : size - 1;
+      const original = jg.db.entry(victim).raw;
+      jg.db.tamperEntry(victim, (text) => text.replace(/("ts":\d*)(\d)/, (m, a, d) => a + ((Number(d) + 1) % 10)));
+      let r = refusedStart(jg);
+      assert.equal(r.status, 5, r.stderr);
+      assert.equal(r.line.first_bad_seq, victim, JSON.stringify(r.line));
+      jg.db.tamperEntry(victim, () => original);
+
+      // the state's own columns edited (its MAC no longer verifies): refused
+      jg.db.exec('UPDATE audit_state SET size = size WHERE id = 1'); // a no-op edit changes nothing
+      assert.equal((await restart(jg).then(async (x) => { await x.stop(); return 0; })), 0);
+      jg.db.exec("UPDATE audit_state SET origin = 'elsewhere/audit' WHERE id = 1");
+      r = refusedStart(jg);
+      assert.equal(r.status, 5, r.stderr);
+      assert.match(r.line.why, /verified state \(audit_state\) does not verify/);
+    } finally {
+      if (again && !again.exited) await again.stop();
+      await cleanup(jg);
+    }
+  });
+
+  test('a fault found while serving is stored: every restart exits 5 naming the entry, even once the edit is undone; removing the state re-verifies everything', async () => {
+    const jg = await startJitgate({ extraConfig: 'audit:\n  reverify_seconds: 1\n' });
+    let again;
+    try {
+      for (let i = 0; i < 4; i++) await exportLog(jg);
+      const original = jg.db.entry(1).raw;
+      jg.db.tamperEntry(1, (text) => text.replaceAll('"from":0', '"from":7'));
+      const until = Date.now() + 8000;
+      while (!jg.logLines().some((l) => /fault is stored/.test(l.msg)) && Date.now() < until) {
+        await new Promise((ok) => setTimeout(ok, 200));
+      }
+      const stored = jg.logLines().find((l) => /fault is stored/.test(l.msg));
+      assert.ok(stored, `the periodic re-verification found nothing to store:\n${jg.stderr}`);
+      assert.equal(stored.first_bad_seq, 1);
+      await jg.stop();
+
+      for (let i = 0; i < 2; i++) { // a restart never clears the alarm
+        const r = refusedStart(jg);
+        assert.equal(r.status, 5, r.stderr);
+        assert.equal(r.line.first_bad_seq, 1, JSON.stringify(r.line));
+        assert.match(r.line.why, /stored/);
+      }
+      // nor does undoing the edit: the alarm is the operator's to clear
+      jg.db.tamperEntry(1, () => original);
+      assert.equal(refusedStart(jg).status, 5);
+
+      // the operator, having investigated, removes the row: the next start verifies the whole log
+      jg.db.exec('DELETE FROM audit_state');
+      again = await restart(jg);
+      const ok = again.logLines().find((l) => l.msg === 'audit log verified');
+      assert.equal(ok.from, 'whole log', JSON.stringify(ok));
+      assert.equal(ok.state_written, true);
+      await again.stop();
+      // (and with the edit still there, that full verification would have refused: the first describe)
+    } finally {
+      if (again && !again.exited) await again.stop();
       await cleanup(jg);
     }
   });

@@ -160,6 +160,8 @@ test_keys_generate_creates_every_kind(void **state)
 	assert_mode(path, 0600);
 	key_path(f, "cursor-0001.pem", path, sizeof(path));
 	assert_mode(path, 0600);
+	key_path(f, "audit-state-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
 
 	ring = load(f, JG_KEY_TOKEN);
 	assert_int_equal(ring->kind, JG_KEY_TOKEN);
@@ -194,12 +196,23 @@ test_keys_generate_creates_every_kind(void **state)
 	assert_memory_not_equal(craw, raw, JG_KEY_CURSOR_BYTES);
 	jg_keyring_free(ring);
 
+	ring = load(f, JG_KEY_AUDIT_STATE);
+	assert_int_equal(ring->n, 1);
+	assert_true(EVP_PKEY_is_a(ring->keys[0].pkey, "HMAC"));
+	unsigned char sraw[64];
+	size_t srawlen = sizeof(sraw);
+	assert_int_equal(EVP_PKEY_get_raw_private_key(ring->keys[0].pkey, sraw, &srawlen), 1);
+	assert_int_equal(srawlen, JG_KEY_AUDIT_STATE_BYTES);
+	assert_memory_not_equal(sraw, raw, JG_KEY_AUDIT_STATE_BYTES);
+	assert_memory_not_equal(sraw, craw, JG_KEY_AUDIT_STATE_BYTES);
+	jg_keyring_free(ring);
+
 	/* Nothing else was written (no temporary files left behind). */
-	static const char *const written[] = {"checkpoint-0001.pem", "cursor-0001.pem",
-					      "pii-0001.pem", "token-0001.pem"};
+	static const char *const written[] = {"audit-state-0001.pem", "checkpoint-0001.pem",
+					      "cursor-0001.pem", "pii-0001.pem", "token-0001.pem"};
 	struct dirent **names = NULL;
 	int n = scandir(f->dir, &names, not_dot, alphasort);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
 	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++)
 		assert_string_equal(names[i]->d_name, written[i]);
 	for (int i = 0; i < n; i++)
@@ -276,6 +289,8 @@ test_keys_generate_kind_adds_missing(void **state)
 	assert_int_equal(kind, JG_KEY_CHECKPOINT);
 	assert_int_equal(jg_key_kind_parse("cursor", &kind), 0);
 	assert_int_equal(kind, JG_KEY_CURSOR);
+	assert_int_equal(jg_key_kind_parse("audit-state", &kind), 0);
+	assert_int_equal(kind, JG_KEY_AUDIT_STATE);
 	assert_int_equal(jg_key_kind_parse("PII", &kind), JG_EINVAL);
 	assert_int_equal(jg_key_kind_parse(NULL, &kind), JG_EINVAL);
 }
@@ -444,6 +459,12 @@ test_keys_load_refuses_wrong_type(void **state)
 	key_path(f, "pii-0002.pem", path, sizeof(path));
 	write_file(path, pem, len, 0600);
 	expect_load_refused(f, JG_KEY_PII, JG_EPARSE, "not a 32-byte pii key");
+	assert_int_equal(unlink(path), 0);
+	/* nor does a cursor key stand in for the audit-state key (which authenticates the log's
+	 * state) */
+	key_path(f, "audit-state-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600); /* the cursor key's bytes */
+	expect_load_refused(f, JG_KEY_AUDIT_STATE, JG_EPARSE, "not a 32-byte audit-state key");
 }
 
 static void

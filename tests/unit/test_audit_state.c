@@ -1,0 +1,695 @@
+/*
+ * test_audit_state.c - the audit log's verified state (audit_state.h)
+ * against a real SQLite store; built as test_audit_state_pg (JG_TEST_PG),
+ * the same cases run on a fresh PostgreSQL database migrated by an owner
+ * role and served as a role holding only jitgate_serving (pgdb.h), so the
+ * serving role's grants on audit_state are exercised too.
+ *
+ * What a user relies on: every checkpoint leaves a state row whose MAC
+ * verifies; a start from it reads only the entries after it (an edit of an
+ * older entry is not looked at then, one after it is caught naming the
+ * entry) and hands over the same verified chain a full verification would;
+ * a row whose MAC does not verify, that names another log or is ahead of
+ * the log stops the start; a fault the running log found is stored and
+ * stops every later start naming the entry, and a later checkpoint - by
+ * this process or another one - keeps it; without a key, or without a row,
+ * the whole log is verified as before.
+ */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "jitgate/audit.h"
+#include "jitgate/audit_state.h"
+#include "jitgate/error.h"
+#include "jitgate/keys.h"
+#include "jitgate/migrate.h"
+#include "jitgate/signed_note.h"
+#include "jitgate/store.h"
+#include "unit_fs.h"
+#ifdef JG_TEST_PG
+#include "pgdb.h"
+#endif
+
+#define ORIGIN "jitgate.test/audit"
+
+struct fixture {
+	char root[64];
+	char keys[128];
+	char db[128];
+	struct jg_store *store; /* the serving role's (PostgreSQL) */
+	struct jg_store *admin; /* who may lift the append-only guard (the owner; SQLite: store) */
+	struct jg_audit *audit;
+	struct jg_audit_verifiers vs;
+	struct jg_keyring *state_keys;
+	/* PostgreSQL: the test holds "audit-checkpoints", so the only checkpoints are its own */
+	struct jg_store_leader *leader;
+};
+
+static void
+audit_open(struct fixture *f, struct jg_audit **out)
+{
+	struct jg_audit_config cfg = {
+	    .origin = ORIGIN,
+	    .checkpoint_entries = 1000000, /* no automatic checkpoints: tests make their own */
+	    .checkpoint_seconds = 3600,
+	    .verify_threads = 2,
+	};
+	char err[512] = "";
+
+	struct jg_audit_verifiers vs;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	uint64_t size = 0;
+
+	if (jg_audit_open(f->store, f->keys, &cfg, out, err, sizeof(err)) != 0 ||
+	    jg_audit_verifiers_load(f->keys, ORIGIN, &vs, err, sizeof(err)) != 0)
+		fail_msg("jg_audit_open: %s", err);
+	/* as serve does: the log verified, then handed over (only such a log vouches for a state)
+	 */
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &vs, 2, &size, &chain, &fault), 0);
+	jg_audit_set_verified(*out, &chain);
+	assert_int_equal(jg_audit_start(*out), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[512] = "", url[256];
+
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-astate-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->keys, sizeof(f->keys), "%s/keys", f->root);
+#ifdef JG_TEST_PG
+	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
+		  "END $$");
+	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
+	pgdb_url(url, sizeof(url), "jg_unit_owner", f->db);
+	if (jg_store_open(url, &f->admin, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->admin, "migrations", NULL, err, sizeof(err)) != 0)
+		fail_msg("owner store: %s", err);
+	pgdb_must("GRANT jitgate_serving TO jitgate");
+	pgdb_url(url, sizeof(url), "jitgate", f->db);
+	if (jg_store_open(url, &f->store, err, sizeof(err)) != 0)
+		fail_msg("jg_store_open: %s", err);
+	bool held = false;
+	assert_int_equal(jg_store_leader_new(f->store, "audit-checkpoints", &f->leader), 0);
+	assert_int_equal(jg_store_leader_poll(f->leader, &held), 0);
+	assert_true(held);
+#else
+	snprintf(url, sizeof(url), "%s/test.db", f->root);
+	if (jg_store_open(url, &f->store, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0)
+		fail_msg("store: %s", err);
+	f->admin = f->store;
+#endif
+	if (jg_keys_generate(f->keys, err, sizeof(err)) != 0)
+		fail_msg("jg_keys_generate: %s", err);
+	if (jg_audit_verifiers_load(f->keys, ORIGIN, &f->vs, err, sizeof(err)) != 0 ||
+	    jg_keys_load(f->keys, JG_KEY_AUDIT_STATE, &f->state_keys, err, sizeof(err)) != 0)
+		fail_msg("keys: %s", err);
+	audit_open(f, &f->audit);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	jg_audit_free(f->audit);
+	jg_keyring_free(f->state_keys);
+	jg_store_leader_free(f->leader);
+	if (f->admin != f->store)
+		jg_store_close(f->admin);
+	jg_store_close(f->store);
+#ifdef JG_TEST_PG
+	pgdb_drop(f->db);
+#endif
+	unit_rm_tree(f->root);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void
+append_n(struct fixture *f, int n)
+{
+	for (int i = 0; i < n; i++) {
+		json_t *data = json_pack("{s:i}", "n", i);
+		assert_int_equal(jg_audit_append(f->audit, "grant.create", "tester", data, NULL),
+				 0);
+		json_decref(data);
+	}
+}
+
+static uint64_t
+checkpoint(struct fixture *f)
+{
+	uint64_t size = 0;
+	assert_int_equal(jg_audit_checkpoint(f->audit, NULL, &size), 0);
+	return size;
+}
+
+static void
+admin_exec(struct fixture *f, const char *sql)
+{
+	struct jg_store_conn *c;
+	char err[512] = "";
+	assert_int_equal(jg_store_acquire(f->admin, &c), 0);
+	if (jg_store_exec_script(c, sql, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", sql, err);
+	jg_store_release(f->admin, c);
+}
+
+/* Changes entry seq's bytes under the append-only guard (which is defence in depth only). */
+static void
+tamper_entry(struct fixture *f, uint64_t seq)
+{
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	const void *blob;
+	size_t len;
+
+#ifdef JG_TEST_PG
+	admin_exec(f, "ALTER TABLE audit_log DISABLE TRIGGER USER");
+#else
+	admin_exec(f, "DROP TRIGGER IF EXISTS audit_log_no_update");
+#endif
+	assert_int_equal(jg_store_acquire(f->admin, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, "SELECT entry FROM audit_log WHERE seq = ?", &st), 0);
+	jg_stmt_bind_int64(st, 1, (int64_t)seq);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	blob = jg_stmt_column_blob(st, 0, &len);
+	char *text = calloc(1, len + 1);
+	assert_non_null(text);
+	memcpy(text, blob, len);
+	jg_stmt_finish(st);
+	/* "tester" -> "Tester": still canonical, another leaf hash */
+	char *p = strstr(text, "\"tester\"");
+	assert_non_null(p);
+	p[1] = 'T';
+	assert_int_equal(jg_stmt_prepare(c, "UPDATE audit_log SET entry = ? WHERE seq = ?", &st),
+			 0);
+	jg_stmt_bind_blob(st, 1, text, len);
+	jg_stmt_bind_int64(st, 2, (int64_t)seq);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
+	jg_stmt_finish(st);
+	free(text);
+	jg_store_release(f->admin, c);
+#ifdef JG_TEST_PG
+	admin_exec(f, "ALTER TABLE audit_log ENABLE TRIGGER USER");
+#endif
+}
+
+static int
+state_read(struct fixture *f, struct jg_audit_state *s)
+{
+	struct jg_store_conn *c;
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	int rc = jg_audit_state_read(c, f->state_keys, s);
+	jg_store_release(f->store, c);
+	return rc;
+}
+
+static int
+start(struct fixture *f, struct jg_chain *chain, struct jg_audit_start_report *rep,
+      struct jg_chain_fault *fault)
+{
+	char err[512] = "";
+	return jg_audit_state_verify_start(f->store, &f->vs, f->keys, ORIGIN, 2, chain, rep, fault,
+					   err, sizeof(err));
+}
+
+static void
+assert_same_chain(const struct jg_chain *a, const struct jg_chain *b)
+{
+	assert_int_equal(a->next_seq, b->next_seq);
+	assert_memory_equal(a->prev, b->prev, 32);
+	assert_int_equal(a->tree.size, b->tree.size);
+	assert_memory_equal(a->tree.hash, b->tree.hash, sizeof(a->tree.hash));
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+static void
+test_state_written_at_every_checkpoint_with_a_valid_mac(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_state s;
+	struct jg_checkpoint cp;
+	char *note = NULL;
+	uint64_t size = 0;
+
+	assert_int_equal(state_read(f, &s), JG_ENOTFOUND); /* nothing checkpointed yet */
+	append_n(f, 7);
+	assert_int_equal(jg_audit_checkpoint(f->audit, &note, &size), 0);
+	assert_int_equal(size, 7);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 7);
+	assert_string_equal(s.origin, ORIGIN);
+	assert_false(s.faulted);
+	assert_int_equal(jg_signed_note_open_checkpoint(note, strlen(note), &f->vs.v[0], &cp), 0);
+	assert_memory_equal(s.root, cp.root, 32); /* the state describes the checkpoint */
+	free(note);
+
+	append_n(f, 3);
+	assert_int_equal(checkpoint(f), 10);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 10);
+
+	/* the MAC covers the columns: one edited in the store no longer verifies */
+	admin_exec(f, "UPDATE audit_state SET origin = 'jitgate.test/other' WHERE id = 1");
+	assert_int_equal(state_read(f, &s), JG_EVERIFY);
+}
+
+static void
+test_start_verifies_only_the_entries_after_the_state(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain full, from_state;
+	uint64_t size = 0;
+
+	append_n(f, 40);
+	assert_int_equal(checkpoint(f), 40);
+	append_n(f, 5);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &full, &fault), 0);
+
+	assert_int_equal(start(f, &from_state, &rep, &fault), 0);
+	assert_int_equal(rep.how, JG_AUDIT_START_TAIL);
+	assert_int_equal(rep.from, 40);
+	assert_int_equal(rep.tail, 5); /* 5 entries read, not 45 */
+	assert_int_equal(rep.size, 45);
+	assert_same_chain(&from_state, &full); /* what the guard and writer continue from */
+
+	/* an entry below the state is not looked at at start (the periodic sweep's job) ... */
+	tamper_entry(f, 12);
+	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), JG_EVERIFY);
+	assert_int_equal(start(f, &from_state, &rep, &fault), 0);
+	assert_int_equal(rep.tail, 5);
+	/* ... one after it is, naming the entry */
+	tamper_entry(f, 42);
+	assert_int_equal(start(f, &from_state, &rep, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 42);
+}
+
+static void
+test_start_without_state_verifies_everything_then_keeps_it(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+
+	append_n(f, 9); /* no checkpoint: no state */
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	assert_int_equal(start(f, &chain, &rep, &fault), 0);
+	assert_int_equal(rep.how, JG_AUDIT_START_FULL);
+	assert_int_equal(rep.size, 9);
+	assert_true(rep.state_kept);
+	/* the next start begins where that one ended */
+	assert_int_equal(start(f, &chain, &rep, &fault), 0);
+	assert_int_equal(rep.how, JG_AUDIT_START_TAIL);
+	assert_int_equal(rep.from, 9);
+	assert_int_equal(rep.tail, 0);
+
+	/* an operator removing the row forces the full verification again, which sees everything */
+	tamper_entry(f, 2);
+	assert_int_equal(start(f, &chain, &rep, &fault), 0); /* below the state: not read */
+	admin_exec(f, "DELETE FROM audit_state");
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_int_equal(rep.how, JG_AUDIT_START_FULL);
+	assert_int_equal(fault.seq, 2);
+}
+
+static void
+test_start_without_a_key_verifies_everything(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	char path[256];
+
+	append_n(f, 6);
+	assert_int_equal(checkpoint(f), 6);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	tamper_entry(f, 1);
+	snprintf(path, sizeof(path), "%s/audit-state-0001.pem", f->keys);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_int_equal(rep.how, JG_AUDIT_START_FULL_NO_KEY);
+	assert_int_equal(fault.seq, 1);
+}
+
+static void
+test_start_refuses_a_state_whose_mac_does_not_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	char err[512] = "";
+
+	append_n(f, 5);
+	assert_int_equal(checkpoint(f), 5);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	assert_int_equal(start(f, &chain, &rep, &fault), 0);
+	/* the MAC of another key: a state from another deployment, or forged */
+	struct jg_keyring *other = NULL;
+	char other_dir[200];
+	snprintf(other_dir, sizeof(other_dir), "%s/other", f->root);
+	assert_int_equal(jg_keys_generate_kind(other_dir, JG_KEY_AUDIT_STATE, err, sizeof(err)), 0);
+	assert_int_equal(jg_keys_load(other_dir, JG_KEY_AUDIT_STATE, &other, err, sizeof(err)), 0);
+	admin_exec(f, "DELETE FROM audit_state");
+	struct jg_chain forged = chain;
+	assert_int_equal(jg_audit_state_store(f->admin, other, ORIGIN, &forged, UINT64_MAX, NULL),
+			 0);
+	jg_keyring_free(other);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "does not verify"));
+	assert_int_equal(fault.seq, UINT64_MAX);
+}
+
+static void
+test_start_refuses_a_state_ahead_of_the_log_or_of_another_log(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain, ahead;
+
+	append_n(f, 8);
+	assert_int_equal(checkpoint(f), 8);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	assert_int_equal(start(f, &chain, &rep, &fault), 0);
+	/* a state of 12 entries (validly MAC'd) over a log of 8: entries were removed */
+	ahead = chain;
+	ahead.next_seq = 12;
+	ahead.tree.size = 12;
+	assert_int_equal(
+	    jg_audit_state_store(f->store, f->state_keys, ORIGIN, &ahead, UINT64_MAX, NULL), 0);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "covers 12 entries but the log holds only 8"));
+
+	/* a state of another log's origin */
+	admin_exec(f, "DELETE FROM audit_state");
+	assert_int_equal(jg_audit_state_store(f->store, f->state_keys, "other.example/audit",
+					      &chain, UINT64_MAX, NULL),
+			 0);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "other.example/audit"));
+}
+
+/*
+ * The newest entry edited underneath the running log: the next append's
+ * batch finds it and marks the log broken; the fault is stored (by the
+ * background thread, or at the latest when the log stops).
+ */
+static void
+break_running_log(struct fixture *f, uint64_t *bad)
+{
+	append_n(f, 13);
+	assert_int_equal(checkpoint(f), 13);
+	*bad = 12;
+	tamper_entry(f, *bad);
+	json_t *data = json_pack("{s:i}", "n", 99);
+	assert_int_not_equal(jg_audit_append(f->audit, "grant.create", "tester", data, NULL), 0);
+	json_decref(data);
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), JG_EVERIFY);
+	jg_audit_free(f->audit); /* stops: the fault is stored by now */
+	f->audit = NULL;
+}
+
+static void
+test_a_fault_found_while_running_stops_every_later_start(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	struct jg_audit_state s;
+	uint64_t bad;
+
+	break_running_log(f, &bad);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_true(s.faulted);
+	assert_int_equal(s.fault_seq, bad);
+	assert_int_equal(s.size, 13); /* the verified part is kept */
+	for (int i = 0; i < 2; i++) { /* a restart never clears it */
+		assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+		assert_int_equal(fault.seq, bad);
+		assert_non_null(strstr(fault.why, "stored"));
+	}
+}
+
+static void
+test_a_checkpoint_write_keeps_a_stored_fault(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	struct jg_audit_state s;
+
+	append_n(f, 10);
+	assert_int_equal(checkpoint(f), 10);
+	/* another replica found entry 3 edited and stored the fault; this one has not seen it */
+	assert_int_equal(jg_audit_state_store(f->store, f->state_keys, ORIGIN, NULL, 3,
+					      "entry 3: found by another replica"),
+			 0);
+	append_n(f, 5);
+	assert_int_equal(checkpoint(f), 15);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 15); /* the state moved on ... */
+	assert_true(s.faulted);	      /* ... with the fault */
+	assert_int_equal(s.fault_seq, 3);
+	assert_string_equal(s.fault_why, "entry 3: found by another replica");
+	/* and a write describing less never moves it back */
+	chain.next_seq = 0;
+	jg_merkle_frontier_init(&chain.tree);
+	memset(chain.prev, 0, 32);
+	assert_int_equal(
+	    jg_audit_state_store(f->store, f->state_keys, ORIGIN, &chain, UINT64_MAX, NULL), 0);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 15);
+	assert_int_equal(s.fault_seq, 3);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 3);
+}
+
+/* The command line's checkpoints do not verify the log first: they never move the state. */
+static void
+test_an_unverified_checkpoint_leaves_the_state_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_config cfg = {.origin = ORIGIN,
+				      .checkpoint_entries = 1000000,
+				      .checkpoint_seconds = 3600,
+				      .verify_threads = 2};
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	struct jg_audit_state s;
+	struct jg_audit *cli = NULL;
+	char err[512] = "";
+	uint64_t size = 0;
+
+	append_n(f, 6);
+	assert_int_equal(checkpoint(f), 6);
+	append_n(f, 2);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	tamper_entry(f, 6); /* after the state: a start from it must still read it */
+	/* as `jitgate audit checkpoint`: opened and started, never handed a verified chain */
+	if (jg_audit_open(f->store, f->keys, &cfg, &cli, err, sizeof(err)) != 0)
+		fail_msg("jg_audit_open: %s", err);
+	assert_int_equal(jg_audit_start(cli), 0);
+	assert_int_equal(jg_audit_checkpoint(cli, NULL, &size), 0);
+	assert_int_equal(size, 8);
+	jg_audit_free(cli);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 6);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 6);
+}
+
+static void
+test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_state s;
+
+	append_n(f, 4);
+	assert_int_equal(checkpoint(f), 4);
+	admin_exec(f, "UPDATE audit_state SET fault_why = NULL, fault_seq = NULL, size = 4, "
+		      "origin = 'edited' WHERE id = 1");
+	append_n(f, 1);
+	uint64_t size = 0;
+	assert_int_not_equal(jg_audit_checkpoint(f->audit, NULL, &size), 0);
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), JG_EVERIFY); /* fail closed */
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	/* the fault replaced the edited row: the next start stops */
+	assert_int_equal(state_read(f, &s), 0);
+	assert_true(s.faulted);
+	assert_non_null(strstr(s.fault_why, "audit_state"));
+}
+
+/* ---- start time and history ------------------------------------------------------- */
+
+struct bulk {
+	int count;
+};
+
+/* The writer's bulk path (as bench/audit_bench.c's fill): many appends in one batch. */
+static int
+bulk_fn(struct jg_audit_tx *tx, void *ctx)
+{
+	struct bulk *b = ctx;
+	for (int i = 0; i < b->count; i++) {
+		json_t *data = json_pack("{s:i,s:s}", "n", i, "service", "payment-gateway");
+		int rc = jg_audit_tx_append(tx, "grant.create", "tester", data, NULL);
+		json_decref(data);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+fill(struct fixture *f, int count)
+{
+	for (int done = 0; done < count;) {
+		struct bulk b = {count - done < 20000 ? count - done : 20000};
+		assert_int_equal(jg_audit_run(f->audit, bulk_fn, &b), 0);
+		done += b.count;
+	}
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The fastest of 15 starts (the check serve runs), in seconds: other suites share the machine. */
+static double
+start_seconds(struct fixture *f, uint64_t size)
+{
+	double best = 1e9;
+	for (int i = 0; i < 15; i++) {
+		struct jg_audit_start_report rep;
+		struct jg_chain_fault fault;
+		struct jg_chain chain;
+		double t0 = seconds_now();
+		assert_int_equal(start(f, &chain, &rep, &fault), 0);
+		double took = seconds_now() - t0;
+		assert_int_equal(rep.how, JG_AUDIT_START_TAIL);
+		assert_int_equal(rep.size, size);
+		assert_int_equal(rep.tail, 100); /* the entries read: the same at any size */
+		best = took < best ? took : best;
+	}
+	return best;
+}
+
+/*
+ * A log ten times longer starts within 1.5 times the time (the same run):
+ * 5,000 entries and then 50,000, each with 100 entries after the state.
+ * The whole-log verification the start used to run is timed as well and
+ * printed, to show what it would be without the state (it grows with the
+ * log; not asserted: other suites share the machine).
+ */
+static void
+test_start_time_does_not_grow_with_history(void **state)
+{
+	struct fixture *f = *state;
+	double small, big, whole_small, whole_big, t0;
+	struct jg_chain_fault fault;
+	uint64_t size;
+
+	fill(f, 4900);
+	assert_int_equal(checkpoint(f), 4900);
+	fill(f, 100);
+	small = start_seconds(f, 5000);
+	t0 = seconds_now();
+	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
+	whole_small = seconds_now() - t0;
+
+	fill(f, 45000);
+	assert_int_equal(checkpoint(f), 50000);
+	fill(f, 100);
+	big = start_seconds(f, 50100);
+	t0 = seconds_now();
+	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
+	whole_big = seconds_now() - t0;
+
+	print_message("start from the state: %.4f s at 5,000 entries, %.4f s at 50,100 "
+		      "(ratio %.2f); whole log: %.3f s, %.3f s (ratio %.2f)\n",
+		      small, big, big / small, whole_small, whole_big, whole_big / whole_small);
+	assert_true(big <= 1.5 * small);
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+#ifdef JG_TEST_PG
+	pgdb_init("test_audit_state_pg", argv);
+#endif
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_state_written_at_every_checkpoint_with_a_valid_mac,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_verifies_only_the_entries_after_the_state,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_start_without_state_verifies_everything_then_keeps_it, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_without_a_key_verifies_everything, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_start_refuses_a_state_whose_mac_does_not_verify,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_start_refuses_a_state_ahead_of_the_log_or_of_another_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_fault_found_while_running_stops_every_later_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_checkpoint_write_keeps_a_stored_fault, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_an_unverified_checkpoint_leaves_the_state_alone,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_start_time_does_not_grow_with_history, setup,
+					    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
