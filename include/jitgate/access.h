@@ -167,9 +167,9 @@ int jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning
  * Grants, as the token issuer, the guard and the probes read them
  * (access_grant.c): a grant is a request in state active, usable until its
  * expires_at.  Each call reads on conn, in the caller's transaction when
- * one is open (the guard reads the grant and the token's audit anchor from
- * one snapshot; token issuance re-checks the grant in the transaction of
- * its token.issued entry).
+ * one is open (token issuance re-checks the grant in the transaction of its
+ * token.issued entry); the guard reads the grant in a read batch with the
+ * token's audit anchor (jg_access_grant_check_queue/_take).
  */
 #define JG_ACCESS_GRANT_CAPS 32 /* JG_POLICY_MAX_REQUEST_CAPS */
 struct jg_access_grant {
@@ -188,6 +188,20 @@ struct jg_access_grant {
  */
 int jg_access_grant_check(struct jg_store_conn *conn, const char *grant, const char *sub,
 			  const char *service, int64_t now, struct jg_access_grant *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * jg_access_grant_check in two halves, for a read batch (store.h): _queue
+ * adds the grant's read to b; after jg_store_batch_run(), _take gives the
+ * verdict jg_access_grant_check would give (0 with *out filled, JG_EDENIED),
+ * or - when the batch failed or the slot is not this read's - JG_EUNAVAIL
+ * (the connection was lost) or JG_ESTORE, never a verdict.  A failure to
+ * queue fails the whole batch.
+ */
+int jg_access_grant_check_queue(struct jg_store_batch *b, const char *grant, size_t *slot)
+    __attribute__((warn_unused_result));
+int jg_access_grant_check_take(struct jg_store_batch *b, size_t slot, const char *sub,
+			       const char *service, int64_t now, struct jg_access_grant *out)
     __attribute__((warn_unused_result));
 
 /*

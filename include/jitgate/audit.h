@@ -121,6 +121,22 @@ int jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq
     __attribute__((warn_unused_result));
 
 /*
+ * jg_audit_anchor in two halves, for a read batch (store.h): _queue adds the
+ * read of entry seq to b; after jg_store_batch_run(), _take judges the
+ * anchor as jg_audit_anchor does on b's connection, with the same results,
+ * hashing the entry as the batch read it (what else it needs - extending the
+ * verified log to seq, an inclusion proof, or the entry again when the batch
+ * found none - it reads on that connection).  When the batch failed or the
+ * slot is not this read's: JG_EUNAVAIL or JG_ESTORE, never a verdict.  A
+ * failure to queue fails the whole batch.
+ */
+int jg_audit_anchor_queue(struct jg_store_batch *b, uint64_t seq, size_t *slot)
+    __attribute__((warn_unused_result));
+int jg_audit_anchor_take(struct jg_audit *a, struct jg_store_batch *b, size_t slot, uint64_t seq,
+			 const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
+    __attribute__((warn_unused_result));
+
+/*
  * What the writer has done since the log was opened: batches committed, and
  * of those the ones PostgreSQL's fast path committed in one round trip
  * (audit_writer.c, fast_batch); fast_declined counts the fast attempts the

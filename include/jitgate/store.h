@@ -514,6 +514,63 @@ int jg_store_pipeline_commit(struct jg_store_conn *conn) __attribute__((warn_unu
 void jg_store_pipeline_abort(struct jg_store_conn *conn);
 
 /*
+ * A read batch: a few prepared reads of a few rows each, sent together and
+ * answered together.  On PostgreSQL they travel in one pipeline (one Sync):
+ * one round trip for all of them instead of one each - what a guarded
+ * call's two reads cost otherwise (the grant, read by access; the token's
+ * audit anchor, read by audit).  Each module prepares and binds its own
+ * SQL in the batch and takes its own result; none sees the other's SQL.
+ *
+ *   struct jg_store_batch b;
+ *   jg_store_batch_init(&b, conn);
+ *   jg_store_batch_prepare(&b, sql, &st, &slot); bind st;   (each reader, at most
+ * JG_STORE_BATCH_MAX) rc = jg_store_batch_run(&b);                            every read, one round
+ * trip jg_store_batch_take(&b, slot, &st); jg_stmt_step(st)...  its rows, no round trip
+ *   jg_store_batch_finish(&b);                              always: finishes every statement
+ *
+ * Only queries: SQL that begins with SELECT (and, on SQLite, that the
+ * engine itself calls read-only); no scans.  No read can depend on what
+ * another returns.  Each result is held whole, as a step holds it: read by
+ * key.  PostgreSQL: the reads run in the caller's transaction when one is
+ * open (a read transaction's BEGIN goes along), else in one implicit
+ * transaction of the pipeline, each read with its own snapshot at READ
+ * COMMITTED (as separate statements would be).  SQLite runs them in order
+ * at jg_store_batch_run(), each stepped to its first row.
+ *
+ * Errors fail the whole batch, and are sticky: the first error of
+ * prepare (the SQL is not a query, the same SQL twice, more than
+ * JG_STORE_BATCH_MAX, the store's own error) is returned again by run and
+ * take, and nothing is sent.  run returns 0 when every read succeeded; when
+ * any failed, its error as jg_stmt_step() would give it, and no read of the
+ * batch yields a row - those that succeeded are dropped too.  conn stays
+ * usable (PostgreSQL: the implicit transaction is over; a caller's
+ * transaction is aborted, as a failed step would abort it).
+ *
+ * take: 0 with *st once run succeeded; its next jg_stmt_step() returns the
+ * first row (or JG_STMT_DONE) without a round trip, later steps the rest.
+ * JG_EINVAL before run or for a slot out of range; the batch's error after
+ * a failure.  The statements belong to the batch: never finish them
+ * yourself; jg_store_batch_finish() does (on any batch, run or not, failed
+ * or not; twice is harmless).  Between init and finish conn may run other
+ * statements (not the batch's SQL) and the batch's statements stay valid.
+ */
+#define JG_STORE_BATCH_MAX 8
+struct jg_store_batch {
+	struct jg_store_conn *conn;
+	struct jg_stmt *st[JG_STORE_BATCH_MAX];
+	size_t n;
+	int rc;	  /* the first error; sticky */
+	bool ran; /* run succeeded */
+};
+void jg_store_batch_init(struct jg_store_batch *b, struct jg_store_conn *conn);
+int jg_store_batch_prepare(struct jg_store_batch *b, const char *sql, struct jg_stmt **st,
+			   size_t *slot) __attribute__((warn_unused_result));
+int jg_store_batch_run(struct jg_store_batch *b) __attribute__((warn_unused_result));
+int jg_store_batch_take(struct jg_store_batch *b, size_t slot, struct jg_stmt **st)
+    __attribute__((warn_unused_result));
+void jg_store_batch_finish(struct jg_store_batch *b);
+
+/*
  * The two shapes every module wrote for itself, on top of the calls above
  * (engine-neutral).  jg_store_exec runs sql - no parameters: SAVEPOINT,
  * RELEASE, a fixed UPDATE - once: prepare, one step, finish; 0 when it ran

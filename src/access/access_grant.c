@@ -41,6 +41,32 @@ caps_of(const char *text, struct jg_access_grant *g)
 	json_decref(a);
 }
 
+/* The same query for a read batch: its own literal, so its statement is its own. */
+static const char sql_grant_batched[] = "SELECT state, expires_at, requester, service, "
+					"capabilities FROM access_requests WHERE id = ?";
+
+/* The grant row st steps to (prepared and bound) into *g; as grant_read.  Finishes nothing. */
+static int
+grant_row(struct jg_stmt *st, int64_t now, struct jg_access_grant *g, bool *active)
+{
+	int rc = jg_stmt_step(st);
+
+	memset(g, 0, sizeof(*g));
+	*active = false;
+	if (rc == JG_STMT_ROW) {
+		const char *state = jg_stmt_column_text(st, 0);
+		const char *requester = jg_stmt_column_text(st, 2);
+		const char *service = jg_stmt_column_text(st, 3);
+		g->expires_at = jg_stmt_column_int64(st, 1);
+		snprintf(g->requester, sizeof(g->requester), "%s", requester ? requester : "");
+		snprintf(g->service, sizeof(g->service), "%s", service ? service : "");
+		caps_of(jg_stmt_column_text(st, 4), g);
+		*active = state != NULL && strcmp(state, "active") == 0 && g->expires_at > now;
+		return 0;
+	}
+	return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+}
+
 /* Reads grant into *g; *active: state active and expires_at > now.  0, JG_ENOTFOUND, JG_ESTORE. */
 static int
 grant_read(struct jg_store_conn *conn, const char *grant, int64_t now, struct jg_access_grant *g,
@@ -54,22 +80,23 @@ grant_read(struct jg_store_conn *conn, const char *grant, int64_t now, struct jg
 	if (jg_stmt_prepare(conn, sql_grant, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_text(st, 1, grant);
-	rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW) {
-		const char *state = jg_stmt_column_text(st, 0);
-		const char *requester = jg_stmt_column_text(st, 2);
-		const char *service = jg_stmt_column_text(st, 3);
-		g->expires_at = jg_stmt_column_int64(st, 1);
-		snprintf(g->requester, sizeof(g->requester), "%s", requester ? requester : "");
-		snprintf(g->service, sizeof(g->service), "%s", service ? service : "");
-		caps_of(jg_stmt_column_text(st, 4), g);
-		*active = state != NULL && strcmp(state, "active") == 0 && g->expires_at > now;
-		rc = 0;
-	} else {
-		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
-	}
+	rc = grant_row(st, now, g, active);
 	jg_stmt_finish(st);
 	return rc;
+}
+
+/* The verdict of jg_access_grant_check on a row read (rc: grant_read's). */
+static int
+grant_verdict(int rc, bool active, const char *sub, const char *service,
+	      const struct jg_access_grant *g)
+{
+	if (rc == JG_ENOTFOUND)
+		return JG_EDENIED;
+	if (rc != 0)
+		return rc;
+	return active && strcmp(g->requester, sub) == 0 && strcmp(g->service, service) == 0
+		   ? 0
+		   : JG_EDENIED;
 }
 
 int
@@ -79,13 +106,33 @@ jg_access_grant_check(struct jg_store_conn *conn, const char *grant, const char 
 	bool active;
 	int rc = grant_read(conn, grant, now, out, &active);
 
-	if (rc == JG_ENOTFOUND)
-		return JG_EDENIED;
+	return grant_verdict(rc, active, sub, service, out);
+}
+
+int
+jg_access_grant_check_queue(struct jg_store_batch *b, const char *grant, size_t *slot)
+{
+	struct jg_stmt *st;
+	int rc = jg_store_batch_prepare(b, sql_grant_batched, &st, slot);
+
+	if (rc == 0 && (rc = jg_stmt_bind_text(st, 1, grant)) != 0)
+		b->rc = rc; /* the batch fails whole: nothing half-bound is sent */
+	return rc;
+}
+
+int
+jg_access_grant_check_take(struct jg_store_batch *b, size_t slot, const char *sub,
+			   const char *service, int64_t now, struct jg_access_grant *out)
+{
+	struct jg_stmt *st;
+	bool active = false;
+	int rc = jg_store_batch_take(b, slot, &st);
+
+	memset(out, 0, sizeof(*out));
 	if (rc != 0)
-		return rc;
-	return active && strcmp(out->requester, sub) == 0 && strcmp(out->service, service) == 0
-		   ? 0
-		   : JG_EDENIED;
+		return rc == JG_EUNAVAIL ? JG_EUNAVAIL : JG_ESTORE; /* never a verdict */
+	rc = grant_row(st, now, out, &active);
+	return grant_verdict(rc, active, sub, service, out);
 }
 
 int

@@ -241,6 +241,22 @@ int jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32]
  */
 int jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry);
 
+/* An entry's bytes as a caller read them (borrowed). */
+struct jg_audit_bytes {
+	const void *p;
+	size_t len;
+};
+/*
+ * audit_read.c: jg_audit_anchor_check with the anchor entry's bytes as the
+ * caller read them (read; NULL: re-read here).  The same judgement: the
+ * bytes are hashed and checked exactly as a re-read entry would be.
+ */
+int jg_audit_anchor_check_read(struct jg_store *store, struct jg_store_conn *held,
+			       const struct jg_chain *verified, uint64_t seq,
+			       const uint8_t hash[32], const uint8_t *proven,
+			       const struct jg_audit_bytes *read, json_t **entry)
+    __attribute__((warn_unused_result));
+
 /* audit_writer.c: the writer thread's round (leads batches of asynchronous jobs). */
 int64_t jg_audit_writer_tick(void *arg);
 /* audit_writer.c: a tiny durable write, to learn that the store takes writes again. */

@@ -780,6 +780,17 @@ jg_audit_chain_extend_leaves(struct jg_store_conn *conn, struct jg_chain *chain,
 	return rc;
 }
 
+/* Leaf hash of an entry's bytes; with entry (may be NULL), the same bytes parsed. */
+static int
+leaf_of(const void *blob, size_t len, uint8_t leaf[32], json_t **entry)
+{
+	int rc = jg_merkle_leaf_hash(blob, len, leaf);
+	/* NULL when not an object: the caller judges that once the bytes are proven */
+	if (rc == 0 && entry)
+		*entry = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
+	return rc;
+}
+
 /* Leaf hash of entry seq as stored; with entry (may be NULL), the same bytes parsed. */
 int
 jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry)
@@ -801,10 +812,7 @@ jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], j
 		return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
 	}
 	blob = jg_stmt_column_blob(st, 0, &len);
-	rc = jg_merkle_leaf_hash(blob, len, leaf);
-	/* NULL when not an object: the caller judges that once the bytes are proven */
-	if (rc == 0)
-		*entry = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
+	rc = leaf_of(blob, len, leaf, entry);
 	jg_stmt_finish(st);
 	return rc;
 }
@@ -813,6 +821,14 @@ int
 jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 		      const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
 		      const uint8_t *proven, json_t **entry)
+{
+	return jg_audit_anchor_check_read(store, held, verified, seq, hash, proven, NULL, entry);
+}
+
+int
+jg_audit_anchor_check_read(struct jg_store *store, struct jg_store_conn *held,
+			   const struct jg_chain *verified, uint64_t seq, const uint8_t hash[32],
+			   const uint8_t *proven, const struct jg_audit_bytes *read, json_t **entry)
 {
 	struct jg_store_conn *conn = held;
 	uint8_t leaf[32], root[32], proof[JG_MERKLE_MAX_PROOF_BYTES];
@@ -828,8 +844,10 @@ jg_audit_anchor_check(struct jg_store *store, struct jg_store_conn *held,
 		return rc;
 	if (held == NULL && (rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	/* the entry re-read and re-hashed, then proven against the verified root */
-	rc = jg_audit_read_leaf(conn, seq, leaf, entry);
+	/* the entry re-read (or as the caller read it) and re-hashed, then proven against the
+	 * verified root */
+	rc = read != NULL ? leaf_of(read->p, read->len, leaf, entry)
+			  : jg_audit_read_leaf(conn, seq, leaf, entry);
 	if (rc == 0 && proven) {
 		/* proven before into a verified root, which only ever grows: the row must not move
 		 */

@@ -170,9 +170,10 @@ jg_audit_healthy(struct jg_audit *a, char *why, size_t whylen)
 	return broken ? JG_EVERIFY : 0;
 }
 
-int
-jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
-		const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
+/* jg_audit_anchor, with the entry's bytes as already read (read; NULL: read them here). */
+static int
+anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq, const uint8_t hash[32],
+       const struct jg_audit_anchor_claim *claim, const struct jg_audit_bytes *read)
 {
 	struct jg_chain snapshot;
 	int rc = 0;
@@ -204,8 +205,8 @@ jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
 	pthread_mutex_unlock(&a->anchor_lock);
 
 	json_t *entry = NULL;
-	rc = jg_audit_anchor_check(a->store, conn, &snapshot, seq, hash, cached ? proven : NULL,
-				   claimed ? NULL : &entry);
+	rc = jg_audit_anchor_check_read(a->store, conn, &snapshot, seq, hash,
+					cached ? proven : NULL, read, claimed ? NULL : &entry);
 	if (rc == 0 && !claimed) {
 		/* hash is the leaf just proven (or re-checked); entry, its bytes */
 		rc = claim->check(claim->ctx, entry) == 0 ? 0 : JG_EDENIED;
@@ -226,6 +227,55 @@ jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
 		jg_audit_mark_broken(a, &fault, rc);
 	}
 	return rc;
+}
+
+int
+jg_audit_anchor(struct jg_audit *a, struct jg_store_conn *conn, uint64_t seq,
+		const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
+{
+	return anchor(a, conn, seq, hash, claim, NULL);
+}
+
+/* The anchor's read in a batch: jg_audit_read_leaf's query, under a literal of its own. */
+static const char sql_anchor_entry[] = "SELECT entry FROM audit_log WHERE seq = ?";
+
+int
+jg_audit_anchor_queue(struct jg_store_batch *b, uint64_t seq, size_t *slot)
+{
+	struct jg_stmt *st;
+	int rc = seq > INT64_MAX ? (b->rc = JG_EINVAL)
+				 : jg_store_batch_prepare(b, sql_anchor_entry, &st, slot);
+
+	if (rc == 0 && (rc = jg_stmt_bind_int64(st, 1, (int64_t)seq)) != 0)
+		b->rc = rc; /* the batch fails whole: nothing half-bound is sent */
+	return rc;
+}
+
+int
+jg_audit_anchor_take(struct jg_audit *a, struct jg_store_batch *b, size_t slot, uint64_t seq,
+		     const uint8_t hash[32], const struct jg_audit_anchor_claim *claim)
+{
+	struct jg_stmt *st;
+	int rc = jg_store_batch_take(b, slot, &st);
+
+	if (rc != 0)
+		return rc == JG_EUNAVAIL ? JG_EUNAVAIL : JG_ESTORE; /* never a verdict */
+	int step = jg_stmt_step(st);
+	if (step == JG_STMT_ROW) {
+		struct jg_audit_bytes read = {.p = jg_stmt_column_blob(st, 0, &read.len)};
+		if (read.p == NULL)
+			read.p = ""; /* a NULL entry: hashed as no bytes, and fails as such */
+		return anchor(a, b->conn, seq, hash, claim, &read);
+	}
+	/*
+	 * No entry seq when the batch read: it may have been appended since (the
+	 * verified log is extended first if it does not reach seq), so the entry is
+	 * read again now, as jg_audit_anchor reads it - its absence then is judged
+	 * there, never from this earlier look.
+	 */
+	if (step == JG_STMT_DONE)
+		return anchor(a, b->conn, seq, hash, claim, NULL);
+	return JG_ESTORE;
 }
 
 /* ---- entries lost in a failover ----------------------------------------------- */

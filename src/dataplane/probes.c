@@ -9,7 +9,8 @@
  * JG_PROBE_LIST_MAX are found.  Grants are few per service and each
  * question is one primary-key lookup, so this costs about what the join
  * on access_requests it replaces cost, and keeps that table's SQL in its
- * owner.  A list is read in one read transaction (one snapshot).
+ * owner.  A list is read a page of candidates at a time, each page one
+ * query without a transaction (live_probes says why that is consistent).
  *
  * A batch of events is stored by one audit work function: the probe's
  * liveness re-read, the per-probe cap, the rows, and one
@@ -93,10 +94,21 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 
 /* ---- live probes ----------------------------------------------------------------- */
 
-static const char sql_candidates[] =
-    "SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, "
-    "created_by, created_at, expires_at FROM probes WHERE service = ? AND deleted_at IS NULL "
-    "AND expires_at > ? ORDER BY created_at, id";
+/*
+ * The candidates a page at a time, each page one plain query (no cursor, no
+ * transaction: on PostgreSQL one round trip and one statement snapshot),
+ * the next page after the last key of the one before ((created_at, id) is
+ * unique and the order is total on both engines).
+ */
+#define CANDIDATE_PAGE 256 /* rows a page holds at once, as a scan's batch did */
+#define CANDIDATE_COLS                                                                             \
+	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
+	"created_by, created_at, expires_at FROM probes WHERE service = ? AND deleted_at IS NULL " \
+	"AND expires_at > ? "
+static const char sql_candidates[] = CANDIDATE_COLS "ORDER BY created_at, id LIMIT ?";
+static const char sql_candidates_after[] =
+    CANDIDATE_COLS "AND (created_at > ? OR (created_at = ? AND id > ?)) "
+		   "ORDER BY created_at, id LIMIT ?";
 
 /* The grants already asked about during one list: access is asked once per grant. */
 #define SEEN_MAX 64
@@ -155,10 +167,13 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 	    char *const *fields, json_t **out)
 {
 	struct jg_store_conn *conn;
-	struct jg_stmt *st;
+	struct jg_stmt *st = NULL;
 	struct seen *seen = calloc(1, sizeof(*seen));
 	json_t *list = json_array();
-	int rc = 0, step = JG_STMT_DONE;
+	char last_id[JG_PROBE_ID_MAX + 1] = "";
+	int64_t last_created = 0;
+	int rc = 0;
+	bool more = true;
 
 	*out = NULL;
 	if (seen == NULL || list == NULL) {
@@ -171,37 +186,63 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 		json_decref(list);
 		return JG_EUNAVAIL;
 	}
-	/* one snapshot for the probes and their grants */
-	if (jg_store_begin_read(conn) != 0 ||
-	    jg_stmt_prepare_scan(conn, sql_candidates, &st) != 0) {
-		rc = JG_EUNAVAIL;
-		goto out;
-	}
-	jg_stmt_bind_text(st, 1, service);
-	jg_stmt_bind_int64(st, 2, now);
-	while (rc == 0 && json_array_size(list) < JG_PROBE_LIST_MAX &&
-	       (step = jg_stmt_step(st)) == JG_STMT_ROW) {
-		bool live = false;
-		const char *grant = jg_stmt_column_text(st, 1);
-		if (grant == NULL || grant_live(conn, seen, grant, now, &live) != 0) {
+	/*
+	 * No read transaction: a probe is listed when it was live at its page's
+	 * read and its grant is live when access is asked, just after.  A grant
+	 * never becomes active again once it ended, so nothing listed was not live
+	 * at its page's read; a revocation between the two reads hides the probe,
+	 * as the later state says.
+	 */
+	for (bool first = true; rc == 0 && more && json_array_size(list) < JG_PROBE_LIST_MAX;
+	     first = false) {
+		int step = JG_STMT_DONE, rows = 0;
+		if (jg_stmt_prepare(conn, first ? sql_candidates : sql_candidates_after, &st) !=
+		    0) {
 			rc = JG_EUNAVAIL;
 			break;
 		}
-		if (!live)
-			continue;
-		json_t *row = probe_row(st, for_agent);
-		/* another grant's values (or this grant's under a read-pii token) */
-		if (row == NULL ||
-		    (redact &&
-		     jg_pii_conditions(NULL, json_object_get(row, "conditions"), fields) != 0))
-			rc = JG_ENOMEM;
-		json_array_append_new(list, row);
+		jg_stmt_bind_text(st, 1, service);
+		jg_stmt_bind_int64(st, 2, now);
+		if (first) {
+			jg_stmt_bind_int64(st, 3, CANDIDATE_PAGE);
+		} else {
+			jg_stmt_bind_int64(st, 3, last_created);
+			jg_stmt_bind_int64(st, 4, last_created);
+			jg_stmt_bind_text(st, 5, last_id);
+			jg_stmt_bind_int64(st, 6, CANDIDATE_PAGE);
+		}
+		while (rc == 0 && json_array_size(list) < JG_PROBE_LIST_MAX &&
+		       (step = jg_stmt_step(st)) == JG_STMT_ROW) {
+			bool live = false;
+			const char *id = jg_stmt_column_text(st, 0);
+			const char *grant = jg_stmt_column_text(st, 1);
+			rows++;
+			if (id == NULL ||
+			    strlen(id) > JG_PROBE_ID_MAX) { /* ids are jitgate's own */
+				rc = JG_EUNAVAIL;
+				break;
+			}
+			snprintf(last_id, sizeof(last_id), "%s", id);
+			last_created = jg_stmt_column_int64(st, 8);
+			if (grant == NULL || grant_live(conn, seen, grant, now, &live) != 0) {
+				rc = JG_EUNAVAIL;
+				break;
+			}
+			if (!live)
+				continue;
+			json_t *row = probe_row(st, for_agent);
+			/* another grant's values (or this grant's under a read-pii token) */
+			if (row == NULL ||
+			    (redact && jg_pii_conditions(NULL, json_object_get(row, "conditions"),
+							 fields) != 0))
+				rc = JG_ENOMEM;
+			json_array_append_new(list, row);
+		}
+		jg_stmt_finish(st);
+		if (rc == 0 && step != JG_STMT_ROW && step != JG_STMT_DONE)
+			rc = JG_EUNAVAIL;
+		more = rows == CANDIDATE_PAGE; /* a short page was the last */
 	}
-	jg_stmt_finish(st);
-	if (rc == 0 && step != JG_STMT_ROW && step != JG_STMT_DONE)
-		rc = JG_EUNAVAIL;
-out:
-	jg_store_rollback(conn);
 	jg_store_release(s, conn);
 	free(seen);
 	if (rc != 0) {

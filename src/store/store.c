@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "jitgate/error.h"
@@ -370,6 +371,97 @@ void
 jg_store_pipeline_abort(struct jg_store_conn *conn)
 {
 	(void)JG_STORE_OPS(conn)->pipeline_end(conn, false);
+}
+
+/* ---- read batches (store.h) ---------------------------------------------- */
+
+/* SQL that begins with the keyword SELECT (after white space): a query, by its text. */
+static bool
+is_query(const char *sql)
+{
+	sql += strspn(sql, " \t\r\n");
+	return strncasecmp(sql, "SELECT", 6) == 0 &&
+	       (sql[6] == ' ' || sql[6] == '\t' || sql[6] == '\r' || sql[6] == '\n' ||
+		sql[6] == '(' || sql[6] == '*');
+}
+
+void
+jg_store_batch_init(struct jg_store_batch *b, struct jg_store_conn *conn)
+{
+	memset(b, 0, sizeof(*b));
+	b->conn = conn;
+	if (conn == NULL)
+		b->rc = JG_EINVAL;
+}
+
+int
+jg_store_batch_prepare(struct jg_store_batch *b, const char *sql, struct jg_stmt **st, size_t *slot)
+{
+	struct jg_stmt *s = NULL;
+
+	*st = NULL;
+	*slot = 0;
+	if (b->rc != 0)
+		return b->rc;
+	if (b->ran || b->n == JG_STORE_BATCH_MAX || sql == NULL || !is_query(sql))
+		return b->rc = JG_EINVAL;
+	int rc = jg_stmt_prepare(b->conn, sql, &s);
+	if (rc != 0)
+		return b->rc = rc;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->st[i] == s) { /* the same SQL twice: one statement for two reads */
+			jg_stmt_finish(s);
+			for (size_t j = 0; j < b->n; j++)
+				if (b->st[j] == s)
+					b->st[j] = NULL;
+			return b->rc = JG_EINVAL;
+		}
+	}
+	b->st[b->n] = s;
+	*slot = b->n++;
+	*st = s;
+	return 0;
+}
+
+int
+jg_store_batch_run(struct jg_store_batch *b)
+{
+	if (b->rc != 0)
+		return b->rc;
+	if (b->ran)
+		return JG_EINVAL; /* once: what it read stays takeable */
+	if (b->n == 0)
+		return b->rc = JG_EINVAL;
+	int rc = JG_STORE_OPS(b->conn)->batch_run(b->conn, b->st, b->n);
+	if (rc != 0)
+		return b->rc = rc;
+	b->ran = true;
+	return 0;
+}
+
+int
+jg_store_batch_take(struct jg_store_batch *b, size_t slot, struct jg_stmt **st)
+{
+	*st = NULL;
+	if (b->rc != 0)
+		return b->rc;
+	if (!b->ran || slot >= b->n || b->st[slot] == NULL)
+		return JG_EINVAL;
+	*st = b->st[slot];
+	return 0;
+}
+
+void
+jg_store_batch_finish(struct jg_store_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		jg_stmt_finish(b->st[i]);
+		b->st[i] = NULL;
+	}
+	b->n = 0;
+	b->ran = false;
+	if (b->rc == 0)
+		b->rc = JG_EINVAL; /* finished: nothing more to take */
 }
 
 int

@@ -55,6 +55,8 @@ struct jg_store_ops {
 	int (*pipeline_begin)(struct jg_store_conn *conn, bool in_tx);
 	int (*queue)(struct jg_stmt *st);
 	int (*pipeline_end)(struct jg_store_conn *conn, bool commit);
+	/* sts[0..n): prepared and bound on conn, distinct, 1 <= n <= JG_STORE_BATCH_MAX */
+	int (*batch_run)(struct jg_store_conn *conn, struct jg_stmt *const *sts, size_t n);
 };
 
 /* The operations table of whatever p points to: every engine object begins with it. */

@@ -21,8 +21,10 @@
  * cursor.  Round trips are what a guarded call pays most for, so a read
  * transaction's BEGIN, a scan's DECLARE and first FETCH, and the CLOSE of
  * cursors done with travel together with the next statement, in one
- * pipeline (execute_pipelined); a transaction's end closes its cursors.  Values go out as text
- * (blobs as binary) and come back as text; the getters convert.
+ * pipeline (execute_pipelined); a transaction's end closes its cursors.  A read batch
+ * (store.h) sends several reads in one such pipeline and hands each its result for the
+ * caller's steps.  Values go out as text (blobs as binary) and come back as text; the getters
+ * convert.
  *
  * Errors map by SQLSTATE (fail): constraint -> JG_ECONFLICT, serialization
  * failure and deadlock -> JG_ERETRY, privilege -> JG_EDENIED, a lost
@@ -105,6 +107,7 @@ struct pg_stmt {
 	struct cell *cells; /* ncols decoded bytea cells of the current row */
 	int ncells;
 	bool cursor_open, eof;
+	bool primed; /* res holds a read batch's result: the next step starts on it */
 	uint64_t cursor_epoch;
 	bool held;	/* between prepare and finish */
 	uint64_t used;	/* LRU tick */
@@ -1150,6 +1153,7 @@ reset(struct pg_stmt *s)
 	for (int i = 0; i < s->nparams; i++)
 		s->params[i].kind = BIND_NULL;
 	s->eof = false;
+	s->primed = false;
 }
 
 /* Forgets a cached statement on the server too, when that is still possible. */
@@ -1475,28 +1479,35 @@ pipe_next(struct pg_conn *c)
 }
 
 /*
- * s in one round trip with what waits to go before it - the read
- * transaction's BEGIN, cursors to close - and, for a scan, the first FETCH
- * after its DECLARE: libpq's pipeline mode, one Sync.  *r is s's result,
- * *first the scan's first batch (both the caller's).  Returns 0 when every
- * message came back (s's own failure is in *r), else a mapped error with
- * the connection marked broken or the failure of what went before s.
+ * ss[0..n) in one round trip with what waits to go before them - the read
+ * transaction's BEGIN, cursors to close - and, for a single scan, the first
+ * FETCH after its DECLARE: libpq's pipeline mode, one Sync.  rs[i] is
+ * ss[i]'s result, *first the scan's first batch (all the caller's; first
+ * may be NULL when no scan is sent).  Returns 0 when every message came
+ * back (a statement's own failure is in its rs[i], those after it come back
+ * PGRES_PIPELINE_ABORTED), else a mapped error with the connection marked
+ * broken or the failure of what went before ss.
  */
 static int
-execute_pipelined(struct pg_conn *c, struct pg_stmt *s, PGresult **r, PGresult **first)
+execute_pipelined(struct pg_conn *c, struct pg_stmt *const *ss, size_t n, PGresult **rs,
+		  PGresult **first)
 {
 	const char *begin = c->begin_sql;
 	int closes = c->closing_epoch == c->epoch && PQtransactionStatus(c->pg) == PQTRANS_INTRANS
 			 ? c->nclosing
 			 : 0;
+	bool scan = n == 1 && ss[0]->scan && first != NULL;
 	char fetch_sql[64];
 	int rc = 0;
 
-	*r = *first = NULL;
+	for (size_t i = 0; i < n; i++)
+		rs[i] = NULL;
+	if (first != NULL)
+		*first = NULL;
 	c->begin_sql = NULL;
 	c->nclosing = 0;
 	snprintf(fetch_sql, sizeof(fetch_sql), "FETCH FORWARD %d FROM %s", JG_STORE_SCAN_BATCH,
-		 s->cursor);
+		 ss[0]->cursor);
 	if (PQenterPipelineMode(c->pg) != 1)
 		return fail(c, NULL);
 	bool sent =
@@ -1506,30 +1517,33 @@ execute_pipelined(struct pg_conn *c, struct pg_stmt *s, PGresult **r, PGresult *
 		snprintf(sql, sizeof(sql), "CLOSE %s", c->closing[i]);
 		sent = PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
 	}
-	sent = sent && PQsendQueryPrepared(c->pg, s->name, s->nparams, s->values, s->lengths,
-					   s->formats, 0) == 1;
+	for (size_t i = 0; sent && i < n; i++)
+		sent = PQsendQueryPrepared(c->pg, ss[i]->name, ss[i]->nparams, ss[i]->values,
+					   ss[i]->lengths, ss[i]->formats, 0) == 1;
 	sent = sent &&
-	       (!s->scan || PQsendQueryParams(c->pg, fetch_sql, 0, NULL, NULL, NULL, NULL, 0) == 1);
+	       (!scan || PQsendQueryParams(c->pg, fetch_sql, 0, NULL, NULL, NULL, NULL, 0) == 1);
 	if (!sent || PQpipelineSync(c->pg) != 1) {
 		rc = fail(c, NULL);
 		c->broken = true; /* half a pipeline on the wire: this connection is done */
 		return rc == 0 ? JG_EUNAVAIL : rc;
 	}
-	/* what went before s: a failure there is the answer (s then comes back aborted) */
+	/* what went before ss: a failure there is the answer (ss then come back aborted) */
 	for (int i = 0; i < (begin != NULL) + closes; i++) {
 		PGresult *before = pipe_next(c);
 		if (before == NULL || PQresultStatus(before) != PGRES_COMMAND_OK)
 			rc = rc != 0 ? rc : fail(c, before);
 		PQclear(before);
 	}
-	*r = pipe_next(c);
-	if (*r == NULL && rc == 0)
-		rc = fail(c, NULL);
-	if (s->scan) {
+	for (size_t i = 0; i < n; i++) {
+		rs[i] = pipe_next(c);
+		if (rs[i] == NULL && rc == 0)
+			rc = fail(c, NULL);
+	}
+	if (scan) {
 		*first = pipe_next(c);
-		if (rc == 0 && PQresultStatus(*r) != PGRES_PIPELINE_ABORTED &&
+		if (rc == 0 && PQresultStatus(rs[0]) != PGRES_PIPELINE_ABORTED &&
 		    PQresultStatus(*first) != PGRES_TUPLES_OK &&
-		    PQresultStatus(*r) == PGRES_COMMAND_OK)
+		    PQresultStatus(rs[0]) == PGRES_COMMAND_OK)
 			rc = fail(c, *first); /* the DECLARE worked, the FETCH did not */
 	}
 	PGresult *sync = PQgetResult(c->pg);
@@ -1566,7 +1580,7 @@ execute(struct pg_conn *c, struct pg_stmt *s)
 	fill_values(s);
 	PGresult *r = NULL, *first = NULL;
 	if (c->begin_sql != NULL || c->nclosing > 0 || s->scan)
-		rc = execute_pipelined(c, s, &r, &first);
+		rc = execute_pipelined(c, &s, 1, &r, &first);
 	else
 		r = PQexecPrepared(c->pg, s->name, s->nparams, s->values, s->lengths, s->formats,
 				   0);
@@ -1604,6 +1618,10 @@ pg_step(struct jg_stmt *st)
 	struct pg_stmt *s = STMT(st);
 	struct pg_conn *c = s->conn;
 
+	if (s->primed) { /* a read batch fetched it: its first row, no round trip */
+		s->primed = false;
+		return s->nrows > 0 ? JG_STMT_ROW : done(s);
+	}
 	if (s->res == NULL)
 		return execute(c, s);
 	clear_cells(s);
@@ -1628,6 +1646,79 @@ pg_finish(struct jg_stmt *st)
 		s->held = false;
 		s->conn->nheld--;
 	}
+}
+
+/* ---- read batches -------------------------------------------------------- */
+
+/*
+ * A read batch (store.h): every statement prepared first (a statement new to
+ * this connection costs its Parse once, as a step does), then all of them
+ * executed in one pipeline (execute_pipelined).  Only when every one came
+ * back with rows does any statement keep its result; the first failure is
+ * the batch's answer and every result is dropped.
+ */
+static int
+pg_batch_run(struct jg_store_conn *conn, struct jg_stmt *const *sts, size_t n)
+{
+	struct pg_conn *c = CONN(conn);
+	struct pg_stmt *ss[JG_STORE_BATCH_MAX];
+	PGresult *rs[JG_STORE_BATCH_MAX] = {NULL};
+	int rc = 0;
+
+	if (n == 0 || n > JG_STORE_BATCH_MAX) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "a read batch of %zu statements", n);
+		return JG_EINVAL;
+	}
+	if (c->pg == NULL || c->broken) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "the database connection is lost");
+		return JG_EUNAVAIL;
+	}
+	if (c->in_pipeline) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "a read batch inside a pipeline");
+		return JG_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ss[i] = STMT(sts[i]);
+		if (ss[i] == NULL || ss[i]->conn != c || ss[i]->scan || !ss[i]->held ||
+		    ss[i]->res != NULL || ss[i]->cursor_open) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "a read batch takes prepared statements that are not running");
+			return JG_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((rc = ensure_prepared(c, ss[i])) != 0)
+			return rc;
+	for (size_t i = 0; i < n; i++)
+		fill_values(ss[i]);
+	rc = execute_pipelined(c, ss, n, rs, NULL);
+	note_tx(c);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		ExecStatusType st = PQresultStatus(rs[i]);
+		if (st == PGRES_COMMAND_OK) { /* is_query() of store.c keeps writes out */
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "a read batch of a statement that is not a query");
+			rc = JG_EINVAL;
+		} else if (st != PGRES_TUPLES_OK) {
+			rc = fail(c,
+				  rs[i]); /* the first failure; those after it come back aborted */
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0) {
+			rc = hold_result(ss[i], rs[i]); /* takes rs[i], also on failure */
+			rs[i] = NULL;
+			ss[i]->primed = rc == 0;
+		}
+		PQclear(rs[i]);
+	}
+	if (rc != 0) { /* all or nothing: no read of a failed batch yields a row */
+		for (size_t i = 0; i < n; i++) {
+			drop_result(ss[i]);
+			ss[i]->primed = false;
+		}
+	}
+	return rc;
 }
 
 /* ---- pipelines ----------------------------------------------------------- */
@@ -2068,6 +2159,7 @@ static const struct jg_store_ops pg_ops = {
     .pipeline_begin = pg_pipeline_begin,
     .queue = pg_queue,
     .pipeline_end = pg_pipeline_end,
+    .batch_run = pg_batch_run,
 };
 
 /*

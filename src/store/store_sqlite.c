@@ -40,6 +40,8 @@ struct jg_stmt {
 	struct jg_store_conn *conn;
 	bool held;     /* between prepare and finish: never evicted */
 	uint64_t used; /* LRU tick of the last prepare */
+	int primed; /* a read batch's first step (JG_STMT_ROW or _DONE), given at the next; 0: none
+		     */
 };
 
 struct jg_store_conn {
@@ -597,6 +599,11 @@ sq_last_insert_rowid(struct jg_store_conn *conn)
 static int
 sq_stmt_step(struct jg_stmt *st)
 {
+	if (st->primed != 0) { /* stepped by a read batch already: that step's answer */
+		int first = st->primed == 1 ? JG_STMT_ROW : JG_STMT_DONE;
+		st->primed = 0;
+		return first;
+	}
 	int rc = sqlite3_step(st->stmt);
 
 	switch (rc & 0xff) {
@@ -641,6 +648,7 @@ sq_stmt_finish(struct jg_stmt *st)
 		return;
 	sqlite3_reset(st->stmt);
 	sqlite3_clear_bindings(st->stmt);
+	st->primed = 0;
 	if (st->held) {
 		st->held = false;
 		st->conn->nheld--;
@@ -713,6 +721,45 @@ sq_pipeline_end(struct jg_store_conn *conn, bool commit)
 	return rc;
 }
 
+/*
+ * A read batch on SQLite: nothing to save - every statement is a function
+ * call - so each is stepped to its first row here, in order, and the caller's
+ * next step starts from there.  The first failure resets them all.
+ */
+static int
+sq_batch_run(struct jg_store_conn *conn, struct jg_stmt *const *sts, size_t n)
+{
+	int rc = 0;
+	size_t i;
+
+	if (conn->in_pipeline) {
+		conn->why = "a read batch inside a pipeline";
+		return JG_EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		if (sts[i] == NULL || sts[i]->conn != conn || !sts[i]->held ||
+		    sts[i]->primed != 0 || sqlite3_stmt_busy(sts[i]->stmt) ||
+		    !sqlite3_stmt_readonly(sts[i]->stmt)) {
+			conn->why = "a read batch takes read-only statements that are not running";
+			return JG_EINVAL;
+		}
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		int step = sq_stmt_step(sts[i]);
+		if (step == JG_STMT_ROW || step == JG_STMT_DONE)
+			sts[i]->primed = step == JG_STMT_ROW ? 1 : 2;
+		else
+			rc = step;
+	}
+	if (rc != 0) { /* all or nothing: no read of a failed batch yields a row */
+		for (i = 0; i < n; i++) {
+			sqlite3_reset(sts[i]->stmt);
+			sts[i]->primed = 0;
+		}
+	}
+	return rc;
+}
+
 static const char *
 sq_errmsg(struct jg_store_conn *conn)
 {
@@ -755,4 +802,5 @@ const struct jg_store_ops jg_store_sqlite_ops = {
     .pipeline_begin = sq_pipeline_begin,
     .queue = sq_queue,
     .pipeline_end = sq_pipeline_end,
+    .batch_run = sq_batch_run,
 };

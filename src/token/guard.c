@@ -363,23 +363,38 @@ jg_guard_check(const struct jg_guard_ctx *gc, const struct jg_guard_call *call,
 	if (jg_store_acquire(gc->store, &conn) != 0)
 		return unavailable(no, "the store is unavailable");
 	/*
-	 * Grant and anchor in two plain reads, no transaction around them: the
-	 * anchor is an entry of an append-only log, so one snapshot for both
-	 * would prove nothing more, and on PostgreSQL it would cost a round trip.
+	 * Grant and anchor in one read batch (store.h): one round trip on
+	 * PostgreSQL, each read by its owner, no transaction around them - the
+	 * anchor is an entry of an append-only log, so one snapshot for both would
+	 * prove nothing more.  Any failure of the batch fails both: unavailable.
 	 */
-	rc = jg_access_grant_check(conn, g->claims.grant, g->claims.sub, service, now, &grant);
+	struct jg_store_batch batch;
+	size_t grant_slot = 0, anchor_slot = 0;
+	jg_store_batch_init(&batch, conn);
+	rc = jg_access_grant_check_queue(&batch, g->claims.grant, &grant_slot);
+	if (rc == 0)
+		rc = jg_audit_anchor_queue(&batch, g->claims.audit_seq, &anchor_slot);
+	if (rc == 0)
+		rc = jg_store_batch_run(&batch);
+	if (rc == 0)
+		rc = jg_access_grant_check_take(&batch, grant_slot, g->claims.sub, service, now,
+						&grant);
+	else
+		memset(&grant, 0, sizeof(grant));
 	int active = rc == 0;
 	if (rc == JG_EDENIED)
 		rc = 0;
 	g->grant_expires = grant.expires_at;
 	/*
-	 * The token's anchor in the verified audit log, re-read on the same
-	 * connection: its own issuance, proven once per token (then only its
-	 * leaf hash is re-checked).
+	 * The token's anchor in the verified audit log, as the batch read it (what
+	 * more it needs is read on the same connection): its own issuance, proven
+	 * once per token (then only its leaf hash is re-checked).
 	 */
-	int anchor = rc == 0 && active ? jg_audit_anchor(gc->audit, conn, g->claims.audit_seq,
-							 g->claims.audit_hash, &claim)
-				       : 0;
+	int anchor = rc == 0 && active
+			 ? jg_audit_anchor_take(gc->audit, &batch, anchor_slot, g->claims.audit_seq,
+						g->claims.audit_hash, &claim)
+			 : 0;
+	jg_store_batch_finish(&batch);
 	jg_store_release(gc->store, conn);
 	if (rc != 0)
 		return unavailable(no, "the store is unavailable");

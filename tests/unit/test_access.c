@@ -279,6 +279,80 @@ test_access_grant_expires_when_its_time_is_up(void **state)
 	assert_int_equal(entries(f, "grant.expired", NULL, NULL), 1);
 }
 
+/*
+ * jg_access_grant_check and its halves in a read batch give the same
+ * verdict, and a batch that failed gives none (JG_ESTORE, never 0 or
+ * JG_EDENIED).
+ */
+static int
+check_batched(struct fixture *f, const char *grant, const char *sub, const char *service,
+	      int64_t now, bool fail, struct jg_access_grant *g)
+{
+	struct jg_store_conn *conn;
+	struct jg_store_batch b;
+	struct jg_stmt *st;
+	size_t slot = 0, other;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	jg_store_batch_init(&b, conn);
+	assert_int_equal(jg_access_grant_check_queue(&b, grant, &slot), 0);
+	if (fail) {
+		assert_int_equal(jg_store_batch_prepare(&b, "SELECT abs(?)", &st, &other), 0);
+		assert_int_equal(jg_stmt_bind_int64(st, 1, INT64_MIN), 0);
+	}
+	assert_int_equal(jg_store_batch_run(&b), fail ? JG_ESTORE : 0);
+	int rc = jg_access_grant_check_take(&b, slot, sub, service, now, g);
+	jg_store_batch_finish(&b);
+	jg_store_release(f->store, conn);
+	return rc;
+}
+
+static int
+check_alone(struct fixture *f, const char *grant, const char *sub, const char *service, int64_t now)
+{
+	struct jg_store_conn *conn;
+	struct jg_access_grant g;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	int rc = jg_access_grant_check(conn, grant, sub, service, now, &g);
+	jg_store_release(f->store, conn);
+	return rc;
+}
+
+static void
+test_access_grant_check_batched_gives_the_same_verdict(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_access_grant g;
+	char id[64];
+	const struct {
+		const char *grant, *sub, *service;
+		int64_t now;
+		int want;
+	} cases[] = {
+	    {id, "alice", "svc-a", T0 + 10, 0},
+	    {id, "bob", "svc-a", T0 + 10, JG_EDENIED},	    /* someone else's */
+	    {id, "alice", "svc-b", T0 + 10, JG_EDENIED},    /* another service's */
+	    {id, "alice", "svc-a", T0 + 600, JG_EDENIED},   /* past its end */
+	    {"req_none", "alice", "svc-a", T0, JG_EDENIED}, /* no such grant */
+	};
+
+	json_decref(create(f, &alice, read_logs, id));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int alone =
+		    check_alone(f, cases[i].grant, cases[i].sub, cases[i].service, cases[i].now);
+		assert_int_equal(alone, cases[i].want);
+		assert_int_equal(check_batched(f, cases[i].grant, cases[i].sub, cases[i].service,
+					       cases[i].now, false, &g),
+				 alone);
+		assert_int_equal(check_batched(f, cases[i].grant, cases[i].sub, cases[i].service,
+					       cases[i].now, true, &g),
+				 JG_ESTORE);
+	}
+	assert_int_equal(check_batched(f, id, "alice", "svc-a", T0 + 10, false, &g), 0);
+	assert_int_equal(g.expires_at, T0 + 600);
+	assert_string_equal(g.service, "svc-a");
+}
+
 static void
 test_access_pending_request_expires_without_a_decision(void **state)
 {
@@ -623,6 +697,8 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_access_grant_expires_when_its_time_is_up, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_grant_check_batched_gives_the_same_verdict,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_pending_request_expires_without_a_decision,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_approvals_are_counted_per_person, setup,

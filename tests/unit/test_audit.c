@@ -2623,6 +2623,97 @@ test_audit_anchor_claim_checked_once_per_key(void **state)
 	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), JG_EVERIFY);
 }
 
+/*
+ * jg_audit_anchor's halves in a read batch (as the guard runs them, with the
+ * grant's read beside): the result of the anchor; with fail, the batch also
+ * holds a read the engine fails, and must give no verdict.
+ */
+static int
+anchor_batched(struct fixture *f, uint64_t seq, const uint8_t hash[32],
+	       const struct jg_audit_anchor_claim *claim, bool fail, bool append_between,
+	       struct jg_audit_receipt *appended)
+{
+	struct jg_store_conn *conn;
+	struct jg_store_batch b;
+	struct jg_stmt *st;
+	size_t slot = 0, other;
+
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	jg_store_batch_init(&b, conn);
+	assert_int_equal(jg_audit_anchor_queue(&b, seq, &slot), 0);
+	if (fail) {
+		assert_int_equal(jg_store_batch_prepare(&b, "SELECT abs(?)", &st, &other), 0);
+		assert_int_equal(jg_stmt_bind_int64(st, 1, INT64_MIN), 0);
+	}
+	int run = jg_store_batch_run(&b);
+	assert_int_equal(run, fail ? JG_ESTORE : 0);
+	if (append_between) { /* appended after the batch read, before it is judged */
+		assert_int_equal(
+		    jg_audit_append(f->audit, "token.issued", "user:alice", NULL, appended), 0);
+		hash = appended->hash;
+	}
+	int rc = jg_audit_anchor_take(f->audit, &b, slot, seq, hash, claim);
+	jg_store_batch_finish(&b);
+	jg_store_release(f->store, conn);
+	return rc;
+}
+
+static void
+test_audit_anchor_in_a_batch_judges_as_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_receipt r, later;
+	struct jg_chain_fault fault;
+	struct jg_chain chain;
+	uint64_t size = 0;
+
+	populate(f, 3);
+	json_t *data = json_pack("{s:s}", "jti", "tok_a");
+	assert_int_equal(jg_audit_append(f->audit, "token.issued", "user:alice", data, &r), 0);
+	json_decref(data);
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &chain, &fault),
+			 0);
+	jg_audit_set_verified(f->audit, &chain);
+
+	struct claim_box box = {0, 0, ""}, no = {0, JG_EDENIED, ""};
+	struct jg_audit_anchor_claim a = {.check = count_check, .ctx = &box};
+	struct jg_audit_anchor_claim b = {.check = count_check, .ctx = &no};
+	memset(a.key, 'a', 32);
+	memset(b.key, 'b', 32);
+	/* judged once, from the bytes the batch read; then only the leaf re-checked */
+	assert_int_equal(anchor_batched(f, r.seq, r.hash, &a, false, false, NULL), 0);
+	assert_int_equal(box.calls, 1);
+	assert_string_equal(box.type, "token.issued");
+	assert_int_equal(anchor_batched(f, r.seq, r.hash, &a, false, false, NULL), 0);
+	assert_int_equal(box.calls, 1);
+	/* a refusing claim, a wrong leaf hash, an anchor past the log: refused, the log sound */
+	assert_int_equal(anchor_batched(f, r.seq, r.hash, &b, false, false, NULL), JG_EDENIED);
+	uint8_t wrong[32];
+	memcpy(wrong, r.hash, 32);
+	wrong[0] ^= 1;
+	assert_int_equal(anchor_batched(f, r.seq, wrong, &a, false, false, NULL), JG_EDENIED);
+	assert_int_equal(anchor_batched(f, r.seq + 1000, r.hash, &a, false, false, NULL),
+			 JG_EDENIED);
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), 0);
+	/* a batch that failed gives no verdict: neither a pass nor a refusal, nothing judged */
+	assert_int_equal(anchor_batched(f, r.seq, r.hash, &a, true, false, NULL), JG_ESTORE);
+	assert_int_equal(anchor_batched(f, r.seq, r.hash, &b, true, false, NULL), JG_ESTORE);
+	assert_int_equal(no.calls, 1);
+	/*
+	 * an entry appended after the batch looked (none there then): read again once
+	 * the verified log reaches it, proven and judged - never taken for a hole
+	 */
+	box.calls = 0;
+	assert_int_equal(anchor_batched(f, r.seq + 1, NULL, &a, false, true, &later), 0);
+	assert_int_equal(later.seq, r.seq + 1);
+	assert_int_equal(box.calls, 1);
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), 0);
+	/* an edit underneath, seen through the batch's read too: the log is broken */
+	edit_entry_elsewhere(f, r.seq, "tok_a", "tok_b");
+	assert_int_equal(anchor_batched(f, r.seq, r.hash, &a, false, false, NULL), JG_EVERIFY);
+	assert_int_equal(jg_audit_healthy(f->audit, NULL, 0), JG_EVERIFY);
+}
+
 /* ---- jg_chain_feed: a failure leaves the chain where it was ------------------- */
 
 /* n linked entries, canonical as the writer makes them (the caller frees each). */
@@ -2819,6 +2910,7 @@ main(void)
 	    T(test_audit_verified_append_catches_edit_of_newest_entry),
 	    T(test_audit_verified_append_async_catches_edit_of_newest_entry),
 	    T(test_audit_anchor_claim_checked_once_per_key),
+	    T(test_audit_anchor_in_a_batch_judges_as_alone),
 	    cmocka_unit_test(test_chain_feed_store_error_leaves_the_chain_at_the_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

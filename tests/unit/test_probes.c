@@ -10,7 +10,11 @@
  * never outlives its grant; only the grant that deployed a probe removes
  * it or reads its events; an agent cannot store events for a probe that is
  * not live, nor past the per-probe cap, and what it stores is recorded in
- * the audit log.
+ * the audit log; a list finds the live probes past any number of dead ones
+ * (read a page at a time) and stops at JG_PROBE_LIST_MAX, oldest first.
+ * Built as test_probes_pg (JG_TEST_PG), the same cases run on a fresh
+ * PostgreSQL database per test, migrated by an owner role and served as a
+ * role holding only jitgate_serving (tests/unit/pgdb.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +35,9 @@
 #include "jitgate/probes.h"
 #include "jitgate/store.h"
 #include "unit_fs.h"
+#ifdef JG_TEST_PG
+#include "pgdb.h"
+#endif
 
 #define T0 1764000000
 
@@ -49,6 +56,8 @@ static const struct jg_access_caller alice = {
 
 struct fixture {
 	char root[64];
+	char db[64];		/* PostgreSQL: this test's database */
+	struct jg_store *owner; /* PostgreSQL: the owner role's store, which migrated it */
 	struct jg_store *store;
 	struct jg_audit *audit;
 	struct jg_policy_set *policies;
@@ -66,12 +75,25 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->root));
 	snprintf(db, sizeof(db), "%s/test.db", f->root);
 	snprintf(keys, sizeof(keys), "%s/keys", f->root);
+#ifdef JG_TEST_PG
+	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
+		  "END $$");
+	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
+	pgdb_url(db, sizeof(db), "jg_unit_owner", f->db);
+	if (jg_store_open(db, &f->owner, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->owner, "migrations", NULL, err, sizeof(err)) != 0)
+		fail_msg("owner store: %s", err);
+	pgdb_must("GRANT jitgate_serving TO jitgate");
+	pgdb_url(db, sizeof(db), "jitgate", f->db);
+#endif
 	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
 				       .checkpoint_entries = 1000000,
 				       .checkpoint_seconds = 3600,
 				       .verify_threads = 1};
 	if (jg_store_open(db, &f->store, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0 ||
+	    (f->owner == NULL &&
+	     jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0) ||
 	    jg_keys_generate(keys, err, sizeof(err)) != 0 ||
 	    jg_audit_open(f->store, keys, &acfg, &f->audit, err, sizeof(err)) != 0)
 		fail_msg("setup: %s", err);
@@ -95,6 +117,10 @@ teardown(void **state)
 
 	jg_audit_free(f->audit);
 	jg_store_close(f->store);
+	jg_store_close(f->owner);
+#ifdef JG_TEST_PG
+	pgdb_drop(f->db);
+#endif
 	jg_policy_set_free(f->policies);
 	unit_rm_tree(f->root);
 	free(f);
@@ -289,14 +315,61 @@ test_probe_events_are_capped_per_probe(void **state)
 	assert_int_equal(deleted, JG_PROBE_MAX_EVENTS);
 }
 
-int
-main(void)
+/*
+ * A list reads its candidates a page at a time: live probes behind more dead
+ * candidates (a revoked grant's, made the same second, so pages part within
+ * one created_at) than a page holds are all found, in (created_at, id)
+ * order, and a list stops at JG_PROBE_LIST_MAX.
+ */
+static void
+test_probe_list_pages_past_dead_probes_up_to_its_cap(void **state)
 {
+	struct fixture *f = *state;
+	char dead[64], live[64], p[JG_PROBE_ID_MAX], why[128];
+	int64_t until;
+	json_t *out = NULL, *list = NULL;
+
+	grant(f, T0, 3600, dead);
+	grant(f, T0, 3600, live);
+	for (int i = 0; i < 300; i++)
+		probe(f, dead, T0 + 3600, T0 + 10, 3600, p, &until);
+	for (int i = 0; i < 40; i++)
+		probe(f, live, T0 + 3600, T0 + 10 + i % 2, 3600, p, &until);
+	f->ctx.now = T0 + 20;
+	assert_int_equal(jg_access_revoke(&f->ctx, &alice, dead, NULL, &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_int_equal(listed(f, T0 + 30, NULL), 40);
+	for (int i = 0; i < JG_PROBE_LIST_MAX; i++)
+		probe(f, live, T0 + 3600, T0 + 12 + i % 3, 3600, p, &until);
+	assert_int_equal(listed(f, T0 + 30, NULL), JG_PROBE_LIST_MAX);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 30, false, NULL, &list), 0);
+	for (size_t i = 1; i < json_array_size(list); i++) {
+		json_t *a = json_array_get(list, i - 1), *b = json_array_get(list, i);
+		json_int_t ca = json_integer_value(json_object_get(a, "created_at"));
+		json_int_t cb = json_integer_value(json_object_get(b, "created_at"));
+		assert_string_equal(json_string_value(json_object_get(b, "grant")), live);
+		assert_true(ca < cb ||
+			    (ca == cb && strcmp(json_string_value(json_object_get(a, "id")),
+						json_string_value(json_object_get(b, "id"))) < 0));
+	}
+	json_decref(list);
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+#ifdef JG_TEST_PG
+	pgdb_init("test_probes_pg", argv);
+#endif
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_probe_lives_with_its_grant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_belongs_to_the_grant_that_deployed_it, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_events_only_while_live, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_list_pages_past_dead_probes_up_to_its_cap,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_events_are_capped_per_probe, setup,
 					    teardown),
 	};

@@ -6,7 +6,8 @@
  * an unprivileged user: root ignores file modes); and
  * jg_store_data_version() moves on a connection exactly when another
  * connection commits; jg_store_exec and jg_stmt_run report what happened;
- * a pipeline commits all of its statements or none, as on PostgreSQL.
+ * a pipeline commits all of its statements or none, as on PostgreSQL; a
+ * read batch means what it means there (store_batch.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 
 #include "jitgate/error.h"
 #include "jitgate/store.h"
+#include "store_batch.h"
 #include "unit_fs.h"
 
 struct fixture {
@@ -542,6 +544,14 @@ pipeline_commits_all_or_nothing(void **state)
 	assert_int_equal(count_rows(f->store), 6); /* 31 stays, 32 went with the failed pipeline */
 }
 
+/* A read batch on SQLite: the cases of store_batch.h, as on PostgreSQL. */
+static void
+read_batch_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	store_batch_cases(f->store);
+}
+
 /* SQLite: one serving process per file, so every name is held, and stays held. */
 static void
 leader_on_sqlite_is_always_held(void **state)
@@ -637,6 +647,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(exec_and_run_report_what_happened, setup, teardown),
 	    cmocka_unit_test_setup_teardown(leader_on_sqlite_is_always_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(pipeline_commits_all_or_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(read_batch_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(leaders_lists_each_with_its_last_poll, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

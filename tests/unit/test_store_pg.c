@@ -16,7 +16,8 @@
  * failure, deadlock, privilege, lost connection) and error texts without values, the URL rules (no
  * password, no key=value, TLS verification off loopback), password files, recovery from a lost
  * connection at the next acquire, a scan that never holds the whole result, data_version, pipelined
- * transactions (one transaction, the first error aborting the rest), and a multi-host URL that
+ * transactions (one transaction, the first error aborting the rest), read batches (store_batch.h,
+ * as on SQLite; here also: one pipeline, and a lost connection), and a multi-host URL that
  * follows the primary through a failover (last: it ends the primary).
  */
 #include <pthread.h>
@@ -36,6 +37,7 @@
 
 #include "jitgate/error.h"
 #include "jitgate/store.h"
+#include "store_batch.h"
 #include "unit_fs.h"
 
 static const char *url, *admin_url, *base, *port;
@@ -1105,6 +1107,89 @@ test_lost_connection_fails_then_recovers_at_acquire(void **state)
 	jg_store_close(admin);
 }
 
+/* ---- read batches ---------------------------------------------------------- */
+
+static const char sql_ts_a[] = "SELECT transaction_timestamp()::text";
+static const char sql_ts_b[] = "SELECT transaction_timestamp()::text";
+
+/* The text of the one row st gives (copied into out). */
+static void
+step_text(struct jg_stmt *st, char *out, size_t outlen)
+{
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	assert_non_null(jg_stmt_column_text(st, 0));
+	snprintf(out, outlen, "%s", jg_stmt_column_text(st, 0));
+}
+
+/*
+ * The cases both engines share, then what PostgreSQL adds: the reads of a
+ * batch travel in one pipeline - one implicit transaction, so the same
+ * transaction_timestamp(), where two plain steps are two transactions - and
+ * a connection lost under a batch fails it as unavailable and is replaced
+ * at the next acquire.
+ */
+static void
+test_read_batch_one_round_trip_all_or_nothing(void **state)
+{
+	(void)state;
+	struct jg_store *admin = open_url(admin_url);
+	struct jg_store_conn *c, *k;
+	struct jg_store_batch b;
+	struct jg_stmt *st;
+	char ta[64], tb[64];
+	size_t sa, sb;
+
+	store_batch_cases(store);
+
+	c = conn_of(store);
+	/* the teeth: two plain steps are two transactions, each its own timestamp */
+	assert_int_equal(jg_stmt_prepare(c, sql_ts_a, &st), 0);
+	step_text(st, ta, sizeof(ta));
+	jg_stmt_finish(st);
+	assert_int_equal(jg_stmt_prepare(c, sql_ts_b, &st), 0);
+	step_text(st, tb, sizeof(tb));
+	jg_stmt_finish(st);
+	assert_string_not_equal(ta, tb);
+	/* a batch: both in one pipeline, one implicit transaction */
+	for (int round = 0; round < 2; round++) { /* parsed the first time, prepared after */
+		jg_store_batch_init(&b, c);
+		assert_int_equal(jg_store_batch_prepare(&b, sql_ts_a, &st, &sa), 0);
+		assert_int_equal(jg_store_batch_prepare(&b, sql_ts_b, &st, &sb), 0);
+		assert_int_equal(jg_store_batch_run(&b), 0);
+		assert_int_equal(jg_store_batch_take(&b, sa, &st), 0);
+		step_text(st, ta, sizeof(ta));
+		assert_int_equal(jg_store_batch_take(&b, sb, &st), 0);
+		step_text(st, tb, sizeof(tb));
+		assert_string_equal(ta, tb);
+		jg_store_batch_finish(&b);
+		assert_int_equal(jg_store_in_transaction(c), 0);
+	}
+
+	/* the connection ends under a batch: unavailable, nothing taken, replaced later */
+	int64_t pid = one_int(c, "SELECT pg_backend_pid()");
+	k = conn_of(admin);
+	assert_int_equal(jg_stmt_prepare(k, "SELECT pg_terminate_backend(?::int, 5000)", &st), 0);
+	assert_int_equal(jg_stmt_bind_int64(st, 1, pid), 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	jg_stmt_finish(st);
+	jg_store_release(admin, k);
+	jg_store_batch_init(&b, c);
+	assert_int_equal(jg_store_batch_prepare(&b, sql_ts_a, &st, &sa), 0);
+	assert_int_equal(jg_store_batch_run(&b), JG_EUNAVAIL);
+	assert_int_equal(jg_store_batch_take(&b, sa, &st), JG_EUNAVAIL);
+	jg_store_batch_finish(&b);
+	jg_store_release(store, c);
+	c = conn_of(store);
+	jg_store_batch_init(&b, c);
+	assert_int_equal(jg_store_batch_prepare(&b, sql_ts_a, &st, &sa), 0);
+	assert_int_equal(jg_store_batch_run(&b), 0);
+	assert_int_equal(jg_store_batch_take(&b, sa, &st), 0);
+	step_text(st, ta, sizeof(ta));
+	jg_store_batch_finish(&b);
+	jg_store_release(store, c);
+	jg_store_close(admin);
+}
+
 /* ---- pipelines ----------------------------------------------------------- */
 
 static const char sql_pl_insert[] = "INSERT INTO pl (k, v) VALUES (?, ?)";
@@ -1462,6 +1547,7 @@ main(int argc, char **argv)
 	    TEST(test_sqlite_urls_open_sqlite),
 	    TEST(test_lost_connection_fails_then_recovers_at_acquire),
 	    TEST(test_pipeline_is_one_transaction),
+	    TEST(test_read_batch_one_round_trip_all_or_nothing),
 	    TEST(test_leader_one_holder_per_name_handed_over),
 	    TEST(test_multi_host_url_follows_the_primary_through_failover),
 	};
