@@ -495,16 +495,63 @@ put(char *w, const void *src, size_t n)
 	return w + n;
 }
 
+/* Writes the low `bytes` bytes of v to out, big-endian. */
+static void
+put_be(uint8_t *out, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		out[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+}
+
+/* The key ID of key's public half under name for key type alg.  0, JG_ECRYPTO or JG_EINVAL. */
+static int
+signer_key_id(EVP_PKEY *key, const char *name, uint8_t alg, uint32_t *id)
+{
+	uint8_t pub[ED25519_KEY_LEN];
+	size_t publen = sizeof(pub);
+
+	if (!EVP_PKEY_get_raw_public_key(key, pub, &publen) || publen != sizeof(pub))
+		return JG_ECRYPTO;
+	return key_id_alg(name, alg, pub, id);
+}
+
+/* sig = the Ed25519 signature by key of msg (one-shot: OpenSSL streams no Ed25519).  0 or
+ * JG_ECRYPTO. */
+static int
+ed25519_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t sig[ED25519_SIG_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t siglen = ED25519_SIG_LEN;
+	int ok = ctx != NULL &&
+		 EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) == 1 &&
+		 EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 && siglen == ED25519_SIG_LEN;
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		ERR_clear_error();
+	return ok ? 0 : JG_ECRYPTO;
+}
+
+/* Writes "— name b64\n" at w (no NUL) and returns the end. */
+static char *
+put_sig_line(char *w, const char *name, size_t namelen, const char *b64, size_t b64len)
+{
+	w = put(w, EM_DASH_SP, EM_DASH_SP_LEN);
+	w = put(w, name, namelen);
+	w = put(w, " ", 1);
+	w = put(w, b64, b64len);
+	return put(w, "\n", 1);
+}
+
 int
 jg_signed_note_sign(const char *text, size_t text_len, const char *key_name, EVP_PKEY *key,
 		    char **note, size_t *note_len)
 {
-	uint8_t pub[ED25519_KEY_LEN], blob[4 + ED25519_SIG_LEN];
+	uint8_t blob[4 + ED25519_SIG_LEN];
 	char b64[B64_LEN(sizeof(blob)) + 1];
-	size_t publen = sizeof(pub), siglen = ED25519_SIG_LEN, namelen, total;
-	EVP_MD_CTX *ctx = NULL;
+	size_t namelen, total;
 	uint32_t id;
-	char *buf, *w;
+	char *w;
 	int rc;
 
 	*note = NULL;
@@ -516,39 +563,20 @@ jg_signed_note_sign(const char *text, size_t text_len, const char *key_name, EVP
 	total = text_len + 1 + EM_DASH_SP_LEN + namelen + 1 + (sizeof(b64) - 1) + 1;
 	if (total > JG_NOTE_MAX_BYTES)
 		return JG_ETOOBIG;
-	if (!EVP_PKEY_get_raw_public_key(key, pub, &publen) || publen != sizeof(pub))
-		return JG_ECRYPTO;
-	if ((rc = jg_signed_note_key_id(key_name, pub, &id)) != 0)
+	if ((rc = signer_key_id(key, key_name, JG_NOTE_ALG_ED25519, &id)) != 0)
 		return rc;
-	blob[0] = (uint8_t)(id >> 24);
-	blob[1] = (uint8_t)(id >> 16);
-	blob[2] = (uint8_t)(id >> 8);
-	blob[3] = (uint8_t)id;
-	rc = JG_ECRYPTO;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
-	    EVP_DigestSign(ctx, blob + 4, &siglen, (const unsigned char *)text, text_len) != 1 ||
-	    siglen != ED25519_SIG_LEN)
-		goto out;
+	put_be(blob, id, 4);
+	if ((rc = ed25519_sign(key, text, text_len, blob + 4)) != 0)
+		return rc;
 	encode(blob, sizeof(blob), b64);
-	rc = JG_ENOMEM;
-	if ((buf = malloc(total + 1)) == NULL)
-		goto out;
+	if ((*note = malloc(total + 1)) == NULL)
+		return JG_ENOMEM;
 	/* text, blank line, "— name base64\n", NUL */
-	w = put(buf, text, text_len);
-	w = put(w, "\n" EM_DASH_SP, 1 + EM_DASH_SP_LEN);
-	w = put(w, key_name, namelen);
-	w = put(w, " ", 1);
-	w = put(w, b64, sizeof(b64) - 1);
-	put(w, "\n", 2);
-	*note = buf;
+	w = put(*note, text, text_len);
+	w = put(w, "\n", 1);
+	*put_sig_line(w, key_name, namelen, b64, sizeof(b64) - 1) = '\0';
 	*note_len = total;
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	if (rc == JG_ECRYPTO)
-		ERR_clear_error();
-	return rc;
+	return 0;
 }
 
 void
@@ -688,11 +716,10 @@ int
 jg_signed_note_cosign(const char *text, size_t text_len, const char *name, EVP_PKEY *key,
 		      uint64_t timestamp, char **line, size_t *line_len)
 {
-	uint8_t pub[ED25519_KEY_LEN], blob[4 + 8 + ED25519_SIG_LEN];
+	uint8_t blob[4 + 8 + ED25519_SIG_LEN];
 	char b64[B64_LEN(sizeof(blob)) + 1];
-	size_t publen = sizeof(pub), siglen = ED25519_SIG_LEN, msglen = 0, namelen;
-	EVP_MD_CTX *ctx = NULL;
-	char *msg = NULL, *w;
+	size_t msglen = 0, namelen;
+	char *msg = NULL;
 	uint32_t id;
 	int rc;
 
@@ -701,40 +728,23 @@ jg_signed_note_cosign(const char *text, size_t text_len, const char *name, EVP_P
 	    !valid_text(text, text_len, true) || !valid_short_name(name) || key == NULL ||
 	    !EVP_PKEY_is_a(key, "ED25519") || timestamp > COSIGNATURE_MAX_TIME)
 		return JG_EINVAL;
-	if (!EVP_PKEY_get_raw_public_key(key, pub, &publen) || publen != sizeof(pub))
-		return JG_ECRYPTO;
-	if ((rc = key_id_alg(name, JG_NOTE_ALG_COSIGNATURE_V1, pub, &id)) != 0 ||
+	if ((rc = signer_key_id(key, name, JG_NOTE_ALG_COSIGNATURE_V1, &id)) != 0 ||
 	    (rc = cosignature_message(timestamp, text, text_len, &msg, &msglen)) != 0)
 		return rc;
-	for (int i = 0; i < 4; i++)
-		blob[i] = (uint8_t)(id >> (24 - 8 * i));
-	for (int i = 0; i < 8; i++)
-		blob[4 + i] = (uint8_t)(timestamp >> (56 - 8 * i));
-	rc = JG_ECRYPTO;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
-	    EVP_DigestSign(ctx, blob + 12, &siglen, (const unsigned char *)msg, msglen) != 1 ||
-	    siglen != ED25519_SIG_LEN)
-		goto out;
+	put_be(blob, id, 4);
+	put_be(blob + 4, timestamp, 8);
+	rc = ed25519_sign(key, msg, msglen, blob + 12);
+	free(msg);
+	if (rc != 0)
+		return rc;
 	encode(blob, sizeof(blob), b64);
 	namelen = strlen(name);
 	*line_len = EM_DASH_SP_LEN + namelen + 1 + (sizeof(b64) - 1) + 1;
-	rc = JG_ENOMEM;
 	if ((*line = malloc(*line_len + 1)) == NULL)
-		goto out;
+		return JG_ENOMEM;
 	/* "— name base64\n", NUL */
-	w = put(*line, EM_DASH_SP, EM_DASH_SP_LEN);
-	w = put(w, name, namelen);
-	w = put(w, " ", 1);
-	w = put(w, b64, sizeof(b64) - 1);
-	put(w, "\n", 2);
-	rc = 0;
-out:
-	free(msg);
-	EVP_MD_CTX_free(ctx);
-	if (rc == JG_ECRYPTO)
-		ERR_clear_error();
-	return rc;
+	*put_sig_line(*line, name, namelen, b64, sizeof(b64) - 1) = '\0';
+	return 0;
 }
 
 /*
