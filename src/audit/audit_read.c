@@ -466,6 +466,31 @@ open_checkpoint(const char *note, size_t len, const struct jg_audit_verifiers *v
 	return JG_EVERIFY;
 }
 
+/*
+ * Whether note is a checkpoint of another origin than the verifiers' (their
+ * key name is the configured audit.origin), its origin then in origin.
+ * Nothing here is verified: it only chooses the words of a refusal, so that
+ * a command run with another configuration's origin says so instead of
+ * "not validly signed".
+ */
+static bool
+other_origin(const char *note, const struct jg_audit_verifiers *vs,
+	     char origin[JG_NOTE_MAX_NAME + 1])
+{
+	struct jg_signed_note *parsed = NULL;
+	struct jg_checkpoint cp;
+	bool other = false;
+
+	if (vs->n > 0 && jg_signed_note_parse(note, strlen(note), &parsed) == 0 &&
+	    jg_signed_note_checkpoint_parse(parsed->text, parsed->text_len, &cp) == 0 &&
+	    strcmp(cp.origin, vs->v[0].name) != 0) {
+		memcpy(origin, cp.origin, sizeof(cp.origin));
+		other = true;
+	}
+	jg_signed_note_free(parsed);
+	return other;
+}
+
 struct cp_item {
 	uint64_t size;
 	uint8_t root[32];
@@ -554,12 +579,23 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		uint64_t row_size = (uint64_t)jg_stmt_column_int64(st, 0);
 		if (open_checkpoint(note, strlen(note), verifiers, &cp) != 0 ||
 		    cp.size != row_size) {
+			char origin[JG_NOTE_MAX_NAME + 1];
+			bool other = other_origin(note, verifiers, origin); /* note is the row's */
 			jg_stmt_finish(st);
-			rc = jg_chain_fault_set(
-			    fault, UINT64_MAX,
-			    "the stored checkpoint of size %llu is not validly signed by "
-			    "a checkpoint key of this deployment (or its size was edited)",
-			    (unsigned long long)row_size);
+			if (other)
+				rc = jg_chain_fault_set(fault, UINT64_MAX,
+							"the stored checkpoint of size %llu is of "
+							"the log origin '%s', not "
+							"of this configuration's audit.origin "
+							"'%s': check the configuration",
+							(unsigned long long)row_size, origin,
+							verifiers->v[0].name);
+			else
+				rc = jg_chain_fault_set(
+				    fault, UINT64_MAX,
+				    "the stored checkpoint of size %llu is not validly signed by "
+				    "a checkpoint key of this deployment (or its size was edited)",
+				    (unsigned long long)row_size);
 			goto out;
 		}
 		if (ncp == cap) {

@@ -2805,6 +2805,33 @@ test_chain_feed_store_error_leaves_the_chain_at_the_entry(void **state)
 }
 
 /*
+ * A store verified with another origin's verifiers (a command run with a
+ * configuration whose audit.origin is not the one serve signs under) says
+ * so, instead of "not validly signed".
+ */
+static void
+test_audit_verify_store_names_another_origin(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_verifiers other;
+	struct jg_chain_fault fault;
+	uint64_t size;
+	char err[512];
+
+	populate(f, 3);
+	assert_int_equal(jg_audit_checkpoint(f->audit, NULL, NULL), 0);
+	if (jg_audit_verifiers_load(f->keys, "other.example/audit", &other, err, sizeof(err)) != 0)
+		fail_msg("verifiers: %s", err);
+	assert_int_equal(jg_audit_verify_store(f->store, &other, 2, &size, &fault), JG_EVERIFY);
+	if (strstr(fault.why,
+		   "is of the log origin '" ORIGIN "', not of this configuration's audit.origin "
+		   "'other.example/audit'") == NULL)
+		fail_msg("why: %s", fault.why);
+	/* the right origin verifies */
+	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
+}
+
+/*
  * audit.witnesses is checked at open: a key that is not a cosigner key and
  * one public key listed twice (even under two names: it would count twice)
  * are refused.  (A cosigner key posing as a checkpoint key - its name and
@@ -2864,6 +2891,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_audit_append_seqs_canonical_linked),
 	    T(test_audit_open_refuses_bad_witness_keys),
+	    T(test_audit_verify_store_names_another_origin),
 	    T(test_audit_append_refuses_bad_input),
 	    T(test_audit_append_oversized_spares_batch_mates),
 	    T(test_audit_append_deep_data_stays_verifiable),
