@@ -29,6 +29,7 @@
 #include "jitgate/merkle.h"
 #include "jitgate/signed_note.h"
 #include "jitgate/store.h"
+#include "jitgate/tile_path.h"
 
 struct jg_audit;
 struct jg_audit_tx;
@@ -341,6 +342,24 @@ struct jg_audit_proof_view {
 int jg_audit_proof_view(struct jg_audit *a, uint64_t seq, struct jg_audit_proof_view *out);
 /* Frees what a view holds (NULL or a cleared view: no-op). */
 void jg_audit_proof_view_clear(struct jg_audit_proof_view *v);
+
+/*
+ * The log as C2SP tlog-tiles resources (audit_tiles.c; docs/audit-format.md,
+ * "The log as tiles").  Tiles start from one checkpoint: the newest
+ * published one (audit.witnesses.min; without witnesses, the newest).
+ *
+ * jg_audit_tiles_checkpoint: that checkpoint's note with its stored
+ * cosignature lines (*note, the caller frees) and its size.  0, JG_ENOTFOUND
+ * (none yet), JG_ESTORE or JG_ENOMEM.
+ */
+int jg_audit_tiles_checkpoint(struct jg_audit *a, char **note, uint64_t *size);
+/*
+ * The bytes of tile t (*out, *len; the caller frees): 32-byte hashes, or an
+ * entry bundle (each entry after its big-endian 16-bit length).  0,
+ * JG_ENOTFOUND when that checkpoint does not cover t (not yet, or never),
+ * JG_EVERIFY when the store lacks a row the tree needs, JG_ESTORE, JG_ENOMEM.
+ */
+int jg_audit_tile_read(struct jg_audit *a, const struct jg_tile *t, uint8_t **out, size_t *len);
 
 /*
  * The check against the world's copy (audit_offhost.c): a log restored from
