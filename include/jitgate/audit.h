@@ -43,6 +43,7 @@ struct jg_audit_config {
 	const char *sink_dir;	     /* off-host copy: a directory (NULL: none) */
 	const char *sink_url;	     /* off-host copy: HTTPS POST (NULL: none) */
 	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
+	const char *archive_dir;     /* full tiles, bundles and checkpoints (NULL: none) */
 	int verify_threads;	     /* threads for full verification */
 	int reverify_seconds;	     /* the whole log is verified again this often */
 	/* witnesses the checkpoint leader pushes to (docs/witness.md); keys parsed at open */
@@ -223,8 +224,9 @@ int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *si
 			       int64_t *created_at);
 
 /* The off-host sinks a checkpoint is pushed to (audit_checkpoint_pushes.sink). */
-#define JG_AUDIT_SINK_DIR "dir"
-#define JG_AUDIT_SINK_URL "url"
+#define JG_AUDIT_SINK_DIR     "dir"
+#define JG_AUDIT_SINK_URL     "url"
+#define JG_AUDIT_SINK_ARCHIVE "archive"
 
 /*
  * When the oldest checkpoint not yet pushed to sink was made (Unix
@@ -451,6 +453,18 @@ int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_ve
 			   const char *old, size_t old_len, int threads, char *summary,
 			   size_t summary_len, struct jg_chain_fault *fault)
     __attribute__((warn_unused_result));
+
+/*
+ * Verifies an archive directory (audit.archive_dir) offline with trusted
+ * keys only (audit_archive_verify.c; docs/audit-format.md, "The archive"):
+ * its newest checkpoint signed by one of verifiers, every entry it covers
+ * (read from the bundles) as an export's are, every tile hash against the
+ * entries, every archived checkpoint's root.  Returns 0 with summary, or
+ * JG_EVERIFY with *fault (seq UINT64_MAX when no entry is to blame).
+ */
+int jg_audit_verify_archive(const char *dir, const struct jg_audit_verifiers *verifiers,
+			    int threads, char *summary, size_t summary_len,
+			    struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 
 /*
  * How many of the n witness keys (cosigner keys, type 0x04; a key given

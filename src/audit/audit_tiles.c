@@ -25,10 +25,28 @@ static const char sql_nodes[] =
     "SELECT idx, hash FROM audit_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx";
 
 int
+jg_audit_checkpoint_note_on(struct jg_store_conn *conn, uint64_t size, char **note)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	*note = NULL;
+	if (jg_stmt_prepare(conn, sql_cp_note, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, (int64_t)size);
+	int step = jg_stmt_step(st);
+	if (step == JG_STMT_ROW)
+		rc = (*note = strdup(jg_stmt_column_text(st, 0))) != NULL ? 0 : JG_ENOMEM;
+	else
+		rc = step == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	jg_stmt_finish(st);
+	return rc;
+}
+
+int
 jg_audit_tiles_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
 {
 	struct jg_store_conn *conn;
-	struct jg_stmt *st = NULL;
 	int lines, rc;
 
 	*note = NULL;
@@ -37,16 +55,7 @@ jg_audit_tiles_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
 	if ((rc = jg_store_begin_read(conn)) == 0)
 		rc = jg_audit_published_size_on(a, conn, size);
 	if (rc == 0)
-		rc = jg_stmt_prepare(conn, sql_cp_note, &st) == 0 ? 0 : JG_ESTORE;
-	if (rc == 0) {
-		jg_stmt_bind_int64(st, 1, (int64_t)*size);
-		int step = jg_stmt_step(st);
-		if (step == JG_STMT_ROW)
-			rc = (*note = strdup(jg_stmt_column_text(st, 0))) != NULL ? 0 : JG_ENOMEM;
-		else
-			rc = step == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
-		jg_stmt_finish(st);
-	}
+		rc = jg_audit_checkpoint_note_on(conn, *size, note);
 	if (rc == 0)
 		rc = jg_audit_note_with_cosignatures_on(conn, *size, note, &lines);
 	jg_store_rollback(conn);
@@ -59,10 +68,10 @@ jg_audit_tiles_checkpoint(struct jg_audit *a, char **note, uint64_t *size)
 }
 
 /*
- * t's bytes from the rows of one range query: width rows with the keys
- * first..first+width-1 in order, each a 32-byte hash (level >= 1), or an
- * entry hashed to its leaf (level 0) or put with its uint16 length (bundle).
- * A missing row or a row out of place is a fault of the store: JG_EVERIFY.
+ * t's bytes from the rows of one range query (audit_int.h): width rows with
+ * the keys first..first+width-1 in order, each a 32-byte hash (level >= 1),
+ * or an entry hashed to its leaf (level 0) or put with its uint16 length
+ * (bundle).  A missing row or a row out of place is a fault of the store.
  */
 /* Room for more bytes at the end of *buf (*cap of them, *len used); 0 or JG_ENOMEM. */
 static int
@@ -81,8 +90,9 @@ reserve(uint8_t **buf, size_t *cap, size_t len, size_t more)
 	return 0;
 }
 
-static int
-read_rows(struct jg_store_conn *conn, const struct jg_tile *t, uint8_t **out, size_t *len)
+int
+jg_audit_tile_read_on(struct jg_store_conn *conn, const struct jg_tile *t, uint8_t **out,
+		      size_t *len)
 {
 	size_t cap = 0;
 	int64_t first = (int64_t)(t->index * JG_TILE_WIDTH);
@@ -90,6 +100,7 @@ read_rows(struct jg_store_conn *conn, const struct jg_tile *t, uint8_t **out, si
 	unsigned n = 0;
 	int rc = 0, step;
 
+	*out = NULL;
 	*len = 0;
 	if (t->level >= 1) {
 		if (jg_stmt_prepare(conn, sql_nodes, &st) != 0)
@@ -142,6 +153,11 @@ read_rows(struct jg_store_conn *conn, const struct jg_tile *t, uint8_t **out, si
 	if (rc == 0 && n != t->width)
 		rc = JG_EVERIFY;
 	jg_stmt_finish(st);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
 	return rc;
 }
 
@@ -167,7 +183,7 @@ jg_audit_tile_read(struct jg_audit *a, const struct jg_tile *t, uint8_t **out, s
 	if (rc == 0 && need > size)
 		rc = JG_ENOTFOUND; /* not (yet) covered by the checkpoint the tiles start from */
 	if (rc == 0)
-		rc = read_rows(conn, t, out, len);
+		rc = jg_audit_tile_read_on(conn, t, out, len);
 	jg_store_rollback(conn);
 	jg_store_release(a->store, conn);
 	if (rc != 0) {

@@ -2,10 +2,15 @@
 // a client written here from the specs alone (c2sp.org/tlog-tiles, RFC 6962 hashing, the signed
 // note of c2sp.org/signed-note through the test's own independent verifier): it fetches the
 // checkpoint, recomputes the signed root from hash tiles, proves entries from their bundles, and
-// notices a tile that was tampered with.  No jitgate code checks jitgate's tiles.  Both stores.
+// notices a tile that was tampered with; the same client reads the archive directory
+// (audit.archive_dir) as files, as a static web server would serve them, and `jitgate audit verify
+// DIR` checks it offline.  No jitgate code checks jitgate's tiles.  Both stores.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, cpSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startJitgate, cleanup, runJitgate } from './lib/harness.mjs';
 import { leafHash, nodeHash, parseVerifierKey, openCheckpoint, verifyInclusion, parseEntry } from './lib/independent-verifier.mjs';
 
@@ -92,7 +97,7 @@ class TileClient {
 // ---- the test ------------------------------------------------------------------------------------
 
 describe('the audit log as tlog-tiles, read by a client written from the specs', () => {
-  let jg, key;
+  let jg, key, keyString, work, archive;
 
   const get = async (path) => {
     const token = await jg.tokenFor('erin');
@@ -120,10 +125,14 @@ describe('the audit log as tlog-tiles, read by a client written from the specs',
   }
 
   before(async () => {
-    jg = await startJitgate({ extraConfig: `audit:\n  origin: ${ORIGIN}\n` });
+    work = mkdtempSync(join(tmpdir(), 'jg-tiles-'));
+    archive = join(work, 'archive');
+    mkdirSync(archive, { mode: 0o750 }); // made by the operator: jitgate refuses a missing one
+    jg = await startJitgate({ extraConfig: `audit:\n  origin: ${ORIGIN}\n  archive_dir: ${archive}\n` });
     const keys = runJitgate(['keys', 'list', '-c', jg.configPath]);
     assert.equal(keys.code, 0, keys.stderr);
-    key = parseVerifierKey(/^checkpoint \d{4} \(active\) (\S+)$/m.exec(keys.stdout)[1]);
+    keyString = /^checkpoint \d{4} \(active\) (\S+)$/m.exec(keys.stdout)[1];
+    key = parseVerifierKey(keyString);
     // ENTRIES audited actions (POST /v1/audit/hash records one entry each), 8 at a time
     for (let done = 0; done < ENTRIES;) {
       const batch = Math.min(8, ENTRIES - done);
@@ -133,7 +142,10 @@ describe('the audit log as tlog-tiles, read by a client written from the specs',
       done += batch;
     }
   });
-  after(() => cleanup(jg));
+  after(async () => {
+    await cleanup(jg);
+    rmSync(work, { recursive: true, force: true });
+  });
 
   test('only auditors read the tiles; names are canonical; nothing beyond the checkpoint is served', async () => {
     assert.equal((await rawGet(`${PREFIX}/checkpoint`)).status, 401);
@@ -194,6 +206,49 @@ describe('the audit log as tlog-tiles, read by a client written from the specs',
     // the root and seven proofs from seven resources (3 level-0 tiles, 1 level-1, 3 bundles),
     // each fetched once: tiles, not a request per hash
     assert.equal(c.fetches, 7);
+  });
+
+  test('the archive directory holds the same tiles, is read like the log itself, and audit verify checks it', async () => {
+    const made = (await jg.auditor('POST', '/v1/audit/checkpoint')).json;
+    // the checkpoint leader archives it within its next rounds
+    const end = Date.now() + 20000;
+    let note = '';
+    while (note !== made.note && Date.now() < end) {
+      try { note = readFileSync(join(archive, 'checkpoint'), 'utf8'); } catch { /* not yet */ }
+      if (note !== made.note) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(note, made.note, 'the newest checkpoint was not archived');
+    // the same client, reading files as a static web server would serve them
+    const files = async (path) => {
+      try { return { status: 200, body: readFileSync(join(archive, path.slice(PREFIX.length))) }; } catch { return { status: 404, body: Buffer.from('') }; }
+    };
+    const cp = openCheckpoint(readFileSync(join(archive, 'checkpoint')), [key]);
+    assert.equal(Number(cp.size), made.size);
+    const c = new TileClient(files, made.size);
+    assert.ok((await c.mth(0, made.size)).equals(cp.root), 'the root from the archived tiles');
+    const served = new TileClient(get, made.size);
+    for (const [level, n] of [[0, 0], [0, 1], [0, Math.floor(made.size / 256)], [1, 0], ['entries', 0], ['entries', Math.floor(made.size / 256)]]) {
+      assert.ok((await c.tile(level, n)).equals(await served.tile(level, n)), `tile ${level}/${n}: archived = served`);
+    }
+    const i = made.size - 1;
+    assert.ok(verifyInclusion(i, made.size, leafHash(await c.entry(i)), await c.path(i, 0, made.size), cp.root));
+    // offline: jitgate audit verify DIR
+    let r = runJitgate(['audit', 'verify', archive, '--key', keyString]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`^VALID: archive .*signed checkpoint of size ${made.size}$`, 'm'));
+    // a copy with one entry's byte changed in its bundle is refused, naming the entry
+    const copy = join(work, 'tampered');
+    cpSync(archive, copy, { recursive: true });
+    const bundle = readFileSync(join(copy, 'tile/entries/000'));
+    const at = bundle.indexOf('"ts":') + 6;
+    bundle[at] = bundle[at] === 0x31 ? 0x32 : 0x31;
+    writeFileSync(join(copy, 'tile/entries/000'), bundle);
+    r = runJitgate(['audit', 'verify', copy, '--key', keyString]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^INVALID: first bad seq 0: /m);
+    // --witness and --checkpoint belong to exports
+    r = runJitgate(['audit', 'verify', archive, '--key', keyString, '--checkpoint', join(archive, 'checkpoint')]);
+    assert.equal(r.code, 2);
   });
 
   test('a tampered tile or entry is detected by the client', async () => {

@@ -10,6 +10,13 @@
  * with the spec's widths, and nothing beyond what a checkpoint covers is
  * served; entries up to 65,535 bytes, the most a bundle's 16-bit length can
  * say, are written and bundled, and a longer one is refused.
+ *
+ * The archive (audit.archive_dir): after a checkpoint the directory holds
+ * the same bytes as the tiles served, in the tlog-tiles layout, with the
+ * checkpoints; narrower partial tiles go once a wider one is there; `audit
+ * verify DIR` (jg_audit_verify_archive) accepts it and names what was
+ * changed in a copy - an entry, a tile hash, a missing tile, a checkpoint
+ * signed by another key; an archive of another log is never written over.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,6 +35,7 @@
 
 #include "jitgate/audit.h"
 #include "jitgate/error.h"
+#include "jitgate/fileio.h"
 #include "jitgate/keys.h"
 #include "jitgate/merkle.h"
 #include "jitgate/migrate.h"
@@ -136,6 +147,7 @@ struct fixture {
 	char root[64];
 	char keys[128];
 	char db[128];
+	char archive[128];
 	struct jg_store *store;
 	struct jg_audit *audit;
 	struct jg_audit_verifiers vs;
@@ -171,7 +183,7 @@ fill(struct fixture *f, int n)
 }
 
 static int
-setup(void **state)
+open_log(void **state, bool archive)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct jg_audit_config cfg = {
@@ -187,6 +199,11 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->root));
 	snprintf(f->db, sizeof(f->db), "%s/test.db", f->root);
 	snprintf(f->keys, sizeof(f->keys), "%s/keys", f->root);
+	snprintf(f->archive, sizeof(f->archive), "%s/archive", f->root);
+	if (archive) {
+		assert_int_equal(mkdir(f->archive, 0700), 0);
+		cfg.archive_dir = f->archive;
+	}
 	if (jg_store_open(f->db, &f->store, err, sizeof(err)) != 0 ||
 	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0 ||
 	    jg_keys_generate(f->keys, err, sizeof(err)) != 0 ||
@@ -196,6 +213,18 @@ setup(void **state)
 	assert_int_equal(jg_audit_start(f->audit), 0);
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return open_log(state, false);
+}
+
+static int
+setup_archive(void **state)
+{
+	return open_log(state, true);
 }
 
 static int
@@ -431,6 +460,281 @@ test_entries_up_to_65535_bytes_are_written_and_bundled(void **state)
 	assert_true(size == 12);
 }
 
+/* ---- the archive ---------------------------------------------------------------- */
+
+/* The bytes of dir/rel, or NULL when there is no such file. */
+static char *
+slurp(const char *dir, const char *rel, size_t *len)
+{
+	char path[512], err[256], *buf = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (jg_file_read(path, 32u << 20, false, &buf, len, err, sizeof(err)) != 0)
+		return NULL;
+	return buf;
+}
+
+/* Makes a checkpoint and waits (up to 20 s) for the leader to archive it. */
+static uint64_t
+checkpoint_archived(struct fixture *f)
+{
+	char *note = NULL, *archived = NULL;
+	uint64_t size;
+	size_t len;
+
+	assert_int_equal(jg_audit_checkpoint(f->audit, &note, &size), 0);
+	for (int i = 0; i < 200; i++) {
+		archived = slurp(f->archive, "checkpoint", &len);
+		if (archived != NULL && strcmp(archived, note) == 0)
+			break;
+		free(archived);
+		archived = NULL;
+		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+	}
+	if (archived == NULL)
+		fail_msg("checkpoint %llu not archived in 20 s", (unsigned long long)size);
+	free(archived);
+	free(note);
+	return size;
+}
+
+/* The archived file of tile t holds exactly what is served for it. */
+static void
+assert_archived(struct fixture *f, int level, uint64_t index, unsigned width)
+{
+	struct jg_tile t = {level, index, width};
+	char name[JG_TILE_PATH_MAX], rel[JG_TILE_PATH_MAX + 8];
+	size_t len, flen;
+
+	assert_int_equal(jg_tile_path_format(&t, name, sizeof(name)), 0);
+	snprintf(rel, sizeof(rel), "tile/%s", name);
+	uint8_t *served = tile(f, level, index, width, 0, &len);
+	char *file = slurp(f->archive, rel, &flen);
+	if (file == NULL)
+		fail_msg("%s is not in the archive", rel);
+	assert_int_equal(flen, len);
+	assert_memory_equal(file, served, len);
+	free(file);
+	free(served);
+}
+
+static void
+assert_not_archived(struct fixture *f, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", f->archive, rel);
+	if (access(path, F_OK) == 0)
+		fail_msg("%s is in the archive", rel);
+}
+
+static int
+verify_archive(const char *dir, const struct jg_audit_verifiers *vs, struct jg_chain_fault *fault)
+{
+	char summary[512];
+	return jg_audit_verify_archive(dir, vs, 2, summary, sizeof(summary), fault);
+}
+
+static void
+test_archive_holds_the_tiles_and_verifies(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain_fault fault;
+
+	fill(f, SIZE);
+	assert_true(checkpoint_archived(f) == SIZE);
+	/* the spec's example: every kind of tile, as served */
+	assert_archived(f, 0, 0, 256);
+	assert_archived(f, 0, 272, 256);
+	assert_archived(f, 0, 273, 112);
+	assert_archived(f, JG_TILE_ENTRIES, 0, 256);
+	assert_archived(f, JG_TILE_ENTRIES, 273, 112);
+	assert_archived(f, 1, 0, 256);
+	assert_archived(f, 1, 1, 17);
+	assert_archived(f, 2, 0, 1);
+	if (verify_archive(f->archive, &f->vs, &fault) != 0)
+		fail_msg("archive refused: %s", fault.why);
+
+	/* the log grows: the full tile replaces the partial ones it covers */
+	fill(f, 300);
+	assert_true(checkpoint_archived(f) == SIZE + 300);
+	assert_archived(f, 0, 273, 256);
+	assert_archived(f, JG_TILE_ENTRIES, 273, 256);
+	assert_archived(f, 0, 274, 156);
+	assert_archived(f, 1, 1, 18);
+	assert_not_archived(f, "tile/0/273.p/112");
+	assert_not_archived(f, "tile/entries/273.p/112");
+	assert_not_archived(f, "tile/1/001.p/17");
+	assert_archived(f, 2, 0, 1); /* unchanged: the same file */
+	size_t len;
+	char *cp = slurp(f->archive, "checkpoints/00000000000000070000.note", &len);
+	assert_non_null(cp);
+	free(cp);
+	if (verify_archive(f->archive, &f->vs, &fault) != 0)
+		fail_msg("archive refused: %s", fault.why);
+}
+
+/* nftw's walk copying the tree under copy_from into copy_to (no shell, no links followed). */
+static const char *copy_from, *copy_to;
+
+static int
+copy_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	char to[512], err[256], *buf = NULL;
+	size_t len;
+	(void)ftw;
+
+	snprintf(to, sizeof(to), "%s%s", copy_to, path + strlen(copy_from));
+	if (type == FTW_D)
+		return mkdir(to, 0700);
+	if (type != FTW_F ||
+	    jg_file_read(path, (size_t)st->st_size + 1, false, &buf, &len, err, sizeof(err)) != 0)
+		return -1;
+	int rc = jg_file_write_atomic(to, buf, len, 0600);
+	free(buf);
+	return rc;
+}
+
+/* Copies the archive of f to dir. */
+static void
+copy_archive(struct fixture *f, const char *dir)
+{
+	copy_from = f->archive;
+	copy_to = dir;
+	assert_int_equal(nftw(f->archive, copy_entry, 16, FTW_PHYS), 0);
+}
+
+/* Flips one byte at offset of dir/rel. */
+static void
+flip(const char *dir, const char *rel, size_t offset)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, (long)offset, SEEK_SET), 0);
+	int c = fgetc(fp);
+	assert_true(c != EOF);
+	assert_int_equal(fseek(fp, (long)offset, SEEK_SET), 0);
+	assert_int_equal(fputc(c ^ 0x01, fp), c ^ 0x01);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+test_archive_verify_names_what_was_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain_fault fault;
+	char copy[160];
+	int n = 0;
+
+	fill(f, 600); /* two full bundles, a partial one; level-1 tile of width 2 */
+	checkpoint_archived(f);
+	fill(f, 10);
+	checkpoint_archived(f);
+	if (verify_archive(f->archive, &f->vs, &fault) != 0)
+		fail_msg("archive refused: %s", fault.why);
+
+	/* a byte of entry 0's ts (in the first bundle): named by its seq */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	size_t len;
+	char *bundle = slurp(copy, "tile/entries/000", &len);
+	assert_non_null(bundle);
+	const char *ts = memmem(bundle, len, "\"ts\":", 5);
+	assert_non_null(ts);
+	size_t at = (size_t)(ts - bundle) + 6;
+	free(bundle);
+	flip(copy, "tile/entries/000", at);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_true(fault.seq == 0);
+
+	/* a hash of the level-1 tile */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	flip(copy, "tile/1/000.p/2", 40);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	if (strstr(fault.why, "tile/1/000.p/2") == NULL)
+		fail_msg("%s", fault.why);
+
+	/* a hash of a level-0 tile, with its bundle intact */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	flip(copy, "tile/0/001", 32 * 7);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_true(fault.seq == 256 + 7);
+
+	/* a tile missing */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	char gone[200];
+	snprintf(gone, sizeof(gone), "%s/tile/0/001", copy);
+	assert_int_equal(unlink(gone), 0);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "lacks tile/0/001"));
+
+	/* an older checkpoint's note edited (its signature no longer holds) */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	flip(copy, "checkpoints/00000000000000000600.note", 30);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "checkpoints/00000000000000000600.note"));
+
+	/* keys of another log: the checkpoint does not verify */
+	struct jg_audit_verifiers other;
+	char keys[160], err[256];
+	snprintf(keys, sizeof(keys), "%s/other-keys", f->root);
+	if (jg_keys_generate(keys, err, sizeof(err)) != 0 ||
+	    jg_audit_verifiers_load(keys, ORIGIN, &other, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(verify_archive(f->archive, &other, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "not validly signed"));
+}
+
+/* A missing archive directory stops the start (it would only show as failed pushes). */
+static void
+test_archive_dir_must_exist(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_config cfg = {.origin = ORIGIN, .archive_dir = "/nonexistent/archive"};
+	struct jg_audit *a = NULL;
+	char err[512] = "";
+
+	assert_int_equal(jg_audit_open(f->store, f->keys, &cfg, &a, err, sizeof(err)), JG_ECONFIG);
+	assert_null(a);
+	assert_non_null(strstr(err, "audit.archive_dir /nonexistent/archive is not a directory"));
+}
+
+/* An archive directory that holds another log's checkpoint is left as it is. */
+static void
+test_archive_of_another_log_is_not_written_over(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], *before, *after;
+	size_t blen, alen;
+	int64_t oldest = 0;
+
+	fill(f, 10);
+	checkpoint_archived(f);
+	/* the archive now claims a checkpoint this log never made (another log's, same origin) */
+	before = slurp(f->archive, "checkpoint", &blen);
+	assert_non_null(before);
+	before[strlen(ORIGIN) + 1] = '9'; /* the size line: 10 -> 90 */
+	snprintf(path, sizeof(path), "%s/checkpoint", f->archive);
+	assert_int_equal(jg_file_write_atomic(path, before, blen, 0640), 0);
+	fill(f, 5);
+	uint64_t size;
+	assert_int_equal(jg_audit_checkpoint(f->audit, NULL, &size), 0);
+	/* three rounds of the leader later: not archived, still owed, the file untouched */
+	sleep(3);
+	assert_int_equal(jg_audit_oldest_unpushed(f->store, JG_AUDIT_SINK_ARCHIVE, &oldest), 0);
+	assert_true(oldest > 0);
+	after = slurp(f->archive, "checkpoint", &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	assert_not_archived(f, "checkpoints/00000000000000000015.note");
+	free(before);
+	free(after);
+}
+
 int
 main(void)
 {
@@ -442,6 +746,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_tiles_wait_for_a_checkpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_entries_up_to_65535_bytes_are_written_and_bundled,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_archive_holds_the_tiles_and_verifies,
+					    setup_archive, teardown),
+	    cmocka_unit_test_setup_teardown(test_archive_verify_names_what_was_changed,
+					    setup_archive, teardown),
+	    cmocka_unit_test_setup_teardown(test_archive_of_another_log_is_not_written_over,
+					    setup_archive, teardown),
+	    cmocka_unit_test_setup_teardown(test_archive_dir_must_exist, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
