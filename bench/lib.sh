@@ -23,6 +23,9 @@ bench_die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # Records a pid started by the benchmark; run.sh's EXIT trap stops exactly these.
 bench_track() { echo "$1" >>"$BENCH_TMP/pids"; }
+# Forgets a pid the section has stopped and waited for itself, so that the EXIT trap never
+# signals a later process given the same number.
+bench_untrack() { sed -i "/^$1\$/d" "$BENCH_TMP/pids"; }
 
 # Prints a loopback TCP port nobody listens on (checked with ss; the caller
 # starts its server right away, and a clash shows up as a start failure).
@@ -99,13 +102,21 @@ bench_wrk_paired() {
     BENCH_RESULTS=$pairs BENCH_RUNS=1 bench_wrk "$ref" "$ref_url"
     BENCH_RESULTS=$pairs BENCH_RUNS=1 bench_wrk "$name" "$url" "$@"
   done
+  bench_pairs_median "$pairs"
+  rm -f "$pairs"
+}
+
+# bench_pairs_median FILE: FILE holds rows of bench_wrk in pairs (the reference, then the measured
+# one); appends to $BENCH_TMP/results the two rows of the pair whose ratio is the median.
+bench_pairs_median() {
+  local pairs=$1 runs
+  runs=$(($(wc -l <"$pairs") / 2))
   # one line per pair: ratio, then both rows (tab-separated fields joined by a unit separator)
   awk -F'\t' 'NR % 2 == 1 { ref = $0; rps = $2; next }
       { r = rps > 0 ? $2 / rps : 0; gsub(/\t/, "\037", ref); row = $0; gsub(/\t/, "\037", row)
         printf "%.6f\t%s\t%s\n", r, ref, row }' "$pairs" |
     sort -t$'\t' -k1,1g | awk -F'\t' -v m=$(((runs + 1) / 2)) 'NR == m {
       gsub(/\037/, "\t", $2); gsub(/\037/, "\t", $3); print $2; print $3 }' >>"$BENCH_TMP/results"
-  rm -f "$pairs"
 }
 
 # bench_wrk_together NAME URL... -- [extra wrk options]: one wrk per URL, all at once (each with

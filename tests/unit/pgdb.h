@@ -8,7 +8,14 @@
  * (pgdb_init).  Each test makes its own databases (pgdb_create), so a test
  * that fails half-way leaves nothing another test sees, and drops them.
  *
- * Header-only (static functions): each unit test is one program.
+ * Most tests want the database as a deployment has it (pgdb_create_migrated):
+ * owned by a role that may create roles (jg_unit_owner), migrated by that
+ * owner as `jitgate migrate` does, and served by the role jitgate holding only
+ * the group role jitgate_serving that the first migration makes - so the
+ * serving role's grants are exercised, not the owner's.
+ *
+ * Header-only (static functions): each unit test is one program; the ones
+ * some tests do not call are static inline, so that those build unwarned.
  */
 #ifndef JITGATE_TESTS_PGDB_H
 #define JITGATE_TESTS_PGDB_H
@@ -18,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jitgate/migrate.h"
 #include "jitgate/store.h"
 
 static const char *pgdb_port, *pgdb_admin_url;
@@ -103,6 +111,49 @@ pgdb_drop(const char *name)
 	char sql[256];
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
 	pgdb_must(sql);
+}
+
+/* The owner role of the tests' databases: it may log in and create roles (jitgate_serving). */
+#define PGDB_OWNER "jg_unit_owner"
+
+/* A new database owned by PGDB_OWNER (the role made on first use); its name into name. */
+static inline void
+pgdb_create_owned(char *name, size_t len)
+{
+	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+		  "'" PGDB_OWNER "') THEN CREATE ROLE " PGDB_OWNER " LOGIN CREATEROLE; END IF; "
+		  "END $$");
+	pgdb_create(name, len, PGDB_OWNER);
+}
+
+/*
+ * A new database as a deployment has it: owned by PGDB_OWNER, migrated by it
+ * with the repository's migrations/ (the test runs from the repository root),
+ * and the role jitgate granted jitgate_serving.  Its name into name; the URL
+ * the serving role jitgate connects with into serving_url; the owner's store,
+ * open, into *owner (the caller closes it; NULL on failure).  Returns 0, or a
+ * JG_E* code with the reason in err.
+ */
+static inline int
+pgdb_create_migrated(char *name, size_t namelen, struct jg_store **owner, char *serving_url,
+		     size_t urllen, char *err, size_t errlen)
+{
+	char url[256];
+	int rc;
+
+	*owner = NULL;
+	pgdb_create_owned(name, namelen);
+	pgdb_url(url, sizeof(url), PGDB_OWNER, name);
+	if ((rc = jg_store_open(url, owner, err, errlen)) != 0)
+		return rc;
+	if ((rc = jg_migrate_apply(*owner, "migrations", NULL, err, errlen)) != 0) {
+		jg_store_close(*owner);
+		*owner = NULL;
+		return rc;
+	}
+	pgdb_must("GRANT jitgate_serving TO jitgate");
+	pgdb_url(serving_url, urllen, "jitgate", name);
+	return 0;
 }
 
 #endif

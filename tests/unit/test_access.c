@@ -122,16 +122,9 @@ setup(void **state)
 	write_file(path, "a-secret-of-at-least-16-bytes\n", 0600);
 	char url[256] = "sqlite://test.db";
 #ifdef JG_TEST_PG
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
-	pgdb_url(url, sizeof(url), "jg_unit_owner", f->db);
-	if (jg_store_open(url, &f->owner, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->owner, "migrations", NULL, err, sizeof(err)) != 0)
+	if (pgdb_create_migrated(f->db, sizeof(f->db), &f->owner, url, sizeof(url), err,
+				 sizeof(err)) != 0)
 		fail_msg("owner store: %s", err);
-	pgdb_must("GRANT jitgate_serving TO jitgate");
-	pgdb_url(url, sizeof(url), "jitgate", f->db);
 #endif
 	snprintf(cfgtext, sizeof(cfgtext), config_fmt, url, path);
 	if (jg_config_parse(cfgtext, strlen(cfgtext), "t.yaml", f->root, &f->cfg, err,

@@ -2559,27 +2559,47 @@ count_check(void *ctx, const json_t *entry)
 	return b->verdict;
 }
 
+/*
+ * The anchor tests' log: three entries, a token.issued entry of jti tok_a (its
+ * receipt into r), after more entries; verified and handed to the writer, as
+ * serve does.  Claim a (key 'a') passes whatever it is shown and counts into
+ * box; claim b (key 'b') refuses with JG_EDENIED and counts into no.
+ */
 static void
-test_audit_anchor_claim_checked_once_per_key(void **state)
+anchor_setup(struct fixture *f, int after, struct jg_audit_receipt *r, struct claim_box *box,
+	     struct claim_box *no, struct jg_audit_anchor_claim *a, struct jg_audit_anchor_claim *b)
 {
-	struct fixture *f = *state;
-	struct jg_audit_receipt r;
 	struct jg_chain_fault fault;
 	struct jg_chain chain;
 	uint64_t size = 0;
 
 	populate(f, 3);
 	json_t *data = json_pack("{s:s}", "jti", "tok_a");
-	assert_int_equal(jg_audit_append(f->audit, "token.issued", "user:alice", data, &r), 0);
+	assert_int_equal(jg_audit_append(f->audit, "token.issued", "user:alice", data, r), 0);
 	json_decref(data);
-	populate(f, 2);
+	if (after > 0)
+		populate(f, after);
 	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &chain, &fault),
 			 0);
 	jg_audit_set_verified(f->audit, &chain);
 
-	struct claim_box box = {0, 0, ""};
-	struct jg_audit_anchor_claim a = {.check = count_check, .ctx = &box};
-	memset(a.key, 'a', 32);
+	*box = (struct claim_box){0, 0, ""};
+	*no = (struct claim_box){0, JG_EDENIED, ""};
+	*a = (struct jg_audit_anchor_claim){.check = count_check, .ctx = box};
+	*b = (struct jg_audit_anchor_claim){.check = count_check, .ctx = no};
+	memset(a->key, 'a', 32);
+	memset(b->key, 'b', 32);
+}
+
+static void
+test_audit_anchor_claim_checked_once_per_key(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_receipt r;
+	struct claim_box box, no;
+	struct jg_audit_anchor_claim a, b;
+
+	anchor_setup(f, 2, &r, &box, &no, &a, &b);
 	/* first time: the entry is parsed and judged */
 	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &a), 0);
 	assert_int_equal(box.calls, 1);
@@ -2590,9 +2610,6 @@ test_audit_anchor_claim_checked_once_per_key(void **state)
 	assert_int_equal(box.calls, 1);
 
 	/* another claim on the same entry is judged, and its refusal is JG_EDENIED */
-	struct claim_box no = {0, JG_EDENIED, ""};
-	struct jg_audit_anchor_claim b = {.check = count_check, .ctx = &no};
-	memset(b.key, 'b', 32);
 	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &b), JG_EDENIED);
 	assert_int_equal(jg_audit_anchor(f->audit, NULL, r.seq, r.hash, &b), JG_EDENIED);
 	assert_int_equal(no.calls, 2);
@@ -2663,23 +2680,10 @@ test_audit_anchor_in_a_batch_judges_as_alone(void **state)
 {
 	struct fixture *f = *state;
 	struct jg_audit_receipt r, later;
-	struct jg_chain_fault fault;
-	struct jg_chain chain;
-	uint64_t size = 0;
+	struct claim_box box, no;
+	struct jg_audit_anchor_claim a, b;
 
-	populate(f, 3);
-	json_t *data = json_pack("{s:s}", "jti", "tok_a");
-	assert_int_equal(jg_audit_append(f->audit, "token.issued", "user:alice", data, &r), 0);
-	json_decref(data);
-	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, &chain, &fault),
-			 0);
-	jg_audit_set_verified(f->audit, &chain);
-
-	struct claim_box box = {0, 0, ""}, no = {0, JG_EDENIED, ""};
-	struct jg_audit_anchor_claim a = {.check = count_check, .ctx = &box};
-	struct jg_audit_anchor_claim b = {.check = count_check, .ctx = &no};
-	memset(a.key, 'a', 32);
-	memset(b.key, 'b', 32);
+	anchor_setup(f, 0, &r, &box, &no, &a, &b);
 	/* judged once, from the bytes the batch read; then only the leaf re-checked */
 	assert_int_equal(anchor_batched(f, r.seq, r.hash, &a, false, false, NULL), 0);
 	assert_int_equal(box.calls, 1);

@@ -101,16 +101,9 @@ setup(void **state)
 		fail_msg("jg_keys_generate: %s", err);
 	if (jg_audit_verifiers_load(f->keys, ORIGIN, &f->vs, err, sizeof(err)) != 0)
 		fail_msg("verifiers: %s", err);
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
-	pgdb_url(url, sizeof(url), "jg_unit_owner", f->db);
-	if (jg_store_open(url, &f->owner, err, sizeof(err)) != 0)
-		fail_msg("open %s: %s", url, err);
-	if (jg_migrate_apply(f->owner, "migrations", NULL, err, sizeof(err)) != 0)
-		fail_msg("migrate: %s", err);
-	pgdb_must("GRANT jitgate_serving TO jitgate");
+	if (pgdb_create_migrated(f->db, sizeof(f->db), &f->owner, url, sizeof(url), err,
+				 sizeof(err)) != 0)
+		fail_msg("owner store: %s", err);
 	writer_start(f, &f->w[0]);
 	writer_start(f, &f->w[1]);
 	*state = f;

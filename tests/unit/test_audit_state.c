@@ -94,16 +94,9 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->root));
 	snprintf(f->keys, sizeof(f->keys), "%s/keys", f->root);
 #ifdef JG_TEST_PG
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
-	pgdb_url(url, sizeof(url), "jg_unit_owner", f->db);
-	if (jg_store_open(url, &f->admin, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->admin, "migrations", NULL, err, sizeof(err)) != 0)
+	if (pgdb_create_migrated(f->db, sizeof(f->db), &f->admin, url, sizeof(url), err,
+				 sizeof(err)) != 0)
 		fail_msg("owner store: %s", err);
-	pgdb_must("GRANT jitgate_serving TO jitgate");
-	pgdb_url(url, sizeof(url), "jitgate", f->db);
 	if (jg_store_open(url, &f->store, err, sizeof(err)) != 0)
 		fail_msg("jg_store_open: %s", err);
 	bool held = false;

@@ -470,16 +470,9 @@ test_migrate_pg_serving_role_privileges(void **state)
 	int pending = -1;
 	(void)f;
 
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(name, sizeof(name), "jg_unit_owner");
-	pgdb_url(url, sizeof(url), "jg_unit_owner", name);
-	assert_int_equal(jg_store_open(url, &owner, err, sizeof(err)), 0);
-	if (jg_migrate_apply(owner, "migrations", NULL, err, sizeof(err)) != 0)
-		fail_msg("apply: %s", err);
-	pgdb_must("GRANT jitgate_serving TO jitgate");
-	pgdb_url(url, sizeof(url), "jitgate", name);
+	if (pgdb_create_migrated(name, sizeof(name), &owner, url, sizeof(url), err, sizeof(err)) !=
+	    0)
+		fail_msg("owner store: %s", err);
 	assert_int_equal(jg_store_open(url, &serving, err, sizeof(err)), 0);
 
 	/* serve's start-up check works as the serving role */

@@ -76,16 +76,9 @@ setup(void **state)
 	snprintf(db, sizeof(db), "%s/test.db", f->root);
 	snprintf(keys, sizeof(keys), "%s/keys", f->root);
 #ifdef JG_TEST_PG
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
-	pgdb_url(db, sizeof(db), "jg_unit_owner", f->db);
-	if (jg_store_open(db, &f->owner, err, sizeof(err)) != 0 ||
-	    jg_migrate_apply(f->owner, "migrations", NULL, err, sizeof(err)) != 0)
+	if (pgdb_create_migrated(f->db, sizeof(f->db), &f->owner, db, sizeof(db), err,
+				 sizeof(err)) != 0)
 		fail_msg("owner store: %s", err);
-	pgdb_must("GRANT jitgate_serving TO jitgate");
-	pgdb_url(db, sizeof(db), "jitgate", f->db);
 #endif
 	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
 				       .checkpoint_entries = 1000000,

@@ -54,11 +54,8 @@ open_both(struct fixture *f)
 	snprintf(f->sqlite_path, sizeof(f->sqlite_path), "%s/state.db", f->root);
 	if (jg_store_open(f->sqlite_path, &f->sq, err, sizeof(err)) != 0)
 		fail_msg("open %s: %s", f->sqlite_path, err);
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(f->pg_db, sizeof(f->pg_db), "jg_unit_owner");
-	pgdb_url(url, sizeof(url), "jg_unit_owner", f->pg_db);
+	pgdb_create_owned(f->pg_db, sizeof(f->pg_db));
+	pgdb_url(url, sizeof(url), PGDB_OWNER, f->pg_db);
 	if (jg_store_open(url, &f->pg, err, sizeof(err)) != 0)
 		fail_msg("open %s: %s", url, err);
 }

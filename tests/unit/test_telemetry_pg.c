@@ -79,11 +79,8 @@ setup(void **state)
 	assert_int_equal(jg_cursor_keys_load(kdir, &f->keys, err, sizeof(err)), 0);
 
 	/* an owner role migrates; jitgate serves holding only jitgate_serving */
-	pgdb_must("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-		  "'jg_unit_owner') THEN CREATE ROLE jg_unit_owner LOGIN CREATEROLE; END IF; "
-		  "END $$");
-	pgdb_create(f->db, sizeof(f->db), "jg_unit_owner");
-	pgdb_url(f->owner_url, sizeof(f->owner_url), "jg_unit_owner", f->db);
+	pgdb_create_owned(f->db, sizeof(f->db));
+	pgdb_url(f->owner_url, sizeof(f->owner_url), PGDB_OWNER, f->db);
 	pgdb_url(f->url, sizeof(f->url), "jitgate", f->db);
 	f->pg.migrations_dir = "migrations";
 	f->pg.telemetry_store = f->url;
