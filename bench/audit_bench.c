@@ -450,7 +450,8 @@ tiles(const char *dir, double seconds)
 		/* above: the partial tile of each level (the full ones below it are older) */
 		uint64_t span = 256;
 		for (int level = 1; span <= size; level++, span *= 256) {
-			struct jg_tile t = {level, size / span / 256, (unsigned)(size / span % 256)};
+			struct jg_tile t = {level, size / span / 256,
+					    (unsigned)(size / span % 256)};
 			uint8_t *b;
 			size_t len;
 			if (t.width == 0)
