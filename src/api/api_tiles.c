@@ -115,19 +115,32 @@ static char checkpoint_pattern[300];
 static char tile_pattern[300];
 static struct jg_route tile_routes[2];
 
+#define MAX_PREFIX_SEGMENTS 5 /* the deepest tile name has 10 more; the router splits 16 */
+
 /*
  * Whether prefix ("" or "/a/b") can be served as literal path segments:
- * no empty segment, no braces (placeholders), nothing a URL parser treats
- * as a query, fragment or escape.
+ * no empty, "." or ".." segment (clients normalise those away), no braces
+ * (placeholders), nothing a URL parser treats as a query, fragment or
+ * escape, and few enough segments that the deepest tile name still fits
+ * the router's segment limit.
  */
 static bool
 servable_prefix(const char *prefix)
 {
+	int segments = 0;
+
 	if (prefix[0] == '\0')
 		return true;
-	if (strstr(prefix, "//") != NULL || prefix[strlen(prefix) - 1] == '/')
+	if (strpbrk(prefix, "{}?#%\\") != NULL)
 		return false;
-	return strpbrk(prefix, "{}?#%\\") == NULL;
+	for (const char *p = prefix; *p == '/'; segments++) {
+		size_t len = strcspn(p + 1, "/");
+		if (len == 0 || (len == 1 && p[1] == '.') ||
+		    (len == 2 && p[1] == '.' && p[2] == '.'))
+			return false;
+		p += 1 + len;
+	}
+	return segments <= MAX_PREFIX_SEGMENTS;
 }
 
 int

@@ -15,8 +15,13 @@
  * newest checkpoint never names a tile the directory lacks.  A file is
  * written once (temporary file, fsync, rename); one that exists must hold
  * the same bytes, else the archive holds another history and nothing is
- * overwritten.  A partial tile is removed once a wider one or the full tile
- * is written: its bytes are a prefix of theirs, so nothing is lost.
+ * overwritten.  The partial versions of a tile stay until its full tile is
+ * written and named by `checkpoint` (the spec: partial tiles of every
+ * checkpoint's size are served until the full one is there); their bytes
+ * are a prefix of the full tile's, so nothing is lost when they go.
+ *
+ * Nothing is followed: a path component or file that is a symbolic link,
+ * or not what it should be (a directory, a regular file), is an error.
  *
  * Each tile is read in a read transaction of its own: no store connection
  * is held while files are written and fsynced.
@@ -56,7 +61,9 @@ make_parents(const char *dir, const char *rel)
 		int n = snprintf(path, sizeof(path), "%s/%.*s", dir, (int)(p - rel), rel);
 		if (n < 0 || (size_t)n >= sizeof(path))
 			return JG_EIO;
-		if (mkdir(path, DIR_MODE) != 0 && errno != EEXIST)
+		struct stat st;
+		if (mkdir(path, DIR_MODE) != 0 &&
+		    (errno != EEXIST || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)))
 			return JG_EIO;
 	}
 	return 0;
@@ -75,12 +82,14 @@ put_file(const char *dir, const char *rel, const void *data, size_t len)
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >= (int)sizeof(path))
 		return JG_EIO;
-	if (stat(path, &st) != 0) {
-		if (errno != ENOENT || make_parents(dir, rel) != 0)
+	if (make_parents(dir, rel) != 0)
+		return JG_EIO;
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
 			return JG_EIO;
 		return jg_file_write_atomic(path, data, len, FILE_MODE);
 	}
-	int same = (uint64_t)st.st_size == len &&
+	int same = S_ISREG(st.st_mode) && (uint64_t)st.st_size == len &&
 		   jg_file_read(path, len, false, &old, &old_len, err, sizeof(err)) == 0 &&
 		   old_len == len && memcmp(old, data, len) == 0;
 	free(old);
@@ -91,31 +100,29 @@ put_file(const char *dir, const char *rel, const void *data, size_t len)
 	return JG_EVERIFY;
 }
 
-/*
- * Removes the partial versions of tile rel ("<rel>.p/<W>") narrower than
- * below (all of them, and their directory, when below is JG_TILE_WIDTH).
- */
+/* Removes the partial versions of full tile t ("<name>.p/<W>") and their directory. */
 static void
-drop_partials(const char *dir, const char *rel, unsigned below)
+drop_partials(const char *dir, const struct jg_tile *t)
 {
-	char pdir[4096], path[4400];
+	char name[JG_TILE_PATH_MAX], pdir[4096], path[4400];
 	struct dirent *d;
+	struct stat st;
 	DIR *dp;
 
-	if (snprintf(pdir, sizeof(pdir), "%s/%s.p", dir, rel) >= (int)sizeof(pdir) ||
-	    (dp = opendir(pdir)) == NULL)
+	if (jg_tile_path_format(t, name, sizeof(name)) != 0 ||
+	    snprintf(pdir, sizeof(pdir), "%s/tile/%s.p", dir, name) >= (int)sizeof(pdir) ||
+	    lstat(pdir, &st) != 0 || !S_ISDIR(st.st_mode) || (dp = opendir(pdir)) == NULL)
 		return;
 	while ((d = readdir(dp)) != NULL) {
 		char *end;
 		unsigned long w = strtoul(d->d_name, &end, 10);
-		if (d->d_name[0] < '1' || d->d_name[0] > '9' || *end != '\0' || w >= below)
+		if (d->d_name[0] < '1' || d->d_name[0] > '9' || *end != '\0' || w >= JG_TILE_WIDTH)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pdir, d->d_name);
 		(void)unlink(path);
 	}
 	closedir(dp);
-	if (below == JG_TILE_WIDTH)
-		(void)rmdir(pdir);
+	(void)rmdir(pdir);
 }
 
 /* Reads tile t from the store and puts it in the archive. */
@@ -140,15 +147,6 @@ archive_tile(struct jg_audit *a, const struct jg_tile *t)
 	if (rc == 0)
 		rc = put_file(a->archive_dir, rel, bytes, len);
 	free(bytes);
-	if (rc == 0) {
-		/* the name of the tile itself, without ".p/<W>" */
-		struct jg_tile whole = *t;
-		whole.width = JG_TILE_WIDTH;
-		if (jg_tile_path_format(&whole, name, sizeof(name)) == 0) {
-			snprintf(rel, sizeof(rel), "tile/%s", name);
-			drop_partials(a->archive_dir, rel, t->width);
-		}
-	}
 	return rc;
 }
 
@@ -236,10 +234,25 @@ jg_audit_archive_push(struct jg_audit *a, uint64_t size, const char *note)
 	snprintf(rel, sizeof(rel), "checkpoints/%020llu.note", (unsigned long long)size);
 	if (rc == 0)
 		rc = put_file(a->archive_dir, rel, note, strlen(note));
-	if (rc == 0 && size > prev) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/checkpoint", a->archive_dir);
-		rc = jg_file_write_atomic(path, note, strlen(note), FILE_MODE);
+	if (rc != 0 || size <= prev)
+		return rc;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/checkpoint", a->archive_dir);
+	if ((rc = jg_file_write_atomic(path, note, strlen(note), FILE_MODE)) != 0)
+		return rc;
+	/* now that `checkpoint` names them: the partial versions of the tiles that filled */
+	span = 1;
+	for (int level = 0; span <= size; level++) {
+		uint64_t full = size / span / JG_TILE_WIDTH;
+		for (uint64_t n = prev / span / JG_TILE_WIDTH; n < full; n++) {
+			drop_partials(a->archive_dir, &(struct jg_tile){level, n, JG_TILE_WIDTH});
+			if (level == 0)
+				drop_partials(a->archive_dir,
+					      &(struct jg_tile){JG_TILE_ENTRIES, n, JG_TILE_WIDTH});
+		}
+		if (span > UINT64_MAX / JG_TILE_WIDTH)
+			break;
+		span *= JG_TILE_WIDTH;
 	}
-	return rc;
+	return 0;
 }

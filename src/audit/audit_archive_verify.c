@@ -9,15 +9,22 @@
  * hash compared with its level-0 tile, each completed subtree of level 8L
  * with its hash in the level-L tile, and each archived checkpoint
  * (DIR/checkpoints/) - signed, of the same origin - with the root of the
- * entries up to its size.  So every byte a tlog-tiles reader of the archive
- * would rely on is tied to the entries and to a signature.  Memory stays
- * bounded: one bundle and one tile per level at a time.
+ * entries up to its size.  Then every other file under tile/ must be a
+ * canonical tile name whose bytes are a prefix of the verified tile (an
+ * older checkpoint's partial tile); one beyond the newest checkpoint (left
+ * by an interrupted push) is counted as unverified and named in the
+ * summary.  So every byte a tlog-tiles reader of the archive would get
+ * under the newest checkpoint is tied to the entries and to a signature.
+ * Memory stays bounded: one bundle and one tile per level at a time, and
+ * the archived checkpoints' sizes and roots.  Only regular files and
+ * directories are read: a symbolic link or anything else is an error.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "jitgate/audit.h"
 #include "jitgate/error.h"
@@ -26,8 +33,17 @@
 #include "jitgate/signed_note.h"
 #include "jitgate/tile_path.h"
 
-#define MAX_CHECKPOINTS 1000000 /* archived notes read: a bound, not a limit any log nears */
-#define LEVELS		8	/* tile levels a 64-bit size can have */
+#define LEVELS 8 /* tile levels a 64-bit size can have */
+/* what jg_file_write_atomic() leaves behind when interrupted: "<name>.tmp.<pid>" */
+#define INTERRUPTED ".tmp."
+
+/* Whether path is a regular file (not a link, a FIFO, a device). */
+static bool
+regular_file(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 struct archived_cp {
 	uint64_t size;
@@ -71,6 +87,10 @@ read_tile(struct walk *w, const struct jg_tile *t, size_t want, uint8_t **bytes,
 	if (jg_tile_path_format(t, name, sizeof(name)) != 0)
 		return jg_chain_fault_set(w->fault, UINT64_MAX, "a tile beyond any tree");
 	snprintf(path, sizeof(path), "%s/tile/%s", w->dir, name);
+	if (!regular_file(path))
+		return jg_chain_fault_set(w->fault, UINT64_MAX,
+					  "the archive lacks tile/%s (or it is not a regular file)",
+					  name);
 	if (jg_file_read(path, want ? want + 1 : (size_t)t->width * (2 + JG_AUDIT_MAX_ENTRY), false,
 			 (char **)bytes, len, err, sizeof(err)) != 0)
 		return jg_chain_fault_set(w->fault, UINT64_MAX, "the archive lacks tile/%s: %s",
@@ -123,6 +143,8 @@ check_node_in(struct walk *w, const struct jg_merkle_node *node)
 		w->tiles[level].index = index;
 		w->tiles[level].have = true;
 	}
+	if (w->tiles[level].bytes == NULL)
+		return JG_ENOMEM;
 	if (memcmp(w->tiles[level].bytes + JG_MERKLE_HASH_LEN * (node->index % JG_TILE_WIDTH),
 		   node->hash, JG_MERKLE_HASH_LEN) != 0) {
 		char name[JG_TILE_PATH_MAX];
@@ -184,8 +206,8 @@ read_checkpoints(const char *dir, const struct jg_audit_verifiers *verifiers,
 					  strerror(errno));
 	while (rc == 0 && (d = readdir(dp)) != NULL) {
 		struct jg_checkpoint cp;
-		if (d->d_name[0] == '.')
-			continue;
+		if (d->d_name[0] == '.' || strstr(d->d_name, INTERRUPTED) != NULL)
+			continue; /* an interrupted write: its rename never happened */
 		if (strlen(d->d_name) != 25 || strcmp(d->d_name + 20, ".note") != 0 ||
 		    strspn(d->d_name, "0123456789") != 20) {
 			rc = jg_chain_fault_set(fault, UINT64_MAX,
@@ -194,6 +216,11 @@ read_checkpoints(const char *dir, const struct jg_audit_verifiers *verifiers,
 			break;
 		}
 		snprintf(path, sizeof(path), "%s/%s", pdir, d->d_name);
+		if (!regular_file(path)) {
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
+						"checkpoints/%s is not a regular file", d->d_name);
+			break;
+		}
 		if (jg_file_read(path, JG_NOTE_MAX_BYTES, false, &text, &len, err, sizeof(err)) !=
 		    0) {
 			rc = jg_chain_fault_set(fault, UINT64_MAX, "checkpoints/%s: %s", d->d_name,
@@ -212,8 +239,9 @@ read_checkpoints(const char *dir, const struct jg_audit_verifiers *verifiers,
 		}
 		if (*n == cap) {
 			size_t grown = cap ? cap * 2 : 64;
-			struct archived_cp *p =
-			    grown <= MAX_CHECKPOINTS ? realloc(cps, grown * sizeof(*cps)) : NULL;
+			struct archived_cp *p = grown < SIZE_MAX / sizeof(*cps)
+						    ? realloc(cps, grown * sizeof(*cps))
+						    : NULL;
 			if (p == NULL) {
 				rc = JG_ENOMEM;
 				break;
@@ -231,7 +259,8 @@ read_checkpoints(const char *dir, const struct jg_audit_verifiers *verifiers,
 		*n = 0;
 		return rc;
 	}
-	qsort(cps, *n, sizeof(*cps), by_size);
+	if (*n > 1)
+		qsort(cps, *n, sizeof(*cps), by_size);
 	*out = cps;
 	return 0;
 }
@@ -265,18 +294,20 @@ feed_bundle(struct walk *w, struct jg_chain *chain, uint64_t n, unsigned count,
 	const char *bufs[JG_TILE_WIDTH];
 	size_t lens[JG_TILE_WIDTH];
 	uint8_t *bundle = NULL, *tile0 = NULL;
-	size_t blen, tlen;
+	size_t blen = 0, tlen = 0;
 	int rc;
 
 	struct jg_tile t = {JG_TILE_ENTRIES, n, count};
 	if ((rc = read_tile(w, &t, 0, &bundle, &blen)) != 0)
 		return rc;
+	if (bundle == NULL)
+		return JG_ENOMEM;
 	if (split_bundle(bundle, blen, count, bufs, lens) != 0) {
 		free(bundle);
 		return jg_chain_fault_set(w->fault, n * JG_TILE_WIDTH,
 					  "the bundle of entries %llu.. does not hold %u entries "
 					  "with 16-bit lengths and nothing else",
-					  (unsigned long long)(n * JG_TILE_WIDTH), count);
+					  (unsigned long long)n * JG_TILE_WIDTH, count);
 	}
 	for (unsigned i = 0; rc == 0 && i < count;) {
 		/* up to the next archived checkpoint's size, or the bundle's end */
@@ -305,6 +336,8 @@ feed_bundle(struct walk *w, struct jg_chain *chain, uint64_t n, unsigned count,
 	if (rc == 0) {
 		t.level = 0;
 		rc = read_tile(w, &t, (size_t)count * JG_MERKLE_HASH_LEN, &tile0, &tlen);
+		if (rc == 0 && tile0 == NULL)
+			rc = JG_ENOMEM;
 	}
 	for (unsigned i = 0; rc == 0 && i < count; i++)
 		if (memcmp(tile0 + (size_t)i * JG_MERKLE_HASH_LEN,
@@ -314,6 +347,114 @@ feed_bundle(struct walk *w, struct jg_chain *chain, uint64_t n, unsigned count,
 			    "the level-0 tile does not hold the entry's leaf hash");
 	free(tile0);
 	free(bundle);
+	return rc;
+}
+
+/*
+ * The other files under tile/ (walk_tiles): older partial tiles must be
+ * prefixes of the verified ones; what lies beyond the newest checkpoint is
+ * counted, not trusted.
+ */
+struct extra {
+	struct walk *w;
+	unsigned long unverified;
+	int depth;
+};
+
+/* Whether file (len bytes) is the first t->width hashes or entries of the verified tile of t. */
+static int
+check_prefix(struct walk *w, const struct jg_tile *t, unsigned verified, const uint8_t *file,
+	     size_t len, const char *rel)
+{
+	struct jg_tile v = *t;
+	uint8_t *full = NULL;
+	size_t flen = 0;
+	const char *bufs[JG_TILE_WIDTH];
+	size_t lens[JG_TILE_WIDTH];
+	int rc;
+
+	v.width = verified;
+	if ((rc = read_tile(w, &v, t->level == JG_TILE_ENTRIES ? 0 : (size_t)verified * 32, &full,
+			    &flen)) != 0)
+		return rc;
+	bool ok = full != NULL && file != NULL && len <= flen && memcmp(full, file, len) == 0 &&
+		  (t->level == JG_TILE_ENTRIES ? split_bundle(file, len, t->width, bufs, lens) == 0
+					       : len == (size_t)t->width * JG_MERKLE_HASH_LEN);
+	free(full);
+	return ok ? 0
+		  : jg_chain_fault_set(w->fault, UINT64_MAX,
+				       "%s is not a prefix of the tile the entries make", rel);
+}
+
+/* One file under tile/: rel is its path in the archive ("tile/0/000.p/3"). */
+static int
+check_extra(struct extra *x, const char *rel)
+{
+	struct walk *w = x->w;
+	char path[4096], err[256];
+	uint8_t *bytes = NULL;
+	struct jg_tile t;
+	size_t len;
+	int rc;
+
+	if (strstr(rel, INTERRUPTED) != NULL) {
+		x->unverified++; /* an interrupted write */
+		return 0;
+	}
+	if (jg_tile_path_parse(rel + 5, &t) != 0)
+		return jg_chain_fault_set(w->fault, UINT64_MAX, "%.200s is not a tile name", rel);
+	int level = t.level == JG_TILE_ENTRIES ? 0 : t.level;
+	unsigned verified = t.level < LEVELS ? width_of(w->size, level, t.index) : 0;
+	if (t.width == verified)
+		return 0; /* read and checked by the walk */
+	if (verified == 0 || t.width > verified) {
+		x->unverified++; /* beyond the newest checkpoint: an interrupted push */
+		return 0;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", w->dir, rel) >= (int)sizeof(path))
+		return jg_chain_fault_set(w->fault, UINT64_MAX, "%.200s: path too long", rel);
+	if (jg_file_read(path, (size_t)t.width * (2 + JG_AUDIT_MAX_ENTRY), false, (char **)&bytes,
+			 &len, err, sizeof(err)) != 0)
+		return jg_chain_fault_set(w->fault, UINT64_MAX, "%s: %s", rel, err);
+	rc = check_prefix(w, &t, verified, bytes, len, rel);
+	free(bytes);
+	return rc;
+}
+
+/* Every file under rel (a directory of the archive), depth first; links and the like refused. */
+static int
+walk_tiles(struct extra *x, const char *rel)
+{
+	char path[4096], sub[4096];
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+	int rc = 0;
+
+	if (++x->depth > 16)
+		return jg_chain_fault_set(x->w->fault, UINT64_MAX, "%.200s: too deep", rel);
+	snprintf(path, sizeof(path), "%s/%s", x->w->dir, rel);
+	if ((dp = opendir(path)) == NULL)
+		return jg_chain_fault_set(x->w->fault, UINT64_MAX, "%.200s: %s", rel,
+					  strerror(errno));
+	while (rc == 0 && (d = readdir(dp)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", rel, d->d_name) >= (int)sizeof(sub) ||
+		    snprintf(path, sizeof(path), "%s/%s", x->w->dir, sub) >= (int)sizeof(path) ||
+		    lstat(path, &st) != 0) {
+			rc = jg_chain_fault_set(x->w->fault, UINT64_MAX, "%.200s: unreadable", sub);
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = walk_tiles(x, sub);
+		} else if (S_ISREG(st.st_mode)) {
+			rc = check_extra(x, sub);
+		} else {
+			rc = jg_chain_fault_set(x->w->fault, UINT64_MAX,
+						"%.200s is not a regular file or directory", sub);
+		}
+	}
+	closedir(dp);
+	x->depth--;
 	return rc;
 }
 
@@ -350,6 +491,13 @@ jg_audit_verify_archive(const char *dir, const struct jg_audit_verifiers *verifi
 					  (unsigned long long)newest.size);
 	}
 	w.size = newest.size;
+	/* a checkpoint of the empty log has the empty tree's root */
+	for (; rc == 0 && next < ncps && cps[next].size == 0; next++)
+		if ((rc = jg_merkle_empty_root(root)) == 0 &&
+		    memcmp(root, cps[next].root, JG_MERKLE_HASH_LEN) != 0)
+			rc = jg_chain_fault_set(fault, UINT64_MAX,
+						"checkpoints/%020d.note: not the empty tree's root",
+						0);
 	jg_chain_init(&chain, threads);
 	for (uint64_t n = 0; rc == 0 && n * JG_TILE_WIDTH < newest.size; n++)
 		rc = feed_bundle(&w, &chain, n, width_of(newest.size, 0, n), cps, ncps, &next,
@@ -359,12 +507,20 @@ jg_audit_verify_archive(const char *dir, const struct jg_audit_verifiers *verifi
 		rc = jg_chain_fault_set(fault, UINT64_MAX,
 					"the archived entries do not make the newest checkpoint's "
 					"root");
-	if (rc == 0)
-		snprintf(summary, summary_len,
-			 "archive %s: entries 0..%llu, their tiles and %zu checkpoints verified "
-			 "against the signed checkpoint of size %llu",
-			 dir, (unsigned long long)(newest.size ? newest.size - 1 : 0), ncps,
-			 (unsigned long long)newest.size);
+	struct extra x = {.w = &w};
+	if (rc == 0 && newest.size > 0)
+		rc = walk_tiles(&x, "tile");
+	char beyond[80] = "";
+	if (x.unverified > 0)
+		snprintf(beyond, sizeof(beyond), " (%lu files beyond it not verified)",
+			 x.unverified);
+	if (rc == 0 &&
+	    snprintf(summary, summary_len,
+		     "archive %s: entries 0..%llu, their tiles and %zu checkpoints verified "
+		     "against the signed checkpoint of size %llu%s",
+		     dir, (unsigned long long)(newest.size ? newest.size - 1 : 0), ncps,
+		     (unsigned long long)newest.size, beyond) < 0)
+		summary[0] = '\0';
 	for (int i = 0; i < LEVELS; i++)
 		free(w.tiles[i].bytes);
 	free(cps);

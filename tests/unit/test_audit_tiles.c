@@ -553,7 +553,10 @@ test_archive_holds_the_tiles_and_verifies(void **state)
 	if (verify_archive(f->archive, &f->vs, &fault) != 0)
 		fail_msg("archive refused: %s", fault.why);
 
-	/* the log grows: the full tile replaces the partial ones it covers */
+	/*
+	 * The log grows: a full tile replaces the partial ones it covers; a
+	 * partial tile without its full one stays (an older checkpoint names it).
+	 */
 	fill(f, 300);
 	assert_true(checkpoint_archived(f) == SIZE + 300);
 	assert_archived(f, 0, 273, 256);
@@ -562,7 +565,7 @@ test_archive_holds_the_tiles_and_verifies(void **state)
 	assert_archived(f, 1, 1, 18);
 	assert_not_archived(f, "tile/0/273.p/112");
 	assert_not_archived(f, "tile/entries/273.p/112");
-	assert_not_archived(f, "tile/1/001.p/17");
+	assert_archived(f, 1, 1, 17);
 	assert_archived(f, 2, 0, 1); /* unchanged: the same file */
 	size_t len;
 	char *cp = slurp(f->archive, "checkpoints/00000000000000070000.note", &len);
@@ -623,7 +626,7 @@ test_archive_verify_names_what_was_changed(void **state)
 {
 	struct fixture *f = *state;
 	struct jg_chain_fault fault;
-	char copy[160];
+	char copy[160], err[256];
 	int n = 0;
 
 	fill(f, 600); /* two full bundles, a partial one; level-1 tile of width 2 */
@@ -678,9 +681,64 @@ test_archive_verify_names_what_was_changed(void **state)
 	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
 	assert_non_null(strstr(fault.why, "checkpoints/00000000000000000600.note"));
 
+	/* a file the walk does not need, with other bytes than the tile's prefix */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	char extra[200];
+	snprintf(extra, sizeof(extra), "%s/tile/0/000.p", copy);
+	assert_int_equal(mkdir(extra, 0700), 0);
+	snprintf(extra, sizeof(extra), "%s/tile/0/000.p/3", copy);
+	assert_int_equal(jg_file_write_atomic(extra, "junk", 4, 0600), 0);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "tile/0/000.p/3 is not a prefix"));
+	/* ... while the true prefix is accepted, and a tile beyond the checkpoint only counted */
+	uint8_t *prefix = tile(f, 0, 0, 3, 96, NULL);
+	assert_int_equal(unlink(extra), 0);
+	assert_int_equal(jg_file_write_atomic(extra, prefix, 96, 0600), 0);
+	free(prefix);
+	snprintf(extra, sizeof(extra), "%s/tile/5", copy);
+	assert_int_equal(mkdir(extra, 0700), 0);
+	snprintf(extra, sizeof(extra), "%s/tile/5/000", copy);
+	assert_int_equal(jg_file_write_atomic(extra, "junk", 4, 0600), 0);
+	char summary[512];
+	assert_int_equal(jg_audit_verify_archive(copy, &f->vs, 2, summary, sizeof(summary), &fault),
+			 0);
+	assert_non_null(strstr(summary, "(1 files beyond it not verified)"));
+	/* a name no tile has, and a symbolic link, are refused */
+	snprintf(extra, sizeof(extra), "%s/tile/0/0001", copy);
+	assert_int_equal(jg_file_write_atomic(extra, "junk", 4, 0600), 0);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "tile/0/0001 is not a tile name"));
+	assert_int_equal(unlink(extra), 0);
+	assert_int_equal(symlink("/etc/passwd", extra), 0);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "not a regular file"));
+
+	/* a checkpoint of size 0 signed by the log's key with a root that is not the empty tree's
+	 */
+	snprintf(copy, sizeof(copy), "%s/c%d", f->root, n++);
+	copy_archive(f, copy);
+	struct jg_keyring *ring = NULL;
+	char *body = NULL, *forged = NULL;
+	size_t blen, flen;
+	uint8_t bogus[32] = {1};
+	if (jg_keys_load(f->keys, JG_KEY_CHECKPOINT, &ring, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(jg_signed_note_checkpoint_body(ORIGIN, 0, bogus, &body, &blen), 0);
+	assert_int_equal(
+	    jg_signed_note_sign(body, blen, ORIGIN, jg_keyring_active(ring)->pkey, &forged, &flen),
+	    0);
+	snprintf(extra, sizeof(extra), "%s/checkpoints/00000000000000000000.note", copy);
+	assert_int_equal(jg_file_write_atomic(extra, forged, flen, 0600), 0);
+	assert_int_equal(verify_archive(copy, &f->vs, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "not the empty tree's root"));
+	free(body);
+	free(forged);
+	jg_keyring_free(ring);
+
 	/* keys of another log: the checkpoint does not verify */
 	struct jg_audit_verifiers other;
-	char keys[160], err[256];
+	char keys[160];
 	snprintf(keys, sizeof(keys), "%s/other-keys", f->root);
 	if (jg_keys_generate(keys, err, sizeof(err)) != 0 ||
 	    jg_audit_verifiers_load(keys, ORIGIN, &other, err, sizeof(err)) != 0)

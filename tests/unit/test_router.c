@@ -444,14 +444,24 @@ test_router_tile_routes_follow_the_origin(void **state)
 	assert_int_equal(jg_api_tiles_routes("log.example", &tiles, why, sizeof(why)), 0);
 	assert_string_equal(tiles.routes[0].pattern, "/checkpoint");
 	assert_string_equal(tiles.routes[1].pattern, "/tile/{tile...}");
-	static const char *const unservable[] = {"log.example/a{b}",  "log.example/a?b",
-						 "log.example/a//b",  "log.example/a/",
-						 "log.example/a%2fb", "log.example/a#b"};
+	static const char *const unservable[] = {
+	    "log.example/a{b}",	      "log.example/a?b",     "log.example/a//b",
+	    "log.example/a/",	      "log.example/a%2fb",   "log.example/a#b",
+	    "log.example/a/../audit", "log.example/./audit", "log.example/a/b/c/d/e/f"};
 	for (size_t i = 0; i < sizeof(unservable) / sizeof(unservable[0]); i++) {
 		if (jg_api_tiles_routes(unservable[i], &tiles, why, sizeof(why)) != JG_ECONFIG)
 			fail_msg("%s accepted", unservable[i]);
 		assert_non_null(strstr(why, "audit.origin"));
 	}
+	/* five segments is the most: the deepest tile name still fits the router's 16 */
+	assert_int_equal(jg_api_tiles_routes("log.example/a/b/c/d/e", &tiles, why, sizeof(why)), 0);
+	r = jg_router_new();
+	assert_int_equal(jg_router_add(r, &tiles.routes[1]), 0);
+	assert_int_equal(
+	    jg_router_match(r, "GET",
+			    "/a/b/c/d/e/tile/entries/x018/x446/x744/x073/x709/x551/615.p/1", &m),
+	    JG_ROUTE_FOUND);
+	jg_router_free(r);
 	/* the routes of the default origin again, for the other tests' sake */
 	assert_int_equal(jg_api_tiles_routes("jitgate.example/audit", &tiles, why, sizeof(why)), 0);
 }
