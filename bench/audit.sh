@@ -8,6 +8,8 @@
 #   serve's start-up check of the log (from the verified state) at BENCH_AUDIT_ENTRIES and at a
 #     tenth of it, in the same run: the ratio is what history costs a start (goal <= 1.2), next
 #     to the whole-log verification it replaced
+#   the newest 1,000 entries read as tlog-tiles (bundles, level-0 tiles, the partial tiles above)
+#     vs as an export of the same range, server side, reads/s (same log, same run)
 # Run by bench/run.sh (environment in bench/lib.sh).  BENCH_AUDIT_ENTRIES
 # defaults to 1000000 (the documented goal: under 5 s on both cores).
 set -euo pipefail
@@ -62,6 +64,9 @@ cp -r "$dir/keys" "$dir/tls" "$dir/jitgate.yaml" "$small_dir/" # paths in it are
 small=$("$AB" start "$small_dir")
 rm -rf "$small_dir"
 
+bench_log "audit: the newest 1,000 entries as tiles and as an export (${secs}s each)"
+tl=$("$AB" tiles "$dir" "$secs")
+
 bench_log "audit: openssl speed sha256 (256-byte blocks, one core)"
 sha=$(openssl speed -seconds 3 -bytes 256 sha256 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); print v * 1000}')
 integ=$("$AB" integrity "$dir/export.jsonl" "$vkey" | val integrity_bytes_per_s)
@@ -81,6 +86,9 @@ mkdir -p "$BENCH_OUT"
   sb=$(echo "$big" | val start_seconds); ss=$(echo "$small" | val start_seconds)
   printf '%-44s %14.5f %14.5f %8.2f\n' "start check s (best of 5), $n vs $((n / 10))" "$sb" "$ss" "$(echo "$sb / $ss" | bc -l)"
   printf '%-44s %14.4f %14.4f %8.2f\n' "whole-log check s (replaced at start)" "$(echo "$big" | val whole_log_seconds)" "$(echo "$small" | val whole_log_seconds)" "$(echo "$(echo "$big" | val whole_log_seconds) / $(echo "$small" | val whole_log_seconds)" | bc -l)"
+  tr=$(echo "$tl" | val tiles_reads_per_s); er=$(echo "$tl" | val export_reads_per_s)
+  printf '%-44s %14.1f %14.1f %8.2f\n' "newest 1,000 entries reads/s: tiles vs export" "$tr" "$er" "$(echo "$tr / $er" | bc -l)"
+  printf '%-44s %14d %14d %8.2f\n' "  bytes per read: tiles vs export" "$(echo "$tl" | val tiles_bytes)" "$(echo "$tl" | val export_bytes)" "$(echo "$(echo "$tl" | val tiles_bytes) / $(echo "$tl" | val export_bytes)" | bc -l)"
   echo "(reference: raw SQLite WAL synchronous=FULL single-row commits/s; openssl speed sha256 bytes/s;"
   echo " start check: the same check on a log of a tenth the size, filled in the same run; goal ratio <= 1.2)"
 } | tee "$BENCH_OUT/audit.tsv"

@@ -14,6 +14,9 @@
  *   audit_bench state DIR                  serve's start-up check once, without the whole-log
  *                                          check: whether it started from the verified state and
  *                                          the log's size (bench/guard_history.sh)
+ *   audit_bench tiles DIR SECONDS          the newest 1,000 entries served as tiles (bundles,
+ *                                          level-0 tiles, the partial tiles above) vs as an export
+ *                                          of the same range, reads/s each
  *
  * DIR holds a jitgate.yaml whose store is migrated and whose keys exist
  * (bench/audit.sh prepares it).  Every figure is printed as one line
@@ -394,6 +397,91 @@ out:
 	return rc;
 }
 
+/* Counts the bytes of an export, keeping none. */
+static int
+count_bytes(void *ctx, const void *buf, size_t len)
+{
+	(void)buf;
+	*(size_t *)ctx += len;
+	return 0;
+}
+
+/*
+ * The newest NEWEST entries of the filled log as a tlog-tiles reader gets
+ * them - the bundles and level-0 tiles that cover them and the partial tile
+ * of each level above (with which a reader recomputes the signed root) - and
+ * as an export of the same range (the entries, the proofs to the
+ * checkpoint, the note): each read as the server reads it for an answer,
+ * repeated for SECONDS.  The HTTP and TLS costs are the same for both and
+ * are left out.
+ */
+#define NEWEST 1000
+static int
+tiles(const char *dir, double seconds)
+{
+	struct opened o = {0};
+	uint64_t size;
+	char *note = NULL;
+	size_t tile_bytes = 0, export_bytes = 0;
+	unsigned long reads = 0, exports = 0;
+
+	if (open_all(dir, &o) != 0 || jg_audit_tiles_checkpoint(o.audit, &note, &size) != 0 ||
+	    size < NEWEST) {
+		fprintf(stderr, "no checkpoint of at least %d entries\n", NEWEST);
+		return 1;
+	}
+	free(note);
+	double start = now();
+	while (now() - start < seconds) {
+		size_t bytes = 0;
+		/* level 0: the bundles and hash tiles from entry size - NEWEST on */
+		for (uint64_t n = (size - NEWEST) / 256; n * 256 < size; n++) {
+			unsigned w = (n + 1) * 256 <= size ? 256 : (unsigned)(size % 256);
+			for (int level = JG_TILE_ENTRIES; level <= 0; level++) {
+				struct jg_tile t = {level, n, w};
+				uint8_t *b;
+				size_t len;
+				if (jg_audit_tile_read(o.audit, &t, &b, &len) != 0)
+					return 1;
+				bytes += len;
+				free(b);
+			}
+		}
+		/* above: the partial tile of each level (the full ones below it are older) */
+		uint64_t span = 256;
+		for (int level = 1; span <= size; level++, span *= 256) {
+			struct jg_tile t = {level, size / span / 256,
+					    (unsigned)(size / span % 256)};
+			uint8_t *b;
+			size_t len;
+			if (t.width == 0)
+				continue;
+			if (jg_audit_tile_read(o.audit, &t, &b, &len) != 0)
+				return 1;
+			bytes += len;
+			free(b);
+		}
+		tile_bytes = bytes;
+		reads++;
+	}
+	double t_tiles = now() - start;
+	start = now();
+	while (now() - start < seconds) {
+		size_t bytes = 0;
+		if (jg_audit_export(o.store, size - NEWEST, size - 1, count_bytes, &bytes) != 0)
+			return 1;
+		export_bytes = bytes;
+		exports++;
+	}
+	double t_export = now() - start;
+	close_all(&o);
+	printf("tiles_reads_per_s %.1f reads/s\n", (double)reads / t_tiles);
+	printf("export_reads_per_s %.1f reads/s\n", (double)exports / t_export);
+	printf("tiles_bytes %zu bytes\n", tile_bytes);
+	printf("export_bytes %zu bytes\n", export_bytes);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -412,6 +500,8 @@ main(int argc, char **argv)
 		return start_check(argv[2], true);
 	if (argc == 3 && strcmp(argv[1], "state") == 0)
 		return start_check(argv[2], false);
+	if (argc == 4 && strcmp(argv[1], "tiles") == 0)
+		return tiles(argv[2], bench_seconds(argv[3], 3600));
 	fprintf(stderr, "usage: see the comment at the top of bench/audit_bench.c\n");
 	return 2;
 }

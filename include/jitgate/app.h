@@ -66,6 +66,14 @@ void jg_app_policies_release(struct jg_app *app);
 extern const struct jg_route_table *const jg_api_route_tables[];
 
 /*
+ * The routes that serve the audit log as tiles (api_tiles.c) under the path
+ * of origin (audit.origin): built into static storage, so call it once,
+ * before the router is used.  0, or JG_ECONFIG with why when that path
+ * cannot be a URL path (tiles are then not served).
+ */
+int jg_api_tiles_routes(const char *origin, struct jg_route_table *out, char *why, size_t whylen);
+
+/*
  * Checks a probe spec, the body of POST /v1/services/{svc}/probes.  Returns
  * 0, or JG_EINVAL with reply filled (400 naming the first bad field).
  */

@@ -29,6 +29,7 @@
 #include "jitgate/merkle.h"
 #include "jitgate/signed_note.h"
 #include "jitgate/store.h"
+#include "jitgate/tile_path.h"
 
 struct jg_audit;
 struct jg_audit_tx;
@@ -42,6 +43,7 @@ struct jg_audit_config {
 	const char *sink_dir;	     /* off-host copy: a directory (NULL: none) */
 	const char *sink_url;	     /* off-host copy: HTTPS POST (NULL: none) */
 	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
+	const char *archive_dir;     /* full tiles, bundles and checkpoints (NULL: none) */
 	int verify_threads;	     /* threads for full verification */
 	int reverify_seconds;	     /* the whole log is verified again this often */
 	/* witnesses the checkpoint leader pushes to (docs/witness.md); keys parsed at open */
@@ -222,8 +224,9 @@ int jg_audit_latest_checkpoint(struct jg_store *store, char **note, uint64_t *si
 			       int64_t *created_at);
 
 /* The off-host sinks a checkpoint is pushed to (audit_checkpoint_pushes.sink). */
-#define JG_AUDIT_SINK_DIR "dir"
-#define JG_AUDIT_SINK_URL "url"
+#define JG_AUDIT_SINK_DIR     "dir"
+#define JG_AUDIT_SINK_URL     "url"
+#define JG_AUDIT_SINK_ARCHIVE "archive"
 
 /*
  * When the oldest checkpoint not yet pushed to sink was made (Unix
@@ -343,6 +346,24 @@ int jg_audit_proof_view(struct jg_audit *a, uint64_t seq, struct jg_audit_proof_
 void jg_audit_proof_view_clear(struct jg_audit_proof_view *v);
 
 /*
+ * The log as C2SP tlog-tiles resources (audit_tiles.c; docs/audit-format.md,
+ * "The log as tiles").  Tiles start from one checkpoint: the newest
+ * published one (audit.witnesses.min; without witnesses, the newest).
+ *
+ * jg_audit_tiles_checkpoint: that checkpoint's note with its stored
+ * cosignature lines (*note, the caller frees) and its size.  0, JG_ENOTFOUND
+ * (none yet), JG_ESTORE or JG_ENOMEM.
+ */
+int jg_audit_tiles_checkpoint(struct jg_audit *a, char **note, uint64_t *size);
+/*
+ * The bytes of tile t (*out, *len; the caller frees): 32-byte hashes, or an
+ * entry bundle (each entry after its big-endian 16-bit length).  0,
+ * JG_ENOTFOUND when that checkpoint does not cover t (not yet, or never),
+ * JG_EVERIFY when the store lacks a row the tree needs, JG_ESTORE, JG_ENOMEM.
+ */
+int jg_audit_tile_read(struct jg_audit *a, const struct jg_tile *t, uint8_t **out, size_t *len);
+
+/*
  * The check against the world's copy (audit_offhost.c): a log restored from
  * a backup, or moved, must contain the newest checkpoint an off-host sink
  * holds - else it silently drops entries the world has seen, and its next
@@ -432,6 +453,18 @@ int jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_ve
 			   const char *old, size_t old_len, int threads, char *summary,
 			   size_t summary_len, struct jg_chain_fault *fault)
     __attribute__((warn_unused_result));
+
+/*
+ * Verifies an archive directory (audit.archive_dir) offline with trusted
+ * keys only (audit_archive_verify.c; docs/audit-format.md, "The archive"):
+ * its newest checkpoint signed by one of verifiers, every entry it covers
+ * (read from the bundles) as an export's are, every tile hash against the
+ * entries, every archived checkpoint's root.  Returns 0 with summary, or
+ * JG_EVERIFY with *fault (seq UINT64_MAX when no entry is to blame).
+ */
+int jg_audit_verify_archive(const char *dir, const struct jg_audit_verifiers *verifiers,
+			    int threads, char *summary, size_t summary_len,
+			    struct jg_chain_fault *fault) __attribute__((warn_unused_result));
 
 /*
  * How many of the n witness keys (cosigner keys, type 0x04; a key given

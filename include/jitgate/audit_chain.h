@@ -20,8 +20,9 @@
 
 #include "jitgate/merkle.h"
 
-#define JG_AUDIT_VERSION   1
-#define JG_AUDIT_MAX_ENTRY (64 * 1024) /* bytes in one entry */
+#define JG_AUDIT_VERSION 1
+/* bytes in one entry: an entry bundle (tlog-tiles) prefixes each with a 16-bit length */
+#define JG_AUDIT_MAX_ENTRY 65535
 
 struct jg_chain {
 	uint64_t next_seq;

@@ -93,6 +93,7 @@ struct jg_config {
 	char *audit_sink_dir; /* NULL: no directory sink */
 	char *audit_sink_url; /* NULL: no HTTPS sink */
 	char *audit_sink_ca_file;
+	char *audit_archive_dir; /* NULL: no archive (audit.archive_dir) */
 	int64_t audit_verify_threads;
 	int64_t audit_reverify_seconds; /* the detection window for edits to old entries */
 	struct jg_witness_cfg audit_witnesses[JG_AUDIT_MAX_WITNESSES];

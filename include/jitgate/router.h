@@ -2,7 +2,11 @@
  * router.h - method + path pattern -> handler, from typed route tables.
  *
  * Patterns are literal segments and {name} placeholders, each placeholder
- * matching exactly one non-empty segment ("/v1/requests/{id}/approve").
+ * matching exactly one non-empty segment ("/v1/requests/{id}/approve").  The
+ * last segment may instead be a rest placeholder {name...}: it matches one or
+ * more segments, and its value is them joined by '/' (at most 255 bytes), for
+ * the static layouts whose depth varies (the audit log's tiles,
+ * "/audit/tile/{tile...}").
  * Matching distinguishes "no such path" (404) from "path exists, method
  * does not" (405, with the methods that would be allowed).
  *
@@ -80,8 +84,8 @@ void jg_router_free(struct jg_router *r);
  * const table entry); its pattern must start with '/'.  Returns 0, JG_ENOMEM,
  * or JG_EINVAL for a missing handler, an empty or over-long method, a malformed
  * pattern (an empty segment, more than JG_ROUTE_MAX_SEGMENTS segments or
- * JG_ROUTE_MAX_PARAMS placeholders, a stray brace) or a duplicate method +
- * pattern.
+ * JG_ROUTE_MAX_PARAMS placeholders, a stray brace, a rest placeholder that is
+ * not the last segment) or a duplicate method + pattern.
  */
 int jg_router_add(struct jg_router *r, const struct jg_route *route);
 

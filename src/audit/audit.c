@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audit_int.h"
 #include "jitgate/error.h"
@@ -62,6 +63,7 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	a->sink_dir = dup_or_null(cfg->sink_dir);
 	a->sink_url = dup_or_null(cfg->sink_url);
 	a->sink_ca_file = dup_or_null(cfg->sink_ca_file);
+	a->archive_dir = dup_or_null(cfg->archive_dir);
 	a->checkpoint_entries = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
 	a->checkpoint_seconds = cfg->checkpoint_seconds > 0 ? cfg->checkpoint_seconds : 60;
 	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
@@ -69,9 +71,17 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	/* a sink that could not be copied would be skipped silently: no log without its sinks */
 	if (a->origin == NULL || (cfg->sink_dir && a->sink_dir == NULL) ||
 	    (cfg->sink_url && a->sink_url == NULL) ||
-	    (cfg->sink_ca_file && a->sink_ca_file == NULL)) {
+	    (cfg->sink_ca_file && a->sink_ca_file == NULL) ||
+	    (cfg->archive_dir && a->archive_dir == NULL)) {
 		jg_audit_free(a);
 		return JG_ENOMEM;
+	}
+	/* an archive directory that is not there would only show as failed pushes: say so now */
+	struct stat st;
+	if (a->archive_dir && (stat(a->archive_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		snprintf(err, errlen, "audit.archive_dir %s is not a directory", a->archive_dir);
+		jg_audit_free(a);
+		return JG_ECONFIG;
 	}
 	/* witnesses after the checkpoint keys: a witness key may not pose as one */
 	if ((rc = jg_keys_load(key_dir, JG_KEY_CHECKPOINT, &a->keys, err, errlen)) != 0 ||
@@ -191,6 +201,7 @@ jg_audit_free(struct jg_audit *a)
 	jg_keyring_free(a->state_keys);
 	free(a->origin);
 	free(a->sink_dir);
+	free(a->archive_dir);
 	free(a->sink_url);
 	free(a->sink_ca_file);
 	jg_audit_witnesses_free(a);

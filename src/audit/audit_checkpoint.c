@@ -294,6 +294,8 @@ push_pending(struct jg_audit *a, const char *sink)
 	for (int i = 0; i < n; i++) {
 		int rc = strcmp(sink, JG_AUDIT_SINK_DIR) == 0
 			     ? push_dir(a, pending[i].size, pending[i].note)
+			 : strcmp(sink, JG_AUDIT_SINK_ARCHIVE) == 0
+			     ? jg_audit_archive_push(a, pending[i].size, pending[i].note)
 			     : push_url(a, pending[i].note);
 		if (rc == 0) {
 			record_push(a, sink, pending[i].size);
@@ -417,5 +419,7 @@ jg_audit_pusher_tick(void *arg)
 		push_pending(a, JG_AUDIT_SINK_DIR);
 	if (lead && a->sink_url)
 		push_pending(a, JG_AUDIT_SINK_URL);
+	if (lead && a->archive_dir)
+		push_pending(a, JG_AUDIT_SINK_ARCHIVE);
 	return 1000;
 }

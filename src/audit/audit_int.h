@@ -78,6 +78,7 @@ struct jg_audit {
 	struct jg_store *store;
 	int pg; /* the store is PostgreSQL: the writer locks the head row (audit_writer.c) */
 	char *origin, *sink_dir, *sink_url, *sink_ca_file;
+	char *archive_dir; /* audit.archive_dir (audit_archive.c) */
 	uint64_t checkpoint_entries;
 	int checkpoint_seconds;
 	int verify_threads;
@@ -223,6 +224,25 @@ int jg_audit_published_size_on(const struct jg_audit *a, struct jg_store_conn *c
 /* audit_witness.c: how many configured witnesses' cosignatures of size are stored. */
 int jg_audit_cosigned_count_on(const struct jg_audit *a, struct jg_store_conn *conn, uint64_t size,
 			       int *count);
+
+/*
+ * audit_tiles.c: the bytes of tile t read on conn (the caller's read
+ * transaction), whatever checkpoint covers it: the caller checks that the
+ * tree holds it.  0, JG_EVERIFY (a row the tree needs is missing or
+ * malformed), JG_ESTORE or JG_ENOMEM; *out is the caller's to free.
+ */
+int jg_audit_tile_read_on(struct jg_store_conn *conn, const struct jg_tile *t, uint8_t **out,
+			  size_t *len);
+/* audit_tiles.c: the stored note of the checkpoint of size (*note malloc'd); JG_ENOTFOUND: none. */
+int jg_audit_checkpoint_note_on(struct jg_store_conn *conn, uint64_t size, char **note);
+/*
+ * audit_archive.c: writes what the checkpoint of size (note) adds to
+ * audit.archive_dir: the tiles and bundles that filled since the archive's
+ * newest checkpoint, the partial ones of size, the note.  0, JG_EVERIFY
+ * (the archive holds something else than this log: logged, nothing
+ * overwritten), JG_EIO or the store's error (retried at the next round).
+ */
+int jg_audit_archive_push(struct jg_audit *a, uint64_t size, const char *note);
 
 /* audit_read.c: jg_audit_latest_checkpoint() on a connection the caller holds (its transaction). */
 int jg_audit_latest_checkpoint_on(struct jg_store_conn *conn, char **note, uint64_t *size,

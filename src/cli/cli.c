@@ -27,6 +27,8 @@ static const char usage_text[] =
     "  audit verify FILE --key KEY [--key KEY] [--checkpoint OLD]\n"
     "               [--witness KEY ...] [--min-witnesses K]\n"
     "                                          verify an export offline\n"
+    "  audit verify ARCHIVE_DIR --key KEY [--key KEY]\n"
+    "                                          verify an audit.archive_dir offline\n"
     "  audit checkpoint [-c FILE]              sign a checkpoint now\n"
     "  audit check [-c FILE] [--against-sink DIR | --checkpoint NOTE]\n"
     "                                          verify the log in the store (and that it\n"
@@ -151,6 +153,7 @@ jg_cli_audit_config(const struct jg_config *cfg)
 	    .sink_dir = cfg->audit_sink_dir,
 	    .sink_url = cfg->audit_sink_url,
 	    .sink_ca_file = cfg->audit_sink_ca_file,
+	    .archive_dir = cfg->audit_archive_dir,
 	    .verify_threads = (int)cfg->audit_verify_threads,
 	    .reverify_seconds = (int)cfg->audit_reverify_seconds,
 	    .witnesses = cfg->audit_witnesses,

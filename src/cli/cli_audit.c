@@ -165,6 +165,59 @@ load_verifier(const char *arg, const char *origin, struct jg_note_verifier *v)
 	return rc;
 }
 
+/* Prints the verdict the way both verifications do; returns the exit status. */
+static int
+print_verdict(int rc, const char *summary, const struct jg_chain_fault *fault)
+{
+	if (rc == 0) {
+		printf("VALID: %s\n", summary);
+		return JG_EXIT_OK;
+	}
+	if (rc == JG_EVERIFY && fault->seq != UINT64_MAX)
+		printf("INVALID: first bad seq %llu: %s\n", (unsigned long long)fault->seq,
+		       fault->why);
+	else if (rc == JG_EVERIFY)
+		printf("INVALID: %s\n", fault->why);
+	else
+		printf("INVALID: %s\n", jg_strerror(rc));
+	return JG_EXIT_RUNTIME;
+}
+
+/*
+ * `audit verify DIR`: an archive directory (audit.archive_dir).  The keys'
+ * name (for PEM keys) is the origin its checkpoint claims: only a signature
+ * by a key given makes it evidence.
+ */
+static int
+verify_archive(const char *dir, const char *const *keys, int nkeys, int threads)
+{
+	char path[4096], err[256], origin[256], summary[512], *text = NULL;
+	struct jg_audit_verifiers vs = {0};
+	struct jg_chain_fault fault;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if (jg_file_read(path, JG_NOTE_MAX_BYTES, false, &text, &len, err, sizeof(err)) != 0) {
+		printf("INVALID: the archive has no checkpoint: %s\n", err);
+		return JG_EXIT_RUNTIME;
+	}
+	size_t olen = strcspn(text, "\n");
+	snprintf(origin, sizeof(origin), "%.*s", (int)(olen < sizeof(origin) ? olen : 0), text);
+	free(text);
+	for (int i = 0; i < nkeys; i++) {
+		if (load_verifier(keys[i], origin, &vs.v[vs.n]) != 0) {
+			fprintf(stderr,
+				"jitgate audit verify: --key %s: not a PEM Ed25519 public key "
+				"nor a verifier key\n",
+				keys[i]);
+			return JG_EXIT_USAGE;
+		}
+		vs.n++;
+	}
+	int rc = jg_audit_verify_archive(dir, &vs, threads, summary, sizeof(summary), &fault);
+	return print_verdict(rc, summary, &fault);
+}
+
 /* Maps an export read-only: no copy of a file that may be gigabytes. */
 static int
 map_file(const char *path, char **buf, size_t *len)
@@ -260,10 +313,19 @@ cmd_verify(int argc, char **argv)
 	}
 	if (optind != argc - 1 || nkeys == 0) {
 		fprintf(stderr,
-			"jitgate audit verify: usage: audit verify FILE --key KEY "
+			"jitgate audit verify: usage: audit verify FILE|ARCHIVE_DIR --key KEY "
 			"[--key KEY] [--checkpoint OLD]\n(--key is required: a key found inside "
 			"an export is never trusted)\n");
 		return JG_EXIT_USAGE;
+	}
+	struct stat dst;
+	if (stat(argv[optind], &dst) == 0 && S_ISDIR(dst.st_mode)) {
+		if (old_path != NULL || nwitnesses > 0) {
+			fprintf(stderr, "jitgate audit verify: --checkpoint and --witness apply to "
+					"exports, not to an archive directory\n");
+			return JG_EXIT_USAGE;
+		}
+		return verify_archive(argv[optind], keys, nkeys, threads);
 	}
 	if (map_file(argv[optind], &buf, &len) != 0)
 		return JG_EXIT_RUNTIME;
@@ -308,18 +370,7 @@ cmd_verify(int argc, char **argv)
 		       nwitnesses);
 		return JG_EXIT_OK;
 	}
-	if (rc == 0) {
-		printf("VALID: %s\n", summary);
-		return JG_EXIT_OK;
-	}
-	if (rc == JG_EVERIFY && fault.seq != UINT64_MAX)
-		printf("INVALID: first bad seq %llu: %s\n", (unsigned long long)fault.seq,
-		       fault.why);
-	else if (rc == JG_EVERIFY)
-		printf("INVALID: %s\n", fault.why);
-	else
-		printf("INVALID: %s\n", jg_strerror(rc));
-	return JG_EXIT_RUNTIME;
+	return print_verdict(rc, summary, &fault);
 }
 
 static int

@@ -137,23 +137,68 @@ audit_event(struct jg_app *app, const char *type, json_t *data)
  * pattern) is a programming error: it is logged and start-up stops.
  */
 static int
-add_routes(struct jg_router *router)
+add_table(struct jg_router *router, const struct jg_route_table *t)
+{
+	for (size_t j = 0; j < t->n; j++) {
+		const struct jg_route *route = &t->routes[j];
+		int rc = jg_router_add(router, route);
+		if (rc != 0) {
+			jg_logf(JG_LOG_ERROR, "route %s %s: %s", route->method, route->pattern,
+				jg_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The tiles' routes (api_tiles.c) sit under the path of audit.origin, so
+ * they are known only now.  A path no URL can name, or one another route
+ * already answers (an origin "host/v1/audit" would shadow GET
+ * /v1/audit/checkpoint), leaves the tiles off with a warning: the rest of
+ * jitgate does not depend on them.
+ */
+static int
+add_tile_routes(struct jg_router *router, const char *origin)
+{
+	struct jg_route_table tiles;
+	struct jg_route_match m;
+	char why[512];
+
+	if (jg_api_tiles_routes(origin, &tiles, why, sizeof(why)) != 0) {
+		jg_logf(JG_LOG_WARN, "audit tiles not served: %s", why);
+		return 0;
+	}
+	for (size_t j = 0; j < tiles.n; j++) {
+		char path[320];
+		snprintf(path, sizeof(path), "%s", tiles.routes[j].pattern);
+		char *rest = strstr(path, "{tile...}");
+		if (rest != NULL)
+			memcpy(rest, "0/000", 6);
+		if (jg_router_match(router, "GET", path, &m) == JG_ROUTE_FOUND) {
+			jg_logf(JG_LOG_WARN,
+				"audit tiles not served: GET %s is already a route of jitgate; "
+				"choose another path in audit.origin",
+				path);
+			return 0;
+		}
+	}
+	return add_table(router, &tiles);
+}
+
+static int
+add_routes(struct jg_router *router, const char *origin)
 {
 	static const struct jg_route_table *const *const lists[] = {jg_api_route_tables,
 								    jg_web_route_tables};
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		for (const struct jg_route_table *const *t = lists[i]; *t != NULL; t++)
-			for (size_t j = 0; j < (*t)->n; j++) {
-				const struct jg_route *route = &(*t)->routes[j];
-				int rc = jg_router_add(router, route);
-				if (rc != 0) {
-					jg_logf(JG_LOG_ERROR, "route %s %s: %s", route->method,
-						route->pattern, jg_strerror(rc));
-					return rc;
-				}
-			}
-	return 0;
+		for (const struct jg_route_table *const *t = lists[i]; *t != NULL; t++) {
+			int rc = add_table(router, *t);
+			if (rc != 0)
+				return rc;
+		}
+	return add_tile_routes(router, origin);
 }
 
 static int
@@ -422,7 +467,7 @@ jg_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	app.router = jg_router_new();
-	if (app.router == NULL || add_routes(app.router) != 0)
+	if (app.router == NULL || add_routes(app.router, app.cfg->audit_origin) != 0)
 		goto out;
 	if (jg_telemetry_sweeper_start(app.telemetry, app.cfg, &tsw) != 0)
 		goto out;

@@ -86,6 +86,7 @@ static const struct key keys[] = {
     {"audit.checkpoint_every_seconds", K_INT, false, 1, 86400, NULL, 60,
      OFF(audit_checkpoint_seconds)},
     {"audit.sink_dir", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_dir)},
+    {"audit.archive_dir", K_PATH, false, 0, 0, NULL, 0, OFF(audit_archive_dir)},
     {"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
     {"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
     {"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
@@ -1065,6 +1066,7 @@ jg_config_free(struct jg_config *cfg)
 	free(cfg->key_dir);
 	free(cfg->audit_origin);
 	free(cfg->audit_sink_dir);
+	free(cfg->audit_archive_dir);
 	free(cfg->audit_sink_url);
 	free(cfg->audit_sink_ca_file);
 	free(cfg->requests_incident_pattern);

@@ -20,6 +20,7 @@ struct route {
 	const struct jg_route *def; /* borrowed: a static table entry */
 	char *segs[JG_ROUTE_MAX_SEGMENTS];
 	int nsegs;
+	bool rest; /* the last segment is a {name...} placeholder */
 };
 
 struct jg_router {
@@ -80,6 +81,21 @@ is_param(const char *seg)
 	return len > 2 && seg[0] == '{' && seg[len - 1] == '}';
 }
 
+/* "{name...}": a placeholder for the rest of the path (router.h). */
+static bool
+is_rest(const char *seg)
+{
+	size_t len = strlen(seg);
+	return is_param(seg) && len > 5 && memcmp(seg + len - 4, "...}", 4) == 0;
+}
+
+/* The placeholder's name: between the braces, without a rest's dots. */
+static size_t
+param_name_len(const char *seg)
+{
+	return strlen(seg) - 2 - (is_rest(seg) ? 3 : 0);
+}
+
 int
 jg_router_add(struct jg_router *r, const struct jg_route *route)
 {
@@ -94,7 +110,11 @@ jg_router_add(struct jg_router *r, const struct jg_route *route)
 		return JG_EINVAL;
 	for (int i = 0; i < n; i++) {
 		if (is_param(segs[i])) {
-			if (strlen(segs[i]) - 2 >= 32 || ++nparams > JG_ROUTE_MAX_PARAMS)
+			if (param_name_len(segs[i]) >= 32 || ++nparams > JG_ROUTE_MAX_PARAMS ||
+			    (is_rest(segs[i]) && i != n - 1))
+				return JG_EINVAL;
+			if (strchr(segs[i] + 1, '{') ||
+			    strchr(segs[i], '}') != segs[i] + strlen(segs[i]) - 1)
 				return JG_EINVAL;
 		} else if (strchr(segs[i], '{') || strchr(segs[i], '}')) {
 			return JG_EINVAL;
@@ -123,24 +143,50 @@ jg_router_add(struct jg_router *r, const struct jg_route *route)
 		}
 	}
 	rt->nsegs = n;
+	rt->rest = n > 0 && is_rest(segs[n - 1]);
 	rt->def = route;
 	r->n++;
 	return 0;
 }
 
+/* segs[from..n) joined by '/' into out (256 bytes); false when they do not fit. */
+static bool
+join_rest(char segs[][256], int from, int n, char *out)
+{
+	size_t used = 0;
+
+	for (int i = from; i < n; i++) {
+		size_t len = strlen(segs[i]);
+		if (used + (i > from) + len >= 256)
+			return false;
+		if (i > from)
+			out[used++] = '/';
+		memcpy(out + used, segs[i], len);
+		used += len;
+	}
+	out[used] = '\0';
+	return true;
+}
+
 static bool
 match_route(const struct route *rt, char segs[][256], int n, struct jg_route_match *m)
 {
-	if (rt->nsegs != n)
+	if (rt->rest ? n < rt->nsegs : rt->nsegs != n)
 		return false;
 	m->nparams = 0;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < rt->nsegs; i++) {
 		if (is_param(rt->segs[i])) {
-			size_t len = strlen(rt->segs[i]) - 2;
+			size_t len = param_name_len(rt->segs[i]);
+			char *value = m->params[m->nparams].value;
 			memcpy(m->params[m->nparams].name, rt->segs[i] + 1, len);
 			m->params[m->nparams].name[len] = '\0';
-			/* split() bounds every segment to < 256 bytes */
-			memcpy(m->params[m->nparams].value, segs[i], strlen(segs[i]) + 1);
+			if (rt->rest && i == rt->nsegs - 1) {
+				if (!join_rest(segs, i, n, value))
+					return false;
+			} else {
+				/* split() bounds every segment to < 256 bytes */
+				memcpy(value, segs[i], strlen(segs[i]) + 1);
+			}
 			m->nparams++;
 		} else if (strcmp(rt->segs[i], segs[i]) != 0) {
 			return false;

@@ -259,6 +259,8 @@ test_router_add_refuses_bad_routes(void **state)
 	    {"VERYLONGMETHOD", "/x", h_health, NULL, 0},
 	    {"", "/x", h_health, NULL, 0},
 	    {"GET", "/x", NULL, NULL, 0},
+	    {"GET", "/t/{rest...}/x", h_health, NULL, 0}, /* a rest placeholder must end it */
+	    {"GET", "/t/{a}b}", h_health, NULL, 0},
 	};
 	struct jg_route_match m;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -269,15 +271,61 @@ test_router_add_refuses_bad_routes(void **state)
 	assert_int_equal(jg_router_match(*state, "GET", "/x", &m), JG_ROUTE_NO_PATH);
 }
 
-/* Whether some path could match both patterns: same length, no two literals differ. */
+/*
+ * A rest placeholder ({name...}) matches the rest of the path, one segment or
+ * more; the route answers with the segments joined and the other routes of
+ * the same prefix keep theirs.
+ */
+static void
+test_router_rest_placeholder_takes_the_rest_of_the_path(void **state)
+{
+	static const struct jg_route more[] = {
+	    {"GET", "/audit/tile/{tile...}", h_show, NULL, 0},
+	    {"GET", "/audit/checkpoint", h_list, NULL, 0},
+	};
+	struct jg_route_match m;
+	char longest[400] = "/audit/tile";
+
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+		assert_int_equal(jg_router_add(*state, &more[i]), 0);
+	assert_int_equal(jg_router_match(*state, "GET", "/audit/tile/0/x001/x234/067.p/12", &m),
+			 JG_ROUTE_FOUND);
+	assert_ptr_equal(m.route, &more[0]);
+	assert_string_equal(jg_route_param(&m, "tile"), "0/x001/x234/067.p/12");
+	assert_int_equal(jg_router_match(*state, "GET", "/audit/tile/entries/000", &m),
+			 JG_ROUTE_FOUND);
+	assert_string_equal(jg_route_param(&m, "tile"), "entries/000");
+	/* at least one segment; other prefixes and methods are not the rest route's */
+	assert_int_equal(jg_router_match(*state, "GET", "/audit/tile", &m), JG_ROUTE_NO_PATH);
+	assert_int_equal(jg_router_match(*state, "GET", "/audit/tiles/0/000", &m),
+			 JG_ROUTE_NO_PATH);
+	assert_int_equal(jg_router_match(*state, "POST", "/audit/tile/0/000", &m),
+			 JG_ROUTE_NO_METHOD);
+	assert_string_equal(m.allow, "GET");
+	assert_int_equal(jg_router_match(*state, "GET", "/audit/checkpoint", &m), JG_ROUTE_FOUND);
+	assert_ptr_equal(m.route, &more[1]);
+	/* a rest longer than a value holds matches nothing (never a truncated value) */
+	while (strlen(longest) < 300)
+		append(longest, sizeof(longest), "/x001");
+	assert_int_equal(jg_router_match(*state, "GET", longest, &m), JG_ROUTE_NO_PATH);
+}
+
+/*
+ * Whether some path could match both patterns: no two literals differ, and
+ * the same length - or, past a rest placeholder, any longer length.
+ */
 static bool
 may_overlap(const char *a, const char *b)
 {
 	while (*a == '/' && *b == '/') {
 		size_t la = strcspn(a + 1, "/"), lb = strcspn(b + 1, "/");
 		bool pa = a[1] == '{', pb = b[1] == '{';
+		bool ra = pa && la > 5 && memcmp(a + 1 + la - 4, "...}", 4) == 0;
+		bool rb = pb && lb > 5 && memcmp(b + 1 + lb - 4, "...}", 4) == 0;
 		if (!pa && !pb && (la != lb || memcmp(a + 1, b + 1, la) != 0))
 			return false;
+		if (ra || rb)
+			return true;
 		a += 1 + la;
 		b += 1 + lb;
 	}
@@ -345,6 +393,79 @@ test_router_served_tables_load_and_do_not_overlap(void **state)
 	jg_router_free(r);
 }
 
+/*
+ * The tiles' routes sit under the path of audit.origin (api_tiles.c): with
+ * the default origin they answer GET /audit/checkpoint and /audit/tile/...
+ * beside the served tables, whose only route on those paths is the audit
+ * page's POST /audit/checkpoint (a form), which keeps answering POST.
+ */
+static void
+test_router_tile_routes_follow_the_origin(void **state)
+{
+	const struct jg_route_table *const *lists[] = {jg_api_route_tables, jg_web_route_tables};
+	struct jg_route_table tiles;
+	struct jg_route_match m;
+	struct jg_router *r = jg_router_new();
+	char why[256];
+	(void)state;
+
+	assert_int_equal(jg_api_tiles_routes("jitgate.example/audit", &tiles, why, sizeof(why)), 0);
+	assert_int_equal(tiles.n, 2);
+	assert_string_equal(tiles.routes[0].pattern, "/audit/checkpoint");
+	assert_string_equal(tiles.routes[1].pattern, "/audit/tile/{tile...}");
+	for (size_t l = 0; l < 2; l++)
+		for (const struct jg_route_table *const *t = lists[l]; *t != NULL; t++)
+			for (size_t j = 0; j < (*t)->n; j++) {
+				const struct jg_route *rt = &(*t)->routes[j];
+				assert_int_equal(jg_router_add(r, rt), 0);
+				for (size_t k = 0; k < tiles.n; k++)
+					if (strcmp(rt->method, "GET") == 0 &&
+					    may_overlap(rt->pattern, tiles.routes[k].pattern))
+						fail_msg("%s overlaps %s", rt->pattern,
+							 tiles.routes[k].pattern);
+			}
+	for (size_t k = 0; k < tiles.n; k++)
+		assert_int_equal(jg_router_add(r, &tiles.routes[k]), 0);
+	assert_int_equal(jg_router_match(r, "GET", "/audit/checkpoint", &m), JG_ROUTE_FOUND);
+	assert_ptr_equal(m.route, &tiles.routes[0]);
+	assert_int_equal(jg_router_match(r, "POST", "/audit/checkpoint", &m), JG_ROUTE_FOUND);
+	assert_true(m.route != &tiles.routes[0]);
+	assert_int_equal(jg_router_match(r, "GET", "/audit/tile/entries/x001/002.p/3", &m),
+			 JG_ROUTE_FOUND);
+	assert_ptr_equal(m.route, &tiles.routes[1]);
+	assert_string_equal(jg_route_param(&m, "tile"), "entries/x001/002.p/3");
+	/* the audit page and the JSON API are where they were */
+	assert_int_equal(jg_router_match(r, "GET", "/audit", &m), JG_ROUTE_FOUND);
+	assert_int_equal(jg_router_match(r, "GET", "/v1/audit/checkpoint", &m), JG_ROUTE_FOUND);
+	assert_true(m.route != &tiles.routes[0]);
+	jg_router_free(r);
+
+	/* an origin without a path serves at the root; one no URL path can spell, nowhere */
+	assert_int_equal(jg_api_tiles_routes("log.example", &tiles, why, sizeof(why)), 0);
+	assert_string_equal(tiles.routes[0].pattern, "/checkpoint");
+	assert_string_equal(tiles.routes[1].pattern, "/tile/{tile...}");
+	static const char *const unservable[] = {
+	    "log.example/a{b}",	      "log.example/a?b",     "log.example/a//b",
+	    "log.example/a/",	      "log.example/a%2fb",   "log.example/a#b",
+	    "log.example/a/../audit", "log.example/./audit", "log.example/a/b/c/d/e/f"};
+	for (size_t i = 0; i < sizeof(unservable) / sizeof(unservable[0]); i++) {
+		if (jg_api_tiles_routes(unservable[i], &tiles, why, sizeof(why)) != JG_ECONFIG)
+			fail_msg("%s accepted", unservable[i]);
+		assert_non_null(strstr(why, "audit.origin"));
+	}
+	/* five segments is the most: the deepest tile name still fits the router's 16 */
+	assert_int_equal(jg_api_tiles_routes("log.example/a/b/c/d/e", &tiles, why, sizeof(why)), 0);
+	r = jg_router_new();
+	assert_int_equal(jg_router_add(r, &tiles.routes[1]), 0);
+	assert_int_equal(
+	    jg_router_match(r, "GET",
+			    "/a/b/c/d/e/tile/entries/x018/x446/x744/x073/x709/x551/615.p/1", &m),
+	    JG_ROUTE_FOUND);
+	jg_router_free(r);
+	/* the routes of the default origin again, for the other tests' sake */
+	assert_int_equal(jg_api_tiles_routes("jitgate.example/audit", &tiles, why, sizeof(why)), 0);
+}
+
 int
 main(void)
 {
@@ -363,7 +484,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_router_allow_lists_each_method_once, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_router_add_refuses_bad_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_router_rest_placeholder_takes_the_rest_of_the_path,
+					    setup, teardown),
 	    cmocka_unit_test(test_router_served_tables_load_and_do_not_overlap),
+	    cmocka_unit_test(test_router_tile_routes_follow_the_origin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

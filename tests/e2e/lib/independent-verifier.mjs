@@ -292,7 +292,7 @@ const get = (obj, key) => {
 
 // ---- audit entries --------------------------------------------------------------
 
-const MAX_ENTRY = 65536;
+const MAX_ENTRY = 65535; // 16-bit lengths in tlog-tiles entry bundles
 const FIELDS = ['actor', 'data', 'prev', 'seq', 'ts', 'type', 'v'];
 const TYPE_RE = /^[a-z][a-z0-9._-]{0,63}$/;
 
