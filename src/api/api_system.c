@@ -117,7 +117,7 @@ replica_metrics(struct jg_app *app)
 			    "# TYPE jitgate_audit_verifier_sweeps_total counter\n"
 			    "jitgate_audit_verifier_sweeps_total %" PRIu64 "\n",
 			    st.sweep.position, st.sweep.sweeps);
-		if (st.sweep.leading && st.sweep.rate > 0)
+		if (st.sweep.leading && st.sweep.window_seconds > 0)
 			fprintf(
 			    f,
 			    "# HELP jitgate_audit_verifier_entries_per_second Entries the "

@@ -355,9 +355,12 @@ publish(struct jg_audit *a, uint64_t size, int ended)
 	}
 	if (ended)
 		s->sweeps++;
-	/* a whole sweep of the log at that rate, and never more often than once a second */
+	/*
+	 * A whole sweep of the log at that rate, and never more often than once
+	 * a second (an empty log: a sweep has ended, each one a second apart).
+	 */
 	s->window_seconds = s->rate > 0 ? (double)size / s->rate : 0;
-	if (s->rate > 0 && s->window_seconds < (double)SWEEP_MIN_PERIOD_NS / 1e9)
+	if ((s->rate > 0 || s->sweeps > 0) && s->window_seconds < (double)SWEEP_MIN_PERIOD_NS / 1e9)
 		s->window_seconds = (double)SWEEP_MIN_PERIOD_NS / 1e9;
 	pthread_mutex_unlock(&a->lock);
 }
@@ -382,11 +385,12 @@ jg_audit_sweep_tick(void *arg)
 	verified = a->verified;
 	pthread_mutex_unlock(&a->verify_lock);
 	/* only a serving log asks to lead: a command line's never takes the name */
-	if (ready)
-		(void)jg_store_leader_poll(a->sweep_leader, &lead);
-	if (!ready || !lead) {
-		a->sweep_loaded =
-		    0; /* another replica may sweep meanwhile: its cursor, next time */
+	if (!ready) /* not serving yet, or broken: the last figures stay shown */
+		return 1000;
+	(void)jg_store_leader_poll(a->sweep_leader, &lead);
+	if (!lead) {
+		/* another replica may sweep meanwhile: its cursor, next time */
+		a->sweep_loaded = 0;
 		pthread_mutex_lock(&a->lock);
 		a->sweep_stats.leading = 0;
 		pthread_mutex_unlock(&a->lock);
@@ -404,12 +408,7 @@ jg_audit_sweep_tick(void *arg)
 	}
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	int64_t wall = now - t0, cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-	if (rc == JG_EVERIFY) {
-		jg_audit_mark_broken(a, &fault, rc);
-		jg_audit_fault_flush(a); /* stored now: a restart exits 5 naming the entry */
-		return 1000;
-	}
-	if (rc != 0) {
+	if (rc != 0 && rc != JG_EVERIFY) {
 		jg_log(JG_LOG_WARN,
 		       "audit: the rolling verifier could not read the log; will retry", NULL);
 		return 1000;
@@ -420,6 +419,12 @@ jg_audit_sweep_tick(void *arg)
 	a->sweep_cpu_ns += cpu;
 	a->sweep_entries += wrapped ? (verified.next_seq > before ? verified.next_seq - before : 0)
 				    : a->sweep.next_seq - before;
+	if (rc == JG_EVERIFY) {
+		publish(a, verified.next_seq, 0); /* the figures the window was judged by */
+		jg_audit_mark_broken(a, &fault, rc);
+		jg_audit_fault_flush(a); /* stored now: a restart exits 5 naming the entry */
+		return 1000;
+	}
 	/* slices of about SWEEP_SLICE_NS: fewer wake-ups on a large log, short ones on a slow store
 	 */
 	if (wall < SWEEP_SLICE_NS / 2 && a->sweep_chunk < SWEEP_CHUNK_MAX)
