@@ -8,6 +8,8 @@
 #   serve's start-up check of the log (from the verified state) at BENCH_AUDIT_ENTRIES and at a
 #     tenth of it, in the same run: the ratio is what history costs a start (goal <= 1.2), next
 #     to the whole-log verification it replaced
+#   the rolling verifier at audit.verify_budget BENCH_AUDIT_BUDGET (default 10 %) for
+#     BENCH_SECONDS on that log: entries/s and its CPU share (its own and the process's)
 # Run by bench/run.sh (environment in bench/lib.sh).  BENCH_AUDIT_ENTRIES
 # defaults to 1000000 (the documented goal: under 5 s on both cores).
 set -euo pipefail
@@ -62,6 +64,10 @@ cp -r "$dir/keys" "$dir/tls" "$dir/jitgate.yaml" "$small_dir/" # paths in it are
 small=$("$AB" start "$small_dir")
 rm -rf "$small_dir"
 
+budget=${BENCH_AUDIT_BUDGET:-10}
+bench_log "audit: the rolling verifier at ${budget} % of one core (${secs}s)"
+sw=$("$AB" sweep "$dir" "$budget" "$secs")
+
 bench_log "audit: openssl speed sha256 (256-byte blocks, one core)"
 sha=$(openssl speed -seconds 3 -bytes 256 sha256 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); print v * 1000}')
 integ=$("$AB" integrity "$dir/export.jsonl" "$vkey" | val integrity_bytes_per_s)
@@ -81,6 +87,11 @@ mkdir -p "$BENCH_OUT"
   sb=$(echo "$big" | val start_seconds); ss=$(echo "$small" | val start_seconds)
   printf '%-44s %14.5f %14.5f %8.2f\n' "start check s (best of 5), $n vs $((n / 10))" "$sb" "$ss" "$(echo "$sb / $ss" | bc -l)"
   printf '%-44s %14.4f %14.4f %8.2f\n' "whole-log check s (replaced at start)" "$(echo "$big" | val whole_log_seconds)" "$(echo "$small" | val whole_log_seconds)" "$(echo "$(echo "$big" | val whole_log_seconds) / $(echo "$small" | val whole_log_seconds)" | bc -l)"
+  sr=$(echo "$sw" | val sweep_entries_per_s)
+  printf '%-44s %14.0f %14s %8s\n' "rolling verifier entries/s at ${budget} %" "$sr" "-" "-"
+  printf '%-44s %14.3f %14.3f %8.2f\n' "rolling verifier CPU share (thread; budget)" "$(echo "$sw" | val sweep_cpu_share)" "$(echo "$budget / 100" | bc -l)" "$(echo "$(echo "$sw" | val sweep_cpu_share) * 100 / $budget" | bc -l)"
+  printf '%-44s %14.3f %14.3f %8.2f\n' "process CPU share while sweeping (budget)" "$(echo "$sw" | val sweep_process_cpu_share)" "$(echo "$budget / 100" | bc -l)" "$(echo "$(echo "$sw" | val sweep_process_cpu_share) * 100 / $budget" | bc -l)"
+  printf '%-44s %14.1f %14s %8s\n' "detection window s at ${budget} % ($entries entries)" "$(echo "$sw" | val sweep_window_seconds)" "-" "-"
   echo "(reference: raw SQLite WAL synchronous=FULL single-row commits/s; openssl speed sha256 bytes/s;"
   echo " start check: the same check on a log of a tenth the size, filled in the same run; goal ratio <= 1.2)"
 } | tee "$BENCH_OUT/audit.tsv"
