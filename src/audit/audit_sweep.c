@@ -162,12 +162,32 @@ read_entries(struct jg_store_conn *conn, uint64_t from, uint64_t to, char **bufs
 	if (rc == 0 && bytes < SWEEP_BYTES_MAX && step != JG_STMT_DONE)
 		rc = JG_ESTORE;
 	jg_stmt_finish(st);
-	if (rc == 0 && *n == 0)
-		rc = jg_chain_fault_set(fault, from,
-					"entry %llu is missing from the log (rows renumbered or "
-					"removed)",
-					(unsigned long long)from);
 	return rc;
+}
+
+/*
+ * The rows ended before the verified chain does, at entry seq.  Entries
+ * removed - unless the database's head itself is shorter than the chain
+ * verified: a failover lost a tail no standby confirmed, which the writer
+ * judges (a loss it records, or a fork) and rewinds the verified chain to;
+ * the sweep then starts over (*restart 1) rather than call it a fault.
+ */
+static int
+rows_ended(struct jg_store_conn *conn, uint64_t seq, const struct jg_chain *verified, int *restart,
+	   struct jg_chain_fault *fault)
+{
+	uint64_t head = 0;
+
+	*restart = 0;
+	if (jg_audit_read_size(conn, &head) != 0)
+		return JG_ESTORE;
+	if (head < verified->next_seq) {
+		*restart = 1;
+		return 0;
+	}
+	return jg_chain_fault_set(fault, seq,
+				  "entry %llu is missing from the log (rows renumbered or removed)",
+				  (unsigned long long)seq);
 }
 
 /* The stored checkpoints of sizes in (lo, hi] (lo: from, or -1 to take size 0 too). */
@@ -237,8 +257,17 @@ jg_audit_sweep_step(struct jg_store_conn *conn, const struct jg_audit_verifiers 
 	/* one snapshot: the entries, nodes and checkpoints agree */
 	if ((rc = jg_store_begin_read(conn)) != 0)
 		goto out;
-	if ((rc = read_entries(conn, from, from + want, bufs, lens, &n, fault)) != 0 ||
-	    (rc = read_cps(conn, from == 0 ? -1 : (int64_t)from, from + n, &cps, &ncp)) != 0)
+	if ((rc = read_entries(conn, from, from + want, bufs, lens, &n, fault)) != 0)
+		goto rollback;
+	if (n == 0) {
+		int restart;
+		if ((rc = rows_ended(conn, from, verified, &restart, fault)) == 0 && restart) {
+			jg_chain_init(cur, cur->threads > 0 ? cur->threads : 1);
+			*wrapped = 1;
+		}
+		goto rollback;
+	}
+	if ((rc = read_cps(conn, from == 0 ? -1 : (int64_t)from, from + n, &cps, &ncp)) != 0)
 		goto rollback;
 	/* a checkpoint of size 0 is reached before any entry */
 	while (next_cp < ncp && cps[next_cp].size == cur->next_seq)

@@ -768,6 +768,45 @@ test_the_sweep_catches_an_edited_checkpoint_signature_and_tree_node(void **state
 	assert_non_null(strstr(fault.why, "tree node"));
 }
 
+/*
+ * The newest rows removed under the verified chain: with the head left as
+ * it was, entries are missing (a fault naming the first); with the head
+ * shrunk too - what a failover that lost an unconfirmed tail looks like,
+ * which the writer judges - the sweep starts over instead.
+ */
+static void
+test_the_sweep_names_an_entry_removed_and_starts_over_after_a_lost_tail(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain verified, cur;
+	struct jg_chain_fault fault;
+	int wrapped;
+
+	append_n(f, 12);
+	assert_int_equal(checkpoint(f), 12);
+	verified_chain(f, &verified);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+#ifdef JG_TEST_PG
+	admin_exec(f, "ALTER TABLE audit_log DISABLE TRIGGER USER");
+	admin_exec(f, "ALTER TABLE audit_head DISABLE TRIGGER USER");
+#else
+	admin_exec(f, "DROP TRIGGER IF EXISTS audit_log_no_delete");
+	admin_exec(f, "DROP TRIGGER IF EXISTS audit_head_only_grows");
+#endif
+	admin_exec(f, "DELETE FROM audit_log WHERE seq >= 10");
+	jg_chain_init(&cur, 1);
+	assert_int_equal(sweep(f, &cur, &verified, 4, &wrapped, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 10);
+	assert_non_null(strstr(fault.why, "missing"));
+	assert_int_equal(cur.next_seq, 10); /* everything before it was re-verified */
+
+	admin_exec(f, "UPDATE audit_head SET size = 10 WHERE id = 1");
+	assert_int_equal(sweep(f, &cur, &verified, 4, &wrapped, &fault), 0);
+	assert_true(wrapped);
+	assert_int_equal(cur.next_seq, 0);
+}
+
 /* The cursor's columns copied back from an older row, or removed: the MAC no longer verifies. */
 static void
 test_the_sweep_cursor_cannot_be_forged_without_the_key(void **state)
@@ -985,6 +1024,9 @@ main(int argc, char **argv)
 		test_the_sweep_cursor_is_stored_and_a_restart_resumes_from_it, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_the_sweep_catches_an_edited_checkpoint_signature_and_tree_node, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_sweep_names_an_entry_removed_and_starts_over_after_a_lost_tail, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_the_sweep_cursor_cannot_be_forged_without_the_key,
 					    setup, teardown),
