@@ -16,9 +16,12 @@
  * Writers (audit_checkpoint.c at every checkpoint of a log that was
  * verified and handed over - serve's, not the command line's - in the
  * checkpoint's own transaction; audit_verified.c when a fault is found;
- * serve after a full verification) never move the size backward and never drop a stored
- * fault: each write compares the MAC it read (compare-and-set), so two
- * replicas writing at once cannot lose a fault.
+ * serve after a full verification; audit_sweep.c, the rolling verifier's
+ * cursor) never move the size backward, never drop a stored fault and keep
+ * the cursor: each write compares the MAC it read (compare-and-set), so two
+ * replicas writing at once cannot lose a fault.  A row with a cursor is
+ * MAC'd under another domain (v2) than one without (v1, every row written
+ * before migration 0018), so older rows keep verifying.
  */
 #ifndef JITGATE_AUDIT_STATE_H
 #define JITGATE_AUDIT_STATE_H

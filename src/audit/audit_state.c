@@ -1,8 +1,8 @@
 /*
  * audit_state.c - the audit log's verified state (audit_state.h): the one
  * row of audit_state, its MAC, the writes that keep it (never backward,
- * never dropping a fault) and the start-up check that verifies only what
- * was appended after it.
+ * never dropping a fault, keeping the rolling verifier's cursor) and the
+ * start-up check that verifies only what was appended after it.
  *
  * The MAC is HMAC-SHA-256 (OpenSSL's EVP_MAC) over a fixed, length-prefixed
  * encoding of every other column (docs/audit-format.md, "The verified
