@@ -458,7 +458,8 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "start") == 0)
 		return start_check(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "sweep") == 0)
-		return sweep(argv[2], (int)bench_count(argv[3], 1, 100), bench_seconds(argv[4], 3600));
+		return sweep(argv[2], (int)bench_count(argv[3], 1, 100),
+			     bench_seconds(argv[4], 3600));
 	fprintf(stderr, "usage: see the comment at the top of bench/audit_bench.c\n");
 	return 2;
 }
