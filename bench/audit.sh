@@ -10,6 +10,8 @@
 #     to the whole-log verification it replaced
 #   the newest 1,000 entries read as tlog-tiles (bundles, level-0 tiles, the partial tiles above)
 #     vs as an export of the same range, server side, reads/s (same log, same run)
+#   the rolling verifier at audit.verify_budget BENCH_AUDIT_BUDGET (default 10 %) for
+#     BENCH_SECONDS on that log: entries/s and its CPU share (its own and the process's)
 # Run by bench/run.sh (environment in bench/lib.sh).  BENCH_AUDIT_ENTRIES
 # defaults to 1000000 (the documented goal: under 5 s on both cores).
 set -euo pipefail
@@ -66,6 +68,9 @@ rm -rf "$small_dir"
 
 bench_log "audit: the newest 1,000 entries as tiles and as an export (${secs}s each)"
 tl=$("$AB" tiles "$dir" "$secs")
+budget=${BENCH_AUDIT_BUDGET:-10}
+bench_log "audit: the rolling verifier at ${budget} % of one core (${secs}s)"
+sw=$("$AB" sweep "$dir" "$budget" "$secs")
 
 bench_log "audit: openssl speed sha256 (256-byte blocks, one core)"
 sha=$(openssl speed -seconds 3 -bytes 256 sha256 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); print v * 1000}')
@@ -89,6 +94,11 @@ mkdir -p "$BENCH_OUT"
   tr=$(echo "$tl" | val tiles_reads_per_s); er=$(echo "$tl" | val export_reads_per_s)
   printf '%-44s %14.1f %14.1f %8.2f\n' "newest 1,000 entries reads/s: tiles vs export" "$tr" "$er" "$(echo "$tr / $er" | bc -l)"
   printf '%-44s %14d %14d %8.2f\n' "  bytes per read: tiles vs export" "$(echo "$tl" | val tiles_bytes)" "$(echo "$tl" | val export_bytes)" "$(echo "$(echo "$tl" | val tiles_bytes) / $(echo "$tl" | val export_bytes)" | bc -l)"
+  sr=$(echo "$sw" | val sweep_entries_per_s)
+  printf '%-44s %14.0f %14s %8s\n' "rolling verifier entries/s at ${budget} %" "$sr" "-" "-"
+  printf '%-44s %14.3f %14.3f %8.2f\n' "rolling verifier CPU share (thread; budget)" "$(echo "$sw" | val sweep_cpu_share)" "$(echo "$budget / 100" | bc -l)" "$(echo "$(echo "$sw" | val sweep_cpu_share) * 100 / $budget" | bc -l)"
+  printf '%-44s %14.3f %14.3f %8.2f\n' "process CPU share while sweeping (budget)" "$(echo "$sw" | val sweep_process_cpu_share)" "$(echo "$budget / 100" | bc -l)" "$(echo "$(echo "$sw" | val sweep_process_cpu_share) * 100 / $budget" | bc -l)"
+  printf '%-44s %14.1f %14s %8s\n' "detection window s at ${budget} % ($entries entries)" "$(echo "$sw" | val sweep_window_seconds)" "-" "-"
   echo "(reference: raw SQLite WAL synchronous=FULL single-row commits/s; openssl speed sha256 bytes/s;"
   echo " start check: the same check on a log of a tenth the size, filled in the same run; goal ratio <= 1.2)"
 } | tee "$BENCH_OUT/audit.tsv"

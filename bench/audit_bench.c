@@ -17,6 +17,10 @@
  *   audit_bench tiles DIR SECONDS          the newest 1,000 entries served as tiles (bundles,
  *                                          level-0 tiles, the partial tiles above) vs as an export
  *                                          of the same range, reads/s each
+ *   audit_bench sweep DIR BUDGET SECONDS   the rolling verifier (its real thread) at BUDGET percent
+ *                                          of one core for SECONDS: entries/s, its CPU share as it
+ *                                          measures it, and the process's CPU time over the wall
+ *                                          time (nothing else runs in the process meanwhile)
  *
  * DIR holds a jitgate.yaml whose store is migrated and whose keys exist
  * (bench/audit.sh prepares it).  Every figure is printed as one line
@@ -150,7 +154,7 @@ struct opened {
 };
 
 static int
-open_all(const char *dir, struct opened *o)
+open_budget(const char *dir, struct opened *o, int budget)
 {
 	char path[4096], err[1024];
 	snprintf(path, sizeof(path), "%s/jitgate.yaml", dir);
@@ -166,7 +170,8 @@ open_all(const char *dir, struct opened *o)
 	}
 	struct jg_audit_config acfg = {.origin = o->cfg->audit_origin,
 				       .checkpoint_entries = 1000000000,
-				       .checkpoint_seconds = 86400};
+				       .checkpoint_seconds = 86400,
+				       .verify_budget = budget};
 	if (jg_audit_verifiers_load(o->cfg->key_dir, o->cfg->audit_origin, &vs, err, sizeof(err)) !=
 		0 ||
 	    jg_audit_open(o->store, o->cfg->key_dir, &acfg, &o->audit, err, sizeof(err)) != 0) {
@@ -185,6 +190,13 @@ open_all(const char *dir, struct opened *o)
 		return 1;
 	}
 	return 0;
+}
+
+/* As serve opens the log (the rolling verifier at its default budget). */
+static int
+open_all(const char *dir, struct opened *o)
+{
+	return open_budget(dir, o, 0);
 }
 
 static void
@@ -482,6 +494,49 @@ tiles(const char *dir, double seconds)
 	return 0;
 }
 
+static double
+cpu_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The rolling verifier at budget percent for seconds, on a log filled
+ * before: the rate and CPU share it reports (jg_audit_stats: its last whole
+ * sweep's, or the one under way), and the process's CPU time over the same
+ * wall time, measured apart from it (the writer and the background thread
+ * idle meanwhile: nothing is appended).
+ */
+static int
+sweep(const char *dir, int budget, double seconds)
+{
+	struct opened o = {0};
+	struct jg_audit_stats st;
+
+	if (open_budget(dir, &o, budget) != 0)
+		return 1;
+	double t0 = now(), c0 = cpu_seconds();
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 200000000};
+	while (now() - t0 < seconds)
+		nanosleep(&pause, NULL);
+	double wall = now() - t0, cpu = cpu_seconds() - c0;
+	jg_audit_stats(o.audit, &st);
+	int healthy = jg_audit_healthy(o.audit, NULL, 0) == 0;
+	close_all(&o);
+	if (!healthy || st.sweep.rate <= 0) {
+		fprintf(stderr, "the rolling verifier did not sweep (healthy %d)\n", healthy);
+		return 1;
+	}
+	printf("sweep_entries_per_s %.0f entries/s\n", st.sweep.rate);
+	printf("sweep_cpu_share %.4f (its thread)\n", st.sweep.cpu_share);
+	printf("sweep_process_cpu_share %.4f (process CPU / wall)\n", cpu / wall);
+	printf("sweep_window_seconds %.1f s\n", st.sweep.window_seconds);
+	printf("sweep_sweeps %llu whole sweeps\n", (unsigned long long)st.sweep.sweeps);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -502,6 +557,9 @@ main(int argc, char **argv)
 		return start_check(argv[2], false);
 	if (argc == 4 && strcmp(argv[1], "tiles") == 0)
 		return tiles(argv[2], bench_seconds(argv[3], 3600));
+	if (argc == 5 && strcmp(argv[1], "sweep") == 0)
+		return sweep(argv[2], (int)bench_count(argv[3], 1, 100),
+			     bench_seconds(argv[4], 3600));
 	fprintf(stderr, "usage: see the comment at the top of bench/audit_bench.c\n");
 	return 2;
 }

@@ -45,7 +45,7 @@ struct jg_audit_config {
 	const char *sink_ca_file;    /* CA bundle for sink_url (NULL: system default) */
 	const char *archive_dir;     /* full tiles, bundles and checkpoints (NULL: none) */
 	int verify_threads;	     /* threads for full verification */
-	int reverify_seconds;	     /* the whole log is verified again this often */
+	int verify_budget;	     /* the rolling verifier's share of one core, percent (0: 10) */
 	/* witnesses the checkpoint leader pushes to (docs/witness.md); keys parsed at open */
 	const struct jg_witness_cfg *witnesses;
 	size_t n_witnesses;
@@ -75,8 +75,9 @@ int jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_a
  * the entries after the stored verified state: audit_state.h) and hands the
  * chain over with jg_audit_set_verified(); from then on jg_audit_check()
  * extends it by the entries appended since (O(new entries)), a background
- * thread does so every second and re-verifies the whole log every
- * reverify_seconds.  The first failure is sticky: the log is "broken", and
+ * thread does so every second, and the rolling verifier (audit_sweep.c)
+ * re-verifies everything older, slice by slice, within verify_budget of
+ * one core.  The first failure is sticky: the log is "broken", and
  * the fault is stored in the verified state, so every later start refuses
  * naming the entry until an operator removes it.
  */
@@ -145,10 +146,30 @@ int jg_audit_anchor_take(struct jg_audit *a, struct jg_store_batch *b, size_t sl
  * server refused because the head or the previous batch's entries were not
  * as this writer left them (then the batch ran the careful way).
  */
+/*
+ * The rolling verifier as this replica last measured it (audit_sweep.c).
+ * rate: entries re-verified per second while sweeping at the budget (the
+ * last whole sweep's, or the one under way until one has ended; 0 before
+ * any slice); window_seconds: how long a whole sweep of the log's size
+ * takes at that rate - the detection window for an edit of an old entry
+ * (0 while unknown); cpu_share: the sweeping thread's CPU time over the
+ * wall time of the last sweep (0-1).
+ */
+struct jg_audit_sweep_stats {
+	int leading;	   /* this replica sweeps (always on SQLite) */
+	uint64_t position; /* the cursor: entries [0, position) re-verified in this sweep */
+	uint64_t size;	   /* the verified log's size at the last slice */
+	uint64_t sweeps;   /* whole sweeps ended since start */
+	double rate;
+	double window_seconds;
+	double cpu_share;
+};
+
 struct jg_audit_stats {
 	uint64_t batches;
 	uint64_t fast_batches;
 	uint64_t fast_declined;
+	struct jg_audit_sweep_stats sweep;
 };
 void jg_audit_stats(struct jg_audit *a, struct jg_audit_stats *out);
 

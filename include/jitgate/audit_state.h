@@ -16,9 +16,12 @@
  * Writers (audit_checkpoint.c at every checkpoint of a log that was
  * verified and handed over - serve's, not the command line's - in the
  * checkpoint's own transaction; audit_verified.c when a fault is found;
- * serve after a full verification) never move the size backward and never drop a stored
- * fault: each write compares the MAC it read (compare-and-set), so two
- * replicas writing at once cannot lose a fault.
+ * serve after a full verification; audit_sweep.c, the rolling verifier's
+ * cursor) never move the size backward, never drop a stored fault and keep
+ * the cursor: each write compares the MAC it read (compare-and-set), so two
+ * replicas writing at once cannot lose a fault.  A row with a cursor is
+ * MAC'd under another domain (v2) than one without (v1, every row written
+ * before migration 0018), so older rows keep verifying.
  */
 #ifndef JITGATE_AUDIT_STATE_H
 #define JITGATE_AUDIT_STATE_H
@@ -42,6 +45,14 @@ struct jg_audit_state {
 	int faulted;			  /* a fault was found and stored */
 	uint64_t fault_seq;		  /* the entry at fault, UINT64_MAX when none is named */
 	char fault_why[JG_AUDIT_STATE_WHY_MAX];
+	/*
+	 * The rolling verifier's cursor (audit_sweep.c): the chain of entries
+	 * [0, sweep.next_seq) it has re-verified in the sweep under way, so a
+	 * restart or another replica resumes there.  swept 0: none (a row
+	 * written before migration 0018, or no sweep yet).
+	 */
+	int swept;
+	struct jg_chain sweep; /* next_seq, prev, tree; threads unused */
 };
 
 /*
@@ -116,6 +127,41 @@ int jg_audit_state_verify_start(struct jg_store *store, const struct jg_audit_ve
 				const char *key_dir, const char *origin, int threads,
 				struct jg_chain *chain, struct jg_audit_start_report *rep,
 				struct jg_chain_fault *fault, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Inside the caller's write transaction on conn: stores the rolling
+ * verifier's cursor sweep in the row, every other column as it is
+ * (compare-and-set on the MAC read, as jg_audit_state_put).  0;
+ * JG_ENOTFOUND when there is no row (nothing is written: the state is
+ * written at the next checkpoint, the cursor after it); JG_EVERIFY when the
+ * row does not verify (left alone: the caller fails closed); JG_ESTORE,
+ * JG_ECRYPTO, JG_ERETRY.
+ */
+int jg_audit_state_put_sweep(struct jg_store_conn *conn, const struct jg_keyring *keys,
+			     const struct jg_chain *sweep) __attribute__((warn_unused_result));
+
+/* jg_audit_state_put_sweep in a transaction of its own on a connection of store. */
+int jg_audit_state_store_sweep(struct jg_store *store, const struct jg_keyring *keys,
+			       const struct jg_chain *sweep) __attribute__((warn_unused_result));
+
+/*
+ * One slice of the rolling verifier's sweep (audit_sweep.c), on conn in a
+ * read transaction of its own: re-verifies up to max_entries entries from
+ * cursor->next_seq on, exactly as the full verification does - form, seq,
+ * prev links, leaf hashes, every stored tree node the entries complete, and
+ * every stored checkpoint whose size they reach (signed by a key of vs, its
+ * size its row's, its root the re-computed tree's).  The sweep ends at
+ * verified (the chain the running server verified, a snapshot): when the
+ * cursor reaches its size the two chains must be equal, and the cursor
+ * starts over from 0 (*wrapped 1).  A cursor beyond verified (a failover
+ * rewound the verified chain) also starts over.  On 0 *cursor has moved
+ * on; JG_EVERIFY with *fault naming the entry (UINT64_MAX: none), the
+ * cursor left before it; JG_ESTORE, JG_ENOMEM, JG_ECRYPTO.
+ */
+int jg_audit_sweep_step(struct jg_store_conn *conn, const struct jg_audit_verifiers *vs,
+			struct jg_chain *cursor, const struct jg_chain *verified,
+			size_t max_entries, int *wrapped, struct jg_chain_fault *fault)
     __attribute__((warn_unused_result));
 
 /* The table as `jitgate store copy` moves it (store.h). */

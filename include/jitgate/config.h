@@ -66,6 +66,8 @@ struct jg_witness_cfg {
 };
 
 struct jg_config {
+	/* a deprecated key was given: what to say at load (static text, NULL: nothing) */
+	const char *warning;
 	char *file;	   /* the configuration file as given */
 	char *listen_host; /* numeric address, e.g. "127.0.0.1" or "::1" */
 	uint16_t listen_port;
@@ -95,7 +97,8 @@ struct jg_config {
 	char *audit_sink_ca_file;
 	char *audit_archive_dir; /* NULL: no archive (audit.archive_dir) */
 	int64_t audit_verify_threads;
-	int64_t audit_reverify_seconds; /* the detection window for edits to old entries */
+	int64_t audit_verify_budget;	/* the rolling verifier's share of one core, percent */
+	int64_t audit_reverify_seconds; /* deprecated, ignored: 0 when not given */
 	struct jg_witness_cfg audit_witnesses[JG_AUDIT_MAX_WITNESSES];
 	size_t audit_nwitnesses;
 	int64_t audit_witnesses_min; /* cosignatures that make a checkpoint published */

@@ -100,6 +100,39 @@ replica_metrics(struct jg_app *app)
 		    "# TYPE jitgate_audit_fast_declined_total counter\n"
 		    "jitgate_audit_fast_declined_total %" PRIu64 "\n",
 		    st.batches, st.fast_batches, st.fast_declined);
+		/* the rolling verifier: only the replica that sweeps has a rate and a window */
+		fprintf(f,
+			"# HELP jitgate_audit_verifier_sweeping 1 while this replica runs the "
+			"rolling verifier, else 0.\n# TYPE jitgate_audit_verifier_sweeping gauge\n"
+			"jitgate_audit_verifier_sweeping %d\n",
+			st.sweep.leading ? 1 : 0);
+		if (st.sweep.leading)
+			fprintf(
+			    f,
+			    "# HELP jitgate_audit_verifier_position Entries re-verified in the "
+			    "sweep under way.\n# TYPE jitgate_audit_verifier_position gauge\n"
+			    "jitgate_audit_verifier_position %" PRIu64 "\n"
+			    "# HELP jitgate_audit_verifier_sweeps_total Whole sweeps of the log "
+			    "ended since start.\n"
+			    "# TYPE jitgate_audit_verifier_sweeps_total counter\n"
+			    "jitgate_audit_verifier_sweeps_total %" PRIu64 "\n",
+			    st.sweep.position, st.sweep.sweeps);
+		if (st.sweep.leading && st.sweep.window_seconds > 0)
+			fprintf(
+			    f,
+			    "# HELP jitgate_audit_verifier_entries_per_second Entries the "
+			    "rolling verifier re-verifies per second at audit.verify_budget.\n"
+			    "# TYPE jitgate_audit_verifier_entries_per_second gauge\n"
+			    "jitgate_audit_verifier_entries_per_second %.1f\n"
+			    "# HELP jitgate_audit_verifier_cpu_share The sweeping thread's CPU "
+			    "time over its sweep's wall time (0-1).\n"
+			    "# TYPE jitgate_audit_verifier_cpu_share gauge\n"
+			    "jitgate_audit_verifier_cpu_share %.4f\n"
+			    "# HELP jitgate_audit_detection_window_seconds A whole sweep of the "
+			    "log at that rate: an edit of an old entry is found within it.\n"
+			    "# TYPE jitgate_audit_detection_window_seconds gauge\n"
+			    "jitgate_audit_detection_window_seconds %.3f\n",
+			    st.sweep.rate, st.sweep.cpu_share, st.sweep.window_seconds);
 	}
 	int failed = ferror(f);
 	if (fclose(f) != 0 || failed) {

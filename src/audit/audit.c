@@ -9,6 +9,8 @@
  * background thread, every second on CLOCK_MONOTONIC.  Its checkpoints and
  * pushes run on one replica at a time: the holder of the leader
  * "audit-checkpoints" (store.h), made here at start and given up at stop.
+ * The rolling verifier (audit_sweep.c) has a thread of its own and its own
+ * leader, "audit-verifier".
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -67,7 +69,8 @@ jg_audit_open(struct jg_store *store, const char *key_dir, const struct jg_audit
 	a->checkpoint_entries = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
 	a->checkpoint_seconds = cfg->checkpoint_seconds > 0 ? cfg->checkpoint_seconds : 60;
 	a->verify_threads = cfg->verify_threads > 0 ? cfg->verify_threads : 2;
-	a->reverify_seconds = cfg->reverify_seconds > 0 ? cfg->reverify_seconds : 300;
+	a->verify_budget =
+	    cfg->verify_budget >= 1 && cfg->verify_budget <= 100 ? cfg->verify_budget : 10;
 	/* a sink that could not be copied would be skipped silently: no log without its sinks */
 	if (a->origin == NULL || (cfg->sink_dir && a->sink_dir == NULL) ||
 	    (cfg->sink_url && a->sink_url == NULL) ||
@@ -127,6 +130,11 @@ jg_audit_start(struct jg_audit *a)
 		jg_audit_stop(a);
 		return JG_ENOMEM;
 	}
+	if (a->sweep_leader == NULL &&
+	    jg_store_leader_new(a->store, "audit-verifier", &a->sweep_leader) != 0) {
+		jg_audit_stop(a);
+		return JG_ENOMEM;
+	}
 	/* each published under the lock: the writer and the callers wake them there */
 	if (jg_thread_start(&t, "jg-audit-writer", JG_THREAD_UNTIL_WOKEN, jg_audit_writer_tick,
 			    a) != 0) {
@@ -142,6 +150,14 @@ jg_audit_start(struct jg_audit *a)
 	}
 	pthread_mutex_lock(&a->lock);
 	a->pusher = t;
+	pthread_mutex_unlock(&a->lock);
+	/* the rolling verifier on a thread of its own: its slices must not delay checkpoints */
+	if (jg_thread_start(&t, "jg-audit-verify", 1000, jg_audit_sweep_tick, a) != 0) {
+		jg_audit_stop(a);
+		return JG_ENOMEM;
+	}
+	pthread_mutex_lock(&a->lock);
+	a->sweeper = t;
 	pthread_mutex_unlock(&a->lock);
 	/* witnesses on a thread of their own: a slow one must not hold up checkpoints and sinks */
 	if (a->n_witnesses > 0 &&
@@ -170,6 +186,12 @@ jg_audit_stop(struct jg_audit *a)
 	pthread_mutex_unlock(&a->lock);
 	jg_thread_stop(t); /* without the lock: its round takes it */
 	pthread_mutex_lock(&a->lock);
+	t = a->sweeper;
+	a->sweeper = NULL;
+	pthread_mutex_unlock(&a->lock);
+	jg_thread_stop(t);
+	jg_audit_sweep_stopped(a); /* its cursor stored: the next start resumes the sweep */
+	pthread_mutex_lock(&a->lock);
 	t = a->witness_thread;
 	a->witness_thread = NULL;
 	pthread_mutex_unlock(&a->lock);
@@ -186,6 +208,8 @@ jg_audit_stop(struct jg_audit *a)
 	jg_store_leader_free(a->cp_leader);
 	a->cp_leader = NULL;
 	a->cp_leading = 0;
+	jg_store_leader_free(a->sweep_leader);
+	a->sweep_leader = NULL;
 	jg_store_release(a->store, a->conn);
 	a->conn = NULL;
 	a->started = 0;

@@ -145,8 +145,24 @@ struct jg_audit {
 	int seen_valid;
 	int64_t seen_data_version;
 	struct jg_audit_verifiers verifiers;
-	int reverify_seconds;
-	int64_t last_full_verify_ms;
+
+	/*
+	 * The rolling verifier (audit_sweep.c): its thread, its leader
+	 * ("audit-verifier") and its cursor are the thread's own; sweep_stats
+	 * is under lock (jg_audit_stats reads it).
+	 */
+	struct jg_thread *sweeper;
+	struct jg_store_leader *sweep_leader;
+	int verify_budget; /* percent of one core, 1-100 */
+	int sweep_loaded;  /* the cursor was read from the state since this replica leads */
+	struct jg_chain sweep;
+	size_t sweep_chunk;	 /* entries per slice, adapted to a slice of about 50 ms */
+	int64_t sweep_saved_ms;	 /* when the cursor was last stored (monotonic) */
+	int64_t sweep_begun_ns;	 /* when the sweep under way began (monotonic) */
+	int64_t sweep_active_ns; /* its slices and their budget sleeps */
+	int64_t sweep_cpu_ns;	 /* this thread's CPU time in its slices */
+	uint64_t sweep_entries;	 /* entries it re-verified */
+	struct jg_audit_sweep_stats sweep_stats;
 
 	/* anchors already proven into a verified root: seq -> leaf (guard.c's hot path) */
 	pthread_mutex_t anchor_lock;
@@ -339,7 +355,16 @@ int jg_audit_chain_extend_leaves(struct jg_store_conn *conn, struct jg_chain *ch
  */
 void jg_audit_fault_flush(struct jg_audit *a);
 
-/* audit_verified.c: the whole log verified again when reverify_seconds have passed. */
-void jg_audit_reverify_due(struct jg_audit *a);
+/* audit_read.c: opens a checkpoint note with whichever of vs's keys signed it; 0 or JG_EVERIFY. */
+int jg_audit_open_checkpoint(const char *note, size_t len, const struct jg_audit_verifiers *vs,
+			     struct jg_checkpoint *cp);
+/* audit_read.c: a jg_chain_node_fn comparing a completed node with the stored one (ctx: conn). */
+int jg_audit_compare_node(void *ctx, const struct jg_merkle_node *node);
+
+/* audit_sweep.c: the rolling verifier's thread round (jg_thread tick): one slice, then the
+ * sleep that keeps it within audit.verify_budget. */
+int64_t jg_audit_sweep_tick(void *arg);
+/* audit_sweep.c: after its thread stopped, stores the cursor of a sweep under way. */
+void jg_audit_sweep_stopped(struct jg_audit *a);
 
 #endif

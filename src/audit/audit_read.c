@@ -455,10 +455,9 @@ jg_audit_verifiers_load(const char *key_dir, const char *origin, struct jg_audit
 	return rc;
 }
 
-/* Opens a checkpoint note with whichever trusted key signed it. */
-static int
-open_checkpoint(const char *note, size_t len, const struct jg_audit_verifiers *vs,
-		struct jg_checkpoint *cp)
+int
+jg_audit_open_checkpoint(const char *note, size_t len, const struct jg_audit_verifiers *vs,
+			 struct jg_checkpoint *cp)
 {
 	for (int i = 0; i < vs->n; i++)
 		if (jg_signed_note_open_checkpoint(note, len, &vs->v[i], cp) == 0)
@@ -496,8 +495,8 @@ struct cp_item {
 	uint8_t root[32];
 };
 
-static int
-compare_node(void *ctx, const struct jg_merkle_node *node)
+int
+jg_audit_compare_node(void *ctx, const struct jg_merkle_node *node)
 {
 	uint8_t stored[32];
 	int rc = jg_audit_get_node(ctx, node->level, node->index, stored);
@@ -577,7 +576,7 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		struct jg_checkpoint cp;
 		const char *note = jg_stmt_column_text(st, 1);
 		uint64_t row_size = (uint64_t)jg_stmt_column_int64(st, 0);
-		if (open_checkpoint(note, strlen(note), verifiers, &cp) != 0 ||
+		if (jg_audit_open_checkpoint(note, strlen(note), verifiers, &cp) != 0 ||
 		    cp.size != row_size) {
 			char origin[JG_NOTE_MAX_NAME + 1];
 			bool other = other_origin(note, verifiers, origin); /* note is the row's */
@@ -660,8 +659,8 @@ jg_audit_verify_store_chain(struct jg_store *store, const struct jg_audit_verifi
 		uint64_t boundary = next_cp < ncp ? cps[next_cp].size : UINT64_MAX;
 		if (n > 0 &&
 		    (n == VERIFY_CHUNK || step == JG_STMT_DONE || chain.next_seq + n == boundary)) {
-			rc = jg_chain_feed(&chain, (const char *const *)bufs, lens, n, compare_node,
-					   nodes_conn, NULL, fault);
+			rc = jg_chain_feed(&chain, (const char *const *)bufs, lens, n,
+					   jg_audit_compare_node, nodes_conn, NULL, fault);
 			for (size_t i = 0; i < n; i++)
 				free(bufs[i]);
 			n = 0;
@@ -800,8 +799,8 @@ jg_audit_chain_extend_leaves(struct jg_store_conn *conn, struct jg_chain *chain,
 			rc = JG_ESTORE;
 		if (rc == 0 && n > 0) {
 			uint64_t first = chain->next_seq;
-			rc = jg_chain_feed(chain, (const char *const *)bufs, lens, n, compare_node,
-					   conn, leaves, fault);
+			rc = jg_chain_feed(chain, (const char *const *)bufs, lens, n,
+					   jg_audit_compare_node, conn, leaves, fault);
 			if (rc == 0)
 				*added += n;
 			for (size_t i = 0; rc == 0 && leaf_fn != NULL && i < n; i++)

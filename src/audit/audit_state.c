@@ -1,8 +1,8 @@
 /*
  * audit_state.c - the audit log's verified state (audit_state.h): the one
  * row of audit_state, its MAC, the writes that keep it (never backward,
- * never dropping a fault) and the start-up check that verifies only what
- * was appended after it.
+ * never dropping a fault, keeping the rolling verifier's cursor) and the
+ * start-up check that verifies only what was appended after it.
  *
  * The MAC is HMAC-SHA-256 (OpenSSL's EVP_MAC) over a fixed, length-prefixed
  * encoding of every other column (docs/audit-format.md, "The verified
@@ -26,20 +26,25 @@
 #include "jitgate/error.h"
 #include "jitgate/signed_note.h"
 
-#define STATE_DOMAIN "jitgate audit-state v1\n"
-#define PUT_TRIES    4
+#define STATE_DOMAIN	"jitgate audit-state v1\n"
+#define STATE_DOMAIN_V2 "jitgate audit-state v2\n" /* a row with the rolling verifier's cursor */
+#define PUT_TRIES	4
 
-static const char sql_read[] = "SELECT origin, size, root, last_hash, frontier, fault_seq, "
-			       "fault_why, mac FROM audit_state WHERE id = 1";
+static const char sql_read[] =
+    "SELECT origin, size, root, last_hash, frontier, fault_seq, fault_why, mac, sweep_seq, "
+    "sweep_last, sweep_frontier FROM audit_state WHERE id = 1";
 static const char sql_insert[] =
     "INSERT INTO audit_state (id, origin, size, root, last_hash, frontier, fault_seq, "
-    "fault_why, mac) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING";
+    "fault_why, mac, sweep_seq, sweep_last, sweep_frontier) "
+    "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING";
 static const char sql_update_cas[] =
     "UPDATE audit_state SET origin = ?, size = ?, root = ?, last_hash = ?, frontier = ?, "
-    "fault_seq = ?, fault_why = ?, mac = ? WHERE id = 1 AND mac = ?";
+    "fault_seq = ?, fault_why = ?, mac = ?, sweep_seq = ?, sweep_last = ?, "
+    "sweep_frontier = ? WHERE id = 1 AND mac = ?";
 static const char sql_update_any[] =
     "UPDATE audit_state SET origin = ?, size = ?, root = ?, last_hash = ?, frontier = ?, "
-    "fault_seq = ?, fault_why = ?, mac = ? WHERE id = 1";
+    "fault_seq = ?, fault_why = ?, mac = ?, sweep_seq = ?, sweep_last = ?, "
+    "sweep_frontier = ? WHERE id = 1";
 static const char sql_head[] = "SELECT size, last_hash, frontier FROM audit_head WHERE id = 1";
 static const char sql_cps_above[] =
     "SELECT size, note FROM audit_checkpoints WHERE size > ? ORDER BY size";
@@ -48,8 +53,9 @@ static const char sql_cp_newest[] =
 
 static const struct jg_store_table state_tables[] = {
     JG_STORE_TABLE("audit_state",
-		   "id, origin, size, root, last_hash, frontier, fault_seq, fault_why, mac",
-		   "itibbbitb", "id", "?, ?, ?, ?, ?, ?, ?, ?, ?"),
+		   "id, origin, size, root, last_hash, frontier, fault_seq, fault_why, mac, "
+		   "sweep_seq, sweep_last, sweep_frontier",
+		   "itibbbitbibb", "id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
 };
 
 const struct jg_store_table *
@@ -70,19 +76,30 @@ put_be(uint8_t *p, uint64_t v, int bytes)
 	}
 }
 
-/* The bytes the MAC covers (docs/audit-format.md); *len of them in buf. */
+/*
+ * The bytes the MAC covers (docs/audit-format.md §6.4); *len of them in buf.
+ * A row without a sweep cursor is encoded exactly as before migration 0018
+ * (domain v1), so the rows written then still verify; one with a cursor
+ * under domain v2, the cursor appended: nulling the cursor's columns turns
+ * a v2 row into a v1 encoding its MAC was not made over.
+ */
 static int
 encode(const struct jg_audit_state *s, uint8_t *buf, size_t cap, size_t *len)
 {
-	uint8_t fr[JG_MERKLE_FRONTIER_MAX_BYTES];
-	size_t fr_len, olen = strlen(s->origin), wlen = s->faulted ? strlen(s->fault_why) : 0;
+	uint8_t fr[JG_MERKLE_FRONTIER_MAX_BYTES], sfr[JG_MERKLE_FRONTIER_MAX_BYTES];
+	size_t fr_len, sfr_len = 0, olen = strlen(s->origin),
+		       wlen = s->faulted ? strlen(s->fault_why) : 0;
 	size_t n = 0;
 
-	if (jg_merkle_frontier_encode(&s->tree, fr, sizeof(fr), &fr_len) != 0)
+	if (jg_merkle_frontier_encode(&s->tree, fr, sizeof(fr), &fr_len) != 0 ||
+	    (s->swept &&
+	     jg_merkle_frontier_encode(&s->sweep.tree, sfr, sizeof(sfr), &sfr_len) != 0))
 		return JG_ETOOBIG;
-	if (sizeof(STATE_DOMAIN) - 1 + 2 + olen + 8 + 64 + 2 + fr_len + 1 + 8 + 2 + wlen > cap)
+	if (sizeof(STATE_DOMAIN) - 1 + 2 + olen + 8 + 64 + 2 + fr_len + 1 + 8 + 2 + wlen +
+		(s->swept ? 8 + 32 + 2 + sfr_len : 0) >
+	    cap)
 		return JG_ETOOBIG;
-	memcpy(buf, STATE_DOMAIN, sizeof(STATE_DOMAIN) - 1);
+	memcpy(buf, s->swept ? STATE_DOMAIN_V2 : STATE_DOMAIN, sizeof(STATE_DOMAIN) - 1);
 	n += sizeof(STATE_DOMAIN) - 1;
 	put_be(buf + n, olen, 2);
 	memcpy(buf + n + 2, s->origin, olen);
@@ -100,6 +117,13 @@ encode(const struct jg_audit_state *s, uint8_t *buf, size_t cap, size_t *len)
 		put_be(buf + n + 8, wlen, 2);
 		memcpy(buf + n + 10, s->fault_why, wlen);
 		n += 10 + wlen;
+	}
+	if (s->swept) {
+		put_be(buf + n, s->sweep.next_seq, 8);
+		memcpy(buf + n + 8, s->sweep.prev, 32);
+		put_be(buf + n + 40, sfr_len, 2);
+		memcpy(buf + n + 42, sfr, sfr_len);
+		n += 42 + sfr_len;
 	}
 	*len = n;
 	return 0;
@@ -128,7 +152,8 @@ mac_with(const struct jg_key *key, const uint8_t *msg, size_t len, uint8_t out[3
 
 #define ENCODED_MAX                                                                                \
 	(sizeof(STATE_DOMAIN) + 2 + JG_AUDIT_STATE_ORIGIN_MAX + 72 + 2 +                           \
-	 JG_MERKLE_FRONTIER_MAX_BYTES + 11 + JG_AUDIT_STATE_WHY_MAX)
+	 JG_MERKLE_FRONTIER_MAX_BYTES + 11 + JG_AUDIT_STATE_WHY_MAX + 42 +                         \
+	 JG_MERKLE_FRONTIER_MAX_BYTES)
 
 /* The MAC under the active key. */
 static int
@@ -169,8 +194,8 @@ static int
 read_row(struct jg_store_conn *conn, struct jg_audit_state *s, uint8_t mac_out[32], size_t *mac_len)
 {
 	struct jg_stmt *st;
-	const void *root, *last, *fr, *mac;
-	size_t root_len, last_len, fr_len, m_len;
+	const void *root, *last, *fr, *mac, *slast, *sfr;
+	size_t root_len, last_len, fr_len, m_len, slast_len = 0, sfr_len = 0;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -190,7 +215,24 @@ read_row(struct jg_store_conn *conn, struct jg_audit_state *s, uint8_t mac_out[3
 	int64_t seq = jg_stmt_column_int64(st, 5);
 	const char *why = jg_stmt_column_is_null(st, 6) ? NULL : jg_stmt_column_text(st, 6);
 	mac = jg_stmt_column_blob(st, 7, &m_len);
+	/* the cursor: all three columns or none (a row of before migration 0018 has none) */
+	int nulls = jg_stmt_column_is_null(st, 8) + jg_stmt_column_is_null(st, 9) +
+		    jg_stmt_column_is_null(st, 10);
+	int64_t sseq = jg_stmt_column_int64(st, 8);
+	slast = jg_stmt_column_blob(st, 9, &slast_len);
+	sfr = jg_stmt_column_blob(st, 10, &sfr_len);
 	rc = JG_EVERIFY;
+	s->swept = nulls == 0;
+	if ((nulls != 0 && nulls != 3) ||
+	    (s->swept && (sseq < 0 || slast_len != 32 ||
+			  jg_merkle_frontier_decode(sfr, sfr_len, &s->sweep.tree) != 0 ||
+			  s->sweep.tree.size != (uint64_t)sseq)))
+		goto out;
+	if (s->swept) {
+		s->sweep.next_seq = (uint64_t)sseq;
+		memcpy(s->sweep.prev, slast, 32);
+		s->sweep.threads = 1;
+	}
 	if (origin == NULL || strlen(origin) > JG_AUDIT_STATE_ORIGIN_MAX || size < 0 ||
 	    root_len != 32 || last_len != 32 ||
 	    jg_merkle_frontier_decode(fr, fr_len, &s->tree) != 0 ||
@@ -225,11 +267,16 @@ jg_audit_state_read(struct jg_store_conn *conn, const struct jg_keyring *keys,
 	return rc != 0 ? rc : state_mac_check(keys, out, mac, mac_len);
 }
 
-/* Binds s and its mac as parameters 1-8 of an insert or update. */
-static void
+/* Binds s and its mac as parameters 1-11 of an insert or update. */
+static int
 bind_state(struct jg_stmt *st, const struct jg_audit_state *s, const uint8_t mac[32],
 	   uint8_t fr[JG_MERKLE_FRONTIER_MAX_BYTES], size_t fr_len)
 {
+	uint8_t sfr[JG_MERKLE_FRONTIER_MAX_BYTES];
+	size_t sfr_len = 0;
+
+	if (s->swept && jg_merkle_frontier_encode(&s->sweep.tree, sfr, sizeof(sfr), &sfr_len) != 0)
+		return JG_ETOOBIG;
 	jg_stmt_bind_text(st, 1, s->origin);
 	jg_stmt_bind_int64(st, 2, (int64_t)s->size);
 	jg_stmt_bind_blob(st, 3, s->root, 32);
@@ -244,6 +291,16 @@ bind_state(struct jg_stmt *st, const struct jg_audit_state *s, const uint8_t mac
 	else
 		jg_stmt_bind_null(st, 7);
 	jg_stmt_bind_blob(st, 8, mac, 32);
+	if (s->swept) {
+		jg_stmt_bind_int64(st, 9, (int64_t)s->sweep.next_seq);
+		jg_stmt_bind_blob(st, 10, s->sweep.prev, 32);
+		jg_stmt_bind_blob(st, 11, sfr, sfr_len); /* bound as a copy (store.h) */
+	} else {
+		jg_stmt_bind_null(st, 9);
+		jg_stmt_bind_null(st, 10);
+		jg_stmt_bind_null(st, 11);
+	}
+	return 0;
 }
 
 /* Writes s: insert (have 0), compare-and-set on old_mac (have 1), or replace (have 2). */
@@ -266,9 +323,12 @@ write_row(struct jg_store_conn *conn, const struct jg_keyring *keys, const struc
 					: sql_update_any,
 			    &st) != 0)
 		return JG_ESTORE;
-	bind_state(st, s, mac, fr, fr_len);
+	if ((rc = bind_state(st, s, mac, fr, fr_len)) != 0) {
+		jg_stmt_finish(st);
+		return rc;
+	}
 	if (have == 1)
-		jg_stmt_bind_blob(st, 9, old_mac, old_len);
+		jg_stmt_bind_blob(st, 12, old_mac, old_len);
 	rc = jg_stmt_step(st);
 	jg_stmt_finish(st);
 	if (rc != JG_STMT_DONE)
@@ -327,6 +387,10 @@ jg_audit_state_put(struct jg_store_conn *conn, const struct jg_keyring *keys, co
 		} else if (chain != NULL && (rc = from_chain(&next, chain)) != 0) {
 			return rc;
 		}
+		if (have == 1 && strcmp(cur.origin, origin) == 0) { /* the sweep's cursor stays */
+			next.swept = cur.swept;
+			next.sweep = cur.sweep;
+		}
 		if (have == 1 && cur.faulted) { /* the first fault found stays */
 			next.faulted = 1;
 			next.fault_seq = cur.fault_seq;
@@ -359,6 +423,57 @@ jg_audit_state_store(struct jg_store *store, const struct jg_keyring *keys, cons
 		return rc;
 	if ((rc = jg_store_begin(conn)) == 0) {
 		rc = jg_audit_state_put(conn, keys, origin, chain, fault_seq, fault_why);
+		if (rc == 0)
+			rc = jg_store_commit(conn) == 0 ? 0 : JG_ESTORE;
+		if (rc != 0)
+			jg_store_rollback(conn);
+	}
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_audit_state_put_sweep(struct jg_store_conn *conn, const struct jg_keyring *keys,
+			 const struct jg_chain *sweep)
+{
+	struct jg_audit_state cur;
+	uint8_t old_mac[32];
+	size_t old_len = 0;
+	int rc;
+
+	if (keys == NULL || keys->n == 0)
+		return JG_EINVAL;
+	for (int attempt = 0; attempt < PUT_TRIES; attempt++) {
+		int written = 0;
+		rc = read_row(conn, &cur, old_mac, &old_len);
+		if (rc == 0)
+			rc = state_mac_check(keys, &cur, old_mac, old_len);
+		if (rc != 0)
+			return rc;
+		/* everything else as read: a fault, the verified size, the origin stay */
+		cur.swept = 1;
+		cur.sweep = *sweep;
+		cur.sweep.threads = 1;
+		if ((rc = write_row(conn, keys, &cur, 1, old_mac, old_len, &written)) != 0)
+			return rc;
+		if (written)
+			return 0;
+		/* a checkpoint or a fault was written meanwhile: read it and keep it */
+	}
+	return JG_ERETRY;
+}
+
+int
+jg_audit_state_store_sweep(struct jg_store *store, const struct jg_keyring *keys,
+			   const struct jg_chain *sweep)
+{
+	struct jg_store_conn *conn;
+	int rc;
+
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
+		return rc;
+	if ((rc = jg_store_begin(conn)) == 0) {
+		rc = jg_audit_state_put_sweep(conn, keys, sweep);
 		if (rc == 0)
 			rc = jg_store_commit(conn) == 0 ? 0 : JG_ESTORE;
 		if (rc != 0)

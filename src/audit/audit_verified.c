@@ -75,33 +75,12 @@ jg_audit_fault_flush(struct jg_audit *a)
 	json_decref(f);
 }
 
-/* Every reverify_seconds: the whole log again, so an edit to an old entry is caught. */
-void
-jg_audit_reverify_due(struct jg_audit *a)
-{
-	struct jg_chain_fault fault;
-	struct jg_chain chain;
-	uint64_t size;
-
-	if (jg_audit_now_ms() - a->last_full_verify_ms < (int64_t)a->reverify_seconds * 1000)
-		return;
-	a->last_full_verify_ms = jg_audit_now_ms();
-	int rc = jg_audit_verify_store_chain(a->store, &a->verifiers, a->verify_threads, &size,
-					     &chain, &fault);
-	if (rc == JG_EVERIFY)
-		jg_audit_mark_broken(a, &fault, rc);
-	else if (rc != 0)
-		jg_log(JG_LOG_WARN, "audit: the periodic re-verification could not run; will retry",
-		       NULL);
-}
-
 void
 jg_audit_set_verified(struct jg_audit *a, const struct jg_chain *chain)
 {
 	pthread_mutex_lock(&a->verify_lock);
 	a->verified = *chain;
 	a->have_verified = 1;
-	a->last_full_verify_ms = jg_audit_now_ms();
 	pthread_mutex_unlock(&a->verify_lock);
 }
 

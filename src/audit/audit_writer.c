@@ -952,6 +952,9 @@ jg_audit_stats(struct jg_audit *a, struct jg_audit_stats *out)
 	out->batches = __atomic_load_n(&a->stats.batches, __ATOMIC_RELAXED);
 	out->fast_batches = __atomic_load_n(&a->stats.fast_batches, __ATOMIC_RELAXED);
 	out->fast_declined = __atomic_load_n(&a->stats.fast_declined, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&a->lock);
+	out->sweep = a->sweep_stats;
+	pthread_mutex_unlock(&a->lock);
 }
 
 int

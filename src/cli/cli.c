@@ -86,6 +86,11 @@ jg_cli_load_config(const char *path, struct jg_config **cfg)
 		return JG_EXIT_CONFIG;
 	}
 	jg_log_set_level((*cfg)->log_level);
+	if ((*cfg)->warning != NULL) {
+		json_t *f = json_pack("{s:s}", "file", (*cfg)->file);
+		jg_log(JG_LOG_WARN, (*cfg)->warning, f);
+		json_decref(f);
+	}
 	return 0;
 }
 
@@ -155,7 +160,7 @@ jg_cli_audit_config(const struct jg_config *cfg)
 	    .sink_ca_file = cfg->audit_sink_ca_file,
 	    .archive_dir = cfg->audit_archive_dir,
 	    .verify_threads = (int)cfg->audit_verify_threads,
-	    .reverify_seconds = (int)cfg->audit_reverify_seconds,
+	    .verify_budget = (int)cfg->audit_verify_budget,
 	    .witnesses = cfg->audit_witnesses,
 	    .n_witnesses = cfg->audit_nwitnesses,
 	    .witnesses_min = (int)cfg->audit_witnesses_min,

@@ -90,7 +90,9 @@ static const struct key keys[] = {
     {"audit.sink_url", K_STRING, false, 0, 0, NULL, 0, OFF(audit_sink_url)},
     {"audit.sink_ca_file", K_PATH, false, 0, 0, NULL, 0, OFF(audit_sink_ca_file)},
     {"audit.verify_threads", K_INT, false, 1, 16, NULL, 2, OFF(audit_verify_threads)},
-    {"audit.reverify_seconds", K_INT, false, 1, 86400, NULL, 300, OFF(audit_reverify_seconds)},
+    {"audit.verify_budget", K_INT, false, 1, 100, NULL, 10, OFF(audit_verify_budget)},
+    /* deprecated (parse_audit warns): accepted so existing files load; drives nothing */
+    {"audit.reverify_seconds", K_INT, false, 1, 86400, NULL, 0, OFF(audit_reverify_seconds)},
     {"audit.witnesses", K_OBJECT, false, 0, 0, NULL, 0, 0},
     {"audit.witnesses.min", K_INT, false, 0, JG_AUDIT_MAX_WITNESSES, NULL, 0,
      OFF(audit_witnesses_min)},
@@ -760,6 +762,10 @@ parse_audit(struct ctx *c, struct jg_config *cfg)
 			      "jitgate.example.com/audit");
 	if (cfg->audit_sink_url != NULL && strncmp(cfg->audit_sink_url, "https://", 8) != 0)
 		return refuse(c, "audit.sink_url", "'audit.sink_url' must be an https:// URL");
+	if (cfg->audit_reverify_seconds != 0)
+		cfg->warning = "'audit.reverify_seconds' is deprecated and ignored: the rolling "
+			       "verifier re-verifies the whole log within 'audit.verify_budget' "
+			       "(docs/operations.md); remove the key";
 	if ((size_t)cfg->audit_witnesses_min > cfg->audit_nwitnesses)
 		return refuse(c, "audit.witnesses.min",
 			      "'audit.witnesses.min' (%lld) is more than the %zu witnesses listed",

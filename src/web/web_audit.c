@@ -3,7 +3,8 @@
  *
  *   GET  /audit                the latest checkpoint (size, root, time, whether its
  *                              signature verifies with this jitgate's checkpoint keys:
- *                              jg_audit_checkpoint_view()),
+ *                              jg_audit_checkpoint_view()), the rolling verifier's
+ *                              position, rate and detection window (jg_audit_stats()),
  *                              entries newest first with filters (type, actor, service,
  *                              time) and paging (jg_audit_list(), as GET /v1/audit/entries)
  *   GET  /audit/proof?seq=N    entry N's inclusion proof, checked against the signed
@@ -107,6 +108,44 @@ checkpoint_box(struct jg_web *w)
 	checkpoint_button(w);
 	JG_HTML(h, "</section>");
 	jg_audit_checkpoint_view_clear(&v);
+}
+
+/*
+ * The rolling verifier as this replica sees it (jg_audit_stats): where the
+ * sweep is, its rate at audit.verify_budget, and the detection window for
+ * an edit of an old entry (docs/operations.md, "The rolling verifier").
+ */
+static void
+sweep_box(struct jg_web *w)
+{
+	struct jg_html *h = &w->h;
+	struct jg_app *app = w->req->app;
+	struct jg_audit_stats st;
+
+	jg_audit_stats(app->audit, &st);
+	JG_HTML(h, "<section id=\"verifier\"><h2>Rolling verifier</h2><dl>");
+	if (!st.sweep.leading) {
+		JG_HTML(h, "<dt>Sweep</dt><dd id=\"sweep-state\">not on this replica (the leader "
+			   "of <code>audit-verifier</code> sweeps)</dd></dl></section>");
+		return;
+	}
+	JG_HTML(h, "<dt>Sweep</dt><dd id=\"sweep-state\">");
+	jg_html_textf(h, "at entry %llu of %llu (%llu whole sweeps since start)",
+		      (unsigned long long)st.sweep.position, (unsigned long long)st.sweep.size,
+		      (unsigned long long)st.sweep.sweeps);
+	JG_HTML(h, "</dd><dt>Rate</dt><dd id=\"sweep-rate\">");
+	if (st.sweep.rate > 0)
+		jg_html_textf(h, "%.0f entries/s at %.1f %% of one core", st.sweep.rate,
+			      st.sweep.cpu_share * 100.0);
+	else
+		JG_HTML(h, "not measured yet");
+	JG_HTML(h, "</dd><dt>Detection window</dt><dd id=\"sweep-window\">");
+	if (st.sweep.window_seconds > 0)
+		jg_html_textf(h, "%.1f s: an edit of an old entry is found within one whole sweep",
+			      st.sweep.window_seconds);
+	else
+		JG_HTML(h, "not measured yet");
+	JG_HTML(h, "</dd></dl></section>");
 }
 
 /* A form value of the filters (GET query), NULL when empty. */
@@ -246,6 +285,7 @@ handle_audit(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_web_page_start(&w, "Audit", "audit");
 	jg_web_ok_notice(&w);
 	checkpoint_box(&w);
+	sweep_box(&w);
 	JG_HTML(h, "<section id=\"entries\"><h2>Entries</h2>"
 		   "<form method=\"get\" action=\"/audit\" class=\"filters\">");
 	filter_input(h, "type", "Type", "text", type, "request.created");

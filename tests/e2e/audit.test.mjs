@@ -425,8 +425,8 @@ describe('off-host checkpoint sinks', () => {
 });
 
 describe('verification while serving', () => {
-  test('an older entry edited underneath a running server is caught within reverify_seconds: /readyz fails', async () => {
-    const jg = await startJitgate({ extraConfig: 'audit:\n  reverify_seconds: 1\n' });
+  test('an older entry edited underneath a running server is caught by the rolling verifier: /readyz fails', async () => {
+    const jg = await startJitgate({ extraConfig: 'audit:\n  verify_budget: 100\n' });
     try {
       for (let i = 0; i < 5; i++) await exportLog(jg);
       assert.equal((await jg.request('GET', '/readyz')).status, 200);
@@ -516,7 +516,7 @@ describe('the verified state: start from it, and a fault found while serving is 
   });
 
   test('a fault found while serving is stored: every restart exits 5 naming the entry, even once the edit is undone; removing the state re-verifies everything', async () => {
-    const jg = await startJitgate({ extraConfig: 'audit:\n  reverify_seconds: 1\n' });
+    const jg = await startJitgate({ extraConfig: 'audit:\n  verify_budget: 100\n' });
     let again;
     try {
       for (let i = 0; i < 4; i++) await exportLog(jg);
@@ -527,7 +527,7 @@ describe('the verified state: start from it, and a fault found while serving is 
         await new Promise((ok) => setTimeout(ok, 200));
       }
       const stored = jg.logLines().find((l) => /fault is stored/.test(l.msg));
-      assert.ok(stored, `the periodic re-verification found nothing to store:\n${jg.stderr}`);
+      assert.ok(stored, `the rolling verifier found nothing to store:\n${jg.stderr}`);
       assert.equal(stored.first_bad_seq, 1);
       await jg.stop();
 
@@ -549,6 +549,102 @@ describe('the verified state: start from it, and a fault found while serving is 
       assert.equal(ok.state_written, true);
       await again.stop();
       // (and with the edit still there, that full verification would have refused: the first describe)
+    } finally {
+      if (again && !again.exited) await again.stop();
+      await cleanup(jg);
+    }
+  });
+
+  // One sample of jg's /metrics, or null when it is not exported (yet).
+  async function metric(jg, name) {
+    const r = await jg.request('GET', '/metrics');
+    assert.equal(r.status, 200);
+    const line = r.body.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.split(' ').at(-1)) : null;
+  }
+
+  test('an edit of an old entry made while stopped is caught by the rolling verifier within the computed window; a restart then exits 5 naming the entry', async () => {
+    // a small budget: the window is what the sweep achieves at it (and at least its 1 s period)
+    const cfg = `${QUIET}  verify_budget: 2\n`;
+    const jg = await startJitgate({ extraConfig: cfg });
+    let again;
+    try {
+      for (let i = 0; i < 6; i++) await exportLog(jg); // each ends with a checkpoint: the state follows
+      const until = async (what, fn, ms = 20000) => {
+        const end = Date.now() + ms;
+        for (;;) {
+          const v = await fn();
+          if (v || Date.now() > end) return v;
+          await new Promise((ok) => setTimeout(ok, 100));
+        }
+      };
+      // the sweep ran: its window is exported, with its rate and CPU share
+      assert.ok(await until('a window', () => metric(jg, 'jitgate_audit_detection_window_seconds')), 'no window exported');
+      assert.equal(await metric(jg, 'jitgate_audit_verifier_sweeping'), 1);
+      assert.ok(await metric(jg, 'jitgate_audit_verifier_entries_per_second') > 0);
+      const share = await metric(jg, 'jitgate_audit_verifier_cpu_share');
+      assert.ok(share >= 0 && share <= 1, `cpu share ${share}`);
+      await jg.stop();
+      const from = stateSize(jg);
+      assert.ok(from > 2, `the state (${from}) must cover the entry edited`);
+      jg.db.tamperEntry(1, (text) => text.replaceAll('"from":0', '"from":7'));
+
+      // the start does not read entry 1 again (the state vouches for it): it serves ...
+      again = await restart(jg);
+      const t0 = Date.now();
+      const ok = again.logLines().find((l) => l.msg === 'audit log verified');
+      assert.equal(ok.from, 'verified state', JSON.stringify(ok));
+      // ... until the sweep reaches it: /readyz fails
+      const ready = await until('readyz 503', async () => ((await again.request('GET', '/readyz')).status === 503 ? Date.now() : null), 30000);
+      assert.ok(ready, `the edit was not detected:\n${again.stderr.slice(-2000)}`);
+      const window = await metric(again, 'jitgate_audit_detection_window_seconds');
+      assert.ok(window > 0, 'no window exported');
+      // within the window, plus the sweep's first round a second after the start and a slack
+      assert.ok(ready - t0 <= window * 1000 + 1000 + 2000, `detected after ${ready - t0} ms, window ${window} s`);
+      const line = again.logLines().find((l) => /no longer verifies/.test(l.msg));
+      assert.match(line.why, /^entry 1: /);
+      const stored = await until('stored', () => again.logLines().find((l) => /fault is stored/.test(l.msg)), 5000);
+      assert.equal(stored.first_bad_seq, 1);
+      const refused = await again.auditor('GET', '/v1/audit/export');
+      assert.equal(refused.status, 503, refused.body); // audited actions fail closed
+      await again.stop();
+
+      const r = refusedStart(jg);
+      assert.equal(r.status, 5, r.stderr);
+      assert.equal(r.line.first_bad_seq, 1, JSON.stringify(r.line));
+      assert.match(r.line.why, /stored/);
+    } finally {
+      if (again && !again.exited) await again.stop();
+      await cleanup(jg);
+    }
+  });
+
+  test('audit.reverify_seconds is accepted with a deprecation warning; the sweep\'s cursor is stored at stop and read back at the next start', async () => {
+    const jg = await startJitgate({ extraConfig: `${QUIET}  reverify_seconds: 60\n` });
+    let again;
+    try {
+      const warn = jg.logLines().find((l) => /'audit.reverify_seconds' is deprecated/.test(l.msg));
+      assert.ok(warn, jg.stderr.slice(-2000));
+      assert.equal(warn.level, 'warn');
+      for (let i = 0; i < 3; i++) await exportLog(jg);
+      // the sweep has begun (its first round is a second after the start): its cursor is stored at stop
+      for (let end = Date.now() + 10000; !jg.logLines().some((x) => /rolling verifier sweeps/.test(x.msg)) && Date.now() < end;) {
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      await jg.stop();
+      const row = jg.db.rows('SELECT sweep_seq FROM audit_state')[0];
+      assert.notEqual(row.sweep_seq, null, 'no cursor stored');
+      again = await restart(jg);
+      const sweeping = await (async () => {
+        const end = Date.now() + 10000;
+        for (;;) {
+          const l = again.logLines().find((x) => /rolling verifier sweeps/.test(x.msg));
+          if (l || Date.now() > end) return l;
+          await new Promise((ok) => setTimeout(ok, 100));
+        }
+      })();
+      assert.ok(sweeping, again.stderr.slice(-2000));
+      assert.equal(sweeping.from, Number(row.sweep_seq)); // from the stored cursor (test_audit_state.c: not from 0)
     } finally {
       if (again && !again.exited) await again.stop();
       await cleanup(jg);

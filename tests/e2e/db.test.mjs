@@ -267,7 +267,7 @@ describe('the harness on postgres (JG_E2E_DB=postgres)', () => {
       openDb(store.ownerUrl).exec('CREATE TABLE probe_t (v integer)');
       assert.throws(() => openDb(store.url).exec('CREATE TABLE mine (v integer)'), /permission denied for schema public/);
       assert.deepEqual(store.db.tables(), ['probe_t']);
-      const cfg = writeConfig(dir, 1, 'telemetry:\n  logs_retention_seconds: 2\naudit:\n  reverify_seconds: 1\n', {}, undefined, store);
+      const cfg = writeConfig(dir, 1, 'telemetry:\n  logs_retention_seconds: 2\naudit:\n  verify_budget: 50\n', {}, undefined, store);
       const text = readFileSync(cfg, 'utf8');
       assert.ok(text.includes(`database:\n  url: "${store.url}"\n  owner_url: "${store.ownerUrl}"\n`), text);
       assert.ok(text.includes(`telemetry:\n  database: "${store.url}"\n  logs_retention_seconds: 2\n`), text);

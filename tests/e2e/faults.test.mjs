@@ -651,7 +651,7 @@ describe('clock jumps (libfaketime drives the real binary; CLOCK_MONOTONIC stays
 
 describe('a corrupted audit row', () => {
   test('fail closed at once and at the next start, naming the entry', async () => {
-    const jg = await startJitgate({ extraConfig: 'audit:\n  reverify_seconds: 1\n' });
+    const jg = await startJitgate({ extraConfig: 'audit:\n  verify_budget: 100\n' });
     try {
       const a = actors(jg);
       for (let i = 0; i < 4; i++) assert.equal((await a.readLogs()).status, 201);

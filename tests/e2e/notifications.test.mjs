@@ -102,7 +102,7 @@ describe('notifications', () => {
     const extraConfig = [
       'audit:',
       '  checkpoint_every_seconds: 1',
-      '  reverify_seconds: 1',
+      '  verify_budget: 100',
       '  sink_url: "https://127.0.0.1:9/checkpoints"', // nothing listens: the operators hear of it
       'notifications:',
       '  retry_base_ms: 200',

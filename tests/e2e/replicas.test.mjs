@@ -27,7 +27,7 @@ const INC = 'INC-4711 payment retries failing in eu-west';
 const SECRET = 'receiver-shared-secret-0123456789';
 const SESSION = '__Host-jitgate_session';
 // the jobs this file expects to run once across replicas
-const ONCE = ['sweeper', 'notify-timer', 'audit-stream', 'audit-checkpoints'];
+const ONCE = ['sweeper', 'notify-timer', 'audit-stream', 'audit-checkpoints', 'audit-verifier'];
 
 async function until(what, fn, ms = 20000) {
   const end = Date.now() + ms;
@@ -187,6 +187,16 @@ postgresOnly(describe)('three replicas on one database', () => {
       assert.equal(await metric(jg, 'jitgate_policy_set_info', `sha256="${want}"`), 1);
     }
     for (const job of ONCE) await oneLeader(set, job);
+    // one sweep at a time: only the leader of audit-verifier runs the rolling verifier
+    const sweeper = await oneLeader(set, 'audit-verifier');
+    await until('one replica sweeping, the leader', async () => {
+      const on = await Promise.all(set.replicas.map((jg) => metric(jg, 'jitgate_audit_verifier_sweeping')));
+      return on.every((v, i) => v === (i === sweeper ? 1 : 0));
+    });
+    assert.ok(await until('its window', () => metric(r(sweeper), 'jitgate_audit_detection_window_seconds')) > 0);
+    for (const [i, jg] of set.replicas.entries()) {
+      if (i !== sweeper) assert.equal(await metric(jg, 'jitgate_audit_detection_window_seconds'), null, `replica ${i} measures no sweep`);
+    }
   });
 
   test('calls alternate across replicas and work on each', async () => {

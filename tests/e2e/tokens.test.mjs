@@ -106,7 +106,7 @@ describe('capability tokens, the guard and probes', () => {
   const newToken = async (grantId) => { const t = await issue(grantId); issued.push(decode(t.token).payload.jti); return t; };
 
   before(async () => {
-    jg = await startJitgate({ extraConfig: 'audit:\n  reverify_seconds: 1\n' });
+    jg = await startJitgate({ extraConfig: 'audit:\n  verify_budget: 100\n' });
     // started first so that its 2 seconds run out while other tests run
     const g = await probeGrant(2);
     const t = await newToken(g.id);
@@ -647,7 +647,7 @@ describe('capability tokens, the guard and probes', () => {
 
   // ---- last: breaks this server's log for good
 
-  test('an older, unrelated entry edited underneath (reverify_seconds 1): within ~3 s every guarded call is 503, /readyz fails', async () => {
+  test('an older, unrelated entry edited underneath (the rolling verifier): within ~3 s every guarded call is 503, /readyz fails', async () => {
     const t = await newToken(main.grant.id);
     assert.equal((await withToken(t.token, 'GET', PROBES)).status, 200);
     assert.equal((await jg.request('GET', '/readyz')).status, 200);

@@ -368,6 +368,9 @@ describe('the web pages in Chromium', () => {
     assert.ok(size > 10, `checkpoint size ${size}`);
     assert.match(await page.locator('#checkpoint').textContent(), /\(0 since this checkpoint\)/);
     assert.match(await page.locator('#cp-signature').textContent(), /^valid/);
+    // the rolling verifier: where its sweep is, and the detection window it achieves
+    assert.match(await page.locator('#sweep-state').textContent(), /^at entry \d+ of \d+ \(\d+ whole sweeps since start\)$/);
+    assert.match(await page.locator('#sweep-window').textContent(), /^\d+\.\d s: an edit of an old entry is found within one whole sweep$/);
     await page.fill('input[name=type]', 'request.created');
     await page.fill('input[name=actor]', 'alice');
     await page.getByRole('button', { name: 'Filter' }).click();

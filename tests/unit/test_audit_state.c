@@ -557,6 +557,326 @@ test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running(void **state
 
 /* ---- start time and history ------------------------------------------------------- */
 
+/* ---- the rolling verifier (audit_sweep.c) ------------------------------------------ */
+
+/* Lifts table's append-only guard (SQLite: its update trigger; PostgreSQL: its triggers). */
+static void
+unguard(struct fixture *f, const char *table)
+{
+	char sql[160];
+#ifdef JG_TEST_PG
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s DISABLE TRIGGER USER", table);
+#else
+	snprintf(sql, sizeof(sql), "DROP TRIGGER IF EXISTS %s_no_update", table);
+#endif
+	admin_exec(f, sql);
+}
+
+/* The whole log, verified as serve's start verifies it without a state. */
+static void
+verified_chain(struct fixture *f, struct jg_chain *chain)
+{
+	struct jg_chain_fault fault;
+	uint64_t size = 0;
+	assert_int_equal(jg_audit_verify_store_chain(f->store, &f->vs, 2, &size, chain, &fault), 0);
+}
+
+/* Sweep slices of max entries from *cur until an error or the end (*wrapped). */
+static int
+sweep(struct fixture *f, struct jg_chain *cur, const struct jg_chain *verified, size_t max,
+      int *wrapped, struct jg_chain_fault *fault)
+{
+	struct jg_store_conn *c;
+	int rc;
+
+	*wrapped = 0;
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	do
+		rc = jg_audit_sweep_step(c, &f->vs, cur, verified, max, wrapped, fault);
+	while (rc == 0 && !*wrapped);
+	jg_store_release(f->store, c);
+	return rc;
+}
+
+/*
+ * An edit of an entry below the verified state made while jitgate was
+ * stopped: the start does not read it again (the state vouches for it), the
+ * running server's rolling verifier (its real thread, here at a budget of
+ * 100 %) finds it, the log fails closed and the fault is stored, so the
+ * next start refuses naming the entry.
+ */
+static void
+test_the_rolling_verifier_catches_an_old_edit_made_while_stopped(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_audit_config cfg = {.origin = ORIGIN,
+				      .checkpoint_entries = 1000000,
+				      .checkpoint_seconds = 3600,
+				      .verify_threads = 2,
+				      .verify_budget = 100};
+	struct jg_audit_start_report rep;
+	struct jg_chain_fault fault;
+	struct jg_audit_state s;
+	struct jg_chain chain;
+	char err[512] = "";
+
+	append_n(f, 40);
+	assert_int_equal(checkpoint(f), 40);
+	append_n(f, 5);
+	jg_audit_free(f->audit); /* stopped */
+	f->audit = NULL;
+	tamper_entry(f, 12);
+
+	/* the start reads only the 5 entries after the state: it serves */
+	assert_int_equal(start(f, &chain, &rep, &fault), 0);
+	assert_int_equal(rep.how, JG_AUDIT_START_TAIL);
+	assert_int_equal(rep.tail, 5);
+	if (jg_audit_open(f->store, f->keys, &cfg, &f->audit, err, sizeof(err)) != 0)
+		fail_msg("jg_audit_open: %s", err);
+	jg_audit_set_verified(f->audit, &chain);
+	assert_int_equal(jg_audit_start(f->audit), 0);
+	/* the sweep's first round is a second after the start; 45 entries take milliseconds */
+	for (int i = 0; i < 300 && jg_audit_healthy(f->audit, NULL, 0) == 0; i++)
+		usleep(100 * 1000);
+	char why[400] = "";
+	assert_int_equal(jg_audit_healthy(f->audit, why, sizeof(why)), JG_EVERIFY);
+	assert_non_null(strstr(why, "entry 12"));
+	jg_audit_free(f->audit); /* stops: the fault is stored by now */
+	f->audit = NULL;
+
+	assert_int_equal(state_read(f, &s), 0);
+	assert_true(s.faulted);
+	assert_int_equal(s.fault_seq, 12);
+	assert_int_equal(start(f, &chain, &rep, &fault), JG_EVERIFY); /* serve: exit 5 */
+	assert_int_equal(fault.seq, 12);
+	assert_non_null(strstr(fault.why, "stored"));
+}
+
+/*
+ * The cursor is stored in the verified state (MAC'd, under domain v2) and
+ * kept by the checkpoints' writes; a sweep resumed from it goes on from
+ * there, not from 0: an edit below it is only found by the next pass.
+ */
+static void
+test_the_sweep_cursor_is_stored_and_a_restart_resumes_from_it(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain verified, cur, resumed;
+	struct jg_chain_fault fault;
+	struct jg_store_conn *c;
+	struct jg_audit_state s;
+	int wrapped = 0;
+
+	append_n(f, 30);
+	assert_int_equal(checkpoint(f), 30);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_false(s.swept); /* a row without a cursor verifies as before (domain v1) */
+	verified_chain(f, &verified);
+
+	jg_chain_init(&cur, 1);
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_audit_sweep_step(c, &f->vs, &cur, &verified, 10, &wrapped, &fault), 0);
+	jg_store_release(f->store, c);
+	assert_int_equal(cur.next_seq, 10);
+	assert_false(wrapped);
+	assert_int_equal(jg_audit_state_store_sweep(f->store, f->state_keys, &cur), 0);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_true(s.swept);
+	assert_same_chain(&s.sweep, &cur);
+	assert_int_equal(s.size, 30); /* the rest of the row as it was */
+
+	/* a checkpoint rewrites the row and keeps the cursor */
+	append_n(f, 4);
+	assert_int_equal(checkpoint(f), 34);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.size, 34);
+	assert_true(s.swept);
+	assert_int_equal(s.sweep.next_seq, 10);
+
+	/* restarted from the stored cursor: an edit below it is not seen in this pass ... */
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+	verified_chain(f, &verified);
+	tamper_entry(f, 3);
+	resumed = s.sweep;
+	assert_int_equal(sweep(f, &resumed, &verified, 7, &wrapped, &fault), 0);
+	assert_true(wrapped);
+	assert_int_equal(resumed.next_seq, 0); /* at the head: over again from 0 */
+	/* ... but in the next one, naming the entry */
+	assert_int_equal(sweep(f, &resumed, &verified, 7, &wrapped, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 3);
+	assert_int_equal(resumed.next_seq, 3); /* left before the entry at fault */
+}
+
+/* A stored checkpoint's signature, and a stored tree node, edited below the state: found. */
+static void
+test_the_sweep_catches_an_edited_checkpoint_signature_and_tree_node(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain verified, cur;
+	struct jg_chain_fault fault;
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	int wrapped;
+
+	append_n(f, 8);
+	assert_int_equal(checkpoint(f), 8);
+	append_n(f, 12);
+	assert_int_equal(checkpoint(f), 20);
+	verified_chain(f, &verified);
+	jg_chain_init(&cur, 1);
+	assert_int_equal(sweep(f, &cur, &verified, 5, &wrapped, &fault), 0); /* sound: one pass */
+	assert_true(wrapped);
+
+	/* one base64 character of the size-8 checkpoint's signature changed */
+	unguard(f, "audit_checkpoints");
+	admin_exec(f, "UPDATE audit_checkpoints SET note = substr(note, 1, length(note) - 6) || "
+		      "CASE WHEN substr(note, length(note) - 5, 1) = 'A' THEN 'B' ELSE 'A' END || "
+		      "substr(note, length(note) - 4) WHERE size = 8");
+	jg_chain_init(&cur, 1);
+	assert_int_equal(sweep(f, &cur, &verified, 5, &wrapped, &fault), JG_EVERIFY);
+	assert_non_null(strstr(fault.why, "checkpoint of size 8 is not validly signed"));
+	assert_int_equal(cur.next_seq, 8); /* found where the tree reaches its size */
+
+	/* a new log: one tree node (level 1, covering entries 4 and 5) edited */
+	teardown(state);
+	setup(state);
+	f = *state;
+	append_n(f, 12);
+	assert_int_equal(checkpoint(f), 12);
+	verified_chain(f, &verified);
+	unguard(f, "audit_nodes");
+	assert_int_equal(jg_store_acquire(f->admin, &c), 0);
+	assert_int_equal(
+	    jg_stmt_prepare(c, "UPDATE audit_nodes SET hash = ? WHERE level = 1 AND idx = 2", &st),
+	    0);
+	uint8_t zeros[32] = {0};
+	jg_stmt_bind_blob(st, 1, zeros, sizeof(zeros));
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
+	jg_stmt_finish(st);
+	jg_store_release(f->admin, c);
+	jg_chain_init(&cur, 1);
+	assert_int_equal(sweep(f, &cur, &verified, 3, &wrapped, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 5);
+	assert_non_null(strstr(fault.why, "tree node"));
+}
+
+/*
+ * The newest rows removed under the verified chain: with the head left as
+ * it was, entries are missing (a fault naming the first); with the head
+ * shrunk too - what a failover that lost an unconfirmed tail looks like,
+ * which the writer judges - the sweep starts over instead.
+ */
+static void
+test_the_sweep_names_an_entry_removed_and_starts_over_after_a_lost_tail(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain verified, cur;
+	struct jg_chain_fault fault;
+	int wrapped;
+
+	append_n(f, 12);
+	assert_int_equal(checkpoint(f), 12);
+	verified_chain(f, &verified);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
+#ifdef JG_TEST_PG
+	admin_exec(f, "ALTER TABLE audit_log DISABLE TRIGGER USER");
+	admin_exec(f, "ALTER TABLE audit_head DISABLE TRIGGER USER");
+#else
+	admin_exec(f, "DROP TRIGGER IF EXISTS audit_log_no_delete");
+	admin_exec(f, "DROP TRIGGER IF EXISTS audit_head_only_grows");
+#endif
+	admin_exec(f, "DELETE FROM audit_log WHERE seq >= 10");
+	jg_chain_init(&cur, 1);
+	assert_int_equal(sweep(f, &cur, &verified, 4, &wrapped, &fault), JG_EVERIFY);
+	assert_int_equal(fault.seq, 10);
+	assert_non_null(strstr(fault.why, "missing"));
+	assert_int_equal(cur.next_seq, 10); /* everything before it was re-verified */
+
+	admin_exec(f, "UPDATE audit_head SET size = 10 WHERE id = 1");
+	assert_int_equal(sweep(f, &cur, &verified, 4, &wrapped, &fault), 0);
+	assert_true(wrapped);
+	assert_int_equal(cur.next_seq, 0);
+}
+
+/* The cursor's columns copied back from an older row, or removed: the MAC no longer verifies. */
+static void
+test_the_sweep_cursor_cannot_be_forged_without_the_key(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_chain verified, cur;
+	struct jg_chain_fault fault;
+	struct jg_store_conn *c;
+	struct jg_audit_state s;
+	struct jg_stmt *st;
+	uint8_t last[32], fr[JG_MERKLE_FRONTIER_MAX_BYTES];
+	size_t last_len, fr_len;
+	int64_t seq;
+	int wrapped;
+
+	append_n(f, 30);
+	assert_int_equal(checkpoint(f), 30);
+	verified_chain(f, &verified);
+	jg_chain_init(&cur, 1);
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_audit_sweep_step(c, &f->vs, &cur, &verified, 10, &wrapped, &fault), 0);
+	jg_store_release(f->store, c);
+	assert_int_equal(jg_audit_state_store_sweep(f->store, f->state_keys, &cur), 0);
+	/* what the database held at cursor 10 */
+	assert_int_equal(jg_store_acquire(f->admin, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c,
+					 "SELECT sweep_seq, sweep_last, sweep_frontier FROM "
+					 "audit_state WHERE id = 1",
+					 &st),
+			 0);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+	seq = jg_stmt_column_int64(st, 0);
+	const void *b = jg_stmt_column_blob(st, 1, &last_len);
+	assert_int_equal(last_len, 32);
+	memcpy(last, b, 32);
+	b = jg_stmt_column_blob(st, 2, &fr_len);
+	assert_true(fr_len <= sizeof(fr));
+	memcpy(fr, b, fr_len);
+	jg_stmt_finish(st);
+	jg_store_release(f->admin, c);
+	assert_int_equal(seq, 10);
+
+	/* the sweep moves on to 20; the database puts the cursor back to 10 (columns valid) */
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_audit_sweep_step(c, &f->vs, &cur, &verified, 10, &wrapped, &fault), 0);
+	jg_store_release(f->store, c);
+	assert_int_equal(jg_audit_state_store_sweep(f->store, f->state_keys, &cur), 0);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_int_equal(s.sweep.next_seq, 20);
+	assert_int_equal(jg_store_acquire(f->admin, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c,
+					 "UPDATE audit_state SET sweep_seq = ?, sweep_last = ?, "
+					 "sweep_frontier = ? WHERE id = 1",
+					 &st),
+			 0);
+	jg_stmt_bind_int64(st, 1, seq);
+	jg_stmt_bind_blob(st, 2, last, 32);
+	jg_stmt_bind_blob(st, 3, fr, fr_len);
+	assert_int_equal(jg_stmt_step(st), JG_STMT_DONE);
+	jg_stmt_finish(st);
+	jg_store_release(f->admin, c);
+	assert_int_equal(state_read(f, &s), JG_EVERIFY);
+	/* the writers refuse the row too (the caller fails closed) */
+	assert_int_equal(jg_audit_state_store_sweep(f->store, f->state_keys, &cur), JG_EVERIFY);
+
+	/* the cursor removed (a v2 row made to look like v1): refused as well */
+	assert_int_equal(jg_audit_state_store(f->store, f->state_keys, ORIGIN, NULL, UINT64_MAX,
+					      "a fault, so that the row is rewritten"),
+			 0);
+	assert_int_equal(jg_audit_state_store_sweep(f->store, f->state_keys, &cur), 0);
+	assert_int_equal(state_read(f, &s), 0);
+	assert_true(s.swept);
+	admin_exec(f, "UPDATE audit_state SET sweep_seq = NULL, sweep_last = NULL, "
+		      "sweep_frontier = NULL WHERE id = 1");
+	assert_int_equal(state_read(f, &s), JG_EVERIFY);
+}
+
 struct bulk {
 	int count;
 };
@@ -642,14 +962,21 @@ test_start_time_does_not_grow_with_history(void **state)
 	fill(f, 5000 - TAIL);
 	assert_int_equal(checkpoint(f), 5000 - TAIL);
 	fill(f, TAIL);
+	/* the starts timed with no server running beside them (its rolling verifier reads the log)
+	 */
+	jg_audit_free(f->audit);
+	f->audit = NULL;
 	small = start_seconds(f, 5000);
 	t0 = seconds_now();
 	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
 	whole_small = seconds_now() - t0;
 
+	audit_open(f, &f->audit);
 	fill(f, 45000 - TAIL);
 	assert_int_equal(checkpoint(f), 50000 - TAIL);
 	fill(f, TAIL);
+	jg_audit_free(f->audit);
+	f->audit = NULL;
 	big = start_seconds(f, 50000);
 	t0 = seconds_now();
 	assert_int_equal(jg_audit_verify_store(f->store, &f->vs, 2, &size, &fault), 0);
@@ -691,6 +1018,18 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 		test_a_checkpoint_refuses_to_overwrite_a_state_edited_while_running, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_rolling_verifier_catches_an_old_edit_made_while_stopped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_sweep_cursor_is_stored_and_a_restart_resumes_from_it, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_sweep_catches_an_edited_checkpoint_signature_and_tree_node, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_sweep_names_an_entry_removed_and_starts_over_after_a_lost_tail, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_the_sweep_cursor_cannot_be_forged_without_the_key,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_time_does_not_grow_with_history, setup,
 					    teardown),
 	};

@@ -608,6 +608,43 @@ test_config_parse_notifications_refused(void **state)
 		       "'notifications.sinks' must be a list of at most 16 sinks");
 }
 
+/*
+ * audit.verify_budget: a percent of one core, 10 by default, 1-100; the
+ * deprecated audit.reverify_seconds is still accepted (old files load) with
+ * a warning that says it is ignored.
+ */
+static void
+test_config_audit_verify_budget_and_deprecated_reverify(void **state)
+{
+	struct jg_config *cfg = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(parse(valid, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->audit_verify_budget, 10);
+	assert_null(cfg->warning);
+	jg_config_free(cfg);
+	cfg = NULL;
+
+	assert_int_equal(parse(with("audit:\n  verify_budget: 25\n"), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->audit_verify_budget, 25);
+	jg_config_free(cfg);
+	cfg = NULL;
+	expect_refused(with("audit:\n  verify_budget: 0\n"),
+		       "'audit.verify_budget' must be an integer between 1 and 100");
+	expect_refused(with("audit:\n  verify_budget: 101\n"),
+		       "'audit.verify_budget' must be an integer between 1 and 100");
+	expect_refused(with("audit:\n  verify_budget: \"10%\"\n"),
+		       "'audit.verify_budget' must be an integer");
+
+	assert_int_equal(parse(with("audit:\n  reverify_seconds: 300\n"), &cfg, err, sizeof(err)),
+			 0);
+	assert_non_null(cfg->warning);
+	assert_non_null(strstr(cfg->warning, "'audit.reverify_seconds' is deprecated"));
+	assert_int_equal(cfg->audit_verify_budget, 10); /* it changes nothing else */
+	jg_config_free(cfg);
+}
+
 /* audit.witnesses: servers read with their paths resolved; bad ones refused naming the key. */
 static void
 test_config_parse_witnesses(void **state)
@@ -682,6 +719,7 @@ main(void)
 	    cmocka_unit_test(test_config_parse_notifications),
 	    cmocka_unit_test(test_config_parse_witnesses),
 	    cmocka_unit_test(test_config_parse_notifications_refused),
+	    cmocka_unit_test(test_config_audit_verify_budget_and_deprecated_reverify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
