@@ -165,6 +165,24 @@ load_verifier(const char *arg, const char *origin, struct jg_note_verifier *v)
 	return rc;
 }
 
+/* The --key arguments as verifiers named origin (for PEM keys); -1 after saying which is bad. */
+static int
+load_verifiers(const char *const *keys, int nkeys, const char *origin,
+	       struct jg_audit_verifiers *vs)
+{
+	for (int i = 0; i < nkeys; i++) {
+		if (load_verifier(keys[i], origin, &vs->v[vs->n]) != 0) {
+			fprintf(stderr,
+				"jitgate audit verify: --key %s: not a PEM Ed25519 public key "
+				"nor a verifier key\n",
+				keys[i]);
+			return -1;
+		}
+		vs->n++;
+	}
+	return 0;
+}
+
 /* Prints the verdict the way both verifications do; returns the exit status. */
 static int
 print_verdict(int rc, const char *summary, const struct jg_chain_fault *fault)
@@ -204,16 +222,8 @@ verify_archive(const char *dir, const char *const *keys, int nkeys, int threads)
 	size_t olen = strcspn(text, "\n");
 	snprintf(origin, sizeof(origin), "%.*s", (int)(olen < sizeof(origin) ? olen : 0), text);
 	free(text);
-	for (int i = 0; i < nkeys; i++) {
-		if (load_verifier(keys[i], origin, &vs.v[vs.n]) != 0) {
-			fprintf(stderr,
-				"jitgate audit verify: --key %s: not a PEM Ed25519 public key "
-				"nor a verifier key\n",
-				keys[i]);
-			return JG_EXIT_USAGE;
-		}
-		vs.n++;
-	}
+	if (load_verifiers(keys, nkeys, origin, &vs) != 0)
+		return JG_EXIT_USAGE;
 	int rc = jg_audit_verify_archive(dir, &vs, threads, summary, sizeof(summary), &fault);
 	return print_verdict(rc, summary, &fault);
 }
@@ -334,16 +344,9 @@ cmd_verify(int argc, char **argv)
 		munmap(buf, len ? len : 1);
 		return JG_EXIT_RUNTIME;
 	}
-	for (int i = 0; i < nkeys; i++) {
-		if (load_verifier(keys[i], origin, &vs.v[vs.n]) != 0) {
-			fprintf(stderr,
-				"jitgate audit verify: --key %s: not a PEM Ed25519 public key "
-				"nor a verifier key\n",
-				keys[i]);
-			munmap(buf, len ? len : 1);
-			return JG_EXIT_USAGE;
-		}
-		vs.n++;
+	if (load_verifiers(keys, nkeys, origin, &vs) != 0) {
+		munmap(buf, len ? len : 1);
+		return JG_EXIT_USAGE;
 	}
 	if (old_path && jg_file_read(old_path, JG_NOTE_MAX_BYTES, false, &old, &old_len, err,
 				     sizeof(err)) != 0) {

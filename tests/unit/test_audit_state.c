@@ -37,6 +37,7 @@
 #include "jitgate/migrate.h"
 #include "jitgate/signed_note.h"
 #include "jitgate/store.h"
+#include "audit_fill.h"
 #include "unit_fs.h"
 #ifdef JG_TEST_PG
 #include "pgdb.h"
@@ -877,33 +878,10 @@ test_the_sweep_cursor_cannot_be_forged_without_the_key(void **state)
 	assert_int_equal(state_read(f, &s), JG_EVERIFY);
 }
 
-struct bulk {
-	int count;
-};
-
-/* The writer's bulk path (as bench/audit_bench.c's fill): many appends in one batch. */
-static int
-bulk_fn(struct jg_audit_tx *tx, void *ctx)
-{
-	struct bulk *b = ctx;
-	for (int i = 0; i < b->count; i++) {
-		json_t *data = json_pack("{s:i,s:s}", "n", i, "service", "payment-gateway");
-		int rc = jg_audit_tx_append(tx, "grant.create", "tester", data, NULL);
-		json_decref(data);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
 static void
 fill(struct fixture *f, int count)
 {
-	for (int done = 0; done < count;) {
-		struct bulk b = {count - done < 20000 ? count - done : 20000};
-		assert_int_equal(jg_audit_run(f->audit, bulk_fn, &b), 0);
-		done += b.count;
-	}
+	unit_audit_fill(f->audit, count);
 }
 
 static double

@@ -42,6 +42,7 @@
 #include "jitgate/signed_note.h"
 #include "jitgate/store.h"
 #include "jitgate/tile_path.h"
+#include "audit_fill.h"
 #include "unit_fs.h"
 
 #define ORIGIN "jitgate.test/audit"
@@ -153,33 +154,11 @@ struct fixture {
 	struct jg_audit_verifiers vs;
 };
 
-struct fill_job {
-	int count;
-};
-
-static int
-fill_fn(struct jg_audit_tx *tx, void *ctx)
-{
-	struct fill_job *j = ctx;
-	for (int i = 0; i < j->count; i++) {
-		json_t *data = json_pack("{s:i}", "n", i);
-		int rc = jg_audit_tx_append(tx, "test.fill", "tester", data, NULL);
-		json_decref(data);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* Appends n entries through the writer's bulk path (batches of 10,000). */
+/* Appends n entries through the writer's bulk path. */
 static void
 fill(struct fixture *f, int n)
 {
-	for (int done = 0; done < n;) {
-		struct fill_job j = {n - done < 10000 ? n - done : 10000};
-		assert_int_equal(jg_audit_run(f->audit, fill_fn, &j), 0);
-		done += j.count;
-	}
+	unit_audit_fill(f->audit, n);
 }
 
 static int
