@@ -298,8 +298,8 @@ groups_json(const struct jg_access_caller *c)
 static const char sql_req_insert[] =
     "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
     "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
-    "pending_until, approved_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?)";
+    "pending_until, approved_at, activated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)";
 
 static int
 create_fn(struct jg_audit_tx *tx, void *vctx)
@@ -473,7 +473,8 @@ struct op_job {
 static const char sql_set_state[] =
     "UPDATE access_requests SET state = ?, ended_at = ?, end_reason = ?, ended_by = ? WHERE id = ?";
 static const char sql_activate[] =
-    "UPDATE access_requests SET state = 'active', approved_at = ?, expires_at = ? WHERE id = ?";
+    "UPDATE access_requests SET state = 'active', approved_at = ?1, activated_at = ?1, "
+    "expires_at = ?2 WHERE id = ?3";
 static const char sql_approval_insert[] =
     "INSERT INTO approvals (request_id, approver, requirement, created_at) VALUES (?, ?, ?, ?)";
 static const char sql_review[] =
@@ -1039,16 +1040,18 @@ jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 
 /*
  * The lifecycle's tables as `jitgate store copy` moves them (store.h);
- * requests before the approvals that refer to them.
+ * requests before the approvals that refer to them, and in the order they
+ * were made, so a grant comes before the extensions that refer to it.
  */
 #define REQUEST_COLUMNS                                                                            \
 	"id, requester, requester_groups, service, capabilities, duration, justification, "        \
 	"incident, break_glass, state, decision, policy_sha256, created_at, pending_until, "       \
 	"approved_at, expires_at, ended_at, end_reason, ended_by, reviewed_by, reviewed_at, "      \
-	"review_note"
+	"review_note, starts_at, activated_at, extends"
 static const struct jg_store_table access_tables[] = {
-    JG_STORE_TABLE("access_requests", REQUEST_COLUMNS, "tttttittitttiiiiitttit", "id",
-		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("access_requests", REQUEST_COLUMNS, "tttttittitttiiiiitttitiit",
+		   "created_at, id",
+		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("approvals", "request_id, approver, requirement, created_at", "ttii",
 		   "request_id, approver, requirement", "?, ?, ?, ?"),
     JG_STORE_TABLE("action_refusals", "actor, window_start, recorded, suppressed, actions", "tiiit",

@@ -14,6 +14,13 @@
  * session advisory lock (pg_advisory_lock(JG_MIGRATE_LOCK_KEY)) held for
  * the whole run, so one run sees the schema another left.
  *
+ * On SQLite the run turns foreign keys off (PRAGMA foreign_keys, which
+ * cannot change inside a transaction) and checks them with PRAGMA
+ * foreign_key_check before each migration commits: a migration may then
+ * rebuild a table that others reference (SQLite cannot alter a constraint;
+ * https://sqlite.org/lang_altertable.html#otheralter), and one that leaves a
+ * dangling reference still fails whole.
+ *
  * A status check (jg_migrate_status, what serve and the commands run at
  * start-up with the serving role) writes nothing: on PostgreSQL the serving
  * role may create no table, so a missing schema_migrations means that every
@@ -279,6 +286,32 @@ exec_one(struct jg_store_conn *conn, const char *sql, int64_t value, int64_t *ou
 	return rc == JG_STMT_ROW || rc == JG_STMT_DONE ? 0 : rc;
 }
 
+/*
+ * SQLite: whether the open transaction leaves a reference dangling (the
+ * check the rebuilt tables' foreign keys would have made): 0 when none,
+ * JG_EINVAL naming the first, or the store's error.
+ */
+static int
+foreign_keys_hold(struct jg_store_conn *conn, char *err, size_t errlen)
+{
+	struct jg_stmt *st;
+	int rc = jg_stmt_prepare(conn, "PRAGMA foreign_key_check", &st);
+	if (rc != 0)
+		return rc;
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		const char *table = jg_stmt_column_text(st, 0);
+		const char *parent = jg_stmt_column_text(st, 2);
+		snprintf(err, errlen, "a row of %s refers to a missing row of %s",
+			 table ? table : "?", parent ? parent : "?");
+		rc = JG_EINVAL;
+	} else if (rc == JG_STMT_DONE) {
+		rc = 0;
+	}
+	jg_stmt_finish(st);
+	return rc;
+}
+
 /* Whether the bookkeeping table exists: 1, 0 or an error. */
 static int
 have_table(struct jg_store_conn *conn, const struct book *book)
@@ -319,7 +352,7 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 {
 	struct migration *list = NULL;
 	struct jg_store_conn *conn = NULL;
-	bool *is_pending = NULL, locked = false;
+	bool *is_pending = NULL, locked = false, keys_off = false;
 	bool pg = jg_store_engine(store) == JG_STORE_POSTGRES;
 	char dir[3072]; /* + '/' + a name of < 128 fits read_dir's paths */
 	int n = 0, pending = 0, done = 0, rc;
@@ -376,6 +409,14 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 		*count = pending;
 		goto out;
 	}
+	if (!pg && pending > 0) {
+		if ((rc = exec_one(conn, "PRAGMA foreign_keys = OFF", 0, NULL)) != 0) {
+			snprintf(err, errlen, "turning foreign keys off: %s",
+				 jg_store_errmsg(conn));
+			goto out;
+		}
+		keys_off = true;
+	}
 	for (int i = 0; i < n; i++) {
 		struct jg_stmt *st;
 		if (!is_pending[i])
@@ -402,6 +443,12 @@ run(struct jg_store *store, const char *root, const char *set, bool apply, int *
 			jg_store_rollback(conn);
 			goto out;
 		}
+		if (keys_off && (rc = foreign_keys_hold(conn, why, sizeof(why))) != 0) {
+			snprintf(err, errlen, "%s/%s: %s", dir, list[i].name,
+				 rc == JG_EINVAL ? why : jg_store_errmsg(conn));
+			jg_store_rollback(conn);
+			goto out;
+		}
 		if (jg_stmt_prepare(conn, book->insert_applied, &st) != 0)
 			goto fail;
 		jg_stmt_bind_int64(st, 1, list[i].version);
@@ -424,6 +471,11 @@ fail:
 out:
 	if (locked)
 		(void)exec_one(conn, advisory_unlock_sql, JG_MIGRATE_LOCK_KEY, NULL);
+	/* the pooled connection goes back as it was opened: foreign keys on */
+	if (keys_off && exec_one(conn, "PRAGMA foreign_keys = ON", 0, NULL) != 0 && rc == 0) {
+		snprintf(err, errlen, "turning foreign keys back on: %s", jg_store_errmsg(conn));
+		rc = JG_ESTORE;
+	}
 	jg_store_release(store, conn);
 	free(is_pending);
 	free_list(list, n);

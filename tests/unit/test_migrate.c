@@ -559,6 +559,63 @@ test_migrate_pg_serving_role_privileges(void **state)
 }
 #endif
 
+#ifndef JG_TEST_PG
+/*
+ * SQLite cannot alter a constraint: a migration rebuilds the table, which
+ * others reference by name.  The runner turns foreign keys off for that and
+ * checks them before each commit: the rebuild keeps the references, a
+ * migration that leaves one dangling fails whole, and every pooled
+ * connection has its foreign keys back on afterwards.
+ */
+static void
+test_migrate_sqlite_rebuilds_a_referenced_table(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "";
+	int applied = -1;
+
+	write_file(f, "0003_pets.sql",
+		   "CREATE TABLE pets (owner INTEGER NOT NULL REFERENCES people (id));\n"
+		   "INSERT INTO pets (owner) VALUES (1);");
+	write_file(
+	    f, "0004_rebuild.sql",
+	    "CREATE TABLE people_new (id INTEGER PRIMARY KEY, name TEXT CHECK (name <> ''));\n"
+	    "INSERT INTO people_new SELECT id, name FROM people;\n"
+	    "DROP TABLE people;\n"
+	    "ALTER TABLE people_new RENAME TO people;");
+	assert_int_equal(jg_migrate_apply(f->store, f->mroot, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 4);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM pets JOIN people ON "
+					     "people.id = pets.owner"),
+			 1);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM people WHERE name = 'ada'"), 1);
+
+	write_file(f, "0005_dangling.sql",
+		   "INSERT INTO people (id, name) VALUES (7, 'kept?');\n"
+		   "INSERT INTO pets (owner) VALUES (42);");
+	assert_int_equal(jg_migrate_apply(f->store, f->mroot, &applied, err, sizeof(err)),
+			 JG_EINVAL);
+	assert_non_null(strstr(err, "0005_dangling.sql"));
+	assert_non_null(strstr(err, "a row of pets refers to a missing row of people"));
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM schema_migrations"), 4);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM people WHERE id = 7"), 0);
+	assert_int_equal(query_int(f->store, "SELECT count(*) FROM pets"), 1);
+
+	/* every connection of the pool enforces foreign keys again */
+	struct jg_store_conn *c[JG_STORE_POOL_SIZE];
+	for (int i = 0; i < JG_STORE_POOL_SIZE; i++) {
+		struct jg_stmt *st;
+		assert_int_equal(jg_store_acquire(f->store, &c[i]), 0);
+		assert_int_equal(jg_stmt_prepare(c[i], "PRAGMA foreign_keys", &st), 0);
+		assert_int_equal(jg_stmt_step(st), JG_STMT_ROW);
+		assert_int_equal(jg_stmt_column_int64(st, 0), 1);
+		jg_stmt_finish(st);
+	}
+	for (int i = 0; i < JG_STORE_POOL_SIZE; i++)
+		jg_store_release(f->store, c[i]);
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -588,6 +645,10 @@ main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_sets_keep_their_own_books, setup,
 					    teardown),
+#ifndef JG_TEST_PG
+	    cmocka_unit_test_setup_teardown(test_migrate_sqlite_rebuilds_a_referenced_table, setup,
+					    teardown),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
