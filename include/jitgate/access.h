@@ -5,6 +5,13 @@
  *   pending -> active -> expired | revoked
  *   pending -> denied | cancelled | expired
  *
+ * An extension of an active grant is a request of its own (extends = the
+ * grant) with its own decision and approvals; on its last approval the
+ * grant's expires_at moves and it becomes granted; it expires when its
+ * grant ends first:
+ *
+ *   pending -> granted | denied | cancelled | expired
+ *
  * A request becomes active on its last required approval, or at once when
  * the policy needs none (or through break-glass).  Each transition runs
  * through the audit writer: the state change and its one audit entry
@@ -133,6 +140,17 @@ int jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_calle
  */
 int jg_access_approve(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		      const char *id, json_t **out, char *why, size_t whylen);
+/*
+ * Asks to extend grant id by its requester: body {duration, justification}
+ * (docs/api.md, "Extending a grant").  0 with the new extension request in
+ * *out (pending, or granted when the policy needs no approval); JG_EDENIED
+ * with *out NULL for a caller who is not the requester (recorded as
+ * refused), or with {decision} in *out when the policy denies it (audited
+ * request.denied); JG_ECONFLICT when the grant is not active, is
+ * break-glass, is an extension, or has a pending extension; JG_EINVAL.
+ */
+int jg_access_extend(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		     const char *id, json_t *body, json_t **out, char *why, size_t whylen);
 int jg_access_deny(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
 		   const char *id, const char *reason, json_t **out, char *why, size_t whylen);
 int jg_access_cancel(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,

@@ -55,6 +55,14 @@ int jg_api_request_create(struct jg_api_call *c, struct jg_http_request *req, js
 			  json_t **out, struct jg_throttle_refusal *limit, char *why, size_t whylen)
     __attribute__((warn_unused_result));
 
+/*
+ * An extension of grant id asked by c's caller from req's address: the
+ * same new-request limits, then jg_access_extend() with body (borrowed).
+ */
+int jg_api_request_extend(struct jg_api_call *c, struct jg_http_request *req, const char *id,
+			  json_t *body, json_t **out, struct jg_throttle_refusal *limit, char *why,
+			  size_t whylen);
+
 /* An access.c result: the HTTP status (JG_ELIMITED: 429), and the error code name in *code. */
 int jg_api_status(int rc, const char **code);
 

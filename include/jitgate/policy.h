@@ -54,6 +54,14 @@ struct jg_policy_request {
 	int64_t duration_seconds;  /* asked-for duration; never shortened */
 	const char *justification; /* may be NULL (as "") */
 	bool break_glass;
+	/*
+	 * > 0: the request is an extension of a grant (docs/policies.md,
+	 * "Extensions"), and this is the grant's total length if it were
+	 * granted (new end - activation): it is checked against the rules'
+	 * max_total_duration instead of duration_seconds against max_duration.
+	 * Break-glass is never extended (break_glass must be false).
+	 */
+	int64_t total_seconds;
 };
 
 enum jg_policy_outcome { JG_POLICY_DENY, JG_POLICY_GRANT, JG_POLICY_PENDING };
@@ -80,6 +88,8 @@ struct jg_policy_decision {
 	struct jg_policy_requirement *requirements; /* all must be met (pending) */
 	size_t nrequirements;
 	int64_t max_duration; /* effective maximum in seconds; 0 when not determined */
+	/* of an extension (total_seconds > 0): the effective max_total_duration; else 0 */
+	int64_t max_total_duration;
 	char **matched_rules; /* the rules that decided, e.g. "payments-debug#rules[0]" */
 	size_t nmatched;
 	bool break_glass;			   /* granted through break_glass */

@@ -274,6 +274,47 @@ jg_access_dry_run(const struct jg_access_ctx *ctx, const struct jg_access_caller
 	return rc;
 }
 
+/* ---- extension input ------------------------------------------------------------- */
+
+/* The body of an extension, {duration, justification}, into *dur and *just (borrowed). */
+static int
+parse_extension(json_t *body, int64_t *dur, const char **just, char *why, size_t whylen)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(body))
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "the body must be {\"duration\", \"justification\"}");
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "duration") != 0 && strcmp(key, "justification") != 0)
+			return jg_errf(why, whylen, JG_EINVAL,
+				       "unknown field: an extension has only 'duration' and "
+				       "'justification'");
+	}
+	v = json_object_get(body, "duration");
+	if (json_is_integer(v))
+		*dur = json_integer_value(v);
+	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), dur) != 0)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' is required: the seconds to add, or a duration such as "
+			       "\"30m\" or \"1h\"");
+	if (*dur <= 0 || *dur > JG_POLICY_MAX_DURATION)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' must be between 1 second and 30 days");
+	v = json_object_get(body, "justification");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
+	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
+	    !jg_utf8_valid(json_string_value(v), json_string_length(v)))
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'justification' is too long, holds NUL or is not UTF-8");
+	*just = json_string_value(v);
+	return 0;
+}
+
 /* ---- create ---------------------------------------------------------------------- */
 
 struct create_job {
@@ -455,23 +496,37 @@ jg_access_create(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 
 /* ---- transitions on one request ---------------------------------------------------- */
 
-enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE, OP_REVIEW };
+enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE, OP_REVIEW, OP_EXTEND };
 
-static const char *const op_names[] = {"approve", "deny", "cancel", "revoke", "review"};
+static const char *const op_names[] = {"approve", "deny", "cancel", "revoke", "review", "extend"};
 
 struct op_job {
 	const struct jg_access_ctx *ctx;
 	const struct jg_access_caller *caller;
 	enum op op;
 	const char *id, *text;
+	json_t *body; /* OP_EXTEND: {duration, justification} */
 	json_t *out;
 	int refused; /* the refusal answered (JG_EDENIED, JG_ENOTFOUND) after recording it */
+	int denied;  /* OP_EXTEND: denied by policy (audited; the decision in out) */
+	/* OP_APPROVE of an extension's last approval: the grant it moved, written after */
+	int extended;
+	int64_t previous_expires_at, new_expires_at;
 	char *why;
 	size_t whylen;
 };
 
+/* Only what is still open ends: a request ended once (its grant's end took it) stays so. */
 static const char sql_set_state[] =
-    "UPDATE access_requests SET state = ?, ended_at = ?, end_reason = ?, ended_by = ? WHERE id = ?";
+    "UPDATE access_requests SET state = ?, ended_at = ?, end_reason = ?, ended_by = ? "
+    "WHERE id = ? AND state IN ('pending', 'active')";
+static const char sql_pending_extensions[] =
+    "SELECT id FROM access_requests WHERE extends = ? AND state = 'pending' LIMIT 16";
+static const char sql_extend_grant[] =
+    "UPDATE access_requests SET expires_at = ? WHERE id = ? AND state = 'active'";
+static const char sql_extension_granted[] =
+    "UPDATE access_requests SET state = 'granted', approved_at = ?, expires_at = ? "
+    "WHERE id = ? AND state = 'pending'";
 static const char sql_activate[] =
     "UPDATE access_requests SET state = 'active', approved_at = ?1, activated_at = ?1, "
     "expires_at = ?2 WHERE id = ?3";
@@ -494,7 +549,131 @@ end_request(struct jg_store_conn *conn, const char *id, const char *state, int64
 	jg_stmt_bind_text(st, 5, id);
 	int rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
+	if (rc == 0 && jg_store_changes(conn) != 1)
+		rc = JG_ECONFLICT; /* it had ended already: nothing to write about it */
 	return rc;
+}
+
+/*
+ * The end of a grant, whatever ends it (expiry, revocation, off-boarding):
+ * the grant's row moves to state (reason, by), its entry `type` (data,
+ * borrowed, written as it is) is appended by actor, and each pending
+ * extension of the grant expires with it (request.expired, actor system,
+ * {request, was, grant}): an extension cannot outlive what it extends.
+ * Every path that ends a grant goes through here, so what must happen at a
+ * grant's end happens once, in the transaction of its end entry.  tell:
+ * the requester hears of an extension that expired so (request.expired;
+ * not when off-boarded).  JG_ECONFLICT when the grant had already ended
+ * (nothing written).
+ */
+static int
+end_grant(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id,
+	  const char *state, const char *reason, const char *by, const char *type, json_t *data,
+	  int tell)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	char ext[16][64];
+	int n = 0, rc;
+	struct jg_stmt *st;
+
+	if ((rc = end_request(conn, id, state, ctx->now, reason, by)) != 0)
+		return rc;
+	if ((rc = jg_audit_tx_append(tx, type, by, data, NULL)) != 0)
+		return rc;
+	if (jg_stmt_prepare(conn, sql_pending_extensions, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, id);
+	while (n < 16 && (rc = jg_stmt_step(st)) == JG_STMT_ROW)
+		jg_access_text_col(st, 0, ext[n++], sizeof(ext[0]));
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE && rc != JG_STMT_ROW)
+		return JG_ESTORE;
+	rc = 0;
+	/* at most one is pending (jg_access_extend); the bound only keeps this loop finite */
+	for (int i = 0; i < n && rc == 0; i++) {
+		if ((rc = end_request(conn, ext[i], "expired", ctx->now, "its grant ended",
+				      "system")) != 0)
+			break;
+		json_t *d =
+		    json_pack("{s:s,s:s,s:s}", "request", ext[i], "was", "pending", "grant", id);
+		rc = d ? jg_audit_tx_append(tx, "request.expired", "system", d, NULL) : JG_ENOMEM;
+		json_decref(d);
+		struct req r;
+		if (rc == 0 && tell && jg_notify_active(ctx->notify) &&
+		    (rc = jg_access_req_load(conn, ext[i], &r)) == 0) {
+			rc = jg_access_notice(ctx, conn, "request.expired", &r, JG_NOTIFY_REQUESTER,
+					      NULL);
+			jg_access_req_clear(&r);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Applies extension e (its last approval, or none needed) to grant g: the
+ * grant's expires_at moves by e's duration and e becomes granted.  The
+ * grant must still be active (checked by the caller in this transaction).
+ * *prev and *next: the grant's end before and after.
+ */
+static int
+apply_extension(struct jg_store_conn *conn, const struct req *e, const struct req *g, int64_t now,
+		int64_t *prev, int64_t *next)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	*prev = g->expires_at;
+	*next = g->expires_at + e->duration;
+	if (jg_stmt_prepare(conn, sql_extend_grant, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, *next);
+	jg_stmt_bind_text(st, 2, g->id);
+	rc = jg_stmt_step(st) == JG_STMT_DONE && jg_store_changes(conn) == 1 ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		return rc;
+	if (jg_stmt_prepare(conn, sql_extension_granted, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, now);
+	jg_stmt_bind_int64(st, 2, *next);
+	jg_stmt_bind_text(st, 3, e->id);
+	rc = jg_stmt_step(st) == JG_STMT_DONE && jg_store_changes(conn) == 1 ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	return rc;
+}
+
+/* The grant.extended entry of apply_extension's move. */
+static int
+append_extended(struct jg_audit_tx *tx, const char *actor, const char *grant, const char *ext,
+		int64_t prev, int64_t next)
+{
+	json_t *d =
+	    json_pack("{s:s,s:s,s:I,s:I}", "grant", grant, "extension", ext, "previous_expires_at",
+		      (json_int_t)prev, "expires_at", (json_int_t)next);
+	int rc = d ? jg_audit_tx_append(tx, "grant.extended", actor, d, NULL) : JG_ENOMEM;
+	json_decref(d);
+	return rc;
+}
+
+/*
+ * The grant extension e extends, into *g: 0 when it is still active at
+ * now, JG_ECONFLICT (why filled) when it has ended, JG_ESTORE.
+ */
+static int
+extended_grant(struct jg_store_conn *conn, const struct req *e, int64_t now, struct req *g,
+	       char *why, size_t whylen)
+{
+	int rc = jg_access_req_load(conn, e->extends, g);
+	if (rc == JG_ENOTFOUND)
+		return JG_ESTORE; /* a foreign key: it cannot be missing */
+	if (rc != 0)
+		return rc;
+	if (strcmp(g->state, "active") != 0 || g->expires_at <= now) {
+		jg_access_req_clear(g);
+		return jg_errf(why, whylen, JG_ECONFLICT,
+			       "the grant this extension is for has ended");
+	}
+	return 0;
 }
 
 /* {approver: [requirements]} for the audit entry: who counts toward what after this approval. */
@@ -527,6 +706,14 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	if (mine == 0)
 		return jg_errf(j->why, j->whylen, JG_EDENIED,
 			       "you are not an eligible approver of this request");
+	if (r->extends[0]) {
+		/* an extension is approved only while its grant runs */
+		struct req g;
+		json_object_set_new(data, "grant", json_string(r->extends));
+		if ((rc = extended_grant(conn, r, j->ctx->now, &g, j->why, j->whylen)) != 0)
+			return rc;
+		jg_access_req_clear(&g);
+	}
 	if ((rc = jg_access_tally_load(conn, r, 1, &t)) != 0)
 		return rc;
 	for (size_t p = 0; p < t.n; p++)
@@ -572,8 +759,21 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	json_object_set_new(data, "requirements_counted", jg_access_bits(t.counted[t.n - 1]));
 	json_object_set_new(data, "eligible_for", jg_access_bits(mine));
 	json_object_set_new(data, "assignment", assignment_json(&t));
-	json_object_set_new(data, "activated", json_boolean(t.m.met));
-	if (t.m.met) {
+	json_object_set_new(data, "activated", json_boolean(t.m.met && !r->extends[0]));
+	if (t.m.met && r->extends[0]) {
+		/* an extension's last approval moves its grant's end (grant.extended, op_fn) */
+		struct req g;
+		if ((rc = extended_grant(conn, r, j->ctx->now, &g, j->why, j->whylen)) != 0)
+			goto out;
+		rc = apply_extension(conn, r, &g, j->ctx->now, &j->previous_expires_at,
+				     &j->new_expires_at);
+		jg_access_req_clear(&g);
+		if (rc != 0)
+			goto out;
+		j->extended = 1;
+		json_object_set_new(data, "granted", json_true());
+		json_object_set_new(data, "expires_at", json_integer(j->new_expires_at));
+	} else if (t.m.met) {
 		struct jg_stmt *st;
 		if (jg_stmt_prepare(conn, sql_activate, &st) != 0) {
 			rc = JG_ESTORE;
@@ -618,6 +818,177 @@ op_refused(struct jg_audit_tx *tx, struct op_job *j, const struct req *r, int co
 	}
 	j->refused = code;
 	return 0;
+}
+
+static const char sql_pending_extension[] =
+    "SELECT id FROM access_requests WHERE extends = ? AND state = 'pending' LIMIT 1";
+static const char sql_ext_insert[] =
+    "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
+    "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
+    "pending_until, extends) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending', ?, ?, ?, ?, ?)";
+
+/* Whether grant id has a pending extension (its id into ext): 1, 0 or JG_ESTORE. */
+static int
+pending_extension(struct jg_store_conn *conn, const char *id, char ext[64])
+{
+	struct jg_stmt *st;
+	if (jg_stmt_prepare(conn, sql_pending_extension, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, id);
+	int rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW)
+		jg_access_text_col(st, 0, ext, 64);
+	jg_stmt_finish(st);
+	return rc == JG_STMT_ROW ? 1 : rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+/*
+ * The extension of grant g asked by its requester (j->body: {duration,
+ * justification}).  The grant must be active, not break-glass, and without
+ * a pending extension; the policy is evaluated as for a request for the
+ * same service and capabilities, its duration limit being the rules'
+ * max_total_duration against the grant's total with the extension (new
+ * end - activation).  Denied by policy: request.denied (with the grant),
+ * j->denied and the decision in j->out.  Otherwise the extension is a new
+ * request (extends = g) with its own decision and approvals:
+ * grant.extension_requested, and when the policy needs no approval it is
+ * granted at once (grant.extended).  It waits for approval at most until
+ * the grant's end (pending_until), when it expires with the grant.
+ */
+static int
+extend(struct jg_audit_tx *tx, struct op_job *j, struct jg_store_conn *conn, const struct req *g)
+{
+	const struct jg_access_ctx *ctx = j->ctx;
+	const struct jg_access_caller *c = j->caller;
+	const char *caps[JG_POLICY_MAX_REQUEST_CAPS], *just = NULL;
+	struct jg_policy_decision d = {0};
+	json_t *decision = NULL, *data = NULL;
+	char ext[64], id[64], rnd[32], *capstext = NULL, *dec = NULL, *groups = NULL;
+	size_t ncaps = 0, i;
+	int64_t dur = 0;
+	json_t *v;
+	int rc;
+
+	if (g->extends[0])
+		return jg_errf(j->why, j->whylen, JG_ECONFLICT,
+			       "this is an extension request; extend the grant %s itself",
+			       g->extends);
+	if (strcmp(g->state, "active") != 0 || g->expires_at <= ctx->now)
+		return jg_errf(j->why, j->whylen, JG_ECONFLICT, "the grant is %s, not active",
+			       strcmp(g->state, "active") == 0 ? "over" : g->state);
+	if (g->break_glass)
+		return jg_errf(j->why, j->whylen, JG_ECONFLICT,
+			       "break-glass grants cannot be extended: ask for a new request");
+	if ((rc = pending_extension(conn, g->id, ext)) < 0)
+		return rc;
+	if (rc == 1)
+		return jg_errf(j->why, j->whylen, JG_ECONFLICT,
+			       "the grant has a pending extension (%s): wait for its decision or "
+			       "cancel it first",
+			       ext);
+	if ((rc = parse_extension(j->body, &dur, &just, j->why, j->whylen)) != 0)
+		return rc;
+	json_array_foreach(g->capabilities, i, v)
+	{
+		if (ncaps < JG_POLICY_MAX_REQUEST_CAPS && json_is_string(v))
+			caps[ncaps++] = json_string_value(v);
+	}
+	struct jg_policy_request pr = {.user = c->sub,
+				       .groups = c->groups,
+				       .ngroups = c->ngroups,
+				       .service = g->service,
+				       .capabilities = caps,
+				       .ncaps = ncaps,
+				       .duration_seconds = dur,
+				       .justification = just,
+				       .total_seconds = g->expires_at + dur - g->activated_at};
+	if (jg_policy_evaluate(ctx->policies, &pr, &d) != 0 ||
+	    jg_policy_decision_to_json(&d, &decision) != 0) {
+		jg_policy_decision_clear(&d);
+		return jg_errf(j->why, j->whylen, JG_EUNAVAIL, "the policy could not be evaluated");
+	}
+	if (d.outcome == JG_POLICY_DENY) {
+		j->denied = 1;
+		snprintf(j->why, j->whylen, "%s", d.reason ? d.reason : "denied by policy");
+		data = json_pack("{s:s,s:s,s:O,s:I,s:I,s:b,s:o*}", "grant", g->id, "service",
+				 g->service, "capabilities", g->capabilities, "duration",
+				 (json_int_t)dur, "total", (json_int_t)pr.total_seconds,
+				 "break_glass", 0, "decision", entry_decision(ctx, decision));
+		rc = data && json_object_get(data, "decision")
+			 ? jg_audit_tx_append(tx, "request.denied", c->actor, data, NULL)
+			 : JG_ENOMEM;
+		j->out = json_pack("{s:O}", "decision", decision);
+		goto out;
+	}
+	if ((rc = jg_random_token(16, rnd, sizeof(rnd))) != 0)
+		goto out;
+	snprintf(id, sizeof(id), "req_%s", rnd);
+	capstext = json_dumps(g->capabilities, JSON_COMPACT);
+	dec = json_dumps(decision, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *gj = groups_json(c);
+	groups = json_dumps(gj, JSON_COMPACT);
+	json_decref(gj);
+	struct jg_stmt *st;
+	if (!capstext || !dec || !groups || jg_stmt_prepare(conn, sql_ext_insert, &st) != 0) {
+		rc = JG_ESTORE;
+		goto out;
+	}
+	int64_t until = ctx->now + ctx->pending_ttl;
+	jg_stmt_bind_text(st, 1, id);
+	jg_stmt_bind_text(st, 2, c->sub);
+	jg_stmt_bind_text(st, 3, groups);
+	jg_stmt_bind_text(st, 4, g->service);
+	jg_stmt_bind_text(st, 5, capstext);
+	jg_stmt_bind_int64(st, 6, dur);
+	jg_stmt_bind_text(st, 7, just);
+	jg_stmt_bind_text(st, 8, d.incident);
+	jg_stmt_bind_text(st, 9, dec);
+	jg_stmt_bind_text(st, 10, d.policy_sha256);
+	jg_stmt_bind_int64(st, 11, ctx->now);
+	jg_stmt_bind_int64(st, 12, until < g->expires_at ? until : g->expires_at);
+	jg_stmt_bind_text(st, 13, g->id);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		goto out;
+	data = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:s,s:o*}", "request", id, "grant", g->id,
+			 "service", g->service, "capabilities", g->capabilities, "duration",
+			 (json_int_t)dur, "total", (json_int_t)pr.total_seconds, "expires_at",
+			 (json_int_t)g->expires_at, "state",
+			 d.outcome == JG_POLICY_GRANT ? "granted" : "pending", "decision",
+			 entry_decision(ctx, decision));
+	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
+	if (rc == 0 && d.incident[0])
+		rc = jg_access_entry_text(ctx, data, "incident", d.incident);
+	if (rc == 0)
+		rc = jg_audit_tx_append(tx, "grant.extension_requested", c->actor, data, NULL);
+	struct req e;
+	if (rc != 0 || (rc = jg_access_req_load(conn, id, &e)) != 0)
+		goto out;
+	if (d.outcome == JG_POLICY_GRANT) {
+		/* no approval needed: the grant moves at once */
+		int64_t prev, next;
+		rc = apply_extension(conn, &e, g, ctx->now, &prev, &next);
+		if (rc == 0)
+			rc = append_extended(tx, c->actor, g->id, id, prev, next);
+		jg_access_req_clear(&e);
+		if (rc == 0)
+			rc = jg_access_req_load(conn, id, &e);
+		if (rc != 0)
+			goto out;
+	} else {
+		rc = jg_access_notice(ctx, conn, "request.pending", &e, JG_NOTIFY_APPROVERS, NULL);
+	}
+	j->out = jg_access_req_json(conn, &e);
+	jg_access_req_clear(&e);
+out:
+	json_decref(data);
+	json_decref(decision);
+	free(capstext);
+	free(dec);
+	free(groups);
+	jg_policy_decision_clear(&d);
+	return rc;
 }
 
 static int
@@ -695,11 +1066,21 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 				     r.state);
 			break;
 		}
-		rc = end_request(conn, r.id, "revoked", j->ctx->now,
-				 j->text && *j->text ? j->text : "revoked", c->actor);
-		if (rc == 0)
-			rc = jg_access_entry_text(j->ctx, data, "reason", j->text);
-		type = "grant.revoked";
+		if ((rc = jg_access_entry_text(j->ctx, data, "reason", j->text)) != 0)
+			break;
+		rc = end_grant(tx, j->ctx, r.id, "revoked",
+			       j->text && *j->text ? j->text : "revoked", c->actor, "grant.revoked",
+			       data, 1);
+		type = NULL; /* written by end_grant */
+		break;
+	case OP_EXTEND:
+		if (!own) {
+			rc = jg_errf(j->why, j->whylen, JG_EDENIED,
+				     "only the grant's requester can extend it");
+			break;
+		}
+		rc = extend(tx, j, conn, &r);
+		type = NULL; /* its entries are extend()'s */
 		break;
 	case OP_REVIEW:
 		if (!r.break_glass) {
@@ -739,19 +1120,25 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		jg_access_req_clear(&r);
 		return rc;
 	}
-	if (rc == 0)
+	if (rc == 0 && type != NULL)
 		rc = jg_audit_tx_append(tx, type, c->actor, data, NULL);
+	if (rc == 0 && j->extended)
+		rc = append_extended(tx, c->actor, r.extends, r.id, j->previous_expires_at,
+				     j->new_expires_at);
 	json_decref(data);
 	jg_access_req_clear(&r);
+	if (j->op == OP_EXTEND)
+		return rc; /* extend() answered and told whom it had to */
 	if (rc == 0 && (rc = jg_access_req_load(conn, j->id, &r)) == 0) {
 		j->out = jg_access_req_json(conn, &r);
 		/* the requester hears of every decision about their request */
-		const char *told = j->op == OP_APPROVE && strcmp(r.state, "active") == 0
-				       ? "request.approved"
-				   : j->op == OP_DENY	? "request.denied"
-				   : j->op == OP_CANCEL ? "request.cancelled"
-				   : j->op == OP_REVOKE ? "grant.revoked"
-							: NULL;
+		const char *told =
+		    j->op == OP_APPROVE && strcmp(r.state, "active") == 0    ? "request.approved"
+		    : j->op == OP_APPROVE && strcmp(r.state, "granted") == 0 ? "grant.extended"
+		    : j->op == OP_DENY					     ? "request.denied"
+		    : j->op == OP_CANCEL				     ? "request.cancelled"
+		    : j->op == OP_REVOKE				     ? "grant.revoked"
+									     : NULL;
 		if (told)
 			rc = jg_access_notice(j->ctx, conn, told, &r, JG_NOTIFY_REQUESTER, NULL);
 		jg_access_req_clear(&r);
@@ -760,23 +1147,42 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 }
 
 static int
-do_op(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller, enum op op,
-      const char *id, const char *text, json_t **out, char *why, size_t whylen)
+do_op_body(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller, enum op op,
+	   const char *id, const char *text, json_t *body, json_t **out, char *why, size_t whylen)
 {
 	struct op_job j = {.ctx = ctx,
 			   .caller = caller,
 			   .op = op,
 			   .id = id,
 			   .text = text,
+			   .body = body,
 			   .why = why,
 			   .whylen = whylen};
 	int rc = run(ctx, op_fn, &j, why, whylen);
 	if (rc == 0 && j.refused)
 		rc = j.refused; /* recorded as refused; j.out is NULL */
+	if (rc == 0 && j.denied) {
+		*out = j.out; /* denied by policy: the decision says why */
+		return JG_EDENIED;
+	}
 	*out = rc == 0 ? j.out : NULL;
 	if (rc != 0)
 		json_decref(j.out);
 	return rc;
+}
+
+static int
+do_op(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller, enum op op,
+      const char *id, const char *text, json_t **out, char *why, size_t whylen)
+{
+	return do_op_body(ctx, caller, op, id, text, NULL, out, why, whylen);
+}
+
+int
+jg_access_extend(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		 const char *id, json_t *body, json_t **out, char *why, size_t whylen)
+{
+	return do_op_body(ctx, caller, OP_EXTEND, id, NULL, body, out, why, whylen);
 }
 
 int
@@ -868,17 +1274,28 @@ next_batch:
 	rc = 0;
 	for (int i = 0; i < n && rc == 0; i++) {
 		int active = strcmp(states[i], "active") == 0;
-		rc = end_request(conn, ids[i], active ? "revoked" : "cancelled", j->ctx->now,
-				 "user off-boarded", j->caller->actor);
-		if (rc != 0)
-			break;
 		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub,
 					 "reason", "user off-boarded");
 		/* never an entry without its data: an entry that cannot be built rolls back */
-		rc = data ? jg_audit_tx_append(tx, active ? "grant.revoked" : "request.cancelled",
-					       j->caller->actor, data, NULL)
-			  : JG_ENOMEM;
+		if (data == NULL) {
+			rc = JG_ENOMEM;
+			break;
+		}
+		if (active) {
+			rc = end_grant(tx, j->ctx, ids[i], "revoked", "user off-boarded",
+				       j->caller->actor, "grant.revoked", data, 0);
+		} else {
+			rc = end_request(conn, ids[i], "cancelled", j->ctx->now, "user off-boarded",
+					 j->caller->actor);
+			if (rc == 0)
+				rc = jg_audit_tx_append(tx, "request.cancelled", j->caller->actor,
+							data, NULL);
+		}
 		json_decref(data);
+		if (rc == JG_ECONFLICT) {
+			rc = 0; /* an extension that expired with its grant just above */
+			continue;
+		}
 		if (active)
 			j->revoked++;
 		else
@@ -1005,15 +1422,26 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 	jg_stmt_finish(st);
 	for (int i = 0; i < n && rc == 0; i++) {
 		int active = strcmp(states[i], "active") == 0;
-		rc = end_request(conn, ids[i], "expired", j->ctx->now,
-				 active ? "the grant's time ran out" : "no decision in time",
-				 "system");
-		if (rc != 0)
-			break;
 		json_t *data = json_pack("{s:s,s:s}", "request", ids[i], "was", states[i]);
-		rc = jg_audit_tx_append(tx, active ? "grant.expired" : "request.expired", "system",
-					data, NULL);
+		if (data == NULL) {
+			rc = JG_ENOMEM;
+			break;
+		}
+		if (active) {
+			rc = end_grant(tx, j->ctx, ids[i], "expired", "the grant's time ran out",
+				       "system", "grant.expired", data, 1);
+		} else {
+			rc = end_request(conn, ids[i], "expired", j->ctx->now,
+					 "no decision in time", "system");
+			if (rc == 0)
+				rc =
+				    jg_audit_tx_append(tx, "request.expired", "system", data, NULL);
+		}
 		json_decref(data);
+		if (rc == JG_ECONFLICT) {
+			rc = 0; /* an extension its grant's end took earlier in this pass */
+			continue;
+		}
 		struct req r;
 		if (rc == 0 && jg_notify_active(j->ctx->notify) &&
 		    (rc = jg_access_req_load(conn, ids[i], &r)) == 0) {

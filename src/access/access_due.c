@@ -2,10 +2,10 @@
  * access_due.c - the time-based notifications of requests (see
  * jg_access_notify_due in access.h).
  *
- * Reminders, escalations, expiry warnings and overdue reviews are each sent
- * once per request: the notify_marks table (owned here) remembers which
- * were.  A pass first looks (read only) and writes only when something is
- * due, so an idle deployment takes no write lock.
+ * Reminders, escalations, expiry warnings, extensions still pending near
+ * their grant's end and overdue reviews are each sent once per request: the notify_marks table
+ * (owned here) remembers which were.  A pass first looks (read only) and writes only when something
+ * is due, so an idle deployment takes no write lock.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +26,12 @@ static const char sql_expiring[] =
     "SELECT id FROM access_requests WHERE state = 'active' AND expires_at > ? AND expires_at <= ? "
     "AND duration > ? AND NOT EXISTS (SELECT 1 FROM notify_marks m WHERE m.request_id = "
     "access_requests.id AND m.kind = 'expiring') LIMIT 256";
+/* Extensions still waiting for approval when their grant is about to end. */
+static const char sql_extension_waiting[] =
+    "SELECT e.id FROM access_requests e JOIN access_requests g ON g.id = e.extends "
+    "WHERE e.state = 'pending' AND g.state = 'active' AND g.expires_at > ? AND g.expires_at <= ? "
+    "AND NOT EXISTS (SELECT 1 FROM notify_marks m WHERE m.request_id = e.id AND m.kind = "
+    "'extension_pending') LIMIT 256";
 static const char sql_unreviewed[] =
     "SELECT id FROM access_requests WHERE break_glass = 1 AND reviewed_at IS NULL AND "
     "created_at <= ? AND NOT EXISTS (SELECT 1 FROM notify_marks m WHERE m.request_id = "
@@ -78,7 +84,10 @@ ids_of(struct jg_store_conn *conn, const char *sql, int64_t a, int64_t b, int64_
        char (*ids)[64], int max, int *n)
 {
 	struct jg_stmt *st;
-	int nbind = sql == sql_expiring ? 3 : sql == sql_unreviewed ? 1 : 0;
+	int nbind = sql == sql_expiring		   ? 3
+		    : sql == sql_extension_waiting ? 2
+		    : sql == sql_unreviewed	   ? 1
+						   : 0;
 	*n = 0;
 	if (jg_stmt_prepare(conn, sql, &st) != 0)
 		return JG_ESTORE;
@@ -149,6 +158,21 @@ notify_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct d
 				continue;
 			rc = jg_access_notice(ctx, conn, "grant.expiring", &r, JG_NOTIFY_REQUESTER,
 					      NULL);
+			jg_access_req_clear(&r);
+		}
+	/*
+	 * an extension still pending as its grant nears its end: the requester
+	 * learns that access may stop at the old end, the approvers that it waits
+	 */
+	if (rc == 0 && expiry_warning > 0 &&
+	    (rc = ids_of(conn, sql_extension_waiting, ctx->now, ctx->now + expiry_warning, 0, ids,
+			 256, &n)) == 0)
+		for (int i = 0; i < n && rc == 0; i++) {
+			if ((rc = mark_once(conn, p, ids[i], "extension_pending", ctx->now)) != 1 ||
+			    (rc = jg_access_req_load(conn, ids[i], &r)) != 0)
+				continue;
+			rc = jg_access_notice(ctx, conn, "grant.extension_pending", &r,
+					      JG_NOTIFY_REQUESTER | JG_NOTIFY_APPROVERS, NULL);
 			jg_access_req_clear(&r);
 		}
 	if (rc == 0 &&

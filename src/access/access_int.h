@@ -36,6 +36,8 @@ struct req {
 	char state[16];
 	json_t *capabilities, *decision, *groups;
 	int64_t duration, created_at, pending_until, approved_at, expires_at, ended_at, reviewed_at;
+	int64_t activated_at; /* COALESCE(activated_at, approved_at): when the grant began */
+	char extends[64];     /* of an extension: the grant it extends; "" otherwise */
 	int break_glass;
 	char justification[JG_POLICY_MAX_JUSTIFICATION + 1];
 	char incident[JG_POLICY_INCIDENT_MAX + 1];
@@ -70,7 +72,10 @@ void jg_access_req_clear(struct req *r);
 void jg_access_text_col(struct jg_stmt *st, int col, char *out, size_t len);
 /* Reads request id into *r (clear it with jg_access_req_clear): 0, JG_ENOTFOUND, JG_ESTORE. */
 int jg_access_req_load(struct jg_store_conn *conn, const char *id, struct req *r);
-/* r as the API shows it, with its approvals and requirements; NULL when out of memory. */
+/*
+ * r as the API shows it, with its approvals and requirements (and, of a
+ * grant, its extensions); NULL when out of memory.
+ */
 json_t *jg_access_req_json(struct jg_store_conn *conn, const struct req *r);
 
 /* The approvals of r so far, with room for `extra` more approvers (see access_request.c). */

@@ -51,8 +51,8 @@ jg_access_req_clear(struct req *r)
 static const char sql_req_get[] =
     "SELECT id, requester, service, state, capabilities, decision, requester_groups, duration, "
     "created_at, pending_until, approved_at, expires_at, ended_at, break_glass, justification, "
-    "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note "
-    "FROM access_requests WHERE id = ?";
+    "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note, "
+    "COALESCE(activated_at, approved_at), extends FROM access_requests WHERE id = ?";
 
 void
 jg_access_text_col(struct jg_stmt *st, int col, char *out, size_t len)
@@ -85,6 +85,8 @@ row_to_req(struct jg_stmt *st, struct req *r)
 	jg_access_text_col(st, 18, r->reviewed_by, sizeof(r->reviewed_by));
 	r->reviewed_at = jg_stmt_column_int64(st, 19);
 	jg_access_text_col(st, 20, r->review_note, sizeof(r->review_note));
+	r->activated_at = jg_stmt_column_int64(st, 21);
+	jg_access_text_col(st, 22, r->extends, sizeof(r->extends));
 }
 
 int
@@ -296,6 +298,40 @@ tally_json(const struct tally *t, json_t *reqs, json_t **approvals, json_t **pro
 	}
 }
 
+static const char sql_extensions[] =
+    "SELECT id, state, duration, created_at FROM access_requests WHERE extends = ? "
+    "ORDER BY created_at, id LIMIT 1000";
+
+/* The extensions of grant id, oldest first: [{id, state, duration, created_at}]; NULL on failure.
+ */
+static json_t *
+extensions_json(struct jg_store_conn *conn, const char *id)
+{
+	json_t *a = json_array();
+	struct jg_stmt *st;
+	int rc;
+
+	if (a == NULL || jg_stmt_prepare(conn, sql_extensions, &st) != 0) {
+		json_decref(a);
+		return NULL;
+	}
+	jg_stmt_bind_text(st, 1, id);
+	while ((rc = jg_stmt_step(st)) == JG_STMT_ROW) {
+		const char *eid = jg_stmt_column_text(st, 0), *state = jg_stmt_column_text(st, 1);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I}", "id", eid ? eid : "",
+						   "state", state ? state : "", "duration",
+						   (json_int_t)jg_stmt_column_int64(st, 2),
+						   "created_at",
+						   (json_int_t)jg_stmt_column_int64(st, 3)));
+	}
+	jg_stmt_finish(st);
+	if (rc != JG_STMT_DONE) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 json_t *
 jg_access_req_json(struct jg_store_conn *conn, const struct req *r)
 {
@@ -322,6 +358,16 @@ jg_access_req_json(struct jg_store_conn *conn, const struct req *r)
 		json_object_set_new(o, "pending_until", json_integer(r->pending_until));
 	if (r->approved_at)
 		json_object_set_new(o, "approved_at", json_integer(r->approved_at));
+	if (r->extends[0]) {
+		json_object_set_new(o, "extends", json_string(r->extends));
+	} else {
+		if (r->activated_at && r->expires_at)
+			json_object_set_new(o, "activated_at", json_integer(r->activated_at));
+		/* a grant whose extensions cannot be read shows none rather than guesses */
+		json_t *ext = extensions_json(conn, r->id);
+		json_object_set_new(o, "extends", json_null());
+		json_object_set_new(o, "extensions", ext ? ext : json_array());
+	}
 	if (r->expires_at)
 		json_object_set_new(o, "expires_at", json_integer(r->expires_at));
 	if (r->ended_at) {

@@ -66,3 +66,20 @@ jg_api_request_create(struct jg_api_call *c, struct jg_http_request *req, json_t
 	}
 	return jg_access_create(&c->ctx, &c->caller, body, out, why, whylen);
 }
+
+int
+jg_api_request_extend(struct jg_api_call *c, struct jg_http_request *req, const char *id,
+		      json_t *body, json_t **out, struct jg_throttle_refusal *limit, char *why,
+		      size_t whylen)
+{
+	char addr[JG_THROTTLE_ADDR_MAX];
+
+	*out = NULL;
+	/* an extension is a new request: it spends the same limits */
+	jg_http_client_key(req, addr, sizeof(addr));
+	if (jg_throttle_request(c->app->throttle, addr, c->who.actor, limit) != 0) {
+		snprintf(why, whylen, "%s; retry in %d seconds", limit->what, limit->retry_after);
+		return JG_ELIMITED;
+	}
+	return jg_access_extend(&c->ctx, &c->caller, id, body, out, why, whylen);
+}

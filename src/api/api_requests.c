@@ -5,6 +5,7 @@
  *   GET  /v1/requests?state=&mine=true&awaiting=me&review=pending&limit=&cursor=
  *   GET  /v1/requests/{id}
  *   POST /v1/requests/{id}/approve | deny {reason} | cancel | review {note}
+ *   POST /v1/requests/{id}/extend {duration, justification}   (the grant's requester)
  *   POST /v1/grants/{id}/revoke {reason?}
  *   POST /v1/users/{sub}/revoke            (admins: off-boarding)
  *
@@ -87,6 +88,40 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	if (rc == JG_EDENIED) {
+		/* denied by policy: the decision says why, nothing was stored */
+		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message",
+					why, "decision", json_object_get(out, "decision"));
+		json_decref(out);
+		jg_http_reply_json(reply, 403, err);
+		goto out;
+	}
+	answer(reply, rc, 201, out, why);
+out:
+	json_decref(body);
+	jg_api_call_end(&c);
+}
+
+static void
+handle_extend(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_api_call c;
+	json_t *body = NULL, *out = NULL;
+	char why[512] = "";
+
+	if (jg_api_call_begin(req, reply, &c) != 0) {
+		jg_api_call_end(&c);
+		return;
+	}
+	if (jg_http_body_json(req, reply, &body) != 0)
+		goto out;
+	struct jg_throttle_refusal limit = {0};
+	int rc = jg_api_request_extend(&c, req, jg_http_param(req, "id"), body, &out, &limit, why,
+				       sizeof(why));
+	if (rc == JG_ELIMITED) {
+		jg_throttle_reply(reply, &limit);
+		goto out;
+	}
+	if (rc == JG_EDENIED && out != NULL) {
 		/* denied by policy: the decision says why, nothing was stored */
 		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message",
 					why, "decision", json_object_get(out, "decision"));
@@ -243,6 +278,7 @@ static const struct jg_route routes[] = {
     {"POST", "/v1/requests/{id}/deny", act, &(const enum action){DENY}, JG_ROUTE_JSON_BODY},
     {"POST", "/v1/requests/{id}/cancel", act, &(const enum action){CANCEL}, JG_ROUTE_JSON_BODY},
     {"POST", "/v1/requests/{id}/review", act, &(const enum action){REVIEW}, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/requests/{id}/extend", handle_extend, NULL, JG_ROUTE_JSON_BODY},
     {"POST", "/v1/grants/{id}/revoke", act, &(const enum action){REVOKE}, JG_ROUTE_JSON_BODY},
     {"POST", "/v1/users/{sub}/revoke", act, &(const enum action){REVOKE_USER}, JG_ROUTE_JSON_BODY},
 };

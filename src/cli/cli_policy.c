@@ -277,6 +277,20 @@ check_expect(struct run *r, json_t *expect, const char *base, const struct jg_po
 		}
 	}
 
+	path_fmt(path, sizeof(path), "%s.max_total_duration", base);
+	if ((v = json_object_get(expect, "max_total_duration")) != NULL) {
+		int64_t want;
+		char a[32], b[32];
+		if (!duration_value(v, &want)) {
+			report(r, path, "expect.max_total_duration must be a duration such as 8h");
+		} else if (want != d->max_total_duration) {
+			jg_policy_duration_format(want, a, sizeof(a));
+			jg_policy_duration_format(d->max_total_duration, b, sizeof(b));
+			report(r, path, "expected max_total_duration %s, got %s", a,
+			       d->max_total_duration > 0 ? b : "none");
+		}
+	}
+
 	path_fmt(path, sizeof(path), "%s.break_glass", base);
 	if ((v = json_object_get(expect, "break_glass")) != NULL) {
 		if (!json_is_boolean(v))
@@ -332,9 +346,9 @@ static void
 read_input(struct run *r, json_t *input, const char *base, struct jg_policy_request *req,
 	   const char ***groups, const char ***caps)
 {
-	static const char *const input_keys[] = {"user",	 "groups",   "service",
-						 "capabilities", "duration", "justification",
-						 "break_glass",	 NULL};
+	static const char *const input_keys[] = {"user",	 "groups",	    "service",
+						 "capabilities", "duration",	    "justification",
+						 "break_glass",	 "extension_total", NULL};
 	char path[128];
 	json_t *v;
 
@@ -359,6 +373,11 @@ read_input(struct run *r, json_t *input, const char *base, struct jg_policy_requ
 	if (v == NULL || !duration_value(v, &req->duration_seconds))
 		report(r, path,
 		       "input.duration must be a duration such as 1h (or integer seconds)");
+	/* an extension: the total the grant would last with it (docs/policies.md, "Extensions") */
+	path_fmt(path, sizeof(path), "%s.extension_total", base);
+	v = json_object_get(input, "extension_total");
+	if (v != NULL && !duration_value(v, &req->total_seconds))
+		report(r, path, "input.extension_total must be a duration such as 2h");
 	path_fmt(path, sizeof(path), "%s.groups", base);
 	string_list(r, json_object_get(input, "groups"), path, groups, &req->ngroups);
 	path_fmt(path, sizeof(path), "%s.capabilities", base);
@@ -373,8 +392,9 @@ run_case(struct run *r, const struct jg_policy_set *set, json_t *c)
 {
 	static const char *const case_keys[] = {"name", "input", "expect", NULL};
 	static const char *const expect_keys[] = {
-	    "decision",	   "reason_contains", "requirements",  "max_duration",
-	    "break_glass", "incident",	      "matched_rules", NULL};
+	    "decision",	     "reason_contains",	   "requirements",
+	    "max_duration",  "break_glass",	   "incident",
+	    "matched_rules", "max_total_duration", NULL};
 	struct jg_policy_request req = {0};
 	struct jg_policy_decision d = {0};
 	const char **groups = NULL, **caps = NULL;

@@ -22,6 +22,8 @@ static const struct {
     {"grant.expiring", "Grant ends soon"},
     {"grant.expired", "Grant expired"},
     {"grant.revoked", "Grant revoked"},
+    {"grant.extended", "Grant extended"},
+    {"grant.extension_pending", "Grant ends soon; its extension still waits for approval"},
     {"break_glass.used", "Break-glass access used"},
     {"grant.review_overdue", "Break-glass grant not reviewed in time"},
     {"audit.verification_failed", "The audit log does not verify"},

@@ -364,6 +364,30 @@ check_duration(struct jg_policy_decision *out, struct trace *t, const struct jg_
 	return deny(out, "duration %s exceeds the maximum %s of %s", asked, max, l->limiting);
 }
 
+/*
+ * An extension's total (the grant's length with it) against the effective
+ * max_total_duration; writes the deny when above.
+ */
+static int
+check_total(struct jg_policy_decision *out, struct trace *t, const struct jg_policy_request *req,
+	    const struct limits *l, bool *ok)
+{
+	char total[32], max[32];
+
+	out->max_total_duration = l->max;
+	*ok = req->total_seconds <= l->max;
+	jg_policy_duration_format(req->total_seconds, total, sizeof(total));
+	jg_policy_duration_format(l->max, max, sizeof(max));
+	note(t, "  the grant would last %s in all; the maximum is %s (%s): %s", total, max,
+	     l->limiting, *ok ? "ok" : "DENY");
+	if (*ok)
+		return 0;
+	return deny(out,
+		    "the grant would last %s in all with this extension, more than the "
+		    "max_total_duration %s of %s",
+		    total, max, l->limiting);
+}
+
 static int
 evaluate_break_glass(const struct jg_policy_set *set, const size_t *app, size_t napp,
 		     const struct jg_policy_request *req, unsigned want, const char *text,
@@ -563,7 +587,21 @@ evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 		note(t, "  %s: max_duration %s", used[i]->id, max);
 		limit_by(&l, used[i]->max_duration, used[i]->id);
 	}
-	if ((rc = check_duration(out, t, req, &l, &ok)) != 0 || !ok)
+	if (req->total_seconds > 0) {
+		/* an extension: the grant's new total against the smallest max_total_duration */
+		struct limits lt = {0};
+		note(t, "step 6 (extension): the smallest max_total_duration of the rules used");
+		for (size_t i = 0; i < nused; i++) {
+			jg_policy_duration_format(used[i]->max_total_duration, max, sizeof(max));
+			note(t, "  %s: max_total_duration %s", used[i]->id, max);
+			limit_by(&lt, used[i]->max_total_duration, used[i]->id);
+		}
+		out->max_duration = l.max;
+		rc = check_total(out, t, req, &lt, &ok);
+	} else {
+		rc = check_duration(out, t, req, &l, &ok);
+	}
+	if (rc != 0 || !ok)
 		goto out;
 	note(t, "steps 7-8 (justification): every constraint of the rules used");
 	for (size_t i = 0; i < nused; i++)
@@ -620,6 +658,8 @@ evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
 	}
 	if (req->duration_seconds <= 0)
 		return deny(out, "the duration must be positive");
+	if (req->total_seconds < 0 || (req->total_seconds > 0 && req->break_glass))
+		return deny(out, "break-glass access cannot be extended: ask for it anew");
 	char asked[32];
 	jg_policy_duration_format(req->duration_seconds, asked, sizeof(asked));
 	note(t, "  capabilities %s; duration %s; justification of %zu characters: well-formed",
@@ -904,6 +944,8 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 	put(obj, "requirements", reqs, &ok);
 	put(obj, "max_duration", d->max_duration > 0 ? json_integer(d->max_duration) : json_null(),
 	    &ok);
+	if (d->max_total_duration > 0) /* an extension's (docs/policies.md, "Extensions") */
+		put(obj, "max_total_duration", json_integer(d->max_total_duration), &ok);
 	put(obj, "matched_rules", string_array(d->matched_rules, d->nmatched), &ok);
 	put(obj, "break_glass", json_boolean(d->break_glass), &ok);
 	put(obj, "incident", d->incident[0] ? json_string(d->incident) : json_null(), &ok);

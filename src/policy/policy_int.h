@@ -44,6 +44,7 @@ struct rule {
 	unsigned caps;
 	struct who requesters;
 	int64_t max_duration;
+	int64_t max_total_duration; /* with extensions; max_duration when not set */
 	bool approval_none;
 	struct who approvers; /* when !approval_none */
 	int count;

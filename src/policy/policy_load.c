@@ -232,8 +232,9 @@ static const struct field top_fields[] = {
     {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {
-    {"capabilities", true}, {"requesters", true},     {"max_duration", true},
-    {"approval", true},	    {"justification", false}, {"description", false},
+    {"capabilities", true},	   {"requesters", true}, {"max_duration", true},
+    {"max_total_duration", false}, {"approval", true},	 {"justification", false},
+    {"description", false},
 };
 static const struct field deny_fields[] = {
     {"capabilities", true},
@@ -556,6 +557,14 @@ read_rule(struct ctx *c, json_t *v, const char *path, const char *policy, size_t
 	join(sub, path, "max_duration");
 	if ((rc = read_duration(c, json_object_get(v, "max_duration"), sub, &r->max_duration)) != 0)
 		return rc;
+	/* how long a grant may last with its extensions: at least max_duration, by default it */
+	join(sub, path, "max_total_duration");
+	r->max_total_duration = r->max_duration;
+	json_t *total = json_object_get(v, "max_total_duration");
+	if (total != NULL && (rc = read_duration(c, total, sub, &r->max_total_duration)) != 0)
+		return rc;
+	if (r->max_total_duration < r->max_duration)
+		return refuse(c, sub, "'%s' must not be shorter than max_duration", sub);
 	join(sub, path, "justification");
 	if ((rc = read_justification(c, json_object_get(v, "justification"), sub, &r->just)) != 0)
 		return rc;
