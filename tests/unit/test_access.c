@@ -13,6 +13,9 @@
  * log, within a per-identity budget whose overflow is summed up once the
  * window is over; the time-based notifications are queued once, and a
  * store failure while looking for them is reported, not taken for "none".
+ * An extension moves its grant's end only on its last approval (never the
+ * requester's), within max_total_duration, one pending at a time, and
+ * expires with its grant.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +57,7 @@ static const char policy_yaml[] = "policy: test-debug\n"
 				  "  - capabilities: [deploy-probe]\n"
 				  "    requesters: {groups: [eng]}\n"
 				  "    max_duration: 1h\n"
+				  "    max_total_duration: 2h\n"
 				  "    approval: {approvers: {groups: [leads]}, count: 1}\n"
 				  "  - capabilities: [read-pii]\n"
 				  "    requesters: {groups: [eng]}\n"
@@ -679,6 +683,194 @@ test_access_notify_due_reports_a_failing_query(void **state)
 	assert_int_equal(jg_access_notify_due(&f->ctx, 0, 100), JG_ESTORE);
 }
 
+/* Extends grant by body (JSON text) as caller: the code; *out the reply (or NULL). */
+static int
+extend(struct fixture *f, const struct jg_access_caller *c, const char *grant,
+       const char *body_json, json_t **out, char *why, size_t whylen)
+{
+	json_t *body = json_loads(body_json, 0, NULL);
+	assert_non_null(body);
+	int rc = jg_access_extend(&f->ctx, c, grant, body, out, why, whylen);
+	json_decref(body);
+	return rc;
+}
+
+static int64_t
+expires_of(struct fixture *f, const char *id)
+{
+	struct jg_store_conn *conn;
+	struct jg_access_grant g;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	int rc = jg_access_grant_check(conn, id, "alice", "svc-a", f->ctx.now, &g);
+	jg_store_release(f->store, conn);
+	return rc == 0 ? g.expires_at : 0;
+}
+
+static const char ext_hour[] = "{\"duration\":3600,\"justification\":\"INC-7 needs longer\"}";
+
+static void
+test_access_extension_moves_the_end_on_its_last_approval(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], ext[64], st[16], why[256];
+	json_t *out = NULL, *last = NULL;
+
+	json_decref(create(f, &alice, probe, id)); /* 1800 s, one approval from leads */
+	f->ctx.now = T0 + 10;
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_int_equal(expires_of(f, id), T0 + 10 + 1800);
+
+	f->ctx.now = T0 + 100;
+	assert_int_equal(extend(f, &alice, id, ext_hour, &out, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "pending");
+	assert_string_equal(json_string_value(json_object_get(out, "extends")), id);
+	/* it waits at most until the grant's end */
+	assert_int_equal(json_integer_value(json_object_get(out, "pending_until")), T0 + 1810);
+	snprintf(ext, sizeof(ext), "%s", json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	/* until granted the grant runs to its current end */
+	assert_int_equal(expires_of(f, id), T0 + 1810);
+	/* one pending at most */
+	assert_int_equal(extend(f, &alice, id, ext_hour, &out, why, sizeof(why)), JG_ECONFLICT);
+	assert_null(out);
+	assert_non_null(strstr(why, ext));
+	/* never by the requester, never by someone else than the grant's requester */
+	assert_int_equal(jg_access_approve(&f->ctx, &alice, ext, &out, why, sizeof(why)),
+			 JG_EDENIED);
+	assert_int_equal(extend(f, &lead, id, ext_hour, &out, why, sizeof(why)), JG_EDENIED);
+	assert_null(out);
+	assert_string_equal(state_of(f, ext, st), "pending");
+
+	f->ctx.now = T0 + 200;
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, ext, &out, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "granted");
+	json_decref(out);
+	assert_int_equal(expires_of(f, id), T0 + 1810 + 3600);
+	assert_string_equal(state_of(f, id, st), "active");
+	assert_int_equal(entries(f, "grant.extended", "user:lee", &last), 1);
+	json_t *d = json_object_get(last, "data");
+	assert_string_equal(json_string_value(json_object_get(d, "grant")), id);
+	assert_string_equal(json_string_value(json_object_get(d, "extension")), ext);
+	assert_int_equal(json_integer_value(json_object_get(d, "previous_expires_at")), T0 + 1810);
+	assert_int_equal(json_integer_value(json_object_get(d, "expires_at")), T0 + 5410);
+	json_decref(last);
+	/* the grant lists it */
+	assert_int_equal(jg_access_get(&f->ctx, &alice, id, &out, why, sizeof(why)), 0);
+	json_t *exts = json_object_get(out, "extensions");
+	assert_int_equal(json_array_size(exts), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(exts, 0), "id")), ext);
+	json_decref(out);
+
+	/* 1800 + 3600 so far: one more second than max_total_duration 2h is denied, audited */
+	assert_int_equal(extend(f, &alice, id, "{\"duration\":1801,\"justification\":\"more\"}",
+				&out, why, sizeof(why)),
+			 JG_EDENIED);
+	assert_non_null(out);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "decision"),
+							    "max_total_duration")),
+			 7200);
+	json_decref(out);
+	assert_non_null(strstr(why, "max_total_duration"));
+	assert_int_equal(entries(f, "request.denied", "user:alice", NULL), 1);
+	assert_int_equal(expires_of(f, id), T0 + 5410);
+	/* exactly up to it is allowed */
+	assert_int_equal(extend(f, &alice, id, "{\"duration\":1800,\"justification\":\"more\"}",
+				&out, why, sizeof(why)),
+			 0);
+	json_decref(out);
+}
+
+static void
+test_access_extension_is_refused_unless_the_grant_is_active(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], bg[64], why[256];
+	json_t *out = NULL;
+
+	/* a pending request is no grant */
+	json_decref(create(f, &alice, probe, id));
+	assert_int_equal(extend(f, &alice, id, ext_hour, &out, why, sizeof(why)), JG_ECONFLICT);
+	assert_non_null(strstr(why, "pending, not active"));
+	/* break-glass is never extended */
+	json_decref(create(f, &carol, break_glass, bg));
+	assert_int_equal(extend(f, &carol, bg, ext_hour, &out, why, sizeof(why)), JG_ECONFLICT);
+	assert_non_null(strstr(why, "break-glass"));
+	/* a grant past its end, before the sweeper saw it */
+	char g[64];
+	json_decref(create(f, &alice, read_logs, g)); /* 600 s, no approval */
+	f->ctx.now = T0 + 600;
+	assert_int_equal(extend(f, &alice, g, ext_hour, &out, why, sizeof(why)), JG_ECONFLICT);
+	/* bad bodies */
+	f->ctx.now = T0;
+	json_decref(create(f, &alice, read_logs, g));
+	assert_int_equal(extend(f, &alice, g, "{\"duration\":60}", &out, why, sizeof(why)),
+			 JG_EINVAL);
+	assert_int_equal(extend(f, &alice, g, "{\"duration\":-1,\"justification\":\"x\"}", &out,
+				why, sizeof(why)),
+			 JG_EINVAL);
+	assert_int_equal(extend(f, &alice, g,
+				"{\"duration\":60,\"justification\":\"x\",\"break_glass\":true}",
+				&out, why, sizeof(why)),
+			 JG_EINVAL);
+	assert_int_equal(entries(f, "grant.extension_requested", NULL, NULL), 0);
+}
+
+static void
+test_access_pending_extension_expires_with_its_grant(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], ext[64], st[16], why[256];
+	json_t *out = NULL;
+	int ended = -1;
+
+	json_decref(create(f, &alice, probe, id));
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_int_equal(extend(f, &alice, id, ext_hour, &out, why, sizeof(why)), 0);
+	snprintf(ext, sizeof(ext), "%s", json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	/* both are due at the grant's end: each ends once */
+	f->ctx.now = T0 + 1800;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_string_equal(state_of(f, id, st), "expired");
+	assert_string_equal(state_of(f, ext, st), "expired");
+	assert_int_equal(entries(f, "grant.expired", NULL, NULL), 1);
+	assert_int_equal(entries(f, "request.expired", NULL, NULL), 1);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, ext, &out, why, sizeof(why)),
+			 JG_ECONFLICT);
+	f->ctx.now = T0 + 1900;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 0);
+	assert_int_equal(entries(f, "request.expired", NULL, NULL), 1);
+}
+
+static void
+test_access_extension_pending_near_the_end_is_notified_once(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], why[256];
+	json_t *out = NULL;
+
+	with_notify(f);
+	json_decref(create(f, &alice, probe, id)); /* request.pending */
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)), 0);
+	json_decref(out); /* request.approved */
+	assert_int_equal(extend(f, &alice, id, ext_hour, &out, why, sizeof(why)), 0);
+	json_decref(out); /* request.pending of the extension */
+	assert_int_equal(pending(f), 3);
+	f->ctx.now = T0 + 1800 - 301; /* the warning comes 300 s before the end */
+	assert_int_equal(jg_access_notify_due(&f->ctx, 300, 100000), 0);
+	assert_int_equal(pending(f), 3);
+	f->ctx.now = T0 + 1800 - 300;
+	assert_int_equal(jg_access_notify_due(&f->ctx, 300, 100000), 0);
+	/* grant.expiring and grant.extension_pending */
+	assert_int_equal(pending(f), 5);
+	f->ctx.now = T0 + 1800 - 10;
+	assert_int_equal(jg_access_notify_due(&f->ctx, 300, 100000), 0);
+	assert_int_equal(pending(f), 5);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -708,6 +900,14 @@ main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_notify_due_reports_a_failing_query, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_access_extension_moves_the_end_on_its_last_approval, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_access_extension_is_refused_unless_the_grant_is_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_pending_extension_expires_with_its_grant,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_access_extension_pending_near_the_end_is_notified_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

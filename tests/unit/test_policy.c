@@ -463,7 +463,7 @@ test_policy_evaluate_decision_outlives_set(void **state)
 	const char *groups[] = {PEN};
 	const char *caps[] = {"deploy-probe", "read-pii"};
 	struct jg_policy_request req = {"alice", groups, 1,    "payment-api", caps,
-					2,	 M(10),	 GOOD, false};
+					2,	 M(10),	 GOOD, false,	      0};
 	struct jg_policy_decision d;
 	json_t *j = NULL;
 
@@ -500,7 +500,7 @@ test_policy_decision_to_json_deny(void **state)
 {
 	struct fixture *f = *state;
 	const char *caps[] = {"read-logs"};
-	struct jg_policy_request req = {"alice", NULL, 0, "billing", caps, 1, H(1), NULL, false};
+	struct jg_policy_request req = {"alice", NULL, 0, "billing", caps, 1, H(1), NULL, false, 0};
 	struct jg_policy_decision d;
 	json_t *j = NULL;
 
@@ -542,7 +542,7 @@ test_policy_evaluate_empty_set_denies(void **state)
 	struct fixture *f = *state;
 	const char *caps[] = {"read-logs"};
 	struct jg_policy_request req = {"alice", NULL, 0,    "payment-api", caps,
-					1,	 H(1), NULL, false};
+					1,	 H(1), NULL, false,	    0};
 	struct jg_policy_decision d;
 
 	struct jg_policy_set *set = load_ok(f->dir);
@@ -560,7 +560,7 @@ test_policy_incident_pattern_configurable(void **state)
 	const char *groups[] = {PEN};
 	const char *caps[] = {"read-logs"};
 	struct jg_policy_request req = {
-	    "alice", groups, 1, "payment-api", caps, 1, H(1), "INC-12 and ticket #8812", false};
+	    "alice", groups, 1, "payment-api", caps, 1, H(1), "INC-12 and ticket #8812", false, 0};
 	struct jg_policy_set *set = NULL;
 	struct jg_policy_decision d;
 	char err[512];
@@ -598,7 +598,7 @@ test_policy_evaluate_long_justification_denied(void **state)
 	const char *caps[] = {"read-logs"};
 	char *big = malloc(JG_POLICY_MAX_JUSTIFICATION + 2);
 	struct jg_policy_request req = {"alice", groups, 1,   "payment-api", caps,
-					1,	 H(1),	 big, false};
+					1,	 H(1),	 big, false,	     0};
 	struct jg_policy_decision d;
 
 	assert_non_null(big);
@@ -739,7 +739,7 @@ test_policy_evaluate_shared_approvers(void **state)
 	struct fixture *f = *state;
 	const char *groups[] = {PEN}, *caps[] = {"read-pii"};
 	struct jg_policy_request req = {"alice", groups, 1,    "payment-api", caps,
-					1,	 M(10),	 NULL, false};
+					1,	 M(10),	 NULL, false,	      0};
 	struct jg_policy_decision d;
 
 	write_file(f->dir, "broad.yaml", broad_yaml);
@@ -779,7 +779,7 @@ test_policy_evaluate_too_many_requirements(void **state)
 	const char *groups[] = {PEN};
 	const char *caps[] = {"read-logs", "read-traces", "read-metrics", "deploy-probe",
 			      "read-pii"};
-	struct jg_policy_request req = {"alice", groups, 1, "svc", caps, 5, M(10), NULL, false};
+	struct jg_policy_request req = {"alice", groups, 1, "svc", caps, 5, M(10), NULL, false, 0};
 	struct jg_policy_decision d;
 	char name[64], text[2048];
 
@@ -825,8 +825,8 @@ test_policy_explain(void **state)
 {
 	struct fixture *f = *state;
 	const char *groups[] = {PEN}, *caps[] = {"read-logs", "deploy-probe"};
-	struct jg_policy_request req = {"alice", groups,      1,    "payment-ledger", caps, 2,
-					M(30),	 LEDGER_JUST, false};
+	struct jg_policy_request req = {"alice",     groups, 1, "payment-ledger", caps, 2, M(30),
+					LEDGER_JUST, false,  0};
 	struct jg_policy_decision d, plain;
 	char *text = NULL;
 	json_t *a = NULL, *b = NULL;
@@ -879,8 +879,8 @@ test_policy_explain(void **state)
 
 	/* a policy that contributes nothing says so */
 	const char *sre[] = {"sre"}, *metrics[] = {"read-metrics"};
-	struct jg_policy_request other = {"sam", sre,  1,    "payment-ledger", metrics, 1,
-					  M(5),	 NULL, false};
+	struct jg_policy_request other = {"sam", sre,	1, "payment-ledger", metrics, 1, M(5),
+					  NULL,	 false, 0};
 	assert_int_equal(jg_policy_explain(set, &other, &d, &text), 0);
 	assert_contains(text, "    aaa-broad#rules[0] lists it, but its requesters (groups "
 			      "[payments-eng], users []) do not include the requester\n"
@@ -1259,6 +1259,108 @@ test_policy_load_bad_duration(void **state)
 			  "  requesters: {groups: [oncall]}\n"
 			  "  max_duration: 0m\n",
 			  5, "'break_glass.max_duration' must be a duration from 1s to 30d...");
+}
+
+/*
+ * max_total_duration: how long a grant may last with its extensions (at
+ * least max_duration; max_duration when absent), checked against an
+ * extension's total - the smallest of the rules used binding - and never
+ * for break-glass.
+ */
+static void
+test_policy_extension_total(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_policy_decision d;
+	const char *groups[] = {"eng"}, *logs[] = {"read-logs"},
+		   *both[] = {"read-logs", "read-traces"};
+	struct jg_policy_request req = {.user = "u",
+					.groups = groups,
+					.ngroups = 1,
+					.service = "svc-a",
+					.capabilities = logs,
+					.ncaps = 1,
+					.duration_seconds = 600,
+					.justification = "more time"};
+
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    max_total_duration: 30m\n"
+			       "    approval: none\n",
+			  7, "'rules[0].max_total_duration' must not be shorter than max_duration");
+	expect_load_error(f, "p.yaml",
+			  HEAD "  - capabilities: [read-logs]\n"
+			       "    requesters: {groups: [eng]}\n"
+			       "    max_duration: 1h\n"
+			       "    max_total_duration: 31d\n"
+			       "    approval: none\n",
+			  7, "'rules[0].max_total_duration' must be a duration from 1s to 30d...");
+	write_file(f->dir, "p.yaml",
+		   HEAD "  - capabilities: [read-logs]\n"
+			"    requesters: {groups: [eng]}\n"
+			"    max_duration: 1h\n"
+			"    max_total_duration: 4h\n"
+			"    approval: none\n"
+			"  - capabilities: [read-traces]\n"
+			"    requesters: {groups: [eng]}\n"
+			"    max_duration: 2h\n"
+			"    approval: none\n"
+			"break_glass:\n"
+			"  requesters: {groups: [eng]}\n"
+			"  max_duration: 1h\n");
+	struct jg_policy_set *set = load_ok(f->dir);
+
+	req.total_seconds = 4 * 3600; /* up to the maximum */
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_GRANT);
+	assert_int_equal(d.max_total_duration, 4 * 3600);
+	jg_policy_decision_clear(&d);
+	req.total_seconds = 4 * 3600 + 1;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_DENY);
+	assert_non_null(strstr(d.reason, "max_total_duration 4h of p#rules[0]"));
+	jg_policy_decision_clear(&d);
+	/* without the key the total is bound by max_duration: read-traces' 2h binds both */
+	req.capabilities = both;
+	req.ncaps = 2;
+	req.total_seconds = 2 * 3600;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_GRANT);
+	jg_policy_decision_clear(&d);
+	req.total_seconds = 2 * 3600 + 1;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_DENY);
+	assert_non_null(strstr(d.reason, "max_total_duration 2h of p#rules[1]"));
+	jg_policy_decision_clear(&d);
+	/* the extension's own length is not held against max_duration: only the total counts */
+	req.capabilities = logs;
+	req.ncaps = 1;
+	req.duration_seconds = 2 * 3600;
+	req.total_seconds = 3 * 3600;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_GRANT);
+	json_t *j = NULL;
+	assert_int_equal(jg_policy_decision_to_json(&d, &j), 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "max_total_duration")), 4 * 3600);
+	json_decref(j);
+	jg_policy_decision_clear(&d);
+	/* a request (no total) is as before, its decision without the key */
+	req.total_seconds = 0;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_DENY);
+	assert_int_equal(d.max_total_duration, 0);
+	jg_policy_decision_clear(&d);
+	/* break-glass is never extended */
+	req.duration_seconds = 600;
+	req.total_seconds = 1200;
+	req.break_glass = true;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_DENY);
+	assert_non_null(strstr(d.reason, "cannot be extended"));
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
 }
 
 static void
@@ -1757,7 +1859,8 @@ test_policy_examples_want_a_real_incident_id(void **state)
 						1,
 						M(30),
 						cases[i].justification,
-						bg};
+						bg,
+						0};
 		struct jg_policy_decision d;
 		assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
 		if (d.outcome != cases[i].want)
@@ -1839,6 +1942,7 @@ main(void)
 	    T(test_policy_load_missing_key),
 	    T(test_policy_load_unknown_capability),
 	    T(test_policy_load_bad_duration),
+	    T(test_policy_extension_total),
 	    T(test_policy_load_bad_pattern),
 	    T(test_policy_load_rule_never_matches),
 	    T(test_policy_load_count),
