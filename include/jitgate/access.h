@@ -85,6 +85,15 @@ int jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller
 		  const char *id, json_t **out, char *why, size_t whylen);
 
 /*
+ * The grant extension id extends, as jg_access_get shows it (with its
+ * approvals and extensions), to a caller who may see the extension (its
+ * approvers judge it with the grant's history).  JG_ENOTFOUND when id is no
+ * extension the caller may see.
+ */
+int jg_access_get_extended(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+			   const char *id, json_t **out, char *why, size_t whylen);
+
+/*
  * A page of a list, newest first.  A page examines at most
  * JG_ACCESS_PAGE_SCAN rows, so it may hold fewer than limit requests (even
  * none) while more follow: `more` says so, and next_* is where the next

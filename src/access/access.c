@@ -1469,7 +1469,8 @@ jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 /*
  * The lifecycle's tables as `jitgate store copy` moves them (store.h);
  * requests before the approvals that refer to them, and in the order they
- * were made, so a grant comes before the extensions that refer to it.
+ * were made, so a grant comes before the extensions that refer to it (also
+ * one made in the same second: requests before extensions, then by id).
  */
 #define REQUEST_COLUMNS                                                                            \
 	"id, requester, requester_groups, service, capabilities, duration, justification, "        \
@@ -1478,7 +1479,7 @@ jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 	"review_note, starts_at, activated_at, extends"
 static const struct jg_store_table access_tables[] = {
     JG_STORE_TABLE("access_requests", REQUEST_COLUMNS, "tttttittitttiiiiitttitiit",
-		   "created_at, id",
+		   "created_at, extends IS NOT NULL, id",
 		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("approvals", "request_id, approver, requirement, created_at", "ttii",
 		   "request_id, approver, requirement", "?, ?, ?, ?"),

@@ -40,6 +40,35 @@ jg_access_get(const struct jg_access_ctx *ctx, const struct jg_access_caller *ca
 	return rc;
 }
 
+int
+jg_access_get_extended(const struct jg_access_ctx *ctx, const struct jg_access_caller *caller,
+		       const char *id, json_t **out, char *why, size_t whylen)
+{
+	struct jg_store_conn *conn;
+	struct req e, g;
+	int rc;
+
+	*out = NULL;
+	if (jg_store_acquire(ctx->store, &conn) != 0)
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+	rc = jg_access_req_load(conn, id, &e);
+	if (rc == 0 && (!jg_access_may_see(ctx, &e, caller) || e.extends[0] == '\0'))
+		rc = JG_ENOTFOUND;
+	/* who may judge an extension may read the grant it would lengthen */
+	if (rc == 0 && (rc = jg_access_req_load(conn, e.extends, &g)) == 0) {
+		*out = jg_access_req_json(conn, &g);
+		jg_access_req_clear(&g);
+		rc = *out ? 0 : JG_ENOMEM;
+	}
+	if (rc == JG_ENOTFOUND)
+		rc = jg_errf(why, whylen, rc, "no such extension");
+	else if (rc != 0)
+		rc = jg_errf(why, whylen, JG_EUNAVAIL, "the store is unavailable");
+	jg_access_req_clear(&e);
+	jg_store_release(ctx->store, conn);
+	return rc;
+}
+
 /* A page's position, sealed as a "requests" cursor: "<created_at> <id>" of the last row examined.
  */
 #define CURSOR_KIND "requests"

@@ -7,6 +7,12 @@
  *   POST /grants/{id}/revoke       jg_access_revoke()    (as POST /v1/grants/{id}/revoke)
  *   POST /grants/{id}/token        jg_token_issue_for_grant()  (as POST /v1/grants/{id}/token);
  *                                  the token is shown once on the reply page
+ *   POST /grants/{id}/extend       jg_api_request_extend() (as POST /v1/requests/{id}/extend,
+ *                                  the same limits) with the form's duration and justification
+ *
+ * An active grant that is not break-glass offers "Extend" (a duration and
+ * why) unless an extension of it is already waiting; an extension shows the
+ * grant it extends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,7 @@ jg_web_ok_notice(struct jg_web *w)
 	    {"created", "Your request was recorded."},
 	    {"cancelled", "The request was cancelled."},
 	    {"revoked", "The grant was revoked."},
+	    {"extended", "Your extension was recorded: its state is shown below."},
 	    {"approved", "Approved."},
 	    {"denied", "Denied."},
 	    {"reviewed", "The break-glass grant is marked as reviewed."},
@@ -79,6 +86,38 @@ action_form(struct jg_web *w, const char *path_a, const char *id, const char *pa
 	JG_HTML(h, "</button></form>");
 }
 
+/* The id of grant r's extension waiting for approval; NULL when none. */
+static const char *
+pending_extension(json_t *r)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(r, "extensions"), i, e)
+	{
+		const char *st = json_string_value(json_object_get(e, "state"));
+		if (st != NULL && strcmp(st, "pending") == 0)
+			return json_string_value(json_object_get(e, "id"));
+	}
+	return NULL;
+}
+
+/* "Extend": by how long and why (the policy decides, as for a request). */
+static void
+extend_form(struct jg_web *w, const char *id)
+{
+	struct jg_html *h = &w->h;
+	JG_HTML(h, "<form method=\"post\" class=\"inline extend\" action=\"/grants/");
+	jg_html_url_part(h, id);
+	JG_HTML(h, "/extend\">");
+	jg_web_csrf_field(w);
+	JG_HTML(h,
+		"<input type=\"text\" name=\"duration\" required maxlength=\"16\" "
+		"placeholder=\"longer by, e.g. 30m\" aria-label=\"extend by\">"
+		"<input type=\"text\" name=\"justification\" required maxlength=\"4096\" "
+		"placeholder=\"why it needs longer\" aria-label=\"justification of the extension\">"
+		"<button type=\"submit\" class=\"secondary\">Extend</button></form>");
+}
+
 static void
 request_card(struct jg_web *w, json_t *r)
 {
@@ -109,6 +148,19 @@ request_card(struct jg_web *w, json_t *r)
 	JG_HTML(h, "</dd><dt>Approvals</dt><dd>");
 	jg_web_approvals_text(h, r);
 	JG_HTML(h, "</dd>");
+	const char *extends = json_string_value(json_object_get(r, "extends"));
+	if (extends != NULL) {
+		JG_HTML(h, "<dt>Extends</dt><dd>the grant <code>");
+		jg_html_text(h, extends);
+		JG_HTML(h, "</code> by the duration above</dd>");
+	}
+	const char *waiting = pending_extension(r);
+	if (waiting != NULL) {
+		JG_HTML(h, "<dt>Extension</dt><dd class=\"extension-pending\">waiting for approval "
+			   "(<code>");
+		jg_html_text(h, waiting);
+		JG_HTML(h, "</code>); until then the grant ends as shown</dd>");
+	}
 	if (strcmp(state, "active") == 0) {
 		int64_t exp = json_integer_value(json_object_get(r, "expires_at"));
 		jg_web_time(exp, when, sizeof(when));
@@ -140,6 +192,8 @@ request_card(struct jg_web *w, json_t *r)
 	if (strcmp(state, "active") == 0) {
 		action_form(w, "/grants/", id, "/token", "Issue a token", "primary", 0);
 		action_form(w, "/grants/", id, "/revoke", "Revoke", "danger", 1);
+		if (!json_is_true(json_object_get(r, "break_glass")) && waiting == NULL)
+			extend_form(w, id);
 	}
 	JG_HTML(h, "</div></article>");
 }
@@ -273,7 +327,59 @@ out:
 	jg_web_end(&w);
 }
 
+/* POST /grants/{id}/extend: the form's fields as the API's body, the API's path and limits. */
+static void
+handle_extend(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_web w;
+	json_t *out = NULL, *body = NULL;
+	char why[512] = "", dur[32] = "", just[JG_POLICY_MAX_JUSTIFICATION + 2] = "";
+	const char *code;
+	int rc;
+
+	if (jg_web_begin(&w, req, reply) != 0)
+		goto out;
+	int r1 = jg_http_form_field(req, "duration", dur, sizeof(dur)),
+	    r2 = jg_http_form_field(req, "justification", just, sizeof(just));
+	if (r1 == JG_ETOOBIG || r1 == JG_EINVAL || r2 == JG_ETOOBIG || r2 == JG_EINVAL) {
+		jg_web_error_page(
+		    &w, 400, "Not extended",
+		    "The duration or the justification is too long or not UTF-8 text.", "/");
+		goto out;
+	}
+	/* a duration in whole seconds is a number, as the API takes it */
+	char *end = NULL;
+	long long secs = dur[0] ? strtoll(dur, &end, 10) : 0;
+	body = end != NULL && *end == '\0'
+		   ? json_pack("{s:I,s:s}", "duration", (json_int_t)secs, "justification", just)
+		   : json_pack("{s:s,s:s}", "duration", dur, "justification", just);
+	if (body == NULL) {
+		jg_web_error_page(&w, 500, "Not extended", "Out of memory.", "/");
+		goto out;
+	}
+	struct jg_throttle_refusal limit = {0};
+	rc = jg_api_request_extend(&w.call, req, jg_http_param(req, "id"), body, &out, &limit, why,
+				   sizeof(why));
+	if (rc == 0) {
+		jg_web_redirect(reply, "/?ok=extended");
+		goto out;
+	}
+	if (rc == JG_ELIMITED) {
+		char secs_s[16];
+		jg_web_error_page(&w, 429, "Not extended", why, "/");
+		snprintf(secs_s, sizeof(secs_s), "%d", limit.retry_after);
+		jg_http_reply_header(reply, "Retry-After", secs_s);
+		goto out;
+	}
+	jg_web_error_page(&w, jg_http_status_of(rc, &code), "Not extended", why, "/");
+out:
+	json_decref(body);
+	json_decref(out);
+	jg_web_end(&w);
+}
+
 static const struct jg_route routes[] = {
+    {"POST", "/grants/{id}/extend", handle_extend, NULL, JG_ROUTE_FORM_BODY},
     {"POST", "/requests/{id}/cancel", act, &(const enum act){CANCEL}, JG_ROUTE_FORM_BODY},
     {"POST", "/grants/{id}/revoke", act, &(const enum act){REVOKE}, JG_ROUTE_FORM_BODY},
     {"POST", "/grants/{id}/token", handle_token, NULL, JG_ROUTE_FORM_BODY},

@@ -6,6 +6,10 @@
  *   POST /requests/{id}/approve     jg_access_approve()  (as POST /v1/requests/{id}/approve)
  *   POST /requests/{id}/deny        jg_access_deny()     with the form's reason
  *   POST /requests/{id}/review      jg_access_review()   with the form's note
+ *
+ * An extension of a grant is marked as such, with the grant's history: the
+ * original request (justification, approvals, window) and its extensions
+ * so far (jg_access_get_extended).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +41,62 @@ rules_of(struct jg_html *h, json_t *r)
 	jg_web_join(h, rules);
 }
 
+/* The grant extension r would lengthen: its request, approvals, window and extensions. */
+static void
+history(struct jg_web *w, json_t *r)
+{
+	struct jg_html *h = &w->h;
+	json_t *g = NULL;
+	char why[256], when[40], dur[32];
+	size_t i;
+	json_t *e;
+
+	JG_HTML(h, "<section class=\"history\"><h3>The grant it extends</h3>");
+	if (jg_access_get_extended(&w->call.ctx, &w->call.caller,
+				   json_string_value(json_object_get(r, "id")), &g, why,
+				   sizeof(why)) != 0) {
+		JG_HTML(h, "<p class=\"notice error\">");
+		jg_html_text(h, why);
+		JG_HTML(h, "</p></section>");
+		return;
+	}
+	jg_policy_duration_format(json_integer_value(json_object_get(g, "duration")), dur,
+				  sizeof(dur));
+	JG_HTML(h, "<dl><dt>Grant</dt><dd><code>");
+	jg_html_text(h, json_string_value(json_object_get(g, "id")));
+	JG_HTML(h, "</code> (");
+	jg_html_text(h, jg_web_state_text(json_string_value(json_object_get(g, "state"))));
+	JG_HTML(h, ")</dd><dt>First asked for</dt><dd>");
+	jg_html_text(h, dur);
+	JG_HTML(h, "</dd><dt>Justification</dt><dd class=\"just\">");
+	jg_html_text(h, json_string_value(json_object_get(g, "justification")));
+	JG_HTML(h, "</dd><dt>Approvals</dt><dd>");
+	jg_web_approvals_text(h, g);
+	JG_HTML(h, "</dd><dt>Active since</dt><dd>");
+	jg_web_time(json_integer_value(json_object_get(g, "activated_at")), when, sizeof(when));
+	jg_html_text(h, when);
+	JG_HTML(h, "</dd><dt>Ends</dt><dd>");
+	jg_web_time(json_integer_value(json_object_get(g, "expires_at")), when, sizeof(when));
+	jg_html_text(h, when);
+	JG_HTML(h, "</dd><dt>Extensions</dt><dd><ul class=\"extensions\">");
+	json_array_foreach(json_object_get(g, "extensions"), i, e)
+	{
+		jg_policy_duration_format(json_integer_value(json_object_get(e, "duration")), dur,
+					  sizeof(dur));
+		jg_web_time(json_integer_value(json_object_get(e, "created_at")), when,
+			    sizeof(when));
+		JG_HTML(h, "<li>+");
+		jg_html_text(h, dur);
+		JG_HTML(h, " asked ");
+		jg_html_text(h, when);
+		JG_HTML(h, ": ");
+		jg_html_text(h, jg_web_state_text(json_string_value(json_object_get(e, "state"))));
+		JG_HTML(h, "</li>");
+	}
+	JG_HTML(h, "</ul></dd></dl></section>");
+	json_decref(g);
+}
+
 static void
 card(struct jg_web *w, json_t *r, int review)
 {
@@ -50,17 +110,27 @@ card(struct jg_web *w, json_t *r, int review)
 	jg_web_time(json_integer_value(json_object_get(r, "created_at")), when, sizeof(when));
 	JG_HTML(h, "<article class=\"card\" data-request=\"");
 	jg_html_text(h, id);
+	const char *extends = json_string_value(json_object_get(r, "extends"));
+	if (extends != NULL)
+		JG_HTML(h, "\" data-extends=\"");
+	if (extends != NULL)
+		jg_html_text(h, extends);
 	JG_HTML(h, "\"><h2>");
 	jg_html_text(h, json_string_value(json_object_get(r, "requester")));
 	JG_HTML(h, " → ");
 	jg_html_text(h, json_string_value(json_object_get(r, "service")));
+	if (extends != NULL)
+		JG_HTML(h, " <span class=\"state state-extension\">extension</span>");
 	JG_HTML(h, "</h2><dl><dt>Requester</dt><dd class=\"requester\">");
 	jg_html_text(h, json_string_value(json_object_get(r, "requester")));
 	JG_HTML(h, "</dd><dt>Service</dt><dd>");
 	jg_html_text(h, json_string_value(json_object_get(r, "service")));
 	JG_HTML(h, "</dd><dt>Capabilities</dt><dd>");
 	jg_web_join(h, json_object_get(r, "capabilities"));
-	JG_HTML(h, "</dd><dt>Duration</dt><dd>");
+	if (extends != NULL)
+		JG_HTML(h, "</dd><dt>Longer by</dt><dd>");
+	else
+		JG_HTML(h, "</dd><dt>Duration</dt><dd>");
 	jg_html_text(h, dur);
 	JG_HTML(h, "</dd><dt>Justification</dt><dd class=\"just\">");
 	jg_html_text(h, json_string_value(json_object_get(r, "justification")));
@@ -74,7 +144,10 @@ card(struct jg_web *w, json_t *r, int review)
 	jg_html_text(h, when);
 	JG_HTML(h, "</dd><dt>Request</dt><dd><code>");
 	jg_html_text(h, id);
-	JG_HTML(h, "</code></dd></dl><div class=\"actions\">");
+	JG_HTML(h, "</code></dd></dl>");
+	if (extends != NULL)
+		history(w, r);
+	JG_HTML(h, "<div class=\"actions\">");
 	if (review) {
 		form_open(w, id, "review");
 		JG_HTML(h,

@@ -13,7 +13,10 @@
 // Each step is checked in the reply, in the stored grant and in the audit export.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJitgate, cleanup } from './lib/harness.mjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startJitgate, cleanup, runJitgate } from './lib/harness.mjs';
 
 const SVC = 'ext-lab';
 const INC = 'INC-4711 payment retries failing in eu-west';
@@ -76,6 +79,35 @@ describe('extending a grant', () => {
 
   before(async () => { jg = await startJitgate({ copyPolicies: true, policyFiles: { 'ext-lab.yaml': LAB } }); });
   after(() => cleanup(jg));
+
+  test('jitgate policy test knows extensions: input extension_total, expect max_total_duration', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jg-ext-policy-'));
+    try {
+      writeFileSync(join(dir, 'ext-lab.yaml'), LAB);
+      const cases = (metricsMax) => `- name: within max_total_duration
+  input: {user: alice, groups: [payments-eng], service: ext-lab, capabilities: [read-logs], duration: 30m, extension_total: 2h}
+  expect: {decision: grant, max_total_duration: 2h}
+- name: beyond it, max_total_duration defaulting to max_duration
+  input: {user: alice, groups: [payments-eng], service: ext-lab, capabilities: [read-metrics], duration: 1s, extension_total: 1h1s}
+  expect: {decision: deny, max_total_duration: ${metricsMax}, reason_contains: "max_total_duration 1h of ext-lab#rules[1]"}
+`;
+      writeFileSync(join(dir, 'ext-lab.test.yaml'), cases('1h'));
+      let r = runJitgate(['policy', 'test', dir]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /2 passed, 0 failed/);
+      writeFileSync(join(dir, 'ext-lab.test.yaml'), cases('2h'));
+      r = runJitgate(['policy', 'test', dir]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stdout + r.stderr, /expected max_total_duration 2h, got 1h/);
+      // a max_total_duration shorter than max_duration is refused by name and line
+      writeFileSync(join(dir, 'ext-lab.yaml'), LAB.replace('max_total_duration: 2h', 'max_total_duration: 30m'));
+      r = runJitgate(['policy', 'check', dir]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stdout + r.stderr, /ext-lab\.yaml:7: 'rules\[0\]\.max_total_duration' must not be shorter than max_duration/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test('allowed by policy without approval: granted at once, the grant ends later (grant.extended)', async () => {
     const g = await grant(['read-logs']);

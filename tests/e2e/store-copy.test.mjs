@@ -154,6 +154,12 @@ describe(`store copy from ${DB_BACKEND}`, () => {
     assert.equal(ok.status, 200, ok.body);
     assert.equal(ok.json.state, 'active');
     state.active = q.json.id;
+    // an extension of it, waiting for approval (made in the grant's second, most likely: the copy
+    // must still insert the grant before the extension that refers to it)
+    const x = await jg.as('alice', 'POST', `/v1/requests/${state.active}/extend`, json({ duration: '10m', justification: INC }));
+    assert.equal(x.status, 201, x.body);
+    assert.equal(x.json.state, 'pending');
+    state.extension = x.json.id;
     const tok = await jg.as('alice', 'POST', `/v1/grants/${state.active}/token`, json({}));
     assert.equal(tok.status, 201, tok.body);
     state.token = tok.json.token;
@@ -199,7 +205,7 @@ describe(`store copy from ${DB_BACKEND}`, () => {
     for (let i = 0; i < 50 && jg.db.count('notify_outbox', "state = 'pending'") === 0; i++) await sleep(100);
 
     state.requests = {};
-    for (const id of [state.active, state.pending]) state.requests[id] = (await jg.as('alice', 'GET', `/v1/requests/${id}`)).json;
+    for (const id of [state.active, state.pending, state.extension]) state.requests[id] = (await jg.as('alice', 'GET', `/v1/requests/${id}`)).json;
     state.events = (await withToken(jg, state.token, 'GET', `/v1/services/${SVC}/probes/${state.probe}/events?limit=100&after=0`)).json.events;
     assert.equal(state.events.length, 3);
     await jg.stop();

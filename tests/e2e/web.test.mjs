@@ -305,6 +305,50 @@ describe('the web pages in Chromium', () => {
     await expect400(await raw(bob.page, `/requests/${requestId}/deny`, `csrf=${bobCsrf}&reason=no%FF`), 'deny reason');
     await expect400(await raw(bob.page, `/requests/${requestId}/review`, `csrf=${bobCsrf}&note=%C3%28`), 'review note');
     assert.equal((await (await page.request.get(`${jg.url}/v1/requests/${requestId}`)).json()).state, 'active');
+    await expect400(await raw(page, `/grants/${requestId}/extend`, `csrf=${csrf}&duration=bad%FF&justification=longer`), 'extend duration');
+    await expect400(await raw(page, `/grants/${requestId}/extend`, `csrf=${csrf}&duration=10m&justification=bad%FF`), 'extend justification');
+    assert.deepEqual((await (await page.request.get(`${jg.url}/v1/requests/${requestId}`)).json()).extensions, []);
+  });
+
+  test('alice extends her grant from My access; carol sees it marked as an extension, with the grant\'s history, and approves it', async () => {
+    const { page } = alice;
+    const grantNow = async () => (await page.request.get(`${jg.url}/v1/requests/${requestId}`)).json();
+    await page.goto(`${jg.url}/`);
+    const before = (await grantNow()).expires_at;
+    const form = card(page, requestId).locator('form.extend');
+    await form.locator('input[name=duration]').fill('20m');
+    await form.locator('input[name=justification]').fill('INC-4711 the fix needs a second probe run');
+    await form.getByRole('button', { name: 'Extend' }).click();
+    await page.waitForURL(`${jg.url}/?ok=extended`);
+    assert.match(await page.locator('.notice.ok').textContent(), /extension was recorded/);
+    assert.match(await card(page, requestId).locator('.extension-pending').textContent(), /waiting for approval/);
+    assert.equal(await card(page, requestId).locator('form.extend').count(), 0, 'Extend offered while an extension waits');
+    const grant = await grantNow();
+    assert.equal(grant.expires_at, before, 'the grant moved before its extension was approved');
+    const ext = grant.extensions.find((e) => e.state === 'pending');
+    assert.equal(ext.duration, 1200);
+    assert.match(await card(page, ext.id).textContent(), new RegExp(`Extendsthe grant ${requestId}`));
+    await shot(page, 'my-access-extension');
+
+    const carol = await signIn('carol');
+    await carol.page.goto(`${jg.url}/approvals`);
+    const q = card(carol.page, ext.id);
+    await q.waitFor();
+    assert.equal(await q.getAttribute('data-extends'), requestId);
+    assert.match(await q.locator('h2').textContent(), /extension/);
+    assert.match(await q.textContent(), /Longer by20m/);
+    const history = await q.locator('.history').textContent();
+    for (const want of [requestId, '30m', 'approved by bob', HTML_JUSTIFICATION, '+20m']) {
+      assert.ok(history.includes(want), `the grant's history lacks ${want}: ${history}`);
+    }
+    assert.equal(await q.locator('.history script').count(), 0);
+    await shot(carol.page, 'approvals-extension');
+    await q.getByRole('button', { name: 'Approve' }).click();
+    await carol.page.waitForURL(`${jg.url}/approvals?ok=approved`);
+    assert.equal((await grantNow()).expires_at, before + 1200);
+    await page.goto(`${jg.url}/`);
+    assert.equal((await card(page, ext.id).locator('.state').textContent()).trim(), 'extension granted');
+    assert.equal(await card(page, requestId).locator('form.extend').count(), 1, 'Extend is offered again');
   });
 
   test('dave without JavaScript: the Preview button decides on the server, a denial sits next to its field', async () => {
@@ -347,6 +391,7 @@ describe('the web pages in Chromium', () => {
     await frank.page.waitForURL(`${jg.url}/?ok=created`);
     const c = frank.page.locator('article[data-request]').first();
     assert.match(await c.locator('.state').textContent(), /active · break-glass/);
+    assert.equal(await c.locator('form.extend').count(), 0, 'break-glass is never extended: no Extend');
     const id = await c.getAttribute('data-request');
     const bob = await signIn('bob');
     await bob.page.goto(`${jg.url}/approvals`);
@@ -429,11 +474,11 @@ describe('the web pages in Chromium', () => {
     assert.deepEqual(approved.json.entries.map((e) => e.entry.data.request), [requestId]);
     const ts = approved.json.entries[0].entry.ts;
     const sec = Math.floor(ts / 1000);
-    const within = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&since=${sec}&until=${sec}`);
+    const within = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&actor=user:bob&since=${sec}&until=${sec}`);
     assert.equal(within.json.entries.length, 1);
-    const later = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&since=${sec + 1}`);
+    const later = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&actor=user:bob&since=${sec + 1}`);
     assert.deepEqual(later.json.entries, []);
-    const before = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&until=${sec - 1}`);
+    const before = await jg.auditor('GET', `/v1/audit/entries?type=request.approved&actor=user:bob&until=${sec - 1}`);
     assert.deepEqual(before.json.entries, []);
     for (const q of ['limit=0', 'limit=201', 'since=-1', 'before=x', `service=${'a'.repeat(64)}`]) {
       const r = await jg.auditor('GET', `/v1/audit/entries?${q}`);
