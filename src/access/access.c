@@ -1,7 +1,9 @@
 /*
  * access.c - the request lifecycle (see access.h): create, dry run, the
- * transitions (approve, deny, cancel, revoke, review), off-boarding and
- * the sweep of what is due.
+ * transitions (approve, deny, cancel, revoke, review, extend), off-boarding
+ * and the sweep of what is due.  An extension is a request of its own
+ * (extends = the grant); every end of a grant goes through end_grant(),
+ * which also expires the grant's pending extension.
  *
  * Every operation that changes something is a work function run by the
  * audit writer: it reads the request inside the transaction, checks the
