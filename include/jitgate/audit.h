@@ -497,6 +497,105 @@ int jg_audit_verify_archive(const char *dir, const struct jg_audit_verifiers *ve
 int jg_audit_export_cosigned(const char *buf, size_t len, const struct jg_note_verifier *witnesses,
 			     size_t n, size_t *count) __attribute__((warn_unused_result));
 
+/*
+ * Access receipts (audit_receipt.c; docs/audit-format.md, "Access receipts").
+ * The writer keeps per-grant counters (table audit_grant_usage) in the
+ * transaction of every entry that names a grant - data.grant, else
+ * data.request - so that the grant.receipt written when a grant ends reads
+ * one row, never the log.  The same classification recomputes a receipt
+ * from an export or an archive (jitgate audit receipt).
+ */
+#define JG_AUDIT_GRANT_ID_MAX 64 /* bytes of a counted grant id, its NUL included */
+
+/* What the log says a grant was used for (counts of entries naming it). */
+struct jg_audit_usage {
+	int64_t first_seq, last_seq; /* the first and newest entry naming the grant */
+	int64_t entries;	     /* entries naming it (grant.receipt not counted) */
+	int64_t tokens_issued;	     /* token.issued */
+	int64_t actions;	     /* guarded actions recorded (every type below but refusals) */
+	int64_t log_queries;	     /* logs.read */
+	int64_t trace_reads;	     /* traces.read, traces.search */
+	int64_t metric_reads;	     /* metrics.read */
+	int64_t probes_deployed;     /* probe.deploy */
+	int64_t probe_calls;	     /* probe.list, probe.delete, probe.events.read */
+	int64_t probe_events;	     /* the sum of probe.events.ingested's count */
+	int64_t pii_reads;	     /* guarded actions recorded with "pii": true */
+	int64_t refusals;	     /* guard.refused */
+};
+
+/*
+ * Whether an entry (type, data) names a grant: 1 with grant (its id) and
+ * *d the entry's increments (entries 1, the counter of its type), 0 when it
+ * names none (or is a grant.receipt).  Pure; shared by the writer and the
+ * recomputation so that both count alike.
+ */
+int jg_audit_usage_classify(const char *type, const json_t *data, char grant[JG_AUDIT_GRANT_ID_MAX],
+			    struct jg_audit_usage *d);
+
+/* What the request lifecycle knows of a grant that has just ended (all borrowed). */
+struct jg_audit_grant_end {
+	const char *grant, *service, *requester;
+	const char *end;      /* the end entry's type (grant.expired, ...) */
+	json_t *capabilities; /* as requested */
+	json_t *approvers;    /* the approvers' subs, any order (NULL: none) */
+	int break_glass;
+	int64_t started_at, expires_at; /* Unix seconds */
+};
+
+/*
+ * Appends the grant.receipt of g inside the transaction whose last append
+ * was g's end entry (grant.expired, grant.revoked, request.cancelled,
+ * grant.not_activated), from the grant's counters and that entry.  With
+ * receipt (may be NULL), *receipt is the receipt's data (caller decrefs).
+ * Returns 0, JG_ENOTFOUND (the last entry does not name g->grant),
+ * JG_ESTORE, JG_ENOMEM or the append's errors.
+ */
+int jg_audit_tx_grant_receipt(struct jg_audit_tx *tx, const struct jg_audit_grant_end *g,
+			      json_t **receipt) __attribute__((warn_unused_result));
+
+/*
+ * A grant's usage so far and its receipt: *usage (when the log names it;
+ * else JG_ENOTFOUND) and *receipt the grant.receipt's data once written
+ * (NULL before; caller decrefs).  Returns 0, JG_ENOTFOUND or JG_ESTORE.
+ */
+int jg_audit_grant_usage(struct jg_store_conn *conn, const char *grant,
+			 struct jg_audit_usage *usage, json_t **receipt);
+
+/*
+ * Recomputes grant's receipt from the entries of an export (buf, len) or
+ * of an archive directory (dir), verified first against verifiers exactly
+ * as jg_audit_verify_export() / jg_audit_verify_archive() do, and compares
+ * it with the grant.receipt those entries hold.  *out = {"grant",
+ * "recorded": data or null, "recomputed": data or null, "differences":
+ * [field names, sorted]} (caller decrefs; set whenever the file verified).
+ * Returns 0 (they match), JG_ECONFLICT (they differ), JG_ENOTFOUND (no
+ * grant.receipt of grant in it), JG_EINVAL (the entries start after the
+ * grant's first entry: *out says which), JG_EVERIFY (the file does not
+ * verify: *fault says why), JG_ENOMEM.
+ */
+int jg_audit_receipt_export(const char *buf, size_t len, const char *grant,
+			    const struct jg_audit_verifiers *verifiers, int threads, json_t **out,
+			    struct jg_chain_fault *fault) __attribute__((warn_unused_result));
+int jg_audit_receipt_archive(const char *dir, const char *grant,
+			     const struct jg_audit_verifiers *verifiers, int threads, json_t **out,
+			     struct jg_chain_fault *fault) __attribute__((warn_unused_result));
+
+/*
+ * jg_audit_verify_export() and jg_audit_verify_archive() that also show
+ * each entry to each(ctx, ...) once it is part of the verified chain (its
+ * form, seq and link checked; the checkpoint's root is checked after the
+ * last, so a caller trusts what it saw only when the call returns 0).
+ */
+int jg_audit_verify_export_each(const char *buf, size_t len,
+				const struct jg_audit_verifiers *verifiers, const char *old,
+				size_t old_len, int threads, char *summary, size_t summary_len,
+				struct jg_chain_fault *fault, jg_audit_entry_fn each, void *ctx)
+    __attribute__((warn_unused_result));
+int jg_audit_verify_archive_each(const char *dir, const struct jg_audit_verifiers *verifiers,
+				 int threads, char *summary, size_t summary_len,
+				 struct jg_chain_fault *fault, jg_audit_entry_fn each, void *ctx)
+    __attribute__((warn_unused_result));
+
 /* Which entries jg_audit_list() returns (audit_list.c). */
 struct jg_audit_filter {
 	const char *type;    /* exact entry type; NULL: any */

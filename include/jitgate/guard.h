@@ -53,6 +53,7 @@ struct jg_guarded {
 	char actor[300];       /* "user:<sub>" */
 	int64_t grant_expires; /* the grant's end (Unix seconds) */
 	int has_pii;	       /* the token holds read-pii */
+	char created[64];      /* jg_guard_creating: the id recorded for what it creates; else "" */
 };
 
 /* What a guarded call presents and asks for (all borrowed). */
@@ -62,6 +63,8 @@ struct jg_guard_call {
 	const char *service, *capability, *action;
 	json_t *params;	     /* recorded with the action; NULL: none */
 	const char *pii_why; /* not NULL: read-pii is needed too, and this is the 403's message */
+	/* not NULL: the entry also holds data[created_key] = created (jg_guard_creating) */
+	const char *created_key, *created;
 };
 
 /* Why a call is refused, as the reply says it. */
@@ -118,6 +121,19 @@ int jg_guard_params(const struct jg_guard_ctx *gc, struct jg_http_request *req,
 int jg_guard_pii(const struct jg_guard_ctx *gc, struct jg_http_request *req,
 		 struct jg_http_reply *reply, const char *service, const char *capability,
 		 const char *action, json_t *params, const char *pii_why, struct jg_guarded *g)
+    __attribute__((warn_unused_result));
+
+/*
+ * jg_guard_pii() for an action that creates something: the guard makes its
+ * id (id_prefix and 16 random bytes, base64url) before the checks, records
+ * it in the action's entry as data[id_key], and gives it in g->created -
+ * the same id on the second call after a deferral - so the thing is stored
+ * under the id the log recorded (probe.deploy's "probe").
+ */
+int jg_guard_creating(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+		      struct jg_http_reply *reply, const char *service, const char *capability,
+		      const char *action, json_t *params, const char *pii_why, const char *id_key,
+		      const char *id_prefix, struct jg_guarded *g)
     __attribute__((warn_unused_result));
 
 #endif

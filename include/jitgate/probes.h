@@ -27,6 +27,7 @@
 #define JG_PROBE_MAX_EVENTS 10000 /* events stored per probe; then ingest is refused */
 
 /* Probe ids are "prb_" and base64url: anything else names no probe. */
+#define JG_PROBE_ID_PREFIX "prb_"
 bool jg_probe_id_valid(const char *id);
 
 /* A probe to deploy. */
@@ -35,6 +36,8 @@ struct jg_probe_new {
 	const char *actor;     /* "user:<sub>": created_by */
 	const json_t *spec;    /* a body accepted by jg_api_probes_validate() (app.h) */
 	int64_t grant_expires; /* the probe never outlives it */
+	const char *id;	       /* the id its probe.deploy entry recorded (jg_guard_creating); NULL:
+				  a new one */
 };
 
 /*

@@ -443,6 +443,9 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 			 "capabilities", capsj, "duration", (json_int_t)n.duration, "state", state,
 			 "break_glass", d.break_glass, "decision", entry_decision(ctx, decision));
 	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
+	/* a grant from the start says when it ends, as request.approved does (receipts) */
+	if (rc == 0 && d.outcome == JG_POLICY_GRANT)
+		rc = json_object_set_new(data, "expires_at", json_integer(ctx->now + n.duration));
 	if (rc == 0 && d.incident[0])
 		rc = jg_access_entry_text(ctx, data, "incident", d.incident);
 	if (rc == 0)
@@ -556,6 +559,19 @@ end_request(struct jg_store_conn *conn, const char *id, const char *state, int64
 	return rc;
 }
 
+/* jg_access_receipt() for the grant id, read as it is now (ended). */
+static int
+end_receipt(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id,
+	    const char *end_type)
+{
+	struct req r;
+	int rc = jg_access_req_load(jg_audit_tx_conn(tx), id, &r);
+	if (rc == 0)
+		rc = jg_access_receipt(tx, ctx, &r, end_type);
+	jg_access_req_clear(&r);
+	return rc;
+}
+
 /*
  * The end of a grant, whatever ends it (expiry, revocation, off-boarding):
  * the grant's row moves to state (reason, by), its entry `type` (data,
@@ -563,7 +579,8 @@ end_request(struct jg_store_conn *conn, const char *id, const char *state, int64
  * extension of the grant expires with it (request.expired, actor system,
  * {request, was, grant}): an extension cannot outlive what it extends.
  * Every path that ends a grant goes through here, so what must happen at a
- * grant's end happens once, in the transaction of its end entry.  tell:
+ * grant's end happens once, in the transaction of its end entry: right
+ * after that entry, the grant's grant.receipt (jg_access_receipt).  tell:
  * the requester hears of an extension that expired so (request.expired;
  * not when off-boarded).  JG_ECONFLICT when the grant had already ended
  * (nothing written).
@@ -581,6 +598,9 @@ end_grant(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *i
 	if ((rc = end_request(conn, id, state, ctx->now, reason, by)) != 0)
 		return rc;
 	if ((rc = jg_audit_tx_append(tx, type, by, data, NULL)) != 0)
+		return rc;
+	/* its access receipt, the very next entry (access_receipt.c) */
+	if ((rc = end_receipt(tx, ctx, id, type)) != 0)
 		return rc;
 	if (jg_stmt_prepare(conn, sql_pending_extensions, &st) != 0)
 		return JG_ESTORE;

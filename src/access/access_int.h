@@ -12,6 +12,7 @@
  *   access_refusal.c  refused actions recorded within a budget (action_refusals)
  *   access_read.c     get and list
  *   access_due.c      the time-based notifications (notify_marks)
+ *   access_receipt.c  the grant.receipt when a grant ends, a grant's use as shown
  */
 #ifndef JITGATE_ACCESS_INT_H
 #define JITGATE_ACCESS_INT_H
@@ -104,6 +105,18 @@ int jg_access_notice(const struct jg_access_ctx *ctx, struct jg_store_conn *conn
 /* Break-glass is told to those who review it (the service's approvers) and to security. */
 int jg_access_notice_break_glass(const struct jg_access_ctx *ctx, struct jg_store_conn *conn,
 				 const char *type, const struct req *r);
+
+/*
+ * The grant.receipt of r (audit_receipt.c) appended in tx right after r's
+ * end entry (end_type: grant.expired, grant.revoked, request.cancelled,
+ * grant.not_activated), and the notice grant.receipt to the requester and
+ * the approvers: every path that ends a grant calls this, in its job, just
+ * after appending the end entry.  Returns 0 or an error the job must return.
+ */
+int jg_access_receipt(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const struct req *r,
+		      const char *end_type);
+/* Sets o's "usage", "unused" and, once written, "receipt" for a request that became a grant. */
+void jg_access_usage_json(struct jg_store_conn *conn, const struct req *r, json_t *o);
 
 /*
  * Records that caller was refused action (data, borrowed: what it was

@@ -381,6 +381,7 @@ jg_access_req_json(struct jg_store_conn *conn, const struct req *r)
 		    r->reviewed_at ? json_pack("{s:s,s:I,s:s}", "by", r->reviewed_by, "at",
 					       (json_int_t)r->reviewed_at, "note", r->review_note)
 				   : json_null());
+	jg_access_usage_json(conn, r, o);
 	return o;
 }
 

@@ -157,8 +157,9 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the deployment cannot be recorded; nothing was done");
 		return;
 	}
-	if (jg_guard_pii(&app->guard, req, reply, svc, "deploy-probe", "probe.deploy", params,
-			 touchy ? why : NULL, &g) != 0) {
+	/* the probe's id is made by the guard and recorded in probe.deploy (receipts) */
+	if (jg_guard_creating(&app->guard, req, reply, svc, "deploy-probe", "probe.deploy", params,
+			      touchy ? why : NULL, "probe", JG_PROBE_ID_PREFIX, &g) != 0) {
 		json_decref(body);
 		return;
 	}
@@ -168,7 +169,8 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 				 .grant = g.claims.grant,
 				 .actor = g.actor,
 				 .spec = body,
-				 .grant_expires = g.grant_expires};
+				 .grant_expires = g.grant_expires,
+				 .id = g.created};
 	if (jg_probe_create(app->store, &p, now, id, &until) != 0) {
 		jg_http_reply_error(reply, 503, "unavailable", "the probe could not be stored");
 	} else {

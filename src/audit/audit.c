@@ -259,6 +259,12 @@ static const struct jg_store_table audit_tables[] = {
     JG_STORE_TABLE("audit_stream", "destination, next_seq, updated_at", "tii", "destination",
 		   "?, ?, ?"),
     JG_STORE_TABLE_SEEDED("store_probe", "id, n", "ii", "id", "?, ?", "n = excluded.n"),
+    JG_STORE_TABLE(
+	"audit_grant_usage",
+	"grant_id, first_seq, last_seq, entries, tokens_issued, actions, log_queries, "
+	"trace_reads, metric_reads, probes_deployed, probe_calls, probe_events, pii_reads, "
+	"refusals, receipt_seq",
+	"tiiiiiiiiiiiiii", "grant_id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
 };
 
 const struct jg_store_table *

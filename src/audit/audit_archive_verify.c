@@ -62,6 +62,8 @@ struct walk {
 	/* what check_node found (the chain's own message would blame a stored node) */
 	struct jg_chain_fault node_fault;
 	bool node_failed;
+	jg_audit_entry_fn each; /* sees each entry once verified (NULL: none) */
+	void *each_ctx;
 };
 
 /* The width of tile index of level in a tree of size (0: none). */
@@ -320,6 +322,8 @@ feed_bundle(struct walk *w, struct jg_chain *chain, uint64_t n, unsigned count,
 				   leaves + (size_t)i * JG_MERKLE_HASH_LEN, w->fault);
 		if (rc != 0 && w->node_failed)
 			*w->fault = w->node_fault; /* the tile is at fault, not the entries */
+		for (unsigned e = i; rc == 0 && w->each != NULL && e < i + k; e++)
+			rc = w->each(w->each_ctx, chain->next_seq - k + (e - i), bufs[e], lens[e]);
 		i += k;
 		while (rc == 0 && *next < ncps && cps[*next].size == chain->next_seq) {
 			uint8_t root[JG_MERKLE_HASH_LEN];
@@ -462,10 +466,19 @@ int
 jg_audit_verify_archive(const char *dir, const struct jg_audit_verifiers *verifiers, int threads,
 			char *summary, size_t summary_len, struct jg_chain_fault *fault)
 {
+	return jg_audit_verify_archive_each(dir, verifiers, threads, summary, summary_len, fault,
+					    NULL, NULL);
+}
+
+int
+jg_audit_verify_archive_each(const char *dir, const struct jg_audit_verifiers *verifiers,
+			     int threads, char *summary, size_t summary_len,
+			     struct jg_chain_fault *fault, jg_audit_entry_fn each, void *ctx)
+{
 	char path[4096], err[256], *text = NULL;
 	struct archived_cp *cps = NULL;
 	struct jg_checkpoint newest;
-	struct walk w = {.dir = dir, .fault = fault};
+	struct walk w = {.dir = dir, .fault = fault, .each = each, .each_ctx = ctx};
 	struct jg_chain chain;
 	uint8_t leaves[JG_TILE_WIDTH * JG_MERKLE_HASH_LEN], root[JG_MERKLE_HASH_LEN];
 	size_t len, ncps = 0, next = 0;

@@ -277,6 +277,14 @@ int jg_audit_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32]
  */
 int jg_audit_read_leaf(struct jg_store_conn *conn, uint64_t seq, uint8_t leaf[32], json_t **entry);
 
+/*
+ * audit_receipt.c: adds the increments d of an entry (seq) that names grant
+ * to its row of audit_grant_usage, in tx (queued when tx is pipelined).
+ * 0 or JG_ESTORE.
+ */
+int jg_audit_usage_count(struct jg_audit_tx *tx, const char *grant, const struct jg_audit_usage *d,
+			 uint64_t seq);
+
 /* An entry's bytes as a caller read them (borrowed). */
 struct jg_audit_bytes {
 	const void *p;

@@ -79,6 +79,16 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		       const char *old, size_t old_len, int threads, char *summary,
 		       size_t summary_len, struct jg_chain_fault *fault)
 {
+	return jg_audit_verify_export_each(buf, len, verifiers, old, old_len, threads, summary,
+					   summary_len, fault, NULL, NULL);
+}
+
+int
+jg_audit_verify_export_each(const char *buf, size_t len, const struct jg_audit_verifiers *verifiers,
+			    const char *old, size_t old_len, int threads, char *summary,
+			    size_t summary_len, struct jg_chain_fault *fault,
+			    jg_audit_entry_fn each, void *ctx)
+{
 	const char *p = buf, *end = buf + len;
 	const char *header_line, *cp_line = NULL;
 	size_t header_len, cp_len = 0;
@@ -250,6 +260,8 @@ jg_audit_verify_export(const char *buf, size_t len, const struct jg_audit_verifi
 		    oldcp.size - chain.next_seq < n)
 			n = (size_t)(oldcp.size - chain.next_seq);
 		rc = jg_chain_feed(&chain, lines + i, lens + i, n, NULL, NULL, NULL, fault);
+		for (size_t e = i; rc == 0 && each != NULL && e < i + n; e++)
+			rc = each(ctx, chain.next_seq - n + (e - i), lines[e], lens[e]);
 		if (rc != 0)
 			goto out;
 		i += n;

@@ -123,6 +123,9 @@ jg_audit_tx_conn(struct jg_audit_tx *tx)
  */
 struct parts {
 	char *actor, *data, *type;
+	/* the grant the entry names, and what it adds to its counters (audit_receipt.c) */
+	char grant[JG_AUDIT_GRANT_ID_MAX];
+	struct jg_audit_usage usage;
 };
 
 static void
@@ -174,6 +177,8 @@ parts_make(const char *type, const char *actor, json_t *data, struct parts *p)
 	json_decref(s);
 	if (p->actor != NULL && p->type != NULL)
 		rc = 0;
+	if (!jg_audit_usage_classify(type, data, p->grant, &p->usage))
+		p->grant[0] = '\0';
 out:
 	json_decref(empty);
 	json_decref(wrap);
@@ -247,6 +252,9 @@ append_parts(struct jg_audit_tx *tx, const struct parts *p, struct jg_audit_rece
 	rc = run_or_queue(tx, st);
 	free(bytes);
 	if (rc != 0)
+		return JG_ESTORE;
+	/* the grant's counters, in the entry's transaction (audit_receipt.c) */
+	if (p->grant[0] != '\0' && jg_audit_usage_count(tx, p->grant, &p->usage, tx->size) != 0)
 		return JG_ESTORE;
 	for (size_t i = 0; i < ndone; i++) {
 		if (done[i].level == 0)

@@ -28,6 +28,7 @@ static const char usage_text[] =
     "               [--witness KEY ...] [--min-witnesses K]\n"
     "                                          verify an export offline\n"
     "  audit verify ARCHIVE_DIR --key KEY [--key KEY]\n"
+    "  audit receipt FILE|ARCHIVE_DIR GRANT_ID --key KEY [--key KEY]\n"
     "                                          verify an audit.archive_dir offline\n"
     "  audit checkpoint [-c FILE]              sign a checkpoint now\n"
     "  audit check [-c FILE] [--against-sink DIR | --checkpoint NOTE]\n"
@@ -61,7 +62,9 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok, 1 runtime failure (audit verify: not valid), 2 usage error,\n"
     "            3 invalid configuration, 4 store or migration problem,\n"
-    "            5 the audit log in the store does not verify\n";
+    "            5 the audit log in the store does not verify (audit receipt: the file\n"
+    "            does not verify); audit receipt: 1 the receipt differs from its\n"
+    "            entries, 6 no receipt of the grant (or the entries start too late)\n";
 
 int
 jg_cli_puts(FILE *to, const char *text, int code)

@@ -1,5 +1,5 @@
 /*
- * cli_audit.c - `jitgate audit export|verify|checkpoint|check|hash`.
+ * cli_audit.c - `jitgate audit export|verify|checkpoint|check|hash|receipt`.
  *
  * verify is the auditor's tool: it reads only the export file and the keys
  * given with --key (a PEM public key file, or a C2SP verifier key string or
@@ -376,6 +376,126 @@ cmd_verify(int argc, char **argv)
 	return print_verdict(rc, summary, &fault);
 }
 
+/*
+ * `audit receipt FILE|ARCHIVE_DIR GRANT_ID --key KEY`: the grant's receipt
+ * recomputed from the verified entries and compared with the one recorded
+ * (audit_receipt.c).  Exit 0 when they match, 1 when they differ, 2 for
+ * usage, 5 when the file does not verify, 6 when it holds no receipt of
+ * the grant or does not reach back to the grant's first entry.
+ */
+#define EXIT_RECEIPT_MISMATCH JG_EXIT_RUNTIME
+#define EXIT_RECEIPT_INVALID  JG_EXIT_AUDIT
+#define EXIT_RECEIPT_NONE     6
+
+static int
+cmd_receipt(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"key", required_argument, NULL, 'k'},
+	    {"threads", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *keys[MAX_KEYS_GIVEN];
+	int nkeys = 0, ch, threads = 2, rc;
+	char origin[256], *buf = NULL, *text = NULL, path[4096], err[256];
+	size_t len = 0;
+	struct jg_audit_verifiers vs = {0};
+	struct jg_chain_fault fault;
+	json_t *out = NULL;
+	uint64_t t;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "k:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			if (nkeys == MAX_KEYS_GIVEN)
+				return jg_cli_usage(stderr, JG_EXIT_USAGE);
+			keys[nkeys++] = optarg;
+			break;
+		case 't':
+			if (jg_parse_u64(optarg, 1, 16, &t) != 0)
+				return jg_cli_usage(stderr, JG_EXIT_USAGE);
+			threads = (int)t;
+			break;
+		default: return jg_cli_usage(stderr, JG_EXIT_USAGE);
+		}
+	}
+	if (optind != argc - 2 || nkeys == 0 || strlen(argv[optind + 1]) == 0 ||
+	    strlen(argv[optind + 1]) >= JG_AUDIT_GRANT_ID_MAX) {
+		fprintf(stderr, "jitgate audit receipt: usage: audit receipt FILE|ARCHIVE_DIR "
+				"GRANT_ID --key KEY [--key KEY]\n(--key is required: a key found "
+				"inside an export is never trusted)\n");
+		return JG_EXIT_USAGE;
+	}
+	const char *file = argv[optind], *grant = argv[optind + 1];
+	struct stat dst;
+	bool dir = stat(file, &dst) == 0 && S_ISDIR(dst.st_mode);
+	if (dir) {
+		snprintf(path, sizeof(path), "%s/checkpoint", file);
+		if (jg_file_read(path, JG_NOTE_MAX_BYTES, false, &text, &len, err, sizeof(err)) !=
+		    0) {
+			printf("INVALID: the archive has no checkpoint: %s\n", err);
+			return EXIT_RECEIPT_INVALID;
+		}
+		size_t olen = strcspn(text, "\n");
+		snprintf(origin, sizeof(origin), "%.*s", (int)(olen < sizeof(origin) ? olen : 0),
+			 text);
+		free(text);
+	} else {
+		if (map_file(file, &buf, &len) != 0)
+			return JG_EXIT_RUNTIME;
+		if (export_origin(buf, len, origin, sizeof(origin)) != 0) {
+			printf("INVALID: malformed export: the first line is not an export "
+			       "header\n");
+			munmap(buf, len ? len : 1);
+			return EXIT_RECEIPT_INVALID;
+		}
+	}
+	if (load_verifiers(keys, nkeys, origin, &vs) != 0) {
+		if (buf != NULL)
+			munmap(buf, len ? len : 1);
+		return JG_EXIT_USAGE;
+	}
+	rc = dir ? jg_audit_receipt_archive(file, grant, &vs, threads, &out, &fault)
+		 : jg_audit_receipt_export(buf, len, grant, &vs, threads, &out, &fault);
+	if (buf != NULL)
+		munmap(buf, len ? len : 1);
+	if (rc == JG_EVERIFY || (rc != 0 && out == NULL)) {
+		(void)print_verdict(rc, "", &fault);
+		json_decref(out);
+		return rc == JG_EVERIFY ? EXIT_RECEIPT_INVALID : JG_EXIT_RUNTIME;
+	}
+	char *shown = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int exit_code;
+	if (rc == 0) {
+		printf("MATCH: the receipt of %s is what its entries say\n", grant);
+		exit_code = JG_EXIT_OK;
+	} else if (rc == JG_ECONFLICT) {
+		printf("MISMATCH: the receipt of %s differs from its entries in:", grant);
+		size_t i;
+		json_t *k;
+		json_array_foreach(json_object_get(out, "differences"), i, k)
+		    printf(" %s", json_string_value(k));
+		printf("\n");
+		exit_code = EXIT_RECEIPT_MISMATCH;
+	} else if (rc == JG_EINVAL) {
+		printf("INCOMPLETE: the entries start at %lld, after the grant's first entry %lld: "
+		       "export from there\n",
+		       (long long)json_integer_value(json_object_get(out, "from")),
+		       (long long)json_integer_value(
+			   json_object_get(json_object_get(out, "recorded"), "first_seq")));
+		exit_code = EXIT_RECEIPT_NONE;
+	} else {
+		printf("NOT FOUND: no grant.receipt of %s in these entries\n", grant);
+		exit_code = EXIT_RECEIPT_NONE;
+	}
+	if (shown != NULL)
+		printf("%s\n", shown);
+	free(shown);
+	json_decref(out);
+	return exit_code;
+}
+
 static int
 cmd_checkpoint(int argc, char **argv)
 {
@@ -693,6 +813,8 @@ jg_cmd_audit(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(argv[1], "hash") == 0)
 		return cmd_hash(argc - 1, argv + 1);
+	if (strcmp(argv[1], "receipt") == 0)
+		return cmd_receipt(argc - 1, argv + 1);
 	fprintf(stderr, "jitgate audit: unknown action '%s'\n", argv[1]);
 	return jg_cli_usage(stderr, JG_EXIT_USAGE);
 }

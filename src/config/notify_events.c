@@ -24,6 +24,7 @@ static const struct {
     {"grant.revoked", "Grant revoked"},
     {"grant.extended", "Grant extended"},
     {"grant.extension_pending", "Grant ends soon; its extension still waits for approval"},
+    {"grant.receipt", "Access receipt: what a grant was used for"},
     {"break_glass.used", "Break-glass access used"},
     {"grant.review_overdue", "Break-glass grant not reviewed in time"},
     {"audit.verification_failed", "The audit log does not verify"},

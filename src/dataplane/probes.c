@@ -64,10 +64,16 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 		*expires_at = p->grant_expires; /* never outlives its grant */
 	if (conds_text == NULL) {
 		rc = JG_ENOMEM;
-	} else if (jg_random_token(12, rnd, sizeof(rnd)) != 0) {
+	} else if (p->id != NULL && !jg_probe_id_valid(p->id)) {
+		rc = JG_EINVAL;
+	} else if (p->id == NULL && jg_random_token(12, rnd, sizeof(rnd)) != 0) {
 		rc = JG_ECRYPTO;
 	} else if (jg_store_acquire(s, &conn) == 0) {
-		snprintf(id, JG_PROBE_ID_MAX, "prb_%s", rnd);
+		/* the id the deploy's entry recorded, made before the guard (guard.h) */
+		if (p->id != NULL)
+			snprintf(id, JG_PROBE_ID_MAX, "%s", p->id);
+		else
+			snprintf(id, JG_PROBE_ID_MAX, JG_PROBE_ID_PREFIX "%s", rnd);
 		if (jg_stmt_prepare(conn, sql_insert, &st) == 0) {
 			jg_stmt_bind_text(st, 1, id);
 			jg_stmt_bind_text(st, 2, p->grant);
@@ -305,6 +311,7 @@ static const char sql_event_insert[] =
 
 struct ingest_job {
 	const char *service, *key_id, *probe;
+	char grant[64]; /* the probe's grant, as read in the transaction */
 	char *const *texts;
 	size_t n;
 	int64_t now;
@@ -314,10 +321,10 @@ struct ingest_job {
 /* Whether probe of j's service is live now (inside the transaction): 0, JG_ENOTFOUND, JG_ECONFLICT.
  */
 static int
-probe_live(struct jg_store_conn *conn, const struct ingest_job *j)
+probe_live(struct jg_store_conn *conn, struct ingest_job *j)
 {
 	struct jg_stmt *st;
-	char grant[64] = "";
+	char *grant = j->grant;
 	bool live = false;
 	int rc;
 
@@ -333,7 +340,7 @@ probe_live(struct jg_store_conn *conn, const struct ingest_job *j)
 			rc = JG_ENOTFOUND;
 		} else {
 			live = jg_stmt_column_int64(st, 2) != 0;
-			snprintf(grant, sizeof(grant), "%s", g ? g : "");
+			snprintf(grant, sizeof(j->grant), "%s", g ? g : "");
 			rc = 0;
 		}
 	} else {
@@ -405,10 +412,10 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 
 	char actor[128];
 	snprintf(actor, sizeof(actor), "agent:%s", j->service);
-	json_t *data =
-	    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "probe", j->probe, "service", j->service,
-		      "ingest_key", j->key_id, "count", (json_int_t)j->n, "first_id",
-		      (json_int_t)j->first_id, "last_id", (json_int_t)j->last_id, "sha256", hex);
+	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "probe", j->probe, "grant",
+				 j->grant, "service", j->service, "ingest_key", j->key_id, "count",
+				 (json_int_t)j->n, "first_id", (json_int_t)j->first_id, "last_id",
+				 (json_int_t)j->last_id, "sha256", hex);
 	rc = data ? jg_audit_tx_append(tx, "probe.events.ingested", actor, data, NULL) : JG_ENOMEM;
 	json_decref(data);
 	return rc;

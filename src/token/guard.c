@@ -20,6 +20,7 @@
 #include "jitgate/guard.h"
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
+#include "jitgate/random.h"
 #include "jitgate/sha256.h"
 #include "jitgate/throttle.h"
 #include "jitgate/token_cache.h"
@@ -435,6 +436,11 @@ jg_guard_check(const struct jg_guard_ctx *gc, const struct jg_guard_call *call,
 	/* with read-pii whatever this call returns is unredacted: the entry says so */
 	if (data && g->has_pii)
 		json_object_set_new(data, "pii", json_true());
+	if (data && call->created_key != NULL &&
+	    json_object_set_new(data, call->created_key, json_string(call->created)) != 0) {
+		json_decref(data);
+		data = NULL; /* never recorded without the id of what it creates */
+	}
 	if (data == NULL)
 		return unavailable(no, "the audit log cannot be written");
 	*intent = data;
@@ -458,10 +464,10 @@ refuse(struct jg_http_reply *reply, const struct jg_guard_refusal *no, int rc)
 static int
 guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http_reply *reply,
       const char *service, const char *capability, const char *action, json_t *params,
-      const char *pii_why, struct jg_guarded *g)
+      const char *pii_why, const char *id_key, const char *id_prefix, struct jg_guarded *g)
 {
 	struct jg_guard_refusal no;
-	char client[JG_THROTTLE_ADDR_MAX];
+	char client[JG_THROTTLE_ADDR_MAX], created[sizeof(g->created)] = "", rnd[32];
 	json_t *intent = NULL;
 	int rc;
 
@@ -477,6 +483,14 @@ guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http
 		}
 		return 0;
 	}
+	if (id_key != NULL) {
+		if (jg_random_token(16, rnd, sizeof(rnd)) != 0) {
+			memset(g, 0, sizeof(*g));
+			memset(&no, 0, sizeof(no));
+			return refuse(reply, &no, unavailable(&no, "no random id could be made"));
+		}
+		snprintf(created, sizeof(created), "%s%s", id_prefix, rnd);
+	}
 	jg_http_client_key(req, client, sizeof(client));
 	struct jg_guard_call call = {.authorization = jg_http_header(req, "Authorization"),
 				     .client = client,
@@ -484,9 +498,12 @@ guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http
 				     .capability = capability,
 				     .action = action,
 				     .params = params,
-				     .pii_why = pii_why};
+				     .pii_why = pii_why,
+				     .created_key = id_key,
+				     .created = created};
 	if ((rc = jg_guard_check(gc, &call, g, &intent, &no)) != 0)
 		return refuse(reply, &no, rc);
+	memcpy(g->created, created, sizeof(g->created));
 	rc = record_intent(gc, req, action, intent, g);
 	json_decref(intent);
 	if (rc == JG_EDEFERRED)
@@ -501,7 +518,7 @@ jg_guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_h
 	 const char *service, const char *capability, const char *action, json_t *params,
 	 struct jg_guarded *g)
 {
-	return guard(gc, req, reply, service, capability, action, params, NULL, g);
+	return guard(gc, req, reply, service, capability, action, params, NULL, NULL, NULL, g);
 }
 
 int
@@ -514,7 +531,24 @@ jg_guard_pii(const struct jg_guard_ctx *gc, struct jg_http_request *req,
 		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
 	}
-	int rc = guard(gc, req, reply, service, capability, action, params, pii_why, g);
+	int rc = guard(gc, req, reply, service, capability, action, params, pii_why, NULL, NULL, g);
+	json_decref(params);
+	return rc;
+}
+
+int
+jg_guard_creating(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+		  struct jg_http_reply *reply, const char *service, const char *capability,
+		  const char *action, json_t *params, const char *pii_why, const char *id_key,
+		  const char *id_prefix, struct jg_guarded *g)
+{
+	if (params == NULL) {
+		memset(g, 0, sizeof(*g));
+		jg_http_reply_error(reply, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	int rc = guard(gc, req, reply, service, capability, action, params, pii_why, id_key,
+		       id_prefix, g);
 	json_decref(params);
 	return rc;
 }

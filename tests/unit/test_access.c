@@ -871,6 +871,147 @@ test_access_extension_pending_near_the_end_is_notified_once(void **state)
 	assert_int_equal(pending(f), 5);
 }
 
+/* Appends an entry as the guard, the token issuer or an agent would (data as JSON text). */
+static void
+append(struct fixture *f, const char *type, const char *actor, const char *data_json)
+{
+	json_t *data = json_loads(data_json, 0, NULL);
+	assert_non_null(data);
+	assert_int_equal(jg_audit_append(f->audit, type, actor, data, NULL), 0);
+	json_decref(data);
+}
+
+static json_int_t
+field(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_integer(v))
+		fail_msg("receipt field %s is not an integer", key);
+	return json_integer_value(v);
+}
+
+/*
+ * A grant that is used and revoked: its grant.receipt follows the
+ * grant.revoked entry at once and counts, per action, exactly the entries
+ * that named the grant (another grant's are not counted); the requester
+ * and the approvers are told (one more notice); the API shows it.
+ */
+static void
+test_access_receipt_counts_what_the_grant_was_used_for(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], other[64], why[256], buf[512];
+	json_t *out = NULL, *last = NULL;
+
+	with_notify(f);
+	json_decref(create(f, &alice, probe, id)); /* needs a lead's approval */
+	f->ctx.now = T0 + 5;
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, why, sizeof(why)), 0);
+	json_decref(out);
+	json_decref(create(f, &bob, read_logs, other));
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"jti\":\"j1\"}", id);
+	append(f, "token.issued", "user:alice", buf);
+	append(f, "probe.deploy", "user:alice", buf);
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"count\":7,\"probe\":\"prb_x\"}", id);
+	append(f, "probe.events.ingested", "agent:svc-a", buf);
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"pii\":true}", id);
+	append(f, "logs.read", "user:alice", buf);
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\"}", id);
+	append(f, "logs.read", "user:alice", buf);
+	append(f, "traces.search", "user:alice", buf);
+	append(f, "guard.refused", "user:alice", buf);
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\"}", other); /* bob's: not alice's */
+	append(f, "logs.read", "user:bob", buf);
+	append(f, "metrics.read", "user:bob", buf);
+	long before = pending(f);
+
+	f->ctx.now = T0 + 100;
+	assert_int_equal(jg_access_revoke(&f->ctx, &alice, id, "done", &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_int_equal(entries(f, "grant.receipt", "system", &last), 1);
+	json_t *r = json_object_get(last, "data");
+	json_t *revoked = NULL;
+	assert_int_equal(entries(f, "grant.revoked", NULL, &revoked), 1);
+	/* right after its end entry, covering the grant from its request.created on */
+	assert_int_equal(field(last, "seq"), field(revoked, "seq") + 1);
+	assert_int_equal(field(r, "last_seq"), field(revoked, "seq"));
+	assert_int_equal(field(r, "first_seq"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "grant")), id);
+	assert_string_equal(json_string_value(json_object_get(r, "requester")), "alice");
+	assert_string_equal(json_string_value(json_object_get(r, "end")), "grant.revoked");
+	assert_int_equal(json_array_size(json_object_get(r, "approvers")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "approvers"), 0)),
+			    "lee");
+	assert_int_equal(field(r, "started_at"), T0 + 5);
+	assert_int_equal(field(r, "expires_at"), T0 + 5 + 1800);
+	assert_int_equal(field(r, "tokens_issued"), 1);
+	assert_int_equal(field(r, "probes_deployed"), 1);
+	assert_int_equal(field(r, "probe_events"), 7);
+	assert_int_equal(field(r, "log_queries"), 2);
+	assert_int_equal(field(r, "trace_reads"), 1);
+	assert_int_equal(field(r, "metric_reads"), 0);
+	assert_int_equal(field(r, "pii_reads"), 1);
+	assert_int_equal(field(r, "refusals"), 1);
+	assert_int_equal(field(r, "actions"), 4);
+	/* created, approved, 7 of its own above, revoked */
+	assert_int_equal(field(r, "entries"), 10);
+	assert_false(json_is_true(json_object_get(r, "unused")));
+	/* grant.revoked and grant.receipt are told */
+	assert_int_equal(pending(f), before + 2);
+
+	static const struct jg_access_caller admin = {
+	    .actor = "user:root", .sub = "root", .is_admin = 1};
+	assert_int_equal(jg_access_get(&f->ctx, &admin, id, &out, why, sizeof(why)), 0);
+	assert_true(json_equal(json_object_get(out, "receipt"), r));
+	assert_true(json_is_false(json_object_get(out, "unused")));
+	json_decref(out);
+	/* bob's grant is still running: its use so far, no receipt */
+	assert_int_equal(jg_access_get(&f->ctx, &admin, other, &out, why, sizeof(why)), 0);
+	assert_null(json_object_get(out, "receipt"));
+	assert_int_equal(field(json_object_get(out, "usage"), "log_queries"), 1);
+	assert_int_equal(field(json_object_get(out, "usage"), "metric_reads"), 1);
+	json_decref(out);
+	json_decref(revoked);
+	json_decref(last);
+}
+
+/* A grant nobody used expires with a receipt that says so, and so does the API. */
+static void
+test_access_receipt_flags_a_grant_never_used(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], why[256], buf[128];
+	int ended = 0;
+	json_t *last = NULL, *out = NULL;
+
+	json_decref(create(f, &alice, read_logs, id));
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"jti\":\"j1\"}", id);
+	append(f, "token.issued", "user:alice", buf); /* a token, but no call made */
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 1);
+	assert_int_equal(entries(f, "grant.receipt", NULL, &last), 1);
+	json_t *r = json_object_get(last, "data");
+	assert_true(json_is_true(json_object_get(r, "unused")));
+	assert_string_equal(json_string_value(json_object_get(r, "end")), "grant.expired");
+	assert_int_equal(field(r, "tokens_issued"), 1);
+	assert_int_equal(field(r, "actions"), 0);
+	assert_int_equal(field(r, "started_at"), T0);
+	assert_int_equal(field(r, "expires_at"), T0 + 600);
+	assert_int_equal(json_array_size(json_object_get(r, "approvers")), 0);
+	static const struct jg_access_caller admin = {
+	    .actor = "user:root", .sub = "root", .is_admin = 1};
+	assert_int_equal(jg_access_get(&f->ctx, &admin, id, &out, why, sizeof(why)), 0);
+	assert_true(json_is_true(json_object_get(out, "unused")));
+	json_decref(out);
+	json_decref(last);
+	/* a request that never became a grant has no receipt when it expires */
+	json_decref(create(f, &alice, pii, id));
+	f->ctx.now = T0 + 600 + 3600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "grant.receipt", NULL, NULL), 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -908,6 +1049,10 @@ main(int argc, char **argv)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_access_extension_pending_near_the_end_is_notified_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_receipt_counts_what_the_grant_was_used_for,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_receipt_flags_a_grant_never_used, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
