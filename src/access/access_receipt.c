@@ -35,7 +35,7 @@ jg_access_receipt(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const
 	for (size_t p = 0; p < t.n; p++)
 		json_array_append_new(approvers, json_string(t.who[p]));
 	jg_access_tally_free(&t);
-	/* with 0019 the window starts at activated_at; until then at approval */
+	/* the window: from activation (at approval, or a scheduled start) to the end */
 	struct jg_audit_grant_end g = {.grant = r->id,
 				       .service = r->service,
 				       .requester = r->requester,
@@ -43,7 +43,7 @@ jg_access_receipt(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const
 				       .capabilities = r->capabilities,
 				       .approvers = approvers,
 				       .break_glass = r->break_glass,
-				       .started_at = r->approved_at,
+				       .started_at = r->activated_at,
 				       .expires_at = r->expires_at};
 	rc = jg_audit_tx_grant_receipt(tx, &g, &receipt);
 	if (rc == 0 && jg_notify_active(ctx->notify)) {
@@ -70,8 +70,8 @@ jg_access_usage_json(struct jg_store_conn *conn, const struct req *r, json_t *o)
 	struct jg_audit_usage u;
 	json_t *receipt = NULL;
 
-	/* only a request that became a grant has a use to show */
-	if (r->approved_at == 0 || jg_audit_grant_usage(conn, r->id, &u, &receipt) != 0)
+	/* only a request that became a grant has a use to show (an extension never is one) */
+	if (r->activated_at == 0 || r->extends[0] != '\0' || jg_audit_grant_usage(conn, r->id, &u, &receipt) != 0)
 		return;
 	json_object_set_new(
 	    o, "usage",
