@@ -71,7 +71,8 @@ jg_access_usage_json(struct jg_store_conn *conn, const struct req *r, json_t *o)
 	json_t *receipt = NULL;
 
 	/* only a request that became a grant has a use to show (an extension never is one) */
-	if (r->activated_at == 0 || r->extends[0] != '\0' || jg_audit_grant_usage(conn, r->id, &u, &receipt) != 0)
+	if (r->activated_at == 0 || r->extends[0] != '\0' ||
+	    jg_audit_grant_usage(conn, r->id, &u, &receipt) != 0)
 		return;
 	json_object_set_new(
 	    o, "usage",

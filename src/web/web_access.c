@@ -118,6 +118,60 @@ extend_form(struct jg_web *w, const char *id)
 		"<button type=\"submit\" class=\"secondary\">Extend</button></form>");
 }
 
+/*
+ * What a grant was used for: its receipt once it ended (the grant.receipt
+ * audit entry, covered by the signed checkpoints), else its use so far;
+ * a grant with no guarded call is flagged "granted but never used".
+ */
+static void
+usage_rows(struct jg_html *h, json_t *r)
+{
+	static const struct {
+		const char *key, *one, *many;
+	} counts[] = {
+	    {"log_queries", "log query", "log queries"},
+	    {"trace_reads", "trace read", "trace reads"},
+	    {"metric_reads", "metric read", "metric reads"},
+	    {"probes_deployed", "probe deployed", "probes deployed"},
+	    {"probe_calls", "other probe call", "other probe calls"},
+	    {"probe_events", "probe event stored", "probe events stored"},
+	    {"pii_reads", "read with read-pii", "reads with read-pii"},
+	    {"tokens_issued", "token issued", "tokens issued"},
+	    {"refusals", "refused call", "refused calls"},
+	};
+	json_t *receipt = json_object_get(r, "receipt");
+	json_t *u = receipt ? receipt : json_object_get(r, "usage");
+	int shown = 0;
+
+	if (u == NULL)
+		return;
+	if (receipt != NULL)
+		JG_HTML(h, "<dt>Receipt</dt><dd class=\"receipt\">");
+	else
+		JG_HTML(h, "<dt>Used so far</dt><dd class=\"usage\">");
+	if (json_is_true(json_object_get(r, "unused")))
+		JG_HTML(h, "<span class=\"flag flag-unused\">Granted but never used</span> ");
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		json_int_t v = json_integer_value(json_object_get(u, counts[i].key));
+		if (v == 0)
+			continue;
+		if (shown++ > 0)
+			JG_HTML(h, ", ");
+		jg_html_textf(h, "%lld ", (long long)v);
+		jg_html_text(h, v == 1 ? counts[i].one : counts[i].many);
+	}
+	if (shown == 0)
+		JG_HTML(h, "no guarded call");
+	if (receipt != NULL) {
+		JG_HTML(h, " <small>(audit entry <code>");
+		jg_html_textf(h, "%lld",
+			      (long long)json_integer_value(json_object_get(receipt, "last_seq")) +
+				  1);
+		JG_HTML(h, "</code>; <code>jitgate audit receipt</code> recomputes it)</small>");
+	}
+	JG_HTML(h, "</dd>");
+}
+
 static void
 request_card(struct jg_web *w, json_t *r)
 {
@@ -184,6 +238,7 @@ request_card(struct jg_web *w, json_t *r)
 		}
 		JG_HTML(h, "</dd>");
 	}
+	usage_rows(h, r);
 	JG_HTML(h, "<dt>Request</dt><dd><code>");
 	jg_html_text(h, id);
 	JG_HTML(h, "</code></dd></dl><div class=\"actions\">");

@@ -161,6 +161,22 @@ describe('access receipts', () => {
     assert.equal(g.json.unused, true);
   });
 
+  test('My access shows each receipt, and flags the grant never used', async () => {
+    const page = await jg.as('alice', 'GET', '/');
+    assert.equal(page.status, 200, page.body);
+    const card = (id) => {
+      const at = page.body.indexOf(`data-request="${id}"`);
+      assert.ok(at >= 0, `no card for ${id}`);
+      return page.body.slice(at, page.body.indexOf('</article>', at));
+    };
+    const usedCard = card(used), unusedCard = card(unused);
+    assert.match(usedCard, /<dt>Receipt<\/dt>/);
+    assert.match(usedCard, /2 log queries, 1 probe deployed, 3 probe events stored, 1 token issued, 1 refused call/);
+    assert.doesNotMatch(usedCard, /Granted but never used/);
+    assert.match(unusedCard, /<dt>Receipt<\/dt>/);
+    assert.match(unusedCard, /Granted but never used/);
+  });
+
   let exported;
   test('recomputed from an export, each receipt matches; the entries name the probe and the grant', () => {
     const file = join(work, 'all.jsonl');
