@@ -117,6 +117,30 @@ slack_body(json_t *ev)
 							"text", "type", "mrkdwn", "text", jt));
 		free(j);
 		free(jt);
+		/* a grant.receipt: what the grant was used for, in one line */
+		json_t *receipt = json_object_get(req, "receipt");
+		char *use = NULL;
+		if (receipt != NULL &&
+		    asprintf(
+			&use,
+			"*Receipt*%s\n%lld log queries, %lld trace reads, %lld metric reads, "
+			"%lld probes deployed, %lld probe events stored, %lld reads with "
+			"read-pii, %lld tokens issued, %lld refused calls",
+			json_is_true(json_object_get(receipt, "unused"))
+			    ? ": *granted but never used*"
+			    : "",
+			(long long)json_integer_value(json_object_get(receipt, "log_queries")),
+			(long long)json_integer_value(json_object_get(receipt, "trace_reads")),
+			(long long)json_integer_value(json_object_get(receipt, "metric_reads")),
+			(long long)json_integer_value(json_object_get(receipt, "probes_deployed")),
+			(long long)json_integer_value(json_object_get(receipt, "probe_events")),
+			(long long)json_integer_value(json_object_get(receipt, "pii_reads")),
+			(long long)json_integer_value(json_object_get(receipt, "tokens_issued")),
+			(long long)json_integer_value(json_object_get(receipt, "refusals"))) >= 0)
+			json_array_append_new(blocks,
+					      json_pack("{s:s,s:{s:s,s:s}}", "type", "section",
+							"text", "type", "mrkdwn", "text", use));
+		free(use);
 		char *who = mrkdwn(str(req, "requester"), 200),
 		     *svc = mrkdwn(str(req, "service"), 100);
 		char *capsm = mrkdwn(caps, 300);

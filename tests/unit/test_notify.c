@@ -94,6 +94,32 @@ test_notify_body_slack_blocks(void **state)
 	json_decref(ev);
 }
 
+/* A grant.receipt says in one line what the grant was used for, and flags one never used. */
+static void
+test_notify_body_slack_receipt(void **state)
+{
+	(void)state;
+	json_t *ev = sample_event("INC-1 checkout");
+	json_object_set_new(ev, "type", json_string("grant.receipt"));
+	json_object_set_new(json_object_get(ev, "request"), "receipt",
+			    json_pack("{s:i,s:i,s:i,s:b}", "log_queries", 2, "probe_events", 3,
+				      "tokens_issued", 1, "unused", 0));
+	char *body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "Access receipt: what a grant was used for: alice"));
+	assert_non_null(strstr(body, "*Receipt*\\n2 log queries, 0 trace reads"));
+	assert_non_null(strstr(body, "3 probe events stored"));
+	assert_null(strstr(body, "never used"));
+	free(body);
+	json_object_set_new(json_object_get(json_object_get(ev, "request"), "receipt"), "unused",
+			    json_true());
+	body = jg_notify_body("slack", ev);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "*Receipt*: *granted but never used*"));
+	free(body);
+	json_decref(ev);
+}
+
 static void
 test_notify_body_slack_long_justification_cut(void **state)
 {
@@ -171,6 +197,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_notify_body_webhook_is_the_event),
 	    cmocka_unit_test(test_notify_body_slack_blocks),
+	    cmocka_unit_test(test_notify_body_slack_receipt),
 	    cmocka_unit_test(test_notify_body_slack_long_justification_cut),
 	    cmocka_unit_test(test_notify_body_slack_alert),
 	    cmocka_unit_test(test_audit_stream_syslog_frame),
