@@ -597,6 +597,8 @@ describe('capability tokens, the guard and probes', () => {
       grant: main.grant.id, jti: 'x', service: SVC, capability: 'deploy-probe', capabilities: ['deploy-probe'],
       // audit entries hold integers only: the real number is written as its decimal text
       params: { ...body, sampling_rate: '0.25' },
+      // the id the probe got, made before the guard's checks: the entry names what it created
+      probe: c.json.id,
     });
     assert.equal(list.data.capability, 'deploy-probe');
     assert.equal(list.data.params ?? null, null);
