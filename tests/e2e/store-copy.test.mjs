@@ -26,11 +26,11 @@ const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
 const TABLES = ['deployment', 'audit_log', 'audit_nodes', 'audit_head', 'audit_checkpoints', 'audit_checkpoint_pushes',
   'audit_cosignatures', 'audit_stream', 'store_probe', 'auth_flows', 'sessions', 'services', 'ingest_keys', 'access_requests', 'approvals',
-  'action_refusals', 'notify_marks', 'probes', 'probe_events', 'notify_outbox', 'audit_state'];
+  'action_refusals', 'notify_marks', 'probes', 'probe_events', 'notify_outbox', 'audit_state', 'audit_grant_usage'];
 // the tables this deployment must have filled, so that the copy is shown to carry each kind of row
 const FILLED = ['audit_log', 'audit_nodes', 'audit_checkpoints', 'audit_checkpoint_pushes', 'audit_cosignatures', 'auth_flows', 'sessions',
   'services', 'ingest_keys', 'access_requests', 'approvals', 'action_refusals', 'probes', 'probe_events', 'notify_outbox',
-  'audit_state'];
+  'audit_state', 'audit_grant_usage'];
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 // A request through a cookie jar, as a browser would send it (identity.test.mjs does the same).
@@ -204,10 +204,11 @@ describe(`store copy from ${DB_BACKEND}`, () => {
     // a notification waiting in the outbox (its sink is down)
     for (let i = 0; i < 50 && jg.db.count('notify_outbox', "state = 'pending'") === 0; i++) await sleep(100);
 
-    state.requests = {};
-    for (const id of [state.active, state.pending, state.extension]) state.requests[id] = (await jg.as('alice', 'GET', `/v1/requests/${id}`)).json;
     state.events = (await withToken(jg, state.token, 'GET', `/v1/services/${SVC}/probes/${state.probe}/events?limit=100&after=0`)).json.events;
     assert.equal(state.events.length, 3);
+    // after that guarded read: a grant shows its use so far (usage), which the read changed
+    state.requests = {};
+    for (const id of [state.active, state.pending, state.extension]) state.requests[id] = (await jg.as('alice', 'GET', `/v1/requests/${id}`)).json;
     await jg.stop();
     assert.equal(jg.exited.code, 0);
     state.counts = Object.fromEntries(TABLES.map((t) => [t, jg.db.count(t)]));
@@ -229,7 +230,7 @@ describe(`store copy from ${DB_BACKEND}`, () => {
         assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
         t.diagnostic(`store copy ${DB_BACKEND} -> ${engine}: ${Date.now() - t0} ms for ${state.counts.audit_log} entries`);
         assert.match(r.stdout, new RegExp(`audit log: ${state.counts.audit_log} entries, verified`));
-        assert.match(r.stdout, /copied 21 tables, each with the source's row count/);
+        assert.match(r.stdout, /copied 22 tables, each with the source's row count/);
         assert.match(r.stdout, /the same chain as the source's/);
         for (const tbl of TABLES) assert.equal(to.db.count(tbl), state.counts[tbl], `${tbl}: rows in the copy`);
         assert.deepEqual(to.db.entries().map((e) => e.raw.toString('hex')), state.entries, 'the audit log is copied byte for byte');
