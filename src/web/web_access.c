@@ -149,8 +149,11 @@ usage_rows(struct jg_html *h, json_t *r)
 		JG_HTML(h, "<dt>Receipt</dt><dd class=\"receipt\">");
 	else
 		JG_HTML(h, "<dt>Used so far</dt><dd class=\"usage\">");
-	if (json_is_true(json_object_get(r, "unused")))
+	/* flagged once it ended unused; while it runs, only "not used yet" */
+	if (json_is_true(json_object_get(r, "unused")) && receipt != NULL)
 		JG_HTML(h, "<span class=\"flag flag-unused\">Granted but never used</span> ");
+	else if (json_is_true(json_object_get(r, "unused")))
+		JG_HTML(h, "<span class=\"flag\">Not used yet</span> ");
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		json_int_t v = json_integer_value(json_object_get(u, counts[i].key));
 		if (v == 0)
