@@ -280,9 +280,10 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 	if (req == NULL)
 		return JG_ENOMEM;
 	static const char *const keys[] = {
-	    "id",	    "state",	  "requester",	   "service",
-	    "capabilities", "duration",	  "justification", "incident",
-	    "break_glass",  "expires_at", "end_reason",	   "ended_by"};
+	    "id", "state", "requester", "service", "capabilities", "duration", "justification",
+	    "incident", "break_glass", "expires_at", "end_reason", "ended_by",
+	    /* a grant's use, and its access receipt once it ended (grant.receipt) */
+	    "usage", "unused", "receipt"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		copy_key(req, request, keys[i]);
 	if (*policy)

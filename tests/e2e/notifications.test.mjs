@@ -263,6 +263,24 @@ describe('notifications', () => {
     assert.equal(gone.json.request.state, 'expired');
   });
 
+  test('a grant that ends sends its receipt to the requester and to those who approved it', async () => {
+    // reqId: alice's deploy-probe grant, approved by bob above, never used
+    const rv = await post('alice', `/v1/grants/${reqId}/revoke`, { reason: 'done' });
+    assert.equal(rv.status, 200, rv.body);
+    const d = await until('grant.receipt', () => main.events('grant.receipt').find((x) => x.json.request.id === reqId));
+    assert.deepEqual(d.json.audiences.sort(), ['approvers', 'requester']);
+    assert.deepEqual(d.json.approvers.users, ['bob']);
+    const r = d.json.request.receipt;
+    assert.equal(r.grant, reqId);
+    assert.equal(r.requester, 'alice');
+    assert.deepEqual(r.approvers, ['bob']);
+    assert.equal(r.end, 'grant.revoked');
+    assert.equal(r.unused, true);
+    assert.equal(d.json.request.unused, true);
+    // the same receipt the request shows
+    assert.deepEqual((await jg.as('alice', 'GET', `/v1/requests/${reqId}`)).json.receipt, r);
+  });
+
   test('reminder after remind_after, escalation to the fallback group after escalate_after', async () => {
     const t0 = Date.now();
     const r = await pendingReq('notify-api');
