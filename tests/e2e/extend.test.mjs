@@ -320,7 +320,26 @@ describe('extending a grant', () => {
     const expired = log.find((en) => en.type === 'request.expired' && en.data.request === e.json.id);
     assert.ok(revoked && expired);
     assert.deepEqual(expired.data, { request: e.json.id, was: 'pending', grant: g.id });
-    assert.equal(expired.seq, revoked.seq + 1, 'in the transaction of the grant\'s end');
+    // in the transaction of the grant's end: its end entry, its access receipt, the extension's expiry
+    const receipt = log.find((en) => en.type === 'grant.receipt' && en.data.grant === g.id);
+    assert.equal(receipt.seq, revoked.seq + 1, 'the receipt right after the grant\'s end');
+    assert.equal(expired.seq, revoked.seq + 2, 'in the transaction of the grant\'s end');
+    // the extension's entries name the grant but neither ask for nor approve it: the receipt, recomputed
+    // from an export, still matches (docs/audit-format.md §9.2)
+    assert.deepEqual(receipt.data.approvers, ['bob']);
+    const dir = mkdtempSync(join(tmpdir(), 'jg-ext-receipt-'));
+    try {
+      const file = join(dir, 'all.jsonl');
+      let r = runJitgate(['audit', 'export', '-c', jg.configPath, '-o', file]);
+      assert.equal(r.code, 0, r.stderr);
+      r = runJitgate(['keys', 'list', '-c', jg.configPath]);
+      const key = /^checkpoint \d{4} \(active\) (\S+)$/m.exec(r.stdout)[1];
+      r = runJitgate(['audit', 'receipt', file, g.id, '--key', key]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^MATCH: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('no interruption: a guarded call just before the old end, and one after it with a newly issued token, both succeed', async () => {
