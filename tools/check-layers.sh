@@ -24,6 +24,7 @@ catalog 5
 notify 5
 witness 5
 access 6
+report 6
 token 7
 dataplane 7
 api 8

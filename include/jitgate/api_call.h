@@ -24,6 +24,7 @@
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
 #include "jitgate/http.h"
+#include "jitgate/report.h"
 
 struct jg_api_call {
 	struct jg_caller who;
@@ -74,5 +75,20 @@ int jg_api_status(int rc, const char **code);
  */
 void jg_api_audit_export(struct jg_http_request *req, struct jg_http_reply *reply,
 			 const char *actor);
+
+/*
+ * Who may read which access report (api_reports.c): authenticates req's
+ * caller into *caller, checks that it is an auditor or, for the service
+ * named by the query's `service`, one of its owners, and parses `from` and
+ * `to` (Unix seconds; to defaults to now, from to reports.review_period
+ * before to) into *q (q->service points into req's query).  Returns 0
+ * (then the caller clears *caller), or a JG_E* code with reply filled
+ * (400, 401, 403, 503).
+ */
+int jg_api_report_query(struct jg_http_request *req, struct jg_http_reply *reply,
+			struct jg_report_query *q, struct jg_caller *caller)
+    __attribute__((warn_unused_result));
+/* A jg_report_access() failure as the reply (400 report_too_large, 503, ...). */
+void jg_api_report_error(struct jg_http_reply *reply, int rc);
 
 #endif

@@ -86,6 +86,13 @@ int jg_catalog_service_remove(const struct jg_catalog_ctx *ctx, const char *name
 int jg_catalog_service_list(struct jg_store *store, json_t **out);
 
 /*
+ * The owner groups of live service name: *owners, a new array of strings
+ * (the caller decrefs).  JG_ENOTFOUND (no such live service), JG_ESTORE.
+ */
+int jg_catalog_service_owners(struct jg_store *store, const char *name, json_t **owners)
+    __attribute__((warn_unused_result));
+
+/*
  * Makes the first ingest key of service.  key receives the key string (NUL
  * terminated), id its id.  The caller shows key once and wipes it with
  * OPENSSL_cleanse/explicit_bzero.  JG_ENOTFOUND: no such live service;

@@ -139,6 +139,7 @@ struct jg_config {
 	int64_t notify_max_attempts;   /* then the notification is dead-lettered */
 	int64_t notify_expiry_warning; /* seconds before a grant's end; 0: no warning */
 	int64_t notify_review_overdue; /* seconds after a break-glass grant without review */
+	int64_t reports_review_period; /* seconds between access reviews of a service */
 	int64_t notify_alert_after; /* seconds a checkpoint may wait for a sink before an alert */
 	int64_t notify_keep_delivered_days; /* delivered rows are deleted after this */
 

@@ -14,6 +14,7 @@
 extern const struct jg_route_table jg_api_system_routes;   /* /healthz, /readyz, /metrics */
 extern const struct jg_route_table jg_api_auth_routes;	   /* /auth/..., /v1/me */
 extern const struct jg_route_table jg_api_audit_routes;	   /* /v1/audit/... (auditors) */
+extern const struct jg_route_table jg_api_reports_routes;  /* /v1/reports/access */
 extern const struct jg_route_table jg_api_requests_routes; /* /v1/requests..., revocations */
 extern const struct jg_route_table jg_api_tokens_routes;   /* token issue, JWKS */
 extern const struct jg_route_table jg_api_probes_routes;   /* /v1/services/{svc}/probes... */

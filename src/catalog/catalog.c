@@ -23,6 +23,8 @@ static const char sql_service_remove[] =
     "UPDATE services SET removed_at = ? WHERE name = ? AND removed_at IS NULL";
 static const char sql_service_live[] =
     "SELECT 1 FROM services WHERE name = ? AND removed_at IS NULL";
+static const char sql_service_owners[] =
+    "SELECT owners FROM services WHERE name = ? AND removed_at IS NULL";
 static const char sql_service_list[] =
     "SELECT s.name, s.owners, s.created_at, k.id, k.created_at FROM services s "
     "LEFT JOIN ingest_keys k ON k.service = s.name AND k.revoked_at IS NULL "
@@ -242,4 +244,37 @@ jg_catalog_tables(size_t *n)
 {
 	*n = sizeof(catalog_tables) / sizeof(catalog_tables[0]);
 	return catalog_tables;
+}
+
+int
+jg_catalog_service_owners(struct jg_store *store, const char *name, json_t **owners)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc;
+
+	*owners = NULL;
+	if (!jg_catalog_service_name_valid(name))
+		return JG_ENOTFOUND;
+	if (jg_store_acquire(store, &conn) != 0)
+		return JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_service_owners, &st) != 0) {
+		jg_store_release(store, conn);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_text(st, 1, name);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		*owners = json_loads(jg_stmt_column_text(st, 0), 0, NULL);
+		rc = json_is_array(*owners) ? 0 : JG_ESTORE;
+		if (rc != 0) {
+			json_decref(*owners);
+			*owners = NULL;
+		}
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	jg_store_release(store, conn);
+	return rc;
 }

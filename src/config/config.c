@@ -138,6 +138,10 @@ static const struct key keys[] = {
      OFF(notify_expiry_warning)},
     {"notifications.review_overdue_seconds", K_INT, false, 1, 30 * 86400, NULL, 86400,
      OFF(notify_review_overdue)},
+    {"reports", K_OBJECT, false, 0, 0, NULL, 0, 0},
+    /* seconds between two access reviews of a service (docs/operations.md) */
+    {"reports.review_period", K_INT, false, 3600, 366 * 86400, NULL, 90 * 86400,
+     OFF(reports_review_period)},
     {"notifications.alert_after_seconds", K_INT, false, 1, 86400, NULL, 300,
      OFF(notify_alert_after)},
     {"notifications.keep_delivered_days", K_INT, false, 1, 3650, NULL, 7,
