@@ -27,6 +27,7 @@ int jg_cmd_audit(int argc, char **argv);
 int jg_cmd_policy(int argc, char **argv);
 int jg_cmd_login(int argc, char **argv);
 int jg_cmd_token(int argc, char **argv);
+int jg_cmd_report(int argc, char **argv);
 int jg_cmd_service(int argc, char **argv);
 int jg_cmd_ingest_key(int argc, char **argv);
 int jg_cmd_backup(int argc, char **argv);
@@ -80,6 +81,22 @@ int jg_cli_open_audit(const char *config, const char *who, struct jg_config **cf
  * to: pointers into out (at most max), *n of them.  0 or JG_ETOOBIG.
  */
 int jg_cli_store_tables(const struct jg_store_table **out, size_t max, size_t *n);
+
+/*
+ * The access token in path (a secret file: 0600, no symlink; one line):
+ * *token (jg_file_free_secret) of *len bytes.  0, or -1 after saying why.
+ */
+int jg_cli_read_token(const char *path, char **token, size_t *len);
+
+/*
+ * Maps the export file at path (read-only, at most 8 GiB) and verifies it
+ * as `jitgate audit verify` does with the keys given (never a key found in
+ * the export): 0 with *buf and *len (jg_cli_export_unmap), or an exit
+ * status after saying why on stderr (the file is then unmapped).
+ */
+int jg_cli_export_verified(const char *path, const char *const *keys, int nkeys, char **buf,
+			   size_t *len);
+void jg_cli_export_unmap(char *buf, size_t len);
 
 /* "operator:<unix user>": the audit actor of a command run on the host. */
 void jg_cli_operator_actor(char *out, size_t len);

@@ -675,6 +675,49 @@ read_token(const char *path, char **token, size_t *len)
 	return 0;
 }
 
+int
+jg_cli_read_token(const char *path, char **token, size_t *len)
+{
+	return read_token(path, token, len);
+}
+
+int
+jg_cli_export_verified(const char *path, const char *const *keys, int nkeys, char **buf,
+		       size_t *len)
+{
+	char origin[256], summary[512];
+	struct jg_audit_verifiers vs = {0};
+	struct jg_chain_fault fault;
+
+	if (map_file(path, buf, len) != 0)
+		return JG_EXIT_RUNTIME;
+	int rc = export_origin(*buf, *len, origin, sizeof(origin)) != 0 ? JG_EXIT_RUNTIME
+		 : load_verifiers(keys, nkeys, origin, &vs) != 0	    ? JG_EXIT_USAGE
+									    : 0;
+	if (rc == 0 &&
+	    jg_audit_verify_export(*buf, *len, &vs, NULL, 0, 2, summary, sizeof(summary), &fault) !=
+		0) {
+		fprintf(stderr, "%s does not verify: %s\n", path,
+			fault.why[0] ? fault.why : "malformed export");
+		rc = JG_EXIT_RUNTIME;
+	} else if (rc == JG_EXIT_RUNTIME) {
+		fprintf(stderr, "%s does not verify: the first line is not an export header\n",
+			path);
+	}
+	if (rc != 0) {
+		munmap(*buf, *len ? *len : 1);
+		*buf = NULL;
+	}
+	return rc;
+}
+
+void
+jg_cli_export_unmap(char *buf, size_t len)
+{
+	if (buf != NULL)
+		munmap(buf, len ? len : 1);
+}
+
 static int
 cmd_hash(int argc, char **argv)
 {

@@ -27,6 +27,8 @@ dispatch(int argc, char **argv)
 		return jg_cmd_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "audit") == 0)
 		return jg_cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return jg_cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "policy") == 0)
 		return jg_cmd_policy(argc - 1, argv + 1);
 	if (strcmp(cmd, "login") == 0)

@@ -1,0 +1,252 @@
+// Access reviews (issue 19, item 4): GET /v1/reports/access and `jitgate report access`, computed
+// from the audit log, against the real server, the real identity provider and the real store
+// (SQLite, and PostgreSQL with JG_E2E_DB=postgres).
+//
+// One period holds a grant never used, one used with read-pii (two approvers), an unreviewed
+// break-glass grant, a reviewed and used one, and a denied request; a grant requested before the
+// period and one of another service are not in it.  The report says who asked, the capabilities,
+// the window, the approvers, break-glass and its review, the usage and the flags, in JSON and CSV;
+// auditors see every service, a service's owners theirs alone, others nothing.  It rests on the
+// log: an edit of the tables does not change it, an edit of an entry makes it refuse.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startJitgate, cleanup, runJitgate, BIN } from './lib/harness.mjs';
+
+const SVC = 'payment-gateway';
+const OTHER = 'payment-refunds';
+const INC = 'INC-4711 refunds failing for one customer';
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// RFC 4180 as jitgate writes it: every cell quoted, quotes doubled, CRLF
+function parseCsv(text) {
+  const rows = [];
+  for (const line of text.split('\r\n')) {
+    if (line === '') continue;
+    const cells = [];
+    const re = /"((?:[^"]|"")*)"(,|$)/g;
+    let m;
+    while ((m = re.exec(line)) !== null) {
+      cells.push(m[1].replaceAll('""', '"'));
+      if (m[2] === '') break;
+    }
+    rows.push(cells);
+  }
+  const [head, ...body] = rows;
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i]])));
+}
+
+describe('access reviews', () => {
+  let jg;
+  let from; let to;
+  const ids = {};
+
+  const json = (body) => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const post = (user, path, body = {}) => jg.as(user, 'POST', path, json(body));
+  const withToken = (token, path) => jg.request('GET', path, { headers: { authorization: `Bearer ${token}` } });
+  const report = (user, query) => jg.as(user, 'GET', `/v1/reports/access?${query}`);
+  const period = (extra = '') => `from=${from}&to=${to}${extra}`;
+
+  async function request(user, body, approvers = []) {
+    const q = await post(user, '/v1/requests', { service: SVC, duration: '20m', justification: INC, ...body });
+    assert.equal(q.status, 201, q.body);
+    let last = q;
+    for (const a of approvers) {
+      last = await post(a, `/v1/requests/${q.json.id}/approve`);
+      assert.equal(last.status, 200, last.body);
+    }
+    return { id: q.json.id, state: last.json.state };
+  }
+  async function token(user, id) {
+    const t = await post(user, `/v1/grants/${id}/token`);
+    assert.equal(t.status, 201, t.body);
+    return t.json.token;
+  }
+
+  before(async () => {
+    jg = await startJitgate();
+    for (const [svc, owners] of [[SVC, 'payments-leads'], [OTHER, 'sre']]) {
+      const r = spawnSync(BIN, ['service', 'add', svc, '--owners', owners, '-c', jg.configPath], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    // before the period
+    ids.before = (await request('alice', { capabilities: ['read-logs'] })).id;
+    await sleep(1100);
+    from = Math.floor(Date.now() / 1000);
+    // never used, then revoked
+    ids.unused = (await request('alice', { capabilities: ['read-logs'] })).id;
+    const rv = await post('alice', `/v1/grants/${ids.unused}/revoke`, { reason: 'not needed after all' });
+    assert.equal(rv.status, 200, rv.body);
+    // read-pii, two approvers, used with the token
+    const pii = await request('alice', { capabilities: ['read-pii', 'read-logs'], duration: '10m' }, ['carol', 'grace']);
+    assert.equal(pii.state, 'active');
+    ids.pii = pii.id;
+    const t = await token('alice', ids.pii);
+    const logs = await withToken(t, `/v1/services/${SVC}/logs`);
+    assert.equal(logs.status, 200, logs.body);
+    // break-glass, never reviewed, never used
+    ids.bg = (await request('frank', { capabilities: ['read-logs'], break_glass: true, justification: 'SEV-12 payments down' })).id;
+    // break-glass, used and reviewed by bob
+    ids.bgOk = (await request('frank', { capabilities: ['read-logs'], break_glass: true, justification: 'SEV-13 payments down' })).id;
+    const bgToken = await token('frank', ids.bgOk);
+    assert.equal((await withToken(bgToken, `/v1/services/${SVC}/logs`)).status, 200);
+    const rev = await post('bob', `/v1/requests/${ids.bgOk}/review`, { note: 'checked' });
+    assert.equal(rev.status, 200, rev.body);
+    // denied: not a grant
+    ids.denied = (await request('alice', { capabilities: ['deploy-probe'] })).id;
+    assert.equal((await post('bob', `/v1/requests/${ids.denied}/deny`, { reason: 'no' })).status, 200);
+    // another service in the same period
+    const other = await post('alice', '/v1/requests', { service: OTHER, capabilities: ['read-logs'], duration: '20m', justification: INC });
+    assert.equal(other.status, 201, other.body);
+    ids.other = other.json.id;
+    to = Math.floor(Date.now() / 1000) + 1;
+  });
+  after(() => cleanup(jg));
+
+  const grantOf = (r, id) => r.json.grants.find((g) => g.grant === id);
+
+  test('JSON: each grant of the period with its requester, window, approvers, review, usage and flags', async () => {
+    const r = await report('erin', period(`&service=${SVC}`));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.service, SVC);
+    assert.deepEqual(r.json.grants.map((g) => g.grant).sort(), [ids.unused, ids.pii, ids.bg, ids.bgOk].sort());
+    assert.ok(r.json.verified_size > r.json.scanned.last_seq, 'the report reads beyond the verified log');
+
+    const unused = grantOf(r, ids.unused);
+    assert.equal(unused.requester, 'user:alice');
+    assert.deepEqual(unused.capabilities, ['read-logs']);
+    assert.deepEqual(unused.flags, ['never_used']);
+    assert.deepEqual(unused.approvers, []);
+    assert.equal(unused.window.end_reason, 'revoked');
+    assert.ok(unused.window.start >= from && unused.window.end >= unused.window.start);
+
+    const pii = grantOf(r, ids.pii);
+    assert.deepEqual(pii.flags, ['read_pii_used']);
+    assert.deepEqual(pii.approvers, ['user:carol', 'user:grace']);
+    assert.equal(pii.state, 'active');
+    assert.equal(pii.window.end, null);
+    assert.equal(pii.window.expires_at - pii.window.start, 600);
+    assert.equal(pii.usage.tokens_issued, 1);
+    assert.equal(pii.usage.actions['logs.read'], 1);
+    assert.equal(pii.usage.pii_reads, 1);
+    assert.equal(pii.receipt.source, 'log');
+
+    const bg = grantOf(r, ids.bg);
+    assert.equal(bg.break_glass, true);
+    assert.equal(bg.review, null);
+    assert.deepEqual(bg.flags, ['never_used', 'break_glass_unreviewed']);
+
+    const bgOk = grantOf(r, ids.bgOk);
+    assert.deepEqual(bgOk.flags, []);
+    assert.equal(bgOk.review.by, 'user:bob');
+    assert.equal(bgOk.usage.actions_total, 1);
+
+    // nothing a person wrote is copied (justifications, reasons, notes)
+    assert.ok(!r.body.includes('INC-4711') && !r.body.includes('not needed') && !r.body.includes('checked'), r.body);
+  });
+
+  test('CSV: the same grants and flags, one line each', async () => {
+    const r = await report('erin', period(`&service=${SVC}&format=csv`));
+    assert.equal(r.status, 200, r.body);
+    assert.match(r.headers['content-type'], /^text\/csv/);
+    assert.match(r.headers['content-disposition'], /attachment; filename="access-payment-gateway-\d+-\d+\.csv"/);
+    const rows = parseCsv(r.body);
+    assert.equal(rows.length, 4);
+    const by = Object.fromEntries(rows.map((x) => [x.grant, x]));
+    assert.equal(by[ids.unused].flags, 'never_used');
+    assert.equal(by[ids.unused].end_reason, 'revoked');
+    assert.equal(by[ids.pii].flags, 'read_pii_used');
+    assert.equal(by[ids.pii].approvers, 'user:carol user:grace');
+    assert.equal(by[ids.pii].pii_reads, '1');
+    assert.equal(by[ids.pii].capabilities, 'read-pii read-logs');
+    assert.equal(by[ids.bg].flags, 'never_used break_glass_unreviewed');
+    assert.equal(by[ids.bg].break_glass, 'yes');
+    assert.equal(by[ids.bgOk].reviewed_by, 'user:bob');
+    assert.match(by[ids.bgOk].reviewed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // Accept: text/csv asks for the same
+    const a = await jg.as('erin', 'GET', `/v1/reports/access?${period(`&service=${SVC}`)}`, { headers: { accept: 'text/csv' } });
+    assert.equal(a.status, 200);
+    assert.equal(a.body, r.body);
+  });
+
+  test('auditors see every service; owners their own; nobody else', async () => {
+    const all = await report('erin', period());
+    assert.equal(all.status, 200, all.body);
+    assert.ok(all.json.grants.some((g) => g.service === OTHER), `the other service is missing: ${all.body}`);
+    assert.ok(!all.json.grants.some((g) => g.grant === ids.before), 'a grant from before the period');
+    // bob owns payment-gateway (payments-leads)
+    const own = await report('bob', period(`&service=${SVC}`));
+    assert.equal(own.status, 200, own.body);
+    assert.equal(own.json.grants.length, 4);
+    for (const [user, q] of [['bob', period()], ['bob', period(`&service=${OTHER}`)], ['alice', period(`&service=${SVC}`)],
+      ['bob', period('&service=no-such-service')]]) {
+      const r = await report(user, q);
+      assert.equal(r.status, 403, `${user} ${q}: ${r.body}`);
+      assert.equal(r.json.error.code, 'forbidden');
+    }
+    assert.equal((await jg.request('GET', `/v1/reports/access?${period()}`)).status, 401);
+    for (const q of [`from=${to}&to=${from}`, 'from=x', `${period()}&format=xml`, `${period()}&service=Bad!`]) {
+      const r = await report('erin', q);
+      assert.equal(r.status, 400, `${q}: ${r.body}`);
+    }
+  });
+
+  test('jitgate report access prints the same from the server and from an export', async () => {
+    const cli = (args, env = {}) => spawnSync(BIN, ['report', 'access', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const tok = await jg.tokenFor('erin');
+    const tokenFile = join(jg.dir, 'erin.token');
+    writeFileSync(tokenFile, tok + '\n', { mode: 0o600 });
+    const caFile = join(jg.dir, 'cert.pem');
+    const fromServer = cli(['--url', jg.url, '--token-file', tokenFile, '--ca-file', caFile,
+      '--from', String(from), '--to', String(to), '--service', SVC, '--format', 'csv']);
+    assert.equal(fromServer.status, 0, fromServer.stderr);
+    const api = await report('erin', period(`&service=${SVC}&format=csv`));
+    assert.equal(fromServer.stdout, api.body);
+
+    const pub = runJitgate(['keys', 'public', '--kind', 'checkpoint', '-c', jg.configPath]);
+    assert.equal(pub.code, 0, pub.stderr);
+    const key = join(jg.dir, 'checkpoint.pub');
+    writeFileSync(key, pub.stdout);
+    const exp = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(exp.status, 200, exp.body);
+    const file = join(jg.dir, 'export.jsonl');
+    writeFileSync(file, exp.body);
+    const fromFile = cli(['--file', file, '--key', key, '--from', String(from), '--to', String(to), '--service', SVC, '--format', 'json']);
+    assert.equal(fromFile.status, 0, fromFile.stderr);
+    const j = JSON.parse(fromFile.stdout);
+    const live = (await report('erin', period(`&service=${SVC}`))).json;
+    // the export ends earlier than the live log: compare what both hold
+    const strip = (g) => ({ ...g, entries: undefined, receipt: undefined });
+    assert.deepEqual(j.grants.map(strip), live.grants.map(strip));
+    const text = cli(['--file', file, '--key', key, '--from', String(from), '--to', String(to), '--service', SVC]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`${ids.bg}[^]*NOT REVIEWED`));
+    // an export with one entry changed does not verify: no report
+    const lines = exp.body.split('\n');
+    const k = lines.findIndex((l) => l.includes('"logs.read"'));
+    lines[k] = lines[k].replace('"logs.read"', '"logs.reaD"');
+    writeFileSync(file, lines.join('\n'));
+    const bad = cli(['--file', file, '--key', key, '--from', String(from), '--to', String(to)]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /verify/);
+  });
+
+  test('the report rests on the log: the tables do not change it, an edited entry stops it', async () => {
+    const before = (await report('erin', period(`&service=${SVC}`))).json;
+    // the tables say someone else asked and that the break-glass grant was reviewed
+    jg.db.exec("UPDATE access_requests SET requester = 'mallory', reviewed_by = 'user:mallory', reviewed_at = 1 WHERE id = ?", [ids.bg]);
+    const after = await report('erin', period(`&service=${SVC}`));
+    assert.equal(after.status, 200);
+    assert.equal(grantOf(after, ids.bg).requester, 'user:frank');
+    assert.deepEqual(grantOf(after, ids.bg).flags, ['never_used', 'break_glass_unreviewed']);
+    assert.deepEqual(after.json.grants.map((g) => g.flags), before.grants.map((g) => g.flags));
+    // an entry of the period edited in the store: the report is refused, not made from it
+    const e = jg.db.entries((x) => x.json?.type === 'grant.reviewed' && x.json.data.request === ids.bgOk)[0];
+    jg.db.tamperEntry(e.seq, (text) => text.replace('"user:bob"', '"user:bab"'));
+    const r = await report('erin', period(`&service=${SVC}`));
+    assert.equal(r.status, 503, r.body);
+    assert.match(r.json.error.message, /does not verify/);
+  });
+});
