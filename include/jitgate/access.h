@@ -191,6 +191,15 @@ int jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning
 			 int64_t review_overdue);
 
 /*
+ * Tells the owners of each service of the catalog that its access review is
+ * due (report.review_due, notify.h) once per `period` seconds since the
+ * service was added: the first one period after it was added, each for the
+ * period just ended, each queued once across restarts and replicas
+ * (notify_marks).  A no-op without notification sinks.  0 or a JG_E* code.
+ */
+int jg_access_notify_reviews_due(const struct jg_access_ctx *ctx, int64_t period);
+
+/*
  * Grants, as the token issuer, the guard and the probes read them
  * (access_grant.c): a grant is a request in state active, usable until its
  * expires_at.  Each call reads on conn, in the caller's transaction when

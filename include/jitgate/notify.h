@@ -81,6 +81,15 @@ int jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, con
 		      json_t *request, unsigned audiences, json_t *approvers);
 
 /*
+ * Queues "report.review_due" for the owners (owner groups, borrowed) of
+ * service on conn, inside the caller's transaction: the access review of
+ * [from, to) (Unix seconds) is due; the event links the report
+ * (/v1/reports/access) and its page.  Returns as jg_notify_request().
+ */
+int jg_notify_review_due(const struct jg_notify *n, struct jg_store_conn *conn, const char *service,
+			 json_t *owners, int64_t from, int64_t to);
+
+/*
  * Counters (delivered, retried, dead-lettered per sink since start) and the
  * outbox's pending and dead rows, in the Prometheus text format.  The
  * caller frees it; "" when there are no sinks, NULL when out of memory.

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jitgate/catalog.h"
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
 #include "access_int.h"
@@ -210,5 +211,70 @@ jg_access_notify_due(const struct jg_access_ctx *ctx, int64_t expiry_warning,
 			jg_store_rollback(conn);
 	}
 	jg_store_release(ctx->store, conn);
+	return rc;
+}
+
+/* ---- access reviews due ---------------------------------------------------------------- */
+
+/*
+ * Which services owe a review now: a service added at c is due for its
+ * k-th review at c + k * period (k >= 1), covering [c + (k-1)*period,
+ * c + k*period).  The mark is ("service:<name>", "review_due:<k>") in
+ * notify_marks: once per service and period, whichever replica or restart
+ * gets there first.  Returns the number due (dry) or queued, or <0.
+ */
+static int
+reviews_due(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, struct due_pass *p,
+	    json_t *services, int64_t period)
+{
+	json_t *svc;
+	size_t i;
+	int rc = 0;
+	json_array_foreach(services, i, svc)
+	{
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		int64_t created = json_integer_value(json_object_get(svc, "created_at"));
+		char key[80], kind[48];
+		if (name == NULL || ctx->now - created < period)
+			continue;
+		int64_t k = (ctx->now - created) / period;
+		snprintf(key, sizeof(key), "service:%s", name);
+		snprintf(kind, sizeof(kind), "review_due:%lld", (long long)k);
+		if ((rc = mark_once(conn, p, key, kind, ctx->now)) != 1)
+			continue;
+		rc = jg_notify_review_due(ctx->notify, conn, name, json_object_get(svc, "owners"),
+					  created + (k - 1) * period, created + k * period);
+		if (rc != 0)
+			break;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+int
+jg_access_notify_reviews_due(const struct jg_access_ctx *ctx, int64_t period)
+{
+	struct jg_store_conn *conn;
+	json_t *services = NULL;
+	int rc;
+
+	if (!jg_notify_active(ctx->notify) || period <= 0)
+		return 0;
+	if ((rc = jg_catalog_service_list(ctx->store, &services)) != 0)
+		return rc;
+	if (jg_store_acquire(ctx->store, &conn) != 0) {
+		json_decref(services);
+		return JG_EUNAVAIL;
+	}
+	struct due_pass look = {.dry = 1}, act = {0};
+	rc = reviews_due(ctx, conn, &look, services, period);
+	if (rc == 0 && look.due > 0 && (rc = jg_store_begin(conn)) == 0) {
+		/* the mark decides under the write lock: another replica may have queued it */
+		rc = reviews_due(ctx, conn, &act, services, period);
+		rc = rc == 0 ? jg_store_commit(conn) : rc;
+		if (rc != 0)
+			jg_store_rollback(conn);
+	}
+	jg_store_release(ctx->store, conn);
+	json_decref(services);
 	return rc;
 }

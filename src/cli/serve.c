@@ -319,6 +319,10 @@ sweeper_tick(void *arg)
 	if (lead && jg_access_notify_due(&ctx, sw->app->cfg->notify_expiry_warning,
 					 sw->app->cfg->notify_review_overdue) != 0)
 		jg_log(JG_LOG_WARN, "notify: reminders could not be queued now; will retry", NULL);
+	/* access reviews due, once per service and reports.review_period */
+	if (lead && jg_access_notify_reviews_due(&ctx, sw->app->cfg->reports_review_period) != 0)
+		jg_log(JG_LOG_WARN, "notify: review notices could not be queued now; will retry",
+		       NULL);
 	jg_app_policies_release(sw->app);
 	if (lead)
 		sweep_probe_events(sw, ctx.now);

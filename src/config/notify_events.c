@@ -27,6 +27,7 @@ static const struct {
     {"grant.receipt", "Access receipt: what a grant was used for"},
     {"break_glass.used", "Break-glass access used"},
     {"grant.review_overdue", "Break-glass grant not reviewed in time"},
+    {"report.review_due", "Access review due"},
     {"audit.verification_failed", "The audit log does not verify"},
     {"audit.checkpoint_sink_failed", "Audit checkpoints are not reaching their off-host sink"},
 };
@@ -41,6 +42,7 @@ static const struct {
     {"requester", JG_NOTIFY_REQUESTER},
     {"security", JG_NOTIFY_SECURITY},
     {"operators", JG_NOTIFY_OPERATORS},
+    {"owners", JG_NOTIFY_OWNERS},
 };
 
 #define NAUDIENCES (sizeof(audiences) / sizeof(audiences[0]))

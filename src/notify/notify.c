@@ -137,7 +137,7 @@ audience_bits(char **list)
 {
 	unsigned bits = 0;
 	if (list == NULL)
-		return JG_NOTIFY_APPROVERS | JG_NOTIFY_REQUESTER;
+		return JG_NOTIFY_APPROVERS | JG_NOTIFY_REQUESTER | JG_NOTIFY_OWNERS;
 	for (size_t i = 0; list[i]; i++)
 		bits |= jg_notify_audience_bit(list[i]); /* config checked each name */
 	return bits;
@@ -149,6 +149,7 @@ struct route {
 	unsigned audiences;
 	json_t *approver_groups; /* borrowed */
 	json_t *requester_groups;
+	json_t *owner_groups; /* borrowed */
 };
 
 static bool
@@ -164,6 +165,8 @@ sink_wants(const struct sink *s, const struct route *r)
 	if ((both & JG_NOTIFY_APPROVERS) && (!c->groups || any_in(c->groups, r->approver_groups)))
 		return true;
 	if ((both & JG_NOTIFY_REQUESTER) && (!c->groups || any_in(c->groups, r->requester_groups)))
+		return true;
+	if ((both & JG_NOTIFY_OWNERS) && (!c->groups || any_in(c->groups, r->owner_groups)))
 		return true;
 	return (both & (JG_NOTIFY_SECURITY | JG_NOTIFY_OPERATORS)) != 0;
 }
@@ -296,7 +299,7 @@ jg_notify_request(const struct jg_notify *n, struct jg_store_conn *conn, const c
 	if (asprintf(&approvals, "%s/approvals", pub) < 0)
 		approvals = NULL;
 	json_t *aud = json_array();
-	for (unsigned b = 0; aud && b < 4; b++)
+	for (unsigned b = 0; aud && b < 5; b++)
 		if (audiences & (1u << b))
 			json_array_append_new(aud, json_string(jg_notify_audience_name(1u << b)));
 	if (appr == NULL || link == NULL || approvals == NULL || aud == NULL)
@@ -324,6 +327,50 @@ out:
 	json_decref(appr);
 	free(link);
 	free(approvals);
+	return rc;
+}
+
+int
+jg_notify_review_due(const struct jg_notify *n, struct jg_store_conn *conn, const char *service,
+		     json_t *owners, int64_t from, int64_t to)
+{
+	char *report = NULL, *page = NULL, *message = NULL;
+	json_t *ev = NULL;
+	int rc = JG_ENOMEM;
+
+	if (!jg_notify_active(n))
+		return 0;
+	const char *pub = n->cfg->public_url;
+	/* service is a catalog name (letters, digits, '-', '.'): nothing to escape in a URL */
+	if (asprintf(&report, "%s/v1/reports/access?service=%s&from=%lld&to=%lld", pub, service,
+		     (long long)from, (long long)to) < 0)
+		report = NULL;
+	if (asprintf(&page, "%s/reports/access?service=%s&from=%lld&to=%lld", pub, service,
+		     (long long)from, (long long)to) < 0)
+		page = NULL;
+	if (asprintf(&message,
+		     "The access review of %s is due: check the grants of the last period and "
+		     "their flags (never used, read-pii used, extended, break-glass unreviewed).",
+		     service) < 0)
+		message = NULL;
+	if (report == NULL || page == NULL || message == NULL)
+		goto out;
+	ev = json_pack("{s:s,s:I,s:[s],s:{s:s,s:O,s:I,s:I,s:s},s:{s:s,s:s}}", "type",
+		       "report.review_due", "created_at", (json_int_t)(now_ms() / 1000),
+		       "audiences", "owners", "review", "service", service, "owners", owners,
+		       "from", (json_int_t)from, "to", (json_int_t)to, "message", message, "links",
+		       "report", report, "report_page", page);
+	if (ev == NULL)
+		goto out;
+	struct route r = {.type = "report.review_due",
+			  .audiences = JG_NOTIFY_OWNERS,
+			  .owner_groups = owners};
+	rc = enqueue(n, conn, ev, &r);
+out:
+	json_decref(ev);
+	free(report);
+	free(page);
+	free(message);
 	return rc;
 }
 

@@ -11,9 +11,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startJitgate, cleanup, runJitgate, BIN } from './lib/harness.mjs';
+import https from 'node:https';
+import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN } from './lib/harness.mjs';
 
 const SVC = 'payment-gateway';
 const OTHER = 'payment-refunds';
@@ -248,5 +250,95 @@ describe('access reviews', () => {
     const r = await report('erin', period(`&service=${SVC}`));
     assert.equal(r.status, 503, r.body);
     assert.match(r.json.error.message, /does not verify/);
+  });
+});
+
+// Every reports.review_period, once per service across restarts (notify_marks), the owners of
+// each service hear that its review is due, with links to the report of the period just ended.
+describe('access reviews: the review-due notice', () => {
+  let jg; let dir; let files; let owners; let others;
+  const SECRET = 'receiver-shared-secret-0123456789';
+  const PERIOD = 3600;
+
+  async function receiver() {
+    const r = { got: [], port: await freePort() };
+    await new Promise((ok) => {
+      r.server = https.createServer({ key: readFileSync(files.key), cert: readFileSync(files.cert) }, (req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          try { r.got.push(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { /* not JSON */ }
+          res.writeHead(200);
+          res.end();
+        });
+      });
+      r.server.listen(r.port, '127.0.0.1', ok);
+    });
+    r.close = () => new Promise((ok) => { r.server.closeAllConnections(); r.server.close(() => ok()); });
+    r.due = () => r.got.filter((e) => e.type === 'report.review_due');
+    return r;
+  }
+  async function until(what, fn, ms = 15000) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'jg-review-'));
+    files = makeCert(dir);
+    writeFileSync(join(dir, 'secret'), SECRET + '\n', { mode: 0o600 });
+    owners = await receiver();
+    others = await receiver();
+    const sink = (name, r, groups) => [
+      `    - name: ${name}`, '      type: webhook', `      url: https://127.0.0.1:${r.port}/hook`,
+      `      secret_file: ${join(dir, 'secret')}`, `      ca_file: ${files.cert}`, '      audiences: [owners]',
+      `      groups: [${groups}]`];
+    const extraConfig = ['reports:', `  review_period: ${PERIOD}`, 'notifications:', '  sinks:',
+      ...sink('owners', owners, 'payments-leads'), ...sink('others', others, 'sre')].join('\n');
+    jg = await startJitgate({ extraConfig });
+    for (const svc of [SVC, OTHER]) {
+      const r = spawnSync(BIN, ['service', 'add', svc, '--owners', 'payments-leads', '-c', jg.configPath], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+  });
+  after(async () => {
+    await owners?.close();
+    await others?.close();
+    await cleanup(jg);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('once per service and period, to its owners, with a link to the report', async () => {
+    await sleep(2500);
+    assert.equal(owners.due().length, 0, 'a review is due before a period has passed');
+    // SVC was added two periods and a bit ago (the catalog's clock moved, not the server's)
+    const [{ created_at: created }] = jg.db.rows('SELECT created_at FROM services WHERE name = ?', [SVC]);
+    jg.db.exec(`UPDATE services SET created_at = ${created - 2 * PERIOD - 10} WHERE name = ?`, [SVC]);
+    const ev = await until('report.review_due', () => owners.due()[0]);
+    const c = created - 2 * PERIOD - 10;
+    assert.deepEqual(ev.audiences, ['owners']);
+    assert.equal(ev.review.service, SVC);
+    assert.deepEqual(ev.review.owners, ['payments-leads']);
+    assert.equal(ev.review.from, c + PERIOD);
+    assert.equal(ev.review.to, c + 2 * PERIOD);
+    assert.equal(ev.links.report, `${jg.url}/v1/reports/access?service=${SVC}&from=${c + PERIOD}&to=${c + 2 * PERIOD}`);
+    assert.equal(ev.links.report_page, `${jg.url}/reports/access?service=${SVC}&from=${c + PERIOD}&to=${c + 2 * PERIOD}`);
+    // the link works for an owner
+    const r = await jg.as('bob', 'GET', new URL(ev.links.report).pathname + new URL(ev.links.report).search);
+    assert.equal(r.status, 200, r.body);
+    // once: not again, not after a restart, not to a sink for other groups, not for the young service
+    await sleep(2500);
+    await jg.stop();
+    jg.exited = null;
+    await jg.start();
+    await sleep(2500);
+    assert.equal(owners.due().length, 1, JSON.stringify(owners.due()));
+    assert.equal(others.due().length, 0);
+    assert.equal(jg.db.count('notify_marks', "request_id = ?", [`service:${SVC}`]), 1);
   });
 });
