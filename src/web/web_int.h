@@ -100,6 +100,7 @@ extern const struct jg_route_table jg_web_request_routes;   /* /request */
 extern const struct jg_route_table jg_web_access_routes;    /* cancel, revoke, token */
 extern const struct jg_route_table jg_web_approvals_routes; /* /approvals, approve|deny|review */
 extern const struct jg_route_table jg_web_audit_routes;	    /* /audit... */
+extern const struct jg_route_table jg_web_reports_routes;   /* /reports/access */
 extern const struct jg_route_table jg_web_assets_routes;    /* /static/... */
 
 #endif

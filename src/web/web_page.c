@@ -241,6 +241,8 @@ jg_web_page_start(struct jg_web *w, const char *title, const char *nav)
 	nav_link(h, nav, "approvals", "/approvals", "Approvals");
 	if (w->is_auditor)
 		nav_link(h, nav, "audit", "/audit", "Audit");
+	if (w->is_auditor)
+		nav_link(h, nav, "reports", "/reports/access", "Access reviews");
 	JG_HTML(h, "</nav><div class=\"who\"><p id=\"who\">Signed in as ");
 	jg_html_textf(h, "%s (%s)", id->name[0] ? id->name : id->sub, id->sub);
 	JG_HTML(h, "; groups: ");

@@ -29,6 +29,7 @@ const struct jg_route_table *const jg_web_route_tables[] = {
     &jg_web_access_routes,
     &jg_web_approvals_routes,
     &jg_web_audit_routes,
+    &jg_web_reports_routes,
     &jg_web_assets_routes,
     NULL,
 };

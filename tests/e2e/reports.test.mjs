@@ -15,12 +15,27 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN } from './lib/harness.mjs';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN, ROOT } from './lib/harness.mjs';
 
 const SVC = 'payment-gateway';
 const OTHER = 'payment-refunds';
 const INC = 'INC-4711 refunds failing for one customer';
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const SHOTS = join(ROOT, 'build', 'screenshots');
+const DOC_SHOTS = join(ROOT, 'docs', 'screenshots');
+
+// Saved under build/screenshots/; with UPDATE_SCREENSHOTS=1 also into docs/screenshots/.
+async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const file = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    mkdirSync(DOC_SHOTS, { recursive: true });
+    copyFileSync(file, join(DOC_SHOTS, `${name}.png`));
+  }
+}
 
 // RFC 4180 as jitgate writes it: every cell quoted, quotes doubled, CRLF
 function parseCsv(text) {
@@ -233,6 +248,74 @@ describe('access reviews', () => {
     const bad = cli(['--file', file, '--key', key, '--from', String(from), '--to', String(to)]);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /verify/);
+  });
+
+  test('the page in Chromium: the grants and their flags, the CSV, owners and others', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    try {
+      const signIn = async (user, viewport = { width: 1280, height: 860 }) => {
+        const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, acceptDownloads: true });
+        context.setDefaultTimeout(10000);
+        const page = await context.newPage();
+        await page.goto(`${jg.url}/`);
+        await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+        await page.waitForURL((u) => u.origin === jg.idp.url);
+        await page.locator('input[name=login]').fill(user);
+        await page.locator('input[name=password]').fill('any password');
+        await page.locator('button[type=submit]').click();
+        for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
+          await page.locator('button[type=submit]').first().click(); // consent
+          await page.waitForLoadState();
+        }
+        await page.waitForURL(`${jg.url}/`);
+        return page;
+      };
+      // erin (auditor) finds the page in the navigation and asks for the period by days
+      const erin = await signIn('erin');
+      await erin.getByRole('link', { name: 'Access reviews' }).click();
+      await erin.waitForURL(/\/reports\/access$/);
+      const day = (t) => new Date(t * 1000).toISOString().slice(0, 10);
+      await erin.locator('input[name=service]').fill(SVC);
+      await erin.locator('input[name=since]').fill(day(from));
+      await erin.locator('input[name=until]').fill(day(to + 86400));
+      await erin.getByRole('button', { name: 'Show' }).click();
+      await erin.waitForURL(/from=\d+&to=\d+&service=payment-gateway/);
+      // the whole day includes the grant made before the period: the exact period leaves it out
+      assert.equal(await erin.locator(`tr[data-grant="${ids.before}"]`).count(), 1);
+      const res = await erin.goto(`${jg.url}/reports/access?${period(`&service=${SVC}`)}`);
+      assert.equal(res.status(), 200);
+      assert.equal(await erin.locator('#grants tbody tr').count(), 4);
+      const flags = async (id) => erin.locator(`tr[data-grant="${id}"] .flag`).evaluateAll((els) => els.map((e) => e.dataset.flag));
+      assert.deepEqual(await flags(ids.unused), ['never_used']);
+      assert.deepEqual(await flags(ids.pii), ['read_pii_used']);
+      assert.deepEqual(await flags(ids.bg), ['never_used', 'break_glass_unreviewed']);
+      assert.deepEqual(await flags(ids.bgOk), []);
+      assert.match(await erin.locator(`tr[data-grant="${ids.bg}"]`).innerText(), /not reviewed/);
+      assert.match(await erin.locator(`tr[data-grant="${ids.bgOk}"]`).innerText(), /reviewed by user:bob/);
+      assert.match(await erin.locator(`tr[data-grant="${ids.pii}"]`).innerText(), /user:carol, user:grace/);
+      assert.equal(await erin.locator('.flag-counts li[data-flag="never_used"]').innerText(), 'never used: 2');
+      await shot(erin, 'access-review');
+      // the CSV link downloads what the API gives
+      const [download] = await Promise.all([erin.waitForEvent('download'), erin.locator('#csv').click()]);
+      const csv = readFileSync(await download.path(), 'utf8');
+      assert.equal(csv, (await report('erin', period(`&service=${SVC}&format=csv`))).body);
+      // bob owns the service: its page, on a phone; not every service
+      const bob = await signIn('bob', { width: 390, height: 844 });
+      const own = await bob.goto(`${jg.url}/reports/access?${period(`&service=${SVC}`)}`);
+      assert.equal(own.status(), 200);
+      assert.equal(await bob.locator('#grants tbody tr').count(), 4);
+      await shot(bob, 'access-review-owner-phone');
+      const all = await bob.goto(`${jg.url}/reports/access?${period()}`);
+      assert.equal(all.status(), 403);
+      // alice neither audits nor owns it
+      const alice = await signIn('alice');
+      const no = await alice.goto(`${jg.url}/reports/access?${period(`&service=${SVC}`)}`);
+      assert.equal(no.status(), 403);
+      assert.match(await alice.locator('main').innerText(), /auditor rights or ownership/);
+      await shot(alice, 'access-review-refused');
+    } finally {
+      await browser.close();
+    }
   });
 
   test('the report rests on the log: the tables do not change it, an edited entry stops it', async () => {
