@@ -13,10 +13,10 @@
 #include <stdbool.h>
 
 /* Who an event is for (bits; an event may have several). */
-#define JG_NOTIFY_APPROVERS 0x1 /* the request's eligible approvers (or reviewers) */
-#define JG_NOTIFY_REQUESTER 0x2 /* the person who asked */
-#define JG_NOTIFY_SECURITY  0x4 /* the security channel */
-#define JG_NOTIFY_OPERATORS 0x8 /* whoever runs jitgate */
+#define JG_NOTIFY_APPROVERS 0x1	 /* the request's eligible approvers (or reviewers) */
+#define JG_NOTIFY_REQUESTER 0x2	 /* the person who asked */
+#define JG_NOTIFY_SECURITY  0x4	 /* the security channel */
+#define JG_NOTIFY_OPERATORS 0x8	 /* whoever runs jitgate */
 #define JG_NOTIFY_OWNERS    0x10 /* a service's owner groups (the catalog) */
 
 /* True for the event types of docs/notifications.md ("request.pending", ...). */

@@ -62,9 +62,10 @@ jg_api_report_query(struct jg_http_request *req, struct jg_http_reply *reply,
 	    !owns(app, caller, service)) {
 		jg_caller_clear(caller);
 		jg_http_reply_error(reply, 403, "forbidden",
-				    service ? "this needs auditor rights or ownership of the service"
-					    : "this needs auditor rights; a service's owners name "
-					      "their service with 'service'");
+				    service
+					? "this needs auditor rights or ownership of the service"
+					: "this needs auditor rights; a service's owners name "
+					  "their service with 'service'");
 		return JG_EDENIED;
 	}
 	if (jg_http_query_u64(req, reply, "to", (uint64_t)now, INT64_MAX / 1000 - 1, &to) != 0 ||
@@ -149,7 +150,7 @@ handle_access(struct jg_http_request *req, struct jg_http_reply *reply)
 	snprintf(disposition, sizeof(disposition),
 		 "attachment; filename=\"access-%s-%lld-%lld.csv\"", q.service ? q.service : "all",
 		 (long long)q.from, (long long)q.to);
-	reply->headers = json_pack("[[s,s]]", "Content-Disposition", disposition);
+	jg_http_reply_header(reply, "Content-Disposition", disposition);
 }
 
 static const struct jg_route routes[] = {

@@ -14,8 +14,17 @@
 #include "api_routes_int.h"
 
 const struct jg_route_table *const jg_api_route_tables[] = {
-    &jg_api_system_routes, &jg_api_auth_routes,	  &jg_api_audit_routes,	  &jg_api_requests_routes,
-    &jg_api_tokens_routes, &jg_api_probes_routes, &jg_api_agents_routes,  &jg_api_ingest_routes,
-    &jg_api_logs_routes,   &jg_api_traces_routes, &jg_api_metrics_routes, &jg_api_reports_routes,
+    &jg_api_system_routes,
+    &jg_api_auth_routes,
+    &jg_api_audit_routes,
+    &jg_api_requests_routes,
+    &jg_api_tokens_routes,
+    &jg_api_probes_routes,
+    &jg_api_agents_routes,
+    &jg_api_ingest_routes,
+    &jg_api_logs_routes,
+    &jg_api_traces_routes,
+    &jg_api_metrics_routes,
+    &jg_api_reports_routes,
     NULL,
 };

@@ -692,11 +692,10 @@ jg_cli_export_verified(const char *path, const char *const *keys, int nkeys, cha
 	if (map_file(path, buf, len) != 0)
 		return JG_EXIT_RUNTIME;
 	int rc = export_origin(*buf, *len, origin, sizeof(origin)) != 0 ? JG_EXIT_RUNTIME
-		 : load_verifiers(keys, nkeys, origin, &vs) != 0	    ? JG_EXIT_USAGE
-									    : 0;
-	if (rc == 0 &&
-	    jg_audit_verify_export(*buf, *len, &vs, NULL, 0, 2, summary, sizeof(summary), &fault) !=
-		0) {
+		 : load_verifiers(keys, nkeys, origin, &vs) != 0	? JG_EXIT_USAGE
+									: 0;
+	if (rc == 0 && jg_audit_verify_export(*buf, *len, &vs, NULL, 0, 2, summary, sizeof(summary),
+					      &fault) != 0) {
 		fprintf(stderr, "%s does not verify: %s\n", path,
 			fault.why[0] ? fault.why : "malformed export");
 		rc = JG_EXIT_RUNTIME;

@@ -36,11 +36,12 @@
 static int
 usage(void)
 {
-	fprintf(stderr,
-		"usage: jitgate report access (--url https://JITGATE [--token-file F] [--ca-file F] "
-		"| --file EXPORT --key KEY [--key KEY])\n"
-		"       [--from UNIX_SECONDS] [--to UNIX_SECONDS] [--service NAME] "
-		"[--format text|json|csv]\n");
+	fprintf(
+	    stderr,
+	    "usage: jitgate report access (--url https://JITGATE [--token-file F] [--ca-file F] "
+	    "| --file EXPORT --key KEY [--key KEY])\n"
+	    "       [--from UNIX_SECONDS] [--to UNIX_SECONDS] [--service NAME] "
+	    "[--format text|json|csv]\n");
 	return JG_EXIT_USAGE;
 }
 
@@ -99,9 +100,9 @@ from_file(const char *path, const char *const *keys, int nkeys, const struct jg_
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		if (n > 10 && memcmp(p, "{\"actor\":", 9) == 0) {
 			json_t *e = json_loadb(p, n, 0, NULL);
-			rc = e == NULL ? JG_EPARSE
+			rc = e == NULL			      ? JG_EPARSE
 			     : ++scanned > JG_REPORT_MAX_SCAN ? JG_ETOOBIG
-							     : jg_report_scan_feed(scan, e, &done);
+							      : jg_report_scan_feed(scan, e, &done);
 			json_decref(e);
 		}
 		p = nl;
@@ -112,9 +113,10 @@ from_file(const char *path, const char *const *keys, int nkeys, const struct jg_
 	jg_cli_export_unmap(buf, len);
 	if (rc != 0) {
 		fprintf(stderr, "jitgate report access: %s\n",
-			rc == JG_ETOOBIG ? "the period holds too much; ask for a shorter one or one "
-					   "service"
-					 : jg_strerror(rc));
+			rc == JG_ETOOBIG
+			    ? "the period holds too much; ask for a shorter one or one "
+			      "service"
+			    : jg_strerror(rc));
 		return JG_EXIT_RUNTIME;
 	}
 	rc = print(report, format);
@@ -135,7 +137,8 @@ from_server(const char *url, const char *token_file, const char *ca_file,
 	if (token_file == NULL) {
 		const char *home = getenv("HOME");
 		if (home == NULL || *home == '\0') {
-			fprintf(stderr, "jitgate report access: HOME is not set; use --token-file\n");
+			fprintf(stderr,
+				"jitgate report access: HOME is not set; use --token-file\n");
 			return JG_EXIT_USAGE;
 		}
 		snprintf(path, sizeof(path), "%s/.config/jitgate/token", home);
@@ -200,8 +203,8 @@ jg_cmd_report(int argc, char **argv)
 	    {"to", required_argument, NULL, 'T'},      {"service", required_argument, NULL, 's'},
 	    {"format", required_argument, NULL, 'o'},  {NULL, 0, NULL, 0},
 	};
-	const char *url = NULL, *token_file = NULL, *ca_file = NULL, *file = NULL,
-		   *format = "text", *keys[MAX_KEYS];
+	const char *url = NULL, *token_file = NULL, *ca_file = NULL, *file = NULL, *format = "text",
+		   *keys[MAX_KEYS];
 	struct jg_report_query q = {0};
 	int64_t from = -1, to = -1;
 	int nkeys = 0, ch;
@@ -243,8 +246,9 @@ jg_cmd_report(int argc, char **argv)
 	q.to = to >= 0 ? to : (int64_t)time(NULL);
 	q.from = from >= 0 ? from : (q.to > DEFAULT_PERIOD ? q.to - DEFAULT_PERIOD : 0);
 	if (q.from >= q.to || (q.service && !jg_catalog_service_name_valid(q.service))) {
-		fprintf(stderr, "jitgate report access: --from must be before --to, and --service a "
-				"service name\n");
+		fprintf(stderr,
+			"jitgate report access: --from must be before --to, and --service a "
+			"service name\n");
 		return JG_EXIT_USAGE;
 	}
 	return file ? from_file(file, keys, nkeys, &q, format)

@@ -38,10 +38,8 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } audiences[] = {
-    {"approvers", JG_NOTIFY_APPROVERS},
-    {"requester", JG_NOTIFY_REQUESTER},
-    {"security", JG_NOTIFY_SECURITY},
-    {"operators", JG_NOTIFY_OPERATORS},
+    {"approvers", JG_NOTIFY_APPROVERS}, {"requester", JG_NOTIFY_REQUESTER},
+    {"security", JG_NOTIFY_SECURITY},	{"operators", JG_NOTIFY_OPERATORS},
     {"owners", JG_NOTIFY_OWNERS},
 };
 

@@ -362,9 +362,8 @@ jg_notify_review_due(const struct jg_notify *n, struct jg_store_conn *conn, cons
 		       "report", report, "report_page", page);
 	if (ev == NULL)
 		goto out;
-	struct route r = {.type = "report.review_due",
-			  .audiences = JG_NOTIFY_OWNERS,
-			  .owner_groups = owners};
+	struct route r = {
+	    .type = "report.review_due", .audiences = JG_NOTIFY_OWNERS, .owner_groups = owners};
 	rc = enqueue(n, conn, ev, &r);
 out:
 	json_decref(ev);

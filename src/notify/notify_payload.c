@@ -79,7 +79,7 @@ slack_body(json_t *ev)
 	json_t *req = json_object_get(ev, "request"), *alert = json_object_get(ev, "alert");
 	json_t *links = json_object_get(ev, "links");
 	/* approvers go to the approval page, requesters to their own access */
-	const char *link = str(links, json_object_get(links, "approvals")	? "approvals"
+	const char *link = str(links, json_object_get(links, "approvals")     ? "approvals"
 				      : json_object_get(links, "report_page") ? "report_page"
 									      : "my_access");
 	/* a review due reads like an alert: its message, and the report's page */

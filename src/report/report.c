@@ -27,8 +27,8 @@
 
 /* the guarded actions (docs/audit-format.md): each one a use of its grant */
 static const char *const action_types[] = {
-    "logs.read",     "traces.read",  "traces.search",	  "metrics.read",	   "probe.deploy",
-    "probe.list",    "probe.delete", "probe.events.read", "probe.events.ingested",
+    "logs.read",    "traces.read", "traces.search", "metrics.read",
+    "probe.deploy", "probe.list",  "probe.delete",  "probe.events.read",
 };
 #define NACTIONS (sizeof(action_types) / sizeof(action_types[0]))
 
@@ -49,7 +49,7 @@ struct grec {
 	char reviewed_by[300];
 	int64_t reviewed_at;
 	int reviewed;
-	uint64_t tokens, refusals, pii_reads, extensions;
+	uint64_t tokens, refusals, pii_reads, extensions, probe_events;
 	uint64_t actions[NACTIONS];
 	uint64_t first_seq, last_seq;
 	json_t *receipt; /* grant.receipt's data, when the log has one */
@@ -81,6 +81,13 @@ is_open(const struct grec *g)
 {
 	return g->state == PENDING || g->state == SCHEDULED || g->state == ACTIVE ||
 	       (g->granted && g->break_glass && !g->reviewed);
+}
+
+/* A person as a grant's receipt names them (audit-format.md §9): the sub of "user:<sub>". */
+static const char *
+who(const char *actor)
+{
+	return actor && strncmp(actor, "user:", 5) == 0 ? actor + 5 : actor;
 }
 
 static void
@@ -146,7 +153,7 @@ on_created(struct jg_report_scan *s, const struct ev *e)
 	memset(g, 0, sizeof(*g));
 	copy(g->id, sizeof(g->id), id);
 	copy(g->service, sizeof(g->service), service);
-	copy(g->requester, sizeof(g->requester), e->actor);
+	copy(g->requester, sizeof(g->requester), who(e->actor));
 	g->caps = json_deep_copy(json_object_get(e->data, "capabilities"));
 	g->approvers = json_array();
 	if (g->caps == NULL || g->approvers == NULL ||
@@ -165,8 +172,10 @@ on_created(struct jg_report_scan *s, const struct ev *e)
 	if (state && strcmp(state, "active") == 0) {
 		g->state = ACTIVE;
 		g->granted = 1;
-		g->start = e->ts;
-		g->expires_at = e->ts + g->duration;
+		/* a request granted at once carries expires_at (the window of its receipt) */
+		json_t *exp = json_object_get(e->data, "expires_at");
+		g->expires_at = exp ? json_integer_value(exp) : e->ts + g->duration;
+		g->start = g->expires_at - g->duration;
 	} else if (state && strcmp(state, "scheduled") == 0) {
 		g->state = SCHEDULED; /* approved at once, starts later (issue 19, item 2) */
 		g->granted = 1;
@@ -183,8 +192,9 @@ on_approved(struct grec *g, const struct ev *e)
 	int dup = 0;
 	json_t *v;
 	size_t i;
-	json_array_foreach(g->approvers, i, v) dup |= strcmp(json_string_value(v), e->actor) == 0;
-	if (!dup && json_array_append_new(g->approvers, json_string(e->actor)) != 0)
+	json_array_foreach(g->approvers, i, v) dup |=
+	    strcmp(json_string_value(v), who(e->actor)) == 0;
+	if (!dup && json_array_append_new(g->approvers, json_string(who(e->actor))) != 0)
 		return JG_ENOMEM;
 	if (g->state != PENDING || !json_is_true(json_object_get(e->data, "activated")))
 		return 0;
@@ -195,8 +205,8 @@ on_approved(struct grec *g, const struct ev *e)
 		return 0;
 	}
 	g->state = ACTIVE;
-	g->start = e->ts;
 	g->expires_at = json_integer_value(exp);
+	g->start = g->expires_at - g->duration; /* as its receipt counts it */
 	return 0;
 }
 
@@ -216,7 +226,7 @@ on_reviewed(struct grec *g, const struct ev *e)
 {
 	if (!g->reviewed) {
 		g->reviewed = 1;
-		copy(g->reviewed_by, sizeof(g->reviewed_by), e->actor);
+		copy(g->reviewed_by, sizeof(g->reviewed_by), who(e->actor));
 		g->reviewed_at = e->ts;
 	}
 	return 0;
@@ -254,7 +264,6 @@ enum kind {
 	K_APPROVED,
 	K_DENIED,
 	K_CANCELLED,
-	K_REQ_EXPIRED,
 	K_EXPIRED,
 	K_REVOKED,
 	K_REVIEWED,
@@ -269,12 +278,18 @@ static const struct {
 	const char *type, *key;
 	enum kind kind;
 } handlers[] = {
-    {"request.approved", "request", K_APPROVED},   {"request.denied", "request", K_DENIED},
-    {"request.cancelled", "request", K_CANCELLED}, {"request.expired", "request", K_REQ_EXPIRED},
-    {"grant.expired", "request", K_EXPIRED},	   {"grant.revoked", "request", K_REVOKED},
-    {"grant.reviewed", "request", K_REVIEWED},	   {"grant.activated", "grant", K_ACTIVATED},
-    {"grant.not_activated", "grant", K_NOT_ACTIVATED}, {"grant.extended", "grant", K_EXTENDED},
-    {"grant.receipt", "grant", K_RECEIPT},	   {"token.issued", "grant", K_TOKEN},
+    {"request.approved", "request", K_APPROVED},
+    {"request.denied", "request", K_DENIED},
+    {"request.cancelled", "request", K_CANCELLED},
+    {"request.expired", "request", K_EXPIRED},
+    {"grant.expired", "request", K_EXPIRED},
+    {"grant.revoked", "request", K_REVOKED},
+    {"grant.reviewed", "request", K_REVIEWED},
+    {"grant.activated", "grant", K_ACTIVATED},
+    {"grant.not_activated", "grant", K_NOT_ACTIVATED},
+    {"grant.extended", "grant", K_EXTENDED},
+    {"grant.receipt", "grant", K_RECEIPT},
+    {"token.issued", "grant", K_TOKEN},
     {"guard.refused", "grant", K_REFUSED},
 };
 
@@ -283,6 +298,16 @@ apply(struct jg_report_scan *s, const struct ev *e)
 {
 	if (strcmp(e->type, "request.created") == 0)
 		return on_created(s, e);
+	if (strcmp(e->type, "probe.events.ingested") == 0) {
+		/* events a probe of the grant stored: not a use by a person, counted apart */
+		struct grec *g = find(s, e->data, "grant");
+		json_int_t n = json_integer_value(json_object_get(e->data, "count"));
+		if (g) {
+			touch(g, e);
+			g->probe_events += n > 0 ? (uint64_t)n : 0;
+		}
+		return 0;
+	}
 	for (size_t i = 0; i < NACTIONS; i++) {
 		if (strcmp(e->type, action_types[i]) != 0)
 			continue;
@@ -303,45 +328,18 @@ apply(struct jg_report_scan *s, const struct ev *e)
 		int was = is_open(g), rc = 0;
 		touch(g, e);
 		switch (handlers[i].kind) {
-		case K_APPROVED:
-			rc = on_approved(g, e);
-			break;
-		case K_DENIED:
-			end(g, e, "denied");
-			break;
-		case K_CANCELLED:
-			end(g, e, "cancelled");
-			break;
-		case K_REQ_EXPIRED:
-			end(g, e, "expired");
-			break;
-		case K_EXPIRED:
-			end(g, e, "expired");
-			break;
-		case K_REVOKED:
-			end(g, e, "revoked");
-			break;
-		case K_REVIEWED:
-			rc = on_reviewed(g, e);
-			break;
-		case K_ACTIVATED:
-			rc = on_activated(g, e);
-			break;
-		case K_NOT_ACTIVATED:
-			end(g, e, "not_activated");
-			break;
-		case K_EXTENDED:
-			rc = on_extended(g, e);
-			break;
-		case K_RECEIPT:
-			rc = on_receipt(s, g, e);
-			break;
-		case K_TOKEN:
-			g->tokens++;
-			break;
-		case K_REFUSED:
-			g->refusals++;
-			break;
+		case K_APPROVED: rc = on_approved(g, e); break;
+		case K_DENIED: end(g, e, "denied"); break;
+		case K_CANCELLED: end(g, e, "cancelled"); break;
+		case K_EXPIRED: end(g, e, "expired"); break;
+		case K_REVOKED: end(g, e, "revoked"); break;
+		case K_REVIEWED: rc = on_reviewed(g, e); break;
+		case K_ACTIVATED: rc = on_activated(g, e); break;
+		case K_NOT_ACTIVATED: end(g, e, "not_activated"); break;
+		case K_EXTENDED: rc = on_extended(g, e); break;
+		case K_RECEIPT: rc = on_receipt(s, g, e); break;
+		case K_TOKEN: g->tokens++; break;
+		case K_REFUSED: g->refusals++; break;
 		}
 		s->open = s->open + (size_t)is_open(g) - (size_t)was;
 		return rc;
@@ -428,13 +426,14 @@ grant_json(const struct grec *g)
 		summary = json_pack("{s:s,s:I,s:O}", "source", "grant.receipt", "seq",
 				    (json_int_t)g->receipt_seq, "data", g->receipt);
 	else
-		summary = json_pack("{s:s,s:I,s:I,s:O,s:I,s:I,s:I,s:I}", "source", "log",
-				    "tokens_issued", (json_int_t)g->tokens, "actions_total",
-				    (json_int_t)used, "actions", actions, "pii_reads",
-				    (json_int_t)g->pii_reads, "refusals", (json_int_t)g->refusals,
-				    "first_seq", (json_int_t)g->first_seq, "last_seq",
-				    (json_int_t)g->last_seq);
-	const char *state = g->state == ACTIVE ? "active" : g->state == SCHEDULED ? "scheduled" : "ended";
+		summary = json_pack(
+		    "{s:s,s:I,s:I,s:O,s:I,s:I,s:I,s:I}", "source", "log", "tokens_issued",
+		    (json_int_t)g->tokens, "actions_total", (json_int_t)used, "actions", actions,
+		    "pii_reads", (json_int_t)g->pii_reads, "refusals", (json_int_t)g->refusals,
+		    "first_seq", (json_int_t)g->first_seq, "last_seq", (json_int_t)g->last_seq);
+	const char *state = g->state == ACTIVE	    ? "active"
+			    : g->state == SCHEDULED ? "scheduled"
+						    : "ended";
 	json_t *out = json_pack(
 	    "{s:s,s:s,s:s,s:O,s:I,s:I,s:s,s:{s:o,s:o,s:o,s:o},s:O,s:b,s:o,s:o,s:I,s:O,s:o,s:o}",
 	    "grant", g->id, "service", g->service, "requester", g->requester, "capabilities",
@@ -445,13 +444,14 @@ grant_json(const struct grec *g)
 	    or_null_int(g->state == ENDED, g->end), "end_reason",
 	    g->state == ENDED ? json_string(g->end_reason) : json_null(), "approvers", g->approvers,
 	    "break_glass", g->break_glass, "review",
-	    g->reviewed ? json_pack("{s:s,s:I}", "by", g->reviewed_by, "at",
-				    (json_int_t)g->reviewed_at)
-			: json_null(),
+	    g->reviewed
+		? json_pack("{s:s,s:I}", "by", g->reviewed_by, "at", (json_int_t)g->reviewed_at)
+		: json_null(),
 	    "usage",
-	    json_pack("{s:I,s:I,s:O,s:I,s:I}", "tokens_issued", (json_int_t)g->tokens,
+	    json_pack("{s:I,s:I,s:O,s:I,s:I,s:I}", "tokens_issued", (json_int_t)g->tokens,
 		      "actions_total", (json_int_t)used, "actions", actions, "pii_reads",
-		      (json_int_t)g->pii_reads, "refusals", (json_int_t)g->refusals),
+		      (json_int_t)g->pii_reads, "refusals", (json_int_t)g->refusals, "probe_events",
+		      (json_int_t)g->probe_events),
 	    "extensions", (json_int_t)g->extensions, "flags", flags, "receipt",
 	    summary ? summary : json_null(), "entries",
 	    json_pack("{s:I,s:I}", "first_seq", (json_int_t)g->first_seq, "last_seq",
@@ -479,9 +479,8 @@ jg_report_scan_finish(struct jg_report_scan *s, json_t **out)
 	*out = json_pack("{s:I,s:I,s:o,s:o,s:{s:o,s:o,s:I}}", "from", (json_int_t)s->from, "to",
 			 (json_int_t)s->to, "service",
 			 s->service ? json_string(s->service) : json_null(), "grants", grants,
-			 "scanned", "first_seq",
-			 or_null_int(s->entries > 0, (int64_t)s->first_seq), "last_seq",
-			 or_null_int(s->entries > 0, (int64_t)s->last_seq), "entries",
+			 "scanned", "first_seq", or_null_int(s->entries > 0, (int64_t)s->first_seq),
+			 "last_seq", or_null_int(s->entries > 0, (int64_t)s->last_seq), "entries",
 			 (json_int_t)s->entries);
 	return *out ? 0 : JG_ENOMEM;
 }
@@ -539,8 +538,7 @@ puts_(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-static void
-putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 putf(struct buf *b, const char *fmt, ...)
 {
@@ -579,8 +577,8 @@ iso(const json_t *v, char out[32])
 		return;
 	time_t t = (time_t)json_integer_value(v);
 	struct tm tm;
-	if (gmtime_r(&t, &tm))
-		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
 }
 
 /* The strings of an array joined by a space. */
@@ -599,11 +597,11 @@ joined(const json_t *arr, struct buf *b)
 }
 
 static const char *const csv_columns[] = {
-    "grant",	     "service",	       "requester",	"capabilities", "requested_at",
-    "window_start",  "expires_at",     "window_end",	"end_reason",	"approvers",
-    "break_glass",   "reviewed_by",    "reviewed_at",	"tokens_issued", "actions_total",
-    "logs_read",     "traces_read",    "metrics_read",	"probes_deployed", "pii_reads",
-    "refusals",	     "extensions",     "receipt",	"flags",
+    "grant",	    "service",	   "requester",	   "capabilities",    "requested_at",
+    "window_start", "expires_at",  "window_end",   "end_reason",      "approvers",
+    "break_glass",  "reviewed_by", "reviewed_at",  "tokens_issued",   "actions_total",
+    "logs_read",    "traces_read", "metrics_read", "probes_deployed", "pii_reads",
+    "refusals",	    "extensions",  "receipt",	   "flags",
 };
 
 int
@@ -629,17 +627,17 @@ jg_report_csv(const json_t *report, char **out, size_t *len)
 		iso(json_object_get(w, "expires_at"), t[2]);
 		iso(json_object_get(w, "end"), t[3]);
 		iso(json_object_get(rev, "at"), t[4]);
-		json_int_t n[10] = {
-		    json_integer_value(json_object_get(u, "tokens_issued")),
-		    json_integer_value(json_object_get(u, "actions_total")),
-		    json_integer_value(json_object_get(acts, "logs.read")),
-		    json_integer_value(json_object_get(acts, "traces.read")) +
-			json_integer_value(json_object_get(acts, "traces.search")),
-		    json_integer_value(json_object_get(acts, "metrics.read")),
-		    json_integer_value(json_object_get(acts, "probe.deploy")),
-		    json_integer_value(json_object_get(u, "pii_reads")),
-		    json_integer_value(json_object_get(u, "refusals")),
-		    json_integer_value(json_object_get(g, "extensions")), 0};
+		json_int_t n[10] = {json_integer_value(json_object_get(u, "tokens_issued")),
+				    json_integer_value(json_object_get(u, "actions_total")),
+				    json_integer_value(json_object_get(acts, "logs.read")),
+				    json_integer_value(json_object_get(acts, "traces.read")) +
+					json_integer_value(json_object_get(acts, "traces.search")),
+				    json_integer_value(json_object_get(acts, "metrics.read")),
+				    json_integer_value(json_object_get(acts, "probe.deploy")),
+				    json_integer_value(json_object_get(u, "pii_reads")),
+				    json_integer_value(json_object_get(u, "refusals")),
+				    json_integer_value(json_object_get(g, "extensions")),
+				    0};
 		for (int k = 0; k < 9; k++)
 			snprintf(num[k], sizeof(num[k]), "%lld", (long long)n[k]);
 		cell(&b, str(g, "grant"), 0);
@@ -707,9 +705,11 @@ jg_report_text(const json_t *report, char **out)
 		free(list.p);
 		list = (struct buf){0};
 		putf(&b, "  window: %s .. %s (%s)\n", *t[0] ? t[0] : "not started",
-		     *t[1] ? t[1] : "-", str(w, "end_reason") ? str(w, "end_reason") : str(g, "state"));
+		     *t[1] ? t[1] : "-",
+		     str(w, "end_reason") ? str(w, "end_reason") : str(g, "state"));
 		joined(json_object_get(g, "approvers"), &list);
-		putf(&b, "  approvers: %s\n", list.p && *list.p ? list.p : "none (granted at once)");
+		putf(&b, "  approvers: %s\n",
+		     list.p && *list.p ? list.p : "none (granted at once)");
 		free(list.p);
 		list = (struct buf){0};
 		if (json_is_true(json_object_get(g, "break_glass")))
@@ -717,11 +717,13 @@ jg_report_text(const json_t *report, char **out)
 			     json_is_object(rev) ? "reviewed" : "NOT REVIEWED");
 		if (json_is_object(rev))
 			putf(&b, "  reviewed by %s at %s\n", str(rev, "by"), t[2]);
-		putf(&b, "  usage: %lld token(s), %lld action(s), %lld with read-pii, %lld refusal(s)\n",
-		     (long long)json_integer_value(json_object_get(u, "tokens_issued")),
-		     (long long)json_integer_value(json_object_get(u, "actions_total")),
-		     (long long)json_integer_value(json_object_get(u, "pii_reads")),
-		     (long long)json_integer_value(json_object_get(u, "refusals")));
+		putf(
+		    &b,
+		    "  usage: %lld token(s), %lld action(s), %lld with read-pii, %lld refusal(s)\n",
+		    (long long)json_integer_value(json_object_get(u, "tokens_issued")),
+		    (long long)json_integer_value(json_object_get(u, "actions_total")),
+		    (long long)json_integer_value(json_object_get(u, "pii_reads")),
+		    (long long)json_integer_value(json_object_get(u, "refusals")));
 		putf(&b, "  receipt: %s\n", str(json_object_get(g, "receipt"), "source"));
 		joined(json_object_get(g, "flags"), &list);
 		putf(&b, "  flags: %s\n", list.p && *list.p ? list.p : "none");

@@ -149,13 +149,14 @@ jg_report_access(struct jg_audit *a, struct jg_store *store, const struct jg_rep
 		}
 	}
 	/* the last entry read, proven into the verified tree, proves the rest by their links */
-	if (r.have_leaf &&
-	    (rc = jg_audit_anchor_check(store, NULL, &verified, r.next - 1, r.leaf, NULL, NULL)) != 0) {
+	if (r.have_leaf && (rc = jg_audit_anchor_check(store, NULL, &verified, r.next - 1, r.leaf,
+						       NULL, NULL)) != 0) {
 		rc = rc == JG_EDENIED ? JG_EVERIFY : rc;
 		goto out;
 	}
 	if ((rc = jg_report_scan_finish(scan, out)) == 0)
-		json_object_set_new(*out, "verified_size", json_integer((json_int_t)verified.next_seq));
+		json_object_set_new(*out, "verified_size",
+				    json_integer((json_int_t)verified.next_seq));
 out:
 	jg_report_scan_free(scan);
 	return rc;

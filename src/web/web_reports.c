@@ -53,8 +53,8 @@ day_of(int64_t t, char out[16])
 	time_t tt = (time_t)t;
 	struct tm tm;
 	out[0] = '\0';
-	if (gmtime_r(&tt, &tm))
-		strftime(out, 16, "%Y-%m-%d", &tm);
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, "%Y-%m-%d", &tm) == 0)
+		out[0] = '\0';
 }
 
 static void
@@ -188,9 +188,13 @@ page(struct jg_web *w, const struct jg_report_query *q, json_t *report)
 		jg_html_textf(h, "%s: %zu", flag_words[n].words, counts[n]);
 		JG_HTML(h, "</li>");
 	}
-	JG_HTML(h, "</ul><p class=\"hint\">Computed from the audit log, read verified up to entry ");
-	jg_html_textf(h, "%lld", (long long)json_integer_value(json_object_get(report, "verified_size")));
-	JG_HTML(h, "; the tables are not used. <a id=\"csv\" href=\"/v1/reports/access?format=csv&amp;");
+	JG_HTML(h,
+		"</ul><p class=\"hint\">Computed from the audit log, read verified up to entry ");
+	jg_html_textf(h, "%lld",
+		      (long long)json_integer_value(json_object_get(report, "verified_size")));
+	JG_HTML(
+	    h,
+	    "; the tables are not used. <a id=\"csv\" href=\"/v1/reports/access?format=csv&amp;");
 	report_query(h, q);
 	JG_HTML(h, "\">Download CSV</a> · <a id=\"json\" href=\"/v1/reports/access?");
 	report_query(h, q);
@@ -240,7 +244,8 @@ handle_access(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	if (jg_api_report_query(req, &refused, &q, &caller) != 0) {
-		json_t *err = json_loadb(refused.body ? refused.body : "", refused.body_len, 0, NULL);
+		json_t *err =
+		    json_loadb(refused.body ? refused.body : "", refused.body_len, 0, NULL);
 		const char *msg =
 		    json_string_value(json_object_get(json_object_get(err, "error"), "message"));
 		jg_web_error_page(&w, refused.status ? refused.status : 403, "Access review",
@@ -251,7 +256,8 @@ handle_access(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_caller_clear(&caller);
 	int rc = jg_report_access(app->audit, app->store, &q, &report);
 	if (rc != 0) {
-		jg_web_error_page(&w, rc == JG_ETOOBIG || rc == JG_EINVAL ? 400 : 503, "Access review",
+		jg_web_error_page(&w, rc == JG_ETOOBIG || rc == JG_EINVAL ? 400 : 503,
+				  "Access review",
 				  rc == JG_ETOOBIG ? "The period holds too much: choose a shorter "
 						     "one or one service."
 				  : rc == JG_EVERIFY ? "The audit log does not verify: no report "
