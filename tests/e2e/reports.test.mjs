@@ -3,7 +3,8 @@
 // (SQLite, and PostgreSQL with JG_E2E_DB=postgres).
 //
 // One period holds a grant never used, one used with read-pii (two approvers), an unreviewed
-// break-glass grant, a reviewed and used one, and a denied request; a grant requested before the
+// break-glass grant, a reviewed and used one, an extended one (POST /v1/requests/{id}/extend), and a
+// denied request; a grant requested before the
 // period and one of another service are not in it.  The report says who asked, the capabilities,
 // the window, the approvers, break-glass and its review, the usage and the flags, in JSON and CSV;
 // auditors see every service, a service's owners theirs alone, others nothing.  It rests on the
@@ -21,6 +22,16 @@ import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN, ROOT } from
 
 const SVC = 'payment-gateway';
 const OTHER = 'payment-refunds';
+const EXT = 'ext-lab'; // a policy that lets read-logs grants be extended (issue 19, item 1)
+const EXT_POLICY = `policy: ext-lab
+services: [ext-lab]
+rules:
+  - capabilities: [read-logs]
+    requesters: {groups: [payments-eng]}
+    max_duration: 1h
+    max_total_duration: 2h
+    approval: none
+`;
 const INC = 'INC-4711 refunds failing for one customer';
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const SHOTS = join(ROOT, 'build', 'screenshots');
@@ -83,8 +94,8 @@ describe('access reviews', () => {
   }
 
   before(async () => {
-    jg = await startJitgate();
-    for (const [svc, owners] of [[SVC, 'payments-leads'], [OTHER, 'sre']]) {
+    jg = await startJitgate({ copyPolicies: true, policyFiles: { 'ext-lab.yaml': EXT_POLICY } });
+    for (const [svc, owners] of [[SVC, 'payments-leads'], [OTHER, 'sre'], [EXT, 'payments-leads']]) {
       const r = spawnSync(BIN, ['service', 'add', svc, '--owners', owners, '-c', jg.configPath], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
@@ -118,6 +129,15 @@ describe('access reviews', () => {
     const other = await post('alice', '/v1/requests', { service: OTHER, capabilities: ['read-logs'], duration: '20m', justification: INC });
     assert.equal(other.status, 201, other.body);
     ids.other = other.json.id;
+    // extended, and used
+    const ext = await post('alice', '/v1/requests', { service: EXT, capabilities: ['read-logs'], duration: '30m', justification: INC });
+    assert.equal(ext.status, 201, ext.body);
+    ids.ext = ext.json.id;
+    const extToken = await token('alice', ids.ext);
+    assert.equal((await withToken(extToken, `/v1/services/${EXT}/logs`)).status, 200);
+    const x = await post('alice', `/v1/requests/${ids.ext}/extend`, { duration: '30m', justification: INC });
+    assert.equal(x.status, 201, x.body);
+    assert.equal(x.json.state, 'granted', x.body);
     to = Math.floor(Date.now() / 1000) + 1;
   });
   after(() => cleanup(jg));
@@ -186,6 +206,22 @@ describe('access reviews', () => {
     const a = await jg.as('erin', 'GET', `/v1/reports/access?${period(`&service=${SVC}`)}`, { headers: { accept: 'text/csv' } });
     assert.equal(a.status, 200);
     assert.equal(a.body, r.body);
+  });
+
+  test('an extended grant (grant.extended): flagged, its end moved, in JSON and CSV', async () => {
+    const r = await report('bob', period(`&service=${EXT}`));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.grants.length, 1, r.body);
+    const g = r.json.grants[0];
+    assert.equal(g.grant, ids.ext);
+    assert.deepEqual(g.flags, ['extended']);
+    assert.equal(g.extensions, 1);
+    assert.equal(g.window.expires_at - g.window.start, 3600);
+    assert.equal(g.usage.actions['logs.read'], 1);
+    const csv = parseCsv((await report('bob', period(`&service=${EXT}&format=csv`))).body);
+    assert.equal(csv.length, 1);
+    assert.equal(csv[0].flags, 'extended');
+    assert.equal(csv[0].extensions, '1');
   });
 
   test('auditors see every service; owners their own; nobody else', async () => {
