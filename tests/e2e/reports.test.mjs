@@ -158,6 +158,12 @@ describe('access reviews', () => {
     assert.deepEqual(unused.approvers, []);
     assert.equal(unused.window.end_reason, 'revoked');
     assert.ok(unused.window.start >= from && unused.window.end >= unused.window.start);
+    // its end wrote a signed receipt (grant.receipt): that is its summary, and it agrees
+    assert.equal(unused.receipt.source, 'grant.receipt');
+    assert.equal(unused.receipt.data.grant, ids.unused);
+    assert.equal(unused.receipt.data.requester, unused.requester);
+    assert.equal(unused.receipt.data.unused, true);
+    assert.equal(unused.receipt.data.actions, unused.usage.actions_total);
 
     const pii = grantOf(r, ids.pii);
     assert.deepEqual(pii.flags, ['read_pii_used']);
