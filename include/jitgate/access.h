@@ -3,6 +3,7 @@
  * expire, revoke, review.
  *
  *   pending -> active -> expired | revoked
+ *   pending -> scheduled -> active | cancelled | revoked
  *   pending -> denied | cancelled | expired
  *
  * An extension of an active grant is a request of its own (extends = the
@@ -13,13 +14,18 @@
  *   pending -> granted | denied | cancelled | expired
  *
  * A request becomes active on its last required approval, or at once when
- * the policy needs none (or through break-glass).  Each transition runs
+ * the policy needs none (or through break-glass).  One that asked for a
+ * later start (starts_at) and is approved before it is scheduled instead:
+ * the sweep starts it at starts_at (grant.activated) after re-evaluating
+ * the policy with the newest groups seen for its requester, or ends it as
+ * revoked (grant.not_activated) when they no longer qualify.  Each transition runs
  * through the audit writer: the state change and its one audit entry
  * commit together or not at all, and concurrent approvals of one request
  * are serialised there, so two approvers racing produce one transition.
  * Approvals are judged against the requirements stored with the request
  * (the decision in force when it was made).  The grant's clock starts at
- * approval: it ends at approved_at + duration.
+ * activation - its approval, or its starts_at when that is later: it ends
+ * at activated_at + duration.
  *
  * Functions return 0; JG_EINVAL (bad input, 400), JG_ENOTFOUND (404: also
  * when the caller may not see it), JG_EDENIED (403), JG_ECONFLICT (409) or
@@ -173,9 +179,10 @@ int jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_cal
 		     const char *id, const char *note, json_t **out, char *why, size_t whylen);
 
 /*
- * Ends what is due at ctx->now (grants past their end, pending past their
- * wait; *ended counts them), and writes the summary of every refusal
- * window that is over and suppressed refusals.
+ * Starts the scheduled grants whose start has come (or ends those whose
+ * requester no longer qualifies), then ends what is due at ctx->now (grants
+ * past their end, pending past their wait; *ended counts them), and writes the summary of every
+ * refusal window that is over and suppressed refusals.
  */
 int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
 
@@ -249,6 +256,17 @@ int jg_access_grant_check_take(struct jg_store_batch *b, size_t slot, const char
 int jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, const char *sub,
 			      int64_t now, struct jg_access_grant *out)
     __attribute__((warn_unused_result));
+
+/*
+ * Whether the holder of grant, authenticated now with groups, still
+ * qualifies for it: the policy set in force, evaluated for the grant's
+ * service, capabilities, duration and justification with these groups,
+ * does not deny it (the approvals it asks for were given).  0; JG_EDENIED
+ * with the policy's reason in why; JG_ENOMEM, JG_ESTORE or JG_EUNAVAIL.
+ */
+int jg_access_grant_qualifies(struct jg_store_conn *conn, const struct jg_policy_set *set,
+			      const char *grant, const char *const *groups, size_t ngroups,
+			      char *why, size_t whylen) __attribute__((warn_unused_result));
 
 /* Whether grant is active at now (*live), whoever holds it.  0 or JG_ESTORE. */
 int jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now, bool *live)

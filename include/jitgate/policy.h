@@ -28,19 +28,20 @@
 
 #include <jansson.h>
 
-#define JG_POLICY_MAX_FILE_BYTES    (256 * 1024) /* one policy file */
-#define JG_POLICY_MAX_FILES	    1000	 /* policy files in a directory */
-#define JG_POLICY_MAX_RULES	    256		 /* rules, and deny rules, per policy */
-#define JG_POLICY_MAX_LIST	    256		 /* entries of any list (services, groups...) */
-#define JG_POLICY_MAX_NAME	    256		 /* bytes of a group, user or service glob */
-#define JG_POLICY_MAX_PATTERN	    256		 /* bytes of a regular expression */
-#define JG_POLICY_MAX_COUNT	    100		 /* approvals one requirement may ask for */
-#define JG_POLICY_MAX_DURATION	    (30 * 86400) /* seconds; the longest max_duration */
-#define JG_POLICY_MAX_JUSTIFICATION 4096	 /* bytes of a request's justification */
-#define JG_POLICY_MAX_REQUEST_CAPS  32		 /* entries of a request's capability list */
-#define JG_POLICY_MAX_REQUIREMENTS  32		 /* approval requirements of one decision */
-#define JG_POLICY_INCIDENT_MAX	    64		 /* bytes of an extracted incident id */
-#define JG_POLICY_DEFAULT_INCIDENT  "[A-Z][A-Z0-9]+-[0-9]+"
+#define JG_POLICY_MAX_FILE_BYTES	 (256 * 1024) /* one policy file */
+#define JG_POLICY_MAX_FILES		 1000	      /* policy files in a directory */
+#define JG_POLICY_MAX_RULES		 256	      /* rules, and deny rules, per policy */
+#define JG_POLICY_MAX_LIST		 256 /* entries of any list (services, groups...) */
+#define JG_POLICY_MAX_NAME		 256 /* bytes of a group, user or service glob */
+#define JG_POLICY_MAX_PATTERN		 256 /* bytes of a regular expression */
+#define JG_POLICY_MAX_COUNT		 100 /* approvals one requirement may ask for */
+#define JG_POLICY_MAX_DURATION		 (30 * 86400) /* seconds; the longest max_duration */
+#define JG_POLICY_DEFAULT_SCHEDULE_AHEAD (7 * 86400)  /* a rule's max_schedule_ahead if unset */
+#define JG_POLICY_MAX_JUSTIFICATION	 4096	      /* bytes of a request's justification */
+#define JG_POLICY_MAX_REQUEST_CAPS	 32	      /* entries of a request's capability list */
+#define JG_POLICY_MAX_REQUIREMENTS	 32	      /* approval requirements of one decision */
+#define JG_POLICY_INCIDENT_MAX		 64	      /* bytes of an extracted incident id */
+#define JG_POLICY_DEFAULT_INCIDENT	 "[A-Z][A-Z0-9]+-[0-9]+"
 
 struct jg_policy_set;
 
@@ -62,6 +63,8 @@ struct jg_policy_request {
 	 * Break-glass is never extended (break_glass must be false).
 	 */
 	int64_t total_seconds;
+	/* seconds from now to the asked-for start (starts_at); 0: at once (on approval) */
+	int64_t starts_in;
 };
 
 enum jg_policy_outcome { JG_POLICY_DENY, JG_POLICY_GRANT, JG_POLICY_PENDING };
@@ -90,6 +93,9 @@ struct jg_policy_decision {
 	int64_t max_duration; /* effective maximum in seconds; 0 when not determined */
 	/* of an extension (total_seconds > 0): the effective max_total_duration; else 0 */
 	int64_t max_total_duration;
+	/* the smallest max_schedule_ahead of the rules used, when the request asked for a
+	   later start (starts_in > 0); 0 otherwise */
+	int64_t max_schedule_ahead;
 	char **matched_rules; /* the rules that decided, e.g. "payments-debug#rules[0]" */
 	size_t nmatched;
 	bool break_glass;			   /* granted through break_glass */

@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "jitgate/oidc.h"
 #include "jitgate/store.h"
 
@@ -58,6 +60,26 @@ int jg_session_delete_user(struct jg_store_conn *conn, const char *sub);
  * hold names and email addresses.  *deleted counts both.
  */
 int jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *deleted);
+
+/*
+ * The groups seen: each authentication (a sign-in, a verified bearer token)
+ * records the groups it carried as the subject's newest (table
+ * identity_groups), replacing an older row only; an unchanged row is
+ * rewritten at most once a minute.  _record writes on conn (in the
+ * caller's transaction when one is open), _record_now on a connection of
+ * its own.  0, JG_ENOMEM or JG_ESTORE.
+ */
+int jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *id,
+			      int64_t now);
+int jg_identity_groups_record_now(struct jg_store *store, const struct jg_identity *id,
+				  int64_t now);
+/*
+ * The newest groups seen for sub: *groups a new JSON array of strings (the
+ * caller's), *seen_at when.  JG_ENOTFOUND when none was ever recorded,
+ * JG_ESTORE (also for a row that is not an array of strings).
+ */
+int jg_identity_groups_latest(struct jg_store_conn *conn, const char *sub, json_t **groups,
+			      int64_t *seen_at);
 
 /*
  * Sessions and sign-ins in progress, declared for `jitgate store copy` (store.h, struct

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "jitgate/audit.h"
+#include "jitgate/policy.h"
 #include "jitgate/token.h"
 
 struct jg_token_issuer {
@@ -37,6 +38,26 @@ struct jg_token_issuer {
 int jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, const char *actor,
 			     const char *grant, int64_t now, struct jg_token_claims *claims,
 			     char **token, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+
+/*
+ * The caller as the server knows it: jg_token_issue_for_grant for a holder
+ * authenticated now with groups, who must still qualify for the grant
+ * under policies (access.h, jg_access_grant_qualifies; checked in the
+ * transaction of the token.issued entry).  JG_EDENIED with the reason in
+ * why when they no longer do: nothing is issued.  The API and the web
+ * pages issue through this; jg_token_issue_for_grant alone is for the
+ * tests and benchmarks that hold no policies.
+ */
+struct jg_token_holder {
+	const char *sub, *actor;
+	const char *const *groups;
+	size_t ngroups;
+	const struct jg_policy_set *policies;
+};
+int jg_token_issue_for_holder(const struct jg_token_issuer *is, const struct jg_token_holder *who,
+			      const char *grant, int64_t now, struct jg_token_claims *claims,
+			      char **token, char *why, size_t whylen)
     __attribute__((warn_unused_result));
 
 #endif

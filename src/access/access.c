@@ -28,6 +28,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
+#include "jitgate/otlp.h"
 #include "jitgate/pii.h"
 #include "jitgate/random.h"
 #include "jitgate/session.h"
@@ -61,6 +62,7 @@ struct new_req {
 	size_t ncaps;
 	int64_t duration;
 	int break_glass;
+	int64_t starts_at; /* the asked-for start, Unix seconds; 0: on approval */
 	/* a refusal that quotes the body: what it quoted, and the words around it */
 	const char *quoted, *quote_pre, *quote_post;
 };
@@ -164,6 +166,46 @@ refuse_quoting(struct new_req *n, char *why, size_t whylen, const char *pre, con
 }
 
 /*
+ * starts_at (v; NULL: absent) into n->starts_at: Unix seconds, or RFC 3339
+ * text as the telemetry queries take it.  A start up to START_PAST_SLACK
+ * seconds ago is taken (a client's clock a little behind, a form filled
+ * in slowly): the grant then starts on approval, as without one.  How far
+ * ahead is the policy's to say (max_schedule_ahead); never more than the
+ * 30 days a rule may allow.
+ */
+#define START_PAST_SLACK 300
+
+static int
+parse_starts_at(const struct jg_access_ctx *ctx, json_t *v, struct new_req *n, char *why,
+		size_t whylen)
+{
+	int64_t at, ns;
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v))
+		at = json_integer_value(v);
+	else if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+		 json_string_length(v) <= 64 &&
+		 jg_otlp_parse_rfc3339(json_string_value(v), &ns) == 0)
+		at = ns / 1000000000;
+	else
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'starts_at' must be Unix seconds or RFC 3339 text such as "
+			       "\"2026-12-07T22:00:00Z\"");
+	if (n->break_glass)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "break-glass access starts at once: 'starts_at' cannot be given");
+	if (at < ctx->now - START_PAST_SLACK)
+		return jg_errf(why, whylen, JG_EINVAL, "'starts_at' is in the past");
+	if (at > ctx->now + JG_POLICY_MAX_DURATION)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'starts_at' is more than 30 days ahead (no rule allows that)");
+	n->starts_at = at;
+	return 0;
+}
+
+/*
  * The request asked for in body, into n.  A refusal fills why (the reply);
  * one that quotes the body also says what in n->quoted, so that the entry
  * can quote it marked (entry_quote).
@@ -172,16 +214,17 @@ static int
 parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char *why,
 	  size_t whylen)
 {
-	static const char *const allowed[] = {"service", "capabilities", "duration",
-					      "justification", "break_glass"};
+	static const char *const allowed[] = {"service",       "capabilities", "duration",
+					      "justification", "break_glass",  "starts_at"};
 	const char *key;
 	json_t *v;
+	int rc;
 
 	memset(n, 0, sizeof(*n));
 	json_object_foreach(body, key, v)
 	{
 		int ok = 0;
-		for (size_t i = 0; i < 5; i++)
+		for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 			ok |= strcmp(key, allowed[i]) == 0;
 		if (!ok)
 			return refuse_quoting(n, why, whylen, "unknown field '", key, "'");
@@ -237,6 +280,8 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 	if (v != NULL && !json_is_boolean(v))
 		return jg_errf(why, whylen, JG_EINVAL, "'break_glass' must be true or false");
 	n->break_glass = json_is_true(v);
+	if ((rc = parse_starts_at(ctx, json_object_get(body, "starts_at"), n, why, whylen)) != 0)
+		return rc;
 	if (!jg_policy_service_known(ctx->policies, n->service))
 		return jg_errf(why, whylen, JG_EINVAL, "unknown service '%s': no policy covers it",
 			       n->service);
@@ -255,7 +300,9 @@ evaluate(const struct jg_access_ctx *ctx, const struct jg_access_caller *c, cons
 				       .ncaps = n->ncaps,
 				       .duration_seconds = n->duration,
 				       .justification = n->justification,
-				       .break_glass = n->break_glass};
+				       .break_glass = n->break_glass,
+				       .starts_in =
+					   n->starts_at > ctx->now ? n->starts_at - ctx->now : 0};
 	return jg_policy_evaluate(ctx->policies, &pr, d);
 }
 
@@ -341,8 +388,8 @@ groups_json(const struct jg_access_caller *c)
 static const char sql_req_insert[] =
     "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
     "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
-    "pending_until, approved_at, activated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)";
+    "pending_until, approved_at, activated_at, expires_at, starts_at) VALUES (?1, ?2, ?3, ?4, "
+    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 static int
 create_fn(struct jg_audit_tx *tx, void *vctx)
@@ -398,7 +445,11 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 		j->out = json_pack("{s:O}", "decision", decision);
 		goto out;
 	}
-	const char *state = d.outcome == JG_POLICY_GRANT ? "active" : "pending";
+	/* a grant that needs no approval but starts later waits for the sweeper */
+	int later = n.starts_at > ctx->now;
+	const char *state = d.outcome == JG_POLICY_PENDING ? "pending"
+			    : later			   ? "scheduled"
+							   : "active";
 	char rnd[32];
 	if ((rc = jg_random_token(16, rnd, sizeof(rnd))) != 0)
 		goto out;
@@ -427,14 +478,27 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	jg_stmt_bind_text(st, 12, d.policy_sha256);
 	jg_stmt_bind_int64(st, 13, ctx->now);
 	if (d.outcome == JG_POLICY_PENDING) {
-		jg_stmt_bind_int64(st, 14, ctx->now + ctx->pending_ttl);
+		/* one that starts later waits for approval at least until its start */
+		int64_t until = ctx->now + ctx->pending_ttl;
+		jg_stmt_bind_int64(st, 14, n.starts_at > until ? n.starts_at : until);
 		jg_stmt_bind_null(st, 15);
 		jg_stmt_bind_null(st, 16);
+		jg_stmt_bind_null(st, 17);
+	} else if (later) {
+		jg_stmt_bind_null(st, 14);
+		jg_stmt_bind_int64(st, 15, ctx->now);
+		jg_stmt_bind_null(st, 16);
+		jg_stmt_bind_int64(st, 17, n.starts_at + n.duration); /* as planned */
 	} else {
 		jg_stmt_bind_null(st, 14);
 		jg_stmt_bind_int64(st, 15, ctx->now);
-		jg_stmt_bind_int64(st, 16, ctx->now + n.duration);
+		jg_stmt_bind_int64(st, 16, ctx->now);
+		jg_stmt_bind_int64(st, 17, ctx->now + n.duration);
 	}
+	if (n.starts_at > 0)
+		jg_stmt_bind_int64(st, 18, n.starts_at);
+	else
+		jg_stmt_bind_null(st, 18);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
 	if (rc != 0)
@@ -444,8 +508,12 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 			 "break_glass", d.break_glass, "decision", entry_decision(ctx, decision));
 	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
 	/* a grant from the start says when it ends, as request.approved does (receipts) */
-	if (rc == 0 && d.outcome == JG_POLICY_GRANT)
+	if (rc == 0 && strcmp(state, "active") == 0)
 		rc = json_object_set_new(data, "expires_at", json_integer(ctx->now + n.duration));
+	if (rc == 0 && n.starts_at > 0)
+		rc = json_object_set_new(data, "starts_at", json_integer(n.starts_at)) == 0
+			 ? 0
+			 : JG_ENOMEM;
 	if (rc == 0 && d.incident[0])
 		rc = jg_access_entry_text(ctx, data, "incident", d.incident);
 	if (rc == 0)
@@ -524,7 +592,7 @@ struct op_job {
 /* Only what is still open ends: a request ended once (its grant's end took it) stays so. */
 static const char sql_set_state[] =
     "UPDATE access_requests SET state = ?, ended_at = ?, end_reason = ?, ended_by = ? "
-    "WHERE id = ? AND state IN ('pending', 'active')";
+    "WHERE id = ? AND state IN ('pending', 'scheduled', 'active')";
 static const char sql_pending_extensions[] =
     "SELECT id FROM access_requests WHERE extends = ? AND state = 'pending' LIMIT 16";
 static const char sql_extend_grant[] =
@@ -535,6 +603,10 @@ static const char sql_extension_granted[] =
 static const char sql_activate[] =
     "UPDATE access_requests SET state = 'active', approved_at = ?1, activated_at = ?1, "
     "expires_at = ?2 WHERE id = ?3";
+/* approved before its start: the grant waits for the sweeper (expires_at: as planned) */
+static const char sql_schedule[] =
+    "UPDATE access_requests SET state = 'scheduled', approved_at = ?1, expires_at = ?2 "
+    "WHERE id = ?3";
 static const char sql_approval_insert[] =
     "INSERT INTO approvals (request_id, approver, requirement, created_at) VALUES (?, ?, ?, ?)";
 static const char sql_review[] =
@@ -781,7 +853,10 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	json_object_set_new(data, "requirements_counted", jg_access_bits(t.counted[t.n - 1]));
 	json_object_set_new(data, "eligible_for", jg_access_bits(mine));
 	json_object_set_new(data, "assignment", assignment_json(&t));
-	json_object_set_new(data, "activated", json_boolean(t.m.met && !r->extends[0]));
+	/* a request approved before its start: scheduled; at or after it: active at once */
+	int later = !r->extends[0] && r->starts_at > j->ctx->now;
+	int64_t from = later ? r->starts_at : j->ctx->now;
+	json_object_set_new(data, "activated", json_boolean(t.m.met && !r->extends[0] && !later));
 	if (t.m.met && r->extends[0]) {
 		/* an extension's last approval moves its grant's end (grant.extended, op_fn) */
 		struct req g;
@@ -797,12 +872,12 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 		json_object_set_new(data, "expires_at", json_integer(j->new_expires_at));
 	} else if (t.m.met) {
 		struct jg_stmt *st;
-		if (jg_stmt_prepare(conn, sql_activate, &st) != 0) {
+		if (jg_stmt_prepare(conn, later ? sql_schedule : sql_activate, &st) != 0) {
 			rc = JG_ESTORE;
 			goto out;
 		}
 		jg_stmt_bind_int64(st, 1, j->ctx->now);
-		jg_stmt_bind_int64(st, 2, j->ctx->now + r->duration);
+		jg_stmt_bind_int64(st, 2, from + r->duration);
 		jg_stmt_bind_text(st, 3, r->id);
 		int step = jg_stmt_step(st);
 		jg_stmt_finish(st);
@@ -810,7 +885,11 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 			rc = JG_ESTORE;
 			goto out;
 		}
-		json_object_set_new(data, "expires_at", json_integer(j->ctx->now + r->duration));
+		if (later) {
+			json_object_set_new(data, "scheduled", json_true());
+			json_object_set_new(data, "starts_at", json_integer(r->starts_at));
+		}
+		json_object_set_new(data, "expires_at", json_integer(from + r->duration));
 	}
 out:
 	jg_access_tally_free(&t);
@@ -1067,14 +1146,23 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 			    jg_errf(j->why, j->whylen, JG_EDENIED, "only the requester can cancel");
 			break;
 		}
-		if (strcmp(r.state, "pending") != 0) {
+		/* a scheduled grant has not started: its requester may still call it off */
+		if (strcmp(r.state, "pending") != 0 && strcmp(r.state, "scheduled") != 0) {
 			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT,
-				     "the request is %s, not pending", r.state);
+				     "the request is %s, not pending or scheduled", r.state);
+			break;
+		}
+		type = "request.cancelled";
+		if (strcmp(r.state, "scheduled") == 0) {
+			/* an approved grant that ends: through end_grant like every grant's end */
+			json_object_set_new(data, "was", json_string(r.state));
+			rc = end_grant(tx, j->ctx, r.id, "cancelled", "cancelled by the requester",
+				       c->actor, type, data, 1);
+			type = NULL; /* written by end_grant */
 			break;
 		}
 		rc = end_request(conn, r.id, "cancelled", j->ctx->now, "cancelled by the requester",
 				 c->actor);
-		type = "request.cancelled";
 		break;
 	case OP_REVOKE:
 		if (!own && !c->is_admin && !jg_access_is_approver(&r, c) &&
@@ -1083,11 +1171,13 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 				     "only the requester, an approver or an admin can revoke");
 			break;
 		}
-		if (strcmp(r.state, "active") != 0) {
-			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT, "the grant is %s, not active",
-				     r.state);
+		if (strcmp(r.state, "active") != 0 && strcmp(r.state, "scheduled") != 0) {
+			rc = jg_errf(j->why, j->whylen, JG_ECONFLICT,
+				     "the grant is %s, not active or scheduled", r.state);
 			break;
 		}
+		if (strcmp(r.state, "scheduled") == 0)
+			json_object_set_new(data, "was", json_string(r.state));
 		if ((rc = jg_access_entry_text(j->ctx, data, "reason", j->text)) != 0)
 			break;
 		rc = end_grant(tx, j->ctx, r.id, "revoked",
@@ -1155,7 +1245,9 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		j->out = jg_access_req_json(conn, &r);
 		/* the requester hears of every decision about their request */
 		const char *told =
-		    j->op == OP_APPROVE && strcmp(r.state, "active") == 0    ? "request.approved"
+		    j->op == OP_APPROVE &&
+			    (strcmp(r.state, "active") == 0 || strcmp(r.state, "scheduled") == 0)
+			? "request.approved"
 		    : j->op == OP_APPROVE && strcmp(r.state, "granted") == 0 ? "grant.extended"
 		    : j->op == OP_DENY					     ? "request.denied"
 		    : j->op == OP_CANCEL				     ? "request.cancelled"
@@ -1260,7 +1352,8 @@ jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_caller 
 /* ---- many requests at once ------------------------------------------------------------ */
 
 static const char sql_of_user[] =
-    "SELECT id, state FROM access_requests WHERE requester = ? AND state IN ('active', 'pending')";
+    "SELECT id, state FROM access_requests WHERE requester = ? AND state IN ('active', "
+    "'scheduled', 'pending')";
 
 struct user_job {
 	const struct jg_access_ctx *ctx;
@@ -1295,7 +1388,8 @@ next_batch:
 		return JG_ESTORE;
 	rc = 0;
 	for (int i = 0; i < n && rc == 0; i++) {
-		int active = strcmp(states[i], "active") == 0;
+		/* an approved grant is revoked whether it has started or not */
+		int active = strcmp(states[i], "pending") != 0;
 		json_t *data = json_pack("{s:s,s:s,s:s}", "request", ids[i], "user", j->sub,
 					 "reason", "user off-boarded");
 		/* never an entry without its data: an entry that cannot be built rolls back */
@@ -1414,13 +1508,116 @@ jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_ca
 	return rc;
 }
 
+/* ---- the sweep ----------------------------------------------------------------------- */
+
+static const char sql_starting[] =
+    "SELECT id FROM access_requests WHERE state = 'scheduled' AND starts_at <= ? "
+    "ORDER BY starts_at, id LIMIT 256";
+/* only from scheduled: a grant revoked or cancelled meanwhile stays ended */
+static const char sql_start[] = "UPDATE access_requests SET state = 'active', activated_at = ?1, "
+				"expires_at = ?2 WHERE id = ?3 AND state = 'scheduled'";
+
+/*
+ * Starts scheduled grant id (its starts_at has come), or ends it when its
+ * requester no longer qualifies: the policy in force, evaluated with the
+ * newest groups seen for them (jg_access_requalify), denies the request.
+ * The window is activated_at = max(starts_at, approval) .. activated_at +
+ * duration, whenever the sweeper gets to it; a grant whose window passed
+ * while no sweeper ran is started and ended in the same round.  *started:
+ * 1 started, 0 not (ended), -1 nothing done (no longer scheduled).
+ */
+static int
+activate(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id, int *started)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	struct req r;
+	char why[600] = "";
+	json_t *data = NULL;
+	int rc;
+
+	*started = -1;
+	if ((rc = jg_access_req_load(conn, id, &r)) != 0)
+		return rc;
+	if (strcmp(r.state, "scheduled") != 0)
+		goto out;
+	rc = jg_access_requalify(ctx, conn, &r, why, sizeof(why));
+	if (rc == JG_EDENIED) {
+		char reason[700];
+		snprintf(reason, sizeof(reason), "the requester no longer qualifies: %s", why);
+		*started = 0;
+		data = json_pack("{s:s,s:s}", "grant", r.id, "service", r.service);
+		rc = jg_access_entry_text(ctx, data, "reason", reason);
+		/* the grant ends before it began: through end_grant like every grant's end */
+		if (rc == 0)
+			rc = end_grant(tx, ctx, r.id, "revoked", reason, "system",
+				       "grant.not_activated", data, 1);
+		if (rc == 0)
+			rc = jg_access_notice(ctx, conn, "grant.not_activated", &r,
+					      JG_NOTIFY_REQUESTER | JG_NOTIFY_APPROVERS, NULL);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	int64_t from = r.starts_at > r.approved_at ? r.starts_at : r.approved_at;
+	struct jg_stmt *st;
+	if ((rc = jg_stmt_prepare(conn, sql_start, &st)) != 0)
+		goto out;
+	jg_stmt_bind_int64(st, 1, from);
+	jg_stmt_bind_int64(st, 2, from + r.duration);
+	jg_stmt_bind_text(st, 3, r.id);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		goto out;
+	*started = 1;
+	data = json_pack("{s:s,s:s,s:I,s:I}", "grant", r.id, "service", r.service, "activated_at",
+			 (json_int_t)from, "expires_at", (json_int_t)(from + r.duration));
+	rc = data ? jg_audit_tx_append(tx, "grant.activated", "system", data, NULL) : JG_ENOMEM;
+	if (rc == 0 && jg_notify_active(ctx->notify)) {
+		jg_access_req_clear(&r);
+		if ((rc = jg_access_req_load(conn, id, &r)) == 0)
+			rc = jg_access_notice(ctx, conn, "grant.activated", &r, JG_NOTIFY_REQUESTER,
+					      NULL);
+	}
+out:
+	json_decref(data);
+	jg_access_req_clear(&r);
+	return rc;
+}
+
+/* The scheduled grants whose start has come: started or ended (activate). */
+static int
+activate_due(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, int *changed)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	char ids[256][64];
+	int n = 0, rc = 0, step = JG_STMT_DONE;
+	struct jg_stmt *st;
+
+	if (jg_stmt_prepare(conn, sql_starting, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, ctx->now);
+	while (n < 256 && (step = jg_stmt_step(st)) == JG_STMT_ROW)
+		jg_access_text_col(st, 0, ids[n++], sizeof(ids[0]));
+	jg_stmt_finish(st);
+	if (n < 256 && step != JG_STMT_DONE)
+		return JG_ESTORE;
+	for (int i = 0; i < n && rc == 0; i++) {
+		int started;
+		rc = activate(tx, ctx, ids[i], &started);
+		if (rc == 0 && started >= 0)
+			(*changed)++;
+	}
+	return rc;
+}
+
 static const char sql_due[] =
     "SELECT id, state FROM access_requests WHERE (state = 'active' AND expires_at <= ?) OR "
     "(state = 'pending' AND pending_until <= ?) LIMIT 256";
 
 struct sweep_job {
 	const struct jg_access_ctx *ctx;
-	int ended;
+	int ended, started; /* started: scheduled grants started or not started */
 };
 
 static int
@@ -1429,9 +1626,13 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 	struct sweep_job *j = vctx;
 	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
 	char ids[256][64], states[256][16];
-	int n = 0, rc = 0;
+	int n = 0, rc = 0, started = 0;
 	struct jg_stmt *st;
 
+	/* first the starts: a window that passed while no sweeper ran then ends below */
+	if ((rc = activate_due(tx, j->ctx, &started)) != 0)
+		return rc;
+	j->started = started;
 	if (jg_stmt_prepare(conn, sql_due, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_int64(st, 1, j->ctx->now);

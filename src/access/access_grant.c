@@ -16,6 +16,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/error.h"
+#include "access_int.h"
 
 static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
 				"FROM access_requests WHERE id = ?";
@@ -156,4 +157,30 @@ jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now,
 	int rc = grant_read(conn, grant, now, &g, live);
 
 	return rc == JG_ENOTFOUND ? 0 : rc;
+}
+
+int
+jg_access_grant_qualifies(struct jg_store_conn *conn, const struct jg_policy_set *set,
+			  const char *grant, const char *const *groups, size_t ngroups, char *why,
+			  size_t whylen)
+{
+	struct req r;
+	json_t *g = json_array();
+	int rc;
+
+	for (size_t i = 0; g != NULL && i < ngroups; i++)
+		if (json_array_append_new(g, json_string(groups[i])) != 0) {
+			json_decref(g);
+			g = NULL;
+		}
+	if (g == NULL)
+		return JG_ENOMEM;
+	rc = jg_access_req_load(conn, grant, &r);
+	if (rc == 0)
+		rc = jg_access_requalify_with(set, &r, g, why, whylen);
+	else if (rc == JG_ENOTFOUND)
+		rc = jg_errf(why, whylen, JG_EDENIED, "no such grant");
+	jg_access_req_clear(&r);
+	json_decref(g);
+	return rc;
 }

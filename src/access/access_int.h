@@ -30,6 +30,16 @@
 
 #define ACCESS_MAX_REASON 1000 /* bytes of a reason or review note */
 
+/*
+ * activated_at as a query reads it: a row without a starts_at that predates
+ * the column (a grant an older release activated during a rolling upgrade)
+ * became active at its approval; a scheduled one only when the sweeper
+ * activated it (NULL until then).
+ */
+#define JG_ACCESS_ACTIVATED_AT                                                                     \
+	"CASE WHEN starts_at IS NULL THEN COALESCE(activated_at, approved_at) "                    \
+	"ELSE activated_at END"
+
 struct req {
 	char id[64];
 	char requester[256];
@@ -37,8 +47,9 @@ struct req {
 	char state[16];
 	json_t *capabilities, *decision, *groups;
 	int64_t duration, created_at, pending_until, approved_at, expires_at, ended_at, reviewed_at;
-	int64_t activated_at; /* COALESCE(activated_at, approved_at): when the grant began */
+	int64_t activated_at; /* JG_ACCESS_ACTIVATED_AT: when the grant began (0: not yet) */
 	char extends[64];     /* of an extension: the grant it extends; "" otherwise */
+	int64_t starts_at;    /* the asked-for start (0: on approval) */
 	int break_glass;
 	char justification[JG_POLICY_MAX_JUSTIFICATION + 1];
 	char incident[JG_POLICY_INCIDENT_MAX + 1];
@@ -98,6 +109,21 @@ int jg_access_can_review(const struct jg_access_ctx *ctx, const struct req *r,
 			 const struct jg_access_caller *c);
 int jg_access_may_see(const struct jg_access_ctx *ctx, const struct req *r,
 		      const struct jg_access_caller *c);
+
+/*
+ * Whether r's requester still qualifies for it: the policy in force
+ * (ctx->policies), evaluated for r's service, capabilities, duration and
+ * justification with groups (a JSON array of strings) instead of those r
+ * was made with, does not deny it.  A change of approvals a policy asks
+ * for does not count: r's approvals were given.  0 (qualifies),
+ * JG_EDENIED (the policy's reason in why), JG_ENOMEM or JG_EUNAVAIL.
+ */
+int jg_access_requalify_with(const struct jg_policy_set *set, const struct req *r, json_t *groups,
+			     char *why, size_t whylen);
+/* jg_access_requalify_with the newest groups seen for r's requester (session.h); r's own if none.
+ */
+int jg_access_requalify(const struct jg_access_ctx *ctx, struct jg_store_conn *conn,
+			const struct req *r, char *why, size_t whylen);
 
 /* Queues event `type` about r (in the transaction of the change); approvers NULL: r's. */
 int jg_access_notice(const struct jg_access_ctx *ctx, struct jg_store_conn *conn, const char *type,

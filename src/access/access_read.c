@@ -154,13 +154,13 @@ jg_access_list(const struct jg_access_ctx *ctx, const struct jg_access_caller *c
 
 	*out = NULL;
 	if (f->state && strcmp(f->state, "pending") != 0 && strcmp(f->state, "active") != 0 &&
-	    strcmp(f->state, "denied") != 0 && strcmp(f->state, "cancelled") != 0 &&
-	    strcmp(f->state, "expired") != 0 && strcmp(f->state, "revoked") != 0 &&
-	    strcmp(f->state, "granted") != 0) {
+	    strcmp(f->state, "scheduled") != 0 && strcmp(f->state, "denied") != 0 &&
+	    strcmp(f->state, "cancelled") != 0 && strcmp(f->state, "expired") != 0 &&
+	    strcmp(f->state, "revoked") != 0 && strcmp(f->state, "granted") != 0) {
 		json_decref(list);
 		return jg_errf(why, whylen, JG_EINVAL,
-			       "'state' must be pending, active, granted, denied, cancelled, "
-			       "expired or revoked");
+			       "'state' must be pending, scheduled, active, granted, denied, "
+			       "cancelled, expired or revoked");
 	}
 	if (jg_store_acquire(ctx->store, &conn) != 0) {
 		json_decref(list);

@@ -18,6 +18,7 @@
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
 #include "jitgate/pii.h"
+#include "jitgate/session.h"
 #include "access_int.h"
 
 /*
@@ -51,8 +52,8 @@ jg_access_req_clear(struct req *r)
 static const char sql_req_get[] =
     "SELECT id, requester, service, state, capabilities, decision, requester_groups, duration, "
     "created_at, pending_until, approved_at, expires_at, ended_at, break_glass, justification, "
-    "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note, "
-    "COALESCE(activated_at, approved_at), extends FROM access_requests WHERE id = ?";
+    "incident, end_reason, ended_by, reviewed_by, reviewed_at, review_note, " JG_ACCESS_ACTIVATED_AT
+    ", extends, starts_at FROM access_requests WHERE id = ?";
 
 void
 jg_access_text_col(struct jg_stmt *st, int col, char *out, size_t len)
@@ -87,6 +88,7 @@ row_to_req(struct jg_stmt *st, struct req *r)
 	jg_access_text_col(st, 20, r->review_note, sizeof(r->review_note));
 	r->activated_at = jg_stmt_column_int64(st, 21);
 	jg_access_text_col(st, 22, r->extends, sizeof(r->extends));
+	r->starts_at = jg_stmt_column_int64(st, 23);
 }
 
 int
@@ -358,10 +360,12 @@ jg_access_req_json(struct jg_store_conn *conn, const struct req *r)
 		json_object_set_new(o, "pending_until", json_integer(r->pending_until));
 	if (r->approved_at)
 		json_object_set_new(o, "approved_at", json_integer(r->approved_at));
+	if (r->starts_at)
+		json_object_set_new(o, "starts_at", json_integer(r->starts_at));
 	if (r->extends[0]) {
 		json_object_set_new(o, "extends", json_string(r->extends));
 	} else {
-		if (r->activated_at && r->expires_at)
+		if (r->activated_at)
 			json_object_set_new(o, "activated_at", json_integer(r->activated_at));
 		/* a grant whose extensions cannot be read shows none rather than guesses */
 		json_t *ext = extensions_json(conn, r->id);
@@ -466,6 +470,69 @@ jg_access_may_see(const struct jg_access_ctx *ctx, const struct req *r,
 {
 	return c->is_admin || c->is_auditor || strcmp(r->requester, c->sub) == 0 ||
 	       jg_access_is_approver(r, c) || (r->break_glass && jg_access_can_review(ctx, r, c));
+}
+
+/* ---- still qualified? (scheduled starts, token issuance) ---------------------------- */
+
+int
+jg_access_requalify_with(const struct jg_policy_set *set, const struct req *r, json_t *groups,
+			 char *why, size_t whylen)
+{
+	const char *caps[JG_POLICY_MAX_REQUEST_CAPS], *g[JG_IDENTITY_MAX_GROUPS];
+	size_t ncaps = 0, ng = 0, i;
+	json_t *v;
+	struct jg_policy_decision d;
+	int rc;
+
+	if (set == NULL)
+		return jg_errf(why, whylen, JG_EUNAVAIL, "no policies are loaded");
+	json_array_foreach(r->capabilities, i, v)
+	{
+		if (ncaps == JG_POLICY_MAX_REQUEST_CAPS || !json_is_string(v))
+			return jg_errf(why, whylen, JG_EDENIED, "the grant cannot be read");
+		caps[ncaps++] = json_string_value(v);
+	}
+	json_array_foreach(groups, i, v)
+	{
+		/* groups beyond what an identity holds are not seen by the evaluation either */
+		if (ng < JG_IDENTITY_MAX_GROUPS && json_is_string(v))
+			g[ng++] = json_string_value(v);
+	}
+	struct jg_policy_request pr = {.user = r->requester,
+				       .groups = g,
+				       .ngroups = ng,
+				       .service = r->service,
+				       .capabilities = caps,
+				       .ncaps = ncaps,
+				       .duration_seconds = r->duration,
+				       .justification = r->justification,
+				       .break_glass = r->break_glass != 0};
+	if (jg_policy_evaluate(set, &pr, &d) != 0)
+		rc = jg_errf(why, whylen, JG_EUNAVAIL, "the policy could not be evaluated");
+	else if (d.outcome == JG_POLICY_DENY)
+		rc = jg_errf(why, whylen, JG_EDENIED, "%s",
+			     d.reason ? d.reason : "denied by policy");
+	else
+		rc = 0;
+	jg_policy_decision_clear(&d);
+	return rc;
+}
+
+int
+jg_access_requalify(const struct jg_access_ctx *ctx, struct jg_store_conn *conn,
+		    const struct req *r, char *why, size_t whylen)
+{
+	json_t *groups = NULL;
+	int64_t seen_at;
+	int rc = jg_identity_groups_latest(conn, r->requester, &groups, &seen_at);
+
+	if (rc == JG_ENOTFOUND)
+		groups = json_incref(r->groups); /* never seen since: as when it was asked */
+	else if (rc != 0)
+		return jg_errf(why, whylen, JG_EUNAVAIL, "the groups seen cannot be read");
+	rc = jg_access_requalify_with(ctx->policies, r, groups, why, whylen);
+	json_decref(groups);
+	return rc;
 }
 
 /* ---- notifications (in the transaction of the change; notify.h) -------------------- */

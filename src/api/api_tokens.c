@@ -4,9 +4,10 @@
  *   POST /v1/grants/{id}/token     the grant's requester; the grant active
  *   GET  /.well-known/jwks.json    every token public key still in use
  *
- * Thin: authenticate, jg_token_issue_for_grant() (token_issue.h: the
+ * Thin: authenticate, jg_token_issue_for_holder() (token_issue.h: the
  * issuance is an audit entry written in the transaction that re-checks the
- * grant), and the reply with the token, what it holds and a curl hint.
+ * grant, and the caller's groups now against the policy), and the reply with the token, what it
+ * holds and a curl hint.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +28,24 @@ static void
 handle_issue(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
-	struct jg_caller caller;
+	struct jg_api_call c;
 	struct jg_token_claims claims;
-	char why[256] = "", *token = NULL;
+	char why[640] = "", *token = NULL;
 	const char *code;
 
-	if (jg_auth_require(req, reply, &caller) != 0)
+	/* the caller's groups now, and the policies in force, for the re-check of the grant */
+	if (jg_api_call_begin(req, reply, &c) != 0) {
+		jg_api_call_end(&c);
 		return;
-	int rc = jg_token_issue_for_grant(&app->token_issuer, caller.id.sub, caller.actor,
-					  jg_http_param(req, "id"), jg_clock_now(), &claims, &token,
-					  why, sizeof(why));
-	jg_caller_clear(&caller);
+	}
+	struct jg_token_holder who = {.sub = c.who.id.sub,
+				      .actor = c.who.actor,
+				      .groups = c.caller.groups,
+				      .ngroups = c.caller.ngroups,
+				      .policies = c.ctx.policies};
+	int rc = jg_token_issue_for_holder(&app->token_issuer, &who, jg_http_param(req, "id"),
+					   c.ctx.now, &claims, &token, why, sizeof(why));
+	jg_api_call_end(&c);
 	if (rc != 0) {
 		int status = jg_http_status_of(rc, &code);
 		jg_http_reply_error(reply, status, jg_http_status_code(status), "%s", why);

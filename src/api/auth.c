@@ -18,6 +18,7 @@
 #include "jitgate/auth.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
+#include "jitgate/log.h"
 #include "jitgate/secret.h"
 
 void
@@ -165,6 +166,16 @@ jg_auth_identify(const struct jg_auth_ctx *ctx, const struct jg_auth_input *in,
 			return unauthorized(no, "invalid_token",
 					    rc == JG_EDENIED ? why : "invalid token");
 		}
+		/*
+		 * The groups this token carries are the newest seen for its holder
+		 * (session.h): a scheduled grant is re-evaluated with them when it
+		 * starts.  Not recording them only leaves an older row, which the
+		 * token issuance's own check of the caller's groups still backs.
+		 */
+		if (ctx->store != NULL &&
+		    jg_identity_groups_record_now(ctx->store, &caller->id, ctx->now) != 0)
+			jg_log(JG_LOG_WARN,
+			       "auth: the groups of an authentication were not recorded", NULL);
 	} else {
 		if (in->cookie == NULL) /* no credential at all is no failure */
 			return unauthorized(no, NULL,

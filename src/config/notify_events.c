@@ -19,6 +19,8 @@ static const struct {
     {"request.denied", "Access request denied"},
     {"request.cancelled", "Access request cancelled"},
     {"request.expired", "Access request expired without a decision"},
+    {"grant.activated", "Scheduled grant started"},
+    {"grant.not_activated", "Scheduled grant not started: the requester no longer qualifies"},
     {"grant.expiring", "Grant ends soon"},
     {"grant.expired", "Grant expired"},
     {"grant.revoked", "Grant revoked"},

@@ -1,5 +1,6 @@
 /*
- * session.c - pending logins and sessions in the store (see session.h).
+ * session.c - pending logins and sessions in the store, and the groups each
+ * person last authenticated with (see session.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +133,10 @@ jg_session_put(struct jg_store_conn *conn, const struct jg_identity *id, int64_t
 	rc = jg_stmt_step(st);
 	jg_stmt_finish(st);
 	free(groups_text);
-	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+	if (rc != JG_STMT_DONE)
+		return JG_ESTORE;
+	/* a sign-in is an authentication: its groups are the newest seen */
+	return jg_identity_groups_record(conn, id, now);
 }
 
 int
@@ -270,6 +274,124 @@ jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *del
 	return rc;
 }
 
+/*
+ * The groups seen.  One row per subject, replaced by each newer
+ * authentication (never by an older one: two replicas may record out of
+ * order).  An unchanged row is rewritten only every GROUPS_SEEN_GRANULARITY
+ * seconds, so a busy API client does not write on every call; its groups
+ * are then exactly those recorded, only seen_at lags.
+ */
+#define GROUPS_SEEN_GRANULARITY 60
+
+static const char sql_groups_get[] =
+    "SELECT groups, seen_at FROM identity_groups WHERE subject = ?";
+static const char sql_groups_put[] =
+    "INSERT INTO identity_groups (subject, groups, seen_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (subject) DO UPDATE SET groups = excluded.groups, seen_at = excluded.seen_at "
+    "WHERE identity_groups.seen_at <= excluded.seen_at";
+
+/* The groups of id as their stored text (a JSON array); NULL when out of memory. */
+static char *
+groups_text_of(const struct jg_identity *id)
+{
+	json_t *a = json_array();
+	char *text;
+
+	for (size_t i = 0; a != NULL && i < id->ngroups; i++)
+		if (json_array_append_new(a, json_string(id->groups[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return text;
+}
+
+int
+jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *id, int64_t now)
+{
+	struct jg_stmt *st;
+	char *text = groups_text_of(id);
+	int rc, step, same = 0;
+
+	if (text == NULL)
+		return JG_ENOMEM;
+	if ((rc = jg_stmt_prepare(conn, sql_groups_get, &st)) != 0) {
+		free(text);
+		return JG_ESTORE;
+	}
+	jg_stmt_bind_text(st, 1, id->sub);
+	step = jg_stmt_step(st);
+	if (step == JG_STMT_ROW) {
+		const char *had = jg_stmt_column_text(st, 0);
+		same = had != NULL && strcmp(had, text) == 0 &&
+		       jg_stmt_column_int64(st, 1) > now - GROUPS_SEEN_GRANULARITY;
+	}
+	jg_stmt_finish(st);
+	if (step != JG_STMT_ROW && step != JG_STMT_DONE) {
+		free(text);
+		return JG_ESTORE;
+	}
+	if (!same && (rc = jg_stmt_prepare(conn, sql_groups_put, &st)) == 0) {
+		jg_stmt_bind_text(st, 1, id->sub);
+		jg_stmt_bind_text(st, 2, text);
+		jg_stmt_bind_int64(st, 3, now);
+		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	free(text);
+	return rc == 0 ? 0 : JG_ESTORE;
+}
+
+int
+jg_identity_groups_record_now(struct jg_store *store, const struct jg_identity *id, int64_t now)
+{
+	struct jg_store_conn *conn;
+	int rc = jg_store_acquire(store, &conn);
+
+	if (rc != 0)
+		return rc;
+	rc = jg_identity_groups_record(conn, id, now);
+	jg_store_release(store, conn);
+	return rc;
+}
+
+int
+jg_identity_groups_latest(struct jg_store_conn *conn, const char *sub, json_t **groups,
+			  int64_t *seen_at)
+{
+	struct jg_stmt *st;
+	int step;
+
+	*groups = NULL;
+	*seen_at = 0;
+	if (jg_stmt_prepare(conn, sql_groups_get, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, sub);
+	step = jg_stmt_step(st);
+	if (step == JG_STMT_ROW) {
+		const char *text = jg_stmt_column_text(st, 0);
+		*groups = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		*seen_at = jg_stmt_column_int64(st, 1);
+	}
+	jg_stmt_finish(st);
+	if (step == JG_STMT_DONE)
+		return JG_ENOTFOUND;
+	if (step != JG_STMT_ROW)
+		return JG_ESTORE;
+	size_t i;
+	json_t *g;
+	int ok = json_is_array(*groups);
+	json_array_foreach(*groups, i, g) ok &= json_is_string(g);
+	if (!ok) {
+		/* a row that is not what this file writes is no groups at all: fail closed */
+		json_decref(*groups);
+		*groups = NULL;
+		return JG_ESTORE;
+	}
+	return 0;
+}
+
 /* sessions and auth_flows as `jitgate store copy` moves them (store.h): signed-in users stay so. */
 static const struct jg_store_table session_tables[] = {
     JG_STORE_TABLE("auth_flows", "state_sha256, nonce, code_verifier, return_to, created_at",
@@ -277,6 +399,7 @@ static const struct jg_store_table session_tables[] = {
     JG_STORE_TABLE("sessions",
 		   "id_sha256, sub, email, name, groups, csrf, created_at, last_seen, expires_at",
 		   "btttttiii", "id_sha256", "?, ?, ?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("identity_groups", "subject, groups, seen_at", "tti", "subject", "?, ?, ?"),
 };
 
 const struct jg_store_table *

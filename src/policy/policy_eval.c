@@ -388,6 +388,37 @@ check_total(struct jg_policy_decision *out, struct trace *t, const struct jg_pol
 		    total, max, l->limiting);
 }
 
+/*
+ * A later start (req->starts_in > 0) against the smallest max_schedule_ahead
+ * of the rules used; writes the deny when too far ahead.  Nothing to check
+ * for a request that starts on approval.
+ */
+static int
+check_schedule(struct jg_policy_decision *out, struct trace *t, const struct jg_policy_request *req,
+	       const struct rule *const *used, size_t nused, bool *ok)
+{
+	struct limits l = {0};
+	char asked[32], max[32];
+
+	*ok = true;
+	if (req->starts_in <= 0)
+		return 0;
+	for (size_t i = 0; i < nused; i++)
+		limit_by(&l, used[i]->max_schedule_ahead, used[i]->id);
+	out->max_schedule_ahead = l.max;
+	*ok = req->starts_in <= l.max;
+	jg_policy_duration_format(req->starts_in, asked, sizeof(asked));
+	jg_policy_duration_format(l.max, max, sizeof(max));
+	note(t,
+	     "  the start asked for is %s ahead; the most is %s (max_schedule_ahead of "
+	     "%s): %s",
+	     asked, max, l.limiting, *ok ? "ok" : "DENY");
+	if (*ok)
+		return 0;
+	return deny(out, "a start %s ahead exceeds the max_schedule_ahead %s of %s", asked, max,
+		    l.limiting);
+}
+
 static int
 evaluate_break_glass(const struct jg_policy_set *set, const size_t *app, size_t napp,
 		     const struct jg_policy_request *req, unsigned want, const char *text,
@@ -440,6 +471,14 @@ evaluate_break_glass(const struct jg_policy_set *set, const size_t *app, size_t 
 				  jg_policy_cap_names[c], shown(s2, sizeof(s2), req->service));
 			goto out;
 		}
+	if (req->starts_in > 0) {
+		note(t,
+		     "  a start %lld seconds ahead was asked for: break-glass is at once: "
+		     "DENY",
+		     (long long)req->starts_in);
+		rc = deny(out, "break-glass access starts at once: it cannot be scheduled");
+		goto out;
+	}
 	note(t, "step 6 (duration): the smallest max_duration of the sections used");
 	if ((rc = check_duration(out, t, req, &l, &ok)) != 0 || !ok)
 		goto out;
@@ -472,7 +511,8 @@ first_rule(const struct policy *p, const struct jg_policy_request *req, unsigned
 			continue;
 		if (jg_policy_who_matches(&ru->requesters, req->user, req->groups, req->ngroups)) {
 			note(t,
-			     "    %s: the first rule of %s for it that admits the requester (%s)",
+			     "    %s: the first rule of %s for it that admits the "
+			     "requester (%s)",
 			     ru->id, p->name, why_match(why, sizeof(why), &ru->requesters, req));
 			return ru;
 		}
@@ -506,7 +546,8 @@ add_requirements(struct jg_policy_decision *out, struct trace *t, const struct r
 			k++;
 		if (k < n) {
 			note(t,
-			     "  %s: %d from %s%s: the same approvers as requirement %zu: merged "
+			     "  %s: %d from %s%s: the same approvers as requirement %zu: "
+			     "merged "
 			     "(count %d, the larger)",
 			     r->id, r->count, who_text(why, sizeof(why), &r->approvers),
 			     r->shared ? ", shared" : "", k + 1,
@@ -551,7 +592,8 @@ evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 	bool ok;
 	int rc = 0;
 
-	note(t, "step 5 (rules): for each capability, the first rule of every applicable policy "
+	note(t, "step 5 (rules): for each capability, the first rule of every applicable "
+		"policy "
 		"that lists it and admits the requester");
 	if ((used = calloc(napp * NCAPS + 1, sizeof(*used))) == NULL)
 		return JG_ENOMEM;
@@ -588,9 +630,11 @@ evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 		limit_by(&l, used[i]->max_duration, used[i]->id);
 	}
 	if (req->total_seconds > 0) {
-		/* an extension: the grant's new total against the smallest max_total_duration */
+		/* an extension: the grant's new total against the smallest
+		 * max_total_duration */
 		struct limits lt = {0};
-		note(t, "step 6 (extension): the smallest max_total_duration of the rules used");
+		note(t, "step 6 (extension): the smallest max_total_duration of the rules "
+			"used");
 		for (size_t i = 0; i < nused; i++) {
 			jg_policy_duration_format(used[i]->max_total_duration, max, sizeof(max));
 			note(t, "  %s: max_total_duration %s", used[i]->id, max);
@@ -602,6 +646,8 @@ evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 		rc = check_duration(out, t, req, &l, &ok);
 	}
 	if (rc != 0 || !ok)
+		goto out;
+	if ((rc = check_schedule(out, t, req, used, nused, &ok)) != 0 || !ok)
 		goto out;
 	note(t, "steps 7-8 (justification): every constraint of the rules used");
 	for (size_t i = 0; i < nused; i++)
@@ -693,13 +739,16 @@ evaluate(const struct jg_policy_set *set, const struct jg_policy_request *req,
 			unsigned hit = dr->caps & want;
 			if (!jg_policy_who_matches(&dr->requesters, req->user, req->groups,
 						   req->ngroups)) {
-				note(t, "  %s: its requesters (%s) do not include the requester",
+				note(t,
+				     "  %s: its requesters (%s) do not include the "
+				     "requester",
 				     dr->id, who_text(why, sizeof(why), &dr->requesters));
 				continue;
 			}
 			if (hit == 0) {
 				note(t,
-				     "  %s: admits the requester but names no requested capability",
+				     "  %s: admits the requester but names no requested "
+				     "capability",
 				     dr->id);
 				continue;
 			}
@@ -946,6 +995,8 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 	    &ok);
 	if (d->max_total_duration > 0) /* an extension's (docs/policies.md, "Extensions") */
 		put(obj, "max_total_duration", json_integer(d->max_total_duration), &ok);
+	if (d->max_schedule_ahead > 0)
+		put(obj, "max_schedule_ahead", json_integer(d->max_schedule_ahead), &ok);
 	put(obj, "matched_rules", string_array(d->matched_rules, d->nmatched), &ok);
 	put(obj, "break_glass", json_boolean(d->break_glass), &ok);
 	put(obj, "incident", d->incident[0] ? json_string(d->incident) : json_null(), &ok);

@@ -45,6 +45,7 @@ struct rule {
 	struct who requesters;
 	int64_t max_duration;
 	int64_t max_total_duration; /* with extensions; max_duration when not set */
+	int64_t max_schedule_ahead; /* how far ahead its grants may start (default 7 days) */
 	bool approval_none;
 	struct who approvers; /* when !approval_none */
 	int count;

@@ -232,9 +232,10 @@ static const struct field top_fields[] = {
     {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {
-    {"capabilities", true},	   {"requesters", true}, {"max_duration", true},
-    {"max_total_duration", false}, {"approval", true},	 {"justification", false},
-    {"description", false},
+    {"capabilities", true}, {"requesters", true},
+    {"max_duration", true}, {"max_total_duration", false},
+    {"approval", true},	    {"justification", false},
+    {"description", false}, {"max_schedule_ahead", false},
 };
 static const struct field deny_fields[] = {
     {"capabilities", true},
@@ -565,6 +566,12 @@ read_rule(struct ctx *c, json_t *v, const char *path, const char *policy, size_t
 		return rc;
 	if (r->max_total_duration < r->max_duration)
 		return refuse(c, sub, "'%s' must not be shorter than max_duration", sub);
+	join(sub, path, "max_schedule_ahead");
+	r->max_schedule_ahead = JG_POLICY_DEFAULT_SCHEDULE_AHEAD;
+	if (json_object_get(v, "max_schedule_ahead") != NULL &&
+	    (rc = read_duration(c, json_object_get(v, "max_schedule_ahead"), sub,
+				&r->max_schedule_ahead)) != 0)
+		return rc;
 	join(sub, path, "justification");
 	if ((rc = read_justification(c, json_object_get(v, "justification"), sub, &r->just)) != 0)
 		return rc;

@@ -19,6 +19,9 @@ struct issue_job {
 	const char *grant, *sub, *actor;
 	int64_t now, lifetime;
 	struct jg_token_claims *claims;
+	const struct jg_token_holder *who; /* NULL: no re-check of the holder's groups */
+	char *why;
+	size_t whylen;
 };
 
 static int
@@ -32,6 +35,11 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 
 	rc = jg_access_grant_for_token(jg_audit_tx_conn(tx), j->grant, j->sub, j->now, &g);
 	if (rc != 0)
+		return rc;
+	/* the holder's groups now, against the policy: one who left a group gets nothing more */
+	if (j->who != NULL && (rc = jg_access_grant_qualifies(
+				   jg_audit_tx_conn(tx), j->who->policies, j->grant, j->who->groups,
+				   j->who->ngroups, j->why, j->whylen)) != 0)
 		return rc;
 	snprintf(c->aud, sizeof(c->aud), "%s", g.service);
 	for (size_t i = 0; i < g.ncaps && c->ncaps < 8; i++)
@@ -57,10 +65,10 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 	return rc;
 }
 
-int
-jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, const char *actor,
-			 const char *grant, int64_t now, struct jg_token_claims *claims,
-			 char **token, char *why, size_t whylen)
+static int
+issue(const struct jg_token_issuer *is, const char *sub, const char *actor,
+      const struct jg_token_holder *who, const char *grant, int64_t now,
+      struct jg_token_claims *claims, char **token, char *why, size_t whylen)
 {
 	*token = NULL;
 	memset(claims, 0, sizeof(*claims));
@@ -74,7 +82,10 @@ jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, cons
 			      .actor = actor,
 			      .now = now,
 			      .lifetime = is->lifetime,
-			      .claims = claims};
+			      .claims = claims,
+			      .who = who,
+			      .why = why,
+			      .whylen = whylen};
 	int rc = jg_audit_run(is->audit, issue_fn, &j);
 	if (rc == JG_ENOTFOUND) {
 		snprintf(why, whylen, "no such grant");
@@ -82,6 +93,12 @@ jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, cons
 	}
 	if (rc == JG_ECONFLICT) {
 		snprintf(why, whylen, "the grant is not active");
+		return rc;
+	}
+	if (rc == JG_EDENIED) {
+		char reason[512];
+		snprintf(reason, sizeof(reason), "%s", why);
+		snprintf(why, whylen, "your groups no longer qualify for this grant: %s", reason);
 		return rc;
 	}
 	if (rc != 0) {
@@ -93,4 +110,20 @@ jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, cons
 		return JG_ECRYPTO;
 	}
 	return 0;
+}
+
+int
+jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, const char *actor,
+			 const char *grant, int64_t now, struct jg_token_claims *claims,
+			 char **token, char *why, size_t whylen)
+{
+	return issue(is, sub, actor, NULL, grant, now, claims, token, why, whylen);
+}
+
+int
+jg_token_issue_for_holder(const struct jg_token_issuer *is, const struct jg_token_holder *who,
+			  const char *grant, int64_t now, struct jg_token_claims *claims,
+			  char **token, char *why, size_t whylen)
+{
+	return issue(is, who->sub, who->actor, who, grant, now, claims, token, why, whylen);
 }

@@ -5,7 +5,7 @@
  *   GET  /                         the list (the home page of a signed-in caller)
  *   POST /requests/{id}/cancel     jg_access_cancel()    (as POST /v1/requests/{id}/cancel)
  *   POST /grants/{id}/revoke       jg_access_revoke()    (as POST /v1/grants/{id}/revoke)
- *   POST /grants/{id}/token        jg_token_issue_for_grant()  (as POST /v1/grants/{id}/token);
+ *   POST /grants/{id}/token        jg_token_issue_for_holder()  (as POST /v1/grants/{id}/token);
  *                                  the token is shown once on the reply page
  *   POST /grants/{id}/extend       jg_api_request_extend() (as POST /v1/requests/{id}/extend,
  *                                  the same limits) with the form's duration and justification
@@ -343,9 +343,13 @@ handle_token(struct jg_http_request *req, struct jg_http_reply *reply)
 
 	if (jg_web_begin(&w, req, reply) != 0)
 		goto out;
-	int rc = jg_token_issue_for_grant(&app->token_issuer, w.call.who.id.sub, w.call.who.actor,
-					  jg_http_param(req, "id"), w.call.ctx.now, &claims, &token,
-					  why, sizeof(why));
+	struct jg_token_holder who = {.sub = w.call.who.id.sub,
+				      .actor = w.call.who.actor,
+				      .groups = w.call.caller.groups,
+				      .ngroups = w.call.caller.ngroups,
+				      .policies = w.call.ctx.policies};
+	int rc = jg_token_issue_for_holder(&app->token_issuer, &who, jg_http_param(req, "id"),
+					   w.call.ctx.now, &claims, &token, why, sizeof(why));
 	if (rc != 0) {
 		jg_web_error_page(&w, jg_http_status_of(rc, &code), "No token issued", why, "/");
 		goto out;
