@@ -9,7 +9,8 @@
 //   AUDIENCE            (= JITGATE_URL)            resource indicator of jitgate's JWT access tokens
 //   KEY_FILE            (var/dev-idp/jwks.json)    private JWKS, created at first start (0600)
 //   CLIENT_SECRET_FILE  (var/dev-idp/client-secret) secret of the `jitgate` client, created at first start (0600)
-//   DEV_IDP_TEST_HOOKS  (unset)                    1 enables POST /__test/rotate-key
+//   DEV_IDP_TEST_HOOKS  (unset)                    1 enables POST /__test/rotate-key and
+//                                                  POST /__test/set-groups
 // Relative KEY_FILE / CLIENT_SECRET_FILE values are taken from the current directory; the defaults
 // are under the repository root.
 import http from 'node:http';
@@ -265,7 +266,28 @@ async function rotateKey(req, res) {
   res.end(JSON.stringify({ kid: fresh.kid, previous_kid: previous, kids: keys.keys.map((k) => k.kid) }));
 }
 
+// Test hook: {"user": "alice", "groups": ["sales"]} replaces a fixed user's groups, as a
+// directory change would: tokens issued from now on carry the new groups.
+async function setGroups(req, res) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  let body = null;
+  try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* not JSON */ }
+  const ok = body && Object.hasOwn(USERS, body.user) && Array.isArray(body.groups) &&
+    body.groups.every((g) => typeof g === 'string');
+  if (!ok) { res.writeHead(400).end(); return; }
+  USERS[body.user].groups = [...body.groups];
+  process.stderr.write(`dev-idp: groups of ${body.user}: ${body.groups.join(', ')}\n`);
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ user: body.user, groups: USERS[body.user].groups }));
+}
+
 const server = http.createServer((req, res) => {
+  if (TEST_HOOKS && req.url.split('?')[0] === '/__test/set-groups') {
+    if (req.method !== 'POST') { res.writeHead(405).end(); return; }
+    setGroups(req, res).catch(() => { if (!res.headersSent) res.writeHead(500); res.end(); });
+    return;
+  }
   if (TEST_HOOKS && req.url.split('?')[0] === '/__test/rotate-key') {
     if (req.method !== 'POST') { res.writeHead(405).end(); return; }
     rotateKey(req, res).catch((err) => {
@@ -288,7 +310,7 @@ server.listen(PORT, '127.0.0.1', () => {
     'users (any password):',
     ...Object.entries(USERS).map(([login, u]) => `  ${login.padEnd(6)} ${u.groups.join(', ')}`),
   ];
-  if (TEST_HOOKS) lines.push('test hooks: POST /__test/rotate-key[?retain=0]');
+  if (TEST_HOOKS) lines.push('test hooks: POST /__test/rotate-key[?retain=0], POST /__test/set-groups');
   process.stdout.write(`${lines.join('\n')}\n`);
 });
 

@@ -37,6 +37,7 @@
 #include "jitgate/migrate.h"
 #include "jitgate/notify.h"
 #include "jitgate/policy.h"
+#include "jitgate/session.h"
 #include "jitgate/store.h"
 #include "unit_fs.h"
 
@@ -1012,6 +1013,258 @@ test_access_receipt_flags_a_grant_never_used(void **state)
 	assert_int_equal(entries(f, "grant.receipt", NULL, NULL), 1);
 }
 
+/* ---- scheduled start ------------------------------------------------------------- */
+
+/* A request of c for body with "starts_at": at added; the create's code (0, JG_EINVAL, ...). */
+static int
+create_at(struct fixture *f, const struct jg_access_caller *c, const char *body_json, int64_t at,
+	  char id[64], json_t **out)
+{
+	json_t *body = json_loads(body_json, 0, NULL);
+	char why[256] = "";
+	assert_non_null(body);
+	json_object_set_new(body, "starts_at", json_integer(at));
+	*out = NULL;
+	int rc = jg_access_create(&f->ctx, c, body, out, why, sizeof(why));
+	json_decref(body);
+	if (rc == 0)
+		snprintf(id, 64, "%s", json_string_value(json_object_get(*out, "id")));
+	return rc;
+}
+
+static int64_t
+int_of(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* The request as an admin sees it (the caller's). */
+static json_t *
+get(struct fixture *f, const char *id)
+{
+	static const struct jg_access_caller admin = {
+	    .actor = "user:root", .sub = "root", .is_admin = 1};
+	json_t *out = NULL;
+	char why[128];
+	assert_int_equal(jg_access_get(&f->ctx, &admin, id, &out, why, sizeof(why)), 0);
+	return out;
+}
+
+/* Whether a token could be had for grant id by alice at now (access.h). */
+static int
+token_verdict(struct fixture *f, const char *id, int64_t now)
+{
+	struct jg_store_conn *conn;
+	struct jg_access_grant g;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	int rc = jg_access_grant_for_token(conn, id, "alice", now, &g);
+	jg_store_release(f->store, conn);
+	return rc;
+}
+
+/*
+ * Approved before its start, a grant is scheduled: no token, no guarded
+ * call; the sweep starts it at starts_at (once), and it ends duration
+ * after that, not after the approval.  A request waiting for approval
+ * does not expire before its start.
+ */
+static void
+test_access_scheduled_grant_starts_at_its_start(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16];
+	int ended;
+	json_t *out, *e = NULL;
+	const int64_t start = T0 + 7200; /* after the 1 h pending_ttl */
+
+	assert_int_equal(create_at(f, &alice, probe, start, id, &out), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "pending");
+	assert_int_equal(int_of(out, "starts_at"), start);
+	assert_int_equal(int_of(out, "pending_until"), start);
+	json_decref(out);
+	f->ctx.now = T0 + 3600; /* the usual wait is over, the start has not come */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_string_equal(state_of(f, id, st), "pending");
+
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, NULL, 0), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "scheduled");
+	assert_null(json_object_get(out, "activated_at"));
+	assert_int_equal(int_of(out, "expires_at"), start + 1800);
+	json_decref(out);
+	assert_int_equal(entries(f, "request.approved", NULL, &e), 1);
+	assert_true(json_is_false(json_object_get(json_object_get(e, "data"), "activated")));
+	assert_true(json_is_true(json_object_get(json_object_get(e, "data"), "scheduled")));
+	json_decref(e);
+	assert_int_equal(token_verdict(f, id, start - 1), JG_ECONFLICT);
+	struct jg_store_conn *conn;
+	struct jg_access_grant g;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_access_grant_check(conn, id, "alice", "svc-a", start - 1, &g),
+			 JG_EDENIED);
+	jg_store_release(f->store, conn);
+
+	f->ctx.now = start - 1;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_string_equal(state_of(f, id, st), "scheduled");
+	f->ctx.now = start + 1; /* the sweeper a second late: the window still opens at start */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	out = get(f, id);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "active");
+	assert_int_equal(int_of(out, "activated_at"), start);
+	assert_int_equal(int_of(out, "expires_at"), start + 1800);
+	json_decref(out);
+	assert_int_equal(token_verdict(f, id, start + 1), 0);
+	assert_int_equal(entries(f, "grant.activated", "system", &e), 1);
+	assert_int_equal(int_of(json_object_get(e, "data"), "activated_at"), start);
+	assert_int_equal(int_of(json_object_get(e, "data"), "expires_at"), start + 1800);
+	json_decref(e);
+	f->ctx.now = start + 2; /* once started, never started again */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "grant.activated", NULL, NULL), 1);
+	f->ctx.now = start + 1800;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 1);
+	assert_string_equal(state_of(f, id, st), "expired");
+}
+
+/* Approved after its start, a grant is active at once, for its whole duration from then. */
+static void
+test_access_approval_after_the_start_activates_at_once(void **state)
+{
+	struct fixture *f = *state;
+	char id[64];
+	json_t *out;
+
+	assert_int_equal(create_at(f, &alice, probe, T0 + 100, id, &out), 0);
+	json_decref(out);
+	f->ctx.now = T0 + 500;
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, NULL, 0), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "active");
+	assert_int_equal(int_of(out, "activated_at"), T0 + 500);
+	assert_int_equal(int_of(out, "expires_at"), T0 + 500 + 1800);
+	json_decref(out);
+	assert_int_equal(token_verdict(f, id, T0 + 500), 0);
+	/* one that needs no approval and starts later is scheduled from the start */
+	f->ctx.now = T0;
+	assert_int_equal(create_at(f, &alice, read_logs, T0 + 60, id, &out), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "scheduled");
+	json_decref(out);
+}
+
+/*
+ * At its start the policy is evaluated again with the newest groups seen
+ * for the requester: one who left the group gets nothing (revoked,
+ * grant.not_activated with the reason); a token is refused to a caller
+ * whose groups no longer qualify.
+ */
+static void
+test_access_scheduled_grant_not_started_without_the_group(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16], why[256];
+	int ended;
+	json_t *out, *e = NULL;
+	static const char *const sales[] = {"sales"};
+
+	assert_int_equal(create_at(f, &alice, probe, T0 + 600, id, &out), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, NULL, 0), 0);
+	json_decref(out);
+	/* alice signs in again, now only in sales */
+	struct jg_identity who = {.sub = "alice", .ngroups = 1};
+	who.groups[0] = (char *)sales[0];
+	struct jg_store_conn *conn;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_identity_groups_record(conn, &who, T0 + 300), 0);
+	/* the token issuance's check with the caller's groups now */
+	assert_int_equal(
+	    jg_access_grant_qualifies(conn, f->policies, id, sales, 1, why, sizeof(why)),
+	    JG_EDENIED);
+	assert_int_equal(jg_access_grant_qualifies(conn, f->policies, id, eng, 1, why, sizeof(why)),
+			 0);
+	jg_store_release(f->store, conn);
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	out = get(f, id);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "revoked");
+	assert_string_equal(json_string_value(json_object_get(out, "ended_by")), "system");
+	assert_null(json_object_get(out, "activated_at"));
+	json_decref(out);
+	assert_int_equal(entries(f, "grant.activated", NULL, NULL), 0);
+	assert_int_equal(entries(f, "grant.not_activated", "system", &e), 1);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_object_get(e, "data"), "reason")),
+		   "no longer qualifies"));
+	json_decref(e);
+	assert_int_equal(token_verdict(f, id, T0 + 600), JG_ECONFLICT);
+	f->ctx.now = T0 + 700; /* ended once */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(entries(f, "grant.not_activated", NULL, NULL), 1);
+	assert_string_equal(state_of(f, id, st), "revoked");
+}
+
+/* A scheduled grant can be cancelled by its requester and revoked by an approver before it starts.
+ */
+static void
+test_access_scheduled_grant_cancelled_or_revoked(void **state)
+{
+	struct fixture *f = *state;
+	char id1[64], id2[64], st[16];
+	int ended;
+	json_t *out;
+
+	assert_int_equal(create_at(f, &alice, probe, T0 + 600, id1, &out), 0);
+	json_decref(out);
+	assert_int_equal(create_at(f, &alice, probe, T0 + 600, id2, &out), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id1, &out, NULL, 0), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id2, &out, NULL, 0), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_cancel(&f->ctx, &alice, id1, &out, NULL, 0), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_revoke(&f->ctx, &lead, id2, "window moved", &out, NULL, 0), 0);
+	json_decref(out);
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_string_equal(state_of(f, id1, st), "cancelled");
+	assert_string_equal(state_of(f, id2, st), "revoked");
+	assert_int_equal(entries(f, "grant.activated", NULL, NULL), 0);
+}
+
+/* starts_at: not in the past, not beyond max_schedule_ahead (7 days here), never with break-glass.
+ */
+static void
+test_access_starts_at_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char id[64];
+	json_t *out;
+
+	assert_int_equal(create_at(f, &alice, probe, T0 - 3600, id, &out), JG_EINVAL);
+	json_decref(out);
+	assert_int_equal(create_at(f, &alice, probe, T0 + 7 * 86400 + 1, id, &out), JG_EDENIED);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_object_get(out, "decision"), "reason")),
+		   "max_schedule_ahead"));
+	json_decref(out);
+	assert_int_equal(create_at(f, &alice, probe, T0 + 7 * 86400, id, &out), 0);
+	json_decref(out);
+	assert_int_equal(create_at(f, &carol, break_glass, T0 + 60, id, &out), JG_EINVAL);
+	json_decref(out);
+	/* RFC 3339 text is taken too */
+	json_t *body = json_loads(probe, 0, NULL);
+	char why[256];
+	json_object_set_new(body, "starts_at", json_string("2025-11-24T17:00:00Z"));
+	assert_int_equal(jg_access_create(&f->ctx, &alice, body, &out, why, sizeof(why)), 0);
+	assert_int_equal(int_of(out, "starts_at"), 1764003600);
+	json_decref(out);
+	json_object_set_new(body, "starts_at", json_string("tomorrow"));
+	assert_int_equal(jg_access_create(&f->ctx, &alice, body, &out, why, sizeof(why)),
+			 JG_EINVAL);
+	json_decref(body);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1053,6 +1306,15 @@ main(int argc, char **argv)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_receipt_flags_a_grant_never_used, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_scheduled_grant_starts_at_its_start, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_approval_after_the_start_activates_at_once,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_access_scheduled_grant_not_started_without_the_group, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_scheduled_grant_cancelled_or_revoked, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_access_starts_at_is_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

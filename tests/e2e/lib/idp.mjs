@@ -122,6 +122,15 @@ class Idp {
     return r.json();
   }
 
+  // Test hook: replaces user's groups (tokens issued afterwards carry them).
+  async setGroups(user, groups) {
+    const r = await fetch(`${this.url}/__test/set-groups`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, groups }),
+    });
+    if (r.status !== 200) throw new Error(`set-groups: ${r.status}`);
+    return r.json();
+  }
+
   async stop() {
     await this.kill();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
