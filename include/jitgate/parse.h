@@ -1,5 +1,5 @@
 /*
- * parse.h - bounded decimal integers, strtonum-style.
+ * parse.h - bounded decimal integers, strtonum-style; RFC 3339 times.
  *
  * One way to read a number a user, a peer or a file wrote: decimal digits
  * only (an optional leading '-' for the signed form), nothing before or
@@ -27,5 +27,11 @@ int jg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 /* The same for the len characters at s (no NUL needed). */
 int jg_parse_i64n(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
     __attribute__((warn_unused_result));
+
+/*
+ * RFC 3339 text ("2026-11-25T10:00:00Z", "…T10:00:00.123456789+01:00"; at
+ * most 64 bytes, years 1970-2262) into Unix nanoseconds.  0 or JG_EINVAL.
+ */
+int jg_parse_rfc3339(const char *s, int64_t *ns) __attribute__((warn_unused_result));
 
 #endif

@@ -28,7 +28,7 @@
 #include "jitgate/error.h"
 #include "jitgate/log.h"
 #include "jitgate/notify.h"
-#include "jitgate/otlp.h"
+#include "jitgate/parse.h"
 #include "jitgate/pii.h"
 #include "jitgate/random.h"
 #include "jitgate/session.h"
@@ -186,8 +186,7 @@ parse_starts_at(const struct jg_access_ctx *ctx, json_t *v, struct new_req *n, c
 	if (json_is_integer(v))
 		at = json_integer_value(v);
 	else if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
-		 json_string_length(v) <= 64 &&
-		 jg_otlp_parse_rfc3339(json_string_value(v), &ns) == 0)
+		 json_string_length(v) <= 64 && jg_parse_rfc3339(json_string_value(v), &ns) == 0)
 		at = ns / 1000000000;
 	else
 		return jg_errf(why, whylen, JG_EINVAL,
@@ -1559,11 +1558,12 @@ activate(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id
 	if (rc != 0)
 		goto out;
 	int64_t from = r.starts_at > r.approved_at ? r.starts_at : r.approved_at;
+	int64_t until = from + r.duration;
 	struct jg_stmt *st;
 	if ((rc = jg_stmt_prepare(conn, sql_start, &st)) != 0)
 		goto out;
 	jg_stmt_bind_int64(st, 1, from);
-	jg_stmt_bind_int64(st, 2, from + r.duration);
+	jg_stmt_bind_int64(st, 2, until);
 	jg_stmt_bind_text(st, 3, r.id);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
@@ -1571,7 +1571,7 @@ activate(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id
 		goto out;
 	*started = 1;
 	data = json_pack("{s:s,s:s,s:I,s:I}", "grant", r.id, "service", r.service, "activated_at",
-			 (json_int_t)from, "expires_at", (json_int_t)(from + r.duration));
+			 (json_int_t)from, "expires_at", (json_int_t)until);
 	rc = data ? jg_audit_tx_append(tx, "grant.activated", "system", data, NULL) : JG_ENOMEM;
 	if (rc == 0 && jg_notify_active(ctx->notify)) {
 		jg_access_req_clear(&r);

@@ -325,77 +325,11 @@ jg_otlp_level(int64_t sev)
 
 /* ---- time ------------------------------------------------------------------ */
 
-static int
-digits(const char **p, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*p)[i]))
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
+/* RFC 3339 text is read by the base's parser: requests take it too (parse.h). */
 int
 jg_otlp_parse_rfc3339(const char *s, int64_t *ns)
 {
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
-	int64_t frac = 0;
-	const char *p = s;
-
-	if (s == NULL || strlen(s) > 64 || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
-	    *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
-		return JG_EINVAL;
-	p++;
-	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
-	    digits(&p, 2, &sec))
-		return JG_EINVAL;
-	if (*p == '.') {
-		int n = 0;
-		p++;
-		while (isdigit((unsigned char)*p)) {
-			if (n < 9) {
-				frac = frac * 10 + (*p - '0');
-				n++;
-			}
-			p++;
-		}
-		if (n == 0)
-			return JG_EINVAL;
-		for (; n < 9; n++)
-			frac *= 10;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '+' ? 1 : -1;
-		p++;
-		if (digits(&p, 2, &zh) || *p++ != ':' || digits(&p, 2, &zm) || zh > 23 || zm > 59)
-			return JG_EINVAL;
-	} else {
-		return JG_EINVAL;
-	}
-	if (*p != '\0' || y < 1970 || y > 2500 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
-		return JG_EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1 || tm.tm_mday != d) /* 31 February */
-		return JG_EINVAL;
-	t -= sign * (zh * 3600 + zm * 60);
-	if (t < 0 || t > (INT64_MAX - 999999999) / 1000000000) /* int64 ns end in 2262 */
-		return JG_EINVAL;
-	*ns = (int64_t)t * 1000000000 + frac;
-	return 0;
+	return jg_parse_rfc3339(s, ns);
 }
 
 /* ---- resources ------------------------------------------------------------- */

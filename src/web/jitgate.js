@@ -66,6 +66,9 @@ function livePreview(form) {
       justification: incident && !justification.includes(incident) ? `${incident}: ${justification}` : justification,
     };
     if (f.get('break_glass')) body.break_glass = true;
+    // the form's start is UTC (datetime-local has no zone): as the server reads the posted form
+    const start = f.get('starts_at') || '';
+    if (start) body.starts_at = start.length === 16 ? `${start}:00Z` : start.length === 19 ? `${start}Z` : start;
     const mine = ++seq;
     try {
       const r = await fetch('/v1/requests?dry_run=true', {

@@ -218,7 +218,25 @@ request_card(struct jg_web *w, json_t *r)
 		jg_html_text(h, waiting);
 		JG_HTML(h, "</code>); until then the grant ends as shown</dd>");
 	}
-	if (strcmp(state, "active") == 0) {
+	int64_t start = json_integer_value(json_object_get(r, "starts_at"));
+	if (start > 0) {
+		jg_web_time(start, when, sizeof(when));
+		JG_HTML(h, "<dt>Starts</dt><dd class=\"starts\">");
+		jg_html_text(h, when);
+		if (strcmp(state, "scheduled") == 0 || strcmp(state, "pending") == 0) {
+			JG_HTML(h, " (in ");
+			countdown(h, start, now);
+			JG_HTML(h, ")");
+		}
+		JG_HTML(h, "</dd>");
+	}
+	if (strcmp(state, "scheduled") == 0) {
+		jg_web_time(json_integer_value(json_object_get(r, "expires_at")), when,
+			    sizeof(when));
+		JG_HTML(h, "<dt>Until</dt><dd>");
+		jg_html_text(h, when);
+		JG_HTML(h, " (approved; tokens can be issued once it starts)</dd>");
+	} else if (strcmp(state, "active") == 0) {
 		int64_t exp = json_integer_value(json_object_get(r, "expires_at"));
 		jg_web_time(exp, when, sizeof(when));
 		JG_HTML(h, "<dt>Time left</dt><dd>");
@@ -245,7 +263,7 @@ request_card(struct jg_web *w, json_t *r)
 	JG_HTML(h, "<dt>Request</dt><dd><code>");
 	jg_html_text(h, id);
 	JG_HTML(h, "</code></dd></dl><div class=\"actions\">");
-	if (strcmp(state, "pending") == 0)
+	if (strcmp(state, "pending") == 0 || strcmp(state, "scheduled") == 0)
 		action_form(w, "/requests/", id, "/cancel", "Cancel request", "secondary", 0);
 	if (strcmp(state, "active") == 0) {
 		action_form(w, "/grants/", id, "/token", "Issue a token", "primary", 0);

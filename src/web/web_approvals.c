@@ -132,6 +132,14 @@ card(struct jg_web *w, json_t *r, int review)
 	else
 		JG_HTML(h, "</dd><dt>Duration</dt><dd>");
 	jg_html_text(h, dur);
+	int64_t start = json_integer_value(json_object_get(r, "starts_at"));
+	if (start > 0) {
+		/* a maintenance window approved ahead: the approver sees when it opens */
+		char at[40];
+		jg_web_time(start, at, sizeof(at));
+		JG_HTML(h, "</dd><dt>Starts</dt><dd class=\"starts\">");
+		jg_html_text(h, at);
+	}
 	JG_HTML(h, "</dd><dt>Justification</dt><dd class=\"just\">");
 	jg_html_text(h, json_string_value(json_object_get(r, "justification")));
 	JG_HTML(h, "</dd><dt>Incident</dt><dd>");

@@ -375,9 +375,9 @@ jg_web_state_text(const char *state)
 	static const struct {
 		const char *state, *text;
 	} words[] = {
-	    {"pending", "needs approval"},    {"active", "active"},   {"denied", "denied"},
-	    {"cancelled", "cancelled"},	      {"expired", "expired"}, {"revoked", "revoked"},
-	    {"granted", "extension granted"},
+	    {"pending", "needs approval"},    {"active", "active"},	  {"denied", "denied"},
+	    {"cancelled", "cancelled"},	      {"expired", "expired"},	  {"revoked", "revoked"},
+	    {"granted", "extension granted"}, {"scheduled", "scheduled"},
 	};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcmp(state, words[i].state) == 0)

@@ -35,6 +35,7 @@ struct form {
 	char duration[32];
 	char justification[JG_POLICY_MAX_JUSTIFICATION + 2];
 	char incident[JG_POLICY_INCIDENT_MAX + 2];
+	char starts_at[40]; /* as the browser's datetime-local gives it (UTC), or RFC 3339 */
 	int break_glass;
 	/* a message next to one field, or above the form */
 	const char *err_field;
@@ -70,6 +71,7 @@ read_form(struct jg_http_request *req, struct form *f)
 	field(req, "duration", "duration", f->duration, sizeof(f->duration), f);
 	field(req, "justification", "justification", f->justification, sizeof(f->justification), f);
 	field(req, "incident", "incident", f->incident, sizeof(f->incident), f);
+	field(req, "starts_at", "starts_at", f->starts_at, sizeof(f->starts_at), f);
 	f->break_glass = field(req, "break_glass", "break_glass", v, sizeof(v), f) == 0;
 }
 
@@ -95,6 +97,18 @@ body_of(const struct form *f)
 		json_object_set_new(b, "justification", j);
 	if (f->break_glass)
 		json_object_set_new(b, "break_glass", json_true());
+	if (f->starts_at[0]) {
+		/* a datetime-local value (2026-12-07T22:00) has no zone: the form says UTC */
+		char at[48];
+		size_t n = strlen(f->starts_at);
+		snprintf(at, sizeof(at), "%s%s", f->starts_at,
+			 n == 16   ? ":00Z"
+			 : n == 19 ? "Z"
+				   : "");
+		json_t *sj = json_string(at);
+		if (sj)
+			json_object_set_new(b, "starts_at", sj);
+	}
 	free(just);
 	return b;
 }
@@ -111,6 +125,7 @@ field_of(const char *why)
 	    {"unknown service", "service"}, {"on service", "service"},
 	    {"capabilit", "capabilities"},  {"'duration'", "duration"},
 	    {"duration ", "duration"},	    {"justification", "justification"},
+	    {"starts_at", "starts_at"},	    {"schedule", "starts_at"},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strstr(why, map[i].needle) != NULL)
@@ -204,6 +219,14 @@ render(struct jg_web *w, const struct form *f, json_t *decision, int status)
 	jg_html_text(h, f->duration[0] ? f->duration : "30m");
 	JG_HTML(h, "\"><p class=\"hint\">For example 15m, 1h, 1h30m.</p>");
 	error_for(h, f, "duration");
+	JG_HTML(h, "<label for=\"starts_at\">Start <span class=\"hint\">(optional, UTC)</span>"
+		   "</label><input id=\"starts_at\" name=\"starts_at\" type=\"datetime-local\" "
+		   "maxlength=\"35\" value=\"");
+	jg_html_text(h, f->starts_at);
+	JG_HTML(h, "\"><p class=\"hint\">Empty: as soon as it is approved. A later start (a "
+		   "maintenance window) can be approved ahead; the duration counts from the "
+		   "start.</p>");
+	error_for(h, f, "starts_at");
 	JG_HTML(
 	    h, "<label for=\"incident\">Incident id <span class=\"hint\">(optional)</span></label>"
 	       "<input id=\"incident\" name=\"incident\" maxlength=\"64\" placeholder=\"INC-4711\" "

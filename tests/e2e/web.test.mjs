@@ -489,6 +489,53 @@ describe('the web pages in Chromium', () => {
     assert.equal(notAuditor.status, 403);
   });
 
+  test('a scheduled start: the form takes a start; the approver sees it; My access shows it scheduled, no token yet', async () => {
+    const { page } = alice;
+    await page.goto(`${jg.url}/request`);
+    await page.selectOption('#service', 'payment-api');
+    await page.check('input[name="cap.deploy-probe"]');
+    await page.fill('#duration', '1h');
+    await page.fill('#incident', 'INC-4720');
+    await page.fill('#justification', 'maintenance window: ledger migration on EU');
+    // two hours ahead, as the browser's datetime-local input gives it (the form says UTC)
+    const start = Math.floor(Date.now() / 60000) * 60 + 7200;
+    await page.fill('#starts_at', new Date(start * 1000).toISOString().slice(0, 16));
+    await page.locator('#decision', { hasText: 'needs approval' }).waitFor();
+    await page.getByRole('button', { name: 'Request access' }).click();
+    await page.waitForURL(`${jg.url}/?ok=created`);
+    const c = page.locator('article[data-request]').first();
+    const id = await c.getAttribute('data-request');
+    assert.equal((await (await page.request.get(`${jg.url}/v1/requests/${id}`)).json()).starts_at, start);
+    assert.match(await c.locator('.starts').textContent(), /\(in \d/);
+    const bob = await signIn('bob');
+    await bob.page.goto(`${jg.url}/approvals`);
+    const bc = card(bob.page, id);
+    await bc.waitFor();
+    assert.ok((await bc.locator('.starts').textContent()).length > 0);
+    await bc.getByRole('button', { name: 'Approve' }).click();
+    await bob.page.waitForURL(`${jg.url}/approvals?ok=approved`);
+    await page.goto(`${jg.url}/`);
+    const sc = card(page, id);
+    assert.equal((await sc.locator('.state').textContent()).trim(), 'scheduled');
+    assert.match(await sc.textContent(), /tokens can be issued once it starts/);
+    assert.equal(await sc.getByRole('button', { name: 'Issue a token' }).count(), 0);
+    assert.equal(await sc.getByRole('button', { name: 'Cancel request' }).count(), 1);
+    await shot(page, 'my-access-scheduled');
+    // a start too far ahead is said next to the field
+    await page.goto(`${jg.url}/request`);
+    await page.selectOption('#service', 'payment-api');
+    await page.check('input[name="cap.read-logs"]');
+    await page.fill('#duration', '1h');
+    await page.fill('#justification', 'a look at the logs next month');
+    await page.fill('#starts_at', new Date((start + 10 * 86400) * 1000).toISOString().slice(0, 16));
+    await page.getByRole('button', { name: 'Request access' }).click();
+    assert.match(await page.locator('#err-starts_at').textContent(), /max_schedule_ahead/);
+    await page.goto(`${jg.url}/`);
+    await card(page, id).getByRole('button', { name: 'Cancel request' }).click();
+    await page.waitForURL(/ok=cancelled/);
+    assert.equal((await (await page.request.get(`${jg.url}/v1/requests/${id}`)).json()).state, 'cancelled');
+  });
+
   test('the audit pages are for auditors only; a stale page without a session goes to sign-in', async () => {
     const r = await alice.page.goto(`${jg.url}/audit`);
     assert.equal(r.status(), 403);
