@@ -179,10 +179,11 @@ int jg_access_review(const struct jg_access_ctx *ctx, const struct jg_access_cal
 		     const char *id, const char *note, json_t **out, char *why, size_t whylen);
 
 /*
- * Starts the scheduled grants whose start has come (or ends those whose
- * requester no longer qualifies), then ends what is due at ctx->now (grants
- * past their end, pending past their wait; *ended counts them), and writes the summary of every
- * refusal window that is over and suppressed refusals.
+ * Ends what is due at ctx->now (grants past their end, pending past their
+ * wait; *ended counts them) and writes the summary of every refusal window
+ * that is over and suppressed refusals; then, in a transaction of its own
+ * (a start that fails never holds back an end), starts the scheduled grants
+ * whose start has come, or ends those whose requester no longer qualifies.
  */
 int jg_access_sweep(const struct jg_access_ctx *ctx, int *ended);
 

@@ -17,6 +17,7 @@
  * per-identity budget (access_refusal.c).  Reads are in access_read.c, the
  * time-based notifications in access_due.c.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1522,7 +1523,7 @@ static const char sql_start[] = "UPDATE access_requests SET state = 'active', ac
  * newest groups seen for them (jg_access_requalify), denies the request.
  * The window is activated_at = max(starts_at, approval) .. activated_at +
  * duration, whenever the sweeper gets to it; a grant whose window passed
- * while no sweeper ran is started and ended in the same round.  *started:
+ * while no sweeper ran is started, and ended by the next round.  *started:
  * 1 started, 0 not (ended), -1 nothing done (no longer scheduled).
  */
 static int
@@ -1626,13 +1627,9 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 	struct sweep_job *j = vctx;
 	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
 	char ids[256][64], states[256][16];
-	int n = 0, rc = 0, started = 0;
+	int n = 0, rc = 0;
 	struct jg_stmt *st;
 
-	/* first the starts: a window that passed while no sweeper ran then ends below */
-	if ((rc = activate_due(tx, j->ctx, &started)) != 0)
-		return rc;
-	j->started = started;
 	if (jg_stmt_prepare(conn, sql_due, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_int64(st, 1, j->ctx->now);
@@ -1680,13 +1677,59 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 	return rc;
 }
 
+static const char sql_any_starting[] =
+    "SELECT 1 FROM access_requests WHERE state = 'scheduled' AND starts_at <= ? LIMIT 1";
+
+/*
+ * Whether a scheduled grant's start has come (*due), read outside the
+ * writer: most rounds have none, and need not queue behind the chain head
+ * for nothing.  The job reads again under it.
+ */
+static int
+starts_due(const struct jg_access_ctx *ctx, bool *due)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc = jg_store_acquire(ctx->store, &conn), step;
+
+	if (rc != 0)
+		return rc;
+	if ((rc = jg_stmt_prepare(conn, sql_any_starting, &st)) == 0) {
+		jg_stmt_bind_int64(st, 1, ctx->now);
+		step = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		*due = step == JG_STMT_ROW;
+		rc = step == JG_STMT_ROW || step == JG_STMT_DONE ? 0 : JG_ESTORE;
+	}
+	jg_store_release(ctx->store, conn);
+	return rc;
+}
+
+/* The starts, a job of their own (see jg_access_sweep). */
+static int
+start_fn(struct jg_audit_tx *tx, void *vctx)
+{
+	struct sweep_job *j = vctx;
+	return activate_due(tx, j->ctx, &j->started);
+}
+
 int
 jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 {
 	struct sweep_job j = {.ctx = ctx};
+	/*
+	 * Ends first, in a job apart from the starts: a start that cannot be
+	 * decided (the groups seen unreadable, the policy not evaluable) must
+	 * never hold back the end of another grant.  A window that passed
+	 * while no sweeper ran is started now and ended by the next round.
+	 */
 	int rc = jg_audit_run(ctx->audit, sweep_fn, &j);
 	*ended = rc == 0 ? j.ended : 0;
-	return rc;
+	bool due = true;
+	int rc2 = starts_due(ctx, &due);
+	if (rc2 == 0 && due)
+		rc2 = jg_audit_run(ctx->audit, start_fn, &j);
+	return rc != 0 ? rc : rc2;
 }
 
 /*
