@@ -1225,10 +1225,22 @@ test_access_scheduled_grant_cancelled_or_revoked(void **state)
 	json_decref(out);
 	assert_int_equal(jg_access_revoke(&f->ctx, &lead, id2, "window moved", &out, NULL, 0), 0);
 	json_decref(out);
+	/* off-boarding revokes a scheduled grant as an active one */
+	char id3[64];
+	static const struct jg_access_caller admin = {
+	    .actor = "user:root", .sub = "root", .is_admin = 1};
+	assert_int_equal(create_at(f, &alice, probe, T0 + 600, id3, &out), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id3, &out, NULL, 0), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_revoke_user(&f->ctx, &admin, "alice", &out, NULL, 0), 0);
+	assert_int_equal(int_of(out, "revoked"), 1);
+	json_decref(out);
 	f->ctx.now = T0 + 600;
 	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
 	assert_string_equal(state_of(f, id1, st), "cancelled");
 	assert_string_equal(state_of(f, id2, st), "revoked");
+	assert_string_equal(state_of(f, id3, st), "revoked");
 	assert_int_equal(entries(f, "grant.activated", NULL, NULL), 0);
 }
 

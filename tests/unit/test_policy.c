@@ -1917,6 +1917,93 @@ test_policy_set_parse_buffer(void **state)
 			 JG_ETOOBIG);
 }
 
+/*
+ * max_schedule_ahead: how far ahead a request may ask to start - the
+ * smallest of the rules used, 7 days where a rule says nothing; never for
+ * break-glass; a malformed value refuses the file.
+ */
+static void
+test_policy_max_schedule_ahead(void **state)
+{
+	static const char yaml[] = "policy: sched\n"
+				   "services: [svc]\n"
+				   "rules:\n"
+				   "  - capabilities: [read-logs]\n"
+				   "    requesters: {groups: [eng]}\n"
+				   "    max_duration: 1h\n"
+				   "    max_schedule_ahead: 2d\n"
+				   "    approval: none\n"
+				   "  - capabilities: [read-metrics]\n"
+				   "    requesters: {groups: [eng]}\n"
+				   "    max_duration: 1h\n"
+				   "    approval: none\n"
+				   "break_glass:\n"
+				   "  requesters: {groups: [eng]}\n"
+				   "  max_duration: 1h\n";
+	const char *groups[] = {"eng"}, *logs[] = {"read-logs"}, *metrics[] = {"read-metrics"},
+		   *both[] = {"read-logs", "read-metrics"};
+	struct jg_policy_set *set = NULL;
+	struct jg_policy_decision d;
+	char err[512];
+	(void)state;
+
+	assert_int_equal(
+	    jg_policy_set_parse("s.yaml", yaml, strlen(yaml), NULL, &set, err, sizeof(err)), 0);
+	struct {
+		const char *const *caps;
+		size_t ncaps;
+		int64_t starts_in;
+		bool bg;
+		enum jg_policy_outcome want;
+		const char *reason;
+	} cases[] = {
+	    {logs, 1, 0, false, JG_POLICY_GRANT, NULL},
+	    {logs, 1, 2 * 86400, false, JG_POLICY_GRANT, NULL},
+	    {logs, 1, 2 * 86400 + 1, false, JG_POLICY_DENY,
+	     "exceeds the max_schedule_ahead 2d of sched#rules[0]"},
+	    {metrics, 1, 7 * 86400, false, JG_POLICY_GRANT, NULL},
+	    {metrics, 1, 7 * 86400 + 1, false, JG_POLICY_DENY, "max_schedule_ahead 7d"},
+	    {both, 2, 3 * 86400, false, JG_POLICY_DENY, "max_schedule_ahead 2d"},
+	    {logs, 1, 60, true, JG_POLICY_DENY, "cannot be scheduled"},
+	    {logs, 1, 0, true, JG_POLICY_GRANT, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct jg_policy_request req = {.user = "alice",
+						.groups = groups,
+						.ngroups = 1,
+						.service = "svc",
+						.capabilities = cases[i].caps,
+						.ncaps = cases[i].ncaps,
+						.duration_seconds = 600,
+						.justification = "INC-1 a look",
+						.break_glass = cases[i].bg,
+						.starts_in = cases[i].starts_in};
+		assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+		if (d.outcome != cases[i].want ||
+		    (cases[i].reason && (d.reason == NULL || !strstr(d.reason, cases[i].reason))))
+			fail_msg("case %zu: %s (%s)", i, jg_policy_outcome_name(d.outcome),
+				 d.reason ? d.reason : "");
+		if (cases[i].want == JG_POLICY_GRANT && cases[i].starts_in > 0 && !cases[i].bg)
+			assert_true(d.max_schedule_ahead >= cases[i].starts_in);
+		jg_policy_decision_clear(&d);
+	}
+	jg_policy_set_free(set);
+	static const char bad[] = "policy: bad\n"
+				  "services: [svc]\n"
+				  "rules:\n"
+				  "  - capabilities: [read-logs]\n"
+				  "    requesters: {groups: [eng]}\n"
+				  "    max_duration: 1h\n"
+				  "    max_schedule_ahead: 0s\n"
+				  "    approval: none\n";
+	set = NULL;
+	assert_int_equal(
+	    jg_policy_set_parse("b.yaml", bad, strlen(bad), NULL, &set, err, sizeof(err)),
+	    JG_ECONFIG);
+	assert_non_null(strstr(err, "max_schedule_ahead"));
+	jg_policy_set_free(set);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1957,6 +2044,7 @@ main(void)
 	    T(test_policy_examples_want_a_real_incident_id),
 	    T(test_policy_can_break_glass),
 	    T(test_policy_set_parse_buffer),
+	    T(test_policy_max_schedule_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

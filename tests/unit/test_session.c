@@ -258,11 +258,79 @@ test_session_sweep_removes_only_what_is_over(void **state)
 	jg_identity_clear(&id);
 }
 
+/* The groups seen (session.h): JSON text of the newest row of sub, and when. */
+static void
+groups_of(struct fixture *f, const char *sub, char *text, size_t len, int64_t *seen_at)
+{
+	struct jg_store_conn *c;
+	json_t *g = NULL;
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_identity_groups_latest(c, sub, &g, seen_at), 0);
+	jg_store_release(f->store, c);
+	char *t = json_dumps(g, JSON_COMPACT);
+	snprintf(text, len, "%s", t);
+	free(t);
+	json_decref(g);
+}
+
+/* Records the groups of an authentication of sub carrying group g at now. */
+static void
+seen(struct fixture *f, const char *sub, const char *g, int64_t now)
+{
+	struct jg_identity id = {0};
+	struct jg_store_conn *c;
+	snprintf(id.sub, sizeof(id.sub), "%s", sub);
+	id.groups[0] = strdup(g);
+	id.ngroups = 1;
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_identity_groups_record(c, &id, now), 0);
+	jg_store_release(f->store, c);
+	jg_identity_clear(&id);
+}
+
+/*
+ * A sign-in records its groups; a newer authentication replaces them, an
+ * older one (another replica's, late) never does; unchanged groups are
+ * rewritten at most once a minute, changed ones at once.
+ */
+static void
+test_session_groups_seen_keep_the_newest(void **state)
+{
+	struct fixture *f = *state;
+	char token[JG_SESSION_TOKEN_LEN + 1], csrf[JG_SESSION_TOKEN_LEN + 1], text[128];
+	int64_t at;
+	json_t *none = NULL;
+	struct jg_store_conn *c;
+
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_identity_groups_latest(c, "alice", &none, &at), JG_ENOTFOUND);
+	jg_store_release(f->store, c);
+	open_session(f, "alice", T0, token, csrf);
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_string_equal(text, "[\"g1\",\"g2\"]");
+	assert_int_equal(at, T0);
+	seen(f, "alice", "sales", T0 + 10); /* changed: at once */
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_string_equal(text, "[\"sales\"]");
+	assert_int_equal(at, T0 + 10);
+	seen(f, "alice", "g1", T0 + 5); /* older: ignored */
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_string_equal(text, "[\"sales\"]");
+	seen(f, "alice", "sales", T0 + 30); /* unchanged within the minute: not rewritten */
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_int_equal(at, T0 + 10);
+	seen(f, "alice", "sales", T0 + 70); /* unchanged, a minute later: seen again */
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_int_equal(at, T0 + 70);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_session_put_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_groups_seen_keep_the_newest, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_session_ends_at_its_lifetime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_ends_when_idle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_delete_and_delete_user, setup, teardown),
