@@ -462,8 +462,8 @@ test_policy_evaluate_decision_outlives_set(void **state)
 	struct fixture *f = *state;
 	const char *groups[] = {PEN};
 	const char *caps[] = {"deploy-probe", "read-pii"};
-	struct jg_policy_request req = {"alice", groups, 1,    "payment-api", caps,
-					2,	 M(10),	 GOOD, false,	      0};
+	struct jg_policy_request req = {"alice", groups, 1, "payment-api", caps, 2, M(10), GOOD,
+					false,	 0,	 0};
 	struct jg_policy_decision d;
 	json_t *j = NULL;
 
@@ -500,7 +500,8 @@ test_policy_decision_to_json_deny(void **state)
 {
 	struct fixture *f = *state;
 	const char *caps[] = {"read-logs"};
-	struct jg_policy_request req = {"alice", NULL, 0, "billing", caps, 1, H(1), NULL, false, 0};
+	struct jg_policy_request req = {"alice", NULL, 0,     "billing", caps, 1,
+					H(1),	 NULL, false, 0,	 0};
 	struct jg_policy_decision d;
 	json_t *j = NULL;
 
@@ -541,8 +542,8 @@ test_policy_evaluate_empty_set_denies(void **state)
 {
 	struct fixture *f = *state;
 	const char *caps[] = {"read-logs"};
-	struct jg_policy_request req = {"alice", NULL, 0,    "payment-api", caps,
-					1,	 H(1), NULL, false,	    0};
+	struct jg_policy_request req = {"alice", NULL, 0, "payment-api", caps, 1, H(1), NULL,
+					false,	 0,    0};
 	struct jg_policy_decision d;
 
 	struct jg_policy_set *set = load_ok(f->dir);
@@ -559,8 +560,9 @@ test_policy_incident_pattern_configurable(void **state)
 	struct fixture *f = *state;
 	const char *groups[] = {PEN};
 	const char *caps[] = {"read-logs"};
-	struct jg_policy_request req = {
-	    "alice", groups, 1, "payment-api", caps, 1, H(1), "INC-12 and ticket #8812", false, 0};
+	struct jg_policy_request req = {"alice", groups, 1,    "payment-api",
+					caps,	 1,	 H(1), "INC-12 and ticket #8812",
+					false,	 0,	 0};
 	struct jg_policy_set *set = NULL;
 	struct jg_policy_decision d;
 	char err[512];
@@ -597,8 +599,8 @@ test_policy_evaluate_long_justification_denied(void **state)
 	const char *groups[] = {PEN};
 	const char *caps[] = {"read-logs"};
 	char *big = malloc(JG_POLICY_MAX_JUSTIFICATION + 2);
-	struct jg_policy_request req = {"alice", groups, 1,   "payment-api", caps,
-					1,	 H(1),	 big, false,	     0};
+	struct jg_policy_request req = {"alice", groups, 1, "payment-api", caps, 1, H(1), big,
+					false,	 0,	 0};
 	struct jg_policy_decision d;
 
 	assert_non_null(big);
@@ -738,8 +740,8 @@ test_policy_evaluate_shared_approvers(void **state)
 {
 	struct fixture *f = *state;
 	const char *groups[] = {PEN}, *caps[] = {"read-pii"};
-	struct jg_policy_request req = {"alice", groups, 1,    "payment-api", caps,
-					1,	 M(10),	 NULL, false,	      0};
+	struct jg_policy_request req = {"alice", groups, 1, "payment-api", caps, 1, M(10), NULL,
+					false,	 0,	 0};
 	struct jg_policy_decision d;
 
 	write_file(f->dir, "broad.yaml", broad_yaml);
@@ -779,7 +781,8 @@ test_policy_evaluate_too_many_requirements(void **state)
 	const char *groups[] = {PEN};
 	const char *caps[] = {"read-logs", "read-traces", "read-metrics", "deploy-probe",
 			      "read-pii"};
-	struct jg_policy_request req = {"alice", groups, 1, "svc", caps, 5, M(10), NULL, false, 0};
+	struct jg_policy_request req = {"alice", groups, 1,	"svc", caps, 5,
+					M(10),	 NULL,	 false, 0,     0};
 	struct jg_policy_decision d;
 	char name[64], text[2048];
 
@@ -825,8 +828,8 @@ test_policy_explain(void **state)
 {
 	struct fixture *f = *state;
 	const char *groups[] = {PEN}, *caps[] = {"read-logs", "deploy-probe"};
-	struct jg_policy_request req = {"alice",     groups, 1, "payment-ledger", caps, 2, M(30),
-					LEDGER_JUST, false,  0};
+	struct jg_policy_request req = {
+	    "alice", groups, 1, "payment-ledger", caps, 2, M(30), LEDGER_JUST, false, 0, 0};
 	struct jg_policy_decision d, plain;
 	char *text = NULL;
 	json_t *a = NULL, *b = NULL;
@@ -879,8 +882,8 @@ test_policy_explain(void **state)
 
 	/* a policy that contributes nothing says so */
 	const char *sre[] = {"sre"}, *metrics[] = {"read-metrics"};
-	struct jg_policy_request other = {"sam", sre,	1, "payment-ledger", metrics, 1, M(5),
-					  NULL,	 false, 0};
+	struct jg_policy_request other = {"sam", sre, 1, "payment-ledger", metrics, 1, M(5), NULL,
+					  false, 0,   0};
 	assert_int_equal(jg_policy_explain(set, &other, &d, &text), 0);
 	assert_contains(text, "    aaa-broad#rules[0] lists it, but its requesters (groups "
 			      "[payments-eng], users []) do not include the requester\n"
@@ -1860,6 +1863,7 @@ test_policy_examples_want_a_real_incident_id(void **state)
 						M(30),
 						cases[i].justification,
 						bg,
+						0,
 						0};
 		struct jg_policy_decision d;
 		assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
