@@ -509,7 +509,10 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
 	/* a grant from the start says when it ends, as request.approved does (receipts) */
 	if (rc == 0 && strcmp(state, "active") == 0)
-		rc = json_object_set_new(data, "expires_at", json_integer(ctx->now + n.duration));
+		rc = json_object_set_new(data, "expires_at", json_integer(ctx->now + n.duration)) ==
+			     0
+			 ? 0
+			 : JG_ENOMEM;
 	if (rc == 0 && n.starts_at > 0)
 		rc = json_object_set_new(data, "starts_at", json_integer(n.starts_at)) == 0
 			 ? 0
