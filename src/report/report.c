@@ -435,7 +435,7 @@ grant_json(const struct grec *g)
 			    : g->state == SCHEDULED ? "scheduled"
 						    : "ended";
 	json_t *out = json_pack(
-	    "{s:s,s:s,s:s,s:O,s:I,s:I,s:s,s:{s:o,s:o,s:o,s:o},s:O,s:b,s:o,s:o,s:I,s:O,s:o,s:o}",
+	    "{s:s,s:s,s:s,s:O,s:I,s:I,s:s,s:{s:o,s:o,s:o,s:o},s:O,s:b,s:o,s:o,s:I,s:o,s:o,s:o}",
 	    "grant", g->id, "service", g->service, "requester", g->requester, "capabilities",
 	    g->caps, "requested_at", (json_int_t)g->requested_at, "duration",
 	    (json_int_t)g->duration, "state", state, "window", "start",
