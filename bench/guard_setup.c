@@ -7,7 +7,7 @@
  * Asks for a one-day grant of CAPABILITY (default deploy-probe) on SERVICE
  * as the user "bench" (group "bench") through the access lifecycle
  * (jg_access_create, with the policies of CONFIG), then issues its token
- * through the token module (jg_token_issue_for_grant), exactly as
+ * through the token module (jg_token_issue_for_holder), exactly as
  * POST /v1/requests and POST /v1/grants/{id}/token would, and prints the
  * signed token.  The policy set must grant that at once (approval: none);
  * bench/run.sh writes such a policy for the services bench-*.  The
@@ -88,8 +88,14 @@ main(int argc, char **argv)
 					 .keys = keys,
 					 .issuer = cfg->public_url,
 					 .lifetime = cfg->tokens_lifetime};
-	if (jg_token_issue_for_grant(&issuer, "bench", "user:bench", grant, jg_clock_now(), &claims,
-				     &token, why, sizeof(why)) != 0) {
+	/* the checked path the server takes: bench's groups must still qualify */
+	const struct jg_token_holder holder = {.sub = bench.sub,
+					       .actor = bench.actor,
+					       .groups = groups,
+					       .ngroups = 1,
+					       .policies = policies};
+	if (jg_token_issue_for_holder(&issuer, &holder, grant, jg_clock_now(), &claims, &token, why,
+				      sizeof(why)) != 0) {
 		fprintf(stderr, "guard_setup: no token: %s\n", why);
 		goto out;
 	}

@@ -261,9 +261,12 @@ int jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, con
 /*
  * Whether the holder of grant, authenticated now with groups, still
  * qualifies for it: the policy set in force, evaluated for the grant's
- * service, capabilities, duration and justification with these groups,
- * does not deny it (the approvals it asks for were given).  0; JG_EDENIED
- * with the policy's reason in why; JG_ENOMEM, JG_ESTORE or JG_EUNAVAIL.
+ * service, capabilities, duration and justification, does not deny it (the
+ * approvals it asks for were given), neither with these groups nor with
+ * the newest groups seen for the holder (session.h, when any were
+ * recorded): a login older than one that lost a group gets nothing.  0;
+ * JG_EDENIED with the policy's reason in why; JG_ENOMEM, JG_ESTORE or
+ * JG_EUNAVAIL.
  */
 int jg_access_grant_qualifies(struct jg_store_conn *conn, const struct jg_policy_set *set,
 			      const char *grant, const char *const *groups, size_t ngroups,

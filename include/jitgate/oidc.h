@@ -43,6 +43,12 @@ struct jg_identity {
 	size_t ngroups;
 	char via[16];	 /* "bearer" or "session" */
 	int64_t expires; /* Unix seconds: token exp or session end */
+	/*
+	 * Unix seconds: when this authentication was issued (the token's iat,
+	 * or the session's sign-in), never when it is used; 0 when unknown (a
+	 * token without iat).  Orders the groups seen (session.h).
+	 */
+	int64_t issued_at;
 };
 
 /* Prepares a provider from cfg (no network yet).  NULL issuer: JG_ENOTFOUND. */

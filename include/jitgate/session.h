@@ -42,7 +42,7 @@ int jg_session_put(struct jg_store_conn *conn, const struct jg_identity *id, int
 		   char csrf[JG_SESSION_TOKEN_LEN + 1]);
 /*
  * Looks a session up by its cookie value: *id (via "session", expires =
- * the session's end) and its csrf.  Ends it (JG_ENOTFOUND) when past its
+ * the session's end, issued_at = its sign-in) and its csrf.  Ends it (JG_ENOTFOUND) when past its
  * lifetime or idle for longer than idle seconds; refreshes last_seen.
  */
 int jg_session_get(struct jg_store *store, const char *token, int64_t now, int64_t idle,
@@ -50,8 +50,9 @@ int jg_session_get(struct jg_store *store, const char *token, int64_t now, int64
 /* Ends the session with this cookie value (no error when there is none). */
 int jg_session_delete(struct jg_store_conn *conn, const char *token);
 /*
- * Ends every session of user sub (off-boarding; conn: inside the caller's
- * transaction).  Returns 0 (also when there was none) or JG_ESTORE.
+ * Ends every session of user sub and deletes the groups seen of them
+ * (off-boarding; conn: inside the caller's transaction).  Returns 0 (also
+ * when there was none) or JG_ESTORE.
  */
 int jg_session_delete_user(struct jg_store_conn *conn, const char *sub);
 /*
@@ -63,16 +64,19 @@ int jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t 
 
 /*
  * The groups seen: each authentication (a sign-in, a verified bearer token)
- * records the groups it carried as the subject's newest (table
- * identity_groups), replacing an older row only; an unchanged row is
- * rewritten at most once a minute.  _record writes on conn (in the
- * caller's transaction when one is open), _record_now on a connection of
- * its own.  0, JG_ENOMEM or JG_ESTORE.
+ * records the groups it carried, as of issued_at (Unix seconds: when the
+ * authentication was issued, the token's iat or the sign-in's time, never
+ * when it is used), in table identity_groups.  The row is replaced only by
+ * an authentication issued later (or as late, with other groups): an old
+ * token used after a newer sign-in changes nothing.  issued_at <= 0 (age
+ * unknown) records nothing.  _record writes on conn (in the caller's
+ * transaction when one is open), _record_now on a connection of its own.
+ * 0, JG_ENOMEM or JG_ESTORE.
  */
 int jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *id,
-			      int64_t now);
+			      int64_t issued_at);
 int jg_identity_groups_record_now(struct jg_store *store, const struct jg_identity *id,
-				  int64_t now);
+				  int64_t issued_at);
 /*
  * The newest groups seen for sub: *groups a new JSON array of strings (the
  * caller's), *seen_at when.  JG_ENOTFOUND when none was ever recorded,

@@ -27,27 +27,9 @@ struct jg_token_issuer {
 };
 
 /*
- * Issues a token for grant to its requester sub (actor: the entry's actor,
- * "user:<sub>") at time now (Unix seconds).  Returns 0 with *claims filled
- * and *token the signed token (a secret: the caller wipes and frees it);
- * otherwise a reason in why and JG_ENOTFOUND (no such grant, or someone
- * else's), JG_ECONFLICT (not active), JG_EUNAVAIL (no signing key, or the
- * audit log cannot be written: nothing was issued) or JG_ECRYPTO (the token
- * could not be signed; the issuance is recorded).
- */
-int jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, const char *actor,
-			     const char *grant, int64_t now, struct jg_token_claims *claims,
-			     char **token, char *why, size_t whylen)
-    __attribute__((warn_unused_result));
-
-/*
- * The caller as the server knows it: jg_token_issue_for_grant for a holder
- * authenticated now with groups, who must still qualify for the grant
- * under policies (access.h, jg_access_grant_qualifies; checked in the
- * transaction of the token.issued entry).  JG_EDENIED with the reason in
- * why when they no longer do: nothing is issued.  The API and the web
- * pages issue through this; jg_token_issue_for_grant alone is for the
- * tests and benchmarks that hold no policies.
+ * The caller as the server knows it: sub (the grant's requester), actor
+ * (the entry's actor, "user:<sub>"), the groups they authenticated with
+ * now, and the policies in force.
  */
 struct jg_token_holder {
 	const char *sub, *actor;
@@ -55,6 +37,19 @@ struct jg_token_holder {
 	size_t ngroups;
 	const struct jg_policy_set *policies;
 };
+/*
+ * Issues a token for grant to holder who at time now (Unix seconds), when
+ * they still qualify for it with both their groups and the newest groups
+ * seen for them (access.h, jg_access_grant_qualifies; checked in the
+ * transaction of the token.issued entry).  Returns 0 with *claims filled
+ * and *token the signed token (a secret: the caller wipes and frees it);
+ * otherwise a reason in why and JG_ENOTFOUND (no such grant, or someone
+ * else's), JG_ECONFLICT (not active), JG_EDENIED (their groups no longer
+ * qualify: nothing is issued), JG_EUNAVAIL (no signing key, or the audit
+ * log cannot be written: nothing was issued) or JG_ECRYPTO (the token
+ * could not be signed; the issuance is recorded).  The only way to issue:
+ * the API, the web pages, the tests and the benchmark all take it.
+ */
 int jg_token_issue_for_holder(const struct jg_token_issuer *is, const struct jg_token_holder *who,
 			      const char *grant, int64_t now, struct jg_token_claims *claims,
 			      char **token, char *why, size_t whylen)

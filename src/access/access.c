@@ -588,6 +588,8 @@ struct op_job {
 	/* OP_APPROVE of an extension's last approval: the grant it moved, written after */
 	int extended;
 	int64_t previous_expires_at, new_expires_at;
+	/* OP_APPROVE past a scheduled start, the requester no longer qualifying: why not */
+	char not_activated[600];
 	char *why;
 	size_t whylen;
 };
@@ -703,6 +705,36 @@ end_grant(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *i
 			jg_access_req_clear(&r);
 		}
 	}
+	return rc;
+}
+
+/*
+ * Scheduled grant r (approved, state 'scheduled') does not start: its
+ * requester no longer qualifies (why, the policy's reason).  The grant ends
+ * before it began, revoked by system, through end_grant with entry
+ * grant.not_activated {grant, service, reason}, and the requester and its
+ * approvers hear of it.  The sweeper's start (activate) and an approval
+ * given past the start (approve) end it so alike.
+ */
+static int
+not_activated(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const struct req *r,
+	      const char *why)
+{
+	char reason[700];
+	json_t *data = json_pack("{s:s,s:s}", "grant", r->id, "service", r->service);
+	int rc;
+
+	if (data == NULL)
+		return JG_ENOMEM;
+	snprintf(reason, sizeof(reason), "the requester no longer qualifies: %s", why);
+	rc = jg_access_entry_text(ctx, data, "reason", reason);
+	if (rc == 0)
+		rc = end_grant(tx, ctx, r->id, "revoked", reason, "system", "grant.not_activated",
+			       data, 1);
+	if (rc == 0)
+		rc = jg_access_notice(ctx, jg_audit_tx_conn(tx), "grant.not_activated", r,
+				      JG_NOTIFY_REQUESTER | JG_NOTIFY_APPROVERS, NULL);
+	json_decref(data);
 	return rc;
 }
 
@@ -859,6 +891,26 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	/* a request approved before its start: scheduled; at or after it: active at once */
 	int later = !r->extends[0] && r->starts_at > j->ctx->now;
 	int64_t from = later ? r->starts_at : j->ctx->now;
+	if (t.m.met && !r->extends[0] && !later && r->starts_at > 0) {
+		/*
+		 * Past its start, the approval starts it as the sweeper would
+		 * have: only while the requester qualifies with the newest groups
+		 * seen.  Otherwise it is approved as scheduled, and op_fn ends it
+		 * right after the approval's entry (not_activated).
+		 */
+		rc = jg_access_requalify(j->ctx, conn, r, j->not_activated,
+					 sizeof(j->not_activated));
+		if (rc == JG_EDENIED) {
+			later = 1; /* from stays now: the window it would have had */
+			rc = 0;
+		} else {
+			if (rc != 0)
+				snprintf(j->why, j->whylen, "%s", j->not_activated);
+			j->not_activated[0] = '\0';
+			if (rc != 0)
+				goto out;
+		}
+	}
 	json_object_set_new(data, "activated", json_boolean(t.m.met && !r->extends[0] && !later));
 	if (t.m.met && r->extends[0]) {
 		/* an extension's last approval moves its grant's end (grant.extended, op_fn) */
@@ -889,6 +941,7 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 			goto out;
 		}
 		if (later) {
+			/* not_activated: scheduled as far as this entry goes; ended right after */
 			json_object_set_new(data, "scheduled", json_true());
 			json_object_set_new(data, "starts_at", json_integer(r->starts_at));
 		}
@@ -1240,6 +1293,12 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 	if (rc == 0 && j->extended)
 		rc = append_extended(tx, c->actor, r.extends, r.id, j->previous_expires_at,
 				     j->new_expires_at);
+	if (rc == 0 && j->not_activated[0] != '\0') {
+		/* as the sweeper finds it: approved, scheduled */
+		jg_access_req_clear(&r);
+		if ((rc = jg_access_req_load(conn, j->id, &r)) == 0)
+			rc = not_activated(tx, j->ctx, &r, j->not_activated);
+	}
 	json_decref(data);
 	jg_access_req_clear(&r);
 	if (j->op == OP_EXTEND)
@@ -1545,18 +1604,9 @@ activate(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id
 		goto out;
 	rc = jg_access_requalify(ctx, conn, &r, why, sizeof(why));
 	if (rc == JG_EDENIED) {
-		char reason[700];
-		snprintf(reason, sizeof(reason), "the requester no longer qualifies: %s", why);
 		*started = 0;
-		data = json_pack("{s:s,s:s}", "grant", r.id, "service", r.service);
-		rc = jg_access_entry_text(ctx, data, "reason", reason);
 		/* the grant ends before it began: through end_grant like every grant's end */
-		if (rc == 0)
-			rc = end_grant(tx, ctx, r.id, "revoked", reason, "system",
-				       "grant.not_activated", data, 1);
-		if (rc == 0)
-			rc = jg_access_notice(ctx, conn, "grant.not_activated", &r,
-					      JG_NOTIFY_REQUESTER | JG_NOTIFY_APPROVERS, NULL);
+		rc = not_activated(tx, ctx, &r, why);
 		goto out;
 	}
 	if (rc != 0)

@@ -16,6 +16,7 @@
 
 #include "jitgate/access.h"
 #include "jitgate/error.h"
+#include "jitgate/session.h"
 #include "access_int.h"
 
 static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
@@ -178,7 +179,23 @@ jg_access_grant_qualifies(struct jg_store_conn *conn, const struct jg_policy_set
 	rc = jg_access_req_load(conn, grant, &r);
 	if (rc == 0)
 		rc = jg_access_requalify_with(set, &r, g, why, whylen);
-	else if (rc == JG_ENOTFOUND)
+	if (rc == 0) {
+		/*
+		 * And with the newest groups seen for the holder: a login issued
+		 * before a newer one that lost the group still carries it, and
+		 * must not outvote the newer (session.h).
+		 */
+		json_t *newest = NULL;
+		int64_t seen_at;
+		rc = jg_identity_groups_latest(conn, r.requester, &newest, &seen_at);
+		if (rc == 0)
+			rc = jg_access_requalify_with(set, &r, newest, why, whylen);
+		else if (rc == JG_ENOTFOUND)
+			rc = 0; /* none recorded: the caller's groups are all there is */
+		else
+			rc = jg_errf(why, whylen, JG_EUNAVAIL, "the groups seen cannot be read");
+		json_decref(newest);
+	} else if (rc == JG_ENOTFOUND)
 		rc = jg_errf(why, whylen, JG_EDENIED, "no such grant");
 	jg_access_req_clear(&r);
 	json_decref(g);

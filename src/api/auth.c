@@ -167,13 +167,14 @@ jg_auth_identify(const struct jg_auth_ctx *ctx, const struct jg_auth_input *in,
 					    rc == JG_EDENIED ? why : "invalid token");
 		}
 		/*
-		 * The groups this token carries are the newest seen for its holder
-		 * (session.h): a scheduled grant is re-evaluated with them when it
-		 * starts.  Not recording them only leaves an older row, which the
-		 * token issuance's own check of the caller's groups still backs.
+		 * The groups this token carries, as of its iat (session.h): the
+		 * newest seen for its holder unless a later sign-in or token said
+		 * otherwise.  A scheduled grant is re-evaluated with the newest
+		 * when it starts, and a token issuance with them and the caller's.
+		 * Not recording them only leaves an older row.
 		 */
-		if (ctx->store != NULL &&
-		    jg_identity_groups_record_now(ctx->store, &caller->id, ctx->now) != 0)
+		if (ctx->store != NULL && jg_identity_groups_record_now(ctx->store, &caller->id,
+									caller->id.issued_at) != 0)
 			jg_log(JG_LOG_WARN,
 			       "auth: the groups of an authentication were not recorded", NULL);
 	} else {

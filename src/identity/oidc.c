@@ -795,6 +795,8 @@ check_claims(struct jg_oidc *o, json_t *p, const char *want_aud, enum token_kind
 		id->ngroups++;
 	}
 	id->expires = exp;
+	v = json_object_get(p, "iat");
+	id->issued_at = v != NULL ? json_integer_value(v) : 0; /* an integer: checked above */
 	snprintf(id->via, sizeof(id->via), "%s", kind == ACCESS_TOKEN ? "bearer" : "session");
 	return 0;
 }

@@ -31,8 +31,9 @@ static const char sql_flow_stale[] = "DELETE FROM auth_flows WHERE created_at < 
 static const char sql_sess_put[] =
     "INSERT INTO sessions (id_sha256, sub, email, name, groups, csrf, "
     "created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char sql_sess_get[] = "SELECT sub, email, name, groups, csrf, last_seen, expires_at "
-				   "FROM sessions WHERE id_sha256 = ?";
+static const char sql_sess_get[] =
+    "SELECT sub, email, name, groups, csrf, last_seen, expires_at, created_at "
+    "FROM sessions WHERE id_sha256 = ?";
 static const char sql_sess_touch[] = "UPDATE sessions SET last_seen = ? WHERE id_sha256 = ?";
 static const char sql_sess_del[] = "DELETE FROM sessions WHERE id_sha256 = ?";
 
@@ -135,7 +136,7 @@ jg_session_put(struct jg_store_conn *conn, const struct jg_identity *id, int64_t
 	free(groups_text);
 	if (rc != JG_STMT_DONE)
 		return JG_ESTORE;
-	/* a sign-in is an authentication: its groups are the newest seen */
+	/* a sign-in is an authentication issued now: its groups are the newest seen */
 	return jg_identity_groups_record(conn, id, now);
 }
 
@@ -178,6 +179,8 @@ jg_session_get(struct jg_store *store, const char *token, int64_t now, int64_t i
 		expires = jg_stmt_column_int64(st, 6);
 		snprintf(id->via, sizeof(id->via), "session");
 		id->expires = expires;
+		/* a session's groups are its sign-in's: as old as that, however late used */
+		id->issued_at = jg_stmt_column_int64(st, 7);
 		found = 1;
 	}
 	jg_stmt_finish(st);
@@ -226,19 +229,25 @@ jg_session_delete(struct jg_store_conn *conn, const char *token)
 }
 
 static const char sql_sess_del_user[] = "DELETE FROM sessions WHERE sub = ?";
+static const char sql_groups_del_user[] = "DELETE FROM identity_groups WHERE subject = ?";
 
 int
 jg_session_delete_user(struct jg_store_conn *conn, const char *sub)
 {
+	/* the person is gone: their sessions, and the groups kept of them (personal data) */
+	const char *const sql[] = {sql_sess_del_user, sql_groups_del_user};
 	struct jg_stmt *st;
-	int rc;
 
-	if (jg_stmt_prepare(conn, sql_sess_del_user, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_text(st, 1, sub);
-	rc = jg_stmt_step(st);
-	jg_stmt_finish(st);
-	return rc == JG_STMT_DONE ? 0 : JG_ESTORE;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if (jg_stmt_prepare(conn, sql[i], &st) != 0)
+			return JG_ESTORE;
+		jg_stmt_bind_text(st, 1, sub);
+		int rc = jg_stmt_step(st);
+		jg_stmt_finish(st);
+		if (rc != JG_STMT_DONE)
+			return JG_ESTORE;
+	}
+	return 0;
 }
 
 static const char sql_sess_sweep[] = "DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?";
@@ -276,12 +285,13 @@ jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *del
 
 /*
  * The groups seen.  One row per subject, replaced by each newer
- * authentication (never by an older one: two replicas may record out of
- * order).  An unchanged row is rewritten only every GROUPS_SEEN_GRANULARITY
- * seconds, so a busy API client does not write on every call; its groups
- * are then exactly those recorded, only seen_at lags.
+ * authentication, newer by when it was *issued* (seen_at: a token's iat, a
+ * session's sign-in), never by when it is used: an old token still valid,
+ * or an old session, used after a newer sign-in that lost a group, must not
+ * bring that group back.  Nor does an older authentication replace a newer
+ * row when two replicas record out of order (the upsert's WHERE).  A busy
+ * API client writes once per token: a row as new as the token is left.
  */
-#define GROUPS_SEEN_GRANULARITY 60
 
 static const char sql_groups_get[] =
     "SELECT groups, seen_at FROM identity_groups WHERE subject = ?";
@@ -308,13 +318,17 @@ groups_text_of(const struct jg_identity *id)
 }
 
 int
-jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *id, int64_t now)
+jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *id,
+			  int64_t issued_at)
 {
 	struct jg_stmt *st;
-	char *text = groups_text_of(id);
-	int rc, step, same = 0;
+	char *text;
+	int rc = 0, step, same = 0;
 
-	if (text == NULL)
+	/* an authentication of unknown age (no iat) cannot claim to be the newest */
+	if (issued_at <= 0)
+		return 0;
+	if ((text = groups_text_of(id)) == NULL)
 		return JG_ENOMEM;
 	if ((rc = jg_stmt_prepare(conn, sql_groups_get, &st)) != 0) {
 		free(text);
@@ -324,8 +338,10 @@ jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *
 	step = jg_stmt_step(st);
 	if (step == JG_STMT_ROW) {
 		const char *had = jg_stmt_column_text(st, 0);
-		same = had != NULL && strcmp(had, text) == 0 &&
-		       jg_stmt_column_int64(st, 1) > now - GROUPS_SEEN_GRANULARITY;
+		int64_t seen = jg_stmt_column_int64(st, 1);
+		/* nothing to write: the row is newer, or as new and the same */
+		same = seen > issued_at ||
+		       (seen == issued_at && had != NULL && strcmp(had, text) == 0);
 	}
 	jg_stmt_finish(st);
 	if (step != JG_STMT_ROW && step != JG_STMT_DONE) {
@@ -335,7 +351,7 @@ jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *
 	if (!same && (rc = jg_stmt_prepare(conn, sql_groups_put, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, id->sub);
 		jg_stmt_bind_text(st, 2, text);
-		jg_stmt_bind_int64(st, 3, now);
+		jg_stmt_bind_int64(st, 3, issued_at);
 		rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
 	}
@@ -344,14 +360,17 @@ jg_identity_groups_record(struct jg_store_conn *conn, const struct jg_identity *
 }
 
 int
-jg_identity_groups_record_now(struct jg_store *store, const struct jg_identity *id, int64_t now)
+jg_identity_groups_record_now(struct jg_store *store, const struct jg_identity *id,
+			      int64_t issued_at)
 {
 	struct jg_store_conn *conn;
-	int rc = jg_store_acquire(store, &conn);
+	int rc;
 
-	if (rc != 0)
+	if (issued_at <= 0)
+		return 0; /* as _record: nothing to write, no connection needed */
+	if ((rc = jg_store_acquire(store, &conn)) != 0)
 		return rc;
-	rc = jg_identity_groups_record(conn, id, now);
+	rc = jg_identity_groups_record(conn, id, issued_at);
 	jg_store_release(store, conn);
 	return rc;
 }

@@ -19,7 +19,7 @@ struct issue_job {
 	const char *grant, *sub, *actor;
 	int64_t now, lifetime;
 	struct jg_token_claims *claims;
-	const struct jg_token_holder *who; /* NULL: no re-check of the holder's groups */
+	const struct jg_token_holder *who; /* re-checked: groups given and newest seen */
 	char *why;
 	size_t whylen;
 };
@@ -36,10 +36,13 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 	rc = jg_access_grant_for_token(jg_audit_tx_conn(tx), j->grant, j->sub, j->now, &g);
 	if (rc != 0)
 		return rc;
-	/* the holder's groups now, against the policy: one who left a group gets nothing more */
-	if (j->who != NULL && (rc = jg_access_grant_qualifies(
-				   jg_audit_tx_conn(tx), j->who->policies, j->grant, j->who->groups,
-				   j->who->ngroups, j->why, j->whylen)) != 0)
+	/*
+	 * the holder's groups now and the newest seen, against the policy: one
+	 * who left a group gets nothing more, whichever login they present
+	 */
+	if ((rc = jg_access_grant_qualifies(jg_audit_tx_conn(tx), j->who->policies, j->grant,
+					    j->who->groups, j->who->ngroups, j->why, j->whylen)) !=
+	    0)
 		return rc;
 	snprintf(c->aud, sizeof(c->aud), "%s", g.service);
 	for (size_t i = 0; i < g.ncaps && c->ncaps < 8; i++)
@@ -66,9 +69,8 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 }
 
 static int
-issue(const struct jg_token_issuer *is, const char *sub, const char *actor,
-      const struct jg_token_holder *who, const char *grant, int64_t now,
-      struct jg_token_claims *claims, char **token, char *why, size_t whylen)
+issue(const struct jg_token_issuer *is, const struct jg_token_holder *who, const char *grant,
+      int64_t now, struct jg_token_claims *claims, char **token, char *why, size_t whylen)
 {
 	*token = NULL;
 	memset(claims, 0, sizeof(*claims));
@@ -78,8 +80,8 @@ issue(const struct jg_token_issuer *is, const char *sub, const char *actor,
 	}
 	snprintf(claims->iss, sizeof(claims->iss), "%s", is->issuer);
 	struct issue_job j = {.grant = grant,
-			      .sub = sub,
-			      .actor = actor,
+			      .sub = who->sub,
+			      .actor = who->actor,
 			      .now = now,
 			      .lifetime = is->lifetime,
 			      .claims = claims,
@@ -113,17 +115,9 @@ issue(const struct jg_token_issuer *is, const char *sub, const char *actor,
 }
 
 int
-jg_token_issue_for_grant(const struct jg_token_issuer *is, const char *sub, const char *actor,
-			 const char *grant, int64_t now, struct jg_token_claims *claims,
-			 char **token, char *why, size_t whylen)
-{
-	return issue(is, sub, actor, NULL, grant, now, claims, token, why, whylen);
-}
-
-int
 jg_token_issue_for_holder(const struct jg_token_issuer *is, const struct jg_token_holder *who,
 			  const char *grant, int64_t now, struct jg_token_claims *claims,
 			  char **token, char *why, size_t whylen)
 {
-	return issue(is, who->sub, who->actor, who, grant, now, claims, token, why, whylen);
+	return issue(is, who, grant, now, claims, token, why, whylen);
 }

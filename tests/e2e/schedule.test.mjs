@@ -10,6 +10,9 @@
 //   revocation (approver) and cancellation (requester) before the start: it never starts
 //   lost group before the start: not activated (grant.not_activated, revoked by system); a token
 //     for an active grant is refused to a caller whose groups no longer qualify
+//   an old access token (issued before a sign-in that lost the group) used after it: the groups
+//     seen stay the newer ones, no token is issued with it, the scheduled grant does not start
+//   approval after starts_at of a requester who lost the group: not activated either
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -217,6 +220,72 @@ describe('scheduled start (the server clock moved with libfaketime)', () => {
       await jg.idp.setGroups('alice', ['payments-eng']);
       delete jg.tokens.alice;
       assert.equal((await a.issue(now.json.id)).status, 201);
+    } finally {
+      await cleanup(owner);
+    }
+  });
+
+  test('an old token used after a newer sign-in that lost the group restores nothing', async () => {
+    const { jg, owner, setOffset } = await fakedServer();
+    try {
+      const a = actors(jg);
+      const now = await a.post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
+      assert.equal(now.json.state, 'active', now.body);
+      const start = nowS() + 300;
+      const req = await a.probeAt(start);
+      assert.equal((await a.approve(req.json.id)).json.state, 'scheduled');
+      const old = jg.tokens.alice; // issued while alice was in payments-eng, still valid
+      await sleep(1100); // the newer token's iat is a later second
+      await jg.idp.setGroups('alice', ['sales']);
+      delete jg.tokens.alice;
+      assert.equal((await a.get(req.json.id)).status, 200); // the newer authentication: sales
+      const groupsSeen = () => jg.db.rows('SELECT groups FROM identity_groups WHERE subject = ?', ['alice'])[0]?.groups;
+      assert.equal(groupsSeen(), '["sales"]');
+      // the old token, used later (the server's clock a minute on): still the newer groups
+      setOffset(60);
+      const withOld = (method, path) => jg.request(method, path, { ...json({}), headers: { ...json({}).headers, authorization: `Bearer ${old}` } });
+      assert.equal((await withOld('GET', `/v1/requests/${req.json.id}`)).status, 200);
+      assert.equal(groupsSeen(), '["sales"]');
+      const refused = await withOld('POST', `/v1/grants/${now.json.id}/token`);
+      assert.equal(refused.status, 403, refused.body);
+      assert.match(refused.json.error.message, /no longer qualify/);
+      assert.equal(entriesOf(jg, 'token.issued').length, 0);
+      setOffset(start - nowS() + 1);
+      assert.equal(await waitState(jg, req.json.id, 'revoked'), 'revoked');
+      assert.equal(entriesOf(jg, 'grant.activated').length, 0);
+      assert.equal(entriesOf(jg, 'grant.not_activated').length, 1);
+      assert.equal((await withOld('POST', `/v1/grants/${req.json.id}/token`)).status, 409);
+    } finally {
+      await cleanup(owner);
+    }
+  });
+
+  test('approval after starts_at of a requester who lost the group: not activated', async () => {
+    const { jg, owner, setOffset } = await fakedServer();
+    try {
+      const a = actors(jg);
+      const start = nowS() + 120;
+      const req = await a.probeAt(start);
+      assert.equal(req.status, 201, req.body);
+      await jg.idp.setGroups('alice', ['sales']);
+      delete jg.tokens.alice;
+      assert.equal((await a.get(req.json.id)).status, 200); // her newest authentication: sales
+      setOffset(240);
+      await sleep(1500);
+      assert.equal(stateOf(jg, req.json.id), 'pending');
+      const ok = await a.approve(req.json.id);
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.json.state, 'revoked');
+      assert.equal(ok.json.activated_at, undefined);
+      const approved = entriesOf(jg, 'request.approved').at(-1);
+      assert.equal(approved.data.activated, false);
+      const not = entriesOf(jg, 'grant.not_activated');
+      assert.equal(not.length, 1);
+      assert.equal(not[0].actor, 'system');
+      assert.equal(not[0].data.grant, req.json.id);
+      assert.match(not[0].data.reason, /no longer qualifies/);
+      assert.equal(entriesOf(jg, 'grant.activated').length, 0);
+      assert.equal((await a.issue(req.json.id)).status, 409);
     } finally {
       await cleanup(owner);
     }

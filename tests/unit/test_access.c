@@ -1152,6 +1152,46 @@ test_access_approval_after_the_start_activates_at_once(void **state)
 }
 
 /*
+ * Approved after its start, a grant starts only when its requester still
+ * qualifies with the newest groups seen, as the sweeper's start: otherwise
+ * it is approved and at once not activated (grant.not_activated by system).
+ */
+static void
+test_access_approval_after_the_start_rechecks_the_groups(void **state)
+{
+	struct fixture *f = *state;
+	char id[64], st[16];
+	json_t *out, *e = NULL;
+	static const char *const sales[] = {"sales"};
+
+	assert_int_equal(create_at(f, &alice, probe, T0 + 100, id, &out), 0);
+	json_decref(out);
+	struct jg_identity who = {.sub = "alice", .ngroups = 1};
+	who.groups[0] = (char *)sales[0];
+	struct jg_store_conn *conn;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_identity_groups_record(conn, &who, T0 + 300), 0);
+	jg_store_release(f->store, conn);
+	f->ctx.now = T0 + 500;
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, id, &out, NULL, 0), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "revoked");
+	assert_null(json_object_get(out, "activated_at"));
+	json_decref(out);
+	assert_string_equal(state_of(f, id, st), "revoked");
+	assert_int_equal(entries(f, "request.approved", NULL, &e), 1);
+	assert_true(json_is_false(json_object_get(json_object_get(e, "data"), "activated")));
+	json_decref(e);
+	e = NULL;
+	assert_int_equal(entries(f, "grant.not_activated", "system", &e), 1);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_object_get(e, "data"), "reason")),
+		   "no longer qualifies"));
+	json_decref(e);
+	assert_int_equal(entries(f, "grant.activated", NULL, NULL), 0);
+	assert_int_equal(token_verdict(f, id, T0 + 500), JG_ECONFLICT);
+}
+
+/*
  * At its start the policy is evaluated again with the newest groups seen
  * for the requester: one who left the group gets nothing (revoked,
  * grant.not_activated with the reason); a token is refused to a caller
@@ -1180,8 +1220,18 @@ test_access_scheduled_grant_not_started_without_the_group(void **state)
 	assert_int_equal(
 	    jg_access_grant_qualifies(conn, f->policies, id, sales, 1, why, sizeof(why)),
 	    JG_EDENIED);
+	/*
+	 * and with the newest groups seen: a caller still holding an older
+	 * login with eng (issued before the sign-in above) gets nothing, and
+	 * using that login later does not bring eng back
+	 */
 	assert_int_equal(jg_access_grant_qualifies(conn, f->policies, id, eng, 1, why, sizeof(why)),
-			 0);
+			 JG_EDENIED);
+	struct jg_identity old = {.sub = "alice", .ngroups = 1};
+	old.groups[0] = (char *)eng[0];
+	assert_int_equal(jg_identity_groups_record(conn, &old, T0 + 200), 0);
+	assert_int_equal(jg_access_grant_qualifies(conn, f->policies, id, eng, 1, why, sizeof(why)),
+			 JG_EDENIED);
 	jg_store_release(f->store, conn);
 	f->ctx.now = T0 + 600;
 	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
@@ -1233,9 +1283,21 @@ test_access_scheduled_grant_cancelled_or_revoked(void **state)
 	json_decref(out);
 	assert_int_equal(jg_access_approve(&f->ctx, &lead, id3, &out, NULL, 0), 0);
 	json_decref(out);
+	struct jg_identity who = {.sub = "alice", .ngroups = 1};
+	who.groups[0] = (char *)eng[0];
+	struct jg_store_conn *conn;
+	json_t *g = NULL;
+	int64_t at;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_identity_groups_record(conn, &who, T0), 0);
+	jg_store_release(f->store, conn);
 	assert_int_equal(jg_access_revoke_user(&f->ctx, &admin, "alice", &out, NULL, 0), 0);
 	assert_int_equal(int_of(out, "revoked"), 1);
 	json_decref(out);
+	/* the groups kept of the off-boarded are gone with them */
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_identity_groups_latest(conn, "alice", &g, &at), JG_ENOTFOUND);
+	jg_store_release(f->store, conn);
 	f->ctx.now = T0 + 600;
 	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
 	assert_string_equal(state_of(f, id1, st), "cancelled");
@@ -1324,6 +1386,8 @@ main(int argc, char **argv)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_access_scheduled_grant_not_started_without_the_group, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_access_approval_after_the_start_rechecks_the_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_scheduled_grant_cancelled_or_revoked, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_starts_at_is_bounded, setup, teardown),

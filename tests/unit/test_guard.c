@@ -198,8 +198,13 @@ bearer(struct fixture *f, const char *grant_id, struct jg_token_claims *claims)
 {
 	struct jg_token_claims c;
 	char *token = NULL, why[256] = "";
-	if (jg_token_issue_for_grant(&f->issuer, "alice", "user:alice", grant_id, now_s, &c, &token,
-				     why, sizeof(why)) != 0)
+	const struct jg_token_holder who = {.sub = alice.sub,
+					    .actor = alice.actor,
+					    .groups = alice.groups,
+					    .ngroups = alice.ngroups,
+					    .policies = f->policies};
+	if (jg_token_issue_for_holder(&f->issuer, &who, grant_id, now_s, &c, &token, why,
+				      sizeof(why)) != 0)
 		fail_msg("issue: %s", why);
 	if (claims)
 		*claims = c;

@@ -122,6 +122,7 @@ test_session_put_get(void **state)
 	assert_int_equal(id.ngroups, 2);
 	assert_string_equal(id.groups[1], "g2");
 	assert_int_equal(id.expires, T0 + LIFETIME);
+	assert_int_equal(id.issued_at, T0); /* its sign-in, not this use */
 	assert_string_equal(got, csrf);
 	/* another value of the same length opens nothing, nor does a cut one */
 	char other[JG_SESSION_TOKEN_LEN + 1];
@@ -205,6 +206,10 @@ test_session_delete_and_delete_user(void **state)
 	assert_int_equal(get(f, b, T0 + 2, &id, csrf), 0);
 	assert_string_equal(id.sub, "bob");
 	jg_identity_clear(&id);
+	/* the groups seen of the off-boarded are gone too; others' stay */
+	assert_int_equal(rows(f, "SELECT count(*) FROM identity_groups WHERE subject = 'alice'"),
+			 0);
+	assert_int_equal(rows(f, "SELECT count(*) FROM identity_groups WHERE subject = 'bob'"), 1);
 }
 
 static void
@@ -273,9 +278,9 @@ groups_of(struct fixture *f, const char *sub, char *text, size_t len, int64_t *s
 	json_decref(g);
 }
 
-/* Records the groups of an authentication of sub carrying group g at now. */
+/* Records the groups of an authentication of sub carrying group g, issued at issued. */
 static void
-seen(struct fixture *f, const char *sub, const char *g, int64_t now)
+seen(struct fixture *f, const char *sub, const char *g, int64_t issued)
 {
 	struct jg_identity id = {0};
 	struct jg_store_conn *c;
@@ -283,15 +288,16 @@ seen(struct fixture *f, const char *sub, const char *g, int64_t now)
 	id.groups[0] = strdup(g);
 	id.ngroups = 1;
 	assert_int_equal(jg_store_acquire(f->store, &c), 0);
-	assert_int_equal(jg_identity_groups_record(c, &id, now), 0);
+	assert_int_equal(jg_identity_groups_record(c, &id, issued), 0);
 	jg_store_release(f->store, c);
 	jg_identity_clear(&id);
 }
 
 /*
- * A sign-in records its groups; a newer authentication replaces them, an
- * older one (another replica's, late) never does; unchanged groups are
- * rewritten at most once a minute, changed ones at once.
+ * A sign-in records its groups; an authentication issued later replaces
+ * them, one issued earlier never does, however late it is used (an old
+ * token after a newer sign-in, another replica's record); one of unknown
+ * age (no iat) records nothing.
  */
 static void
 test_session_groups_seen_keep_the_newest(void **state)
@@ -313,14 +319,29 @@ test_session_groups_seen_keep_the_newest(void **state)
 	groups_of(f, "alice", text, sizeof(text), &at);
 	assert_string_equal(text, "[\"sales\"]");
 	assert_int_equal(at, T0 + 10);
-	seen(f, "alice", "g1", T0 + 5); /* older: ignored */
+	seen(f, "alice", "g1", T0 + 5); /* issued earlier: ignored */
 	groups_of(f, "alice", text, sizeof(text), &at);
 	assert_string_equal(text, "[\"sales\"]");
-	seen(f, "alice", "sales", T0 + 30); /* unchanged within the minute: not rewritten */
+	assert_int_equal(at, T0 + 10);
+	seen(f, "alice", "g1", 0); /* of unknown age: ignored */
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_string_equal(text, "[\"sales\"]");
+	seen(f, "alice", "sales", T0 + 10); /* the same token again: nothing to write */
 	groups_of(f, "alice", text, sizeof(text), &at);
 	assert_int_equal(at, T0 + 10);
-	seen(f, "alice", "sales", T0 + 70); /* unchanged, a minute later: seen again */
+	seen(f, "alice", "sales", T0 + 70); /* a newer token, same groups: seen again */
 	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_int_equal(at, T0 + 70);
+	/* an old session used now is as old as its sign-in: it changes nothing */
+	struct jg_identity id = {0};
+	assert_int_equal(jg_session_get(f->store, token, T0 + 100, IDLE, &id, csrf), 0);
+	assert_int_equal(id.issued_at, T0);
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_identity_groups_record(c, &id, id.issued_at), 0);
+	jg_store_release(f->store, c);
+	jg_identity_clear(&id);
+	groups_of(f, "alice", text, sizeof(text), &at);
+	assert_string_equal(text, "[\"sales\"]");
 	assert_int_equal(at, T0 + 70);
 }
 
