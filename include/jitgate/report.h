@@ -75,7 +75,10 @@ void jg_report_scan_free(struct jg_report_scan *s);
 /*
  * The report of q from the log of store, read verified: the entries from
  * the first whose ts is at or after q->from (a binary search on ts, which
- * writers keep non-decreasing) are read in chunks, each checked for form
+ * writers keep non-decreasing; the entry before it is read and proven too,
+ * and its ts must be before q->from, else JG_EVERIFY: the stored ts the
+ * search read were edited; a ts stepping back among the entries read, as
+ * in a log from before 0015, makes the whole log be read) are read in chunks, each checked for form
  * and linked to the one before by its prev hash, up to at most the end of
  * the log as verified now (jg_audit_check); the last one read is then
  * proven into that verified tree (jg_audit_anchor_check), which proves

@@ -21,10 +21,20 @@
 
 #include <cmocka.h>
 
+#include <time.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
+#include "jitgate/audit.h"
+#include "jitgate/audit_chain.h"
+#include "jitgate/config.h"
 #include "jitgate/error.h"
+#include "jitgate/keys.h"
+#include "jitgate/migrate.h"
 #include "jitgate/report.h"
+#include "jitgate/store.h"
+#include "unit_fs.h"
 
 #define T0 1800000000LL /* seconds: the period is [T0, T0 + 1000) */
 
@@ -248,6 +258,150 @@ test_report_csv(void **state)
 	json_decref(r);
 }
 
+/* ---- the verified read of a real log (report_read.c) ----------------------------------- */
+
+struct logfix {
+	char root[64], db[128], keys[128];
+	struct jg_store *store;
+	struct jg_audit *audit;
+};
+
+static void
+log_open(struct logfix *f)
+{
+	struct jg_audit_config cfg = {.origin = "jitgate.test/report",
+				      .checkpoint_entries = 1000000,
+				      .checkpoint_seconds = 3600,
+				      .verify_threads = 1};
+	char err[512] = "";
+	snprintf(f->root, sizeof(f->root), "/tmp/jg-report-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->db, sizeof(f->db), "%s/test.db", f->root);
+	snprintf(f->keys, sizeof(f->keys), "%s/keys", f->root);
+	if (jg_store_open(f->db, &f->store, err, sizeof(err)) != 0 ||
+	    jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0 ||
+	    jg_keys_generate(f->keys, err, sizeof(err)) != 0 ||
+	    jg_audit_open(f->store, f->keys, &cfg, &f->audit, err, sizeof(err)) != 0)
+		fail_msg("log_open: %s", err);
+	assert_int_equal(jg_audit_start(f->audit), 0);
+	/* serve hands over the log verified at start; here it is empty */
+	struct jg_chain chain;
+	jg_chain_init(&chain, 1);
+	jg_audit_set_verified(f->audit, &chain);
+}
+
+static void
+log_close(struct logfix *f)
+{
+	jg_audit_free(f->audit);
+	jg_store_close(f->store);
+	unit_rm_tree(f->root);
+}
+
+static void
+log_sql(struct logfix *f, const char *sql)
+{
+	struct jg_store_conn *c;
+	char err[512] = "";
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	int rc = jg_store_exec_script(c, sql, err, sizeof(err));
+	jg_store_release(f->store, c);
+	if (rc != 0)
+		fail_msg("%s: %s", sql, err);
+}
+
+static int64_t
+log_int(struct logfix *f, const char *sql)
+{
+	struct jg_store_conn *c;
+	struct jg_stmt *st;
+	int64_t v = -1;
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_stmt_prepare(c, sql, &st), 0);
+	if (jg_stmt_step(st) == JG_STMT_ROW)
+		v = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	jg_store_release(f->store, c);
+	return v;
+}
+
+static void
+log_append(struct logfix *f, const char *type, json_t *data)
+{
+	assert_int_equal(jg_audit_append(f->audit, type, "user:alice", data, NULL), 0);
+	json_decref(data);
+}
+
+static json_t *
+created_data(const char *id)
+{
+	return json_pack("{s:s,s:s,s:[s],s:i,s:s,s:b,s:I}", "request", id, "service",
+			 "payment-gateway", "capabilities", "read-logs", "duration", 600, "state",
+			 "active", "break_glass", 0, "expires_at", (json_int_t)time(NULL) + 600);
+}
+
+/*
+ * Finding 2 of the issue-19 review: the binary search for the period's
+ * first entry reads stored ts that nothing verified.  Someone with write
+ * access to the database sets ts of the period's first entries (those the
+ * search probes) before the period: the search lands later and the
+ * period's first grant would be skipped from a report that still
+ * verifies.  The read starts at the entry before the search's answer,
+ * proven through the links, and its ts must be before the period: the
+ * report is refused instead.
+ */
+static void
+test_report_start_not_misled(void **state)
+{
+	(void)state;
+	struct logfix f = {0};
+	json_t *out = NULL;
+	log_open(&f);
+	for (int i = 0; i < 40; i++)
+		log_append(&f, "x.filler", json_object());
+	int64_t last_ms = log_int(&f, "SELECT json_extract(CAST(entry AS TEXT), '$.ts') FROM "
+				      "audit_log ORDER BY seq DESC LIMIT 1");
+	int64_t from = last_ms / 1000 + 1;
+	struct timespec now;
+	do {
+		usleep(20000);
+		clock_gettime(CLOCK_REALTIME, &now);
+	} while ((int64_t)now.tv_sec < from || now.tv_nsec < 50000000);
+	log_append(&f, "request.created", created_data("req_first"));
+	int64_t first = log_int(&f, "SELECT max(seq) FROM audit_log");
+	assert_true(log_int(&f, "SELECT json_extract(CAST(entry AS TEXT), '$.ts') FROM audit_log "
+				"ORDER BY seq DESC LIMIT 1") >= from * 1000);
+	for (int i = 0; i < 40; i++)
+		log_append(&f, "x.filler", json_object());
+	log_append(&f, "request.created", created_data("req_later"));
+
+	struct jg_report_query q = {.from = from, .to = from + 3600};
+	assert_int_equal(jg_report_access(f.audit, f.store, &q, &out), 0);
+	assert_non_null(grant_of(out, "req_first"));
+	assert_non_null(grant_of(out, "req_later"));
+	/* the entry before the period is read to prove the start, not reported as scanned */
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(out, "scanned"), "first_seq")),
+	    first);
+	json_decref(out);
+	out = NULL;
+
+	/* the attack: the period's first 31 entries dated before it, in the stored bytes */
+	log_sql(&f, "DROP TRIGGER audit_log_no_update");
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE audit_log SET entry = CAST(json_set(CAST(entry AS TEXT), '$.ts', 0) AS "
+		 "BLOB) WHERE seq BETWEEN %lld AND %lld",
+		 (long long)first, (long long)first + 30);
+	log_sql(&f, sql);
+	int rc = jg_report_access(f.audit, f.store, &q, &out);
+	if (rc == 0)
+		fail_msg("a report that %s req_first was made from a misled search",
+			 grant_of(out, "req_first") ? "shows" : "silently skips");
+	assert_int_equal(rc, JG_EVERIFY);
+	log_close(&f);
+}
+
 int
 main(void)
 {
@@ -255,6 +409,7 @@ main(void)
 	    cmocka_unit_test(test_report_flags),
 	    cmocka_unit_test(test_report_done),
 	    cmocka_unit_test(test_report_csv),
+	    cmocka_unit_test(test_report_start_not_misled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
