@@ -14,7 +14,8 @@
  * today's request.created, request.approved, request.denied/cancelled/
  * expired, grant.expired, grant.revoked, grant.reviewed, token.issued,
  * guard.refused and the guarded actions (logs.read, ..., with "pii": true
- * under read-pii); and those of issue 19's other items: grant.activated and
+ * under read-pii); and those of issue 19's other items: request.approved
+ * with scheduled: true (a grant not started yet), grant.activated and
  * grant.not_activated (a scheduled start), grant.extended (the "extended"
  * flag), grant.receipt (when present, its data is the grant's summary).
  *

@@ -44,6 +44,7 @@ struct grec {
 	enum state state;
 	int granted; /* approved at some point: a grant, reported */
 	int64_t start, expires_at, end;
+	int64_t starts_at; /* the start asked for (request.created's starts_at; 0: at once) */
 	char end_reason[24];
 	json_t *approvers; /* actor strings, in order, once each */
 	char reviewed_by[300];
@@ -168,6 +169,7 @@ on_created(struct jg_report_scan *s, const struct ev *e)
 	g->requested_at = e->ts;
 	g->duration = json_integer_value(json_object_get(e->data, "duration"));
 	g->break_glass = json_is_true(json_object_get(e->data, "break_glass"));
+	g->starts_at = json_integer_value(json_object_get(e->data, "starts_at"));
 	const char *state = str(e->data, "state");
 	if (state && strcmp(state, "active") == 0) {
 		g->state = ACTIVE;
@@ -196,16 +198,29 @@ on_approved(struct grec *g, const struct ev *e)
 	    strcmp(json_string_value(v), who(e->actor)) == 0;
 	if (!dup && json_array_append_new(g->approvers, json_string(who(e->actor))) != 0)
 		return JG_ENOMEM;
-	if (g->state != PENDING || !json_is_true(json_object_get(e->data, "activated")))
+	if (g->state != PENDING)
 		return 0;
-	g->granted = 1;
 	json_t *exp = json_object_get(e->data, "expires_at");
-	if (exp == NULL) { /* approved before its start: activated later (grant.activated) */
+	if (json_is_true(json_object_get(e->data, "scheduled"))) {
+		/*
+		 * approved before its start (activated: false, scheduled: true): a
+		 * grant, not usable yet; grant.activated starts it, or it ends
+		 * unstarted (request.cancelled / grant.revoked with was "scheduled",
+		 * grant.not_activated).  expires_at is the planned end.
+		 */
+		g->granted = 1;
 		g->state = SCHEDULED;
+		g->expires_at = json_integer_value(exp);
+		json_t *at = json_object_get(e->data, "starts_at");
+		if (at)
+			g->starts_at = json_integer_value(at);
 		return 0;
 	}
+	if (!json_is_true(json_object_get(e->data, "activated")))
+		return 0;
+	g->granted = 1;
 	g->state = ACTIVE;
-	g->expires_at = json_integer_value(exp);
+	g->expires_at = exp ? json_integer_value(exp) : e->ts + g->duration;
 	g->start = g->expires_at - g->duration; /* as its receipt counts it */
 	return 0;
 }
@@ -420,6 +435,8 @@ grant_json(const struct grec *g)
 			json_array_append_new(flags, json_string("extended"));
 		if (g->break_glass && !g->reviewed)
 			json_array_append_new(flags, json_string("break_glass_unreviewed"));
+		if (g->state == ENDED && g->start == 0)
+			json_array_append_new(flags, json_string("never_started"));
 	}
 	/* a grant.receipt, when the log has one, is the summary (its data as written) */
 	if (g->receipt)
@@ -457,6 +474,11 @@ grant_json(const struct grec *g)
 	    json_pack("{s:I,s:I}", "first_seq", (json_int_t)g->first_seq, "last_seq",
 		      (json_int_t)g->last_seq));
 	json_decref(actions);
+	if (out && json_object_set_new(out, "starts_at",
+				       or_null_int(g->starts_at != 0, g->starts_at)) != 0) {
+		json_decref(out);
+		out = NULL;
+	}
 	return out;
 }
 

@@ -258,6 +258,123 @@ test_report_csv(void **state)
 	json_decref(r);
 }
 
+static json_t *
+window_of(json_t *r, const char *id, const char *key)
+{
+	json_t *g = grant_of(r, id);
+	assert_non_null(g);
+	return json_object_get(json_object_get(g, "window"), key);
+}
+
+static void
+created_later(struct jg_report_scan *s, int64_t ts, const char *id, const char *state)
+{
+	/* as access.c writes it: starts_at, no expires_at (not active at once) */
+	feed(s, ts, "request.created", "user:alice",
+	     json_pack("{s:s,s:s,s:[s],s:i,s:s,s:b,s:I}", "request", id, "service",
+		       "payment-gateway", "capabilities", "read-logs", "duration", 600, "state",
+		       state, "break_glass", 0, "starts_at", (json_int_t)T0 + 100));
+}
+
+static void
+approved_later(struct jg_report_scan *s, int64_t ts, const char *id)
+{
+	/* access.c approve(): approved before starts_at */
+	feed(s, ts, "request.approved", "user:carol",
+	     json_pack("{s:s,s:s,s:b,s:b,s:I,s:I}", "request", id, "service", "payment-gateway",
+		       "activated", 0, "scheduled", 1, "starts_at", (json_int_t)T0 + 100,
+		       "expires_at", (json_int_t)T0 + 700));
+}
+
+/*
+ * Scheduled starts (review finding 9), entries as access.c writes them:
+ * approved before its start is a grant (scheduled, not pending); its
+ * window is grant.activated's activated_at .. expires_at; one cancelled,
+ * revoked or not activated before its start is a grant that ended
+ * without starting; one granted at once with a later start (created
+ * "scheduled") is a grant too.
+ */
+static void
+test_report_scheduled(void **state)
+{
+	(void)state;
+	struct jg_report_query q = {.from = T0, .to = T0 + 1000};
+	struct jg_report_scan *s = NULL;
+	json_t *r = NULL, *g;
+
+	next_seq = 10;
+	assert_int_equal(jg_report_scan_new(&q, &s), 0);
+	created_later(s, T0 + 1, "req_started", "pending");
+	created_later(s, T0 + 2, "req_waiting", "pending");
+	created_later(s, T0 + 3, "req_cancelled", "pending");
+	created_later(s, T0 + 4, "req_notact", "pending");
+	created_later(s, T0 + 5, "req_revoked", "pending");
+	created_later(s, T0 + 6, "req_auto", "scheduled");
+	created_later(s, T0 + 7, "req_unapproved", "pending");
+	approved_later(s, T0 + 10, "req_started");
+	approved_later(s, T0 + 11, "req_waiting");
+	approved_later(s, T0 + 12, "req_cancelled");
+	approved_later(s, T0 + 13, "req_notact");
+	approved_later(s, T0 + 14, "req_revoked");
+	feed(s, T0 + 20, "request.cancelled", "user:alice",
+	     json_pack("{s:s,s:s,s:s}", "request", "req_cancelled", "service", "payment-gateway",
+		       "was", "scheduled"));
+	feed(s, T0 + 21, "grant.revoked", "user:bob",
+	     json_pack("{s:s,s:s,s:s}", "request", "req_revoked", "service", "payment-gateway",
+		       "was", "scheduled"));
+	feed(s, T0 + 100, "grant.activated", "system",
+	     json_pack("{s:s,s:s,s:I,s:I}", "grant", "req_started", "service", "payment-gateway",
+		       "activated_at", (json_int_t)T0 + 100, "expires_at", (json_int_t)T0 + 700));
+	feed(s, T0 + 100, "grant.not_activated", "system",
+	     json_pack("{s:s,s:s,s:s}", "grant", "req_notact", "service", "payment-gateway",
+		       "reason", "m:0123"));
+	feed(s, T0 + 101, "grant.activated", "system",
+	     json_pack("{s:s,s:s,s:I,s:I}", "grant", "req_auto", "service", "payment-gateway",
+		       "activated_at", (json_int_t)T0 + 100, "expires_at", (json_int_t)T0 + 700));
+	feed(s, T0 + 102, "token.issued", "user:alice", json_pack("{s:s}", "grant", "req_started"));
+	feed(s, T0 + 103, "logs.read", "user:alice", json_pack("{s:s}", "grant", "req_started"));
+	assert_int_equal(jg_report_scan_finish(s, &r), 0);
+	jg_report_scan_free(s);
+
+	/* every approved one is a grant; the one never approved is not */
+	assert_int_equal(json_array_size(json_object_get(r, "grants")), 6);
+	assert_null(grant_of(r, "req_unapproved"));
+
+	g = grant_of(r, "req_started");
+	assert_string_equal(json_string_value(json_object_get(g, "state")), "active");
+	assert_int_equal(json_integer_value(window_of(r, "req_started", "start")), T0 + 100);
+	assert_int_equal(json_integer_value(window_of(r, "req_started", "expires_at")), T0 + 700);
+	assert_int_equal(json_integer_value(json_object_get(g, "starts_at")), T0 + 100);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(g, "approvers"), 0)),
+			    "carol");
+	assert_false(has_flag(g, "never_used"));
+	assert_false(has_flag(g, "never_started"));
+
+	g = grant_of(r, "req_waiting"); /* approved, its start not come yet */
+	assert_string_equal(json_string_value(json_object_get(g, "state")), "scheduled");
+	assert_true(json_is_null(window_of(r, "req_waiting", "start")));
+	assert_int_equal(json_integer_value(window_of(r, "req_waiting", "expires_at")), T0 + 700);
+
+	const char *unstarted[][2] = {{"req_cancelled", "cancelled"},
+				      {"req_notact", "not_activated"},
+				      {"req_revoked", "revoked"}};
+	for (size_t i = 0; i < 3; i++) {
+		g = grant_of(r, unstarted[i][0]);
+		assert_non_null(g);
+		assert_string_equal(json_string_value(json_object_get(g, "state")), "ended");
+		assert_string_equal(json_string_value(window_of(r, unstarted[i][0], "end_reason")),
+				    unstarted[i][1]);
+		assert_true(json_is_null(window_of(r, unstarted[i][0], "start")));
+		assert_true(has_flag(g, "never_started"));
+	}
+
+	g = grant_of(r, "req_auto"); /* granted at once, started by the sweeper */
+	assert_string_equal(json_string_value(json_object_get(g, "state")), "active");
+	assert_int_equal(json_integer_value(window_of(r, "req_auto", "start")), T0 + 100);
+	assert_int_equal(json_array_size(json_object_get(g, "approvers")), 0);
+	json_decref(r);
+}
+
 /* ---- the verified read of a real log (report_read.c) ----------------------------------- */
 
 struct logfix {
@@ -409,6 +526,7 @@ main(void)
 	    cmocka_unit_test(test_report_flags),
 	    cmocka_unit_test(test_report_done),
 	    cmocka_unit_test(test_report_csv),
+	    cmocka_unit_test(test_report_scheduled),
 	    cmocka_unit_test(test_report_start_not_misled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
