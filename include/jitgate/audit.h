@@ -526,7 +526,9 @@ struct jg_audit_usage {
 /*
  * Whether an entry (type, data) names a grant: 1 with grant (its id) and
  * *d the entry's increments (entries 1, the counter of its type), 0 when it
- * names none (or is a grant.receipt).  Pure; shared by the writer and the
+ * names none (or is a grant.receipt, a request.action_refused or a
+ * request.action_refusals_suppressed: a refusal names the request another
+ * caller aimed at, not a use of it).  Pure; shared by the writer and the
  * recomputation so that both count alike.
  */
 int jg_audit_usage_classify(const char *type, const json_t *data, char grant[JG_AUDIT_GRANT_ID_MAX],

@@ -61,9 +61,15 @@ jg_audit_usage_classify(const char *type, const json_t *data, char grant[JG_AUDI
 	grant[0] = '\0';
 	if (g == NULL)
 		g = json_string_value(json_object_get(data, "request"));
-	/* the receipt names its grant but is not part of what it counts */
+	/*
+	 * the receipt names its grant but is not part of what it counts; a
+	 * refusal to a signed-in caller (and its suppressed summary) names the
+	 * request someone else aimed at: anyone who knows a grant's id could
+	 * otherwise raise its receipt's entries and last_seq
+	 */
 	if (g == NULL || *g == '\0' || strlen(g) >= JG_AUDIT_GRANT_ID_MAX ||
-	    strcmp(type, "grant.receipt") == 0)
+	    strcmp(type, "grant.receipt") == 0 || strcmp(type, "request.action_refused") == 0 ||
+	    strcmp(type, "request.action_refusals_suppressed") == 0)
 		return 0;
 	memcpy(grant, g, strlen(g) + 1);
 	d->entries = 1;

@@ -10,6 +10,9 @@
  * describes; requests outside the period or of another service are not
  * reported; the scanner says "done" only once the period is over and no
  * grant is open; the CSV quotes cells and defuses formula-looking ones.
+ * Scheduled grants are reported as access.c writes them; the verified read
+ * of a real log is not misled by edited ts; and a receipt's counters
+ * (jg_audit_usage_classify) ignore refusals aimed at a grant by others.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -375,6 +378,45 @@ test_report_scheduled(void **state)
 	json_decref(r);
 }
 
+/*
+ * Review finding 7: a receipt counts what its grant was used for.  A
+ * refusal to a signed-in caller names the request they aimed at, which
+ * anyone who knows a grant's id can cause: it must not count toward that
+ * grant (nor its suppressed summary), while the grant's own entries do.
+ */
+static void
+test_receipt_ignores_refusals(void **state)
+{
+	(void)state;
+	char grant[JG_AUDIT_GRANT_ID_MAX];
+	struct jg_audit_usage d;
+	json_t *refused = json_pack("{s:s,s:s,s:s,s:s}", "request", "req_victim", "service",
+				    "payment-gateway", "action", "revoke", "reason", "m:01");
+	json_t *summary =
+	    json_pack("{s:i,s:i,s:[s],s:[s],s:s}", "suppressed", 5, "recorded", 3, "actions",
+		      "revoke", "targets", "req_victim", "request", "req_victim");
+	json_t *revoked = json_pack("{s:s}", "request", "req_victim");
+	json_t *read = json_pack("{s:s,s:b}", "grant", "req_victim", "pii", 1);
+
+	assert_int_equal(jg_audit_usage_classify("request.action_refused", refused, grant, &d), 0);
+	assert_int_equal(d.entries, 0);
+	assert_int_equal(
+	    jg_audit_usage_classify("request.action_refusals_suppressed", summary, grant, &d), 0);
+	assert_int_equal(d.entries, 0);
+	/* the grant's own entries still count */
+	assert_int_equal(jg_audit_usage_classify("grant.revoked", revoked, grant, &d), 1);
+	assert_string_equal(grant, "req_victim");
+	assert_int_equal(d.entries, 1);
+	assert_int_equal(jg_audit_usage_classify("logs.read", read, grant, &d), 1);
+	assert_int_equal(d.actions, 1);
+	assert_int_equal(d.log_queries, 1);
+	assert_int_equal(d.pii_reads, 1);
+	json_decref(refused);
+	json_decref(summary);
+	json_decref(revoked);
+	json_decref(read);
+}
+
 /* ---- the verified read of a real log (report_read.c) ----------------------------------- */
 
 struct logfix {
@@ -528,6 +570,7 @@ main(void)
 	    cmocka_unit_test(test_report_csv),
 	    cmocka_unit_test(test_report_scheduled),
 	    cmocka_unit_test(test_report_start_not_misled),
+	    cmocka_unit_test(test_receipt_ignores_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
