@@ -16,8 +16,9 @@
  * guard.refused and the guarded actions (logs.read, ..., with "pii": true
  * under read-pii); and those of issue 19's other items: request.approved
  * with scheduled: true (a grant not started yet), grant.activated and
- * grant.not_activated (a scheduled start), grant.extended (the "extended"
- * flag), grant.receipt (when present, its data is the grant's summary).
+ * grant.not_activated (a scheduled start), grant.extension_requested, an
+ * extension's request.approved (with grant) and grant.extended (the
+ * extension_requests with their approvers, the "extended" flag), grant.receipt (when present, its data is the grant's summary).
  *
  * Bounds: at most JG_REPORT_MAX_GRANTS requests tracked and
  * JG_REPORT_MAX_SCAN entries scanned per report (JG_ETOOBIG beyond: a

@@ -47,6 +47,7 @@ struct grec {
 	int64_t starts_at; /* the start asked for (request.created's starts_at; 0: at once) */
 	char end_reason[24];
 	json_t *approvers; /* actor strings, in order, once each */
+	json_t *exts;	   /* its extensions: [{id, approvers, expires_at}] in log order */
 	char reviewed_by[300];
 	int64_t reviewed_at;
 	int reviewed;
@@ -157,10 +158,12 @@ on_created(struct jg_report_scan *s, const struct ev *e)
 	copy(g->requester, sizeof(g->requester), who(e->actor));
 	g->caps = json_deep_copy(json_object_get(e->data, "capabilities"));
 	g->approvers = json_array();
-	if (g->caps == NULL || g->approvers == NULL ||
+	g->exts = json_array();
+	if (g->caps == NULL || g->approvers == NULL || g->exts == NULL ||
 	    json_object_set_new(s->index, id, json_integer((json_int_t)s->n)) != 0) {
 		json_decref(g->caps);
 		json_decref(g->approvers);
+		json_decref(g->exts);
 		return JG_ENOMEM;
 	}
 	s->n++;
@@ -188,15 +191,44 @@ on_created(struct jg_report_scan *s, const struct ev *e)
 	return 0;
 }
 
+/* Adds actor's sub to approvers (an array of strings) unless it is there. */
 static int
-on_approved(struct grec *g, const struct ev *e)
+add_approver(json_t *approvers, const char *actor)
 {
 	int dup = 0;
 	json_t *v;
 	size_t i;
-	json_array_foreach(g->approvers, i, v) dup |=
-	    strcmp(json_string_value(v), who(e->actor)) == 0;
-	if (!dup && json_array_append_new(g->approvers, json_string(who(e->actor))) != 0)
+	json_array_foreach(approvers, i, v) dup |= strcmp(json_string_value(v), who(actor)) == 0;
+	if (!dup && json_array_append_new(approvers, json_string(who(actor))) != 0)
+		return JG_ENOMEM;
+	return 0;
+}
+
+/* The extension id of grant g (NULL when g has none by that id). */
+static json_t *
+ext_of(const struct grec *g, const char *id)
+{
+	json_t *x;
+	size_t i;
+	json_array_foreach(g->exts, i, x) if (id && strcmp(str(x, "id"), id) == 0) return x;
+	return NULL;
+}
+
+/* grant.extension_requested {request: X, grant: G}: extension X of G, no approver yet. */
+static int
+on_ext_requested(struct grec *g, const struct ev *e)
+{
+	const char *id = str(e->data, "request");
+	if (id == NULL || ext_of(g, id) || json_array_size(g->exts) >= 64)
+		return 0; /* bounded like the receipts: a grant has few extensions */
+	json_t *x = json_pack("{s:s,s:[],s:n}", "id", id, "approvers", "expires_at");
+	return x && json_array_append_new(g->exts, x) == 0 ? 0 : JG_ENOMEM;
+}
+
+static int
+on_approved(struct grec *g, const struct ev *e)
+{
+	if (add_approver(g->approvers, e->actor) != 0)
 		return JG_ENOMEM;
 	if (g->state != PENDING)
 		return 0;
@@ -254,6 +286,9 @@ on_extended(struct grec *g, const struct ev *e)
 	json_t *exp = json_object_get(e->data, "expires_at");
 	if (exp)
 		g->expires_at = json_integer_value(exp);
+	json_t *x = ext_of(g, str(e->data, "extension"));
+	if (x && exp && json_object_set(x, "expires_at", exp) != 0)
+		return JG_ENOMEM;
 	return 0;
 }
 
@@ -285,6 +320,7 @@ enum kind {
 	K_ACTIVATED,
 	K_NOT_ACTIVATED,
 	K_EXTENDED,
+	K_EXT_REQUESTED,
 	K_RECEIPT,
 	K_TOKEN,
 	K_REFUSED,
@@ -303,6 +339,7 @@ static const struct {
     {"grant.activated", "grant", K_ACTIVATED},
     {"grant.not_activated", "grant", K_NOT_ACTIVATED},
     {"grant.extended", "grant", K_EXTENDED},
+    {"grant.extension_requested", "grant", K_EXT_REQUESTED},
     {"grant.receipt", "grant", K_RECEIPT},
     {"token.issued", "grant", K_TOKEN},
     {"guard.refused", "grant", K_REFUSED},
@@ -320,6 +357,16 @@ apply(struct jg_report_scan *s, const struct ev *e)
 		if (g) {
 			touch(g, e);
 			g->probe_events += n > 0 ? (uint64_t)n : 0;
+		}
+		return 0;
+	}
+	if (strcmp(e->type, "request.approved") == 0 && str(e->data, "grant")) {
+		/* an approval of an extension (its request id, and grant: the grant it extends) */
+		struct grec *g = find(s, e->data, "grant");
+		json_t *x = g ? ext_of(g, str(e->data, "request")) : NULL;
+		if (x) {
+			touch(g, e);
+			return add_approver(json_object_get(x, "approvers"), e->actor);
 		}
 		return 0;
 	}
@@ -352,6 +399,7 @@ apply(struct jg_report_scan *s, const struct ev *e)
 		case K_ACTIVATED: rc = on_activated(g, e); break;
 		case K_NOT_ACTIVATED: end(g, e, "not_activated"); break;
 		case K_EXTENDED: rc = on_extended(g, e); break;
+		case K_EXT_REQUESTED: rc = on_ext_requested(g, e); break;
 		case K_RECEIPT: rc = on_receipt(s, g, e); break;
 		case K_TOKEN: g->tokens++; break;
 		case K_REFUSED: g->refusals++; break;
@@ -474,8 +522,9 @@ grant_json(const struct grec *g)
 	    json_pack("{s:I,s:I}", "first_seq", (json_int_t)g->first_seq, "last_seq",
 		      (json_int_t)g->last_seq));
 	json_decref(actions);
-	if (out && json_object_set_new(out, "starts_at",
-				       or_null_int(g->starts_at != 0, g->starts_at)) != 0) {
+	if (out && (json_object_set_new(out, "starts_at",
+					or_null_int(g->starts_at != 0, g->starts_at)) != 0 ||
+		    json_object_set(out, "extension_requests", g->exts) != 0)) {
 		json_decref(out);
 		out = NULL;
 	}
@@ -515,6 +564,7 @@ jg_report_scan_free(struct jg_report_scan *s)
 	for (size_t i = 0; i < s->n; i++) {
 		json_decref(s->g[i].caps);
 		json_decref(s->g[i].approvers);
+		json_decref(s->g[i].exts);
 		json_decref(s->g[i].receipt);
 	}
 	free(s->g);

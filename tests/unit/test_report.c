@@ -117,7 +117,16 @@ period_report(bool *done_at_end)
 	feed(s, T0 + 14, "logs.read", "user:frank", json_pack("{s:s}", "grant", "req_bg_ok"));
 	feed(s, T0 + 15, "grant.reviewed", "user:bob", json_pack("{s:s}", "request", "req_bg_ok"));
 	feed(s, T0 + 16, "metrics.read", "user:alice", json_pack("{s:s}", "grant", "req_ext"));
-	feed(s, T0 + 17, "grant.extended", "user:bob",
+	feed(s, T0 + 16, "grant.extension_requested", "user:alice",
+	     json_pack("{s:s,s:s,s:s,s:[s],s:i,s:s}", "request", "req_x", "grant", "req_ext",
+		       "service", "payment-gateway", "capabilities", "read-logs", "duration", 600,
+		       "state", "pending"));
+	/* as access.c writes an extension's approval: its id, and grant */
+	feed(s, T0 + 17, "request.approved", "user:henry",
+	     json_pack("{s:s,s:s,s:s,s:b,s:b,s:i}", "request", "req_x", "service",
+		       "payment-gateway", "grant", "req_ext", "activated", 0, "granted", 1,
+		       "expires_at", T0 + 1206));
+	feed(s, T0 + 17, "grant.extended", "user:henry",
 	     json_pack("{s:s,s:s,s:i,s:i}", "grant", "req_ext", "extension", "req_x",
 		       "previous_expires_at", T0 + 606, "expires_at", T0 + 1206));
 	feed(s, T0 + 18, "guard.refused", "user:alice", json_pack("{s:s}", "grant", "req_ext"));
@@ -197,6 +206,15 @@ test_report_flags(void **state)
 	    T0 + 1206);
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_object_get(g, "usage"), "refusals")), 1);
+	/* who approved the extension (review finding 5), not an approver of the grant */
+	assert_int_equal(json_array_size(json_object_get(g, "approvers")), 0);
+	json_t *x = json_array_get(json_object_get(g, "extension_requests"), 0);
+	assert_int_equal(json_array_size(json_object_get(g, "extension_requests")), 1);
+	assert_string_equal(json_string_value(json_object_get(x, "id")), "req_x");
+	assert_int_equal(json_array_size(json_object_get(x, "approvers")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(x, "approvers"), 0)),
+			    "henry");
+	assert_int_equal(json_integer_value(json_object_get(x, "expires_at")), T0 + 1206);
 	json_t *rc = json_object_get(g, "receipt");
 	assert_string_equal(json_string_value(json_object_get(rc, "source")), "grant.receipt");
 	assert_int_equal(
