@@ -18,7 +18,8 @@
  * with scheduled: true (a grant not started yet), grant.activated and
  * grant.not_activated (a scheduled start), grant.extension_requested, an
  * extension's request.approved (with grant) and grant.extended (the
- * extension_requests with their approvers, the "extended" flag), grant.receipt (when present, its data is the grant's summary).
+ * extension_requests with their approvers, the "extended" flag),
+ * grant.receipt (when present, its data is the grant's summary).
  *
  * Bounds: at most JG_REPORT_MAX_GRANTS requests tracked and
  * JG_REPORT_MAX_SCAN entries scanned per report (JG_ETOOBIG beyond: a
