@@ -4,7 +4,7 @@
 //
 // One period holds a grant never used, one used with read-pii (two approvers), an unreviewed
 // break-glass grant, a reviewed and used one, an extended one (POST /v1/requests/{id}/extend), and a
-// denied request; a grant requested before the
+// denied request; scheduled grants (approved before their start, cancelled or revoked before it); a grant requested before the
 // period and one of another service are not in it.  The report says who asked, the capabilities,
 // the window, the approvers, break-glass and its review, the usage and the flags, in JSON and CSV;
 // auditors see every service, a service's owners theirs alone, others nothing.  It rests on the
@@ -357,6 +357,40 @@ describe('access reviews', () => {
       await shot(alice, 'access-review-refused');
     } finally {
       await browser.close();
+    }
+  });
+
+  test('scheduled grants: approved before their start is a grant; cancelled or revoked before it, one that never started', async () => {
+    await sleep(1100); // a period of its own
+    const f2 = Math.floor(Date.now() / 1000);
+    const startsAt = f2 + 3600;
+    const sched = async () => {
+      const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC, starts_at: startsAt });
+      assert.equal(q.status, 201, q.body);
+      const ok = await post('bob', `/v1/requests/${q.json.id}/approve`);
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.json.state, 'scheduled', ok.body);
+      return q.json.id;
+    };
+    const waiting = await sched();
+    const cancelled = await sched();
+    assert.equal((await post('alice', `/v1/requests/${cancelled}/cancel`)).status, 200);
+    const revoked = await sched();
+    assert.equal((await post('bob', `/v1/grants/${revoked}/revoke`, { reason: 'not now' })).status, 200);
+    const r = await report('erin', `from=${f2}&to=${Math.floor(Date.now() / 1000) + 1}&service=${SVC}`);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json.grants.map((g) => g.grant).sort(), [waiting, cancelled, revoked].sort());
+    const w = grantOf(r, waiting);
+    assert.equal(w.state, 'scheduled');
+    assert.equal(w.starts_at, startsAt);
+    assert.deepEqual(w.window, { start: null, expires_at: startsAt + 1800, end: null, end_reason: null });
+    assert.deepEqual(w.approvers, ['bob']);
+    for (const [id, why] of [[cancelled, 'cancelled'], [revoked, 'revoked']]) {
+      const g = grantOf(r, id);
+      assert.equal(g.state, 'ended');
+      assert.equal(g.window.start, null);
+      assert.equal(g.window.end_reason, why);
+      assert.deepEqual(g.flags, ['never_used', 'never_started']);
     }
   });
 
