@@ -205,6 +205,39 @@ parse_starts_at(const struct jg_access_ctx *ctx, json_t *v, struct new_req *n, c
 	return 0;
 }
 
+/* body's "duration" (whole seconds, or "30m", "1h", ...) into *dur: 0 or JG_EINVAL. */
+static int
+body_duration(json_t *body, const char *seconds_mean, int64_t *dur, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(body, "duration");
+	if (json_is_integer(v))
+		*dur = json_integer_value(v);
+	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), dur) != 0)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' is required: %s, or a duration such as \"30m\" or "
+			       "\"1h\"",
+			       seconds_mean);
+	if (*dur <= 0 || *dur > JG_POLICY_MAX_DURATION)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' must be between 1 second and 30 days");
+	return 0;
+}
+
+/* body's "justification" (borrowed): 0 or JG_EINVAL. */
+static int
+body_justification(json_t *body, const char **just, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(body, "justification");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
+	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
+	    !jg_utf8_valid(json_string_value(v), json_string_length(v)))
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'justification' is too long, holds NUL or is not UTF-8");
+	*just = json_string_value(v);
+	return 0;
+}
 /*
  * The request asked for in body, into n.  A refusal fills why (the reply);
  * one that quotes the body also says what in n->quoted, so that the entry
@@ -257,25 +290,11 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		if (!dup)
 			n->caps[n->ncaps++] = json_string_value(c);
 	}
-	v = json_object_get(body, "duration");
-	if (json_is_integer(v))
-		n->duration = json_integer_value(v);
-	else if (!json_is_string(v) ||
-		 jg_policy_duration_parse(json_string_value(v), &n->duration) != 0)
-		return jg_errf(
-		    why, whylen, JG_EINVAL,
-		    "'duration' is required: whole seconds, or a duration such as \"30m\" or "
-		    "\"1h\"");
-	if (n->duration <= 0 || n->duration > JG_POLICY_MAX_DURATION)
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'duration' must be between 1 second and 30 days");
-	v = json_object_get(body, "justification");
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
-	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return jg_errf(why, whylen, JG_EINVAL, "'justification' is too long or holds NUL");
-	n->justification = json_string_value(v);
+	rc = body_duration(body, "whole seconds", &n->duration, why, whylen);
+	if (rc == 0)
+		rc = body_justification(body, &n->justification, why, whylen);
+	if (rc != 0)
+		return rc;
 	v = json_object_get(body, "break_glass");
 	if (v != NULL && !json_is_boolean(v))
 		return jg_errf(why, whylen, JG_EINVAL, "'break_glass' must be true or false");
@@ -342,26 +361,8 @@ parse_extension(json_t *body, int64_t *dur, const char **just, char *why, size_t
 				       "unknown field: an extension has only 'duration' and "
 				       "'justification'");
 	}
-	v = json_object_get(body, "duration");
-	if (json_is_integer(v))
-		*dur = json_integer_value(v);
-	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), dur) != 0)
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'duration' is required: the seconds to add, or a duration such as "
-			       "\"30m\" or \"1h\"");
-	if (*dur <= 0 || *dur > JG_POLICY_MAX_DURATION)
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'duration' must be between 1 second and 30 days");
-	v = json_object_get(body, "justification");
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
-	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
-	    strlen(json_string_value(v)) != json_string_length(v) ||
-	    !jg_utf8_valid(json_string_value(v), json_string_length(v)))
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'justification' is too long, holds NUL or is not UTF-8");
-	*just = json_string_value(v);
-	return 0;
+	int rc = body_duration(body, "the seconds to add", dur, why, whylen);
+	return rc != 0 ? rc : body_justification(body, just, why, whylen);
 }
 
 /* ---- create ---------------------------------------------------------------------- */

@@ -56,6 +56,16 @@ string_field(json_t *body, const char *name)
 	return json_string_value(json_object_get(body, name));
 }
 
+/* A create or an extension denied by policy: 403 with the decision that says why (out, taken). */
+static void
+reply_denied(struct jg_http_reply *reply, const char *why, json_t *out)
+{
+	json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message", why,
+				"decision", json_object_get(out, "decision"));
+	json_decref(out);
+	jg_http_reply_json(reply, 403, err);
+}
+
 static void
 handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 {
@@ -88,11 +98,7 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	if (rc == JG_EDENIED) {
-		/* denied by policy: the decision says why, nothing was stored */
-		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message",
-					why, "decision", json_object_get(out, "decision"));
-		json_decref(out);
-		jg_http_reply_json(reply, 403, err);
+		reply_denied(reply, why, out);
 		goto out;
 	}
 	answer(reply, rc, 201, out, why);
@@ -122,11 +128,7 @@ handle_extend(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	}
 	if (rc == JG_EDENIED && out != NULL) {
-		/* denied by policy: the decision says why, nothing was stored */
-		json_t *err = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "denied", "message",
-					why, "decision", json_object_get(out, "decision"));
-		json_decref(out);
-		jg_http_reply_json(reply, 403, err);
+		reply_denied(reply, why, out);
 		goto out;
 	}
 	answer(reply, rc, 201, out, why);
