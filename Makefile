@@ -113,7 +113,7 @@ unit-asan:
 	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
 
 e2e: build
-	node --test --test-concurrency=1 tests/e2e/
+	node --test --test-concurrency=1 $(or $(E2E),tests/e2e/)
 
 # The same suite with JG_E2E_DB=postgres: one throwaway cluster for the run, a fresh database per
 # jitgate instance (owned by the role that migrates it; jitgate serves as a role holding only
