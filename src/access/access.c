@@ -1,9 +1,9 @@
 /*
  * access.c - the request lifecycle (see access.h): create, dry run, the
  * transitions (approve, deny, cancel, revoke, review, extend), off-boarding
- * and the sweep of what is due.  An extension is a request of its own
- * (extends = the grant); every end of a grant goes through end_grant(),
- * which also expires the grant's pending extension.
+ * and the sweep of what is due.  Every end of a request or a grant goes
+ * through access_end.c; an extension's rows are access_extend.c's, and the
+ * start of a scheduled grant access_schedule.c's.
  *
  * Every operation that changes something is a work function run by the
  * audit writer: it reads the request inside the transaction, checks the
@@ -34,26 +34,6 @@
 #include "jitgate/random.h"
 #include "jitgate/session.h"
 #include "access_int.h"
-
-/*
- * A policy decision as an entry holds it: a copy whose incident (taken from
- * the justification) and reason are marked.  NULL when it cannot be built.
- */
-static json_t *
-entry_decision(const struct jg_access_ctx *ctx, const json_t *decision)
-{
-	json_t *d = json_deep_copy(decision);
-	const char *keys[] = {"incident", "reason"};
-
-	for (size_t i = 0; d != NULL && i < 2; i++) {
-		const char *t = json_string_value(json_object_get(d, keys[i]));
-		if (t != NULL && jg_access_entry_text(ctx, d, keys[i], t) != 0) {
-			json_decref(d);
-			d = NULL;
-		}
-	}
-	return d;
-}
 
 /* ---- input --------------------------------------------------------------------- */
 
@@ -205,39 +185,6 @@ parse_starts_at(const struct jg_access_ctx *ctx, json_t *v, struct new_req *n, c
 	return 0;
 }
 
-/* body's "duration" (whole seconds, or "30m", "1h", ...) into *dur: 0 or JG_EINVAL. */
-static int
-body_duration(json_t *body, const char *seconds_mean, int64_t *dur, char *why, size_t whylen)
-{
-	json_t *v = json_object_get(body, "duration");
-	if (json_is_integer(v))
-		*dur = json_integer_value(v);
-	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), dur) != 0)
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'duration' is required: %s, or a duration such as \"30m\" or "
-			       "\"1h\"",
-			       seconds_mean);
-	if (*dur <= 0 || *dur > JG_POLICY_MAX_DURATION)
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'duration' must be between 1 second and 30 days");
-	return 0;
-}
-
-/* body's "justification" (borrowed): 0 or JG_EINVAL. */
-static int
-body_justification(json_t *body, const char **just, char *why, size_t whylen)
-{
-	json_t *v = json_object_get(body, "justification");
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
-	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
-	    strlen(json_string_value(v)) != json_string_length(v) ||
-	    !jg_utf8_valid(json_string_value(v), json_string_length(v)))
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "'justification' is too long, holds NUL or is not UTF-8");
-	*just = json_string_value(v);
-	return 0;
-}
 /*
  * The request asked for in body, into n.  A refusal fills why (the reply);
  * one that quotes the body also says what in n->quoted, so that the entry
@@ -290,9 +237,9 @@ parse_new(const struct jg_access_ctx *ctx, json_t *body, struct new_req *n, char
 		if (!dup)
 			n->caps[n->ncaps++] = json_string_value(c);
 	}
-	rc = body_duration(body, "whole seconds", &n->duration, why, whylen);
+	rc = jg_access_body_duration(body, "whole seconds", &n->duration, why, whylen);
 	if (rc == 0)
-		rc = body_justification(body, &n->justification, why, whylen);
+		rc = jg_access_body_justification(body, &n->justification, why, whylen);
 	if (rc != 0)
 		return rc;
 	v = json_object_get(body, "break_glass");
@@ -342,29 +289,6 @@ jg_access_dry_run(const struct jg_access_ctx *ctx, const struct jg_access_caller
 	return rc;
 }
 
-/* ---- extension input ------------------------------------------------------------- */
-
-/* The body of an extension, {duration, justification}, into *dur and *just (borrowed). */
-static int
-parse_extension(json_t *body, int64_t *dur, const char **just, char *why, size_t whylen)
-{
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(body))
-		return jg_errf(why, whylen, JG_EINVAL,
-			       "the body must be {\"duration\", \"justification\"}");
-	json_object_foreach(body, key, v)
-	{
-		if (strcmp(key, "duration") != 0 && strcmp(key, "justification") != 0)
-			return jg_errf(why, whylen, JG_EINVAL,
-				       "unknown field: an extension has only 'duration' and "
-				       "'justification'");
-	}
-	int rc = body_duration(body, "the seconds to add", dur, why, whylen);
-	return rc != 0 ? rc : body_justification(body, just, why, whylen);
-}
-
 /* ---- create ---------------------------------------------------------------------- */
 
 struct create_job {
@@ -376,15 +300,6 @@ struct create_job {
 	size_t whylen;
 	int outcome; /* 0 created, JG_EINVAL refused, JG_EDENIED denied */
 };
-
-static json_t *
-groups_json(const struct jg_access_caller *c)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < c->ngroups; i++)
-		json_array_append_new(a, json_string(c->groups[i]));
-	return a;
-}
 
 static const char sql_req_insert[] =
     "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
@@ -436,9 +351,10 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	if (d.outcome == JG_POLICY_DENY) {
 		j->outcome = JG_EDENIED;
 		snprintf(j->why, j->whylen, "%s", d.reason ? d.reason : "denied by policy");
-		data = json_pack("{s:s,s:O,s:I,s:b,s:o*}", "service", n.service, "capabilities",
-				 capsj, "duration", (json_int_t)n.duration, "break_glass",
-				 n.break_glass, "decision", entry_decision(ctx, decision));
+		data =
+		    json_pack("{s:s,s:O,s:I,s:b,s:o*}", "service", n.service, "capabilities", capsj,
+			      "duration", (json_int_t)n.duration, "break_glass", n.break_glass,
+			      "decision", jg_access_entry_decision(ctx, decision));
 		rc = data && json_object_get(data, "decision")
 			 ? jg_audit_tx_append(tx, "request.denied", j->caller->actor, data, NULL)
 			 : JG_ENOMEM;
@@ -457,7 +373,7 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 	snprintf(id, sizeof(id), "req_%s", rnd);
 	caps = json_dumps(capsj, JSON_COMPACT);
 	dec = json_dumps(decision, JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *gj = groups_json(j->caller);
+	json_t *gj = jg_access_groups_json(j->caller);
 	groups = json_dumps(gj, JSON_COMPACT);
 	json_decref(gj);
 	struct jg_stmt *st;
@@ -506,7 +422,8 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 		goto out;
 	data = json_pack("{s:s,s:s,s:O,s:I,s:s,s:b,s:o*}", "request", id, "service", n.service,
 			 "capabilities", capsj, "duration", (json_int_t)n.duration, "state", state,
-			 "break_glass", d.break_glass, "decision", entry_decision(ctx, decision));
+			 "break_glass", d.break_glass, "decision",
+			 jg_access_entry_decision(ctx, decision));
 	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
 	/* a grant from the start says when it ends, as request.approved does (receipts) */
 	if (rc == 0 && strcmp(state, "active") == 0)
@@ -595,17 +512,6 @@ struct op_job {
 	size_t whylen;
 };
 
-/* Only what is still open ends: a request ended once (its grant's end took it) stays so. */
-static const char sql_set_state[] =
-    "UPDATE access_requests SET state = ?, ended_at = ?, end_reason = ?, ended_by = ? "
-    "WHERE id = ? AND state IN ('pending', 'scheduled', 'active')";
-static const char sql_pending_extensions[] =
-    "SELECT id FROM access_requests WHERE extends = ? AND state = 'pending' LIMIT 16";
-static const char sql_extend_grant[] =
-    "UPDATE access_requests SET expires_at = ? WHERE id = ? AND state = 'active'";
-static const char sql_extension_granted[] =
-    "UPDATE access_requests SET state = 'granted', approved_at = ?, expires_at = ? "
-    "WHERE id = ? AND state = 'pending'";
 static const char sql_activate[] =
     "UPDATE access_requests SET state = 'active', approved_at = ?1, activated_at = ?1, "
     "expires_at = ?2 WHERE id = ?3";
@@ -617,194 +523,6 @@ static const char sql_approval_insert[] =
     "INSERT INTO approvals (request_id, approver, requirement, created_at) VALUES (?, ?, ?, ?)";
 static const char sql_review[] =
     "UPDATE access_requests SET reviewed_by = ?, reviewed_at = ?, review_note = ? WHERE id = ?";
-
-static int
-end_request(struct jg_store_conn *conn, const char *id, const char *state, int64_t now,
-	    const char *reason, const char *by)
-{
-	struct jg_stmt *st;
-	if (jg_stmt_prepare(conn, sql_set_state, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_text(st, 1, state);
-	jg_stmt_bind_int64(st, 2, now);
-	jg_stmt_bind_text(st, 3, reason ? reason : "");
-	jg_stmt_bind_text(st, 4, by);
-	jg_stmt_bind_text(st, 5, id);
-	int rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
-	jg_stmt_finish(st);
-	if (rc == 0 && jg_store_changes(conn) != 1)
-		rc = JG_ECONFLICT; /* it had ended already: nothing to write about it */
-	return rc;
-}
-
-/* jg_access_receipt() for the grant id, read as it is now (ended). */
-static int
-end_receipt(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id,
-	    const char *end_type)
-{
-	struct req r;
-	int rc = jg_access_req_load(jg_audit_tx_conn(tx), id, &r);
-	if (rc == 0)
-		rc = jg_access_receipt(tx, ctx, &r, end_type);
-	jg_access_req_clear(&r);
-	return rc;
-}
-
-/*
- * The end of a grant, whatever ends it (expiry, revocation, off-boarding):
- * the grant's row moves to state (reason, by), its entry `type` (data,
- * borrowed, written as it is) is appended by actor, and each pending
- * extension of the grant expires with it (request.expired, actor system,
- * {request, was, grant}): an extension cannot outlive what it extends.
- * Every path that ends a grant goes through here, so what must happen at a
- * grant's end happens once, in the transaction of its end entry: right
- * after that entry, the grant's grant.receipt (jg_access_receipt).  tell:
- * the requester hears of an extension that expired so (request.expired;
- * not when off-boarded).  JG_ECONFLICT when the grant had already ended
- * (nothing written).
- */
-static int
-end_grant(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id,
-	  const char *state, const char *reason, const char *by, const char *type, json_t *data,
-	  int tell)
-{
-	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
-	char ext[16][64];
-	int n = 0, rc;
-	struct jg_stmt *st;
-
-	if ((rc = end_request(conn, id, state, ctx->now, reason, by)) != 0)
-		return rc;
-	if ((rc = jg_audit_tx_append(tx, type, by, data, NULL)) != 0)
-		return rc;
-	/* its access receipt, the very next entry (access_receipt.c) */
-	if ((rc = end_receipt(tx, ctx, id, type)) != 0)
-		return rc;
-	if (jg_stmt_prepare(conn, sql_pending_extensions, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_text(st, 1, id);
-	while (n < 16 && (rc = jg_stmt_step(st)) == JG_STMT_ROW)
-		jg_access_text_col(st, 0, ext[n++], sizeof(ext[0]));
-	jg_stmt_finish(st);
-	if (rc != JG_STMT_DONE && rc != JG_STMT_ROW)
-		return JG_ESTORE;
-	rc = 0;
-	/* at most one is pending (jg_access_extend); the bound only keeps this loop finite */
-	for (int i = 0; i < n && rc == 0; i++) {
-		if ((rc = end_request(conn, ext[i], "expired", ctx->now, "its grant ended",
-				      "system")) != 0)
-			break;
-		json_t *d =
-		    json_pack("{s:s,s:s,s:s}", "request", ext[i], "was", "pending", "grant", id);
-		rc = d ? jg_audit_tx_append(tx, "request.expired", "system", d, NULL) : JG_ENOMEM;
-		json_decref(d);
-		struct req r;
-		if (rc == 0 && tell && jg_notify_active(ctx->notify) &&
-		    (rc = jg_access_req_load(conn, ext[i], &r)) == 0) {
-			rc = jg_access_notice(ctx, conn, "request.expired", &r, JG_NOTIFY_REQUESTER,
-					      NULL);
-			jg_access_req_clear(&r);
-		}
-	}
-	return rc;
-}
-
-/*
- * Scheduled grant r (approved, state 'scheduled') does not start: its
- * requester no longer qualifies (why, the policy's reason).  The grant ends
- * before it began, revoked by system, through end_grant with entry
- * grant.not_activated {grant, service, reason}, and the requester and its
- * approvers hear of it.  The sweeper's start (activate) and an approval
- * given past the start (approve) end it so alike.
- */
-static int
-not_activated(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const struct req *r,
-	      const char *why)
-{
-	char reason[700];
-	json_t *data = json_pack("{s:s,s:s}", "grant", r->id, "service", r->service);
-	int rc;
-
-	if (data == NULL)
-		return JG_ENOMEM;
-	snprintf(reason, sizeof(reason), "the requester no longer qualifies: %s", why);
-	rc = jg_access_entry_text(ctx, data, "reason", reason);
-	if (rc == 0)
-		rc = end_grant(tx, ctx, r->id, "revoked", reason, "system", "grant.not_activated",
-			       data, 1);
-	if (rc == 0)
-		rc = jg_access_notice(ctx, jg_audit_tx_conn(tx), "grant.not_activated", r,
-				      JG_NOTIFY_REQUESTER | JG_NOTIFY_APPROVERS, NULL);
-	json_decref(data);
-	return rc;
-}
-
-/*
- * Applies extension e (its last approval, or none needed) to grant g: the
- * grant's expires_at moves by e's duration and e becomes granted.  The
- * grant must still be active (checked by the caller in this transaction).
- * *prev and *next: the grant's end before and after.
- */
-static int
-apply_extension(struct jg_store_conn *conn, const struct req *e, const struct req *g, int64_t now,
-		int64_t *prev, int64_t *next)
-{
-	struct jg_stmt *st;
-	int rc;
-
-	*prev = g->expires_at;
-	*next = g->expires_at + e->duration;
-	if (jg_stmt_prepare(conn, sql_extend_grant, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_int64(st, 1, *next);
-	jg_stmt_bind_text(st, 2, g->id);
-	rc = jg_stmt_step(st) == JG_STMT_DONE && jg_store_changes(conn) == 1 ? 0 : JG_ESTORE;
-	jg_stmt_finish(st);
-	if (rc != 0)
-		return rc;
-	if (jg_stmt_prepare(conn, sql_extension_granted, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_int64(st, 1, now);
-	jg_stmt_bind_int64(st, 2, *next);
-	jg_stmt_bind_text(st, 3, e->id);
-	rc = jg_stmt_step(st) == JG_STMT_DONE && jg_store_changes(conn) == 1 ? 0 : JG_ESTORE;
-	jg_stmt_finish(st);
-	return rc;
-}
-
-/* The grant.extended entry of apply_extension's move. */
-static int
-append_extended(struct jg_audit_tx *tx, const char *actor, const char *grant, const char *ext,
-		int64_t prev, int64_t next)
-{
-	json_t *d =
-	    json_pack("{s:s,s:s,s:I,s:I}", "grant", grant, "extension", ext, "previous_expires_at",
-		      (json_int_t)prev, "expires_at", (json_int_t)next);
-	int rc = d ? jg_audit_tx_append(tx, "grant.extended", actor, d, NULL) : JG_ENOMEM;
-	json_decref(d);
-	return rc;
-}
-
-/*
- * The grant extension e extends, into *g: 0 when it is still active at
- * now, JG_ECONFLICT (why filled) when it has ended, JG_ESTORE.
- */
-static int
-extended_grant(struct jg_store_conn *conn, const struct req *e, int64_t now, struct req *g,
-	       char *why, size_t whylen)
-{
-	int rc = jg_access_req_load(conn, e->extends, g);
-	if (rc == JG_ENOTFOUND)
-		return JG_ESTORE; /* a foreign key: it cannot be missing */
-	if (rc != 0)
-		return rc;
-	if (strcmp(g->state, "active") != 0 || g->expires_at <= now) {
-		jg_access_req_clear(g);
-		return jg_errf(why, whylen, JG_ECONFLICT,
-			       "the grant this extension is for has ended");
-	}
-	return 0;
-}
 
 /* {approver: [requirements]} for the audit entry: who counts toward what after this approval. */
 static json_t *
@@ -840,7 +558,8 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 		/* an extension is approved only while its grant runs */
 		struct req g;
 		json_object_set_new(data, "grant", json_string(r->extends));
-		if ((rc = extended_grant(conn, r, j->ctx->now, &g, j->why, j->whylen)) != 0)
+		if ((rc = jg_access_extended_grant(conn, r, j->ctx->now, &g, j->why, j->whylen)) !=
+		    0)
 			return rc;
 		jg_access_req_clear(&g);
 	}
@@ -897,7 +616,7 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 		 * Past its start, the approval starts it as the sweeper would
 		 * have: only while the requester qualifies with the newest groups
 		 * seen.  Otherwise it is approved as scheduled, and op_fn ends it
-		 * right after the approval's entry (not_activated).
+		 * right after the approval's entry (jg_access_not_activated).
 		 */
 		rc = jg_access_requalify(j->ctx, conn, r, j->not_activated,
 					 sizeof(j->not_activated));
@@ -916,10 +635,11 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 	if (t.m.met && r->extends[0]) {
 		/* an extension's last approval moves its grant's end (grant.extended, op_fn) */
 		struct req g;
-		if ((rc = extended_grant(conn, r, j->ctx->now, &g, j->why, j->whylen)) != 0)
+		if ((rc = jg_access_extended_grant(conn, r, j->ctx->now, &g, j->why, j->whylen)) !=
+		    0)
 			goto out;
-		rc = apply_extension(conn, r, &g, j->ctx->now, &j->previous_expires_at,
-				     &j->new_expires_at);
+		rc = jg_access_extension_apply(conn, r, &g, j->ctx->now, &j->previous_expires_at,
+					       &j->new_expires_at);
 		jg_access_req_clear(&g);
 		if (rc != 0)
 			goto out;
@@ -942,7 +662,8 @@ approve(struct op_job *j, struct jg_store_conn *conn, struct req *r, json_t *dat
 			goto out;
 		}
 		if (later) {
-			/* not_activated: scheduled as far as this entry goes; ended right after */
+			/* jg_access_not_activated: scheduled as far as this entry goes; ended right
+			 * after */
 			json_object_set_new(data, "scheduled", json_true());
 			json_object_set_new(data, "starts_at", json_integer(r->starts_at));
 		}
@@ -976,177 +697,6 @@ op_refused(struct jg_audit_tx *tx, struct op_job *j, const struct req *r, int co
 	}
 	j->refused = code;
 	return 0;
-}
-
-static const char sql_pending_extension[] =
-    "SELECT id FROM access_requests WHERE extends = ? AND state = 'pending' LIMIT 1";
-static const char sql_ext_insert[] =
-    "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
-    "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
-    "pending_until, extends) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending', ?, ?, ?, ?, ?)";
-
-/* Whether grant id has a pending extension (its id into ext): 1, 0 or JG_ESTORE. */
-static int
-pending_extension(struct jg_store_conn *conn, const char *id, char ext[64])
-{
-	struct jg_stmt *st;
-	if (jg_stmt_prepare(conn, sql_pending_extension, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_text(st, 1, id);
-	int rc = jg_stmt_step(st);
-	if (rc == JG_STMT_ROW)
-		jg_access_text_col(st, 0, ext, 64);
-	jg_stmt_finish(st);
-	return rc == JG_STMT_ROW ? 1 : rc == JG_STMT_DONE ? 0 : JG_ESTORE;
-}
-
-/*
- * The extension of grant g asked by its requester (j->body: {duration,
- * justification}).  The grant must be active, not break-glass, and without
- * a pending extension; the policy is evaluated as for a request for the
- * same service and capabilities, its duration limit being the rules'
- * max_total_duration against the grant's total with the extension (new
- * end - activation).  Denied by policy: request.denied (with the grant),
- * j->denied and the decision in j->out.  Otherwise the extension is a new
- * request (extends = g) with its own decision and approvals:
- * grant.extension_requested, and when the policy needs no approval it is
- * granted at once (grant.extended).  It waits for approval at most until
- * the grant's end (pending_until), when it expires with the grant.
- */
-static int
-extend(struct jg_audit_tx *tx, struct op_job *j, struct jg_store_conn *conn, const struct req *g)
-{
-	const struct jg_access_ctx *ctx = j->ctx;
-	const struct jg_access_caller *c = j->caller;
-	const char *caps[JG_POLICY_MAX_REQUEST_CAPS], *just = NULL;
-	struct jg_policy_decision d = {0};
-	json_t *decision = NULL, *data = NULL;
-	char ext[64], id[64], rnd[32], *capstext = NULL, *dec = NULL, *groups = NULL;
-	size_t ncaps = 0, i;
-	int64_t dur = 0;
-	json_t *v;
-	int rc;
-
-	if (g->extends[0])
-		return jg_errf(j->why, j->whylen, JG_ECONFLICT,
-			       "this is an extension request; extend the grant %s itself",
-			       g->extends);
-	if (strcmp(g->state, "active") != 0 || g->expires_at <= ctx->now)
-		return jg_errf(j->why, j->whylen, JG_ECONFLICT, "the grant is %s, not active",
-			       strcmp(g->state, "active") == 0 ? "over" : g->state);
-	if (g->break_glass)
-		return jg_errf(j->why, j->whylen, JG_ECONFLICT,
-			       "break-glass grants cannot be extended: ask for a new request");
-	if ((rc = pending_extension(conn, g->id, ext)) < 0)
-		return rc;
-	if (rc == 1)
-		return jg_errf(j->why, j->whylen, JG_ECONFLICT,
-			       "the grant has a pending extension (%s): wait for its decision or "
-			       "cancel it first",
-			       ext);
-	if ((rc = parse_extension(j->body, &dur, &just, j->why, j->whylen)) != 0)
-		return rc;
-	json_array_foreach(g->capabilities, i, v)
-	{
-		if (ncaps < JG_POLICY_MAX_REQUEST_CAPS && json_is_string(v))
-			caps[ncaps++] = json_string_value(v);
-	}
-	struct jg_policy_request pr = {.user = c->sub,
-				       .groups = c->groups,
-				       .ngroups = c->ngroups,
-				       .service = g->service,
-				       .capabilities = caps,
-				       .ncaps = ncaps,
-				       .duration_seconds = dur,
-				       .justification = just,
-				       .total_seconds = g->expires_at + dur - g->activated_at};
-	if (jg_policy_evaluate(ctx->policies, &pr, &d) != 0 ||
-	    jg_policy_decision_to_json(&d, &decision) != 0) {
-		jg_policy_decision_clear(&d);
-		return jg_errf(j->why, j->whylen, JG_EUNAVAIL, "the policy could not be evaluated");
-	}
-	if (d.outcome == JG_POLICY_DENY) {
-		j->denied = 1;
-		snprintf(j->why, j->whylen, "%s", d.reason ? d.reason : "denied by policy");
-		data = json_pack("{s:s,s:s,s:O,s:I,s:I,s:b,s:o*}", "grant", g->id, "service",
-				 g->service, "capabilities", g->capabilities, "duration",
-				 (json_int_t)dur, "total", (json_int_t)pr.total_seconds,
-				 "break_glass", 0, "decision", entry_decision(ctx, decision));
-		rc = data && json_object_get(data, "decision")
-			 ? jg_audit_tx_append(tx, "request.denied", c->actor, data, NULL)
-			 : JG_ENOMEM;
-		j->out = json_pack("{s:O}", "decision", decision);
-		goto out;
-	}
-	if ((rc = jg_random_token(16, rnd, sizeof(rnd))) != 0)
-		goto out;
-	snprintf(id, sizeof(id), "req_%s", rnd);
-	capstext = json_dumps(g->capabilities, JSON_COMPACT);
-	dec = json_dumps(decision, JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *gj = groups_json(c);
-	groups = json_dumps(gj, JSON_COMPACT);
-	json_decref(gj);
-	struct jg_stmt *st;
-	if (!capstext || !dec || !groups || jg_stmt_prepare(conn, sql_ext_insert, &st) != 0) {
-		rc = JG_ESTORE;
-		goto out;
-	}
-	int64_t until = ctx->now + ctx->pending_ttl;
-	jg_stmt_bind_text(st, 1, id);
-	jg_stmt_bind_text(st, 2, c->sub);
-	jg_stmt_bind_text(st, 3, groups);
-	jg_stmt_bind_text(st, 4, g->service);
-	jg_stmt_bind_text(st, 5, capstext);
-	jg_stmt_bind_int64(st, 6, dur);
-	jg_stmt_bind_text(st, 7, just);
-	jg_stmt_bind_text(st, 8, d.incident);
-	jg_stmt_bind_text(st, 9, dec);
-	jg_stmt_bind_text(st, 10, d.policy_sha256);
-	jg_stmt_bind_int64(st, 11, ctx->now);
-	jg_stmt_bind_int64(st, 12, until < g->expires_at ? until : g->expires_at);
-	jg_stmt_bind_text(st, 13, g->id);
-	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
-	jg_stmt_finish(st);
-	if (rc != 0)
-		goto out;
-	data = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:s,s:o*}", "request", id, "grant", g->id,
-			 "service", g->service, "capabilities", g->capabilities, "duration",
-			 (json_int_t)dur, "total", (json_int_t)pr.total_seconds, "expires_at",
-			 (json_int_t)g->expires_at, "state",
-			 d.outcome == JG_POLICY_GRANT ? "granted" : "pending", "decision",
-			 entry_decision(ctx, decision));
-	rc = data && json_object_get(data, "decision") ? 0 : JG_ENOMEM;
-	if (rc == 0 && d.incident[0])
-		rc = jg_access_entry_text(ctx, data, "incident", d.incident);
-	if (rc == 0)
-		rc = jg_audit_tx_append(tx, "grant.extension_requested", c->actor, data, NULL);
-	struct req e;
-	if (rc != 0 || (rc = jg_access_req_load(conn, id, &e)) != 0)
-		goto out;
-	if (d.outcome == JG_POLICY_GRANT) {
-		/* no approval needed: the grant moves at once */
-		int64_t prev, next;
-		rc = apply_extension(conn, &e, g, ctx->now, &prev, &next);
-		if (rc == 0)
-			rc = append_extended(tx, c->actor, g->id, id, prev, next);
-		jg_access_req_clear(&e);
-		if (rc == 0)
-			rc = jg_access_req_load(conn, id, &e);
-		if (rc != 0)
-			goto out;
-	} else {
-		rc = jg_access_notice(ctx, conn, "request.pending", &e, JG_NOTIFY_APPROVERS, NULL);
-	}
-	j->out = jg_access_req_json(conn, &e);
-	jg_access_req_clear(&e);
-out:
-	json_decref(data);
-	json_decref(decision);
-	free(capstext);
-	free(dec);
-	free(groups);
-	jg_policy_decision_clear(&d);
-	return rc;
 }
 
 static int
@@ -1191,7 +741,8 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 			rc = jg_errf(j->why, j->whylen, JG_EDENIED,
 				     "you are not an eligible approver of this request");
 		} else {
-			rc = end_request(conn, r.id, "denied", j->ctx->now, j->text, c->actor);
+			rc = jg_access_end_request(conn, r.id, "denied", j->ctx->now, j->text,
+						   c->actor);
 			if (rc == 0)
 				rc = jg_access_entry_text(j->ctx, data, "reason", j->text);
 			type = "request.denied";
@@ -1211,15 +762,17 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 		}
 		type = "request.cancelled";
 		if (strcmp(r.state, "scheduled") == 0) {
-			/* an approved grant that ends: through end_grant like every grant's end */
+			/* an approved grant that ends: through jg_access_end_grant like every
+			 * grant's end */
 			json_object_set_new(data, "was", json_string(r.state));
-			rc = end_grant(tx, j->ctx, r.id, "cancelled", "cancelled by the requester",
-				       c->actor, type, data, 1);
-			type = NULL; /* written by end_grant */
+			rc = jg_access_end_grant(tx, j->ctx, r.id, "cancelled",
+						 "cancelled by the requester", c->actor, type, data,
+						 1);
+			type = NULL; /* written by jg_access_end_grant */
 			break;
 		}
-		rc = end_request(conn, r.id, "cancelled", j->ctx->now, "cancelled by the requester",
-				 c->actor);
+		rc = jg_access_end_request(conn, r.id, "cancelled", j->ctx->now,
+					   "cancelled by the requester", c->actor);
 		break;
 	case OP_REVOKE:
 		if (!own && !c->is_admin && !jg_access_is_approver(&r, c) &&
@@ -1237,10 +790,10 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 			json_object_set_new(data, "was", json_string(r.state));
 		if ((rc = jg_access_entry_text(j->ctx, data, "reason", j->text)) != 0)
 			break;
-		rc = end_grant(tx, j->ctx, r.id, "revoked",
-			       j->text && *j->text ? j->text : "revoked", c->actor, "grant.revoked",
-			       data, 1);
-		type = NULL; /* written by end_grant */
+		rc = jg_access_end_grant(tx, j->ctx, r.id, "revoked",
+					 j->text && *j->text ? j->text : "revoked", c->actor,
+					 "grant.revoked", data, 1);
+		type = NULL; /* written by jg_access_end_grant */
 		break;
 	case OP_EXTEND:
 		if (!own) {
@@ -1248,8 +801,9 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 				     "only the grant's requester can extend it");
 			break;
 		}
-		rc = extend(tx, j, conn, &r);
-		type = NULL; /* its entries are extend()'s */
+		rc = jg_access_extension_ask(tx, j->ctx, c, &r, j->body, &j->denied, &j->out,
+					     j->why, j->whylen);
+		type = NULL; /* its entries are the extension's (access_extend.c) */
 		break;
 	case OP_REVIEW:
 		if (!r.break_glass) {
@@ -1292,18 +846,21 @@ op_fn(struct jg_audit_tx *tx, void *vctx)
 	if (rc == 0 && type != NULL)
 		rc = jg_audit_tx_append(tx, type, c->actor, data, NULL);
 	if (rc == 0 && j->extended)
-		rc = append_extended(tx, c->actor, r.extends, r.id, j->previous_expires_at,
-				     j->new_expires_at);
+		rc = jg_access_extension_append(tx, c->actor, r.extends, r.id,
+						j->previous_expires_at, j->new_expires_at);
 	if (rc == 0 && j->not_activated[0] != '\0') {
 		/* as the sweeper finds it: approved, scheduled */
 		jg_access_req_clear(&r);
+		char reason[700];
+		snprintf(reason, sizeof(reason), "the requester no longer qualifies: %s",
+			 j->not_activated);
 		if ((rc = jg_access_req_load(conn, j->id, &r)) == 0)
-			rc = not_activated(tx, j->ctx, &r, j->not_activated);
+			rc = jg_access_not_activated(tx, j->ctx, &r, reason);
 	}
 	json_decref(data);
 	jg_access_req_clear(&r);
 	if (j->op == OP_EXTEND)
-		return rc; /* extend() answered and told whom it had to */
+		return rc; /* the extension answered and told whom it had to */
 	if (rc == 0 && (rc = jg_access_req_load(conn, j->id, &r)) == 0) {
 		j->out = jg_access_req_json(conn, &r);
 		/* the requester hears of every decision about their request */
@@ -1461,11 +1018,11 @@ next_batch:
 			break;
 		}
 		if (active) {
-			rc = end_grant(tx, j->ctx, ids[i], "revoked", "user off-boarded",
-				       j->caller->actor, "grant.revoked", data, 0);
+			rc = jg_access_end_grant(tx, j->ctx, ids[i], "revoked", "user off-boarded",
+						 j->caller->actor, "grant.revoked", data, 0);
 		} else {
-			rc = end_request(conn, ids[i], "cancelled", j->ctx->now, "user off-boarded",
-					 j->caller->actor);
+			rc = jg_access_end_request(conn, ids[i], "cancelled", j->ctx->now,
+						   "user off-boarded", j->caller->actor);
 			if (rc == 0)
 				rc = jg_audit_tx_append(tx, "request.cancelled", j->caller->actor,
 							data, NULL);
@@ -1573,106 +1130,13 @@ jg_access_revoke_user(const struct jg_access_ctx *ctx, const struct jg_access_ca
 
 /* ---- the sweep ----------------------------------------------------------------------- */
 
-static const char sql_starting[] =
-    "SELECT id FROM access_requests WHERE state = 'scheduled' AND starts_at <= ? "
-    "ORDER BY starts_at, id LIMIT 256";
-/* only from scheduled: a grant revoked or cancelled meanwhile stays ended */
-static const char sql_start[] = "UPDATE access_requests SET state = 'active', activated_at = ?1, "
-				"expires_at = ?2 WHERE id = ?3 AND state = 'scheduled'";
-
-/*
- * Starts scheduled grant id (its starts_at has come), or ends it when its
- * requester no longer qualifies: the policy in force, evaluated with the
- * newest groups seen for them (jg_access_requalify), denies the request.
- * The window is activated_at = max(starts_at, approval) .. activated_at +
- * duration, whenever the sweeper gets to it; a grant whose window passed
- * while no sweeper ran is started, and ended by the next round.  *started:
- * 1 started, 0 not (ended), -1 nothing done (no longer scheduled).
- */
-static int
-activate(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id, int *started)
-{
-	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
-	struct req r;
-	char why[600] = "";
-	json_t *data = NULL;
-	int rc;
-
-	*started = -1;
-	if ((rc = jg_access_req_load(conn, id, &r)) != 0)
-		return rc;
-	if (strcmp(r.state, "scheduled") != 0)
-		goto out;
-	rc = jg_access_requalify(ctx, conn, &r, why, sizeof(why));
-	if (rc == JG_EDENIED) {
-		*started = 0;
-		/* the grant ends before it began: through end_grant like every grant's end */
-		rc = not_activated(tx, ctx, &r, why);
-		goto out;
-	}
-	if (rc != 0)
-		goto out;
-	int64_t from = r.starts_at > r.approved_at ? r.starts_at : r.approved_at;
-	int64_t until = from + r.duration;
-	struct jg_stmt *st;
-	if ((rc = jg_stmt_prepare(conn, sql_start, &st)) != 0)
-		goto out;
-	jg_stmt_bind_int64(st, 1, from);
-	jg_stmt_bind_int64(st, 2, until);
-	jg_stmt_bind_text(st, 3, r.id);
-	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
-	jg_stmt_finish(st);
-	if (rc != 0)
-		goto out;
-	*started = 1;
-	data = json_pack("{s:s,s:s,s:I,s:I}", "grant", r.id, "service", r.service, "activated_at",
-			 (json_int_t)from, "expires_at", (json_int_t)until);
-	rc = data ? jg_audit_tx_append(tx, "grant.activated", "system", data, NULL) : JG_ENOMEM;
-	if (rc == 0 && jg_notify_active(ctx->notify)) {
-		jg_access_req_clear(&r);
-		if ((rc = jg_access_req_load(conn, id, &r)) == 0)
-			rc = jg_access_notice(ctx, conn, "grant.activated", &r, JG_NOTIFY_REQUESTER,
-					      NULL);
-	}
-out:
-	json_decref(data);
-	jg_access_req_clear(&r);
-	return rc;
-}
-
-/* The scheduled grants whose start has come: started or ended (activate). */
-static int
-activate_due(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, int *changed)
-{
-	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
-	char ids[256][64];
-	int n = 0, rc = 0, step = JG_STMT_DONE;
-	struct jg_stmt *st;
-
-	if (jg_stmt_prepare(conn, sql_starting, &st) != 0)
-		return JG_ESTORE;
-	jg_stmt_bind_int64(st, 1, ctx->now);
-	while (n < 256 && (step = jg_stmt_step(st)) == JG_STMT_ROW)
-		jg_access_text_col(st, 0, ids[n++], sizeof(ids[0]));
-	jg_stmt_finish(st);
-	if (n < 256 && step != JG_STMT_DONE)
-		return JG_ESTORE;
-	for (int i = 0; i < n && rc == 0; i++) {
-		int started;
-		rc = activate(tx, ctx, ids[i], &started);
-		if (rc == 0 && started >= 0)
-			(*changed)++;
-	}
-	return rc;
-}
-
 static const char sql_due[] =
     "SELECT id, state FROM access_requests WHERE (state = 'active' AND expires_at <= ?) OR "
     "(state = 'pending' AND pending_until <= ?) LIMIT 256";
 
 struct sweep_job {
 	const struct jg_access_ctx *ctx;
-	int ended, started; /* started: scheduled grants started or not started */
+	int ended;
 };
 
 static int
@@ -1702,11 +1166,12 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 			break;
 		}
 		if (active) {
-			rc = end_grant(tx, j->ctx, ids[i], "expired", "the grant's time ran out",
-				       "system", "grant.expired", data, 1);
+			rc = jg_access_end_grant(tx, j->ctx, ids[i], "expired",
+						 "the grant's time ran out", "system",
+						 "grant.expired", data, 1);
 		} else {
-			rc = end_request(conn, ids[i], "expired", j->ctx->now,
-					 "no decision in time", "system");
+			rc = jg_access_end_request(conn, ids[i], "expired", j->ctx->now,
+						   "no decision in time", "system");
 			if (rc == 0)
 				rc =
 				    jg_audit_tx_append(tx, "request.expired", "system", data, NULL);
@@ -1731,42 +1196,6 @@ sweep_fn(struct jg_audit_tx *tx, void *vctx)
 	return rc;
 }
 
-static const char sql_any_starting[] =
-    "SELECT 1 FROM access_requests WHERE state = 'scheduled' AND starts_at <= ? LIMIT 1";
-
-/*
- * Whether a scheduled grant's start has come (*due), read outside the
- * writer: most rounds have none, and need not queue behind the chain head
- * for nothing.  The job reads again under it.
- */
-static int
-starts_due(const struct jg_access_ctx *ctx, bool *due)
-{
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
-	int rc = jg_store_acquire(ctx->store, &conn), step;
-
-	if (rc != 0)
-		return rc;
-	if ((rc = jg_stmt_prepare(conn, sql_any_starting, &st)) == 0) {
-		jg_stmt_bind_int64(st, 1, ctx->now);
-		step = jg_stmt_step(st);
-		jg_stmt_finish(st);
-		*due = step == JG_STMT_ROW;
-		rc = step == JG_STMT_ROW || step == JG_STMT_DONE ? 0 : JG_ESTORE;
-	}
-	jg_store_release(ctx->store, conn);
-	return rc;
-}
-
-/* The starts, a job of their own (see jg_access_sweep). */
-static int
-start_fn(struct jg_audit_tx *tx, void *vctx)
-{
-	struct sweep_job *j = vctx;
-	return activate_due(tx, j->ctx, &j->started);
-}
-
 int
 jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 {
@@ -1774,15 +1203,13 @@ jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 	/*
 	 * Ends first, in a job apart from the starts: a start that cannot be
 	 * decided (the groups seen unreadable, the policy not evaluable) must
-	 * never hold back the end of another grant.  A window that passed
-	 * while no sweeper ran is started now and ended by the next round.
+	 * never hold back the end of a grant.  A window that passed while no
+	 * sweeper ran is started now and ended by the next round.  Each start is
+	 * a job of its own (access_schedule.c).
 	 */
-	int rc = jg_audit_run(ctx->audit, sweep_fn, &j);
+	int rc = jg_audit_run(ctx->audit, sweep_fn, &j), started;
 	*ended = rc == 0 ? j.ended : 0;
-	bool due = true;
-	int rc2 = starts_due(ctx, &due);
-	if (rc2 == 0 && due)
-		rc2 = jg_audit_run(ctx->audit, start_fn, &j);
+	int rc2 = jg_access_start_due(ctx, &started);
 	return rc != 0 ? rc : rc2;
 }
 

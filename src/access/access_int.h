@@ -7,8 +7,12 @@
  * as a struct tally (jg_policy_match_run over every approval).  Free text a
  * person wrote enters an audit entry only through jg_access_entry_text().
  *
- *   access_request.c  the row, the approvals, the permission rules, notices
+ *   access_request.c  the row, the approvals, the permission rules, notices,
+ *                     what a request's and an extension's input share
  *   access.c          the lifecycle: create, transitions, off-boarding, sweep
+ *   access_end.c      every end of a request and of a grant
+ *   access_extend.c   what an extension does to the rows and the log
+ *   access_schedule.c scheduled grants start (or do not)
  *   access_refusal.c  refused actions recorded within a budget (action_refusals)
  *   access_read.c     get and list
  *   access_due.c      the time-based notifications (notify_marks)
@@ -156,5 +160,82 @@ int jg_access_refusal_record(struct jg_audit_tx *tx, const struct jg_access_ctx 
 			     json_t *data, const char *reason, const char *target);
 /* Summaries of the refusal windows that are over and suppressed refusals. */
 int jg_access_refusals_sweep(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx);
+
+/* ---- shared by a request and an extension (access_request.c) ------------------------ */
+
+/*
+ * A policy decision as an entry holds it: a copy whose incident (taken from
+ * the justification) and reason are marked.  NULL when it cannot be built.
+ */
+json_t *jg_access_entry_decision(const struct jg_access_ctx *ctx, const json_t *decision);
+/* c's groups as a JSON array of strings; NULL when out of memory. */
+json_t *jg_access_groups_json(const struct jg_access_caller *c);
+/* body's "duration" (whole seconds, or "30m", "1h", ...) into *dur: 0 or JG_EINVAL. */
+int jg_access_body_duration(json_t *body, const char *seconds_mean, int64_t *dur, char *why,
+			    size_t whylen);
+/* body's "justification" (borrowed): 0 or JG_EINVAL. */
+int jg_access_body_justification(json_t *body, const char **just, char *why, size_t whylen);
+
+/* ---- ends (access_end.c) ------------------------------------------------------------ */
+
+/*
+ * Request id, still pending, scheduled or active, moves to state (ended_at
+ * now, reason, by).  0, JG_ECONFLICT (it had ended already: nothing to
+ * write about it) or JG_ESTORE.
+ */
+int jg_access_end_request(struct jg_store_conn *conn, const char *id, const char *state,
+			  int64_t now, const char *reason, const char *by);
+/*
+ * The end of grant id, whatever ends it: its row moves to state (reason,
+ * by), its entry `type` (data, borrowed) is appended by actor `by`, then
+ * its grant.receipt, and each pending extension of the grant expires with
+ * it (request.expired {request, was, grant}, actor system; tell: its
+ * requester hears of it).  JG_ECONFLICT when the grant had already ended.
+ */
+int jg_access_end_grant(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char *id,
+			const char *state, const char *reason, const char *by, const char *type,
+			json_t *data, int tell);
+/* Scheduled grant r does not start (reason): grant.not_activated through jg_access_end_grant. */
+int jg_access_not_activated(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx,
+			    const struct req *r, const char *reason);
+
+/* ---- extensions (access_extend.c) ---------------------------------------------------- */
+
+/*
+ * Caller c, grant g's requester, asks to extend it (body: {duration,
+ * justification}): refused (JG_EINVAL, JG_ECONFLICT, why filled), denied by
+ * policy (audited request.denied, *denied, the decision in *out), or a new
+ * extension (grant.extension_requested; granted at once when no approval
+ * is needed), shown in *out.
+ */
+int jg_access_extension_ask(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx,
+			    const struct jg_access_caller *c, const struct req *g, json_t *body,
+			    int *denied, json_t **out, char *why, size_t whylen);
+/*
+ * The grant extension e extends, into *g: 0 while it is active at now,
+ * JG_ECONFLICT (why filled) when it has ended, JG_ESTORE.
+ */
+int jg_access_extended_grant(struct jg_store_conn *conn, const struct req *e, int64_t now,
+			     struct req *g, char *why, size_t whylen);
+/*
+ * Extension e granted (its last approval, or none needed): grant g's
+ * expires_at moves by e's duration, e becomes granted.  *prev, *next: the
+ * grant's end before and after.
+ */
+int jg_access_extension_apply(struct jg_store_conn *conn, const struct req *e, const struct req *g,
+			      int64_t now, int64_t *prev, int64_t *next);
+/* The grant.extended entry of jg_access_extension_apply's move. */
+int jg_access_extension_append(struct jg_audit_tx *tx, const char *actor, const char *grant,
+			       const char *ext, int64_t prev, int64_t next);
+
+/* ---- scheduled starts (access_schedule.c) ------------------------------------------- */
+
+/*
+ * Starts (or ends, not activated) each scheduled grant whose start has
+ * come, each in a job of its own; *changed: how many.  A start that could
+ * not be decided is logged and retried next round; the first such error is
+ * returned after every other grant's start was tried.
+ */
+int jg_access_start_due(const struct jg_access_ctx *ctx, int *changed);
 
 #endif

@@ -568,3 +568,69 @@ jg_access_notice_break_glass(const struct jg_access_ctx *ctx, struct jg_store_co
 	json_decref(reviewers);
 	return rc;
 }
+
+/* ---- what a request and an extension share (access.c, access_extend.c) -------------- */
+
+/*
+ * A policy decision as an entry holds it: a copy whose incident (taken from
+ * the justification) and reason are marked.  NULL when it cannot be built.
+ */
+json_t *
+jg_access_entry_decision(const struct jg_access_ctx *ctx, const json_t *decision)
+{
+	json_t *d = json_deep_copy(decision);
+	const char *keys[] = {"incident", "reason"};
+
+	for (size_t i = 0; d != NULL && i < 2; i++) {
+		const char *t = json_string_value(json_object_get(d, keys[i]));
+		if (t != NULL && jg_access_entry_text(ctx, d, keys[i], t) != 0) {
+			json_decref(d);
+			d = NULL;
+		}
+	}
+	return d;
+}
+
+json_t *
+jg_access_groups_json(const struct jg_access_caller *c)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < c->ngroups; i++)
+		json_array_append_new(a, json_string(c->groups[i]));
+	return a;
+}
+
+/* body's "duration" (whole seconds, or "30m", "1h", ...) into *dur: 0 or JG_EINVAL. */
+int
+jg_access_body_duration(json_t *body, const char *seconds_mean, int64_t *dur, char *why,
+			size_t whylen)
+{
+	json_t *v = json_object_get(body, "duration");
+	if (json_is_integer(v))
+		*dur = json_integer_value(v);
+	else if (!json_is_string(v) || jg_policy_duration_parse(json_string_value(v), dur) != 0)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' is required: %s, or a duration such as \"30m\" or "
+			       "\"1h\"",
+			       seconds_mean);
+	if (*dur <= 0 || *dur > JG_POLICY_MAX_DURATION)
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'duration' must be between 1 second and 30 days");
+	return 0;
+}
+
+/* body's "justification" (borrowed): 0 or JG_EINVAL. */
+int
+jg_access_body_justification(json_t *body, const char **just, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(body, "justification");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return jg_errf(why, whylen, JG_EINVAL, "'justification' is required");
+	if (json_string_length(v) > JG_POLICY_MAX_JUSTIFICATION ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
+	    !jg_utf8_valid(json_string_value(v), json_string_length(v)))
+		return jg_errf(why, whylen, JG_EINVAL,
+			       "'justification' is too long, holds NUL or is not UTF-8");
+	*just = json_string_value(v);
+	return 0;
+}

@@ -313,7 +313,8 @@ sweeper_tick(void *arg)
 	int ended = 0;
 	bool lead = false;
 	if (jg_access_sweep(&ctx, &ended) != 0)
-		jg_log(JG_LOG_WARN, "sweeper: cannot end due grants now; will retry", NULL);
+		jg_log(JG_LOG_WARN, "sweeper: cannot end or start due grants now; will retry",
+		       NULL);
 	(void)jg_store_leader_poll(sw->leader, &lead);
 	/* reminders, escalations, expiry warnings, overdue reviews (a no-op without sinks) */
 	if (lead && jg_access_notify_due(&ctx, sw->app->cfg->notify_expiry_warning,

@@ -1253,6 +1253,77 @@ test_access_scheduled_grant_not_started_without_the_group(void **state)
 	assert_string_equal(state_of(f, id, st), "revoked");
 }
 
+/*
+ * One scheduled grant whose start cannot be decided (its requester's groups
+ * seen are unreadable) never holds back another's: bob's grant, due first,
+ * stays scheduled while alice's starts in the same round.  It is tried
+ * again each round, and once its window has passed undecided it ends as not
+ * activated, saying why - it never starts late.
+ */
+static void
+test_access_undecidable_start_holds_back_no_other(void **state)
+{
+	struct fixture *f = *state;
+	char mine[64], stuck[64], st[16];
+	int ended;
+	json_t *out, *e = NULL;
+
+	assert_int_equal(create_at(f, &bob, probe, T0 + 500, stuck, &out), 0);
+	json_decref(out);
+	assert_int_equal(create_at(f, &alice, probe, T0 + 600, mine, &out), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, stuck, &out, NULL, 0), 0);
+	json_decref(out);
+	assert_int_equal(jg_access_approve(&f->ctx, &lead, mine, &out, NULL, 0), 0);
+	json_decref(out);
+	/* a groups row for bob that is not what session.c writes: no groups can be read */
+	struct jg_store_conn *conn;
+	struct jg_stmt *q;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_stmt_prepare(conn,
+					 "INSERT INTO identity_groups (subject, groups, seen_at) "
+					 "VALUES ('bob', '{\"not\": \"a list\"}', ?)",
+					 &q),
+			 0);
+	jg_stmt_bind_int64(q, 1, T0 + 100);
+	assert_int_equal(jg_stmt_step(q), JG_STMT_DONE);
+	jg_stmt_finish(q);
+	jg_store_release(f->store, conn);
+
+	f->ctx.now = T0 + 600;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), JG_EUNAVAIL);
+	assert_string_equal(state_of(f, mine, st), "active");
+	assert_string_equal(state_of(f, stuck, st), "scheduled");
+	assert_int_equal(entries(f, "grant.activated", "system", NULL), 1);
+	assert_int_equal(entries(f, "grant.not_activated", NULL, NULL), 0);
+	struct jg_access_grant g;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_access_grant_for_token(conn, stuck, "bob", T0 + 600, &g), JG_ECONFLICT);
+	jg_store_release(f->store, conn);
+
+	/* tried again each round while its window lasts (bob's: T0 + 500 + 1800) */
+	f->ctx.now = T0 + 2299;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), JG_EUNAVAIL);
+	assert_string_equal(state_of(f, stuck, st), "scheduled");
+	f->ctx.now = T0 + 2300;
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	out = get(f, stuck);
+	assert_string_equal(json_string_value(json_object_get(out, "state")), "revoked");
+	assert_string_equal(json_string_value(json_object_get(out, "ended_by")), "system");
+	assert_null(json_object_get(out, "activated_at"));
+	json_decref(out);
+	assert_int_equal(entries(f, "grant.not_activated", "system", &e), 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "data"), "grant")),
+			    stuck);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_object_get(e, "data"), "reason")),
+		   "could not be decided before its window ended"));
+	json_decref(e);
+	/* ended like every grant: its receipt follows */
+	assert_int_equal(entries(f, "grant.receipt", NULL, NULL), 1);
+	assert_int_equal(entries(f, "grant.activated", NULL, NULL), 1);
+}
+
 /* A scheduled grant can be cancelled by its requester and revoked by an approver before it starts.
  */
 static void
@@ -1391,6 +1462,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_access_scheduled_grant_cancelled_or_revoked, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_starts_at_is_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_undecidable_start_holds_back_no_other,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
