@@ -28,6 +28,8 @@
 
 /* Spans drawn (and listed as rows) at most; the rest is counted and said. */
 #define JG_WEB_WATERFALL_MAX_SPANS 2000
+/* Bytes of <details> rows at most: past them the rest of the spans is counted, not listed. */
+#define JG_WEB_SPAN_ROWS_BUDGET (4u << 20)
 /* Colour classes pal-0 .. pal-(N-1); a service or series past them is pal-other. */
 #define JG_WEB_PALETTE 8
 /* Per chart: series drawn, points drawn as hoverable circles per series, table rows. */
@@ -54,6 +56,8 @@ int jg_web_waterfall(struct jg_html *h, json_t *trace, size_t max_spans);
  * duration, status, error code, the error message, attributes and events
  * (a <dl>) - or, for a span with "withheld": true, a sentence saying the
  * grant does not cover its service, whatever else the span carries.
+ * Rows stop once they took JG_WEB_SPAN_ROWS_BUDGET bytes (a page stays
+ * within its cap); a notice says how many spans are not listed.
  */
 int jg_web_trace_spans(struct jg_html *h, json_t *trace, size_t max_spans);
 

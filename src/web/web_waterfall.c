@@ -711,13 +711,15 @@ jg_web_trace_spans(struct jg_html *h, json_t *trace, size_t max_spans)
 	int rc = walk_trace(trace, max_spans, &w);
 	if (rc != 0)
 		return done(h, rc);
+	size_t start = h->len, listed = 0;
 	JG_HTML(h, "<div class=\"span-rows\">");
-	for (size_t r = 0; r < w.nrows; r++)
-		span_row(h, &w, trace, r);
-	if (w.nrows < w.total) {
+	/* attributes can be large: the rows stop at a budget, so the page stays within its cap */
+	while (listed < w.nrows && h->len - start < JG_WEB_SPAN_ROWS_BUDGET)
+		span_row(h, &w, trace, listed++);
+	if (listed < w.total) {
 		JG_HTML(h, "<p class=\"notice warn\">");
 		jg_html_textf(h, "%zu more spans are not listed (the first %zu are).",
-			      w.total - w.nrows, w.nrows);
+			      w.total - listed, listed);
 		JG_HTML(h, "</p>");
 	}
 	JG_HTML(h, "</div>");

@@ -21,6 +21,7 @@
 
 #include "../../src/web/web_svg.h"
 #include "jitgate/error.h"
+#include "jitgate/trace_analysis.h"
 
 #define T0 1764000000000000000LL /* 2025-11-24 16:00:00 UTC */
 #define MS 1000000LL
@@ -444,6 +445,164 @@ test_waterfall_refuses_what_is_not_a_trace(void **state)
 	jg_html_free(&h);
 }
 
+/* ---- a trace as the API makes it (jg_trace_analyze, docs/traces.md's example) ----------- */
+
+static json_t *
+raw(const char *id, const char *parent, const char *svc, const char *ver, const char *inst,
+    const char *name, double start_ms, double end_ms, const char *status, const char *err,
+    const char *code)
+{
+	json_t *s = json_pack(
+	    "{s:s,s:s,s:s?,s:s,s:s?,s:s,s:s,s:s,s:I,s:I,s:s,s:s?,s:s?,s:{s:s},s:[]}", "trace_id",
+	    "4bf92f3577b34da6a3ce929d0e0e4736", "span_id", id, "parent_span_id", parent, "service",
+	    svc, "service_version", ver, "instance", inst, "name", name, "kind", "server",
+	    "start_ns", (json_int_t)(T0 + (long long)(start_ms * 1e6)), "end_ns",
+	    (json_int_t)(T0 + (long long)(end_ms * 1e6)), "status", status, "error", err,
+	    "error_code", code, "attributes", "db.statement",
+	    strcmp(svc, "payment-service") == 0 ? "SELECT 1" : "SECRET statement", "events");
+	assert_non_null(s);
+	return s;
+}
+
+static bool
+covers_payment_service(const char *service, void *ctx)
+{
+	(void)ctx;
+	return strcmp(service, "payment-service") == 0;
+}
+
+static json_t *
+analysed_story(bool adjust)
+{
+	json_t *spans = json_pack(
+	    "[o,o,o,o,o,o,o]",
+	    raw("p1", NULL, "payment-service", "2.1.0", "pay-7f9c", "POST /v1/payments", 0, 1300,
+		"error", "checkout failed", "502"),
+	    raw("f1", "p1", "fraud-service", "1.0.4", "fraud-1", "score", -15, 35, "ok", NULL,
+		NULL),
+	    raw("c1", "p1", "checkout", "1.8.2", "checkout-1", "charge", 70, 1290, "error",
+		"SECRET upstream", "500"),
+	    raw("l0", "c1", "ledger", "3.3.2", "ledger-1", "ledger.balance", 80, 120, "ok", NULL,
+		NULL),
+	    raw("l1", "c1", "ledger", "3.4.0", "ledger-2", "ledger.record", 130, 1280, "error",
+		"SECRET ledger", "500"),
+	    raw("d1", "l1", "postgres", "15.4", "pg-primary", "INSERT ledger_entries", 140, 1140,
+		"error", "SECRET canceling statement due to statement timeout", "57014"),
+	    raw("n1", "e5", "notifier", "0.9.0", "notifier-1", "send receipt", 1400, 1410.5, "ok",
+		NULL, NULL));
+	json_t *out = NULL;
+	char why[256];
+	assert_int_equal(
+	    jg_trace_analyze(spans, covers_payment_service, NULL, adjust, &out, why, sizeof(why)),
+	    0);
+	json_decref(spans);
+	return out;
+}
+
+static void
+test_trace_as_the_api_returns_it(void **state)
+{
+	struct jg_html h = {0};
+	json_t *t = analysed_story(false);
+	(void)state;
+
+	assert_int_equal(jg_web_waterfall(&h, t, 0), 0);
+	assert_int_equal(jg_web_trace_spans(&h, t, 0), 0);
+	assert_int_equal(jg_web_trace_analysis(&h, t), 0);
+	assert_null(strstr(h.buf, "SECRET")); /* other services' messages and attributes */
+	assert_non_null(strstr(h.buf, "checkout failed")); /* the covered service's */
+	assert_non_null(strstr(h.buf, "<dt>db.statement</dt><dd>SELECT 1</dd>"));
+	assert_int_equal(count(h.buf, "<rect class=\"bar\""), 7);
+	/* tree order: p1 f1 c1 l0 l1 d1, then the fragment n1; the cause is d1, row 5 */
+	assert_non_null(strstr(h.buf, "<g class=\"span pal-4 error root-cause\" data-row=\"5\">"));
+	assert_non_null(strstr(h.buf, "<g class=\"span pal-5\" data-row=\"6\">"));
+	assert_non_null(strstr(h.buf, "7 spans over 1.42"));
+	/* as recorded, f1 starts 15 ms before p1: the axis starts at f1 */
+	const double scale = (WF_X1 - WF_X0) / 1425.5;
+	assert_near(attr(nth(h.buf, "<rect class=\"bar\"", 0), "x"), WF_X0 + 15 * scale);
+	assert_near(attr(nth(h.buf, "<rect class=\"bar\"", 1), "x"), WF_X0);
+	assert_non_null(strstr(h.buf, "<a href=\"#span-5\">INSERT ledger_entries</a> on <strong>"
+				      "postgres 15.4</strong> (pg-primary) failed with error code "
+				      "<code>57014</code>; its message is <span "
+				      "class=\"withheld\">withheld</span>"));
+	assert_non_null(strstr(h.buf, "It explains 4 failed spans and surfaced at POST "
+				      "/v1/payments (payment-service)."));
+	assert_non_null(strstr(h.buf, "ledger runs 2 versions in this trace: <strong>3.3.2"));
+	assert_non_null(strstr(h.buf, "The clock of fraud-service (fraud-1) appears about 15 ms "
+				      "behind"));
+	assert_non_null(strstr(h.buf, "send receipt (notifier) names a parent span e5 that is not "
+				      "in the trace"));
+	assert_non_null(strstr(h.buf, "e5 (not in the trace)"));
+	json_decref(t);
+	jg_html_free(&h);
+
+	/* adjusted: f1 is moved inside p1, and the words say the times are shifted */
+	t = analysed_story(true);
+	assert_int_equal(jg_web_waterfall(&h, t, 0), 0);
+	assert_int_equal(jg_web_trace_analysis(&h, t), 0);
+	assert_near(attr(nth(h.buf, "<rect class=\"bar\"", 0), "x"), WF_X0);
+	assert_non_null(strstr(h.buf, "the times shown are shifted by +15 ms."));
+	json_decref(t);
+	jg_html_free(&h);
+}
+
+static void
+test_trace_deeper_than_the_tree_is_drawn_whole(void **state)
+{
+	struct jg_html h = {0};
+	json_t *spans = json_array(), *t = NULL;
+	char why[256];
+	(void)state;
+
+	for (int i = 0; i < 300; i++) {
+		char id[16], parent[16];
+		snprintf(id, sizeof(id), "s%03d", i);
+		snprintf(parent, sizeof(parent), "s%03d", i - 1);
+		json_array_append_new(spans, raw(id, i ? parent : NULL, "payment-service", NULL,
+						 "pay-1", "hop", i, 600 - i, "ok", NULL, NULL));
+	}
+	assert_int_equal(
+	    jg_trace_analyze(spans, covers_payment_service, NULL, false, &t, why, sizeof(why)), 0);
+	assert_int_equal(jg_web_waterfall(&h, t, 0), 0);
+	assert_int_equal(count(h.buf, "<rect class=\"bar\""), 300);
+	assert_int_equal(count(h.buf, " detached\""), 1); /* s256, placed after the roots */
+	assert_int_equal(jg_web_trace_spans(&h, t, 0), 0);
+	assert_non_null(strstr(h.buf, "s255 (nested too deep to draw beneath it)"));
+	json_decref(spans);
+	json_decref(t);
+	jg_html_free(&h);
+}
+
+static void
+test_trace_rows_stay_within_a_page(void **state)
+{
+	struct jg_html h = {0};
+	json_t *t = wide_trace(40);
+	json_t *attrs = json_object();
+	char big[2001];
+	(void)state;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		json_object_set_new(attrs, k, json_string(big));
+	}
+	size_t i;
+	json_t *c;
+	json_array_foreach(
+	    json_object_get(json_array_get(json_object_get(t, "spans"), 0), "children"), i, c)
+	    json_object_set(c, "attributes", attrs);
+	json_decref(attrs);
+	assert_int_equal(jg_web_trace_spans(&h, t, 0), 0); /* 40 x 100 x 2000 bytes would be 8 MB */
+	assert_false(h.failed);
+	assert_true(h.len < JG_WEB_SPAN_ROWS_BUDGET + 300000);
+	assert_non_null(strstr(h.buf, "more spans are not listed"));
+	json_decref(t);
+	jg_html_free(&h);
+}
+
 /* ---- charts -------------------------------------------------------------------- */
 
 /* 2025-11-24 16:00:00 UTC + i minutes, as the API writes it. */
@@ -751,6 +910,9 @@ main(void)
 	    cmocka_unit_test(test_trace_text_is_never_markup),
 	    cmocka_unit_test(test_waterfall_caps_the_spans_drawn),
 	    cmocka_unit_test(test_waterfall_refuses_what_is_not_a_trace),
+	    cmocka_unit_test(test_trace_as_the_api_returns_it),
+	    cmocka_unit_test(test_trace_deeper_than_the_tree_is_drawn_whole),
+	    cmocka_unit_test(test_trace_rows_stay_within_a_page),
 	    cmocka_unit_test(test_chart_lines_run_forward_in_time_inside_the_plot),
 	    cmocka_unit_test(test_chart_table_has_a_row_per_point),
 	    cmocka_unit_test(test_chart_flat_line_and_single_point),
