@@ -19,7 +19,6 @@
  * number (null, or a histogram without a sum) is a gap.  JSON cannot carry
  * NaN or infinities, and whatever is not finite is treated as no value.
  */
-#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>

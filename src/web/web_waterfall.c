@@ -20,7 +20,6 @@
  * true) is never shown, even if such a span carried it: the message, the
  * attributes and the events.
  */
-#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
