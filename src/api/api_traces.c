@@ -234,12 +234,18 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 	q.nattrs = a.n;
 	const struct jg_telemetry_attr *touchy =
 	    attr_sensitive(&a, app->cfg->redaction_sensitive_fields);
-	if (touchy != NULL)
-		snprintf(why, sizeof(why),
-			 "the filter on '%.100s' compares personal data (a sensitive attribute, "
-			 "or a value redaction would hide): searching by it needs the read-pii "
-			 "capability",
-			 touchy->key);
+	if (touchy != NULL) {
+		/* the key named, cut to 100 bytes at a character's start (the reply is UTF-8) */
+		int n = (int)strnlen(touchy->key, 100);
+		while (n > 0 && touchy->key[n] != '\0' &&
+		       ((unsigned char)touchy->key[n] & 0xC0) == 0x80)
+			n--;
+		snprintf(
+		    why, sizeof(why),
+		    "the filter on '%.*s' compares personal data (a sensitive attribute, or a "
+		    "value redaction would hide): searching by it needs the read-pii capability",
+		    n, touchy->key);
+	}
 	json_t *params =
 	    json_pack("{s:I,s:I,s:b,s:I,s:I}", "since", (json_int_t)q.since, "until",
 		      (json_int_t)q.until, "errors_only", q.errors_only, "min_duration_ns",

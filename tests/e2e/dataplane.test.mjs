@@ -704,12 +704,14 @@ describe('the debug data plane', () => {
     // nothing read, only the refusal recorded): a key naming personal data, a configured sensitive
     // field, a value redaction would replace
     before = (await entries()).length;
-    const pii = [q('customer.email:alice@example.com'), q('customer.email:nobody'), q('CUSTOMER_REF:x'), q('http.route:/v1/checkout', 'note:mail bob@example.com'), q('note:10.1.2.3')];
+    const pii = [q('customer.email:alice@example.com'), q('customer.email:nobody'), q('CUSTOMER_REF:x'), q('http.route:/v1/checkout', 'note:mail bob@example.com'), q('note:10.1.2.3'),
+      q(`${'x'.repeat(99)}é.email:v`)]; // the message names the key cut at a character's start
     for (const p of pii) {
       const res = await read(tokens.read, `/v1/services/${SVC}/traces${p}`);
       assert.equal(res.status, 403, `${p}: ${res.body}`);
       assert.equal(res.json.error.code, 'insufficient_capability');
       assert.match(res.json.error.message, /read-pii/);
+      assert.ok(!res.json.error.message.includes('?'), `a character of the key was mangled: ${res.json.error.message}`);
       assert.equal(res.json.traces, undefined);
     }
     const refused = (await entries()).slice(before);
