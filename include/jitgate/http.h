@@ -66,6 +66,16 @@ const char *jg_http_header(const struct jg_http_request *req, const char *name);
 /* A decoded query-string argument, or NULL. */
 const char *jg_http_query(const struct jg_http_request *req, const char *name);
 /*
+ * Every value of the query argument name, in the order of the query string
+ * (a repeated argument: ?attr=a&attr=b): vals[i] (decoded, borrowed from
+ * the request; "" for an argument without "=") and lens[i], its length in
+ * bytes - a decoded %00 makes it longer than strlen().  At most max are
+ * stored; *n gets how many.  Returns 0, or JG_ETOOBIG when the argument
+ * occurs more than max times.
+ */
+int jg_http_query_all(const struct jg_http_request *req, const char *name, const char **vals,
+		      size_t *lens, size_t max, size_t *n);
+/*
  * Reads query argument name as a decimal integer in [0, max].  Absent:
  * *out = def, returns 0.  Malformed or out of range: fills reply with a 400
  * naming the argument and returns JG_EINVAL.

@@ -129,6 +129,14 @@ int jg_telemetry_redact_span(json_t *span, char *const *fields);
  */
 int jg_telemetry_parse_time(const char *s, int64_t now, int64_t *ns);
 
+#define JG_TELEMETRY_TIME_TEXT 40
+
+/* Unix ns as RFC 3339 UTC with nanoseconds ("2026-11-25T10:00:00.123456789Z"). */
+void jg_telemetry_time_text(int64_t ns, char out[JG_TELEMETRY_TIME_TEXT]);
+
+/* Unix ns as a new JSON decimal string (OTLP JSON style: exact in every JSON reader). */
+json_t *jg_telemetry_ns_string(int64_t ns);
+
 /* Parses a duration "250ms", "2s", "5m", "1h", "1d" or plain milliseconds into nanoseconds. */
 int jg_telemetry_parse_duration(const char *s, int64_t *ns);
 
@@ -204,6 +212,17 @@ int jg_telemetry_logs_query(struct jg_store *db, const struct jg_telemetry_logs_
 int jg_telemetry_trace(struct jg_store *db, const char *service, const char *trace_id,
 		       int64_t received_since, bool redact, char *const *fields, json_t **spans);
 
+#define JG_TELEMETRY_ATTR_MAX	    4	   /* attribute filters per search */
+#define JG_TELEMETRY_ATTR_KEY_MAX   256	   /* bytes of a filter's key (as ingest caps keys) */
+#define JG_TELEMETRY_ATTR_VALUE_MAX 1024   /* bytes of a filter's value */
+#define JG_TELEMETRY_ATTR_SCAN	    100000 /* spans of the service a filtered search examines */
+
+/* One attribute filter: a span attribute key whose value is exactly the string value. */
+struct jg_telemetry_attr {
+	const char *key;   /* 1 to JG_TELEMETRY_ATTR_KEY_MAX bytes of UTF-8, no NUL */
+	const char *value; /* 0 to JG_TELEMETRY_ATTR_VALUE_MAX bytes of UTF-8, no NUL */
+};
+
 struct jg_telemetry_traces_query {
 	const char *service;
 	int64_t since, until;	 /* a span of service started in [since, until) (Unix ns) */
@@ -212,15 +231,35 @@ struct jg_telemetry_traces_query {
 	int64_t received_since;	 /* Unix s: spans received earlier are not counted */
 	size_t limit;		 /* traces, newest first */
 	bool redact;		 /* root span names redacted */
+	/*
+	 * Attribute filters, all of which must match: for each, one of the
+	 * trace's spans of service that started in the window has the key
+	 * among its own attributes (not its events' nor its resource's) with
+	 * exactly that string as its value (byte for byte; a number, boolean,
+	 * array or map never matches).  Spans of other services are not
+	 * searched: their attributes are withheld from this reader.
+	 */
+	const struct jg_telemetry_attr *attrs;
+	size_t nattrs;	 /* 0 to JG_TELEMETRY_ATTR_MAX */
+	size_t scan_max; /* with filters: spans examined at most; 0: JG_TELEMETRY_ATTR_SCAN */
 };
 
 /*
  * The traces with spans of q->service that started in the window, newest
  * first: {trace_id, start, start_unix_nano, duration_ms, spans, errors,
  * services, root_service, root_name}.
+ *
+ * With attribute filters the scan is bounded: when more than q->scan_max
+ * spans of the service started in the window, the window is narrowed to
+ * its newest part - since becomes the start of the scan_max-th newest span
+ * (spans that started at that same nanosecond are all searched) - and
+ * *searched_since (may be NULL) gets that start; else it gets -1.  The
+ * whole search then runs on the narrowed window, in the same read
+ * transaction.  Returns 0, JG_EUNAVAIL, JG_ESTORE, JG_EINVAL (more than
+ * JG_TELEMETRY_ATTR_MAX filters, or a NULL key or value) or JG_ENOMEM.
  */
 int jg_telemetry_traces_search(struct jg_store *db, const struct jg_telemetry_traces_query *q,
-			       json_t **traces);
+			       json_t **traces, int64_t *searched_since);
 
 /*
  * The metrics service has points of in [since, until), received since

@@ -2,6 +2,7 @@
  * api_traces.c - traces behind the guard (read-traces).
  *
  *   GET /v1/services/{svc}/traces?since=&until=&status=error&min_duration=&limit=
+ *       &attr=key:value (repeatable)
  *       the traces with spans of svc that started in the window, newest
  *       first, with their size, duration, errors and services;
  *   GET /v1/services/{svc}/traces/{trace_id}?adjust_skew=true
@@ -14,17 +15,27 @@
  * without read-pii gets names, error messages, attributes, events and
  * instance names redacted by the telemetry module (jg_telemetry_trace)
  * before the analysis sees them, so nothing derived from them leaks either.
+ *
+ * An attribute filter is an oracle for the value it compares, as a probe
+ * condition is (pii.h): one on personal data - a key that names it, or a
+ * value redaction would replace - needs read-pii as well, and the
+ * traces.search entry holds each filter's value only as a keyed marker.
+ * Only spans of svc are searched: the attributes of other services' spans
+ * are withheld from this reader, so they must not be searchable either.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
 #include "jitgate/app.h"
+#include "jitgate/canon.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/pii.h"
 #include "jitgate/telemetry.h"
 #include "jitgate/trace_analysis.h"
 
@@ -103,18 +114,110 @@ handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_http_reply_json(reply, 200, out);
 }
 
+/* The attribute filters of a search, copied out of the query string. */
+struct attr_args {
+	struct jg_telemetry_attr attrs[JG_TELEMETRY_ATTR_MAX];
+	char text[JG_TELEMETRY_ATTR_MAX]
+		 [JG_TELEMETRY_ATTR_KEY_MAX + JG_TELEMETRY_ATTR_VALUE_MAX + 2];
+	size_t n;
+};
+
+/*
+ * Reads every ?attr=key:value (split at the first colon: a key holds none,
+ * a value may).  A bad one fills reply with a 400 and returns JG_EINVAL.
+ */
+static int
+read_attrs(struct jg_http_request *req, struct jg_http_reply *reply, struct attr_args *a)
+{
+	const char *vals[JG_TELEMETRY_ATTR_MAX];
+	size_t lens[JG_TELEMETRY_ATTR_MAX];
+
+	if (jg_http_query_all(req, "attr", vals, lens, JG_TELEMETRY_ATTR_MAX, &a->n) != 0) {
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "'attr' may be given at most %d times", JG_TELEMETRY_ATTR_MAX);
+		return JG_EINVAL;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		const char *colon = memchr(vals[i], ':', lens[i]);
+		size_t klen = colon ? (size_t)(colon - vals[i]) : 0;
+		if (colon == NULL || klen == 0 || klen > JG_TELEMETRY_ATTR_KEY_MAX ||
+		    lens[i] - klen - 1 > JG_TELEMETRY_ATTR_VALUE_MAX ||
+		    memchr(vals[i], '\0', lens[i]) != NULL || !jg_utf8_valid(vals[i], lens[i])) {
+			jg_http_reply_error(
+			    reply, 400, "bad_request",
+			    "'attr' must be key:value in UTF-8 without NUL bytes: a key of 1 to %d "
+			    "bytes without a colon, then a value of at most %d bytes",
+			    JG_TELEMETRY_ATTR_KEY_MAX, JG_TELEMETRY_ATTR_VALUE_MAX);
+			return JG_EINVAL;
+		}
+		memcpy(a->text[i], vals[i], lens[i]);
+		a->text[i][klen] = '\0';
+		a->text[i][lens[i]] = '\0';
+		a->attrs[i].key = a->text[i];
+		a->attrs[i].value = a->text[i] + klen + 1;
+	}
+	return 0;
+}
+
+/*
+ * The first filter that compares personal data, or NULL: its key names it
+ * (a probe condition's rule, pii.h, or the whole key is a configured
+ * sensitive field, which redaction blanks) or its value is one redaction
+ * would replace.
+ */
+static const struct jg_telemetry_attr *
+attr_sensitive(const struct attr_args *a, char *const *fields)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const char *key = a->attrs[i].key;
+		bool touchy = jg_pii_field_sensitive(key, fields);
+		for (size_t f = 0; !touchy && fields != NULL && fields[f] != NULL; f++)
+			touchy = strcasecmp(key, fields[f]) == 0;
+		json_t *v = json_string(a->attrs[i].value);
+		touchy = touchy || v == NULL || jg_pii_value_sensitive(v);
+		json_decref(v);
+		if (touchy)
+			return &a->attrs[i];
+	}
+	return NULL;
+}
+
+/* The filters as the entry records them: keys through jg_pii_string, values as whole markers. */
+static json_t *
+attr_params(const struct jg_pii_keys *keys, const struct attr_args *a)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; list != NULL && i < a->n; i++) {
+		json_t *k = jg_pii_string(keys, a->attrs[i].key);
+		json_t *v = jg_pii_mark_whole(keys, a->attrs[i].value, strlen(a->attrs[i].value));
+		json_t *item = k && v ? json_pack("{s:o,s:o}", "key", k, "value", v) : NULL;
+		if (item == NULL || json_array_append_new(list, item) != 0) {
+			if (item == NULL) {
+				json_decref(k);
+				json_decref(v);
+			}
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
 static void
 handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
 	const char *svc = jg_http_param(req, "svc"), *status = jg_http_query(req, "status");
 	struct jg_telemetry_traces_query q = {.service = svc};
+	struct attr_args a;
 	uint64_t limit;
 	struct jg_guarded g;
+	char why[400] = "";
 
 	if (jg_tq_window(req, reply, &q.since, &q.until) != 0 ||
 	    jg_tq_duration(req, reply, "min_duration", 0, &q.min_duration_ns) != 0 ||
-	    jg_http_query_u64(req, reply, "limit", DEFAULT_LIMIT, MAX_LIMIT, &limit) != 0)
+	    jg_http_query_u64(req, reply, "limit", DEFAULT_LIMIT, MAX_LIMIT, &limit) != 0 ||
+	    read_attrs(req, reply, &a) != 0)
 		return;
 	if (limit == 0) {
 		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d",
@@ -127,19 +230,46 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	q.limit = (size_t)limit;
 	q.errors_only = status != NULL && strcmp(status, "error") == 0;
+	q.attrs = a.attrs;
+	q.nattrs = a.n;
+	const struct jg_telemetry_attr *touchy =
+	    attr_sensitive(&a, app->cfg->redaction_sensitive_fields);
+	if (touchy != NULL) {
+		/* the key named, cut to 100 bytes at a character's start (the reply is UTF-8) */
+		int n = (int)strnlen(touchy->key, 100);
+		while (n > 0 && touchy->key[n] != '\0' &&
+		       ((unsigned char)touchy->key[n] & 0xC0) == 0x80)
+			n--;
+		snprintf(
+		    why, sizeof(why),
+		    "the filter on '%.*s' compares personal data (a sensitive attribute, or a "
+		    "value redaction would hide): searching by it needs the read-pii capability",
+		    n, touchy->key);
+	}
 	json_t *params =
 	    json_pack("{s:I,s:I,s:b,s:I,s:I}", "since", (json_int_t)q.since, "until",
 		      (json_int_t)q.until, "errors_only", q.errors_only, "min_duration_ns",
 		      (json_int_t)q.min_duration_ns, "limit", (json_int_t)limit);
-	if (jg_guard_params(&app->guard, req, reply, svc, "read-traces", "traces.search", params,
-			    &g) != 0)
+	if (params != NULL && a.n > 0) {
+		/* the values searched for may be personal data: the entry keeps their markers */
+		json_t *attrs = attr_params(app->pii_keys, &a);
+		if (attrs == NULL || json_object_set_new(params, "attr", attrs) != 0) {
+			json_decref(params);
+			jg_http_reply_error(reply, 503, "unavailable",
+					    "the search cannot be recorded; nothing was read");
+			return;
+		}
+	}
+	if (jg_guard_pii(&app->guard, req, reply, svc, "read-traces", "traces.search", params,
+			 touchy ? why : NULL, &g) != 0)
 		return;
 
 	json_t *list = NULL;
+	int64_t searched_since = -1;
 	q.redact = !g.has_pii;
 	q.received_since =
 	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_TRACES, (int64_t)time(NULL));
-	int rc = jg_telemetry_traces_search(app->telemetry, &q, &list);
+	int rc = jg_telemetry_traces_search(app->telemetry, &q, &list, &searched_since);
 	if (rc == JG_EUNAVAIL) {
 		jg_http_reply_error(reply, 503, "unavailable",
 				    "the telemetry store is unavailable");
@@ -149,10 +279,18 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_http_reply_error(reply, 503, "unavailable", "the traces cannot be read now");
 		return;
 	}
+	json_t *out =
+	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", q.redact, "traces", list);
+	if (out != NULL && searched_since >= 0) {
+		/* the filtered scan was bounded: older spans were not searched (until= goes on) */
+		char when[JG_TELEMETRY_TIME_TEXT];
+		jg_telemetry_time_text(searched_since, when);
+		json_object_set_new(out, "searched_since", json_string(when));
+		json_object_set_new(out, "searched_since_unix_nano",
+				    jg_telemetry_ns_string(searched_since));
+	}
 	jg_http_reply_header(reply, "Cache-Control", "no-store");
-	jg_http_reply_json(
-	    reply, 200,
-	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", q.redact, "traces", list));
+	jg_http_reply_json(reply, 200, out);
 }
 
 static const struct jg_route routes[] = {

@@ -26,14 +26,6 @@
 #include "jitgate/telemetry.h"
 #include "jitgate/tokenize.h"
 
-#define JG_TELEMETRY_TIME_TEXT 40
-
-/* telemetry_time.c: Unix ns as RFC 3339 UTC with nanoseconds ("2026-11-25T10:00:00.123456789Z"). */
-void jg_telemetry_time_text(int64_t ns, char out[JG_TELEMETRY_TIME_TEXT]);
-
-/* telemetry_time.c: Unix ns as a decimal string (OTLP JSON style: exact in every JSON reader). */
-json_t *jg_telemetry_ns_string(int64_t ns);
-
 /*
  * telemetry_text.c: redacts holder (any JSON) for a reader without read-pii:
  * sensitive keys of fields, personal data in strings; *found (may be NULL)

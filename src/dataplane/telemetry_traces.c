@@ -24,12 +24,17 @@ static const char sql_trace[] = "SELECT span FROM spans WHERE trace_id = ? AND r
 				"ORDER BY start_ns, service, span_id LIMIT 10001";
 
 /*
- * The search, one statement per engine: they differ in the aggregate that
- * lists a trace's services only (the list is sorted after, so the order an
- * engine gives does not show).  The root span's name is read from its JSON
- * after (no engine's JSON functions).
+ * The search, one statement per engine and number of attribute filters:
+ * the engines differ in the aggregate that lists a trace's services only
+ * (the list is sorted after, so the order an engine gives does not show)
+ * and in how a filter reads a span's JSON.  The root span's name is read
+ * from its JSON after.  The set of trace ids is SEARCH_ALL without filters;
+ * with them one FILTER per filter, joined by INTERSECT, its key and value
+ * bound to ?8 + 2i and ?9 + 2i: the filters' text is always bound, never
+ * pasted.  Each statement is a literal of its own (the statement cache is
+ * keyed by the SQL's address, store.h).
  */
-#define SEARCH(services)                                                                           \
+#define SEARCH_HEAD(services)                                                                      \
 	"SELECT s.trace_id, min(s.start_ns), max(s.end_ns), count(*), "                            \
 	"sum(CASE WHEN s.status = 'error' THEN 1 ELSE 0 END), " services ", "                      \
 	"(SELECT r.service FROM spans r WHERE r.trace_id = s.trace_id AND "                        \
@@ -38,15 +43,48 @@ static const char sql_trace[] = "SELECT span FROM spans WHERE trace_id = ? AND r
 	"(SELECT r.span FROM spans r WHERE r.trace_id = s.trace_id AND "                           \
 	" r.parent_span_id IS NULL AND r.received_at >= ?7 "                                       \
 	" ORDER BY r.start_ns, r.service, r.span_id LIMIT 1) "                                     \
-	"FROM spans s WHERE s.received_at >= ?7 AND s.trace_id IN (SELECT DISTINCT trace_id FROM " \
-	"spans WHERE service = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND received_at >= ?7) "    \
-	"GROUP BY s.trace_id "                                                                     \
+	"FROM spans s WHERE s.received_at >= ?7 AND s.trace_id IN ("
+#define LITE_HEAD     SEARCH_HEAD("group_concat(DISTINCT s.service)")
+#define PG_HEAD	      SEARCH_HEAD("string_agg(DISTINCT s.service, ',')")
+#define SEARCH_WINDOW "service = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND received_at >= ?7"
+#define SEARCH_ALL    "SELECT DISTINCT trace_id FROM spans WHERE " SEARCH_WINDOW
+/* a span attribute that is a string equal to the value: SQLite ... */
+#define LITE_FILTER(k, v)                                                                          \
+	"SELECT f.trace_id FROM spans f WHERE " SEARCH_WINDOW " AND EXISTS (SELECT 1 FROM "        \
+	"json_each(f.span, '$.attributes') a WHERE a.key = ?" k " AND a.type = 'text' AND "        \
+	"a.value = ?" v ")"
+/* ... and PostgreSQL: jsonb containment of {key: "value"} (a string only contains an equal one) */
+#define PG_FILTER(k, v)                                                                            \
+	"SELECT f.trace_id FROM spans f WHERE " SEARCH_WINDOW " AND "                              \
+	"(f.span::jsonb -> 'attributes') @> jsonb_build_object(CAST(?" k " AS TEXT), CAST(?" v     \
+	" AS TEXT))"
+#define SEARCH_TAIL                                                                                \
+	") GROUP BY s.trace_id "                                                                   \
 	"HAVING (?4 = 0 OR sum(CASE WHEN s.status = 'error' THEN 1 ELSE 0 END) > 0) AND "          \
 	"max(s.end_ns) - min(s.start_ns) >= ?5 "                                                   \
 	"ORDER BY min(s.start_ns) DESC, s.trace_id LIMIT ?6"
+#define FILTERS_1(F) F("8", "9")
+#define FILTERS_2(F) FILTERS_1(F) " INTERSECT " F("10", "11")
+#define FILTERS_3(F) FILTERS_2(F) " INTERSECT " F("12", "13")
+#define FILTERS_4(F) FILTERS_3(F) " INTERSECT " F("14", "15")
 
-static const char sql_search[] = SEARCH("group_concat(DISTINCT s.service)");
-static const char sql_search_pg[] = SEARCH("string_agg(DISTINCT s.service, ',')");
+static const char *const sql_search[JG_TELEMETRY_ATTR_MAX + 1] = {
+    LITE_HEAD SEARCH_ALL SEARCH_TAIL, LITE_HEAD FILTERS_1(LITE_FILTER) SEARCH_TAIL,
+    LITE_HEAD FILTERS_2(LITE_FILTER) SEARCH_TAIL, LITE_HEAD FILTERS_3(LITE_FILTER) SEARCH_TAIL,
+    LITE_HEAD FILTERS_4(LITE_FILTER) SEARCH_TAIL};
+static const char *const sql_search_pg[JG_TELEMETRY_ATTR_MAX + 1] = {
+    PG_HEAD SEARCH_ALL SEARCH_TAIL, PG_HEAD FILTERS_1(PG_FILTER) SEARCH_TAIL,
+    PG_HEAD FILTERS_2(PG_FILTER) SEARCH_TAIL, PG_HEAD FILTERS_3(PG_FILTER) SEARCH_TAIL,
+    PG_HEAD FILTERS_4(PG_FILTER) SEARCH_TAIL};
+_Static_assert(JG_TELEMETRY_ATTR_MAX == 4, "one statement per number of filters");
+
+/*
+ * A filtered search's bound: the start of the scan_max-th newest span of the
+ * service in the window, read only when there is a (scan_max + 1)-th.
+ */
+static const char sql_scan_floor[] =
+    "SELECT start_ns FROM spans WHERE service = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND "
+    "received_at >= ?4 ORDER BY start_ns DESC LIMIT 2 OFFSET ?5";
 
 /* Redacts free text into a new JSON string (NULL on failure). */
 static json_t *
@@ -242,30 +280,88 @@ trace_row(struct jg_stmt *st, bool redact)
 	return row;
 }
 
+/*
+ * A filtered search's window start: q->since, or the start of the
+ * scan_max-th newest span when more than scan_max started in the window
+ * (*narrowed then says so).
+ */
+static int
+scan_floor(struct jg_store_conn *conn, const struct jg_telemetry_traces_query *q, int64_t *since,
+	   bool *narrowed)
+{
+	struct jg_stmt *st;
+	size_t max = q->scan_max ? q->scan_max : JG_TELEMETRY_ATTR_SCAN;
+	int64_t starts[2];
+	int rows = 0, s;
+
+	*since = q->since;
+	*narrowed = false;
+	if (jg_stmt_prepare(conn, sql_scan_floor, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, q->service);
+	jg_stmt_bind_int64(st, 2, q->since);
+	jg_stmt_bind_int64(st, 3, q->until);
+	jg_stmt_bind_int64(st, 4, q->received_since);
+	jg_stmt_bind_int64(st, 5, (int64_t)max - 1);
+	while ((s = jg_stmt_step(st)) == JG_STMT_ROW)
+		if (rows < 2)
+			starts[rows++] = jg_stmt_column_int64(st, 0);
+	jg_stmt_finish(st);
+	if (s != JG_STMT_DONE)
+		return JG_ESTORE;
+	if (rows == 2) {
+		*since = starts[0];
+		*narrowed = true;
+	}
+	return 0;
+}
+
 int
 jg_telemetry_traces_search(struct jg_store *db, const struct jg_telemetry_traces_query *q,
-			   json_t **traces)
+			   json_t **traces, int64_t *searched_since)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
+	int64_t since = q->since;
+	bool narrowed = false, in_tx = false;
 	int rc;
 
 	*traces = NULL;
+	if (searched_since != NULL)
+		*searched_since = -1;
+	if (q->nattrs > JG_TELEMETRY_ATTR_MAX || (q->nattrs > 0 && q->attrs == NULL))
+		return JG_EINVAL;
+	for (size_t i = 0; i < q->nattrs; i++)
+		if (q->attrs[i].key == NULL || q->attrs[i].value == NULL)
+			return JG_EINVAL;
 	if (db == NULL || jg_store_acquire(db, &conn) != 0)
 		return JG_EUNAVAIL;
+	bool pg = jg_store_conn_engine(conn) == JG_STORE_POSTGRES;
 	json_t *list = json_array();
-	const char *sql =
-	    jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_search_pg : sql_search;
-	rc = list == NULL ? JG_ENOMEM : jg_stmt_prepare(conn, sql, &st) == 0 ? 0 : JG_ESTORE;
+	const char *sql = pg ? sql_search_pg[q->nattrs] : sql_search[q->nattrs];
+	rc = list == NULL ? JG_ENOMEM : 0;
+	/* the bound and the search see one snapshot */
+	if (rc == 0 && q->nattrs > 0) {
+		rc = jg_store_begin_read(conn) == 0 ? 0 : JG_ESTORE;
+		in_tx = rc == 0;
+		if (rc == 0)
+			rc = scan_floor(conn, q, &since, &narrowed);
+	}
+	if (rc == 0)
+		rc = jg_stmt_prepare(conn, sql, &st) == 0 ? 0 : JG_ESTORE;
 	if (rc == 0) {
 		int s;
 		jg_stmt_bind_text(st, 1, q->service);
-		jg_stmt_bind_int64(st, 2, q->since);
+		jg_stmt_bind_int64(st, 2, since);
 		jg_stmt_bind_int64(st, 3, q->until);
 		jg_stmt_bind_int64(st, 4, q->errors_only);
 		jg_stmt_bind_int64(st, 5, q->min_duration_ns);
 		jg_stmt_bind_int64(st, 6, (int64_t)q->limit);
 		jg_stmt_bind_int64(st, 7, q->received_since);
+		for (size_t i = 0; i < q->nattrs; i++) {
+			jg_stmt_bind_text(st, 8 + 2 * (int)i, q->attrs[i].key);
+			jg_stmt_bind_text(st, 9 + 2 * (int)i, q->attrs[i].value);
+		}
 		while ((s = jg_stmt_step(st)) == JG_STMT_ROW) {
 			json_t *row = trace_row(st, q->redact);
 			if (row == NULL) {
@@ -277,11 +373,15 @@ jg_telemetry_traces_search(struct jg_store *db, const struct jg_telemetry_traces
 		rc = s == JG_STMT_DONE ? 0 : s == JG_ENOMEM ? JG_ENOMEM : JG_ESTORE;
 		jg_stmt_finish(st);
 	}
+	if (in_tx)
+		jg_store_rollback(conn);
 	jg_store_release(db, conn);
 	if (rc != 0) {
 		json_decref(list);
 		return rc;
 	}
+	if (narrowed && searched_since != NULL)
+		*searched_since = since;
 	*traces = list;
 	return 0;
 }

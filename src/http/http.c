@@ -332,6 +332,39 @@ jg_http_query(const struct jg_http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_all {
+	const char *name;
+	const char **vals;
+	size_t *lens, max, n;
+};
+
+static enum MHD_Result
+query_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+	  size_t value_size)
+{
+	struct query_all *qa = cls;
+	(void)kind;
+	if (key == NULL || strlen(qa->name) != key_size || memcmp(key, qa->name, key_size) != 0)
+		return MHD_YES;
+	if (qa->n < qa->max) {
+		qa->vals[qa->n] = value ? value : "";
+		qa->lens[qa->n] = value ? value_size : 0;
+	}
+	qa->n++;
+	return qa->n <= qa->max ? MHD_YES : MHD_NO; /* one past max is enough to refuse */
+}
+
+int
+jg_http_query_all(const struct jg_http_request *req, const char *name, const char **vals,
+		  size_t *lens, size_t max, size_t *n)
+{
+	struct query_all qa = {.name = name, .vals = vals, .lens = lens, .max = max};
+
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, query_one, &qa);
+	*n = qa.n < max ? qa.n : max;
+	return qa.n <= max ? 0 : JG_ETOOBIG;
+}
+
 int
 jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 		  uint64_t def, uint64_t max, uint64_t *out)

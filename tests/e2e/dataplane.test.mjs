@@ -640,6 +640,94 @@ describe('the debug data plane', () => {
     }
   });
 
+  test('traces: an attribute filter (attr=key:value) finds exact string values on the service\'s own spans; personal data needs read-pii; the entry holds markers', async () => {
+    const TA = 'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0';
+    const TB = 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0';
+    const r = await ingest(keys[SVC], 'traces', spansOf(SVC, [
+      { traceId: TA, spanId: 'a0a0a0a0a0a0a001', name: 'POST /v1/checkout', kind: 2, startTimeUnixNano: ns(90000), endTimeUnixNano: ns(90100), attributes: [kv('http.route', str('/v1/checkout')), kv('note', str('a:b "c" é'))] },
+      { traceId: TA, spanId: 'a0a0a0a0a0a0a002', parentSpanId: 'a0a0a0a0a0a0a001', name: 'choose', startTimeUnixNano: ns(90001), endTimeUnixNano: ns(90002), attributes: [kv('payment.provider', str('acme'))] },
+      { traceId: TB, spanId: 'b0b0b0b0b0b0b001', name: 'POST /v1/checkout', kind: 2, startTimeUnixNano: ns(95000), endTimeUnixNano: ns(95100), attributes: [kv('http.route', str('/v1/checkout'))] },
+    ]));
+    assert.equal(r.status, 200, r.body);
+    const q = (...attrs) => '?' + attrs.map((a) => `attr=${encodeURIComponent(a)}`).join('&');
+    const ids = async (token, query) => {
+      const res = await read(token, `/v1/services/${SVC}/traces${query}`);
+      assert.equal(res.status, 200, `${query}: ${res.body}`);
+      assert.equal(res.json.searched_since, undefined, 'a small set is searched whole');
+      return res.json.traces.map((t) => t.trace_id);
+    };
+    const entries = async () => (await exportEntries()).filter((e) => e.type !== 'audit.exported');
+    let before = (await entries()).length;
+
+    assert.deepEqual(await ids(tokens.read, q('http.route:/v1/checkout')), [TB, TA]);
+    // every filter must match, each on some span of the service in the trace
+    assert.deepEqual(await ids(tokens.read, q('http.route:/v1/checkout', 'payment.provider:acme')), [TA]);
+    assert.deepEqual(await ids(tokens.read, q('http.route:/v1/checkout', 'payment.provider:other')), []);
+    // the value is everything after the first colon, compared byte for byte
+    assert.deepEqual(await ids(tokens.read, q('note:a:b "c" é')), [TA]);
+    assert.deepEqual(await ids(tokens.read, q('http.route:/v1/CHECKOUT')), []);
+    assert.deepEqual(await ids(tokens.read, q('http.route:/v1/%')), []);
+    assert.deepEqual(await ids(tokens.read, q('http.route:/v1/*')), []);
+    // strings only: T1's status code is the integer 502
+    assert.deepEqual(await ids(tokens.read, q('http.response.status_code:502')), []);
+    // ledger-service's spans of T1 are not searched through payment-service (their attributes are withheld here)
+    assert.deepEqual(await ids(tokens.read, q('db.system:postgresql')), []);
+    assert.deepEqual(await ids(tokens.read, `${q('http.route:/v1/checkout')}&since=2026-11-25T10:01:32Z`), [TB]);
+    const searches = (await entries()).slice(before);
+    assert.equal(searches.length, 10);
+    assert.ok(searches.every((e) => e.type === 'traces.search'));
+    // each filter's value as the keyed marker the auditor's POST /v1/audit/hash gives, never in clear
+    const mark = async (value) => {
+      const h = await jg.auditor('POST', '/v1/audit/hash', { body: JSON.stringify({ value }), headers: { 'content-type': 'application/json' } });
+      assert.equal(h.status, 200, h.body);
+      return h.json.markers[0].marker;
+    };
+    assert.deepEqual(searches[1].data.params.attr, [{ key: 'http.route', value: await mark('/v1/checkout') }, { key: 'payment.provider', value: await mark('acme') }]);
+    assert.match(searches[0].data.params.attr[0].value, /^\[REDACTED:field:[A-Za-z0-9_-]{8}:[A-Za-z0-9_-]{22}\]$/);
+    assert.ok(!JSON.stringify(searches).includes('/v1/checkout') && !JSON.stringify(searches).includes('acme'), 'a filter value is in the audit log in clear');
+
+    // bad filters: 400, nothing read, nothing recorded
+    before = (await entries()).length;
+    const bad = ['?attr=nocolon', '?attr=:value', '?attr=', '?attr', `?attr=${'k'.repeat(257)}:v`, `?attr=k:${'v'.repeat(1025)}`,
+      q('a:1', 'b:2', 'c:3', 'd:4', 'e:5'), '?attr=k:a%00b', '?attr=k%00:v', '?attr=k:%FF', '?attr=%C3:v'];
+    for (const b of bad) {
+      const res = await read(tokens.pii, `/v1/services/${SVC}/traces${b}`);
+      assert.equal(res.status, 400, `${b.slice(0, 40)}: ${res.body}`);
+      assert.equal(res.json.error.code, 'bad_request');
+      assert.match(res.json.error.message, /'attr'/);
+      assert.equal(res.json.traces, undefined);
+    }
+    assert.equal((await ids(tokens.read, `?attr=k:${'v'.repeat(1024)}&attr=${'k'.repeat(256)}:v`)).length, 0, 'the longest key and value are taken');
+    assert.deepEqual((await entries()).slice(before).map((e) => e.type), ['traces.search'], 'a refused filter reached the audit log');
+
+    // personal data: a filter is an oracle for its value, so without read-pii it is refused (403,
+    // nothing read, only the refusal recorded): a key naming personal data, a configured sensitive
+    // field, a value redaction would replace
+    before = (await entries()).length;
+    const pii = [q('customer.email:alice@example.com'), q('customer.email:nobody'), q('CUSTOMER_REF:x'), q('http.route:/v1/checkout', 'note:mail bob@example.com'), q('note:10.1.2.3'),
+      q(`${'x'.repeat(99)}é.email:v`)]; // the message names the key cut at a character's start
+    for (const p of pii) {
+      const res = await read(tokens.read, `/v1/services/${SVC}/traces${p}`);
+      assert.equal(res.status, 403, `${p}: ${res.body}`);
+      assert.equal(res.json.error.code, 'insufficient_capability');
+      assert.match(res.json.error.message, /read-pii/);
+      assert.ok(!res.json.error.message.includes('?'), `a character of the key was mangled: ${res.json.error.message}`);
+      assert.equal(res.json.traces, undefined);
+    }
+    const refused = (await entries()).slice(before);
+    assert.deepEqual(refused.map((e) => [e.type, e.data.capability, e.data.action]), pii.map(() => ['guard.refused', 'read-pii', 'traces.search']));
+    assert.ok(!JSON.stringify(refused).includes('alice@example.com') && !JSON.stringify(refused).includes('bob@example.com'));
+    // with read-pii the same filter is answered, and recorded as markers only
+    before = (await entries()).length;
+    assert.deepEqual(await ids(tokens.pii, q('customer.email:alice@example.com')), [t1]);
+    const [hit] = (await entries()).slice(before);
+    assert.equal(hit.type, 'traces.search');
+    assert.equal(hit.data.pii, true);
+    assert.deepEqual(hit.data.params.attr, [{ key: 'customer.email', value: await mark('alice@example.com') }]);
+    assert.match(hit.data.params.attr[0].value, /^\[REDACTED:email:/);
+    assert.ok(!JSON.stringify(hit).includes('alice@example.com'), 'the filter value is in the audit log in clear');
+  });
+
   test('a trace of more than 10,000 spans is refused (422), never shown truncated', async () => {
     const big = 'b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1';
     for (let batch = 0; batch < 5; batch++) {

@@ -457,6 +457,7 @@ span_of(const char *tid, const char *sid, const char *parent, int64_t start, con
 
 #define TRACE_A "0af7651916cd43dd8448eb211c80319c"
 #define TRACE_B "1af7651916cd43dd8448eb211c80319c"
+#define TRACE_C "2af7651916cd43dd8448eb211c80319c"
 
 /* The trace readers: visible only through a service with a span in it, redacted on request. */
 static void
@@ -501,7 +502,7 @@ test_telemetry_trace_and_search(void **state)
 	struct jg_telemetry_traces_query q = {
 	    .service = "ledger", .since = 0, .until = INT64_MAX, .limit = 10, .redact = true};
 	json_t *list = NULL;
-	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list), 0);
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list, NULL), 0);
 	assert_int_equal(json_array_size(list), 2);
 	json_t *b = json_array_get(list, 0), *a = json_array_get(list, 1); /* newest first */
 	assert_string_equal(json_string_value(json_object_get(b, "trace_id")), TRACE_B);
@@ -513,9 +514,103 @@ test_telemetry_trace_and_search(void **state)
 	assert_int_equal(json_array_size(json_object_get(a, "services")), 2);
 	json_decref(list);
 	q.errors_only = true;
-	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list), 0);
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list, NULL), 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
+}
+
+/* One span of svc with the given attributes (the JSON of span_of, attributes filled). */
+static json_t *
+attr_span(const char *tid, const char *sid, int64_t start, json_t *attrs)
+{
+	json_t *sp = span_of(tid, sid, NULL, start, "ok", "op", "host-1");
+	json_object_set_new(sp, "attributes", attrs);
+	return sp;
+}
+
+/* Trace ids found by a filtered search, comma-separated, into out. */
+static int
+attr_ids(struct jg_store *db, struct jg_telemetry_traces_query *q, char *out, size_t len,
+	 int64_t *narrowed)
+{
+	json_t *list = NULL, *t;
+	size_t i, used = 0;
+	int rc = jg_telemetry_traces_search(db, q, &list, narrowed);
+	out[0] = '\0';
+	json_array_foreach(list, i, t)
+	{
+		used += (size_t)snprintf(out + used, len - used, "%s%.4s", i ? "," : "",
+					 json_string_value(json_object_get(t, "trace_id")));
+	}
+	json_decref(list);
+	return rc;
+}
+
+/*
+ * Attribute filters (the same cases against PostgreSQL, answer for answer,
+ * are test_telemetry_pg's): an exact string on a span of the service in the
+ * window, every filter on some span, bounded scans.
+ */
+static void
+test_telemetry_traces_attr_filter(void **state)
+{
+	struct fixture *f = *state;
+	char got[256];
+	int64_t narrowed = 0;
+
+	json_t *pay =
+	    json_pack("[o,o,o]",
+		      attr_span(TRACE_A, "a000000000000001", T0,
+				json_pack("{s:s,s:i}", "http.route", "/checkout", "retries", 3)),
+		      attr_span(TRACE_A, "a000000000000002", T0 + 1000,
+				json_pack("{s:s}", "db.system", "postgres")),
+		      attr_span(TRACE_B, "b000000000000001", T0 + 2000,
+				json_pack("{s:s,s:s}", "http.route", "/checkout", "retries", "3")));
+	json_t *ledger = json_pack("[o]", attr_span(TRACE_C, "c000000000000001", T0 + 3000,
+						    json_pack("{s:s}", "http.route", "/checkout")));
+	assert_int_equal(jg_telemetry_store_spans(f->db, "pay", pay, 1000), 0);
+	assert_int_equal(jg_telemetry_store_spans(f->db, "ledger", ledger, 1000), 0);
+	json_decref(pay);
+	json_decref(ledger);
+
+	struct jg_telemetry_attr attrs[JG_TELEMETRY_ATTR_MAX + 1] = {{"http.route", "/checkout"},
+								     {"db.system", "postgres"}};
+	struct jg_telemetry_traces_query q = {
+	    .service = "pay", .since = 0, .until = INT64_MAX, .limit = 10, .attrs = attrs};
+	q.nattrs = 1;
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "1af7,0af7");
+	assert_int_equal(narrowed, -1);
+	q.nattrs = 2; /* both, on different spans of one trace */
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "0af7");
+	attrs[1] = (struct jg_telemetry_attr){"retries", "3"}; /* a string, not the integer 3 */
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "1af7");
+	attrs[1] = (struct jg_telemetry_attr){"http.route", "/check%"}; /* no LIKE */
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "");
+	/* the ledger span's route is not pay's, and pay's are not ledger's */
+	q.nattrs = 1;
+	q.service = "ledger";
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "2af7");
+	/* bounded: the newest 2 spans of pay (B's and A's second) are examined, A's root is not */
+	q.service = "pay";
+	q.scan_max = 2;
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "1af7");
+	assert_int_equal(narrowed, T0 + 1000);
+	q.until = narrowed; /* and on from there */
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), 0);
+	assert_string_equal(got, "0af7");
+	assert_int_equal(narrowed, -1);
+	/* more filters than allowed, or a missing value: refused before reading */
+	q.nattrs = JG_TELEMETRY_ATTR_MAX + 1;
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), JG_EINVAL);
+	q.nattrs = 1;
+	attrs[0].value = NULL;
+	assert_int_equal(attr_ids(f->db, &q, got, sizeof(got), &narrowed), JG_EINVAL);
 }
 
 static json_t *
@@ -657,7 +752,7 @@ test_telemetry_readers_hide_past_retention(void **state)
 					       .until = INT64_MAX,
 					       .received_since = traces_since,
 					       .limit = 10};
-	assert_int_equal(jg_telemetry_traces_search(f->db, &tq, &out), 0);
+	assert_int_equal(jg_telemetry_traces_search(f->db, &tq, &out, NULL), 0);
 	assert_int_equal(json_array_size(out), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "trace_id")),
 			    TRACE_B);
@@ -693,6 +788,7 @@ main(void)
 	    cmocka_unit_test(test_telemetry_parse_time),
 	    cmocka_unit_test_setup_teardown(test_telemetry_logs_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_trace_and_search, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_telemetry_traces_attr_filter, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_readers_hide_past_retention, setup,
 					    teardown),

@@ -408,12 +408,159 @@ test_spans_on_postgres(void **state)
 			 JG_ENOTFOUND);
 	struct jg_telemetry_traces_query q = {
 	    .service = "pay", .since = 0, .until = INT64_MAX, .errors_only = true, .limit = 10};
-	assert_int_equal(jg_telemetry_traces_search(f->pgdb, &q, &list), 0);
+	assert_int_equal(jg_telemetry_traces_search(f->pgdb, &q, &list, NULL), 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_t *t = json_array_get(list, 0);
 	assert_int_equal(json_integer_value(json_object_get(t, "errors")), 1);
 	assert_string_equal(json_string_value(json_object_get(t, "root_name")), "POST /pay");
 	json_decref(list);
+}
+
+/* ---- attribute filters: the same traces, in the same order, on both engines ------------ */
+
+#define TA1 "a1000000000000000000000000000001"
+#define TA2 "a2000000000000000000000000000002"
+#define TA3 "a3000000000000000000000000000003"
+#define TA4 "a4000000000000000000000000000004"
+
+static json_t *
+attr_span(const char *tid, const char *sid, const char *parent, int64_t start, json_t *attrs,
+	  json_t *events)
+{
+	return json_pack("{s:s,s:s,s:s?,s:s,s:I,s:I,s:s,s:o,s:o}", "trace_id", tid, "span_id", sid,
+			 "parent_span_id", parent, "name", "op", "start_ns", (json_int_t)start,
+			 "end_ns", (json_int_t)start + 5000000, "status", "ok", "attributes", attrs,
+			 "events", events ? events : json_array());
+}
+
+/* Stores the corpus: pay's spans start at T0, +1000, ... +4000; ledger's span of TA3 after. */
+static void
+attr_corpus(struct jg_store *db)
+{
+	int64_t now = (int64_t)time(NULL);
+	json_t *pay = json_pack(
+	    "[o,o,o,o,o]",
+	    attr_span(TA1, "1000000000000001", NULL, T0,
+		      json_pack("{s:s,s:s}", "http.route", "/checkout", "tier", "gold"), NULL),
+	    attr_span(TA1, "1000000000000002", "1000000000000001", T0 + 1000,
+		      json_pack("{s:s}", "db.system", "postgres"),
+		      json_pack("[{s:s,s:I,s:{s:s}}]", "name", "exception", "time_ns",
+				(json_int_t)T0 + 1500, "attributes", "http.route", "/event-only")),
+	    attr_span(TA2, "2000000000000001", NULL, T0 + 2000,
+		      json_pack("{s:s,s:i,s:s,s:[s]}", "http.route", "/checkout", "retries", 3,
+				"note", "a\"b \xc3\xa9\\", "list", "/checkout"),
+		      NULL),
+	    attr_span(TA3, "3000000000000001", NULL, T0 + 3000,
+		      json_pack("{s:s}", "http.route", "/refund"), NULL),
+	    attr_span(TA4, "4000000000000001", NULL, T0 + 4000, json_pack("{s:s}", "retries", "3"),
+		      NULL));
+	json_t *ledger =
+	    json_pack("[o]", attr_span(TA3, "3000000000000002", "3000000000000001", T0 + 5000,
+				       json_pack("{s:s}", "http.route", "/checkout"), NULL));
+	assert_int_equal(jg_telemetry_store_spans(db, "pay", pay, now), 0);
+	assert_int_equal(jg_telemetry_store_spans(db, "ledger", ledger, now), 0);
+	json_decref(pay);
+	json_decref(ledger);
+}
+
+/* The trace ids a filtered search finds, comma-separated, and where it was narrowed to. */
+static void
+attr_search(struct jg_store *db, const char *svc, const char *const *kv, size_t n, size_t scan_max,
+	    int64_t until, char *out, size_t len, int64_t *narrowed)
+{
+	struct jg_telemetry_attr attrs[JG_TELEMETRY_ATTR_MAX];
+	struct jg_telemetry_traces_query q = {.service = svc,
+					      .since = 0,
+					      .until = until,
+					      .limit = 10,
+					      .attrs = attrs,
+					      .nattrs = n,
+					      .scan_max = scan_max};
+	json_t *list = NULL, *t;
+	size_t i, used = 0;
+
+	for (i = 0; i < n; i++)
+		attrs[i] = (struct jg_telemetry_attr){kv[2 * i], kv[2 * i + 1]};
+	assert_int_equal(jg_telemetry_traces_search(db, &q, &list, narrowed), 0);
+	out[0] = '\0';
+	json_array_foreach(list, i, t)
+	{
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "",
+					 json_string_value(json_object_get(t, "trace_id")));
+	}
+	json_decref(list);
+}
+
+static void
+attr_expect(struct fixture *f, const char *svc, const char *const *kv, size_t n, size_t scan_max,
+	    int64_t until, const char *want, int64_t want_narrowed)
+{
+	struct jg_store *dbs[2] = {f->litedb, f->pgdb};
+	for (int e = 0; e < 2; e++) {
+		char got[256];
+		int64_t narrowed = 0;
+		attr_search(dbs[e], svc, kv, n, scan_max, until, got, sizeof(got), &narrowed);
+		if (strcmp(got, want) != 0 || narrowed != want_narrowed)
+			fail_msg("%s, %s=%s...: got [%s] narrowed %lld, want [%s] %lld",
+				 e ? "PostgreSQL" : "SQLite", svc, kv[0], got, (long long)narrowed,
+				 want, (long long)want_narrowed);
+	}
+}
+
+static void
+test_attr_filter_same_on_both_engines(void **state)
+{
+	struct fixture *f = *state;
+	attr_corpus(f->litedb);
+	attr_corpus(f->pgdb);
+
+	static const char *const route[] = {"http.route", "/checkout"};
+	attr_expect(f, "pay", route, 1, 0, INT64_MAX, TA2 "," TA1, -1);
+	/* all filters must match, each on any span of the service in the trace */
+	static const char *const two[] = {"http.route", "/checkout", "db.system", "postgres"};
+	attr_expect(f, "pay", two, 2, 0, INT64_MAX, TA1, -1);
+	static const char *const same_span[] = {"tier", "gold", "http.route", "/checkout"};
+	attr_expect(f, "pay", same_span, 2, 0, INT64_MAX, TA1, -1);
+	static const char *const none[] = {"http.route", "/nothing"};
+	attr_expect(f, "pay", none, 1, 0, INT64_MAX, "", -1);
+	/* exact: no case folding, no wildcard, no prefix */
+	static const char *const upper[] = {"http.route", "/CHECKOUT"};
+	attr_expect(f, "pay", upper, 1, 0, INT64_MAX, "", -1);
+	static const char *const like[] = {"http.route", "/check%"};
+	attr_expect(f, "pay", like, 1, 0, INT64_MAX, "", -1);
+	static const char *const glob[] = {"http.route", "*"};
+	attr_expect(f, "pay", glob, 1, 0, INT64_MAX, "", -1);
+	static const char *const keylike[] = {"http.%", "/checkout"};
+	attr_expect(f, "pay", keylike, 1, 0, INT64_MAX, "", -1);
+	/* an event's attributes are not the span's */
+	static const char *const event[] = {"http.route", "/event-only"};
+	attr_expect(f, "pay", event, 1, 0, INT64_MAX, "", -1);
+	/* strings only: the integer 3 and the array ["/checkout"] never match */
+	static const char *const retries[] = {"retries", "3"};
+	attr_expect(f, "pay", retries, 1, 0, INT64_MAX, TA4, -1);
+	static const char *const list[] = {"list", "/checkout"};
+	attr_expect(f, "pay", list, 1, 0, INT64_MAX, "", -1);
+	/* JSON escapes and UTF-8 compare as the text they stand for */
+	static const char *const note[] = {"note", "a\"b \xc3\xa9\\"};
+	attr_expect(f, "pay", note, 1, 0, INT64_MAX, TA2, -1);
+	/* only the service's own spans are searched: ledger's /checkout is not pay's */
+	attr_expect(f, "ledger", route, 1, 0, INT64_MAX, TA3, -1);
+	static const char *const refund_checkout[] = {"http.route", "/refund", "http.route",
+						      "/checkout"};
+	attr_expect(f, "pay", refund_checkout, 2, 0, INT64_MAX, "", -1);
+	/*
+	 * The bound: at most scan_max spans of pay, the newest; the window then
+	 * starts at the scan_max-th newest span's start, and until= that start
+	 * goes on where the search stopped.
+	 */
+	attr_expect(f, "pay", route, 1, 2, INT64_MAX, "", T0 + 3000);
+	attr_expect(f, "pay", route, 1, 3, INT64_MAX, TA2, T0 + 2000);
+	attr_expect(f, "pay", route, 1, 3, T0 + 2000, TA1, -1);
+	attr_expect(f, "pay", route, 1, 5, INT64_MAX, TA2 "," TA1, -1);
+	/* TA1's span at T0 + 1000 is examined, its root at T0 (the one with the route) is not */
+	attr_expect(f, "pay", route, 1, 4, INT64_MAX, TA2, T0 + 1000);
+	static const char *const db[] = {"db.system", "postgres"};
+	attr_expect(f, "pay", db, 1, 4, INT64_MAX, TA1, T0 + 1000);
 }
 
 static json_t *
@@ -573,6 +720,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_golden_corpus_same_on_both_engines, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spans_on_postgres, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attr_filter_same_on_both_engines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metric_names_and_series_on_postgres, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_retention_drops_day_partitions, setup, teardown),
