@@ -25,7 +25,7 @@ import { CookieJar, driveLogin } from './lib/idp.mjs';
 const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
 const TABLES = ['deployment', 'audit_log', 'audit_nodes', 'audit_head', 'audit_checkpoints', 'audit_checkpoint_pushes',
-  'audit_cosignatures', 'audit_stream', 'store_probe', 'auth_flows', 'sessions', 'identity_groups', 'services', 'ingest_keys', 'access_requests', 'approvals',
+  'audit_cosignatures', 'audit_stream', 'store_probe', 'auth_flows', 'sessions', 'identity_groups', 'session_grant_tokens', 'services', 'ingest_keys', 'access_requests', 'approvals',
   'action_refusals', 'notify_marks', 'probes', 'probe_events', 'notify_outbox', 'audit_state', 'audit_grant_usage'];
 // the tables this deployment must have filled, so that the copy is shown to carry each kind of row
 const FILLED = ['audit_log', 'audit_nodes', 'audit_checkpoints', 'audit_checkpoint_pushes', 'audit_cosignatures', 'auth_flows', 'sessions', 'identity_groups',
