@@ -66,6 +66,12 @@ const char *jg_http_header(const struct jg_http_request *req, const char *name);
 /* A decoded query-string argument, or NULL. */
 const char *jg_http_query(const struct jg_http_request *req, const char *name);
 /*
+ * Calls fn(ctx, value) for each decoded value of query argument name, in
+ * the order given (a name repeated: ?a=1&a=2); returns how many.
+ */
+int jg_http_query_each(const struct jg_http_request *req, const char *name,
+		       void (*fn)(void *ctx, const char *value), void *ctx);
+/*
  * Reads query argument name as a decimal integer in [0, max].  Absent:
  * *out = def, returns 0.  Malformed or out of range: fills reply with a 400
  * naming the argument and returns JG_EINVAL.

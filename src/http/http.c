@@ -332,6 +332,36 @@ jg_http_query(const struct jg_http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_each {
+	const char *name;
+	void (*fn)(void *ctx, const char *value);
+	void *ctx;
+	int n;
+};
+
+static enum MHD_Result
+query_each_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_each *q = cls;
+	(void)kind;
+	if (key != NULL && value != NULL && strcmp(key, q->name) == 0) {
+		q->fn(q->ctx, value);
+		q->n++;
+	}
+	return MHD_YES;
+}
+
+int
+jg_http_query_each(const struct jg_http_request *req, const char *name,
+		   void (*fn)(void *ctx, const char *value), void *ctx)
+{
+	struct query_each q = {name, fn, ctx, 0};
+	if (req->conn == NULL)
+		return 0;
+	(void)MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_each_one, &q);
+	return q.n;
+}
+
 int
 jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 		  uint64_t def, uint64_t max, uint64_t *out)

@@ -63,6 +63,9 @@ void jg_web_signin_page(struct jg_http_request *req, struct jg_http_reply *reply
 /* A whole page saying what went wrong (status 4xx/5xx), with a link back. */
 void jg_web_error_page(struct jg_web *w, int status, const char *title, const char *message,
 		       const char *back);
+/* A whole page without the caller's header (who may not be signed in), saying message. */
+void jg_web_message_page(struct jg_http_reply *reply, int status, const char *title,
+			 const char *message);
 /* 303 to location (a local path). */
 void jg_web_redirect(struct jg_http_reply *reply, const char *location);
 /* The hidden CSRF field of a form. */
