@@ -67,13 +67,13 @@ limit_arg(const struct jg_http_request *req, struct jg_api_error *e, uint64_t *l
 }
 
 int
-jg_api_logs_read(struct jg_http_request *req, const char *svc, const char *authorization,
+jg_api_logs_read(struct jg_http_request *req, const char *service, const char *authorization,
 		 json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
 	const char *level = jg_http_query(req, "level"), *tid_arg = jg_http_query(req, "trace_id");
 	const char *cursor = jg_http_query(req, "cursor");
-	struct jg_telemetry_logs_query q = {.service = svc,
+	struct jg_telemetry_logs_query q = {.service = service,
 					    .q = jg_http_query(req, "q"),
 					    .after = {INT64_MAX, INT64_MAX},
 					    .fields = app->cfg->redaction_sensitive_fields,
@@ -135,7 +135,7 @@ jg_api_logs_read(struct jg_http_request *req, const char *svc, const char *autho
 	}
 	if (cursor)
 		json_object_set_new(params, "cursor", json_string(cursor));
-	rc = jg_guard_authorized(&app->guard, req, authorization, svc, "read-logs", "logs.read",
+	rc = jg_guard_authorized(&app->guard, req, authorization, service, "read-logs", "logs.read",
 				 params, &g, &no);
 	json_decref(params);
 	if (rc == JG_EDEFERRED)
@@ -158,7 +158,7 @@ jg_api_logs_read(struct jg_http_request *req, const char *svc, const char *autho
 		jg_api_error_set(e, 503, "unavailable", "the logs cannot be read now");
 		return JG_EUNAVAIL;
 	}
-	*result = json_pack("{s:s,s:b,s:o,s:s?}", "service", svc, "redacted", q.redact, "logs",
+	*result = json_pack("{s:s,s:b,s:o,s:s?}", "service", service, "redacted", q.redact, "logs",
 			    logs, "next_cursor", next[0] ? next : NULL);
 	if (*result == NULL) {
 		jg_api_error_set(e, 500, "internal_error", "out of memory");

@@ -18,7 +18,7 @@ jg_api_error_set(struct jg_api_error *e, int status, const char *code, const cha
 	e->status = status;
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	(void)vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 }
 

@@ -166,7 +166,7 @@ jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_session_g
 	    EVP_EncryptFinal_ex(ctx, sealed + NONCE + len, &fin) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, sealed + NONCE + tlen) != 1)
 		goto out;
-	if ((rc = jg_stmt_prepare(conn, sql_put, &st)) != 0) {
+	if (jg_stmt_prepare(conn, sql_put, &st) != 0) {
 		rc = JG_ESTORE;
 		goto out;
 	}
