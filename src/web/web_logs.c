@@ -221,7 +221,7 @@ record(struct jg_web_debug *d, json_t *r)
 static bool
 without_empty_args(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	static const char *const args[] = {"grant", "q",	"level",    "since",
+	static const char *const args[] = {"grant", "q",     "level",	 "since",
 					   "until", "limit", "trace_id", "cursor"};
 	struct jg_html loc = {0};
 	int empty = 0, n = 0;
