@@ -145,7 +145,7 @@ search_form(struct jg_web_debug *d)
 	}
 	JG_HTML(h, "</select></label><label for=\"until\">Until <span class=\"hint\">(optional)"
 		   "</span><input type=\"text\" id=\"until\" name=\"until\" maxlength=\"40\" "
-		   "placeholder=\"2026-11-25T10:00:00Z, 15m\" value=\"");
+		   "placeholder=\"RFC 3339 or 15m\" value=\"");
 	jg_html_text(h, until);
 	JG_HTML(h, "\"></label><button type=\"submit\" class=\"primary\">Search</button></form>");
 	if (tid) {
