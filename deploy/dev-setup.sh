@@ -59,8 +59,9 @@ if ! ls var/keys/checkpoint-*.pem >/dev/null 2>&1; then
   build/jitgate keys generate -c var/jitgate.yaml
 fi
 # a var/ from before pii keys (the audit log's markers), cursor keys (paging cursors) or the
-# audit-state key (start from the verified state) gets the missing kind (docs/operations.md, "Keys")
-for kind in pii cursor audit-state; do
+# audit-state key (start from the verified state) or the session-token key (the debugging pages)
+# gets the missing kind (docs/operations.md, "Keys")
+for kind in pii cursor audit-state session-token; do
   if ! ls "var/keys/$kind-"*.pem >/dev/null 2>&1; then
     build/jitgate keys generate --kind "$kind" -c var/jitgate.yaml
   fi

@@ -25,6 +25,7 @@
 struct jg_notify;
 struct jg_audit_stream;
 struct jg_pii_keys;
+struct jg_session_grant_keys;
 
 struct jg_app {
 	struct jg_config *cfg;
@@ -47,6 +48,8 @@ struct jg_app {
 	struct jg_store *telemetry;	    /* the data plane's own database (telemetry.h) */
 	struct jg_throttle *throttle;	    /* rate limits (throttle.h); NULL: none */
 	struct jg_cursor_keys *cursor_keys; /* seal paging cursors (cursor.h, key_dir) */
+	/* encrypt the tokens kept for the debugging pages (session_grant.h); NULL: pages 503 */
+	struct jg_session_grant_keys *session_grant_keys;
 };
 
 /*

@@ -103,6 +103,25 @@ int jg_guard(const struct jg_guard_ctx *gc, struct jg_http_request *req,
     __attribute__((warn_unused_result));
 
 /*
+ * The checks and the entry of jg_guard() for a call whose Authorization is
+ * given (authorization, borrowed; NULL: none) instead of read from req's
+ * header: a debugging page presents the token jitgate keeps for its session
+ * (session_grant.h), the browser never holding one.  req is still the
+ * call's (its client address for the throttle; deferral, as jg_guard(): on
+ * the event loop JG_EDEFERRED, and the second call returns the outcome).
+ * Writes no reply: 0 with *g filled, or a JG_E* code with *no saying how to
+ * answer (jg_guard_reply() renders it as the API does).  params borrowed
+ * (NULL: none recorded).
+ */
+int jg_guard_authorized(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+			const char *authorization, const char *service, const char *capability,
+			const char *action, json_t *params, struct jg_guarded *g,
+			struct jg_guard_refusal *no) __attribute__((warn_unused_result));
+
+/* A refusal as jg_guard() answers it: status, JSON error, WWW-Authenticate, or the 429. */
+void jg_guard_reply(struct jg_http_reply *reply, const struct jg_guard_refusal *no);
+
+/*
  * jg_guard() for a handler that built params for the occasion: params is
  * stolen (released by the call), and NULL - they could not be built - is a
  * 500 with nothing recorded.

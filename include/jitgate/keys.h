@@ -1,17 +1,20 @@
 /*
  * keys.h - jitgate's keys on disk.
  *
- * Five kinds, kept apart so that one key's compromise does not forge the
+ * Six kinds, kept apart so that one key's compromise does not forge the
  * others' output: token keys (ECDSA P-256, for capability tokens),
  * checkpoint keys (Ed25519, for the audit log's signed checkpoints), pii
  * keys (32 random bytes, the HMAC-SHA-256 key that turns personal data in
  * audit entries into markers, pii.h), cursor keys (32 random bytes, the
  * AES-256-GCM key that seals paging cursors, cursor.h) and audit-state keys
  * (32 random bytes, the HMAC-SHA-256 key of the audit log's verified state,
- * audit_state.h).  Each key is a PEM file in the key directory named
- * <kind>-<NNNN>.pem (mode 0600, the directory 0700): a PKCS#8 private key,
- * or for a secret kind a "JITGATE PII KEY", "JITGATE CURSOR KEY" or
- * "JITGATE AUDIT STATE KEY" PEM block of exactly 32 bytes.
+ * audit_state.h) and session-token keys (32 random bytes, the AES-256-GCM
+ * key that encrypts the capability tokens jitgate keeps for the debugging
+ * pages, per session and grant, session_grant.h).  Each key is a PEM file
+ * in the key directory named <kind>-<NNNN>.pem (mode 0600, the directory
+ * 0700): a PKCS#8 private key, or for a secret kind a "JITGATE PII KEY",
+ * "JITGATE CURSOR KEY", "JITGATE AUDIT STATE KEY" or "JITGATE SESSION
+ * TOKEN KEY" PEM block of exactly 32 bytes.
  * The highest number is the active key, and older keys stay so that what
  * they signed (or marked, or sealed) still verifies.  Rotation adds a key;
  * nothing here deletes one.
@@ -23,15 +26,24 @@
 
 #include <openssl/evp.h>
 
-enum jg_key_kind { JG_KEY_TOKEN, JG_KEY_CHECKPOINT, JG_KEY_PII, JG_KEY_CURSOR, JG_KEY_AUDIT_STATE };
+enum jg_key_kind {
+	JG_KEY_TOKEN,
+	JG_KEY_CHECKPOINT,
+	JG_KEY_PII,
+	JG_KEY_CURSOR,
+	JG_KEY_AUDIT_STATE,
+	JG_KEY_SESSION_TOKEN
+};
 
-#define JG_KEY_KINDS		     5
-#define JG_KEY_PII_BYTES	     32
-#define JG_KEY_PII_PEM_LABEL	     "JITGATE PII KEY"
-#define JG_KEY_CURSOR_BYTES	     32
-#define JG_KEY_CURSOR_PEM_LABEL	     "JITGATE CURSOR KEY"
-#define JG_KEY_AUDIT_STATE_BYTES     32
-#define JG_KEY_AUDIT_STATE_PEM_LABEL "JITGATE AUDIT STATE KEY"
+#define JG_KEY_KINDS		       6
+#define JG_KEY_PII_BYTES	       32
+#define JG_KEY_PII_PEM_LABEL	       "JITGATE PII KEY"
+#define JG_KEY_CURSOR_BYTES	       32
+#define JG_KEY_CURSOR_PEM_LABEL	       "JITGATE CURSOR KEY"
+#define JG_KEY_AUDIT_STATE_BYTES       32
+#define JG_KEY_AUDIT_STATE_PEM_LABEL   "JITGATE AUDIT STATE KEY"
+#define JG_KEY_SESSION_TOKEN_BYTES     32
+#define JG_KEY_SESSION_TOKEN_PEM_LABEL "JITGATE SESSION TOKEN KEY"
 
 #define JG_KEYS_MAX 64
 
@@ -46,7 +58,7 @@ struct jg_keyring {
 	struct jg_key keys[JG_KEYS_MAX];
 };
 
-/* "token", "checkpoint", "pii", "cursor" or "audit-state". */
+/* "token", "checkpoint", "pii", "cursor", "audit-state" or "session-token". */
 const char *jg_key_kind_name(enum jg_key_kind kind);
 
 /* Parses a kind name; returns 0, or JG_EINVAL for any other text. */
@@ -61,8 +73,8 @@ int jg_keys_generate(const char *dir, char *err, size_t errlen);
 
 /*
  * Creates the first key of one kind (a deployment made before that kind
- * existed - pii, cursor - adds it this way).  JG_ECONFLICT when keys of it
- * already exist.
+ * existed - pii, cursor, audit-state, session-token - adds it this way).  JG_ECONFLICT when keys of
+ * it already exist.
  */
 int jg_keys_generate_kind(const char *dir, enum jg_key_kind kind, char *err, size_t errlen);
 

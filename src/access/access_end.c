@@ -6,8 +6,9 @@
  * off-boarding, the cancel of a scheduled grant, a scheduled grant that does
  * not start - goes through jg_access_end_grant, so that what a grant's end
  * must bring happens in one place and in the transaction of its end entry:
- * the grant's grant.receipt right after that entry (access_receipt.c), and
- * the expiry of its pending extension.
+ * the grant's grant.receipt right after that entry (access_receipt.c), the
+ * expiry of its pending extension, and the deletion of the capability
+ * tokens kept for it by browser sessions (session_grant.h).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "jitgate/error.h"
 #include "jitgate/notify.h"
+#include "jitgate/session_grant.h"
 #include "access_int.h"
 
 /* Only what is still open ends: a request ended once (its grant's end took it) stays so. */
@@ -64,7 +66,8 @@ end_receipt(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, const char 
  * {request, was, grant}): an extension cannot outlive what it extends.
  * Every path that ends a grant goes through here, so what must happen at a
  * grant's end happens once, in the transaction of its end entry: right
- * after that entry, the grant's grant.receipt (jg_access_receipt).  tell:
+ * after that entry, the grant's grant.receipt (jg_access_receipt), then the
+ * tokens kept for it by browser sessions deleted (session_grant.h).  tell:
  * the requester hears of an extension that expired so (request.expired;
  * not when off-boarded).  JG_ECONFLICT when the grant had already ended
  * (nothing written).
@@ -85,6 +88,9 @@ jg_access_end_grant(struct jg_audit_tx *tx, const struct jg_access_ctx *ctx, con
 		return rc;
 	/* its access receipt, the very next entry (access_receipt.c) */
 	if ((rc = end_receipt(tx, ctx, id, type)) != 0)
+		return rc;
+	/* the tokens the debugging pages kept for it go with it, in this transaction */
+	if ((rc = jg_session_grant_tokens_end(conn, id, NULL)) != 0)
 		return rc;
 	if (jg_stmt_prepare(conn, sql_pending_extensions, &st) != 0)
 		return JG_ESTORE;

@@ -11,8 +11,8 @@
 #include "jitgate/telemetry.h"
 
 static int
-time_arg(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
-	 int64_t def, int64_t *out)
+time_arg(const struct jg_http_request *req, struct jg_api_error *e, const char *name, int64_t def,
+	 int64_t *out)
 {
 	const char *v = jg_http_query(req, name);
 	*out = def;
@@ -20,10 +20,24 @@ time_arg(const struct jg_http_request *req, struct jg_http_reply *reply, const c
 		return 0;
 	if (jg_telemetry_parse_time(v, req->received_at ? req->received_at : jg_clock_now(), out) !=
 	    0) {
-		jg_http_reply_error(reply, 400, "bad_request",
-				    "'%s' must be Unix seconds, RFC 3339 (2026-11-25T10:00:00Z) or "
-				    "a duration ago (15m, 2h, 7d)",
-				    name);
+		jg_api_error_set(e, 400, "bad_request",
+				 "'%s' must be Unix seconds, RFC 3339 (2026-11-25T10:00:00Z) or "
+				 "a duration ago (15m, 2h, 7d)",
+				 name);
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+int
+jg_tq_window_e(const struct jg_http_request *req, struct jg_api_error *e, int64_t *since,
+	       int64_t *until)
+{
+	if (time_arg(req, e, "since", 0, since) != 0 ||
+	    time_arg(req, e, "until", INT64_MAX, until) != 0)
+		return JG_EINVAL;
+	if (*since >= *until) {
+		jg_api_error_set(e, 400, "bad_request", "'since' must be before 'until'");
 		return JG_EINVAL;
 	}
 	return 0;
@@ -33,14 +47,11 @@ int
 jg_tq_window(const struct jg_http_request *req, struct jg_http_reply *reply, int64_t *since,
 	     int64_t *until)
 {
-	if (time_arg(req, reply, "since", 0, since) != 0 ||
-	    time_arg(req, reply, "until", INT64_MAX, until) != 0)
-		return JG_EINVAL;
-	if (*since >= *until) {
-		jg_http_reply_error(reply, 400, "bad_request", "'since' must be before 'until'");
-		return JG_EINVAL;
-	}
-	return 0;
+	struct jg_api_error e;
+	int rc = jg_tq_window_e(req, &e, since, until);
+	if (rc != 0)
+		jg_api_error_reply(reply, &e);
+	return rc;
 }
 
 int

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "jitgate/api_read.h"
 #include "jitgate/http.h"
 
 /*
@@ -18,6 +19,9 @@
  */
 int jg_tq_window(const struct jg_http_request *req, struct jg_http_reply *reply, int64_t *since,
 		 int64_t *until);
+/* jg_tq_window() that fills *e (api_read.h) instead of a reply. */
+int jg_tq_window_e(const struct jg_http_request *req, struct jg_api_error *e, int64_t *since,
+		   int64_t *until);
 
 /* Reads a duration argument (250ms, 2s, 5m, ...) into ns; absent: def. 400 on error. */
 int jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,

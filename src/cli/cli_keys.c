@@ -7,7 +7,7 @@
  * checkpoint key as the C2SP verifier key string an auditor passes to
  * `jitgate audit verify --key`, each pii key with the kid its markers
  * carry, and each cursor key by its number; `public` prints the active
- * public key PEM (pii, cursor and audit-state keys are secret and have none).
+ * public key PEM (pii, cursor, audit-state and session-token keys are secret and have none).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -57,6 +57,8 @@ list_kind(const struct jg_config *cfg, enum jg_key_kind kind)
 			printf("cursor %04d%s AES-256-GCM\n", ring->keys[i].number, active);
 		} else if (kind == JG_KEY_AUDIT_STATE) {
 			printf("audit-state %04d%s HMAC-SHA-256\n", ring->keys[i].number, active);
+		} else if (kind == JG_KEY_SESSION_TOKEN) {
+			printf("session-token %04d%s AES-256-GCM\n", ring->keys[i].number, active);
 		} else if (kind == JG_KEY_CHECKPOINT) {
 			struct jg_note_verifier v;
 			char *vkey = NULL;
@@ -103,7 +105,8 @@ jg_cmd_keys(int argc, char **argv)
 	if (optind != argc || (kind_name && jg_key_kind_parse(kind_name, &kind) != 0)) {
 		fprintf(
 		    stderr,
-		    "jitgate keys: --kind must be token, checkpoint, pii, cursor or audit-state\n");
+		    "jitgate keys: --kind must be token, checkpoint, pii, cursor, audit-state or "
+		    "session-token\n");
 		return JG_EXIT_USAGE;
 	}
 	if ((rc = jg_cli_load_config(config, &cfg)) != 0)
@@ -119,19 +122,20 @@ jg_cmd_keys(int argc, char **argv)
 			       cfg->key_dir);
 			list_kind(cfg, kind);
 		} else {
-			printf("created the first token, checkpoint, pii, cursor and audit-state "
-			       "keys in %s\n",
+			printf("created the first token, checkpoint, pii, cursor, audit-state and "
+			       "session-token keys in %s\n",
 			       cfg->key_dir);
 			list_kind(cfg, JG_KEY_CHECKPOINT);
 			list_kind(cfg, JG_KEY_PII);
 			list_kind(cfg, JG_KEY_CURSOR);
 			list_kind(cfg, JG_KEY_AUDIT_STATE);
+			list_kind(cfg, JG_KEY_SESSION_TOKEN);
 		}
 	} else if (strcmp(verb, "rotate") == 0) {
 		int number = 0;
 		if (kind_name == NULL) {
 			fprintf(stderr, "jitgate keys rotate: --kind "
-					"token|checkpoint|pii|cursor|audit-state is "
+					"token|checkpoint|pii|cursor|audit-state|session-token is "
 					"required\n");
 			rc = JG_EXIT_USAGE;
 		} else if (jg_keys_rotate(cfg->key_dir, kind, &number, err, sizeof(err)) != 0) {
@@ -143,6 +147,8 @@ jg_cmd_keys(int argc, char **argv)
 			       jg_key_kind_name(kind), number,
 			       kind == JG_KEY_PII      ? "marks personal data in audit entries"
 			       : kind == JG_KEY_CURSOR ? "seals paging cursors"
+			       : kind == JG_KEY_SESSION_TOKEN
+				   ? "encrypts the capability tokens kept for the debugging pages"
 			       : kind == JG_KEY_AUDIT_STATE
 				   ? "authenticates the audit log's verified state"
 				   : "signs");
@@ -153,8 +159,10 @@ jg_cmd_keys(int argc, char **argv)
 		list_kind(cfg, JG_KEY_PII);
 		list_kind(cfg, JG_KEY_CURSOR);
 		list_kind(cfg, JG_KEY_AUDIT_STATE);
+		list_kind(cfg, JG_KEY_SESSION_TOKEN);
 	} else if (strcmp(verb, "public") == 0 &&
-		   (kind == JG_KEY_PII || kind == JG_KEY_CURSOR || kind == JG_KEY_AUDIT_STATE)) {
+		   (kind == JG_KEY_PII || kind == JG_KEY_CURSOR || kind == JG_KEY_AUDIT_STATE ||
+		    kind == JG_KEY_SESSION_TOKEN)) {
 		fprintf(stderr, "jitgate keys public: a %s key is secret and has no public half\n",
 			jg_key_kind_name(kind));
 		rc = JG_EXIT_USAGE;

@@ -52,6 +52,7 @@
 #include "jitgate/notify.h"
 #include "jitgate/probes.h"
 #include "jitgate/session.h"
+#include "jitgate/session_grant.h"
 #include "jitgate/telemetry.h"
 
 #define MAX_TABLES 64
@@ -63,9 +64,10 @@ typedef const struct jg_store_table *(*table_owner_fn)(size_t *n);
 static const table_owner_fn owners[] = {
     jg_migrate_tables, /* deployment */
     jg_audit_tables,   /* audit_checkpoints before audit_checkpoint_pushes */
-    jg_audit_state_tables, jg_session_tables, jg_catalog_tables, /* services before ingest_keys */
-    jg_access_tables, /* access_requests before approvals */
-    jg_probe_tables,  /* after access_requests (grant_id); probes before events */
+    jg_audit_state_tables,   jg_session_tables, jg_catalog_tables, /* services before ingest_keys */
+    jg_access_tables,	     /* access_requests before approvals */
+    jg_session_grant_tables, /* after sessions and access_requests */
+    jg_probe_tables,	     /* after access_requests (grant_id); probes before events */
     jg_notify_tables,
 };
 

@@ -34,6 +34,7 @@
 #include "jitgate/fileio.h"
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
+#include "jitgate/session_grant.h"
 #include "jitgate/probes.h"
 #include "jitgate/session.h"
 #include "jitgate/telemetry.h"
@@ -427,6 +428,25 @@ jg_cmd_serve(int argc, char **argv)
 		rc = JG_EXIT_CONFIG;
 		goto out;
 	}
+	/*
+	 * The key of the tokens the debugging pages keep per session: without one
+	 * jitgate serves everything else and those pages answer 503 saying how to
+	 * add it (a deployment from before them); a key that is there but cannot be
+	 * used stops the start, as for the other keys.
+	 */
+	int sgk =
+	    jg_session_grant_keys_load(app.cfg->key_dir, &app.session_grant_keys, err, sizeof(err));
+	if (sgk == JG_ENOTFOUND) {
+		jg_logf(JG_LOG_WARN,
+			"no session-token key in key_dir: the debugging pages are unavailable "
+			"until one is added with 'jitgate keys generate --kind session-token' "
+			"(%s)",
+			err);
+	} else if (sgk != 0) {
+		jg_logf(JG_LOG_ERROR, "session-token keys: %s", err);
+		rc = JG_EXIT_CONFIG;
+		goto out;
+	}
 	if ((app.token_cache = jg_token_cache_new()) == NULL) {
 		rc = JG_EXIT_RUNTIME;
 		goto out;
@@ -538,6 +558,7 @@ out:
 	jg_token_cache_free(app.token_cache);
 	jg_throttle_free(app.throttle);
 	jg_cursor_keys_free(app.cursor_keys);
+	jg_session_grant_keys_free(app.session_grant_keys);
 	pthread_rwlock_destroy(&app.policy_lock);
 	jg_router_free(app.router);
 	jg_store_close(app.store);

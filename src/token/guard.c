@@ -461,38 +461,40 @@ refuse(struct jg_http_reply *reply, const struct jg_guard_refusal *no, int rc)
 	return rc;
 }
 
+/*
+ * The checks and the entry for a call presenting auth (no reply written):
+ * 0, JG_EDEFERRED, or a JG_E* code with *no filled.
+ */
 static int
-guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http_reply *reply,
-      const char *service, const char *capability, const char *action, json_t *params,
-      const char *pii_why, const char *id_key, const char *id_prefix, struct jg_guarded *g)
+guard_core(const struct jg_guard_ctx *gc, struct jg_http_request *req, const char *auth,
+	   const char *service, const char *capability, const char *action, json_t *params,
+	   const char *pii_why, const char *id_key, const char *id_prefix, struct jg_guarded *g,
+	   struct jg_guard_refusal *no)
 {
-	struct jg_guard_refusal no;
 	char client[JG_THROTTLE_ADDR_MAX], created[sizeof(g->created)] = "", rnd[32];
 	json_t *intent = NULL;
 	int rc;
 
+	memset(no, 0, sizeof(*no));
 	if (req->pending != NULL && req->pending_free == guard_pending_free) {
 		/* the second call after a deferral: everything was checked, the entry is written */
 		const struct guard_pending *p = req->pending;
 		*g = p->g;
 		if (p->rc != 0) {
 			memset(g, 0, sizeof(*g));
-			memset(&no, 0, sizeof(no));
-			return refuse(reply, &no,
-				      unavailable(&no, "the audit log cannot be written"));
+			return unavailable(no, "the audit log cannot be written");
 		}
 		return 0;
 	}
 	if (id_key != NULL) {
 		if (jg_random_token(16, rnd, sizeof(rnd)) != 0) {
 			memset(g, 0, sizeof(*g));
-			memset(&no, 0, sizeof(no));
-			return refuse(reply, &no, unavailable(&no, "no random id could be made"));
+			return unavailable(no, "no random id could be made");
 		}
 		snprintf(created, sizeof(created), "%s%s", id_prefix, rnd);
 	}
 	jg_http_client_key(req, client, sizeof(client));
-	struct jg_guard_call call = {.authorization = jg_http_header(req, "Authorization"),
+	struct jg_guard_call call = {.authorization = auth,
 				     .client = client,
 				     .service = service,
 				     .capability = capability,
@@ -501,16 +503,45 @@ guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http
 				     .pii_why = pii_why,
 				     .created_key = id_key,
 				     .created = created};
-	if ((rc = jg_guard_check(gc, &call, g, &intent, &no)) != 0)
-		return refuse(reply, &no, rc);
+	if ((rc = jg_guard_check(gc, &call, g, &intent, no)) != 0)
+		return rc;
 	memcpy(g->created, created, sizeof(g->created));
 	rc = record_intent(gc, req, action, intent, g);
 	json_decref(intent);
 	if (rc == JG_EDEFERRED)
 		return rc;
 	if (rc != 0)
-		return refuse(reply, &no, unavailable(&no, "the audit log cannot be written"));
+		return unavailable(no, "the audit log cannot be written");
 	return 0;
+}
+
+static int
+guard(const struct jg_guard_ctx *gc, struct jg_http_request *req, struct jg_http_reply *reply,
+      const char *service, const char *capability, const char *action, json_t *params,
+      const char *pii_why, const char *id_key, const char *id_prefix, struct jg_guarded *g)
+{
+	struct jg_guard_refusal no;
+	int rc = guard_core(gc, req, jg_http_header(req, "Authorization"), service, capability,
+			    action, params, pii_why, id_key, id_prefix, g, &no);
+	if (rc == 0 || rc == JG_EDEFERRED)
+		return rc;
+	return refuse(reply, &no, rc);
+}
+
+int
+jg_guard_authorized(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+		    const char *authorization, const char *service, const char *capability,
+		    const char *action, json_t *params, struct jg_guarded *g,
+		    struct jg_guard_refusal *no)
+{
+	return guard_core(gc, req, authorization, service, capability, action, params, NULL, NULL,
+			  NULL, g, no);
+}
+
+void
+jg_guard_reply(struct jg_http_reply *reply, const struct jg_guard_refusal *no)
+{
+	(void)refuse(reply, no, JG_EDENIED);
 }
 
 int

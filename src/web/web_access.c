@@ -10,6 +10,8 @@
  *   POST /grants/{id}/extend       jg_api_request_extend() (as POST /v1/requests/{id}/extend,
  *                                  the same limits) with the form's duration and justification
  *
+ * An active grant links to the debugging pages its capabilities allow on its
+ * service (/debug/{svc}/logs|traces|metrics|probes?grant=<id>, web_debug.c).
  * An active grant that is not break-glass offers "Extend" (a duration and
  * why) unless an extension of it is already waiting; an extension shows the
  * grant it extends.
@@ -266,6 +268,9 @@ request_card(struct jg_web *w, json_t *r)
 	if (strcmp(state, "pending") == 0 || strcmp(state, "scheduled") == 0)
 		action_form(w, "/requests/", id, "/cancel", "Cancel request", "secondary", 0);
 	if (strcmp(state, "active") == 0) {
+		/* the debugging pages its capabilities allow, with this grant */
+		jg_web_debug_links(h, json_string_value(json_object_get(r, "service")), id,
+				   json_object_get(r, "capabilities"), NULL);
 		action_form(w, "/grants/", id, "/token", "Issue a token", "primary", 0);
 		action_form(w, "/grants/", id, "/revoke", "Revoke", "danger", 1);
 		if (!json_is_true(json_object_get(r, "break_glass")) && waiting == NULL)

@@ -10,12 +10,14 @@
 #ifndef JITGATE_WEB_INT_H
 #define JITGATE_WEB_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "jitgate/api_call.h"
+#include "jitgate/api_read.h"
 #include "jitgate/http.h"
 
 struct jg_html {
@@ -63,6 +65,9 @@ void jg_web_signin_page(struct jg_http_request *req, struct jg_http_reply *reply
 /* A whole page saying what went wrong (status 4xx/5xx), with a link back. */
 void jg_web_error_page(struct jg_web *w, int status, const char *title, const char *message,
 		       const char *back);
+/* A whole page without the caller's header (who may not be signed in), saying message. */
+void jg_web_message_page(struct jg_http_reply *reply, int status, const char *title,
+			 const char *message);
 /* 303 to location (a local path). */
 void jg_web_redirect(struct jg_http_reply *reply, const char *location);
 /* The hidden CSRF field of a form. */
@@ -87,6 +92,60 @@ void jg_web_join(struct jg_html *h, json_t *array);
  */
 void jg_web_approvals_text(struct jg_html *h, json_t *r);
 
+/*
+ * The debugging pages (web_debug.c; docs/web.md, "Debugging pages").  A
+ * page's handler:
+ *
+ *   struct jg_web_debug d;
+ *   if (jg_web_debug_begin(&d, req, reply, "read-traces") != 0) goto out;
+ *   rc = jg_api_..._read(req, d.service, d.authorization, &result, &e);  (api_read.h)
+ *   if (rc != 0) { jg_web_debug_error(&d, "Traces", &e); goto out; }
+ *   jg_web_debug_page_start(&d, title, "traces", redacted);  ... d.w.h ...
+ *   jg_web_page_finish(&d.w, 200);
+ * out:
+ *   jg_web_debug_end(&d);
+ *
+ * Every link between the pages keeps ?grant= (jg_web_debug_href).
+ */
+struct jg_web_debug {
+	struct jg_web w;	/* the page (begun once Sec-Fetch-Site passed) */
+	const char *service;	/* {svc} of the route */
+	const char *capability; /* what the page needs */
+	char grant[64];		/* the grant in use */
+	int64_t grant_end;	/* its end (Unix seconds) */
+	int grant_pii;		/* it holds read-pii */
+	json_t *grant_caps;	/* its capabilities (owned) */
+	char *authorization;	/* "Bearer <token>" for the read: a secret, wiped by _end */
+	int begun;
+};
+/*
+ * Begins a debugging page needing capability on {svc} (see web_debug.c):
+ * Sec-Fetch-Site same-origin or none (else a 403 page), a browser session,
+ * the grant (?grant= or the active one holding capability that ends last;
+ * else the 403 page linking to the prefilled request form), the token kept
+ * for (session, grant) or a new one.  0, or -1 with the reply filled and
+ * nothing read.  Pair with jg_web_debug_end() in every case.
+ */
+int jg_web_debug_begin(struct jg_web_debug *d, struct jg_http_request *req,
+		       struct jg_http_reply *reply, const char *capability);
+void jg_web_debug_end(struct jg_web_debug *d);
+/*
+ * The frame of a debugging page (page: "logs", "traces", ...): the grant in
+ * use, its end, its capabilities, read-pii or a visible "Redacted" mark
+ * (redacted: what the read answered), and the links to the other pages.
+ */
+void jg_web_debug_page_start(struct jg_web_debug *d, const char *title, const char *page,
+			     int redacted);
+/* A refused read (api_read.h) as a page with its status (and Retry-After for 429). */
+void jg_web_debug_error(struct jg_web_debug *d, const char *title, const struct jg_api_error *e);
+/* "/debug/{service}/{page}?grant={grant}", escaped for an attribute; callers add "&amp;k=v". */
+void jg_web_debug_href(struct jg_html *h, const char *service, const char *page, const char *grant);
+/* The links to the debugging pages caps allow for grant on service (current: marked). */
+void jg_web_debug_links(struct jg_html *h, const char *service, const char *grant, json_t *caps,
+			const char *current);
+/* Sec-Fetch-Site is same-origin or none: a GET may do an audited read. */
+bool jg_web_fetch_site_ok(const struct jg_http_request *req);
+
 /* The pages (each file's routes). */
 void jg_web_home(struct jg_http_request *req, struct jg_http_reply *reply);
 /* GET / for a caller: their requests and grants (access.c). */
@@ -102,5 +161,6 @@ extern const struct jg_route_table jg_web_approvals_routes; /* /approvals, appro
 extern const struct jg_route_table jg_web_audit_routes;	    /* /audit... */
 extern const struct jg_route_table jg_web_reports_routes;   /* /reports/access */
 extern const struct jg_route_table jg_web_assets_routes;    /* /static/... */
+extern const struct jg_route_table jg_web_logs_routes;	    /* /debug/{svc}/logs */
 
 #endif

@@ -312,6 +312,12 @@ jg_web_signin_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	jg_html_free(&h);
 }
 
+void
+jg_web_message_page(struct jg_http_reply *reply, int status, const char *title, const char *message)
+{
+	message_page(reply, status, title, message);
+}
+
 /* A page for someone who may not be signed in (no header with a caller). */
 static void
 message_page(struct jg_http_reply *reply, int status, const char *title, const char *message)

@@ -14,6 +14,11 @@
  * in its own field is put in front of the justification (the policy finds
  * incident ids there) unless the justification already holds it.  With
  * JavaScript, /static/jitgate.js asks the JSON dry run as the form changes.
+ *
+ * The form opens prefilled from its URL: ?service=, ?capabilities= (comma
+ * separated, or repeated) and ?duration= - the link a debugging page gives
+ * to someone without the capability it needs (docs/web.md).  A value it
+ * does not know (a capability not offered, an over-long text) is left out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +269,44 @@ render(struct jg_web *w, const struct form *f, json_t *decision, int status)
 	jg_web_page_finish(w, status);
 }
 
+/* One ?capabilities= value: each comma-separated name the form offers is ticked. */
+static void
+prefill_caps(struct form *f, const char *value)
+{
+	const char *p = value;
+
+	while (p != NULL && *p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		for (size_t i = 0; i < NCAPS; i++)
+			if (strlen(caps[i]) == n && strncmp(caps[i], p, n) == 0)
+				f->cap[i] = 1;
+		p = comma ? comma + 1 : NULL;
+	}
+}
+
+/* The form as its URL asks it prefilled (service, capabilities, duration). */
+static void
+prefill(struct jg_http_request *req, struct form *f)
+{
+	const char *service = jg_http_query(req, "service"),
+		   *duration = jg_http_query(req, "duration");
+
+	/* only what a service name and a duration are made of: nothing else is echoed */
+	if (service != NULL && strlen(service) < sizeof(f->service) &&
+	    strspn(service, "abcdefghijklmnopqrstuvwxyz0123456789.-") == strlen(service))
+		snprintf(f->service, sizeof(f->service), "%s", service);
+	if (duration != NULL && strlen(duration) < sizeof(f->duration) &&
+	    strspn(duration, "0123456789dhms") == strlen(duration))
+		snprintf(f->duration, sizeof(f->duration), "%s", duration);
+	/* ?capabilities=a,b or repeated; more than a few is no form anyone linked to */
+	const char *vals[8];
+	size_t lens[8], n = 0;
+	if (jg_http_query_all(req, "capabilities", vals, lens, 8, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			prefill_caps(f, vals[i]);
+}
+
 static void
 handle_form(struct jg_http_request *req, struct jg_http_reply *reply)
 {
@@ -271,8 +314,10 @@ handle_form(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct form f;
 
 	memset(&f, 0, sizeof(f));
-	if (jg_web_begin(&w, req, reply) == 0)
+	if (jg_web_begin(&w, req, reply) == 0) {
+		prefill(req, &f);
 		render(&w, &f, NULL, 200);
+	}
 	jg_web_end(&w);
 }
 

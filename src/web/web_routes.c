@@ -10,6 +10,8 @@
  *   GET  /audit, /audit/proof                web_audit.c
  *   POST /audit/export|checkpoint            web_audit.c
  *   GET  /static/jitgate.css|js              web_assets.c
+ *   GET  /debug/{svc}/logs                   web_logs.c (web_debug.c: what the debugging
+ *                                            pages share)
  *
  * Each web_*.c declares its routes beside its handlers (a static const
  * struct jg_route table, router.h); this list is what `jitgate serve` adds
@@ -24,6 +26,7 @@
 #include "web_int.h"
 
 const struct jg_route_table *const jg_web_route_tables[] = {
-    &jg_web_page_routes,  &jg_web_request_routes, &jg_web_access_routes, &jg_web_approvals_routes,
-    &jg_web_audit_routes, &jg_web_reports_routes, &jg_web_assets_routes, NULL,
+    &jg_web_page_routes,      &jg_web_request_routes, &jg_web_access_routes,
+    &jg_web_approvals_routes, &jg_web_audit_routes,   &jg_web_reports_routes,
+    &jg_web_assets_routes,    &jg_web_logs_routes,    NULL,
 };

@@ -38,6 +38,7 @@
 #include "jitgate/notify.h"
 #include "jitgate/policy.h"
 #include "jitgate/session.h"
+#include "jitgate/session_grant.h"
 #include "jitgate/store.h"
 #include "unit_fs.h"
 
@@ -275,6 +276,72 @@ test_access_grant_expires_when_its_time_is_up(void **state)
 	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
 	assert_int_equal(ended, 0);
 	assert_int_equal(entries(f, "grant.expired", NULL, NULL), 1);
+}
+
+/* Keeps a token for (a new session of sub, grant) with keys; the session's cookie into cookie. */
+static void
+keep_token(struct fixture *f, const struct jg_session_grant_keys *keys, const char *sub,
+	   const char *grant, char cookie[JG_SESSION_TOKEN_LEN + 1])
+{
+	struct jg_identity id = {0};
+	struct jg_store_conn *c;
+	char csrf[JG_SESSION_TOKEN_LEN + 1];
+	snprintf(id.sub, sizeof(id.sub), "%s", sub);
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_session_put(c, &id, f->ctx.now, 86400, cookie, csrf), 0);
+	assert_int_equal(jg_session_grant_token_put(c, keys, cookie, grant, "a.token.value",
+						    T0 + 300, f->ctx.now),
+			 0);
+	jg_store_release(f->store, c);
+}
+
+static int
+kept(struct fixture *f, const struct jg_session_grant_keys *keys, const char *cookie,
+     const char *grant)
+{
+	struct jg_store_conn *c;
+	char *token = NULL;
+	int64_t exp;
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	int rc = jg_session_grant_token_get(c, keys, cookie, grant, &token, &exp);
+	jg_store_release(f->store, c);
+	free(token);
+	return rc == 0;
+}
+
+/*
+ * The tokens the debugging pages keep for a grant (session_grant.h) are
+ * deleted at its end, whichever end it is (revocation, expiry), in the
+ * end's transaction; another grant's stay.
+ */
+static void
+test_access_grant_end_deletes_its_kept_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_session_grant_keys *keys = NULL;
+	char a[64], b[64], c1[JG_SESSION_TOKEN_LEN + 1], c2[JG_SESSION_TOKEN_LEN + 1],
+	    c3[JG_SESSION_TOKEN_LEN + 1], dir[128], err[256] = "", why[256] = "";
+	json_t *out = NULL;
+	int ended = 0;
+
+	snprintf(dir, sizeof(dir), "%s/keys", f->root);
+	assert_int_equal(jg_session_grant_keys_load(dir, &keys, err, sizeof(err)), 0);
+	json_decref(create(f, &alice, read_logs, a));
+	json_decref(create(f, &bob, read_logs, b));
+	keep_token(f, keys, "alice", a, c1);
+	keep_token(f, keys, "alice", a, c2); /* a second session of hers */
+	keep_token(f, keys, "bob", b, c3);
+	f->ctx.now = T0 + 10;
+	assert_int_equal(jg_access_revoke(&f->ctx, &alice, a, "done", &out, why, sizeof(why)), 0);
+	json_decref(out);
+	assert_false(kept(f, keys, c1, a));
+	assert_false(kept(f, keys, c2, a));
+	assert_true(kept(f, keys, c3, b));
+	f->ctx.now = T0 + 600; /* bob's grant expires */
+	assert_int_equal(jg_access_sweep(&f->ctx, &ended), 0);
+	assert_int_equal(ended, 1);
+	assert_false(kept(f, keys, c3, b));
+	jg_session_grant_keys_free(keys);
 }
 
 /*
@@ -1419,6 +1486,8 @@ main(int argc, char **argv)
 	pgdb_init("test_access_pg", argv);
 #endif
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_access_grant_end_deletes_its_kept_tokens, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_grant_expires_when_its_time_is_up, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_access_grant_check_batched_gives_the_same_verdict,

@@ -162,6 +162,8 @@ test_keys_generate_creates_every_kind(void **state)
 	assert_mode(path, 0600);
 	key_path(f, "audit-state-0001.pem", path, sizeof(path));
 	assert_mode(path, 0600);
+	key_path(f, "session-token-0001.pem", path, sizeof(path));
+	assert_mode(path, 0600);
 
 	ring = load(f, JG_KEY_TOKEN);
 	assert_int_equal(ring->kind, JG_KEY_TOKEN);
@@ -208,11 +210,12 @@ test_keys_generate_creates_every_kind(void **state)
 	jg_keyring_free(ring);
 
 	/* Nothing else was written (no temporary files left behind). */
-	static const char *const written[] = {"audit-state-0001.pem", "checkpoint-0001.pem",
-					      "cursor-0001.pem", "pii-0001.pem", "token-0001.pem"};
+	static const char *const written[] = {"audit-state-0001.pem",	"checkpoint-0001.pem",
+					      "cursor-0001.pem",	"pii-0001.pem",
+					      "session-token-0001.pem", "token-0001.pem"};
 	struct dirent **names = NULL;
 	int n = scandir(f->dir, &names, not_dot, alphasort);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 6);
 	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++)
 		assert_string_equal(names[i]->d_name, written[i]);
 	for (int i = 0; i < n; i++)
@@ -291,6 +294,8 @@ test_keys_generate_kind_adds_missing(void **state)
 	assert_int_equal(kind, JG_KEY_CURSOR);
 	assert_int_equal(jg_key_kind_parse("audit-state", &kind), 0);
 	assert_int_equal(kind, JG_KEY_AUDIT_STATE);
+	assert_int_equal(jg_key_kind_parse("session-token", &kind), 0);
+	assert_int_equal(kind, JG_KEY_SESSION_TOKEN);
 	assert_int_equal(jg_key_kind_parse("PII", &kind), JG_EINVAL);
 	assert_int_equal(jg_key_kind_parse(NULL, &kind), JG_EINVAL);
 }
@@ -465,6 +470,11 @@ test_keys_load_refuses_wrong_type(void **state)
 	key_path(f, "audit-state-0002.pem", path, sizeof(path));
 	write_file(path, pem, len, 0600); /* the cursor key's bytes */
 	expect_load_refused(f, JG_KEY_AUDIT_STATE, JG_EPARSE, "not a 32-byte audit-state key");
+	assert_int_equal(unlink(path), 0);
+	/* nor for the key that encrypts the stored session tokens */
+	key_path(f, "session-token-0002.pem", path, sizeof(path));
+	write_file(path, pem, len, 0600); /* the cursor key's bytes */
+	expect_load_refused(f, JG_KEY_SESSION_TOKEN, JG_EPARSE, "not a 32-byte session-token key");
 }
 
 static void

@@ -1,0 +1,363 @@
+/*
+ * debug.c (web) - what every debugging page shares (docs/web.md,
+ * "Debugging pages"): /debug/{svc}/logs, and in turn traces, metrics and
+ * probes.
+ *
+ * A debugging page reads audited data on GET, so before anything else it
+ * requires Sec-Fetch-Site same-origin or none (a link or a form on another
+ * site, which the browser marks cross-site or same-site, must not trigger
+ * an audited read; a client that sends no such header is refused as well:
+ * the API is for it).  Then the caller: a browser session only (a bearer
+ * caller uses the API).  Then the grant: ?grant= when given - the caller's
+ * own active grant on {svc} holding the page's capability - else the
+ * caller's active grant on {svc} holding it that ends last; none is a 403
+ * page naming the capability and the service, with a link to the request
+ * form prefilled for it.  Then the token: the one kept for (session,
+ * grant) while it is fresh (session_grant.h), else a new one issued to the
+ * session's holder (token_issue.h: audited token.issued, the session's
+ * groups and the policies in force) and kept.  The page then calls the
+ * read of api_read.h with it, as the API would with the Authorization
+ * header: the guard does every check.  The token never leaves the server:
+ * it is in no page, no link, no log line, and is wiped once the page is
+ * built.  Two pages loaded at the same instant may both issue a token (the
+ * later one is kept); each issuance is audited.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "jitgate/app.h"
+#include "jitgate/auth.h"
+#include "jitgate/error.h"
+#include "jitgate/log.h"
+#include "jitgate/session_grant.h"
+#include "jitgate/token_issue.h"
+#include "jitgate/web.h"
+#include "web_int.h"
+
+/* Each debugging page: its path segment, the capability it needs, its name in links. */
+static const struct {
+	const char *page, *capability, *label;
+} pages[] = {
+    {"logs", "read-logs", "Logs"},
+    {"traces", "read-traces", "Traces"},
+    {"metrics", "read-metrics", "Metrics"},
+    {"probes", "deploy-probe", "Probes"},
+};
+#define NPAGES (sizeof(pages) / sizeof(pages[0]))
+
+/* The duration the no-capability page's request link asks for. */
+#define REQUEST_DURATION "1h"
+
+bool
+jg_web_fetch_site_ok(const struct jg_http_request *req)
+{
+	const char *site = jg_http_header(req, "Sec-Fetch-Site");
+	return site != NULL && (strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0);
+}
+
+void
+jg_web_debug_href(struct jg_html *h, const char *service, const char *page, const char *grant)
+{
+	JG_HTML(h, "/debug/");
+	jg_html_url_part(h, service);
+	JG_HTML(h, "/");
+	jg_html_text(h, page);
+	JG_HTML(h, "?grant=");
+	jg_html_url_part(h, grant);
+}
+
+static bool
+holds(json_t *caps, const char *capability)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(caps, i, c)
+	{
+		if (json_is_string(c) && strcmp(json_string_value(c), capability) == 0)
+			return true;
+	}
+	return false;
+}
+
+void
+jg_web_debug_links(struct jg_html *h, const char *service, const char *grant, json_t *caps,
+		   const char *current)
+{
+	int n = 0;
+	for (size_t i = 0; i < NPAGES; i++) {
+		if (!holds(caps, pages[i].capability))
+			continue;
+		if (n++ == 0)
+			JG_HTML(h, "<nav class=\"debug-links\" aria-label=\"debugging pages\">"
+				   "<span class=\"hint\">Debug:</span> ");
+		JG_HTML(h, "<a href=\"");
+		jg_web_debug_href(h, service, pages[i].page, grant);
+		JG_HTML(h, "\"");
+		if (current != NULL && strcmp(current, pages[i].page) == 0)
+			JG_HTML(h, " aria-current=\"page\"");
+		JG_HTML(h, ">");
+		jg_html_text(h, pages[i].label);
+		JG_HTML(h, "</a> ");
+	}
+	if (n > 0)
+		JG_HTML(h, "</nav>");
+}
+
+/* 403: no grant of the caller's holds the capability here; the request that would give it. */
+static void
+no_capability_page(struct jg_web_debug *d, const char *asked)
+{
+	struct jg_html *h = &d->w.h;
+	char title[128];
+
+	snprintf(title, sizeof(title), "No %s on %s", d->capability, d->service);
+	jg_html_free(h);
+	jg_web_page_start(&d->w, title, NULL);
+	JG_HTML(h, "<p class=\"notice error\" role=\"alert\" id=\"no-capability\">"
+		   "You have no active grant with <strong>");
+	jg_html_text(h, d->capability);
+	JG_HTML(h, "</strong> on <strong>");
+	jg_html_text(h, d->service);
+	JG_HTML(h, "</strong>");
+	if (asked != NULL) {
+		JG_HTML(h, " (the grant <code>");
+		jg_html_text(h, asked);
+		JG_HTML(h, "</code> is not an active grant of yours that holds it)");
+	}
+	JG_HTML(h, ". Nothing was read.</p><p><a class=\"button\" id=\"request-link\" "
+		   "href=\"/request?service=");
+	jg_html_url_part(h, d->service);
+	JG_HTML(h, "&amp;capabilities=");
+	jg_html_url_part(h, d->capability);
+	JG_HTML(h, "&amp;duration=" REQUEST_DURATION "\">Request ");
+	jg_html_text(h, d->capability);
+	JG_HTML(h, " on ");
+	jg_html_text(h, d->service);
+	JG_HTML(h, "</a> <a href=\"/\">My access</a></p>");
+	jg_web_page_finish(&d->w, 403);
+}
+
+/*
+ * The grant the page uses (see the top of this file) into d; 0, JG_ENOTFOUND
+ * (none: the caller gets the no-capability page), or another code with the
+ * reply filled.
+ */
+static int
+choose_grant(struct jg_web_debug *d)
+{
+	struct jg_access_filter f = {.state = "active", .mine = 1};
+	const char *asked = jg_http_query(d->w.req, "grant");
+	json_t *out = NULL, *best = NULL;
+	char why[256] = "";
+	const char *code;
+	size_t i;
+	json_t *r;
+
+	int rc = jg_access_list(&d->w.call.ctx, &d->w.call.caller, &f, &out, why, sizeof(why));
+	if (rc != 0) {
+		jg_web_error_page(&d->w, jg_http_status_of(rc, &code), "Unavailable", why, "/");
+		json_decref(out);
+		return rc;
+	}
+	json_array_foreach(json_object_get(out, "requests"), i, r)
+	{
+		const char *id = json_string_value(json_object_get(r, "id")),
+			   *svc = json_string_value(json_object_get(r, "service")),
+			   *state = json_string_value(json_object_get(r, "state"));
+		int64_t end = json_integer_value(json_object_get(r, "expires_at"));
+		if (id == NULL || svc == NULL || state == NULL || strcmp(state, "active") != 0 ||
+		    strcmp(svc, d->service) != 0 ||
+		    !holds(json_object_get(r, "capabilities"), d->capability) ||
+		    end <= d->w.call.ctx.now || (asked != NULL && strcmp(asked, id) != 0) ||
+		    strlen(id) >= sizeof(d->grant))
+			continue;
+		if (best == NULL || end > json_integer_value(json_object_get(best, "expires_at")))
+			best = r;
+	}
+	if (best == NULL) {
+		no_capability_page(d, asked);
+		json_decref(out);
+		return JG_ENOTFOUND;
+	}
+	snprintf(d->grant, sizeof(d->grant), "%s", json_string_value(json_object_get(best, "id")));
+	d->grant_end = json_integer_value(json_object_get(best, "expires_at"));
+	d->grant_caps = json_incref(json_object_get(best, "capabilities"));
+	d->grant_pii = holds(d->grant_caps, "read-pii");
+	json_decref(out);
+	return 0;
+}
+
+/* "Bearer <token>" for the grant: the token kept for this session while fresh, else a new one. */
+static int
+session_token(struct jg_web_debug *d)
+{
+	struct jg_app *app = d->w.req->app;
+	const char *cookie = jg_http_cookie(d->w.req, JG_SESSION_COOKIE);
+	struct jg_store_conn *conn;
+	struct jg_token_claims claims;
+	char *token = NULL, why[256] = "";
+	int64_t now = d->w.call.ctx.now, exp = 0;
+	const char *code;
+	int rc;
+
+	if ((rc = jg_store_acquire(app->store, &conn)) != 0) {
+		jg_web_error_page(&d->w, 503, "Unavailable", "The store is unavailable.", "/");
+		return rc;
+	}
+	rc = jg_session_grant_token_get(conn, app->session_grant_keys, cookie, d->grant, &token,
+					&exp);
+	jg_store_release(app->store, conn);
+	if (rc == 0 && !jg_session_grant_token_fresh(exp, d->grant_end, now)) {
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+		token = NULL;
+		rc = JG_ENOTFOUND;
+	}
+	if (rc != 0 && rc != JG_ENOTFOUND) {
+		jg_web_error_page(&d->w, 503, "Unavailable",
+				  "The token of this session cannot be read now; nothing was read.",
+				  "/");
+		return rc;
+	}
+	if (token == NULL) {
+		/* first use, or under a minute left: a new token, as POST /v1/grants/{id}/token */
+		struct jg_token_holder who = {.sub = d->w.call.who.id.sub,
+					      .actor = d->w.call.who.actor,
+					      .groups = d->w.call.caller.groups,
+					      .ngroups = d->w.call.caller.ngroups,
+					      .policies = d->w.call.ctx.policies};
+		rc = jg_token_issue_for_holder(&app->token_issuer, &who, d->grant, now, &claims,
+					       &token, why, sizeof(why));
+		if (rc != 0) {
+			jg_web_error_page(&d->w, jg_http_status_of(rc, &code),
+					  "No token for this grant", why, "/");
+			return rc;
+		}
+		/* not kept (store down, session just ended): this page still works, the next mints
+		 */
+		int kept = jg_store_acquire(app->store, &conn);
+		if (kept == 0) {
+			kept = jg_session_grant_token_put(conn, app->session_grant_keys, cookie,
+							  d->grant, token, claims.exp, now);
+			jg_store_release(app->store, conn);
+		}
+		if (kept != 0)
+			jg_log(JG_LOG_WARN, "debug page: the token issued could not be kept", NULL);
+	}
+	size_t n = strlen(token) + sizeof("Bearer ");
+	if ((d->authorization = malloc(n)) != NULL)
+		snprintf(d->authorization, n, "Bearer %s", token);
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	if (d->authorization == NULL) {
+		jg_web_error_page(&d->w, 500, "Unavailable", "Out of memory.", "/");
+		return JG_ENOMEM;
+	}
+	return 0;
+}
+
+int
+jg_web_debug_begin(struct jg_web_debug *d, struct jg_http_request *req, struct jg_http_reply *reply,
+		   const char *capability)
+{
+	struct jg_app *app = req->app;
+
+	memset(d, 0, sizeof(*d));
+	d->service = jg_http_param(req, "svc");
+	d->capability = capability;
+	/* first: a cross-site request reads nothing, mints nothing, touches no session */
+	if (!jg_web_fetch_site_ok(req)) {
+		jg_web_message_page(
+		    reply, 403, "Refused",
+		    "This page reads audited data, so it opens only from jitgate's own pages "
+		    "(not from a link on another site, nor without the browser's Sec-Fetch-Site "
+		    "header). Nothing was read. Open it from My access.");
+		return -1;
+	}
+	d->begun = 1;
+	if (jg_web_begin(&d->w, req, reply) != 0)
+		return -1;
+	if (jg_http_header(req, "Authorization") != NULL ||
+	    strcmp(d->w.call.who.id.via, "session") != 0 ||
+	    jg_http_cookie(req, JG_SESSION_COOKIE) == NULL) {
+		jg_web_error_page(&d->w, 400, "Browser sessions only",
+				  "The debugging pages work in a signed-in browser session; with a "
+				  "capability token, call the API.",
+				  "/");
+		return -1;
+	}
+	if (app->session_grant_keys == NULL) {
+		jg_web_error_page(&d->w, 503, "Unavailable",
+				  "The debugging pages need a session-token key in key_dir (an "
+				  "operator adds it with 'jitgate keys generate --kind "
+				  "session-token'). Nothing was read.",
+				  "/");
+		return -1;
+	}
+	if (choose_grant(d) != 0 || session_token(d) != 0)
+		return -1;
+	return 0;
+}
+
+void
+jg_web_debug_end(struct jg_web_debug *d)
+{
+	if (d->authorization != NULL) {
+		OPENSSL_cleanse(d->authorization, strlen(d->authorization));
+		free(d->authorization);
+		d->authorization = NULL;
+	}
+	json_decref(d->grant_caps);
+	d->grant_caps = NULL;
+	if (d->begun)
+		jg_web_end(&d->w);
+}
+
+void
+jg_web_debug_page_start(struct jg_web_debug *d, const char *title, const char *page, int redacted)
+{
+	struct jg_html *h = &d->w.h;
+	char when[40], left[32];
+
+	jg_web_page_start(&d->w, title, NULL);
+	jg_web_time(d->grant_end, when, sizeof(when));
+	jg_web_left(d->grant_end - d->w.call.ctx.now, left, sizeof(left));
+	JG_HTML(h, "<section class=\"debug-grant card\" aria-label=\"the grant in use\"><p>"
+		   "Grant <code id=\"grant-id\">");
+	jg_html_text(h, d->grant);
+	JG_HTML(h, "</code> on <strong>");
+	jg_html_text(h, d->service);
+	JG_HTML(h, "</strong> (");
+	jg_web_join(h, d->grant_caps);
+	JG_HTML(h, "), until <span id=\"grant-end\">");
+	jg_html_text(h, when);
+	JG_HTML(h, "</span> (<span class=\"countdown\" data-until=\"");
+	jg_html_textf(h, "%lld", (long long)d->grant_end);
+	JG_HTML(h, "\">");
+	jg_html_text(h, left);
+	JG_HTML(h, "</span> left).</p>");
+	if (redacted)
+		JG_HTML(h, "<p class=\"notice warn\" id=\"pii-state\" data-pii=\"redacted\">"
+			   "<span class=\"flag flag-redacted\">Redacted</span> Personal data is "
+			   "replaced by markers: this grant does not hold read-pii.</p>");
+	else
+		JG_HTML(h, "<p class=\"notice ok\" id=\"pii-state\" data-pii=\"shown\">"
+			   "<span class=\"flag flag-pii\">read-pii</span> Personal data is shown "
+			   "unredacted; every read says so in the audit log.</p>");
+	jg_web_debug_links(h, d->service, d->grant, d->grant_caps, page);
+	JG_HTML(h, "</section>");
+}
+
+void
+jg_web_debug_error(struct jg_web_debug *d, const char *title, const struct jg_api_error *e)
+{
+	char secs[16];
+	jg_web_error_page(&d->w, e->status ? e->status : 500, title, e->message, "/");
+	if (e->from_guard && e->status == 429) {
+		snprintf(secs, sizeof(secs), "%d", e->guard.limit.retry_after);
+		jg_http_reply_header(d->w.reply, "Retry-After", secs);
+	}
+}
