@@ -50,6 +50,8 @@ static const struct {
 
 /* The duration the no-capability page's request link asks for. */
 #define REQUEST_DURATION "1h"
+/* values of one argument a debugging page takes (attr= repeats, at most 4 are read) */
+#define DEBUG_ARG_VALUES_MAX 8
 
 bool
 jg_web_fetch_site_ok(const struct jg_http_request *req)
@@ -360,4 +362,55 @@ jg_web_debug_error(struct jg_web_debug *d, const char *title, const struct jg_ap
 		snprintf(secs, sizeof(secs), "%d", e->guard.limit.retry_after);
 		jg_http_reply_header(d->w.reply, "Retry-After", secs);
 	}
+}
+
+/*
+ * A search form sends its empty fields too (since=&until=), which the API
+ * refuses: such a URL is answered with a 303 to the same search without
+ * them (nothing read), so the read sees only what was asked and every link
+ * stays short.  Only args (the page's own) are kept, each value of a
+ * repeated one (attr=a&attr=b) in order.  Returns true when it redirected.
+ */
+bool
+jg_web_debug_without_empty_args(struct jg_http_request *req, struct jg_http_reply *reply,
+				const char *page, const char *const *args, size_t nargs)
+{
+	const char *vals[DEBUG_ARG_VALUES_MAX];
+	size_t lens[DEBUG_ARG_VALUES_MAX], nv;
+	struct jg_html loc = {0};
+	int empty = 0, n = 0;
+
+	for (size_t i = 0; i < nargs; i++) {
+		if (jg_http_query_all(req, args[i], vals, lens, DEBUG_ARG_VALUES_MAX, &nv) != 0)
+			continue; /* too many: the read refuses them with its own 400 */
+		for (size_t k = 0; k < nv; k++)
+			empty |= lens[k] == 0;
+	}
+	if (!empty)
+		return false;
+	JG_HTML(&loc, "/debug/");
+	jg_html_url_part(&loc, jg_http_param(req, "svc"));
+	JG_HTML(&loc, "/");
+	jg_html_text(&loc, page);
+	for (size_t i = 0; i < nargs; i++) {
+		if (jg_http_query_all(req, args[i], vals, lens, DEBUG_ARG_VALUES_MAX, &nv) != 0)
+			nv = 0;
+		for (size_t k = 0; k < nv; k++) {
+			if (lens[k] == 0)
+				continue;
+			if (n++ == 0)
+				JG_HTML(&loc, "?");
+			else
+				JG_HTML(&loc, "&");
+			jg_html_text(&loc, args[i]);
+			JG_HTML(&loc, "=");
+			jg_html_url_part(&loc, vals[k]);
+		}
+	}
+	if (loc.failed || loc.buf == NULL || loc.len > 2000)
+		jg_web_message_page(reply, 400, "Too long", "This search is too long.");
+	else
+		jg_web_redirect(reply, loc.buf);
+	jg_html_free(&loc);
+	return true;
 }

@@ -143,6 +143,13 @@ void jg_web_debug_href(struct jg_html *h, const char *service, const char *page,
 /* The links to the debugging pages caps allow for grant on service (current: marked). */
 void jg_web_debug_links(struct jg_html *h, const char *service, const char *grant, json_t *caps,
 			const char *current);
+/*
+ * A GET of /debug/{svc}/{page} whose search form sent empty fields: a 303
+ * to the same URL with only the non-empty values of args (each value of a
+ * repeated one).  True when it answered (nothing read).
+ */
+bool jg_web_debug_without_empty_args(struct jg_http_request *req, struct jg_http_reply *reply,
+				     const char *page, const char *const *args, size_t nargs);
 /* Sec-Fetch-Site is same-origin or none: a GET may do an audited read. */
 bool jg_web_fetch_site_ok(const struct jg_http_request *req);
 

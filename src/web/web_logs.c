@@ -212,49 +212,6 @@ record(struct jg_web_debug *d, json_t *r)
 	JG_HTML(h, "</code></dd></dl></details></li>");
 }
 
-/*
- * A search form sends its empty fields too (since=&until=), which the API
- * refuses: such a URL is answered with a 303 to the same search without
- * them (nothing read), so the read sees only what was asked and every link
- * stays short.  Returns true when it redirected.
- */
-static bool
-without_empty_args(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	static const char *const args[] = {"grant", "q",     "level",	 "since",
-					   "until", "limit", "trace_id", "cursor"};
-	struct jg_html loc = {0};
-	int empty = 0, n = 0;
-
-	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
-		const char *v = jg_http_query(req, args[i]);
-		empty |= v != NULL && v[0] == '\0';
-	}
-	if (!empty)
-		return false;
-	JG_HTML(&loc, "/debug/");
-	jg_html_url_part(&loc, jg_http_param(req, "svc"));
-	JG_HTML(&loc, "/logs");
-	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
-		const char *v = jg_http_query(req, args[i]);
-		if (v == NULL || v[0] == '\0')
-			continue;
-		if (n++ == 0)
-			JG_HTML(&loc, "?");
-		else
-			JG_HTML(&loc, "&");
-		jg_html_text(&loc, args[i]);
-		JG_HTML(&loc, "=");
-		jg_html_url_part(&loc, v);
-	}
-	if (loc.failed || loc.buf == NULL || loc.len > 2000)
-		jg_web_message_page(reply, 400, "Too long", "This search is too long.");
-	else
-		jg_web_redirect(reply, loc.buf);
-	jg_html_free(&loc);
-	return true;
-}
-
 static void
 handle_logs_page(struct jg_http_request *req, struct jg_http_reply *reply)
 {
@@ -264,7 +221,10 @@ handle_logs_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	char title[128];
 	int rc;
 
-	if (without_empty_args(req, reply))
+	static const char *const args[] = {"grant", "q",     "level",	 "since",
+					   "until", "limit", "trace_id", "cursor"};
+	if (jg_web_debug_without_empty_args(req, reply, "logs", args,
+					    sizeof(args) / sizeof(args[0])))
 		return;
 	if (jg_web_debug_begin(&d, req, reply, "read-logs") != 0)
 		goto out;
