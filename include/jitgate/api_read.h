@@ -54,4 +54,31 @@ void jg_api_error_reply(struct jg_http_reply *reply, const struct jg_api_error *
 int jg_api_logs_read(struct jg_http_request *req, const char *service, const char *authorization,
 		     json_t **result, struct jg_api_error *e) __attribute__((warn_unused_result));
 
+/*
+ * GET /v1/services/{service}/traces (docs/api.md): the arguments of req's
+ * query (since, until, status, min_duration, limit, attr=key:value
+ * repeated), the guard for read-traces recording traces.search (read-pii
+ * needed as well for a filter on personal data), then the search.  0 with
+ * *result a new object {service, redacted, traces, searched_since?} (the
+ * caller's); JG_EDEFERRED; or a JG_E* code with *e filled (400
+ * bad_request, the guard's 401/403/429/503, 503 unavailable) and nothing
+ * read.  The search does not page: limit (at most 200) newest traces.
+ */
+int jg_api_traces_search_read(struct jg_http_request *req, const char *service,
+			      const char *authorization, json_t **result, struct jg_api_error *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * GET /v1/services/{service}/traces/{trace_id} (docs/api.md, docs/traces.md):
+ * trace_id (32 hex digits, else 404) and req's ?adjust_skew=, the guard
+ * for read-traces recording traces.read, then the trace with its analysis.
+ * 0 with *result a new object {trace_id, spans, analysis, ..., service,
+ * redacted} (the caller's); JG_EDEFERRED; or a JG_E* code with *e filled
+ * (400, 404 not_found, the guard's refusals, 422 trace_too_large or
+ * trace_unreadable, 500, 503).
+ */
+int jg_api_trace_read(struct jg_http_request *req, const char *service, const char *trace_id,
+		      const char *authorization, json_t **result, struct jg_api_error *e)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -55,26 +55,37 @@ jg_tq_window(const struct jg_http_request *req, struct jg_http_reply *reply, int
 }
 
 int
-jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
-	       int64_t def, int64_t *out)
+jg_tq_duration_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
+		 int64_t def, int64_t *out)
 {
 	const char *v = jg_http_query(req, name);
 	*out = def;
 	if (v == NULL)
 		return 0;
 	if (jg_telemetry_parse_duration(v, out) != 0) {
-		jg_http_reply_error(reply, 400, "bad_request",
-				    "'%s' must be a duration such as 250ms, 2s, 5m, 1h (a bare "
-				    "number is milliseconds)",
-				    name);
+		jg_api_error_set(e, 400, "bad_request",
+				 "'%s' must be a duration such as 250ms, 2s, 5m, 1h (a bare "
+				 "number is milliseconds)",
+				 name);
 		return JG_EINVAL;
 	}
 	return 0;
 }
 
 int
-jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
-	   bool *out)
+jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+	       int64_t def, int64_t *out)
+{
+	struct jg_api_error e;
+	int rc = jg_tq_duration_e(req, &e, name, def, out);
+	if (rc != 0)
+		jg_api_error_reply(reply, &e);
+	return rc;
+}
+
+int
+jg_tq_bool_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
+	     bool *out)
 {
 	const char *v = jg_http_query(req, name);
 	*out = false;
@@ -84,8 +95,19 @@ jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const
 		*out = true;
 		return 0;
 	}
-	jg_http_reply_error(reply, 400, "bad_request", "'%s' must be true or false", name);
+	jg_api_error_set(e, 400, "bad_request", "'%s' must be true or false", name);
 	return JG_EINVAL;
+}
+
+int
+jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+	   bool *out)
+{
+	struct jg_api_error e;
+	int rc = jg_tq_bool_e(req, &e, name, out);
+	if (rc != 0)
+		jg_api_error_reply(reply, &e);
+	return rc;
 }
 
 bool

@@ -26,10 +26,16 @@ int jg_tq_window_e(const struct jg_http_request *req, struct jg_api_error *e, in
 /* Reads a duration argument (250ms, 2s, 5m, ...) into ns; absent: def. 400 on error. */
 int jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 		   int64_t def, int64_t *out);
+/* jg_tq_duration() that fills *e (api_read.h) instead of a reply. */
+int jg_tq_duration_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
+		     int64_t def, int64_t *out);
 
 /* Reads a boolean argument ("true"/"false"/"1"/"0"); absent: false. 400 on error. */
 int jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 	       bool *out);
+/* jg_tq_bool() that fills *e (api_read.h) instead of a reply. */
+int jg_tq_bool_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
+		 bool *out);
 
 /* True when s is 32 hex digits; out gets it lower-cased. */
 bool jg_tq_trace_id(const char *s, char out[33]);

@@ -31,10 +31,12 @@
 
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
+#include "jitgate/api_read.h"
 #include "jitgate/app.h"
 #include "jitgate/canon.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/parse.h"
 #include "jitgate/pii.h"
 #include "jitgate/telemetry.h"
 #include "jitgate/trace_analysis.h"
@@ -48,70 +50,98 @@ covered(const char *service, void *ctx)
 	return service != NULL && strcmp(service, (const char *)ctx) == 0;
 }
 
-static void
-handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
+int
+jg_api_trace_read(struct jg_http_request *req, const char *service, const char *trace_id,
+		  const char *authorization, json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc");
 	char tid[33], why[256];
 	bool adjust;
 	struct jg_guarded g;
+	struct jg_guard_refusal no;
+	int rc;
 
-	if (!jg_tq_trace_id(jg_http_param(req, "trace_id"), tid)) {
-		jg_http_reply_error(reply, 404, "not_found",
-				    "no such trace: a trace id is 32 hex digits");
-		return;
+	*result = NULL;
+	memset(e, 0, sizeof(*e));
+	if (!jg_tq_trace_id(trace_id, tid)) {
+		jg_api_error_set(e, 404, "not_found", "no such trace: a trace id is 32 hex digits");
+		return JG_ENOTFOUND;
 	}
-	if (jg_tq_bool(req, reply, "adjust_skew", &adjust) != 0)
-		return;
+	if ((rc = jg_tq_bool_e(req, e, "adjust_skew", &adjust)) != 0)
+		return rc;
 	json_t *params = json_pack("{s:s,s:b}", "trace_id", tid, "adjust_skew", adjust);
-	if (jg_guard_params(&app->guard, req, reply, svc, "read-traces", "traces.read", params,
-			    &g) != 0)
-		return;
+	if (params == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	rc = jg_guard_authorized(&app->guard, req, authorization, service, "read-traces",
+				 "traces.read", params, &g, &no);
+	json_decref(params);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
+	}
 
 	bool redact = !g.has_pii;
 	json_t *spans = NULL;
 	int64_t since =
 	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_TRACES, (int64_t)time(NULL));
-	int rc = jg_telemetry_trace(app->telemetry, svc, tid, since, redact,
-				    app->cfg->redaction_sensitive_fields, &spans);
+	rc = jg_telemetry_trace(app->telemetry, service, tid, since, redact,
+				app->cfg->redaction_sensitive_fields, &spans);
 	if (rc == JG_EUNAVAIL) {
-		jg_http_reply_error(reply, 503, "unavailable",
-				    "the telemetry store is unavailable");
-		return;
+		jg_api_error_set(e, 503, "unavailable", "the telemetry store is unavailable");
+		return rc;
 	}
 	if (rc == JG_ESTORE) {
-		jg_http_reply_error(reply, 503, "unavailable", "the trace cannot be read now");
-		return;
+		jg_api_error_set(e, 503, "unavailable", "the trace cannot be read now");
+		return JG_EUNAVAIL;
 	}
 	if (rc == JG_ENOTFOUND) {
-		jg_http_reply_error(reply, 404, "not_found", "no trace %s with spans of %s", tid,
-				    svc);
-		return;
+		jg_api_error_set(e, 404, "not_found", "no trace %s with spans of %s", tid, service);
+		return rc;
 	}
 	if (rc != 0) {
 		/* fail closed: nothing half redacted is shown */
-		jg_http_reply_error(reply, 500, "internal_error",
-				    "the trace could not be redacted; nothing is shown");
-		return;
+		jg_api_error_set(e, 500, "internal_error",
+				 "the trace could not be redacted; nothing is shown");
+		return rc;
 	}
 	json_t *out = NULL;
-	rc = jg_trace_analyze(spans, covered, (void *)svc, adjust, &out, why, sizeof(why));
+	rc = jg_trace_analyze(spans, covered, (void *)service, adjust, &out, why, sizeof(why));
 	json_decref(spans);
 	if (rc == JG_ETOOBIG) {
-		jg_http_reply_error(reply, 422, "trace_too_large",
-				    "the trace has more than %d spans", JG_TRACE_MAX_SPANS);
-		return;
+		jg_api_error_set(e, 422, "trace_too_large", "the trace has more than %d spans",
+				 JG_TRACE_MAX_SPANS);
+		return rc;
 	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 422, "trace_unreadable",
-				    "the trace cannot be analysed: %s", why);
+		jg_api_error_set(e, 422, "trace_unreadable", "the trace cannot be analysed: %s", why);
+		return JG_EINVAL;
+	}
+	json_object_set_new(out, "service", json_string(service));
+	json_object_set_new(out, "redacted", json_boolean(redact));
+	*result = out;
+	return 0;
+}
+
+static void
+handle_trace(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_api_error e;
+	json_t *result = NULL;
+	int rc = jg_api_trace_read(req, jg_http_param(req, "svc"), jg_http_param(req, "trace_id"),
+				   jg_http_header(req, "Authorization"), &result, &e);
+
+	if (rc == JG_EDEFERRED)
+		return;
+	if (rc != 0) {
+		jg_api_error_reply(reply, &e);
 		return;
 	}
-	json_object_set_new(out, "service", json_string(svc));
-	json_object_set_new(out, "redacted", json_boolean(redact));
 	jg_http_reply_header(reply, "Cache-Control", "no-store");
-	jg_http_reply_json(reply, 200, out);
+	jg_http_reply_json(reply, 200, result);
 }
 
 /* The attribute filters of a search, copied out of the query string. */
@@ -124,17 +154,17 @@ struct attr_args {
 
 /*
  * Reads every ?attr=key:value (split at the first colon: a key holds none,
- * a value may).  A bad one fills reply with a 400 and returns JG_EINVAL.
+ * a value may).  A bad one fills *e with a 400 and returns JG_EINVAL.
  */
 static int
-read_attrs(struct jg_http_request *req, struct jg_http_reply *reply, struct attr_args *a)
+read_attrs(struct jg_http_request *req, struct jg_api_error *e, struct attr_args *a)
 {
 	const char *vals[JG_TELEMETRY_ATTR_MAX];
 	size_t lens[JG_TELEMETRY_ATTR_MAX];
 
 	if (jg_http_query_all(req, "attr", vals, lens, JG_TELEMETRY_ATTR_MAX, &a->n) != 0) {
-		jg_http_reply_error(reply, 400, "bad_request",
-				    "'attr' may be given at most %d times", JG_TELEMETRY_ATTR_MAX);
+		jg_api_error_set(e, 400, "bad_request", "'attr' may be given at most %d times",
+				 JG_TELEMETRY_ATTR_MAX);
 		return JG_EINVAL;
 	}
 	for (size_t i = 0; i < a->n; i++) {
@@ -143,8 +173,8 @@ read_attrs(struct jg_http_request *req, struct jg_http_reply *reply, struct attr
 		if (colon == NULL || klen == 0 || klen > JG_TELEMETRY_ATTR_KEY_MAX ||
 		    lens[i] - klen - 1 > JG_TELEMETRY_ATTR_VALUE_MAX ||
 		    memchr(vals[i], '\0', lens[i]) != NULL || !jg_utf8_valid(vals[i], lens[i])) {
-			jg_http_reply_error(
-			    reply, 400, "bad_request",
+			jg_api_error_set(
+			    e, 400, "bad_request",
 			    "'attr' must be key:value in UTF-8 without NUL bytes: a key of 1 to %d "
 			    "bytes without a colon, then a value of at most %d bytes",
 			    JG_TELEMETRY_ATTR_KEY_MAX, JG_TELEMETRY_ATTR_VALUE_MAX);
@@ -203,30 +233,50 @@ attr_params(const struct jg_pii_keys *keys, const struct attr_args *a)
 	return list;
 }
 
-static void
-handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
+/* ?limit=: 1..MAX_LIMIT, DEFAULT_LIMIT when absent (one spelling per value). */
+static int
+limit_arg(const struct jg_http_request *req, struct jg_api_error *e, uint64_t *limit)
+{
+	const char *v = jg_http_query(req, "limit");
+
+	*limit = DEFAULT_LIMIT;
+	if (v != NULL && (jg_parse_u64(v, 0, MAX_LIMIT, limit) != 0 ||
+			  (v[0] == '0' && v[1] != '\0'))) {
+		jg_api_error_set(e, 400, "bad_request",
+				 "query argument 'limit' must be a decimal integer from 0 to %llu",
+				 (unsigned long long)MAX_LIMIT);
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+int
+jg_api_traces_search_read(struct jg_http_request *req, const char *service,
+			  const char *authorization, json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc"), *status = jg_http_query(req, "status");
-	struct jg_telemetry_traces_query q = {.service = svc};
+	const char *status = jg_http_query(req, "status");
+	struct jg_telemetry_traces_query q = {.service = service};
 	struct attr_args a;
 	uint64_t limit;
 	struct jg_guarded g;
+	struct jg_guard_refusal no;
 	char why[400] = "";
+	int rc;
 
-	if (jg_tq_window(req, reply, &q.since, &q.until) != 0 ||
-	    jg_tq_duration(req, reply, "min_duration", 0, &q.min_duration_ns) != 0 ||
-	    jg_http_query_u64(req, reply, "limit", DEFAULT_LIMIT, MAX_LIMIT, &limit) != 0 ||
-	    read_attrs(req, reply, &a) != 0)
-		return;
+	*result = NULL;
+	memset(e, 0, sizeof(*e));
+	if ((rc = jg_tq_window_e(req, e, &q.since, &q.until)) != 0 ||
+	    (rc = jg_tq_duration_e(req, e, "min_duration", 0, &q.min_duration_ns)) != 0 ||
+	    (rc = limit_arg(req, e, &limit)) != 0 || (rc = read_attrs(req, e, &a)) != 0)
+		return rc;
 	if (limit == 0) {
-		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d",
-				    MAX_LIMIT);
-		return;
+		jg_api_error_set(e, 400, "bad_request", "'limit' must be 1 to %d", MAX_LIMIT);
+		return JG_EINVAL;
 	}
 	if (status != NULL && strcmp(status, "error") != 0 && strcmp(status, "any") != 0) {
-		jg_http_reply_error(reply, 400, "bad_request", "'status' must be error or any");
-		return;
+		jg_api_error_set(e, 400, "bad_request", "'status' must be error or any");
+		return JG_EINVAL;
 	}
 	q.limit = (size_t)limit;
 	q.errors_only = status != NULL && strcmp(status, "error") == 0;
@@ -255,33 +305,46 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 		json_t *attrs = attr_params(app->pii_keys, &a);
 		if (attrs == NULL || json_object_set_new(params, "attr", attrs) != 0) {
 			json_decref(params);
-			jg_http_reply_error(reply, 503, "unavailable",
-					    "the search cannot be recorded; nothing was read");
-			return;
+			jg_api_error_set(e, 503, "unavailable",
+					 "the search cannot be recorded; nothing was read");
+			return JG_EUNAVAIL;
 		}
 	}
-	if (jg_guard_pii(&app->guard, req, reply, svc, "read-traces", "traces.search", params,
-			 touchy ? why : NULL, &g) != 0)
-		return;
+	if (params == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	rc = jg_guard_authorized_pii(&app->guard, req, authorization, service, "read-traces",
+				     "traces.search", params, touchy ? why : NULL, &g, &no);
+	json_decref(params);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
+	}
 
 	json_t *list = NULL;
 	int64_t searched_since = -1;
 	q.redact = !g.has_pii;
 	q.received_since =
 	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_TRACES, (int64_t)time(NULL));
-	int rc = jg_telemetry_traces_search(app->telemetry, &q, &list, &searched_since);
+	rc = jg_telemetry_traces_search(app->telemetry, &q, &list, &searched_since);
 	if (rc == JG_EUNAVAIL) {
-		jg_http_reply_error(reply, 503, "unavailable",
-				    "the telemetry store is unavailable");
-		return;
+		jg_api_error_set(e, 503, "unavailable", "the telemetry store is unavailable");
+		return rc;
 	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 503, "unavailable", "the traces cannot be read now");
-		return;
+		jg_api_error_set(e, 503, "unavailable", "the traces cannot be read now");
+		return JG_EUNAVAIL;
 	}
-	json_t *out =
-	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", q.redact, "traces", list);
-	if (out != NULL && searched_since >= 0) {
+	json_t *out = json_pack("{s:s,s:b,s:o}", "service", service, "redacted", q.redact,
+				"traces", list);
+	if (out == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	if (searched_since >= 0) {
 		/* the filtered scan was bounded: older spans were not searched (until= goes on) */
 		char when[JG_TELEMETRY_TIME_TEXT];
 		jg_telemetry_time_text(searched_since, when);
@@ -289,8 +352,26 @@ handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
 		json_object_set_new(out, "searched_since_unix_nano",
 				    jg_telemetry_ns_string(searched_since));
 	}
+	*result = out;
+	return 0;
+}
+
+static void
+handle_search(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_api_error e;
+	json_t *result = NULL;
+	int rc = jg_api_traces_search_read(req, jg_http_param(req, "svc"),
+					   jg_http_header(req, "Authorization"), &result, &e);
+
+	if (rc == JG_EDEFERRED)
+		return;
+	if (rc != 0) {
+		jg_api_error_reply(reply, &e);
+		return;
+	}
 	jg_http_reply_header(reply, "Cache-Control", "no-store");
-	jg_http_reply_json(reply, 200, out);
+	jg_http_reply_json(reply, 200, result);
 }
 
 static const struct jg_route routes[] = {
