@@ -124,9 +124,9 @@ int jg_guard_authorized(const struct jg_guard_ctx *gc, struct jg_http_request *r
  * is recorded but the refusal, 403 insufficient_capability saying pii_why).
  */
 int jg_guard_authorized_pii(const struct jg_guard_ctx *gc, struct jg_http_request *req,
-			    const char *authorization, const char *service,
-			    const char *capability, const char *action, json_t *params,
-			    const char *pii_why, struct jg_guarded *g, struct jg_guard_refusal *no)
+			    const char *authorization, const char *service, const char *capability,
+			    const char *action, json_t *params, const char *pii_why,
+			    struct jg_guarded *g, struct jg_guard_refusal *no)
     __attribute__((warn_unused_result));
 
 /* A refusal as jg_guard() answers it: status, JSON error, WWW-Authenticate, or the 429. */

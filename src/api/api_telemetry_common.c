@@ -84,8 +84,7 @@ jg_tq_duration(const struct jg_http_request *req, struct jg_http_reply *reply, c
 }
 
 int
-jg_tq_bool_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
-	     bool *out)
+jg_tq_bool_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name, bool *out)
 {
 	const char *v = jg_http_query(req, name);
 	*out = false;

@@ -117,7 +117,8 @@ jg_api_trace_read(struct jg_http_request *req, const char *service, const char *
 		return rc;
 	}
 	if (rc != 0) {
-		jg_api_error_set(e, 422, "trace_unreadable", "the trace cannot be analysed: %s", why);
+		jg_api_error_set(e, 422, "trace_unreadable", "the trace cannot be analysed: %s",
+				 why);
 		return JG_EINVAL;
 	}
 	json_object_set_new(out, "service", json_string(service));
@@ -240,8 +241,8 @@ limit_arg(const struct jg_http_request *req, struct jg_api_error *e, uint64_t *l
 	const char *v = jg_http_query(req, "limit");
 
 	*limit = DEFAULT_LIMIT;
-	if (v != NULL && (jg_parse_u64(v, 0, MAX_LIMIT, limit) != 0 ||
-			  (v[0] == '0' && v[1] != '\0'))) {
+	if (v != NULL &&
+	    (jg_parse_u64(v, 0, MAX_LIMIT, limit) != 0 || (v[0] == '0' && v[1] != '\0'))) {
 		jg_api_error_set(e, 400, "bad_request",
 				 "query argument 'limit' must be a decimal integer from 0 to %llu",
 				 (unsigned long long)MAX_LIMIT);
@@ -338,8 +339,8 @@ jg_api_traces_search_read(struct jg_http_request *req, const char *service,
 		jg_api_error_set(e, 503, "unavailable", "the traces cannot be read now");
 		return JG_EUNAVAIL;
 	}
-	json_t *out = json_pack("{s:s,s:b,s:o}", "service", service, "redacted", q.redact,
-				"traces", list);
+	json_t *out =
+	    json_pack("{s:s,s:b,s:o}", "service", service, "redacted", q.redact, "traces", list);
 	if (out == NULL) {
 		jg_api_error_set(e, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
