@@ -56,8 +56,8 @@ int jg_api_logs_read(struct jg_http_request *req, const char *service, const cha
 
 /*
  * GET /v1/services/{service}/traces (docs/api.md): the arguments of req's
- * query (since, until, status, min_duration, limit, attr=key:value
- * repeated), the guard for read-traces recording traces.search (read-pii
+ * query (since, until, status, min_duration, max_duration, limit,
+ * attr=key:value repeated), the guard for read-traces recording traces.search (read-pii
  * needed as well for a filter on personal data), then the search.  0 with
  * *result a new object {service, redacted, traces, searched_since?} (the
  * caller's); JG_EDEFERRED; or a JG_E* code with *e filled (400

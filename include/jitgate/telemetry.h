@@ -228,6 +228,7 @@ struct jg_telemetry_traces_query {
 	int64_t since, until;	 /* a span of service started in [since, until) (Unix ns) */
 	bool errors_only;	 /* traces with an error span */
 	int64_t min_duration_ns; /* traces at least this long */
+	int64_t max_duration_ns; /* traces at most this long; 0: no bound */
 	int64_t received_since;	 /* Unix s: spans received earlier are not counted */
 	size_t limit;		 /* traces, newest first */
 	bool redact;		 /* root span names redacted */

@@ -1,8 +1,8 @@
 /*
  * api_traces.c - traces behind the guard (read-traces).
  *
- *   GET /v1/services/{svc}/traces?since=&until=&status=error&min_duration=&limit=
- *       &attr=key:value (repeatable)
+ *   GET /v1/services/{svc}/traces?since=&until=&status=error&min_duration=
+ *       &max_duration=&limit=&attr=key:value (repeatable)
  *       the traces with spans of svc that started in the window, newest
  *       first, with their size, duration, errors and services;
  *   GET /v1/services/{svc}/traces/{trace_id}?adjust_skew=true
@@ -269,6 +269,7 @@ jg_api_traces_search_read(struct jg_http_request *req, const char *service,
 	memset(e, 0, sizeof(*e));
 	if ((rc = jg_tq_window_e(req, e, &q.since, &q.until)) != 0 ||
 	    (rc = jg_tq_duration_e(req, e, "min_duration", 0, &q.min_duration_ns)) != 0 ||
+	    (rc = jg_tq_duration_e(req, e, "max_duration", 0, &q.max_duration_ns)) != 0 ||
 	    (rc = limit_arg(req, e, &limit)) != 0 || (rc = read_attrs(req, e, &a)) != 0)
 		return rc;
 	if (limit == 0) {
@@ -277,6 +278,13 @@ jg_api_traces_search_read(struct jg_http_request *req, const char *service,
 	}
 	if (status != NULL && strcmp(status, "error") != 0 && strcmp(status, "any") != 0) {
 		jg_api_error_set(e, 400, "bad_request", "'status' must be error or any");
+		return JG_EINVAL;
+	}
+	if (jg_http_query(req, "max_duration") != NULL &&
+	    (q.max_duration_ns <= 0 || q.max_duration_ns < q.min_duration_ns)) {
+		/* 0 is the store's "no bound": a longest duration of 0 is refused, not ignored */
+		jg_api_error_set(e, 400, "bad_request",
+				 "'max_duration' must be more than 0 and at least 'min_duration'");
 		return JG_EINVAL;
 	}
 	q.limit = (size_t)limit;
@@ -301,6 +309,8 @@ jg_api_traces_search_read(struct jg_http_request *req, const char *service,
 	    json_pack("{s:I,s:I,s:b,s:I,s:I}", "since", (json_int_t)q.since, "until",
 		      (json_int_t)q.until, "errors_only", q.errors_only, "min_duration_ns",
 		      (json_int_t)q.min_duration_ns, "limit", (json_int_t)limit);
+	if (params != NULL && q.max_duration_ns > 0)
+		json_object_set_new(params, "max_duration_ns", json_integer(q.max_duration_ns));
 	if (params != NULL && a.n > 0) {
 		/* the values searched for may be personal data: the entry keeps their markers */
 		json_t *attrs = attr_params(app->pii_keys, &a);

@@ -30,9 +30,9 @@ static const char sql_trace[] = "SELECT span FROM spans WHERE trace_id = ? AND r
  * and in how a filter reads a span's JSON.  The root span's name is read
  * from its JSON after.  The set of trace ids is SEARCH_ALL without filters;
  * with them one FILTER per filter, joined by INTERSECT, its key and value
- * bound to ?8 + 2i and ?9 + 2i: the filters' text is always bound, never
- * pasted.  Each statement is a literal of its own (the statement cache is
- * keyed by the SQL's address, store.h).
+ * bound to ?9 + 2i and ?10 + 2i (?8 is the longest duration, 0: any): the
+ * filters' text is always bound, never pasted.  Each statement is a literal of its own (the
+ * statement cache is keyed by the SQL's address, store.h).
  */
 #define SEARCH_HEAD(services)                                                                      \
 	"SELECT s.trace_id, min(s.start_ns), max(s.end_ns), count(*), "                            \
@@ -61,12 +61,13 @@ static const char sql_trace[] = "SELECT span FROM spans WHERE trace_id = ? AND r
 #define SEARCH_TAIL                                                                                \
 	") GROUP BY s.trace_id "                                                                   \
 	"HAVING (?4 = 0 OR sum(CASE WHEN s.status = 'error' THEN 1 ELSE 0 END) > 0) AND "          \
-	"max(s.end_ns) - min(s.start_ns) >= ?5 "                                                   \
+	"max(s.end_ns) - min(s.start_ns) >= ?5 AND "                                               \
+	"(?8 = 0 OR max(s.end_ns) - min(s.start_ns) <= ?8) "                                       \
 	"ORDER BY min(s.start_ns) DESC, s.trace_id LIMIT ?6"
-#define FILTERS_1(F) F("8", "9")
-#define FILTERS_2(F) FILTERS_1(F) " INTERSECT " F("10", "11")
-#define FILTERS_3(F) FILTERS_2(F) " INTERSECT " F("12", "13")
-#define FILTERS_4(F) FILTERS_3(F) " INTERSECT " F("14", "15")
+#define FILTERS_1(F) F("9", "10")
+#define FILTERS_2(F) FILTERS_1(F) " INTERSECT " F("11", "12")
+#define FILTERS_3(F) FILTERS_2(F) " INTERSECT " F("13", "14")
+#define FILTERS_4(F) FILTERS_3(F) " INTERSECT " F("15", "16")
 
 static const char *const sql_search[JG_TELEMETRY_ATTR_MAX + 1] = {
     LITE_HEAD SEARCH_ALL SEARCH_TAIL, LITE_HEAD FILTERS_1(LITE_FILTER) SEARCH_TAIL,
@@ -358,9 +359,10 @@ jg_telemetry_traces_search(struct jg_store *db, const struct jg_telemetry_traces
 		jg_stmt_bind_int64(st, 5, q->min_duration_ns);
 		jg_stmt_bind_int64(st, 6, (int64_t)q->limit);
 		jg_stmt_bind_int64(st, 7, q->received_since);
+		jg_stmt_bind_int64(st, 8, q->max_duration_ns);
 		for (size_t i = 0; i < q->nattrs; i++) {
-			jg_stmt_bind_text(st, 8 + 2 * (int)i, q->attrs[i].key);
-			jg_stmt_bind_text(st, 9 + 2 * (int)i, q->attrs[i].value);
+			jg_stmt_bind_text(st, 9 + 2 * (int)i, q->attrs[i].key);
+			jg_stmt_bind_text(st, 10 + 2 * (int)i, q->attrs[i].value);
 		}
 		while ((s = jg_stmt_step(st)) == JG_STMT_ROW) {
 			json_t *row = trace_row(st, q->redact);

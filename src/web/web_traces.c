@@ -2,14 +2,16 @@
  * traces.c (web) - the traces pages (read-traces):
  *
  *   GET /debug/{svc}/traces             the search: a form (time range,
- *       status, shortest duration, up to four attribute filters key:value)
+ *       status, shortest and longest duration, up to four attribute
+ *       filters key:value)
  *       and the traces found as a table (trace id linking to its page,
  *       root span, services, spans, duration, status, start);
  *   GET /debug/{svc}/traces/{trace_id}  one trace: its analysis in words,
  *       its waterfall and a <details> row per span (web_svg.h).
  *
  * As on the logs page (web_logs.c) the page's query string is the API's
- * (since, until, status, min_duration, limit, attr=key:value repeated;
+ * (since, until, status, min_duration, max_duration, limit, attr=key:value
+ * repeated;
  * adjust_skew on a trace) plus grant=, so each read is the API's own
  * function (api_read.h: jg_api_traces_search_read, jg_api_trace_read) on
  * this very request with the token kept for the session: the same checks,
@@ -42,8 +44,8 @@ static const struct {
 #define LIMIT_MAX "200"
 
 /* The search's own arguments (attr repeats), as the API names them. */
-static const char *const args[] = {"grant",	   "since", "until", "status",
-				   "min_duration", "limit", "attr"};
+static const char *const args[] = {"grant",	   "since",	   "until", "status",
+				   "min_duration", "max_duration", "limit", "attr"};
 #define NARGS (sizeof(args) / sizeof(args[0]))
 
 /* "&amp;k=v" for each argument of the search that is set (but grant and skip). */
@@ -150,6 +152,8 @@ search_form(struct jg_web_debug *d)
 	JG_HTML(h, ">with an error</option></select></label>");
 	text_field(h, "min_duration", "min_duration", "At least", "(duration)", "250ms, 2s", 20,
 		   jg_http_query(req, "min_duration"));
+	text_field(h, "max_duration", "max_duration", "At most", "(duration)", "5s", 20,
+		   jg_http_query(req, "max_duration"));
 	JG_HTML(h, "<fieldset class=\"attr-filters\"><legend>Span attributes <span "
 		   "class=\"hint\">(key:value, all must match on a span of this service)"
 		   "</span></legend>");
@@ -215,7 +219,7 @@ trace_row(struct jg_web_debug *d, json_t *t)
 	} else {
 		JG_HTML(h, "<em>no root span received</em>");
 	}
-	JG_HTML(h, "</td><td>");
+	JG_HTML(h, "</td><td class=\"services\">");
 	jg_web_join(h, json_object_get(t, "services"));
 	JG_HTML(h, "</td><td class=\"num\">");
 	jg_html_textf(h, "%lld", (long long)json_integer_value(json_object_get(t, "spans")));
@@ -233,7 +237,10 @@ trace_row(struct jg_web_debug *d, json_t *t)
 	JG_HTML(h, "</td><td><time datetime=\"");
 	jg_html_text(h, start);
 	JG_HTML(h, "\">");
-	jg_html_text(h, start);
+	if (start != NULL && strlen(start) >= 19) /* RFC 3339: shown to the second, in UTC */
+		jg_html_textf(h, "%.10s %.8s UTC", start, start + 11);
+	else
+		jg_html_text(h, start);
 	JG_HTML(h, "</time></td></tr>");
 }
 

@@ -162,8 +162,21 @@ describe('the traces pages in Chromium', () => {
     const last = ofType(await entries(), 'traces.search', grants.read).at(-1);
     assert.equal(last.data.params.attr.length, 1);
     assert.ok(last.data.params.min_duration_ns === 1000000, JSON.stringify(last.data.params));
+    // the longest duration: the demo's failing payments take 5 s, so none lasts at most 1 s
+    await page.goto(tracesUrl(`?grant=${grants.read}&status=error&since=1h`));
+    await page.locator('#max_duration').fill('1s');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL((u) => u.searchParams.get('max_duration') === '1s');
+    assert.equal(await page.locator(`table#traces a.trace-link:has-text("${failing}")`).count(), 0, 'a 5 s trace under max_duration=1s');
+    assert.equal(ofType(await entries(), 'traces.search', grants.read).at(-1).data.params.max_duration_ns, 1000000000);
+    await page.locator('#max_duration').fill('10s');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL((u) => u.searchParams.get('max_duration') === '10s');
+    assert.equal(await page.locator(`table#traces a.trace-link:has-text("${failing}")`).count(), 1);
     // a bad argument: the form again, 400, nothing read
     const n0 = ofType(await entries(), 'traces.search').length;
+    assert.equal((await page.goto(tracesUrl(`?grant=${grants.read}&max_duration=0`))).status(), 400);
+    assert.match(await page.locator('.notice.error').textContent(), /'max_duration' must be more than 0/);
     const res = await page.goto(tracesUrl(`?grant=${grants.read}&min_duration=soon`));
     assert.equal(res.status(), 400);
     assert.match(await page.locator('.notice.error').textContent(), /'min_duration' must be a duration/);

@@ -517,6 +517,26 @@ test_telemetry_trace_and_search(void **state)
 	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list, NULL), 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
+	/* durations: A lasts 5.001 ms (first start to last end), B 5 ms */
+	q.errors_only = false;
+	q.max_duration_ns = 5000000;
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list, NULL), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "trace_id")),
+			    TRACE_B);
+	json_decref(list);
+	q.max_duration_ns = 5001000;
+	q.min_duration_ns = 5000001;
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list, NULL), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "trace_id")),
+			    TRACE_A);
+	json_decref(list);
+	q.max_duration_ns = 4999999;
+	q.min_duration_ns = 0;
+	assert_int_equal(jg_telemetry_traces_search(f->db, &q, &list, NULL), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
 }
 
 /* One span of svc with the given attributes (the JSON of span_of, attributes filled). */

@@ -414,6 +414,15 @@ test_spans_on_postgres(void **state)
 	assert_int_equal(json_integer_value(json_object_get(t, "errors")), 1);
 	assert_string_equal(json_string_value(json_object_get(t, "root_name")), "POST /pay");
 	json_decref(list);
+	/* a longest duration: bound as a parameter of its own, 0 meaning none */
+	q.max_duration_ns = 1;
+	assert_int_equal(jg_telemetry_traces_search(f->pgdb, &q, &list, NULL), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	q.max_duration_ns = INT64_MAX;
+	assert_int_equal(jg_telemetry_traces_search(f->pgdb, &q, &list, NULL), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
 }
 
 /* ---- attribute filters: the same traces, in the same order, on both engines ------------ */
