@@ -18,31 +18,31 @@
 #include "jitgate/http.h"
 
 /*
- * POST /v1/services/{service}/probes with the body spec (borrowed; e->field
- * may point into it): the spec checked (400 naming the field), read-pii
+ * POST /v1/services/{svc}/probes with body (borrowed; e->field may point
+ * into it): the body checked (400 naming the field), read-pii
  * required for a condition on personal data, probe.deploy recorded with
  * the probe's id, the probe stored (its life clipped to the grant's end).
- * 0 with *result {spec..., id, grant, expires_at, duration}.
+ * 0 with *result {body..., id, grant, expires_at, duration}.
  */
-int jg_api_probe_deploy(struct jg_http_request *req, const char *service, const char *authorization,
-			json_t *spec, json_t **result, struct jg_api_error *e)
+int jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *authorization,
+			json_t *body, json_t **result, struct jg_api_error *e)
     __attribute__((warn_unused_result));
 
-/* GET /v1/services/{service}/probes (probe.list): *result {service, redacted, probes}. */
-int jg_api_probes_list(struct jg_http_request *req, const char *service, const char *authorization,
+/* GET /v1/services/{svc}/probes (probe.list): *result {service, redacted, probes}. */
+int jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *authorization,
 		       json_t **result, struct jg_api_error *e) __attribute__((warn_unused_result));
 
-/* DELETE /v1/services/{service}/probes/{id} (probe.delete): *result {id, deleted}. */
-int jg_api_probe_delete(struct jg_http_request *req, const char *service, const char *id,
+/* DELETE /v1/services/{svc}/probes/{id} (probe.delete): *result {id, deleted}. */
+int jg_api_probe_delete(struct jg_http_request *req, const char *svc, const char *id,
 			const char *authorization, json_t **result, struct jg_api_error *e)
     __attribute__((warn_unused_result));
 
 /*
- * GET /v1/services/{service}/probes/{id}/events?limit=&after=
+ * GET /v1/services/{svc}/probes/{id}/events?limit=&after=
  * (probe.events.read; limit and after from req's query): *result {service,
  * probe, redacted, events, next_after}, redacted unless read-pii.
  */
-int jg_api_probe_events_read(struct jg_http_request *req, const char *service, const char *id,
+int jg_api_probe_events_read(struct jg_http_request *req, const char *svc, const char *id,
 			     const char *authorization, json_t **result, struct jg_api_error *e)
     __attribute__((warn_unused_result));
 
