@@ -29,7 +29,10 @@ struct jg_api_error {
 	int status;	   /* 400, 401, 403, 429, 503, ... */
 	const char *code;  /* the error code (static) */
 	char message[512]; /* the error message */
-	int from_guard;	   /* the guard refused: guard holds its refusal as it is */
+	/* a 400 naming the body's field at fault ("field" in the JSON error); NULL: none.
+	 * Borrowed from the body the call was given: render e before releasing it. */
+	const char *field;
+	int from_guard; /* the guard refused: guard holds its refusal as it is */
 	struct jg_guard_refusal guard;
 };
 

@@ -129,6 +129,20 @@ int jg_guard_authorized_pii(const struct jg_guard_ctx *gc, struct jg_http_reques
 			    struct jg_guarded *g, struct jg_guard_refusal *no)
     __attribute__((warn_unused_result));
 
+/*
+ * jg_guard_authorized() for an action that creates something, as
+ * jg_guard_creating() (pii_why, id_key, id_prefix: the id made and recorded,
+ * in g->created) but with the Authorization given and no reply written: a
+ * debugging page deploys a probe with the token kept for its session.
+ * params borrowed (NULL: none recorded).
+ */
+int jg_guard_authorized_creating(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+				 const char *authorization, const char *service,
+				 const char *capability, const char *action, json_t *params,
+				 const char *pii_why, const char *id_key, const char *id_prefix,
+				 struct jg_guarded *g, struct jg_guard_refusal *no)
+    __attribute__((warn_unused_result));
+
 /* A refusal as jg_guard() answers it: status, JSON error, WWW-Authenticate, or the 429. */
 void jg_guard_reply(struct jg_http_reply *reply, const struct jg_guard_refusal *no);
 

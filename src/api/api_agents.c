@@ -11,6 +11,8 @@
  *                                              redacted unless read-pii
  *
  * Thin: the ingest key or the guard, the arguments, one call to probes.c
+ * (the events read is jg_api_probe_events_read() of api_probes.h, shared
+ * with the probes page)
  * (probes.h: which probes are live, the batch stored with its audit entry
  * in one transaction, the events read and redacted), the reply.  A batch
  * of events is checked whole here before anything is stored; a revocation
@@ -24,6 +26,7 @@
 #include <time.h>
 
 #include "api_ingest_int.h"
+#include "jitgate/api_probes.h"
 #include "jitgate/app.h"
 #include "jitgate/catalog.h"
 #include "jitgate/clock.h"
@@ -33,12 +36,10 @@
 #include "jitgate/redact.h"
 #include "api_routes_int.h"
 
-#define MAX_BATCH_EVENTS   JG_AGENTS_MAX_BATCH
-#define MAX_EVENT_BYTES	   16384 /* one event, as compact JSON */
-#define MAX_EVENT_DEPTH	   32	 /* nested objects/arrays, within what redact.h can walk */
-#define MAX_READ_LIMIT	   1000
-#define DEFAULT_READ_LIMIT 100
-#define POLL_SECONDS	   10 /* advised to agents */
+#define MAX_BATCH_EVENTS JG_AGENTS_MAX_BATCH
+#define MAX_EVENT_BYTES	 16384 /* one event, as compact JSON */
+#define MAX_EVENT_DEPTH	 32    /* nested objects/arrays, within what redact.h can walk */
+#define POLL_SECONDS	 10    /* advised to agents */
 
 static void
 no_store(struct jg_http_reply *reply)
@@ -235,56 +236,18 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 static void
 handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc"), *id = jg_http_param(req, "id");
-	struct jg_guarded g;
-	uint64_t limit, after;
-	json_t *events = NULL;
-	int64_t last = -1;
+	struct jg_api_error e;
+	json_t *out = NULL;
+	int rc = jg_api_probe_events_read(req, jg_http_param(req, "svc"), jg_http_param(req, "id"),
+					  jg_http_header(req, "Authorization"), &out, &e);
 
-	if (!jg_probe_id_valid(id)) {
-		jg_http_reply_error(reply, 404, "not_found",
-				    "no such probe of this grant on this service");
+	if (rc == JG_EDEFERRED)
 		return;
-	}
-	if (jg_http_query_u64(req, reply, "limit", DEFAULT_READ_LIMIT, MAX_READ_LIMIT, &limit) !=
-		0 ||
-	    jg_http_query_u64(req, reply, "after", 0, INT64_MAX, &after) != 0)
-		return;
-	if (limit == 0) {
-		jg_http_reply_error(reply, 400, "bad_request", "'limit' must be 1 to %d",
-				    MAX_READ_LIMIT);
-		return;
-	}
-	json_t *params = json_pack("{s:s,s:I,s:I}", "probe", id, "limit", (json_int_t)limit,
-				   "after", (json_int_t)after);
-	if (jg_guard_params(&app->guard, req, reply, svc, "deploy-probe", "probe.events.read",
-			    params, &g) != 0)
-		return;
-	struct jg_probe_events_query q = {.service = svc,
-					  .grant = g.claims.grant,
-					  .probe = id,
-					  .after = (int64_t)after,
-					  .limit = (size_t)limit,
-					  .redact = !g.has_pii,
-					  .sensitive_fields = app->cfg->redaction_sensitive_fields};
-	int rc = jg_probe_events_read(app->store, &q, &events, &last);
-	if (rc == JG_ENOTFOUND) {
-		jg_http_reply_error(reply, 404, "not_found",
-				    "no such probe of this grant on this service");
-		return;
-	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 503, "unavailable", "%s",
-				    rc == JG_EUNAVAIL ? "the store is unavailable"
-						      : "the events cannot be read now");
+		jg_api_error_reply(reply, &e);
 		return;
 	}
 	no_store(reply);
-	json_t *out =
-	    json_pack("{s:s,s:s,s:b,s:o,s:o}", "service", svc, "probe", id, "redacted", q.redact,
-		      "events", events, "next_after",
-		      json_array_size(events) == limit ? json_integer(last) : json_null());
 	jg_http_reply_json(reply, 200, out);
 }
 

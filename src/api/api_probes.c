@@ -6,8 +6,11 @@
  *   GET    /v1/services/{svc}/probes        the live probes of the service
  *   DELETE /v1/services/{svc}/probes/{id}   remove one
  *
- * Every call passes jg_guard() first, which records it in the audit log
- * before anything happens; the probes themselves are probes.c's (a probe's
+ * Every call passes the guard first, which records it in the audit log
+ * before anything happens; each is a function of api_probes.h that the
+ * probes page of the browser (web_probes.c) calls too, with the token kept
+ * for its session, the handlers here only rendering its result or error
+ * (the events read of api_agents.c as well); the probes themselves are probes.c's (a probe's
  * life is clipped to its grant's end, and it is only live while its grant
  * is active).
  *
@@ -25,23 +28,26 @@
 #include <string.h>
 #include <time.h>
 
+#include "jitgate/api_probes.h"
 #include "jitgate/app.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/parse.h"
 #include "jitgate/pii.h"
 #include "jitgate/probes.h"
 #include "api_routes_int.h"
 
-#define MAX_CONDITIONS	  16
-#define MAX_PROBE_SECONDS 86400
+#define MAX_CONDITIONS	   16
+#define MAX_PROBE_SECONDS  86400
+#define MAX_READ_LIMIT	   1000
+#define DEFAULT_READ_LIMIT 100
 
 static int
-bad(struct jg_http_reply *reply, const char *field, const char *msg)
+bad(struct jg_api_error *e, const char *field, const char *msg)
 {
-	json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "bad_request", "message", msg,
-				"field", field);
-	jg_http_reply_json(reply, 400, err);
+	jg_api_error_set(e, 400, "bad_request", "%s", msg);
+	e->field = field;
 	return JG_EINVAL;
 }
 
@@ -62,46 +68,49 @@ known_op(const char *op)
 	       strcmp(op, "contains") == 0;
 }
 
-/* Validates a probe body; each bad field gets a 400 naming it (app.h). */
-int
-jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
+/* Checks a probe body; the first bad field is a 400 naming it (e->field borrowed from b). */
+static int
+check_spec(json_t *b, struct jg_api_error *e)
 {
 	static const char *const fields[] = {"function",      "capture_args", "capture_return",
 					     "sampling_rate", "duration",     "conditions"};
 	const char *key;
 	json_t *v;
 
+	if (!json_is_object(b))
+		return bad(e, "function",
+			   "'function' is required: a name such as "
+			   "PaymentProcessor.selectProvider");
 	json_object_foreach(b, key, v)
 	{
 		int known = 0;
 		for (size_t i = 0; i < 6; i++)
 			known |= strcmp(key, fields[i]) == 0;
 		if (!known)
-			return bad(reply, key, "unknown field");
+			return bad(e, key, "unknown field");
 	}
 	v = json_object_get(b, "function");
 	if (!json_is_string(v) || !valid_function(json_string_value(v)))
 		return bad(
-		    reply, "function",
+		    e, "function",
 		    "'function' is required: a name such as PaymentProcessor.selectProvider");
 	v = json_object_get(b, "capture_args");
 	if (v && !json_is_boolean(v))
-		return bad(reply, "capture_args", "'capture_args' must be true or false");
+		return bad(e, "capture_args", "'capture_args' must be true or false");
 	v = json_object_get(b, "capture_return");
 	if (v && !json_is_boolean(v))
-		return bad(reply, "capture_return", "'capture_return' must be true or false");
+		return bad(e, "capture_return", "'capture_return' must be true or false");
 	v = json_object_get(b, "sampling_rate");
 	double rate = v ? json_number_value(v) : 1.0;
 	if ((v && !json_is_number(v)) || !(rate > 0.0 && rate <= 1.0) || isnan(rate))
-		return bad(reply, "sampling_rate", "'sampling_rate' must be a number in (0, 1]");
+		return bad(e, "sampling_rate", "'sampling_rate' must be a number in (0, 1]");
 	v = json_object_get(b, "duration");
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > MAX_PROBE_SECONDS)
-		return bad(reply, "duration", "'duration' is required: seconds, 1 to 86400");
+		return bad(e, "duration", "'duration' is required: seconds, 1 to 86400");
 	v = json_object_get(b, "conditions");
 	if (v && (!json_is_array(v) || json_array_size(v) > MAX_CONDITIONS))
-		return bad(reply, "conditions",
-			   "'conditions' must be a list of at most 16 conditions");
+		return bad(e, "conditions", "'conditions' must be a list of at most 16 conditions");
 	size_t i;
 	json_t *c;
 	json_array_foreach(v, i, c)
@@ -116,27 +125,36 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 		    ((strcmp(op, "gt") == 0 || strcmp(op, "lt") == 0) && !json_is_number(val)) ||
 		    (json_is_string(val) && json_string_length(val) > 200))
 			return bad(
-			    reply, "conditions",
+			    e, "conditions",
 			    "each condition is {field, op: eq|gt|lt|contains, value} (gt/lt need "
 			    "a number)");
 	}
 	return 0;
 }
 
-static void
-handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
+/* Validates a probe body; each bad field gets a 400 naming it (app.h). */
+int
+jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
+{
+	struct jg_api_error e;
+	int rc = check_spec(b, &e);
+	if (rc != 0)
+		jg_api_error_reply(reply, &e);
+	return rc;
+}
+
+int
+jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *authorization,
+		    json_t *body, json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc");
 	struct jg_guarded g;
-	json_t *body = NULL;
+	struct jg_guard_refusal no;
+	int rc;
 
-	if (jg_http_body_json(req, reply, &body) != 0)
-		return;
-	if (jg_api_probes_validate(body, reply) != 0) {
-		json_decref(body);
-		return;
-	}
+	*result = NULL;
+	if ((rc = check_spec(body, e)) != 0)
+		return rc;
 	char *const *fields = app->cfg->redaction_sensitive_fields;
 	json_t *conds_in = json_object_get(body, "conditions");
 	const json_t *touchy = jg_pii_conditions_sensitive(conds_in, fields);
@@ -149,19 +167,27 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 		    json_string_value(json_object_get(touchy, "field")));
 	/* the entry's copy: condition values on personal data as keyed markers */
 	json_t *params = json_deep_copy(body);
-	if (params != NULL && json_object_get(params, "conditions") != NULL &&
+	if (params == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	if (json_object_get(params, "conditions") != NULL &&
 	    jg_pii_conditions(app->pii_keys, json_object_get(params, "conditions"), fields) != 0) {
 		json_decref(params);
-		json_decref(body);
-		jg_http_reply_error(reply, 503, "unavailable",
-				    "the deployment cannot be recorded; nothing was done");
-		return;
+		jg_api_error_set(e, 503, "unavailable",
+				 "the deployment cannot be recorded; nothing was done");
+		return JG_EUNAVAIL;
 	}
 	/* the probe's id is made by the guard and recorded in probe.deploy (receipts) */
-	if (jg_guard_creating(&app->guard, req, reply, svc, "deploy-probe", "probe.deploy", params,
-			      touchy ? why : NULL, "probe", JG_PROBE_ID_PREFIX, &g) != 0) {
-		json_decref(body);
-		return;
+	rc = jg_guard_authorized_creating(&app->guard, req, authorization, svc, "deploy-probe",
+					  "probe.deploy", params, touchy ? why : NULL, "probe",
+					  JG_PROBE_ID_PREFIX, &g, &no);
+	json_decref(params);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
 	}
 	int64_t now = jg_clock_now(), until;
 	char id[JG_PROBE_ID_MAX];
@@ -172,71 +198,243 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 				 .grant_expires = g.grant_expires,
 				 .id = g.created};
 	if (jg_probe_create(app->store, &p, now, id, &until) != 0) {
-		jg_http_reply_error(reply, 503, "unavailable", "the probe could not be stored");
-	} else {
-		json_t *out = json_deep_copy(body);
-		json_object_set_new(out, "id", json_string(id));
-		json_object_set_new(out, "grant", json_string(g.claims.grant));
-		json_object_set_new(out, "expires_at", json_integer(until));
-		json_object_set_new(out, "duration", json_integer(until - now));
-		jg_http_reply_json(reply, 201, out);
+		jg_api_error_set(e, 503, "unavailable", "the probe could not be stored");
+		return JG_EUNAVAIL;
 	}
+	json_t *out = json_deep_copy(body);
+	if (out == NULL || json_object_set_new(out, "id", json_string(id)) != 0 ||
+	    json_object_set_new(out, "grant", json_string(g.claims.grant)) != 0 ||
+	    json_object_set_new(out, "expires_at", json_integer(until)) != 0 ||
+	    json_object_set_new(out, "duration", json_integer(until - now)) != 0) {
+		json_decref(out);
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	*result = out;
+	return 0;
+}
+
+int
+jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *authorization,
+		   json_t **result, struct jg_api_error *e)
+{
+	struct jg_app *app = req->app;
+	struct jg_guarded g;
+	struct jg_guard_refusal no;
+	json_t *list = NULL;
+
+	*result = NULL;
+	int rc = jg_guard_authorized(&app->guard, req, authorization, svc, "deploy-probe",
+				     "probe.list", NULL, &g, &no);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
+	}
+	bool redact = !g.has_pii;
+	rc = jg_probe_list_live(app->store, svc, jg_clock_now(), redact,
+				app->cfg->redaction_sensitive_fields, &list);
+	if (rc != 0) {
+		jg_api_error_set(e, 503, "unavailable", "%s",
+				 rc == JG_EUNAVAIL ? "the store is unavailable"
+						   : "the probes cannot be listed now");
+		return JG_EUNAVAIL;
+	}
+	*result = json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "probes", list);
+	if (*result == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	return 0;
+}
+
+int
+jg_api_probe_delete(struct jg_http_request *req, const char *svc, const char *id,
+		    const char *authorization, json_t **result, struct jg_api_error *e)
+{
+	struct jg_app *app = req->app;
+	struct jg_guarded g;
+	struct jg_guard_refusal no;
+
+	*result = NULL;
+	/*
+	 * Anything but a probe id names no probe; and an id that is not UTF-8
+	 * cannot go into the audit entry, which would then record a deletion
+	 * without saying of what.
+	 */
+	if (id == NULL || !jg_probe_id_valid(id)) {
+		jg_api_error_set(e, 404, "not_found",
+				 "no such live probe of this grant on this service");
+		return JG_ENOTFOUND;
+	}
+	json_t *params = json_pack("{s:s}", "probe", id);
+	if (params == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	int rc = jg_guard_authorized(&app->guard, req, authorization, svc, "deploy-probe",
+				     "probe.delete", params, &g, &no);
+	json_decref(params);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
+	}
+	rc = jg_probe_delete(app->store, svc, g.claims.grant, id, jg_clock_now());
+	if (rc == JG_ENOTFOUND) {
+		jg_api_error_set(e, 404, "not_found",
+				 "no such live probe of this grant on this service");
+		return rc;
+	}
+	if (rc != 0) {
+		jg_api_error_set(e, 503, "unavailable", "the store is unavailable");
+		return JG_EUNAVAIL;
+	}
+	*result = json_pack("{s:s,s:b}", "id", id, "deleted", 1);
+	if (*result == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	return 0;
+}
+
+/* jg_http_query_u64() without a reply: the same 400 into e. */
+static int
+query_u64(const struct jg_http_request *req, const char *name, uint64_t def, uint64_t max,
+	  uint64_t *out, struct jg_api_error *e)
+{
+	const char *v = jg_http_query(req, name);
+	uint64_t n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	/* one spelling per value: no leading zeros */
+	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0')) {
+		jg_api_error_set(e, 400, "bad_request",
+				 "query argument '%s' must be a decimal integer from 0 to %llu",
+				 name, (unsigned long long)max);
+		return JG_EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+jg_api_probe_events_read(struct jg_http_request *req, const char *svc, const char *id,
+			 const char *authorization, json_t **result, struct jg_api_error *e)
+{
+	struct jg_app *app = req->app;
+	struct jg_guarded g;
+	struct jg_guard_refusal no;
+	uint64_t limit, after;
+	json_t *events = NULL;
+	int64_t last = -1;
+	int rc;
+
+	*result = NULL;
+	if (id == NULL || !jg_probe_id_valid(id)) {
+		jg_api_error_set(e, 404, "not_found",
+				 "no such probe of this grant on this service");
+		return JG_ENOTFOUND;
+	}
+	if ((rc = query_u64(req, "limit", DEFAULT_READ_LIMIT, MAX_READ_LIMIT, &limit, e)) != 0 ||
+	    (rc = query_u64(req, "after", 0, INT64_MAX, &after, e)) != 0)
+		return rc;
+	if (limit == 0) {
+		jg_api_error_set(e, 400, "bad_request", "'limit' must be 1 to %d", MAX_READ_LIMIT);
+		return JG_EINVAL;
+	}
+	json_t *params = json_pack("{s:s,s:I,s:I}", "probe", id, "limit", (json_int_t)limit,
+				   "after", (json_int_t)after);
+	if (params == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	rc = jg_guard_authorized(&app->guard, req, authorization, svc, "deploy-probe",
+				 "probe.events.read", params, &g, &no);
+	json_decref(params);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
+	}
+	struct jg_probe_events_query q = {.service = svc,
+					  .grant = g.claims.grant,
+					  .probe = id,
+					  .after = (int64_t)after,
+					  .limit = (size_t)limit,
+					  .redact = !g.has_pii,
+					  .sensitive_fields = app->cfg->redaction_sensitive_fields};
+	rc = jg_probe_events_read(app->store, &q, &events, &last);
+	if (rc == JG_ENOTFOUND) {
+		jg_api_error_set(e, 404, "not_found",
+				 "no such probe of this grant on this service");
+		return rc;
+	}
+	if (rc != 0) {
+		jg_api_error_set(e, 503, "unavailable", "%s",
+				 rc == JG_EUNAVAIL ? "the store is unavailable"
+						   : "the events cannot be read now");
+		return JG_EUNAVAIL;
+	}
+	*result = json_pack("{s:s,s:s,s:b,s:o,s:o}", "service", svc, "probe", id, "redacted",
+			    q.redact, "events", events, "next_after",
+			    json_array_size(events) == limit ? json_integer(last) : json_null());
+	if (*result == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
+	return 0;
+}
+
+static void
+handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_api_error e;
+	json_t *body = NULL, *out = NULL;
+
+	if (jg_http_body_json(req, reply, &body) != 0)
+		return;
+	int rc = jg_api_probe_deploy(req, jg_http_param(req, "svc"),
+				     jg_http_header(req, "Authorization"), body, &out, &e);
+	if (rc == 0)
+		jg_http_reply_json(reply, 201, out);
+	else if (rc != JG_EDEFERRED)
+		jg_api_error_reply(reply, &e); /* before the body goes: e.field may be its key */
 	json_decref(body);
 }
 
 static void
 handle_list(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc");
-	struct jg_guarded g;
-	json_t *list = NULL;
+	struct jg_api_error e;
+	json_t *out = NULL;
+	int rc = jg_api_probes_list(req, jg_http_param(req, "svc"),
+				    jg_http_header(req, "Authorization"), &out, &e);
 
-	if (jg_guard(&app->guard, req, reply, svc, "deploy-probe", "probe.list", NULL, &g) != 0)
-		return;
-	bool redact = !g.has_pii;
-	int rc = jg_probe_list_live(app->store, svc, jg_clock_now(), redact,
-				    app->cfg->redaction_sensitive_fields, &list);
-	if (rc != 0) {
-		jg_http_reply_error(reply, 503, "unavailable", "%s",
-				    rc == JG_EUNAVAIL ? "the store is unavailable"
-						      : "the probes cannot be listed now");
-		return;
-	}
-	jg_http_reply_json(
-	    reply, 200,
-	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "probes", list));
+	if (rc == 0)
+		jg_http_reply_json(reply, 200, out);
+	else if (rc != JG_EDEFERRED)
+		jg_api_error_reply(reply, &e);
 }
 
 static void
 handle_delete(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc"), *id = jg_http_param(req, "id");
-	struct jg_guarded g;
+	struct jg_api_error e;
+	json_t *out = NULL;
+	int rc = jg_api_probe_delete(req, jg_http_param(req, "svc"), jg_http_param(req, "id"),
+				     jg_http_header(req, "Authorization"), &out, &e);
 
-	/*
-	 * Anything but a probe id names no probe; and an id that is not UTF-8
-	 * cannot go into the audit entry, which would then record a deletion
-	 * without saying of what.
-	 */
-	if (!jg_probe_id_valid(id)) {
-		jg_http_reply_error(reply, 404, "not_found",
-				    "no such live probe of this grant on this service");
-		return;
-	}
-	json_t *params = json_pack("{s:s}", "probe", id);
-	if (jg_guard_params(&app->guard, req, reply, svc, "deploy-probe", "probe.delete", params,
-			    &g) != 0)
-		return;
-	int rc = jg_probe_delete(app->store, svc, g.claims.grant, id, jg_clock_now());
-	if (rc == JG_ENOTFOUND)
-		jg_http_reply_error(reply, 404, "not_found",
-				    "no such live probe of this grant on this service");
-	else if (rc != 0)
-		jg_http_reply_error(reply, 503, "unavailable", "the store is unavailable");
-	else
-		jg_http_reply_json(reply, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
+	if (rc == 0)
+		jg_http_reply_json(reply, 200, out);
+	else if (rc != JG_EDEFERRED)
+		jg_api_error_reply(reply, &e);
 }
 
 static const struct jg_route routes[] = {

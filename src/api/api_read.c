@@ -44,6 +44,13 @@ jg_api_error_reply(struct jg_http_reply *reply, const struct jg_api_error *e)
 		jg_guard_reply(reply, &e->guard);
 		return;
 	}
+	if (e->field != NULL) {
+		json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code",
+					e->code ? e->code : "bad_request", "message", e->message,
+					"field", e->field);
+		jg_http_reply_json(reply, e->status ? e->status : 400, err);
+		return;
+	}
 	jg_http_reply_error(reply, e->status ? e->status : 500,
 			    e->code ? e->code : "internal_error", "%s", e->message);
 }

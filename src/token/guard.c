@@ -548,6 +548,17 @@ jg_guard_authorized_pii(const struct jg_guard_ctx *gc, struct jg_http_request *r
 			  NULL, NULL, g, no);
 }
 
+int
+jg_guard_authorized_creating(const struct jg_guard_ctx *gc, struct jg_http_request *req,
+			     const char *authorization, const char *service, const char *capability,
+			     const char *action, json_t *params, const char *pii_why,
+			     const char *id_key, const char *id_prefix, struct jg_guarded *g,
+			     struct jg_guard_refusal *no)
+{
+	return guard_core(gc, req, authorization, service, capability, action, params, pii_why,
+			  id_key, id_prefix, g, no);
+}
+
 void
 jg_guard_reply(struct jg_http_reply *reply, const struct jg_guard_refusal *no)
 {

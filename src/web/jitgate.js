@@ -109,3 +109,43 @@ document.addEventListener('DOMContentLoaded', () => {
   if (form) livePreview(form);
   copyButtons();
 });
+
+// ---- probes page (web_probes.c): the captured events refreshed every 5 s at most ----
+// Each refresh is one audited read (probe.events.read): the page's own Refresh link fetched
+// same-origin (Sec-Fetch-Site: same-origin, the session cookie; no token in the browser). The
+// events section the server rendered, escaped, replaces the one shown: it is parsed by
+// DOMParser, whose documents run no script, and the CSP forbids inline script anyway. A
+// hidden tab does not refresh; a refused or failed refresh stops, saying so (the link stays).
+function probeEvents() {
+  const section = document.getElementById('probe-events');
+  const link = document.getElementById('refresh');
+  if (!section || !link || !window.fetch || !window.DOMParser) return;
+  const every = Math.max(5, Number(section.dataset.refresh) || 5) * 1000;
+  const stop = (why) => {
+    const cur = document.getElementById('probe-events');
+    if (!cur) return;
+    const p = document.createElement('p');
+    p.className = 'refresh-state';
+    p.textContent = `Automatic refresh stopped: ${why}. Use Refresh.`;
+    cur.append(p);
+  };
+  const tick = async () => {
+    if (document.hidden) { setTimeout(tick, every); return; }
+    let r;
+    try {
+      r = await fetch(link.href, { mode: 'same-origin', credentials: 'same-origin', cache: 'no-store' });
+    } catch {
+      stop('jitgate cannot be reached');
+      return;
+    }
+    if (!r.ok) { stop(`jitgate answered ${r.status}`); return; }
+    const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+    const fresh = doc.getElementById('probe-events');
+    const cur = document.getElementById('probe-events');
+    if (!fresh || !cur) { stop('the page changed'); return; }
+    cur.replaceWith(document.adoptNode(fresh));
+    setTimeout(tick, every);
+  };
+  setTimeout(tick, every);
+}
+document.addEventListener('DOMContentLoaded', probeEvents);

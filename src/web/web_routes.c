@@ -26,9 +26,15 @@
 #include "web_int.h"
 
 const struct jg_route_table *const jg_web_route_tables[] = {
-    &jg_web_page_routes,   &jg_web_request_routes,
-    &jg_web_access_routes, &jg_web_approvals_routes,
-    &jg_web_audit_routes,  &jg_web_reports_routes,
-    &jg_web_assets_routes, &jg_web_logs_routes,
-    &jg_web_traces_routes, NULL,
+    &jg_web_page_routes,
+    &jg_web_request_routes,
+    &jg_web_access_routes,
+    &jg_web_approvals_routes,
+    &jg_web_audit_routes,
+    &jg_web_reports_routes,
+    &jg_web_assets_routes,
+    &jg_web_logs_routes,
+    &jg_web_traces_routes,
+    &jg_web_probes_routes,
+    NULL,
 };
