@@ -54,4 +54,16 @@ void jg_api_error_reply(struct jg_http_reply *reply, const struct jg_api_error *
 int jg_api_logs_read(struct jg_http_request *req, const char *service, const char *authorization,
 		     json_t **result, struct jg_api_error *e) __attribute__((warn_unused_result));
 
+/*
+ * GET /v1/services/{service}/metrics (docs/api.md): the arguments of req's
+ * query (name, since, until, step), the guard for read-metrics recording
+ * metrics.read, then the read.  0 with *result a new object {service,
+ * redacted, metrics, name?, step_seconds} (the caller's): without name the
+ * service's metric names, with it that metric's series; JG_EDEFERRED; or a
+ * JG_E* code with *e filled (400 bad_request or too_many_points, the
+ * guard's 401/403/429/503, 503 unavailable).
+ */
+int jg_api_metrics_read(struct jg_http_request *req, const char *service, const char *authorization,
+			json_t **result, struct jg_api_error *e) __attribute__((warn_unused_result));
+
 #endif
