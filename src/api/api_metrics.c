@@ -58,11 +58,10 @@ step_arg(const struct jg_http_request *req, struct jg_api_error *e, int64_t *ste
 }
 
 int
-jg_api_metrics_read(struct jg_http_request *req, const char *service, const char *authorization,
-		    json_t **result, struct jg_api_error *e)
+jg_api_metrics_read(struct jg_http_request *req, const char *service, const char *name,
+		    const char *authorization, json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
-	const char *name = jg_http_query(req, "name");
 	struct jg_telemetry_metrics_query q = {
 	    .service = service, .name = name, .fields = app->cfg->redaction_sensitive_fields};
 	struct jg_guarded g;
@@ -120,8 +119,8 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 		jg_api_error_set(e, 503, "unavailable", "the metrics cannot be read now");
 		return JG_EUNAVAIL;
 	}
-	json_t *out =
-	    json_pack("{s:s,s:b,s:o}", "service", service, "redacted", q.redact, "metrics", metrics);
+	json_t *out = json_pack("{s:s,s:b,s:o}", "service", service, "redacted", q.redact,
+				"metrics", metrics);
 	if (out == NULL) {
 		jg_api_error_set(e, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
@@ -140,7 +139,7 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_api_error e;
 	json_t *result = NULL;
-	int rc = jg_api_metrics_read(req, jg_http_param(req, "svc"),
+	int rc = jg_api_metrics_read(req, jg_http_param(req, "svc"), jg_http_query(req, "name"),
 				     jg_http_header(req, "Authorization"), &result, &e);
 
 	if (rc == JG_EDEFERRED)

@@ -169,5 +169,6 @@ extern const struct jg_route_table jg_web_audit_routes;	    /* /audit... */
 extern const struct jg_route_table jg_web_reports_routes;   /* /reports/access */
 extern const struct jg_route_table jg_web_assets_routes;    /* /static/... */
 extern const struct jg_route_table jg_web_logs_routes;	    /* /debug/{svc}/logs */
+extern const struct jg_route_table jg_web_metrics_routes;   /* /debug/{svc}/metrics */
 
 #endif
