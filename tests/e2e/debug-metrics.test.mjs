@@ -178,7 +178,7 @@ describe('the metrics page in Chromium', () => {
     assert.ok(expected.length >= 100, `only ${expected.length} points seeded`);
     assert.deepEqual(rows, expected);
     await page.locator('#charts details.points summary').click();
-    await shot(page, 'debug-metrics');
+    await shot(page, 'debug-metrics-table');
   });
 
   test('the range links change the range and keep the metric and the grant', async () => {
@@ -223,6 +223,7 @@ describe('the metrics page in Chromium', () => {
     const hot = page.locator('circle.pt.hot');
     assert.ok((await hot.count()) >= 1);
     assert.ok(said.includes(await hot.first().locator('title').textContent()), 'the readout is not the marked point');
+    await shot(page, 'debug-metrics');
     await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
     await page.waitForFunction((before) => document.querySelector('.chart-readout').textContent !== before, said);
   });
