@@ -84,4 +84,19 @@ int jg_api_trace_read(struct jg_http_request *req, const char *service, const ch
 		      const char *authorization, json_t **result, struct jg_api_error *e)
     __attribute__((warn_unused_result));
 
+/*
+ * GET /v1/services/{service}/metrics (docs/api.md): the arguments of req's
+ * query (since, until, step) and name, the metric to read (the API passes
+ * its ?name=; a page naming several metrics makes one read per name), the
+ * guard for read-metrics recording metrics.read, then the read.  0 with
+ * *result a new object {service, redacted, metrics, name?, step_seconds}
+ * (the caller's): for a NULL name the service's metric names, else that
+ * metric's series; JG_EDEFERRED; or a JG_E* code with *e filled (400
+ * bad_request or too_many_points, the guard's 401/403/429/503, 503
+ * unavailable) and nothing read.
+ */
+int jg_api_metrics_read(struct jg_http_request *req, const char *service, const char *name,
+			const char *authorization, json_t **result, struct jg_api_error *e)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -15,6 +15,9 @@
  * past that: narrow the window).  Series attributes are redacted for a
  * reader without read-pii.  The reading, folding and redaction are the
  * telemetry module's (jg_telemetry_metric_names, jg_telemetry_metric_series).
+ * The checks, the guard and the read are jg_api_metrics_read() (api_read.h),
+ * which the metrics page of the browser (web_metrics.c) calls too with the
+ * token kept for its session: the handler only renders its result or error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
+#include "jitgate/api_read.h"
 #include "jitgate/app.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
@@ -31,22 +35,44 @@
 #define MAX_NAME    255
 #define MIN_STEP_NS 1000000000LL
 
-static void
-handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
+/* ?step=: a duration of at least 1s; absent: 0 (every point). */
+static int
+step_arg(const struct jg_http_request *req, struct jg_api_error *e, int64_t *step_ns)
+{
+	const char *v = jg_http_query(req, "step");
+
+	*step_ns = 0;
+	if (v == NULL)
+		return 0;
+	if (jg_telemetry_parse_duration(v, step_ns) != 0) {
+		jg_api_error_set(e, 400, "bad_request",
+				 "'step' must be a duration such as 250ms, 2s, 5m, 1h (a bare "
+				 "number is milliseconds)");
+		return JG_EINVAL;
+	}
+	if (*step_ns < MIN_STEP_NS) {
+		jg_api_error_set(e, 400, "bad_request", "'step' must be at least 1s");
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
+int
+jg_api_metrics_read(struct jg_http_request *req, const char *service, const char *name,
+		    const char *authorization, json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
-	const char *svc = jg_http_param(req, "svc"), *name = jg_http_query(req, "name");
 	struct jg_telemetry_metrics_query q = {
-	    .service = svc, .name = name, .fields = app->cfg->redaction_sensitive_fields};
+	    .service = service, .name = name, .fields = app->cfg->redaction_sensitive_fields};
 	struct jg_guarded g;
+	struct jg_guard_refusal no;
+	int rc;
 
-	if (jg_tq_window(req, reply, &q.since, &q.until) != 0 ||
-	    jg_tq_duration(req, reply, "step", 0, &q.step_ns) != 0)
-		return;
-	if (jg_http_query(req, "step") != NULL && q.step_ns < MIN_STEP_NS) {
-		jg_http_reply_error(reply, 400, "bad_request", "'step' must be at least 1s");
-		return;
-	}
+	*result = NULL;
+	memset(e, 0, sizeof(*e));
+	if ((rc = jg_tq_window_e(req, e, &q.since, &q.until)) != 0 ||
+	    (rc = step_arg(req, e, &q.step_ns)) != 0)
+		return rc;
 	/*
 	 * The name goes into the audit entry as a JSON string, which holds only
 	 * UTF-8: other bytes are the caller's error (400), not an encoder's (the
@@ -54,49 +80,76 @@ handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
 	 */
 	json_t *namej = name ? json_string(name) : NULL;
 	if (name != NULL && (*name == '\0' || strlen(name) > MAX_NAME || namej == NULL)) {
-		jg_http_reply_error(reply, 400, "bad_request",
-				    "'name' must be 1 to %d bytes of UTF-8", MAX_NAME);
+		jg_api_error_set(e, 400, "bad_request", "'name' must be 1 to %d bytes of UTF-8",
+				 MAX_NAME);
 		json_decref(namej);
-		return;
+		return JG_EINVAL;
 	}
 	json_t *params =
 	    json_pack("{s:o?,s:I,s:I,s:I}", "name", namej, "since", (json_int_t)q.since, "until",
 		      (json_int_t)q.until, "step_ns", (json_int_t)q.step_ns);
-	if (jg_guard_params(&app->guard, req, reply, svc, "read-metrics", "metrics.read", params,
-			    &g) != 0)
-		return;
+	rc = jg_guard_authorized(&app->guard, req, authorization, service, "read-metrics",
+				 "metrics.read", params, &g, &no);
+	json_decref(params);
+	if (rc == JG_EDEFERRED)
+		return rc;
+	if (rc != 0) {
+		jg_api_error_guard(e, &no);
+		return rc;
+	}
 
 	json_t *metrics = NULL;
 	q.redact = !g.has_pii;
 	q.received_since =
 	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_METRICS, (int64_t)time(NULL));
-	int rc = name == NULL ? jg_telemetry_metric_names(app->telemetry, svc, q.since, q.until,
-							  q.received_since, &metrics)
-			      : jg_telemetry_metric_series(app->telemetry, &q, &metrics);
+	rc = name == NULL ? jg_telemetry_metric_names(app->telemetry, service, q.since, q.until,
+						      q.received_since, &metrics)
+			  : jg_telemetry_metric_series(app->telemetry, &q, &metrics);
 	if (rc == JG_EUNAVAIL) {
-		jg_http_reply_error(reply, 503, "unavailable",
-				    "the telemetry store is unavailable");
-		return;
+		jg_api_error_set(e, 503, "unavailable", "the telemetry store is unavailable");
+		return rc;
 	}
 	if (rc == JG_ETOOBIG) {
-		jg_http_reply_error(reply, 400, "too_many_points",
-				    "more than %d data points in the window: narrow since/until",
-				    JG_TELEMETRY_METRIC_POINTS_MAX);
-		return;
+		jg_api_error_set(e, 400, "too_many_points",
+				 "more than %d data points in the window: narrow since/until",
+				 JG_TELEMETRY_METRIC_POINTS_MAX);
+		return rc;
 	}
 	if (rc != 0) {
-		jg_http_reply_error(reply, 503, "unavailable", "the metrics cannot be read now");
-		return;
+		jg_api_error_set(e, 503, "unavailable", "the metrics cannot be read now");
+		return JG_EUNAVAIL;
 	}
-	json_t *out =
-	    json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", q.redact, "metrics", metrics);
+	json_t *out = json_pack("{s:s,s:b,s:o}", "service", service, "redacted", q.redact,
+				"metrics", metrics);
+	if (out == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
 	if (name != NULL)
 		json_object_set_new(out, "name", json_string(name));
 	json_object_set_new(out, "step_seconds",
 			    q.step_ns ? json_integer((json_int_t)(q.step_ns / 1000000000LL))
 				      : json_null());
+	*result = out;
+	return 0;
+}
+
+static void
+handle_metrics(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_api_error e;
+	json_t *result = NULL;
+	int rc = jg_api_metrics_read(req, jg_http_param(req, "svc"), jg_http_query(req, "name"),
+				     jg_http_header(req, "Authorization"), &result, &e);
+
+	if (rc == JG_EDEFERRED)
+		return;
+	if (rc != 0) {
+		jg_api_error_reply(reply, &e);
+		return;
+	}
 	jg_http_reply_header(reply, "Cache-Control", "no-store");
-	jg_http_reply_json(reply, 200, out);
+	jg_http_reply_json(reply, 200, result);
 }
 
 static const struct jg_route routes[] = {

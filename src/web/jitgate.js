@@ -149,3 +149,42 @@ function probeEvents() {
   setTimeout(tick, every);
 }
 document.addEventListener('DOMContentLoaded', probeEvents);
+
+// ---- metrics page (web_metrics.c): the value under the pointer ----
+// Each point of a chart is a <circle class="pt"> whose <title> the browser shows on hover without
+// script. With script, moving the pointer (or a finger) over a chart finds the point nearest to it
+// horizontally in each series, marks it, and says its time, series and value in a live region
+// beneath the chart, so the value follows the pointer instead of needing to land on a 3-pixel dot.
+function chartReadouts() {
+  for (const svg of document.querySelectorAll('#charts svg.chart')) {
+    const dots = [...svg.querySelectorAll('circle.pt')];
+    if (dots.length === 0) continue;
+    const out = document.createElement('p');
+    out.className = 'chart-readout';
+    out.setAttribute('aria-live', 'polite');
+    out.textContent = 'Point at the chart for its values.';
+    svg.closest('.svg-wrap').after(out);
+    let hot = [];
+    const show = (ev) => {
+      const box = svg.getBoundingClientRect();
+      const view = svg.viewBox.baseVal;
+      const x = view.x + ((ev.clientX - box.left) / box.width) * view.width;
+      // the nearest point per series, then the series whose point is nearest
+      const best = new Map();
+      for (const c of dots) {
+        const d = Math.abs(c.cx.baseVal.value - x);
+        const g = c.parentNode;
+        if (!best.has(g) || d < best.get(g).d) best.set(g, { c, d });
+      }
+      const nearest = Math.min(...[...best.values()].map((b) => b.d));
+      const picked = [...best.values()].filter((b) => b.d <= nearest + 0.5).map((b) => b.c);
+      for (const c of hot) c.classList.remove('hot');
+      hot = picked;
+      for (const c of hot) c.classList.add('hot');
+      out.textContent = hot.map((c) => c.querySelector('title').textContent).join('; ');
+    };
+    svg.addEventListener('pointermove', show);
+    svg.addEventListener('pointerdown', show);
+  }
+}
+document.addEventListener('DOMContentLoaded', chartReadouts);

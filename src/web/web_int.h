@@ -171,5 +171,6 @@ extern const struct jg_route_table jg_web_assets_routes;    /* /static/... */
 extern const struct jg_route_table jg_web_logs_routes;	    /* /debug/{svc}/logs */
 extern const struct jg_route_table jg_web_traces_routes;    /* /debug/{svc}/traces[/{trace_id}] */
 extern const struct jg_route_table jg_web_probes_routes;    /* /debug/{svc}/probes... */
+extern const struct jg_route_table jg_web_metrics_routes;   /* /debug/{svc}/metrics */
 
 #endif

@@ -12,6 +12,7 @@
  *   GET  /static/jitgate.css|js              web_assets.c
  *   GET  /debug/{svc}/logs                   web_logs.c (web_debug.c: what the debugging
  *                                            pages share)
+ *   GET  /debug/{svc}/metrics                web_metrics.c
  *
  * Each web_*.c declares its routes beside its handlers (a static const
  * struct jg_route table, router.h); this list is what `jitgate serve` adds
@@ -26,15 +27,7 @@
 #include "web_int.h"
 
 const struct jg_route_table *const jg_web_route_tables[] = {
-    &jg_web_page_routes,
-    &jg_web_request_routes,
-    &jg_web_access_routes,
-    &jg_web_approvals_routes,
-    &jg_web_audit_routes,
-    &jg_web_reports_routes,
-    &jg_web_assets_routes,
-    &jg_web_logs_routes,
-    &jg_web_traces_routes,
-    &jg_web_probes_routes,
-    NULL,
+    &jg_web_page_routes,   &jg_web_request_routes, &jg_web_access_routes, &jg_web_approvals_routes,
+    &jg_web_audit_routes,  &jg_web_reports_routes, &jg_web_assets_routes, &jg_web_logs_routes,
+    &jg_web_traces_routes, &jg_web_metrics_routes, &jg_web_probes_routes, NULL,
 };
