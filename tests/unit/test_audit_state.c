@@ -938,15 +938,17 @@ start_seconds(struct fixture *f, uint64_t size)
 #endif
 
 /*
- * A log ten times longer starts within 1.5 times the time (the same run):
- * SMALL_HISTORY entries and then BIG_HISTORY, each with TAIL entries after
- * the state.  The whole-log verification the start used to run is timed at
- * the smaller size and printed, to show what a start without the state
- * costs (bench/audit.sh measures how it grows; not asserted here: other
- * suites share the machine).
+ * A log ten times longer is started from its state reading the same TAIL
+ * entries (start_seconds asserts it at each size): what a start does does
+ * not grow with the history.  The times are printed, with the whole-log
+ * verification the start used to run at the smaller size, to show what a
+ * start without the state costs; they are not asserted - a timing in a
+ * test fails on a busy machine, and `make bench` (bench/guard_history.sh,
+ * docs/performance.md) is where start times are measured, against a limit
+ * of the same run.
  */
 static void
-test_start_time_does_not_grow_with_history(void **state)
+test_start_reads_the_same_tail_at_any_history_size(void **state)
 {
 	struct fixture *f = *state;
 	double small, big, whole_small, t0;
@@ -977,7 +979,6 @@ test_start_time_does_not_grow_with_history(void **state)
 		      "the whole log at %d: %.3f s\n",
 		      small, SMALL_HISTORY, big, BIG_HISTORY, big / small, SMALL_HISTORY,
 		      whole_small);
-	assert_true(big <= 1.5 * small);
 }
 
 int
@@ -1022,7 +1023,7 @@ main(int argc, char **argv)
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_the_sweep_cursor_cannot_be_forged_without_the_key,
 					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_start_time_does_not_grow_with_history, setup,
+	    cmocka_unit_test_setup_teardown(test_start_reads_the_same_tail_at_any_history_size, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
