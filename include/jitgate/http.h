@@ -76,6 +76,15 @@ const char *jg_http_query(const struct jg_http_request *req, const char *name);
 int jg_http_query_all(const struct jg_http_request *req, const char *name, const char **vals,
 		      size_t *lens, size_t max, size_t *n);
 /*
+ * Calls fn for each query argument, in the order of the query string: its
+ * name, its decoded value ("" for an argument without "=") and the value's
+ * length in bytes (a decoded %00 makes it longer than strlen()).  Stops
+ * at the first fn that returns nonzero.
+ */
+void jg_http_query_each(const struct jg_http_request *req,
+			int (*fn)(void *ctx, const char *name, const char *value, size_t len),
+			void *ctx);
+/*
  * Reads query argument name as a decimal integer in [0, max].  Absent:
  * *out = def, returns 0.  Malformed or out of range: fills reply with a 400
  * naming the argument and returns JG_EINVAL.

@@ -58,7 +58,8 @@ int jg_session_delete_user(struct jg_store_conn *conn, const char *sub);
 /*
  * Deletes sessions past their lifetime or idle for idle seconds, and login
  * flows older than JG_FLOW_MAX_AGE: rows that could only be refused, but
- * hold names and email addresses.  *deleted counts both.
+ * hold names and email addresses; and the debugging pages' kept tokens that
+ * expired (session_grant.h).  *deleted counts them all.
  */
 int jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *deleted);
 

@@ -73,8 +73,12 @@ int jg_session_grant_token_get(struct jg_store_conn *conn, const struct jg_sessi
 /*
  * Keeps token (1..JG_SESSION_GRANT_TOKEN_MAX bytes) with its exp expires
  * for (session_cookie's session, grant), replacing any kept before, sealed
- * under the newest key.  0, JG_EINVAL (no keys, bad arguments), JG_ECRYPTO,
- * JG_ESTORE (also when the session no longer exists: the foreign key).
+ * under the newest key, only while grant is active at now (checked in the
+ * insert itself; on PostgreSQL the grant's row is locked FOR SHARE, so an
+ * end running at the same time either finds the row or is seen: a row for
+ * an ended grant is never left).  0, JG_ECONFLICT (the grant is not active:
+ * nothing kept), JG_EINVAL (no keys, bad arguments), JG_ECRYPTO, JG_ESTORE
+ * (also when the session no longer exists: the foreign key).
  */
 int jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_session_grant_keys *keys,
 			       const char *session_cookie, const char *grant, const char *token,
@@ -85,6 +89,22 @@ int jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_sessi
  * transaction).  *deleted (may be NULL) counts them.  0 or JG_ESTORE.
  */
 int jg_session_grant_tokens_end(struct jg_store_conn *conn, const char *grant, int64_t *deleted);
+
+/*
+ * Deletes the token kept for (session_cookie's session, grant): one the
+ * guard refused, or whose holder no longer qualifies.  0 (also when there
+ * was none), JG_EINVAL or JG_ESTORE.
+ */
+int jg_session_grant_token_forget(struct jg_store_conn *conn, const char *session_cookie,
+				  const char *grant) __attribute__((warn_unused_result));
+
+/*
+ * Deletes every kept token expired at now (run by the session sweeper,
+ * session.h: an expired token is of no use, and its grant's end may never
+ * come while the session lives).  *deleted (may be NULL) counts them.  0
+ * or JG_ESTORE.
+ */
+int jg_session_grant_tokens_sweep(struct jg_store_conn *conn, int64_t now, int64_t *deleted);
 
 /*
  * Table session_grant_tokens, declared for `jitgate store copy` (store.h,

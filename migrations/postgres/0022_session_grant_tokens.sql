@@ -15,4 +15,4 @@ CREATE TABLE session_grant_tokens (
 
 CREATE INDEX session_grant_tokens_grant ON session_grant_tokens (grant_id);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON session_grant_tokens TO jitgate_serving;
+GRANT SELECT, INSERT, DELETE, UPDATE (key_number, sealed, expires_at, created_at) ON session_grant_tokens TO jitgate_serving;

@@ -365,6 +365,33 @@ jg_http_query_all(const struct jg_http_request *req, const char *name, const cha
 	return qa.n <= max ? 0 : JG_ETOOBIG;
 }
 
+struct query_each {
+	int (*fn)(void *ctx, const char *name, const char *value, size_t len);
+	void *ctx;
+};
+
+static enum MHD_Result
+query_each_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+	       const char *value, size_t value_size)
+{
+	struct query_each *qe = cls;
+	(void)kind;
+	(void)key_size;
+	if (key == NULL)
+		return MHD_YES;
+	return qe->fn(qe->ctx, key, value ? value : "", value ? value_size : 0) == 0 ? MHD_YES
+										     : MHD_NO;
+}
+
+void
+jg_http_query_each(const struct jg_http_request *req,
+		   int (*fn)(void *ctx, const char *name, const char *value, size_t len), void *ctx)
+{
+	struct query_each qe = {fn, ctx};
+	if (req->conn != NULL)
+		MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, query_each_one, &qe);
+}
+
 int
 jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
 		  uint64_t def, uint64_t max, uint64_t *out)

@@ -10,6 +10,7 @@
 #include "jitgate/error.h"
 #include "jitgate/random.h"
 #include "jitgate/session.h"
+#include "jitgate/session_grant.h"
 #include "jitgate/sha256.h"
 
 #define LAST_SEEN_GRANULARITY 30 /* seconds: do not write on every request */
@@ -279,6 +280,10 @@ jg_session_sweep(struct jg_store *store, int64_t now, int64_t idle, int64_t *del
 		if (rc == 0)
 			*deleted += jg_store_changes(conn);
 	}
+	/* the debugging pages' kept tokens that expired in a session that lives on */
+	int64_t tokens = 0;
+	if (rc == 0 && (rc = jg_session_grant_tokens_sweep(conn, now, &tokens)) == 0)
+		*deleted += tokens;
 	jg_store_release(store, conn);
 	return rc;
 }

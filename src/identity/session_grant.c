@@ -40,12 +40,29 @@ struct jg_session_grant_keys {
 
 static const char sql_get[] = "SELECT key_number, sealed, expires_at FROM session_grant_tokens "
 			      "WHERE session_sha256 = ? AND grant_id = ?";
-static const char sql_put[] =
-    "INSERT INTO session_grant_tokens (session_sha256, grant_id, key_number, sealed, "
-    "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_sha256, grant_id) "
-    "DO UPDATE SET key_number = excluded.key_number, sealed = excluded.sealed, "
-    "expires_at = excluded.expires_at, created_at = excluded.created_at";
+/*
+ * Only while the grant is active: a row is written after its token's
+ * issuance committed, so an end that committed in between (and deleted the
+ * rows there were) must not be followed by a row for the ended grant.  On
+ * PostgreSQL FOR SHARE locks the grant's row: an end in progress makes this
+ * wait and then see the grant ended (nothing written); an end that comes
+ * later waits for this insert's commit, and its DELETE then sees the row.
+ * SQLite has one writer at a time: the check and the write are one step.
+ */
+#define SQL_PUT_HEAD                                                                               \
+	"INSERT INTO session_grant_tokens (session_sha256, grant_id, key_number, sealed, "         \
+	"expires_at, created_at) SELECT ?, ?, ?, ?, ?, ? FROM access_requests WHERE id = ? AND "   \
+	"state = 'active' AND expires_at > ?"
+#define SQL_PUT_TAIL                                                                               \
+	" ON CONFLICT (session_sha256, grant_id) DO UPDATE SET key_number = excluded.key_number, " \
+	"sealed = excluded.sealed, expires_at = excluded.expires_at, created_at = "                \
+	"excluded.created_at"
+static const char sql_put_sqlite[] = SQL_PUT_HEAD SQL_PUT_TAIL;
+static const char sql_put_pg[] = SQL_PUT_HEAD " FOR SHARE" SQL_PUT_TAIL;
 static const char sql_end[] = "DELETE FROM session_grant_tokens WHERE grant_id = ?";
+static const char sql_forget[] =
+    "DELETE FROM session_grant_tokens WHERE session_sha256 = ? AND grant_id = ?";
+static const char sql_sweep[] = "DELETE FROM session_grant_tokens WHERE expires_at <= ?";
 
 void
 jg_session_grant_keys_free(struct jg_session_grant_keys *keys)
@@ -166,7 +183,9 @@ jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_session_g
 	    EVP_EncryptFinal_ex(ctx, sealed + NONCE + len, &fin) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, sealed + NONCE + tlen) != 1)
 		goto out;
-	if (jg_stmt_prepare(conn, sql_put, &st) != 0) {
+	if (jg_stmt_prepare(
+		conn, jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_put_pg : sql_put_sqlite,
+		&st) != 0) {
 		rc = JG_ESTORE;
 		goto out;
 	}
@@ -176,8 +195,12 @@ jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_session_g
 	jg_stmt_bind_blob(st, 4, sealed, slen);
 	jg_stmt_bind_int64(st, 5, expires);
 	jg_stmt_bind_int64(st, 6, now);
+	jg_stmt_bind_text(st, 7, grant);
+	jg_stmt_bind_int64(st, 8, now);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
+	if (rc == 0 && jg_store_changes(conn) == 0)
+		rc = JG_ECONFLICT; /* the grant is no longer active: nothing kept */
 out:
 	EVP_CIPHER_CTX_free(ctx);
 	free(sealed); /* ciphertext only: nothing to wipe */
@@ -269,6 +292,45 @@ jg_session_grant_tokens_end(struct jg_store_conn *conn, const char *grant, int64
 	if (jg_stmt_prepare(conn, sql_end, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_text(st, 1, grant);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc == 0 && deleted)
+		*deleted = jg_store_changes(conn);
+	return rc;
+}
+
+int
+jg_session_grant_token_forget(struct jg_store_conn *conn, const char *session_cookie,
+			      const char *grant)
+{
+	uint8_t h[JG_SHA256_LEN];
+	struct jg_stmt *st;
+	int rc;
+
+	if (grant == NULL)
+		return JG_EINVAL;
+	if ((rc = session_key(session_cookie, h)) != 0)
+		return rc;
+	if (jg_stmt_prepare(conn, sql_forget, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_blob(st, 1, h, sizeof(h));
+	jg_stmt_bind_text(st, 2, grant);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	return rc;
+}
+
+int
+jg_session_grant_tokens_sweep(struct jg_store_conn *conn, int64_t now, int64_t *deleted)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	if (deleted)
+		*deleted = 0;
+	if (jg_stmt_prepare(conn, sql_sweep, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, now);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
 	if (rc == 0 && deleted)

@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 
+#include "jitgate/access.h"
 #include "jitgate/app.h"
 #include "jitgate/auth.h"
 #include "jitgate/error.h"
@@ -192,14 +193,74 @@ choose_grant(struct jg_web_debug *d)
 	return 0;
 }
 
-/* "Bearer <token>" for the grant: the token kept for this session while fresh, else a new one. */
+/* d->authorization from token, which is wiped and freed. */
+static int
+set_authorization(struct jg_web_debug *d, char *token)
+{
+	size_t n = strlen(token) + sizeof("Bearer ");
+
+	if (d->authorization != NULL) {
+		OPENSSL_cleanse(d->authorization, strlen(d->authorization));
+		free(d->authorization);
+	}
+	if ((d->authorization = malloc(n)) != NULL)
+		snprintf(d->authorization, n, "Bearer %s", token);
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	return d->authorization != NULL ? 0 : JG_ENOMEM;
+}
+
+/*
+ * A new token for the grant, as POST /v1/grants/{id}/token (audited
+ * token.issued; the session's groups and the newest seen must qualify),
+ * kept for this session while the grant is still active.  0 or the code
+ * with why.
+ */
+static int
+mint(struct jg_web_debug *d, char **token, char *why, size_t whylen)
+{
+	struct jg_app *app = d->w.req->app;
+	struct jg_token_claims claims;
+	struct jg_store_conn *conn;
+	struct jg_token_holder who = {.sub = d->w.call.who.id.sub,
+				      .actor = d->w.call.who.actor,
+				      .groups = d->w.call.caller.groups,
+				      .ngroups = d->w.call.caller.ngroups,
+				      .policies = d->w.call.ctx.policies};
+	int rc = jg_token_issue_for_holder(&app->token_issuer, &who, d->grant, d->w.call.ctx.now,
+					   &claims, token, why, whylen);
+	if (rc != 0)
+		return rc;
+	/* not kept (store down, session or grant just ended): this page still reads, the guard
+	 * deciding; the next load mints again */
+	int kept = jg_store_acquire(app->store, &conn);
+	if (kept == 0) {
+		kept = jg_session_grant_token_put(conn, app->session_grant_keys,
+						  jg_http_cookie(d->w.req, JG_SESSION_COOKIE),
+						  d->grant, *token, claims.exp, d->w.call.ctx.now);
+		jg_store_release(app->store, conn);
+	}
+	if (kept != 0 && kept != JG_ECONFLICT)
+		jg_log(JG_LOG_WARN, "debug page: the token issued could not be kept", NULL);
+	return 0;
+}
+
+/*
+ * "Bearer <token>" for the grant: the token kept for this session while it
+ * is fresh and its holder still qualifies, else a new one.  The
+ * qualification is re-run on each reuse (two reads and the policy, no
+ * audit entry): one who left a group, or whom a policy reload no longer
+ * lets in, loses the kept token at the next load, as POST
+ * /v1/grants/{id}/token would refuse them, and the page stays as fast as a
+ * reuse (renewing every minute instead would write a token.issued per
+ * minute and page session).
+ */
 static int
 session_token(struct jg_web_debug *d)
 {
 	struct jg_app *app = d->w.req->app;
 	const char *cookie = jg_http_cookie(d->w.req, JG_SESSION_COOKIE);
 	struct jg_store_conn *conn;
-	struct jg_token_claims claims;
 	char *token = NULL, why[256] = "";
 	int64_t now = d->w.call.ctx.now, exp = 0;
 	const char *code;
@@ -211,12 +272,20 @@ session_token(struct jg_web_debug *d)
 	}
 	rc = jg_session_grant_token_get(conn, app->session_grant_keys, cookie, d->grant, &token,
 					&exp);
+	if (rc == 0 && jg_session_grant_token_fresh(exp, d->grant_end, now)) {
+		rc = jg_access_grant_qualifies(conn, d->w.call.ctx.policies, d->grant,
+					       d->w.call.caller.groups, d->w.call.caller.ngroups,
+					       why, sizeof(why));
+		if (rc == JG_EDENIED && jg_session_grant_token_forget(conn, cookie, d->grant) == 0)
+			rc = JG_ENOTFOUND; /* the mint below refuses them, saying why */
+	} else if (rc == 0) {
+		rc = JG_ENOTFOUND; /* under a minute left: renewed */
+	}
 	jg_store_release(app->store, conn);
-	if (rc == 0 && !jg_session_grant_token_fresh(exp, d->grant_end, now)) {
+	if (rc != 0 && token != NULL) {
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);
 		token = NULL;
-		rc = JG_ENOTFOUND;
 	}
 	if (rc != 0 && rc != JG_ENOTFOUND) {
 		jg_web_error_page(&d->w, 503, "Unavailable",
@@ -224,41 +293,38 @@ session_token(struct jg_web_debug *d)
 				  "/");
 		return rc;
 	}
-	if (token == NULL) {
-		/* first use, or under a minute left: a new token, as POST /v1/grants/{id}/token */
-		struct jg_token_holder who = {.sub = d->w.call.who.id.sub,
-					      .actor = d->w.call.who.actor,
-					      .groups = d->w.call.caller.groups,
-					      .ngroups = d->w.call.caller.ngroups,
-					      .policies = d->w.call.ctx.policies};
-		rc = jg_token_issue_for_holder(&app->token_issuer, &who, d->grant, now, &claims,
-					       &token, why, sizeof(why));
-		if (rc != 0) {
-			jg_web_error_page(&d->w, jg_http_status_of(rc, &code),
-					  "No token for this grant", why, "/");
-			return rc;
-		}
-		/* not kept (store down, session just ended): this page still works, the next mints
-		 */
-		int kept = jg_store_acquire(app->store, &conn);
-		if (kept == 0) {
-			kept = jg_session_grant_token_put(conn, app->session_grant_keys, cookie,
-							  d->grant, token, claims.exp, now);
-			jg_store_release(app->store, conn);
-		}
-		if (kept != 0)
-			jg_log(JG_LOG_WARN, "debug page: the token issued could not be kept", NULL);
+	d->kept = token != NULL;
+	if (token == NULL && (rc = mint(d, &token, why, sizeof(why))) != 0) {
+		jg_web_error_page(&d->w, jg_http_status_of(rc, &code), "No token for this grant",
+				  why, "/");
+		return rc;
 	}
-	size_t n = strlen(token) + sizeof("Bearer ");
-	if ((d->authorization = malloc(n)) != NULL)
-		snprintf(d->authorization, n, "Bearer %s", token);
-	OPENSSL_cleanse(token, strlen(token));
-	free(token);
-	if (d->authorization == NULL) {
+	if ((rc = set_authorization(d, token)) != 0)
 		jg_web_error_page(&d->w, 500, "Unavailable", "Out of memory.", "/");
-		return JG_ENOMEM;
+	return rc;
+}
+
+bool
+jg_web_debug_retry(struct jg_web_debug *d, const struct jg_api_error *e)
+{
+	struct jg_app *app = d->w.req->app;
+	struct jg_store_conn *conn;
+	char *token = NULL, why[256] = "";
+
+	/* only a kept token, only once a load: a new token the guard refuses is shown */
+	if (!d->kept || d->retried || !e->from_guard || e->status != 401)
+		return false;
+	d->retried = 1;
+	if (jg_store_acquire(app->store, &conn) == 0) {
+		if (jg_session_grant_token_forget(conn, jg_http_cookie(d->w.req, JG_SESSION_COOKIE),
+						  d->grant) != 0)
+			jg_log(JG_LOG_WARN, "debug page: a refused kept token could not be dropped",
+			       NULL);
+		jg_store_release(app->store, conn);
 	}
-	return 0;
+	if (mint(d, &token, why, sizeof(why)) != 0)
+		return false; /* the guard's refusal is shown */
+	return set_authorization(d, token) == 0;
 }
 
 int
@@ -272,11 +338,30 @@ jg_web_debug_begin(struct jg_web_debug *d, struct jg_http_request *req, struct j
 	d->capability = capability;
 	/* first: a cross-site request reads nothing, mints nothing, touches no session */
 	if (!jg_web_fetch_site_ok(req)) {
-		jg_web_message_page(
+		/*
+		 * A top-level navigation (a link, the return from signing in, which
+		 * comes through the provider's site): the same URL as a link on
+		 * this page, which reads nothing; followed, it is same-origin.  A
+		 * cross-site page cannot click it for the user: no frame may hold
+		 * this page (frame-ancestors 'none').
+		 */
+		const char *mode = jg_http_header(req, "Sec-Fetch-Mode");
+		struct jg_html self = {0};
+		if (mode != NULL && strcmp(mode, "navigate") == 0 &&
+		    jg_web_self_url(req, &self) != 0)
+			jg_html_free(&self);
+		jg_web_continue_page(
 		    reply, 403, "Refused",
-		    "This page reads audited data, so it opens only from jitgate's own pages "
-		    "(not from a link on another site, nor without the browser's Sec-Fetch-Site "
-		    "header). Nothing was read. Open it from My access.");
+		    self.buf != NULL
+			? "This page reads audited data, so it opens only from jitgate's own "
+			  "pages, not from a link on another site (nor from the way back from "
+			  "signing in). Nothing was read. Check that you meant to open it, then "
+			  "continue."
+			: "This page reads audited data, so it opens only from jitgate's own pages "
+			  "(not from a link on another site, nor without the browser's "
+			  "Sec-Fetch-Site header). Nothing was read. Open it from My access.",
+		    self.buf);
+		jg_html_free(&self);
 		return -1;
 	}
 	d->begun = 1;

@@ -37,6 +37,15 @@ void jg_html_textf(struct jg_html *h, const char *fmt, ...) __attribute__((forma
 void jg_html_url_part(struct jg_html *h, const char *value);
 void jg_html_free(struct jg_html *h);
 
+#define JG_WEB_SELF_URL_MAX 480 /* under the 500 bytes a sign-in's return_to may have */
+/*
+ * The request's own URL as a local link: its path and every query argument
+ * in order, percent-encoded, into out (the caller frees it).  0, or
+ * JG_EINVAL (longer than JG_WEB_SELF_URL_MAX, not a path of this site, out
+ * of memory: out is empty).
+ */
+int jg_web_self_url(const struct jg_http_request *req, struct jg_html *out);
+
 /* One page being answered for a signed-in caller. */
 struct jg_web {
 	struct jg_http_request *req;
@@ -68,6 +77,9 @@ void jg_web_error_page(struct jg_web *w, int status, const char *title, const ch
 /* A whole page without the caller's header (who may not be signed in), saying message. */
 void jg_web_message_page(struct jg_http_reply *reply, int status, const char *title,
 			 const char *message);
+/* The same with a "Continue" link to href (a local link, escaped here); NULL: none. */
+void jg_web_continue_page(struct jg_http_reply *reply, int status, const char *title,
+			  const char *message, const char *href);
 /* 303 to location (a local path). */
 void jg_web_redirect(struct jg_http_reply *reply, const char *location);
 /* The hidden CSRF field of a form. */
@@ -99,6 +111,8 @@ void jg_web_approvals_text(struct jg_html *h, json_t *r);
  *   struct jg_web_debug d;
  *   if (jg_web_debug_begin(&d, req, reply, "read-traces") != 0) goto out;
  *   rc = jg_api_..._read(req, d.service, d.authorization, &result, &e);  (api_read.h)
+ *   if (rc != 0 && jg_web_debug_retry(&d, &e))
+ *       rc = jg_api_..._read(req, d.service, d.authorization, &result, &e);
  *   if (rc != 0) { jg_web_debug_error(&d, "Traces", &e); goto out; }
  *   jg_web_debug_page_start(&d, title, "traces", redacted);  ... d.w.h ...
  *   jg_web_page_finish(&d.w, 200);
@@ -117,6 +131,8 @@ struct jg_web_debug {
 	json_t *grant_caps;	/* its capabilities (owned) */
 	char *authorization;	/* "Bearer <token>" for the read: a secret, wiped by _end */
 	int begun;
+	int kept;    /* the token was a kept one (not minted by this load) */
+	int retried; /* jg_web_debug_retry() ran */
 };
 /*
  * Begins a debugging page needing capability on {svc} (see web_debug.c):
@@ -129,6 +145,16 @@ struct jg_web_debug {
 int jg_web_debug_begin(struct jg_web_debug *d, struct jg_http_request *req,
 		       struct jg_http_reply *reply, const char *capability);
 void jg_web_debug_end(struct jg_web_debug *d);
+/*
+ * After a read refused with e: true when the guard refused the kept token
+ * (401: a retired signing key, another issuer after a restore or a store
+ * copy) and a new one is now in d->authorization - the kept row dropped, a
+ * token minted (audited) - for the read to run once more.  At most once a
+ * load; false otherwise (show e).  The refused token was charged to the
+ * client's address once; the new one is not refused, so later loads
+ * charge nothing.
+ */
+bool jg_web_debug_retry(struct jg_web_debug *d, const struct jg_api_error *e);
 /*
  * The frame of a debugging page (page: "logs", "traces", ...): the grant in
  * use, its end, its capabilities, read-pii or a visible "Redacted" mark

@@ -230,6 +230,8 @@ handle_logs_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	snprintf(title, sizeof(title), "Logs of %s", d.service);
 	rc = jg_api_logs_read(req, d.service, d.authorization, &result, &e);
+	if (rc != 0 && jg_web_debug_retry(&d, &e))
+		rc = jg_api_logs_read(req, d.service, d.authorization, &result, &e);
 	if (rc != 0 && e.status != 400) {
 		jg_web_debug_error(&d, title, &e);
 		goto out;

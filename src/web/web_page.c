@@ -98,6 +98,49 @@ jg_html_url_part(struct jg_html *h, const char *value)
 	}
 }
 
+/* len bytes of s percent-encoded; '/' kept as it is when path. */
+static void
+url_bytes(struct jg_html *h, const char *s, size_t len, int path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr("-_.~", c) != NULL) || (path && c == '/')) {
+			append(h, (const char *)&s[i], 1);
+		} else {
+			char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			append(h, enc, 3);
+		}
+	}
+}
+
+static int
+self_arg(void *ctx, const char *name, const char *value, size_t len)
+{
+	struct jg_html *h = ctx;
+	append(h, h->len > 0 && memchr(h->buf, '?', h->len) ? "&" : "?", 1);
+	url_bytes(h, name, strlen(name), 0);
+	append(h, "=", 1);
+	url_bytes(h, value, len, 0);
+	return h->failed || h->len > JG_WEB_SELF_URL_MAX;
+}
+
+int
+jg_web_self_url(const struct jg_http_request *req, struct jg_html *out)
+{
+	memset(out, 0, sizeof(*out));
+	url_bytes(out, req->path, strlen(req->path), 1);
+	jg_http_query_each(req, self_arg, out);
+	/* only a path of this site ("//host" would leave it), and bounded */
+	if (out->failed || out->buf == NULL || out->len > JG_WEB_SELF_URL_MAX ||
+	    out->buf[0] != '/' || out->buf[1] == '/') {
+		jg_html_free(out);
+		return JG_EINVAL;
+	}
+	return 0;
+}
+
 void
 jg_html_free(struct jg_html *h)
 {
@@ -164,10 +207,16 @@ jg_web_begin(struct jg_web *w, struct jg_http_request *req, struct jg_http_reply
 	if (jg_api_call_begin(req, reply, &w->call) != 0) {
 		/* the API's refusal, said to a browser; nothing was done */
 		if (reply->status == 401 && strcmp(req->method, "GET") == 0) {
-			/* no (live) session: sign in and come back here */
-			char to[600];
-			snprintf(to, sizeof(to), "/auth/login?return_to=%s", req->path);
-			jg_web_redirect(reply, strlen(req->path) < 400 ? to : "/auth/login");
+			/* no (live) session: sign in and come back here, query and all */
+			struct jg_html self, to = {0};
+			if (jg_web_self_url(req, &self) == 0) {
+				JG_HTML(&to, "/auth/login?return_to=");
+				jg_html_url_part(&to, self.buf);
+				jg_html_free(&self);
+			}
+			jg_web_redirect(reply,
+					to.buf != NULL && !to.failed ? to.buf : "/auth/login");
+			jg_html_free(&to);
 		} else if (reply->status == 401) {
 			jg_web_redirect(reply, "/auth/login");
 		} else if (reply->status == 429) {
@@ -318,9 +367,9 @@ jg_web_message_page(struct jg_http_reply *reply, int status, const char *title, 
 	message_page(reply, status, title, message);
 }
 
-/* A page for someone who may not be signed in (no header with a caller). */
-static void
-message_page(struct jg_http_reply *reply, int status, const char *title, const char *message)
+void
+jg_web_continue_page(struct jg_http_reply *reply, int status, const char *title,
+		     const char *message, const char *href)
 {
 	struct jg_html h = {0};
 	head(&h, title);
@@ -329,9 +378,22 @@ message_page(struct jg_http_reply *reply, int status, const char *title, const c
 	jg_html_text(&h, title);
 	JG_HTML(&h, "</h1><p class=\"notice error\" role=\"alert\">");
 	jg_html_text(&h, message);
-	JG_HTML(&h, "</p><p><a href=\"/\">jitgate</a></p>");
+	JG_HTML(&h, "</p><p>");
+	if (href != NULL) {
+		JG_HTML(&h, "<a class=\"button\" id=\"continue\" href=\"");
+		jg_html_text(&h, href);
+		JG_HTML(&h, "\">Continue</a> ");
+	}
+	JG_HTML(&h, "<a href=\"/\">jitgate</a></p>");
 	finish(reply, &h, status);
 	jg_html_free(&h);
+}
+
+/* A page for someone who may not be signed in (no header with a caller). */
+static void
+message_page(struct jg_http_reply *reply, int status, const char *title, const char *message)
+{
+	jg_web_continue_page(reply, status, title, message, NULL);
 }
 
 void

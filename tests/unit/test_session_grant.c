@@ -121,11 +121,11 @@ setup(void **state)
 	exec_sql(f->store,
 		 "INSERT INTO access_requests (id, requester, requester_groups, service, "
 		 "capabilities, duration, justification, incident, break_glass, state, decision, "
-		 "policy_sha256, created_at) VALUES "
+		 "policy_sha256, created_at, expires_at) VALUES "
 		 "('req_one', 'alice', '[]', 'payments', '[\"read-logs\"]', 3600, 'j', '', 0, "
-		 "'active', '{}', '', 1764000000), "
+		 "'active', '{}', '', 1764000000, 1764003600), "
 		 "('req_two', 'alice', '[]', 'payments', '[\"read-logs\"]', 3600, 'j', '', 0, "
-		 "'active', '{}', '', 1764000000)");
+		 "'active', '{}', '', 1764000000, 1764003600)");
 	open_session(f, "alice", f->alice);
 	open_session(f, "bob", f->bob);
 	*state = f;
@@ -360,6 +360,62 @@ test_expired_session_swept_takes_its_tokens(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM session_grant_tokens"), 0);
 }
 
+static void
+test_no_row_for_a_grant_no_longer_active(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_conn *c;
+	int64_t deleted = -1;
+
+	/* a page issued a token; the grant then ended (its rows deleted) before the put */
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_session_grant_tokens_end(c, "req_one", &deleted), 0);
+	jg_store_release(f->store, c);
+	exec_sql(f->admin, "UPDATE access_requests SET state = 'revoked' WHERE id = 'req_one'");
+	assert_int_equal(put(f, f->keys, f->alice, "req_one", TOKEN, T0 + 900), JG_ECONFLICT);
+	assert_int_equal(count(f, "SELECT count(*) FROM session_grant_tokens"), 0);
+	/* past its end while still marked active (the sweeper not yet run): none either */
+	exec_sql(f->admin,
+		 "UPDATE access_requests SET expires_at = 1764000000 WHERE id = 'req_two'");
+	assert_int_equal(put(f, f->keys, f->alice, "req_two", TOKEN, T0 + 900), JG_ECONFLICT);
+	/* no such grant */
+	assert_int_equal(put(f, f->keys, f->alice, "req_none", TOKEN, T0 + 900), JG_ECONFLICT);
+	assert_int_equal(count(f, "SELECT count(*) FROM session_grant_tokens"), 0);
+}
+
+static void
+test_expired_tokens_swept_from_living_sessions(void **state)
+{
+	struct fixture *f = *state;
+	int64_t deleted = 0;
+
+	assert_int_equal(put(f, f->keys, f->alice, "req_one", TOKEN, T0 + 300), 0);
+	assert_int_equal(put(f, f->keys, f->alice, "req_two", TOKEN, T0 + 900), 0);
+	/* the sessions live on (an hour, not idle past 3000 s); req_one's token expired */
+	assert_int_equal(jg_session_sweep(f->store, T0 + 600, 3000, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM sessions"), 2);
+	assert_int_equal(get(f, f->keys, f->alice, "req_one", NULL, NULL), JG_ENOTFOUND);
+	assert_int_equal(get(f, f->keys, f->alice, "req_two", TOKEN, NULL), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM session_grant_tokens"), 1);
+}
+
+static void
+test_forget_drops_one_sessions_token_only(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_store_conn *c;
+
+	assert_int_equal(put(f, f->keys, f->alice, "req_one", TOKEN, T0 + 900), 0);
+	assert_int_equal(put(f, f->keys, f->bob, "req_one", TOKEN, T0 + 900), 0);
+	assert_int_equal(jg_store_acquire(f->store, &c), 0);
+	assert_int_equal(jg_session_grant_token_forget(c, f->alice, "req_one"), 0);
+	assert_int_equal(jg_session_grant_token_forget(c, f->alice, "req_one"), 0);
+	jg_store_release(f->store, c);
+	assert_int_equal(get(f, f->keys, f->alice, "req_one", NULL, NULL), JG_ENOTFOUND);
+	assert_int_equal(get(f, f->keys, f->bob, "req_one", TOKEN, NULL), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -381,6 +437,12 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_sign_out_and_off_boarding_take_the_sessions_tokens,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expired_session_swept_takes_its_tokens, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_no_row_for_a_grant_no_longer_active, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_expired_tokens_swept_from_living_sessions, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_forget_drops_one_sessions_token_only, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
