@@ -225,12 +225,17 @@ handle_metrics_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	/* one read per name, or the list: a refused read other than a bad argument is the page */
 	if (bad.status == 0 && names.n == 0) {
 		rc = jg_api_metrics_read(req, d.service, NULL, d.authorization, &list, &e);
+		if (rc != 0 && jg_web_debug_retry(&d, &e))
+			rc = jg_api_metrics_read(req, d.service, NULL, d.authorization, &list, &e);
 		if (rc == 0)
 			redacted = json_is_true(json_object_get(list, "redacted"));
 	}
 	for (size_t i = 0; i < names.n && bad.status == 0 && rc == 0; i++) {
 		rc = jg_api_metrics_read(req, d.service, names.v[i], d.authorization, &results[i],
 					 &e);
+		if (rc != 0 && jg_web_debug_retry(&d, &e))
+			rc = jg_api_metrics_read(req, d.service, names.v[i], d.authorization,
+						 &results[i], &e);
 		if (rc == 0 && redacted < 0)
 			redacted = json_is_true(json_object_get(results[i], "redacted"));
 	}

@@ -259,6 +259,8 @@ handle_traces_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	snprintf(title, sizeof(title), "Traces of %s", d.service);
 	rc = jg_api_traces_search_read(req, d.service, d.authorization, &result, &e);
+	if (rc != 0 && jg_web_debug_retry(&d, &e))
+		rc = jg_api_traces_search_read(req, d.service, d.authorization, &result, &e);
 	if (rc != 0 && e.status != 400) {
 		jg_web_debug_error(&d, title, &e);
 		goto out;
@@ -339,6 +341,8 @@ handle_trace_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		goto out;
 	snprintf(title, sizeof(title), "Trace of %s", d.service);
 	rc = jg_api_trace_read(req, d.service, tid, d.authorization, &result, &e);
+	if (rc != 0 && jg_web_debug_retry(&d, &e))
+		rc = jg_api_trace_read(req, d.service, tid, d.authorization, &result, &e);
 	if (rc != 0) {
 		jg_web_debug_error(&d, title, &e);
 		goto out;

@@ -1023,8 +1023,8 @@ main(int argc, char **argv)
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_the_sweep_cursor_cannot_be_forged_without_the_key,
 					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_start_reads_the_same_tail_at_any_history_size, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_start_reads_the_same_tail_at_any_history_size,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
