@@ -10,11 +10,10 @@
 //     token in the same load: the page reads, and the address is not throttled (429) for it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 
-import { startJitgate, cleanup, BIN } from './lib/harness.mjs';
+import { startJitgate, cleanup } from './lib/harness.mjs';
+import { launchChromium, closeBrowser, runCli, newContext as newContextIn, loginAtProvider, auditEntries, ofType } from './lib/debug-browser.mjs';
 
 const SVC = 'payment-service';
 
@@ -24,34 +23,17 @@ describe('kept tokens of the debugging pages', () => {
   let grant;
   const contexts = [];
 
-  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+  const cli = (...args) => runCli(jg, ...args);
   const post = (user, path, body) => jg.as(user, 'POST', path, { body: JSON.stringify(body ?? {}), headers: { 'content-type': 'application/json' } });
   const logsUrl = (query = '') => `${jg.url}/debug/${SVC}/logs${query}`;
   const rowsKept = () => jg.db.count('session_grant_tokens', 'grant_id = ?', [grant]);
 
-  async function issued() {
-    const r = await jg.auditor('GET', '/v1/audit/export');
-    assert.equal(r.status, 200, r.body);
-    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type === 'token.issued' && e.data?.grant === grant).length;
-  }
-
-  async function newContext() {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    context.setDefaultTimeout(10000);
-    contexts.push(context);
-    return context;
-  }
+  const issued = async () => ofType(await auditEntries(jg), 'token.issued', grant).length;
+  const newContext = () => newContextIn(browser, contexts);
 
   // At the provider: log in and consent; back at jitgate.
   async function atProvider(page) {
-    await page.waitForURL((u) => u.origin === jg.idp.url);
-    await page.locator('input[name=login]').fill('alice');
-    await page.locator('input[name=password]').fill('any password');
-    await page.locator('button[type=submit]').click();
-    for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
-      await page.locator('button[type=submit]').first().click();
-      await page.waitForLoadState();
-    }
+    await loginAtProvider(jg, page, 'alice');
     await page.waitForURL((u) => u.origin === jg.url);
     await page.waitForLoadState();
   }
@@ -81,12 +63,11 @@ describe('kept tokens of the debugging pages', () => {
     const r = await post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '30m', justification: 'INC-4711 card payments failing since the deploy' });
     assert.equal(r.status, 201, r.body);
     grant = r.json.id;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    browser = await launchChromium();
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await cleanup(jg);
   });
 

@@ -12,15 +12,12 @@
 // tokens with it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup } from './lib/harness.mjs';
+import {
+  launchChromium, closeBrowser, runCli, postAs, signIn as signInAs, sessionRequest, screenshot, auditEntries, ofType, requestActive,
+} from './lib/debug-browser.mjs';
 
 const SVC = 'payment-service';
-const SHOTS = join(ROOT, 'build', 'screenshots');
 const EMAIL = 'jane.doe@example.com';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const N = 12; // records ingested
@@ -32,56 +29,21 @@ describe('the logs page in Chromium', () => {
   const contexts = [];
   const grants = {};
 
-  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const cli = (...args) => runCli(jg, ...args);
+  const post = (user, path, body) => postAs(jg, user, path, body);
   const logsUrl = (query = '') => `${jg.url}/debug/${SVC}/logs${query}`;
 
-  async function entries() {
-    const r = await jg.auditor('GET', '/v1/audit/export');
-    assert.equal(r.status, 200, r.body);
-    // the export records itself (audit.exported): only the other entries count here
-    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type !== 'audit.exported');
-  }
-  const ofType = (all, type, grant) => all.filter((e) => e.type === type && (grant === undefined || e.data?.grant === grant));
+  const entries = () => auditEntries(jg);
 
-  async function request(capabilities, approvers = [], duration = '20m') {
-    const r = await post('alice', '/v1/requests', { service: SVC, capabilities, duration, justification: 'INC-4711 card payments failing since the deploy' });
-    assert.equal(r.status, 201, r.body);
-    for (const who of approvers) assert.equal((await post(who, `/v1/requests/${r.json.id}/approve`)).status, 200);
-    const g = await jg.as('alice', 'GET', `/v1/requests/${r.json.id}`);
-    assert.equal(g.json.state, 'active', g.body);
-    return r.json.id;
-  }
+  const request = (capabilities, approvers = [], duration = '20m') =>
+    requestActive(jg, { service: SVC, capabilities, approvers, duration, justification: 'INC-4711 card payments failing since the deploy' });
 
-  async function signIn(user) {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 } });
-    context.setDefaultTimeout(10000);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${jg.url}/`);
-    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
-    await page.waitForURL((u) => u.origin === jg.idp.url);
-    await page.locator('input[name=login]').fill(user);
-    await page.locator('input[name=password]').fill('any password');
-    await page.locator('button[type=submit]').click();
-    for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
-      await page.locator('button[type=submit]').first().click(); // consent
-      await page.waitForLoadState();
-    }
-    await page.waitForURL(`${jg.url}/`);
-    return { context, page };
-  }
+  const signIn = (user) => signInAs(jg, browser, contexts, user, { viewport: { width: 1280, height: 860 } });
 
   // The page's request made outside the browser: the session cookie and the given headers.
-  async function raw(context, path, headers = {}) {
-    const cookie = (await context.cookies(jg.url)).map((c) => `${c.name}=${c.value}`).join('; ');
-    return jg.request('GET', path, { headers: { cookie, ...headers } });
-  }
+  const raw = (context, path, headers) => sessionRequest(jg, context, 'GET', path, headers);
 
-  const shot = async (page, name) => {
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  };
+  const shot = (page, name) => screenshot(page, name);
   const rowsKept = (grant) => jg.db.count('session_grant_tokens', 'grant_id = ?', [grant]);
   const bodies = async (page) => (await page.locator('ol#logs .log-body').allTextContents()).map((t) => t.trim());
 
@@ -105,13 +67,12 @@ describe('the logs page in Chromium', () => {
       headers: { authorization: `Bearer ${k.stdout.trim()}`, 'content-type': 'application/x-ndjson' },
     });
     assert.equal(r.status, 200, r.body);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    browser = await launchChromium();
     alice = await signIn('alice');
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await cleanup(jg);
   });
 

@@ -9,15 +9,12 @@
 // metric by user:alice; a cross-site request is refused with nothing recorded.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup } from './lib/harness.mjs';
+import {
+  launchChromium, closeBrowser, runCli, postAs, signIn as signInAs, sessionRequest, screenshot, auditEntries, requestActive,
+} from './lib/debug-browser.mjs';
 
 const SVC = 'payment-service';
-const SHOTS = join(ROOT, 'build', 'screenshots');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const METRIC = 'payments.processed';
@@ -33,54 +30,22 @@ describe('the metrics page in Chromium', () => {
   const grants = {};
   let token; // an API token of alice's for the same grant: the answers the page must show
 
-  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const cli = (...args) => runCli(jg, ...args);
+  const post = (user, path, body) => postAs(jg, user, path, body);
   const metricsUrl = (query = '') => `${jg.url}/debug/${SVC}/metrics${query}`;
   const api = (query) => jg.request('GET', `/v1/services/${SVC}/metrics${query}`, { headers: { authorization: `Bearer ${token}` } });
 
-  async function entries() {
-    const r = await jg.auditor('GET', '/v1/audit/export');
-    assert.equal(r.status, 200, r.body);
-    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type !== 'audit.exported');
-  }
+  const entries = () => auditEntries(jg);
   const reads = (all, grant) => all.filter((e) => e.type === 'metrics.read' && e.data?.grant === grant);
 
-  async function request(capabilities, duration = '20m') {
-    const r = await post('alice', '/v1/requests', { service: SVC, capabilities, duration, justification: 'INC-4711 card payments failing since the deploy' });
-    assert.equal(r.status, 201, r.body);
-    const g = await jg.as('alice', 'GET', `/v1/requests/${r.json.id}`);
-    assert.equal(g.json.state, 'active', g.body);
-    return r.json.id;
-  }
+  const request = (capabilities, duration = '20m') =>
+    requestActive(jg, { service: SVC, capabilities, duration, justification: 'INC-4711 card payments failing since the deploy' });
 
-  async function signIn(user, opts = {}) {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: DESKTOP, ...opts });
-    context.setDefaultTimeout(10000);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${jg.url}/`);
-    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
-    await page.waitForURL((u) => u.origin === jg.idp.url);
-    await page.locator('input[name=login]').fill(user);
-    await page.locator('input[name=password]').fill('any password');
-    await page.locator('button[type=submit]').click();
-    for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
-      await page.locator('button[type=submit]').first().click(); // consent
-      await page.waitForLoadState();
-    }
-    await page.waitForURL(`${jg.url}/`);
-    return { context, page };
-  }
+  const signIn = (user, opts = {}) => signInAs(jg, browser, contexts, user, { viewport: DESKTOP, ...opts });
 
-  async function raw(context, path, headers = {}) {
-    const cookie = (await context.cookies(jg.url)).map((c) => `${c.name}=${c.value}`).join('; ');
-    return jg.request('GET', path, { headers: { cookie, ...headers } });
-  }
+  const raw = (context, path, headers) => sessionRequest(jg, context, 'GET', path, headers);
 
-  const shot = async (page, name) => {
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  };
+  const shot = (page, name) => screenshot(page, name);
   // The rows of the first chart's table: [time, series, value]
   const tableRows = (page) => page.locator('#charts table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
 
@@ -88,13 +53,12 @@ describe('the metrics page in Chromium', () => {
     jg = await startJitgate();
     const s = cli('demo', 'seed');
     assert.equal(s.status, 0, s.stderr);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    browser = await launchChromium();
     alice = await signIn('alice');
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await cleanup(jg);
   });
 

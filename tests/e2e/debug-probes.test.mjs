@@ -10,17 +10,18 @@
 // and records nothing; a deployment posted without the session's CSRF token is refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 
-import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, ROOT } from './lib/harness.mjs';
+import {
+  launchChromium, closeBrowser, runCli, postAs, signIn as signInAs, sessionRequest, screenshot, auditEntries, ofType, requestActive,
+} from './lib/debug-browser.mjs';
 
 const SVC = 'payment-gateway';
 const FN = 'PaymentProcessor.selectProvider';
 const INC = 'INC-4711 payment retries failing in eu-west';
-const SHOTS = join(ROOT, 'build', 'screenshots');
 const DEMO = process.env.JG_PAYMENTS_DEMO ?? join(ROOT, 'build', 'payments_demo');
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
@@ -35,58 +36,22 @@ describe('the probes page in Chromium', () => {
   const grants = {};
   const probes = {};
 
-  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const cli = (...args) => runCli(jg, ...args);
+  const post = (user, path, body) => postAs(jg, user, path, body);
   const probesUrl = (query = '') => `${jg.url}/debug/${SVC}/probes${query}`;
   const stored = (probeId) => jg.db.count('probe_events', 'probe_id = ?', [probeId]);
 
-  async function entries() {
-    const r = await jg.auditor('GET', '/v1/audit/export');
-    assert.equal(r.status, 200, r.body);
-    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type !== 'audit.exported');
-  }
-  const ofType = (all, type, grant) => all.filter((e) => e.type === type && (grant === undefined || e.data?.grant === grant));
+  const entries = () => auditEntries(jg);
 
-  async function request(capabilities, approvers, duration = '30m') {
-    const r = await post('alice', '/v1/requests', { service: SVC, capabilities, duration, justification: INC });
-    assert.equal(r.status, 201, r.body);
-    for (const who of approvers) assert.equal((await post(who, `/v1/requests/${r.json.id}/approve`)).status, 200, who);
-    const g = await jg.as('alice', 'GET', `/v1/requests/${r.json.id}`);
-    assert.equal(g.json.state, 'active', g.body);
-    return r.json.id;
-  }
+  const request = (capabilities, approvers, duration = '30m') =>
+    requestActive(jg, { service: SVC, capabilities, approvers, duration, justification: INC });
 
-  async function signIn(user) {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: DESKTOP });
-    context.setDefaultTimeout(10000);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${jg.url}/`);
-    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
-    await page.waitForURL((u) => u.origin === jg.idp.url);
-    await page.locator('input[name=login]').fill(user);
-    await page.locator('input[name=password]').fill('any password');
-    await page.locator('button[type=submit]').click();
-    for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
-      await page.locator('button[type=submit]').first().click(); // consent
-      await page.waitForLoadState();
-    }
-    await page.waitForURL(`${jg.url}/`);
-    return { context, page };
-  }
+  const signIn = (user) => signInAs(jg, browser, contexts, user, { viewport: DESKTOP });
 
-  async function raw(context, method, path, headers = {}, body = null) {
-    const cookie = (await context.cookies(jg.url)).map((c) => `${c.name}=${c.value}`).join('; ');
-    return jg.request(method, path, { headers: { cookie, ...headers }, body });
-  }
+  const raw = (context, method, path, headers, body) => sessionRequest(jg, context, method, path, headers, body);
 
-  const shot = async (page, name) => {
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-    await page.setViewportSize(PHONE);
-    await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
-    await page.setViewportSize(DESKTOP);
-  };
+  // the phone's width, then back to the desktop's (not to whatever size the page had)
+  const shot = (page, name) => screenshot(page, name, { phone: PHONE, restore: DESKTOP });
 
   // Runs the demo service; resolves {code, stats, stderr}.
   function runDemo(rate, seconds) {
@@ -124,13 +89,12 @@ describe('the probes page in Chromium', () => {
     assert.equal(k.status, 0, k.stderr);
     keyFile = join(jg.dir, 'payment-gateway.key');
     writeFileSync(keyFile, k.stdout, { mode: 0o600 });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    browser = await launchChromium();
     alice = await signIn('alice');
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await cleanup(jg);
   });
 

@@ -10,15 +10,12 @@
 // with no entry; a grant without read-traces gets the no-capability page.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup } from './lib/harness.mjs';
+import {
+  launchChromium, closeBrowser, runCli, postAs, signIn as signInAs, sessionRequest, screenshot, auditEntries, ofType, requestActive,
+} from './lib/debug-browser.mjs';
 
 const SVC = 'payment-service';
-const SHOTS = join(ROOT, 'build', 'screenshots');
 const PHONE = { width: 390, height: 844 };
 
 describe('the traces pages in Chromium', () => {
@@ -29,61 +26,24 @@ describe('the traces pages in Chromium', () => {
   const contexts = [];
   const grants = {};
 
-  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
-  const post = (user, path, body) => jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const cli = (...args) => runCli(jg, ...args);
+  const post = (user, path, body) => postAs(jg, user, path, body);
   const tracesUrl = (query = '') => `${jg.url}/debug/${SVC}/traces${query}`;
   const traceUrl = (id, query = '') => `${jg.url}/debug/${SVC}/traces/${id}${query}`;
 
-  async function entries() {
-    const r = await jg.auditor('GET', '/v1/audit/export');
-    assert.equal(r.status, 200, r.body);
-    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type !== 'audit.exported');
-  }
-  const ofType = (all, type, grant) => all.filter((e) => e.type === type && (grant === undefined || e.data?.grant === grant));
+  const entries = () => auditEntries(jg);
   // the entries of type for grant recorded since the `before` export
   const newOf = (before, after, type, grant) => ofType(after, type, grant).slice(ofType(before, type, grant).length);
 
-  async function request(capabilities, duration = '20m') {
-    const r = await post('alice', '/v1/requests', { service: SVC, capabilities, duration, justification: 'INC-4711 card payments failing since the deploy' });
-    assert.equal(r.status, 201, r.body);
-    const g = await jg.as('alice', 'GET', `/v1/requests/${r.json.id}`);
-    assert.equal(g.json.state, 'active', g.body);
-    return r.json.id;
-  }
+  const request = (capabilities, duration = '20m') =>
+    requestActive(jg, { service: SVC, capabilities, duration, justification: 'INC-4711 card payments failing since the deploy' });
 
-  async function signIn(user) {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(10000);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${jg.url}/`);
-    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
-    await page.waitForURL((u) => u.origin === jg.idp.url);
-    await page.locator('input[name=login]').fill(user);
-    await page.locator('input[name=password]').fill('any password');
-    await page.locator('button[type=submit]').click();
-    for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
-      await page.locator('button[type=submit]').first().click(); // consent
-      await page.waitForLoadState();
-    }
-    await page.waitForURL(`${jg.url}/`);
-    return { context, page };
-  }
+  const signIn = (user) => signInAs(jg, browser, contexts, user, { viewport: { width: 1280, height: 900 } });
 
-  async function raw(context, path, headers = {}) {
-    const cookie = (await context.cookies(jg.url)).map((c) => `${c.name}=${c.value}`).join('; ');
-    return jg.request('GET', path, { headers: { cookie, ...headers } });
-  }
+  const raw = (context, path, headers) => sessionRequest(jg, context, 'GET', path, headers);
 
   // desktop, then the same page on a phone's width
-  const shot = async (page, name) => {
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-    const size = page.viewportSize();
-    await page.setViewportSize(PHONE);
-    await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
-    await page.setViewportSize(size);
-  };
+  const shot = (page, name) => screenshot(page, name, { phone: PHONE });
 
   before(async () => {
     jg = await startJitgate();
@@ -91,13 +51,12 @@ describe('the traces pages in Chromium', () => {
     assert.equal(s.status, 0, s.stderr);
     failing = s.stdout.match(/a failing payment: trace ([0-9a-f]{32})/)?.[1];
     assert.ok(failing, s.stdout);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    browser = await launchChromium();
     alice = await signIn('alice');
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await cleanup(jg);
   });
 

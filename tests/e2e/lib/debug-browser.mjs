@@ -1,0 +1,104 @@
+// The helpers the browser tests of the debugging pages (tests/e2e/debug-*.test.mjs) share: Debian's
+// Chromium launched and closed, a browser context signed in through the real development identity
+// provider, a page's request made outside the browser with its session cookie, screenshots into
+// build/screenshots, the audit export read as entries, and a request made by alice and approved until
+// it is active.  Each helper takes the running jitgate (and browser, contexts) as arguments, so a test
+// file keeps its own state and its own choices (viewport, service, justification).  This module
+// imports only common.mjs and harness.mjs, neither of which imports it: no cycle.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+import { ROOT } from './common.mjs';
+import { BIN } from './harness.mjs';
+
+export const SHOTS = join(ROOT, 'build', 'screenshots');
+
+export const launchChromium = () =>
+  chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+
+// Closes every context a test opened, then the browser (either may never have been made).
+export async function closeBrowser(browser, contexts) {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+}
+
+// jitgate's command line against the running instance's configuration.
+export const runCli = (jg, ...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+
+// A POST as user with a JSON body (none at all when body is undefined).
+export const postAs = (jg, user, path, body) =>
+  jg.as(user, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+// A new context that trusts the test certificate; it is added to contexts for closeBrowser.
+export async function newContext(browser, contexts, options = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, ...options });
+  context.setDefaultTimeout(10000);
+  contexts.push(context);
+  return context;
+}
+
+// At the provider: log in as user and consent (up to three prompts); returns once the page has left it.
+export async function loginAtProvider(jg, page, user) {
+  await page.waitForURL((u) => u.origin === jg.idp.url);
+  await page.locator('input[name=login]').fill(user);
+  await page.locator('input[name=password]').fill('any password');
+  await page.locator('button[type=submit]').click();
+  for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
+    await page.locator('button[type=submit]').first().click(); // consent
+    await page.waitForLoadState();
+  }
+}
+
+// A new context signed in as user from jitgate's home page; resolves { context, page } back at home.
+export async function signIn(jg, browser, contexts, user, options = {}) {
+  const context = await newContext(browser, contexts, options);
+  const page = await context.newPage();
+  await page.goto(`${jg.url}/`);
+  await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+  await loginAtProvider(jg, page, user);
+  await page.waitForURL(`${jg.url}/`);
+  return { context, page };
+}
+
+// The page's request made outside the browser: the context's session cookie and the given headers.
+export async function sessionRequest(jg, context, method, path, headers = {}, body = null) {
+  const cookie = (await context.cookies(jg.url)).map((c) => `${c.name}=${c.value}`).join('; ');
+  return jg.request(method, path, { headers: { cookie, ...headers }, body });
+}
+
+// A full-page screenshot build/screenshots/<name>.png; with phone, also <name>-phone.png at that
+// viewport, after which the viewport goes back to restore (by default the size it had).
+export async function screenshot(page, name, { phone, restore } = {}) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  if (!phone) return;
+  const size = restore ?? page.viewportSize();
+  await page.setViewportSize(phone);
+  await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(size);
+}
+
+// The audit log's entries, read by the auditor; the export records itself (audit.exported): only the
+// other entries count.
+export async function auditEntries(jg) {
+  const r = await jg.auditor('GET', '/v1/audit/export');
+  assert.equal(r.status, 200, r.body);
+  return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type !== 'audit.exported');
+}
+
+// The entries of type (for grant, when given).
+export const ofType = (all, type, grant) => all.filter((e) => e.type === type && (grant === undefined || e.data?.grant === grant));
+
+// alice requests capabilities on service, approvers approve; asserts the request is active and
+// resolves its id (the grant's id).
+export async function requestActive(jg, { service, capabilities, approvers = [], duration, justification }) {
+  const r = await postAs(jg, 'alice', '/v1/requests', { service, capabilities, duration, justification });
+  assert.equal(r.status, 201, r.body);
+  for (const who of approvers) assert.equal((await postAs(jg, who, `/v1/requests/${r.json.id}/approve`)).status, 200, who);
+  const g = await jg.as('alice', 'GET', `/v1/requests/${r.json.id}`);
+  assert.equal(g.json.state, 'active', g.body);
+  return r.json.id;
+}
