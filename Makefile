@@ -140,14 +140,16 @@ e2e-lsan:
 soak: build
 	node tests/soak/soak.mjs
 
+# The builds run one compiler per core; the steps stay in order and every test binary, e2e file
+# and fuzz target still runs alone (the recipes that run them are single shell loops).
 test: deps
 	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory build
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory -j$(LINT_JOBS) build
+	$(MAKE) --no-print-directory -j$(LINT_JOBS) unit
+	$(MAKE) --no-print-directory -j$(LINT_JOBS) unit-asan
 	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory e2e-pg
-	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory -j$(LINT_JOBS) fuzz-smoke
 
 dev-setup: build
 	@deploy/dev-setup.sh
