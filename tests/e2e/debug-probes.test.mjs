@@ -10,19 +10,16 @@
 // and records nothing; a deployment posted without the session's CSRF token is refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 
-import { startJitgate, cleanup, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup } from './lib/harness.mjs';
 import {
   launchChromium, closeBrowser, runCli, postAs, signIn as signInAs, sessionRequest, screenshot, auditEntries, ofType, requestActive,
+  DEMO, DEMO_FN as FN, ingestKeyFile, runDemo as runDemoAs, deployFromForm as deployFromFormOn,
 } from './lib/debug-browser.mjs';
 
 const SVC = 'payment-gateway';
-const FN = 'PaymentProcessor.selectProvider';
 const INC = 'INC-4711 payment retries failing in eu-west';
-const DEMO = process.env.JG_PAYMENTS_DEMO ?? join(ROOT, 'build', 'payments_demo');
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
@@ -53,42 +50,14 @@ describe('the probes page in Chromium', () => {
   // the phone's width, then back to the desktop's (not to whatever size the page had)
   const shot = (page, name) => screenshot(page, name, { phone: PHONE, restore: DESKTOP });
 
-  // Runs the demo service; resolves {code, stats, stderr}.
-  function runDemo(rate, seconds) {
-    const p = spawn(DEMO, [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    return new Promise((ok) => p.on('exit', (code) => {
-      let stats = null;
-      try { stats = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
-      ok({ code, stats, stderr: err });
-    }));
-  }
-
-  // Deploys from the form on the open probes page; returns the new probe's id (from the URL).
-  async function deployFromForm(page) {
-    await page.locator('#function').fill(FN);
-    await page.locator('#cond_field_1').fill('amount');
-    await page.locator('#cond_op_1').selectOption('gt');
-    await page.locator('#cond_value_1').fill('1000');
-    await page.locator('#sampling_rate').fill('1');
-    assert.equal(await page.locator('#capture_args').isChecked(), true);
-    await page.locator('#duration').selectOption('1800');
-    await page.getByRole('button', { name: 'Deploy' }).click();
-    await page.waitForURL((u) => /^\/debug\/payment-gateway\/probes\/[^/]+$/.test(u.pathname));
-    return decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
-  }
+  const runDemo = (rate, seconds) => runDemoAs(jg, SVC, keyFile, rate, seconds);
+  const deployFromForm = (page) => deployFromFormOn(page, SVC);
 
   before(async () => {
     assert.ok(existsSync(DEMO), `${DEMO} is not built (make build)`);
     jg = await startJitgate();
     assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads').status, 0);
-    const k = cli('ingest-key', 'create', SVC);
-    assert.equal(k.status, 0, k.stderr);
-    keyFile = join(jg.dir, 'payment-gateway.key');
-    writeFileSync(keyFile, k.stdout, { mode: 0o600 });
+    keyFile = ingestKeyFile(jg, SVC);
     browser = await launchChromium();
     alice = await signIn('alice');
   });

@@ -1,13 +1,14 @@
 // The helpers the browser tests of the debugging pages (tests/e2e/debug-*.test.mjs) share: Debian's
 // Chromium launched and closed, a browser context signed in through the real development identity
 // provider, a page's request made outside the browser with its session cookie, screenshots into
-// build/screenshots, the audit export read as entries, and a request made by alice and approved until
-// it is active.  Each helper takes the running jitgate (and browser, contexts) as arguments, so a test
+// build/screenshots, the audit export read as entries, a request made by alice and approved until
+// it is active, and the probes' pieces: a probe deployed from the probes page's form and the demo
+// service (build/payments_demo, the reference agent) run against the instance.  Each helper takes the running jitgate (and browser, contexts) as arguments, so a test
 // file keeps its own state and its own choices (viewport, service, justification).  This module
 // imports only common.mjs and harness.mjs, neither of which imports it: no cycle.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -15,6 +16,10 @@ import { ROOT } from './common.mjs';
 import { BIN } from './harness.mjs';
 
 export const SHOTS = join(ROOT, 'build', 'screenshots');
+// The demo service linked with the reference agent (make build); JG_PAYMENTS_DEMO names another.
+export const DEMO = process.env.JG_PAYMENTS_DEMO ?? join(ROOT, 'build', 'payments_demo');
+// The function the demo service instruments.
+export const DEMO_FN = 'PaymentProcessor.selectProvider';
 
 export const launchChromium = () =>
   chromium.launch({ executablePath: '/usr/bin/chromium', args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
@@ -101,4 +106,46 @@ export async function requestActive(jg, { service, capabilities, approvers = [],
   const g = await jg.as('alice', 'GET', `/v1/requests/${r.json.id}`);
   assert.equal(g.json.state, 'active', g.body);
   return r.json.id;
+}
+
+// A new ingest key for service, written to a 0600 file in the instance's directory (the demo reads
+// its key from a file, never its command line); resolves the file's path.
+export function ingestKeyFile(jg, service) {
+  const k = runCli(jg, 'ingest-key', 'create', service);
+  assert.equal(k.status, 0, k.stderr);
+  const path = join(jg.dir, `${service}.key`);
+  writeFileSync(path, k.stdout, { mode: 0o600 });
+  return path;
+}
+
+// Runs the demo service against jg as service: rate calls a second for seconds, then its agent's
+// last flush; resolves { code, stats (its counters, the last stdout line), stderr }.
+export function runDemo(jg, service, keyFile, rate, seconds) {
+  const p = spawn(DEMO, [jg.url, service, keyFile, join(jg.dir, 'cert.pem'), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { err += d; });
+  return new Promise((ok) => p.on('exit', (code) => {
+    let stats = null;
+    try { stats = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
+    ok({ code, stats, stderr: err });
+  }));
+}
+
+// On the open probes page of service: deploys a probe on the demo's function capturing its
+// arguments when amount > 1000, every call, for 30 minutes (clipped to the grant); resolves the new
+// probe's id (from the events page the deployment answers with).
+export async function deployFromForm(page, service) {
+  await page.locator('#function').fill(DEMO_FN);
+  await page.locator('#cond_field_1').fill('amount');
+  await page.locator('#cond_op_1').selectOption('gt');
+  await page.locator('#cond_value_1').fill('1000');
+  await page.locator('#sampling_rate').fill('1');
+  assert.equal(await page.locator('#capture_args').isChecked(), true);
+  await page.locator('#duration').selectOption('1800');
+  await page.getByRole('button', { name: 'Deploy' }).click();
+  const events = new RegExp(`^/debug/${service}/probes/[^/]+$`);
+  await page.waitForURL((u) => events.test(u.pathname));
+  return decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
 }
