@@ -51,9 +51,9 @@ int jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t no
 /*
  * The live probes of service at now, oldest first, at most JG_PROBE_LIST_MAX:
  * *probes = [{id, grant, function, capture_args, capture_return,
- * sampling_rate, conditions, created_by, created_at, expires_at}] (caller
- * decrefs).  With redact, the values of conditions on personal data
- * (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store);
+ * sampling_rate, conditions, created_by, created_at, expires_at, events}]
+ * (caller decrefs), events being the number of its events stored now.  With redact, the values of
+ * conditions on personal data (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store);
  * JG_ENOMEM (a list that could not be redacted is not returned).
  */
 int jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, bool redact,

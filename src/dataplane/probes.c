@@ -107,14 +107,25 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
  * unique and the order is total on both engines).
  */
 #define CANDIDATE_PAGE 256 /* rows a page holds at once, as a scan's batch did */
-#define CANDIDATE_COLS                                                                             \
+#define CANDIDATE_COLS(extra)                                                                      \
 	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
-	"created_by, created_at, expires_at FROM probes WHERE service = ? AND deleted_at IS NULL " \
-	"AND expires_at > ? "
-static const char sql_candidates[] = CANDIDATE_COLS "ORDER BY created_at, id LIMIT ?";
-static const char sql_candidates_after[] =
-    CANDIDATE_COLS "AND (created_at > ? OR (created_at = ? AND id > ?)) "
-		   "ORDER BY created_at, id LIMIT ?";
+	"created_by, created_at, expires_at" extra " FROM probes WHERE service = ? AND "           \
+	"deleted_at IS NULL AND expires_at > ? "
+#define CANDIDATE_FIRST "ORDER BY created_at, id LIMIT ?"
+#define CANDIDATE_AFTER                                                                            \
+	"AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?"
+/*
+ * The engineer's list also counts each probe's stored events, in the same
+ * statement: a count over the index probe_events (probe_id, id) per row
+ * (covering on SQLite, an index-only scan on PostgreSQL), at most
+ * JG_PROBE_MAX_EVENTS entries each.  The agent's poll, which runs often
+ * and needs no count, leaves it out.
+ */
+#define EVENT_COUNT ", (SELECT count(*) FROM probe_events WHERE probe_events.probe_id = probes.id)"
+static const char sql_candidates[] = CANDIDATE_COLS("") CANDIDATE_FIRST;
+static const char sql_candidates_after[] = CANDIDATE_COLS("") CANDIDATE_AFTER;
+static const char sql_counted[] = CANDIDATE_COLS(EVENT_COUNT) CANDIDATE_FIRST;
+static const char sql_counted_after[] = CANDIDATE_COLS(EVENT_COUNT) CANDIDATE_AFTER;
 
 /* The grants already asked about during one list: access is asked once per grant. */
 #define SEEN_MAX 64
@@ -156,12 +167,14 @@ probe_row(struct jg_stmt *st, bool for_agent)
 				 jg_stmt_column_double(st, 5), "conditions", conds, "expires_at",
 				 (json_int_t)jg_stmt_column_int64(st, 9));
 	return json_pack(
-	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I}", "id", jg_stmt_column_text(st, 0), "grant",
-	    jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2), "capture_args",
-	    (int)jg_stmt_column_int64(st, 3), "capture_return", (int)jg_stmt_column_int64(st, 4),
-	    "sampling_rate", jg_stmt_column_double(st, 5), "conditions", conds, "created_by",
-	    jg_stmt_column_text(st, 7), "created_at", (json_int_t)jg_stmt_column_int64(st, 8),
-	    "expires_at", (json_int_t)jg_stmt_column_int64(st, 9));
+	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:I}", "id", jg_stmt_column_text(st, 0),
+	    "grant", jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2),
+	    "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
+	    (int)jg_stmt_column_int64(st, 4), "sampling_rate", jg_stmt_column_double(st, 5),
+	    "conditions", conds, "created_by", jg_stmt_column_text(st, 7), "created_at",
+	    (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
+	    (json_int_t)jg_stmt_column_int64(st, 9), "events",
+	    (json_int_t)jg_stmt_column_int64(st, 10));
 }
 
 /*
@@ -202,8 +215,9 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 	for (bool first = true; rc == 0 && more && json_array_size(list) < JG_PROBE_LIST_MAX;
 	     first = false) {
 		int step = JG_STMT_DONE, rows = 0;
-		if (jg_stmt_prepare(conn, first ? sql_candidates : sql_candidates_after, &st) !=
-		    0) {
+		const char *sql = for_agent ? (first ? sql_candidates : sql_candidates_after)
+					    : (first ? sql_counted : sql_counted_after);
+		if (jg_stmt_prepare(conn, sql, &st) != 0) {
 			rc = JG_EUNAVAIL;
 			break;
 		}

@@ -118,7 +118,7 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 	}
 	JG_HTML(h, "<div class=\"table-wrap\"><table id=\"probes\"><thead><tr><th>Function</th>"
 		   "<th>Conditions</th><th>Sampling</th><th>Captures</th><th>Until</th>"
-		   "<th>Actions</th></tr></thead><tbody>");
+		   "<th class=\"num\">Events</th><th>Actions</th></tr></thead><tbody>");
 	json_array_foreach(probes, i, p)
 	{
 		const char *id = json_string_value(json_object_get(p, "id")),
@@ -147,7 +147,12 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 		jg_html_text(h, when);
 		JG_HTML(h, " <span class=\"hint\">(");
 		jg_html_text(h, left);
-		JG_HTML(h, " left)</span></td><td class=\"actions\">");
+		/* the events stored for it now (the list counts them; another grant's
+		 * are counted, not shown) */
+		JG_HTML(h, " left)</span></td><td class=\"num\" data-events>");
+		jg_html_textf(h, "%" JSON_INTEGER_FORMAT,
+			      json_integer_value(json_object_get(p, "events")));
+		JG_HTML(h, "</td><td class=\"actions\">");
 		if (own) {
 			JG_HTML(h, "<a class=\"button secondary\" href=\"");
 			probe_href(h, d, id, NULL);

@@ -141,6 +141,9 @@ describe('the probes page in Chromium', () => {
     assert.match(await row.textContent(), /PaymentProcessor\.selectProvider/);
     assert.match(await row.textContent(), /amount gt 1000/);
     assert.match(await row.textContent(), /arguments/);
+    const count = stored(probes.redacted);
+    assert.ok(count > 0, 'no event stored: the count below would prove little');
+    assert.equal(await row.locator('td[data-events]').textContent(), String(count), 'the events stored for the probe');
     assert.ok(ofType(await entries(), 'probe.list', grants.probe).length >= 1);
     await shot(page, 'debug-probes');
 

@@ -114,6 +114,12 @@ describe('reference agent (payments_demo)', () => {
     const { events, body } = await readAll(token, probe.id);
     assert.equal(events.length, s.posted, 'the server holds what the agent posted');
     assert.equal(stored(probe.id), s.posted);
+    // the list gives each live probe the number of its events stored
+    const listed = await withToken(token, 'GET', `/v1/services/${SVC}/probes`);
+    assert.equal(listed.status, 200, listed.body);
+    const mine = listed.json.probes.find((x) => x.id === probe.id);
+    assert.ok(mine, listed.body);
+    assert.equal(mine.events, s.posted, 'the probe list counts the events the agent posted');
     // binomial(matched, 0.5): within 5 sigma
     const n = s.matched;
     const sigma = Math.sqrt(n * 0.25);

@@ -11,7 +11,8 @@
  * it or reads its events; an agent cannot store events for a probe that is
  * not live, nor past the per-probe cap, and what it stores is recorded in
  * the audit log; a list finds the live probes past any number of dead ones
- * (read a page at a time) and stops at JG_PROBE_LIST_MAX, oldest first.
+ * (read a page at a time) and stops at JG_PROBE_LIST_MAX, oldest first,
+ * giving each probe the number of its events stored.
  * Built as test_probes_pg (JG_TEST_PG), the same cases run on a fresh
  * PostgreSQL database per test, migrated by an owner role and served as a
  * role holding only jitgate_serving (tests/unit/pgdb.h).
@@ -308,6 +309,64 @@ test_probe_events_are_capped_per_probe(void **state)
 	assert_int_equal(deleted, JG_PROBE_MAX_EVENTS);
 }
 
+/* The events field of probe id in the engineer's list at now; -1 when it is not listed. */
+static json_int_t
+events_listed(struct fixture *f, int64_t now, const char *id)
+{
+	json_t *list = NULL, *agent = NULL, *row;
+	json_int_t n = -1;
+	size_t i;
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, false, NULL, &list), 0);
+	json_array_foreach(list, i, row)
+	{
+		if (strcmp(json_string_value(json_object_get(row, "id")), id) == 0) {
+			assert_true(json_is_integer(json_object_get(row, "events")));
+			n = json_integer_value(json_object_get(row, "events"));
+		}
+	}
+	/* the agent's poll carries no count */
+	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", now, &agent), 0);
+	json_array_foreach(agent, i, row) assert_null(json_object_get(row, "events"));
+	json_decref(list);
+	json_decref(agent);
+	return n;
+}
+
+/*
+ * The engineer's list gives each live probe the number of its events stored
+ * now: each probe its own (not its grant's, not the service's), grown by
+ * each batch, shrunk by the retention sweep.
+ */
+static void
+test_probe_list_counts_each_probes_events(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], h[64], p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX], p3[JG_PROBE_ID_MAX];
+	int64_t until, first, last, deleted = 0;
+	char *texts[3] = {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}"};
+
+	grant(f, T0, 3600, g);
+	grant(f, T0, 3600, h);
+	probe(f, g, T0 + 3600, T0, 1800, p1, &until);
+	probe(f, g, T0 + 3600, T0, 1800, p2, &until);
+	probe(f, h, T0 + 3600, T0, 1800, p3, &until);
+	assert_int_equal(events_listed(f, T0 + 1, p1), 0);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 2, T0 + 1, &first, &last), 0);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p3, texts, 3, T0 + 2, &first, &last), 0);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 1, T0 + 3, &first, &last), 0);
+	assert_int_equal(events_listed(f, T0 + 4, p1), 3);
+	assert_int_equal(events_listed(f, T0 + 4, p2), 0);
+	assert_int_equal(events_listed(f, T0 + 4, p3), 3);
+	/* retention removes those received before T0 + 2: p1's first batch */
+	assert_int_equal(jg_probe_events_sweep(f->store, T0 + 2, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(events_listed(f, T0 + 5, p1), 1);
+	assert_int_equal(events_listed(f, T0 + 5, p3), 3);
+}
+
 /*
  * A list reads its candidates a page at a time: live probes behind more dead
  * candidates (a revoked grant's, made the same second, so pages part within
@@ -364,6 +423,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_probe_list_pages_past_dead_probes_up_to_its_cap,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_events_are_capped_per_probe, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_list_counts_each_probes_events, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
