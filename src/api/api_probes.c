@@ -241,6 +241,20 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 						   : "the probes cannot be listed now");
 		return JG_EUNAVAIL;
 	}
+	/*
+	 * A probe's event count is what its events say in one number, and a
+	 * condition makes it an oracle (how often did this customer pay?): only
+	 * the grant that deployed a probe, the one that may read its events,
+	 * sees it.
+	 */
+	size_t i;
+	json_t *p;
+	json_array_foreach(list, i, p)
+	{
+		const char *grant = json_string_value(json_object_get(p, "grant"));
+		if (grant == NULL || strcmp(grant, g.claims.grant) != 0)
+			json_object_del(p, "events");
+	}
 	*result = json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "probes", list);
 	if (*result == NULL) {
 		jg_api_error_set(e, 500, "internal_error", "out of memory");

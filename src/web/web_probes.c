@@ -147,11 +147,14 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 		jg_html_text(h, when);
 		JG_HTML(h, " <span class=\"hint\">(");
 		jg_html_text(h, left);
-		/* the events stored for it now (the list counts them; another grant's
-		 * are counted, not shown) */
+		/* the events stored for it now (the list gives the count of this
+		 * grant's probes only) */
 		JG_HTML(h, " left)</span></td><td class=\"num\" data-events>");
-		jg_html_textf(h, "%" JSON_INTEGER_FORMAT,
-			      json_integer_value(json_object_get(p, "events")));
+		if (json_is_integer(json_object_get(p, "events")))
+			jg_html_textf(h, "%" JSON_INTEGER_FORMAT,
+				      json_integer_value(json_object_get(p, "events")));
+		else
+			JG_HTML(h, "<span class=\"hint\">not yours</span>");
 		JG_HTML(h, "</td><td class=\"actions\">");
 		if (own) {
 			JG_HTML(h, "<a class=\"button secondary\" href=\"");

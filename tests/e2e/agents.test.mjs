@@ -392,6 +392,16 @@ describe('service catalog, ingest keys and agents', () => {
     const other = await probeGrant('10m');
     const x = await readEvents(other.token, id);
     assert.equal(x.status, 404, x.body);
+    // nor summed up: the list counts a probe's events for its own grant only
+    const listed = async (token) => {
+      const l = await withToken(token, 'GET', `/v1/services/${SVC}/probes`);
+      assert.equal(l.status, 200, l.body);
+      return l.json.probes.find((p) => p.id === id);
+    };
+    assert.equal((await listed(main.token)).events, storedEvents(id));
+    const seen = await listed(other.token);
+    assert.ok(seen, 'another grant lists the probe');
+    assert.ok(!('events' in seen), `another grant sees the probe's event count: ${JSON.stringify(seen)}`);
     assert.equal((await readEvents(main.token, 'prb_doesnotexist')).status, 404);
     assert.equal((await jg.request('GET', `/v1/services/${SVC}/probes/${id}/events`)).status, 401);
   });
