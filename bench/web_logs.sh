@@ -2,13 +2,13 @@
 # bench/web_logs.sh - the web logs page against the API call behind it, on the
 # same jitgate, the same records and the same query, in the same run (issue 20
 # item 6: the page's p50 at most 2x the API's):
-#   page  GET /debug/bench-logs/logs?q=WORD&limit=50 in a signed-in session
+#   page  GET /debug/bench-logs/logs?grant=ID&q=WORD&limit=50 in a signed-in session
 #         (cookie, Sec-Fetch-Site: same-origin): the session read, the grant
-#         chosen, the token kept for (session, grant) decrypted and its holder
+#         checked, the token kept for (session, grant) decrypted and its holder
 #         re-qualified, jg_api_logs_read (the guard, the durable logs.read entry,
 #         the read), and the HTML of 50 records
-#   vs    GET /v1/services/bench-logs/logs?q=WORD&limit=50 with a read-logs token
-#         (the API call the page makes in-process), wrk with one connection
+#   vs    GET /v1/services/bench-logs/logs?q=WORD&limit=50 with a read-logs token of the
+#         same grant (the API call the page makes in-process), wrk with one connection
 # Both without read-pii (the redacted index and records), BENCH_RUNS (3) pairs of
 # runs, the API then the page back to back, each after a BENCH_WARMUP run; every
 # pair is printed, and the pair whose p50 ratio is the median.  The page's first
@@ -45,9 +45,13 @@ else
   echo "$records" >"$marker"
 fi
 
-# One grant of read-logs (no read-pii) to the user bench: its token for the API; the page
-# chooses the bench user's active grant holding read-logs that ends last, which is this one.
+# One grant of read-logs (no read-pii) to the user bench: its token for the API, and its id
+# (the token's grant claim) in the page's URL, so that both read under the same grant.
 token=$("$GS" "$JG_CONFIG" bench-logs read-logs)
+payload=$(cut -d. -f2 <<<"$token" | tr '_-' '/+')
+while [ $((${#payload} % 4)) -ne 0 ]; do payload+="="; done
+grant=$(base64 -d <<<"$payload" | jq -r '.grant // empty') || true
+[ -n "$grant" ] || bench_die "no grant claim in the token of bench/guard_setup"
 cookie=$("$WS" "$JG_CONFIG" bench bench)
 page_headers=(-H "Cookie: __Host-jitgate_session=$cookie" -H "Sec-Fetch-Site: same-origin")
 
@@ -63,7 +67,7 @@ printf 'word\tround\tapi_p50_ms\tapi_p99_ms\tpage_p50_ms\tpage_p99_ms\tp50_ratio
 declare -A med
 for word in timeout deadlock; do
   api="$JG_URL/v1/services/bench-logs/logs?q=$word&limit=50"
-  page="$JG_URL/debug/bench-logs/logs?q=$word&limit=50"
+  page="$JG_URL/debug/bench-logs/logs?grant=$grant&q=$word&limit=50"
   code=$(curl -ks -o "$dir/api.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$api")
   [ "$code" = 200 ] || bench_die "GET $api answered $code: $(cat "$dir/api.json")"
   # the first load mints and keeps the session's token; the second reads with the kept one
@@ -74,6 +78,7 @@ for word in timeout deadlock; do
   shown=$(grep -o '<li class="log">' "$dir/page.html" | wc -l)
   listed=$(jq '.logs | length' "$dir/api.json")
   grep -q 'data-pii="redacted"' "$dir/page.html" || bench_die "the page for q=$word is not marked redacted"
+  grep -q "<code id=\"grant-id\">$grant</code>" "$dir/page.html" || bench_die "the page did not read under the grant $grant"
   [ "$shown" -eq "$listed" ] || bench_die "the page for q=$word shows $shown records, the API $listed"
   pairs="$dir/pairs-$word"
   : >"$pairs"
@@ -91,9 +96,8 @@ for word in timeout deadlock; do
   med[$word]=$(sort -t$'\t' -k7,7g "$pairs" | awk -v m=$(((runs + 1) / 2)) 'NR == m')
 done
 
-# The page must have read with its kept token: one token.issued for its grant at its first load
-# (and the API's from guard_setup, the same grant), none after.
-grant=$(sed -n 's/.*<code id="grant-id">\([^<]*\)<.*/\1/p' "$dir/page.html")
+# The page must have read with its kept token: one token.issued for the grant at its first load
+# (and the API's from guard_setup), none after.
 "$JG_BIN" audit export -c "$JG_CONFIG" -o "$dir/audit.jsonl" 2>"$dir/export.log" ||
   bench_die "jitgate audit export failed: $(cat "$dir/export.log")"
 issued=$(jq -r --arg g "$grant" 'select(.type == "token.issued" and .data.grant == $g) | .seq' "$dir/audit.jsonl" | wc -l)
