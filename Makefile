@@ -166,7 +166,7 @@ run-ha: deps
 	@deploy/run-ha.sh
 
 bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup \
-       $(BUILD)/bench/telemetry_bench
+       $(BUILD)/bench/telemetry_bench $(BUILD)/bench/web_session
 	bench/run.sh
 
 # ---- lint (make lint: format, cppcheck, clang-tidy, the layer rule) ---------
@@ -279,5 +279,9 @@ fuzz-smoke: fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD)/fuzzers $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 $(BUILD)/bench/telemetry_bench: bench/telemetry_bench.c $(BUILD)/libjitgate.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+$(BUILD)/bench/web_session: bench/web_session.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)

@@ -72,6 +72,7 @@ bench_log "telemetry: loading $records log records through jitgate's telemetry f
 start=$(date +%s.%N)
 fill_rate=$("$TB" fill "$JG_CONFIG" bench-logs "$records" | val fill_records_per_s)
 fill_secs=$(echo "$(date +%s.%N) - $start" | bc -l)
+echo "$records" >"$BENCH_TMP/bench-logs.records" # bench/web_logs.sh searches the same records
 token=$("$GS" "$JG_CONFIG" bench-logs read-logs)
 declare -A matches reader50 reader99 sql50 first50 fts50
 for word in timeout deadlock; do
