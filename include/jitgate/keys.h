@@ -23,6 +23,7 @@
 #define JITGATE_KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/evp.h>
 
@@ -88,6 +89,37 @@ int jg_keys_rotate(const char *dir, enum jg_key_kind kind, int *number, char *er
  */
 int jg_keys_load(const char *dir, enum jg_key_kind kind, struct jg_keyring **out, char *err,
 		 size_t errlen);
+
+/*
+ * The raw bytes of a secret kind's keys, for a cipher that takes them as
+ * bytes (aead.h): each key's 32 bytes copied out of its EVP_PKEY once, with
+ * its number, oldest first (keys[n - 1] is the newest).  Every number fits
+ * two bytes (keys.c numbers them 1..9999; a format may carry it so).
+ */
+#define JG_KEY_RAW_BYTES 32
+
+struct jg_raw_key {
+	int number;
+	uint8_t k[JG_KEY_RAW_BYTES];
+};
+
+struct jg_raw_keys {
+	int n;
+	struct jg_raw_key keys[JG_KEYS_MAX];
+};
+
+/*
+ * Loads every key of the secret kind from dir into *out (the caller's
+ * memory; the caller wipes it with OPENSSL_cleanse when done).  The errors
+ * of jg_keys_load(), or JG_ECRYPTO ("<dir>: <kind> key NNNN cannot be
+ * used" in err) for a key that is not 32 raw bytes or whose number does
+ * not fit two bytes; *out is then wiped and empty.
+ */
+int jg_keys_load_raw(const char *dir, enum jg_key_kind kind, struct jg_raw_keys *out, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+
+/* The key of that number in keys, or NULL. */
+const struct jg_raw_key *jg_raw_keys_find(const struct jg_raw_keys *keys, int number);
 
 /* The active (newest) key, or NULL for an empty ring. */
 const struct jg_key *jg_keyring_active(const struct jg_keyring *ring);

@@ -39,22 +39,13 @@
 static int
 step_arg(const struct jg_http_request *req, struct jg_api_error *e, int64_t *step_ns)
 {
-	const char *v = jg_http_query(req, "step");
+	int rc = jg_tq_duration_e(req, e, "step", 0, step_ns);
 
-	*step_ns = 0;
-	if (v == NULL)
-		return 0;
-	if (jg_telemetry_parse_duration(v, step_ns) != 0) {
-		jg_api_error_set(e, 400, "bad_request",
-				 "'step' must be a duration such as 250ms, 2s, 5m, 1h (a bare "
-				 "number is milliseconds)");
-		return JG_EINVAL;
-	}
-	if (*step_ns < MIN_STEP_NS) {
+	if (rc == 0 && jg_http_query(req, "step") != NULL && *step_ns < MIN_STEP_NS) {
 		jg_api_error_set(e, 400, "bad_request", "'step' must be at least 1s");
 		return JG_EINVAL;
 	}
-	return 0;
+	return rc;
 }
 
 int

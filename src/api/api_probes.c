@@ -33,10 +33,10 @@
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
-#include "jitgate/parse.h"
 #include "jitgate/pii.h"
 #include "jitgate/probes.h"
 #include "api_routes_int.h"
+#include "api_telemetry_int.h"
 
 #define MAX_CONDITIONS	   16
 #define MAX_PROBE_SECONDS  86400
@@ -314,29 +314,6 @@ jg_api_probe_delete(struct jg_http_request *req, const char *svc, const char *id
 	return 0;
 }
 
-/* jg_http_query_u64() without a reply: the same 400 into e. */
-static int
-query_u64(const struct jg_http_request *req, const char *name, uint64_t def, uint64_t max,
-	  uint64_t *out, struct jg_api_error *e)
-{
-	const char *v = jg_http_query(req, name);
-	uint64_t n;
-
-	if (v == NULL) {
-		*out = def;
-		return 0;
-	}
-	/* one spelling per value: no leading zeros */
-	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0')) {
-		jg_api_error_set(e, 400, "bad_request",
-				 "query argument '%s' must be a decimal integer from 0 to %llu",
-				 name, (unsigned long long)max);
-		return JG_EINVAL;
-	}
-	*out = n;
-	return 0;
-}
-
 int
 jg_api_probe_events_read(struct jg_http_request *req, const char *svc, const char *id,
 			 const char *authorization, json_t **result, struct jg_api_error *e)
@@ -355,8 +332,8 @@ jg_api_probe_events_read(struct jg_http_request *req, const char *svc, const cha
 				 "no such probe of this grant on this service");
 		return JG_ENOTFOUND;
 	}
-	if ((rc = query_u64(req, "limit", DEFAULT_READ_LIMIT, MAX_READ_LIMIT, &limit, e)) != 0 ||
-	    (rc = query_u64(req, "after", 0, INT64_MAX, &after, e)) != 0)
+	if ((rc = jg_tq_u64_e(req, e, "limit", DEFAULT_READ_LIMIT, MAX_READ_LIMIT, &limit)) != 0 ||
+	    (rc = jg_tq_u64_e(req, e, "after", 0, INT64_MAX, &after)) != 0)
 		return rc;
 	if (limit == 0) {
 		jg_api_error_set(e, 400, "bad_request", "'limit' must be 1 to %d", MAX_READ_LIMIT);

@@ -1,6 +1,8 @@
 /*
- * api_telemetry_common.c - helpers of the guarded telemetry readers
- * (api_telemetry_int.h).
+ * api_telemetry_common.c - helpers of the guarded telemetry and probe
+ * readers (api_telemetry_int.h): each argument parsed once, the _e form
+ * filling a jg_api_error (api_read.h) for the reads the pages share, the
+ * other writing the same 400 as a reply.
  */
 #include <string.h>
 
@@ -8,6 +10,7 @@
 #include "jitgate/clock.h"
 #include "jitgate/codec.h"
 #include "jitgate/error.h"
+#include "jitgate/parse.h"
 #include "jitgate/telemetry.h"
 
 static int
@@ -107,6 +110,28 @@ jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, const
 	if (rc != 0)
 		jg_api_error_reply(reply, &e);
 	return rc;
+}
+
+int
+jg_tq_u64_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
+	    uint64_t def, uint64_t max, uint64_t *out)
+{
+	const char *v = jg_http_query(req, name);
+	uint64_t n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	/* one spelling per value: no leading zeros (as jg_http_query_u64) */
+	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0')) {
+		jg_api_error_set(e, 400, "bad_request",
+				 "query argument '%s' must be a decimal integer from 0 to %llu",
+				 name, (unsigned long long)max);
+		return JG_EINVAL;
+	}
+	*out = n;
+	return 0;
 }
 
 bool

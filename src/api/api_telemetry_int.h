@@ -1,6 +1,7 @@
 /*
- * api_telemetry_int.h - what the guarded telemetry readers share
- * (api_logs.c, api_traces.c, api_metrics.c): parsing their arguments.
+ * api_telemetry_int.h - what the guarded telemetry and probe readers share
+ * (api_logs.c, api_traces.c, api_metrics.c, api_probes.c): parsing their
+ * arguments.
  * Internal to those files; the reading is the telemetry module's.
  */
 #ifndef JITGATE_API_TELEMETRY_INT_H
@@ -36,6 +37,13 @@ int jg_tq_bool(const struct jg_http_request *req, struct jg_http_reply *reply, c
 /* jg_tq_bool() that fills *e (api_read.h) instead of a reply. */
 int jg_tq_bool_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
 		 bool *out);
+
+/*
+ * jg_http_query_u64() that fills *e (api_read.h) instead of a reply: ?name=
+ * as a decimal 0..max without leading zeros; absent: def.  The same 400.
+ */
+int jg_tq_u64_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
+		uint64_t def, uint64_t max, uint64_t *out);
 
 /* True when s is 32 hex digits; out gets it lower-cased. */
 bool jg_tq_trace_id(const char *s, char out[33]);

@@ -36,7 +36,6 @@
 #include "jitgate/canon.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
-#include "jitgate/parse.h"
 #include "jitgate/pii.h"
 #include "jitgate/telemetry.h"
 #include "jitgate/trace_analysis.h"
@@ -234,23 +233,6 @@ attr_params(const struct jg_pii_keys *keys, const struct attr_args *a)
 	return list;
 }
 
-/* ?limit=: 1..MAX_LIMIT, DEFAULT_LIMIT when absent (one spelling per value). */
-static int
-limit_arg(const struct jg_http_request *req, struct jg_api_error *e, uint64_t *limit)
-{
-	const char *v = jg_http_query(req, "limit");
-
-	*limit = DEFAULT_LIMIT;
-	if (v != NULL &&
-	    (jg_parse_u64(v, 0, MAX_LIMIT, limit) != 0 || (v[0] == '0' && v[1] != '\0'))) {
-		jg_api_error_set(e, 400, "bad_request",
-				 "query argument 'limit' must be a decimal integer from 0 to %llu",
-				 (unsigned long long)MAX_LIMIT);
-		return JG_EINVAL;
-	}
-	return 0;
-}
-
 int
 jg_api_traces_search_read(struct jg_http_request *req, const char *service,
 			  const char *authorization, json_t **result, struct jg_api_error *e)
@@ -270,7 +252,8 @@ jg_api_traces_search_read(struct jg_http_request *req, const char *service,
 	if ((rc = jg_tq_window_e(req, e, &q.since, &q.until)) != 0 ||
 	    (rc = jg_tq_duration_e(req, e, "min_duration", 0, &q.min_duration_ns)) != 0 ||
 	    (rc = jg_tq_duration_e(req, e, "max_duration", 0, &q.max_duration_ns)) != 0 ||
-	    (rc = limit_arg(req, e, &limit)) != 0 || (rc = read_attrs(req, e, &a)) != 0)
+	    (rc = jg_tq_u64_e(req, e, "limit", DEFAULT_LIMIT, MAX_LIMIT, &limit)) != 0 ||
+	    (rc = read_attrs(req, e, &a)) != 0)
 		return rc;
 	if (limit == 0) {
 		jg_api_error_set(e, 400, "bad_request", "'limit' must be 1 to %d", MAX_LIMIT);

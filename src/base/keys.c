@@ -35,6 +35,7 @@
 _Static_assert(JG_KEY_CURSOR_BYTES == JG_KEY_PII_BYTES, "secret keys differ in size");
 _Static_assert(JG_KEY_AUDIT_STATE_BYTES == JG_KEY_PII_BYTES, "secret keys differ in size");
 _Static_assert(JG_KEY_SESSION_TOKEN_BYTES == JG_KEY_PII_BYTES, "secret keys differ in size");
+_Static_assert(JG_KEY_RAW_BYTES == JG_KEY_PII_BYTES, "secret keys differ in size");
 
 static const enum jg_key_kind all_kinds[JG_KEY_KINDS] = {JG_KEY_TOKEN,	     JG_KEY_CHECKPOINT,
 							 JG_KEY_PII,	     JG_KEY_CURSOR,
@@ -396,6 +397,46 @@ jg_keys_load(const char *dir, enum jg_key_kind kind, struct jg_keyring **out, ch
 	qsort(ring->keys, (size_t)ring->n, sizeof(ring->keys[0]), by_number);
 	*out = ring;
 	return 0;
+}
+
+int
+jg_keys_load_raw(const char *dir, enum jg_key_kind kind, struct jg_raw_keys *out, char *err,
+		 size_t errlen)
+{
+	struct jg_keyring *ring = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!secret_kind(kind))
+		return JG_EINVAL;
+	if ((rc = jg_keys_load(dir, kind, &ring, err, errlen)) != 0)
+		return rc;
+	for (int i = 0; i < ring->n; i++) {
+		size_t len = JG_KEY_RAW_BYTES;
+		if (ring->keys[i].number > 0xffff ||
+		    EVP_PKEY_get_raw_private_key(ring->keys[i].pkey, out->keys[i].k, &len) != 1 ||
+		    len != JG_KEY_RAW_BYTES) {
+			snprintf(err, errlen, "%s: %s key %04d cannot be used", dir,
+				 jg_key_kind_name(kind), ring->keys[i].number);
+			OPENSSL_cleanse(out, sizeof(*out));
+			rc = JG_ECRYPTO;
+			goto out;
+		}
+		out->keys[i].number = ring->keys[i].number;
+		out->n++;
+	}
+out:
+	jg_keyring_free(ring);
+	return rc;
+}
+
+const struct jg_raw_key *
+jg_raw_keys_find(const struct jg_raw_keys *keys, int number)
+{
+	for (int i = 0; i < keys->n; i++)
+		if (keys->keys[i].number == number)
+			return &keys->keys[i];
+	return NULL;
 }
 
 const struct jg_key *

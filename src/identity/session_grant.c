@@ -2,40 +2,35 @@
  * session_grant.c - the capability tokens kept per (session, grant), encrypted
  * (see session_grant.h); the owner of table session_grant_tokens.
  *
- * The ring copies each key's 32 bytes out of its EVP_PKEY once at load, as
- * cursor.c does; sealing and opening are one EVP_CIPHER_CTX each, with a
- * random 96-bit nonce per row (a row is written once per mint: far fewer
- * than the 2^32 seals a key may make before a nonce could repeat).  A row
- * that does not open - another session's or grant's, edited, or sealed by a
- * key no longer loaded - reads as no row: the caller mints a new token and
- * replaces it.  Nothing here logs a token or holds it longer than a call.
+ * The keys are the raw bytes of the session-token kind (keys.h,
+ * jg_keys_load_raw), copied once at load, as cursor.c has them; sealing and
+ * opening are aead.h's, with a random 96-bit nonce per row (a row is
+ * written once per mint: far fewer than the 2^32 seals a key may make
+ * before a nonce could repeat).  A row that does not open - another
+ * session's or grant's, edited, or sealed by a key no longer loaded - reads
+ * as no row: the caller mints a new token and replaces it.  Nothing here logs a token or holds it
+ * longer than a call.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
+#include "jitgate/aead.h"
 #include "jitgate/error.h"
 #include "jitgate/keys.h"
-#include "jitgate/random.h"
 #include "jitgate/session_grant.h"
 #include "jitgate/sha256.h"
 
-#define NONCE	     12
-#define TAG	     16
 #define DOMAIN	     "jitgate session-grant token v1"
 #define GRANT_ID_MAX 64 /* bytes of a grant id (access_requests.id; far shorter) */
 
-struct sg_key {
-	int number;
-	uint8_t k[JG_KEY_SESSION_TOKEN_BYTES];
-};
+_Static_assert(JG_KEY_SESSION_TOKEN_BYTES == JG_AEAD_KEY_BYTES,
+	       "a session-token key is an AES-256 key");
 
 struct jg_session_grant_keys {
-	int n;
-	struct sg_key keys[JG_KEYS_MAX]; /* oldest first; keys[n - 1] seals */
+	struct jg_raw_keys raw; /* oldest first; the newest seals */
 };
 
 static const char sql_get[] = "SELECT key_number, sealed, expires_at FROM session_grant_tokens "
@@ -77,37 +72,19 @@ int
 jg_session_grant_keys_load(const char *key_dir, struct jg_session_grant_keys **out, char *err,
 			   size_t errlen)
 {
-	struct jg_keyring *ring = NULL;
 	struct jg_session_grant_keys *keys = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = jg_keys_load(key_dir, JG_KEY_SESSION_TOKEN, &ring, err, errlen)) != 0)
+	if ((keys = calloc(1, sizeof(*keys))) == NULL)
+		return JG_ENOMEM;
+	/* the AAD binds the number in two bytes: jg_keys_load_raw refuses any that do not fit */
+	if ((rc = jg_keys_load_raw(key_dir, JG_KEY_SESSION_TOKEN, &keys->raw, err, errlen)) != 0) {
+		jg_session_grant_keys_free(keys);
 		return rc;
-	if ((keys = calloc(1, sizeof(*keys))) == NULL) {
-		rc = JG_ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < ring->n; i++) {
-		size_t len = JG_KEY_SESSION_TOKEN_BYTES;
-		/* the number is bound in two bytes of the AAD; keys.c numbers them 1..9999 */
-		if (ring->keys[i].number > 0xffff ||
-		    EVP_PKEY_get_raw_private_key(ring->keys[i].pkey, keys->keys[i].k, &len) != 1 ||
-		    len != JG_KEY_SESSION_TOKEN_BYTES) {
-			snprintf(err, errlen, "%s: session-token key %04d cannot be used", key_dir,
-				 ring->keys[i].number);
-			rc = JG_ECRYPTO;
-			goto out;
-		}
-		keys->keys[i].number = ring->keys[i].number;
-		keys->n++;
 	}
 	*out = keys;
-	keys = NULL; /* transferred */
-out:
-	jg_session_grant_keys_free(keys);
-	jg_keyring_free(ring);
-	return rc;
+	return 0;
 }
 
 bool
@@ -159,30 +136,25 @@ jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_session_g
 			   int64_t expires, int64_t now)
 {
 	uint8_t h[JG_SHA256_LEN], aad[AAD_MAX], *sealed = NULL;
-	size_t tlen, alen, slen;
-	int len = 0, fin = 0, rc;
-	EVP_CIPHER_CTX *ctx = NULL;
+	size_t tlen, alen, slen = 0;
+	int rc;
 	struct jg_stmt *st;
 
-	if (keys == NULL || keys->n == 0 || grant == NULL || token == NULL ||
+	if (keys == NULL || keys->raw.n == 0 || grant == NULL || token == NULL ||
 	    (tlen = strlen(token)) == 0 || tlen > JG_SESSION_GRANT_TOKEN_MAX)
 		return JG_EINVAL;
 	if ((rc = session_key(session_cookie, h)) != 0)
 		return rc;
-	const struct sg_key *key = &keys->keys[keys->n - 1];
+	const struct jg_raw_key *key = &keys->raw.keys[keys->raw.n - 1];
 	if ((alen = aad_of(h, grant, key->number, expires, aad, sizeof(aad))) == 0)
 		return JG_EINVAL;
-	slen = NONCE + tlen + TAG;
-	if ((sealed = malloc(slen)) == NULL)
+	if ((sealed = malloc(tlen + JG_AEAD_OVERHEAD)) == NULL)
 		return JG_ENOMEM;
-	rc = JG_ECRYPTO;
-	if (jg_random_bytes(sealed, NONCE) != 0 || (ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->k, sealed) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)alen) != 1 ||
-	    EVP_EncryptUpdate(ctx, sealed + NONCE, &len, (const uint8_t *)token, (int)tlen) != 1 ||
-	    EVP_EncryptFinal_ex(ctx, sealed + NONCE + len, &fin) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, sealed + NONCE + tlen) != 1)
+	if (jg_aead_seal(key->k, aad, alen, (const uint8_t *)token, tlen, sealed,
+			 tlen + JG_AEAD_OVERHEAD, &slen) != 0) {
+		rc = JG_ECRYPTO;
 		goto out;
+	}
 	if (jg_stmt_prepare(
 		conn, jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_put_pg : sql_put_sqlite,
 		&st) != 0) {
@@ -202,37 +174,25 @@ jg_session_grant_token_put(struct jg_store_conn *conn, const struct jg_session_g
 	if (rc == 0 && jg_store_changes(conn) == 0)
 		rc = JG_ECONFLICT; /* the grant is no longer active: nothing kept */
 out:
-	EVP_CIPHER_CTX_free(ctx);
 	free(sealed); /* ciphertext only: nothing to wipe */
 	return rc;
 }
 
 /* Opens a row's sealed bytes into a new NUL-terminated token; NULL when it does not open. */
 static char *
-open_sealed(const struct sg_key *key, const uint8_t *aad, size_t alen, const uint8_t *sealed,
+open_sealed(const struct jg_raw_key *key, const uint8_t *aad, size_t alen, const uint8_t *sealed,
 	    size_t slen)
 {
-	size_t n;
-	int len = 0, fin = 0, ok;
+	size_t n, len = 0;
 	char *plain;
-	EVP_CIPHER_CTX *ctx;
 
-	if (slen <= NONCE + TAG || slen - NONCE - TAG > JG_SESSION_GRANT_TOKEN_MAX)
+	if (slen <= JG_AEAD_OVERHEAD || slen - JG_AEAD_OVERHEAD > JG_SESSION_GRANT_TOKEN_MAX)
 		return NULL;
-	n = slen - NONCE - TAG;
+	n = slen - JG_AEAD_OVERHEAD;
 	if ((plain = calloc(1, n + 1)) == NULL)
 		return NULL;
-	ctx = EVP_CIPHER_CTX_new();
-	/* the tag's const-ness is OpenSSL's API, not a write */
-	ok = ctx != NULL && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->k, sealed) == 1 &&
-	     EVP_DecryptUpdate(ctx, NULL, &len, aad, (int)alen) == 1 &&
-	     EVP_DecryptUpdate(ctx, (uint8_t *)plain, &len, sealed + NONCE, (int)n) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, (void *)(sealed + NONCE + n)) ==
-		 1 &&
-	     EVP_DecryptFinal_ex(ctx, (uint8_t *)plain + len, &fin) == 1 &&
-	     memchr(plain, '\0', n) == NULL;
-	EVP_CIPHER_CTX_free(ctx);
-	if (!ok) {
+	if (jg_aead_open(key->k, aad, alen, sealed, slen, (uint8_t *)plain, n, &len) != 0 ||
+	    memchr(plain, '\0', n) != NULL) {
 		OPENSSL_cleanse(plain, n + 1);
 		free(plain);
 		return NULL;
@@ -265,10 +225,9 @@ jg_session_grant_token_get(struct jg_store_conn *conn, const struct jg_session_g
 		int64_t number = jg_stmt_column_int64(st, 0), exp = jg_stmt_column_int64(st, 2);
 		size_t slen = 0, alen;
 		const uint8_t *sealed = jg_stmt_column_blob(st, 1, &slen);
-		const struct sg_key *key = NULL;
-		for (int i = 0; i < keys->n; i++)
-			if (keys->keys[i].number == number)
-				key = &keys->keys[i];
+		const struct jg_raw_key *key = number >= 0 && number <= 0xffff
+						   ? jg_raw_keys_find(&keys->raw, (int)number)
+						   : NULL;
 		rc = JG_ENOTFOUND; /* a row that does not open is no token */
 		if (key != NULL && sealed != NULL &&
 		    (alen = aad_of(h, grant, key->number, exp, aad, sizeof(aad))) != 0 &&

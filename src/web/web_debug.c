@@ -449,6 +449,63 @@ jg_web_debug_error(struct jg_web_debug *d, const char *title, const struct jg_ap
 	}
 }
 
+void
+jg_web_debug_show(struct jg_web_debug *d, const struct jg_web_debug_page *p, void *arg)
+{
+	struct jg_api_error e;
+	json_t *result = NULL;
+	char title[160];
+	int rc;
+
+	if (p->title_of != NULL)
+		p->title_of(d, arg, title, sizeof(title));
+	else
+		snprintf(title, sizeof(title), "%s %s", p->title, d->service);
+	rc = p->read(d, arg, &result, &e);
+	if (rc != 0 && jg_web_debug_retry(d, &e)) {
+		json_decref(result);
+		result = NULL;
+		rc = p->read(d, arg, &result, &e);
+	}
+	if (rc != 0 && (p->form == NULL || e.status != 400)) {
+		jg_web_debug_error(d, title, &e);
+		goto out;
+	}
+	struct jg_html *h = &d->w.h;
+	/* marked by what was read; a bad argument read nothing: by the grant */
+	jg_web_debug_page_start(d, title, p->page,
+				result != NULL ? json_is_true(json_object_get(result, "redacted"))
+					       : !d->grant_pii);
+	if (p->form != NULL)
+		p->form(d, arg);
+	if (rc != 0) {
+		/* a bad argument: the form again, and what is wrong (nothing read or recorded) */
+		JG_HTML(h, "<p class=\"notice error\" role=\"alert\">");
+		jg_html_text(h, e.message);
+		JG_HTML(h, "</p>");
+		jg_web_page_finish(&d->w, 400);
+		goto out;
+	}
+	jg_web_page_finish(&d->w, p->render(d, arg, result));
+	jg_http_reply_header(d->w.reply, "Cache-Control", "no-store"); /* as the API's answer */
+out:
+	json_decref(result);
+}
+
+void
+jg_web_debug_run(struct jg_http_request *req, struct jg_http_reply *reply,
+		 const struct jg_web_debug_page *p, void *arg)
+{
+	struct jg_web_debug d;
+
+	if (p->args != NULL &&
+	    jg_web_debug_without_empty_args(req, reply, p->page, p->args, p->nargs))
+		return;
+	if (jg_web_debug_begin(&d, req, reply, p->capability) == 0)
+		jg_web_debug_show(&d, p, arg);
+	jg_web_debug_end(&d);
+}
+
 /*
  * A search form sends its empty fields too (since=&until=), which the API
  * refuses: such a URL is answered with a 303 to the same search without

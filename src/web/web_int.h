@@ -106,19 +106,12 @@ void jg_web_approvals_text(struct jg_html *h, json_t *r);
 
 /*
  * The debugging pages (web_debug.c; docs/web.md, "Debugging pages").  A
- * page's handler:
- *
- *   struct jg_web_debug d;
- *   if (jg_web_debug_begin(&d, req, reply, "read-traces") != 0) goto out;
- *   rc = jg_api_..._read(req, d.service, d.authorization, &result, &e);  (api_read.h)
- *   if (rc != 0 && jg_web_debug_retry(&d, &e))
- *       rc = jg_api_..._read(req, d.service, d.authorization, &result, &e);
- *   if (rc != 0) { jg_web_debug_error(&d, "Traces", &e); goto out; }
- *   jg_web_debug_page_start(&d, title, "traces", redacted);  ... d.w.h ...
- *   jg_web_page_finish(&d.w, 200);
- * out:
- *   jg_web_debug_end(&d);
- *
+ * page is a struct jg_web_debug_page (its read, form and rendering) run by
+ * jg_web_debug_run(), which holds the skeleton every page shares: the
+ * empty-args redirect, jg_web_debug_begin(), the read, the read once more
+ * with a new token when the guard refused the kept one, the error page,
+ * the frame, the status and jg_web_debug_end().  A handler that has begun
+ * for something else first (a POST) shows a page with jg_web_debug_show().
  * Every link between the pages keeps ?grant= (jg_web_debug_href).
  */
 struct jg_web_debug {
@@ -176,6 +169,41 @@ void jg_web_debug_links(struct jg_html *h, const char *service, const char *gran
  */
 bool jg_web_debug_without_empty_args(struct jg_http_request *req, struct jg_http_reply *reply,
 				     const char *page, const char *const *args, size_t nargs);
+/*
+ * One debugging page for jg_web_debug_run(); arg (the handler's) is passed
+ * to each function.  The read gets d->authorization; it may run twice a
+ * load (jg_web_debug_retry): a read that makes several calls keeps in arg
+ * what it has read and goes on from the call that was refused.
+ */
+struct jg_web_debug_page {
+	const char *page;	/* "logs", "traces", ...: the frame's current link */
+	const char *capability; /* what the page needs ("read-logs") */
+	/* the search form's fields, a URL with empty ones redirected without them; NULL: none */
+	const char *const *args;
+	size_t nargs;
+	/* the title (its error page's too): "<title> <service>" ("Logs of"), or title_of's */
+	const char *title;
+	void (*title_of)(const struct jg_web_debug *d, void *arg, char *buf, size_t len);
+	/*
+	 * The guarded read (api_read.h): 0 with *result (owned by the caller), or
+	 * the refusal in *e.  *result may be set on a refusal too (what a read of
+	 * several calls read before it): it marks the frame "Redacted" or not.
+	 */
+	int (*read)(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e);
+	/*
+	 * The search form under the frame, or NULL.  With one, a 400 is the form
+	 * again with the message (status 400, nothing read); without, the error
+	 * page, as for any other refusal.
+	 */
+	void (*form)(struct jg_web_debug *d, void *arg);
+	/* The result under the frame (and the form): the page's status (200 ...). */
+	int (*render)(struct jg_web_debug *d, void *arg, json_t *result);
+};
+/* A GET of debugging page p: the whole load, reply written. */
+void jg_web_debug_run(struct jg_http_request *req, struct jg_http_reply *reply,
+		      const struct jg_web_debug_page *p, void *arg);
+/* Page p on a begun d (jg_web_debug_begin() returned 0): read, then the page or the error. */
+void jg_web_debug_show(struct jg_web_debug *d, const struct jg_web_debug_page *p, void *arg);
 /* Sec-Fetch-Site is same-origin or none: a GET may do an audited read. */
 bool jg_web_fetch_site_ok(const struct jg_http_request *req);
 

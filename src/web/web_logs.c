@@ -82,7 +82,7 @@ attr_rows(struct jg_html *h, json_t *obj, const char *prefix)
 }
 
 static void
-search_form(struct jg_web_debug *d)
+search_form(struct jg_web_debug *d, void *arg)
 {
 	struct jg_html *h = &d->w.h;
 	struct jg_http_request *req = d->w.req;
@@ -91,6 +91,7 @@ search_form(struct jg_web_debug *d)
 		   *limit = jg_http_query(req, "limit"), *tid = jg_http_query(req, "trace_id");
 	int known = 0;
 
+	(void)arg; /* the page's form (jg_web_debug_page) needs nothing more */
 	JG_HTML(h, "<form method=\"get\" class=\"filters debug-search\" role=\"search\" "
 		   "action=\"/debug/");
 	jg_html_url_part(h, d->service);
@@ -212,43 +213,20 @@ record(struct jg_web_debug *d, json_t *r)
 	JG_HTML(h, "</code></dd></dl></details></li>");
 }
 
-static void
-handle_logs_page(struct jg_http_request *req, struct jg_http_reply *reply)
+static int
+logs_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e)
 {
-	struct jg_web_debug d;
-	struct jg_api_error e;
-	json_t *result = NULL;
-	char title[128];
-	int rc;
+	(void)arg;
+	return jg_api_logs_read(d->w.req, d->service, d->authorization, result, e);
+}
 
-	static const char *const args[] = {"grant", "q",     "level",	 "since",
-					   "until", "limit", "trace_id", "cursor"};
-	if (jg_web_debug_without_empty_args(req, reply, "logs", args,
-					    sizeof(args) / sizeof(args[0])))
-		return;
-	if (jg_web_debug_begin(&d, req, reply, "read-logs") != 0)
-		goto out;
-	snprintf(title, sizeof(title), "Logs of %s", d.service);
-	rc = jg_api_logs_read(req, d.service, d.authorization, &result, &e);
-	if (rc != 0 && jg_web_debug_retry(&d, &e))
-		rc = jg_api_logs_read(req, d.service, d.authorization, &result, &e);
-	if (rc != 0 && e.status != 400) {
-		jg_web_debug_error(&d, title, &e);
-		goto out;
-	}
-	struct jg_html *h = &d.w.h;
-	/* a bad argument: the form again with what is wrong (nothing was read or recorded) */
-	jg_web_debug_page_start(&d, title, "logs",
-				rc == 0 ? json_is_true(json_object_get(result, "redacted"))
-					: !d.grant_pii);
-	search_form(&d);
-	if (rc != 0) {
-		JG_HTML(h, "<p class=\"notice error\" role=\"alert\">");
-		jg_html_text(h, e.message);
-		JG_HTML(h, "</p>");
-		jg_web_page_finish(&d.w, 400);
-		goto out;
-	}
+static int
+logs_render(struct jg_web_debug *d, void *arg, json_t *result)
+{
+	struct jg_http_request *req = d->w.req;
+	struct jg_html *h = &d->w.h;
+	(void)arg;
+
 	json_t *logs = json_object_get(result, "logs");
 	const char *next = json_string_value(json_object_get(result, "next_cursor"));
 	if (json_array_size(logs) == 0) {
@@ -260,31 +238,46 @@ handle_logs_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		json_t *r;
 		json_array_foreach(logs, i, r)
 		{
-			record(&d, r);
+			record(d, r);
 		}
 		JG_HTML(h, "</ol>");
 	}
 	JG_HTML(h, "<nav class=\"pager actions\" aria-label=\"pages\">");
 	if (jg_http_query(req, "cursor") != NULL) {
 		JG_HTML(h, "<a class=\"button secondary\" id=\"newest\" href=\"");
-		jg_web_debug_href(h, d.service, "logs", d.grant);
+		jg_web_debug_href(h, d->service, "logs", d->grant);
 		kept_args(h, req, NULL);
 		JG_HTML(h, "\">Newest</a>");
 	}
 	if (next != NULL) {
 		JG_HTML(h, "<a class=\"button\" rel=\"next\" id=\"older\" href=\"");
-		jg_web_debug_href(h, d.service, "logs", d.grant);
+		jg_web_debug_href(h, d->service, "logs", d->grant);
 		kept_args(h, req, NULL);
 		JG_HTML(h, "&amp;cursor=");
 		jg_html_url_part(h, next);
 		JG_HTML(h, "\">Older records</a>");
 	}
 	JG_HTML(h, "</nav>");
-	jg_web_page_finish(&d.w, 200);
-	jg_http_reply_header(reply, "Cache-Control", "no-store"); /* as the API's answer */
-out:
-	json_decref(result);
-	jg_web_debug_end(&d);
+	return 200;
+}
+
+static const char *const logs_args[] = {"grant", "q",	  "level",    "since",
+					"until", "limit", "trace_id", "cursor"};
+static const struct jg_web_debug_page logs_page = {
+    .page = "logs",
+    .capability = "read-logs",
+    .args = logs_args,
+    .nargs = sizeof(logs_args) / sizeof(logs_args[0]),
+    .title = "Logs of",
+    .read = logs_read,
+    .form = search_form,
+    .render = logs_render,
+};
+
+static void
+handle_logs_page(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	jg_web_debug_run(req, reply, &logs_page, NULL);
 }
 
 static const struct jg_route routes[] = {

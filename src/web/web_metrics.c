@@ -195,95 +195,117 @@ names_list(struct jg_web_debug *d, json_t *result)
 		   "class=\"primary\">Chart the ticked metrics</button></p></form>");
 }
 
-static void
-handle_metrics_page(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	struct jg_web_debug d;
-	struct jg_api_error e, bad = {0};
-	json_t *results[MAX_NAMES] = {0}, *list = NULL;
-	struct names names = {.n = 0};
+/* One load of the page: its names, and what has been read (a retry goes on from there). */
+struct metrics_load {
+	struct names names;
 	size_t lens[MAX_NAMES];
-	char title[128];
-	int rc = 0, redacted = -1;
+	int parsed;
+	struct jg_api_error bad; /* a bad name list (status 400), or status 0 */
+	json_t *results[MAX_NAMES], *list;
+};
 
-	static const char *const args[] = {"grant", "name", "since", "until", "step"};
-	if (jg_web_debug_without_empty_args(req, reply, "metrics", args,
-					    sizeof(args) / sizeof(args[0])))
-		return;
-	if (jg_web_debug_begin(&d, req, reply, "read-metrics") != 0)
-		goto out;
-	snprintf(title, sizeof(title), "Metrics of %s", d.service);
-	if (jg_http_query_all(req, "name", names.v, lens, MAX_NAMES, &names.n) != 0) {
-		names.n = 0;
-		jg_api_error_set(&bad, 400, "bad_request", "at most %d metrics on one page",
-				 MAX_NAMES);
+/*
+ * One read per name, or the list; a name list too long or not UTF-8 reads
+ * nothing (400).  *result is the first thing read (its "redacted" marks
+ * the page), even when a later name is refused.
+ */
+static int
+metrics_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e)
+{
+	struct metrics_load *m = arg;
+	struct jg_http_request *req = d->w.req;
+	int rc = 0;
+
+	if (!m->parsed) {
+		m->parsed = 1;
+		if (jg_http_query_all(req, "name", m->names.v, m->lens, MAX_NAMES, &m->names.n) !=
+		    0) {
+			m->names.n = 0;
+			jg_api_error_set(&m->bad, 400, "bad_request",
+					 "at most %d metrics on one page", MAX_NAMES);
+		}
+		for (size_t i = 0; i < m->names.n && m->bad.status == 0; i++)
+			if (m->lens[i] != strlen(m->names.v[i]))
+				jg_api_error_set(&m->bad, 400, "bad_request",
+						 "'name' must be 1 to 255 bytes of UTF-8");
 	}
-	for (size_t i = 0; i < names.n && bad.status == 0; i++)
-		if (lens[i] != strlen(names.v[i]))
-			jg_api_error_set(&bad, 400, "bad_request",
-					 "'name' must be 1 to 255 bytes of UTF-8");
-	/* one read per name, or the list: a refused read other than a bad argument is the page */
-	if (bad.status == 0 && names.n == 0) {
-		rc = jg_api_metrics_read(req, d.service, NULL, d.authorization, &list, &e);
-		if (rc != 0 && jg_web_debug_retry(&d, &e))
-			rc = jg_api_metrics_read(req, d.service, NULL, d.authorization, &list, &e);
-		if (rc == 0)
-			redacted = json_is_true(json_object_get(list, "redacted"));
+	if (m->bad.status != 0) {
+		*e = m->bad;
+		return JG_EINVAL;
 	}
-	for (size_t i = 0; i < names.n && bad.status == 0 && rc == 0; i++) {
-		rc = jg_api_metrics_read(req, d.service, names.v[i], d.authorization, &results[i],
-					 &e);
-		if (rc != 0 && jg_web_debug_retry(&d, &e))
-			rc = jg_api_metrics_read(req, d.service, names.v[i], d.authorization,
-						 &results[i], &e);
-		if (rc == 0 && redacted < 0)
-			redacted = json_is_true(json_object_get(results[i], "redacted"));
+	if (m->names.n == 0) {
+		if ((rc = jg_api_metrics_read(req, d->service, NULL, d->authorization, &m->list,
+					      e)) == 0)
+			*result = json_incref(m->list);
+		return rc;
 	}
-	if (rc != 0 && e.status != 400) {
-		jg_web_debug_error(&d, title, &e);
-		goto out;
-	}
-	if (rc != 0)
-		bad = e;
-	struct jg_html *h = &d.w.h;
-	/* a bad argument: the selector again with what is wrong (nothing more was read) */
-	jg_web_debug_page_start(&d, title, "metrics", redacted >= 0 ? redacted : !d.grant_pii);
-	range_selector(&d, &names);
-	if (bad.status != 0) {
-		JG_HTML(h, "<p class=\"notice error\" role=\"alert\">");
-		jg_html_text(h, bad.message);
-		JG_HTML(h, "</p>");
-		jg_web_page_finish(&d.w, 400);
-		goto out;
-	}
-	if (names.n == 0) {
-		names_list(&d, list);
+	for (size_t i = 0; i < m->names.n && rc == 0; i++)
+		if (m->results[i] == NULL)
+			rc = jg_api_metrics_read(req, d->service, m->names.v[i], d->authorization,
+						 &m->results[i], e);
+	*result = json_incref(m->results[0]);
+	return rc;
+}
+
+static void
+metrics_form(struct jg_web_debug *d, void *arg)
+{
+	struct metrics_load *m = arg;
+	range_selector(d, &m->names);
+}
+
+static int
+metrics_render(struct jg_web_debug *d, void *arg, json_t *result)
+{
+	struct metrics_load *m = arg;
+	struct jg_html *h = &d->w.h;
+	(void)result;
+
+	if (m->names.n == 0) {
+		names_list(d, m->list);
 	} else {
 		JG_HTML(h, "<p class=\"hint\">Point at a line for its values; each chart's table "
 			   "lists every point.</p><div id=\"charts\">");
-		for (size_t i = 0; i < names.n; i++) {
-			json_t *metrics = json_object_get(results[i], "metrics");
+		for (size_t i = 0; i < m->names.n; i++) {
+			json_t *metrics = json_object_get(m->results[i], "metrics");
 			if (json_array_size(metrics) == 0) {
 				JG_HTML(h, "<p class=\"empty no-series\">No point of <code>");
-				jg_html_text(h, names.v[i]);
+				jg_html_text(h, m->names.v[i]);
 				JG_HTML(h, "</code> in this range.</p>");
 				continue;
 			}
-			if (jg_web_metric_charts(h, results[i]) == JG_EINVAL) {
+			if (jg_web_metric_charts(h, m->results[i]) == JG_EINVAL) {
 				JG_HTML(h, "<p class=\"notice error\">The series of <code>");
-				jg_html_text(h, names.v[i]);
+				jg_html_text(h, m->names.v[i]);
 				JG_HTML(h, "</code> cannot be drawn.</p>");
 			}
 		}
 		JG_HTML(h, "</div>");
 	}
-	jg_web_page_finish(&d.w, 200);
-	jg_http_reply_header(reply, "Cache-Control", "no-store"); /* as the API's answer */
-out:
+	return 200;
+}
+
+static const char *const metrics_args[] = {"grant", "name", "since", "until", "step"};
+static const struct jg_web_debug_page metrics_page = {
+    .page = "metrics",
+    .capability = "read-metrics",
+    .args = metrics_args,
+    .nargs = sizeof(metrics_args) / sizeof(metrics_args[0]),
+    .title = "Metrics of",
+    .read = metrics_read,
+    .form = metrics_form,
+    .render = metrics_render,
+};
+
+static void
+handle_metrics_page(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct metrics_load m = {.parsed = 0};
+
+	jg_web_debug_run(req, reply, &metrics_page, &m);
 	for (size_t i = 0; i < MAX_NAMES; i++)
-		json_decref(results[i]);
-	json_decref(list);
-	jg_web_debug_end(&d);
+		json_decref(m.results[i]);
+	json_decref(m.list);
 }
 
 static const struct jg_route routes[] = {

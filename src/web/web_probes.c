@@ -250,45 +250,50 @@ deploy_form(struct jg_web_debug *d)
 		   "class=\"primary\">Deploy</button></form></section>");
 }
 
-/* The probes page (list and form); error: a refused deployment's message (status 4xx). */
-static void
-probes_page(struct jg_web_debug *d, const char *error, int status)
-{
-	struct jg_api_error e;
-	json_t *result = NULL;
-	char title[128];
+/* One showing of the probes page: a refused deployment's message (or NULL) and the status. */
+struct probes_show {
+	const char *error;
+	int status;
+};
 
-	snprintf(title, sizeof(title), "Probes of %s", d->service);
-	int rc = jg_api_probes_list(d->w.req, d->service, d->authorization, &result, &e);
-	if (rc != 0 && jg_web_debug_retry(d, &e))
-		rc = jg_api_probes_list(d->w.req, d->service, d->authorization, &result, &e);
-	if (rc != 0) {
-		jg_web_debug_error(d, title, &e);
-		return;
-	}
+static int
+probes_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e)
+{
+	(void)arg;
+	return jg_api_probes_list(d->w.req, d->service, d->authorization, result, e);
+}
+
+/* The probes page (list and form), with a refused deployment's message above it. */
+static int
+probes_render(struct jg_web_debug *d, void *arg, json_t *result)
+{
+	const struct probes_show *show = arg;
 	struct jg_html *h = &d->w.h;
-	jg_web_debug_page_start(d, title, "probes",
-				json_is_true(json_object_get(result, "redacted")));
-	if (error != NULL) {
+
+	if (show->error != NULL) {
 		JG_HTML(h, "<p class=\"notice error\" role=\"alert\" id=\"deploy-error\">"
 			   "Not deployed: ");
-		jg_html_text(h, error);
+		jg_html_text(h, show->error);
 		JG_HTML(h, "</p>");
 	}
 	probes_table(d, json_object_get(result, "probes"));
 	deploy_form(d);
-	jg_web_page_finish(&d->w, status);
-	jg_http_reply_header(d->w.reply, "Cache-Control", "no-store");
-	json_decref(result);
+	return show->status;
 }
+
+static const struct jg_web_debug_page probes_page = {
+    .page = "probes",
+    .capability = "deploy-probe",
+    .title = "Probes of",
+    .read = probes_read,
+    .render = probes_render,
+};
 
 static void
 handle_probes_page(struct jg_http_request *req, struct jg_http_reply *reply)
 {
-	struct jg_web_debug d;
-	if (jg_web_debug_begin(&d, req, reply, "deploy-probe") == 0)
-		probes_page(&d, NULL, 200);
-	jg_web_debug_end(&d);
+	struct probes_show show = {NULL, 200};
+	jg_web_debug_run(req, reply, &probes_page, &show);
 }
 
 /* A form field: 0 with out set ("" when absent), or JG_EINVAL/JG_ETOOBIG. */
@@ -395,7 +400,8 @@ handle_deploy(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (jg_web_debug_begin(&d, req, reply, "deploy-probe") != 0)
 		goto out;
 	if (form_spec(req, &spec, &why) != 0) {
-		probes_page(&d, why, 400); /* nothing recorded: the form again, and why */
+		/* nothing recorded: the form again, and why */
+		jg_web_debug_show(&d, &probes_page, &(struct probes_show){why, 400});
 		goto out;
 	}
 	int rc = jg_api_probe_deploy(req, d.service, d.authorization, spec, &out, &e);
@@ -405,7 +411,7 @@ handle_deploy(struct jg_http_request *req, struct jg_http_reply *reply)
 	if (rc != 0 && e.status == 400) {
 		snprintf(msg, sizeof(msg), "%s%s%s", e.message, e.field ? " - field " : "",
 			 e.field ? e.field : "");
-		probes_page(&d, msg, 400);
+		jg_web_debug_show(&d, &probes_page, &(struct probes_show){msg, 400});
 		goto out;
 	}
 	if (rc != 0) {
@@ -506,34 +512,35 @@ event_row(struct jg_html *h, json_t *ev)
 	JG_HTML(h, "</td></tr>");
 }
 
+/* arg: the {id} of the route (a const char **) */
 static void
-handle_events_page(struct jg_http_request *req, struct jg_http_reply *reply)
+events_title(const struct jg_web_debug *d, void *arg, char *buf, size_t len)
 {
-	struct jg_web_debug d;
-	struct jg_api_error e;
-	json_t *result = NULL;
-	const char *id = jg_http_param(req, "id");
-	char title[160];
+	const char *id = *(const char *const *)arg;
+	(void)d;
+	snprintf(buf, len, "Events of probe %.64s", id ? id : "");
+}
 
-	if (jg_web_debug_begin(&d, req, reply, "deploy-probe") != 0)
-		goto out;
-	snprintf(title, sizeof(title), "Events of probe %.64s", id ? id : "");
-	int rc = jg_api_probe_events_read(req, d.service, id, d.authorization, &result, &e);
-	if (rc != 0 && jg_web_debug_retry(&d, &e))
-		rc = jg_api_probe_events_read(req, d.service, id, d.authorization, &result, &e);
-	if (rc != 0) {
-		jg_web_debug_error(&d, title, &e);
-		goto out;
-	}
-	struct jg_html *h = &d.w.h;
+static int
+events_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e)
+{
+	const char *id = *(const char *const *)arg;
+	return jg_api_probe_events_read(d->w.req, d->service, id, d->authorization, result, e);
+}
+
+static int
+events_render(struct jg_web_debug *d, void *arg, json_t *result)
+{
+	struct jg_http_request *req = d->w.req;
+	const char *id = *(const char *const *)arg;
+
+	struct jg_html *h = &d->w.h;
 	json_t *events = json_object_get(result, "events");
 	json_t *next = json_object_get(result, "next_after");
-	jg_web_debug_page_start(&d, title, "probes",
-				json_is_true(json_object_get(result, "redacted")));
 	JG_HTML(h, "<nav class=\"actions probe-nav\"><a class=\"button secondary\" href=\"");
-	jg_web_debug_href(h, d.service, "probes", d.grant);
+	jg_web_debug_href(h, d->service, "probes", d->grant);
 	JG_HTML(h, "\">All probes</a> <a class=\"button\" id=\"refresh\" href=\"");
-	probe_href(h, &d, id, NULL);
+	probe_href(h, d, id, NULL);
 	if (jg_http_query(req, "after") != NULL) {
 		JG_HTML(h, "&amp;after=");
 		jg_html_url_part(h, jg_http_query(req, "after"));
@@ -559,17 +566,28 @@ handle_events_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	if (json_is_integer(next)) {
 		JG_HTML(h, "<p><a class=\"button\" rel=\"next\" id=\"later\" href=\"");
-		probe_href(h, &d, id, NULL);
+		probe_href(h, d, id, NULL);
 		JG_HTML(h, "&amp;after=");
 		jg_html_textf(h, "%lld", (long long)json_integer_value(next));
 		JG_HTML(h, "\">Later events</a></p>");
 	}
 	JG_HTML(h, "</section>");
-	jg_web_page_finish(&d.w, 200);
-	jg_http_reply_header(reply, "Cache-Control", "no-store"); /* as the API's answer */
-out:
-	json_decref(result);
-	jg_web_debug_end(&d);
+	return 200;
+}
+
+static const struct jg_web_debug_page events_page = {
+    .page = "probes",
+    .capability = "deploy-probe",
+    .title_of = events_title,
+    .read = events_read,
+    .render = events_render,
+};
+
+static void
+handle_events_page(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	const char *id = jg_http_param(req, "id");
+	jg_web_debug_run(req, reply, &events_page, &id);
 }
 
 static const struct jg_route routes[] = {

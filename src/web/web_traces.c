@@ -99,7 +99,7 @@ text_field(struct jg_html *h, const char *id, const char *name, const char *labe
 }
 
 static void
-search_form(struct jg_web_debug *d)
+search_form(struct jg_web_debug *d, void *arg)
 {
 	struct jg_html *h = &d->w.h;
 	struct jg_http_request *req = d->w.req;
@@ -109,6 +109,7 @@ search_form(struct jg_web_debug *d)
 	size_t lens[JG_TELEMETRY_ATTR_MAX], nattr = 0;
 	int known = 0;
 
+	(void)arg; /* the page's form (jg_web_debug_page) needs nothing more */
 	if (jg_http_query_all(req, "attr", attrs, lens, JG_TELEMETRY_ATTR_MAX, &nattr) != 0)
 		nattr = 0; /* too many: the read said so */
 	JG_HTML(h, "<form method=\"get\" class=\"filters debug-search trace-search\" "
@@ -244,40 +245,20 @@ trace_row(struct jg_web_debug *d, json_t *t)
 	JG_HTML(h, "</time></td></tr>");
 }
 
-static void
-handle_traces_page(struct jg_http_request *req, struct jg_http_reply *reply)
+static int
+traces_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e)
 {
-	struct jg_web_debug d;
-	struct jg_api_error e;
-	json_t *result = NULL;
-	char title[128];
-	int rc;
+	(void)arg;
+	return jg_api_traces_search_read(d->w.req, d->service, d->authorization, result, e);
+}
 
-	if (jg_web_debug_without_empty_args(req, reply, "traces", args, NARGS))
-		return;
-	if (jg_web_debug_begin(&d, req, reply, "read-traces") != 0)
-		goto out;
-	snprintf(title, sizeof(title), "Traces of %s", d.service);
-	rc = jg_api_traces_search_read(req, d.service, d.authorization, &result, &e);
-	if (rc != 0 && jg_web_debug_retry(&d, &e))
-		rc = jg_api_traces_search_read(req, d.service, d.authorization, &result, &e);
-	if (rc != 0 && e.status != 400) {
-		jg_web_debug_error(&d, title, &e);
-		goto out;
-	}
-	struct jg_html *h = &d.w.h;
-	/* a bad argument: the form again with what is wrong (nothing was read or recorded) */
-	jg_web_debug_page_start(&d, title, "traces",
-				rc == 0 ? json_is_true(json_object_get(result, "redacted"))
-					: !d.grant_pii);
-	search_form(&d);
-	if (rc != 0) {
-		JG_HTML(h, "<p class=\"notice error\" role=\"alert\">");
-		jg_html_text(h, e.message);
-		JG_HTML(h, "</p>");
-		jg_web_page_finish(&d.w, 400);
-		goto out;
-	}
+static int
+traces_render(struct jg_web_debug *d, void *arg, json_t *result)
+{
+	struct jg_http_request *req = d->w.req;
+	struct jg_html *h = &d->w.h;
+	(void)arg;
+
 	json_t *traces = json_object_get(result, "traces");
 	const char *searched = json_string_value(json_object_get(result, "searched_since"));
 	const char *limit = jg_http_query(req, "limit");
@@ -303,7 +284,7 @@ handle_traces_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		json_t *t;
 		json_array_foreach(traces, i, t)
 		{
-			trace_row(&d, t);
+			trace_row(d, t);
 		}
 		JG_HTML(h, "</tbody></table></div>");
 	}
@@ -314,65 +295,69 @@ handle_traces_page(struct jg_http_request *req, struct jg_http_reply *reply)
 		JG_HTML(h, " traces are shown; older ones may match too: narrow the time range");
 		if (limit == NULL || strcmp(limit, LIMIT_MAX) != 0) {
 			JG_HTML(h, ", or <a id=\"more\" href=\"");
-			jg_web_debug_href(h, d.service, "traces", d.grant);
+			jg_web_debug_href(h, d->service, "traces", d->grant);
 			kept_args(h, req, "limit");
 			JG_HTML(h, "&amp;limit=" LIMIT_MAX "\">show up to " LIMIT_MAX "</a>");
 		}
 		JG_HTML(h, ".</p>");
 	}
-	jg_web_page_finish(&d.w, 200);
-	jg_http_reply_header(reply, "Cache-Control", "no-store"); /* as the API's answer */
-out:
-	json_decref(result);
-	jg_web_debug_end(&d);
+	return 200;
 }
 
-static void
-handle_trace_page(struct jg_http_request *req, struct jg_http_reply *reply)
-{
-	struct jg_web_debug d;
-	struct jg_api_error e;
-	json_t *result = NULL;
-	char title[128];
-	const char *tid = jg_http_param(req, "trace_id");
-	int rc;
+static const struct jg_web_debug_page traces_page = {
+    .page = "traces",
+    .capability = "read-traces",
+    .args = args,
+    .nargs = NARGS,
+    .title = "Traces of",
+    .read = traces_read,
+    .form = search_form,
+    .render = traces_render,
+};
 
-	if (jg_web_debug_begin(&d, req, reply, "read-traces") != 0)
-		goto out;
-	snprintf(title, sizeof(title), "Trace of %s", d.service);
-	rc = jg_api_trace_read(req, d.service, tid, d.authorization, &result, &e);
-	if (rc != 0 && jg_web_debug_retry(&d, &e))
-		rc = jg_api_trace_read(req, d.service, tid, d.authorization, &result, &e);
-	if (rc != 0) {
-		jg_web_debug_error(&d, title, &e);
-		goto out;
-	}
+static void
+handle_traces_page(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	jg_web_debug_run(req, reply, &traces_page, NULL);
+}
+
+/* arg: the {trace_id} of the route (a const char **) */
+static int
+trace_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_error *e)
+{
+	const char *const *tid = arg;
+	return jg_api_trace_read(d->w.req, d->service, *tid, d->authorization, result, e);
+}
+
+static int
+trace_render(struct jg_web_debug *d, void *arg, json_t *result)
+{
+	struct jg_http_request *req = d->w.req;
+	const char *tid = *(const char *const *)arg;
 	const char *id = json_string_value(json_object_get(result, "trace_id"));
 	bool adjusted = jg_http_query(req, "adjust_skew") != NULL &&
 			strcmp(jg_http_query(req, "adjust_skew"), "true") == 0;
-	struct jg_html *h = &d.w.h;
-	jg_web_debug_page_start(&d, title, "traces",
-				json_is_true(json_object_get(result, "redacted")));
+	struct jg_html *h = &d->w.h;
 	JG_HTML(h, "<p class=\"trace-head\">Trace <code id=\"trace-id\">");
 	jg_html_text(h, id ? id : tid);
 	JG_HTML(h, "</code></p><nav class=\"actions trace-nav\" aria-label=\"this trace\">"
 		   "<a class=\"button secondary\" id=\"back\" href=\"");
-	jg_web_debug_href(h, d.service, "traces", d.grant);
+	jg_web_debug_href(h, d->service, "traces", d->grant);
 	JG_HTML(h, "\">Search traces</a>");
 	size_t i;
 	json_t *c;
-	json_array_foreach(d.grant_caps, i, c)
+	json_array_foreach(d->grant_caps, i, c)
 	{
 		if (json_is_string(c) && strcmp(json_string_value(c), "read-logs") == 0) {
 			JG_HTML(h, "<a class=\"button secondary\" id=\"its-logs\" href=\"");
-			jg_web_debug_href(h, d.service, "logs", d.grant);
+			jg_web_debug_href(h, d->service, "logs", d->grant);
 			JG_HTML(h, "&amp;trace_id=");
 			jg_html_url_part(h, id ? id : tid);
 			JG_HTML(h, "\">Its logs</a>");
 		}
 	}
 	JG_HTML(h, "<a class=\"button secondary\" id=\"skew\" href=\"");
-	trace_href(h, &d, id ? id : tid);
+	trace_href(h, d, id ? id : tid);
 	if (!adjusted)
 		JG_HTML(h, "&amp;adjust_skew=true\">Adjust for clock skew</a>");
 	else
@@ -382,11 +367,22 @@ handle_trace_page(struct jg_http_request *req, struct jg_http_reply *reply)
 	    jg_web_trace_spans(h, result, 0) != 0)
 		JG_HTML(h, "<p class=\"notice error\" role=\"alert\">Part of this trace could not "
 			   "be drawn.</p>");
-	jg_web_page_finish(&d.w, 200);
-	jg_http_reply_header(reply, "Cache-Control", "no-store"); /* as the API's answer */
-out:
-	json_decref(result);
-	jg_web_debug_end(&d);
+	return 200;
+}
+
+static const struct jg_web_debug_page trace_page = {
+    .page = "traces",
+    .capability = "read-traces",
+    .title = "Trace of",
+    .read = trace_read,
+    .render = trace_render,
+};
+
+static void
+handle_trace_page(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	const char *tid = jg_http_param(req, "trace_id");
+	jg_web_debug_run(req, reply, &trace_page, &tid);
 }
 
 static const struct jg_route routes[] = {

@@ -77,6 +77,35 @@ function entriesOf(jg, type) {
   return jg.db.entries().map((e) => e.json).filter((e) => e.type === type);
 }
 
+// alice's grant active now (read-logs, to ask a token for) and her probe grant approved to start
+// in 5 minutes: what a loss of her group is then tested against
+async function activeAndScheduled(a) {
+  const now = await a.post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
+  assert.equal(now.json.state, 'active', now.body);
+  const start = nowS() + 300;
+  const req = await a.probeAt(start);
+  assert.equal((await a.approve(req.json.id)).json.state, 'scheduled');
+  return { now, start, req };
+}
+
+// A token asked for by a caller whose groups no longer qualify: refused, nothing issued.
+function assertNoLongerQualifies(jg, refused) {
+  assert.equal(refused.status, 403, refused.body);
+  assert.match(refused.json.error.message, /no longer qualify/);
+  assert.equal(entriesOf(jg, 'token.issued').length, 0);
+}
+
+// The clock past the start of scheduled grant id: revoked by the sweeper, never activated; the
+// one grant.not_activated entry.
+async function passStartNotActivated(jg, setOffset, start, id) {
+  setOffset(start - nowS() + 1);
+  assert.equal(await waitState(jg, id, 'revoked'), 'revoked');
+  assert.equal(entriesOf(jg, 'grant.activated').length, 0);
+  const not = entriesOf(jg, 'grant.not_activated');
+  assert.equal(not.length, 1);
+  return not[0];
+}
+
 describe('scheduled start (the server clock moved with libfaketime)', () => {
   test('tokens refused before starts_at; active at starts_at for its duration; bounds of starts_at', async () => {
     const { jg, owner, setOffset } = await fakedServer();
@@ -191,31 +220,19 @@ describe('scheduled start (the server clock moved with libfaketime)', () => {
     const { jg, owner, setOffset } = await fakedServer();
     try {
       const a = actors(jg);
-      // an active grant of alice's, to issue a token for after she left the group
-      const now = await a.post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
-      assert.equal(now.json.state, 'active', now.body);
-      const start = nowS() + 300;
-      const req = await a.probeAt(start);
-      assert.equal((await a.approve(req.json.id)).json.state, 'scheduled');
+      const { now, start, req } = await activeAndScheduled(a);
       // the directory moves alice out of payments-eng; her next authentication carries that
       await jg.idp.setGroups('alice', ['sales']);
       delete jg.tokens.alice;
-      const refused = await a.issue(now.json.id);
-      assert.equal(refused.status, 403, refused.body);
-      assert.match(refused.json.error.message, /no longer qualify/);
-      assert.equal(entriesOf(jg, 'token.issued').length, 0);
-      setOffset(start - nowS() + 1);
-      assert.equal(await waitState(jg, req.json.id, 'revoked'), 'revoked');
+      assertNoLongerQualifies(jg, await a.issue(now.json.id));
+      const not = await passStartNotActivated(jg, setOffset, start, req.json.id);
       const row = jg.db.rows('SELECT ended_by, end_reason, activated_at FROM access_requests WHERE id = ?', [req.json.id])[0];
       assert.equal(row.ended_by, 'system');
       assert.match(row.end_reason, /no longer qualifies/);
       assert.equal(row.activated_at, null);
-      const not = entriesOf(jg, 'grant.not_activated');
-      assert.equal(not.length, 1);
-      assert.equal(not[0].actor, 'system');
-      assert.equal(not[0].data.grant, req.json.id);
-      assert.match(not[0].data.reason, /no longer qualifies/);
-      assert.equal(entriesOf(jg, 'grant.activated').length, 0);
+      assert.equal(not.actor, 'system');
+      assert.equal(not.data.grant, req.json.id);
+      assert.match(not.data.reason, /no longer qualifies/);
       // back in the group: a token again (the grant that was active all along)
       await jg.idp.setGroups('alice', ['payments-eng']);
       delete jg.tokens.alice;
@@ -229,11 +246,7 @@ describe('scheduled start (the server clock moved with libfaketime)', () => {
     const { jg, owner, setOffset } = await fakedServer();
     try {
       const a = actors(jg);
-      const now = await a.post('alice', '/v1/requests', { service: SVC, capabilities: ['read-logs'], duration: '1h', justification: 'checking gateway errors' });
-      assert.equal(now.json.state, 'active', now.body);
-      const start = nowS() + 300;
-      const req = await a.probeAt(start);
-      assert.equal((await a.approve(req.json.id)).json.state, 'scheduled');
+      const { now, start, req } = await activeAndScheduled(a);
       const old = jg.tokens.alice; // issued while alice was in payments-eng, still valid
       await sleep(1100); // the newer token's iat is a later second
       await jg.idp.setGroups('alice', ['sales']);
@@ -246,14 +259,8 @@ describe('scheduled start (the server clock moved with libfaketime)', () => {
       const withOld = (method, path) => jg.request(method, path, { ...json({}), headers: { ...json({}).headers, authorization: `Bearer ${old}` } });
       assert.equal((await withOld('GET', `/v1/requests/${req.json.id}`)).status, 200);
       assert.equal(groupsSeen(), '["sales"]');
-      const refused = await withOld('POST', `/v1/grants/${now.json.id}/token`);
-      assert.equal(refused.status, 403, refused.body);
-      assert.match(refused.json.error.message, /no longer qualify/);
-      assert.equal(entriesOf(jg, 'token.issued').length, 0);
-      setOffset(start - nowS() + 1);
-      assert.equal(await waitState(jg, req.json.id, 'revoked'), 'revoked');
-      assert.equal(entriesOf(jg, 'grant.activated').length, 0);
-      assert.equal(entriesOf(jg, 'grant.not_activated').length, 1);
+      assertNoLongerQualifies(jg, await withOld('POST', `/v1/grants/${now.json.id}/token`));
+      await passStartNotActivated(jg, setOffset, start, req.json.id);
       assert.equal((await withOld('POST', `/v1/grants/${req.json.id}/token`)).status, 409);
     } finally {
       await cleanup(owner);

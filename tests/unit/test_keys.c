@@ -535,6 +535,49 @@ test_key_public_pem_round_trip(void **state)
 	assert_int_equal(jg_key_read_public_pem(path, &pub, err, sizeof(err)), JG_EIO);
 }
 
+/*
+ * The raw bytes of a secret kind (what cursor.c and session_grant.c seal
+ * with): every key, numbered, oldest first, the very bytes of the ring's
+ * keys; a signing kind has no raw bytes to give.
+ */
+static void
+test_keys_load_raw(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_raw_keys raw;
+	struct jg_keyring *ring;
+	char err[512] = "";
+	uint8_t k[JG_KEY_RAW_BYTES];
+	size_t len;
+
+	generate(f);
+	assert_int_equal(jg_keys_rotate(f->dir, JG_KEY_CURSOR, NULL, err, sizeof(err)), 0);
+	assert_int_equal(jg_keys_load_raw(f->dir, JG_KEY_CURSOR, &raw, err, sizeof(err)), 0);
+	ring = load(f, JG_KEY_CURSOR);
+	assert_int_equal(raw.n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(raw.keys[i].number, i + 1);
+		len = sizeof(k);
+		assert_int_equal(EVP_PKEY_get_raw_private_key(ring->keys[i].pkey, k, &len), 1);
+		assert_int_equal(len, JG_KEY_RAW_BYTES);
+		assert_memory_equal(raw.keys[i].k, k, JG_KEY_RAW_BYTES);
+	}
+	assert_memory_not_equal(raw.keys[0].k, raw.keys[1].k, JG_KEY_RAW_BYTES);
+	assert_ptr_equal(jg_raw_keys_find(&raw, 2), &raw.keys[1]);
+	assert_null(jg_raw_keys_find(&raw, 3));
+	jg_keyring_free(ring);
+	/* each secret kind its own keys */
+	struct jg_raw_keys other;
+	assert_int_equal(jg_keys_load_raw(f->dir, JG_KEY_SESSION_TOKEN, &other, err, sizeof(err)),
+			 0);
+	assert_int_equal(other.n, 1);
+	assert_memory_not_equal(other.keys[0].k, raw.keys[0].k, JG_KEY_RAW_BYTES);
+	/* signing keys are not raw bytes */
+	assert_int_equal(jg_keys_load_raw(f->dir, JG_KEY_TOKEN, &other, err, sizeof(err)),
+			 JG_EINVAL);
+	assert_int_equal(other.n, 0);
+}
+
 int
 main(void)
 {
@@ -552,6 +595,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_keys_load_refuses_empty_or_missing, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_key_public_pem_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_load_raw, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
