@@ -3,12 +3,11 @@
  *
  *   web_session CONFIG USER GROUP
  *
- * Opens a session for USER (subject USER, one group GROUP) as a completed
- * browser sign-in does once the identity provider's ID token has verified
- * (login.c, jg_login_finish): the session row (jg_session_put, which also
- * records the groups seen) and its auth.login audit entry in one audit
- * transaction, with the session lifetime of CONFIG.  It prints the
- * session cookie's value.  The benchmark thus needs no identity provider,
+ * Opens a session for USER (subject USER, one group GROUP) with the
+ * function a completed browser sign-in ends with (jg_login_open_session):
+ * the session row (which also records the groups seen) and its auth.login
+ * audit entry in one audit transaction, with the session lifetime of
+ * CONFIG.  It prints the session cookie's value.  The benchmark thus needs no identity provider,
  * and the server reads the session exactly as it reads a browser's: the
  * debugging pages see a signed-in person, mint and keep their token as
  * for anyone.  The entry says "via": "bench" (not "browser"): the log of a
@@ -24,30 +23,7 @@
 #include "jitgate/cli.h"
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
-#include "jitgate/session.h"
-
-struct signin {
-	const struct jg_identity *id;
-	int64_t now, lifetime;
-	char token[JG_SESSION_TOKEN_LEN + 1];
-	char csrf[JG_SESSION_TOKEN_LEN + 1];
-};
-
-static int
-signin_fn(struct jg_audit_tx *tx, void *vctx)
-{
-	struct signin *s = vctx;
-	char actor[300];
-	int rc =
-	    jg_session_put(jg_audit_tx_conn(tx), s->id, s->now, s->lifetime, s->token, s->csrf);
-	if (rc != 0)
-		return rc;
-	snprintf(actor, sizeof(actor), "user:%s", s->id->sub);
-	json_t *data = json_pack("{s:s}", "via", "bench");
-	rc = jg_audit_tx_append(tx, "auth.login", actor, data, NULL);
-	json_decref(data);
-	return rc;
-}
+#include "jitgate/login.h"
 
 int
 main(int argc, char **argv)
@@ -56,7 +32,7 @@ main(int argc, char **argv)
 	struct jg_store *store = NULL;
 	struct jg_audit *audit = NULL;
 	struct jg_identity id = {0};
-	struct signin s = {0};
+	char token[JG_SESSION_TOKEN_LEN + 1] = {0};
 	int rc = 1;
 
 	if (argc != 4) {
@@ -75,18 +51,16 @@ main(int argc, char **argv)
 	if ((id.groups[0] = strdup(argv[3])) == NULL)
 		goto out;
 	id.ngroups = 1;
-	s.id = &id;
-	s.now = jg_clock_now();
-	s.lifetime = cfg->auth_session_lifetime;
-	if (jg_audit_run(audit, signin_fn, &s) != 0) {
+	if (jg_login_open_session(audit, &id, jg_clock_now(), cfg->auth_session_lifetime, "bench",
+				  token) != 0) {
 		fprintf(stderr,
 			"web_session: the session and its auth.login entry were not written\n");
 		goto out;
 	}
-	printf("%s\n", s.token);
+	printf("%s\n", token);
 	rc = 0;
 out:
-	OPENSSL_cleanse(&s, sizeof(s));
+	OPENSSL_cleanse(token, sizeof(token));
 	jg_identity_clear(&id);
 	jg_audit_free(audit);
 	jg_store_close(store);

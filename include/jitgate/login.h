@@ -79,6 +79,17 @@ int jg_login_finish(const struct jg_login_ctx *ctx, const struct jg_login_answer
     __attribute__((warn_unused_result));
 
 /*
+ * Opens a session for id as a finished sign-in does: the session row and
+ * its auth.login entry (data {"via": via}, via a short fixed word saying
+ * how the person signed in) in one audit transaction.  token receives the
+ * session cookie's value (wipe it after use).  0, or the audit writer's
+ * error (nothing was written).
+ */
+int jg_login_open_session(struct jg_audit *audit, const struct jg_identity *id, int64_t now,
+			  int64_t lifetime, const char *via, char token[JG_SESSION_TOKEN_LEN + 1])
+    __attribute__((warn_unused_result));
+
+/*
  * Ends the session whose cookie value is token, with an auth.logout entry
  * by actor in the same transaction.  0, or the audit writer's error (the
  * session is kept).

@@ -101,6 +101,7 @@ out:
 struct login_job {
 	const struct jg_identity *id;
 	int64_t now, lifetime;
+	const char *via;
 	char token[JG_SESSION_TOKEN_LEN + 1];
 	char csrf[JG_SESSION_TOKEN_LEN + 1];
 };
@@ -115,9 +116,22 @@ login_fn(struct jg_audit_tx *tx, void *vctx)
 	if (rc != 0)
 		return rc;
 	snprintf(actor, sizeof(actor), "user:%s", j->id->sub);
-	json_t *data = json_pack("{s:s}", "via", "browser");
+	json_t *data = json_pack("{s:s}", "via", j->via);
 	rc = jg_audit_tx_append(tx, "auth.login", actor, data, NULL);
 	json_decref(data);
+	return rc;
+}
+
+int
+jg_login_open_session(struct jg_audit *audit, const struct jg_identity *id, int64_t now,
+		      int64_t lifetime, const char *via, char token[JG_SESSION_TOKEN_LEN + 1])
+{
+	struct login_job job = {.id = id, .now = now, .lifetime = lifetime, .via = via};
+	int rc = jg_audit_run(audit, login_fn, &job);
+
+	if (rc == 0)
+		memcpy(token, job.token, sizeof(job.token));
+	OPENSSL_cleanse(&job, sizeof(job));
 	return rc;
 }
 
@@ -182,15 +196,12 @@ jg_login_finish(const struct jg_login_ctx *ctx, const struct jg_login_answer *a,
 			rc = JG_EDENIED;
 		goto out;
 	}
-	struct login_job job = {.id = &id, .now = ctx->now, .lifetime = ctx->session_lifetime};
-	if (jg_audit_run(ctx->audit, login_fn, &job) != 0) {
+	if (jg_login_open_session(ctx->audit, &id, ctx->now, ctx->session_lifetime, "browser",
+				  out->token) != 0) {
 		rc = unavailable(why, whylen, "The audit log cannot be written; nothing was done.");
-		OPENSSL_cleanse(&job, sizeof(job));
 		goto out;
 	}
-	memcpy(out->token, job.token, sizeof(out->token));
 	snprintf(out->return_to, sizeof(out->return_to), "%s", flow.return_to);
-	OPENSSL_cleanse(&job, sizeof(job));
 out:
 	if (id_token) {
 		OPENSSL_cleanse(id_token, strlen(id_token));
