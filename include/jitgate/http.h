@@ -85,10 +85,13 @@ void jg_http_query_each(const struct jg_http_request *req,
 			int (*fn)(void *ctx, const char *name, const char *value, size_t len),
 			void *ctx);
 /*
- * Reads query argument name as a decimal integer in [0, max].  Absent:
- * *out = def, returns 0.  Malformed or out of range: fills reply with a 400
- * naming the argument and returns JG_EINVAL.
+ * Reads query argument name as a decimal integer in [0, max], one spelling
+ * per value (no leading zeros).  Absent: *out = def, returns 0.  Malformed
+ * or out of range: JG_EINVAL, and nothing is replied (the caller says why).
  */
+int jg_http_query_u64_value(const struct jg_http_request *req, const char *name, uint64_t def,
+			    uint64_t max, uint64_t *out);
+/* jg_http_query_u64_value() that fills reply with a 400 naming the argument when it fails. */
 int jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply,
 		      const char *name, uint64_t def, uint64_t max, uint64_t *out);
 /*

@@ -10,7 +10,6 @@
 #include "jitgate/clock.h"
 #include "jitgate/codec.h"
 #include "jitgate/error.h"
-#include "jitgate/parse.h"
 #include "jitgate/telemetry.h"
 
 static int
@@ -116,22 +115,13 @@ int
 jg_tq_u64_e(const struct jg_http_request *req, struct jg_api_error *e, const char *name,
 	    uint64_t def, uint64_t max, uint64_t *out)
 {
-	const char *v = jg_http_query(req, name);
-	uint64_t n;
+	int rc = jg_http_query_u64_value(req, name, def, max, out);
 
-	if (v == NULL) {
-		*out = def;
-		return 0;
-	}
-	/* one spelling per value: no leading zeros (as jg_http_query_u64) */
-	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0')) {
+	if (rc != 0)
 		jg_api_error_set(e, 400, "bad_request",
 				 "query argument '%s' must be a decimal integer from 0 to %llu",
 				 name, (unsigned long long)max);
-		return JG_EINVAL;
-	}
-	*out = n;
-	return 0;
+	return rc;
 }
 
 bool

@@ -393,8 +393,8 @@ jg_http_query_each(const struct jg_http_request *req,
 }
 
 int
-jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
-		  uint64_t def, uint64_t max, uint64_t *out)
+jg_http_query_u64_value(const struct jg_http_request *req, const char *name, uint64_t def,
+			uint64_t max, uint64_t *out)
 {
 	const char *v = jg_http_query(req, name);
 	uint64_t n;
@@ -404,14 +404,23 @@ jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply
 		return 0;
 	}
 	/* one spelling per value: no leading zeros */
-	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0')) {
+	if (jg_parse_u64(v, 0, max, &n) != 0 || (v[0] == '0' && v[1] != '\0'))
+		return JG_EINVAL;
+	*out = n;
+	return 0;
+}
+
+int
+jg_http_query_u64(const struct jg_http_request *req, struct jg_http_reply *reply, const char *name,
+		  uint64_t def, uint64_t max, uint64_t *out)
+{
+	int rc = jg_http_query_u64_value(req, name, def, max, out);
+
+	if (rc != 0)
 		jg_http_reply_error(reply, 400, "bad_request",
 				    "query argument '%s' must be a decimal integer from 0 to %llu",
 				    name, (unsigned long long)max);
-		return JG_EINVAL;
-	}
-	*out = n;
-	return 0;
+	return rc;
 }
 
 void
