@@ -17,6 +17,7 @@ import {
   launchChromium, closeBrowser, runCli, postAs, signIn as signInAs, sessionRequest, screenshot, auditEntries, ofType, requestActive,
 } from './lib/debug-browser.mjs';
 
+const PHONE = { width: 390, height: 844 };
 const SVC = 'payment-service';
 const EMAIL = 'jane.doe@example.com';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -130,7 +131,12 @@ describe('the logs page in Chromium', () => {
     assert.equal(rowsKept(grants.read), 1);
     const kept = jg.db.rows('SELECT sealed FROM session_grant_tokens WHERE grant_id = ?', [grants.read])[0].sealed;
     assert.ok(!Buffer.from(kept).toString('latin1').includes('eyJ'), 'the stored token is not encrypted');
-    await shot(page, 'debug-logs');
+    // on a phone the same page fits the screen's width (the records wrap, nothing scrolls sideways)
+    const desktop = page.viewportSize();
+    await page.setViewportSize(PHONE);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the logs page scrolls sideways on a phone');
+    await page.setViewportSize(desktop);
+    await screenshot(page, 'debug-logs', { phone: PHONE });
   });
 
   test('search, level, paging with the sealed cursor keep the query and the grant', async () => {
