@@ -22,9 +22,43 @@
 #include "jitgate/audit.h"
 #include "jitgate/store.h"
 
-#define JG_PROBE_ID_MAX	    64	  /* bytes of a probe id */
-#define JG_PROBE_LIST_MAX   500	  /* probes a list shows */
-#define JG_PROBE_MAX_EVENTS 10000 /* events stored per probe; then ingest is refused */
+#define JG_PROBE_ID_MAX	   64  /* bytes of a probe id */
+#define JG_PROBE_LIST_MAX  500 /* probes a list shows */
+#define JG_PROBE_BATCH_MAX 100 /* events in one batch (JG_AGENTS_MAX_BATCH) */
+
+/*
+ * The limits of one probe (docs/agents.md, "Limits"): each member has a
+ * default and bounds; the server enforces max_hits, the rate and the shape
+ * (depth, string bytes, collection items, fields) of what it stores, the
+ * agent all of them (max_cpu_ms_per_second only the agent can measure).
+ */
+struct jg_probe_limits {
+	int64_t max_hits, max_events_per_second, max_depth, max_string_bytes, max_collection_items,
+	    max_fields, max_cpu_ms_per_second;
+};
+
+/*
+ * Reads a deploy body's "limits" (NULL: absent) into *out, defaults for the
+ * members left out.  0; JG_EINVAL with *bad the offending member's name
+ * ("limits" for a non-object or an unknown member) and why (a sentence) when
+ * it is not an integer within its bounds.
+ */
+int jg_probe_limits_parse(const json_t *limits, struct jg_probe_limits *out, const char **bad,
+			  char *why, size_t why_len);
+
+/* The limits as the API shows them: an object with all seven members (caller decrefs). */
+json_t *jg_probe_limits_json(const struct jg_probe_limits *l);
+
+/*
+ * Whether one event's captured values fit l (docs/agents.md, "Shape"):
+ * each member of "args" and the "return" and "error" values at depth 1,
+ * nothing deeper than max_depth, no string longer than max_string_bytes,
+ * no array longer than max_collection_items, no object with more than
+ * max_fields members ("args" itself included; "args" is an object or null,
+ * anything else does not fit).  The event's other members are not captured
+ * values and are not checked here.
+ */
+bool jg_probe_event_fits(const json_t *event, const struct jg_probe_limits *l);
 
 /* Probe ids are "prb_" and base64url: anything else names no probe. */
 #define JG_PROBE_ID_PREFIX "prb_"
@@ -51,7 +85,7 @@ int jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t no
 /*
  * The live probes of service at now, oldest first, at most JG_PROBE_LIST_MAX:
  * *probes = [{id, grant, function, capture_args, capture_return,
- * sampling_rate, conditions, created_by, created_at, expires_at, events}]
+ * sampling_rate, conditions, created_by, created_at, expires_at, limits, events}]
  * (caller decrefs), events being the number of its events stored now.  With redact, the values of
  * conditions on personal data (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store);
  * JG_ENOMEM (a list that could not be redacted is not returned).
@@ -61,7 +95,7 @@ int jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, boo
 
 /*
  * What an agent of service runs at now: its live probes as [{id, function,
- * capture_args, capture_return, sampling_rate, conditions, expires_at}]
+ * capture_args, capture_return, sampling_rate, conditions, expires_at, limits}]
  * (caller decrefs).  0 or JG_EUNAVAIL.
  */
 int jg_probe_live_for_agent(struct jg_store *s, const char *service, int64_t now, json_t **probes);
@@ -74,19 +108,50 @@ int jg_probe_live_for_agent(struct jg_store *s, const char *service, int64_t now
 int jg_probe_delete(struct jg_store *s, const char *service, const char *grant, const char *id,
 		    int64_t now);
 
+/* What one batch came to (jg_probe_events_ingest). */
+struct jg_probe_ingest_result {
+	size_t stored;		   /* events stored, in order */
+	int64_t first_id, last_id; /* their ids (0 when none) */
+	size_t nrefused;
+	struct {
+		size_t index;	  /* in the batch */
+		const char *code; /* "max_hits", "rate" or "over_limits" (static) */
+	} refused[JG_PROBE_BATCH_MAX];
+	bool disabled; /* this batch reached max_hits: the probe is disabled now */
+};
+
 /*
- * Stores events texts[0..n) (compact JSON, checked whole by the caller) for
- * probe of service, sent with ingest key key_id, in one transaction of the
- * audit writer together with one probe.events.ingested entry (count, ids
- * and the SHA-256 of what was stored).  The probe's liveness is re-read in
- * that transaction, so a revocation that commits first wins.  Returns 0
- * with the ids stored in *first_id..*last_id; JG_ENOTFOUND (no such probe
- * of this service), JG_ECONFLICT (not live), JG_ETOOBIG (past
- * JG_PROBE_MAX_EVENTS); anything else: nothing was stored.
+ * Stores the events texts[0..n) (compact JSON objects, n at most
+ * JG_PROBE_BATCH_MAX, checked by the caller) that fit probe of service,
+ * sent with ingest key key_id, in one transaction of the audit writer.  In
+ * it: the probe's row is read (locked FOR UPDATE on PostgreSQL, so two
+ * replicas take turns) with its liveness, limits and token bucket; its
+ * stored events are counted; then each event in order is refused
+ * "over_limits" when it does not fit the shape (jg_probe_event_fits),
+ * "max_hits" when the probe holds max_hits events, "rate" when the bucket
+ * (max_events_per_second a second, burst max_events_per_second, refilled
+ * from its last use to now_ms, in milliseconds) holds less than one token,
+ * and stored otherwise; events are received at now_ms / 1000 (seconds).  The bucket is
+ * written back; one probe.events.ingested entry records what was stored
+ * (when anything was), and when the probe now holds max_hits events it is
+ * disabled with a probe.disabled entry.  A revocation that commits first
+ * wins.  0 with *r filled; JG_ENOTFOUND (no such probe of this service),
+ * JG_ECONFLICT (not live), JG_EDENIED (disabled); anything else: nothing
+ * was stored.
  */
 int jg_probe_events_ingest(struct jg_audit *a, const char *service, const char *key_id,
-			   const char *probe, char *const *texts, size_t n, int64_t now,
-			   int64_t *first_id, int64_t *last_id);
+			   const char *probe, char *const *texts, size_t n, int64_t now_ms,
+			   struct jg_probe_ingest_result *r);
+
+/*
+ * The agent of service reports that its CPU guard disabled probe (cost
+ * cpu_ms_per_second): the probe is disabled ("cpu") with a probe.disabled
+ * entry in one transaction of the audit writer.  0; JG_ENOTFOUND (no such
+ * probe of this service), JG_ECONFLICT (not live, or already disabled);
+ * anything else: nothing changed.
+ */
+int jg_probe_disable_cpu(struct jg_audit *a, const char *service, const char *key_id,
+			 const char *probe, double cpu_ms_per_second, int64_t now);
 
 /* A page of the events of one probe, for the holder of its grant. */
 struct jg_probe_events_query {

@@ -4,7 +4,11 @@
  *
  *   GET  /v1/agents/probes?service=NAME        ingest key of NAME: its live probes
  *   POST /v1/agents/probes/{id}/events         ingest key of the probe's service:
- *                                              {"events":[{...}, ...]} (1 to 100)
+ *                                              {"events":[{...}, ...]} (1 to 100):
+ *                                              those that fit stored, the rest refused
+ *                                              per event (max_hits, rate, over_limits)
+ *   POST /v1/agents/probes/{id}/disable        ingest key: the agent's CPU guard
+ *                                              disabled the probe (audited)
  *   GET  /v1/services/{svc}/probes/{id}/events?limit=&after=
  *                                              guarded (deploy-probe,
  *                                              probe.events.read): the events,
@@ -15,10 +19,11 @@
  * with the probes page)
  * (probes.h: which probes are live, the batch stored with its audit entry
  * in one transaction, the events read and redacted), the reply.  A batch
- * of events is checked whole here before anything is stored; a revocation
- * that commits first wins and the batch is refused (409), never
- * half-stored.  Events read by a token without read-pii are redacted; one
- * that cannot be is withheld.
+ * is checked whole here for form (a malformed one is a 400 and nothing is
+ * stored); probes.c then stores the events that fit the probe's limits and
+ * refuses the rest one by one; a revocation that commits first wins and
+ * the batch is refused (409) with nothing stored.  Events read by a token without read-pii are
+ * redacted; one that cannot be is withheld.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +45,9 @@
 #define MAX_EVENT_BYTES	 16384 /* one event, as compact JSON */
 #define MAX_EVENT_DEPTH	 32    /* nested objects/arrays, within what redact.h can walk */
 #define POLL_SECONDS	 10    /* advised to agents */
+
+/* a batch's refusals fit the result probes.c fills */
+_Static_assert(MAX_BATCH_EVENTS <= JG_PROBE_BATCH_MAX, "a batch larger than probes.c takes");
 
 static void
 no_store(struct jg_http_reply *reply)
@@ -183,8 +191,8 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	const char *id = jg_http_param(req, "id");
 	char *texts[MAX_BATCH_EVENTS];
 	size_t n = 0;
-	json_t *body = NULL;
-	int64_t first = 0, last = 0;
+	json_t *body = NULL, *refused = NULL;
+	struct jg_probe_ingest_result r;
 
 	if (jg_api_require_ingest(req, reply, &who) != 0)
 		return;
@@ -200,15 +208,21 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	json_decref(body);
 	int rc = jg_probe_events_ingest(app->audit, who.service, who.key_id, id, texts, n,
-					jg_clock_now(), &first, &last);
+					jg_clock_now_ms(), &r);
 	for (size_t i = 0; i < n; i++)
 		free(texts[i]);
 	switch (rc) {
 	case 0:
+		refused = json_array();
+		for (size_t i = 0; refused != NULL && i < r.nrefused; i++)
+			json_array_append_new(refused, json_pack("{s:I,s:s}", "index",
+								 (json_int_t)r.refused[i].index,
+								 "code", r.refused[i].code));
 		jg_http_reply_json(reply, 201,
-				   json_pack("{s:s,s:I,s:I,s:I}", "probe", id, "stored",
-					     (json_int_t)n, "first_id", (json_int_t)first,
-					     "last_id", (json_int_t)last));
+				   json_pack("{s:s,s:I,s:I,s:I,s:o}", "probe", id, "stored",
+					     (json_int_t)r.stored, "first_id",
+					     (json_int_t)r.first_id, "last_id",
+					     (json_int_t)r.last_id, "refused", refused));
 		break;
 	case JG_ENOTFOUND:
 		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
@@ -218,15 +232,76 @@ handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 				    "the probe is no longer live (expired, removed, or its grant "
 				    "ended): stop it; nothing was stored");
 		break;
-	case JG_ETOOBIG:
-		jg_http_reply_error(reply, 409, "probe_event_limit",
-				    "the probe has reached its limit of %d stored events: stop it; "
-				    "nothing was stored",
-				    JG_PROBE_MAX_EVENTS);
+	case JG_EDENIED:
+		jg_http_reply_error(reply, 409, "probe_disabled",
+				    "the probe is disabled (it reached a limit): stop it; nothing "
+				    "was stored");
 		break;
 	default:
 		jg_http_reply_error(reply, 503, "unavailable",
 				    "the events could not be stored; nothing was stored");
+		break;
+	}
+}
+
+/* ---- POST /v1/agents/probes/{id}/disable ---------------------------------- */
+
+static void
+handle_disable(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	struct jg_ingest_caller who;
+	const char *id = jg_http_param(req, "id"), *key;
+	json_t *body = NULL, *v;
+
+	if (jg_api_require_ingest(req, reply, &who) != 0)
+		return;
+	if (!jg_probe_id_valid(id)) {
+		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
+		return;
+	}
+	if (jg_http_body_json(req, reply, &body) != 0)
+		return;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "reason") != 0 && strcmp(key, "cpu_ms_per_second") != 0) {
+			jg_http_reply_error(reply, 400, "bad_request",
+					    "unknown field '%.64s': the body is "
+					    "{\"reason\":\"cpu\",\"cpu_ms_per_second\":N}",
+					    key);
+			json_decref(body);
+			return;
+		}
+	}
+	const char *reason = json_string_value(json_object_get(body, "reason"));
+	v = json_object_get(body, "cpu_ms_per_second");
+	double cpu = json_is_number(v) ? json_number_value(v) : -1.0;
+	if (reason == NULL || strcmp(reason, "cpu") != 0 || !json_is_number(v) || !(cpu >= 0.0) ||
+	    cpu > 1000.0) {
+		json_decref(body);
+		jg_http_reply_error(reply, 400, "bad_request",
+				    "the body is {\"reason\":\"cpu\",\"cpu_ms_per_second\":N}, N "
+				    "a number from 0 to 1000");
+		return;
+	}
+	json_decref(body);
+	int rc = jg_probe_disable_cpu(app->audit, who.service, who.key_id, id, cpu, jg_clock_now());
+	switch (rc) {
+	case 0:
+		jg_http_reply_json(reply, 200,
+				   json_pack("{s:s,s:s}", "probe", id, "disabled", "cpu"));
+		break;
+	case JG_ENOTFOUND:
+		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
+		break;
+	case JG_ECONFLICT:
+		jg_http_reply_error(reply, 409, "probe_not_live",
+				    "the probe is no longer live (expired, removed, disabled, or "
+				    "its grant ended)");
+		break;
+	default:
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the probe could not be disabled; nothing changed");
 		break;
 	}
 }
@@ -254,6 +329,7 @@ handle_events_get(struct jg_http_request *req, struct jg_http_reply *reply)
 static const struct jg_route routes[] = {
     {"GET", "/v1/agents/probes", handle_poll, NULL, 0},
     {"POST", "/v1/agents/probes/{id}/events", handle_events_post, NULL, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/agents/probes/{id}/disable", handle_disable, NULL, JG_ROUTE_JSON_BODY},
     {"GET", "/v1/services/{svc}/probes/{id}/events", handle_events_get, NULL,
      JG_ROUTE_INLINE | JG_ROUTE_STORE},
 };

@@ -2,7 +2,7 @@
  * api_probes.c - dynamic probes behind the guard (capability deploy-probe).
  *
  *   POST   /v1/services/{svc}/probes        deploy {function, capture_args, capture_return,
- *                                            sampling_rate, duration, conditions}
+ *                                            sampling_rate, duration, conditions, limits}
  *   GET    /v1/services/{svc}/probes        the live probes of the service
  *   DELETE /v1/services/{svc}/probes/{id}   remove one
  *
@@ -73,7 +73,8 @@ static int
 check_spec(json_t *b, struct jg_api_error *e)
 {
 	static const char *const fields[] = {"function",      "capture_args", "capture_return",
-					     "sampling_rate", "duration",     "conditions"};
+					     "sampling_rate", "duration",     "conditions",
+					     "limits"};
 	const char *key;
 	json_t *v;
 
@@ -84,7 +85,7 @@ check_spec(json_t *b, struct jg_api_error *e)
 	json_object_foreach(b, key, v)
 	{
 		int known = 0;
-		for (size_t i = 0; i < 6; i++)
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 			known |= strcmp(key, fields[i]) == 0;
 		if (!known)
 			return bad(e, key, "unknown field");
@@ -128,6 +129,15 @@ check_spec(json_t *b, struct jg_api_error *e)
 			    e, "conditions",
 			    "each condition is {field, op: eq|gt|lt|contains, value} (gt/lt need "
 			    "a number)");
+	}
+	struct jg_probe_limits lim;
+	const char *member;
+	char why[200];
+	if (jg_probe_limits_parse(json_object_get(b, "limits"), &lim, &member, why, sizeof(why)) !=
+	    0) {
+		jg_api_error_set(e, 400, "bad_request", "%s", why);
+		e->field = member;
+		return JG_EINVAL;
 	}
 	return 0;
 }
@@ -202,7 +212,14 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 		return JG_EUNAVAIL;
 	}
 	json_t *out = json_deep_copy(body);
-	if (out == NULL || json_object_set_new(out, "id", json_string(id)) != 0 ||
+	struct jg_probe_limits lim;
+	const char *member;
+	char lim_why[200];
+	/* checked above: the full limits the probe was stored with, defaults included */
+	(void)jg_probe_limits_parse(json_object_get(body, "limits"), &lim, &member, lim_why,
+				    sizeof(lim_why));
+	if (out == NULL || json_object_set_new(out, "limits", jg_probe_limits_json(&lim)) != 0 ||
+	    json_object_set_new(out, "id", json_string(id)) != 0 ||
 	    json_object_set_new(out, "grant", json_string(g.claims.grant)) != 0 ||
 	    json_object_set_new(out, "expires_at", json_integer(until)) != 0 ||
 	    json_object_set_new(out, "duration", json_integer(until - now)) != 0) {

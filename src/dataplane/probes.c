@@ -12,11 +12,15 @@
  * owner.  A list is read a page of candidates at a time, each page one
  * query without a transaction (live_probes says why that is consistent).
  *
- * A batch of events is stored by one audit work function: the probe's
- * liveness re-read, the per-probe cap, the rows, and one
- * probe.events.ingested entry holding the SHA-256 of what was stored.
+ * A batch of events is stored by one audit work function: the probe's row
+ * re-read (liveness, limits, token bucket; locked on PostgreSQL), its
+ * events counted, each event stored or refused in order, the bucket
+ * written back, one probe.events.ingested entry holding the SHA-256 of
+ * what was stored, and when max_hits is reached the probe disabled with a
+ * probe.disabled entry - all in that one transaction.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +43,142 @@ jg_probe_id_valid(const char *id)
 	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
+/* ---- limits ------------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	size_t off;
+	int64_t def, lo, hi;
+} limit_defs[] = {
+#define LIM(m, d, l, h)                                                                            \
+	{                                                                                          \
+#m, offsetof(struct jg_probe_limits, m), d, l, h                                   \
+	}
+    LIM(max_hits, 100, 1, 10000),
+    LIM(max_events_per_second, 10, 1, 100),
+    LIM(max_depth, 3, 1, 8),
+    LIM(max_string_bytes, 255, 16, 4096),
+    LIM(max_collection_items, 100, 1, 1000),
+    LIM(max_fields, 20, 1, 100),
+    LIM(max_cpu_ms_per_second, 5, 1, 100),
+#undef LIM
+};
+#define NLIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
+
+static int64_t *
+limit_at(struct jg_probe_limits *l, size_t i)
+{
+	return (int64_t *)((char *)l + limit_defs[i].off);
+}
+
+int
+jg_probe_limits_parse(const json_t *limits, struct jg_probe_limits *out, const char **bad,
+		      char *why, size_t why_len)
+{
+	const char *key;
+	json_t *v;
+
+	for (size_t i = 0; i < NLIMITS; i++)
+		*limit_at(out, i) = limit_defs[i].def;
+	*bad = NULL;
+	if (limits == NULL)
+		return 0;
+	if (!json_is_object(limits)) {
+		*bad = "limits";
+		snprintf(why, why_len,
+			 "'limits' must be an object such as {\"max_hits\": 100} (members left out "
+			 "take their defaults)");
+		return JG_EINVAL;
+	}
+	json_object_foreach((json_t *)limits, key, v)
+	{
+		size_t i = 0;
+		while (i < NLIMITS && strcmp(key, limit_defs[i].name) != 0)
+			i++;
+		if (i == NLIMITS) {
+			*bad = "limits";
+			snprintf(why, why_len, "unknown limit '%.64s'", key);
+			return JG_EINVAL;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < limit_defs[i].lo ||
+		    json_integer_value(v) > limit_defs[i].hi) {
+			*bad = limit_defs[i].name;
+			snprintf(why, why_len, "'limits.%s' must be an integer from %lld to %lld",
+				 limit_defs[i].name, (long long)limit_defs[i].lo,
+				 (long long)limit_defs[i].hi);
+			return JG_EINVAL;
+		}
+		*limit_at(out, i) = json_integer_value(v);
+	}
+	return 0;
+}
+
+json_t *
+jg_probe_limits_json(const struct jg_probe_limits *l)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o != NULL && i < NLIMITS; i++)
+		if (json_object_set_new(o, limit_defs[i].name,
+					json_integer(*limit_at((struct jg_probe_limits *)l, i))) !=
+		    0) {
+			json_decref(o);
+			o = NULL;
+		}
+	return o;
+}
+
+/* Whether value v at depth d (1: an argument, the return or the error) fits l. */
+static bool
+value_fits(const json_t *v, int64_t d, const struct jg_probe_limits *l)
+{
+	const char *k;
+	json_t *c;
+	size_t i;
+
+	if (json_is_string(v))
+		return (int64_t)json_string_length(v) <= l->max_string_bytes;
+	if (!json_is_object(v) && !json_is_array(v))
+		return true;
+	/* an object or array at max_depth is sent empty: nothing is deeper */
+	if (d >= l->max_depth)
+		return json_is_object(v) ? json_object_size(v) == 0 : json_array_size(v) == 0;
+	if (json_is_array(v)) {
+		if ((int64_t)json_array_size(v) > l->max_collection_items)
+			return false;
+		json_array_foreach(v, i, c) if (!value_fits(c, d + 1, l)) return false;
+		return true;
+	}
+	if ((int64_t)json_object_size(v) > l->max_fields)
+		return false;
+	json_object_foreach((json_t *)v, k, c) if (!value_fits(c, d + 1, l)) return false;
+	return true;
+}
+
+bool
+jg_probe_event_fits(const json_t *event, const struct jg_probe_limits *l)
+{
+	json_t *args = json_object_get(event, "args"), *c;
+	const char *k;
+
+	if (args != NULL && !json_is_null(args)) { /* null: no arguments captured */
+		/* args is the object of the arguments: counted as an object, its members at depth 1
+		 */
+		if (!json_is_object(args) || (int64_t)json_object_size(args) > l->max_fields)
+			return false;
+		json_object_foreach(args, k, c) if (!value_fits(c, 1, l)) return false;
+	}
+	return value_fits(json_object_get(event, "return"), 1, l) &&
+	       value_fits(json_object_get(event, "error"), 1, l);
+}
+
 /* ---- deploy ------------------------------------------------------------------ */
 
 static const char sql_insert[] =
     "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
-    "sampling_rate, conditions, created_by, created_at, expires_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "sampling_rate, conditions, created_by, created_at, expires_at, max_hits, "
+    "max_events_per_second, max_depth, max_string_bytes, max_collection_items, max_fields, "
+    "max_cpu_ms_per_second, rate_tokens, rate_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 int
 jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
@@ -54,7 +188,9 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 	struct jg_stmt *st;
 	json_t *conds = json_object_get(p->spec, "conditions"), *none = json_array();
 	json_t *rate = json_object_get(p->spec, "sampling_rate");
-	char rnd[32], *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT);
+	char rnd[32], *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT), why[160];
+	struct jg_probe_limits lim;
+	const char *bad;
 	int rc = JG_ESTORE;
 
 	json_decref(none); /* json_dumps borrows: the empty list was leaked on every probe */
@@ -64,7 +200,11 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 		*expires_at = p->grant_expires; /* never outlives its grant */
 	if (conds_text == NULL) {
 		rc = JG_ENOMEM;
-	} else if (p->id != NULL && !jg_probe_id_valid(p->id)) {
+	} else if ((p->id != NULL && !jg_probe_id_valid(p->id)) ||
+		   /* the caller checked the spec: bad limits here are a bug, refused all the same
+		    */
+		   jg_probe_limits_parse(json_object_get(p->spec, "limits"), &lim, &bad, why,
+					 sizeof(why)) != 0) {
 		rc = JG_EINVAL;
 	} else if (p->id == NULL && jg_random_token(12, rnd, sizeof(rnd)) != 0) {
 		rc = JG_ECRYPTO;
@@ -89,6 +229,11 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 			jg_stmt_bind_text(st, 9, p->actor);
 			jg_stmt_bind_int64(st, 10, now);
 			jg_stmt_bind_int64(st, 11, *expires_at);
+			for (size_t i = 0; i < NLIMITS; i++)
+				jg_stmt_bind_int64(st, 12 + (int)i, *limit_at(&lim, i));
+			/* a full bucket: the burst is available at once */
+			jg_stmt_bind_double(st, 19, (double)lim.max_events_per_second);
+			jg_stmt_bind_int64(st, 20, now * 1000);
 			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 			jg_stmt_finish(st);
 		}
@@ -109,8 +254,10 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 #define CANDIDATE_PAGE 256 /* rows a page holds at once, as a scan's batch did */
 #define CANDIDATE_COLS(extra)                                                                      \
 	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
-	"created_by, created_at, expires_at" extra " FROM probes WHERE service = ? AND "           \
-	"deleted_at IS NULL AND expires_at > ? "
+	"created_by, created_at, expires_at, max_hits, max_events_per_second, max_depth, "         \
+	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second" extra          \
+	" FROM probes WHERE service = ? AND deleted_at IS NULL AND disabled_at IS NULL AND "       \
+	"expires_at > ? "
 #define CANDIDATE_FIRST "ORDER BY created_at, id LIMIT ?"
 #define CANDIDATE_AFTER                                                                            \
 	"AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?"
@@ -152,6 +299,16 @@ grant_live(struct jg_store_conn *conn, struct seen *seen, const char *grant, int
 	return rc;
 }
 
+/* The limits of a row whose columns first..first+6 are the seven limits in limit_defs' order. */
+static json_t *
+row_limits(struct jg_stmt *st, int first)
+{
+	struct jg_probe_limits l;
+	for (size_t i = 0; i < NLIMITS; i++)
+		*limit_at(&l, i) = jg_stmt_column_int64(st, first + (int)i);
+	return jg_probe_limits_json(&l);
+}
+
 /* One candidate row as the engineer's list shows it (for_agent: as the agent's). */
 static json_t *
 probe_row(struct jg_stmt *st, bool for_agent)
@@ -159,22 +316,23 @@ probe_row(struct jg_stmt *st, bool for_agent)
 	json_t *conds = json_loads(jg_stmt_column_text(st, 6), 0, NULL);
 	if (conds == NULL)
 		conds = json_array();
+	json_t *limits = row_limits(st, 10);
 	if (for_agent)
-		return json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I}", "id", jg_stmt_column_text(st, 0),
-				 "function", jg_stmt_column_text(st, 2), "capture_args",
-				 (int)jg_stmt_column_int64(st, 3), "capture_return",
+		return json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o}", "id",
+				 jg_stmt_column_text(st, 0), "function", jg_stmt_column_text(st, 2),
+				 "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
 				 (int)jg_stmt_column_int64(st, 4), "sampling_rate",
 				 jg_stmt_column_double(st, 5), "conditions", conds, "expires_at",
-				 (json_int_t)jg_stmt_column_int64(st, 9));
+				 (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits);
 	return json_pack(
-	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:I}", "id", jg_stmt_column_text(st, 0),
+	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I}", "id", jg_stmt_column_text(st, 0),
 	    "grant", jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2),
 	    "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
 	    (int)jg_stmt_column_int64(st, 4), "sampling_rate", jg_stmt_column_double(st, 5),
 	    "conditions", conds, "created_by", jg_stmt_column_text(st, 7), "created_at",
 	    (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
-	    (json_int_t)jg_stmt_column_int64(st, 9), "events",
-	    (json_int_t)jg_stmt_column_int64(st, 10));
+	    (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
+	    (json_int_t)jg_stmt_column_int64(st, 17));
 }
 
 /*
@@ -315,69 +473,162 @@ jg_probe_delete(struct jg_store *s, const char *service, const char *grant, cons
 
 /* ---- events -------------------------------------------------------------------------- */
 
-static const char sql_probe_state[] =
-    "SELECT service, grant_id, CASE WHEN deleted_at IS NULL AND expires_at > ? THEN 1 ELSE 0 "
-    "END FROM probes WHERE id = ?";
+/*
+ * The probe's row in the transaction that stores a batch or disables it:
+ * on PostgreSQL locked, so replicas storing for one probe take turns on
+ * its count and bucket (SQLite's writer is one at a time already).
+ */
+#define PROBE_STATE                                                                                \
+	"SELECT service, grant_id, CASE WHEN deleted_at IS NULL AND expires_at > ? THEN 1 ELSE 0 " \
+	"END, disabled_at IS NOT NULL, max_hits, max_events_per_second, max_depth, "               \
+	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, " \
+	"rate_at FROM probes WHERE id = ?"
+static const char sql_probe_state[] = PROBE_STATE;
+static const char sql_probe_state_pg[] = PROBE_STATE " FOR UPDATE";
 static const char sql_event_count[] = "SELECT count(*) FROM probe_events WHERE probe_id = ?";
 static const char sql_event_insert[] =
     "INSERT INTO probe_events (probe_id, service, received_at, event) VALUES (?, ?, ?, ?) "
     "RETURNING id";
+static const char sql_bucket[] = "UPDATE probes SET rate_tokens = ?, rate_at = ? WHERE id = ?";
+static const char sql_disable[] = "UPDATE probes SET disabled_at = ?, disabled_reason = ? "
+				  "WHERE id = ? AND disabled_at IS NULL";
 
-struct ingest_job {
-	const char *service, *key_id, *probe;
+struct probe_state {
 	char grant[64]; /* the probe's grant, as read in the transaction */
-	char *const *texts;
-	size_t n;
-	int64_t now;
-	int64_t first_id, last_id;
+	struct jg_probe_limits lim;
+	double tokens;
+	int64_t rate_at;
 };
 
-/* Whether probe of j's service is live now (inside the transaction): 0, JG_ENOTFOUND, JG_ECONFLICT.
+/*
+ * The probe of service as it is now (inside the transaction): 0 when live
+ * and enabled; JG_ENOTFOUND, JG_ECONFLICT (not live), JG_EDENIED (disabled).
  */
 static int
-probe_live(struct jg_store_conn *conn, struct ingest_job *j)
+probe_state(struct jg_store_conn *conn, const char *service, const char *probe, int64_t now,
+	    struct probe_state *ps)
 {
 	struct jg_stmt *st;
-	char *grant = j->grant;
-	bool live = false;
+	bool live = false, disabled = false;
 	int rc;
+	const char *sql =
+	    jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_probe_state_pg : sql_probe_state;
 
-	if (jg_stmt_prepare(conn, sql_probe_state, &st) != 0)
+	if (jg_stmt_prepare(conn, sql, &st) != 0)
 		return JG_ESTORE;
-	jg_stmt_bind_int64(st, 1, j->now);
-	jg_stmt_bind_text(st, 2, j->probe);
+	jg_stmt_bind_int64(st, 1, now);
+	jg_stmt_bind_text(st, 2, probe);
 	rc = jg_stmt_step(st);
 	if (rc == JG_STMT_ROW) {
 		const char *svc = jg_stmt_column_text(st, 0), *g = jg_stmt_column_text(st, 1);
 		/* another service's probe is as unknown as a missing one */
-		if (svc == NULL || strcmp(svc, j->service) != 0) {
+		if (svc == NULL || strcmp(svc, service) != 0) {
 			rc = JG_ENOTFOUND;
 		} else {
 			live = jg_stmt_column_int64(st, 2) != 0;
-			snprintf(grant, sizeof(j->grant), "%s", g ? g : "");
+			disabled = jg_stmt_column_int64(st, 3) != 0;
+			snprintf(ps->grant, sizeof(ps->grant), "%s", g ? g : "");
+			for (size_t i = 0; i < NLIMITS; i++)
+				*limit_at(&ps->lim, i) = jg_stmt_column_int64(st, 4 + (int)i);
+			ps->tokens = jg_stmt_column_double(st, 11);
+			ps->rate_at = jg_stmt_column_int64(st, 12);
 			rc = 0;
 		}
 	} else {
 		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
 	}
 	jg_stmt_finish(st);
-	if (rc == 0 && live && (rc = jg_access_grant_live(conn, grant, j->now, &live)) != 0)
+	if (rc == 0 && live && (rc = jg_access_grant_live(conn, ps->grant, now, &live)) != 0)
 		return rc;
-	return rc != 0 ? rc : live ? 0 : JG_ECONFLICT;
+	return rc != 0 ? rc : disabled ? JG_EDENIED : live ? 0 : JG_ECONFLICT;
+}
+
+/* Disables probe for reason with its probe.disabled entry (extra: more members of its data). */
+static int
+disable(struct jg_audit_tx *tx, const char *service, const char *probe, const char *grant,
+	const char *reason, json_t *extra, int64_t now)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	struct jg_stmt *st;
+	char actor[128];
+	int rc;
+
+	if (jg_stmt_prepare(conn, sql_disable, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, now);
+	jg_stmt_bind_text(st, 2, reason);
+	jg_stmt_bind_text(st, 3, probe);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		return rc;
+	snprintf(actor, sizeof(actor), "agent:%s", service);
+	json_t *data = json_pack("{s:s,s:s,s:s,s:s}", "probe", probe, "grant", grant, "service",
+				 service, "reason", reason);
+	if (data != NULL && extra != NULL && json_object_update(data, extra) != 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	rc = data ? jg_audit_tx_append(tx, "probe.disabled", actor, data, NULL) : JG_ENOMEM;
+	json_decref(data);
+	return rc;
+}
+
+struct ingest_job {
+	const char *service, *key_id, *probe;
+	char *const *texts;
+	size_t n;
+	int64_t now,
+	    now_ms; /* now: Unix seconds (received_at, liveness); now_ms: the bucket's clock */
+	struct jg_probe_ingest_result *r;
+};
+
+static void
+refuse(struct jg_probe_ingest_result *r, size_t index, const char *code)
+{
+	r->refused[r->nrefused].index = index;
+	r->refused[r->nrefused++].code = code;
+}
+
+/* Stores event i of j (its id into r); 0 or JG_ESTORE. */
+static int
+store_event(struct jg_store_conn *conn, struct ingest_job *j, size_t i)
+{
+	struct jg_stmt *st;
+	if (jg_stmt_prepare(conn, sql_event_insert, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, j->probe);
+	jg_stmt_bind_text(st, 2, j->service);
+	jg_stmt_bind_int64(st, 3, j->now);
+	jg_stmt_bind_text(st, 4, j->texts[i]);
+	int s = jg_stmt_step(st);
+	if (s == JG_STMT_ROW) {
+		j->r->last_id = jg_stmt_column_int64(st, 0);
+		if (j->r->stored == 0)
+			j->r->first_id = j->r->last_id;
+		j->r->stored++;
+		s = jg_stmt_step(st);
+	}
+	jg_stmt_finish(st);
+	return s == JG_STMT_DONE ? 0 : JG_ESTORE;
 }
 
 static int
 ingest_fn(struct jg_audit_tx *tx, void *arg)
 {
 	struct ingest_job *j = arg;
+	struct jg_probe_ingest_result *r = j->r;
 	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
 	struct jg_stmt *st;
+	struct probe_state ps;
 	uint8_t md[32];
 	char hex[65];
 	int rc;
 
+	/* a retried transaction starts again from nothing */
+	memset(r, 0, sizeof(*r));
 	/* the probe as it is now, inside the transaction that stores the batch */
-	if ((rc = probe_live(conn, j)) != 0)
+	if ((rc = probe_state(conn, j->service, j->probe, j->now, &ps)) != 0)
 		return rc;
 
 	if (jg_stmt_prepare(conn, sql_event_count, &st) != 0)
@@ -388,34 +639,36 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 	jg_stmt_finish(st);
 	if (stored < 0)
 		return JG_ESTORE;
-	if (stored + (int64_t)j->n > JG_PROBE_MAX_EVENTS)
-		return JG_ETOOBIG;
+
+	/* the bucket refilled from its last use to now (milliseconds), never past its burst */
+	double burst = (double)ps.lim.max_events_per_second;
+	if (j->now_ms > ps.rate_at)
+		ps.tokens += (double)(j->now_ms - ps.rate_at) * burst / 1000.0;
+	if (ps.tokens > burst)
+		ps.tokens = burst;
 
 	struct jg_sha256_ctx md_ctx;
 	if (jg_sha256_init(&md_ctx) != 0)
 		return JG_ECRYPTO;
 	rc = 0;
 	for (size_t i = 0; i < j->n && rc == 0; i++) {
-		if (jg_stmt_prepare(conn, sql_event_insert, &st) != 0) {
-			rc = JG_ESTORE;
-			break;
+		json_t *ev = json_loads(j->texts[i], 0, NULL);
+		bool fits = ev != NULL && jg_probe_event_fits(ev, &ps.lim);
+		json_decref(ev);
+		if (!fits) {
+			refuse(r, i, "over_limits");
+		} else if (stored >= ps.lim.max_hits) {
+			refuse(r, i, "max_hits");
+		} else if (ps.tokens < 1.0) {
+			refuse(r, i, "rate");
+		} else {
+			ps.tokens -= 1.0;
+			stored++;
+			if (store_event(conn, j, i) != 0 ||
+			    jg_sha256_update(&md_ctx, j->texts[i], strlen(j->texts[i])) != 0 ||
+			    jg_sha256_update(&md_ctx, "\n", 1) != 0)
+				rc = JG_ESTORE;
 		}
-		jg_stmt_bind_text(st, 1, j->probe);
-		jg_stmt_bind_text(st, 2, j->service);
-		jg_stmt_bind_int64(st, 3, j->now);
-		jg_stmt_bind_text(st, 4, j->texts[i]);
-		int s = jg_stmt_step(st);
-		if (s == JG_STMT_ROW) {
-			j->last_id = jg_stmt_column_int64(st, 0);
-			if (i == 0)
-				j->first_id = j->last_id;
-			s = jg_stmt_step(st);
-		}
-		jg_stmt_finish(st);
-		if (s != JG_STMT_DONE ||
-		    jg_sha256_update(&md_ctx, j->texts[i], strlen(j->texts[i])) != 0 ||
-		    jg_sha256_update(&md_ctx, "\n", 1) != 0)
-			rc = JG_ESTORE;
 	}
 	if (rc == 0 && jg_sha256_final(&md_ctx, md) != 0)
 		rc = JG_ECRYPTO;
@@ -424,32 +677,96 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 		return rc;
 	jg_hex32(md, hex);
 
-	char actor[128];
-	snprintf(actor, sizeof(actor), "agent:%s", j->service);
-	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "probe", j->probe, "grant",
-				 j->grant, "service", j->service, "ingest_key", j->key_id, "count",
-				 (json_int_t)j->n, "first_id", (json_int_t)j->first_id, "last_id",
-				 (json_int_t)j->last_id, "sha256", hex);
-	rc = data ? jg_audit_tx_append(tx, "probe.events.ingested", actor, data, NULL) : JG_ENOMEM;
-	json_decref(data);
+	if (jg_stmt_prepare(conn, sql_bucket, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_double(st, 1, ps.tokens);
+	jg_stmt_bind_int64(st, 2, j->now_ms > ps.rate_at ? j->now_ms : ps.rate_at);
+	jg_stmt_bind_text(st, 3, j->probe);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		return rc;
+
+	if (r->stored > 0) {
+		char actor[128];
+		snprintf(actor, sizeof(actor), "agent:%s", j->service);
+		json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:I}", "probe", j->probe,
+					 "grant", ps.grant, "service", j->service, "ingest_key",
+					 j->key_id, "count", (json_int_t)r->stored, "first_id",
+					 (json_int_t)r->first_id, "last_id", (json_int_t)r->last_id,
+					 "sha256", hex, "refused", (json_int_t)r->nrefused);
+		rc = data ? jg_audit_tx_append(tx, "probe.events.ingested", actor, data, NULL)
+			  : JG_ENOMEM;
+		json_decref(data);
+		if (rc != 0)
+			return rc;
+	}
+	if (stored >= ps.lim.max_hits) {
+		json_t *extra = json_pack("{s:I}", "max_hits", (json_int_t)ps.lim.max_hits);
+		rc = extra ? disable(tx, j->service, j->probe, ps.grant, "max_hits", extra, j->now)
+			   : JG_ENOMEM;
+		json_decref(extra);
+		r->disabled = rc == 0;
+	}
 	return rc;
 }
 
 int
 jg_probe_events_ingest(struct jg_audit *a, const char *service, const char *key_id,
-		       const char *probe, char *const *texts, size_t n, int64_t now,
-		       int64_t *first_id, int64_t *last_id)
+		       const char *probe, char *const *texts, size_t n, int64_t now_ms,
+		       struct jg_probe_ingest_result *r)
 {
 	struct ingest_job j = {.service = service,
 			       .key_id = key_id,
 			       .probe = probe,
 			       .texts = texts,
 			       .n = n,
-			       .now = now};
-	int rc = jg_audit_run(a, ingest_fn, &j);
-	*first_id = j.first_id;
-	*last_id = j.last_id;
+			       .now = now_ms / 1000,
+			       .now_ms = now_ms,
+			       .r = r};
+	memset(r, 0, sizeof(*r));
+	if (n == 0 || n > JG_PROBE_BATCH_MAX)
+		return JG_EINVAL;
+	return jg_audit_run(a, ingest_fn, &j);
+}
+
+struct disable_job {
+	const char *service, *key_id, *probe;
+	double cpu_ms;
+	int64_t now;
+};
+
+static int
+disable_fn(struct jg_audit_tx *tx, void *arg)
+{
+	struct disable_job *j = arg;
+	struct probe_state ps;
+	int rc = probe_state(jg_audit_tx_conn(tx), j->service, j->probe, j->now, &ps);
+
+	if (rc == JG_EDENIED)
+		return JG_ECONFLICT; /* disabled already: not live */
+	if (rc != 0)
+		return rc;
+	/* the audit log holds integers only: whole milliseconds, rounded up (never under) */
+	json_int_t ms = (json_int_t)j->cpu_ms;
+	if ((double)ms < j->cpu_ms)
+		ms++;
+	json_t *extra = json_pack("{s:I,s:s}", "cpu_ms_per_second", ms, "ingest_key", j->key_id);
+	rc = extra ? disable(tx, j->service, j->probe, ps.grant, "cpu", extra, j->now) : JG_ENOMEM;
+	json_decref(extra);
 	return rc;
+}
+
+int
+jg_probe_disable_cpu(struct jg_audit *a, const char *service, const char *key_id, const char *probe,
+		     double cpu_ms_per_second, int64_t now)
+{
+	struct disable_job j = {.service = service,
+				.key_id = key_id,
+				.probe = probe,
+				.cpu_ms = cpu_ms_per_second,
+				.now = now};
+	return jg_audit_run(a, disable_fn, &j);
 }
 
 static const char sql_probe_of_grant[] =
@@ -577,8 +894,12 @@ jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted)
 static const struct jg_store_table probe_tables[] = {
     JG_STORE_TABLE("probes",
 		   "id, grant_id, service, function, capture_args, capture_return, "
-		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at",
-		   "ttttiirttiii", "id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at, "
+		   "max_hits, max_events_per_second, max_depth, max_string_bytes, "
+		   "max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, rate_at, "
+		   "disabled_at, disabled_reason",
+		   "ttttiirttiiiiiiiiiiriit", "id",
+		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
 		   "?, ?, ?, ?, ?"),
 };

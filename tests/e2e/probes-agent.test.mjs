@@ -86,6 +86,8 @@ describe('reference agent (payments_demo)', () => {
     const d = await withToken(token, 'POST', `/v1/services/${SVC}/probes`, {
       function: FN, capture_args: true, capture_return: false, sampling_rate: 0.5, duration: 600,
       conditions: [{ field: 'amount', op: 'gt', value: 1000 }],
+      // room for the ~50 events a second of this run (docs/agents.md, Limits): sampling is tested here
+      limits: { max_hits: 10000, max_events_per_second: 100 },
     });
     assert.equal(d.status, 201, d.body);
     probe = d.json;

@@ -9,13 +9,14 @@
  * is active - revoking or expiring the grant stops it at once; a probe
  * never outlives its grant; only the grant that deployed a probe removes
  * it or reads its events; an agent cannot store events for a probe that is
- * not live, nor past the per-probe cap, and what it stores is recorded in
- * the audit log; a list finds the live probes past any number of dead ones
- * (read a page at a time) and stops at JG_PROBE_LIST_MAX, oldest first,
- * giving each probe the number of its events stored.
- * Built as test_probes_pg (JG_TEST_PG), the same cases run on a fresh
- * PostgreSQL database per test, migrated by an owner role and served as a
- * role holding only jitgate_serving (tests/unit/pgdb.h).
+ * not live, and only the events that fit the probe's limits (max_hits
+ * exactly, the rate's burst exactly, the shape of captured values at each
+ * limit and one past it), the probe disabled (audited) at max_hits or by
+ * the agent's CPU guard; what it stores is recorded in the audit log; a list finds the live probes
+ * past any number of dead ones (read a page at a time) and stops at JG_PROBE_LIST_MAX, oldest
+ * first, giving each probe the number of its events stored. Built as test_probes_pg (JG_TEST_PG),
+ * the same cases run on a fresh PostgreSQL database per test, migrated by an owner role and served
+ * as a role holding only jitgate_serving (tests/unit/pgdb.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,7 +41,8 @@
 #include "pgdb.h"
 #endif
 
-#define T0 1764000000
+#define T0	    1764000000
+#define ms(seconds) ((int64_t)(seconds)*1000) /* ingest takes milliseconds */
 
 static const char policy_yaml[] = "policy: test-probes\n"
 				  "description: the policy of test_probes.c\n"
@@ -235,19 +237,21 @@ test_probe_events_only_while_live(void **state)
 {
 	struct fixture *f = *state;
 	char g[64], p[JG_PROBE_ID_MAX], why[128];
-	int64_t until, first, last;
+	int64_t until, last;
+	struct jg_probe_ingest_result r;
 	char *texts[2] = {"{\"email\":\"ann@example.com\",\"n\":1}", "{\"n\":2}"};
 	json_t *events = NULL, *out = NULL;
 
 	grant(f, T0, 600, g);
 	probe(f, g, T0 + 600, T0, 300, p, &until);
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-b", "key_b", p, texts, 2, T0 + 1, &first, &last),
+	    jg_probe_events_ingest(f->audit, "svc-b", "key_b", p, texts, 2, ms(T0 + 1), &r),
 	    JG_ENOTFOUND); /* another service's agent */
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "key_a", p, texts, 2, T0 + 1, &first, &last),
-	    0);
-	assert_int_equal(last, first + 1);
+	    jg_probe_events_ingest(f->audit, "svc-a", "key_a", p, texts, 2, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 2);
+	assert_int_equal(r.nrefused, 0);
+	assert_int_equal(r.last_id, r.first_id + 1);
 
 	struct jg_probe_events_query q = {
 	    .service = "svc-a", .grant = g, .probe = p, .limit = 10, .redact = true};
@@ -269,7 +273,7 @@ test_probe_events_only_while_live(void **state)
 	assert_int_equal(jg_access_revoke(&f->ctx, &alice, g, NULL, &out, why, sizeof(why)), 0);
 	json_decref(out);
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "key_a", p, texts, 1, T0 + 3, &first, &last),
+	    jg_probe_events_ingest(f->audit, "svc-a", "key_a", p, texts, 1, ms(T0 + 3), &r),
 	    JG_ECONFLICT);
 
 	/* what was stored is in the log, once */
@@ -282,31 +286,6 @@ test_probe_events_only_while_live(void **state)
 	assert_int_equal(json_integer_value(json_object_get(data, "count")), 2);
 	assert_string_equal(json_string_value(json_object_get(data, "ingest_key")), "key_a");
 	json_decref(out);
-}
-
-static void
-test_probe_events_are_capped_per_probe(void **state)
-{
-	struct fixture *f = *state;
-	char g[64], p[JG_PROBE_ID_MAX];
-	int64_t until, first, last;
-	static char *texts[100];
-	char one[] = "{\"n\":1}";
-
-	for (size_t i = 0; i < 100; i++)
-		texts[i] = one;
-	grant(f, T0, 3600, g);
-	probe(f, g, T0 + 3600, T0, 3600, p, &until);
-	for (int i = 0; i < JG_PROBE_MAX_EVENTS / 100; i++)
-		assert_int_equal(jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 100,
-							T0 + 1, &first, &last),
-				 0);
-	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 1, T0 + 2, &first, &last),
-	    JG_ETOOBIG);
-	int64_t deleted = 0;
-	assert_int_equal(jg_probe_events_sweep(f->store, T0 + 2, &deleted), 0);
-	assert_int_equal(deleted, JG_PROBE_MAX_EVENTS);
 }
 
 /* The events field of probe id in the engineer's list at now; -1 when it is not listed. */
@@ -342,7 +321,8 @@ test_probe_list_counts_each_probes_events(void **state)
 {
 	struct fixture *f = *state;
 	char g[64], h[64], p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX], p3[JG_PROBE_ID_MAX];
-	int64_t until, first, last, deleted = 0;
+	int64_t until, deleted = 0;
+	struct jg_probe_ingest_result r;
 	char *texts[3] = {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}"};
 
 	grant(f, T0, 3600, g);
@@ -352,11 +332,11 @@ test_probe_list_counts_each_probes_events(void **state)
 	probe(f, h, T0 + 3600, T0, 1800, p3, &until);
 	assert_int_equal(events_listed(f, T0 + 1, p1), 0);
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 2, T0 + 1, &first, &last), 0);
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 2, ms(T0 + 1), &r), 0);
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", p3, texts, 3, T0 + 2, &first, &last), 0);
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p3, texts, 3, ms(T0 + 2), &r), 0);
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 1, T0 + 3, &first, &last), 0);
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 1, ms(T0 + 3), &r), 0);
 	assert_int_equal(events_listed(f, T0 + 4, p1), 3);
 	assert_int_equal(events_listed(f, T0 + 4, p2), 0);
 	assert_int_equal(events_listed(f, T0 + 4, p3), 3);
@@ -407,6 +387,375 @@ test_probe_list_pages_past_dead_probes_up_to_its_cap(void **state)
 	json_decref(list);
 }
 
+/* A probe of grant on svc-a for an hour at now with the limits given as JSON text. */
+static void
+probe_limited(struct fixture *f, const char *grant_id, int64_t now, const char *limits,
+	      char id[JG_PROBE_ID_MAX])
+{
+	int64_t until;
+	json_t *spec = json_pack("{s:s,s:i,s:o}", "function", "Pay.charge", "duration", 3600,
+				 "limits", json_loads(limits, 0, NULL));
+	struct jg_probe_new p = {.service = "svc-a",
+				 .grant = grant_id,
+				 .actor = "user:alice",
+				 .spec = spec,
+				 .grant_expires = now + 3600};
+	assert_non_null(json_object_get(spec, "limits"));
+	assert_int_equal(jg_probe_create(f->store, &p, now, id, &until), 0);
+	json_decref(spec);
+}
+
+/* The entries of type in the log, as jg_audit_list gives them (caller decrefs). */
+static json_t *
+entries(struct fixture *f, const char *type)
+{
+	json_t *out = NULL;
+	struct jg_audit_filter filter = {
+	    .type = type, .before = UINT64_MAX, .limit = JG_AUDIT_LIST_MAX};
+	assert_int_equal(jg_audit_list(f->store, &filter, &out), 0);
+	json_t *list = json_incref(json_object_get(out, "entries"));
+	json_decref(out);
+	return list;
+}
+
+static json_t *
+entry_data(json_t *list, size_t i)
+{
+	return json_object_get(json_object_get(json_array_get(list, i), "entry"), "data");
+}
+
+/* How many events of probe p the holder of grant g reads. */
+static size_t
+events_stored(struct fixture *f, const char *g, const char *p)
+{
+	json_t *events = NULL;
+	int64_t last;
+	struct jg_probe_events_query q = {
+	    .service = "svc-a", .grant = g, .probe = p, .limit = 1000, .redact = false};
+	assert_int_equal(jg_probe_events_read(f->store, &q, &events, &last), 0);
+	size_t n = json_array_size(events);
+	json_decref(events);
+	return n;
+}
+
+/*
+ * Limits left out take their defaults; each member is checked against its
+ * bounds (the lowest and highest accepted, one past each refused, naming
+ * the member); the probe keeps them and both the engineer's list and the
+ * agent's poll show all seven.
+ */
+static void
+test_probe_limits_defaults_and_bounds(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *name;
+		int64_t def, lo, hi;
+	} b[] = {{"max_hits", 100, 1, 10000},
+		 {"max_events_per_second", 10, 1, 100},
+		 {"max_depth", 3, 1, 8},
+		 {"max_string_bytes", 255, 16, 4096},
+		 {"max_collection_items", 100, 1, 1000},
+		 {"max_fields", 20, 1, 100},
+		 {"max_cpu_ms_per_second", 5, 1, 100}};
+	struct jg_probe_limits l;
+	const char *bad;
+	char why[200], g[64], p[JG_PROBE_ID_MAX];
+
+	assert_int_equal(jg_probe_limits_parse(NULL, &l, &bad, why, sizeof(why)), 0);
+	json_t *def = jg_probe_limits_json(&l);
+	assert_int_equal(json_object_size(def), 7);
+	for (size_t i = 0; i < 7; i++) {
+		assert_int_equal(json_integer_value(json_object_get(def, b[i].name)), b[i].def);
+		int64_t ok[2] = {b[i].lo, b[i].hi}, no[2] = {b[i].lo - 1, b[i].hi + 1};
+		for (int k = 0; k < 2; k++) {
+			json_t *o = json_pack("{s:I}", b[i].name, (json_int_t)ok[k]);
+			assert_int_equal(jg_probe_limits_parse(o, &l, &bad, why, sizeof(why)), 0);
+			json_t *got = jg_probe_limits_json(&l);
+			assert_int_equal(json_integer_value(json_object_get(got, b[i].name)),
+					 ok[k]);
+			json_decref(got);
+			json_decref(o);
+			o = json_pack("{s:I}", b[i].name, (json_int_t)no[k]);
+			assert_int_equal(jg_probe_limits_parse(o, &l, &bad, why, sizeof(why)),
+					 JG_EINVAL);
+			assert_string_equal(bad, b[i].name);
+			assert_non_null(strstr(why, b[i].name));
+			json_decref(o);
+		}
+	}
+	json_decref(def);
+	json_t *o = json_pack("{s:s}", "max_hits", "5"); /* not an integer */
+	assert_int_equal(jg_probe_limits_parse(o, &l, &bad, why, sizeof(why)), JG_EINVAL);
+	json_decref(o);
+	o = json_pack("{s:f}", "max_hits", 5.0);
+	assert_int_equal(jg_probe_limits_parse(o, &l, &bad, why, sizeof(why)), JG_EINVAL);
+	json_decref(o);
+	o = json_pack("{s:i}", "max_bytes", 5); /* unknown */
+	assert_int_equal(jg_probe_limits_parse(o, &l, &bad, why, sizeof(why)), JG_EINVAL);
+	assert_string_equal(bad, "limits");
+	json_decref(o);
+	o = json_pack("[i]", 5);
+	assert_int_equal(jg_probe_limits_parse(o, &l, &bad, why, sizeof(why)), JG_EINVAL);
+	json_decref(o);
+
+	/* stored and shown: the given member, the defaults for the others */
+	grant(f, T0, 3600, g);
+	probe_limited(f, g, T0, "{\"max_hits\":7,\"max_depth\":2}", p);
+	json_t *list = NULL, *agent = NULL;
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, NULL, &list), 0);
+	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", T0 + 1, &agent), 0);
+	json_t *shown[2] = {json_object_get(json_array_get(list, 0), "limits"),
+			    json_object_get(json_array_get(agent, 0), "limits")};
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(json_object_size(shown[k]), 7);
+		assert_int_equal(json_integer_value(json_object_get(shown[k], "max_hits")), 7);
+		assert_int_equal(json_integer_value(json_object_get(shown[k], "max_depth")), 2);
+		assert_int_equal(json_integer_value(json_object_get(shown[k], "max_string_bytes")),
+				 255);
+		assert_int_equal(
+		    json_integer_value(json_object_get(shown[k], "max_cpu_ms_per_second")), 5);
+	}
+	json_decref(list);
+	json_decref(agent);
+}
+
+/*
+ * A hit is a stored event: a batch that crosses max_hits stores exactly up
+ * to it, refuses the rest per event ("max_hits"), and disables the probe
+ * with one probe.disabled entry in the same transaction; the probe is no
+ * longer listed nor polled and takes nothing more.
+ */
+static void
+test_probe_max_hits_stores_exactly_up_to_it(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	char *texts[4] = {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"};
+
+	grant(f, T0, 3600, g);
+	probe_limited(f, g, T0, "{\"max_hits\":5,\"max_events_per_second\":100}", p);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 3, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 3);
+	assert_false(r.disabled);
+	assert_int_equal(listed(f, T0 + 1, NULL), 1);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 4, ms(T0 + 2), &r), 0);
+	assert_int_equal(r.stored, 2);
+	assert_int_equal(r.last_id, r.first_id + 1);
+	assert_int_equal(r.nrefused, 2);
+	assert_int_equal(r.refused[0].index, 2);
+	assert_string_equal(r.refused[0].code, "max_hits");
+	assert_int_equal(r.refused[1].index, 3);
+	assert_string_equal(r.refused[1].code, "max_hits");
+	assert_true(r.disabled);
+	assert_int_equal(events_stored(f, g, p), 5);
+
+	json_t *dis = entries(f, "probe.disabled");
+	assert_int_equal(json_array_size(dis), 1);
+	json_t *d = entry_data(dis, 0);
+	assert_string_equal(json_string_value(json_object_get(d, "probe")), p);
+	assert_string_equal(json_string_value(json_object_get(d, "grant")), g);
+	assert_string_equal(json_string_value(json_object_get(d, "service")), "svc-a");
+	assert_string_equal(json_string_value(json_object_get(d, "reason")), "max_hits");
+	json_decref(dis);
+	json_t *ing = entries(f, "probe.events.ingested");
+	assert_int_equal(json_array_size(ing), 2);
+	json_decref(ing);
+
+	/* disabled: not served, nothing more stored, no second entry */
+	assert_int_equal(listed(f, T0 + 3, NULL), 0);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 1, ms(T0 + 3), &r),
+	    JG_EDENIED);
+	assert_int_equal(r.stored, 0);
+	assert_int_equal(events_stored(f, g, p), 5);
+	dis = entries(f, "probe.disabled");
+	assert_int_equal(json_array_size(dis), 1);
+	json_decref(dis);
+
+	/* a batch that lands exactly on max_hits disables the probe too */
+	probe_limited(f, g, T0, "{\"max_hits\":4,\"max_events_per_second\":100}", p);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 4, ms(T0 + 4), &r), 0);
+	assert_int_equal(r.stored, 4);
+	assert_int_equal(r.nrefused, 0);
+	assert_true(r.disabled);
+	assert_int_equal(listed(f, T0 + 4, NULL), 0);
+}
+
+/*
+ * The rate on arrival: a burst of N events at once (N = max_events_per_second)
+ * stores exactly N and refuses the rest ("rate") without disabling; the same
+ * second takes nothing more; the bucket refills at N a second (measured in
+ * milliseconds), never past N.
+ */
+static void
+test_probe_rate_stores_exactly_the_burst(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	char *texts[10];
+
+	for (size_t i = 0; i < 10; i++)
+		texts[i] = "{\"n\":1}";
+	grant(f, T0, 3600, g);
+	probe_limited(f, g, T0, "{\"max_events_per_second\":4}", p);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 10, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 4);
+	assert_int_equal(r.nrefused, 6);
+	for (size_t i = 0; i < 6; i++) {
+		assert_int_equal(r.refused[i].index, 4 + i);
+		assert_string_equal(r.refused[i].code, "rate");
+	}
+	assert_false(r.disabled);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 1, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 0);
+	assert_string_equal(r.refused[0].code, "rate");
+	/* one second later: 4 more */
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 10, ms(T0 + 2), &r), 0);
+	assert_int_equal(r.stored, 4);
+	/* measured in milliseconds: a quarter second later, one (4 a second) */
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 10, ms(T0 + 2) + 250, &r), 0);
+	assert_int_equal(r.stored, 1);
+	assert_int_equal(r.nrefused, 9);
+	/* a long pause refills to the burst only */
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 10, ms(T0 + 100), &r), 0);
+	assert_int_equal(r.stored, 4);
+	assert_int_equal(events_stored(f, g, p), 13);
+	assert_int_equal(listed(f, T0 + 100, NULL), 1);
+	json_t *dis = entries(f, "probe.disabled");
+	assert_int_equal(json_array_size(dis), 0);
+	json_decref(dis);
+}
+
+/*
+ * The shape of captured values (args members, return, error) against the
+ * probe's limits, each at its limit (stored) and one past it (refused
+ * "over_limits", per event, the others of the batch stored in order).
+ */
+static void
+test_probe_events_over_limits_refused_one_by_one(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	/* even indexes fit, odd ones are one past a limit */
+	char *texts[] = {
+	    /* depth 2: a value at depth 2 is a scalar or empty */
+	    "{\"args\":{\"a\":{\"b\":1,\"c\":{},\"d\":[]}}}",
+	    "{\"args\":{\"a\":{\"b\":{\"c\":1}}}}",
+	    "{\"return\":[[]]}",
+	    "{\"return\":[[1]]}",
+	    /* string bytes 16 (UTF-8 bytes: "é" is two) */
+	    "{\"args\":{\"s\":\"0123456789abcdef\"}}",
+	    "{\"args\":{\"s\":\"0123456789abcdefg\"}}",
+	    "{\"error\":{\"m\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}}",
+	    "{\"error\":{\"m\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9x\"}}",
+	    /* collection items 3 */
+	    "{\"args\":{\"l\":[1,2,3]}}",
+	    "{\"args\":{\"l\":[1,2,3,4]}}",
+	    /* fields 3: args itself, and an object value */
+	    "{\"args\":{\"x\":1,\"y\":2,\"z\":3},\"return\":{\"x\":1,\"y\":2,\"z\":3}}",
+	    "{\"args\":{\"w\":0,\"x\":1,\"y\":2,\"z\":3}}",
+	    "{\"args\":{}}",
+	    "{\"return\":{\"w\":0,\"x\":1,\"y\":2,\"z\":3}}",
+	    /* args: an object, or null (no arguments captured) */
+	    "{\"args\":null,\"return\":null,\"error\":null}",
+	    "{\"args\":[1]}",
+	};
+	size_t n = sizeof(texts) / sizeof(texts[0]);
+
+	grant(f, T0, 3600, g);
+	probe_limited(f, g, T0,
+		      "{\"max_depth\":2,\"max_string_bytes\":16,\"max_collection_items\":3,"
+		      "\"max_fields\":3,\"max_events_per_second\":100}",
+		      p);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, n, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, n / 2);
+	assert_int_equal(r.nrefused, n / 2);
+	for (size_t i = 0; i < n / 2; i++) {
+		assert_int_equal(r.refused[i].index, 2 * i + 1);
+		assert_string_equal(r.refused[i].code, "over_limits");
+	}
+	assert_false(r.disabled);
+	/* stored in order: the fitting ones */
+	json_t *events = NULL;
+	int64_t last;
+	struct jg_probe_events_query q = {
+	    .service = "svc-a", .grant = g, .probe = p, .limit = 100, .redact = false};
+	assert_int_equal(jg_probe_events_read(f->store, &q, &events, &last), 0);
+	assert_int_equal(json_array_size(events), n / 2);
+	for (size_t i = 0; i < n / 2; i++) {
+		json_t *want = json_loads(texts[2 * i], 0, NULL);
+		assert_true(json_equal(want, json_object_get(json_array_get(events, i), "event")));
+		json_decref(want);
+	}
+	json_decref(events);
+	/* an over-limit refusal takes no hit and no token */
+	json_t *ing = entries(f, "probe.events.ingested");
+	assert_int_equal(json_integer_value(json_object_get(entry_data(ing, 0), "count")), n / 2);
+	assert_int_equal(json_integer_value(json_object_get(entry_data(ing, 0), "refused")), n / 2);
+	json_decref(ing);
+	/* a batch of only refusals stores nothing and writes no ingested entry */
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts + 1, 1, ms(T0 + 2), &r), 0);
+	assert_int_equal(r.stored, 0);
+	assert_int_equal(r.nrefused, 1);
+	ing = entries(f, "probe.events.ingested");
+	assert_int_equal(json_array_size(ing), 1);
+	json_decref(ing);
+}
+
+/*
+ * The agent's CPU guard disables a probe: recorded once (probe.disabled,
+ * reason cpu, the cost), the probe no longer served nor fed; another
+ * service's agent cannot disable it.
+ */
+static void
+test_probe_disabled_by_the_agents_cpu_guard(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	char *texts[1] = {"{\"n\":1}"};
+
+	grant(f, T0, 3600, g);
+	probe_limited(f, g, T0, "{}", p);
+	assert_int_equal(jg_probe_disable_cpu(f->audit, "svc-b", "kb", p, 7.5, T0 + 1),
+			 JG_ENOTFOUND);
+	assert_int_equal(jg_probe_disable_cpu(f->audit, "svc-a", "ka", "prb_none", 7.5, T0 + 1),
+			 JG_ENOTFOUND);
+	assert_int_equal(listed(f, T0 + 1, NULL), 1);
+	assert_int_equal(jg_probe_disable_cpu(f->audit, "svc-a", "ka", p, 7.5, T0 + 1), 0);
+	assert_int_equal(listed(f, T0 + 1, NULL), 0);
+	assert_int_equal(jg_probe_disable_cpu(f->audit, "svc-a", "ka", p, 7.5, T0 + 2),
+			 JG_ECONFLICT);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 1, ms(T0 + 2), &r),
+	    JG_EDENIED);
+	json_t *dis = entries(f, "probe.disabled");
+	assert_int_equal(json_array_size(dis), 1);
+	json_t *d = entry_data(dis, 0);
+	assert_string_equal(json_string_value(json_object_get(d, "reason")), "cpu");
+	/* whole milliseconds in the log (integers only), rounded up */
+	assert_int_equal(json_integer_value(json_object_get(d, "cpu_ms_per_second")), 8);
+	assert_string_equal(json_string_value(json_object_get(d, "probe")), p);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(dis, 0), "entry"), "actor")),
+			    "agent:svc-a");
+	json_decref(dis);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,7 +771,14 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_probe_events_only_while_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_list_pages_past_dead_probes_up_to_its_cap,
 					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_probe_events_are_capped_per_probe, setup,
+	    cmocka_unit_test_setup_teardown(test_probe_limits_defaults_and_bounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_max_hits_stores_exactly_up_to_it, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_rate_stores_exactly_the_burst, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_events_over_limits_refused_one_by_one, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_disabled_by_the_agents_cpu_guard, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_list_counts_each_probes_events, setup,
 					    teardown),

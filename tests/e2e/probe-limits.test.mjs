@@ -1,0 +1,209 @@
+// The per-probe limits (docs/agents.md, "Limits"), end to end through real
+// HTTPS: the real binary against one database (SQLite, or PostgreSQL with
+// JG_E2E_DB=postgres), its own real OpenID provider (alice payments-eng, bob
+// payments-leads) and policies/payments.yaml.
+//
+// The test plays a misbehaving agent that ignores every limit and posts all
+// it has: jitgate stores exactly what fits (the burst, max_hits, the shape of
+// each event), refuses the rest per event, disables the probe at max_hits
+// with an audited probe.disabled, takes it from the poll and refuses later
+// posts (409).  Also: the limits at deploy (defaults, bounds, 400s) and the
+// agent's report that its CPU guard disabled a probe.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { startJitgate, cleanup, BIN } from './lib/harness.mjs';
+
+const SVC = 'payment-gateway';
+const OTHER = 'checkout-api';
+const INC = 'INC-4711 payment retries failing in eu-west';
+const PROBE = { function: 'PaymentProcessor.selectProvider', capture_args: true, capture_return: true, duration: 600 };
+const DEFAULTS = { max_hits: 100, max_events_per_second: 10, max_depth: 3, max_string_bytes: 255, max_collection_items: 100, max_fields: 20, max_cpu_ms_per_second: 5 };
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+describe('per-probe limits', () => {
+  let jg;
+  const keys = {};
+  let token;
+
+  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+  const json = (o, auth) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) } });
+  const poll = async (key) => {
+    const r = await jg.request('GET', `/v1/agents/probes?service=${SVC}`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(r.status, 200, r.body);
+    return r.json.probes;
+  };
+  const postEvents = (key, id, events) => jg.request('POST', `/v1/agents/probes/${id}/events`, json({ events }, key));
+  const disable = (key, id, body) => jg.request('POST', `/v1/agents/probes/${id}/disable`, json(body, key));
+  const deployRaw = (spec) => jg.request('POST', `/v1/services/${SVC}/probes`, json(spec, token));
+  const deploy = async (spec) => {
+    const r = await deployRaw(spec);
+    assert.equal(r.status, 201, r.body);
+    return r.json;
+  };
+  const listed = async () => {
+    const r = await jg.request('GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200, r.body);
+    return r.json.probes;
+  };
+  const stored = (id) => jg.db.count('probe_events', 'probe_id = ?', [id]);
+  const entries = async (type) => {
+    const r = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(r.status, 200, r.body);
+    return r.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l)).filter((e) => e.type === type);
+  };
+
+  before(async () => {
+    jg = await startJitgate();
+    for (const [svc, owners] of [[SVC, 'payments-eng,payments-leads'], [OTHER, 'checkout-eng']]) {
+      assert.equal(cli('service', 'add', svc, '--owners', owners).status, 0);
+      keys[svc] = cli('ingest-key', 'create', svc).stdout.trim();
+    }
+    const r = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
+    assert.equal(r.status, 201, r.body);
+    assert.equal((await jg.as('bob', 'POST', `/v1/requests/${r.json.id}/approve`, json({}))).status, 200);
+    const t = await jg.as('alice', 'POST', `/v1/grants/${r.json.id}/token`, json({}));
+    assert.equal(t.status, 201, t.body);
+    token = t.json.token;
+  });
+  after(() => cleanup(jg));
+
+  test('limits at deploy: defaults for members left out, bounds checked (400 naming the member), shown in the list and the poll', async () => {
+    const bad = [
+      [{ limits: 5 }, 'limits'],
+      [{ limits: [1] }, 'limits'],
+      [{ limits: { max_bytes: 10 } }, 'limits'],
+      [{ limits: { max_hits: 0 } }, 'max_hits'],
+      [{ limits: { max_hits: 10001 } }, 'max_hits'],
+      [{ limits: { max_hits: '5' } }, 'max_hits'],
+      [{ limits: { max_hits: 5.5 } }, 'max_hits'],
+      [{ limits: { max_events_per_second: 101 } }, 'max_events_per_second'],
+      [{ limits: { max_depth: 9 } }, 'max_depth'],
+      [{ limits: { max_string_bytes: 15 } }, 'max_string_bytes'],
+      [{ limits: { max_collection_items: 1001 } }, 'max_collection_items'],
+      [{ limits: { max_fields: 0 } }, 'max_fields'],
+      [{ limits: { max_cpu_ms_per_second: 101 } }, 'max_cpu_ms_per_second'],
+    ];
+    const before = (await listed()).length;
+    for (const [extra, field] of bad) {
+      const r = await deployRaw({ ...PROBE, ...extra });
+      assert.equal(r.status, 400, `${JSON.stringify(extra)}: ${r.body}`);
+      assert.equal(r.json.error.code, 'bad_request');
+      assert.equal(r.json.error.field, field, r.body);
+    }
+    assert.equal((await listed()).length, before, 'a refused deploy left a probe');
+
+    const plain = await deploy(PROBE);
+    const set = await deploy({ ...PROBE, limits: { max_hits: 10000, max_depth: 8, max_string_bytes: 16 } });
+    const want = { [plain.id]: DEFAULTS, [set.id]: { ...DEFAULTS, max_hits: 10000, max_depth: 8, max_string_bytes: 16 } };
+    // the deploy's reply shows all seven too
+    assert.deepEqual(plain.limits, want[plain.id]);
+    assert.deepEqual(set.limits, want[set.id]);
+    for (const list of [await listed(), await poll(keys[SVC])]) {
+      for (const id of [plain.id, set.id]) assert.deepEqual(list.find((p) => p.id === id)?.limits, want[id]);
+    }
+  });
+
+  test('a misbehaving agent that ignores the limits is cut off by the server: exact counts, probe.disabled, 409 afterwards, gone from the poll', async () => {
+    const probe = await deploy({ ...PROBE, limits: { max_hits: 12, max_events_per_second: 5, max_string_bytes: 16 } });
+    assert.ok((await poll(keys[SVC])).some((p) => p.id === probe.id));
+    const ev = (i) => ({ ts: `t${i}`, function: PROBE.function, args: { i, s: '0123456789abcdef' } });
+
+    // a burst of 10 at once, one of them over max_string_bytes: 5 stored (the burst), the rest refused per event
+    const a = Array.from({ length: 10 }, (_, i) => ev(i));
+    a[2].args.s += 'g';
+    let r = await postEvents(keys[SVC], probe.id, a);
+    assert.equal(r.status, 201, r.body);
+    assert.equal(r.json.stored, 5);
+    assert.equal(r.json.last_id - r.json.first_id, 4);
+    assert.deepEqual(r.json.refused, [{ index: 2, code: 'over_limits' }, ...[6, 7, 8, 9].map((index) => ({ index, code: 'rate' }))]);
+    assert.equal(stored(probe.id), 5);
+
+    // a second later the bucket holds the burst again, never more
+    await sleep(1100);
+    r = await postEvents(keys[SVC], probe.id, Array.from({ length: 10 }, (_, i) => ev(10 + i)));
+    assert.equal(r.status, 201, r.body);
+    assert.equal(r.json.stored, 5);
+    assert.deepEqual(r.json.refused.map((x) => [x.index, x.code]), [5, 6, 7, 8, 9].map((i) => [i, 'rate']));
+    assert.ok((await poll(keys[SVC])).some((p) => p.id === probe.id), 'rate refusals disabled the probe');
+
+    // the batch that crosses max_hits (12) stores exactly up to it; the probe is disabled
+    await sleep(1100);
+    r = await postEvents(keys[SVC], probe.id, Array.from({ length: 10 }, (_, i) => ev(20 + i)));
+    assert.equal(r.status, 201, r.body);
+    assert.equal(r.json.stored, 2);
+    assert.deepEqual(r.json.refused.map((x) => [x.index, x.code]), [2, 3, 4, 5, 6, 7, 8, 9].map((i) => [i, 'max_hits']));
+    assert.equal(stored(probe.id), 12);
+
+    const dis = (await entries('probe.disabled')).filter((e) => e.data.probe === probe.id);
+    assert.equal(dis.length, 1);
+    assert.equal(dis[0].actor, `agent:${SVC}`);
+    assert.deepEqual({ ...dis[0].data }, { probe: probe.id, grant: probe.grant, service: SVC, reason: 'max_hits', max_hits: 12 });
+    const ing = (await entries('probe.events.ingested')).filter((e) => e.data.probe === probe.id);
+    assert.deepEqual(ing.map((e) => [e.data.count, e.data.refused]), [[5, 5], [5, 5], [2, 8]]);
+
+    // afterwards: not polled, not listed, every post refused with nothing stored
+    assert.ok(!(await poll(keys[SVC])).some((p) => p.id === probe.id), 'a disabled probe is still polled');
+    assert.ok(!(await listed()).some((p) => p.id === probe.id), 'a disabled probe is still listed as live');
+    await sleep(1100);
+    r = await postEvents(keys[SVC], probe.id, [ev(99)]);
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.json.error.code, 'probe_disabled');
+    assert.equal(stored(probe.id), 12);
+    // the engineer still reads what was stored
+    const read = await jg.request('GET', `/v1/services/${SVC}/probes/${probe.id}/events?limit=100`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(read.status, 200, read.body);
+    assert.deepEqual(read.json.events.map((e) => e.event.args.i), [0, 1, 3, 4, 5, 10, 11, 12, 13, 14, 20, 21]);
+  });
+
+  test('the shape of captured values at each limit is stored, one past it refused per event', async () => {
+    const probe = await deploy({ ...PROBE, limits: { max_depth: 2, max_string_bytes: 16, max_collection_items: 3, max_fields: 3, max_events_per_second: 100 } });
+    const pairs = [
+      [{ args: { a: { b: 1, c: {} } } }, { args: { a: { b: { c: 1 } } } }],
+      [{ return: '0123456789abcdef' }, { return: '0123456789abcdefg' }],
+      [{ error: 'éééééééé' }, { error: 'éééééééé!' }],
+      [{ args: { l: [1, 2, 3] } }, { args: { l: [1, 2, 3, 4] } }],
+      [{ args: { x: 1, y: 2, z: 3 } }, { args: { w: 0, x: 1, y: 2, z: 3 } }],
+      [{ return: { x: 1, y: 2, z: 3 } }, { return: { w: 0, x: 1, y: 2, z: 3 } }],
+    ];
+    const r = await postEvents(keys[SVC], probe.id, pairs.flat());
+    assert.equal(r.status, 201, r.body);
+    assert.equal(r.json.stored, pairs.length);
+    assert.deepEqual(r.json.refused, pairs.map((_, i) => ({ index: 2 * i + 1, code: 'over_limits' })));
+  });
+
+  test('the agent reports its CPU guard disabled a probe: audited, no longer polled, later posts 409', async () => {
+    const probe = await deploy(PROBE);
+    for (const body of [{}, { reason: 'slow', cpu_ms_per_second: 7 }, { reason: 'cpu' }, { reason: 'cpu', cpu_ms_per_second: '7' },
+      { reason: 'cpu', cpu_ms_per_second: -1 }, { reason: 'cpu', cpu_ms_per_second: 7, extra: 1 }]) {
+      const r = await disable(keys[SVC], probe.id, body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.body}`);
+    }
+    let r = await disable(keys[OTHER], probe.id, { reason: 'cpu', cpu_ms_per_second: 7.4 });
+    assert.equal(r.status, 404, r.body);
+    r = await disable(keys[SVC], 'prb_doesnotexist', { reason: 'cpu', cpu_ms_per_second: 7.4 });
+    assert.equal(r.status, 404, r.body);
+    r = await jg.request('POST', `/v1/agents/probes/${probe.id}/disable`, json({ reason: 'cpu', cpu_ms_per_second: 7.4 }));
+    assert.equal(r.status, 401, r.body);
+    assert.ok((await poll(keys[SVC])).some((p) => p.id === probe.id), 'a refused report disabled the probe');
+
+    r = await disable(keys[SVC], probe.id, { reason: 'cpu', cpu_ms_per_second: 7.4 });
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json, { probe: probe.id, disabled: 'cpu' });
+    assert.ok(!(await poll(keys[SVC])).some((p) => p.id === probe.id), 'a disabled probe is still polled');
+    r = await disable(keys[SVC], probe.id, { reason: 'cpu', cpu_ms_per_second: 9 });
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.json.error.code, 'probe_not_live');
+    r = await postEvents(keys[SVC], probe.id, [{ ts: 1 }]);
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.json.error.code, 'probe_disabled');
+
+    const dis = (await entries('probe.disabled')).filter((e) => e.data.probe === probe.id);
+    assert.equal(dis.length, 1);
+    assert.equal(dis[0].actor, `agent:${SVC}`);
+    assert.equal(dis[0].data.reason, 'cpu');
+    assert.equal(dis[0].data.cpu_ms_per_second, 8); // whole milliseconds, rounded up
+    assert.equal(dis[0].data.grant, probe.grant);
+    assert.match(dis[0].data.ingest_key, /^igk_/);
+  });
+});
