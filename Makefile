@@ -84,7 +84,7 @@ $(BUILD)/tests/test_clock_step: EXTRA_LDFLAGS += -Wl,--wrap=clock_gettime \
 $(BUILD)/tests/test_digest_fail: EXTRA_LDFLAGS += -Wl,--wrap=EVP_Digest -Wl,--wrap=EVP_DigestFinal_ex
 
 # The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
-$(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent
+$(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h agent/src/internal.h | $(BUILD)/agent
 	$(CC) $(JG_CFLAGS) -Iagent/include -c -o $@ $<
 
 $(BUILD)/libjitgate-agent.a: $(AGENT_OBJS)
@@ -99,6 +99,12 @@ $(BUILD)/tests/agent_resend: tests/agent/agent_resend.c $(BUILD)/libjitgate-agen
 
 $(BUILD)/tests/test_probe_match: tests/unit/test_probe_match.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS) -lcmocka
+
+# The agent's limits, capture, rate bucket, CPU guard and jga_enabled (agent/src/internal.h).
+$(BUILD)/tests/test_agent_capture: tests/unit/test_agent_capture.c agent/src/internal.h \
+		$(BUILD)/libjitgate-agent.a | $(BUILD)/tests
+	$(CC) $(JG_CFLAGS) -Iagent/include -Iagent/src $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a \
+	  $(JG_LDLIBS) -lcmocka
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/agent:
 	mkdir -p $@
