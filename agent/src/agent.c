@@ -870,28 +870,18 @@ make_event(const struct probe *p, json_t *args, json_t *ret, bool *oversize)
 	return NULL;
 }
 
-static int64_t
-ns_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	mono_now(&t1);
-	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000000LL + (t1.tv_nsec - t0->tv_nsec);
-}
-
 /*
- * Charges spent_ns to probe p (lock held); over its max_cpu_ms_per_second
- * it stops capturing and its report waits for the flusher, woken now.
+ * Charges spent_ns, ending at now, to probe p (lock held); over its
+ * max_cpu_ms_per_second it stops capturing and its report waits for the
+ * flusher, woken now.
  */
 static void
-cpu_charge(struct jga_agent *a, struct probe *p, int64_t spent_ns)
+cpu_charge(struct jga_agent *a, struct probe *p, const struct timespec *now, int64_t spent_ns)
 {
-	struct timespec now;
 	double ms;
 
-	mono_now(&now);
 	if (p->state != LIVE ||
-	    !jga_cpu_charge(&p->cpu, &now, spent_ns, p->lim.max_cpu_ms_per_second, &ms))
+	    !jga_cpu_charge(&p->cpu, now, spent_ns, p->lim.max_cpu_ms_per_second, &ms))
 		return;
 	p->state = CPU_OFF;
 	p->cpu_ms = ms;
@@ -964,7 +954,11 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 			recount(a);
 		}
 	charge:
-		cpu_charge(a, p, ns_since(&t0));
+		struct timespec t1;
+		mono_now(&t1);
+		cpu_charge(a, p, &t1,
+			   (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+			       (t1.tv_nsec - t0.tv_nsec));
 	}
 	pthread_mutex_unlock(&a->mu);
 	return failed ? -1 : queued;
@@ -1019,7 +1013,9 @@ jga_test_cpu_charge(struct jga_agent *a, const char *id, int64_t spent_ns)
 	pthread_mutex_lock(&a->mu);
 	ssize_t at = find(a, id);
 	if (at >= 0) {
-		cpu_charge(a, a->probes[at], spent_ns);
+		struct timespec now;
+		mono_now(&now);
+		cpu_charge(a, a->probes[at], &now, spent_ns);
 		rc = a->probes[at]->state == CPU_OFF;
 	}
 	pthread_mutex_unlock(&a->mu);

@@ -110,8 +110,11 @@ walk(struct walk *w, const json_t *v, long depth)
 		size_t n = json_array_size(v), keep = (size_t)w->l->max_collection_items;
 		if ((out = json_array()) == NULL)
 			return NULL;
-		if (n > 0 && depth >= w->l->max_depth)
-			return mark(w) ? out : (json_decref(out), NULL);
+		if (n > 0 && depth >= w->l->max_depth) {
+			if (!mark(w))
+				goto fail;
+			return out;
+		}
 		for (size_t i = 0; i < n && i < keep; i++) {
 			char seg[24];
 			int sn = snprintf(seg, sizeof seg, "%zu", i);
@@ -131,8 +134,11 @@ walk(struct walk *w, const json_t *v, long depth)
 		const json_t *m;
 		if ((out = json_object()) == NULL)
 			return NULL;
-		if (n > 0 && depth >= w->l->max_depth)
-			return mark(w) ? out : (json_decref(out), NULL);
+		if (n > 0 && depth >= w->l->max_depth) {
+			if (!mark(w))
+				goto fail;
+			return out;
+		}
 		/* jansson keeps members in insertion order: "the first ones" */
 		json_object_foreach((json_t *)v, key, m)
 		{
