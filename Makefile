@@ -181,7 +181,7 @@ LINT_C   := $(wildcard src/*/*.c) $(AGENT_SRCS) agent/demo/payments_demo.c $(UNI
 	    $(wildcard tests/agent/*.c) $(wildcard bench/*.c) $(wildcard fuzz/*.c) \
 	    $(wildcard fuzz/tools/*.c)
 LINT_H   := $(wildcard src/*/*.h) $(wildcard include/jitgate/*.h) $(wildcard agent/include/*.h) \
-	    $(wildcard fuzz/*.h)
+	    $(wildcard agent/src/*.h) $(wildcard fuzz/*.h)
 TIDY     ?= clang-tidy
 # cppcheck and clang-tidy run LINT_JOBS files at a time (one per core by default).
 LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -198,7 +198,7 @@ lint-format:
 
 lint-cppcheck:
 	cppcheck -j$(LINT_JOBS) --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
-	  --suppress=missingIncludeSystem --library=tools/cppcheck/jansson.cfg -Iinclude -Iagent/include \
+	  --suppress=missingIncludeSystem --library=tools/cppcheck/jansson.cfg -Iinclude -Iagent/include -Iagent/src \
 	  src agent bench fuzz tests/unit tests/agent
 
 # clang-tidy with the checks of .clang-tidy (each disabled one says why there); any finding fails.
@@ -218,7 +218,7 @@ $(BUILD)/tidy/%.ok: %.c .clang-tidy $(LINT_H) $(BUILD)/compile_commands.json
 
 # The compile command of every C file lint looks at, for clang-tidy (and editors): the flags of
 # its build rule.  Rewritten only when it changes, so unchanged files are not checked again.
-lint_flags = $(JG_CFLAGS) $(if $(filter src/%,$(1)),,-Iagent/include)
+lint_flags = $(JG_CFLAGS) $(if $(filter src/%,$(1)),,-Iagent/include -Iagent/src)
 define compdb_entry
 {"directory": "$(CURDIR)", "file": "$(1)", "command": "$(CC) $(lint_flags) -c $(1)"}
 endef

@@ -73,8 +73,10 @@ void jga_free(struct jga_agent *agent);
  * A call of function with args (a JSON object: parameter name -> value;
  * borrowed, never changed) and ret (the return value or NULL; borrowed).
  * For every installed probe on function before its deadline: conditions,
- * then sampling, then an event is queued (copies of args/ret as the probe
- * asks).  Returns how many events were queued (0 or more), or -1 when
+ * then sampling, then the rate bucket and max_hits, then an event is
+ * queued (copies of args/ret as the probe asks, cut to its limits, the
+ * cuts listed in "truncated"); the time each probe costs here feeds its
+ * CPU guard.  Returns how many events were queued (0 or more), or -1 when
  * something failed (counted; the call itself is never affected).
  */
 int jga_hit(struct jga_agent *agent, const char *function, json_t *args, json_t *ret);

@@ -45,7 +45,7 @@
 #define MAX_BATCH	100
 #define MAX_BATCH_BYTES (512 * 1024) /* well within limits.max_body_bytes (1 MiB) */
 #define MAX_EVENT_BYTES 16384	     /* one event as compact JSON (docs/agents.md) */
-#define MAX_TIGHTEN	12	     /* rounds of tighter limits for an event still too big */
+#define MAX_TIGHTEN	20 /* rounds of tighter limits: enough to reach the tightest (16) */
 #define MAX_REPLY	(1024 * 1024)
 #define DEFAULT_POLL_MS 2000
 #define FLUSH_MS	1000

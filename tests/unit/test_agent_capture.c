@@ -9,7 +9,8 @@
  * guard's window are driven with given times and durations; max_hits, the
  * rate and the CPU guard through a real agent (its jitgate unreachable, so
  * probes are installed with a poll reply handed in), with exact counters;
- * jga_enabled before, during and after a probe.
+ * jga_enabled before, during and after a probe; and the guard tripped by
+ * the time jga_hit() itself measures for a costly capture.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -477,16 +478,53 @@ test_cpu_guard(void **state)
 	jga_free(a);
 }
 
+/* The guard on jga_hit()'s own clock: a probe whose capture is costly stops within the second. */
+static void
+test_cpu_guard_measured(void **state)
+{
+	(void)state;
+	struct jga_agent *a =
+	    agent_with("{\"max_cpu_ms_per_second\":1,\"max_events_per_second\":100,"
+		       "\"max_fields\":100,\"max_collection_items\":1000,"
+		       "\"max_string_bytes\":4096,\"max_hits\":10000}");
+	struct jga_stats st;
+	/* 100 members of 1,000 strings each: cut again and again to fit 16,384 bytes */
+	json_t *args = json_object();
+	char key[16];
+	for (int i = 0; i < 100; i++) {
+		json_t *xs = json_array();
+		for (int k = 0; k < 1000; k++)
+			json_array_append_new(xs, json_string("0123456789abcdef0123456789abcdef"));
+		snprintf(key, sizeof key, "k%02d", i);
+		json_object_set_new(args, key, xs);
+	}
+	int calls = 0;
+	while (calls < 100 && jga_enabled(a, "F")) {
+		jga_hit(a, "F", args, NULL);
+		calls++;
+	}
+	jga_stats(a, &st);
+	assert_int_equal(st.cpu_disabled, 1);
+	assert_int_equal(jga_enabled(a, "F"), 0);
+	assert_true(st.captured <= (uint64_t)calls);
+	assert_int_equal(jga_hit(a, "F", args, NULL), 0); /* stopped: nothing more */
+	jga_stats(a, &st);
+	assert_int_equal(st.cpu_disabled, 1);
+	json_decref(args);
+	jga_free(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_limits_parse),      cmocka_unit_test(test_capture_depth),
-	    cmocka_unit_test(test_capture_strings),   cmocka_unit_test(test_capture_items_fields),
-	    cmocka_unit_test(test_event_fits),	      cmocka_unit_test(test_bucket),
-	    cmocka_unit_test(test_cpu_window),	      cmocka_unit_test(test_enabled),
-	    cmocka_unit_test(test_max_hits),	      cmocka_unit_test(test_rate),
-	    cmocka_unit_test(test_truncated_counted), cmocka_unit_test(test_cpu_guard),
+	    cmocka_unit_test(test_limits_parse),       cmocka_unit_test(test_capture_depth),
+	    cmocka_unit_test(test_capture_strings),    cmocka_unit_test(test_capture_items_fields),
+	    cmocka_unit_test(test_event_fits),	       cmocka_unit_test(test_bucket),
+	    cmocka_unit_test(test_cpu_window),	       cmocka_unit_test(test_enabled),
+	    cmocka_unit_test(test_max_hits),	       cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_truncated_counted),  cmocka_unit_test(test_cpu_guard),
+	    cmocka_unit_test(test_cpu_guard_measured),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
