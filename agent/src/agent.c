@@ -15,8 +15,8 @@
  * Each probe carries the limits of its poll (capture.c): an event is cut
  * field by field to them, the rate bucket and max_hits bound how many are
  * queued, and the CPU guard times every probe's work in jga_hit() with
- * CLOCK_MONOTONIC.  A probe past max_hits or over its CPU budget stops
- * capturing at once but stays listed (state != LIVE) until a poll stops
+ * CLOCK_MONOTONIC (its capture step with the thread's CPU clock).  A probe past max_hits or over
+ * its CPU budget stops capturing at once but stays listed (state != LIVE) until a poll stops
  * listing it or its deadline passes, so a later poll cannot reinstall it;
  * its queued events are still posted, and a CPU stop is reported to
  * jitgate by the flusher thread, never by the caller of jga_hit().
@@ -647,8 +647,9 @@ flusher_main(void *arg)
 
 	for (;;) {
 		long next = FLUSH_MS;
+		int frc = flush_all(a); /* first: events are bound by their probe's deadline */
 		report_all(a);
-		if (flush_all(a) != 0) {
+		if (frc != 0) {
 			backoff = backoff ? backoff * 2 : FLUSH_MS;
 			if (backoff > MAX_BACKOFF_MS)
 				backoff = MAX_BACKOFF_MS;
@@ -744,8 +745,8 @@ jga_stop(struct jga_agent *a)
 	bool flush = a->poller_up || a->flusher_up;
 	a->poller_up = a->flusher_up = false;
 	if (flush) {
-		report_all(a);
 		(void)flush_all(a); /* what is still queued for live probes */
+		report_all(a);
 	}
 	pthread_mutex_lock(&a->mu);
 	uninstall_all(a); /* nothing more is recorded */
@@ -870,6 +871,12 @@ make_event(const struct probe *p, json_t *args, json_t *ret, bool *oversize)
 	return NULL;
 }
 
+static int64_t
+ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
 /*
  * Charges spent_ns, ending at now, to probe p (lock held); over its
  * max_cpu_ms_per_second it stops capturing and its report waits for the
@@ -912,8 +919,17 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 			a->st.skipped_max_hits++;
 		if (p->state != LIVE)
 			continue;
-		/* the CPU guard: this probe's whole share of the call, from here */
+		/*
+		 * The CPU guard: this probe's whole share of the call, from here,
+		 * on the monotonic clock; its capture alone on the thread's CPU
+		 * clock instead (cap_mono out, cap_cpu in), so that the thread
+		 * being preempted while it builds an event, the longest step, does
+		 * not stop the probe.  Captures are bounded by the rate bucket, so
+		 * the dearer clock is read at most 2 * max_events_per_second times
+		 * a second per probe.
+		 */
 		struct timespec t0;
+		int64_t cap_mono = 0, cap_cpu = 0;
 		mono_now(&t0);
 		if (!jg_probe_match(p->conditions, args))
 			goto charge;
@@ -932,7 +948,14 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 			goto charge;
 		}
 		bool oversize;
+		struct timespec m1, m2, c1, c2;
+		mono_now(&m1);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 		json_t *ev = make_event(p, args, ret, &oversize);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c2);
+		mono_now(&m2);
+		cap_mono = ns_between(&m1, &m2);
+		cap_cpu = ns_between(&c1, &c2);
 		if (oversize) {
 			a->st.oversize++;
 			goto charge;
@@ -956,9 +979,7 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 	charge:
 		struct timespec t1;
 		mono_now(&t1);
-		cpu_charge(a, p, &t1,
-			   (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
-			       (t1.tv_nsec - t0.tv_nsec));
+		cpu_charge(a, p, &t1, ns_between(&t0, &t1) - cap_mono + cap_cpu);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return failed ? -1 : queued;
