@@ -928,7 +928,7 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 		 * the dearer clock is read at most 2 * max_events_per_second times
 		 * a second per probe.
 		 */
-		struct timespec t0;
+		struct timespec t0, t1;
 		int64_t cap_mono = 0, cap_cpu = 0;
 		mono_now(&t0);
 		if (!jg_probe_match(p->conditions, args))
@@ -977,7 +977,6 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 			recount(a);
 		}
 	charge:
-		struct timespec t1;
 		mono_now(&t1);
 		cpu_charge(a, p, &t1, ns_between(&t0, &t1) - cap_mono + cap_cpu);
 	}
