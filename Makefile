@@ -84,7 +84,7 @@ $(BUILD)/tests/test_clock_step: EXTRA_LDFLAGS += -Wl,--wrap=clock_gettime \
 $(BUILD)/tests/test_digest_fail: EXTRA_LDFLAGS += -Wl,--wrap=EVP_Digest -Wl,--wrap=EVP_DigestFinal_ex
 
 # The reference agent (agent/, docs/agents.md): its own library, a demo service, its unit test.
-$(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h | $(BUILD)/agent
+$(BUILD)/agent/%.o: agent/src/%.c agent/include/jitgate-agent.h agent/src/internal.h | $(BUILD)/agent
 	$(CC) $(JG_CFLAGS) -Iagent/include -c -o $@ $<
 
 $(BUILD)/libjitgate-agent.a: $(AGENT_OBJS)
@@ -99,6 +99,12 @@ $(BUILD)/tests/agent_resend: tests/agent/agent_resend.c $(BUILD)/libjitgate-agen
 
 $(BUILD)/tests/test_probe_match: tests/unit/test_probe_match.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS) -lcmocka
+
+# The agent's limits, capture, rate bucket, CPU guard and jga_enabled (agent/src/internal.h).
+$(BUILD)/tests/test_agent_capture: tests/unit/test_agent_capture.c agent/src/internal.h \
+		$(BUILD)/libjitgate-agent.a | $(BUILD)/tests
+	$(CC) $(JG_CFLAGS) -Iagent/include -Iagent/src $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a \
+	  $(JG_LDLIBS) -lcmocka
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/agent:
 	mkdir -p $@
@@ -175,7 +181,7 @@ LINT_C   := $(wildcard src/*/*.c) $(AGENT_SRCS) agent/demo/payments_demo.c $(UNI
 	    $(wildcard tests/agent/*.c) $(wildcard bench/*.c) $(wildcard fuzz/*.c) \
 	    $(wildcard fuzz/tools/*.c)
 LINT_H   := $(wildcard src/*/*.h) $(wildcard include/jitgate/*.h) $(wildcard agent/include/*.h) \
-	    $(wildcard fuzz/*.h)
+	    $(wildcard agent/src/*.h) $(wildcard fuzz/*.h)
 TIDY     ?= clang-tidy
 # cppcheck and clang-tidy run LINT_JOBS files at a time (one per core by default).
 LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -192,7 +198,7 @@ lint-format:
 
 lint-cppcheck:
 	cppcheck -j$(LINT_JOBS) --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
-	  --suppress=missingIncludeSystem --library=tools/cppcheck/jansson.cfg -Iinclude -Iagent/include \
+	  --suppress=missingIncludeSystem --library=tools/cppcheck/jansson.cfg -Iinclude -Iagent/include -Iagent/src \
 	  src agent bench fuzz tests/unit tests/agent
 
 # clang-tidy with the checks of .clang-tidy (each disabled one says why there); any finding fails.
@@ -212,7 +218,7 @@ $(BUILD)/tidy/%.ok: %.c .clang-tidy $(LINT_H) $(BUILD)/compile_commands.json
 
 # The compile command of every C file lint looks at, for clang-tidy (and editors): the flags of
 # its build rule.  Rewritten only when it changes, so unchanged files are not checked again.
-lint_flags = $(JG_CFLAGS) $(if $(filter src/%,$(1)),,-Iagent/include)
+lint_flags = $(JG_CFLAGS) $(if $(filter src/%,$(1)),,-Iagent/include -Iagent/src)
 define compdb_entry
 {"directory": "$(CURDIR)", "file": "$(1)", "command": "$(CC) $(lint_flags) -c $(1)"}
 endef

@@ -10,6 +10,16 @@
  * buffered events dropped, at its local deadline, when a poll stops listing
  * it, when a post is answered 404/409, or (all probes) on 401/403.
  *
+ * Each probe comes with limits (docs/agents.md, "Limits"; the protocol's
+ * defaults when jitgate sends none): its events are cut field by field to
+ * max_depth, max_string_bytes, max_collection_items and max_fields, the
+ * paths cut listed in the event's "truncated"; at most
+ * max_events_per_second are queued (a token bucket with that burst) and
+ * max_hits in all, then the probe stops capturing; a probe whose work in
+ * jga_hit() costs more than max_cpu_ms_per_second in a second (measured
+ * with CLOCK_MONOTONIC) is stopped and reported to jitgate by the agent's
+ * own thread.
+ *
  * Thread safety: jga_hit() and jga_stats() may be called from any number
  * of threads at once; jga_free() must not race with them.
  */
@@ -24,11 +34,18 @@ struct jga_agent;
 
 struct jga_stats {
 	uint64_t polls_ok, polls_failed;
-	uint64_t matched;   /* calls on an installed probe whose conditions held */
-	uint64_t captured;  /* of those, sampled and queued */
-	uint64_t posted;    /* events jitgate answered 201 for */
-	uint64_t dropped;   /* dropped (409/404, buffer full, expiry, one named by a 400) */
-	uint64_t installed; /* probes installed now */
+	uint64_t matched;	   /* calls on an installed probe whose conditions held */
+	uint64_t captured;	   /* of those, sampled and queued */
+	uint64_t posted;	   /* events jitgate answered 201 for */
+	uint64_t dropped;	   /* dropped (409/404, buffer full, expiry, one named by a 400) */
+	uint64_t installed;	   /* probes installed now (and capturing) */
+	uint64_t skipped_rate;	   /* matched and sampled, but over max_events_per_second */
+	uint64_t skipped_max_hits; /* calls on a probe that reached max_hits */
+	uint64_t truncated;	   /* queued events with something cut ("truncated") */
+	uint64_t oversize;	   /* not queued: over 16,384 bytes even at the tightest cut */
+	uint64_t cpu_disabled;	   /* probes the CPU guard stopped */
+	uint64_t cpu_reported;	   /* of those, reports jitgate answered 200 or 409 */
+	uint64_t reports_failed;   /* reports answered otherwise (e.g. 404): logged, nothing more */
 };
 
 /*
@@ -56,11 +73,23 @@ void jga_free(struct jga_agent *agent);
  * A call of function with args (a JSON object: parameter name -> value;
  * borrowed, never changed) and ret (the return value or NULL; borrowed).
  * For every installed probe on function before its deadline: conditions,
- * then sampling, then an event is queued (copies of args/ret as the probe
- * asks).  Returns how many events were queued (0 or more), or -1 when
+ * then sampling, then the rate bucket and max_hits, then an event is
+ * queued (copies of args/ret as the probe asks, cut to its limits, the
+ * cuts listed in "truncated"); the time each probe costs here feeds its
+ * CPU guard.  Returns how many events were queued (0 or more), or -1 when
  * something failed (counted; the call itself is never affected).
  */
 int jga_hit(struct jga_agent *agent, const char *function, json_t *args, json_t *ret);
+
+/*
+ * 1 when a probe that still captures is installed on function now, else 0:
+ * call it before building the arguments for jga_hit(), so a service pays
+ * for its argument JSON only while someone probes it.  Cheap: no
+ * allocation; one atomic load when no probe is installed, else the
+ * agent's lock for a scan of the installed probes.  The answer may change
+ * right after it is given; jga_hit() decides again.
+ */
+int jga_enabled(struct jga_agent *agent, const char *function);
 
 /* Copies the counters into *out. */
 void jga_stats(struct jga_agent *agent, struct jga_stats *out);

@@ -11,9 +11,22 @@
  * the probe, on 401/403 every probe, on a network error or 5xx puts the
  * batch back (unless the deadline passed).  HTTP is libcurl directly
  * (httpc.h has no Authorization header); TLS is always verified.
+ *
+ * Each probe carries the limits of its poll (capture.c): an event is cut
+ * field by field to them, the rate bucket and max_hits bound how many are
+ * queued, and the CPU guard times every probe's work in jga_hit() with
+ * CLOCK_MONOTONIC (its capture step with the thread's CPU clock).  A probe past max_hits or over
+ * its CPU budget stops capturing at once but stays listed (state != LIVE) until a poll stops
+ * listing it or its deadline passes, so a later poll cannot reinstall it;
+ * its queued events are still posted, and a CPU stop is reported to
+ * jitgate by the flusher thread, never by the caller of jga_hit().
+ * "active" counts LIVE probes atomically so jga_enabled() answers without
+ * the lock when nothing is installed ("listed", all probes, does the same
+ * for jga_hit()).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +37,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "internal.h"
 #include "jitgate-agent.h"
 
 #define MAX_PROBES	500
@@ -31,6 +45,7 @@
 #define MAX_BATCH	100
 #define MAX_BATCH_BYTES (512 * 1024) /* well within limits.max_body_bytes (1 MiB) */
 #define MAX_EVENT_BYTES 16384	     /* one event as compact JSON (docs/agents.md) */
+#define MAX_TIGHTEN	20 /* rounds of tighter limits: enough to reach the tightest (16) */
 #define MAX_REPLY	(1024 * 1024)
 #define DEFAULT_POLL_MS 2000
 #define FLUSH_MS	1000
@@ -40,6 +55,8 @@
 #define UNAUTH_POLL_MS	300000
 #define HTTP_TIMEOUT_MS 5000L
 
+enum probe_state { LIVE, EXHAUSTED, CPU_OFF };
+
 struct probe {
 	char *id;
 	char *function;
@@ -48,6 +65,13 @@ struct probe {
 	json_t *conditions;
 	struct timespec deadline; /* CLOCK_MONOTONIC */
 	json_t *queue;		  /* array of events */
+	struct jga_limits lim;
+	struct jga_bucket bucket;
+	struct jga_cpu cpu;
+	long hits; /* events queued, ever */
+	enum probe_state state;
+	double cpu_ms;	     /* the window that stopped it */
+	bool report_pending; /* CPU_OFF not yet reported to jitgate */
 };
 
 struct jga_agent {
@@ -58,6 +82,8 @@ struct jga_agent {
 	struct probe *probes[MAX_PROBES];
 	size_t nprobes;
 	struct jga_stats st;
+	atomic_size_t active; /* LIVE probes (jga_enabled's fast path) */
+	atomic_size_t listed; /* all probes (jga_hit's fast path: skips are counted) */
 	pthread_t poller, flusher;
 	bool poller_up, flusher_up;
 };
@@ -112,6 +138,20 @@ probe_free(struct probe *p)
 	free(p);
 }
 
+/* Updates the installed count and the atomic one (lock held). */
+static void
+recount(struct jga_agent *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->nprobes; i++)
+		if (a->probes[i]->state == LIVE)
+			n++;
+	a->st.installed = n;
+	atomic_store(&a->active, n);
+	atomic_store(&a->listed, a->nprobes);
+}
+
 /* Removes probe i (lock held); its queued events count as dropped. */
 static void
 uninstall(struct jga_agent *a, size_t i)
@@ -139,6 +179,7 @@ expire(struct jga_agent *a)
 	for (size_t i = a->nprobes; i-- > 0;)
 		if (!before(&now, &a->probes[i]->deadline))
 			uninstall(a, i);
+	recount(a);
 }
 
 static ssize_t
@@ -257,9 +298,15 @@ probe_from_json(const json_t *j, const struct timespec *deadline)
 	json_t *rate = json_object_get(j, "sampling_rate");
 	struct probe *p;
 
+	struct jga_limits lim;
+
+	/* no "limits" (a jitgate before them): the protocol's defaults */
 	if (id == NULL || fn == NULL || (conds != NULL && !json_is_array(conds)) ||
-	    !json_is_number(rate) || (p = calloc(1, sizeof *p)) == NULL)
+	    !json_is_number(rate) || jga_limits_parse(json_object_get(j, "limits"), &lim) != 0 ||
+	    (p = calloc(1, sizeof *p)) == NULL)
 		return NULL;
+	p->lim = lim;
+	p->state = LIVE;
 	p->id = strdup(id);
 	p->function = strdup(fn);
 	p->queue = json_array();
@@ -324,7 +371,7 @@ apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0)
 		}
 	}
 	expire(a);
-	a->st.installed = a->nprobes;
+	recount(a);
 	return 0;
 }
 
@@ -358,13 +405,13 @@ poll_once(struct jga_agent *a, long *backoff)
 	a->st.polls_failed++;
 	if (status == 401 || status == 403) {
 		uninstall_all(a);
-		a->st.installed = 0;
+		recount(a);
 		pthread_mutex_unlock(&a->mu);
 		next = UNAUTH_POLL_MS;
 		goto out;
 	}
 	expire(a); /* keep what is installed only until its deadline */
-	a->st.installed = a->nprobes;
+	recount(a);
 	pthread_mutex_unlock(&a->mu);
 fail:
 	*backoff = *backoff ? *backoff * 2 : 1000;
@@ -491,12 +538,18 @@ flush_all(struct jga_agent *a)
 		json_t *index = json_object_get(json_object_get(reply, "error"), "index");
 		json_int_t bad =
 		    status == 400 && json_is_integer(index) ? json_integer_value(index) : -1;
+		/* a 201 may refuse some events one by one (max_hits, rate, over_limits) */
+		size_t refused = json_array_size(json_object_get(reply, "refused"));
 		json_decref(reply);
 
 		pthread_mutex_lock(&a->mu);
 		ssize_t at = find(a, id);
 		if (status == 201) {
-			a->st.posted += json_array_size(batch);
+			size_t n = json_array_size(batch);
+			if (refused > n)
+				refused = n;
+			a->st.posted += n - refused;
+			a->st.dropped += refused;
 		} else if (status == 404 || status == 409) {
 			a->st.dropped += json_array_size(batch);
 			if (at >= 0)
@@ -515,12 +568,74 @@ flush_all(struct jga_agent *a)
 		} else {
 			a->st.dropped += json_array_size(batch); /* 413/415: a bug here */
 		}
-		a->st.installed = a->nprobes;
+		recount(a);
 		pthread_mutex_unlock(&a->mu);
 		json_decref(batch);
 		free(id);
 		if (rc != 0)
 			return rc; /* retry next round */
+	}
+}
+
+/*
+ * Reports every probe the CPU guard stopped (POST /v1/agents/probes/{id}/
+ * disable), from the flusher's thread.  A network error or 5xx keeps the
+ * report for the next round; any other answer but 200 or 409 (already
+ * ended) is logged on stderr and counted: a jitgate without the call (404)
+ * changes nothing here, the probe stays stopped locally.
+ */
+static void
+report_all(struct jga_agent *a)
+{
+	for (;;) {
+		char *id = NULL;
+		double ms = 0;
+
+		pthread_mutex_lock(&a->mu);
+		for (size_t i = 0; i < a->nprobes && id == NULL; i++) {
+			struct probe *p = a->probes[i];
+			if (!p->report_pending)
+				continue;
+			if ((id = strdup(p->id)) == NULL)
+				break;
+			ms = p->cpu_ms;
+			p->report_pending = false;
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (id == NULL)
+			return;
+
+		char path[160];
+		json_t *reply = NULL;
+		json_t *body = json_pack("{s:s,s:f}", "reason", "cpu", "cpu_ms_per_second", ms);
+		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		long status = -1;
+		if (text != NULL &&
+		    (size_t)snprintf(path, sizeof path, "/v1/agents/probes/%s/disable", id) <
+			sizeof path)
+			status = request(a, path, text, &reply);
+		free(text);
+		json_decref(body);
+		json_decref(reply);
+
+		pthread_mutex_lock(&a->mu);
+		bool retry = status == -1 || status >= 500;
+		ssize_t at = find(a, id);
+		if (retry && at >= 0)
+			a->probes[at]->report_pending = true;
+		else if (status == 200 || status == 409)
+			a->st.cpu_reported++;
+		else if (!retry)
+			a->st.reports_failed++;
+		pthread_mutex_unlock(&a->mu);
+		if (!retry || at < 0)
+			fprintf(stderr,
+				"{\"level\":\"%s\",\"msg\":\"cpu guard report\",\"probe\":\"%s\","
+				"\"status\":%ld}\n",
+				status == 200 || status == 409 ? "info" : "warn", id, status);
+		free(id);
+		if (retry)
+			return; /* the next round */
 	}
 }
 
@@ -532,7 +647,9 @@ flusher_main(void *arg)
 
 	for (;;) {
 		long next = FLUSH_MS;
-		if (flush_all(a) != 0) {
+		int frc = flush_all(a); /* first: events are bound by their probe's deadline */
+		report_all(a);
+		if (frc != 0) {
 			backoff = backoff ? backoff * 2 : FLUSH_MS;
 			if (backoff > MAX_BACKOFF_MS)
 				backoff = MAX_BACKOFF_MS;
@@ -627,11 +744,13 @@ jga_stop(struct jga_agent *a)
 		pthread_join(a->flusher, NULL);
 	bool flush = a->poller_up || a->flusher_up;
 	a->poller_up = a->flusher_up = false;
-	if (flush)
+	if (flush) {
 		(void)flush_all(a); /* what is still queued for live probes */
+		report_all(a);
+	}
 	pthread_mutex_lock(&a->mu);
 	uninstall_all(a); /* nothing more is recorded */
-	a->st.installed = 0;
+	recount(a);
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -666,37 +785,117 @@ timestamp(char out[32])
 	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
+/*
+ * The event's args/return cut to l (capture.c), with "truncated" listing
+ * the paths cut.  Returns a new event or NULL when out of memory.
+ */
 static json_t *
-make_event(const struct probe *p, json_t *args, json_t *ret)
+build_event(const struct probe *p, const struct jga_limits *l, const char *id, const char *ts,
+	    json_t *args, json_t *ret)
+{
+	json_t *cut = json_array();
+	json_t *ev = json_pack("{s:s,s:s,s:s}", "ts", ts, "event_id", id, "function", p->function);
+
+	if (ev == NULL || cut == NULL)
+		goto fail;
+	if (p->capture_args) {
+		json_t *v = args ? jga_capture(args, "args", 0, l, cut) : json_null();
+		if (v == NULL || json_object_set_new(ev, "args", v) != 0)
+			goto fail;
+	}
+	if (p->capture_return) {
+		json_t *v = ret ? jga_capture(ret, "return", 1, l, cut) : json_null();
+		if (v == NULL || json_object_set_new(ev, "return", v) != 0)
+			goto fail;
+	}
+	if (json_array_size(cut) > 0 && json_object_set(ev, "truncated", cut) != 0)
+		goto fail;
+	json_decref(cut);
+	return ev;
+fail:
+	json_decref(cut);
+	json_decref(ev);
+	return NULL;
+}
+
+/*
+ * An event within the probe's limits and within MAX_EVENT_BYTES: when the
+ * limits still allow more than 16,384 bytes, the event is cut again with
+ * tighter ones (strings, items and fields halved down to their minimum,
+ * then one level less deep), every cut marked as usual.  *oversize is set
+ * (and NULL returned) when even the tightest does not fit, e.g. a member
+ * name of 16 KiB: the event is then not queued, and counted.
+ */
+static json_t *
+make_event(const struct probe *p, json_t *args, json_t *ret, bool *oversize)
 {
 	unsigned char rnd[16];
 	char id[33], ts[32];
+	struct jga_limits l = p->lim;
 
+	*oversize = false;
 	if (RAND_bytes(rnd, sizeof rnd) != 1)
 		return NULL;
 	for (size_t i = 0; i < sizeof rnd; i++)
 		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
 	timestamp(ts);
-	json_t *ev = json_pack("{s:s,s:s,s:s}", "ts", ts, "event_id", id, "function", p->function);
-	if (ev == NULL)
-		return NULL;
-	if (p->capture_args &&
-	    json_object_set_new(ev, "args", args ? json_deep_copy(args) : json_null()) != 0)
-		goto fail;
-	if (p->capture_return &&
-	    json_object_set_new(ev, "return", ret ? json_deep_copy(ret) : json_null()) != 0)
-		goto fail;
-	/* over jitgate's cap for one event: keep the event, without what made it big */
-	if (json_dumpb(ev, NULL, 0, JSON_COMPACT) > MAX_EVENT_BYTES) {
-		json_object_del(ev, "args");
-		json_object_del(ev, "return");
-		if (json_object_set_new(ev, "truncated", json_true()) != 0)
-			goto fail;
+	for (int round = 0; round <= MAX_TIGHTEN; round++) {
+		json_t *ev = build_event(p, &l, id, ts, args, ret);
+		if (ev == NULL)
+			return NULL;
+		if (json_dumpb(ev, NULL, 0, JSON_COMPACT) <= MAX_EVENT_BYTES)
+			return ev;
+		json_decref(ev);
+		bool tighter = false;
+		if (l.max_string_bytes > 16) {
+			l.max_string_bytes =
+			    l.max_string_bytes / 2 < 16 ? 16 : l.max_string_bytes / 2;
+			tighter = true;
+		}
+		if (l.max_collection_items > 1) {
+			l.max_collection_items /= 2;
+			tighter = true;
+		}
+		if (l.max_fields > 1) {
+			l.max_fields /= 2;
+			tighter = true;
+		}
+		if (!tighter && l.max_depth > 1) {
+			l.max_depth--;
+			tighter = true;
+		}
+		if (!tighter)
+			break;
 	}
-	return ev;
-fail:
-	json_decref(ev);
+	*oversize = true;
 	return NULL;
+}
+
+static int64_t
+ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/*
+ * Charges spent_ns, ending at now, to probe p (lock held); over its
+ * max_cpu_ms_per_second it stops capturing and its report waits for the
+ * flusher, woken now.
+ */
+static void
+cpu_charge(struct jga_agent *a, struct probe *p, const struct timespec *now, int64_t spent_ns)
+{
+	double ms;
+
+	if (p->state != LIVE ||
+	    !jga_cpu_charge(&p->cpu, now, spent_ns, p->lim.max_cpu_ms_per_second, &ms))
+		return;
+	p->state = CPU_OFF;
+	p->cpu_ms = ms;
+	p->report_pending = true;
+	a->st.cpu_disabled++;
+	recount(a);
+	pthread_cond_broadcast(&a->wake);
 }
 
 int
@@ -708,38 +907,100 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 
 	if (a == NULL || function == NULL)
 		return -1;
+	if (atomic_load(&a->listed) == 0)
+		return 0;
 	mono_now(&now);
 	pthread_mutex_lock(&a->mu);
 	for (size_t i = 0; i < a->nprobes; i++) {
 		struct probe *p = a->probes[i];
 		if (strcmp(p->function, function) != 0 || !before(&now, &p->deadline))
 			continue; /* never records for an expired probe */
-		if (!jg_probe_match(p->conditions, args))
+		if (p->state == EXHAUSTED)
+			a->st.skipped_max_hits++;
+		if (p->state != LIVE)
 			continue;
+		/*
+		 * The CPU guard: this probe's whole share of the call, from here,
+		 * on the monotonic clock; its capture alone on the thread's CPU
+		 * clock instead (cap_mono out, cap_cpu in), so that the thread
+		 * being preempted while it builds an event, the longest step, does
+		 * not stop the probe.  Captures are bounded by the rate bucket, so
+		 * the dearer clock is read at most 2 * max_events_per_second times
+		 * a second per probe.
+		 */
+		struct timespec t0, t1;
+		int64_t cap_mono = 0, cap_cpu = 0;
+		mono_now(&t0);
+		if (!jg_probe_match(p->conditions, args))
+			goto charge;
 		a->st.matched++;
 		if (p->rate < 1.0) {
 			double u = uniform();
 			if (u < 0) {
 				failed = true;
-				continue;
+				goto charge;
 			}
 			if (!(u < p->rate))
-				continue;
+				goto charge;
 		}
-		json_t *ev = make_event(p, args, ret);
+		if (!jga_bucket_take(&p->bucket, &t0, p->lim.max_events_per_second)) {
+			a->st.skipped_rate++;
+			goto charge;
+		}
+		bool oversize;
+		struct timespec m1, m2, c1, c2;
+		mono_now(&m1);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+		json_t *ev = make_event(p, args, ret, &oversize);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c2);
+		mono_now(&m2);
+		cap_mono = ns_between(&m1, &m2);
+		cap_cpu = ns_between(&c1, &c2);
+		if (oversize) {
+			a->st.oversize++;
+			goto charge;
+		}
 		if (ev == NULL || json_array_append_new(p->queue, ev) != 0) {
 			failed = true;
-			continue;
+			goto charge;
 		}
+		if (json_object_get(ev, "truncated") != NULL)
+			a->st.truncated++;
 		a->st.captured++;
 		queued++;
 		while (json_array_size(p->queue) > MAX_QUEUE) {
 			json_array_remove(p->queue, 0);
 			a->st.dropped++;
 		}
+		if (++p->hits >= p->lim.max_hits) {
+			p->state = EXHAUSTED; /* its queue is still posted */
+			recount(a);
+		}
+	charge:
+		mono_now(&t1);
+		cpu_charge(a, p, &t1, ns_between(&t0, &t1) - cap_mono + cap_cpu);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return failed ? -1 : queued;
+}
+
+int
+jga_enabled(struct jga_agent *a, const char *function)
+{
+	struct timespec now;
+	int on = 0;
+
+	if (a == NULL || function == NULL || atomic_load(&a->active) == 0)
+		return 0;
+	mono_now(&now);
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->nprobes && !on; i++) {
+		const struct probe *p = a->probes[i];
+		on = p->state == LIVE && before(&now, &p->deadline) &&
+		     strcmp(p->function, function) == 0;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return on;
 }
 
 void
@@ -748,4 +1009,62 @@ jga_stats(struct jga_agent *a, struct jga_stats *out)
 	pthread_mutex_lock(&a->mu);
 	*out = a->st;
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- test hooks (internal.h) ----------------------------------------------- */
+
+int
+jga_test_install(struct jga_agent *a, const json_t *reply)
+{
+	struct timespec t0;
+
+	mono_now(&t0);
+	pthread_mutex_lock(&a->mu);
+	int rc = apply_poll(a, reply, &t0);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+jga_test_cpu_charge(struct jga_agent *a, const char *id, int64_t spent_ns)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&a->mu);
+	ssize_t at = find(a, id);
+	if (at >= 0) {
+		struct timespec now;
+		mono_now(&now);
+		cpu_charge(a, a->probes[at], &now, spent_ns);
+		rc = a->probes[at]->state == CPU_OFF;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+jga_test_report_pending(struct jga_agent *a, const char *id)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&a->mu);
+	ssize_t at = find(a, id);
+	if (at >= 0)
+		rc = a->probes[at]->report_pending;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+json_t *
+jga_test_make_event(const json_t *probe, json_t *args, json_t *ret, bool *oversize)
+{
+	struct timespec dl = mono_after_ms(60000);
+	struct probe *p = probe_from_json(probe, &dl);
+
+	*oversize = false;
+	if (p == NULL)
+		return NULL;
+	json_t *ev = make_event(p, args, ret, oversize);
+	probe_free(p);
+	return ev;
 }

@@ -4,10 +4,10 @@
  *   agent_resend BASE_URL SERVICE KEY_FILE CA_FILE FUNCTION
  *
  * Waits (up to 10 s) until a probe on FUNCTION is installed, then records
- * three calls: n=1, then one whose args nest 40 levels deep (jitgate refuses
- * such an event by its index), then n=3; stops the agent (one last flush)
- * and prints its counters as one JSON line.  The good events must arrive:
- * a 400 naming one event drops that event only.
+ * three calls: n=1, then one whose args nest 40 levels deep (jitgate would
+ * refuse such an event whole; the agent cuts it at the probe's max_depth
+ * and names the cut in "truncated"), then n=3; stops the agent (one last
+ * flush) and prints its counters as one JSON line.  All three must arrive.
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,9 +61,9 @@ main(int argc, char **argv)
 	}
 	jga_stop(a);
 	jga_stats(a, &st);
-	printf("{\"installed_seen\":%s,\"posted\":%llu,\"dropped\":%llu}\n",
+	printf("{\"installed_seen\":%s,\"posted\":%llu,\"dropped\":%llu,\"truncated\":%llu}\n",
 	       installed ? "true" : "false", (unsigned long long)st.posted,
-	       (unsigned long long)st.dropped);
+	       (unsigned long long)st.dropped, (unsigned long long)st.truncated);
 	jga_free(a);
 	return 0;
 }

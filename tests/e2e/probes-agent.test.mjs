@@ -72,7 +72,7 @@ describe('reference agent (payments_demo)', () => {
   let token;
   let probe;
 
-  test('the demo agent captures matching calls, sampled at about 0.5; the engineer reads them redacted', async (ctx) => {
+  test('the demo agent captures matching calls, sampled at about 0.5, at most the default 10 a second; the engineer reads them redacted', async (ctx) => {
     const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
     assert.equal(q.status, 201, q.body);
     const ok = await post('bob', `/v1/requests/${q.json.id}/approve`);
@@ -122,10 +122,17 @@ describe('reference agent (payments_demo)', () => {
     const mine = listed.json.probes.find((x) => x.id === probe.id);
     assert.ok(mine, listed.body);
     assert.equal(mine.events, s.posted, 'the probe list counts the events the agent posted');
-    // binomial(matched, 0.5): within 5 sigma
+    // sampling comes before the rate bucket: what was sampled is binomial(matched, 0.5), within 5 sigma
     const n = s.matched;
     const sigma = Math.sqrt(n * 0.25);
-    assert.ok(Math.abs(events.length - n / 2) <= 5 * sigma, `captured ${events.length} of ${n} matching calls`);
+    const sampled = s.captured + s.skipped_rate;
+    assert.ok(Math.abs(sampled - n / 2) <= 5 * sigma, `sampled ${sampled} of ${n} matching calls`);
+    // the probe's default limits (docs/agents.md): a bucket of 10 a second with a burst of 10 over the
+    // 4 s run, far below max_hits (100)
+    assert.ok(s.captured >= 10 && s.captured <= 10 + 10 * 4, JSON.stringify(s));
+    assert.ok(s.skipped_rate > 0, JSON.stringify(s));
+    assert.equal(s.skipped_max_hits, 0);
+    assert.equal(s.truncated, 0);
     for (const e of events) {
       const ev = e.event;
       assert.ok(ev, JSON.stringify(e));
@@ -135,6 +142,7 @@ describe('reference agent (payments_demo)', () => {
       assert.ok(['EUR', 'USD', 'GBP'].includes(ev.args.currency));
       assert.equal(ev.args.customer_email, '[REDACTED:email]');
       assert.ok(!('return' in ev), 'capture_return was false');
+      assert.ok(!('truncated' in ev), 'nothing was over the limits');
     }
     assert.ok(!/@example\.com/.test(body), 'an email was read back without read-pii');
     // what is stored is what the agent sent
@@ -189,7 +197,7 @@ describe('reference agent (payments_demo)', () => {
       assert.ok(e.received_at <= d.json.expires_at, JSON.stringify(e));
     }
   });
-  test('a batch refused for one event: the agent drops that event and delivers the rest', async () => {
+  test('an event nested 40 levels deep is cut at max_depth, named in truncated, and delivered with the rest', async () => {
     const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
     assert.equal(q.status, 201, q.body);
     assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
@@ -199,13 +207,18 @@ describe('reference agent (payments_demo)', () => {
       function: 'Resend.check', capture_args: true, sampling_rate: 1, duration: 600, conditions: [],
     });
     assert.equal(d.status, 201, d.body);
-    // n=1, then an event nested 40 levels deep (refused by index), then n=3, in one batch
+    // n=1, then an event nested 40 levels deep (jitgate would refuse it whole: the agent cuts it at the
+    // default max_depth 3 instead), then n=3, in one batch
     const r = spawnSync(join(ROOT, 'build', 'tests', 'agent_resend'),
       [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), 'Resend.check'], { encoding: 'utf8', timeout: 30000 });
     assert.equal(r.status, 0, r.stderr);
     const st = JSON.parse(r.stdout.trim());
-    assert.deepEqual(st, { installed_seen: true, posted: 2, dropped: 1 });
+    assert.deepEqual(st, { installed_seen: true, posted: 3, dropped: 0, truncated: 1 });
     const { events } = await readAll(tk.json.token, d.json.id);
-    assert.deepEqual(events.map((e) => e.event.args.n), [1, 3]);
+    assert.deepEqual(events.map((e) => e.event.args.n), [1, 2, 3]);
+    // args.x at depth 1, x.d at 2, x.d.d at 3 = max_depth: sent empty, its path named
+    assert.deepEqual(events[1].event.args.x, { d: { d: {} } });
+    assert.deepEqual(events[1].event.truncated, ['args.x.d.d']);
+    assert.ok(!('truncated' in events[0].event) && !('truncated' in events[2].event));
   });
 });
