@@ -17,8 +17,8 @@
  * max_events_per_second are queued (a token bucket with that burst) and
  * max_hits in all, then the probe stops capturing; a probe whose work in
  * jga_hit() costs more than max_cpu_ms_per_second in a second (measured
- * with CLOCK_MONOTONIC) is stopped and reported to jitgate by the agent's
- * own thread.
+ * with CLOCK_MONOTONIC, then confirmed for a second on the thread's CPU
+ * clock) is stopped and reported to jitgate by the agent's own thread.
  *
  * Thread safety: jga_hit() and jga_stats() may be called from any number
  * of threads at once; jga_free() must not race with them.

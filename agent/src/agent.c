@@ -15,7 +15,9 @@
  * Each probe carries the limits of its poll (capture.c): an event is cut
  * field by field to them, the rate bucket and max_hits bound how many are
  * queued, and the CPU guard times every probe's work in jga_hit() with
- * CLOCK_MONOTONIC (its capture step with the thread's CPU clock).  A probe past max_hits or over
+ * CLOCK_MONOTONIC (its capture step with the thread's CPU clock), and, once
+ * that goes over, all of it with the thread's CPU clock for a second to
+ * confirm (capture.c, jga_cpu_charge).  A probe past max_hits or over
  * its CPU budget stops capturing at once but stays listed (state != LIVE) until a poll stops
  * listing it or its deadline passes, so a later poll cannot reinstall it;
  * its queued events are still posted, and a CPU stop is reported to
@@ -926,11 +928,16 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 		 * being preempted while it builds an event, the longest step, does
 		 * not stop the probe.  Captures are bounded by the rate bucket, so
 		 * the dearer clock is read at most 2 * max_events_per_second times
-		 * a second per probe.
+		 * a second per probe.  After a monotonic window over the limit the
+		 * whole share is timed on the CPU clock (jga_cpu_charge), which a
+		 * preemption anywhere in it does not inflate.
 		 */
-		struct timespec t0, t1;
+		struct timespec t0, t1, w0;
 		int64_t cap_mono = 0, cap_cpu = 0;
+		bool precise = p->cpu.precise;
 		mono_now(&t0);
+		if (precise)
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &w0);
 		if (!jg_probe_match(p->conditions, args))
 			goto charge;
 		a->st.matched++;
@@ -978,7 +985,13 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 		}
 	charge:
 		mono_now(&t1);
-		cpu_charge(a, p, &t1, ns_between(&t0, &t1) - cap_mono + cap_cpu);
+		int64_t spent = ns_between(&t0, &t1) - cap_mono + cap_cpu;
+		if (precise) {
+			struct timespec w1;
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &w1);
+			spent = ns_between(&w0, &w1);
+		}
+		cpu_charge(a, p, &t1, spent);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return failed ? -1 : queued;

@@ -68,13 +68,23 @@ bool jga_bucket_take(struct jga_bucket *b, const struct timespec *now, long rate
 /*
  * The CPU guard's accounting: spent_ns of time in jga_hit() for one probe,
  * summed over a one-second window that starts at the first charge after
- * the previous window ended.  Returns true when the window's sum is above
- * max_ms milliseconds, with the sum in *ms (milliseconds) for the report.
+ * the previous window ended.  A window on the monotonic clock that goes
+ * above max_ms milliseconds starts a precise window at once (the caller
+ * then charges thread CPU time); returns true when a precise window's sum
+ * is above max_ms, with the sum in *ms (milliseconds) for the report.  A
+ * probe really that dear is thus stopped within two windows, and a
+ * preempted thread stops nothing.
  */
 struct jga_cpu {
 	struct timespec start;
 	int64_t spent_ns;
 	bool primed;
+	/*
+	 * The window is timed on the thread's CPU clock: the monotonic one went
+	 * over, and it also counts the thread being preempted.  A window that
+	 * stays within the limit on the CPU clock goes back to the monotonic one.
+	 */
+	bool precise;
 };
 bool jga_cpu_charge(struct jga_cpu *c, const struct timespec *now, int64_t spent_ns, long max_ms,
 		    double *ms);

@@ -317,8 +317,18 @@ test_cpu_window(void **state)
 	t = at_ms(500);
 	assert_false(jga_cpu_charge(&c, &t, 100000, 5, &ms)); /* 5.0 ms: at the limit */
 	assert_true(ms > 4.999 && ms < 5.001);
+	assert_false(c.precise);
 	t = at_ms(999);
-	assert_true(jga_cpu_charge(&c, &t, 1, 5, &ms)); /* 5 ms + 1 ns: over */
+	/* 5 ms + 1 ns on the monotonic clock: not yet; the next window is precise */
+	assert_false(jga_cpu_charge(&c, &t, 1, 5, &ms));
+	assert_true(c.precise);
+	/* the precise window begins now: 5 ms in it are at the limit, 1 ns more is over */
+	t = at_ms(1500);
+	assert_false(jga_cpu_charge(&c, &t, 5000000, 5, &ms));
+	t = at_ms(1998);
+	assert_true(jga_cpu_charge(&c, &t, 1, 5, &ms));
+	assert_true(ms > 5.0 && ms < 5.001);
+
 	/* a new window a second after the first began */
 	c = (struct jga_cpu){0};
 	t = at_ms(0);
@@ -327,8 +337,21 @@ test_cpu_window(void **state)
 	assert_false(jga_cpu_charge(&c, &t, 4000000, 5, &ms));
 	assert_true(ms > 3.999 && ms < 4.001);
 	t = at_ms(1999);
-	assert_true(jga_cpu_charge(&c, &t, 1000001, 5, &ms));
-	assert_true(ms > 5.0 && ms < 5.001);
+	assert_false(jga_cpu_charge(&c, &t, 1000001, 5, &ms));
+	assert_true(c.precise);
+
+	/* a preempted thread: the precise window stays within the limit, the guard goes back */
+	t = at_ms(2500);
+	assert_false(jga_cpu_charge(&c, &t, 100000, 5, &ms));
+	t = at_ms(3000);
+	assert_false(jga_cpu_charge(&c, &t, 100000, 5, &ms));
+	assert_false(c.precise);
+	/* and a precise window's excess ends in a stop, two windows after the first excess */
+	t = at_ms(3100);
+	assert_false(jga_cpu_charge(&c, &t, 6000000, 5, &ms));
+	assert_true(c.precise);
+	t = at_ms(3200);
+	assert_true(jga_cpu_charge(&c, &t, 6000000, 5, &ms));
 }
 
 /* ---- through an agent ---------------------------------------------------- */
@@ -457,6 +480,10 @@ test_cpu_guard(void **state)
 	assert_int_equal(jga_enabled(a, "F"), 1);
 	assert_int_equal(jga_test_cpu_charge(a, "prb_1", 1000000), 0); /* 5 ms: at the limit */
 	assert_int_equal(jga_test_report_pending(a, "prb_1"), 0);
+	/* over on the monotonic clock: confirmed on the CPU clock before it stops */
+	assert_int_equal(jga_test_cpu_charge(a, "prb_1", 1), 0);
+	assert_int_equal(jga_enabled(a, "F"), 1);
+	assert_int_equal(jga_test_cpu_charge(a, "prb_1", 5000000), 0); /* 5 ms: at the limit */
 	assert_int_equal(jga_test_cpu_charge(a, "prb_1", 1), 1);
 	/* stopped at once; the report waits for the agent's thread (jitgate is unreachable) */
 	assert_int_equal(jga_enabled(a, "F"), 0);
