@@ -25,6 +25,13 @@
 #define JG_PROBE_ID_MAX	   64  /* bytes of a probe id */
 #define JG_PROBE_LIST_MAX  500 /* probes a list shows */
 #define JG_PROBE_BATCH_MAX 100 /* events in one batch (JG_AGENTS_MAX_BATCH) */
+/*
+ * The rate measured on arrival holds this many seconds' worth of events at
+ * once: an agent keeping the rate itself (a burst of one second's worth)
+ * posts what it captured when it is up to 2 seconds old, so its batches
+ * arrive that much bunched up.
+ */
+#define JG_PROBE_RATE_BURST_SECONDS 3
 
 /*
  * The limits of one probe (docs/agents.md, "Limits"): each member has a
@@ -129,7 +136,7 @@ struct jg_probe_ingest_result {
  * stored events are counted; then each event in order is refused
  * "over_limits" when it does not fit the shape (jg_probe_event_fits),
  * "max_hits" when the probe holds max_hits events, "rate" when the bucket
- * (max_events_per_second a second, burst max_events_per_second, refilled
+ * (max_events_per_second a second, burst JG_PROBE_RATE_BURST_SECONDS times that, refilled
  * from its last use to now_ms, in milliseconds) holds less than one token,
  * and stored otherwise; events are received at now_ms / 1000 (seconds).  The bucket is
  * written back; one probe.events.ingested entry records what was stored

@@ -232,7 +232,9 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 			for (size_t i = 0; i < NLIMITS; i++)
 				jg_stmt_bind_int64(st, 12 + (int)i, *limit_at(&lim, i));
 			/* a full bucket: the burst is available at once */
-			jg_stmt_bind_double(st, 19, (double)lim.max_events_per_second);
+			jg_stmt_bind_double(st, 19,
+					    (double)lim.max_events_per_second *
+						JG_PROBE_RATE_BURST_SECONDS);
 			jg_stmt_bind_int64(st, 20, now * 1000);
 			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 			jg_stmt_finish(st);
@@ -641,9 +643,10 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 		return JG_ESTORE;
 
 	/* the bucket refilled from its last use to now (milliseconds), never past its burst */
-	double burst = (double)ps.lim.max_events_per_second;
+	double rate = (double)ps.lim.max_events_per_second,
+	       burst = rate * JG_PROBE_RATE_BURST_SECONDS;
 	if (j->now_ms > ps.rate_at)
-		ps.tokens += (double)(j->now_ms - ps.rate_at) * burst / 1000.0;
+		ps.tokens += (double)(j->now_ms - ps.rate_at) * rate / 1000.0;
 	if (ps.tokens > burst)
 		ps.tokens = burst;
 

@@ -105,42 +105,44 @@ describe('per-probe limits', () => {
   });
 
   test('a misbehaving agent that ignores the limits is cut off by the server: exact counts, probe.disabled, 409 afterwards, gone from the poll', async () => {
-    const probe = await deploy({ ...PROBE, limits: { max_hits: 12, max_events_per_second: 5, max_string_bytes: 16 } });
+    const probe = await deploy({ ...PROBE, limits: { max_hits: 32, max_events_per_second: 5, max_string_bytes: 16 } });
     assert.ok((await poll(keys[SVC])).some((p) => p.id === probe.id));
     const ev = (i) => ({ ts: `t${i}`, function: PROBE.function, args: { i, s: '0123456789abcdef' } });
+    const batch = (from, n) => Array.from({ length: n }, (_, i) => ev(from + i));
 
-    // a burst of 10 at once, one of them over max_string_bytes: 5 stored (the burst), the rest refused per event
-    const a = Array.from({ length: 10 }, (_, i) => ev(i));
+    // a burst of 20 at once, one of them over max_string_bytes: 15 stored (the burst: 3 seconds' worth
+    // at 5 a second), the rest refused per event
+    const a = batch(0, 20);
     a[2].args.s += 'g';
     let r = await postEvents(keys[SVC], probe.id, a);
     assert.equal(r.status, 201, r.body);
-    assert.equal(r.json.stored, 5);
-    assert.equal(r.json.last_id - r.json.first_id, 4);
-    assert.deepEqual(r.json.refused, [{ index: 2, code: 'over_limits' }, ...[6, 7, 8, 9].map((index) => ({ index, code: 'rate' }))]);
-    assert.equal(stored(probe.id), 5);
+    assert.equal(r.json.stored, 15);
+    assert.equal(r.json.last_id - r.json.first_id, 14);
+    assert.deepEqual(r.json.refused, [{ index: 2, code: 'over_limits' }, ...[16, 17, 18, 19].map((index) => ({ index, code: 'rate' }))]);
+    assert.equal(stored(probe.id), 15);
 
-    // a second later the bucket holds the burst again, never more
-    await sleep(1100);
-    r = await postEvents(keys[SVC], probe.id, Array.from({ length: 10 }, (_, i) => ev(10 + i)));
+    // after a pause longer than the burst takes to refill, the bucket holds the burst again, never more
+    await sleep(3500);
+    r = await postEvents(keys[SVC], probe.id, batch(20, 20));
     assert.equal(r.status, 201, r.body);
-    assert.equal(r.json.stored, 5);
-    assert.deepEqual(r.json.refused.map((x) => [x.index, x.code]), [5, 6, 7, 8, 9].map((i) => [i, 'rate']));
+    assert.equal(r.json.stored, 15);
+    assert.deepEqual(r.json.refused.map((x) => [x.index, x.code]), [15, 16, 17, 18, 19].map((i) => [i, 'rate']));
     assert.ok((await poll(keys[SVC])).some((p) => p.id === probe.id), 'rate refusals disabled the probe');
 
-    // the batch that crosses max_hits (12) stores exactly up to it; the probe is disabled
+    // the batch that crosses max_hits (32) stores exactly up to it; the probe is disabled
     await sleep(1100);
-    r = await postEvents(keys[SVC], probe.id, Array.from({ length: 10 }, (_, i) => ev(20 + i)));
+    r = await postEvents(keys[SVC], probe.id, batch(40, 10));
     assert.equal(r.status, 201, r.body);
     assert.equal(r.json.stored, 2);
     assert.deepEqual(r.json.refused.map((x) => [x.index, x.code]), [2, 3, 4, 5, 6, 7, 8, 9].map((i) => [i, 'max_hits']));
-    assert.equal(stored(probe.id), 12);
+    assert.equal(stored(probe.id), 32);
 
     const dis = (await entries('probe.disabled')).filter((e) => e.data.probe === probe.id);
     assert.equal(dis.length, 1);
     assert.equal(dis[0].actor, `agent:${SVC}`);
-    assert.deepEqual({ ...dis[0].data }, { probe: probe.id, grant: probe.grant, service: SVC, reason: 'max_hits', max_hits: 12 });
+    assert.deepEqual({ ...dis[0].data }, { probe: probe.id, grant: probe.grant, service: SVC, reason: 'max_hits', max_hits: 32 });
     const ing = (await entries('probe.events.ingested')).filter((e) => e.data.probe === probe.id);
-    assert.deepEqual(ing.map((e) => [e.data.count, e.data.refused]), [[5, 5], [5, 5], [2, 8]]);
+    assert.deepEqual(ing.map((e) => [e.data.count, e.data.refused]), [[15, 5], [15, 5], [2, 8]]);
 
     // afterwards: not polled, not listed, every post refused with nothing stored
     assert.ok(!(await poll(keys[SVC])).some((p) => p.id === probe.id), 'a disabled probe is still polled');
@@ -149,11 +151,13 @@ describe('per-probe limits', () => {
     r = await postEvents(keys[SVC], probe.id, [ev(99)]);
     assert.equal(r.status, 409, r.body);
     assert.equal(r.json.error.code, 'probe_disabled');
-    assert.equal(stored(probe.id), 12);
+    assert.equal(stored(probe.id), 32);
     // the engineer still reads what was stored
     const read = await jg.request('GET', `/v1/services/${SVC}/probes/${probe.id}/events?limit=100`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(read.status, 200, read.body);
-    assert.deepEqual(read.json.events.map((e) => e.event.args.i), [0, 1, 3, 4, 5, 10, 11, 12, 13, 14, 20, 21]);
+    const first = [0, 1, ...Array.from({ length: 13 }, (_, i) => 3 + i)];
+    const second = Array.from({ length: 15 }, (_, i) => 20 + i);
+    assert.deepEqual(read.json.events.map((e) => e.event.args.i), [...first, ...second, 40, 41]);
   });
 
   test('the shape of captured values at each limit is stored, one past it refused per event', async () => {

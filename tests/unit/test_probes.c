@@ -587,10 +587,10 @@ test_probe_max_hits_stores_exactly_up_to_it(void **state)
 }
 
 /*
- * The rate on arrival: a burst of N events at once (N = max_events_per_second)
- * stores exactly N and refuses the rest ("rate") without disabling; the same
- * second takes nothing more; the bucket refills at N a second (measured in
- * milliseconds), never past N.
+ * The rate on arrival: a burst of events at once stores exactly the burst
+ * (3 seconds' worth: 12 at 4 a second) and refuses the rest ("rate")
+ * without disabling; the same second takes nothing more; the bucket refills
+ * at 4 a second (measured in milliseconds), never past the burst.
  */
 static void
 test_probe_rate_stores_exactly_the_burst(void **state)
@@ -598,18 +598,18 @@ test_probe_rate_stores_exactly_the_burst(void **state)
 	struct fixture *f = *state;
 	char g[64], p[JG_PROBE_ID_MAX];
 	struct jg_probe_ingest_result r;
-	char *texts[10];
+	char *texts[20];
 
-	for (size_t i = 0; i < 10; i++)
+	for (size_t i = 0; i < 20; i++)
 		texts[i] = "{\"n\":1}";
 	grant(f, T0, 3600, g);
 	probe_limited(f, g, T0, "{\"max_events_per_second\":4}", p);
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 10, ms(T0 + 1), &r), 0);
-	assert_int_equal(r.stored, 4);
-	assert_int_equal(r.nrefused, 6);
-	for (size_t i = 0; i < 6; i++) {
-		assert_int_equal(r.refused[i].index, 4 + i);
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 20, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 12);
+	assert_int_equal(r.nrefused, 8);
+	for (size_t i = 0; i < 8; i++) {
+		assert_int_equal(r.refused[i].index, 12 + i);
 		assert_string_equal(r.refused[i].code, "rate");
 	}
 	assert_false(r.disabled);
@@ -628,9 +628,9 @@ test_probe_rate_stores_exactly_the_burst(void **state)
 	assert_int_equal(r.nrefused, 9);
 	/* a long pause refills to the burst only */
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 10, ms(T0 + 100), &r), 0);
-	assert_int_equal(r.stored, 4);
-	assert_int_equal(events_stored(f, g, p), 13);
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 20, ms(T0 + 100), &r), 0);
+	assert_int_equal(r.stored, 12);
+	assert_int_equal(events_stored(f, g, p), 29);
 	assert_int_equal(listed(f, T0 + 100, NULL), 1);
 	json_t *dis = entries(f, "probe.disabled");
 	assert_int_equal(json_array_size(dis), 0);
