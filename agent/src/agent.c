@@ -289,6 +289,25 @@ out:
 	return status;
 }
 
+/*
+ * POSTs body (borrowed) to /v1/agents/probes/<id>/<what>: the status, or
+ * -1 when nothing could be sent; *reply as request() gives it.
+ */
+static long
+post_probe(struct jga_agent *a, const char *id, const char *what, json_t *body, json_t **reply)
+{
+	char path[160];
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	long status = -1;
+
+	*reply = NULL;
+	if (text != NULL &&
+	    (size_t)snprintf(path, sizeof path, "/v1/agents/probes/%s/%s", id, what) < sizeof path)
+		status = request(a, path, text, reply);
+	free(text);
+	return status;
+}
+
 /* ---- polling ------------------------------------------------------------- */
 
 static struct probe *
@@ -525,16 +544,9 @@ flush_all(struct jga_agent *a)
 		if (id == NULL)
 			return rc;
 
-		char path[160];
-		json_t *reply = NULL;
+		json_t *reply;
 		json_t *body = json_pack("{s:O}", "events", batch);
-		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		long status = -1;
-		if (text != NULL &&
-		    (size_t)snprintf(path, sizeof path, "/v1/agents/probes/%s/events", id) <
-			sizeof path)
-			status = request(a, path, text, &reply);
-		free(text);
+		long status = post_probe(a, id, "events", body, &reply);
 		json_decref(body);
 		/* a 400 names the one bad event: nothing was stored, the others go again */
 		json_t *index = json_object_get(json_object_get(reply, "error"), "index");
@@ -607,16 +619,9 @@ report_all(struct jga_agent *a)
 		if (id == NULL)
 			return;
 
-		char path[160];
-		json_t *reply = NULL;
+		json_t *reply;
 		json_t *body = json_pack("{s:s,s:f}", "reason", "cpu", "cpu_ms_per_second", ms);
-		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		long status = -1;
-		if (text != NULL &&
-		    (size_t)snprintf(path, sizeof path, "/v1/agents/probes/%s/disable", id) <
-			sizeof path)
-			status = request(a, path, text, &reply);
-		free(text);
+		long status = post_probe(a, id, "disable", body, &reply);
 		json_decref(body);
 		json_decref(reply);
 

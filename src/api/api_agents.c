@@ -183,24 +183,37 @@ fail:
 	return JG_EINVAL;
 }
 
+/*
+ * The start of an agent's POST about one probe: the ingest key (the caller
+ * in *who), a possible probe id, a JSON body (*body, caller decrefs).  0;
+ * otherwise the reply is written.
+ */
+static int
+agent_probe_post(struct jg_http_request *req, struct jg_http_reply *reply,
+		 struct jg_ingest_caller *who, const char **id, json_t **body)
+{
+	*id = jg_http_param(req, "id");
+	if (jg_api_require_ingest(req, reply, who) != 0)
+		return JG_EDENIED;
+	if (!jg_probe_id_valid(*id)) {
+		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
+		return JG_ENOTFOUND;
+	}
+	return jg_http_body_json(req, reply, body);
+}
+
 static void
 handle_events_post(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
 	struct jg_ingest_caller who;
-	const char *id = jg_http_param(req, "id");
+	const char *id;
 	char *texts[MAX_BATCH_EVENTS];
 	size_t n = 0;
 	json_t *body = NULL, *refused = NULL;
 	struct jg_probe_ingest_result r;
 
-	if (jg_api_require_ingest(req, reply, &who) != 0)
-		return;
-	if (!jg_probe_id_valid(id)) {
-		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
-		return;
-	}
-	if (jg_http_body_json(req, reply, &body) != 0)
+	if (agent_probe_post(req, reply, &who, &id, &body) != 0)
 		return;
 	if (jg_api_agents_validate_batch(body, reply, texts, &n) != 0) {
 		json_decref(body);
@@ -251,16 +264,10 @@ handle_disable(struct jg_http_request *req, struct jg_http_reply *reply)
 {
 	struct jg_app *app = req->app;
 	struct jg_ingest_caller who;
-	const char *id = jg_http_param(req, "id"), *key;
+	const char *id, *key;
 	json_t *body = NULL, *v;
 
-	if (jg_api_require_ingest(req, reply, &who) != 0)
-		return;
-	if (!jg_probe_id_valid(id)) {
-		jg_http_reply_error(reply, 404, "not_found", "no such probe of this service");
-		return;
-	}
-	if (jg_http_body_json(req, reply, &body) != 0)
+	if (agent_probe_post(req, reply, &who, &id, &body) != 0)
 		return;
 	json_object_foreach(body, key, v)
 	{

@@ -19,6 +19,7 @@ import https from 'node:https';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN, ROOT } from './lib/harness.mjs';
+import { loginAtProvider } from './lib/debug-browser.mjs';
 
 const SVC = 'payment-gateway';
 const OTHER = 'payment-refunds';
@@ -301,14 +302,7 @@ describe('access reviews', () => {
         const page = await context.newPage();
         await page.goto(`${jg.url}/`);
         await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
-        await page.waitForURL((u) => u.origin === jg.idp.url);
-        await page.locator('input[name=login]').fill(user);
-        await page.locator('input[name=password]').fill('any password');
-        await page.locator('button[type=submit]').click();
-        for (let i = 0; i < 3 && new URL(page.url()).origin === jg.idp.url; i++) {
-          await page.locator('button[type=submit]').first().click(); // consent
-          await page.waitForLoadState();
-        }
+        await loginAtProvider(jg, page, user);
         await page.waitForURL(`${jg.url}/`);
         return page;
       };
