@@ -267,7 +267,7 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
  * The engineer's list also counts each probe's stored events, in the same
  * statement: a count over the index probe_events (probe_id, id) per row
  * (covering on SQLite, an index-only scan on PostgreSQL), at most
- * JG_PROBE_MAX_EVENTS entries each.  The agent's poll, which runs often
+ * max_hits (at most 10,000) entries each.  The agent's poll, which runs often
  * and needs no count, leaves it out.
  */
 #define EVENT_COUNT ", (SELECT count(*) FROM probe_events WHERE probe_events.probe_id = probes.id)"
