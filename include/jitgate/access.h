@@ -223,6 +223,8 @@ struct jg_access_grant {
 	/* the capabilities granted; none when they cannot be read (every check then fails) */
 	size_t ncaps;
 	char caps[JG_ACCESS_GRANT_CAPS][32];
+	/* the probe budget it carries (policy.h; docs/policies.md, "Probe budgets"): 0 = none */
+	struct jg_policy_probe_budget probe_budget;
 };
 
 /*
@@ -271,6 +273,13 @@ int jg_access_grant_for_token(struct jg_store_conn *conn, const char *grant, con
 int jg_access_grant_qualifies(struct jg_store_conn *conn, const struct jg_policy_set *set,
 			      const char *grant, const char *const *groups, size_t ngroups,
 			      char *why, size_t whylen) __attribute__((warn_unused_result));
+
+/*
+ * The probe budget grant carries (whatever its state), into *out: 0,
+ * JG_ENOTFOUND (no such request; *out all 0) or JG_ESTORE.
+ */
+int jg_access_grant_probe_budget(struct jg_store_conn *conn, const char *grant,
+				 struct jg_policy_probe_budget *out);
 
 /* Whether grant is active at now (*live), whoever holds it.  0 or JG_ESTORE. */
 int jg_access_grant_live(struct jg_store_conn *conn, const char *grant, int64_t now, bool *live)

@@ -42,6 +42,21 @@
 #define JG_POLICY_MAX_REQUIREMENTS	 32	      /* approval requirements of one decision */
 #define JG_POLICY_INCIDENT_MAX		 64	      /* bytes of an extracted incident id */
 #define JG_POLICY_DEFAULT_INCIDENT	 "[A-Z][A-Z0-9]+-[0-9]+"
+/* the bounds of a rule's probe_budget (docs/policies.md, "Probe budgets") */
+#define JG_POLICY_MAX_BUDGET_PROBES 1000
+#define JG_POLICY_MAX_BUDGET_HITS   1000000
+#define JG_POLICY_MAX_BUDGET_BYTES  (1024LL * 1024 * 1024)
+
+/*
+ * What a grant of deploy-probe may spend on probes (docs/policies.md,
+ * "Probe budgets"): each member 0 when nothing bounds it.  max_probes
+ * counts every probe deployed on the grant (deleted ones included),
+ * max_hits the events stored over all its probes, max_bytes the bytes of
+ * those events' texts.
+ */
+struct jg_policy_probe_budget {
+	int64_t max_probes, max_hits, max_bytes;
+};
 
 struct jg_policy_set;
 
@@ -98,6 +113,9 @@ struct jg_policy_decision {
 	int64_t max_schedule_ahead;
 	char **matched_rules; /* the rules that decided, e.g. "payments-debug#rules[0]" */
 	size_t nmatched;
+	/* the smallest of each member of the probe_budget of the rules used for deploy-probe;
+	   all 0 when none sets one (or deploy-probe is not asked for) */
+	struct jg_policy_probe_budget probe_budget;
 	bool break_glass;			   /* granted through break_glass */
 	char incident[JG_POLICY_INCIDENT_MAX + 1]; /* from the justification; "" when none */
 	char policy_sha256[65];			   /* the set's hash (hex) */
@@ -223,6 +241,22 @@ bool jg_policy_can_approve(const struct jg_policy_requirement *req, const char *
  * the caller's (json_decref).  Returns 0, JG_ENOMEM or JG_EINVAL.
  */
 int jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out);
+
+/*
+ * A probe budget as JSON, {max_probes, max_hits, max_bytes} with null for a
+ * member that is 0 (caller decrefs; NULL when out of memory); and back:
+ * jg_policy_probe_budget_parse reads such an object (NULL or null: no
+ * budget, all 0) into *b, 0 or JG_EINVAL (a member not an integer within
+ * its bound; *b all 0).
+ */
+json_t *jg_policy_probe_budget_json(const struct jg_policy_probe_budget *b);
+int jg_policy_probe_budget_parse(const json_t *v, struct jg_policy_probe_budget *b);
+/*
+ * The budget in words into out (len bytes, 80 suffice): "at most 3 probes,
+ * 500 hits, 1 MiB" (members that are 0 left out; bytes as whole MiB or KiB
+ * when they are); "none" when every member is 0.
+ */
+void jg_policy_probe_budget_text(const struct jg_policy_probe_budget *b, char *out, size_t len);
 
 /* "deny", "grant" or "pending". */
 const char *jg_policy_outcome_name(enum jg_policy_outcome outcome);

@@ -82,12 +82,26 @@ struct jg_probe_new {
 };
 
 /*
- * Stores probe p at now: its id into id and its end (now + spec duration,
- * clipped to the grant's end) into *expires_at.  0, JG_ECRYPTO (no id) or
+ * Stores probe p at now, in one transaction of the audit writer: its id into
+ * id and its end (now + spec duration, clipped to the grant's end) into
+ * *expires_at, after its grant's budget (docs/policies.md, "Probe budgets"):
+ * the grant's usage row locked, the probe counted against max_probes.  *usage
+ * (caller decrefs) is then the grant's budget and usage as the probe list
+ * shows it ({grant, budget, used, remaining, probes_exhausted,
+ * events_exhausted}).  0; JG_EDENIED (beyond the budget: max_probes reached,
+ * or its events budget spent; nothing stored, *usage says which; the first
+ * refusal for max_probes writes probe.budget_exhausted); JG_ECRYPTO (no id);
  * JG_ESTORE.
  */
-int jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
-		    char id[JG_PROBE_ID_MAX], int64_t *expires_at);
+int jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
+		    char id[JG_PROBE_ID_MAX], int64_t *expires_at, json_t **usage);
+
+/*
+ * The probe budget of grant and what it spent so far, as jg_probe_create's
+ * *usage (caller decrefs).  0, JG_ENOTFOUND (no such grant), JG_EUNAVAIL,
+ * JG_ENOMEM.
+ */
+int jg_probe_budget_read(struct jg_store *s, const char *grant, json_t **out);
 
 /*
  * The live probes of service at now, oldest first, at most JG_PROBE_LIST_MAX:
@@ -122,9 +136,10 @@ struct jg_probe_ingest_result {
 	size_t nrefused;
 	struct {
 		size_t index;	  /* in the batch */
-		const char *code; /* "max_hits", "rate" or "over_limits" (static) */
+		const char *code; /* "max_hits", "budget", "rate" or "over_limits" (static) */
 	} refused[JG_PROBE_BATCH_MAX];
-	bool disabled; /* this batch reached max_hits: the probe is disabled now */
+	bool disabled;	       /* the probe is disabled now (its max_hits, or its grant's budget) */
+	bool budget_exhausted; /* this batch spent its grant's budget: every probe of it disabled */
 };
 
 /*

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "jitgate/keys.h"
+#include "jitgate/policy.h"
 
 #define JG_TOKEN_MAX	4096 /* bytes in a capability token */
 #define JG_TOKEN_USE	"jitgate-capability"
@@ -45,6 +46,9 @@ struct jg_token_claims {
 	uint64_t audit_seq;
 	uint8_t audit_hash[32];
 	char kid[64];
+	/* the grant's probe budget (claim probe_budget, present when a member is set; 0: none);
+	   what it tells the holder: the server counts against the grant's own */
+	struct jg_policy_probe_budget probe_budget;
 };
 
 /*

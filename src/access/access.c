@@ -304,8 +304,9 @@ struct create_job {
 static const char sql_req_insert[] =
     "INSERT INTO access_requests (id, requester, requester_groups, service, capabilities, "
     "duration, justification, incident, break_glass, state, decision, policy_sha256, created_at, "
-    "pending_until, approved_at, activated_at, expires_at, starts_at) VALUES (?1, ?2, ?3, ?4, "
-    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    "pending_until, approved_at, activated_at, expires_at, starts_at, probe_max_probes, "
+    "probe_max_hits, probe_max_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+    "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 
 static int
 create_fn(struct jg_audit_tx *tx, void *vctx)
@@ -416,6 +417,14 @@ create_fn(struct jg_audit_tx *tx, void *vctx)
 		jg_stmt_bind_int64(st, 18, n.starts_at);
 	else
 		jg_stmt_bind_null(st, 18);
+	/* the probe budget the grant carries (NULL: that member bounds nothing) */
+	const int64_t budget[] = {d.probe_budget.max_probes, d.probe_budget.max_hits,
+				  d.probe_budget.max_bytes};
+	for (int b = 0; b < 3; b++)
+		if (budget[b] > 0)
+			jg_stmt_bind_int64(st, 19 + b, budget[b]);
+		else
+			jg_stmt_bind_null(st, 19 + b);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
 	if (rc != 0)
@@ -1223,11 +1232,13 @@ jg_access_sweep(const struct jg_access_ctx *ctx, int *ended)
 	"id, requester, requester_groups, service, capabilities, duration, justification, "        \
 	"incident, break_glass, state, decision, policy_sha256, created_at, pending_until, "       \
 	"approved_at, expires_at, ended_at, end_reason, ended_by, reviewed_by, reviewed_at, "      \
-	"review_note, starts_at, activated_at, extends"
+	"review_note, starts_at, activated_at, extends, probe_max_probes, probe_max_hits, "        \
+	"probe_max_bytes"
 static const struct jg_store_table access_tables[] = {
-    JG_STORE_TABLE("access_requests", REQUEST_COLUMNS, "tttttittitttiiiiitttitiit",
-		   "created_at, extends IS NOT NULL, id",
-		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE(
+	"access_requests", REQUEST_COLUMNS, "tttttittitttiiiiitttitiitiii",
+	"created_at, extends IS NOT NULL, id",
+	"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("approvals", "request_id, approver, requirement, created_at", "ttii",
 		   "request_id, approver, requirement", "?, ?, ?, ?"),
     JG_STORE_TABLE("action_refusals", "actor, window_start, recorded, suppressed, actions", "tiiit",

@@ -19,8 +19,10 @@
 #include "jitgate/session.h"
 #include "access_int.h"
 
-static const char sql_grant[] = "SELECT state, expires_at, requester, service, capabilities "
-				"FROM access_requests WHERE id = ?";
+#define GRANT_COLS                                                                                 \
+	"SELECT state, expires_at, requester, service, capabilities, probe_max_probes, "           \
+	"probe_max_hits, probe_max_bytes FROM access_requests WHERE id = ?"
+static const char sql_grant[] = GRANT_COLS;
 
 /* The capabilities of a row (a JSON array of names); none when they cannot be read. */
 static void
@@ -44,8 +46,7 @@ caps_of(const char *text, struct jg_access_grant *g)
 }
 
 /* The same query for a read batch: its own literal, so its statement is its own. */
-static const char sql_grant_batched[] = "SELECT state, expires_at, requester, service, "
-					"capabilities FROM access_requests WHERE id = ?";
+static const char sql_grant_batched[] = GRANT_COLS " ";
 
 /* The grant row st steps to (prepared and bound) into *g; as grant_read.  Finishes nothing. */
 static int
@@ -63,6 +64,10 @@ grant_row(struct jg_stmt *st, int64_t now, struct jg_access_grant *g, bool *acti
 		snprintf(g->requester, sizeof(g->requester), "%s", requester ? requester : "");
 		snprintf(g->service, sizeof(g->service), "%s", service ? service : "");
 		caps_of(jg_stmt_column_text(st, 4), g);
+		/* NULL reads as 0: nothing bounds that member */
+		g->probe_budget.max_probes = jg_stmt_column_int64(st, 5);
+		g->probe_budget.max_hits = jg_stmt_column_int64(st, 6);
+		g->probe_budget.max_bytes = jg_stmt_column_int64(st, 7);
 		*active = state != NULL && strcmp(state, "active") == 0 && g->expires_at > now;
 		return 0;
 	}
@@ -199,5 +204,19 @@ jg_access_grant_qualifies(struct jg_store_conn *conn, const struct jg_policy_set
 		rc = jg_errf(why, whylen, JG_EDENIED, "no such grant");
 	jg_access_req_clear(&r);
 	json_decref(g);
+	return rc;
+}
+
+int
+jg_access_grant_probe_budget(struct jg_store_conn *conn, const char *grant,
+			     struct jg_policy_probe_budget *out)
+{
+	struct jg_access_grant g;
+	bool active;
+	int rc = grant_read(conn, grant, 0, &g, &active);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == 0)
+		*out = g.probe_budget;
 	return rc;
 }

@@ -207,7 +207,19 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 				 .spec = body,
 				 .grant_expires = g.grant_expires,
 				 .id = g.created};
-	if (jg_probe_create(app->store, &p, now, id, &until) != 0) {
+	json_t *usage = NULL;
+	rc = jg_probe_create(app->audit, &p, now, id, &until, &usage);
+	if (rc == JG_EDENIED) {
+		bool events = json_is_true(json_object_get(usage, "events_exhausted"));
+		json_decref(usage);
+		jg_api_error_set(e, 409, "budget_exhausted", "%s",
+				 events ? "the grant's probe budget is spent: its events budget "
+					  "(max_hits or max_bytes) is used up"
+					: "the grant's probe budget is spent: it has deployed "
+					  "max_probes probes (deleted ones count)");
+		return rc;
+	}
+	if (rc != 0) {
 		jg_api_error_set(e, 503, "unavailable", "the probe could not be stored");
 		return JG_EUNAVAIL;
 	}
@@ -222,7 +234,8 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 	    json_object_set_new(out, "id", json_string(id)) != 0 ||
 	    json_object_set_new(out, "grant", json_string(g.claims.grant)) != 0 ||
 	    json_object_set_new(out, "expires_at", json_integer(until)) != 0 ||
-	    json_object_set_new(out, "duration", json_integer(until - now)) != 0) {
+	    json_object_set_new(out, "duration", json_integer(until - now)) != 0 ||
+	    json_object_set_new(out, "budget", usage) != 0) {
 		json_decref(out);
 		jg_api_error_set(e, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
@@ -272,7 +285,16 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 		if (grant == NULL || strcmp(grant, g.claims.grant) != 0)
 			json_object_del(p, "events");
 	}
-	*result = json_pack("{s:s,s:b,s:o}", "service", svc, "redacted", redact, "probes", list);
+	/* the caller's grant: its probe budget and what it spent (deleted probes count) */
+	json_t *budget = NULL;
+	rc = jg_probe_budget_read(app->store, g.claims.grant, &budget);
+	if (rc != 0) {
+		json_decref(list);
+		jg_api_error_set(e, 503, "unavailable", "the store is unavailable");
+		return JG_EUNAVAIL;
+	}
+	*result = json_pack("{s:s,s:b,s:o,s:o}", "service", svc, "redacted", redact, "probes", list,
+			    "budget", budget);
 	if (*result == NULL) {
 		jg_api_error_set(e, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;

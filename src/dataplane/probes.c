@@ -171,6 +171,182 @@ jg_probe_event_fits(const json_t *event, const struct jg_probe_limits *l)
 	       value_fits(json_object_get(event, "error"), 1, l);
 }
 
+/* ---- the grant's budget ------------------------------------------------------ */
+
+/*
+ * What a grant may spend on probes (access: the budget it carries) and what
+ * it spent (probe_grant_usage, this file's): read and written only in the
+ * transaction of a deploy or a batch, the usage row locked first (FOR
+ * UPDATE on PostgreSQL) and before any probe row, so agents and replicas
+ * working for probes of one grant take turns on it and never deadlock.
+ */
+static const char sql_usage_ensure[] =
+    "INSERT INTO probe_grant_usage (grant_id) VALUES (?) ON CONFLICT (grant_id) DO NOTHING";
+#define USAGE_READ                                                                                 \
+	"SELECT probes, hits, bytes, probes_exhausted_at IS NOT NULL, events_exhausted_at IS NOT " \
+	"NULL FROM probe_grant_usage WHERE grant_id = ?"
+static const char sql_usage_read[] = USAGE_READ;
+static const char sql_usage_read_pg[] = USAGE_READ " FOR UPDATE";
+static const char sql_usage_write[] =
+    "UPDATE probe_grant_usage SET probes = ?, hits = ?, bytes = ? WHERE grant_id = ?";
+static const char sql_usage_probes_out[] =
+    "UPDATE probe_grant_usage SET probes_exhausted_at = ? WHERE grant_id = ?";
+static const char sql_usage_events_out[] =
+    "UPDATE probe_grant_usage SET events_exhausted_at = ? WHERE grant_id = ?";
+static const char sql_usage_peek[] =
+    "SELECT probes, hits, bytes, probes_exhausted_at IS NOT NULL, events_exhausted_at IS NOT "
+    "NULL FROM probe_grant_usage WHERE grant_id = ? ";
+
+struct budget {
+	struct jg_policy_probe_budget max; /* the grant's (0: that member bounds nothing) */
+	int64_t probes, hits, bytes;	   /* spent */
+	bool probes_out, events_out;	   /* the probe.budget_exhausted entries written */
+};
+
+/* The usage row st steps to into *b (its max untouched); 0, JG_ENOTFOUND or JG_ESTORE. */
+static int
+usage_row(struct jg_stmt *st, struct budget *b)
+{
+	int rc = jg_stmt_step(st);
+
+	if (rc != JG_STMT_ROW)
+		return rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	b->probes = jg_stmt_column_int64(st, 0);
+	b->hits = jg_stmt_column_int64(st, 1);
+	b->bytes = jg_stmt_column_int64(st, 2);
+	b->probes_out = jg_stmt_column_int64(st, 3) != 0;
+	b->events_out = jg_stmt_column_int64(st, 4) != 0;
+	return 0;
+}
+
+/* Grant's budget and usage, its usage row made if need be and locked (in a transaction). */
+static int
+budget_take(struct jg_store_conn *conn, const char *grant, struct budget *b)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = jg_access_grant_probe_budget(conn, grant, &b->max)) != 0)
+		return rc == JG_ENOTFOUND ? JG_ENOTFOUND : JG_ESTORE;
+	if (jg_stmt_prepare(conn, sql_usage_ensure, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, grant);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		return rc;
+	if (jg_stmt_prepare(conn,
+			    jg_store_conn_engine(conn) == JG_STORE_POSTGRES ? sql_usage_read_pg
+									    : sql_usage_read,
+			    &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, grant);
+	rc = usage_row(st, b);
+	jg_stmt_finish(st);
+	return rc == 0 ? 0 : JG_ESTORE; /* made just above: missing is a store failure */
+}
+
+static int
+budget_put(struct jg_store_conn *conn, const char *grant, const struct budget *b)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_stmt_prepare(conn, sql_usage_write, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, b->probes);
+	jg_stmt_bind_int64(st, 2, b->hits);
+	jg_stmt_bind_int64(st, 3, b->bytes);
+	jg_stmt_bind_text(st, 4, grant);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	return rc;
+}
+
+/* The budget as the API and the audit log show it (caller decrefs; NULL: out of memory). */
+static json_t *
+budget_json(const char *grant, const struct budget *b)
+{
+	json_t *max = jg_policy_probe_budget_json(&b->max);
+	int64_t left[3] = {b->max.max_probes - b->probes, b->max.max_hits - b->hits,
+			   b->max.max_bytes - b->bytes};
+	int64_t maxes[3] = {b->max.max_probes, b->max.max_hits, b->max.max_bytes};
+	json_t *rem[3];
+
+	for (int i = 0; i < 3; i++) /* null: nothing bounds it */
+		rem[i] = maxes[i] > 0
+			     ? json_integer(left[i] > 0 && !(i > 0 && b->events_out) ? left[i] : 0)
+			     : json_null();
+	return json_pack("{s:s,s:o,s:{s:I,s:I,s:I},s:{s:o,s:o,s:o},s:b,s:b}", "grant", grant,
+			 "budget", max ? max : json_null(), "used", "probes", (json_int_t)b->probes,
+			 "hits", (json_int_t)b->hits, "bytes", (json_int_t)b->bytes, "remaining",
+			 "probes", rem[0], "hits", rem[1], "bytes", rem[2], "probes_exhausted",
+			 b->probes_out, "events_exhausted", b->events_out);
+}
+
+/*
+ * The probe.budget_exhausted entry of grant (reason max_probes, max_hits or
+ * max_bytes; disabled: the probes it disabled, or NULL), and the mark that
+ * it was written, so it is written once per kind (probes, events).
+ */
+static int
+budget_exhausted(struct jg_audit_tx *tx, const char *actor, const char *service, const char *grant,
+		 const struct budget *b, const char *reason, json_t *disabled, int64_t now)
+{
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	bool events = strcmp(reason, "max_probes") != 0;
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_stmt_prepare(conn, events ? sql_usage_events_out : sql_usage_probes_out, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, now);
+	jg_stmt_bind_text(st, 2, grant);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	if (rc != 0)
+		return rc;
+	json_t *max = jg_policy_probe_budget_json(&b->max);
+	json_t *data = json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:I,s:I}}", "grant", grant, "service",
+				 service, "reason", reason, "budget", max ? max : json_null(),
+				 "used", "probes", (json_int_t)b->probes, "hits",
+				 (json_int_t)b->hits, "bytes", (json_int_t)b->bytes);
+	if (data != NULL && disabled != NULL && json_object_set(data, "disabled", disabled) != 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	rc = data ? jg_audit_tx_append(tx, "probe.budget_exhausted", actor, data, NULL) : JG_ENOMEM;
+	json_decref(data);
+	return rc;
+}
+
+int
+jg_probe_budget_read(struct jg_store *s, const char *grant, json_t **out)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	struct budget b;
+	int rc;
+
+	*out = NULL;
+	memset(&b, 0, sizeof(b));
+	if (jg_store_acquire(s, &conn) != 0)
+		return JG_EUNAVAIL;
+	rc = jg_access_grant_probe_budget(conn, grant, &b.max);
+	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_usage_peek, &st)) == 0) {
+		jg_stmt_bind_text(st, 1, grant);
+		rc = usage_row(st, &b);
+		jg_stmt_finish(st);
+		if (rc == JG_ENOTFOUND)
+			rc = 0; /* no probe deployed yet: nothing spent */
+	}
+	jg_store_release(s, conn);
+	if (rc != 0)
+		return rc == JG_ENOTFOUND ? JG_ENOTFOUND : JG_EUNAVAIL;
+	return (*out = budget_json(grant, &b)) ? 0 : JG_ENOMEM;
+}
+
 /* ---- deploy ------------------------------------------------------------------ */
 
 static const char sql_insert[] =
@@ -180,67 +356,130 @@ static const char sql_insert[] =
     "max_cpu_ms_per_second, rate_tokens, rate_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-int
-jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
-		char id[JG_PROBE_ID_MAX], int64_t *expires_at)
-{
-	struct jg_store_conn *conn;
-	struct jg_stmt *st;
-	json_t *conds = json_object_get(p->spec, "conditions"), *none = json_array();
-	json_t *rate = json_object_get(p->spec, "sampling_rate");
-	char rnd[32], *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT), why[160];
+struct create_job {
+	const struct jg_probe_new *p;
+	int64_t now, expires_at;
+	const char *id, *conds_text;
 	struct jg_probe_limits lim;
+	int outcome;   /* 0: stored; JG_EDENIED: beyond the grant's budget */
+	json_t *usage; /* the grant's budget and usage after it (budget_json) */
+};
+
+/* The probe's row (j->id), in the job's transaction. */
+static int
+insert_probe(struct jg_store_conn *conn, const struct create_job *j)
+{
+	const struct jg_probe_new *p = j->p;
+	json_t *rate = json_object_get(p->spec, "sampling_rate");
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_stmt_prepare(conn, sql_insert, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, j->id);
+	jg_stmt_bind_text(st, 2, p->grant);
+	jg_stmt_bind_text(st, 3, p->service);
+	jg_stmt_bind_text(st, 4, json_string_value(json_object_get(p->spec, "function")));
+	jg_stmt_bind_int64(st, 5, json_is_true(json_object_get(p->spec, "capture_args")));
+	jg_stmt_bind_int64(st, 6, json_is_true(json_object_get(p->spec, "capture_return")));
+	jg_stmt_bind_double(st, 7, rate ? json_number_value(rate) : 1.0);
+	jg_stmt_bind_text(st, 8, j->conds_text);
+	jg_stmt_bind_text(st, 9, p->actor);
+	jg_stmt_bind_int64(st, 10, j->now);
+	jg_stmt_bind_int64(st, 11, j->expires_at);
+	for (size_t i = 0; i < NLIMITS; i++)
+		jg_stmt_bind_int64(st, 12 + (int)i,
+				   *limit_at((struct jg_probe_limits *)&j->lim, i));
+	/* a full bucket: the burst is available at once */
+	jg_stmt_bind_double(st, 19,
+			    (double)j->lim.max_events_per_second * JG_PROBE_RATE_BURST_SECONDS);
+	jg_stmt_bind_int64(st, 20, j->now * 1000);
+	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
+	jg_stmt_finish(st);
+	return rc;
+}
+
+/*
+ * The deploy: the grant's usage row locked, the budget checked (a refusal
+ * for max_probes writes probe.budget_exhausted the first time), the count
+ * of probes raised and the probe stored, in one transaction.
+ */
+static int
+create_fn(struct jg_audit_tx *tx, void *arg)
+{
+	struct create_job *j = arg;
+	struct jg_store_conn *conn = jg_audit_tx_conn(tx);
+	struct budget b;
+	int rc;
+
+	/* a retried transaction starts again from nothing */
+	j->outcome = 0;
+	json_decref(j->usage);
+	j->usage = NULL;
+	if ((rc = budget_take(conn, j->p->grant, &b)) != 0)
+		return rc;
+	if (b.events_out || (b.max.max_probes > 0 && b.probes >= b.max.max_probes)) {
+		j->outcome = JG_EDENIED;
+		if (!b.events_out && !b.probes_out) {
+			rc = budget_exhausted(tx, j->p->actor, j->p->service, j->p->grant, &b,
+					      "max_probes", NULL, j->now);
+			b.probes_out = rc == 0;
+		}
+	} else {
+		b.probes++;
+		if ((rc = budget_put(conn, j->p->grant, &b)) == 0)
+			rc = insert_probe(conn, j);
+	}
+	if (rc == 0 && (j->usage = budget_json(j->p->grant, &b)) == NULL)
+		rc = JG_ENOMEM;
+	return rc;
+}
+
+int
+jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
+		char id[JG_PROBE_ID_MAX], int64_t *expires_at, json_t **usage)
+{
+	json_t *conds = json_object_get(p->spec, "conditions"), *none = json_array();
+	char rnd[32], *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT), why[160];
+	struct create_job j = {.p = p, .now = now, .id = id};
 	const char *bad;
-	int rc = JG_ESTORE;
+	int rc;
 
 	json_decref(none); /* json_dumps borrows: the empty list was leaked on every probe */
 	id[0] = '\0';
+	*usage = NULL;
 	*expires_at = now + json_integer_value(json_object_get(p->spec, "duration"));
 	if (*expires_at > p->grant_expires)
 		*expires_at = p->grant_expires; /* never outlives its grant */
+	j.expires_at = *expires_at;
+	j.conds_text = conds_text;
 	if (conds_text == NULL) {
 		rc = JG_ENOMEM;
 	} else if ((p->id != NULL && !jg_probe_id_valid(p->id)) ||
 		   /* the caller checked the spec: bad limits here are a bug, refused all the same
 		    */
-		   jg_probe_limits_parse(json_object_get(p->spec, "limits"), &lim, &bad, why,
+		   jg_probe_limits_parse(json_object_get(p->spec, "limits"), &j.lim, &bad, why,
 					 sizeof(why)) != 0) {
 		rc = JG_EINVAL;
 	} else if (p->id == NULL && jg_random_token(12, rnd, sizeof(rnd)) != 0) {
 		rc = JG_ECRYPTO;
-	} else if (jg_store_acquire(s, &conn) == 0) {
+	} else {
 		/* the id the deploy's entry recorded, made before the guard (guard.h) */
 		if (p->id != NULL)
 			snprintf(id, JG_PROBE_ID_MAX, "%s", p->id);
 		else
 			snprintf(id, JG_PROBE_ID_MAX, JG_PROBE_ID_PREFIX "%s", rnd);
-		if (jg_stmt_prepare(conn, sql_insert, &st) == 0) {
-			jg_stmt_bind_text(st, 1, id);
-			jg_stmt_bind_text(st, 2, p->grant);
-			jg_stmt_bind_text(st, 3, p->service);
-			jg_stmt_bind_text(st, 4,
-					  json_string_value(json_object_get(p->spec, "function")));
-			jg_stmt_bind_int64(st, 5,
-					   json_is_true(json_object_get(p->spec, "capture_args")));
-			jg_stmt_bind_int64(
-			    st, 6, json_is_true(json_object_get(p->spec, "capture_return")));
-			jg_stmt_bind_double(st, 7, rate ? json_number_value(rate) : 1.0);
-			jg_stmt_bind_text(st, 8, conds_text);
-			jg_stmt_bind_text(st, 9, p->actor);
-			jg_stmt_bind_int64(st, 10, now);
-			jg_stmt_bind_int64(st, 11, *expires_at);
-			for (size_t i = 0; i < NLIMITS; i++)
-				jg_stmt_bind_int64(st, 12 + (int)i, *limit_at(&lim, i));
-			/* a full bucket: the burst is available at once */
-			jg_stmt_bind_double(st, 19,
-					    (double)lim.max_events_per_second *
-						JG_PROBE_RATE_BURST_SECONDS);
-			jg_stmt_bind_int64(st, 20, now * 1000);
-			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
-			jg_stmt_finish(st);
-		}
-		jg_store_release(s, conn);
+		rc = jg_audit_run(a, create_fn, &j);
+		if (rc == 0)
+			rc = j.outcome;
 	}
+	if (rc == 0 || rc == JG_EDENIED) {
+		*usage = j.usage;
+		j.usage = NULL;
+	} else {
+		id[0] = '\0';
+	}
+	json_decref(j.usage);
 	free(conds_text);
 	return rc;
 }
@@ -576,6 +815,55 @@ disable(struct jg_audit_tx *tx, const char *service, const char *probe, const ch
 	return rc;
 }
 
+static const char sql_probe_grant[] = "SELECT service, grant_id FROM probes WHERE id = ?";
+static const char sql_budget_disable[] =
+    "UPDATE probes SET disabled_at = ?, disabled_reason = 'budget' WHERE grant_id = ? AND "
+    "disabled_at IS NULL AND deleted_at IS NULL RETURNING id";
+
+/* The grant of probe of service (it never changes): 0, JG_ENOTFOUND or JG_ESTORE. */
+static int
+probe_grant(struct jg_store_conn *conn, const char *service, const char *probe, char *grant,
+	    size_t len)
+{
+	struct jg_stmt *st;
+	int rc;
+
+	if (jg_stmt_prepare(conn, sql_probe_grant, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, probe);
+	rc = jg_stmt_step(st);
+	if (rc == JG_STMT_ROW) {
+		const char *svc = jg_stmt_column_text(st, 0), *g = jg_stmt_column_text(st, 1);
+		/* another service's probe is as unknown as a missing one */
+		rc = svc == NULL || g == NULL || strcmp(svc, service) != 0 ? JG_ENOTFOUND : 0;
+		if (rc == 0)
+			snprintf(grant, len, "%s", g);
+	} else {
+		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+	}
+	jg_stmt_finish(st);
+	return rc;
+}
+
+/* Disables every probe of grant not disabled or deleted yet ("budget"); *ids: which. */
+static int
+budget_disable(struct jg_store_conn *conn, const char *grant, int64_t now, json_t **ids)
+{
+	struct jg_stmt *st;
+	int step;
+
+	if ((*ids = json_array()) == NULL)
+		return JG_ENOMEM;
+	if (jg_stmt_prepare(conn, sql_budget_disable, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_int64(st, 1, now);
+	jg_stmt_bind_text(st, 2, grant);
+	while ((step = jg_stmt_step(st)) == JG_STMT_ROW)
+		json_array_append_new(*ids, json_string(jg_stmt_column_text(st, 0)));
+	jg_stmt_finish(st);
+	return step == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
 struct ingest_job {
 	const char *service, *key_id, *probe;
 	char *const *texts;
@@ -629,9 +917,16 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 
 	/* a retried transaction starts again from nothing */
 	memset(r, 0, sizeof(*r));
+	/* the grant's usage locked first (its budget), then the probe's row */
+	struct budget b;
+	char grant[64];
+	if ((rc = probe_grant(conn, j->service, j->probe, grant, sizeof(grant))) != 0 ||
+	    (rc = budget_take(conn, grant, &b)) != 0)
+		return rc;
 	/* the probe as it is now, inside the transaction that stores the batch */
 	if ((rc = probe_state(conn, j->service, j->probe, j->now, &ps)) != 0)
 		return rc;
+	const char *exhausted = NULL; /* the member of the budget this batch spent */
 
 	if (jg_stmt_prepare(conn, sql_event_count, &st) != 0)
 		return JG_ESTORE;
@@ -662,11 +957,23 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 			refuse(r, i, "over_limits");
 		} else if (stored >= ps.lim.max_hits) {
 			refuse(r, i, "max_hits");
+		} else if (b.events_out || exhausted != NULL ||
+			   (b.max.max_hits > 0 && b.hits >= b.max.max_hits) ||
+			   (b.max.max_bytes > 0 &&
+			    b.bytes + (int64_t)strlen(j->texts[i]) > b.max.max_bytes)) {
+			/* beyond the grant's budget: spent for good once one event is refused */
+			refuse(r, i, "budget");
+			if (!b.events_out && exhausted == NULL)
+				exhausted = b.max.max_hits > 0 && b.hits >= b.max.max_hits
+						? "max_hits"
+						: "max_bytes";
 		} else if (ps.tokens < 1.0) {
 			refuse(r, i, "rate");
 		} else {
 			ps.tokens -= 1.0;
 			stored++;
+			b.hits++;
+			b.bytes += (int64_t)strlen(j->texts[i]);
 			if (store_event(conn, j, i) != 0 ||
 			    jg_sha256_update(&md_ctx, j->texts[i], strlen(j->texts[i])) != 0 ||
 			    jg_sha256_update(&md_ctx, "\n", 1) != 0)
@@ -710,6 +1017,27 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 			   : JG_ENOMEM;
 		json_decref(extra);
 		r->disabled = rc == 0;
+	}
+	/* the grant's max_hits reached by this batch spends it as a refusal would */
+	if (rc == 0 && !b.events_out && exhausted == NULL && b.max.max_hits > 0 &&
+	    b.hits >= b.max.max_hits)
+		exhausted = "max_hits";
+	if (rc == 0)
+		rc = budget_put(conn, grant, &b);
+	if (rc == 0 && exhausted != NULL) {
+		json_t *ids = NULL;
+		rc = budget_disable(conn, grant, j->now, &ids);
+		if (rc == 0) {
+			char actor[128];
+			snprintf(actor, sizeof(actor), "agent:%s", j->service);
+			rc = budget_exhausted(tx, actor, j->service, grant, &b, exhausted, ids,
+					      j->now);
+		}
+		json_decref(ids);
+		if (rc == 0) {
+			r->budget_exhausted = true;
+			r->disabled = true; /* this probe with every other of its grant */
+		}
 	}
 	return rc;
 }
@@ -905,6 +1233,9 @@ static const struct jg_store_table probe_tables[] = {
 		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
 		   "?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("probe_grant_usage",
+		   "grant_id, probes, hits, bytes, probes_exhausted_at, events_exhausted_at",
+		   "tiiiii", "grant_id", "?, ?, ?, ?, ?, ?"),
 };
 
 const struct jg_store_table *

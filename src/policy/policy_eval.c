@@ -580,6 +580,24 @@ add_requirements(struct jg_policy_decision *out, struct trace *t, const struct r
 	return 0;
 }
 
+/* Each member of *b lowered to r's where r sets a smaller one (0: not set). */
+static void
+budget_by(struct jg_policy_probe_budget *b, const struct jg_policy_probe_budget *r, struct trace *t,
+	  const char *id)
+{
+	if (r->max_probes == 0 && r->max_hits == 0 && r->max_bytes == 0)
+		return;
+	note(t,
+	     "    %s sets a probe_budget: max_probes %lld, max_hits %lld, max_bytes %lld (0: none)",
+	     id, (long long)r->max_probes, (long long)r->max_hits, (long long)r->max_bytes);
+	if (r->max_probes > 0 && (b->max_probes == 0 || r->max_probes < b->max_probes))
+		b->max_probes = r->max_probes;
+	if (r->max_hits > 0 && (b->max_hits == 0 || r->max_hits < b->max_hits))
+		b->max_hits = r->max_hits;
+	if (r->max_bytes > 0 && (b->max_bytes == 0 || r->max_bytes < b->max_bytes))
+		b->max_bytes = r->max_bytes;
+}
+
 static int
 evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 	       const struct jg_policy_request *req, unsigned want, const char *text,
@@ -607,6 +625,8 @@ evaluate_rules(const struct jg_policy_set *set, const size_t *app, size_t napp,
 			if (r == NULL)
 				continue;
 			contributed++;
+			if ((1u << c) == jg_policy_cap_bit("deploy-probe"))
+				budget_by(&out->probe_budget, &r->budget, t, r->id);
 			size_t k = 0;
 			while (k < nused && used[k] != r)
 				k++;
@@ -998,6 +1018,10 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 	if (d->max_schedule_ahead > 0)
 		put(obj, "max_schedule_ahead", json_integer(d->max_schedule_ahead), &ok);
 	put(obj, "matched_rules", string_array(d->matched_rules, d->nmatched), &ok);
+	if (d->outcome != JG_POLICY_DENY &&
+	    (d->probe_budget.max_probes > 0 || d->probe_budget.max_hits > 0 ||
+	     d->probe_budget.max_bytes > 0))
+		put(obj, "probe_budget", jg_policy_probe_budget_json(&d->probe_budget), &ok);
 	put(obj, "break_glass", json_boolean(d->break_glass), &ok);
 	put(obj, "incident", d->incident[0] ? json_string(d->incident) : json_null(), &ok);
 	put(obj, "policy_sha256", json_string(d->policy_sha256), &ok);
@@ -1006,6 +1030,91 @@ jg_policy_decision_to_json(const struct jg_policy_decision *d, json_t **out)
 		return JG_ENOMEM;
 	}
 	*out = obj;
+	return 0;
+}
+
+json_t *
+jg_policy_probe_budget_json(const struct jg_policy_probe_budget *b)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	/* a member nothing bounds is null: unlimited by the grant (a probe's own limits still
+	   hold) */
+	if (ok) {
+		put(o, "max_probes", b->max_probes > 0 ? json_integer(b->max_probes) : json_null(),
+		    &ok);
+		put(o, "max_hits", b->max_hits > 0 ? json_integer(b->max_hits) : json_null(), &ok);
+		put(o, "max_bytes", b->max_bytes > 0 ? json_integer(b->max_bytes) : json_null(),
+		    &ok);
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* n bytes as a reader counts them: whole MiB or KiB when they are, else bytes. */
+static void
+bytes_text(char *out, size_t len, int64_t n)
+{
+	if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+		snprintf(out, len, "%lld MiB", (long long)(n / (1024 * 1024)));
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(out, len, "%lld KiB", (long long)(n / 1024));
+	else
+		snprintf(out, len, "%lld bytes", (long long)n);
+}
+
+void
+jg_policy_probe_budget_text(const struct jg_policy_probe_budget *b, char *out, size_t len)
+{
+	char parts[3][48];
+	size_t n = 0;
+
+	if (b->max_probes > 0)
+		snprintf(parts[n++], sizeof(parts[0]), "%lld probe%s", (long long)b->max_probes,
+			 b->max_probes == 1 ? "" : "s");
+	if (b->max_hits > 0)
+		snprintf(parts[n++], sizeof(parts[0]), "%lld hit%s", (long long)b->max_hits,
+			 b->max_hits == 1 ? "" : "s");
+	if (b->max_bytes > 0)
+		bytes_text(parts[n++], sizeof(parts[0]), b->max_bytes);
+	if (n == 0)
+		snprintf(out, len, "none");
+	else if (n == 1)
+		snprintf(out, len, "at most %s", parts[0]);
+	else if (n == 2)
+		snprintf(out, len, "at most %s, %s", parts[0], parts[1]);
+	else
+		snprintf(out, len, "at most %s, %s, %s", parts[0], parts[1], parts[2]);
+}
+
+int
+jg_policy_probe_budget_parse(const json_t *v, struct jg_policy_probe_budget *b)
+{
+	static const char *const keys[] = {"max_probes", "max_hits", "max_bytes"};
+	static const int64_t max[] = {JG_POLICY_MAX_BUDGET_PROBES, JG_POLICY_MAX_BUDGET_HITS,
+				      JG_POLICY_MAX_BUDGET_BYTES};
+	int64_t *out[] = {&b->max_probes, &b->max_hits, &b->max_bytes};
+
+	memset(b, 0, sizeof(*b));
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return JG_EINVAL;
+	for (size_t i = 0; i < 3; i++) {
+		json_t *m = json_object_get(v, keys[i]);
+		if (m == NULL || json_is_null(m))
+			continue;
+		if (!json_is_integer(m) || json_integer_value(m) < 1 ||
+		    json_integer_value(m) > max[i]) {
+			memset(b, 0, sizeof(*b));
+			return JG_EINVAL;
+		}
+		*out[i] = json_integer_value(m);
+	}
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct rule {
 	int count;
 	bool shared; /* approval.shared_approvers */
 	struct justification just;
+	struct jg_policy_probe_budget budget; /* probe_budget; all 0 when not set */
 };
 
 struct deny_rule {

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,11 +233,14 @@ static const struct field top_fields[] = {
     {"remind_after", false}, {"escalate_after", false}, {"escalate_to", false},
 };
 static const struct field rule_fields[] = {
-    {"capabilities", true}, {"requesters", true},
-    {"max_duration", true}, {"max_total_duration", false},
-    {"approval", true},	    {"justification", false},
-    {"description", false}, {"max_schedule_ahead", false},
+    {"capabilities", true},  {"requesters", true},
+    {"max_duration", true},  {"max_total_duration", false},
+    {"approval", true},	     {"justification", false},
+    {"description", false},  {"max_schedule_ahead", false},
+    {"probe_budget", false},
 };
+static const struct field budget_fields[] = {
+    {"max_probes", false}, {"max_hits", false}, {"max_bytes", false}};
 static const struct field deny_fields[] = {
     {"capabilities", true},
     {"requesters", true},
@@ -522,6 +526,57 @@ read_approval(struct ctx *c, json_t *v, const char *path, struct rule *r)
 	return 0;
 }
 
+/*
+ * A rule's probe_budget: a mapping of at least one of max_probes, max_hits
+ * and max_bytes, each a positive integer within its bound; only on a rule
+ * that can grant deploy-probe.
+ */
+static int
+read_budget(struct ctx *c, json_t *v, const char *path, struct rule *r)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		int64_t max;
+	} members[] = {
+	    {"max_probes", offsetof(struct jg_policy_probe_budget, max_probes),
+	     JG_POLICY_MAX_BUDGET_PROBES},
+	    {"max_hits", offsetof(struct jg_policy_probe_budget, max_hits),
+	     JG_POLICY_MAX_BUDGET_HITS},
+	    {"max_bytes", offsetof(struct jg_policy_probe_budget, max_bytes),
+	     JG_POLICY_MAX_BUDGET_BYTES},
+	};
+	char sub[PATHLEN];
+	int rc;
+
+	if (v == NULL)
+		return 0;
+	if (!(r->caps & jg_policy_cap_bit("deploy-probe")))
+		return refuse(c, path,
+			      "'%s' is allowed only on a rule that lists deploy-probe: it bounds "
+			      "what a grant spends on probes",
+			      path);
+	if (!json_is_object(v) || json_object_size(v) == 0)
+		return refuse(c, path,
+			      "'%s' must be a mapping of at least one of max_probes, max_hits and "
+			      "max_bytes",
+			      path);
+	if ((rc = check_fields(c, v, path, budget_fields, NF(budget_fields))) != 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		json_t *m = json_object_get(v, members[i].key);
+		if (m == NULL)
+			continue;
+		join(sub, path, members[i].key);
+		if (!json_is_integer(m) || json_integer_value(m) < 1 ||
+		    json_integer_value(m) > members[i].max)
+			return refuse(c, sub, "'%s' must be an integer from 1 to %lld", sub,
+				      (long long)members[i].max);
+		*(int64_t *)((char *)&r->budget + members[i].off) = json_integer_value(m);
+	}
+	return 0;
+}
+
 static int
 make_id(char **out, const char *policy, const char *what, size_t i, bool indexed)
 {
@@ -574,6 +629,9 @@ read_rule(struct ctx *c, json_t *v, const char *path, const char *policy, size_t
 		return rc;
 	join(sub, path, "justification");
 	if ((rc = read_justification(c, json_object_get(v, "justification"), sub, &r->just)) != 0)
+		return rc;
+	join(sub, path, "probe_budget");
+	if ((rc = read_budget(c, json_object_get(v, "probe_budget"), sub, r)) != 0)
 		return rc;
 	join(sub, path, "approval");
 	return read_approval(c, json_object_get(v, "approval"), sub, r);

@@ -153,6 +153,14 @@ jg_token_issue(const struct jg_token_keys *k, const struct jg_token_claims *c, c
 			   (json_int_t)c->nbf, "exp", (json_int_t)c->exp, "jti", c->jti, "grant",
 			   c->grant, "caps", caps, "token_use", JG_TOKEN_USE, "audit", "seq",
 			   (json_int_t)c->audit_seq, "hash", hash);
+	if (claims != NULL &&
+	    (c->probe_budget.max_probes > 0 || c->probe_budget.max_hits > 0 ||
+	     c->probe_budget.max_bytes > 0) &&
+	    json_object_set_new(claims, "probe_budget",
+				jg_policy_probe_budget_json(&c->probe_budget)) != 0) {
+		json_decref(claims);
+		claims = NULL;
+	}
 	text = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
 	json_decref(claims);
 	if (text == NULL)
@@ -321,6 +329,13 @@ jg_token_verify_signed(const struct jg_token_keys *k, const char *token, struct 
 		goto out;
 	}
 	c->audit_seq = (uint64_t)json_integer_value(seq);
+	json_t *budget = json_object_get(p, "probe_budget");
+	if (budget != NULL && (!json_is_object(budget) ||
+			       jg_policy_probe_budget_parse(budget, &c->probe_budget) != 0)) {
+		rc =
+		    jg_errf(why, whylen, JG_EDENIED, "the token's probe_budget claim is malformed");
+		goto out;
+	}
 	size_t i;
 	json_t *cap;
 	json_array_foreach(caps, i, cap)

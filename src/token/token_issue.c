@@ -45,6 +45,7 @@ issue_fn(struct jg_audit_tx *tx, void *ctx)
 	    0)
 		return rc;
 	snprintf(c->aud, sizeof(c->aud), "%s", g.service);
+	c->probe_budget = g.probe_budget;
 	for (size_t i = 0; i < g.ncaps && c->ncaps < 8; i++)
 		snprintf(c->caps[c->ncaps++], sizeof(c->caps[0]), "%s", g.caps[i]);
 	char jti[32];

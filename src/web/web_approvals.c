@@ -140,6 +140,17 @@ card(struct jg_web *w, json_t *r, int review)
 		JG_HTML(h, "</dd><dt>Starts</dt><dd class=\"starts\">");
 		jg_html_text(h, at);
 	}
+	struct jg_policy_probe_budget budget;
+	if (extends == NULL &&
+	    jg_policy_probe_budget_parse(
+		json_object_get(json_object_get(r, "decision"), "probe_budget"), &budget) == 0 &&
+	    (budget.max_probes > 0 || budget.max_hits > 0 || budget.max_bytes > 0)) {
+		/* what the grant may spend on probes, as the policy bounds it */
+		char words[96];
+		jg_policy_probe_budget_text(&budget, words, sizeof(words));
+		JG_HTML(h, "</dd><dt>Probe budget</dt><dd class=\"probe-budget\">");
+		jg_html_text(h, words);
+	}
 	JG_HTML(h, "</dd><dt>Justification</dt><dd class=\"just\">");
 	jg_html_text(h, json_string_value(json_object_get(r, "justification")));
 	JG_HTML(h, "</dd><dt>Incident</dt><dd>");

@@ -263,6 +263,35 @@ probes_read(struct jg_web_debug *d, void *arg, json_t **result, struct jg_api_er
 	return jg_api_probes_list(d->w.req, d->service, d->authorization, result, e);
 }
 
+/* What the grant may spend on probes and what it spent (the list's "budget"). */
+static void
+budget_card(struct jg_web_debug *d, json_t *b)
+{
+	struct jg_html *h = &d->w.h;
+	struct jg_policy_probe_budget max;
+	json_t *used = json_object_get(b, "used");
+	char words[96];
+
+	if (b == NULL || jg_policy_probe_budget_parse(json_object_get(b, "budget"), &max) != 0)
+		return;
+	jg_policy_probe_budget_text(&max, words, sizeof(words));
+	JG_HTML(h, "<section class=\"card\" id=\"probe-budget\" aria-labelledby=\"budget-h\">"
+		   "<h2 id=\"budget-h\">Probe budget of this grant</h2><dl><dt>Budget</dt>"
+		   "<dd data-budget>");
+	jg_html_text(h, words);
+	JG_HTML(h, "</dd><dt>Used</dt><dd data-used>");
+	jg_html_textf(h, "%lld probes deployed, %lld hits, %lld bytes",
+		      (long long)json_integer_value(json_object_get(used, "probes")),
+		      (long long)json_integer_value(json_object_get(used, "hits")),
+		      (long long)json_integer_value(json_object_get(used, "bytes")));
+	JG_HTML(h, "</dd>");
+	if (json_is_true(json_object_get(b, "events_exhausted")) ||
+	    json_is_true(json_object_get(b, "probes_exhausted")))
+		JG_HTML(h, "<dt>State</dt><dd data-exhausted>spent: the server refuses what "
+			   "goes beyond it</dd>");
+	JG_HTML(h, "</dl></section>");
+}
+
 /* The probes page (list and form), with a refused deployment's message above it. */
 static int
 probes_render(struct jg_web_debug *d, void *arg, json_t *result)
@@ -276,6 +305,7 @@ probes_render(struct jg_web_debug *d, void *arg, json_t *result)
 		jg_html_text(h, show->error);
 		JG_HTML(h, "</p>");
 	}
+	budget_card(d, json_object_get(result, "budget"));
 	probes_table(d, json_object_get(result, "probes"));
 	deploy_form(d);
 	return show->status;

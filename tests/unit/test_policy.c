@@ -2008,6 +2008,118 @@ test_policy_max_schedule_ahead(void **state)
 	jg_policy_set_free(set);
 }
 
+/*
+ * probe_budget: parsed on a rule that lists deploy-probe (each member a
+ * positive integer within its bound), refused elsewhere or malformed; a
+ * decision carries the smallest of each member over the rules used for
+ * deploy-probe of every applicable policy (a member nobody sets stays
+ * null), only when deploy-probe is asked for; in words for the pages.
+ */
+static void
+test_policy_probe_budget(void **state)
+{
+	struct fixture *f = *state;
+	static const char a_yaml[] = "policy: a\n"
+				     "services: [\"svc*\"]\n"
+				     "rules:\n"
+				     "  - capabilities: [read-logs, deploy-probe]\n"
+				     "    requesters: {groups: [eng]}\n"
+				     "    max_duration: 1h\n"
+				     "    approval: none\n"
+				     "    probe_budget: {max_probes: 3, max_hits: 500}\n";
+	static const char b_yaml[] =
+	    "policy: b\n"
+	    "services: [svc2]\n"
+	    "rules:\n"
+	    "  - capabilities: [deploy-probe]\n"
+	    "    requesters: {groups: [eng]}\n"
+	    "    max_duration: 1h\n"
+	    "    approval: none\n"
+	    "    probe_budget: {max_probes: 5, max_hits: 200, max_bytes: 1048576}\n";
+	const char *groups[] = {"eng"}, *probe[] = {"deploy-probe"}, *logs[] = {"read-logs"};
+	struct jg_policy_set *set;
+	struct jg_policy_decision d;
+	json_t *j = NULL;
+	char words[96];
+
+	write_file(f->dir, "a.yaml", a_yaml);
+	write_file(f->dir, "b.yaml", b_yaml);
+	set = load_ok(f->dir);
+	struct jg_policy_request req = {.user = "alice",
+					.groups = groups,
+					.ngroups = 1,
+					.service = "svc1",
+					.capabilities = probe,
+					.ncaps = 1,
+					.duration_seconds = 600};
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_GRANT);
+	assert_int_equal(d.probe_budget.max_probes, 3);
+	assert_int_equal(d.probe_budget.max_hits, 500);
+	assert_int_equal(d.probe_budget.max_bytes, 0);
+	assert_int_equal(jg_policy_decision_to_json(&d, &j), 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(j, "probe_budget"), "max_probes")),
+	    3);
+	assert_true(json_is_null(json_object_get(json_object_get(j, "probe_budget"), "max_bytes")));
+	json_decref(j);
+	jg_policy_decision_clear(&d);
+	/* both policies bind on svc2: the smallest of each member */
+	req.service = "svc2";
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.probe_budget.max_probes, 3);
+	assert_int_equal(d.probe_budget.max_hits, 200);
+	assert_int_equal(d.probe_budget.max_bytes, 1048576);
+	jg_policy_probe_budget_text(&d.probe_budget, words, sizeof(words));
+	assert_string_equal(words, "at most 3 probes, 200 hits, 1 MiB");
+	jg_policy_decision_clear(&d);
+	/* no deploy-probe asked for: no budget in the decision */
+	req.capabilities = logs;
+	assert_int_equal(jg_policy_evaluate(set, &req, &d), 0);
+	assert_int_equal(d.outcome, JG_POLICY_GRANT);
+	assert_int_equal(d.probe_budget.max_probes, 0);
+	assert_int_equal(jg_policy_decision_to_json(&d, &j), 0);
+	assert_null(json_object_get(j, "probe_budget"));
+	json_decref(j);
+	jg_policy_decision_clear(&d);
+	jg_policy_set_free(set);
+
+	struct jg_policy_probe_budget b = {.max_hits = 1, .max_bytes = 1536};
+	jg_policy_probe_budget_text(&b, words, sizeof(words));
+	assert_string_equal(words, "at most 1 hit, 1536 bytes");
+
+	static const struct {
+		const char *budget, *caps, *want;
+	} bad[] = {
+	    {"{max_probes: 3}", "[read-logs]",
+	     "'rules[0].probe_budget' is allowed only on a rule that lists deploy-probe"},
+	    {"{}", "[deploy-probe]", "at least one of max_probes, max_hits and max_bytes"},
+	    {"{max_probes: 0}", "[deploy-probe]",
+	     "'rules[0].probe_budget.max_probes' must be an integer from 1 to 1000"},
+	    {"{max_hits: 1000001}", "[deploy-probe]",
+	     "'rules[0].probe_budget.max_hits' must be an integer from 1 to 1000000"},
+	    {"{max_bytes: 1MiB}", "[deploy-probe]",
+	     "'rules[0].probe_budget.max_bytes' must be an integer from 1 to 1073741824"},
+	    {"{max_probe: 3}", "[deploy-probe]", "unknown key 'rules[0].probe_budget.max_probe'"},
+	    {"3", "[deploy-probe]", "'rules[0].probe_budget' must be a mapping"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char yaml[512], err[512] = "";
+		snprintf(yaml, sizeof(yaml),
+			 "policy: p\nservices: [svc]\nrules:\n  - capabilities: %s\n"
+			 "    requesters: {groups: [eng]}\n    max_duration: 1h\n"
+			 "    approval: none\n    probe_budget: %s\n",
+			 bad[i].caps, bad[i].budget);
+		set = NULL;
+		assert_int_equal(
+		    jg_policy_set_parse("p.yaml", yaml, strlen(yaml), NULL, &set, err, sizeof(err)),
+		    JG_ECONFIG);
+		if (strstr(err, bad[i].want) == NULL || strstr(err, "p.yaml:8: ") == NULL)
+			fail_msg("case %zu: %s", i, err);
+		jg_policy_set_free(set);
+	}
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2049,6 +2161,7 @@ main(void)
 	    T(test_policy_can_break_glass),
 	    T(test_policy_set_parse_buffer),
 	    T(test_policy_max_schedule_ahead),
+	    T(test_policy_probe_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,11 +51,26 @@ static const char policy_yaml[] = "policy: test-probes\n"
 				  "  - capabilities: [deploy-probe]\n"
 				  "    requesters: {groups: [eng]}\n"
 				  "    max_duration: 4h\n"
-				  "    approval: none\n";
+				  "    approval: none\n"
+				  "  - capabilities: [deploy-probe]\n"
+				  "    requesters: {groups: [budgeted]}\n"
+				  "    max_duration: 4h\n"
+				  "    approval: none\n"
+				  "    probe_budget: {max_probes: 2, max_hits: 5}\n"
+				  "  - capabilities: [deploy-probe]\n"
+				  "    requesters: {groups: [frugal]}\n"
+				  "    max_duration: 4h\n"
+				  "    approval: none\n"
+				  "    probe_budget: {max_bytes: 30}\n";
 
 static const char *const eng[] = {"eng"};
 static const struct jg_access_caller alice = {
     .actor = "user:alice", .sub = "alice", .groups = eng, .ngroups = 1};
+static const char *const budgeted[] = {"budgeted"}, *const frugal[] = {"frugal"};
+static const struct jg_access_caller bob = {
+    .actor = "user:bob", .sub = "bob", .groups = budgeted, .ngroups = 1};
+static const struct jg_access_caller carol = {
+    .actor = "user:carol", .sub = "carol", .groups = frugal, .ngroups = 1};
 
 struct fixture {
 	char root[64];
@@ -155,8 +170,11 @@ probe(struct fixture *f, const char *grant_id, int64_t grant_expires, int64_t no
 				 .actor = "user:alice",
 				 .spec = spec,
 				 .grant_expires = grant_expires};
-	assert_int_equal(jg_probe_create(f->store, &p, now, id, until), 0);
+	json_t *usage = NULL;
+	assert_int_equal(jg_probe_create(f->audit, &p, now, id, until, &usage), 0);
+	assert_non_null(usage);
 	assert_true(jg_probe_id_valid(id));
+	json_decref(usage);
 	json_decref(spec);
 }
 
@@ -401,7 +419,9 @@ probe_limited(struct fixture *f, const char *grant_id, int64_t now, const char *
 				 .spec = spec,
 				 .grant_expires = now + 3600};
 	assert_non_null(json_object_get(spec, "limits"));
-	assert_int_equal(jg_probe_create(f->store, &p, now, id, &until), 0);
+	json_t *usage = NULL;
+	assert_int_equal(jg_probe_create(f->audit, &p, now, id, &until, &usage), 0);
+	json_decref(usage);
 	json_decref(spec);
 }
 
@@ -756,6 +776,209 @@ test_probe_disabled_by_the_agents_cpu_guard(void **state)
 	json_decref(dis);
 }
 
+/* An active deploy-probe grant of caller c on svc-a for an hour from T0. */
+static void
+grant_of(struct fixture *f, const struct jg_access_caller *c, char id[64])
+{
+	char why[256] = "";
+	json_t *out = NULL;
+	json_t *body = json_pack("{s:s,s:[s],s:i,s:s}", "service", "svc-a", "capabilities",
+				 "deploy-probe", "duration", 3600, "justification", "a probe");
+	f->ctx.now = T0;
+	if (jg_access_create(&f->ctx, c, body, &out, why, sizeof(why)) != 0)
+		fail_msg("create: %s", why);
+	snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	json_decref(body);
+}
+
+/* Deploys a probe of grant g (by actor) at T0 with generous limits: jg_probe_create's code. */
+static int
+deploy(struct fixture *f, const char *g, const char *actor, char id[JG_PROBE_ID_MAX],
+       json_t **usage)
+{
+	int64_t until;
+	json_t *spec = json_pack("{s:s,s:i,s:{s:i,s:i}}", "function", "Pay.charge", "duration",
+				 3600, "limits", "max_hits", 100, "max_events_per_second", 100);
+	struct jg_probe_new p = {.service = "svc-a",
+				 .grant = g,
+				 .actor = actor,
+				 .spec = spec,
+				 .grant_expires = T0 + 3600};
+	int rc = jg_probe_create(f->audit, &p, T0, id, &until, usage);
+	json_decref(spec);
+	return rc;
+}
+
+static int64_t
+used(json_t *usage, const char *member)
+{
+	return json_integer_value(json_object_get(json_object_get(usage, "used"), member));
+}
+
+/*
+ * max_probes counts every probe deployed on the grant, a deleted one too:
+ * the third deploy is refused (nothing stored) and the first refusal alone
+ * writes probe.budget_exhausted; the grant carries the decision's budget.
+ */
+static void
+test_probe_budget_max_probes_counts_deleted_probes(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX], p3[JG_PROBE_ID_MAX];
+	json_t *usage = NULL;
+
+	grant_of(f, &bob, g);
+	struct jg_store_conn *conn;
+	struct jg_policy_probe_budget b;
+	assert_int_equal(jg_store_acquire(f->store, &conn), 0);
+	assert_int_equal(jg_access_grant_probe_budget(conn, g, &b), 0);
+	jg_store_release(f->store, conn);
+	assert_int_equal(b.max_probes, 2);
+	assert_int_equal(b.max_hits, 5);
+	assert_int_equal(b.max_bytes, 0);
+
+	assert_int_equal(deploy(f, g, "user:bob", p1, &usage), 0);
+	assert_int_equal(used(usage, "probes"), 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(usage, "remaining"), "probes")), 1);
+	assert_true(json_is_null(json_object_get(json_object_get(usage, "remaining"), "bytes")));
+	json_decref(usage);
+	assert_int_equal(jg_probe_delete(f->store, "svc-a", g, p1, T0 + 1), 0);
+	assert_int_equal(deploy(f, g, "user:bob", p2, &usage), 0);
+	assert_int_equal(used(usage, "probes"), 2);
+	json_decref(usage);
+	assert_int_equal(deploy(f, g, "user:bob", p3, &usage), JG_EDENIED);
+	assert_int_equal(used(usage, "probes"), 2);
+	assert_true(json_is_true(json_object_get(usage, "probes_exhausted")));
+	json_decref(usage);
+	assert_int_equal(deploy(f, g, "user:bob", p3, &usage), JG_EDENIED);
+	json_decref(usage);
+	assert_int_equal(listed(f, T0 + 2, NULL), 1);
+
+	json_t *ex = entries(f, "probe.budget_exhausted");
+	assert_int_equal(json_array_size(ex), 1);
+	json_t *d = entry_data(ex, 0);
+	assert_string_equal(json_string_value(json_object_get(d, "grant")), g);
+	assert_string_equal(json_string_value(json_object_get(d, "service")), "svc-a");
+	assert_string_equal(json_string_value(json_object_get(d, "reason")), "max_probes");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(d, "budget"), "max_probes")), 2);
+	assert_int_equal(used(d, "probes"), 2);
+	json_decref(ex);
+
+	/* a grant without a budget: no bound, and the budget read says so */
+	char ga[64], pa[JG_PROBE_ID_MAX];
+	grant_of(f, &alice, ga);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(deploy(f, ga, "user:alice", pa, &usage), 0);
+		json_decref(usage);
+	}
+	assert_int_equal(jg_probe_budget_read(f->store, ga, &usage), 0);
+	assert_int_equal(used(usage, "probes"), 3);
+	assert_true(json_is_null(json_object_get(json_object_get(usage, "budget"), "max_probes")));
+	json_decref(usage);
+}
+
+/*
+ * max_hits counts the events stored over all the grant's probes: 3 on one
+ * probe, then a batch of 4 on the other stores 2 and refuses 2 ("budget");
+ * the budget is then spent: both probes are disabled, one
+ * probe.budget_exhausted entry names them, and no probe can be deployed.
+ */
+static void
+test_probe_budget_max_hits_across_probes(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX], p3[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	char *texts[4] = {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"};
+	json_t *usage = NULL;
+
+	grant_of(f, &bob, g);
+	assert_int_equal(deploy(f, g, "user:bob", p1, &usage), 0);
+	json_decref(usage);
+	assert_int_equal(deploy(f, g, "user:bob", p2, &usage), 0);
+	json_decref(usage);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 3, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 3);
+	assert_false(r.budget_exhausted);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p2, texts, 4, ms(T0 + 2), &r), 0);
+	assert_int_equal(r.stored, 2);
+	assert_int_equal(r.nrefused, 2);
+	assert_int_equal(r.refused[0].index, 2);
+	assert_string_equal(r.refused[0].code, "budget");
+	assert_int_equal(r.refused[1].index, 3);
+	assert_string_equal(r.refused[1].code, "budget");
+	assert_true(r.budget_exhausted);
+	assert_true(r.disabled);
+	assert_int_equal(listed(f, T0 + 3, NULL), 0);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p1, texts, 1, ms(T0 + 3), &r),
+	    JG_EDENIED);
+
+	assert_int_equal(jg_probe_budget_read(f->store, g, &usage), 0);
+	assert_int_equal(used(usage, "hits"), 5);
+	assert_int_equal(used(usage, "bytes"), 5 * 7);
+	assert_true(json_is_true(json_object_get(usage, "events_exhausted")));
+	json_decref(usage);
+
+	json_t *ex = entries(f, "probe.budget_exhausted");
+	assert_int_equal(json_array_size(ex), 1);
+	json_t *d = entry_data(ex, 0);
+	assert_string_equal(json_string_value(json_object_get(d, "reason")), "max_hits");
+	assert_int_equal(used(d, "hits"), 5);
+	json_t *ids = json_object_get(d, "disabled");
+	assert_int_equal(json_array_size(ids), 2);
+	json_decref(ex);
+
+	/* spent: a new probe would capture nothing, so it is refused */
+	assert_int_equal(deploy(f, g, "user:bob", p3, &usage), JG_EDENIED);
+	assert_true(json_is_true(json_object_get(usage, "events_exhausted")));
+	json_decref(usage);
+	ex = entries(f, "probe.budget_exhausted");
+	assert_int_equal(json_array_size(ex), 1);
+	json_decref(ex);
+}
+
+/*
+ * max_bytes counts the bytes of the stored event texts: with 30 bytes, four
+ * events of 7 bytes store 4 (28); the next does not fit and is refused
+ * ("budget"), which spends the budget.
+ */
+static void
+test_probe_budget_max_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], p[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	char *texts[5] = {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}", "{\"n\":5}"};
+	json_t *usage = NULL;
+
+	grant_of(f, &carol, g);
+	assert_int_equal(deploy(f, g, "user:carol", p, &usage), 0);
+	json_decref(usage);
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", p, texts, 5, ms(T0 + 1), &r), 0);
+	assert_int_equal(r.stored, 4);
+	assert_int_equal(r.nrefused, 1);
+	assert_int_equal(r.refused[0].index, 4);
+	assert_string_equal(r.refused[0].code, "budget");
+	assert_true(r.budget_exhausted);
+	assert_int_equal(jg_probe_budget_read(f->store, g, &usage), 0);
+	assert_int_equal(used(usage, "bytes"), 28);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(usage, "remaining"), "bytes")), 0);
+	json_decref(usage);
+	json_t *ex = entries(f, "probe.budget_exhausted");
+	assert_int_equal(json_array_size(ex), 1);
+	assert_string_equal(json_string_value(json_object_get(entry_data(ex, 0), "reason")),
+			    "max_bytes");
+	json_decref(ex);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -782,6 +1005,11 @@ main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_list_counts_each_probes_events, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_budget_max_probes_counts_deleted_probes,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_budget_max_hits_across_probes, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_budget_max_bytes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
