@@ -28,6 +28,17 @@ int jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char
 			json_t *body, json_t **result, struct jg_api_error *e)
     __attribute__((warn_unused_result));
 
+/*
+ * POST /v1/services/{svc}/probes?dry_run=true: the same checks and errors as
+ * jg_api_probe_deploy() (400s, read-pii for a condition on personal data,
+ * the guard, 409 budget_exhausted), recorded as probe.deploy_preview, but
+ * nothing stored and nothing counted against the grant's budget.  0 with
+ * *result {dry_run: true, probe: {body..., grant, expires_at, duration (clipped), limits (full)},
+ * budget}.
+ */
+int jg_api_probe_preview(struct jg_http_request *req, const char *svc, const char *authorization,
+			 json_t *body, json_t **result, struct jg_api_error *e);
+
 /* GET /v1/services/{svc}/probes (probe.list): *result {service, redacted, probes}. */
 int jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *authorization,
 		       json_t **result, struct jg_api_error *e) __attribute__((warn_unused_result));

@@ -97,6 +97,17 @@ int jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t no
 		    char id[JG_PROBE_ID_MAX], int64_t *expires_at, json_t **usage);
 
 /*
+ * What jg_probe_create would do with p at now, without doing it: the end it
+ * would get (clipped to the grant's end) into *expires_at and the grant's
+ * budget and usage now into *usage (caller decrefs; nothing is locked and
+ * nothing counted).  0; JG_EDENIED (the deploy would be refused for the
+ * budget, *usage says which); JG_ENOTFOUND (no such grant), JG_EUNAVAIL,
+ * JG_ENOMEM.
+ */
+int jg_probe_preview(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
+		     int64_t *expires_at, json_t **usage);
+
+/*
  * The probe budget of grant and what it spent so far, as jg_probe_create's
  * *usage (caller decrefs).  0, JG_ENOTFOUND (no such grant), JG_EUNAVAIL,
  * JG_ENOMEM.

@@ -153,9 +153,45 @@ jg_api_probes_validate(json_t *b, struct jg_http_reply *reply)
 	return rc;
 }
 
+/* The reply's message for a deploy refused for the budget (usage: the grant's, borrowed). */
+static void
+budget_refusal(struct jg_api_error *e, const json_t *usage)
+{
+	bool events = json_is_true(json_object_get(usage, "events_exhausted"));
+	jg_api_error_set(e, 409, "budget_exhausted", "%s",
+			 events ? "the grant's probe budget is spent: its events budget "
+				  "(max_hits or max_bytes) is used up"
+				: "the grant's probe budget is spent: it has deployed "
+				  "max_probes probes (deleted ones count)");
+}
+
+/* A deploy or its preview (deploy_or_preview). */
+static int deploy_or_preview(struct jg_http_request *req, const char *svc,
+			     const char *authorization, json_t *body, bool preview, json_t **result,
+			     struct jg_api_error *e);
+
 int
 jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *authorization,
 		    json_t *body, json_t **result, struct jg_api_error *e)
+{
+	return deploy_or_preview(req, svc, authorization, body, false, result, e);
+}
+
+int
+jg_api_probe_preview(struct jg_http_request *req, const char *svc, const char *authorization,
+		     json_t *body, json_t **result, struct jg_api_error *e)
+{
+	return deploy_or_preview(req, svc, authorization, body, true, result, e);
+}
+
+/*
+ * Checks body, passes the guard (recording probe.deploy with the probe's
+ * id, or probe.deploy_preview), then stores the probe or, for a preview,
+ * only says what would be stored.
+ */
+static int
+deploy_or_preview(struct jg_http_request *req, const char *svc, const char *authorization,
+		  json_t *body, bool preview, json_t **result, struct jg_api_error *e)
 {
 	struct jg_app *app = req->app;
 	struct jg_guarded g;
@@ -188,10 +224,16 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 				 "the deployment cannot be recorded; nothing was done");
 		return JG_EUNAVAIL;
 	}
-	/* the probe's id is made by the guard and recorded in probe.deploy (receipts) */
-	rc = jg_guard_authorized_creating(&app->guard, req, authorization, svc, "deploy-probe",
-					  "probe.deploy", params, touchy ? why : NULL, "probe",
-					  JG_PROBE_ID_PREFIX, &g, &no);
+	/* the probe's id is made by the guard and recorded in probe.deploy (receipts); a
+	   preview makes none */
+	if (preview)
+		rc = jg_guard_authorized_pii(&app->guard, req, authorization, svc, "deploy-probe",
+					     "probe.deploy_preview", params, touchy ? why : NULL,
+					     &g, &no);
+	else
+		rc = jg_guard_authorized_creating(
+		    &app->guard, req, authorization, svc, "deploy-probe", "probe.deploy", params,
+		    touchy ? why : NULL, "probe", JG_PROBE_ID_PREFIX, &g, &no);
 	json_decref(params);
 	if (rc == JG_EDEFERRED)
 		return rc;
@@ -208,19 +250,20 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 				 .grant_expires = g.grant_expires,
 				 .id = g.created};
 	json_t *usage = NULL;
-	rc = jg_probe_create(app->audit, &p, now, id, &until, &usage);
+	id[0] = '\0';
+	if (preview)
+		rc = jg_probe_preview(app->store, &p, now, &until, &usage);
+	else
+		rc = jg_probe_create(app->audit, &p, now, id, &until, &usage);
 	if (rc == JG_EDENIED) {
-		bool events = json_is_true(json_object_get(usage, "events_exhausted"));
+		budget_refusal(e, usage);
 		json_decref(usage);
-		jg_api_error_set(e, 409, "budget_exhausted", "%s",
-				 events ? "the grant's probe budget is spent: its events budget "
-					  "(max_hits or max_bytes) is used up"
-					: "the grant's probe budget is spent: it has deployed "
-					  "max_probes probes (deleted ones count)");
 		return rc;
 	}
 	if (rc != 0) {
-		jg_api_error_set(e, 503, "unavailable", "the probe could not be stored");
+		jg_api_error_set(e, 503, "unavailable", "%s",
+				 preview ? "the grant's budget cannot be read now"
+					 : "the probe could not be stored");
 		return JG_EUNAVAIL;
 	}
 	json_t *out = json_deep_copy(body);
@@ -231,16 +274,24 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 	(void)jg_probe_limits_parse(json_object_get(body, "limits"), &lim, &member, lim_why,
 				    sizeof(lim_why));
 	if (out == NULL || json_object_set_new(out, "limits", jg_probe_limits_json(&lim)) != 0 ||
-	    json_object_set_new(out, "id", json_string(id)) != 0 ||
+	    (!preview && json_object_set_new(out, "id", json_string(id)) != 0) ||
 	    json_object_set_new(out, "grant", json_string(g.claims.grant)) != 0 ||
 	    json_object_set_new(out, "expires_at", json_integer(until)) != 0 ||
 	    json_object_set_new(out, "duration", json_integer(until - now)) != 0 ||
-	    json_object_set_new(out, "budget", usage) != 0) {
+	    (!preview && json_object_set_new(out, "budget", json_incref(usage)) != 0)) {
 		json_decref(out);
+		json_decref(usage);
 		jg_api_error_set(e, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
 	}
-	*result = out;
+	*result =
+	    preview ? json_pack("{s:b,s:o,s:o}", "dry_run", 1, "probe", out, "budget", usage) : out;
+	if (!preview)
+		json_decref(usage);
+	if (*result == NULL) {
+		jg_api_error_set(e, 500, "internal_error", "out of memory");
+		return JG_ENOMEM;
+	}
 	return 0;
 }
 
@@ -428,12 +479,19 @@ handle_create(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_api_error e;
 	json_t *body = NULL, *out = NULL;
 
+	/* the convention of POST /v1/requests?dry_run=true, checked before anything else */
+	const char *dry = jg_http_query(req, "dry_run");
+	if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0) {
+		jg_http_reply_error(reply, 400, "bad_request", "'dry_run' must be true or false");
+		return;
+	}
+	bool preview = dry != NULL && strcmp(dry, "true") == 0;
 	if (jg_http_body_json(req, reply, &body) != 0)
 		return;
-	int rc = jg_api_probe_deploy(req, jg_http_param(req, "svc"),
-				     jg_http_header(req, "Authorization"), body, &out, &e);
+	int rc = (preview ? jg_api_probe_preview : jg_api_probe_deploy)(
+	    req, jg_http_param(req, "svc"), jg_http_header(req, "Authorization"), body, &out, &e);
 	if (rc == 0)
-		jg_http_reply_json(reply, 201, out);
+		jg_http_reply_json(reply, preview ? 200 : 201, out);
 	else if (rc != JG_EDEFERRED)
 		jg_api_error_reply(reply, &e); /* before the body goes: e.field may be its key */
 	json_decref(body);

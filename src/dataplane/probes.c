@@ -484,6 +484,28 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 	return rc;
 }
 
+int
+jg_probe_preview(struct jg_store *s, const struct jg_probe_new *p, int64_t now, int64_t *expires_at,
+		 json_t **usage)
+{
+	json_t *u = NULL;
+	int rc;
+
+	*usage = NULL;
+	*expires_at = now + json_integer_value(json_object_get(p->spec, "duration"));
+	if (*expires_at > p->grant_expires)
+		*expires_at = p->grant_expires; /* as jg_probe_create clips it */
+	if ((rc = jg_probe_budget_read(s, p->grant, &u)) != 0)
+		return rc;
+	/* what jg_probe_create would refuse now; nothing is locked, nothing counted */
+	json_t *left = json_object_get(u, "remaining");
+	bool spent = json_is_true(json_object_get(u, "events_exhausted")) ||
+		     (json_is_integer(json_object_get(left, "probes")) &&
+		      json_integer_value(json_object_get(left, "probes")) <= 0);
+	*usage = u;
+	return spent ? JG_EDENIED : 0;
+}
+
 /* ---- live probes ----------------------------------------------------------------- */
 
 /*

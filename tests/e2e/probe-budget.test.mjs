@@ -156,6 +156,50 @@ describe('probe budgets carried by the grant', () => {
     const live = await spendBudget(jg, [jg, jg], key, token);
     await checkAudit(jg, grant, live);
   });
+
+  test('a dry run answers what would be installed (clipped, limits filled, the budget) without installing or counting it', async () => {
+    const { grant, token } = await budgetedGrant(jg);
+    const preview = (spec, q = '?dry_run=true') => jg.request('POST', `/v1/services/${SVC}/probes${q}`, json(spec, token));
+    const previews = async () => (await entries(jg, 'probe.deploy_preview')).filter((e) => e.data.grant === grant);
+    const expires = (await jg.as('alice', 'GET', `/v1/requests/${grant}`)).json.expires_at;
+    for (let i = 0; i < 4; i++) { // more than max_probes: none of them counts
+      const r = await preview({ ...PROBE, duration: 7200, limits: { max_hits: 50 } });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json.dry_run, true);
+      assert.equal(r.json.probe.id, undefined, 'a dry run made a probe id');
+      assert.equal(r.json.probe.grant, grant);
+      assert.equal(r.json.probe.expires_at, expires, 'not clipped to the grant\'s end');
+      assert.ok(r.json.probe.duration <= 1800 && r.json.probe.duration > 1700, r.body);
+      assert.deepEqual(r.json.probe.limits, { max_hits: 50, max_events_per_second: 10, max_depth: 3, max_string_bytes: 255, max_collection_items: 100, max_fields: 20, max_cpu_ms_per_second: 5 });
+      assert.deepEqual(r.json.budget.budget, BUDGET);
+      assert.deepEqual(r.json.budget.used, { probes: 0, hits: 0, bytes: 0 });
+      assert.deepEqual(r.json.budget.remaining, { probes: 3, hits: 10, bytes: 1048576 });
+    }
+    assert.equal((await previews()).length, 4);
+    assert.equal((await previews())[0].actor, 'user:alice');
+    // the errors of a real deploy, nothing recorded as a preview for a body refused before the guard
+    let r = await preview({ ...PROBE, limits: { max_hits: 0 } });
+    assert.equal(r.status, 400, r.body);
+    assert.equal(r.json.error.field, 'max_hits');
+    r = await preview({ ...PROBE, conditions: [{ field: 'customer.email', op: 'eq', value: 'ann@example.com' }] });
+    assert.equal(r.status, 403, r.body);
+    assert.equal(r.json.error.code, 'insufficient_capability');
+    r = await preview(PROBE, '?dry_run=yes');
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.json.error.message, /'dry_run' must be true or false/);
+    assert.equal((await previews()).length, 4);
+    r = await jg.request('GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(r.json.probes, []);
+    assert.equal(r.json.budget.used.probes, 0);
+    // three real deploys spend max_probes; then the dry run says a fourth would be refused
+    for (let i = 0; i < 3; i++) assert.equal((await preview(PROBE, '')).status, 201);
+    r = await preview(PROBE);
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.json.error.code, 'budget_exhausted');
+    // a preview is not a deploy: the receipt's usage counts the three
+    r = await jg.as('alice', 'GET', `/v1/requests/${grant}`);
+    assert.equal(r.json.usage.probes_deployed, 3);
+  });
 });
 
 postgresOnly(describe)('probe budgets across two replicas of one database', () => {

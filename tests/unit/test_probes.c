@@ -838,6 +838,20 @@ test_probe_budget_max_probes_counts_deleted_probes(void **state)
 	assert_int_equal(b.max_hits, 5);
 	assert_int_equal(b.max_bytes, 0);
 
+	/* a preview says what a deploy would get, and counts nothing, however often */
+	json_t *spec = json_pack("{s:s,s:i}", "function", "Pay.charge", "duration", 7200);
+	struct jg_probe_new pn = {.service = "svc-a",
+				  .grant = g,
+				  .actor = "user:bob",
+				  .spec = spec,
+				  .grant_expires = T0 + 3600};
+	int64_t until = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(jg_probe_preview(f->store, &pn, T0 + 10, &until, &usage), 0);
+		assert_int_equal(until, T0 + 3600); /* clipped to the grant's end */
+		assert_int_equal(used(usage, "probes"), 0);
+		json_decref(usage);
+	}
 	assert_int_equal(deploy(f, g, "user:bob", p1, &usage), 0);
 	assert_int_equal(used(usage, "probes"), 1);
 	assert_int_equal(
@@ -848,6 +862,10 @@ test_probe_budget_max_probes_counts_deleted_probes(void **state)
 	assert_int_equal(deploy(f, g, "user:bob", p2, &usage), 0);
 	assert_int_equal(used(usage, "probes"), 2);
 	json_decref(usage);
+	assert_int_equal(jg_probe_preview(f->store, &pn, T0 + 10, &until, &usage), JG_EDENIED);
+	assert_int_equal(used(usage, "probes"), 2);
+	json_decref(usage);
+	json_decref(spec);
 	assert_int_equal(deploy(f, g, "user:bob", p3, &usage), JG_EDENIED);
 	assert_int_equal(used(usage, "probes"), 2);
 	assert_true(json_is_true(json_object_get(usage, "probes_exhausted")));
