@@ -169,7 +169,14 @@ describe('capability tokens, the guard and probes', () => {
     const list = await withToken(t.token, 'GET', PROBES);
     assert.equal(list.status, 200, list.body);
     // (a token without read-pii: condition values on personal data would be shown redacted)
-    assert.deepEqual(list.json, { service: SVC, redacted: true, probes: [] });
+    // with the grant's probe budget: the payments policy sets none, so nothing bounds it
+    assert.deepEqual(list.json, {
+      service: SVC, redacted: true, probes: [],
+      budget: {
+        grant: g.id, budget: { max_probes: null, max_hits: null, max_bytes: null }, used: { probes: 0, hits: 0, bytes: 0 },
+        remaining: { probes: null, hits: null, bytes: null }, probes_exhausted: false, events_exhausted: false,
+      },
+    });
   });
 
   test('a third party verifies the token offline with node:crypto and the JWKS', async () => {
