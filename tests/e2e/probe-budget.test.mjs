@@ -155,6 +155,13 @@ describe('probe budgets carried by the grant', () => {
     const { grant, token } = await budgetedGrant(jg);
     const live = await spendBudget(jg, [jg, jg], key, token);
     await checkAudit(jg, grant, live);
+    // the probes page shows the grant's budget and what it spent
+    const page = await jg.request('GET', `/debug/${SVC}/probes?grant=${grant}`,
+      { headers: { cookie: await sessionFor(jg, 'alice'), 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate' } });
+    assert.equal(page.status, 200, page.body.slice(0, 400));
+    assert.match(page.body, /<dd data-budget>at most 3 probes, 10 hits, 1 MiB<\/dd>/);
+    assert.match(page.body, /<dd data-used>3 probes deployed, 10 hits, \d+ bytes<\/dd>/);
+    assert.match(page.body, /<dd data-exhausted>spent/);
   });
 
   test('a dry run answers what would be installed (clipped, limits filled, the budget) without installing or counting it', async () => {
