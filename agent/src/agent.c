@@ -552,7 +552,7 @@ flush_all(struct jga_agent *a)
 		json_t *index = json_object_get(json_object_get(reply, "error"), "index");
 		json_int_t bad =
 		    status == 400 && json_is_integer(index) ? json_integer_value(index) : -1;
-		/* a 201 may refuse some events one by one (max_hits, rate, over_limits) */
+		/* a 201 may refuse some events one by one (max_hits, budget, rate, over_limits) */
 		size_t refused = json_array_size(json_object_get(reply, "refused"));
 		json_decref(reply);
 
