@@ -525,10 +525,52 @@ test_token_issuance_check_before_capabilities_were_recorded(void **state)
 	json_decref(e);
 }
 
+/*
+ * The probe_budget claim: absent when the grant has no budget; otherwise
+ * each member as the grant's (null when 0), read back by the verifier; a
+ * claim out of its bounds makes the token refused.
+ */
+static void
+test_token_probe_budget_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct jg_token_claims c = claims(), out;
+	char why[256] = "";
+	json_t *hdr = NULL, *p = NULL;
+
+	char *token = issue(f->keys, &c);
+	assert_int_equal(jg_token_decode_unverified(token, &hdr, &p), 0);
+	assert_null(json_object_get(p, "probe_budget"));
+	json_decref(hdr);
+	json_decref(p);
+	free(token);
+
+	c.probe_budget = (struct jg_policy_probe_budget){.max_probes = 3, .max_bytes = 1048576};
+	token = issue(f->keys, &c);
+	assert_int_equal(jg_token_decode_unverified(token, &hdr, &p), 0);
+	json_t *b = json_object_get(p, "probe_budget");
+	assert_int_equal(json_integer_value(json_object_get(b, "max_probes")), 3);
+	assert_true(json_is_null(json_object_get(b, "max_hits")));
+	assert_int_equal(json_integer_value(json_object_get(b, "max_bytes")), 1048576);
+	json_decref(hdr);
+	json_decref(p);
+	assert_int_equal(jg_token_verify(f->keys, token, ISS, SVC, NOW, &out, why, sizeof(why)), 0);
+	assert_int_equal(out.probe_budget.max_probes, 3);
+	assert_int_equal(out.probe_budget.max_hits, 0);
+	assert_int_equal(out.probe_budget.max_bytes, 1048576);
+	free(token);
+
+	c.probe_budget.max_probes = JG_POLICY_MAX_BUDGET_PROBES + 1;
+	token = issue(f->keys, &c);
+	expect_verify(f->keys, token, SVC, NOW, JG_EDENIED, "probe_budget claim is malformed");
+	free(token);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_token_probe_budget_claim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_expiry_with_leeway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_not_before_in_the_future, setup, teardown),
