@@ -274,7 +274,10 @@ budget_card(struct jg_web_debug *d, json_t *b)
 
 	if (b == NULL || jg_policy_probe_budget_parse(json_object_get(b, "budget"), &max) != 0)
 		return;
-	jg_policy_probe_budget_text(&max, words, sizeof(words));
+	if (max.max_probes == 0 && max.max_hits == 0 && max.max_bytes == 0)
+		snprintf(words, sizeof(words), "none: each probe's own limits only");
+	else
+		jg_policy_probe_budget_text(&max, words, sizeof(words));
 	JG_HTML(h, "<section class=\"card\" id=\"probe-budget\" aria-labelledby=\"budget-h\">"
 		   "<h2 id=\"budget-h\">Probe budget of this grant</h2><dl><dt>Budget</dt>"
 		   "<dd data-budget>");
