@@ -96,7 +96,7 @@ $(BUILD)/payments_demo: agent/demo/payments_demo.c $(BUILD)/libjitgate-agent.a
 
 # Drivers for the agent's resend-after-400 and CPU guard tests (tests/e2e/probes-agent.test.mjs).
 $(BUILD)/tests/agent_resend $(BUILD)/tests/agent_costly: $(BUILD)/tests/%: tests/agent/%.c \
-    $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
+    tests/agent/driver.h $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
 
 $(BUILD)/tests/test_probe_match: tests/unit/test_probe_match.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests

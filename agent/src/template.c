@@ -64,30 +64,6 @@ jga_template_valid(const char *t)
 	return fields > 0;
 }
 
-struct out {
-	char *s;
-	size_t len, cap;
-};
-
-static bool
-put(struct out *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *g = realloc(o->s, cap);
-		if (g == NULL)
-			return false;
-		o->s = g;
-		o->cap = cap;
-	}
-	memcpy(o->s + o->len, s, n);
-	o->len += n;
-	o->s[o->len] = '\0';
-	return true;
-}
-
 /* n cut back to a UTF-8 character boundary of s. */
 static size_t
 utf8_cut(const char *s, size_t n)
@@ -102,7 +78,7 @@ utf8_cut(const char *s, size_t n)
  * "return"), cut to l; names it in cut when cut.  false when out of memory.
  */
 static bool
-put_value(struct out *o, const char *path, const json_t *args, const json_t *ret,
+put_value(FILE *o, const char *path, const json_t *args, const json_t *ret,
 	  const struct jga_limits *l, json_t *cut)
 {
 	char root[PATH_MAX_BYTES + 8];
@@ -119,13 +95,14 @@ put_value(struct out *o, const char *path, const json_t *args, const json_t *ret
 		snprintf(root, sizeof(root), "args.%s", path);
 	}
 	if (v == NULL)
-		return put(o, MISSING, strlen(MISSING));
+		return fputs(MISSING, o) >= 0;
 	json_t *c = jga_capture(v, root, 1, l, cut);
 	if (c == NULL)
 		return false;
 	bool ok;
 	if (json_is_string(c)) {
-		ok = put(o, json_string_value(c), json_string_length(c));
+		ok = fwrite(json_string_value(c), 1, json_string_length(c), o) ==
+		     json_string_length(c);
 	} else {
 		char *text = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
 		size_t n = text ? strlen(text) : 0;
@@ -138,7 +115,7 @@ put_value(struct out *o, const char *path, const json_t *args, const json_t *ret
 				return false;
 			}
 		}
-		ok = text != NULL && put(o, text, n);
+		ok = text != NULL && fwrite(text, 1, n, o) == n;
 		free(text);
 	}
 	json_decref(c);
@@ -149,28 +126,31 @@ json_t *
 jga_template_render(const char *t, const json_t *args, const json_t *ret,
 		    const struct jga_limits *l, json_t *cut)
 {
-	struct out o = {NULL, 0, 0};
-	size_t len = strlen(t);
-	bool ok = put(&o, "", 0);
+	char *buf = NULL;
+	size_t blen = 0, len = strlen(t);
+	FILE *o = open_memstream(&buf, &blen);
+	bool ok = o != NULL;
 
 	for (size_t i = 0; ok && i < len; i++) {
 		if ((t[i] == '{' || t[i] == '}') && t[i + 1] == t[i]) {
-			ok = put(&o, t + i, 1);
+			ok = fputc(t[i], o) != EOF;
 			i++;
 			continue;
 		}
 		size_t n = t[i] == '{' ? placeholder(t + i + 1) : 0;
 		if (n == 0) {
-			ok = put(&o, t + i, 1); /* checked at install: never a stray brace */
+			ok = fputc(t[i], o) != EOF; /* checked at install: never a stray brace */
 			continue;
 		}
 		char path[PATH_MAX_BYTES + 1];
 		memcpy(path, t + i + 1, n);
 		path[n] = '\0';
-		ok = put_value(&o, path, args, ret, l, cut);
+		ok = put_value(o, path, args, ret, l, cut);
 		i += n + 1;
 	}
-	json_t *msg = ok ? json_stringn(o.s, o.len) : NULL;
-	free(o.s);
+	if (o != NULL && fclose(o) != 0)
+		ok = false;
+	json_t *msg = ok ? json_stringn(buf, blen) : NULL;
+	free(buf);
 	return msg;
 }

@@ -19,9 +19,10 @@
  * MAX_FORM_CONDITIONS conditions, the sampling rate, the capture options
  * or a log message template (which makes a log probe, capturing nothing
  * else) and the duration, which jitgate clips to the grant's end (the form
- * says when that is).  A log probe's events show their message.  The events page is refreshed by jitgate.js at most every
- * 5 s where JavaScript is on (each refresh one more audited read, the
- * page fetched same-origin); a Refresh link does it by hand.
+ * says when that is).  A log probe's events show their message.  The
+ * events page is refreshed by jitgate.js at most every 5 s where
+ * JavaScript is on (each refresh one more audited read, the page fetched
+ * same-origin); a Refresh link does it by hand.
  */
 #include <errno.h>
 #include <math.h>

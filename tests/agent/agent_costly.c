@@ -20,23 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "jitgate-agent.h"
 
 #define DEAR_BYTES (1024 * 1024)
-
-static int
-read_key(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(out, 1, cap - 1, f);
-	if (fclose(f) != 0)
-		return -1;
-	out[n] = '\0';
-	out[strcspn(out, "\r\n")] = '\0';
-	return n > 0 ? 0 : -1;
-}
 
 static double
 seconds_now(void)
@@ -52,7 +39,7 @@ main(int argc, char **argv)
 	char key[256];
 	struct jga_stats st;
 
-	if (argc != 7 || read_key(argv[3], key, sizeof(key)) != 0) {
+	if (argc != 7 || driver_read_key(argv[3], key, sizeof(key)) != 0) {
 		fprintf(stderr,
 			"usage: agent_costly BASE_URL SERVICE KEY_FILE CA_FILE DEAR_FUNCTION "
 			"CHEAP_FUNCTION\n");

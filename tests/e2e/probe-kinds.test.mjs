@@ -43,12 +43,7 @@ describe('probe kinds: log probes', () => {
     key = cli('ingest-key', 'create', SVC).stdout.trim();
     keyFile = join(jg.dir, 'ingest.key');
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
-    const r = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
-    assert.equal(r.status, 201, r.body);
-    assert.equal((await jg.as('bob', 'POST', `/v1/requests/${r.json.id}/approve`, json({}))).status, 200);
-    const t = await jg.as('alice', 'POST', `/v1/grants/${r.json.id}/token`, json({}));
-    assert.equal(t.status, 201, t.body);
-    token = t.json.token;
+    ({ token } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC }));
   });
   after(() => cleanup(jg));
 
