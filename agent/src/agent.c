@@ -62,6 +62,7 @@ enum probe_state { LIVE, EXHAUSTED, CPU_OFF };
 struct probe {
 	char *id;
 	char *function;
+	char *template; /* a log probe's message template; NULL: a snapshot */
 	bool capture_args, capture_return;
 	double rate;
 	json_t *conditions;
@@ -135,6 +136,7 @@ probe_free(struct probe *p)
 		return;
 	free(p->id);
 	free(p->function);
+	free(p->template);
 	json_decref(p->conditions);
 	json_decref(p->queue);
 	free(p);
@@ -317,13 +319,25 @@ probe_from_json(const json_t *j, const struct timespec *deadline)
 	const char *fn = json_string_value(json_object_get(j, "function"));
 	json_t *conds = json_object_get(j, "conditions");
 	json_t *rate = json_object_get(j, "sampling_rate");
+	json_t *kind = json_object_get(j, "kind");
+	const char *tmpl = json_string_value(json_object_get(j, "template"));
 	struct probe *p;
 
 	struct jga_limits lim;
 
-	/* no "limits" (a jitgate before them): the protocol's defaults */
+	/*
+	 * no "limits" (a jitgate before them): the protocol's defaults; no
+	 * "kind": a snapshot.  A kind or template the agent cannot honour is
+	 * not installed.
+	 */
+	if (kind != NULL &&
+	    !(json_is_string(kind) && (strcmp(json_string_value(kind), "snapshot") == 0 ||
+				       strcmp(json_string_value(kind), "log") == 0)))
+		return NULL;
+	bool log = kind != NULL && strcmp(json_string_value(kind), "log") == 0;
 	if (id == NULL || fn == NULL || (conds != NULL && !json_is_array(conds)) ||
 	    !json_is_number(rate) || jga_limits_parse(json_object_get(j, "limits"), &lim) != 0 ||
+	    (log && (tmpl == NULL || !jga_template_valid(tmpl))) ||
 	    (p = calloc(1, sizeof *p)) == NULL)
 		return NULL;
 	p->lim = lim;
@@ -332,7 +346,9 @@ probe_from_json(const json_t *j, const struct timespec *deadline)
 	p->function = strdup(fn);
 	p->queue = json_array();
 	p->conditions = conds ? json_deep_copy(conds) : json_array();
-	if (p->id == NULL || p->function == NULL || p->queue == NULL || p->conditions == NULL) {
+	p->template = log ? strdup(tmpl) : NULL;
+	if (p->id == NULL || p->function == NULL || p->queue == NULL || p->conditions == NULL ||
+	    (log && p->template == NULL)) {
 		probe_free(p);
 		return NULL;
 	}
@@ -793,8 +809,9 @@ timestamp(char out[32])
 }
 
 /*
- * The event's args/return cut to l (capture.c), with "truncated" listing
- * the paths cut.  Returns a new event or NULL when out of memory.
+ * The event's args/return cut to l (capture.c), or a log probe's message
+ * rendered within l (template.c), with "truncated" listing the paths cut.
+ * Returns a new event or NULL when out of memory.
  */
 static json_t *
 build_event(const struct probe *p, const struct jga_limits *l, const char *id, const char *ts,
@@ -805,6 +822,11 @@ build_event(const struct probe *p, const struct jga_limits *l, const char *id, c
 
 	if (ev == NULL || cut == NULL)
 		goto fail;
+	if (p->template != NULL) { /* a log probe: its message, nothing captured */
+		json_t *msg = jga_template_render(p->template, args, ret, l, cut);
+		if (msg == NULL || json_object_set_new(ev, "message", msg) != 0)
+			goto fail;
+	}
 	if (p->capture_args) {
 		json_t *v = args ? jga_capture(args, "args", 0, l, cut) : json_null();
 		if (v == NULL || json_object_set_new(ev, "args", v) != 0)
