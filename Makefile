@@ -31,7 +31,8 @@ LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 WEB_ASSETS := $(wildcard src/web/*.css src/web/*.js)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Unit tests that also run on PostgreSQL: the same source built with JG_TEST_PG as test_<name>_pg.
-UNIT_PG_TWINS := test_migrate test_access test_audit_state test_probes test_session_grant
+UNIT_PG_TWINS := test_migrate test_access test_audit_state test_probes test_probe_status \
+                 test_session_grant
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(UNIT_PG_TWINS:%=$(BUILD)/tests/%_pg)
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
