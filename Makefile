@@ -173,7 +173,7 @@ run-ha: deps
 	@deploy/run-ha.sh
 
 bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup \
-       $(BUILD)/bench/telemetry_bench $(BUILD)/bench/web_session
+       $(BUILD)/bench/telemetry_bench $(BUILD)/bench/web_session $(BUILD)/bench/agent_bench
 	bench/run.sh
 
 # ---- lint (make lint: format, cppcheck, clang-tidy, the layer rule) ---------
@@ -242,6 +242,13 @@ $(BUILD)/bench/audit_bench: bench/audit_bench.c $(BUILD)/libjitgate.a
 $(BUILD)/bench/token_bench: bench/token_bench.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+# The reference agent's cost per call (bench/agent.sh): its probes installed through internal.h's hook.
+$(BUILD)/bench/agent_bench: bench/agent_bench.c bench/bench_args.h agent/src/internal.h \
+		$(BUILD)/libjitgate-agent.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) -Iagent/include -Iagent/src $(JG_LDFLAGS) -o $@ $< \
+	  $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
 
 $(BUILD)/bench/guard_setup: bench/guard_setup.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
