@@ -41,7 +41,8 @@ AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
 	fuzz fuzz-build fuzz-smoke fuzz-bins lint-format lint-cppcheck lint-tidy lint-layers tidy-files FORCE
 
 all: build
-build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUILD)/tests/agent_resend
+build: $(BUILD)/jitgate $(BUILD)/libjitgate-agent.a $(BUILD)/payments_demo $(BUILD)/tests/agent_resend \
+	$(BUILD)/tests/agent_costly
 
 deps:
 	@deploy/install-deps.sh
@@ -94,8 +95,9 @@ $(BUILD)/libjitgate-agent.a: $(AGENT_OBJS)
 $(BUILD)/payments_demo: agent/demo/payments_demo.c $(BUILD)/libjitgate-agent.a
 	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
 
-# A driver for the agent's resend-after-400 test (tests/e2e/probes-agent.test.mjs).
-$(BUILD)/tests/agent_resend: tests/agent/agent_resend.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
+# Drivers for the agent's resend-after-400 and CPU guard tests (tests/e2e/probes-agent.test.mjs).
+$(BUILD)/tests/agent_resend $(BUILD)/tests/agent_costly: $(BUILD)/tests/%: tests/agent/%.c \
+    tests/agent/driver.h $(BUILD)/libjitgate-agent.a | $(BUILD)/tests
 	$(CC) $(JG_CFLAGS) -Iagent/include $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
 
 $(BUILD)/tests/test_probe_match: tests/unit/test_probe_match.c $(BUILD)/libjitgate-agent.a | $(BUILD)/tests

@@ -72,6 +72,7 @@ enum probe_state { LIVE, EXHAUSTED, CPU_OFF };
 struct probe {
 	char *id;
 	char *function;
+	char *template; /* a log probe's message template; NULL: a snapshot */
 	bool capture_args, capture_return;
 	double rate;
 	json_t *conditions;
@@ -146,6 +147,7 @@ probe_free(struct probe *p)
 		return;
 	free(p->id);
 	free(p->function);
+	free(p->template);
 	json_decref(p->conditions);
 	json_decref(p->queue);
 	free(p);
@@ -324,8 +326,10 @@ post_probe(struct jga_agent *a, const char *id, const char *what, json_t *body, 
 /*
  * A probe of a poll, or NULL with *code and why (a sentence) saying why it
  * cannot be installed: "bad_probe" (no function, a sampling_rate that is
- * not a number in (0, 1]), "bad_limits" (limits it cannot honour),
- * "bad_conditions" (conditions it cannot evaluate), "no_memory".
+ * not a number in (0, 1]), "bad_kind" (a kind other than snapshot and log),
+ * "bad_template" (a log probe without a template it can render),
+ * "bad_limits" (limits it cannot honour), "bad_conditions" (conditions it
+ * cannot evaluate), "no_memory".
  */
 static struct probe *
 probe_from_json(const json_t *j, const struct timespec *deadline, const char **code, char *why,
@@ -335,6 +339,8 @@ probe_from_json(const json_t *j, const struct timespec *deadline, const char **c
 	const char *fn = json_string_value(json_object_get(j, "function"));
 	json_t *conds = json_object_get(j, "conditions");
 	json_t *rate = json_object_get(j, "sampling_rate");
+	json_t *kind = json_object_get(j, "kind");
+	const char *tmpl = json_string_value(json_object_get(j, "template"));
 	struct probe *p;
 
 	struct jga_limits lim;
@@ -347,6 +353,20 @@ probe_from_json(const json_t *j, const struct timespec *deadline, const char **c
 	if (!json_is_number(rate) || !(json_number_value(rate) > 0.0) ||
 	    json_number_value(rate) > 1.0) {
 		snprintf(why, len, "sampling_rate is not a number in (0, 1]");
+		return NULL;
+	}
+	/* no "kind": a snapshot */
+	if (kind != NULL &&
+	    !(json_is_string(kind) && (strcmp(json_string_value(kind), "snapshot") == 0 ||
+				       strcmp(json_string_value(kind), "log") == 0))) {
+		*code = "bad_kind";
+		snprintf(why, len, "a probe kind this agent does not know");
+		return NULL;
+	}
+	bool log = kind != NULL && strcmp(json_string_value(kind), "log") == 0;
+	if (log && (tmpl == NULL || !jga_template_valid(tmpl))) {
+		*code = "bad_template";
+		snprintf(why, len, "a log template this agent cannot render");
 		return NULL;
 	}
 	/* no "limits" (a jitgate before them): the protocol's defaults */
@@ -371,7 +391,9 @@ probe_from_json(const json_t *j, const struct timespec *deadline, const char **c
 	p->function = strdup(fn);
 	p->queue = json_array();
 	p->conditions = conds ? json_deep_copy(conds) : json_array();
-	if (p->id == NULL || p->function == NULL || p->queue == NULL || p->conditions == NULL) {
+	p->template = log ? strdup(tmpl) : NULL;
+	if (p->id == NULL || p->function == NULL || p->queue == NULL || p->conditions == NULL ||
+	    (log && p->template == NULL)) {
 		probe_free(p);
 		return NULL;
 	}
@@ -937,8 +959,9 @@ timestamp(char out[32])
 }
 
 /*
- * The event's args/return cut to l (capture.c), with "truncated" listing
- * the paths cut.  Returns a new event or NULL when out of memory.
+ * The event's args/return cut to l (capture.c), or a log probe's message
+ * rendered within l (template.c), with "truncated" listing the paths cut.
+ * Returns a new event or NULL when out of memory.
  */
 static json_t *
 build_event(const struct probe *p, const struct jga_limits *l, const char *id, const char *ts,
@@ -949,6 +972,11 @@ build_event(const struct probe *p, const struct jga_limits *l, const char *id, c
 
 	if (ev == NULL || cut == NULL)
 		goto fail;
+	if (p->template != NULL) { /* a log probe: its message, nothing captured */
+		json_t *msg = jga_template_render(p->template, args, ret, l, cut);
+		if (msg == NULL || json_object_set_new(ev, "message", msg) != 0)
+			goto fail;
+	}
 	if (p->capture_args) {
 		json_t *v = args ? jga_capture(args, "args", 0, l, cut) : json_null();
 		if (v == NULL || json_object_set_new(ev, "args", v) != 0)

@@ -100,6 +100,26 @@ bool jga_cpu_charge(struct jga_cpu *c, const struct timespec *now, int64_t spent
 		    double *ms);
 
 /*
+ * The value a condition's field (or a template's placeholder) names in
+ * args: a dotted path, its first segment a parameter (or a 0-based
+ * position when args is an array), each further one an object member or
+ * an array index.  NULL when it does not resolve (match.c).
+ */
+const json_t *jga_resolve(const json_t *args, const char *field);
+
+/*
+ * A log probe's template (template.c; the grammar of docs/agents.md,
+ * "Probe kinds"): jga_template_valid says whether t is one the agent can
+ * render (a probe with another is not installed); jga_template_render
+ * returns its message for a call (args, ret: NULL when absent) as a new
+ * JSON string, each value cut to l and its path appended to cut when cut,
+ * a path that does not resolve written "<missing>".  NULL: out of memory.
+ */
+bool jga_template_valid(const char *t);
+json_t *jga_template_render(const char *t, const json_t *args, const json_t *ret,
+			    const struct jga_limits *l, json_t *cut);
+
+/*
  * Test hooks (tests/unit/test_agent_capture.c).  jga_test_install applies
  * a poll reply ({"now", "probes"}) as if the poller had received it;
  * jga_test_cpu_charge charges spent_ns to probe id through the same path

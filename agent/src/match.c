@@ -33,8 +33,8 @@ parse_index(const char *s, size_t n, size_t *out)
 	return true;
 }
 
-static const json_t *
-resolve(const json_t *args, const char *field)
+const json_t *
+jga_resolve(const json_t *args, const char *field)
 {
 	char seg[MAX_PATH + 1];
 	const json_t *cur = args;
@@ -107,7 +107,7 @@ one(const json_t *cond, const json_t *args)
 
 	if (field == NULL || op == NULL || value == NULL)
 		return false;
-	const json_t *v = resolve(args, field);
+	const json_t *v = jga_resolve(args, field);
 	if (v == NULL)
 		return false;
 	if (strcmp(op, "eq") == 0)

@@ -300,6 +300,12 @@ const server = http.createServer((req, res) => {
   current.handler(req, res);
 });
 
+// A client may reuse an idle connection just as the server closes it (node's default: after 5 s),
+// and its request then fails with a reset.  Clients close their own idle connections sooner
+// (undici after 4 s, jitgate's libcurl when it likes), so the server waits longer than any of them.
+server.keepAliveTimeout = 65000;
+server.headersTimeout = 66000;
+
 server.listen(PORT, '127.0.0.1', () => {
   const lines = [
     'jitgate development identity provider (NOT for production)',

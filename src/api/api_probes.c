@@ -34,6 +34,7 @@
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/pii.h"
+#include "jitgate/probe_template.h"
 #include "jitgate/probes.h"
 #include "api_routes_int.h"
 #include "api_telemetry_int.h"
@@ -68,13 +69,65 @@ known_op(const char *op)
 	       strcmp(op, "contains") == 0;
 }
 
+/*
+ * A probe's kind (docs/agents.md, "Probe kinds"): a snapshot (the default)
+ * captures args and return value; a log probe sends one message rendered
+ * from its template and nothing else, so it captures neither.
+ */
+static int
+check_kind(json_t *b, struct jg_api_error *e)
+{
+	json_t *v = json_object_get(b, "kind");
+	const char *kind = v ? json_string_value(v) : "snapshot";
+	json_t *tmpl = json_object_get(b, "template");
+	struct jg_probe_template t;
+	char why[300];
+
+	if (kind == NULL || (strcmp(kind, "snapshot") != 0 && strcmp(kind, "log") != 0))
+		return bad(e, "kind", "'kind' must be snapshot or log");
+	if (strcmp(kind, "snapshot") == 0)
+		return tmpl ? bad(e, "template", "'template' is for a probe of kind log") : 0;
+	if (!json_is_string(tmpl))
+		return bad(e, "template",
+			   "a log probe needs a 'template' such as 'charge {amount} for "
+			   "{customer.id}'");
+	if (jg_probe_template_parse(json_string_value(tmpl), &t, why, sizeof(why)) != 0) {
+		jg_api_error_set(e, 400, "bad_request", "%s", why);
+		e->field = "template";
+		return JG_EINVAL;
+	}
+	if (json_is_true(json_object_get(b, "capture_args")) ||
+	    json_is_true(json_object_get(b, "capture_return")))
+		return bad(e,
+			   json_is_true(json_object_get(b, "capture_args")) ? "capture_args"
+									    : "capture_return",
+			   "a log probe sends its rendered message only: capture_args and "
+			   "capture_return are for snapshot probes");
+	return 0;
+}
+
+/* The first placeholder of a log probe's template on personal data (pii.h), or NULL. */
+static const char *
+template_sensitive(json_t *b, char *const *fields, struct jg_probe_template *t)
+{
+	const char *tmpl = json_string_value(json_object_get(b, "template"));
+	char why[300];
+
+	if (tmpl == NULL || jg_probe_template_parse(tmpl, t, why, sizeof(why)) != 0)
+		return NULL;
+	for (size_t i = 0; i < t->nfields; i++)
+		if (jg_pii_field_sensitive(t->fields[i], fields))
+			return t->fields[i];
+	return NULL;
+}
+
 /* Checks a probe body; the first bad field is a 400 naming it (e->field borrowed from b). */
 static int
 check_spec(json_t *b, struct jg_api_error *e)
 {
 	static const char *const fields[] = {"function",      "capture_args", "capture_return",
 					     "sampling_rate", "duration",     "conditions",
-					     "limits"};
+					     "limits",	      "kind",	      "template"};
 	const char *key;
 	json_t *v;
 
@@ -139,7 +192,7 @@ check_spec(json_t *b, struct jg_api_error *e)
 		e->field = member;
 		return JG_EINVAL;
 	}
-	return 0;
+	return check_kind(b, e);
 }
 
 /* Validates a probe body; each bad field gets a 400 naming it (app.h). */
@@ -168,6 +221,8 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 	char *const *fields = app->cfg->redaction_sensitive_fields;
 	json_t *conds_in = json_object_get(body, "conditions");
 	const json_t *touchy = jg_pii_conditions_sensitive(conds_in, fields);
+	struct jg_probe_template t;
+	const char *logged = template_sensitive(body, fields, &t);
 	char why[400];
 	if (touchy != NULL)
 		snprintf(
@@ -175,6 +230,11 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 		    "the condition on '%.100s' compares personal data (a sensitive field, or a "
 		    "value redaction would hide): deploying it needs the read-pii capability",
 		    json_string_value(json_object_get(touchy, "field")));
+	else if (logged != NULL)
+		snprintf(why, sizeof(why),
+			 "the template's placeholder {%.100s} logs personal data (a sensitive "
+			 "field): deploying it needs the read-pii capability",
+			 logged);
 	/* the entry's copy: condition values on personal data as keyed markers */
 	json_t *params = json_deep_copy(body);
 	if (params == NULL) {
@@ -190,8 +250,8 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 	}
 	/* the probe's id is made by the guard and recorded in probe.deploy (receipts) */
 	rc = jg_guard_authorized_creating(&app->guard, req, authorization, svc, "deploy-probe",
-					  "probe.deploy", params, touchy ? why : NULL, "probe",
-					  JG_PROBE_ID_PREFIX, &g, &no);
+					  "probe.deploy", params, touchy || logged ? why : NULL,
+					  "probe", JG_PROBE_ID_PREFIX, &g, &no);
 	json_decref(params);
 	if (rc == JG_EDEFERRED)
 		return rc;
@@ -218,7 +278,9 @@ jg_api_probe_deploy(struct jg_http_request *req, const char *svc, const char *au
 	/* checked above: the full limits the probe was stored with, defaults included */
 	(void)jg_probe_limits_parse(json_object_get(body, "limits"), &lim, &member, lim_why,
 				    sizeof(lim_why));
+	const char *kind = json_string_value(json_object_get(body, "kind"));
 	if (out == NULL || json_object_set_new(out, "limits", jg_probe_limits_json(&lim)) != 0 ||
+	    json_object_set_new(out, "kind", json_string(kind ? kind : "snapshot")) != 0 ||
 	    json_object_set_new(out, "id", json_string(id)) != 0 ||
 	    json_object_set_new(out, "grant", json_string(g.claims.grant)) != 0 ||
 	    json_object_set_new(out, "expires_at", json_integer(until)) != 0 ||

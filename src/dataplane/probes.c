@@ -30,6 +30,7 @@
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
 #include "jitgate/probe_status.h"
+#include "jitgate/probe_template.h"
 #include "jitgate/probes.h"
 #include "jitgate/random.h"
 #include "jitgate/redact.h"
@@ -178,8 +179,8 @@ static const char sql_insert[] =
     "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
     "sampling_rate, conditions, created_by, created_at, expires_at, max_hits, "
     "max_events_per_second, max_depth, max_string_bytes, max_collection_items, max_fields, "
-    "max_cpu_ms_per_second, rate_tokens, rate_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "max_cpu_ms_per_second, rate_tokens, rate_at, kind, template) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 int
 jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
@@ -237,6 +238,12 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 					    (double)lim.max_events_per_second *
 						JG_PROBE_RATE_BURST_SECONDS);
 			jg_stmt_bind_int64(st, 20, now * 1000);
+			const char *tmpl = json_string_value(json_object_get(p->spec, "template"));
+			jg_stmt_bind_text(st, 21, tmpl ? "log" : "snapshot");
+			if (tmpl != NULL)
+				jg_stmt_bind_text(st, 22, tmpl);
+			else
+				jg_stmt_bind_null(st, 22);
 			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 			jg_stmt_finish(st);
 		}
@@ -258,7 +265,8 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 #define CANDIDATE_COLS(extra)                                                                      \
 	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
 	"created_by, created_at, expires_at, max_hits, max_events_per_second, max_depth, "         \
-	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second" extra          \
+	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, kind, "        \
+	"template" extra                                                                           \
 	" FROM probes WHERE service = ? AND deleted_at IS NULL AND disabled_at IS NULL AND "       \
 	"expires_at > ? "
 #define CANDIDATE_FIRST "ORDER BY created_at, id LIMIT ?"
@@ -312,7 +320,11 @@ row_limits(struct jg_stmt *st, int first)
 	return jg_probe_limits_json(&l);
 }
 
-/* One candidate row as the engineer's list shows it (for_agent: as the agent's). */
+/*
+ * One candidate row as the engineer's list shows it (for_agent: as the
+ * agent's): a log probe with its kind and template, a snapshot with its
+ * kind only (an agent that knows no kinds captures it as before).
+ */
 static json_t *
 probe_row(struct jg_stmt *st, bool for_agent)
 {
@@ -320,22 +332,33 @@ probe_row(struct jg_stmt *st, bool for_agent)
 	if (conds == NULL)
 		conds = json_array();
 	json_t *limits = row_limits(st, 10);
+	json_t *row;
 	if (for_agent)
-		return json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o}", "id",
-				 jg_stmt_column_text(st, 0), "function", jg_stmt_column_text(st, 2),
-				 "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
-				 (int)jg_stmt_column_int64(st, 4), "sampling_rate",
-				 jg_stmt_column_double(st, 5), "conditions", conds, "expires_at",
-				 (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits);
-	return json_pack(
-	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I}", "id", jg_stmt_column_text(st, 0),
-	    "grant", jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2),
-	    "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
-	    (int)jg_stmt_column_int64(st, 4), "sampling_rate", jg_stmt_column_double(st, 5),
-	    "conditions", conds, "created_by", jg_stmt_column_text(st, 7), "created_at",
-	    (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
-	    (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
-	    (json_int_t)jg_stmt_column_int64(st, 17));
+		row = json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o}", "id",
+				jg_stmt_column_text(st, 0), "function", jg_stmt_column_text(st, 2),
+				"capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
+				(int)jg_stmt_column_int64(st, 4), "sampling_rate",
+				jg_stmt_column_double(st, 5), "conditions", conds, "expires_at",
+				(json_int_t)jg_stmt_column_int64(st, 9), "limits", limits);
+	else
+		row = json_pack("{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I}", "id",
+				jg_stmt_column_text(st, 0), "grant", jg_stmt_column_text(st, 1),
+				"function", jg_stmt_column_text(st, 2), "capture_args",
+				(int)jg_stmt_column_int64(st, 3), "capture_return",
+				(int)jg_stmt_column_int64(st, 4), "sampling_rate",
+				jg_stmt_column_double(st, 5), "conditions", conds, "created_by",
+				jg_stmt_column_text(st, 7), "created_at",
+				(json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
+				(json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
+				(json_int_t)jg_stmt_column_int64(st, 19));
+	const char *kind = jg_stmt_column_text(st, 17), *tmpl = jg_stmt_column_text(st, 18);
+	if (row != NULL &&
+	    (json_object_set_new(row, "kind", json_string(kind ? kind : "snapshot")) != 0 ||
+	     (tmpl != NULL && json_object_set_new(row, "template", json_string(tmpl)) != 0))) {
+		json_decref(row);
+		row = NULL;
+	}
+	return row;
 }
 
 /*
@@ -507,7 +530,7 @@ jg_probe_delete(struct jg_store *s, const char *service, const char *grant, cons
 	"SELECT service, grant_id, CASE WHEN deleted_at IS NULL AND expires_at > ? THEN 1 ELSE 0 " \
 	"END, disabled_at IS NOT NULL, max_hits, max_events_per_second, max_depth, "               \
 	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, " \
-	"rate_at FROM probes WHERE id = ?"
+	"rate_at, template FROM probes WHERE id = ?"
 static const char sql_probe_state[] = PROBE_STATE;
 static const char sql_probe_state_pg[] = PROBE_STATE " FOR UPDATE";
 static const char sql_event_count[] = "SELECT count(*) FROM probe_events WHERE probe_id = ?";
@@ -523,7 +546,43 @@ struct probe_state {
 	struct jg_probe_limits lim;
 	double tokens;
 	int64_t rate_at;
+	size_t
+	    message_max; /* a log probe: the longest message its template renders; 0: a snapshot */
 };
+
+/*
+ * The longest message a log probe's template (NULL: a snapshot, *max 0)
+ * renders within max_string_bytes a value.  JG_ESTORE for a stored template
+ * that does not parse: a row jitgate did not write.
+ */
+static int
+log_message_max(const char *tmpl, int64_t max_string_bytes, size_t *max)
+{
+	struct jg_probe_template t;
+	char why[160];
+
+	*max = 0;
+	if (tmpl == NULL)
+		return 0;
+	if (jg_probe_template_parse(tmpl, &t, why, sizeof(why)) != 0)
+		return JG_ESTORE;
+	*max = jg_probe_template_message_max(&t, max_string_bytes);
+	return 0;
+}
+
+/*
+ * Whether event fits a log probe whose messages are at most message_max
+ * bytes: a "message" string within it, and no captured values ("args",
+ * "return", "error"): a log probe sends its rendered message only.
+ */
+static bool
+log_event_fits(const json_t *event, size_t message_max)
+{
+	const json_t *m = json_object_get(event, "message");
+	return json_is_string(m) && json_string_length(m) <= message_max &&
+	       json_object_get(event, "args") == NULL && json_object_get(event, "return") == NULL &&
+	       json_object_get(event, "error") == NULL;
+}
 
 /*
  * The probe of service as it is now (inside the transaction): 0 when live
@@ -557,7 +616,8 @@ probe_state(struct jg_store_conn *conn, const char *service, const char *probe, 
 				*limit_at(&ps->lim, i) = jg_stmt_column_int64(st, 4 + (int)i);
 			ps->tokens = jg_stmt_column_double(st, 11);
 			ps->rate_at = jg_stmt_column_int64(st, 12);
-			rc = 0;
+			rc = log_message_max(jg_stmt_column_text(st, 13), ps->lim.max_string_bytes,
+					     &ps->message_max);
 		}
 	} else {
 		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
@@ -679,7 +739,8 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 	rc = 0;
 	for (size_t i = 0; i < j->n && rc == 0; i++) {
 		json_t *ev = json_loads(j->texts[i], 0, NULL);
-		bool fits = ev != NULL && jg_probe_event_fits(ev, &ps.lim);
+		bool fits = ev != NULL && (ps.message_max > 0 ? log_event_fits(ev, ps.message_max)
+							      : jg_probe_event_fits(ev, &ps.lim));
 		json_decref(ev);
 		if (!fits) {
 			refuse(r, i, "over_limits");
@@ -796,22 +857,49 @@ jg_probe_disable_cpu(struct jg_audit *a, const char *service, const char *key_id
 }
 
 static const char sql_probe_of_grant[] =
-    "SELECT 1 FROM probes WHERE id = ? AND service = ? AND grant_id = ?";
+    "SELECT template FROM probes WHERE id = ? AND service = ? AND grant_id = ?";
 static const char sql_events[] = "SELECT id, received_at, event FROM probe_events "
 				 "WHERE probe_id = ? AND id > ? ORDER BY id LIMIT ?";
 
 /*
+ * Whether a log probe's template (NULL: a snapshot) names personal data in
+ * a placeholder (pii.h, as a condition's field): its rendered messages hold
+ * that value where no key says so, so a reader without read-pii sees none
+ * of them.  A template that does not parse counts as such.
+ */
+static bool
+template_sensitive(const char *tmpl, char *const *fields)
+{
+	struct jg_probe_template t;
+	char why[160];
+
+	if (tmpl == NULL)
+		return false;
+	if (jg_probe_template_parse(tmpl, &t, why, sizeof(why)) != 0)
+		return true;
+	for (size_t i = 0; i < t.nfields; i++)
+		if (jg_pii_field_sensitive(t.fields[i], fields))
+			return true;
+	return false;
+}
+
+/*
  * Redacts one event in place for a reader without read-pii: the values of
  * the configured sensitive keys withheld whole, every other string through
- * the scanners (redact.h).  On failure the event may be half redacted and
- * must not be shown: the caller withholds it.
+ * the scanners (redact.h); with whole_message (template_sensitive) a log
+ * event's message is withheld whole as a sensitive value is.  On failure
+ * the event may be half redacted and must not be shown: the caller
+ * withholds it.
  */
 static int
-redact_event(json_t *event, char *const *fields, unsigned *found)
+redact_event(json_t *event, char *const *fields, bool whole_message, unsigned *found)
 {
 	size_t n = 0;
 	while (fields && fields[n])
 		n++;
+	if (whole_message && json_object_get(event, "message") != NULL &&
+	    json_object_set_new(event, "message", json_string(JG_REDACT_MARK_FIELD)) != 0)
+		return JG_ENOMEM;
 	return jg_redact_json(event, (const char *const *)fields, n, found);
 }
 
@@ -822,7 +910,7 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
 	json_t *list = json_array();
-	bool found = false;
+	bool found = false, whole_message = false;
 
 	*events = NULL;
 	*last = -1;
@@ -838,6 +926,9 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 		jg_stmt_bind_text(st, 3, q->grant);
 		int step = jg_stmt_step(st);
 		found = step == JG_STMT_ROW;
+		if (found)
+			whole_message =
+			    template_sensitive(jg_stmt_column_text(st, 0), q->sensitive_fields);
 		rc = step == JG_STMT_ROW || step == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
 	}
@@ -857,7 +948,8 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 			json_t *item =
 			    json_pack("{s:I,s:I}", "id", (json_int_t)*last, "received_at",
 				      (json_int_t)jg_stmt_column_int64(st, 1));
-			if (q->redact && redact_event(ev, q->sensitive_fields, &hits) != 0) {
+			if (q->redact &&
+			    redact_event(ev, q->sensitive_fields, whole_message, &hits) != 0) {
 				/* fail closed: a half-redacted event is never shown */
 				json_decref(ev);
 				ev = json_null();
@@ -923,9 +1015,9 @@ static const struct jg_store_table probe_tables[] = {
 		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at, "
 		   "max_hits, max_events_per_second, max_depth, max_string_bytes, "
 		   "max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, rate_at, "
-		   "disabled_at, disabled_reason",
-		   "ttttiirttiiiiiiiiiiriit", "id",
-		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+		   "disabled_at, disabled_reason, kind, template",
+		   "ttttiirttiiiiiiiiiiriittt", "id",
+		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
 		   "?, ?, ?, ?, ?"),
 };

@@ -17,10 +17,12 @@
  * grant travels in the query (?grant=) of every link and form action.  The
  * deploy form's fields become the API's body: the function, up to
  * MAX_FORM_CONDITIONS conditions, the sampling rate, the capture options
- * and the duration, which jitgate clips to the grant's end (the form says
- * when that is).  The events page is refreshed by jitgate.js at most every
- * 5 s where JavaScript is on (each refresh one more audited read, the
- * page fetched same-origin); a Refresh link does it by hand.
+ * or a log message template (which makes a log probe, capturing nothing
+ * else) and the duration, which jitgate clips to the grant's end (the form
+ * says when that is).  A log probe's events show their message.  The
+ * events page is refreshed by jitgate.js at most every 5 s where
+ * JavaScript is on (each refresh one more audited read, the page fetched
+ * same-origin); a Refresh link does it by hand.
  */
 #include <errno.h>
 #include <math.h>
@@ -31,6 +33,7 @@
 #include "jitgate/api_probes.h"
 #include "jitgate/app.h"
 #include "jitgate/error.h"
+#include "jitgate/probe_template.h"
 #include "jitgate/web.h"
 #include "web_int.h"
 
@@ -174,10 +177,17 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 		JG_HTML(h, "</td><td>");
 		jg_html_textf(h, "%g", json_number_value(json_object_get(p, "sampling_rate")));
 		JG_HTML(h, "</td><td>");
-		jg_html_text(h, args && ret ? "arguments, return value"
-				: args	    ? "arguments"
-				: ret	    ? "return value"
-					    : "the call only");
+		const char *tmpl = json_string_value(json_object_get(p, "template"));
+		if (tmpl != NULL) { /* a log probe: its message only */
+			JG_HTML(h, "message <code class=\"probe-template\">");
+			jg_html_text(h, tmpl);
+			JG_HTML(h, "</code>");
+		} else {
+			jg_html_text(h, args && ret ? "arguments, return value"
+					: args	    ? "arguments"
+					: ret	    ? "return value"
+						    : "the call only");
+		}
 		JG_HTML(h, "</td><td>");
 		jg_web_time(until, when, sizeof(when));
 		jg_web_left(until - d->w.call.ctx.now, left, sizeof(left));
@@ -271,6 +281,11 @@ deploy_form(struct jg_web_debug *d)
 		   "id=\"capture_args\" value=\"1\" checked> arguments</label>"
 		   "<label class=\"check\"><input type=\"checkbox\" name=\"capture_return\" "
 		   "id=\"capture_return\" value=\"1\"> return value</label></fieldset>"
+		   "<label for=\"template\">Log message <span class=\"hint\">(optional: a log "
+		   "probe sends only this message, its {placeholders} filled from the call, e.g. "
+		   "<code>charge {amount} for {customer.id}</code>, and captures nothing else; "
+		   "leave it empty to capture)</span><input type=\"text\" id=\"template\" "
+		   "name=\"template\" maxlength=\"512\" autocomplete=\"off\"></label>"
 		   "<label for=\"duration\">Duration<select id=\"duration\" name=\"duration\">");
 	for (size_t i = 0; i < NDURATIONS; i++) {
 		JG_HTML(h, "<option value=\"");
@@ -370,7 +385,7 @@ condition_value(const char *v)
 static int
 form_spec(struct jg_http_request *req, json_t **spec, const char **why)
 {
-	char fn[FORM_FIELD_MAX], rate[32], dur[16], a[8], r[8];
+	char fn[FORM_FIELD_MAX], rate[32], dur[16], a[8], r[8], tmpl[JG_PROBE_TEMPLATE_MAX + 1];
 	char *end;
 	json_t *s = json_object(), *conds = json_array();
 
@@ -382,7 +397,8 @@ form_spec(struct jg_http_request *req, json_t **spec, const char **why)
 	    field(req, "sampling_rate", rate, sizeof(rate)) != 0 ||
 	    field(req, "duration", dur, sizeof(dur)) != 0 ||
 	    field(req, "capture_args", a, sizeof(a)) != 0 ||
-	    field(req, "capture_return", r, sizeof(r)) != 0)
+	    field(req, "capture_return", r, sizeof(r)) != 0 ||
+	    field(req, "template", tmpl, sizeof(tmpl)) != 0)
 		goto bad;
 	for (int i = 1; i <= MAX_FORM_CONDITIONS; i++) {
 		char nf[32], no[32], nv[32], f[FORM_FIELD_MAX], o[16], v[FORM_FIELD_MAX];
@@ -419,6 +435,12 @@ form_spec(struct jg_http_request *req, json_t **spec, const char **why)
 		conds = NULL;
 		goto bad;
 	}
+	/* a message template makes a log probe, which captures nothing else */
+	if (tmpl[0] != '\0' && (json_object_set_new(s, "kind", json_string("log")) != 0 ||
+				json_object_set_new(s, "template", json_string(tmpl)) != 0 ||
+				json_object_set_new(s, "capture_args", json_false()) != 0 ||
+				json_object_set_new(s, "capture_return", json_false()) != 0))
+		goto bad;
 	*spec = s;
 	return 0;
 bad:
@@ -525,6 +547,13 @@ event_row(struct jg_html *h, json_t *ev)
 		JG_HTML(h, "<td colspan=\"2\"><em>withheld: ");
 		jg_html_text(h, withheld ? withheld : "not an object");
 		JG_HTML(h, "</em></td></tr>");
+		return;
+	}
+	const char *message = json_string_value(json_object_get(e, "message"));
+	if (message != NULL) { /* a log probe's event: its message is all it holds */
+		JG_HTML(h, "<td colspan=\"2\" class=\"event-message\">");
+		jg_html_text(h, message);
+		JG_HTML(h, "</td></tr>");
 		return;
 	}
 	JG_HTML(h, "<td class=\"event-args\">");

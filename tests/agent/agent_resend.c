@@ -13,21 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "jitgate-agent.h"
-
-static int
-read_key(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(out, 1, cap - 1, f);
-	if (fclose(f) != 0)
-		return -1;
-	out[n] = '\0';
-	out[strcspn(out, "\r\n")] = '\0';
-	return n > 0 ? 0 : -1;
-}
 
 int
 main(int argc, char **argv)
@@ -35,7 +22,7 @@ main(int argc, char **argv)
 	char key[256];
 	struct jga_stats st;
 
-	if (argc != 6 || read_key(argv[3], key, sizeof(key)) != 0) {
+	if (argc != 6 || driver_read_key(argv[3], key, sizeof(key)) != 0) {
 		fprintf(stderr, "usage: agent_resend BASE_URL SERVICE KEY_FILE CA_FILE FUNCTION\n");
 		return 2;
 	}

@@ -254,8 +254,8 @@ describe('service catalog, ingest keys and agents', () => {
     assert.equal(r.status, 200, r.body);
     assert.equal(r.json.probes.length, 1);
     const p = r.json.probes[0];
-    assert.deepEqual(Object.keys(p).sort(), ['capture_args', 'capture_return', 'conditions', 'expires_at', 'function', 'id', 'limits', 'sampling_rate']);
-    assert.deepEqual(p, { id: probe.id, function: PROBE.function, capture_args: true, capture_return: true, sampling_rate: 0.5, conditions: PROBE.conditions, expires_at: probe.expires_at, limits: DEFAULT_LIMITS });
+    assert.deepEqual(Object.keys(p).sort(), ['capture_args', 'capture_return', 'conditions', 'expires_at', 'function', 'id', 'kind', 'limits', 'sampling_rate']);
+    assert.deepEqual(p, { id: probe.id, function: PROBE.function, kind: 'snapshot', capture_args: true, capture_return: true, sampling_rate: 0.5, conditions: PROBE.conditions, expires_at: probe.expires_at, limits: DEFAULT_LIMITS });
     assert.ok(p.expires_at <= grant.expires_at);
     // the other service's agents see nothing of it
     assert.equal((await poll(keys[OTHER], SVC)).status, 403);

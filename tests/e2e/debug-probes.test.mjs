@@ -248,4 +248,30 @@ describe('the probes page in Chromium', () => {
     await sleep(200);
     assert.equal(stored(probes.redacted), n, 'a removed probe still captured');
   });
+
+  test('a log probe from the form: the events show its rendered messages, nothing captured beside them', async () => {
+    const { page } = alice;
+    await page.goto(probesUrl(`?grant=${grants.probe}`));
+    await page.locator('#function').fill(FN);
+    await page.locator('#template').fill('charge {amount} {currency} via {return}');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.waitForURL((u) => /^\/debug\/[^/]+\/probes\/[^/]+$/.test(u.pathname));
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const deploy = ofType(await entries(), 'probe.deploy', grants.probe).at(-1);
+    assert.equal(deploy.data.probe, id);
+    assert.equal(deploy.data.params.kind, 'log');
+    assert.equal(deploy.data.params.capture_args, false); // the checked box does not apply to a log probe
+    const res = await runDemo(100, 2);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(stored(id) > 0, JSON.stringify(res.stats));
+    await page.locator('#refresh').click();
+    await page.waitForLoadState();
+    const messages = await page.locator('#events td.event-message').allTextContents();
+    assert.equal(messages.length, Math.min(stored(id), 100));
+    for (const m of messages) assert.match(m, /^charge \d+ (EUR|USD|GBP) via (adyen|stripe|mollie)$/);
+    assert.ok(!/@example\.com/.test(await page.content()));
+    await page.goto(probesUrl(`?grant=${grants.probe}`));
+    const row = page.locator(`#probes tr[data-probe="${id}"]`);
+    assert.equal(await row.locator('code.probe-template').textContent(), 'charge {amount} {currency} via {return}');
+  });
 });

@@ -59,12 +59,7 @@ describe('per-probe limits', () => {
       assert.equal(cli('service', 'add', svc, '--owners', owners).status, 0);
       keys[svc] = cli('ingest-key', 'create', svc).stdout.trim();
     }
-    const r = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
-    assert.equal(r.status, 201, r.body);
-    assert.equal((await jg.as('bob', 'POST', `/v1/requests/${r.json.id}/approve`, json({}))).status, 200);
-    const t = await jg.as('alice', 'POST', `/v1/grants/${r.json.id}/token`, json({}));
-    assert.equal(t.status, 201, t.body);
-    token = t.json.token;
+    ({ token } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC }));
   });
   after(() => cleanup(jg));
 

@@ -3,11 +3,13 @@
 // and an engineer (alice, approved by bob) who deploys a probe on
 // PaymentProcessor.selectProvider with amount gt 1000, sampling 0.5 and
 // capture_args.  The agent polls, matches, samples and posts; the engineer
-// reads the events back redacted; revoking the grant stops them.
+// reads the events back redacted; revoking the grant stops them.  Drivers
+// of the same library (tests/agent/) check the resend after a 400 and the
+// CPU guard stopping a really dear probe and reporting it to jitgate.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
 
@@ -226,6 +228,52 @@ describe('reference agent (payments_demo)', () => {
     assert.deepEqual(events[1].event.truncated, ['args.x.d.d']);
     assert.ok(!('truncated' in events[0].event) && !('truncated' in events[2].event));
   });
+
+  test('a really dear probe is stopped by the agent\'s CPU guard and reported; the cheap probe beside it goes on', async () => {
+    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(q.status, 201, q.body);
+    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
+    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
+    assert.equal(tk.status, 201, tk.body);
+    // the condition scans a 1 MiB string on every call: far more than 1 ms of CPU a second
+    const dear = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+      function: 'Costly.scan', capture_args: false, sampling_rate: 1, duration: 600,
+      conditions: [{ field: 'note', op: 'contains', value: 'never-there' }], limits: { max_cpu_ms_per_second: 1 },
+    });
+    assert.equal(dear.status, 201, dear.body);
+    const cheap = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+      function: 'Costly.cheap', capture_args: true, sampling_rate: 1, duration: 600, conditions: [],
+    });
+    assert.equal(cheap.status, 201, cheap.body);
+    const r = spawnSync(join(ROOT, 'build', 'tests', 'agent_costly'),
+      [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), 'Costly.scan', 'Costly.cheap'], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    const st = JSON.parse(r.stdout.trim());
+    assert.equal(st.installed_seen, true, r.stdout);
+    assert.equal(st.cpu_disabled, 1, r.stdout);
+    assert.equal(st.cpu_reported, 1, r.stdout);
+    assert.equal(st.reports_failed, 0, r.stdout);
+    assert.equal(st.posted, st.captured, r.stdout);
+    assert.ok(st.posted >= 10, r.stdout); // the cheap probe captured throughout, dear's stop included
+
+    // jitgate took the report: audited, the dear probe no longer polled, its grant's other probe unaffected
+    const exp = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(exp.status, 200, exp.body);
+    const dis = exp.body.trim().split('\n').slice(1, -1).map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'probe.disabled' && e.data.probe === dear.json.id);
+    assert.equal(dis.length, 1);
+    assert.equal(dis[0].actor, `agent:${SVC}`);
+    assert.equal(dis[0].data.reason, 'cpu');
+    assert.ok(dis[0].data.cpu_ms_per_second > 1, JSON.stringify(dis[0].data));
+    const poll = await jg.request('GET', `/v1/agents/probes?service=${SVC}`, { headers: { authorization: `Bearer ${readFileSync(keyFile, 'utf8').trim()}` } });
+    assert.equal(poll.status, 200, poll.body);
+    const polled = poll.json.probes.map((p) => p.id);
+    assert.ok(!polled.includes(dear.json.id), 'the stopped probe is still polled');
+    assert.ok(polled.includes(cheap.json.id), 'the cheap probe was stopped too');
+    assert.equal(stored(dear.json.id), 0);
+    assert.equal(stored(cheap.json.id), st.posted);
+  });
+
   test('running agents report the probe installed: the list counts each instance', async (t) => {
     const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
     assert.equal(q.status, 201, q.body);

@@ -491,7 +491,7 @@ describe('capability tokens, the guard and probes', () => {
     assert.equal(list.status, 200, list.body);
     const mine = list.json.probes.find((x) => x.id === p.id);
     assert.deepEqual({ ...mine, created_at: 0 }, {
-      id: p.id, grant: g60.id, function: PROBE.function, capture_args: true, capture_return: false,
+      id: p.id, grant: g60.id, function: PROBE.function, kind: 'snapshot', capture_args: true, capture_return: false,
       sampling_rate: 0.5, conditions: PROBE.conditions, created_by: 'user:alice', created_at: 0, expires_at: p.expires_at,
       // the default limits (docs/agents.md, "Limits"); no event count: the probe is another grant's
       limits: { max_hits: 100, max_events_per_second: 10, max_depth: 3, max_string_bytes: 255, max_collection_items: 100, max_fields: 20, max_cpu_ms_per_second: 5 },

@@ -260,6 +260,107 @@ test_event_fits(void **state)
 	json_decref(p);
 }
 
+/* The event of a log probe with template and max_string_bytes 16 for args and ret. */
+static json_t *
+log_event(const char *template, const char *args, const char *ret)
+{
+	char buf[1024];
+	bool oversize;
+	json_t *t = json_string(template);
+	char *quoted = json_dumps(t, JSON_ENCODE_ANY);
+	snprintf(buf, sizeof buf,
+		 "{\"id\":\"prb_1\",\"function\":\"F\",\"sampling_rate\":1,\"kind\":\"log\","
+		 "\"template\":%s,\"conditions\":[],\"expires_at\":1,"
+		 "\"limits\":{\"max_string_bytes\":16,\"max_fields\":2,\"max_depth\":2}}",
+		 quoted);
+	free(quoted);
+	json_decref(t);
+	json_t *p = json_loads(buf, 0, NULL);
+	json_t *a = args ? json_loads(args, 0, NULL) : NULL;
+	json_t *r = ret ? json_loads(ret, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *ev = jga_test_make_event(p, a, r, &oversize);
+	assert_false(oversize);
+	json_decref(p);
+	json_decref(a);
+	json_decref(r);
+	return ev;
+}
+
+static void
+check_log(const char *template, const char *args, const char *ret, const char *message,
+	  const char *truncated)
+{
+	json_t *ev = log_event(template, args, ret);
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "message")), message);
+	/* a log probe's event carries its message, never the values themselves */
+	assert_null(json_object_get(ev, "args"));
+	assert_null(json_object_get(ev, "return"));
+	json_t *want = json_loads(truncated, 0, NULL);
+	json_t *cut = json_object_get(ev, "truncated");
+	if (cut == NULL)
+		assert_int_equal(json_array_size(want), 0);
+	else
+		assert_true(json_equal(cut, want));
+	json_decref(want);
+	json_decref(ev);
+}
+
+/*
+ * A log probe's message: each placeholder replaced by its value (strings
+ * as they are, anything else as compact JSON), cut to max_string_bytes and
+ * named in "truncated" when cut, "<missing>" for a path that does not
+ * resolve, braces written doubled; a template the agent cannot render is
+ * not installed.
+ */
+static void
+test_log_message(void **state)
+{
+	(void)state;
+	check_log("charge {amount} for {customer.id}",
+		  "{\"amount\":1200,\"customer\":{\"id\":\"c_42\",\"email\":\"a@b.c\"}}", NULL,
+		  "charge 1200 for c_42", "[]");
+	check_log("{{literal}} {ok} and }}", "{\"ok\":true}", NULL, "{literal} true and }", "[]");
+	check_log("got {return} from {return.code}", NULL, "{\"code\":7}",
+		  "got {\"code\":7} from 7", "[]");
+	check_log("{items.1} of {items}", "{\"items\":[\"a\",\"b\"]}", NULL, "b of [\"a\",\"b\"]",
+		  "[]");
+	check_log("no {such.thing} here", "{\"such\":{}}", NULL, "no <missing> here", "[]");
+	/* strings cut at 16 bytes (a UTF-8 boundary), containers within the limits then 16 bytes */
+	check_log("note {note}", "{\"note\":\"0123456789abcdefXYZ\"}", NULL,
+		  "note 0123456789abcdef", "[\"args.note\"]");
+	check_log("{o}", "{\"o\":{\"a\":1,\"b\":2,\"c\":3}}", NULL, "{\"a\":1,\"b\":2}",
+		  "[\"args.o\"]");
+	check_log("{o}", "{\"o\":{\"long\":\"0123456789\"}}", NULL, "{\"long\":\"0123456",
+		  "[\"args.o\"]");
+	check_log("{e}",
+		  "{\"e\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}",
+		  NULL, "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", "[\"args.e\"]");
+
+	/* not installed: no template, a stray brace, no placeholder, an unknown kind */
+	const char *bad[] = {
+	    "{\"id\":\"prb_1\",\"function\":\"F\",\"sampling_rate\":1,\"kind\":\"log\","
+	    "\"expires_at\":1}",
+	    "{\"id\":\"prb_1\",\"function\":\"F\",\"sampling_rate\":1,\"kind\":\"log\","
+	    "\"template\":\"a } b {x}\",\"expires_at\":1}",
+	    "{\"id\":\"prb_1\",\"function\":\"F\",\"sampling_rate\":1,\"kind\":\"log\","
+	    "\"template\":\"nothing\",\"expires_at\":1}",
+	    "{\"id\":\"prb_1\",\"function\":\"F\",\"sampling_rate\":1,\"kind\":\"log\","
+	    "\"template\":\"{a..b}\",\"expires_at\":1}",
+	    "{\"id\":\"prb_1\",\"function\":\"F\",\"sampling_rate\":1,\"kind\":\"histogram\","
+	    "\"expires_at\":1}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bool oversize;
+		json_t *p = json_loads(bad[i], 0, NULL);
+		assert_non_null(p);
+		json_t *args = json_object();
+		assert_null(jga_test_make_event(p, args, NULL, &oversize));
+		json_decref(args);
+		json_decref(p);
+	}
+}
+
 /* ---- rate bucket and CPU window -------------------------------------------- */
 
 static struct timespec
@@ -669,7 +770,8 @@ main(void)
 	    cmocka_unit_test(test_cpu_window),	       cmocka_unit_test(test_enabled),
 	    cmocka_unit_test(test_max_hits),	       cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_truncated_counted),  cmocka_unit_test(test_cpu_guard),
-	    cmocka_unit_test(test_cpu_guard_measured), cmocka_unit_test(test_status_report),
+	    cmocka_unit_test(test_cpu_guard_measured), cmocka_unit_test(test_log_message),
+	    cmocka_unit_test(test_status_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

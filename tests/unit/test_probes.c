@@ -716,6 +716,119 @@ test_probe_events_over_limits_refused_one_by_one(void **state)
 	json_decref(ing);
 }
 
+/* A log probe of grant on svc-a for an hour at now with template and max_string_bytes 16. */
+static void
+probe_log(struct fixture *f, const char *grant_id, int64_t now, const char *template,
+	  char id[JG_PROBE_ID_MAX])
+{
+	int64_t until;
+	json_t *spec = json_pack("{s:s,s:i,s:s,s:s,s:{s:i,s:i}}", "function", "Pay.charge",
+				 "duration", 3600, "kind", "log", "template", template, "limits",
+				 "max_string_bytes", 16, "max_events_per_second", 100);
+	struct jg_probe_new p = {.service = "svc-a",
+				 .grant = grant_id,
+				 .actor = "user:alice",
+				 .spec = spec,
+				 .grant_expires = now + 3600};
+	assert_int_equal(jg_probe_create(f->store, &p, now, id, &until), 0);
+	json_decref(spec);
+}
+
+/* The messages of probe p as its grant g reads them (redact: without read-pii). */
+static json_t *
+messages(struct fixture *f, const char *g, const char *p, bool redact)
+{
+	char *const fields[] = {"email", NULL};
+	json_t *events = NULL, *out = json_array();
+	int64_t last;
+	struct jg_probe_events_query q = {.service = "svc-a",
+					  .grant = g,
+					  .probe = p,
+					  .limit = 100,
+					  .redact = redact,
+					  .sensitive_fields = fields};
+	assert_int_equal(jg_probe_events_read(f->store, &q, &events, &last), 0);
+	size_t i;
+	json_t *e;
+	json_array_foreach(events, i, e)
+	    json_array_append(out, json_object_get(json_object_get(e, "event"), "message"));
+	json_decref(events);
+	return out;
+}
+
+/*
+ * A log probe: listed to the agent and the engineer with its kind and
+ * template; stores events that carry its message within the template's
+ * bound (its text, and max_string_bytes a placeholder) and nothing
+ * captured; refuses the rest per event ("over_limits").  A reader without
+ * read-pii sees messages through the scanners, and none at all of a
+ * template that names a sensitive field.
+ */
+static void
+test_log_probe_stores_only_its_message(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], plain[JG_PROBE_ID_MAX], touchy[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	json_t *first = NULL, *agent = NULL;
+
+	grant(f, T0, 3600, g);
+	/* 16 bytes of text and 2 placeholders of at most 16: messages up to 48 bytes */
+	probe_log(f, g, T0, "charge {amount} for {customer.id} now", plain);
+	assert_int_equal(listed(f, T0 + 1, &first), 1);
+	assert_string_equal(json_string_value(json_object_get(first, "kind")), "log");
+	assert_string_equal(json_string_value(json_object_get(first, "template")),
+			    "charge {amount} for {customer.id} now");
+	json_decref(first);
+	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", T0 + 1, &agent), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(agent, 0), "template")),
+	    "charge {amount} for {customer.id} now");
+	json_decref(agent);
+
+	char *texts[] = {
+	    "{\"message\":\"charge 12 for ann@example.com now\"}",
+	    "{\"message\":\"charge 12 for c_1 now\",\"args\":{\"amount\":12}}",
+	    "{\"args\":{\"amount\":12}}",
+	    "{\"message\":12}",
+	    "{\"message\":\"123456789012345678901234567890123456789012345678\"}",
+	    "{\"message\":\"1234567890123456789012345678901234567890123456789\"}",
+	    "{\"message\":\"charge 1 for c_2 now\",\"truncated\":[\"args.amount\"]}",
+	};
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", plain, texts, 7, ms(T0 + 2), &r), 0);
+	assert_int_equal(r.stored, 3);
+	size_t refused[] = {1, 2, 3, 5};
+	assert_int_equal(r.nrefused, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(r.refused[i].index, refused[i]);
+		assert_string_equal(r.refused[i].code, "over_limits");
+	}
+	json_t *m = messages(f, g, plain, false);
+	assert_int_equal(json_array_size(m), 3);
+	assert_string_equal(json_string_value(json_array_get(m, 0)),
+			    "charge 12 for ann@example.com now");
+	json_decref(m);
+	m = messages(f, g, plain, true);
+	assert_string_equal(json_string_value(json_array_get(m, 0)),
+			    "charge 12 for [REDACTED:email] now");
+	assert_string_equal(json_string_value(json_array_get(m, 2)), "charge 1 for c_2 now");
+	json_decref(m);
+
+	/* a placeholder on a sensitive field: the message is that value's to withhold */
+	probe_log(f, g, T0, "receipt to {customer.email}", touchy);
+	char *mail[] = {"{\"message\":\"receipt to ann\"}"};
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", touchy, mail, 1, ms(T0 + 3), &r), 0);
+	assert_int_equal(r.stored, 1);
+	m = messages(f, g, touchy, true);
+	assert_string_equal(json_string_value(json_array_get(m, 0)), "[REDACTED:field]");
+	json_decref(m);
+	m = messages(f, g, touchy, false);
+	assert_string_equal(json_string_value(json_array_get(m, 0)), "receipt to ann");
+	json_decref(m);
+}
+
 /*
  * The agent's CPU guard disables a probe: recorded once (probe.disabled,
  * reason cpu, the cost), the probe no longer served nor fed; another
@@ -777,6 +890,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_probe_rate_stores_exactly_the_burst, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_events_over_limits_refused_one_by_one, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_log_probe_stores_only_its_message, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_disabled_by_the_agents_cpu_guard, setup,
 					    teardown),

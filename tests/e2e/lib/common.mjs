@@ -5,15 +5,26 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 
 export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
 
+// A port nothing listens on now.  The kernel may give a port it just gave back to the next bind(0),
+// so two calls in a row (the provider's port, then jitgate's) could get the same one and the second
+// server would fail to listen: a port is never handed out twice in one test process.
+const portsGiven = new Set();
+
 export async function freePort() {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
+  for (;;) {
+    const port = await new Promise((ok, fail) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address();
+        s.close(() => ok(p));
+      });
+      s.on('error', fail);
     });
-    s.on('error', fail);
-  });
+    if (!portsGiven.has(port)) {
+      portsGiven.add(port);
+      return port;
+    }
+  }
 }
 
 // A JWT signed by a key the provider never published: its kid makes jitgate fetch the JWKS.

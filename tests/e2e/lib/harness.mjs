@@ -316,6 +316,21 @@ export class Jitgate {
     return this.request(method, path, { ...opts, headers: { authorization: `Bearer ${token}`, ...(opts.headers ?? {}) } });
   }
 
+  // A capability token of a grant asked by requester and approved by each of approvers in turn
+  // (payments.yaml: bob approves deploy-probe on payment-gateway alone); resolves { grant, token }.
+  async grantToken({ service, capabilities, justification, requester = 'alice', approvers = ['bob'], duration = '30m' }) {
+    const json = (o) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json' } });
+    const r = await this.as(requester, 'POST', '/v1/requests', json({ service, capabilities, duration, justification }));
+    if (r.status !== 201) throw new Error(`request: ${r.status} ${r.body}`);
+    for (const a of approvers) {
+      const ok = await this.as(a, 'POST', `/v1/requests/${r.json.id}/approve`, json({}));
+      if (ok.status !== 200) throw new Error(`approve by ${a}: ${ok.status} ${ok.body}`);
+    }
+    const t = await this.as(requester, 'POST', `/v1/grants/${r.json.id}/token`, json({}));
+    if (t.status !== 201) throw new Error(`token: ${t.status} ${t.body}`);
+    return { grant: r.json.id, token: t.json.token };
+  }
+
   // erin is the development provider's auditor.
   auditor(method, path, opts = {}) {
     return this.as('erin', method, path, opts);
