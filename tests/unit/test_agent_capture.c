@@ -742,6 +742,26 @@ test_status_report(void **state)
 	assert_int_equal(json_array_size(json_object_get(body, "failed")), 3);
 	json_decref(body);
 	json_decref(reply);
+	/* a kind it does not know, a log probe without a template it can render */
+	json_t *kinds = json_pack("{s:I,s:[o,o]}", "now", (json_int_t)now, "probes",
+				  probe_with("prb_kind", "1", "[]", "{}", now + 600),
+				  probe_with("prb_tmpl", "1", "[]", "{}", now + 600));
+	json_object_set_new(json_array_get(json_object_get(kinds, "probes"), 0), "kind",
+			    json_string("trace"));
+	json_object_set_new(json_array_get(json_object_get(kinds, "probes"), 1), "kind",
+			    json_string("log"));
+	json_object_set_new(json_array_get(json_object_get(kinds, "probes"), 1), "template",
+			    json_string("charge {amount"));
+	body = jga_test_status(a, kinds);
+	assert_non_null(body);
+	failed = json_object_get(body, "failed");
+	assert_string_equal(
+	    json_string_value(json_object_get(failure_of(failed, "prb_kind"), "code")), "bad_kind");
+	assert_string_equal(
+	    json_string_value(json_object_get(failure_of(failed, "prb_tmpl"), "code")),
+	    "bad_template");
+	json_decref(body);
+	json_decref(kinds);
 	jga_free(a);
 
 	/* jga_new names the instance "<host>:<pid>" */
