@@ -31,7 +31,8 @@ LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 WEB_ASSETS := $(wildcard src/web/*.css src/web/*.js)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Unit tests that also run on PostgreSQL: the same source built with JG_TEST_PG as test_<name>_pg.
-UNIT_PG_TWINS := test_migrate test_access test_audit_state test_probes test_session_grant
+UNIT_PG_TWINS := test_migrate test_access test_audit_state test_probes test_probe_status \
+                 test_session_grant
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(UNIT_PG_TWINS:%=$(BUILD)/tests/%_pg)
 AGENT_SRCS := $(wildcard agent/src/*.c)
 AGENT_OBJS := $(AGENT_SRCS:agent/src/%.c=$(BUILD)/agent/%.o)
@@ -174,7 +175,7 @@ run-ha: deps
 	@deploy/run-ha.sh
 
 bench: deps build $(BUILD)/bench/audit_bench $(BUILD)/bench/token_bench $(BUILD)/bench/guard_setup \
-       $(BUILD)/bench/telemetry_bench $(BUILD)/bench/web_session
+       $(BUILD)/bench/telemetry_bench $(BUILD)/bench/web_session $(BUILD)/bench/agent_bench
 	bench/run.sh
 
 # ---- lint (make lint: format, cppcheck, clang-tidy, the layer rule) ---------
@@ -243,6 +244,13 @@ $(BUILD)/bench/audit_bench: bench/audit_bench.c $(BUILD)/libjitgate.a
 $(BUILD)/bench/token_bench: bench/token_bench.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench
 	$(CC) $(JG_CFLAGS) $(JG_LDFLAGS) -o $@ $< $(BUILD)/libjitgate.a $(JG_LDLIBS)
+
+# The reference agent's cost per call (bench/agent.sh): its probes installed through internal.h's hook.
+$(BUILD)/bench/agent_bench: bench/agent_bench.c bench/bench_args.h agent/src/internal.h \
+		$(BUILD)/libjitgate-agent.a
+	mkdir -p $(BUILD)/bench
+	$(CC) $(JG_CFLAGS) -Iagent/include -Iagent/src $(JG_LDFLAGS) -o $@ $< \
+	  $(BUILD)/libjitgate-agent.a $(JG_LDLIBS)
 
 $(BUILD)/bench/guard_setup: bench/guard_setup.c $(BUILD)/libjitgate.a
 	mkdir -p $(BUILD)/bench

@@ -8,7 +8,9 @@
  * (default 5), with amounts uniform in 1..5000 and a fake email, then stops
  * the agent (one last flush) and prints its counters as one JSON line on
  * stdout.  The ingest key is read from KEY_FILE (never argv); CA_FILE may
- * be "-" for the system store.
+ * be "-" for the system store.  The agent names itself in its probe status
+ * reports after JG_AGENT_INSTANCE when it is set (the service's own
+ * configuration), else "<host>:<pid>".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,8 +107,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "payments_demo: cannot read the key file\n");
 		return 1;
 	}
+	const char *instance = getenv("JG_AGENT_INSTANCE");
 	struct jga_agent *agent =
-	    jga_new(argv[1], argv[2], key, strcmp(argv[4], "-") == 0 ? NULL : argv[4]);
+	    jga_new_instance(argv[1], argv[2], key, strcmp(argv[4], "-") == 0 ? NULL : argv[4],
+			     instance != NULL && *instance != '\0' ? instance : NULL);
 	explicit_bzero(key, sizeof key);
 	if (agent == NULL) {
 		fprintf(stderr, "payments_demo: cannot start the agent\n");
@@ -146,9 +150,10 @@ main(int argc, char **argv)
 	       ",\"posted\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"polls_ok\":%" PRIu64
 	       ",\"polls_failed\":%" PRIu64 ",\"skipped_rate\":%" PRIu64
 	       ",\"skipped_max_hits\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"oversize\":%" PRIu64
-	       ",\"cpu_disabled\":%" PRIu64 "}\n",
+	       ",\"cpu_disabled\":%" PRIu64 ",\"status_sent\":%" PRIu64
+	       ",\"status_failed\":%" PRIu64 "}\n",
 	       calls, over, st.matched, st.captured, st.posted, st.dropped, st.polls_ok,
 	       st.polls_failed, st.skipped_rate, st.skipped_max_hits, st.truncated, st.oversize,
-	       st.cpu_disabled);
+	       st.cpu_disabled, st.status_sent, st.status_failed);
 	return 0;
 }

@@ -46,6 +46,8 @@ struct jga_stats {
 	uint64_t cpu_disabled;	   /* probes the CPU guard stopped */
 	uint64_t cpu_reported;	   /* of those, reports jitgate answered 200 or 409 */
 	uint64_t reports_failed;   /* reports answered otherwise (e.g. 404): logged, nothing more */
+	uint64_t status_sent;	   /* probe status reports answered 200 (one after each poll) */
+	uint64_t status_failed; /* status reports not answered 200 (the next poll sends another) */
 };
 
 /*
@@ -58,6 +60,19 @@ struct jga_stats {
  */
 struct jga_agent *jga_new(const char *base_url, const char *service, const char *ingest_key,
 			  const char *ca_file);
+
+/*
+ * jga_new() for an agent that names itself instance in its probe status
+ * reports (docs/agents.md, "Probe status"): 1 to 128 printable ASCII
+ * characters, unique among the service's running instances (a pod or
+ * host name plus something per process); NULL: "<host name>:<pid>", which
+ * jga_new() uses.  After every successful poll the agent reports which
+ * probes it installed and which it could not install, and why.  Returns
+ * NULL on bad arguments (an instance name included) or no memory.
+ */
+struct jga_agent *jga_new_instance(const char *base_url, const char *service,
+				   const char *ingest_key, const char *ca_file,
+				   const char *instance);
 
 /*
  * Stops both threads, posts what is still queued for live probes (one last

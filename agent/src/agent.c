@@ -25,6 +25,13 @@
  * "active" counts LIVE probes atomically so jga_enabled() answers without
  * the lock when nothing is installed ("listed", all probes, does the same
  * for jga_hit()).
+ *
+ * After every successful poll the poller reports the probe status of this
+ * instance (POST /v1/agents/probes/status): the LIVE probes as installed,
+ * and every listed probe it could not install with a code and a message
+ * (limits or conditions it cannot honour, the MAX_PROBES cap, no memory).
+ * The report is built under the lock and sent without it; a failed report
+ * is counted and simply replaced by the next poll's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +42,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/rand.h>
@@ -56,6 +64,8 @@
 #define MAX_BACKOFF_MS	60000
 #define UNAUTH_POLL_MS	300000
 #define HTTP_TIMEOUT_MS 5000L
+#define MAX_INSTANCE	128 /* bytes of an instance name (docs/agents.md, "Probe status") */
+#define MAX_WHY		256 /* bytes of a failure message */
 
 enum probe_state { LIVE, EXHAUSTED, CPU_OFF };
 
@@ -79,6 +89,7 @@ struct probe {
 
 struct jga_agent {
 	char *base_url, *service, *key, *ca_file;
+	char *instance; /* this process's name in status reports */
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	bool stop;
@@ -312,8 +323,17 @@ post_probe(struct jga_agent *a, const char *id, const char *what, json_t *body, 
 
 /* ---- polling ------------------------------------------------------------- */
 
+/*
+ * A probe of a poll, or NULL with *code and why (a sentence) saying why it
+ * cannot be installed: "bad_probe" (no function, a sampling_rate that is
+ * not a number in (0, 1]), "bad_kind" (a kind other than snapshot and log),
+ * "bad_template" (a log probe without a template it can render),
+ * "bad_limits" (limits it cannot honour), "bad_conditions" (conditions it
+ * cannot evaluate), "no_memory".
+ */
 static struct probe *
-probe_from_json(const json_t *j, const struct timespec *deadline)
+probe_from_json(const json_t *j, const struct timespec *deadline, const char **code, char *why,
+		size_t len)
 {
 	const char *id = json_string_value(json_object_get(j, "id"));
 	const char *fn = json_string_value(json_object_get(j, "function"));
@@ -325,20 +345,45 @@ probe_from_json(const json_t *j, const struct timespec *deadline)
 
 	struct jga_limits lim;
 
-	/*
-	 * no "limits" (a jitgate before them): the protocol's defaults; no
-	 * "kind": a snapshot.  A kind or template the agent cannot honour is
-	 * not installed.
-	 */
+	*code = "bad_probe";
+	if (id == NULL || fn == NULL || *fn == '\0') {
+		snprintf(why, len, "the probe names no function");
+		return NULL;
+	}
+	if (!json_is_number(rate) || !(json_number_value(rate) > 0.0) ||
+	    json_number_value(rate) > 1.0) {
+		snprintf(why, len, "sampling_rate is not a number in (0, 1]");
+		return NULL;
+	}
+	/* no "kind": a snapshot */
 	if (kind != NULL &&
 	    !(json_is_string(kind) && (strcmp(json_string_value(kind), "snapshot") == 0 ||
-				       strcmp(json_string_value(kind), "log") == 0)))
+				       strcmp(json_string_value(kind), "log") == 0))) {
+		*code = "bad_kind";
+		snprintf(why, len, "a probe kind this agent does not know");
 		return NULL;
+	}
 	bool log = kind != NULL && strcmp(json_string_value(kind), "log") == 0;
-	if (id == NULL || fn == NULL || (conds != NULL && !json_is_array(conds)) ||
-	    !json_is_number(rate) || jga_limits_parse(json_object_get(j, "limits"), &lim) != 0 ||
-	    (log && (tmpl == NULL || !jga_template_valid(tmpl))) ||
-	    (p = calloc(1, sizeof *p)) == NULL)
+	if (log && (tmpl == NULL || !jga_template_valid(tmpl))) {
+		*code = "bad_template";
+		snprintf(why, len, "a log template this agent cannot render");
+		return NULL;
+	}
+	/* no "limits" (a jitgate before them): the protocol's defaults */
+	if (jga_limits_parse(json_object_get(j, "limits"), &lim) != 0) {
+		*code = "bad_limits";
+		snprintf(why, len,
+			 "limits this agent cannot honour (unknown, or out of the bounds of "
+			 "docs/agents.md)");
+		return NULL;
+	}
+	if (jga_conditions_check(conds, why, len) != 0) {
+		*code = "bad_conditions";
+		return NULL;
+	}
+	*code = "no_memory";
+	snprintf(why, len, "out of memory");
+	if ((p = calloc(1, sizeof *p)) == NULL)
 		return NULL;
 	p->lim = lim;
 	p->state = LIVE;
@@ -359,9 +404,21 @@ probe_from_json(const json_t *j, const struct timespec *deadline)
 	return p;
 }
 
-/* Makes the installed set equal to a 200 reply (lock held).  Returns 0 or -1. */
+/* Adds {id, code, message} to failed (NULL: not collected). */
+static void
+failed_add(json_t *failed, const char *id, const char *code, const char *why)
+{
+	if (failed != NULL && json_array_size(failed) < MAX_PROBES)
+		json_array_append_new(
+		    failed, json_pack("{s:s,s:s,s:s}", "id", id, "code", code, "message", why));
+}
+
+/*
+ * Makes the installed set equal to a 200 reply (lock held); the listed
+ * probes it could not install are added to failed.  Returns 0 or -1.
+ */
 static int
-apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0)
+apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0, json_t *failed)
 {
 	const json_t *list = json_object_get(reply, "probes");
 	json_t *jnow = json_object_get(reply, "now");
@@ -393,11 +450,18 @@ apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0)
 			keep[at] = true;
 			continue;
 		}
-		if (a->nprobes == MAX_PROBES)
+		if (a->nprobes == MAX_PROBES) {
+			failed_add(failed, id, "too_many_probes",
+				   "this agent holds at most 500 probes at once");
 			continue;
-		struct probe *p = probe_from_json(j, &dl);
-		if (p == NULL)
+		}
+		const char *code;
+		char why[MAX_WHY];
+		struct probe *p = probe_from_json(j, &dl, &code, why, sizeof why);
+		if (p == NULL) {
+			failed_add(failed, id, code, why);
 			continue;
+		}
 		keep[a->nprobes] = true;
 		a->probes[a->nprobes++] = p;
 	}
@@ -412,13 +476,55 @@ apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0)
 	return 0;
 }
 
+/*
+ * The status report of this instance (lock held): the LIVE probes as
+ * installed, failed as given (stolen).  NULL when out of memory.
+ */
+static json_t *
+status_body(struct jga_agent *a, json_t *failed)
+{
+	json_t *ids = json_array();
+
+	for (size_t i = 0; ids != NULL && i < a->nprobes; i++)
+		if (a->probes[i]->state == LIVE &&
+		    json_array_append_new(ids, json_string(a->probes[i]->id)) != 0) {
+			json_decref(ids);
+			ids = NULL;
+		}
+	if (ids == NULL || failed == NULL) {
+		json_decref(ids);
+		json_decref(failed);
+		return NULL;
+	}
+	return json_pack("{s:s,s:s,s:o,s:o}", "service", a->service, "instance", a->instance,
+			 "installed", ids, "failed", failed);
+}
+
+/* Sends a status report (POST /v1/agents/probes/status), without the lock. */
+static void
+send_status(struct jga_agent *a, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_t *reply = NULL;
+	long status = text ? request(a, "/v1/agents/probes/status", text, &reply) : -1;
+
+	free(text);
+	json_decref(reply);
+	pthread_mutex_lock(&a->mu);
+	if (status == 200)
+		a->st.status_sent++;
+	else
+		a->st.status_failed++;
+	pthread_mutex_unlock(&a->mu);
+}
+
 /* One poll; returns the delay to the next one in ms. */
 static long
 poll_once(struct jga_agent *a, long *backoff)
 {
 	char *path = NULL;
 	char *svc = curl_easy_escape(NULL, a->service, 0);
-	json_t *reply = NULL;
+	json_t *reply = NULL, *failed = json_array();
 	long next = DEFAULT_POLL_MS;
 	struct timespec t0;
 
@@ -429,14 +535,18 @@ poll_once(struct jga_agent *a, long *backoff)
 	}
 	long status = request(a, path, NULL, &reply);
 	pthread_mutex_lock(&a->mu);
-	if (status == 200 && apply_poll(a, reply, &t0) == 0) {
+	if (status == 200 && apply_poll(a, reply, &t0, failed) == 0) {
 		json_t *ps = json_object_get(reply, "poll_seconds");
 		if (json_is_integer(ps) && json_integer_value(ps) > 0 &&
 		    json_integer_value(ps) <= 3600)
 			next = (long)json_integer_value(ps) * 1000;
 		a->st.polls_ok++;
 		*backoff = 0;
+		json_t *body = status_body(a, failed);
+		failed = NULL; /* stolen */
 		pthread_mutex_unlock(&a->mu);
+		send_status(a, body);
+		json_decref(body);
 		goto out;
 	}
 	a->st.polls_failed++;
@@ -456,6 +566,7 @@ fail:
 		*backoff = MAX_BACKOFF_MS;
 	next = *backoff;
 out:
+	json_decref(failed);
 	json_decref(reply);
 	free(path);
 	curl_free(svc);
@@ -712,15 +823,52 @@ curl_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* 1 to MAX_INSTANCE bytes of printable ASCII. */
+static bool
+instance_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (n == MAX_INSTANCE || s[n] < 0x20 || s[n] > 0x7e)
+			return false;
+	return n > 0;
+}
+
+/* "<host>:<pid>", the host name cut so the whole fits, anything unprintable as '?'. */
+static char *
+default_instance(void)
+{
+	char host[MAX_INSTANCE] = "", *out = NULL;
+
+	if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof host, "unknown-host");
+	host[MAX_INSTANCE - 16] = '\0'; /* room for ":" and the pid */
+	for (char *c = host; *c != '\0'; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	if (asprintf(&out, "%s:%ld", host, (long)getpid()) < 0)
+		return NULL;
+	return out;
+}
+
 struct jga_agent *
 jga_new(const char *base_url, const char *service, const char *ingest_key, const char *ca_file)
+{
+	return jga_new_instance(base_url, service, ingest_key, ca_file, NULL);
+}
+
+struct jga_agent *
+jga_new_instance(const char *base_url, const char *service, const char *ingest_key,
+		 const char *ca_file, const char *instance)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct jga_agent *a;
 	pthread_condattr_t ca;
 
 	if (base_url == NULL || strncmp(base_url, "https://", 8) != 0 || service == NULL ||
-	    *service == '\0' || ingest_key == NULL || strncmp(ingest_key, "jgk_", 4) != 0)
+	    *service == '\0' || ingest_key == NULL || strncmp(ingest_key, "jgk_", 4) != 0 ||
+	    (instance != NULL && !instance_valid(instance)))
 		return NULL;
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
@@ -734,8 +882,9 @@ jga_new(const char *base_url, const char *service, const char *ingest_key, const
 	a->service = strdup(service);
 	a->key = strdup(ingest_key);
 	a->ca_file = ca_file ? strdup(ca_file) : NULL;
+	a->instance = instance ? strdup(instance) : default_instance();
 	if (a->base_url == NULL || a->service == NULL || a->key == NULL ||
-	    (ca_file != NULL && a->ca_file == NULL))
+	    (ca_file != NULL && a->ca_file == NULL) || a->instance == NULL)
 		goto fail;
 	size_t n = strlen(a->base_url);
 	while (n > 8 && a->base_url[n - 1] == '/')
@@ -792,6 +941,7 @@ jga_free(struct jga_agent *a)
 	free(a->base_url);
 	free(a->service);
 	free(a->ca_file);
+	free(a->instance);
 	free(a);
 }
 
@@ -1060,9 +1210,26 @@ jga_test_install(struct jga_agent *a, const json_t *reply)
 
 	mono_now(&t0);
 	pthread_mutex_lock(&a->mu);
-	int rc = apply_poll(a, reply, &t0);
+	int rc = apply_poll(a, reply, &t0, NULL);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
+}
+
+json_t *
+jga_test_status(struct jga_agent *a, const json_t *reply)
+{
+	struct timespec t0;
+	json_t *failed = json_array(), *body = NULL;
+
+	mono_now(&t0);
+	pthread_mutex_lock(&a->mu);
+	if (apply_poll(a, reply, &t0, failed) == 0) {
+		body = status_body(a, failed);
+		failed = NULL;
+	}
+	pthread_mutex_unlock(&a->mu);
+	json_decref(failed);
+	return body;
 }
 
 int
@@ -1099,7 +1266,9 @@ json_t *
 jga_test_make_event(const json_t *probe, json_t *args, json_t *ret, bool *oversize)
 {
 	struct timespec dl = mono_after_ms(60000);
-	struct probe *p = probe_from_json(probe, &dl);
+	const char *code;
+	char why[MAX_WHY];
+	struct probe *p = probe_from_json(probe, &dl, &code, why, sizeof why);
 
 	*oversize = false;
 	if (p == NULL)

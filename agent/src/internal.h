@@ -40,6 +40,16 @@ void jga_limits_default(struct jga_limits *out);
 int jga_limits_parse(const json_t *limits, struct jga_limits *out);
 
 /*
+ * Whether the agent can evaluate every condition of conditions (NULL: none):
+ * a list of objects, each with a field path of 1 to 256 bytes, an op it
+ * knows (eq, gt, lt, contains) and a value.  0; or -1 with why (a sentence
+ * naming the condition's index and op, never its value) written into why.
+ * A probe that fails is not installed and is reported failed
+ * ("bad_conditions").
+ */
+int jga_conditions_check(const json_t *conditions, char *why, size_t len);
+
+/*
  * A copy of v (borrowed, never changed) cut to l, for a value whose own
  * depth is depth (0 for the args object itself, 1 for an argument, return
  * or error).  The path of every value cut is appended to truncated (an
@@ -119,6 +129,12 @@ json_t *jga_template_render(const char *t, const json_t *args, const json_t *ret
  * or -1 when id is not installed.
  */
 int jga_test_install(struct jga_agent *agent, const json_t *reply);
+/*
+ * jga_test_status applies a poll reply as jga_test_install does and returns
+ * the status report the poller would send after it ({service, instance,
+ * installed, failed}; caller decrefs), or NULL when the reply is not one.
+ */
+json_t *jga_test_status(struct jga_agent *agent, const json_t *reply);
 int jga_test_cpu_charge(struct jga_agent *agent, const char *id, int64_t spent_ns);
 int jga_test_report_pending(struct jga_agent *agent, const char *id);
 /*

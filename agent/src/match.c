@@ -8,6 +8,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -133,4 +134,44 @@ jg_probe_match(const json_t *conditions, const json_t *args)
 		if (!one(json_array_get(conditions, i), args))
 			return 0;
 	return 1;
+}
+
+int
+jga_conditions_check(const json_t *conditions, char *why, size_t len)
+{
+	static const char *const ops[] = {"eq", "gt", "lt", "contains"};
+
+	if (conditions == NULL)
+		return 0;
+	if (!json_is_array(conditions)) {
+		snprintf(why, len, "conditions is not a list");
+		return -1;
+	}
+	for (size_t i = 0; i < json_array_size(conditions); i++) {
+		const json_t *c = json_array_get(conditions, i);
+		const char *field = json_string_value(json_object_get(c, "field"));
+		const char *op = json_string_value(json_object_get(c, "op"));
+		size_t k = 0;
+
+		if (field == NULL || *field == '\0' || strlen(field) > MAX_PATH) {
+			snprintf(why, len,
+				 "conditions[%zu]: the field is not a path of 1 to %d bytes", i,
+				 MAX_PATH);
+			return -1;
+		}
+		while (op != NULL && k < sizeof(ops) / sizeof(ops[0]) && strcmp(op, ops[k]) != 0)
+			k++;
+		if (op == NULL || k == sizeof(ops) / sizeof(ops[0])) {
+			/* the op only, never the value: it may be personal data */
+			snprintf(why, len,
+				 "conditions[%zu]: op '%.32s' is not one this agent evaluates", i,
+				 op ? op : "");
+			return -1;
+		}
+		if (json_object_get(c, "value") == NULL) {
+			snprintf(why, len, "conditions[%zu]: no value", i);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -123,6 +123,7 @@ struct jg_config {
 	int64_t requests_refusals_recorded; /* refused actions recorded per identity and window */
 	int64_t requests_refusals_window;   /* ... the window, in seconds */
 	int64_t probes_event_retention;	    /* seconds a captured probe event is kept */
+	int64_t probes_agent_poll;	    /* poll_seconds advised to agents; 3x: status fresh */
 	char *requests_incident_pattern;    /* ERE for incident/ticket ids; NULL: the default */
 
 	/* sessions and roles */

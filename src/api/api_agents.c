@@ -9,6 +9,10 @@
  *                                              per event (max_hits, rate, over_limits)
  *   POST /v1/agents/probes/{id}/disable        ingest key: the agent's CPU guard
  *                                              disabled the probe (audited)
+ *   POST /v1/agents/probes/status              ingest key of the body's service:
+ *                                              {service, instance, installed:[ids],
+ *                                              failed:[{id, code, message}]}, after
+ *                                              every poll (probe_status.h; not audited)
  *   GET  /v1/services/{svc}/probes/{id}/events?limit=&after=
  *                                              guarded (deploy-probe,
  *                                              probe.events.read): the events,
@@ -37,6 +41,7 @@
 #include "jitgate/clock.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/probe_status.h"
 #include "jitgate/probes.h"
 #include "jitgate/redact.h"
 #include "api_routes_int.h"
@@ -44,7 +49,6 @@
 #define MAX_BATCH_EVENTS JG_AGENTS_MAX_BATCH
 #define MAX_EVENT_BYTES	 16384 /* one event, as compact JSON */
 #define MAX_EVENT_DEPTH	 32    /* nested objects/arrays, within what redact.h can walk */
-#define POLL_SECONDS	 10    /* advised to agents */
 
 /* a batch's refusals fit the result probes.c fills */
 _Static_assert(MAX_BATCH_EVENTS <= JG_PROBE_BATCH_MAX, "a batch larger than probes.c takes");
@@ -85,8 +89,8 @@ handle_poll(struct jg_http_request *req, struct jg_http_reply *reply)
 	no_store(reply);
 	jg_http_reply_json(reply, 200,
 			   json_pack("{s:s,s:I,s:i,s:o}", "service", who.service, "now",
-				     (json_int_t)now, "poll_seconds", POLL_SECONDS, "probes",
-				     list));
+				     (json_int_t)now, "poll_seconds",
+				     (int)app->cfg->probes_agent_poll, "probes", list));
 }
 
 /* ---- POST /v1/agents/probes/{id}/events ----------------------------------- */
@@ -313,6 +317,118 @@ handle_disable(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 }
 
+/* ---- POST /v1/agents/probes/status ---------------------------------------- */
+
+/* A 400 naming where the report is wrong. */
+static int
+bad_report(struct jg_http_reply *reply, const char *what)
+{
+	jg_http_reply_error(reply, 400, "bad_request",
+			    "%s: the body is {\"service\":S,\"instance\":I,\"installed\":[ids],"
+			    "\"failed\":[{\"id\",\"code\",\"message\"}]}",
+			    what);
+	return JG_EINVAL;
+}
+
+/*
+ * Reads a status report's body into *r (borrowing body's strings; ids and
+ * failed are the caller's arrays of JG_PROBE_STATUS_IDS_MAX).  0; otherwise
+ * a 400 is written.
+ */
+static int
+parse_report(json_t *body, struct jg_http_reply *reply, struct jg_probe_report *r, const char **ids,
+	     struct jg_probe_failure *failed)
+{
+	const char *key;
+	json_t *v, *inst = json_object_get(body, "instance");
+	json_t *installed = json_object_get(body, "installed"),
+	       *fl = json_object_get(body, "failed");
+	size_t i;
+
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "service") != 0 && strcmp(key, "instance") != 0 &&
+		    strcmp(key, "installed") != 0 && strcmp(key, "failed") != 0)
+			return bad_report(reply, "unknown field");
+	}
+	r->service = json_string_value(json_object_get(body, "service"));
+	if (r->service == NULL)
+		return bad_report(reply, "'service' is required");
+	r->instance = json_string_value(inst);
+	if (r->instance == NULL || strlen(r->instance) != json_string_length(inst) ||
+	    !jg_probe_status_instance_valid(r->instance))
+		return bad_report(reply, "'instance' must be 1 to 128 printable ASCII characters");
+	if ((installed != NULL && !json_is_array(installed)) ||
+	    (fl != NULL && !json_is_array(fl)) ||
+	    json_array_size(installed) > JG_PROBE_STATUS_IDS_MAX ||
+	    json_array_size(fl) > JG_PROBE_STATUS_IDS_MAX)
+		return bad_report(reply, "'installed' and 'failed' are lists of at most 500");
+	json_array_foreach(installed, i, v)
+	{
+		ids[i] = json_string_value(v);
+		if (!jg_probe_id_valid(ids[i]))
+			return bad_report(reply, "'installed' holds probe ids");
+	}
+	r->installed = ids;
+	r->ninstalled = json_array_size(installed);
+	json_array_foreach(fl, i, v)
+	{
+		json_t *msg = json_object_get(v, "message");
+		if (!json_is_object(v) || json_object_size(v) != 3)
+			return bad_report(reply, "each of 'failed' is {id, code, message}");
+		failed[i].id = json_string_value(json_object_get(v, "id"));
+		failed[i].code = json_string_value(json_object_get(v, "code"));
+		failed[i].message = json_string_value(msg);
+		if (!jg_probe_id_valid(failed[i].id))
+			return bad_report(reply, "'failed[].id' is a probe id");
+		if (!jg_probe_status_code_valid(failed[i].code))
+			return bad_report(reply, "'failed[].code' is 1 to 64 of [a-z0-9_]");
+		if (failed[i].message == NULL ||
+		    json_string_length(msg) > JG_PROBE_STATUS_MESSAGE_MAX ||
+		    strlen(failed[i].message) != json_string_length(msg))
+			return bad_report(reply, "'failed[].message' is text of at most 256 bytes");
+	}
+	r->failed = failed;
+	r->nfailed = json_array_size(fl);
+	return 0;
+}
+
+static void
+handle_status(struct jg_http_request *req, struct jg_http_reply *reply)
+{
+	struct jg_app *app = req->app;
+	struct jg_ingest_caller who;
+	struct jg_probe_report r = {0};
+	const char *ids[JG_PROBE_STATUS_IDS_MAX];
+	struct jg_probe_failure failed[JG_PROBE_STATUS_IDS_MAX];
+	json_t *body = NULL;
+
+	if (jg_api_require_ingest(req, reply, &who) != 0)
+		return;
+	if (jg_http_body_json(req, reply, &body) != 0)
+		return;
+	if (parse_report(body, reply, &r, ids, failed) != 0) {
+		json_decref(body);
+		return;
+	}
+	if (strcmp(r.service, who.service) != 0) {
+		json_decref(body);
+		jg_http_reply_error(reply, 403, "forbidden",
+				    "this ingest key belongs to another service");
+		return;
+	}
+	int rc = jg_probe_status_report(app->store, &r, jg_clock_now());
+	json_decref(body);
+	if (rc != 0) {
+		jg_http_reply_error(reply, 503, "unavailable",
+				    "the status could not be stored; send it again after the next "
+				    "poll");
+		return;
+	}
+	no_store(reply);
+	jg_http_reply_json(reply, 200, json_pack("{s:b}", "ok", 1));
+}
+
 /* ---- GET /v1/services/{svc}/probes/{id}/events ---------------------------- */
 
 static void
@@ -337,6 +453,7 @@ static const struct jg_route routes[] = {
     {"GET", "/v1/agents/probes", handle_poll, NULL, 0},
     {"POST", "/v1/agents/probes/{id}/events", handle_events_post, NULL, JG_ROUTE_JSON_BODY},
     {"POST", "/v1/agents/probes/{id}/disable", handle_disable, NULL, JG_ROUTE_JSON_BODY},
+    {"POST", "/v1/agents/probes/status", handle_status, NULL, JG_ROUTE_JSON_BODY},
     {"GET", "/v1/services/{svc}/probes/{id}/events", handle_events_get, NULL,
      JG_ROUTE_INLINE | JG_ROUTE_STORE},
 };

@@ -376,8 +376,10 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 		return rc;
 	}
 	bool redact = !g.has_pii;
-	rc = jg_probe_list_live(app->store, svc, jg_clock_now(), redact,
-				app->cfg->redaction_sensitive_fields, &list);
+	int64_t now = jg_clock_now();
+	/* an agent instance that missed three polls no longer counts (docs/agents.md) */
+	rc = jg_probe_list_live(app->store, svc, now, redact, app->cfg->redaction_sensitive_fields,
+				now - 3 * app->cfg->probes_agent_poll, &list);
 	if (rc != 0) {
 		jg_api_error_set(e, 503, "unavailable", "%s",
 				 rc == JG_EUNAVAIL ? "the store is unavailable"
@@ -388,15 +390,21 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 	 * A probe's event count is what its events say in one number, and a
 	 * condition makes it an oracle (how often did this customer pay?): only
 	 * the grant that deployed a probe, the one that may read its events,
-	 * sees it.
+	 * sees it.  The same holds for why agents failed to install it: their
+	 * messages are free text written in the service's process and may
+	 * quote what the probe asks for.  How many instances installed a probe
+	 * says only how many run the service, which every holder of
+	 * deploy-probe learns from its own probes: everyone sees it.
 	 */
 	size_t i;
 	json_t *p;
 	json_array_foreach(list, i, p)
 	{
 		const char *grant = json_string_value(json_object_get(p, "grant"));
-		if (grant == NULL || strcmp(grant, g.claims.grant) != 0)
+		if (grant == NULL || strcmp(grant, g.claims.grant) != 0) {
 			json_object_del(p, "events");
+			json_object_del(json_object_get(p, "status"), "failed");
+		}
 	}
 	/* the caller's grant: its probe budget and what it spent (deleted probes count) */
 	json_t *budget = NULL;

@@ -50,6 +50,7 @@
 #include "jitgate/error.h"
 #include "jitgate/migrate.h"
 #include "jitgate/notify.h"
+#include "jitgate/probe_status.h"
 #include "jitgate/probes.h"
 #include "jitgate/session.h"
 #include "jitgate/session_grant.h"
@@ -68,6 +69,7 @@ static const table_owner_fn owners[] = {
     jg_access_tables,	     /* access_requests before approvals */
     jg_session_grant_tables, /* after sessions and access_requests */
     jg_probe_tables,	     /* after access_requests (grant_id); probes before events */
+    jg_probe_status_tables,  /* after probes (probe_id) */
     jg_notify_tables,
 };
 

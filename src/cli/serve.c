@@ -35,6 +35,7 @@
 #include "jitgate/log.h"
 #include "jitgate/pii.h"
 #include "jitgate/session_grant.h"
+#include "jitgate/probe_status.h"
 #include "jitgate/probes.h"
 #include "jitgate/session.h"
 #include "jitgate/telemetry.h"
@@ -268,6 +269,7 @@ struct sweeper {
 	struct jg_store_leader *leader;
 	unsigned rounds;
 	int64_t last_events_sweep; /* Unix seconds */
+	int64_t last_status_sweep; /* Unix seconds */
 };
 
 /*
@@ -295,6 +297,24 @@ sweep_probe_events(struct sweeper *sw, int64_t now)
 		jg_log(JG_LOG_INFO, "sweeper: deleted probe events past their retention", f);
 		json_decref(f);
 	}
+}
+
+/*
+ * The status rows of agent instances that missed three polls: they no
+ * longer count (probe_status.h).  As often as an instance's report goes
+ * stale (3 x probes.agent_poll_seconds), at most every minute.
+ */
+static void
+sweep_probe_status(struct sweeper *sw, int64_t now)
+{
+	int64_t stale = 3 * sw->app->cfg->probes_agent_poll, deleted;
+
+	if (now - sw->last_status_sweep < (stale < 60 ? stale : 60))
+		return;
+	sw->last_status_sweep = now;
+	if (jg_probe_status_sweep(sw->app->store, now - stale, &deleted) != 0)
+		jg_log(JG_LOG_WARN, "sweeper: cannot delete stale probe status now; will retry",
+		       NULL);
 }
 
 /* One round, every second (thread.h: a step of the wall clock never stalls it). */
@@ -326,8 +346,10 @@ sweeper_tick(void *arg)
 		jg_log(JG_LOG_WARN, "notify: review notices could not be queued now; will retry",
 		       NULL);
 	jg_app_policies_release(sw->app);
-	if (lead)
+	if (lead) {
 		sweep_probe_events(sw, ctx.now);
+		sweep_probe_status(sw, ctx.now);
+	}
 	if (++sw->rounds % TRIM_SECONDS == 0)
 		(void)malloc_trim(0);
 	return 1000;

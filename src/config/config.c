@@ -120,6 +120,7 @@ static const struct key keys[] = {
     {"probes", K_OBJECT, false, 0, 0, NULL, 0, 0},
     {"probes.event_retention_seconds", K_INT, false, 1, 366 * 86400, NULL, 7 * 86400,
      OFF(probes_event_retention)},
+    {"probes.agent_poll_seconds", K_INT, false, 1, 3600, NULL, 10, OFF(probes_agent_poll)},
     {"requests.incident_pattern", K_STRING, false, 0, 0, NULL, 0, OFF(requests_incident_pattern)},
     {"auth", K_OBJECT, false, 0, 0, NULL, 0, 0},
     {"auth.session_lifetime_seconds", K_INT, false, 60, 7 * 86400, NULL, 8 * 3600,

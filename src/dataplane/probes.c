@@ -29,6 +29,7 @@
 #include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
+#include "jitgate/probe_status.h"
 #include "jitgate/probe_template.h"
 #include "jitgate/probes.h"
 #include "jitgate/random.h"
@@ -627,7 +628,7 @@ probe_row(struct jg_stmt *st, bool for_agent)
  */
 static int
 live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent, bool redact,
-	    char *const *fields, json_t **out)
+	    char *const *fields, int64_t status_since, json_t **out)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st = NULL;
@@ -707,6 +708,9 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 			rc = JG_EUNAVAIL;
 		more = rows == CANDIDATE_PAGE; /* a short page was the last */
 	}
+	/* the engineer's list says where each probe is installed (probe_status.h) */
+	if (rc == 0 && !for_agent)
+		rc = jg_probe_status_attach(conn, service, status_since, list);
 	jg_store_release(s, conn);
 	free(seen);
 	if (rc != 0) {
@@ -719,15 +723,34 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 
 int
 jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, bool redact,
-		   char *const *sensitive_fields, json_t **probes)
+		   char *const *sensitive_fields, int64_t status_since, json_t **probes)
 {
-	return live_probes(s, service, now, false, redact, sensitive_fields, probes);
+	return live_probes(s, service, now, false, redact, sensitive_fields, status_since, probes);
 }
 
 int
 jg_probe_live_for_agent(struct jg_store *s, const char *service, int64_t now, json_t **probes)
 {
-	return live_probes(s, service, now, true, false, NULL, probes);
+	return live_probes(s, service, now, true, false, NULL, 0, probes);
+}
+
+static const char sql_of_service[] = "SELECT 1 FROM probes WHERE id = ? AND service = ?";
+
+int
+jg_probe_of_service(struct jg_store_conn *conn, const char *service, const char *id, bool *yes)
+{
+	struct jg_stmt *st;
+	int step;
+
+	*yes = false;
+	if (jg_stmt_prepare(conn, sql_of_service, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, id);
+	jg_stmt_bind_text(st, 2, service);
+	step = jg_stmt_step(st);
+	*yes = step == JG_STMT_ROW;
+	jg_stmt_finish(st);
+	return step == JG_STMT_ROW || step == JG_STMT_DONE ? 0 : JG_ESTORE;
 }
 
 /* ---- delete ------------------------------------------------------------------------ */

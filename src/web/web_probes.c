@@ -104,6 +104,42 @@ conditions_text(struct jg_html *h, json_t *conds)
 	JG_HTML(h, "</ul>");
 }
 
+/*
+ * Where a probe is installed (the list's "status"): how many agent
+ * instances, then, for this grant's own probes, each instance that could
+ * not install it with its code and message.  The messages are written by
+ * the agents (free text, at most 256 bytes): escaped like everything else.
+ */
+static void
+install_status(struct jg_html *h, json_t *status)
+{
+	json_t *failed = json_object_get(status, "failed"), *f;
+	json_int_t n = json_integer_value(json_object_get(status, "installed"));
+	size_t i;
+
+	JG_HTML(h, "<span data-installed-count=\"");
+	jg_html_textf(h, "%" JSON_INTEGER_FORMAT, n);
+	JG_HTML(h, "\">");
+	jg_html_textf(h, "%" JSON_INTEGER_FORMAT " %s", n, n == 1 ? "instance" : "instances");
+	JG_HTML(h, "</span>");
+	if (json_array_size(failed) == 0)
+		return;
+	JG_HTML(h, "<ul class=\"install-failed\">");
+	json_array_foreach(failed, i, f)
+	{
+		JG_HTML(h, "<li data-failed-instance=\"");
+		jg_html_text(h, json_string_value(json_object_get(f, "instance")));
+		JG_HTML(h, "\">failed on <code>");
+		jg_html_text(h, json_string_value(json_object_get(f, "instance")));
+		JG_HTML(h, "</code>: <code>");
+		jg_html_text(h, json_string_value(json_object_get(f, "code")));
+		JG_HTML(h, "</code> ");
+		jg_html_text(h, json_string_value(json_object_get(f, "message")));
+		JG_HTML(h, "</li>");
+	}
+	JG_HTML(h, "</ul>");
+}
+
 static void
 probes_table(struct jg_web_debug *d, json_t *probes)
 {
@@ -121,7 +157,8 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 	}
 	JG_HTML(h, "<div class=\"table-wrap\"><table id=\"probes\"><thead><tr><th>Function</th>"
 		   "<th>Conditions</th><th>Sampling</th><th>Captures</th><th>Until</th>"
-		   "<th class=\"num\">Events</th><th>Actions</th></tr></thead><tbody>");
+		   "<th class=\"num\">Events</th><th>Installed</th><th>Actions</th></tr></thead>"
+		   "<tbody>");
 	json_array_foreach(probes, i, p)
 	{
 		const char *id = json_string_value(json_object_get(p, "id")),
@@ -165,6 +202,8 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 				      json_integer_value(json_object_get(p, "events")));
 		else
 			JG_HTML(h, "<span class=\"hint\">not yours</span>");
+		JG_HTML(h, "</td><td data-installed>");
+		install_status(h, json_object_get(p, "status"));
 		JG_HTML(h, "</td><td class=\"actions\">");
 		if (own) {
 			JG_HTML(h, "<a class=\"button secondary\" href=\"");

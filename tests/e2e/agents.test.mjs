@@ -527,3 +527,153 @@ describe('probe event retention', () => {
     assert.equal(q('auth_flows'), 'EE', 'a login flow older than 10 minutes goes');
   });
 });
+
+// Probe status (docs/agents.md, "Probe status"): agent instances say after each poll which
+// probes they installed and which they could not; the engineer's list counts the instances
+// that reported within 3 x probes.agent_poll_seconds (1 s here: 3 s) and shows why the others
+// failed, to the grant that deployed the probe only.  The test plays two agent instances.
+describe('probe status', () => {
+  let jg;
+  let key;
+  let otherKey;
+  const grants = [];
+  const probes = [];
+  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
+  const json = (o, auth) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) } });
+  const status = (body, k = key) => jg.request('POST', '/v1/agents/probes/status', json(body, k));
+  const report = (instance, installed, failed = [], k = key) => status({ service: SVC, instance, installed, failed }, k);
+  // the probes as grant i's token lists them, by id
+  async function listed(i) {
+    const r = await jg.request('GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${grants[i].token}` } });
+    assert.equal(r.status, 200, r.body);
+    return Object.fromEntries(r.json.probes.map((p) => [p.id, p]));
+  }
+  async function exportText() {
+    const r = await jg.auditor('GET', '/v1/audit/export');
+    assert.equal(r.status, 200, r.body);
+    return r.body;
+  }
+
+  before(async () => {
+    jg = await startJitgate({ extraConfig: 'probes:\n  agent_poll_seconds: 1\n' });
+    assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads').status, 0);
+    assert.equal(cli('service', 'add', OTHER, '--owners', 'payments-eng').status, 0);
+    key = cli('ingest-key', 'create', SVC).stdout.trim();
+    otherKey = cli('ingest-key', 'create', OTHER).stdout.trim();
+    assert.match(key, KEY_RE);
+    assert.match(otherKey, KEY_RE);
+    // two grants of alice, one probe each
+    for (let i = 0; i < 2; i++) {
+      const r = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC }));
+      assert.equal(r.status, 201, r.body);
+      assert.equal((await jg.as('bob', 'POST', `/v1/requests/${r.json.id}/approve`, json({}))).status, 200);
+      const t = await jg.as('alice', 'POST', `/v1/grants/${r.json.id}/token`, json({}));
+      assert.equal(t.status, 201, t.body);
+      grants.push({ id: r.json.id, token: t.json.token });
+      const d = await jg.request('POST', `/v1/services/${SVC}/probes`, json(PROBE, t.json.token));
+      assert.equal(d.status, 201, d.body);
+      probes.push(d.json.id);
+    }
+  });
+  after(() => cleanup(jg));
+
+  test('the poll advises probes.agent_poll_seconds', async () => {
+    const r = await jg.request('GET', `/v1/agents/probes?service=${SVC}`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.poll_seconds, 1);
+    assert.deepEqual(r.json.probes.map((p) => p.id).sort(), [...probes].sort());
+  });
+
+  test('two instances installed it: installed 2; a failure is shown with its code and message to its own grant only; nothing audited', async () => {
+    const [p0, p1] = probes;
+    let l = await listed(0);
+    assert.deepEqual(l[p0].status, { installed: 0, failed: [] }, 'before any report');
+    const before = await exportText();
+    const msg = '<script>alert(1)</script> max_depth 9 > 8';
+    let r = await report('host-a:101', [p0, p1]);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json, { ok: true });
+    assert.equal(r.headers['cache-control'], 'no-store');
+    r = await report('host-b:202', [p0], [{ id: p1, code: 'bad_limits', message: msg }]);
+    assert.equal(r.status, 200, r.body);
+
+    l = await listed(0);
+    assert.deepEqual(l[p0].status, { installed: 2, failed: [] });
+    // p1 is grant 1's: grant 0 sees how many installed it, not why one failed
+    assert.deepEqual(l[p1].status, { installed: 1 });
+    l = await listed(1);
+    assert.deepEqual(l[p1].status, { installed: 1, failed: [{ instance: 'host-b:202', code: 'bad_limits', message: msg }] });
+    assert.deepEqual(l[p0].status, { installed: 2 });
+
+    // the reports themselves left no entry (the lists did: probe.list; the export: audit.exported)
+    const after = (await exportText()).trim().split('\n').slice(1, -1).map((e) => JSON.parse(e));
+    const old = before.trim().split('\n').length - 2;
+    const added = after.slice(old).map((e) => e.type);
+    assert.ok(added.length > 0 && added.every((t) => t === 'probe.list' || t === 'audit.exported'), added.join(','));
+  });
+
+  test('an instance that stops reporting stops counting after 3 polls; a new report replaces the old', async () => {
+    const [p0, p1] = probes;
+    // host-a keeps reporting (now it failed p1), host-b falls silent
+    const until = Date.now() + 4500;
+    while (Date.now() < until) {
+      assert.equal((await report('host-a:101', [p0], [{ id: p1, code: 'too_many_probes', message: '500 installed' }])).status, 200);
+      await sleep(500);
+    }
+    let l = await listed(1);
+    assert.deepEqual(l[p0].status, { installed: 1 });
+    assert.deepEqual(l[p1].status, { installed: 0, failed: [{ instance: 'host-a:101', code: 'too_many_probes', message: '500 installed' }] });
+    // and then everyone falls silent
+    await sleep(4000);
+    l = await listed(1);
+    assert.deepEqual(l[p0].status, { installed: 0 });
+    assert.deepEqual(l[p1].status, { installed: 0, failed: [] });
+    // the sweeper deletes the rows of silent instances
+    const deadline = Date.now() + 5000;
+    while (jg.db.count('probe_installs') > 0 && Date.now() < deadline) await sleep(200);
+    assert.equal(jg.db.count('probe_installs'), 0);
+  });
+
+  test('another service\'s probe or no probe is ignored; bad reports are 4xx and change nothing', async () => {
+    const [p0] = probes;
+    // the other service's agent names p0: accepted, counted nowhere
+    let r = await report('spy:1', [p0, 'prb_doesnotexist'], [{ id: p0, code: 'bad_limits', message: 'x' }], otherKey);
+    assert.equal(r.status, 403, 'the body names SVC, the key is OTHER\'s');
+    r = await status({ service: OTHER, instance: 'spy:1', installed: [p0, 'prb_doesnotexist'], failed: [{ id: p0, code: 'bad_limits', message: 'x' }] }, otherKey);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual((await listed(0))[p0].status, { installed: 0, failed: [] });
+    assert.equal(jg.db.count('probe_installs'), 0);
+
+    r = await jg.request('POST', '/v1/agents/probes/status', json({ service: SVC, instance: 'a', installed: [] }));
+    assert.equal(r.status, 401, r.body);
+    const long = 'm'.repeat(257);
+    const bad = [
+      [{ service: SVC, instance: 'a', installed: [], extra: 1 }, /unknown field/],
+      [{ instance: 'a', installed: [] }, /'service' is required/],
+      [{ service: SVC, installed: [] }, /'instance'/],
+      [{ service: SVC, instance: '', installed: [] }, /'instance'/],
+      [{ service: SVC, instance: 'a\nb', installed: [] }, /'instance'/],
+      [{ service: SVC, instance: 'i'.repeat(129), installed: [] }, /'instance'/],
+      [{ service: SVC, instance: 'a', installed: 'prb_x' }, /at most 500/],
+      [{ service: SVC, instance: 'a', installed: Array(501).fill(p0) }, /at most 500/],
+      [{ service: SVC, instance: 'a', installed: [42] }, /probe ids/],
+      [{ service: SVC, instance: 'a', installed: ['not an id'] }, /probe ids/],
+      [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'Bad', message: '' }] }, /code/],
+      [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'c'.repeat(65), message: '' }] }, /code/],
+      [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'x', message: long }] }, /message/],
+      [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'x' }] }, /\{id, code, message\}/],
+      [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'x', message: '', more: 1 }] }, /\{id, code, message\}/],
+    ];
+    for (const [body, re] of bad) {
+      r = await status(body);
+      assert.equal(r.status, 400, `${JSON.stringify(body).slice(0, 100)}: ${r.body}`);
+      assert.equal(r.json.error.code, 'bad_request');
+      assert.match(r.json.error.message, re);
+    }
+    assert.equal(jg.db.count('probe_installs'), 0, 'a bad report stored something');
+    // the longest of each is taken
+    r = await status({ service: SVC, instance: 'i'.repeat(128), installed: Array(500).fill(p0), failed: [{ id: probes[1], code: 'c'.repeat(64), message: 'm'.repeat(256) }] });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(jg.db.count('probe_installs'), 2);
+  });
+});

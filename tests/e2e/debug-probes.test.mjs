@@ -10,7 +10,7 @@
 // and records nothing; a deployment posted without the session's CSRF token is refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 import { startJitgate, cleanup } from './lib/harness.mjs';
 import {
@@ -144,6 +144,22 @@ describe('the probes page in Chromium', () => {
     const count = stored(probes.redacted);
     assert.ok(count > 0, 'no event stored: the count below would prove little');
     assert.equal(await row.locator('td[data-events]').textContent(), String(count), 'the events stored for the probe');
+    // where it is installed: agents' reports; why one failed, as the agent wrote it, escaped
+    const key = readFileSync(keyFile, 'utf8').trim();
+    const report = (body) => jg.request('POST', '/v1/agents/probes/status', {
+      body: JSON.stringify({ service: SVC, ...body }), headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    });
+    const evil = '<img src=x onerror="window.pwned=1">depth 9 & more';
+    assert.equal((await report({ instance: 'host-y:8', installed: [probes.redacted], failed: [] })).status, 200);
+    assert.equal((await report({ instance: 'host-x:9', installed: [], failed: [{ id: probes.redacted, code: 'bad_limits', message: evil }] })).status, 200);
+    await page.goto(probesUrl(`?grant=${grants.probe}`));
+    const cell = row.locator('td[data-installed]');
+    assert.ok(Number(await cell.locator('[data-installed-count]').getAttribute('data-installed-count')) >= 1);
+    assert.match(await cell.textContent(), /\d+ instances?/);
+    const failedItem = cell.locator('li[data-failed-instance="host-x:9"]');
+    assert.equal(await failedItem.textContent(), `failed on host-x:9: bad_limits ${evil}`);
+    assert.equal(await cell.locator('img').count(), 0, 'the agent\'s message became markup');
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
     assert.ok(ofType(await entries(), 'probe.list', grants.probe).length >= 1);
     await shot(page, 'debug-probes');
 

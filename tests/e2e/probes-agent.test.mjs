@@ -31,8 +31,11 @@ describe('reference agent (payments_demo)', () => {
     : { body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
 
   // Runs the demo; resolves {code, stats (its last stdout line), stderr}.
-  function runDemo(rate, seconds) {
-    const p = spawn(DEMO, [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // instance: the name the agent gives itself in its probe status reports (JG_AGENT_INSTANCE).
+  function runDemo(rate, seconds, instance) {
+    const env = { ...process.env };
+    if (instance === undefined) delete env.JG_AGENT_INSTANCE; else env.JG_AGENT_INSTANCE = instance;
+    const p = spawn(DEMO, [jg.url, SVC, keyFile, join(jg.dir, 'cert.pem'), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -269,5 +272,45 @@ describe('reference agent (payments_demo)', () => {
     assert.ok(polled.includes(cheap.json.id), 'the cheap probe was stopped too');
     assert.equal(stored(dear.json.id), 0);
     assert.equal(stored(cheap.json.id), st.posted);
+  });
+
+  test('running agents report the probe installed: the list counts each instance', async (t) => {
+    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
+    assert.equal(q.status, 201, q.body);
+    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
+    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
+    assert.equal(tk.status, 201, tk.body);
+    const d = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+      function: FN, capture_args: true, sampling_rate: 0.1, duration: 600, conditions: [],
+    });
+    assert.equal(d.status, 201, d.body);
+    const status = async () => {
+      const r = await withToken(tk.json.token, 'GET', `/v1/services/${SVC}/probes`);
+      assert.equal(r.status, 200, r.body);
+      return r.json.probes.find((x) => x.id === d.json.id).status;
+    };
+    assert.deepEqual(await status(), { installed: 0, failed: [] }, 'no agent ran since it was deployed');
+    // each agent reports right after its first poll, at start; two name themselves, one does not
+    const runs = [runDemo(20, 4, 'demo-a:1'), runDemo(20, 4, 'demo-b:2'), runDemo(20, 4)];
+    let seen = null;
+    const until = Date.now() + 3500;
+    while (Date.now() < until) {
+      seen = await status();
+      if (seen.installed === 3) break;
+      await sleep(100);
+    }
+    assert.deepEqual(seen, { installed: 3, failed: [] }, 'three running agents');
+    for (const run of runs) {
+      const res = await run.done;
+      assert.equal(res.code, 0, res.stderr);
+      t.diagnostic(`demo: ${JSON.stringify(res.stats)}`);
+      assert.ok(res.stats.status_sent >= 1, JSON.stringify(res.stats));
+      assert.equal(res.stats.status_failed, 0, JSON.stringify(res.stats));
+    }
+    const rows = jg.db.rows('SELECT instance, state FROM probe_installs WHERE probe_id = ? ORDER BY instance', [d.json.id]);
+    assert.equal(rows.length, 3, JSON.stringify(rows));
+    assert.deepEqual(rows.slice(0, 2).map((r) => `${r.instance}=${r.state}`), ['demo-a:1=installed', 'demo-b:2=installed']);
+    assert.match(rows[2].instance, /^.+:\d+$/, 'the third agent named itself <host>:<pid>');
+    assert.equal(rows[2].state, 'installed');
   });
 });

@@ -26,10 +26,10 @@ const SVC = 'payment-gateway';
 const INC = 'INC-4711 payment retries failing in eu-west';
 const TABLES = ['deployment', 'audit_log', 'audit_nodes', 'audit_head', 'audit_checkpoints', 'audit_checkpoint_pushes',
   'audit_cosignatures', 'audit_stream', 'store_probe', 'auth_flows', 'sessions', 'identity_groups', 'session_grant_tokens', 'services', 'ingest_keys', 'access_requests', 'approvals',
-  'action_refusals', 'notify_marks', 'probes', 'probe_events', 'probe_grant_usage', 'notify_outbox', 'audit_state', 'audit_grant_usage'];
+  'action_refusals', 'notify_marks', 'probes', 'probe_events', 'probe_grant_usage', 'probe_installs', 'notify_outbox', 'audit_state', 'audit_grant_usage'];
 // the tables this deployment must have filled, so that the copy is shown to carry each kind of row
 const FILLED = ['audit_log', 'audit_nodes', 'audit_checkpoints', 'audit_checkpoint_pushes', 'audit_cosignatures', 'auth_flows', 'sessions', 'identity_groups',
-  'services', 'ingest_keys', 'access_requests', 'approvals', 'action_refusals', 'probes', 'probe_events', 'notify_outbox',
+  'services', 'ingest_keys', 'access_requests', 'approvals', 'action_refusals', 'probes', 'probe_events', 'probe_installs', 'notify_outbox',
   'audit_state', 'audit_grant_usage', 'probe_grant_usage'];
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
@@ -174,6 +174,12 @@ describe(`store copy from ${DB_BACKEND}`, () => {
     });
     assert.equal(ev.status, 201, ev.body);
     state.lastEvent = ev.json.last_id;
+    // an agent instance that installed it (probe_installs)
+    const st = await jg.request('POST', '/v1/agents/probes/status', {
+      body: JSON.stringify({ service: SVC, instance: 'host-a:4242', installed: [state.probe], failed: [] }),
+      headers: { authorization: `Bearer ${keyFile}`, 'content-type': 'application/json' },
+    });
+    assert.equal(st.status, 200, st.body);
 
     // a pending request, and a refused action on it (alice may not approve her own)
     const p = await jg.as('alice', 'POST', '/v1/requests', json({ service: SVC, capabilities: ['deploy-probe'], duration: '1h', justification: INC }));
@@ -230,7 +236,7 @@ describe(`store copy from ${DB_BACKEND}`, () => {
         assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
         t.diagnostic(`store copy ${DB_BACKEND} -> ${engine}: ${Date.now() - t0} ms for ${state.counts.audit_log} entries`);
         assert.match(r.stdout, new RegExp(`audit log: ${state.counts.audit_log} entries, verified`));
-        assert.match(r.stdout, /copied 25 tables, each with the source's row count/);
+        assert.match(r.stdout, /copied 26 tables, each with the source's row count/);
         assert.match(r.stdout, /the same chain as the source's/);
         for (const tbl of TABLES) assert.equal(to.db.count(tbl), state.counts[tbl], `${tbl}: rows in the copy`);
         assert.deepEqual(to.db.entries().map((e) => e.raw.toString('hex')), state.entries, 'the audit log is copied byte for byte');

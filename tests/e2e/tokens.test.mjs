@@ -502,6 +502,8 @@ describe('capability tokens, the guard and probes', () => {
       sampling_rate: 0.5, conditions: PROBE.conditions, created_by: 'user:alice', created_at: 0, expires_at: p.expires_at,
       // the default limits (docs/agents.md, "Limits"); no event count: the probe is another grant's
       limits: { max_hits: 100, max_events_per_second: 10, max_depth: 3, max_string_bytes: 255, max_collection_items: 100, max_fields: 20, max_cpu_ms_per_second: 5 },
+      // no agent reported it; another grant's probe shows no failures (docs/api.md)
+      status: { installed: 0 },
     });
     const defaults = list.json.probes.find((x) => x.id === r2.json.id);
     assert.deepEqual([defaults.capture_args, defaults.capture_return, defaults.sampling_rate, defaults.conditions], [false, false, 1, []]);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -642,6 +643,143 @@ test_cpu_guard_measured(void **state)
 	jga_free(a);
 }
 
+/* A probe of a poll with id, sampling rate, conditions and limits given as JSON text. */
+static json_t *
+probe_with(const char *id, const char *rate, const char *conds, const char *lim,
+	   long long expires_at)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof buf,
+		 "{\"id\":\"%s\",\"function\":\"F\",\"sampling_rate\":%s,"
+		 "\"capture_args\":true,\"capture_return\":false,\"conditions\":%s,"
+		 "\"expires_at\":%lld,\"limits\":%s}",
+		 id, rate, conds, expires_at, lim);
+	json_t *j = json_loads(buf, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+/* The failure of failed (the status report's list) for probe id, or NULL. */
+static json_t *
+failure_of(json_t *failed, const char *id)
+{
+	size_t i;
+	json_t *f;
+	json_array_foreach(failed, i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "id")), id) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+static void
+test_status_report(void **state)
+{
+	(void)state;
+	long long now = (long long)time(NULL);
+	/* bad instance names are refused: empty, unprintable, over 128 bytes */
+	char long_name[130];
+	memset(long_name, 'i', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	assert_null(jga_new_instance("https://127.0.0.1:1", "svc", "jgk_test", NULL, ""));
+	assert_null(jga_new_instance("https://127.0.0.1:1", "svc", "jgk_test", NULL, "a\nb"));
+	assert_null(jga_new_instance("https://127.0.0.1:1", "svc", "jgk_test", NULL, long_name));
+	long_name[128] = '\0';
+	struct jga_agent *a =
+	    jga_new_instance("https://127.0.0.1:1", "svc", "jgk_test", NULL, long_name);
+	assert_non_null(a);
+	jga_free(a);
+
+	a = jga_new_instance("https://127.0.0.1:1", "svc", "jgk_test", NULL, "pod-7:1");
+	assert_non_null(a);
+	json_t *reply = json_pack(
+	    "{s:I,s:[o,o,o,o,o]}", "now", (json_int_t)now, "probes",
+	    probe_with("prb_ok", "1", "[]", "{\"max_hits\":1}", now + 600),
+	    probe_with("prb_lim", "1", "[]", "{\"max_depth\":9}", now + 600),
+	    probe_with("prb_cond", "1",
+		       "[{\"field\":\"email\",\"op\":\"regex\",\"value\":\"ann@example.com\"}]",
+		       "{}", now + 600),
+	    probe_with("prb_rate", "0", "[]", "{}", now + 600),
+	    /* past its end: neither installed nor a failure */
+	    probe_with("prb_old", "1", "[]", "{}", now - 5));
+	json_t *body = jga_test_status(a, reply);
+	assert_non_null(body);
+	assert_string_equal(json_string_value(json_object_get(body, "service")), "svc");
+	assert_string_equal(json_string_value(json_object_get(body, "instance")), "pod-7:1");
+	json_t *inst = json_object_get(body, "installed"),
+	       *failed = json_object_get(body, "failed");
+	assert_int_equal(json_array_size(inst), 1);
+	assert_string_equal(json_string_value(json_array_get(inst, 0)), "prb_ok");
+	assert_int_equal(json_array_size(failed), 3);
+	static const struct {
+		const char *id, *code;
+	} want[] = {
+	    {"prb_lim", "bad_limits"}, {"prb_cond", "bad_conditions"}, {"prb_rate", "bad_probe"}};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		json_t *f = failure_of(failed, want[i].id);
+		assert_non_null(f);
+		assert_string_equal(json_string_value(json_object_get(f, "code")), want[i].code);
+		const char *m = json_string_value(json_object_get(f, "message"));
+		assert_true(m != NULL && *m != '\0' && strlen(m) <= 256);
+	}
+	/* the message names the condition and its op, never its value */
+	const char *m =
+	    json_string_value(json_object_get(failure_of(failed, "prb_cond"), "message"));
+	assert_non_null(strstr(m, "conditions[0]"));
+	assert_non_null(strstr(m, "regex"));
+	assert_null(strstr(m, "example.com"));
+	json_decref(body);
+
+	/* a probe that stopped capturing (max_hits) is no longer reported installed */
+	json_t *args = json_pack("{s:i}", "n", 1);
+	assert_int_equal(jga_hit(a, "F", args, NULL), 1);
+	json_decref(args);
+	body = jga_test_status(a, reply);
+	assert_non_null(body);
+	assert_int_equal(json_array_size(json_object_get(body, "installed")), 0);
+	assert_int_equal(json_array_size(json_object_get(body, "failed")), 3);
+	json_decref(body);
+	json_decref(reply);
+	/* a kind it does not know, a log probe without a template it can render */
+	json_t *kinds = json_pack("{s:I,s:[o,o]}", "now", (json_int_t)now, "probes",
+				  probe_with("prb_kind", "1", "[]", "{}", now + 600),
+				  probe_with("prb_tmpl", "1", "[]", "{}", now + 600));
+	json_object_set_new(json_array_get(json_object_get(kinds, "probes"), 0), "kind",
+			    json_string("trace"));
+	json_object_set_new(json_array_get(json_object_get(kinds, "probes"), 1), "kind",
+			    json_string("log"));
+	json_object_set_new(json_array_get(json_object_get(kinds, "probes"), 1), "template",
+			    json_string("charge {amount"));
+	body = jga_test_status(a, kinds);
+	assert_non_null(body);
+	failed = json_object_get(body, "failed");
+	assert_string_equal(
+	    json_string_value(json_object_get(failure_of(failed, "prb_kind"), "code")), "bad_kind");
+	assert_string_equal(
+	    json_string_value(json_object_get(failure_of(failed, "prb_tmpl"), "code")),
+	    "bad_template");
+	json_decref(body);
+	json_decref(kinds);
+	jga_free(a);
+
+	/* jga_new names the instance "<host>:<pid>" */
+	a = jga_new("https://127.0.0.1:1", "svc", "jgk_test", NULL);
+	assert_non_null(a);
+	reply = json_pack("{s:I,s:[]}", "now", (json_int_t)now, "probes");
+	body = jga_test_status(a, reply);
+	char suffix[32];
+	snprintf(suffix, sizeof suffix, ":%ld", (long)getpid());
+	const char *name = json_string_value(json_object_get(body, "instance"));
+	assert_non_null(name);
+	assert_true(strlen(name) > strlen(suffix) && strlen(name) <= 128);
+	assert_string_equal(name + strlen(name) - strlen(suffix), suffix);
+	json_decref(body);
+	json_decref(reply);
+	jga_free(a);
+}
+
 int
 main(void)
 {
@@ -653,6 +791,7 @@ main(void)
 	    cmocka_unit_test(test_max_hits),	       cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_truncated_counted),  cmocka_unit_test(test_cpu_guard),
 	    cmocka_unit_test(test_cpu_guard_measured), cmocka_unit_test(test_log_message),
+	    cmocka_unit_test(test_status_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

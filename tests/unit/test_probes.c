@@ -183,7 +183,7 @@ listed(struct fixture *f, int64_t now, json_t **first)
 {
 	json_t *list = NULL, *agent = NULL;
 	char *const fields[] = {"email", NULL};
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, true, fields, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, true, fields, 0, &list), 0);
 	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", now, &agent), 0);
 	/* the engineer and the agent see the same probes */
 	assert_int_equal(json_array_size(list), json_array_size(agent));
@@ -313,7 +313,7 @@ events_listed(struct fixture *f, int64_t now, const char *id)
 	json_t *list = NULL, *agent = NULL, *row;
 	json_int_t n = -1;
 	size_t i;
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, false, NULL, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, false, NULL, 0, &list), 0);
 	json_array_foreach(list, i, row)
 	{
 		if (strcmp(json_string_value(json_object_get(row, "id")), id) == 0) {
@@ -392,7 +392,7 @@ test_probe_list_pages_past_dead_probes_up_to_its_cap(void **state)
 	for (int i = 0; i < JG_PROBE_LIST_MAX; i++)
 		probe(f, live, T0 + 3600, T0 + 12 + i % 3, 3600, p, &until);
 	assert_int_equal(listed(f, T0 + 30, NULL), JG_PROBE_LIST_MAX);
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 30, false, NULL, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 30, false, NULL, 0, &list), 0);
 	for (size_t i = 1; i < json_array_size(list); i++) {
 		json_t *a = json_array_get(list, i - 1), *b = json_array_get(list, i);
 		json_int_t ca = json_integer_value(json_object_get(a, "created_at"));
@@ -523,7 +523,7 @@ test_probe_limits_defaults_and_bounds(void **state)
 	grant(f, T0, 3600, g);
 	probe_limited(f, g, T0, "{\"max_hits\":7,\"max_depth\":2}", p);
 	json_t *list = NULL, *agent = NULL;
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, NULL, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, NULL, 0, &list), 0);
 	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", T0 + 1, &agent), 0);
 	json_t *shown[2] = {json_object_get(json_array_get(list, 0), "limits"),
 			    json_object_get(json_array_get(agent, 0), "limits")};
