@@ -177,8 +177,8 @@ static const char sql_insert[] =
     "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
     "sampling_rate, conditions, created_by, created_at, expires_at, max_hits, "
     "max_events_per_second, max_depth, max_string_bytes, max_collection_items, max_fields, "
-    "max_cpu_ms_per_second, rate_tokens, rate_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "max_cpu_ms_per_second, rate_tokens, rate_at, args) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 int
 jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
@@ -189,6 +189,9 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 	json_t *conds = json_object_get(p->spec, "conditions"), *none = json_array();
 	json_t *rate = json_object_get(p->spec, "sampling_rate");
 	char rnd[32], *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT), why[160];
+	/* a native probe's declared arguments (checked by the caller), NULL when none */
+	json_t *args = json_object_get(p->spec, "args");
+	char *args_text = args ? json_dumps(args, JSON_COMPACT) : NULL;
 	struct jg_probe_limits lim;
 	const char *bad;
 	int rc = JG_ESTORE;
@@ -198,7 +201,7 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 	*expires_at = now + json_integer_value(json_object_get(p->spec, "duration"));
 	if (*expires_at > p->grant_expires)
 		*expires_at = p->grant_expires; /* never outlives its grant */
-	if (conds_text == NULL) {
+	if (conds_text == NULL || (args != NULL && args_text == NULL)) {
 		rc = JG_ENOMEM;
 	} else if ((p->id != NULL && !jg_probe_id_valid(p->id)) ||
 		   /* the caller checked the spec: bad limits here are a bug, refused all the same
@@ -236,12 +239,17 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 					    (double)lim.max_events_per_second *
 						JG_PROBE_RATE_BURST_SECONDS);
 			jg_stmt_bind_int64(st, 20, now * 1000);
+			if (args_text != NULL)
+				jg_stmt_bind_text(st, 21, args_text);
+			else
+				jg_stmt_bind_null(st, 21);
 			rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 			jg_stmt_finish(st);
 		}
 		jg_store_release(s, conn);
 	}
 	free(conds_text);
+	free(args_text);
 	return rc;
 }
 
@@ -257,7 +265,7 @@ jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t now,
 #define CANDIDATE_COLS(extra)                                                                      \
 	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
 	"created_by, created_at, expires_at, max_hits, max_events_per_second, max_depth, "         \
-	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second" extra          \
+	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, args" extra    \
 	" FROM probes WHERE service = ? AND deleted_at IS NULL AND disabled_at IS NULL AND "       \
 	"expires_at > ? "
 #define CANDIDATE_FIRST "ORDER BY created_at, id LIMIT ?"
@@ -319,22 +327,27 @@ probe_row(struct jg_stmt *st, bool for_agent)
 	if (conds == NULL)
 		conds = json_array();
 	json_t *limits = row_limits(st, 10);
+	/* a native probe's declared arguments (column 17), listed only when it has them */
+	json_t *args = jg_stmt_column_is_null(st, 17)
+			   ? NULL
+			   : json_loads(jg_stmt_column_text(st, 17), 0, NULL);
 	if (for_agent)
-		return json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o}", "id",
+		return json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o,s:o*}", "id",
 				 jg_stmt_column_text(st, 0), "function", jg_stmt_column_text(st, 2),
 				 "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
 				 (int)jg_stmt_column_int64(st, 4), "sampling_rate",
 				 jg_stmt_column_double(st, 5), "conditions", conds, "expires_at",
-				 (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits);
+				 (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "args",
+				 args);
 	return json_pack(
-	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I}", "id", jg_stmt_column_text(st, 0),
-	    "grant", jg_stmt_column_text(st, 1), "function", jg_stmt_column_text(st, 2),
-	    "capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
-	    (int)jg_stmt_column_int64(st, 4), "sampling_rate", jg_stmt_column_double(st, 5),
-	    "conditions", conds, "created_by", jg_stmt_column_text(st, 7), "created_at",
-	    (json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
-	    (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
-	    (json_int_t)jg_stmt_column_int64(st, 17));
+	    "{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I,s:o*}", "id",
+	    jg_stmt_column_text(st, 0), "grant", jg_stmt_column_text(st, 1), "function",
+	    jg_stmt_column_text(st, 2), "capture_args", (int)jg_stmt_column_int64(st, 3),
+	    "capture_return", (int)jg_stmt_column_int64(st, 4), "sampling_rate",
+	    jg_stmt_column_double(st, 5), "conditions", conds, "created_by",
+	    jg_stmt_column_text(st, 7), "created_at", (json_int_t)jg_stmt_column_int64(st, 8),
+	    "expires_at", (json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
+	    (json_int_t)jg_stmt_column_int64(st, 18), "args", args);
 }
 
 /*
