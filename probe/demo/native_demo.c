@@ -51,7 +51,7 @@ main(void)
 	char line[1024], email[512];
 	long amount;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready %ld\n", (long)getpid());
 	while (fgets(line, sizeof line, stdin) != NULL) {
 		if (strncmp(line, "bench ", 6) == 0) {
@@ -62,9 +62,12 @@ main(void)
 			       probed);
 			continue;
 		}
-		email[0] = '\0';
-		if (sscanf(line, "%ld %511s", &amount, email) < 1)
+		char *end;
+		amount = strtol(line, &end, 10);
+		if (end == line)
 			continue;
+		end += strspn(end, " ");
+		snprintf(email, sizeof email, "%.*s", (int)strcspn(end, " \n"), end);
 		printf("charged %ld\n", charge(amount, email));
 	}
 	return 0;

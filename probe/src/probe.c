@@ -50,7 +50,7 @@
 
 #include "internal.h" /* the agent's limits parser (agent/src/capture.c) */
 #include "jitgate_probe.h"
-#include "jitgate_probe.skel.h"
+#include "skel.h"
 
 #define TRAP_NS		500 /* estimated cost of one trap (entry or return), docs/agents.md */
 #define MAX_BATCH	100
@@ -90,7 +90,7 @@ static struct {
 	const char *url, *service, *cacert, *instance, *target;
 	char *key;
 	int pid;
-	struct jitgate_probe *skel;
+	struct jp_bpf bpf;
 	struct ring_buffer *rb;
 	struct probe *probes[JP_MAX_SLOTS];
 	bool slot_used[JP_MAX_SLOTS];
@@ -112,9 +112,9 @@ static void __attribute__((format(printf, 1, 2))) logmsg(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("jitgate-probe: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	(void)fputs("jitgate-probe: ", stderr);
+	(void)vfprintf(stderr, fmt, ap);
+	(void)fputc('\n', stderr);
 	va_end(ap);
 }
 
@@ -241,7 +241,7 @@ detach(struct probe *p)
 	if (p->slot >= 0) {
 		struct jp_config off = {0};
 		__u32 k = (__u32)p->slot;
-		bpf_map__update_elem(g.skel->maps.jp_cfg, &k, sizeof k, &off, sizeof off, BPF_ANY);
+		bpf_map__update_elem(g.bpf.cfg, &k, sizeof k, &off, sizeof off, BPF_ANY);
 	}
 	if (p->state == ATTACHED)
 		p->state = STOPPED;
@@ -256,7 +256,7 @@ fail(struct probe *p, const char *code, const char *fmt, ...)
 	p->state = FAILED;
 	snprintf(p->code, sizeof p->code, "%s", code);
 	va_start(ap, fmt);
-	vsnprintf(p->message, sizeof p->message, fmt, ap);
+	(void)vsnprintf(p->message, sizeof p->message, fmt, ap);
 	va_end(ap);
 	logmsg("probe %s (%s): %s: %s", p->id, p->function, code, p->message);
 }
@@ -460,25 +460,24 @@ attach(struct probe *p, const json_t *j)
 		fail(p, "target_unreadable", "%s cannot be read as an ELF file", g.target);
 		return;
 	}
-	if (bpf_map__update_elem(g.skel->maps.jp_counters, &k, sizeof k, &zero, sizeof zero,
-				 BPF_ANY) != 0 ||
-	    bpf_map__update_elem(g.skel->maps.jp_cfg, &k, sizeof k, &cfg, sizeof cfg, BPF_ANY) !=
-		0) {
+	if (bpf_map__update_elem(g.bpf.counters, &k, sizeof k, &zero, sizeof zero, BPF_ANY) != 0 ||
+	    bpf_map__update_elem(g.bpf.cfg, &k, sizeof k, &cfg, sizeof cfg, BPF_ANY) != 0) {
 		fail(p, "attach_failed", "the BPF maps cannot be written");
 		return;
 	}
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = p->function, .bpf_cookie = k);
-	p->entry = bpf_program__attach_uprobe_opts(g.skel->progs.jp_entry, g.pid > 0 ? g.pid : -1,
-						   g.target, 0, &uo);
+	/* what LIBBPF_OPTS() makes, spelled out (cppcheck cannot expand it) */
+	struct bpf_uprobe_opts uo = {.sz = sizeof uo, .func_name = p->function, .bpf_cookie = k};
+	p->entry =
+	    bpf_program__attach_uprobe_opts(g.bpf.entry, g.pid > 0 ? g.pid : -1, g.target, 0, &uo);
 	if (p->entry == NULL) {
 		fail(p, "attach_failed", "uprobe on '%s': %s", p->function, strerror(errno));
 		return;
 	}
 	if (p->capture_return) {
-		LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = p->function, .bpf_cookie = k,
-			    .retprobe = true);
-		p->ret = bpf_program__attach_uprobe_opts(g.skel->progs.jp_return,
-							 g.pid > 0 ? g.pid : -1, g.target, 0, &ro);
+		struct bpf_uprobe_opts ro = {
+		    .sz = sizeof ro, .func_name = p->function, .bpf_cookie = k, .retprobe = true};
+		p->ret = bpf_program__attach_uprobe_opts(g.bpf.ret, g.pid > 0 ? g.pid : -1,
+							 g.target, 0, &ro);
 		if (p->ret == NULL) {
 			fail(p, "attach_failed", "uretprobe on '%s': %s", p->function,
 			     strerror(errno));
@@ -566,8 +565,11 @@ str_value(const char *s, int n, bool cut)
 	json_t *v = json_stringn(s, (size_t)n);
 	if (v != NULL)
 		return v;
-	for (int i = 0; i < n; i++)
-		tmp[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	for (int i = 0; i < n; i++) {
+		tmp[i] = s[i];
+		if ((unsigned char)s[i] >= 0x80)
+			tmp[i] = '?';
+	}
 	return json_stringn(tmp, (size_t)n);
 }
 
@@ -703,8 +705,7 @@ guard(double seconds)
 		if (p == NULL || p->state != ATTACHED)
 			continue;
 		key = (__u32)p->slot;
-		if (bpf_map__lookup_elem(g.skel->maps.jp_counters, &key, sizeof key, &k, sizeof k,
-					 0) != 0)
+		if (bpf_map__lookup_elem(g.bpf.counters, &key, sizeof key, &k, sizeof k, 0) != 0)
 			continue;
 		uint64_t traps = k.entries + k.returns;
 		if (k.drops > p->drops) {
@@ -880,7 +881,7 @@ read_key(const char *path)
 	if (f == NULL)
 		return NULL;
 	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
+	(void)fclose(f);
 	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
@@ -892,9 +893,10 @@ read_key(const char *path)
 static void
 usage(void)
 {
-	fputs("usage: jitgate-probe --url URL --service NAME --key-file FILE [--cacert PEM]\n"
-	      "                     (--target EXECUTABLE | --pid PID) [--instance NAME] [-v]\n",
-	      stderr);
+	(void)fputs(
+	    "usage: jitgate-probe --url URL --service NAME --key-file FILE [--cacert PEM]\n"
+	    "                     (--target EXECUTABLE | --pid PID) [--instance NAME] [-v]\n",
+	    stderr);
 	exit(2);
 }
 
@@ -961,23 +963,22 @@ main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(libbpf_log);
-	g.skel = jitgate_probe__open_and_load();
-	if (g.skel == NULL) {
+	if (jp_bpf_load(&g.bpf) != 0) {
 		logmsg("cannot load the BPF program (needs root, or CAP_BPF and CAP_PERFMON): %s",
 		       strerror(errno));
 		return 1;
 	}
-	g.rb = ring_buffer__new(bpf_map__fd(g.skel->maps.jp_events), on_event, NULL, NULL);
+	g.rb = ring_buffer__new(bpf_map__fd(g.bpf.events), on_event, NULL, NULL);
 	if (g.rb == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		logmsg("cannot set up the ring buffer or libcurl");
-		jitgate_probe__destroy(g.skel);
+		jp_bpf_unload();
 		return 1;
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
 	logmsg("watching %s%s for service %s", g.target, g.pid > 0 ? " (one pid)" : "", g.service);
 
 	struct timespec next_poll, last_guard;
@@ -1026,7 +1027,7 @@ main(int argc, char **argv)
 		}
 	remove_all();
 	ring_buffer__free(g.rb);
-	jitgate_probe__destroy(g.skel);
+	jp_bpf_unload();
 	printf("{\"posted\":%lu,\"refused\":%lu,\"lost\":%lu,\"kernel_drops\":%lu,\"polls_ok\":%lu,"
 	       "\"polls_failed\":%lu,\"cpu_disabled\":%lu}\n",
 	       g.posted, g.refused, g.lost, g.kernel_drops, g.polls_ok, g.polls_failed,
