@@ -18,8 +18,11 @@
  *
  * The CPU guard cannot time a trap from here: it counts them (entry and
  * return, every call of the function whatever the conditions) and charges
- * TRAP_NS each, once a second; a probe over max_cpu_ms_per_second is
- * detached and reported (POST …/disable {reason:"cpu"}).
+ * each the cost of a trap measured at start-up on this host (calibrate():
+ * a uprobe and a uretprobe on a function of the daemon itself, timed with
+ * the thread's CPU clock), once a second; a probe over
+ * max_cpu_ms_per_second is detached and reported (POST …/disable
+ * {reason:"cpu"}).
  *
  * Nothing is pinned: the links die with the process, so a daemon killed
  * with SIGKILL leaves no uprobe behind; SIGTERM/SIGINT detach everything
@@ -52,7 +55,10 @@
 #include "jitgate_probe.h"
 #include "skel.h"
 
-#define TRAP_NS		500 /* estimated cost of one trap (entry or return), docs/agents.md */
+#define TRAP_NS_DEFAULT 1000 /* a trap's cost when it cannot be measured (docs/agents.md) */
+#define TRAP_NS_MIN	500  /* never charged less */
+#define CALIBRATE_CALLS 2000
+#define CALIBRATE_SLOT	(JP_MAX_SLOTS - 1) /* never a probe's: its config stays inactive */
 #define MAX_BATCH	100
 #define MAX_QUEUE	1000
 #define MAX_REPLY	(1024 * 1024)
@@ -94,6 +100,7 @@ static struct {
 	struct ring_buffer *rb;
 	struct probe *probes[JP_MAX_SLOTS];
 	bool slot_used[JP_MAX_SLOTS];
+	double trap_ns; /* the measured cost of one trap */
 	unsigned long posted, refused, lost, kernel_drops, polls_ok, polls_failed, cpu_disabled;
 	bool verbose;
 } g;
@@ -496,7 +503,7 @@ probe_new(const json_t *j, const struct timespec *deadline)
 	struct probe *p;
 	int slot = -1;
 
-	for (int s = 0; s < JP_MAX_SLOTS && slot < 0; s++)
+	for (int s = 0; s < CALIBRATE_SLOT && slot < 0; s++)
 		if (!g.slot_used[s])
 			slot = s;
 	if (id == NULL || fn == NULL || slot < 0 || (p = calloc(1, sizeof *p)) == NULL)
@@ -716,7 +723,7 @@ guard(double seconds)
 			g.kernel_drops += k.drops - p->drops;
 			p->drops = k.drops;
 		}
-		double ms = (double)(traps - p->traps) * TRAP_NS / 1e6 / seconds;
+		double ms = (double)(traps - p->traps) * g.trap_ns / 1e6 / seconds;
 		p->traps = traps;
 		if (k.hits >= (uint64_t)p->lim.max_hits) {
 			logmsg("probe %s reached max_hits (%ld): detached", p->id, p->lim.max_hits);
@@ -871,6 +878,72 @@ poll_once(long *backoff)
 
 /* ---- main -------------------------------------------------------------------- */
 
+/* The function calibrate() probes: kept out of line and not folded away. */
+__attribute__((noinline, used)) long jp_calibrate_target(long x);
+__attribute__((noinline, used)) long
+jp_calibrate_target(long x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x + 1;
+}
+
+/* called through this pointer, so that the compiler calls the symbol itself, never a clone */
+static long (*volatile calibrate_fn)(long) = jp_calibrate_target;
+
+static double
+thread_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+/*
+ * The cost of one trap on this host: jp_calibrate_target() called
+ * CALIBRATE_CALLS times with a uprobe and a uretprobe of the BPF program
+ * attached (its slot inactive: it counts and returns, as it does for every
+ * call that does not match), less the same calls unprobed, halved; each
+ * the least of three rounds.  The thread's CPU clock includes the kernel's
+ * work for the traps and not the time the thread was preempted.
+ */
+static double
+calibrate(void)
+{
+	char self[PATH_MAX];
+	struct bpf_link *in = NULL, *out = NULL;
+	struct bpf_uprobe_opts o = {
+	    .sz = sizeof o, .func_name = "jp_calibrate_target", .bpf_cookie = CALIBRATE_SLOT};
+	struct bpf_uprobe_opts r = {.sz = sizeof r,
+				    .func_name = "jp_calibrate_target",
+				    .bpf_cookie = CALIBRATE_SLOT,
+				    .retprobe = true};
+	double bare = -1, probed = -1;
+	volatile long sink = 0;
+
+	if (realpath("/proc/self/exe", self) == NULL)
+		return -1;
+	for (int round = 0; round < 6; round++) {
+		if (round == 3 &&
+		    ((in = bpf_program__attach_uprobe_opts(g.bpf.entry, getpid(), self, 0, &o)) ==
+			 NULL ||
+		     (out = bpf_program__attach_uprobe_opts(g.bpf.ret, getpid(), self, 0, &r)) ==
+			 NULL))
+			break;
+		double t0 = thread_ns();
+		for (int i = 0; i < CALIBRATE_CALLS; i++)
+			sink = calibrate_fn(sink);
+		double t = thread_ns() - t0;
+		double *least = round < 3 ? &bare : &probed;
+		if (*least < 0 || t < *least)
+			*least = t;
+	}
+	double best = probed < 0 ? -1 : (probed - bare) / (2.0 * CALIBRATE_CALLS);
+	bpf_link__destroy(in);
+	bpf_link__destroy(out);
+	return best;
+}
+
 static char *
 read_key(const char *path)
 {
@@ -968,6 +1041,16 @@ main(int argc, char **argv)
 		       strerror(errno));
 		return 1;
 	}
+	g.trap_ns = calibrate();
+	if (g.trap_ns < 0) {
+		logmsg("cannot measure a trap's cost (is jitgate-probe stripped?): %d ns assumed",
+		       TRAP_NS_DEFAULT);
+		g.trap_ns = TRAP_NS_DEFAULT;
+	} else {
+		logmsg("a trap costs %.0f ns of the probed thread's CPU here", g.trap_ns);
+	}
+	if (g.trap_ns < TRAP_NS_MIN)
+		g.trap_ns = TRAP_NS_MIN;
 	g.rb = ring_buffer__new(bpf_map__fd(g.bpf.events), on_event, NULL, NULL);
 	if (g.rb == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		logmsg("cannot set up the ring buffer or libcurl");

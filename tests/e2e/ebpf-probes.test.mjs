@@ -70,12 +70,14 @@ describe('jitgate-probe: eBPF uprobes on an unmodified native program', () => {
     const p = spawn(path, [], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     const waiters = [];
+    const benches = [];
     p.stdout.on('data', (d) => {
       out += d;
       let i;
       while ((i = out.indexOf('\n')) >= 0) {
         const line = out.slice(0, i);
         out = out.slice(i + 1);
+        if (line.startsWith('{')) { benches.push(JSON.parse(line)); continue; } // a bench's result
         const w = waiters.shift();
         if (w) w(line);
       }
@@ -85,6 +87,7 @@ describe('jitgate-probe: eBPF uprobes on an unmodified native program', () => {
     return {
       proc: p,
       ready,
+      benches,
       async call(amount, note) {
         const answer = next();
         p.stdin.write(`${amount} ${note}\n`);
@@ -269,7 +272,7 @@ describe('jitgate-probe: eBPF uprobes on an unmodified native program', () => {
     copyFileSync(demoPath, stripped);
     const s = spawnSync('strip', ['-s', stripped], { encoding: 'utf8' });
     assert.equal(s.status, 0, s.stderr);
-    const d = await deploy({ function: 'charge', capture_args: true, duration: 6, args: ARGS });
+    const d = await deploy({ function: 'charge', capture_args: true, duration: 10, args: ARGS });
     assert.equal(d.status, 201, d.body);
     const u = await deploy({ function: 'no_such_function', duration: 60 });
     assert.equal(u.status, 201, u.body);
@@ -287,13 +290,86 @@ describe('jitgate-probe: eBPF uprobes on an unmodified native program', () => {
       assert.match(probe.stderr, new RegExp(`probe ${u.json.id} \\(no_such_function\\): symbol_not_found: .*native_demo defines no function named 'no_such_function'`));
       await until('attached', () => uprobesOn(demoPath).length === 1);
       // the deadline (expires_at - 1 s on the local clock) detaches it without a poll
-      await until('detached at the end', () => uprobesOn(demoPath).length === 0, 8000);
+      await until('detached at the end', () => uprobesOn(demoPath).length === 0, 12000);
       // (the log line may still be in the pipe when the kernel already shows the detach)
       await until('the deadline logged', () => new RegExp(`probe ${d.json.id} reached its deadline: detached`).test(probe.stderr), 2000);
     } finally {
       probe.proc.kill('SIGTERM');
       await probe.exited;
     }
+  });
+
+  test('sampling, the rate window and the CPU guard, in the kernel', async (t) => {
+    // sampling 0.5 over 300 matching calls spread so that no second holds more than the rate
+    const sp = await deploy({ function: 'charge', capture_args: true, duration: 600, args: ARGS, sampling_rate: 0.5,
+      limits: { max_hits: 10000, max_events_per_second: 100 } });
+    assert.equal(sp.status, 201, sp.body);
+    let probe = startProbe(demoPath);
+    try {
+      await until('attached', () => uprobesOn(demoPath).length === 1);
+      for (let chunk = 0; chunk < 6; chunk++) {
+        for (let i = 0; i < 50; i++) await demo.call(1, 's');
+        await sleep(1050);
+      }
+      await sleep(1500);
+      const n = stored(sp.json.id);
+      // binomial(300, 0.5): within 5 sigma of 150
+      assert.ok(Math.abs(n - 150) <= 5 * Math.sqrt(75), `sampled ${n} of 300`);
+      t.diagnostic(`sampling 0.5: ${n} of 300 calls`);
+    } finally {
+      probe.proc.kill('SIGTERM');
+      await probe.exited;
+    }
+    const rm = await withToken('DELETE', `/v1/services/${SVC}/probes/${sp.json.id}`);
+    assert.equal(rm.status, 200, rm.body);
+
+    // 1,000 calls at once against a rate of 10 a second: one window's worth (two if the burst
+    // straddles a second); the CPU budget at its most (100 ms a second) lets the traps through
+    const rp = await deploy({ function: 'charge', capture_args: true, capture_return: true, duration: 600, args: ARGS,
+      limits: { max_hits: 10000, max_events_per_second: 10, max_cpu_ms_per_second: 100 } });
+    assert.equal(rp.status, 201, rp.body);
+    probe = startProbe(demoPath);
+    try {
+      await until('attached', () => uprobesOn(demoPath).length === 2);
+      demo.proc.stdin.write('bench 1000\n');
+      await until('the bench', () => demo.benches.length === 1);
+      await sleep(2000);
+      const n = stored(rp.json.id);
+      assert.ok(n >= 10 && n <= 20, `the rate window let ${n} of 1000 calls through`);
+      assert.equal(uprobesOn(demoPath).length, 2, 'within its CPU budget the probe stays');
+    } finally {
+      probe.proc.kill('SIGTERM');
+      await probe.exited;
+    }
+    const rm2 = await withToken('DELETE', `/v1/services/${SVC}/probes/${rp.json.id}`);
+    assert.equal(rm2.status, 200, rm2.body);
+    // 50,000 calls with their returns: 100,000 traps, at no less than 0.5 us each (the daemon charges
+    // what it measured at start-up) far over the default 5 ms a second, so the guard detaches the
+    // probe and jitgate disables it (reason cpu)
+    const cp = await deploy({ function: 'charge', capture_return: true, duration: 600 });
+    assert.equal(cp.status, 201, cp.body);
+    probe = startProbe(demoPath);
+    try {
+      await until('attached', () => uprobesOn(demoPath).length === 2);
+      assert.match(probe.stderr, /a trap costs \d+ ns of the probed thread's CPU here/);
+      demo.proc.stdin.write('bench 50000\n');
+      await until('the CPU guard detaches', () => uprobesOn(demoPath).length === 0, 20000);
+      await until('the cpu report logged', () => new RegExp(`probe ${cp.json.id} costs about [0-9.]+ ms/s of traps \\(max 5\\): detached`).test(probe.stderr), 2000);
+      await until('the probe disabled (cpu)', async () => {
+        const r = await withToken('GET', `/v1/services/${SVC}/probes`);
+        return !r.json.probes.some((p) => p.id === cp.json.id);
+      }, 5000);
+      assert.equal(jg.db.count('probes', "id = ? AND disabled_reason = 'cpu'", [cp.json.id]), 1);
+      await until('the bench', () => demo.benches.length === 2, 60000);
+    } finally {
+      probe.proc.kill('SIGTERM');
+      const ex = await probe.exited;
+      assert.equal(ex.code, 0, probe.stderr);
+      assert.equal(JSON.parse(probe.stdout.trim()).cpu_disabled, 1, probe.stdout + probe.stderr);
+    }
+    assert.equal(demo.benches.length, 2, 'both benches ran');
+    t.diagnostic(`bench under the probe (entry + return): ${JSON.stringify(demo.benches[1])}`);
+    await demo.call(0, 'after'); // the demo still answers, unprobed
   });
 
   test('revoking the grant detaches at the next poll', async () => {
