@@ -18,9 +18,9 @@
  *
  * The CPU guard cannot time a trap from here: it counts them (entry and
  * return, every call of the function whatever the conditions) and charges
- * each the cost of a trap measured at start-up on this host (calibrate():
- * a uprobe and a uretprobe on a function of the daemon itself, timed with
- * the thread's CPU clock), once a second; a probe over
+ * each the cost of its kind of trap measured at start-up on this host
+ * (calibrate(): a uprobe and a uretprobe on a function of the daemon
+ * itself, timed with the thread's CPU clock), once a second; a probe over
  * max_cpu_ms_per_second is detached and reported (POST …/disable
  * {reason:"cpu"}).
  *
@@ -86,9 +86,9 @@ struct probe {
 	struct bpf_link *entry, *ret;
 	json_t *queue;
 	struct timespec queued_at;
-	uint64_t traps; /* at the last CPU check */
-	uint64_t drops; /* the BPF side's drops, at the last check */
-	bool ended;	/* its deadline passed: never attached again */
+	uint64_t entries, returns; /* traps at the last CPU check */
+	uint64_t drops;		   /* the BPF side's drops, at the last check */
+	bool ended;		   /* its deadline passed: never attached again */
 	char code[32], message[256];
 };
 
@@ -100,7 +100,7 @@ static struct {
 	struct ring_buffer *rb;
 	struct probe *probes[JP_MAX_SLOTS];
 	bool slot_used[JP_MAX_SLOTS];
-	double trap_ns; /* the measured cost of one trap */
+	double entry_ns, return_ns; /* the measured cost of an entry and a return trap */
 	unsigned long posted, refused, lost, kernel_drops, polls_ok, polls_failed, cpu_disabled;
 	bool verbose;
 } g;
@@ -714,7 +714,10 @@ guard(double seconds)
 		key = (__u32)p->slot;
 		if (bpf_map__lookup_elem(g.bpf.counters, &key, sizeof key, &k, sizeof k, 0) != 0)
 			continue;
-		uint64_t traps = k.entries + k.returns;
+		double cost = (double)(k.entries - p->entries) * g.entry_ns +
+			      (double)(k.returns - p->returns) * g.return_ns;
+		p->entries = k.entries;
+		p->returns = k.returns;
 		if (k.drops > p->drops) {
 			logmsg(
 			    "probe %s: %llu events lost in the kernel (ring buffer or return map "
@@ -723,8 +726,7 @@ guard(double seconds)
 			g.kernel_drops += k.drops - p->drops;
 			p->drops = k.drops;
 		}
-		double ms = (double)(traps - p->traps) * g.trap_ns / 1e6 / seconds;
-		p->traps = traps;
+		double ms = cost / 1e6 / seconds;
 		if (k.hits >= (uint64_t)p->lim.max_hits) {
 			logmsg("probe %s reached max_hits (%ld): detached", p->id, p->lim.max_hits);
 			flush(p, true);
@@ -900,15 +902,18 @@ thread_ns(void)
 }
 
 /*
- * The cost of one trap on this host: jp_calibrate_target() called
- * CALIBRATE_CALLS times with a uprobe and a uretprobe of the BPF program
- * attached (its slot inactive: it counts and returns, as it does for every
- * call that does not match), less the same calls unprobed, halved; each
- * the least of three rounds.  The thread's CPU clock includes the kernel's
- * work for the traps and not the time the thread was preempted.
+ * The cost of the traps on this host: jp_calibrate_target() called
+ * CALIBRATE_CALLS times unprobed, with a uprobe of the BPF program, then
+ * with a uretprobe as well (its slot inactive: it counts and returns, as it
+ * does for every call that does not match); each the least of three rounds.
+ * An entry trap that single-steps the function's first instruction costs
+ * far more than a return trap on some hosts (a virtual machine's debug
+ * exceptions), so each kind is measured and charged on its own.  The
+ * thread's CPU clock includes the kernel's work for the traps and not the
+ * time the thread was preempted.  Returns 0, or -1 when it cannot measure.
  */
-static double
-calibrate(void)
+static int
+calibrate(double *entry_ns, double *return_ns)
 {
 	char self[PATH_MAX];
 	struct bpf_link *in = NULL, *out = NULL;
@@ -918,30 +923,34 @@ calibrate(void)
 				    .func_name = "jp_calibrate_target",
 				    .bpf_cookie = CALIBRATE_SLOT,
 				    .retprobe = true};
-	double bare = -1, probed = -1;
+	double least[3] = {-1, -1, -1}; /* unprobed, entry, entry + return */
 	volatile long sink = 0;
+	int rc = -1;
 
 	if (realpath("/proc/self/exe", self) == NULL)
 		return -1;
-	for (int round = 0; round < 6; round++) {
-		if (round == 3 &&
-		    ((in = bpf_program__attach_uprobe_opts(g.bpf.entry, getpid(), self, 0, &o)) ==
-			 NULL ||
-		     (out = bpf_program__attach_uprobe_opts(g.bpf.ret, getpid(), self, 0, &r)) ==
-			 NULL))
+	for (int round = 0; round < 9; round++) {
+		if (round == 3 && (in = bpf_program__attach_uprobe_opts(g.bpf.entry, getpid(), self,
+									0, &o)) == NULL)
+			break;
+		if (round == 6 && (out = bpf_program__attach_uprobe_opts(g.bpf.ret, getpid(), self,
+									 0, &r)) == NULL)
 			break;
 		double t0 = thread_ns();
 		for (int i = 0; i < CALIBRATE_CALLS; i++)
 			sink = calibrate_fn(sink);
 		double t = thread_ns() - t0;
-		double *least = round < 3 ? &bare : &probed;
-		if (*least < 0 || t < *least)
-			*least = t;
+		if (least[round / 3] < 0 || t < least[round / 3])
+			least[round / 3] = t;
 	}
-	double best = probed < 0 ? -1 : (probed - bare) / (2.0 * CALIBRATE_CALLS);
+	if (least[2] >= 0) {
+		*entry_ns = (least[1] - least[0]) / CALIBRATE_CALLS;
+		*return_ns = (least[2] - least[1]) / CALIBRATE_CALLS;
+		rc = 0;
+	}
 	bpf_link__destroy(in);
 	bpf_link__destroy(out);
-	return best;
+	return rc;
 }
 
 static char *
@@ -1041,16 +1050,18 @@ main(int argc, char **argv)
 		       strerror(errno));
 		return 1;
 	}
-	g.trap_ns = calibrate();
-	if (g.trap_ns < 0) {
-		logmsg("cannot measure a trap's cost (is jitgate-probe stripped?): %d ns assumed",
-		       TRAP_NS_DEFAULT);
-		g.trap_ns = TRAP_NS_DEFAULT;
-	} else {
-		logmsg("a trap costs %.0f ns of the probed thread's CPU here", g.trap_ns);
+	if (calibrate(&g.entry_ns, &g.return_ns) != 0) {
+		logmsg(
+		    "cannot measure what a trap costs (is jitgate-probe stripped?): %d ns assumed",
+		    TRAP_NS_DEFAULT);
+		g.entry_ns = g.return_ns = TRAP_NS_DEFAULT;
 	}
-	if (g.trap_ns < TRAP_NS_MIN)
-		g.trap_ns = TRAP_NS_MIN;
+	if (g.entry_ns < TRAP_NS_MIN)
+		g.entry_ns = TRAP_NS_MIN;
+	if (g.return_ns < TRAP_NS_MIN)
+		g.return_ns = TRAP_NS_MIN;
+	logmsg("the probed thread's CPU per trap here: %.0f ns on entry, %.0f ns on return",
+	       g.entry_ns, g.return_ns);
 	g.rb = ring_buffer__new(bpf_map__fd(g.bpf.events), on_event, NULL, NULL);
 	if (g.rb == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		logmsg("cannot set up the ring buffer or libcurl");

@@ -105,7 +105,8 @@ describe('jitgate-probe: eBPF uprobes on an unmodified native program', () => {
     const r = { proc: p, stdout: '', stderr: '' };
     p.stdout.on('data', (d) => { r.stdout += d; });
     p.stderr.on('data', (d) => { r.stderr += d; });
-    r.exited = new Promise((ok) => p.on('exit', (code, signal) => ok({ code, signal })));
+    // 'close': the process exited and its stdout and stderr were read to the end
+    r.exited = new Promise((ok) => p.on('close', (code, signal) => ok({ code, signal })));
     return r;
   }
 
@@ -351,7 +352,7 @@ describe('jitgate-probe: eBPF uprobes on an unmodified native program', () => {
     probe = startProbe(demoPath);
     try {
       await until('attached', () => uprobesOn(demoPath).length === 2);
-      assert.match(probe.stderr, /a trap costs \d+ ns of the probed thread's CPU here/);
+      assert.match(probe.stderr, /the probed thread's CPU per trap here: \d+ ns on entry, \d+ ns on return/);
       demo.proc.stdin.write('bench 50000\n');
       await until('the CPU guard detaches', () => uprobesOn(demoPath).length === 0, 20000);
       await until('the cpu report logged', () => new RegExp(`probe ${cp.json.id} costs about [0-9.]+ ms/s of traps \\(max 5\\): detached`).test(probe.stderr), 2000);
