@@ -92,8 +92,9 @@ int jg_probe_create(struct jg_store *s, const struct jg_probe_new *p, int64_t no
 /*
  * The live probes of service at now, oldest first, at most JG_PROBE_LIST_MAX:
  * *probes = [{id, grant, function, capture_args, capture_return,
- * sampling_rate, conditions, created_by, created_at, expires_at, limits, events}]
- * (caller decrefs), events being the number of its events stored now.  With redact, the values of
+ * sampling_rate, conditions, created_by, created_at, expires_at, limits, events, args?}]
+ * (caller decrefs), events being the number of its events stored now, args a native probe's
+ * declared arguments (absent when it has none).  With redact, the values of
  * conditions on personal data (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store);
  * JG_ENOMEM (a list that could not be redacted is not returned).
  */
@@ -102,8 +103,8 @@ int jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, boo
 
 /*
  * What an agent of service runs at now: its live probes as [{id, function,
- * capture_args, capture_return, sampling_rate, conditions, expires_at, limits}]
- * (caller decrefs).  0 or JG_EUNAVAIL.
+ * capture_args, capture_return, sampling_rate, conditions, expires_at, limits, args?}]
+ * (caller decrefs; args as deployed, absent when none).  0 or JG_EUNAVAIL.
  */
 int jg_probe_live_for_agent(struct jg_store *s, const char *service, int64_t now, json_t **probes);
 
