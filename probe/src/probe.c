@@ -350,7 +350,7 @@ static int
 arg_named(const struct probe *p, const char *field)
 {
 	for (int i = 0; i < JP_MAX_ARGS; i++) {
-		char pos[4];
+		char pos[12];
 		snprintf(pos, sizeof pos, "%d", i);
 		if (p->args[i].type != JP_NONE &&
 		    (strcmp(p->args[i].name, field) == 0 || strcmp(pos, field) == 0))

@@ -13,7 +13,7 @@ import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
 
 const SVC = 'payment-gateway'; // a service the default policies cover
 const INC = 'INC-5150 double charges on the native ledger';
-const PROBE_BIN = join(ROOT, 'build', 'jitgate-probe');
+const PROBE_BIN = process.env.JG_PROBE_BIN ?? join(ROOT, 'build', 'jitgate-probe'); // a sanitizer build may stand in
 const DEMO_BIN = join(ROOT, 'build', 'native_demo');
 const BPFTOOL = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
 const ARGS = [{ index: 0, name: 'amount', type: 'i64' }, { index: 1, name: 'note', type: 'str' }];
