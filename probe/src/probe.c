@@ -705,6 +705,8 @@ flush(struct probe *p, bool force)
 static void
 guard(double seconds)
 {
+	/* what the ring buffer holds first: a probe detached below takes no event after */
+	(void)ring_buffer__consume(g.rb);
 	for (size_t i = 0; i < JP_MAX_SLOTS; i++) {
 		struct probe *p = g.probes[i];
 		struct jp_counters k;
