@@ -913,9 +913,9 @@ static const struct jg_store_table probe_tables[] = {
 		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at, "
 		   "max_hits, max_events_per_second, max_depth, max_string_bytes, "
 		   "max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, rate_at, "
-		   "disabled_at, disabled_reason",
-		   "ttttiirttiiiiiiiiiiriit", "id",
-		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+		   "disabled_at, disabled_reason, args",
+		   "ttttiirttiiiiiiiiiiriitt", "id",
+		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
 		   "?, ?, ?, ?, ?"),
 };
