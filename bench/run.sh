@@ -13,7 +13,7 @@
 #
 # Environment: BENCH_SECONDS (10), BENCH_RUNS (3: the median is reported), BENCH_WARMUP (1),
 # BENCH_THREADS (1), BENCH_EVENT_THREADS (jitgate's limits.event_threads; 0 = its default),
-# BENCH_CONNECTIONS (32), BENCH_SECTIONS ("http guard guard_history guard_pg audit audit_pg tokens telemetry web_logs agent"), BENCH_OUT (bench/out),
+# BENCH_CONNECTIONS (32), BENCH_SECTIONS ("http guard guard_history guard_pg audit audit_pg tokens telemetry web_logs agent uprobe"), BENCH_OUT (bench/out),
 # BENCH_GUARD_ENTRIES (1000000: the large log of guard_history; its goal is stated at 10000000),
 # BENCH_AGENT_ROUNDS (7: rounds of the agent section), BENCH_NGINX_WORKERS (auto), BENCH_KEEP_TMP=1 keeps the temporary directory (logs, wrk output).
 set -euo pipefail
@@ -27,7 +27,7 @@ export BENCH_THREADS=${BENCH_THREADS:-1}
 export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-32}
 export BENCH_OUT=${BENCH_OUT:-$REPO/bench/out}
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || read -r -a sections <<<"${BENCH_SECTIONS:-http guard guard_history guard_pg audit audit_pg tokens telemetry web_logs agent}"
+[ ${#sections[@]} -gt 0 ] || read -r -a sections <<<"${BENCH_SECTIONS:-http guard guard_history guard_pg audit audit_pg tokens telemetry web_logs agent uprobe}"
 for s in "${sections[@]}"; do
   [ -x "$REPO/bench/$s.sh" ] || bench_die "no benchmark section bench/$s.sh"
 done

@@ -12,12 +12,15 @@ debs=(
   nodejs chromium
   faketime valgrind
   clang-14 libclang-rt-14-dev
+  libbpf-dev bpftool
   clang-format cppcheck clang-tidy
   libpq-dev postgresql-15 postgresql-contrib
 )
 # faketime: the clock-step fault tests (tests/e2e/faults.test.mjs) run jitgate under libfaketime.
 # valgrind: a start-up failure test there runs jitgate under helgrind (locks destroyed uninitialised).
 # clang-14 and libclang-rt-14-dev: the libFuzzer targets of fuzz/ (make fuzz, and briefly make test).
+# libbpf-dev and bpftool (with clang-14): jitgate-probe, whose BPF program is compiled with clang -target bpf
+# against the kernel's BTF and embedded through a bpftool skeleton at build time (probe/, docs/agents.md).
 # clang-format, cppcheck and clang-tidy (14, with clang-14): make lint, the first step of make test.
 # libpq-dev: the PostgreSQL store (src/store/store_pg.c) links libpq.  postgresql-15 and postgresql-contrib:
 # the server binaries and the postgres system user for the throwaway clusters the tests start

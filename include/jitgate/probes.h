@@ -117,20 +117,21 @@ int jg_probe_budget_read(struct jg_store *s, const char *grant, json_t **out);
 /*
  * The live probes of service at now, oldest first, at most JG_PROBE_LIST_MAX:
  * *probes = [{id, grant, function, capture_args, capture_return,
- * sampling_rate, conditions, created_by, created_at, expires_at, limits, events, status}]
- * (caller decrefs), events being the number of its events stored now, status where agent
- * instances that reported since status_since installed it or failed to (probe_status.h,
- * jg_probe_status_attach).  With redact, the values of conditions on personal data
- * (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store); JG_ENOMEM (a list that
- * could not be redacted is not returned).
+ * sampling_rate, conditions, created_by, created_at, expires_at, limits, events, kind,
+ * template?, args?, status}] (caller decrefs), events being the number of its events stored now,
+ * template a log probe's, args a native probe's declared arguments (each absent when it has
+ * none), status where agent instances that reported since status_since installed it or failed
+ * to (probe_status.h, jg_probe_status_attach).  With redact, the values of conditions on
+ * personal data (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store); JG_ENOMEM (a
+ * list that could not be redacted is not returned).
  */
 int jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, bool redact,
 		       char *const *sensitive_fields, int64_t status_since, json_t **probes);
 
 /*
  * What an agent of service runs at now: its live probes as [{id, function,
- * capture_args, capture_return, sampling_rate, conditions, expires_at, limits}]
- * (caller decrefs).  0 or JG_EUNAVAIL.
+ * capture_args, capture_return, sampling_rate, conditions, expires_at, limits, args?}]
+ * (caller decrefs; args as deployed, absent when none).  0 or JG_EUNAVAIL.
  */
 int jg_probe_live_for_agent(struct jg_store *s, const char *service, int64_t now, json_t **probes);
 

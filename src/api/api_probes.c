@@ -2,7 +2,8 @@
  * api_probes.c - dynamic probes behind the guard (capability deploy-probe).
  *
  *   POST   /v1/services/{svc}/probes        deploy {function, capture_args, capture_return,
- *                                            sampling_rate, duration, conditions, limits}
+ *                                            sampling_rate, duration, conditions, limits,
+ *                                            args}
  *   GET    /v1/services/{svc}/probes        the live probes of the service
  *   DELETE /v1/services/{svc}/probes/{id}   remove one
  *
@@ -21,6 +22,7 @@
  * shows them redacted to a token without read-pii: what remains visible is
  * what such a token could have deployed itself.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +42,8 @@
 #include "api_telemetry_int.h"
 
 #define MAX_CONDITIONS	   16
+#define MAX_ARGS	   6 /* the SysV integer argument registers */
+#define MAX_ARG_NAME	   64
 #define MAX_PROBE_SECONDS  86400
 #define MAX_READ_LIMIT	   1000
 #define DEFAULT_READ_LIMIT 100
@@ -85,6 +89,11 @@ check_kind(json_t *b, struct jg_api_error *e)
 
 	if (kind == NULL || (strcmp(kind, "snapshot") != 0 && strcmp(kind, "log") != 0))
 		return bad(e, "kind", "'kind' must be snapshot or log");
+	/* jitgate-probe sends what its declared registers hold; it renders no template */
+	if (strcmp(kind, "log") == 0 && json_object_get(b, "args") != NULL)
+		return bad(e, "args",
+			   "a native probe (with 'args') is a snapshot: log templates are rendered "
+			   "by the reference agent only");
 	if (strcmp(kind, "snapshot") == 0)
 		return tmpl ? bad(e, "template", "'template' is for a probe of kind log") : 0;
 	if (!json_is_string(tmpl))
@@ -121,13 +130,77 @@ template_sensitive(json_t *b, char *const *fields, struct jg_probe_template *t)
 	return NULL;
 }
 
+/* An argument's name: a letter or '_', then letters, digits or '_', at most 64 bytes. */
+static bool
+valid_arg_name(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > MAX_ARG_NAME || !(isalpha((unsigned char)n[0]) || n[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && n[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * args (a native probe's declared arguments, docs/agents.md "jitgate-probe"):
+ * 1-6 objects {index 0-5, name, type i64|u64|ptr|str}, indexes and names
+ * unique.
+ */
+static int
+check_args(const json_t *args, struct jg_api_error *e)
+{
+	static const char msg[] =
+	    "'args' must be a list of 1 to 6 {index: 0-5, name: a field name, type: "
+	    "i64|u64|ptr|str}, each index and name once";
+	bool seen[MAX_ARGS] = {false};
+	size_t i;
+	json_t *a;
+
+	if (!json_is_array(args) || json_array_size(args) < 1 || json_array_size(args) > MAX_ARGS)
+		return bad(e, "args", msg);
+	json_array_foreach(args, i, a)
+	{
+		json_t *ix = json_object_get(a, "index");
+		const char *name = json_string_value(json_object_get(a, "name"));
+		const char *type = json_string_value(json_object_get(a, "type"));
+		if (!json_is_object(a) || json_object_size(a) != 3 || !json_is_integer(ix) ||
+		    json_integer_value(ix) < 0 || json_integer_value(ix) >= MAX_ARGS ||
+		    seen[json_integer_value(ix)] || name == NULL || !valid_arg_name(name) ||
+		    type == NULL ||
+		    (strcmp(type, "i64") != 0 && strcmp(type, "u64") != 0 &&
+		     strcmp(type, "ptr") != 0 && strcmp(type, "str") != 0))
+			return bad(e, "args", msg);
+		seen[json_integer_value(ix)] = true;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(
+				json_string_value(json_object_get(json_array_get(args, j), "name")),
+				name) == 0)
+				return bad(e, "args", msg);
+	}
+	return 0;
+}
+
+/* Whether args (checked) declares an argument named name. */
+static bool
+declared(const json_t *args, const char *name)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(args, i, a) if (strcmp(json_string_value(json_object_get(a, "name")),
+						  name) == 0) return true;
+	return false;
+}
+
 /* Checks a probe body; the first bad field is a 400 naming it (e->field borrowed from b). */
 static int
 check_spec(json_t *b, struct jg_api_error *e)
 {
-	static const char *const fields[] = {"function",      "capture_args", "capture_return",
-					     "sampling_rate", "duration",     "conditions",
-					     "limits",	      "kind",	      "template"};
+	static const char *const fields[] = {
+	    "function",	  "capture_args", "capture_return", "sampling_rate", "duration",
+	    "conditions", "limits",	  "kind",	    "template",	     "args"};
 	const char *key;
 	json_t *v;
 
@@ -162,6 +235,9 @@ check_spec(json_t *b, struct jg_api_error *e)
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > MAX_PROBE_SECONDS)
 		return bad(e, "duration", "'duration' is required: seconds, 1 to 86400");
+	json_t *args = json_object_get(b, "args");
+	if (args != NULL && check_args(args, e) != 0)
+		return JG_EINVAL;
 	v = json_object_get(b, "conditions");
 	if (v && (!json_is_array(v) || json_array_size(v) > MAX_CONDITIONS))
 		return bad(e, "conditions", "'conditions' must be a list of at most 16 conditions");
@@ -182,6 +258,16 @@ check_spec(json_t *b, struct jg_api_error *e)
 			    e, "conditions",
 			    "each condition is {field, op: eq|gt|lt|contains, value} (gt/lt need "
 			    "a number)");
+		/* a native probe reads only what it declared: a condition names one of those */
+		if (args != NULL && !declared(args, field)) {
+			jg_api_error_set(
+			    e, 400, "bad_request",
+			    "condition %zu: '%.100s' is not one of the probe's declared "
+			    "'args' (a probe with args can only test those)",
+			    i, field);
+			e->field = "conditions";
+			return JG_EINVAL;
+		}
 	}
 	struct jg_probe_limits lim;
 	const char *member;

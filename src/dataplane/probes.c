@@ -355,13 +355,14 @@ static const char sql_insert[] =
     "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
     "sampling_rate, conditions, created_by, created_at, expires_at, max_hits, "
     "max_events_per_second, max_depth, max_string_bytes, max_collection_items, max_fields, "
-    "max_cpu_ms_per_second, rate_tokens, rate_at, kind, template) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "max_cpu_ms_per_second, rate_tokens, rate_at, kind, template, args) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 struct create_job {
 	const struct jg_probe_new *p;
 	int64_t now, expires_at;
 	const char *id, *conds_text;
+	const char *args_text; /* a native probe's declared arguments; NULL when none */
 	struct jg_probe_limits lim;
 	int outcome;   /* 0: stored; JG_EDENIED: beyond the grant's budget */
 	json_t *usage; /* the grant's budget and usage after it (budget_json) */
@@ -402,6 +403,10 @@ insert_probe(struct jg_store_conn *conn, const struct create_job *j)
 		jg_stmt_bind_text(st, 22, tmpl);
 	else
 		jg_stmt_bind_null(st, 22);
+	if (j->args_text != NULL)
+		jg_stmt_bind_text(st, 23, j->args_text);
+	else
+		jg_stmt_bind_null(st, 23);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
 	return rc;
@@ -449,7 +454,10 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 {
 	json_t *conds = json_object_get(p->spec, "conditions"), *none = json_array();
 	char rnd[32], *conds_text = json_dumps(conds ? conds : none, JSON_COMPACT), why[160];
-	struct create_job j = {.p = p, .now = now, .id = id};
+	/* a native probe's declared arguments (checked by the caller), NULL when none */
+	json_t *args = json_object_get(p->spec, "args");
+	char *args_text = args ? json_dumps(args, JSON_COMPACT) : NULL;
+	struct create_job j = {.p = p, .now = now, .id = id, .args_text = args_text};
 	const char *bad;
 	int rc;
 
@@ -461,7 +469,7 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 		*expires_at = p->grant_expires; /* never outlives its grant */
 	j.expires_at = *expires_at;
 	j.conds_text = conds_text;
-	if (conds_text == NULL) {
+	if (conds_text == NULL || (args != NULL && args_text == NULL)) {
 		rc = JG_ENOMEM;
 	} else if ((p->id != NULL && !jg_probe_id_valid(p->id)) ||
 		   /* the caller checked the spec: bad limits here are a bug, refused all the same
@@ -489,6 +497,7 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 	}
 	json_decref(j.usage);
 	free(conds_text);
+	free(args_text);
 	return rc;
 }
 
@@ -527,7 +536,7 @@ jg_probe_preview(struct jg_store *s, const struct jg_probe_new *p, int64_t now, 
 	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
 	"created_by, created_at, expires_at, max_hits, max_events_per_second, max_depth, "         \
 	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, kind, "        \
-	"template" extra                                                                           \
+	"template, args" extra                                                                     \
 	" FROM probes WHERE service = ? AND deleted_at IS NULL AND disabled_at IS NULL AND "       \
 	"expires_at > ? "
 #define CANDIDATE_FIRST "ORDER BY created_at, id LIMIT ?"
@@ -593,16 +602,21 @@ probe_row(struct jg_stmt *st, bool for_agent)
 	if (conds == NULL)
 		conds = json_array();
 	json_t *limits = row_limits(st, 10);
+	/* a native probe's declared arguments (column 19), listed only when it has them */
+	json_t *args = jg_stmt_column_is_null(st, 19)
+			   ? NULL
+			   : json_loads(jg_stmt_column_text(st, 19), 0, NULL);
 	json_t *row;
 	if (for_agent)
-		row = json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o}", "id",
+		row = json_pack("{s:s,s:s,s:b,s:b,s:f,s:o,s:I,s:o,s:o*}", "id",
 				jg_stmt_column_text(st, 0), "function", jg_stmt_column_text(st, 2),
 				"capture_args", (int)jg_stmt_column_int64(st, 3), "capture_return",
 				(int)jg_stmt_column_int64(st, 4), "sampling_rate",
 				jg_stmt_column_double(st, 5), "conditions", conds, "expires_at",
-				(json_int_t)jg_stmt_column_int64(st, 9), "limits", limits);
+				(json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "args",
+				args);
 	else
-		row = json_pack("{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I}", "id",
+		row = json_pack("{s:s,s:s,s:s,s:b,s:b,s:f,s:o,s:s,s:I,s:I,s:o,s:I,s:o*}", "id",
 				jg_stmt_column_text(st, 0), "grant", jg_stmt_column_text(st, 1),
 				"function", jg_stmt_column_text(st, 2), "capture_args",
 				(int)jg_stmt_column_int64(st, 3), "capture_return",
@@ -611,7 +625,7 @@ probe_row(struct jg_stmt *st, bool for_agent)
 				jg_stmt_column_text(st, 7), "created_at",
 				(json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
 				(json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
-				(json_int_t)jg_stmt_column_int64(st, 19));
+				(json_int_t)jg_stmt_column_int64(st, 20), "args", args);
 	const char *kind = jg_stmt_column_text(st, 17), *tmpl = jg_stmt_column_text(st, 18);
 	if (row != NULL &&
 	    (json_object_set_new(row, "kind", json_string(kind ? kind : "snapshot")) != 0 ||
@@ -1365,9 +1379,9 @@ static const struct jg_store_table probe_tables[] = {
 		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at, "
 		   "max_hits, max_events_per_second, max_depth, max_string_bytes, "
 		   "max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, rate_at, "
-		   "disabled_at, disabled_reason, kind, template",
-		   "ttttiirttiiiiiiiiiiriittt", "id",
-		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+		   "disabled_at, disabled_reason, kind, template, args",
+		   "ttttiirttiiiiiiiiiiriitttt", "id",
+		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
 		   "?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_grant_usage",

@@ -464,6 +464,60 @@ events_stored(struct fixture *f, const char *g, const char *p)
  * the member); the probe keeps them and both the engineer's list and the
  * agent's poll show all seven.
  */
+/* A native probe's args are stored as deployed and listed to both; a probe without has no args. */
+static void
+test_probe_args_stored_and_listed(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], with[JG_PROBE_ID_MAX], without[JG_PROBE_ID_MAX];
+	int64_t until;
+	json_t *list = NULL, *agent = NULL;
+	char *const fields[] = {NULL};
+
+	grant(f, T0, 3600, g);
+	json_t *args = json_loads("[{\"index\":0,\"name\":\"amount\",\"type\":\"i64\"},"
+				  "{\"index\":1,\"name\":\"note\",\"type\":\"str\"}]",
+				  0, NULL);
+	json_t *spec =
+	    json_pack("{s:s,s:i,s:O}", "function", "charge", "duration", 600, "args", args);
+	struct jg_probe_new p = {.service = "svc-a",
+				 .grant = g,
+				 .actor = "user:alice",
+				 .spec = spec,
+				 .grant_expires = T0 + 3600};
+	json_t *usage = NULL;
+	assert_int_equal(jg_probe_create(f->audit, &p, T0, with, &until, &usage), 0);
+	json_decref(usage);
+	json_decref(spec);
+	spec = json_pack("{s:s,s:i}", "function", "charge", "duration", 600);
+	p.spec = spec;
+	assert_int_equal(jg_probe_create(f->audit, &p, T0, without, &until, &usage), 0);
+	json_decref(usage);
+	json_decref(spec);
+
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, fields, 0, &list), 0);
+	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", T0 + 1, &agent), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(json_array_size(agent), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *e = json_array_get(list, i), *a = json_array_get(agent, i);
+		bool has = strcmp(json_string_value(json_object_get(e, "id")), with) == 0;
+		assert_string_equal(json_string_value(json_object_get(a, "id")),
+				    json_string_value(json_object_get(e, "id")));
+		if (has) {
+			assert_true(json_equal(json_object_get(e, "args"), args));
+			assert_true(json_equal(json_object_get(a, "args"), args));
+		} else {
+			assert_string_equal(json_string_value(json_object_get(e, "id")), without);
+			assert_null(json_object_get(e, "args"));
+			assert_null(json_object_get(a, "args"));
+		}
+	}
+	json_decref(list);
+	json_decref(agent);
+	json_decref(args);
+}
+
 static void
 test_probe_limits_defaults_and_bounds(void **state)
 {
@@ -1128,6 +1182,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_probe_list_pages_past_dead_probes_up_to_its_cap,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_limits_defaults_and_bounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_args_stored_and_listed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_max_hits_stores_exactly_up_to_it, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_rate_stores_exactly_the_burst, setup,
