@@ -1,8 +1,9 @@
 /*
  * template.c - a log probe's message (docs/agents.md, "Probe kinds"): the
- * template's text with each {path} replaced by the value it names, the
- * value cut to the probe's limits like a captured one and named in the
- * event's "truncated" when cut.  jitgate checks templates at deploy
+ * template's text with each {path} replaced by the value it names: a
+ * string cut to max_string_bytes like a captured one (and named in the
+ * event's "truncated" when cut), a number, true, false or null as JSON, an
+ * object or array only named ("<object>", "<array>").  jitgate checks templates at deploy
  * (src/dataplane/probe_template.c, the same grammar); the agent checks
  * again before installing, since it renders what it is sent.
  */
@@ -16,6 +17,8 @@
 #define PATH_MAX_BYTES 100
 #define FIELDS_MAX     16
 #define MISSING	       "<missing>"
+#define OBJECT	       "<object>"
+#define ARRAY	       "<array>"
 
 static bool
 path_char(char c)
@@ -64,15 +67,6 @@ jga_template_valid(const char *t)
 	return fields > 0;
 }
 
-/* n cut back to a UTF-8 character boundary of s. */
-static size_t
-utf8_cut(const char *s, size_t n)
-{
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 /*
  * Appends the value at path (args' member, or the return value under
  * "return"), cut to l; names it in cut when cut.  false when out of memory.
@@ -96,6 +90,16 @@ put_value(FILE *o, const char *path, const json_t *args, const json_t *ret,
 	}
 	if (v == NULL)
 		return fputs(MISSING, o) >= 0;
+	/*
+	 * A container is named, never written out: its members' keys would sit
+	 * inside a string where jitgate's redaction by key cannot see them
+	 * ({customer} printing "ssn":...), and a placeholder that names a member
+	 * is checked against the personal-data rule at deploy.
+	 */
+	if (json_is_object(v))
+		return fputs(OBJECT, o) >= 0;
+	if (json_is_array(v))
+		return fputs(ARRAY, o) >= 0;
 	json_t *c = jga_capture(v, root, 1, l, cut);
 	if (c == NULL)
 		return false;
@@ -103,19 +107,9 @@ put_value(FILE *o, const char *path, const json_t *args, const json_t *ret,
 	if (json_is_string(c)) {
 		ok = fwrite(json_string_value(c), 1, json_string_length(c), o) ==
 		     json_string_length(c);
-	} else {
+	} else { /* a number, true, false or null: short, never cut */
 		char *text = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
-		size_t n = text ? strlen(text) : 0;
-		/* a container's text within max_string_bytes too */
-		if (text != NULL && n > (size_t)l->max_string_bytes) {
-			n = utf8_cut(text, (size_t)l->max_string_bytes);
-			if (json_array_append_new(cut, json_string(root)) != 0) {
-				free(text);
-				json_decref(c);
-				return false;
-			}
-		}
-		ok = text != NULL && fwrite(text, 1, n, o) == n;
+		ok = text != NULL && fputs(text, o) >= 0;
 		free(text);
 	}
 	json_decref(c);

@@ -22,11 +22,12 @@
 
 #include "jitgate/store.h"
 
-#define JG_PROBE_STATUS_IDS_MAX	     500 /* ids in each list of a report */
-#define JG_PROBE_STATUS_INSTANCE_MAX 128 /* bytes of an instance name (printable ASCII) */
-#define JG_PROBE_STATUS_CODE_MAX     64	 /* bytes of a failure code ([a-z0-9_]) */
-#define JG_PROBE_STATUS_MESSAGE_MAX  256 /* bytes of a failure message (UTF-8 text) */
-#define JG_PROBE_STATUS_FAILED_SHOWN 20	 /* failed instances a probe's status lists */
+#define JG_PROBE_STATUS_IDS_MAX	      500 /* ids in each list of a report */
+#define JG_PROBE_STATUS_INSTANCE_MAX  128 /* bytes of an instance name (printable ASCII) */
+#define JG_PROBE_STATUS_CODE_MAX      64  /* bytes of a failure code ([a-z0-9_]) */
+#define JG_PROBE_STATUS_MESSAGE_MAX   256 /* bytes of a failure message (UTF-8 text) */
+#define JG_PROBE_STATUS_FAILED_SHOWN  20  /* failed instances a probe's status lists */
+#define JG_PROBE_STATUS_INSTANCES_MAX 256 /* instances of one service whose reports are kept */
 
 /* One probe an instance could not install. */
 struct jg_probe_failure {
@@ -54,7 +55,9 @@ bool jg_probe_status_code_valid(const char *s);
  * ids of other services' probes, or of no probe, are left out without an
  * error.  An id listed both ways counts as failed.  The caller checked the
  * form (valid instance, ids, codes, message lengths, list sizes).  0;
- * JG_EINVAL (a list over JG_PROBE_STATUS_IDS_MAX); JG_EUNAVAIL (the store).
+ * JG_EINVAL (a list over JG_PROBE_STATUS_IDS_MAX); JG_ECONFLICT (a new instance of a
+ * service that already has JG_PROBE_STATUS_INSTANCES_MAX others reporting: nothing stored);
+ * JG_EUNAVAIL (the store).
  */
 int jg_probe_status_report(struct jg_store *s, const struct jg_probe_report *r, int64_t now);
 

@@ -38,9 +38,16 @@ int jg_probe_template_parse(const char *template, struct jg_probe_template *out,
 			    size_t whylen);
 
 /*
+ * What an agent writes for a placeholder whose value is not a string (a
+ * number, true, false, null, "<missing>", "<object>", "<array>"): at most
+ * this many bytes, whatever max_string_bytes says.
+ */
+#define JG_PROBE_TEMPLATE_SCALAR_MAX 32
+
+/*
  * The longest message an agent may render from a parsed template when each
- * value is cut to max_string_bytes: its text, and max_string_bytes for each
- * placeholder.
+ * string is cut to max_string_bytes: its text, and for each placeholder
+ * max_string_bytes or JG_PROBE_TEMPLATE_SCALAR_MAX, whichever is more.
  */
 size_t jg_probe_template_message_max(const struct jg_probe_template *t, int64_t max_string_bytes);
 

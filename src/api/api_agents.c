@@ -419,6 +419,14 @@ handle_status(struct jg_http_request *req, struct jg_http_reply *reply)
 	}
 	int rc = jg_probe_status_report(app->store, &r, jg_clock_now());
 	json_decref(body);
+	if (rc == JG_ECONFLICT) {
+		jg_http_reply_error(
+		    reply, 429, "too_many_instances",
+		    "%d other instances of this service report already; an instance "
+		    "is forgotten 3 polls after its last report",
+		    JG_PROBE_STATUS_INSTANCES_MAX);
+		return;
+	}
 	if (rc != 0) {
 		jg_http_reply_error(reply, 503, "unavailable",
 				    "the status could not be stored; send it again after the next "

@@ -48,6 +48,9 @@ jg_probe_status_code_valid(const char *s)
 /* ---- report ------------------------------------------------------------------ */
 
 static const char sql_forget[] = "DELETE FROM probe_installs WHERE service = ? AND instance = ?";
+/* the other instances of the service with rows now (the sweeper drops silent ones) */
+static const char sql_instances[] = "SELECT count(DISTINCT instance) FROM probe_installs "
+				    "WHERE service = ? AND instance <> ?";
 static const char sql_upsert[] =
     "INSERT INTO probe_installs (probe_id, instance, service, state, code, message, seen_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (probe_id, instance) DO UPDATE SET "
@@ -94,6 +97,23 @@ report_tx(struct jg_store_conn *conn, const struct jg_probe_report *r, int64_t n
 	struct jg_stmt *st;
 	int rc;
 
+	/*
+	 * A key of the service could otherwise report under any number of
+	 * made-up instance names, each adding a row per live probe: the rows
+	 * of a service stay within JG_PROBE_STATUS_INSTANCES_MAX instances
+	 * times its live probes.
+	 */
+	if (jg_stmt_prepare(conn, sql_instances, &st) != 0)
+		return JG_ESTORE;
+	jg_stmt_bind_text(st, 1, r->service);
+	jg_stmt_bind_text(st, 2, r->instance);
+	int64_t others = jg_stmt_step(st) == JG_STMT_ROW ? jg_stmt_column_int64(st, 0) : -1;
+	jg_stmt_finish(st);
+	if (others < 0)
+		return JG_ESTORE;
+	if (others >= JG_PROBE_STATUS_INSTANCES_MAX)
+		return JG_ECONFLICT;
+
 	if (jg_stmt_prepare(conn, sql_forget, &st) != 0)
 		return JG_ESTORE;
 	jg_stmt_bind_text(st, 1, r->service);
@@ -132,7 +152,7 @@ jg_probe_status_report(struct jg_store *s, const struct jg_probe_report *r, int6
 	else
 		jg_store_rollback(conn);
 	jg_store_release(s, conn);
-	return rc == 0 ? 0 : JG_EUNAVAIL;
+	return rc == 0 || rc == JG_ECONFLICT ? rc : JG_EUNAVAIL;
 }
 
 /* ---- the engineer's list --------------------------------------------------------- */

@@ -98,5 +98,8 @@ jg_probe_template_parse(const char *template, struct jg_probe_template *out, cha
 size_t
 jg_probe_template_message_max(const struct jg_probe_template *t, int64_t max_string_bytes)
 {
-	return t->text_bytes + t->nfields * (size_t)max_string_bytes;
+	size_t each = max_string_bytes > JG_PROBE_TEMPLATE_SCALAR_MAX
+			  ? (size_t)max_string_bytes
+			  : JG_PROBE_TEMPLATE_SCALAR_MAX;
+	return t->text_bytes + t->nfields * each;
 }

@@ -486,6 +486,10 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 		else
 			snprintf(id, JG_PROBE_ID_MAX, JG_PROBE_ID_PREFIX "%s", rnd);
 		rc = jg_audit_run(a, create_fn, &j);
+		/* a refused privilege (JG_EDENIED on PostgreSQL) is the store's failure, not the
+		 * budget's: only j.outcome says the budget refused */
+		if (rc == JG_EDENIED)
+			rc = JG_ESTORE;
 		if (rc == 0)
 			rc = j.outcome;
 	}
@@ -726,6 +730,25 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 	if (rc == 0 && !for_agent)
 		rc = jg_probe_status_attach(conn, service, status_since, list);
 	jg_store_release(s, conn);
+	/*
+	 * An agent's failure message is free text written in the service's
+	 * process: a reader without read-pii gets it through the scanners, as
+	 * any other text of the service (a half-redacted list is not shown).
+	 */
+	if (rc == 0 && !for_agent && redact) {
+		size_t nf = 0, i;
+		json_t *p;
+		while (fields && fields[nf])
+			nf++;
+		json_array_foreach(list, i, p)
+		{
+			json_t *failed = json_object_get(json_object_get(p, "status"), "failed");
+			unsigned found = 0;
+			if (failed != NULL && rc == 0 &&
+			    jg_redact_json(failed, (const char *const *)fields, nf, &found) != 0)
+				rc = JG_ENOMEM;
+		}
+	}
 	free(seen);
 	if (rc != 0) {
 		json_decref(list); /* fail closed: a list that could not be redacted is not shown */
@@ -990,6 +1013,7 @@ struct ingest_job {
 	int64_t now,
 	    now_ms; /* now: Unix seconds (received_at, liveness); now_ms: the bucket's clock */
 	struct jg_probe_ingest_result *r;
+	int refusal; /* what the probe's state refused the batch for (probe_state), 0: none */
 };
 
 static void
@@ -1036,15 +1060,22 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 
 	/* a retried transaction starts again from nothing */
 	memset(r, 0, sizeof(*r));
+	j->refusal = 0;
 	/* the grant's usage locked first (its budget), then the probe's row */
 	struct budget b;
 	char grant[64];
-	if ((rc = probe_grant(conn, j->service, j->probe, grant, sizeof(grant))) != 0 ||
-	    (rc = budget_take(conn, grant, &b)) != 0)
+	if ((rc = probe_grant(conn, j->service, j->probe, grant, sizeof(grant))) != 0) {
+		j->refusal = rc == JG_ENOTFOUND ? rc : 0;
+		return rc;
+	}
+	if ((rc = budget_take(conn, grant, &b)) != 0)
 		return rc;
 	/* the probe as it is now, inside the transaction that stores the batch */
-	if ((rc = probe_state(conn, j->service, j->probe, j->now, &ps)) != 0)
+	if ((rc = probe_state(conn, j->service, j->probe, j->now, &ps)) != 0) {
+		if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT || rc == JG_EDENIED)
+			j->refusal = rc;
 		return rc;
+	}
 	const char *exhausted = NULL; /* the member of the budget this batch spent */
 
 	if (jg_stmt_prepare(conn, sql_event_count, &st) != 0)
@@ -1178,7 +1209,15 @@ jg_probe_events_ingest(struct jg_audit *a, const char *service, const char *key_
 	memset(r, 0, sizeof(*r));
 	if (n == 0 || n > JG_PROBE_BATCH_MAX)
 		return JG_EINVAL;
-	return jg_audit_run(a, ingest_fn, &j);
+	int rc = jg_audit_run(a, ingest_fn, &j);
+	/*
+	 * Only the probe's own state answers "not found", "not live" or
+	 * "disabled": the store's codes that look alike (a privilege refused is
+	 * JG_EDENIED on PostgreSQL) are its failures, never a probe's state.
+	 */
+	if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT || rc == JG_EDENIED)
+		return rc == j.refusal ? rc : JG_ESTORE;
+	return rc;
 }
 
 struct disable_job {

@@ -112,13 +112,14 @@ describe('probe kinds: log probes', () => {
   test('an agent that sends captured values for a log probe is refused per event', async () => {
     const d = await deploy({ ...LOG, limits: { max_string_bytes: 16 } });
     assert.equal(d.status, 201, d.body);
-    // "charge ", " " and " via ": 13 bytes of text, 3 placeholders of at most 16: up to 61 bytes
+    // "charge ", " " and " via ": 13 bytes of text, 3 placeholders of at most 32 (strings are cut to
+    // 16, but a number may take 32): up to 109 bytes
     const r = await jg.request('POST', `/v1/agents/probes/${d.json.id}/events`, json({ events: [
       { message: 'charge 1 EUR via mollie' },
       { message: 'charge 1 EUR via mollie', args: { amount: 1 } },
       { args: { amount: 1 } },
-      { message: 'm'.repeat(61) },
-      { message: 'm'.repeat(62) },
+      { message: 'm'.repeat(109) },
+      { message: 'm'.repeat(110) },
     ] }, key));
     assert.equal(r.status, 201, r.body);
     assert.equal(r.json.stored, 2, r.body);

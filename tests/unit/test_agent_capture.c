@@ -321,18 +321,18 @@ test_log_message(void **state)
 		  "{\"amount\":1200,\"customer\":{\"id\":\"c_42\",\"email\":\"a@b.c\"}}", NULL,
 		  "charge 1200 for c_42", "[]");
 	check_log("{{literal}} {ok} and }}", "{\"ok\":true}", NULL, "{literal} true and }", "[]");
-	check_log("got {return} from {return.code}", NULL, "{\"code\":7}",
-		  "got {\"code\":7} from 7", "[]");
-	check_log("{items.1} of {items}", "{\"items\":[\"a\",\"b\"]}", NULL, "b of [\"a\",\"b\"]",
+	/* containers are only named: their keys would escape redaction by key inside the message */
+	check_log("got {return} from {return.code}", NULL, "{\"code\":7}", "got <object> from 7",
+		  "[]");
+	check_log("{items.1} of {items}", "{\"items\":[\"a\",\"b\"]}", NULL, "b of <array>", "[]");
+	check_log("refund {customer}", "{\"customer\":{\"name\":\"Alice Smith\",\"ssn\":\"078\"}}",
+		  NULL, "refund <object>", "[]");
+	check_log("{n} {r} {f}", "{\"n\":null,\"r\":1.5,\"f\":false}", NULL, "null 1.5 false",
 		  "[]");
 	check_log("no {such.thing} here", "{\"such\":{}}", NULL, "no <missing> here", "[]");
-	/* strings cut at 16 bytes (a UTF-8 boundary), containers within the limits then 16 bytes */
+	/* strings cut at 16 bytes (a UTF-8 boundary) */
 	check_log("note {note}", "{\"note\":\"0123456789abcdefXYZ\"}", NULL,
 		  "note 0123456789abcdef", "[\"args.note\"]");
-	check_log("{o}", "{\"o\":{\"a\":1,\"b\":2,\"c\":3}}", NULL, "{\"a\":1,\"b\":2}",
-		  "[\"args.o\"]");
-	check_log("{o}", "{\"o\":{\"long\":\"0123456789\"}}", NULL, "{\"long\":\"0123456",
-		  "[\"args.o\"]");
 	check_log("{e}",
 		  "{\"e\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}",
 		  NULL, "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", "[\"args.e\"]");

@@ -249,6 +249,63 @@ test_probe_status_counts_instances_and_lists_failures(void **state)
 	json_decref(list);
 }
 
+/*
+ * A failure message is the service's free text: a reader without read-pii
+ * gets it through the redaction scanners, one with read-pii as sent.
+ */
+static void
+test_probe_status_failure_redacted_without_read_pii(void **state)
+{
+	struct fixture *f = *state;
+	char p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX];
+	char *const fields[] = {"email", NULL};
+	json_t *list = NULL;
+	two_probes(f, p1, p2);
+
+	struct jg_probe_failure why = {p1, "bad_conditions",
+				       "cannot compare customer == ann@example.com"};
+	report(f, "svc-a", "host-a:101", NULL, 0, &why, 1, T0 + 5);
+	assert_int_equal(
+	    jg_probe_list_live(f->store, "svc-a", T0 + 6, true, fields, T0 - 24, &list), 0);
+	json_t *f0 = json_array_get(json_object_get(status_of(list, p1), "failed"), 0);
+	assert_string_equal(json_string_value(json_object_get(f0, "message")),
+			    "cannot compare customer == [REDACTED:email]");
+	assert_string_equal(json_string_value(json_object_get(f0, "instance")), "host-a:101");
+	json_decref(list);
+	assert_int_equal(
+	    jg_probe_list_live(f->store, "svc-a", T0 + 6, false, fields, T0 - 24, &list), 0);
+	f0 = json_array_get(json_object_get(status_of(list, p1), "failed"), 0);
+	assert_string_equal(json_string_value(json_object_get(f0, "message")),
+			    "cannot compare customer == ann@example.com");
+	json_decref(list);
+}
+
+/*
+ * Made-up instance names cannot grow the table without bound: a new
+ * instance beyond JG_PROBE_STATUS_INSTANCES_MAX of the service is refused
+ * (nothing stored), the ones already reporting go on.
+ */
+static void
+test_probe_status_instances_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX], name[32];
+	two_probes(f, p1, p2);
+	const char *one[] = {p1};
+
+	for (int i = 0; i < JG_PROBE_STATUS_INSTANCES_MAX; i++) {
+		snprintf(name, sizeof(name), "pod-%d", i);
+		report(f, "svc-a", name, one, 1, NULL, 0, T0 + 5);
+	}
+	struct jg_probe_report r = {
+	    .service = "svc-a", .instance = "pod-new", .installed = one, .ninstalled = 1};
+	assert_int_equal(jg_probe_status_report(f->store, &r, T0 + 6), JG_ECONFLICT);
+	report(f, "svc-a", "pod-0", one, 1, NULL, 0, T0 + 6);
+	json_t *list = list_of(f, "svc-a", T0 + 7, T0 - 23);
+	assert_int_equal(installed(status_of(list, p1)), JG_PROBE_STATUS_INSTANCES_MAX);
+	json_decref(list);
+}
+
 static void
 test_probe_status_report_replaces_the_instances_state(void **state)
 {
@@ -424,6 +481,9 @@ main(int argc, char **argv)
 	pgdb_init("test_probe_status_pg", argv);
 #endif
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_probe_status_instances_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_status_failure_redacted_without_read_pii,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_status_counts_instances_and_lists_failures,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_status_report_replaces_the_instances_state,

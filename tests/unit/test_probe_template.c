@@ -32,6 +32,8 @@ test_template_accepted(void **state)
 	assert_string_equal(t.fields[1], "customer.id");
 	assert_int_equal(t.text_bytes, strlen("charge  for "));
 	assert_int_equal(jg_probe_template_message_max(&t, 255), strlen("charge  for ") + 2 * 255);
+	/* a number or "<missing>" may take 32 bytes where strings are cut shorter */
+	assert_int_equal(jg_probe_template_message_max(&t, 16), strlen("charge  for ") + 2 * 32);
 
 	/* doubled braces are one literal byte each; indexes and "return" are paths */
 	assert_int_equal(

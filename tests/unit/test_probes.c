@@ -849,7 +849,8 @@ test_log_probe_stores_only_its_message(void **state)
 	json_t *first = NULL, *agent = NULL;
 
 	grant(f, T0, 3600, g);
-	/* 16 bytes of text and 2 placeholders of at most 16: messages up to 48 bytes */
+	/* 16 bytes of text and 2 placeholders of at most 32 (a number may be that long): up to 80
+	 */
 	probe_log(f, g, T0, "charge {amount} for {customer.id} now", plain);
 	assert_int_equal(listed(f, T0 + 1, &first), 1);
 	assert_string_equal(json_string_value(json_object_get(first, "kind")), "log");
@@ -867,8 +868,11 @@ test_log_probe_stores_only_its_message(void **state)
 	    "{\"message\":\"charge 12 for c_1 now\",\"args\":{\"amount\":12}}",
 	    "{\"args\":{\"amount\":12}}",
 	    "{\"message\":12}",
-	    "{\"message\":\"123456789012345678901234567890123456789012345678\"}",
-	    "{\"message\":\"1234567890123456789012345678901234567890123456789\"}",
+	    "{\"message\":"
+	    "\"12345678901234567890123456789012345678901234567890123456789012345678901234567890\"}",
+	    "{\"message\":"
+	    "\"123456789012345678901234567890123456789012345678901234567890123456789012345678901\""
+	    "}",
 	    "{\"message\":\"charge 1 for c_2 now\",\"truncated\":[\"args.amount\"]}",
 	};
 	assert_int_equal(
