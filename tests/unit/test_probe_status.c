@@ -26,16 +26,14 @@
 #include "jitgate/access.h"
 #include "jitgate/audit.h"
 #include "jitgate/error.h"
-#include "jitgate/keys.h"
-#include "jitgate/migrate.h"
 #include "jitgate/policy.h"
 #include "jitgate/probe_status.h"
 #include "jitgate/probes.h"
 #include "jitgate/store.h"
-#include "unit_fs.h"
 #ifdef JG_TEST_PG
 #include "pgdb.h"
 #endif
+#include "probe_fixture.h"
 
 #define T0 1764000000
 
@@ -52,89 +50,23 @@ static const char *const eng[] = {"eng"};
 static const struct jg_access_caller alice = {
     .actor = "user:alice", .sub = "alice", .groups = eng, .ngroups = 1};
 
-struct fixture {
-	char root[64];
-	char db[64];		/* PostgreSQL: this test's database */
-	struct jg_store *owner; /* PostgreSQL: the owner role's store, which migrated it */
-	struct jg_store *store;
-	struct jg_audit *audit;
-	struct jg_policy_set *policies;
-	struct jg_access_ctx ctx;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[1024] = "", db[128], keys[128];
-
-	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/jg-pstatus-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(db, sizeof(db), "%s/test.db", f->root);
-	snprintf(keys, sizeof(keys), "%s/keys", f->root);
-#ifdef JG_TEST_PG
-	if (pgdb_create_migrated(f->db, sizeof(f->db), &f->owner, db, sizeof(db), err,
-				 sizeof(err)) != 0)
-		fail_msg("owner store: %s", err);
-#endif
-	struct jg_audit_config acfg = {.origin = "jg.example.com/audit",
-				       .checkpoint_entries = 1000000,
-				       .checkpoint_seconds = 3600,
-				       .verify_threads = 1};
-	if (jg_store_open(db, &f->store, err, sizeof(err)) != 0 ||
-	    (f->owner == NULL &&
-	     jg_migrate_apply(f->store, "migrations", NULL, err, sizeof(err)) != 0) ||
-	    jg_keys_generate(keys, err, sizeof(err)) != 0 ||
-	    jg_audit_open(f->store, keys, &acfg, &f->audit, err, sizeof(err)) != 0)
-		fail_msg("setup: %s", err);
-	assert_int_equal(jg_audit_start(f->audit), 0);
-	if (jg_policy_set_parse("test.yaml", policy_yaml, strlen(policy_yaml), NULL, &f->policies,
-				err, sizeof(err)) != 0)
-		fail_msg("policy: %s", err);
-	f->ctx = (struct jg_access_ctx){.store = f->store,
-					.audit = f->audit,
-					.policies = f->policies,
-					.pending_ttl = 3600,
-					.now = T0};
-	*state = f;
-	return 0;
+	return probe_fixture_setup(state, "jg-pstatus", policy_yaml, T0);
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	jg_audit_free(f->audit);
-	jg_store_close(f->store);
-	jg_store_close(f->owner);
-#ifdef JG_TEST_PG
-	pgdb_drop(f->db);
-#endif
-	jg_policy_set_free(f->policies);
-	unit_rm_tree(f->root);
-	free(f);
-	return 0;
+	return probe_fixture_teardown(state);
 }
 
 /* An active deploy-probe grant of alice on svc for duration seconds from now. */
 static void
 grant(struct fixture *f, const char *svc, int64_t now, int duration, char id[64])
 {
-	char text[256], why[256] = "";
-	json_t *out = NULL;
-	snprintf(text, sizeof(text),
-		 "{\"service\":\"%s\",\"capabilities\":[\"deploy-probe\"],\"duration\":%d,"
-		 "\"justification\":\"a probe\"}",
-		 svc, duration);
-	json_t *body = json_loads(text, 0, NULL);
-	f->ctx.now = now;
-	if (jg_access_create(&f->ctx, &alice, body, &out, why, sizeof(why)) != 0)
-		fail_msg("create: %s", why);
-	snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
-	json_decref(out);
-	json_decref(body);
+	probe_fixture_grant(f, &alice, svc, now, duration, id);
 }
 
 /* A probe of grant on svc for duration seconds at now; its end into *until. */
