@@ -138,6 +138,15 @@ struct jg_audit {
 	 */
 	uint8_t recent[RECENT_LEAVES][32];
 	uint64_t recent_lo, recent_hi;
+	/*
+	 * Under verify_lock: how many times a failover rewound the verified
+	 * chain (jg_audit_rewind_unconfirmed).  The rolling verifier's cursor
+	 * was built over the entries it read before: when this moves, the
+	 * cursor (and a fault judged against the chain before the rewind) is
+	 * dropped and the sweep starts over (sweep_rewinds: the count its
+	 * cursor was built under).
+	 */
+	uint64_t rewinds;
 	uint8_t batch_leaves[RECENT_LEAVES][32];
 	json_t *dropped;
 	struct jg_audit_stats stats; /* atomics: read by jg_audit_stats() from any thread */
@@ -153,8 +162,9 @@ struct jg_audit {
 	 */
 	struct jg_thread *sweeper;
 	struct jg_store_leader *sweep_leader;
-	int verify_budget; /* percent of one core, 1-100 */
-	int sweep_loaded;  /* the cursor was read from the state since this replica leads */
+	int verify_budget;	/* percent of one core, 1-100 */
+	int sweep_loaded;	/* the cursor was read from the state since this replica leads */
+	uint64_t sweep_rewinds; /* rewinds when the cursor was built (above) */
 	struct jg_chain sweep;
 	size_t sweep_chunk;	 /* entries per slice, adapted to a slice of about 50 ms */
 	int64_t sweep_saved_ms;	 /* when the cursor was last stored (monotonic) */

@@ -412,6 +412,7 @@ jg_audit_sweep_tick(void *arg)
 	pthread_mutex_lock(&a->verify_lock);
 	int ready = a->have_verified && !a->broken;
 	verified = a->verified;
+	uint64_t rewinds = a->rewinds;
 	pthread_mutex_unlock(&a->verify_lock);
 	/* only a serving log asks to lead: a command line's never takes the name */
 	if (!ready) /* not serving yet, or broken: the last figures stay shown */
@@ -425,8 +426,21 @@ jg_audit_sweep_tick(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		return 1000;
 	}
-	if (!a->sweep_loaded)
+	if (!a->sweep_loaded) {
 		load_cursor(a, &verified);
+		a->sweep_rewinds = rewinds;
+	}
+	if (rewinds != a->sweep_rewinds) {
+		/*
+		 * A failover rewound the verified chain: the cursor may hold
+		 * entries the new primary never had, and comparing it with the
+		 * chain now would report them as an edit.  The sweep starts over
+		 * (entries a checkpoint covers were never lost: the rewind
+		 * checked).
+		 */
+		jg_chain_init(&a->sweep, 1);
+		a->sweep_rewinds = rewinds;
+	}
 
 	uint64_t before = a->sweep.next_seq;
 	int64_t t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -437,6 +451,12 @@ jg_audit_sweep_tick(void *arg)
 	}
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	int64_t wall = now - t0, cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	/* a rewind during the slice: what it judged was judged against the chain before */
+	pthread_mutex_lock(&a->verify_lock);
+	int rewound = a->rewinds != rewinds;
+	pthread_mutex_unlock(&a->verify_lock);
+	if (rewound)
+		return 0; /* the next slice starts the sweep over */
 	if (rc != 0 && rc != JG_EVERIFY) {
 		jg_log(JG_LOG_WARN,
 		       "audit: the rolling verifier could not read the log; will retry", NULL);

@@ -348,6 +348,7 @@ jg_audit_rewind_unconfirmed(struct jg_audit *a, uint64_t head_size, const uint8_
 	a->verified = chain;
 	a->recent_hi = head_size;
 	a->dropped = data;
+	a->rewinds++;
 	json_t *f =
 	    json_pack("{s:I,s:I}", "from", (json_int_t)head_size, "to", (json_int_t)(seen - 1));
 	jg_log(JG_LOG_WARN,
