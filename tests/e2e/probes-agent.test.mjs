@@ -182,12 +182,8 @@ describe('reference agent (payments_demo)', () => {
   });
 
   test('an expired probe records nothing past its expires_at', async (t) => {
-    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
-    assert.equal(q.status, 201, q.body);
-    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
-    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
-    assert.equal(tk.status, 201, tk.body);
-    const d = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+    const { token: tok } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC });
+    const d = await withToken(tok, 'POST', `/v1/services/${SVC}/probes`, {
       function: FN, capture_args: true, sampling_rate: 1, duration: 3, conditions: [],
     });
     assert.equal(d.status, 201, d.body);
@@ -197,7 +193,7 @@ describe('reference agent (payments_demo)', () => {
     const n = stored(d.json.id);
     assert.ok(n > 0, 'nothing was captured before expiry');
     assert.ok(res.stats.matched <= 3 * 100 + 20, `the agent kept matching after expiry: ${JSON.stringify(res.stats)}`);
-    const { events } = await readAll(tk.json.token, d.json.id);
+    const { events } = await readAll(tok, d.json.id);
     assert.equal(events.length, n);
     for (const e of events) {
       assert.ok(Date.parse(e.event.ts) / 1000 < d.json.expires_at + 0.001, `captured after expiry: ${e.event.ts}`);
@@ -205,12 +201,8 @@ describe('reference agent (payments_demo)', () => {
     }
   });
   test('an event nested 40 levels deep is cut at max_depth, named in truncated, and delivered with the rest', async () => {
-    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
-    assert.equal(q.status, 201, q.body);
-    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
-    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
-    assert.equal(tk.status, 201, tk.body);
-    const d = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+    const { token: tok } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC });
+    const d = await withToken(tok, 'POST', `/v1/services/${SVC}/probes`, {
       function: 'Resend.check', capture_args: true, sampling_rate: 1, duration: 600, conditions: [],
     });
     assert.equal(d.status, 201, d.body);
@@ -221,7 +213,7 @@ describe('reference agent (payments_demo)', () => {
     assert.equal(r.status, 0, r.stderr);
     const st = JSON.parse(r.stdout.trim());
     assert.deepEqual(st, { installed_seen: true, posted: 3, dropped: 0, truncated: 1 });
-    const { events } = await readAll(tk.json.token, d.json.id);
+    const { events } = await readAll(tok, d.json.id);
     assert.deepEqual(events.map((e) => e.event.args.n), [1, 2, 3]);
     // args.x at depth 1, x.d at 2, x.d.d at 3 = max_depth: sent empty, its path named
     assert.deepEqual(events[1].event.args.x, { d: { d: {} } });
@@ -230,18 +222,14 @@ describe('reference agent (payments_demo)', () => {
   });
 
   test('a really dear probe is stopped by the agent\'s CPU guard and reported; the cheap probe beside it goes on', async () => {
-    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
-    assert.equal(q.status, 201, q.body);
-    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
-    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
-    assert.equal(tk.status, 201, tk.body);
+    const { token: tok } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC });
     // the condition scans a 1 MiB string on every call: far more than 1 ms of CPU a second
-    const dear = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+    const dear = await withToken(tok, 'POST', `/v1/services/${SVC}/probes`, {
       function: 'Costly.scan', capture_args: false, sampling_rate: 1, duration: 600,
       conditions: [{ field: 'note', op: 'contains', value: 'never-there' }], limits: { max_cpu_ms_per_second: 1 },
     });
     assert.equal(dear.status, 201, dear.body);
-    const cheap = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+    const cheap = await withToken(tok, 'POST', `/v1/services/${SVC}/probes`, {
       function: 'Costly.cheap', capture_args: true, sampling_rate: 1, duration: 600, conditions: [],
     });
     assert.equal(cheap.status, 201, cheap.body);
@@ -275,17 +263,13 @@ describe('reference agent (payments_demo)', () => {
   });
 
   test('running agents report the probe installed: the list counts each instance', async (t) => {
-    const q = await post('alice', '/v1/requests', { service: SVC, capabilities: ['deploy-probe'], duration: '30m', justification: INC });
-    assert.equal(q.status, 201, q.body);
-    assert.equal((await post('bob', `/v1/requests/${q.json.id}/approve`)).status, 200);
-    const tk = await post('alice', `/v1/grants/${q.json.id}/token`);
-    assert.equal(tk.status, 201, tk.body);
-    const d = await withToken(tk.json.token, 'POST', `/v1/services/${SVC}/probes`, {
+    const { token: tok } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC });
+    const d = await withToken(tok, 'POST', `/v1/services/${SVC}/probes`, {
       function: FN, capture_args: true, sampling_rate: 0.1, duration: 600, conditions: [],
     });
     assert.equal(d.status, 201, d.body);
     const status = async () => {
-      const r = await withToken(tk.json.token, 'GET', `/v1/services/${SVC}/probes`);
+      const r = await withToken(tok, 'GET', `/v1/services/${SVC}/probes`);
       assert.equal(r.status, 200, r.body);
       return r.json.probes.find((x) => x.id === d.json.id).status;
     };
