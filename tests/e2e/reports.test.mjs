@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import https from 'node:https';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, makeCert, freePort, BIN, ROOT, SHOTS } from './lib/harness.mjs';
 import { loginAtProvider } from './lib/debug-browser.mjs';
 
 const SVC = 'payment-gateway';
@@ -35,7 +35,6 @@ rules:
 `;
 const INC = 'INC-4711 refunds failing for one customer';
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-const SHOTS = join(ROOT, 'build', 'screenshots');
 const DOC_SHOTS = join(ROOT, 'docs', 'screenshots');
 
 // Saved under build/screenshots/; with UPDATE_SCREENSHOTS=1 also into docs/screenshots/.

@@ -19,10 +19,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
-import { startJitgate, cleanup, runJitgate, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, runJitgate, ROOT, SHOTS } from './lib/harness.mjs';
 
 const run = promisify(execFile);
-const SHOTS = join(ROOT, 'build', 'screenshots');
 const DOC_SHOTS = join(ROOT, 'docs', 'screenshots');
 const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
   + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

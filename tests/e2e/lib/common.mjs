@@ -1,30 +1,42 @@
 // Shared by the e2e helpers (no imports of other helpers, so none of them import in a cycle).
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import net from 'node:net';
-import { createSign, generateKeyPairSync } from 'node:crypto';
+import { createSign, generateKeyPairSync, randomInt } from 'node:crypto';
 
 export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
 
-// A port nothing listens on now.  The kernel may give a port it just gave back to the next bind(0),
-// so two calls in a row (the provider's port, then jitgate's) could get the same one and the second
-// server would fail to listen: a port is never handed out twice in one test process.
+// `make test` runs the suite on both stores at once (two test processes), so what one writes under
+// build/ is the store's own: screenshots go to build/screenshots on SQLite, build/screenshots-pg
+// on PostgreSQL.
+export const ON_POSTGRES = process.env.JG_E2E_DB === 'postgres';
+export const SHOTS = join(ROOT, 'build', ON_POSTGRES ? 'screenshots-pg' : 'screenshots');
+
+// A port nothing listens on now, for a server a test starts.  `make test` runs the suite on both
+// stores at once (two test processes), so each takes its ports from its own range below the
+// kernel's ephemeral ports (32768-60999 here, which connect() and bind(0) hand out): a port one
+// suite just checked is never the next the other takes, and no outgoing connection holds one.
+// Within one test process a port is never handed out twice either: two calls in a row (the
+// provider's port, then jitgate's) must not get the same one before the first server listens.
+const PORTS = ON_POSTGRES ? { from: 21000, count: 11000 } : { from: 10000, count: 11000 };
 const portsGiven = new Set();
 
+function listenable(port) {
+  return new Promise((ok) => {
+    const s = net.createServer();
+    s.once('error', () => ok(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
+  });
+}
+
 export async function freePort() {
-  for (;;) {
-    const port = await new Promise((ok, fail) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const { port: p } = s.address();
-        s.close(() => ok(p));
-      });
-      s.on('error', fail);
-    });
-    if (!portsGiven.has(port)) {
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = PORTS.from + randomInt(PORTS.count);
+    if (!portsGiven.has(port) && await listenable(port)) {
       portsGiven.add(port);
       return port;
     }
   }
+  throw new Error(`no free port in ${PORTS.from}-${PORTS.from + PORTS.count - 1}`);
 }
 
 // A JWT signed by a key the provider never published: its kid makes jitgate fetch the JWKS.

@@ -12,10 +12,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { ROOT } from './common.mjs';
+import { ROOT, SHOTS } from './common.mjs';
 import { BIN } from './harness.mjs';
 
-export const SHOTS = join(ROOT, 'build', 'screenshots');
+export { SHOTS };
 // The demo service linked with the reference agent (make build); JG_PAYMENTS_DEMO names another.
 export const DEMO = process.env.JG_PAYMENTS_DEMO ?? join(ROOT, 'build', 'payments_demo');
 // The function the demo service instruments.

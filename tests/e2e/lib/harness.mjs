@@ -24,12 +24,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import https from 'node:https';
 
-import { ROOT, freePort } from './common.mjs';
+import { ROOT, SHOTS, freePort } from './common.mjs';
 import { startIdp, accessToken } from './idp.mjs';
 import { openDb, PgDb, pgCreateDatabase, pgDropDatabase, pgUrl } from './db.mjs';
 import { startPg } from './pg.mjs';
 
-export { ROOT, freePort };
+export { ROOT, SHOTS, freePort };
 
 // The store backend of this run: JG_E2E_DB=sqlite|postgres.
 export const DB_BACKEND = process.env.JG_E2E_DB ?? 'sqlite';
