@@ -90,9 +90,11 @@ void jga_free(struct jga_agent *agent);
  * For every installed probe on function before its deadline: conditions,
  * then sampling, then the rate bucket and max_hits, then an event is
  * queued (copies of args/ret as the probe asks, cut to its limits, the
- * cuts listed in "truncated"); the time each probe costs here feeds its
- * CPU guard.  Returns how many events were queued (0 or more), or -1 when
- * something failed (counted; the call itself is never affected).
+ * cuts listed in "truncated"); a metric probe instead counts the call in
+ * its point (docs/agents.md, "Metric probes"), which the flusher posts once
+ * per interval.  The time each probe costs here feeds its CPU guard.
+ * Returns how many events were queued or points counted in (0 or more), or
+ * -1 when something failed (counted; the call itself is never affected).
  */
 int jga_hit(struct jga_agent *agent, const char *function, json_t *args, json_t *ret);
 

@@ -72,7 +72,8 @@ enum probe_state { LIVE, EXHAUSTED, CPU_OFF };
 struct probe {
 	char *id;
 	char *function;
-	char *template; /* a log probe's message template; NULL: a snapshot */
+	char *template;		   /* a log probe's message template; NULL: a snapshot */
+	struct jga_metric *metric; /* a metric probe's aggregate; NULL for the other kinds */
 	bool capture_args, capture_return;
 	double rate;
 	json_t *conditions;
@@ -148,6 +149,7 @@ probe_free(struct probe *p)
 	free(p->id);
 	free(p->function);
 	free(p->template);
+	free(p->metric);
 	json_decref(p->conditions);
 	json_decref(p->queue);
 	free(p);
@@ -326,8 +328,9 @@ post_probe(struct jga_agent *a, const char *id, const char *what, json_t *body, 
 /*
  * A probe of a poll, or NULL with *code and why (a sentence) saying why it
  * cannot be installed: "bad_probe" (no function, a sampling_rate that is
- * not a number in (0, 1]), "bad_kind" (a kind other than snapshot and log),
- * "bad_template" (a log probe without a template it can render),
+ * not a number in (0, 1]), "bad_kind" (a kind other than snapshot, log and
+ * metric), "bad_template" (a log probe without a template it can render),
+ * "bad_metric" (a metric probe without a spec it can aggregate),
  * "bad_limits" (limits it cannot honour), "bad_conditions" (conditions it
  * cannot evaluate), "no_memory".
  */
@@ -358,7 +361,8 @@ probe_from_json(const json_t *j, const struct timespec *deadline, const char **c
 	/* no "kind": a snapshot */
 	if (kind != NULL &&
 	    !(json_is_string(kind) && (strcmp(json_string_value(kind), "snapshot") == 0 ||
-				       strcmp(json_string_value(kind), "log") == 0))) {
+				       strcmp(json_string_value(kind), "log") == 0 ||
+				       strcmp(json_string_value(kind), "metric") == 0))) {
 		*code = "bad_kind";
 		snprintf(why, len, "a probe kind this agent does not know");
 		return NULL;
@@ -367,6 +371,13 @@ probe_from_json(const json_t *j, const struct timespec *deadline, const char **c
 	if (log && (tmpl == NULL || !jga_template_valid(tmpl))) {
 		*code = "bad_template";
 		snprintf(why, len, "a log template this agent cannot render");
+		return NULL;
+	}
+	struct jga_metric metric;
+	bool is_metric = kind != NULL && strcmp(json_string_value(kind), "metric") == 0;
+	if (is_metric && jga_metric_parse(json_object_get(j, "metric"), &metric) != 0) {
+		*code = "bad_metric";
+		snprintf(why, len, "a metric spec this agent cannot aggregate");
 		return NULL;
 	}
 	/* no "limits" (a jitgate before them): the protocol's defaults */
@@ -392,8 +403,10 @@ probe_from_json(const json_t *j, const struct timespec *deadline, const char **c
 	p->queue = json_array();
 	p->conditions = conds ? json_deep_copy(conds) : json_array();
 	p->template = log ? strdup(tmpl) : NULL;
+	if (is_metric && (p->metric = malloc(sizeof(*p->metric))) != NULL)
+		*p->metric = metric;
 	if (p->id == NULL || p->function == NULL || p->queue == NULL || p->conditions == NULL ||
-	    (log && p->template == NULL)) {
+	    (log && p->template == NULL) || (is_metric && p->metric == NULL)) {
 		probe_free(p);
 		return NULL;
 	}
@@ -628,12 +641,54 @@ requeue(struct jga_agent *a, const char *id, json_t *batch)
 	json_array_extend(q, batch);
 }
 
-/* Posts everything queued, a batch per probe per round.  Returns -1 when a post failed. */
+static json_t *metric_event(struct probe *p);
+
+/*
+ * Queues the point of every metric probe (lock held) whose interval is up,
+ * whose deadline is near (the flusher wakes FLUSH_EARLY_MS before it), or
+ * every one with all (the agent stopping).  A point is a hit: max_hits
+ * points exhaust the probe as max_hits events do.
+ */
+static void
+cut_points(struct jga_agent *a, bool all)
+{
+	struct timespec now, near;
+
+	mono_now(&now);
+	near = mono_after_ms(2 * FLUSH_EARLY_MS);
+	for (size_t i = 0; i < a->nprobes; i++) {
+		struct probe *p = a->probes[i];
+		if (p->metric == NULL || p->metric->count == 0 ||
+		    !(all || jga_metric_due(p->metric, &now) || before(&p->deadline, &near)))
+			continue;
+		json_t *ev = metric_event(p);
+		if (ev == NULL || json_array_append_new(p->queue, ev) != 0)
+			continue; /* out of memory: the point goes on growing, cut next round */
+		a->st.captured++;
+		while (json_array_size(p->queue) > MAX_QUEUE) {
+			json_array_remove(p->queue, 0);
+			a->st.dropped++;
+		}
+		if (++p->hits >= p->lim.max_hits && p->state == LIVE) {
+			p->state = EXHAUSTED; /* its queue is still posted */
+			recount(a);
+		}
+	}
+}
+
+/*
+ * Posts everything queued, a batch per probe per round, after cutting the
+ * metric points that are due (all: every one).  Returns -1 when a post
+ * failed.
+ */
 static int
-flush_all(struct jga_agent *a)
+flush_all(struct jga_agent *a, bool all)
 {
 	int rc = 0;
 
+	pthread_mutex_lock(&a->mu);
+	cut_points(a, all);
+	pthread_mutex_unlock(&a->mu);
 	for (;;) {
 		char *id = NULL;
 		json_t *batch = NULL;
@@ -781,7 +836,8 @@ flusher_main(void *arg)
 
 	for (;;) {
 		long next = FLUSH_MS;
-		int frc = flush_all(a); /* first: events are bound by their probe's deadline */
+		int frc =
+		    flush_all(a, false); /* first: events are bound by their probe's deadline */
 		report_all(a);
 		if (frc != 0) {
 			backoff = backoff ? backoff * 2 : FLUSH_MS;
@@ -917,7 +973,7 @@ jga_stop(struct jga_agent *a)
 	bool flush = a->poller_up || a->flusher_up;
 	a->poller_up = a->flusher_up = false;
 	if (flush) {
-		(void)flush_all(a); /* what is still queued for live probes */
+		(void)flush_all(a, true); /* what is still queued for live probes */
 		report_all(a);
 	}
 	pthread_mutex_lock(&a->mu);
@@ -997,6 +1053,34 @@ fail:
 	return NULL;
 }
 
+/* A new event's id (32 hex digits) and time; false when no random bytes. */
+static bool
+event_head(char id[33], char ts[32])
+{
+	unsigned char rnd[16];
+
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return false;
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	timestamp(ts);
+	return true;
+}
+
+/* A metric probe's point as an event {ts, event_id, function, metric}, or NULL. */
+static json_t *
+metric_event(struct probe *p)
+{
+	char id[33], ts[32];
+
+	if (!event_head(id, ts))
+		return NULL;
+	json_t *pt = jga_metric_take(p->metric);
+	return pt ? json_pack("{s:s,s:s,s:s,s:o}", "ts", ts, "event_id", id, "function",
+			      p->function, "metric", pt)
+		  : NULL;
+}
+
 /*
  * An event within the probe's limits and within MAX_EVENT_BYTES: when the
  * limits still allow more than 16,384 bytes, the event is cut again with
@@ -1008,16 +1092,12 @@ fail:
 static json_t *
 make_event(const struct probe *p, json_t *args, json_t *ret, bool *oversize)
 {
-	unsigned char rnd[16];
 	char id[33], ts[32];
 	struct jga_limits l = p->lim;
 
 	*oversize = false;
-	if (RAND_bytes(rnd, sizeof rnd) != 1)
+	if (!event_head(id, ts))
 		return NULL;
-	for (size_t i = 0; i < sizeof rnd; i++)
-		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
-	timestamp(ts);
 	for (int round = 0; round <= MAX_TIGHTEN; round++) {
 		json_t *ev = build_event(p, &l, id, ts, args, ret);
 		if (ev == NULL)
@@ -1126,6 +1206,12 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 			}
 			if (!(u < p->rate))
 				goto charge;
+		}
+		if (p->metric != NULL) {
+			/* aggregated here; the flusher cuts one point per interval */
+			if (jga_metric_record(p->metric, args, ret, &t0))
+				queued++;
+			goto charge;
 		}
 		if (!jga_bucket_take(&p->bucket, &t0, p->lim.max_events_per_second)) {
 			a->st.skipped_rate++;
@@ -1260,6 +1346,19 @@ jga_test_report_pending(struct jga_agent *a, const char *id)
 		rc = a->probes[at]->report_pending;
 	pthread_mutex_unlock(&a->mu);
 	return rc;
+}
+
+json_t *
+jga_test_metric_point(struct jga_agent *a, const char *id)
+{
+	json_t *pt = NULL;
+
+	pthread_mutex_lock(&a->mu);
+	ssize_t at = find(a, id);
+	if (at >= 0 && a->probes[at]->metric != NULL && a->probes[at]->metric->count > 0)
+		pt = jga_metric_take(a->probes[at]->metric);
+	pthread_mutex_unlock(&a->mu);
+	return pt;
 }
 
 json_t *

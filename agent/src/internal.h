@@ -10,6 +10,7 @@
 #define JITGATE_AGENT_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -116,8 +117,37 @@ const json_t *jga_resolve(const json_t *args, const char *field);
  * a path that does not resolve written "<missing>".  NULL: out of memory.
  */
 bool jga_template_valid(const char *t);
+/* Whether the n bytes at p are a placeholder's path (a metric's field follows the same rule). */
+bool jga_path_valid(const char *p, size_t n);
 json_t *jga_template_render(const char *t, const json_t *args, const json_t *ret,
 			    const struct jga_limits *l, json_t *cut);
+
+/*
+ * A metric probe's aggregate (metric.c; docs/agents.md, "Probe kinds"):
+ * jga_metric_parse reads the probe's "metric" spec (-1: one the agent
+ * cannot honour); jga_metric_record adds a matching call (false, and
+ * counted in skipped, when a histogram's field is not a finite number);
+ * jga_metric_due says whether the point has been open for its interval;
+ * jga_metric_take returns the point ({start, count, and for a histogram
+ * sum, min, max, counts}) and starts the next one from nothing (NULL: out
+ * of memory, nothing reset).
+ */
+#define JGA_METRIC_BUCKETS 16
+struct jga_metric {
+	bool histogram;
+	char field[101];
+	long interval_ms;
+	struct timespec opened; /* CLOCK_MONOTONIC, at the point's first call */
+	int64_t start_ns;	/* CLOCK_REALTIME, the same */
+	long long count, skipped;
+	double sum, min, max;
+	long long counts[JGA_METRIC_BUCKETS];
+};
+int jga_metric_parse(const json_t *spec, struct jga_metric *m);
+bool jga_metric_record(struct jga_metric *m, const json_t *args, const json_t *ret,
+		       const struct timespec *now);
+bool jga_metric_due(const struct jga_metric *m, const struct timespec *now);
+json_t *jga_metric_take(struct jga_metric *m);
 
 /*
  * Test hooks (tests/unit/test_agent_capture.c).  jga_test_install applies
@@ -137,6 +167,8 @@ int jga_test_install(struct jga_agent *agent, const json_t *reply);
 json_t *jga_test_status(struct jga_agent *agent, const json_t *reply);
 int jga_test_cpu_charge(struct jga_agent *agent, const char *id, int64_t spent_ns);
 int jga_test_report_pending(struct jga_agent *agent, const char *id);
+/* The point metric probe id holds now, taken as the flusher takes it (NULL: none). */
+json_t *jga_test_metric_point(struct jga_agent *agent, const char *id);
 /*
  * The event jga_hit() would queue for a probe described as in a poll
  * (probe), args and ret, or NULL with *oversize set when even the

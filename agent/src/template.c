@@ -27,6 +27,18 @@ path_char(char c)
 	       c == '_' || c == '.';
 }
 
+bool
+jga_path_valid(const char *p, size_t n)
+{
+	if (n == 0 || n > PATH_MAX_BYTES || p[0] == '.' || p[n - 1] == '.' ||
+	    memmem(p, n, "..", 2) != NULL)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!path_char(p[i]))
+			return false;
+	return true;
+}
+
 /* The length of the placeholder's path at p (just past its '{'), or 0 when it is not one. */
 static size_t
 placeholder(const char *p)
@@ -35,10 +47,7 @@ placeholder(const char *p)
 
 	while (path_char(p[n]))
 		n++;
-	if (p[n] != '}' || n == 0 || n > PATH_MAX_BYTES || p[0] == '.' || p[n - 1] == '.' ||
-	    memmem(p, n, "..", 2) != NULL)
-		return 0;
-	return n;
+	return p[n] == '}' && jga_path_valid(p, n) ? n : 0;
 }
 
 bool

@@ -63,15 +63,16 @@ int jg_probe_status_report(struct jg_store *s, const struct jg_probe_report *r, 
 
 /*
  * Adds "status": {"installed": N, "failed": [{instance, code, message}]} to
- * each probe (an object with "id") of list, a list of probes of service,
- * counting the instances that reported since `since` (Unix seconds; later
- * or at it); failed lists at most JG_PROBE_STATUS_FAILED_SHOWN instances
- * per probe, by instance name.  Reads on conn (a connection the caller
- * holds).  0; JG_EUNAVAIL; JG_ENOMEM (the list may be half done: the
- * caller drops it).
+ * each probe (an object with "id") of list, a list of probes of service
+ * (jg_probe_list_live's), counting the instances that reported since
+ * `since` (Unix seconds; later or at it); failed lists at most
+ * JG_PROBE_STATUS_FAILED_SHOWN instances per probe, by instance name, their
+ * messages (the agent's free text) through the redaction scanners and the
+ * keys of fields (redact.h) when redact.  0; JG_EUNAVAIL; JG_ENOMEM (the
+ * list may be half done or half redacted: the caller drops it).
  */
-int jg_probe_status_attach(struct jg_store_conn *conn, const char *service, int64_t since,
-			   json_t *list);
+int jg_probe_status_attach(struct jg_store *s, const char *service, int64_t since, bool redact,
+			   char *const *fields, json_t *list);
 
 /*
  * Deletes the rows of instances that have not reported since `before`

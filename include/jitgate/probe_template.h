@@ -15,6 +15,7 @@
 #ifndef JITGATE_PROBE_TEMPLATE_H
 #define JITGATE_PROBE_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,12 @@ struct jg_probe_template {
 	size_t nfields;
 	char fields[JG_PROBE_TEMPLATE_FIELDS_MAX][JG_PROBE_TEMPLATE_PATH_MAX + 1];
 };
+
+/*
+ * Whether the n bytes at p are a placeholder's path as above (a metric
+ * probe's field follows the same rule, probe_metric.h).
+ */
+bool jg_probe_template_path_valid(const char *p, size_t n);
 
 /*
  * Checks template (NUL-terminated UTF-8) and lists its placeholders' paths

@@ -118,15 +118,14 @@ int jg_probe_budget_read(struct jg_store *s, const char *grant, json_t **out);
  * The live probes of service at now, oldest first, at most JG_PROBE_LIST_MAX:
  * *probes = [{id, grant, function, capture_args, capture_return,
  * sampling_rate, conditions, created_by, created_at, expires_at, limits, events, kind,
- * template?, args?, status}] (caller decrefs), events being the number of its events stored now,
+ * template?, metric?, args?}] (caller decrefs), events being the number of its events stored now,
  * template a log probe's, args a native probe's declared arguments (each absent when it has
- * none), status where agent instances that reported since status_since installed it or failed
- * to (probe_status.h, jg_probe_status_attach).  With redact, the values of conditions on
- * personal data (sensitive_fields, pii.h) are redacted.  0; JG_EUNAVAIL (the store); JG_ENOMEM (a
- * list that could not be redacted is not returned).
+ * none); where each is installed is probe_status's to add (jg_probe_status_attach).  With
+ * redact, the values of conditions on personal data (sensitive_fields, pii.h) are redacted.
+ * 0; JG_EUNAVAIL (the store); JG_ENOMEM (a list that could not be redacted is not returned).
  */
 int jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, bool redact,
-		       char *const *sensitive_fields, int64_t status_since, json_t **probes);
+		       char *const *sensitive_fields, json_t **probes);
 
 /*
  * What an agent of service runs at now: its live probes as [{id, function,
@@ -208,10 +207,44 @@ struct jg_probe_events_query {
  * *events = [{id, received_at, event}] in id order (caller decrefs; an
  * event that could not be redacted is null with "withheld"), *last the
  * last id (-1: none).  0; JG_ENOTFOUND (not a probe of this grant on this
- * service); JG_EUNAVAIL (no store connection); JG_ESTORE (reading failed).
+ * service); JG_ECONFLICT (a metric probe: its points are read as a metric,
+ * jg_probe_metric_read); JG_EUNAVAIL (no store connection); JG_ESTORE
+ * (reading failed).
  */
 int jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, json_t **events,
 			 int64_t *last);
+
+/* What a read of metric probes' points asks (jg_probe_metric_names, jg_probe_metric_read). */
+struct jg_probe_metric_query {
+	const char *service;
+	int64_t since, until; /* Unix ns: points with since <= time < until */
+	int64_t step_ns;      /* 0: every point; else their total per step-aligned window */
+	bool redact;	      /* the reader lacks read-pii */
+	char *const *sensitive_fields; /* pii.h */
+};
+
+#define JG_PROBE_METRIC_POINTS_MAX 10000 /* a probe's points read at once (max_hits' bound) */
+
+/*
+ * Appends to metrics the metric probes of q->service (ended ones too) with
+ * points received in the window, as jg_telemetry_metric_names lists
+ * metrics ({name: "probe.<id>", kind: sum or histogram, unit, description,
+ * points, last}, plus function), by id, at most 1000.  For a reader without
+ * read-pii, a probe whose conditions or histogram field are on personal
+ * data (the condition-oracle rule) is left out.  0, JG_EUNAVAIL, JG_ESTORE.
+ */
+int jg_probe_metric_names(struct jg_store *s, const struct jg_probe_metric_query *q,
+			  json_t *metrics);
+
+/*
+ * The points of metric probe `probe` of q->service (probe_metric.h,
+ * jg_probe_metric_series) into *metrics (caller decrefs).  0; JG_ENOTFOUND
+ * (no metric probe of that id on this service); JG_EDENIED (a reader
+ * without read-pii, a probe on personal data as above); JG_ETOOBIG (past
+ * JG_PROBE_METRIC_POINTS_MAX points); JG_EUNAVAIL; JG_ESTORE; JG_ENOMEM.
+ */
+int jg_probe_metric_read(struct jg_store *s, const struct jg_probe_metric_query *q,
+			 const char *probe, json_t **metrics);
 
 /*
  * Deletes captured probe events received before `before` (Unix seconds), in

@@ -293,4 +293,20 @@ struct jg_telemetry_metrics_query {
 int jg_telemetry_metric_series(struct jg_store *db, const struct jg_telemetry_metrics_query *q,
 			       json_t **metrics);
 
+/* One stored point of a delta series, for jg_telemetry_fold_delta. */
+struct jg_telemetry_point {
+	int64_t time_ns;
+	double value; /* a sum's */
+	json_t *hist; /* a histogram's {count, sum, min, max, bounds, counts} (borrowed) */
+};
+
+/*
+ * The points of one delta series (sums or histograms), in time order, as
+ * jg_telemetry_metric_series shows them: each point, or with step_ns one per
+ * step-aligned window, their total.  For points that are not in the
+ * telemetry store (a metric probe's, probe_metric.h).  NULL: out of memory.
+ */
+json_t *jg_telemetry_fold_delta(const struct jg_telemetry_point *pts, size_t n, bool histogram,
+				int64_t step_ns);
+
 #endif

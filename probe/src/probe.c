@@ -367,6 +367,14 @@ configure(struct probe *p, const json_t *j, struct jp_config *cfg)
 	size_t i;
 
 	memset(cfg, 0, sizeof *cfg);
+	/* it reads registers: it neither renders a log template nor aggregates a metric */
+	const char *kind = json_string_value(json_object_get(j, "kind"));
+	if (kind != NULL && strcmp(kind, "snapshot") != 0) {
+		fail(p, "bad_kind",
+		     "a %.16s probe is for the reference agent: jitgate-probe captures snapshots",
+		     kind);
+		return -1;
+	}
 	json_array_foreach(args, i, v)
 	{
 		json_int_t ix = json_integer_value(json_object_get(v, "index"));

@@ -30,10 +30,13 @@
 #include "jitgate/app.h"
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
+#include "jitgate/probes.h"
 #include "jitgate/telemetry.h"
 
-#define MAX_NAME    255
-#define MIN_STEP_NS 1000000000LL
+#define MAX_NAME 255
+/* the metric of a metric probe: "probe.<id>" (docs/agents.md, "Probe kinds") */
+#define PROBE_PREFIX "probe."
+#define MIN_STEP_NS  1000000000LL
 
 /* ?step=: a duration of at least 1s; absent: 0 (every point). */
 static int
@@ -93,9 +96,38 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 	q.redact = !g.has_pii;
 	q.received_since =
 	    jg_telemetry_received_since(app->cfg, JG_TELEMETRY_METRICS, (int64_t)time(NULL));
-	rc = name == NULL ? jg_telemetry_metric_names(app->telemetry, service, q.since, q.until,
-						      q.received_since, &metrics)
-			  : jg_telemetry_metric_series(app->telemetry, &q, &metrics);
+	/* a metric probe's points are its events in the state store (probes.h) */
+	struct jg_probe_metric_query pq = {.service = service,
+					   .since = q.since,
+					   .until = q.until,
+					   .step_ns = q.step_ns,
+					   .redact = q.redact,
+					   .sensitive_fields = q.fields};
+	bool of_probe = name != NULL && strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)) == 0;
+	if (of_probe) {
+		rc = jg_probe_metric_read(app->store, &pq, name + strlen(PROBE_PREFIX), &metrics);
+	} else if (name != NULL) {
+		rc = jg_telemetry_metric_series(app->telemetry, &q, &metrics);
+	} else {
+		rc = jg_telemetry_metric_names(app->telemetry, service, q.since, q.until,
+					       q.received_since, &metrics);
+		if (rc == 0 && (rc = jg_probe_metric_names(app->store, &pq, metrics)) != 0) {
+			json_decref(metrics);
+			metrics = NULL;
+		}
+	}
+	if (rc == JG_ENOTFOUND) {
+		/* a probe that is not a metric probe of this service shows as a name with no point
+		 */
+		metrics = json_array();
+		rc = metrics ? 0 : JG_ENOMEM;
+	}
+	if (rc == JG_EDENIED) {
+		jg_api_error_set(e, 403, "forbidden",
+				 "the metric probe's conditions or field are on personal data: "
+				 "reading its points needs the read-pii capability");
+		return rc;
+	}
 	if (rc == JG_EUNAVAIL) {
 		jg_api_error_set(e, 503, "unavailable", "the telemetry store is unavailable");
 		return rc;

@@ -36,6 +36,8 @@
 #include "jitgate/error.h"
 #include "jitgate/guard.h"
 #include "jitgate/pii.h"
+#include "jitgate/probe_metric.h"
+#include "jitgate/probe_status.h"
 #include "jitgate/probe_template.h"
 #include "jitgate/probes.h"
 #include "api_routes_int.h"
@@ -76,7 +78,9 @@ known_op(const char *op)
 /*
  * A probe's kind (docs/agents.md, "Probe kinds"): a snapshot (the default)
  * captures args and return value; a log probe sends one message rendered
- * from its template and nothing else, so it captures neither.
+ * from its template and nothing else; a metric probe sends points of a
+ * count or histogram the agent aggregates, no value of a call.  Neither of
+ * the last two captures.
  */
 static int
 check_kind(json_t *b, struct jg_api_error *e)
@@ -84,49 +88,76 @@ check_kind(json_t *b, struct jg_api_error *e)
 	json_t *v = json_object_get(b, "kind");
 	const char *kind = v ? json_string_value(v) : "snapshot";
 	json_t *tmpl = json_object_get(b, "template");
+	json_t *metric = json_object_get(b, "metric");
 	struct jg_probe_template t;
+	struct jg_probe_metric m;
 	char why[300];
 
-	if (kind == NULL || (strcmp(kind, "snapshot") != 0 && strcmp(kind, "log") != 0))
-		return bad(e, "kind", "'kind' must be snapshot or log");
-	/* jitgate-probe sends what its declared registers hold; it renders no template */
-	if (strcmp(kind, "log") == 0 && json_object_get(b, "args") != NULL)
+	if (kind == NULL || (strcmp(kind, "snapshot") != 0 && strcmp(kind, "log") != 0 &&
+			     strcmp(kind, "metric") != 0))
+		return bad(e, "kind", "'kind' must be snapshot, log or metric");
+	/* jitgate-probe sends what its declared registers hold; it renders and aggregates nothing
+	 */
+	if (strcmp(kind, "snapshot") != 0 && json_object_get(b, "args") != NULL)
 		return bad(e, "args",
-			   "a native probe (with 'args') is a snapshot: log templates are rendered "
-			   "by the reference agent only");
+			   "a native probe (with 'args') is a snapshot: log and metric probes are "
+			   "for the reference agent only");
+	if (strcmp(kind, "log") != 0 && tmpl != NULL)
+		return bad(e, "template", "'template' is for a probe of kind log");
+	if (strcmp(kind, "metric") != 0 && metric != NULL)
+		return bad(e, "metric", "'metric' is for a probe of kind metric");
 	if (strcmp(kind, "snapshot") == 0)
-		return tmpl ? bad(e, "template", "'template' is for a probe of kind log") : 0;
-	if (!json_is_string(tmpl))
-		return bad(e, "template",
-			   "a log probe needs a 'template' such as 'charge {amount} for "
-			   "{customer.id}'");
-	if (jg_probe_template_parse(json_string_value(tmpl), &t, why, sizeof(why)) != 0) {
+		return 0;
+	if (strcmp(kind, "log") == 0) {
+		if (!json_is_string(tmpl))
+			return bad(e, "template",
+				   "a log probe needs a 'template' such as 'charge {amount} for "
+				   "{customer.id}'");
+		if (jg_probe_template_parse(json_string_value(tmpl), &t, why, sizeof(why)) != 0) {
+			jg_api_error_set(e, 400, "bad_request", "%s", why);
+			e->field = "template";
+			return JG_EINVAL;
+		}
+	} else if (jg_probe_metric_parse(metric, &m, why, sizeof(why)) != 0) {
 		jg_api_error_set(e, 400, "bad_request", "%s", why);
-		e->field = "template";
+		e->field = "metric";
 		return JG_EINVAL;
 	}
 	if (json_is_true(json_object_get(b, "capture_args")) ||
-	    json_is_true(json_object_get(b, "capture_return")))
-		return bad(e,
-			   json_is_true(json_object_get(b, "capture_args")) ? "capture_args"
-									    : "capture_return",
-			   "a log probe sends its rendered message only: capture_args and "
-			   "capture_return are for snapshot probes");
+	    json_is_true(json_object_get(b, "capture_return"))) {
+		snprintf(why, sizeof(why),
+			 "a %s probe sends %s only: capture_args and capture_return are for "
+			 "snapshot probes",
+			 kind, strcmp(kind, "log") == 0 ? "its rendered message" : "its points");
+		jg_api_error_set(e, 400, "bad_request", "%s", why);
+		e->field = json_is_true(json_object_get(b, "capture_args")) ? "capture_args"
+									    : "capture_return";
+		return JG_EINVAL;
+	}
 	return 0;
 }
 
-/* The first placeholder of a log probe's template on personal data (pii.h), or NULL. */
+/*
+ * What a log or metric probe (checked) sends about personal data (pii.h):
+ * the first placeholder of its template on a sensitive field, or the field
+ * its histogram measures when that is one; NULL when neither.
+ */
 static const char *
-template_sensitive(json_t *b, char *const *fields, struct jg_probe_template *t)
+output_sensitive(json_t *b, char *const *fields, struct jg_probe_template *t,
+		 struct jg_probe_metric *m)
 {
 	const char *tmpl = json_string_value(json_object_get(b, "template"));
 	char why[300];
 
-	if (tmpl == NULL || jg_probe_template_parse(tmpl, t, why, sizeof(why)) != 0)
-		return NULL;
-	for (size_t i = 0; i < t->nfields; i++)
-		if (jg_pii_field_sensitive(t->fields[i], fields))
-			return t->fields[i];
+	if (tmpl != NULL && jg_probe_template_parse(tmpl, t, why, sizeof(why)) == 0) {
+		for (size_t i = 0; i < t->nfields; i++)
+			if (jg_pii_field_sensitive(t->fields[i], fields))
+				return t->fields[i];
+	}
+	json_t *metric = json_object_get(b, "metric");
+	if (metric != NULL && jg_probe_metric_parse(metric, m, why, sizeof(why)) == 0 &&
+	    m->histogram && jg_pii_field_sensitive(m->field, fields))
+		return m->field;
 	return NULL;
 }
 
@@ -199,8 +230,8 @@ static int
 check_spec(json_t *b, struct jg_api_error *e)
 {
 	static const char *const fields[] = {
-	    "function",	  "capture_args", "capture_return", "sampling_rate", "duration",
-	    "conditions", "limits",	  "kind",	    "template",	     "args"};
+	    "function", "capture_args", "capture_return", "sampling_rate", "duration", "conditions",
+	    "limits",	"kind",		"template",	  "args",	   "metric"};
 	const char *key;
 	json_t *v;
 
@@ -344,7 +375,8 @@ deploy_or_preview(struct jg_http_request *req, const char *svc, const char *auth
 	json_t *conds_in = json_object_get(body, "conditions");
 	const json_t *touchy = jg_pii_conditions_sensitive(conds_in, fields);
 	struct jg_probe_template t;
-	const char *logged = template_sensitive(body, fields, &t);
+	struct jg_probe_metric m;
+	const char *logged = output_sensitive(body, fields, &t, &m);
 	char why[400];
 	if (touchy != NULL)
 		snprintf(
@@ -354,8 +386,11 @@ deploy_or_preview(struct jg_http_request *req, const char *svc, const char *auth
 		    json_string_value(json_object_get(touchy, "field")));
 	else if (logged != NULL)
 		snprintf(why, sizeof(why),
-			 "the template's placeholder {%.100s} logs personal data (a sensitive "
-			 "field): deploying it needs the read-pii capability",
+			 json_object_get(body, "metric") != NULL
+			     ? "the histogram of '%.100s' measures personal data (a sensitive "
+			       "field): deploying it needs the read-pii capability"
+			     : "the template's placeholder {%.100s} logs personal data (a "
+			       "sensitive field): deploying it needs the read-pii capability",
 			 logged);
 	/* the entry's copy: condition values on personal data as keyed markers */
 	json_t *params = json_deep_copy(body);
@@ -420,7 +455,14 @@ deploy_or_preview(struct jg_http_request *req, const char *svc, const char *auth
 	(void)jg_probe_limits_parse(json_object_get(body, "limits"), &lim, &member, lim_why,
 				    sizeof(lim_why));
 	const char *kind = json_string_value(json_object_get(body, "kind"));
+	/* checked above too: a metric probe's spec with its defaults, as stored */
+	json_t *metric = json_object_get(body, "metric") != NULL &&
+				 jg_probe_metric_parse(json_object_get(body, "metric"), &m, lim_why,
+						       sizeof(lim_why)) == 0
+			     ? jg_probe_metric_json(&m)
+			     : NULL;
 	if (out == NULL || json_object_set_new(out, "limits", jg_probe_limits_json(&lim)) != 0 ||
+	    (metric != NULL && json_object_set(out, "metric", metric) != 0) ||
 	    json_object_set_new(out, "kind", json_string(kind ? kind : "snapshot")) != 0 ||
 	    (!preview && json_object_set_new(out, "id", json_string(id)) != 0) ||
 	    json_object_set_new(out, "grant", json_string(g.claims.grant)) != 0 ||
@@ -429,9 +471,11 @@ deploy_or_preview(struct jg_http_request *req, const char *svc, const char *auth
 	    (!preview && json_object_set_new(out, "budget", json_incref(usage)) != 0)) {
 		json_decref(out);
 		json_decref(usage);
+		json_decref(metric);
 		jg_api_error_set(e, 500, "internal_error", "out of memory");
 		return JG_ENOMEM;
 	}
+	json_decref(metric);
 	*result =
 	    preview ? json_pack("{s:b,s:o,s:o}", "dry_run", 1, "probe", out, "budget", usage) : out;
 	if (!preview)
@@ -463,9 +507,16 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 	}
 	bool redact = !g.has_pii;
 	int64_t now = jg_clock_now();
-	/* an agent instance that missed three polls no longer counts (docs/agents.md) */
 	rc = jg_probe_list_live(app->store, svc, now, redact, app->cfg->redaction_sensitive_fields,
-				now - 3 * app->cfg->probes_agent_poll, &list);
+				&list);
+	/* where each is installed: an instance that missed three polls no longer counts
+	   (docs/agents.md, "Probe status") */
+	if (rc == 0 && (rc = jg_probe_status_attach(
+			    app->store, svc, now - 3 * app->cfg->probes_agent_poll, redact,
+			    app->cfg->redaction_sensitive_fields, list)) != 0) {
+		json_decref(list);
+		list = NULL;
+	}
 	if (rc != 0) {
 		jg_api_error_set(e, 503, "unavailable", "%s",
 				 rc == JG_EUNAVAIL ? "the store is unavailable"
@@ -608,6 +659,13 @@ jg_api_probe_events_read(struct jg_http_request *req, const char *svc, const cha
 					  .redact = !g.has_pii,
 					  .sensitive_fields = app->cfg->redaction_sensitive_fields};
 	rc = jg_probe_events_read(app->store, &q, &events, &last);
+	if (rc == JG_ECONFLICT) {
+		jg_api_error_set(e, 409, "metric_probe",
+				 "a metric probe's points are a metric: read them as probe.%s "
+				 "(GET /v1/services/%s/metrics?name=probe.%s, read-metrics)",
+				 id, svc, id);
+		return rc;
+	}
 	if (rc == JG_ENOTFOUND) {
 		jg_api_error_set(e, 404, "not_found",
 				 "no such probe of this grant on this service");

@@ -21,6 +21,7 @@
 #include "jitgate/error.h"
 #include "jitgate/probe_status.h"
 #include "jitgate/probes.h"
+#include "jitgate/redact.h"
 #include "jitgate/store.h"
 
 bool
@@ -164,8 +165,9 @@ static const char sql_failed[] = "SELECT probe_id, instance, code, message FROM 
 				 "WHERE service = ? AND state = 'failed' AND seen_at >= ? "
 				 "ORDER BY probe_id, instance";
 
-int
-jg_probe_status_attach(struct jg_store_conn *conn, const char *service, int64_t since, json_t *list)
+/* Adds the status of each probe of list on conn (jg_probe_status_attach). */
+static int
+attach(struct jg_store_conn *conn, const char *service, int64_t since, json_t *list)
 {
 	struct jg_stmt *st;
 	json_t *by_id = json_object(), *p;
@@ -231,6 +233,36 @@ jg_probe_status_attach(struct jg_store_conn *conn, const char *service, int64_t 
 		rc = JG_EUNAVAIL;
 out:
 	json_decref(by_id);
+	return rc;
+}
+
+int
+jg_probe_status_attach(struct jg_store *s, const char *service, int64_t since, bool redact,
+		       char *const *fields, json_t *list)
+{
+	struct jg_store_conn *conn;
+	size_t i, nf = 0;
+	json_t *p;
+
+	if (jg_store_acquire(s, &conn) != 0)
+		return JG_EUNAVAIL;
+	int rc = attach(conn, service, since, list);
+	jg_store_release(s, conn);
+	/*
+	 * An agent's failure message is free text written in the service's
+	 * process: a reader without read-pii gets it through the scanners, as
+	 * any other text of the service (a half-redacted list is not shown).
+	 */
+	while (redact && fields && fields[nf])
+		nf++;
+	json_array_foreach(list, i, p)
+	{
+		json_t *failed = json_object_get(json_object_get(p, "status"), "failed");
+		unsigned found = 0;
+		if (redact && failed != NULL && rc == 0 &&
+		    jg_redact_json(failed, (const char *const *)fields, nf, &found) != 0)
+			rc = JG_ENOMEM;
+	}
 	return rc;
 }
 

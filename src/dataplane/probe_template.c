@@ -2,15 +2,14 @@
  * probe_template.c - checks a log probe's message template (see
  * probe_template.h).  Pure: no store, no clock.
  */
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jitgate/error.h"
 #include "jitgate/probe_template.h"
 
-static bool
-path_valid(const char *p, size_t n)
+bool
+jg_probe_template_path_valid(const char *p, size_t n)
 {
 	bool seg_empty = true;
 
@@ -69,7 +68,7 @@ jg_probe_template_parse(const char *template, struct jg_probe_template *out, cha
 		}
 		const char *close = strchr(template + i + 1, '}');
 		size_t n = close ? (size_t)(close - template - i - 1) : 0;
-		if (close == NULL || !path_valid(template + i + 1, n)) {
+		if (close == NULL || !jg_probe_template_path_valid(template + i + 1, n)) {
 			snprintf(why, whylen,
 				 "'template' has a placeholder at byte %zu that is not {path}: a "
 				 "dotted path of letters, digits and '_', at most %d bytes (write "

@@ -29,13 +29,14 @@
 #include "jitgate/codec.h"
 #include "jitgate/error.h"
 #include "jitgate/pii.h"
-#include "jitgate/probe_status.h"
+#include "jitgate/probe_metric.h"
 #include "jitgate/probe_template.h"
 #include "jitgate/probes.h"
 #include "jitgate/random.h"
 #include "jitgate/redact.h"
 #include "jitgate/sha256.h"
 #include "jitgate/store.h"
+#include "jitgate/telemetry.h"
 
 bool
 jg_probe_id_valid(const char *id)
@@ -355,14 +356,15 @@ static const char sql_insert[] =
     "INSERT INTO probes (id, grant_id, service, function, capture_args, capture_return, "
     "sampling_rate, conditions, created_by, created_at, expires_at, max_hits, "
     "max_events_per_second, max_depth, max_string_bytes, max_collection_items, max_fields, "
-    "max_cpu_ms_per_second, rate_tokens, rate_at, kind, template, args) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "max_cpu_ms_per_second, rate_tokens, rate_at, kind, template, args, metric) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 struct create_job {
 	const struct jg_probe_new *p;
 	int64_t now, expires_at;
 	const char *id, *conds_text;
-	const char *args_text; /* a native probe's declared arguments; NULL when none */
+	const char *args_text;	 /* a native probe's declared arguments; NULL when none */
+	const char *metric_text; /* a metric probe's spec (probe_metric.h); NULL for others */
 	struct jg_probe_limits lim;
 	int outcome;   /* 0: stored; JG_EDENIED: beyond the grant's budget */
 	json_t *usage; /* the grant's budget and usage after it (budget_json) */
@@ -398,7 +400,7 @@ insert_probe(struct jg_store_conn *conn, const struct create_job *j)
 			    (double)j->lim.max_events_per_second * JG_PROBE_RATE_BURST_SECONDS);
 	jg_stmt_bind_int64(st, 20, j->now * 1000);
 	const char *tmpl = json_string_value(json_object_get(p->spec, "template"));
-	jg_stmt_bind_text(st, 21, tmpl ? "log" : "snapshot");
+	jg_stmt_bind_text(st, 21, j->metric_text ? "metric" : tmpl ? "log" : "snapshot");
 	if (tmpl != NULL)
 		jg_stmt_bind_text(st, 22, tmpl);
 	else
@@ -407,6 +409,10 @@ insert_probe(struct jg_store_conn *conn, const struct create_job *j)
 		jg_stmt_bind_text(st, 23, j->args_text);
 	else
 		jg_stmt_bind_null(st, 23);
+	if (j->metric_text != NULL)
+		jg_stmt_bind_text(st, 24, j->metric_text);
+	else
+		jg_stmt_bind_null(st, 24);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
 	return rc;
@@ -457,9 +463,20 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 	/* a native probe's declared arguments (checked by the caller), NULL when none */
 	json_t *args = json_object_get(p->spec, "args");
 	char *args_text = args ? json_dumps(args, JSON_COMPACT) : NULL;
-	struct create_job j = {.p = p, .now = now, .id = id, .args_text = args_text};
+	/* a metric probe's spec (checked by the caller) with its defaults, NULL for others */
+	json_t *metric_spec = json_object_get(p->spec, "metric");
+	struct jg_probe_metric m;
+	json_t *metric =
+	    metric_spec && jg_probe_metric_parse(metric_spec, &m, why, sizeof(why)) == 0
+		? jg_probe_metric_json(&m)
+		: NULL;
+	char *metric_text = metric ? json_dumps(metric, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	struct create_job j = {
+	    .p = p, .now = now, .id = id, .args_text = args_text, .metric_text = metric_text};
 	const char *bad;
 	int rc;
+
+	json_decref(metric);
 
 	json_decref(none); /* json_dumps borrows: the empty list was leaked on every probe */
 	id[0] = '\0';
@@ -469,8 +486,11 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 		*expires_at = p->grant_expires; /* never outlives its grant */
 	j.expires_at = *expires_at;
 	j.conds_text = conds_text;
-	if (conds_text == NULL || (args != NULL && args_text == NULL)) {
-		rc = JG_ENOMEM;
+	if (conds_text == NULL || (args != NULL && args_text == NULL) ||
+	    (metric_spec != NULL && metric_text == NULL)) {
+		/* a metric spec that does not parse is a caller's bug: refused all the same */
+		rc = metric_spec != NULL && metric == NULL && metric_text == NULL ? JG_EINVAL
+										  : JG_ENOMEM;
 	} else if ((p->id != NULL && !jg_probe_id_valid(p->id)) ||
 		   /* the caller checked the spec: bad limits here are a bug, refused all the same
 		    */
@@ -502,6 +522,7 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 	json_decref(j.usage);
 	free(conds_text);
 	free(args_text);
+	free(metric_text);
 	return rc;
 }
 
@@ -540,7 +561,7 @@ jg_probe_preview(struct jg_store *s, const struct jg_probe_new *p, int64_t now, 
 	"SELECT id, grant_id, function, capture_args, capture_return, sampling_rate, conditions, " \
 	"created_by, created_at, expires_at, max_hits, max_events_per_second, max_depth, "         \
 	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, kind, "        \
-	"template, args" extra                                                                     \
+	"template, args, metric" extra                                                             \
 	" FROM probes WHERE service = ? AND deleted_at IS NULL AND disabled_at IS NULL AND "       \
 	"expires_at > ? "
 #define CANDIDATE_FIRST "ORDER BY created_at, id LIMIT ?"
@@ -629,14 +650,20 @@ probe_row(struct jg_stmt *st, bool for_agent)
 				jg_stmt_column_text(st, 7), "created_at",
 				(json_int_t)jg_stmt_column_int64(st, 8), "expires_at",
 				(json_int_t)jg_stmt_column_int64(st, 9), "limits", limits, "events",
-				(json_int_t)jg_stmt_column_int64(st, 20), "args", args);
+				(json_int_t)jg_stmt_column_int64(st, 21), "args", args);
 	const char *kind = jg_stmt_column_text(st, 17), *tmpl = jg_stmt_column_text(st, 18);
+	/* a metric probe's spec (column 20), as stored */
+	json_t *metric = jg_stmt_column_is_null(st, 20)
+			     ? NULL
+			     : json_loads(jg_stmt_column_text(st, 20), 0, NULL);
 	if (row != NULL &&
 	    (json_object_set_new(row, "kind", json_string(kind ? kind : "snapshot")) != 0 ||
-	     (tmpl != NULL && json_object_set_new(row, "template", json_string(tmpl)) != 0))) {
+	     (tmpl != NULL && json_object_set_new(row, "template", json_string(tmpl)) != 0) ||
+	     (metric != NULL && json_object_set_new(row, "metric", json_incref(metric)) != 0))) {
 		json_decref(row);
 		row = NULL;
 	}
+	json_decref(metric);
 	return row;
 }
 
@@ -646,7 +673,7 @@ probe_row(struct jg_stmt *st, bool for_agent)
  */
 static int
 live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent, bool redact,
-	    char *const *fields, int64_t status_since, json_t **out)
+	    char *const *fields, json_t **out)
 {
 	struct jg_store_conn *conn;
 	struct jg_stmt *st = NULL;
@@ -726,29 +753,7 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 			rc = JG_EUNAVAIL;
 		more = rows == CANDIDATE_PAGE; /* a short page was the last */
 	}
-	/* the engineer's list says where each probe is installed (probe_status.h) */
-	if (rc == 0 && !for_agent)
-		rc = jg_probe_status_attach(conn, service, status_since, list);
 	jg_store_release(s, conn);
-	/*
-	 * An agent's failure message is free text written in the service's
-	 * process: a reader without read-pii gets it through the scanners, as
-	 * any other text of the service (a half-redacted list is not shown).
-	 */
-	if (rc == 0 && !for_agent && redact) {
-		size_t nf = 0, i;
-		json_t *p;
-		while (fields && fields[nf])
-			nf++;
-		json_array_foreach(list, i, p)
-		{
-			json_t *failed = json_object_get(json_object_get(p, "status"), "failed");
-			unsigned found = 0;
-			if (failed != NULL && rc == 0 &&
-			    jg_redact_json(failed, (const char *const *)fields, nf, &found) != 0)
-				rc = JG_ENOMEM;
-		}
-	}
 	free(seen);
 	if (rc != 0) {
 		json_decref(list); /* fail closed: a list that could not be redacted is not shown */
@@ -760,15 +765,15 @@ live_probes(struct jg_store *s, const char *service, int64_t now, bool for_agent
 
 int
 jg_probe_list_live(struct jg_store *s, const char *service, int64_t now, bool redact,
-		   char *const *sensitive_fields, int64_t status_since, json_t **probes)
+		   char *const *sensitive_fields, json_t **probes)
 {
-	return live_probes(s, service, now, false, redact, sensitive_fields, status_since, probes);
+	return live_probes(s, service, now, false, redact, sensitive_fields, probes);
 }
 
 int
 jg_probe_live_for_agent(struct jg_store *s, const char *service, int64_t now, json_t **probes)
 {
-	return live_probes(s, service, now, true, false, NULL, 0, probes);
+	return live_probes(s, service, now, true, false, NULL, probes);
 }
 
 static const char sql_of_service[] = "SELECT 1 FROM probes WHERE id = ? AND service = ?";
@@ -828,7 +833,7 @@ jg_probe_delete(struct jg_store *s, const char *service, const char *grant, cons
 	"SELECT service, grant_id, CASE WHEN deleted_at IS NULL AND expires_at > ? THEN 1 ELSE 0 " \
 	"END, disabled_at IS NOT NULL, max_hits, max_events_per_second, max_depth, "               \
 	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, " \
-	"rate_at, template FROM probes WHERE id = ?"
+	"rate_at, template, metric FROM probes WHERE id = ?"
 static const char sql_probe_state[] = PROBE_STATE;
 static const char sql_probe_state_pg[] = PROBE_STATE " FOR UPDATE";
 static const char sql_event_count[] = "SELECT count(*) FROM probe_events WHERE probe_id = ?";
@@ -846,6 +851,8 @@ struct probe_state {
 	int64_t rate_at;
 	size_t
 	    message_max; /* a log probe: the longest message its template renders; 0: a snapshot */
+	bool metric;	 /* a metric probe: its events are points of m */
+	struct jg_probe_metric m;
 };
 
 /*
@@ -882,6 +889,18 @@ log_event_fits(const json_t *event, size_t message_max)
 	       json_object_get(event, "error") == NULL;
 }
 
+/* A stored metric spec into *m: 0, or JG_ESTORE for one jitgate did not write. */
+static int
+metric_spec(const char *text, struct jg_probe_metric *m)
+{
+	json_t *spec = json_loads(text, 0, NULL);
+	char why[160];
+	int rc =
+	    spec != NULL && jg_probe_metric_parse(spec, m, why, sizeof(why)) == 0 ? 0 : JG_ESTORE;
+	json_decref(spec);
+	return rc;
+}
+
 /*
  * The probe of service as it is now (inside the transaction): 0 when live
  * and enabled; JG_ENOTFOUND, JG_ECONFLICT (not live), JG_EDENIED (disabled).
@@ -916,6 +935,10 @@ probe_state(struct jg_store_conn *conn, const char *service, const char *probe, 
 			ps->rate_at = jg_stmt_column_int64(st, 12);
 			rc = log_message_max(jg_stmt_column_text(st, 13), ps->lim.max_string_bytes,
 					     &ps->message_max);
+			ps->metric = !jg_stmt_column_is_null(st, 14);
+			rc = rc == 0 && ps->metric
+				 ? metric_spec(jg_stmt_column_text(st, 14), &ps->m)
+				 : rc;
 		}
 	} else {
 		rc = rc == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
@@ -1101,8 +1124,11 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 	rc = 0;
 	for (size_t i = 0; i < j->n && rc == 0; i++) {
 		json_t *ev = json_loads(j->texts[i], 0, NULL);
-		bool fits = ev != NULL && (ps.message_max > 0 ? log_event_fits(ev, ps.message_max)
-							      : jg_probe_event_fits(ev, &ps.lim));
+		int64_t point_ns;
+		bool fits =
+		    ev != NULL && (ps.metric ? jg_probe_metric_point_valid(ev, &ps.m, &point_ns)
+				   : ps.message_max > 0 ? log_event_fits(ev, ps.message_max)
+							: jg_probe_event_fits(ev, &ps.lim));
 		json_decref(ev);
 		if (!fits) {
 			refuse(r, i, "over_limits");
@@ -1260,7 +1286,7 @@ jg_probe_disable_cpu(struct jg_audit *a, const char *service, const char *key_id
 }
 
 static const char sql_probe_of_grant[] =
-    "SELECT template FROM probes WHERE id = ? AND service = ? AND grant_id = ?";
+    "SELECT template, kind FROM probes WHERE id = ? AND service = ? AND grant_id = ?";
 static const char sql_events[] = "SELECT id, received_at, event FROM probe_events "
 				 "WHERE probe_id = ? AND id > ? ORDER BY id LIMIT ?";
 
@@ -1313,7 +1339,7 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 	struct jg_store_conn *conn;
 	struct jg_stmt *st;
 	json_t *list = json_array();
-	bool found = false, whole_message = false;
+	bool found = false, whole_message = false, metric = false;
 
 	*events = NULL;
 	*last = -1;
@@ -1332,9 +1358,14 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 		if (found)
 			whole_message =
 			    template_sensitive(jg_stmt_column_text(st, 0), q->sensitive_fields);
+		/* a metric probe's points are a metric, read with read-metrics only */
+		if (found && strcmp(jg_stmt_column_text(st, 1), "metric") == 0)
+			metric = true;
 		rc = step == JG_STMT_ROW || step == JG_STMT_DONE ? 0 : JG_ESTORE;
 		jg_stmt_finish(st);
 	}
+	if (metric)
+		found = false;
 	if (rc == 0 && found && (rc = jg_stmt_prepare(conn, sql_events, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, q->probe);
 		jg_stmt_bind_int64(st, 2, q->after);
@@ -1370,10 +1401,163 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 	jg_store_release(s, conn);
 	if (rc != 0 || !found) {
 		json_decref(list);
-		return rc != 0 ? JG_ESTORE : JG_ENOTFOUND;
+		return rc != 0 ? JG_ESTORE : metric ? JG_ECONFLICT : JG_ENOTFOUND;
 	}
 	*events = list;
 	return 0;
+}
+
+/* ---- a metric probe's points ------------------------------------------------------ */
+
+/*
+ * The metric probes of a service with points received in a window, and
+ * one's points.  received_at (seconds) bounds what is read; a point's own
+ * time (its "ts", the agent's clock) decides whether it is shown, so the
+ * read reaches METRIC_SLACK_S either side of the window: an agent posts a
+ * point within its interval (at most 300 s) or retries it within its
+ * backoff (at most 60 s).
+ */
+#define METRIC_SLACK_S 600
+static const char sql_metric_names[] =
+    "SELECT p.id, p.function, p.metric, p.conditions, count(*), max(e.received_at) "
+    "FROM probes p JOIN probe_events e ON e.probe_id = p.id "
+    "WHERE p.service = ? AND p.kind = 'metric' AND e.received_at >= ? AND e.received_at < ? "
+    "GROUP BY p.id, p.function, p.metric, p.conditions ORDER BY p.id LIMIT 1000";
+static const char sql_metric_probe[] = "SELECT function, metric, conditions FROM probes "
+				       "WHERE id = ? AND service = ? AND kind = 'metric'";
+static const char sql_metric_points[] =
+    "SELECT event FROM probe_events WHERE probe_id = ? AND received_at >= ? AND received_at < ? "
+    "ORDER BY id LIMIT ?";
+
+/*
+ * Whether a metric probe says something about personal data: a condition on
+ * it (pii.h: the count is how often that customer paid, the condition-oracle
+ * rule) or a histogram of a sensitive field.  A stored spec or conditions
+ * that do not parse count as such.
+ */
+static bool
+metric_sensitive(const char *conds_text, const struct jg_probe_metric *m, bool parsed,
+		 char *const *fields)
+{
+	json_t *conds = json_loads(conds_text ? conds_text : "", 0, NULL);
+	bool yes = !parsed || conds == NULL || jg_pii_conditions_sensitive(conds, fields) != NULL ||
+		   (m->histogram && jg_pii_field_sensitive(m->field, fields));
+	json_decref(conds);
+	return yes;
+}
+
+int
+jg_probe_metric_names(struct jg_store *s, const struct jg_probe_metric_query *q, json_t *metrics)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int step = JG_ESTORE;
+
+	if (jg_store_acquire(s, &conn) != 0)
+		return JG_EUNAVAIL;
+	if (jg_stmt_prepare(conn, sql_metric_names, &st) == 0) {
+		jg_stmt_bind_text(st, 1, q->service);
+		jg_stmt_bind_int64(st, 2, q->since / 1000000000LL);
+		jg_stmt_bind_int64(st, 3, q->until / 1000000000LL + 1);
+		while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
+			struct jg_probe_metric m;
+			bool parsed = metric_spec(jg_stmt_column_text(st, 2), &m) == 0;
+			if (q->redact && metric_sensitive(jg_stmt_column_text(st, 3), &m, parsed,
+							  q->sensitive_fields))
+				continue; /* only a reader with read-pii learns of it */
+			if (!parsed)
+				continue;
+			char name[JG_PROBE_ID_MAX + 8];
+			snprintf(name, sizeof(name), "probe.%s", jg_stmt_column_text(st, 0));
+			char last[JG_TELEMETRY_TIME_TEXT];
+			jg_telemetry_time_text(jg_stmt_column_int64(st, 5) * 1000000000LL, last);
+			json_array_append_new(
+			    metrics, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "name", name,
+					       "kind", m.histogram ? "histogram" : "sum", "unit",
+					       m.histogram ? "" : "{call}", "description",
+					       "jitgate metric probe", "points",
+					       (json_int_t)jg_stmt_column_int64(st, 4), "last",
+					       last, "function", jg_stmt_column_text(st, 1)));
+		}
+		jg_stmt_finish(st);
+	}
+	jg_store_release(s, conn);
+	return step == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+int
+jg_probe_metric_read(struct jg_store *s, const struct jg_probe_metric_query *q, const char *probe,
+		     json_t **metrics)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	struct jg_probe_metric m;
+	char *function = NULL;
+	json_t *events = json_array();
+	bool found = false, parsed = false, sensitive = false;
+	int rc;
+
+	*metrics = NULL;
+	if (events == NULL)
+		return JG_ENOMEM;
+	if (jg_store_acquire(s, &conn) != 0) {
+		json_decref(events);
+		return JG_EUNAVAIL;
+	}
+	/* the spec and its points in one snapshot */
+	rc = jg_store_begin_read(conn);
+	if (rc == 0 && (rc = jg_stmt_prepare(conn, sql_metric_probe, &st)) == 0) {
+		jg_stmt_bind_text(st, 1, probe);
+		jg_stmt_bind_text(st, 2, q->service);
+		int step = jg_stmt_step(st);
+		if (step == JG_STMT_ROW) {
+			found = true;
+			function = strdup(jg_stmt_column_text(st, 0));
+			parsed = metric_spec(jg_stmt_column_text(st, 1), &m) == 0;
+			sensitive = metric_sensitive(jg_stmt_column_text(st, 2), &m, parsed,
+						     q->sensitive_fields);
+		}
+		rc = step == JG_STMT_ROW || step == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	if (rc == 0 && found && !(q->redact && sensitive) &&
+	    (rc = jg_stmt_prepare(conn, sql_metric_points, &st)) == 0) {
+		jg_stmt_bind_text(st, 1, probe);
+		jg_stmt_bind_int64(st, 2, q->since / 1000000000LL - METRIC_SLACK_S);
+		jg_stmt_bind_int64(st, 3, q->until / 1000000000LL + METRIC_SLACK_S);
+		jg_stmt_bind_int64(st, 4, JG_PROBE_METRIC_POINTS_MAX + 1);
+		int step;
+		while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
+			json_t *ev = json_loads(jg_stmt_column_text(st, 0), 0, NULL);
+			if (ev == NULL || json_array_append_new(events, ev) != 0) {
+				step = JG_ESTORE;
+				break;
+			}
+		}
+		rc = step == JG_STMT_DONE ? 0 : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	jg_store_rollback(conn);
+	jg_store_release(s, conn);
+	if (rc == 0 && found && function == NULL)
+		rc = JG_ENOMEM;
+	if (rc == 0 && !found)
+		rc = JG_ENOTFOUND;
+	else if (rc == 0 && !parsed)
+		rc = JG_ESTORE; /* a spec jitgate did not write */
+	else if (rc == 0 && q->redact && sensitive)
+		rc = JG_EDENIED;
+	else if (rc == 0 && json_array_size(events) > JG_PROBE_METRIC_POINTS_MAX)
+		rc = JG_ETOOBIG;
+	if (rc == 0) {
+		char name[JG_PROBE_ID_MAX + 8];
+		snprintf(name, sizeof(name), "probe.%s", probe);
+		rc = jg_probe_metric_series(&m, name, function, events, q->since, q->until,
+					    q->step_ns, metrics);
+	}
+	free(function);
+	json_decref(events);
+	return rc;
 }
 
 static const char sql_events_expire[] =
@@ -1413,14 +1597,15 @@ jg_probe_events_sweep(struct jg_store *store, int64_t before, int64_t *deleted)
  * PostgreSQL sequence past them.
  */
 static const struct jg_store_table probe_tables[] = {
-    JG_STORE_TABLE("probes",
-		   "id, grant_id, service, function, capture_args, capture_return, "
-		   "sampling_rate, conditions, created_by, created_at, expires_at, deleted_at, "
-		   "max_hits, max_events_per_second, max_depth, max_string_bytes, "
-		   "max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, rate_at, "
-		   "disabled_at, disabled_reason, kind, template, args",
-		   "ttttiirttiiiiiiiiiiriitttt", "id",
-		   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE(
+	"probes",
+	"id, grant_id, service, function, capture_args, capture_return, "
+	"sampling_rate, conditions, created_by, created_at, expires_at, deleted_at, "
+	"max_hits, max_events_per_second, max_depth, max_string_bytes, "
+	"max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, rate_at, "
+	"disabled_at, disabled_reason, kind, template, args, metric",
+	"ttttiirttiiiiiiiiiiriittttt", "id",
+	"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_events", "id, probe_id, service, received_at, event", "ittit", "id",
 		   "?, ?, ?, ?, ?"),
     JG_STORE_TABLE("probe_grant_usage",

@@ -153,6 +153,55 @@ flush(struct window *w, json_t *points, int histogram)
 	memset(w, 0, sizeof(*w));
 }
 
+/*
+ * Adds the point at t (a gauge's or sum's value when has, else histogram h,
+ * owned) to the series' points: with step_ns into its step-aligned window
+ * (a delta's total, else the last), else as a point of its own.
+ */
+static void
+window_add(struct window *w, json_t *points, int histogram, int delta, int64_t step_ns, int64_t t,
+	   int has, double v, json_t *h)
+{
+	int64_t start = step_ns ? t - t % step_ns : t;
+	if (w->open && start != w->start)
+		flush(w, points, histogram);
+	if (!w->open) {
+		w->open = 1;
+		w->start = start;
+	}
+	w->t = t;
+	if (histogram) {
+		if (delta && w->hist != NULL) {
+			hist_add(w->hist, h);
+			json_decref(h);
+		} else {
+			json_decref(w->hist);
+			w->hist = h;
+		}
+	} else if (delta && w->has_value && has) {
+		w->value += v;
+	} else {
+		w->value = v;
+		w->has_value = has;
+	}
+}
+
+json_t *
+jg_telemetry_fold_delta(const struct jg_telemetry_point *pts, size_t n, bool histogram,
+			int64_t step_ns)
+{
+	struct window w = {0};
+	json_t *points = json_array();
+
+	for (size_t i = 0; i < n && points != NULL; i++)
+		window_add(&w, points, histogram, 1, step_ns, pts[i].time_ns, 1, pts[i].value,
+			   histogram ? json_deep_copy(pts[i].hist) : NULL);
+	if (points != NULL)
+		flush(&w, points, histogram);
+	json_decref(w.hist);
+	return points;
+}
+
 /* Reads the rows of st into metrics: one entry per kind, one series per attribute set. */
 static int
 fold_series(struct jg_stmt *st, const struct jg_telemetry_metrics_query *q, json_t *metrics)
@@ -199,37 +248,13 @@ fold_series(struct jg_stmt *st, const struct jg_telemetry_metrics_query *q, json
 			series = json_pack("{s:o,s:o}", "attributes", attrs, "points", points);
 			json_array_append_new(json_object_get(metric, "series"), series);
 		}
-		int64_t start = q->step_ns ? t - t % q->step_ns : t;
-		if (w.open && start != w.start)
-			flush(&w, points, histogram);
-		if (!w.open) {
-			w.open = 1;
-			w.start = start;
+		json_t *h = NULL;
+		if (histogram && (h = json_loads(jg_stmt_column_text(st, 8), 0, NULL)) == NULL) {
+			s = JG_ESTORE;
+			break;
 		}
-		w.t = t;
-		if (histogram) {
-			json_t *h = json_loads(jg_stmt_column_text(st, 8), 0, NULL);
-			if (h == NULL) {
-				s = JG_ESTORE;
-				break;
-			}
-			if (delta && w.hist != NULL) {
-				hist_add(w.hist, h);
-				json_decref(h);
-			} else {
-				json_decref(w.hist);
-				w.hist = h;
-			}
-		} else {
-			int has = !jg_stmt_column_is_null(st, 7);
-			double v = jg_stmt_column_double(st, 7);
-			if (delta && w.has_value && has)
-				w.value += v;
-			else {
-				w.value = v;
-				w.has_value = has;
-			}
-		}
+		window_add(&w, points, histogram, delta, q->step_ns, t,
+			   !jg_stmt_column_is_null(st, 7), jg_stmt_column_double(st, 7), h);
 	}
 	if (s == JG_STMT_DONE)
 		flush(&w, points, histogram);

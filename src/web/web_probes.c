@@ -178,10 +178,27 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 		jg_html_textf(h, "%g", json_number_value(json_object_get(p, "sampling_rate")));
 		JG_HTML(h, "</td><td>");
 		const char *tmpl = json_string_value(json_object_get(p, "template"));
+		json_t *metric = json_object_get(p, "metric");
 		if (tmpl != NULL) { /* a log probe: its message only */
 			JG_HTML(h, "message <code class=\"probe-template\">");
 			jg_html_text(h, tmpl);
 			JG_HTML(h, "</code>");
+		} else if (metric != NULL) { /* a metric probe: its points only */
+			const char *field = json_string_value(json_object_get(metric, "field"));
+			if (field != NULL) {
+				JG_HTML(h, "histogram of <code>");
+				jg_html_text(h, field);
+				JG_HTML(h, "</code>");
+			} else {
+				JG_HTML(h, "count of calls");
+			}
+			JG_HTML(h, ", metric <a class=\"probe-metric\" href=\"");
+			jg_web_debug_href(h, d->service, "metrics", d->grant);
+			JG_HTML(h, "&amp;name=probe.");
+			jg_html_url_part(h, id);
+			JG_HTML(h, "\"><code>probe.");
+			jg_html_text(h, id);
+			JG_HTML(h, "</code></a> <span class=\"hint\">(read-metrics)</span>");
 		} else {
 			jg_html_text(h, args && ret ? "arguments, return value"
 					: args	    ? "arguments"
@@ -206,9 +223,13 @@ probes_table(struct jg_web_debug *d, json_t *probes)
 		install_status(h, json_object_get(p, "status"));
 		JG_HTML(h, "</td><td class=\"actions\">");
 		if (own) {
-			JG_HTML(h, "<a class=\"button secondary\" href=\"");
-			probe_href(h, d, id, NULL);
-			JG_HTML(h, "\">Events</a><form method=\"post\" class=\"inline\" action=\"");
+			/* a metric probe's points are read on the metrics page (linked above) */
+			if (metric == NULL) {
+				JG_HTML(h, "<a class=\"button secondary\" href=\"");
+				probe_href(h, d, id, NULL);
+				JG_HTML(h, "\">Events</a>");
+			}
+			JG_HTML(h, "<form method=\"post\" class=\"inline\" action=\"");
 			probe_href(h, d, id, "/remove");
 			JG_HTML(h, "\">");
 			jg_web_csrf_field(&d->w);
@@ -272,21 +293,32 @@ deploy_form(struct jg_web_debug *d)
 		jg_html_textf(h, "%d", i);
 		JG_HTML(h, "\" placeholder=\"1000\"></label></div>");
 	}
-	JG_HTML(h, "</fieldset><label for=\"sampling_rate\">Sampling rate <span class=\"hint\">"
-		   "(0.01 to 1: the share of matching calls captured)</span><input type=\"number\" "
-		   "id=\"sampling_rate\" name=\"sampling_rate\" min=\"0.01\" max=\"1\" "
-		   "step=\"0.01\" value=\"1\" required></label>"
-		   "<fieldset class=\"probe-capture\"><legend>Capture</legend>"
-		   "<label class=\"check\"><input type=\"checkbox\" name=\"capture_args\" "
-		   "id=\"capture_args\" value=\"1\" checked> arguments</label>"
-		   "<label class=\"check\"><input type=\"checkbox\" name=\"capture_return\" "
-		   "id=\"capture_return\" value=\"1\"> return value</label></fieldset>"
-		   "<label for=\"template\">Log message <span class=\"hint\">(optional: a log "
-		   "probe sends only this message, its {placeholders} filled from the call, e.g. "
-		   "<code>charge {amount} for {customer.id}</code>, and captures nothing else; "
-		   "leave it empty to capture)</span><input type=\"text\" id=\"template\" "
-		   "name=\"template\" maxlength=\"512\" autocomplete=\"off\"></label>"
-		   "<label for=\"duration\">Duration<select id=\"duration\" name=\"duration\">");
+	JG_HTML(h,
+		"</fieldset><label for=\"sampling_rate\">Sampling rate <span class=\"hint\">"
+		"(0.01 to 1: the share of matching calls captured)</span><input type=\"number\" "
+		"id=\"sampling_rate\" name=\"sampling_rate\" min=\"0.01\" max=\"1\" "
+		"step=\"0.01\" value=\"1\" required></label>"
+		"<fieldset class=\"probe-capture\"><legend>Capture</legend>"
+		"<label class=\"check\"><input type=\"checkbox\" name=\"capture_args\" "
+		"id=\"capture_args\" value=\"1\" checked> arguments</label>"
+		"<label class=\"check\"><input type=\"checkbox\" name=\"capture_return\" "
+		"id=\"capture_return\" value=\"1\"> return value</label></fieldset>"
+		"<label for=\"template\">Log message <span class=\"hint\">(optional: a log "
+		"probe sends only this message, its {placeholders} filled from the call, e.g. "
+		"<code>charge {amount} for {customer.id}</code>, and captures nothing else; "
+		"leave it empty to capture)</span><input type=\"text\" id=\"template\" "
+		"name=\"template\" maxlength=\"512\" autocomplete=\"off\"></label>"
+		"<fieldset class=\"probe-metric\"><legend>Metric <span class=\"hint\">(optional: "
+		"a metric probe sends only a count of the matching calls, or a histogram of one "
+		"numeric argument, every 10 s; read it on the metrics page with read-metrics)"
+		"</span></legend><label for=\"metric\">Metric<select id=\"metric\" "
+		"name=\"metric\"><option value=\"\" selected>none</option><option "
+		"value=\"count\">count of calls</option><option value=\"histogram\">histogram"
+		"</option></select></label><label for=\"metric_field\">Histogram of <span "
+		"class=\"hint\">(a numeric argument, e.g. <code>amount</code>)</span><input "
+		"type=\"text\" id=\"metric_field\" name=\"metric_field\" maxlength=\"100\" "
+		"autocomplete=\"off\"></label></fieldset>"
+		"<label for=\"duration\">Duration<select id=\"duration\" name=\"duration\">");
 	for (size_t i = 0; i < NDURATIONS; i++) {
 		JG_HTML(h, "<option value=\"");
 		jg_html_textf(h, "%d", durations[i].secs);
@@ -419,6 +451,7 @@ static int
 form_spec(struct jg_http_request *req, json_t **spec, const char **why)
 {
 	char fn[FORM_FIELD_MAX], rate[32], dur[16], a[8], r[8], tmpl[JG_PROBE_TEMPLATE_MAX + 1];
+	char metric[16], metric_field[FORM_FIELD_MAX];
 	char *end;
 	json_t *s = json_object(), *conds = json_array();
 
@@ -431,8 +464,14 @@ form_spec(struct jg_http_request *req, json_t **spec, const char **why)
 	    field(req, "duration", dur, sizeof(dur)) != 0 ||
 	    field(req, "capture_args", a, sizeof(a)) != 0 ||
 	    field(req, "capture_return", r, sizeof(r)) != 0 ||
-	    field(req, "template", tmpl, sizeof(tmpl)) != 0)
+	    field(req, "template", tmpl, sizeof(tmpl)) != 0 ||
+	    field(req, "metric", metric, sizeof(metric)) != 0 ||
+	    field(req, "metric_field", metric_field, sizeof(metric_field)) != 0)
 		goto bad;
+	if (tmpl[0] != '\0' && metric[0] != '\0') {
+		*why = "a probe logs a message or sends a metric, not both: clear one";
+		goto bad;
+	}
 	for (int i = 1; i <= MAX_FORM_CONDITIONS; i++) {
 		char nf[32], no[32], nv[32], f[FORM_FIELD_MAX], o[16], v[FORM_FIELD_MAX];
 		snprintf(nf, sizeof(nf), "cond_field_%d", i);
@@ -474,6 +513,16 @@ form_spec(struct jg_http_request *req, json_t **spec, const char **why)
 				json_object_set_new(s, "capture_args", json_false()) != 0 ||
 				json_object_set_new(s, "capture_return", json_false()) != 0))
 		goto bad;
+	/* a metric makes a metric probe, which captures nothing either (the API checks the rest) */
+	if (metric[0] != '\0') {
+		json_t *m = json_pack("{s:s,s:s*}", "type", metric, "field",
+				      metric_field[0] != '\0' ? metric_field : NULL);
+		if (m == NULL || json_object_set_new(s, "metric", m) != 0 ||
+		    json_object_set_new(s, "kind", json_string("metric")) != 0 ||
+		    json_object_set_new(s, "capture_args", json_false()) != 0 ||
+		    json_object_set_new(s, "capture_return", json_false()) != 0)
+			goto bad;
+	}
 	*spec = s;
 	return 0;
 bad:
@@ -512,9 +561,19 @@ handle_deploy(struct jg_http_request *req, struct jg_http_reply *reply)
 		jg_web_debug_error(&d, "Not deployed", &e);
 		goto out;
 	}
-	/* the new probe's events (303: a reload does not deploy again) */
+	/*
+	 * The new probe's events, or for a metric probe its metric on the
+	 * metrics page (303: a reload does not deploy again).
+	 */
 	struct jg_html loc = {0};
-	probe_href(&loc, &d, json_string_value(json_object_get(out, "id")), NULL);
+	const char *id = json_string_value(json_object_get(out, "id"));
+	if (json_object_get(out, "metric") != NULL) {
+		jg_web_debug_href(&loc, d.service, "metrics", d.grant);
+		JG_HTML(&loc, "&name=probe.");
+		jg_html_url_part(&loc, id);
+	} else {
+		probe_href(&loc, &d, id, NULL);
+	}
 	if (loc.failed || loc.buf == NULL)
 		jg_web_error_page(&d.w, 500, "Deployed", "Out of memory.", "/");
 	else

@@ -274,4 +274,38 @@ describe('the probes page in Chromium', () => {
     const row = page.locator(`#probes tr[data-probe="${id}"]`);
     assert.equal(await row.locator('code.probe-template').textContent(), 'charge {amount} {currency} via {return}');
   });
+
+  test('a metric probe from the form: deployed as a histogram, shown with its metric probe.<id>, which the deploy leads to', async () => {
+    const { page } = alice;
+    await page.goto(probesUrl(`?grant=${grants.probe}`));
+    await page.locator('#function').fill(FN);
+    // a message and a metric at once: refused, nothing deployed
+    await page.locator('#template').fill('charge {amount}');
+    await page.locator('#metric').selectOption('count');
+    const deploys = ofType(await entries(), 'probe.deploy', grants.probe).length;
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.waitForLoadState();
+    assert.match(await page.content(), /a message or sends a metric, not both/);
+    assert.equal(ofType(await entries(), 'probe.deploy', grants.probe).length, deploys);
+
+    await page.goto(probesUrl(`?grant=${grants.probe}`));
+    await page.locator('#function').fill(FN);
+    await page.locator('#metric').selectOption('histogram');
+    await page.locator('#metric_field').fill('amount');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.waitForURL((u) => u.pathname === `/debug/${SVC}/metrics`);
+    const name = new URL(page.url()).searchParams.get('name');
+    assert.match(name, /^probe\.prb_/);
+    const id = name.slice('probe.'.length);
+    const deploy = ofType(await entries(), 'probe.deploy', grants.probe).at(-1);
+    assert.equal(deploy.data.probe, id);
+    assert.equal(deploy.data.params.kind, 'metric');
+    assert.deepEqual(deploy.data.params.metric, { type: 'histogram', field: 'amount' });
+    assert.equal(deploy.data.params.capture_args, false); // the checked box does not apply to a metric probe
+    await page.goto(probesUrl(`?grant=${grants.probe}`));
+    const row = page.locator(`#probes tr[data-probe="${id}"]`);
+    assert.match(await row.textContent(), /histogram of amount/);
+    assert.equal(await row.locator('a.probe-metric').textContent(), name);
+    assert.equal(await row.getByRole('link', { name: 'Events' }).count(), 0);
+  });
 });

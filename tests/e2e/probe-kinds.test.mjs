@@ -11,9 +11,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startJitgate, cleanup, BIN, ROOT } from './lib/harness.mjs';
+import { startJitgate, cleanup, ROOT } from './lib/harness.mjs';
 
 const SVC = 'payment-gateway';
 const FN = 'PaymentProcessor.selectProvider';
@@ -27,7 +27,6 @@ describe('probe kinds: log probes', () => {
   let keyFile;
   let token;
 
-  const cli = (...args) => spawnSync(BIN, [...args, '-c', jg.configPath], { encoding: 'utf8' });
   const json = (o, auth) => ({ body: JSON.stringify(o), headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) } });
   const deploy = (spec) => jg.request('POST', `/v1/services/${SVC}/probes`, json(spec, token));
   const events = async (id) => {
@@ -39,10 +38,7 @@ describe('probe kinds: log probes', () => {
   before(async () => {
     assert.ok(existsSync(DEMO), `${DEMO} is not built (make build)`);
     jg = await startJitgate();
-    assert.equal(cli('service', 'add', SVC, '--owners', 'payments-eng,payments-leads').status, 0);
-    key = cli('ingest-key', 'create', SVC).stdout.trim();
-    keyFile = join(jg.dir, 'ingest.key');
-    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+    ({ key, keyFile } = jg.serviceWithKey(SVC));
     ({ token } = await jg.grantToken({ service: SVC, capabilities: ['deploy-probe'], justification: INC }));
   });
   after(() => cleanup(jg));

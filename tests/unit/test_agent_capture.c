@@ -780,6 +780,152 @@ test_status_report(void **state)
 	jga_free(a);
 }
 
+/* ---- metric probes ---------------------------------------------------------- */
+
+static json_t *
+spec(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+/*
+ * A metric probe's spec, and its aggregate: OpenTelemetry's buckets with
+ * upper bounds inclusive, what is not a finite number skipped, one point
+ * per interval, the next one from nothing.
+ */
+static void
+test_metric_aggregate(void **state)
+{
+	(void)state;
+	struct jga_metric m;
+	const char *bad[] = {"{}",
+			     "{\"type\":\"gauge\"}",
+			     "{\"type\":\"histogram\"}",
+			     "{\"type\":\"histogram\",\"field\":\"a..b\"}",
+			     "{\"type\":\"count\",\"field\":\"a\"}",
+			     "{\"type\":\"count\",\"interval_seconds\":0}",
+			     "{\"type\":\"count\",\"interval_seconds\":301}",
+			     "[]"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		json_t *s = spec(bad[i]);
+		assert_int_equal(jga_metric_parse(s, &m), -1);
+		json_decref(s);
+	}
+
+	json_t *s = spec("{\"type\":\"histogram\",\"field\":\"req.amount\","
+			 "\"interval_seconds\":1}");
+	assert_int_equal(jga_metric_parse(s, &m), 0);
+	json_decref(s);
+	assert_true(m.histogram);
+	assert_int_equal(m.interval_ms, 1000);
+	struct timespec t0 = at_ms(0), t1 = at_ms(999), t2 = at_ms(1000);
+	const char *values[] = {"-3", "0", "1", "5", "5.5", "10000", "10001", "\"7\"", "null"};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+		char buf[128];
+		snprintf(buf, sizeof buf, "{\"req\":{\"amount\":%s}}", values[i]);
+		json_t *args = spec(buf);
+		assert_int_equal(jga_metric_record(&m, args, NULL, &t0), i < 7);
+		json_decref(args);
+	}
+	json_t *none = json_object();
+	assert_false(jga_metric_record(&m, none, NULL, &t0)); /* missing */
+	json_decref(none);
+	assert_int_equal(m.skipped, 3);
+	assert_false(jga_metric_due(&m, &t1));
+	assert_true(jga_metric_due(&m, &t2));
+	json_t *pt = jga_metric_take(&m);
+	assert_non_null(pt);
+	long long want[JGA_METRIC_BUCKETS] = {2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+	json_t *counts = json_object_get(pt, "counts");
+	assert_int_equal(json_array_size(counts), JGA_METRIC_BUCKETS);
+	for (size_t i = 0; i < JGA_METRIC_BUCKETS; i++)
+		assert_int_equal(json_integer_value(json_array_get(counts, i)), want[i]);
+	assert_int_equal(json_integer_value(json_object_get(pt, "count")), 7);
+	assert_true(json_real_value(json_object_get(pt, "sum")) == 20009.5);
+	assert_true(json_real_value(json_object_get(pt, "min")) == -3);
+	assert_true(json_real_value(json_object_get(pt, "max")) == 10001);
+	assert_non_null(json_string_value(json_object_get(pt, "start")));
+	assert_int_equal(json_object_size(pt), 6); /* start, count, sum, min, max, counts */
+	json_decref(pt);
+	assert_int_equal(m.count, 0);
+	assert_false(jga_metric_due(&m, &t2)); /* nothing since: no point */
+
+	/* the return value, and a count */
+	s = spec("{\"type\":\"histogram\",\"field\":\"return\"}");
+	assert_int_equal(jga_metric_parse(s, &m), 0);
+	json_decref(s);
+	assert_int_equal(m.interval_ms, 10000);
+	json_t *ret = json_real(12.5);
+	assert_true(jga_metric_record(&m, NULL, ret, &t0));
+	json_decref(ret);
+	assert_int_equal(m.counts[3], 1);
+	s = spec("{\"type\":\"count\"}");
+	assert_int_equal(jga_metric_parse(s, &m), 0);
+	json_decref(s);
+	assert_true(jga_metric_record(&m, NULL, NULL, &t0));
+	assert_true(jga_metric_record(&m, NULL, NULL, &t0));
+	pt = jga_metric_take(&m);
+	assert_int_equal(json_object_size(pt), 2); /* start and count only */
+	assert_int_equal(json_integer_value(json_object_get(pt, "count")), 2);
+	json_decref(pt);
+}
+
+/*
+ * jga_hit() on a metric probe: matching calls aggregated (conditions
+ * honoured), no event queued, nothing of the call in the point; a spec the
+ * agent cannot aggregate is reported as bad_metric.
+ */
+static void
+test_metric_probe(void **state)
+{
+	(void)state;
+	long long now = (long long)time(NULL);
+	struct jga_agent *a = jga_new("https://127.0.0.1:1", "svc", "jgk_test", NULL);
+	assert_non_null(a);
+	json_t *reply = json_pack("{s:I,s:[o,o]}", "now", (json_int_t)now, "probes",
+				  probe_with("prb_m", "1",
+					     "[{\"field\":\"amount\",\"op\":\"gt\",\"value\":10}]",
+					     "{}", now + 600),
+				  probe_with("prb_bad", "1", "[]", "{}", now + 600));
+	json_t *probes = json_object_get(reply, "probes");
+	json_object_set_new(json_array_get(probes, 0), "capture_args", json_false());
+	json_object_set_new(json_array_get(probes, 0), "kind", json_string("metric"));
+	json_object_set_new(json_array_get(probes, 0), "metric",
+			    spec("{\"type\":\"histogram\",\"field\":\"amount\"}"));
+	json_object_set_new(json_array_get(probes, 1), "kind", json_string("metric"));
+	json_object_set_new(json_array_get(probes, 1), "metric", spec("{\"type\":\"sum\"}"));
+	json_t *body = jga_test_status(a, reply);
+	assert_non_null(body);
+	assert_string_equal(json_string_value(json_object_get(
+				failure_of(json_object_get(body, "failed"), "prb_bad"), "code")),
+			    "bad_metric");
+	json_decref(body);
+	json_decref(reply);
+
+	for (int amount = 1; amount <= 40; amount++) {
+		json_t *args = json_pack("{s:i,s:s}", "amount", amount, "email", "a@example.com");
+		assert_int_equal(jga_hit(a, "F", args, NULL), amount > 10 ? 1 : 0);
+		json_decref(args);
+	}
+	json_t *pt = jga_test_metric_point(a, "prb_m");
+	assert_non_null(pt);
+	assert_int_equal(json_integer_value(json_object_get(pt, "count")), 30);
+	assert_true(json_real_value(json_object_get(pt, "min")) == 11);
+	assert_true(json_real_value(json_object_get(pt, "max")) == 40);
+	char *text = json_dumps(pt, JSON_COMPACT);
+	assert_non_null(text);
+	assert_null(strstr(text, "example.com"));
+	free(text);
+	json_decref(pt);
+	assert_null(jga_test_metric_point(a, "prb_m")); /* taken: the next starts from nothing */
+	struct jga_stats st;
+	jga_stats(a, &st);
+	assert_int_equal(st.captured, 0); /* nothing queued as an event */
+	jga_free(a);
+}
+
 int
 main(void)
 {
@@ -791,7 +937,8 @@ main(void)
 	    cmocka_unit_test(test_max_hits),	       cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_truncated_counted),  cmocka_unit_test(test_cpu_guard),
 	    cmocka_unit_test(test_cpu_guard_measured), cmocka_unit_test(test_log_message),
-	    cmocka_unit_test(test_status_report),
+	    cmocka_unit_test(test_status_report),      cmocka_unit_test(test_metric_aggregate),
+	    cmocka_unit_test(test_metric_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

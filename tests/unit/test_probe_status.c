@@ -89,13 +89,25 @@ probe(struct fixture *f, const char *svc, const char *grant_id, int64_t grant_ex
 	json_decref(spec);
 }
 
-/* The engineer's list of svc at now, instances counted since `since`. */
+/*
+ * The engineer's list of svc at now, instances counted since `since`, as
+ * the API's handler makes it: the live probes, then their status (redact:
+ * the failure messages redacted with fields).
+ */
+static json_t *
+list_with_status(struct fixture *f, const char *svc, int64_t now, int64_t since, bool redact,
+		 char *const *fields)
+{
+	json_t *list = NULL;
+	assert_int_equal(jg_probe_list_live(f->store, svc, now, redact, fields, &list), 0);
+	assert_int_equal(jg_probe_status_attach(f->store, svc, since, redact, fields, list), 0);
+	return list;
+}
+
 static json_t *
 list_of(struct fixture *f, const char *svc, int64_t now, int64_t since)
 {
-	json_t *list = NULL;
-	assert_int_equal(jg_probe_list_live(f->store, svc, now, false, NULL, since, &list), 0);
-	return list;
+	return list_with_status(f, svc, now, since, false, NULL);
 }
 
 /* The status of probe id in list (borrowed); fails the test when it is not listed. */
@@ -197,15 +209,13 @@ test_probe_status_failure_redacted_without_read_pii(void **state)
 	struct jg_probe_failure why = {p1, "bad_conditions",
 				       "cannot compare customer == ann@example.com"};
 	report(f, "svc-a", "host-a:101", NULL, 0, &why, 1, T0 + 5);
-	assert_int_equal(
-	    jg_probe_list_live(f->store, "svc-a", T0 + 6, true, fields, T0 - 24, &list), 0);
+	list = list_with_status(f, "svc-a", T0 + 6, T0 - 24, true, fields);
 	json_t *f0 = json_array_get(json_object_get(status_of(list, p1), "failed"), 0);
 	assert_string_equal(json_string_value(json_object_get(f0, "message")),
 			    "cannot compare customer == [REDACTED:email]");
 	assert_string_equal(json_string_value(json_object_get(f0, "instance")), "host-a:101");
 	json_decref(list);
-	assert_int_equal(
-	    jg_probe_list_live(f->store, "svc-a", T0 + 6, false, fields, T0 - 24, &list), 0);
+	list = list_with_status(f, "svc-a", T0 + 6, T0 - 24, false, fields);
 	f0 = json_array_get(json_object_get(status_of(list, p1), "failed"), 0);
 	assert_string_equal(json_string_value(json_object_get(f0, "message")),
 			    "cannot compare customer == ann@example.com");

@@ -115,7 +115,7 @@ listed(struct fixture *f, int64_t now, json_t **first)
 {
 	json_t *list = NULL, *agent = NULL;
 	char *const fields[] = {"email", NULL};
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, true, fields, 0, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, true, fields, &list), 0);
 	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", now, &agent), 0);
 	/* the engineer and the agent see the same probes */
 	assert_int_equal(json_array_size(list), json_array_size(agent));
@@ -245,7 +245,7 @@ events_listed(struct fixture *f, int64_t now, const char *id)
 	json_t *list = NULL, *agent = NULL, *row;
 	json_int_t n = -1;
 	size_t i;
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, false, NULL, 0, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", now, false, NULL, &list), 0);
 	json_array_foreach(list, i, row)
 	{
 		if (strcmp(json_string_value(json_object_get(row, "id")), id) == 0) {
@@ -324,7 +324,7 @@ test_probe_list_pages_past_dead_probes_up_to_its_cap(void **state)
 	for (int i = 0; i < JG_PROBE_LIST_MAX; i++)
 		probe(f, live, T0 + 3600, T0 + 12 + i % 3, 3600, p, &until);
 	assert_int_equal(listed(f, T0 + 30, NULL), JG_PROBE_LIST_MAX);
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 30, false, NULL, 0, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 30, false, NULL, &list), 0);
 	for (size_t i = 1; i < json_array_size(list); i++) {
 		json_t *a = json_array_get(list, i - 1), *b = json_array_get(list, i);
 		json_int_t ca = json_integer_value(json_object_get(a, "created_at"));
@@ -427,7 +427,7 @@ test_probe_args_stored_and_listed(void **state)
 	json_decref(usage);
 	json_decref(spec);
 
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, fields, 0, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, fields, &list), 0);
 	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", T0 + 1, &agent), 0);
 	assert_int_equal(json_array_size(list), 2);
 	assert_int_equal(json_array_size(agent), 2);
@@ -509,7 +509,7 @@ test_probe_limits_defaults_and_bounds(void **state)
 	grant(f, T0, 3600, g);
 	probe_limited(f, g, T0, "{\"max_hits\":7,\"max_depth\":2}", p);
 	json_t *list = NULL, *agent = NULL;
-	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, NULL, 0, &list), 0);
+	assert_int_equal(jg_probe_list_live(f->store, "svc-a", T0 + 1, false, NULL, &list), 0);
 	assert_int_equal(jg_probe_live_for_agent(f->store, "svc-a", T0 + 1, &agent), 0);
 	json_t *shown[2] = {json_object_get(json_array_get(list, 0), "limits"),
 			    json_object_get(json_array_get(agent, 0), "limits")};
@@ -722,24 +722,34 @@ test_probe_events_over_limits_refused_one_by_one(void **state)
 	json_decref(ing);
 }
 
-/* A log probe of grant on svc-a for an hour at now with template and max_string_bytes 16. */
+/* Deploys spec (taken) on svc-a for grant_id at now, the grant ending in an hour; its id into id.
+ */
 static void
-probe_log(struct fixture *f, const char *grant_id, int64_t now, const char *template,
-	  char id[JG_PROBE_ID_MAX])
+deploy_spec(struct fixture *f, const char *grant_id, int64_t now, json_t *spec,
+	    char id[JG_PROBE_ID_MAX])
 {
 	int64_t until;
-	json_t *spec = json_pack("{s:s,s:i,s:s,s:s,s:{s:i,s:i}}", "function", "Pay.charge",
-				 "duration", 3600, "kind", "log", "template", template, "limits",
-				 "max_string_bytes", 16, "max_events_per_second", 100);
 	struct jg_probe_new p = {.service = "svc-a",
 				 .grant = grant_id,
 				 .actor = "user:alice",
 				 .spec = spec,
 				 .grant_expires = now + 3600};
 	json_t *usage = NULL;
+	assert_non_null(spec);
 	assert_int_equal(jg_probe_create(f->audit, &p, now, id, &until, &usage), 0);
 	json_decref(usage);
 	json_decref(spec);
+}
+
+/* A log probe of grant on svc-a for an hour at now with template and max_string_bytes 16. */
+static void
+probe_log(struct fixture *f, const char *grant_id, int64_t now, const char *template,
+	  char id[JG_PROBE_ID_MAX])
+{
+	json_t *spec = json_pack("{s:s,s:i,s:s,s:s,s:{s:i,s:i}}", "function", "Pay.charge",
+				 "duration", 3600, "kind", "log", "template", template, "limits",
+				 "max_string_bytes", 16, "max_events_per_second", 100);
+	deploy_spec(f, grant_id, now, spec, id);
 }
 
 /* The messages of probe p as its grant g reads them (redact: without read-pii). */
@@ -1093,6 +1103,113 @@ test_probe_budget_max_bytes(void **state)
 	json_decref(ex);
 }
 
+/* A count probe of grant on svc-a for an hour at now, with conditions (JSON text) and max_hits 2.
+ */
+static void
+probe_count(struct fixture *f, const char *grant_id, int64_t now, const char *conds,
+	    char id[JG_PROBE_ID_MAX])
+{
+	json_t *spec = json_pack("{s:s,s:i,s:s,s:{s:s},s:o,s:{s:i}}", "function", "Pay.charge",
+				 "duration", 3600, "kind", "metric", "metric", "type", "count",
+				 "conditions", json_loads(conds, 0, NULL), "limits", "max_hits", 2);
+	deploy_spec(f, grant_id, now, spec, id);
+}
+
+/*
+ * A metric probe (probe_metric.h): listed with its spec, its defaults filled
+ * in; only well-formed points stored, each a hit; read as the metric
+ * probe.<id>, never as events; a probe with a condition on personal data
+ * read and listed only with read-pii.
+ */
+static void
+test_metric_probe_stores_points_read_as_a_metric(void **state)
+{
+	struct fixture *f = *state;
+	char g[64], id[JG_PROBE_ID_MAX], touchy[JG_PROBE_ID_MAX];
+	struct jg_probe_ingest_result r;
+	char *const fields[] = {"email", NULL};
+	json_t *first = NULL, *out = NULL;
+
+	grant(f, T0, 3600, g);
+	probe_count(f, g, T0, "[]", id);
+	assert_int_equal(listed(f, T0 + 1, &first), 1);
+	assert_string_equal(json_string_value(json_object_get(first, "kind")), "metric");
+	json_t *want = json_pack("{s:s,s:i}", "type", "count", "interval_seconds", 10);
+	assert_true(json_equal(json_object_get(first, "metric"), want));
+	json_decref(want);
+	json_decref(first);
+
+	/* T0 is 2025-11-24T16:00:00Z */
+	char *texts[] = {
+	    "{\"ts\":\"2025-11-24T16:00:10Z\",\"metric\":{\"start\":\"2025-11-24T16:00:01Z\","
+	    "\"count\":3}}",
+	    "{\"ts\":\"2025-11-24T16:00:10Z\",\"args\":{\"amount\":1},\"metric\":{\"start\":"
+	    "\"2025-11-24T16:00:01Z\",\"count\":3}}",
+	    "{\"ts\":\"2025-11-24T16:00:20Z\",\"metric\":{\"start\":\"2025-11-24T16:00:11Z\","
+	    "\"count\":5}}",
+	    "{\"ts\":\"2025-11-24T16:00:30Z\",\"metric\":{\"start\":\"2025-11-24T16:00:21Z\","
+	    "\"count\":7}}",
+	};
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", id, texts, 4, ms(T0 + 30), &r), 0);
+	assert_int_equal(r.stored, 2);
+	assert_int_equal(r.nrefused, 2);
+	assert_string_equal(r.refused[0].code, "over_limits");
+	assert_string_equal(r.refused[1].code, "max_hits"); /* a point is a hit */
+	assert_true(r.disabled);
+
+	/* never as events */
+	json_t *events = NULL;
+	int64_t last;
+	struct jg_probe_events_query eq = {
+	    .service = "svc-a", .grant = g, .probe = id, .limit = 10, .sensitive_fields = fields};
+	assert_int_equal(jg_probe_events_read(f->store, &eq, &events, &last), JG_ECONFLICT);
+	assert_null(events);
+
+	/* as the metric probe.<id>: the points in time order, a step's total */
+	struct jg_probe_metric_query q = {.service = "svc-a",
+					  .since = (int64_t)T0 * 1000000000LL,
+					  .until = (int64_t)(T0 + 3600) * 1000000000LL,
+					  .redact = true,
+					  .sensitive_fields = fields};
+	assert_int_equal(jg_probe_metric_read(f->store, &q, id, &out), 0);
+	json_t *pts = json_object_get(
+	    json_array_get(json_object_get(json_array_get(out, 0), "series"), 0), "points");
+	assert_int_equal(json_array_size(pts), 2);
+	assert_true(json_number_value(json_object_get(json_array_get(pts, 1), "value")) == 5);
+	json_decref(out);
+	q.step_ns = 3600LL * 1000000000LL;
+	assert_int_equal(jg_probe_metric_read(f->store, &q, id, &out), 0);
+	pts = json_object_get(json_array_get(json_object_get(json_array_get(out, 0), "series"), 0),
+			      "points");
+	assert_int_equal(json_array_size(pts), 1);
+	assert_true(json_number_value(json_object_get(json_array_get(pts, 0), "value")) == 8);
+	json_decref(out);
+	q.step_ns = 0;
+	assert_int_equal(jg_probe_metric_read(f->store, &q, "prb_nosuch", &out), JG_ENOTFOUND);
+
+	/* a condition on personal data: read and listed with read-pii only */
+	probe_count(f, g, T0, "[{\"field\":\"email\",\"op\":\"eq\",\"value\":\"ann\"}]", touchy);
+	char *one[] = {texts[0]};
+	assert_int_equal(
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", touchy, one, 1, ms(T0 + 31), &r), 0);
+	assert_int_equal(r.stored, 1);
+	assert_int_equal(jg_probe_metric_read(f->store, &q, touchy, &out), JG_EDENIED);
+	json_t *names = json_array();
+	assert_int_equal(jg_probe_metric_names(f->store, &q, names), 0);
+	assert_int_equal(json_array_size(names), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(names, 0), "points")),
+			 2);
+	json_decref(names);
+	q.redact = false;
+	assert_int_equal(jg_probe_metric_read(f->store, &q, touchy, &out), 0);
+	json_decref(out);
+	names = json_array();
+	assert_int_equal(jg_probe_metric_names(f->store, &q, names), 0);
+	assert_int_equal(json_array_size(names), 2);
+	json_decref(names);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1127,6 +1244,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_probe_budget_max_hits_across_probes, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_budget_max_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metric_probe_stores_points_read_as_a_metric, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

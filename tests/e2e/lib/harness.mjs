@@ -16,7 +16,7 @@
 // (telemetry.database = database.url: its partitioned tables and pre-tokenized search).
 // Either way jg.db and jg.telemetryDb are the backend-neutral helpers (tests/e2e/lib/db.mjs) on
 // the instance's databases.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync, cpSync } from 'node:fs';
@@ -329,6 +329,17 @@ export class Jitgate {
     const t = await this.as(requester, 'POST', `/v1/grants/${r.json.id}/token`, json({}));
     if (t.status !== 201) throw new Error(`token: ${t.status} ${t.body}`);
     return { grant: r.json.id, token: t.json.token };
+  }
+
+  // A service in the catalog with an ingest key, written 0600 to <dir>/ingest.key for an agent.
+  serviceWithKey(service, owners = 'payments-eng,payments-leads') {
+    const cli = (...args) => spawnSync(BIN, [...args, '-c', this.configPath], { encoding: 'utf8' });
+    const added = cli('service', 'add', service, '--owners', owners);
+    if (added.status !== 0) throw new Error(`service add: ${added.stderr}`);
+    const key = cli('ingest-key', 'create', service).stdout.trim();
+    const keyFile = join(this.dir, 'ingest.key');
+    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+    return { key, keyFile };
   }
 
   // erin is the development provider's auditor.
