@@ -82,7 +82,8 @@ struct probe {
 	struct jga_limits lim;
 	struct jga_bucket bucket;
 	struct jga_cpu cpu;
-	long hits; /* events queued, ever */
+	long hits;	   /* events queued, ever */
+	long long dropped; /* events lost here (a full buffer, a batch refused whole) */
 	enum probe_state state;
 	double cpu_ms;	     /* the window that stopped it */
 	bool report_pending; /* CPU_OFF not yet reported to jitgate */
@@ -491,26 +492,33 @@ apply_poll(struct jga_agent *a, const json_t *reply, const struct timespec *t0, 
 
 /*
  * The status report of this instance (lock held): the LIVE probes as
- * installed, failed as given (stolen).  NULL when out of memory.
+ * installed with the events each lost here so far (dropped, when any),
+ * failed as given (stolen).  NULL when out of memory.
  */
 static json_t *
 status_body(struct jga_agent *a, json_t *failed)
 {
-	json_t *ids = json_array();
+	json_t *ids = json_array(), *dropped = json_object();
 
-	for (size_t i = 0; ids != NULL && i < a->nprobes; i++)
-		if (a->probes[i]->state == LIVE &&
-		    json_array_append_new(ids, json_string(a->probes[i]->id)) != 0) {
+	for (size_t i = 0; ids != NULL && dropped != NULL && i < a->nprobes; i++) {
+		struct probe *p = a->probes[i];
+		if (p->state != LIVE)
+			continue;
+		if (json_array_append_new(ids, json_string(p->id)) != 0 ||
+		    (p->dropped > 0 &&
+		     json_object_set_new(dropped, p->id, json_integer(p->dropped)) != 0)) {
 			json_decref(ids);
 			ids = NULL;
 		}
-	if (ids == NULL || failed == NULL) {
+	}
+	if (ids == NULL || dropped == NULL || failed == NULL) {
 		json_decref(ids);
+		json_decref(dropped);
 		json_decref(failed);
 		return NULL;
 	}
-	return json_pack("{s:s,s:s,s:o,s:o}", "service", a->service, "instance", a->instance,
-			 "installed", ids, "failed", failed);
+	return json_pack("{s:s,s:s,s:o,s:o,s:o}", "service", a->service, "instance", a->instance,
+			 "installed", ids, "dropped", dropped, "failed", failed);
 }
 
 /* Sends a status report (POST /v1/agents/probes/status), without the lock. */
@@ -637,6 +645,7 @@ requeue(struct jga_agent *a, const char *id, json_t *batch)
 	while (json_array_size(batch) > MAX_QUEUE) {
 		json_array_remove(batch, 0);
 		a->st.dropped++;
+		a->probes[at]->dropped++;
 	}
 	json_array_extend(q, batch);
 }
@@ -663,11 +672,12 @@ cut_points(struct jga_agent *a, bool all)
 			continue;
 		json_t *ev = metric_event(p);
 		if (ev == NULL || json_array_append_new(p->queue, ev) != 0)
-			continue; /* out of memory: the point goes on growing, cut next round */
+			continue; /* out of memory: its calls stay counted, cut next round */
 		a->st.captured++;
 		while (json_array_size(p->queue) > MAX_QUEUE) {
 			json_array_remove(p->queue, 0);
 			a->st.dropped++;
+			p->dropped++;
 		}
 		if (++p->hits >= p->lim.max_hits && p->state == LIVE) {
 			p->state = EXHAUSTED; /* its queue is still posted */
@@ -759,10 +769,14 @@ flush_all(struct jga_agent *a, bool all)
 		} else if (bad >= 0 && (size_t)bad < json_array_size(batch)) {
 			json_array_remove(batch, (size_t)bad);
 			a->st.dropped++;
+			if (at >= 0)
+				a->probes[at]->dropped++;
 			if (json_array_size(batch) > 0)
 				requeue(a, id, batch); /* posted again in this same round */
 		} else {
 			a->st.dropped += json_array_size(batch); /* 413/415: a bug here */
+			if (at >= 0)
+				a->probes[at]->dropped += (long long)json_array_size(batch);
 		}
 		recount(a);
 		pthread_mutex_unlock(&a->mu);
@@ -1241,6 +1255,7 @@ jga_hit(struct jga_agent *a, const char *function, json_t *args, json_t *ret)
 		while (json_array_size(p->queue) > MAX_QUEUE) {
 			json_array_remove(p->queue, 0);
 			a->st.dropped++;
+			p->dropped++;
 		}
 		if (++p->hits >= p->lim.max_hits) {
 			p->state = EXHAUSTED; /* its queue is still posted */

@@ -22,11 +22,12 @@
 
 #include "jitgate/store.h"
 
-#define JG_PROBE_STATUS_IDS_MAX	      500 /* ids in each list of a report */
-#define JG_PROBE_STATUS_INSTANCE_MAX  128 /* bytes of an instance name (printable ASCII) */
-#define JG_PROBE_STATUS_CODE_MAX      64  /* bytes of a failure code ([a-z0-9_]) */
-#define JG_PROBE_STATUS_MESSAGE_MAX   256 /* bytes of a failure message (UTF-8 text) */
-#define JG_PROBE_STATUS_FAILED_SHOWN  20  /* failed instances a probe's status lists */
+#define JG_PROBE_STATUS_IDS_MAX	      500	  /* ids in each list of a report */
+#define JG_PROBE_STATUS_INSTANCE_MAX  128	  /* bytes of an instance name (printable ASCII) */
+#define JG_PROBE_STATUS_CODE_MAX      64	  /* bytes of a failure code ([a-z0-9_]) */
+#define JG_PROBE_STATUS_MESSAGE_MAX   256	  /* bytes of a failure message (UTF-8 text) */
+#define JG_PROBE_STATUS_DROPPED_MAX   (1LL << 53) /* events an instance lost of one probe */
+#define JG_PROBE_STATUS_FAILED_SHOWN  20	  /* failed instances a probe's status lists */
 #define JG_PROBE_STATUS_INSTANCES_MAX 256 /* instances of one service whose reports are kept */
 
 /* One probe an instance could not install. */
@@ -38,6 +39,8 @@ struct jg_probe_failure {
 struct jg_probe_report {
 	const char *service, *instance;
 	const char *const *installed;
+	const int64_t *dropped; /* per installed probe: the events this instance lost of it (or
+				   NULL: none reported) */
 	size_t ninstalled;
 	const struct jg_probe_failure *failed;
 	size_t nfailed;
@@ -62,10 +65,11 @@ bool jg_probe_status_code_valid(const char *s);
 int jg_probe_status_report(struct jg_store *s, const struct jg_probe_report *r, int64_t now);
 
 /*
- * Adds "status": {"installed": N, "failed": [{instance, code, message}]} to
- * each probe (an object with "id") of list, a list of probes of service
- * (jg_probe_list_live's), counting the instances that reported since
- * `since` (Unix seconds; later or at it); failed lists at most
+ * Adds "status": {"installed": N, "dropped": D, "failed": [{instance, code,
+ * message}]} to each probe (an object with "id") of list, a list of probes
+ * of service (jg_probe_list_live's), counting the instances that reported
+ * since `since` (Unix seconds; later or at it) and adding up the events
+ * those that installed it report they lost (dropped); failed lists at most
  * JG_PROBE_STATUS_FAILED_SHOWN instances per probe, by instance name, their
  * messages (the agent's free text) through the redaction scanners and the
  * keys of fields (redact.h) when redact.  0; JG_EUNAVAIL; JG_ENOMEM (the

@@ -767,21 +767,27 @@ guard(double seconds)
 static void
 send_status(void)
 {
-	json_t *installed = json_array(), *failed = json_array(), *reply = NULL;
+	json_t *installed = json_array(), *failed = json_array(), *dropped = json_object();
+	json_t *reply = NULL;
 
-	for (size_t i = 0; installed && failed && i < JP_MAX_SLOTS; i++) {
+	for (size_t i = 0; installed && failed && dropped && i < JP_MAX_SLOTS; i++) {
 		struct probe *p = g.probes[i];
 		if (p == NULL)
 			continue;
-		if (p->state == ATTACHED)
+		if (p->state == ATTACHED) {
 			json_array_append_new(installed, json_string(p->id));
-		else if (p->state == FAILED)
+			/* what the kernel lost of it (ring buffer or return map full), so far */
+			if (p->drops > 0)
+				json_object_set_new(dropped, p->id,
+						    json_integer((json_int_t)p->drops));
+		} else if (p->state == FAILED)
 			json_array_append_new(failed,
 					      json_pack("{s:s, s:s, s:s}", "id", p->id, "code",
 							p->code, "message", p->message));
 	}
-	json_t *body = json_pack("{s:s, s:s, s:o*, s:o*}", "service", g.service, "instance",
-				 g.instance, "installed", installed, "failed", failed);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:o*, s:o*, s:o*}", "service", g.service, "instance", g.instance,
+		      "installed", installed, "dropped", dropped, "failed", failed);
 	long st = body ? request("/v1/agents/probes/status", body, &reply) : -1;
 	if (st != 200 && st != 201 && st != 204 && st != 404)
 		logmsg("status report answered %ld", st);

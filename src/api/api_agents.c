@@ -11,7 +11,8 @@
  *                                              disabled the probe (audited)
  *   POST /v1/agents/probes/status              ingest key of the body's service:
  *                                              {service, instance, installed:[ids],
- *                                              failed:[{id, code, message}]}, after
+ *                                              dropped?:{id:N}, failed:[{id, code,
+ *                                              message}]}, after
  *                                              every poll (probe_status.h; not audited)
  *   GET  /v1/services/{svc}/probes/{id}/events?limit=&after=
  *                                              guarded (deploy-probe,
@@ -325,7 +326,7 @@ bad_report(struct jg_http_reply *reply, const char *what)
 {
 	jg_http_reply_error(reply, 400, "bad_request",
 			    "%s: the body is {\"service\":S,\"instance\":I,\"installed\":[ids],"
-			    "\"failed\":[{\"id\",\"code\",\"message\"}]}",
+			    "\"dropped\":{id:N},\"failed\":[{\"id\",\"code\",\"message\"}]}",
 			    what);
 	return JG_EINVAL;
 }
@@ -337,18 +338,19 @@ bad_report(struct jg_http_reply *reply, const char *what)
  */
 static int
 parse_report(json_t *body, struct jg_http_reply *reply, struct jg_probe_report *r, const char **ids,
-	     struct jg_probe_failure *failed)
+	     int64_t *dropped, struct jg_probe_failure *failed)
 {
 	const char *key;
 	json_t *v, *inst = json_object_get(body, "instance");
 	json_t *installed = json_object_get(body, "installed"),
-	       *fl = json_object_get(body, "failed");
+	       *fl = json_object_get(body, "failed"), *drops = json_object_get(body, "dropped");
 	size_t i;
 
 	json_object_foreach(body, key, v)
 	{
 		if (strcmp(key, "service") != 0 && strcmp(key, "instance") != 0 &&
-		    strcmp(key, "installed") != 0 && strcmp(key, "failed") != 0)
+		    strcmp(key, "installed") != 0 && strcmp(key, "failed") != 0 &&
+		    strcmp(key, "dropped") != 0)
 			return bad_report(reply, "unknown field");
 	}
 	r->service = json_string_value(json_object_get(body, "service"));
@@ -363,14 +365,31 @@ parse_report(json_t *body, struct jg_http_reply *reply, struct jg_probe_report *
 	    json_array_size(installed) > JG_PROBE_STATUS_IDS_MAX ||
 	    json_array_size(fl) > JG_PROBE_STATUS_IDS_MAX)
 		return bad_report(reply, "'installed' and 'failed' are lists of at most 500");
+	size_t n = 0;
 	json_array_foreach(installed, i, v)
 	{
-		ids[i] = json_string_value(v);
-		if (!jg_probe_id_valid(ids[i]))
+		ids[n] = json_string_value(v);
+		if (!jg_probe_id_valid(ids[n++]))
 			return bad_report(reply, "'installed' holds probe ids");
 	}
 	r->installed = ids;
-	r->ninstalled = json_array_size(installed);
+	r->ninstalled = n;
+	/* "dropped": {id: events lost}, for installed probes only; the rest lost none */
+	if (drops != NULL && (!json_is_object(drops) || json_object_size(drops) > r->ninstalled))
+		return bad_report(reply, "'dropped' is {id: count} for installed probes");
+	json_object_foreach(drops, key, v)
+	{
+		bool listed = false;
+		for (i = 0; i < n && !listed; i++)
+			listed = strcmp(ids[i], key) == 0;
+		if (!listed || !json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > JG_PROBE_STATUS_DROPPED_MAX)
+			return bad_report(reply, "'dropped' is {id: count} for installed probes, "
+						 "each count 0 to 2^53");
+	}
+	for (i = 0; i < n; i++)
+		dropped[i] = json_integer_value(json_object_get(drops, ids[i]));
+	r->dropped = dropped;
 	json_array_foreach(fl, i, v)
 	{
 		json_t *msg = json_object_get(v, "message");
@@ -400,6 +419,7 @@ handle_status(struct jg_http_request *req, struct jg_http_reply *reply)
 	struct jg_ingest_caller who;
 	struct jg_probe_report r = {0};
 	const char *ids[JG_PROBE_STATUS_IDS_MAX];
+	int64_t dropped[JG_PROBE_STATUS_IDS_MAX];
 	struct jg_probe_failure failed[JG_PROBE_STATUS_IDS_MAX];
 	json_t *body = NULL;
 
@@ -407,7 +427,7 @@ handle_status(struct jg_http_request *req, struct jg_http_reply *reply)
 		return;
 	if (jg_http_body_json(req, reply, &body) != 0)
 		return;
-	if (parse_report(body, reply, &r, ids, failed) != 0) {
+	if (parse_report(body, reply, &r, ids, dropped, failed) != 0) {
 		json_decref(body);
 		return;
 	}

@@ -531,7 +531,8 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 	 * messages are free text written in the service's process and may
 	 * quote what the probe asks for.  How many instances installed a probe
 	 * says only how many run the service, which every holder of
-	 * deploy-probe learns from its own probes: everyone sees it.
+	 * deploy-probe learns from its own probes: everyone sees it.  How many
+	 * events the agents lost is a count of events, the grant's alone.
 	 */
 	size_t i;
 	json_t *p;
@@ -541,6 +542,8 @@ jg_api_probes_list(struct jg_http_request *req, const char *svc, const char *aut
 		if (grant == NULL || strcmp(grant, g.claims.grant) != 0) {
 			json_object_del(p, "events");
 			json_object_del(json_object_get(p, "status"), "failed");
+			/* events lost are events too: how often it matched */
+			json_object_del(json_object_get(p, "status"), "dropped");
 		}
 	}
 	/* the caller's grant: its probe budget and what it spent (deleted probes count) */

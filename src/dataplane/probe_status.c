@@ -53,15 +53,18 @@ static const char sql_forget[] = "DELETE FROM probe_installs WHERE service = ? A
 static const char sql_instances[] = "SELECT count(DISTINCT instance) FROM probe_installs "
 				    "WHERE service = ? AND instance <> ?";
 static const char sql_upsert[] =
-    "INSERT INTO probe_installs (probe_id, instance, service, state, code, message, seen_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (probe_id, instance) DO UPDATE SET "
+    "INSERT INTO probe_installs (probe_id, instance, service, state, code, message, seen_at, "
+    "dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (probe_id, instance) DO UPDATE SET "
     "service = excluded.service, state = excluded.state, code = excluded.code, "
-    "message = excluded.message, seen_at = excluded.seen_at";
+    "message = excluded.message, seen_at = excluded.seen_at, dropped = excluded.dropped";
 
-/* One row of r (code NULL: installed), when id is a probe of r's service.  0 or JG_ESTORE. */
+/*
+ * One row of r (code NULL: installed, with dropped events lost), when id is
+ * a probe of r's service.  0 or JG_ESTORE.
+ */
 static int
 upsert(struct jg_store_conn *conn, const struct jg_probe_report *r, const char *id,
-       const char *code, const char *message, int64_t now)
+       const char *code, const char *message, int64_t dropped, int64_t now)
 {
 	struct jg_stmt *st;
 	bool ours = false;
@@ -87,6 +90,7 @@ upsert(struct jg_store_conn *conn, const struct jg_probe_report *r, const char *
 		jg_stmt_bind_null(st, 6);
 	}
 	jg_stmt_bind_int64(st, 7, now);
+	jg_stmt_bind_int64(st, 8, dropped);
 	rc = jg_stmt_step(st) == JG_STMT_DONE ? 0 : JG_ESTORE;
 	jg_stmt_finish(st);
 	return rc;
@@ -123,9 +127,11 @@ report_tx(struct jg_store_conn *conn, const struct jg_probe_report *r, int64_t n
 	jg_stmt_finish(st);
 	/* installed first, so an id listed both ways ends failed */
 	for (size_t i = 0; rc == 0 && i < r->ninstalled; i++)
-		rc = upsert(conn, r, r->installed[i], NULL, NULL, now);
+		rc = upsert(conn, r, r->installed[i], NULL, NULL, r->dropped ? r->dropped[i] : 0,
+			    now);
 	for (size_t i = 0; rc == 0 && i < r->nfailed; i++)
-		rc = upsert(conn, r, r->failed[i].id, r->failed[i].code, r->failed[i].message, now);
+		rc = upsert(conn, r, r->failed[i].id, r->failed[i].code, r->failed[i].message, 0,
+			    now);
 	return rc;
 }
 
@@ -159,7 +165,7 @@ jg_probe_status_report(struct jg_store *s, const struct jg_probe_report *r, int6
 /* ---- the engineer's list --------------------------------------------------------- */
 
 static const char sql_installed[] =
-    "SELECT probe_id, count(*) FROM probe_installs "
+    "SELECT probe_id, count(*), sum(dropped) FROM probe_installs "
     "WHERE service = ? AND state = 'installed' AND seen_at >= ? GROUP BY probe_id";
 static const char sql_failed[] = "SELECT probe_id, instance, code, message FROM probe_installs "
 				 "WHERE service = ? AND state = 'failed' AND seen_at >= ? "
@@ -180,7 +186,8 @@ attach(struct jg_store_conn *conn, const char *service, int64_t since, json_t *l
 	json_array_foreach(list, i, p)
 	{
 		const char *id = json_string_value(json_object_get(p, "id"));
-		json_t *status = json_pack("{s:i,s:[]}", "installed", 0, "failed");
+		json_t *status =
+		    json_pack("{s:i,s:i,s:[]}", "installed", 0, "dropped", 0, "failed");
 		if (id == NULL || status == NULL || json_object_set(p, "status", status) != 0 ||
 		    json_object_set_new(by_id, id, status) != 0) {
 			json_decref(by_id);
@@ -199,8 +206,12 @@ attach(struct jg_store_conn *conn, const char *service, int64_t since, json_t *l
 		const char *id = jg_stmt_column_text(st, 0);
 		json_t *status = id ? json_object_get(by_id, id) : NULL;
 		if (status != NULL &&
-		    json_object_set_new(status, "installed",
-					json_integer((json_int_t)jg_stmt_column_int64(st, 1))) != 0)
+		    (json_object_set_new(status, "installed",
+					 json_integer((json_int_t)jg_stmt_column_int64(st, 1))) !=
+			 0 ||
+		     json_object_set_new(status, "dropped",
+					 json_integer((json_int_t)jg_stmt_column_int64(st, 2))) !=
+			 0))
 			rc = JG_ENOMEM;
 	}
 	jg_stmt_finish(st);
@@ -293,8 +304,9 @@ jg_probe_status_sweep(struct jg_store *s, int64_t before, int64_t *deleted)
 
 /* After probes (probe_id), as `jitgate store copy` moves it (store.h). */
 static const struct jg_store_table status_tables[] = {
-    JG_STORE_TABLE("probe_installs", "probe_id, instance, service, state, code, message, seen_at",
-		   "tttttti", "probe_id, instance", "?, ?, ?, ?, ?, ?, ?"),
+    JG_STORE_TABLE("probe_installs",
+		   "probe_id, instance, service, state, code, message, seen_at, dropped",
+		   "ttttttii", "probe_id, instance", "?, ?, ?, ?, ?, ?, ?, ?"),
 };
 
 const struct jg_store_table *

@@ -122,6 +122,16 @@ install_status(struct jg_html *h, json_t *status)
 	JG_HTML(h, "\">");
 	jg_html_textf(h, "%" JSON_INTEGER_FORMAT " %s", n, n == 1 ? "instance" : "instances");
 	JG_HTML(h, "</span>");
+	/* events the agents lost before posting them (a full buffer; the kernel's ring buffer) */
+	json_int_t lost = json_integer_value(json_object_get(status, "dropped"));
+	if (lost > 0) {
+		JG_HTML(h, " <span class=\"hint\" data-dropped=\"");
+		jg_html_textf(h, "%" JSON_INTEGER_FORMAT, lost);
+		JG_HTML(h, "\">");
+		jg_html_textf(h, "%" JSON_INTEGER_FORMAT " %s lost by the agents", lost,
+			      lost == 1 ? "event" : "events");
+		JG_HTML(h, "</span>");
+	}
 	if (json_array_size(failed) == 0)
 		return;
 	JG_HTML(h, "<ul class=\"install-failed\">");

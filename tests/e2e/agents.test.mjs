@@ -587,7 +587,7 @@ describe('probe status', () => {
   test('two instances installed it: installed 2; a failure is shown with its code and message to its own grant only; nothing audited', async () => {
     const [p0, p1] = probes;
     let l = await listed(0);
-    assert.deepEqual(l[p0].status, { installed: 0, failed: [] }, 'before any report');
+    assert.deepEqual(l[p0].status, { installed: 0, dropped: 0, failed: [] }, 'before any report');
     const before = await exportText();
     const msg = '<script>alert(1)</script> max_depth 9 > 8';
     let r = await report('host-a:101', [p0, p1]);
@@ -598,11 +598,11 @@ describe('probe status', () => {
     assert.equal(r.status, 200, r.body);
 
     l = await listed(0);
-    assert.deepEqual(l[p0].status, { installed: 2, failed: [] });
+    assert.deepEqual(l[p0].status, { installed: 2, dropped: 0, failed: [] });
     // p1 is grant 1's: grant 0 sees how many installed it, not why one failed
     assert.deepEqual(l[p1].status, { installed: 1 });
     l = await listed(1);
-    assert.deepEqual(l[p1].status, { installed: 1, failed: [{ instance: 'host-b:202', code: 'bad_limits', message: msg }] });
+    assert.deepEqual(l[p1].status, { installed: 1, dropped: 0, failed: [{ instance: 'host-b:202', code: 'bad_limits', message: msg }] });
     assert.deepEqual(l[p0].status, { installed: 2 });
 
     // the reports themselves left no entry (the lists did: probe.list; the export: audit.exported)
@@ -622,12 +622,12 @@ describe('probe status', () => {
     }
     let l = await listed(1);
     assert.deepEqual(l[p0].status, { installed: 1 });
-    assert.deepEqual(l[p1].status, { installed: 0, failed: [{ instance: 'host-a:101', code: 'too_many_probes', message: '500 installed' }] });
+    assert.deepEqual(l[p1].status, { installed: 0, dropped: 0, failed: [{ instance: 'host-a:101', code: 'too_many_probes', message: '500 installed' }] });
     // and then everyone falls silent
     await sleep(4000);
     l = await listed(1);
     assert.deepEqual(l[p0].status, { installed: 0 });
-    assert.deepEqual(l[p1].status, { installed: 0, failed: [] });
+    assert.deepEqual(l[p1].status, { installed: 0, dropped: 0, failed: [] });
     // the sweeper deletes the rows of silent instances
     const deadline = Date.now() + 5000;
     while (jg.db.count('probe_installs') > 0 && Date.now() < deadline) await sleep(200);
@@ -641,7 +641,7 @@ describe('probe status', () => {
     assert.equal(r.status, 403, 'the body names SVC, the key is OTHER\'s');
     r = await status({ service: OTHER, instance: 'spy:1', installed: [p0, 'prb_doesnotexist'], failed: [{ id: p0, code: 'bad_limits', message: 'x' }] }, otherKey);
     assert.equal(r.status, 200, r.body);
-    assert.deepEqual((await listed(0))[p0].status, { installed: 0, failed: [] });
+    assert.deepEqual((await listed(0))[p0].status, { installed: 0, dropped: 0, failed: [] });
     assert.equal(jg.db.count('probe_installs'), 0);
 
     r = await jg.request('POST', '/v1/agents/probes/status', json({ service: SVC, instance: 'a', installed: [] }));
@@ -663,6 +663,12 @@ describe('probe status', () => {
       [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'x', message: long }] }, /message/],
       [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'x' }] }, /\{id, code, message\}/],
       [{ service: SVC, instance: 'a', failed: [{ id: p0, code: 'x', message: '', more: 1 }] }, /\{id, code, message\}/],
+      [{ service: SVC, instance: 'a', installed: [p0], dropped: [3] }, /'dropped'/],
+      [{ service: SVC, instance: 'a', installed: [p0], dropped: { [p0]: -1 } }, /'dropped'/],
+      [{ service: SVC, instance: 'a', installed: [p0], dropped: { [p0]: 1.5 } }, /'dropped'/],
+      [{ service: SVC, instance: 'a', installed: [p0], dropped: { [p0]: 2 ** 53 + 2 } }, /'dropped'/],
+      [{ service: SVC, instance: 'a', installed: [p0], dropped: { [probes[1]]: 1 } }, /'dropped'/],
+      [{ service: SVC, instance: 'a', installed: [], failed: [{ id: p0, code: 'x', message: '' }], dropped: { [p0]: 1 } }, /'dropped'/],
     ];
     for (const [body, re] of bad) {
       r = await status(body);
@@ -675,5 +681,19 @@ describe('probe status', () => {
     r = await status({ service: SVC, instance: 'i'.repeat(128), installed: Array(500).fill(p0), failed: [{ id: probes[1], code: 'c'.repeat(64), message: 'm'.repeat(256) }] });
     assert.equal(r.status, 200, r.body);
     assert.equal(jg.db.count('probe_installs'), 2);
+  });
+
+  test('events the agents lost add up in the status, shown to the probe\'s own grant only', async () => {
+    const [p0, p1] = probes;
+    assert.equal((await status({ service: SVC, instance: 'host-a:101', installed: [p0, p1], dropped: { [p0]: 7 } })).status, 200);
+    assert.equal((await status({ service: SVC, instance: 'host-b:202', installed: [p0], dropped: { [p0]: 2 ** 53 - 1 - 7 } })).status, 200);
+    assert.equal((await status({ service: SVC, instance: 'host-c:303', installed: [p0] })).status, 200);
+    let l = await listed(0);
+    assert.ok(l[p0].status.installed >= 3, JSON.stringify(l[p0].status)); // and the test before's instance
+    assert.equal(l[p0].status.dropped, 2 ** 53 - 1);
+    assert.equal(l[p1].status.dropped, undefined, 'another grant\'s probe: how many it lost is a count of its events');
+    l = await listed(1);
+    assert.equal(l[p1].status.dropped, 0);
+    assert.equal(l[p0].status.dropped, undefined);
   });
 });

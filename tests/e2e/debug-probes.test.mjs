@@ -150,12 +150,15 @@ describe('the probes page in Chromium', () => {
       body: JSON.stringify({ service: SVC, ...body }), headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     });
     const evil = '<img src=x onerror="window.pwned=1">depth 9 & more';
-    assert.equal((await report({ instance: 'host-y:8', installed: [probes.redacted], failed: [] })).status, 200);
+    assert.equal((await report({ instance: 'host-y:8', installed: [probes.redacted], dropped: { [probes.redacted]: 3 }, failed: [] })).status, 200);
     assert.equal((await report({ instance: 'host-x:9', installed: [], failed: [{ id: probes.redacted, code: 'bad_limits', message: evil }] })).status, 200);
     await page.goto(probesUrl(`?grant=${grants.probe}`));
     const cell = row.locator('td[data-installed]');
     assert.ok(Number(await cell.locator('[data-installed-count]').getAttribute('data-installed-count')) >= 1);
     assert.match(await cell.textContent(), /\d+ instances?/);
+    // what host-y lost before posting (the demo's own agent lost nothing)
+    assert.equal(await cell.locator('[data-dropped]').getAttribute('data-dropped'), '3');
+    assert.match(await cell.textContent(), /3 events lost by the agents/);
     const failedItem = cell.locator('li[data-failed-instance="host-x:9"]');
     assert.equal(await failedItem.textContent(), `failed on host-x:9: bad_limits ${evil}`);
     assert.equal(await cell.locator('img').count(), 0, 'the agent\'s message became markup');

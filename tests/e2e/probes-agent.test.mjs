@@ -275,7 +275,7 @@ describe('reference agent (payments_demo)', () => {
       assert.equal(r.status, 200, r.body);
       return r.json.probes.find((x) => x.id === d.json.id).status;
     };
-    assert.deepEqual(await status(), { installed: 0, failed: [] }, 'no agent ran since it was deployed');
+    assert.deepEqual(await status(), { installed: 0, dropped: 0, failed: [] }, 'no agent ran since it was deployed');
     // each agent reports right after its first poll, at start; two name themselves, one does not
     const runs = [runDemo(20, 4, 'demo-a:1'), runDemo(20, 4, 'demo-b:2'), runDemo(20, 4)];
     let seen = null;
@@ -285,7 +285,7 @@ describe('reference agent (payments_demo)', () => {
       if (seen.installed === 3) break;
       await sleep(100);
     }
-    assert.deepEqual(seen, { installed: 3, failed: [] }, 'three running agents');
+    assert.deepEqual(seen, { installed: 3, dropped: 0, failed: [] }, 'three running agents');
     for (const run of runs) {
       const res = await run.done;
       assert.equal(res.code, 0, res.stderr);

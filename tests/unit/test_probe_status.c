@@ -414,6 +414,51 @@ test_probe_status_failed_list_is_bounded(void **state)
 	json_decref(list);
 }
 
+/*
+ * What the instances that installed a probe lost of its events adds up in
+ * its status; a failed instance and one that stopped reporting add nothing,
+ * and a new report replaces the instance's count.
+ */
+static void
+test_probe_status_adds_up_dropped_events(void **state)
+{
+	struct fixture *f = *state;
+	char p1[JG_PROBE_ID_MAX], p2[JG_PROBE_ID_MAX];
+	two_probes(f, p1, p2);
+
+	const char *ids[] = {p1, p2};
+	const int64_t lost_a[] = {7, 0}, lost_b[] = {5, 0};
+	struct jg_probe_report a = {.service = "svc-a",
+				    .instance = "host-a:1",
+				    .installed = ids,
+				    .dropped = lost_a,
+				    .ninstalled = 2};
+	struct jg_probe_report b = a;
+	b.instance = "host-b:2";
+	b.dropped = lost_b;
+	b.ninstalled = 1;
+	assert_int_equal(jg_probe_status_report(f->store, &a, T0 + 1), 0);
+	assert_int_equal(jg_probe_status_report(f->store, &b, T0 + 10), 0);
+	/* an instance that reports no counts (NULL) lost none */
+	report(f, "svc-a", "host-c:3", ids, 2, NULL, 0, T0 + 10);
+
+	json_t *list = list_of(f, "svc-a", T0 + 11, T0);
+	assert_int_equal(json_integer_value(json_object_get(status_of(list, p1), "dropped")), 12);
+	assert_int_equal(json_integer_value(json_object_get(status_of(list, p2), "dropped")), 0);
+	json_decref(list);
+	/* host-a silent since T0 + 1: only host-b's count is counted */
+	list = list_of(f, "svc-a", T0 + 11, T0 + 5);
+	assert_int_equal(json_integer_value(json_object_get(status_of(list, p1), "dropped")), 5);
+	json_decref(list);
+	/* host-b's next report replaces its count (the agent's total since it installed) */
+	const int64_t more[] = {9};
+	b.dropped = more;
+	assert_int_equal(jg_probe_status_report(f->store, &b, T0 + 12), 0);
+	list = list_of(f, "svc-a", T0 + 13, T0 + 5);
+	assert_int_equal(json_integer_value(json_object_get(status_of(list, p1), "dropped")), 9);
+	json_decref(list);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -428,6 +473,8 @@ main(int argc, char **argv)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_status_counts_instances_and_lists_failures,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_status_adds_up_dropped_events, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_status_report_replaces_the_instances_state,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
