@@ -1089,10 +1089,14 @@ metric_event(struct probe *p)
 
 	if (!event_head(id, ts))
 		return NULL;
-	json_t *pt = jga_metric_take(p->metric);
-	return pt ? json_pack("{s:s,s:s,s:s,s:o}", "ts", ts, "event_id", id, "function",
-			      p->function, "metric", pt)
-		  : NULL;
+	/* the event first: the aggregate is reset only once its point has somewhere to go */
+	json_t *ev = json_pack("{s:s,s:s,s:s}", "ts", ts, "event_id", id, "function", p->function);
+	json_t *pt = ev ? jga_metric_take(p->metric) : NULL;
+	if (pt == NULL || json_object_set_new(ev, "metric", pt) != 0) {
+		json_decref(ev);
+		return NULL;
+	}
+	return ev;
 }
 
 /*

@@ -70,6 +70,11 @@ jga_metric_record(struct jga_metric *m, const json_t *args, const json_t *ret,
 			return false;
 		}
 		v = json_number_value(x);
+		/* a sum past the largest double would leave no point to send: not counted */
+		if (!isfinite(m->sum + v)) {
+			m->skipped++;
+			return false;
+		}
 	}
 	if (m->count == 0) {
 		m->opened = *now;

@@ -46,14 +46,15 @@ int jg_probe_metric_parse(const json_t *spec, struct jg_probe_metric *out, char 
 json_t *jg_probe_metric_json(const struct jg_probe_metric *m);
 
 /*
- * Whether event is a point of metric m: {ts, event_id, function, metric:
- * {start, count, and for a histogram sum, min, max, counts}}, nothing else
- * (no captured value, no message), ts and start RFC 3339 times with start
- * <= ts, count 1 to 2^53, a histogram's JG_PROBE_METRIC_BUCKETS counts
- * adding up to count and min <= max.  *time_ns: ts.
+ * Whether event is a point of metric m on function: exactly {ts, event_id
+ * (32 lowercase hex digits), function (the probe's), metric: {start, count,
+ * and for a histogram sum, min, max, counts}} (no captured value, no
+ * message), ts and start RFC 3339 times with start <= ts, count 1 to 2^32,
+ * a histogram's finite sum, min <= max and JG_PROBE_METRIC_BUCKETS counts
+ * adding up to count.  *time_ns: ts.
  */
 bool jg_probe_metric_point_valid(const json_t *event, const struct jg_probe_metric *m,
-				 int64_t *time_ns);
+				 const char *function, int64_t *time_ns);
 
 /*
  * The metric "probe.<id>" (name) of probe on function from its stored
@@ -61,11 +62,13 @@ bool jg_probe_metric_point_valid(const json_t *event, const struct jg_probe_metr
  * until: [{name, kind: sum (a count) or histogram, unit, description,
  * temporality: delta, monotonic: true, series: [{attributes: {}, points}]}]
  * as jg_telemetry_metric_series gives (telemetry.h), with step_ns one point
- * per window.  An empty list when no point is in the window.  0, JG_ESTORE
- * (a stored point that is not one), JG_ENOMEM.
+ * per window; with redact (a reader without read-pii) a histogram's min,
+ * max and sum that are card numbers shown as "[REDACTED:card]".  An empty
+ * list when no point is in the window.  0, JG_ESTORE (a stored point that
+ * is not one), JG_ENOMEM.
  */
 int jg_probe_metric_series(const struct jg_probe_metric *m, const char *name, const char *function,
 			   const json_t *events, int64_t since, int64_t until, int64_t step_ns,
-			   json_t **metrics);
+			   bool redact, json_t **metrics);
 
 #endif

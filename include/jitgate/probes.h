@@ -237,6 +237,16 @@ int jg_probe_metric_names(struct jg_store *s, const struct jg_probe_metric_query
 			  json_t *metrics);
 
 /*
+ * Whether metric probe `probe` of service is on personal data as above (its
+ * conditions or histogram field; fields: pii.h): asked before the guard, so
+ * that reading it needs read-pii and a token without it is refused and
+ * recorded as such.  0; JG_ENOTFOUND (no metric probe of that id there);
+ * JG_EUNAVAIL; JG_ESTORE.
+ */
+int jg_probe_metric_sensitive(struct jg_store *s, const char *service, const char *probe,
+			      char *const *fields, bool *sensitive);
+
+/*
  * The points of metric probe `probe` of q->service (probe_metric.h,
  * jg_probe_metric_series) into *metrics (caller decrefs).  0; JG_ENOTFOUND
  * (no metric probe of that id on this service); JG_EDENIED (a reader

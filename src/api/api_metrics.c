@@ -79,11 +79,37 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 		json_decref(namej);
 		return JG_EINVAL;
 	}
+	/*
+	 * A metric probe's points (probe.<id>) on personal data are read with
+	 * read-pii too: asked before the guard, which then refuses a token
+	 * without it (recorded as a refusal, like a deploy of such a probe).
+	 */
+	const char *probe = name != NULL &&
+				    strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)) == 0 &&
+				    jg_probe_id_valid(name + strlen(PROBE_PREFIX))
+				? name + strlen(PROBE_PREFIX)
+				: NULL;
+	bool sensitive = false;
+	if (probe != NULL) {
+		rc = jg_probe_metric_sensitive(app->store, service, probe, q.fields, &sensitive);
+		if (rc == JG_ENOTFOUND) {
+			probe = NULL; /* no metric probe: a telemetry metric of that name */
+		} else if (rc != 0) {
+			json_decref(namej);
+			jg_api_error_set(e, 503, "unavailable", "the store is unavailable");
+			return JG_EUNAVAIL;
+		}
+	}
 	json_t *params =
 	    json_pack("{s:o?,s:I,s:I,s:I}", "name", namej, "since", (json_int_t)q.since, "until",
 		      (json_int_t)q.until, "step_ns", (json_int_t)q.step_ns);
-	rc = jg_guard_authorized(&app->guard, req, authorization, service, "read-metrics",
-				 "metrics.read", params, &g, &no);
+	rc = jg_guard_authorized_pii(&app->guard, req, authorization, service, "read-metrics",
+				     "metrics.read", params,
+				     sensitive ? "the metric probe's conditions or field are on "
+						 "personal data: reading its points needs the "
+						 "read-pii capability"
+					       : NULL,
+				     &g, &no);
 	json_decref(params);
 	if (rc == JG_EDEFERRED)
 		return rc;
@@ -103,9 +129,8 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 					   .step_ns = q.step_ns,
 					   .redact = q.redact,
 					   .sensitive_fields = q.fields};
-	bool of_probe = name != NULL && strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)) == 0;
-	if (of_probe) {
-		rc = jg_probe_metric_read(app->store, &pq, name + strlen(PROBE_PREFIX), &metrics);
+	if (probe != NULL) {
+		rc = jg_probe_metric_read(app->store, &pq, probe, &metrics);
 	} else if (name != NULL) {
 		rc = jg_telemetry_metric_series(app->telemetry, &q, &metrics);
 	} else {
@@ -117,12 +142,12 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 		}
 	}
 	if (rc == JG_ENOTFOUND) {
-		/* a probe that is not a metric probe of this service shows as a name with no point
-		 */
+		/* deleted since it was asked about: a name with no point, as any unknown name */
 		metrics = json_array();
 		rc = metrics ? 0 : JG_ENOMEM;
 	}
 	if (rc == JG_EDENIED) {
+		/* it became sensitive since (the configured fields changed): still fail closed */
 		jg_api_error_set(e, 403, "forbidden",
 				 "the metric probe's conditions or field are on personal data: "
 				 "reading its points needs the read-pii capability");
@@ -135,7 +160,8 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 	if (rc == JG_ETOOBIG) {
 		jg_api_error_set(e, 400, "too_many_points",
 				 "more than %d data points in the window: narrow since/until",
-				 JG_TELEMETRY_METRIC_POINTS_MAX);
+				 probe != NULL ? JG_PROBE_METRIC_POINTS_MAX
+					       : JG_TELEMETRY_METRIC_POINTS_MAX);
 		return rc;
 	}
 	if (rc != 0) {

@@ -10,13 +10,19 @@
 #include "jitgate/error.h"
 #include "jitgate/otlp.h"
 #include "jitgate/probe_metric.h"
+#include "jitgate/redact.h"
 #include "jitgate/telemetry.h"
 
 /* OpenTelemetry's default explicit bucket boundaries (the SDK's aggregation spec). */
 const double jg_probe_metric_bounds[JG_PROBE_METRIC_NBOUNDS] = {
     0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000};
 
-#define COUNT_MAX (1LL << 53) /* a count a double still holds exactly */
+/*
+ * The calls one point may count: 2^32 (14 million a second over the longest
+ * interval), so that the 10,000 points a probe can store add up without
+ * overflow in any step window.
+ */
+#define COUNT_MAX (1LL << 32)
 
 int
 jg_probe_metric_parse(const json_t *spec, struct jg_probe_metric *out, char *why, size_t whylen)
@@ -136,16 +142,29 @@ histogram_valid(const json_t *pt, json_int_t count)
 	return total == count;
 }
 
-bool
-jg_probe_metric_point_valid(const json_t *event, const struct jg_probe_metric *m, int64_t *time_ns)
+/* An event id as agents make them: 32 lowercase hex digits. */
+static bool
+event_id_valid(const json_t *v)
 {
-	const char *key;
+	const char *s = json_string_value(v);
+	return s != NULL && json_string_length(v) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
+bool
+jg_probe_metric_point_valid(const json_t *event, const struct jg_probe_metric *m,
+			    const char *function, int64_t *time_ns)
+{
+	const char *key, *fn;
 	json_t *v;
 	int64_t start;
 
-	if (!json_is_object(event))
+	/* exactly a point and the event's own bookkeeping, nothing captured */
+	if (!json_is_object(event) || json_object_size(event) != 4 ||
+	    !event_id_valid(json_object_get(event, "event_id")) ||
+	    (fn = json_string_value(json_object_get(event, "function"))) == NULL ||
+	    strcmp(fn, function) != 0 ||
+	    json_string_length(json_object_get(event, "function")) != strlen(fn))
 		return false;
-	/* a point and the event's own bookkeeping, nothing captured */
 	json_object_foreach((json_t *)event, key, v)
 	{
 		if (strcmp(key, "ts") != 0 && strcmp(key, "event_id") != 0 &&
@@ -178,6 +197,29 @@ by_time(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/*
+ * A histogram's min, max and sum are values of calls (min = max = the value
+ * when one call was counted): for a reader without read-pii each that is a
+ * card number, as redaction sees numbers, is shown as its mark.
+ */
+static void
+redact_values(json_t *points)
+{
+	static const char *const members[] = {"min", "max", "sum"};
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(points, i, p)
+	{
+		for (size_t k = 0; k < sizeof(members) / sizeof(members[0]); k++) {
+			json_t *v = json_object_get(p, members[k]);
+			if (json_is_number(v) && jg_redact_number_is_card(v, true, NULL))
+				json_object_set_new(p, members[k],
+						    json_string(JG_REDACT_MARK_CARD));
+		}
+	}
+}
+
 /* The histogram of point pt as the telemetry store keeps one (telemetry.h). */
 static json_t *
 stored_histogram(const json_t *pt)
@@ -194,7 +236,7 @@ stored_histogram(const json_t *pt)
 int
 jg_probe_metric_series(const struct jg_probe_metric *m, const char *name, const char *function,
 		       const json_t *events, int64_t since, int64_t until, int64_t step_ns,
-		       json_t **metrics)
+		       bool redact, json_t **metrics)
 {
 	size_t n = json_array_size(events), kept = 0;
 	struct timed *t = calloc(n ? n : 1, sizeof(*t));
@@ -206,7 +248,7 @@ jg_probe_metric_series(const struct jg_probe_metric *m, const char *name, const 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const json_t *ev = json_array_get(events, i);
 		int64_t ns;
-		if (!jg_probe_metric_point_valid(ev, m, &ns)) {
+		if (!jg_probe_metric_point_valid(ev, m, function, &ns)) {
 			rc = JG_ESTORE; /* jitgate stored only points: a row it did not write */
 			break;
 		}
@@ -231,6 +273,8 @@ jg_probe_metric_series(const struct jg_probe_metric *m, const char *name, const 
 		json_t *points =
 		    pts ? jg_telemetry_fold_delta(pts, kept, m->histogram, step_ns) : NULL;
 		free(pts);
+		if (points != NULL && redact && m->histogram)
+			redact_values(points);
 		char desc[400];
 		if (m->histogram)
 			snprintf(desc, sizeof(desc), "jitgate metric probe: %s of %.200s", m->field,

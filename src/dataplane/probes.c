@@ -475,6 +475,8 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 	    .p = p, .now = now, .id = id, .args_text = args_text, .metric_text = metric_text};
 	const char *bad;
 	int rc;
+	/* a metric spec that does not parse is a caller's bug, refused all the same */
+	bool bad_metric = metric_spec != NULL && metric == NULL;
 
 	json_decref(metric);
 
@@ -488,9 +490,7 @@ jg_probe_create(struct jg_audit *a, const struct jg_probe_new *p, int64_t now,
 	j.conds_text = conds_text;
 	if (conds_text == NULL || (args != NULL && args_text == NULL) ||
 	    (metric_spec != NULL && metric_text == NULL)) {
-		/* a metric spec that does not parse is a caller's bug: refused all the same */
-		rc = metric_spec != NULL && metric == NULL && metric_text == NULL ? JG_EINVAL
-										  : JG_ENOMEM;
+		rc = bad_metric ? JG_EINVAL : JG_ENOMEM;
 	} else if ((p->id != NULL && !jg_probe_id_valid(p->id)) ||
 		   /* the caller checked the spec: bad limits here are a bug, refused all the same
 		    */
@@ -833,7 +833,7 @@ jg_probe_delete(struct jg_store *s, const char *service, const char *grant, cons
 	"SELECT service, grant_id, CASE WHEN deleted_at IS NULL AND expires_at > ? THEN 1 ELSE 0 " \
 	"END, disabled_at IS NOT NULL, max_hits, max_events_per_second, max_depth, "               \
 	"max_string_bytes, max_collection_items, max_fields, max_cpu_ms_per_second, rate_tokens, " \
-	"rate_at, template, metric FROM probes WHERE id = ?"
+	"rate_at, template, metric, function FROM probes WHERE id = ?"
 static const char sql_probe_state[] = PROBE_STATE;
 static const char sql_probe_state_pg[] = PROBE_STATE " FOR UPDATE";
 static const char sql_event_count[] = "SELECT count(*) FROM probe_events WHERE probe_id = ?";
@@ -853,6 +853,7 @@ struct probe_state {
 	    message_max; /* a log probe: the longest message its template renders; 0: a snapshot */
 	bool metric;	 /* a metric probe: its events are points of m */
 	struct jg_probe_metric m;
+	char function[256]; /* the probed function (a point names it) */
 };
 
 /*
@@ -887,6 +888,22 @@ log_event_fits(const json_t *event, size_t message_max)
 	return json_is_string(m) && json_string_length(m) <= message_max &&
 	       json_object_get(event, "args") == NULL && json_object_get(event, "return") == NULL &&
 	       json_object_get(event, "error") == NULL;
+}
+
+/*
+ * Whether a metric point's time (its ts) is one jitgate stores at now_ms: at
+ * most POINT_PAST_S before its clock (an agent posts a point within its
+ * interval, at most 300 s, or retries it within its backoff) and at most
+ * POINT_AHEAD_S after it (clock skew).  A point outside never shows in a
+ * window a reader asks for near its receipt, so it would only spend hits.
+ */
+#define POINT_PAST_S  600
+#define POINT_AHEAD_S 60
+static bool
+point_timely(int64_t point_ns, int64_t now_ms)
+{
+	int64_t now_s = now_ms / 1000, t = point_ns / 1000000000LL;
+	return t >= now_s - POINT_PAST_S && t <= now_s + POINT_AHEAD_S;
 }
 
 /* A stored metric spec into *m: 0, or JG_ESTORE for one jitgate did not write. */
@@ -936,6 +953,8 @@ probe_state(struct jg_store_conn *conn, const char *service, const char *probe, 
 			rc = log_message_max(jg_stmt_column_text(st, 13), ps->lim.max_string_bytes,
 					     &ps->message_max);
 			ps->metric = !jg_stmt_column_is_null(st, 14);
+			const char *fn = jg_stmt_column_text(st, 15);
+			snprintf(ps->function, sizeof(ps->function), "%s", fn ? fn : "");
 			rc = rc == 0 && ps->metric
 				 ? metric_spec(jg_stmt_column_text(st, 14), &ps->m)
 				 : rc;
@@ -1126,9 +1145,11 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 		json_t *ev = json_loads(j->texts[i], 0, NULL);
 		int64_t point_ns;
 		bool fits =
-		    ev != NULL && (ps.metric ? jg_probe_metric_point_valid(ev, &ps.m, &point_ns)
-				   : ps.message_max > 0 ? log_event_fits(ev, ps.message_max)
-							: jg_probe_event_fits(ev, &ps.lim));
+		    ev != NULL &&
+		    (ps.metric ? jg_probe_metric_point_valid(ev, &ps.m, ps.function, &point_ns) &&
+				     point_timely(point_ns, j->now_ms)
+		     : ps.message_max > 0 ? log_event_fits(ev, ps.message_max)
+					  : jg_probe_event_fits(ev, &ps.lim));
 		json_decref(ev);
 		if (!fits) {
 			refuse(r, i, "over_limits");
@@ -1410,14 +1431,16 @@ jg_probe_events_read(struct jg_store *s, const struct jg_probe_events_query *q, 
 /* ---- a metric probe's points ------------------------------------------------------ */
 
 /*
- * The metric probes of a service with points received in a window, and
- * one's points.  received_at (seconds) bounds what is read; a point's own
- * time (its "ts", the agent's clock) decides whether it is shown, so the
- * read reaches METRIC_SLACK_S either side of the window: an agent posts a
- * point within its interval (at most 300 s) or retries it within its
- * backoff (at most 60 s).
+ * The metric probes of a service with points in a window, and one's
+ * points.  A point's own time (its "ts", the agent's clock) decides whether
+ * it is shown; received_at (seconds) bounds what is read.  Ingest stores a
+ * point only when its ts is within [received - POINT_PAST_S, received +
+ * POINT_AHEAD_S] (point_timely), so the points of a window [since, until)
+ * were received in [since - POINT_AHEAD_S, until + POINT_PAST_S]: both the
+ * list and the read reach that far, and the list (which counts by receipt)
+ * names every probe with a point in the window, and perhaps one whose
+ * points fall just outside it.
  */
-#define METRIC_SLACK_S 600
 static const char sql_metric_names[] =
     "SELECT p.id, p.function, p.metric, p.conditions, count(*), max(e.received_at) "
     "FROM probes p JOIN probe_events e ON e.probe_id = p.id "
@@ -1457,8 +1480,8 @@ jg_probe_metric_names(struct jg_store *s, const struct jg_probe_metric_query *q,
 		return JG_EUNAVAIL;
 	if (jg_stmt_prepare(conn, sql_metric_names, &st) == 0) {
 		jg_stmt_bind_text(st, 1, q->service);
-		jg_stmt_bind_int64(st, 2, q->since / 1000000000LL);
-		jg_stmt_bind_int64(st, 3, q->until / 1000000000LL + 1);
+		jg_stmt_bind_int64(st, 2, q->since / 1000000000LL - POINT_AHEAD_S);
+		jg_stmt_bind_int64(st, 3, q->until / 1000000000LL + POINT_PAST_S + 1);
 		while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
 			struct jg_probe_metric m;
 			bool parsed = metric_spec(jg_stmt_column_text(st, 2), &m) == 0;
@@ -1483,6 +1506,34 @@ jg_probe_metric_names(struct jg_store *s, const struct jg_probe_metric_query *q,
 	}
 	jg_store_release(s, conn);
 	return step == JG_STMT_DONE ? 0 : JG_ESTORE;
+}
+
+int
+jg_probe_metric_sensitive(struct jg_store *s, const char *service, const char *probe,
+			  char *const *fields, bool *sensitive)
+{
+	struct jg_store_conn *conn;
+	struct jg_stmt *st;
+	int rc = JG_ESTORE;
+
+	*sensitive = false;
+	if (jg_store_acquire(s, &conn) != 0)
+		return JG_EUNAVAIL;
+	if (jg_stmt_prepare(conn, sql_metric_probe, &st) == 0) {
+		jg_stmt_bind_text(st, 1, probe);
+		jg_stmt_bind_text(st, 2, service);
+		int step = jg_stmt_step(st);
+		if (step == JG_STMT_ROW) {
+			struct jg_probe_metric m;
+			bool parsed = metric_spec(jg_stmt_column_text(st, 1), &m) == 0;
+			*sensitive =
+			    metric_sensitive(jg_stmt_column_text(st, 2), &m, parsed, fields);
+		}
+		rc = step == JG_STMT_ROW ? 0 : step == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
+		jg_stmt_finish(st);
+	}
+	jg_store_release(s, conn);
+	return rc;
 }
 
 int
@@ -1523,8 +1574,8 @@ jg_probe_metric_read(struct jg_store *s, const struct jg_probe_metric_query *q, 
 	if (rc == 0 && found && !(q->redact && sensitive) &&
 	    (rc = jg_stmt_prepare(conn, sql_metric_points, &st)) == 0) {
 		jg_stmt_bind_text(st, 1, probe);
-		jg_stmt_bind_int64(st, 2, q->since / 1000000000LL - METRIC_SLACK_S);
-		jg_stmt_bind_int64(st, 3, q->until / 1000000000LL + METRIC_SLACK_S);
+		jg_stmt_bind_int64(st, 2, q->since / 1000000000LL - POINT_AHEAD_S);
+		jg_stmt_bind_int64(st, 3, q->until / 1000000000LL + POINT_PAST_S + 1);
 		jg_stmt_bind_int64(st, 4, JG_PROBE_METRIC_POINTS_MAX + 1);
 		int step;
 		while ((step = jg_stmt_step(st)) == JG_STMT_ROW) {
@@ -1553,7 +1604,7 @@ jg_probe_metric_read(struct jg_store *s, const struct jg_probe_metric_query *q, 
 		char name[JG_PROBE_ID_MAX + 8];
 		snprintf(name, sizeof(name), "probe.%s", probe);
 		rc = jg_probe_metric_series(&m, name, function, events, q->since, q->until,
-					    q->step_ns, metrics);
+					    q->step_ns, q->redact, metrics);
 	}
 	free(function);
 	json_decref(events);

@@ -10,6 +10,8 @@
  * attributes are redacted for a reader without read-pii; series stay apart
  * by their stored attributes even when they redact alike.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,25 +76,37 @@ jg_telemetry_metric_names(struct jg_store *db, const char *service, int64_t sinc
 	return 0;
 }
 
+/* x + y, held at INT64_MAX rather than wrapping (counts are never negative). */
+static json_int_t
+add_held(json_int_t x, json_int_t y)
+{
+	json_int_t z;
+	return __builtin_add_overflow(x, y, &z) ? (json_int_t)INT64_MAX : z;
+}
+
 /* Adds histogram b into a (delta windows): counts, sum, min and max. */
 static void
 hist_add(json_t *a, json_t *b)
 {
 	json_t *ca = json_object_get(a, "counts"), *cb = json_object_get(b, "counts");
-	json_object_set_new(a, "count",
-			    json_integer(json_integer_value(json_object_get(a, "count")) +
-					 json_integer_value(json_object_get(b, "count"))));
+	json_object_set_new(
+	    a, "count",
+	    json_integer(add_held(json_integer_value(json_object_get(a, "count")),
+				  json_integer_value(json_object_get(b, "count")))));
 	if (json_array_size(ca) == json_array_size(cb) &&
 	    json_equal(json_object_get(a, "bounds"), json_object_get(b, "bounds"))) {
 		for (size_t i = 0; i < json_array_size(ca); i++)
-			json_array_set_new(ca, i,
-					   json_integer(json_integer_value(json_array_get(ca, i)) +
-							json_integer_value(json_array_get(cb, i))));
+			json_array_set_new(
+			    ca, i,
+			    json_integer(add_held(json_integer_value(json_array_get(ca, i)),
+						  json_integer_value(json_array_get(cb, i)))));
 	}
+	/* a sum past the largest double is no sum: null, as a sender that left it out */
 	json_t *sa = json_object_get(a, "sum"), *sb = json_object_get(b, "sum");
-	if (json_is_number(sa) && json_is_number(sb))
-		json_object_set_new(a, "sum",
-				    json_real(json_number_value(sa) + json_number_value(sb)));
+	if (json_is_number(sa) && json_is_number(sb)) {
+		double sum = json_number_value(sa) + json_number_value(sb);
+		json_object_set_new(a, "sum", isfinite(sum) ? json_real(sum) : json_null());
+	}
 	json_t *x = json_object_get(a, "min"), *y = json_object_get(b, "min");
 	if (json_is_number(y) &&
 	    (!json_is_number(x) || json_number_value(y) < json_number_value(x)))

@@ -181,9 +181,13 @@ describe('probe kinds: metric probes', () => {
     assert.equal(stored.status, 201, stored.body);
     assert.equal(stored.json.stored, 1, stored.body);
 
+    const refusals = (await jg.db.entries({ type: 'guard.refused' })).length;
     let r = await metrics(tok.metrics, `&name=probe.${d.json.id}`);
     assert.equal(r.status, 403, r.body);
+    assert.equal(r.json.error.code, 'insufficient_capability');
     assert.match(r.json.error.message, /read-pii/);
+    // refused by the guard, recorded as a refusal (not as a read)
+    assert.equal((await jg.db.entries({ type: 'guard.refused' })).length, refusals + 1);
     r = await metrics(tok.metrics);
     assert.ok(!r.json.metrics.some((m) => m.name === `probe.${d.json.id}`), r.body);
 
@@ -207,14 +211,36 @@ describe('probe kinds: metric probes', () => {
       point({ start: new Date().toISOString(), count: 4 }),
       { ...histPoint(ok), message: 'charge 3' },
       point({ ...histPoint(ok).metric, start: new Date(Date.now() + 60000).toISOString() }),
+      { ...histPoint(ok), event_id: { email: 'ann@example.com' } },
+      { ...histPoint(ok), function: 'Other.function' },
+      // a point from 20 minutes ago: it would spend a hit and show in no window read near now
+      point(histPoint(ok).metric, new Date(Date.now() - 20 * 60000).toISOString()),
     ]);
     assert.equal(r.status, 201, r.body);
     assert.equal(r.json.stored, 1, r.body);
-    assert.deepEqual(r.json.refused, [1, 2, 3, 4, 5, 6, 7].map((index) => ({ index, code: 'over_limits' })));
+    assert.deepEqual(r.json.refused, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((index) => ({ index, code: 'over_limits' })));
     const m = await metrics(tok.metrics, `&name=probe.${d.json.id}`);
     assert.equal(m.status, 200, m.body);
     const [p] = m.json.metrics[0].series[0].points;
     assert.deepEqual([p.count, p.sum, p.min, p.max], [4, 20009, 3, 20000]);
     assert.deepEqual(p.buckets.map((b) => b.count), ok);
+  });
+
+  test('a histogram\'s min, max and sum that are card numbers are redacted for a reader without read-pii', async () => {
+    // a field whose name says nothing: what it holds is only seen when it is read
+    const d = await deploy({ ...HIST, metric: { type: 'histogram', field: 'ref' }, duration: 300 });
+    assert.equal(d.status, 201, d.body);
+    const card = 4111111111111111;
+    const one = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const r = await postPoints(d.json.id, [histPoint(one, { sum: card, min: card, max: card })]);
+    assert.equal(r.json.stored, 1, r.body);
+    let m = await metrics(tok.metrics, `&name=probe.${d.json.id}`);
+    assert.equal(m.status, 200, m.body);
+    let [p] = m.json.metrics[0].series[0].points;
+    assert.deepEqual([p.min, p.max, p.sum], Array(3).fill('[REDACTED:card]'));
+    assert.ok(!m.body.includes('4111111111111111'), m.body);
+    m = await metrics(tok.metricsPii, `&name=probe.${d.json.id}`);
+    [p] = m.json.metrics[0].series[0].points;
+    assert.deepEqual([p.min, p.max, p.sum], [card, card, card]);
   });
 });

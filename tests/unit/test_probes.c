@@ -1140,22 +1140,35 @@ test_metric_probe_stores_points_read_as_a_metric(void **state)
 	json_decref(first);
 
 	/* T0 is 2025-11-24T16:00:00Z */
+#define POINT_ID "\"event_id\":\"0123456789abcdef0123456789abcdef\",\"function\":\"Pay.charge\","
 	char *texts[] = {
-	    "{\"ts\":\"2025-11-24T16:00:10Z\",\"metric\":{\"start\":\"2025-11-24T16:00:01Z\","
+	    /* 20 minutes before jitgate's clock: it would spend a hit and show in no window */
+	    "{\"ts\":\"2025-11-24T15:40:30Z\"," POINT_ID
+	    "\"metric\":{\"start\":\"2025-11-24T15:40:01Z\","
+	    "\"count\":2}}",
+	    "{\"ts\":\"2025-11-24T16:00:10Z\"," POINT_ID
+	    "\"metric\":{\"start\":\"2025-11-24T16:00:01Z\","
 	    "\"count\":3}}",
-	    "{\"ts\":\"2025-11-24T16:00:10Z\",\"args\":{\"amount\":1},\"metric\":{\"start\":"
+	    "{\"ts\":\"2025-11-24T16:00:10Z\"," POINT_ID
+	    "\"args\":{\"amount\":1},\"metric\":{\"start\":"
 	    "\"2025-11-24T16:00:01Z\",\"count\":3}}",
-	    "{\"ts\":\"2025-11-24T16:00:20Z\",\"metric\":{\"start\":\"2025-11-24T16:00:11Z\","
+	    "{\"ts\":\"2025-11-24T16:00:20Z\"," POINT_ID
+	    "\"metric\":{\"start\":\"2025-11-24T16:00:11Z\","
 	    "\"count\":5}}",
-	    "{\"ts\":\"2025-11-24T16:00:30Z\",\"metric\":{\"start\":\"2025-11-24T16:00:21Z\","
+	    "{\"ts\":\"2025-11-24T16:00:30Z\"," POINT_ID
+	    "\"metric\":{\"start\":\"2025-11-24T16:00:21Z\","
 	    "\"count\":7}}",
 	};
 	assert_int_equal(
-	    jg_probe_events_ingest(f->audit, "svc-a", "k", id, texts, 4, ms(T0 + 30), &r), 0);
+	    jg_probe_events_ingest(f->audit, "svc-a", "k", id, texts, 5, ms(T0 + 30), &r), 0);
 	assert_int_equal(r.stored, 2);
-	assert_int_equal(r.nrefused, 2);
+	assert_int_equal(r.nrefused, 3);
+	assert_int_equal(r.refused[0].index, 0);
 	assert_string_equal(r.refused[0].code, "over_limits");
-	assert_string_equal(r.refused[1].code, "max_hits"); /* a point is a hit */
+	assert_int_equal(r.refused[1].index, 2);
+	assert_string_equal(r.refused[1].code, "over_limits");
+	assert_int_equal(r.refused[2].index, 4);
+	assert_string_equal(r.refused[2].code, "max_hits"); /* a point is a hit */
 	assert_true(r.disabled);
 
 	/* never as events */
@@ -1190,7 +1203,7 @@ test_metric_probe_stores_points_read_as_a_metric(void **state)
 
 	/* a condition on personal data: read and listed with read-pii only */
 	probe_count(f, g, T0, "[{\"field\":\"email\",\"op\":\"eq\",\"value\":\"ann\"}]", touchy);
-	char *one[] = {texts[0]};
+	char *one[] = {texts[1]};
 	assert_int_equal(
 	    jg_probe_events_ingest(f->audit, "svc-a", "k", touchy, one, 1, ms(T0 + 31), &r), 0);
 	assert_int_equal(r.stored, 1);
