@@ -519,8 +519,10 @@ struct jg_audit_usage {
 	int64_t probes_deployed;     /* probe.deploy */
 	int64_t probe_calls;	     /* probe.list, probe.delete, probe.events.read */
 	int64_t probe_events;	     /* the sum of probe.events.ingested's count */
-	int64_t pii_reads;	     /* guarded actions recorded with "pii": true */
-	int64_t refusals;	     /* guard.refused */
+	int64_t probe_bytes;	     /* the sum of probe.events.ingested's bytes */
+	int64_t probe_budget_exhausted; /* probe.budget_exhausted */
+	int64_t pii_reads;		/* guarded actions recorded with "pii": true */
+	int64_t refusals;		/* guard.refused */
 };
 
 /*

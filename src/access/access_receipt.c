@@ -76,13 +76,15 @@ jg_access_usage_json(struct jg_store_conn *conn, const struct req *r, json_t *o)
 		return;
 	json_object_set_new(
 	    o, "usage",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "tokens_issued",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "tokens_issued",
 		      (json_int_t)u.tokens_issued, "actions", (json_int_t)u.actions, "log_queries",
 		      (json_int_t)u.log_queries, "trace_reads", (json_int_t)u.trace_reads,
 		      "metric_reads", (json_int_t)u.metric_reads, "probes_deployed",
 		      (json_int_t)u.probes_deployed, "probe_calls", (json_int_t)u.probe_calls,
 		      "probe_events", (json_int_t)u.probe_events, "pii_reads",
-		      (json_int_t)u.pii_reads, "refusals", (json_int_t)u.refusals));
+		      (json_int_t)u.pii_reads, "refusals", (json_int_t)u.refusals, "probe_bytes",
+		      (json_int_t)u.probe_bytes, "probe_budget_exhausted",
+		      (json_int_t)u.probe_budget_exhausted));
 	json_object_set_new(o, "unused", json_boolean(u.actions == 0));
 	if (receipt != NULL)
 		json_object_set_new(o, "receipt", receipt);

@@ -263,8 +263,8 @@ static const struct jg_store_table audit_tables[] = {
 	"audit_grant_usage",
 	"grant_id, first_seq, last_seq, entries, tokens_issued, actions, log_queries, "
 	"trace_reads, metric_reads, probes_deployed, probe_calls, probe_events, pii_reads, "
-	"refusals, receipt_seq",
-	"tiiiiiiiiiiiiii", "grant_id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+	"refusals, receipt_seq, probe_bytes, probe_budget_exhausted",
+	"tiiiiiiiiiiiiiiii", "grant_id", "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
 };
 
 const struct jg_store_table *

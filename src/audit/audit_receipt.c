@@ -80,6 +80,11 @@ jg_audit_usage_classify(const char *type, const json_t *data, char grant[JG_AUDI
 	} else if (strcmp(type, "probe.events.ingested") == 0) {
 		json_int_t n = json_integer_value(json_object_get(data, "count"));
 		d->probe_events = n > 0 ? (int64_t)n : 0;
+		/* entries from before bytes were recorded have none: they add 0 */
+		n = json_integer_value(json_object_get(data, "bytes"));
+		d->probe_bytes = n > 0 ? (int64_t)n : 0;
+	} else if (strcmp(type, "probe.budget_exhausted") == 0) {
+		d->probe_budget_exhausted = 1;
 	} else {
 		for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++)
 			if (strcmp(type, guarded[i].type) == 0) {
@@ -107,6 +112,8 @@ usage_add(struct jg_audit_usage *u, const struct jg_audit_usage *d, int64_t seq)
 	u->probes_deployed += d->probes_deployed;
 	u->probe_calls += d->probe_calls;
 	u->probe_events += d->probe_events;
+	u->probe_bytes += d->probe_bytes;
+	u->probe_budget_exhausted += d->probe_budget_exhausted;
 	u->pii_reads += d->pii_reads;
 	u->refusals += d->refusals;
 }
@@ -116,7 +123,8 @@ usage_add(struct jg_audit_usage *u, const struct jg_audit_usage *d, int64_t seq)
 static const char sql_usage_upsert[] =
     "INSERT INTO audit_grant_usage (grant_id, first_seq, last_seq, entries, tokens_issued, "
     "actions, log_queries, trace_reads, metric_reads, probes_deployed, probe_calls, probe_events, "
-    "pii_reads, refusals) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "pii_reads, refusals, probe_bytes, probe_budget_exhausted) "
+    "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (grant_id) DO UPDATE SET last_seq = excluded.last_seq, "
     "entries = audit_grant_usage.entries + 1, "
     "tokens_issued = audit_grant_usage.tokens_issued + excluded.tokens_issued, "
@@ -128,7 +136,10 @@ static const char sql_usage_upsert[] =
     "probe_calls = audit_grant_usage.probe_calls + excluded.probe_calls, "
     "probe_events = audit_grant_usage.probe_events + excluded.probe_events, "
     "pii_reads = audit_grant_usage.pii_reads + excluded.pii_reads, "
-    "refusals = audit_grant_usage.refusals + excluded.refusals";
+    "refusals = audit_grant_usage.refusals + excluded.refusals, "
+    "probe_bytes = audit_grant_usage.probe_bytes + excluded.probe_bytes, "
+    "probe_budget_exhausted = audit_grant_usage.probe_budget_exhausted + "
+    "excluded.probe_budget_exhausted";
 
 int
 jg_audit_usage_count(struct jg_audit_tx *tx, const char *grant, const struct jg_audit_usage *d,
@@ -152,6 +163,8 @@ jg_audit_usage_count(struct jg_audit_tx *tx, const char *grant, const struct jg_
 	jg_stmt_bind_int64(st, 11, d->probe_events);
 	jg_stmt_bind_int64(st, 12, d->pii_reads);
 	jg_stmt_bind_int64(st, 13, d->refusals);
+	jg_stmt_bind_int64(st, 14, d->probe_bytes);
+	jg_stmt_bind_int64(st, 15, d->probe_budget_exhausted);
 	if (tx->pipelined) {
 		rc = jg_stmt_queue(st);
 		jg_stmt_finish(st);
@@ -163,8 +176,8 @@ jg_audit_usage_count(struct jg_audit_tx *tx, const char *grant, const struct jg_
 
 static const char sql_usage_select[] =
     "SELECT first_seq, last_seq, entries, tokens_issued, actions, log_queries, trace_reads, "
-    "metric_reads, probes_deployed, probe_calls, probe_events, pii_reads, refusals, receipt_seq "
-    "FROM audit_grant_usage WHERE grant_id = ?";
+    "metric_reads, probes_deployed, probe_calls, probe_events, pii_reads, refusals, probe_bytes, "
+    "probe_budget_exhausted, receipt_seq FROM audit_grant_usage WHERE grant_id = ?";
 static const char sql_usage_receipt[] =
     "UPDATE audit_grant_usage SET receipt_seq = ? WHERE grant_id = ?";
 
@@ -178,7 +191,7 @@ usage_load(struct jg_store_conn *conn, const char *grant, struct jg_audit_usage 
 			   &u->tokens_issued, &u->actions,	&u->log_queries,
 			   &u->trace_reads,   &u->metric_reads, &u->probes_deployed,
 			   &u->probe_calls,   &u->probe_events, &u->pii_reads,
-			   &u->refusals};
+			   &u->refusals,      &u->probe_bytes,	&u->probe_budget_exhausted};
 
 	memset(u, 0, sizeof(*u));
 	if (jg_stmt_prepare(conn, sql_usage_select, &st) != 0)
@@ -186,9 +199,9 @@ usage_load(struct jg_store_conn *conn, const char *grant, struct jg_audit_usage 
 	jg_stmt_bind_text(st, 1, grant);
 	int step = jg_stmt_step(st);
 	if (step == JG_STMT_ROW) {
-		for (int i = 0; i < 13; i++)
+		for (int i = 0; i < 15; i++)
 			*cols[i] = jg_stmt_column_int64(st, i);
-		*receipt_seq = jg_stmt_column_is_null(st, 13) ? -1 : jg_stmt_column_int64(st, 13);
+		*receipt_seq = jg_stmt_column_is_null(st, 15) ? -1 : jg_stmt_column_int64(st, 15);
 	}
 	jg_stmt_finish(st);
 	return step == JG_STMT_ROW ? 0 : step == JG_STMT_DONE ? JG_ENOTFOUND : JG_ESTORE;
@@ -237,7 +250,7 @@ receipt_build(const struct facts *f, const struct jg_audit_usage *u)
 	json_t *caps = f->capabilities ? json_deep_copy(f->capabilities) : json_array();
 	return json_pack(
 	    "{s:s,s:s,s:s,s:o*,s:o*,s:b,s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I,s:I,s:b}",
+	    "s:I,s:I,s:I,s:b,s:I,s:I}",
 	    "grant", f->grant, "service", f->service ? f->service : "", "requester",
 	    f->requester ? f->requester : "", "capabilities", caps, "approvers",
 	    sorted_unique(f->approvers), "break_glass", f->break_glass, "started_at",
@@ -250,7 +263,8 @@ receipt_build(const struct facts *f, const struct jg_audit_usage *u)
 	    "probes_deployed", (json_int_t)u->probes_deployed, "probe_calls",
 	    (json_int_t)u->probe_calls, "probe_events", (json_int_t)u->probe_events, "pii_reads",
 	    (json_int_t)u->pii_reads, "refusals", (json_int_t)u->refusals, "unused",
-	    u->actions == 0);
+	    u->actions == 0, "probe_bytes", (json_int_t)u->probe_bytes, "probe_budget_exhausted",
+	    (json_int_t)u->probe_budget_exhausted);
 }
 
 int
@@ -448,6 +462,17 @@ scan_entry(void *ctx, uint64_t seq, const void *bytes, size_t len)
 	return 0;
 }
 
+/*
+ * The fields receipts gained after the first ones (docs/audit-format.md,
+ * "Access receipts"): a receipt written before has none of them, and is
+ * compared on the fields it has.
+ */
+static bool
+field_added_later(const char *k)
+{
+	return strcmp(k, "probe_bytes") == 0 || strcmp(k, "probe_budget_exhausted") == 0;
+}
+
 /* The verdict once the file verified: *out and 0, JG_ECONFLICT, JG_ENOTFOUND or JG_EINVAL. */
 static int
 verdict(struct scan *s, json_t **out)
@@ -469,7 +494,8 @@ verdict(struct scan *s, json_t **out)
 		}
 		json_object_foreach(s->recomputed, k, v)
 		{
-			if (json_object_get(s->recorded, k) == NULL)
+			/* a receipt written before a field was added lacks it: not a difference */
+			if (json_object_get(s->recorded, k) == NULL && !field_added_later(k))
 				json_array_append_new(diff, json_string(k));
 		}
 		json_int_t first = json_integer_value(json_object_get(s->recorded, "first_seq"));

@@ -1112,6 +1112,7 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 	}
 	if ((rc = budget_take(conn, grant, &b)) != 0)
 		return rc;
+	int64_t bytes_before = b.bytes;
 	/* the probe as it is now, inside the transaction that stores the batch */
 	if ((rc = probe_state(conn, j->service, j->probe, j->now, &ps)) != 0) {
 		if (rc == JG_ENOTFOUND || rc == JG_ECONFLICT || rc == JG_EDENIED)
@@ -1198,9 +1199,11 @@ ingest_fn(struct jg_audit_tx *tx, void *arg)
 	if (r->stored > 0) {
 		char actor[128];
 		snprintf(actor, sizeof(actor), "agent:%s", j->service);
-		json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:I}", "probe", j->probe,
-					 "grant", ps.grant, "service", j->service, "ingest_key",
-					 j->key_id, "count", (json_int_t)r->stored, "first_id",
+		/* bytes: what the stored events weigh, as the grant's max_bytes counts them */
+		json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:I}", "probe",
+					 j->probe, "grant", ps.grant, "service", j->service,
+					 "ingest_key", j->key_id, "count", (json_int_t)r->stored,
+					 "bytes", (json_int_t)(b.bytes - bytes_before), "first_id",
 					 (json_int_t)r->first_id, "last_id", (json_int_t)r->last_id,
 					 "sha256", hex, "refused", (json_int_t)r->nrefused);
 		rc = data ? jg_audit_tx_append(tx, "probe.events.ingested", actor, data, NULL)

@@ -137,6 +137,8 @@ usage_rows(struct jg_html *h, json_t *r)
 	    {"probes_deployed", "probe deployed", "probes deployed"},
 	    {"probe_calls", "other probe call", "other probe calls"},
 	    {"probe_events", "probe event stored", "probe events stored"},
+	    {"probe_bytes", "byte of probe events", "bytes of probe events"},
+	    {"probe_budget_exhausted", "probe budget spent", "probe budget limits spent"},
 	    {"pii_reads", "read with read-pii", "reads with read-pii"},
 	    {"tokens_issued", "token issued", "tokens issued"},
 	    {"refusals", "refused call", "refused calls"},

@@ -12,6 +12,7 @@
 // one database.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { startJitgate, startReplicas, cleanup, runJitgate, postgresOnly } from './lib/harness.mjs';
 import { driveLogin } from './lib/idp.mjs';
 
@@ -162,6 +163,28 @@ describe('probe budgets carried by the grant', () => {
     assert.match(page.body, /<dd data-budget>at most 3 probes, 10 hits, 1 MiB<\/dd>/);
     assert.match(page.body, /<dd data-used>3 probes deployed, 10 hits, \d+ bytes<\/dd>/);
     assert.match(page.body, /<dd data-exhausted>spent/);
+
+    // the grant's use and its receipt say what the probes spent, recomputed the same from an export
+    const spent = (await jg.request('GET', `/v1/services/${SVC}/probes`, { headers: { authorization: `Bearer ${token}` } })).json.budget.used;
+    let g = await jg.as('alice', 'GET', `/v1/requests/${grant}`);
+    assert.equal(g.json.usage.probe_events, 10);
+    assert.equal(g.json.usage.probe_bytes, spent.bytes);
+    assert.ok(spent.bytes > 0);
+    assert.equal(g.json.usage.probe_budget_exhausted, 2, 'max_probes, then max_hits');
+    assert.equal((await jg.as('alice', 'POST', `/v1/grants/${grant}/revoke`, json({ reason: 'done' }))).status, 200);
+    g = await jg.as('alice', 'GET', `/v1/requests/${grant}`);
+    const r = g.json.receipt;
+    assert.ok(r, g.body);
+    assert.deepEqual([r.probes_deployed, r.probe_events, r.probe_bytes, r.probe_budget_exhausted], [5, 10, spent.bytes, 2]);
+    const file = join(jg.dir, 'export.jsonl');
+    const cli = (...args) => runJitgate(args);
+    assert.equal(cli('audit', 'export', '-c', jg.configPath, '-o', file).code, 0);
+    const keyLine = /^checkpoint \d{4} \(active\) (\S+)$/m.exec(cli('keys', 'list', '-c', jg.configPath).stdout)[1];
+    const c = cli('audit', 'receipt', file, grant, '--key', keyLine);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.match(c.stdout, /^MATCH: /);
+    const mine = await jg.as('alice', 'GET', '/');
+    assert.match(mine.body, new RegExp(`10 probe events stored, ${spent.bytes} bytes of probe events, 2 probe budget limits spent`));
   });
 
   test('a dry run answers what would be installed (clipped, limits filled, the budget) without installing or counting it', async () => {

@@ -171,7 +171,7 @@ describe('access receipts', () => {
     };
     const usedCard = card(used), unusedCard = card(unused);
     assert.match(usedCard, /<dt>Receipt<\/dt>/);
-    assert.match(usedCard, /2 log queries, 1 probe deployed, 3 probe events stored, 1 token issued, 1 refused call/);
+    assert.match(usedCard, /2 log queries, 1 probe deployed, 3 probe events stored, \d+ bytes of probe events, 1 token issued, 1 refused call/);
     assert.doesNotMatch(usedCard, /Granted but never used/);
     assert.match(unusedCard, /<dt>Receipt<\/dt>/);
     assert.match(unusedCard, /Granted but never used/);

@@ -981,7 +981,12 @@ test_access_receipt_counts_what_the_grant_was_used_for(void **state)
 	append(f, "token.issued", "user:alice", buf);
 	append(f, "probe.deploy", "user:alice", buf);
 	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"count\":7,\"probe\":\"prb_x\"}", id);
+	append(f, "probe.events.ingested", "agent:svc-a", buf); /* from before bytes: none */
+	snprintf(buf, sizeof(buf),
+		 "{\"grant\":\"%s\",\"count\":2,\"bytes\":300,\"probe\":\"prb_x\"}", id);
 	append(f, "probe.events.ingested", "agent:svc-a", buf);
+	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"reason\":\"max_hits\"}", id);
+	append(f, "probe.budget_exhausted", "agent:svc-a", buf);
 	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\",\"pii\":true}", id);
 	append(f, "logs.read", "user:alice", buf);
 	snprintf(buf, sizeof(buf), "{\"grant\":\"%s\"}", id);
@@ -1014,15 +1019,17 @@ test_access_receipt_counts_what_the_grant_was_used_for(void **state)
 	assert_int_equal(field(r, "expires_at"), T0 + 5 + 1800);
 	assert_int_equal(field(r, "tokens_issued"), 1);
 	assert_int_equal(field(r, "probes_deployed"), 1);
-	assert_int_equal(field(r, "probe_events"), 7);
+	assert_int_equal(field(r, "probe_events"), 9);
+	assert_int_equal(field(r, "probe_bytes"), 300);
+	assert_int_equal(field(r, "probe_budget_exhausted"), 1);
 	assert_int_equal(field(r, "log_queries"), 2);
 	assert_int_equal(field(r, "trace_reads"), 1);
 	assert_int_equal(field(r, "metric_reads"), 0);
 	assert_int_equal(field(r, "pii_reads"), 1);
 	assert_int_equal(field(r, "refusals"), 1);
 	assert_int_equal(field(r, "actions"), 4);
-	/* created, approved, 7 of its own above, revoked */
-	assert_int_equal(field(r, "entries"), 10);
+	/* created, approved, 9 of its own above, revoked */
+	assert_int_equal(field(r, "entries"), 12);
 	assert_false(json_is_true(json_object_get(r, "unused")));
 	/* grant.revoked and grant.receipt are told */
 	assert_int_equal(pending(f), before + 2);
