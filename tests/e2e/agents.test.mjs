@@ -315,7 +315,9 @@ describe('service catalog, ingest keys and agents', () => {
     const ing = entries.filter((e) => e.type === 'probe.events.ingested');
     assert.equal(ing.length, 1);
     assert.equal(ing[0].actor, `agent:${SVC}`);
-    assert.deepEqual({ ...ing[0].data, ingest_key: undefined }, { probe: probe.id, grant: grant.id, service: SVC, count: 3, refused: 0, first_id: s.json.first_id, last_id: s.json.last_id, sha256: sha256hex(events.map((e) => JSON.stringify(e) + '\n').join('')), ingest_key: undefined });
+    // bytes: what the stored texts weigh, as a probe budget's max_bytes counts them
+    const bytes = events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
+    assert.deepEqual({ ...ing[0].data, ingest_key: undefined }, { probe: probe.id, grant: grant.id, service: SVC, count: 3, bytes, refused: 0, first_id: s.json.first_id, last_id: s.json.last_id, sha256: sha256hex(events.map((e) => JSON.stringify(e) + '\n').join('')), ingest_key: undefined });
     assert.match(ing[0].data.ingest_key, /^igk_/);
     const reads = entries.filter((e) => e.type === 'probe.events.read');
     assert.ok(reads.length >= 3);

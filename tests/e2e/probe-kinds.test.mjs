@@ -70,6 +70,11 @@ describe('probe kinds: log probes', () => {
     assert.equal(r.status, 403, r.body);
     assert.equal(r.json.error.code, 'insufficient_capability');
     assert.match(r.json.error.message, /\{customer_email\}.*read-pii/);
+    // a condition on it, the template naming nothing personal: refused the same for a log probe
+    const c = await deploy({ ...LOG, conditions: [{ field: 'customer_email', op: 'eq', value: 'ann@example.com' }] });
+    assert.equal(c.status, 403, c.body);
+    assert.equal(c.json.error.code, 'insufficient_capability');
+    assert.match(c.json.error.message, /customer_email.*read-pii/);
   });
 
   test('the demo\'s calls arrive as rendered messages, nothing captured beside them; the deploy is audited with its template', async () => {
