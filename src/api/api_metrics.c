@@ -14,7 +14,10 @@
  * At most JG_TELEMETRY_METRIC_POINTS_MAX data points are read per call (400
  * past that: narrow the window).  Series attributes are redacted for a
  * reader without read-pii.  The reading, folding and redaction are the
- * telemetry module's (jg_telemetry_metric_names, jg_telemetry_metric_series).
+ * telemetry module's (jg_telemetry_metric_names, jg_telemetry_metric_series),
+ * except for the metric probe.<id> of a metric probe, whose points are its
+ * events in the state store (jg_probe_metric_names, jg_probe_metric_read;
+ * docs/agents.md, "Metric probes").
  * The checks, the guard and the read are jg_api_metrics_read() (api_read.h),
  * which the metrics page of the browser (web_metrics.c) calls too with the
  * token kept for its session: the handler only renders its result or error.
@@ -129,6 +132,7 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 					   .step_ns = q.step_ns,
 					   .redact = q.redact,
 					   .sensitive_fields = q.fields};
+	bool of_store = probe != NULL; /* what failed, if anything: the state store */
 	if (probe != NULL) {
 		rc = jg_probe_metric_read(app->store, &pq, probe, &metrics);
 	} else if (name != NULL) {
@@ -139,6 +143,7 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 		if (rc == 0 && (rc = jg_probe_metric_names(app->store, &pq, metrics)) != 0) {
 			json_decref(metrics);
 			metrics = NULL;
+			of_store = true;
 		}
 	}
 	if (rc == JG_ENOTFOUND) {
@@ -154,7 +159,10 @@ jg_api_metrics_read(struct jg_http_request *req, const char *service, const char
 		return rc;
 	}
 	if (rc == JG_EUNAVAIL) {
-		jg_api_error_set(e, 503, "unavailable", "the telemetry store is unavailable");
+		/* a metric probe's points (and names) are the state store's */
+		jg_api_error_set(e, 503, "unavailable", "%s",
+				 of_store ? "the store is unavailable"
+					  : "the telemetry store is unavailable");
 		return rc;
 	}
 	if (rc == JG_ETOOBIG) {
