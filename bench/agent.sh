@@ -31,6 +31,7 @@ mkdir -p "$BENCH_OUT"
   row "jga_enabled(), a probe on the function" enabled_installed
   row "jga_hit(), a probe whose condition is false" hit_nomatch
   row "jga_hit(), a probe that captures the call" hit_capture
+  row "jga_hit(), a metric probe (histogram of amount)" hit_metric
   row "building the 3 arguments (json_pack + decref)" build_args
   echo "(ratio: ns/call over the bare call's; ns/call: median over rounds of each round's median"
   echo " chunk; fastest: the fastest chunk; captures: $captured; the thread was on a CPU"

@@ -28,6 +28,10 @@
  *                         max_events_per_second (100 at most) before its bucket is
  *                         empty, so each timed batch is 100 hits on a probe installed
  *                         just before it (the install is not timed)
+ *   hit_metric            jga_hit() with a metric probe, a histogram of amount
+ *                         (conditions [], sampling 1): every hit finds the value and
+ *                         counts it in the open point, no event is built.  Installed
+ *                         fresh before every chunk, as hit_nomatch, for the CPU guard
  *   build_args            json_pack() of the three arguments and json_decref(): what a
  *                         service pays per call without jga_enabled() in front of it
  * The arguments are {amount, currency, customer_email}, built once (but
@@ -59,6 +63,7 @@
 #define BATCH	    100	 /* captures of one freshly installed probe (its full bucket) */
 #define NOWHERE	    "https://127.0.0.1:1"
 #define NOMATCH	    "[{\"field\":\"amount\",\"op\":\"gt\",\"value\":1000}]"
+#define HISTOGRAM   "{\"type\":\"histogram\",\"field\":\"amount\"}"
 #define MAX_SAMPLES (1 << 18) /* chunks timed per case and round (more are run, not kept) */
 
 enum {
@@ -68,12 +73,13 @@ enum {
 	ENABLED_INSTALLED,
 	HIT_NOMATCH,
 	HIT_CAPTURE,
+	HIT_METRIC,
 	BUILD_ARGS,
 	NCASES
 };
 static const char *const names[NCASES] = {
-    "bare",	   "enabled_none", "hit_none",	"enabled_installed",
-    "hit_nomatch", "hit_capture",  "build_args"};
+    "bare",	   "enabled_none", "hit_none",	 "enabled_installed",
+    "hit_nomatch", "hit_capture",  "hit_metric", "build_args"};
 
 static volatile long sink;
 static double samples[MAX_SAMPLES];
@@ -98,18 +104,23 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A poll reply listing one probe on FN with conditions (JSON text). */
+/*
+ * A poll reply listing one probe on FN with conditions (JSON text); with
+ * metric (JSON text, or NULL) a metric probe of that spec.
+ */
 static json_t *
-reply_with(const char *id, const char *conditions)
+reply_with(const char *id, const char *conditions, const char *metric)
 {
-	char buf[512];
+	char buf[640];
 	long long t = (long long)time(NULL);
 	snprintf(buf, sizeof buf,
 		 "{\"now\":%lld,\"probes\":[{\"id\":\"%s\",\"function\":\"" FN "\","
-		 "\"capture_args\":true,\"capture_return\":false,\"sampling_rate\":1,"
-		 "\"conditions\":%s,\"expires_at\":%lld,"
+		 "\"capture_args\":%s,\"capture_return\":false,\"sampling_rate\":1,"
+		 "\"conditions\":%s,\"expires_at\":%lld,%s%s%s"
 		 "\"limits\":{\"max_hits\":10000,\"max_events_per_second\":100}}]}",
-		 t, id, conditions, t + 600);
+		 t, id, metric ? "false" : "true", conditions, t + 600,
+		 metric ? "\"kind\":\"metric\",\"metric\":" : "", metric ? metric : "",
+		 metric ? "," : "");
 	json_t *r = json_loads(buf, 0, NULL);
 	if (r == NULL) {
 		fprintf(stderr, "agent_bench: bad reply\n");
@@ -119,9 +130,9 @@ reply_with(const char *id, const char *conditions)
 }
 
 static void
-install(struct jga_agent *a, const char *id, const char *conditions)
+install(struct jga_agent *a, const char *id, const char *conditions, const char *metric)
 {
-	json_t *r = reply_with(id, conditions);
+	json_t *r = reply_with(id, conditions, metric);
 	if (jga_test_install(a, r) != 0) {
 		fprintf(stderr, "agent_bench: install failed\n");
 		exit(1);
@@ -130,7 +141,7 @@ install(struct jga_agent *a, const char *id, const char *conditions)
 }
 
 struct ctx {
-	struct jga_agent *none, *nomatch, *capture;
+	struct jga_agent *none, *nomatch, *capture, *metric;
 	json_t *args;
 	unsigned long probes; /* capture probes installed so far */
 };
@@ -158,12 +169,16 @@ run(struct ctx *x, int c, int64_t slice_ns, double *fastest)
 		if (c == ENABLED_INSTALLED || c == HIT_NOMATCH) {
 			/* a fresh probe: its CPU guard's window starts again */
 			snprintf(id, sizeof id, "prb_nomatch%lu", x->probes++);
-			install(x->nomatch, id, NOMATCH);
+			install(x->nomatch, id, NOMATCH, NULL);
+		}
+		if (c == HIT_METRIC) {
+			snprintf(id, sizeof id, "prb_metric%lu", x->probes++);
+			install(x->metric, id, "[]", HISTOGRAM);
 		}
 		if (c == HIT_CAPTURE) {
 			snprintf(id, sizeof id, "prb_bench%lu", x->probes++);
-			install(x->capture, id,
-				"[]"); /* not timed; the previous one is uninstalled */
+			install(x->capture, id, "[]",
+				NULL); /* not timed; the previous one is uninstalled */
 			t0 = now_ns();
 			for (int i = 0; i < BATCH; i++)
 				s += jga_hit(x->capture, FN, x->args, NULL);
@@ -194,6 +209,10 @@ run(struct ctx *x, int c, int64_t slice_ns, double *fastest)
 		case HIT_NOMATCH:
 			for (int i = 0; i < CHUNK; i++)
 				s += jga_hit(x->nomatch, FN, x->args, NULL);
+			break;
+		case HIT_METRIC:
+			for (int i = 0; i < CHUNK; i++)
+				s += jga_hit(x->metric, FN, x->args, NULL);
 			break;
 		default: /* BUILD_ARGS */
 			for (int i = 0; i < CHUNK; i++) {
@@ -239,15 +258,18 @@ main(int argc, char **argv)
 	x.none = jga_new(NOWHERE, "svc", "jgk_bench", NULL);
 	x.nomatch = jga_new(NOWHERE, "svc", "jgk_bench", NULL);
 	x.capture = jga_new(NOWHERE, "svc", "jgk_bench", NULL);
+	x.metric = jga_new(NOWHERE, "svc", "jgk_bench", NULL);
 	x.args = json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)5, "currency", "EUR",
 			   "customer_email", "customer4711@example.com");
-	if (x.none == NULL || x.nomatch == NULL || x.capture == NULL || x.args == NULL) {
+	if (x.none == NULL || x.nomatch == NULL || x.capture == NULL || x.metric == NULL ||
+	    x.args == NULL) {
 		fprintf(stderr, "agent_bench: cannot start the agents\n");
 		return 1;
 	}
-	install(x.nomatch, "prb_nomatch", NOMATCH);
+	install(x.nomatch, "prb_nomatch", NOMATCH, NULL);
+	install(x.metric, "prb_metric", "[]", HISTOGRAM);
 	if (jga_enabled(x.none, FN) != 0 || jga_enabled(x.nomatch, FN) != 1 ||
-	    jga_hit(x.nomatch, FN, x.args, NULL) != 0) {
+	    jga_hit(x.nomatch, FN, x.args, NULL) != 0 || jga_hit(x.metric, FN, x.args, NULL) != 1) {
 		fprintf(stderr, "agent_bench: the probes are not as the cases need\n");
 		return 1;
 	}
@@ -276,6 +298,7 @@ main(int argc, char **argv)
 	jga_free(x.none);
 	jga_free(x.nomatch);
 	jga_free(x.capture);
+	jga_free(x.metric);
 	json_decref(x.args);
 	return 0;
 }
