@@ -621,16 +621,28 @@ connect_pg(struct pg_store *s, char *err, size_t errlen)
 	 * Defaults first, then the URL (expanded from dbname) overrides them,
 	 * then what must hold whatever the URL says.  Keepalives and a user
 	 * timeout notice a primary that vanished without closing its sockets.
+	 * client_min_messages=error: the server sends these sessions no NOTICE
+	 * or WARNING from their start on.  libpq prints one to stderr unless a
+	 * notice processor is set, which can only be once the connection is
+	 * made, and jitgate's stderr is its JSON log (a failover's WARNING was
+	 * seen there).  Errors still come as errors.
 	 */
-	const char *keys[] = {"application_name", "connect_timeout",
-			      "keepalives_idle",  "keepalives_interval",
-			      "keepalives_count", "tcp_user_timeout",
-			      "dbname",		  "client_encoding",
-			      "password",	  NULL};
-	const char *vals[] = {"jitgate", "5",	 "10",	 "5",	      "3",
-			      "15000",	 s->url, "UTF8", s->password, NULL};
+	const char *keys[] = {"application_name",
+			      "connect_timeout",
+			      "keepalives_idle",
+			      "keepalives_interval",
+			      "keepalives_count",
+			      "tcp_user_timeout",
+			      "options",
+			      "dbname",
+			      "client_encoding",
+			      "password",
+			      NULL};
+	const char *vals[] = {
+	    "jitgate", "5",    "10",	    "5", "3", "15000", "-c client_min_messages=error",
+	    s->url,    "UTF8", s->password, NULL};
 	if (s->password == NULL)
-		keys[8] = NULL;
+		keys[9] = NULL;
 	PGconn *pg = PQconnectdbParams(keys, vals, 1);
 	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
 		const char *m = pg ? PQerrorMessage(pg) : "out of memory";
